@@ -1,0 +1,109 @@
+"""The ``fcplan`` console command. The environment is read here, once."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fcplan.settings import Settings, load_settings
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Streaming capacity planner for fulfillment centers: order events in, packer headcount out.",
+)
+
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO level.")]
+
+
+def _setup(verbose: bool = False) -> Settings:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return load_settings()
+    except Exception as exc:  # pydantic's message names the variable and the problem
+        typer.echo(f"error: bad FCPLAN_* setting: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+@app.command()
+def broker(
+    port: Annotated[int | None, typer.Option(help="Port (default FCPLAN_KAFKA_BROKER_PORT, 9092).")] = None,
+    verbose: Verbose = False,
+) -> None:
+    """Run the embedded Kafka-compatible broker (Tansu, memory-only) until Ctrl-C."""
+    from fcplan.broker import BrokerError, EmbeddedBroker
+    from streams.topics import ensure_topics
+
+    settings = _setup(verbose)
+    k = settings.kafka
+    try:
+        with EmbeddedBroker(host=k.broker_host, port=port or k.broker_port) as running:
+            ensure_topics(running.bootstrap, k.partitions)
+            typer.echo(f"embedded broker ready on {running.bootstrap} (memory-only); Ctrl-C stops it")
+            _wait_for_signal()
+    except BrokerError as exc:
+        raise fail(str(exc)) from exc
+
+
+def _wait_for_signal() -> None:
+    stop = {"flag": False}
+
+    def handler(signum: int, _frame: object) -> None:
+        stop["flag"] = True
+
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        while not stop["flag"]:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def worker(verbose: Verbose = False) -> None:
+    """Run the streams worker: orders and promotions in, hourly counts and calendar out."""
+    from streams.app import run_worker
+
+    settings = _setup(verbose)
+    sys.argv = [sys.argv[0]]  # faust's Worker parses the command line
+    run_worker(settings, loglevel="info" if verbose else "warn")
+
+
+def main() -> None:
+    app()
+
+
+# Sub-commands that live with their parts register themselves here.
+def _register_parts() -> None:
+    for module in ("models.cli", "fcplan.commands"):
+        try:
+            mod = __import__(module, fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        mod.register(app)
+
+
+_register_parts()
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+
+__all__ = ["Path", "app", "fail", "main"]

@@ -1,0 +1,161 @@
+"""One frozen settings object, read from ``FCPLAN_*`` environment variables.
+
+Sections are nested models; a variable names its section and field with one
+underscore between them, e.g. ``FCPLAN_DATABASE_URL`` sets ``database.url`` and
+``FCPLAN_PLANNER_MINUTES_PER_ORDER`` sets ``planner.minutes_per_order``.
+The environment is read once, at the entry point (:func:`load_settings`); every
+component receives only its own section.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_QUANTILES: tuple[float, ...] = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+
+
+def _split_csv(value: object) -> object:
+    """Accept ``a,b,c`` as well as a JSON list for list-valued variables."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(_Section):
+    """Where the events flow. ``bootstrap`` unset means: start the embedded broker."""
+
+    bootstrap: str | None = None
+    broker_host: str = "127.0.0.1"
+    broker_port: int = 9092
+    partitions: int = Field(4, ge=1)
+    # Short group timeouts: the embedded broker waits out the rebalance timeout on every join.
+    rebalance_timeout_s: float = Field(3.0, gt=0)
+    session_timeout_s: float = Field(10.0, gt=0)
+    heartbeat_interval_s: float = Field(1.0, gt=0)
+    max_poll_interval_s: float = Field(30.0, gt=0)
+
+    @property
+    def embedded(self) -> bool:
+        return not self.bootstrap
+
+    @property
+    def servers(self) -> str:
+        """The bootstrap servers clients connect to (the embedded broker when unset)."""
+        return self.bootstrap or f"{self.broker_host}:{self.broker_port}"
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///var/fcplan.db"
+
+
+class StreamsSettings(_Section):
+    app_id: str = "fcplan-worker"
+    batch_size: int = Field(5000, ge=1)
+    batch_within_s: float = Field(0.25, gt=0)
+    late_grace_hours: float = Field(48.0, ge=0)
+    max_future_hours: float = Field(1.0, ge=0)
+    max_message_bytes: int = Field(64 * 1024, ge=256)
+    max_lines: int = Field(1000, ge=1)
+    max_units: int = Field(100_000, ge=1)
+
+
+class ForecastSettings(_Section):
+    horizon: int = Field(14, ge=1)
+    quantiles: Annotated[tuple[float, ...], NoDecode] = DEFAULT_QUANTILES
+    models: Annotated[tuple[str, ...], NoDecode] = ("seasonal_naive", "moving_average", "ets")
+    backtest_windows: int = Field(2, ge=1)
+    holiday_country: str = "KR"
+    time_limit_s: float = Field(120.0, gt=0)
+    min_history_days: int = Field(14, ge=1)
+
+    _split = field_validator("quantiles", "models", mode="before")(classmethod(lambda cls, v: _split_csv(v)))
+
+    @field_validator("quantiles")
+    @classmethod
+    def _check_quantiles(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not value or any(not 0 < q < 1 for q in value):
+            raise ValueError(f"quantiles must lie strictly between 0 and 1, got {value}")
+        return tuple(sorted(set(value)))
+
+
+class PlannerSettings(_Section):
+    """Productivity and cost parameters; one set for every center unless overridden."""
+
+    minutes_per_order: float = Field(2.0, gt=0)
+    shift_hours: float = Field(8.0, gt=0, le=24)
+    shrinkage: float = Field(0.15, ge=0, lt=1)
+    cost_short: float = Field(3.0, gt=0)
+    cost_idle: float = Field(1.0, gt=0)
+    # name:start-end in local hours; together they must cover the day.
+    shifts: Annotated[tuple[str, ...], NoDecode] = ("day:6-14", "swing:14-22", "night:22-6")
+    min_packers: int = Field(1, ge=0)
+
+    _split = field_validator("shifts", mode="before")(classmethod(lambda cls, v: _split_csv(v)))
+
+    @property
+    def service_quantile(self) -> float:
+        """The newsvendor critical ratio: cost of being short over total cost."""
+        return self.cost_short / (self.cost_short + self.cost_idle)
+
+
+class Settings(BaseSettings):
+    """Everything fcplan reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FCPLAN_",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        frozen=True,
+        extra="ignore",
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    streams: StreamsSettings = StreamsSettings()
+    forecast: ForecastSettings = ForecastSettings()
+    planner: PlannerSettings = PlannerSettings()
+    #: Centers the worker accepts; empty accepts any center id.
+    centers: Annotated[tuple[str, ...], NoDecode] = ()
+    #: The centers' local time zone: days and shifts are local.
+    timezone: str = "Asia/Seoul"
+
+    _split = field_validator("centers", mode="before")(classmethod(lambda cls, v: _split_csv(v)))
+
+    @model_validator(mode="after")
+    def _check_timezone(self) -> Settings:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"FCPLAN_TIMEZONE={self.timezone!r} is not an IANA zone, e.g. Asia/Seoul") from exc
+        return self
+
+
+def load_settings() -> Settings:
+    """Read the environment (call at entry points only)."""
+    return Settings()
+
+
+#: Every environment variable the settings read, for docs and the compose test.
+def environment_variables() -> set[str]:
+    names = set()
+    for name, fld in Settings.model_fields.items():
+        ann = fld.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            names |= {f"FCPLAN_{name}_{sub}".upper() for sub in ann.model_fields}
+        else:
+            names.add(f"FCPLAN_{name}".upper())
+    return names

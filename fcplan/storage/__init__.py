@@ -1,0 +1,117 @@
+"""Storage: one SQLAlchemy engine factory and dialect-neutral upserts.
+
+SQLite (a file under ``./var/`` by default) and PostgreSQL are both first-class:
+every write is an ``INSERT ... ON CONFLICT`` on a natural key, so replays and
+retries never double-count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, make_url
+
+from fcplan.storage.schema import metadata
+
+
+class StorageError(RuntimeError):
+    pass
+
+
+def utcnow() -> datetime:
+    """Naive UTC now: the database stores naive UTC everywhere."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def make_engine(url: str, create: bool = True) -> Engine:
+    """An engine for ``url`` with the schema created (``create``).
+
+    SQLite files get their folder created, WAL journaling and a busy timeout so
+    the worker, the retrainer and the dashboard can share one file.
+    """
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise StorageError(
+            f"unsupported database {url!r}: use sqlite:///path.db or postgresql+psycopg://user@host/db"
+        )
+    if backend == "postgresql" and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if backend == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": 30}
+    engine = create_engine(parsed, **kwargs)
+    if backend == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    if create:
+        metadata.create_all(engine)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _dialect_insert(conn: Connection, table: Table) -> Any:
+    name = conn.dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise StorageError(f"no upsert for dialect {name}")
+
+
+def upsert(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    keys: Iterable[str],
+    update: Iterable[str] | None = None,
+    where: Any = None,
+) -> None:
+    """``INSERT ... ON CONFLICT (keys) DO UPDATE SET update`` (or ``DO NOTHING``).
+
+    ``where`` (built from the returned statement's ``excluded``) limits updates,
+    e.g. to newer versions; pass a callable ``f(table, excluded) -> clause``.
+    """
+    if not rows:
+        return
+    stmt = _dialect_insert(conn, table)
+    keys = list(keys)
+    cols = list(update) if update is not None else [c for c in rows[0] if c not in keys]
+    if cols:
+        clause = where(table, stmt.excluded) if callable(where) else None
+        stmt = stmt.on_conflict_do_update(
+            index_elements=keys, set_={c: stmt.excluded[c] for c in cols}, where=clause
+        )
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+    conn.execute(stmt, list(rows))
+
+
+def insert_select_upsert(conn: Connection, table: Table, select_stmt: Any, keys: list[str]) -> None:
+    """``INSERT INTO table SELECT ... ON CONFLICT (keys) DO UPDATE`` every other column."""
+    stmt = _dialect_insert(conn, table)
+    names = [c.name for c in table.columns]
+    stmt = stmt.from_select(names, select_stmt)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=keys, set_={c: stmt.excluded[c] for c in names if c not in keys}
+    )
+    conn.execute(stmt)
+
+
+def reset(engine: Engine) -> None:
+    """Drop and recreate every table (demo start, tests)."""
+    metadata.drop_all(engine)
+    metadata.create_all(engine)

@@ -1,0 +1,160 @@
+"""Database tables (SQLAlchemy Core). All timestamps are naive UTC; days are the
+centers' local calendar days."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+#: Every accepted order, once: the primary key is what makes replays harmless.
+orders = Table(
+    "orders",
+    metadata,
+    Column("order_id", String(128), primary_key=True),
+    Column("center_id", String(64), nullable=False),
+    Column("ts", DateTime, nullable=False),
+    Column("hour", DateTime, nullable=False),
+    Column("lines", Integer, nullable=False),
+    Column("units", Integer, nullable=False),
+    Index("ix_orders_center_hour", "center_id", "hour"),
+)
+
+#: Orders per center per hour, recounted from ``orders`` (idempotent by construction).
+center_hourly = Table(
+    "center_hourly",
+    metadata,
+    Column("center_id", String(64), primary_key=True),
+    Column("hour", DateTime, primary_key=True),
+    Column("orders", Integer, nullable=False),
+    Column("lines", Integer, nullable=False),
+    Column("units", Integer, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+#: The promotion calendar: the newest version of each promotion wins.
+promotions = Table(
+    "promotions",
+    metadata,
+    Column("promo_id", String(128), primary_key=True),
+    Column("center_ids", JSON, nullable=True),  # null: every center
+    Column("start", DateTime, nullable=False),
+    Column("end", DateTime, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("discount_pct", Float, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+#: The simulator's true expected demand, for oracle forecasts and evaluation.
+demand_truth = Table(
+    "demand_truth",
+    metadata,
+    Column("center_id", String(64), primary_key=True),
+    Column("hour", DateTime, primary_key=True),
+    Column("expected_orders", Float, nullable=False),
+)
+
+forecast_runs = Table(
+    "forecast_runs",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("model_version", String(128), nullable=False),
+    Column("horizon", Integer, nullable=False),
+    Column("quantiles", JSON, nullable=False),
+    Column("weights", JSON, nullable=False),
+    Column("data_end", Date, nullable=True),
+    Column("fit_seconds", Float, nullable=False),
+    Column("fallbacks", JSON, nullable=False),
+)
+
+#: Forecast quantiles in long form: adding a quantile or a model changes no schema.
+forecasts = Table(
+    "forecasts",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("unique_id", String(64), primary_key=True),
+    Column("ds", Date, primary_key=True),
+    Column("model", String(64), primary_key=True),
+    Column("quantile", Float, primary_key=True),
+    Column("value", Float, nullable=False),
+)
+
+leaderboard = Table(
+    "leaderboard",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("model", String(64), primary_key=True),
+    Column("window", Integer, primary_key=True),  # -1: mean over windows
+    Column("wql", Float),
+    Column("wape", Float),
+    Column("mase", Float),
+    Column("coverage", Float),
+    Column("weight", Float),
+    Column("fit_seconds", Float),
+)
+
+plan_runs = Table(
+    "plan_runs",
+    metadata,
+    Column("plan_id", String(64), primary_key=True),
+    Column("forecast_run_id", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("service_quantile", Float, nullable=False),
+    Column("params", JSON, nullable=False),
+)
+
+staffing_plans = Table(
+    "staffing_plans",
+    metadata,
+    Column("plan_id", String(64), primary_key=True),
+    Column("center_id", String(64), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("shift", String(32), primary_key=True),
+    Column("orders_median", Float, nullable=False),
+    Column("orders_planned", Float, nullable=False),
+    Column("packer_hours", Float, nullable=False),
+    Column("packers", Integer, nullable=False),
+)
+
+#: Counters the stream worker keeps (accepted, duplicates, dead letters by reason).
+stream_metrics = Table(
+    "stream_metrics",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("reason", String(64), primary_key=True),
+    Column("value", Integer, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+forecast_alerts = Table(
+    "forecast_alerts",
+    metadata,
+    Column("alert_id", String(64), primary_key=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("center_id", String(64), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("message", Text, nullable=False),
+)
+
+#: Per-center stream time (the newest event time accepted): lateness is judged against it.
+center_watermarks = Table(
+    "center_watermarks",
+    metadata,
+    Column("center_id", String(64), primary_key=True),
+    Column("watermark", DateTime, nullable=False),
+)

@@ -1,0 +1,153 @@
+"""The one forecaster interface (template method, as AutoGluon's abstract model).
+
+Public ``fit``/``predict_quantiles`` validate and reshape; subclasses implement
+only ``_fit`` and ``_predict`` and never override the public methods.
+
+``_predict`` works on arrays: it returns ``(n_series, h, n_quantiles)`` in the
+order of ``self.series_ids_``; the base class sorts the last axis (quantiles
+never cross), applies the sanity guard and builds the forecast frame.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from fcplan.panel import (
+    DS,
+    MODEL,
+    UNIQUE_ID,
+    Y,
+    covariate_columns,
+    future_index,
+    infer_freq,
+    quantile_columns,
+    validate_future,
+    validate_panel,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LEVELS: tuple[float, ...] = (0.1, 0.5, 0.9)
+
+
+class NotFittedError(RuntimeError):
+    pass
+
+
+class Forecaster(ABC):
+    """Base class of every model in the pool.
+
+    Subclasses set ``name`` and implement ``_fit(panel)`` and
+    ``_predict(h, future, quantiles) -> ndarray[n_series, h, n_quantiles]``.
+    ``__init__`` only stores parameters (``self.params``); fitted state ends in ``_``.
+    """
+
+    name: ClassVar[str] = "base"
+    #: True when the model uses known-future covariates passed as ``future``.
+    uses_covariates: ClassVar[bool] = False
+
+    def __init__(self, **params: Any) -> None:
+        self.params: dict[str, Any] = params
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"{type(self).__name__}({args})"
+
+    # ---------------------------------------------------------------- public
+    def fit(self, panel: pd.DataFrame, freq: str | None = None) -> Forecaster:
+        """Fit on a panel (``unique_id, ds, y`` + numeric covariates)."""
+        panel = validate_panel(panel)
+        self.freq_ = freq or infer_freq(panel)
+        self.series_ids_: list[str] = panel[UNIQUE_ID].drop_duplicates().tolist()
+        self.last_ds_ = panel.groupby(UNIQUE_ID, sort=False)[DS].max()
+        self.covariates_: list[str] = covariate_columns(panel)
+        y = panel[Y].to_numpy()
+        finite = y[np.isfinite(y)]
+        self.nonnegative_ = bool(finite.size == 0 or finite.min() >= 0)
+        by_series = panel.groupby(UNIQUE_ID, sort=False)[Y]
+        self.scale_ = by_series.agg(lambda s: np.nanmax(np.abs(s.to_numpy()), initial=0.0))
+        self.fallback_level_ = by_series.agg(lambda s: float(np.nan_to_num(s.tail(7).mean())))
+        self._fit(panel)
+        self.fitted_ = True
+        return self
+
+    def predict_quantiles(
+        self,
+        h: int,
+        future: pd.DataFrame | None = None,
+        quantiles: Sequence[float] = DEFAULT_LEVELS,
+    ) -> pd.DataFrame:
+        """Forecast frame ``unique_id, ds, model, "<q>"...`` for the next ``h`` steps.
+
+        ``future`` holds ``unique_id, ds`` and the known-future covariates for
+        each series and step; models with ``uses_covariates`` need it when they
+        were fitted with covariates.
+        """
+        if not getattr(self, "fitted_", False):
+            raise NotFittedError(f"{type(self).__name__} is not fitted: call fit(panel) first")
+        if h < 1:
+            raise ValueError(f"horizon must be at least 1, got {h}")
+        levels = [float(q) for q in quantiles]
+        index = self._future_frame(h, future)
+        values = np.asarray(self._predict(h, index, levels), dtype="float64")
+        expected = (len(self.series_ids_), h, len(levels))
+        if values.shape != expected:
+            raise RuntimeError(f"{self.name}._predict returned shape {values.shape}, expected {expected}")
+        values = self._guard(values)
+        if self.nonnegative_:
+            values = np.clip(values, 0.0, None)
+        values = np.sort(values, axis=-1)
+        frame = index[[UNIQUE_ID, DS]].copy()
+        frame.insert(2, MODEL, self.name)
+        frame[quantile_columns(levels)] = values.reshape(-1, len(levels))
+        return frame
+
+    # ------------------------------------------------------------ internals
+    def _future_frame(self, h: int, future: pd.DataFrame | None) -> pd.DataFrame:
+        history_ends = self.last_ds_.rename(DS).reset_index()
+        if future is not None:
+            frame = validate_future(future, history_ends, h, self.freq_)
+        else:
+            frame = future_index(history_ends, h, self.freq_)
+        order = {uid: i for i, uid in enumerate(self.series_ids_)}
+        frame = frame.assign(_o=frame[UNIQUE_ID].map(order)).sort_values(["_o", DS], kind="stable")
+        return frame.drop(columns="_o").reset_index(drop=True)
+
+    def _guard(self, values: np.ndarray) -> np.ndarray:
+        """Sanity guard: a series whose forecast is non-finite or far outside its
+        history falls back to its last value repeated (flat), and the log says so."""
+        scale = self.scale_.reindex(self.series_ids_).to_numpy(dtype="float64")
+        limit = 10.0 * np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+        bad = ~np.isfinite(values).all(axis=(1, 2)) | (np.abs(values).max(axis=(1, 2), initial=0) > limit)
+        if bad.any():
+            ids = [self.series_ids_[i] for i in np.flatnonzero(bad)]
+            log.warning(
+                "%s: forecast of %d series far outside their history (e.g. %s); they fall back to a flat baseline",
+                self.name, len(ids), ids[:3],
+            )
+            values = values.copy()
+            values[bad] = self._fallback(bad, values.shape[1], values.shape[2])
+        return values
+
+    def _fallback(self, mask: np.ndarray, h: int, n_q: int) -> np.ndarray:
+        level = self.fallback_level_.reindex(self.series_ids_).to_numpy(dtype="float64")
+        return np.repeat(np.nan_to_num(level[mask])[:, None, None], h, axis=1).repeat(n_q, axis=2)
+
+    # ------------------------------------------------------------- subclass
+    @abstractmethod
+    def _fit(self, panel: pd.DataFrame) -> None:
+        """Fit on a validated, sorted panel (covariates included)."""
+
+    @abstractmethod
+    def _predict(self, h: int, future: pd.DataFrame, quantiles: list[float]) -> np.ndarray:
+        """Return ``(n_series, h, n_quantiles)`` in ``self.series_ids_`` order.
+
+        ``future`` has ``unique_id, ds`` (+ known-future covariates), sorted in
+        that order, ``h`` rows per series.
+        """

@@ -1,0 +1,31 @@
+"""Create fcplan's topics up front (production Kafka often forbids auto-creation)."""
+
+from __future__ import annotations
+
+import logging
+
+from streams.contracts import TOPICS
+
+log = logging.getLogger(__name__)
+
+
+def ensure_topics(servers: str, partitions: int, replication: int = 1) -> list[str]:
+    """Create every topic of :data:`streams.contracts.TOPICS` that is missing;
+    returns the ones created."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(bootstrap_servers=servers, client_id="fcplan-admin")
+    try:
+        existing = set(admin.list_topics())
+        missing = [name for name in TOPICS if name not in existing]
+        if missing:
+            try:
+                admin.create_topics([NewTopic(name, partitions, replication) for name in missing])
+            except TopicAlreadyExistsError:  # another process won the race
+                pass
+            log.info("created topics %s with %d partitions", missing, partitions)
+        return missing
+    finally:
+        admin.close()

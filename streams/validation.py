@@ -1,0 +1,109 @@
+"""Pure validation of raw event bytes: a record, or a rejection with a reason.
+
+No Kafka here; the agents call these and route rejections to the dead-letter
+topic with the original bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from pydantic import ValidationError
+
+from streams.contracts import Order, Promotion
+
+MALFORMED = "malformed"
+INVALID = "invalid"
+OVERSIZE = "oversize"
+ABSURD = "absurd_quantity"
+FUTURE = "future"
+LATE = "late"
+UNKNOWN_CENTER = "unknown_center"
+REASONS = (MALFORMED, INVALID, OVERSIZE, ABSURD, FUTURE, LATE, UNKNOWN_CENTER)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the worker accepts; built from the streams settings and the center list."""
+
+    max_bytes: int = 64 * 1024
+    max_lines: int = 1000
+    max_units: int = 100_000
+    max_future: timedelta = timedelta(hours=1)
+    late_grace: timedelta = timedelta(hours=48)
+    centers: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    reason: str
+    detail: str
+
+
+def _decode(raw: bytes | None, limits: Limits) -> dict | Rejected:
+    if raw is None:
+        return Rejected(MALFORMED, "empty message (null value)")
+    if len(raw) > limits.max_bytes:
+        return Rejected(OVERSIZE, f"{len(raw)} bytes, limit {limits.max_bytes}")
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return Rejected(MALFORMED, f"not JSON: {exc}")
+    if not isinstance(data, dict):
+        return Rejected(MALFORMED, f"expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:3]:
+        loc = ".".join(str(p) for p in err["loc"]) or "record"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def _center_known(center: str, limits: Limits) -> bool:
+    return not limits.centers or center in limits.centers
+
+
+def parse_order(raw: bytes | None, limits: Limits, now: datetime) -> Order | Rejected:
+    """Decode and check one ``orders`` value. ``now`` is tz-aware wall-clock time.
+
+    Lateness is not judged here: it depends on the stream's watermark, which the
+    sink knows (see :func:`streams.aggregate.split_late`).
+    """
+    data = _decode(raw, limits)
+    if isinstance(data, Rejected):
+        return data
+    try:
+        order = Order.model_validate(data)
+    except ValidationError as exc:
+        return Rejected(INVALID, _describe(exc))
+    if order.lines > limits.max_lines or order.units > limits.max_units:
+        return Rejected(
+            ABSURD, f"lines={order.lines}, units={order.units}; limits {limits.max_lines} / {limits.max_units}"
+        )
+    if order.ts > now + limits.max_future:
+        return Rejected(FUTURE, f"ts {order.ts.isoformat()} is more than {limits.max_future} ahead of now")
+    if not _center_known(order.center_id, limits):
+        return Rejected(UNKNOWN_CENTER, f"center {order.center_id!r} is not in FCPLAN_CENTERS")
+    return order
+
+
+def parse_promotion(raw: bytes | None, limits: Limits) -> Promotion | Rejected:
+    """Decode and check one ``promotions`` value."""
+    data = _decode(raw, limits)
+    if isinstance(data, Rejected):
+        return data
+    try:
+        promo = Promotion.model_validate(data)
+    except ValidationError as exc:
+        return Rejected(INVALID, _describe(exc))
+    if promo.end - promo.start > timedelta(days=366):
+        return Rejected(INVALID, f"promotion lasts {promo.end - promo.start}; at most a year is accepted")
+    unknown = [c for c in promo.center_ids or [] if not _center_known(c, limits)]
+    if unknown:
+        return Rejected(UNKNOWN_CENTER, f"centers {unknown} are not in FCPLAN_CENTERS")
+    return promo
