@@ -7,7 +7,6 @@ import os
 import signal
 import sys
 import time
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -89,21 +88,16 @@ def main() -> None:
     app()
 
 
-# Sub-commands that live with their parts register themselves here.
 def _register_parts() -> None:
-    for module in ("models.cli", "fcplan.commands"):
-        try:
-            mod = __import__(module, fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        mod.register(app)
+    """Sub-commands that live with their parts (imported late: they import this module)."""
+    from fcplan import commands
+    from models import cli as model_cli
+
+    commands.register(app)
+    model_cli.register(app)
 
 
 _register_parts()
 
 if __name__ == "__main__":  # pragma: no cover
     main()
-
-__all__ = ["Path", "app", "fail", "main"]

@@ -1,0 +1,52 @@
+"""fcplan operations dashboard: ``streamlit run dashboard/app.py``.
+
+The entry point: reads the settings (database URL, time zone) once, draws the
+center picker, and runs the selected page. Reads the database only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import data
+from dashboard.views.common import CENTER_KEY
+from fcplan.settings import load_settings
+
+HERE = Path(__file__).parent
+PAGES = [
+    st.Page(HERE / "views" / "forecast.py", title="Forecast", icon=":material/show_chart:", default=True),
+    st.Page(HERE / "views" / "staffing.py", title="Staffing plan", icon=":material/groups:"),
+    st.Page(HERE / "views" / "models.py", title="Models", icon=":material/leaderboard:"),
+    st.Page(HERE / "views" / "stream.py", title="Stream health", icon=":material/monitor_heart:"),
+]
+
+
+def _config() -> data.DashboardConfig:
+    """The environment, read here only (cheap; re-read each run so a restart is never needed)."""
+    settings = load_settings()
+    return data.DashboardConfig(url=settings.database.url, timezone=settings.timezone)
+
+
+def main() -> None:
+    st.set_page_config(page_title="fcplan · operations", page_icon=":material/inventory_2:", layout="wide")
+    cfg = _config()
+    data.set_config(cfg)
+    page = st.navigation(PAGES, position="top")
+    st.sidebar.title("fcplan")
+    st.sidebar.caption("Packer headcount from live orders")
+    with data.database_errors(cfg.url):
+        centers = data.centers(cfg.url, cfg.timezone)
+        if centers:
+            if st.session_state.get(CENTER_KEY) not in centers:
+                st.session_state[CENTER_KEY] = centers[0]
+            st.sidebar.selectbox("Fulfillment center", centers, key=CENTER_KEY)
+        else:
+            st.session_state[CENTER_KEY] = None
+            st.sidebar.info("No centers yet.")
+    st.sidebar.caption(f"Times in {cfg.timezone} · refreshes every {data.REFRESH_S} s")
+    page.run()
+
+
+main()

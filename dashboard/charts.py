@@ -1,0 +1,204 @@
+"""Altair charts of the dashboard: pure functions from frames to charts (no Streamlit, no I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import altair as alt
+import pandas as pd
+
+ACTUAL = "actual orders"
+MEDIAN = "forecast median"
+_BLUE = "#1f6fb2"
+_INK = "#222222"
+_PROMO = "#f28e2b"
+
+
+def _band_levels(levels: Sequence[str]) -> list[tuple[str, str]]:
+    """Quantile column pairs for the fan, outermost first: 5-95% then 10-90% when present."""
+    present = {float(c): c for c in levels}
+    pairs = [
+        (present[lo], present[hi]) for lo, hi in ((0.05, 0.95), (0.1, 0.9)) if lo in present and hi in present
+    ]
+    if not pairs and len(present) >= 2:
+        pairs = [(present[min(present)], present[max(present)])]
+    return pairs
+
+
+def median_column(levels: Sequence[str]) -> str:
+    """The quantile column closest to 0.5."""
+    return min(levels, key=lambda c: abs(float(c) - 0.5))
+
+
+def forecast_fan(
+    history: pd.DataFrame,
+    forecast: pd.DataFrame,
+    promos: pd.DataFrame,
+    today: pd.Timestamp,
+) -> alt.LayerChart:
+    """Daily orders with the forecast fan.
+
+    ``history``: ``ds, y`` (daily, local; the day ``today`` is partial);
+    ``forecast``: ``ds`` and quantile columns ``"0.05"``...; ``promos``: ``start,
+    end, kind, discount_pct`` (local) to shade.
+    """
+    levels = [c for c in forecast.columns if c != "ds" and _is_level(c)]
+    complete = history[history["ds"] < today]
+    partial = history[history["ds"] == today]
+    lines = pd.concat(
+        [
+            pd.DataFrame({"ds": complete["ds"], "orders": complete["y"], "series": ACTUAL}),
+            pd.DataFrame({"ds": forecast["ds"], "orders": forecast[median_column(levels)], "series": MEDIAN})
+            if levels
+            else None,
+        ],
+        ignore_index=True,
+    )
+    start = min([lines["ds"].min()] if not lines.empty else [today])
+    end = max([lines["ds"].max(), today] if not lines.empty else [today])
+    x = alt.X("ds:T", title=None, scale=alt.Scale(domain=[start, end + pd.Timedelta(days=1)]))
+    color = alt.Color(
+        "series:N",
+        title=None,
+        scale=alt.Scale(domain=[ACTUAL, MEDIAN], range=[_INK, _BLUE]),
+        legend=alt.Legend(orient="top", direction="horizontal"),
+    )
+    layers: list[alt.Chart] = []
+    shown = (
+        promos[(promos["end"] >= start) & (promos["start"] <= end + pd.Timedelta(days=1))]
+        if len(promos)
+        else promos
+    )
+    if len(shown):
+        shown = shown.assign(start=shown["start"].clip(lower=start), label=shown["kind"].astype(str))
+        layers.append(
+            alt.Chart(shown)
+            .mark_rect(color=_PROMO, opacity=0.12)
+            .encode(
+                x=alt.X("start:T", scale=alt.Scale(domain=[start, end + pd.Timedelta(days=1)]), title=None),
+                x2="end:T",
+                tooltip=[
+                    alt.Tooltip("label:N", title="promotion"),
+                    alt.Tooltip("discount_pct:Q", title="discount %"),
+                    alt.Tooltip("start:T", format="%b %d %H:%M"),
+                    alt.Tooltip("end:T", format="%b %d %H:%M"),
+                ],
+            )
+        )
+    for (lo, hi), opacity in zip(_band_levels(levels), (0.15, 0.3), strict=False):
+        band = forecast[["ds", lo, hi]].rename(columns={lo: "lo", hi: "hi"})
+        layers.append(
+            alt.Chart(band)
+            .mark_area(color=_BLUE, opacity=opacity)
+            .encode(
+                x=x,
+                y=alt.Y("lo:Q", title="orders per day"),
+                y2="hi:Q",
+                tooltip=[
+                    alt.Tooltip("ds:T", title="day"),
+                    alt.Tooltip("lo:Q", format=",.0f", title=f"{float(lo):.0%}"),
+                    alt.Tooltip("hi:Q", format=",.0f", title=f"{float(hi):.0%}"),
+                ],
+            )
+        )
+    if not lines.empty:
+        layers.append(
+            alt.Chart(lines)
+            .mark_line(point=alt.OverlayMarkDef(size=14))
+            .encode(
+                x=x,
+                y=alt.Y("orders:Q", title="orders per day"),
+                color=color,
+                strokeDash=alt.condition(alt.datum.series == MEDIAN, alt.value([5, 3]), alt.value([1, 0])),
+                tooltip=[
+                    alt.Tooltip("ds:T", title="day"),
+                    "series:N",
+                    alt.Tooltip("orders:Q", format=",.0f"),
+                ],
+            )
+        )
+    if len(partial):
+        so_far = pd.DataFrame({"ds": partial["ds"], "orders": partial["y"], "label": "today so far"})
+        layers.append(
+            alt.Chart(so_far)
+            .mark_point(shape="diamond", size=90, filled=True, color=_INK)
+            .encode(x=x, y="orders:Q", tooltip=["label:N", alt.Tooltip("orders:Q", format=",.0f")])
+        )
+    layers.append(
+        alt.Chart(pd.DataFrame({"ds": [today]})).mark_rule(color="#888888", strokeDash=[2, 2]).encode(x=x)
+    )
+    return alt.layer(*layers).properties(height=360)
+
+
+def _is_level(col: object) -> bool:
+    try:
+        return 0 < float(str(col)) < 1
+    except ValueError:
+        return False
+
+
+def staffing_bars(plan: pd.DataFrame, shift_order: Sequence[str]) -> alt.Chart:
+    """Packers per day stacked by shift; ``plan``: ``day, shift, packers``."""
+    base = alt.Chart(plan).encode(
+        x=alt.X("yearmonthdate(day):O", title=None, axis=alt.Axis(format="%a %d %b"))
+    )
+    bars = base.mark_bar().encode(
+        y=alt.Y("sum(packers):Q", title="packers"),
+        color=alt.Color("shift:N", sort=list(shift_order), scale=alt.Scale(scheme="tableau10")),
+        order=alt.Order("shift_rank:Q"),
+        tooltip=[alt.Tooltip("day:T", title="day"), "shift:N", "packers:Q"],
+    )
+    totals = base.mark_text(dy=-6, fontSize=11).encode(y="sum(packers):Q", text="sum(packers):Q")
+    ranks = {name: i for i, name in enumerate(shift_order)}
+    return alt.layer(bars, totals, data=plan.assign(shift_rank=plan["shift"].map(ranks))).properties(
+        height=280
+    )
+
+
+def weights_chart(weights: Mapping[str, float]) -> alt.Chart:
+    """Ensemble weight per model, largest first."""
+    frame = pd.DataFrame({"model": list(weights), "weight": [float(w) for w in weights.values()]})
+    return (
+        alt.Chart(frame)
+        .mark_bar(color=_BLUE)
+        .encode(
+            x=alt.X("weight:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y("model:N", sort="-x", title=None),
+            tooltip=["model:N", alt.Tooltip("weight:Q", format=".1%")],
+        )
+        .properties(height=alt.Step(30))
+    )
+
+
+def hourly_today(hourly: pd.DataFrame) -> alt.Chart:
+    """Orders per hour today, one line per center; ``hourly``: ``unique_id, ds, y``."""
+    return (
+        alt.Chart(hourly)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("ds:T", title=None, axis=alt.Axis(format="%H:%M")),
+            y=alt.Y("y:Q", title="orders per hour"),
+            color=alt.Color("unique_id:N", title="center"),
+            tooltip=[
+                alt.Tooltip("unique_id:N", title="center"),
+                alt.Tooltip("ds:T", format="%H:%M", title="hour"),
+                alt.Tooltip("y:Q", format=",.0f", title="orders"),
+            ],
+        )
+        .properties(height=260)
+    )
+
+
+def dead_letters(metrics: pd.DataFrame) -> alt.Chart:
+    """Dead letters by reason; ``metrics``: ``name, reason, value`` rows of dead-letter counters."""
+    return (
+        alt.Chart(metrics)
+        .mark_bar()
+        .encode(
+            x=alt.X("value:Q", title="messages"),
+            y=alt.Y("reason:N", sort="-x", title=None),
+            color=alt.Color("name:N", title="stream"),
+            tooltip=["name:N", "reason:N", "value:Q"],
+        )
+        .properties(height=alt.Step(30))
+    )

@@ -1,0 +1,210 @@
+"""Cached database reads for the dashboard (no writes, no model code).
+
+Every read takes the database URL (a string, so Streamlit can hash it) and goes
+through :mod:`fcplan.storage.queries`, cached for :data:`TTL_S` seconds. A
+table that does not exist yet (the system just started) reads as empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+import pandas as pd
+import streamlit as st
+from sqlalchemy import Engine, inspect
+from sqlalchemy.exc import SQLAlchemyError
+
+from fcplan.panel import DS, UNIQUE_ID, Y
+from fcplan.storage import make_engine
+from fcplan.storage import queries as q
+
+TTL_S = 5
+#: Seconds between live refreshes of the data parts of each page.
+REFRESH_S = 8
+HISTORY_DAYS = 120
+_CONFIG_KEY = "fcplan_config"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class DashboardConfig:
+    """What the entry point read from the environment, handed to the pages."""
+
+    url: str
+    timezone: str
+
+
+def set_config(config: DashboardConfig) -> None:
+    st.session_state[_CONFIG_KEY] = config
+
+
+def config() -> DashboardConfig:
+    """The entry point's settings; pages fail clearly when run on their own."""
+    found = st.session_state.get(_CONFIG_KEY)
+    if found is None:
+        raise RuntimeError("run the dashboard through its entry point: streamlit run dashboard/app.py")
+    return found
+
+
+@contextmanager
+def database_errors(url: str) -> Iterator[None]:
+    """Show a database failure as a message instead of a traceback."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        st.error(
+            f"Cannot read the database ({_redact(url)}): {type(exc).__name__}: {str(exc).splitlines()[0]}. "
+            "Check FCPLAN_DATABASE_URL and that the database is running; this page retries by itself."
+        )
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparseable URL is shown as typed, minus nothing secret to hide
+        return url
+
+
+@st.cache_resource(show_spinner=False)
+def engine(url: str) -> Engine:
+    """One engine per URL for the process; the dashboard never creates tables."""
+    return make_engine(url, create=False)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def table_names(url: str) -> frozenset[str]:
+    return frozenset(inspect(engine(url)).get_table_names())
+
+
+def _when_tables(url: str, tables: tuple[str, ...], read: Callable[[], T], empty: T) -> T:
+    if not set(tables) <= table_names(url):
+        return empty
+    return read()
+
+
+def local_today(tz: str) -> pd.Timestamp:
+    """Midnight of the centers' current local day (tz-naive)."""
+    return pd.Timestamp.now(tz=tz).normalize().tz_localize(None)
+
+
+def _utc_of_local(ts: pd.Timestamp, tz: str) -> datetime:
+    return ts.tz_localize(tz).tz_convert("UTC").tz_localize(None).to_pydatetime()
+
+
+def to_local(ts: Any, tz: str) -> pd.Timestamp | None:
+    """A naive-UTC database timestamp as naive local time (None stays None)."""
+    if ts is None or pd.isna(ts):
+        return None
+    return pd.Timestamp(ts).tz_localize("UTC").tz_convert(tz).tz_localize(None)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def hourly_since(url: str, tz: str, local_start: pd.Timestamp) -> pd.DataFrame:
+    """``unique_id, ds (local hour), y`` from ``local_start`` on."""
+    since = _utc_of_local(local_start, tz)
+    empty = pd.DataFrame(
+        {UNIQUE_ID: pd.Series(dtype=str), DS: pd.Series(dtype="datetime64[ns]"), Y: pd.Series(dtype=float)}
+    )
+    return _when_tables(
+        url,
+        ("center_hourly",),
+        lambda: q.hourly_orders(engine(url), tz, since=since)[[UNIQUE_ID, DS, Y]],
+        empty,
+    )
+
+
+def daily_history(url: str, tz: str, days: int = HISTORY_DAYS) -> pd.DataFrame:
+    """Orders per center per local day for the last ``days`` days, today included (partial)."""
+    hourly = hourly_since(url, tz, local_today(tz) - pd.Timedelta(days=days))
+    if hourly.empty:
+        return hourly
+    hourly = hourly.assign(**{DS: hourly[DS].dt.normalize()})
+    return hourly.groupby([UNIQUE_ID, DS], as_index=False)[Y].sum()
+
+
+def today_hourly(url: str, tz: str) -> pd.DataFrame:
+    return hourly_since(url, tz, local_today(tz))
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def latest_forecast(url: str) -> tuple[dict | None, pd.DataFrame]:
+    """The newest forecast run and its forecast frame (``None`` and empty before the first)."""
+
+    def read() -> tuple[dict | None, pd.DataFrame]:
+        run = q.latest_forecast_run(engine(url))
+        if run is None:
+            return None, pd.DataFrame()
+        return run, q.forecast_frame(engine(url), run["run_id"])
+
+    return _when_tables(url, ("forecast_runs", "forecasts"), read, (None, pd.DataFrame()))
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def leaderboard(url: str, run_id: str) -> pd.DataFrame:
+    return _when_tables(
+        url, ("leaderboard",), lambda: q.leaderboard_frame(engine(url), run_id), pd.DataFrame()
+    )
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def latest_plan(url: str) -> tuple[dict | None, pd.DataFrame]:
+    """The newest plan run and its rows ``center_id, day (datetime64), shift, ..., packers``."""
+
+    def read() -> tuple[dict | None, pd.DataFrame]:
+        run = q.latest_plan_run(engine(url))
+        if run is None:
+            return None, pd.DataFrame()
+        frame = q.plan_frame(engine(url), run["plan_id"])
+        if not frame.empty:
+            frame["day"] = pd.to_datetime(frame["day"]).astype("datetime64[ns]")
+            frame["center_id"] = frame["center_id"].astype(str)
+        return run, frame
+
+    return _when_tables(url, ("plan_runs", "staffing_plans"), read, (None, pd.DataFrame()))
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def stream_metrics(url: str) -> pd.DataFrame:
+    return _when_tables(url, ("stream_metrics",), lambda: q.metrics_frame(engine(url)), pd.DataFrame())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def alerts(url: str, limit: int = 50) -> pd.DataFrame:
+    return _when_tables(url, ("forecast_alerts",), lambda: q.alerts_frame(engine(url), limit), pd.DataFrame())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def promotions(url: str) -> pd.DataFrame:
+    return _when_tables(url, ("promotions",), lambda: q.promotion_calendar(engine(url)), pd.DataFrame())
+
+
+def promotions_for(url: str, tz: str, center: str) -> pd.DataFrame:
+    """Active promotions touching ``center``, as ``promo_id, kind, discount_pct, start, end`` (local)."""
+    promos = promotions(url)
+    if promos.empty:
+        return promos
+    promos = promos[promos["status"] != "cancelled"]
+    # center_ids null (or not a list) means every center.
+    applies = promos["center_ids"].map(lambda ids: not isinstance(ids, list | tuple) or center in ids)
+    promos = promos[applies.astype(bool)].copy()
+    for col in ("start", "end"):
+        promos[col] = promos[col].dt.tz_localize("UTC").dt.tz_convert(tz).dt.tz_localize(None)
+    return promos[["promo_id", "kind", "discount_pct", "start", "end"]]
+
+
+def centers(url: str, tz: str) -> list[str]:
+    """Every center with recent orders, a forecast or a plan, sorted."""
+    found: set[str] = set(daily_history(url, tz)[UNIQUE_ID].astype(str))
+    _, forecast = latest_forecast(url)
+    if not forecast.empty:
+        found |= set(forecast[UNIQUE_ID].astype(str))
+    _, plan = latest_plan(url)
+    if not plan.empty:
+        found |= set(plan["center_id"])
+    return sorted(found)

@@ -1,0 +1,1 @@
+"""The dashboard's pages (run through ``st.navigation`` in ``dashboard/app.py``)."""

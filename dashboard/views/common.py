@@ -1,0 +1,76 @@
+"""Pieces several pages share: the selected center, headcount tiles, waiting messages."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import data
+
+CENTER_KEY = "center"
+WAITING_FORECAST = (
+    "Waiting for the first forecast… the retrainer writes one once a few days of orders are in."
+)
+WAITING_PLAN = "Waiting for the first staffing plan… it is made right after each forecast (`fcplan plan`)."
+WAITING_ORDERS = "Waiting for orders… start the worker and the order stream (`fcplan demo`)."
+
+
+def selected_center() -> str | None:
+    return st.session_state.get(CENTER_KEY)
+
+
+def shift_order(plan_run: dict | None, plan: pd.DataFrame) -> list[str]:
+    """Shift names in the order of the plan's settings (``day:6-14`` -> ``day``), else as stored."""
+    names = [str(s).split(":")[0] for s in ((plan_run or {}).get("params") or {}).get("shifts", [])]
+    seen = list(dict.fromkeys(plan["shift"])) if "shift" in plan else []
+    return [n for n in names if n in seen] + [n for n in seen if n not in names]
+
+
+def packers_on(plan: pd.DataFrame, centers: list[str] | None, day: pd.Timestamp) -> int | None:
+    """Total packers booked on ``day`` over ``centers`` (all when None); None if the plan has no such day."""
+    rows = plan[plan["day"] == day]
+    if centers is not None:
+        rows = rows[rows["center_id"].isin(centers)]
+    return int(rows["packers"].sum()) if len(rows) else None
+
+
+def _by_shift(plan: pd.DataFrame, center: str | None, day: pd.Timestamp, order: list[str]) -> str:
+    rows = plan[(plan["day"] == day) & ((plan["center_id"] == center) if center else True)]
+    totals = rows.groupby("shift")["packers"].sum()
+    return " · ".join(f"{s} {int(totals[s])}" for s in order if s in totals)
+
+
+def headcount_tiles(center: str | None) -> None:
+    """Packers today and tomorrow (per shift in the tile's caption) for ``center`` (None: all centers)."""
+    cfg = data.config()
+    run, plan = data.latest_plan(cfg.url)
+    if run is None or plan.empty:
+        st.info(WAITING_PLAN)
+        return
+    today = data.local_today(cfg.timezone)
+    order = shift_order(run, plan)
+    who = [center] if center else None
+    cols = st.columns(3)
+    for col, label, day in ((cols[0], "today", today), (cols[1], "tomorrow", today + pd.Timedelta(days=1))):
+        value = packers_on(plan, who, day)
+        col.metric(
+            f"Packers {label} · {center or 'all centers'}",
+            "not planned" if value is None else f"{value}",
+            help=f"{day:%a %d %b}: {_by_shift(plan, center, day, order) or 'no plan rows'}",
+            border=True,
+        )
+        if value is not None:
+            col.caption(f"{day:%a %d %b} — {_by_shift(plan, center, day, order)}")
+    cols[2].metric(
+        "Service level",
+        f"{run['service_quantile']:.0%}",
+        help="The demand quantile the plan covers: cost_short / (cost_short + cost_idle).",
+        border=True,
+    )
+    cols[2].caption(f"plan made {local_text(run['created_at'], cfg.timezone)}")
+
+
+def local_text(ts: object, tz: str) -> str:
+    """A naive-UTC database time as readable local time."""
+    local = data.to_local(ts, tz)
+    return "—" if local is None else f"{local:%a %d %b %H:%M} ({tz})"

@@ -1,0 +1,70 @@
+"""Stream health page: today's hourly orders, the worker's counters, forecast alerts."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, data
+from dashboard.views.common import WAITING_ORDERS, local_text
+
+LIVE_S = 5
+
+
+def counter(metrics: pd.DataFrame, name: str, reason: str | None = None) -> int:
+    rows = metrics[metrics["name"] == name]
+    if reason is not None:
+        rows = rows[rows["reason"] == reason]
+    return int(rows["value"].sum())
+
+
+@st.fragment(run_every=LIVE_S)
+def live_stream() -> None:
+    cfg = data.config()
+    with data.database_errors(cfg.url):
+        metrics = data.stream_metrics(cfg.url)
+        hourly = data.today_hourly(cfg.url, cfg.timezone)
+        if metrics.empty and hourly.empty:
+            st.info(WAITING_ORDERS)
+        if not metrics.empty:
+            dead = metrics[metrics["name"].str.endswith("dead_letters")]
+            cols = st.columns(4)
+            cols[0].metric("Orders accepted", f"{counter(metrics, 'orders', 'accepted'):,}", border=True)
+            cols[1].metric("Duplicates dropped", f"{counter(metrics, 'orders', 'duplicate'):,}", border=True)
+            cols[2].metric("Dead letters", f"{int(dead['value'].sum()):,}", border=True)
+            cols[3].metric(
+                "Promotions accepted", f"{counter(metrics, 'promotions', 'accepted'):,}", border=True
+            )
+            st.caption(f"Counters updated {local_text(metrics['updated_at'].max(), cfg.timezone)}")
+        st.subheader(f"Orders per hour today ({data.local_today(cfg.timezone):%a %d %b}, {cfg.timezone})")
+        if hourly.empty:
+            st.caption("No orders yet today.")
+        else:
+            st.altair_chart(charts.hourly_today(hourly), width="stretch")
+            totals = hourly.groupby("unique_id")["y"].sum().astype(int).rename("orders today")
+            st.dataframe(totals.to_frame().T, width="stretch")
+        if not metrics.empty:
+            dead = metrics[metrics["name"].str.endswith("dead_letters")]
+            if len(dead):
+                st.subheader("Dead letters by reason")
+                chart = charts.dead_letters(dead[["name", "reason", "value"]])
+                st.altair_chart(chart, width="stretch")
+            with st.expander("All counters"):
+                st.dataframe(metrics, hide_index=True, width="stretch")
+        st.subheader("Forecast alerts")
+        alerts = data.alerts(cfg.url)
+        if alerts.empty:
+            st.caption("No alerts.")
+        else:
+            shown = alerts.assign(created_at=alerts["created_at"].map(lambda t: local_text(t, cfg.timezone)))
+            st.dataframe(
+                shown[["created_at", "center_id", "day", "kind", "message"]], hide_index=True, width="stretch"
+            )
+
+
+def page() -> None:
+    st.header("Stream health")
+    live_stream()
+
+
+page()

@@ -1,0 +1,3 @@
+from fcplan.cli import main
+
+main()

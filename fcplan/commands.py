@@ -1,0 +1,164 @@
+"""Sub-commands that run one part of the pipeline each."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fcplan.cli import Verbose, _setup, fail
+
+
+def _publish(servers: str, topic: str, records: list[tuple[str, dict]]) -> None:
+    """Send records to a topic; a missing broker is a warning, not a failure:
+    the database already holds the result."""
+    from kafka.errors import KafkaError
+
+    from streams.producer import JsonProducer
+
+    try:
+        with JsonProducer(servers, client_id=f"fcplan-{topic}") as producer:
+            producer.send_many(topic, records)
+    except (KafkaError, OSError) as exc:
+        typer.echo(f"warning: could not publish to {topic} on {servers}: {exc}", err=True)
+
+
+def simulate(
+    centers: Annotated[int, typer.Option(help="Number of simulated centers.")] = 5,
+    days: Annotated[int, typer.Option(help="Days of history to backfill, as fast as possible.")] = 120,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per real second once live.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    scale: Annotated[float, typer.Option(help="Multiplies every center's order volume.")] = 1.0,
+    live: Annotated[bool, typer.Option(help="Keep sending new orders after the backfill.")] = True,
+    verbose: Verbose = False,
+) -> None:
+    """Send realistic orders and promotions for simulated centers to Kafka."""
+    from fcplan.storage import make_engine
+    from streams.simulate import SimulationConfig, Simulator
+
+    settings = _setup(verbose)
+    if speed > 1 and settings.streams.max_future_hours < 24:
+        typer.echo(
+            "note: at --speed > 1 the simulated clock runs ahead of the wall clock; the worker rejects orders "
+            f"more than FCPLAN_STREAMS_MAX_FUTURE_HOURS={settings.streams.max_future_hours:g} h ahead",
+            err=True,
+        )
+    cfg = SimulationConfig(centers=centers, days=days, speed=speed, seed=seed, scale=scale, tz=settings.timezone)
+    sim = Simulator(cfg, settings.kafka.servers, make_engine(settings.database.url))
+    from streams.producer import JsonProducer
+
+    with JsonProducer(settings.kafka.servers, client_id="fcplan-simulator") as producer:
+        n = sim.backfill(producer)
+        print(json.dumps({"backfilled_orders": n, "promotion_events": sim.sent_promotions}), flush=True)
+        if live:
+            try:
+                sim.live(producer)
+            except KeyboardInterrupt:
+                pass
+
+
+def replay(
+    file: Annotated[Path, typer.Argument(help="CSV (or .csv.gz) with order_id, ts, lines, units and a center column.")],
+    center_column: Annotated[str, typer.Option(help="Column that names the center (e.g. region).")] = "center_id",
+    timezone: Annotated[str | None, typer.Option(help="Zone of naive timestamps (default FCPLAN_TIMEZONE).")] = None,
+    verbose: Verbose = False,
+) -> None:
+    """Replay a real order file onto the orders topic."""
+    from streams.replay import ReplayError, replay as run_replay
+
+    settings = _setup(verbose)
+    try:
+        n = run_replay(file, center_column, timezone or settings.timezone, settings.kafka.servers)
+    except ReplayError as exc:
+        raise fail(str(exc)) from exc
+    typer.echo(f"sent {n} orders from {file.name}")
+
+
+def retrain(
+    publish: Annotated[bool, typer.Option(help="Publish the forecast to the forecasts topic.")] = True,
+    verbose: Verbose = False,
+) -> None:
+    """Refit the forecast ensemble on the stored daily orders and store a forecast run."""
+    from fcplan.storage import make_engine
+    from models.retrain import forecast_records, retrain as run_retrain
+    from streams.contracts import FORECASTS
+
+    settings = _setup(verbose)
+    engine = make_engine(settings.database.url)
+    result = run_retrain(engine, settings.forecast, settings.timezone)
+    typer.echo(result.message)
+    if result.run_id is None:
+        raise typer.Exit(3)
+    if publish:
+        _publish(settings.kafka.servers, FORECASTS, forecast_records(engine, result.run_id))
+
+
+def plan(
+    publish: Annotated[bool, typer.Option(help="Publish the plan to the staffing-plans topic.")] = True,
+    verbose: Verbose = False,
+) -> None:
+    """Turn the newest forecast into packers per center, day and shift."""
+    from fcplan.storage import make_engine
+    from planner.runner import make_plan, plan_records
+    from streams.contracts import STAFFING_PLANS
+
+    settings = _setup(verbose)
+    engine = make_engine(settings.database.url)
+    try:
+        result = make_plan(engine, settings.planner, settings.timezone)
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    typer.echo(result.message)
+    if result.plan_id is None:
+        raise typer.Exit(3)
+    if publish:
+        _publish(settings.kafka.servers, STAFFING_PLANS, plan_records(engine, result.plan_id))
+
+
+def dashboard(
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8501,
+    verbose: Verbose = False,
+) -> None:
+    """Open the Streamlit operations dashboard (reads the database only)."""
+    import subprocess
+
+    from fcplan.demo import dashboard_command
+
+    _setup(verbose)
+    raise typer.Exit(subprocess.call(dashboard_command(port)))
+
+
+def demo(
+    headless: Annotated[bool, typer.Option(help="No dashboard.")] = False,
+    exit_after_plan: Annotated[bool, typer.Option(help="Exit 0 once the first plan is stored.")] = False,
+    centers: Annotated[int, typer.Option(help="Simulated centers.")] = 5,
+    days: Annotated[int, typer.Option(help="Days of history to backfill.")] = 120,
+    scale: Annotated[float, typer.Option(help="Order volume multiplier.")] = 0.5,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per real second once live.")] = 1.0,
+    retrain_every: Annotated[float, typer.Option(help="Seconds between retrain+plan cycles.")] = 120.0,
+    port: Annotated[int, typer.Option(help="Dashboard port.")] = 8501,
+    fresh: Annotated[bool | None, typer.Option(help="Empty the database first (default: yes for SQLite).")] = None,
+    timeout: Annotated[float, typer.Option(help="With --exit-after-plan: give up after this many seconds.")] = 900,
+    verbose: Verbose = False,
+) -> None:
+    """Run everything: broker, worker, simulator, periodic retrain and plan, dashboard."""
+    from fcplan.demo import Demo, DemoConfig, DemoError
+
+    settings = _setup(verbose)
+    cfg = DemoConfig(
+        headless=headless, exit_after_plan=exit_after_plan, centers=centers, days=days, scale=scale,
+        speed=speed, retrain_every_s=retrain_every, port=port, fresh=fresh, timeout_s=timeout,
+    )
+    try:
+        code = Demo(settings, cfg).run()
+    except DemoError as exc:
+        raise fail(str(exc)) from exc
+    sys.exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    for command in (simulate, replay, retrain, plan, dashboard, demo):
+        app.command()(command)

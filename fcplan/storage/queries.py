@@ -1,0 +1,145 @@
+"""Reads, as panel-shaped frames. Shared by the retrainer, the planner runner and
+the dashboard (plain SQLAlchemy + pandas: nothing heavy to import)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pandas as pd
+from sqlalchemy import Engine, func, select
+
+from fcplan.panel import DS, MODEL, UNIQUE_ID, Y, quantile_name
+from fcplan.storage.schema import (
+    center_hourly,
+    demand_truth,
+    forecast_alerts,
+    forecast_runs,
+    forecasts,
+    leaderboard,
+    plan_runs,
+    promotions,
+    staffing_plans,
+    stream_metrics,
+)
+
+
+def _frame(engine: Engine, stmt: object) -> pd.DataFrame:
+    with engine.connect() as conn:
+        result = conn.execute(stmt)
+        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def hourly_orders(engine: Engine, tz: str, since: datetime | None = None) -> pd.DataFrame:
+    """``unique_id, ds (local wall-clock hour, tz-naive), y (orders), lines, units, hour_utc``."""
+    stmt = select(center_hourly.c.center_id, center_hourly.c.hour, center_hourly.c.orders,
+                  center_hourly.c.lines, center_hourly.c.units)
+    if since is not None:
+        stmt = stmt.where(center_hourly.c.hour >= since)
+    raw = _frame(engine, stmt.order_by(center_hourly.c.center_id, center_hourly.c.hour))
+    if raw.empty:
+        return pd.DataFrame({UNIQUE_ID: pd.Series(dtype=str), DS: pd.Series(dtype="datetime64[ns]"),
+                             Y: pd.Series(dtype=float), "lines": [], "units": [], "hour_utc": []})
+    hour_utc = pd.to_datetime(raw["hour"]).astype("datetime64[ns]")
+    local = hour_utc.dt.tz_localize("UTC").dt.tz_convert(tz).dt.tz_localize(None)
+    return pd.DataFrame({UNIQUE_ID: raw["center_id"].astype(str), DS: local, Y: raw["orders"].astype(float),
+                         "lines": raw["lines"], "units": raw["units"], "hour_utc": hour_utc})
+
+
+def daily_orders(engine: Engine, tz: str, complete_before: date | None = None) -> pd.DataFrame:
+    """Orders per center per local day as a panel ``unique_id, ds, y``.
+
+    Days with no orders between a center's first and last day are 0. With
+    ``complete_before``, only days before it (e.g. today, still filling) are kept.
+    """
+    hourly = hourly_orders(engine, tz)
+    if hourly.empty:
+        return hourly[[UNIQUE_ID, DS, Y]]
+    hourly[DS] = hourly[DS].dt.normalize()
+    daily = hourly.groupby([UNIQUE_ID, DS], as_index=False)[Y].sum()
+    if complete_before is not None:
+        daily = daily[daily[DS] < pd.Timestamp(complete_before)]
+    parts = []
+    for uid, grp in daily.groupby(UNIQUE_ID, sort=True):
+        grid = pd.date_range(grp[DS].min(), grp[DS].max(), freq="D")
+        part = grp.set_index(DS)[Y].reindex(grid, fill_value=0.0).rename_axis(DS).reset_index()
+        part.insert(0, UNIQUE_ID, uid)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True) if parts else daily
+
+
+def promotion_calendar(engine: Engine) -> pd.DataFrame:
+    """``promo_id, center_ids (list or None), start, end (naive UTC), kind, discount_pct, status``."""
+    cols = [promotions.c.promo_id, promotions.c.center_ids, promotions.c.start, promotions.c.end,
+            promotions.c.kind, promotions.c.discount_pct, promotions.c.status]
+    frame = _frame(engine, select(*cols).order_by(promotions.c.start))
+    for col in ("start", "end"):
+        frame[col] = pd.to_datetime(frame[col]).astype("datetime64[ns]")
+    return frame
+
+
+def latest_forecast_run(engine: Engine) -> dict | None:
+    stmt = select(forecast_runs).order_by(forecast_runs.c.created_at.desc()).limit(1)
+    with engine.connect() as conn:
+        row = conn.execute(stmt).mappings().first()
+    return dict(row) if row else None
+
+
+def forecast_frame(engine: Engine, run_id: str) -> pd.DataFrame:
+    """The forecast frame of a run: ``unique_id, ds, model, "<q>"...``."""
+    stmt = select(forecasts.c.unique_id, forecasts.c.ds, forecasts.c.model, forecasts.c.quantile,
+                  forecasts.c.value).where(forecasts.c.run_id == run_id)
+    long = _frame(engine, stmt)
+    if long.empty:
+        return pd.DataFrame(columns=[UNIQUE_ID, DS, MODEL])
+    long["quantile"] = long["quantile"].map(quantile_name)
+    wide = long.pivot_table(index=[UNIQUE_ID, DS, MODEL], columns="quantile", values="value").reset_index()
+    wide.columns.name = None
+    wide[DS] = pd.to_datetime(wide[DS]).astype("datetime64[ns]")
+    levels = sorted((c for c in wide.columns if c not in (UNIQUE_ID, DS, MODEL)), key=float)
+    return wide[[UNIQUE_ID, DS, MODEL, *levels]]
+
+
+def leaderboard_frame(engine: Engine, run_id: str) -> pd.DataFrame:
+    return _frame(engine, select(leaderboard).where(leaderboard.c.run_id == run_id))
+
+
+def latest_plan_run(engine: Engine) -> dict | None:
+    stmt = select(plan_runs).order_by(plan_runs.c.created_at.desc()).limit(1)
+    with engine.connect() as conn:
+        row = conn.execute(stmt).mappings().first()
+    return dict(row) if row else None
+
+
+def plan_frame(engine: Engine, plan_id: str) -> pd.DataFrame:
+    """``center_id, day, shift, orders_median, orders_planned, packer_hours, packers``."""
+    stmt = select(staffing_plans).where(staffing_plans.c.plan_id == plan_id)
+    frame = _frame(engine, stmt.order_by(staffing_plans.c.center_id, staffing_plans.c.day))
+    return frame.drop(columns=["plan_id"])
+
+
+def metrics_frame(engine: Engine) -> pd.DataFrame:
+    return _frame(engine, select(stream_metrics).order_by(stream_metrics.c.name, stream_metrics.c.reason))
+
+
+def alerts_frame(engine: Engine, limit: int = 200) -> pd.DataFrame:
+    stmt = select(forecast_alerts).order_by(forecast_alerts.c.created_at.desc()).limit(limit)
+    return _frame(engine, stmt)
+
+
+def truth_daily(engine: Engine, tz: str) -> pd.DataFrame:
+    """The simulator's expected orders per center per local day: ``unique_id, ds, y``."""
+    raw = _frame(engine, select(demand_truth))
+    if raw.empty:
+        return pd.DataFrame(columns=[UNIQUE_ID, DS, Y])
+    local = pd.to_datetime(raw["hour"]).dt.tz_localize("UTC").dt.tz_convert(tz).dt.tz_localize(None)
+    out = pd.DataFrame({UNIQUE_ID: raw["center_id"], DS: local.dt.normalize(), Y: raw["expected_orders"]})
+    return out.groupby([UNIQUE_ID, DS], as_index=False)[Y].sum()
+
+
+def row_counts(engine: Engine) -> dict[str, int]:
+    """Rows per table of interest (the demo's summary)."""
+    out = {}
+    with engine.connect() as conn:
+        for name, table in (("hourly", center_hourly), ("forecast", forecasts), ("plan", staffing_plans)):
+            out[name] = int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+    return out

@@ -1,0 +1,169 @@
+"""The retrainer's runner (``fcplan retrain``): daily totals from the database ->
+ensemble engine -> forecast run, quantiles and leaderboard stored and published.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from fcplan.panel import DS, MODEL, UNIQUE_ID, future_index, quantile_columns
+from fcplan.settings import ForecastSettings
+from fcplan.storage import upsert, utcnow
+from fcplan.storage import queries as q
+from fcplan.storage.schema import forecast_runs, forecasts, leaderboard
+from models.promotions import promotion_features
+
+log = logging.getLogger(__name__)
+
+ENSEMBLE = "ensemble"
+
+
+@dataclass(frozen=True)
+class RetrainResult:
+    run_id: str | None
+    rows: int
+    series: int
+    message: str
+
+
+def training_frames(
+    engine: Engine, tz: str, steps: int, today: pd.Timestamp
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """History (complete local days before ``today``) and the ``steps`` future days
+    after each center's last complete day, both with promotion covariates from
+    the stored calendar."""
+    daily = q.daily_orders(engine, tz, complete_before=today.date())
+    if daily.empty:
+        return daily, daily
+    stale = daily.groupby(UNIQUE_ID)[DS].max().loc[lambda last: last < today - pd.Timedelta(days=1)]
+    if not stale.empty:
+        log.warning("centers %s have no orders up to yesterday; their forecasts start after their last day",
+                    list(stale.index))
+    future = future_index(daily, steps, "D")
+    centers = sorted(daily[UNIQUE_ID].unique())
+    days = pd.date_range(daily[DS].min(), future[DS].max(), freq="D")
+    covariates = promotion_features(q.promotion_calendar(engine), centers, days, tz)
+    history = daily.merge(covariates, on=[UNIQUE_ID, DS], how="left").fillna(0.0)
+    future = future.merge(covariates, on=[UNIQUE_ID, DS], how="left").fillna(0.0)
+    return history, future
+
+
+def retrain(engine: Engine, cfg: ForecastSettings, tz: str, now: datetime | None = None) -> RetrainResult:
+    """Fit the ensemble on every center's daily orders and store the forecast run.
+
+    The run covers today (D+0, still filling) and D+1..D+horizon.
+    """
+    from models.engine import run_engine
+
+    now = now or datetime.now(ZoneInfo(tz))
+    today = pd.Timestamp(now.astimezone(ZoneInfo(tz)).date())
+    steps = cfg.horizon + 1
+    history, future = training_frames(engine, tz, steps, today)
+    if history.empty:
+        return RetrainResult(None, 0, 0, "no orders stored yet: start the worker and send orders first")
+    lengths = history.groupby(UNIQUE_ID).size()
+    if int(lengths.max()) < cfg.min_history_days:
+        return RetrainResult(
+            None, 0, 0,
+            f"every center has fewer than {cfg.min_history_days} complete days of orders "
+            f"(most: {int(lengths.max())}); wait for more history or lower FCPLAN_FORECAST_MIN_HISTORY_DAYS",
+        )
+    # Series too short to backtest still get a forecast: the engine falls back to baselines.
+    started = time.perf_counter()
+    result = run_engine(
+        history,
+        horizon=steps,
+        quantiles=cfg.quantiles,
+        future=future,
+        freq="D",
+        models=list(cfg.models),
+        windows=cfg.backtest_windows,
+        time_limit_s=cfg.time_limit_s,
+        holiday_country=cfg.holiday_country or None,
+    )
+    fit_seconds = time.perf_counter() - started
+    run_id = f"{today:%Y%m%d}-{uuid.uuid4().hex[:8]}"
+    version = "ensemble:" + "+".join(f"{m}={w:.2f}" for m, w in sorted(result.weights.items()) if w > 0)
+    store_run(engine, run_id, version, result, cfg, history[DS].max(), fit_seconds)
+    rows = len(result.forecast)
+    return RetrainResult(run_id, rows, int(lengths.size), f"forecast run {run_id}: {rows} rows in {fit_seconds:.1f}s")
+
+
+def store_run(
+    engine: Engine,
+    run_id: str,
+    version: str,
+    result: object,
+    cfg: ForecastSettings,
+    data_end: pd.Timestamp,
+    fit_seconds: float,
+) -> None:
+    fc = result.forecast  # type: ignore[attr-defined]
+    levels = list(cfg.quantiles)
+    cols = quantile_columns(levels)
+    long = fc.melt(id_vars=[UNIQUE_ID, DS, MODEL], value_vars=cols, var_name="quantile", value_name="value")
+    long["quantile"] = long["quantile"].astype(float)
+    long[MODEL] = ENSEMBLE
+    forecast_rows = [
+        {"run_id": run_id, "unique_id": u, "ds": d.date(), "model": m, "quantile": float(qq), "value": float(v)}
+        for u, d, m, qq, v in zip(
+            long[UNIQUE_ID], pd.to_datetime(long[DS]), long[MODEL], long["quantile"], long["value"], strict=True
+        )
+    ]
+    board = result.leaderboard  # type: ignore[attr-defined]
+    board_rows = [
+        {
+            "run_id": run_id,
+            "model": str(r["model"]),
+            "window": _window_number(r["window"]),
+            **{k: (None if pd.isna(r.get(k)) else float(r[k]))
+               for k in ("wql", "wape", "mase", "coverage", "weight", "fit_seconds")},
+        }
+        for r in board.to_dict("records")
+    ]
+    with engine.begin() as conn:
+        conn.execute(
+            forecast_runs.insert(),
+            {
+                "run_id": run_id,
+                "created_at": utcnow(),
+                "model_version": version[:128],
+                "horizon": cfg.horizon,
+                "quantiles": levels,
+                "weights": {k: float(v) for k, v in result.weights.items()},  # type: ignore[attr-defined]
+                "data_end": pd.Timestamp(data_end).date(),
+                "fit_seconds": fit_seconds,
+                "fallbacks": dict(result.fallbacks),  # type: ignore[attr-defined]
+            },
+        )
+        upsert(conn, forecasts, forecast_rows, ["run_id", "unique_id", "ds", "model", "quantile"])
+        upsert(conn, leaderboard, board_rows, ["run_id", "model", "window"])
+
+
+def _window_number(window: object) -> int:
+    """Backtest window index; -1 for the mean over windows (the engine says "all")."""
+    try:
+        return int(window)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return -1
+
+
+def forecast_records(engine: Engine, run_id: str) -> list[tuple[str, dict]]:
+    """``(center, record)`` pairs of a run, for the ``forecasts`` topic."""
+    run = q.latest_forecast_run(engine)
+    version = run["model_version"] if run and run["run_id"] == run_id else ""
+    frame = q.forecast_frame(engine, run_id)
+    levels = [c for c in frame.columns if c not in (UNIQUE_ID, DS, MODEL)]
+    return [
+        (r[UNIQUE_ID], {"run_id": run_id, "model_version": version, "center_id": r[UNIQUE_ID],
+                        "ds": pd.Timestamp(r[DS]).date().isoformat(), "quantiles": {c: float(r[c]) for c in levels}})
+        for r in frame.to_dict("records")
+    ]

@@ -1,0 +1,84 @@
+"""The planner's runner (``fcplan plan``): the only place the planner does I/O.
+
+Latest forecast run + hourly history (for shift shares) -> pure
+:func:`planner.staffing.plan_staffing` -> ``plan_runs`` / ``staffing_plans``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from fcplan.panel import DS, UNIQUE_ID
+from fcplan.settings import PlannerSettings
+from fcplan.storage import upsert, utcnow
+from fcplan.storage import queries as q
+from fcplan.storage.schema import plan_runs, staffing_plans
+from planner.shifts import parse_shifts, shift_shares
+from planner.staffing import CenterParams, plan_staffing
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    plan_id: str | None
+    rows: int
+    message: str
+
+
+def make_plan(engine: Engine, cfg: PlannerSettings, tz: str) -> PlanResult:
+    """Plan packers per center, day and shift from the newest forecast run."""
+    run = q.latest_forecast_run(engine)
+    if run is None:
+        return PlanResult(None, 0, "no forecast stored yet: run `fcplan retrain` first")
+    forecast = q.forecast_frame(engine, run["run_id"])
+    shifts = parse_shifts(cfg.shifts)
+    since = (pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=35)).tz_localize(None).to_pydatetime()
+    hourly = q.hourly_orders(engine, tz, since=since)
+    today = pd.Timestamp.now(tz=tz).tz_localize(None).normalize()
+    shares = shift_shares(
+        hourly[[UNIQUE_ID, DS, "y"]], shifts, centers=forecast[UNIQUE_ID].unique().tolist(), before=today
+    )
+    params = CenterParams.from_settings(cfg)
+    plan = plan_staffing(forecast, shares, params)
+    plan_id = f"{run['run_id']}-{uuid.uuid4().hex[:6]}"
+    rows = [
+        {
+            "plan_id": plan_id,
+            "center_id": r[UNIQUE_ID],
+            "day": pd.Timestamp(r[DS]).date(),
+            "shift": r["shift"],
+            "orders_median": float(r["orders_median"]),
+            "orders_planned": float(r["orders_planned"]),
+            "packer_hours": float(r["packer_hours"]),
+            "packers": int(r["packers"]),
+        }
+        for r in plan.to_dict("records")
+    ]
+    with engine.begin() as conn:
+        conn.execute(
+            plan_runs.insert(),
+            {
+                "plan_id": plan_id,
+                "forecast_run_id": run["run_id"],
+                "created_at": utcnow(),
+                "service_quantile": params.service_quantile,
+                "params": {**asdict(params), "shifts": list(cfg.shifts)},
+            },
+        )
+        upsert(conn, staffing_plans, rows, ["plan_id", "center_id", "day", "shift"])
+    return PlanResult(plan_id, len(rows), f"plan {plan_id}: {len(rows)} rows at service level "
+                                            f"{params.service_quantile:.2f}")
+
+
+def plan_records(engine: Engine, plan_id: str) -> list[tuple[str, dict]]:
+    """``(center, record)`` pairs for the ``staffing-plans`` topic."""
+    frame = q.plan_frame(engine, plan_id)
+    return [
+        (r["center_id"], {"plan_id": plan_id, "center_id": r["center_id"], "day": pd.Timestamp(r["day"]).date(),
+                          "shift": r["shift"], "packers": int(r["packers"]),
+                          "orders_planned": float(r["orders_planned"])})
+        for r in frame.to_dict("records")
+    ]

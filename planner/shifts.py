@@ -1,0 +1,188 @@
+"""Shifts of the local day and each center's share of daily orders per shift.
+
+A shift is ``name:start-end`` in local wall-clock hours (``day:6-14``); the end
+may wrap past midnight (``night:22-6``). Together the shifts must cover the 24
+hours of the day exactly once, so that every order falls into one shift.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from fcplan.panel import DS, UNIQUE_ID, PanelError, Y
+
+SHIFT = "shift"
+SHARE = "share"
+
+_SPEC = re.compile(r"^\s*(?P<name>[A-Za-z0-9_][\w-]*)\s*:\s*(?P<start>\d{1,2})\s*-\s*(?P<end>\d{1,2})\s*$")
+_EXAMPLE = "e.g. day:6-14"
+
+
+class ShiftError(ValueError):
+    """Shift specifications are malformed or do not cover the day exactly once."""
+
+
+@dataclass(frozen=True)
+class Shift:
+    """A shift from ``start_hour`` (0-23) to ``end_hour`` (1-24, exclusive), local time.
+
+    ``end_hour <= start_hour`` means the shift wraps past midnight (``22 -> 6``).
+    """
+
+    name: str
+    start_hour: int
+    end_hour: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.start_hour <= 23:
+            raise ShiftError(f"shift {self.name!r} starts at hour {self.start_hour}; use 0-23")
+        if not 0 <= self.end_hour <= 24:
+            raise ShiftError(f"shift {self.name!r} ends at hour {self.end_hour}; use 0-24")
+        if self.start_hour == self.end_hour:
+            raise ShiftError(
+                f"shift {self.name!r} starts and ends at hour {self.start_hour}; a 24-hour shift is "
+                f"{self.name}:0-24"
+            )
+
+    @property
+    def hours(self) -> tuple[int, ...]:
+        """The local hours of the day (0-23) whose orders belong to this shift."""
+        end = self.end_hour if self.end_hour > self.start_hour else self.end_hour + 24
+        return tuple(h % 24 for h in range(self.start_hour, end))
+
+    @property
+    def length(self) -> int:
+        return len(self.hours)
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.start_hour}-{self.end_hour}"
+
+
+def _ranges(hours: Sequence[int]) -> str:
+    """``[0, 1, 2, 5] -> "0-2, 5"`` (for error messages)."""
+    parts: list[str] = []
+    run: list[int] = []
+    for h in sorted(hours):
+        if run and h == run[-1] + 1:
+            run.append(h)
+            continue
+        if run:
+            parts.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+        run = [h]
+    if run:
+        parts.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+    return ", ".join(parts)
+
+
+def parse_shifts(specs: Sequence[str]) -> tuple[Shift, ...]:
+    """``["day:6-14", "swing:14-22", "night:22-6"]`` -> shifts, checked to cover the day once.
+
+    Raises :class:`ShiftError` naming the malformed spec, the duplicate name, or the
+    hours that no shift covers / that several shifts cover.
+    """
+    if isinstance(specs, str):
+        specs = [part for part in specs.split(",") if part.strip()]
+    if not specs:
+        raise ShiftError(f"no shifts given; list them as name:start-end covering 24 hours, {_EXAMPLE}")
+    shifts: list[Shift] = []
+    for spec in specs:
+        match = _SPEC.match(str(spec))
+        if not match:
+            raise ShiftError(f"shift {spec!r} must look like name:start-end, {_EXAMPLE}")
+        shifts.append(Shift(match["name"], int(match["start"]), int(match["end"])))
+    names = [s.name for s in shifts]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ShiftError(f"shift name(s) {dupes} appear more than once; give each shift its own name")
+    owners: dict[int, list[str]] = {h: [] for h in range(24)}
+    for shift in shifts:
+        for h in shift.hours:
+            owners[h].append(shift.name)
+    problems = []
+    missing = [h for h, who in owners.items() if not who]
+    if missing:
+        problems.append(f"hour(s) {_ranges(missing)} are covered by no shift")
+    doubled = {h: who for h, who in owners.items() if len(who) > 1}
+    if doubled:
+        by_pair: dict[tuple[str, ...], list[int]] = {}
+        for h, who in doubled.items():
+            by_pair.setdefault(tuple(who), []).append(h)
+        problems += [f"hour(s) {_ranges(hs)} are covered by both {' and '.join(who)}"
+                     for who, hs in by_pair.items()]
+    if problems:
+        listed = ", ".join(str(s) for s in shifts)
+        raise ShiftError(f"shifts {listed} must cover the 24 hours exactly once: {'; '.join(problems)}")
+    return tuple(shifts)
+
+
+def shift_shares(
+    hourly: pd.DataFrame,
+    shifts: Sequence[Shift],
+    days: int = 28,
+    *,
+    centers: Sequence[str] = (),
+    before: date | pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """Each center's share of daily orders per shift: ``unique_id, shift, share``.
+
+    ``hourly`` has ``unique_id, ds (local wall-clock hour, tz-naive), y (orders)``,
+    e.g. :func:`fcplan.storage.queries.hourly_orders`. For each center the shares
+    come from its last ``days`` local days with history (before ``before`` if
+    given: pass today to leave out a day still filling up). Shares sum to 1 per
+    center. A center with no orders in that window, or listed in ``centers`` but
+    absent from ``hourly``, gets shares proportional to shift length. Rows follow
+    the order of ``shifts`` within each center.
+    """
+    if days < 1:
+        raise ValueError(f"days must be at least 1, got {days}")
+    if not shifts:
+        raise ShiftError(f"no shifts given; parse them with parse_shifts([...]), {_EXAMPLE}")
+    missing = [c for c in (UNIQUE_ID, DS, Y) if c not in hourly.columns]
+    if missing:
+        raise PanelError(
+            f"hourly lacks column(s) {missing}; it has {list(hourly.columns)}. "
+            "Pass orders per center per local hour as unique_id, ds, y (e.g. queries.hourly_orders)"
+        )
+    hour_to_shift = np.empty(24, dtype=np.int64)
+    for i, shift in enumerate(shifts):
+        hour_to_shift[list(shift.hours)] = i
+    lengths = np.array([s.length for s in shifts], dtype="float64")
+    names = [s.name for s in shifts]
+
+    frame = hourly[[UNIQUE_ID, DS, Y]].copy()
+    frame[UNIQUE_ID] = frame[UNIQUE_ID].astype(str)
+    ds = pd.to_datetime(frame[DS])
+    if isinstance(ds.dtype, pd.DatetimeTZDtype):
+        raise PanelError(
+            "hourly.ds must be local wall-clock time without a time zone; convert with .dt.tz_localize(None)"
+        )
+    frame[DS] = ds
+    frame[Y] = pd.to_numeric(frame[Y], errors="coerce").fillna(0.0).clip(lower=0.0)
+    if before is not None:
+        frame = frame[frame[DS] < pd.Timestamp(before).normalize()]
+    day = frame[DS].dt.normalize()
+    first_kept = day.groupby(frame[UNIQUE_ID]).transform("max") - pd.Timedelta(days=days - 1)
+    frame = frame[day >= first_kept]
+
+    ids = sorted(set(frame[UNIQUE_ID]) | set(hourly[UNIQUE_ID].astype(str)) | {str(c) for c in centers})
+    totals = np.zeros((len(ids), len(shifts)))
+    if not frame.empty:
+        row = pd.Index(ids).get_indexer(frame[UNIQUE_ID])
+        col = hour_to_shift[frame[DS].dt.hour.to_numpy()]
+        np.add.at(totals, (row, col), frame[Y].to_numpy(dtype="float64"))
+    sums = totals.sum(axis=1, keepdims=True)
+    default = lengths / lengths.sum()
+    shares = np.where(sums > 0, totals / np.where(sums > 0, sums, 1.0), default)
+    return pd.DataFrame(
+        {
+            UNIQUE_ID: np.repeat(ids, len(shifts)),
+            SHIFT: np.tile(names, len(ids)),
+            SHARE: shares.reshape(-1),
+        }
+    )

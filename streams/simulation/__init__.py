@@ -1,0 +1,38 @@
+"""Pure simulated demand for fulfillment centers: profiles, promotions, orders, oracle.
+
+No Kafka here: a producer streams :func:`generate_orders` and the promotions'
+``to_event()``. Windows are half-open ``[start, end)``; naive times are local
+(``Asia/Seoul`` by default). See :mod:`streams.simulation.demand` for the model.
+"""
+
+from streams.simulation.demand import (
+    CenterProfile,
+    expected_daily,
+    expected_hourly,
+    make_centers,
+)
+from streams.simulation.oracle import COVARIATES, Oracle, simulate_daily_panel
+from streams.simulation.orders import generate_order_frame, generate_orders, sample_daily_counts
+from streams.simulation.promotions import (
+    Promotion,
+    make_promotions,
+    promotion_uplift,
+    promotions_known_at,
+)
+
+__all__ = [
+    "COVARIATES",
+    "CenterProfile",
+    "Oracle",
+    "Promotion",
+    "expected_daily",
+    "expected_hourly",
+    "generate_order_frame",
+    "generate_orders",
+    "make_centers",
+    "make_promotions",
+    "promotion_uplift",
+    "promotions_known_at",
+    "sample_daily_counts",
+    "simulate_daily_panel",
+]

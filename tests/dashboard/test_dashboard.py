@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+PAGES = ["views/forecast.py", "views/staffing.py", "views/models.py", "views/stream.py"]
+FORBIDDEN = ("torch", "kafka", "aiokafka", "faust", "models", "streams", "lightgbm", "statsmodels")
+
+
+def run_page(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    if page is not None:
+        at.switch_page(page).run()
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "info", "warning", "header", "subheader")
+             for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def metric(at: AppTest, label_start: str) -> str:
+    return next(m.value for m in at.metric if m.label.startswith(label_start))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_when_the_database_is_empty_then_every_page_says_it_is_waiting(make_database, page) -> None:
+    make_database(empty=True)
+    at = run_page(page)
+    assert not at.exception, at.exception
+    assert "Waiting for" in texts(at)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_when_the_database_is_seeded_then_every_page_renders_without_error(make_database, page) -> None:
+    make_database()
+    at = run_page(page)
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert "fcplan" in at.sidebar.title[0].value
+
+
+def test_when_a_plan_exists_then_the_forecast_page_shows_today_and_tomorrows_packers(make_database) -> None:
+    _, written = make_database()
+    at = run_page()
+    center = at.sidebar.selectbox[0].value
+    plan = written["plan"]
+    today = pd.Timestamp.now(tz="Asia/Seoul").tz_localize(None).normalize()
+    expected = plan[(plan["unique_id"] == center) & (plan["ds"] == today)]["packers"].sum()
+    assert metric(at, "Packers today") == str(expected)
+    tomorrow = plan[(plan["unique_id"] == center) & (plan["ds"] == today + pd.Timedelta(days=1))]
+    assert metric(at, "Packers tomorrow") == str(tomorrow["packers"].sum())
+    assert metric(at, "Service level") == "75%"
+    assert "model `ensemble:ets=0.55" in texts(at)
+
+
+def test_when_another_center_is_picked_then_the_tiles_follow_it(make_database) -> None:
+    _, written = make_database()
+    at = run_page()
+    at.sidebar.selectbox[0].set_value("FC-PUS").run()
+    plan = written["plan"]
+    today = pd.Timestamp.now(tz="Asia/Seoul").tz_localize(None).normalize()
+    expected = plan[(plan["unique_id"] == "FC-PUS") & (plan["ds"] == today)]["packers"].sum()
+    assert metric(at, "Packers today · FC-PUS") == str(expected)
+
+
+def test_when_the_staffing_page_shows_all_centers_then_the_totals_add_up(make_database) -> None:
+    _, written = make_database()
+    at = run_page("views/staffing.py")
+    at.radio(key="staffing_scope").set_value("All centers").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    plan = written["plan"]
+    assert table["total"].sum() == plan["packers"].sum()
+    assert set(written["plan"]["unique_id"]) <= set(table.columns)
+
+
+def test_when_the_staffing_page_shows_one_center_then_it_pivots_days_by_shift(make_database) -> None:
+    make_database()
+    at = run_page("views/staffing.py")
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["day", "swing", "night", "total"]
+    assert len(table) == 14
+    assert "Service level 75%" in texts(at)
+
+
+def test_when_the_models_page_runs_then_the_leaderboard_is_best_first(make_database) -> None:
+    make_database()
+    at = run_page("views/models.py")
+    board = at.dataframe[0].value
+    assert board["model"].tolist() == ["ets", "lgbm", "seasonal_naive", "moving_average"]
+    assert {"wQL", "WAPE", "MASE", "coverage", "weight", "fit time (s)"} <= set(board.columns)
+
+
+def test_when_the_stream_page_runs_then_the_worker_counters_show(make_database) -> None:
+    make_database()
+    at = run_page("views/stream.py")
+    assert metric(at, "Orders accepted") == "51,234"
+    assert metric(at, "Dead letters") == "48"
+    assert "above the forecast" in at.dataframe[-1].value["message"].iloc[0]
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_when_dashboard_modules_are_parsed_then_none_imports_model_or_stream_code() -> None:
+    files = sorted((APP.parent).rglob("*.py"))
+    assert len(files) >= 6
+    offending = {
+        str(f.relative_to(APP.parent)): sorted(n for n in _imports(f) if n.split(".")[0] in FORBIDDEN)
+        for f in files
+    }
+    assert not {f: names for f, names in offending.items() if names}
