@@ -70,9 +70,11 @@ def wait_for_metadata(bootstrap: str, timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     last: Exception | None = None
     while time.monotonic() < deadline:
+        # kafka-python's constructor blocks up to bootstrap_timeout_ms (30 s by default).
+        attempt_ms = max(100, int(min(2.0, deadline - time.monotonic()) * 1000))
         try:
             admin = KafkaAdminClient(
-                bootstrap_servers=bootstrap, request_timeout_ms=2000
+                bootstrap_servers=bootstrap, request_timeout_ms=2000, bootstrap_timeout_ms=attempt_ms
             )
             try:
                 admin.list_topics()
@@ -126,14 +128,21 @@ class EmbeddedBroker:
             env=env,
             start_new_session=True,
         )
-        try:
-            wait_for_metadata(self.bootstrap, timeout_s)
-        except BrokerError:
-            code = self._proc.poll()
-            self.stop()
-            if code is not None:
-                raise BrokerError(f"the broker exited with code {code} at start; see {self.log_path}") from None
-            raise
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                wait_for_metadata(self.bootstrap, min(2.0, max(0.1, deadline - time.monotonic())))
+                break
+            except BrokerError as exc:
+                code = self._proc.poll()
+                if code is None and time.monotonic() < deadline:
+                    continue  # still starting: look again, noticing a crash within ~2 s
+                self.stop()
+                if code is not None:
+                    raise BrokerError(f"the broker exited with code {code} at start; see {self.log_path}") from None
+                raise BrokerError(
+                    f"broker at {self.bootstrap} did not answer a metadata request in {timeout_s:.0f}s: {exc}"
+                ) from None
         log.info("embedded broker listening on %s (pid %s)", self.bootstrap, self._proc.pid)
         return self
 

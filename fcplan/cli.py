@@ -30,9 +30,26 @@ def _setup(verbose: bool = False) -> Settings:
     )
     try:
         return load_settings()
-    except Exception as exc:  # pydantic's message names the variable and the problem
-        typer.echo(f"error: bad FCPLAN_* setting: {exc}", err=True)
+    except Exception as exc:
+        typer.echo(f"error: bad FCPLAN_* setting: {_one_line(exc)}", err=True)
         raise typer.Exit(2) from exc
+
+
+def _one_line(exc: Exception) -> str:
+    """A settings error on one line, naming the variable."""
+    from pydantic import ValidationError
+
+    if not isinstance(exc, ValidationError):
+        return " ".join(str(exc).split())
+    parts = []
+    for err in exc.errors():
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["loc"]:
+            var = "FCPLAN_" + "_".join(str(p) for p in err["loc"]).upper()
+            parts.append(f"{var}={err.get('input')!r}: {msg}")
+        else:  # a model-level check; its message names the variable itself
+            parts.append(msg)
+    return "; ".join(parts)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

@@ -9,7 +9,7 @@ value and say why in headers (``dlq.reason``, ``dlq.detail``, ``dlq.topic``,
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -108,6 +108,18 @@ class ForecastAlert(_Record):
     kind: str
     message: str
     created_at: datetime
+
+
+def dead_letter_headers(source: Any, reason: str, detail: str) -> list[tuple[str, bytes]]:
+    """Kafka Connect style dead-letter headers; ``source`` is the consumed record
+    (anything with ``topic``, ``partition`` and ``offset``)."""
+    return [
+        ("dlq.reason", reason.encode()),
+        ("dlq.detail", detail[:1000].encode()),
+        ("dlq.topic", str(source.topic).encode()),
+        ("dlq.partition", str(source.partition).encode()),
+        ("dlq.offset", str(source.offset).encode()),
+    ]
 
 
 #: topic -> record type, for docs, tests and topic creation.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from streams.contracts import TOPICS
@@ -16,15 +17,13 @@ def ensure_topics(servers: str, partitions: int, replication: int = 1) -> list[s
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    admin = KafkaAdminClient(bootstrap_servers=servers, client_id="fcplan-admin")
+    admin = KafkaAdminClient(bootstrap_servers=servers, client_id="fcplan-admin", bootstrap_timeout_ms=15_000)
     try:
         existing = set(admin.list_topics())
         missing = [name for name in TOPICS if name not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another process won the race
                 admin.create_topics([NewTopic(name, partitions, replication) for name in missing])
-            except TopicAlreadyExistsError:  # another process won the race
-                pass
             log.info("created topics %s with %d partitions", missing, partitions)
         return missing
     finally:

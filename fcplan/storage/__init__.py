@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 
@@ -102,6 +102,9 @@ def upsert(
 
 def insert_select_upsert(conn: Connection, table: Table, select_stmt: Any, keys: list[str]) -> None:
     """``INSERT INTO table SELECT ... ON CONFLICT (keys) DO UPDATE`` every other column."""
+    if conn.dialect.name == "sqlite" and select_stmt.whereclause is None:
+        # Without a WHERE, SQLite parses `FROM t ON CONFLICT` as a join's ON clause.
+        select_stmt = select_stmt.where(true())
     stmt = _dialect_insert(conn, table)
     names = [c.name for c in table.columns]
     stmt = stmt.from_select(names, select_stmt)
