@@ -74,7 +74,11 @@ class StreamsSettings(_Section):
 class ForecastSettings(_Section):
     horizon: int = Field(14, ge=1)
     quantiles: Annotated[tuple[float, ...], NoDecode] = DEFAULT_QUANTILES
-    models: Annotated[tuple[str, ...], NoDecode] = ("seasonal_naive", "moving_average", "ets")
+    # The retrainer's pool; "mlp" and "deepar" (torch) are registered too, and pay off
+    # on many series with a longer time budget.
+    models: Annotated[tuple[str, ...], NoDecode] = (
+        "seasonal_naive", "moving_average", "ets", "sarimax", "theta", "lightgbm",
+    )
     backtest_windows: int = Field(2, ge=1)
     holiday_country: str = "KR"
     time_limit_s: float = Field(120.0, gt=0)

@@ -87,6 +87,7 @@ class Simulator:
         self.engine = engine
         self.stop_event = threading.Event()
         self.now = pd.Timestamp(datetime.now(UTC)).tz_convert(cfg.tz)
+        self._t_now = time.monotonic()  # the simulated clock starts at self.now, at this moment
         self.start = self.now.normalize() - pd.Timedelta(days=cfg.days)
         self.centers = make_centers(cfg.centers, seed=cfg.seed, scale=cfg.scale)
         self.promotions = make_promotions(self.centers, self.start, self.now + LOOKAHEAD, seed=cfg.seed, tz=cfg.tz)
@@ -118,9 +119,8 @@ class Simulator:
             seed=self.cfg.seed, tz=self.cfg.tz,
         )
         upcoming = next(orders, None)
-        t0 = time.monotonic()
         while not self.stop_event.is_set():
-            clock = self.now + pd.Timedelta(seconds=(time.monotonic() - t0) * self.cfg.speed)
+            clock = self.now + pd.Timedelta(seconds=(time.monotonic() - self._t_now) * self.cfg.speed)
             self._send_promotions_until(producer, clock)
             while upcoming is not None and pd.Timestamp(upcoming["ts"]) <= clock:
                 producer.send(ORDERS, upcoming["center_id"], upcoming)
@@ -128,10 +128,3 @@ class Simulator:
                 upcoming = next(orders, None)
             producer.flush()
             self.stop_event.wait(tick_s)
-
-    def run(self, live: bool = True) -> None:
-        with JsonProducer(self.servers, client_id="fcplan-simulator") as producer:
-            n = self.backfill(producer)
-            log.info("backfilled %d orders and %d promotion events", n, self.sent_promotions)
-            if live:
-                self.live(producer)
