@@ -47,8 +47,15 @@ def make_events(n: int, prefix: str, start: datetime) -> list[tuple[bytes, bytes
     for i in range(n):
         ts = (start + timedelta(milliseconds=20 * i)).isoformat()
         c = CENTERS[centers[i]]
-        value = json.dumps({"order_id": f"{prefix}{i}", "center_id": c, "ts": ts,
-                            "lines": int(lines[i]), "units": int(lines[i]) * 2})
+        value = json.dumps(
+            {
+                "order_id": f"{prefix}{i}",
+                "center_id": c,
+                "ts": ts,
+                "lines": int(lines[i]),
+                "units": int(lines[i]) * 2,
+            }
+        )
         events.append((c.encode(), value.encode()))
     return events
 
@@ -68,8 +75,14 @@ def produce(servers: str, events: list[tuple[bytes, bytes]]) -> float:
 async def raw_consume(servers: str, n: int) -> float:
     from aiokafka import AIOKafkaConsumer
 
-    consumer = AIOKafkaConsumer(ORDERS, bootstrap_servers=servers, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None, max_partition_fetch_bytes=4 << 20)
+    consumer = AIOKafkaConsumer(
+        ORDERS,
+        bootstrap_servers=servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        max_partition_fetch_bytes=4 << 20,
+    )
     await consumer.start()
     seen, t0 = 0, None
     try:
@@ -85,16 +98,32 @@ async def raw_consume(servers: str, n: int) -> float:
 
 
 def start_worker(servers: str, url: str, app_id: str, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "FCPLAN_KAFKA_BOOTSTRAP": servers, "FCPLAN_DATABASE_URL": url,
-           "FCPLAN_STREAMS_APP_ID": app_id, "FCPLAN_STREAMS_MAX_FUTURE_HOURS": "24", "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", "fcplan", "worker"], env=env, stdout=log.open("wb"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    env = {
+        **os.environ,
+        "FCPLAN_KAFKA_BOOTSTRAP": servers,
+        "FCPLAN_DATABASE_URL": url,
+        "FCPLAN_STREAMS_APP_ID": app_id,
+        "FCPLAN_STREAMS_MAX_FUTURE_HOURS": "24",
+        "OMP_NUM_THREADS": "1",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "fcplan", "worker"],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def processed(engine: object) -> int:
     with engine.connect() as conn:  # type: ignore[attr-defined]
-        return int(conn.execute(select(func.coalesce(func.sum(stream_metrics.c.value), 0)).where(
-            stream_metrics.c.name.in_(["orders", "orders_dead_letters"]))).scalar_one())
+        return int(
+            conn.execute(
+                select(func.coalesce(func.sum(stream_metrics.c.value), 0)).where(
+                    stream_metrics.c.name.in_(["orders", "orders_dead_letters"])
+                )
+            ).scalar_one()
+        )
 
 
 def worker_throughput(engine: object, n: int, timeout_s: float = 600) -> float:
@@ -141,8 +170,9 @@ def latency_run(servers: str, engine: object, rate: float, seconds: float) -> np
         while i < due:
             c = CENTERS[i % len(CENTERS)]
             oid = f"lat-{i}"
-            value = json.dumps({"order_id": oid, "center_id": c, "ts": datetime.now(UTC).isoformat(),
-                                "lines": 1, "units": 1}).encode()
+            value = json.dumps(
+                {"order_id": oid, "center_id": c, "ts": datetime.now(UTC).isoformat(), "lines": 1, "units": 1}
+            ).encode()
             producer.send(ORDERS, key=c.encode(), value=value)
             sent[oid] = time.perf_counter()
             i += 1
@@ -184,10 +214,23 @@ def main() -> None:
     print(f"events: {args.events}  producer: {produce_eps:,.0f} ev/s (kafka-python)")
     print(f"raw aiokafka consume: {raw_eps:,.0f} ev/s")
     print(f"fcplan worker end to end: {worker_eps:,.0f} ev/s  (ratio {worker_eps / raw_eps:.2f})")
-    print(f"latency at {args.rate:,.0f} ev/s offered: p50 {p50:,.0f} ms, p99 {p99:,.0f} ms ({lat.size} events)")
-    print(json.dumps({"events": args.events, "worker_eps": round(worker_eps), "raw_eps": round(raw_eps),
-                      "ratio": round(worker_eps / raw_eps, 3), "p50_latency_ms": round(p50, 1),
-                      "p99_latency_ms": round(p99, 1), "offered_eps": args.rate, "database": url.split(":")[0]}))
+    print(
+        f"latency at {args.rate:,.0f} ev/s offered: p50 {p50:,.0f} ms, p99 {p99:,.0f} ms ({lat.size} events)"
+    )
+    print(
+        json.dumps(
+            {
+                "events": args.events,
+                "worker_eps": round(worker_eps),
+                "raw_eps": round(raw_eps),
+                "ratio": round(worker_eps / raw_eps, 3),
+                "p50_latency_ms": round(p50, 1),
+                "p99_latency_ms": round(p99, 1),
+                "offered_eps": args.rate,
+                "database": url.split(":")[0],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

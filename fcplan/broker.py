@@ -119,9 +119,12 @@ class EmbeddedBroker:
             [
                 binary,
                 "broker",
-                "--listener-url", url,
-                "--advertised-listener-url", url,
-                "--storage-engine", "memory://tansu/",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -139,7 +142,9 @@ class EmbeddedBroker:
                     continue  # still starting: look again, noticing a crash within ~2 s
                 self.stop()
                 if code is not None:
-                    raise BrokerError(f"the broker exited with code {code} at start; see {self.log_path}") from None
+                    raise BrokerError(
+                        f"the broker exited with code {code} at start; see {self.log_path}"
+                    ) from None
                 raise BrokerError(
                     f"broker at {self.bootstrap} did not answer a metadata request in {timeout_s:.0f}s: {exc}"
                 ) from None

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fcplan.cli import Verbose, _setup, fail
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from fcplan.settings import Settings
 
 
 def _publish(servers: str, topic: str, records: list[tuple[str, dict]]) -> None:
@@ -54,10 +61,8 @@ def simulate(
         n = sim.backfill(producer)
         print(json.dumps({"backfilled_orders": n, "promotion_events": sim.sent_promotions}), flush=True)
         if live:
-            try:
+            with contextlib.suppress(KeyboardInterrupt):
                 sim.live(producer)
-            except KeyboardInterrupt:
-                pass
 
 
 def replay(
@@ -67,7 +72,8 @@ def replay(
     verbose: Verbose = False,
 ) -> None:
     """Replay a real order file onto the orders topic."""
-    from streams.replay import ReplayError, replay as run_replay
+    from streams.replay import ReplayError
+    from streams.replay import replay as run_replay
 
     settings = _setup(verbose)
     try:
@@ -77,23 +83,43 @@ def replay(
     typer.echo(f"sent {n} orders from {file.name}")
 
 
+def _run_step(
+    step: Callable[[Settings, Engine], tuple[str | None, str]],
+    topic: str,
+    records: Callable[[Engine, str], list[tuple[str, dict]]],
+    publish: bool,
+    verbose: bool,
+) -> None:
+    """Run a stored step (retrain, plan); exit 3 when it had nothing to work on."""
+    from fcplan.storage import make_engine
+
+    settings = _setup(verbose)
+    engine = make_engine(settings.database.url)
+    try:
+        result_id, message = step(settings, engine)
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    typer.echo(message)
+    if result_id is None:
+        raise typer.Exit(3)
+    if publish:
+        _publish(settings.kafka.servers, topic, records(engine, result_id))
+
+
 def retrain(
     publish: Annotated[bool, typer.Option(help="Publish the forecast to the forecasts topic.")] = True,
     verbose: Verbose = False,
 ) -> None:
     """Refit the forecast ensemble on the stored daily orders and store a forecast run."""
-    from fcplan.storage import make_engine
-    from models.retrain import forecast_records, retrain as run_retrain
+    from models.retrain import forecast_records
+    from models.retrain import retrain as run_retrain
     from streams.contracts import FORECASTS
 
-    settings = _setup(verbose)
-    engine = make_engine(settings.database.url)
-    result = run_retrain(engine, settings.forecast, settings.timezone)
-    typer.echo(result.message)
-    if result.run_id is None:
-        raise typer.Exit(3)
-    if publish:
-        _publish(settings.kafka.servers, FORECASTS, forecast_records(engine, result.run_id))
+    def step(settings: Settings, engine: Engine) -> tuple[str | None, str]:
+        result = run_retrain(engine, settings.forecast, settings.timezone)
+        return result.run_id, result.message
+
+    _run_step(step, FORECASTS, forecast_records, publish, verbose)
 
 
 def plan(
@@ -101,21 +127,14 @@ def plan(
     verbose: Verbose = False,
 ) -> None:
     """Turn the newest forecast into packers per center, day and shift."""
-    from fcplan.storage import make_engine
     from planner.runner import make_plan, plan_records
     from streams.contracts import STAFFING_PLANS
 
-    settings = _setup(verbose)
-    engine = make_engine(settings.database.url)
-    try:
+    def step(settings: Settings, engine: Engine) -> tuple[str | None, str]:
         result = make_plan(engine, settings.planner, settings.timezone)
-    except ValueError as exc:
-        raise fail(str(exc)) from exc
-    typer.echo(result.message)
-    if result.plan_id is None:
-        raise typer.Exit(3)
-    if publish:
-        _publish(settings.kafka.servers, STAFFING_PLANS, plan_records(engine, result.plan_id))
+        return result.plan_id, result.message
+
+    _run_step(step, STAFFING_PLANS, plan_records, publish, verbose)
 
 
 def dashboard(
@@ -149,8 +168,16 @@ def demo(
 
     settings = _setup(verbose)
     cfg = DemoConfig(
-        headless=headless, exit_after_plan=exit_after_plan, centers=centers, days=days, scale=scale,
-        speed=speed, retrain_every_s=retrain_every, port=port, fresh=fresh, timeout_s=timeout,
+        headless=headless,
+        exit_after_plan=exit_after_plan,
+        centers=centers,
+        days=days,
+        scale=scale,
+        speed=speed,
+        retrain_every_s=retrain_every,
+        port=port,
+        fresh=fresh,
+        timeout_s=timeout,
     )
     try:
         code = Demo(settings, cfg).run()

@@ -51,9 +51,19 @@ def dashboard_command(port: int) -> list[str]:
 
     app = Path(dashboard.__file__).parent / "app.py"
     return [
-        sys.executable, "-m", "streamlit", "run", str(app),
-        "--server.port", str(port), "--server.headless", "true",
-        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
     ]
 
 
@@ -76,14 +86,21 @@ class Demo:
         print(f"[fcplan demo {time.monotonic() - self.started:6.1f}s] {message}", flush=True)
 
     def _env(self, servers: str) -> dict[str, str]:
-        env = {**os.environ, "FCPLAN_KAFKA_BOOTSTRAP": servers, "FCPLAN_DATABASE_URL": self.settings.database.url,
-               "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            "FCPLAN_KAFKA_BOOTSTRAP": servers,
+            "FCPLAN_DATABASE_URL": self.settings.database.url,
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+            "PYTHONUNBUFFERED": "1",
+        }
         if self.cfg.speed > 1:
             # The simulated clock runs ahead of the wall clock: let the worker accept it.
             env.setdefault("FCPLAN_STREAMS_MAX_FUTURE_HOURS", str(24 * 365))
         return env
 
-    def _spawn(self, name: str, cmd: list[str], env: dict[str, str], stdout: int | None = None) -> subprocess.Popen:
+    def _spawn(
+        self, name: str, cmd: list[str], env: dict[str, str], stdout: int | None = None
+    ) -> subprocess.Popen:
         self.cfg.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.cfg.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
         proc = subprocess.Popen(cmd, env=env, stdout=stdout or log, stderr=log, start_new_session=True)
@@ -94,7 +111,9 @@ class Demo:
         for name, proc in self.children:
             code = proc.poll()
             if code is not None and not self.stopping.is_set():
-                raise DemoError(f"the {name} process exited with code {code}; see {self.cfg.log_dir / name}.log")
+                raise DemoError(
+                    f"the {name} process exited with code {code}; see {self.cfg.log_dir / name}.log"
+                )
 
     def _sleep(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -125,7 +144,9 @@ class Demo:
             port = free_port(k.broker_host)
             self.say(f"port {k.broker_port} is taken; the embedded broker uses {port} instead")
         self.cfg.log_dir.mkdir(parents=True, exist_ok=True)
-        self.broker = EmbeddedBroker(host=k.broker_host, port=port, log_path=self.cfg.log_dir / "broker.log").start()
+        self.broker = EmbeddedBroker(
+            host=k.broker_host, port=port, log_path=self.cfg.log_dir / "broker.log"
+        ).start()
         self.say(f"embedded Kafka-compatible broker (Tansu) on {self.broker.bootstrap}")
         return self.broker.bootstrap
 
@@ -142,7 +163,9 @@ class Demo:
         names = ("orders", "orders_dead_letters")
         with engine.connect() as conn:  # type: ignore[attr-defined]
             total = conn.execute(
-                select(func.coalesce(func.sum(stream_metrics.c.value), 0)).where(stream_metrics.c.name.in_(names))
+                select(func.coalesce(func.sum(stream_metrics.c.value), 0)).where(
+                    stream_metrics.c.name.in_(names)
+                )
             ).scalar_one()
         return int(total)
 
@@ -159,7 +182,9 @@ class Demo:
                     self.say(f"worker stored the backfill: {done} orders processed")
                     return
                 if done != last:
-                    self.say(f"worker: {done} of {self.backfilled['backfilled_orders']} backfilled orders processed")
+                    self.say(
+                        f"worker: {done} of {self.backfilled['backfilled_orders']} backfilled orders processed"
+                    )
                     last = done
             time.sleep(1.0)
 
@@ -209,8 +234,17 @@ class Demo:
         self._spawn("worker", _fcplan("worker"), env)
         sim = self._spawn(
             "simulator",
-            _fcplan("simulate", "--centers", str(self.cfg.centers), "--days", str(self.cfg.days),
-                    "--scale", str(self.cfg.scale), "--speed", str(self.cfg.speed)),
+            _fcplan(
+                "simulate",
+                "--centers",
+                str(self.cfg.centers),
+                "--days",
+                str(self.cfg.days),
+                "--scale",
+                str(self.cfg.scale),
+                "--speed",
+                str(self.cfg.speed),
+            ),
             env,
             stdout=subprocess.PIPE,
         )

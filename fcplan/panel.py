@@ -41,7 +41,9 @@ def parse_quantiles(text: str) -> list[float]:
     try:
         levels = [float(part) for part in text.split(",") if part.strip()]
     except ValueError as exc:
-        raise PanelError(f"--quantiles must be numbers separated by commas, e.g. 0.1,0.5,0.9; got {text!r}") from exc
+        raise PanelError(
+            f"--quantiles must be numbers separated by commas, e.g. 0.1,0.5,0.9; got {text!r}"
+        ) from exc
     if not levels or any(not 0 < q < 1 for q in levels):
         raise PanelError(f"quantile levels must lie strictly between 0 and 1; got {text!r}")
     return levels
@@ -141,9 +143,7 @@ def future_index(panel: pd.DataFrame, horizon: int, freq: str) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame({UNIQUE_ID: [], DS: []})
 
 
-def validate_future(
-    future: pd.DataFrame, history: pd.DataFrame, horizon: int, freq: str
-) -> pd.DataFrame:
+def validate_future(future: pd.DataFrame, history: pd.DataFrame, horizon: int, freq: str) -> pd.DataFrame:
     """Check that ``future`` has one row per series and step of the horizon, and the
     same numeric covariates it promises; returns it aligned to :func:`future_index`."""
     future = validate_panel(future, name="future", require_target=False)
@@ -162,7 +162,9 @@ def validate_future(
     covs = covariate_columns(merged)
     nan_cols = [c for c in covs if merged[c].isna().any()]
     if nan_cols:
-        raise PanelError(f"future covariate(s) {nan_cols} have missing values; fill them (e.g. 0 for no promotion)")
+        raise PanelError(
+            f"future covariate(s) {nan_cols} have missing values; fill them (e.g. 0 for no promotion)"
+        )
     return merged
 
 

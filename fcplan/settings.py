@@ -77,7 +77,12 @@ class ForecastSettings(_Section):
     # The retrainer's pool; "mlp" and "deepar" (torch) are registered too, and pay off
     # on many series with a longer time budget.
     models: Annotated[tuple[str, ...], NoDecode] = (
-        "seasonal_naive", "moving_average", "ets", "sarimax", "theta", "lightgbm",
+        "seasonal_naive",
+        "moving_average",
+        "ets",
+        "sarimax",
+        "theta",
+        "lightgbm",
     )
     backtest_windows: int = Field(2, ge=1)
     holiday_country: str = "KR"
@@ -144,7 +149,9 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"FCPLAN_TIMEZONE={self.timezone!r} is not an IANA zone, e.g. Asia/Seoul") from exc
+            raise ValueError(
+                f"FCPLAN_TIMEZONE={self.timezone!r} is not an IANA zone, e.g. Asia/Seoul"
+            ) from exc
         return self
 
 

@@ -129,7 +129,9 @@ class Forecaster(ABC):
             ids = [self.series_ids_[i] for i in np.flatnonzero(bad)]
             log.warning(
                 "%s: forecast of %d series far outside their history (e.g. %s); they fall back to a flat baseline",
-                self.name, len(ids), ids[:3],
+                self.name,
+                len(ids),
+                ids[:3],
             )
             values = values.copy()
             values[bad] = self._fallback(bad, values.shape[1], values.shape[2])

@@ -35,11 +35,15 @@ def promotion_features(
     for row in active.itertuples(index=False):
         start = pd.Timestamp(row.start).tz_localize("UTC")
         end = pd.Timestamp(row.end).tz_localize("UTC")
-        overlap = (np.minimum(day_end.asi8, end.as_unit("ns").value) - np.maximum(day_start.asi8, start.as_unit("ns").value))
+        overlap = np.minimum(day_end.asi8, end.as_unit("ns").value) - np.maximum(
+            day_start.asi8, start.as_unit("ns").value
+        )
         share = np.clip(overlap / (day_end.asi8 - day_start.asi8), 0.0, 1.0)
         if not share.any():
             continue
-        targets = list(centers) if row.center_ids is None else [c for c in row.center_ids if c in set(centers)]
+        targets = (
+            list(centers) if row.center_ids is None else [c for c in row.center_ids if c in set(centers)]
+        )
         for center in targets:
             block = out.loc[center]
             block[PROMO] = np.maximum(block[PROMO].to_numpy(), share)

@@ -16,8 +16,8 @@ from sqlalchemy import Engine
 
 from fcplan.panel import DS, MODEL, UNIQUE_ID, future_index, quantile_columns
 from fcplan.settings import ForecastSettings
-from fcplan.storage import upsert, utcnow
 from fcplan.storage import queries as q
+from fcplan.storage import upsert, utcnow
 from fcplan.storage.schema import forecast_runs, forecasts, leaderboard
 from models.promotions import promotion_features
 
@@ -45,8 +45,10 @@ def training_frames(
         return daily, daily
     stale = daily.groupby(UNIQUE_ID)[DS].max().loc[lambda last: last < today - pd.Timedelta(days=1)]
     if not stale.empty:
-        log.warning("centers %s have no orders up to yesterday; their forecasts start after their last day",
-                    list(stale.index))
+        log.warning(
+            "centers %s have no orders up to yesterday; their forecasts start after their last day",
+            list(stale.index),
+        )
     future = future_index(daily, steps, "D")
     centers = sorted(daily[UNIQUE_ID].unique())
     days = pd.date_range(daily[DS].min(), future[DS].max(), freq="D")
@@ -72,7 +74,9 @@ def retrain(engine: Engine, cfg: ForecastSettings, tz: str, now: datetime | None
     lengths = history.groupby(UNIQUE_ID).size()
     if int(lengths.max()) < cfg.min_history_days:
         return RetrainResult(
-            None, 0, 0,
+            None,
+            0,
+            0,
             f"every center has fewer than {cfg.min_history_days} complete days of orders "
             f"(most: {int(lengths.max())}); wait for more history or lower FCPLAN_FORECAST_MIN_HISTORY_DAYS",
         )
@@ -94,7 +98,9 @@ def retrain(engine: Engine, cfg: ForecastSettings, tz: str, now: datetime | None
     version = "ensemble:" + "+".join(f"{m}={w:.2f}" for m, w in sorted(result.weights.items()) if w > 0)
     store_run(engine, run_id, version, result, cfg, history[DS].max(), fit_seconds)
     rows = len(result.forecast)
-    return RetrainResult(run_id, rows, int(lengths.size), f"forecast run {run_id}: {rows} rows in {fit_seconds:.1f}s")
+    return RetrainResult(
+        run_id, rows, int(lengths.size), f"forecast run {run_id}: {rows} rows in {fit_seconds:.1f}s"
+    )
 
 
 def store_run(
@@ -113,9 +119,21 @@ def store_run(
     long["quantile"] = long["quantile"].astype(float)
     long[MODEL] = ENSEMBLE
     forecast_rows = [
-        {"run_id": run_id, "unique_id": u, "ds": d.date(), "model": m, "quantile": float(qq), "value": float(v)}
+        {
+            "run_id": run_id,
+            "unique_id": u,
+            "ds": d.date(),
+            "model": m,
+            "quantile": float(qq),
+            "value": float(v),
+        }
         for u, d, m, qq, v in zip(
-            long[UNIQUE_ID], pd.to_datetime(long[DS]), long[MODEL], long["quantile"], long["value"], strict=True
+            long[UNIQUE_ID],
+            pd.to_datetime(long[DS]),
+            long[MODEL],
+            long["quantile"],
+            long["value"],
+            strict=True,
         )
     ]
     board = result.leaderboard  # type: ignore[attr-defined]
@@ -124,8 +142,10 @@ def store_run(
             "run_id": run_id,
             "model": str(r["model"]),
             "window": _window_number(r["window"]),
-            **{k: (None if pd.isna(r.get(k)) else float(r[k]))
-               for k in ("wql", "wape", "mase", "coverage", "weight", "fit_seconds")},
+            **{
+                k: (None if pd.isna(r.get(k)) else float(r[k]))
+                for k in ("wql", "wape", "mase", "coverage", "weight", "fit_seconds")
+            },
         }
         for r in board.to_dict("records")
     ]
@@ -163,7 +183,15 @@ def forecast_records(engine: Engine, run_id: str) -> list[tuple[str, dict]]:
     frame = q.forecast_frame(engine, run_id)
     levels = [c for c in frame.columns if c not in (UNIQUE_ID, DS, MODEL)]
     return [
-        (r[UNIQUE_ID], {"run_id": run_id, "model_version": version, "center_id": r[UNIQUE_ID],
-                        "ds": pd.Timestamp(r[DS]).date().isoformat(), "quantiles": {c: float(r[c]) for c in levels}})
+        (
+            r[UNIQUE_ID],
+            {
+                "run_id": run_id,
+                "model_version": version,
+                "center_id": r[UNIQUE_ID],
+                "ds": pd.Timestamp(r[DS]).date().isoformat(),
+                "quantiles": {c: float(r[c]) for c in levels},
+            },
+        )
         for r in frame.to_dict("records")
     ]

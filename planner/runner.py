@@ -14,8 +14,8 @@ from sqlalchemy import Engine
 
 from fcplan.panel import DS, UNIQUE_ID
 from fcplan.settings import PlannerSettings
-from fcplan.storage import upsert, utcnow
 from fcplan.storage import queries as q
+from fcplan.storage import upsert, utcnow
 from fcplan.storage.schema import plan_runs, staffing_plans
 from planner.shifts import parse_shifts, shift_shares
 from planner.staffing import CenterParams, plan_staffing
@@ -69,16 +69,25 @@ def make_plan(engine: Engine, cfg: PlannerSettings, tz: str) -> PlanResult:
             },
         )
         upsert(conn, staffing_plans, rows, ["plan_id", "center_id", "day", "shift"])
-    return PlanResult(plan_id, len(rows), f"plan {plan_id}: {len(rows)} rows at service level "
-                                            f"{params.service_quantile:.2f}")
+    return PlanResult(
+        plan_id, len(rows), f"plan {plan_id}: {len(rows)} rows at service level {params.service_quantile:.2f}"
+    )
 
 
 def plan_records(engine: Engine, plan_id: str) -> list[tuple[str, dict]]:
     """``(center, record)`` pairs for the ``staffing-plans`` topic."""
     frame = q.plan_frame(engine, plan_id)
     return [
-        (r["center_id"], {"plan_id": plan_id, "center_id": r["center_id"], "day": pd.Timestamp(r["day"]).date(),
-                          "shift": r["shift"], "packers": int(r["packers"]),
-                          "orders_planned": float(r["orders_planned"])})
+        (
+            r["center_id"],
+            {
+                "plan_id": plan_id,
+                "center_id": r["center_id"],
+                "day": pd.Timestamp(r["day"]).date(),
+                "shift": r["shift"],
+                "packers": int(r["packers"]),
+                "orders_planned": float(r["orders_planned"]),
+            },
+        )
         for r in frame.to_dict("records")
     ]

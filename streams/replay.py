@@ -44,8 +44,8 @@ def read_orders(path: Path, center_column: str, timezone: str) -> pd.DataFrame:
             "order_id": frame["order_id"],
             "center_id": frame[center_column].fillna("unknown").astype(str),
             "ts": ts,
-            "lines": frame["lines"] if "lines" in frame else 1,
-            "units": frame["units"] if "units" in frame else 1,
+            "lines": frame.get("lines", 1),
+            "units": frame.get("units", 1),
         }
     )
     return out.sort_values("ts", kind="stable").reset_index(drop=True)
@@ -55,13 +55,16 @@ def order_records(frame: pd.DataFrame) -> Iterator[tuple[str, dict]]:
     for order_id, center, ts, lines, units in zip(
         frame["order_id"], frame["center_id"], frame["ts"], frame["lines"], frame["units"], strict=True
     ):
-        yield center, {
-            "order_id": order_id,
-            "center_id": center,
-            "ts": ts.isoformat(),
-            "lines": int(lines),
-            "units": int(units),
-        }
+        yield (
+            center,
+            {
+                "order_id": order_id,
+                "center_id": center,
+                "ts": ts.isoformat(),
+                "lines": int(lines),
+                "units": int(units),
+            },
+        )
 
 
 def replay(path: Path, center_column: str, timezone: str, servers: str) -> int:

@@ -65,8 +65,14 @@ def promotion_events(promos: Sequence[Promotion]) -> list[tuple[datetime, str, d
     return sorted(events, key=lambda e: e[0])
 
 
-def store_truth(engine: Engine, centers: Sequence[CenterProfile], promos: Sequence[Promotion],
-                start: pd.Timestamp, end: pd.Timestamp, tz: str) -> int:
+def store_truth(
+    engine: Engine,
+    centers: Sequence[CenterProfile],
+    promos: Sequence[Promotion],
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    tz: str,
+) -> int:
     truth = expected_hourly(centers, promos, start, end, tz=tz)
     rows = [
         {"center_id": c, "hour": ts.to_pydatetime().replace(tzinfo=None), "expected_orders": float(m)}
@@ -90,18 +96,23 @@ class Simulator:
         self._t_now = time.monotonic()  # the simulated clock starts at self.now, at this moment
         self.start = self.now.normalize() - pd.Timedelta(days=cfg.days)
         self.centers = make_centers(cfg.centers, seed=cfg.seed, scale=cfg.scale)
-        self.promotions = make_promotions(self.centers, self.start, self.now + LOOKAHEAD, seed=cfg.seed, tz=cfg.tz)
+        self.promotions = make_promotions(
+            self.centers, self.start, self.now + LOOKAHEAD, seed=cfg.seed, tz=cfg.tz
+        )
         self.sent_orders = 0
         self.sent_promotions = 0
 
     def backfill(self, producer: JsonProducer) -> int:
         """Promotions announced so far, then every order from ``start`` to now."""
         if self.engine is not None:
-            store_truth(self.engine, self.centers, self.promotions, self.start, self.now + LOOKAHEAD, self.cfg.tz)
+            store_truth(
+                self.engine, self.centers, self.promotions, self.start, self.now + LOOKAHEAD, self.cfg.tz
+            )
         self._pending = promotion_events(self.promotions)
         self._send_promotions_until(producer, self.now)
-        frame = generate_order_frame(self.centers, self.promotions, self.start, self.now, seed=self.cfg.seed,
-                                     tz=self.cfg.tz)
+        frame = generate_order_frame(
+            self.centers, self.promotions, self.start, self.now, seed=self.cfg.seed, tz=self.cfg.tz
+        )
         self.sent_orders += producer.send_many(ORDERS, order_records(frame))
         producer.flush()
         return len(frame)
@@ -115,8 +126,12 @@ class Simulator:
     def live(self, producer: JsonProducer, tick_s: float = 0.5) -> None:
         """Send orders as the simulated clock passes their timestamps, until stopped."""
         orders: Iterator[dict] = generate_orders(
-            self.centers, self.promotions, self.now, self.now + pd.Timedelta(days=3650),
-            seed=self.cfg.seed, tz=self.cfg.tz,
+            self.centers,
+            self.promotions,
+            self.now,
+            self.now + pd.Timedelta(days=3650),
+            seed=self.cfg.seed,
+            tz=self.cfg.tz,
         )
         upcoming = next(orders, None)
         while not self.stop_event.is_set():

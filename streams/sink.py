@@ -68,10 +68,19 @@ def _recount(conn: Connection, touched: dict[str, set[datetime]]) -> list[Center
     )
     insert_select_upsert(conn, center_hourly, counted, ["center_id", "hour"])
     rows = conn.execute(
-        select(center_hourly.c.center_id, center_hourly.c.hour, center_hourly.c.orders,
-               center_hourly.c.lines, center_hourly.c.units).where(
-            or_(*(and_(center_hourly.c.center_id == c, center_hourly.c.hour.in_(sorted(h)))
-                  for c, h in touched.items()))
+        select(
+            center_hourly.c.center_id,
+            center_hourly.c.hour,
+            center_hourly.c.orders,
+            center_hourly.c.lines,
+            center_hourly.c.units,
+        ).where(
+            or_(
+                *(
+                    and_(center_hourly.c.center_id == c, center_hourly.c.hour.in_(sorted(h)))
+                    for c, h in touched.items()
+                )
+            )
         )
     )
     return [
@@ -90,8 +99,12 @@ def bump_metrics(conn: Connection, counts: Counter[tuple[str, str]]) -> None:
         (n, r): v
         for n, r, v in conn.execute(
             select(stream_metrics.c.name, stream_metrics.c.reason, stream_metrics.c.value).where(
-                or_(*(and_(stream_metrics.c.name == k["name"], stream_metrics.c.reason == k["reason"])
-                      for k in keys))
+                or_(
+                    *(
+                        and_(stream_metrics.c.name == k["name"], stream_metrics.c.reason == k["reason"])
+                        for k in keys
+                    )
+                )
             )
         )
     }
@@ -130,7 +143,9 @@ def write_orders(engine: Engine, batch: Sequence[Order], grace: timedelta) -> Or
         result.accepted = len(rows)
         result.duplicates = in_batch_dups + len(stored)
         result.late = split.late
-        counts = Counter({("orders", "accepted"): result.accepted, ("orders", "duplicate"): result.duplicates})
+        counts = Counter(
+            {("orders", "accepted"): result.accepted, ("orders", "duplicate"): result.duplicates}
+        )
         bump_metrics(conn, +counts)  # unary + drops zero counts
     return result
 

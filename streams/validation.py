@@ -60,6 +60,18 @@ def _rejection(exc: ValidationError) -> Rejected:
     return Rejected(INVALID, _describe(exc))
 
 
+def _decode(model: type[Order] | type[Promotion], raw: bytes | None, limits: Limits) -> Order | Promotion | Rejected:
+    """Size check, then JSON straight to the record (pydantic-core's parser)."""
+    if raw is None:
+        return Rejected(MALFORMED, "empty message (null value)")
+    if len(raw) > limits.max_bytes:
+        return Rejected(OVERSIZE, f"{len(raw)} bytes, limit {limits.max_bytes}")
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        return _rejection(exc)
+
+
 def parse_order(raw: bytes | None, limits: Limits, now: datetime) -> Order | Rejected:
     """Decode and check one ``orders`` value. ``now`` is tz-aware wall-clock time.
 
@@ -67,14 +79,9 @@ def parse_order(raw: bytes | None, limits: Limits, now: datetime) -> Order | Rej
     microseconds an event). Lateness is not judged here: it depends on the
     stream time, which the sink knows (see :func:`streams.aggregate.split_late`).
     """
-    if raw is None:
-        return Rejected(MALFORMED, "empty message (null value)")
-    if len(raw) > limits.max_bytes:
-        return Rejected(OVERSIZE, f"{len(raw)} bytes, limit {limits.max_bytes}")
-    try:
-        order = Order.model_validate_json(raw)
-    except ValidationError as exc:
-        return _rejection(exc)
+    order = _decode(Order, raw, limits)
+    if not isinstance(order, Order):
+        return order
     if order.lines > limits.max_lines or order.units > limits.max_units:
         return Rejected(
             ABSURD, f"lines={order.lines}, units={order.units}; limits {limits.max_lines}/{limits.max_units}"
@@ -88,14 +95,9 @@ def parse_order(raw: bytes | None, limits: Limits, now: datetime) -> Order | Rej
 
 def parse_promotion(raw: bytes | None, limits: Limits) -> Promotion | Rejected:
     """Decode and check one ``promotions`` value."""
-    if raw is None:
-        return Rejected(MALFORMED, "empty message (null value)")
-    if len(raw) > limits.max_bytes:
-        return Rejected(OVERSIZE, f"{len(raw)} bytes, limit {limits.max_bytes}")
-    try:
-        promo = Promotion.model_validate_json(raw)
-    except ValidationError as exc:
-        return _rejection(exc)
+    promo = _decode(Promotion, raw, limits)
+    if not isinstance(promo, Promotion):
+        return promo
     if promo.end - promo.start > timedelta(days=366):
         return Rejected(INVALID, f"promotion lasts {promo.end - promo.start}; at most a year is accepted")
     unknown = [c for c in promo.center_ids or [] if not _center_known(c, limits)]

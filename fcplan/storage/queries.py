@@ -31,18 +31,39 @@ def _frame(engine: Engine, stmt: object) -> pd.DataFrame:
 
 def hourly_orders(engine: Engine, tz: str, since: datetime | None = None) -> pd.DataFrame:
     """``unique_id, ds (local wall-clock hour, tz-naive), y (orders), lines, units, hour_utc``."""
-    stmt = select(center_hourly.c.center_id, center_hourly.c.hour, center_hourly.c.orders,
-                  center_hourly.c.lines, center_hourly.c.units)
+    stmt = select(
+        center_hourly.c.center_id,
+        center_hourly.c.hour,
+        center_hourly.c.orders,
+        center_hourly.c.lines,
+        center_hourly.c.units,
+    )
     if since is not None:
         stmt = stmt.where(center_hourly.c.hour >= since)
     raw = _frame(engine, stmt.order_by(center_hourly.c.center_id, center_hourly.c.hour))
     if raw.empty:
-        return pd.DataFrame({UNIQUE_ID: pd.Series(dtype=str), DS: pd.Series(dtype="datetime64[ns]"),
-                             Y: pd.Series(dtype=float), "lines": [], "units": [], "hour_utc": []})
+        return pd.DataFrame(
+            {
+                UNIQUE_ID: pd.Series(dtype=str),
+                DS: pd.Series(dtype="datetime64[ns]"),
+                Y: pd.Series(dtype=float),
+                "lines": [],
+                "units": [],
+                "hour_utc": [],
+            }
+        )
     hour_utc = pd.to_datetime(raw["hour"]).astype("datetime64[ns]")
     local = hour_utc.dt.tz_localize("UTC").dt.tz_convert(tz).dt.tz_localize(None)
-    return pd.DataFrame({UNIQUE_ID: raw["center_id"].astype(str), DS: local, Y: raw["orders"].astype(float),
-                         "lines": raw["lines"], "units": raw["units"], "hour_utc": hour_utc})
+    return pd.DataFrame(
+        {
+            UNIQUE_ID: raw["center_id"].astype(str),
+            DS: local,
+            Y: raw["orders"].astype(float),
+            "lines": raw["lines"],
+            "units": raw["units"],
+            "hour_utc": hour_utc,
+        }
+    )
 
 
 def daily_orders(engine: Engine, tz: str, complete_before: date | None = None) -> pd.DataFrame:
@@ -69,8 +90,15 @@ def daily_orders(engine: Engine, tz: str, complete_before: date | None = None) -
 
 def promotion_calendar(engine: Engine) -> pd.DataFrame:
     """``promo_id, center_ids (list or None), start, end (naive UTC), kind, discount_pct, status``."""
-    cols = [promotions.c.promo_id, promotions.c.center_ids, promotions.c.start, promotions.c.end,
-            promotions.c.kind, promotions.c.discount_pct, promotions.c.status]
+    cols = [
+        promotions.c.promo_id,
+        promotions.c.center_ids,
+        promotions.c.start,
+        promotions.c.end,
+        promotions.c.kind,
+        promotions.c.discount_pct,
+        promotions.c.status,
+    ]
     frame = _frame(engine, select(*cols).order_by(promotions.c.start))
     for col in ("start", "end"):
         frame[col] = pd.to_datetime(frame[col]).astype("datetime64[ns]")
@@ -86,8 +114,9 @@ def latest_forecast_run(engine: Engine) -> dict | None:
 
 def forecast_frame(engine: Engine, run_id: str) -> pd.DataFrame:
     """The forecast frame of a run: ``unique_id, ds, model, "<q>"...``."""
-    stmt = select(forecasts.c.unique_id, forecasts.c.ds, forecasts.c.model, forecasts.c.quantile,
-                  forecasts.c.value).where(forecasts.c.run_id == run_id)
+    stmt = select(
+        forecasts.c.unique_id, forecasts.c.ds, forecasts.c.model, forecasts.c.quantile, forecasts.c.value
+    ).where(forecasts.c.run_id == run_id)
     long = _frame(engine, stmt)
     if long.empty:
         return pd.DataFrame(columns=[UNIQUE_ID, DS, MODEL])
