@@ -18,7 +18,8 @@ from fcplan.panel import DS, MODEL, UNIQUE_ID, future_index, quantile_columns
 from fcplan.settings import ForecastSettings
 from fcplan.storage import queries as q
 from fcplan.storage import upsert, utcnow
-from fcplan.storage.schema import forecast_runs, forecasts, leaderboard
+from fcplan.storage.schema import forecast_alerts, forecast_runs, forecasts, leaderboard
+from models.drift import as_issued, check_drift
 from models.promotions import promotion_features
 
 log = logging.getLogger(__name__)
@@ -34,9 +35,7 @@ class RetrainResult:
     message: str
 
 
-def training_frames(
-    engine: Engine, tz: str, steps: int, today: pd.Timestamp
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def training_frames(engine: Engine, tz: str, steps: int, today: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
     """History (complete local days before ``today``) and the ``steps`` future days
     after each center's last complete day, both with promotion covariates from
     the stored calendar."""
@@ -97,10 +96,9 @@ def retrain(engine: Engine, cfg: ForecastSettings, tz: str, now: datetime | None
     run_id = f"{today:%Y%m%d}-{uuid.uuid4().hex[:8]}"
     version = "ensemble:" + "+".join(f"{m}={w:.2f}" for m, w in sorted(result.weights.items()) if w > 0)
     store_run(engine, run_id, version, result, cfg, history[DS].max(), fit_seconds)
+    watch_drift(engine, history, today)
     rows = len(result.forecast)
-    return RetrainResult(
-        run_id, rows, int(lengths.size), f"forecast run {run_id}: {rows} rows in {fit_seconds:.1f}s"
-    )
+    return RetrainResult(run_id, rows, int(lengths.size), f"forecast run {run_id}: {rows} rows in {fit_seconds:.1f}s")
 
 
 def store_run(
@@ -166,6 +164,38 @@ def store_run(
         )
         upsert(conn, forecasts, forecast_rows, ["run_id", "unique_id", "ds", "model", "quantile"])
         upsert(conn, leaderboard, board_rows, ["run_id", "model", "window"])
+
+
+def watch_drift(engine: Engine, history: pd.DataFrame, today: pd.Timestamp, days: int = 14) -> pd.DataFrame:
+    """Compare the last complete days with what was forecast for them; store new alerts.
+
+    Returns the alerts (``unique_id, ds, kind, message``); an alert is stored
+    once (its id is center, day and kind), however often the retrainer runs.
+    """
+    since = (today - pd.Timedelta(days=days)).date()
+    issued = as_issued(q.issued_forecasts(engine, since))
+    if issued.empty:
+        return issued
+    actuals = history[history[DS] >= pd.Timestamp(since)]
+    alerts = check_drift(issued, actuals)
+    if alerts.empty:
+        return alerts
+    rows = [
+        {
+            "alert_id": f"{r[UNIQUE_ID]}-{r[DS]:%Y%m%d}-{r['kind']}",
+            "created_at": utcnow(),
+            "center_id": r[UNIQUE_ID],
+            "day": r[DS].date(),
+            "kind": r["kind"],
+            "message": r["message"],
+        }
+        for r in alerts.to_dict("records")
+    ]
+    with engine.begin() as conn:
+        upsert(conn, forecast_alerts, rows, ["alert_id"], update=[])
+    for r in alerts.to_dict("records"):
+        log.warning("drift alert %s %s: %s", r[UNIQUE_ID], r["kind"], r["message"])
+    return alerts
 
 
 def _window_number(window: object) -> int:

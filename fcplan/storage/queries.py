@@ -128,6 +128,33 @@ def forecast_frame(engine: Engine, run_id: str) -> pd.DataFrame:
     return wide[[UNIQUE_ID, DS, MODEL, *levels]]
 
 
+def issued_forecasts(engine: Engine, since: date) -> pd.DataFrame:
+    """Every run's ensemble forecasts for days from ``since``: ``unique_id, ds,
+    data_end, run_id`` + one column per quantile (see :func:`models.drift.as_issued`)."""
+    stmt = (
+        select(
+            forecasts.c.run_id,
+            forecasts.c.unique_id,
+            forecasts.c.ds,
+            forecasts.c.quantile,
+            forecasts.c.value,
+            forecast_runs.c.data_end,
+        )
+        .join(forecast_runs, forecast_runs.c.run_id == forecasts.c.run_id)
+        .where(forecasts.c.ds >= since)
+    )
+    long = _frame(engine, stmt)
+    if long.empty:
+        return pd.DataFrame(columns=[UNIQUE_ID, DS, "data_end", "run_id"])
+    long["quantile"] = long["quantile"].map(quantile_name)
+    wide = long.pivot_table(index=["run_id", UNIQUE_ID, DS, "data_end"], columns="quantile", values="value")
+    wide = wide.reset_index()
+    wide.columns.name = None
+    wide[DS] = pd.to_datetime(wide[DS]).astype("datetime64[ns]")
+    wide["data_end"] = pd.to_datetime(wide["data_end"]).astype("datetime64[ns]")
+    return wide
+
+
 def leaderboard_frame(engine: Engine, run_id: str) -> pd.DataFrame:
     return _frame(engine, select(leaderboard).where(leaderboard.c.run_id == run_id))
 
