@@ -42,7 +42,7 @@ def test_when_four_of_seven_days_are_inside_then_coverage_is_not_flagged() -> No
 
 
 def test_when_quantile_columns_are_missing_then_the_error_says_which() -> None:
-    with pytest.raises(ValueError, match="0.05"):
+    with pytest.raises(ValueError, match=r"0\.05"):
         check_drift(issued_frame(3).drop(columns=["0.05"]), actual_frame([1, 2, 3]))
 
 

@@ -1,0 +1,193 @@
+"""Accuracy of fcplan's engine against statsforecast, measured in the same run.
+
+Panels: (a) daily orders of the UK and EU regions of a real online retailer
+(data/online_retail_ii_orders.csv.gz, closed days filled with 0), (b) 50
+simulated centers with known true quantiles (streams.simulation). Horizon 14,
+3 rolling windows ending at the last day; quantiles 0.1..0.9. Peers:
+statsforecast SeasonalNaive, AutoETS, AutoARIMA, AutoTheta and their median
+ensemble. Prints a wQL table with ratios to the best peer (and to the oracle),
+then one JSON line. ``--timing N`` also times the engine on N simulated series
+of 3 years, horizon 28. Needs pandas<3 and statsforecast (see the Makefile
+``bench`` target); run with OMP_NUM_THREADS=1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fcplan.panel import DS, KEYS, UNIQUE_ID, Y, quantile_columns
+from models.engine import run_engine
+from models.metrics import wql
+
+ROOT = Path(__file__).resolve().parents[1]
+ORDERS = ROOT / "data" / "online_retail_ii_orders.csv.gz"
+LEVELS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+COLS = quantile_columns(LEVELS)
+PEERS = ["SeasonalNaive", "AutoETS", "AutoARIMA", "AutoTheta"]
+
+
+def retail_panel() -> pd.DataFrame:
+    """Daily number of orders of the UK and EU regions, closed days as 0."""
+    orders = pd.read_csv(ORDERS, usecols=["ts", "region"])
+    orders = orders[orders["region"].isin(["UK", "EU"])]
+    day = pd.to_datetime(orders["ts"]).dt.normalize()
+    counts = orders.assign(ds=day).groupby(["region", "ds"]).size().rename(Y).reset_index()
+    days = pd.date_range(counts[DS].min(), counts[DS].max(), freq="D")
+    full = pd.MultiIndex.from_product([["EU", "UK"], days], names=[UNIQUE_ID, DS])
+    panel = counts.rename(columns={"region": UNIQUE_ID}).set_index(KEYS)[Y].reindex(full, fill_value=0)
+    return panel.astype("float64").reset_index()
+
+
+def simulated_panel(n: int, days: int, seed: int = 0):
+    """``(panel, oracle)`` from streams.simulation, or None when it is not available."""
+    try:
+        from streams.simulation.oracle import simulate_daily_panel
+    except ImportError as exc:  # HOOK: the simulator lives in streams/simulation (another team)
+        logging.warning("simulator unavailable (%s); panel (b) skipped", exc)
+        return None
+    return simulate_daily_panel(n_centers=n, days=days, seed=seed)
+
+
+def peer_forecasts(train: pd.DataFrame, future: pd.DataFrame, horizon: int) -> dict[str, pd.DataFrame]:
+    """statsforecast peers' quantile frames (``unique_id, ds`` + COLS), keyed by model name."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoARIMA, AutoETS, AutoTheta, SeasonalNaive
+
+    levels = sorted({round(abs(1 - 2 * q) * 100) for q in LEVELS if q != 0.5})
+    covs = [c for c in train.columns if c not in (*KEYS, Y)]
+    sf = StatsForecast(
+        models=[
+            SeasonalNaive(season_length=7),
+            AutoETS(season_length=7),
+            AutoARIMA(season_length=7),
+            AutoTheta(season_length=7),
+        ],
+        freq="D",
+        n_jobs=1,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fc = sf.forecast(df=train, h=horizon, level=levels, X_df=future[[*KEYS, *covs]] if covs else None)
+    fc = fc.reset_index() if UNIQUE_ID not in fc.columns else fc
+    out = {}
+    for name in PEERS:
+        frame = fc[KEYS].copy()
+        for q, col in zip(LEVELS, COLS, strict=True):
+            if q == 0.5:
+                frame[col] = fc[name]
+            else:
+                side = "lo" if q < 0.5 else "hi"
+                frame[col] = fc[f"{name}-{side}-{round(abs(1 - 2 * q) * 100)}"]
+        frame[COLS] = np.sort(np.clip(frame[COLS].to_numpy(), 0, None), axis=1)
+        out[name] = frame
+    median = out[PEERS[0]][KEYS].copy()
+    median[COLS] = np.median(np.stack([out[n][COLS].to_numpy() for n in PEERS]), axis=0)
+    out["peer_median_ensemble"] = median
+    return out
+
+
+def evaluate(panel: pd.DataFrame, horizon: int, windows: int, oracle=None, models: list[str] | None = None) -> dict:
+    """Mean over rolling windows of each model's wQL (and the oracle's when given)."""
+    last = panel[DS].max()
+    covs = [c for c in panel.columns if c not in (*KEYS, Y)]
+    scores: dict[str, list[float]] = {}
+    seconds: dict[str, float] = {"fcplan": 0.0, "statsforecast": 0.0}
+    for w in range(windows, 0, -1):
+        cutoff = last - pd.Timedelta(days=w * horizon)
+        train = panel[panel[DS] <= cutoff]
+        test = panel[(panel[DS] > cutoff) & (panel[DS] <= cutoff + pd.Timedelta(days=horizon))]
+        future = test[[*KEYS, *covs]]
+        t0 = time.perf_counter()
+        ours = run_engine(
+            train,
+            horizon,
+            LEVELS,
+            future=future if covs else None,
+            freq="D",
+            windows=2,
+            models=models,
+        ).forecast
+        seconds["fcplan"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        frames = {"fcplan": ours, **peer_forecasts(train, future, horizon)}
+        seconds["statsforecast"] += time.perf_counter() - t0
+        if oracle is not None:
+            truth = oracle.quantiles(LEVELS, cutoff + pd.Timedelta(days=1), cutoff + pd.Timedelta(days=horizon + 1))
+            frames["oracle"] = truth
+        for name, frame in frames.items():
+            merged = test[[*KEYS, Y]].merge(frame.assign(ds=pd.to_datetime(frame[DS])), on=KEYS, how="inner")
+            assert len(merged) == len(test), f"{name} forecast {len(merged)} of {len(test)} test rows"
+            scores.setdefault(name, []).append(wql(merged[Y].to_numpy(), merged[COLS].to_numpy(), LEVELS))
+    return {"wql": {k: float(np.mean(v)) for k, v in scores.items()}, "seconds": seconds}
+
+
+def report(title: str, result: dict) -> dict:
+    wqls = result["wql"]
+    peers = {k: v for k, v in wqls.items() if k not in ("fcplan", "oracle")}
+    best = min(peers, key=peers.get)
+    print(f"\n{title} (best peer: {best})")
+    print(f"{'model':<24}{'wQL':>8}{'/best peer':>12}" + (f"{'/oracle':>10}" if "oracle" in wqls else ""))
+    for name, value in sorted(wqls.items(), key=lambda kv: kv[1]):
+        line = f"{name:<24}{value:8.4f}{value / peers[best]:12.3f}"
+        if "oracle" in wqls:
+            line += f"{value / wqls['oracle']:10.3f}"
+        print(line)
+    print(f"seconds: {result['seconds']}")
+    summary = {
+        "fcplan_wql": wqls["fcplan"],
+        "best_peer": best,
+        "best_peer_wql": peers[best],
+        "ratio_to_best_peer": wqls["fcplan"] / peers[best],
+    }
+    if "oracle" in wqls:
+        summary["ratio_to_oracle"] = wqls["fcplan"] / wqls["oracle"]
+    return summary
+
+
+def timing(n_series: int, days: int = 3 * 365, horizon: int = 28) -> dict:
+    """Wall time of backtest (2 windows) + forecast of the engine on simulated series."""
+    sim = simulated_panel(n_series, days, seed=1)
+    if sim is None:
+        return {}
+    panel, oracle = sim
+    future = oracle.future(panel[DS].max() + pd.Timedelta(days=1), horizon)
+    params = {name: {"n_jobs": os.cpu_count() or 1} for name in ("ets", "sarimax", "theta")}
+    t0 = time.perf_counter()
+    result = run_engine(
+        panel, horizon, LEVELS, future=future, freq="D", windows=2, time_limit_s=540, model_params=params
+    )
+    seconds = time.perf_counter() - t0
+    print(f"\ntiming: {n_series} series x {days} days, horizon {horizon}: {seconds:.0f} s; weights {result.weights}")
+    return {"series": n_series, "seconds": seconds, "models": sorted(w for w, v in result.weights.items())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--centers", type=int, default=50)
+    parser.add_argument("--models", default=None, help="comma-separated fcplan models (default: all registered)")
+    parser.add_argument("--timing", type=int, default=0, help="also time the engine on this many series")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    out: dict = {}
+    models = args.models.split(",") if args.models else None
+    out["retail"] = report("(a) online retail daily orders, UK and EU", evaluate(retail_panel(), 14, 3, models=models))
+    sim = simulated_panel(args.centers, 730)
+    if sim is not None:
+        panel, oracle = sim
+        out["simulator"] = report(f"(b) simulator, {args.centers} centers", evaluate(panel, 14, 3, oracle, models))
+    if args.timing:
+        out["timing"] = timing(args.timing)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""Rolling-origin backtest: K windows of ``horizon`` steps, step ``horizon``, the
+last one ending at the last observation of the panel.
+
+Window ``w`` (0 = oldest) trains on every row with ``ds <= cutoff_w`` and is
+scored on the next ``horizon`` steps of each series. Known-future covariates of
+the scored steps come from the history itself (they were known in advance).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from fcplan.panel import DS, KEYS, UNIQUE_ID, PanelError, Y, covariate_columns, future_index
+from models.base import Forecaster
+from models.baselines import season_length
+from models.metrics import seasonal_scale
+
+log = logging.getLogger(__name__)
+
+ACTUAL = "y"
+SCALE = "scale"
+
+
+@dataclass(frozen=True)
+class Split:
+    """One backtest window: ``train`` panel, ``future`` (``unique_id, ds`` + covariates)."""
+
+    window: int
+    cutoff: pd.Timestamp
+    train: pd.DataFrame
+    future: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    """A model's forecast on one window.
+
+    ``forecast`` has ``unique_id, ds, model``, one column per quantile level, then
+    ``y`` (the actual, NaN at gaps) and ``scale`` (the series' MASE scale).
+    ``forecast`` is None when the model failed (``error`` says why).
+    """
+
+    model: str
+    window: int
+    cutoff: pd.Timestamp
+    forecast: pd.DataFrame | None
+    fit_seconds: float
+    error: str | None = None
+
+
+def make_splits(panel: pd.DataFrame, horizon: int, windows: int, freq: str) -> list[Split]:
+    """The ``windows`` rolling-origin splits of a validated panel (``unique_id, ds, y`` + covariates)."""
+    if windows < 1:
+        raise ValueError(f"windows must be at least 1, got {windows}")
+    offset = pd.tseries.frequencies.to_offset(freq)
+    last = panel[DS].max()
+    covs = covariate_columns(panel)
+    splits = []
+    for w in range(windows):
+        cutoff = last - offset * ((windows - w) * horizon)
+        train = panel[panel[DS] <= cutoff].reset_index(drop=True)
+        if train.empty:
+            raise PanelError(
+                f"backtest window {w} (cutoff {cutoff}) has no training data: the history spans "
+                f"{panel[DS].min()} to {last}; use fewer windows (--windows) or a shorter horizon"
+            )
+        future = future_index(train, horizon, freq)
+        if covs:
+            future = future.merge(panel[[*KEYS, *covs]], on=KEYS, how="left")
+            future[covs] = future[covs].fillna(0.0)
+        splits.append(Split(w, cutoff, train, future))
+    return splits
+
+
+def score_frame(
+    forecast: pd.DataFrame, panel: pd.DataFrame, train: pd.DataFrame, season: int
+) -> pd.DataFrame:
+    """Attach the actual ``y`` (NaN where the panel has no row) and each series' MASE scale."""
+    out = forecast.merge(panel[[*KEYS, Y]], on=KEYS, how="left")
+    scales = train.groupby(UNIQUE_ID, sort=False)[Y].agg(lambda s: seasonal_scale(s.to_numpy(), season))
+    out[SCALE] = out[UNIQUE_ID].map(scales).astype("float64")
+    return out
+
+
+def run_window(
+    make_model: Callable[[], Forecaster],
+    split: Split,
+    panel: pd.DataFrame,
+    horizon: int,
+    quantiles: Sequence[float],
+    freq: str,
+    name: str | None = None,
+) -> WindowResult:
+    """Fit a fresh model on the split's training data and forecast its window.
+
+    A model that raises gives a result with ``forecast=None`` and the error (logged).
+    """
+    model = make_model()
+    label = name or model.name
+    start = time.perf_counter()
+    try:
+        model.fit(split.train, freq=freq)
+        fit_seconds = time.perf_counter() - start
+        future = split.future if model.uses_covariates else split.future[KEYS]
+        forecast = model.predict_quantiles(horizon, future=future, quantiles=quantiles)
+    except Exception as exc:  # a model failing must not stop the others
+        log.warning("%s failed on backtest window %d: %s: %s", label, split.window, type(exc).__name__, exc)
+        return WindowResult(label, split.window, split.cutoff, None, time.perf_counter() - start, str(exc))
+    forecast["model"] = label
+    scored = score_frame(forecast, panel, split.train, season_length(freq))
+    return WindowResult(label, split.window, split.cutoff, scored, fit_seconds)
+
+
+def backtest(
+    models: dict[str, Callable[[], Forecaster]],
+    panel: pd.DataFrame,
+    horizon: int,
+    quantiles: Sequence[float],
+    windows: int,
+    freq: str,
+) -> list[WindowResult]:
+    """Every model (name -> factory of an unfitted forecaster) on every window."""
+    splits = make_splits(panel, horizon, windows, freq)
+    return [
+        run_window(factory, split, panel, horizon, quantiles, freq, name)
+        for name, factory in models.items()
+        for split in splits
+    ]
+
+
+def stack_predictions(
+    results: Sequence[WindowResult], quantile_cols: Sequence[str]
+) -> tuple[list[str], np.ndarray, pd.DataFrame]:
+    """Align successful results on (window, unique_id, ds).
+
+    Returns model names, predictions ``(n_models, n_points, n_q)`` and the key frame
+    (``window, unique_id, ds, y, scale``) of the points every model forecast.
+    """
+    ok = [r for r in results if r.forecast is not None]
+    names = list(dict.fromkeys(r.model for r in ok))
+    keys = ["window", *KEYS]
+    frames = {
+        name: pd.concat([r.forecast.assign(window=r.window) for r in ok if r.model == name]) for name in names
+    }
+    base = None
+    for frame in frames.values():
+        idx = frame[keys]
+        base = idx if base is None else base.merge(idx, on=keys)
+    if base is None:
+        return [], np.empty((0, 0, len(quantile_cols))), pd.DataFrame(columns=[*keys, ACTUAL, SCALE])
+    base = base.sort_values(keys, kind="stable").reset_index(drop=True)
+    first = frames[names[0]]
+    base = base.merge(first[[*keys, ACTUAL, SCALE]], on=keys, how="left")
+    preds = np.stack(
+        [
+            base[keys].merge(frames[n], on=keys, how="left")[list(quantile_cols)].to_numpy("float64")
+            for n in names
+        ]
+    )
+    return names, preds, base
+
+
+def score(frame: pd.DataFrame, quantiles: Sequence[float]) -> dict[str, float]:
+    """wQL, WAPE, MASE and outer-interval coverage of a scored window frame
+    (quantile columns, ``y``, ``scale``, ``unique_id``)."""
+    from models.metrics import coverage, mase, median_index, wape, wql
+
+    cols = [quantile_name_of(frame, q) for q in quantiles]
+    y = frame[ACTUAL].to_numpy("float64")
+    q_pred = frame[cols].to_numpy("float64")
+    point = q_pred[:, median_index(quantiles)]
+    return {
+        "wql": wql(y, q_pred, quantiles),
+        "wape": wape(y, point),
+        "mase": mase(y, point, frame[SCALE].to_numpy("float64"), frame[UNIQUE_ID].to_numpy()),
+        "coverage": coverage(y, q_pred),
+    }
+
+
+def quantile_name_of(frame: pd.DataFrame, q: float) -> str:
+    from fcplan.panel import quantile_name
+
+    name = quantile_name(q)
+    if name not in frame.columns:
+        raise KeyError(f"forecast frame lacks quantile column {name!r}; it has {list(frame.columns)}")
+    return name

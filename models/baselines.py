@@ -1,0 +1,293 @@
+"""Per-series (local) models: the template they share and the two baselines.
+
+:class:`LocalForecaster` turns the panel into one regular numpy array per series
+(gaps as NaN), calls ``_fit_series``/``_forecast_series`` on each, and falls back
+to the seasonal-naive baseline for series a model cannot handle (short,
+constant, all-zero, gappy, or a failed fit), logging which and why.
+
+The baselines :class:`SeasonalNaive` and :class:`MovingAverage` take their
+quantiles from the empirical distribution of their own in-sample h-step errors,
+so the intervals widen with the horizon as the errors do.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from fcplan.panel import DS, UNIQUE_ID, Y, covariate_columns
+from models.base import Forecaster
+
+log = logging.getLogger(__name__)
+
+#: At most this many past origins feed the empirical error distribution.
+MAX_ERRORS = 730
+
+
+def season_length(freq: str) -> int:
+    """Season of a pandas frequency: 7 for daily, 52 for weekly, 24 for hourly, else 1."""
+    offset = pd.tseries.frequencies.to_offset(freq)
+    name = offset.name.upper()
+    if name.startswith("W") and offset.n == 1:
+        return 52
+    if name == "H" and offset.n == 1:
+        return 24
+    if name == "D" and offset.n == 1:
+        return 7
+    return 1
+
+
+@dataclass
+class SeriesData:
+    """One series on a regular grid: ``y`` (NaN at gaps) and covariates ``x`` (n, k)."""
+
+    uid: str
+    ds: pd.DatetimeIndex
+    y: np.ndarray
+    x: np.ndarray
+
+
+def regular_series(panel: pd.DataFrame, freq: str, covariates: Sequence[str]) -> list[SeriesData]:
+    """Split a sorted panel (``unique_id, ds, y`` + ``covariates``) into regular arrays."""
+    offset = pd.tseries.frequencies.to_offset(freq)
+    out = []
+    for uid, grp in panel.groupby(UNIQUE_ID, sort=False):
+        grid = pd.date_range(grp[DS].iloc[0], grp[DS].iloc[-1], freq=offset)
+        frame = grp.set_index(DS)[[Y, *covariates]].reindex(grid)
+        x = frame[list(covariates)].fillna(0.0).to_numpy(dtype="float64")
+        out.append(SeriesData(str(uid), grid, frame[Y].to_numpy(dtype="float64"), x))
+    return out
+
+
+def interpolate_gaps(y: np.ndarray) -> np.ndarray:
+    """Linear interpolation over NaN (constant at the edges); all-NaN becomes zeros."""
+    ok = np.isfinite(y)
+    if ok.all():
+        return y
+    if not ok.any():
+        return np.zeros_like(y)
+    idx = np.arange(y.size)
+    return np.interp(idx, idx[ok], y[ok])
+
+
+def empirical_quantiles(
+    point: np.ndarray, errors: list[np.ndarray], quantiles: Sequence[float]
+) -> np.ndarray:
+    """``point[k] + quantile(errors[k], q)`` -> ``(h, n_q)``; empty error sets give zero width."""
+    q = np.asarray(quantiles, dtype="float64")
+    rows = [np.quantile(e, q) if e.size else np.zeros_like(q) for e in errors]
+    return point[:, None] + np.vstack(rows)
+
+
+def seasonal_naive_quantiles(y: np.ndarray, h: int, season: int, quantiles: Sequence[float]) -> np.ndarray:
+    """Seasonal naive forecast of a gap-free ``y`` with empirical h-step error quantiles."""
+    n = y.size
+    m = season if n > season else 1
+    steps = np.arange(h)
+    point = y[n - m + steps % m]
+    errors = []
+    for k in range(1, h + 1):
+        lag = m * int(np.ceil(k / m))
+        if n > lag + 1:
+            errors.append((y[lag:] - y[:-lag])[-MAX_ERRORS:])
+        elif n > m:
+            base = (y[m:] - y[:-m])[-MAX_ERRORS:]
+            errors.append(base * np.sqrt(np.ceil(k / m)))
+        else:
+            errors.append(np.diff(y) * np.sqrt(k))
+    return empirical_quantiles(point, errors, quantiles)
+
+
+def moving_average_quantiles(y: np.ndarray, h: int, window: int, quantiles: Sequence[float]) -> np.ndarray:
+    """Flat mean of the last ``window`` values with empirical h-step error quantiles."""
+    n = y.size
+    w = max(1, min(window, n - 1)) if n > 1 else 1
+    point = np.full(h, y[-w:].mean())
+    csum = np.concatenate([[0.0], np.cumsum(y)])
+    ma = (csum[w:] - csum[:-w]) / w  # ma[t - w] = mean(y[t-w:t]) for t = w..n
+    errors = []
+    for k in range(1, h + 1):
+        last = n - k + 1  # origins t = w..n-k
+        if last > w:
+            e = y[w + k - 1 : n] - ma[: last - w]
+            errors.append(e[-MAX_ERRORS:])
+        else:
+            errors.append(np.diff(y) * np.sqrt(k))
+    return empirical_quantiles(point, errors, quantiles)
+
+
+def fallback_reason(y: np.ndarray, min_length: int, max_gap_share: float = 0.1) -> str | None:
+    """Why a statistical model should not be fitted on ``y`` (NaN = gap), or None."""
+    finite = y[np.isfinite(y)]
+    if finite.size < min_length:
+        return f"short series ({finite.size} observations, needs {min_length})"
+    gaps = y.size - finite.size
+    if gaps > max_gap_share * y.size:
+        return f"gappy series ({gaps} of {y.size} timestamps missing)"
+    if np.all(finite == 0):
+        return "all-zero series"
+    if np.ptp(finite) == 0:
+        return "constant series"
+    return None
+
+
+_FALLBACK = "fallback"
+
+
+def _fit_chunk(model: LocalForecaster, chunk: list[SeriesData]) -> list[tuple[Any, str | None]]:
+    return [model._fit_one(series) for series in chunk]
+
+
+class LocalForecaster(Forecaster):
+    """Template for per-series models: subclasses implement ``_fit_series`` and
+    ``_forecast_series``; series they cannot handle fall back to seasonal naive.
+
+    Params common to all: ``n_jobs`` (processes across series, default 1),
+    ``max_length`` (fit on at most the last so many points, default all).
+    """
+
+    #: Fewer observations than this (in seasons + 2 points) fall back to the baseline.
+    min_seasons: ClassVar[float] = 2.0
+    #: Whether the model falls back at all (the baselines handle every series).
+    can_fall_back: ClassVar[bool] = True
+    #: Parameter defaults (e.g. ``max_length``, ``maxiter``) that bound fit time.
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def _param(self, key: str, default: Any = None) -> Any:
+        """A parameter as given to ``__init__``, else the class default, else ``default``."""
+        return self.params.get(key, self.defaults.get(key, default))
+
+    def _fit(self, panel: pd.DataFrame) -> None:
+        self.season_ = season_length(self.freq_)
+        used = self._used_covariates(panel)
+        self.used_covariates_: list[str] = used
+        series = regular_series(panel, self.freq_, used)
+        n_jobs = int(self._param("n_jobs", 1))
+        if n_jobs > 1 and len(series) > 4 * n_jobs:
+            chunks = [series[i::n_jobs] for i in range(n_jobs)]
+            with ProcessPoolExecutor(n_jobs) as pool:
+                parts = list(pool.map(_fit_chunk, [self] * n_jobs, chunks))
+            results: list[tuple[Any, str | None]] = [None] * len(series)  # type: ignore[list-item]
+            for i, part in enumerate(parts):
+                results[i::n_jobs] = part
+        else:
+            results = _fit_chunk(self, series)
+        self.states_ = [state for state, _ in results]
+        self.fallbacks_: dict[str, str] = {
+            s.uid: reason for s, (_, reason) in zip(series, results, strict=True) if reason is not None
+        }
+        if self.fallbacks_:
+            examples = dict(list(self.fallbacks_.items())[:3])
+            log.info(
+                "%s: %d series fell back to seasonal naive, e.g. %s",
+                self.name,
+                len(self.fallbacks_),
+                examples,
+            )
+
+    def _used_covariates(self, panel: pd.DataFrame) -> list[str]:
+        return covariate_columns(panel) if self.uses_covariates else []
+
+    def _fit_one(self, series: SeriesData) -> tuple[Any, str | None]:
+        max_length = self._param("max_length")
+        y, x = series.y, series.x
+        if max_length:
+            y, x = y[-int(max_length) :], x[-int(max_length) :]
+        if self.can_fall_back:
+            need = int(self.min_seasons * self.season_) + 2
+            reason = fallback_reason(y, need)
+            if reason is None:
+                try:
+                    return self._fit_series(interpolate_gaps(y), x), None
+                except Exception as exc:
+                    reason = f"fit failed ({type(exc).__name__}: {str(exc)[:80]})"
+            return (_FALLBACK, interpolate_gaps(y)), reason
+        return self._fit_series(interpolate_gaps(y), x), None
+
+    def _predict(self, h: int, future: pd.DataFrame, quantiles: list[float]) -> np.ndarray:
+        names = self.used_covariates_
+        missing = [c for c in names if c not in future.columns]
+        if missing:
+            from fcplan.panel import PanelError
+
+            raise PanelError(
+                f"{self.name} was fitted with covariates {names} but future lacks {missing}; pass their "
+                "values for the next steps in `future` (unique_id, ds + covariates)"
+            )
+        x_future = future[names].to_numpy(dtype="float64").reshape(len(self.series_ids_), h, len(names))
+        out = np.empty((len(self.series_ids_), h, len(quantiles)))
+        for i, state in enumerate(self.states_):
+            if isinstance(state, tuple) and state and state[0] == _FALLBACK:
+                out[i] = seasonal_naive_quantiles(state[1], h, self.season_, quantiles)
+                continue
+            try:
+                out[i] = self._forecast_series(state, h, x_future[i], quantiles)
+            except Exception as exc:
+                log.warning(
+                    "%s: forecast of %s failed (%s); seasonal naive used", self.name, self.series_ids_[i], exc
+                )
+                self.fallbacks_[self.series_ids_[i]] = f"forecast failed ({type(exc).__name__})"
+                out[i] = seasonal_naive_quantiles(self._history(state), h, self.season_, quantiles)
+        return out
+
+    def _history(self, state: Any) -> np.ndarray:
+        """The (transformed back) history kept in ``state``; subclasses keep it as ``state.y``."""
+        return np.asarray(state.y, dtype="float64")
+
+    # ------------------------------------------------------------- subclass
+    def _fit_series(self, y: np.ndarray, x: np.ndarray) -> Any:
+        """Fit on one gap-free series ``y`` (n,) with covariates ``x`` (n, k); return its state."""
+        raise NotImplementedError
+
+    def _forecast_series(
+        self, state: Any, h: int, x_future: np.ndarray, quantiles: list[float]
+    ) -> np.ndarray:
+        """``(h, n_q)`` quantiles of one series from its state and future covariates ``(h, k)``."""
+        raise NotImplementedError
+
+
+@dataclass
+class _History:
+    y: np.ndarray
+
+
+class SeasonalNaive(LocalForecaster):
+    """Repeat the last season (7 days / 52 weeks / 24 hours; naive when shorter).
+
+    Quantiles: empirical distribution of in-sample errors at each step's lag.
+    """
+
+    name = "seasonal_naive"
+    can_fall_back = False
+
+    def _fit_series(self, y: np.ndarray, x: np.ndarray) -> _History:
+        return _History(y)
+
+    def _forecast_series(
+        self, state: _History, h: int, x_future: np.ndarray, quantiles: list[float]
+    ) -> np.ndarray:
+        return seasonal_naive_quantiles(state.y, h, self.season_, quantiles)
+
+
+class MovingAverage(LocalForecaster):
+    """Flat mean of the last ``window`` observations (default 28).
+
+    Quantiles: empirical distribution of in-sample h-step errors of the same rule.
+    """
+
+    name = "moving_average"
+    can_fall_back = False
+
+    def _fit_series(self, y: np.ndarray, x: np.ndarray) -> _History:
+        return _History(y)
+
+    def _forecast_series(
+        self, state: _History, h: int, x_future: np.ndarray, quantiles: list[float]
+    ) -> np.ndarray:
+        return moving_average_quantiles(state.y, h, int(self._param("window", 28)), quantiles)

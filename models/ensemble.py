@@ -1,0 +1,154 @@
+"""Greedy weighted ensemble (Caruana et al. 2004, as AutoGluon's): a pure weight
+search over backtest predictions, and a forecaster that averages its members'
+quantiles with those weights.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fcplan.panel import KEYS, quantile_columns
+from models.base import Forecaster
+
+log = logging.getLogger(__name__)
+
+
+def _objective(actuals: np.ndarray, quantiles: Sequence[float], groups: np.ndarray | None):
+    """Mean over groups (backtest windows) of wQL; returns ``loss(pred (n, n_q)) -> float``."""
+    ok = np.isfinite(actuals)
+    y = actuals[ok]
+    labels = (
+        np.zeros(y.size, dtype=int)
+        if groups is None
+        else np.unique(np.asarray(groups)[ok], return_inverse=True)[1]
+    )
+    n_groups = int(labels.max()) + 1 if labels.size else 0
+    denom = np.bincount(labels, weights=np.abs(y), minlength=n_groups)
+    denom = np.where(denom > 0, denom, 1.0)
+    q = np.asarray(quantiles, dtype="float64")[None, :]
+
+    def loss(pred: np.ndarray) -> float:
+        diff = y[:, None] - pred[ok]
+        pin = np.maximum(q * diff, (q - 1.0) * diff).mean(axis=1)
+        return float(np.mean(2.0 * np.bincount(labels, weights=pin, minlength=n_groups) / denom))
+
+    return loss
+
+
+def _greedy(preds: np.ndarray, loss, ensemble_size: int) -> np.ndarray:
+    n_models = preds.shape[0]
+    counts = np.zeros(n_models)
+    total = np.zeros(preds.shape[1:])
+    best_loss, best_counts = np.inf, None
+    for step in range(1, ensemble_size + 1):
+        scores = [loss((total + preds[m]) / step) for m in range(n_models)]
+        pick = int(np.argmin(scores))  # ties: the first (cheapest-listed) model
+        counts[pick] += 1
+        total += preds[pick]
+        if scores[pick] < best_loss - 1e-12:
+            best_loss, best_counts = scores[pick], counts.copy()
+    assert best_counts is not None
+    return best_counts / best_counts.sum()
+
+
+def select_weights(
+    preds: np.ndarray,
+    actuals: np.ndarray,
+    quantiles: Sequence[float],
+    groups: np.ndarray | None = None,
+    ensemble_size: int = 50,
+    bagging_rounds: int = 0,
+    bag_fraction: float = 0.5,
+    seed: int = 0,
+) -> np.ndarray:
+    """Non-negative weights (summing to 1) over models minimising mean wQL.
+
+    ``preds`` is ``(n_models, n_points, n_q)`` (quantile forecasts of each model on
+    the same backtest points), ``actuals`` ``(n_points,)`` (NaN ignored),
+    ``groups`` ``(n_points,)`` the backtest window of each point (wQL is averaged
+    over windows). Greedy forward selection with replacement over
+    ``ensemble_size`` steps, keeping the best prefix; with ``bagging_rounds`` > 0
+    the search also runs on random model subsets and the weights are averaged.
+    """
+    preds = np.asarray(preds, dtype="float64")
+    actuals = np.asarray(actuals, dtype="float64")
+    if preds.ndim != 3 or preds.shape[1] != actuals.size or preds.shape[2] != len(quantiles):
+        raise ValueError(
+            f"preds must be (n_models, n_points={actuals.size}, n_q={len(quantiles)}), got {preds.shape}"
+        )
+    n_models = preds.shape[0]
+    if n_models == 0:
+        raise ValueError("select_weights needs at least one model's predictions")
+    if not np.isfinite(actuals).any():
+        return np.full(n_models, 1.0 / n_models)
+    loss = _objective(actuals, quantiles, groups)
+    weights = _greedy(preds, loss, ensemble_size)
+    if bagging_rounds > 0 and n_models > 2:
+        rng = np.random.default_rng(seed)
+        runs = [weights]
+        size = max(2, round(bag_fraction * n_models))
+        for _ in range(bagging_rounds):
+            subset = np.sort(rng.choice(n_models, size=size, replace=False))
+            bag = np.zeros(n_models)
+            bag[subset] = _greedy(preds[subset], loss, ensemble_size)
+            runs.append(bag)
+        weights = np.mean(runs, axis=0)
+    return weights / weights.sum()
+
+
+def combine(frames: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
+    """Weighted average of same-shaped quantile arrays, level by level."""
+    w = np.asarray(weights, dtype="float64")
+    return np.tensordot(w / w.sum(), np.stack(frames), axes=1)
+
+
+class EnsembleForecaster(Forecaster):
+    """Weighted average, level by level, of member forecasters' quantiles.
+
+    Params: ``members`` (name -> unfitted forecaster) and ``weights`` (name ->
+    weight). Only members with positive weight are fitted; a member that fails
+    to fit is dropped and the others' weights renormalised (logged).
+    """
+
+    name = "ensemble"
+    uses_covariates = True
+
+    def __init__(self, members: dict[str, Forecaster], weights: dict[str, float], **params: Any) -> None:
+        super().__init__(members=members, weights=weights, **params)
+
+    def _fit(self, panel: pd.DataFrame) -> None:
+        members: dict[str, Forecaster] = self.params["members"]
+        weights: dict[str, float] = self.params["weights"]
+        fitted: dict[str, Forecaster] = {}
+        for name, w in weights.items():
+            if w <= 0:
+                continue
+            try:
+                fitted[name] = members[name].fit(panel, freq=self.freq_)
+            except Exception as exc:  # one member failing must not sink the ensemble
+                log.warning(
+                    "ensemble member %s failed to fit (%s: %s); dropped", name, type(exc).__name__, exc
+                )
+        if not fitted:
+            raise RuntimeError(f"every ensemble member failed to fit: {sorted(weights)}")
+        total = sum(weights[n] for n in fitted)
+        self.members_ = fitted
+        self.weights_ = {n: weights[n] / total for n in fitted}
+        self.fallbacks_: dict[str, dict[str, str]] = {
+            n: dict(getattr(m, "fallbacks_", {})) for n, m in fitted.items()
+        }
+
+    def _predict(self, h: int, future: pd.DataFrame, quantiles: list[float]) -> np.ndarray:
+        cols = quantile_columns(quantiles)
+        arrays, weights = [], []
+        for name, member in self.members_.items():
+            given = future if member.uses_covariates else future[KEYS]
+            frame = member.predict_quantiles(h, future=given, quantiles=quantiles)
+            arrays.append(frame[cols].to_numpy("float64").reshape(len(self.series_ids_), h, len(cols)))
+            weights.append(self.weights_[name])
+        return combine(arrays, weights)

@@ -1,0 +1,182 @@
+"""Global LightGBM quantile regression, trained across all series (as the M5 winners).
+
+Direct multi-horizon: one row per (series, origin, step) with the step as a
+feature, the target scaled by the series' scale at the origin (see
+:func:`models.features.tabular_features`). Direct rather than recursive because
+each quantile model then learns the spread *at that step* from real errors; a
+recursive model fed its own median would forecast intervals that do not widen
+with the horizon, and it accumulates its bias. One booster per quantile level
+of ``levels`` (``objective="quantile", alpha=q``); other requested levels are
+interpolated in normal-score space.
+
+Covariates: all numeric covariates of the fitted panel are *known-future* (they
+enter at the target date), except those named in ``past_covariates``, which
+enter only as values at the origin. A known covariate missing from ``future`` at
+prediction time is taken as 0 with a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from fcplan.panel import PanelError
+from models.base import Forecaster
+from models.features import (
+    Grid,
+    TabularSpec,
+    build_grid,
+    extend_grid,
+    first_observed,
+    future_covariates,
+    interpolate_levels,
+    is_subdaily,
+    last_value_forecast,
+    season_length,
+    tabular_features,
+)
+
+log = logging.getLogger(__name__)
+
+#: Below this many training rows the model forecasts each series' last value.
+MIN_ROWS = 20
+
+
+class LightGBMQuantile(Forecaster):
+    """Global direct multi-horizon LightGBM, one booster per quantile level."""
+
+    name: ClassVar[str] = "lightgbm"
+    uses_covariates: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        levels: Sequence[float] = (0.05, 0.1, 0.3, 0.5, 0.7, 0.9, 0.95),
+        max_horizon: int = 28,
+        lags: Sequence[int] = (1, 2, 3, 4, 5, 6, 7, 14, 21, 28),
+        n_seasonal: int = 4,
+        past_covariates: Sequence[str] = (),
+        country: str | None = None,
+        n_estimators: int = 100,
+        learning_rate: float = 0.1,
+        num_leaves: int = 31,
+        min_data_in_leaf: int = 20,
+        max_rows: int = 100_000,
+        max_history: int = 730,
+        max_train_s: float = 120.0,
+        num_threads: int = 1,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(
+            levels=tuple(levels), max_horizon=max_horizon, lags=tuple(lags), n_seasonal=n_seasonal,
+            past_covariates=tuple(past_covariates), country=country, n_estimators=n_estimators,
+            learning_rate=learning_rate, num_leaves=num_leaves, min_data_in_leaf=min_data_in_leaf,
+            max_rows=max_rows, max_history=max_history, max_train_s=max_train_s,
+            num_threads=num_threads, seed=seed,
+        )
+
+    # ---------------------------------------------------------------- fit
+    def _spec(self) -> TabularSpec:
+        p = self.params
+        unknown = [c for c in p["past_covariates"] if c not in self.covariates_]
+        if unknown:
+            raise PanelError(
+                f"past_covariates {unknown} are not columns of the panel (covariates: {self.covariates_}); "
+                "fix the names or drop them"
+            )
+        past = tuple(j for j, c in enumerate(self.covariates_) if c in p["past_covariates"])
+        known = tuple(j for j in range(len(self.covariates_)) if j not in past)
+        return TabularSpec(
+            lags=p["lags"], season=season_length(self.freq_), n_seasonal=p["n_seasonal"], known=known,
+            past=past, subdaily=is_subdaily(self.freq_), country=p["country"],
+        )
+
+    def _training_rows(self, grid: Grid, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        """Sample up to ``max_rows`` (series, origin, step) triples whose target is observed."""
+        n_steps, n_past = self.params["max_horizon"], grid.n_past
+        first = first_observed(grid.y[:, :n_past])
+        origin_ok = (np.arange(n_past)[None, :] >= first[:, None]) & (np.arange(n_past)[None, :] < n_past - 1)
+        pairs = np.argwhere(origin_ok)
+        total = len(pairs) * n_steps
+        if total == 0:
+            return np.array([], int), np.array([], int), np.array([], int)
+        pick = np.arange(total) if total <= self.params["max_rows"] else np.sort(
+            rng.choice(total, self.params["max_rows"], replace=False)
+        )
+        rows, origins = pairs[pick // n_steps, 0], pairs[pick // n_steps, 1]
+        steps = pick % n_steps + 1
+        keep = origins + steps < n_past
+        keep[keep] = np.isfinite(grid.y[rows[keep], origins[keep] + steps[keep]])
+        return rows[keep], origins[keep], steps[keep]
+
+    def _fit(self, panel: pd.DataFrame) -> None:
+        import lightgbm as lgb
+
+        p = self.params
+        self.spec_ = self._spec()
+        grid = build_grid(panel, self.series_ids_, self.freq_, self.covariates_, p["max_history"])
+        self.grid_ = grid
+        rng = np.random.default_rng(p["seed"])
+        rows, origins, steps = self._training_rows(grid, rng)
+        self.boosters_: dict[float, Any] = {}
+        if len(rows) < MIN_ROWS:
+            log.warning("%s: only %d training rows; forecasting each series' last value",
+                        self.name, len(rows))
+            return
+        features, scale, names = tabular_features(grid, self.spec_, rows, origins, steps, p["max_horizon"])
+        target = grid.y[rows, origins + steps] / scale
+        self.feature_names_ = names
+        dataset = lgb.Dataset(features, target, feature_name=names, free_raw_data=False,
+                              params={"verbose": -1, "num_threads": p["num_threads"]})
+        budget = p["max_train_s"] / len(p["levels"])
+        for q in p["levels"]:
+            deadline = time.perf_counter() + budget
+            self.boosters_[q] = lgb.train(
+                self._booster_params(q), dataset, num_boost_round=p["n_estimators"],
+                callbacks=[_stop_at(deadline)],
+            )
+
+    def _booster_params(self, q: float) -> dict[str, Any]:
+        p = self.params
+        return {
+            "objective": "quantile", "alpha": q, "learning_rate": p["learning_rate"],
+            "num_leaves": p["num_leaves"], "min_data_in_leaf": p["min_data_in_leaf"],
+            "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0,
+            "num_threads": p["num_threads"], "seed": p["seed"], "deterministic": True,
+            "force_row_wise": True, "verbose": -1,
+        }
+
+    # ------------------------------------------------------------ predict
+    def _predict(self, h: int, future: pd.DataFrame, quantiles: list[float]) -> np.ndarray:
+        known = [self.covariates_[j] for j in self.spec_.known]
+        future_covariates(future, known, self.name)
+        grid = extend_grid(self.grid_, h, self.freq_, future)
+        n = len(self.series_ids_)
+        if not self.boosters_:
+            return last_value_forecast(grid, h, len(quantiles))
+        if h > self.params["max_horizon"]:
+            log.warning("%s: h=%d exceeds max_horizon=%d; steps beyond it reuse the last step's model "
+                        "(refit with a larger max_horizon)", self.name, h, self.params["max_horizon"])
+        rows = np.repeat(np.arange(n), h)
+        origins = np.full(n * h, grid.n_past - 1)
+        steps = np.tile(np.arange(1, h + 1), n)
+        features, scale, _ = tabular_features(grid, self.spec_, rows, origins, steps,
+                                              self.params["max_horizon"])
+        levels = sorted(self.boosters_)
+        values = np.stack([self.boosters_[q].predict(features) for q in levels], axis=-1) * scale[:, None]
+        return interpolate_levels(values, levels, quantiles).reshape(n, h, len(quantiles))
+
+
+def _stop_at(deadline: float) -> Callable[[Any], None]:
+    """A LightGBM callback that stops boosting once ``time.perf_counter()`` passes ``deadline``."""
+    import lightgbm as lgb
+
+    def callback(env: Any) -> None:
+        if time.perf_counter() > deadline:
+            raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list or [])
+
+    return callback

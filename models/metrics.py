@@ -1,0 +1,103 @@
+"""Forecast accuracy metrics on arrays (pure numpy).
+
+Shapes: ``y`` is ``(n,)`` actuals; ``q_pred`` is ``(n, n_q)`` predicted quantiles
+at ``quantiles`` (``(n_q,)``, ascending); ``point`` is ``(n,)``. NaN actuals are
+ignored everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def _clean(y: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...]:
+    y = np.asarray(y, dtype="float64")
+    ok = np.isfinite(y)
+    return (y[ok], *(np.asarray(o, dtype="float64")[ok] for o in others))
+
+
+def pinball_loss(y: np.ndarray, q_pred: np.ndarray, quantiles: Sequence[float]) -> np.ndarray:
+    """Pinball loss per point and level, ``(n, n_q)``."""
+    q = np.asarray(quantiles, dtype="float64")[None, :]
+    diff = np.asarray(y, dtype="float64")[:, None] - np.asarray(q_pred, dtype="float64")
+    return np.maximum(q * diff, (q - 1.0) * diff)
+
+
+def weighted_quantile_losses(y: np.ndarray, q_pred: np.ndarray, quantiles: Sequence[float]) -> np.ndarray:
+    """Amazon Forecast's wQL per level: ``2 * sum(pinball) / sum(|y|)``, ``(n_q,)``."""
+    y, q_pred = _clean(y, q_pred)
+    denom = np.abs(y).sum()
+    losses = 2.0 * pinball_loss(y, q_pred, quantiles).sum(axis=0)
+    return losses / denom if denom > 0 else np.where(losses > 0, np.inf, 0.0)
+
+
+def wql(y: np.ndarray, q_pred: np.ndarray, quantiles: Sequence[float]) -> float:
+    """Mean weighted quantile loss over the levels (lower is better; 0 is perfect)."""
+    return float(np.mean(weighted_quantile_losses(y, q_pred, quantiles)))
+
+
+def wape(y: np.ndarray, point: np.ndarray) -> float:
+    """Weighted absolute percentage error ``sum|y - point| / sum|y|``."""
+    y, point = _clean(y, point)
+    denom = np.abs(y).sum()
+    err = np.abs(y - point).sum()
+    return float(err / denom) if denom > 0 else (0.0 if err == 0 else float("inf"))
+
+
+def seasonal_scale(y_train: np.ndarray, season: int) -> float:
+    """MASE scale: mean ``|y_t - y_{t-season}|`` of the training data (naive lag-1 when
+    too short); NaN when it cannot be computed or is 0."""
+    y = np.asarray(y_train, dtype="float64")
+    m = season if y.size > season else 1
+    if y.size <= m:
+        return float("nan")
+    diffs = np.abs(y[m:] - y[:-m])
+    diffs = diffs[np.isfinite(diffs)]
+    scale = float(diffs.mean()) if diffs.size else float("nan")
+    return scale if scale > 0 else float("nan")
+
+
+def mase(y: np.ndarray, point: np.ndarray, scale: np.ndarray, series: np.ndarray | None = None) -> float:
+    """Mean absolute scaled error, averaged over series.
+
+    ``scale`` is ``(n,)`` (each point's series scale from :func:`seasonal_scale`);
+    ``series`` ``(n,)`` labels which series each point belongs to (one series when
+    None). Series with NaN scale are skipped; NaN when none is left.
+    """
+    y = np.asarray(y, dtype="float64")
+    labels = np.zeros(y.size) if series is None else np.asarray(series)
+    if labels.size != y.size:
+        raise ValueError(f"series has {labels.size} labels, expected one per actual ({y.size})")
+    scale = np.asarray(scale, dtype="float64")
+    ok = np.isfinite(y) & np.isfinite(scale)
+    if not ok.any():
+        return float("nan")
+    scaled = np.abs(y - np.asarray(point, dtype="float64"))[ok] / scale[ok]
+    _, inverse = np.unique(labels[ok], return_inverse=True)
+    per_series = np.bincount(inverse, weights=scaled) / np.bincount(inverse)
+    return float(per_series.mean())
+
+
+def coverage(y: np.ndarray, q_pred: np.ndarray) -> float:
+    """Share of actuals within the outermost quantile pair ``[q_pred[:, 0], q_pred[:, -1]]``."""
+    y, q_pred = _clean(y, q_pred)
+    if y.size == 0:
+        return float("nan")
+    inside = (y >= q_pred[:, 0]) & (y <= q_pred[:, -1])
+    return float(inside.mean())
+
+
+def quantile_coverage(y: np.ndarray, q_pred: np.ndarray) -> np.ndarray:
+    """Per level, the share of actuals at or below the predicted quantile, ``(n_q,)``
+    (a calibrated 0.9 quantile covers about 0.9)."""
+    y, q_pred = _clean(y, q_pred)
+    if y.size == 0:
+        return np.full(np.asarray(q_pred).shape[-1], np.nan)
+    return (y[:, None] <= q_pred).mean(axis=0)
+
+
+def median_index(quantiles: Sequence[float]) -> int:
+    """Index of the level closest to 0.5 (the point forecast for WAPE and MASE)."""
+    return int(np.argmin(np.abs(np.asarray(quantiles, dtype="float64") - 0.5)))

@@ -1,0 +1,181 @@
+"""Global quantile MLP: the adapter (frames -> tensors -> forecast arrays).
+
+One sample per (series, origin): the last ``context_length`` values scaled by
+the series' scale at the origin (mean ``|y|`` over its last 28 steps),
+their observed flags, the covariates over the context, the known-future
+covariates and holidays of the next ``max_horizon`` steps, the calendar of the
+first target step and ``log1p(scale)``. The network
+(:class:`~models.neural.modules.MLPQuantileNet`) outputs all ``levels`` for all
+``max_horizon`` steps at once, non-crossing by construction, trained with the
+pinball loss across all series. Horizons beyond ``max_horizon`` are forecast
+block by block, feeding the median back (intervals then do not widen: refit
+with a larger ``max_horizon`` instead). torch is imported only when fitting or
+predicting.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from models.base import Forecaster
+from models.features import (
+    Grid,
+    build_grid,
+    extend_grid,
+    future_covariates,
+    interpolate_levels,
+    is_subdaily,
+    last_value_forecast,
+    season_length,
+    series_scale,
+    take,
+)
+from models.neural.windows import origin_pairs, split_covariates, step_features
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LEVELS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98)
+
+
+class MLPQuantile(Forecaster):
+    """Global multi-horizon quantile MLP trained with the pinball loss."""
+
+    name: ClassVar[str] = "mlp"
+    uses_covariates: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        max_horizon: int = 28,
+        context_length: int | None = None,
+        levels: Sequence[float] = DEFAULT_LEVELS,
+        hidden: int = 64,
+        n_layers: int = 2,
+        dropout: float = 0.0,
+        epochs: int = 40,
+        batches_per_epoch: int = 50,
+        batch_size: int = 256,
+        learning_rate: float = 1e-3,
+        past_covariates: Sequence[str] = (),
+        country: str | None = None,
+        max_history: int = 730,
+        max_train_s: float = 60.0,
+        num_threads: int = 1,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(
+            max_horizon=max_horizon, context_length=context_length, levels=tuple(levels), hidden=hidden,
+            n_layers=n_layers, dropout=dropout, epochs=epochs, batches_per_epoch=batches_per_epoch,
+            batch_size=batch_size, learning_rate=learning_rate, past_covariates=tuple(past_covariates),
+            country=country, max_history=max_history, max_train_s=max_train_s, num_threads=num_threads,
+            seed=seed,
+        )
+
+    # ------------------------------------------------------------ arrays
+    def _context(self) -> int:
+        given = self.params["context_length"]
+        return int(given) if given else max(28, 4 * season_length(self.freq_))
+
+    def _samples(
+        self, grid: Grid, steps: tuple[np.ndarray, np.ndarray], scales: np.ndarray, rows: np.ndarray,
+        origins: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Inputs ``(B, F)``, scale ``(B,)``, scaled targets and observed mask ``(B, H)`` of
+        the samples at (``rows``, ``origins``); ``steps`` from :meth:`_step_features`,
+        ``scales`` ``(n, T)`` from :func:`series_scale`."""
+        calendar, known_steps = steps
+        context, horizon = self._context(), self.params["max_horizon"]
+        scale = scales[rows, origins]
+        ctx = origins[:, None] - np.arange(context - 1, -1, -1)[None, :]
+        tgt = origins[:, None] + 1 + np.arange(horizon)[None, :]
+        r = rows[:, None]
+        lags = take(grid.y, r, ctx) / scale[:, None]
+        known = take(known_steps, r, tgt)
+        parts = [
+            np.nan_to_num(lags), np.isfinite(lags).astype(float),
+            np.nan_to_num(take(grid.x, r, ctx)).reshape(len(rows), -1),
+            np.nan_to_num(known).reshape(len(rows), -1),
+            np.nan_to_num(take(calendar, rows, origins + 1)),
+            np.log1p(scale)[:, None],
+        ]
+        target = take(grid.y, r, tgt) / scale[:, None]
+        mask = np.isfinite(target)
+        return np.concatenate(parts, axis=1), scale, np.nan_to_num(target), mask.astype(float)
+
+    def _step_features(self, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+        """Per-step inputs: calendar encoding ``(n, T, E)`` and holidays + known-future
+        covariates ``(n, T, K)``."""
+        steps = step_features(grid, self.known_idx_, [], is_subdaily(self.freq_), self.params["country"])
+        n_known = len(self.known_idx_) + (2 if self.params["country"] else 0)
+        split = steps.shape[-1] - n_known
+        return np.ascontiguousarray(steps[..., :split]), np.ascontiguousarray(steps[..., split:])
+
+    # ---------------------------------------------------------------- fit
+    def _fit(self, panel: pd.DataFrame) -> None:
+        import torch
+
+        from models.neural.modules import MLPQuantileNet, pinball_loss
+        from models.neural.training import train
+
+        p = self.params
+        torch.set_num_threads(p["num_threads"])
+        self.grid_ = build_grid(panel, self.series_ids_, self.freq_, self.covariates_, p["max_history"])
+        self.known_idx_, _ = split_covariates(self.covariates_, p["past_covariates"])
+        self.known_ = [self.covariates_[j] for j in self.known_idx_]
+        steps = self._step_features(self.grid_)
+        scales = series_scale(self.grid_.y)
+        pairs = origin_pairs(self.grid_)
+        self.net_: Any = None
+        if len(pairs) < 2:
+            log.warning("%s: too little history to train; forecasting each series' last value", self.name)
+            return
+        probe = self._samples(self.grid_, steps, scales, pairs[:1, 0], pairs[:1, 1])[0]
+        torch.manual_seed(p["seed"])
+        net = MLPQuantileNet(probe.shape[1], p["max_horizon"], len(p["levels"]), p["hidden"], p["n_layers"],
+                             p["dropout"])
+        levels = torch.tensor(sorted(p["levels"]), dtype=torch.float32)
+
+        def batch_loss(model: Any, rng: np.random.Generator) -> Any:
+            pick = pairs[rng.integers(len(pairs), size=p["batch_size"])]
+            x, _, target, mask = self._samples(self.grid_, steps, scales, pick[:, 0], pick[:, 1])
+            pred = model(torch.as_tensor(x, dtype=torch.float32))
+            return pinball_loss(pred, torch.as_tensor(target, dtype=torch.float32),
+                                torch.as_tensor(mask, dtype=torch.float32), levels)
+
+        self.loss_history_ = train(net, batch_loss, p["epochs"], p["batches_per_epoch"], p["learning_rate"],
+                                   p["max_train_s"], p["seed"], self.name)
+        self.net_ = net
+
+    # ------------------------------------------------------------ predict
+    def _predict(self, h: int, future: pd.DataFrame, quantiles: list[float]) -> np.ndarray:
+        import torch
+
+        future_covariates(future, self.known_, self.name)
+        grid = extend_grid(self.grid_, h, self.freq_, future)
+        if self.net_ is None:
+            return last_value_forecast(grid, h, len(quantiles))
+        torch.set_num_threads(self.params["num_threads"])
+        steps = self._step_features(grid)
+        horizon, levels = self.params["max_horizon"], sorted(self.params["levels"])
+        if h > horizon:
+            log.warning("%s: h=%d exceeds max_horizon=%d; later steps feed back the median and their "
+                        "intervals do not widen (refit with a larger max_horizon)", self.name, h, horizon)
+        n = len(self.series_ids_)
+        rows = np.arange(n)
+        out = np.empty((n, h, len(levels)))
+        done = 0
+        while done < h:
+            origins = np.full(n, grid.n_past - 1 + done)
+            x, scale, _, _ = self._samples(grid, steps, series_scale(grid.y), rows, origins)
+            with torch.no_grad():
+                pred = self.net_(torch.as_tensor(x, dtype=torch.float32)).double().numpy()
+            width = min(horizon, h - done)
+            out[:, done : done + width] = pred[:, :width] * scale[:, None, None]
+            median = interpolate_levels(out[:, done : done + width], levels, [0.5])[..., 0]
+            grid.y[:, grid.n_past + done : grid.n_past + done + width] = median
+            done += width
+        return interpolate_levels(out, levels, quantiles)

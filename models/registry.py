@@ -1,0 +1,65 @@
+"""The model registry: a plain dict from name to forecaster class.
+
+Optional models (global models needing lightgbm or torch) are imported with
+:func:`_optional`; a module that fails to import is logged and skipped, so the
+statistical pool always works.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+from models.base import Forecaster
+from models.baselines import MovingAverage, SeasonalNaive
+from models.stats import ETS, SARIMAX, Theta
+
+log = logging.getLogger(__name__)
+
+MODELS: dict[str, type[Forecaster]] = {
+    "seasonal_naive": SeasonalNaive,
+    "moving_average": MovingAverage,
+    "ets": ETS,
+    "sarimax": SARIMAX,
+    "theta": Theta,
+}
+
+#: Models every series can be forecast with; the engine always keeps them.
+BASELINES: tuple[str, ...] = ("seasonal_naive", "moving_average")
+
+#: Small hyperparameters for the contract test (name -> params), kept next to the registry.
+TEST_PARAMS: dict[str, dict[str, Any]] = {
+    "ets": {"maxiter": 20},
+    "sarimax": {"maxiter": 10},
+    "moving_average": {"window": 7},
+}
+
+
+def _optional(name: str, module: str, attr: str, test_params: dict[str, Any] | None = None) -> None:
+    """Register ``module.attr`` as ``name`` if it imports; log and skip it otherwise."""
+    try:
+        cls = getattr(importlib.import_module(module), attr)
+    except Exception as exc:  # ImportError, or a broken optional dependency
+        log.info("model %r unavailable (%s: %s); skipped", name, type(exc).__name__, exc)
+        return
+    MODELS[name] = cls
+    if test_params is not None:
+        TEST_PARAMS[name] = test_params
+
+
+# Global models (models/lgbm.py, models/neural/); importing them does not import torch.
+_optional("lightgbm", "models.lgbm", "LightGBMQuantile",
+          {"n_estimators": 10, "levels": (0.1, 0.5, 0.9), "max_rows": 3000, "min_data_in_leaf": 5})
+_optional("mlp", "models.neural", "MLPQuantile", {"epochs": 2, "batches_per_epoch": 3, "hidden": 8})
+_optional("deepar", "models.neural", "DeepAR",
+          {"epochs": 2, "batches_per_epoch": 3, "hidden": 8, "n_samples": 20})
+
+
+def get_model(name: str, **params: Any) -> Forecaster:
+    """An unfitted forecaster by registry name; unknown names list the known ones."""
+    try:
+        cls = MODELS[name]
+    except KeyError:
+        raise KeyError(f"unknown model {name!r}; known models: {sorted(MODELS)}") from None
+    return cls(**params)

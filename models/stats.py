@@ -1,0 +1,185 @@
+"""statsmodels models fitted per series: :class:`ETS`, :class:`SARIMAX`, :class:`Theta`.
+
+Each fits on ``sqrt(y)`` when the series is non-negative (``transform="sqrt"``,
+the default; ``"log1p"`` and ``"none"`` are the alternatives): the square root
+stabilises the variance of counts and, unlike the log, copes with closed days
+(zeros). Quantiles commute with a monotone map, so the square of a quantile on
+the root scale is the quantile on the original scale. Quantiles come from the
+Gaussian predictive distribution statsmodels gives on the fitted scale.
+
+Series that are short, constant, all-zero or gappy, and series whose fit fails,
+fall back to seasonal naive (see :class:`models.baselines.LocalForecaster`).
+Fit time is bounded by ``maxiter`` and ``max_length`` (last points only).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from models.baselines import LocalForecaster
+
+
+def to_model_scale(y: np.ndarray, transform: str | None) -> tuple[np.ndarray, str | None]:
+    """``log1p(y)`` or ``sqrt(y)`` when asked and ``y >= 0``; returns the values and the
+    transform that applied (None when none did)."""
+    if transform in ("log1p", "sqrt") and np.nanmin(y) >= 0:
+        return (np.log1p(y) if transform == "log1p" else np.sqrt(y)), transform
+    return y, None
+
+
+def normal_quantiles(
+    mean: np.ndarray, variance: np.ndarray, quantiles: list[float], logged: str | bool | None
+) -> np.ndarray:
+    """``(h, n_q)`` quantiles of N(mean, variance), mapped back to the original scale
+    (``logged``: the transform of :func:`to_model_scale`; True means log1p)."""
+    sd = np.sqrt(np.clip(np.nan_to_num(np.asarray(variance, dtype="float64")), 0.0, None))
+    values = np.asarray(mean, dtype="float64")[:, None] + norm.ppf(quantiles)[None, :] * sd[:, None]
+    if logged is True or logged == "log1p":
+        values = np.expm1(np.clip(values, None, 50.0))
+    elif logged == "sqrt":
+        values = np.clip(values, 0.0, None) ** 2
+    return values
+
+
+def fourier(t: np.ndarray, season: int, k: int = 3) -> np.ndarray:
+    """Seasonal Fourier terms ``(len(t), 2k)`` of period ``season`` (none when season <= 1)."""
+    k = min(k, season // 2)
+    if season <= 1 or k < 1:
+        return np.empty((t.size, 0))
+    arg = 2 * np.pi * np.outer(t, np.arange(1, k + 1)) / season
+    cols = np.hstack([np.sin(arg), np.cos(arg)])
+    return cols[:, np.abs(cols).max(axis=0) > 1e-9] if t.size else cols
+
+
+@dataclass
+class _Fitted:
+    """A fitted statsmodels result with what forecasting needs."""
+
+    result: Any
+    y: np.ndarray
+    logged: str | None
+    keep: np.ndarray | None = None
+
+
+class ETS(LocalForecaster):
+    """Additive-error ETS with damped trend and seasonality (statsmodels ``ETSModel``).
+
+    Params: ``damped`` (default True), ``maxiter`` (100), ``transform`` ("sqrt"),
+    ``max_length`` (730 points), ``n_jobs`` (1). Weekly data (season 52) gets no
+    seasonal component: too many states for a per-series fit.
+    """
+
+    name = "ets"
+    defaults: ClassVar[dict[str, Any]] = {"max_length": 730, "maxiter": 100}
+
+    def _fit_series(self, y: np.ndarray, x: np.ndarray) -> _Fitted:
+        from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+        z, logged = to_model_scale(y, self._param("transform", "sqrt"))
+        m = self.season_
+        seasonal = "add" if 1 < m <= 24 and z.size >= 2 * m + 2 else None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = ETSModel(
+                pd.Series(z),
+                error="add",
+                trend="add",
+                damped_trend=bool(self._param("damped", True)),
+                seasonal=seasonal,
+                seasonal_periods=m if seasonal else None,
+            )
+            result = model.fit(disp=False, maxiter=int(self._param("maxiter", 100)))
+        return _Fitted(result, y, logged)
+
+    def _forecast_series(
+        self, state: _Fitted, h: int, x_future: np.ndarray, quantiles: list[float]
+    ) -> np.ndarray:
+        n = state.result.model.nobs
+        pred = state.result.get_prediction(start=n, end=n + h - 1)
+        mean = np.asarray(pred.predicted_mean, dtype="float64")
+        return normal_quantiles(mean, np.asarray(pred.forecast_variance), quantiles, state.logged)
+
+
+class SARIMAX(LocalForecaster):
+    """Regression with ARMA errors (statsmodels ``SARIMAX``) on seasonal Fourier terms
+    and the panel's covariates (promotions, holidays), which must be known in advance.
+
+    Params: ``order`` ((1, 0, 1)), ``maxiter`` (50), ``transform`` ("sqrt"),
+    ``max_length`` (365 points), ``n_jobs`` (1). Covariates constant over the
+    training window are dropped for that series.
+    """
+
+    name = "sarimax"
+    uses_covariates = True
+    defaults: ClassVar[dict[str, Any]] = {"max_length": 365, "maxiter": 50}
+
+    def _fit_series(self, y: np.ndarray, x: np.ndarray) -> _Fitted:
+        from statsmodels.tsa.statespace.sarimax import SARIMAX as _Sarimax
+
+        z, logged = to_model_scale(y, self._param("transform", "sqrt"))
+        keep = np.flatnonzero(np.ptp(x, axis=0) > 0) if x.shape[1] else np.array([], dtype=int)
+        exog = np.hstack([fourier(np.arange(z.size), self.season_), x[:, keep]])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = _Sarimax(
+                z,
+                exog=exog if exog.shape[1] else None,
+                order=tuple(self._param("order", (1, 0, 1))),
+                trend="c",
+                concentrate_scale=True,
+            )
+            result = model.fit(disp=False, maxiter=int(self._param("maxiter", 50)))
+        return _Fitted(result, y, logged, keep)
+
+    def _forecast_series(
+        self, state: _Fitted, h: int, x_future: np.ndarray, quantiles: list[float]
+    ) -> np.ndarray:
+        n = state.result.model.nobs
+        keep = state.keep if state.keep is not None else np.array([], dtype=int)
+        exog = np.hstack([fourier(np.arange(n, n + h), self.season_), x_future[:, keep]])
+        fc = state.result.get_forecast(h, exog=exog if exog.shape[1] else None)
+        return normal_quantiles(
+            np.asarray(fc.predicted_mean), np.asarray(fc.var_pred_mean), quantiles, state.logged
+        )
+
+
+class Theta(LocalForecaster):
+    """The Theta method (statsmodels ``ThetaModel``, additive deseasonalisation).
+
+    Params: ``theta`` (2.0), ``transform`` ("sqrt"), ``max_length`` (730), ``n_jobs`` (1).
+    """
+
+    name = "theta"
+    defaults: ClassVar[dict[str, Any]] = {"max_length": 730}
+
+    def _fit_series(self, y: np.ndarray, x: np.ndarray) -> _Fitted:
+        from statsmodels.tsa.forecasting.theta import ThetaModel
+
+        z, logged = to_model_scale(y, self._param("transform", "sqrt"))
+        m = self.season_
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = ThetaModel(
+                z, period=m if m > 1 else None, deseasonalize=m > 1 and z.size >= 2 * m, method="additive"
+            ).fit()
+        return _Fitted(result, y, logged)
+
+    def _forecast_series(
+        self, state: _Fitted, h: int, x_future: np.ndarray, quantiles: list[float]
+    ) -> np.ndarray:
+        theta = float(self._param("theta", 2.0))
+        result = state.result
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mean = np.asarray(result.forecast(h, theta=theta), dtype="float64")
+        # SES is an IMA(1,1): Var(h) = sigma2 (1 + (h-1) alpha^2). statsmodels' own
+        # prediction_intervals uses (1 + (alpha-1)^2), far too wide for small alpha.
+        alpha = float(result.params.iloc[1])
+        variance = float(result.sigma2) * (1.0 + np.arange(h) * alpha**2)
+        return normal_quantiles(mean, variance, quantiles, state.logged)

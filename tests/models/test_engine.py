@@ -1,0 +1,70 @@
+import logging
+
+import numpy as np
+import pytest
+
+from fcplan.panel import PanelError
+from models.engine import LEADERBOARD_COLUMNS, run_backtest, run_engine
+
+LEVELS = [0.1, 0.5, 0.9]
+FAST = {"ets": {"maxiter": 15}, "sarimax": {"maxiter": 10}}
+
+
+def test_the_engine_returns_an_ensemble_forecast_leaderboard_and_weights(make_panel, make_future):
+    panel = make_panel(n_series=2, length=60, promo=True)
+    result = run_engine(
+        panel,
+        7,
+        LEVELS,
+        future=make_future(panel, 7, promo=0.0),
+        models=["ets", "sarimax"],
+        model_params=FAST,
+        holiday_country="US",
+    )
+    frame = result.forecast
+    assert list(frame.columns) == ["unique_id", "ds", "model", "0.1", "0.5", "0.9"]
+    assert len(frame) == 14 and set(frame["model"]) == {"ensemble"}
+    values = frame[["0.1", "0.5", "0.9"]].to_numpy()
+    assert np.isfinite(values).all() and (np.diff(values, axis=1) >= 0).all()
+    assert list(result.leaderboard.columns) == LEADERBOARD_COLUMNS
+    assert {"ensemble", "seasonal_naive", "ets", "sarimax"} <= set(result.leaderboard["model"])
+    assert sum(result.weights.values()) == pytest.approx(1.0)
+    assert list(result.error_correlation.index) == list(result.weights)
+
+
+def test_when_a_series_is_constant_then_the_engine_reports_its_fallback(make_panel):
+    panel = make_panel(n_series=2, length=50)
+    panel.loc[panel["unique_id"] == "fc1", "y"] = 3.0
+    result = run_engine(panel, 5, LEVELS, models=["theta"])
+    assert "constant" in result.fallbacks["fc1"]
+    assert "fc0" not in result.fallbacks
+
+
+def test_when_a_covariate_is_not_in_future_then_it_is_not_used(make_panel, caplog):
+    panel = make_panel(n_series=1, length=50, promo=True)
+    with caplog.at_level(logging.INFO, logger="models.engine"):
+        result = run_engine(panel, 5, LEVELS, models=["sarimax"], model_params=FAST)
+    assert "past-only" in caplog.text
+    assert result.forecast[["0.1", "0.5", "0.9"]].notna().all().all()
+
+
+def test_when_the_time_budget_is_tiny_then_slow_models_are_skipped(make_panel, caplog):
+    panel = make_panel(n_series=20, length=40)
+    with caplog.at_level(logging.WARNING, logger="models.engine"):
+        result = run_engine(panel, 5, LEVELS, models=["sarimax"], time_limit_s=0.001, model_params=FAST)
+    assert "sarimax" not in result.weights
+    assert "skipped" in caplog.text
+    assert len(result.forecast) == 100
+
+
+def test_when_a_model_name_is_unknown_then_the_error_lists_the_known_ones(make_panel):
+    with pytest.raises(PanelError, match="known models"):
+        run_engine(make_panel(), 5, LEVELS, models=["prophet"])
+
+
+def test_the_backtest_scores_every_window_and_the_mean(make_panel):
+    result = run_backtest(make_panel(n_series=2, length=50), 5, LEVELS, windows=3, models=[])
+    board = result.leaderboard
+    assert set(board["window"]) == {"all", "0", "1", "2"}
+    assert set(board["model"]) == {"seasonal_naive", "moving_average", "ensemble"}
+    assert board[["wql", "wape", "coverage"]].notna().all().all()

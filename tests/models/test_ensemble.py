@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+
+from models.baselines import MovingAverage, SeasonalNaive
+from models.ensemble import EnsembleForecaster, combine, select_weights
+
+LEVELS = [0.1, 0.5, 0.9]
+
+
+def _preds(y, offsets):
+    return np.stack([np.repeat((y + o)[:, None], 3, axis=1) for o in offsets])
+
+
+def test_when_one_model_is_perfect_then_it_gets_all_the_weight():
+    y = np.arange(1.0, 21.0)
+    weights = select_weights(_preds(y, [3.0, 0.0, -2.0]), y, LEVELS)
+    np.testing.assert_allclose(weights, [0.0, 1.0, 0.0])
+
+
+def test_when_two_models_err_in_opposite_directions_then_they_share_the_weight():
+    y = np.arange(1.0, 21.0)
+    weights = select_weights(_preds(y, [2.0, -2.0, 5.0]), y, LEVELS)
+    assert weights[0] == pytest.approx(0.5) and weights[1] == pytest.approx(0.5)
+
+
+def test_weights_are_non_negative_and_sum_to_one_with_bagging_and_windows():
+    rng = np.random.default_rng(0)
+    y = rng.poisson(20, size=60).astype(float)
+    preds = np.sort(rng.normal(20, 5, size=(4, 60, 3)), axis=-1)
+    weights = select_weights(preds, y, LEVELS, groups=np.repeat([0, 1], 30), bagging_rounds=5, seed=1)
+    assert weights.shape == (4,)
+    assert np.all(weights >= 0) and weights.sum() == pytest.approx(1.0)
+
+
+def test_when_preds_have_the_wrong_shape_then_the_error_gives_the_expected_one():
+    with pytest.raises(ValueError, match="n_points=5"):
+        select_weights(np.zeros((2, 4, 3)), np.zeros(5), LEVELS)
+
+
+def test_combine_is_the_weighted_average_of_each_level():
+    a, b = np.full((2, 3), 1.0), np.full((2, 3), 4.0)
+    np.testing.assert_allclose(combine([a, b], [2.0, 1.0]), 2.0)
+
+
+def test_the_ensemble_forecasts_the_weighted_average_of_its_members(make_panel):
+    panel = make_panel(n_series=2, length=40)
+    members = {"seasonal_naive": SeasonalNaive(), "moving_average": MovingAverage()}
+    ensemble = EnsembleForecaster(members, {"seasonal_naive": 0.25, "moving_average": 0.75}).fit(panel)
+    got = ensemble.predict_quantiles(5, quantiles=[0.5])
+    naive = SeasonalNaive().fit(panel).predict_quantiles(5, quantiles=[0.5])
+    mean = MovingAverage().fit(panel).predict_quantiles(5, quantiles=[0.5])
+    np.testing.assert_allclose(got["0.5"], 0.25 * naive["0.5"] + 0.75 * mean["0.5"])
+    assert set(got["model"]) == {"ensemble"}

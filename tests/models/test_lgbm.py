@@ -1,0 +1,108 @@
+"""Global LightGBM quantile model (models/lgbm.py), with tiny hyperparameters."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.lgbm import LightGBMQuantile
+
+TINY = {"n_estimators": 10, "levels": (0.1, 0.5, 0.9), "max_rows": 3000, "min_data_in_leaf": 5,
+        "max_horizon": 7}
+
+
+def make_panel(seed: int = 0) -> pd.DataFrame:
+    """Three series of different scale and length, awkward ids, a gap, a promo covariate."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for uid, level, days in [("a b/ç", 5.0, 60), ("1", 500.0, 45), ("big", 20000.0, 70)]:
+        ds = pd.date_range(end="2024-03-31", periods=days, freq="D")
+        weekly = 1 + 0.3 * np.sin(2 * np.pi * ds.dayofweek.to_numpy() / 7)
+        promo = (rng.random(days) < 0.2).astype(float)
+        y = rng.poisson(level * weekly * (1 + 0.5 * promo)).astype(float)
+        parts.append(pd.DataFrame({"unique_id": uid, "ds": ds, "y": y, "promo": promo}))
+    panel = pd.concat(parts, ignore_index=True)
+    return panel.drop(index=10).reset_index(drop=True)  # a gap in "a b/ç"
+
+
+def future_frame(panel: pd.DataFrame, h: int, promo: float = 0.0) -> pd.DataFrame:
+    last = panel.groupby("unique_id")["ds"].max()
+    return pd.concat(
+        [pd.DataFrame({"unique_id": uid, "ds": pd.date_range(end + pd.Timedelta(days=1), periods=h),
+                       "promo": promo}) for uid, end in last.items()],
+        ignore_index=True,
+    )
+
+
+def test_when_fitted_on_an_awkward_panel_then_forecast_has_every_row_and_no_crossing() -> None:
+    panel = make_panel()
+    model = LightGBMQuantile(**TINY).fit(panel)
+    forecast = model.predict_quantiles(7, future_frame(panel, 7), quantiles=[0.1, 0.5, 0.9])
+    assert list(forecast.columns) == ["unique_id", "ds", "model", "0.1", "0.5", "0.9"]
+    assert len(forecast) == 3 * 7 and set(forecast["unique_id"]) == {"a b/ç", "1", "big"}
+    values = forecast[["0.1", "0.5", "0.9"]].to_numpy()
+    assert np.isfinite(values).all() and (np.diff(values, axis=1) >= 0).all()
+    big = forecast.loc[forecast["unique_id"] == "big", "0.5"].mean()
+    small = forecast.loc[forecast["unique_id"] == "a b/ç", "0.5"].mean()
+    assert big > 100 * small  # one model, yet each series keeps its own scale
+
+
+def test_when_a_promotion_is_on_then_the_forecast_rises() -> None:
+    rng = np.random.default_rng(1)
+    parts = []
+    for i in range(8):
+        ds = pd.date_range("2024-01-01", periods=150, freq="D")
+        promo = (rng.random(150) < 0.25).astype(float)
+        y = rng.poisson(100.0 * (i + 1) * (1 + 0.5 * promo)).astype(float)
+        parts.append(pd.DataFrame({"unique_id": f"s{i}", "ds": ds, "y": y, "promo": promo}))
+    panel = pd.concat(parts, ignore_index=True)
+    model = LightGBMQuantile(n_estimators=60, levels=(0.5,), max_rows=5000, max_horizon=7).fit(panel)
+    off = model.predict_quantiles(7, future_frame(panel, 7, 0.0), quantiles=[0.5])["0.5"].to_numpy()
+    on = model.predict_quantiles(7, future_frame(panel, 7, 1.0), quantiles=[0.5])["0.5"].to_numpy()
+    assert np.median(on / off) > 1.3
+
+
+def test_when_future_is_missing_then_covariates_are_zero_and_a_warning_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    panel = make_panel()
+    model = LightGBMQuantile(**TINY).fit(panel)
+    with caplog.at_level(logging.WARNING):
+        forecast = model.predict_quantiles(3)
+    assert "promo" in caplog.text and len(forecast) == 9
+    zeros = model.predict_quantiles(3, future_frame(panel, 3, 0.0))
+    np.testing.assert_allclose(forecast["0.5"], zeros["0.5"])
+
+
+def test_when_series_are_short_constant_or_all_zero_then_fit_and_predict_do_not_crash() -> None:
+    ds = pd.date_range("2024-01-01", periods=30, freq="D")
+    panel = pd.concat([
+        pd.DataFrame({"unique_id": "zero", "ds": ds, "y": 0.0}),
+        pd.DataFrame({"unique_id": "flat", "ds": ds, "y": 7.0}),
+        pd.DataFrame({"unique_id": "short", "ds": ds[-2:], "y": [3.0, 4.0]}),
+    ])
+    forecast = LightGBMQuantile(**TINY).fit(panel).predict_quantiles(10)
+    assert len(forecast) == 30 and np.isfinite(forecast[["0.1", "0.5", "0.9"]].to_numpy()).all()
+    median = forecast.groupby("unique_id")["0.5"].mean()
+    assert 0 <= median["zero"] < median["flat"]
+    one_row = pd.DataFrame({"unique_id": ["x", "y"], "ds": pd.to_datetime(["2024-01-01"] * 2),
+                            "y": [1.0, 2.0]})
+    forecast = LightGBMQuantile(**TINY).fit(one_row, freq="D").predict_quantiles(2)
+    np.testing.assert_allclose(forecast["0.5"], [1, 1, 2, 2])
+
+
+def test_same_seed_gives_the_same_forecast() -> None:
+    panel = make_panel()
+    first = LightGBMQuantile(**TINY, seed=3).fit(panel).predict_quantiles(5, future_frame(panel, 5))
+    second = LightGBMQuantile(**TINY, seed=3).fit(panel).predict_quantiles(5, future_frame(panel, 5))
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_importing_the_lightgbm_model_does_not_import_torch() -> None:
+    code = "import sys, models.lgbm, models.features; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

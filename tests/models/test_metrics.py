@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+
+from models.metrics import (
+    coverage,
+    mase,
+    median_index,
+    quantile_coverage,
+    seasonal_scale,
+    wape,
+    weighted_quantile_losses,
+    wql,
+)
+
+LEVELS = [0.1, 0.5, 0.9]
+
+
+def test_when_quantiles_equal_the_actuals_then_wql_is_zero():
+    y = np.array([1.0, 2.0, 3.0])
+    assert wql(y, np.repeat(y[:, None], 3, axis=1), LEVELS) == 0.0
+
+
+def test_wql_is_twice_the_pinball_loss_over_the_sum_of_actuals():
+    y = np.array([10.0, 10.0])
+    pred = np.array([[8.0, 9.0, 12.0], [8.0, 11.0, 12.0]])
+    # pinball per level: 0.1: 2*0.1*2=0.4; 0.5: 0.5+0.5=1.0; 0.9: 2*0.1*2=0.4
+    expected = 2 * np.array([0.4, 1.0, 0.4]) / 20.0
+    np.testing.assert_allclose(weighted_quantile_losses(y, pred, LEVELS), expected)
+    assert wql(y, pred, LEVELS) == pytest.approx(expected.mean())
+
+
+def test_when_actuals_are_nan_then_they_are_ignored():
+    y = np.array([10.0, np.nan])
+    pred = np.array([[10.0, 10.0, 10.0], [0.0, 0.0, 0.0]])
+    assert wql(y, pred, LEVELS) == 0.0
+    assert wape(y, pred[:, 1]) == 0.0
+
+
+def test_wape_is_absolute_error_over_absolute_actuals():
+    assert wape(np.array([10.0, 30.0]), np.array([12.0, 26.0])) == pytest.approx(6.0 / 40.0)
+
+
+def test_mase_scales_by_the_seasonal_naive_error_of_the_training_data():
+    train = np.array([1.0, 2.0, 3.0, 5.0, 6.0, 7.0])
+    scale = seasonal_scale(train, season=3)  # |5-1|, |6-2|, |7-3| -> 4
+    assert scale == pytest.approx(4.0)
+    y, point = np.array([10.0, 12.0]), np.array([8.0, 12.0])
+    assert mase(y, point, np.full(2, scale)) == pytest.approx(0.25)
+
+
+def test_mase_averages_over_series():
+    y, point = np.array([1.0, 1.0, 1.0]), np.array([0.0, 0.0, 1.0])
+    value = mase(y, point, np.array([1.0, 1.0, 2.0]), series=np.array(["a", "a", "b"]))
+    assert value == pytest.approx((1.0 + 0.0) / 2)
+
+
+def test_coverage_counts_actuals_within_the_outermost_quantiles():
+    y = np.array([1.0, 5.0, 20.0, 9.0])
+    pred = np.tile([2.0, 5.0, 10.0], (4, 1))
+    assert coverage(y, pred) == pytest.approx(0.5)
+    np.testing.assert_allclose(quantile_coverage(y, pred), [0.25, 0.5, 0.75])
+
+
+def test_median_index_picks_the_level_closest_to_one_half():
+    assert median_index([0.05, 0.4, 0.55, 0.9]) == 2

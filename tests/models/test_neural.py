@@ -1,0 +1,104 @@
+"""Neural global models (models/neural/), with tiny hyperparameters, one thread."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+torch = pytest.importorskip("torch")
+torch.set_num_threads(1)
+
+from fcplan.panel import PanelError  # noqa: E402
+from models.neural import DeepAR, MLPQuantile  # noqa: E402
+from models.neural.modules import MLPQuantileNet, negbin_log_prob  # noqa: E402
+
+TINY_MLP = {"epochs": 2, "batches_per_epoch": 3, "batch_size": 16, "hidden": 8, "max_horizon": 7}
+TINY_DEEPAR = {"epochs": 2, "batches_per_epoch": 3, "batch_size": 8, "hidden": 8, "n_samples": 20,
+               "prediction_length": 7, "context_length": 14}
+LEVELS = [0.1, 0.5, 0.9]
+
+
+def make_panel(seed: int = 0) -> pd.DataFrame:
+    """Three count series of different scale and length, awkward ids, a gap, a promo covariate."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for uid, level, days in [("a b/ç", 5.0, 40), ("1", 500.0, 30), ("big", 20000.0, 45)]:
+        ds = pd.date_range(end="2024-03-31", periods=days, freq="D")
+        promo = (rng.random(days) < 0.2).astype(float)
+        y = rng.poisson(level * (1 + 0.5 * promo)).astype(float)
+        parts.append(pd.DataFrame({"unique_id": uid, "ds": ds, "y": y, "promo": promo}))
+    return pd.concat(parts, ignore_index=True).drop(index=7).reset_index(drop=True)
+
+
+def future_frame(panel: pd.DataFrame, h: int) -> pd.DataFrame:
+    last = panel.groupby("unique_id")["ds"].max()
+    frames = [pd.DataFrame({"unique_id": uid, "ds": pd.date_range(end + pd.Timedelta(days=1), periods=h),
+                            "promo": 0.0}) for uid, end in last.items()]
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.mark.parametrize(("cls", "params"), [(MLPQuantile, TINY_MLP), (DeepAR, TINY_DEEPAR)])
+def test_when_fitted_on_an_awkward_panel_then_forecast_has_every_row_and_no_crossing(cls, params) -> None:
+    panel = make_panel()
+    forecast = cls(**params).fit(panel).predict_quantiles(9, future_frame(panel, 9), quantiles=LEVELS)
+    assert list(forecast.columns) == ["unique_id", "ds", "model", "0.1", "0.5", "0.9"]
+    assert len(forecast) == 27 and set(forecast["unique_id"]) == {"a b/ç", "1", "big"}
+    values = forecast[["0.1", "0.5", "0.9"]].to_numpy()
+    assert np.isfinite(values).all() and (np.diff(values, axis=1) >= 0).all()
+
+
+@pytest.mark.parametrize(("cls", "params"), [(MLPQuantile, TINY_MLP), (DeepAR, TINY_DEEPAR)])
+def test_same_seed_gives_the_same_forecast(cls, params) -> None:
+    panel = make_panel()
+    first = cls(**params, seed=5).fit(panel).predict_quantiles(3, future_frame(panel, 3))
+    second = cls(**params, seed=5).fit(panel).predict_quantiles(3, future_frame(panel, 3))
+    pd.testing.assert_frame_equal(first, second)
+
+
+@pytest.mark.parametrize(("cls", "params"), [(MLPQuantile, TINY_MLP), (DeepAR, TINY_DEEPAR)])
+def test_when_series_are_short_constant_or_all_zero_then_fit_and_predict_do_not_crash(cls, params) -> None:
+    ds = pd.date_range("2024-01-01", periods=20, freq="D")
+    panel = pd.concat([
+        pd.DataFrame({"unique_id": "zero", "ds": ds, "y": 0.0}),
+        pd.DataFrame({"unique_id": "flat", "ds": ds, "y": 7.0}),
+        pd.DataFrame({"unique_id": "short", "ds": ds[-2:], "y": [3.0, 4.0]}),
+    ])
+    forecast = cls(**params).fit(panel).predict_quantiles(4)
+    assert len(forecast) == 12 and np.isfinite(forecast[["0.1", "0.5", "0.9"]].to_numpy()).all()
+    one_row = pd.DataFrame({"unique_id": ["x"], "ds": pd.to_datetime(["2024-01-01"]), "y": [2.0]})
+    forecast = cls(**params).fit(one_row, freq="D").predict_quantiles(2)
+    np.testing.assert_allclose(forecast["0.5"], [2, 2])
+
+
+def test_negative_binomial_log_prob_matches_scipy() -> None:
+    scipy_stats = pytest.importorskip("scipy.stats")
+    y = np.array([0.0, 1.0, 3.0, 10.0, 250.0])
+    mu = np.array([0.5, 2.0, 3.0, 8.0, 300.0])
+    alpha = np.array([0.1, 1.0, 0.5, 2.0, 0.05])
+    got = negbin_log_prob(torch.tensor(y), torch.tensor(mu), torch.tensor(alpha)).numpy()
+    r = 1.0 / alpha
+    expected = scipy_stats.nbinom(n=r, p=r / (r + mu)).logpmf(y)
+    np.testing.assert_allclose(got, expected, rtol=1e-9)
+
+
+def test_mlp_quantile_outputs_never_cross_even_untrained() -> None:
+    torch.manual_seed(0)
+    net = MLPQuantileNet(n_inputs=5, horizon=4, n_levels=6, hidden=8)
+    out = net(torch.randn(32, 5))
+    assert out.shape == (32, 4, 6) and (out.diff(dim=-1) >= 0).all()
+
+
+def test_when_counts_are_negative_then_deepar_says_which_models_to_use() -> None:
+    panel = make_panel()
+    panel.loc[0, "y"] = -1.0
+    with pytest.raises(PanelError, match="non-negative"):
+        DeepAR(**TINY_DEEPAR).fit(panel)
+
+
+def test_importing_the_neural_models_does_not_import_torch() -> None:
+    code = "import sys, models.neural; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

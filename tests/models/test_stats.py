@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+
+from fcplan.panel import PanelError
+from models.stats import ETS, SARIMAX, Theta, fourier, normal_quantiles
+
+LEVELS = [0.1, 0.5, 0.9]
+FAST = {"maxiter": 15}
+
+
+@pytest.mark.parametrize("model_cls", [ETS, SARIMAX, Theta])
+def test_when_series_is_constant_then_it_falls_back_to_baseline(model_cls, make_panel):
+    panel = make_panel(n_series=2, length=50)
+    panel.loc[panel["unique_id"] == "fc1", "y"] = 7.0
+    model = model_cls(**FAST).fit(panel)
+    assert set(model.fallbacks_) == {"fc1"}
+    assert "constant" in model.fallbacks_["fc1"]
+    frame = model.predict_quantiles(7, quantiles=LEVELS)
+    assert np.allclose(frame.loc[frame["unique_id"] == "fc1", ["0.1", "0.5", "0.9"]], 7.0)
+
+
+def test_when_series_is_all_zero_or_short_then_it_falls_back_and_says_why(make_panel):
+    panel = make_panel(n_series=3, length=50)
+    panel.loc[panel["unique_id"] == "fc1", "y"] = 0.0
+    panel = panel[(panel["unique_id"] != "fc2") | (panel.index % 50 >= 45)]
+    model = ETS(**FAST).fit(panel)
+    assert "all-zero" in model.fallbacks_["fc1"]
+    assert "short" in model.fallbacks_["fc2"]
+    assert "fc0" not in model.fallbacks_
+
+
+def test_ets_follows_the_weekly_pattern(make_panel):
+    panel = make_panel(n_series=1, length=84, seed=3)
+    frame = ETS(**FAST).fit(panel).predict_quantiles(7, quantiles=LEVELS)
+    median = frame["0.5"].to_numpy()
+    assert median.max() - median.min() > 5.0  # a flat forecast would miss the +-40% weekly swing
+
+
+def test_when_a_promotion_is_planned_then_sarimax_forecasts_more(make_panel, make_future):
+    panel = make_panel(n_series=1, length=120, promo=True, seed=2)
+    model = SARIMAX(**FAST).fit(panel)
+    with_promo = model.predict_quantiles(7, future=make_future(panel, 7, promo=1.0), quantiles=LEVELS)
+    without = model.predict_quantiles(7, future=make_future(panel, 7, promo=0.0), quantiles=LEVELS)
+    assert (with_promo["0.5"] - without["0.5"]).mean() > 5.0
+
+
+def test_when_future_lacks_a_covariate_then_sarimax_says_which(make_panel):
+    panel = make_panel(n_series=1, length=60, promo=True)
+    model = SARIMAX(**FAST).fit(panel)
+    with pytest.raises(PanelError, match="promo"):
+        model.predict_quantiles(7, quantiles=LEVELS)
+
+
+def test_normal_quantiles_map_back_from_the_log_scale():
+    out = normal_quantiles(np.log1p(np.array([9.0])), np.array([0.0]), LEVELS, logged=True)
+    np.testing.assert_allclose(out, 9.0)
+
+
+def test_fourier_terms_span_the_weekly_cycle():
+    terms = fourier(np.arange(14), 7)
+    assert terms.shape == (14, 6)
+    np.testing.assert_allclose(terms[:7], terms[7:], atol=1e-12)

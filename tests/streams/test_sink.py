@@ -1,0 +1,192 @@
+"""The one sink, on SQLite and PostgreSQL: exactly-once orders, newest-wins promotions."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from fcplan.storage import make_engine
+from fcplan.storage.schema import center_hourly, center_watermarks, orders, promotions, stream_metrics
+from streams.contracts import Order, Promotion
+from streams.sink import write_orders, write_promotions
+
+pytestmark = pytest.mark.integration
+
+GRACE = timedelta(hours=48)
+T0 = datetime(2024, 6, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+def make_order(
+    order_id: str, center_id: str = "ICN1", ts: datetime = T0, lines: int = 1, units: int = 2
+) -> Order:
+    return Order(order_id=order_id, center_id=center_id, ts=ts, lines=lines, units=units)
+
+
+def hourly(engine: Engine) -> dict[tuple[str, datetime], tuple[int, int, int]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(center_hourly.c.center_id, center_hourly.c.hour, center_hourly.c.orders,
+                                   center_hourly.c.lines, center_hourly.c.units))
+        return {(c, h): (n, li, u) for c, h, n, li, u in rows}
+
+
+def count(engine: Engine, table) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def metrics(engine: Engine) -> dict[tuple[str, str], int]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(stream_metrics.c.name, stream_metrics.c.reason, stream_metrics.c.value))
+        return {(n, r): v for n, r, v in rows}
+
+
+def watermark(engine: Engine, center: str) -> datetime | None:
+    with engine.connect() as conn:
+        return conn.execute(
+            select(center_watermarks.c.watermark).where(center_watermarks.c.center_id == center)
+        ).scalar_one_or_none()
+
+
+def test_when_the_same_batch_is_written_twice_then_nothing_changes(engine: Engine) -> None:
+    batch = [make_order(f"o{i}", ts=T0 + timedelta(minutes=20 * i), lines=1 + i % 3, units=3 + i)
+             for i in range(10)]
+    first = write_orders(engine, batch, GRACE)
+    before = hourly(engine)
+    second = write_orders(engine, batch, GRACE)
+    assert (first.accepted, first.duplicates) == (10, 0)
+    assert (second.accepted, second.duplicates) == (0, 10)
+    assert second.late == [] and second.hourly == []
+    assert hourly(engine) == before
+    assert count(engine, orders) == 10
+    assert sum(n for n, _, _ in before.values()) == 10
+
+
+def test_when_an_event_is_duplicated_within_a_batch_then_it_is_counted_once(engine: Engine) -> None:
+    a, b = make_order("a", units=2), make_order("b", units=5)
+    result = write_orders(engine, [a, b, a, a], GRACE)
+    assert (result.accepted, result.duplicates) == (2, 2)
+    assert hourly(engine)[("ICN1", T0.replace(tzinfo=None))] == (2, 2, 7)
+    assert metrics(engine) == {("orders", "accepted"): 2, ("orders", "duplicate"): 2}
+
+
+def test_the_returned_hourly_rows_are_the_touched_hours_after_the_recount(engine: Engine) -> None:
+    write_orders(engine, [make_order("a"), make_order("b", ts=T0 + timedelta(hours=3))], GRACE)
+    result = write_orders(engine, [make_order("c", ts=T0 + timedelta(minutes=59))], GRACE)
+    assert [(r.center_id, r.hour, r.orders) for r in result.hourly] == [("ICN1", T0, 2)]
+
+
+def test_an_order_older_than_the_stored_watermark_minus_grace_is_returned_late(engine: Engine) -> None:
+    write_orders(engine, [make_order("new", ts=T0)], GRACE)
+    too_old = make_order("old", ts=T0 - GRACE - timedelta(seconds=1))
+    in_grace = make_order("ok", ts=T0 - GRACE + timedelta(hours=1))
+    result = write_orders(engine, [too_old, in_grace], GRACE)
+    assert result.late == [too_old]
+    assert result.accepted == 1
+    with engine.connect() as conn:
+        assert set(conn.execute(select(orders.c.order_id)).scalars()) == {"new", "ok"}
+    assert watermark(engine, "ICN1") == T0.replace(tzinfo=None), "an older order must not move it back"
+
+
+def test_the_watermark_advances_with_newer_orders_and_is_per_center(engine: Engine) -> None:
+    pus_old = make_order("b", center_id="PUS1", ts=T0 - timedelta(days=9))
+    write_orders(engine, [make_order("a", ts=T0), pus_old], GRACE)
+    write_orders(engine, [make_order("c", ts=T0 + timedelta(days=3))], GRACE)
+    assert watermark(engine, "ICN1") == datetime(2024, 6, 4)
+    assert watermark(engine, "PUS1") == datetime(2024, 5, 23)
+    late = write_orders(engine, [make_order("d", ts=T0), make_order("e", center_id="PUS1", ts=T0)], GRACE)
+    assert [o.order_id for o in late.late] == ["d"]
+
+
+def test_a_late_order_already_stored_is_a_duplicate_not_late(engine: Engine) -> None:
+    old = make_order("old", ts=T0)
+    write_orders(engine, [old], GRACE)
+    write_orders(engine, [make_order("new", ts=T0 + timedelta(days=10))], GRACE)
+    result = write_orders(engine, [old], GRACE)
+    assert (result.duplicates, result.late) == (1, [])
+
+
+def test_the_hourly_table_equals_a_recount_of_the_ground_truth(engine: Engine) -> None:
+    rng = random.Random(11)
+    truth = [
+        make_order(f"o{i}", center_id=rng.choice(["ICN1", "PUS1", "DAE1"]),
+                   ts=T0 + timedelta(minutes=rng.randrange(0, 36 * 60)), lines=(li := rng.randint(1, 4)),
+                   units=li + rng.randint(0, 5))
+        for i in range(600)
+    ]
+    # Deliver in overlapping, shuffled batches with repeats, as a replaying consumer would.
+    stream = truth + rng.sample(truth, 150)
+    rng.shuffle(stream)
+    for start in range(0, len(stream), 97):
+        write_orders(engine, stream[start : start + 97], grace=timedelta(days=30))
+    sums: dict = {}
+    for o in truth:
+        key = (o.center_id, o.ts.replace(minute=0, tzinfo=None))
+        n, li, u = sums.get(key, (0, 0, 0))
+        sums[key] = (n + 1, li + o.lines, u + o.units)
+    assert hourly(engine) == sums
+    assert metrics(engine)[("orders", "accepted")] == 600
+    assert metrics(engine)[("orders", "duplicate")] == 150
+
+
+def test_an_empty_batch_writes_nothing(engine: Engine) -> None:
+    result = write_orders(engine, [], GRACE)
+    assert (result.accepted, result.duplicates, result.late) == (0, 0, [])
+    assert count(engine, stream_metrics) == 0
+
+
+def make_promo(version: datetime, discount: float, status: str = "active", promo_id: str = "p1") -> Promotion:
+    return Promotion(
+        promo_id=promo_id, center_ids=["ICN1"], start=T0, end=T0 + timedelta(days=2), kind="flash",
+        discount_pct=discount, status=status, updated_at=version,
+    )
+
+
+def stored_promos(engine: Engine) -> dict[str, tuple[float, str]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(promotions.c.promo_id, promotions.c.discount_pct, promotions.c.status))
+        return {p: (d, s) for p, d, s in rows}
+
+
+def test_when_an_older_promotion_version_arrives_later_then_the_newer_one_stays(engine: Engine) -> None:
+    write_promotions(engine, [make_promo(T0 + timedelta(hours=2), 30.0, "cancelled")])
+    write_promotions(engine, [make_promo(T0 + timedelta(hours=1), 10.0)])
+    assert stored_promos(engine) == {"p1": (30.0, "cancelled")}
+
+
+def test_a_newer_promotion_version_replaces_the_stored_one(engine: Engine) -> None:
+    write_promotions(engine, [make_promo(T0, 10.0)])
+    write_promotions(engine, [make_promo(T0 + timedelta(hours=1), 25.0, "cancelled")])
+    assert stored_promos(engine) == {"p1": (25.0, "cancelled")}
+
+
+def test_within_one_batch_the_newest_version_wins_whatever_the_order(engine: Engine) -> None:
+    batch = [
+        make_promo(T0 + timedelta(hours=3), 40.0),
+        make_promo(T0, 5.0),
+        make_promo(T0 + timedelta(hours=1), 9.0),
+        make_promo(T0, 15.0, promo_id="p2"),
+    ]
+    assert write_promotions(engine, batch) == 2
+    assert stored_promos(engine) == {"p1": (40.0, "active"), "p2": (15.0, "active")}
+    assert metrics(engine)[("promotions", "accepted")] == 4
+
+
+def test_a_promotion_for_every_center_is_stored_with_null_centers(engine: Engine) -> None:
+    promo = Promotion(promo_id="all", center_ids="all", start=T0, end=T0 + timedelta(days=1), kind="sale",
+                      discount_pct=5)
+    write_promotions(engine, [promo])
+    with engine.connect() as conn:
+        row = conn.execute(select(promotions).where(promotions.c.promo_id == "all")).mappings().one()
+    assert row["center_ids"] is None
+    assert row["updated_at"] == row["start"] == datetime(2024, 6, 1)

@@ -1,0 +1,119 @@
+"""The ``fcplan`` console command, run as a user would run it (a subprocess)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SUBCOMMANDS = ("broker", "worker", "simulate", "replay", "retrain", "plan", "dashboard", "demo", "forecast",
+               "backtest")
+
+
+def fcplan_exe() -> list[str]:
+    """The installed console script next to this interpreter, else ``python -m fcplan``."""
+    script = Path(sys.executable).parent / "fcplan"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "fcplan"]
+
+
+@pytest.fixture
+def run(tmp_path: Path):
+    """Run ``fcplan ARGS`` in tmp_path with a clean FCPLAN_* environment plus ``env``."""
+
+    def call(
+        *args: str, env: dict[str, str] | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess:
+        base = {k: v for k, v in os.environ.items() if not k.startswith("FCPLAN_")}
+        base.update({
+            "FCPLAN_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+            # Nothing listens there: a command that reaches for Kafka by mistake fails fast.
+            "FCPLAN_KAFKA_BOOTSTRAP": "127.0.0.1:1",
+            "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb", "OMP_NUM_THREADS": "1",
+        })
+        base.update(env or {})
+        return subprocess.run([*fcplan_exe(), *args], cwd=tmp_path, env=base, capture_output=True, text=True,
+                              timeout=timeout)
+
+    return call
+
+
+def lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def test_help_lists_every_sub_command(run) -> None:
+    out = run("--help")
+    assert out.returncode == 0, out.stderr
+    listed = {word for line in out.stdout.splitlines() for word in line.replace("│", " ").split()[:1]}
+    missing = [name for name in SUBCOMMANDS if name not in listed]
+    assert missing == [], f"--help does not list {missing}:\n{out.stdout}"
+
+
+def test_no_arguments_shows_the_help(run) -> None:
+    out = run()
+    assert "Usage" in out.stdout + out.stderr
+    assert "retrain" in out.stdout + out.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("FCPLAN_KAFKA_BROKER_PORT", "ninety"), ("FCPLAN_TIMEZONE", "Mars/Olympus"),
+     ("FCPLAN_PLANNER_SHRINKAGE", "2")],
+)
+def test_a_bad_setting_gives_a_one_line_error_naming_the_variable_and_exit_2(
+    run, variable: str, value: str
+) -> None:
+    out = run("plan", env={variable: value})
+    assert out.returncode == 2
+    assert out.stdout == ""
+    err = lines(out.stderr)
+    assert len(err) == 1, f"expected one line, got {len(err)}:\n{out.stderr}"
+    assert err[0].startswith("error: ")
+    assert variable in err[0], f"the message should name {variable}: {err[0]}"
+    assert value in err[0]
+
+
+def test_plan_on_an_empty_database_says_to_run_retrain_first_and_exits_3(run) -> None:
+    out = run("plan")
+    assert out.returncode == 3, out.stderr
+    assert "run `fcplan retrain` first" in out.stdout
+
+
+def test_retrain_on_an_empty_database_says_orders_are_needed_and_exits_3(run) -> None:
+    out = run("retrain")
+    assert out.returncode == 3, out.stderr
+    assert "no orders stored yet" in out.stdout.lower()
+
+
+def test_replay_of_a_missing_file_says_it_does_not_exist(run, tmp_path: Path) -> None:
+    missing = tmp_path / "nope.csv"
+    out = run("replay", str(missing))
+    assert out.returncode == 1
+    assert lines(out.stderr) == [f"error: {missing} does not exist"]
+
+
+def test_replay_of_a_file_without_the_needed_columns_names_them_and_the_fix(run, tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text("order_id,region,timestamp\n1,north,2024-06-01 10:00\n")
+    out = run("replay", str(path))
+    assert out.returncode == 1
+    err = out.stderr
+    assert "orders.csv lacks column(s) ['center_id', 'ts']" in err
+    assert "['order_id', 'region', 'timestamp']" in err
+    assert "--center-column" in err
+
+
+def test_replay_with_the_center_column_option_gets_past_the_column_check(run, tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text("order_id,region,ts\n1,north,not-a-time\n")
+    out = run("replay", str(path), "--center-column", "region")
+    assert out.returncode == 1
+    assert "1 rows have unreadable ts, e.g. ['not-a-time']" in out.stderr
+
+
+def test_the_console_script_is_installed() -> None:
+    assert shutil.which("fcplan", path=str(Path(sys.executable).parent)), "run `pip install -e .`"
