@@ -9,7 +9,10 @@ export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: demo test lint bench clean install
+PD2 := .venv-pandas2
+BENCH := .venv-bench
+
+.PHONY: demo test test-fast test-pandas2 lint bench dashboard clean install
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,21 +22,45 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
+# fcplan must work on pandas 2 too (statsforecast, gluonts and AutoGluon need pandas < 3).
+$(PD2)/.installed: pyproject.toml
+	@test -x $(PD2)/bin/python || $(PYTHON) -m venv $(PD2)
+	$(PD2)/bin/python -m pip install --quiet "torch==2.13.0" "pandas<3"
+	$(PD2)/bin/python -m pip install --quiet -e ".[dev]" "pandas<3"
+	@touch $@
+
+# Peers for the accuracy benchmark (statsforecast needs pandas < 3).
+$(BENCH)/.installed: pyproject.toml
+	@test -x $(BENCH)/bin/python || $(PYTHON) -m venv $(BENCH)
+	$(BENCH)/bin/python -m pip install --quiet "torch==2.13.0" "pandas<3"
+	$(BENCH)/bin/python -m pip install --quiet -e ".[dev,bench]" "pandas<3"
+	@touch $@
+
 install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/fcplan demo
 
-test: $(STAMP)
+test: $(STAMP) $(PD2)/.installed
 	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory test-pandas2
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+# The unit tests again on pandas 2.
+test-pandas2: $(PD2)/.installed
+	$(PD2)/bin/python -m pytest -q -p no:cacheprovider -m "not integration and not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[bench]"
-	$(BIN)/python benchmarks/accuracy.py
+bench: $(STAMP) $(BENCH)/.installed
+	$(BENCH)/bin/python benchmarks/accuracy.py
 	$(BIN)/python benchmarks/stream_throughput.py
 
+dashboard: $(STAMP)
+	$(BIN)/fcplan dashboard
+
 clean:
-	rm -rf $(VENV) var build *.egg-info
+	rm -rf $(VENV) $(PD2) $(BENCH) var build *.egg-info

@@ -72,8 +72,11 @@ def produce(servers: str, events: list[tuple[bytes, bytes]]) -> float:
     return len(events) / (time.perf_counter() - t0)
 
 
-async def raw_consume(servers: str, n: int) -> float:
+async def raw_consume(servers: str, n: int, decode: bool = False) -> float:
+    """Events/s of a bare aiokafka loop (``decode``: also parse each value into an Order)."""
     from aiokafka import AIOKafkaConsumer
+
+    from streams.contracts import Order
 
     consumer = AIOKafkaConsumer(
         ORDERS,
@@ -92,6 +95,9 @@ async def raw_consume(servers: str, n: int) -> float:
                 if t0 is None:
                     t0 = time.perf_counter()
                 seen += len(records)
+                if decode:
+                    for record in records:
+                        Order.model_validate_json(record.value)
     finally:
         await consumer.stop()
     return n / (time.perf_counter() - (t0 or time.perf_counter()))
@@ -203,6 +209,7 @@ def main() -> None:
         start = datetime.now(UTC) - timedelta(hours=2)
         produce_eps = produce(broker.bootstrap, make_events(args.events, "bench-", start - timedelta(days=1)))
         raw_eps = asyncio.run(raw_consume(broker.bootstrap, args.events))
+        raw_decode_eps = asyncio.run(raw_consume(broker.bootstrap, args.events, decode=True))
         worker = start_worker(broker.bootstrap, url, "fcplan-bench", tmp / "worker.log")
         try:
             worker_eps = worker_throughput(engine, args.events)
@@ -212,7 +219,7 @@ def main() -> None:
             worker.wait(30)
     p50, p99 = (float(np.percentile(lat, p)) for p in (50, 99)) if lat.size else (float("nan"),) * 2
     print(f"events: {args.events}  producer: {produce_eps:,.0f} ev/s (kafka-python)")
-    print(f"raw aiokafka consume: {raw_eps:,.0f} ev/s")
+    print(f"raw aiokafka consume: {raw_eps:,.0f} ev/s; with JSON -> Order parsing: {raw_decode_eps:,.0f} ev/s")
     print(f"fcplan worker end to end: {worker_eps:,.0f} ev/s  (ratio {worker_eps / raw_eps:.2f})")
     print(
         f"latency at {args.rate:,.0f} ev/s offered: p50 {p50:,.0f} ms, p99 {p99:,.0f} ms ({lat.size} events)"
@@ -224,6 +231,8 @@ def main() -> None:
                 "worker_eps": round(worker_eps),
                 "raw_eps": round(raw_eps),
                 "ratio": round(worker_eps / raw_eps, 3),
+                "raw_decode_eps": round(raw_decode_eps),
+                "ratio_to_raw_decode": round(worker_eps / raw_decode_eps, 3),
                 "p50_latency_ms": round(p50, 1),
                 "p99_latency_ms": round(p99, 1),
                 "offered_eps": args.rate,
