@@ -268,6 +268,8 @@ class Demo:
         print(
             f"events produced: {produced.get('backfilled_orders', 0)} orders, "
             f"{produced.get('promotion_events', 0)} promotion events\n"
-            f"hourly rows: {counts['hourly']}\nforecast rows: {counts['forecast']}\nplan rows: {counts['plan']}",
+            f"hourly rows: {counts['hourly']}\n"
+            f"forecast rows: {counts['forecast']} ({counts['forecast_days']} center-days x quantiles)\n"
+            f"plan rows: {counts['plan']} (center-day-shifts)",
             flush=True,
         )

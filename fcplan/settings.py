@@ -67,8 +67,9 @@ class StreamsSettings(_Section):
     late_grace_hours: float = Field(48.0, ge=0)
     max_future_hours: float = Field(1.0, ge=0)
     max_message_bytes: int = Field(64 * 1024, ge=256)
-    max_lines: int = Field(1000, ge=1)
-    max_units: int = Field(100_000, ge=1)
+    # Real B2B orders reach a thousand lines and 87,000 units (online retail data).
+    max_lines: int = Field(10_000, ge=1)
+    max_units: int = Field(1_000_000, ge=1)
 
 
 class ForecastSettings(_Section):

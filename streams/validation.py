@@ -28,8 +28,8 @@ class Limits:
     """What the worker accepts; built from the streams settings and the center list."""
 
     max_bytes: int = 64 * 1024
-    max_lines: int = 1000
-    max_units: int = 100_000
+    max_lines: int = 10_000
+    max_units: int = 1_000_000
     max_future: timedelta = timedelta(hours=1)
     late_grace: timedelta = timedelta(hours=48)
     centers: frozenset[str] = field(default_factory=frozenset)

@@ -7,6 +7,7 @@ retries never double-count.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, Table, create_engine, event, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError
 
 from fcplan.storage.schema import metadata
 
@@ -51,8 +53,21 @@ def make_engine(url: str, create: bool = True) -> Engine:
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     if create:
-        metadata.create_all(engine)
+        _create_schema(engine)
     return engine
+
+
+def _create_schema(engine: Engine, attempts: int = 10) -> None:
+    """``create_all`` that tolerates another process creating the same tables at the
+    same moment (replicas starting on a fresh database): a retry's check sees them."""
+    for attempt in range(attempts):
+        try:
+            metadata.create_all(engine)
+            return
+        except DBAPIError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -198,4 +198,6 @@ def row_counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         for name, table in (("hourly", center_hourly), ("forecast", forecasts), ("plan", staffing_plans)):
             out[name] = int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+        days = select(forecasts.c.run_id, forecasts.c.unique_id, forecasts.c.ds).distinct().subquery()
+        out["forecast_days"] = int(conn.execute(select(func.count()).select_from(days)).scalar_one())
     return out

@@ -236,4 +236,4 @@ def test_the_latest_forecast_run_is_the_newest_by_creation_time(engine: Engine) 
 
 def test_row_counts_count_hourly_forecast_and_plan_rows(engine: Engine) -> None:
     put_hours(engine, [("ICN1", "2024-06-01 00:00", 1), ("ICN1", "2024-06-01 01:00", 1)])
-    assert q.row_counts(engine) == {"hourly": 2, "forecast": 0, "plan": 0}
+    assert q.row_counts(engine) == {"hourly": 2, "forecast": 0, "forecast_days": 0, "plan": 0}

@@ -108,7 +108,7 @@ def test_unknown_fields_are_ignored() -> None:
     assert isinstance(parse_order(order_bytes(channel="app"), Limits(), NOW), Order)
 
 
-@pytest.mark.parametrize("overrides", [{"lines": 1001, "units": 1001}, {"units": 100_001}])
+@pytest.mark.parametrize("overrides", [{"lines": 10_001, "units": 10_001}, {"units": 1_000_001}])
 def test_when_quantities_exceed_the_limits_then_the_order_is_an_absurd_quantity(overrides: dict) -> None:
     assert reason(parse_order(order_bytes(**overrides), Limits(), NOW)) == ABSURD
 
