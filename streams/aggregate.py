@@ -5,7 +5,7 @@ Times leave this module as naive UTC, the database's convention.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -55,18 +55,24 @@ class LateSplit:
     watermarks: dict[str, datetime]  # naive UTC, only centers that moved
 
 
-def split_late(orders: Iterable[Order], watermarks: Mapping[str, datetime], grace: timedelta) -> LateSplit:
+def split_late(
+    orders: Sequence[Order],
+    watermarks: Mapping[str, datetime],
+    grace: timedelta,
+    times: Sequence[datetime] | None = None,
+) -> LateSplit:
     """Accept orders within ``grace`` of their center's stream time (the newest
     event time seen), in arrival order; the rest are late.
 
-    ``watermarks`` maps center id to naive-UTC stream time before this batch.
+    ``watermarks`` maps center id to naive-UTC stream time before this batch;
+    ``times`` are the orders' naive-UTC timestamps when already computed.
     """
     current = dict(watermarks)
     accepted: list[Order] = []
     late: list[Order] = []
     moved: dict[str, datetime] = {}
-    for order in orders:
-        ts = to_naive_utc(order.ts)
+    stamps = times if times is not None else [to_naive_utc(o.ts) for o in orders]
+    for order, ts in zip(orders, stamps, strict=True):
         mark = current.get(order.center_id)
         if mark is not None and ts < mark - grace:
             late.append(order)

@@ -1,10 +1,12 @@
 """The one sink that writes stream results to the database.
 
-Each batch is one transaction: already-stored orders are duplicates, late ones
-are returned for the dead-letter topic, new ones are inserted (primary key on
-``order_id``) and every touched hour is *recounted* from the ``orders`` table.
-Replaying a batch after a crash therefore changes nothing: the agent commits
-Kafka offsets only after this returns.
+Each batch is one transaction: orders older than their center's stream time
+minus the grace are returned for the dead-letter topic (unless already stored:
+then they are replays), the rest are inserted with ``ON CONFLICT (order_id) DO
+NOTHING RETURNING order_id``, and exactly the rows this transaction inserted
+are added to their hours. Replaying a batch after a crash therefore changes
+nothing: the consumer commits Kafka offsets only after this returns.
+``recount_hours`` rebuilds hours from the stored orders, for repairs.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, and_, func, literal, or_, select
 from sqlalchemy.engine import Connection
 
-from fcplan.storage import insert_select_upsert, upsert, utcnow
+from fcplan.storage import dialect_insert, insert_select_upsert, upsert, utcnow
 from fcplan.storage.schema import center_hourly, center_watermarks, orders, promotions, stream_metrics
 from streams.aggregate import dedupe, order_row, split_late, to_naive_utc
 from streams.contracts import CenterDemand, Order, Promotion
@@ -50,23 +52,37 @@ def _watermarks(conn: Connection, centers: Iterable[str]) -> dict[str, datetime]
     return {center: mark for center, mark in rows}
 
 
-def _recount(conn: Connection, touched: dict[str, set[datetime]]) -> list[CenterDemand]:
-    """Recount the touched hours from ``orders`` into ``center_hourly``."""
-    cond = or_(*(and_(orders.c.center_id == c, orders.c.hour.in_(sorted(h))) for c, h in touched.items()))
+def _add_to_hours(conn: Connection, new_rows: Sequence[dict]) -> list[CenterDemand]:
+    """Add newly inserted orders to their hours (``orders = orders + n``) and return
+    the touched hours' totals. Exact because only rows this transaction inserted
+    are added, in the same transaction."""
+    sums: dict[tuple[str, datetime], list[int]] = {}
+    for row in new_rows:
+        acc = sums.setdefault((row["center_id"], row["hour"]), [0, 0, 0])
+        acc[0] += 1
+        acc[1] += row["lines"]
+        acc[2] += row["units"]
     now = utcnow()
-    counted = (
-        select(
-            orders.c.center_id,
-            orders.c.hour,
-            func.count().label("orders"),
-            func.sum(orders.c.lines).label("lines"),
-            func.sum(orders.c.units).label("units"),
-            literal(now).label("updated_at"),
-        )
-        .where(cond)
-        .group_by(orders.c.center_id, orders.c.hour)
+    stmt = dialect_insert(conn, center_hourly)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["center_id", "hour"],
+        set_={
+            "orders": center_hourly.c.orders + stmt.excluded.orders,
+            "lines": center_hourly.c.lines + stmt.excluded.lines,
+            "units": center_hourly.c.units + stmt.excluded.units,
+            "updated_at": stmt.excluded.updated_at,
+        },
     )
-    insert_select_upsert(conn, center_hourly, counted, ["center_id", "hour"])
+    conn.execute(
+        stmt,
+        [
+            {"center_id": c, "hour": h, "orders": n, "lines": li, "units": u, "updated_at": now}
+            for (c, h), (n, li, u) in sums.items()
+        ],
+    )
+    touched: dict[str, set[datetime]] = {}
+    for c, h in sums:
+        touched.setdefault(c, set()).add(h)
     rows = conn.execute(
         select(
             center_hourly.c.center_id,
@@ -76,10 +92,7 @@ def _recount(conn: Connection, touched: dict[str, set[datetime]]) -> list[Center
             center_hourly.c.units,
         ).where(
             or_(
-                *(
-                    and_(center_hourly.c.center_id == c, center_hourly.c.hour.in_(sorted(h)))
-                    for c, h in touched.items()
-                )
+                *(and_(center_hourly.c.center_id == c, center_hourly.c.hour.in_(sorted(h))) for c, h in touched.items())
             )
         )
     )
@@ -87,6 +100,24 @@ def _recount(conn: Connection, touched: dict[str, set[datetime]]) -> list[Center
         CenterDemand(center_id=c, hour=hour.replace(tzinfo=UTC), orders=n, lines=li, units=u)
         for c, hour, n, li, u in rows
     ]
+
+
+def recount_hours(conn: Connection, touched: dict[str, set[datetime]]) -> None:
+    """Rebuild ``center_hourly`` for the given hours from the stored orders (repair)."""
+    cond = or_(*(and_(orders.c.center_id == c, orders.c.hour.in_(sorted(h))) for c, h in touched.items()))
+    counted = (
+        select(
+            orders.c.center_id,
+            orders.c.hour,
+            func.count().label("orders"),
+            func.sum(orders.c.lines).label("lines"),
+            func.sum(orders.c.units).label("units"),
+            literal(utcnow()).label("updated_at"),
+        )
+        .where(cond)
+        .group_by(orders.c.center_id, orders.c.hour)
+    )
+    insert_select_upsert(conn, center_hourly, counted, ["center_id", "hour"])
 
 
 def bump_metrics(conn: Connection, counts: Counter[tuple[str, str]]) -> None:
@@ -99,12 +130,7 @@ def bump_metrics(conn: Connection, counts: Counter[tuple[str, str]]) -> None:
         (n, r): v
         for n, r, v in conn.execute(
             select(stream_metrics.c.name, stream_metrics.c.reason, stream_metrics.c.value).where(
-                or_(
-                    *(
-                        and_(stream_metrics.c.name == k["name"], stream_metrics.c.reason == k["reason"])
-                        for k in keys
-                    )
-                )
+                or_(*(and_(stream_metrics.c.name == k["name"], stream_metrics.c.reason == k["reason"]) for k in keys))
             )
         )
     }
@@ -115,23 +141,69 @@ def bump_metrics(conn: Connection, counts: Counter[tuple[str, str]]) -> None:
     upsert(conn, stream_metrics, rows, ["name", "reason"])
 
 
+_ROWS_PER_STATEMENT = 500
+
+
+def _insert_orders(conn: Connection, rows: Sequence[dict]) -> set[str]:
+    """Insert order rows, skipping stored ids; returns the ids that went in.
+
+    The hot path: multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` at the
+    driver level (SQLAlchemy's per-row parameter processing costs more than the
+    insert itself), with datetimes in the dialect's own stored form.
+    """
+    dialect = conn.dialect
+    if dialect.name == "sqlite":  # SQLAlchemy's SQLite DATETIME storage format
+
+        def to_db(value: datetime) -> object:
+            return value.isoformat(sep=" ", timespec="microseconds")
+    else:
+
+        def to_db(value: datetime) -> object:
+            return value
+
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    one = f"({', '.join([mark] * 6)})"
+    inserted: set[str] = set()
+    for i in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[i : i + _ROWS_PER_STATEMENT]
+        sql = (
+            f"INSERT INTO {orders.name} (order_id, center_id, ts, hour, lines, units) VALUES "
+            f"{', '.join([one] * len(chunk))} ON CONFLICT (order_id) DO NOTHING RETURNING order_id"
+        )
+        params = tuple(
+            v
+            for r in chunk
+            for v in (r["order_id"], r["center_id"], to_db(r["ts"]), to_db(r["hour"]), r["lines"], r["units"])
+        )
+        inserted.update(oid for (oid,) in conn.exec_driver_sql(sql, params))
+    return inserted
+
+
 def write_orders(engine: Engine, batch: Sequence[Order], grace: timedelta) -> OrderBatchResult:
-    """Store a batch of valid orders exactly once; see the module docstring."""
+    """Store a batch of valid orders exactly once; see the module docstring.
+
+    Lateness is judged first, against the stored stream time; a late-looking
+    order that is already stored is a replay (a duplicate), not a dead letter.
+    On-time orders are inserted with ``ON CONFLICT DO NOTHING``: the rows that
+    did not go in were stored before (duplicates).
+    """
     result = OrderBatchResult()
     if not batch:
         return result
     unique, in_batch_dups = dedupe(batch)
+    rows = [order_row(o) for o in unique]
+    by_id = {r["order_id"]: r for r in rows}
     with engine.begin() as conn:
-        stored = _existing_ids(conn, [o.order_id for o in unique])
-        fresh = [o for o in unique if o.order_id not in stored]
-        split = split_late(fresh, _watermarks(conn, {o.center_id for o in fresh}), grace)
-        rows = [order_row(o) for o in split.accepted]
-        if rows:
-            upsert(conn, orders, rows, ["order_id"], update=[])
-            touched: dict[str, set[datetime]] = {}
-            for row in rows:
-                touched.setdefault(row["center_id"], set()).add(row["hour"])
-            result.hourly = _recount(conn, touched)
+        marks = _watermarks(conn, {r["center_id"] for r in rows})
+        split = split_late(unique, marks, grace, times=[r["ts"] for r in rows])
+        replayed = _existing_ids(conn, [o.order_id for o in split.late]) if split.late else set()
+        result.late = [o for o in split.late if o.order_id not in replayed]
+        on_time = [by_id[o.order_id] for o in split.accepted]
+        if on_time:
+            inserted = _insert_orders(conn, on_time)
+            result.accepted = len(inserted)
+            if inserted:
+                result.hourly = _add_to_hours(conn, [r for r in on_time if r["order_id"] in inserted])
         if split.watermarks:
             upsert(
                 conn,
@@ -140,12 +212,8 @@ def write_orders(engine: Engine, batch: Sequence[Order], grace: timedelta) -> Or
                 ["center_id"],
                 where=lambda t, ex: ex.watermark > t.c.watermark,
             )
-        result.accepted = len(rows)
-        result.duplicates = in_batch_dups + len(stored)
-        result.late = split.late
-        counts = Counter(
-            {("orders", "accepted"): result.accepted, ("orders", "duplicate"): result.duplicates}
-        )
+        result.duplicates = in_batch_dups + len(replayed) + len(on_time) - result.accepted
+        counts = Counter({("orders", "accepted"): result.accepted, ("orders", "duplicate"): result.duplicates})
         bump_metrics(conn, +counts)  # unary + drops zero counts
     return result
 

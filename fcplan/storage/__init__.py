@@ -78,7 +78,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def _dialect_insert(conn: Connection, table: Table) -> Any:
+def dialect_insert(conn: Connection, table: Table) -> Any:
     name = conn.dialect.name
     if name == "postgresql":
         return postgresql.insert(table)
@@ -102,7 +102,7 @@ def upsert(
     """
     if not rows:
         return
-    stmt = _dialect_insert(conn, table)
+    stmt = dialect_insert(conn, table)
     keys = list(keys)
     cols = list(update) if update is not None else [c for c in rows[0] if c not in keys]
     if cols:
@@ -120,7 +120,7 @@ def insert_select_upsert(conn: Connection, table: Table, select_stmt: Any, keys:
     if conn.dialect.name == "sqlite" and select_stmt.whereclause is None:
         # Without a WHERE, SQLite parses `FROM t ON CONFLICT` as a join's ON clause.
         select_stmt = select_stmt.where(true())
-    stmt = _dialect_insert(conn, table)
+    stmt = dialect_insert(conn, table)
     names = [c.name for c in table.columns]
     stmt = stmt.from_select(names, select_stmt)
     stmt = stmt.on_conflict_do_update(

@@ -222,7 +222,7 @@ def bad_orders(now: datetime) -> list[tuple[str, bytes | None, str]]:
         ("FC-A", raw(order_id="m5", ts="2024-05-10T10:00:00"), "invalid"),  # no zone
         ("FC-A", raw(order_id="m6", ts="yesterday"), "invalid"),
         ("FC-A", raw(order_id="m7", units=10**9), "absurd_quantity"),
-        ("FC-A", raw(order_id="m8", lines=5000, units=5000), "absurd_quantity"),
+        ("FC-A", raw(order_id="m8", lines=50_000, units=50_000), "absurd_quantity"),
         ("FC-A", raw(order_id="m9", ts=future), "future"),
         ("FC-X", raw(order_id="m10", center_id="FC-X"), "unknown_center"),
         ("FC-A", raw(order_id="m11", note="x" * 2000), "oversize"),  # valid JSON, > 1024 bytes
