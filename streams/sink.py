@@ -11,6 +11,7 @@ nothing: the consumer commits Kafka offsets only after this returns.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -147,33 +148,37 @@ _ROWS_PER_STATEMENT = 500
 def _insert_orders(conn: Connection, rows: Sequence[dict]) -> set[str]:
     """Insert order rows, skipping stored ids; returns the ids that went in.
 
-    The hot path: multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` at the
-    driver level (SQLAlchemy's per-row parameter processing costs more than the
-    insert itself), with datetimes in the dialect's own stored form.
+    The hot path, at the driver level (SQLAlchemy's per-row parameter processing
+    costs more than the insert itself): PostgreSQL takes the batch as six arrays
+    (``INSERT ... SELECT FROM unnest(...)``), SQLite as multi-row ``VALUES`` with
+    datetimes in SQLAlchemy's stored form; both ``ON CONFLICT DO NOTHING
+    RETURNING order_id``.
     """
-    dialect = conn.dialect
-    if dialect.name == "sqlite":  # SQLAlchemy's SQLite DATETIME storage format
-
-        def to_db(value: datetime) -> object:
-            return value.isoformat(sep=" ", timespec="microseconds")
-    else:
-
-        def to_db(value: datetime) -> object:
-            return value
-
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    one = f"({', '.join([mark] * 6)})"
+    columns = "order_id, center_id, ts, hour, lines, units"
+    tail = "ON CONFLICT (order_id) DO NOTHING RETURNING order_id"
+    if conn.dialect.name == "postgresql":
+        sql = (
+            f"INSERT INTO {orders.name} ({columns}) SELECT {columns} FROM json_to_recordset(%s::json) AS "
+            "x(order_id text, center_id text, ts timestamp, hour timestamp, lines int, units int) " + tail
+        )
+        payload = json.dumps([{**r, "ts": r["ts"].isoformat(), "hour": r["hour"].isoformat()} for r in rows])
+        return {oid for (oid,) in conn.exec_driver_sql(sql, (payload,))}
+    one = "(?, ?, ?, ?, ?, ?)"
     inserted: set[str] = set()
     for i in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[i : i + _ROWS_PER_STATEMENT]
-        sql = (
-            f"INSERT INTO {orders.name} (order_id, center_id, ts, hour, lines, units) VALUES "
-            f"{', '.join([one] * len(chunk))} ON CONFLICT (order_id) DO NOTHING RETURNING order_id"
-        )
+        sql = f"INSERT INTO {orders.name} ({columns}) VALUES {', '.join([one] * len(chunk))} {tail}"
         params = tuple(
             v
             for r in chunk
-            for v in (r["order_id"], r["center_id"], to_db(r["ts"]), to_db(r["hour"]), r["lines"], r["units"])
+            for v in (
+                r["order_id"],
+                r["center_id"],
+                r["ts"].isoformat(sep=" ", timespec="microseconds"),  # SQLAlchemy's SQLite DATETIME form
+                r["hour"].isoformat(sep=" ", timespec="microseconds"),
+                r["lines"],
+                r["units"],
+            )
         )
         inserted.update(oid for (oid,) in conn.exec_driver_sql(sql, params))
     return inserted
