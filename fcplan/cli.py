@@ -40,7 +40,10 @@ def _one_line(exc: Exception) -> str:
     from pydantic import ValidationError
 
     if not isinstance(exc, ValidationError):
-        return " ".join(str(exc).split())
+        text = " ".join(str(exc).split())
+        if "error parsing value" in text:  # pydantic-settings could not decode a JSON-valued variable
+            text += " (FCPLAN_PLANNER_CENTER_OVERRIDES must be JSON, e.g. '{\"FC-1\": {\"minutes_per_order\": 1.5}}')"
+        return text
     parts = []
     for err in exc.errors():
         msg = err["msg"].removeprefix("Value error, ")

@@ -111,6 +111,9 @@ class PlannerSettings(_Section):
     # name:start-end in local hours; together they must cover the day.
     shifts: Annotated[tuple[str, ...], NoDecode] = ("day:6-14", "swing:14-22", "night:22-6")
     min_packers: int = Field(1, ge=0)
+    #: Per-center overrides of the fields above, as JSON, e.g.
+    #: {"FC-SEOUL-1": {"minutes_per_order": 1.6, "shrinkage": 0.12}}.
+    center_overrides: dict[str, dict[str, float]] = Field(default_factory=dict)
 
     _split = field_validator("shifts", mode="before")(classmethod(lambda cls, v: _split_csv(v)))
 

@@ -42,7 +42,7 @@ def make_plan(engine: Engine, cfg: PlannerSettings, tz: str) -> PlanResult:
         hourly[[UNIQUE_ID, DS, "y"]], shifts, centers=forecast[UNIQUE_ID].unique().tolist(), before=today
     )
     params = CenterParams.from_settings(cfg)
-    plan = plan_staffing(forecast, shares, params)
+    plan = plan_staffing(forecast, shares, CenterParams.per_center(cfg, forecast[UNIQUE_ID].unique()))
     plan_id = f"{run['run_id']}-{uuid.uuid4().hex[:6]}"
     rows = [
         {
@@ -65,7 +65,7 @@ def make_plan(engine: Engine, cfg: PlannerSettings, tz: str) -> PlanResult:
                 "forecast_run_id": run["run_id"],
                 "created_at": utcnow(),
                 "service_quantile": params.service_quantile,
-                "params": {**asdict(params), "shifts": list(cfg.shifts)},
+                "params": {**asdict(params), "shifts": list(cfg.shifts), "center_overrides": cfg.center_overrides},
             },
         )
         upsert(conn, staffing_plans, rows, ["plan_id", "center_id", "day", "shift"])

@@ -6,8 +6,8 @@ Pure: forecast frame + shift shares + center parameters in, plan frame out.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 import pandas as pd
@@ -56,6 +56,26 @@ class CenterParams:
                 f"CenterParams {bad} out of range: minutes_per_order > 0, 0 < shift_hours <= 24, "
                 f"0 <= shrinkage < 1, costs > 0, min_packers a whole number >= 0; got {self}"
             )
+
+    @classmethod
+    def per_center(cls, settings: PlannerSettings, centers: Iterable[str]) -> dict[str, CenterParams]:
+        """Parameters of each center: the settings, with that center's overrides
+        (``FCPLAN_PLANNER_CENTER_OVERRIDES``) applied."""
+        base = cls.from_settings(settings)
+        allowed = {f.name for f in fields(cls)}
+        out = {}
+        for center in centers:
+            override = settings.center_overrides.get(center, {})
+            unknown = sorted(set(override) - allowed)
+            if unknown:
+                raise ValueError(
+                    f"FCPLAN_PLANNER_CENTER_OVERRIDES for {center!r} names unknown field(s) {unknown}; "
+                    f"use {sorted(allowed)}"
+                )
+            if "min_packers" in override:
+                override = {**override, "min_packers": int(override["min_packers"])}
+            out[center] = replace(base, **override)
+        return out
 
     @classmethod
     def from_settings(cls, settings: PlannerSettings) -> CenterParams:

@@ -6,6 +6,7 @@ import os
 
 import pytest
 from pydantic import ValidationError
+from pydantic_settings.exceptions import SettingsError
 
 from fcplan.settings import DEFAULT_QUANTILES, Settings, environment_variables
 
@@ -134,7 +135,7 @@ def test_every_listed_variable_is_really_read(env: pytest.MonkeyPatch) -> None:
         env.setenv(name, "~bogus~value~")
         try:
             Settings()
-        except ValidationError:
+        except (ValidationError, SettingsError):  # SettingsError: a JSON-valued variable that is not JSON
             pass
         else:
             parsed = Settings()

@@ -175,3 +175,22 @@ def test_when_the_plan_is_pure_then_inputs_are_left_untouched(make_forecast) -> 
     pd.testing.assert_frame_equal(forecast, before[0])
     pd.testing.assert_frame_equal(shares, before[1])
     assert math.isclose(CenterParams().service_quantile, 0.75)
+
+
+def test_when_a_center_has_overrides_then_only_that_center_uses_them() -> None:
+    from fcplan.settings import PlannerSettings
+
+    settings = PlannerSettings(center_overrides={"FC-B": {"minutes_per_order": 4.0, "min_packers": 2}})
+    params = CenterParams.per_center(settings, ["FC-A", "FC-B"])
+    assert params["FC-A"] == CenterParams.from_settings(settings)
+    assert params["FC-B"].minutes_per_order == 4.0
+    assert params["FC-B"].min_packers == 2
+    assert params["FC-B"].shrinkage == settings.shrinkage
+
+
+def test_when_an_override_names_an_unknown_field_then_the_error_lists_the_known_ones() -> None:
+    from fcplan.settings import PlannerSettings
+
+    settings = PlannerSettings(center_overrides={"FC-B": {"minutes_per_ordr": 4.0}})
+    with pytest.raises(ValueError, match="minutes_per_ordr"):
+        CenterParams.per_center(settings, ["FC-B"])
