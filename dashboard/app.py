@@ -18,6 +18,7 @@ HERE = Path(__file__).parent
 PAGES = [
     st.Page(HERE / "views" / "forecast.py", title="Forecast", icon=":material/show_chart:", default=True),
     st.Page(HERE / "views" / "staffing.py", title="Staffing plan", icon=":material/groups:"),
+    st.Page(HERE / "views" / "whatif.py", title="What-if", icon=":material/sell:"),
     st.Page(HERE / "views" / "models.py", title="Models", icon=":material/leaderboard:"),
     st.Page(HERE / "views" / "stream.py", title="Stream health", icon=":material/monitor_heart:"),
 ]

@@ -202,3 +202,70 @@ def dead_letters(metrics: pd.DataFrame) -> alt.Chart:
         )
         .properties(height=alt.Step(30))
     )
+
+
+BASELINE = "forecast (baseline)"
+SCENARIO = "with the promotion"
+
+
+def whatif_fan(baseline: pd.DataFrame, scenario: pd.DataFrame, lo: str, mid: str, hi: str) -> alt.LayerChart:
+    """Baseline and scenario forecasts, each a ``lo``-``hi`` band and a ``mid`` line.
+
+    ``baseline`` / ``scenario``: ``ds`` and the quantile columns ``lo, mid, hi``;
+    ``scenario`` also ``promo`` (bool): the promotion days, shaded; the scenario is
+    drawn on them and the day either side only (elsewhere it is the baseline).
+    """
+
+    def tidy(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+        return pd.DataFrame({"ds": frame["ds"], "lo": frame[lo], "mid": frame[mid], "hi": frame[hi], "series": name})
+
+    # The scenario only where it differs (promotion days), plus one day each side so its line joins the baseline.
+    scenario = scenario.sort_values("ds")
+    promo = scenario["promo"].astype(bool)
+    near = promo | promo.shift(1, fill_value=False) | promo.shift(-1, fill_value=False)
+    both = pd.concat([tidy(baseline, BASELINE), tidy(scenario[near], SCENARIO)], ignore_index=True)
+    start, end = both["ds"].min(), both["ds"].max()
+    x = alt.X("ds:T", title=None, axis=alt.Axis(format="%a %d %b"), scale=alt.Scale(domain=[start, end]))
+    color = alt.Color(
+        "series:N",
+        title=None,
+        scale=alt.Scale(domain=[BASELINE, SCENARIO], range=[_BLUE, _PROMO]),
+        legend=alt.Legend(orient="top", direction="horizontal"),
+    )
+    layers: list[alt.Chart] = []
+    days = scenario[scenario["promo"]]
+    if len(days):
+        shade = pd.DataFrame({"start": days["ds"] - pd.Timedelta(hours=12), "end": days["ds"] + pd.Timedelta(hours=12)})
+        layers.append(
+            alt.Chart(shade.assign(label="promotion day"))
+            .mark_rect(color=_PROMO, opacity=0.08)
+            .encode(x=alt.X("start:T", scale=alt.Scale(domain=[start, end]), title=None), x2="end:T")
+        )
+    band = f"{float(lo):.0%}–{float(hi):.0%}"
+    layers.append(
+        alt.Chart(both)
+        .mark_area(opacity=0.18)
+        .encode(
+            x=x,
+            y=alt.Y("lo:Q", title="orders per day"),
+            y2="hi:Q",
+            color=color,
+            tooltip=[
+                alt.Tooltip("ds:T", title="day"),
+                "series:N",
+                alt.Tooltip("lo:Q", format=",.0f", title=f"{band} low"),
+                alt.Tooltip("hi:Q", format=",.0f", title=f"{band} high"),
+            ],
+        )
+    )
+    layers.append(
+        alt.Chart(both)
+        .mark_line(point=alt.OverlayMarkDef(size=18))
+        .encode(
+            x=x,
+            y=alt.Y("mid:Q", title="orders per day"),
+            color=color,
+            tooltip=[alt.Tooltip("ds:T", title="day"), "series:N", alt.Tooltip("mid:Q", format=",.0f", title="median")],
+        )
+    )
+    return alt.layer(*layers).properties(height=340)

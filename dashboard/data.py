@@ -170,6 +170,14 @@ def latest_plan(url: str) -> tuple[dict | None, pd.DataFrame]:
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
+def promo_effects(url: str, run_id: str) -> pd.DataFrame:
+    """``unique_id, effect_per_pct, promo_days`` the retrainer estimated with forecast run ``run_id``."""
+    return _when_tables(
+        url, ("promo_effects",), lambda: q.promo_effects(engine(url), run_id), pd.DataFrame()
+    )
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
 def stream_metrics(url: str) -> pd.DataFrame:
     return _when_tables(url, ("stream_metrics",), lambda: q.metrics_frame(engine(url)), pd.DataFrame())
 

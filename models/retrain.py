@@ -18,9 +18,10 @@ from fcplan.panel import DS, MODEL, UNIQUE_ID, future_index, quantile_columns
 from fcplan.settings import ForecastSettings
 from fcplan.storage import queries as q
 from fcplan.storage import upsert, utcnow
-from fcplan.storage.schema import forecast_alerts, forecast_runs, forecasts, leaderboard
+from fcplan.storage.schema import forecast_alerts, forecast_runs, forecasts, leaderboard, promo_effects
 from models.drift import as_issued, check_drift
-from models.promotions import promotion_features
+from models.promo_effect import EFFECT_PER_PCT, PROMO_DAYS, estimate_promo_effect
+from models.promotions import PROMO_DISCOUNT, promotion_features
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ def retrain(engine: Engine, cfg: ForecastSettings, tz: str, now: datetime | None
     run_id = f"{today:%Y%m%d}-{uuid.uuid4().hex[:8]}"
     version = "ensemble:" + "+".join(f"{m}={w:.2f}" for m, w in sorted(result.weights.items()) if w > 0)
     store_run(engine, run_id, version, result, cfg, history[DS].max(), fit_seconds)
+    store_promo_effect(engine, run_id, history)
     watch_drift(engine, history, today)
     rows = len(result.forecast)
     return RetrainResult(run_id, rows, int(lengths.size), f"forecast run {run_id}: {rows} rows in {fit_seconds:.1f}s")
@@ -164,6 +166,25 @@ def store_run(
         )
         upsert(conn, forecasts, forecast_rows, ["run_id", "unique_id", "ds", "model", "quantile"])
         upsert(conn, leaderboard, board_rows, ["run_id", "model", "window"])
+
+
+def store_promo_effect(engine: Engine, run_id: str, history: pd.DataFrame) -> pd.DataFrame:
+    """Estimate the discount uplift from ``history`` (``unique_id, ds, y, promo_discount``)
+    and store it for ``run_id`` (the dashboard's what-if page reads it); returns it."""
+    effects = estimate_promo_effect(history[[UNIQUE_ID, DS, "y", PROMO_DISCOUNT]])
+    rows = [
+        {
+            "run_id": run_id,
+            "unique_id": str(r[UNIQUE_ID]),
+            "effect_per_pct": float(r[EFFECT_PER_PCT]),
+            "promo_days": int(r[PROMO_DAYS]),
+        }
+        for r in effects.to_dict("records")
+    ]
+    if rows:
+        with engine.begin() as conn:
+            upsert(conn, promo_effects, rows, ["run_id", "unique_id"])
+    return effects
 
 
 def watch_drift(engine: Engine, history: pd.DataFrame, today: pd.Timestamp, days: int = 14) -> pd.DataFrame:

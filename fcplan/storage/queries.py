@@ -21,6 +21,7 @@ from fcplan.storage.schema import (
     staffing_plans,
     stream_metrics,
 )
+from fcplan.storage.schema import promo_effects as promo_effects_table
 
 
 def _frame(engine: Engine, stmt: object) -> pd.DataFrame:
@@ -157,6 +158,13 @@ def issued_forecasts(engine: Engine, since: date) -> pd.DataFrame:
 
 def leaderboard_frame(engine: Engine, run_id: str) -> pd.DataFrame:
     return _frame(engine, select(leaderboard).where(leaderboard.c.run_id == run_id))
+
+
+def promo_effects(engine: Engine, run_id: str) -> pd.DataFrame:
+    """``unique_id, effect_per_pct, promo_days`` of a forecast run (empty if none was stored)."""
+    t = promo_effects_table
+    stmt = select(t.c.unique_id, t.c.effect_per_pct, t.c.promo_days).where(t.c.run_id == run_id)
+    return _frame(engine, stmt.order_by(t.c.unique_id))
 
 
 def latest_plan_run(engine: Engine) -> dict | None:

@@ -107,6 +107,16 @@ leaderboard = Table(
     Column("fit_seconds", Float),
 )
 
+#: Estimated demand uplift per discount percentage point, per forecast run and center.
+promo_effects = Table(
+    "promo_effects",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("unique_id", String(64), primary_key=True),
+    Column("effect_per_pct", Float, nullable=False),
+    Column("promo_days", Integer, nullable=False),
+)
+
 plan_runs = Table(
     "plan_runs",
     metadata,

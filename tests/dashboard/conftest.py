@@ -20,6 +20,7 @@ from fcplan.storage.schema import (
     forecasts,
     leaderboard,
     plan_runs,
+    promo_effects,
     promotions,
     staffing_plans,
     stream_metrics,
@@ -117,6 +118,16 @@ def seed_plan(engine: Engine, hourly: pd.DataFrame, forecast: pd.DataFrame, run_
     return plan
 
 
+def seed_promo_effect(engine: Engine, centers: Sequence[str], run_id: str, effect_per_pct: float,
+                      promo_days: int) -> pd.DataFrame:
+    """The retrainer's promotion effect for the run: the same pooled effect for every center."""
+    rows = [{"run_id": run_id, "unique_id": c, "effect_per_pct": effect_per_pct, "promo_days": promo_days}
+            for c in centers]
+    with engine.begin() as conn:
+        conn.execute(insert(promo_effects), rows)
+    return pd.DataFrame(rows)
+
+
 def seed_stream(engine: Engine, centers: Sequence[str], tz: str) -> None:
     """Worker counters, an active promotion for the coming days, one alert."""
     now = pd.Timestamp.now("UTC").tz_localize(None)
@@ -144,8 +155,12 @@ def seed_stream(engine: Engine, centers: Sequence[str], tz: str) -> None:
 
 
 def seed_database(url: str, centers: Sequence[str] = CENTERS, days: int = 60, tz: str = TZ,
-                  horizon: int = 14) -> dict[str, pd.DataFrame]:
-    """Fill an (empty) database with everything the dashboard shows; returns what was written."""
+                  horizon: int = 14, effect_per_pct: float | None = 0.012,
+                  promo_days: int = 24) -> dict[str, pd.DataFrame]:
+    """Fill an (empty) database with everything the dashboard shows; returns what was written.
+
+    ``effect_per_pct`` None stores no promotion effect (a run from before the retrainer estimated one).
+    """
     engine = make_engine(url)
     hourly = seed_hourly(engine, centers, days, tz)
     days_of = hourly.assign(ds=hourly["ds"].dt.normalize())
@@ -153,8 +168,11 @@ def seed_database(url: str, centers: Sequence[str] = CENTERS, days: int = 60, tz
     forecast = seed_forecast(engine, daily, "run-1", horizon, tz)
     plan = seed_plan(engine, hourly, forecast, "run-1")
     seed_stream(engine, centers, tz)
+    written = {"hourly": hourly, "daily": daily, "forecast": forecast, "plan": plan}
+    if effect_per_pct is not None:
+        written["promo_effects"] = seed_promo_effect(engine, centers, "run-1", effect_per_pct, promo_days)
     engine.dispose()
-    return {"hourly": hourly, "daily": daily, "forecast": forecast, "plan": plan}
+    return written
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
-PAGES = ["views/forecast.py", "views/staffing.py", "views/models.py", "views/stream.py"]
+PAGES = ["views/forecast.py", "views/staffing.py", "views/whatif.py", "views/models.py", "views/stream.py"]
 FORBIDDEN = ("torch", "kafka", "aiokafka", "faust", "models", "streams", "lightgbm", "statsmodels")
 
 
@@ -106,6 +106,61 @@ def test_when_the_stream_page_runs_then_the_worker_counters_show(make_database) 
     assert "above the forecast" in at.dataframe[-1].value["message"].iloc[0]
 
 
+def _whatif(at: AppTest, start: pd.Timestamp, days: int, discount: int) -> pd.DataFrame:
+    at.date_input(key="whatif_start").set_value(start.date()).run()
+    at.number_input(key="whatif_days").set_value(days).run()
+    at.slider(key="whatif_discount").set_value(discount).run()
+    assert not at.exception, at.exception
+    return at.dataframe[0].value
+
+
+def test_when_a_20pct_promotion_is_tried_then_promo_days_need_more_packers(make_database) -> None:
+    make_database(effect_per_pct=0.02)
+    at = run_page("views/whatif.py")
+    today = pd.Timestamp.now(tz="Asia/Seoul").tz_localize(None).normalize()
+    start = today + pd.Timedelta(days=2)
+    table = _whatif(at, start, 3, 20)
+    promo = table["promotion"] == "20% off"
+    assert promo.sum() == 3
+    assert table.index[promo].tolist() == [f"{d:%a %Y-%m-%d}" for d in pd.date_range(start, periods=3)]
+    assert (table.loc[promo, "packers with promotion"] > table.loc[promo, "packers"]).all()
+    assert (table.loc[~promo, "packers with promotion"] == table.loc[~promo, "packers"]).all()
+    assert (table.loc[promo, "orders with promotion"] / table.loc[promo, "orders (median)"]).round(3).eq(
+        round(1.02**20, 3)
+    ).all()
+    assert "+21.9% orders per 10% discount" in texts(at)
+    assert "from 24 promotion days" in texts(at)
+
+
+def test_when_the_whatif_page_has_no_discount_then_baseline_packers_match_the_stored_plan(make_database) -> None:
+    _, written = make_database()
+    at = run_page()
+    center = at.sidebar.selectbox[0].value
+    at.switch_page("views/whatif.py").run()
+    today = pd.Timestamp.now(tz="Asia/Seoul").tz_localize(None).normalize()
+    table = _whatif(at, today, 2, 0)
+    plan = written["plan"]
+    stored = plan[plan["unique_id"] == center].groupby("ds")["packers"].sum()
+    assert table["packers"].tolist() == stored.tolist()
+    assert (table["extra packers"] == 0).all()
+
+
+def test_when_too_few_promotions_were_seen_then_the_whatif_page_says_so(make_database) -> None:
+    make_database(effect_per_pct=0.0, promo_days=2)
+    at = run_page("views/whatif.py")
+    assert not at.exception, at.exception
+    assert "Not enough promotions to estimate the effect" in texts(at)
+    table = at.dataframe[0].value
+    assert (table["extra packers"] == 0).all()
+
+
+def test_when_no_effect_was_stored_then_the_whatif_page_still_renders(make_database) -> None:
+    make_database(effect_per_pct=None)
+    at = run_page("views/whatif.py")
+    assert not at.exception, at.exception
+    assert "No promotion effect stored" in texts(at)
+
+
 def _imports(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(), filename=str(path))
     names: set[str] = set()
@@ -125,3 +180,12 @@ def test_when_dashboard_modules_are_parsed_then_none_imports_model_or_stream_cod
         for f in files
     }
     assert not {f: names for f, names in offending.items() if names}
+
+
+def test_when_the_promotion_runs_past_the_horizon_then_it_is_cut_at_the_last_day(make_database) -> None:
+    make_database()
+    at = run_page("views/whatif.py")
+    today = pd.Timestamp.now(tz="Asia/Seoul").tz_localize(None).normalize()
+    table = _whatif(at, today + pd.Timedelta(days=12), 10, 20)
+    assert (table["promotion"] == "20% off").sum() == 2
+    assert "the promotion is cut to 2 day(s)" in texts(at)

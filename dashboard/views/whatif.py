@@ -1,0 +1,176 @@
+"""What-if page: demand and packers if a promotion ran on some days of the forecast horizon.
+
+Reads the stored forecast, plan and promotion effect; the scenario's headcount
+comes from the pure planner (``plan_staffing``), as the stored plan did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, data
+from dashboard.views.common import WAITING_FORECAST, WAITING_ORDERS, WAITING_PLAN, selected_center, shift_order
+from fcplan.panel import DS, MODEL, UNIQUE_ID
+from planner import CenterParams, plan_staffing, quantile_levels
+
+#: The retrainer estimates no effect from fewer promotion days (models.promo_effect.MIN_PROMO_DAYS).
+MIN_PROMO_DAYS = 5
+
+
+def center_forecast(forecast: pd.DataFrame, center: str) -> pd.DataFrame:
+    """The center's rows of one model (the ensemble when there are several), by day."""
+    rows = forecast[forecast[UNIQUE_ID] == center]
+    if MODEL in rows and rows[MODEL].nunique() > 1:
+        models = sorted(rows[MODEL].unique())
+        rows = rows[rows[MODEL] == ("ensemble" if "ensemble" in models else models[0])]
+    return rows.sort_values(DS).reset_index(drop=True)
+
+
+def plan_shares(plan: pd.DataFrame, center: str, order: list[str]) -> pd.DataFrame:
+    """``unique_id, shift, share``: each shift's share of the center's planned orders."""
+    rows = plan[plan["center_id"] == center]
+    totals = rows.groupby("shift")["orders_planned"].sum()
+    totals = totals.reindex([s for s in order if s in totals.index] + [s for s in totals.index if s not in order])
+    if totals.sum() <= 0:
+        totals[:] = 1.0
+    return pd.DataFrame({UNIQUE_ID: center, "shift": totals.index, "share": (totals / totals.sum()).to_numpy()})
+
+
+def center_params(run: dict, center: str) -> CenterParams:
+    """The stored plan's parameters, with the center's overrides applied."""
+    stored = dict(run.get("params") or {})
+    stored.update((stored.get("center_overrides") or {}).get(center, {}))
+    names = {f.name for f in fields(CenterParams)}
+    values = {k: v for k, v in stored.items() if k in names}
+    if "min_packers" in values:
+        values["min_packers"] = int(values["min_packers"])
+    return CenterParams(**values)
+
+
+def scenario_forecast(rows: pd.DataFrame, days: pd.DatetimeIndex, uplift: float) -> pd.DataFrame:
+    """``rows`` with every quantile multiplied by ``uplift`` on ``days``."""
+    out = rows.copy()
+    on = out[DS].isin(days)
+    for _, col in quantile_levels(out):
+        out.loc[on, col] = out.loc[on, col] * uplift
+    return out
+
+
+def packers_per_day(forecast: pd.DataFrame, shares: pd.DataFrame, params: CenterParams) -> pd.Series:
+    plan = plan_staffing(forecast, shares, params)
+    return plan.groupby(DS)["packers"].sum()
+
+
+def effect_text(effect: pd.DataFrame, center: str) -> tuple[float, str]:
+    """The effect per discount point for ``center`` and a sentence saying where it comes from."""
+    row = effect[effect[UNIQUE_ID] == center] if len(effect) else effect
+    if row.empty:
+        return 0.0, (
+            "No promotion effect stored with this forecast run (the retrainer estimates it on its next run): "
+            "the scenario equals the baseline."
+        )
+    per_pct, days = float(row["effect_per_pct"].iloc[0]), int(row["promo_days"].iloc[0])
+    if days < MIN_PROMO_DAYS:
+        return 0.0, (
+            f"Not enough promotions to estimate the effect ({days} promotion days in the history, "
+            f"{MIN_PROMO_DAYS} needed): the scenario equals the baseline."
+        )
+    per_ten = (1 + per_pct) ** 10 - 1
+    return per_pct, (
+        f"**{per_ten:+.1%} orders per 10% discount**, from {days} promotion days (center-days, pooled over "
+        "centers): a log-linear regression of daily orders on the discount with center × weekday effects."
+    )
+
+
+def page() -> None:
+    center = selected_center()
+    st.header(f"What-if: promotion · {center}" if center else "What-if: promotion")
+    if center is None:
+        st.info(WAITING_ORDERS)
+        return
+    cfg = data.config()
+    with data.database_errors(cfg.url):
+        run, forecast = data.latest_forecast(cfg.url)
+        if run is None or forecast.empty:
+            st.info(WAITING_FORECAST)
+            return
+        plan_run, plan = data.latest_plan(cfg.url)
+        if plan_run is None or plan.empty or not (plan["center_id"] == center).any():
+            st.info(WAITING_PLAN)
+            return
+        rows = center_forecast(forecast, center)
+        if rows.empty:
+            st.warning(f"The latest forecast run has no rows for {center} (too little history yet?).")
+            return
+        horizon = pd.DatetimeIndex(rows[DS])
+        first_day, last_day = horizon[0].date(), horizon[-1].date()
+        default = min(horizon[0] + pd.Timedelta(days=1), horizon[-1]).date()
+        cols = st.columns(3)
+        start = cols[0].date_input(
+            "First promotion day", value=default, min_value=first_day, max_value=last_day, key="whatif_start"
+        )
+        n_days = cols[1].number_input(
+            "Number of days",
+            min_value=1,
+            max_value=len(horizon),
+            value=min(3, len(horizon)),
+            step=1,
+            key="whatif_days",
+            help="Days past the forecast horizon are left out.",
+        )
+        discount = cols[2].slider("Discount %", 0, 50, 20, step=5, key="whatif_discount")
+
+        per_pct, how = effect_text(data.promo_effects(cfg.url, run["run_id"]), center)
+        uplift = (1 + per_pct) ** discount
+        asked = pd.date_range(pd.Timestamp(start), periods=int(n_days), freq="D")
+        days = asked[asked <= horizon[-1]]
+        scenario = scenario_forecast(rows, days, uplift)
+        st.markdown(how)
+        if len(days) < len(asked):
+            st.caption(f"The forecast ends {last_day:%a %d %b}: the promotion is cut to {len(days)} day(s).")
+        if per_pct > 0:
+            st.caption(f"A {discount}% discount: orders × {uplift:.2f} on the promotion days.")
+
+        levels = [col for _, col in quantile_levels(rows)]
+        lo = min(levels, key=lambda c: abs(float(c) - 0.1))
+        hi = min(levels, key=lambda c: abs(float(c) - 0.9))
+        mid = charts.median_column(levels)
+        st.altair_chart(
+            charts.whatif_fan(rows, scenario.assign(promo=scenario[DS].isin(days)), lo, mid, hi),
+            width="stretch",
+        )
+        st.caption(
+            f"median and {float(lo):.0%}–{float(hi):.0%} band · blue: stored forecast · "
+            "orange: with the promotion (shaded days)"
+        )
+
+        order = shift_order(plan_run, plan)
+        shares = plan_shares(plan, center, order)
+        params = center_params(plan_run, center)
+        base = packers_per_day(rows, shares, params)
+        what = packers_per_day(scenario, shares, params)
+        table = pd.DataFrame(
+            {
+                "promotion": [f"{discount}% off" if d in days else "" for d in horizon],
+                "orders (median)": rows[mid].to_numpy(),
+                "orders with promotion": scenario[mid].to_numpy(),
+                "packers": base.reindex(horizon).to_numpy(),
+                "packers with promotion": what.reindex(horizon).to_numpy(),
+            },
+            index=pd.Index(horizon.strftime("%a %Y-%m-%d"), name="day"),
+        )
+        table["extra packers"] = table["packers with promotion"] - table["packers"]
+        st.subheader("Packers per day (all shifts)")
+        st.dataframe(table.round(0), width="stretch", height=min(600, 35 * (len(table) + 1) + 3))
+        extra = int(table["extra packers"].sum())
+        st.caption(
+            f"{extra:+d} packer shifts over the promotion · staffed at the {params.service_quantile:.0%} demand "
+            f"quantile with the stored plan's parameters and shift shares (plan `{plan_run['plan_id']}`), "
+            f"forecast run `{run['run_id']}`."
+        )
+
+
+page()
