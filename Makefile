@@ -12,7 +12,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 PD2 := .venv-pandas2
 BENCH := .venv-bench
 
-.PHONY: demo test test-fast test-pandas2 lint bench dashboard clean install
+.PHONY: demo test test-fast test-pandas2 lint bench bench-quick bench-timing dashboard clean install
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,12 @@ lint: $(STAMP)
 bench: $(STAMP) $(BENCH)/.installed
 	$(BENCH)/bin/python benchmarks/accuracy.py
 	$(BIN)/python benchmarks/stream_throughput.py
+
+bench-quick: $(BENCH)/.installed
+	$(BENCH)/bin/python benchmarks/accuracy.py --quick
+
+bench-timing: $(BENCH)/.installed
+	$(BENCH)/bin/python benchmarks/accuracy.py --only retail --timing 1000
 
 dashboard: $(STAMP)
 	$(BIN)/fcplan dashboard

@@ -7,9 +7,10 @@ retrainer, the ``fcplan forecast``/``backtest`` commands).
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ from fcplan.panel import (
 from models.backtest import Split, WindowResult, make_splits, run_window, score, stack_predictions
 from models.base import Forecaster
 from models.calendar import HOLIDAY_COLUMNS, holiday_features
-from models.ensemble import EnsembleForecaster, combine, select_weights
+from models.ensemble import EnsembleForecaster, apply_spread, calibrate_spread, combine, select_weights
 from models.registry import BASELINES, MODELS, get_model
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,37 @@ LEADERBOARD_COLUMNS = ["model", "window", "wql", "wape", "mase", "coverage", "we
 ALL_WINDOWS = "all"
 #: Series sampled to estimate a model's fit time against ``time_limit_s``.
 PILOT_SERIES = 8
+#: Default time budget (``time_limit_s=None``): this many seconds, plus
+#: :data:`BUDGET_PER_SERIES_S` per series, at most :data:`MAX_DEFAULT_BUDGET_S`.
+BASE_BUDGET_S = 20.0
+BUDGET_PER_SERIES_S = 0.3
+MAX_DEFAULT_BUDGET_S = 900.0
+#: Order in which the pool is tried under a budget: cheap and usually strong first,
+#: so that a tight budget drops the costly models (unlisted names go last).
+COST_ORDER = ("seasonal_naive", "moving_average", "lightgbm", "theta", "ets", "mlp", "sarimax", "deepar")
+
+
+def default_time_limit(n_series: int) -> float:
+    """Seconds the engine allows itself when the caller gives no ``time_limit_s``:
+    a few seconds on small panels, growing with the number of series."""
+    return min(MAX_DEFAULT_BUDGET_S, BASE_BUDGET_S + BUDGET_PER_SERIES_S * n_series)
+
+
+def _by_cost(names: Sequence[str]) -> list[str]:
+    rank = {n: i for i, n in enumerate(COST_ORDER)}
+    return sorted(names, key=lambda n: rank.get(n, len(COST_ORDER)))
+
+
+def _is_local(name: str) -> bool:
+    from models.baselines import LocalForecaster
+
+    return issubclass(MODELS[name], LocalForecaster)
+
+
+def _accepts(name: str, param: str) -> bool:
+    import inspect
+
+    return param in inspect.signature(MODELS[name].__init__).parameters
 
 
 @dataclass(frozen=True)
@@ -123,15 +155,26 @@ def _run_pool(
     time_limit_s: float | None,
     start: float,
 ) -> list[WindowResult]:
-    """Backtest each model on every split; skip models the time budget cannot afford."""
+    """Backtest each model on every split; skip models the time budget cannot afford.
+
+    ``params`` (name -> constructor params) is updated in place with the training-time
+    cap given to global models, so that their final fit keeps to the same budget."""
     n_series = panel[UNIQUE_ID].nunique()
     results: list[WindowResult] = []
     for name in names:
-        make = _factory(name, params.get(name, {}))
+        given = params.setdefault(name, {})
         budgeted = time_limit_s is not None and name not in BASELINES
-        if budgeted and n_series > 2 * PILOT_SERIES:
+        if budgeted and not _is_local(name) and _accepts(name, "max_train_s"):
+            # a global model's cost does not scale with the series: cap its training time
+            # so that its backtest windows and final fit take at most half the budget left
+            left_s = time_limit_s - (time.perf_counter() - start)  # type: ignore[operator]
+            share = max(1.0, 0.5 * left_s / (len(splits) + 1))
+            given["max_train_s"] = min(float(given.get("max_train_s", share)), share)
+        make = _factory(name, given)
+        if budgeted and _is_local(name) and n_series > 2 * PILOT_SERIES:
             try:
-                estimate = _pilot_seconds(make, splits[0], freq) * n_series * (len(splits) + 1)
+                jobs = max(1, min(int(given.get("n_jobs", 1)), os.cpu_count() or 1))
+                estimate = _pilot_seconds(make, splits[0], freq) * n_series * (len(splits) + 1) / jobs
             except Exception as exc:
                 log.warning("model %s failed its pilot fit (%s); skipped", name, exc)
                 continue
@@ -161,6 +204,35 @@ def _run_pool(
     return results
 
 
+def fit_combination(
+    preds: np.ndarray, actuals: np.ndarray, levels: Sequence[float], groups: np.ndarray, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ensemble weights ``(n_models,)`` and spread factors ``(n_q,)`` from backtest
+    predictions ``(n_models, n_points, n_q)`` and ``actuals`` ``(n_points,)``."""
+    w = select_weights(preds, actuals, levels, groups=groups, seed=seed)
+    pred = np.sort(combine(list(preds), w), axis=-1)
+    return w, calibrate_spread(pred, actuals, levels, groups)
+
+
+def nested_ensemble(
+    preds: np.ndarray, actuals: np.ndarray, levels: Sequence[float], groups: np.ndarray, seed: int = 0
+) -> np.ndarray:
+    """``(n_points, n_q)`` ensemble forecasts of the backtest points, each window's with
+    weights and spread chosen on the *other* windows (leave one window out), so the
+    score is not flattered by choosing on the data it is scored on. With one window
+    there is nothing else to choose on: in-sample."""
+    groups = np.asarray(groups)
+    windows = np.unique(groups)
+    out = np.empty(preds.shape[1:])
+    for g in windows:
+        test = groups == g
+        fit = ~test if len(windows) > 1 else test
+        w, factors = fit_combination(preds[:, fit], actuals[fit], levels, groups[fit], seed)
+        combined = np.sort(combine(list(preds[:, test]), w), axis=-1)
+        out[test] = np.sort(apply_spread(combined, levels, dict(zip(levels, factors, strict=True))), axis=-1)
+    return out
+
+
 def _leaderboard(
     results: list[WindowResult],
     names: list[str],
@@ -168,7 +240,11 @@ def _leaderboard(
     keys: pd.DataFrame,
     weights: dict[str, float],
     quantiles: list[float],
+    seed: int = 0,
 ) -> pd.DataFrame:
+    """Per model and window, and the mean over windows ("all"). The ensemble's rows are
+    honest: each window is scored with weights and spread chosen on the other windows
+    (see :func:`nested_ensemble`)."""
     rows = []
     for r in results:
         rows.append(
@@ -181,9 +257,10 @@ def _leaderboard(
             }
         )
     if names:
-        w = np.array([weights.get(n, 0.0) for n in names])
         frame = keys.copy()
-        frame[quantile_columns(quantiles)] = combine(list(preds), w)
+        frame[quantile_columns(quantiles)] = nested_ensemble(
+            preds, keys["y"].to_numpy("float64"), quantiles, keys["window"].to_numpy(), seed
+        )
         fit = {str(r.window): 0.0 for r in results}
         for r in results:
             fit[str(r.window)] += r.fit_seconds if weights.get(r.model, 0.0) > 0 else 0.0
@@ -248,6 +325,10 @@ class BacktestResult:
     weights: dict[str, float]
     error_correlation: pd.DataFrame
     members: list[str]
+    #: constructor params of each member as backtested (with any training-time cap)
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: level -> factor on the ensemble's distance from the median (see ``calibrate_spread``)
+    spread: dict[float, float] = field(default_factory=dict)
 
 
 def _check_request(quantiles: Sequence[float], models: Sequence[str] | None) -> tuple[list[float], list[str]]:
@@ -274,20 +355,36 @@ def _evaluate(
     start: float,
 ) -> BacktestResult:
     splits = make_splits(panel, horizon, windows, freq)
-    results = _run_pool(names, params, panel, splits, horizon, levels, freq, time_limit_s, start)
+    if time_limit_s is None:
+        time_limit_s = default_time_limit(panel[UNIQUE_ID].nunique())
+        log.info("time budget %.0f s (the default for %d series; pass time_limit_s to change it)",
+                 time_limit_s, panel[UNIQUE_ID].nunique())
+    if not np.isfinite(time_limit_s):
+        time_limit_s = None
+    params = {n: dict(params.get(n, {})) for n in names}
+    for name in names:  # global models learn the steps asked for, no more
+        for key in ("max_horizon", "prediction_length"):
+            if _accepts(name, key):
+                params[name].setdefault(key, horizon)
+    results = _run_pool(_by_cost(names), params, panel, splits, horizon, levels, freq, time_limit_s, start)
     member_names, preds, keys = stack_predictions(results, quantile_columns(levels))
     if not member_names:
         raise RuntimeError("every model failed on the backtest; see the log for the errors")
-    w = select_weights(
-        preds, keys["y"].to_numpy("float64"), levels, groups=keys["window"].to_numpy(), seed=seed
+    w, factors = fit_combination(
+        preds, keys["y"].to_numpy("float64"), levels, keys["window"].to_numpy(), seed
     )
     weights = {n: float(x) for n, x in zip(member_names, w, strict=True)}
+    spread = {q: float(f) for q, f in zip(levels, factors, strict=True)}
+    if any(f != 1.0 for f in factors):
+        log.info("interval spread calibrated on the backtest: %s", {q: round(f, 2) for q, f in spread.items()})
     median = int(np.argmin(np.abs(np.asarray(levels) - 0.5)))
     return BacktestResult(
-        leaderboard=_leaderboard(results, member_names, preds, keys, weights, levels),
+        leaderboard=_leaderboard(results, member_names, preds, keys, weights, levels, seed),
         weights=weights,
         error_correlation=_error_correlation(member_names, preds, keys, median),
         members=member_names,
+        params={n: params.get(n, {}) for n in member_names},
+        spread=spread,
     )
 
 
@@ -339,7 +436,8 @@ def run_engine(
     + the covariates known in advance, one row per series and step of the horizon
     (a history covariate missing from ``future`` is past-only and not used).
     ``models``: registry names (default: all registered). ``time_limit_s`` skips
-    models whose estimated fit time would exceed the budget (baselines always run).
+    models whose estimated fit time would exceed the budget (baselines always run);
+    None means :func:`default_time_limit` (seconds on small panels), ``math.inf`` no limit.
     ``model_params``: name -> constructor params (e.g. ``{"ets": {"n_jobs": 2}}``).
     """
     start = time.perf_counter()
@@ -347,8 +445,8 @@ def run_engine(
     params = model_params or {}
     panel, fut, freq = prepare_inputs(history, horizon, future, freq, holiday_country)
     backtest = _evaluate(panel, horizon, levels, freq, names, windows, time_limit_s, seed, params, start)
-    members = {n: get_model(n, **params.get(n, {})) for n in backtest.members}
-    ensemble = EnsembleForecaster(members, backtest.weights).fit(panel, freq=freq)
+    members = {n: get_model(n, **backtest.params.get(n, params.get(n, {}))) for n in backtest.members}
+    ensemble = EnsembleForecaster(members, backtest.weights, spread=backtest.spread).fit(panel, freq=freq)
     forecast = ensemble.predict_quantiles(horizon, future=fut, quantiles=levels)
     cols = quantile_columns(levels)
     forecast[cols] = np.sort(np.nan_to_num(forecast[cols].to_numpy("float64")), axis=1)

@@ -294,6 +294,17 @@ class TabularSpec:
     past: tuple[int, ...]
     subdaily: bool = False
     country: str | None = None
+    #: steps in a year aligned on the weekday (364 daily, 52 weekly; 0: no yearly features)
+    year: int = 0
+
+
+def year_length(freq: str) -> int:
+    """Steps of one year for :attr:`TabularSpec.year`: 364 for daily data (52 weeks, so the
+    weekday matches), 52 for weekly, 0 (none) otherwise."""
+    season = season_length(freq)
+    if season == 7 and not is_subdaily(freq):
+        return 364
+    return 52 if season == 52 else 0
 
 
 def tabular_features(
@@ -333,6 +344,17 @@ def tabular_features(
     cols["zero_share_28"] = rolling_mean(np.where(np.isfinite(y), (y == 0).astype(float), np.nan), 28)[
         rows, origins
     ]
+    if spec.year:
+        # last year around the target date, relative to last year's level at the origin's date:
+        # the yearly shape (peaks, seasons) without needing several years of calendar effects
+        window = 7 if spec.year > 52 else 3
+        prev = take(scale_all, rows, origins - spec.year)
+        ahead = target - spec.year + window // 2
+        seen = ahead <= origins  # never look past the origin
+        smooth = take(rolling_mean(y, window), rows, ahead)
+        cols["year_lag"] = take(y, rows, target - spec.year) / prev
+        cols["year_lag_mean"] = np.where(seen, smooth, np.nan) / prev
+        cols["year_growth"] = scale / prev
     cols["log_scale"] = np.log1p(scale)
     cols["step"] = np.minimum(steps, horizon_cap) if horizon_cap else steps.astype(float)
     dates = grid.dates[rows, np.clip(target, 0, y.shape[1] - 1)]

@@ -11,8 +11,10 @@ interpolated in normal-score space.
 
 Covariates: all numeric covariates of the fitted panel are *known-future* (they
 enter at the target date), except those named in ``past_covariates``, which
-enter only as values at the origin. A known covariate missing from ``future`` at
-prediction time is taken as 0 with a warning.
+enter only as values at the origin. ``yearly=True`` adds last year's value around the target date
+(relative to last year's level at the origin; see :func:`models.features.tabular_features`):
+off by default, as on two-year daily panels it changed wQL by under 1% either way.
+A known covariate missing from ``future`` at prediction time is taken as 0 with a warning.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from models.features import (
     last_value_forecast,
     season_length,
     tabular_features,
+    year_length,
 )
 
 log = logging.getLogger(__name__)
@@ -70,9 +73,10 @@ class LightGBMQuantile(Forecaster):
         max_train_s: float = 120.0,
         num_threads: int = 1,
         seed: int = 0,
+        yearly: bool = False,
     ) -> None:
         super().__init__(
-            levels=tuple(levels), max_horizon=max_horizon, lags=tuple(lags), n_seasonal=n_seasonal,
+            yearly=yearly, levels=tuple(levels), max_horizon=max_horizon, lags=tuple(lags), n_seasonal=n_seasonal,
             past_covariates=tuple(past_covariates), country=country, n_estimators=n_estimators,
             learning_rate=learning_rate, num_leaves=num_leaves, min_data_in_leaf=min_data_in_leaf,
             max_rows=max_rows, max_history=max_history, max_train_s=max_train_s,
@@ -93,6 +97,7 @@ class LightGBMQuantile(Forecaster):
         return TabularSpec(
             lags=p["lags"], season=season_length(self.freq_), n_seasonal=p["n_seasonal"], known=known,
             past=past, subdaily=is_subdaily(self.freq_), country=p["country"],
+            year=year_length(self.freq_) if p["yearly"] else 0,
         )
 
     def _training_rows(self, grid: Grid, rng: np.random.Generator) -> tuple[np.ndarray, ...]:

@@ -46,7 +46,11 @@ PREDICT_CHUNK = 256
 
 
 class DeepAR(Forecaster):
-    """Global autoregressive GRU with a negative-binomial output, sampled ancestrally."""
+    """Global autoregressive GRU with a negative-binomial output, sampled ancestrally.
+
+    Training cost scales with the data: about ``passes`` passes over the training
+    windows (see :func:`models.neural.training.step_budget`), at most ``epochs *
+    batches_per_epoch`` batches and ``max_train_s`` seconds."""
 
     name: ClassVar[str] = "deepar"
     uses_covariates: ClassVar[bool] = True
@@ -63,6 +67,7 @@ class DeepAR(Forecaster):
         batches_per_epoch: int = 50,
         batch_size: int = 64,
         learning_rate: float = 3e-3,
+        passes: float | None = 10.0,
         n_samples: int = 100,
         past_covariates: Sequence[str] = (),
         country: str | None = None,
@@ -75,7 +80,8 @@ class DeepAR(Forecaster):
             context_length=context_length, prediction_length=prediction_length,
             lags=None if lags is None else tuple(lags), hidden=hidden, n_layers=n_layers, dropout=dropout,
             epochs=epochs, batches_per_epoch=batches_per_epoch, batch_size=batch_size,
-            learning_rate=learning_rate, n_samples=n_samples, past_covariates=tuple(past_covariates),
+            learning_rate=learning_rate, passes=passes, n_samples=n_samples,
+            past_covariates=tuple(past_covariates),
             country=country, max_history=max_history, max_train_s=max_train_s, num_threads=num_threads,
             seed=seed,
         )
@@ -119,7 +125,7 @@ class DeepAR(Forecaster):
         import torch
 
         from models.neural.modules import DeepARNet, negbin_log_prob
-        from models.neural.training import train
+        from models.neural.training import step_budget, train
 
         if not self.nonnegative_:
             raise PanelError(
@@ -156,7 +162,9 @@ class DeepAR(Forecaster):
             log_prob = negbin_log_prob(torch.as_tensor(np.nan_to_num(target)), mu, alpha)
             return -(log_prob * mask).sum() / mask.sum().clamp_min(1)
 
-        self.loss_history_ = train(net, batch_loss, p["epochs"], p["batches_per_epoch"], p["learning_rate"],
+        epochs, batches = step_budget(len(ends), p["batch_size"], p["epochs"], p["batches_per_epoch"],
+                                      p["passes"])
+        self.loss_history_ = train(net, batch_loss, epochs, batches, p["learning_rate"],
                                    p["max_train_s"], p["seed"], self.name)
         self.net_ = net
 

@@ -43,7 +43,11 @@ DEFAULT_LEVELS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95,
 
 
 class MLPQuantile(Forecaster):
-    """Global multi-horizon quantile MLP trained with the pinball loss."""
+    """Global multi-horizon quantile MLP trained with the pinball loss.
+
+    Training cost scales with the data: about ``passes`` passes over the training
+    windows (see :func:`models.neural.training.step_budget`), at most ``epochs *
+    batches_per_epoch`` batches and ``max_train_s`` seconds."""
 
     name: ClassVar[str] = "mlp"
     uses_covariates: ClassVar[bool] = True
@@ -60,6 +64,7 @@ class MLPQuantile(Forecaster):
         batches_per_epoch: int = 50,
         batch_size: int = 256,
         learning_rate: float = 1e-3,
+        passes: float | None = 20.0,
         past_covariates: Sequence[str] = (),
         country: str | None = None,
         max_history: int = 730,
@@ -70,7 +75,8 @@ class MLPQuantile(Forecaster):
         super().__init__(
             max_horizon=max_horizon, context_length=context_length, levels=tuple(levels), hidden=hidden,
             n_layers=n_layers, dropout=dropout, epochs=epochs, batches_per_epoch=batches_per_epoch,
-            batch_size=batch_size, learning_rate=learning_rate, past_covariates=tuple(past_covariates),
+            batch_size=batch_size, learning_rate=learning_rate, passes=passes,
+            past_covariates=tuple(past_covariates),
             country=country, max_history=max_history, max_train_s=max_train_s, num_threads=num_threads,
             seed=seed,
         )
@@ -119,7 +125,7 @@ class MLPQuantile(Forecaster):
         import torch
 
         from models.neural.modules import MLPQuantileNet, pinball_loss
-        from models.neural.training import train
+        from models.neural.training import step_budget, train
 
         p = self.params
         torch.set_num_threads(p["num_threads"])
@@ -146,7 +152,9 @@ class MLPQuantile(Forecaster):
             return pinball_loss(pred, torch.as_tensor(target, dtype=torch.float32),
                                 torch.as_tensor(mask, dtype=torch.float32), levels)
 
-        self.loss_history_ = train(net, batch_loss, p["epochs"], p["batches_per_epoch"], p["learning_rate"],
+        epochs, batches = step_budget(len(pairs), p["batch_size"], p["epochs"], p["batches_per_epoch"],
+                                      p["passes"])
+        self.loss_history_ = train(net, batch_loss, epochs, batches, p["learning_rate"],
                                    p["max_train_s"], p["seed"], self.name)
         self.net_ = net
 

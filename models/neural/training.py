@@ -4,6 +4,7 @@ wall-clock budget, deterministic under ``seed``."""
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 
@@ -12,6 +13,29 @@ import torch
 from torch import nn
 
 log = logging.getLogger(__name__)
+
+
+#: Fewest batches a neural model trains on, however small the panel.
+MIN_BATCHES = 30
+
+
+def step_budget(
+    n_windows: int, batch_size: int, epochs: int, batches_per_epoch: int, passes: float | None
+) -> tuple[int, int]:
+    """``(epochs, batches_per_epoch)`` so that training cost scales with the data.
+
+    ``n_windows`` training windows (samples) are seen about ``passes`` times, at
+    least :data:`MIN_BATCHES` batches, and never more than the ``epochs *
+    batches_per_epoch`` batches asked for (the cap on big panels). ``passes``
+    None keeps the cap.
+    """
+    cap = max(1, epochs * batches_per_epoch)
+    if passes is None:
+        return epochs, batches_per_epoch
+    want = max(MIN_BATCHES, math.ceil(passes * n_windows / max(batch_size, 1)))
+    total = min(cap, want)
+    n_epochs = max(1, min(epochs, math.ceil(total / max(batches_per_epoch, 1))))
+    return n_epochs, math.ceil(total / n_epochs)
 
 
 def train(

@@ -68,3 +68,36 @@ def test_the_backtest_scores_every_window_and_the_mean(make_panel):
     assert set(board["window"]) == {"all", "0", "1", "2"}
     assert set(board["model"]) == {"seasonal_naive", "moving_average", "ensemble"}
     assert board[["wql", "wape", "coverage"]].notna().all().all()
+
+
+def test_the_ensemble_leaderboard_scores_each_window_with_weights_chosen_on_the_others():
+    from models.engine import nested_ensemble
+
+    y = np.arange(1.0, 41.0)
+    groups = np.repeat([0, 1], 20)
+    good_then_bad = np.where(groups == 0, y, y + 10.0)
+    bad_then_good = np.where(groups == 0, y + 10.0, y)
+    preds = np.stack([np.repeat(p[:, None], 3, axis=1) for p in (good_then_bad, bad_then_good)])
+    honest = nested_ensemble(preds, y, LEVELS, groups)
+    # window 0 is forecast with the model that won window 1, and vice versa
+    np.testing.assert_allclose(honest[groups == 0, 1], y[groups == 0] + 10.0)
+    np.testing.assert_allclose(honest[groups == 1, 1], y[groups == 1] + 10.0)
+
+
+def test_when_no_time_limit_is_given_then_the_default_budget_grows_with_the_series():
+    from models.engine import MAX_DEFAULT_BUDGET_S, default_time_limit
+
+    assert default_time_limit(5) < 30.0
+    assert default_time_limit(5) < default_time_limit(500) <= MAX_DEFAULT_BUDGET_S
+    assert default_time_limit(10**6) == MAX_DEFAULT_BUDGET_S
+
+
+def test_under_a_budget_a_global_model_gets_a_capped_training_time_and_the_horizon_it_needs(make_panel):
+    pytest.importorskip("lightgbm")
+    panel = make_panel(n_series=2, length=60)
+    result = run_backtest(panel, 5, LEVELS, models=["lightgbm"], time_limit_s=30.0,
+                          model_params={"lightgbm": {"n_estimators": 10, "min_data_in_leaf": 5}})
+    assert "lightgbm" in result.members
+    params = result.params["lightgbm"]
+    assert params["max_horizon"] == 5
+    assert 0 < params["max_train_s"] <= 0.5 * 30.0 / 3

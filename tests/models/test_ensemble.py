@@ -51,3 +51,28 @@ def test_the_ensemble_forecasts_the_weighted_average_of_its_members(make_panel):
     mean = MovingAverage().fit(panel).predict_quantiles(5, quantiles=[0.5])
     np.testing.assert_allclose(got["0.5"], 0.25 * naive["0.5"] + 0.75 * mean["0.5"])
     assert set(got["model"]) == {"ensemble"}
+
+
+def test_when_backtest_intervals_were_too_narrow_then_the_spread_is_widened():
+    from models.ensemble import apply_spread, calibrate_spread
+
+    rng = np.random.default_rng(0)
+    y = rng.normal(100.0, 10.0, size=2000)
+    narrow = np.column_stack([np.full(2000, 100.0 - 4.0), np.full(2000, 100.0), np.full(2000, 100.0 + 4.0)])
+    factors = calibrate_spread(narrow, y, LEVELS)
+    assert factors[1] == 1.0 and factors[0] > 1.2 and factors[2] > 1.2
+    wide = np.column_stack([np.full(2000, 100.0 - 40.0), np.full(2000, 100.0), np.full(2000, 100.0 + 40.0)])
+    assert (calibrate_spread(wide, y, LEVELS)[[0, 2]] < 0.8).all()
+    scaled = apply_spread(narrow, LEVELS, dict(zip(LEVELS, factors, strict=True)))
+    np.testing.assert_allclose(scaled[:, 1], 100.0)
+    assert (scaled[:, 2] - scaled[:, 0] > 8.0).all()
+
+
+def test_when_intervals_are_already_calibrated_then_the_spread_is_left_alone():
+    from models.ensemble import calibrate_spread
+
+    rng = np.random.default_rng(1)
+    y = rng.normal(0.0, 1.0, size=5000)
+    z = 1.2815515655446004
+    calibrated = np.column_stack([np.full(5000, -z), np.zeros(5000), np.full(5000, z)])
+    np.testing.assert_allclose(calibrate_spread(calibrated, y, LEVELS), 1.0, atol=0.1)

@@ -82,3 +82,24 @@ def test_seasonal_lag_feature_points_to_the_same_weekday_before_the_origin() -> 
     np.testing.assert_allclose(raw[:, names.index("season_1")], [15.0, 21.0, 15.0])
     np.testing.assert_allclose(raw[:, names.index("lag_1")], [21.0] * 3)
     assert (features[:, names.index("dayofweek")] == [(21 + k - 1) % 7 for k in steps]).all()
+
+
+def test_yearly_features_read_last_year_at_the_target_relative_to_last_years_level_and_never_the_future() -> None:
+    from models.features import year_length
+
+    assert year_length("D") == 364 and year_length("W-WED") == 52 and year_length("h") == 0
+    days = pd.date_range("2022-01-01", periods=800, freq="D")
+    y = np.arange(800, dtype=float) + 1.0
+    panel = validate_panel(pd.DataFrame({"unique_id": "a", "ds": days, "y": y}))
+    grid = build_grid(panel, ["a"], "D", [], max_history=1000)
+    spec = TabularSpec(lags=(1,), season=7, n_seasonal=0, known=(), past=(), year=364)
+    rows, origins, steps = np.zeros(3, int), np.array([700, 700, 100]), np.array([1, 5, 1])
+    features, _, names = tabular_features(grid, spec, rows, origins, steps)
+    col = {name: features[:, j] for j, name in enumerate(names)}
+    prev = series_scale(grid.y)[0, 700 - 364]
+    np.testing.assert_allclose(col["year_lag"][:2], grid.y[0, [701 - 364, 705 - 364]] / prev)
+    assert np.isnan(col["year_lag"][2]) and np.isnan(col["year_growth"][2])  # no year before the origin
+    # the smoothed value is centred on the target a year back, which is still before the origin
+    np.testing.assert_allclose(col["year_lag_mean"][0], grid.y[0, 701 - 364 - 3 : 701 - 364 + 4].mean() / prev)
+    # without a yearly length no such feature is built
+    assert "year_lag" not in tabular_features(grid, TabularSpec((1,), 7, 0, (), ()), rows, origins, steps)[2]

@@ -102,3 +102,15 @@ def test_when_counts_are_negative_then_deepar_says_which_models_to_use() -> None
 def test_importing_the_neural_models_does_not_import_torch() -> None:
     code = "import sys, models.neural; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_neural_training_batches_grow_with_the_training_windows_up_to_the_cap() -> None:
+    from models.neural.training import MIN_BATCHES, step_budget
+
+    small = step_budget(n_windows=100, batch_size=64, epochs=30, batches_per_epoch=50, passes=10.0)
+    large = step_budget(n_windows=10_000, batch_size=64, epochs=30, batches_per_epoch=50, passes=10.0)
+    huge = step_budget(n_windows=10**7, batch_size=64, epochs=30, batches_per_epoch=50, passes=10.0)
+    total = [e * b for e, b in (small, large, huge)]
+    assert MIN_BATCHES <= total[0] < total[1] <= total[2]
+    assert total[2] <= 30 * 50 + 30 and huge[0] <= 30
+    assert step_budget(100, 64, 30, 50, passes=None) == (30, 50)
