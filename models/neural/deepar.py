@@ -29,15 +29,13 @@ from models.base import Forecaster
 from models.features import (
     Grid,
     build_grid,
-    extend_grid,
     first_observed,
-    future_covariates,
     is_subdaily,
     last_value_forecast,
     season_length,
     take,
 )
-from models.neural.windows import split_covariates, step_features
+from models.neural.windows import prediction_grid, split_covariates, step_features
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +123,7 @@ class DeepAR(Forecaster):
         import torch
 
         from models.neural.modules import DeepARNet, negbin_log_prob
-        from models.neural.training import step_budget, train
+        from models.neural.training import fit_network
 
         if not self.nonnegative_:
             raise PanelError(
@@ -162,18 +160,14 @@ class DeepAR(Forecaster):
             log_prob = negbin_log_prob(torch.as_tensor(np.nan_to_num(target)), mu, alpha)
             return -(log_prob * mask).sum() / mask.sum().clamp_min(1)
 
-        epochs, batches = step_budget(len(ends), p["batch_size"], p["epochs"], p["batches_per_epoch"],
-                                      p["passes"])
-        self.loss_history_ = train(net, batch_loss, epochs, batches, p["learning_rate"],
-                                   p["max_train_s"], p["seed"], self.name)
+        self.loss_history_ = fit_network(net, batch_loss, len(ends), p, self.name)
         self.net_ = net
 
     # ------------------------------------------------------------ predict
     def _predict(self, h: int, future: pd.DataFrame, quantiles: list[float]) -> np.ndarray:
         import torch
 
-        future_covariates(future, self.known_, self.name)
-        grid = extend_grid(self.grid_, h, self.freq_, future)
+        grid = prediction_grid(self, h, future)
         if self.net_ is None:
             return last_value_forecast(grid, h, len(quantiles))
         torch.set_num_threads(self.params["num_threads"])

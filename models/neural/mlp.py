@@ -26,8 +26,6 @@ from models.base import Forecaster
 from models.features import (
     Grid,
     build_grid,
-    extend_grid,
-    future_covariates,
     interpolate_levels,
     is_subdaily,
     last_value_forecast,
@@ -35,7 +33,7 @@ from models.features import (
     series_scale,
     take,
 )
-from models.neural.windows import origin_pairs, split_covariates, step_features
+from models.neural.windows import origin_pairs, prediction_grid, split_covariates, step_features
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +123,7 @@ class MLPQuantile(Forecaster):
         import torch
 
         from models.neural.modules import MLPQuantileNet, pinball_loss
-        from models.neural.training import step_budget, train
+        from models.neural.training import fit_network
 
         p = self.params
         torch.set_num_threads(p["num_threads"])
@@ -152,18 +150,14 @@ class MLPQuantile(Forecaster):
             return pinball_loss(pred, torch.as_tensor(target, dtype=torch.float32),
                                 torch.as_tensor(mask, dtype=torch.float32), levels)
 
-        epochs, batches = step_budget(len(pairs), p["batch_size"], p["epochs"], p["batches_per_epoch"],
-                                      p["passes"])
-        self.loss_history_ = train(net, batch_loss, epochs, batches, p["learning_rate"],
-                                   p["max_train_s"], p["seed"], self.name)
+        self.loss_history_ = fit_network(net, batch_loss, len(pairs), p, self.name)
         self.net_ = net
 
     # ------------------------------------------------------------ predict
     def _predict(self, h: int, future: pd.DataFrame, quantiles: list[float]) -> np.ndarray:
         import torch
 
-        future_covariates(future, self.known_, self.name)
-        grid = extend_grid(self.grid_, h, self.freq_, future)
+        grid = prediction_grid(self, h, future)
         if self.net_ is None:
             return last_value_forecast(grid, h, len(quantiles))
         torch.set_num_threads(self.params["num_threads"])

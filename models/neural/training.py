@@ -72,8 +72,17 @@ def train(
         scheduler.step()
         history.append(float(np.mean(losses)))
         if time.perf_counter() > deadline:
-            log.info("%s: stopped after %d of %d epochs (max_train_s=%.0f)",
-                     name, epoch + 1, epochs, max_train_s)
+            log.info("%s: stopped after %d of %d epochs (max_train_s=%.0f)", name, epoch + 1, epochs, max_train_s)
             break
     net.eval()
     return history
+
+
+def fit_network(net: nn.Module, batch_loss: Callable, n_windows: int, params: dict, name: str) -> list[float]:
+    """Train ``net`` for the step budget that ``n_windows`` training windows and the
+    model's parameters (batch_size, epochs, batches_per_epoch, passes,
+    learning_rate, max_train_s, seed) allow; returns the loss history."""
+    epochs, batches = step_budget(
+        n_windows, params["batch_size"], params["epochs"], params["batches_per_epoch"], params["passes"]
+    )
+    return train(net, batch_loss, epochs, batches, params["learning_rate"], params["max_train_s"], params["seed"], name)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from fcplan.panel import PanelError
-from models.features import Grid, first_observed, holiday_matrix, time_encoding
+from models.features import Grid, extend_grid, first_observed, future_covariates, holiday_matrix, time_encoding
 
 
 def split_covariates(covariates: Sequence[str], past: Sequence[str]) -> tuple[list[int], list[int]]:
@@ -23,12 +24,12 @@ def split_covariates(covariates: Sequence[str], past: Sequence[str]) -> tuple[li
     return [j for j in range(len(covariates)) if j not in past_idx], past_idx
 
 
-def step_features(grid: Grid, known: Sequence[int], past: Sequence[int], subdaily: bool,
-                  country: str | None) -> np.ndarray:
+def step_features(
+    grid: Grid, known: Sequence[int], past: Sequence[int], subdaily: bool, country: str | None
+) -> np.ndarray:
     """``(n, T, E)`` per-step exogenous inputs: calendar encoding, holiday flags,
     known-future covariates at the step, past-only covariates one step earlier."""
-    parts = [time_encoding(grid.dates, subdaily), holiday_matrix(grid.dates, country),
-             grid.x[..., list(known)]]
+    parts = [time_encoding(grid.dates, subdaily), holiday_matrix(grid.dates, country), grid.x[..., list(known)]]
     if past:
         lagged = np.zeros_like(grid.x[..., list(past)])
         lagged[:, 1:] = grid.x[:, :-1, list(past)]
@@ -43,3 +44,10 @@ def origin_pairs(grid: Grid, min_targets: int = 1) -> np.ndarray:
     first = first_observed(grid.y[:, :n_past])
     cols = np.arange(n_past)[None, :]
     return np.argwhere((cols >= first[:, None]) & (cols <= n_past - 1 - min_targets))
+
+
+def prediction_grid(model: Any, h: int, future: Any) -> Grid:
+    """The fitted grid of a neural model extended by ``h`` steps with the known-future
+    covariates of ``future`` (checked against the ones it was fitted with)."""
+    future_covariates(future, model.known_, model.name)
+    return extend_grid(model.grid_, h, model.freq_, future)
