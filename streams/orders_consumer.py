@@ -5,67 +5,59 @@ processors; measured on this project's 2-core machines that tops out at about
 6,000-12,000 events/s even with ``take_events`` and no work per event
 (``benchmarks/stream_throughput.py`` measures the worker; the numbers are in the
 README). The orders topic is therefore read by this batch consumer, a task of
-the faust app: ``getmany`` hands over up to ``batch_size`` records at once, they
-are validated and written in one database transaction on a worker thread, dead
-letters are sent and flushed, and only then are the offsets committed. A crash
-at any point replays uncommitted records, which the idempotent sink absorbs.
+the faust app, as a pipeline over two processes:
+
+* here, on the event loop, ``getmany`` hands over up to ``batch_size``
+  records, whose raw values go to the writer process
+  (:mod:`streams.order_writer`) while the loop fetches the next batch;
+* the writer decodes and validates the whole batch in one pass
+  (:func:`streams.batch_decode.decode_orders`) and stores it in one
+  transaction (:func:`streams.order_sink.write_order_columns`), batches in
+  fetch order, one at a time.
+
+Only after a batch's transaction has committed and its dead letters are
+acknowledged by the broker are its offsets committed (at most every
+``commit_every_s``, and whenever the stream goes idle). A crash at any point
+replays uncommitted records, which the idempotent sink absorbs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+import time
+from asyncio import FIRST_COMPLETED
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
 
 from fcplan.settings import Settings
-from streams.contracts import CENTER_DEMAND, ORDERS, ORDERS_DLQ, CenterDemand, Order, dead_letter_headers
-from streams.sink import bump_metrics, write_orders
-from streams.validation import LATE, Limits, Rejected, parse_order
+from streams.contracts import CENTER_DEMAND, ORDERS, ORDERS_DLQ, dead_letter_headers
+from streams.order_writer import OrderWriter, WrittenBatch
+from streams.validation import Limits
 
 log = logging.getLogger(__name__)
 
+#: Batches handed to the writer ahead of their results: one being written, the rest queued.
+_IN_FLIGHT = 3
+#: Offsets are committed at most this often while the stream is busy.
+COMMIT_EVERY_S = 0.2
+
 
 @dataclass
-class BatchOutcome:
-    """What one batch produced: dead letters to send and hourly rows to publish."""
-
-    dead: list[tuple[Any, str, str]] = field(default_factory=list)  # (record, reason, detail)
-    hourly: list[CenterDemand] = field(default_factory=list)
-    accepted: int = 0
-    duplicates: int = 0
+class _InFlight:
+    fetched: dict
+    records: list[Any]
+    written: asyncio.Future[WrittenBatch]
 
 
-def process_batch(records: Sequence[Any], engine: Engine, limits: Limits) -> BatchOutcome:
-    """Validate and store a batch of Kafka records (``.value`` bytes); pure but for
-    the one database transaction. Runs on a worker thread."""
-    now = datetime.now(UTC)
-    outcome = BatchOutcome()
-    valid: list[Order] = []
-    first_record: dict[str, Any] = {}
-    for record in records:
-        parsed = parse_order(record.value, limits, now)
-        if isinstance(parsed, Rejected):
-            outcome.dead.append((record, parsed.reason, parsed.detail))
-        else:
-            valid.append(parsed)
-            first_record.setdefault(parsed.order_id, record)
-    result = write_orders(engine, valid, limits.late_grace)
-    for order in result.late:
-        detail = f"ts {order.ts.isoformat()} is older than the stream time minus {limits.late_grace}"
-        outcome.dead.append((first_record[order.order_id], LATE, detail))
-    if outcome.dead:
-        reasons = Counter(reason for _, reason, _ in outcome.dead)
-        with engine.begin() as conn:
-            bump_metrics(conn, Counter({("orders_dead_letters", r): n for r, n in reasons.items()}))
-    outcome.hourly = result.hourly
-    outcome.accepted, outcome.duplicates = result.accepted, result.duplicates
-    return outcome
+@dataclass
+class _Written:
+    offsets: dict
+    deliveries: list[asyncio.Future]
 
 
 class OrdersConsumer:
@@ -106,58 +98,90 @@ class OrdersConsumer:
             bootstrap_servers=self.settings.kafka.servers, acks="all", linger_ms=5, enable_idempotence=False
         )
 
-    async def run(self, on_batch: Callable[[BatchOutcome], None] | None = None) -> None:
+    async def run(self, on_batch: Callable[[WrittenBatch], None] | None = None) -> None:
         consumer, producer = self._consumer(), self._producer()
         await producer.start()
         await consumer.start()
-        loop = asyncio.get_running_loop()
         s = self.settings.streams
+        inflight: deque[_InFlight] = deque()
+        written: deque[_Written] = deque()
+        fetch: asyncio.Future | None = None
+        last_commit = time.monotonic()
         try:
-            while True:
-                fetched = await consumer.getmany(
-                    timeout_ms=int(s.batch_within_s * 1000), max_records=s.batch_size
-                )
-                records = [r for batch in fetched.values() for r in batch]
-                if not records:
-                    continue
-                outcome = await loop.run_in_executor(None, process_batch, records, self.engine, self.limits)
-                await self._publish(producer, outcome)
-                await self._commit(consumer, fetched)
-                self.batches += 1
-                if on_batch is not None:
-                    on_batch(outcome)
+            async with OrderWriter(self.settings.database.url, self.limits) as writer:
+                while True:
+                    if fetch is None and len(inflight) < _IN_FLIGHT:
+                        fetch = asyncio.ensure_future(
+                            consumer.getmany(timeout_ms=int(s.batch_within_s * 1000), max_records=s.batch_size)
+                        )
+                    head = inflight[0].written if inflight else None
+                    await asyncio.wait([f for f in (fetch, head) if f is not None], return_when=FIRST_COMPLETED)
+                    if head is not None and head.done():
+                        done = inflight.popleft()
+                        outcome = done.written.result()
+                        deliveries = await self._publish(producer, done.records, outcome)
+                        written.append(_Written(_next_offsets(done.fetched), deliveries))
+                        self.batches += 1
+                        if on_batch is not None:
+                            on_batch(outcome)
+                    idle = False
+                    if fetch is not None and fetch.done():
+                        fetched, fetch = fetch.result(), None
+                        records = [r for batch in fetched.values() for r in batch]
+                        if records:
+                            inflight.append(_InFlight(fetched, records, writer.submit([r.value for r in records])))
+                        idle = not records and not inflight
+                    if written and (idle or time.monotonic() - last_commit >= COMMIT_EVERY_S):
+                        await self._commit_delivered(consumer, written, wait=idle)
+                        last_commit = time.monotonic()
         finally:
+            if fetch is not None:
+                fetch.cancel()
             await consumer.stop()
             await producer.stop()
 
-    async def _publish(self, producer: Any, outcome: BatchOutcome) -> None:
-        pending = [
-            await producer.send(
-                ORDERS_DLQ, value=record.value, key=record.key, headers=dead_letter_headers(record, r, d)
-            )
-            for record, r, d in outcome.dead
-        ]
-        pending += [
-            await producer.send(CENTER_DEMAND, value=row.to_bytes(), key=row.center_id.encode())
-            for row in outcome.hourly
-        ]
-        if pending:
-            await asyncio.gather(*pending)  # dead letters are durable before the offsets move
-            if outcome.dead:
-                log.warning(
-                    "orders: %d dead letters %s",
-                    len(outcome.dead),
-                    dict(Counter(reason for _, reason, _ in outcome.dead)),
-                )
+    async def _publish(self, producer: Any, records: list[Any], outcome: WrittenBatch) -> list[asyncio.Future]:
+        """Send the batch's dead letters and touched hours; returns their delivery futures."""
+        pending = []
+        for i, reason, detail in outcome.dead:
+            record = records[i]
+            headers = dead_letter_headers(record, reason, detail)
+            pending.append(await producer.send(ORDERS_DLQ, value=record.value, key=record.key, headers=headers))
+        for row in outcome.hourly:
+            pending.append(await producer.send(CENTER_DEMAND, value=row.to_bytes(), key=row.center_id.encode()))
+        if outcome.dead:
+            log.warning("orders: %d dead letters %s", len(outcome.dead), dict(Counter(r for _, r, _ in outcome.dead)))
+        return pending
 
-    async def _commit(self, consumer: Any, fetched: dict) -> None:
+    async def _commit_delivered(self, consumer: Any, written: deque[_Written], wait: bool) -> None:
+        """Commit the offsets of the written batches whose dead letters the broker has
+        acknowledged (all of them when ``wait``), oldest first."""
+        offsets: dict = {}
+        while written:
+            head = written[0]
+            if wait:
+                await asyncio.gather(*head.deliveries)  # a failed delivery raises: nothing more is committed
+            elif not all(f.done() for f in head.deliveries):
+                break
+            for f in head.deliveries:
+                f.result()
+            offsets.update(written.popleft().offsets)
+        if offsets:
+            await self._commit(consumer, offsets)
+
+    async def _commit(self, consumer: Any, offsets: dict) -> None:
         from aiokafka.errors import CommitFailedError, IllegalStateError
-        from aiokafka.structs import OffsetAndMetadata
 
-        offsets = {tp: OffsetAndMetadata(batch[-1].offset + 1, "") for tp, batch in fetched.items() if batch}
         try:
             await consumer.commit(offsets)
         except (CommitFailedError, IllegalStateError) as exc:
             # A rebalance moved the partitions: the new owner replays from the last
             # commit and the idempotent sink absorbs the overlap.
             log.warning("offset commit skipped after a rebalance: %s", exc)
+
+
+def _next_offsets(fetched: dict) -> dict:
+    """The offsets to commit after a fetch: one past each partition's last record."""
+    from aiokafka.structs import OffsetAndMetadata
+
+    return {tp: OffsetAndMetadata(batch[-1].offset + 1, "") for tp, batch in fetched.items() if batch}

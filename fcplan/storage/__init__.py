@@ -63,11 +63,26 @@ def _create_schema(engine: Engine, attempts: int = 10) -> None:
     for attempt in range(attempts):
         try:
             metadata.create_all(engine)
+            _check_orders_table(engine)
             return
         except DBAPIError:
             if attempt == attempts - 1:
                 raise
             time.sleep(0.05 * (attempt + 1))
+
+
+def _check_orders_table(engine: Engine) -> None:
+    """An ``orders`` table from fcplan 0.1's first layout (``ts``/``hour`` text
+    columns) cannot take the stream; say so instead of failing on the first batch."""
+    from sqlalchemy import inspect
+
+    columns = {c["name"] for c in inspect(engine).get_columns("orders")}
+    if "ts_us" not in columns:
+        raise StorageError(
+            f"the orders table in {engine.url.render_as_string(hide_password=True)} has the old layout "
+            f"({sorted(columns)}); this fcplan stores ts_us (epoch microseconds). Start on a fresh database, "
+            "or drop the orders table (the hourly counts in center_hourly are kept) and restart the worker"
+        )
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

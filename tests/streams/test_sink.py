@@ -190,3 +190,22 @@ def test_a_promotion_for_every_center_is_stored_with_null_centers(engine: Engine
         row = conn.execute(select(promotions).where(promotions.c.promo_id == "all")).mappings().one()
     assert row["center_ids"] is None
     assert row["updated_at"] == row["start"] == datetime(2024, 6, 1)
+
+
+@pytest.mark.parametrize(
+    "ts",
+    [
+        "2024-06-01T09:59:59.999999+09:00",
+        "2024-06-01T10:45:00+05:30",
+        "2024-06-01T00:30:00-07:00",
+        "2024-01-01T00:30:00+09:00",
+        "1969-12-31T23:30:00+00:00",
+    ],
+)
+def test_the_stored_hour_is_the_utc_hour_of_the_orders_own_timestamp(engine: Engine, ts: str) -> None:
+    from streams.aggregate import hour_start
+
+    order = Order.model_validate({"order_id": "x", "center_id": "ICN1", "ts": ts, "lines": 1, "units": 1})
+    result = write_orders(engine, [order], GRACE)
+    assert list(hourly(engine)) == [("ICN1", hour_start(order.ts))]
+    assert [row.hour.replace(tzinfo=None) for row in result.hourly] == [hour_start(order.ts)]

@@ -1,0 +1,257 @@
+"""The orders half of the sink: a batch of valid orders stored exactly once.
+
+One transaction a batch, in a handful of statements whatever its size:
+
+1. read the centers' stream times (``center_watermarks``) and split the batch
+   into on-time and late rows (:func:`streams.columns.split_late`, in Python);
+   a late-looking order that is already stored is a replay (a duplicate), not a
+   dead letter;
+2. hand the on-time rows to the database in one statement and let it insert
+   those whose ``order_id`` is not stored yet and add exactly those to their
+   hours (``orders = orders + n``), returning the touched hours' totals;
+3. move the stream times forward and add to the counters.
+
+Replaying a batch after a crash therefore changes nothing: the consumer commits
+Kafka offsets only after this returns. The per-row work runs inside the
+database (SQLite's C code with the GIL released, or the PostgreSQL server), so
+the consumer's thread keeps decoding the next fetch meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from itertools import chain
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, select
+from sqlalchemy.engine import Connection
+
+from fcplan.storage import utcnow
+from fcplan.storage.schema import center_hourly, center_watermarks, orders, stream_metrics
+from streams.columns import (
+    US_PER_HOUR,
+    OrderColumns,
+    epoch_us,
+    first_occurrences,
+    from_epoch_us,
+    hourly_sums,
+    split_late,
+)
+from streams.contracts import CenterDemand
+
+#: SQLite binds at most 32,766 parameters a statement; five a row.
+_SQLITE_ROWS = 6000
+_ID_CHUNK = 500
+
+
+@dataclass
+class OrderBatchResult:
+    """``late``: positions (in the written columns) of the orders for the dead-letter topic."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    late: list[int] = field(default_factory=list)
+    hourly: list[CenterDemand] = field(default_factory=list)
+
+
+def _floor_hour(expr: str, mod: str = "%") -> str:
+    """SQL for the start of the UTC hour of epoch microseconds ``expr`` (floor, also
+    before 1970); ``mod`` is the modulo operator as the driver wants it written."""
+    return f"(({expr}) - ((({expr}) {mod} {US_PER_HOUR}) + {US_PER_HOUR}) {mod} {US_PER_HOUR})"
+
+
+_SQLITE_HOURS = (
+    f"INSERT INTO {center_hourly.name} (center_id, hour, orders, lines, units, updated_at) VALUES {{rows}} "
+    "ON CONFLICT (center_id, hour) DO UPDATE SET orders = orders + excluded.orders, "
+    "lines = lines + excluded.lines, units = units + excluded.units, updated_at = excluded.updated_at "
+    "RETURNING center_id, hour, orders, lines, units"
+)
+
+
+def _sqlite_text(t: datetime) -> str:
+    """SQLAlchemy's SQLite DATETIME text."""
+    return t.isoformat(sep=" ", timespec="microseconds")
+
+
+def _chunks(n: int, size: int) -> list[tuple[int, int]]:
+    return [(lo, min(n, lo + size)) for lo in range(0, n, size)]
+
+
+def _insert_sqlite(conn: Connection, rows: OrderColumns) -> int:
+    """``INSERT ... ON CONFLICT DO NOTHING`` of every row; returns how many went in."""
+    flat = tuple(chain.from_iterable(zip(rows.order_id, rows.center_id, rows.t_us.tolist(), rows.lines, rows.units,
+                                         strict=True)))
+    inserted = 0
+    for lo, hi in _chunks(len(rows), _SQLITE_ROWS):
+        inserted += conn.exec_driver_sql(
+            f"INSERT INTO {orders.name} (order_id, center_id, ts_us, lines, units) "
+            f"VALUES {', '.join(['(?, ?, ?, ?, ?)'] * (hi - lo))} ON CONFLICT (order_id) DO NOTHING",
+            flat[5 * lo : 5 * hi],
+        ).rowcount
+    return inserted
+
+
+def _store_sqlite(conn: Connection, rows: OrderColumns, now: datetime) -> tuple[int, list[CenterDemand]]:
+    """Insert the unseen orders of ``rows`` and add them to their hours (SQLite).
+
+    The batch is inserted with ``ON CONFLICT DO NOTHING``; when every row went
+    in (the usual case) they are all new. Otherwise the insert is rolled back
+    to a savepoint, the stored ids are looked up (inside ``BEGIN IMMEDIATE`` no
+    other writer runs, so they are exactly the duplicates) and only the rest
+    are inserted. The new rows are summed per hour here.
+    """
+    sql = conn.exec_driver_sql
+    sql("SAVEPOINT fc_orders")
+    if _insert_sqlite(conn, rows) != len(rows):
+        sql("ROLLBACK TO fc_orders")
+        stored: set[str] = set()
+        for lo, hi in _chunks(len(rows), _SQLITE_ROWS * 5):
+            marks = ", ".join(["?"] * (hi - lo))
+            found = sql(f"SELECT order_id FROM {orders.name} WHERE order_id IN ({marks})", tuple(rows.order_id[lo:hi]))
+            stored.update(oid for (oid,) in found)
+        rows = rows.take([i for i, oid in enumerate(rows.order_id) if oid not in stored])
+        _insert_sqlite(conn, rows)
+    sql("RELEASE fc_orders")
+    if not len(rows):
+        return 0, []
+    sums = hourly_sums(rows)
+    stamp = _sqlite_text(now)
+    params = [v for c, h, n, li, u in sums for v in (c, _sqlite_text(from_epoch_us(h)), n, li, u, stamp)]
+    touched = sql(_SQLITE_HOURS.format(rows=", ".join(["(?, ?, ?, ?, ?, ?)"] * len(sums))), tuple(params)).all()
+    return len(rows), [_demand(c, datetime.fromisoformat(h), n, li, u) for c, h, n, li, u in touched]
+
+
+_PG_HOUR = "timestamp '1970-01-01' + h * interval '1 microsecond'"
+_PG_STORE = f"""
+WITH b AS (
+    SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::int[], %s::int[])
+        AS b(order_id, center_id, ts_us, lines, units)
+), ins AS (
+    INSERT INTO {orders.name} (order_id, center_id, ts_us, lines, units)
+    SELECT order_id, center_id, ts_us, lines, units FROM b
+    ON CONFLICT (order_id) DO NOTHING
+    RETURNING center_id, {_floor_hour('ts_us', '%%')} AS h, lines, units
+), up AS (
+    INSERT INTO {center_hourly.name} (center_id, hour, orders, lines, units, updated_at)
+    SELECT center_id, {_PG_HOUR}, count(*), sum(lines), sum(units), %s FROM ins GROUP BY center_id, h
+    ON CONFLICT (center_id, hour) DO UPDATE SET
+        orders = {center_hourly.name}.orders + excluded.orders,
+        lines = {center_hourly.name}.lines + excluded.lines,
+        units = {center_hourly.name}.units + excluded.units,
+        updated_at = excluded.updated_at
+    RETURNING center_id, hour, orders, lines, units
+)
+SELECT center_id, hour, orders, lines, units, (SELECT count(*) FROM ins) FROM up
+"""
+
+
+def _store_postgres(conn: Connection, rows: OrderColumns, now: datetime) -> tuple[int, list[CenterDemand]]:
+    """Insert the unseen orders of ``rows`` and add them to their hours (PostgreSQL, one round trip)."""
+    params = (rows.order_id, rows.center_id, rows.t_us.tolist(), rows.lines, rows.units, now)
+    touched = conn.exec_driver_sql(_PG_STORE, params).all()
+    inserted = int(touched[0][5]) if touched else 0
+    return inserted, [_demand(c, h, n, li, u) for c, h, n, li, u, _ in touched]
+
+
+def _demand(center: str, hour: datetime, n: int, lines: int, units: int) -> CenterDemand:
+    return CenterDemand(center_id=center, hour=hour.replace(tzinfo=UTC), orders=n, lines=lines, units=units)
+
+
+def _stored_ids(conn: Connection, ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for i in range(0, len(ids), _ID_CHUNK):
+        chunk = ids[i : i + _ID_CHUNK]
+        found.update(conn.execute(select(orders.c.order_id).where(orders.c.order_id.in_(chunk))).scalars())
+    return found
+
+
+def _watermarks_us(conn: Connection, centers: set[str]) -> dict[str, int]:
+    rows = conn.execute(
+        select(center_watermarks.c.center_id, center_watermarks.c.watermark).where(
+            center_watermarks.c.center_id.in_(sorted(centers))
+        )
+    )
+    return {center: epoch_us(mark) for center, mark in rows}
+
+
+def _move_watermarks(conn: Connection, moved: dict[str, int]) -> None:
+    """Stream times only move forward (another worker may have moved them further)."""
+    table = center_watermarks.name
+    if conn.dialect.name == "postgresql":
+        sql = (
+            f"INSERT INTO {table} (center_id, watermark) VALUES (%s, %s) ON CONFLICT (center_id) DO UPDATE "
+            f"SET watermark = excluded.watermark WHERE excluded.watermark > {table}.watermark"
+        )
+        params: list[Any] = [(c, from_epoch_us(us)) for c, us in moved.items()]
+    else:
+        sql = (
+            f"INSERT INTO {table} (center_id, watermark) VALUES (?, ?) ON CONFLICT (center_id) DO UPDATE "
+            f"SET watermark = excluded.watermark WHERE excluded.watermark > {table}.watermark"
+        )
+        params = [(c, _sqlite_text(from_epoch_us(us))) for c, us in moved.items()]
+    conn.exec_driver_sql(sql, params)
+
+
+def add_metrics(conn: Connection, counts: Counter[tuple[str, str]]) -> None:
+    """Add to the worker's counters in one statement, e.g. ``{("orders", "accepted"): 3}``."""
+    counts = +counts  # drop zero counts
+    if not counts:
+        return
+    table = stream_metrics.name
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    now = utcnow()
+    stored = now if conn.dialect.name == "postgresql" else now.isoformat(sep=" ", timespec="microseconds")
+    conn.exec_driver_sql(
+        f"INSERT INTO {table} (name, reason, value, updated_at) VALUES ({mark}, {mark}, {mark}, {mark}) "
+        f"ON CONFLICT (name, reason) DO UPDATE SET value = {table}.value + excluded.value, "
+        "updated_at = excluded.updated_at",
+        [(name, reason, int(n), stored) for (name, reason), n in sorted(counts.items())],
+    )
+
+
+def write_order_columns(
+    engine: Engine, batch: OrderColumns, grace: timedelta, counters: Counter[tuple[str, str]] | None = None
+) -> OrderBatchResult:
+    """Store a batch of valid orders exactly once; see the module docstring.
+
+    ``counters`` (e.g. the batch's dead letters by reason) are added in the same
+    transaction, with ``orders/accepted``, ``orders/duplicate`` and
+    ``orders_dead_letters/late``.
+    """
+    result = OrderBatchResult()
+    counts: Counter[tuple[str, str]] = Counter(counters or {})
+    if not len(batch) and not counts:
+        return result
+    first = first_occurrences(batch.order_id)
+    unique = batch if len(first) == len(batch) else batch.take(first)
+    with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # one writer at a time, no lock upgrade
+        if len(unique):
+            _store_batch(conn, unique, first, grace, result)
+        result.duplicates += len(batch) - len(unique)
+        counts.update({("orders", "accepted"): result.accepted, ("orders", "duplicate"): result.duplicates,
+                       ("orders_dead_letters", "late"): len(result.late)})
+        add_metrics(conn, counts)
+    return result
+
+
+def _store_batch(
+    conn: Connection, unique: OrderColumns, first: np.ndarray, grace: timedelta, result: OrderBatchResult
+) -> None:
+    marks = _watermarks_us(conn, set(unique.center_id))
+    split = split_late(unique.center_id, unique.t_us, marks, grace)
+    replayed: set[str] = set()
+    if len(split.late):
+        replayed = _stored_ids(conn, [unique.order_id[i] for i in split.late.tolist()])
+        result.late = [int(first[i]) for i in split.late.tolist() if unique.order_id[i] not in replayed]
+    on_time = unique if not len(split.late) else unique.take(split.accepted)
+    if len(on_time):
+        store = _store_postgres if conn.dialect.name == "postgresql" else _store_sqlite
+        result.accepted, result.hourly = store(conn, on_time, utcnow())
+    if split.watermarks:
+        _move_watermarks(conn, split.watermarks)
+    result.duplicates = len(replayed) + len(on_time) - result.accepted

@@ -1,0 +1,167 @@
+"""The orders writer: decode, validate and store fetched batches in a child process.
+
+The consumer's process spends most of its time in aiokafka's own Python code
+(building one record object per event). Decoding and writing in the same
+process would share one GIL with it, so the writer runs in a child process
+with its own interpreter: the consumer sends each fetch's raw values down a
+pipe and gets back what the batch produced (dead letters by position, the
+touched hours, counts). Batches are handled strictly in the order they were
+sent. The child stops when the pipe closes (its parent stopped or died);
+a batch it was writing then either committed or rolled back, and its offsets
+were never committed, so a restart replays it harmlessly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import pickle
+import signal
+import socket
+import traceback
+from collections import Counter, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from streams.batch_decode import decode_orders
+from streams.contracts import CenterDemand
+from streams.order_sink import write_order_columns
+from streams.validation import LATE, Limits
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WrittenBatch:
+    """What one stored batch produced. ``dead``: ``(position in the fetch, reason,
+    detail)`` of each record for the dead-letter topic, in fetch order."""
+
+    dead: list[tuple[int, str, str]] = field(default_factory=list)
+    hourly: list[CenterDemand] = field(default_factory=list)
+    accepted: int = 0
+    duplicates: int = 0
+
+
+def process_values(values: Sequence[bytes | None], engine: Engine, limits: Limits) -> WrittenBatch:
+    """Validate one fetch of raw ``orders`` values and store it in one transaction."""
+    decoded = decode_orders(values, limits, datetime.now(UTC))
+    cols = decoded.columns
+    dead = [(i, r.reason, r.detail) for i, r in decoded.rejected]
+    counters = Counter(("orders_dead_letters", r.reason) for _, r in decoded.rejected)
+    result = write_order_columns(engine, cols, limits.late_grace, counters)
+    for k in result.late:
+        ts = cols.order(k).ts.isoformat()
+        dead.append((cols.source[k], LATE, f"ts {ts} is older than the stream time minus {limits.late_grace}"))
+    dead.sort()
+    return WrittenBatch(dead, result.hourly, result.accepted, result.duplicates)
+
+
+def _read_frame(stream: Any) -> bytes | None:
+    head = stream.read(8)
+    if len(head) < 8:
+        return None
+    return stream.read(int.from_bytes(head, "little"))
+
+
+def _frame(obj: object) -> bytes:
+    payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    return len(payload).to_bytes(8, "little") + payload
+
+
+def _serve(sock: socket.socket, database_url: str, limits: Limits) -> None:
+    """The child's main loop: one reply per batch, until the socket closes."""
+    from fcplan.storage import make_engine
+
+    # The consumer decides when this process stops (it closes the socket); a
+    # SIGKILL of the consumer's process group still ends it at once.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+    engine = make_engine(database_url)
+    stream = sock.makefile("rwb")
+    try:
+        while (frame := _read_frame(stream)) is not None:
+            if os.getppid() != parent:  # orphaned: the consumer died; its batches will be replayed
+                return
+            try:
+                reply = _frame(("ok", process_values(pickle.loads(frame), engine, limits)))
+            except Exception as exc:  # reported to the consumer, which stops without committing
+                reply = _frame(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+            stream.write(reply)
+            stream.flush()
+    except (BrokenPipeError, ConnectionResetError):
+        return
+    finally:
+        engine.dispose()
+
+
+class WriterError(RuntimeError):
+    pass
+
+
+class OrderWriter:
+    """A child process that runs :func:`process_values`; use as an async context manager.
+
+    Frames (8-byte length + pickle) travel over a socket pair that the event
+    loop reads and writes without blocking, so no thread of this process
+    competes with the loop for the GIL.
+    """
+
+    def __init__(self, database_url: str, limits: Limits) -> None:
+        ctx = multiprocessing.get_context("spawn")  # no fork of a process with threads and a running loop
+        self._sock, child = socket.socketpair()
+        self._child_sock = child
+        self._process = ctx.Process(
+            target=_serve, args=(child, database_url, limits), name="fcplan-orders-writer", daemon=True
+        )
+        self._pending: deque[asyncio.Future[WrittenBatch]] = deque()
+        self._writer: asyncio.StreamWriter | None = None
+        self._reading: asyncio.Task | None = None
+
+    async def __aenter__(self) -> OrderWriter:
+        self._process.start()
+        self._child_sock.close()
+        reader, self._writer = await asyncio.open_unix_connection(sock=self._sock)
+        self._reading = asyncio.ensure_future(self._read_replies(reader))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._writer is not None:
+            self._writer.close()  # the child sees the socket close and stops after its batch
+        if self._reading is not None:
+            self._reading.cancel()
+        await asyncio.get_running_loop().run_in_executor(None, self._process.join, 30)
+
+    def submit(self, values: list[bytes | None]) -> asyncio.Future[WrittenBatch]:
+        """Queue a fetch's values; the future resolves once its transaction committed."""
+        assert self._writer is not None, "use OrderWriter as an async context manager"
+        future: asyncio.Future[WrittenBatch] = asyncio.get_running_loop().create_future()
+        if self._reading is not None and self._reading.done():
+            future.set_exception(WriterError(f"the orders writer process stopped (exit code {self._process.exitcode})"))
+            return future
+        self._pending.append(future)
+        self._writer.write(_frame(values))  # buffered by the transport; at most a few batches
+        return future
+
+    async def _read_replies(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                size = int.from_bytes(await reader.readexactly(8), "little")
+                status, payload = pickle.loads(await reader.readexactly(size))
+                future = self._pending.popleft()
+                if status == "ok":
+                    future.set_result(payload)
+                else:
+                    future.set_exception(
+                        WriterError(f"the orders writer failed on a batch; nothing was committed: {payload}")
+                    )
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            error = WriterError(f"the orders writer process stopped (exit code {self._process.exitcode}): {exc!r}")
+            while self._pending:
+                self._pending.popleft().set_exception(error)
