@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from streams.columns import US_PER_HOUR, epoch_us, from_epoch_us
+from streams.columns import epoch_us, from_epoch_us, hour_us
 
 
 def to_naive_utc(ts: datetime) -> datetime:
@@ -20,7 +20,3 @@ def hour_start(ts: datetime) -> datetime:
     """The UTC hour an event belongs to, by its own timestamp (not its arrival)."""
     return from_epoch_us(hour_us(epoch_us(ts)))
 
-
-def hour_us(t_us: int) -> int:
-    """The start of the UTC hour of epoch microseconds (the sink's SQL does the same)."""
-    return t_us - t_us % US_PER_HOUR

@@ -71,7 +71,7 @@ class Worker:
         self.promotions = topic(contracts.PROMOTIONS, key_serializer="raw", value_serializer="raw")
         self.promotions_dlq = topic(contracts.PROMOTIONS_DLQ, key_serializer="raw", value_serializer="raw")
         self.app.agent(self.promotions, name="fcplan.promotions")(self._promotions_agent)
-        self.orders_consumer = OrdersConsumer(settings, self.engine, self.limits)
+        self.orders_consumer = OrdersConsumer(settings, self.limits)
         self.app.task(self._orders_task)
 
     async def _orders_task(self) -> None:

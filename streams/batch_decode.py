@@ -52,9 +52,12 @@ class DecodedOrders:
     rejected: list[tuple[int, Rejected]]
 
 
-def _decode_all(values: Sequence[bytes | None], limits: Limits) -> tuple[list[_Order | None], bool]:
-    """One struct per value, or None where the fast path is unsure of it; and
-    whether every value decoded."""
+def _sub_micro(value: bytes) -> bool:
+    return _SUB_MICRO in value.translate(_DIGITS)
+
+
+def _decode_all(values: Sequence[bytes | None], limits: Limits) -> list[_Order | None]:
+    """One struct per value, or None where the fast path is unsure of it."""
     if values and all(v is not None for v in values):
         buf = b"\n".join(values)  # type: ignore[arg-type]
         if buf.count(b"\n") == len(values) - 1 and max(map(len, values)) <= limits.max_bytes:  # type: ignore[arg-type]
@@ -63,21 +66,20 @@ def _decode_all(values: Sequence[bytes | None], limits: Limits) -> tuple[list[_O
             except (msgspec.DecodeError, msgspec.ValidationError):
                 decoded = None
             if decoded is not None and len(decoded) == len(values):
-                if _SUB_MICRO not in buf.translate(_DIGITS):
-                    return decoded, True  # type: ignore[return-value]
-                exact = [None if _SUB_MICRO in v.translate(_DIGITS) else d  # type: ignore[union-attr]
-                         for v, d in zip(values, decoded, strict=True)]
-                return exact, False
+                if not _sub_micro(buf):
+                    return decoded  # type: ignore[return-value]
+                return [None if _sub_micro(v) else d  # type: ignore[arg-type]
+                        for v, d in zip(values, decoded, strict=True)]
     out: list[_Order | None] = []
     for value in values:
-        if value is None or len(value) > limits.max_bytes or b"\n" in value or _SUB_MICRO in value.translate(_DIGITS):
+        if value is None or len(value) > limits.max_bytes or b"\n" in value or _sub_micro(value):
             out.append(None)
             continue
         try:
             out.append(_DECODER.decode(value))
         except (msgspec.DecodeError, msgspec.ValidationError):
             out.append(None)
-    return out, False
+    return out
 
 
 def _columns(structs: Sequence[_Order], source: list[int]) -> OrderColumns:
@@ -112,15 +114,11 @@ def decode_orders(values: Sequence[bytes | None], limits: Limits, now: datetime)
     Returns the valid orders as columns, in fetch order, and ``(position,
     Rejected)`` for the rest, as :func:`streams.validation.parse_order` judges them.
     """
-    structs, whole = _decode_all(values, limits)
-    if whole:
-        cols = _columns(structs, list(range(len(values))))  # type: ignore[arg-type]
-    else:
-        source = [i for i, s in enumerate(structs) if s is not None]
-        cols = _columns([structs[i] for i in source], source)  # type: ignore[misc]
-    unsure = sorted({cols.source[k] for k in _doubtful(cols, limits, now).tolist()}
-                    | {i for i, s in enumerate(structs) if s is None} if not whole else
-                    {cols.source[k] for k in _doubtful(cols, limits, now).tolist()})
+    structs = _decode_all(values, limits)
+    source = [i for i, s in enumerate(structs) if s is not None]
+    cols = _columns([structs[i] for i in source], source)  # type: ignore[misc]
+    undecoded = set(range(len(values))).difference(source)
+    unsure = sorted(undecoded.union(source[k] for k in _doubtful(cols, limits, now).tolist()))
     if not unsure:
         return DecodedOrders(cols, [])
     # The authoritative path for the few records the fast path is unsure of.

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from streams.contracts import Order
 
 US_PER_HOUR = 3_600_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+T = TypeVar("T", int, np.ndarray)
 _NO_MARK = np.iinfo(np.int64).min // 2  # "no watermark yet": nothing is late against it
 
 
@@ -25,6 +27,12 @@ def epoch_us(ts: datetime) -> int:
     """UTC epoch microseconds of a datetime (naive = UTC), exactly."""
     aware = ts if ts.tzinfo else ts.replace(tzinfo=UTC)
     return (aware - _EPOCH) // timedelta(microseconds=1)
+
+
+def hour_us(t_us: T) -> T:
+    """The start of the UTC hour of epoch microseconds (an int or an int64 array;
+    floor, also before 1970). The PostgreSQL sink computes the same in SQL."""
+    return t_us - t_us % US_PER_HOUR
 
 
 def from_epoch_us(us: int) -> datetime:
@@ -139,7 +147,7 @@ def hourly_sums(cols: OrderColumns) -> list[tuple[str, int, int, int, int]]:
     if not len(cols):
         return []
     codes, names = center_codes(cols.center_id)
-    hours = cols.t_us // US_PER_HOUR  # floor division: also right before 1970
+    hours = hour_us(cols.t_us) // US_PER_HOUR
     base = int(hours.min())
     span = int(hours.max()) - base + 1
     uniq, inverse = np.unique(codes * span + (hours - base), return_inverse=True)

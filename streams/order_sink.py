@@ -23,13 +23,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import chain
-from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import Connection
 
-from fcplan.storage import utcnow
+from fcplan.storage import dialect_insert, upsert, utcnow
 from fcplan.storage.schema import center_hourly, center_watermarks, orders, stream_metrics
 from streams.columns import (
     US_PER_HOUR,
@@ -107,11 +106,7 @@ def _store_sqlite(conn: Connection, rows: OrderColumns, now: datetime) -> tuple[
     sql("SAVEPOINT fc_orders")
     if _insert_sqlite(conn, rows) != len(rows):
         sql("ROLLBACK TO fc_orders")
-        stored: set[str] = set()
-        for lo, hi in _chunks(len(rows), _SQLITE_ROWS * 5):
-            marks = ", ".join(["?"] * (hi - lo))
-            found = sql(f"SELECT order_id FROM {orders.name} WHERE order_id IN ({marks})", tuple(rows.order_id[lo:hi]))
-            stored.update(oid for (oid,) in found)
+        stored = _stored_ids(conn, rows.order_id)
         rows = rows.take([i for i, oid in enumerate(rows.order_id) if oid not in stored])
         _insert_sqlite(conn, rows)
     sql("RELEASE fc_orders")
@@ -162,9 +157,8 @@ def _demand(center: str, hour: datetime, n: int, lines: int, units: int) -> Cent
 
 def _stored_ids(conn: Connection, ids: list[str]) -> set[str]:
     found: set[str] = set()
-    for i in range(0, len(ids), _ID_CHUNK):
-        chunk = ids[i : i + _ID_CHUNK]
-        found.update(conn.execute(select(orders.c.order_id).where(orders.c.order_id.in_(chunk))).scalars())
+    for lo, hi in _chunks(len(ids), _ID_CHUNK):
+        found.update(conn.execute(select(orders.c.order_id).where(orders.c.order_id.in_(ids[lo:hi]))).scalars())
     return found
 
 
@@ -179,20 +173,8 @@ def _watermarks_us(conn: Connection, centers: set[str]) -> dict[str, int]:
 
 def _move_watermarks(conn: Connection, moved: dict[str, int]) -> None:
     """Stream times only move forward (another worker may have moved them further)."""
-    table = center_watermarks.name
-    if conn.dialect.name == "postgresql":
-        sql = (
-            f"INSERT INTO {table} (center_id, watermark) VALUES (%s, %s) ON CONFLICT (center_id) DO UPDATE "
-            f"SET watermark = excluded.watermark WHERE excluded.watermark > {table}.watermark"
-        )
-        params: list[Any] = [(c, from_epoch_us(us)) for c, us in moved.items()]
-    else:
-        sql = (
-            f"INSERT INTO {table} (center_id, watermark) VALUES (?, ?) ON CONFLICT (center_id) DO UPDATE "
-            f"SET watermark = excluded.watermark WHERE excluded.watermark > {table}.watermark"
-        )
-        params = [(c, _sqlite_text(from_epoch_us(us))) for c, us in moved.items()]
-    conn.exec_driver_sql(sql, params)
+    rows = [{"center_id": c, "watermark": from_epoch_us(us)} for c, us in moved.items()]
+    upsert(conn, center_watermarks, rows, ["center_id"], where=lambda t, ex: ex.watermark > t.c.watermark)
 
 
 def add_metrics(conn: Connection, counts: Counter[tuple[str, str]]) -> None:
@@ -200,15 +182,15 @@ def add_metrics(conn: Connection, counts: Counter[tuple[str, str]]) -> None:
     counts = +counts  # drop zero counts
     if not counts:
         return
-    table = stream_metrics.name
-    mark = "%s" if conn.dialect.name == "postgresql" else "?"
     now = utcnow()
-    stored = now if conn.dialect.name == "postgresql" else now.isoformat(sep=" ", timespec="microseconds")
-    conn.exec_driver_sql(
-        f"INSERT INTO {table} (name, reason, value, updated_at) VALUES ({mark}, {mark}, {mark}, {mark}) "
-        f"ON CONFLICT (name, reason) DO UPDATE SET value = {table}.value + excluded.value, "
-        "updated_at = excluded.updated_at",
-        [(name, reason, int(n), stored) for (name, reason), n in sorted(counts.items())],
+    stmt = dialect_insert(conn, stream_metrics)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["name", "reason"],
+        set_={"value": stream_metrics.c.value + stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
+    )
+    conn.execute(
+        stmt,
+        [{"name": n, "reason": r, "value": int(v), "updated_at": now} for (n, r), v in sorted(counts.items())],
     )
 
 

@@ -32,8 +32,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine
-
 from fcplan.settings import Settings
 from streams.contracts import CENTER_DEMAND, ORDERS, ORDERS_DLQ, dead_letter_headers
 from streams.order_writer import OrderWriter, WrittenBatch
@@ -63,9 +61,8 @@ class _Written:
 class OrdersConsumer:
     """Consumes ``orders`` in batches for one worker process (see module docstring)."""
 
-    def __init__(self, settings: Settings, engine: Engine, limits: Limits) -> None:
+    def __init__(self, settings: Settings, limits: Limits) -> None:
         self.settings = settings
-        self.engine = engine
         self.limits = limits
         self.batches = 0
 
