@@ -83,6 +83,7 @@ class ForecastSettings(_Section):
         "ets",
         "sarimax",
         "theta",
+        "glm",
         "lightgbm",
     )
     backtest_windows: int = Field(2, ge=1)

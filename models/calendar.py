@@ -12,7 +12,12 @@ import pandas as pd
 
 HOLIDAY = "holiday"
 PRE_HOLIDAY = "pre_holiday"
-HOLIDAY_COLUMNS = [HOLIDAY, PRE_HOLIDAY]
+HOLIDAY_BLOCK = "holiday_block"
+PRE_HOLIDAY_BLOCK = "pre_holiday_block"
+HOLIDAY_COLUMNS = [HOLIDAY, PRE_HOLIDAY, HOLIDAY_BLOCK, PRE_HOLIDAY_BLOCK]
+#: A run of at least this many consecutive public holidays is a holiday block
+#: (Seollal and Chuseok in Korea, Golden Week in Japan, the Spring Festival in China).
+BLOCK_DAYS = 3
 
 
 @lru_cache(maxsize=32)
@@ -37,26 +42,31 @@ def holiday_dates(country: str, start: pd.Timestamp, end: pd.Timestamp) -> list[
 
 
 def holiday_features(ds: pd.Series | pd.DatetimeIndex, country: str, lead_days: int = 3) -> pd.DataFrame:
-    """Per timestamp: ``holiday`` (1 on a public holiday) and ``pre_holiday`` (1 in
-    the ``lead_days`` days before one, when demand often peaks).
+    """Per timestamp: ``holiday`` (1 on a public holiday), ``pre_holiday`` (1 in
+    the ``lead_days`` days before one, when demand often peaks), and the same two
+    for holiday blocks, runs of at least :data:`BLOCK_DAYS` consecutive public
+    holidays, whose effect is deeper than a single day's: ``holiday_block`` and
+    ``pre_holiday_block``.
 
     For weekly or coarser timestamps the flags say whether the period *starting*
     at ``ds`` contains such a day (counts, not 0/1, when it has several).
     """
     stamps = pd.DatetimeIndex(pd.to_datetime(ds)).normalize().as_unit("ns")
     if len(stamps) == 0:
-        return pd.DataFrame({HOLIDAY: [], PRE_HOLIDAY: []})
+        return pd.DataFrame({col: [] for col in HOLIDAY_COLUMNS})
     days = holiday_dates(country, stamps.min() - pd.Timedelta(days=7), stamps.max() + pd.Timedelta(days=14))
     hol = pd.DatetimeIndex(days).as_unit("ns")
-    pre = pd.DatetimeIndex(
-        sorted({d - pd.Timedelta(days=k) for d in hol for k in range(1, lead_days + 1)} - set(hol))
-    ).as_unit("ns")
+    blocks = holiday_blocks(hol)
+    marks = {
+        HOLIDAY: hol,
+        PRE_HOLIDAY: _days_before(hol, hol, lead_days),
+        HOLIDAY_BLOCK: blocks,
+        PRE_HOLIDAY_BLOCK: _days_before(blocks, hol, lead_days),
+    }
     steps = np.diff(np.unique(stamps.asi8))
     span = pd.Timedelta(int(np.median(steps)), "ns") if steps.size else pd.Timedelta(days=1)
     if span <= pd.Timedelta(days=1):
-        return pd.DataFrame(
-            {HOLIDAY: stamps.isin(hol).astype(float), PRE_HOLIDAY: stamps.isin(pre).astype(float)}
-        )
+        return pd.DataFrame({col: stamps.isin(days).astype(float) for col, days in marks.items()})
 
     def count(marks: pd.DatetimeIndex) -> np.ndarray:
         values = np.sort(marks.asi8)
@@ -64,4 +74,20 @@ def holiday_features(ds: pd.Series | pd.DatetimeIndex, country: str, lead_days: 
         hi = np.searchsorted(values, (stamps + span).asi8, side="left")
         return (hi - lo).astype(float)
 
-    return pd.DataFrame({HOLIDAY: count(hol), PRE_HOLIDAY: count(pre)})
+    return pd.DataFrame({col: count(days) for col, days in marks.items()})
+
+
+def holiday_blocks(holidays: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """The holidays that belong to a run of at least :data:`BLOCK_DAYS` consecutive ones."""
+    days = np.unique(holidays.as_unit("ns").asi8 // 86_400_000_000_000)
+    if days.size == 0:
+        return holidays[:0]
+    runs = np.split(days, np.flatnonzero(np.diff(days) != 1) + 1)
+    kept = [d for run in runs if run.size >= BLOCK_DAYS for d in run]
+    return pd.DatetimeIndex(np.asarray(kept, dtype="int64") * 86_400_000_000_000).as_unit("ns")
+
+
+def _days_before(days: pd.DatetimeIndex, holidays: pd.DatetimeIndex, lead_days: int) -> pd.DatetimeIndex:
+    """The ``lead_days`` days before each of ``days`` that are not holidays themselves."""
+    before = {d - pd.Timedelta(days=k) for d in days for k in range(1, lead_days + 1)} - set(holidays)
+    return pd.DatetimeIndex(sorted(before)).as_unit("ns")

@@ -47,7 +47,9 @@ BUDGET_PER_SERIES_S = 0.3
 MAX_DEFAULT_BUDGET_S = 900.0
 #: Order in which the pool is tried under a budget: cheap and usually strong first,
 #: so that a tight budget drops the costly models (unlisted names go last).
-COST_ORDER = ("seasonal_naive", "moving_average", "lightgbm", "theta", "ets", "mlp", "sarimax", "deepar")
+COST_ORDER = (
+    "seasonal_naive", "moving_average", "glm", "lightgbm", "theta", "ets", "mlp", "sarimax", "deepar"
+)
 
 
 def default_time_limit(n_series: int) -> float:

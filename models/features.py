@@ -230,7 +230,8 @@ def time_encoding(dates: np.ndarray, subdaily: bool = False) -> np.ndarray:
 
 
 def holiday_matrix(dates: np.ndarray, country: str | None) -> np.ndarray:
-    """``(...,) -> (..., 2)`` holiday and pre-holiday flags of ``country`` (empty if None)."""
+    """``(...,) -> (..., k)`` the holiday flags of ``country`` (``models.calendar.HOLIDAY_COLUMNS``;
+    none if ``country`` is None)."""
     if not country:
         return np.zeros((*np.shape(dates), 0))
     from models.calendar import holiday_features

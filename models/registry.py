@@ -13,6 +13,7 @@ from typing import Any
 
 from models.base import Forecaster
 from models.baselines import MovingAverage, SeasonalNaive
+from models.glm import CountGLM
 from models.stats import ETS, SARIMAX, Theta
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ MODELS: dict[str, type[Forecaster]] = {
     "ets": ETS,
     "sarimax": SARIMAX,
     "theta": Theta,
+    "glm": CountGLM,
 }
 
 #: Models every series can be forecast with; the engine always keeps them.
@@ -33,6 +35,7 @@ TEST_PARAMS: dict[str, dict[str, Any]] = {
     "ets": {"maxiter": 20},
     "sarimax": {"maxiter": 10},
     "moving_average": {"window": 7},
+    "glm": {"max_iter": 10},
 }
 
 

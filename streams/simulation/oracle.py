@@ -18,7 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from fcplan.panel import DS, MODEL, UNIQUE_ID, Y, quantile_columns, validate_panel
-from models.calendar import HOLIDAY_COLUMNS, holiday_features
+from models.calendar import HOLIDAY, PRE_HOLIDAY, holiday_features
 from streams.simulation.demand import (
     DEFAULT_COUNTRY,
     DEFAULT_TZ,
@@ -34,13 +34,56 @@ from streams.simulation.demand import (
     to_local_day,
 )
 from streams.simulation.orders import sample_daily_counts
-from streams.simulation.promotions import Promotion, make_promotions, promotions_known_at
+from streams.simulation.promotions import (
+    Promotion,
+    cancellation_chance,
+    make_promotions,
+    promotions_known_at,
+)
 
 PROMO = "promo"  # relative uplift of the day's expected orders from promotions (0 = none)
 DISCOUNT = "discount_pct"  # largest discount of a promotion running that day (0 = none)
-COVARIATES = [PROMO, DISCOUNT, *HOLIDAY_COLUMNS]
+#: The panel's holiday flags: the two basic ones (the engine adds the rest of
+#: ``models.calendar.HOLIDAY_COLUMNS`` when given a country).
+HOLIDAYS = [HOLIDAY, PRE_HOLIDAY]
+COVARIATES = [PROMO, DISCOUNT, *HOLIDAYS]
 ORACLE_MODEL = "oracle"
+PREDICTIVE_MODEL = "oracle_at_origin"
 DEFAULT_END = pd.Timestamp("2026-01-01")
+
+
+def mixture_quantiles(means: np.ndarray, sizes: np.ndarray, levels: Sequence[float]) -> np.ndarray:
+    """``(cells, n_q)`` quantiles of equal-weight mixtures of negative binomials.
+
+    ``means``: ``(samples, cells)``; ``sizes``: ``(cells,)``, the size ``r`` of each
+    cell. Bisection on the integer counts over the distinct means of each cell
+    (few: most draws agree on most cells)."""
+    samples, cells = means.shape
+    cell = np.broadcast_to(np.arange(cells), means.shape).ravel()
+    order = np.lexsort((means.ravel(), cell))
+    cell, mean = cell[order], means.ravel()[order]
+    first = np.r_[True, (np.diff(cell) != 0) | (np.diff(mean) != 0)]
+    weight = np.diff(np.r_[np.flatnonzero(first), cell.size]) / samples
+    cell, mean = cell[first], mean[first]
+    r = sizes[cell][:, None]
+    success = r / (r + mean[:, None])
+    target = np.asarray(levels, dtype="float64")[None, :]
+    lo = np.full((cells, target.size), -1.0)  # cdf(lo) < q <= cdf(hi)
+    hi = np.ceil(means.max(axis=0) * 4 + 50)[:, None] + np.zeros_like(target)
+    while np.any(hi - lo > 1):
+        mid = np.floor((lo + hi) / 2)
+        cdf = np.zeros_like(lo)
+        np.add.at(cdf, cell, weight[:, None] * stats.nbinom.cdf(mid[cell], r, success))
+        ok = cdf >= target
+        hi, lo = np.where(ok, mid, hi), np.where(ok, lo, mid)
+    return hi
+
+
+def _levels(levels: Sequence[float]) -> list[float]:
+    qs = sorted(float(q) for q in levels)
+    if not qs or any(not 0 < q < 1 for q in qs):
+        raise ValueError(f"quantile levels must lie strictly between 0 and 1; got {list(levels)}")
+    return qs
 
 
 @dataclass(frozen=True)
@@ -74,15 +117,58 @@ class Oracle:
         ``f"{q:g}"`` (``"0.1"``, ``"0.5"``...), levels ascending. The values are
         ``scipy.stats.nbinom(r, r / (r + mean)).ppf(q)``.
         """
-        qs = sorted(float(q) for q in levels)
-        if not qs or any(not 0 < q < 1 for q in qs):
-            raise ValueError(f"quantile levels must lie strictly between 0 and 1; got {list(levels)}")
+        qs = _levels(levels)
         truth = self.expected(start, end)
         mean = truth[MEAN].to_numpy()[:, None]
         r = truth[DISPERSION].to_numpy()[:, None]
         values = stats.nbinom.ppf(np.asarray(qs)[None, :], r, r / (r + mean)).astype(float)
         out = truth[[UNIQUE_ID, DS]].copy()
         out[MODEL] = ORACLE_MODEL
+        return pd.concat([out, pd.DataFrame(values, columns=quantile_columns(qs))], axis=1)
+
+    def predictive_quantiles(
+        self,
+        levels: Sequence[float],
+        start: TimeLike,
+        end: TimeLike,
+        as_of: TimeLike | None = None,
+        samples: int = 200,
+        seed: int = 0,
+    ) -> pd.DataFrame:
+        """Quantiles of the true distribution of each center-day's orders given what
+        is known at ``as_of`` (default: local midnight starting ``start``): the best a
+        forecaster can do at that moment, where :meth:`quantiles` also knows every
+        promotion that will run.
+
+        The unknowns are promotions announced after ``as_of`` (independent of the
+        announced ones: each month's promotions are a Poisson number of independent
+        draws, so the unannounced ones are fresh draws kept when announced later) and
+        later cancellations of announced ones (:func:`cancellation_chance`). The
+        distribution is the mixture, over ``samples`` Monte Carlo draws of both, of
+        the negative binomials; its quantiles are found by bisection on the counts.
+        Same frame as :meth:`quantiles`.
+        """
+        qs = _levels(levels)
+        days = local_days(start, end, self.tz)
+        moment = to_instant(to_local_day(start, self.tz) if as_of is None else as_of, self.tz).to_pydatetime()
+        known = [p for p in promotions_known_at(self.promotions(start, end), moment, self.tz) if p.status == "active"]
+        rng = np.random.default_rng([seed, 7])
+        means = np.empty((samples, len(self.centers), len(days)))
+        for s in range(samples):
+            draw_seed = int(np.random.SeedSequence([self.seed, seed, s]).generate_state(1)[0])
+            fresh = make_promotions(self.centers, start, end, draw_seed, self.tz)
+            unannounced = [p for p in fresh if p.announced_at > moment and p.status == "active"]
+            kept = [p for p in known if rng.random() >= cancellation_chance(p, moment)]
+            means[s] = daily_matrix(self.centers, kept + unannounced, days, self.tz, self.country)
+        sizes = np.repeat([c.dispersion for c in self.centers], len(days))
+        values = mixture_quantiles(means.reshape(samples, -1), sizes, qs)
+        out = pd.DataFrame(
+            {
+                UNIQUE_ID: np.repeat([c.center_id for c in self.centers], len(days)),
+                DS: np.tile(days, len(self.centers)),
+                MODEL: PREDICTIVE_MODEL,
+            }
+        )
         return pd.concat([out, pd.DataFrame(values, columns=quantile_columns(qs))], axis=1)
 
     def covariates(self, start: TimeLike, end: TimeLike, as_of: TimeLike | None = None) -> pd.DataFrame:
@@ -121,7 +207,7 @@ class Oracle:
                 DISCOUNT: discount.ravel(),
             }
         )
-        for col in HOLIDAY_COLUMNS:
+        for col in HOLIDAYS:
             out[col] = np.tile(hol[col].to_numpy(dtype=float), n)
         return out
 

@@ -29,6 +29,8 @@ PROMOTION_KINDS = ("discount", "free_shipping", "flash_sale")
 _KIND_PROBS = (0.55, 0.25, 0.20)
 STATUSES = ("active", "cancelled")
 MAX_UPLIFT = 3.0
+#: Share of promotions cancelled between their announcement and their start.
+CANCEL_RATE = 0.1
 FREE_SHIPPING_UPLIFT = 1.2
 
 
@@ -118,6 +120,16 @@ def promotions_known_at(
     return [p for p in known if p is not None]
 
 
+def cancellation_chance(promo: Promotion, as_of: datetime, cancel_rate: float = CANCEL_RATE) -> float:
+    """Probability that ``promo``, announced and not cancelled by ``as_of``, is
+    cancelled later (the cancellation time is uniform between announcement and start)."""
+    a, s, t = promo.announced_at.timestamp(), promo.start.timestamp(), as_of.timestamp()
+    if t >= s or s <= a:
+        return 0.0
+    passed = min(max((t - a) / (s - a), 0.0), 1.0)
+    return cancel_rate * (1.0 - passed) / (1.0 - cancel_rate * passed)
+
+
 def promotion_factor(
     center_ids: Sequence[str], promotions: Sequence[Promotion], hour_ns: np.ndarray
 ) -> np.ndarray:
@@ -188,7 +200,7 @@ def make_promotions(
     tz: str = DEFAULT_TZ,
     per_center_rate: float = 1.5,
     all_centers_rate: float = 1.0,
-    cancel_rate: float = 0.1,
+    cancel_rate: float = CANCEL_RATE,
 ) -> list[Promotion]:
     """Promotions running at some moment of ``[start, end)``, sorted by start.
 

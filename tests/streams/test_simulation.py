@@ -240,3 +240,50 @@ def test_when_quantile_levels_are_outside_0_1_then_the_oracle_says_so(levels):
     _, oracle = simulate_daily_panel(1, 1, 0)
     with pytest.raises(ValueError, match="strictly between 0 and 1"):
         oracle.quantiles(levels, "2025-12-01", "2025-12-02")
+
+
+def test_mixture_quantiles_match_the_cdf_of_the_mixture():
+    from streams.simulation.oracle import mixture_quantiles
+
+    means = np.array([[20.0, 100.0], [20.0, 100.0], [60.0, 100.0], [20.0, 300.0]])  # 4 draws, 2 cells
+    sizes = np.array([5.0, 30.0])
+    levels = [0.1, 0.5, 0.75, 0.9]
+    got = mixture_quantiles(means, sizes, levels)
+    grid = np.arange(2000)
+    for cell in range(2):
+        cdf = np.mean([stats.nbinom.cdf(grid, sizes[cell], sizes[cell] / (sizes[cell] + m)) for m in means[:, cell]], 0)
+        want = [grid[np.argmax(cdf >= q)] for q in levels]
+        assert got[cell].tolist() == want
+
+
+def test_the_oracle_at_origin_equals_the_hindsight_oracle_once_everything_is_announced():
+    _, oracle = simulate_daily_panel(4, 1, 0)
+    start, end = pd.Timestamp("2025-11-03"), pd.Timestamp("2025-11-17")
+    levels = [0.1, 0.5, 0.9]
+    late = oracle.predictive_quantiles(levels, start, end, as_of=end, samples=20)
+    hindsight = oracle.quantiles(levels, start, end)
+    pd.testing.assert_frame_equal(late.drop(columns="model"), hindsight.drop(columns="model"))
+
+
+def test_the_oracle_at_origin_allows_for_promotions_not_yet_announced():
+    from streams.simulation.demand import daily_matrix, local_days
+
+    _, oracle = simulate_daily_panel(4, 1, 0)
+    start, end = pd.Timestamp("2025-11-03"), pd.Timestamp("2025-11-17")
+    levels = [0.1, 0.5, 0.9]
+    at_origin = oracle.predictive_quantiles(levels, start, end, samples=100)
+    # without any promotion: every mixture component has at least this mean, so no quantile is lower
+    base = daily_matrix(oracle.centers, [], local_days(start, end), oracle.tz, oracle.country).ravel()
+    r = np.repeat([c.dispersion for c in oracle.centers], 14)[:, None]
+    floor = stats.nbinom.ppf(np.array(levels)[None, :], r, r / (r + base[:, None]))
+    values = at_origin[["0.1", "0.5", "0.9"]].to_numpy()
+    assert (values >= floor).all()
+    # promotions are announced 3 to 14 days ahead: the first 3 days hold no surprise, later
+    # days are lifted above what the announced promotions alone give
+    from streams.simulation.promotions import promotions_known_at
+
+    known = [p for p in promotions_known_at(oracle.promotions(start, end), start, oracle.tz) if p.status == "active"]
+    announced = daily_matrix(oracle.centers, known, local_days(start, end), oracle.tz, oracle.country).ravel()
+    top = stats.nbinom.ppf(0.9, r[:, 0], r[:, 0] / (r[:, 0] + announced))
+    lift = (values[:, 2] / top).reshape(4, 14)
+    assert lift[:, :3].max() <= 1.0 < lift[:, 7:].mean()

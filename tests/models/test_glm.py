@@ -1,0 +1,97 @@
+"""The count regression: it recovers multiplicative effects and gives count quantiles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from models.glm import CountGLM, count_quantiles, dispersion, fit_poisson, periods_per_year
+from models.metrics import wql
+
+LEVELS = [0.1, 0.5, 0.9]
+WEEKLY = np.array([1.3, 1.1, 1.0, 1.0, 0.9, 0.7, 1.0])
+
+
+def _panel(days: int = 500, horizon: int = 14, seed: int = 0, size: float = 40.0):
+    """Negative-binomial daily counts: base x weekday x (1 + promo), promotions known ahead."""
+    rng = np.random.default_rng(seed)
+    ds = pd.date_range("2024-01-01", periods=days + horizon, freq="D")
+    promo = np.where(rng.random(ds.size) < 0.1, rng.choice([0.3, 0.6, 1.0], ds.size), 0.0)
+    mean = 200.0 * WEEKLY[ds.dayofweek] * (1.0 + promo)
+    y = rng.negative_binomial(size, size / (size + mean)).astype(float)
+    frame = pd.DataFrame({"unique_id": "fc", "ds": ds, "y": y, "promo": promo})
+    return frame.iloc[:days], frame.iloc[days:], mean[days:]
+
+
+def test_the_forecast_median_follows_weekday_and_promotion_multipliers():
+    history, future, mean = _panel()
+    future = future.copy()
+    future.loc[future.index[[2, 9]], "promo"] = [1.0, 0.5]  # promotions it must carry forward
+    mean = 200.0 * WEEKLY[future["ds"].dt.dayofweek] * (1.0 + future["promo"].to_numpy())
+    fc = CountGLM().fit(history, freq="D").predict_quantiles(14, future=future[["unique_id", "ds", "promo"]],
+                                                              quantiles=LEVELS)
+    median = fc["0.5"].to_numpy()
+    assert np.abs(median / mean - 1).max() < 0.1
+    # the uplift is multiplicative: a +100 % day forecasts about twice its weekday's level
+    assert median[2] / median[9] == pytest.approx(mean[2] / mean[9], rel=0.1)
+
+
+def test_quantiles_are_close_to_the_true_negative_binomial():
+    history, future, mean = _panel(seed=3)
+    fc = CountGLM().fit(history, freq="D").predict_quantiles(
+        14, future=future[["unique_id", "ds", "promo"]], quantiles=LEVELS
+    )
+    truth = stats.nbinom.ppf(np.array(LEVELS)[None, :], 40.0, 40.0 / (40.0 + mean[:, None]))
+    width, true_width = (fc["0.9"] - fc["0.1"]).mean(), (truth[:, 2] - truth[:, 0]).mean()
+    assert width == pytest.approx(true_width, rel=0.25)
+    y = future["y"].to_numpy()
+    naive = np.repeat(history["y"].tail(7).mean(), 3)[None, :].repeat(14, 0)
+    assert wql(y, fc[["0.1", "0.5", "0.9"]].to_numpy(), LEVELS) < wql(y, naive, LEVELS)
+
+
+def test_poisson_fit_recovers_log_coefficients():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4000, 2))
+    y = rng.poisson(np.exp(1.5 + 0.5 * x[:, 0] - 0.3 * x[:, 1])).astype(float)
+    beta = fit_poisson(x, y, np.ones(y.size), ridge=0.0)
+    assert beta == pytest.approx([1.5, 0.5, -0.3], abs=0.03)
+
+
+def test_dispersion_is_large_for_poisson_noise_and_matches_negative_binomial_noise():
+    rng = np.random.default_rng(1)
+    mu = np.full(20000, 50.0)
+    ones = np.ones(mu.size)
+    assert dispersion(rng.poisson(mu).astype(float), mu, ones, integer=True) > 200
+    nb = rng.negative_binomial(10.0, 10.0 / 60.0, mu.size).astype(float)
+    assert dispersion(nb, mu, ones, integer=True) == pytest.approx(10.0, rel=0.1)
+
+
+def test_non_integer_data_get_continuous_quantiles():
+    values = count_quantiles(np.array([10.0, 20.0]), 5.0, [0.1, 0.5, 0.9], integer=False)
+    assert not np.allclose(values, np.round(values))
+    assert (np.diff(values, axis=1) > 0).all()
+    assert values[1] == pytest.approx(2 * values[0])
+
+
+def test_a_series_with_negative_values_falls_back_and_the_model_says_why():
+    history, _, _ = _panel(days=120)
+    history = history.assign(y=history["y"] - 300.0)
+    model = CountGLM().fit(history, freq="D")
+    assert "negative values" in model.fallbacks_["fc"]
+    assert len(model.predict_quantiles(7, future=_panel(days=120, horizon=7)[1][["unique_id", "ds", "promo"]])) == 7
+
+
+@pytest.mark.parametrize(("freq", "per_year"), [("D", 365.2425), ("W-WED", 52.1775), ("h", 8765.82), ("2D", 182.62)])
+def test_periods_per_year(freq, per_year):
+    assert periods_per_year(freq) == pytest.approx(per_year, rel=1e-4)
+
+
+def test_weekly_data_with_a_yearly_cycle_are_forecast_in_their_season():
+    ds = pd.date_range("2021-01-06", periods=4 * 52 + 8, freq="W-WED")
+    mean = 500.0 * (1 + 0.3 * np.cos(2 * np.pi * np.arange(ds.size) / 52.1775))
+    y = np.random.default_rng(2).poisson(mean).astype(float)
+    panel = pd.DataFrame({"unique_id": "w", "ds": ds, "y": y})
+    fc = CountGLM().fit(panel.iloc[:-8], freq="W-WED").predict_quantiles(8, quantiles=LEVELS)
+    assert np.abs(fc["0.5"].to_numpy() / mean[-8:] - 1).max() < 0.08
