@@ -4,9 +4,10 @@ For each series::
 
     log E[y_t] = a + b * t + season(t) + yearly(t) + c' f(x_t)
 
-* ``season``: one effect per weekday (daily data) or hour of the day (hourly data),
-  Fourier terms for weeks of the year (weekly data);
-* ``yearly``: Fourier terms of the day of the year, once there is a year of data;
+* ``season``: one effect per weekday (daily data), or per hour of the day plus
+  Fourier terms of the hour of the week (hourly data);
+* ``yearly``: Fourier terms of the time of year (10 pairs for daily data, as
+  Prophet, 6 for weekly), once there is a year of data;
 * ``f(x)``: the known-future covariates (promotions, holidays), ``log1p`` of the
   non-negative ones, so a covariate that is a relative uplift enters as the
   log of its multiplier;
@@ -38,8 +39,11 @@ from models.stats import fourier
 
 #: Periods per year of the frequencies the regression knows (others get no yearly terms).
 _PER_YEAR = {"D": 365.2425, "W": 365.2425 / 7, "H": 24 * 365.2425}
-#: Fourier pairs of the yearly cycle.
-YEARLY_TERMS = 3
+#: Fourier pairs of the yearly cycle (Prophet's default for daily data), at most one
+#: pair per 8 steps of a year (6 for weekly data).
+YEARLY_TERMS = 10
+#: Fourier pairs of the weekly cycle of hourly data.
+WEEKLY_TERMS = 3
 #: ``log(mean)`` of a forecast is capped at this much above the largest fitted value.
 MAX_LOG_LIFT = np.log(4.0)
 
@@ -54,7 +58,7 @@ def periods_per_year(freq: str) -> float | None:
 
 
 def design(
-    t: np.ndarray, x: np.ndarray, season: int, per_year: float | None, yearly: bool
+    t: np.ndarray, x: np.ndarray, season: int, per_year: float | None, yearly: int
 ) -> np.ndarray:
     """Columns of the regression (no intercept) at steps ``t`` with covariates ``x`` (n, k)."""
     cols = []
@@ -63,11 +67,11 @@ def design(
     if 1 < season <= 24:
         phase = t.astype(np.int64) % season
         cols.append((phase[:, None] == np.arange(1, season)[None, :]).astype(float))
+    if season == 24:  # hourly data: the hours of the week
+        cols.append(fourier(t, 24 * 7, WEEKLY_TERMS))
     if yearly and per_year:
-        arg = 2 * np.pi * np.outer(t / per_year, np.arange(1, YEARLY_TERMS + 1))
+        arg = 2 * np.pi * np.outer(t / per_year, np.arange(1, yearly + 1))
         cols.append(np.hstack([np.sin(arg), np.cos(arg)]))
-    elif season > 24:  # weekly data: the season is the year
-        cols.append(fourier(t, season, YEARLY_TERMS))
     cols.append(x)
     return np.hstack(cols) if cols else np.empty((t.size, 0))
 
@@ -135,7 +139,7 @@ class _GLMState:
     r: float
     integer: bool
     n: int
-    yearly: bool
+    yearly: int
     cap: float
     y: np.ndarray
 
@@ -144,7 +148,7 @@ class CountGLM(LocalForecaster):
     """Poisson log-link regression per series with negative-binomial quantiles (see module).
 
     Params: ``half_life`` (years of decay of the observation weights, default 2;
-    0 = equal weights), ``ridge`` (penalty per observation on standardised
+    0 = equal weights), ``yearly_terms`` (Fourier pairs, default 10), ``ridge`` (penalty per observation on standardised
     coefficients, default 1e-3), ``max_iter`` (IRLS steps, 25), ``max_length``
     (3 years of points), ``n_jobs`` (1).
     """
@@ -162,7 +166,8 @@ class CountGLM(LocalForecaster):
         keep_x = np.ptp(x, axis=0) > 0 if x.shape[1] else np.zeros(0, dtype=bool)
         nonnegative = (x.min(axis=0) >= 0) if x.shape[1] else np.zeros(0, dtype=bool)
         xt = covariate_transform(x, nonnegative) * keep_x
-        yearly = bool(per_year and n >= per_year)
+        terms = min(int(self._param("yearly_terms", YEARLY_TERMS)), int(per_year // 8)) if per_year else 0
+        yearly = terms if per_year and n >= per_year else 0
         raw = design(np.arange(n, dtype="float64"), xt, self.season_, per_year, yearly)
         center = raw.mean(axis=0)
         scale = raw.std(axis=0)

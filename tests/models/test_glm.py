@@ -95,3 +95,17 @@ def test_weekly_data_with_a_yearly_cycle_are_forecast_in_their_season():
     panel = pd.DataFrame({"unique_id": "w", "ds": ds, "y": y})
     fc = CountGLM().fit(panel.iloc[:-8], freq="W-WED").predict_quantiles(8, quantiles=LEVELS)
     assert np.abs(fc["0.5"].to_numpy() / mean[-8:] - 1).max() < 0.08
+
+
+def test_hourly_data_follow_the_hour_of_day_and_the_day_of_week():
+    ds = pd.date_range("2025-01-06", periods=24 * 7 * 8, freq="h")  # 8 weeks from a Monday
+    hour = np.exp(np.sin(2 * np.pi * (ds.hour.to_numpy() - 8) / 24))
+    weekend = np.where(ds.dayofweek.to_numpy() >= 5, 0.5, 1.0)
+    mean = 30.0 * hour * weekend
+    y = np.random.default_rng(4).poisson(mean).astype(float)
+    panel = pd.DataFrame({"unique_id": "h", "ds": ds, "y": y})
+    week = 24 * 7
+    fc = CountGLM().fit(panel.iloc[:-week], freq="h").predict_quantiles(week, quantiles=LEVELS)
+    median, truth = fc["0.5"].to_numpy(), mean[-week:]
+    assert np.corrcoef(median, truth)[0, 1] > 0.97
+    assert median[24 * 5 : 24 * 7].sum() / median[: 24 * 5].sum() == pytest.approx(0.2, rel=0.15)  # 2 half days / 5
