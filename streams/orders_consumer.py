@@ -24,6 +24,7 @@ replays uncommitted records, which the idempotent sink absorbs.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from asyncio import FIRST_COMPLETED
@@ -99,6 +100,7 @@ class OrdersConsumer:
         consumer, producer = self._consumer(), self._producer()
         await producer.start()
         await consumer.start()
+        _freeze_startup_heap()
         s = self.settings.streams
         inflight: deque[_InFlight] = deque()
         written: deque[_Written] = deque()
@@ -175,6 +177,19 @@ class OrdersConsumer:
             # A rebalance moved the partitions: the new owner replays from the last
             # commit and the idempotent sink absorbs the overlap.
             log.warning("offset commit skipped after a rebalance: %s", exc)
+
+
+def _freeze_startup_heap() -> None:
+    """Take the app's long-lived objects out of the cyclic garbage collector's scans.
+
+    Every fetch allocates thousands of record objects, which trigger collections;
+    each full one traversed every object of the started faust app (about 180,000:
+    150-210 ms with the event loop stalled, about once a second at full speed).
+    Frozen once everything is started, those objects are no longer scanned; the
+    records of each batch are still collected as usual.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _next_offsets(fetched: dict) -> dict:
