@@ -20,10 +20,10 @@ the consumer's thread keeps decoding the next fetch meanwhile.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from itertools import chain
 
 import numpy as np
 from sqlalchemy import Engine, select
@@ -103,19 +103,21 @@ def _multi_row(template: str, rows: int, width: int) -> str:
     return template.format(rows=", ".join(["(" + ", ".join("?" * width) + ")"] * rows))
 
 
-def _run_multi_row(conn: Connection, template: str, width: int, flat: tuple) -> list:
+def _run_multi_row(conn: Connection, template: str, width: int, flat: Sequence) -> list:
     """Run ``template`` over ``flat`` (rows of ``width`` values, concatenated) in
     power-of-two chunks; returns the cursors."""
     return [
-        conn.exec_driver_sql(_multi_row(template, hi - lo, width), flat[width * lo : width * hi])
+        conn.exec_driver_sql(_multi_row(template, hi - lo, width), tuple(flat[width * lo : width * hi]))
         for lo, hi in _pow2_chunks(len(flat) // width, _SQLITE_ROWS)
     ]
 
 
 def _insert_sqlite(conn: Connection, rows: OrderColumns) -> int:
     """``INSERT ... ON CONFLICT DO NOTHING`` of every row; returns how many went in."""
-    flat = tuple(chain.from_iterable(zip(rows.order_id, rows.center_id, rows.t_us.tolist(), rows.lines, rows.units,
-                                         strict=True)))
+    flat: list = [None] * (5 * len(rows))  # row-major parameters, filled one column at a time
+    flat[0::5], flat[1::5], flat[2::5], flat[3::5], flat[4::5] = (
+        rows.order_id, rows.center_id, rows.t_us.tolist(), rows.lines, rows.units
+    )
     return sum(cursor.rowcount for cursor in _run_multi_row(conn, _SQLITE_ORDERS, 5, flat))
 
 
