@@ -6,15 +6,17 @@ One transaction a batch, in a handful of statements whatever its size:
    into on-time and late rows (:func:`streams.columns.split_late`, in Python);
    a late-looking order that is already stored is a replay (a duplicate), not a
    dead letter;
-2. hand the on-time rows to the database in one statement and let it insert
-   those whose ``order_id`` is not stored yet and add exactly those to their
-   hours (``orders = orders + n``), returning the touched hours' totals;
+2. hand the on-time rows to the database and let it insert those whose
+   ``order_id`` is not stored yet and add exactly those to their hours
+   (``orders = orders + n``), returning the touched hours' totals: on
+   PostgreSQL in one statement; on SQLite an insert in multi-row statements of
+   a few power-of-two sizes (prepared once, then found in the driver's cache),
+   then the hours' upsert;
 3. move the stream times forward and add to the counters.
 
 Replaying a batch after a crash therefore changes nothing: the consumer commits
 Kafka offsets only after this returns. The per-row work runs inside the
-database (SQLite's C code with the GIL released, or the PostgreSQL server), so
-the consumer's thread keeps decoding the next fetch meanwhile.
+database (SQLite's C code, or the PostgreSQL server).
 """
 
 from __future__ import annotations
