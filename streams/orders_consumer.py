@@ -46,6 +46,10 @@ _IN_FLIGHT = 3
 COMMIT_EVERY_S = 0.2
 #: Allocations between two young-generation garbage collections (CPython's default: 700).
 _GC_YOUNG = 50_000
+#: Bytes asked of each partition per fetch: about 8,000 orders. With 4 MB the
+#: replies were larger and slower to come back, and the stream stood still
+#: (140-450 ms) each time the buffered records ran out before the next reply.
+_PARTITION_FETCH_BYTES = 1024**2
 
 
 @dataclass
@@ -81,7 +85,7 @@ class OrdersConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=s.batch_size,
-            max_partition_fetch_bytes=4 * 1024**2,
+            max_partition_fetch_bytes=_PARTITION_FETCH_BYTES,
             fetch_max_bytes=16 * 1024**2,
             session_timeout_ms=int(k.session_timeout_s * 1000),
             heartbeat_interval_ms=int(k.heartbeat_interval_s * 1000),
