@@ -38,10 +38,46 @@ class _Order(msgspec.Struct, frozen=True, gc=False):
 
 
 _DECODER = msgspec.json.Decoder(_Order)
-#: msgspec rounds fractional seconds past microseconds, pydantic truncates them:
-#: values with seven or more fractional digits take the authoritative path.
-_DIGITS = bytes.maketrans(b"012345678", b"999999999")
-_SUB_MICRO = b".9999999"
+_DOT, _ZERO = ord("."), ord("0")
+
+
+class Fetch:
+    """A fetch's raw values in one buffer: joined by newlines, with each value's size.
+
+    This is what the consumer hands to the writer process: one bytes object
+    and one array instead of thousands of small ones. A ``None`` value is an
+    empty slot of size -1.
+    """
+
+    __slots__ = ("joined", "sizes", "starts")
+
+    def __init__(self, joined: bytes, sizes: np.ndarray) -> None:
+        self.joined = joined
+        self.sizes = sizes
+        ends = np.cumsum(np.maximum(sizes, 0) + 1)
+        self.starts = ends - np.maximum(sizes, 0) - 1
+
+    @classmethod
+    def of(cls, values: Sequence[bytes | None]) -> Fetch:
+        try:
+            joined = b"\n".join(values)  # type: ignore[arg-type]
+        except TypeError:  # a None value
+            joined = b"\n".join(b"" if v is None else v for v in values)
+            return cls(joined, np.array([-1 if v is None else len(v) for v in values], dtype=np.int64))
+        return cls(joined, np.fromiter(map(len, values), dtype=np.int64, count=len(values)))
+
+    def __len__(self) -> int:
+        return len(self.sizes)
+
+    def __reduce__(self) -> tuple:
+        return Fetch, (self.joined, self.sizes)
+
+    def value(self, i: int) -> bytes | None:
+        size = int(self.sizes[i])
+        if size < 0:
+            return None
+        start = int(self.starts[i])
+        return self.joined[start : start + size]
 
 
 @dataclass(frozen=True)
@@ -52,34 +88,54 @@ class DecodedOrders:
     rejected: list[tuple[int, Rejected]]
 
 
-def _sub_micro(value: bytes) -> bool:
-    return _SUB_MICRO in value.translate(_DIGITS)
+def _sub_micro(fetch: Fetch) -> list[int]:
+    """Positions of the values with a ``.`` followed by seven digits, ascending.
+
+    msgspec rounds fractional seconds past microseconds, pydantic truncates them:
+    such values take the authoritative path (the check looks at the whole value,
+    so an id like ``a.1234567`` also does, harmlessly).
+    """
+    buf = np.frombuffer(fetch.joined, dtype=np.uint8)
+    dots = np.flatnonzero(buf[: max(len(buf) - 7, 0)] == _DOT)
+    hit = np.ones(len(dots), dtype=bool)
+    for k in range(1, 8):
+        hit &= (buf[dots + k] - _ZERO) < 10  # uint8: bytes below "0" wrap around to large values
+    return np.unique(np.searchsorted(fetch.starts, dots[hit], side="right") - 1).tolist()
 
 
-def _decode_all(values: Sequence[bytes | None], limits: Limits) -> list[_Order | None]:
-    """One struct per value, or None where the fast path is unsure of it."""
-    if values and all(v is not None for v in values):
-        buf = b"\n".join(values)  # type: ignore[arg-type]
-        if buf.count(b"\n") == len(values) - 1 and max(map(len, values)) <= limits.max_bytes:  # type: ignore[arg-type]
-            try:
-                decoded = _DECODER.decode_lines(buf)
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                decoded = None
-            if decoded is not None and len(decoded) == len(values):
-                if not _sub_micro(buf):
-                    return decoded  # type: ignore[return-value]
-                return [None if _sub_micro(v) else d  # type: ignore[arg-type]
-                        for v, d in zip(values, decoded, strict=True)]
+def _framed(fetch: Fetch, limits: Limits) -> bool:
+    """Whether the joined buffer has exactly one line per value, none null or oversize."""
+    n = len(fetch)
+    return bool(n) and int(fetch.sizes.min()) >= 0 and int(fetch.sizes.max()) <= limits.max_bytes and (
+        fetch.joined.count(b"\n") == n - 1
+    )
+
+
+def _decode_all(fetch: Fetch, limits: Limits) -> tuple[list[_Order | None], list[int]]:
+    """One struct per value, or None where the fast path is unsure of it; and the
+    positions it is unsure of, ascending."""
+    odd = _sub_micro(fetch)
+    if _framed(fetch, limits):
+        try:
+            decoded: list[_Order | None] = _DECODER.decode_lines(fetch.joined)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            decoded = []
+        if len(decoded) == len(fetch):
+            for i in odd:
+                decoded[i] = None
+            return decoded, odd
+    skip = set(odd)
     out: list[_Order | None] = []
-    for value in values:
-        if value is None or len(value) > limits.max_bytes or b"\n" in value or _sub_micro(value):
+    for i in range(len(fetch)):
+        value = fetch.value(i)
+        if value is None or len(value) > limits.max_bytes or b"\n" in value or i in skip:
             out.append(None)
             continue
         try:
             out.append(_DECODER.decode(value))
         except (msgspec.DecodeError, msgspec.ValidationError):
             out.append(None)
-    return out
+    return out, [i for i, s in enumerate(out) if s is None]
 
 
 def _columns(structs: Sequence[_Order], source: list[int]) -> OrderColumns:
@@ -114,17 +170,25 @@ def decode_orders(values: Sequence[bytes | None], limits: Limits, now: datetime)
     Returns the valid orders as columns, in fetch order, and ``(position,
     Rejected)`` for the rest, as :func:`streams.validation.parse_order` judges them.
     """
-    structs = _decode_all(values, limits)
-    source = [i for i, s in enumerate(structs) if s is not None]
-    cols = _columns([structs[i] for i in source], source)  # type: ignore[misc]
-    undecoded = set(range(len(values))).difference(source)
-    unsure = sorted(undecoded.union(source[k] for k in _doubtful(cols, limits, now).tolist()))
-    if not unsure:
+    return decode_fetch(Fetch.of(values), limits, now)
+
+
+def decode_fetch(fetch: Fetch, limits: Limits, now: datetime) -> DecodedOrders:
+    """:func:`decode_orders` of a fetch already joined into one buffer."""
+    structs, undecoded = _decode_all(fetch, limits)
+    if undecoded:
+        source = [i for i, s in enumerate(structs) if s is not None]
+        cols = _columns([structs[i] for i in source], source)  # type: ignore[misc]
+    else:
+        source = list(range(len(structs)))
+        cols = _columns(structs, source)  # type: ignore[arg-type]
+    doubtful = _doubtful(cols, limits, now)
+    if not undecoded and not len(doubtful):
         return DecodedOrders(cols, [])
     # The authoritative path for the few records the fast path is unsure of.
     rejected: list[tuple[int, Rejected]] = []
-    for i in unsure:
-        parsed = parse_order(values[i], limits, now)
+    for i in sorted(set(undecoded).union(source[k] for k in doubtful.tolist())):
+        parsed = parse_order(fetch.value(i), limits, now)
         if isinstance(parsed, Rejected):
             rejected.append((i, parsed))
             structs[i] = None

@@ -6,23 +6,26 @@ One transaction a batch, in a handful of statements whatever its size:
    into on-time and late rows (:func:`streams.columns.split_late`, in Python);
    a late-looking order that is already stored is a replay (a duplicate), not a
    dead letter;
-2. hand the on-time rows to the database in one statement and let it insert
-   those whose ``order_id`` is not stored yet and add exactly those to their
-   hours (``orders = orders + n``), returning the touched hours' totals;
+2. hand the on-time rows to the database and let it insert those whose
+   ``order_id`` is not stored yet and add exactly those to their hours
+   (``orders = orders + n``), returning the touched hours' totals: on
+   PostgreSQL in one statement; on SQLite an insert in multi-row statements of
+   a few power-of-two sizes (prepared once, then found in the driver's cache),
+   then the hours' upsert;
 3. move the stream times forward and add to the counters.
 
 Replaying a batch after a crash therefore changes nothing: the consumer commits
 Kafka offsets only after this returns. The per-row work runs inside the
-database (SQLite's C code with the GIL released, or the PostgreSQL server), so
-the consumer's thread keeps decoding the next fetch meanwhile.
+database (SQLite's C code, or the PostgreSQL server).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import chain
+from functools import lru_cache
 
 import numpy as np
 from sqlalchemy import Engine, select
@@ -41,8 +44,8 @@ from streams.columns import (
 )
 from streams.contracts import CenterDemand
 
-#: SQLite binds at most 32,766 parameters a statement; five a row.
-_SQLITE_ROWS = 6000
+#: Rows of the largest multi-row statement (SQLite binds at most 32,766 parameters a statement).
+_SQLITE_ROWS = 4096
 _ID_CHUNK = 500
 
 
@@ -62,6 +65,10 @@ def _floor_hour(expr: str, mod: str = "%") -> str:
     return f"(({expr}) - ((({expr}) {mod} {US_PER_HOUR}) + {US_PER_HOUR}) {mod} {US_PER_HOUR})"
 
 
+_SQLITE_ORDERS = (
+    f"INSERT INTO {orders.name} (order_id, center_id, ts_us, lines, units) VALUES {{rows}} "
+    "ON CONFLICT (order_id) DO NOTHING"
+)
 _SQLITE_HOURS = (
     f"INSERT INTO {center_hourly.name} (center_id, hour, orders, lines, units, updated_at) VALUES {{rows}} "
     "ON CONFLICT (center_id, hour) DO UPDATE SET orders = orders + excluded.orders, "
@@ -79,18 +86,41 @@ def _chunks(n: int, size: int) -> list[tuple[int, int]]:
     return [(lo, min(n, lo + size)) for lo in range(0, n, size)]
 
 
+def _pow2_chunks(n: int, size: int) -> list[tuple[int, int]]:
+    """``(lo, hi)`` runs of ``size`` rows, then of descending powers of two: a
+    few statement shapes serve every batch size."""
+    runs, lo = [], 0
+    while lo < n:
+        hi = lo + min(size, 1 << ((n - lo).bit_length() - 1))
+        runs.append((lo, hi))
+        lo = hi
+    return runs
+
+
+@lru_cache(maxsize=64)
+def _multi_row(template: str, rows: int, width: int) -> str:
+    """``template`` with ``rows`` placeholder rows of ``width`` values: a statement
+    the driver prepares once and then finds in its cache (preparing one of
+    thousands of rows costs more than running it)."""
+    return template.format(rows=", ".join(["(" + ", ".join("?" * width) + ")"] * rows))
+
+
+def _run_multi_row(conn: Connection, template: str, width: int, flat: Sequence) -> list:
+    """Run ``template`` over ``flat`` (rows of ``width`` values, concatenated) in
+    power-of-two chunks; returns the cursors."""
+    return [
+        conn.exec_driver_sql(_multi_row(template, hi - lo, width), tuple(flat[width * lo : width * hi]))
+        for lo, hi in _pow2_chunks(len(flat) // width, _SQLITE_ROWS)
+    ]
+
+
 def _insert_sqlite(conn: Connection, rows: OrderColumns) -> int:
     """``INSERT ... ON CONFLICT DO NOTHING`` of every row; returns how many went in."""
-    flat = tuple(chain.from_iterable(zip(rows.order_id, rows.center_id, rows.t_us.tolist(), rows.lines, rows.units,
-                                         strict=True)))
-    inserted = 0
-    for lo, hi in _chunks(len(rows), _SQLITE_ROWS):
-        inserted += conn.exec_driver_sql(
-            f"INSERT INTO {orders.name} (order_id, center_id, ts_us, lines, units) "
-            f"VALUES {', '.join(['(?, ?, ?, ?, ?)'] * (hi - lo))} ON CONFLICT (order_id) DO NOTHING",
-            flat[5 * lo : 5 * hi],
-        ).rowcount
-    return inserted
+    flat: list = [None] * (5 * len(rows))  # row-major parameters, filled one column at a time
+    flat[0::5], flat[1::5], flat[2::5], flat[3::5], flat[4::5] = (
+        rows.order_id, rows.center_id, rows.t_us.tolist(), rows.lines, rows.units
+    )
+    return sum(cursor.rowcount for cursor in _run_multi_row(conn, _SQLITE_ORDERS, 5, flat))
 
 
 def _store_sqlite(conn: Connection, rows: OrderColumns, now: datetime) -> tuple[int, list[CenterDemand]]:
@@ -114,8 +144,8 @@ def _store_sqlite(conn: Connection, rows: OrderColumns, now: datetime) -> tuple[
         return 0, []
     sums = hourly_sums(rows)
     stamp = _sqlite_text(now)
-    params = [v for c, h, n, li, u in sums for v in (c, _sqlite_text(from_epoch_us(h)), n, li, u, stamp)]
-    touched = sql(_SQLITE_HOURS.format(rows=", ".join(["(?, ?, ?, ?, ?, ?)"] * len(sums))), tuple(params)).all()
+    params = tuple(v for c, h, n, li, u in sums for v in (c, _sqlite_text(from_epoch_us(h)), n, li, u, stamp))
+    touched = [row for cursor in _run_multi_row(conn, _SQLITE_HOURS, 6, params) for row in cursor.all()]
     return len(rows), [_demand(c, datetime.fromisoformat(h), n, li, u) for c, h, n, li, u in touched]
 
 

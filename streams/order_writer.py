@@ -4,8 +4,9 @@ The consumer's process spends most of its time in aiokafka's own Python code
 (building one record object per event). Decoding and writing in the same
 process would share one GIL with it, so the writer runs in a child process
 with its own interpreter: the consumer sends each fetch's raw values down a
-pipe and gets back what the batch produced (dead letters by position, the
-touched hours, counts). Batches are handled strictly in the order they were
+pipe, joined into one buffer (:class:`streams.batch_decode.Fetch`), and gets
+back what the batch produced (dead letters by position, the touched hours,
+counts). Batches are handled strictly in the order they were
 sent. The child stops when the pipe closes (its parent stopped or died);
 a batch it was writing then either committed or rolled back, and its offsets
 were never committed, so a restart replays it harmlessly.
@@ -29,7 +30,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from streams.batch_decode import decode_orders
+from streams.batch_decode import Fetch, decode_fetch
 from streams.contracts import CenterDemand
 from streams.order_sink import write_order_columns
 from streams.validation import LATE, Limits
@@ -48,9 +49,10 @@ class WrittenBatch:
     duplicates: int = 0
 
 
-def process_values(values: Sequence[bytes | None], engine: Engine, limits: Limits) -> WrittenBatch:
+def process_values(values: Fetch | Sequence[bytes | None], engine: Engine, limits: Limits) -> WrittenBatch:
     """Validate one fetch of raw ``orders`` values and store it in one transaction."""
-    decoded = decode_orders(values, limits, datetime.now(UTC))
+    fetch = values if isinstance(values, Fetch) else Fetch.of(values)
+    decoded = decode_fetch(fetch, limits, datetime.now(UTC))
     cols = decoded.columns
     dead = [(i, r.reason, r.detail) for i, r in decoded.rejected]
     counters = Counter(("orders_dead_letters", r.reason) for _, r in decoded.rejected)
@@ -139,14 +141,15 @@ class OrderWriter:
         await asyncio.get_running_loop().run_in_executor(None, self._process.join, 30)
 
     def submit(self, values: list[bytes | None]) -> asyncio.Future[WrittenBatch]:
-        """Queue a fetch's values; the future resolves once its transaction committed."""
+        """Queue a fetch's values (sent joined into one buffer, :class:`Fetch`); the
+        future resolves once its transaction committed."""
         assert self._writer is not None, "use OrderWriter as an async context manager"
         future: asyncio.Future[WrittenBatch] = asyncio.get_running_loop().create_future()
         if self._reading is not None and self._reading.done():
             future.set_exception(WriterError(f"the orders writer process stopped (exit code {self._process.exitcode})"))
             return future
         self._pending.append(future)
-        self._writer.write(_frame(values))  # buffered by the transport; at most a few batches
+        self._writer.write(_frame(Fetch.of(values)))  # buffered by the transport; at most a few batches
         return future
 
     async def _read_replies(self, reader: asyncio.StreamReader) -> None:

@@ -126,3 +126,12 @@ def test_an_order_decoded_in_a_batch_equals_the_same_order_parsed_alone() -> Non
     cols = decode_orders([value, order(order_id="o-2")], LIMITS, NOW).columns
     assert cols.order(0) == expected.model_copy(update={"ts": expected.ts.astimezone(UTC)})
     assert cols.t_us[0] == epoch_us(expected.ts) and expected.ts > NOW - timedelta(days=1)
+
+
+def test_values_with_sub_microsecond_digits_in_a_clean_fetch_take_the_authoritative_path() -> None:
+    values = [order(order_id=f"o-{i}", ts="2024-06-01T10:00:00.123456+00:00") for i in range(300)]
+    for i in (0, 150, 299):  # pydantic truncates the seventh digit, msgspec would round it up
+        values[i] = order(order_id=f"o-{i}", ts="2024-06-01T10:00:00.1234569+00:00")
+    accepted, rejected = decoded(values)
+    assert (accepted, rejected) == reference(values) and not rejected
+    assert {a[3] % 1_000_000 for a in accepted} == {123456}

@@ -209,3 +209,18 @@ def test_the_stored_hour_is_the_utc_hour_of_the_orders_own_timestamp(engine: Eng
     result = write_orders(engine, [order], GRACE)
     assert list(hourly(engine)) == [("ICN1", hour_start(order.ts))]
     assert [row.hour.replace(tzinfo=None) for row in result.hourly] == [hour_start(order.ts)]
+
+
+def test_a_batch_larger_than_one_statement_is_stored_exactly_once(engine: Engine) -> None:
+    batch = [make_order(f"big-{i}", ts=T0 + timedelta(seconds=i), lines=1 + i % 3, units=3) for i in range(9001)]
+    write_orders(engine, batch[1000:2000], grace=GRACE)
+    write_orders(engine, batch, grace=GRACE)
+    assert count(engine, orders) == 9001
+    assert metrics(engine)[("orders", "accepted")] == 9001
+    assert metrics(engine)[("orders", "duplicate")] == 1000
+    sums: dict = {}
+    for o in batch:
+        key = (o.center_id, o.ts.replace(minute=0, second=0, tzinfo=None))
+        n, li, u = sums.get(key, (0, 0, 0))
+        sums[key] = (n + 1, li + o.lines, u + o.units)
+    assert hourly(engine) == sums
