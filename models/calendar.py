@@ -18,6 +18,7 @@ HOLIDAY_COLUMNS = [HOLIDAY, PRE_HOLIDAY, HOLIDAY_BLOCK, PRE_HOLIDAY_BLOCK]
 #: A run of at least this many consecutive public holidays is a holiday block
 #: (Seollal and Chuseok in Korea, Golden Week in Japan, the Spring Festival in China).
 BLOCK_DAYS = 3
+_NS_PER_DAY = 86_400_000_000_000
 
 
 @lru_cache(maxsize=32)
@@ -66,7 +67,7 @@ def holiday_features(ds: pd.Series | pd.DatetimeIndex, country: str, lead_days: 
     steps = np.diff(np.unique(stamps.asi8))
     span = pd.Timedelta(int(np.median(steps)), "ns") if steps.size else pd.Timedelta(days=1)
     if span <= pd.Timedelta(days=1):
-        return pd.DataFrame({col: stamps.isin(days).astype(float) for col, days in marks.items()})
+        return pd.DataFrame({col: stamps.isin(marked).astype(float) for col, marked in marks.items()})
 
     def count(marks: pd.DatetimeIndex) -> np.ndarray:
         values = np.sort(marks.asi8)
@@ -74,17 +75,17 @@ def holiday_features(ds: pd.Series | pd.DatetimeIndex, country: str, lead_days: 
         hi = np.searchsorted(values, (stamps + span).asi8, side="left")
         return (hi - lo).astype(float)
 
-    return pd.DataFrame({col: count(days) for col, days in marks.items()})
+    return pd.DataFrame({col: count(marked) for col, marked in marks.items()})
 
 
 def holiday_blocks(holidays: pd.DatetimeIndex) -> pd.DatetimeIndex:
     """The holidays that belong to a run of at least :data:`BLOCK_DAYS` consecutive ones."""
-    days = np.unique(holidays.as_unit("ns").asi8 // 86_400_000_000_000)
+    days = np.unique(holidays.as_unit("ns").asi8 // _NS_PER_DAY)
     if days.size == 0:
         return holidays[:0]
     runs = np.split(days, np.flatnonzero(np.diff(days) != 1) + 1)
     kept = [d for run in runs if run.size >= BLOCK_DAYS for d in run]
-    return pd.DatetimeIndex(np.asarray(kept, dtype="int64") * 86_400_000_000_000).as_unit("ns")
+    return pd.DatetimeIndex(np.asarray(kept, dtype="int64") * _NS_PER_DAY).as_unit("ns")
 
 
 def _days_before(days: pd.DatetimeIndex, holidays: pd.DatetimeIndex, lead_days: int) -> pd.DatetimeIndex:

@@ -148,9 +148,9 @@ class CountGLM(LocalForecaster):
     """Poisson log-link regression per series with negative-binomial quantiles (see module).
 
     Params: ``half_life`` (years of decay of the observation weights, default 2;
-    0 = equal weights), ``yearly_terms`` (Fourier pairs, default 10), ``ridge`` (penalty per observation on standardised
-    coefficients, default 1e-3), ``max_iter`` (IRLS steps, 25), ``max_length``
-    (3 years of points), ``n_jobs`` (1).
+    0 = equal weights), ``yearly_terms`` (Fourier pairs, default 10), ``ridge``
+    (penalty per observation on standardised coefficients, default 1e-3),
+    ``max_iter`` (IRLS steps, 25), ``max_length`` (3 years of points), ``n_jobs`` (1).
     """
 
     name = "glm"
@@ -163,12 +163,11 @@ class CountGLM(LocalForecaster):
             raise ValueError("negative values: a count regression needs y >= 0")
         per_year = periods_per_year(self.freq_)
         n = y.size
-        keep_x = np.ptp(x, axis=0) > 0 if x.shape[1] else np.zeros(0, dtype=bool)
+        used = np.ptp(x, axis=0) > 0 if x.shape[1] else np.zeros(0, dtype=bool)
         nonnegative = (x.min(axis=0) >= 0) if x.shape[1] else np.zeros(0, dtype=bool)
-        xt = covariate_transform(x, nonnegative) * keep_x
         terms = min(int(self._param("yearly_terms", YEARLY_TERMS)), int(per_year // 8)) if per_year else 0
         yearly = terms if per_year and n >= per_year else 0
-        raw = design(np.arange(n, dtype="float64"), xt, self.season_, per_year, yearly)
+        raw = self._design(0, x, nonnegative, used, yearly)
         center = raw.mean(axis=0)
         scale = raw.std(axis=0)
         scale[scale == 0] = 1.0
@@ -182,20 +181,22 @@ class CountGLM(LocalForecaster):
         eta = beta[0] + X @ beta[1:]
         integer = bool(np.allclose(y, np.round(y)))
         r = dispersion(y, np.exp(eta), weights, integer)
-        return _GLMState(beta, center, scale, nonnegative, keep_x, r, integer, n, yearly,
+        return _GLMState(beta, center, scale, nonnegative, used, r, integer, n, yearly,
                          float(eta.max()) + MAX_LOG_LIFT, y)
+
+    def _design(
+        self, start: int, x: np.ndarray, nonnegative: np.ndarray, used: np.ndarray, yearly: int
+    ) -> np.ndarray:
+        """Unscaled regression columns of the steps ``start, start + 1, ...`` (one per row of ``x``);
+        covariates constant in the fitting window are zeroed (they carry no information)."""
+        t = np.arange(start, start + len(x), dtype="float64")
+        xt = covariate_transform(x, nonnegative) * used
+        return design(t, xt, self.season_, periods_per_year(self.freq_), yearly)
 
     def _forecast_series(
         self, state: _GLMState, h: int, x_future: np.ndarray, quantiles: list[float]
     ) -> np.ndarray:
-        xt = covariate_transform(x_future, state.nonnegative) * state.used
-        raw = design(
-            np.arange(state.n, state.n + h, dtype="float64"),
-            xt,
-            self.season_,
-            periods_per_year(self.freq_),
-            state.yearly,
-        )
+        raw = self._design(state.n, x_future, state.nonnegative, state.used, state.yearly)
         X = (raw - state.center) / state.scale
         eta = np.minimum(state.beta[0] + X @ state.beta[1:], state.cap)
         return count_quantiles(np.exp(eta), state.r, quantiles, state.integer)

@@ -23,7 +23,6 @@ import signal
 import socket
 import traceback
 from collections import Counter, deque
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -49,9 +48,8 @@ class WrittenBatch:
     duplicates: int = 0
 
 
-def process_values(values: Fetch | Sequence[bytes | None], engine: Engine, limits: Limits) -> WrittenBatch:
+def process_fetch(fetch: Fetch, engine: Engine, limits: Limits) -> WrittenBatch:
     """Validate one fetch of raw ``orders`` values and store it in one transaction."""
-    fetch = values if isinstance(values, Fetch) else Fetch.of(values)
     decoded = decode_fetch(fetch, limits, datetime.now(UTC))
     cols = decoded.columns
     dead = [(i, r.reason, r.detail) for i, r in decoded.rejected]
@@ -92,7 +90,7 @@ def _serve(sock: socket.socket, database_url: str, limits: Limits) -> None:
             if os.getppid() != parent:  # orphaned: the consumer died; its batches will be replayed
                 return
             try:
-                reply = _frame(("ok", process_values(pickle.loads(frame), engine, limits)))
+                reply = _frame(("ok", process_fetch(pickle.loads(frame), engine, limits)))
             except Exception as exc:  # reported to the consumer, which stops without committing
                 reply = _frame(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
             stream.write(reply)
@@ -108,7 +106,7 @@ class WriterError(RuntimeError):
 
 
 class OrderWriter:
-    """A child process that runs :func:`process_values`; use as an async context manager.
+    """A child process that runs :func:`process_fetch`; use as an async context manager.
 
     Frames (8-byte length + pickle) travel over a socket pair that the event
     loop reads and writes without blocking, so no thread of this process

@@ -11,7 +11,7 @@ the faust app, as a pipeline over two processes:
   records, whose raw values go to the writer process
   (:mod:`streams.order_writer`) while the loop fetches the next batch;
 * the writer decodes and validates the whole batch in one pass
-  (:func:`streams.batch_decode.decode_orders`) and stores it in one
+  (:func:`streams.batch_decode.decode_fetch`) and stores it in one
   transaction (:func:`streams.order_sink.write_order_columns`), batches in
   fetch order, one at a time.
 
