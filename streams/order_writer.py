@@ -3,13 +3,14 @@
 The consumer's process spends most of its time in aiokafka's own Python code
 (building one record object per event). Decoding and writing in the same
 process would share one GIL with it, so the writer runs in a child process
-with its own interpreter: the consumer sends each fetch's raw values down a
-pipe, joined into one buffer (:class:`streams.batch_decode.Fetch`), and gets
-back what the batch produced (dead letters by position, the touched hours,
-counts). Batches are handled strictly in the order they were
-sent. The child stops when the pipe closes (its parent stopped or died);
-a batch it was writing then either committed or rolled back, and its offsets
-were never committed, so a restart replays it harmlessly.
+with its own interpreter: the consumer puts each fetch's raw values, joined
+into one buffer (:class:`streams.batch_decode.Fetch`), into a shared-memory
+slot (:mod:`streams.fetch_slots`) and sends its place down a socket pair, and
+gets back what the batch produced (dead letters by position, the touched
+hours, counts). Batches are handled strictly in the order they were sent. The
+child stops when the socket closes (its parent stopped or died); a batch it
+was writing then either committed or rolled back, and its offsets were never
+committed, so a restart replays it harmlessly.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from sqlalchemy import Engine
 
 from streams.batch_decode import Fetch, decode_fetch
 from streams.contracts import CenterDemand
+from streams.fetch_slots import SLOT_BYTES, FetchSlots, InSlot, SlotReader
 from streams.order_sink import write_order_columns
 from streams.validation import LATE, Limits
 
@@ -70,7 +72,10 @@ def _read_frame(stream: Any) -> bytes | None:
 
 
 def _frame(obj: object) -> bytes:
-    payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    return _framed(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _framed(payload: bytes) -> bytes:
     return len(payload).to_bytes(8, "little") + payload
 
 
@@ -84,13 +89,20 @@ def _serve(sock: socket.socket, database_url: str, limits: Limits) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = os.getppid()
     engine = make_engine(database_url)
+    try:
+        slots = SlotReader(sock)
+    except ConnectionError:
+        return
     stream = sock.makefile("rwb")
     try:
         while (frame := _read_frame(stream)) is not None:
             if os.getppid() != parent:  # orphaned: the consumer died; its batches will be replayed
                 return
             try:
-                reply = _frame(("ok", process_fetch(pickle.loads(frame), engine, limits)))
+                fetch = pickle.loads(frame)
+                if isinstance(fetch, InSlot):
+                    fetch = pickle.loads(slots.read(fetch))
+                reply = _frame(("ok", process_fetch(fetch, engine, limits)))
             except Exception as exc:  # reported to the consumer, which stops without committing
                 reply = _frame(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
             stream.write(reply)
@@ -98,6 +110,7 @@ def _serve(sock: socket.socket, database_url: str, limits: Limits) -> None:
     except (BrokenPipeError, ConnectionResetError):
         return
     finally:
+        slots.close()
         engine.dispose()
 
 
@@ -110,23 +123,28 @@ class OrderWriter:
 
     Frames (8-byte length + pickle) travel over a socket pair that the event
     loop reads and writes without blocking, so no thread of this process
-    competes with the loop for the GIL.
+    competes with the loop for the GIL. A fetch itself goes into one of
+    ``slots`` shared-memory slots and the frame only says which; when every
+    slot is taken (more batches in flight than slots) or a fetch is larger than
+    ``slot_bytes``, it travels inline in its frame.
     """
 
-    def __init__(self, database_url: str, limits: Limits) -> None:
+    def __init__(self, database_url: str, limits: Limits, slots: int = 4, slot_bytes: int = SLOT_BYTES) -> None:
         ctx = multiprocessing.get_context("spawn")  # no fork of a process with threads and a running loop
         self._sock, child = socket.socketpair()
         self._child_sock = child
         self._process = ctx.Process(
             target=_serve, args=(child, database_url, limits), name="fcplan-orders-writer", daemon=True
         )
-        self._pending: deque[asyncio.Future[WrittenBatch]] = deque()
+        self._slots = FetchSlots(slots, slot_bytes)
+        self._pending: deque[tuple[asyncio.Future[WrittenBatch], InSlot | None]] = deque()
         self._writer: asyncio.StreamWriter | None = None
         self._reading: asyncio.Task | None = None
 
     async def __aenter__(self) -> OrderWriter:
         self._process.start()
         self._child_sock.close()
+        self._slots.send_to(self._sock)
         reader, self._writer = await asyncio.open_unix_connection(sock=self._sock)
         self._reading = asyncio.ensure_future(self._read_replies(reader))
         return self
@@ -137,6 +155,7 @@ class OrderWriter:
         if self._reading is not None:
             self._reading.cancel()
         await asyncio.get_running_loop().run_in_executor(None, self._process.join, 30)
+        self._slots.close()
 
     def submit(self, values: list[bytes | None]) -> asyncio.Future[WrittenBatch]:
         """Queue a fetch's values (sent joined into one buffer, :class:`Fetch`); the
@@ -146,8 +165,10 @@ class OrderWriter:
         if self._reading is not None and self._reading.done():
             future.set_exception(WriterError(f"the orders writer process stopped (exit code {self._process.exitcode})"))
             return future
-        self._pending.append(future)
-        self._writer.write(_frame(Fetch.of(values)))  # buffered by the transport; at most a few batches
+        payload = pickle.dumps(Fetch.of(values), protocol=pickle.HIGHEST_PROTOCOL)
+        where = self._slots.put(payload)
+        self._pending.append((future, where))
+        self._writer.write(_framed(payload) if where is None else _frame(where))  # buffered by the transport
         return future
 
     async def _read_replies(self, reader: asyncio.StreamReader) -> None:
@@ -155,7 +176,9 @@ class OrderWriter:
             while True:
                 size = int.from_bytes(await reader.readexactly(8), "little")
                 status, payload = pickle.loads(await reader.readexactly(size))
-                future = self._pending.popleft()
+                future, where = self._pending.popleft()
+                if where is not None:
+                    self._slots.release(where.slot)
                 if status == "ok":
                     future.set_result(payload)
                 else:
@@ -165,4 +188,4 @@ class OrderWriter:
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
             error = WriterError(f"the orders writer process stopped (exit code {self._process.exitcode}): {exc!r}")
             while self._pending:
-                self._pending.popleft().set_exception(error)
+                self._pending.popleft()[0].set_exception(error)

@@ -46,10 +46,15 @@ _IN_FLIGHT = 3
 COMMIT_EVERY_S = 0.2
 #: Allocations between two young-generation garbage collections (CPython's default: 700).
 _GC_YOUNG = 50_000
-#: Bytes asked of each partition per fetch: about 8,000 orders. With 4 MB the
-#: replies were larger and slower to come back, and the stream stood still
-#: (140-450 ms) each time the buffered records ran out before the next reply.
+#: Bytes asked of each partition per fetch: about 8,000 orders. 4 MB was no
+#: faster (once fetches were no longer held open, below) and its replies take
+#: longer to arrive.
 _PARTITION_FETCH_BYTES = 1024**2
+#: How long the broker may hold a fetch open waiting for new data. aiokafka keeps
+#: one fetch per broker in flight and leaves partitions with buffered records
+#: out of it: with the default 500 ms, a fetch of caught-up partitions held the
+#: backlog of the others back for up to half a second.
+_FETCH_MAX_WAIT_MS = 50
 
 
 @dataclass
@@ -87,6 +92,7 @@ class OrdersConsumer:
             max_poll_records=s.batch_size,
             max_partition_fetch_bytes=_PARTITION_FETCH_BYTES,
             fetch_max_bytes=16 * 1024**2,
+            fetch_max_wait_ms=_FETCH_MAX_WAIT_MS,
             session_timeout_ms=int(k.session_timeout_s * 1000),
             heartbeat_interval_ms=int(k.heartbeat_interval_s * 1000),
             rebalance_timeout_ms=int(k.rebalance_timeout_s * 1000),
@@ -104,46 +110,55 @@ class OrdersConsumer:
 
     async def run(self, on_batch: Callable[[WrittenBatch], None] | None = None) -> None:
         consumer, producer = self._consumer(), self._producer()
-        await producer.start()
-        await consumer.start()
-        _tune_gc()
+        # The writer process starts first: it imports and opens the database while the group is joined.
+        async with OrderWriter(self.settings.database.url, self.limits, slots=_IN_FLIGHT) as writer:
+            try:
+                await producer.start()
+                await consumer.start()
+                _tune_gc()
+                await self._pump(consumer, producer, writer, on_batch)
+            finally:
+                await consumer.stop()
+                await producer.stop()
+
+    async def _pump(
+        self, consumer: Any, producer: Any, writer: OrderWriter, on_batch: Callable[[WrittenBatch], None] | None
+    ) -> None:
+        """Fetch, hand over, publish and commit, until cancelled (see the module docstring)."""
         s = self.settings.streams
         inflight: deque[_InFlight] = deque()
         written: deque[_Written] = deque()
         fetch: asyncio.Future | None = None
         last_commit = time.monotonic()
         try:
-            async with OrderWriter(self.settings.database.url, self.limits) as writer:
-                while True:
-                    if fetch is None and len(inflight) < _IN_FLIGHT:
-                        fetch = asyncio.ensure_future(
-                            consumer.getmany(timeout_ms=int(s.batch_within_s * 1000), max_records=s.batch_size)
-                        )
-                    head = inflight[0].written if inflight else None
-                    await asyncio.wait([f for f in (fetch, head) if f is not None], return_when=FIRST_COMPLETED)
-                    if head is not None and head.done():
-                        done = inflight.popleft()
-                        outcome = done.written.result()
-                        deliveries = await self._publish(producer, done.records, outcome)
-                        written.append(_Written(_next_offsets(done.fetched), deliveries))
-                        self.batches += 1
-                        if on_batch is not None:
-                            on_batch(outcome)
-                    idle = False
-                    if fetch is not None and fetch.done():
-                        fetched, fetch = fetch.result(), None
-                        records = [r for batch in fetched.values() for r in batch]
-                        if records:
-                            inflight.append(_InFlight(fetched, records, writer.submit([r.value for r in records])))
-                        idle = not records and not inflight
-                    if written and (idle or time.monotonic() - last_commit >= COMMIT_EVERY_S):
-                        await self._commit_delivered(consumer, written, wait=idle)
-                        last_commit = time.monotonic()
+            while True:
+                if fetch is None and len(inflight) < _IN_FLIGHT:
+                    fetch = asyncio.ensure_future(
+                        consumer.getmany(timeout_ms=int(s.batch_within_s * 1000), max_records=s.batch_size)
+                    )
+                head = inflight[0].written if inflight else None
+                await asyncio.wait([f for f in (fetch, head) if f is not None], return_when=FIRST_COMPLETED)
+                if head is not None and head.done():
+                    done = inflight.popleft()
+                    outcome = done.written.result()
+                    deliveries = await self._publish(producer, done.records, outcome)
+                    written.append(_Written(_next_offsets(done.fetched), deliveries))
+                    self.batches += 1
+                    if on_batch is not None:
+                        on_batch(outcome)
+                idle = False
+                if fetch is not None and fetch.done():
+                    fetched, fetch = fetch.result(), None
+                    records = [r for batch in fetched.values() for r in batch]
+                    if records:
+                        inflight.append(_InFlight(fetched, records, writer.submit([r.value for r in records])))
+                    idle = not records and not inflight
+                if written and (idle or time.monotonic() - last_commit >= COMMIT_EVERY_S):
+                    await self._commit_delivered(consumer, written, wait=idle)
+                    last_commit = time.monotonic()
         finally:
             if fetch is not None:
                 fetch.cancel()
-            await consumer.stop()
-            await producer.stop()
 
     async def _publish(self, producer: Any, records: list[Any], outcome: WrittenBatch) -> list[asyncio.Future]:
         """Send the batch's dead letters and touched hours; returns their delivery futures."""

@@ -1,0 +1,137 @@
+"""The orders writer process and the shared-memory slots that carry fetches to it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from fcplan.storage import make_engine
+from fcplan.storage.schema import center_hourly, orders
+from streams.fetch_slots import FetchSlots, InSlot, SlotReader
+from streams.order_writer import OrderWriter, WrittenBatch
+from streams.validation import MALFORMED, Limits
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def order(i: int, center: str = "FC-A") -> bytes:
+    ts = (NOW - timedelta(hours=1, seconds=i)).isoformat()
+    return json.dumps({"order_id": f"o-{i}", "center_id": center, "ts": ts, "lines": 1, "units": 2}).encode()
+
+
+# --------------------------------------------------------------------------- slots, no writer process
+def connected(slots: FetchSlots) -> tuple[SlotReader, socket.socket, socket.socket]:
+    ours, theirs = socket.socketpair()
+    slots.send_to(ours)
+    return SlotReader(theirs), ours, theirs
+
+
+def test_when_a_payload_is_put_in_a_slot_then_the_reader_gets_the_same_bytes() -> None:
+    slots = FetchSlots(2, slot_bytes=1024)
+    reader, *socks = connected(slots)
+    first, second = slots.put(b"a" * 1000), slots.put(b"second payload")
+    assert isinstance(first, InSlot) and isinstance(second, InSlot) and first.slot != second.slot
+    assert reader.read(first) == b"a" * 1000
+    assert reader.read(second) == b"second payload"
+    reader.close()
+    slots.close()
+    for s in socks:
+        s.close()
+
+
+def test_when_every_slot_is_taken_then_put_says_none_until_one_is_released() -> None:
+    slots = FetchSlots(2, slot_bytes=64)
+    reader, *socks = connected(slots)
+    taken = [slots.put(b"x"), slots.put(b"y")]
+    assert slots.put(b"z") is None
+    slots.release(taken[0].slot)  # type: ignore[union-attr]
+    again = slots.put(b"z")
+    assert again is not None and again.slot == taken[0].slot  # type: ignore[union-attr]
+    assert reader.read(again) == b"z"
+    reader.close()
+    slots.close()
+    for s in socks:
+        s.close()
+
+
+def test_when_a_payload_is_larger_than_a_slot_then_put_says_none() -> None:
+    slots = FetchSlots(2, slot_bytes=64)
+    assert slots.put(b"x" * 65) is None
+    assert slots.put(b"x" * 64) is not None
+    slots.close()
+
+
+def test_when_no_slots_are_asked_for_then_the_reader_has_none_and_every_put_says_none() -> None:
+    slots = FetchSlots(0)
+    reader, *socks = connected(slots)
+    assert slots.put(b"x") is None
+    assert reader.slot_bytes > 0
+    reader.close()
+    for s in socks:
+        s.close()
+
+
+def test_when_the_consumer_closes_before_sending_its_slots_then_the_reader_says_so() -> None:
+    ours, theirs = socket.socketpair()
+    ours.close()
+    with pytest.raises(ConnectionError, match="before sending its slots"):
+        SlotReader(theirs)
+    theirs.close()
+
+
+# --------------------------------------------------------------------------- the writer process
+async def write_all(url: str, batches: list[list[bytes]], slots: int, slot_bytes: int) -> list[WrittenBatch]:
+    async with OrderWriter(url, Limits(), slots=slots, slot_bytes=slot_bytes) as writer:
+        futures = [writer.submit(values) for values in batches]  # all in flight at once
+        return list(await asyncio.gather(*futures))
+
+
+SIZES = [3, 200, 1, 50, 120]  # orders per batch: a pickled order is about 130 bytes
+
+
+@pytest.mark.parametrize(
+    ("slots", "slot_bytes", "in_slot"),
+    [
+        # all six batches are in flight at once: two slots, then inline
+        (2, 16 * 1024**2, [True, True, False, False, False, False]),
+        (0, 16 * 1024**2, [False] * 6),
+        # 4 KB slots: the batches of 3, 1 and 2 orders fit, the others go inline
+        (3, 4096, [True, False, True, False, False, True]),
+    ],
+    ids=["fewer-slots-than-batches", "no-slots", "some-batches-too-large-for-a-slot"],
+)
+def test_when_batches_travel_in_slots_or_inline_then_each_is_written_once_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slots: int, slot_bytes: int, in_slot: list[bool]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'writer.db'}"
+    put = FetchSlots.put
+    placed: list[bool] = []
+
+    def spy(self: FetchSlots, payload: bytes) -> InSlot | None:
+        where = put(self, payload)
+        placed.append(where is not None)
+        return where
+
+    monkeypatch.setattr(FetchSlots, "put", spy)
+    batches, start = [], 0
+    for n in SIZES:
+        batches.append([order(i, center="FC-A" if i % 2 else "FC-B") for i in range(start, start + n)])
+        start += n
+    batches.append([order(0), b"{not json"])  # a duplicate of the first order and a bad record
+
+    results = asyncio.run(write_all(url, batches, slots, slot_bytes))
+
+    assert placed == in_slot
+    assert [r.accepted for r in results] == [*SIZES, 0]
+    assert results[-1].duplicates == 1
+    assert [(i, reason) for i, reason, _ in results[-1].dead] == [(1, MALFORMED)]
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(orders)).scalar_one() == sum(SIZES)
+        assert conn.execute(select(func.sum(center_hourly.c.orders))).scalar_one() == sum(SIZES)
