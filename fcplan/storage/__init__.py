@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +31,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def make_engine(url: str, create: bool = True) -> Engine:
+def make_engine(url: str, create: bool = True, sqlite_cache_mib: int | None = None) -> Engine:
     """An engine for ``url`` with the schema created (``create``).
 
     SQLite files get their folder created, WAL journaling and a busy timeout so
-    the worker, the retrainer and the dashboard can share one file.
+    the worker, the retrainer and the dashboard can share one file;
+    ``sqlite_cache_mib`` sets each connection's page cache (SQLite's default is
+    2 MiB).
     """
     parsed = make_url(url)
     backend = parsed.get_backend_name()
@@ -51,7 +54,7 @@ def make_engine(url: str, create: bool = True) -> Engine:
         kwargs["connect_args"] = {"timeout": 30}
     engine = create_engine(parsed, **kwargs)
     if backend == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", partial(_sqlite_pragmas, cache_mib=sqlite_cache_mib))
     if create:
         _create_schema(engine)
     return engine
@@ -85,11 +88,13 @@ def _check_orders_table(engine: Engine) -> None:
         )
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any, cache_mib: int | None = None) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
+    if cache_mib:
+        cur.execute(f"PRAGMA cache_size=-{int(cache_mib) * 1024}")  # negative: KiB
     cur.close()
 
 

@@ -59,6 +59,16 @@ def test_sqlite_gets_its_folder_created(tmp_path) -> None:
     assert mode == "wal"
 
 
+def test_a_sqlite_page_cache_is_set_on_every_connection_only_when_asked(tmp_path) -> None:
+    def cache_kib(engine: Engine) -> int:
+        with engine.connect() as conn:
+            return int(conn.exec_driver_sql("PRAGMA cache_size").scalar_one())
+
+    url = f"sqlite:///{tmp_path / 'cache.db'}"
+    assert cache_kib(make_engine(url, sqlite_cache_mib=64)) == -64 * 1024
+    assert cache_kib(make_engine(url)) == -2000  # SQLite's own default
+
+
 @pytest.mark.postgres
 def test_a_plain_postgresql_url_uses_psycopg_3(pg_url: str) -> None:
     eng = make_engine(pg_url.replace("postgresql+psycopg://", "postgresql://"), create=False)

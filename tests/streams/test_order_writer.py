@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,38 +28,39 @@ def order(i: int, center: str = "FC-A") -> bytes:
 
 
 # --------------------------------------------------------------------------- slots, no writer process
-def connected(slots: FetchSlots) -> tuple[SlotReader, socket.socket, socket.socket]:
+@contextmanager
+def connected(slots: FetchSlots) -> Iterator[SlotReader]:
+    """``slots`` handed over a socket pair to a reader; everything closed afterwards."""
     ours, theirs = socket.socketpair()
-    slots.send_to(ours)
-    return SlotReader(theirs), ours, theirs
+    try:
+        slots.send_to(ours)
+        reader = SlotReader(theirs)
+        yield reader
+        reader.close()
+    finally:
+        slots.close()
+        ours.close()
+        theirs.close()
 
 
 def test_when_a_payload_is_put_in_a_slot_then_the_reader_gets_the_same_bytes() -> None:
     slots = FetchSlots(2, slot_bytes=1024)
-    reader, *socks = connected(slots)
-    first, second = slots.put(b"a" * 1000), slots.put(b"second payload")
-    assert isinstance(first, InSlot) and isinstance(second, InSlot) and first.slot != second.slot
-    assert reader.read(first) == b"a" * 1000
-    assert reader.read(second) == b"second payload"
-    reader.close()
-    slots.close()
-    for s in socks:
-        s.close()
+    with connected(slots) as reader:
+        first, second = slots.put(b"a" * 1000), slots.put(b"second payload")
+        assert isinstance(first, InSlot) and isinstance(second, InSlot) and first.slot != second.slot
+        assert reader.read(first) == b"a" * 1000
+        assert reader.read(second) == b"second payload"
 
 
 def test_when_every_slot_is_taken_then_put_says_none_until_one_is_released() -> None:
     slots = FetchSlots(2, slot_bytes=64)
-    reader, *socks = connected(slots)
-    taken = [slots.put(b"x"), slots.put(b"y")]
-    assert slots.put(b"z") is None
-    slots.release(taken[0].slot)  # type: ignore[union-attr]
-    again = slots.put(b"z")
-    assert again is not None and again.slot == taken[0].slot  # type: ignore[union-attr]
-    assert reader.read(again) == b"z"
-    reader.close()
-    slots.close()
-    for s in socks:
-        s.close()
+    with connected(slots) as reader:
+        taken = [slots.put(b"x"), slots.put(b"y")]
+        assert slots.put(b"z") is None
+        slots.release(taken[0].slot)  # type: ignore[union-attr]
+        again = slots.put(b"z")
+        assert again is not None and again.slot == taken[0].slot  # type: ignore[union-attr]
+        assert reader.read(again) == b"z"
 
 
 def test_when_a_payload_is_larger_than_a_slot_then_put_says_none() -> None:
@@ -67,14 +70,10 @@ def test_when_a_payload_is_larger_than_a_slot_then_put_says_none() -> None:
     slots.close()
 
 
-def test_when_no_slots_are_asked_for_then_the_reader_has_none_and_every_put_says_none() -> None:
+def test_when_no_slots_are_asked_for_then_every_put_says_none() -> None:
     slots = FetchSlots(0)
-    reader, *socks = connected(slots)
-    assert slots.put(b"x") is None
-    assert reader.slot_bytes > 0
-    reader.close()
-    for s in socks:
-        s.close()
+    with connected(slots):
+        assert slots.put(b"x") is None
 
 
 def test_when_the_consumer_closes_before_sending_its_slots_then_the_reader_says_so() -> None:
