@@ -94,11 +94,11 @@ def _serve(sock: socket.socket, database_url: str, limits: Limits) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = os.getppid()
-    engine = make_engine(database_url, sqlite_cache_mib=WRITER_CACHE_MIB)
     try:
         slots = SlotReader(sock)
     except ConnectionError:
         return
+    engine = make_engine(database_url, sqlite_cache_mib=WRITER_CACHE_MIB)
     stream = sock.makefile("rwb")
     try:
         while (frame := _read_frame(stream)) is not None:
@@ -156,17 +156,25 @@ class OrderWriter:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Stop the child once the batch it is writing has committed or rolled back;
+        replies still to come are dropped (their offsets are never committed)."""
         if self._writer is not None:
             self._writer.close()  # the child sees the socket close and stops after its batch
+            self._writer = None
         if self._reading is not None:
             self._reading.cancel()
+            self._reading = None
         await asyncio.get_running_loop().run_in_executor(None, self._process.join, 30)
         self._slots.close()
 
     def submit(self, values: list[bytes | None]) -> asyncio.Future[WrittenBatch]:
         """Queue a fetch's values (sent joined into one buffer, :class:`Fetch`); the
         future resolves once its transaction committed."""
-        assert self._writer is not None, "use OrderWriter as an async context manager"
+        if self._writer is None:
+            raise WriterError("the orders writer is not running: submit batches inside `async with OrderWriter(...)`")
         future: asyncio.Future[WrittenBatch] = asyncio.get_running_loop().create_future()
         if self._reading is not None and self._reading.done():
             future.set_exception(WriterError(f"the orders writer process stopped (exit code {self._process.exitcode})"))

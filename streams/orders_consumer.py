@@ -118,6 +118,7 @@ class OrdersConsumer:
                 _tune_gc()
                 await self._pump(consumer, producer, writer, on_batch)
             finally:
+                await writer.close()  # its batch in progress ends before the partitions are handed over
                 await consumer.stop()
                 await producer.stop()
 

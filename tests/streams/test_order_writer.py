@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from fcplan.storage import make_engine
 from fcplan.storage.schema import center_hourly, orders
 from streams.fetch_slots import FetchSlots, InSlot, SlotReader
-from streams.order_writer import OrderWriter, WrittenBatch
+from streams.order_writer import OrderWriter, WriterError, WrittenBatch
 from streams.validation import MALFORMED, Limits
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -134,3 +134,15 @@ def test_when_batches_travel_in_slots_or_inline_then_each_is_written_once_in_ord
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(orders)).scalar_one() == sum(SIZES)
         assert conn.execute(select(func.sum(center_hourly.c.orders))).scalar_one() == sum(SIZES)
+
+
+def test_when_the_writer_is_closed_then_a_batch_is_refused_with_a_clear_error(tmp_path: Path) -> None:
+    async def submit_after_close() -> None:
+        async with OrderWriter(f"sqlite:///{tmp_path / 'writer.db'}", Limits()) as writer:
+            first = await writer.submit([order(1)])
+            await writer.close()
+            assert first.accepted == 1
+            writer.submit([order(2)])
+
+    with pytest.raises(WriterError, match="not running"):
+        asyncio.run(submit_after_close())
