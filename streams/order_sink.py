@@ -25,13 +25,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
+from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.engine import Connection
 
-from fcplan.storage import dialect_insert, upsert, utcnow
+from fcplan.storage import dialect_insert_for, utcnow
 from fcplan.storage.schema import center_hourly, center_watermarks, orders, stream_metrics
 from streams.columns import (
     US_PER_HOUR,
@@ -192,19 +193,38 @@ def _stored_ids(conn: Connection, ids: list[str]) -> set[str]:
     return found
 
 
-def _watermarks_us(conn: Connection, centers: set[str]) -> dict[str, int]:
-    rows = conn.execute(
-        select(center_watermarks.c.center_id, center_watermarks.c.watermark).where(
-            center_watermarks.c.center_id.in_(sorted(centers))
-        )
+_WATERMARKS = select(center_watermarks.c.center_id, center_watermarks.c.watermark).where(
+    center_watermarks.c.center_id.in_(bindparam("centers", expanding=True))
+)
+
+
+@cache
+def _bookkeeping(dialect: str) -> tuple[Any, Any]:
+    """The stream-time and counter upserts for ``dialect``, built once: building a
+    statement for every batch cost more than running it."""
+    marks = dialect_insert_for(dialect, center_watermarks)
+    marks = marks.on_conflict_do_update(
+        index_elements=["center_id"],
+        set_={"watermark": marks.excluded.watermark},
+        where=marks.excluded.watermark > center_watermarks.c.watermark,  # stream times only move forward
     )
+    counters = dialect_insert_for(dialect, stream_metrics)
+    counters = counters.on_conflict_do_update(
+        index_elements=["name", "reason"],
+        set_={"value": stream_metrics.c.value + counters.excluded.value, "updated_at": counters.excluded.updated_at},
+    )
+    return marks, counters
+
+
+def _watermarks_us(conn: Connection, centers: set[str]) -> dict[str, int]:
+    rows = conn.execute(_WATERMARKS, {"centers": sorted(centers)})
     return {center: epoch_us(mark) for center, mark in rows}
 
 
 def _move_watermarks(conn: Connection, moved: dict[str, int]) -> None:
     """Stream times only move forward (another worker may have moved them further)."""
     rows = [{"center_id": c, "watermark": from_epoch_us(us)} for c, us in moved.items()]
-    upsert(conn, center_watermarks, rows, ["center_id"], where=lambda t, ex: ex.watermark > t.c.watermark)
+    conn.execute(_bookkeeping(conn.dialect.name)[0], rows)
 
 
 def add_metrics(conn: Connection, counts: Counter[tuple[str, str]]) -> None:
@@ -213,13 +233,8 @@ def add_metrics(conn: Connection, counts: Counter[tuple[str, str]]) -> None:
     if not counts:
         return
     now = utcnow()
-    stmt = dialect_insert(conn, stream_metrics)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["name", "reason"],
-        set_={"value": stream_metrics.c.value + stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
-    )
     conn.execute(
-        stmt,
+        _bookkeeping(conn.dialect.name)[1],
         [{"name": n, "reason": r, "value": int(v), "updated_at": now} for (n, r), v in sorted(counts.items())],
     )
 

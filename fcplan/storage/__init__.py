@@ -99,12 +99,16 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any, cache_mib: int | None = None)
 
 
 def dialect_insert(conn: Connection, table: Table) -> Any:
-    name = conn.dialect.name
-    if name == "postgresql":
+    return dialect_insert_for(conn.dialect.name, table)
+
+
+def dialect_insert_for(dialect: str, table: Table) -> Any:
+    """An ``INSERT`` into ``table`` that can take ``ON CONFLICT``, for a dialect by name."""
+    if dialect == "postgresql":
         return postgresql.insert(table)
-    if name == "sqlite":
+    if dialect == "sqlite":
         return sqlite.insert(table)
-    raise StorageError(f"no upsert for dialect {name}")
+    raise StorageError(f"no upsert for dialect {dialect}: use SQLite or PostgreSQL")
 
 
 def upsert(
