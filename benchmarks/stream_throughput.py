@@ -51,9 +51,10 @@ def make_events(n: int, prefix: str, start: datetime, random_ids: bool = False) 
     rng = np.random.default_rng(1)
     centers = rng.integers(0, len(CENTERS), n)
     lines = rng.integers(1, 6, n)
-    ids = [f"{prefix}{i}" for i in range(n)]
     if random_ids:
         ids = [f"{prefix}{a:016x}{b:016x}" for a, b in rng.integers(0, 2**63, (n, 2), dtype=np.int64).tolist()]
+    else:
+        ids = [f"{prefix}{i}" for i in range(n)]
     events = []
     for i in range(n):
         ts = (start + timedelta(milliseconds=20 * i)).isoformat()

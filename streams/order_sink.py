@@ -32,7 +32,7 @@ import numpy as np
 from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.engine import Connection
 
-from fcplan.storage import dialect_insert_for, utcnow
+from fcplan.storage import dialect_insert_for, upsert, utcnow
 from fcplan.storage.schema import center_hourly, center_watermarks, orders, stream_metrics
 from streams.columns import (
     US_PER_HOUR,
@@ -199,21 +199,14 @@ _WATERMARKS = select(center_watermarks.c.center_id, center_watermarks.c.watermar
 
 
 @cache
-def _bookkeeping(dialect: str) -> tuple[Any, Any]:
-    """The stream-time and counter upserts for ``dialect``, built once: building a
-    statement for every batch cost more than running it."""
-    marks = dialect_insert_for(dialect, center_watermarks)
-    marks = marks.on_conflict_do_update(
-        index_elements=["center_id"],
-        set_={"watermark": marks.excluded.watermark},
-        where=marks.excluded.watermark > center_watermarks.c.watermark,  # stream times only move forward
-    )
-    counters = dialect_insert_for(dialect, stream_metrics)
-    counters = counters.on_conflict_do_update(
+def _counters_upsert(dialect: str) -> Any:
+    """The counters' ``value = value + n`` upsert, built once: building a statement
+    for every batch cost more than running it."""
+    stmt = dialect_insert_for(dialect, stream_metrics)
+    return stmt.on_conflict_do_update(
         index_elements=["name", "reason"],
-        set_={"value": stream_metrics.c.value + counters.excluded.value, "updated_at": counters.excluded.updated_at},
+        set_={"value": stream_metrics.c.value + stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
     )
-    return marks, counters
 
 
 def _watermarks_us(conn: Connection, centers: set[str]) -> dict[str, int]:
@@ -221,10 +214,14 @@ def _watermarks_us(conn: Connection, centers: set[str]) -> dict[str, int]:
     return {center: epoch_us(mark) for center, mark in rows}
 
 
+def _forward_only(table: Any, excluded: Any) -> Any:
+    return excluded.watermark > table.c.watermark
+
+
 def _move_watermarks(conn: Connection, moved: dict[str, int]) -> None:
     """Stream times only move forward (another worker may have moved them further)."""
     rows = [{"center_id": c, "watermark": from_epoch_us(us)} for c, us in moved.items()]
-    conn.execute(_bookkeeping(conn.dialect.name)[0], rows)
+    upsert(conn, center_watermarks, rows, ["center_id"], where=_forward_only)
 
 
 def add_metrics(conn: Connection, counts: Counter[tuple[str, str]]) -> None:
@@ -234,7 +231,7 @@ def add_metrics(conn: Connection, counts: Counter[tuple[str, str]]) -> None:
         return
     now = utcnow()
     conn.execute(
-        _bookkeeping(conn.dialect.name)[1],
+        _counters_upsert(conn.dialect.name),
         [{"name": n, "reason": r, "value": int(v), "updated_at": now} for (n, r), v in sorted(counts.items())],
     )
 

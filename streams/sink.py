@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
@@ -50,6 +51,10 @@ def promotion_row(promo: Promotion) -> dict:
     }
 
 
+def _not_older(table: Any, excluded: Any) -> Any:
+    return excluded.updated_at >= table.c.updated_at
+
+
 def write_promotions(engine: Engine, batch: Sequence[Promotion]) -> int:
     """Upsert promotions; an older version never overwrites a newer one."""
     newest: dict[str, dict] = {}
@@ -64,7 +69,7 @@ def write_promotions(engine: Engine, batch: Sequence[Promotion]) -> int:
             promotions,
             list(newest.values()),
             ["promo_id"],
-            where=lambda t, ex: ex.updated_at >= t.c.updated_at,
+            where=_not_older,
         )
         bump_metrics(conn, Counter({("promotions", "accepted"): len(batch)}))
     return len(newest)

@@ -8,9 +8,9 @@ retries never double-count.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -117,26 +117,34 @@ def upsert(
     rows: Sequence[Mapping[str, Any]],
     keys: Iterable[str],
     update: Iterable[str] | None = None,
-    where: Any = None,
+    where: Callable[[Table, Any], Any] | None = None,
 ) -> None:
     """``INSERT ... ON CONFLICT (keys) DO UPDATE SET update`` (or ``DO NOTHING``).
 
     ``where`` (built from the returned statement's ``excluded``) limits updates,
-    e.g. to newer versions; pass a callable ``f(table, excluded) -> clause``.
+    e.g. to newer versions: a function ``f(table, excluded) -> clause``. The
+    statement is built once per table, columns and ``where`` (so pass a
+    module-level function, not a new lambda each call, on a hot path).
     """
     if not rows:
         return
-    stmt = dialect_insert(conn, table)
-    keys = list(keys)
-    cols = list(update) if update is not None else [c for c in rows[0] if c not in keys]
-    if cols:
-        clause = where(table, stmt.excluded) if callable(where) else None
-        stmt = stmt.on_conflict_do_update(
-            index_elements=keys, set_={c: stmt.excluded[c] for c in cols}, where=clause
-        )
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=keys)
-    conn.execute(stmt, list(rows))
+    keys = tuple(keys)
+    cols = tuple(update) if update is not None else tuple(c for c in rows[0] if c not in keys)
+    conn.execute(_upsert_statement(conn.dialect.name, table, keys, cols, where), list(rows))
+
+
+@lru_cache(maxsize=128)
+def _upsert_statement(
+    dialect: str, table: Table, keys: tuple[str, ...], cols: tuple[str, ...], where: Callable | None
+) -> Any:
+    stmt = dialect_insert_for(dialect, table)
+    if not cols:
+        return stmt.on_conflict_do_nothing(index_elements=list(keys))
+    return stmt.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={c: stmt.excluded[c] for c in cols},
+        where=where(table, stmt.excluded) if where is not None else None,
+    )
 
 
 def insert_select_upsert(conn: Connection, table: Table, select_stmt: Any, keys: list[str]) -> None:
