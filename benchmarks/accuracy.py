@@ -30,10 +30,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from fcplan.models.engine import run_engine
+from fcplan.models.metrics import wql
 
-from fcplan.panel import DS, KEYS, UNIQUE_ID, Y, quantile_columns
-from models.engine import run_engine
-from models.metrics import wql
+from fcplan.core.panel import DS, KEYS, UNIQUE_ID, Y, quantile_columns
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDERS = ROOT / "data" / "online_retail_ii_orders.csv.gz"
@@ -62,7 +62,7 @@ def retail_panel() -> pd.DataFrame:
 def simulated_panel(n: int, days: int, seed: int = 0):
     """``(panel, oracle)`` from streams.simulation, or None when it is not available."""
     try:
-        from streams.simulation.oracle import simulate_daily_panel
+        from fcplan.simulator.oracle import simulate_daily_panel
     except ImportError as exc:  # HOOK: the simulator lives in streams/simulation (another team)
         logging.warning("simulator unavailable (%s); panel (b) skipped", exc)
         return None

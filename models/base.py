@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from fcplan.panel import (
+from fcplan.core.panel import (
     DS,
     MODEL,
     UNIQUE_ID,

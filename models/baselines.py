@@ -20,9 +20,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+from fcplan.models.base import Forecaster
 
-from fcplan.panel import DS, UNIQUE_ID, Y, covariate_columns
-from models.base import Forecaster
+from fcplan.core.panel import DS, UNIQUE_ID, Y, covariate_columns
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +214,7 @@ class LocalForecaster(Forecaster):
         names = self.used_covariates_
         missing = [c for c in names if c not in future.columns]
         if missing:
-            from fcplan.panel import PanelError
+            from fcplan.core.panel import PanelError
 
             raise PanelError(
                 f"{self.name} was fitted with covariates {names} but future lacks {missing}; pass their "

@@ -15,8 +15,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from fcplan.models.backtest import Split, WindowResult, make_splits, run_window, score, stack_predictions
+from fcplan.models.base import Forecaster
+from fcplan.models.ensemble import EnsembleForecaster, apply_spread, calibrate_spread, combine, select_weights
+from fcplan.models.registry import BASELINES, MODELS, get_model
 
-from fcplan.panel import (
+from fcplan.core.calendar import HOLIDAY_COLUMNS, holiday_features
+from fcplan.core.panel import (
     DS,
     KEYS,
     UNIQUE_ID,
@@ -28,11 +33,6 @@ from fcplan.panel import (
     validate_future,
     validate_panel,
 )
-from models.backtest import Split, WindowResult, make_splits, run_window, score, stack_predictions
-from models.base import Forecaster
-from models.calendar import HOLIDAY_COLUMNS, holiday_features
-from models.ensemble import EnsembleForecaster, apply_spread, calibrate_spread, combine, select_weights
-from models.registry import BASELINES, MODELS, get_model
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def _by_cost(names: Sequence[str]) -> list[str]:
 
 
 def _is_local(name: str) -> bool:
-    from models.baselines import LocalForecaster
+    from fcplan.models.baselines import LocalForecaster
 
     return issubclass(MODELS[name], LocalForecaster)
 

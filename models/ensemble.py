@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from fcplan.models.base import Forecaster
 
-from fcplan.panel import KEYS, quantile_columns
-from models.base import Forecaster
+from fcplan.core.panel import KEYS, quantile_columns
 
 log = logging.getLogger(__name__)
 

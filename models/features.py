@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from fcplan.panel import DS, UNIQUE_ID, PanelError, Y
+from fcplan.core.panel import DS, UNIQUE_ID, PanelError, Y
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +234,7 @@ def holiday_matrix(dates: np.ndarray, country: str | None) -> np.ndarray:
     none if ``country`` is None)."""
     if not country:
         return np.zeros((*np.shape(dates), 0))
-    from models.calendar import holiday_features
+    from fcplan.core.calendar import holiday_features
 
     flat = pd.DatetimeIndex(np.asarray(dates).ravel())
     frame = holiday_features(flat, country)

@@ -26,10 +26,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-
-from fcplan.panel import PanelError
-from models.base import Forecaster
-from models.features import (
+from fcplan.models.base import Forecaster
+from fcplan.models.features import (
     Grid,
     TabularSpec,
     build_grid,
@@ -43,6 +41,8 @@ from models.features import (
     tabular_features,
     year_length,
 )
+
+from fcplan.core.panel import PanelError
 
 log = logging.getLogger(__name__)
 

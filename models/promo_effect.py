@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from fcplan.models.promotions import PROMO_DISCOUNT
 
-from fcplan.panel import DS, UNIQUE_ID, Y, validate_panel
-from models.promotions import PROMO_DISCOUNT
+from fcplan.core.panel import DS, UNIQUE_ID, Y, validate_panel
 
 EFFECT_PER_PCT = "effect_per_pct"
 PROMO_DAYS = "promo_days"

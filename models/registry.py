@@ -11,10 +11,10 @@ import importlib
 import logging
 from typing import Any
 
-from models.base import Forecaster
-from models.baselines import MovingAverage, SeasonalNaive
-from models.glm import CountGLM
-from models.stats import ETS, SARIMAX, Theta
+from fcplan.models.base import Forecaster
+from fcplan.models.baselines import MovingAverage, SeasonalNaive
+from fcplan.models.glm import CountGLM
+from fcplan.models.stats import ETS, SARIMAX, Theta
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +52,10 @@ def _optional(name: str, module: str, attr: str, test_params: dict[str, Any] | N
 
 
 # Global models (models/lgbm.py, models/neural/); importing them does not import torch.
-_optional("lightgbm", "models.lgbm", "LightGBMQuantile",
+_optional("lightgbm", "fcplan.models.lgbm", "LightGBMQuantile",
           {"n_estimators": 10, "levels": (0.1, 0.5, 0.9), "max_rows": 3000, "min_data_in_leaf": 5})
-_optional("mlp", "models.neural", "MLPQuantile", {"epochs": 2, "batches_per_epoch": 3, "hidden": 8})
-_optional("deepar", "models.neural", "DeepAR",
+_optional("mlp", "fcplan.models.neural", "MLPQuantile", {"epochs": 2, "batches_per_epoch": 3, "hidden": 8})
+_optional("deepar", "fcplan.models.neural", "DeepAR",
           {"epochs": 2, "batches_per_epoch": 3, "hidden": 8, "n_samples": 20})
 
 

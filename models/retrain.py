@@ -12,16 +12,16 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+from fcplan.models.drift import as_issued, check_drift
+from fcplan.models.promo_effect import EFFECT_PER_PCT, PROMO_DAYS, estimate_promo_effect
+from fcplan.models.promotions import PROMO_DISCOUNT, promotion_features
 from sqlalchemy import Engine
 
-from fcplan.panel import DS, MODEL, UNIQUE_ID, future_index, quantile_columns
-from fcplan.settings import ForecastSettings
+from fcplan.core.panel import DS, MODEL, UNIQUE_ID, future_index, quantile_columns
+from fcplan.core.settings import ForecastSettings
 from fcplan.storage import queries as q
 from fcplan.storage import upsert, utcnow
 from fcplan.storage.schema import forecast_alerts, forecast_runs, forecasts, leaderboard, promo_effects
-from models.drift import as_issued, check_drift
-from models.promo_effect import EFFECT_PER_PCT, PROMO_DAYS, estimate_promo_effect
-from models.promotions import PROMO_DISCOUNT, promotion_features
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def retrain(engine: Engine, cfg: ForecastSettings, tz: str, now: datetime | None
 
     The run covers today (D+0, still filling) and D+1..D+horizon.
     """
-    from models.engine import run_engine
+    from fcplan.models.engine import run_engine
 
     now = now or datetime.now(ZoneInfo(tz))
     today = pd.Timestamp(now.astimezone(ZoneInfo(tz)).date())

@@ -1,7 +1,7 @@
 """The planner: forecast quantiles in, packers per center, day and shift out (pure, no I/O)."""
 
-from planner.shifts import Shift, ShiftError, parse_shifts, shift_shares
-from planner.staffing import (
+from fcplan.planner.shifts import Shift, ShiftError, parse_shifts, shift_shares
+from fcplan.planner.staffing import (
     PLAN_COLUMNS,
     CenterParams,
     headcount,

@@ -10,15 +10,15 @@ import uuid
 from dataclasses import asdict, dataclass
 
 import pandas as pd
+from fcplan.planner.shifts import parse_shifts, shift_shares
+from fcplan.planner.staffing import CenterParams, plan_staffing
 from sqlalchemy import Engine
 
-from fcplan.panel import DS, UNIQUE_ID
-from fcplan.settings import PlannerSettings
+from fcplan.core.panel import DS, UNIQUE_ID
+from fcplan.core.settings import PlannerSettings
 from fcplan.storage import queries as q
 from fcplan.storage import upsert, utcnow
 from fcplan.storage.schema import plan_runs, staffing_plans
-from planner.shifts import parse_shifts, shift_shares
-from planner.staffing import CenterParams, plan_staffing
 
 
 @dataclass(frozen=True)

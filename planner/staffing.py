@@ -11,10 +11,10 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 import pandas as pd
+from fcplan.planner.shifts import SHARE, SHIFT
 
-from fcplan.panel import DS, MODEL, UNIQUE_ID, PanelError
-from fcplan.settings import PlannerSettings
-from planner.shifts import SHARE, SHIFT
+from fcplan.core.panel import DS, MODEL, UNIQUE_ID, PanelError
+from fcplan.core.settings import PlannerSettings
 
 PLAN_COLUMNS = [UNIQUE_ID, DS, SHIFT, "orders_median", "orders_planned", "packer_hours", "packers"]
 #: Headcounts within this of an integer are that integer (0.1 + 0.2 style float noise).

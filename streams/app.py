@@ -16,15 +16,15 @@ from datetime import timedelta
 from typing import Any
 
 import faust
+from fcplan.streams.orders_consumer import OrdersConsumer
+from fcplan.streams.sink import bump_metrics, write_promotions
+from fcplan.streams.validation import Limits, Rejected, parse_promotion
 from sqlalchemy import Engine
 
-from fcplan.settings import Settings
+from fcplan.core import contracts
+from fcplan.core.contracts import dead_letter_headers
+from fcplan.core.settings import Settings
 from fcplan.storage import make_engine
-from streams import contracts
-from streams.contracts import dead_letter_headers
-from streams.orders_consumer import OrdersConsumer
-from streams.sink import bump_metrics, write_promotions
-from streams.validation import Limits, Rejected, parse_promotion
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class Worker:
 
 def run_worker(settings: Settings, loglevel: str = "warn") -> None:
     """Run the worker until SIGINT/SIGTERM (blocks)."""
-    from streams.topics import ensure_topics
+    from fcplan.streams.topics import ensure_topics
 
     ensure_topics(settings.kafka.servers, settings.kafka.partitions)
     worker = Worker(settings)

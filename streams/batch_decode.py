@@ -22,9 +22,8 @@ from typing import Annotated
 
 import msgspec
 import numpy as np
-
-from streams.columns import OrderColumns, epoch_us
-from streams.validation import Limits, Rejected, parse_order
+from fcplan.streams.columns import OrderColumns, epoch_us
+from fcplan.streams.validation import Limits, Rejected, parse_order
 
 
 class _Order(msgspec.Struct, frozen=True, gc=False):

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from streams.contracts import Order
+from fcplan.core.contracts import Order
 
 US_PER_HOUR = 3_600_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -29,12 +29,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, bindparam, select
-from sqlalchemy.engine import Connection
-
-from fcplan.storage import dialect_insert_for, upsert, utcnow
-from fcplan.storage.schema import center_hourly, center_watermarks, orders, stream_metrics
-from streams.columns import (
+from fcplan.streams.columns import (
     US_PER_HOUR,
     OrderColumns,
     epoch_us,
@@ -43,7 +38,12 @@ from streams.columns import (
     hourly_sums,
     split_late,
 )
-from streams.contracts import CenterDemand
+from sqlalchemy import Engine, bindparam, select
+from sqlalchemy.engine import Connection
+
+from fcplan.core.contracts import CenterDemand
+from fcplan.storage import dialect_insert_for, upsert, utcnow
+from fcplan.storage.schema import center_hourly, center_watermarks, orders, stream_metrics
 
 #: Rows of the largest multi-row statement (SQLite binds at most 32,766 parameters a statement).
 _SQLITE_ROWS = 4096

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from fcplan.streams.producer import JsonProducer
 
-from streams.contracts import ORDERS
-from streams.producer import JsonProducer
+from fcplan.core.contracts import ORDERS
 
 
 class ReplayError(ValueError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from streams.contracts import TOPICS
+from fcplan.core.contracts import TOPICS
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
-from streams.contracts import Order, Promotion
+from fcplan.core.contracts import Order, Promotion
 
 MALFORMED = "malformed"
 INVALID = "invalid"

@@ -99,7 +99,7 @@ def count(engine, table) -> int:
 
 
 def test_demo_runs_to_the_first_plan_and_exits_cleanly(tmp_path: Path) -> None:
-    from fcplan.broker import free_port
+    from fcplan.app.broker import free_port
     from fcplan.storage.schema import (
         center_hourly,
         forecast_runs,
@@ -169,7 +169,7 @@ def test_demo_runs_to_the_first_plan_and_exits_cleanly(tmp_path: Path) -> None:
 
 
 def test_sigint_stops_the_demo_and_every_child_it_started(tmp_path: Path) -> None:
-    from fcplan.broker import free_port
+    from fcplan.app.broker import free_port
 
     port = free_port()
     log = tmp_path / "demo.out"

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
-
-from dashboard import data
+from fcplan.dashboard import data
 
 CENTER_KEY = "center"
 WAITING_FORECAST = (

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
-
-from dashboard import charts, data
-from dashboard.views.common import (
+from fcplan.dashboard import charts, data
+from fcplan.dashboard.views.common import (
     WAITING_FORECAST,
     WAITING_ORDERS,
     headcount_tiles,
     local_text,
     selected_center,
 )
-from fcplan.panel import DS, MODEL, UNIQUE_ID
+
+from fcplan.core.panel import DS, MODEL, UNIQUE_ID
 
 
 def _model_rows(forecast: pd.DataFrame, center: str) -> pd.DataFrame:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
-
-from dashboard import charts, data
-from dashboard.views.common import WAITING_ORDERS, local_text
+from fcplan.dashboard import charts, data
+from fcplan.dashboard.views.common import WAITING_ORDERS, local_text
 
 LIVE_S = 5
 

@@ -10,11 +10,11 @@ from dataclasses import fields
 
 import pandas as pd
 import streamlit as st
+from fcplan.dashboard import charts, data
+from fcplan.dashboard.views.common import WAITING_FORECAST, WAITING_ORDERS, WAITING_PLAN, selected_center, shift_order
+from fcplan.planner import CenterParams, plan_staffing, quantile_levels
 
-from dashboard import charts, data
-from dashboard.views.common import WAITING_FORECAST, WAITING_ORDERS, WAITING_PLAN, selected_center, shift_order
-from fcplan.panel import DS, MODEL, UNIQUE_ID
-from planner import CenterParams, plan_staffing, quantile_levels
+from fcplan.core.panel import DS, MODEL, UNIQUE_ID
 
 #: The retrainer estimates no effect from fewer promotion days (models.promo_effect.MIN_PROMO_DAYS).
 MIN_PROMO_DAYS = 5

@@ -23,10 +23,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-
-from fcplan.panel import PanelError
-from models.base import Forecaster
-from models.features import (
+from fcplan.models.base import Forecaster
+from fcplan.models.features import (
     Grid,
     build_grid,
     first_observed,
@@ -35,7 +33,9 @@ from models.features import (
     season_length,
     take,
 )
-from models.neural.windows import prediction_grid, split_covariates, step_features
+from fcplan.models.neural.windows import prediction_grid, split_covariates, step_features
+
+from fcplan.core.panel import PanelError
 
 log = logging.getLogger(__name__)
 
@@ -121,9 +121,8 @@ class DeepAR(Forecaster):
     # ---------------------------------------------------------------- fit
     def _fit(self, panel: pd.DataFrame) -> None:
         import torch
-
-        from models.neural.modules import DeepARNet, negbin_log_prob
-        from models.neural.training import fit_network
+        from fcplan.models.neural.modules import DeepARNet, negbin_log_prob
+        from fcplan.models.neural.training import fit_network
 
         if not self.nonnegative_:
             raise PanelError(
@@ -208,6 +207,6 @@ class DeepAR(Forecaster):
 
 
 def _draw(mu: Any, alpha: Any) -> np.ndarray:
-    from models.neural.modules import negbin_sample
+    from fcplan.models.neural.modules import negbin_sample
 
     return negbin_sample(mu.double(), alpha.double()).numpy()

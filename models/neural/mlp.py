@@ -21,9 +21,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-
-from models.base import Forecaster
-from models.features import (
+from fcplan.models.base import Forecaster
+from fcplan.models.features import (
     Grid,
     build_grid,
     interpolate_levels,
@@ -33,7 +32,7 @@ from models.features import (
     series_scale,
     take,
 )
-from models.neural.windows import origin_pairs, prediction_grid, split_covariates, step_features
+from fcplan.models.neural.windows import origin_pairs, prediction_grid, split_covariates, step_features
 
 log = logging.getLogger(__name__)
 
@@ -121,9 +120,8 @@ class MLPQuantile(Forecaster):
     # ---------------------------------------------------------------- fit
     def _fit(self, panel: pd.DataFrame) -> None:
         import torch
-
-        from models.neural.modules import MLPQuantileNet, pinball_loss
-        from models.neural.training import fit_network
+        from fcplan.models.neural.modules import MLPQuantileNet, pinball_loss
+        from fcplan.models.neural.training import fit_network
 
         p = self.params
         torch.set_num_threads(p["num_threads"])

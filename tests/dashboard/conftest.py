@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import streamlit as st
+from fcplan.planner import CenterParams, parse_shifts, plan_staffing, shift_shares
 from sqlalchemy import Engine, insert
 
-from fcplan.settings import DEFAULT_QUANTILES
+from fcplan.core.settings import DEFAULT_QUANTILES
 from fcplan.storage import make_engine
 from fcplan.storage.schema import (
     center_hourly,
@@ -25,7 +26,6 @@ from fcplan.storage.schema import (
     staffing_plans,
     stream_metrics,
 )
-from planner import CenterParams, parse_shifts, plan_staffing, shift_shares
 
 TZ = "Asia/Seoul"
 CENTERS = ("FC-ICN", "FC-PUS")

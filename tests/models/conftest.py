@@ -63,7 +63,7 @@ def make_awkward_panel() -> Callable[[], pd.DataFrame]:
 @pytest.fixture
 def make_future() -> Callable[..., pd.DataFrame]:
     """``make_future(panel, horizon, freq="D", **covariate_values)``: the rows after each series' end."""
-    from fcplan.panel import future_index
+    from fcplan.core.panel import future_index
 
     def make(panel: pd.DataFrame, horizon: int, freq: str = "D", **covariates: float) -> pd.DataFrame:
         future = future_index(panel, horizon, freq)

@@ -1,8 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-
-from models.baselines import (
+from fcplan.models.baselines import (
     MovingAverage,
     SeasonalNaive,
     fallback_reason,

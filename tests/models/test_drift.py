@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
-from models.drift import COVERAGE_DRIFT, OUTSIDE_BAND, as_issued, check_drift
+from fcplan.models.drift import COVERAGE_DRIFT, OUTSIDE_BAND, as_issued, check_drift
 
 
 def issued_frame(days: int, median: float = 100.0, uid: str = "FC-1") -> pd.DataFrame:

@@ -2,9 +2,9 @@ import logging
 
 import numpy as np
 import pytest
+from fcplan.models.engine import LEADERBOARD_COLUMNS, run_backtest, run_engine
 
-from fcplan.panel import PanelError
-from models.engine import LEADERBOARD_COLUMNS, run_backtest, run_engine
+from fcplan.core.panel import PanelError
 
 LEVELS = [0.1, 0.5, 0.9]
 FAST = {"ets": {"maxiter": 15}, "sarimax": {"maxiter": 10}}
@@ -42,7 +42,7 @@ def test_when_a_series_is_constant_then_the_engine_reports_its_fallback(make_pan
 
 def test_when_a_covariate_is_not_in_future_then_it_is_not_used(make_panel, caplog):
     panel = make_panel(n_series=1, length=50, promo=True)
-    with caplog.at_level(logging.INFO, logger="models.engine"):
+    with caplog.at_level(logging.INFO, logger="fcplan.models.engine"):
         result = run_engine(panel, 5, LEVELS, models=["sarimax"], model_params=FAST)
     assert "past-only" in caplog.text
     assert result.forecast[["0.1", "0.5", "0.9"]].notna().all().all()
@@ -50,7 +50,7 @@ def test_when_a_covariate_is_not_in_future_then_it_is_not_used(make_panel, caplo
 
 def test_when_the_time_budget_is_tiny_then_slow_models_are_skipped(make_panel, caplog):
     panel = make_panel(n_series=20, length=40)
-    with caplog.at_level(logging.WARNING, logger="models.engine"):
+    with caplog.at_level(logging.WARNING, logger="fcplan.models.engine"):
         result = run_engine(panel, 5, LEVELS, models=["sarimax"], time_limit_s=0.001, model_params=FAST)
     assert "sarimax" not in result.weights
     assert "skipped" in caplog.text
@@ -71,7 +71,7 @@ def test_the_backtest_scores_every_window_and_the_mean(make_panel):
 
 
 def test_the_ensemble_leaderboard_scores_each_window_with_weights_chosen_on_the_others():
-    from models.engine import nested_ensemble
+    from fcplan.models.engine import nested_ensemble
 
     y = np.arange(1.0, 41.0)
     groups = np.repeat([0, 1], 20)
@@ -85,7 +85,7 @@ def test_the_ensemble_leaderboard_scores_each_window_with_weights_chosen_on_the_
 
 
 def test_when_no_time_limit_is_given_then_the_default_budget_grows_with_the_series():
-    from models.engine import MAX_DEFAULT_BUDGET_S, default_time_limit
+    from fcplan.models.engine import MAX_DEFAULT_BUDGET_S, default_time_limit
 
     assert default_time_limit(5) < 30.0
     assert default_time_limit(5) < default_time_limit(500) <= MAX_DEFAULT_BUDGET_S

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
-
-from models.metrics import (
+from fcplan.models.metrics import (
     coverage,
     mase,
     median_index,

@@ -1,7 +1,6 @@
 import pytest
-
-from models import registry
-from models.baselines import SeasonalNaive
+from fcplan.models import registry
+from fcplan.models.baselines import SeasonalNaive
 
 
 def test_get_model_builds_an_unfitted_model_with_params():
@@ -19,5 +18,5 @@ def test_when_an_optional_model_fails_to_import_then_it_is_skipped(monkeypatch):
     monkeypatch.setattr(registry, "MODELS", dict(registry.MODELS))
     registry._optional("ghost", "models.does_not_exist", "Ghost")
     assert "ghost" not in registry.MODELS
-    registry._optional("naive_again", "models.baselines", "SeasonalNaive")
+    registry._optional("naive_again", "fcplan.models.baselines", "SeasonalNaive")
     assert registry.MODELS["naive_again"] is SeasonalNaive

@@ -6,9 +6,9 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 import pytest
+from fcplan.planner import CenterParams, headcount, interpolate_quantile, plan_staffing
 
-from fcplan.settings import PlannerSettings
-from planner import CenterParams, headcount, interpolate_quantile, plan_staffing
+from fcplan.core.settings import PlannerSettings
 
 LEVELS = ("0.05", "0.1", "0.5", "0.9", "0.95")
 
@@ -178,7 +178,7 @@ def test_when_the_plan_is_pure_then_inputs_are_left_untouched(make_forecast) -> 
 
 
 def test_when_a_center_has_overrides_then_only_that_center_uses_them() -> None:
-    from fcplan.settings import PlannerSettings
+    from fcplan.core.settings import PlannerSettings
 
     settings = PlannerSettings(center_overrides={"FC-B": {"minutes_per_order": 4.0, "min_packers": 2}})
     params = CenterParams.per_center(settings, ["FC-A", "FC-B"])
@@ -189,7 +189,7 @@ def test_when_a_center_has_overrides_then_only_that_center_uses_them() -> None:
 
 
 def test_when_an_override_names_an_unknown_field_then_the_error_lists_the_known_ones() -> None:
-    from fcplan.settings import PlannerSettings
+    from fcplan.core.settings import PlannerSettings
 
     settings = PlannerSettings(center_overrides={"FC-B": {"minutes_per_ordr": 4.0}})
     with pytest.raises(ValueError, match="minutes_per_ordr"):

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fcplan.streams.sink import write_orders, write_promotions
 from sqlalchemy import Engine, func, select
 
+from fcplan.core.contracts import Order, Promotion
 from fcplan.storage import make_engine
 from fcplan.storage.schema import center_hourly, center_watermarks, orders, promotions, stream_metrics
-from streams.contracts import Order, Promotion
-from streams.sink import write_orders, write_promotions
 
 pytestmark = pytest.mark.integration
 
@@ -203,7 +203,7 @@ def test_a_promotion_for_every_center_is_stored_with_null_centers(engine: Engine
     ],
 )
 def test_the_stored_hour_is_the_utc_hour_of_the_orders_own_timestamp(engine: Engine, ts: str) -> None:
-    from streams.aggregate import hour_start
+    from fcplan.streams.hours import hour_start
 
     order = Order.model_validate({"order_id": "x", "center_id": "ICN1", "ts": ts, "lines": 1, "units": 1})
     result = write_orders(engine, [order], GRACE)

@@ -6,9 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
-from streams.contracts import Order, Promotion
-from streams.validation import (
+from fcplan.streams.validation import (
     ABSURD,
     FUTURE,
     INVALID,
@@ -20,6 +18,8 @@ from streams.validation import (
     parse_order,
     parse_promotion,
 )
+
+from fcplan.core.contracts import Order, Promotion
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 

@@ -20,7 +20,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from fcplan.panel import DS, UNIQUE_ID, PanelError, parse_quantiles, quantile_name
+from fcplan.core.panel import DS, UNIQUE_ID, PanelError, parse_quantiles, quantile_name
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def quantile_labels(text: str) -> dict[str, float]:
 def _setup_logging() -> None:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("models.baselines", "models.backtest"):
+    for noisy in ("fcplan.models.baselines", "fcplan.models.backtest"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -96,7 +96,7 @@ def forecast_command(
     ] = None,
 ) -> None:
     """Forecast every series of the history; write unique_id, ds and one column per quantile."""
-    from models.engine import run_engine
+    from fcplan.models.engine import run_engine
 
     _setup_logging()
     try:
@@ -148,7 +148,7 @@ def backtest_command(
     models: Annotated[str | None, typer.Option("--models", help=MODELS_HELP)] = None,
 ) -> None:
     """Score every model and the ensemble on rolling windows; print (and write) the leaderboard."""
-    from models.engine import run_backtest
+    from fcplan.models.engine import run_backtest
 
     _setup_logging()
     try:

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from fcplan.broker import EmbeddedBroker, free_port, port_is_free
-from fcplan.settings import Settings
+from fcplan.app.broker import EmbeddedBroker, free_port, port_is_free
+from fcplan.core.settings import Settings
 from fcplan.storage import make_engine, reset
 from fcplan.storage import queries as q
 from fcplan.storage.schema import stream_metrics
@@ -47,7 +47,7 @@ class DemoConfig:
 
 
 def dashboard_command(port: int) -> list[str]:
-    import dashboard
+    from fcplan import dashboard
 
     app = Path(dashboard.__file__).parent / "app.py"
     return [
@@ -224,7 +224,7 @@ class Demo:
         if fresh:
             reset(engine)
         servers = self._start_broker()
-        from streams.topics import ensure_topics
+        from fcplan.streams.topics import ensure_topics
 
         ensure_topics(servers, self.settings.kafka.partitions)
         env = self._env(servers)

@@ -17,9 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from fcplan.panel import DS, UNIQUE_ID, Y
-from streams.simulation.demand import (
+from fcplan.simulator.demand import (
     DEFAULT_COUNTRY,
     DEFAULT_TZ,
     NS_PER_DAY,
@@ -34,7 +32,9 @@ from streams.simulation.demand import (
     to_instant,
     to_local_day,
 )
-from streams.simulation.promotions import Promotion
+from fcplan.simulator.promotions import Promotion
+
+from fcplan.core.panel import DS, UNIQUE_ID, Y
 
 ORDER_COLUMNS = ["order_id", "center_id", "ts", "lines", "units"]
 _BLOCK_DAYS = 31  # days of expected demand computed at once

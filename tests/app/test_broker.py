@@ -10,8 +10,8 @@ from typing import ClassVar
 
 import pytest
 
-from fcplan import broker as broker_mod
-from fcplan.broker import (
+from fcplan.app import broker as broker_mod
+from fcplan.app.broker import (
     BrokerError,
     EmbeddedBroker,
     free_port,

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fcplan.panel import (
+from fcplan.core.panel import (
     PanelError,
     fill_gaps,
     future_index,

@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from streams.simulation.demand import (
+from fcplan.simulator.demand import (
     DEFAULT_TZ,
     STREAM_PROMOTIONS,
     CenterProfile,

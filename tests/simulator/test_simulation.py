@@ -8,10 +8,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
-
-from fcplan.panel import validate_panel
-from streams.simulation import (
+from fcplan.simulator import (
     COVARIATES,
     Promotion,
     expected_daily,
@@ -23,6 +20,9 @@ from streams.simulation import (
     sample_daily_counts,
     simulate_daily_panel,
 )
+from scipy import stats
+
+from fcplan.core.panel import validate_panel
 
 SEOUL = ZoneInfo("Asia/Seoul")
 
@@ -243,7 +243,7 @@ def test_when_quantile_levels_are_outside_0_1_then_the_oracle_says_so(levels):
 
 
 def test_mixture_quantiles_match_the_cdf_of_the_mixture():
-    from streams.simulation.oracle import mixture_quantiles
+    from fcplan.simulator.oracle import mixture_quantiles
 
     means = np.array([[20.0, 100.0], [20.0, 100.0], [60.0, 100.0], [20.0, 300.0]])  # 4 draws, 2 cells
     sizes = np.array([5.0, 30.0])
@@ -266,7 +266,7 @@ def test_the_oracle_at_origin_equals_the_hindsight_oracle_once_everything_is_ann
 
 
 def test_the_oracle_at_origin_allows_for_promotions_not_yet_announced():
-    from streams.simulation.demand import daily_matrix, local_days
+    from fcplan.simulator.demand import daily_matrix, local_days
 
     _, oracle = simulate_daily_panel(4, 1, 0)
     start, end = pd.Timestamp("2025-11-03"), pd.Timestamp("2025-11-17")
@@ -280,7 +280,7 @@ def test_the_oracle_at_origin_allows_for_promotions_not_yet_announced():
     assert (values >= floor).all()
     # promotions are announced 3 to 14 days ahead: the first 3 days hold no surprise, later
     # days are lifted above what the announced promotions alone give
-    from streams.simulation.promotions import promotions_known_at
+    from fcplan.simulator.promotions import promotions_known_at
 
     known = [p for p in promotions_known_at(oracle.promotions(start, end), start, oracle.tz) if p.status == "active"]
     announced = daily_matrix(oracle.centers, known, local_days(start, end), oracle.tz, oracle.country).ravel()

@@ -18,12 +18,8 @@ from datetime import UTC, datetime
 import pandas as pd
 from sqlalchemy import Engine
 
-from fcplan.storage import upsert
-from fcplan.storage.schema import demand_truth
-from streams.contracts import ORDERS, PROMOTIONS
-from streams.producer import JsonProducer
-from streams.replay import order_records
-from streams.simulation import (
+from fcplan.core.contracts import ORDERS, PROMOTIONS
+from fcplan.simulator import (
     CenterProfile,
     Promotion,
     expected_hourly,
@@ -32,6 +28,10 @@ from streams.simulation import (
     make_centers,
     make_promotions,
 )
+from fcplan.storage import upsert
+from fcplan.storage.schema import demand_truth
+from fcplan.streams.producer import JsonProducer
+from fcplan.streams.replay import order_records
 
 log = logging.getLogger(__name__)
 

@@ -5,15 +5,15 @@ No Kafka here: a producer streams :func:`generate_orders` and the promotions'
 (``Asia/Seoul`` by default). See :mod:`streams.simulation.demand` for the model.
 """
 
-from streams.simulation.demand import (
+from fcplan.simulator.demand import (
     CenterProfile,
     expected_daily,
     expected_hourly,
     make_centers,
 )
-from streams.simulation.oracle import COVARIATES, Oracle, simulate_daily_panel
-from streams.simulation.orders import generate_order_frame, generate_orders, sample_daily_counts
-from streams.simulation.promotions import (
+from fcplan.simulator.oracle import COVARIATES, Oracle, simulate_daily_panel
+from fcplan.simulator.orders import generate_order_frame, generate_orders, sample_daily_counts
+from fcplan.simulator.promotions import (
     Promotion,
     make_promotions,
     promotion_uplift,

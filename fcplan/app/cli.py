@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from fcplan.settings import Settings, load_settings
+from fcplan.core.settings import Settings, load_settings
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -66,8 +66,8 @@ def broker(
     verbose: Verbose = False,
 ) -> None:
     """Run the embedded Kafka-compatible broker (Tansu, memory-only) until Ctrl-C."""
-    from fcplan.broker import BrokerError, EmbeddedBroker
-    from streams.topics import ensure_topics
+    from fcplan.app.broker import BrokerError, EmbeddedBroker
+    from fcplan.streams.topics import ensure_topics
 
     settings = _setup(verbose)
     k = settings.kafka
@@ -97,7 +97,7 @@ def _wait_for_signal() -> None:
 @app.command()
 def worker(verbose: Verbose = False) -> None:
     """Run the streams worker: orders and promotions in, hourly counts and calendar out."""
-    from streams.app import run_worker
+    from fcplan.streams.app import run_worker
 
     settings = _setup(verbose)
     sys.argv = [sys.argv[0]]  # faust's Worker parses the command line
@@ -110,8 +110,8 @@ def main() -> None:
 
 def _register_parts() -> None:
     """Sub-commands that live with their parts (imported late: they import this module)."""
-    from fcplan import commands
-    from models import cli as model_cli
+    from fcplan.app import commands
+    from fcplan.app import forecast_commands as model_cli
 
     commands.register(app)
     model_cli.register(app)

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 from pydantic_settings.exceptions import SettingsError
 
-from fcplan.settings import DEFAULT_QUANTILES, Settings, environment_variables
+from fcplan.core.settings import DEFAULT_QUANTILES, Settings, environment_variables
 
 
 @pytest.fixture

@@ -15,11 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-
-from fcplan.panel import DS, MODEL, UNIQUE_ID, Y, quantile_columns, validate_panel
-from models.calendar import HOLIDAY, PRE_HOLIDAY, holiday_features
-from streams.simulation.demand import (
+from fcplan.simulator.demand import (
     DEFAULT_COUNTRY,
     DEFAULT_TZ,
     DISPERSION,
@@ -33,13 +29,17 @@ from streams.simulation.demand import (
     to_instant,
     to_local_day,
 )
-from streams.simulation.orders import sample_daily_counts
-from streams.simulation.promotions import (
+from fcplan.simulator.orders import sample_daily_counts
+from fcplan.simulator.promotions import (
     Promotion,
     cancellation_chance,
     make_promotions,
     promotions_known_at,
 )
+from scipy import stats
+
+from fcplan.core.calendar import HOLIDAY, PRE_HOLIDAY, holiday_features
+from fcplan.core.panel import DS, MODEL, UNIQUE_ID, Y, quantile_columns, validate_panel
 
 PROMO = "promo"  # relative uplift of the day's expected orders from promotions (0 = none)
 DISCOUNT = "discount_pct"  # largest discount of a promotion running that day (0 = none)

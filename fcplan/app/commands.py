@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fcplan.cli import Verbose, _setup, fail
+from fcplan.app.cli import Verbose, _setup, fail
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from fcplan.settings import Settings
+    from fcplan.core.settings import Settings
 
 
 def _publish(servers: str, topic: str, records: list[tuple[str, dict]]) -> None:
@@ -24,7 +24,7 @@ def _publish(servers: str, topic: str, records: list[tuple[str, dict]]) -> None:
     the database already holds the result."""
     from kafka.errors import KafkaError
 
-    from streams.producer import JsonProducer
+    from fcplan.streams.producer import JsonProducer
 
     try:
         with JsonProducer(servers, client_id=f"fcplan-{topic}") as producer:
@@ -43,8 +43,8 @@ def simulate(
     verbose: Verbose = False,
 ) -> None:
     """Send realistic orders and promotions for simulated centers to Kafka."""
+    from fcplan.app.simulate import SimulationConfig, Simulator
     from fcplan.storage import make_engine
-    from streams.simulate import SimulationConfig, Simulator
 
     settings = _setup(verbose)
     if speed > 1 and settings.streams.max_future_hours < 24:
@@ -55,7 +55,7 @@ def simulate(
         )
     cfg = SimulationConfig(centers=centers, days=days, speed=speed, seed=seed, scale=scale, tz=settings.timezone)
     sim = Simulator(cfg, settings.kafka.servers, make_engine(settings.database.url))
-    from streams.producer import JsonProducer
+    from fcplan.streams.producer import JsonProducer
 
     with JsonProducer(settings.kafka.servers, client_id="fcplan-simulator") as producer:
         n = sim.backfill(producer)
@@ -72,8 +72,8 @@ def replay(
     verbose: Verbose = False,
 ) -> None:
     """Replay a real order file onto the orders topic."""
-    from streams.replay import ReplayError
-    from streams.replay import replay as run_replay
+    from fcplan.streams.replay import ReplayError
+    from fcplan.streams.replay import replay as run_replay
 
     settings = _setup(verbose)
     try:
@@ -111,9 +111,9 @@ def retrain(
     verbose: Verbose = False,
 ) -> None:
     """Refit the forecast ensemble on the stored daily orders and store a forecast run."""
-    from models.retrain import forecast_records
-    from models.retrain import retrain as run_retrain
-    from streams.contracts import FORECASTS
+    from fcplan.core.contracts import FORECASTS
+    from fcplan.models.retrain import forecast_records
+    from fcplan.models.retrain import retrain as run_retrain
 
     def step(settings: Settings, engine: Engine) -> tuple[str | None, str]:
         result = run_retrain(engine, settings.forecast, settings.timezone)
@@ -127,8 +127,8 @@ def plan(
     verbose: Verbose = False,
 ) -> None:
     """Turn the newest forecast into packers per center, day and shift."""
-    from planner.runner import make_plan, plan_records
-    from streams.contracts import STAFFING_PLANS
+    from fcplan.core.contracts import STAFFING_PLANS
+    from fcplan.planner.runner import make_plan, plan_records
 
     def step(settings: Settings, engine: Engine) -> tuple[str | None, str]:
         result = make_plan(engine, settings.planner, settings.timezone)
@@ -144,7 +144,7 @@ def dashboard(
     """Open the Streamlit operations dashboard (reads the database only)."""
     import subprocess
 
-    from fcplan.demo import dashboard_command
+    from fcplan.app.demo import dashboard_command
 
     _setup(verbose)
     raise typer.Exit(subprocess.call(dashboard_command(port)))
@@ -164,7 +164,7 @@ def demo(
     verbose: Verbose = False,
 ) -> None:
     """Run everything: broker, worker, simulator, periodic retrain and plan, dashboard."""
-    from fcplan.demo import Demo, DemoConfig, DemoError
+    from fcplan.app.demo import Demo, DemoConfig, DemoError
 
     settings = _setup(verbose)
     cfg = DemoConfig(

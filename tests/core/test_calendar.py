@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from models.calendar import HOLIDAY_COLUMNS, holiday_features
+from fcplan.core.calendar import HOLIDAY_COLUMNS, holiday_features
 
 
 def test_seollal_is_a_holiday_block_and_a_single_holiday_is_not():

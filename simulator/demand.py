@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from fcplan.panel import DS, UNIQUE_ID
-from models.calendar import holiday_dates
+from fcplan.core.calendar import holiday_dates
+from fcplan.core.panel import DS, UNIQUE_ID
 
 if TYPE_CHECKING:
-    from streams.simulation.promotions import Promotion
+    from fcplan.simulator.promotions import Promotion
 
 DEFAULT_TZ = "Asia/Seoul"
 DEFAULT_COUNTRY = "KR"
@@ -275,7 +275,7 @@ def hourly_matrix(
     country: str = DEFAULT_COUNTRY,
 ) -> np.ndarray:
     """Expected orders with promotions, shape ``(len(centers), len(hours))``."""
-    from streams.simulation.promotions import promotion_factor
+    from fcplan.simulator.promotions import promotion_factor
 
     base = base_hourly_matrix(centers, hours, country)
     return base * promotion_factor([c.center_id for c in centers], promotions, hours.as_unit("ns").asi8)
