@@ -5,12 +5,8 @@ No Kafka here: a producer streams :func:`generate_orders` and the promotions'
 (``Asia/Seoul`` by default). See :mod:`streams.simulation.demand` for the model.
 """
 
-from fcplan.simulator.demand import (
-    CenterProfile,
-    expected_daily,
-    expected_hourly,
-    make_centers,
-)
+from fcplan.simulator.demand import CenterProfile, make_centers
+from fcplan.simulator.expected import expected_daily, expected_hourly
 from fcplan.simulator.oracle import COVARIATES, Oracle, simulate_daily_panel
 from fcplan.simulator.orders import generate_order_frame, generate_orders, sample_daily_counts
 from fcplan.simulator.promotions import (

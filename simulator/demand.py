@@ -25,16 +25,11 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from fcplan.core.calendar import holiday_dates
-from fcplan.core.panel import DS, UNIQUE_ID
-
-if TYPE_CHECKING:
-    from fcplan.simulator.promotions import Promotion
+from fcplan.core.calendar import BLOCK_DAYS, LEAD_DAYS, holiday_dates, holiday_runs
 
 DEFAULT_TZ = "Asia/Seoul"
 DEFAULT_COUNTRY = "KR"
@@ -58,8 +53,9 @@ _WEEKLY_BASE = np.array([1.20, 1.08, 1.02, 1.00, 0.96, 0.86, 0.88])  # Mon .. Su
 _REF_DAY = int(pd.Timestamp("2025-01-01").as_unit("ns").value // NS_PER_DAY)  # trend 1, yearly phase 0
 _YEARLY_PEAK_DAY = 325  # day of year of the Q4 peak (about Nov 21), jittered per center
 _PRE_MINOR = 1.05  # the day before a single public holiday
-MAJOR_BLOCK_DAYS = 3  # a run of >= 3 consecutive holidays is Seollal or Chuseok
-PRE_HOLIDAY_DAYS = 3  # days before a major block with a pre-holiday peak (as models.calendar)
+# A major block (Seollal, Chuseok) and its pre-holiday days: the calendar's holiday block.
+MAJOR_BLOCK_DAYS = BLOCK_DAYS
+PRE_HOLIDAY_DAYS = LEAD_DAYS
 
 TimeLike = datetime | pd.Timestamp | str
 
@@ -221,9 +217,9 @@ def holiday_codes(days: np.ndarray, country: str = DEFAULT_COUNTRY) -> np.ndarra
     lo = epoch + pd.Timedelta(days=int(days.min()) - 7)
     hi = epoch + pd.Timedelta(days=int(days.max()) + 14)
     hol = np.array(sorted(day_number(pd.DatetimeIndex(holiday_dates(country, lo, hi)))), dtype=np.int64)
-    if hol.size == 0:
+    runs = holiday_runs(hol)
+    if not runs:
         return codes
-    runs = np.split(hol, np.flatnonzero(np.diff(hol) != 1) + 1)
     major = {int(d) for run in runs if len(run) >= MAJOR_BLOCK_DAYS for d in run}
     holidays = set(hol.tolist())
     pre_major = {
@@ -268,85 +264,7 @@ def base_hourly_matrix(
     return out
 
 
-def hourly_matrix(
-    centers: Sequence[CenterProfile],
-    promotions: Sequence[Promotion],
-    hours: pd.DatetimeIndex,
-    country: str = DEFAULT_COUNTRY,
-) -> np.ndarray:
-    """Expected orders with promotions, shape ``(len(centers), len(hours))``."""
-    from fcplan.simulator.promotions import promotion_factor
-
-    base = base_hourly_matrix(centers, hours, country)
-    return base * promotion_factor([c.center_id for c in centers], promotions, hours.as_unit("ns").asi8)
-
-
 def day_starts(hours: pd.DatetimeIndex) -> np.ndarray:
     """Index of the first hour of each local day in ``hours`` (for ``np.add.reduceat``)."""
     day = hours.tz_localize(None).as_unit("ns").asi8 // NS_PER_DAY
     return np.flatnonzero(np.r_[True, day[1:] != day[:-1]])
-
-
-def expected_hourly(
-    centers: Sequence[CenterProfile],
-    promotions: Sequence[Promotion],
-    start: TimeLike,
-    end: TimeLike,
-    tz: str = DEFAULT_TZ,
-    country: str = DEFAULT_COUNTRY,
-) -> pd.DataFrame:
-    """True expected orders per center and local hour starting in ``[start, end)``.
-
-    Returns columns ``unique_id`` (center id), ``ds`` (hour start, tz-aware UTC),
-    ``mean`` (float); rows by center (in the given order), then ``ds``.
-    """
-    lo, hi = to_instant(start, tz), to_instant(end, tz)
-    hours = pd.date_range(lo.ceil("h"), hi, freq="h", inclusive="left").as_unit("ns")
-    means = hourly_matrix(centers, promotions, hours, country)
-    return pd.DataFrame(
-        {
-            UNIQUE_ID: np.repeat([c.center_id for c in centers], len(hours)),
-            DS: pd.to_datetime(np.tile(hours.asi8, len(centers)), unit="ns", utc=True),
-            MEAN: means.ravel(),
-        }
-    )
-
-
-def daily_matrix(
-    centers: Sequence[CenterProfile],
-    promotions: Sequence[Promotion],
-    days: pd.DatetimeIndex,
-    tz: str = DEFAULT_TZ,
-    country: str = DEFAULT_COUNTRY,
-) -> np.ndarray:
-    """Expected orders per center and consecutive local day, shape ``(C, len(days))``."""
-    hours = day_hours(days, tz)
-    if len(hours) == 0:
-        return np.zeros((len(centers), 0))
-    return np.add.reduceat(hourly_matrix(centers, promotions, hours, country), day_starts(hours), axis=1)
-
-
-def expected_daily(
-    centers: Sequence[CenterProfile],
-    promotions: Sequence[Promotion],
-    start: TimeLike,
-    end: TimeLike,
-    tz: str = DEFAULT_TZ,
-    country: str = DEFAULT_COUNTRY,
-) -> pd.DataFrame:
-    """True daily distribution per center and local calendar day in ``[start, end)``.
-
-    Returns columns ``unique_id``, ``ds`` (tz-naive local date), ``mean`` (expected
-    orders that day) and ``dispersion`` (negative-binomial size ``r``: the day's
-    total is ``scipy.stats.nbinom(r, r / (r + mean))``); rows by center, then ``ds``.
-    """
-    days = local_days(start, end, tz)
-    means = daily_matrix(centers, promotions, days, tz, country)
-    return pd.DataFrame(
-        {
-            UNIQUE_ID: np.repeat([c.center_id for c in centers], len(days)),
-            DS: np.tile(days, len(centers)),
-            MEAN: means.ravel(),
-            DISPERSION: np.repeat([c.dispersion for c in centers], len(days)).astype(float),
-        }
-    )

@@ -22,13 +22,12 @@ from fcplan.simulator.demand import (
     MEAN,
     CenterProfile,
     TimeLike,
-    daily_matrix,
-    expected_daily,
     local_days,
     make_centers,
     to_instant,
     to_local_day,
 )
+from fcplan.simulator.expected import daily_matrix, expected_daily
 from fcplan.simulator.orders import sample_daily_counts
 from fcplan.simulator.promotions import (
     Promotion,

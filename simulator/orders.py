@@ -27,11 +27,11 @@ from fcplan.simulator.demand import (
     center_key,
     day_hours,
     day_starts,
-    hourly_matrix,
     local_days,
     to_instant,
     to_local_day,
 )
+from fcplan.simulator.expected import hourly_matrix
 from fcplan.simulator.promotions import Promotion
 
 from fcplan.core.panel import DS, UNIQUE_ID, Y

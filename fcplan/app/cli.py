@@ -1,9 +1,8 @@
-"""The ``fcplan`` console command. The environment is read here, once."""
+"""The ``fcplan`` console command: ``broker`` and ``worker`` here, the other sub-commands
+from :mod:`fcplan.app.commands` and :mod:`fcplan.app.forecast_commands`."""
 
 from __future__ import annotations
 
-import logging
-import os
 import signal
 import sys
 import time
@@ -11,53 +10,13 @@ from typing import Annotated
 
 import typer
 
-from fcplan.core.settings import Settings, load_settings
+from fcplan.app.console import Verbose, fail, setup
 
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     help="Streaming capacity planner for fulfillment centers: order events in, packer headcount out.",
 )
-
-Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO level.")]
-
-
-def _setup(verbose: bool = False) -> Settings:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        return load_settings()
-    except Exception as exc:
-        typer.echo(f"error: bad FCPLAN_* setting: {_one_line(exc)}", err=True)
-        raise typer.Exit(2) from exc
-
-
-def _one_line(exc: Exception) -> str:
-    """A settings error on one line, naming the variable."""
-    from pydantic import ValidationError
-
-    if not isinstance(exc, ValidationError):
-        text = " ".join(str(exc).split())
-        if "error parsing value" in text:  # pydantic-settings could not decode a JSON-valued variable
-            text += " (FCPLAN_PLANNER_CENTER_OVERRIDES must be JSON, e.g. '{\"FC-1\": {\"minutes_per_order\": 1.5}}')"
-        return text
-    parts = []
-    for err in exc.errors():
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["loc"]:
-            var = "FCPLAN_" + "_".join(str(p) for p in err["loc"]).upper()
-            parts.append(f"{var}={err.get('input')!r}: {msg}")
-        else:  # a model-level check; its message names the variable itself
-            parts.append(msg)
-    return "; ".join(parts)
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 @app.command()
@@ -69,7 +28,7 @@ def broker(
     from fcplan.app.broker import BrokerError, EmbeddedBroker
     from fcplan.streams.topics import ensure_topics
 
-    settings = _setup(verbose)
+    settings = setup(verbose)
     k = settings.kafka
     try:
         with EmbeddedBroker(host=k.broker_host, port=port or k.broker_port) as running:
@@ -99,7 +58,7 @@ def worker(verbose: Verbose = False) -> None:
     """Run the streams worker: orders and promotions in, hourly counts and calendar out."""
     from fcplan.streams.app import run_worker
 
-    settings = _setup(verbose)
+    settings = setup(verbose)
     sys.argv = [sys.argv[0]]  # faust's Worker parses the command line
     run_worker(settings, loglevel="info" if verbose else "warn")
 
@@ -109,12 +68,11 @@ def main() -> None:
 
 
 def _register_parts() -> None:
-    """Sub-commands that live with their parts (imported late: they import this module)."""
-    from fcplan.app import commands
-    from fcplan.app import forecast_commands as model_cli
+    """The sub-commands of the other app modules."""
+    from fcplan.app import commands, forecast_commands
 
     commands.register(app)
-    model_cli.register(app)
+    forecast_commands.register(app)
 
 
 _register_parts()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fcplan.app.cli import Verbose, _setup, fail
+from fcplan.app.console import Verbose, fail, setup
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -46,7 +46,7 @@ def simulate(
     from fcplan.app.simulate import SimulationConfig, Simulator
     from fcplan.storage import make_engine
 
-    settings = _setup(verbose)
+    settings = setup(verbose)
     if speed > 1 and settings.streams.max_future_hours < 24:
         typer.echo(
             "note: at --speed > 1 the simulated clock runs ahead of the wall clock; the worker rejects orders "
@@ -75,7 +75,7 @@ def replay(
     from fcplan.streams.replay import ReplayError
     from fcplan.streams.replay import replay as run_replay
 
-    settings = _setup(verbose)
+    settings = setup(verbose)
     try:
         n = run_replay(file, center_column, timezone or settings.timezone, settings.kafka.servers)
     except ReplayError as exc:
@@ -93,7 +93,7 @@ def _run_step(
     """Run a stored step (retrain, plan); exit 3 when it had nothing to work on."""
     from fcplan.storage import make_engine
 
-    settings = _setup(verbose)
+    settings = setup(verbose)
     engine = make_engine(settings.database.url)
     try:
         result_id, message = step(settings, engine)
@@ -146,7 +146,7 @@ def dashboard(
 
     from fcplan.app.demo import dashboard_command
 
-    _setup(verbose)
+    setup(verbose)
     raise typer.Exit(subprocess.call(dashboard_command(port)))
 
 
@@ -166,7 +166,7 @@ def demo(
     """Run everything: broker, worker, simulator, periodic retrain and plan, dashboard."""
     from fcplan.app.demo import Demo, DemoConfig, DemoError
 
-    settings = _setup(verbose)
+    settings = setup(verbose)
     cfg = DemoConfig(
         headless=headless,
         exit_after_plan=exit_after_plan,

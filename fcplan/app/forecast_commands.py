@@ -20,6 +20,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
+from fcplan.app.console import fail
 from fcplan.core.panel import DS, UNIQUE_ID, PanelError, parse_quantiles, quantile_name
 
 log = logging.getLogger(__name__)
@@ -37,11 +38,6 @@ TIME_LIMIT_HELP = (
 
 class InputError(Exception):
     """Input the user can fix; the message says how."""
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
 
 
 def _read_csv(path: Path, what: str) -> pd.DataFrame:
@@ -115,8 +111,7 @@ def forecast_command(
             models=_model_names(models),
         )
     except (InputError, PanelError, ValueError, KeyError) as exc:
-        _fail(_message(exc))
-        return
+        raise fail(_message(exc)) from exc
     frame = result.forecast
     table = frame[[UNIQUE_ID, DS]].copy()
     for label, level in labels.items():
@@ -124,7 +119,7 @@ def forecast_command(
     try:
         table.to_csv(out, index=False)
     except OSError as exc:
-        _fail(f"cannot write {str(out)!r} ({exc.strerror}); choose a writable path for --out")
+        raise fail(f"cannot write {str(out)!r} ({exc.strerror}); choose a writable path for --out") from exc
     for uid, reason in result.fallbacks.items():
         typer.echo(f"fallback: series {uid!r}: {reason}", err=True)
     typer.echo(
@@ -164,15 +159,14 @@ def backtest_command(
             models=_model_names(models),
         )
     except (InputError, PanelError, ValueError, KeyError) as exc:
-        _fail(_message(exc))
-        return
+        raise fail(_message(exc)) from exc
     board = result.leaderboard
     typer.echo(board.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     if out is not None:
         try:
             board.to_csv(out, index=False)
         except OSError as exc:
-            _fail(f"cannot write {str(out)!r} ({exc.strerror}); choose a writable path for --out")
+            raise fail(f"cannot write {str(out)!r} ({exc.strerror}); choose a writable path for --out") from exc
 
 
 def _model_names(text: str | None) -> list[str] | None:

@@ -18,6 +18,8 @@ HOLIDAY_COLUMNS = [HOLIDAY, PRE_HOLIDAY, HOLIDAY_BLOCK, PRE_HOLIDAY_BLOCK]
 #: A run of at least this many consecutive public holidays is a holiday block
 #: (Seollal and Chuseok in Korea, Golden Week in Japan, the Spring Festival in China).
 BLOCK_DAYS = 3
+#: Days before a holiday (or a block) that carry the pre-holiday peak.
+LEAD_DAYS = 3
 _NS_PER_DAY = 86_400_000_000_000
 
 
@@ -42,7 +44,7 @@ def holiday_dates(country: str, start: pd.Timestamp, end: pd.Timestamp) -> list[
     return sorted(d for d in days if lo <= d <= hi)
 
 
-def holiday_features(ds: pd.Series | pd.DatetimeIndex, country: str, lead_days: int = 3) -> pd.DataFrame:
+def holiday_features(ds: pd.Series | pd.DatetimeIndex, country: str, lead_days: int = LEAD_DAYS) -> pd.DataFrame:
     """Per timestamp: ``holiday`` (1 on a public holiday), ``pre_holiday`` (1 in
     the ``lead_days`` days before one, when demand often peaks), and the same two
     for holiday blocks, runs of at least :data:`BLOCK_DAYS` consecutive public
@@ -78,12 +80,19 @@ def holiday_features(ds: pd.Series | pd.DatetimeIndex, country: str, lead_days: 
     return pd.DataFrame({col: count(marked) for col, marked in marks.items()})
 
 
+def holiday_runs(days: np.ndarray) -> list[np.ndarray]:
+    """Runs of consecutive day numbers (days since 1970-01-01) among ``days``, in order."""
+    days = np.unique(np.asarray(days, dtype=np.int64))
+    if days.size == 0:
+        return []
+    return np.split(days, np.flatnonzero(np.diff(days) != 1) + 1)
+
+
 def holiday_blocks(holidays: pd.DatetimeIndex) -> pd.DatetimeIndex:
     """The holidays that belong to a run of at least :data:`BLOCK_DAYS` consecutive ones."""
-    days = np.unique(holidays.as_unit("ns").asi8 // _NS_PER_DAY)
-    if days.size == 0:
+    runs = holiday_runs(holidays.as_unit("ns").asi8 // _NS_PER_DAY)
+    if not runs:
         return holidays[:0]
-    runs = np.split(days, np.flatnonzero(np.diff(days) != 1) + 1)
     kept = [d for run in runs if run.size >= BLOCK_DAYS for d in run]
     return pd.DatetimeIndex(np.asarray(kept, dtype="int64") * _NS_PER_DAY).as_unit("ns")
 

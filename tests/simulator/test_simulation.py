@@ -266,7 +266,8 @@ def test_the_oracle_at_origin_equals_the_hindsight_oracle_once_everything_is_ann
 
 
 def test_the_oracle_at_origin_allows_for_promotions_not_yet_announced():
-    from fcplan.simulator.demand import daily_matrix, local_days
+    from fcplan.simulator.demand import local_days
+    from fcplan.simulator.expected import daily_matrix
 
     _, oracle = simulate_daily_panel(4, 1, 0)
     start, end = pd.Timestamp("2025-11-03"), pd.Timestamp("2025-11-17")
