@@ -30,10 +30,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from fcplan.core.panel import DS, KEYS, UNIQUE_ID, Y
+from fcplan.core.quantiles import quantile_columns
 from fcplan.models.engine import run_engine
 from fcplan.models.metrics import wql
-
-from fcplan.core.panel import DS, KEYS, UNIQUE_ID, Y, quantile_columns
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDERS = ROOT / "data" / "online_retail_ii_orders.csv.gz"

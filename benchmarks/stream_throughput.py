@@ -36,13 +36,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-from fcplan.streams.topics import ensure_topics
 from sqlalchemy import func, select
 
 from fcplan.app.broker import EmbeddedBroker, free_port
 from fcplan.core.contracts import ORDERS
 from fcplan.storage import make_engine
 from fcplan.storage.schema import orders, stream_metrics
+from fcplan.streams.topics import ensure_topics
 
 CENTERS = [f"FC-{i:02d}" for i in range(8)]
 

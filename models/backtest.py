@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from fcplan.models.base import Forecaster
-from fcplan.models.baselines import season_length
-from fcplan.models.metrics import seasonal_scale
 
+from fcplan.core.frequency import season_length
 from fcplan.core.panel import DS, KEYS, UNIQUE_ID, PanelError, Y, covariate_columns, future_index
+from fcplan.models.base import Forecaster
+from fcplan.models.metrics import seasonal_scale
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,8 @@ def stack_predictions(
 def score(frame: pd.DataFrame, quantiles: Sequence[float]) -> dict[str, float]:
     """wQL, WAPE, MASE and outer-interval coverage of a scored window frame
     (quantile columns, ``y``, ``scale``, ``unique_id``)."""
-    from fcplan.models.metrics import coverage, mase, median_index, wape, wql
+    from fcplan.core.quantiles import median_index
+    from fcplan.models.metrics import coverage, mase, wape, wql
 
     cols = [quantile_name_of(frame, q) for q in quantiles]
     y = frame[ACTUAL].to_numpy("float64")
@@ -184,7 +185,7 @@ def score(frame: pd.DataFrame, quantiles: Sequence[float]) -> dict[str, float]:
 
 
 def quantile_name_of(frame: pd.DataFrame, q: float) -> str:
-    from fcplan.core.panel import quantile_name
+    from fcplan.core.quantiles import quantile_name
 
     name = quantile_name(q)
     if name not in frame.columns:

@@ -18,18 +18,9 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from fcplan.core.panel import (
-    DS,
-    MODEL,
-    UNIQUE_ID,
-    Y,
-    covariate_columns,
-    future_index,
-    infer_freq,
-    quantile_columns,
-    validate_future,
-    validate_panel,
-)
+from fcplan.core.frequency import infer_freq
+from fcplan.core.panel import DS, MODEL, UNIQUE_ID, Y, covariate_columns, future_index, validate_future, validate_panel
+from fcplan.core.quantiles import quantile_columns
 
 log = logging.getLogger(__name__)
 

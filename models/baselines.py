@@ -20,27 +20,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from fcplan.models.base import Forecaster
 
+from fcplan.core.frequency import season_length
 from fcplan.core.panel import DS, UNIQUE_ID, Y, covariate_columns
+from fcplan.models.base import Forecaster
 
 log = logging.getLogger(__name__)
 
 #: At most this many past origins feed the empirical error distribution.
 MAX_ERRORS = 730
-
-
-def season_length(freq: str) -> int:
-    """Season of a pandas frequency: 7 for daily, 52 for weekly, 24 for hourly, else 1."""
-    offset = pd.tseries.frequencies.to_offset(freq)
-    name = offset.name.upper()
-    if name.startswith("W") and offset.n == 1:
-        return 52
-    if name == "H" and offset.n == 1:
-        return 24
-    if name == "D" and offset.n == 1:
-        return 7
-    return 1
 
 
 @dataclass

@@ -15,12 +15,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from fcplan.models.backtest import Split, WindowResult, make_splits, run_window, score, stack_predictions
-from fcplan.models.base import Forecaster
-from fcplan.models.ensemble import EnsembleForecaster, apply_spread, calibrate_spread, combine, select_weights
-from fcplan.models.registry import BASELINES, MODELS, get_model
 
 from fcplan.core.calendar import HOLIDAY_COLUMNS, holiday_features
+from fcplan.core.frequency import infer_freq
 from fcplan.core.panel import (
     DS,
     KEYS,
@@ -28,11 +25,14 @@ from fcplan.core.panel import (
     PanelError,
     covariate_columns,
     future_index,
-    infer_freq,
-    quantile_columns,
     validate_future,
     validate_panel,
 )
+from fcplan.core.quantiles import check_levels, median_index, quantile_columns
+from fcplan.models.backtest import Split, WindowResult, make_splits, run_window, score, stack_predictions
+from fcplan.models.base import Forecaster
+from fcplan.models.ensemble import EnsembleForecaster, apply_spread, calibrate_spread, combine, select_weights
+from fcplan.models.registry import BASELINES, MODELS, get_model
 
 log = logging.getLogger(__name__)
 
@@ -334,9 +334,7 @@ class BacktestResult:
 
 
 def _check_request(quantiles: Sequence[float], models: Sequence[str] | None) -> tuple[list[float], list[str]]:
-    levels = sorted({float(q) for q in quantiles})
-    if not levels or any(not 0 < q < 1 for q in levels):
-        raise PanelError(f"quantile levels must lie strictly between 0 and 1; got {list(quantiles)}")
+    levels = check_levels(quantiles)
     names = list(models) if models is not None else list(MODELS)
     unknown = [n for n in names if n not in MODELS]
     if unknown:
@@ -379,7 +377,7 @@ def _evaluate(
     spread = {q: float(f) for q, f in zip(levels, factors, strict=True)}
     if any(f != 1.0 for f in factors):
         log.info("interval spread calibrated on the backtest: %s", {q: round(f, 2) for q, f in spread.items()})
-    median = int(np.argmin(np.abs(np.asarray(levels) - 0.5)))
+    median = median_index(levels)
     return BacktestResult(
         leaderboard=_leaderboard(results, member_names, preds, keys, weights, levels, seed),
         weights=weights,

@@ -11,33 +11,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from fcplan.models.base import Forecaster
 
-from fcplan.core.panel import KEYS, quantile_columns
+from fcplan.core.panel import KEYS
+from fcplan.core.quantiles import MEDIAN, median_index, quantile_columns
+from fcplan.models.base import Forecaster
+from fcplan.models.metrics import window_wql
 
 log = logging.getLogger(__name__)
-
-
-def _objective(actuals: np.ndarray, quantiles: Sequence[float], groups: np.ndarray | None):
-    """Mean over groups (backtest windows) of wQL; returns ``loss(pred (n, n_q)) -> float``."""
-    ok = np.isfinite(actuals)
-    y = actuals[ok]
-    labels = (
-        np.zeros(y.size, dtype=int)
-        if groups is None
-        else np.unique(np.asarray(groups)[ok], return_inverse=True)[1]
-    )
-    n_groups = int(labels.max()) + 1 if labels.size else 0
-    denom = np.bincount(labels, weights=np.abs(y), minlength=n_groups)
-    denom = np.where(denom > 0, denom, 1.0)
-    q = np.asarray(quantiles, dtype="float64")[None, :]
-
-    def loss(pred: np.ndarray) -> float:
-        diff = y[:, None] - pred[ok]
-        pin = np.maximum(q * diff, (q - 1.0) * diff).mean(axis=1)
-        return float(np.mean(2.0 * np.bincount(labels, weights=pin, minlength=n_groups) / denom))
-
-    return loss
 
 
 def _greedy(preds: np.ndarray, loss, ensemble_size: int) -> np.ndarray:
@@ -86,7 +66,7 @@ def select_weights(
         raise ValueError("select_weights needs at least one model's predictions")
     if not np.isfinite(actuals).any():
         return np.full(n_models, 1.0 / n_models)
-    loss = _objective(actuals, quantiles, groups)
+    loss = window_wql(actuals, quantiles, groups)
     weights = _greedy(preds, loss, ensemble_size)
     if bagging_rounds > 0 and n_models > 2:
         rng = np.random.default_rng(seed)
@@ -126,11 +106,11 @@ def calibrate_spread(
     factors = np.ones(levels.size)
     if not np.isfinite(actuals).any():
         return factors
-    center = pred[:, int(np.argmin(np.abs(levels - 0.5)))]
+    center = pred[:, median_index(levels)]
     for j, q in enumerate(levels):
-        if abs(q - 0.5) < 1e-12:
+        if abs(q - MEDIAN) < 1e-12:
             continue
-        loss = _objective(actuals, [q], groups)
+        loss = window_wql(actuals, [q], groups)
         spread = pred[:, j] - center
         scores = {float(f): loss((center + f * spread)[:, None]) for f in grid}
         best = min(scores, key=scores.get)
@@ -146,7 +126,7 @@ def apply_spread(values: np.ndarray, quantiles: Sequence[float], spread: dict[fl
     levels = np.asarray(quantiles, dtype="float64")
     known = np.array(sorted(spread))
     factor = np.interp(levels, known, [spread[k] for k in known])
-    center = values[..., int(np.argmin(np.abs(levels - 0.5)))][..., None]
+    center = values[..., median_index(levels)][..., None]
     return center + factor * (values - center)
 
 

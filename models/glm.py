@@ -32,9 +32,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+from scipy import stats
+
 from fcplan.models.baselines import LocalForecaster
 from fcplan.models.stats import fourier
-from scipy import stats
 
 #: Periods per year of the frequencies the regression knows (others get no yearly terms).
 _PER_YEAR = {"D": 365.2425, "W": 365.2425 / 7, "H": 24 * 365.2425}

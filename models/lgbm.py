@@ -26,6 +26,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+
+from fcplan.core.frequency import season_length
+from fcplan.core.panel import PanelError
 from fcplan.models.base import Forecaster
 from fcplan.models.features import (
     Grid,
@@ -37,12 +40,9 @@ from fcplan.models.features import (
     interpolate_levels,
     is_subdaily,
     last_value_forecast,
-    season_length,
     tabular_features,
     year_length,
 )
-
-from fcplan.core.panel import PanelError
 
 log = logging.getLogger(__name__)
 

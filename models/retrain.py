@@ -12,13 +12,15 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from fcplan.models.drift import as_issued, check_drift
-from fcplan.models.promo_effect import EFFECT_PER_PCT, PROMO_DAYS, estimate_promo_effect
-from fcplan.models.promotions import PROMO_DISCOUNT, promotion_features
 from sqlalchemy import Engine
 
-from fcplan.core.panel import DS, MODEL, UNIQUE_ID, future_index, quantile_columns
+from fcplan.core.panel import DS, MODEL, UNIQUE_ID, future_index
+from fcplan.core.promotions import EFFECT_PER_PCT, PROMO_DAYS
+from fcplan.core.quantiles import quantile_columns
 from fcplan.core.settings import ForecastSettings
+from fcplan.models.drift import as_issued, check_drift
+from fcplan.models.promo_effect import estimate_promo_effect
+from fcplan.models.promotions import PROMO_DISCOUNT, promotion_features
 from fcplan.storage import queries as q
 from fcplan.storage import upsert, utcnow
 from fcplan.storage.schema import forecast_alerts, forecast_runs, forecasts, leaderboard, promo_effects

@@ -20,8 +20,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from fcplan.models.baselines import LocalForecaster
 from scipy.stats import norm
+
+from fcplan.models.baselines import LocalForecaster
 
 
 def to_model_scale(y: np.ndarray, transform: str | None) -> tuple[np.ndarray, str | None]:

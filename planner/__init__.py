@@ -3,22 +3,18 @@
 from fcplan.planner.shifts import Shift, ShiftError, parse_shifts, shift_shares
 from fcplan.planner.staffing import (
     PLAN_COLUMNS,
-    CenterParams,
     headcount,
     interpolate_quantile,
     plan_staffing,
-    quantile_levels,
 )
 
 __all__ = [
     "PLAN_COLUMNS",
-    "CenterParams",
     "Shift",
     "ShiftError",
     "headcount",
     "interpolate_quantile",
     "parse_shifts",
     "plan_staffing",
-    "quantile_levels",
     "shift_shares",
 ]

@@ -7,15 +7,15 @@ Latest forecast run + hourly history (for shift shares) -> pure
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import pandas as pd
-from fcplan.planner.shifts import parse_shifts, shift_shares
-from fcplan.planner.staffing import CenterParams, plan_staffing
 from sqlalchemy import Engine
 
 from fcplan.core.panel import DS, UNIQUE_ID
-from fcplan.core.settings import PlannerSettings
+from fcplan.core.settings import CenterParams, PlannerSettings
+from fcplan.planner.shifts import parse_shifts, shift_shares
+from fcplan.planner.staffing import plan_staffing
 from fcplan.storage import queries as q
 from fcplan.storage import upsert, utcnow
 from fcplan.storage.schema import plan_runs, staffing_plans
@@ -65,7 +65,11 @@ def make_plan(engine: Engine, cfg: PlannerSettings, tz: str) -> PlanResult:
                 "forecast_run_id": run["run_id"],
                 "created_at": utcnow(),
                 "service_quantile": params.service_quantile,
-                "params": {**asdict(params), "shifts": list(cfg.shifts), "center_overrides": cfg.center_overrides},
+                "params": {
+                    **params.center_values(),
+                    "shifts": list(cfg.shifts),
+                    "center_overrides": cfg.center_overrides,
+                },
             },
         )
         upsert(conn, staffing_plans, rows, ["plan_id", "center_id", "day", "shift"])

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+
+from fcplan.core.panel import DS, UNIQUE_ID
 from fcplan.simulator.demand import (
     DEFAULT_COUNTRY,
     DEFAULT_TZ,
@@ -24,8 +26,6 @@ from fcplan.simulator.demand import (
     to_instant,
 )
 from fcplan.simulator.promotions import Promotion, promotion_factor
-
-from fcplan.core.panel import DS, UNIQUE_ID
 
 
 def hourly_matrix(

@@ -15,6 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
+
+from fcplan.core.calendar import HOLIDAY, PRE_HOLIDAY, holiday_features
+from fcplan.core.panel import DS, MODEL, UNIQUE_ID, Y, validate_panel
+from fcplan.core.quantiles import check_levels, quantile_columns
 from fcplan.simulator.demand import (
     DEFAULT_COUNTRY,
     DEFAULT_TZ,
@@ -35,10 +40,6 @@ from fcplan.simulator.promotions import (
     make_promotions,
     promotions_known_at,
 )
-from scipy import stats
-
-from fcplan.core.calendar import HOLIDAY, PRE_HOLIDAY, holiday_features
-from fcplan.core.panel import DS, MODEL, UNIQUE_ID, Y, quantile_columns, validate_panel
 
 PROMO = "promo"  # relative uplift of the day's expected orders from promotions (0 = none)
 DISCOUNT = "discount_pct"  # largest discount of a promotion running that day (0 = none)
@@ -78,13 +79,6 @@ def mixture_quantiles(means: np.ndarray, sizes: np.ndarray, levels: Sequence[flo
     return hi
 
 
-def _levels(levels: Sequence[float]) -> list[float]:
-    qs = sorted(float(q) for q in levels)
-    if not qs or any(not 0 < q < 1 for q in qs):
-        raise ValueError(f"quantile levels must lie strictly between 0 and 1; got {list(levels)}")
-    return qs
-
-
 @dataclass(frozen=True)
 class Oracle:
     """The true daily demand of simulated centers, for any local day.
@@ -116,7 +110,7 @@ class Oracle:
         ``f"{q:g}"`` (``"0.1"``, ``"0.5"``...), levels ascending. The values are
         ``scipy.stats.nbinom(r, r / (r + mean)).ppf(q)``.
         """
-        qs = _levels(levels)
+        qs = check_levels(levels)
         truth = self.expected(start, end)
         mean = truth[MEAN].to_numpy()[:, None]
         r = truth[DISPERSION].to_numpy()[:, None]
@@ -147,7 +141,7 @@ class Oracle:
         the negative binomials; its quantiles are found by bisection on the counts.
         Same frame as :meth:`quantiles`.
         """
-        qs = _levels(levels)
+        qs = check_levels(levels)
         days = local_days(start, end, self.tz)
         moment = to_instant(to_local_day(start, self.tz) if as_of is None else as_of, self.tz).to_pydatetime()
         known = [p for p in promotions_known_at(self.promotions(start, end), moment, self.tz) if p.status == "active"]

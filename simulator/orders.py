@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from fcplan.core.panel import DS, UNIQUE_ID, Y
 from fcplan.simulator.demand import (
     DEFAULT_COUNTRY,
     DEFAULT_TZ,
@@ -33,8 +35,6 @@ from fcplan.simulator.demand import (
 )
 from fcplan.simulator.expected import hourly_matrix
 from fcplan.simulator.promotions import Promotion
-
-from fcplan.core.panel import DS, UNIQUE_ID, Y
 
 ORDER_COLUMNS = ["order_id", "center_id", "ts", "lines", "units"]
 _BLOCK_DAYS = 31  # days of expected demand computed at once

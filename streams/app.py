@@ -16,15 +16,15 @@ from datetime import timedelta
 from typing import Any
 
 import faust
-from fcplan.streams.orders_consumer import OrdersConsumer
-from fcplan.streams.sink import bump_metrics, write_promotions
-from fcplan.streams.validation import Limits, Rejected, parse_promotion
 from sqlalchemy import Engine
 
 from fcplan.core import contracts
 from fcplan.core.contracts import dead_letter_headers
 from fcplan.core.settings import Settings
 from fcplan.storage import make_engine
+from fcplan.streams.orders_consumer import OrdersConsumer
+from fcplan.streams.sink import bump_metrics, write_promotions
+from fcplan.streams.validation import Limits, Rejected, parse_promotion
 
 log = logging.getLogger(__name__)
 

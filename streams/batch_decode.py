@@ -22,6 +22,7 @@ from typing import Annotated
 
 import msgspec
 import numpy as np
+
 from fcplan.streams.columns import OrderColumns, epoch_us
 from fcplan.streams.validation import Limits, Rejected, parse_order
 

@@ -29,6 +29,12 @@ from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
+from sqlalchemy import Engine, bindparam, select
+from sqlalchemy.engine import Connection
+
+from fcplan.core.contracts import CenterDemand
+from fcplan.storage import dialect_insert_for, upsert, utcnow
+from fcplan.storage.schema import center_hourly, center_watermarks, orders, stream_metrics
 from fcplan.streams.columns import (
     US_PER_HOUR,
     OrderColumns,
@@ -38,12 +44,6 @@ from fcplan.streams.columns import (
     hourly_sums,
     split_late,
 )
-from sqlalchemy import Engine, bindparam, select
-from sqlalchemy.engine import Connection
-
-from fcplan.core.contracts import CenterDemand
-from fcplan.storage import dialect_insert_for, upsert, utcnow
-from fcplan.storage.schema import center_hourly, center_watermarks, orders, stream_metrics
 
 #: Rows of the largest multi-row statement (SQLite binds at most 32,766 parameters a statement).
 _SQLITE_ROWS = 4096

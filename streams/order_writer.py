@@ -28,13 +28,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Engine
+
+from fcplan.core.contracts import CenterDemand
 from fcplan.streams.batch_decode import Fetch, decode_fetch
 from fcplan.streams.fetch_slots import SLOT_BYTES, FetchSlots, InSlot, SlotReader
 from fcplan.streams.order_sink import write_order_columns
 from fcplan.streams.validation import LATE, Limits
-from sqlalchemy import Engine
-
-from fcplan.core.contracts import CenterDemand
 
 log = logging.getLogger(__name__)
 

@@ -33,11 +33,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fcplan.streams.order_writer import OrderWriter, WrittenBatch
-from fcplan.streams.validation import Limits
-
 from fcplan.core.contracts import CENTER_DEMAND, ORDERS, ORDERS_DLQ, dead_letter_headers
 from fcplan.core.settings import Settings
+from fcplan.streams.order_writer import OrderWriter, WrittenBatch
+from fcplan.streams.validation import Limits
 
 log = logging.getLogger(__name__)
 

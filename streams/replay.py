@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from fcplan.streams.producer import JsonProducer
 
 from fcplan.core.contracts import ORDERS
+from fcplan.streams.producer import JsonProducer
 
 
 class ReplayError(ValueError):

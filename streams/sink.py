@@ -13,15 +13,15 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from fcplan.streams.columns import OrderColumns
-from fcplan.streams.hours import to_naive_utc
-from fcplan.streams.order_sink import OrderBatchResult, add_metrics, write_order_columns
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from fcplan.core.contracts import Order, Promotion
 from fcplan.storage import upsert
 from fcplan.storage.schema import promotions
+from fcplan.streams.columns import OrderColumns
+from fcplan.streams.hours import to_naive_utc
+from fcplan.streams.order_sink import OrderBatchResult, add_metrics, write_order_columns
 
 __all__ = ["OrderBatchResult", "bump_metrics", "write_orders", "write_promotions"]
 

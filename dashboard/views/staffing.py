@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
+
 from fcplan.dashboard import charts, data
 from fcplan.dashboard.views.common import WAITING_PLAN, headcount_tiles, local_text, selected_center, shift_order
 

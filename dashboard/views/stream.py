@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
+
 from fcplan.dashboard import charts, data
 from fcplan.dashboard.views.common import WAITING_ORDERS, local_text
 

@@ -21,7 +21,8 @@ import pandas as pd
 import typer
 
 from fcplan.app.console import fail
-from fcplan.core.panel import DS, UNIQUE_ID, PanelError, parse_quantiles, quantile_name
+from fcplan.core.panel import DS, UNIQUE_ID, PanelError
+from fcplan.core.quantiles import parse_quantiles, quantile_name
 
 log = logging.getLogger(__name__)
 

@@ -11,42 +11,19 @@ to fix it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import numpy as np
 import pandas as pd
 
 UNIQUE_ID = "unique_id"
 DS = "ds"
 Y = "y"
 MODEL = "model"
+#: The model of a forecast frame that the planner and the dashboard use when it holds several.
+ENSEMBLE = "ensemble"
 KEYS = [UNIQUE_ID, DS]
 
 
 class PanelError(ValueError):
     """A frame does not have the panel shape; the message says how to fix it."""
-
-
-def quantile_name(q: float) -> str:
-    """Column name of a quantile level: ``0.1 -> "0.1"``, ``0.05 -> "0.05"``."""
-    return f"{q:g}"
-
-
-def quantile_columns(quantiles: Sequence[float]) -> list[str]:
-    return [quantile_name(q) for q in quantiles]
-
-
-def parse_quantiles(text: str) -> list[float]:
-    """``"0.1,0.5,0.9"`` -> ``[0.1, 0.5, 0.9]`` with a clear error on bad input."""
-    try:
-        levels = [float(part) for part in text.split(",") if part.strip()]
-    except ValueError as exc:
-        raise PanelError(
-            f"--quantiles must be numbers separated by commas, e.g. 0.1,0.5,0.9; got {text!r}"
-        ) from exc
-    if not levels or any(not 0 < q < 1 for q in levels):
-        raise PanelError(f"quantile levels must lie strictly between 0 and 1; got {text!r}")
-    return levels
 
 
 def _examples(frame: pd.DataFrame, mask: pd.Series, n: int = 3) -> str:
@@ -109,29 +86,6 @@ def covariate_columns(df: pd.DataFrame) -> list[str]:
     return [c for c in df.columns if c not in (*KEYS, Y, MODEL)]
 
 
-_FREQ_ALIASES = {"D": "D", "H": "h", "h": "h", "W": "W"}
-
-
-def infer_freq(panel: pd.DataFrame) -> str:
-    """Infer a pandas frequency from the most common step between timestamps.
-
-    Daily -> ``"D"``, hourly -> ``"h"``, weekly -> ``"W-<weekday of the data>"``.
-    """
-    steps = panel.groupby(UNIQUE_ID, sort=False)[DS].diff().dropna()
-    if steps.empty:
-        raise PanelError("cannot infer the frequency: every series has one row; pass --freq (e.g. D, W, h)")
-    step = steps.mode().iloc[0]
-    if step == pd.Timedelta(hours=1):
-        return "h"
-    if step == pd.Timedelta(days=1):
-        return "D"
-    if step == pd.Timedelta(days=7):
-        weekday = panel[DS].iloc[0].day_name()[:3].upper()
-        return f"W-{weekday}"
-    offset = pd.tseries.frequencies.to_offset(step)
-    return offset.freqstr
-
-
 def future_index(panel: pd.DataFrame, horizon: int, freq: str) -> pd.DataFrame:
     """The ``unique_id, ds`` rows of the next ``horizon`` steps after each series' end."""
     last = panel.groupby(UNIQUE_ID, sort=False)[DS].max()
@@ -185,6 +139,21 @@ def fill_gaps(panel: pd.DataFrame, freq: str, value: float = 0.0) -> pd.DataFram
     return out[panel.columns.tolist()]
 
 
-def sort_quantiles(values: np.ndarray) -> np.ndarray:
-    """Sort the last axis so quantiles never cross."""
-    return np.sort(values, axis=-1)
+def select_model(forecast: pd.DataFrame, model: str | None = None) -> pd.DataFrame:
+    """The rows of one model of a forecast frame: ``model``; else its only model; else the
+    ensemble when it holds several; :class:`PanelError` when that does not decide."""
+    if MODEL not in forecast.columns:
+        return forecast
+    models = sorted(forecast[MODEL].astype(str).unique())
+    if model is None and len(models) > 1 and ENSEMBLE in models:
+        model = ENSEMBLE
+    if model is None:
+        if len(models) > 1:
+            raise PanelError(
+                f"forecast holds {len(models)} models {models}; pass model=... to plan on one "
+                "(e.g. model='ensemble')"
+            )
+        return forecast
+    if model not in models:
+        raise PanelError(f"forecast has no model {model!r}; it has {models}")
+    return forecast[forecast[MODEL].astype(str) == model]

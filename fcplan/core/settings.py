@@ -9,10 +9,13 @@ component receives only its own section.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from fcplan.core.quantiles import check_levels
 
 DEFAULT_QUANTILES: tuple[float, ...] = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 
@@ -96,32 +99,75 @@ class ForecastSettings(_Section):
     @field_validator("quantiles")
     @classmethod
     def _check_quantiles(cls, value: tuple[float, ...]) -> tuple[float, ...]:
-        if not value or any(not 0 < q < 1 for q in value):
-            raise ValueError(f"quantiles must lie strictly between 0 and 1, got {value}")
-        return tuple(sorted(set(value)))
+        return tuple(check_levels(value))
 
 
-class PlannerSettings(_Section):
-    """Productivity and cost parameters; one set for every center unless overridden."""
+class CenterParams(_Section):
+    """Productivity and cost parameters of one center (the planner's inputs).
+
+    ``minutes_per_order``: packing minutes per order; ``shift_hours``: paid hours of
+    one packer's shift; ``shrinkage``: share of paid hours not spent packing
+    (breaks, training); ``cost_short`` / ``cost_idle``: cost of one order-unit of
+    missing / idle capacity; ``min_packers``: floor per shift.
+    """
 
     minutes_per_order: float = Field(2.0, gt=0)
     shift_hours: float = Field(8.0, gt=0, le=24)
     shrinkage: float = Field(0.15, ge=0, lt=1)
     cost_short: float = Field(3.0, gt=0)
     cost_idle: float = Field(1.0, gt=0)
+    min_packers: int = Field(1, ge=0)
+
+    @property
+    def service_quantile(self) -> float:
+        """The newsvendor critical ratio ``cost_short / (cost_short + cost_idle)``."""
+        return self.cost_short / (self.cost_short + self.cost_idle)
+
+    @property
+    def productive_hours(self) -> float:
+        """Packing hours one packer delivers per shift: ``shift_hours * (1 - shrinkage)``."""
+        return self.shift_hours * (1.0 - self.shrinkage)
+
+    def as_dict(self) -> dict[str, float]:
+        return {**self.center_values(), "service_quantile": self.service_quantile}
+
+    def center_values(self) -> dict[str, float]:
+        """The fields of :class:`CenterParams` only (not those a subclass adds)."""
+        return {name: getattr(self, name) for name in CenterParams.model_fields}
+
+    @classmethod
+    def from_settings(cls, settings: CenterParams) -> CenterParams:
+        return cls(**settings.center_values())
+
+    @classmethod
+    def per_center(cls, settings: PlannerSettings, centers: Iterable[str]) -> dict[str, CenterParams]:
+        """Parameters of each center: the settings, with that center's overrides
+        (``FCPLAN_PLANNER_CENTER_OVERRIDES``) applied."""
+        base = settings.center_values()
+        allowed = set(base)
+        out = {}
+        for center in centers:
+            override = settings.center_overrides.get(center, {})
+            unknown = sorted(set(override) - allowed)
+            if unknown:
+                raise ValueError(
+                    f"FCPLAN_PLANNER_CENTER_OVERRIDES for {center!r} names unknown field(s) {unknown}; "
+                    f"use {sorted(allowed)}"
+                )
+            out[center] = cls(**{**base, **override})
+        return out
+
+
+class PlannerSettings(CenterParams):
+    """Productivity and cost parameters (one set for every center unless overridden) and shifts."""
+
     # name:start-end in local hours; together they must cover the day.
     shifts: Annotated[tuple[str, ...], NoDecode] = ("day:6-14", "swing:14-22", "night:22-6")
-    min_packers: int = Field(1, ge=0)
-    #: Per-center overrides of the fields above, as JSON, e.g.
+    #: Per-center overrides of the fields of :class:`CenterParams`, as JSON, e.g.
     #: {"FC-SEOUL-1": {"minutes_per_order": 1.6, "shrinkage": 0.12}}.
     center_overrides: dict[str, dict[str, float]] = Field(default_factory=dict)
 
     _split = field_validator("shifts", mode="before")(classmethod(lambda cls, v: _split_csv(v)))
-
-    @property
-    def service_quantile(self) -> float:
-        """The newsvendor critical ratio: cost of being short over total cost."""
-        return self.cost_short / (self.cost_short + self.cost_idle)
 
 
 class Settings(BaseSettings):

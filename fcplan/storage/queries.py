@@ -8,7 +8,8 @@ from datetime import date, datetime
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
-from fcplan.core.panel import DS, MODEL, UNIQUE_ID, Y, quantile_name
+from fcplan.core.panel import DS, MODEL, UNIQUE_ID, Y
+from fcplan.core.quantiles import quantile_name
 from fcplan.storage.schema import (
     center_hourly,
     demand_truth,

@@ -23,19 +23,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from fcplan.models.base import Forecaster
-from fcplan.models.features import (
-    Grid,
-    build_grid,
-    first_observed,
-    is_subdaily,
-    last_value_forecast,
-    season_length,
-    take,
-)
-from fcplan.models.neural.windows import prediction_grid, split_covariates, step_features
 
+from fcplan.core.frequency import season_length
 from fcplan.core.panel import PanelError
+from fcplan.models.base import Forecaster
+from fcplan.models.features import Grid, build_grid, first_observed, is_subdaily, last_value_forecast, take
+from fcplan.models.neural.windows import prediction_grid, split_covariates, step_features
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +114,7 @@ class DeepAR(Forecaster):
     # ---------------------------------------------------------------- fit
     def _fit(self, panel: pd.DataFrame) -> None:
         import torch
+
         from fcplan.models.neural.modules import DeepARNet, negbin_log_prob
         from fcplan.models.neural.training import fit_network
 

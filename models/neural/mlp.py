@@ -21,6 +21,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+
+from fcplan.core.frequency import season_length
 from fcplan.models.base import Forecaster
 from fcplan.models.features import (
     Grid,
@@ -28,7 +30,6 @@ from fcplan.models.features import (
     interpolate_levels,
     is_subdaily,
     last_value_forecast,
-    season_length,
     series_scale,
     take,
 )
@@ -120,6 +121,7 @@ class MLPQuantile(Forecaster):
     # ---------------------------------------------------------------- fit
     def _fit(self, panel: pd.DataFrame) -> None:
         import torch
+
         from fcplan.models.neural.modules import MLPQuantileNet, pinball_loss
         from fcplan.models.neural.training import fit_network
 

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from fcplan.models.features import Grid, extend_grid, first_observed, future_covariates, holiday_matrix, time_encoding
 
 from fcplan.core.panel import PanelError
+from fcplan.models.features import Grid, extend_grid, first_observed, future_covariates, holiday_matrix, time_encoding
 
 
 def split_covariates(covariates: Sequence[str], past: Sequence[str]) -> tuple[list[int], list[int]]:

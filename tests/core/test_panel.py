@@ -6,17 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fcplan.core.panel import (
-    PanelError,
-    fill_gaps,
-    future_index,
-    infer_freq,
-    parse_quantiles,
-    quantile_columns,
-    sort_quantiles,
-    validate_future,
-    validate_panel,
-)
+from fcplan.core.frequency import infer_freq
+from fcplan.core.panel import PanelError, fill_gaps, future_index, validate_future, validate_panel
+from fcplan.core.quantiles import parse_quantiles, quantile_columns, sort_quantiles
 
 
 def make_panel(ids=("a", "b"), start="2024-01-01", periods=5, freq="D", **covariates) -> pd.DataFrame:

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import streamlit as st
-from fcplan.planner import CenterParams, parse_shifts, plan_staffing, shift_shares
 from sqlalchemy import Engine, insert
 
-from fcplan.core.settings import DEFAULT_QUANTILES
+from fcplan.core.settings import DEFAULT_QUANTILES, CenterParams
+from fcplan.planner import parse_shifts, plan_staffing, shift_shares
 from fcplan.storage import make_engine
 from fcplan.storage.schema import (
     center_hourly,

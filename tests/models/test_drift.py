@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+
 from fcplan.models.drift import COVERAGE_DRIFT, OUTSIDE_BAND, as_issued, check_drift
 
 

@@ -2,9 +2,9 @@ import logging
 
 import numpy as np
 import pytest
-from fcplan.models.engine import LEADERBOARD_COLUMNS, run_backtest, run_engine
 
 from fcplan.core.panel import PanelError
+from fcplan.models.engine import LEADERBOARD_COLUMNS, run_backtest, run_engine
 
 LEVELS = [0.1, 0.5, 0.9]
 FAST = {"ets": {"maxiter": 15}, "sarimax": {"maxiter": 10}}

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from fcplan.models.baselines import MovingAverage, SeasonalNaive
 from fcplan.models.ensemble import EnsembleForecaster, combine, select_weights
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from fcplan.core.panel import validate_panel
 from fcplan.models.features import (
     TabularSpec,
     build_grid,
@@ -13,8 +15,6 @@ from fcplan.models.features import (
     series_scale,
     tabular_features,
 )
-
-from fcplan.core.panel import validate_panel
 
 
 def make_panel() -> pd.DataFrame:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
+
 from fcplan.models.glm import CountGLM, count_quantiles, dispersion, fit_poisson, periods_per_year
 from fcplan.models.metrics import wql
-from scipy import stats
 
 LEVELS = [0.1, 0.5, 0.9]
 WEEKLY = np.array([1.3, 1.1, 1.0, 1.0, 0.9, 0.7, 1.0])

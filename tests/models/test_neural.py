@@ -12,10 +12,9 @@ import pytest
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
 
+from fcplan.core.panel import PanelError  # noqa: E402
 from fcplan.models.neural import DeepAR, MLPQuantile  # noqa: E402
 from fcplan.models.neural.modules import MLPQuantileNet, negbin_log_prob  # noqa: E402
-
-from fcplan.core.panel import PanelError  # noqa: E402
 
 TINY_MLP = {"epochs": 2, "batches_per_epoch": 3, "batch_size": 16, "hidden": 8, "max_horizon": 7}
 TINY_DEEPAR = {"epochs": 2, "batches_per_epoch": 3, "batch_size": 8, "hidden": 8, "n_samples": 20,

@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from fcplan.models.promo_effect import MAX_EFFECT_PER_PCT, estimate_promo_effect
 from fcplan.models.retrain import store_promo_effect
-
 from fcplan.storage import make_engine
 from fcplan.storage import queries as q
 

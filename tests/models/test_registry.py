@@ -1,4 +1,5 @@
 import pytest
+
 from fcplan.models import registry
 from fcplan.models.baselines import SeasonalNaive
 

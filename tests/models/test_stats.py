@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
-from fcplan.models.stats import ETS, SARIMAX, Theta, fourier, normal_quantiles
 
 from fcplan.core.panel import PanelError
+from fcplan.models.stats import ETS, SARIMAX, Theta, fourier, normal_quantiles
 
 LEVELS = [0.1, 0.5, 0.9]
 FAST = {"maxiter": 15}

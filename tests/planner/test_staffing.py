@@ -6,9 +6,9 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 import pytest
-from fcplan.planner import CenterParams, headcount, interpolate_quantile, plan_staffing
 
-from fcplan.core.settings import PlannerSettings
+from fcplan.core.settings import CenterParams, PlannerSettings
+from fcplan.planner import headcount, interpolate_quantile, plan_staffing
 
 LEVELS = ("0.05", "0.1", "0.5", "0.9", "0.95")
 

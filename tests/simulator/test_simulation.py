@@ -8,6 +8,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
+
+from fcplan.core.panel import validate_panel
 from fcplan.simulator import (
     COVARIATES,
     Promotion,
@@ -20,9 +23,6 @@ from fcplan.simulator import (
     sample_daily_counts,
     simulate_daily_panel,
 )
-from scipy import stats
-
-from fcplan.core.panel import validate_panel
 
 SEOUL = ZoneInfo("Asia/Seoul")
 

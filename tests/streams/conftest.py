@@ -453,9 +453,8 @@ class Stack:
 def stack_factory(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
     """``stack_factory(db_url=None)``: a fresh broker (4 partitions, fcplan's topics),
     a fresh database (SQLite in tmp_path unless ``db_url``) and a unique consumer group."""
-    from fcplan.streams.topics import ensure_topics
-
     from fcplan.app.broker import EmbeddedBroker, free_port
+    from fcplan.streams.topics import ensure_topics
 
     brokers: list[EmbeddedBroker] = []
     stacks: list[Stack] = []

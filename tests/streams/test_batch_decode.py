@@ -6,11 +6,11 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
+from fcplan.core.contracts import Order
 from fcplan.streams.batch_decode import decode_orders
 from fcplan.streams.columns import epoch_us
 from fcplan.streams.validation import FUTURE, MALFORMED, OVERSIZE, Limits, Rejected, parse_order
-
-from fcplan.core.contracts import Order
 
 NOW = datetime(2024, 6, 1, 12, tzinfo=UTC)
 LIMITS = Limits(max_bytes=512, max_lines=100, max_units=1000, centers=frozenset({"ICN1", "PUS1", " PAD"}))

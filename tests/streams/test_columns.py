@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from fcplan.streams.columns import OrderColumns, epoch_us, first_occurrences, from_epoch_us, split_late
 
 from fcplan.core.contracts import Order
+from fcplan.streams.columns import OrderColumns, epoch_us, first_occurrences, from_epoch_us, split_late
 
 GRACE = timedelta(hours=48)
 

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from fcplan.streams.hours import hour_start, to_naive_utc
 
 from fcplan.core.contracts import Order
+from fcplan.streams.hours import hour_start, to_naive_utc
 
 GRACE = timedelta(hours=48)
 

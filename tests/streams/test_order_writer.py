@@ -11,13 +11,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fcplan.streams.fetch_slots import FetchSlots, InSlot, SlotReader
-from fcplan.streams.order_writer import OrderWriter, WriterError, WrittenBatch
-from fcplan.streams.validation import MALFORMED, Limits
 from sqlalchemy import func, select
 
 from fcplan.storage import make_engine
 from fcplan.storage.schema import center_hourly, orders
+from fcplan.streams.fetch_slots import FetchSlots, InSlot, SlotReader
+from fcplan.streams.order_writer import OrderWriter, WriterError, WrittenBatch
+from fcplan.streams.validation import MALFORMED, Limits
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fcplan.streams.sink import write_orders, write_promotions
 from sqlalchemy import Engine, func, select
 
 from fcplan.core.contracts import Order, Promotion
 from fcplan.storage import make_engine
 from fcplan.storage.schema import center_hourly, center_watermarks, orders, promotions, stream_metrics
+from fcplan.streams.sink import write_orders, write_promotions
 
 pytestmark = pytest.mark.integration
 

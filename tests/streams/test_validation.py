@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
+from fcplan.core.contracts import Order, Promotion
 from fcplan.streams.validation import (
     ABSURD,
     FUTURE,
@@ -18,8 +20,6 @@ from fcplan.streams.validation import (
     parse_order,
     parse_promotion,
 )
-
-from fcplan.core.contracts import Order, Promotion
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 
