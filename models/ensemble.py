@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -148,8 +147,13 @@ class EnsembleForecaster(Forecaster):
     name = "ensemble"
     uses_covariates = True
 
-    def __init__(self, members: dict[str, Forecaster], weights: dict[str, float], **params: Any) -> None:
-        super().__init__(members=members, weights=weights, **params)
+    def __init__(
+        self,
+        members: dict[str, Forecaster],
+        weights: dict[str, float],
+        spread: dict[float, float] | None = None,
+    ) -> None:
+        super().__init__(members=members, weights=weights, spread=spread)
 
     def _fit(self, panel: pd.DataFrame) -> None:
         members: dict[str, Forecaster] = self.params["members"]

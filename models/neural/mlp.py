@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from fcplan.core.calendar import HOLIDAY_COLUMNS
 from fcplan.core.frequency import season_length
 from fcplan.models.base import Forecaster
 from fcplan.models.features import (
@@ -114,7 +115,7 @@ class MLPQuantile(Forecaster):
         """Per-step inputs: calendar encoding ``(n, T, E)`` and holidays + known-future
         covariates ``(n, T, K)``."""
         steps = step_features(grid, self.known_idx_, [], is_subdaily(self.freq_), self.params["country"])
-        n_known = len(self.known_idx_) + (2 if self.params["country"] else 0)
+        n_known = len(self.known_idx_) + (len(HOLIDAY_COLUMNS) if self.params["country"] else 0)
         split = steps.shape[-1] - n_known
         return np.ascontiguousarray(steps[..., :split]), np.ascontiguousarray(steps[..., split:])
 

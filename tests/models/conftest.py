@@ -8,9 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-#: Tiny hyperparameters that keep the statsmodels fits fast in tests.
-FAST_PARAMS = {"ets": {"maxiter": 20}, "sarimax": {"maxiter": 10}}
-
 
 def _series(
     uid: str, length: int, freq: str, start: str, rng: np.random.Generator, level: float

@@ -7,7 +7,7 @@ from fcplan.core.panel import PanelError
 from fcplan.models.engine import LEADERBOARD_COLUMNS, run_backtest, run_engine
 
 LEVELS = [0.1, 0.5, 0.9]
-FAST = {"ets": {"maxiter": 15}, "sarimax": {"maxiter": 10}}
+FAST = {"ets": {"max_iter": 15}, "sarimax": {"max_iter": 10}}
 
 
 def test_the_engine_returns_an_ensemble_forecast_leaderboard_and_weights(make_panel, make_future):

@@ -114,3 +114,15 @@ def test_neural_training_batches_grow_with_the_training_windows_up_to_the_cap() 
     assert MIN_BATCHES <= total[0] < total[1] <= total[2]
     assert total[2] <= 30 * 50 + 30 and huge[0] <= 30
     assert step_budget(100, 64, 30, 50, passes=None) == (30, 50)
+
+
+def test_when_a_holiday_country_is_set_then_every_holiday_flag_is_a_known_future_input() -> None:
+    from fcplan.core.calendar import HOLIDAY_COLUMNS
+
+    model = MLPQuantile(**TINY_MLP, country="KR").fit(make_panel(), freq="D")
+    _, known = model._step_features(model.grid_)
+    # The promo covariate and every holiday flag travel over the horizon; the calendar
+    # encoding alone is taken at the origin.
+    assert known.shape[-1] == 1 + len(HOLIDAY_COLUMNS)
+    flags = known[..., 1:]
+    assert set(np.unique(flags)) <= {0.0, 1.0}
