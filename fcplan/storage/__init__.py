@@ -14,7 +14,7 @@ from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, create_engine, event, true
+from sqlalchemy import Engine, Table, create_engine, event, text, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError
@@ -32,7 +32,8 @@ def utcnow() -> datetime:
 
 
 def make_engine(url: str, create: bool = True, sqlite_cache_mib: int | None = None) -> Engine:
-    """An engine for ``url`` with the schema created (``create``).
+    """An engine for ``url`` with the schema created or upgraded to the newest revision
+    (``create``; see :func:`migrate`).
 
     SQLite files get their folder created, WAL journaling and a busy timeout so
     the worker, the retrainer and the dashboard can share one file;
@@ -61,17 +62,53 @@ def make_engine(url: str, create: bool = True, sqlite_cache_mib: int | None = No
 
 
 def _create_schema(engine: Engine, attempts: int = 10) -> None:
-    """``create_all`` that tolerates another process creating the same tables at the
-    same moment (replicas starting on a fresh database): a retry's check sees them."""
+    """:func:`migrate`, tolerating another process migrating the same database at the
+    same moment (replicas starting on a fresh database): a retry sees its work."""
     for attempt in range(attempts):
         try:
-            metadata.create_all(engine)
+            migrate(engine)
             _check_orders_table(engine)
             return
         except DBAPIError:
             if attempt == attempts - 1:
                 raise
             time.sleep(0.05 * (attempt + 1))
+
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+@lru_cache(maxsize=1)
+def head_revision() -> str:
+    """The newest schema revision (``fcplan/storage/migrations/versions``)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision a database is at (None: never migrated)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade the database to the newest revision, in place (a no-op when it is there).
+
+    A database that fcplan created before it had migrations holds the tables of the
+    first revision, which creates only the missing ones: it is upgraded like any other."""
+    if current_revision(engine) == head_revision():
+        return
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
 
 
 def _check_orders_table(engine: Engine) -> None:
@@ -164,4 +201,6 @@ def insert_select_upsert(conn: Connection, table: Table, select_stmt: Any, keys:
 def reset(engine: Engine) -> None:
     """Drop and recreate every table (demo start, tests)."""
     metadata.drop_all(engine)
-    metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    migrate(engine)
