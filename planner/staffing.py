@@ -5,7 +5,6 @@ Pure: forecast frame + shift shares + center parameters in, plan frame out.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -182,12 +181,13 @@ def plan_staffing(
     capacity = plan[UNIQUE_ID].map({c: p.productive_hours for c, p in by_center.items()})
     floor = plan[UNIQUE_ID].map({c: p.min_packers for c, p in by_center.items()})
     plan["packer_hours"] = plan["orders_planned"] * minutes / 60.0
-    needed = np.ceil(plan["packer_hours"].to_numpy() / capacity.to_numpy() - _EPS)
-    plan["packers"] = np.maximum(floor.to_numpy(), needed).astype("int64")
+    plan["packers"] = headcount(plan["packer_hours"].to_numpy(), capacity.to_numpy(), floor.to_numpy())
     plan = plan.sort_values([UNIQUE_ID, DS, "_order"], kind="stable").reset_index(drop=True)
     return plan[PLAN_COLUMNS]
 
 
-def headcount(packer_hours: float, params: CenterParams) -> int:
-    """Packers for one shift's ``packer_hours`` (the scalar form of the rule in :func:`plan_staffing`)."""
-    return max(params.min_packers, math.ceil(packer_hours / params.productive_hours - _EPS))
+def headcount(packer_hours: np.ndarray, productive_hours: np.ndarray, min_packers: np.ndarray) -> np.ndarray:
+    """Packers per shift: enough whole packers for ``packer_hours`` when each delivers
+    ``productive_hours``, at least ``min_packers`` (arrays of one shape, or scalars)."""
+    needed = np.ceil(np.asarray(packer_hours, dtype="float64") / np.asarray(productive_hours, dtype="float64") - _EPS)
+    return np.maximum(np.asarray(min_packers), needed).astype("int64")

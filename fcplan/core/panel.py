@@ -122,23 +122,6 @@ def validate_future(future: pd.DataFrame, history: pd.DataFrame, horizon: int, f
     return merged
 
 
-def fill_gaps(panel: pd.DataFrame, freq: str, value: float = 0.0) -> pd.DataFrame:
-    """Reindex each series to a regular grid from its first to its last timestamp,
-    filling missing ``y`` with ``value`` (covariates with 0)."""
-    offset = pd.tseries.frequencies.to_offset(freq)
-    parts = []
-    for uid, grp in panel.groupby(UNIQUE_ID, sort=False):
-        grid = pd.date_range(grp[DS].min(), grp[DS].max(), freq=offset)
-        part = grp.set_index(DS).reindex(grid)
-        part.index.name = DS
-        part[UNIQUE_ID] = uid
-        parts.append(part.reset_index())
-    out = pd.concat(parts, ignore_index=True) if parts else panel.copy()
-    cols = [c for c in out.columns if c not in KEYS]
-    out[cols] = out[cols].fillna(value)
-    return out[panel.columns.tolist()]
-
-
 def select_model(forecast: pd.DataFrame, model: str | None = None) -> pd.DataFrame:
     """The rows of one model of a forecast frame: ``model``; else its only model; else the
     ensemble when it holds several; :class:`PanelError` when that does not decide."""

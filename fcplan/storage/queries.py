@@ -12,7 +12,6 @@ from fcplan.core.panel import DS, MODEL, UNIQUE_ID, Y
 from fcplan.core.quantiles import quantile_name
 from fcplan.storage.schema import (
     center_hourly,
-    demand_truth,
     forecast_alerts,
     forecast_runs,
     forecasts,
@@ -189,16 +188,6 @@ def metrics_frame(engine: Engine) -> pd.DataFrame:
 def alerts_frame(engine: Engine, limit: int = 200) -> pd.DataFrame:
     stmt = select(forecast_alerts).order_by(forecast_alerts.c.created_at.desc()).limit(limit)
     return _frame(engine, stmt)
-
-
-def truth_daily(engine: Engine, tz: str) -> pd.DataFrame:
-    """The simulator's expected orders per center per local day: ``unique_id, ds, y``."""
-    raw = _frame(engine, select(demand_truth))
-    if raw.empty:
-        return pd.DataFrame(columns=[UNIQUE_ID, DS, Y])
-    local = pd.to_datetime(raw["hour"]).dt.tz_localize("UTC").dt.tz_convert(tz).dt.tz_localize(None)
-    out = pd.DataFrame({UNIQUE_ID: raw["center_id"], DS: local.dt.normalize(), Y: raw["expected_orders"]})
-    return out.groupby([UNIQUE_ID, DS], as_index=False)[Y].sum()
 
 
 def row_counts(engine: Engine) -> dict[str, int]:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from fcplan.core.frequency import infer_freq
-from fcplan.core.panel import PanelError, fill_gaps, future_index, validate_future, validate_panel
+from fcplan.core.panel import PanelError, future_index, validate_future, validate_panel
 from fcplan.core.quantiles import parse_quantiles, quantile_columns, sort_quantiles
 
 
@@ -172,14 +172,6 @@ def test_validate_future_rejects_missing_covariate_values() -> None:
     future["promo"] = [1.0, np.nan, 0.0, 0.0]
     with pytest.raises(PanelError, match=r"future covariate\(s\) \['promo'\] have missing values"):
         validate_future(future, history, horizon=2, freq="D")
-
-
-def test_fill_gaps_fills_missing_days_with_zero() -> None:
-    panel = make_panel(ids=("a",), periods=5, promo=1.0).drop(index=[2]).reset_index(drop=True)
-    out = fill_gaps(panel, "D")
-    assert len(out) == 5
-    assert out.loc[out["ds"] == pd.Timestamp("2024-01-03"), ["y", "promo"]].iloc[0].tolist() == [0.0, 0.0]
-    assert list(out.columns) == list(panel.columns)
 
 
 def test_quantile_names_are_written_as_levels() -> None:

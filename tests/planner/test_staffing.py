@@ -96,10 +96,9 @@ def test_when_demand_is_tiny_then_min_packers_is_booked(make_forecast) -> None:
 
 def test_when_packer_hours_fill_whole_shifts_exactly_then_no_extra_packer_is_booked() -> None:
     params = CenterParams(shift_hours=8.0, shrinkage=0.0)
-    assert headcount(16.0, params) == 2
-    assert headcount(16.0 + 1e-12, params) == 2
-    assert headcount(16.01, params) == 3
-    assert headcount(0.1 + 0.2 - 0.3, CenterParams(min_packers=0)) == 0
+    hours = np.array([16.0, 16.0 + 1e-12, 16.01])
+    assert headcount(hours, params.productive_hours, params.min_packers).tolist() == [2, 2, 3]
+    assert headcount(0.1 + 0.2 - 0.3, CenterParams().productive_hours, 0) == 0
 
 
 def test_when_quantiles_cross_then_they_are_sorted_before_interpolating() -> None:
