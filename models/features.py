@@ -214,7 +214,7 @@ def time_encoding(dates: np.ndarray, subdaily: bool = False) -> np.ndarray:
 
 
 def holiday_matrix(dates: np.ndarray, country: str | None) -> np.ndarray:
-    """``(...,) -> (..., k)`` the holiday flags of ``country`` (``models.calendar.HOLIDAY_COLUMNS``;
+    """``(...,) -> (..., k)`` the holiday flags of ``country`` (``fcplan.core.calendar.HOLIDAY_COLUMNS``;
     none if ``country`` is None)."""
     if not country:
         return np.zeros((*np.shape(dates), 0))

@@ -20,7 +20,7 @@ fitted mean and a dispersion estimated from the Pearson residuals (a gamma with
 the same variance when ``y`` is not integer): the interval is as wide as count
 noise plus what the regression leaves unexplained. Multiplicative structure —
 weekday times season times promotion — is what count data of orders show, and
-what additive models on ``sqrt(y)`` (``models.stats``) approximate.
+what additive models on ``sqrt(y)`` (``fcplan.models.stats``) approximate.
 
 Series with negative values fall back to seasonal naive (the fit refuses them).
 """

@@ -2,7 +2,7 @@
 
 Direct multi-horizon: one row per (series, origin, step) with the step as a
 feature, the target scaled by the series' scale at the origin (see
-:func:`models.features.tabular_features`). Direct rather than recursive because
+:func:`fcplan.models.features.tabular_features`). Direct rather than recursive because
 each quantile model then learns the spread *at that step* from real errors; a
 recursive model fed its own median would forecast intervals that do not widen
 with the horizon, and it accumulates its bias. One booster per quantile level
@@ -12,7 +12,7 @@ interpolated in normal-score space.
 Covariates: all numeric covariates of the fitted panel are *known-future* (they
 enter at the target date), except those named in ``past_covariates``, which
 enter only as values at the origin. ``yearly=True`` adds last year's value around the target date
-(relative to last year's level at the origin; see :func:`models.features.tabular_features`):
+(relative to last year's level at the origin; see :func:`fcplan.models.features.tabular_features`):
 off by default, as on two-year daily panels it changed wQL by under 1% either way.
 A known covariate missing from ``future`` at prediction time is taken as 0 with a warning.
 """

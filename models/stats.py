@@ -8,7 +8,7 @@ the root scale is the quantile on the original scale. Quantiles come from the
 Gaussian predictive distribution statsmodels gives on the fitted scale.
 
 Series that are short, constant, all-zero or gappy, and series whose fit fails,
-fall back to seasonal naive (see :class:`models.baselines.LocalForecaster`).
+fall back to seasonal naive (see :class:`fcplan.models.baselines.LocalForecaster`).
 Fit time is bounded by ``max_iter`` and ``max_length`` (last points only).
 """
 

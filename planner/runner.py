@@ -1,7 +1,7 @@
 """The planner's runner (``fcplan plan``): the only place the planner does I/O.
 
 Latest forecast run + hourly history (for shift shares) -> pure
-:func:`planner.staffing.plan_staffing` -> ``plan_runs`` / ``staffing_plans``.
+:func:`fcplan.planner.staffing.plan_staffing` -> ``plan_runs`` / ``staffing_plans``.
 """
 
 from __future__ import annotations

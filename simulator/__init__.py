@@ -2,7 +2,7 @@
 
 No Kafka here: a producer streams :func:`generate_orders` and the promotions'
 ``to_event()``. Windows are half-open ``[start, end)``; naive times are local
-(``Asia/Seoul`` by default). See :mod:`streams.simulation.demand` for the model.
+(``Asia/Seoul`` by default). See :mod:`fcplan.simulator.demand` for the model.
 """
 
 from fcplan.simulator.demand import CenterProfile, make_centers

@@ -1,6 +1,6 @@
 """The true expected demand of simulated fulfillment centers.
 
-Conventions shared by every function of :mod:`streams.simulation`:
+Conventions shared by every function of :mod:`fcplan.simulator`:
 
 * windows are half-open, ``[start, end)``;
 * a naive ``start``/``end`` is wall-clock time in ``tz`` (default ``Asia/Seoul``);
@@ -16,7 +16,7 @@ Expected orders of center *c* in local hour *h* of day *d*::
     base * trend(d) * yearly(d) * weekly[dow(d)] * holiday(d) * intraday[h] * promotions(h)
 
 The daily total is negative binomial with that day's summed mean and the
-center's ``dispersion`` (see :mod:`streams.simulation.orders`).
+center's ``dispersion`` (see :mod:`fcplan.simulator.orders`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 :class:`Oracle` gives the exact negative-binomial quantiles of every center-day
 (the best any forecaster can do) and the known-future covariates a forecaster
 may use. The panel's ``y`` equals the daily totals of
-:func:`streams.simulation.orders.generate_orders` with the same seed, so a
+:func:`fcplan.simulator.orders.generate_orders` with the same seed, so a
 forecaster fed by the order stream sees the same numbers.
 """
 
@@ -44,7 +44,7 @@ from fcplan.simulator.promotions import (
 PROMO = "promo"  # relative uplift of the day's expected orders from promotions (0 = none)
 DISCOUNT = "discount_pct"  # largest discount of a promotion running that day (0 = none)
 #: The panel's holiday flags: the two basic ones (the engine adds the rest of
-#: ``models.calendar.HOLIDAY_COLUMNS`` when given a country).
+#: ``fcplan.core.calendar.HOLIDAY_COLUMNS`` when given a country).
 HOLIDAYS = [HOLIDAY, PRE_HOLIDAY]
 COVARIATES = [PROMO, DISCOUNT, *HOLIDAYS]
 ORACLE_MODEL = "oracle"
@@ -169,7 +169,7 @@ class Oracle:
 
         Columns: ``unique_id``, ``ds``, ``promo`` (relative uplift of the day's
         expected orders, 0.0 = none), ``discount_pct`` (largest discount running
-        that day), ``holiday``, ``pre_holiday`` (as :func:`models.calendar.holiday_features`).
+        that day), ``holiday``, ``pre_holiday`` (as :func:`fcplan.core.calendar.holiday_features`).
         With ``as_of`` None the promotions are those that really ran; otherwise
         those announced by ``as_of``, still active unless cancelled by then.
         """

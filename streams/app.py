@@ -1,6 +1,6 @@
 """The faust-streaming worker: thin loops around pure validation and one sink.
 
-``orders``: the batch consumer task (:mod:`streams.orders_consumer`): whole
+``orders``: the batch consumer task (:mod:`fcplan.streams.orders_consumer`): whole
 fetches -> validate -> one database transaction (dedupe, lateness, insert,
 hourly recount) -> dead letters and hourly aggregates (``center-demand``) ->
 offsets committed. ``promotions``: a faust agent over ``take_events`` batches

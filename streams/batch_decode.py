@@ -5,7 +5,7 @@ The fast path hands the fetch to msgspec as one newline-delimited buffer
 range-checked), then checks the business rules over whole columns. It only
 ever *accepts*: a record it is not sure about (a decode error anywhere in the
 fetch, a value with a newline of its own, an oversize or null value, padding
-whitespace, a rule that fails) goes to :func:`streams.validation.parse_order`,
+whitespace, a rule that fails) goes to :func:`fcplan.streams.validation.parse_order`,
 the authoritative per-record validator, which accepts it or says why not. So
 the fast path accepts exactly what ``parse_order`` accepts, with the same
 values, and every rejection carries ``parse_order``'s reason
@@ -28,7 +28,7 @@ from fcplan.streams.validation import Limits, Rejected, parse_order
 
 
 class _Order(msgspec.Struct, frozen=True, gc=False):
-    """The ``orders`` contract as msgspec checks it (see :class:`streams.contracts.Order`)."""
+    """The ``orders`` contract as msgspec checks it (see :class:`fcplan.core.contracts.Order`)."""
 
     order_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
     center_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
@@ -168,7 +168,7 @@ def decode_orders(values: Sequence[bytes | None], limits: Limits, now: datetime)
     """Validate a fetch of raw ``orders`` values; ``now`` is tz-aware wall-clock time.
 
     Returns the valid orders as columns, in fetch order, and ``(position,
-    Rejected)`` for the rest, as :func:`streams.validation.parse_order` judges them.
+    Rejected)`` for the rest, as :func:`fcplan.streams.validation.parse_order` judges them.
     """
     return decode_fetch(Fetch.of(values), limits, now)
 

@@ -1,7 +1,7 @@
 """Pure time logic: the hour an event belongs to, by its own timestamp.
 
 Times leave this module as naive UTC, the database's convention. In-batch dedupe
-and lateness work on whole columns: :mod:`streams.columns`.
+and lateness work on whole columns: :mod:`fcplan.streams.columns`.
 """
 
 from __future__ import annotations

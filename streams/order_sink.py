@@ -3,7 +3,7 @@
 One transaction a batch, in a handful of statements whatever its size:
 
 1. read the centers' stream times (``center_watermarks``) and split the batch
-   into on-time and late rows (:func:`streams.columns.split_late`, in Python);
+   into on-time and late rows (:func:`fcplan.streams.columns.split_late`, in Python);
    a late-looking order that is already stored is a replay (a duplicate), not a
    dead letter;
 2. hand the on-time rows to the database and let it insert those whose

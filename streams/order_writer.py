@@ -4,8 +4,8 @@ The consumer's process spends most of its time in aiokafka's own Python code
 (building one record object per event). Decoding and writing in the same
 process would share one GIL with it, so the writer runs in a child process
 with its own interpreter: the consumer puts each fetch's raw values, joined
-into one buffer (:class:`streams.batch_decode.Fetch`), into a shared-memory
-slot (:mod:`streams.fetch_slots`) and sends its place down a socket pair, and
+into one buffer (:class:`fcplan.streams.batch_decode.Fetch`), into a shared-memory
+slot (:mod:`fcplan.streams.fetch_slots`) and sends its place down a socket pair, and
 gets back what the batch produced (dead letters by position, the touched
 hours, counts). Batches are handled strictly in the order they were sent. The
 child stops when the socket closes (its parent stopped or died); a batch it

@@ -1,7 +1,7 @@
 """The one sink that writes stream results to the database.
 
-Orders: :mod:`streams.order_sink` (exactly once, in a few statements a batch);
-:func:`write_orders` here takes :class:`~streams.contracts.Order` records.
+Orders: :mod:`fcplan.streams.order_sink` (exactly once, in a few statements a batch);
+:func:`write_orders` here takes :class:`~fcplan.core.contracts.Order` records.
 Promotions: newest version wins.
 """
 
@@ -27,7 +27,7 @@ __all__ = ["OrderBatchResult", "bump_metrics", "write_orders", "write_promotions
 
 
 def write_orders(engine: Engine, batch: Sequence[Order], grace: timedelta) -> OrderBatchResult:
-    """Store orders exactly once (see :mod:`streams.order_sink`); ``late`` holds the
+    """Store orders exactly once (see :mod:`fcplan.streams.order_sink`); ``late`` holds the
     late :class:`Order` records themselves."""
     result = write_order_columns(engine, OrderColumns.from_orders(batch), grace)
     return replace(result, late=[batch[i] for i in result.late])

@@ -77,7 +77,7 @@ def parse_order(raw: bytes | None, limits: Limits, now: datetime) -> Order | Rej
 
     Parsing goes straight from bytes (pydantic-core's JSON parser: a few
     microseconds an event). Lateness is not judged here: it depends on the
-    stream time, which the sink knows (see :func:`streams.aggregate.split_late`).
+    stream time, which the sink knows (see :func:`fcplan.streams.columns.split_late`).
     """
     order = _decode(Order, raw, limits)
     if not isinstance(order, Order):

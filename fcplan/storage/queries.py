@@ -131,7 +131,7 @@ def forecast_frame(engine: Engine, run_id: str) -> pd.DataFrame:
 
 def issued_forecasts(engine: Engine, since: date) -> pd.DataFrame:
     """Every run's ensemble forecasts for days from ``since``: ``unique_id, ds,
-    data_end, run_id`` + one column per quantile (see :func:`models.drift.as_issued`)."""
+    data_end, run_id`` + one column per quantile (see :func:`fcplan.models.drift.as_issued`)."""
     stmt = (
         select(
             forecasts.c.run_id,

@@ -3,7 +3,7 @@
 Training: random windows of ``context_length + prediction_length`` steps from
 any series; each window is divided by its scale ``v = 1 + mean(y in the
 context)`` (the paper's mean scaling); at step ``t`` the GRU
-(:class:`~models.neural.modules.DeepARNet`) sees the lagged targets
+(:class:`~fcplan.models.neural.modules.DeepARNet`) sees the lagged targets
 ``y[t - lag] / v`` and their observed flags, the calendar encoding, holiday
 flags, known-future covariates at ``t``, past-only covariates at ``t - 1`` and
 ``log v``, and the loss is the negative-binomial negative log-likelihood of
@@ -40,7 +40,7 @@ class DeepAR(Forecaster):
     """Global autoregressive GRU with a negative-binomial output, sampled ancestrally.
 
     Training cost scales with the data: about ``passes`` passes over the training
-    windows (see :func:`models.neural.training.step_budget`), at most ``epochs *
+    windows (see :func:`fcplan.models.neural.training.step_budget`), at most ``epochs *
     batches_per_epoch`` batches and ``max_train_s`` seconds."""
 
     name: ClassVar[str] = "deepar"

@@ -5,7 +5,7 @@ the series' scale at the origin (mean ``|y|`` over its last 28 steps),
 their observed flags, the covariates over the context, the known-future
 covariates and holidays of the next ``max_horizon`` steps, the calendar of the
 first target step and ``log1p(scale)``. The network
-(:class:`~models.neural.modules.MLPQuantileNet`) outputs all ``levels`` for all
+(:class:`~fcplan.models.neural.modules.MLPQuantileNet`) outputs all ``levels`` for all
 ``max_horizon`` steps at once, non-crossing by construction, trained with the
 pinball loss across all series. Horizons beyond ``max_horizon`` are forecast
 block by block, feeding the median back (intervals then do not widen: refit
@@ -45,7 +45,7 @@ class MLPQuantile(Forecaster):
     """Global multi-horizon quantile MLP trained with the pinball loss.
 
     Training cost scales with the data: about ``passes`` passes over the training
-    windows (see :func:`models.neural.training.step_budget`), at most ``epochs *
+    windows (see :func:`fcplan.models.neural.training.step_budget`), at most ``epochs *
     batches_per_epoch`` batches and ``max_train_s`` seconds."""
 
     name: ClassVar[str] = "mlp"

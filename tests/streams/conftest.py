@@ -1,7 +1,7 @@
 """Factories for the streams integration tests: a fresh broker, worker processes,
 a raw producer, bounded waits on the database and a dead-letter reader.
 
-Topic names are fixed (``streams.contracts``), so every test that uses
+Topic names are fixed (``fcplan.core.contracts``), so every test that uses
 :func:`stack` gets a broker of its own (Tansu, memory-only, ~1 s to start), a
 fresh SQLite database (or the PostgreSQL one it asks for) and a unique consumer
 group. Worker processes are ``python -m fcplan worker -v`` children in their own
