@@ -41,6 +41,7 @@ from sqlalchemy import func, select
 from fcplan.app.broker import EmbeddedBroker, free_port
 from fcplan.core.contracts import ORDERS
 from fcplan.storage import make_engine
+from fcplan.storage.metrics import ORDERS_PROCESSED
 from fcplan.storage.schema import orders, stream_metrics
 from fcplan.streams.topics import ensure_topics
 
@@ -139,7 +140,7 @@ def progress(engine: object) -> tuple[int, datetime | None]:
     with engine.connect() as conn:  # type: ignore[attr-defined]
         done, at = conn.execute(
             select(func.coalesce(func.sum(stream_metrics.c.value), 0), func.max(stream_metrics.c.updated_at)).where(
-                stream_metrics.c.name.in_(["orders", "orders_dead_letters"])
+                stream_metrics.c.name.in_(ORDERS_PROCESSED)
             )
         ).one()
     return int(done), at
