@@ -10,7 +10,7 @@ from fcplan.simulator.expected import expected_daily, expected_hourly
 from fcplan.simulator.oracle import COVARIATES, Oracle, simulate_daily_panel
 from fcplan.simulator.orders import generate_order_frame, generate_orders, sample_daily_counts
 from fcplan.simulator.promotions import (
-    Promotion,
+    SimulatedPromotion,
     make_promotions,
     promotion_uplift,
     promotions_known_at,
@@ -20,7 +20,7 @@ __all__ = [
     "COVARIATES",
     "CenterProfile",
     "Oracle",
-    "Promotion",
+    "SimulatedPromotion",
     "expected_daily",
     "expected_hourly",
     "generate_order_frame",

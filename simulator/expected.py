@@ -25,12 +25,12 @@ from fcplan.simulator.demand import (
     local_days,
     to_instant,
 )
-from fcplan.simulator.promotions import Promotion, promotion_factor
+from fcplan.simulator.promotions import SimulatedPromotion, promotion_factor
 
 
 def hourly_matrix(
     centers: Sequence[CenterProfile],
-    promotions: Sequence[Promotion],
+    promotions: Sequence[SimulatedPromotion],
     hours: pd.DatetimeIndex,
     country: str = DEFAULT_COUNTRY,
 ) -> np.ndarray:
@@ -41,7 +41,7 @@ def hourly_matrix(
 
 def expected_hourly(
     centers: Sequence[CenterProfile],
-    promotions: Sequence[Promotion],
+    promotions: Sequence[SimulatedPromotion],
     start: TimeLike,
     end: TimeLike,
     tz: str = DEFAULT_TZ,
@@ -66,7 +66,7 @@ def expected_hourly(
 
 def daily_matrix(
     centers: Sequence[CenterProfile],
-    promotions: Sequence[Promotion],
+    promotions: Sequence[SimulatedPromotion],
     days: pd.DatetimeIndex,
     tz: str = DEFAULT_TZ,
     country: str = DEFAULT_COUNTRY,
@@ -80,7 +80,7 @@ def daily_matrix(
 
 def expected_daily(
     centers: Sequence[CenterProfile],
-    promotions: Sequence[Promotion],
+    promotions: Sequence[SimulatedPromotion],
     start: TimeLike,
     end: TimeLike,
     tz: str = DEFAULT_TZ,

@@ -35,7 +35,7 @@ from fcplan.simulator.demand import (
 from fcplan.simulator.expected import daily_matrix, expected_daily
 from fcplan.simulator.orders import sample_daily_counts
 from fcplan.simulator.promotions import (
-    Promotion,
+    SimulatedPromotion,
     cancellation_chance,
     make_promotions,
     promotions_known_at,
@@ -92,7 +92,7 @@ class Oracle:
     tz: str = DEFAULT_TZ
     country: str = DEFAULT_COUNTRY
 
-    def promotions(self, start: TimeLike, end: TimeLike) -> list[Promotion]:
+    def promotions(self, start: TimeLike, end: TimeLike) -> list[SimulatedPromotion]:
         """The promotions (including cancelled ones) touching ``[start, end)``."""
         return make_promotions(
             self.centers, to_local_day(start, self.tz), to_local_day(end, self.tz), self.seed, self.tz

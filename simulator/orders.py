@@ -34,7 +34,7 @@ from fcplan.simulator.demand import (
     to_local_day,
 )
 from fcplan.simulator.expected import hourly_matrix
-from fcplan.simulator.promotions import Promotion
+from fcplan.simulator.promotions import SimulatedPromotion
 
 ORDER_COLUMNS = ["order_id", "center_id", "ts", "lines", "units"]
 _BLOCK_DAYS = 31  # days of expected demand computed at once
@@ -63,7 +63,7 @@ def _blocks(days: pd.DatetimeIndex) -> Iterator[pd.DatetimeIndex]:
 
 def _block_means(
     centers: Sequence[CenterProfile],
-    promotions: Sequence[Promotion],
+    promotions: Sequence[SimulatedPromotion],
     block: pd.DatetimeIndex,
     tz: str,
     country: str,
@@ -77,7 +77,7 @@ def _block_means(
 
 def sample_daily_counts(
     centers: Sequence[CenterProfile],
-    promotions: Sequence[Promotion],
+    promotions: Sequence[SimulatedPromotion],
     start: TimeLike,
     end: TimeLike,
     seed: int = 0,
@@ -116,7 +116,7 @@ def sample_daily_counts(
 
 def _order_chunks(
     centers: Sequence[CenterProfile],
-    promotions: Sequence[Promotion],
+    promotions: Sequence[SimulatedPromotion],
     start: TimeLike,
     end: TimeLike,
     seed: int,
@@ -196,7 +196,7 @@ def _order_ids(centers: Sequence[CenterProfile], chunk: dict[str, np.ndarray]) -
 
 def generate_orders(
     centers: Sequence[CenterProfile],
-    promotions: Sequence[Promotion],
+    promotions: Sequence[SimulatedPromotion],
     start: TimeLike,
     end: TimeLike,
     seed: int = 0,
@@ -226,7 +226,7 @@ def generate_orders(
 
 def generate_order_frame(
     centers: Sequence[CenterProfile],
-    promotions: Sequence[Promotion],
+    promotions: Sequence[SimulatedPromotion],
     start: TimeLike,
     end: TimeLike,
     seed: int = 0,

@@ -1,6 +1,6 @@
 """Simulated promotions: announced ahead, some cancelled, each lifting demand while it runs.
 
-A :class:`Promotion` carries the fields of the promotion event contract. Its
+A :class:`SimulatedPromotion` carries the fields of the promotion event contract. Its
 ``uplift`` multiplies the expected orders of its centers in every hour starting
 in ``[start, end)``; overlapping promotions multiply, capped at
 :data:`MAX_UPLIFT`. A cancelled promotion lifts nothing.
@@ -48,7 +48,7 @@ def _ns(moment: datetime) -> int:
 
 
 @dataclass(frozen=True)
-class Promotion:
+class SimulatedPromotion:
     """One promotion as in the event contract.
 
     ``center_ids`` None means every center. ``start``, ``end``, ``announced_at``
@@ -87,7 +87,7 @@ class Promotion:
     def applies_to(self, center_id: str) -> bool:
         return self.center_ids is None or center_id in self.center_ids
 
-    def known_at(self, as_of: datetime) -> Promotion | None:
+    def known_at(self, as_of: datetime) -> SimulatedPromotion | None:
         """The promotion as a planner sees it at ``as_of``: None before the
         announcement; still ``"active"`` if its cancellation comes later."""
         if self.announced_at > as_of:
@@ -112,15 +112,15 @@ class Promotion:
 
 
 def promotions_known_at(
-    promotions: Sequence[Promotion], as_of: TimeLike, tz: str = DEFAULT_TZ
-) -> list[Promotion]:
+    promotions: Sequence[SimulatedPromotion], as_of: TimeLike, tz: str = DEFAULT_TZ
+) -> list[SimulatedPromotion]:
     """The promotions announced by ``as_of``, with cancellations known by then."""
     moment = to_instant(as_of, tz).to_pydatetime()
     known = (p.known_at(moment) for p in promotions)
     return [p for p in known if p is not None]
 
 
-def cancellation_chance(promo: Promotion, as_of: datetime, cancel_rate: float = CANCEL_RATE) -> float:
+def cancellation_chance(promo: SimulatedPromotion, as_of: datetime, cancel_rate: float = CANCEL_RATE) -> float:
     """Probability that ``promo``, announced and not cancelled by ``as_of``, is
     cancelled later (the cancellation time is uniform between announcement and start)."""
     a, s, t = promo.announced_at.timestamp(), promo.start.timestamp(), as_of.timestamp()
@@ -131,7 +131,7 @@ def cancellation_chance(promo: Promotion, as_of: datetime, cancel_rate: float = 
 
 
 def promotion_factor(
-    center_ids: Sequence[str], promotions: Sequence[Promotion], hour_ns: np.ndarray
+    center_ids: Sequence[str], promotions: Sequence[SimulatedPromotion], hour_ns: np.ndarray
 ) -> np.ndarray:
     """Demand multiplier per center and hour, shape ``(len(center_ids), len(hour_ns))``.
 
@@ -161,7 +161,7 @@ def _draw(
     month_start: pd.Timestamp,
     tz: str,
     cancel_rate: float,
-) -> Promotion:
+) -> SimulatedPromotion:
     kind = str(rng.choice(PROMOTION_KINDS, p=_KIND_PROBS))
     day = month_start + pd.Timedelta(days=int(rng.integers(month_start.days_in_month)))
     if kind == "flash_sale":
@@ -179,7 +179,7 @@ def _draw(
     def aware(ts: pd.Timestamp) -> datetime:
         return ts.tz_localize(tz).to_pydatetime()
 
-    return Promotion(
+    return SimulatedPromotion(
         promo_id=promo_id,
         center_ids=center_ids,
         start=aware(start),
@@ -201,7 +201,7 @@ def make_promotions(
     per_center_rate: float = 1.5,
     all_centers_rate: float = 1.0,
     cancel_rate: float = CANCEL_RATE,
-) -> list[Promotion]:
+) -> list[SimulatedPromotion]:
     """Promotions running at some moment of ``[start, end)``, sorted by start.
 
     Per local calendar month: ``Poisson(all_centers_rate)`` promotions for all
@@ -214,7 +214,7 @@ def make_promotions(
     lo, hi = to_instant(start, tz), to_instant(end, tz)
     first = (lo.tz_localize(None).to_period("M") - 1).to_timestamp()
     months = pd.date_range(first, hi.tz_localize(None), freq="MS")
-    promos: list[Promotion] = []
+    promos: list[SimulatedPromotion] = []
     for month_start in months:
         tag = f"{month_start.year}{month_start.month:02d}"
         ym = month_start.year * 12 + month_start.month - 1

@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from fcplan.core.contracts import ORDERS, PROMOTIONS
 from fcplan.simulator import (
     CenterProfile,
-    Promotion,
+    SimulatedPromotion,
     expected_hourly,
     generate_order_frame,
     generate_orders,
@@ -49,7 +49,7 @@ class SimulationConfig:
     tz: str = "Asia/Seoul"
 
 
-def promotion_events(promos: Sequence[Promotion]) -> list[tuple[datetime, str, dict]]:
+def promotion_events(promos: Sequence[SimulatedPromotion]) -> list[tuple[datetime, str, dict]]:
     """Every version a promotion goes through, as ``(event time, key, record)``:
     the announcement, and for cancelled ones the cancellation."""
     events = []
@@ -68,7 +68,7 @@ def promotion_events(promos: Sequence[Promotion]) -> list[tuple[datetime, str, d
 def store_truth(
     engine: Engine,
     centers: Sequence[CenterProfile],
-    promos: Sequence[Promotion],
+    promos: Sequence[SimulatedPromotion],
     start: pd.Timestamp,
     end: pd.Timestamp,
     tz: str,

@@ -13,7 +13,7 @@ from scipy import stats
 from fcplan.core.panel import validate_panel
 from fcplan.simulator import (
     COVARIATES,
-    Promotion,
+    SimulatedPromotion,
     expected_daily,
     expected_hourly,
     generate_order_frame,
@@ -31,7 +31,7 @@ def centers_factory(n: int = 3, seed: int = 0, scale: float = 0.2):
     return make_centers(n, seed, scale)
 
 
-def promotion_factory(**overrides) -> Promotion:
+def promotion_factory(**overrides) -> SimulatedPromotion:
     start = datetime(2025, 10, 14, tzinfo=SEOUL)
     fields = {
         "promo_id": "P-1",
@@ -44,7 +44,7 @@ def promotion_factory(**overrides) -> Promotion:
         "announced_at": start - timedelta(days=5),
     }
     fields.update(overrides)
-    return Promotion(**fields)
+    return SimulatedPromotion(**fields)
 
 
 def by_center_day(frame: pd.DataFrame) -> pd.Series:
