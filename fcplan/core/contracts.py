@@ -23,14 +23,16 @@ ORDERS_DLQ = "orders-dlq"
 PROMOTIONS_DLQ = "promotions-dlq"
 
 
-class _Record(BaseModel):
+class Record(BaseModel):
+    """Base of every topic's record: frozen, extra fields ignored, JSON on the wire."""
+
     model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()
 
 
-class Order(_Record):
+class Order(Record):
     """One customer order, as the shop system emits it."""
 
     order_id: str = Field(min_length=1, max_length=128)
@@ -46,7 +48,7 @@ class Order(_Record):
         return self
 
 
-class Promotion(_Record):
+class Promotion(Record):
     """A promotion announcement; a later version with the same ``promo_id`` replaces it."""
 
     promo_id: str = Field(min_length=1, max_length=128)
@@ -75,7 +77,7 @@ class Promotion(_Record):
         return self
 
 
-class CenterDemand(_Record):
+class CenterDemand(Record):
     """Orders of one center in one hour (UTC hour start), as stored."""
 
     center_id: str
@@ -85,7 +87,7 @@ class CenterDemand(_Record):
     units: int
 
 
-class ForecastRecord(_Record):
+class ForecastRecord(Record):
     run_id: str
     model_version: str
     center_id: str
@@ -93,7 +95,7 @@ class ForecastRecord(_Record):
     quantiles: dict[str, float]
 
 
-class StaffingPlanRecord(_Record):
+class StaffingPlanRecord(Record):
     plan_id: str
     center_id: str
     day: date
@@ -102,7 +104,7 @@ class StaffingPlanRecord(_Record):
     orders_planned: float
 
 
-class ForecastAlert(_Record):
+class ForecastAlert(Record):
     center_id: str
     day: date
     kind: str
@@ -123,7 +125,7 @@ def dead_letter_headers(source: Any, reason: str, detail: str) -> list[tuple[str
 
 
 #: topic -> record type, for docs, tests and topic creation.
-TOPICS: dict[str, type[_Record] | None] = {
+TOPICS: dict[str, type[Record] | None] = {
     ORDERS: Order,
     PROMOTIONS: Promotion,
     CENTER_DEMAND: CenterDemand,
