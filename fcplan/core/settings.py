@@ -166,6 +166,9 @@ class PlannerSettings(CenterParams):
     #: Per-center overrides of the fields of :class:`CenterParams`, as JSON, e.g.
     #: {"FC-SEOUL-1": {"minutes_per_order": 1.6, "shrinkage": 0.12}}.
     center_overrides: dict[str, dict[str, float]] = Field(default_factory=dict)
+    #: A centers TOML file (per-center zone, shifts, productivity, bounds, costs); when set it
+    #: replaces the fields above (see fcplan.planner.centers).
+    centers_file: str | None = None
 
     _split = field_validator("shifts", mode="before")(classmethod(lambda cls, v: _split_csv(v)))
 

@@ -1,0 +1,309 @@
+"""The centers file: each center's zone, calendar, shifts, productivity, bounds and costs.
+
+A TOML file (``centers.toml``) with an optional ``[defaults]`` table and one
+``[centers."<id>"]`` table per center; a center's table overrides the defaults
+field by field (``shifts`` as a whole)::
+
+    [defaults]
+    timezone = "Asia/Seoul"
+    holiday_country = "KR"
+    orders_per_packer_hour = 30      # productivity (a shift may set its own)
+    shrinkage = 0.12                 # share of productive hours lost (training, walking)
+    min_packers = 1
+    max_packers = 60                 # per shift; omit for no cap
+    cost_short = 3                   # cost of a missing packer-hour ...
+    cost_idle = 1                    # ... and of an idle one (or: service_level = 0.75)
+
+    [[defaults.shifts]]
+    name = "day"
+    start = "06:00"                  # local wall clock; the shift belongs to the day it starts
+    end = "14:00"
+    paid_hours = 8
+    break_minutes = 30
+
+    [centers."FC-LA-1"]
+    timezone = "America/Los_Angeles"
+    holiday_country = "US"
+
+Errors name the center and the field (``center 'FC-LA-1', field shifts[2].end: ...``).
+Without a file, :func:`centers_from_settings` builds the one default center from the
+``FCPLAN_PLANNER_*`` variables, as before.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from fcplan.core.settings import PlannerSettings
+from fcplan.planner.shifts import Shift, ShiftError, parse_shifts
+
+DEFAULT_SHIFTS = (
+    {"name": "day", "start": 6, "end": 14, "paid_hours": 8.0},
+    {"name": "swing", "start": 14, "end": 22, "paid_hours": 8.0},
+    {"name": "night", "start": 22, "end": 6, "paid_hours": 8.0},
+)
+_CLOCK = re.compile(r"^(?P<h>\d{1,2})(:(?P<m>\d{2}))?$")
+
+
+class CentersError(ValueError):
+    """The centers file (or the planner variables) is malformed; the message names the center and field."""
+
+
+def _hour(value: object) -> object:
+    """``"06:00"``, ``"6"`` or ``6`` -> 6 (whole local hours: plans follow hourly aggregates)."""
+    if isinstance(value, str):
+        match = _CLOCK.match(value.strip())
+        if not match:
+            raise ValueError(f"{value!r} is not a local time; write it as \"HH:00\", e.g. \"22:00\"")
+        if match["m"] not in (None, "00"):
+            raise ValueError(f"{value!r}: shifts start and end on whole hours (plans use hourly orders); use \"HH:00\"")
+        return int(match["h"])
+    return value
+
+
+class ShiftConfig(BaseModel):
+    """One shift: ``start``-``end`` local hours (``end <= start`` wraps past midnight)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    start: int = Field(ge=0, le=23)
+    end: int = Field(ge=0, le=24)
+    #: Hours a packer of this shift is paid for (default: the shift's length).
+    paid_hours: float | None = Field(None, gt=0, le=24)
+    break_minutes: float = Field(0.0, ge=0)
+    #: Orders one packer packs per productive hour on this shift (default: the center's).
+    orders_per_packer_hour: float | None = Field(None, gt=0)
+
+    _clock = field_validator("start", "end", mode="before")(classmethod(lambda cls, v: _hour(v)))
+
+    @property
+    def shift(self) -> Shift:
+        return Shift(self.name, self.start, self.end)
+
+    @property
+    def length(self) -> int:
+        """Hours from start to end (wrapping past midnight)."""
+        return (self.end - self.start) % 24 or 24
+
+    @property
+    def paid(self) -> float:
+        return float(self.length) if self.paid_hours is None else self.paid_hours
+
+    @model_validator(mode="after")
+    def _check_hours(self) -> ShiftConfig:
+        if self.start == self.end:
+            raise ValueError(f"starts and ends at {self.start}:00; a 24-hour shift is start = 0, end = 24")
+        if self.paid > self.length:
+            raise ValueError(
+                f"paid_hours={self.paid:g} exceeds the shift's length {self.start}:00-{self.end}:00 "
+                f"({self.length} h); lower paid_hours or widen the shift"
+            )
+        if self.break_minutes / 60.0 >= self.paid:
+            raise ValueError(f"break_minutes={self.break_minutes:g} leaves no working time of {self.paid:g} paid hours")
+        return self
+
+
+class CenterConfig(BaseModel):
+    """Everything the planner needs about one center."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    center_id: str = Field(min_length=1)
+    timezone: str = "Asia/Seoul"
+    holiday_country: str = "KR"
+    shifts: tuple[ShiftConfig, ...] = tuple(ShiftConfig(**s) for s in DEFAULT_SHIFTS)
+    orders_per_packer_hour: float = Field(30.0, gt=0)
+    shrinkage: float = Field(0.15, ge=0, lt=1)
+    min_packers: int = Field(1, ge=0)
+    max_packers: int | None = Field(None, ge=1)
+    cost_short: float | None = Field(None, gt=0)
+    cost_idle: float | None = Field(None, gt=0)
+    service_level: float | None = Field(None, gt=0, lt=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"{value!r} is not an IANA time zone, e.g. \"Europe/Berlin\"") from exc
+        return value
+
+    @field_validator("holiday_country")
+    @classmethod
+    def _check_country(cls, value: str) -> str:
+        import holidays
+
+        if value not in holidays.list_supported_countries():
+            raise ValueError(f"{value!r} is not a country code the holidays package knows, e.g. \"KR\", \"US\", \"DE\"")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> CenterConfig:
+        try:
+            parse_shifts([f"{s.name}:{s.start}-{s.end}" for s in self.shifts])
+        except ShiftError as exc:
+            raise ValueError(f"shifts: {exc}") from exc
+        if self.max_packers is not None and self.max_packers < self.min_packers:
+            raise ValueError(f"max_packers={self.max_packers} is below min_packers={self.min_packers}")
+        costs = (self.cost_short, self.cost_idle)
+        if self.service_level is not None and any(c is not None for c in costs):
+            raise ValueError("give either service_level or cost_short and cost_idle, not both")
+        if self.service_level is None and (None in costs) and costs != (None, None):
+            raise ValueError("give both cost_short and cost_idle (or a service_level)")
+        return self
+
+    @property
+    def service_quantile(self) -> float:
+        """The demand quantile planned on: ``service_level``, else the newsvendor ratio
+        ``cost_short / (cost_short + cost_idle)`` (3:1 when neither is given)."""
+        if self.service_level is not None:
+            return self.service_level
+        short, idle = self.cost_short or 3.0, self.cost_idle or 1.0
+        return short / (short + idle)
+
+    def productivity(self, shift: ShiftConfig) -> float:
+        """Orders per productive packer-hour on ``shift``."""
+        return shift.orders_per_packer_hour or self.orders_per_packer_hour
+
+    def productive_hours(self, shift: ShiftConfig) -> float:
+        """Packing hours one packer of ``shift`` delivers: paid hours less the break, less shrinkage."""
+        return (shift.paid - shift.break_minutes / 60.0) * (1.0 - self.shrinkage)
+
+
+class Centers:
+    """The configured centers, and the default for a center the file does not list."""
+
+    def __init__(self, centers: Mapping[str, CenterConfig], default: CenterConfig | None = None,
+                 source: str = "centers file") -> None:
+        self.centers = dict(centers)
+        self.default = default
+        self.source = source
+
+    def __getitem__(self, center_id: str) -> CenterConfig:
+        if center_id in self.centers:
+            return self.centers[center_id]
+        if self.default is not None:
+            return self.default.model_copy(update={"center_id": center_id})
+        raise CentersError(
+            f"center {center_id!r} is not in the {self.source} (it lists {sorted(self.centers)[:8]}); "
+            f"add a [centers.\"{center_id}\"] table or a [defaults] table for unlisted centers"
+        )
+
+    def for_ids(self, ids: Iterable[str]) -> dict[str, CenterConfig]:
+        """The configuration of each center id; raises :class:`CentersError` naming the missing ones."""
+        ids = list(dict.fromkeys(str(i) for i in ids))
+        missing = [i for i in ids if i not in self.centers]
+        if missing and self.default is None:
+            raise CentersError(
+                f"center(s) {missing[:8]} are not in the {self.source} (it lists {sorted(self.centers)[:8]}); "
+                "add a [centers.\"<id>\"] table for each, or a [defaults] table for unlisted centers"
+            )
+        return {i: self[i] for i in ids}
+
+    def zones(self, ids: Iterable[str]) -> dict[str, str]:
+        return {i: c.timezone for i, c in self.for_ids(ids).items()}
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(table)"
+
+
+def _validate(center_id: str, values: Mapping[str, Any], source: str) -> CenterConfig:
+    try:
+        return CenterConfig(center_id=center_id, **values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = f"unknown field; use one of {sorted(CenterConfig.model_fields)} (shifts: {sorted(ShiftConfig.model_fields)})"
+        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        raise CentersError(f"{source}: center {center_id!r}, field {_where(err['loc'])}: {msg}{more}") from None
+    except TypeError as exc:
+        raise CentersError(f"{source}: center {center_id!r}: {exc}") from None
+
+
+def parse_centers(data: Mapping[str, Any], source: str = "centers file") -> Centers:
+    """Validate the parsed TOML of a centers file (see the module docstring)."""
+    unknown = sorted(set(data) - {"defaults", "centers"})
+    if unknown:
+        raise CentersError(f"{source}: unknown top-level table(s) {unknown}; use [defaults] and [centers.\"<id>\"]")
+    defaults = data.get("defaults", {})
+    tables = data.get("centers", {})
+    if not isinstance(defaults, Mapping) or not isinstance(tables, Mapping):
+        raise CentersError(f"{source}: [defaults] and [centers] must be tables")
+    if not tables and not defaults:
+        raise CentersError(f"{source}: no centers; add a [centers.\"<id>\"] table per center (or a [defaults] table)")
+    default = _validate("(defaults)", defaults, source) if defaults else None
+    centers = {}
+    for center_id, table in tables.items():
+        if not isinstance(table, Mapping):
+            raise CentersError(f"{source}: center {center_id!r} must be a table, got {table!r}")
+        centers[str(center_id)] = _validate(str(center_id), {**defaults, **table}, source)
+    return Centers(centers, default, source)
+
+
+def load_centers(path: str | Path) -> Centers:
+    """Read and validate a centers TOML file; :class:`CentersError` says what to fix."""
+    path = Path(path)
+    if not path.is_file():
+        raise CentersError(f"centers file {str(path)!r} does not exist; pass the path of a TOML file (see centers.example.toml)")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise CentersError(f"centers file {str(path)!r} is not valid TOML: {exc}") from exc
+    return parse_centers(data, source=str(path))
+
+
+def centers_from_settings(cfg: PlannerSettings, timezone: str, holiday_country: str = "KR") -> Centers:
+    """The single default center of the ``FCPLAN_PLANNER_*`` variables (or the file in
+    ``FCPLAN_PLANNER_CENTERS_FILE``); per-center overrides become listed centers."""
+    if cfg.centers_file:
+        return load_centers(cfg.centers_file)
+    source = "FCPLAN_PLANNER_* variables"
+    shifts = []
+    for shift in parse_shifts(cfg.shifts):
+        if cfg.shift_hours > shift.length:
+            raise CentersError(
+                f"FCPLAN_PLANNER_SHIFT_HOURS={cfg.shift_hours:g} exceeds shift {shift} ({shift.length} h); "
+                "lower it or use a centers file with paid_hours per shift"
+            )
+        shifts.append({"name": shift.name, "start": shift.start_hour, "end": shift.end_hour,
+                       "paid_hours": cfg.shift_hours})
+
+    def values(p: Mapping[str, float]) -> dict[str, Any]:
+        return {
+            "timezone": timezone,
+            "holiday_country": holiday_country,
+            "shifts": shifts,
+            "orders_per_packer_hour": 60.0 / p["minutes_per_order"],
+            "shrinkage": p["shrinkage"],
+            "min_packers": int(p["min_packers"]),
+            "cost_short": p["cost_short"],
+            "cost_idle": p["cost_idle"],
+        }
+
+    base = cfg.center_values()
+    default = _validate("(default)", values(base), source)
+    centers = {}
+    for center_id, override in cfg.center_overrides.items():
+        unknown = sorted(set(override) - set(base))
+        if unknown:
+            raise CentersError(
+                f"FCPLAN_PLANNER_CENTER_OVERRIDES for {center_id!r} names unknown field(s) {unknown}; "
+                f"use {sorted(base)}"
+            )
+        centers[center_id] = _validate(center_id, values({**base, **override}), source)
+    return Centers(centers, default, source)

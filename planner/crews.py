@@ -1,0 +1,211 @@
+"""Crews that match shifts: packers per center, day and shift from daily quantiles.
+
+A shift belongs to the local day it **starts**: the night shift ``22-6`` of day D
+packs the orders of D 22:00-24:00 and of D+1 00:00-06:00, so its orders come
+from D's forecast for the evening hours and from D+1's for the morning ones.
+How a day's orders spread over its hours is learned per center and weekday from
+the hourly aggregates (:func:`hour_profiles`: a weekday x hour profile, pooled
+towards the center's all-week profile while a weekday has few days of history,
+and towards a flat profile while the center has none).
+
+Pure: frames and :class:`~fcplan.planner.centers.CenterConfig` in, plan frame out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from fcplan.core.panel import DS, UNIQUE_ID, PanelError, Y, select_model
+from fcplan.core.quantiles import quantile_levels
+from fcplan.planner.centers import CenterConfig, ShiftConfig
+from fcplan.planner.staffing import PLAN_COLUMNS, headcount, interpolate_quantile
+
+SHIFT = "shift"
+#: Extra columns of the crew plan (not stored): when the shift starts (local wall clock),
+#: packers before the cap, and whether the evening/morning split used the next day's forecast.
+CREW_COLUMNS = [*PLAN_COLUMNS, "starts_at", "packers_needed", "next_day_forecast"]
+#: Days of history a weekday profile is pooled with (its weight is n / (n + PRIOR_DAYS)).
+PRIOR_DAYS = 3.0
+
+
+def hour_profiles(
+    hourly: pd.DataFrame,
+    centers: list[str] | tuple[str, ...] = (),
+    *,
+    days: int = 56,
+    before: pd.Timestamp | None = None,
+    prior_days: float = PRIOR_DAYS,
+) -> dict[str, np.ndarray]:
+    """Each center's share of a day's orders per local hour, per weekday: ``{center: (7, 24)}``.
+
+    ``hourly``: ``unique_id, ds (local wall-clock hour of that center, tz-naive), y``.
+    Only the last ``days`` days before ``before`` (exclusive; pass today to leave out
+    the day still filling) count. Row ``w`` (Monday = 0) is the weekday's hour counts
+    plus ``prior_days`` average days of the center's all-week profile, normalised; the
+    all-week profile is pooled the same way towards a flat one. Rows sum to 1. A center
+    listed in ``centers`` without history gets the flat profile (1/24 each hour).
+    """
+    missing = [c for c in (UNIQUE_ID, DS, Y) if c not in hourly.columns]
+    if missing:
+        raise PanelError(
+            f"hourly lacks column(s) {missing}; it has {list(hourly.columns)}. "
+            "Pass orders per center per local hour as unique_id, ds, y"
+        )
+    frame = hourly[[UNIQUE_ID, DS, Y]].copy()
+    frame[UNIQUE_ID] = frame[UNIQUE_ID].astype(str)
+    ds = pd.to_datetime(frame[DS])
+    if isinstance(ds.dtype, pd.DatetimeTZDtype):
+        ds = ds.dt.tz_localize(None)
+    frame[DS] = ds
+    frame[Y] = pd.to_numeric(frame[Y], errors="coerce").fillna(0.0).clip(lower=0.0)
+    if before is not None:
+        frame = frame[frame[DS] < pd.Timestamp(before).normalize()]
+    day = frame[DS].dt.normalize()
+    first = day.groupby(frame[UNIQUE_ID]).transform("max") - pd.Timedelta(days=days - 1)
+    frame = frame[day >= first]
+    flat = np.full((7, 24), 1.0 / 24)
+    out = {str(c): flat.copy() for c in centers}
+    for center, grp in frame.groupby(UNIQUE_ID, sort=True):
+        when = grp[DS]
+        counts = np.zeros((7, 24))
+        np.add.at(counts, (when.dt.weekday.to_numpy(), when.dt.hour.to_numpy()), grp[Y].to_numpy("float64"))
+        n_days = np.bincount(when.dt.normalize().drop_duplicates().dt.weekday.to_numpy(), minlength=7)
+        total = counts.sum()
+        if total <= 0:
+            out[str(center)] = flat.copy()
+            continue
+        per_day = total / max(n_days.sum(), 1)
+        week = counts.sum(axis=0)
+        week = (week + prior_days * per_day / 24) / (total + prior_days * per_day)
+        prof = counts + prior_days * per_day * week[None, :]
+        out[str(center)] = prof / prof.sum(axis=1, keepdims=True)
+    return out
+
+
+def _portions(shift: ShiftConfig, today: np.ndarray, tomorrow: np.ndarray) -> tuple[float, float]:
+    """Shares of the start day's orders and of the next day's orders that ``shift`` packs."""
+    if shift.end > shift.start:
+        return float(today[shift.start : shift.end].sum()), 0.0
+    return float(today[shift.start :].sum()), float(tomorrow[: shift.end].sum())
+
+
+def daily_quantiles(forecast: pd.DataFrame, taus: Mapping[str, float], model: str | None = None) -> pd.DataFrame:
+    """``unique_id, ds, planned, median``: each row's daily quantile at its center's ``tau``."""
+    if not isinstance(forecast, pd.DataFrame):
+        raise TypeError("forecast must be a pandas DataFrame")
+    missing = [c for c in (UNIQUE_ID, DS) if c not in forecast.columns]
+    if missing:
+        raise PanelError(f"forecast lacks column(s) {missing}; it has {list(forecast.columns)}")
+    levels = quantile_levels(forecast)
+    if not levels:
+        raise PanelError(
+            f"forecast has no quantile columns; it has {list(forecast.columns)}. Expected columns named "
+            'by level, e.g. "0.1", "0.5", "0.9" (as `fcplan forecast` writes them)'
+        )
+    forecast = select_model(forecast, model)
+    levels = [(level, col) for level, col in levels if forecast[col].notna().any()] or levels
+    frame = forecast[[UNIQUE_ID, DS]].copy()
+    frame[UNIQUE_ID] = frame[UNIQUE_ID].astype(str)
+    frame[DS] = pd.to_datetime(frame[DS]).dt.normalize()
+    dup = frame.duplicated([UNIQUE_ID, DS])
+    if dup.any():
+        raise PanelError(
+            f"forecast has {int(dup.sum())} duplicate (unique_id, ds) rows, e.g. "
+            f"{frame.loc[dup].head(3).to_dict('records')}; keep one row per center and day (one model)"
+        )
+    values = forecast[[col for _, col in levels]].apply(pd.to_numeric, errors="coerce").to_numpy("float64")
+    if np.isnan(values).any():
+        raise PanelError("forecast quantile columns hold missing or non-numeric values; drop or refit those rows")
+    grid = np.array([level for level, _ in levels])
+    tau = frame[UNIQUE_ID].map(taus).to_numpy("float64")
+    frame["planned"] = np.maximum(interpolate_quantile(values, grid, tau), 0.0)
+    frame["median"] = np.maximum(interpolate_quantile(values, grid, 0.5), 0.0)
+    return frame.sort_values([UNIQUE_ID, DS]).reset_index(drop=True)
+
+
+def shift_rows(
+    center: CenterConfig,
+    days: pd.DatetimeIndex,
+    planned: np.ndarray,
+    median: np.ndarray,
+    profile: np.ndarray,
+) -> list[dict]:
+    """Plan rows of one center for local ``days`` with daily quantiles ``planned``/``median``.
+
+    A night shift of the last day, whose morning hours have no forecast, takes
+    them from that day's forecast (``next_day_forecast`` False)."""
+    rows = []
+    by_day = dict(zip(days, range(len(days)), strict=True))
+    for i, day in enumerate(days):
+        nxt = by_day.get(day + pd.Timedelta(days=1))
+        j = i if nxt is None else nxt
+        today, tomorrow = profile[day.weekday()], profile[(day + pd.Timedelta(days=1)).weekday()]
+        for shift in center.shifts:
+            a, b = _portions(shift, today, tomorrow)
+            orders = a * planned[i] + b * planned[j]
+            hours = orders / center.productivity(shift)
+            needed = int(headcount(np.array([hours]), np.array([center.productive_hours(shift)]),
+                                   np.array([center.min_packers]))[0])
+            packers = needed if center.max_packers is None else min(needed, center.max_packers)
+            rows.append({
+                UNIQUE_ID: center.center_id,
+                DS: day,
+                SHIFT: shift.name,
+                "orders_median": a * median[i] + b * median[j],
+                "orders_planned": orders,
+                "packer_hours": hours,
+                "packers": packers,
+                "starts_at": day + pd.Timedelta(hours=shift.start),
+                "packers_needed": needed,
+                "next_day_forecast": b == 0 or nxt is not None,
+            })
+    return rows
+
+
+def plan_crews(
+    forecast: pd.DataFrame,
+    centers: Mapping[str, CenterConfig],
+    profiles: Mapping[str, np.ndarray],
+    *,
+    model: str | None = None,
+) -> pd.DataFrame:
+    """Packers per center, local day and shift (the day a shift starts), newsvendor rule.
+
+    ``forecast``: ``unique_id, ds (local day), [model], "<q>"...`` daily orders;
+    ``centers``: the :class:`CenterConfig` of every forecast center; ``profiles``:
+    :func:`hour_profiles` (a center without one gets a flat profile). Per shift::
+
+        orders_planned = evening share * Q_D(tau) + morning share * Q_{D+1}(tau)
+        packer_hours   = orders_planned / orders_per_packer_hour (the shift's or the center's)
+        packers        = min(max_packers, max(min_packers,
+                             ceil(packer_hours / ((paid_hours - break) * (1 - shrinkage)))))
+
+    with ``tau`` the center's service quantile. Adding the two days' quantiles is
+    the quantile of the sum when the days move together (an upper bound otherwise).
+    Returns :data:`CREW_COLUMNS`, sorted by center, day and shift start.
+    """
+    ids = sorted(forecast[UNIQUE_ID].astype(str).unique()) if UNIQUE_ID in forecast.columns else []
+    lacking = [c for c in ids if c not in centers]
+    if lacking:
+        raise PanelError(f"no center configuration for forecast center(s) {lacking[:8]}; add them to the centers file")
+    daily = daily_quantiles(forecast, {c: centers[c].service_quantile for c in ids}, model)
+    rows: list[dict] = []
+    flat = np.full((7, 24), 1.0 / 24)
+    for center_id, grp in daily.groupby(UNIQUE_ID, sort=True):
+        rows += shift_rows(
+            centers[center_id],
+            pd.DatetimeIndex(grp[DS]),
+            grp["planned"].to_numpy(),
+            grp["median"].to_numpy(),
+            profiles.get(center_id, flat),
+        )
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype="float64") for c in CREW_COLUMNS}).astype(
+            {UNIQUE_ID: str, DS: "datetime64[ns]", SHIFT: str, "packers": "int64"}
+        )
+    plan = pd.DataFrame(rows, columns=CREW_COLUMNS)
+    plan["packers"] = plan["packers"].astype("int64")
+    return plan.sort_values([UNIQUE_ID, "starts_at"], kind="stable").reset_index(drop=True)

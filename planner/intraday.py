@@ -1,0 +1,140 @@
+"""Intraday re-planning: today's orders so far update the shifts not yet started.
+
+The day's forecast says how many orders to expect, the center's hour profile
+(:func:`fcplan.planner.crews.hour_profiles`) how many of them should have come
+by now. :func:`conditional_rest` turns both and the orders counted so far into
+quantiles of the rest of the day (a gamma-Poisson update of the day's level:
+the forecast's spread is the prior, the orders so far the evidence).
+:func:`replan_today` re-plans only the shifts that have not started and says
+what changed ("call in 3", "release 2"); a shift running or over keeps its
+packers, whatever the orders say.
+
+Pure: numbers and :class:`~fcplan.planner.centers.CenterConfig` in, a frame out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from fcplan.planner.centers import CenterConfig
+from fcplan.planner.crews import SHIFT, _portions
+from fcplan.planner.staffing import headcount, interpolate_quantile
+
+NOT_STARTED, RUNNING, OVER = "not started", "running", "over"
+INTRADAY_COLUMNS = [SHIFT, "starts_at", "status", "orders_planned", "packers_before", "packers", "change", "action"]
+#: z of the 0.1 and 0.9 quantiles of a normal (the forecast spread -> its variance).
+_Z90 = 1.2815515655446004
+
+
+def elapsed_share(profile: np.ndarray, hours_elapsed: float) -> float:
+    """Share of the day's orders expected before ``hours_elapsed`` local hours (0-24)."""
+    h = float(np.clip(hours_elapsed, 0.0, 24.0))
+    whole = int(h)
+    done = float(profile[:whole].sum())
+    return done + (float(profile[whole]) * (h - whole) if whole < 24 else 0.0)
+
+
+def conditional_rest(
+    quantiles: np.ndarray, levels: np.ndarray, profile: np.ndarray, so_far: float, hours_elapsed: float
+) -> tuple[np.ndarray, float]:
+    """Quantiles of the orders still to come today, and the day's updated level factor.
+
+    ``quantiles`` (k,) of today's orders at ``levels`` (k,); ``profile`` (24,) today's
+    hour shares; ``so_far`` orders counted in the first ``hours_elapsed`` hours.
+    The day's level ``L`` (1 = as forecast) has a gamma prior with the variance the
+    forecast's spread leaves after Poisson noise; ``so_far ~ Poisson(L * done * median)``
+    gives the posterior mean ``(a + so_far) / (a + done * median)``. The rest of the day
+    has mean ``rest * median * L`` and the forecast's quantile shape, narrowed to the
+    posterior's variance.
+    """
+    q = np.sort(np.asarray(quantiles, dtype="float64"))
+    levels = np.asarray(levels, dtype="float64")
+    median = float(interpolate_quantile(q[None, :], levels, 0.5)[0])
+    done = elapsed_share(profile, hours_elapsed)
+    rest = max(1.0 - done, 0.0)
+    if median <= 0:
+        return np.zeros_like(q), 1.0
+    lo, hi = interpolate_quantile(q[None, :], levels, np.array([0.1]))[0], interpolate_quantile(q[None, :], levels, np.array([0.9]))[0]
+    var_day = max(((hi - lo) / (2 * _Z90)) ** 2, 1e-9)
+    level_var = max(var_day - median, 1e-6 * median**2) / median**2
+    a = 1.0 / level_var
+    level = (a + max(so_far, 0.0)) / (a + done * median)
+    mean_rest = rest * median * level
+    var_rest = mean_rest**2 / (a + max(so_far, 0.0)) + mean_rest
+    sd_day = np.sqrt(median**2 / a + median)
+    out = mean_rest + (q - median) / sd_day * np.sqrt(var_rest)
+    return np.maximum(out, 0.0), float(level)
+
+
+def _status(start: pd.Timestamp, end: pd.Timestamp, now: pd.Timestamp) -> str:
+    if now < start:
+        return NOT_STARTED
+    return RUNNING if now < end else OVER
+
+
+def _action(status: str, change: int) -> str:
+    if status != NOT_STARTED:
+        return f"kept ({status})"
+    if change > 0:
+        return f"call in {change}"
+    return f"release {-change}" if change < 0 else "no change"
+
+
+def replan_today(
+    center: CenterConfig,
+    now_local: pd.Timestamp,
+    quantiles: np.ndarray,
+    levels: np.ndarray,
+    profile: np.ndarray,
+    so_far: float,
+    current: Mapping[str, int],
+    tomorrow_planned: float | None = None,
+) -> pd.DataFrame:
+    """Today's shifts of ``center`` re-planned at ``now_local`` (local wall clock, tz-naive).
+
+    ``quantiles``/``levels``: today's daily forecast; ``profile``: (7, 24) hour
+    profile; ``so_far``: orders since local midnight; ``current``: packers booked
+    per shift today (the plan in force); ``tomorrow_planned``: tomorrow's daily
+    quantile at the center's service level (a night shift's morning hours; today's
+    forecast when None). Shifts not started get the newsvendor headcount of their
+    conditional orders, bounded by the center's min/max; running and finished ones
+    keep ``current`` (the new plan's figure when there is none). Returns
+    :data:`INTRADAY_COLUMNS` in shift order; ``change = packers - packers_before``.
+    """
+    day = pd.Timestamp(now_local).normalize()
+    now = pd.Timestamp(now_local)
+    hours = (now - day) / pd.Timedelta(hours=1)
+    today = profile[day.weekday()]
+    tomorrow = profile[(day + pd.Timedelta(days=1)).weekday()]
+    tau = center.service_quantile
+    levels = np.asarray(levels, dtype="float64")
+    rest_q, _ = conditional_rest(quantiles, levels, today, so_far, hours)
+    rest_planned = float(interpolate_quantile(rest_q[None, :], levels, tau)[0])
+    day_planned = float(interpolate_quantile(np.asarray(quantiles, dtype="float64")[None, :], levels, tau)[0])
+    rest_share = 1.0 - elapsed_share(today, hours)
+    morning = day_planned if tomorrow_planned is None else tomorrow_planned
+    rows = []
+    for shift in center.shifts:
+        start = day + pd.Timedelta(hours=shift.start)
+        status = _status(start, start + pd.Timedelta(hours=shift.length), now)
+        a, b = _portions(shift, today, tomorrow)
+        orders = (a / rest_share * rest_planned if rest_share > 0 else 0.0) + b * morning
+        needed = int(headcount(np.array([orders / center.productivity(shift)]),
+                               np.array([center.productive_hours(shift)]), np.array([center.min_packers]))[0])
+        fresh = needed if center.max_packers is None else min(needed, center.max_packers)
+        before = int(current.get(shift.name, fresh))
+        packers = fresh if status == NOT_STARTED else before
+        rows.append({
+            SHIFT: shift.name,
+            "starts_at": start,
+            "status": status,
+            "orders_planned": orders,
+            "packers_before": before,
+            "packers": packers,
+            "change": packers - before,
+            "action": _action(status, packers - before),
+        })
+    return pd.DataFrame(rows, columns=INTRADAY_COLUMNS)
