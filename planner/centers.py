@@ -228,7 +228,8 @@ def _validate(center_id: str, values: Mapping[str, Any], source: str) -> CenterC
         err = exc.errors()[0]
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            msg = f"unknown field; use one of {sorted(CenterConfig.model_fields)} (shifts: {sorted(ShiftConfig.model_fields)})"
+            msg = (f"unknown field; use one of {sorted(CenterConfig.model_fields)} "
+                   f"(shifts: {sorted(ShiftConfig.model_fields)})")
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
         raise CentersError(f"{source}: center {center_id!r}, field {_where(err['loc'])}: {msg}{more}") from None
     except TypeError as exc:
@@ -259,7 +260,9 @@ def load_centers(path: str | Path) -> Centers:
     """Read and validate a centers TOML file; :class:`CentersError` says what to fix."""
     path = Path(path)
     if not path.is_file():
-        raise CentersError(f"centers file {str(path)!r} does not exist; pass the path of a TOML file (see centers.example.toml)")
+        raise CentersError(
+            f"centers file {str(path)!r} does not exist; pass the path of a TOML file (see centers.example.toml)"
+        )
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -19,6 +19,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from fcplan.core.panel import DS, UNIQUE_ID, select_model
+from fcplan.core.quantiles import quantile_levels
 from fcplan.planner.centers import CenterConfig
 from fcplan.planner.crews import SHIFT, _portions
 from fcplan.planner.staffing import headcount, interpolate_quantile
@@ -57,7 +59,7 @@ def conditional_rest(
     rest = max(1.0 - done, 0.0)
     if median <= 0:
         return np.zeros_like(q), 1.0
-    lo, hi = interpolate_quantile(q[None, :], levels, np.array([0.1]))[0], interpolate_quantile(q[None, :], levels, np.array([0.9]))[0]
+    lo, hi = (float(interpolate_quantile(q[None, :], levels, t)[0]) for t in (0.1, 0.9))
     var_day = max(((hi - lo) / (2 * _Z90)) ** 2, 1e-9)
     level_var = max(var_day - median, 1e-6 * median**2) / median**2
     a = 1.0 / level_var
@@ -138,3 +140,73 @@ def replan_today(
             "action": _action(status, packers - before),
         })
     return pd.DataFrame(rows, columns=INTRADAY_COLUMNS)
+
+
+def apply_intraday(
+    plan: pd.DataFrame,
+    forecast: pd.DataFrame,
+    centers: Mapping[str, CenterConfig],
+    profiles: Mapping[str, np.ndarray],
+    now_local: Mapping[str, pd.Timestamp],
+    so_far: Mapping[str, float],
+    booked: pd.DataFrame | None = None,
+    *,
+    model: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Re-plan today's shifts in a crew plan (:func:`fcplan.planner.crews.plan_crews`).
+
+    ``now_local``: each center's local wall-clock now (tz-naive); ``so_far``: its
+    orders since local midnight; ``booked``: ``unique_id, ds, shift, packers`` of the
+    plan in force (the previous plan), or None. Centers whose today is not in the
+    forecast are left alone. Returns the plan with today's rows updated and the
+    changes: ``unique_id`` + :data:`INTRADAY_COLUMNS`.
+    """
+    levels = quantile_levels(forecast)
+    fc = select_model(forecast, model)
+    fc = fc.assign(**{UNIQUE_ID: fc[UNIQUE_ID].astype(str), DS: pd.to_datetime(fc[DS]).dt.normalize()})
+    grid = np.array([level for level, _ in levels])
+    cols = [col for _, col in levels]
+    plan = plan.copy()
+    changes = []
+    for center_id, now in now_local.items():
+        now = pd.Timestamp(now)
+        today = now.normalize()
+        row = fc[(fc[UNIQUE_ID] == center_id) & (fc[DS] == today)]
+        mask = (plan[UNIQUE_ID] == center_id) & (plan[DS] == today)
+        if row.empty or not mask.any():
+            continue
+        center = centers[center_id]
+        nxt = fc[(fc[UNIQUE_ID] == center_id) & (fc[DS] == today + pd.Timedelta(days=1))]
+        tomorrow = (
+            float(interpolate_quantile(nxt[cols].to_numpy("float64"), grid, center.service_quantile)[0])
+            if not nxt.empty else None
+        )
+        current: dict[str, int] = {}
+        if booked is not None and not booked.empty:
+            mine = booked[(booked[UNIQUE_ID].astype(str) == center_id) & (pd.to_datetime(booked[DS]) == today)]
+            current = {str(r[SHIFT]): int(r["packers"]) for r in mine.to_dict("records")}
+        table = replan_today(
+            center, now, row[cols].to_numpy("float64")[0], grid, profiles.get(center_id, np.full((7, 24), 1 / 24)),
+            float(so_far.get(center_id, 0.0)), current, tomorrow,
+        )
+        by_shift = table.set_index(SHIFT)
+        names = plan.loc[mask, SHIFT]
+        plan.loc[mask, "packers"] = names.map(by_shift["packers"]).to_numpy()
+        fresh = names.map(by_shift["status"]).eq(NOT_STARTED).to_numpy()
+        idx = plan.index[mask][fresh]
+        plan.loc[idx, "orders_planned"] = plan.loc[idx, SHIFT].map(by_shift["orders_planned"]).to_numpy()
+        rate = {s.name: center.productivity(s) for s in center.shifts}
+        plan.loc[idx, "packer_hours"] = plan.loc[idx, "orders_planned"] / plan.loc[idx, SHIFT].map(rate)
+        changes.append(table.assign(**{UNIQUE_ID: center_id}))
+    out = (pd.concat(changes, ignore_index=True) if changes
+           else pd.DataFrame(columns=[*INTRADAY_COLUMNS, UNIQUE_ID]))
+    return plan, out[[UNIQUE_ID, *INTRADAY_COLUMNS]]
+
+
+def intraday_summary(changes: pd.DataFrame) -> str:
+    """``"; today: FC-1 swing call in 3, FC-2 night release 1"`` (empty when nothing changed)."""
+    moved = changes[changes["change"] != 0] if not changes.empty else changes
+    if moved.empty:
+        return "" if changes.empty else "; today: no change to the shifts not yet started"
+    parts = [f"{r[UNIQUE_ID]} {r[SHIFT]} {r['action']}" for r in moved.to_dict("records")]
+    return "; today: " + ", ".join(parts)

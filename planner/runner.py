@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import Engine
 
 from fcplan.core.panel import DS, UNIQUE_ID
 from fcplan.core.settings import CenterParams, PlannerSettings
-from fcplan.planner.shifts import parse_shifts, shift_shares
-from fcplan.planner.staffing import plan_staffing
+from fcplan.planner.centers import Centers, centers_from_settings
+from fcplan.planner.crews import hour_profiles, plan_crews
+from fcplan.planner.intraday import apply_intraday, intraday_summary
 from fcplan.storage import queries as q
 from fcplan.storage import upsert, utcnow
 from fcplan.storage.schema import plan_runs, staffing_plans
@@ -28,21 +30,34 @@ class PlanResult:
     message: str
 
 
-def make_plan(engine: Engine, cfg: PlannerSettings, tz: str) -> PlanResult:
-    """Plan packers per center, day and shift from the newest forecast run."""
+def make_plan(
+    engine: Engine, cfg: PlannerSettings, tz: str, now: datetime | None = None, centers: Centers | None = None
+) -> PlanResult:
+    """Plan packers per center, day and shift from the newest forecast run.
+
+    ``now`` (tz-aware; the wall clock by default) gives each center's local today:
+    today's shifts not yet started are re-planned from the orders so far, the others
+    keep the packers of the plan in force. ``centers``: the centers file (default:
+    ``cfg.centers_file``, else the ``FCPLAN_PLANNER_*`` variables for every center)."""
     run = q.latest_forecast_run(engine)
     if run is None:
         return PlanResult(None, 0, "no forecast stored yet: run `fcplan retrain` first")
     forecast = q.forecast_frame(engine, run["run_id"])
-    shifts = parse_shifts(cfg.shifts)
-    since = (pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=35)).tz_localize(None).to_pydatetime()
-    hourly = q.hourly_orders(engine, tz, since=since)
-    today = pd.Timestamp.now(tz=tz).tz_localize(None).normalize()
-    shares = shift_shares(
-        hourly[[UNIQUE_ID, DS, "y"]], shifts, centers=forecast[UNIQUE_ID].unique().tolist(), before=today
-    )
+    configs = (centers or centers_from_settings(cfg, tz)).for_ids(forecast[UNIQUE_ID].astype(str).unique())
+    zones = {c: conf.timezone for c, conf in configs.items()}
+    current = pd.Timestamp(now) if now is not None else pd.Timestamp.now(tz="UTC")
+    since = (current.tz_convert("UTC") - pd.Timedelta(days=63)).tz_localize(None).to_pydatetime()
+    hourly = q.hourly_orders(engine, tz, since=since, zones=zones)
+    now_local = {c: current.tz_convert(z).tz_localize(None) for c, z in zones.items()}
+    today = hourly[UNIQUE_ID].map({c: t.normalize() for c, t in now_local.items()})
+    profiles = hour_profiles(hourly[hourly[DS] < today], list(configs))
+    plan = plan_crews(forecast, configs, profiles)
+    so_far = hourly[hourly[DS] >= today].groupby(UNIQUE_ID)["y"].sum().to_dict()
+    previous = q.latest_plan_run(engine)
+    booked = q.plan_frame(engine, previous["plan_id"]).rename(columns={"center_id": UNIQUE_ID, "day": DS}) \
+        if previous else None
+    plan, changes = apply_intraday(plan, forecast, configs, profiles, now_local, so_far, booked)
     params = CenterParams.from_settings(cfg)
-    plan = plan_staffing(forecast, shares, CenterParams.per_center(cfg, forecast[UNIQUE_ID].unique()))
     plan_id = f"{run['run_id']}-{uuid.uuid4().hex[:6]}"
     rows = [
         {
@@ -69,13 +84,12 @@ def make_plan(engine: Engine, cfg: PlannerSettings, tz: str) -> PlanResult:
                     **params.center_values(),
                     "shifts": list(cfg.shifts),
                     "center_overrides": cfg.center_overrides,
+                    "centers": {c: conf.model_dump(mode="json") for c, conf in configs.items()},
                 },
             },
         )
         upsert(conn, staffing_plans, rows, ["plan_id", "center_id", "day", "shift"])
-    return PlanResult(
-        plan_id, len(rows), f"plan {plan_id}: {len(rows)} rows at service level {params.service_quantile:.2f}"
-    )
+    return PlanResult(plan_id, len(rows), f"plan {plan_id}: {len(rows)} rows" + intraday_summary(changes))
 
 
 def plan_records(engine: Engine, plan_id: str) -> list[tuple[str, dict]]:

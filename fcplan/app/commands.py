@@ -124,14 +124,39 @@ def retrain(
 
 def plan(
     publish: Annotated[bool, typer.Option(help="Publish the plan to the staffing-plans topic.")] = True,
+    forecasts: Annotated[Path | None, typer.Option(
+        "--forecasts", help="Plan on a `fcplan forecast` CSV instead of the database (needs --out).")] = None,
+    centers: Annotated[Path | None, typer.Option(
+        "--centers", help="Centers TOML file (default FCPLAN_PLANNER_CENTERS_FILE, else FCPLAN_PLANNER_*).")] = None,
+    hourly: Annotated[Path | None, typer.Option(
+        "--hourly", help="With --forecasts: CSV of unique_id, ds (local hour), y; learns each center's hours.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="With --forecasts: where to write the plan CSV.")] = None,
     verbose: Verbose = False,
 ) -> None:
-    """Turn the newest forecast into packers per center, day and shift."""
+    """Turn the newest forecast (or a forecast file) into packers per center, day and shift."""
     from fcplan.core.contracts import STAFFING_PLANS
+    from fcplan.planner.centers import centers_from_settings, load_centers
     from fcplan.planner.runner import make_plan, plan_records
 
+    if forecasts is not None or out is not None or hourly is not None:
+        from fcplan.app.plan_offline import write_offline_plan
+
+        settings = setup(verbose)
+        if forecasts is None or out is None:
+            raise fail("--forecasts and --out go together: "
+                       "fcplan plan --forecasts F.csv --centers C.toml --out plan.csv")
+        try:
+            conf = load_centers(centers) if centers else centers_from_settings(settings.planner, settings.timezone)
+            typer.echo(write_offline_plan(forecasts, conf, out, hourly))
+        except ValueError as exc:
+            raise fail(str(exc)) from exc
+        return
+
     def step(settings: Settings, engine: Engine) -> tuple[str | None, str]:
-        result = make_plan(engine, settings.planner, settings.timezone)
+        from fcplan.clock import SystemClock
+
+        conf = load_centers(centers) if centers else None
+        result = make_plan(engine, settings.planner, settings.timezone, now=SystemClock().now(), centers=conf)
         return result.plan_id, result.message
 
     _run_step(step, STAFFING_PLANS, plan_records, publish, verbose)

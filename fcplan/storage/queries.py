@@ -3,6 +3,7 @@ the dashboard (plain SQLAlchemy + pandas: nothing heavy to import)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 
 import pandas as pd
@@ -30,8 +31,12 @@ def _frame(engine: Engine, stmt: object) -> pd.DataFrame:
         return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
 
-def hourly_orders(engine: Engine, tz: str, since: datetime | None = None) -> pd.DataFrame:
-    """``unique_id, ds (local wall-clock hour, tz-naive), y (orders), lines, units, hour_utc``."""
+def hourly_orders(
+    engine: Engine, tz: str, since: datetime | None = None, zones: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """``unique_id, ds (local wall-clock hour, tz-naive), y (orders), lines, units, hour_utc``.
+
+    ``ds`` is in ``tz``, or for a center in ``zones`` (center -> IANA zone) in its own zone."""
     stmt = select(
         center_hourly.c.center_id,
         center_hourly.c.hour,
@@ -54,7 +59,7 @@ def hourly_orders(engine: Engine, tz: str, since: datetime | None = None) -> pd.
             }
         )
     hour_utc = pd.to_datetime(raw["hour"]).astype("datetime64[ns]")
-    local = hour_utc.dt.tz_localize("UTC").dt.tz_convert(tz).dt.tz_localize(None)
+    local = local_hours(raw["center_id"].astype(str), hour_utc, tz, zones)
     return pd.DataFrame(
         {
             UNIQUE_ID: raw["center_id"].astype(str),
@@ -67,13 +72,26 @@ def hourly_orders(engine: Engine, tz: str, since: datetime | None = None) -> pd.
     )
 
 
-def daily_orders(engine: Engine, tz: str, complete_before: date | None = None) -> pd.DataFrame:
+def local_hours(centers: pd.Series, hour_utc: pd.Series, tz: str, zones: Mapping[str, str] | None) -> pd.Series:
+    """Naive UTC hours -> each center's local wall-clock hour (its zone in ``zones``, else ``tz``)."""
+    aware = hour_utc.dt.tz_localize("UTC")
+    zone = centers.map(dict(zones or {})).fillna(tz)
+    local = pd.Series(pd.NaT, index=hour_utc.index, dtype="datetime64[ns]")
+    for name, idx in zone.groupby(zone).groups.items():
+        local.loc[idx] = aware.loc[idx].dt.tz_convert(name).dt.tz_localize(None).astype("datetime64[ns]")
+    return local
+
+
+def daily_orders(
+    engine: Engine, tz: str, complete_before: date | None = None, zones: Mapping[str, str] | None = None
+) -> pd.DataFrame:
     """Orders per center per local day as a panel ``unique_id, ds, y``.
 
     Days with no orders between a center's first and last day are 0. With
     ``complete_before``, only days before it (e.g. today, still filling) are kept.
+    Days are local to ``tz``, or to a center's own zone in ``zones``.
     """
-    hourly = hourly_orders(engine, tz)
+    hourly = hourly_orders(engine, tz, zones=zones)
     if hourly.empty:
         return hourly[[UNIQUE_ID, DS, Y]]
     hourly[DS] = hourly[DS].dt.normalize()

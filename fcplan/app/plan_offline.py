@@ -1,0 +1,80 @@
+"""``fcplan plan --forecasts F.csv --centers centers.toml [--hourly H.csv] --out plan.csv``.
+
+Plans on a ``fcplan forecast`` file without a database: ``F.csv`` has
+``unique_id, ds`` (local days) and one column per quantile level; ``H.csv``
+(optional) has ``unique_id, ds`` (local wall-clock hours) and ``y`` orders, from
+which each center's weekday x hour profile is learned (flat without it). The
+plan CSV has one row per center, day and shift (the day the shift starts).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from fcplan.core.panel import DS, UNIQUE_ID, PanelError, Y
+from fcplan.core.quantiles import quantile_levels
+from fcplan.planner.centers import Centers
+from fcplan.planner.crews import hour_profiles, plan_crews
+
+
+class PlanInputError(ValueError):
+    """A file given to the offline plan does not fit; the message says how to fix it."""
+
+
+def _read(path: Path, what: str, expected: str) -> pd.DataFrame:
+    if not path.is_file():
+        raise PlanInputError(f"{what} file {str(path)!r} does not exist; pass the path of a CSV with {expected}")
+    try:
+        frame = pd.read_csv(path, dtype={UNIQUE_ID: str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise PlanInputError(f"{what} file {str(path)!r} is not a readable CSV ({exc}); expected {expected}") from exc
+    missing = [c for c in (UNIQUE_ID, DS) if c not in frame.columns]
+    if missing:
+        raise PlanInputError(
+            f"{what} file {str(path)!r} lacks column(s) {missing}; it has {list(frame.columns)[:10]}. "
+            f"Expected {expected}"
+        )
+    dates = pd.to_datetime(frame[DS], errors="coerce")
+    bad = frame.loc[dates.isna(), DS]
+    if not bad.empty:
+        raise PlanInputError(f"{what} file {str(path)!r}: ds {bad.iloc[0]!r} (row {bad.index[0] + 2}) is not a date")
+    return frame.assign(**{DS: dates})
+
+
+def plan_from_files(
+    forecasts: Path, centers: Centers, hourly: Path | None = None, model: str | None = None
+) -> pd.DataFrame:
+    """The crew plan of a forecast CSV (see the module docstring)."""
+    fc_expected = 'unique_id, ds and quantile columns such as "0.1", "0.5", "0.9" (as `fcplan forecast` writes)'
+    forecast = _read(forecasts, "forecasts", fc_expected)
+    if not quantile_levels(forecast):
+        raise PlanInputError(
+            f"forecasts file {str(forecasts)!r} has no quantile columns (it has {list(forecast.columns)[:10]}); "
+            f"expected {fc_expected}"
+        )
+    profiles = {}
+    if hourly is not None:
+        hours = _read(hourly, "hourly", "unique_id, ds (local hour), y (orders)")
+        if Y not in hours.columns:
+            raise PlanInputError(f"hourly file {str(hourly)!r} lacks column 'y' (orders per local hour)")
+        profiles = hour_profiles(hours, before=forecast[DS].min())
+    configs = centers.for_ids(forecast[UNIQUE_ID].astype(str).unique())
+    try:
+        return plan_crews(forecast, configs, profiles, model=model)
+    except PanelError as exc:
+        raise PlanInputError(f"forecasts file {str(forecasts)!r}: {exc}") from exc
+
+
+def write_offline_plan(forecasts: Path, centers: Centers, out: Path, hourly: Path | None = None) -> str:
+    """Plan and write ``out``; returns the line to print."""
+    plan = plan_from_files(forecasts, centers, hourly)
+    try:
+        plan.assign(**{DS: plan[DS].dt.date}).to_csv(out, index=False)
+    except OSError as exc:
+        raise PlanInputError(f"cannot write {str(out)!r} ({exc.strerror}); choose a writable path for --out") from exc
+    capped = int((plan["packers"] < plan["packers_needed"]).sum())
+    note = f"; {capped} shift(s) capped at max_packers" if capped else ""
+    return (f"wrote {len(plan)} rows ({plan[UNIQUE_ID].nunique()} centers x days x shifts) to {out}; "
+            f"{int(plan['packers'].sum())} packer-shifts{note}")
