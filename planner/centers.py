@@ -236,6 +236,17 @@ def _validate(center_id: str, values: Mapping[str, Any], source: str) -> CenterC
         raise CentersError(f"{source}: center {center_id!r}: {exc}") from None
 
 
+def _merge(defaults: Mapping[str, Any], table: Mapping[str, Any]) -> dict[str, Any]:
+    """The center's table over the defaults; a center's service level replaces the defaults'
+    costs and its costs replace the defaults' service level."""
+    base = dict(defaults)
+    if "service_level" in table:
+        base.pop("cost_short", None), base.pop("cost_idle", None)
+    if "cost_short" in table or "cost_idle" in table:
+        base.pop("service_level", None)
+    return {**base, **table}
+
+
 def parse_centers(data: Mapping[str, Any], source: str = "centers file") -> Centers:
     """Validate the parsed TOML of a centers file (see the module docstring)."""
     unknown = sorted(set(data) - {"defaults", "centers"})
@@ -252,7 +263,7 @@ def parse_centers(data: Mapping[str, Any], source: str = "centers file") -> Cent
     for center_id, table in tables.items():
         if not isinstance(table, Mapping):
             raise CentersError(f"{source}: center {center_id!r} must be a table, got {table!r}")
-        centers[str(center_id)] = _validate(str(center_id), {**defaults, **table}, source)
+        centers[str(center_id)] = _validate(str(center_id), _merge(defaults, table), source)
     return Centers(centers, default, source)
 
 

@@ -1,0 +1,193 @@
+"""What a staffing plan costs: fcplan's plans against four peers, priced on what happened.
+
+Rolling 14-day plans (3 windows ending at the data's end), each priced per
+center-day against the orders that came: every booked packer-hour costs 1, every
+needed hour not booked costs 1 + p (p = 2, the default shortage premium, and
+p = 1). One packer-hour packs one order (productivity cancels out of every ratio),
+so a plan's booked hours are its planned orders. Plans, all in the same run:
+
+- ``fcplan``: the engine's quantile forecast (as in benchmarks/accuracy.py) through
+  the planner (``plan_crews``, one 24-hour shift, no minimum) at the newsvendor
+  quantile ``p / (1 + p)`` (cost_short = p, cost_idle = 1);
+- ``perfect``: perfect foresight, books exactly what was needed (cost = hours needed);
+- ``true_distribution`` (simulator only): the same planner on the true demand
+  distribution given what is known at the origin (``Oracle.predictive_quantiles``);
+- ``moving_average``: common practice, books the mean of the last 4 same weekdays;
+- ``seasonal_naive``: statsforecast SeasonalNaive(7) quantiles through the planner.
+
+Data: (a) daily orders of the UK and EU regions of a real online retailer
+(data/online_retail_ii_orders.csv.gz), (b) 50 simulated centers
+(fcplan.simulator; promotions as announced at the origin). The last line is one
+JSON object with, per data set and p, ``ratio_vs_perfect``,
+``ratio_vs_moving_average``, ``ratio_vs_seasonal_naive`` and on the simulator
+``ratio_vs_true_distribution`` (fcplan's cost over the peer's).
+Targets: p = 2 ``ratio_vs_perfect`` <= 1.20 (real data), ``ratio_vs_true_distribution`` <= 1.05.
+
+Needs pandas<3 and statsforecast (``make .venv-bench/.installed``); run with
+OMP_NUM_THREADS=1. ``--quick``: one window, 10 centers, 20 s engine budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from accuracy import retail_panel, simulated_panel
+
+from fcplan.core.panel import DS, KEYS, UNIQUE_ID, Y
+from fcplan.core.quantiles import quantile_columns
+from fcplan.models.engine import run_engine
+from fcplan.planner.centers import CenterConfig
+from fcplan.planner.crews import plan_crews
+
+LEVELS = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
+COLS = quantile_columns(LEVELS)
+PREMIUMS = (2.0, 1.0)
+HORIZON = 14
+TARGETS = {"retail_p2_ratio_vs_perfect": 1.20, "simulator_p2_ratio_vs_true_distribution": 1.05}
+
+
+def center(center_id: str, p: float) -> CenterConfig:
+    """A center priced as the benchmark prices: one 24-hour shift, 1 order per packer-hour."""
+    return CenterConfig(
+        center_id=center_id,
+        shifts=({"name": "all", "start": 0, "end": 24, "paid_hours": 24},),
+        orders_per_packer_hour=1.0,
+        shrinkage=0.0,
+        min_packers=0,
+        cost_short=p,
+        cost_idle=1.0,
+    )
+
+
+def booked_hours(forecast: pd.DataFrame, p: float) -> pd.DataFrame:
+    """``unique_id, ds, booked``: the planner's packer-hours per center-day at premium ``p``."""
+    ids = forecast[UNIQUE_ID].astype(str).unique()
+    plan = plan_crews(forecast[[*KEYS, *COLS]], {c: center(c, p) for c in ids}, {})
+    return plan[[UNIQUE_ID, DS]].assign(booked=plan["packer_hours"].to_numpy())
+
+
+def cost(booked: np.ndarray, needed: np.ndarray, p: float) -> float:
+    """Booked hours cost 1 each, needed hours not booked 1 + p each."""
+    return float(np.sum(booked) + (1.0 + p) * np.sum(np.maximum(needed - booked, 0.0)))
+
+
+def moving_average(train: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
+    """Mean of the last 4 same weekdays of the history, per center (``unique_id, ds, booked``)."""
+    last4 = train.sort_values(DS).groupby([UNIQUE_ID, train[DS].dt.weekday]).tail(4)
+    means = last4.groupby([UNIQUE_ID, last4[DS].dt.weekday])[Y].mean()
+    keys = pd.MultiIndex.from_arrays([test[UNIQUE_ID], test[DS].dt.weekday])
+    return test[KEYS].assign(booked=means.reindex(keys).fillna(0.0).to_numpy())
+
+
+def seasonal_naive(train: pd.DataFrame) -> pd.DataFrame:
+    """statsforecast SeasonalNaive(7) quantiles at ``LEVELS``."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import SeasonalNaive
+
+    widths = sorted({round(abs(1 - 2 * q) * 100) for q in LEVELS if q != 0.5})
+    sf = StatsForecast(models=[SeasonalNaive(season_length=7)], freq="D", n_jobs=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fc = sf.forecast(df=train[[*KEYS, Y]], h=HORIZON, level=widths)
+    fc = fc.reset_index() if UNIQUE_ID not in fc.columns else fc
+    out = fc[KEYS].copy()
+    for q, col in zip(LEVELS, COLS, strict=True):
+        side = "lo" if q < 0.5 else "hi"
+        out[col] = fc["SeasonalNaive"] if q == 0.5 else fc[f"SeasonalNaive-{side}-{round(abs(1 - 2 * q) * 100)}"]
+    out[COLS] = np.sort(np.clip(out[COLS].to_numpy(), 0, None), axis=1)
+    return out
+
+
+def evaluate(panel: pd.DataFrame, windows: int, oracle=None, country: str | None = None,
+             time_limit_s: float = 120.0) -> dict[float, dict[str, float]]:
+    """Total cost of each plan over the windows, per premium p."""
+    last = panel[DS].max()
+    covs = [c for c in panel.columns if c not in (*KEYS, Y)]
+    totals: dict[float, dict[str, float]] = {p: {} for p in PREMIUMS}
+    for w in range(windows, 0, -1):
+        cutoff = last - pd.Timedelta(days=w * HORIZON)
+        train = panel[panel[DS] <= cutoff]
+        test = panel[(panel[DS] > cutoff) & (panel[DS] <= cutoff + pd.Timedelta(days=HORIZON))].reset_index(drop=True)
+        future = test[[*KEYS, *covs]]
+        first = cutoff + pd.Timedelta(days=1)
+        if oracle is not None and covs:
+            announced = oracle.future(first, HORIZON, as_of=first)
+            future = test[KEYS].merge(announced[[*KEYS, *covs]], on=KEYS, how="left").fillna(0.0)
+        result = run_engine(train, HORIZON, LEVELS, future=future if covs else None, freq="D", windows=2,
+                            holiday_country=country, time_limit_s=time_limit_s)
+        quantile_plans = {"fcplan": result.forecast, "seasonal_naive": seasonal_naive(train)}
+        if oracle is not None:
+            quantile_plans["true_distribution"] = oracle.predictive_quantiles(
+                LEVELS, first, first + pd.Timedelta(days=HORIZON), as_of=first)
+        needed = test[Y].to_numpy("float64")
+        for p in PREMIUMS:
+            plans = {name: booked_hours(frame.assign(ds=pd.to_datetime(frame[DS])), p)
+                     for name, frame in quantile_plans.items()}
+            plans["moving_average"] = moving_average(train, test)
+            row = totals[p]
+            row["perfect"] = row.get("perfect", 0.0) + float(needed.sum())
+            for name, plan in plans.items():
+                booked = test[KEYS].merge(plan, on=KEYS, how="left")["booked"]
+                if booked.isna().any():
+                    raise RuntimeError(f"{name} planned {int(booked.notna().sum())} of {len(test)} center-days")
+                row[name] = row.get(name, 0.0) + cost(booked.to_numpy("float64"), needed, p)
+        print(f"  window ending {(cutoff + pd.Timedelta(days=HORIZON)).date()}: fcplan weights "
+              f"{ {k: round(v, 2) for k, v in result.weights.items() if v > 0} }", flush=True)
+    return totals
+
+
+def report(title: str, totals: dict[float, dict[str, float]]) -> dict:
+    print(f"\n{title}")
+    out = {}
+    for p, costs in totals.items():
+        print(f"p = {p:g}: cost per needed packer-hour (perfect foresight = 1)")
+        for name, value in sorted(costs.items(), key=lambda kv: kv[1]):
+            print(f"  {name:<20}{value / costs['perfect']:8.3f}")
+        ratios = {f"ratio_vs_{peer}": costs["fcplan"] / costs[peer]
+                  for peer in ("perfect", "moving_average", "seasonal_naive", "true_distribution") if peer in costs}
+        out[f"p{p:g}"] = {k: round(v, 4) for k, v in ratios.items()}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--centers", type=int, default=50)
+    parser.add_argument("--quick", action="store_true", help="one window, 10 centers, 20 s engine budget")
+    parser.add_argument("--only", choices=["retail", "simulator"], default=None)
+    parser.add_argument("--time-limit", type=float, default=120.0, help="fcplan's time budget per forecast, s")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    windows, centers = (1, min(args.centers, 10)) if args.quick else (3, args.centers)
+    limit = 20.0 if args.quick else args.time_limit
+    out: dict = {}
+    if args.only in (None, "retail"):
+        print("(a) online retail daily orders, UK and EU (holidays: GB)", flush=True)
+        out["retail"] = report("(a) online retail, UK and EU", evaluate(retail_panel(), windows, country="GB",
+                                                                         time_limit_s=limit))
+    if args.only in (None, "simulator"):
+        sim = simulated_panel(centers, 730)
+        if sim is not None:
+            print(f"(b) simulator, {centers} centers", flush=True)
+            panel, oracle = sim
+            out["simulator"] = report(f"(b) simulator, {centers} centers",
+                                      evaluate(panel, windows, oracle, country="KR", time_limit_s=limit))
+    met = {}
+    for key, target in TARGETS.items():
+        data, p, ratio = key.split("_", 2)
+        if data in out:
+            met[key] = out[data][p][ratio] <= target
+    out["targets_met"] = met
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
