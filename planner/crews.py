@@ -28,7 +28,7 @@ SHIFT = "shift"
 #: packers before the cap, and whether the evening/morning split used the next day's forecast.
 CREW_COLUMNS = [*PLAN_COLUMNS, "starts_at", "packers_needed", "next_day_forecast"]
 #: Days of history a weekday profile is pooled with (its weight is n / (n + PRIOR_DAYS)).
-PRIOR_DAYS = 3.0
+PRIOR_DAYS = 1.0
 
 
 def hour_profiles(

@@ -1,0 +1,124 @@
+"""Crews that match shifts: a shift belongs to the day it starts; hour profiles per weekday."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fcplan.planner.centers import CenterConfig
+from fcplan.planner.crews import hour_profiles, plan_crews
+
+MONDAY = pd.Timestamp("2026-03-02")
+FLAT = np.full((7, 24), 1 / 24)
+
+
+def center(center_id: str = "A", **fields) -> CenterConfig:
+    base = {"orders_per_packer_hour": 10.0, "shrinkage": 0.0, "min_packers": 0, "service_level": 0.5}
+    return CenterConfig(center_id=center_id, **{**base, **fields})
+
+
+def forecast(medians: list[float], center_id: str = "A", start: pd.Timestamp = MONDAY) -> pd.DataFrame:
+    m = np.asarray(medians, dtype=float)
+    return pd.DataFrame({
+        "unique_id": center_id, "ds": pd.date_range(start, periods=len(m)),
+        "0.1": 0.8 * m, "0.5": m, "0.9": 1.2 * m,
+    })
+
+
+def test_the_night_shift_of_a_day_takes_its_evening_from_that_day_and_its_morning_from_the_next() -> None:
+    plan = plan_crews(forecast([240.0, 2400.0]), {"A": center()}, {"A": FLAT})
+    night = plan[(plan["ds"] == MONDAY) & (plan["shift"] == "night")].iloc[0]
+    assert night["orders_planned"] == pytest.approx(2 / 24 * 240 + 6 / 24 * 2400)
+    assert night["starts_at"] == MONDAY + pd.Timedelta(hours=22)
+    day = plan[(plan["ds"] == MONDAY) & (plan["shift"] == "day")].iloc[0]
+    assert day["orders_planned"] == pytest.approx(8 / 24 * 240)
+
+
+def test_the_last_days_night_shift_uses_that_day_for_its_morning_and_says_so() -> None:
+    plan = plan_crews(forecast([240.0, 480.0]), {"A": center()}, {"A": FLAT})
+    last = plan[(plan["ds"] == MONDAY + pd.Timedelta(days=1)) & (plan["shift"] == "night")].iloc[0]
+    assert last["orders_planned"] == pytest.approx(8 / 24 * 480)
+    assert not last["next_day_forecast"]
+    assert plan.loc[plan["ds"] == MONDAY, "next_day_forecast"].all()
+
+
+def test_rows_follow_the_start_of_each_shift() -> None:
+    plan = plan_crews(forecast([100.0, 100.0]), {"A": center()}, {})
+    assert plan["starts_at"].is_monotonic_increasing
+    assert list(plan["shift"][:3]) == ["day", "swing", "night"]
+
+
+def test_headcount_uses_paid_hours_less_break_less_shrinkage_and_the_shifts_productivity() -> None:
+    shifts = [
+        {"name": "day", "start": 0, "end": 12, "paid_hours": 10, "break_minutes": 60},
+        {"name": "night", "start": 12, "end": 24, "paid_hours": 10, "break_minutes": 60, "orders_per_packer_hour": 5},
+    ]
+    c = center(shifts=shifts, shrinkage=0.1)
+    plan = plan_crews(forecast([2 * 810.0]), {"A": c}, {"A": FLAT}).set_index("shift")
+    # 810 orders / 10 per hour = 81 packer-hours; one packer delivers (10 - 1) * 0.9 = 8.1 -> 10 packers.
+    assert plan.loc["day", "packer_hours"] == pytest.approx(81.0)
+    assert plan.loc["day", "packers"] == 10
+    assert plan.loc["night", "packers"] == 20
+
+
+def test_max_packers_caps_the_plan_and_the_need_stays_visible() -> None:
+    plan = plan_crews(forecast([24000.0]), {"A": center(max_packers=7)}, {})
+    assert (plan["packers"] == 7).all()
+    assert (plan["packers_needed"] > 7).all()
+
+
+def test_min_packers_floors_a_quiet_shift() -> None:
+    plan = plan_crews(forecast([0.0]), {"A": center(min_packers=2)}, {})
+    assert (plan["packers"] == 2).all()
+
+
+def test_the_service_level_picks_the_quantile() -> None:
+    low = plan_crews(forecast([240.0]), {"A": center(service_level=0.5)}, {})["orders_planned"].sum()
+    high = plan_crews(forecast([240.0]), {"A": center(service_level=0.9)}, {})["orders_planned"].sum()
+    assert high == pytest.approx(1.2 * low)
+
+
+def test_a_forecast_center_without_configuration_is_named() -> None:
+    with pytest.raises(ValueError, match=r"\['B'\]"):
+        plan_crews(pd.concat([forecast([1.0]), forecast([1.0], "B")]), {"A": center()}, {})
+
+
+def hourly(days: pd.DatetimeIndex, per_hour, center_id: str = "A") -> pd.DataFrame:
+    rows = [(center_id, d + pd.Timedelta(hours=h), per_hour(d, h)) for d in days for h in range(24)]
+    return pd.DataFrame(rows, columns=["unique_id", "ds", "y"])
+
+
+def test_profiles_are_learned_per_weekday_from_the_hourly_aggregates() -> None:
+    days = pd.date_range(MONDAY - pd.Timedelta(days=28), periods=28)
+    # Mondays are busy in the morning, other days in the evening.
+    data = hourly(days, lambda d, h: 10.0 if (h < 12) == (d.weekday() == 0) else 1.0)
+    prof = hour_profiles(data, ["A", "NEW"])
+    assert prof["A"].shape == (7, 24)
+    np.testing.assert_allclose(prof["A"].sum(axis=1), 1.0)
+    assert prof["A"][0, :12].sum() > 0.7
+    assert prof["A"][2, :12].sum() < 0.3
+    np.testing.assert_allclose(prof["NEW"], FLAT)
+
+
+def test_a_weekday_with_little_history_leans_on_the_centers_week() -> None:
+    days = pd.date_range(MONDAY - pd.Timedelta(days=6), periods=6)  # Tuesday .. Sunday, no Monday
+    data = hourly(days, lambda d, h: 10.0 if h < 12 else 1.0)
+    prof = hour_profiles(data)
+    assert prof["A"][0, :12].sum() == pytest.approx(prof["A"][3, :12].sum(), rel=0.05)
+    assert prof["A"][0, :12].sum() > 0.8
+
+
+def test_the_day_still_filling_is_left_out() -> None:
+    days = pd.date_range(MONDAY - pd.Timedelta(days=7), periods=8)
+    data = hourly(days, lambda d, h: 100.0 if d == MONDAY and h == 3 else 1.0)
+    prof = hour_profiles(data, before=MONDAY)
+    assert prof["A"][0, 3] == pytest.approx(1 / 24, rel=0.01)
+
+
+def test_shares_from_profiles_move_the_crews() -> None:
+    prof = np.zeros((7, 24))
+    prof[:, 6:14] = 1 / 8  # every order in the day shift's hours
+    plan = plan_crews(forecast([800.0, 800.0]), {"A": center()}, {"A": prof}).set_index(["ds", "shift"])
+    assert plan.loc[(MONDAY, "day"), "orders_planned"] == pytest.approx(800.0)
+    assert plan.loc[(MONDAY, "night"), "orders_planned"] == pytest.approx(0.0)

@@ -1,0 +1,109 @@
+"""Intraday re-planning: orders so far update only the shifts not yet started."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fcplan.planner.centers import CenterConfig
+from fcplan.planner.crews import plan_crews
+from fcplan.planner.intraday import (
+    NOT_STARTED,
+    OVER,
+    RUNNING,
+    apply_intraday,
+    conditional_rest,
+    elapsed_share,
+    intraday_summary,
+    replan_today,
+)
+
+MONDAY = pd.Timestamp("2026-03-02")
+FLAT = np.full((7, 24), 1 / 24)
+LEVELS = np.array([0.1, 0.5, 0.9])
+DAY = np.array([2000.0, 2400.0, 2800.0])
+
+
+def center(**fields) -> CenterConfig:
+    base = {"orders_per_packer_hour": 10.0, "shrinkage": 0.0, "min_packers": 0, "service_level": 0.5}
+    return CenterConfig(center_id="A", **{**base, **fields})
+
+
+def test_elapsed_share_counts_whole_and_partial_hours() -> None:
+    assert elapsed_share(FLAT[0], 12.5) == pytest.approx(12.5 / 24)
+    assert elapsed_share(FLAT[0], 0) == 0.0
+    assert elapsed_share(FLAT[0], 24) == pytest.approx(1.0)
+
+
+def test_orders_on_track_leave_the_rest_of_the_day_as_forecast() -> None:
+    rest, level = conditional_rest(DAY, LEVELS, FLAT[0], so_far=1200.0, hours_elapsed=12)
+    assert level == pytest.approx(1.0)
+    assert rest[1] == pytest.approx(1200.0)
+
+
+def test_a_busy_morning_raises_the_rest_of_the_day_and_narrows_its_spread() -> None:
+    rest, level = conditional_rest(DAY, LEVELS, FLAT[0], so_far=1800.0, hours_elapsed=12)
+    assert 1.0 < level < 1.5
+    assert rest[1] > 1200.0
+    assert (rest[2] - rest[0]) < 0.5 * (DAY[2] - DAY[0])  # half the day left, less uncertain
+
+
+def test_a_quiet_morning_lowers_it() -> None:
+    _, level = conditional_rest(DAY, LEVELS, FLAT[0], so_far=600.0, hours_elapsed=12)
+    assert level < 1.0
+
+
+def test_shifts_over_or_running_keep_their_packers_and_the_rest_are_replanned() -> None:
+    booked = {"day": 9, "swing": 9, "night": 9}
+    table = replan_today(center(), MONDAY + pd.Timedelta(hours=15), DAY, LEVELS, FLAT, so_far=2000.0,
+                         current=booked).set_index("shift")
+    assert table.loc["day", "status"] == OVER and table.loc["day", "packers"] == 9
+    assert table.loc["swing", "status"] == RUNNING and table.loc["swing", "packers"] == 9
+    assert table.loc["night", "status"] == NOT_STARTED
+    assert table.loc["night", "packers"] > 9  # 2000 orders by 15:00 is far above 15/24 of 2400
+    assert table.loc["night", "action"] == f"call in {table.loc['night', 'packers'] - 9}"
+    assert table.loc["day", "action"] == "kept (over)"
+
+
+def test_a_quiet_day_releases_packers_of_a_shift_not_started() -> None:
+    table = replan_today(center(), MONDAY + pd.Timedelta(hours=5), DAY, LEVELS, FLAT, so_far=100.0,
+                         current={"day": 99, "swing": 99, "night": 99}).set_index("shift")
+    assert (table["status"] == NOT_STARTED).all()
+    assert (table["change"] < 0).all()
+    assert table.loc["day", "action"].startswith("release ")
+
+
+def test_the_night_shift_s_morning_hours_come_from_tomorrows_plan() -> None:
+    on_track = replan_today(center(), MONDAY + pd.Timedelta(hours=12), DAY, LEVELS, FLAT, 1200.0, {}, 2400.0)
+    busy_tomorrow = replan_today(center(), MONDAY + pd.Timedelta(hours=12), DAY, LEVELS, FLAT, 1200.0, {}, 4800.0)
+    night = lambda t: t.set_index("shift").loc["night", "orders_planned"]  # noqa: E731
+    assert night(busy_tomorrow) - night(on_track) == pytest.approx(6 / 24 * 2400.0)
+
+
+def plan_and_forecast() -> tuple[pd.DataFrame, pd.DataFrame]:
+    fc = pd.DataFrame({"unique_id": "A", "ds": pd.date_range(MONDAY, periods=2),
+                       "0.1": 2000.0, "0.5": 2400.0, "0.9": 2800.0})
+    return plan_crews(fc, {"A": center()}, {"A": FLAT}), fc
+
+
+def test_apply_intraday_changes_only_todays_shifts_not_started() -> None:
+    plan, fc = plan_and_forecast()
+    booked = plan[["unique_id", "ds", "shift", "packers"]].assign(packers=7)
+    now = {"A": MONDAY + pd.Timedelta(hours=15)}
+    new, changes = apply_intraday(plan, fc, {"A": center()}, {"A": FLAT}, now, {"A": 2000.0}, booked)
+    today = new[new["ds"] == MONDAY].set_index("shift")
+    assert today.loc["day", "packers"] == 7 and today.loc["swing", "packers"] == 7
+    assert today.loc["night", "packers"] > 7
+    tomorrow = new["ds"] == MONDAY + pd.Timedelta(days=1)
+    pd.testing.assert_frame_equal(new[tomorrow], plan[tomorrow])
+    assert list(changes["unique_id"].unique()) == ["A"]
+    assert "A night call in" in intraday_summary(changes)
+
+
+def test_a_center_whose_today_is_not_in_the_forecast_is_left_alone() -> None:
+    plan, fc = plan_and_forecast()
+    now = {"A": MONDAY + pd.Timedelta(days=5, hours=9)}
+    new, changes = apply_intraday(plan, fc, {"A": center()}, {"A": FLAT}, now, {"A": 5.0})
+    pd.testing.assert_frame_equal(new, plan)
+    assert changes.empty and intraday_summary(changes) == ""
