@@ -156,10 +156,11 @@ def apply_intraday(
     """Re-plan today's shifts in a crew plan (:func:`fcplan.planner.crews.plan_crews`).
 
     ``now_local``: each center's local wall-clock now (tz-naive); ``so_far``: its
-    orders since local midnight; ``booked``: ``unique_id, ds, shift, packers`` of the
-    plan in force (the previous plan), or None. Centers whose today is not in the
-    forecast are left alone. Returns the plan with today's rows updated and the
-    changes: ``unique_id`` + :data:`INTRADAY_COLUMNS`.
+    orders since local midnight (a center absent from it has no counts today, e.g. the
+    stream is behind: it is left alone rather than read as a day without orders);
+    ``booked``: ``unique_id, ds, shift, packers`` of the plan in force (the previous
+    plan), or None. Centers whose today is not in the forecast are left alone.
+    Returns the plan with today's rows updated and the changes: ``unique_id`` + :data:`INTRADAY_COLUMNS`.
     """
     levels = quantile_levels(forecast)
     fc = select_model(forecast, model)
@@ -173,7 +174,7 @@ def apply_intraday(
         today = now.normalize()
         row = fc[(fc[UNIQUE_ID] == center_id) & (fc[DS] == today)]
         mask = (plan[UNIQUE_ID] == center_id) & (plan[DS] == today)
-        if row.empty or not mask.any():
+        if row.empty or not mask.any() or center_id not in so_far:
             continue
         center = centers[center_id]
         nxt = fc[(fc[UNIQUE_ID] == center_id) & (fc[DS] == today + pd.Timedelta(days=1))]

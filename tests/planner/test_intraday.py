@@ -107,3 +107,10 @@ def test_a_center_whose_today_is_not_in_the_forecast_is_left_alone() -> None:
     new, changes = apply_intraday(plan, fc, {"A": center()}, {"A": FLAT}, now, {"A": 5.0})
     pd.testing.assert_frame_equal(new, plan)
     assert changes.empty and intraday_summary(changes) == ""
+
+
+def test_a_center_without_counts_today_is_not_read_as_a_day_without_orders() -> None:
+    plan, fc = plan_and_forecast()
+    new, changes = apply_intraday(plan, fc, {"A": center()}, {"A": FLAT}, {"A": MONDAY + pd.Timedelta(hours=15)}, {})
+    pd.testing.assert_frame_equal(new, plan)
+    assert changes.empty

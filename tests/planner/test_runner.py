@@ -1,0 +1,77 @@
+"""The planner's runner on a real database: centers in their own zones, today re-planned."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+
+from fcplan.core.settings import PlannerSettings
+from fcplan.planner.centers import parse_centers
+from fcplan.planner.runner import make_plan
+from fcplan.storage import make_engine
+from fcplan.storage import queries as q
+from fcplan.storage.schema import center_hourly, forecast_runs, forecasts
+
+SHIFTS = [{"name": "day", "start": 6, "end": 14}, {"name": "swing", "start": 14, "end": 22},
+          {"name": "night", "start": 22, "end": 6}]
+CENTERS = parse_centers({
+    "defaults": {"shifts": SHIFTS, "orders_per_packer_hour": 10, "shrinkage": 0, "min_packers": 0,
+                 "service_level": 0.5},
+    "centers": {"SEOUL": {"timezone": "Asia/Seoul"}, "LA": {"timezone": "America/Los_Angeles",
+                                                            "holiday_country": "US"}},
+})
+
+
+def store_forecast(engine, run_id: str, days: pd.DatetimeIndex, median: float = 2400.0) -> None:
+    rows = [
+        {"run_id": run_id, "unique_id": c, "ds": d.date(), "model": "ensemble", "quantile": lv, "value": median * f}
+        for c in ("SEOUL", "LA") for d in days for lv, f in ((0.1, 0.8), (0.5, 1.0), (0.9, 1.2))
+    ]
+    with engine.begin() as conn:
+        conn.execute(forecast_runs.insert(), {
+            "run_id": run_id, "created_at": datetime(2026, 3, 1), "model_version": "t", "horizon": len(days),
+            "quantiles": [0.1, 0.5, 0.9], "weights": {}, "data_end": days[0].date(), "fit_seconds": 0.0,
+            "fallbacks": {},
+        })
+        conn.execute(forecasts.insert(), rows)
+
+
+def store_orders(engine, center: str, tz: str, start: str, hours: int, per_hour: int) -> None:
+    local = pd.date_range(start, periods=hours, freq="h", tz=tz)
+    utc = local.tz_convert("UTC").tz_localize(None)
+    with engine.begin() as conn:
+        conn.execute(center_hourly.insert(), [
+            {"center_id": center, "hour": h.to_pydatetime(), "orders": per_hour, "lines": per_hour,
+             "units": per_hour, "updated_at": datetime(2026, 3, 1)} for h in utc
+        ])
+
+
+@pytest.fixture
+def engine(sqlite_url: str):
+    return make_engine(sqlite_url)
+
+
+def test_each_center_is_planned_in_its_own_zone_and_only_shifts_not_started_change(engine) -> None:
+    days = pd.date_range("2026-03-02", periods=3)
+    store_forecast(engine, "r1", days)
+    # Monday 2026-03-02 15:00 in Seoul is Sunday 22:00 in Los Angeles.
+    now = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+    first = make_plan(engine, PlannerSettings(), "Asia/Seoul", now=now, centers=CENTERS)
+    assert first.plan_id is not None
+    # Seoul's morning ran at twice the forecast's pace: 200 orders an hour since midnight.
+    store_orders(engine, "SEOUL", "Asia/Seoul", "2026-03-02 00:00", 15, 200)
+    second = make_plan(engine, PlannerSettings(), "Asia/Seoul", now=now, centers=CENTERS)
+    plan = q.plan_frame(engine, second.plan_id)
+    before = q.plan_frame(engine, first.plan_id)
+    key = ["center_id", "day", "shift"]
+    both = plan.merge(before, on=key, suffixes=("", "_before")).set_index(key)
+    monday = pd.Timestamp("2026-03-02").date()
+    assert both.loc[("SEOUL", monday, "day"), "packers"] == both.loc[("SEOUL", monday, "day"), "packers_before"]
+    assert both.loc[("SEOUL", monday, "swing"), "packers"] == both.loc[("SEOUL", monday, "swing"), "packers_before"]
+    assert both.loc[("SEOUL", monday, "night"), "packers"] > both.loc[("SEOUL", monday, "night"), "packers_before"]
+    assert "SEOUL night call in" in second.message
+    # Los Angeles is still on Sunday: none of its Monday shifts has started, none is touched by Seoul's orders.
+    la = both.xs("LA", level="center_id")
+    assert (la["packers"] == la["packers_before"]).all()
