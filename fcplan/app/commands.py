@@ -153,10 +153,8 @@ def plan(
         return
 
     def step(settings: Settings, engine: Engine) -> tuple[str | None, str]:
-        from fcplan.clock import SystemClock
-
         conf = load_centers(centers) if centers else None
-        result = make_plan(engine, settings.planner, settings.timezone, now=SystemClock().now(), centers=conf)
+        result = make_plan(engine, settings.planner, settings.timezone, centers=conf)
         return result.plan_id, result.message
 
     _run_step(step, STAFFING_PLANS, plan_records, publish, verbose)
