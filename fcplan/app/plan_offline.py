@@ -29,7 +29,9 @@ def _read(path: Path, what: str, expected: str) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path, dtype={UNIQUE_ID: str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise PlanInputError(f"{what} file {str(path)!r} is not a readable CSV ({exc}); expected {expected}") from exc
+        reason = " ".join(str(exc).split())
+        raise PlanInputError(f"{what} file {str(path)!r} is not a readable CSV ({reason}); expected {expected}") \
+            from exc
     missing = [c for c in (UNIQUE_ID, DS) if c not in frame.columns]
     if missing:
         raise PlanInputError(

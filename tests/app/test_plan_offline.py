@@ -1,0 +1,87 @@
+"""``fcplan plan --forecasts F.csv --centers C.toml [--hourly H.csv] --out plan.csv``."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from fcplan.app.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+CENTERS = ROOT / "centers.example.toml"
+
+
+@pytest.fixture
+def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for var in [v for v in __import__("os").environ if v.startswith("FCPLAN_")]:
+        monkeypatch.delenv(var)
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(CENTERS, tmp_path / "centers.toml")
+    days = pd.date_range("2026-03-02", periods=3)
+    # As `fcplan forecast --quantiles 0.1,0.50,0.9` writes it: the levels as typed.
+    pd.DataFrame({
+        "unique_id": ["FC-SEOUL-1"] * 3 + ["FC-GWANGJU"] * 3, "ds": [*days.date, *days.date],
+        "0.1": 800.0, "0.50": 1000.0, "0.9": 1200.0,
+    }).to_csv(tmp_path / "f.csv", index=False)
+    hours = pd.date_range("2026-02-01", "2026-03-01 23:00", freq="h")
+    pd.DataFrame({"unique_id": "FC-SEOUL-1", "ds": hours, "y": (hours.hour >= 12) * 10.0}).to_csv(
+        tmp_path / "h.csv", index=False)
+    (tmp_path / "bad.csv").write_text("unique_id,day,0.5\nFC-SEOUL-1,2026-03-02,3\n")
+    (tmp_path / "baddate.csv").write_text("unique_id,ds,0.5\nFC-SEOUL-1,soon,3\n")
+    return tmp_path
+
+
+def plan(*args: str):
+    return CliRunner().invoke(app, ["plan", *args])
+
+
+def test_a_forecast_file_becomes_a_plan_per_center_day_and_shift(files: Path) -> None:
+    out = plan("--forecasts", "f.csv", "--centers", "centers.toml", "--hourly", "h.csv", "--out", "plan.csv")
+    assert out.exit_code == 0, out.output
+    assert "wrote 18 rows" in out.output
+    table = pd.read_csv(files / "plan.csv")
+    assert set(table.groupby("unique_id")["shift"].unique().map(tuple)) == {
+        ("day", "swing", "night"), ("early", "late", "overnight")}
+    seoul = table[table["unique_id"] == "FC-SEOUL-1"].set_index(["ds", "shift"])
+    # The hourly file says every order comes after noon: the day shift (6-14) gets 2 of 12 hours.
+    assert seoul.loc[("2026-03-02", "day"), "orders_median"] < 0.25 * 1000
+    assert (table["packers"] >= 0).all()
+
+
+def test_without_hourly_history_the_day_is_spread_evenly(files: Path) -> None:
+    out = plan("--forecasts", "f.csv", "--centers", "centers.toml", "--out", "plan.csv")
+    assert out.exit_code == 0, out.output
+    table = pd.read_csv(files / "plan.csv")
+    day = table[(table["unique_id"] == "FC-SEOUL-1") & (table["shift"] == "day")]
+    assert day["orders_median"].iloc[0] == pytest.approx(1000 * 8 / 24)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--forecasts", "nope.csv", "--centers", "centers.toml", "--out", "p.csv"), "does not exist"),
+        (("--forecasts", "h.csv", "--centers", "centers.toml", "--out", "p.csv"), "no quantile columns"),
+        (("--forecasts", "centers.toml", "--centers", "centers.toml", "--out", "p.csv"), "not a readable CSV"),
+        (("--forecasts", "bad.csv", "--centers", "centers.toml", "--out", "p.csv"), "lacks column(s) ['ds']"),
+        (("--forecasts", "baddate.csv", "--centers", "centers.toml", "--out", "p.csv"), "'soon' (row 2) is not a date"),
+        (("--forecasts", "f.csv", "--centers", "missing.toml", "--out", "p.csv"), "centers file"),
+        (("--forecasts", "f.csv", "--centers", "centers.toml"), "--forecasts and --out go together"),
+        (("--forecasts", "f.csv", "--centers", "centers.toml", "--hourly", "f.csv", "--out", "p.csv"), "'y'"),
+    ],
+)
+def test_a_file_that_does_not_fit_gets_a_clear_error_and_exit_1(files: Path, args, expected: str) -> None:
+    out = plan(*args)
+    assert out.exit_code == 1, out.output
+    assert expected in out.output
+    assert "Traceback" not in out.output
+
+
+def test_a_forecast_center_missing_from_a_file_without_defaults_is_named(files: Path) -> None:
+    (files / "only.toml").write_text('[centers."FC-SEOUL-1"]\n')
+    out = plan("--forecasts", "f.csv", "--centers", "only.toml", "--out", "p.csv")
+    assert out.exit_code == 1
+    assert "FC-GWANGJU" in out.output and "[defaults]" in out.output
