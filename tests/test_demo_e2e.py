@@ -153,6 +153,7 @@ def test_demo_runs_to_the_first_plan_and_exits_cleanly(tmp_path: Path) -> None:
             metrics = {(n, r): v for n, r, v in conn.execute(
                 select(stream_metrics.c.name, stream_metrics.c.reason, stream_metrics.c.value))}
             runs = conn.execute(select(forecast_runs.c.run_id, forecast_runs.c.quantiles)).all()
+            shifts = {tuple(r) for r in conn.execute(select(staffing_plans.c.center_id, staffing_plans.c.shift))}
         stored = count(engine, orders)
         assert hourly_total == stored, "the hourly table must equal a recount of the orders"
         assert metrics[("orders", "accepted")] == stored, metrics
@@ -160,6 +161,9 @@ def test_demo_runs_to_the_first_plan_and_exits_cleanly(tmp_path: Path) -> None:
         assert processed >= n_orders, "the demo planned before the backfill was processed"
         assert len(runs) == 1, tail
         assert printed["forecast"] % len(runs[0].quantiles) == 0
+        # The demo plans with centers.example.toml: two zones, each center's own shifts, overnight ones.
+        assert "centers file: " in text and "centers.example.toml" in text
+        assert {("FC-SEOUL-1", "night"), ("FC-GWANGJU", "overnight"), ("FC-GWANGJU", "early")} <= shifts, shifts
     finally:
         engine.dispose()
 

@@ -184,10 +184,12 @@ def demo(
     port: Annotated[int, typer.Option(help="Dashboard port.")] = 8501,
     fresh: Annotated[bool | None, typer.Option(help="Empty the database first (default: yes for SQLite).")] = None,
     timeout: Annotated[float, typer.Option(help="With --exit-after-plan: give up after this many seconds.")] = 900,
+    centers_file: Annotated[Path | None, typer.Option(
+        help="Centers TOML to plan with (default: FCPLAN_PLANNER_CENTERS_FILE, else centers.example.toml).")] = None,
     verbose: Verbose = False,
 ) -> None:
     """Run everything: broker, worker, simulator, periodic retrain and plan, dashboard."""
-    from fcplan.app.demo import Demo, DemoConfig, DemoError
+    from fcplan.app.demo import EXAMPLE_CENTERS, Demo, DemoConfig, DemoError
 
     settings = setup(verbose)
     cfg = DemoConfig(
@@ -201,6 +203,7 @@ def demo(
         port=port,
         fresh=fresh,
         timeout_s=timeout,
+        centers_file=centers_file or (EXAMPLE_CENTERS if EXAMPLE_CENTERS.is_file() else None),
     )
     try:
         code = Demo(settings, cfg).run()

@@ -44,6 +44,8 @@ class DemoConfig:
     fresh: bool | None = None
     timeout_s: float = 900.0
     log_dir: Path = Path("var/logs")
+    #: The centers file the demo plans with (FCPLAN_PLANNER_CENTERS_FILE wins when set).
+    centers_file: Path | None = None
 
 
 def dashboard_command(port: int) -> list[str]:
@@ -65,6 +67,10 @@ def dashboard_command(port: int) -> list[str]:
         "--server.fileWatcherType",
         "none",
     ]
+
+
+#: The demo's centers: two time zones, overnight shifts (see the file).
+EXAMPLE_CENTERS = Path(__file__).resolve().parents[2] / "centers.example.toml"
 
 
 def _fcplan(*args: str) -> list[str]:
@@ -93,6 +99,8 @@ class Demo:
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
             "PYTHONUNBUFFERED": "1",
         }
+        if self.cfg.centers_file is not None:
+            env.setdefault("FCPLAN_PLANNER_CENTERS_FILE", str(Path(self.cfg.centers_file).resolve()))
         if self.cfg.speed > 1:
             # The simulated clock runs ahead of the wall clock: let the worker accept it.
             env.setdefault("FCPLAN_STREAMS_MAX_FUTURE_HOURS", str(24 * 365))
@@ -228,6 +236,8 @@ class Demo:
 
         ensure_topics(servers, self.settings.kafka.partitions)
         env = self._env(servers)
+        if env.get("FCPLAN_PLANNER_CENTERS_FILE"):
+            self.say(f"centers file: {env['FCPLAN_PLANNER_CENTERS_FILE']}")
         if not self.cfg.headless:
             self._spawn("dashboard", dashboard_command(self.cfg.port), env)
             self.say(f"dashboard: http://localhost:{self.cfg.port}")
