@@ -178,6 +178,14 @@ def promo_effects(url: str, run_id: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
+def promo_kind_effects(url: str, run_id: str) -> pd.DataFrame:
+    """``unique_id, kind, effect_per_pct, pooled_effect_per_pct, promo_days`` of forecast run ``run_id``."""
+    return _when_tables(
+        url, ("promo_kind_effects",), lambda: q.promo_kind_effects(engine(url), run_id), pd.DataFrame()
+    )
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
 def stream_metrics(url: str) -> pd.DataFrame:
     return _when_tables(url, ("stream_metrics",), lambda: q.metrics_frame(engine(url)), pd.DataFrame())
 

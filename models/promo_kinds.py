@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import Engine
 
 from fcplan.core.panel import DS, UNIQUE_ID, Y
 from fcplan.core.promotions import EFFECT_PER_PCT, MIN_PROMO_DAYS, PROMO_DAYS
@@ -116,3 +117,21 @@ def estimate_kind_effects(history: pd.DataFrame, discounts: pd.DataFrame) -> pd.
         POOLED: np.tile(np.expm1(pooled), len(centers)),
         PROMO_DAYS: n_days.ravel(),
     })
+
+
+def store_kind_effects(engine: Engine, run_id: str, history: pd.DataFrame, tz: str) -> pd.DataFrame:
+    """Estimate the per-center, per-kind effects on ``history`` (``unique_id, ds, y``)
+    with the stored promotion calendar and store them for ``run_id``; returns them."""
+    from fcplan.storage import queries as q
+    from fcplan.storage import upsert
+    from fcplan.storage.schema import promo_kind_effects
+
+    days = pd.DatetimeIndex(sorted(pd.to_datetime(history[DS]).unique()))
+    centers = sorted(history[UNIQUE_ID].astype(str).unique())
+    discounts = kind_discounts(q.promotion_calendar(engine), centers, days, tz)
+    effects = estimate_kind_effects(history, discounts)
+    rows = [{"run_id": run_id, **r} for r in effects.astype({PROMO_DAYS: int}).to_dict("records")]
+    if rows:
+        with engine.begin() as conn:
+            upsert(conn, promo_kind_effects, rows, ["run_id", UNIQUE_ID, KIND])
+    return effects

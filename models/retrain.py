@@ -20,6 +20,7 @@ from fcplan.core.quantiles import quantile_columns
 from fcplan.core.settings import ForecastSettings
 from fcplan.models.drift import as_issued, check_drift
 from fcplan.models.promo_effect import estimate_promo_effect
+from fcplan.models.promo_kinds import store_kind_effects
 from fcplan.models.promotions import PROMO_DISCOUNT, promotion_features
 from fcplan.storage import queries as q
 from fcplan.storage import upsert, utcnow
@@ -100,6 +101,7 @@ def retrain(engine: Engine, cfg: ForecastSettings, tz: str, now: datetime | None
     version = "ensemble:" + "+".join(f"{m}={w:.2f}" for m, w in sorted(result.weights.items()) if w > 0)
     store_run(engine, run_id, version, result, cfg, history[DS].max(), fit_seconds)
     store_promo_effect(engine, run_id, history)
+    store_kind_effects(engine, run_id, history, tz)
     watch_drift(engine, history, today)
     rows = len(result.forecast)
     return RetrainResult(run_id, rows, int(lengths.size), f"forecast run {run_id}: {rows} rows in {fit_seconds:.1f}s")

@@ -1,11 +1,14 @@
 """What-if page: demand and packers if a promotion ran on some days of the forecast horizon.
 
-Reads the stored forecast, plan and promotion effect; the scenario's headcount
-comes from the pure planner (``plan_staffing``), as the stored plan did.
+Reads the stored forecast, plan and promotion effects (per center and kind when
+the retrainer stored them, else the pooled one); a promotion on a day the forecast
+already holds one is not stacked on it (``fcplan.planner.whatif``). The scenario's
+headcount comes from the pure planner (``plan_staffing``).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -23,6 +26,7 @@ from fcplan.dashboard.views.common import (
     shift_order,
 )
 from fcplan.planner import plan_staffing
+from fcplan.planner.whatif import existing_promotions, promotion_factors
 
 
 def center_forecast(forecast: pd.DataFrame, center: str) -> pd.DataFrame:
@@ -47,13 +51,20 @@ def center_params(run: dict, center: str) -> CenterParams:
     return CenterParams.per_center(settings, [center])[center]
 
 
-def scenario_forecast(rows: pd.DataFrame, days: pd.DatetimeIndex, uplift: float) -> pd.DataFrame:
-    """``rows`` with every quantile multiplied by ``uplift`` on ``days``."""
+def scenario_forecast(rows: pd.DataFrame, factors: np.ndarray) -> pd.DataFrame:
+    """``rows`` with every quantile multiplied by its day's factor (one per row)."""
     out = rows.copy()
-    on = out[DS].isin(days)
     for _, col in quantile_levels(out):
-        out.loc[on, col] = out.loc[on, col] * uplift
+        out[col] = out[col].to_numpy() * factors
     return out
+
+
+def kind_effects(effects: pd.DataFrame, center: str, pooled: float) -> dict[str, float]:
+    """Effect per discount point by promotion kind for ``center`` (the pooled one for every kind
+    when the run stored none per kind)."""
+    rows = effects[effects[UNIQUE_ID] == center] if len(effects) else effects
+    return {str(k): float(e) for k, e in zip(rows.get("kind", []), rows.get(EFFECT_PER_PCT, []), strict=True)} or {
+        "any kind": pooled}
 
 
 def packers_per_day(forecast: pd.DataFrame, shares: pd.DataFrame, params: CenterParams) -> pd.Series:
@@ -121,15 +132,28 @@ def page() -> None:
         discount = cols[2].slider("Discount %", 0, 50, 20, step=5, key="whatif_discount")
 
         per_pct, how = effect_text(data.promo_effects(cfg.url, run["run_id"]), center)
-        uplift = discount_uplift(per_pct, discount)
+        by_kind = kind_effects(data.promo_kind_effects(cfg.url, run["run_id"]), center, per_pct)
+        if per_pct == 0.0 and "any kind" in by_kind:
+            by_kind = {"any kind": 0.0}
+        kind = st.selectbox("Promotion kind", sorted(by_kind), key="whatif_kind")
         asked = pd.date_range(pd.Timestamp(start), periods=int(n_days), freq="D")
         days = asked[asked <= horizon[-1]]
-        scenario = scenario_forecast(rows, days, uplift)
+        held = existing_promotions(data.promotions_for(cfg.url, cfg.timezone, center), horizon)
+        factors = promotion_factors(horizon, days, kind, discount, by_kind, held, default=per_pct)
+        scenario = scenario_forecast(rows, factors)
+        uplift = discount_uplift(by_kind.get(kind, 0.0), discount)
         st.markdown(how)
         if len(days) < len(asked):
             st.caption(f"The forecast ends {last_day:%a %d %b}: the promotion is cut to {len(days)} day(s).")
-        if per_pct > 0:
-            st.caption(f"A {discount}% discount: orders × {uplift:.2f} on the promotion days.")
+        if uplift > 1:
+            st.caption(f"A {discount}% {kind} promotion: orders × {uplift:.2f} on the promotion days "
+                       f"({by_kind[kind]:+.2%} per point for {center}).")
+        overlap = held[held[DS].isin(days) & (held["discount_pct"] > 0)]
+        if len(overlap):
+            st.caption(
+                f"{len(overlap)} of the promotion days already hold a promotion in the forecast "
+                f"({', '.join(sorted(set(overlap['kind'])))}): only the lift beyond it is added, never both."
+            )
 
         levels = [col for _, col in quantile_levels(rows)]
         lo = min(levels, key=lambda c: abs(float(c) - 0.1))

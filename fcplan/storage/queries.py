@@ -23,6 +23,7 @@ from fcplan.storage.schema import (
     stream_metrics,
 )
 from fcplan.storage.schema import promo_effects as promo_effects_table
+from fcplan.storage.schema import promo_kind_effects as promo_kind_effects_table
 
 
 def _frame(engine: Engine, stmt: object) -> pd.DataFrame:
@@ -183,6 +184,13 @@ def promo_effects(engine: Engine, run_id: str) -> pd.DataFrame:
     t = promo_effects_table
     stmt = select(t.c.unique_id, t.c.effect_per_pct, t.c.promo_days).where(t.c.run_id == run_id)
     return _frame(engine, stmt.order_by(t.c.unique_id))
+
+
+def promo_kind_effects(engine: Engine, run_id: str) -> pd.DataFrame:
+    """``unique_id, kind, effect_per_pct, pooled_effect_per_pct, promo_days`` of a forecast run."""
+    t = promo_kind_effects_table
+    stmt = select(t.c.unique_id, t.c.kind, t.c.effect_per_pct, t.c.pooled_effect_per_pct, t.c.promo_days)
+    return _frame(engine, stmt.where(t.c.run_id == run_id).order_by(t.c.unique_id, t.c.kind))
 
 
 def latest_plan_run(engine: Engine) -> dict | None:

@@ -119,6 +119,18 @@ promo_effects = Table(
     Column("promo_days", Integer, nullable=False),
 )
 
+#: Promotion effect per center and kind (partially pooled across centers) of a forecast run.
+promo_kind_effects = Table(
+    "promo_kind_effects",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("unique_id", String(64), primary_key=True),
+    Column("kind", String(64), primary_key=True),
+    Column("effect_per_pct", Float, nullable=False),
+    Column("pooled_effect_per_pct", Float, nullable=False),
+    Column("promo_days", Integer, nullable=False),
+)
+
 plan_runs = Table(
     "plan_runs",
     metadata,

@@ -123,13 +123,45 @@ def test_when_a_20pct_promotion_is_tried_then_promo_days_need_more_packers(make_
     promo = table["promotion"] == "20% off"
     assert promo.sum() == 3
     assert table.index[promo].tolist() == [f"{d:%a %Y-%m-%d}" for d in pd.date_range(start, periods=3)]
-    assert (table.loc[promo, "packers with promotion"] > table.loc[promo, "packers"]).all()
+    # Day +2 is free; days +3 and +4 already hold the seeded 20% sitewide sale: nothing stacks there.
+    first, held = promo & (table.index == f"{start:%a %Y-%m-%d}"), promo & (table.index != f"{start:%a %Y-%m-%d}")
+    assert (table.loc[first, "packers with promotion"] > table.loc[first, "packers"]).all()
+    assert (table.loc[held, "orders with promotion"] == table.loc[held, "orders (median)"]).all()
     assert (table.loc[~promo, "packers with promotion"] == table.loc[~promo, "packers"]).all()
     # Both columns are whole orders: the scenario is the median times 1.02**20, up to their rounding.
-    scenario = table.loc[promo, "orders (median)"] * 1.02**20
-    assert ((table.loc[promo, "orders with promotion"] - scenario).abs() <= 0.5 + 0.5 * 1.02**20).all()
+    scenario = table.loc[first, "orders (median)"] * 1.02**20
+    assert ((table.loc[first, "orders with promotion"] - scenario).abs() <= 0.5 + 0.5 * 1.02**20).all()
     assert "+21.9% orders per 10% discount" in texts(at)
     assert "from 24 promotion days" in texts(at)
+    assert "2 of the promotion days already hold a promotion in the forecast (sitewide_sale)" in texts(at)
+
+
+def test_when_effects_per_kind_are_stored_then_the_chosen_kind_and_center_decide_the_lift(make_database) -> None:
+    from sqlalchemy import insert
+
+    from fcplan.storage import make_engine
+    from fcplan.storage.schema import promo_kind_effects
+
+    url, _ = make_database(effect_per_pct=0.01)
+    at = run_page()
+    center = at.sidebar.selectbox[0].value
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(insert(promo_kind_effects), [
+            {"run_id": "run-1", "unique_id": center, "kind": k, "effect_per_pct": e, "pooled_effect_per_pct": e,
+             "promo_days": 30} for k, e in (("flash", 0.03), ("free_shipping", 0.0))
+        ])
+    engine.dispose()
+    at.switch_page("views/whatif.py").run()
+    at.selectbox(key="whatif_kind").set_value("flash").run()
+    today = pd.Timestamp.now(tz="Asia/Seoul").tz_localize(None).normalize()
+    table = _whatif(at, today + pd.Timedelta(days=8), 2, 20)
+    promo = table["promotion"] == "20% off"
+    ratio = table.loc[promo, "orders with promotion"] / table.loc[promo, "orders (median)"]
+    assert ratio.to_numpy() == pytest.approx(1.03**20, rel=0.01)
+    at.selectbox(key="whatif_kind").set_value("free_shipping").run()
+    table = at.dataframe[0].value
+    assert (table["extra packers"] == 0).all()
 
 
 def test_when_the_whatif_page_has_no_discount_then_baseline_packers_match_the_stored_plan(make_database) -> None:

@@ -75,3 +75,34 @@ def test_kind_discounts_split_the_calendar_by_kind() -> None:
     assert got[("FC-1", pd.Timestamp("2025-01-02"), "discount")] == pytest.approx(0.1)
     assert got[("FC-1", pd.Timestamp("2025-01-03"), "flash_sale")] == pytest.approx(0.3)
     assert got[("FC-2", pd.Timestamp("2025-01-03"), "flash_sale")] == 0.0
+
+
+def test_the_retrainer_stores_the_effects_per_center_and_kind(sqlite_url: str) -> None:
+    from datetime import datetime
+
+    from fcplan.models.promo_kinds import store_kind_effects
+    from fcplan.storage import make_engine
+    from fcplan.storage import queries as q
+    from fcplan.storage.schema import promotions
+
+    engine = make_engine(sqlite_url)
+    ds = pd.date_range("2025-01-01", periods=120, freq="D")
+    promo_days = ds[::10]
+    with engine.begin() as conn:
+        conn.execute(promotions.insert(), [
+            {"promo_id": f"p{i}", "center_ids": ["FC-1"], "start": (d - pd.Timedelta(hours=9)).to_pydatetime(),
+             "end": (d + pd.Timedelta(hours=15)).to_pydatetime(), "kind": "flash_sale", "discount_pct": 20.0,
+             "status": "active", "updated_at": datetime(2025, 1, 1)}
+            for i, d in enumerate(promo_days)
+        ])
+    rng = np.random.default_rng(1)
+    hist = pd.concat([
+        pd.DataFrame({"unique_id": c, "ds": ds,
+                      "y": rng.poisson(500 * np.where(ds.isin(promo_days) & (c == "FC-1"), 1.5, 1.0)).astype(float)})
+        for c in ("FC-1", "FC-2")
+    ])
+    store_kind_effects(engine, "run-1", hist, "Asia/Seoul")
+    stored = q.promo_kind_effects(engine, "run-1").set_index(["unique_id", "kind"])
+    assert stored.loc[("FC-1", "flash_sale"), "promo_days"] == len(promo_days)
+    assert stored.loc[("FC-1", "flash_sale"), "effect_per_pct"] == pytest.approx(1.5 ** (1 / 20) - 1, abs=0.005)
+    assert stored.loc[("FC-2", "flash_sale"), "promo_days"] == 0
