@@ -57,6 +57,7 @@ lint: $(STAMP)
 
 bench: $(STAMP) $(BENCH)/.installed
 	$(BENCH)/bin/python benchmarks/accuracy.py
+	$(BENCH)/bin/python benchmarks/staffing_cost.py
 	$(BIN)/python benchmarks/stream_throughput.py
 
 bench-quick: $(BENCH)/.installed
