@@ -96,8 +96,10 @@ def run_window(
     quantiles: Sequence[float],
     freq: str,
     name: str | None = None,
+    time_limit: float | None = None,
 ) -> WindowResult:
-    """Fit a fresh model on the split's training data and forecast its window.
+    """Fit a fresh model (with ``time_limit``, see :meth:`Forecaster.fit`) on the split's
+    training data and forecast its window.
 
     A model that raises gives a result with ``forecast=None`` and the error (logged).
     """
@@ -105,7 +107,7 @@ def run_window(
     label = name or model.name
     start = time.perf_counter()
     try:
-        model.fit(split.train, freq=freq)
+        model.fit(split.train, freq=freq, time_limit=time_limit)
         fit_seconds = time.perf_counter() - start
         future = split.future if model.uses_covariates else split.future[KEYS]
         forecast = model.predict_quantiles(horizon, future=future, quantiles=quantiles)

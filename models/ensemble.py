@@ -152,8 +152,9 @@ class EnsembleForecaster(Forecaster):
         members: dict[str, Forecaster],
         weights: dict[str, float],
         spread: dict[float, float] | None = None,
+        time_limits: dict[str, float] | None = None,
     ) -> None:
-        super().__init__(members=members, weights=weights, spread=spread)
+        super().__init__(members=members, weights=weights, spread=spread, time_limits=time_limits)
 
     def _fit(self, panel: pd.DataFrame) -> None:
         members: dict[str, Forecaster] = self.params["members"]
@@ -163,7 +164,8 @@ class EnsembleForecaster(Forecaster):
             if w <= 0:
                 continue
             try:
-                fitted[name] = members[name].fit(panel, freq=self.freq_)
+                limit = (self.params["time_limits"] or {}).get(name)
+                fitted[name] = members[name].fit(panel, freq=self.freq_, time_limit=limit)
             except Exception as exc:  # one member failing must not sink the ensemble
                 log.warning(
                     "ensemble member %s failed to fit (%s: %s); dropped", name, type(exc).__name__, exc

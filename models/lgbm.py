@@ -53,6 +53,8 @@ MIN_ROWS = 20
 class LightGBMQuantile(Forecaster):
     """Global direct multi-horizon LightGBM, one booster per quantile level."""
 
+    #: Training-time cap when neither ``max_train_s`` nor ``fit(time_limit=...)`` sets one.
+    DEFAULT_TRAIN_S: ClassVar[float] = 120.0
     name: ClassVar[str] = "lightgbm"
     uses_covariates: ClassVar[bool] = True
 
@@ -70,7 +72,7 @@ class LightGBMQuantile(Forecaster):
         min_data_in_leaf: int = 20,
         max_rows: int = 100_000,
         max_history: int = 730,
-        max_train_s: float = 120.0,
+        max_train_s: float | None = None,
         num_threads: int = 1,
         seed: int = 0,
         yearly: bool = False,
@@ -137,7 +139,7 @@ class LightGBMQuantile(Forecaster):
         self.feature_names_ = names
         dataset = lgb.Dataset(features, target, feature_name=names, free_raw_data=False,
                               params={"verbose": -1, "num_threads": p["num_threads"]})
-        budget = p["max_train_s"] / len(p["levels"])
+        budget = self.train_seconds(p["max_train_s"], self.DEFAULT_TRAIN_S) / len(p["levels"])
         for q in p["levels"]:
             deadline = time.perf_counter() + budget
             self.boosters_[q] = lgb.train(

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from sqlalchemy import Engine
 
+from fcplan.core.contracts import ForecastRecord
 from fcplan.core.panel import DS, MODEL, UNIQUE_ID, future_index
 from fcplan.core.promotions import EFFECT_PER_PCT, PROMO_DAYS
 from fcplan.core.quantiles import quantile_columns
@@ -231,7 +232,7 @@ def _window_number(window: object) -> int:
         return -1
 
 
-def forecast_records(engine: Engine, run_id: str) -> list[tuple[str, dict]]:
+def forecast_records(engine: Engine, run_id: str) -> list[tuple[str, ForecastRecord]]:
     """``(center, record)`` pairs of a run, for the ``forecasts`` topic."""
     run = q.latest_forecast_run(engine)
     version = run["model_version"] if run and run["run_id"] == run_id else ""
@@ -240,13 +241,13 @@ def forecast_records(engine: Engine, run_id: str) -> list[tuple[str, dict]]:
     return [
         (
             r[UNIQUE_ID],
-            {
-                "run_id": run_id,
-                "model_version": version,
-                "center_id": r[UNIQUE_ID],
-                "ds": pd.Timestamp(r[DS]).date().isoformat(),
-                "quantiles": {c: float(r[c]) for c in levels},
-            },
+            ForecastRecord(
+                run_id=run_id,
+                model_version=version,
+                center_id=r[UNIQUE_ID],
+                ds=pd.Timestamp(r[DS]).date(),
+                quantiles={c: float(r[c]) for c in levels},
+            ),
         )
         for r in frame.to_dict("records")
     ]

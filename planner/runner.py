@@ -13,6 +13,7 @@ from datetime import datetime
 import pandas as pd
 from sqlalchemy import Engine
 
+from fcplan.core.contracts import StaffingPlanRecord
 from fcplan.core.panel import DS, UNIQUE_ID
 from fcplan.core.settings import CenterParams, PlannerSettings
 from fcplan.planner.centers import Centers, centers_from_settings
@@ -92,20 +93,20 @@ def make_plan(
     return PlanResult(plan_id, len(rows), f"plan {plan_id}: {len(rows)} rows" + intraday_summary(changes))
 
 
-def plan_records(engine: Engine, plan_id: str) -> list[tuple[str, dict]]:
+def plan_records(engine: Engine, plan_id: str) -> list[tuple[str, StaffingPlanRecord]]:
     """``(center, record)`` pairs for the ``staffing-plans`` topic."""
     frame = q.plan_frame(engine, plan_id)
     return [
         (
             r["center_id"],
-            {
-                "plan_id": plan_id,
-                "center_id": r["center_id"],
-                "day": pd.Timestamp(r["day"]).date(),
-                "shift": r["shift"],
-                "packers": int(r["packers"]),
-                "orders_planned": float(r["orders_planned"]),
-            },
+            StaffingPlanRecord(
+                plan_id=plan_id,
+                center_id=r["center_id"],
+                day=pd.Timestamp(r["day"]).date(),
+                shift=r["shift"],
+                packers=int(r["packers"]),
+                orders_planned=float(r["orders_planned"]),
+            ),
         )
         for r in frame.to_dict("records")
     ]

@@ -41,12 +41,14 @@ from fcplan.simulator.promotions import (
     promotions_known_at,
 )
 
-PROMO = "promo"  # relative uplift of the day's expected orders from promotions (0 = none)
+#: Relative uplift of the day's expected orders from promotions (0 = none); production
+#: panels have no such column (their ``promo`` is the share of the day a promotion covers).
+PROMO_UPLIFT = "promo_uplift"
 DISCOUNT = "discount_pct"  # largest discount of a promotion running that day (0 = none)
 #: The panel's holiday flags: the two basic ones (the engine adds the rest of
 #: ``fcplan.core.calendar.HOLIDAY_COLUMNS`` when given a country).
 HOLIDAYS = [HOLIDAY, PRE_HOLIDAY]
-COVARIATES = [PROMO, DISCOUNT, *HOLIDAYS]
+COVARIATES = [PROMO_UPLIFT, DISCOUNT, *HOLIDAYS]
 ORACLE_MODEL = "oracle"
 PREDICTIVE_MODEL = "oracle_at_origin"
 DEFAULT_END = pd.Timestamp("2026-01-01")
@@ -196,7 +198,7 @@ class Oracle:
             {
                 UNIQUE_ID: np.repeat([c.center_id for c in self.centers], len(days)),
                 DS: np.tile(days, n),
-                PROMO: (with_promos / base - 1.0).ravel(),
+                PROMO_UPLIFT: (with_promos / base - 1.0).ravel(),
                 DISCOUNT: discount.ravel(),
             }
         )

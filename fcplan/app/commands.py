@@ -16,10 +16,11 @@ from fcplan.app.console import Verbose, fail, setup
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from fcplan.core.contracts import Record
     from fcplan.core.settings import Settings
 
 
-def _publish(servers: str, topic: str, records: list[tuple[str, dict]]) -> None:
+def _publish(servers: str, topic: str, records: list[tuple[str, Record]]) -> None:
     """Send records to a topic; a missing broker is a warning, not a failure:
     the database already holds the result."""
     from kafka.errors import KafkaError
@@ -86,7 +87,7 @@ def replay(
 def _run_step(
     step: Callable[[Settings, Engine], tuple[str | None, str]],
     topic: str,
-    records: Callable[[Engine, str], list[tuple[str, dict]]],
+    records: Callable[[Engine, str], list[tuple[str, Record]]],
     publish: bool,
     verbose: bool,
 ) -> None:

@@ -43,6 +43,8 @@ class DeepAR(Forecaster):
     windows (see :func:`fcplan.models.neural.training.step_budget`), at most ``epochs *
     batches_per_epoch`` batches and ``max_train_s`` seconds."""
 
+    #: Training-time cap when neither ``max_train_s`` nor ``fit(time_limit=...)`` sets one.
+    DEFAULT_TRAIN_S: ClassVar[float] = 120.0
     name: ClassVar[str] = "deepar"
     uses_covariates: ClassVar[bool] = True
 
@@ -63,7 +65,7 @@ class DeepAR(Forecaster):
         past_covariates: Sequence[str] = (),
         country: str | None = None,
         max_history: int = 730,
-        max_train_s: float = 120.0,
+        max_train_s: float | None = None,
         num_threads: int = 1,
         seed: int = 0,
     ) -> None:
@@ -153,7 +155,8 @@ class DeepAR(Forecaster):
             log_prob = negbin_log_prob(torch.as_tensor(np.nan_to_num(target)), mu, alpha)
             return -(log_prob * mask).sum() / mask.sum().clamp_min(1)
 
-        self.loss_history_ = fit_network(net, batch_loss, len(ends), p, self.name)
+        train_s = self.train_seconds(p["max_train_s"], self.DEFAULT_TRAIN_S)
+        self.loss_history_ = fit_network(net, batch_loss, len(ends), {**p, "max_train_s": train_s}, self.name)
         self.net_ = net
 
     # ------------------------------------------------------------ predict

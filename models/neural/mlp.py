@@ -48,6 +48,8 @@ class MLPQuantile(Forecaster):
     windows (see :func:`fcplan.models.neural.training.step_budget`), at most ``epochs *
     batches_per_epoch`` batches and ``max_train_s`` seconds."""
 
+    #: Training-time cap when neither ``max_train_s`` nor ``fit(time_limit=...)`` sets one.
+    DEFAULT_TRAIN_S: ClassVar[float] = 60.0
     name: ClassVar[str] = "mlp"
     uses_covariates: ClassVar[bool] = True
 
@@ -67,7 +69,7 @@ class MLPQuantile(Forecaster):
         past_covariates: Sequence[str] = (),
         country: str | None = None,
         max_history: int = 730,
-        max_train_s: float = 60.0,
+        max_train_s: float | None = None,
         num_threads: int = 1,
         seed: int = 0,
     ) -> None:
@@ -151,7 +153,8 @@ class MLPQuantile(Forecaster):
             return pinball_loss(pred, torch.as_tensor(target, dtype=torch.float32),
                                 torch.as_tensor(mask, dtype=torch.float32), levels)
 
-        self.loss_history_ = fit_network(net, batch_loss, len(pairs), p, self.name)
+        train_s = self.train_seconds(p["max_train_s"], self.DEFAULT_TRAIN_S)
+        self.loss_history_ = fit_network(net, batch_loss, len(pairs), {**p, "max_train_s": train_s}, self.name)
         self.net_ = net
 
     # ------------------------------------------------------------ predict

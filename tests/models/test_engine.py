@@ -92,12 +92,11 @@ def test_when_no_time_limit_is_given_then_the_default_budget_grows_with_the_seri
     assert default_time_limit(10**6) == MAX_DEFAULT_BUDGET_S
 
 
-def test_under_a_budget_a_global_model_gets_a_capped_training_time_and_the_horizon_it_needs(make_panel):
+def test_under_a_budget_a_global_model_gets_a_time_limit_for_fit_and_the_horizon_it_needs(make_panel):
     pytest.importorskip("lightgbm")
     panel = make_panel(n_series=2, length=60)
     result = run_backtest(panel, 5, LEVELS, models=["lightgbm"], time_limit_s=30.0,
                           model_params={"lightgbm": {"n_estimators": 10, "min_data_in_leaf": 5}})
     assert "lightgbm" in result.members
-    params = result.params["lightgbm"]
-    assert params["max_horizon"] == 5
-    assert 0 < params["max_train_s"] <= 0.5 * 30.0 / 3
+    assert result.params["lightgbm"]["max_horizon"] == 5
+    assert 0 < result.time_limits["lightgbm"] <= 0.5 * 30.0 / 3

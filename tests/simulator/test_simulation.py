@@ -211,7 +211,7 @@ def test_the_future_shows_only_promotions_announced_by_the_forecast_origin():
     assert late, "the seed should give a promotion announced after the origin"
     known = oracle.future(origin, 28)
     truth = oracle.covariates(origin, origin + pd.Timedelta(days=28))
-    assert known["promo"].sum() != truth["promo"].sum()
+    assert known["promo_uplift"].sum() != truth["promo_uplift"].sum()
 
 
 def test_oracle_quantiles_are_monotone_and_the_80pct_interval_covers_about_80pct_of_days():
