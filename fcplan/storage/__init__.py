@@ -7,6 +7,7 @@ retries never double-count.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -94,6 +95,9 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+_MIGRATING = threading.Lock()
+
+
 def migrate(engine: Engine) -> None:
     """Upgrade the database to the newest revision, in place (a no-op when it is there).
 
@@ -104,11 +108,16 @@ def migrate(engine: Engine) -> None:
     from alembic import command
     from alembic.config import Config
 
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+    # Alembic's migration context is module-global: threads of one process that upgrade at
+    # once (workers starting together) would tear it down under each other.
+    with _MIGRATING:
+        if current_revision(engine) == head_revision():
+            return
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
 
 
 def _check_orders_table(engine: Engine) -> None:
