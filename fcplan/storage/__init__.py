@@ -7,6 +7,7 @@ retries never double-count.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -106,9 +107,12 @@ def migrate(engine: Engine) -> None:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
+    with _MIGRATING, engine.begin() as conn:  # alembic's context is one per process
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
+
+
+_MIGRATING = threading.Lock()
 
 
 def _check_orders_table(engine: Engine) -> None:
