@@ -18,6 +18,7 @@ from fcplan.panel import DS, MODEL, UNIQUE_ID, future_index, quantile_columns
 from fcplan.settings import ForecastSettings
 from fcplan.storage import queries as q
 from fcplan.storage import upsert, utcnow
+from fcplan.storage.outage import reason, retry_outage
 from fcplan.storage.schema import forecast_alerts, forecast_runs, forecasts, leaderboard, promo_effects
 from models.drift import as_issued, check_drift
 from models.promo_effect import EFFECT_PER_PCT, PROMO_DAYS, estimate_promo_effect
@@ -96,11 +97,19 @@ def retrain(engine: Engine, cfg: ForecastSettings, tz: str, now: datetime | None
     fit_seconds = time.perf_counter() - started
     run_id = f"{today:%Y%m%d}-{uuid.uuid4().hex[:8]}"
     version = "ensemble:" + "+".join(f"{m}={w:.2f}" for m, w in sorted(result.weights.items()) if w > 0)
-    store_run(engine, run_id, version, result, cfg, history[DS].max(), fit_seconds)
-    store_promo_effect(engine, run_id, history)
-    watch_drift(engine, history, today)
+    # The fit is the expensive part: a short outage while storing it is waited out.
+    retry_outage(
+        lambda: store_run(engine, run_id, version, result, cfg, history[DS].max(), fit_seconds),
+        on_retry=_storing_retry,
+    )
+    retry_outage(lambda: store_promo_effect(engine, run_id, history), on_retry=_storing_retry)
+    retry_outage(lambda: watch_drift(engine, history, today), on_retry=_storing_retry)
     rows = len(result.forecast)
     return RetrainResult(run_id, rows, int(lengths.size), f"forecast run {run_id}: {rows} rows in {fit_seconds:.1f}s")
+
+
+def _storing_retry(exc: BaseException, delay_s: float) -> None:
+    log.warning("database unavailable while storing the forecast run (%s); retrying in %.0fs", reason(exc), delay_s)
 
 
 def store_run(
