@@ -394,6 +394,10 @@ class Demo:
         self._add("simulator", lambda: self._start_simulator(env))
         self.say(f"simulating {self.cfg.centers} centers: {self.cfg.days} days of history, then live")
         self._wait_for_backfill(engine)
+        return self._plan_loop(env, engine)
+
+    def _plan_loop(self, env: dict[str, str], engine: object) -> int:
+        """Retrain + plan every ``retrain_every_s``; a failed cycle is tried again sooner."""
         planned = False
         failures = 0
         while not self.stopping.is_set():

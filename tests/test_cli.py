@@ -115,5 +115,48 @@ def test_replay_with_the_center_column_option_gets_past_the_column_check(run, tm
     assert "1 rows have unreadable ts, e.g. ['not-a-time']" in out.stderr
 
 
+def closed_port() -> int:
+    from fcplan.broker import free_port
+
+    return free_port()  # nothing listens there
+
+
+@pytest.mark.parametrize("command", ["retrain", "plan", "simulate"])
+def test_when_postgresql_is_unreachable_then_the_command_says_so_in_one_line_and_exits_4(run, command) -> None:
+    url = f"postgresql+psycopg://planner:s3cret@127.0.0.1:{closed_port()}/fcplan"
+    out = run(command, env={"FCPLAN_DATABASE_URL": url})
+    assert out.returncode == 4, out.stdout + out.stderr
+    err = lines(out.stderr)
+    assert len(err) == 1, f"expected one line, got {len(err)}:\n{out.stderr}"
+    assert "Traceback" not in out.stderr and "s3cret" not in out.stderr + out.stdout
+    assert err[0].startswith("error: the database postgresql+psycopg://planner:***@127.0.0.1:"), err[0]
+    assert "is unavailable (connection failed" in err[0] and "Connection refused" in err[0], err[0]
+    assert "start the database (or fix FCPLAN_DATABASE_URL)" in err[0]
+    assert f"run `fcplan {command}` again" in err[0]
+
+
+@pytest.mark.slow
+def test_when_the_sqlite_file_is_locked_then_plan_says_so_in_one_line_and_exits_4(run, tmp_path: Path) -> None:
+    """The lock outlasts SQLite's 30 s busy timeout (fcplan.storage.make_engine)."""
+    import sqlite3
+
+    from fcplan.storage import make_engine
+
+    path = tmp_path / "cli.db"
+    make_engine(f"sqlite:///{path}").dispose()
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+        holder.execute("BEGIN EXCLUSIVE")
+        out = run("plan")
+    finally:
+        holder.close()
+    assert out.returncode == 4, out.stdout + out.stderr
+    err = lines(out.stderr)
+    assert len(err) == 1 and "Traceback" not in out.stderr, out.stderr
+    assert err[0].startswith(f"error: the database sqlite:///{path} is unavailable (database is locked)"), err[0]
+    assert run("plan").returncode == 3, "once the lock is gone the command works again"
+
+
 def test_the_console_script_is_installed() -> None:
     assert shutil.which("fcplan", path=str(Path(sys.executable).parent)), "run `pip install -e .`"

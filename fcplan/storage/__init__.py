@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError
 
+from fcplan.storage.outage import is_outage
 from fcplan.storage.schema import metadata
 
 
@@ -64,12 +65,15 @@ def _create_schema(engine: Engine, attempts: int = 10) -> None:
     """``create_all`` that tolerates another process creating the same tables at the
     same moment (replicas starting on a fresh database): a retry's check sees them."""
     for attempt in range(attempts):
+        started = time.monotonic()
         try:
             metadata.create_all(engine)
             _check_orders_table(engine)
             return
-        except DBAPIError:
-            if attempt == attempts - 1:
+        except DBAPIError as exc:
+            # A failure that took seconds is a lock the busy timeout already waited out (or
+            # a server that is slow to refuse): another round would only hide it for longer.
+            if attempt == attempts - 1 or (is_outage(exc) and time.monotonic() - started > 1.0):
                 raise
             time.sleep(0.05 * (attempt + 1))
 
