@@ -160,3 +160,41 @@ def test_when_the_sqlite_file_is_locked_then_plan_says_so_in_one_line_and_exits_
 
 def test_the_console_script_is_installed() -> None:
     assert shutil.which("fcplan", path=str(Path(sys.executable).parent)), "run `pip install -e .`"
+
+
+@pytest.mark.slow
+def test_when_fcplan_dashboard_is_killed_with_sigkill_then_streamlit_stops_and_the_port_is_free(
+    tmp_path: Path, proc_tree
+) -> None:
+    import signal
+    import time
+
+    from fcplan.broker import free_port, port_is_free
+
+    def wait_until(condition, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not condition():
+            time.sleep(0.1)
+        return condition()
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FCPLAN_")}
+    env["FCPLAN_DATABASE_URL"] = f"sqlite:///{tmp_path / 'dash.db'}"
+    cli = subprocess.Popen([*fcplan_exe(), "dashboard", "--port", str(port)], cwd=tmp_path, env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    tree: set[int] = set()
+    try:
+        assert wait_until(lambda: not port_is_free("0.0.0.0", port) or cli.poll() is not None, 90)
+        assert cli.poll() is None, f"fcplan dashboard exited with {cli.returncode}"
+        tree = proc_tree.descendants(cli.pid)
+        assert any("streamlit" in proc_tree.cmdline(p) for p in tree), tree
+        cli.send_signal(signal.SIGKILL)
+        cli.wait(timeout=10)
+        assert wait_until(lambda: not any(proc_tree.alive(p) for p in tree), 5), \
+            [proc_tree.cmdline(p) for p in tree if proc_tree.alive(p)]
+        assert wait_until(lambda: port_is_free("0.0.0.0", port), 5), f"port {port} still held"
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait()
+        proc_tree.kill({p for p in tree if proc_tree.alive(p)})
