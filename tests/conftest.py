@@ -133,6 +133,31 @@ class ProcTree:
             pid for pid in self.pids() if (f := self._fields(pid)) and f[0] != "Z" and int(f[3]) in sessions
         }
 
+    def sigkill_leftovers(self, proc: Any, ports: tuple[int, ...] = (), within_s: float = 5.0) -> list[str]:
+        """SIGKILL ``proc`` (a Popen); what is left ``within_s`` seconds later: a process of its
+        tree or of its children's sessions still alive, or one of ``ports`` still held. Kills
+        the leftovers before returning them."""
+        import signal
+        import time
+
+        from fcplan.broker import port_is_free
+
+        tree = self.descendants(proc.pid)
+        sessions = {s for pid in tree if (s := self.session(pid)) is not None} - {os.getsid(0)}
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+
+        def left() -> list[str]:
+            pids = {p for p in tree if self.alive(p)} | self.in_sessions(sessions)
+            held = [f"port {port} still held" for port in ports if not port_is_free("0.0.0.0", port)]
+            return [f"{p}: {self.cmdline(p)}" for p in sorted(pids)] + held
+
+        deadline = time.monotonic() + within_s
+        while (found := left()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.kill({p for p in tree if self.alive(p)} | self.in_sessions(sessions))
+        return found
+
     def kill(self, pids: set[int]) -> None:
         """SIGKILL what a failed test left behind (so that one failure does not slow the rest)."""
         import signal

@@ -166,7 +166,6 @@ def test_the_console_script_is_installed() -> None:
 def test_when_fcplan_dashboard_is_killed_with_sigkill_then_streamlit_stops_and_the_port_is_free(
     tmp_path: Path, proc_tree
 ) -> None:
-    import signal
     import time
 
     from fcplan.broker import free_port, port_is_free
@@ -182,19 +181,13 @@ def test_when_fcplan_dashboard_is_killed_with_sigkill_then_streamlit_stops_and_t
     env["FCPLAN_DATABASE_URL"] = f"sqlite:///{tmp_path / 'dash.db'}"
     cli = subprocess.Popen([*fcplan_exe(), "dashboard", "--port", str(port)], cwd=tmp_path, env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    tree: set[int] = set()
     try:
         assert wait_until(lambda: not port_is_free("0.0.0.0", port) or cli.poll() is not None, 90)
         assert cli.poll() is None, f"fcplan dashboard exited with {cli.returncode}"
-        tree = proc_tree.descendants(cli.pid)
-        assert any("streamlit" in proc_tree.cmdline(p) for p in tree), tree
-        cli.send_signal(signal.SIGKILL)
-        cli.wait(timeout=10)
-        assert wait_until(lambda: not any(proc_tree.alive(p) for p in tree), 5), \
-            [proc_tree.cmdline(p) for p in tree if proc_tree.alive(p)]
-        assert wait_until(lambda: port_is_free("0.0.0.0", port), 5), f"port {port} still held"
+        assert any("streamlit" in proc_tree.cmdline(p) for p in proc_tree.descendants(cli.pid))
+        left = proc_tree.sigkill_leftovers(cli, ports=(port,))
+        assert not left, f"left after kill -9 of fcplan dashboard: {left}"
     finally:
         if cli.poll() is None:
             cli.kill()
             cli.wait()
-        proc_tree.kill({p for p in tree if proc_tree.alive(p)})

@@ -77,6 +77,21 @@ def wait_for(predicate, timeout_s: float, poll_s: float = 0.5) -> bool:
     return predicate()
 
 
+def start_demo(tmp_path: Path, port: int, out: object) -> subprocess.Popen:
+    """``fcplan demo --headless`` (30 small days, no second cycle) writing to ``out``."""
+    return subprocess.Popen(
+        [*fcplan_exe(), "demo", "--headless", "--days", "30", "--scale", "0.1", "--retrain-every", "600"],
+        cwd=tmp_path, env=demo_env(tmp_path, port), stdout=out, stderr=subprocess.STDOUT,
+    )
+
+
+def wait_for_the_worker(proc: subprocess.Popen, log: Path) -> None:
+    worker_up = re.compile(r"worker(: \d+ of \d+| stored the backfill)")
+    assert wait_for(lambda: bool(worker_up.search(_read(log))) or proc.poll() is not None, 300), \
+        f"the worker never reported progress:\n{_read(log)[-3000:]}"
+    assert proc.poll() is None, f"the demo exited early:\n{_read(log)[-3000:]}"
+
+
 def count(engine, table) -> int:
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
@@ -158,16 +173,10 @@ def test_sigint_stops_the_demo_and_every_child_it_started(tmp_path: Path, proc_t
     port = free_port()
     log = tmp_path / "demo.out"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [*fcplan_exe(), "demo", "--headless", "--days", "30", "--scale", "0.1", "--retrain-every", "600"],
-            cwd=tmp_path, env=demo_env(tmp_path, port), stdout=out, stderr=subprocess.STDOUT,
-        )
+        proc = start_demo(tmp_path, port, out)
         children: set[int] = set()
         try:
-            worker_up = re.compile(r"worker(: \d+ of \d+| stored the backfill)")
-            assert wait_for(lambda: bool(worker_up.search(_read(log))) or proc.poll() is not None, 300), \
-                f"the worker never reported progress:\n{_read(log)[-3000:]}"
-            assert proc.poll() is None, f"the demo exited early:\n{_read(log)[-3000:]}"
+            wait_for_the_worker(proc, log)
             children = proc_tree.descendants(proc.pid)
             assert len(children) >= 3, f"expected broker, worker and simulator below the demo, got {children}"
             proc.send_signal(signal.SIGINT)
@@ -193,15 +202,9 @@ def test_when_the_demo_is_killed_with_sigkill_then_no_process_of_it_is_left_and_
     port = free_port()
     log = tmp_path / "demo.out"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [*fcplan_exe(), "demo", "--headless", "--days", "30", "--scale", "0.1", "--retrain-every", "600"],
-            cwd=tmp_path, env=demo_env(tmp_path, port), stdout=out, stderr=subprocess.STDOUT,
-        )
+        proc = start_demo(tmp_path, port, out)
         try:
-            worker_up = re.compile(r"worker(: \d+ of \d+| stored the backfill)")
-            assert wait_for(lambda: bool(worker_up.search(_read(log))) or proc.poll() is not None, 300), \
-                f"the worker never reported progress:\n{_read(log)[-3000:]}"
-            assert proc.poll() is None, f"the demo exited early:\n{_read(log)[-3000:]}"
+            wait_for_the_worker(proc, log)
 
             def names() -> dict[int, str]:
                 return {pid: proc_tree.cmdline(pid) for pid in proc_tree.descendants(proc.pid)}
@@ -209,26 +212,13 @@ def test_when_the_demo_is_killed_with_sigkill_then_no_process_of_it_is_left_and_
             # broker, worker, the worker's writer (a grandchild, started once partitions are assigned), simulator
             assert wait_for(lambda: any("multiprocessing" in c for c in names().values()), 120), \
                 f"the worker's writer process never appeared below the demo: {names()}"
-            tree = set(names())
             assert any("tansu" in c for c in names().values()) and any(" worker" in c for c in names().values())
-            sessions = {s for pid in tree if (s := proc_tree.session(pid)) is not None}
             assert not port_is_free("127.0.0.1", port)
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=10)
+            tree = set(names())
+            left = proc_tree.sigkill_leftovers(proc, ports=(port,))
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-
-    def left() -> list[str]:
-        pids = {p for p in tree if proc_tree.alive(p)} | proc_tree.in_sessions(sessions - {os.getsid(0)})
-        return [f"{p}: {proc_tree.cmdline(p)}" for p in sorted(pids)] + leftovers(tmp_path, port, tree)
-
-    try:
-        assert wait_for(lambda: not left(), 5, poll_s=0.1), (
-            f"left after kill -9 of the demo: {left()}\n{_read(log)[-2000:]}"
-        )
-        assert port_is_free("127.0.0.1", port), f"port {port} is still held after kill -9 of the demo"
-    finally:
-        proc_tree.kill({p for p in tree if proc_tree.alive(p)} | proc_tree.in_sessions(sessions - {os.getsid(0)}))
-
+    left += leftovers(tmp_path, port, tree)
+    assert not left, f"left after kill -9 of the demo: {left}\n{_read(log)[-2000:]}"

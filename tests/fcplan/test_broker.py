@@ -184,7 +184,6 @@ def test_when_fcplan_broker_is_killed_with_sigkill_then_tansu_stops_and_the_port
     tmp_path: Path, proc_tree
 ) -> None:
     import os
-    import signal
     import subprocess
     import sys
 
@@ -196,21 +195,15 @@ def test_when_fcplan_broker_is_killed_with_sigkill_then_tansu_stops_and_the_port
             [sys.executable, "-m", "fcplan", "broker", "--port", str(port)],
             cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT,
         )
-    tree: set[int] = set()
     try:
         assert wait_until(lambda: "embedded broker ready" in log.read_text() or cli.poll() is not None, 60), \
             log.read_text()
         assert cli.poll() is None, log.read_text()
-        tree = proc_tree.descendants(cli.pid)
-        assert any("tansu" in proc_tree.cmdline(p) for p in tree), tree
+        assert any("tansu" in proc_tree.cmdline(p) for p in proc_tree.descendants(cli.pid))
         assert not port_is_free("127.0.0.1", port)
-        cli.send_signal(signal.SIGKILL)
-        cli.wait(timeout=10)
-        assert wait_until(lambda: not any(proc_tree.alive(p) for p in tree), 5), \
-            [proc_tree.cmdline(p) for p in tree if proc_tree.alive(p)]
-        assert wait_until(lambda: port_is_free("127.0.0.1", port), 5), f"port {port} still held"
+        left = proc_tree.sigkill_leftovers(cli, ports=(port,))
+        assert not left, f"left after kill -9 of fcplan broker: {left}"
     finally:
         if cli.poll() is None:
             cli.kill()
             cli.wait()
-        proc_tree.kill({p for p in tree if proc_tree.alive(p)})
