@@ -30,15 +30,13 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from fcplan.broker import BrokerError, EmbeddedBroker, free_port, port_is_free
+from fcplan.cli import EXIT_BAD_SETTING  # a child's status for a bad setting or option: a restart cannot fix it
 from fcplan.procs import spawn
 from fcplan.settings import Settings
 from fcplan.storage import make_engine, outage, reset
 from fcplan.storage import queries as q
 from fcplan.storage.schema import stream_metrics
 
-#: A child's exit status for a bad FCPLAN_* setting or command line (see fcplan.cli):
-#: restarting cannot fix it, so the demo stops and says so.
-EXIT_BAD_SETTING = 2
 #: Restart backoff: 1 s, 2 s, 4 s, ... at most 60 s; a child that ran this long starts again at 1 s.
 RESTART_FIRST_S = 1.0
 RESTART_CAP_S = 60.0
