@@ -29,7 +29,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from fcplan.broker import BrokerError, EmbeddedBroker, free_port, port_is_free
+from fcplan.broker import EmbeddedBroker, free_port, port_is_free
 from fcplan.cli import EXIT_BAD_SETTING  # a child's status for a bad setting or option: a restart cannot fix it
 from fcplan.procs import spawn
 from fcplan.settings import Settings
@@ -178,7 +178,7 @@ class Demo:
             elif now >= child.restart_at:
                 try:
                     self._launch(child)
-                except (BrokerError, OSError) as exc:
+                except Exception as exc:  # e.g. the broker's port still held, the topics not created yet
                     self._schedule_restart(child, f"could not restart the {child.name} process: {exc}", now)
                 else:
                     self.say(f"restarted the {child.name} process")

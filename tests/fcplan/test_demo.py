@@ -162,3 +162,37 @@ def test_when_the_database_is_unreachable_at_start_then_the_demo_says_which_and_
     message = str(info.value)
     assert "s3cret" not in message
     assert "postgresql+psycopg://fc:***@127.0.0.1" in message and "FCPLAN_DATABASE_URL" in message
+
+
+@pytest.mark.integration
+def test_when_the_embedded_broker_dies_then_the_demo_starts_it_again_on_its_port_with_the_topics(
+    tmp_path: Path, settings_factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kafka import KafkaAdminClient
+
+    from fcplan.broker import free_port, wait_for_metadata
+    from streams.contracts import ORDERS
+
+    monkeypatch.setattr(demo_mod, "RESTART_FIRST_S", 0.0)
+    port = free_port()
+    settings = settings_factory(kafka={"broker_port": port, "partitions": 2})
+    demo = Demo(settings, DemoConfig(headless=True, log_dir=tmp_path / "logs"))
+    try:
+        bootstrap = demo._start_broker()
+        first = demo.broker.process
+        first.kill()
+        first.wait()
+        demo._check_children()  # notices
+        demo._check_children()  # restarts (0 s backoff)
+        second = demo.broker.process
+        assert second is not None and second.pid != first.pid and second.poll() is None
+        wait_for_metadata(bootstrap, timeout_s=30)
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+        try:
+            assert ORDERS in admin.list_topics()
+        finally:
+            admin.close()
+    finally:
+        demo.stopping.set()
+        demo._stop_children()
+    assert demo.broker.process is None or demo.broker.process.poll() is not None
