@@ -47,7 +47,7 @@ class _Order(msgspec.Struct, frozen=True, gc=False):
 
 
 _DECODER = msgspec.json.Decoder(_Order)
-_DOT, _ZERO = ord("."), ord("0")
+_DOT, _ZERO, _BRACE, _BRACKET = ord("."), ord("0"), ord("{"), ord("[")
 #: Seconds from the epoch within which float seconds times 1e6 are exact microseconds
 #: (below 2**53 us, about 1685-2255); times outside are converted exactly, one by one.
 _EXACT_S = 2**53 / 1e6
@@ -101,19 +101,49 @@ class DecodedOrders:
     rejected: list[tuple[int, Rejected]]
 
 
-def _sub_micro(fetch: Fetch) -> list[int]:
-    """Positions of the values with a ``.`` followed by seven digits, ascending.
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
-    msgspec rounds fractional seconds past microseconds, pydantic truncates them:
-    such values take the authoritative path (the check looks at the whole value,
-    so an id like ``a.1234567`` also does, harmlessly).
+
+def _owners(fetch: Fetch, at: np.ndarray) -> np.ndarray:
+    """The value (position in the fetch) that each byte offset of ``at`` falls in."""
+    return np.searchsorted(fetch.starts, at, side="right") - 1
+
+
+def _unsure(fetch: Fetch) -> list[int]:
+    """Positions of the values msgspec might judge unlike pydantic, ascending:
+
+    * a ``.`` followed by seven digits: msgspec rounds fractional seconds past
+      microseconds, pydantic truncates them (the check looks at the whole value,
+      so an id like ``a.1234567`` also qualifies, harmlessly);
+    * more than one ``{`` or ``[``: pydantic refuses JSON nested past 200 levels
+      (in any field, ignored ones included), msgspec only past about a thousand;
+    * a byte past ASCII in a value that is not valid UTF-8: msgspec does not
+      check the text of the keys and values it skips, pydantic refuses it.
+
+    Found with numpy over the joined buffer, so a clean fetch costs a few scans.
     """
     buf = np.frombuffer(fetch.joined, dtype=np.uint8)
     dots = np.flatnonzero(buf[: max(len(buf) - 7, 0)] == _DOT)
     hit = np.ones(len(dots), dtype=bool)
     for k in range(1, 8):
         hit &= (buf[dots + k] - _ZERO) < 10  # uint8: bytes below "0" wrap around to large values
-    return np.unique(np.searchsorted(fetch.starts, dots[hit], side="right") - 1).tolist()
+    unsure = set(_owners(fetch, dots[hit]).tolist())
+    brackets = np.flatnonzero((buf == _BRACE) | (buf == _BRACKET))
+    if len(brackets) > len(fetch):
+        per_value = np.bincount(_owners(fetch, brackets), minlength=len(fetch))
+        unsure.update(np.flatnonzero(per_value > 1).tolist())
+    if not _is_utf8(fetch.joined):
+        for i in np.unique(_owners(fetch, np.flatnonzero(buf >= 0x80))).tolist():
+            try:
+                (fetch.value(i) or b"").decode("utf-8")
+            except UnicodeDecodeError:
+                unsure.add(i)
+    return sorted(unsure)
 
 
 def _framed(fetch: Fetch, limits: Limits) -> bool:
@@ -127,7 +157,7 @@ def _framed(fetch: Fetch, limits: Limits) -> bool:
 def _decode_all(fetch: Fetch, limits: Limits) -> tuple[list[_Order | None], list[int]]:
     """One struct per value, or None where the fast path is unsure of it; and the
     positions it is unsure of, ascending."""
-    odd = _sub_micro(fetch)
+    odd = _unsure(fetch)
     if _framed(fetch, limits):
         try:
             decoded: list[_Order | None] = _DECODER.decode_lines(fetch.joined)

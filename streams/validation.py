@@ -61,7 +61,8 @@ def _describe(exc: ValidationError) -> str:
 def exception_detail(exc: BaseException) -> str:
     """``Type: message`` of an exception, short and always encodable as UTF-8 (a
     message may quote the record, lone surrogates included)."""
-    text = f"{type(exc).__name__}: {exc}"
+    orig = getattr(exc, "orig", None)  # a database error: the driver's message, not the statement
+    text = f"{type(exc).__name__}: {orig if orig is not None else exc}".strip()
     if len(text) > _DETAIL_CHARS:
         text = text[:_DETAIL_CHARS] + f"... ({len(text)} characters)"
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
