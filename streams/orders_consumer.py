@@ -91,10 +91,12 @@ class _Stall:
         self.since: float | None = None
         self.polls = 0
         self._waited = 0.0
+        self._answered = 0.0  # time.monotonic() of the writer's last answer
 
-    def waiting(self, seconds: float) -> None:
-        """The oldest batch in flight has waited ``seconds`` for the writer."""
-        self._waited = seconds
+    def waiting(self, sent: float) -> None:
+        """The oldest batch in flight, handed over at ``sent``, is still unanswered:
+        the writer has worked on it since then or since its previous answer."""
+        self._waited = time.monotonic() - max(sent, self._answered)
 
     def stalled(self) -> bool:
         """Whether fetching is (now) paused: pauses whatever is assigned, counts the poll."""
@@ -114,7 +116,7 @@ class _Stall:
         return True
 
     def wrote(self, outcome: WrittenBatch) -> None:
-        self._waited = 0.0
+        self._waited, self._answered = 0.0, time.monotonic()
         if outcome.retries:
             log.warning("orders: a batch was written after %d database retries (%.1f s of backoff)",
                         outcome.retries, outcome.outage_s)
@@ -225,7 +227,7 @@ class OrdersConsumer:
                     if on_batch is not None:
                         on_batch(outcome)
                 elif head is not None:
-                    stall.waiting(time.monotonic() - inflight[0].sent)
+                    stall.waiting(inflight[0].sent)
                 idle = False
                 if fetch is not None and fetch.done():
                     fetched, fetch = fetch.result(), None
