@@ -23,16 +23,13 @@ from sqlalchemy import Engine
 
 from fcplan.storage.outage import backoff_s, describe, is_outage
 from streams.contracts import Promotion
-from streams.sink import bump_metrics, write_promotions
-from streams.validation import Limits, Rejected, parse_promotion
+from streams.sink import bump_metrics, store_promotions
+from streams.validation import UNDECODABLE, UNWRITABLE, Limits, Rejected, exception_detail, parse_promotion
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEAD_LETTERS = "promotions_dead_letters"
-#: Reasons for records the validation did not reject but could not be handled.
-UNDECODABLE = "undecodable"
-UNWRITABLE = "unwritable"
 
 
 @dataclass(frozen=True)
@@ -42,11 +39,6 @@ class DeadLetter:
     index: int
     reason: str
     detail: str
-
-
-def _error_text(exc: BaseException) -> str:
-    """``Type: message``, safe to encode as UTF-8 (a message may hold lone surrogates)."""
-    return f"{type(exc).__name__}: {exc}".encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class PromotionStore:
@@ -88,7 +80,7 @@ class PromotionStore:
             try:
                 parsed = parse_promotion(value, self.limits)
             except Exception as exc:  # validation promises not to raise; one record never stops the batch
-                dead.append(DeadLetter(i, UNDECODABLE, _error_text(exc)))
+                dead.append(DeadLetter(i, UNDECODABLE, exception_detail(exc)))
                 continue
             if isinstance(parsed, Rejected):
                 dead.append(DeadLetter(i, parsed.reason, parsed.detail))
@@ -97,26 +89,25 @@ class PromotionStore:
         return valid, dead
 
     async def store(self, values: Sequence[bytes | None]) -> list[DeadLetter]:
-        """Store every valid promotion of a batch; the records to dead-letter, by index."""
+        """Store every valid promotion of a batch; the records to dead-letter, by index.
+
+        The records the database refuses are isolated by bisection
+        (:func:`streams.sink.store_promotions`, which counts them itself).
+        """
         valid, dead = self.parse(values)
         if valid:
             promos = [p for _, p in valid]
-            try:
-                await self._until_done(lambda: write_promotions(self.engine, promos))
-            except Exception:
-                # Not an outage: a record's content. Write one by one to find the records at fault.
-                for i, promo in valid:
-                    try:
-                        await self._until_done(lambda promo=promo: write_promotions(self.engine, [promo]))
-                    except Exception as exc:
-                        dead.append(DeadLetter(i, UNWRITABLE, _error_text(exc)))
+            stored = await self._until_done(lambda: store_promotions(self.engine, promos))
+            dead.extend(DeadLetter(valid[k][0], UNWRITABLE, detail) for k, detail in stored.unwritable)
         return sorted(dead, key=lambda d: d.index)
 
     async def count_dead(self, dead: Sequence[DeadLetter]) -> None:
-        """Add the dead letters to the worker's counters (``promotions_dead_letters``)."""
-        if not dead:
+        """Add the dead letters to the worker's counters (``promotions_dead_letters``);
+        the unwritable ones were counted where they were found (:meth:`store`)."""
+        reasons = Counter(d.reason for d in dead if d.reason != UNWRITABLE)
+        if not reasons:
             return
-        counts = Counter({(DEAD_LETTERS, reason): n for reason, n in Counter(d.reason for d in dead).items()})
+        counts = Counter({(DEAD_LETTERS, reason): n for reason, n in reasons.items()})
 
         def bump() -> None:
             with self.engine.begin() as conn:

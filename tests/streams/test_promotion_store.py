@@ -16,10 +16,11 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from fcplan.storage import make_engine
 from fcplan.storage.schema import promotions, stream_metrics
 from streams import promotion_store as store_mod
+from streams import sink as sink_mod
 from streams.promotion_store import DeadLetter, PromotionStore
 from streams.validation import Limits
 
-REAL_WRITE = store_mod.write_promotions
+REAL_WRITE = sink_mod.write_promotions
 
 
 def promo(promo_id: str, discount: float = 10.0) -> bytes:
@@ -70,7 +71,7 @@ def test_when_the_database_is_down_then_the_batch_is_retried_until_it_is_stored(
     store: PromotionStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[str] = []
-    monkeypatch.setattr(store_mod, "write_promotions", failing_writes(4, outage, calls))
+    monkeypatch.setattr(sink_mod, "write_promotions", failing_writes(4, outage, calls))
     dead = asyncio.run(store.store([promo("P1"), promo("P2")]))
     assert dead == []
     assert len(calls) == 5 and store.outage_retries == 4
@@ -100,7 +101,7 @@ def test_the_database_work_runs_off_the_event_loop(store: PromotionStore, monkey
     async def both() -> list:
         return await asyncio.gather(store.store([promo("P1")]), ticker())
 
-    monkeypatch.setattr(store_mod, "write_promotions", slow_write)
+    monkeypatch.setattr(sink_mod, "write_promotions", slow_write)
     dead, ticks = asyncio.run(both())
     assert seen["released"] is True, "the write blocked the event loop"
     assert seen["thread"] is not threading.main_thread() and ticks >= 3
@@ -115,12 +116,13 @@ def test_when_one_record_cannot_be_written_then_only_it_is_dead_lettered(
             raise IntegrityError("INSERT", {}, ValueError("value out of range for BAD"))
         return REAL_WRITE(engine, batch)
 
-    monkeypatch.setattr(store_mod, "write_promotions", write)
+    monkeypatch.setattr(sink_mod, "write_promotions", write)
     dead = asyncio.run(store.store([promo("P1"), promo("BAD"), promo("P3")]))
     assert [(d.index, d.reason) for d in dead] == [(1, "unwritable")]
     assert "IntegrityError" in dead[0].detail and "BAD" in dead[0].detail
     assert stored(store) == {"P1": 10.0, "P3": 10.0}
     assert metrics(store)[("promotions", "accepted")] == 2
+    assert metrics(store)[("promotions_dead_letters", "unwritable")] == 1
 
 
 def test_when_decoding_raises_then_the_record_is_dead_lettered_as_undecodable(
@@ -159,7 +161,8 @@ def test_dead_letters_are_counted_by_reason_through_an_outage(
     assert len(calls) == 3
     found = metrics(store)
     assert found[("promotions_dead_letters", "malformed")] == 2
-    assert found[("promotions_dead_letters", "unwritable")] == 1
+    # unwritable records are counted where the write isolated them, not twice
+    assert ("promotions_dead_letters", "unwritable") not in found
 
 
 def test_a_bug_in_the_write_is_not_mistaken_for_an_outage(
@@ -167,7 +170,7 @@ def test_a_bug_in_the_write_is_not_mistaken_for_an_outage(
 ) -> None:
     """Not retried forever: each record is tried alone once, then dead-lettered."""
     calls: list[str] = []
-    monkeypatch.setattr(store_mod, "write_promotions", failing_writes(100, lambda: TypeError("bug"), calls))
+    monkeypatch.setattr(sink_mod, "write_promotions", failing_writes(100, lambda: TypeError("bug"), calls))
     dead = asyncio.run(store.store([promo("P1"), promo("P2")]))
     assert [(d.index, d.reason) for d in dead] == [(0, "unwritable"), (1, "unwritable")]
     assert len(calls) == 3 and store.outage_retries == 0
