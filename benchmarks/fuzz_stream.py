@@ -35,6 +35,7 @@ from sqlalchemy import func, select
 
 from fcplan.simulator.hostile import mutate
 from fcplan.storage import make_engine
+from fcplan.storage.metrics import DUPLICATE, ORDERS_DEAD_LETTERS, ORDERS_PROCESSED
 from fcplan.storage.schema import orders, stream_metrics
 from fcplan.streams.batch_decode import Fetch, decode_fetch
 from fcplan.streams.columns import epoch_us
@@ -130,7 +131,7 @@ def worker_part(n: int, seed: int, clean: float, workdir: Path) -> dict:
         while time.monotonic() < deadline and worker.poll() is None:
             with engine.connect() as conn:
                 done = int(conn.execute(select(func.coalesce(func.sum(stream_metrics.c.value), 0)).where(
-                    stream_metrics.c.name.in_(["orders", "orders_dead_letters"]))).scalar_one())
+                    stream_metrics.c.name.in_(ORDERS_PROCESSED))).scalar_one())
             if done >= n:
                 break
             time.sleep(0.5)
@@ -143,8 +144,8 @@ def worker_part(n: int, seed: int, clean: float, workdir: Path) -> dict:
         metrics = {(m, r): v for m, r, v in conn.execute(
             select(stream_metrics.c.name, stream_metrics.c.reason, stream_metrics.c.value))}
     engine.dispose()
-    dead = sum(v for (m, _), v in metrics.items() if m == "orders_dead_letters")
-    duplicates = metrics.get(("orders", "duplicate"), 0)
+    dead = sum(v for (m, _), v in metrics.items() if m == ORDERS_DEAD_LETTERS)
+    duplicates = metrics.get((ORDERS, DUPLICATE), 0)
     return {"sent": n, "stored": stored, "dead_lettered": dead, "duplicates": duplicates,
             "crashes": int(exited is not None), "accounted": stored + dead + duplicates == n,
             "seconds": round(time.perf_counter() - started, 1)}

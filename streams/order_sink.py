@@ -34,6 +34,7 @@ from sqlalchemy.engine import Connection
 
 from fcplan.core.contracts import CenterDemand
 from fcplan.storage import dialect_insert_for, upsert, utcnow
+from fcplan.storage import metrics as m
 from fcplan.storage.schema import center_hourly, center_watermarks, orders, stream_metrics
 from fcplan.streams.columns import (
     US_PER_HOUR,
@@ -44,6 +45,7 @@ from fcplan.streams.columns import (
     hourly_sums,
     split_late,
 )
+from fcplan.streams.validation import LATE
 
 #: Rows of the largest multi-row statement (SQLite binds at most 32,766 parameters a statement).
 _SQLITE_ROWS = 4096
@@ -257,8 +259,8 @@ def write_order_columns(
         if len(unique):
             _store_batch(conn, unique, first, grace, result)
         result.duplicates += len(batch) - len(unique)
-        counts.update({("orders", "accepted"): result.accepted, ("orders", "duplicate"): result.duplicates,
-                       ("orders_dead_letters", "late"): len(result.late)})
+        counts.update({(m.ORDERS, m.ACCEPTED): result.accepted, (m.ORDERS, m.DUPLICATE): result.duplicates,
+                       (m.ORDERS_DEAD_LETTERS, LATE): len(result.late)})
         add_metrics(conn, counts)
     return result
 

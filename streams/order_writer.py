@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from fcplan.core.contracts import CenterDemand
+from fcplan.storage import metrics as m
 from fcplan.storage.outage import DEFAULT_BACKOFF, Backoff, GaveUp, OutageStats, call_through_outages, is_outage
 from fcplan.streams.batch_decode import Fetch, decode_fetch
 from fcplan.streams.columns import OrderColumns, from_epoch_us
@@ -92,7 +93,7 @@ def process_fetch(
     decoded = decode_fetch(fetch, limits, datetime.now(UTC))
     cols = decoded.columns
     dead = [(i, r.reason, r.detail) for i, r in decoded.rejected]
-    counters = Counter(("orders_dead_letters", r.reason) for _, r in decoded.rejected)
+    counters = Counter((m.ORDERS_DEAD_LETTERS, r.reason) for _, r in decoded.rejected)
     stats = OutageStats()
 
     def write(rows: OrderColumns, counts: Counter[tuple[str, str]]) -> OrderBatchResult:
@@ -115,7 +116,7 @@ def process_fetch(
         )
         for k, error in parts.poison:
             dead.append((cols.source[k], UNWRITABLE, exception_detail(error)))
-        counters[("orders_dead_letters", UNWRITABLE)] += len(parts.poison)
+        counters[(m.ORDERS_DEAD_LETTERS, UNWRITABLE)] += len(parts.poison)
         log.warning("orders writer: %d unwritable orders sent to the dead-letter topic: %s",
                     len(parts.poison), "; ".join(exception_detail(e) for _, e in parts.poison[:3]))
         result = _merged(parts.written)

@@ -22,14 +22,13 @@ from typing import TypeVar
 from sqlalchemy import Engine
 
 from fcplan.core.contracts import Promotion
+from fcplan.storage.metrics import PROMOTIONS_DEAD_LETTERS
 from fcplan.storage.outage import backoff_s, describe, is_outage
 from fcplan.streams.sink import bump_metrics, store_promotions
 from fcplan.streams.validation import UNDECODABLE, UNWRITABLE, Limits, Rejected, exception_detail, parse_promotion
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-DEAD_LETTERS = "promotions_dead_letters"
 
 
 @dataclass(frozen=True)
@@ -107,7 +106,7 @@ class PromotionStore:
         reasons = Counter(d.reason for d in dead if d.reason != UNWRITABLE)
         if not reasons:
             return
-        counts = Counter({(DEAD_LETTERS, reason): n for reason, n in reasons.items()})
+        counts = Counter({(PROMOTIONS_DEAD_LETTERS, reason): n for reason, n in reasons.items()})
 
         def bump() -> None:
             with self.engine.begin() as conn:

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from fcplan.core.contracts import Order, Promotion
+from fcplan.storage import metrics as m
 from fcplan.storage import upsert
 from fcplan.storage.outage import is_outage
 from fcplan.storage.schema import promotions
@@ -78,7 +79,7 @@ def store_promotions(engine: Engine, batch: Sequence[Promotion]) -> StoredPromot
     parts = bisect_writes(len(batch), lambda lo, hi: write_promotions(engine, batch[lo:hi]), is_outage)
     if parts.poison:
         with engine.begin() as conn:
-            bump_metrics(conn, Counter({("promotions_dead_letters", UNWRITABLE): len(parts.poison)}))
+            bump_metrics(conn, Counter({(m.PROMOTIONS_DEAD_LETTERS, UNWRITABLE): len(parts.poison)}))
     return StoredPromotions(len(batch) - len(parts.poison), [(k, exception_detail(e)) for k, e in parts.poison])
 
 
@@ -98,5 +99,5 @@ def write_promotions(engine: Engine, batch: Sequence[Promotion]) -> int:
             ["promo_id"],
             where=_not_older,
         )
-        bump_metrics(conn, Counter({("promotions", "accepted"): len(batch)}))
+        bump_metrics(conn, Counter({(m.PROMOTIONS, m.ACCEPTED): len(batch)}))
     return len(newest)

@@ -35,6 +35,7 @@ from fcplan.app.procs import spawn
 from fcplan.core.settings import Settings
 from fcplan.storage import make_engine, outage, reset
 from fcplan.storage import queries as q
+from fcplan.storage.metrics import ORDERS_PROCESSED
 from fcplan.storage.schema import stream_metrics
 
 #: Restart backoff: 1 s, 2 s, 4 s, ... at most 60 s; a child that ran this long starts again at 1 s.
@@ -285,7 +286,7 @@ class Demo:
                 continue
 
     def _processed(self, engine: object) -> int:
-        names = ("orders", "orders_dead_letters")
+        names = ORDERS_PROCESSED
         with engine.connect() as conn:  # type: ignore[attr-defined]
             total = conn.execute(
                 select(func.coalesce(func.sum(stream_metrics.c.value), 0)).where(
