@@ -220,18 +220,11 @@ def _doubtful(cols: OrderColumns, limits: Limits, now: datetime) -> np.ndarray:
     return np.flatnonzero(bad)
 
 
-def decode_orders(values: Sequence[bytes | None], limits: Limits, now: datetime) -> DecodedOrders:
-    """Validate a fetch of raw ``orders`` values; ``now`` is tz-aware wall-clock time.
-
-    Returns the valid orders as columns, in fetch order, and ``(position,
-    Rejected)`` for the rest, as :func:`fcplan.streams.validation.parse_order` judges them.
-    """
-    return decode_fetch(Fetch.of(values), limits, now)
-
-
 def decode_fetch(fetch: Fetch, limits: Limits, now: datetime) -> DecodedOrders:
-    """:func:`decode_orders` of a fetch already joined into one buffer. Never raises
-    because of a record (see the module docstring)."""
+    """Validate a fetch of raw ``orders`` values (joined into one buffer: ``Fetch.of(values)``);
+    ``now`` is tz-aware wall-clock time. Returns the valid orders as columns, in fetch order,
+    and ``(position, Rejected)`` for the rest, as :func:`fcplan.streams.validation.parse_order`
+    judges them. Never raises because of a record (see the module docstring)."""
     try:
         return _decode_fast(fetch, limits, now)
     except Exception:  # a value the fast path cannot handle: every record the authoritative way

@@ -1,7 +1,6 @@
 """The one sink that writes stream results to the database.
 
 Orders: :mod:`fcplan.streams.order_sink` (exactly once, in a few statements a batch);
-:func:`write_orders` here takes :class:`~fcplan.core.contracts.Order` records.
 Promotions: newest version wins; :func:`store_promotions` isolates the records
 the database refuses.
 """
@@ -10,33 +9,23 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import timedelta
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
-from fcplan.core.contracts import Order, Promotion
+from fcplan.core.contracts import Promotion
 from fcplan.storage import metrics as m
 from fcplan.storage import upsert
 from fcplan.storage.outage import is_outage
 from fcplan.storage.schema import promotions
-from fcplan.streams.columns import OrderColumns
 from fcplan.streams.hours import to_naive_utc
-from fcplan.streams.order_sink import OrderBatchResult, add_metrics, write_order_columns
+from fcplan.streams.order_sink import OrderBatchResult, add_metrics
 from fcplan.streams.poison import bisect_writes
 from fcplan.streams.validation import UNWRITABLE, exception_detail
 
-__all__ = ["OrderBatchResult", "StoredPromotions", "bump_metrics", "store_promotions", "write_orders",
-           "write_promotions"]
-
-
-def write_orders(engine: Engine, batch: Sequence[Order], grace: timedelta) -> OrderBatchResult:
-    """Store orders exactly once (see :mod:`fcplan.streams.order_sink`); ``late`` holds the
-    late :class:`Order` records themselves."""
-    result = write_order_columns(engine, OrderColumns.from_orders(batch), grace)
-    return replace(result, late=[batch[i] for i in result.late])
+__all__ = ["OrderBatchResult", "StoredPromotions", "bump_metrics", "store_promotions", "write_promotions"]
 
 
 def bump_metrics(conn: Connection, counts: Counter[tuple[str, str]]) -> None:

@@ -27,7 +27,6 @@ UNKNOWN_CENTER = "unknown_center"
 UNDECODABLE = "undecodable"
 #: The record passed validation but the database refused it (found by bisecting a failed batch).
 UNWRITABLE = "unwritable"
-REASONS = (MALFORMED, INVALID, OVERSIZE, ABSURD, FUTURE, LATE, UNKNOWN_CENTER, UNDECODABLE, UNWRITABLE)
 #: Characters of an exception's text kept in a dead letter's detail.
 _DETAIL_CHARS = 500
 

@@ -24,7 +24,7 @@ from fcplan.core.contracts import Promotion
 from fcplan.simulator.hostile import mutate
 from fcplan.storage import make_engine
 from fcplan.storage.schema import orders, promotions
-from fcplan.streams.batch_decode import Fetch, decode_orders
+from fcplan.streams.batch_decode import Fetch, decode_fetch
 from fcplan.streams.columns import epoch_us
 from fcplan.streams.order_writer import process_fetch
 from fcplan.streams.sink import store_promotions
@@ -38,7 +38,7 @@ FUZZ = settings(max_examples=300, deadline=None, derandomize=True, suppress_heal
 def verdicts(values: list[bytes | None], limits: Limits = LIMITS, now: datetime = NOW) -> tuple[dict, dict]:
     """``(accepted, rejected)`` by position: the batch decoder's and the per-record validator's,
     asserted equal."""
-    out = decode_orders(values, limits, now)
+    out = decode_fetch(Fetch.of(values), limits, now)
     c = out.columns
     batch = {
         c.source[k]: (c.order_id[k], c.center_id[k], int(c.t_us[k]), c.lines[k], c.units[k]) for k in range(len(c))

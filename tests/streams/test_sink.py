@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -12,12 +13,20 @@ from sqlalchemy import Engine, func, select
 from fcplan.core.contracts import Order, Promotion
 from fcplan.storage import make_engine
 from fcplan.storage.schema import center_hourly, center_watermarks, orders, promotions, stream_metrics
-from fcplan.streams.sink import store_promotions, write_orders, write_promotions
+from fcplan.streams.columns import OrderColumns
+from fcplan.streams.order_sink import OrderBatchResult, write_order_columns
+from fcplan.streams.sink import store_promotions, write_promotions
 
 pytestmark = pytest.mark.integration
 
 GRACE = timedelta(hours=48)
 T0 = datetime(2024, 6, 1, tzinfo=UTC)
+
+
+def write_orders(engine, batch: list[Order], grace: timedelta) -> OrderBatchResult:
+    """The order sink on ``Order`` records; ``late`` holds the late records themselves."""
+    result = write_order_columns(engine, OrderColumns.from_orders(batch), grace)
+    return replace(result, late=[batch[i] for i in result.late])
 
 
 @pytest.fixture
