@@ -33,12 +33,12 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from fcplan.core.time import epoch_us
 from fcplan.simulator.hostile import mutate
 from fcplan.storage import make_engine
 from fcplan.storage.metrics import DUPLICATE, ORDERS_DEAD_LETTERS, ORDERS_PROCESSED
 from fcplan.storage.schema import orders, stream_metrics
 from fcplan.streams.batch_decode import Fetch, decode_fetch
-from fcplan.streams.columns import epoch_us
 from fcplan.streams.order_writer import process_fetch
 from fcplan.streams.validation import Limits, Rejected, parse_order
 

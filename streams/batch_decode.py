@@ -30,7 +30,8 @@ from typing import Annotated
 import msgspec
 import numpy as np
 
-from fcplan.streams.columns import OrderColumns, epoch_us
+from fcplan.core.time import epoch_us
+from fcplan.streams.columns import OrderColumns
 from fcplan.streams.validation import Limits, Rejected, parse_order, undecodable
 
 log = logging.getLogger(__name__)

@@ -32,10 +32,11 @@ from typing import Any
 from sqlalchemy import Engine
 
 from fcplan.core.contracts import CenterDemand
+from fcplan.core.time import from_epoch_us
 from fcplan.storage import metrics as m
 from fcplan.storage.outage import DEFAULT_BACKOFF, Backoff, GaveUp, OutageStats, call_through_outages, is_outage
 from fcplan.streams.batch_decode import Fetch, decode_fetch
-from fcplan.streams.columns import OrderColumns, from_epoch_us
+from fcplan.streams.columns import OrderColumns
 from fcplan.streams.fetch_slots import SLOT_BYTES, FetchSlots, InSlot, SlotReader
 from fcplan.streams.order_sink import OrderBatchResult, write_order_columns
 from fcplan.streams.poison import bisect_writes

@@ -18,10 +18,11 @@ from sqlalchemy.engine import Connection
 from fcplan.core.contracts import Promotion
 from fcplan.storage import metrics as m
 from fcplan.storage import upsert
+from fcplan.storage.orders_sql import add_metrics
 from fcplan.storage.outage import is_outage
 from fcplan.storage.schema import promotions
 from fcplan.streams.hours import to_naive_utc
-from fcplan.streams.order_sink import OrderBatchResult, add_metrics
+from fcplan.streams.order_sink import OrderBatchResult
 from fcplan.streams.poison import bisect_writes
 from fcplan.streams.validation import UNWRITABLE, exception_detail
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from fcplan.core.contracts import Order
+from fcplan.core.time import epoch_us
 from fcplan.streams.batch_decode import Fetch, decode_fetch
-from fcplan.streams.columns import epoch_us
 from fcplan.streams.validation import FUTURE, MALFORMED, OVERSIZE, UNDECODABLE, Limits, Rejected, parse_order
 
 NOW = datetime(2024, 6, 1, 12, tzinfo=UTC)

@@ -21,11 +21,11 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from fcplan.core.contracts import Promotion
+from fcplan.core.time import epoch_us
 from fcplan.simulator.hostile import mutate
 from fcplan.storage import make_engine
 from fcplan.storage.schema import orders, promotions
 from fcplan.streams.batch_decode import Fetch, decode_fetch
-from fcplan.streams.columns import epoch_us
 from fcplan.streams.order_writer import process_fetch
 from fcplan.streams.sink import store_promotions
 from fcplan.streams.validation import Limits, Rejected, parse_order, parse_promotion
