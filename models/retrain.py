@@ -25,6 +25,7 @@ from fcplan.models.promo_kinds import store_kind_effects
 from fcplan.models.promotions import PROMO_DISCOUNT, promotion_features
 from fcplan.storage import queries as q
 from fcplan.storage import upsert, utcnow
+from fcplan.storage.outage import reason, retry_outage
 from fcplan.storage.schema import forecast_alerts, forecast_runs, forecasts, leaderboard, promo_effects
 
 log = logging.getLogger(__name__)
@@ -100,12 +101,20 @@ def retrain(engine: Engine, cfg: ForecastSettings, tz: str, now: datetime | None
     fit_seconds = time.perf_counter() - started
     run_id = f"{today:%Y%m%d}-{uuid.uuid4().hex[:8]}"
     version = "ensemble:" + "+".join(f"{m}={w:.2f}" for m, w in sorted(result.weights.items()) if w > 0)
-    store_run(engine, run_id, version, result, cfg, history[DS].max(), fit_seconds)
-    store_promo_effect(engine, run_id, history)
-    store_kind_effects(engine, run_id, history, tz)
-    watch_drift(engine, history, today)
+    # The fit is the expensive part: a short outage while storing it is waited out.
+    retry_outage(
+        lambda: store_run(engine, run_id, version, result, cfg, history[DS].max(), fit_seconds),
+        on_retry=_storing_retry,
+    )
+    retry_outage(lambda: store_promo_effect(engine, run_id, history), on_retry=_storing_retry)
+    retry_outage(lambda: watch_drift(engine, history, today), on_retry=_storing_retry)
+    retry_outage(lambda: store_kind_effects(engine, run_id, history, tz), on_retry=_storing_retry)
     rows = len(result.forecast)
     return RetrainResult(run_id, rows, int(lengths.size), f"forecast run {run_id}: {rows} rows in {fit_seconds:.1f}s")
+
+
+def _storing_retry(exc: BaseException, delay_s: float) -> None:
+    log.warning("database unavailable while storing the forecast run (%s); retrying in %.0fs", reason(exc), delay_s)
 
 
 def store_run(

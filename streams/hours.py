@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fcplan.streams.columns import epoch_us, from_epoch_us, hour_us
+from fcplan.core.time import epoch_us, from_epoch_us, hour_us
 
 
 def to_naive_utc(ts: datetime) -> datetime:

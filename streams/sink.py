@@ -1,36 +1,32 @@
 """The one sink that writes stream results to the database.
 
 Orders: :mod:`fcplan.streams.order_sink` (exactly once, in a few statements a batch);
-:func:`write_orders` here takes :class:`~fcplan.core.contracts.Order` records.
-Promotions: newest version wins.
+Promotions: newest version wins; :func:`store_promotions` isolates the records
+the database refuses.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import replace
-from datetime import timedelta
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
-from fcplan.core.contracts import Order, Promotion
+from fcplan.core.contracts import Promotion
+from fcplan.storage import metrics as m
 from fcplan.storage import upsert
+from fcplan.storage.orders_sql import add_metrics
+from fcplan.storage.outage import is_outage
 from fcplan.storage.schema import promotions
-from fcplan.streams.columns import OrderColumns
 from fcplan.streams.hours import to_naive_utc
-from fcplan.streams.order_sink import OrderBatchResult, add_metrics, write_order_columns
+from fcplan.streams.order_sink import OrderBatchResult
+from fcplan.streams.poison import bisect_writes
+from fcplan.streams.validation import UNWRITABLE, exception_detail
 
-__all__ = ["OrderBatchResult", "bump_metrics", "write_orders", "write_promotions"]
-
-
-def write_orders(engine: Engine, batch: Sequence[Order], grace: timedelta) -> OrderBatchResult:
-    """Store orders exactly once (see :mod:`fcplan.streams.order_sink`); ``late`` holds the
-    late :class:`Order` records themselves."""
-    result = write_order_columns(engine, OrderColumns.from_orders(batch), grace)
-    return replace(result, late=[batch[i] for i in result.late])
+__all__ = ["OrderBatchResult", "StoredPromotions", "bump_metrics", "store_promotions", "write_promotions"]
 
 
 def bump_metrics(conn: Connection, counts: Counter[tuple[str, str]]) -> None:
@@ -55,6 +51,28 @@ def _not_older(table: Any, excluded: Any) -> Any:
     return excluded.updated_at >= table.c.updated_at
 
 
+@dataclass(frozen=True)
+class StoredPromotions:
+    """``stored``: promotions of the batch written (versions included); ``unwritable``: ``(position in the batch,
+    detail)`` of those the database refused, for the dead-letter topic (reason
+    ``unwritable``)."""
+
+    stored: int
+    unwritable: list[tuple[int, str]]
+
+
+def store_promotions(engine: Engine, batch: Sequence[Promotion]) -> StoredPromotions:
+    """:func:`write_promotions`, with the records the database refuses isolated
+    (:mod:`fcplan.streams.poison`) instead of failing the batch; they are counted as
+    ``promotions_dead_letters/unwritable``. A database outage propagates
+    (:func:`fcplan.storage.outage.is_outage`): retry the whole batch later."""
+    parts = bisect_writes(len(batch), lambda lo, hi: write_promotions(engine, batch[lo:hi]), is_outage)
+    if parts.poison:
+        with engine.begin() as conn:
+            bump_metrics(conn, Counter({(m.PROMOTIONS_DEAD_LETTERS, UNWRITABLE): len(parts.poison)}))
+    return StoredPromotions(len(batch) - len(parts.poison), [(k, exception_detail(e)) for k, e in parts.poison])
+
+
 def write_promotions(engine: Engine, batch: Sequence[Promotion]) -> int:
     """Upsert promotions; an older version never overwrites a newer one."""
     newest: dict[str, dict] = {}
@@ -71,5 +89,5 @@ def write_promotions(engine: Engine, batch: Sequence[Promotion]) -> int:
             ["promo_id"],
             where=_not_older,
         )
-        bump_metrics(conn, Counter({("promotions", "accepted"): len(batch)}))
+        bump_metrics(conn, Counter({(m.PROMOTIONS, m.ACCEPTED): len(batch)}))
     return len(newest)

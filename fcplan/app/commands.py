@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fcplan.app.console import Verbose, fail, setup
+from fcplan.app.console import Verbose, database_outage, fail, setup
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -55,11 +55,13 @@ def simulate(
             err=True,
         )
     cfg = SimulationConfig(centers=centers, days=days, speed=speed, seed=seed, scale=scale, tz=settings.timezone)
-    sim = Simulator(cfg, settings.kafka.servers, make_engine(settings.database.url))
     from fcplan.streams.producer import JsonProducer
 
+    with database_outage(settings.database.url, "simulate"):
+        sim = Simulator(cfg, settings.kafka.servers, make_engine(settings.database.url))
     with JsonProducer(settings.kafka.servers, client_id="fcplan-simulator") as producer:
-        n = sim.backfill(producer)
+        with database_outage(settings.database.url, "simulate"):
+            n = sim.backfill(producer)
         print(json.dumps({"backfilled_orders": n, "promotion_events": sim.sent_promotions}), flush=True)
         if live:
             with contextlib.suppress(KeyboardInterrupt):
@@ -85,26 +87,29 @@ def replay(
 
 
 def _run_step(
+    name: str,
     step: Callable[[Settings, Engine], tuple[str | None, str]],
     topic: str,
     records: Callable[[Engine, str], list[tuple[str, Record]]],
     publish: bool,
     verbose: bool,
 ) -> None:
-    """Run a stored step (retrain, plan); exit 3 when it had nothing to work on."""
+    """Run a stored step (retrain, plan); exit 3 when it had nothing to work on, 4 when
+    the database is unavailable."""
     from fcplan.storage import make_engine
 
     settings = setup(verbose)
-    engine = make_engine(settings.database.url)
-    try:
-        result_id, message = step(settings, engine)
-    except ValueError as exc:
-        raise fail(str(exc)) from exc
-    typer.echo(message)
-    if result_id is None:
-        raise typer.Exit(3)
-    if publish:
-        _publish(settings.kafka.servers, topic, records(engine, result_id))
+    with database_outage(settings.database.url, name):
+        engine = make_engine(settings.database.url)
+        try:
+            result_id, message = step(settings, engine)
+        except ValueError as exc:
+            raise fail(str(exc)) from exc
+        typer.echo(message)
+        if result_id is None:
+            raise typer.Exit(3)
+        if publish:
+            _publish(settings.kafka.servers, topic, records(engine, result_id))
 
 
 def retrain(
@@ -120,7 +125,7 @@ def retrain(
         result = run_retrain(engine, settings.forecast, settings.timezone)
         return result.run_id, result.message
 
-    _run_step(step, FORECASTS, forecast_records, publish, verbose)
+    _run_step("retrain", step, FORECASTS, forecast_records, publish, verbose)
 
 
 def plan(
@@ -158,7 +163,7 @@ def plan(
         result = make_plan(engine, settings.planner, settings.timezone, centers=conf)
         return result.plan_id, result.message
 
-    _run_step(step, STAFFING_PLANS, plan_records, publish, verbose)
+    _run_step("plan", step, STAFFING_PLANS, plan_records, publish, verbose)
 
 
 def dashboard(
@@ -166,12 +171,16 @@ def dashboard(
     verbose: Verbose = False,
 ) -> None:
     """Open the Streamlit operations dashboard (reads the database only)."""
-    import subprocess
-
     from fcplan.app.demo import dashboard_command
+    from fcplan.app.procs import spawn
 
     setup(verbose)
-    raise typer.Exit(subprocess.call(dashboard_command(port)))
+    with spawn(dashboard_command(port)) as proc:
+        try:
+            code = proc.wait()
+        except KeyboardInterrupt:  # Streamlit got the same Ctrl-C: let it finish
+            code = proc.wait()
+    raise typer.Exit(code)
 
 
 def demo(
@@ -190,6 +199,7 @@ def demo(
     verbose: Verbose = False,
 ) -> None:
     """Run everything: broker, worker, simulator, periodic retrain and plan, dashboard."""
+    from fcplan.app.broker import BrokerError
     from fcplan.app.demo import EXAMPLE_CENTERS, Demo, DemoConfig, DemoError
 
     settings = setup(verbose)
@@ -208,7 +218,7 @@ def demo(
     )
     try:
         code = Demo(settings, cfg).run()
-    except DemoError as exc:
+    except (DemoError, BrokerError) as exc:
         raise fail(str(exc)) from exc
     sys.exit(code)
 
