@@ -41,6 +41,7 @@ _ESCAPES = [
     "\\u00", "\\", "\\\\", '\\"', "\\u202e", "\\uffff", "\\ufeff", "\u00e9\u4e2d\U0001f600", "\u0301", " ", "\t",
 ]
 _GARBAGE = [b"x", b"}", b"]", b",", b"\x00", b"\n", b" ", b"{}", b"\r\n", b"\xff", b'"', b"//", b"/* */"]
+_ID_KEYS = ("order_id", "promo_id")
 _BAD_UTF8 = [b"\xff", b"\xc0\x80", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe2\x82", b"\x80"]
 
 
@@ -111,6 +112,8 @@ def _op_number(pairs: Pairs, uid: str, rng: random.Random) -> Pairs:
 def _op_number_as_string(pairs: Pairs, uid: str, rng: random.Random) -> Pairs:
     out = list(pairs)
     for i, (k, v) in enumerate(out):
+        if k in _ID_KEYS:  # a number put there earlier would become an id shared by many events
+            continue
         if v[:1].isdigit() or v[:1] == "-":
             out[i] = (k, json.dumps(rng.choice([v, f" {v} ", v + ".0", "1e3"])))
     return out
