@@ -20,6 +20,7 @@ import logging
 import multiprocessing
 import os
 import pickle
+import select
 import signal
 import socket
 import traceback
@@ -219,8 +220,14 @@ def _serve(sock: socket.socket, database_url: str, limits: Limits) -> None:
 
 
 def _closed(sock: socket.socket) -> bool:
-    """Whether the peer closed ``sock`` with nothing left to read (a peek, no wait)."""
-    try:
+    """Whether the consumer closed its end of ``sock``, even with frames still unread
+    (Linux reports the hang-up at once: ``POLLHUP``/``POLLRDHUP``)."""
+    hangup = select.POLLHUP | select.POLLERR | getattr(select, "POLLRDHUP", 0)
+    poller = select.poll()
+    poller.register(sock, select.POLLIN | hangup)
+    if any(events & hangup for _, events in poller.poll(0)):
+        return True
+    try:  # elsewhere: closed once nothing is left to read
         return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
     except BlockingIOError:
         return False

@@ -262,3 +262,13 @@ def test_the_writer_process_answers_for_a_batch_with_an_unwritable_record_instea
                             "lines": 1, "units": 1}).encode()
     results = asyncio.run(write_all(f"sqlite:///{tmp_path / 'w.db'}", [[year_zero, order(1), order(2)]], 1, 2**20))
     assert [(i, r) for i, r, _ in results[0].dead] == [(0, UNWRITABLE)] and results[0].accepted == 2
+
+
+def test_the_writer_sees_the_consumer_close_even_with_frames_still_unread() -> None:
+    ours, theirs = socket.socketpair()
+    assert not order_writer._closed(theirs)
+    ours.sendall(b"a frame the writer has not read")
+    assert not order_writer._closed(theirs)
+    ours.close()
+    assert order_writer._closed(theirs)  # else the writer would retry an outage until it is killed
+    theirs.close()

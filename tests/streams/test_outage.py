@@ -180,8 +180,9 @@ def test_when_the_worker_is_stopped_during_an_outage_then_it_exits_and_a_restart
     holder = sqlite3.connect(stack.db_url.removeprefix("sqlite:///"), isolation_level=None, timeout=60)
     holder.execute("BEGIN EXCLUSIVE")
     stack.produce(ORDERS, messages[half // 2 : half])
-    stack.wait_for("the consumer paused", lambda: "fetching paused" in worker.log(), True, timeout_s=60)
+    stack.wait_for("the writer retrying", lambda: "database unavailable" in worker.log(), True, timeout_s=60)
     assert worker.terminate(timeout_s=60) == 0, f"the worker did not stop cleanly:\n{worker.tail()}"
+    assert "killing it" not in worker.log(), "the writer did not notice the consumer stop"
     holder.execute("ROLLBACK")
     holder.close()
 
