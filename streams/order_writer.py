@@ -96,10 +96,12 @@ def process_fetch(
     counters = Counter(("orders_dead_letters", r.reason) for _, r in decoded.rejected)
     stats = OutageStats()
 
-    def write(rows: OrderColumns, counts: Counter[tuple[str, str]]) -> OrderBatchResult:
+    def write(rows: OrderColumns, counts: Counter[tuple[str, str]], last: bool = True) -> OrderBatchResult:
         # The outage counters go with the batch's last transaction (a failed one rolled them back).
         return call_through_outages(
-            lambda: write_order_columns(engine, rows, limits.late_grace, counts + _outage_counters(stats)),
+            lambda: write_order_columns(
+                engine, rows, limits.late_grace, counts + _outage_counters(stats) if last else counts
+            ),
             "orders writer", backoff, stats, keep_going,
         )
 
@@ -111,7 +113,7 @@ def process_fetch(
         log.warning("orders writer: a batch of %d orders failed to write (%s); isolating the records at fault",
                     len(cols), exception_detail(exc))
         parts = bisect_writes(
-            len(cols), lambda lo, hi: write(cols.take(range(lo, hi)), Counter()),
+            len(cols), lambda lo, hi: write(cols.take(range(lo, hi)), Counter(), last=False),
             passthrough=lambda e: isinstance(e, GaveUp) or is_outage(e),
         )
         for k, error in parts.poison:
