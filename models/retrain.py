@@ -4,6 +4,7 @@ ensemble engine -> forecast run, quantiles and leaderboard stored and published.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import uuid
@@ -98,7 +99,10 @@ def retrain(engine: Engine, cfg: ForecastSettings, tz: str, now: datetime | None
     version = "ensemble:" + "+".join(f"{m}={w:.2f}" for m, w in sorted(result.weights.items()) if w > 0)
     store_run(engine, run_id, version, result, cfg, history[DS].max(), fit_seconds)
     store_promo_effect(engine, run_id, history)
-    watch_drift(engine, history, today)
+    try:
+        watch_drift(engine, history, today)
+    except Exception:  # the run is stored: a failing drift check must not stop the plans
+        log.exception("drift check failed after forecast run %s; the run and its plan are unaffected", run_id)
     rows = len(result.forecast)
     return RetrainResult(run_id, rows, int(lengths.size), f"forecast run {run_id}: {rows} rows in {fit_seconds:.1f}s")
 
@@ -203,7 +207,7 @@ def watch_drift(engine: Engine, history: pd.DataFrame, today: pd.Timestamp, days
         return alerts
     rows = [
         {
-            "alert_id": f"{r[UNIQUE_ID]}-{r[DS]:%Y%m%d}-{r['kind']}",
+            "alert_id": daily_alert_id(r[UNIQUE_ID], r[DS], r["kind"]),
             "created_at": utcnow(),
             "center_id": r[UNIQUE_ID],
             "day": r[DS].date(),
@@ -217,6 +221,11 @@ def watch_drift(engine: Engine, history: pd.DataFrame, today: pd.Timestamp, days
     for r in alerts.to_dict("records"):
         log.warning("drift alert %s %s: %s", r[UNIQUE_ID], r["kind"], r["message"])
     return alerts
+
+
+def daily_alert_id(center_id: str, day: pd.Timestamp, kind: str) -> str:
+    """32 hex characters, whatever the center id's length (the column holds 64)."""
+    return hashlib.sha1(f"{center_id}|{day:%Y%m%d}|{kind}".encode()).hexdigest()[:32]
 
 
 def _window_number(window: object) -> int:
