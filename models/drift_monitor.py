@@ -229,3 +229,31 @@ class DriftMonitor:
             out["rolling_coverage"] = round(float(np.mean((actual >= lo) & (actual <= hi))), 4)
             out["band"] = [levels[0], levels[-1]]
         return out
+
+
+def alert_message(event: AlertEvent) -> str:
+    """One line for people: what moved, how far, since when."""
+    direction = "above" if event.test == UP else "below"
+    if event.status == CLEARED:
+        return f"{event.center_id}: orders back in line with model {event.model_version}; alert cleared"
+    ratio = event.evidence.get("ratio_today")
+    today = f" (today so far {ratio:.0%} of forecast)" if ratio is not None else ""
+    return (
+        f"{event.center_id}: orders {direction} the forecast since {event.window_start:%a %d %b %H:00}{today}; "
+        f"CUSUM {event.statistic:.1f} > {event.threshold:.1f}: retrain triggered"
+    )
+
+
+def alert_payload(event: AlertEvent, created_at: datetime) -> dict:
+    """The event as the ``forecast-alerts`` record (``streams.contracts.ForecastAlert``) fields."""
+    return {
+        "center_id": event.center_id,
+        "day": event.window_end.date(),
+        "kind": event.test,
+        "message": alert_message(event),
+        "created_at": created_at,
+        **{k: getattr(event, k) for k in ("alert_id", "status", "statistic", "threshold", "model_version")},
+        "window_start": event.window_start,
+        "window_end": event.window_end,
+        "evidence": event.evidence,
+    }

@@ -124,3 +124,20 @@ def test_partial_days_are_judged_through_the_intraday_profile(centers, shares) -
             monitor.observe(uid, START + pd.Timedelta(hours=h), factor * 1000.0 * shares[uid][h], q, shares[uid], "v1")
         stats_at[factor] = monitor.statistic(uid)
     assert stats_at[1.0] <= 0 < monitor.threshold < stats_at[1.5]
+
+
+def test_an_alert_event_is_a_valid_forecast_alerts_record(centers, shares) -> None:
+    from datetime import UTC, datetime
+
+    from models.drift_monitor import alert_payload
+    from streams.contracts import ForecastAlert
+
+    big = centers[0]
+    start = (START + pd.Timedelta(days=2, hours=9)).tz_localize("Asia/Seoul")
+    shift = Shift(big.center_id, start.to_pydatetime(), 1.4)
+    hourly = sample_hourly_counts([big], [], START, START + pd.Timedelta(days=8), 4, shifts=[shift])
+    event = feed(DriftMonitor(), hourly, calibrated([big], 8), shares)[0]
+    record = ForecastAlert.model_validate(alert_payload(event, datetime.now(UTC)))
+    assert record.status == OPEN and record.kind == UP and record.alert_id == event.alert_id
+    assert "retrain triggered" in record.message and record.evidence["theta"] == pytest.approx(1.3)
+    assert ForecastAlert.model_validate_json(record.model_dump_json()) == record
