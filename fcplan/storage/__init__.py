@@ -61,12 +61,15 @@ def make_engine(url: str, create: bool = True, sqlite_cache_mib: int | None = No
 
 
 def _create_schema(engine: Engine, attempts: int = 10) -> None:
-    """``create_all`` that tolerates another process creating the same tables at the
-    same moment (replicas starting on a fresh database): a retry's check sees them."""
+    """``create_all`` and the pending migrations, tolerating another process doing the
+    same at the same moment (replicas starting on a fresh database): a retry's check sees them."""
+    from fcplan.storage.migrations import migrate
+
     for attempt in range(attempts):
         try:
             metadata.create_all(engine)
             _check_orders_table(engine)
+            migrate(engine)
             return
         except DBAPIError:
             if attempt == attempts - 1:

@@ -6,10 +6,12 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -81,6 +83,12 @@ forecast_runs = Table(
     Column("data_end", Date, nullable=True),
     Column("fit_seconds", Float, nullable=False),
     Column("fallbacks", JSON, nullable=False),
+    # The registry (migration 1): version = hash of config and data window; status
+    # champion, challenger or retired; the data window's start.
+    Column("data_start", Date, nullable=True),
+    Column("version", String(64), nullable=True),
+    Column("status", String(16), nullable=True),
+    Index("ix_forecast_runs_created_at", "created_at"),
 )
 
 #: Forecast quantiles in long form: adding a quantile or a model changes no schema.
@@ -93,6 +101,7 @@ forecasts = Table(
     Column("model", String(64), primary_key=True),
     Column("quantile", Float, primary_key=True),
     Column("value", Float, nullable=False),
+    Index("ix_forecasts_ds", "ds"),
 )
 
 leaderboard = Table(
@@ -127,6 +136,7 @@ plan_runs = Table(
     Column("created_at", DateTime, nullable=False),
     Column("service_quantile", Float, nullable=False),
     Column("params", JSON, nullable=False),
+    Index("ix_plan_runs_created_at", "created_at"),
 )
 
 staffing_plans = Table(
@@ -161,6 +171,16 @@ forecast_alerts = Table(
     Column("day", Date, nullable=False),
     Column("kind", String(32), nullable=False),
     Column("message", Text, nullable=False),
+    # The hourly monitor's lifecycle and evidence (migration 1; null for the daily rules).
+    Column("status", String(16), nullable=True),
+    Column("statistic", Float, nullable=True),
+    Column("threshold", Float, nullable=True),
+    Column("window_start", DateTime, nullable=True),
+    Column("window_end", DateTime, nullable=True),
+    Column("model_version", String(128), nullable=True),
+    Column("evidence", JSON, nullable=True),
+    Column("cleared_at", DateTime, nullable=True),
+    Index("ix_forecast_alerts_created_at", "created_at"),
 )
 
 #: Per-center stream time (the newest event time accepted): lateness is judged against it.
@@ -169,4 +189,27 @@ center_watermarks = Table(
     metadata,
     Column("center_id", String(64), primary_key=True),
     Column("watermark", DateTime, nullable=False),
+)
+
+#: Every champion/challenger decision with its evidence (migration 1).
+model_decisions = Table(
+    "model_decisions",
+    metadata,
+    Column("decision_id", String(64), primary_key=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("challenger_run_id", String(64), nullable=False),
+    Column("champion_run_id", String(64), nullable=True),
+    Column("promoted", Boolean, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("evidence", JSON, nullable=False),
+    Index("ix_model_decisions_created_at", "created_at"),
+)
+
+#: Applied schema migrations (fcplan.storage.migrations).
+schema_migrations = Table(
+    "schema_migrations",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("applied_at", DateTime, nullable=False),
 )
