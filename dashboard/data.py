@@ -137,7 +137,7 @@ def latest_forecast(url: str) -> tuple[dict | None, pd.DataFrame]:
     """The newest forecast run and its forecast frame (``None`` and empty before the first)."""
 
     def read() -> tuple[dict | None, pd.DataFrame]:
-        run = q.latest_forecast_run(engine(url))
+        run = q.current_forecast_run(engine(url))
         if run is None:
             return None, pd.DataFrame()
         return run, q.forecast_frame(engine(url), run["run_id"])

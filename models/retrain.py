@@ -21,6 +21,7 @@ from fcplan.storage import queries as q
 from fcplan.storage import upsert, utcnow
 from fcplan.storage.schema import forecast_alerts, forecast_runs, forecasts, leaderboard, promo_effects
 from models.drift import as_issued, check_drift
+from models.model_registry import promote, register_run
 from models.promo_effect import EFFECT_PER_PCT, PROMO_DAYS, estimate_promo_effect
 from models.promotions import PROMO_DISCOUNT, promotion_features
 
@@ -59,8 +60,16 @@ def training_frames(engine: Engine, tz: str, steps: int, today: pd.Timestamp) ->
     return history, future
 
 
-def retrain(engine: Engine, cfg: ForecastSettings, tz: str, now: datetime | None = None) -> RetrainResult:
-    """Fit the ensemble on every center's daily orders and store the forecast run.
+def retrain(
+    engine: Engine,
+    cfg: ForecastSettings,
+    tz: str,
+    now: datetime | None = None,
+    alerted_centers: tuple[str, ...] = (),
+) -> RetrainResult:
+    """Fit the ensemble on every center's daily orders, store the forecast run as a
+    challenger and decide the champion (``alerted_centers``: centers whose open drift
+    alerts triggered this retrain).
 
     The run covers today (D+0, still filling) and D+1..D+horizon.
     """
@@ -98,13 +107,20 @@ def retrain(engine: Engine, cfg: ForecastSettings, tz: str, now: datetime | None
     run_id = f"{today:%Y%m%d}-{uuid.uuid4().hex[:8]}"
     version = "ensemble:" + "+".join(f"{m}={w:.2f}" for m, w in sorted(result.weights.items()) if w > 0)
     store_run(engine, run_id, version, result, cfg, history[DS].max(), fit_seconds)
+    register_run(engine, run_id, cfg.model_dump(), history[DS].min().date(), history[DS].max().date(), result.model)
     store_promo_effect(engine, run_id, history)
     try:
         watch_drift(engine, history, today)
     except Exception:  # the run is stored: a failing drift check must not stop the plans
         log.exception("drift check failed after forecast run %s; the run and its plan are unaffected", run_id)
+    decision = promote(engine, tz, today.date(), alerted_centers)
     rows = len(result.forecast)
-    return RetrainResult(run_id, rows, int(lengths.size), f"forecast run {run_id}: {rows} rows in {fit_seconds:.1f}s")
+    return RetrainResult(
+        run_id,
+        rows,
+        int(lengths.size),
+        f"forecast run {run_id}: {rows} rows in {fit_seconds:.1f}s; registry: {decision.reason}",
+    )
 
 
 def store_run(
@@ -238,8 +254,8 @@ def _window_number(window: object) -> int:
 
 def forecast_records(engine: Engine, run_id: str) -> list[tuple[str, dict]]:
     """``(center, record)`` pairs of a run, for the ``forecasts`` topic."""
-    run = q.latest_forecast_run(engine)
-    version = run["model_version"] if run and run["run_id"] == run_id else ""
+    run = q.forecast_run(engine, run_id)
+    version = (run.get("version") or run["model_version"]) if run else ""
     frame = q.forecast_frame(engine, run_id)
     levels = [c for c in frame.columns if c not in (UNIQUE_ID, DS, MODEL)]
     return [

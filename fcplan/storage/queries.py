@@ -113,6 +113,26 @@ def latest_forecast_run(engine: Engine) -> dict | None:
     return dict(row) if row else None
 
 
+def current_forecast_run(engine: Engine) -> dict | None:
+    """The run plans and alerts use: the champion (``status``), else the newest run."""
+    stmt = (
+        select(forecast_runs)
+        .where(forecast_runs.c.status == "champion")
+        .order_by(forecast_runs.c.created_at.desc())
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(stmt).mappings().first()
+    return dict(row) if row else latest_forecast_run(engine)
+
+
+def forecast_run(engine: Engine, run_id: str) -> dict | None:
+    """The ``forecast_runs`` row of ``run_id``."""
+    with engine.connect() as conn:
+        row = conn.execute(select(forecast_runs).where(forecast_runs.c.run_id == run_id)).mappings().first()
+    return dict(row) if row else None
+
+
 def forecast_frame(engine: Engine, run_id: str) -> pd.DataFrame:
     """The forecast frame of a run: ``unique_id, ds, model, "<q>"...``."""
     stmt = select(

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -203,6 +204,16 @@ model_decisions = Table(
     Column("reason", Text, nullable=False),
     Column("evidence", JSON, nullable=False),
     Index("ix_model_decisions_created_at", "created_at"),
+)
+
+#: The fitted ensemble of a run (pickled), reused without refitting.
+model_artifacts = Table(
+    "model_artifacts",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("artifact", LargeBinary, nullable=False),
+    Column("bytes", Integer, nullable=False),
 )
 
 #: Applied schema migrations (fcplan.storage.migrations).
