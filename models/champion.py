@@ -7,7 +7,8 @@ are fixed by the calendar, not by each run's own backtest). A challenger with
 at least ``min_days`` such days replaces the champion if its wQL is lower by
 the relative ``margin``; a stale champion (data older than ``max_age_days``), a
 broken one (it does not cover every center up to tomorrow) or one whose
-forecasts drifted (open alerts) is replaced at once by the best challenger.
+forecasts drifted (open alerts) is replaced at once by the newest challenger
+(the one that has seen the most recent data).
 Every decision carries its evidence.
 """
 
@@ -99,15 +100,15 @@ def decide(
     """The champion for ``today`` (see the module docstring). ``challengers``: newest last."""
     if not challengers:
         return Decision(None, "no challenger", {})
-    newest = challengers[-1]
+    newest = max(reversed(challengers), key=lambda c: c.data_end)  # the most recent data, then the latest made
     if champion is None:
         return Decision(newest.run_id, "no champion yet: the first run becomes champion", {})
     evidence: dict = {"champion": champion.run_id, "champion_data_end": str(champion.data_end)}
-    ranked = _ranked(champion, challengers, scores, min_days)
+    fresh = [c for c in challengers if (pd.Timestamp(today) - pd.Timestamp(c.data_end)).days <= max_age_days]
+    ranked = _ranked(champion, fresh, scores, min_days)
     evidence["comparisons"] = [
         {"challenger": r, "wql": round(c, 5), "champion_wql": round(ch, 5), "days": n} for r, c, ch, n in ranked
     ]
-    best = ranked[0][0] if ranked else newest.run_id
     missing = sorted(newest.centers - champion.centers)
     tomorrow = pd.Timestamp(today) + pd.Timedelta(days=1)
     alerted = sorted(set(alerted_centers) & champion.centers)
@@ -117,11 +118,11 @@ def decide(
         reason = (
             f"champion broken: it lacks centers {missing}" if missing else "champion broken: no forecast for tomorrow"
         )
-        return Decision(best, reason, evidence)
+        return Decision(newest.run_id, reason, evidence)
     if alerted:
-        return Decision(best, f"champion's forecasts drifted (open alerts for {alerted})", evidence)
+        return Decision(newest.run_id, f"champion's forecasts drifted (open alerts for {alerted})", evidence)
     if age > max_age_days:
-        return Decision(best, f"champion stale: its data ends {age} days ago (limit {max_age_days})", evidence)
+        return Decision(newest.run_id, f"champion stale: its data ends {age} days ago (limit {max_age_days})", evidence)
     for run_id, chall, champ, days in ranked:
         if chall <= champ * (1 - margin):
             return Decision(

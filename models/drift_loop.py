@@ -17,12 +17,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pandas as pd
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from fcplan.panel import DS, UNIQUE_ID, Y
 from fcplan.storage import queries as q
 from fcplan.storage import upsert, utcnow
-from fcplan.storage.schema import forecast_alerts
+from fcplan.storage.schema import forecast_alerts, forecast_runs, model_decisions
 from models.drift import as_issued, forecast_levels
 from models.drift_monitor import CLEARED, OPEN, AlertEvent, DriftMonitor, alert_payload
 from models.schedule import TriggerDebounce
@@ -59,7 +59,11 @@ class DriftLoop:
         first = end - pd.Timedelta(hours=self.backfill_hours)
         learn_from = first - pd.Timedelta(days=self.learn_days + 1)
         hourly = q.hourly_orders(self.engine, self.tz, since=learn_from.to_pydatetime())
-        issued = as_issued(q.issued_forecasts(self.engine, (first - pd.Timedelta(days=1)).date()))
+        runs = q.issued_forecasts(self.engine, (first - pd.Timedelta(days=1)).date())
+        champions = past_champions(self.engine)
+        if champions:  # judge each day by the champion of its time, not by every challenger
+            runs = runs[runs["run_id"].isin(champions)]
+        issued = as_issued(runs)
         if hourly.empty or issued.empty:
             return []
         levels = forecast_levels(issued)
@@ -110,6 +114,23 @@ class DriftLoop:
                 log.info("retrain for %s not triggered again within the debounce window", event.center_id)
 
 
+def open_alert_centers(engine: Engine) -> list[str]:
+    """Centers with an open alert of the hourly monitor."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(forecast_alerts.c.center_id).where(forecast_alerts.c.status == OPEN).distinct())
+        return sorted(rows.scalars())
+
+
+def past_champions(engine: Engine) -> set[str]:
+    """Runs that are or were champion (empty before the registry's first decision)."""
+    with engine.connect() as conn:
+        promoted = conn.execute(
+            select(model_decisions.c.champion_run_id).where(model_decisions.c.promoted.is_(True))
+        ).scalars()
+        current = conn.execute(select(forecast_runs.c.run_id).where(forecast_runs.c.status == "champion")).scalars()
+        return {r for r in (*promoted, *current) if r}
+
+
 def store_alert(engine: Engine, payload: dict) -> None:
     """Insert an opened alert, or mark a stored one cleared (keyed by ``alert_id``)."""
 
@@ -135,4 +156,3 @@ def store_alert(engine: Engine, payload: dict) -> None:
     update = ["status", "cleared_at"] if payload["status"] == CLEARED else []
     with engine.begin() as conn:
         upsert(conn, forecast_alerts, [row], ["alert_id"], update=update)
-

@@ -4,7 +4,6 @@ ensemble engine -> forecast run, quantiles and leaderboard stored and published.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 import uuid
@@ -19,8 +18,8 @@ from fcplan.panel import DS, MODEL, UNIQUE_ID, future_index, quantile_columns
 from fcplan.settings import ForecastSettings
 from fcplan.storage import queries as q
 from fcplan.storage import upsert, utcnow
-from fcplan.storage.schema import forecast_alerts, forecast_runs, forecasts, leaderboard, promo_effects
-from models.drift import as_issued, check_drift
+from fcplan.storage.schema import forecast_runs, forecasts, leaderboard, promo_effects
+from models.drift_loop import DriftLoop, open_alert_centers
 from models.model_registry import promote, register_run
 from models.promo_effect import EFFECT_PER_PCT, PROMO_DAYS, estimate_promo_effect
 from models.promotions import PROMO_DISCOUNT, promotion_features
@@ -66,17 +65,27 @@ def retrain(
     tz: str,
     now: datetime | None = None,
     alerted_centers: tuple[str, ...] = (),
+    drift_hours: int = 48,
 ) -> RetrainResult:
     """Fit the ensemble on every center's daily orders, store the forecast run as a
-    challenger and decide the champion (``alerted_centers``: centers whose open drift
-    alerts triggered this retrain).
+    challenger and decide the champion.
 
-    The run covers today (D+0, still filling) and D+1..D+horizon.
+    First the drift monitor judges the last ``drift_hours`` hours against the
+    champion (0 skips it: a caller that runs :class:`models.drift_loop.DriftLoop`
+    every hour passes 0 and names the alerted centers in ``alerted_centers``);
+    centers with open alerts count as drifted in the decision. The run covers
+    today (D+0, still filling) and D+1..D+horizon.
     """
     from models.engine import run_engine
 
     now = now or datetime.now(ZoneInfo(tz))
     today = pd.Timestamp(now.astimezone(ZoneInfo(tz)).date())
+    if drift_hours > 0:
+        try:
+            DriftLoop(engine, tz, backfill_hours=drift_hours).run_once(now)
+        except Exception:  # a failing drift check must not stop the forecasts and plans
+            log.exception("drift check failed; retraining anyway")
+    alerted = (*alerted_centers, *open_alert_centers(engine))
     steps = cfg.horizon + 1
     history, future = training_frames(engine, tz, steps, today)
     if history.empty:
@@ -109,11 +118,7 @@ def retrain(
     store_run(engine, run_id, version, result, cfg, history[DS].max(), fit_seconds)
     register_run(engine, run_id, cfg.model_dump(), history[DS].min().date(), history[DS].max().date(), result.model)
     store_promo_effect(engine, run_id, history)
-    try:
-        watch_drift(engine, history, today)
-    except Exception:  # the run is stored: a failing drift check must not stop the plans
-        log.exception("drift check failed after forecast run %s; the run and its plan are unaffected", run_id)
-    decision = promote(engine, tz, today.date(), alerted_centers)
+    decision = promote(engine, tz, today.date(), alerted)
     rows = len(result.forecast)
     return RetrainResult(
         run_id,
@@ -205,43 +210,6 @@ def store_promo_effect(engine: Engine, run_id: str, history: pd.DataFrame) -> pd
         with engine.begin() as conn:
             upsert(conn, promo_effects, rows, ["run_id", "unique_id"])
     return effects
-
-
-def watch_drift(engine: Engine, history: pd.DataFrame, today: pd.Timestamp, days: int = 14) -> pd.DataFrame:
-    """Compare the last complete days with what was forecast for them; store new alerts.
-
-    Returns the alerts (``unique_id, ds, kind, message``); an alert is stored
-    once (its id is center, day and kind), however often the retrainer runs.
-    """
-    since = (today - pd.Timedelta(days=days)).date()
-    issued = as_issued(q.issued_forecasts(engine, since))
-    if issued.empty:
-        return issued
-    actuals = history[history[DS] >= pd.Timestamp(since)]
-    alerts = check_drift(issued, actuals)
-    if alerts.empty:
-        return alerts
-    rows = [
-        {
-            "alert_id": daily_alert_id(r[UNIQUE_ID], r[DS], r["kind"]),
-            "created_at": utcnow(),
-            "center_id": r[UNIQUE_ID],
-            "day": r[DS].date(),
-            "kind": r["kind"],
-            "message": r["message"],
-        }
-        for r in alerts.to_dict("records")
-    ]
-    with engine.begin() as conn:
-        upsert(conn, forecast_alerts, rows, ["alert_id"], update=[])
-    for r in alerts.to_dict("records"):
-        log.warning("drift alert %s %s: %s", r[UNIQUE_ID], r["kind"], r["message"])
-    return alerts
-
-
-def daily_alert_id(center_id: str, day: pd.Timestamp, kind: str) -> str:
-    """32 hex characters, whatever the center id's length (the column holds 64)."""
-    return hashlib.sha1(f"{center_id}|{day:%Y%m%d}|{kind}".encode()).hexdigest()[:32]
 
 
 def _window_number(window: object) -> int:

@@ -75,3 +75,11 @@ def test_the_version_is_a_hash_of_config_and_data_window() -> None:
     assert v == run_version(dict(cfg), date(2026, 1, 1), date(2026, 3, 1)) and len(v) == 16
     assert v != run_version(cfg, date(2026, 1, 2), date(2026, 3, 1))
     assert v != run_version({**cfg, "models": ["theta"]}, date(2026, 1, 1), date(2026, 3, 1))
+
+
+def test_a_challenger_too_old_to_be_champion_is_not_promoted_on_its_score() -> None:
+    champ, old = run("champ", "2026-03-14"), run("old", "2026-03-05")
+    fc, actuals = frames({"champ": 15.0, "old": 0.0}, {"champ": "2026-03-14", "old": "2026-03-05"})
+    scores = live_scores(fc, actuals, [champ, old], TODAY)
+    assert decide(champ, [old], scores, TODAY, max_age_days=7).winner is None
+    assert decide(champ, [old], scores, TODAY, max_age_days=20).winner == "old"

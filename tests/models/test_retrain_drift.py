@@ -1,41 +1,43 @@
-"""The retrainer's drift check with any quantile set and long center ids, on SQLite and PostgreSQL."""
+"""The retrainer with any quantile set and long center ids: the hourly drift check runs
+first, its alert is stored (fixed-length id, PostgreSQL too) and the decision sees it."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from datetime import UTC, datetime
 
 import pandas as pd
 
+from fcplan.loop import store_hours
+from fcplan.panel import DS, UNIQUE_ID, Y
 from fcplan.settings import ForecastSettings
 from fcplan.storage import make_engine
 from fcplan.storage import queries as q
-from models.retrain import daily_alert_id, store_run, watch_drift
+from models.retrain import retrain
+from streams.simulation import make_centers
+from streams.simulation.shifts import sample_hourly_counts
 
+TZ = "Asia/Seoul"
+START = pd.Timestamp("2025-06-01")
 LONG_CENTER = "FC-" + "NORTH-GYEONGGI-MEGA-HUB-" * 2 + "0001"  # 55 characters
+CFG = ForecastSettings(quantiles=(0.1, 0.5, 0.9), models=("glm",), horizon=7, backtest_windows=1)
 
 
-def stored_run(engine, run_id: str, data_end: str, days: pd.DatetimeIndex, levels: list[float]) -> None:
-    forecast = pd.DataFrame({"unique_id": LONG_CENTER, "ds": days, "model": "ensemble"})
-    for level in levels:
-        forecast[f"{level:g}"] = 100.0 + 100.0 * (level - 0.5)
-    result = SimpleNamespace(
-        forecast=forecast,
-        leaderboard=pd.DataFrame(columns=["model", "window", "wql"]),
-        weights={"ets": 1.0},
-        fallbacks={},
-    )
-    cfg = ForecastSettings(quantiles=tuple(levels), horizon=len(days) - 1)
-    store_run(engine, run_id, "ensemble:ets=1.00", result, cfg, pd.Timestamp(data_end), 0.1)
+def at(day: int, hour: int) -> datetime:
+    return (START + pd.Timedelta(days=day, hours=hour)).tz_localize(TZ).tz_convert(UTC).to_pydatetime()
 
 
-def test_with_quantiles_01_05_09_and_a_55_character_center_the_drift_alerts_are_stored(db_url: str) -> None:
+def test_with_quantiles_01_05_09_and_a_55_character_center_a_rise_is_alerted_and_retrained(db_url: str) -> None:
     engine = make_engine(db_url)
-    days = pd.date_range("2026-03-01", periods=8, freq="D")
-    stored_run(engine, "r1", "2026-02-28", days, [0.1, 0.5, 0.9])
-    history = pd.DataFrame({"unique_id": LONG_CENTER, "ds": days, "y": [100.0] * 7 + [400.0]})
-    alerts = watch_drift(engine, history, pd.Timestamp("2026-03-09"))
-    assert alerts["kind"].tolist() == ["outside_band"]
-    watch_drift(engine, history, pd.Timestamp("2026-03-09"))  # stored once, however often it runs
-    stored = q.alerts_frame(engine)
-    assert stored["center_id"].tolist() == [LONG_CENTER]
-    assert stored["alert_id"].tolist() == [daily_alert_id(LONG_CENTER, days[-1], "outside_band")]
+    hourly = sample_hourly_counts(make_centers(1, seed=3, scale=2.0), [], START, START + pd.Timedelta(days=44), 3, TZ)
+    hourly[UNIQUE_ID] = LONG_CENTER
+    later = hourly[DS] >= START + pd.Timedelta(days=41, hours=10)
+    hourly.loc[later, Y] = (hourly.loc[later, Y] * 1.6).round()
+    store_hours(engine, hourly[hourly[DS] < START + pd.Timedelta(days=40)], TZ)
+    first = retrain(engine, CFG, TZ, now=at(40, 4))
+    assert first.run_id is not None and "first run becomes champion" in first.message
+    store_hours(engine, hourly[hourly[DS] >= START + pd.Timedelta(days=40)], TZ)
+    second = retrain(engine, CFG, TZ, now=at(43, 4), drift_hours=72)
+    assert "drifted" in second.message and LONG_CENTER in second.message
+    alerts = q.alerts_frame(engine)
+    assert alerts[["center_id", "kind", "status"]].values.tolist() == [[LONG_CENTER, "cusum_up", "open"]]
+    assert len(alerts["alert_id"].iloc[0]) == 32
