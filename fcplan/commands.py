@@ -161,12 +161,24 @@ def demo(
     port: Annotated[int, typer.Option(help="Dashboard port.")] = 8501,
     fresh: Annotated[bool | None, typer.Option(help="Empty the database first (default: yes for SQLite).")] = None,
     timeout: Annotated[float, typer.Option(help="With --exit-after-plan: give up after this many seconds.")] = 900,
+    simulate_days: Annotated[
+        int | None,
+        typer.Option(help="Run the loop in simulated time for this many days (headless, no broker); see fcplan.loop."),
+    ] = None,
+    shift: Annotated[
+        list[str] | None,
+        typer.Option(help="With --simulate-days: inject a demand shift, e.g. FC-BUSAN:+40%@2026-03-10"),
+    ] = None,
+    start: Annotated[str | None, typer.Option(help="With --simulate-days: the first simulated day.")] = None,
     verbose: Verbose = False,
 ) -> None:
     """Run everything: broker, worker, simulator, periodic retrain and plan, dashboard."""
     from fcplan.demo import Demo, DemoConfig, DemoError
 
     settings = _setup(verbose)
+    if simulate_days is not None:
+        _simulated_demo(settings, simulate_days, speed, centers, scale, shift or [], start, fresh)
+        return
     cfg = DemoConfig(
         headless=headless,
         exit_after_plan=exit_after_plan,
@@ -184,6 +196,37 @@ def demo(
     except DemoError as exc:
         raise fail(str(exc)) from exc
     sys.exit(code)
+
+
+def _simulated_demo(
+    settings: Settings,
+    days: int,
+    speed: float,
+    centers: int,
+    scale: float,
+    shifts: list[str],
+    start: str | None,
+    fresh: bool | None,
+) -> None:
+    import pandas as pd
+
+    from fcplan.loop import LoopConfig, run_simulated_loop, shifts_from_specs
+    from fcplan.storage import make_engine, reset
+
+    try:
+        parsed = shifts_from_specs(shifts, settings.timezone)
+        first = pd.Timestamp(start or pd.Timestamp.now(tz=settings.timezone).date()).tz_localize(settings.timezone)
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    engine = make_engine(settings.database.url)
+    if fresh if fresh is not None else settings.database.url.startswith("sqlite"):
+        reset(engine)
+    cfg = LoopConfig(
+        days=days, speed=speed if speed > 1 else 0.0, centers=centers, scale=scale, start=first.to_pydatetime(),
+        shifts=parsed,
+    )
+    summary = run_simulated_loop(settings, engine, cfg, say=lambda m: print(f"[fcplan demo] {m}", flush=True))
+    print(json.dumps(summary.as_dict()), flush=True)
 
 
 def register(app: typer.Typer) -> None:
