@@ -44,7 +44,8 @@ from models.drift_monitor import OPEN, DriftMonitor
 from models.sequential import change_llr, day_distribution, intraday_shares
 from streams.simulation import expected_daily, make_centers
 from streams.simulation.demand import CenterProfile
-from streams.simulation.shifts import Shift, sample_hourly_counts
+from streams.simulation.hourly import sample_hourly_counts
+from streams.simulation.shifts import Shift
 
 HOURS_PER_YEAR = 8766.0
 START = pd.Timestamp("2025-09-01")

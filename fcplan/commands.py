@@ -40,20 +40,31 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
     scale: Annotated[float, typer.Option(help="Multiplies every center's order volume.")] = 1.0,
     live: Annotated[bool, typer.Option(help="Keep sending new orders after the backfill.")] = True,
+    shift: Annotated[
+        list[str] | None,
+        typer.Option(help="Change a center's demand from a local time on, e.g. FC-BUSAN:+40%@2026-03-10T14:00."),
+    ] = None,
     verbose: Verbose = False,
 ) -> None:
     """Send realistic orders and promotions for simulated centers to Kafka."""
     from fcplan.storage import make_engine
     from streams.simulate import SimulationConfig, Simulator
+    from streams.simulation.shifts import parse_shift
 
     settings = _setup(verbose)
+    try:
+        shifts = tuple(parse_shift(s, settings.timezone) for s in shift or [])
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
     if speed > 1 and settings.streams.max_future_hours < 24:
         typer.echo(
             "note: at --speed > 1 the simulated clock runs ahead of the wall clock; the worker rejects orders "
             f"more than FCPLAN_STREAMS_MAX_FUTURE_HOURS={settings.streams.max_future_hours:g} h ahead",
             err=True,
         )
-    cfg = SimulationConfig(centers=centers, days=days, speed=speed, seed=seed, scale=scale, tz=settings.timezone)
+    cfg = SimulationConfig(
+        centers=centers, days=days, speed=speed, seed=seed, scale=scale, tz=settings.timezone, shifts=shifts
+    )
     sim = Simulator(cfg, settings.kafka.servers, make_engine(settings.database.url))
     from streams.producer import JsonProducer
 

@@ -33,7 +33,8 @@ from models.retrain import retrain
 from models.schedule import DEFAULT_RETRAIN_AT, daily_due
 from planner.runner import make_plan
 from streams.simulation import make_centers
-from streams.simulation.shifts import Shift, sample_hourly_counts
+from streams.simulation.hourly import sample_hourly_counts
+from streams.simulation.shifts import Shift
 
 #: A light pool: a daily retrain of 5 centers takes about a second; the count GLM is sharp on the simulator.
 SIMULATED_MODELS = ("seasonal_naive", "glm")

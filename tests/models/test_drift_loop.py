@@ -16,7 +16,8 @@ from models.drift_loop import DriftLoop
 from models.drift_monitor import CLEARED, DOWN, OPEN, UP
 from streams.contracts import ForecastAlert
 from streams.simulation import expected_daily, make_centers
-from streams.simulation.shifts import Shift, sample_hourly_counts
+from streams.simulation.hourly import sample_hourly_counts
+from streams.simulation.shifts import Shift
 
 TZ = "Asia/Seoul"
 START = pd.Timestamp("2025-09-01")

@@ -10,7 +10,8 @@ from fcplan.panel import DS, UNIQUE_ID, Y
 from models.drift_monitor import CLEARED, DOWN, OPEN, UP, DriftMonitor, alert_id
 from models.sequential import intraday_shares
 from streams.simulation import expected_daily, make_centers
-from streams.simulation.shifts import Shift, sample_hourly_counts
+from streams.simulation.hourly import sample_hourly_counts
+from streams.simulation.shifts import Shift
 
 START = pd.Timestamp("2025-09-01")
 LEVELS = [0.1, 0.5, 0.9]

@@ -17,7 +17,7 @@ from models.model_registry import decisions_frame, load_model
 from models.retrain import retrain
 from planner.runner import make_plan
 from streams.simulation import make_centers
-from streams.simulation.shifts import sample_hourly_counts
+from streams.simulation.hourly import sample_hourly_counts
 
 TZ = "Asia/Seoul"
 START = pd.Timestamp("2025-06-01")

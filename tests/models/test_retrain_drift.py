@@ -14,7 +14,7 @@ from fcplan.storage import make_engine
 from fcplan.storage import queries as q
 from models.retrain import retrain
 from streams.simulation import make_centers
-from streams.simulation.shifts import sample_hourly_counts
+from streams.simulation.hourly import sample_hourly_counts
 
 TZ = "Asia/Seoul"
 START = pd.Timestamp("2025-06-01")
