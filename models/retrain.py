@@ -23,6 +23,7 @@ from models.drift_loop import DriftLoop, open_alert_centers
 from models.model_registry import promote, register_run
 from models.promo_effect import EFFECT_PER_PCT, PROMO_DAYS, estimate_promo_effect
 from models.promotions import PROMO_DISCOUNT, promotion_features
+from models.retention import compact
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,10 @@ def retrain(
     register_run(engine, run_id, cfg.model_dump(), history[DS].min().date(), history[DS].max().date(), result.model)
     store_promo_effect(engine, run_id, history)
     decision = promote(engine, tz, today.date(), alerted)
+    try:
+        compact(engine, today.date())
+    except Exception:  # retention is housekeeping: the run and its decision are stored
+        log.exception("compacting superseded forecasts failed; will try again after the next retrain")
     rows = len(result.forecast)
     return RetrainResult(
         run_id,
