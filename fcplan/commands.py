@@ -124,10 +124,15 @@ def retrain(
     """Refit the forecast ensemble on the stored daily orders and store a forecast run."""
     from models.retrain import forecast_records
     from models.retrain import retrain as run_retrain
-    from streams.contracts import FORECASTS
+    from streams.contracts import FORECAST_ALERTS, FORECASTS
+
+    alerts: list[tuple[str, dict]] = []
 
     def step(settings: Settings, engine: Engine) -> tuple[str | None, str]:
         result = run_retrain(engine, settings.forecast, settings.timezone)
+        alerts.extend((a["center_id"], a) for a in result.alerts)
+        if alerts and publish:
+            _publish(settings.kafka.servers, FORECAST_ALERTS, alerts)
         return result.run_id, result.message
 
     _run_step(step, FORECASTS, forecast_records, publish, verbose)

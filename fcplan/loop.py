@@ -27,6 +27,7 @@ from fcplan.panel import DS, UNIQUE_ID, Y
 from fcplan.settings import ForecastSettings, Settings
 from fcplan.storage import upsert, utcnow
 from fcplan.storage.schema import center_hourly
+from fcplan.webhook import Webhook
 from models.drift_loop import DriftLoop
 from models.drift_monitor import OPEN
 from models.retrain import retrain
@@ -113,8 +114,15 @@ class SimulatedLoop:
         self.centers = make_centers(cfg.centers, seed=cfg.seed, scale=cfg.scale)
         self.forecast_cfg: ForecastSettings = settings.forecast.model_copy(update={"models": cfg.models})
         self._alerted: set[str] = set()
+        url = settings.forecast.alert_webhook
+        self.webhook = Webhook(url) if url else None
         self.drift = DriftLoop(
-            engine, self.tz, on_alert=self._alerted.add, debounce_hours=cfg.debounce_hours, backfill_hours=24
+            engine,
+            self.tz,
+            webhook=self.webhook.send if self.webhook else None,
+            on_alert=self._alerted.add,
+            debounce_hours=cfg.debounce_hours,
+            backfill_hours=24,
         )
         self.summary = LoopSummary()
 
@@ -147,6 +155,8 @@ class SimulatedLoop:
                 elif self._alerted:
                     self._retrain(now, triggered=True)
             self.summary.days = day + 1
+        if self.webhook is not None:
+            self.webhook.close()
         self.summary.wall_seconds = time.perf_counter() - started
         return self.summary
 

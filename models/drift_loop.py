@@ -52,6 +52,7 @@ class DriftLoop:
         self.debounce = TriggerDebounce(debounce_hours)
         self.learn_days, self.backfill_hours = learn_days, backfill_hours
         self._fed_until: dict[str, pd.Timestamp] = {}  # per center: UTC hour start not yet fed
+        self.payloads: list[dict] = []  # every alert record handled, as on the forecast-alerts topic
 
     def run_once(self, now: datetime) -> list[AlertEvent]:
         """Feed the complete hours up to ``now`` (tz-aware); returns the alert events."""
@@ -96,6 +97,7 @@ class DriftLoop:
     def _handle(self, event: AlertEvent) -> None:
         payload = alert_payload(event, utcnow())
         store_alert(self.engine, payload)
+        self.payloads.append(payload)
         log.warning("drift alert %s %s %s: %s", event.status, event.center_id, event.test, payload["message"])
         channels = []
         if self.publish is not None:

@@ -19,6 +19,7 @@ from fcplan.settings import ForecastSettings
 from fcplan.storage import queries as q
 from fcplan.storage import upsert, utcnow
 from fcplan.storage.schema import forecast_runs, forecasts, leaderboard, promo_effects
+from fcplan.webhook import Webhook
 from models.drift_loop import DriftLoop, open_alert_centers
 from models.model_registry import promote, register_run
 from models.promo_effect import EFFECT_PER_PCT, PROMO_DAYS, estimate_promo_effect
@@ -36,6 +37,7 @@ class RetrainResult:
     rows: int
     series: int
     message: str
+    alerts: tuple[dict, ...] = ()  # the drift check's alert records, for the forecast-alerts topic
 
 
 def training_frames(engine: Engine, tz: str, steps: int, today: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -81,11 +83,18 @@ def retrain(
 
     now = now or datetime.now(ZoneInfo(tz))
     today = pd.Timestamp(now.astimezone(ZoneInfo(tz)).date())
+    alerts: tuple[dict, ...] = ()
     if drift_hours > 0:
+        hook = Webhook(cfg.alert_webhook) if cfg.alert_webhook else None
         try:
-            DriftLoop(engine, tz, backfill_hours=drift_hours).run_once(now)
+            loop = DriftLoop(engine, tz, webhook=hook.send if hook else None, backfill_hours=drift_hours)
+            loop.run_once(now)
+            alerts = tuple(loop.payloads)
         except Exception:  # a failing drift check must not stop the forecasts and plans
             log.exception("drift check failed; retraining anyway")
+        finally:
+            if hook is not None:
+                hook.close()
     alerted = (*alerted_centers, *open_alert_centers(engine))
     steps = cfg.horizon + 1
     history, future = training_frames(engine, tz, steps, today)
@@ -130,6 +139,7 @@ def retrain(
         rows,
         int(lengths.size),
         f"forecast run {run_id}: {rows} rows in {fit_seconds:.1f}s; registry: {decision.reason}",
+        alerts,
     )
 
 

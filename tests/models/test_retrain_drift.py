@@ -3,7 +3,10 @@ first, its alert is stored (fixed-length id, PostgreSQL too) and the decision se
 
 from __future__ import annotations
 
+import json
+import threading
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pandas as pd
 
@@ -13,6 +16,7 @@ from fcplan.settings import ForecastSettings
 from fcplan.storage import make_engine
 from fcplan.storage import queries as q
 from models.retrain import retrain
+from streams.contracts import ForecastAlert
 from streams.simulation import make_centers
 from streams.simulation.hourly import sample_hourly_counts
 
@@ -36,8 +40,33 @@ def test_with_quantiles_01_05_09_and_a_55_character_center_a_rise_is_alerted_and
     first = retrain(engine, CFG, TZ, now=at(40, 4))
     assert first.run_id is not None and "first run becomes champion" in first.message
     store_hours(engine, hourly[hourly[DS] >= START + pd.Timedelta(days=40)], TZ)
-    second = retrain(engine, CFG, TZ, now=at(43, 4), drift_hours=72)
+    hook = Endpoint()
+    second = retrain(engine, CFG.model_copy(update={"alert_webhook": hook.url}), TZ, now=at(43, 4), drift_hours=72)
     assert "drifted" in second.message and LONG_CENTER in second.message
     alerts = q.alerts_frame(engine)
     assert alerts[["center_id", "kind", "status"]].values.tolist() == [[LONG_CENTER, "cusum_up", "open"]]
     assert len(alerts["alert_id"].iloc[0]) == 32
+    assert [ForecastAlert.model_validate(a).alert_id for a in second.alerts] == alerts["alert_id"].tolist()
+    assert [b["alert_id"] for b in hook.bodies] == alerts["alert_id"].tolist()  # posted before retrain returned
+    hook.server.shutdown()
+
+
+class Endpoint:
+    """A local webhook receiver."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                outer.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
