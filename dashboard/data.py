@@ -88,9 +88,17 @@ def _when_tables(url: str, tables: tuple[str, ...], read: Callable[[], T], empty
     return read()
 
 
-def local_today(tz: str) -> pd.Timestamp:
-    """Midnight of the centers' current local day (tz-naive)."""
-    return pd.Timestamp.now(tz=tz).normalize().tz_localize(None)
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _simulated_now(url: str) -> datetime | None:
+    return _when_tables(url, ("clock_state",), lambda: q.simulated_now(engine(url)), None)
+
+
+def local_today(tz: str, url: str | None = None) -> pd.Timestamp:
+    """Midnight of the centers' current local day (tz-naive), by the loop's simulated
+    clock when the database at ``url`` has one, else by the wall clock."""
+    simulated = _simulated_now(url) if url else None
+    now = pd.Timestamp(simulated).tz_localize("UTC") if simulated is not None else pd.Timestamp.now(tz="UTC")
+    return now.tz_convert(tz).normalize().tz_localize(None)
 
 
 def _utc_of_local(ts: pd.Timestamp, tz: str) -> datetime:
@@ -121,7 +129,7 @@ def hourly_since(url: str, tz: str, local_start: pd.Timestamp) -> pd.DataFrame:
 
 def daily_history(url: str, tz: str, days: int = HISTORY_DAYS) -> pd.DataFrame:
     """Orders per center per local day for the last ``days`` days, today included (partial)."""
-    hourly = hourly_since(url, tz, local_today(tz) - pd.Timedelta(days=days))
+    hourly = hourly_since(url, tz, local_today(tz, url) - pd.Timedelta(days=days))
     if hourly.empty:
         return hourly
     hourly = hourly.assign(**{DS: hourly[DS].dt.normalize()})
@@ -129,7 +137,7 @@ def daily_history(url: str, tz: str, days: int = HISTORY_DAYS) -> pd.DataFrame:
 
 
 def today_hourly(url: str, tz: str) -> pd.DataFrame:
-    return hourly_since(url, tz, local_today(tz))
+    return hourly_since(url, tz, local_today(tz, url))
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)

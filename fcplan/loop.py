@@ -13,10 +13,11 @@ dashboard can watch it. ``shifts`` inject demand changes (``--shift``).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
 
 import pandas as pd
@@ -26,7 +27,7 @@ from fcplan.clock import SimulatedClock, local_today
 from fcplan.panel import DS, UNIQUE_ID, Y
 from fcplan.settings import ForecastSettings, Settings
 from fcplan.storage import upsert, utcnow
-from fcplan.storage.schema import center_hourly
+from fcplan.storage.schema import center_hourly, clock_state
 from fcplan.webhook import Webhook
 from models.drift_loop import DriftLoop
 from models.drift_monitor import OPEN
@@ -36,6 +37,8 @@ from planner.runner import make_plan
 from streams.simulation import make_centers
 from streams.simulation.hourly import sample_hourly_counts
 from streams.simulation.shifts import Shift
+
+log = logging.getLogger(__name__)
 
 #: A light pool: a daily retrain of 5 centers takes about a second; the count GLM is sharp on the simulator.
 SIMULATED_MODELS = ("seasonal_naive", "glm")
@@ -61,6 +64,7 @@ class LoopSummary:
     days: int = 0
     daily_retrains: int = 0
     triggered_retrains: int = 0
+    failed_retrains: int = 0
     decisions: list[str] = field(default_factory=list)
     promotions: int = 0
     plans: int = 0
@@ -73,6 +77,7 @@ class LoopSummary:
             "simulated_days": self.days,
             "daily_retrains": self.daily_retrains,
             "triggered_retrains": self.triggered_retrains,
+            "failed_retrains": self.failed_retrains,
             "decisions": len(self.decisions),
             "champion_changes": self.promotions,
             "plans": self.plans,
@@ -145,6 +150,7 @@ class SimulatedLoop:
                 self._pace()
                 store_hours(self.engine, hours[hours[DS] == hour], self.tz)
                 now = self.clock.advance(timedelta(hours=1))
+                self._publish_clock(now)
                 for event in self.drift.run_once(now):
                     label = f"{event.center_id} {event.test} at {event.window_end:%Y-%m-%d %H:00}"
                     (self.summary.alerts_opened if event.status == OPEN else self.summary.alerts_cleared).append(label)
@@ -160,6 +166,12 @@ class SimulatedLoop:
         self.summary.wall_seconds = time.perf_counter() - started
         return self.summary
 
+    def _publish_clock(self, now: datetime) -> None:
+        """Store the simulated now: the dashboard's "today" follows it."""
+        row = {"name": "simulated", "now": now.astimezone(UTC).replace(tzinfo=None), "updated_at": utcnow()}
+        with self.engine.begin() as conn:
+            upsert(conn, clock_state, [row], ["name"])
+
     def _pace(self) -> None:
         if self.cfg.speed > 0:
             time.sleep(3600.0 / self.cfg.speed)
@@ -167,7 +179,13 @@ class SimulatedLoop:
     def _retrain(self, now: datetime, triggered: bool) -> None:
         alerted = tuple(sorted(self._alerted))
         self._alerted.clear()
-        result = retrain(self.engine, self.forecast_cfg, self.tz, now=now, alerted_centers=alerted, drift_hours=0)
+        try:
+            result = retrain(self.engine, self.forecast_cfg, self.tz, now=now, alerted_centers=alerted, drift_hours=0)
+        except Exception as exc:  # one failed retrain must not end the loop: the champion stays
+            log.exception("retrain failed at %s", now)
+            self.say(f"retrain failed ({exc}); the champion stays, the loop goes on")
+            self.summary.failed_retrains += 1
+            return
         if result.run_id is None:
             self.say(f"retrain skipped: {result.message}")
             return

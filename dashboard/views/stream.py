@@ -36,7 +36,7 @@ def live_stream() -> None:
                 "Promotions accepted", f"{counter(metrics, 'promotions', 'accepted'):,}", border=True
             )
             st.caption(f"Counters updated {local_text(metrics['updated_at'].max(), cfg.timezone)}")
-        st.subheader(f"Orders per hour today ({data.local_today(cfg.timezone):%a %d %b}, {cfg.timezone})")
+        st.subheader(f"Orders per hour today ({data.local_today(cfg.timezone, cfg.url):%a %d %b}, {cfg.timezone})")
         if hourly.empty:
             st.caption("No orders yet today.")
         else:

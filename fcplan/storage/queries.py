@@ -11,6 +11,7 @@ from sqlalchemy import Engine, func, select
 from fcplan.panel import DS, MODEL, UNIQUE_ID, Y, quantile_name
 from fcplan.storage.schema import (
     center_hourly,
+    clock_state,
     demand_truth,
     forecast_alerts,
     forecast_runs,
@@ -111,6 +112,12 @@ def latest_forecast_run(engine: Engine) -> dict | None:
     with engine.connect() as conn:
         row = conn.execute(stmt).mappings().first()
     return dict(row) if row else None
+
+
+def simulated_now(engine: Engine) -> datetime | None:
+    """The simulated clock's now (naive UTC) while the loop runs in simulated time, else None."""
+    with engine.connect() as conn:
+        return conn.execute(select(clock_state.c.now).where(clock_state.c.name == "simulated")).scalar()
 
 
 def current_forecast_run(engine: Engine) -> dict | None:

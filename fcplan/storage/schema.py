@@ -216,6 +216,15 @@ model_artifacts = Table(
     Column("bytes", Integer, nullable=False),
 )
 
+#: The loop's simulated clock (``fcplan demo --simulate-days``), for the dashboard's "today".
+clock_state = Table(
+    "clock_state",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("now", DateTime, nullable=False),  # simulated now, naive UTC
+    Column("updated_at", DateTime, nullable=False),
+)
+
 #: Applied schema migrations (fcplan.storage.migrations).
 schema_migrations = Table(
     "schema_migrations",

@@ -79,3 +79,15 @@ def test_a_bad_shift_spec_is_refused_with_the_expected_form(tmp_path: Path) -> N
         timeout=120,
     )
     assert out.returncode == 1 and "CENTER:+40%@2026-03-10" in out.stderr
+
+
+def test_the_loop_publishes_its_clock_and_the_dashboard_today_follows_it(sqlite_url: str) -> None:
+    from dashboard.data import local_today
+
+    engine = make_engine(sqlite_url)
+    cfg = LoopConfig(days=1, centers=1, history_days=21, start=pd.Timestamp("2026-03-02", tz=TZ).to_pydatetime())
+    said: list[str] = []
+    summary = run_simulated_loop(Settings(), engine, cfg, say=said.append)
+    assert summary.failed_retrains == 1 and any("the loop goes on" in m for m in said)  # 21 days: too short
+    assert q.simulated_now(engine) == pd.Timestamp("2026-03-02 15:00").to_pydatetime()  # 2026-03-03 00:00 in Seoul
+    assert local_today(TZ, sqlite_url) == pd.Timestamp("2026-03-03")
