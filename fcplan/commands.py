@@ -186,6 +186,7 @@ def demo(
         typer.Option(help="With --simulate-days: inject a demand shift, e.g. FC-BUSAN:+40%@2026-03-10"),
     ] = None,
     start: Annotated[str | None, typer.Option(help="With --simulate-days: the first simulated day.")] = None,
+    retrain_at: Annotated[str, typer.Option(help="With --simulate-days: local time of the daily retrain.")] = "04:00",
     verbose: Verbose = False,
 ) -> None:
     """Run everything: broker, worker, simulator, periodic retrain and plan, dashboard."""
@@ -193,7 +194,7 @@ def demo(
 
     settings = _setup(verbose)
     if simulate_days is not None:
-        _simulated_demo(settings, simulate_days, speed, centers, scale, shift or [], start, fresh)
+        _simulated_demo(settings, simulate_days, speed, centers, scale, shift or [], start, fresh, retrain_at)
         return
     cfg = DemoConfig(
         headless=headless,
@@ -223,7 +224,10 @@ def _simulated_demo(
     shifts: list[str],
     start: str | None,
     fresh: bool | None,
+    retrain_at: str = "04:00",
 ) -> None:
+    from datetime import time
+
     import pandas as pd
 
     from fcplan.loop import LoopConfig, run_simulated_loop, shifts_from_specs
@@ -232,14 +236,16 @@ def _simulated_demo(
     try:
         parsed = shifts_from_specs(shifts, settings.timezone)
         first = pd.Timestamp(start or pd.Timestamp.now(tz=settings.timezone).date()).tz_localize(settings.timezone)
+        at = time.fromisoformat(retrain_at)
     except ValueError as exc:
-        raise fail(str(exc)) from exc
+        raise fail(f"{exc} (--start is a day such as 2026-03-02, --retrain-at a local time such as 04:00)") from exc
     engine = make_engine(settings.database.url)
     if fresh if fresh is not None else settings.database.url.startswith("sqlite"):
         reset(engine)
     cfg = LoopConfig(
         days=days, speed=speed if speed > 1 else 0.0, centers=centers, scale=scale, start=first.to_pydatetime(),
         shifts=parsed,
+        retrain_at=at,
     )
     summary = run_simulated_loop(settings, engine, cfg, say=lambda m: print(f"[fcplan demo] {m}", flush=True))
     print(json.dumps(summary.as_dict()), flush=True)

@@ -91,3 +91,15 @@ def test_the_loop_publishes_its_clock_and_the_dashboard_today_follows_it(sqlite_
     assert summary.failed_retrains == 1 and any("the loop goes on" in m for m in said)  # 21 days: too short
     assert q.simulated_now(engine) == pd.Timestamp("2026-03-02 15:00").to_pydatetime()  # 2026-03-03 00:00 in Seoul
     assert local_today(TZ, sqlite_url) == pd.Timestamp("2026-03-03")
+
+
+def test_a_bad_retrain_time_is_refused_with_an_example(tmp_path: Path) -> None:
+    env = {"FCPLAN_DATABASE_URL": f"sqlite:///{tmp_path / 'fc.db'}", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(
+        [sys.executable, "-m", "fcplan", "demo", "--headless", "--simulate-days", "2", "--retrain-at", "25:00"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 1 and "--retrain-at a local time such as 04:00" in out.stderr
