@@ -53,6 +53,8 @@ class DriftLoop:
         self.learn_days, self.backfill_hours = learn_days, backfill_hours
         self._fed_until: dict[str, pd.Timestamp] = {}  # per center: UTC hour start not yet fed
         self.payloads: list[dict] = []  # every alert record handled, as on the forecast-alerts topic
+        for alert in open_alerts(engine):  # a restart (or a one-shot run) continues their lifecycle
+            self.monitor.restore(alert)
 
     def run_once(self, now: datetime) -> list[AlertEvent]:
         """Feed the complete hours up to ``now`` (tz-aware); returns the alert events."""
@@ -114,6 +116,29 @@ class DriftLoop:
                 self.on_alert(event.center_id)
             else:
                 log.info("retrain for %s not triggered again within the debounce window", event.center_id)
+
+
+def open_alerts(engine: Engine) -> list[AlertEvent]:
+    """The stored alerts of the hourly monitor that are still open."""
+    cols = forecast_alerts.c
+    stmt = select(forecast_alerts).where(cols.status == OPEN).order_by(cols.created_at)
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).mappings().all()
+    return [
+        AlertEvent(
+            alert_id=r["alert_id"],
+            center_id=r["center_id"],
+            status=OPEN,
+            test=r["kind"],
+            statistic=float(r["statistic"] or 0.0),
+            threshold=float(r["threshold"] or 0.0),
+            window_start=r["window_start"],
+            window_end=r["window_end"],
+            model_version=r["model_version"] or "",
+            evidence=dict(r["evidence"] or {}),
+        )
+        for r in rows
+    ]
 
 
 def open_alert_centers(engine: Engine) -> list[str]:

@@ -102,6 +102,13 @@ class DriftMonitor:
             fresh.alert, fresh.history, fresh.last_hour = old.alert, old.history, old.last_hour
         self._centers[center_id] = fresh
 
+    def restore(self, alert: AlertEvent) -> None:
+        """Take back an alert opened before a restart, so that it is not opened twice and
+        clears by the usual rule."""
+        if alert.center_id not in self._centers:
+            self._centers[alert.center_id] = _Center(alert.model_version)
+        self._centers[alert.center_id].alert = alert
+
     def statistic(self, center_id: str) -> float:
         """The larger of the center's two CUSUM statistics now (0 if unseen)."""
         state = self._centers.get(center_id)

@@ -139,3 +139,25 @@ def test_when_the_publisher_is_down_the_alert_is_still_stored(sqlite_url: str) -
     assert [e.status for e in events] == [OPEN]
     assert q.alerts_frame(engine)["status"].tolist() == [OPEN]
     assert events[0].test == DOWN
+
+
+def test_one_shot_runs_continue_an_open_alert_and_clear_it_without_reopening(sqlite_url: str) -> None:
+    """As ``fcplan retrain`` runs it: a fresh loop each time, reading back the open alert."""
+    engine = make_engine(sqlite_url)
+    center = make_centers(1, seed=4)[0]
+    hourly = sample_hourly_counts([center], [], START - pd.Timedelta(days=30), START + pd.Timedelta(days=8), 4, TZ)
+    store_hours(engine, hourly)
+    store_forecast(engine, "run-high", center, START - pd.Timedelta(days=31), 32, 2.0)  # twice too high
+    statuses = []
+    for day in range(1, 3):
+        statuses += [
+            e.status for e in DriftLoop(engine, TZ, backfill_hours=48).run_once(at(START + pd.Timedelta(days=day)))
+        ]
+    assert statuses == [OPEN]  # the second run found it open: no second alert
+    store_forecast(engine, "run-fit", center, START + pd.Timedelta(days=2), 20, 1.0)  # a retrain that fits
+    for day in range(4, 7):
+        statuses += [
+            e.status for e in DriftLoop(engine, TZ, backfill_hours=48).run_once(at(START + pd.Timedelta(days=day)))
+        ]
+    assert statuses == [OPEN, CLEARED]
+    assert q.alerts_frame(engine)["status"].tolist() == [CLEARED]
