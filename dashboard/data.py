@@ -191,6 +191,11 @@ def stream_metrics(url: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
+def decisions(url: str, limit: int = 30) -> pd.DataFrame:
+    return _when_tables(url, ("model_decisions",), lambda: q.decisions_frame(engine(url), limit), pd.DataFrame())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
 def alerts(url: str, limit: int = 50) -> pd.DataFrame:
     return _when_tables(url, ("forecast_alerts",), lambda: q.alerts_frame(engine(url), limit), pd.DataFrame())
 

@@ -122,11 +122,3 @@ def promote(
 def _with_status(engine: Engine, status: str) -> set[str]:
     with engine.connect() as conn:
         return set(conn.execute(select(forecast_runs.c.run_id).where(forecast_runs.c.status == status)).scalars())
-
-
-def decisions_frame(engine: Engine, limit: int = 100) -> pd.DataFrame:
-    """The newest decisions first: ``created_at, challenger_run_id, champion_run_id, promoted, reason, evidence``."""
-    stmt = select(model_decisions).order_by(model_decisions.c.created_at.desc()).limit(limit)
-    with engine.connect() as conn:
-        result = conn.execute(stmt)
-        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))

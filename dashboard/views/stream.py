@@ -57,9 +57,8 @@ def live_stream() -> None:
             st.caption("No alerts.")
         else:
             shown = alerts.assign(created_at=alerts["created_at"].map(lambda t: local_text(t, cfg.timezone)))
-            st.dataframe(
-                shown[["created_at", "center_id", "day", "kind", "message"]], hide_index=True, width="stretch"
-            )
+            cols = ["created_at", "center_id", "day", "kind", "status", "statistic", "threshold", "message"]
+            st.dataframe(shown[[c for c in cols if c in shown]], hide_index=True, width="stretch")
 
 
 def page() -> None:

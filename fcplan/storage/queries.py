@@ -17,6 +17,7 @@ from fcplan.storage.schema import (
     forecast_runs,
     forecasts,
     leaderboard,
+    model_decisions,
     plan_runs,
     promotions,
     staffing_plans,
@@ -210,6 +211,13 @@ def plan_frame(engine: Engine, plan_id: str) -> pd.DataFrame:
 
 def metrics_frame(engine: Engine) -> pd.DataFrame:
     return _frame(engine, select(stream_metrics).order_by(stream_metrics.c.name, stream_metrics.c.reason))
+
+
+def decisions_frame(engine: Engine, limit: int = 100) -> pd.DataFrame:
+    """Champion/challenger decisions, newest first: ``created_at, challenger_run_id,
+    champion_run_id, promoted, reason, evidence``."""
+    stmt = select(model_decisions).order_by(model_decisions.c.created_at.desc()).limit(limit)
+    return _frame(engine, stmt)
 
 
 def alerts_frame(engine: Engine, limit: int = 200) -> pd.DataFrame:

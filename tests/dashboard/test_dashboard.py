@@ -189,3 +189,21 @@ def test_when_the_promotion_runs_past_the_horizon_then_it_is_cut_at_the_last_day
     table = _whatif(at, today + pd.Timedelta(days=12), 10, 20)
     assert (table["promotion"] == "20% off").sum() == 2
     assert "the promotion is cut to 2 day(s)" in texts(at)
+
+
+def test_when_the_registry_decided_then_the_models_page_lists_the_decision(make_database) -> None:
+    from datetime import datetime
+
+    from fcplan.storage import make_engine
+    from fcplan.storage.schema import model_decisions
+
+    url, _ = make_database()
+    with make_engine(url).begin() as conn:
+        conn.execute(model_decisions.insert(), {
+            "decision_id": "d1", "created_at": datetime(2026, 3, 2, 19), "challenger_run_id": "run-b",
+            "champion_run_id": "run-b", "promoted": True, "evidence": {},
+            "reason": "champion's forecasts drifted (open alerts for ['FC-BUSAN'])",
+        })
+    at = run_page("views/models.py")
+    assert "Champion and challenger decisions" in texts(at)
+    assert "drifted" in at.dataframe[-1].value["reason"].iloc[0]

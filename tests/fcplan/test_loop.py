@@ -14,7 +14,6 @@ from fcplan.loop import LoopConfig, run_simulated_loop, shifts_from_specs
 from fcplan.settings import Settings
 from fcplan.storage import make_engine
 from fcplan.storage import queries as q
-from models.model_registry import decisions_frame
 
 TZ = "Asia/Seoul"
 
@@ -34,7 +33,7 @@ def test_five_simulated_days_retrain_daily_and_a_shift_triggers_a_retrain(sqlite
     assert summary.days == 5 and summary.daily_retrains == 5
     assert summary.triggered_retrains >= 1 and summary.plans == summary.daily_retrains + summary.triggered_retrains
     assert [a.split()[0] for a in summary.alerts_opened] == ["FC-SEOUL-1"]
-    decisions = decisions_frame(engine)
+    decisions = q.decisions_frame(engine)
     assert len(decisions) == summary.daily_retrains + summary.triggered_retrains
     assert decisions["reason"].str.contains("drifted").any()
     assert any("triggered by alerts on ['FC-SEOUL-1']" in line for line in said)

@@ -13,7 +13,7 @@ from fcplan.settings import ForecastSettings, PlannerSettings
 from fcplan.storage import make_engine, upsert
 from fcplan.storage import queries as q
 from fcplan.storage.schema import center_hourly, forecast_runs
-from models.model_registry import decisions_frame, load_model
+from models.model_registry import load_model
 from models.retrain import retrain
 from planner.runner import make_plan
 from streams.simulation import make_centers
@@ -69,7 +69,7 @@ def test_daily_retrains_log_a_decision_each_and_keep_one_champion(engine) -> Non
     run = q.forecast_run(engine, second.run_id)
     assert run["data_start"] == START.date() and len(run["version"]) == 16
     assert run["version"] != q.forecast_run(engine, first.run_id)["version"]  # another data window
-    decisions = decisions_frame(engine)
+    decisions = q.decisions_frame(engine)
     assert decisions["promoted"].tolist() == [False, True]
     assert q.current_forecast_run(engine)["run_id"] == first.run_id
     plan = make_plan(engine, PlannerSettings(), TZ, now=at(41.3))
