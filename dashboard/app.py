@@ -30,6 +30,13 @@ def _config() -> data.DashboardConfig:
     return data.DashboardConfig(url=settings.database.url, timezone=settings.timezone)
 
 
+@st.fragment(run_every=data.REFRESH_S)
+def _reconnect(url: str) -> None:
+    """While the database is down: rerun the whole app once it answers again."""
+    if data.database_problem(url) is None:
+        st.rerun()
+
+
 def main() -> None:
     st.set_page_config(page_title="fcplan · operations", page_icon=":material/inventory_2:", layout="wide")
     cfg = _config()
@@ -37,6 +44,12 @@ def main() -> None:
     page = st.navigation(PAGES, position="top")
     st.sidebar.title("fcplan")
     st.sidebar.caption("Packer headcount from live orders")
+    problem = data.database_problem(cfg.url)
+    if problem is not None:
+        # Nothing on any page can be read: one banner instead of one per section.
+        st.error(problem, icon=":material/database:")
+        _reconnect(cfg.url)
+        return
     with data.database_errors(cfg.url):
         centers = data.centers(cfg.url, cfg.timezone)
         if centers:

@@ -15,11 +15,11 @@ from typing import Any, TypeVar
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from fcplan.panel import DS, UNIQUE_ID, Y
-from fcplan.storage import make_engine
+from fcplan.storage import make_engine, outage
 from fcplan.storage import queries as q
 
 TTL_S = 5
@@ -50,25 +50,37 @@ def config() -> DashboardConfig:
     return found
 
 
+def problem_text(url: str, exc: BaseException) -> str:
+    """What to show instead of a page when the database fails: one paragraph, no traceback."""
+    if outage.is_outage(exc):
+        said = outage.describe(url, exc)
+        return (
+            f"{said[0].upper()}{said[1:]}. Start the database or check FCPLAN_DATABASE_URL; "
+            f"this page reconnects by itself every {REFRESH_S} s."
+        )
+    return (
+        f"Cannot read the database ({outage.redacted(url)}): {type(exc).__name__}: {outage.reason(exc)}. "
+        "Check FCPLAN_DATABASE_URL and that the database is running; this page retries by itself."
+    )
+
+
 @contextmanager
 def database_errors(url: str) -> Iterator[None]:
     """Show a database failure as a message instead of a traceback."""
     try:
         yield
     except SQLAlchemyError as exc:
-        st.error(
-            f"Cannot read the database ({_redact(url)}): {type(exc).__name__}: {str(exc).splitlines()[0]}. "
-            "Check FCPLAN_DATABASE_URL and that the database is running; this page retries by itself."
-        )
+        st.error(problem_text(url, exc), icon=":material/database:")
 
 
-def _redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
+def database_problem(url: str) -> str | None:
+    """None when the database answers; else what to show instead of the page (not cached)."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # an unparseable URL is shown as typed, minus nothing secret to hide
-        return url
+        with engine(url).connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        return problem_text(url, exc)
+    return None
 
 
 @st.cache_resource(show_spinner=False)

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from fcplan.procs import spawn
+
 log = logging.getLogger(__name__)
 
 
@@ -112,25 +114,9 @@ class EmbeddedBroker:
                 "another with --port / FCPLAN_KAFKA_BROKER_PORT"
             )
         binary = resolve_binary()
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        url = f"tcp://{self.host}:{self.port}"
         env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
-        self._proc = subprocess.Popen(
-            [
-                binary,
-                "broker",
-                "--listener-url",
-                url,
-                "--advertised-listener-url",
-                url,
-                "--storage-engine",
-                "memory://tansu/",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
+        with open(self.log_path or os.devnull, "ab") as out:  # the child keeps its own copy
+            self._proc = self._spawn(binary, out, env)
         deadline = time.monotonic() + timeout_s
         while True:
             try:
@@ -150,6 +136,24 @@ class EmbeddedBroker:
                 ) from None
         log.info("embedded broker listening on %s (pid %s)", self.bootstrap, self._proc.pid)
         return self
+
+    def _spawn(self, binary: str, out: object, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        """Tansu in its own session (a Ctrl-C meant for the parent reaches it through
+        :meth:`stop`), dying with this process, even by SIGKILL (see :mod:`fcplan.procs`)."""
+        url = f"tcp://{self.host}:{self.port}"
+        return spawn(
+            [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
+             "--storage-engine", "memory://tansu/"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        """The running broker process (None before :meth:`start` and after :meth:`stop`)."""
+        return self._proc
 
     def stop(self, timeout_s: float = 5.0) -> None:
         proc, self._proc = self._proc, None

@@ -7,6 +7,8 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -21,6 +23,11 @@ app = typer.Typer(
 
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO level.")]
 
+#: Exit statuses: 1 an error, 2 a bad setting, 3 nothing to work on yet,
+#: 4 the database is unavailable (try again when it is back).
+EXIT_BAD_SETTING = 2
+EXIT_DATABASE_DOWN = 4
+
 
 def _setup(verbose: bool = False) -> Settings:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -32,7 +39,7 @@ def _setup(verbose: bool = False) -> Settings:
         return load_settings()
     except Exception as exc:
         typer.echo(f"error: bad FCPLAN_* setting: {_one_line(exc)}", err=True)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(EXIT_BAD_SETTING) from exc
 
 
 def _one_line(exc: Exception) -> str:
@@ -58,6 +65,24 @@ def _one_line(exc: Exception) -> str:
 def fail(message: str, code: int = 1) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code)
+
+
+@contextmanager
+def database_outage(url: str, command: str) -> Iterator[None]:
+    """Turn a database outage into one line and exit status 4 (no traceback);
+    other errors pass through."""
+    from fcplan.storage import outage
+
+    try:
+        yield
+    except Exception as exc:
+        if not outage.is_outage(exc):
+            raise
+        raise fail(
+            f"{outage.describe(url, exc)}: start the database (or fix FCPLAN_DATABASE_URL) "
+            f"and run `fcplan {command}` again",
+            EXIT_DATABASE_DOWN,
+        ) from exc
 
 
 @app.command()

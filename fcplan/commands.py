@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fcplan.cli import Verbose, _setup, fail
+from fcplan.cli import Verbose, _setup, database_outage, fail
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -65,11 +65,13 @@ def simulate(
     cfg = SimulationConfig(
         centers=centers, days=days, speed=speed, seed=seed, scale=scale, tz=settings.timezone, shifts=shifts
     )
-    sim = Simulator(cfg, settings.kafka.servers, make_engine(settings.database.url))
     from streams.producer import JsonProducer
 
+    with database_outage(settings.database.url, "simulate"):
+        sim = Simulator(cfg, settings.kafka.servers, make_engine(settings.database.url))
     with JsonProducer(settings.kafka.servers, client_id="fcplan-simulator") as producer:
-        n = sim.backfill(producer)
+        with database_outage(settings.database.url, "simulate"):
+            n = sim.backfill(producer)
         print(json.dumps({"backfilled_orders": n, "promotion_events": sim.sent_promotions}), flush=True)
         if live:
             with contextlib.suppress(KeyboardInterrupt):
@@ -95,26 +97,29 @@ def replay(
 
 
 def _run_step(
+    name: str,
     step: Callable[[Settings, Engine], tuple[str | None, str]],
     topic: str,
     records: Callable[[Engine, str], list[tuple[str, dict]]],
     publish: bool,
     verbose: bool,
 ) -> None:
-    """Run a stored step (retrain, plan); exit 3 when it had nothing to work on."""
+    """Run a stored step (retrain, plan); exit 3 when it had nothing to work on, 4 when
+    the database is unavailable."""
     from fcplan.storage import make_engine
 
     settings = _setup(verbose)
-    engine = make_engine(settings.database.url)
-    try:
-        result_id, message = step(settings, engine)
-    except ValueError as exc:
-        raise fail(str(exc)) from exc
-    typer.echo(message)
-    if result_id is None:
-        raise typer.Exit(3)
-    if publish:
-        _publish(settings.kafka.servers, topic, records(engine, result_id))
+    with database_outage(settings.database.url, name):
+        engine = make_engine(settings.database.url)
+        try:
+            result_id, message = step(settings, engine)
+        except ValueError as exc:
+            raise fail(str(exc)) from exc
+        typer.echo(message)
+        if result_id is None:
+            raise typer.Exit(3)
+        if publish:
+            _publish(settings.kafka.servers, topic, records(engine, result_id))
 
 
 def retrain(
@@ -135,7 +140,7 @@ def retrain(
             _publish(settings.kafka.servers, FORECAST_ALERTS, alerts)
         return result.run_id, result.message
 
-    _run_step(step, FORECASTS, forecast_records, publish, verbose)
+    _run_step("retrain", step, FORECASTS, forecast_records, publish, verbose)
 
 
 def plan(
@@ -150,7 +155,7 @@ def plan(
         result = make_plan(engine, settings.planner, settings.timezone)
         return result.plan_id, result.message
 
-    _run_step(step, STAFFING_PLANS, plan_records, publish, verbose)
+    _run_step("plan", step, STAFFING_PLANS, plan_records, publish, verbose)
 
 
 def dashboard(
@@ -158,12 +163,16 @@ def dashboard(
     verbose: Verbose = False,
 ) -> None:
     """Open the Streamlit operations dashboard (reads the database only)."""
-    import subprocess
-
     from fcplan.demo import dashboard_command
+    from fcplan.procs import spawn
 
     _setup(verbose)
-    raise typer.Exit(subprocess.call(dashboard_command(port)))
+    with spawn(dashboard_command(port)) as proc:
+        try:
+            code = proc.wait()
+        except KeyboardInterrupt:  # Streamlit got the same Ctrl-C: let it finish
+            code = proc.wait()
+    raise typer.Exit(code)
 
 
 def demo(
@@ -190,6 +199,7 @@ def demo(
     verbose: Verbose = False,
 ) -> None:
     """Run everything: broker, worker, simulator, periodic retrain and plan, dashboard."""
+    from fcplan.broker import BrokerError
     from fcplan.demo import Demo, DemoConfig, DemoError
 
     settings = _setup(verbose)
@@ -210,7 +220,7 @@ def demo(
     )
     try:
         code = Demo(settings, cfg).run()
-    except DemoError as exc:
+    except (DemoError, BrokerError) as exc:
         raise fail(str(exc)) from exc
     sys.exit(code)
 

@@ -18,6 +18,7 @@ from fcplan.panel import DS, MODEL, UNIQUE_ID, future_index, quantile_columns
 from fcplan.settings import ForecastSettings
 from fcplan.storage import queries as q
 from fcplan.storage import upsert, utcnow
+from fcplan.storage.outage import reason, retry_outage
 from fcplan.storage.schema import forecast_runs, forecasts, leaderboard, promo_effects
 from fcplan.webhook import Webhook
 from models.drift_loop import DriftLoop, open_alert_centers
@@ -125,10 +126,17 @@ def retrain(
     fit_seconds = time.perf_counter() - started
     run_id = f"{today:%Y%m%d}-{uuid.uuid4().hex[:8]}"
     version = "ensemble:" + "+".join(f"{m}={w:.2f}" for m, w in sorted(result.weights.items()) if w > 0)
-    store_run(engine, run_id, version, result, cfg, history[DS].max(), fit_seconds)
-    register_run(engine, run_id, cfg.model_dump(), history[DS].min().date(), history[DS].max().date(), result.model)
-    store_promo_effect(engine, run_id, history)
-    decision = promote(engine, tz, today.date(), alerted)
+    # The fit is the expensive part: a short outage while storing it is waited out.
+    retry_outage(
+        lambda: store_run(engine, run_id, version, result, cfg, history[DS].max(), fit_seconds),
+        on_retry=_storing_retry,
+    )
+    window = (history[DS].min().date(), history[DS].max().date())
+    retry_outage(
+        lambda: register_run(engine, run_id, cfg.model_dump(), *window, result.model), on_retry=_storing_retry
+    )
+    retry_outage(lambda: store_promo_effect(engine, run_id, history), on_retry=_storing_retry)
+    decision = retry_outage(lambda: promote(engine, tz, today.date(), alerted), on_retry=_storing_retry)
     try:
         compact(engine, today.date())
     except Exception:  # retention is housekeeping: the run and its decision are stored
@@ -141,6 +149,10 @@ def retrain(
         f"forecast run {run_id}: {rows} rows in {fit_seconds:.1f}s; registry: {decision.reason}",
         alerts,
     )
+
+
+def _storing_retry(exc: BaseException, delay_s: float) -> None:
+    log.warning("database unavailable while storing the forecast run (%s); retrying in %.0fs", reason(exc), delay_s)
 
 
 def store_run(

@@ -10,8 +10,8 @@ batches, which the idempotent sink absorbs.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections import Counter
 from datetime import timedelta
 from typing import Any
 
@@ -20,11 +20,12 @@ from sqlalchemy import Engine
 
 from fcplan.settings import Settings
 from fcplan.storage import make_engine
+from fcplan.storage.outage import backoff_s
 from streams import contracts
 from streams.contracts import dead_letter_headers
 from streams.orders_consumer import OrdersConsumer
-from streams.sink import bump_metrics, write_promotions
-from streams.validation import Limits, Rejected, parse_promotion
+from streams.promotion_store import PromotionStore
+from streams.validation import Limits
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class Worker:
         topic = self.app.topic
         self.promotions = topic(contracts.PROMOTIONS, key_serializer="raw", value_serializer="raw")
         self.promotions_dlq = topic(contracts.PROMOTIONS_DLQ, key_serializer="raw", value_serializer="raw")
+        self.promotion_store = PromotionStore(self.engine, self.limits)
         self.app.agent(self.promotions, name="fcplan.promotions")(self._promotions_agent)
         self.orders_consumer = OrdersConsumer(settings, self.limits)
         self.app.task(self._orders_task)
@@ -83,21 +85,32 @@ class Worker:
         )
 
     async def _promotions_agent(self, stream: faust.StreamT) -> None:
-        async for events in stream.take_events(500, within=0.5):
-            valid, rejected = [], Counter()
+        # noack_take: faust acks nothing by itself, so a batch is committed only after
+        # _store_promotions returned (take_events would ack it even when the agent is
+        # cancelled in the middle of an outage).
+        async for events in stream.noack_take(500, within=0.5):
+            await self._store_promotions(events)
             for event in events:
-                parsed = parse_promotion(event.value, self.limits)
-                if isinstance(parsed, Rejected):
-                    rejected[parsed.reason] += 1
-                    await self._dead_letter(self.promotions_dlq, event, parsed.reason, parsed.detail)
-                else:
-                    valid.append(parsed)
-            write_promotions(self.engine, valid)
-            if rejected:
-                with self.engine.begin() as conn:
-                    bump_metrics(
-                        conn, Counter({("promotions_dead_letters", r): n for r, n in rejected.items()})
-                    )
+                await stream.ack(event)
+
+    async def _store_promotions(self, events: list[Any]) -> None:
+        """Store a batch and dead-letter its rejects; retried until it succeeds, never raises
+        (but for cancellation): no event and no outage stops the agent."""
+        attempt = 0
+        while True:
+            try:
+                dead = await self.promotion_store.store([event.value for event in events])
+                for d in dead:
+                    await self._dead_letter(self.promotions_dlq, events[d.index], d.reason, d.detail)
+                await self.promotion_store.count_dead(dead)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                delay = backoff_s(attempt, 0.5, 30.0)
+                attempt += 1
+                log.exception("could not store a batch of %d promotions; retrying in %.1fs", len(events), delay)
+                await asyncio.sleep(delay)
 
 
 def run_worker(settings: Settings, loglevel: str = "warn") -> None:

@@ -10,11 +10,18 @@ the authoritative per-record validator, which accepts it or says why not. So
 the fast path accepts exactly what ``parse_order`` accepts, with the same
 values, and every rejection carries ``parse_order``'s reason
 (``tests/streams/test_batch_decode.py`` checks both on a corpus of good and bad
-records).
+records, ``tests/streams/test_fuzz_decode.py`` on mutated ones).
+
+No record can make :func:`decode_fetch` raise: an exception of the fast path
+(msgspec raises ``RecursionError`` on a value nested a few thousand levels
+deep, numpy ``OverflowError`` on integers past 64 bits, ...) only sends the
+records concerned, or at worst the whole fetch, to ``parse_order``, which
+never raises (an exception there is a rejection with reason ``undecodable``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,7 +31,9 @@ import msgspec
 import numpy as np
 
 from streams.columns import OrderColumns, epoch_us
-from streams.validation import Limits, Rejected, parse_order
+from streams.validation import Limits, Rejected, parse_order, undecodable
+
+log = logging.getLogger(__name__)
 
 
 class _Order(msgspec.Struct, frozen=True, gc=False):
@@ -38,7 +47,11 @@ class _Order(msgspec.Struct, frozen=True, gc=False):
 
 
 _DECODER = msgspec.json.Decoder(_Order)
-_DOT, _ZERO = ord("."), ord("0")
+_DOT, _ZERO, _BRACE, _BRACKET = ord("."), ord("0"), ord("{"), ord("[")
+#: Seconds from the epoch within which float seconds times 1e6 are exact microseconds
+#: (below 2**53 us, about 1685-2255); times outside are converted exactly, one by one.
+_EXACT_S = 2**53 / 1e6
+_INT64 = np.iinfo(np.int64)
 
 
 class Fetch:
@@ -88,19 +101,49 @@ class DecodedOrders:
     rejected: list[tuple[int, Rejected]]
 
 
-def _sub_micro(fetch: Fetch) -> list[int]:
-    """Positions of the values with a ``.`` followed by seven digits, ascending.
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
-    msgspec rounds fractional seconds past microseconds, pydantic truncates them:
-    such values take the authoritative path (the check looks at the whole value,
-    so an id like ``a.1234567`` also does, harmlessly).
+
+def _owners(fetch: Fetch, at: np.ndarray) -> np.ndarray:
+    """The value (position in the fetch) that each byte offset of ``at`` falls in."""
+    return np.searchsorted(fetch.starts, at, side="right") - 1
+
+
+def _unsure(fetch: Fetch) -> list[int]:
+    """Positions of the values msgspec might judge unlike pydantic, ascending:
+
+    * a ``.`` followed by seven digits: msgspec rounds fractional seconds past
+      microseconds, pydantic truncates them (the check looks at the whole value,
+      so an id like ``a.1234567`` also qualifies, harmlessly);
+    * more than one ``{`` or ``[``: pydantic refuses JSON nested past 200 levels
+      (in any field, ignored ones included), msgspec only past about a thousand;
+    * a byte past ASCII in a value that is not valid UTF-8: msgspec does not
+      check the text of the keys and values it skips, pydantic refuses it.
+
+    Found with numpy over the joined buffer, so a clean fetch costs a few scans.
     """
     buf = np.frombuffer(fetch.joined, dtype=np.uint8)
     dots = np.flatnonzero(buf[: max(len(buf) - 7, 0)] == _DOT)
     hit = np.ones(len(dots), dtype=bool)
     for k in range(1, 8):
         hit &= (buf[dots + k] - _ZERO) < 10  # uint8: bytes below "0" wrap around to large values
-    return np.unique(np.searchsorted(fetch.starts, dots[hit], side="right") - 1).tolist()
+    unsure = set(_owners(fetch, dots[hit]).tolist())
+    brackets = np.flatnonzero((buf == _BRACE) | (buf == _BRACKET))
+    if len(brackets) > len(fetch):
+        per_value = np.bincount(_owners(fetch, brackets), minlength=len(fetch))
+        unsure.update(np.flatnonzero(per_value > 1).tolist())
+    if not _is_utf8(fetch.joined):
+        for i in np.unique(_owners(fetch, np.flatnonzero(buf >= 0x80))).tolist():
+            try:
+                (fetch.value(i) or b"").decode("utf-8")
+            except UnicodeDecodeError:
+                unsure.add(i)
+    return sorted(unsure)
 
 
 def _framed(fetch: Fetch, limits: Limits) -> bool:
@@ -114,11 +157,11 @@ def _framed(fetch: Fetch, limits: Limits) -> bool:
 def _decode_all(fetch: Fetch, limits: Limits) -> tuple[list[_Order | None], list[int]]:
     """One struct per value, or None where the fast path is unsure of it; and the
     positions it is unsure of, ascending."""
-    odd = _sub_micro(fetch)
+    odd = _unsure(fetch)
     if _framed(fetch, limits):
         try:
             decoded: list[_Order | None] = _DECODER.decode_lines(fetch.joined)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except Exception:  # a bad record anywhere (RecursionError included): one by one below
             decoded = []
         if len(decoded) == len(fetch):
             for i in odd:
@@ -133,26 +176,39 @@ def _decode_all(fetch: Fetch, limits: Limits) -> tuple[list[_Order | None], list
             continue
         try:
             out.append(_DECODER.decode(value))
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except Exception:  # the authoritative path judges it
             out.append(None)
     return out, [i for i, s in enumerate(out) if s is None]
 
 
 def _columns(structs: Sequence[_Order], source: list[int]) -> OrderColumns:
     stamps = np.array([s.ts.timestamp() for s in structs], dtype=np.float64)
+    t_us = np.rint(stamps * 1e6).astype(np.int64)
+    far = np.flatnonzero(np.abs(stamps) >= _EXACT_S)
+    for k in far.tolist():  # float microseconds are rounded this far from 1970
+        t_us[k] = epoch_us(structs[k].ts)
     return OrderColumns(
         order_id=[s.order_id for s in structs],
         center_id=[s.center_id for s in structs],
-        t_us=np.rint(stamps * 1e6).astype(np.int64),
+        t_us=t_us,
         lines=[s.lines for s in structs],
         units=[s.units for s in structs],
         source=source,
     )
 
 
+def _int64(values: list[int]) -> np.ndarray:
+    """``values`` as int64, those past its range clipped to it (JSON integers have no
+    size limit; the rules only compare them with limits well inside int64)."""
+    try:
+        return np.array(values, dtype=np.int64)
+    except OverflowError:
+        return np.array([min(max(v, _INT64.min), _INT64.max) for v in values], dtype=np.int64)
+
+
 def _doubtful(cols: OrderColumns, limits: Limits, now: datetime) -> np.ndarray:
     """Positions (in ``cols``) that break a rule or that pydantic would change."""
-    lines, units = np.array(cols.lines, dtype=np.int64), np.array(cols.units, dtype=np.int64)
+    lines, units = _int64(cols.lines), _int64(cols.units)
     bad = (units < lines) | (lines > limits.max_lines) | (units > limits.max_units)
     bad |= cols.t_us > epoch_us(now + limits.max_future)
     stripped = list(map(str.strip, cols.order_id))  # pydantic strips surrounding whitespace
@@ -174,7 +230,37 @@ def decode_orders(values: Sequence[bytes | None], limits: Limits, now: datetime)
 
 
 def decode_fetch(fetch: Fetch, limits: Limits, now: datetime) -> DecodedOrders:
-    """:func:`decode_orders` of a fetch already joined into one buffer."""
+    """:func:`decode_orders` of a fetch already joined into one buffer. Never raises
+    because of a record (see the module docstring)."""
+    try:
+        return _decode_fast(fetch, limits, now)
+    except Exception:  # a value the fast path cannot handle: every record the authoritative way
+        log.warning("orders: the batch decoder failed on a fetch of %d; validating it record by record",
+                    len(fetch), exc_info=True)
+        return _decode_each(fetch, limits, now)
+
+
+def _decode_each(fetch: Fetch, limits: Limits, now: datetime) -> DecodedOrders:
+    """Every record through :func:`parse_order` (which never raises), then columns."""
+    rejected: list[tuple[int, Rejected]] = []
+    accepted: list[_Order] = []
+    source: list[int] = []
+    for i in range(len(fetch)):
+        parsed = parse_order(fetch.value(i), limits, now)
+        if isinstance(parsed, Rejected):
+            rejected.append((i, parsed))
+            continue
+        try:
+            epoch_us(parsed.ts)
+        except Exception as exc:  # a time no column can hold
+            rejected.append((i, undecodable(exc)))
+            continue
+        accepted.append(_Order(parsed.order_id, parsed.center_id, parsed.ts, parsed.lines, parsed.units))
+        source.append(i)
+    return DecodedOrders(_columns(accepted, source), rejected)
+
+
+def _decode_fast(fetch: Fetch, limits: Limits, now: datetime) -> DecodedOrders:
     structs, undecoded = _decode_all(fetch, limits)
     if undecoded:
         source = [i for i, s in enumerate(structs) if s is not None]

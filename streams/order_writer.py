@@ -24,17 +24,21 @@ import signal
 import socket
 import traceback
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
 
+from fcplan.storage.outage import DEFAULT_BACKOFF, Backoff, GaveUp, OutageStats, call_through_outages, is_outage
 from streams.batch_decode import Fetch, decode_fetch
+from streams.columns import OrderColumns, from_epoch_us
 from streams.contracts import CenterDemand
 from streams.fetch_slots import SLOT_BYTES, FetchSlots, InSlot, SlotReader
-from streams.order_sink import write_order_columns
-from streams.validation import LATE, Limits
+from streams.order_sink import OrderBatchResult, write_order_columns
+from streams.poison import bisect_writes
+from streams.validation import LATE, UNWRITABLE, Limits, exception_detail
 
 log = logging.getLogger(__name__)
 
@@ -43,31 +47,112 @@ log = logging.getLogger(__name__)
 #: cache (``benchmarks/stream_throughput.py --order-ids random``: about a quarter
 #: faster with 64 MiB). Pages are only taken as the table grows.
 WRITER_CACHE_MIB = 64
+#: How long the writer's SQLite statements wait for another process's write lock
+#: before ``database is locked``; past that the writer retries with backoff and
+#: says so in the log (:func:`fcplan.storage.outage.call_through_outages`).
+WRITER_BUSY_MS = 5_000
+#: Seconds :meth:`OrderWriter.close` lets the writer finish its batch before killing
+#: it (a killed batch rolls back; its offsets were never committed).
+CLOSE_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
 class WrittenBatch:
     """What one stored batch produced. ``dead``: ``(position in the fetch, reason,
-    detail)`` of each record for the dead-letter topic, in fetch order."""
+    detail)`` of each record for the dead-letter topic, in fetch order;
+    ``retries`` and ``outage_s``: database outages it waited out (retries, seconds)."""
 
     dead: list[tuple[int, str, str]] = field(default_factory=list)
     hourly: list[CenterDemand] = field(default_factory=list)
     accepted: int = 0
     duplicates: int = 0
+    retries: int = 0
+    outage_s: float = 0.0
 
 
-def process_fetch(fetch: Fetch, engine: Engine, limits: Limits) -> WrittenBatch:
-    """Validate one fetch of raw ``orders`` values and store it in one transaction."""
+def _always() -> bool:
+    return True
+
+
+def process_fetch(
+    fetch: Fetch, engine: Engine, limits: Limits, keep_going: Callable[[], bool] = _always,
+    backoff: Backoff = DEFAULT_BACKOFF,
+) -> WrittenBatch:
+    """Validate one fetch of raw ``orders`` values and store it in one transaction.
+
+    No record can fail the batch: the decoder turns any record it cannot judge
+    into a dead letter (:func:`streams.batch_decode.decode_fetch`), and when the
+    write fails because of what is written, the records at fault are isolated
+    by bisection and dead-lettered as ``unwritable`` while the rest is stored
+    (:mod:`streams.poison`). A database outage is waited out with ``backoff``
+    (:func:`fcplan.storage.outage.call_through_outages`) until ``keep_going()``
+    is false, which raises :class:`~fcplan.storage.outage.GaveUp` with nothing
+    committed for the records not yet written.
+    """
     decoded = decode_fetch(fetch, limits, datetime.now(UTC))
     cols = decoded.columns
     dead = [(i, r.reason, r.detail) for i, r in decoded.rejected]
     counters = Counter(("orders_dead_letters", r.reason) for _, r in decoded.rejected)
-    result = write_order_columns(engine, cols, limits.late_grace, counters)
+    stats = OutageStats()
+
+    def write(rows: OrderColumns, counts: Counter[tuple[str, str]]) -> OrderBatchResult:
+        # The outage counters go with the batch's last transaction (a failed one rolled them back).
+        return call_through_outages(
+            lambda: write_order_columns(engine, rows, limits.late_grace, counts + _outage_counters(stats)),
+            "orders writer", backoff, stats, keep_going,
+        )
+
+    try:
+        result = write(cols, counters)
+    except Exception as exc:
+        if isinstance(exc, GaveUp) or is_outage(exc):
+            raise
+        log.warning("orders writer: a batch of %d orders failed to write (%s); isolating the records at fault",
+                    len(cols), exception_detail(exc))
+        parts = bisect_writes(
+            len(cols), lambda lo, hi: write(cols.take(range(lo, hi)), Counter()),
+            passthrough=lambda e: isinstance(e, GaveUp) or is_outage(e),
+        )
+        for k, error in parts.poison:
+            dead.append((cols.source[k], UNWRITABLE, exception_detail(error)))
+        counters[("orders_dead_letters", UNWRITABLE)] += len(parts.poison)
+        log.warning("orders writer: %d unwritable orders sent to the dead-letter topic: %s",
+                    len(parts.poison), "; ".join(exception_detail(e) for _, e in parts.poison[:3]))
+        result = _merged(parts.written)
+        write(cols.take([]), counters)  # the batch's counters, once
     for k in result.late:
-        ts = cols.order(k).ts.isoformat()
-        dead.append((cols.source[k], LATE, f"ts {ts} is older than the stream time minus {limits.late_grace}"))
+        dead.append((cols.source[k], LATE, f"ts {_iso(int(cols.t_us[k]))} is older than the stream time minus "
+                                           f"{limits.late_grace}"))
     dead.sort()
-    return WrittenBatch(dead, result.hourly, result.accepted, result.duplicates)
+    return WrittenBatch(
+        dead, result.hourly, result.accepted, result.duplicates, stats.retries, round(stats.waited_s, 3)
+    )
+
+
+def _outage_counters(stats: OutageStats) -> Counter[tuple[str, str]]:
+    return Counter({("orders_writer", "database_retries"): stats.retries,
+                    ("orders_writer", "database_wait_ms"): int(stats.waited_s * 1000)})
+
+
+def _merged(parts: list[tuple[int, OrderBatchResult]]) -> OrderBatchResult:
+    """One result for parts written one after another; ``lo``: each part's first row."""
+    out = OrderBatchResult()
+    hours: dict[tuple[str, datetime], CenterDemand] = {}
+    for lo, part in parts:
+        out.accepted += part.accepted
+        out.duplicates += part.duplicates
+        out.late += [lo + k for k in part.late]
+        hours.update({(row.center_id, row.hour): row for row in part.hourly})  # a later total is newer
+    out.hourly = list(hours.values())
+    return out
+
+
+def _iso(t_us: int) -> str:
+    """ISO text of epoch microseconds, or the number where no datetime can hold it (year 0)."""
+    try:
+        return from_epoch_us(t_us).replace(tzinfo=UTC).isoformat()
+    except (OverflowError, ValueError):
+        return f"{t_us} microseconds from 1970-01-01T00:00:00+00:00"
 
 
 def _read_frame(stream: Any) -> bytes | None:
@@ -93,14 +178,24 @@ def _serve(sock: socket.socket, database_url: str, limits: Limits) -> None:
     # SIGKILL of the consumer's process group still ends it at once.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
     parent = os.getppid()
+
+    def keep_going() -> bool:
+        """While waiting out an outage: stop if the consumer died or closed the socket."""
+        return os.getppid() == parent and not _closed(sock)
+
     try:
         slots = SlotReader(sock)
     except ConnectionError:
         return
-    engine = make_engine(database_url, sqlite_cache_mib=WRITER_CACHE_MIB)
     stream = sock.makefile("rwb")
+    engine: Engine | None = None
     try:
+        engine = call_through_outages(
+            lambda: make_engine(database_url, sqlite_cache_mib=WRITER_CACHE_MIB, sqlite_busy_ms=WRITER_BUSY_MS),
+            "orders writer: opening the database", keep_going=keep_going,
+        )
         while (frame := _read_frame(stream)) is not None:
             if os.getppid() != parent:  # orphaned: the consumer died; its batches will be replayed
                 return
@@ -108,16 +203,29 @@ def _serve(sock: socket.socket, database_url: str, limits: Limits) -> None:
                 fetch = pickle.loads(frame)
                 if isinstance(fetch, InSlot):
                     fetch = pickle.loads(slots.read(fetch))
-                reply = _frame(("ok", process_fetch(fetch, engine, limits)))
+                reply = _frame(("ok", process_fetch(fetch, engine, limits, keep_going)))
+            except GaveUp:  # the consumer is gone or stopping: nothing of this batch is committed
+                return
             except Exception as exc:  # reported to the consumer, which stops without committing
                 reply = _frame(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
             stream.write(reply)
             stream.flush()
-    except (BrokenPipeError, ConnectionResetError):
+    except (BrokenPipeError, ConnectionResetError, GaveUp):
         return
     finally:
         slots.close()
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()
+
+
+def _closed(sock: socket.socket) -> bool:
+    """Whether the peer closed ``sock`` with nothing left to read (a peek, no wait)."""
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
 
 
 class WriterError(RuntimeError):
@@ -167,7 +275,12 @@ class OrderWriter:
         if self._reading is not None:
             self._reading.cancel()
             self._reading = None
-        await asyncio.get_running_loop().run_in_executor(None, self._process.join, 30)
+        await asyncio.get_running_loop().run_in_executor(None, self._process.join, CLOSE_TIMEOUT_S)
+        if self._process.is_alive():  # stuck waiting out an outage with more batches queued
+            log.warning("orders writer: still busy %.0f s after close; killing it (its batch rolls back)",
+                        CLOSE_TIMEOUT_S)
+            self._process.kill()
+            await asyncio.get_running_loop().run_in_executor(None, self._process.join, 10)
         self._slots.close()
 
     def submit(self, values: list[bytes | None]) -> asyncio.Future[WrittenBatch]:

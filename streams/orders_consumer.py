@@ -57,11 +57,80 @@ _PARTITION_FETCH_BYTES = 1024**2
 _FETCH_MAX_WAIT_MS = 50
 
 
+#: A batch unanswered this long (the writer is waiting out a database outage, or
+#: the database is very slow) pauses fetching; see :class:`_Stall`.
+_STALL_S = 5.0
+#: How long each keep-alive poll of paused partitions waits.
+_KEEPALIVE_POLL_MS = 1000
+
+
 @dataclass
 class _InFlight:
     fetched: dict
     records: list[Any]
     written: asyncio.Future[WrittenBatch]
+    sent: float  # time.monotonic() when handed to the writer
+
+
+class _Stall:
+    """Keeps the consumer in its group while the writer cannot write.
+
+    When every in-flight batch waits for the writer (a database outage: the
+    writer retries with backoff, :mod:`fcplan.storage.outage`), the pump stops
+    taking records but must go on calling ``getmany``: aiokafka leaves the
+    group once ``max_poll_interval_ms`` passes without one, and the partitions
+    would move to another member mid-outage. So after ``_STALL_S`` without an
+    answer the assigned partitions are paused (records fetched for them are
+    dropped and fetched again after resuming, from the consumed position) and
+    ``getmany`` is called every ``_KEEPALIVE_POLL_MS``; when the writer answers,
+    the partitions resume. No offset is committed for a batch until it is written.
+    """
+
+    def __init__(self, consumer: Any) -> None:
+        self.consumer = consumer
+        self.since: float | None = None
+        self.polls = 0
+        self._waited = 0.0
+        self._answered = 0.0  # time.monotonic() of the writer's last answer
+
+    def waiting(self, sent: float) -> None:
+        """The oldest batch in flight, handed over at ``sent``, is still unanswered:
+        the writer has worked on it since then or since its previous answer."""
+        self._waited = time.monotonic() - max(sent, self._answered)
+
+    def stalled(self) -> bool:
+        """Whether fetching is (now) paused: pauses whatever is assigned, counts the poll."""
+        if self._waited < _STALL_S:
+            return False
+        assigned = self.consumer.assignment()
+        if self.since is None:
+            self.since = time.monotonic() - self._waited
+            log.warning(
+                "orders: the writer has not answered for %.0f s (database unavailable?); fetching paused, "
+                "the consumer stays in its group, nothing is committed until the batches are written",
+                self._waited,
+            )
+        if assigned:
+            self.consumer.pause(*assigned)  # again each time: partitions assigned since come paused too
+        self.polls += 1
+        return True
+
+    def wrote(self, outcome: WrittenBatch) -> None:
+        self._waited, self._answered = 0.0, time.monotonic()
+        if outcome.retries:
+            log.warning("orders: a batch was written after %d database retries (%.1f s of backoff)",
+                        outcome.retries, outcome.outage_s)
+
+    def end(self) -> None:
+        """The writer has room again: resume fetching if it was paused."""
+        if self.since is None:
+            return
+        paused = self.consumer.paused()
+        if paused:
+            self.consumer.resume(*paused)
+        log.warning("orders: fetching resumed after %.1f s paused (%d keep-alive polls)",
+                    time.monotonic() - self.since, self.polls)
+        self.since, self.polls, self._waited = None, 0, 0.0
 
 
 @dataclass
@@ -130,29 +199,42 @@ class OrdersConsumer:
         inflight: deque[_InFlight] = deque()
         written: deque[_Written] = deque()
         fetch: asyncio.Future | None = None
+        stall = _Stall(consumer)
         last_commit = time.monotonic()
         try:
             while True:
-                if fetch is None and len(inflight) < _IN_FLIGHT:
-                    fetch = asyncio.ensure_future(
-                        consumer.getmany(timeout_ms=int(s.batch_within_s * 1000), max_records=s.batch_size)
-                    )
+                if len(inflight) < _IN_FLIGHT:
+                    stall.end()
+                    if fetch is None:
+                        fetch = asyncio.ensure_future(
+                            consumer.getmany(timeout_ms=int(s.batch_within_s * 1000), max_records=s.batch_size)
+                        )
+                elif fetch is None and stall.stalled():
+                    fetch = asyncio.ensure_future(consumer.getmany(timeout_ms=_KEEPALIVE_POLL_MS))
                 head = inflight[0].written if inflight else None
-                await asyncio.wait([f for f in (fetch, head) if f is not None], return_when=FIRST_COMPLETED)
+                await asyncio.wait(
+                    [f for f in (fetch, head) if f is not None],
+                    timeout=None if fetch is not None else _STALL_S,
+                    return_when=FIRST_COMPLETED,
+                )
                 if head is not None and head.done():
                     done = inflight.popleft()
                     outcome = done.written.result()
                     deliveries = await self._publish(producer, done.records, outcome)
                     written.append(_Written(_next_offsets(done.fetched), deliveries))
                     self.batches += 1
+                    stall.wrote(outcome)
                     if on_batch is not None:
                         on_batch(outcome)
+                elif head is not None:
+                    stall.waiting(inflight[0].sent)
                 idle = False
                 if fetch is not None and fetch.done():
                     fetched, fetch = fetch.result(), None
                     records = [r for batch in fetched.values() for r in batch]
-                    if records:
-                        inflight.append(_InFlight(fetched, records, writer.submit([r.value for r in records])))
+                    if records:  # (also from a keep-alive poll: a partition assigned since it paused)
+                        values = [r.value for r in records]
+                        inflight.append(_InFlight(fetched, records, writer.submit(values), time.monotonic()))
                     idle = not records and not inflight
                 if written and (idle or time.monotonic() - last_commit >= COMMIT_EVERY_S):
                     await self._commit_delivered(consumer, written, wait=idle)

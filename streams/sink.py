@@ -2,14 +2,15 @@
 
 Orders: :mod:`streams.order_sink` (exactly once, in a few statements a batch);
 :func:`write_orders` here takes :class:`~streams.contracts.Order` records.
-Promotions: newest version wins.
+Promotions: newest version wins; :func:`store_promotions` isolates the records
+the database refuses.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -17,13 +18,17 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from fcplan.storage import upsert
+from fcplan.storage.outage import is_outage
 from fcplan.storage.schema import promotions
 from streams.aggregate import to_naive_utc
 from streams.columns import OrderColumns
 from streams.contracts import Order, Promotion
 from streams.order_sink import OrderBatchResult, add_metrics, write_order_columns
+from streams.poison import bisect_writes
+from streams.validation import UNWRITABLE, exception_detail
 
-__all__ = ["OrderBatchResult", "bump_metrics", "write_orders", "write_promotions"]
+__all__ = ["OrderBatchResult", "StoredPromotions", "bump_metrics", "store_promotions", "write_orders",
+           "write_promotions"]
 
 
 def write_orders(engine: Engine, batch: Sequence[Order], grace: timedelta) -> OrderBatchResult:
@@ -53,6 +58,28 @@ def promotion_row(promo: Promotion) -> dict:
 
 def _not_older(table: Any, excluded: Any) -> Any:
     return excluded.updated_at >= table.c.updated_at
+
+
+@dataclass(frozen=True)
+class StoredPromotions:
+    """``stored``: promotions of the batch written (versions included); ``unwritable``: ``(position in the batch,
+    detail)`` of those the database refused, for the dead-letter topic (reason
+    ``unwritable``)."""
+
+    stored: int
+    unwritable: list[tuple[int, str]]
+
+
+def store_promotions(engine: Engine, batch: Sequence[Promotion]) -> StoredPromotions:
+    """:func:`write_promotions`, with the records the database refuses isolated
+    (:mod:`streams.poison`) instead of failing the batch; they are counted as
+    ``promotions_dead_letters/unwritable``. A database outage propagates
+    (:func:`fcplan.storage.outage.is_outage`): retry the whole batch later."""
+    parts = bisect_writes(len(batch), lambda lo, hi: write_promotions(engine, batch[lo:hi]), is_outage)
+    if parts.poison:
+        with engine.begin() as conn:
+            bump_metrics(conn, Counter({("promotions_dead_letters", UNWRITABLE): len(parts.poison)}))
+    return StoredPromotions(len(batch) - len(parts.poison), [(k, exception_detail(e)) for k, e in parts.poison])
 
 
 def write_promotions(engine: Engine, batch: Sequence[Promotion]) -> int:

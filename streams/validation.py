@@ -1,7 +1,10 @@
 """Pure validation of raw event bytes: a record, or a rejection with a reason.
 
 No Kafka here; the agents call these and route rejections to the dead-letter
-topic with the original bytes.
+topic with the original bytes. :func:`parse_order` and :func:`parse_promotion`
+never raise: an exception while judging a record (whatever its cause) is a
+rejection with reason ``undecodable`` and the exception in the detail, so no
+record can stop a batch.
 """
 
 from __future__ import annotations
@@ -20,7 +23,13 @@ ABSURD = "absurd_quantity"
 FUTURE = "future"
 LATE = "late"
 UNKNOWN_CENTER = "unknown_center"
-REASONS = (MALFORMED, INVALID, OVERSIZE, ABSURD, FUTURE, LATE, UNKNOWN_CENTER)
+#: Judging the record raised (a validator bug, a parser limit): the exception is the detail.
+UNDECODABLE = "undecodable"
+#: The record passed validation but the database refused it (found by bisecting a failed batch).
+UNWRITABLE = "unwritable"
+REASONS = (MALFORMED, INVALID, OVERSIZE, ABSURD, FUTURE, LATE, UNKNOWN_CENTER, UNDECODABLE, UNWRITABLE)
+#: Characters of an exception's text kept in a dead letter's detail.
+_DETAIL_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,21 @@ def _describe(exc: ValidationError) -> str:
         loc = ".".join(str(p) for p in err["loc"]) or "record"
         parts.append(f"{loc}: {err['msg']}")
     return "; ".join(parts)
+
+
+def exception_detail(exc: BaseException) -> str:
+    """``Type: message`` of an exception, short and always encodable as UTF-8 (a
+    message may quote the record, lone surrogates included)."""
+    orig = getattr(exc, "orig", None)  # a database error: the driver's message, not the statement
+    text = f"{type(exc).__name__}: {orig if orig is not None else exc}".strip()
+    if len(text) > _DETAIL_CHARS:
+        text = text[:_DETAIL_CHARS] + f"... ({len(text)} characters)"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def undecodable(exc: BaseException) -> Rejected:
+    """The rejection of a record whose judging raised ``exc``."""
+    return Rejected(UNDECODABLE, exception_detail(exc))
 
 
 def _center_known(center: str, limits: Limits) -> bool:
@@ -78,7 +102,15 @@ def parse_order(raw: bytes | None, limits: Limits, now: datetime) -> Order | Rej
     Parsing goes straight from bytes (pydantic-core's JSON parser: a few
     microseconds an event). Lateness is not judged here: it depends on the
     stream time, which the sink knows (see :func:`streams.aggregate.split_late`).
+    Never raises (see the module docstring).
     """
+    try:
+        return _check_order(raw, limits, now)
+    except Exception as exc:  # any record, any exception: a dead letter, never a failed batch
+        return undecodable(exc)
+
+
+def _check_order(raw: bytes | None, limits: Limits, now: datetime) -> Order | Rejected:
     order = _decode(Order, raw, limits)
     if not isinstance(order, Order):
         return order
@@ -94,7 +126,14 @@ def parse_order(raw: bytes | None, limits: Limits, now: datetime) -> Order | Rej
 
 
 def parse_promotion(raw: bytes | None, limits: Limits) -> Promotion | Rejected:
-    """Decode and check one ``promotions`` value."""
+    """Decode and check one ``promotions`` value. Never raises (see the module docstring)."""
+    try:
+        return _check_promotion(raw, limits)
+    except Exception as exc:
+        return undecodable(exc)
+
+
+def _check_promotion(raw: bytes | None, limits: Limits) -> Promotion | Rejected:
     promo = _decode(Promotion, raw, limits)
     if not isinstance(promo, Promotion):
         return promo

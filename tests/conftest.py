@@ -8,6 +8,7 @@ PostgreSQL server on 127.0.0.1:5432, where each test gets a database of its own
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -90,3 +91,88 @@ def settings_factory() -> Callable[..., Any]:
         return Settings.model_validate(sections)
 
     return make
+
+
+class ProcTree:
+    """Reads /proc: which processes live, which are below a pid, which share a session."""
+
+    @staticmethod
+    def _fields(pid: int) -> list[str] | None:
+        """``state ppid pgrp session ...`` of ``pid`` (None when it is gone)."""
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text(errors="replace")
+        except OSError:
+            return None
+        # pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after the last ')'
+        return stat.rsplit(")", 1)[1].split()
+
+    def pids(self) -> list[int]:
+        return [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit()]
+
+    def alive(self, pid: int) -> bool:
+        """Running; a zombie waiting for its reaper counts as gone."""
+        fields = self._fields(pid)
+        return fields is not None and fields[0] != "Z"
+
+    def descendants(self, root: int) -> set[int]:
+        """Every live process below ``root`` (by parent links)."""
+        parents = {pid: int(f[1]) for pid in self.pids() if (f := self._fields(pid)) and f[0] != "Z"}
+        found, frontier = set(), {root}
+        while frontier:
+            frontier = {pid for pid, ppid in parents.items() if ppid in frontier} - found
+            found |= frontier
+        return found
+
+    def session(self, pid: int) -> int | None:
+        fields = self._fields(pid)
+        return None if fields is None else int(fields[3])
+
+    def in_sessions(self, sessions: set[int]) -> set[int]:
+        """Live processes whose session is one of ``sessions``."""
+        return {
+            pid for pid in self.pids() if (f := self._fields(pid)) and f[0] != "Z" and int(f[3]) in sessions
+        }
+
+    def sigkill_leftovers(self, proc: Any, ports: tuple[int, ...] = (), within_s: float = 5.0) -> list[str]:
+        """SIGKILL ``proc`` (a Popen); what is left ``within_s`` seconds later: a process of its
+        tree or of its children's sessions still alive, or one of ``ports`` still held. Kills
+        the leftovers before returning them."""
+        import signal
+        import time
+
+        from fcplan.broker import port_is_free
+
+        tree = self.descendants(proc.pid)
+        sessions = {s for pid in tree if (s := self.session(pid)) is not None} - {os.getsid(0)}
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+
+        def left() -> list[str]:
+            pids = {p for p in tree if self.alive(p)} | self.in_sessions(sessions)
+            held = [f"port {port} still held" for port in ports if not port_is_free("0.0.0.0", port)]
+            return [f"{p}: {self.cmdline(p)}" for p in sorted(pids)] + held
+
+        deadline = time.monotonic() + within_s
+        while (found := left()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.kill({p for p in tree if self.alive(p)} | self.in_sessions(sessions))
+        return found
+
+    def kill(self, pids: set[int]) -> None:
+        """SIGKILL what a failed test left behind (so that one failure does not slow the rest)."""
+        import signal
+
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+    def cmdline(self, pid: int) -> str:
+        try:
+            return Path(f"/proc/{pid}/cmdline").read_text(errors="replace").replace("\x00", " ").strip()
+        except OSError:
+            return ""
+
+
+@pytest.fixture
+def proc_tree() -> ProcTree:
+    return ProcTree()

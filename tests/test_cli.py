@@ -115,5 +115,79 @@ def test_replay_with_the_center_column_option_gets_past_the_column_check(run, tm
     assert "1 rows have unreadable ts, e.g. ['not-a-time']" in out.stderr
 
 
+def closed_port() -> int:
+    from fcplan.broker import free_port
+
+    return free_port()  # nothing listens there
+
+
+@pytest.mark.parametrize("command", ["retrain", "plan", "simulate"])
+def test_when_postgresql_is_unreachable_then_the_command_says_so_in_one_line_and_exits_4(run, command) -> None:
+    url = f"postgresql+psycopg://planner:s3cret@127.0.0.1:{closed_port()}/fcplan"
+    out = run(command, env={"FCPLAN_DATABASE_URL": url})
+    assert out.returncode == 4, out.stdout + out.stderr
+    err = lines(out.stderr)
+    assert len(err) == 1, f"expected one line, got {len(err)}:\n{out.stderr}"
+    assert "Traceback" not in out.stderr and "s3cret" not in out.stderr + out.stdout
+    assert err[0].startswith("error: the database postgresql+psycopg://planner:***@127.0.0.1:"), err[0]
+    assert "is unavailable (connection failed" in err[0] and "Connection refused" in err[0], err[0]
+    assert "start the database (or fix FCPLAN_DATABASE_URL)" in err[0]
+    assert f"run `fcplan {command}` again" in err[0]
+
+
+@pytest.mark.slow
+def test_when_the_sqlite_file_is_locked_then_plan_says_so_in_one_line_and_exits_4(run, tmp_path: Path) -> None:
+    """The lock outlasts SQLite's 30 s busy timeout (fcplan.storage.make_engine)."""
+    import sqlite3
+
+    from fcplan.storage import make_engine
+
+    path = tmp_path / "cli.db"
+    make_engine(f"sqlite:///{path}").dispose()
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+        holder.execute("BEGIN EXCLUSIVE")
+        out = run("plan")
+    finally:
+        holder.close()
+    assert out.returncode == 4, out.stdout + out.stderr
+    err = lines(out.stderr)
+    assert len(err) == 1 and "Traceback" not in out.stderr, out.stderr
+    assert err[0].startswith(f"error: the database sqlite:///{path} is unavailable (database is locked)"), err[0]
+    assert run("plan").returncode == 3, "once the lock is gone the command works again"
+
+
 def test_the_console_script_is_installed() -> None:
     assert shutil.which("fcplan", path=str(Path(sys.executable).parent)), "run `pip install -e .`"
+
+
+@pytest.mark.slow
+def test_when_fcplan_dashboard_is_killed_with_sigkill_then_streamlit_stops_and_the_port_is_free(
+    tmp_path: Path, proc_tree
+) -> None:
+    import time
+
+    from fcplan.broker import free_port, port_is_free
+
+    def wait_until(condition, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not condition():
+            time.sleep(0.1)
+        return condition()
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FCPLAN_")}
+    env["FCPLAN_DATABASE_URL"] = f"sqlite:///{tmp_path / 'dash.db'}"
+    cli = subprocess.Popen([*fcplan_exe(), "dashboard", "--port", str(port)], cwd=tmp_path, env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_until(lambda: not port_is_free("0.0.0.0", port) or cli.poll() is not None, 90)
+        assert cli.poll() is None, f"fcplan dashboard exited with {cli.returncode}"
+        assert any("streamlit" in proc_tree.cmdline(p) for p in proc_tree.descendants(cli.pid))
+        left = proc_tree.sigkill_leftovers(cli, ports=(port,))
+        assert not left, f"left after kill -9 of fcplan dashboard: {left}"
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait()

@@ -3,7 +3,7 @@
 Runs the real console command in a temporary folder (the demo writes its logs to
 ./var/logs there) against a SQLite file and an embedded broker on a free port,
 then checks the printed summary against the database and that every child
-process is gone.
+process is gone: after a clean exit, a SIGINT, and a SIGKILL of the demo itself.
 """
 
 from __future__ import annotations
@@ -45,22 +45,6 @@ def _read(path: Path) -> str:
         return ""
 
 
-def descendants(root: int) -> set[int]:
-    """Every live process below ``root`` (by /proc parent links)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            stat = _read(entry / "stat")
-            if stat:
-                # pid (comm) state ppid ...: comm may hold spaces, so split after the last ')'
-                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found, frontier = set(), {root}
-    while frontier:
-        frontier = {pid for pid, ppid in parents.items() if ppid in frontier} - found
-        found |= frontier
-    return found
-
-
 def leftovers(tmp_path: Path, port: int, pids: set[int] = frozenset()) -> list[str]:
     """Live (non-zombie) processes that belong to the demo: one of ``pids``, or one
     whose working folder is tmp_path, or whose command line names it or the port."""
@@ -93,12 +77,27 @@ def wait_for(predicate, timeout_s: float, poll_s: float = 0.5) -> bool:
     return predicate()
 
 
+def start_demo(tmp_path: Path, port: int, out: object) -> subprocess.Popen:
+    """``fcplan demo --headless`` (30 small days, no second cycle) writing to ``out``."""
+    return subprocess.Popen(
+        [*fcplan_exe(), "demo", "--headless", "--days", "30", "--scale", "0.1", "--retrain-every", "600"],
+        cwd=tmp_path, env=demo_env(tmp_path, port), stdout=out, stderr=subprocess.STDOUT,
+    )
+
+
+def wait_for_the_worker(proc: subprocess.Popen, log: Path) -> None:
+    worker_up = re.compile(r"worker(: \d+ of \d+| stored the backfill)")
+    assert wait_for(lambda: bool(worker_up.search(_read(log))) or proc.poll() is not None, 300), \
+        f"the worker never reported progress:\n{_read(log)[-3000:]}"
+    assert proc.poll() is None, f"the demo exited early:\n{_read(log)[-3000:]}"
+
+
 def count(engine, table) -> int:
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
 
 
-def test_demo_runs_to_the_first_plan_and_exits_cleanly(tmp_path: Path) -> None:
+def test_demo_runs_to_the_first_plan_and_exits_cleanly(tmp_path: Path, proc_tree) -> None:
     from fcplan.broker import free_port
     from fcplan.storage.schema import (
         center_hourly,
@@ -122,7 +121,7 @@ def test_demo_runs_to_the_first_plan_and_exits_cleanly(tmp_path: Path) -> None:
             # Remember the demo's children while it runs, to check each one is gone after.
             deadline = time.monotonic() + 660
             while proc.poll() is None and time.monotonic() < deadline:
-                children |= descendants(proc.pid)
+                children |= proc_tree.descendants(proc.pid)
                 time.sleep(1.0)
             code = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
         finally:
@@ -168,23 +167,17 @@ def test_demo_runs_to_the_first_plan_and_exits_cleanly(tmp_path: Path) -> None:
     assert (tmp_path / "var" / "logs" / "worker.log").exists()
 
 
-def test_sigint_stops_the_demo_and_every_child_it_started(tmp_path: Path) -> None:
+def test_sigint_stops_the_demo_and_every_child_it_started(tmp_path: Path, proc_tree) -> None:
     from fcplan.broker import free_port
 
     port = free_port()
     log = tmp_path / "demo.out"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [*fcplan_exe(), "demo", "--headless", "--days", "30", "--scale", "0.1", "--retrain-every", "600"],
-            cwd=tmp_path, env=demo_env(tmp_path, port), stdout=out, stderr=subprocess.STDOUT,
-        )
+        proc = start_demo(tmp_path, port, out)
         children: set[int] = set()
         try:
-            worker_up = re.compile(r"worker(: \d+ of \d+| stored the backfill)")
-            assert wait_for(lambda: bool(worker_up.search(_read(log))) or proc.poll() is not None, 300), \
-                f"the worker never reported progress:\n{_read(log)[-3000:]}"
-            assert proc.poll() is None, f"the demo exited early:\n{_read(log)[-3000:]}"
-            children = descendants(proc.pid)
+            wait_for_the_worker(proc, log)
+            children = proc_tree.descendants(proc.pid)
             assert len(children) >= 3, f"expected broker, worker and simulator below the demo, got {children}"
             proc.send_signal(signal.SIGINT)
             code = proc.wait(timeout=90)
@@ -197,3 +190,35 @@ def test_sigint_stops_the_demo_and_every_child_it_started(tmp_path: Path) -> Non
     assert "stopped every process it started" in text
     assert "Traceback" not in text
     assert wait_for(lambda: not leftovers(tmp_path, port, children), 20), leftovers(tmp_path, port, children)
+
+
+def test_when_the_demo_is_killed_with_sigkill_then_no_process_of_it_is_left_and_its_port_is_free(
+    tmp_path: Path, proc_tree
+) -> None:
+    """kill -9 leaves the demo no chance to clean up: its children must go by themselves
+    (PR_SET_PDEATHSIG), and the worker's writer when its socket to the worker closes."""
+    from fcplan.broker import free_port, port_is_free
+
+    port = free_port()
+    log = tmp_path / "demo.out"
+    with open(log, "wb") as out:
+        proc = start_demo(tmp_path, port, out)
+        try:
+            wait_for_the_worker(proc, log)
+
+            def names() -> dict[int, str]:
+                return {pid: proc_tree.cmdline(pid) for pid in proc_tree.descendants(proc.pid)}
+
+            # broker, worker, the worker's writer (a grandchild, started once partitions are assigned), simulator
+            assert wait_for(lambda: any("multiprocessing" in c for c in names().values()), 120), \
+                f"the worker's writer process never appeared below the demo: {names()}"
+            assert any("tansu" in c for c in names().values()) and any(" worker" in c for c in names().values())
+            assert not port_is_free("127.0.0.1", port)
+            tree = set(names())
+            left = proc_tree.sigkill_leftovers(proc, ports=(port,))
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    left += leftovers(tmp_path, port, tree)
+    assert not left, f"left after kill -9 of the demo: {left}\n{_read(log)[-2000:]}"

@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError
 
+from fcplan.storage.outage import is_outage
 from fcplan.storage.schema import metadata
 
 
@@ -31,13 +32,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def make_engine(url: str, create: bool = True, sqlite_cache_mib: int | None = None) -> Engine:
+def make_engine(
+    url: str, create: bool = True, sqlite_cache_mib: int | None = None, sqlite_busy_ms: int = 30_000
+) -> Engine:
     """An engine for ``url`` with the schema created (``create``).
 
-    SQLite files get their folder created, WAL journaling and a busy timeout so
-    the worker, the retrainer and the dashboard can share one file;
-    ``sqlite_cache_mib`` sets each connection's page cache (SQLite's default is
-    2 MiB).
+    SQLite files get their folder created, WAL journaling and a busy timeout
+    (``sqlite_busy_ms``: how long a write waits for another process's lock
+    before ``database is locked``) so the worker, the retrainer and the
+    dashboard can share one file; ``sqlite_cache_mib`` sets each connection's
+    page cache (SQLite's default is 2 MiB).
     """
     parsed = make_url(url)
     backend = parsed.get_backend_name()
@@ -51,10 +55,10 @@ def make_engine(url: str, create: bool = True, sqlite_cache_mib: int | None = No
     if backend == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"timeout": 30}
+        kwargs["connect_args"] = {"timeout": sqlite_busy_ms / 1000}
     engine = create_engine(parsed, **kwargs)
     if backend == "sqlite":
-        event.listen(engine, "connect", partial(_sqlite_pragmas, cache_mib=sqlite_cache_mib))
+        event.listen(engine, "connect", partial(_sqlite_pragmas, cache_mib=sqlite_cache_mib, busy_ms=sqlite_busy_ms))
     if create:
         _create_schema(engine)
     return engine
@@ -66,13 +70,16 @@ def _create_schema(engine: Engine, attempts: int = 10) -> None:
     from fcplan.storage.migrations import migrate
 
     for attempt in range(attempts):
+        started = time.monotonic()
         try:
             metadata.create_all(engine)
             _check_orders_table(engine)
             migrate(engine)
             return
-        except DBAPIError:
-            if attempt == attempts - 1:
+        except DBAPIError as exc:
+            # A failure that took seconds is a lock the busy timeout already waited out (or
+            # a server that is slow to refuse): another round would only hide it for longer.
+            if attempt == attempts - 1 or (is_outage(exc) and time.monotonic() - started > 1.0):
                 raise
             time.sleep(0.05 * (attempt + 1))
 
@@ -91,11 +98,11 @@ def _check_orders_table(engine: Engine) -> None:
         )
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any, cache_mib: int | None = None) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any, cache_mib: int | None = None, busy_ms: int = 30_000) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
     if cache_mib:
         cur.execute(f"PRAGMA cache_size=-{int(cache_mib) * 1024}")  # negative: KiB
     cur.close()

@@ -191,6 +191,49 @@ def test_when_the_promotion_runs_past_the_horizon_then_it_is_cut_at_the_last_day
     assert "the promotion is cut to 2 day(s)" in texts(at)
 
 
+def _closed_port() -> int:
+    from fcplan.broker import free_port
+
+    return free_port()  # nothing listens there
+
+
+@pytest.mark.parametrize("page", [None, *PAGES])
+def test_when_the_database_is_unreachable_then_every_page_shows_one_banner_and_no_traceback(
+    page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"postgresql+psycopg://planner:s3cret@127.0.0.1:{_closed_port()}/fcplan"
+    monkeypatch.setenv("FCPLAN_DATABASE_URL", url)
+    at = run_page(page)
+    assert not at.exception, at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1, errors
+    assert errors[0].startswith("The database postgresql+psycopg://planner:***@127.0.0.1:"), errors[0]
+    assert "is unavailable (connection failed" in errors[0] and "FCPLAN_DATABASE_URL" in errors[0]
+    assert "reconnects by itself" in errors[0]
+    assert "s3cret" not in errors[0] + texts(at)
+
+
+def test_when_the_database_comes_back_then_the_dashboard_works_again(
+    make_database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The database file cannot be opened at first (a folder stands where it goes)...
+    blocker = tmp_path / "seeded.db"  # where make_database() puts it
+    blocker.mkdir()
+    monkeypatch.setenv("FCPLAN_DATABASE_URL", f"sqlite:///{blocker}")
+    at = run_page()
+    assert not at.exception, at.exception
+    assert [e.value for e in at.error] and "unable to open database file" in at.error[0].value
+    assert not at.metric
+    # ...then it is there, with data: the same session shows it on its next run.
+    blocker.rmdir()
+    _, written = make_database()
+    at.run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert metric(at, "Packers today")
+    assert at.sidebar.selectbox[0].value in set(written["plan"]["unique_id"])
+
+
 def test_when_the_registry_decided_then_the_models_page_lists_the_decision(make_database) -> None:
     from datetime import datetime
 

@@ -177,3 +177,33 @@ def test_each_metadata_attempt_is_bounded_by_the_callers_timeout(monkeypatch: py
 
 def test_free_port_is_free() -> None:
     assert port_is_free("127.0.0.1", free_port())
+
+
+@pytest.mark.slow
+def test_when_fcplan_broker_is_killed_with_sigkill_then_tansu_stops_and_the_port_is_free(
+    tmp_path: Path, proc_tree
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FCPLAN_")}
+    log = tmp_path / "broker.out"
+    with open(log, "wb") as out:
+        cli = subprocess.Popen(
+            [sys.executable, "-m", "fcplan", "broker", "--port", str(port)],
+            cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    try:
+        assert wait_until(lambda: "embedded broker ready" in log.read_text() or cli.poll() is not None, 60), \
+            log.read_text()
+        assert cli.poll() is None, log.read_text()
+        assert any("tansu" in proc_tree.cmdline(p) for p in proc_tree.descendants(cli.pid))
+        assert not port_is_free("127.0.0.1", port)
+        left = proc_tree.sigkill_leftovers(cli, ports=(port,))
+        assert not left, f"left after kill -9 of fcplan broker: {left}"
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait()

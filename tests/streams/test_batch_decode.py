@@ -10,7 +10,7 @@ import pytest
 from streams.batch_decode import decode_orders
 from streams.columns import epoch_us
 from streams.contracts import Order
-from streams.validation import FUTURE, MALFORMED, OVERSIZE, Limits, Rejected, parse_order
+from streams.validation import FUTURE, MALFORMED, OVERSIZE, UNDECODABLE, Limits, Rejected, parse_order
 
 NOW = datetime(2024, 6, 1, 12, tzinfo=UTC)
 LIMITS = Limits(max_bytes=512, max_lines=100, max_units=1000, centers=frozenset({"ICN1", "PUS1", " PAD"}))
@@ -66,10 +66,12 @@ BAD = [
 ]
 
 
-def reference(values: list[bytes | None]) -> tuple[list[tuple], list[tuple[int, str, str]]]:
+def reference(
+    values: list[bytes | None], limits: Limits = LIMITS
+) -> tuple[list[tuple], list[tuple[int, str, str]]]:
     accepted, rejected = [], []
     for i, value in enumerate(values):
-        parsed = parse_order(value, LIMITS, NOW)
+        parsed = parse_order(value, limits, NOW)
         if isinstance(parsed, Rejected):
             rejected.append((i, parsed.reason, parsed.detail))
         else:
@@ -77,8 +79,8 @@ def reference(values: list[bytes | None]) -> tuple[list[tuple], list[tuple[int, 
     return accepted, rejected
 
 
-def decoded(values: list[bytes | None]) -> tuple[list[tuple], list[tuple[int, str, str]]]:
-    out = decode_orders(values, LIMITS, NOW)
+def decoded(values: list[bytes | None], limits: Limits = LIMITS) -> tuple[list[tuple], list[tuple[int, str, str]]]:
+    out = decode_orders(values, limits, NOW)
     c = out.columns
     accepted = [
         (c.source[k], c.order_id[k], c.center_id[k], int(c.t_us[k]), c.lines[k], c.units[k]) for k in range(len(c))
@@ -135,3 +137,62 @@ def test_values_with_sub_microsecond_digits_in_a_clean_fetch_take_the_authoritat
     accepted, rejected = decoded(values)
     assert (accepted, rejected) == reference(values) and not rejected
     assert {a[3] % 1_000_000 for a in accepted} == {123456}
+
+
+# --------------------------------------------------------------------------- no record fails a fetch
+WIDE = Limits(max_bytes=64 * 1024, max_lines=100, max_units=1000, centers=LIMITS.centers)  # room for 10 KB values
+DEEP = order(order_id="deep")[:-1] + b',"x":' + b"[" * 5000 + b"]" * 5000 + b"}"  # msgspec: RecursionError
+HOSTILE = [
+    DEEP,
+    order(order_id="deep-obj")[:-1] + b',"x":' + b'{"a":' * 3000 + b"1" + b"}" * 3000 + b"}",
+    order(order_id="nested-300")[:-1] + b',"x":' + b"[" * 300 + b"]" * 300 + b"}",  # pydantic refuses > 200
+    order(order_id="big", lines=2**64, units=2**64),  # past int64
+    order(order_id="big-neg", lines=-(2**70)),
+    order(order_id="huge", units=10**400),
+    order(order_id="bad-utf8-key")[:-1] + b',"k\xc0\x80":1}',  # msgspec skips the key's text
+    order(order_id="year-1", ts="0001-01-01T00:00:00+05:00"),  # year 0 in UTC
+    order(order_id="year-1-us", ts="0001-01-01T10:00:00.123457+00:00"),  # float us are rounded this far out
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE, ids=lambda v: repr(v)[:40])
+def test_a_hostile_record_among_good_ones_is_judged_alone_and_the_rest_is_kept(value: bytes) -> None:
+    values = [order(order_id="first"), value, order(order_id="last")]
+    assert decoded(values, WIDE) == reference(values, WIDE)
+    assert {a[1] for a in decoded(values, WIDE)[0]} >= {"first", "last"}
+
+
+def test_a_value_nested_5000_levels_deep_is_a_dead_letter_and_not_a_failed_fetch() -> None:
+    accepted, rejected = decoded([order(order_id="ok"), DEEP], WIDE)
+    assert [a[1] for a in accepted] == ["ok"]
+    assert [(i, r) for i, r, _ in rejected] == [(1, MALFORMED)] and "recursion" in rejected[0][2]
+
+
+def test_when_the_authoritative_validator_raises_on_a_record_then_only_it_is_undecodable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    validate = Order.model_validate_json
+
+    def fragile(raw: bytes) -> Order:
+        if b"cursed" in raw:
+            raise ZeroDivisionError("validator bug")
+        return validate(raw)
+
+    monkeypatch.setattr(Order, "model_validate_json", fragile)
+    values = [order(order_id="a"), order(order_id="cursed  "), order(order_id="b")]  # padded: authoritative path
+    accepted, rejected = decoded(values)
+    assert [a[1] for a in accepted] == ["a", "b"]
+    assert rejected == [(1, UNDECODABLE, "ZeroDivisionError: validator bug")]
+
+
+def test_when_the_fast_path_fails_on_a_fetch_then_every_record_is_judged_by_the_authoritative_validator(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import streams.batch_decode as batch_decode
+
+    def broken(*args: object) -> None:
+        raise MemoryError("the fast path broke")
+
+    monkeypatch.setattr(batch_decode, "_doubtful", broken)
+    values = GOOD + BAD + HOSTILE
+    assert decoded(values, WIDE) == reference(values, WIDE)

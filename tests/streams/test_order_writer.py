@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import sqlite3
+import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -12,12 +15,16 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from fcplan.storage import make_engine
-from fcplan.storage.schema import center_hourly, orders
+from fcplan.storage.outage import Backoff, GaveUp
+from fcplan.storage.schema import center_hourly, orders, stream_metrics
+from streams import order_writer
+from streams.batch_decode import Fetch
 from streams.fetch_slots import FetchSlots, InSlot, SlotReader
-from streams.order_writer import OrderWriter, WriterError, WrittenBatch
-from streams.validation import MALFORMED, Limits
+from streams.order_writer import OrderWriter, WriterError, WrittenBatch, process_fetch
+from streams.validation import LATE, MALFORMED, UNWRITABLE, Limits
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -146,3 +153,112 @@ def test_when_the_writer_is_closed_then_a_batch_is_refused_with_a_clear_error(tm
 
     with pytest.raises(WriterError, match="not running"):
         asyncio.run(submit_after_close())
+
+
+# --------------------------------------------------------------------------- poison and outages
+def stored(url: str) -> tuple[int, int, Counter]:
+    """Rows in ``orders``, their sum in ``center_hourly`` and ``stream_metrics``."""
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        n = conn.execute(select(func.count()).select_from(orders)).scalar_one()
+        hours = conn.execute(select(func.sum(center_hourly.c.orders))).scalar_one() or 0
+        metrics = Counter({(m, r): v for m, r, v in conn.execute(
+            select(stream_metrics.c.name, stream_metrics.c.reason, stream_metrics.c.value))})
+    engine.dispose()
+    return n, hours, metrics
+
+
+def test_when_the_database_refuses_some_records_then_they_alone_are_dead_letters_and_the_rest_is_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'poison.db'}"
+    real = order_writer.write_order_columns
+
+    def refusing(engine, rows, grace, counters=None):
+        if any(oid.startswith("poison") for oid in rows.order_id):
+            raise IntegrityError("INSERT INTO orders ...", {}, Exception("CHECK constraint failed: poison"))
+        return real(engine, rows, grace, counters)
+
+    monkeypatch.setattr(order_writer, "write_order_columns", refusing)
+    values = [order(i) for i in range(200)]
+    poison_at = [0, 77, 78, 199]
+    for i in poison_at:
+        values[i] = values[i].replace(b'"o-', b'"poison-')
+    values.append(b"{not json")
+    engine = make_engine(url)
+    result = process_fetch(Fetch.of(values), engine, Limits())
+    engine.dispose()
+
+    assert [(i, reason) for i, reason, _ in result.dead] == [*((i, UNWRITABLE) for i in poison_at), (200, MALFORMED)]
+    assert all("CHECK constraint failed: poison" in detail for _, reason, detail in result.dead if reason == UNWRITABLE)
+    assert result.accepted == 200 - len(poison_at)
+    n, hours, metrics = stored(url)
+    assert n == hours == 196
+    assert metrics[("orders", "accepted")] == 196
+    assert metrics[("orders_dead_letters", UNWRITABLE)] == 4 and metrics[("orders_dead_letters", MALFORMED)] == 1
+    assert n + len(result.dead) == len(values)  # stored + dead-lettered = sent
+
+
+def test_a_valid_order_no_hour_column_can_hold_is_unwritable_and_a_late_one_is_late(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'year0.db'}"
+    year_zero = json.dumps({"order_id": "y0", "center_id": "FC-A", "ts": "0001-01-01T00:00:00+05:00",
+                            "lines": 1, "units": 1}).encode()  # valid, but 0000-12-31 in UTC
+    engine = make_engine(url)
+    first = process_fetch(Fetch.of([year_zero, order(1)]), engine, Limits())  # no stream time yet: not late
+    then = process_fetch(Fetch.of([order(2), year_zero.replace(b"y0", b"y1")]), engine, Limits())
+    engine.dispose()
+    assert [(i, r) for i, r, _ in first.dead] == [(0, UNWRITABLE)] and first.accepted == 1
+    assert [(i, r) for i, r, _ in then.dead] == [(1, LATE)] and then.accepted == 1
+    assert "microseconds from 1970" in then.dead[0][2]
+    assert stored(url)[:2] == (2, 2)
+
+
+@pytest.mark.integration
+@pytest.mark.postgres
+def test_on_postgresql_an_order_id_with_a_nul_character_is_unwritable_and_the_batch_goes_on(pg_url: str) -> None:
+    values = [order(i) for i in range(50)]
+    values[20] = values[20].replace(b'"o-20"', b'"o-\\u0000-20"')  # valid JSON; PostgreSQL text refuses NUL
+    engine = make_engine(pg_url)
+    result = process_fetch(Fetch.of(values), engine, Limits())
+    engine.dispose()
+    assert [(i, r) for i, r, _ in result.dead] == [(20, UNWRITABLE)]
+    assert "NUL" in result.dead[0][2]
+    assert stored(pg_url)[:2] == (49, 49)
+
+
+def test_when_the_database_is_locked_then_the_batch_waits_with_backoff_and_is_stored_once(tmp_path: Path) -> None:
+    path = tmp_path / "locked.db"
+    engine = make_engine(f"sqlite:///{path}", sqlite_busy_ms=20)
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    release = threading.Timer(1.0, holder.execute, ["ROLLBACK"])
+    release.start()
+    result = process_fetch(Fetch.of([order(i) for i in range(100)]), engine, Limits(), backoff=Backoff(0.02, 2, 0.2))
+    release.join()
+    holder.close()
+    engine.dispose()
+    assert result.accepted == 100 and result.retries >= 3 and result.outage_s > 0
+    n, hours, metrics = stored(f"sqlite:///{path}")
+    assert n == hours == 100
+    assert metrics[("orders_writer", "database_retries")] == result.retries
+
+
+def test_when_told_to_stop_while_the_database_is_locked_then_nothing_is_committed(tmp_path: Path) -> None:
+    path = tmp_path / "locked.db"
+    engine = make_engine(f"sqlite:///{path}", sqlite_busy_ms=20)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    tries = iter([True, True, False])
+    with pytest.raises(GaveUp):
+        process_fetch(Fetch.of([order(1)]), engine, Limits(), lambda: next(tries), Backoff(0.01, 2, 0.02))
+    holder.execute("ROLLBACK")
+    holder.close()
+    engine.dispose()
+    assert stored(f"sqlite:///{path}")[0] == 0
+
+
+def test_the_writer_process_answers_for_a_batch_with_an_unwritable_record_instead_of_failing(tmp_path: Path) -> None:
+    year_zero = json.dumps({"order_id": "y0", "center_id": "FC-A", "ts": "0001-01-01T00:00:00+05:00",
+                            "lines": 1, "units": 1}).encode()
+    results = asyncio.run(write_all(f"sqlite:///{tmp_path / 'w.db'}", [[year_zero, order(1), order(2)]], 1, 2**20))
+    assert [(i, r) for i, r, _ in results[0].dead] == [(0, UNWRITABLE)] and results[0].accepted == 2

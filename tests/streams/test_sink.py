@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select
 from fcplan.storage import make_engine
 from fcplan.storage.schema import center_hourly, center_watermarks, orders, promotions, stream_metrics
 from streams.contracts import Order, Promotion
-from streams.sink import write_orders, write_promotions
+from streams.sink import store_promotions, write_orders, write_promotions
 
 pytestmark = pytest.mark.integration
 
@@ -224,3 +224,18 @@ def test_a_batch_larger_than_one_statement_is_stored_exactly_once(engine: Engine
         n, li, u = sums.get(key, (0, 0, 0))
         sums[key] = (n + 1, li + o.lines, u + o.units)
     assert hourly(engine) == sums
+
+
+def test_when_the_database_refuses_a_promotion_then_it_alone_is_unwritable_and_the_rest_is_stored(
+    engine: Engine,
+) -> None:
+    plus5 = timezone(timedelta(hours=5))
+    ancient = Promotion(promo_id="year-0", center_ids=None, start=datetime(1, 1, 1, tzinfo=plus5),
+                        end=datetime(1, 1, 2, tzinfo=UTC), kind="sale", discount_pct=5)  # 0000-12-31 in UTC
+    batch = [make_promo(T0, 10.0, promo_id="a"), ancient, make_promo(T0, 20.0, promo_id="b")]
+    result = store_promotions(engine, batch)
+    assert result.stored == 2
+    assert [k for k, _ in result.unwritable] == [1] and "out of range" in result.unwritable[0][1]
+    assert stored_promos(engine) == {"a": (10.0, "active"), "b": (20.0, "active")}
+    assert metrics(engine)[("promotions_dead_letters", "unwritable")] == 1
+    assert metrics(engine)[("promotions", "accepted")] == 2

@@ -14,9 +14,11 @@ from streams.validation import (
     INVALID,
     MALFORMED,
     OVERSIZE,
+    UNDECODABLE,
     UNKNOWN_CENTER,
     Limits,
     Rejected,
+    exception_detail,
     parse_order,
     parse_promotion,
 )
@@ -204,3 +206,36 @@ def test_a_promotion_with_a_bad_field_is_invalid(overrides: dict) -> None:
 def test_a_promotion_that_is_not_json_is_malformed_and_a_huge_one_oversize() -> None:
     assert reason(parse_promotion(b"<xml/>", Limits())) == MALFORMED
     assert reason(parse_promotion(promo_bytes(note="x" * 300), Limits(max_bytes=256))) == OVERSIZE
+
+
+# --------------------------------------------------------------------------- no record raises
+class Boom(RuntimeError):
+    pass
+
+
+@pytest.mark.parametrize("model", [Order, Promotion], ids=["order", "promotion"])
+def test_when_judging_a_record_raises_then_it_is_rejected_as_undecodable_with_the_exception(
+    monkeypatch: pytest.MonkeyPatch, model: type
+) -> None:
+    def explode(raw: bytes) -> object:
+        raise Boom("the validator broke on this record")
+
+    monkeypatch.setattr(model, "model_validate_json", explode)
+    raw = order_bytes() if model is Order else promo_bytes()
+    result = parse_order(raw, Limits(), NOW) if model is Order else parse_promotion(raw, Limits())
+    assert reason(result) == UNDECODABLE
+    assert result.detail == "Boom: the validator broke on this record"
+
+
+def test_when_a_value_is_nested_thousands_of_levels_deep_then_it_is_rejected_not_raised() -> None:
+    deep = order_bytes()[:-1] + b',"x":' + b"[" * 5000 + b"]" * 5000 + b"}"
+    assert reason(parse_order(deep, Limits(), NOW)) == MALFORMED
+    assert reason(parse_promotion(promo_bytes()[:-1] + b',"x":' + b"[" * 5000 + b"]" * 5000 + b"}", Limits())) == (
+        MALFORMED
+    )
+
+
+def test_an_exception_detail_is_short_and_always_encodable() -> None:
+    detail = exception_detail(ValueError("\ud800" + "x" * 5000))
+    detail.encode("utf-8")  # a lone surrogate would not encode
+    assert detail.startswith("ValueError: \\ud800x") and len(detail) < 600

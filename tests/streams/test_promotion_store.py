@@ -1,0 +1,176 @@
+"""The promotions agent's work without a broker: database calls off the event loop,
+a database outage waited out, no record able to fail its batch."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from fcplan.storage import make_engine
+from fcplan.storage.schema import promotions, stream_metrics
+from streams import promotion_store as store_mod
+from streams import sink as sink_mod
+from streams.promotion_store import DeadLetter, PromotionStore
+from streams.validation import Limits
+
+REAL_WRITE = sink_mod.write_promotions
+
+
+def promo(promo_id: str, discount: float = 10.0) -> bytes:
+    return json.dumps({
+        "promo_id": promo_id, "center_ids": ["FC-A"], "start": "2024-06-01T00:00:00+09:00",
+        "end": "2024-06-03T00:00:00+09:00", "kind": "discount", "discount_pct": discount, "status": "active",
+        "updated_at": "2024-05-01T00:00:00Z",
+    }).encode()
+
+
+def outage() -> OperationalError:
+    return OperationalError("INSERT", {}, ConnectionRefusedError("connection refused"))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> PromotionStore:
+    engine = make_engine(f"sqlite:///{tmp_path / 'promos.db'}")
+    made = PromotionStore(engine, Limits(), first_retry_s=0.0)
+    yield made
+    made.close()
+    engine.dispose()
+
+
+def stored(store: PromotionStore) -> dict[str, float]:
+    with store.engine.connect() as conn:
+        return dict(conn.execute(select(promotions.c.promo_id, promotions.c.discount_pct)).all())
+
+
+def metrics(store: PromotionStore) -> dict[tuple[str, str], int]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(stream_metrics.c.name, stream_metrics.c.reason, stream_metrics.c.value)).all()
+    return {(n, r): v for n, r, v in rows}
+
+
+def failing_writes(times: int, error: Callable[[], Exception], calls: list[str]) -> Callable:
+    """write_promotions that raises ``error()`` on its first ``times`` calls, then writes."""
+
+    def write(engine, batch):
+        calls.append(threading.current_thread().name)
+        if len(calls) <= times:
+            raise error()
+        return REAL_WRITE(engine, batch)
+
+    return write
+
+
+def test_when_the_database_is_down_then_the_batch_is_retried_until_it_is_stored(
+    store: PromotionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(sink_mod, "write_promotions", failing_writes(4, outage, calls))
+    dead = asyncio.run(store.store([promo("P1"), promo("P2")]))
+    assert dead == []
+    assert len(calls) == 5 and store.outage_retries == 4
+    assert stored(store) == {"P1": 10.0, "P2": 10.0}
+    assert metrics(store)[("promotions", "accepted")] == 2, "counted once, not once per attempt"
+
+
+def test_the_database_work_runs_off_the_event_loop(store: PromotionStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a write blocks, the loop goes on (here: the ticker that releases the write runs)."""
+    released = threading.Event()
+    seen: dict[str, object] = {}
+
+    def slow_write(engine, batch):
+        seen["thread"] = threading.current_thread()
+        seen["released"] = released.wait(timeout=30)  # only the event loop can set it
+        return REAL_WRITE(engine, batch)
+
+    async def ticker() -> int:
+        ticks = 0
+        while not released.is_set():
+            await asyncio.sleep(0.01)
+            ticks += 1
+            if ticks == 3:
+                released.set()
+        return ticks
+
+    async def both() -> list:
+        return await asyncio.gather(store.store([promo("P1")]), ticker())
+
+    monkeypatch.setattr(sink_mod, "write_promotions", slow_write)
+    dead, ticks = asyncio.run(both())
+    assert seen["released"] is True, "the write blocked the event loop"
+    assert seen["thread"] is not threading.main_thread() and ticks >= 3
+    assert dead == [] and stored(store) == {"P1": 10.0}
+
+
+def test_when_one_record_cannot_be_written_then_only_it_is_dead_lettered(
+    store: PromotionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def write(engine, batch):
+        if any(p.promo_id == "BAD" for p in batch):
+            raise IntegrityError("INSERT", {}, ValueError("value out of range for BAD"))
+        return REAL_WRITE(engine, batch)
+
+    monkeypatch.setattr(sink_mod, "write_promotions", write)
+    dead = asyncio.run(store.store([promo("P1"), promo("BAD"), promo("P3")]))
+    assert [(d.index, d.reason) for d in dead] == [(1, "unwritable")]
+    assert "IntegrityError" in dead[0].detail and "BAD" in dead[0].detail
+    assert stored(store) == {"P1": 10.0, "P3": 10.0}
+    assert metrics(store)[("promotions", "accepted")] == 2
+    assert metrics(store)[("promotions_dead_letters", "unwritable")] == 1
+
+
+def test_when_decoding_raises_then_the_record_is_dead_lettered_as_undecodable(
+    store: PromotionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_parse = store_mod.parse_promotion
+
+    def parse(raw, limits):
+        if raw == b"boom":
+            raise RecursionError("maximum recursion depth exceeded \udcff")
+        return real_parse(raw, limits)
+
+    monkeypatch.setattr(store_mod, "parse_promotion", parse)
+    dead = asyncio.run(store.store([b"boom", promo("P2"), b"{not json"]))
+    assert [(d.index, d.reason) for d in dead] == [(0, "undecodable"), (2, "malformed")]
+    assert dead[0].detail.startswith("RecursionError: maximum recursion depth exceeded")
+    dead[0].detail.encode("utf-8")  # a lone surrogate would fail the dead letter's header
+    assert stored(store) == {"P2": 10.0}
+
+
+def test_dead_letters_are_counted_by_reason_through_an_outage(
+    store: PromotionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_bump = store_mod.bump_metrics
+    calls: list[int] = []
+
+    def bump(conn, counts):
+        calls.append(1)
+        if len(calls) <= 2:
+            raise outage()
+        real_bump(conn, counts)
+
+    monkeypatch.setattr(store_mod, "bump_metrics", bump)
+    asyncio.run(store.count_dead([DeadLetter(0, "malformed", ""), DeadLetter(3, "malformed", ""),
+                                  DeadLetter(4, "unwritable", "")]))
+    assert len(calls) == 3
+    found = metrics(store)
+    assert found[("promotions_dead_letters", "malformed")] == 2
+    # unwritable records are counted where the write isolated them, not twice
+    assert ("promotions_dead_letters", "unwritable") not in found
+
+
+def test_a_bug_in_the_write_is_not_mistaken_for_an_outage(
+    store: PromotionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not retried forever: each record is tried alone once, then dead-lettered."""
+    calls: list[str] = []
+    monkeypatch.setattr(sink_mod, "write_promotions", failing_writes(100, lambda: TypeError("bug"), calls))
+    dead = asyncio.run(store.store([promo("P1"), promo("P2")]))
+    assert [(d.index, d.reason) for d in dead] == [(0, "unwritable"), (1, "unwritable")]
+    assert len(calls) == 3 and store.outage_retries == 0
