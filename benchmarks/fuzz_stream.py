@@ -11,7 +11,7 @@ Two parts, in one run:
 Counted: crashes (an exception out of the decoder, the validator or the writer,
 or the worker exiting; must be 0), mismatches between the batch decoder and the
 per-record validator (must be 0), and the accounting: stored + dead-lettered
-must equal sent, with no duplicates. The last line printed is one JSON object.
+must equal sent (every mutated order has its own id, so none is a duplicate). The last line printed is one JSON object.
 
     python benchmarks/fuzz_stream.py [--records 1000000] [--worker-records 100000] [--seed 1]
 """
@@ -97,7 +97,7 @@ def decoder_part(n: int, fetch_size: int, seed: int, clean: float, workdir: Path
     engine.dispose()
     dead = sum(reasons.values())
     return {"sent": n, "stored": stored, "dead_lettered": dead, "duplicates": duplicates, "crashes": crashes,
-            "mismatches": mismatched, "accounted": stored + dead + duplicates == n and stored == accepted,
+            "mismatches": mismatched, "accounted": stored + dead == n and stored == accepted,
             "reasons": dict(reasons.most_common()), "seconds": round(time.perf_counter() - started, 1)}
 
 
@@ -146,7 +146,7 @@ def worker_part(n: int, seed: int, clean: float, workdir: Path) -> dict:
     dead = sum(v for (m, _), v in metrics.items() if m == "orders_dead_letters")
     duplicates = metrics.get(("orders", "duplicate"), 0)
     return {"sent": n, "stored": stored, "dead_lettered": dead, "duplicates": duplicates,
-            "crashes": int(exited is not None), "accounted": stored + dead + duplicates == n,
+            "crashes": int(exited is not None), "accounted": stored + dead == n,
             "seconds": round(time.perf_counter() - started, 1)}
 
 

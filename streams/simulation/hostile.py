@@ -41,6 +41,8 @@ _ESCAPES = [
     "\\u00", "\\", "\\\\", '\\"', "\\u202e", "\\uffff", "\\ufeff", "\u00e9\u4e2d\U0001f600", "\u0301", " ", "\t",
 ]
 _GARBAGE = [b"x", b"}", b"]", b",", b"\x00", b"\n", b" ", b"{}", b"\r\n", b"\xff", b'"', b"//", b"/* */"]
+_ID_KEYS = ("order_id", "promo_id")
+_UNSTRINGABLE = [*range(0x20), *range(0x80, 0xC2), *range(0xF5, 0x100)]  # control, stray continuation, never UTF-8
 _BAD_UTF8 = [b"\xff", b"\xc0\x80", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe2\x82", b"\x80"]
 
 
@@ -111,6 +113,8 @@ def _op_number(pairs: Pairs, uid: str, rng: random.Random) -> Pairs:
 def _op_number_as_string(pairs: Pairs, uid: str, rng: random.Random) -> Pairs:
     out = list(pairs)
     for i, (k, v) in enumerate(out):
+        if k in _ID_KEYS:  # a number put there earlier would become an id shared by many events
+            continue
         if v[:1].isdigit() or v[:1] == "-":
             out[i] = (k, json.dumps(rng.choice([v, f" {v} ", v + ".0", "1e3"])))
     return out
@@ -182,7 +186,10 @@ def _bytes_op(raw: bytes, rng: random.Random) -> bytes | None:
     if kind == 4 and raw:
         buf = bytearray(raw)
         for _ in range(rng.randint(1, 3)):
-            buf[rng.randrange(len(buf))] = rng.randrange(256)
+            at = rng.randrange(len(buf))
+            # A letter or digit (of an id, say) becomes a byte no JSON string may hold, so a
+            # flipped id never equals another event's; anything else becomes any byte.
+            buf[at] = rng.choice(_UNSTRINGABLE) if chr(buf[at]).isalnum() else rng.randrange(256)
         return bytes(buf)
     if kind == 5:
         at = rng.randrange(len(raw) + 1)
