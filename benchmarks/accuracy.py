@@ -2,7 +2,7 @@
 
 Panels: (a) daily orders of the UK and EU regions of a real online retailer
 (data/online_retail_ii_orders.csv.gz, closed days filled with 0), (b) 50
-simulated centers with known true quantiles (streams.simulation). Horizon 14,
+simulated centers with known true quantiles (fcplan.simulator). Horizon 14,
 3 rolling windows ending at the last day; quantiles 0.1..0.9. Peers:
 statsforecast SeasonalNaive, AutoETS, AutoARIMA, AutoTheta and their median
 ensemble. Prints a wQL table with ratios to the best peer and, on the simulator,
@@ -31,9 +31,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fcplan.panel import DS, KEYS, UNIQUE_ID, Y, quantile_columns
-from models.engine import run_engine
-from models.metrics import wql
+from fcplan.core.panel import DS, KEYS, UNIQUE_ID, Y
+from fcplan.core.quantiles import quantile_columns
+from fcplan.models.engine import run_engine
+from fcplan.models.metrics import wql
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDERS = ROOT / "data" / "online_retail_ii_orders.csv.gz"
@@ -60,10 +61,10 @@ def retail_panel() -> pd.DataFrame:
 
 
 def simulated_panel(n: int, days: int, seed: int = 0):
-    """``(panel, oracle)`` from streams.simulation, or None when it is not available."""
+    """``(panel, oracle)`` from fcplan.simulator, or None when it is not available."""
     try:
-        from streams.simulation.oracle import simulate_daily_panel
-    except ImportError as exc:  # HOOK: the simulator lives in streams/simulation (another team)
+        from fcplan.simulator.oracle import simulate_daily_panel
+    except ImportError as exc:  # the simulator is part of fcplan; kept optional for trimmed installs
         logging.warning("simulator unavailable (%s); panel (b) skipped", exc)
         return None
     return simulate_daily_panel(n_centers=n, days=days, seed=seed)

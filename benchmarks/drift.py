@@ -7,9 +7,9 @@ sale starting mid-day is a within-day change the monitor would flag: it would
 need promotion-aware hourly expectations). The intraday profile is learned from
 the ``--learn-days`` days before monitoring starts.
 
-* ``monitor``: :class:`models.drift_monitor.DriftMonitor` fed every hour; an
+* ``monitor``: :class:`fcplan.models.drift_monitor.DriftMonitor` fed every hour; an
   alarm resets the center (as the retrain it triggers would) and counts once.
-* ``baseline``: the two whole-day rules of :func:`models.drift.check_drift`
+* ``baseline``: the two whole-day rules of :func:`fcplan.models.drift.check_drift`
   (newest day outside 5-95 %; fewer than 4 of 7 days inside 10-90 %), run after
   each complete local day; each stored alert counts (the retrainer stores one
   per center, day and kind). Its delay is counted to the end of the local day
@@ -37,15 +37,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from fcplan.panel import DS, UNIQUE_ID, Y, quantile_columns
-from fcplan.settings import DEFAULT_QUANTILES
-from models.drift import check_drift
-from models.drift_monitor import OPEN, DriftMonitor
-from models.sequential import change_llr, day_distribution, intraday_shares
-from streams.simulation import expected_daily, make_centers
-from streams.simulation.demand import CenterProfile
-from streams.simulation.hourly import sample_hourly_counts
-from streams.simulation.shifts import Shift
+from fcplan.core.panel import DS, UNIQUE_ID, Y
+from fcplan.core.quantiles import quantile_columns
+from fcplan.core.settings import DEFAULT_QUANTILES
+from fcplan.models.drift import check_drift
+from fcplan.models.drift_monitor import OPEN, DriftMonitor
+from fcplan.models.sequential import change_llr, day_distribution, intraday_shares
+from fcplan.simulator import expected_daily, make_centers
+from fcplan.simulator.demand import CenterProfile
+from fcplan.simulator.hourly import sample_hourly_counts
+from fcplan.simulator.shifts import Shift
 
 HOURS_PER_YEAR = 8766.0
 START = pd.Timestamp("2025-09-01")

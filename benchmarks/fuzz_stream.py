@@ -1,7 +1,7 @@
 """Fuzz the orders path with a million hostile records; not part of CI (minutes).
 
 Two parts, in one run:
-  (a) decoder and writer: ``--records`` mutated orders (:mod:`streams.simulation.hostile`,
+  (a) decoder and writer: ``--records`` mutated orders (:mod:`fcplan.simulator.hostile`,
       seeded; a ``--clean`` share left valid, every one with its own id) in
       fetches of ``--fetch``: the batch decoder (``decode_fetch``) must judge
       each exactly as the per-record validator (``parse_order``) does, then the
@@ -33,13 +33,14 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from fcplan.core.time import epoch_us
+from fcplan.simulator.hostile import mutate
 from fcplan.storage import make_engine
+from fcplan.storage.metrics import DUPLICATE, ORDERS_DEAD_LETTERS, ORDERS_PROCESSED
 from fcplan.storage.schema import orders, stream_metrics
-from streams.batch_decode import Fetch, decode_fetch
-from streams.columns import epoch_us
-from streams.order_writer import process_fetch
-from streams.simulation.hostile import mutate
-from streams.validation import Limits, Rejected, parse_order
+from fcplan.streams.batch_decode import Fetch, decode_fetch
+from fcplan.streams.order_writer import process_fetch
+from fcplan.streams.validation import Limits, Rejected, parse_order
 
 CENTERS = ("FC-00", "FC-01", "FC-02", "FC-03")
 
@@ -105,9 +106,9 @@ def worker_part(n: int, seed: int, clean: float, workdir: Path) -> dict:
     sys.path.insert(0, str(Path(__file__).parent))
     from stream_throughput import start_worker
 
-    from fcplan.broker import EmbeddedBroker, free_port
-    from streams.contracts import ORDERS
-    from streams.topics import ensure_topics
+    from fcplan.app.broker import EmbeddedBroker, free_port
+    from fcplan.core.contracts import ORDERS
+    from fcplan.streams.topics import ensure_topics
 
     url = f"sqlite:///{workdir / 'worker.db'}"
     engine = make_engine(url)
@@ -130,7 +131,7 @@ def worker_part(n: int, seed: int, clean: float, workdir: Path) -> dict:
         while time.monotonic() < deadline and worker.poll() is None:
             with engine.connect() as conn:
                 done = int(conn.execute(select(func.coalesce(func.sum(stream_metrics.c.value), 0)).where(
-                    stream_metrics.c.name.in_(["orders", "orders_dead_letters"]))).scalar_one())
+                    stream_metrics.c.name.in_(ORDERS_PROCESSED))).scalar_one())
             if done >= n:
                 break
             time.sleep(0.5)
@@ -143,8 +144,8 @@ def worker_part(n: int, seed: int, clean: float, workdir: Path) -> dict:
         metrics = {(m, r): v for m, r, v in conn.execute(
             select(stream_metrics.c.name, stream_metrics.c.reason, stream_metrics.c.value))}
     engine.dispose()
-    dead = sum(v for (m, _), v in metrics.items() if m == "orders_dead_letters")
-    duplicates = metrics.get(("orders", "duplicate"), 0)
+    dead = sum(v for (m, _), v in metrics.items() if m == ORDERS_DEAD_LETTERS)
+    duplicates = metrics.get((ORDERS, DUPLICATE), 0)
     return {"sent": n, "stored": stored, "dead_lettered": dead, "duplicates": duplicates,
             "crashes": int(exited is not None), "accounted": stored + dead == n,
             "seconds": round(time.perf_counter() - started, 1)}

@@ -38,11 +38,12 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import func, select
 
-from fcplan.broker import EmbeddedBroker, free_port
+from fcplan.app.broker import EmbeddedBroker, free_port
+from fcplan.core.contracts import ORDERS
 from fcplan.storage import make_engine
+from fcplan.storage.metrics import ORDERS_PROCESSED
 from fcplan.storage.schema import orders, stream_metrics
-from streams.contracts import ORDERS
-from streams.topics import ensure_topics
+from fcplan.streams.topics import ensure_topics
 
 CENTERS = [f"FC-{i:02d}" for i in range(8)]
 
@@ -88,7 +89,7 @@ async def raw_consume(servers: str, n: int, decode: bool = False) -> float:
     """Events/s of a bare aiokafka loop (``decode``: also parse each value into an Order)."""
     from aiokafka import AIOKafkaConsumer
 
-    from streams.contracts import Order
+    from fcplan.core.contracts import Order
 
     consumer = AIOKafkaConsumer(
         ORDERS,
@@ -139,7 +140,7 @@ def progress(engine: object) -> tuple[int, datetime | None]:
     with engine.connect() as conn:  # type: ignore[attr-defined]
         done, at = conn.execute(
             select(func.coalesce(func.sum(stream_metrics.c.value), 0), func.max(stream_metrics.c.updated_at)).where(
-                stream_metrics.c.name.in_(["orders", "orders_dead_letters"])
+                stream_metrics.c.name.in_(ORDERS_PROCESSED)
             )
         ).one()
     return int(done), at

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import data
-from dashboard.views.common import CENTER_KEY
-from fcplan.settings import load_settings
+from fcplan.core.settings import load_settings
+from fcplan.dashboard import data
+from fcplan.dashboard.views.common import CENTER_KEY
 
 HERE = Path(__file__).parent
 PAGES = [

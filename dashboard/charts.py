@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 import altair as alt
 import pandas as pd
 
+from fcplan.core.quantiles import level_of, median_index
+
 ACTUAL = "actual orders"
 MEDIAN = "forecast median"
 _BLUE = "#1f6fb2"
@@ -27,7 +29,7 @@ def _band_levels(levels: Sequence[str]) -> list[tuple[str, str]]:
 
 def median_column(levels: Sequence[str]) -> str:
     """The quantile column closest to 0.5."""
-    return min(levels, key=lambda c: abs(float(c) - 0.5))
+    return levels[median_index([float(c) for c in levels])]
 
 
 def forecast_fan(
@@ -42,7 +44,7 @@ def forecast_fan(
     ``forecast``: ``ds`` and quantile columns ``"0.05"``...; ``promos``: ``start,
     end, kind, discount_pct`` (local) to shade.
     """
-    levels = [c for c in forecast.columns if c != "ds" and _is_level(c)]
+    levels = [c for c in forecast.columns if c != "ds" and level_of(c) is not None]
     complete = history[history["ds"] < today]
     partial = history[history["ds"] == today]
     lines = pd.concat(
@@ -128,13 +130,6 @@ def forecast_fan(
         alt.Chart(pd.DataFrame({"ds": [today]})).mark_rule(color="#888888", strokeDash=[2, 2]).encode(x=x)
     )
     return alt.layer(*layers).properties(height=360)
-
-
-def _is_level(col: object) -> bool:
-    try:
-        return 0 < float(str(col)) < 1
-    except ValueError:
-        return False
 
 
 def staffing_bars(plan: pd.DataFrame, shift_order: Sequence[str]) -> alt.Chart:

@@ -18,7 +18,7 @@ import streamlit as st
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from fcplan.panel import DS, UNIQUE_ID, Y
+from fcplan.core.panel import DS, UNIQUE_ID, Y
 from fcplan.storage import make_engine, outage
 from fcplan.storage import queries as q
 

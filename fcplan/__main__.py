@@ -1,4 +1,4 @@
-from fcplan.cli import main
+from fcplan.app.cli import main
 
 if __name__ == "__main__":  # a spawned child process imports this module too
     main()

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from fcplan.panel import DS, KEYS, UNIQUE_ID, PanelError, Y, covariate_columns, future_index
-from models.base import Forecaster
-from models.baselines import season_length
-from models.metrics import seasonal_scale
+from fcplan.core.frequency import season_length
+from fcplan.core.panel import DS, KEYS, UNIQUE_ID, PanelError, Y, covariate_columns, future_index
+from fcplan.models.base import Forecaster
+from fcplan.models.metrics import seasonal_scale
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +96,10 @@ def run_window(
     quantiles: Sequence[float],
     freq: str,
     name: str | None = None,
+    time_limit: float | None = None,
 ) -> WindowResult:
-    """Fit a fresh model on the split's training data and forecast its window.
+    """Fit a fresh model (with ``time_limit``, see :meth:`Forecaster.fit`) on the split's
+    training data and forecast its window.
 
     A model that raises gives a result with ``forecast=None`` and the error (logged).
     """
@@ -105,7 +107,7 @@ def run_window(
     label = name or model.name
     start = time.perf_counter()
     try:
-        model.fit(split.train, freq=freq)
+        model.fit(split.train, freq=freq, time_limit=time_limit)
         fit_seconds = time.perf_counter() - start
         future = split.future if model.uses_covariates else split.future[KEYS]
         forecast = model.predict_quantiles(horizon, future=future, quantiles=quantiles)
@@ -169,7 +171,8 @@ def stack_predictions(
 def score(frame: pd.DataFrame, quantiles: Sequence[float]) -> dict[str, float]:
     """wQL, WAPE, MASE and outer-interval coverage of a scored window frame
     (quantile columns, ``y``, ``scale``, ``unique_id``)."""
-    from models.metrics import coverage, mase, median_index, wape, wql
+    from fcplan.core.quantiles import median_index
+    from fcplan.models.metrics import coverage, mase, wape, wql
 
     cols = [quantile_name_of(frame, q) for q in quantiles]
     y = frame[ACTUAL].to_numpy("float64")
@@ -184,7 +187,7 @@ def score(frame: pd.DataFrame, quantiles: Sequence[float]) -> dict[str, float]:
 
 
 def quantile_name_of(frame: pd.DataFrame, q: float) -> str:
-    from fcplan.panel import quantile_name
+    from fcplan.core.quantiles import quantile_name
 
     name = quantile_name(q)
     if name not in frame.columns:

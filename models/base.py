@@ -18,18 +18,9 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from fcplan.panel import (
-    DS,
-    MODEL,
-    UNIQUE_ID,
-    Y,
-    covariate_columns,
-    future_index,
-    infer_freq,
-    quantile_columns,
-    validate_future,
-    validate_panel,
-)
+from fcplan.core.frequency import infer_freq
+from fcplan.core.panel import DS, MODEL, UNIQUE_ID, Y, covariate_columns, future_index, validate_future, validate_panel
+from fcplan.core.quantiles import quantile_columns
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +50,22 @@ class Forecaster(ABC):
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"{type(self).__name__}({args})"
 
+    def train_seconds(self, max_train_s: float | None, default: float) -> float:
+        """The training-time cap of an iterative model: the smaller of its ``max_train_s``
+        hyperparameter and the ``time_limit`` given to :meth:`fit`; ``default`` when
+        neither is set."""
+        caps = [c for c in (max_train_s, getattr(self, "time_limit_", None)) if c is not None]
+        return float(min(caps)) if caps else float(default)
+
     # ---------------------------------------------------------------- public
-    def fit(self, panel: pd.DataFrame, freq: str | None = None) -> Forecaster:
-        """Fit on a panel (``unique_id, ds, y`` + numeric covariates)."""
+    def fit(self, panel: pd.DataFrame, freq: str | None = None, time_limit: float | None = None) -> Forecaster:
+        """Fit on a panel (``unique_id, ds, y`` + numeric covariates).
+
+        ``time_limit``: seconds the fit may spend training (as AutoGluon's
+        ``fit(..., time_limit=...)``); models that train iteratively stop by then
+        (see :meth:`train_seconds`), the others ignore it."""
         panel = validate_panel(panel)
+        self.time_limit_ = time_limit
         self.freq_ = freq or infer_freq(panel)
         self.series_ids_: list[str] = panel[UNIQUE_ID].drop_duplicates().tolist()
         self.last_ds_ = panel.groupby(UNIQUE_ID, sort=False)[DS].max()

@@ -21,26 +21,14 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from fcplan.panel import DS, UNIQUE_ID, Y, covariate_columns
-from models.base import Forecaster
+from fcplan.core.frequency import season_length
+from fcplan.core.panel import DS, UNIQUE_ID, Y, covariate_columns
+from fcplan.models.base import Forecaster
 
 log = logging.getLogger(__name__)
 
 #: At most this many past origins feed the empirical error distribution.
 MAX_ERRORS = 730
-
-
-def season_length(freq: str) -> int:
-    """Season of a pandas frequency: 7 for daily, 52 for weekly, 24 for hourly, else 1."""
-    offset = pd.tseries.frequencies.to_offset(freq)
-    name = offset.name.upper()
-    if name.startswith("W") and offset.n == 1:
-        return 52
-    if name == "H" and offset.n == 1:
-        return 24
-    if name == "D" and offset.n == 1:
-        return 7
-    return 1
 
 
 @dataclass
@@ -148,27 +136,21 @@ class LocalForecaster(Forecaster):
     """Template for per-series models: subclasses implement ``_fit_series`` and
     ``_forecast_series``; series they cannot handle fall back to seasonal naive.
 
-    Params common to all: ``n_jobs`` (processes across series, default 1),
-    ``max_length`` (fit on at most the last so many points, default all).
+    Hyperparameters common to all, named in each subclass's ``__init__``: ``n_jobs``
+    (processes across series), ``max_length`` (fit on at most the last so many points;
+    None: all), which bound fit time.
     """
 
     #: Fewer observations than this (in seasons + 2 points) fall back to the baseline.
     min_seasons: ClassVar[float] = 2.0
     #: Whether the model falls back at all (the baselines handle every series).
     can_fall_back: ClassVar[bool] = True
-    #: Parameter defaults (e.g. ``max_length``, ``maxiter``) that bound fit time.
-    defaults: ClassVar[dict[str, Any]] = {}
-
-    def _param(self, key: str, default: Any = None) -> Any:
-        """A parameter as given to ``__init__``, else the class default, else ``default``."""
-        return self.params.get(key, self.defaults.get(key, default))
-
     def _fit(self, panel: pd.DataFrame) -> None:
         self.season_ = season_length(self.freq_)
         used = self._used_covariates(panel)
         self.used_covariates_: list[str] = used
         series = regular_series(panel, self.freq_, used)
-        n_jobs = int(self._param("n_jobs", 1))
+        n_jobs = int(self.params["n_jobs"])
         if n_jobs > 1 and len(series) > 4 * n_jobs:
             chunks = [series[i::n_jobs] for i in range(n_jobs)]
             with ProcessPoolExecutor(n_jobs) as pool:
@@ -195,7 +177,7 @@ class LocalForecaster(Forecaster):
         return covariate_columns(panel) if self.uses_covariates else []
 
     def _fit_one(self, series: SeriesData) -> tuple[Any, str | None]:
-        max_length = self._param("max_length")
+        max_length = self.params["max_length"]
         y, x = series.y, series.x
         if max_length:
             y, x = y[-int(max_length) :], x[-int(max_length) :]
@@ -214,7 +196,7 @@ class LocalForecaster(Forecaster):
         names = self.used_covariates_
         missing = [c for c in names if c not in future.columns]
         if missing:
-            from fcplan.panel import PanelError
+            from fcplan.core.panel import PanelError
 
             raise PanelError(
                 f"{self.name} was fitted with covariates {names} but future lacks {missing}; pass their "
@@ -266,6 +248,9 @@ class SeasonalNaive(LocalForecaster):
     name = "seasonal_naive"
     can_fall_back = False
 
+    def __init__(self, n_jobs: int = 1, max_length: int | None = None) -> None:
+        super().__init__(n_jobs=n_jobs, max_length=max_length)
+
     def _fit_series(self, y: np.ndarray, x: np.ndarray) -> _History:
         return _History(y)
 
@@ -284,10 +269,13 @@ class MovingAverage(LocalForecaster):
     name = "moving_average"
     can_fall_back = False
 
+    def __init__(self, window: int = 28, n_jobs: int = 1, max_length: int | None = None) -> None:
+        super().__init__(window=window, n_jobs=n_jobs, max_length=max_length)
+
     def _fit_series(self, y: np.ndarray, x: np.ndarray) -> _History:
         return _History(y)
 
     def _forecast_series(
         self, state: _History, h: int, x_future: np.ndarray, quantiles: list[float]
     ) -> np.ndarray:
-        return moving_average_quantiles(state.y, h, int(self._param("window", 28)), quantiles)
+        return moving_average_quantiles(state.y, h, int(self.params["window"]), quantiles)

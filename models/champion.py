@@ -23,9 +23,9 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from fcplan.panel import DS, UNIQUE_ID, Y
-from models.drift import forecast_levels
-from models.metrics import wql
+from fcplan.core.panel import DS, UNIQUE_ID, Y
+from fcplan.models.drift import forecast_levels
+from fcplan.models.metrics import wql
 
 CHAMPION, CHALLENGER, RETIRED = "champion", "challenger", "retired"
 

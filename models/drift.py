@@ -10,7 +10,8 @@ from __future__ import annotations
 import pandas as pd
 from scipy import stats
 
-from fcplan.panel import DS, UNIQUE_ID, Y, quantile_name
+from fcplan.core.panel import DS, UNIQUE_ID, Y
+from fcplan.core.quantiles import quantile_name
 
 OUTSIDE_BAND = "outside_band"
 COVERAGE_DRIFT = "coverage_drift"

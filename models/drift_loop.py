@@ -3,7 +3,7 @@ alerts out (table, ``forecast-alerts`` publisher, webhook, retrain trigger).
 
 Call :meth:`DriftLoop.run_once` with the clock's now, e.g. every simulated or
 real hour. It feeds every complete local hour since the last call (zero-filled)
-to :class:`models.drift_monitor.DriftMonitor`, judging each day against the run
+to :class:`fcplan.models.drift_monitor.DriftMonitor`, judging each day against the run
 that was issued for it (the newest run made before the day: ``as_issued``),
 and the learned intraday profile of the ``learn_days`` before. Publishing and
 the webhook are callbacks, so no Kafka client is needed here; the retrain
@@ -19,14 +19,14 @@ from datetime import UTC, datetime
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from fcplan.panel import DS, UNIQUE_ID, Y
+from fcplan.core.panel import DS, UNIQUE_ID, Y
+from fcplan.models.drift import as_issued, forecast_levels
+from fcplan.models.drift_monitor import CLEARED, OPEN, AlertEvent, DriftMonitor, alert_payload
+from fcplan.models.schedule import TriggerDebounce
+from fcplan.models.sequential import intraday_shares
 from fcplan.storage import queries as q
 from fcplan.storage import upsert, utcnow
 from fcplan.storage.schema import forecast_alerts, forecast_runs, model_decisions
-from models.drift import as_issued, forecast_levels
-from models.drift_monitor import CLEARED, OPEN, AlertEvent, DriftMonitor, alert_payload
-from models.schedule import TriggerDebounce
-from models.sequential import intraday_shares
 
 log = logging.getLogger(__name__)
 

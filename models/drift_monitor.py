@@ -4,7 +4,7 @@ Feed it each center's hourly order counts in time order
 (:meth:`DriftMonitor.observe`), with the champion's daily quantiles for that
 hour's local day and the center's learned intraday profile. It runs two CUSUMs
 per center (rates up by ``theta``, down by ``1/theta``: see
-:mod:`models.sequential`) and returns alert events: ``open`` when a statistic
+:mod:`fcplan.models.sequential`) and returns alert events: ``open`` when a statistic
 crosses the threshold, ``cleared`` once every statistic has stayed below
 ``clear_fraction * threshold`` for ``clear_hours`` hours in a row (hysteresis).
 A new model version (a retrain) restarts the center's statistics; an open alert
@@ -25,8 +25,8 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
-from models.metrics import wql
-from models.sequential import change_llr, day_distribution, partial_pit, threshold_for
+from fcplan.models.metrics import wql
+from fcplan.models.sequential import change_llr, day_distribution, partial_pit, threshold_for
 
 OPEN, CLEARED = "open", "cleared"
 UP, DOWN = "cusum_up", "cusum_down"
@@ -252,7 +252,7 @@ def alert_message(event: AlertEvent) -> str:
 
 
 def alert_payload(event: AlertEvent, created_at: datetime) -> dict:
-    """The event as the ``forecast-alerts`` record (``streams.contracts.ForecastAlert``) fields."""
+    """The event as the ``forecast-alerts`` record (``fcplan.core.contracts.ForecastAlert``) fields."""
     return {
         "center_id": event.center_id,
         "day": event.window_end.date(),

@@ -16,23 +16,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fcplan.panel import (
+from fcplan.core.calendar import HOLIDAY_COLUMNS, holiday_features
+from fcplan.core.frequency import infer_freq
+from fcplan.core.panel import (
     DS,
     KEYS,
     UNIQUE_ID,
     PanelError,
     covariate_columns,
     future_index,
-    infer_freq,
-    quantile_columns,
     validate_future,
     validate_panel,
 )
-from models.backtest import Split, WindowResult, make_splits, run_window, score, stack_predictions
-from models.base import Forecaster
-from models.calendar import HOLIDAY_COLUMNS, holiday_features
-from models.ensemble import EnsembleForecaster, apply_spread, calibrate_spread, combine, select_weights
-from models.registry import BASELINES, MODELS, get_model
+from fcplan.core.quantiles import check_levels, median_index, quantile_columns
+from fcplan.models.backtest import Split, WindowResult, make_splits, run_window, score, stack_predictions
+from fcplan.models.base import Forecaster
+from fcplan.models.ensemble import EnsembleForecaster, apply_spread, calibrate_spread, combine, select_weights
+from fcplan.models.registry import BASELINES, MODELS, get_model, hyperparameters
 
 log = logging.getLogger(__name__)
 
@@ -64,15 +64,13 @@ def _by_cost(names: Sequence[str]) -> list[str]:
 
 
 def _is_local(name: str) -> bool:
-    from models.baselines import LocalForecaster
+    from fcplan.models.baselines import LocalForecaster
 
     return issubclass(MODELS[name], LocalForecaster)
 
 
 def _accepts(name: str, param: str) -> bool:
-    import inspect
-
-    return param in inspect.signature(MODELS[name].__init__).parameters
+    return param in hyperparameters(MODELS[name])
 
 
 @dataclass(frozen=True)
@@ -151,6 +149,7 @@ def _pilot_seconds(make: Callable[[], Forecaster], split: Split, freq: str) -> f
 def _run_pool(
     names: Sequence[str],
     params: dict[str, dict[str, Any]],
+    time_limits: dict[str, float],
     panel: pd.DataFrame,
     splits: list[Split],
     horizon: int,
@@ -161,19 +160,19 @@ def _run_pool(
 ) -> list[WindowResult]:
     """Backtest each model on every split; skip models the time budget cannot afford.
 
-    ``params`` (name -> constructor params) is updated in place with the training-time
-    cap given to global models, so that their final fit keeps to the same budget."""
+    ``time_limits`` (name -> seconds) is filled with the training-time limit given to each
+    global model's ``fit``, so that its final fit keeps to the same budget."""
     n_series = panel[UNIQUE_ID].nunique()
     results: list[WindowResult] = []
     for name in names:
         given = params.setdefault(name, {})
         budgeted = time_limit_s is not None and name not in BASELINES
-        if budgeted and not _is_local(name) and _accepts(name, "max_train_s"):
-            # a global model's cost does not scale with the series: cap its training time
+        limit = None
+        if budgeted and not _is_local(name):
+            # a global model's cost does not scale with the series: limit its training time
             # so that its backtest windows and final fit take at most half the budget left
             left_s = time_limit_s - (time.perf_counter() - start)  # type: ignore[operator]
-            share = max(1.0, 0.5 * left_s / (len(splits) + 1))
-            given["max_train_s"] = min(float(given.get("max_train_s", share)), share)
+            limit = time_limits[name] = max(1.0, 0.5 * left_s / (len(splits) + 1))
         make = _factory(name, given)
         if budgeted and _is_local(name) and n_series > 2 * PILOT_SERIES:
             try:
@@ -194,7 +193,7 @@ def _run_pool(
         mine = []
         for i, split in enumerate(splits):
             t0 = time.perf_counter()
-            mine.append(run_window(make, split, panel, horizon, quantiles, freq, name))
+            mine.append(run_window(make, split, panel, horizon, quantiles, freq, name, time_limit=limit))
             took = time.perf_counter() - t0
             left = len(splits) - i  # remaining windows + the final fit
             if budgeted and time.perf_counter() - start + took * left > time_limit_s:  # type: ignore[operator]
@@ -329,16 +328,16 @@ class BacktestResult:
     weights: dict[str, float]
     error_correlation: pd.DataFrame
     members: list[str]
-    #: constructor params of each member as backtested (with any training-time cap)
+    #: constructor params of each member as backtested
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the training-time limit (s) each budgeted global member's ``fit`` was given
+    time_limits: dict[str, float] = field(default_factory=dict)
     #: level -> factor on the ensemble's distance from the median (see ``calibrate_spread``)
     spread: dict[float, float] = field(default_factory=dict)
 
 
 def _check_request(quantiles: Sequence[float], models: Sequence[str] | None) -> tuple[list[float], list[str]]:
-    levels = sorted({float(q) for q in quantiles})
-    if not levels or any(not 0 < q < 1 for q in levels):
-        raise PanelError(f"quantile levels must lie strictly between 0 and 1; got {list(quantiles)}")
+    levels = check_levels(quantiles)
     names = list(models) if models is not None else list(MODELS)
     unknown = [n for n in names if n not in MODELS]
     if unknown:
@@ -370,7 +369,10 @@ def _evaluate(
         for key in ("max_horizon", "prediction_length"):
             if _accepts(name, key):
                 params[name].setdefault(key, horizon)
-    results = _run_pool(_by_cost(names), params, panel, splits, horizon, levels, freq, time_limit_s, start)
+    time_limits: dict[str, float] = {}
+    results = _run_pool(
+        _by_cost(names), params, time_limits, panel, splits, horizon, levels, freq, time_limit_s, start
+    )
     member_names, preds, keys = stack_predictions(results, quantile_columns(levels))
     if not member_names:
         raise RuntimeError("every model failed on the backtest; see the log for the errors")
@@ -381,13 +383,14 @@ def _evaluate(
     spread = {q: float(f) for q, f in zip(levels, factors, strict=True)}
     if any(f != 1.0 for f in factors):
         log.info("interval spread calibrated on the backtest: %s", {q: round(f, 2) for q, f in spread.items()})
-    median = int(np.argmin(np.abs(np.asarray(levels) - 0.5)))
+    median = median_index(levels)
     return BacktestResult(
         leaderboard=_leaderboard(results, member_names, preds, keys, weights, levels, seed),
         weights=weights,
         error_correlation=_error_correlation(member_names, preds, keys, median),
         members=member_names,
         params={n: params.get(n, {}) for n in member_names},
+        time_limits={n: time_limits[n] for n in member_names if n in time_limits},
         spread=spread,
     )
 
@@ -450,7 +453,9 @@ def run_engine(
     panel, fut, freq = prepare_inputs(history, horizon, future, freq, holiday_country)
     backtest = _evaluate(panel, horizon, levels, freq, names, windows, time_limit_s, seed, params, start)
     members = {n: get_model(n, **backtest.params.get(n, params.get(n, {}))) for n in backtest.members}
-    ensemble = EnsembleForecaster(members, backtest.weights, spread=backtest.spread).fit(panel, freq=freq)
+    ensemble = EnsembleForecaster(
+        members, backtest.weights, spread=backtest.spread, time_limits=backtest.time_limits
+    ).fit(panel, freq=freq)
     forecast = ensemble.predict_quantiles(horizon, future=fut, quantiles=levels)
     cols = quantile_columns(levels)
     forecast[cols] = np.sort(np.nan_to_num(forecast[cols].to_numpy("float64")), axis=1)

@@ -7,37 +7,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from fcplan.panel import KEYS, quantile_columns
-from models.base import Forecaster
+from fcplan.core.panel import KEYS
+from fcplan.core.quantiles import MEDIAN, median_index, quantile_columns
+from fcplan.models.base import Forecaster
+from fcplan.models.metrics import window_wql
 
 log = logging.getLogger(__name__)
-
-
-def _objective(actuals: np.ndarray, quantiles: Sequence[float], groups: np.ndarray | None):
-    """Mean over groups (backtest windows) of wQL; returns ``loss(pred (n, n_q)) -> float``."""
-    ok = np.isfinite(actuals)
-    y = actuals[ok]
-    labels = (
-        np.zeros(y.size, dtype=int)
-        if groups is None
-        else np.unique(np.asarray(groups)[ok], return_inverse=True)[1]
-    )
-    n_groups = int(labels.max()) + 1 if labels.size else 0
-    denom = np.bincount(labels, weights=np.abs(y), minlength=n_groups)
-    denom = np.where(denom > 0, denom, 1.0)
-    q = np.asarray(quantiles, dtype="float64")[None, :]
-
-    def loss(pred: np.ndarray) -> float:
-        diff = y[:, None] - pred[ok]
-        pin = np.maximum(q * diff, (q - 1.0) * diff).mean(axis=1)
-        return float(np.mean(2.0 * np.bincount(labels, weights=pin, minlength=n_groups) / denom))
-
-    return loss
 
 
 def _greedy(preds: np.ndarray, loss, ensemble_size: int) -> np.ndarray:
@@ -86,7 +65,7 @@ def select_weights(
         raise ValueError("select_weights needs at least one model's predictions")
     if not np.isfinite(actuals).any():
         return np.full(n_models, 1.0 / n_models)
-    loss = _objective(actuals, quantiles, groups)
+    loss = window_wql(actuals, quantiles, groups)
     weights = _greedy(preds, loss, ensemble_size)
     if bagging_rounds > 0 and n_models > 2:
         rng = np.random.default_rng(seed)
@@ -126,11 +105,11 @@ def calibrate_spread(
     factors = np.ones(levels.size)
     if not np.isfinite(actuals).any():
         return factors
-    center = pred[:, int(np.argmin(np.abs(levels - 0.5)))]
+    center = pred[:, median_index(levels)]
     for j, q in enumerate(levels):
-        if abs(q - 0.5) < 1e-12:
+        if abs(q - MEDIAN) < 1e-12:
             continue
-        loss = _objective(actuals, [q], groups)
+        loss = window_wql(actuals, [q], groups)
         spread = pred[:, j] - center
         scores = {float(f): loss((center + f * spread)[:, None]) for f in grid}
         best = min(scores, key=scores.get)
@@ -146,7 +125,7 @@ def apply_spread(values: np.ndarray, quantiles: Sequence[float], spread: dict[fl
     levels = np.asarray(quantiles, dtype="float64")
     known = np.array(sorted(spread))
     factor = np.interp(levels, known, [spread[k] for k in known])
-    center = values[..., int(np.argmin(np.abs(levels - 0.5)))][..., None]
+    center = values[..., median_index(levels)][..., None]
     return center + factor * (values - center)
 
 
@@ -168,8 +147,14 @@ class EnsembleForecaster(Forecaster):
     name = "ensemble"
     uses_covariates = True
 
-    def __init__(self, members: dict[str, Forecaster], weights: dict[str, float], **params: Any) -> None:
-        super().__init__(members=members, weights=weights, **params)
+    def __init__(
+        self,
+        members: dict[str, Forecaster],
+        weights: dict[str, float],
+        spread: dict[float, float] | None = None,
+        time_limits: dict[str, float] | None = None,
+    ) -> None:
+        super().__init__(members=members, weights=weights, spread=spread, time_limits=time_limits)
 
     def _fit(self, panel: pd.DataFrame) -> None:
         members: dict[str, Forecaster] = self.params["members"]
@@ -179,7 +164,8 @@ class EnsembleForecaster(Forecaster):
             if w <= 0:
                 continue
             try:
-                fitted[name] = members[name].fit(panel, freq=self.freq_)
+                limit = (self.params["time_limits"] or {}).get(name)
+                fitted[name] = members[name].fit(panel, freq=self.freq_, time_limit=limit)
             except Exception as exc:  # one member failing must not sink the ensemble
                 log.warning(
                     "ensemble member %s failed to fit (%s: %s); dropped", name, type(exc).__name__, exc

@@ -23,29 +23,13 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from fcplan.panel import DS, UNIQUE_ID, PanelError, Y
+from fcplan.core.frequency import season_length
+from fcplan.core.panel import DS, UNIQUE_ID, PanelError, Y
 
 log = logging.getLogger(__name__)
 
 #: Number of most recent steps whose mean |y| scales a series.
 SCALE_WINDOW = 28
-
-
-def season_length(freq: str) -> int:
-    """Main season of a pandas frequency: 7 daily, 24 hourly, 52 weekly, 12 monthly, else 1."""
-    offset = pd.tseries.frequencies.to_offset(freq)
-    name = offset.name.upper()
-    if offset.n != 1:
-        return 1
-    if name == "D":
-        return 7
-    if name == "H":
-        return 24
-    if name.startswith("W"):
-        return 52
-    if name.startswith("M"):
-        return 12
-    return 1
 
 
 def is_subdaily(freq: str) -> bool:
@@ -230,11 +214,11 @@ def time_encoding(dates: np.ndarray, subdaily: bool = False) -> np.ndarray:
 
 
 def holiday_matrix(dates: np.ndarray, country: str | None) -> np.ndarray:
-    """``(...,) -> (..., k)`` the holiday flags of ``country`` (``models.calendar.HOLIDAY_COLUMNS``;
+    """``(...,) -> (..., k)`` the holiday flags of ``country`` (``fcplan.core.calendar.HOLIDAY_COLUMNS``;
     none if ``country`` is None)."""
     if not country:
         return np.zeros((*np.shape(dates), 0))
-    from models.calendar import holiday_features
+    from fcplan.core.calendar import holiday_features
 
     flat = pd.DatetimeIndex(np.asarray(dates).ravel())
     frame = holiday_features(flat, country)

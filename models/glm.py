@@ -20,7 +20,7 @@ fitted mean and a dispersion estimated from the Pearson residuals (a gamma with
 the same variance when ``y`` is not integer): the interval is as wide as count
 noise plus what the regression leaves unexplained. Multiplicative structure —
 weekday times season times promotion — is what count data of orders show, and
-what additive models on ``sqrt(y)`` (``models.stats``) approximate.
+what additive models on ``sqrt(y)`` (``fcplan.models.stats``) approximate.
 
 Series with negative values fall back to seasonal naive (the fit refuses them).
 """
@@ -28,14 +28,14 @@ Series with negative values fall back to seasonal naive (the fit refuses them).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from models.baselines import LocalForecaster
-from models.stats import fourier
+from fcplan.models.baselines import LocalForecaster
+from fcplan.models.stats import fourier
 
 #: Periods per year of the frequencies the regression knows (others get no yearly terms).
 _PER_YEAR = {"D": 365.2425, "W": 365.2425 / 7, "H": 24 * 365.2425}
@@ -156,7 +156,13 @@ class CountGLM(LocalForecaster):
     name = "glm"
     uses_covariates = True
     min_seasons: ClassVar[float] = 4.0
-    defaults: ClassVar[dict[str, Any]] = {"max_length": 1096, "max_iter": 25}
+
+    def __init__(
+        self, yearly_terms: int = YEARLY_TERMS, half_life: float = 2.0, ridge: float = 1e-3, max_iter: int = 25,
+        n_jobs: int = 1, max_length: int | None = 1096,
+    ) -> None:
+        super().__init__(yearly_terms=yearly_terms, half_life=half_life, ridge=ridge, max_iter=max_iter,
+                         n_jobs=n_jobs, max_length=max_length)
 
     def _fit_series(self, y: np.ndarray, x: np.ndarray) -> _GLMState:
         if np.nanmin(y) < 0:
@@ -165,18 +171,18 @@ class CountGLM(LocalForecaster):
         n = y.size
         used = np.ptp(x, axis=0) > 0 if x.shape[1] else np.zeros(0, dtype=bool)
         nonnegative = (x.min(axis=0) >= 0) if x.shape[1] else np.zeros(0, dtype=bool)
-        terms = min(int(self._param("yearly_terms", YEARLY_TERMS)), int(per_year // 8)) if per_year else 0
+        terms = min(int(self.params["yearly_terms"]), int(per_year // 8)) if per_year else 0
         yearly = terms if per_year and n >= per_year else 0
         raw = self._design(0, x, nonnegative, used, yearly)
         center = raw.mean(axis=0)
         scale = raw.std(axis=0)
         scale[scale == 0] = 1.0
         X = (raw - center) / scale
-        half_life = float(self._param("half_life", 2.0))
+        half_life = float(self.params["half_life"])
         ages = (n - 1 - np.arange(n)) / (per_year or n)
         weights = 0.5 ** (ages / half_life) if half_life > 0 else np.ones(n)
         beta = fit_poisson(
-            X, y, weights, float(self._param("ridge", 1e-3)), int(self._param("max_iter", 25))
+            X, y, weights, float(self.params["ridge"]), int(self.params["max_iter"])
         )
         eta = beta[0] + X @ beta[1:]
         integer = bool(np.allclose(y, np.round(y)))

@@ -2,7 +2,7 @@
 
 Direct multi-horizon: one row per (series, origin, step) with the step as a
 feature, the target scaled by the series' scale at the origin (see
-:func:`models.features.tabular_features`). Direct rather than recursive because
+:func:`fcplan.models.features.tabular_features`). Direct rather than recursive because
 each quantile model then learns the spread *at that step* from real errors; a
 recursive model fed its own median would forecast intervals that do not widen
 with the horizon, and it accumulates its bias. One booster per quantile level
@@ -12,7 +12,7 @@ interpolated in normal-score space.
 Covariates: all numeric covariates of the fitted panel are *known-future* (they
 enter at the target date), except those named in ``past_covariates``, which
 enter only as values at the origin. ``yearly=True`` adds last year's value around the target date
-(relative to last year's level at the origin; see :func:`models.features.tabular_features`):
+(relative to last year's level at the origin; see :func:`fcplan.models.features.tabular_features`):
 off by default, as on two-year daily panels it changed wQL by under 1% either way.
 A known covariate missing from ``future`` at prediction time is taken as 0 with a warning.
 """
@@ -27,9 +27,10 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from fcplan.panel import PanelError
-from models.base import Forecaster
-from models.features import (
+from fcplan.core.frequency import season_length
+from fcplan.core.panel import PanelError
+from fcplan.models.base import Forecaster
+from fcplan.models.features import (
     Grid,
     TabularSpec,
     build_grid,
@@ -39,7 +40,6 @@ from models.features import (
     interpolate_levels,
     is_subdaily,
     last_value_forecast,
-    season_length,
     tabular_features,
     year_length,
 )
@@ -53,6 +53,8 @@ MIN_ROWS = 20
 class LightGBMQuantile(Forecaster):
     """Global direct multi-horizon LightGBM, one booster per quantile level."""
 
+    #: Training-time cap when neither ``max_train_s`` nor ``fit(time_limit=...)`` sets one.
+    DEFAULT_TRAIN_S: ClassVar[float] = 120.0
     name: ClassVar[str] = "lightgbm"
     uses_covariates: ClassVar[bool] = True
 
@@ -70,7 +72,7 @@ class LightGBMQuantile(Forecaster):
         min_data_in_leaf: int = 20,
         max_rows: int = 100_000,
         max_history: int = 730,
-        max_train_s: float = 120.0,
+        max_train_s: float | None = None,
         num_threads: int = 1,
         seed: int = 0,
         yearly: bool = False,
@@ -137,7 +139,7 @@ class LightGBMQuantile(Forecaster):
         self.feature_names_ = names
         dataset = lgb.Dataset(features, target, feature_name=names, free_raw_data=False,
                               params={"verbose": -1, "num_threads": p["num_threads"]})
-        budget = p["max_train_s"] / len(p["levels"])
+        budget = self.train_seconds(p["max_train_s"], self.DEFAULT_TRAIN_S) / len(p["levels"])
         for q in p["levels"]:
             deadline = time.perf_counter() + budget
             self.boosters_[q] = lgb.train(

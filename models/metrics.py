@@ -38,6 +38,28 @@ def wql(y: np.ndarray, q_pred: np.ndarray, quantiles: Sequence[float]) -> float:
     return float(np.mean(weighted_quantile_losses(y, q_pred, quantiles)))
 
 
+def window_wql(actuals: np.ndarray, quantiles: Sequence[float], groups: np.ndarray | None = None):
+    """wQL averaged over groups (backtest windows), as a function of the predictions:
+    returns ``loss(pred (n, n_q)) -> float`` for the ensemble's weight search, which calls
+    it many times on the same actuals (NaN actuals ignored)."""
+    ok = np.isfinite(actuals)
+    y = actuals[ok]
+    labels = (
+        np.zeros(y.size, dtype=int)
+        if groups is None
+        else np.unique(np.asarray(groups)[ok], return_inverse=True)[1]
+    )
+    n_groups = int(labels.max()) + 1 if labels.size else 0
+    denom = np.bincount(labels, weights=np.abs(y), minlength=n_groups)
+    denom = np.where(denom > 0, denom, 1.0)
+
+    def loss(pred: np.ndarray) -> float:
+        pin = pinball_loss(y, pred[ok], quantiles).mean(axis=1)
+        return float(np.mean(2.0 * np.bincount(labels, weights=pin, minlength=n_groups) / denom))
+
+    return loss
+
+
 def wape(y: np.ndarray, point: np.ndarray) -> float:
     """Weighted absolute percentage error ``sum|y - point| / sum|y|``."""
     y, point = _clean(y, point)
@@ -96,8 +118,3 @@ def quantile_coverage(y: np.ndarray, q_pred: np.ndarray) -> np.ndarray:
     if y.size == 0:
         return np.full(np.asarray(q_pred).shape[-1], np.nan)
     return (y[:, None] <= q_pred).mean(axis=0)
-
-
-def median_index(quantiles: Sequence[float]) -> int:
-    """Index of the level closest to 0.5 (the point forecast for WAPE and MASE)."""
-    return int(np.argmin(np.abs(np.asarray(quantiles, dtype="float64") - 0.5)))

@@ -2,7 +2,7 @@
 
 Every stored run gets its version (hash of config and data window), its data
 window's start and the status ``challenger``; :func:`promote` then applies
-:func:`models.champion.decide` and logs the decision with its evidence in
+:func:`fcplan.models.champion.decide` and logs the decision with its evidence in
 ``model_decisions``. The fitted ensemble is pickled into ``model_artifacts`` so
 a restart, a plan or a what-if forecasts again without refitting
 (:func:`load_model`). Only runs made by this code base should be loaded: a
@@ -21,10 +21,10 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, select, update
 
+from fcplan.models.champion import CHALLENGER, CHAMPION, RETIRED, Decision, RunInfo, decide, live_scores, run_version
 from fcplan.storage import queries as q
 from fcplan.storage import upsert, utcnow
 from fcplan.storage.schema import forecast_runs, forecasts, model_artifacts, model_decisions
-from models.champion import CHALLENGER, CHAMPION, RETIRED, Decision, RunInfo, decide, live_scores, run_version
 
 log = logging.getLogger(__name__)
 

@@ -9,14 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from fcplan.panel import DS, UNIQUE_ID, Y, validate_panel
-from models.promotions import PROMO_DISCOUNT
+from fcplan.core.panel import DS, UNIQUE_ID, Y, validate_panel
+from fcplan.core.promotions import EFFECT_PER_PCT, MIN_PROMO_DAYS, PROMO_DAYS
+from fcplan.models.promotions import PROMO_DISCOUNT
 
-EFFECT_PER_PCT = "effect_per_pct"
-PROMO_DAYS = "promo_days"
 EFFECT_COLUMNS = [UNIQUE_ID, EFFECT_PER_PCT, PROMO_DAYS]
-#: Fewer promotion days than this (over the whole panel) and no effect is estimated.
-MIN_PROMO_DAYS = 5
 #: The sane range of the uplift per discount percentage point (0% .. +5% orders per point).
 MAX_EFFECT_PER_PCT = 0.05
 

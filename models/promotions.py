@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from fcplan.panel import DS, UNIQUE_ID
+from fcplan.core.panel import DS, UNIQUE_ID
 
 PROMO = "promo"
 PROMO_DISCOUNT = "promo_discount"

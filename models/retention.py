@@ -19,11 +19,11 @@ from datetime import date
 import pandas as pd
 from sqlalchemy import Engine, and_, bindparam, delete, func, select
 
-from fcplan.panel import DS, UNIQUE_ID
+from fcplan.core.panel import DS, UNIQUE_ID
+from fcplan.models.champion import CHAMPION, RETIRED
+from fcplan.models.drift import as_issued
+from fcplan.models.drift_loop import past_champions
 from fcplan.storage.schema import forecast_runs, forecasts, model_artifacts
-from models.champion import CHAMPION, RETIRED
-from models.drift import as_issued
-from models.drift_loop import past_champions
 
 
 def compact(engine: Engine, today: date, keep_days: int = 14) -> dict[str, int]:

@@ -14,18 +14,21 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from sqlalchemy import Engine
 
-from fcplan.panel import DS, MODEL, UNIQUE_ID, future_index, quantile_columns
-from fcplan.settings import ForecastSettings
+from fcplan.core.contracts import ForecastRecord
+from fcplan.core.panel import DS, MODEL, UNIQUE_ID, future_index
+from fcplan.core.promotions import EFFECT_PER_PCT, PROMO_DAYS
+from fcplan.core.quantiles import quantile_columns
+from fcplan.core.settings import ForecastSettings
+from fcplan.core.webhook import Webhook
+from fcplan.models.drift_loop import DriftLoop, open_alert_centers
+from fcplan.models.model_registry import promote, register_run
+from fcplan.models.promo_effect import estimate_promo_effect
+from fcplan.models.promotions import PROMO_DISCOUNT, promotion_features
+from fcplan.models.retention import compact
 from fcplan.storage import queries as q
 from fcplan.storage import upsert, utcnow
 from fcplan.storage.outage import reason, retry_outage
 from fcplan.storage.schema import forecast_runs, forecasts, leaderboard, promo_effects
-from fcplan.webhook import Webhook
-from models.drift_loop import DriftLoop, open_alert_centers
-from models.model_registry import promote, register_run
-from models.promo_effect import EFFECT_PER_PCT, PROMO_DAYS, estimate_promo_effect
-from models.promotions import PROMO_DISCOUNT, promotion_features
-from models.retention import compact
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +78,12 @@ def retrain(
     challenger and decide the champion.
 
     First the drift monitor judges the last ``drift_hours`` hours against the
-    champion (0 skips it: a caller that runs :class:`models.drift_loop.DriftLoop`
+    champion (0 skips it: a caller that runs :class:`fcplan.models.drift_loop.DriftLoop`
     every hour passes 0 and names the alerted centers in ``alerted_centers``);
     centers with open alerts count as drifted in the decision. The run covers
     today (D+0, still filling) and D+1..D+horizon.
     """
-    from models.engine import run_engine
+    from fcplan.models.engine import run_engine
 
     now = now or datetime.now(ZoneInfo(tz))
     today = pd.Timestamp(now.astimezone(ZoneInfo(tz)).date())
@@ -247,7 +250,7 @@ def _window_number(window: object) -> int:
         return -1
 
 
-def forecast_records(engine: Engine, run_id: str) -> list[tuple[str, dict]]:
+def forecast_records(engine: Engine, run_id: str) -> list[tuple[str, ForecastRecord]]:
     """``(center, record)`` pairs of a run, for the ``forecasts`` topic."""
     run = q.forecast_run(engine, run_id)
     version = (run.get("version") or run["model_version"]) if run else ""
@@ -256,13 +259,13 @@ def forecast_records(engine: Engine, run_id: str) -> list[tuple[str, dict]]:
     return [
         (
             r[UNIQUE_ID],
-            {
-                "run_id": run_id,
-                "model_version": version,
-                "center_id": r[UNIQUE_ID],
-                "ds": pd.Timestamp(r[DS]).date().isoformat(),
-                "quantiles": {c: float(r[c]) for c in levels},
-            },
+            ForecastRecord(
+                run_id=run_id,
+                model_version=version,
+                center_id=r[UNIQUE_ID],
+                ds=pd.Timestamp(r[DS]).date(),
+                quantiles={c: float(r[c]) for c in levels},
+            ),
         )
         for r in frame.to_dict("records")
     ]

@@ -1,8 +1,8 @@
 """A sequential change test on hourly actuals against a forecast day's distribution.
 
-Pure numpy, no state: :mod:`models.drift_monitor` keeps the state per center.
+Pure numpy, no state: :mod:`fcplan.models.drift_monitor` keeps the state per center.
 
-The model of a day (it is how :mod:`streams.simulation` draws orders, and the
+The model of a day (it is how :mod:`fcplan.simulator` draws orders, and the
 negative binomial every count forecaster here assumes): the day has a level
 ``G ~ Gamma(shape, 1/shape)`` (mean 1), and its hour ``h`` brings
 ``Poisson(mean * share[h] * G)`` orders, with ``mean`` and ``shape`` read off the

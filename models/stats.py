@@ -8,21 +8,21 @@ the root scale is the quantile on the original scale. Quantiles come from the
 Gaussian predictive distribution statsmodels gives on the fitted scale.
 
 Series that are short, constant, all-zero or gappy, and series whose fit fails,
-fall back to seasonal naive (see :class:`models.baselines.LocalForecaster`).
-Fit time is bounded by ``maxiter`` and ``max_length`` (last points only).
+fall back to seasonal naive (see :class:`fcplan.models.baselines.LocalForecaster`).
+Fit time is bounded by ``max_iter`` and ``max_length`` (last points only).
 """
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from models.baselines import LocalForecaster
+from fcplan.models.baselines import LocalForecaster
 
 
 def to_model_scale(y: np.ndarray, transform: str | None) -> tuple[np.ndarray, str | None]:
@@ -70,18 +70,23 @@ class _Fitted:
 class ETS(LocalForecaster):
     """Additive-error ETS with damped trend and seasonality (statsmodels ``ETSModel``).
 
-    Params: ``damped`` (default True), ``maxiter`` (100), ``transform`` ("sqrt"),
+    Params: ``damped`` (default True), ``max_iter`` (100), ``transform`` ("sqrt"),
     ``max_length`` (730 points), ``n_jobs`` (1). Weekly data (season 52) gets no
     seasonal component: too many states for a per-series fit.
     """
 
     name = "ets"
-    defaults: ClassVar[dict[str, Any]] = {"max_length": 730, "maxiter": 100}
+
+    def __init__(
+        self, transform: str = "sqrt", damped: bool = True, max_iter: int = 100, n_jobs: int = 1,
+        max_length: int | None = 730,
+    ) -> None:
+        super().__init__(transform=transform, damped=damped, max_iter=max_iter, n_jobs=n_jobs, max_length=max_length)
 
     def _fit_series(self, y: np.ndarray, x: np.ndarray) -> _Fitted:
         from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
-        z, logged = to_model_scale(y, self._param("transform", "sqrt"))
+        z, logged = to_model_scale(y, self.params["transform"])
         m = self.season_
         seasonal = "add" if 1 < m <= 24 and z.size >= 2 * m + 2 else None
         with warnings.catch_warnings():
@@ -90,11 +95,11 @@ class ETS(LocalForecaster):
                 pd.Series(z),
                 error="add",
                 trend="add",
-                damped_trend=bool(self._param("damped", True)),
+                damped_trend=bool(self.params["damped"]),
                 seasonal=seasonal,
                 seasonal_periods=m if seasonal else None,
             )
-            result = model.fit(disp=False, maxiter=int(self._param("maxiter", 100)))
+            result = model.fit(disp=False, maxiter=int(self.params["max_iter"]))
         return _Fitted(result, y, logged)
 
     def _forecast_series(
@@ -110,19 +115,25 @@ class SARIMAX(LocalForecaster):
     """Regression with ARMA errors (statsmodels ``SARIMAX``) on seasonal Fourier terms
     and the panel's covariates (promotions, holidays), which must be known in advance.
 
-    Params: ``order`` ((1, 0, 1)), ``maxiter`` (50), ``transform`` ("sqrt"),
+    Params: ``order`` ((1, 0, 1)), ``max_iter`` (50), ``transform`` ("sqrt"),
     ``max_length`` (365 points), ``n_jobs`` (1). Covariates constant over the
     training window are dropped for that series.
     """
 
     name = "sarimax"
     uses_covariates = True
-    defaults: ClassVar[dict[str, Any]] = {"max_length": 365, "maxiter": 50}
+
+    def __init__(
+        self, transform: str = "sqrt", order: tuple[int, int, int] = (1, 0, 1), max_iter: int = 50, n_jobs: int = 1,
+        max_length: int | None = 365,
+    ) -> None:
+        super().__init__(transform=transform, order=tuple(order), max_iter=max_iter, n_jobs=n_jobs,
+                         max_length=max_length)
 
     def _fit_series(self, y: np.ndarray, x: np.ndarray) -> _Fitted:
         from statsmodels.tsa.statespace.sarimax import SARIMAX as _Sarimax
 
-        z, logged = to_model_scale(y, self._param("transform", "sqrt"))
+        z, logged = to_model_scale(y, self.params["transform"])
         keep = np.flatnonzero(np.ptp(x, axis=0) > 0) if x.shape[1] else np.array([], dtype=int)
         exog = np.hstack([fourier(np.arange(z.size), self.season_), x[:, keep]])
         with warnings.catch_warnings():
@@ -130,11 +141,11 @@ class SARIMAX(LocalForecaster):
             model = _Sarimax(
                 z,
                 exog=exog if exog.shape[1] else None,
-                order=tuple(self._param("order", (1, 0, 1))),
+                order=tuple(self.params["order"]),
                 trend="c",
                 concentrate_scale=True,
             )
-            result = model.fit(disp=False, maxiter=int(self._param("maxiter", 50)))
+            result = model.fit(disp=False, maxiter=int(self.params["max_iter"]))
         return _Fitted(result, y, logged, keep)
 
     def _forecast_series(
@@ -156,12 +167,16 @@ class Theta(LocalForecaster):
     """
 
     name = "theta"
-    defaults: ClassVar[dict[str, Any]] = {"max_length": 730}
+
+    def __init__(
+        self, transform: str = "sqrt", theta: float = 2.0, n_jobs: int = 1, max_length: int | None = 730
+    ) -> None:
+        super().__init__(transform=transform, theta=theta, n_jobs=n_jobs, max_length=max_length)
 
     def _fit_series(self, y: np.ndarray, x: np.ndarray) -> _Fitted:
         from statsmodels.tsa.forecasting.theta import ThetaModel
 
-        z, logged = to_model_scale(y, self._param("transform", "sqrt"))
+        z, logged = to_model_scale(y, self.params["transform"])
         m = self.season_
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -173,7 +188,7 @@ class Theta(LocalForecaster):
     def _forecast_series(
         self, state: _Fitted, h: int, x_future: np.ndarray, quantiles: list[float]
     ) -> np.ndarray:
-        theta = float(self._param("theta", 2.0))
+        theta = float(self.params["theta"])
         result = state.result
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -1,24 +1,20 @@
 """The planner: forecast quantiles in, packers per center, day and shift out (pure, no I/O)."""
 
-from planner.shifts import Shift, ShiftError, parse_shifts, shift_shares
-from planner.staffing import (
+from fcplan.planner.shifts import Shift, ShiftError, parse_shifts, shift_shares
+from fcplan.planner.staffing import (
     PLAN_COLUMNS,
-    CenterParams,
     headcount,
     interpolate_quantile,
     plan_staffing,
-    quantile_levels,
 )
 
 __all__ = [
     "PLAN_COLUMNS",
-    "CenterParams",
     "Shift",
     "ShiftError",
     "headcount",
     "interpolate_quantile",
     "parse_shifts",
     "plan_staffing",
-    "quantile_levels",
     "shift_shares",
 ]

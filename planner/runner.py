@@ -1,25 +1,26 @@
 """The planner's runner (``fcplan plan``): the only place the planner does I/O.
 
 Latest forecast run + hourly history (for shift shares) -> pure
-:func:`planner.staffing.plan_staffing` -> ``plan_runs`` / ``staffing_plans``.
+:func:`fcplan.planner.staffing.plan_staffing` -> ``plan_runs`` / ``staffing_plans``.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import Engine
 
-from fcplan.panel import DS, UNIQUE_ID
-from fcplan.settings import PlannerSettings
+from fcplan.core.contracts import StaffingPlanRecord
+from fcplan.core.panel import DS, UNIQUE_ID
+from fcplan.core.settings import CenterParams, PlannerSettings
+from fcplan.planner.shifts import parse_shifts, shift_shares
+from fcplan.planner.staffing import plan_staffing
 from fcplan.storage import queries as q
 from fcplan.storage import upsert, utcnow
 from fcplan.storage.schema import plan_runs, staffing_plans
-from planner.shifts import parse_shifts, shift_shares
-from planner.staffing import CenterParams, plan_staffing
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,11 @@ def make_plan(engine: Engine, cfg: PlannerSettings, tz: str, now: datetime | Non
                 "forecast_run_id": run["run_id"],
                 "created_at": utcnow(),
                 "service_quantile": params.service_quantile,
-                "params": {**asdict(params), "shifts": list(cfg.shifts), "center_overrides": cfg.center_overrides},
+                "params": {
+                    **params.center_values(),
+                    "shifts": list(cfg.shifts),
+                    "center_overrides": cfg.center_overrides,
+                },
             },
         )
         upsert(conn, staffing_plans, rows, ["plan_id", "center_id", "day", "shift"])
@@ -77,20 +82,20 @@ def make_plan(engine: Engine, cfg: PlannerSettings, tz: str, now: datetime | Non
     )
 
 
-def plan_records(engine: Engine, plan_id: str) -> list[tuple[str, dict]]:
+def plan_records(engine: Engine, plan_id: str) -> list[tuple[str, StaffingPlanRecord]]:
     """``(center, record)`` pairs for the ``staffing-plans`` topic."""
     frame = q.plan_frame(engine, plan_id)
     return [
         (
             r["center_id"],
-            {
-                "plan_id": plan_id,
-                "center_id": r["center_id"],
-                "day": pd.Timestamp(r["day"]).date(),
-                "shift": r["shift"],
-                "packers": int(r["packers"]),
-                "orders_planned": float(r["orders_planned"]),
-            },
+            StaffingPlanRecord(
+                plan_id=plan_id,
+                center_id=r["center_id"],
+                day=pd.Timestamp(r["day"]).date(),
+                shift=r["shift"],
+                packers=int(r["packers"]),
+                orders_planned=float(r["orders_planned"]),
+            ),
         )
         for r in frame.to_dict("records")
     ]

@@ -15,7 +15,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from fcplan.panel import DS, UNIQUE_ID, PanelError, Y
+from fcplan.core.panel import DS, UNIQUE_ID, PanelError, Y
 
 SHIFT = "shift"
 SHARE = "share"

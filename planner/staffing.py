@@ -5,116 +5,20 @@ Pure: forecast frame + shift shares + center parameters in, plan frame out.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
-from fcplan.panel import DS, MODEL, UNIQUE_ID, PanelError
-from fcplan.settings import PlannerSettings
-from planner.shifts import SHARE, SHIFT
+from fcplan.core.panel import DS, UNIQUE_ID, PanelError, select_model
+from fcplan.core.quantiles import quantile_levels
+from fcplan.core.settings import CenterParams
+from fcplan.planner.shifts import SHARE, SHIFT
 
 PLAN_COLUMNS = [UNIQUE_ID, DS, SHIFT, "orders_median", "orders_planned", "packer_hours", "packers"]
 #: Headcounts within this of an integer are that integer (0.1 + 0.2 style float noise).
 _EPS = 1e-9
 _SHARE_TOLERANCE = 1e-6
-#: The model planned on when a forecast holds several and none is named.
-ENSEMBLE = "ensemble"
-
-
-@dataclass(frozen=True)
-class CenterParams:
-    """Productivity and cost parameters of one center.
-
-    ``minutes_per_order``: packing minutes per order; ``shift_hours``: paid hours of
-    one packer's shift; ``shrinkage``: share of paid hours not spent packing
-    (breaks, training); ``cost_short`` / ``cost_idle``: cost of one order-unit of
-    missing / idle capacity; ``min_packers``: floor per shift.
-    """
-
-    minutes_per_order: float = 2.0
-    shift_hours: float = 8.0
-    shrinkage: float = 0.15
-    cost_short: float = 3.0
-    cost_idle: float = 1.0
-    min_packers: int = 1
-
-    def __post_init__(self) -> None:
-        checks = {
-            "minutes_per_order": self.minutes_per_order > 0,
-            "shift_hours": 0 < self.shift_hours <= 24,
-            "shrinkage": 0 <= self.shrinkage < 1,
-            "cost_short": self.cost_short > 0,
-            "cost_idle": self.cost_idle > 0,
-            "min_packers": self.min_packers >= 0 and float(self.min_packers).is_integer(),
-        }
-        bad = [name for name, ok in checks.items() if not ok]
-        if bad:
-            raise ValueError(
-                f"CenterParams {bad} out of range: minutes_per_order > 0, 0 < shift_hours <= 24, "
-                f"0 <= shrinkage < 1, costs > 0, min_packers a whole number >= 0; got {self}"
-            )
-
-    @classmethod
-    def per_center(cls, settings: PlannerSettings, centers: Iterable[str]) -> dict[str, CenterParams]:
-        """Parameters of each center: the settings, with that center's overrides
-        (``FCPLAN_PLANNER_CENTER_OVERRIDES``) applied."""
-        base = cls.from_settings(settings)
-        allowed = {f.name for f in fields(cls)}
-        out = {}
-        for center in centers:
-            override = settings.center_overrides.get(center, {})
-            unknown = sorted(set(override) - allowed)
-            if unknown:
-                raise ValueError(
-                    f"FCPLAN_PLANNER_CENTER_OVERRIDES for {center!r} names unknown field(s) {unknown}; "
-                    f"use {sorted(allowed)}"
-                )
-            if "min_packers" in override:
-                override = {**override, "min_packers": int(override["min_packers"])}
-            out[center] = replace(base, **override)
-        return out
-
-    @classmethod
-    def from_settings(cls, settings: PlannerSettings) -> CenterParams:
-        return cls(
-            minutes_per_order=settings.minutes_per_order,
-            shift_hours=settings.shift_hours,
-            shrinkage=settings.shrinkage,
-            cost_short=settings.cost_short,
-            cost_idle=settings.cost_idle,
-            min_packers=settings.min_packers,
-        )
-
-    @property
-    def service_quantile(self) -> float:
-        """The newsvendor critical ratio ``cost_short / (cost_short + cost_idle)``."""
-        return self.cost_short / (self.cost_short + self.cost_idle)
-
-    @property
-    def productive_hours(self) -> float:
-        """Packing hours one packer delivers per shift: ``shift_hours * (1 - shrinkage)``."""
-        return self.shift_hours * (1.0 - self.shrinkage)
-
-    def as_dict(self) -> dict[str, float]:
-        return {**asdict(self), "service_quantile": self.service_quantile}
-
-
-def quantile_levels(forecast: pd.DataFrame) -> list[tuple[float, str]]:
-    """The ``(level, column)`` pairs of a forecast frame's quantile columns, sorted by level."""
-    levels = []
-    for col in forecast.columns:
-        if col in (UNIQUE_ID, DS, MODEL):
-            continue
-        try:
-            level = float(col)
-        except (TypeError, ValueError):
-            continue
-        if 0 < level < 1:
-            levels.append((level, col))
-    return sorted(levels)
 
 
 def interpolate_quantile(values: np.ndarray, levels: np.ndarray, tau: np.ndarray | float) -> np.ndarray:
@@ -135,24 +39,6 @@ def interpolate_quantile(values: np.ndarray, levels: np.ndarray, tau: np.ndarray
     weight = (t - levels[lo]) / (levels[hi] - levels[lo])
     rows = np.arange(n)
     return values[rows, lo] + weight * (values[rows, hi] - values[rows, lo])
-
-
-def _select_model(forecast: pd.DataFrame, model: str | None) -> pd.DataFrame:
-    if MODEL not in forecast.columns:
-        return forecast
-    models = sorted(forecast[MODEL].astype(str).unique())
-    if model is None and len(models) > 1 and ENSEMBLE in models:
-        model = ENSEMBLE
-    if model is None:
-        if len(models) > 1:
-            raise PanelError(
-                f"forecast holds {len(models)} models {models}; pass model=... to plan on one "
-                "(e.g. model='ensemble')"
-            )
-        return forecast
-    if model not in models:
-        raise PanelError(f"forecast has no model {model!r}; it has {models}")
-    return forecast[forecast[MODEL].astype(str) == model]
 
 
 def _params_by_center(
@@ -259,7 +145,7 @@ def plan_staffing(
             f"forecast has no quantile columns; it has {list(forecast.columns)}. Expected columns named "
             'by level, e.g. "0.1", "0.5", "0.9" (forecaster.predict_quantiles or queries.forecast_frame)'
         )
-    forecast = _select_model(forecast, model)
+    forecast = select_model(forecast, model)
     # Columns another model filled and this one left empty are not this model's levels.
     levels = [(level, col) for level, col in levels if forecast[col].notna().any()] or levels
     if forecast.empty:
@@ -295,12 +181,13 @@ def plan_staffing(
     capacity = plan[UNIQUE_ID].map({c: p.productive_hours for c, p in by_center.items()})
     floor = plan[UNIQUE_ID].map({c: p.min_packers for c, p in by_center.items()})
     plan["packer_hours"] = plan["orders_planned"] * minutes / 60.0
-    needed = np.ceil(plan["packer_hours"].to_numpy() / capacity.to_numpy() - _EPS)
-    plan["packers"] = np.maximum(floor.to_numpy(), needed).astype("int64")
+    plan["packers"] = headcount(plan["packer_hours"].to_numpy(), capacity.to_numpy(), floor.to_numpy())
     plan = plan.sort_values([UNIQUE_ID, DS, "_order"], kind="stable").reset_index(drop=True)
     return plan[PLAN_COLUMNS]
 
 
-def headcount(packer_hours: float, params: CenterParams) -> int:
-    """Packers for one shift's ``packer_hours`` (the scalar form of the rule in :func:`plan_staffing`)."""
-    return max(params.min_packers, math.ceil(packer_hours / params.productive_hours - _EPS))
+def headcount(packer_hours: np.ndarray, productive_hours: np.ndarray, min_packers: np.ndarray) -> np.ndarray:
+    """Packers per shift: enough whole packers for ``packer_hours`` when each delivers
+    ``productive_hours``, at least ``min_packers`` (arrays of one shape, or scalars)."""
+    needed = np.ceil(np.asarray(packer_hours, dtype="float64") / np.asarray(productive_hours, dtype="float64") - _EPS)
+    return np.maximum(np.asarray(min_packers), needed).astype("int64")

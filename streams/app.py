@@ -1,6 +1,6 @@
 """The faust-streaming worker: thin loops around pure validation and one sink.
 
-``orders``: the batch consumer task (:mod:`streams.orders_consumer`): whole
+``orders``: the batch consumer task (:mod:`fcplan.streams.orders_consumer`): whole
 fetches -> validate -> one database transaction (dedupe, lateness, insert,
 hourly recount) -> dead letters and hourly aggregates (``center-demand``) ->
 offsets committed. ``promotions``: a faust agent over ``take_events`` batches
@@ -18,14 +18,14 @@ from typing import Any
 import faust
 from sqlalchemy import Engine
 
-from fcplan.settings import Settings
+from fcplan.core import contracts
+from fcplan.core.contracts import dead_letter_headers
+from fcplan.core.settings import Settings
 from fcplan.storage import make_engine
 from fcplan.storage.outage import backoff_s
-from streams import contracts
-from streams.contracts import dead_letter_headers
-from streams.orders_consumer import OrdersConsumer
-from streams.promotion_store import PromotionStore
-from streams.validation import Limits
+from fcplan.streams.orders_consumer import OrdersConsumer
+from fcplan.streams.promotion_store import PromotionStore
+from fcplan.streams.validation import Limits
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ class Worker:
 
 def run_worker(settings: Settings, loglevel: str = "warn") -> None:
     """Run the worker until SIGINT/SIGTERM (blocks)."""
-    from streams.topics import ensure_topics
+    from fcplan.streams.topics import ensure_topics
 
     ensure_topics(settings.kafka.servers, settings.kafka.partitions)
     worker = Worker(settings)

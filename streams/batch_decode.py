@@ -5,7 +5,7 @@ The fast path hands the fetch to msgspec as one newline-delimited buffer
 range-checked), then checks the business rules over whole columns. It only
 ever *accepts*: a record it is not sure about (a decode error anywhere in the
 fetch, a value with a newline of its own, an oversize or null value, padding
-whitespace, a rule that fails) goes to :func:`streams.validation.parse_order`,
+whitespace, a rule that fails) goes to :func:`fcplan.streams.validation.parse_order`,
 the authoritative per-record validator, which accepts it or says why not. So
 the fast path accepts exactly what ``parse_order`` accepts, with the same
 values, and every rejection carries ``parse_order``'s reason
@@ -30,14 +30,15 @@ from typing import Annotated
 import msgspec
 import numpy as np
 
-from streams.columns import OrderColumns, epoch_us
-from streams.validation import Limits, Rejected, parse_order, undecodable
+from fcplan.core.time import epoch_us
+from fcplan.streams.columns import OrderColumns
+from fcplan.streams.validation import Limits, Rejected, parse_order, undecodable
 
 log = logging.getLogger(__name__)
 
 
 class _Order(msgspec.Struct, frozen=True, gc=False):
-    """The ``orders`` contract as msgspec checks it (see :class:`streams.contracts.Order`)."""
+    """The ``orders`` contract as msgspec checks it (see :class:`fcplan.core.contracts.Order`)."""
 
     order_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
     center_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
@@ -220,18 +221,11 @@ def _doubtful(cols: OrderColumns, limits: Limits, now: datetime) -> np.ndarray:
     return np.flatnonzero(bad)
 
 
-def decode_orders(values: Sequence[bytes | None], limits: Limits, now: datetime) -> DecodedOrders:
-    """Validate a fetch of raw ``orders`` values; ``now`` is tz-aware wall-clock time.
-
-    Returns the valid orders as columns, in fetch order, and ``(position,
-    Rejected)`` for the rest, as :func:`streams.validation.parse_order` judges them.
-    """
-    return decode_fetch(Fetch.of(values), limits, now)
-
-
 def decode_fetch(fetch: Fetch, limits: Limits, now: datetime) -> DecodedOrders:
-    """:func:`decode_orders` of a fetch already joined into one buffer. Never raises
-    because of a record (see the module docstring)."""
+    """Validate a fetch of raw ``orders`` values (joined into one buffer: ``Fetch.of(values)``);
+    ``now`` is tz-aware wall-clock time. Returns the valid orders as columns, in fetch order,
+    and ``(position, Rejected)`` for the rest, as :func:`fcplan.streams.validation.parse_order`
+    judges them. Never raises because of a record (see the module docstring)."""
     try:
         return _decode_fast(fetch, limits, now)
     except Exception:  # a value the fast path cannot handle: every record the authoritative way

@@ -10,34 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from datetime import UTC, timedelta
 
 import numpy as np
 
-from streams.contracts import Order
+from fcplan.core.contracts import Order
+from fcplan.core.time import US_PER_HOUR, epoch_us, from_epoch_us, hour_us
 
-US_PER_HOUR = 3_600_000_000
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-T = TypeVar("T", int, np.ndarray)
 _NO_MARK = np.iinfo(np.int64).min // 2  # "no watermark yet": nothing is late against it
-
-
-def epoch_us(ts: datetime) -> int:
-    """UTC epoch microseconds of a datetime (naive = UTC), exactly."""
-    aware = ts if ts.tzinfo else ts.replace(tzinfo=UTC)
-    return (aware - _EPOCH) // timedelta(microseconds=1)
-
-
-def hour_us(t_us: T) -> T:
-    """The start of the UTC hour of epoch microseconds (an int or an int64 array;
-    floor, also before 1970). The PostgreSQL sink computes the same in SQL."""
-    return t_us - t_us % US_PER_HOUR
-
-
-def from_epoch_us(us: int) -> datetime:
-    """Naive UTC datetime (the database's convention) of epoch microseconds."""
-    return datetime(1970, 1, 1) + timedelta(microseconds=int(us))
 
 
 @dataclass(frozen=True)

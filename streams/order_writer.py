@@ -4,8 +4,8 @@ The consumer's process spends most of its time in aiokafka's own Python code
 (building one record object per event). Decoding and writing in the same
 process would share one GIL with it, so the writer runs in a child process
 with its own interpreter: the consumer puts each fetch's raw values, joined
-into one buffer (:class:`streams.batch_decode.Fetch`), into a shared-memory
-slot (:mod:`streams.fetch_slots`) and sends its place down a socket pair, and
+into one buffer (:class:`fcplan.streams.batch_decode.Fetch`), into a shared-memory
+slot (:mod:`fcplan.streams.fetch_slots`) and sends its place down a socket pair, and
 gets back what the batch produced (dead letters by position, the touched
 hours, counts). Batches are handled strictly in the order they were sent. The
 child stops when the socket closes (its parent stopped or died); a batch it
@@ -31,14 +31,16 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from fcplan.core.contracts import CenterDemand
+from fcplan.core.time import from_epoch_us
+from fcplan.storage import metrics as m
 from fcplan.storage.outage import DEFAULT_BACKOFF, Backoff, GaveUp, OutageStats, call_through_outages, is_outage
-from streams.batch_decode import Fetch, decode_fetch
-from streams.columns import OrderColumns, from_epoch_us
-from streams.contracts import CenterDemand
-from streams.fetch_slots import SLOT_BYTES, FetchSlots, InSlot, SlotReader
-from streams.order_sink import OrderBatchResult, write_order_columns
-from streams.poison import bisect_writes
-from streams.validation import LATE, UNWRITABLE, Limits, exception_detail
+from fcplan.streams.batch_decode import Fetch, decode_fetch
+from fcplan.streams.columns import OrderColumns
+from fcplan.streams.fetch_slots import SLOT_BYTES, FetchSlots, InSlot, SlotReader
+from fcplan.streams.order_sink import OrderBatchResult, write_order_columns
+from fcplan.streams.poison import bisect_writes
+from fcplan.streams.validation import LATE, UNWRITABLE, Limits, exception_detail
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +83,10 @@ def process_fetch(
     """Validate one fetch of raw ``orders`` values and store it in one transaction.
 
     No record can fail the batch: the decoder turns any record it cannot judge
-    into a dead letter (:func:`streams.batch_decode.decode_fetch`), and when the
+    into a dead letter (:func:`fcplan.streams.batch_decode.decode_fetch`), and when the
     write fails because of what is written, the records at fault are isolated
     by bisection and dead-lettered as ``unwritable`` while the rest is stored
-    (:mod:`streams.poison`). A database outage is waited out with ``backoff``
+    (:mod:`fcplan.streams.poison`). A database outage is waited out with ``backoff``
     (:func:`fcplan.storage.outage.call_through_outages`) until ``keep_going()``
     is false, which raises :class:`~fcplan.storage.outage.GaveUp` with nothing
     committed for the records not yet written.
@@ -92,7 +94,7 @@ def process_fetch(
     decoded = decode_fetch(fetch, limits, datetime.now(UTC))
     cols = decoded.columns
     dead = [(i, r.reason, r.detail) for i, r in decoded.rejected]
-    counters = Counter(("orders_dead_letters", r.reason) for _, r in decoded.rejected)
+    counters = Counter((m.ORDERS_DEAD_LETTERS, r.reason) for _, r in decoded.rejected)
     stats = OutageStats()
 
     def write(rows: OrderColumns, counts: Counter[tuple[str, str]]) -> OrderBatchResult:
@@ -115,7 +117,7 @@ def process_fetch(
         )
         for k, error in parts.poison:
             dead.append((cols.source[k], UNWRITABLE, exception_detail(error)))
-        counters[("orders_dead_letters", UNWRITABLE)] += len(parts.poison)
+        counters[(m.ORDERS_DEAD_LETTERS, UNWRITABLE)] += len(parts.poison)
         log.warning("orders writer: %d unwritable orders sent to the dead-letter topic: %s",
                     len(parts.poison), "; ".join(exception_detail(e) for _, e in parts.poison[:3]))
         result = _merged(parts.written)

@@ -9,10 +9,10 @@ the faust app, as a pipeline over two processes:
 
 * here, on the event loop, ``getmany`` hands over up to ``batch_size``
   records, whose raw values go to the writer process
-  (:mod:`streams.order_writer`) while the loop fetches the next batch;
+  (:mod:`fcplan.streams.order_writer`) while the loop fetches the next batch;
 * the writer decodes and validates the whole batch in one pass
-  (:func:`streams.batch_decode.decode_fetch`) and stores it in one
-  transaction (:func:`streams.order_sink.write_order_columns`), batches in
+  (:func:`fcplan.streams.batch_decode.decode_fetch`) and stores it in one
+  transaction (:func:`fcplan.streams.order_sink.write_order_columns`), batches in
   fetch order, one at a time.
 
 Only after a batch's transaction has committed and its dead letters are
@@ -33,10 +33,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fcplan.settings import Settings
-from streams.contracts import CENTER_DEMAND, ORDERS, ORDERS_DLQ, dead_letter_headers
-from streams.order_writer import OrderWriter, WrittenBatch
-from streams.validation import Limits
+from fcplan.core.contracts import CENTER_DEMAND, ORDERS, ORDERS_DLQ, dead_letter_headers
+from fcplan.core.settings import Settings
+from fcplan.streams.order_writer import OrderWriter, WrittenBatch
+from fcplan.streams.validation import Limits
 
 log = logging.getLogger(__name__)
 

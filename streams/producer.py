@@ -9,6 +9,8 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
+from fcplan.core.contracts import Record
+
 log = logging.getLogger(__name__)
 
 
@@ -18,7 +20,11 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
-def encode(record: Mapping[str, Any]) -> bytes:
+def encode(record: Record | Mapping[str, Any]) -> bytes:
+    """A typed contract record (:mod:`fcplan.core.contracts`) as its JSON, or a plain
+    mapping (the fast path of the order generators) as compact JSON."""
+    if isinstance(record, Record):
+        return record.to_bytes()
     return json.dumps(record, default=_default, separators=(",", ":")).encode()
 
 
@@ -43,12 +49,12 @@ class JsonProducer:
         )
         self.sent = 0
 
-    def send(self, topic: str, key: str, record: Mapping[str, Any] | bytes) -> None:
+    def send(self, topic: str, key: str, record: Record | Mapping[str, Any] | bytes) -> None:
         value = record if isinstance(record, bytes) else encode(record)
         self._producer.send(topic, key=key.encode(), value=value)
         self.sent += 1
 
-    def send_many(self, topic: str, items: Iterable[tuple[str, Mapping[str, Any] | bytes]]) -> int:
+    def send_many(self, topic: str, items: Iterable[tuple[str, Record | Mapping[str, Any] | bytes]]) -> int:
         n = 0
         for key, record in items:
             self.send(topic, key, record)

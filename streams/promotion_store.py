@@ -21,15 +21,14 @@ from typing import TypeVar
 
 from sqlalchemy import Engine
 
+from fcplan.core.contracts import Promotion
+from fcplan.storage.metrics import PROMOTIONS_DEAD_LETTERS
 from fcplan.storage.outage import backoff_s, describe, is_outage
-from streams.contracts import Promotion
-from streams.sink import bump_metrics, store_promotions
-from streams.validation import UNDECODABLE, UNWRITABLE, Limits, Rejected, exception_detail, parse_promotion
+from fcplan.streams.sink import bump_metrics, store_promotions
+from fcplan.streams.validation import UNDECODABLE, UNWRITABLE, Limits, Rejected, exception_detail, parse_promotion
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-DEAD_LETTERS = "promotions_dead_letters"
 
 
 @dataclass(frozen=True)
@@ -92,7 +91,7 @@ class PromotionStore:
         """Store every valid promotion of a batch; the records to dead-letter, by index.
 
         The records the database refuses are isolated by bisection
-        (:func:`streams.sink.store_promotions`, which counts them itself).
+        (:func:`fcplan.streams.sink.store_promotions`, which counts them itself).
         """
         valid, dead = self.parse(values)
         if valid:
@@ -107,7 +106,7 @@ class PromotionStore:
         reasons = Counter(d.reason for d in dead if d.reason != UNWRITABLE)
         if not reasons:
             return
-        counts = Counter({(DEAD_LETTERS, reason): n for reason, n in reasons.items()})
+        counts = Counter({(PROMOTIONS_DEAD_LETTERS, reason): n for reason, n in reasons.items()})
 
         def bump() -> None:
             with self.engine.begin() as conn:

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from streams.contracts import ORDERS
-from streams.producer import JsonProducer
+from fcplan.core.contracts import ORDERS
+from fcplan.streams.producer import JsonProducer
 
 
 class ReplayError(ValueError):

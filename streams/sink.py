@@ -1,7 +1,6 @@
 """The one sink that writes stream results to the database.
 
-Orders: :mod:`streams.order_sink` (exactly once, in a few statements a batch);
-:func:`write_orders` here takes :class:`~streams.contracts.Order` records.
+Orders: :mod:`fcplan.streams.order_sink` (exactly once, in a few statements a batch);
 Promotions: newest version wins; :func:`store_promotions` isolates the records
 the database refuses.
 """
@@ -10,32 +9,24 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import timedelta
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
+from fcplan.core.contracts import Promotion
+from fcplan.storage import metrics as m
 from fcplan.storage import upsert
+from fcplan.storage.orders_sql import add_metrics
 from fcplan.storage.outage import is_outage
 from fcplan.storage.schema import promotions
-from streams.aggregate import to_naive_utc
-from streams.columns import OrderColumns
-from streams.contracts import Order, Promotion
-from streams.order_sink import OrderBatchResult, add_metrics, write_order_columns
-from streams.poison import bisect_writes
-from streams.validation import UNWRITABLE, exception_detail
+from fcplan.streams.hours import to_naive_utc
+from fcplan.streams.order_sink import OrderBatchResult
+from fcplan.streams.poison import bisect_writes
+from fcplan.streams.validation import UNWRITABLE, exception_detail
 
-__all__ = ["OrderBatchResult", "StoredPromotions", "bump_metrics", "store_promotions", "write_orders",
-           "write_promotions"]
-
-
-def write_orders(engine: Engine, batch: Sequence[Order], grace: timedelta) -> OrderBatchResult:
-    """Store orders exactly once (see :mod:`streams.order_sink`); ``late`` holds the
-    late :class:`Order` records themselves."""
-    result = write_order_columns(engine, OrderColumns.from_orders(batch), grace)
-    return replace(result, late=[batch[i] for i in result.late])
+__all__ = ["OrderBatchResult", "StoredPromotions", "bump_metrics", "store_promotions", "write_promotions"]
 
 
 def bump_metrics(conn: Connection, counts: Counter[tuple[str, str]]) -> None:
@@ -72,13 +63,13 @@ class StoredPromotions:
 
 def store_promotions(engine: Engine, batch: Sequence[Promotion]) -> StoredPromotions:
     """:func:`write_promotions`, with the records the database refuses isolated
-    (:mod:`streams.poison`) instead of failing the batch; they are counted as
+    (:mod:`fcplan.streams.poison`) instead of failing the batch; they are counted as
     ``promotions_dead_letters/unwritable``. A database outage propagates
     (:func:`fcplan.storage.outage.is_outage`): retry the whole batch later."""
     parts = bisect_writes(len(batch), lambda lo, hi: write_promotions(engine, batch[lo:hi]), is_outage)
     if parts.poison:
         with engine.begin() as conn:
-            bump_metrics(conn, Counter({("promotions_dead_letters", UNWRITABLE): len(parts.poison)}))
+            bump_metrics(conn, Counter({(m.PROMOTIONS_DEAD_LETTERS, UNWRITABLE): len(parts.poison)}))
     return StoredPromotions(len(batch) - len(parts.poison), [(k, exception_detail(e)) for k, e in parts.poison])
 
 
@@ -98,5 +89,5 @@ def write_promotions(engine: Engine, batch: Sequence[Promotion]) -> int:
             ["promo_id"],
             where=_not_older,
         )
-        bump_metrics(conn, Counter({("promotions", "accepted"): len(batch)}))
+        bump_metrics(conn, Counter({(m.PROMOTIONS, m.ACCEPTED): len(batch)}))
     return len(newest)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from streams.contracts import TOPICS
+from fcplan.core.contracts import TOPICS
 
 log = logging.getLogger(__name__)
 
 
 def ensure_topics(servers: str, partitions: int, replication: int = 1) -> list[str]:
-    """Create every topic of :data:`streams.contracts.TOPICS` that is missing;
+    """Create every topic of :data:`fcplan.core.contracts.TOPICS` that is missing;
     returns the ones created."""
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic

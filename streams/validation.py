@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
-from streams.contracts import Order, Promotion
+from fcplan.core.contracts import Order, Promotion
 
 MALFORMED = "malformed"
 INVALID = "invalid"
@@ -27,7 +27,6 @@ UNKNOWN_CENTER = "unknown_center"
 UNDECODABLE = "undecodable"
 #: The record passed validation but the database refused it (found by bisecting a failed batch).
 UNWRITABLE = "unwritable"
-REASONS = (MALFORMED, INVALID, OVERSIZE, ABSURD, FUTURE, LATE, UNKNOWN_CENTER, UNDECODABLE, UNWRITABLE)
 #: Characters of an exception's text kept in a dead letter's detail.
 _DETAIL_CHARS = 500
 
@@ -101,7 +100,7 @@ def parse_order(raw: bytes | None, limits: Limits, now: datetime) -> Order | Rej
 
     Parsing goes straight from bytes (pydantic-core's JSON parser: a few
     microseconds an event). Lateness is not judged here: it depends on the
-    stream time, which the sink knows (see :func:`streams.aggregate.split_late`).
+    stream time, which the sink knows (see :func:`fcplan.streams.columns.split_late`).
     Never raises (see the module docstring).
     """
     try:

@@ -38,8 +38,8 @@ def _pg_available() -> bool:
 @pytest.fixture(scope="session")
 def broker() -> Iterator[Any]:
     """A running embedded broker with fcplan's topics; yields it (``.bootstrap``)."""
-    from fcplan.broker import EmbeddedBroker, free_port
-    from streams.topics import ensure_topics
+    from fcplan.app.broker import EmbeddedBroker, free_port
+    from fcplan.streams.topics import ensure_topics
 
     with EmbeddedBroker(port=free_port()) as running:
         ensure_topics(running.bootstrap, partitions=4)
@@ -85,7 +85,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def settings_factory() -> Callable[..., Any]:
     """Build a Settings object from keyword overrides of its sections, e.g.
     ``settings_factory(database={"url": u}, kafka={"bootstrap": b})``."""
-    from fcplan.settings import Settings
+    from fcplan.core.settings import Settings
 
     def make(**sections: Any) -> Settings:
         return Settings.model_validate(sections)
@@ -140,7 +140,7 @@ class ProcTree:
         import signal
         import time
 
-        from fcplan.broker import port_is_free
+        from fcplan.app.broker import port_is_free
 
         tree = self.descendants(proc.pid)
         sessions = {s for pid in tree if (s := self.session(pid)) is not None} - {os.getsid(0)}

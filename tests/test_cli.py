@@ -116,7 +116,7 @@ def test_replay_with_the_center_column_option_gets_past_the_column_check(run, tm
 
 
 def closed_port() -> int:
-    from fcplan.broker import free_port
+    from fcplan.app.broker import free_port
 
     return free_port()  # nothing listens there
 
@@ -168,7 +168,7 @@ def test_when_fcplan_dashboard_is_killed_with_sigkill_then_streamlit_stops_and_t
 ) -> None:
     import time
 
-    from fcplan.broker import free_port, port_is_free
+    from fcplan.app.broker import free_port, port_is_free
 
     def wait_until(condition, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s

@@ -101,7 +101,7 @@ def test_compose_has_kafka_postgres_and_the_three_fcplan_services(services: dict
 
 
 def test_every_fcplan_variable_in_compose_is_one_the_settings_read(services: dict[str, Any]) -> None:
-    from fcplan.settings import environment_variables
+    from fcplan.core.settings import environment_variables
 
     known = environment_variables()
     used = {
@@ -116,7 +116,7 @@ def test_every_fcplan_variable_in_compose_is_one_the_settings_read(services: dic
 
 
 def test_the_check_above_would_catch_a_misspelled_variable() -> None:
-    from fcplan.settings import environment_variables
+    from fcplan.core.settings import environment_variables
 
     known = environment_variables()
     assert "FCPLAN_DATABASE_URL" in known
@@ -139,7 +139,7 @@ def test_fcplan_services_share_one_environment_from_the_anchor(
 def test_compose_environment_builds_a_valid_settings_object(
     services: dict[str, Any], clean_env: pytest.MonkeyPatch
 ) -> None:
-    from fcplan.settings import Settings
+    from fcplan.core.settings import Settings
 
     for name in FCPLAN_SERVICES:
         for var, raw in environment(services[name]).items():
@@ -155,7 +155,7 @@ def test_compose_environment_builds_a_valid_settings_object(
 def test_compose_environment_with_operator_overrides_parses(
     services: dict[str, Any], clean_env: pytest.MonkeyPatch
 ) -> None:
-    from fcplan.settings import Settings
+    from fcplan.core.settings import Settings
 
     operator = {**OPERATOR_ENV, "FCPLAN_TIMEZONE": "Europe/London", "FCPLAN_CENTERS": "LHR1,MAN2"}
     for var, raw in environment(services["worker"]).items():

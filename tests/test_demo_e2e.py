@@ -98,7 +98,7 @@ def count(engine, table) -> int:
 
 
 def test_demo_runs_to_the_first_plan_and_exits_cleanly(tmp_path: Path, proc_tree) -> None:
-    from fcplan.broker import free_port
+    from fcplan.app.broker import free_port
     from fcplan.storage.schema import (
         center_hourly,
         forecast_runs,
@@ -168,7 +168,7 @@ def test_demo_runs_to_the_first_plan_and_exits_cleanly(tmp_path: Path, proc_tree
 
 
 def test_sigint_stops_the_demo_and_every_child_it_started(tmp_path: Path, proc_tree) -> None:
-    from fcplan.broker import free_port
+    from fcplan.app.broker import free_port
 
     port = free_port()
     log = tmp_path / "demo.out"
@@ -197,7 +197,7 @@ def test_when_the_demo_is_killed_with_sigkill_then_no_process_of_it_is_left_and_
 ) -> None:
     """kill -9 leaves the demo no chance to clean up: its children must go by themselves
     (PR_SET_PDEATHSIG), and the worker's writer when its socket to the worker closes."""
-    from fcplan.broker import free_port, port_is_free
+    from fcplan.app.broker import free_port, port_is_free
 
     port = free_port()
     log = tmp_path / "demo.out"

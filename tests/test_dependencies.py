@@ -20,7 +20,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-PACKAGES = ("fcplan", "streams", "models", "planner", "dashboard")
+#: The source folders of the installed packages (``package-dir``: models/ is fcplan.models).
+PACKAGES = tuple(sorted(set(PYPROJECT["tool"]["setuptools"]["package-dir"].values())))
 TOOLING = ("tests", "benchmarks", "scripts")
 
 

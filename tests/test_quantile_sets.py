@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard.charts import _band_levels, median_column
-from fcplan.settings import PlannerSettings
-from models.champion import RunInfo, live_scores
-from models.drift_monitor import DriftMonitor
-from models.sequential import day_distribution
-from planner import CenterParams, plan_staffing
+from fcplan.core.settings import CenterParams, PlannerSettings
+from fcplan.dashboard.charts import _band_levels, median_column
+from fcplan.models.champion import RunInfo, live_scores
+from fcplan.models.drift_monitor import DriftMonitor
+from fcplan.models.sequential import day_distribution
+from fcplan.planner import plan_staffing
 
 
 def level_sets(n: int = 30) -> list[list[float]]:

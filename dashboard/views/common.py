@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import data
+from fcplan.core.panel import MODEL, UNIQUE_ID, PanelError, select_model
+from fcplan.dashboard import data
 
 CENTER_KEY = "center"
 WAITING_FORECAST = (
@@ -74,3 +75,12 @@ def local_text(ts: object, tz: str) -> str:
     """A naive-UTC database time as readable local time."""
     local = data.to_local(ts, tz)
     return "—" if local is None else f"{local:%a %d %b %H:%M} ({tz})"
+
+
+def center_rows(forecast: pd.DataFrame, center: str) -> pd.DataFrame:
+    """The center's rows of one model: the ensemble when there are several (else the first by name)."""
+    rows = forecast[forecast[UNIQUE_ID] == center]
+    try:
+        return select_model(rows)
+    except PanelError:
+        return rows[rows[MODEL] == sorted(rows[MODEL].unique())[0]]

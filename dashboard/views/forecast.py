@@ -5,22 +5,20 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data
-from dashboard.views.common import (
+from fcplan.core.panel import DS, MODEL, UNIQUE_ID
+from fcplan.dashboard import charts, data
+from fcplan.dashboard.views.common import (
     WAITING_FORECAST,
     WAITING_ORDERS,
+    center_rows,
     headcount_tiles,
     local_text,
     selected_center,
 )
-from fcplan.panel import DS, MODEL, UNIQUE_ID
 
 
 def _model_rows(forecast: pd.DataFrame, center: str) -> pd.DataFrame:
-    rows = forecast[forecast[UNIQUE_ID] == center]
-    if MODEL in rows and rows[MODEL].nunique() > 1:
-        models = sorted(rows[MODEL].unique())
-        rows = rows[rows[MODEL] == ("ensemble" if "ensemble" in models else models[0])]
+    rows = center_rows(forecast, center)
     return rows.drop(columns=[UNIQUE_ID, MODEL], errors="ignore").sort_values(DS)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data
-from dashboard.views.common import WAITING_FORECAST, local_text
+from fcplan.dashboard import charts, data
+from fcplan.dashboard.views.common import WAITING_FORECAST, local_text
 
 COLUMNS = {
     "model": "model",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data
-from dashboard.views.common import WAITING_PLAN, headcount_tiles, local_text, selected_center, shift_order
+from fcplan.dashboard import charts, data
+from fcplan.dashboard.views.common import WAITING_PLAN, headcount_tiles, local_text, selected_center, shift_order
 
 ALL = "All centers"
 

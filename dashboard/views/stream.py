@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data
-from dashboard.views.common import WAITING_ORDERS, local_text
+from fcplan.dashboard import charts, data
+from fcplan.dashboard.views.common import WAITING_ORDERS, local_text
+from fcplan.storage import metrics as m
 
 LIVE_S = 5
 
@@ -27,13 +28,13 @@ def live_stream() -> None:
         if metrics.empty and hourly.empty:
             st.info(WAITING_ORDERS)
         if not metrics.empty:
-            dead = metrics[metrics["name"].str.endswith("dead_letters")]
+            dead = metrics[metrics["name"].str.endswith(m.DEAD_LETTERS_SUFFIX)]
             cols = st.columns(4)
-            cols[0].metric("Orders accepted", f"{counter(metrics, 'orders', 'accepted'):,}", border=True)
-            cols[1].metric("Duplicates dropped", f"{counter(metrics, 'orders', 'duplicate'):,}", border=True)
+            cols[0].metric("Orders accepted", f"{counter(metrics, m.ORDERS, m.ACCEPTED):,}", border=True)
+            cols[1].metric("Duplicates dropped", f"{counter(metrics, m.ORDERS, m.DUPLICATE):,}", border=True)
             cols[2].metric("Dead letters", f"{int(dead['value'].sum()):,}", border=True)
             cols[3].metric(
-                "Promotions accepted", f"{counter(metrics, 'promotions', 'accepted'):,}", border=True
+                "Promotions accepted", f"{counter(metrics, m.PROMOTIONS, m.ACCEPTED):,}", border=True
             )
             st.caption(f"Counters updated {local_text(metrics['updated_at'].max(), cfg.timezone)}")
         st.subheader(f"Orders per hour today ({data.local_today(cfg.timezone, cfg.url):%a %d %b}, {cfg.timezone})")
@@ -44,7 +45,7 @@ def live_stream() -> None:
             totals = hourly.groupby("unique_id")["y"].sum().astype(int).rename("orders today")
             st.dataframe(totals.to_frame().T, width="stretch")
         if not metrics.empty:
-            dead = metrics[metrics["name"].str.endswith("dead_letters")]
+            dead = metrics[metrics["name"].str.endswith(m.DEAD_LETTERS_SUFFIX)]
             if len(dead):
                 st.subheader("Dead letters by reason")
                 chart = charts.dead_letters(dead[["name", "reason", "value"]])

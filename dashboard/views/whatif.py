@@ -6,27 +6,28 @@ comes from the pure planner (``plan_staffing``), as the stored plan did.
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data
-from dashboard.views.common import WAITING_FORECAST, WAITING_ORDERS, WAITING_PLAN, selected_center, shift_order
-from fcplan.panel import DS, MODEL, UNIQUE_ID
-from planner import CenterParams, plan_staffing, quantile_levels
-
-#: The retrainer estimates no effect from fewer promotion days (models.promo_effect.MIN_PROMO_DAYS).
-MIN_PROMO_DAYS = 5
+from fcplan.core.panel import DS, UNIQUE_ID
+from fcplan.core.promotions import EFFECT_PER_PCT, MIN_PROMO_DAYS, PROMO_DAYS, discount_uplift
+from fcplan.core.quantiles import quantile_levels
+from fcplan.core.settings import CenterParams, PlannerSettings
+from fcplan.dashboard import charts, data
+from fcplan.dashboard.views.common import (
+    WAITING_FORECAST,
+    WAITING_ORDERS,
+    WAITING_PLAN,
+    center_rows,
+    selected_center,
+    shift_order,
+)
+from fcplan.planner import plan_staffing
 
 
 def center_forecast(forecast: pd.DataFrame, center: str) -> pd.DataFrame:
     """The center's rows of one model (the ensemble when there are several), by day."""
-    rows = forecast[forecast[UNIQUE_ID] == center]
-    if MODEL in rows and rows[MODEL].nunique() > 1:
-        models = sorted(rows[MODEL].unique())
-        rows = rows[rows[MODEL] == ("ensemble" if "ensemble" in models else models[0])]
-    return rows.sort_values(DS).reset_index(drop=True)
+    return center_rows(forecast, center).sort_values(DS).reset_index(drop=True)
 
 
 def plan_shares(plan: pd.DataFrame, center: str, order: list[str]) -> pd.DataFrame:
@@ -42,12 +43,8 @@ def plan_shares(plan: pd.DataFrame, center: str, order: list[str]) -> pd.DataFra
 def center_params(run: dict, center: str) -> CenterParams:
     """The stored plan's parameters, with the center's overrides applied."""
     stored = dict(run.get("params") or {})
-    stored.update((stored.get("center_overrides") or {}).get(center, {}))
-    names = {f.name for f in fields(CenterParams)}
-    values = {k: v for k, v in stored.items() if k in names}
-    if "min_packers" in values:
-        values["min_packers"] = int(values["min_packers"])
-    return CenterParams(**values)
+    settings = PlannerSettings(**{k: v for k, v in stored.items() if k in PlannerSettings.model_fields})
+    return CenterParams.per_center(settings, [center])[center]
 
 
 def scenario_forecast(rows: pd.DataFrame, days: pd.DatetimeIndex, uplift: float) -> pd.DataFrame:
@@ -72,13 +69,13 @@ def effect_text(effect: pd.DataFrame, center: str) -> tuple[float, str]:
             "No promotion effect stored with this forecast run (the retrainer estimates it on its next run): "
             "the scenario equals the baseline."
         )
-    per_pct, days = float(row["effect_per_pct"].iloc[0]), int(row["promo_days"].iloc[0])
+    per_pct, days = float(row[EFFECT_PER_PCT].iloc[0]), int(row[PROMO_DAYS].iloc[0])
     if days < MIN_PROMO_DAYS:
         return 0.0, (
             f"Not enough promotions to estimate the effect ({days} promotion days in the history, "
             f"{MIN_PROMO_DAYS} needed): the scenario equals the baseline."
         )
-    per_ten = (1 + per_pct) ** 10 - 1
+    per_ten = discount_uplift(per_pct, 10) - 1
     return per_pct, (
         f"**{per_ten:+.1%} orders per 10% discount**, from {days} promotion days (center-days, pooled over "
         "centers): a log-linear regression of daily orders on the discount with center × weekday effects."
@@ -124,7 +121,7 @@ def page() -> None:
         discount = cols[2].slider("Discount %", 0, 50, 20, step=5, key="whatif_discount")
 
         per_pct, how = effect_text(data.promo_effects(cfg.url, run["run_id"]), center)
-        uplift = (1 + per_pct) ** discount
+        uplift = discount_uplift(per_pct, discount)
         asked = pd.date_range(pd.Timestamp(start), periods=int(n_days), freq="D")
         days = asked[asked <= horizon[-1]]
         scenario = scenario_forecast(rows, days, uplift)

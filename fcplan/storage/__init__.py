@@ -7,6 +7,7 @@ retries never double-count.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, create_engine, event, true
+from sqlalchemy import Engine, Table, create_engine, event, text, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError
@@ -35,7 +36,8 @@ def utcnow() -> datetime:
 def make_engine(
     url: str, create: bool = True, sqlite_cache_mib: int | None = None, sqlite_busy_ms: int = 30_000
 ) -> Engine:
-    """An engine for ``url`` with the schema created (``create``).
+    """An engine for ``url`` with the schema created or upgraded to the newest revision
+    (``create``; see :func:`migrate`).
 
     SQLite files get their folder created, WAL journaling and a busy timeout
     (``sqlite_busy_ms``: how long a write waits for another process's lock
@@ -65,16 +67,13 @@ def make_engine(
 
 
 def _create_schema(engine: Engine, attempts: int = 10) -> None:
-    """``create_all`` and the pending migrations, tolerating another process doing the
-    same at the same moment (replicas starting on a fresh database): a retry's check sees them."""
-    from fcplan.storage.migrations import migrate
-
+    """:func:`migrate`, tolerating another process migrating the same database at the
+    same moment (replicas starting on a fresh database): a retry sees its work."""
     for attempt in range(attempts):
         started = time.monotonic()
         try:
-            metadata.create_all(engine)
-            _check_orders_table(engine)
             migrate(engine)
+            _check_orders_table(engine)
             return
         except DBAPIError as exc:
             # A failure that took seconds is a lock the busy timeout already waited out (or
@@ -82,6 +81,45 @@ def _create_schema(engine: Engine, attempts: int = 10) -> None:
             if attempt == attempts - 1 or (is_outage(exc) and time.monotonic() - started > 1.0):
                 raise
             time.sleep(0.05 * (attempt + 1))
+
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+@lru_cache(maxsize=1)
+def head_revision() -> str:
+    """The newest schema revision (``fcplan/storage/migrations/versions``)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision a database is at (None: never migrated)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade the database to the newest revision, in place (a no-op when it is there).
+
+    A database that fcplan created before it had migrations holds the tables of the
+    first revision, which creates only the missing ones: it is upgraded like any other."""
+    if current_revision(engine) == head_revision():
+        return
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with _MIGRATING, engine.begin() as conn:  # alembic's context is one per process
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+_MIGRATING = threading.Lock()
 
 
 def _check_orders_table(engine: Engine) -> None:
@@ -174,4 +212,6 @@ def insert_select_upsert(conn: Connection, table: Table, select_stmt: Any, keys:
 def reset(engine: Engine) -> None:
     """Drop and recreate every table (demo start, tests)."""
     metadata.drop_all(engine)
-    metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    migrate(engine)

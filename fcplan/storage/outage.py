@@ -9,7 +9,7 @@ reports those as ``OperationalError``, ``InterfaceError``,
 mistakes (``no such table``) as ``OperationalError``: those are not outages.
 Everything else (an integrity or data error, a value the driver cannot bind)
 is tied to what was written, so retrying the same statement cannot help: the
-orders writer isolates the record instead (:mod:`streams.poison`).
+orders writer isolates the record instead (:mod:`fcplan.streams.poison`).
 
 Long-running loops wait an outage out with :func:`call_through_outages`
 (capped exponential backoff, every retry logged, until ``keep_going`` says

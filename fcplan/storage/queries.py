@@ -8,11 +8,11 @@ from datetime import date, datetime
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
-from fcplan.panel import DS, MODEL, UNIQUE_ID, Y, quantile_name
+from fcplan.core.panel import DS, MODEL, UNIQUE_ID, Y
+from fcplan.core.quantiles import quantile_name
 from fcplan.storage.schema import (
     center_hourly,
     clock_state,
-    demand_truth,
     forecast_alerts,
     forecast_runs,
     forecasts,
@@ -159,7 +159,7 @@ def forecast_frame(engine: Engine, run_id: str) -> pd.DataFrame:
 
 def issued_forecasts(engine: Engine, since: date) -> pd.DataFrame:
     """Every run's ensemble forecasts for days from ``since``: ``unique_id, ds,
-    data_end, run_id`` + one column per quantile (see :func:`models.drift.as_issued`)."""
+    data_end, run_id`` + one column per quantile (see :func:`fcplan.models.drift.as_issued`)."""
     stmt = (
         select(
             forecasts.c.run_id,
@@ -223,16 +223,6 @@ def decisions_frame(engine: Engine, limit: int = 100) -> pd.DataFrame:
 def alerts_frame(engine: Engine, limit: int = 200) -> pd.DataFrame:
     stmt = select(forecast_alerts).order_by(forecast_alerts.c.created_at.desc()).limit(limit)
     return _frame(engine, stmt)
-
-
-def truth_daily(engine: Engine, tz: str) -> pd.DataFrame:
-    """The simulator's expected orders per center per local day: ``unique_id, ds, y``."""
-    raw = _frame(engine, select(demand_truth))
-    if raw.empty:
-        return pd.DataFrame(columns=[UNIQUE_ID, DS, Y])
-    local = pd.to_datetime(raw["hour"]).dt.tz_localize("UTC").dt.tz_convert(tz).dt.tz_localize(None)
-    out = pd.DataFrame({UNIQUE_ID: raw["center_id"], DS: local.dt.normalize(), Y: raw["expected_orders"]})
-    return out.groupby([UNIQUE_ID, DS], as_index=False)[Y].sum()
 
 
 def row_counts(engine: Engine) -> dict[str, int]:

@@ -84,7 +84,7 @@ forecast_runs = Table(
     Column("data_end", Date, nullable=True),
     Column("fit_seconds", Float, nullable=False),
     Column("fallbacks", JSON, nullable=False),
-    # The registry (migration 1): version = hash of config and data window; status
+    # The registry (revision 0002): version = hash of config and data window; status
     # champion, challenger or retired; the data window's start.
     Column("data_start", Date, nullable=True),
     Column("version", String(64), nullable=True),
@@ -172,7 +172,7 @@ forecast_alerts = Table(
     Column("day", Date, nullable=False),
     Column("kind", String(32), nullable=False),
     Column("message", Text, nullable=False),
-    # The hourly monitor's lifecycle and evidence (migration 1; null for the daily rules).
+    # The hourly monitor's lifecycle and evidence (revision 0002; null for the daily rules).
     Column("status", String(16), nullable=True),
     Column("statistic", Float, nullable=True),
     Column("threshold", Float, nullable=True),
@@ -192,7 +192,7 @@ center_watermarks = Table(
     Column("watermark", DateTime, nullable=False),
 )
 
-#: Every champion/challenger decision with its evidence (migration 1).
+#: Every champion/challenger decision with its evidence (revision 0002).
 model_decisions = Table(
     "model_decisions",
     metadata,
@@ -223,13 +223,4 @@ clock_state = Table(
     Column("name", String(32), primary_key=True),
     Column("now", DateTime, nullable=False),  # simulated now, naive UTC
     Column("updated_at", DateTime, nullable=False),
-)
-
-#: Applied schema migrations (fcplan.storage.migrations).
-schema_migrations = Table(
-    "schema_migrations",
-    metadata,
-    Column("version", Integer, primary_key=True),
-    Column("name", String(128), nullable=False),
-    Column("applied_at", DateTime, nullable=False),
 )

@@ -1,6 +1,6 @@
 """Neural global forecasters. Importing this package does not import torch; fitting does."""
 
-from models.neural.deepar import DeepAR
-from models.neural.mlp import MLPQuantile
+from fcplan.models.neural.deepar import DeepAR
+from fcplan.models.neural.mlp import MLPQuantile
 
 __all__ = ["DeepAR", "MLPQuantile"]

@@ -3,7 +3,7 @@
 Training: random windows of ``context_length + prediction_length`` steps from
 any series; each window is divided by its scale ``v = 1 + mean(y in the
 context)`` (the paper's mean scaling); at step ``t`` the GRU
-(:class:`~models.neural.modules.DeepARNet`) sees the lagged targets
+(:class:`~fcplan.models.neural.modules.DeepARNet`) sees the lagged targets
 ``y[t - lag] / v`` and their observed flags, the calendar encoding, holiday
 flags, known-future covariates at ``t``, past-only covariates at ``t - 1`` and
 ``log v``, and the loss is the negative-binomial negative log-likelihood of
@@ -24,18 +24,11 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from fcplan.panel import PanelError
-from models.base import Forecaster
-from models.features import (
-    Grid,
-    build_grid,
-    first_observed,
-    is_subdaily,
-    last_value_forecast,
-    season_length,
-    take,
-)
-from models.neural.windows import prediction_grid, split_covariates, step_features
+from fcplan.core.frequency import season_length
+from fcplan.core.panel import PanelError
+from fcplan.models.base import Forecaster
+from fcplan.models.features import Grid, build_grid, first_observed, is_subdaily, last_value_forecast, take
+from fcplan.models.neural.windows import prediction_grid, split_covariates, step_features
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +40,11 @@ class DeepAR(Forecaster):
     """Global autoregressive GRU with a negative-binomial output, sampled ancestrally.
 
     Training cost scales with the data: about ``passes`` passes over the training
-    windows (see :func:`models.neural.training.step_budget`), at most ``epochs *
+    windows (see :func:`fcplan.models.neural.training.step_budget`), at most ``epochs *
     batches_per_epoch`` batches and ``max_train_s`` seconds."""
 
+    #: Training-time cap when neither ``max_train_s`` nor ``fit(time_limit=...)`` sets one.
+    DEFAULT_TRAIN_S: ClassVar[float] = 120.0
     name: ClassVar[str] = "deepar"
     uses_covariates: ClassVar[bool] = True
 
@@ -70,7 +65,7 @@ class DeepAR(Forecaster):
         past_covariates: Sequence[str] = (),
         country: str | None = None,
         max_history: int = 730,
-        max_train_s: float = 120.0,
+        max_train_s: float | None = None,
         num_threads: int = 1,
         seed: int = 0,
     ) -> None:
@@ -122,8 +117,8 @@ class DeepAR(Forecaster):
     def _fit(self, panel: pd.DataFrame) -> None:
         import torch
 
-        from models.neural.modules import DeepARNet, negbin_log_prob
-        from models.neural.training import fit_network
+        from fcplan.models.neural.modules import DeepARNet, negbin_log_prob
+        from fcplan.models.neural.training import fit_network
 
         if not self.nonnegative_:
             raise PanelError(
@@ -160,7 +155,8 @@ class DeepAR(Forecaster):
             log_prob = negbin_log_prob(torch.as_tensor(np.nan_to_num(target)), mu, alpha)
             return -(log_prob * mask).sum() / mask.sum().clamp_min(1)
 
-        self.loss_history_ = fit_network(net, batch_loss, len(ends), p, self.name)
+        train_s = self.train_seconds(p["max_train_s"], self.DEFAULT_TRAIN_S)
+        self.loss_history_ = fit_network(net, batch_loss, len(ends), {**p, "max_train_s": train_s}, self.name)
         self.net_ = net
 
     # ------------------------------------------------------------ predict
@@ -208,6 +204,6 @@ class DeepAR(Forecaster):
 
 
 def _draw(mu: Any, alpha: Any) -> np.ndarray:
-    from models.neural.modules import negbin_sample
+    from fcplan.models.neural.modules import negbin_sample
 
     return negbin_sample(mu.double(), alpha.double()).numpy()

@@ -5,7 +5,7 @@ the series' scale at the origin (mean ``|y|`` over its last 28 steps),
 their observed flags, the covariates over the context, the known-future
 covariates and holidays of the next ``max_horizon`` steps, the calendar of the
 first target step and ``log1p(scale)``. The network
-(:class:`~models.neural.modules.MLPQuantileNet`) outputs all ``levels`` for all
+(:class:`~fcplan.models.neural.modules.MLPQuantileNet`) outputs all ``levels`` for all
 ``max_horizon`` steps at once, non-crossing by construction, trained with the
 pinball loss across all series. Horizons beyond ``max_horizon`` are forecast
 block by block, feeding the median back (intervals then do not widen: refit
@@ -22,18 +22,19 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from models.base import Forecaster
-from models.features import (
+from fcplan.core.calendar import HOLIDAY_COLUMNS
+from fcplan.core.frequency import season_length
+from fcplan.models.base import Forecaster
+from fcplan.models.features import (
     Grid,
     build_grid,
     interpolate_levels,
     is_subdaily,
     last_value_forecast,
-    season_length,
     series_scale,
     take,
 )
-from models.neural.windows import origin_pairs, prediction_grid, split_covariates, step_features
+from fcplan.models.neural.windows import origin_pairs, prediction_grid, split_covariates, step_features
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +45,11 @@ class MLPQuantile(Forecaster):
     """Global multi-horizon quantile MLP trained with the pinball loss.
 
     Training cost scales with the data: about ``passes`` passes over the training
-    windows (see :func:`models.neural.training.step_budget`), at most ``epochs *
+    windows (see :func:`fcplan.models.neural.training.step_budget`), at most ``epochs *
     batches_per_epoch`` batches and ``max_train_s`` seconds."""
 
+    #: Training-time cap when neither ``max_train_s`` nor ``fit(time_limit=...)`` sets one.
+    DEFAULT_TRAIN_S: ClassVar[float] = 60.0
     name: ClassVar[str] = "mlp"
     uses_covariates: ClassVar[bool] = True
 
@@ -66,7 +69,7 @@ class MLPQuantile(Forecaster):
         past_covariates: Sequence[str] = (),
         country: str | None = None,
         max_history: int = 730,
-        max_train_s: float = 60.0,
+        max_train_s: float | None = None,
         num_threads: int = 1,
         seed: int = 0,
     ) -> None:
@@ -114,7 +117,7 @@ class MLPQuantile(Forecaster):
         """Per-step inputs: calendar encoding ``(n, T, E)`` and holidays + known-future
         covariates ``(n, T, K)``."""
         steps = step_features(grid, self.known_idx_, [], is_subdaily(self.freq_), self.params["country"])
-        n_known = len(self.known_idx_) + (2 if self.params["country"] else 0)
+        n_known = len(self.known_idx_) + (len(HOLIDAY_COLUMNS) if self.params["country"] else 0)
         split = steps.shape[-1] - n_known
         return np.ascontiguousarray(steps[..., :split]), np.ascontiguousarray(steps[..., split:])
 
@@ -122,8 +125,8 @@ class MLPQuantile(Forecaster):
     def _fit(self, panel: pd.DataFrame) -> None:
         import torch
 
-        from models.neural.modules import MLPQuantileNet, pinball_loss
-        from models.neural.training import fit_network
+        from fcplan.models.neural.modules import MLPQuantileNet, pinball_loss
+        from fcplan.models.neural.training import fit_network
 
         p = self.params
         torch.set_num_threads(p["num_threads"])
@@ -150,7 +153,8 @@ class MLPQuantile(Forecaster):
             return pinball_loss(pred, torch.as_tensor(target, dtype=torch.float32),
                                 torch.as_tensor(mask, dtype=torch.float32), levels)
 
-        self.loss_history_ = fit_network(net, batch_loss, len(pairs), p, self.name)
+        train_s = self.train_seconds(p["max_train_s"], self.DEFAULT_TRAIN_S)
+        self.loss_history_ = fit_network(net, batch_loss, len(pairs), {**p, "max_train_s": train_s}, self.name)
         self.net_ = net
 
     # ------------------------------------------------------------ predict

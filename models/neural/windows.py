@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from fcplan.panel import PanelError
-from models.features import Grid, extend_grid, first_observed, future_covariates, holiday_matrix, time_encoding
+from fcplan.core.panel import PanelError
+from fcplan.models.features import Grid, extend_grid, first_observed, future_covariates, holiday_matrix, time_encoding
 
 
 def split_covariates(covariates: Sequence[str], past: Sequence[str]) -> tuple[list[int], list[int]]:

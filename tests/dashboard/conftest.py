@@ -11,7 +11,8 @@ import pytest
 import streamlit as st
 from sqlalchemy import Engine, insert
 
-from fcplan.settings import DEFAULT_QUANTILES
+from fcplan.core.settings import DEFAULT_QUANTILES, CenterParams
+from fcplan.planner import parse_shifts, plan_staffing, shift_shares
 from fcplan.storage import make_engine
 from fcplan.storage.schema import (
     center_hourly,
@@ -25,7 +26,6 @@ from fcplan.storage.schema import (
     staffing_plans,
     stream_metrics,
 )
-from planner import CenterParams, parse_shifts, plan_staffing, shift_shares
 
 TZ = "Asia/Seoul"
 CENTERS = ("FC-ICN", "FC-PUS")

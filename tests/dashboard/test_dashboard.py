@@ -192,7 +192,7 @@ def test_when_the_promotion_runs_past_the_horizon_then_it_is_cut_at_the_last_day
 
 
 def _closed_port() -> int:
-    from fcplan.broker import free_port
+    from fcplan.app.broker import free_port
 
     return free_port()  # nothing listens there
 

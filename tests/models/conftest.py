@@ -8,9 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-#: Tiny hyperparameters that keep the statsmodels fits fast in tests.
-FAST_PARAMS = {"ets": {"maxiter": 20}, "sarimax": {"maxiter": 10}}
-
 
 def _series(
     uid: str, length: int, freq: str, start: str, rng: np.random.Generator, level: float
@@ -63,7 +60,7 @@ def make_awkward_panel() -> Callable[[], pd.DataFrame]:
 @pytest.fixture
 def make_future() -> Callable[..., pd.DataFrame]:
     """``make_future(panel, horizon, freq="D", **covariate_values)``: the rows after each series' end."""
-    from fcplan.panel import future_index
+    from fcplan.core.panel import future_index
 
     def make(panel: pd.DataFrame, horizon: int, freq: str = "D", **covariates: float) -> pd.DataFrame:
         future = future_index(panel, horizon, freq)

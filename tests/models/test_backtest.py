@@ -2,10 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fcplan.panel import PanelError, validate_panel
-from models.backtest import backtest, make_splits, stack_predictions
-from models.base import Forecaster
-from models.baselines import SeasonalNaive
+from fcplan.core.panel import PanelError, validate_panel
+from fcplan.models.backtest import backtest, make_splits, stack_predictions
+from fcplan.models.base import Forecaster
+from fcplan.models.baselines import SeasonalNaive
 
 
 class _Broken(Forecaster):

@@ -2,21 +2,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.baselines import (
+from fcplan.models.baselines import (
     MovingAverage,
     SeasonalNaive,
     fallback_reason,
     moving_average_quantiles,
-    season_length,
     seasonal_naive_quantiles,
 )
 
 LEVELS = [0.1, 0.5, 0.9]
-
-
-@pytest.mark.parametrize(("freq", "season"), [("D", 7), ("W-WED", 52), ("h", 24), ("MS", 1)])
-def test_season_length_follows_the_frequency(freq, season):
-    assert season_length(freq) == season
 
 
 def test_seasonal_naive_repeats_the_last_season():

@@ -6,7 +6,7 @@ from datetime import date
 
 import pandas as pd
 
-from models.champion import RunInfo, decide, live_scores, run_version
+from fcplan.models.champion import RunInfo, decide, live_scores, run_version
 
 TODAY = date(2026, 3, 20)
 CENTERS = frozenset({"FC-A", "FC-B"})

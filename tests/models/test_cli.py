@@ -4,7 +4,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from models.cli import register
+from fcplan.app.forecast_commands import register
 
 
 @pytest.fixture

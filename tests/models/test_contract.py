@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from models.registry import MODELS, TEST_PARAMS, get_model
+from fcplan.models.registry import MODELS, TEST_PARAMS, get_model
 
 LEVELS = [0.1, 0.5, 0.9]
 HORIZON = 4

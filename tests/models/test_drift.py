@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.drift import COVERAGE_DRIFT, OUTSIDE_BAND, as_issued, check_drift
+from fcplan.models.drift import COVERAGE_DRIFT, OUTSIDE_BAND, as_issued, check_drift
 
 
 def issued_frame(days: int, median: float = 100.0, uid: str = "FC-1") -> pd.DataFrame:

@@ -8,16 +8,16 @@ from datetime import UTC, datetime
 import pandas as pd
 from scipy import stats
 
-from fcplan.panel import DS, UNIQUE_ID, Y
+from fcplan.core.contracts import ForecastAlert
+from fcplan.core.panel import DS, UNIQUE_ID, Y
+from fcplan.models.drift_loop import DriftLoop
+from fcplan.models.drift_monitor import CLEARED, DOWN, OPEN, UP
+from fcplan.simulator import expected_daily, make_centers
+from fcplan.simulator.hourly import sample_hourly_counts
+from fcplan.simulator.shifts import Shift
 from fcplan.storage import make_engine, upsert
 from fcplan.storage import queries as q
 from fcplan.storage.schema import center_hourly, forecast_runs, forecasts
-from models.drift_loop import DriftLoop
-from models.drift_monitor import CLEARED, DOWN, OPEN, UP
-from streams.contracts import ForecastAlert
-from streams.simulation import expected_daily, make_centers
-from streams.simulation.hourly import sample_hourly_counts
-from streams.simulation.shifts import Shift
 
 TZ = "Asia/Seoul"
 START = pd.Timestamp("2025-09-01")

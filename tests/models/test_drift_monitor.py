@@ -6,12 +6,12 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from fcplan.panel import DS, UNIQUE_ID, Y
-from models.drift_monitor import CLEARED, DOWN, OPEN, UP, DriftMonitor, alert_id
-from models.sequential import intraday_shares
-from streams.simulation import expected_daily, make_centers
-from streams.simulation.hourly import sample_hourly_counts
-from streams.simulation.shifts import Shift
+from fcplan.core.panel import DS, UNIQUE_ID, Y
+from fcplan.models.drift_monitor import CLEARED, DOWN, OPEN, UP, DriftMonitor, alert_id
+from fcplan.models.sequential import intraday_shares
+from fcplan.simulator import expected_daily, make_centers
+from fcplan.simulator.hourly import sample_hourly_counts
+from fcplan.simulator.shifts import Shift
 
 START = pd.Timestamp("2025-09-01")
 LEVELS = [0.1, 0.5, 0.9]
@@ -130,8 +130,8 @@ def test_partial_days_are_judged_through_the_intraday_profile(centers, shares) -
 def test_an_alert_event_is_a_valid_forecast_alerts_record(centers, shares) -> None:
     from datetime import UTC, datetime
 
-    from models.drift_monitor import alert_payload
-    from streams.contracts import ForecastAlert
+    from fcplan.core.contracts import ForecastAlert
+    from fcplan.models.drift_monitor import alert_payload
 
     big = centers[0]
     start = (START + pd.Timedelta(days=2, hours=9)).tz_localize("Asia/Seoul")

@@ -3,11 +3,11 @@ import logging
 import numpy as np
 import pytest
 
-from fcplan.panel import PanelError
-from models.engine import LEADERBOARD_COLUMNS, run_backtest, run_engine
+from fcplan.core.panel import PanelError
+from fcplan.models.engine import LEADERBOARD_COLUMNS, run_backtest, run_engine
 
 LEVELS = [0.1, 0.5, 0.9]
-FAST = {"ets": {"maxiter": 15}, "sarimax": {"maxiter": 10}}
+FAST = {"ets": {"max_iter": 15}, "sarimax": {"max_iter": 10}}
 
 
 def test_the_engine_returns_an_ensemble_forecast_leaderboard_and_weights(make_panel, make_future):
@@ -42,7 +42,7 @@ def test_when_a_series_is_constant_then_the_engine_reports_its_fallback(make_pan
 
 def test_when_a_covariate_is_not_in_future_then_it_is_not_used(make_panel, caplog):
     panel = make_panel(n_series=1, length=50, promo=True)
-    with caplog.at_level(logging.INFO, logger="models.engine"):
+    with caplog.at_level(logging.INFO, logger="fcplan.models.engine"):
         result = run_engine(panel, 5, LEVELS, models=["sarimax"], model_params=FAST)
     assert "past-only" in caplog.text
     assert result.forecast[["0.1", "0.5", "0.9"]].notna().all().all()
@@ -50,7 +50,7 @@ def test_when_a_covariate_is_not_in_future_then_it_is_not_used(make_panel, caplo
 
 def test_when_the_time_budget_is_tiny_then_slow_models_are_skipped(make_panel, caplog):
     panel = make_panel(n_series=20, length=40)
-    with caplog.at_level(logging.WARNING, logger="models.engine"):
+    with caplog.at_level(logging.WARNING, logger="fcplan.models.engine"):
         result = run_engine(panel, 5, LEVELS, models=["sarimax"], time_limit_s=0.001, model_params=FAST)
     assert "sarimax" not in result.weights
     assert "skipped" in caplog.text
@@ -71,7 +71,7 @@ def test_the_backtest_scores_every_window_and_the_mean(make_panel):
 
 
 def test_the_ensemble_leaderboard_scores_each_window_with_weights_chosen_on_the_others():
-    from models.engine import nested_ensemble
+    from fcplan.models.engine import nested_ensemble
 
     y = np.arange(1.0, 41.0)
     groups = np.repeat([0, 1], 20)
@@ -85,19 +85,18 @@ def test_the_ensemble_leaderboard_scores_each_window_with_weights_chosen_on_the_
 
 
 def test_when_no_time_limit_is_given_then_the_default_budget_grows_with_the_series():
-    from models.engine import MAX_DEFAULT_BUDGET_S, default_time_limit
+    from fcplan.models.engine import MAX_DEFAULT_BUDGET_S, default_time_limit
 
     assert default_time_limit(5) < 30.0
     assert default_time_limit(5) < default_time_limit(500) <= MAX_DEFAULT_BUDGET_S
     assert default_time_limit(10**6) == MAX_DEFAULT_BUDGET_S
 
 
-def test_under_a_budget_a_global_model_gets_a_capped_training_time_and_the_horizon_it_needs(make_panel):
+def test_under_a_budget_a_global_model_gets_a_time_limit_for_fit_and_the_horizon_it_needs(make_panel):
     pytest.importorskip("lightgbm")
     panel = make_panel(n_series=2, length=60)
     result = run_backtest(panel, 5, LEVELS, models=["lightgbm"], time_limit_s=30.0,
                           model_params={"lightgbm": {"n_estimators": 10, "min_data_in_leaf": 5}})
     assert "lightgbm" in result.members
-    params = result.params["lightgbm"]
-    assert params["max_horizon"] == 5
-    assert 0 < params["max_train_s"] <= 0.5 * 30.0 / 3
+    assert result.params["lightgbm"]["max_horizon"] == 5
+    assert 0 < result.time_limits["lightgbm"] <= 0.5 * 30.0 / 3

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from models.baselines import MovingAverage, SeasonalNaive
-from models.ensemble import EnsembleForecaster, combine, select_weights
+from fcplan.models.baselines import MovingAverage, SeasonalNaive
+from fcplan.models.ensemble import EnsembleForecaster, combine, select_weights
 
 LEVELS = [0.1, 0.5, 0.9]
 
@@ -54,7 +54,7 @@ def test_the_ensemble_forecasts_the_weighted_average_of_its_members(make_panel):
 
 
 def test_when_backtest_intervals_were_too_narrow_then_the_spread_is_widened():
-    from models.ensemble import apply_spread, calibrate_spread
+    from fcplan.models.ensemble import apply_spread, calibrate_spread
 
     rng = np.random.default_rng(0)
     y = rng.normal(100.0, 10.0, size=2000)
@@ -69,7 +69,7 @@ def test_when_backtest_intervals_were_too_narrow_then_the_spread_is_widened():
 
 
 def test_when_intervals_are_already_calibrated_then_the_spread_is_left_alone():
-    from models.ensemble import calibrate_spread
+    from fcplan.models.ensemble import calibrate_spread
 
     rng = np.random.default_rng(1)
     y = rng.normal(0.0, 1.0, size=5000)

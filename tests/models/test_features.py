@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from fcplan.panel import validate_panel
-from models.features import (
+from fcplan.core.panel import validate_panel
+from fcplan.models.features import (
     TabularSpec,
     build_grid,
     extend_grid,
@@ -85,7 +85,7 @@ def test_seasonal_lag_feature_points_to_the_same_weekday_before_the_origin() -> 
 
 
 def test_yearly_features_read_last_year_at_the_target_relative_to_last_years_level_and_never_the_future() -> None:
-    from models.features import year_length
+    from fcplan.models.features import year_length
 
     assert year_length("D") == 364 and year_length("W-WED") == 52 and year_length("h") == 0
     days = pd.date_range("2022-01-01", periods=800, freq="D")

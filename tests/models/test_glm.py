@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from models.glm import CountGLM, count_quantiles, dispersion, fit_poisson, periods_per_year
-from models.metrics import wql
+from fcplan.models.glm import CountGLM, count_quantiles, dispersion, fit_poisson, periods_per_year
+from fcplan.models.metrics import wql
 
 LEVELS = [0.1, 0.5, 0.9]
 WEEKLY = np.array([1.3, 1.1, 1.0, 1.0, 0.9, 0.7, 1.0])

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.lgbm import LightGBMQuantile
+from fcplan.models.lgbm import LightGBMQuantile
 
 TINY = {"n_estimators": 10, "levels": (0.1, 0.5, 0.9), "max_rows": 3000, "min_data_in_leaf": 5,
         "max_horizon": 7}
@@ -106,3 +106,12 @@ def test_same_seed_gives_the_same_forecast() -> None:
 def test_importing_the_lightgbm_model_does_not_import_torch() -> None:
     code = "import sys, models.lgbm, models.features; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_when_fit_is_given_a_time_limit_then_training_is_capped_by_it_and_by_max_train_s(make_panel):
+    panel = make_panel(n_series=2, length=60)
+    model = LightGBMQuantile(n_estimators=5, min_data_in_leaf=5).fit(panel, time_limit=7.0)
+    assert model.train_seconds(None, LightGBMQuantile.DEFAULT_TRAIN_S) == 7.0
+    assert model.train_seconds(3.0, LightGBMQuantile.DEFAULT_TRAIN_S) == 3.0
+    unlimited = LightGBMQuantile(n_estimators=5, min_data_in_leaf=5).fit(panel)
+    assert unlimited.train_seconds(None, LightGBMQuantile.DEFAULT_TRAIN_S) == LightGBMQuantile.DEFAULT_TRAIN_S

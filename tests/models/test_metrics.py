@@ -1,16 +1,8 @@
 import numpy as np
 import pytest
 
-from models.metrics import (
-    coverage,
-    mase,
-    median_index,
-    quantile_coverage,
-    seasonal_scale,
-    wape,
-    weighted_quantile_losses,
-    wql,
-)
+from fcplan.core.quantiles import median_index
+from fcplan.models.metrics import coverage, mase, quantile_coverage, seasonal_scale, wape, weighted_quantile_losses, wql
 
 LEVELS = [0.1, 0.5, 0.9]
 

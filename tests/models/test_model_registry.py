@@ -8,16 +8,16 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from fcplan.panel import DS, UNIQUE_ID, Y
-from fcplan.settings import ForecastSettings, PlannerSettings
+from fcplan.core.panel import DS, UNIQUE_ID, Y
+from fcplan.core.settings import ForecastSettings, PlannerSettings
+from fcplan.models.model_registry import load_model
+from fcplan.models.retrain import retrain
+from fcplan.planner.runner import make_plan
+from fcplan.simulator import make_centers
+from fcplan.simulator.hourly import sample_hourly_counts
 from fcplan.storage import make_engine, upsert
 from fcplan.storage import queries as q
 from fcplan.storage.schema import center_hourly, forecast_runs
-from models.model_registry import load_model
-from models.retrain import retrain
-from planner.runner import make_plan
-from streams.simulation import make_centers
-from streams.simulation.hourly import sample_hourly_counts
 
 TZ = "Asia/Seoul"
 START = pd.Timestamp("2025-06-01")

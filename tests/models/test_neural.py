@@ -12,9 +12,9 @@ import pytest
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
 
-from fcplan.panel import PanelError  # noqa: E402
-from models.neural import DeepAR, MLPQuantile  # noqa: E402
-from models.neural.modules import MLPQuantileNet, negbin_log_prob  # noqa: E402
+from fcplan.core.panel import PanelError  # noqa: E402
+from fcplan.models.neural import DeepAR, MLPQuantile  # noqa: E402
+from fcplan.models.neural.modules import MLPQuantileNet, negbin_log_prob  # noqa: E402
 
 TINY_MLP = {"epochs": 2, "batches_per_epoch": 3, "batch_size": 16, "hidden": 8, "max_horizon": 7}
 TINY_DEEPAR = {"epochs": 2, "batches_per_epoch": 3, "batch_size": 8, "hidden": 8, "n_samples": 20,
@@ -105,7 +105,7 @@ def test_importing_the_neural_models_does_not_import_torch() -> None:
 
 
 def test_neural_training_batches_grow_with_the_training_windows_up_to_the_cap() -> None:
-    from models.neural.training import MIN_BATCHES, step_budget
+    from fcplan.models.neural.training import MIN_BATCHES, step_budget
 
     small = step_budget(n_windows=100, batch_size=64, epochs=30, batches_per_epoch=50, passes=10.0)
     large = step_budget(n_windows=10_000, batch_size=64, epochs=30, batches_per_epoch=50, passes=10.0)
@@ -114,3 +114,15 @@ def test_neural_training_batches_grow_with_the_training_windows_up_to_the_cap() 
     assert MIN_BATCHES <= total[0] < total[1] <= total[2]
     assert total[2] <= 30 * 50 + 30 and huge[0] <= 30
     assert step_budget(100, 64, 30, 50, passes=None) == (30, 50)
+
+
+def test_when_a_holiday_country_is_set_then_every_holiday_flag_is_a_known_future_input() -> None:
+    from fcplan.core.calendar import HOLIDAY_COLUMNS
+
+    model = MLPQuantile(**TINY_MLP, country="KR").fit(make_panel(), freq="D")
+    _, known = model._step_features(model.grid_)
+    # The promo covariate and every holiday flag travel over the horizon; the calendar
+    # encoding alone is taken at the origin.
+    assert known.shape[-1] == 1 + len(HOLIDAY_COLUMNS)
+    flags = known[..., 1:]
+    assert set(np.unique(flags)) <= {0.0, 1.0}

@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fcplan.models.promo_effect import MAX_EFFECT_PER_PCT, estimate_promo_effect
+from fcplan.models.retrain import store_promo_effect
 from fcplan.storage import make_engine
 from fcplan.storage import queries as q
-from models.promo_effect import MAX_EFFECT_PER_PCT, estimate_promo_effect
-from models.retrain import store_promo_effect
 
 
 def _panel(effect_per_pct: float, promo_share: float, seed: int = 0, days: int = 240) -> pd.DataFrame:

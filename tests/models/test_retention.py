@@ -6,9 +6,9 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 
+from fcplan.models.retention import compact
 from fcplan.storage import make_engine, upsert
 from fcplan.storage.schema import forecast_runs, forecasts, model_artifacts, model_decisions
-from models.retention import compact
 
 LEVELS = (0.1, 0.5, 0.9)
 D0 = date(2026, 3, 1)

@@ -10,15 +10,15 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pandas as pd
 
-from fcplan.loop import store_hours
-from fcplan.panel import DS, UNIQUE_ID, Y
-from fcplan.settings import ForecastSettings
+from fcplan.app.loop import store_hours
+from fcplan.core.contracts import ForecastAlert
+from fcplan.core.panel import DS, UNIQUE_ID, Y
+from fcplan.core.settings import ForecastSettings
+from fcplan.models.retrain import retrain
+from fcplan.simulator import make_centers
+from fcplan.simulator.hourly import sample_hourly_counts
 from fcplan.storage import make_engine
 from fcplan.storage import queries as q
-from models.retrain import retrain
-from streams.contracts import ForecastAlert
-from streams.simulation import make_centers
-from streams.simulation.hourly import sample_hourly_counts
 
 TZ = "Asia/Seoul"
 START = pd.Timestamp("2025-06-01")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from models.schedule import TriggerDebounce, daily_due, next_daily_run
+from fcplan.models.schedule import TriggerDebounce, daily_due, next_daily_run
 
 SEOUL = ZoneInfo("Asia/Seoul")
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from models.sequential import DEFAULT_SHAPE, change_llr, day_distribution, intraday_shares, threshold_for
+from fcplan.models.sequential import DEFAULT_SHAPE, change_llr, day_distribution, intraday_shares, threshold_for
 
 
 def nb_quantiles(levels: list[float], mean: float, shape: float) -> list[float]:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from planner import Shift, ShiftError, parse_shifts, shift_shares
+from fcplan.planner import Shift, ShiftError, parse_shifts, shift_shares
 
 DEFAULT = ("day:6-14", "swing:14-22", "night:22-6")
 

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fcplan.settings import PlannerSettings
-from planner import CenterParams, headcount, interpolate_quantile, plan_staffing
+from fcplan.core.settings import CenterParams, PlannerSettings
+from fcplan.planner import headcount, interpolate_quantile, plan_staffing
 
 LEVELS = ("0.05", "0.1", "0.5", "0.9", "0.95")
 
@@ -96,10 +96,9 @@ def test_when_demand_is_tiny_then_min_packers_is_booked(make_forecast) -> None:
 
 def test_when_packer_hours_fill_whole_shifts_exactly_then_no_extra_packer_is_booked() -> None:
     params = CenterParams(shift_hours=8.0, shrinkage=0.0)
-    assert headcount(16.0, params) == 2
-    assert headcount(16.0 + 1e-12, params) == 2
-    assert headcount(16.01, params) == 3
-    assert headcount(0.1 + 0.2 - 0.3, CenterParams(min_packers=0)) == 0
+    hours = np.array([16.0, 16.0 + 1e-12, 16.01])
+    assert headcount(hours, params.productive_hours, params.min_packers).tolist() == [2, 2, 3]
+    assert headcount(0.1 + 0.2 - 0.3, CenterParams().productive_hours, 0) == 0
 
 
 def test_when_quantiles_cross_then_they_are_sorted_before_interpolating() -> None:
@@ -178,7 +177,7 @@ def test_when_the_plan_is_pure_then_inputs_are_left_untouched(make_forecast) -> 
 
 
 def test_when_a_center_has_overrides_then_only_that_center_uses_them() -> None:
-    from fcplan.settings import PlannerSettings
+    from fcplan.core.settings import PlannerSettings
 
     settings = PlannerSettings(center_overrides={"FC-B": {"minutes_per_order": 4.0, "min_packers": 2}})
     params = CenterParams.per_center(settings, ["FC-A", "FC-B"])
@@ -189,7 +188,7 @@ def test_when_a_center_has_overrides_then_only_that_center_uses_them() -> None:
 
 
 def test_when_an_override_names_an_unknown_field_then_the_error_lists_the_known_ones() -> None:
-    from fcplan.settings import PlannerSettings
+    from fcplan.core.settings import PlannerSettings
 
     settings = PlannerSettings(center_overrides={"FC-B": {"minutes_per_ordr": 4.0}})
     with pytest.raises(ValueError, match="minutes_per_ordr"):

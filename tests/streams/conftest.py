@@ -1,7 +1,7 @@
 """Factories for the streams integration tests: a fresh broker, worker processes,
 a raw producer, bounded waits on the database and a dead-letter reader.
 
-Topic names are fixed (``streams.contracts``), so every test that uses
+Topic names are fixed (``fcplan.core.contracts``), so every test that uses
 :func:`stack` gets a broker of its own (Tansu, memory-only, ~1 s to start), a
 fresh SQLite database (or the PostgreSQL one it asks for) and a unique consumer
 group. Worker processes are ``python -m fcplan worker -v`` children in their own
@@ -453,8 +453,8 @@ class Stack:
 def stack_factory(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
     """``stack_factory(db_url=None)``: a fresh broker (4 partitions, fcplan's topics),
     a fresh database (SQLite in tmp_path unless ``db_url``) and a unique consumer group."""
-    from fcplan.broker import EmbeddedBroker, free_port
-    from streams.topics import ensure_topics
+    from fcplan.app.broker import EmbeddedBroker, free_port
+    from fcplan.streams.topics import ensure_topics
 
     brokers: list[EmbeddedBroker] = []
     stacks: list[Stack] = []

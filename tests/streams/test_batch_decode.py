@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from streams.batch_decode import decode_orders
-from streams.columns import epoch_us
-from streams.contracts import Order
-from streams.validation import FUTURE, MALFORMED, OVERSIZE, UNDECODABLE, Limits, Rejected, parse_order
+from fcplan.core.contracts import Order
+from fcplan.core.time import epoch_us
+from fcplan.streams.batch_decode import Fetch, decode_fetch
+from fcplan.streams.validation import FUTURE, MALFORMED, OVERSIZE, UNDECODABLE, Limits, Rejected, parse_order
 
 NOW = datetime(2024, 6, 1, 12, tzinfo=UTC)
 LIMITS = Limits(max_bytes=512, max_lines=100, max_units=1000, centers=frozenset({"ICN1", "PUS1", " PAD"}))
@@ -80,7 +80,7 @@ def reference(
 
 
 def decoded(values: list[bytes | None], limits: Limits = LIMITS) -> tuple[list[tuple], list[tuple[int, str, str]]]:
-    out = decode_orders(values, limits, NOW)
+    out = decode_fetch(Fetch.of(values), limits, NOW)
     c = out.columns
     accepted = [
         (c.source[k], c.order_id[k], c.center_id[k], int(c.t_us[k]), c.lines[k], c.units[k]) for k in range(len(c))
@@ -96,7 +96,7 @@ def test_each_record_alone_is_judged_as_the_per_record_validator_judges_it(value
 def test_a_clean_fetch_takes_the_fast_path_and_keeps_every_value() -> None:
     values = [order(order_id=f"o-{i}", ts=f"2024-06-01T10:{i % 60:02d}:00.{i:06d}+09:00") for i in range(500)]
     assert decoded(values) == reference(values)
-    assert len(decode_orders(values, LIMITS, NOW).columns) == 500
+    assert len(decode_fetch(Fetch.of(values), LIMITS, NOW).columns) == 500
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -125,7 +125,7 @@ def test_reasons_name_what_is_wrong() -> None:
 def test_an_order_decoded_in_a_batch_equals_the_same_order_parsed_alone() -> None:
     value = order(ts="2024-06-01T19:00:00.000001+09:00")
     expected = Order.model_validate_json(value)
-    cols = decode_orders([value, order(order_id="o-2")], LIMITS, NOW).columns
+    cols = decode_fetch(Fetch.of([value, order(order_id="o-2")]), LIMITS, NOW).columns
     assert cols.order(0) == expected.model_copy(update={"ts": expected.ts.astimezone(UTC)})
     assert cols.t_us[0] == epoch_us(expected.ts) and expected.ts > NOW - timedelta(days=1)
 
@@ -188,7 +188,7 @@ def test_when_the_authoritative_validator_raises_on_a_record_then_only_it_is_und
 def test_when_the_fast_path_fails_on_a_fetch_then_every_record_is_judged_by_the_authoritative_validator(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import streams.batch_decode as batch_decode
+    import fcplan.streams.batch_decode as batch_decode
 
     def broken(*args: object) -> None:
         raise MemoryError("the fast path broke")

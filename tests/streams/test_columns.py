@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from streams.columns import OrderColumns, epoch_us, first_occurrences, from_epoch_us, split_late
-from streams.contracts import Order
+from fcplan.core.contracts import Order
+from fcplan.core.time import epoch_us, from_epoch_us
+from fcplan.streams.columns import OrderColumns, first_occurrences, split_late
 
 GRACE = timedelta(hours=48)
 

@@ -17,7 +17,7 @@ import time
 import numpy as np
 import pytest
 
-from streams.contracts import ORDERS, ORDERS_DLQ
+from fcplan.core.contracts import ORDERS, ORDERS_DLQ
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

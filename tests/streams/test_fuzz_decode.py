@@ -3,7 +3,7 @@ record is judged as the per-record validator judges it, and every record ends
 either stored or dead-lettered.
 
 Property-based (hypothesis, derandomized: the same examples every run) and
-mutation-based (:mod:`streams.simulation.hostile`, seeded). The million-record
+mutation-based (:mod:`fcplan.simulator.hostile`, seeded). The million-record
 run is ``benchmarks/fuzz_stream.py``; the running worker is fuzzed in
 ``test_fuzz_worker.py``.
 """
@@ -20,15 +20,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from fcplan.core.contracts import Promotion
+from fcplan.core.time import epoch_us
+from fcplan.simulator.hostile import mutate
 from fcplan.storage import make_engine
 from fcplan.storage.schema import orders, promotions
-from streams.batch_decode import Fetch, decode_orders
-from streams.columns import epoch_us
-from streams.contracts import Promotion
-from streams.order_writer import process_fetch
-from streams.simulation.hostile import mutate
-from streams.sink import store_promotions
-from streams.validation import Limits, Rejected, parse_order, parse_promotion
+from fcplan.streams.batch_decode import Fetch, decode_fetch
+from fcplan.streams.order_writer import process_fetch
+from fcplan.streams.sink import store_promotions
+from fcplan.streams.validation import Limits, Rejected, parse_order, parse_promotion
 
 NOW = datetime(2024, 6, 1, 12, tzinfo=UTC)
 LIMITS = Limits(centers=frozenset({"ICN1", "PUS1"}))
@@ -38,7 +38,7 @@ FUZZ = settings(max_examples=300, deadline=None, derandomize=True, suppress_heal
 def verdicts(values: list[bytes | None], limits: Limits = LIMITS, now: datetime = NOW) -> tuple[dict, dict]:
     """``(accepted, rejected)`` by position: the batch decoder's and the per-record validator's,
     asserted equal."""
-    out = decode_orders(values, limits, now)
+    out = decode_fetch(Fetch.of(values), limits, now)
     c = out.columns
     batch = {
         c.source[k]: (c.order_id[k], c.center_id[k], int(c.t_us[k]), c.lines[k], c.units[k]) for k in range(len(c))

@@ -1,5 +1,5 @@
 """Fuzzing a running worker: thousands of hostile orders (seeded mutations of valid
-ones, :mod:`streams.simulation.hostile`) on the real broker and database. The
+ones, :mod:`fcplan.simulator.hostile`) on the real broker and database. The
 worker never dies and every order ends either stored or on the dead-letter
 topic: stored + dead-lettered = sent, with nothing counted as a duplicate."""
 
@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from streams.contracts import ORDERS, ORDERS_DLQ
-from streams.simulation.hostile import mutate
+from fcplan.core.contracts import ORDERS, ORDERS_DLQ
+from fcplan.simulator.hostile import mutate
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -20,11 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from fcplan.storage import make_engine
 from fcplan.storage.outage import Backoff, GaveUp
 from fcplan.storage.schema import center_hourly, orders, stream_metrics
-from streams import order_writer
-from streams.batch_decode import Fetch
-from streams.fetch_slots import FetchSlots, InSlot, SlotReader
-from streams.order_writer import OrderWriter, WriterError, WrittenBatch, process_fetch
-from streams.validation import LATE, MALFORMED, UNWRITABLE, Limits
+from fcplan.streams import order_writer
+from fcplan.streams.batch_decode import Fetch
+from fcplan.streams.fetch_slots import FetchSlots, InSlot, SlotReader
+from fcplan.streams.order_writer import OrderWriter, WriterError, WrittenBatch, process_fetch
+from fcplan.streams.validation import LATE, MALFORMED, UNWRITABLE, Limits
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.contracts import ORDERS
+from fcplan.core.contracts import ORDERS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -145,7 +145,7 @@ def run_as_postgres(*cmd: str) -> None:
 def private_pg() -> Iterator[Cluster]:
     if os.geteuid() != 0 or not (PG_BIN / "initdb").exists() or shutil.which("runuser") is None:
         pytest.skip("needs root, runuser and PostgreSQL 15's initdb/pg_ctl to run a private cluster")
-    from fcplan.broker import free_port
+    from fcplan.app.broker import free_port
 
     root = Path(tempfile.mkdtemp(prefix="fcplan-pg-"))
     shutil.chown(root, "postgres", "postgres")

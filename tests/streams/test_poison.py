@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.poison import bisect_writes
+from fcplan.streams.poison import bisect_writes
 
 
 class Outage(Exception):

@@ -15,10 +15,10 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from fcplan.storage import make_engine
 from fcplan.storage.schema import promotions, stream_metrics
-from streams import promotion_store as store_mod
-from streams import sink as sink_mod
-from streams.promotion_store import DeadLetter, PromotionStore
-from streams.validation import Limits
+from fcplan.streams import promotion_store as store_mod
+from fcplan.streams import sink as sink_mod
+from fcplan.streams.promotion_store import DeadLetter, PromotionStore
+from fcplan.streams.validation import Limits
 
 REAL_WRITE = sink_mod.write_promotions
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from streams.contracts import PROMOTIONS
+from fcplan.core.contracts import PROMOTIONS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -10,7 +10,7 @@ from datetime import datetime
 
 import pytest
 
-from streams.contracts import PROMOTIONS, PROMOTIONS_DLQ
+from fcplan.core.contracts import PROMOTIONS, PROMOTIONS_DLQ
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

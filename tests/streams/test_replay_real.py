@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from fcplan.core.contracts import ORDERS_DLQ
 from fcplan.storage.queries import daily_orders
-from streams.contracts import ORDERS_DLQ
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

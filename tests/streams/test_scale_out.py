@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from streams.contracts import ORDERS, ORDERS_DLQ
+from fcplan.core.contracts import ORDERS, ORDERS_DLQ
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import Engine, func, select
 
+from fcplan.core.contracts import Order, Promotion
 from fcplan.storage import make_engine
 from fcplan.storage.schema import center_hourly, center_watermarks, orders, promotions, stream_metrics
-from streams.contracts import Order, Promotion
-from streams.sink import store_promotions, write_orders, write_promotions
+from fcplan.streams.columns import OrderColumns
+from fcplan.streams.order_sink import OrderBatchResult, write_order_columns
+from fcplan.streams.sink import store_promotions, write_promotions
 
 pytestmark = pytest.mark.integration
 
 GRACE = timedelta(hours=48)
 T0 = datetime(2024, 6, 1, tzinfo=UTC)
+
+
+def write_orders(engine, batch: list[Order], grace: timedelta) -> OrderBatchResult:
+    """The order sink on ``Order`` records; ``late`` holds the late records themselves."""
+    result = write_order_columns(engine, OrderColumns.from_orders(batch), grace)
+    return replace(result, late=[batch[i] for i in result.late])
 
 
 @pytest.fixture
@@ -203,7 +212,7 @@ def test_a_promotion_for_every_center_is_stored_with_null_centers(engine: Engine
     ],
 )
 def test_the_stored_hour_is_the_utc_hour_of_the_orders_own_timestamp(engine: Engine, ts: str) -> None:
-    from streams.aggregate import hour_start
+    from fcplan.streams.hours import hour_start
 
     order = Order.model_validate({"order_id": "x", "center_id": "ICN1", "ts": ts, "lines": 1, "units": 1})
     result = write_orders(engine, [order], GRACE)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from streams.contracts import Order, Promotion
-from streams.validation import (
+from fcplan.core.contracts import Order, Promotion
+from fcplan.streams.validation import (
     ABSURD,
     FUTURE,
     INVALID,

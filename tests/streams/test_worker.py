@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from streams.contracts import ORDERS, ORDERS_DLQ
+from fcplan.core.contracts import ORDERS, ORDERS_DLQ
 
 pytestmark = pytest.mark.integration
 

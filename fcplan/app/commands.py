@@ -1,0 +1,269 @@
+"""Sub-commands that run one part of the pipeline each."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from fcplan.app.console import Verbose, database_outage, fail, setup
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from fcplan.core.contracts import Record
+    from fcplan.core.settings import Settings
+
+
+def _publish(servers: str, topic: str, records: list[tuple[str, Record]]) -> None:
+    """Send records to a topic; a missing broker is a warning, not a failure:
+    the database already holds the result."""
+    from kafka.errors import KafkaError
+
+    from fcplan.streams.producer import JsonProducer
+
+    try:
+        with JsonProducer(servers, client_id=f"fcplan-{topic}") as producer:
+            producer.send_many(topic, records)
+    except (KafkaError, OSError) as exc:
+        typer.echo(f"warning: could not publish to {topic} on {servers}: {exc}", err=True)
+
+
+def simulate(
+    centers: Annotated[int, typer.Option(help="Number of simulated centers.")] = 5,
+    days: Annotated[int, typer.Option(help="Days of history to backfill, as fast as possible.")] = 120,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per real second once live.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    scale: Annotated[float, typer.Option(help="Multiplies every center's order volume.")] = 1.0,
+    live: Annotated[bool, typer.Option(help="Keep sending new orders after the backfill.")] = True,
+    shift: Annotated[
+        list[str] | None,
+        typer.Option(help="Change a center's demand from a local time on, e.g. FC-BUSAN:+40%@2026-03-10T14:00."),
+    ] = None,
+    verbose: Verbose = False,
+) -> None:
+    """Send realistic orders and promotions for simulated centers to Kafka."""
+    from fcplan.app.simulate import SimulationConfig, Simulator
+    from fcplan.simulator.shifts import parse_shift
+    from fcplan.storage import make_engine
+
+    settings = setup(verbose)
+    try:
+        shifts = tuple(parse_shift(s, settings.timezone) for s in shift or [])
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    if speed > 1 and settings.streams.max_future_hours < 24:
+        typer.echo(
+            "note: at --speed > 1 the simulated clock runs ahead of the wall clock; the worker rejects orders "
+            f"more than FCPLAN_STREAMS_MAX_FUTURE_HOURS={settings.streams.max_future_hours:g} h ahead",
+            err=True,
+        )
+    cfg = SimulationConfig(
+        centers=centers, days=days, speed=speed, seed=seed, scale=scale, tz=settings.timezone, shifts=shifts
+    )
+    from fcplan.streams.producer import JsonProducer
+
+    with database_outage(settings.database.url, "simulate"):
+        sim = Simulator(cfg, settings.kafka.servers, make_engine(settings.database.url))
+    with JsonProducer(settings.kafka.servers, client_id="fcplan-simulator") as producer:
+        with database_outage(settings.database.url, "simulate"):
+            n = sim.backfill(producer)
+        print(json.dumps({"backfilled_orders": n, "promotion_events": sim.sent_promotions}), flush=True)
+        if live:
+            with contextlib.suppress(KeyboardInterrupt):
+                sim.live(producer)
+
+
+def replay(
+    file: Annotated[Path, typer.Argument(help="CSV (or .csv.gz) with order_id, ts, lines, units and a center column.")],
+    center_column: Annotated[str, typer.Option(help="Column that names the center (e.g. region).")] = "center_id",
+    timezone: Annotated[str | None, typer.Option(help="Zone of naive timestamps (default FCPLAN_TIMEZONE).")] = None,
+    verbose: Verbose = False,
+) -> None:
+    """Replay a real order file onto the orders topic."""
+    from fcplan.streams.replay import ReplayError
+    from fcplan.streams.replay import replay as run_replay
+
+    settings = setup(verbose)
+    try:
+        n = run_replay(file, center_column, timezone or settings.timezone, settings.kafka.servers)
+    except ReplayError as exc:
+        raise fail(str(exc)) from exc
+    typer.echo(f"sent {n} orders from {file.name}")
+
+
+def _run_step(
+    name: str,
+    step: Callable[[Settings, Engine], tuple[str | None, str]],
+    topic: str,
+    records: Callable[[Engine, str], list[tuple[str, Record]]],
+    publish: bool,
+    verbose: bool,
+) -> None:
+    """Run a stored step (retrain, plan); exit 3 when it had nothing to work on, 4 when
+    the database is unavailable."""
+    from fcplan.storage import make_engine
+
+    settings = setup(verbose)
+    with database_outage(settings.database.url, name):
+        engine = make_engine(settings.database.url)
+        try:
+            result_id, message = step(settings, engine)
+        except ValueError as exc:
+            raise fail(str(exc)) from exc
+        typer.echo(message)
+        if result_id is None:
+            raise typer.Exit(3)
+        if publish:
+            _publish(settings.kafka.servers, topic, records(engine, result_id))
+
+
+def retrain(
+    publish: Annotated[bool, typer.Option(help="Publish the forecast to the forecasts topic.")] = True,
+    verbose: Verbose = False,
+) -> None:
+    """Refit the forecast ensemble on the stored daily orders and store a forecast run."""
+    from fcplan.core.contracts import FORECAST_ALERTS, FORECASTS
+    from fcplan.models.retrain import forecast_records
+    from fcplan.models.retrain import retrain as run_retrain
+
+    alerts: list[tuple[str, dict]] = []
+
+    def step(settings: Settings, engine: Engine) -> tuple[str | None, str]:
+        result = run_retrain(engine, settings.forecast, settings.timezone)
+        alerts.extend((a["center_id"], a) for a in result.alerts)
+        if alerts and publish:
+            _publish(settings.kafka.servers, FORECAST_ALERTS, alerts)
+        return result.run_id, result.message
+
+    _run_step("retrain", step, FORECASTS, forecast_records, publish, verbose)
+
+
+def plan(
+    publish: Annotated[bool, typer.Option(help="Publish the plan to the staffing-plans topic.")] = True,
+    verbose: Verbose = False,
+) -> None:
+    """Turn the newest forecast into packers per center, day and shift."""
+    from fcplan.core.contracts import STAFFING_PLANS
+    from fcplan.planner.runner import make_plan, plan_records
+
+    def step(settings: Settings, engine: Engine) -> tuple[str | None, str]:
+        result = make_plan(engine, settings.planner, settings.timezone)
+        return result.plan_id, result.message
+
+    _run_step("plan", step, STAFFING_PLANS, plan_records, publish, verbose)
+
+
+def dashboard(
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8501,
+    verbose: Verbose = False,
+) -> None:
+    """Open the Streamlit operations dashboard (reads the database only)."""
+    from fcplan.app.demo import dashboard_command
+    from fcplan.app.procs import spawn
+
+    setup(verbose)
+    with spawn(dashboard_command(port)) as proc:
+        try:
+            code = proc.wait()
+        except KeyboardInterrupt:  # Streamlit got the same Ctrl-C: let it finish
+            code = proc.wait()
+    raise typer.Exit(code)
+
+
+def demo(
+    headless: Annotated[bool, typer.Option(help="No dashboard.")] = False,
+    exit_after_plan: Annotated[bool, typer.Option(help="Exit 0 once the first plan is stored.")] = False,
+    centers: Annotated[int, typer.Option(help="Simulated centers.")] = 5,
+    days: Annotated[int, typer.Option(help="Days of history to backfill.")] = 120,
+    scale: Annotated[float, typer.Option(help="Order volume multiplier.")] = 0.5,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per real second once live.")] = 1.0,
+    retrain_every: Annotated[float, typer.Option(help="Seconds between retrain+plan cycles.")] = 120.0,
+    port: Annotated[int, typer.Option(help="Dashboard port.")] = 8501,
+    fresh: Annotated[bool | None, typer.Option(help="Empty the database first (default: yes for SQLite).")] = None,
+    timeout: Annotated[float, typer.Option(help="With --exit-after-plan: give up after this many seconds.")] = 900,
+    simulate_days: Annotated[
+        int | None,
+        typer.Option(
+            help="Run the loop in simulated time for this many days (headless, no broker); see fcplan.app.loop."
+        ),
+    ] = None,
+    shift: Annotated[
+        list[str] | None,
+        typer.Option(help="With --simulate-days: inject a demand shift, e.g. FC-BUSAN:+40%@2026-03-10"),
+    ] = None,
+    start: Annotated[str | None, typer.Option(help="With --simulate-days: the first simulated day.")] = None,
+    retrain_at: Annotated[str, typer.Option(help="With --simulate-days: local time of the daily retrain.")] = "04:00",
+    verbose: Verbose = False,
+) -> None:
+    """Run everything: broker, worker, simulator, periodic retrain and plan, dashboard."""
+    from fcplan.app.broker import BrokerError
+    from fcplan.app.demo import Demo, DemoConfig, DemoError
+
+    settings = setup(verbose)
+    if simulate_days is not None:
+        _simulated_demo(settings, simulate_days, speed, centers, scale, shift or [], start, fresh, retrain_at)
+        return
+    cfg = DemoConfig(
+        headless=headless,
+        exit_after_plan=exit_after_plan,
+        centers=centers,
+        days=days,
+        scale=scale,
+        speed=speed,
+        retrain_every_s=retrain_every,
+        port=port,
+        fresh=fresh,
+        timeout_s=timeout,
+    )
+    try:
+        code = Demo(settings, cfg).run()
+    except (DemoError, BrokerError) as exc:
+        raise fail(str(exc)) from exc
+    sys.exit(code)
+
+
+def _simulated_demo(
+    settings: Settings,
+    days: int,
+    speed: float,
+    centers: int,
+    scale: float,
+    shifts: list[str],
+    start: str | None,
+    fresh: bool | None,
+    retrain_at: str = "04:00",
+) -> None:
+    from datetime import time
+
+    import pandas as pd
+
+    from fcplan.app.loop import LoopConfig, run_simulated_loop, shifts_from_specs
+    from fcplan.storage import make_engine, reset
+
+    try:
+        parsed = shifts_from_specs(shifts, settings.timezone)
+        first = pd.Timestamp(start or pd.Timestamp.now(tz=settings.timezone).date()).tz_localize(settings.timezone)
+        at = time.fromisoformat(retrain_at)
+    except ValueError as exc:
+        raise fail(f"{exc} (--start is a day such as 2026-03-02, --retrain-at a local time such as 04:00)") from exc
+    engine = make_engine(settings.database.url)
+    if fresh if fresh is not None else settings.database.url.startswith("sqlite"):
+        reset(engine)
+    cfg = LoopConfig(
+        days=days, speed=speed if speed > 1 else 0.0, centers=centers, scale=scale, start=first.to_pydatetime(),
+        shifts=parsed,
+        retrain_at=at,
+    )
+    summary = run_simulated_loop(settings, engine, cfg, say=lambda m: print(f"[fcplan demo] {m}", flush=True))
+    print(json.dumps(summary.as_dict()), flush=True)
+
+
+def register(app: typer.Typer) -> None:
+    for command in (simulate, replay, retrain, plan, dashboard, demo):
+        app.command()(command)

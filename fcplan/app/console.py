@@ -1,0 +1,79 @@
+"""What every ``fcplan`` sub-command shares: the verbose flag, logging, settings, errors.
+
+The environment is read here, once per command.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+
+from fcplan.core.settings import Settings, load_settings
+
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO level.")]
+
+#: Exit statuses: 1 an error, 2 a bad setting, 3 nothing to work on yet,
+#: 4 the database is unavailable (try again when it is back).
+EXIT_BAD_SETTING = 2
+EXIT_DATABASE_DOWN = 4
+
+
+def setup(verbose: bool = False) -> Settings:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return load_settings()
+    except Exception as exc:
+        typer.echo(f"error: bad FCPLAN_* setting: {one_line(exc)}", err=True)
+        raise typer.Exit(EXIT_BAD_SETTING) from exc
+
+
+def one_line(exc: Exception) -> str:
+    """A settings error on one line, naming the variable."""
+    from pydantic import ValidationError
+
+    if not isinstance(exc, ValidationError):
+        text = " ".join(str(exc).split())
+        if "error parsing value" in text:  # pydantic-settings could not decode a JSON-valued variable
+            text += " (FCPLAN_PLANNER_CENTER_OVERRIDES must be JSON, e.g. '{\"FC-1\": {\"minutes_per_order\": 1.5}}')"
+        return text
+    parts = []
+    for err in exc.errors():
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["loc"]:
+            var = "FCPLAN_" + "_".join(str(p) for p in err["loc"]).upper()
+            parts.append(f"{var}={err.get('input')!r}: {msg}")
+        else:  # a model-level check; its message names the variable itself
+            parts.append(msg)
+    return "; ".join(parts)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def database_outage(url: str, command: str) -> Iterator[None]:
+    """Turn a database outage into one line and exit status 4 (no traceback);
+    other errors pass through."""
+    from fcplan.storage import outage
+
+    try:
+        yield
+    except Exception as exc:
+        if not outage.is_outage(exc):
+            raise
+        raise fail(
+            f"{outage.describe(url, exc)}: start the database (or fix FCPLAN_DATABASE_URL) "
+            f"and run `fcplan {command}` again",
+            EXIT_DATABASE_DOWN,
+        ) from exc

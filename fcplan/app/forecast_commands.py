@@ -1,0 +1,189 @@
+"""The ``fcplan forecast`` and ``fcplan backtest`` commands (an exact contract).
+
+``forecast --history H.csv [--future F.csv] --horizon N [--freq F]
+[--quantiles 0.1,0.5,0.9] [--time-limit S] --out OUT.csv`` writes ``unique_id, ds``
+then one column per requested quantile, headed by the level exactly as typed.
+
+``backtest --history H.csv --horizon N [--windows K] [--out LEADERBOARD.csv]``
+prints and writes the leaderboard (wQL, WAPE, MASE, coverage per model and for
+the ensemble).
+
+Bad input exits with status 1 and one paragraph saying how to fix it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from fcplan.app.console import fail
+from fcplan.core.panel import DS, UNIQUE_ID, PanelError
+from fcplan.core.quantiles import parse_quantiles, quantile_name
+
+log = logging.getLogger(__name__)
+
+HISTORY_HELP = "CSV with unique_id, ds, y, then numeric covariate columns"
+FUTURE_HELP = "CSV with unique_id, ds for the next N steps of every series + covariates known in advance"
+
+
+MODELS_HELP = "comma-separated registry names (default: every registered model)"
+TIME_LIMIT_HELP = (
+    "seconds for the model search; models projected to exceed it are skipped (logged). "
+    "Default: 20 s + 0.3 s per series, at most 900 s"
+)
+
+
+class InputError(Exception):
+    """Input the user can fix; the message says how."""
+
+
+def _read_csv(path: Path, what: str) -> pd.DataFrame:
+    if not path.is_file():
+        expected = HISTORY_HELP if what == "history" else FUTURE_HELP
+        raise InputError(
+            f"{what} file {str(path)!r} does not exist; pass the path of a CSV file ({expected})"
+        )
+    try:
+        return pd.read_csv(path, dtype={UNIQUE_ID: str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(
+            f"{what} file {str(path)!r} is not a readable CSV ({exc}); save it as comma-separated "
+            "text with a header row"
+        ) from exc
+
+
+def quantile_labels(text: str) -> dict[str, float]:
+    """``"0.1,0.50"`` -> ``{"0.1": 0.1, "0.50": 0.5}`` (the user's text is the column name)."""
+    levels = parse_quantiles(text)
+    labels = [part.strip() for part in text.split(",") if part.strip()]
+    if len(set(levels)) != len(levels):
+        raise InputError(f"--quantiles lists the same level twice ({text!r}); give each level once")
+    return dict(zip(labels, levels, strict=True))
+
+
+def _setup_logging() -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("fcplan.models.baselines", "fcplan.models.backtest"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def forecast_command(
+    history: Annotated[Path, typer.Option("--history", help=HISTORY_HELP)],
+    horizon: Annotated[int, typer.Option("--horizon", min=1, help="number of steps to forecast")],
+    out: Annotated[Path, typer.Option("--out", help="where to write the forecast CSV")],
+    future: Annotated[Path | None, typer.Option("--future", help=FUTURE_HELP)] = None,
+    freq: Annotated[
+        str | None, typer.Option("--freq", help="pandas frequency (D, W-WED, h); inferred if omitted")
+    ] = None,
+    quantiles: Annotated[str, typer.Option("--quantiles", help="comma-separated levels")] = "0.1,0.5,0.9",
+    time_limit: Annotated[
+        float | None, typer.Option("--time-limit", help=TIME_LIMIT_HELP)
+    ] = None,
+    models: Annotated[str | None, typer.Option("--models", help=MODELS_HELP)] = None,
+    windows: Annotated[
+        int, typer.Option("--windows", min=1, help="backtest windows used to weight the ensemble")
+    ] = 2,
+    holiday_country: Annotated[
+        str | None, typer.Option("--holiday-country", help="ISO code, adds holiday flags")
+    ] = None,
+) -> None:
+    """Forecast every series of the history; write unique_id, ds and one column per quantile."""
+    from fcplan.models.engine import run_engine
+
+    _setup_logging()
+    try:
+        labels = quantile_labels(quantiles)
+        hist = _read_csv(history, "history")
+        fut = _read_csv(future, "future") if future is not None else None
+        result = run_engine(
+            hist,
+            horizon,
+            list(labels.values()),
+            future=fut,
+            freq=freq,
+            windows=windows,
+            time_limit_s=time_limit,
+            holiday_country=holiday_country,
+            models=_model_names(models),
+        )
+    except (InputError, PanelError, ValueError, KeyError) as exc:
+        raise fail(_message(exc)) from exc
+    frame = result.forecast
+    table = frame[[UNIQUE_ID, DS]].copy()
+    for label, level in labels.items():
+        table[label] = frame[quantile_name(level)].to_numpy()
+    try:
+        table.to_csv(out, index=False)
+    except OSError as exc:
+        raise fail(f"cannot write {str(out)!r} ({exc.strerror}); choose a writable path for --out") from exc
+    for uid, reason in result.fallbacks.items():
+        typer.echo(f"fallback: series {uid!r}: {reason}", err=True)
+    typer.echo(
+        f"wrote {len(table)} rows for {table[UNIQUE_ID].nunique()} series to {out}; "
+        f"ensemble weights {_weights(result.weights)}"
+    )
+
+
+def backtest_command(
+    history: Annotated[Path, typer.Option("--history", help=HISTORY_HELP)],
+    horizon: Annotated[int, typer.Option("--horizon", min=1, help="steps per backtest window")],
+    windows: Annotated[int, typer.Option("--windows", min=1, help="number of rolling windows")] = 2,
+    out: Annotated[Path | None, typer.Option("--out", help="where to write the leaderboard CSV")] = None,
+    freq: Annotated[
+        str | None, typer.Option("--freq", help="pandas frequency (D, W-WED, h); inferred if omitted")
+    ] = None,
+    quantiles: Annotated[str, typer.Option("--quantiles", help="comma-separated levels")] = "0.1,0.5,0.9",
+    time_limit: Annotated[
+        float | None, typer.Option("--time-limit", help=TIME_LIMIT_HELP)
+    ] = None,
+    models: Annotated[str | None, typer.Option("--models", help=MODELS_HELP)] = None,
+) -> None:
+    """Score every model and the ensemble on rolling windows; print (and write) the leaderboard."""
+    from fcplan.models.engine import run_backtest
+
+    _setup_logging()
+    try:
+        labels = quantile_labels(quantiles)
+        hist = _read_csv(history, "history")
+        result = run_backtest(
+            hist,
+            horizon,
+            list(labels.values()),
+            freq=freq,
+            windows=windows,
+            time_limit_s=time_limit,
+            models=_model_names(models),
+        )
+    except (InputError, PanelError, ValueError, KeyError) as exc:
+        raise fail(_message(exc)) from exc
+    board = result.leaderboard
+    typer.echo(board.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    if out is not None:
+        try:
+            board.to_csv(out, index=False)
+        except OSError as exc:
+            raise fail(f"cannot write {str(out)!r} ({exc.strerror}); choose a writable path for --out") from exc
+
+
+def _model_names(text: str | None) -> list[str] | None:
+    return None if text is None else [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _message(exc: Exception) -> str:
+    text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+    return " ".join(str(text).split())
+
+
+def _weights(weights: dict[str, float]) -> str:
+    return ", ".join(f"{k}={v:.2f}" for k, v in weights.items() if v > 0)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``forecast`` and ``backtest`` commands to the ``fcplan`` app."""
+    app.command("forecast")(forecast_command)
+    app.command("backtest")(backtest_command)

@@ -1,0 +1,149 @@
+"""Event contracts: every topic fcplan reads or writes, and its record type.
+
+Values are JSON (UTF-8); keys are center ids (UTF-8), so per-center order is
+kept and no repartition is needed. Dead letters keep the original bytes as the
+value and say why in headers (``dlq.reason``, ``dlq.detail``, ``dlq.topic``,
+``dlq.partition``, ``dlq.offset``), as Kafka Connect does.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ORDERS = "orders"
+PROMOTIONS = "promotions"
+CENTER_DEMAND = "center-demand"
+FORECASTS = "forecasts"
+STAFFING_PLANS = "staffing-plans"
+FORECAST_ALERTS = "forecast-alerts"
+ORDERS_DLQ = "orders-dlq"
+PROMOTIONS_DLQ = "promotions-dlq"
+
+
+class Record(BaseModel):
+    """Base of every topic's record: frozen, extra fields ignored, JSON on the wire."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+class Order(Record):
+    """One customer order, as the shop system emits it."""
+
+    order_id: str = Field(min_length=1, max_length=128)
+    center_id: str = Field(min_length=1, max_length=64)
+    ts: AwareDatetime
+    lines: int = Field(ge=1)
+    units: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _units_cover_lines(self) -> Order:
+        if self.units < self.lines:
+            raise ValueError(f"units ({self.units}) must be at least lines ({self.lines})")
+        return self
+
+
+class Promotion(Record):
+    """A promotion announcement; a later version with the same ``promo_id`` replaces it."""
+
+    promo_id: str = Field(min_length=1, max_length=128)
+    center_ids: list[str] | None = None  # None (or "all"): every center
+    start: AwareDatetime
+    end: AwareDatetime
+    kind: str = Field(min_length=1, max_length=64)
+    discount_pct: float = Field(ge=0, le=100)
+    status: Literal["active", "cancelled"] = "active"
+    #: Version time: the newest wins. Producers should set it; it defaults to ``start``.
+    updated_at: AwareDatetime | None = None
+
+    @field_validator("center_ids", mode="before")
+    @classmethod
+    def _all_means_none(cls, value: object) -> object:
+        if value == "all" or value == ["all"]:
+            return None
+        return value
+
+    @model_validator(mode="after")
+    def _check_window(self) -> Promotion:
+        if self.end <= self.start:
+            raise ValueError(f"end ({self.end}) must be after start ({self.start})")
+        if self.center_ids is not None and not self.center_ids:
+            raise ValueError("center_ids must name at least one center, or be 'all'")
+        return self
+
+
+class CenterDemand(Record):
+    """Orders of one center in one hour (UTC hour start), as stored."""
+
+    center_id: str
+    hour: AwareDatetime
+    orders: int
+    lines: int
+    units: int
+
+
+class ForecastRecord(Record):
+    run_id: str
+    model_version: str
+    center_id: str
+    ds: date
+    quantiles: dict[str, float]
+
+
+class StaffingPlanRecord(Record):
+    plan_id: str
+    center_id: str
+    day: date
+    shift: str
+    packers: int
+    orders_planned: float
+
+
+class ForecastAlert(Record):
+    """A drift alert. The hourly monitor (``fcplan.models.drift_monitor``) also fills its
+    lifecycle and evidence: ``alert_id``, ``status`` (open, cleared), the test, its
+    statistic and threshold, the window it judged and the champion's version."""
+
+    center_id: str
+    day: date
+    kind: str
+    message: str
+    created_at: datetime
+    alert_id: str | None = None
+    status: Literal["open", "cleared"] | None = None
+    statistic: float | None = None
+    threshold: float | None = None
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    model_version: str | None = None
+    evidence: dict[str, Any] = Field(default_factory=dict)
+
+
+def dead_letter_headers(source: Any, reason: str, detail: str) -> list[tuple[str, bytes]]:
+    """Kafka Connect style dead-letter headers; ``source`` is the consumed record
+    (anything with ``topic``, ``partition`` and ``offset``)."""
+    return [
+        ("dlq.reason", reason.encode()),
+        ("dlq.detail", detail[:1000].encode()),
+        ("dlq.topic", str(source.topic).encode()),
+        ("dlq.partition", str(source.partition).encode()),
+        ("dlq.offset", str(source.offset).encode()),
+    ]
+
+
+#: topic -> record type, for docs, tests and topic creation.
+TOPICS: dict[str, type[Record] | None] = {
+    ORDERS: Order,
+    PROMOTIONS: Promotion,
+    CENTER_DEMAND: CenterDemand,
+    FORECASTS: ForecastRecord,
+    STAFFING_PLANS: StaffingPlanRecord,
+    FORECAST_ALERTS: ForecastAlert,
+    ORDERS_DLQ: None,  # original bytes + reason headers
+    PROMOTIONS_DLQ: None,
+}

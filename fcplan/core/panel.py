@@ -1,0 +1,142 @@
+"""The one panel shape at every boundary: ``unique_id``, ``ds``, ``y`` (+ covariates).
+
+A *panel* is a long frame: one row per series (``unique_id``, str) and timestamp
+(``ds``, tz-naive, on a fixed frequency), target ``y`` (float), then numeric
+covariate columns. *Future* covariates come in a second frame keyed the same
+way. A *forecast frame* is ``unique_id, ds, model`` then one column per
+quantile level named as written (``"0.1"``, ``"0.5"``). Every public entry
+point calls :func:`validate_panel` and friends, which say what is wrong and how
+to fix it.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+UNIQUE_ID = "unique_id"
+DS = "ds"
+Y = "y"
+MODEL = "model"
+#: The model of a forecast frame that the planner and the dashboard use when it holds several.
+ENSEMBLE = "ensemble"
+KEYS = [UNIQUE_ID, DS]
+
+
+class PanelError(ValueError):
+    """A frame does not have the panel shape; the message says how to fix it."""
+
+
+def _examples(frame: pd.DataFrame, mask: pd.Series, n: int = 3) -> str:
+    return frame.loc[mask, KEYS].head(n).to_dict("records").__repr__()
+
+
+def validate_panel(df: pd.DataFrame, name: str = "history", require_target: bool = True) -> pd.DataFrame:
+    """Check and normalise a panel; returns a sorted copy.
+
+    Requires columns ``unique_id``, ``ds`` and (if ``require_target``) ``y``; any
+    other column must be numeric (a covariate). ``unique_id`` becomes str, ``ds``
+    tz-naive datetime64, ``y`` float64; rows are sorted by (unique_id, ds).
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise PanelError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
+    required = [*KEYS, Y] if require_target else KEYS
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise PanelError(
+            f"{name} lacks column(s) {missing}; it has {list(df.columns)}. "
+            f"Rename your id, timestamp and target columns to {required}."
+        )
+    out = df.copy()
+    out[UNIQUE_ID] = out[UNIQUE_ID].astype(str)
+    try:
+        ds = pd.to_datetime(out[DS])
+    except (ValueError, TypeError) as exc:
+        raise PanelError(f"{name}.ds has values that are not timestamps: {exc}") from exc
+    if isinstance(ds.dtype, pd.DatetimeTZDtype):
+        ds = ds.dt.tz_localize(None)
+    out[DS] = ds.astype("datetime64[ns]")
+    if out[DS].isna().any():
+        raise PanelError(f"{name}.ds has {int(out[DS].isna().sum())} missing timestamps; drop or fill them")
+    if require_target:
+        y = pd.to_numeric(out[Y], errors="coerce")
+        bad = y.isna() & out[Y].notna()
+        if bad.any():
+            raise PanelError(
+                f"{name}.y has {int(bad.sum())} non-numeric values, e.g. {out.loc[bad, Y].head(3).tolist()}"
+            )
+        out[Y] = y.astype("float64")
+    covariates = [c for c in out.columns if c not in (*KEYS, Y)]
+    for col in covariates:
+        if not (pd.api.types.is_numeric_dtype(out[col]) or pd.api.types.is_bool_dtype(out[col])):
+            raise PanelError(
+                f"{name} covariate {col!r} is not numeric (dtype {out[col].dtype}); encode it as numbers "
+                "(e.g. one 0/1 column per category) or drop it"
+            )
+        out[col] = out[col].astype("float64")
+    dup = out.duplicated(KEYS, keep=False)
+    if dup.any():
+        raise PanelError(
+            f"{name} has {int(dup.sum())} duplicate (unique_id, ds) rows, e.g. {_examples(out, dup)}; "
+            "aggregate them (e.g. sum per day) so each series has one row per timestamp"
+        )
+    return out.sort_values(KEYS, kind="stable").reset_index(drop=True)
+
+
+def covariate_columns(df: pd.DataFrame) -> list[str]:
+    return [c for c in df.columns if c not in (*KEYS, Y, MODEL)]
+
+
+def future_index(panel: pd.DataFrame, horizon: int, freq: str) -> pd.DataFrame:
+    """The ``unique_id, ds`` rows of the next ``horizon`` steps after each series' end."""
+    last = panel.groupby(UNIQUE_ID, sort=False)[DS].max()
+    offset = pd.tseries.frequencies.to_offset(freq)
+    rows = [
+        pd.DataFrame({UNIQUE_ID: uid, DS: pd.date_range(end + offset, periods=horizon, freq=offset)})
+        for uid, end in last.items()
+    ]
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame({UNIQUE_ID: [], DS: []})
+
+
+def validate_future(future: pd.DataFrame, history: pd.DataFrame, horizon: int, freq: str) -> pd.DataFrame:
+    """Check that ``future`` has one row per series and step of the horizon, and the
+    same numeric covariates it promises; returns it aligned to :func:`future_index`."""
+    future = validate_panel(future, name="future", require_target=False)
+    if Y in future.columns:
+        future = future.drop(columns=[Y])
+    expected = future_index(history, horizon, freq)
+    merged = expected.merge(future, on=KEYS, how="left", indicator=True)
+    missing = merged["_merge"] == "left_only"
+    if missing.any():
+        raise PanelError(
+            f"future lacks {int(missing.sum())} of the {len(expected)} (unique_id, ds) rows the horizon needs, "
+            f"e.g. {_examples(merged, missing)}; give every series a row for each of the next {horizon} "
+            f"steps at frequency {freq}"
+        )
+    merged = merged.drop(columns="_merge")
+    covs = covariate_columns(merged)
+    nan_cols = [c for c in covs if merged[c].isna().any()]
+    if nan_cols:
+        raise PanelError(
+            f"future covariate(s) {nan_cols} have missing values; fill them (e.g. 0 for no promotion)"
+        )
+    return merged
+
+
+def select_model(forecast: pd.DataFrame, model: str | None = None) -> pd.DataFrame:
+    """The rows of one model of a forecast frame: ``model``; else its only model; else the
+    ensemble when it holds several; :class:`PanelError` when that does not decide."""
+    if MODEL not in forecast.columns:
+        return forecast
+    models = sorted(forecast[MODEL].astype(str).unique())
+    if model is None and len(models) > 1 and ENSEMBLE in models:
+        model = ENSEMBLE
+    if model is None:
+        if len(models) > 1:
+            raise PanelError(
+                f"forecast holds {len(models)} models {models}; pass model=... to plan on one "
+                "(e.g. model='ensemble')"
+            )
+        return forecast
+    if model not in models:
+        raise PanelError(f"forecast has no model {model!r}; it has {models}")
+    return forecast[forecast[MODEL].astype(str) == model]

@@ -1,0 +1,225 @@
+"""One frozen settings object, read from ``FCPLAN_*`` environment variables.
+
+Sections are nested models; a variable names its section and field with one
+underscore between them, e.g. ``FCPLAN_DATABASE_URL`` sets ``database.url`` and
+``FCPLAN_PLANNER_MINUTES_PER_ORDER`` sets ``planner.minutes_per_order``.
+The environment is read once, at the entry point (:func:`load_settings`); every
+component receives only its own section.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from fcplan.core.quantiles import check_levels
+
+DEFAULT_QUANTILES: tuple[float, ...] = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+
+
+def _split_csv(value: object) -> object:
+    """Accept ``a,b,c`` as well as a JSON list for list-valued variables."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(_Section):
+    """Where the events flow. ``bootstrap`` unset means: start the embedded broker."""
+
+    bootstrap: str | None = None
+    broker_host: str = "127.0.0.1"
+    broker_port: int = 9092
+    partitions: int = Field(4, ge=1)
+    # Short group timeouts: the embedded broker waits out the rebalance timeout on every join.
+    rebalance_timeout_s: float = Field(3.0, gt=0)
+    session_timeout_s: float = Field(10.0, gt=0)
+    heartbeat_interval_s: float = Field(1.0, gt=0)
+    max_poll_interval_s: float = Field(30.0, gt=0)
+
+    @property
+    def embedded(self) -> bool:
+        return not self.bootstrap
+
+    @property
+    def servers(self) -> str:
+        """The bootstrap servers clients connect to (the embedded broker when unset)."""
+        return self.bootstrap or f"{self.broker_host}:{self.broker_port}"
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///var/fcplan.db"
+
+
+class StreamsSettings(_Section):
+    app_id: str = "fcplan-worker"
+    batch_size: int = Field(5000, ge=1)
+    batch_within_s: float = Field(0.25, gt=0)
+    late_grace_hours: float = Field(48.0, ge=0)
+    max_future_hours: float = Field(1.0, ge=0)
+    max_message_bytes: int = Field(64 * 1024, ge=256)
+    # Real B2B orders reach a thousand lines and 87,000 units (online retail data).
+    max_lines: int = Field(10_000, ge=1)
+    max_units: int = Field(1_000_000, ge=1)
+
+
+class ForecastSettings(_Section):
+    horizon: int = Field(14, ge=1)
+    quantiles: Annotated[tuple[float, ...], NoDecode] = DEFAULT_QUANTILES
+    # The retrainer's pool; "mlp" and "deepar" (torch) are registered too, and pay off
+    # on many series with a longer time budget.
+    models: Annotated[tuple[str, ...], NoDecode] = (
+        "seasonal_naive",
+        "moving_average",
+        "ets",
+        "sarimax",
+        "theta",
+        "glm",
+        "lightgbm",
+    )
+    backtest_windows: int = Field(2, ge=1)
+    holiday_country: str = "KR"
+    time_limit_s: float = Field(120.0, gt=0)
+    min_history_days: int = Field(14, ge=1)
+    #: Drift alerts are also POSTed here as JSON (retried with backoff; empty: no webhook).
+    alert_webhook: str = ""
+
+    _split = field_validator("quantiles", "models", mode="before")(classmethod(lambda cls, v: _split_csv(v)))
+
+    @field_validator("quantiles")
+    @classmethod
+    def _check_quantiles(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        return tuple(check_levels(value))
+
+
+class CenterParams(_Section):
+    """Productivity and cost parameters of one center (the planner's inputs).
+
+    ``minutes_per_order``: packing minutes per order; ``shift_hours``: paid hours of
+    one packer's shift; ``shrinkage``: share of paid hours not spent packing
+    (breaks, training); ``cost_short`` / ``cost_idle``: cost of one order-unit of
+    missing / idle capacity; ``min_packers``: floor per shift.
+    """
+
+    minutes_per_order: float = Field(2.0, gt=0)
+    shift_hours: float = Field(8.0, gt=0, le=24)
+    shrinkage: float = Field(0.15, ge=0, lt=1)
+    cost_short: float = Field(3.0, gt=0)
+    cost_idle: float = Field(1.0, gt=0)
+    min_packers: int = Field(1, ge=0)
+
+    @property
+    def service_quantile(self) -> float:
+        """The newsvendor critical ratio ``cost_short / (cost_short + cost_idle)``."""
+        return self.cost_short / (self.cost_short + self.cost_idle)
+
+    @property
+    def productive_hours(self) -> float:
+        """Packing hours one packer delivers per shift: ``shift_hours * (1 - shrinkage)``."""
+        return self.shift_hours * (1.0 - self.shrinkage)
+
+    def as_dict(self) -> dict[str, float]:
+        return {**self.center_values(), "service_quantile": self.service_quantile}
+
+    def center_values(self) -> dict[str, float]:
+        """The fields of :class:`CenterParams` only (not those a subclass adds)."""
+        return {name: getattr(self, name) for name in CenterParams.model_fields}
+
+    @classmethod
+    def from_settings(cls, settings: CenterParams) -> CenterParams:
+        return cls(**settings.center_values())
+
+    @classmethod
+    def per_center(cls, settings: PlannerSettings, centers: Iterable[str]) -> dict[str, CenterParams]:
+        """Parameters of each center: the settings, with that center's overrides
+        (``FCPLAN_PLANNER_CENTER_OVERRIDES``) applied."""
+        base = settings.center_values()
+        allowed = set(base)
+        out = {}
+        for center in centers:
+            override = settings.center_overrides.get(center, {})
+            unknown = sorted(set(override) - allowed)
+            if unknown:
+                raise ValueError(
+                    f"FCPLAN_PLANNER_CENTER_OVERRIDES for {center!r} names unknown field(s) {unknown}; "
+                    f"use {sorted(allowed)}"
+                )
+            out[center] = cls(**{**base, **override})
+        return out
+
+
+class PlannerSettings(CenterParams):
+    """Productivity and cost parameters (one set for every center unless overridden) and shifts."""
+
+    # name:start-end in local hours; together they must cover the day.
+    shifts: Annotated[tuple[str, ...], NoDecode] = ("day:6-14", "swing:14-22", "night:22-6")
+    #: Per-center overrides of the fields of :class:`CenterParams`, as JSON, e.g.
+    #: {"FC-SEOUL-1": {"minutes_per_order": 1.6, "shrinkage": 0.12}}.
+    center_overrides: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+    _split = field_validator("shifts", mode="before")(classmethod(lambda cls, v: _split_csv(v)))
+
+
+class Settings(BaseSettings):
+    """Everything fcplan reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FCPLAN_",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        frozen=True,
+        extra="ignore",
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    streams: StreamsSettings = StreamsSettings()
+    forecast: ForecastSettings = ForecastSettings()
+    planner: PlannerSettings = PlannerSettings()
+    #: Centers the worker accepts; empty accepts any center id.
+    centers: Annotated[tuple[str, ...], NoDecode] = ()
+    #: The centers' local time zone: days and shifts are local.
+    timezone: str = "Asia/Seoul"
+
+    _split = field_validator("centers", mode="before")(classmethod(lambda cls, v: _split_csv(v)))
+
+    @model_validator(mode="after")
+    def _check_timezone(self) -> Settings:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"FCPLAN_TIMEZONE={self.timezone!r} is not an IANA zone, e.g. Asia/Seoul"
+            ) from exc
+        return self
+
+
+def load_settings() -> Settings:
+    """Read the environment (call at entry points only)."""
+    return Settings()
+
+
+#: Every environment variable the settings read, for docs and the compose test.
+def environment_variables() -> set[str]:
+    names = set()
+    for name, fld in Settings.model_fields.items():
+        ann = fld.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            names |= {f"FCPLAN_{name}_{sub}".upper() for sub in ann.model_fields}
+        else:
+            names.add(f"FCPLAN_{name}".upper())
+    return names

@@ -1,0 +1,191 @@
+"""The panel shape: validation errors say what is wrong; frequencies and future rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fcplan.core.frequency import infer_freq
+from fcplan.core.panel import PanelError, future_index, validate_future, validate_panel
+from fcplan.core.quantiles import parse_quantiles, quantile_columns, sort_quantiles
+
+
+def make_panel(ids=("a", "b"), start="2024-01-01", periods=5, freq="D", **covariates) -> pd.DataFrame:
+    """A small long panel: every id gets ``periods`` rows from ``start``."""
+    parts = []
+    for i, uid in enumerate(ids):
+        ds = pd.date_range(start, periods=periods, freq=freq)
+        parts.append(pd.DataFrame({"unique_id": uid, "ds": ds, "y": np.arange(periods, dtype=float) + i}))
+    frame = pd.concat(parts, ignore_index=True)
+    for name, value in covariates.items():
+        frame[name] = value
+    return frame
+
+
+def test_a_valid_panel_comes_back_sorted_with_normalised_types() -> None:
+    frame = make_panel().sample(frac=1.0, random_state=0)
+    frame["unique_id"] = frame["unique_id"].map({"a": 1, "b": 2})
+    frame["y"] = frame["y"].astype(int)
+    out = validate_panel(frame)
+    assert out["unique_id"].tolist() == ["1"] * 5 + ["2"] * 5
+    assert out.equals(out.sort_values(["unique_id", "ds"]).reset_index(drop=True))
+    assert out["y"].dtype == np.float64
+    assert out["ds"].dtype == "datetime64[ns]"
+
+
+def test_tz_aware_timestamps_become_naive() -> None:
+    frame = make_panel(ids=("a",))
+    frame["ds"] = frame["ds"].dt.tz_localize("Asia/Seoul")
+    out = validate_panel(frame)
+    assert out["ds"].dt.tz is None
+    assert out["ds"].iloc[0] == pd.Timestamp("2024-01-01")
+
+
+def test_duplicate_rows_are_counted_and_shown_with_a_fix() -> None:
+    frame = make_panel(ids=("a",))
+    frame = pd.concat([frame, frame.iloc[[1, 2]]], ignore_index=True)
+    with pytest.raises(PanelError) as info:
+        validate_panel(frame)
+    message = str(info.value)
+    assert "4 duplicate (unique_id, ds) rows" in message
+    assert "'unique_id': 'a'" in message
+    assert "aggregate them" in message
+
+
+def test_missing_columns_are_named_along_with_the_columns_present() -> None:
+    frame = make_panel().rename(columns={"ds": "date", "y": "orders"})
+    with pytest.raises(PanelError) as info:
+        validate_panel(frame, name="history")
+    message = str(info.value)
+    assert "history lacks column(s) ['ds', 'y']" in message
+    assert "'date'" in message and "'orders'" in message
+
+
+def test_a_future_frame_needs_no_target() -> None:
+    frame = make_panel().drop(columns="y")
+    assert "y" not in validate_panel(frame, require_target=False).columns
+
+
+def test_a_non_numeric_covariate_is_rejected_with_how_to_encode_it() -> None:
+    frame = make_panel(promo="yes")
+    with pytest.raises(PanelError, match=r"covariate 'promo' is not numeric.*one 0/1 column per category"):
+        validate_panel(frame)
+
+
+def test_boolean_and_integer_covariates_become_floats() -> None:
+    out = validate_panel(make_panel(promo=True, price=3))
+    assert out["promo"].dtype == np.float64 and out["promo"].eq(1.0).all()
+    assert out["price"].dtype == np.float64
+
+
+def test_a_non_numeric_target_is_rejected_with_examples() -> None:
+    frame = make_panel()
+    frame["y"] = frame["y"].astype(object)
+    frame.loc[3, "y"] = "n/a"
+    with pytest.raises(PanelError, match=r"history.y has 1 non-numeric values, e.g. \['n/a'\]"):
+        validate_panel(frame)
+
+
+def test_missing_timestamps_are_rejected() -> None:
+    frame = make_panel()
+    frame["ds"] = frame["ds"].astype(object)
+    frame.loc[0, "ds"] = None
+    with pytest.raises(PanelError, match="1 missing timestamps"):
+        validate_panel(frame)
+
+
+def test_not_a_dataframe_is_rejected() -> None:
+    with pytest.raises(PanelError, match="must be a pandas DataFrame, got dict"):
+        validate_panel({"unique_id": [], "ds": [], "y": []})  # type: ignore[arg-type]
+
+
+def test_daily_data_infers_d() -> None:
+    assert infer_freq(make_panel(freq="D")) == "D"
+
+
+def test_hourly_data_infers_h() -> None:
+    assert infer_freq(make_panel(freq="h", start="2024-03-30 22:00")) == "h"
+
+
+def test_weekly_data_on_a_wednesday_infers_w_wed() -> None:
+    panel = make_panel(start="2024-01-03", freq="7D")  # 2024-01-03 is a Wednesday
+    assert pd.Timestamp("2024-01-03").day_name() == "Wednesday"
+    assert infer_freq(panel) == "W-WED"
+
+
+def test_the_most_common_step_wins_over_a_gap() -> None:
+    panel = make_panel(ids=("a",), periods=10)
+    panel = panel.drop(index=[4, 5]).reset_index(drop=True)
+    assert infer_freq(panel) == "D"
+
+
+def test_one_row_per_series_cannot_infer_a_frequency() -> None:
+    with pytest.raises(PanelError, match="pass --freq"):
+        infer_freq(make_panel(periods=1))
+
+
+def test_future_index_continues_each_series_from_its_own_end() -> None:
+    panel = make_panel(ids=("a",), periods=3)
+    panel = pd.concat([panel, make_panel(ids=("b",), periods=5)], ignore_index=True)
+    future = future_index(panel, horizon=2, freq="D")
+    assert future.groupby("unique_id")["ds"].apply(list).to_dict() == {
+        "a": [pd.Timestamp("2024-01-04"), pd.Timestamp("2024-01-05")],
+        "b": [pd.Timestamp("2024-01-06"), pd.Timestamp("2024-01-07")],
+    }
+
+
+def test_future_index_keeps_the_weekly_anchor() -> None:
+    panel = make_panel(ids=("a",), start="2024-01-03", freq="7D", periods=3)
+    future = future_index(panel, horizon=2, freq=infer_freq(panel))
+    assert future["ds"].tolist() == [pd.Timestamp("2024-01-24"), pd.Timestamp("2024-01-31")]
+
+
+def test_validate_future_names_the_missing_rows_and_the_fix() -> None:
+    history = make_panel()
+    future = future_index(history, horizon=3, freq="D")
+    future["promo"] = 0.0
+    future = future.drop(index=[4]).reset_index(drop=True)  # b's 2nd step
+    with pytest.raises(PanelError) as info:
+        validate_future(future, history, horizon=3, freq="D")
+    message = str(info.value)
+    assert "future lacks 1 of the 6 (unique_id, ds) rows" in message
+    assert "'unique_id': 'b'" in message
+    assert "next 3 steps at frequency D" in message
+
+
+def test_validate_future_returns_rows_aligned_to_the_horizon() -> None:
+    history = make_panel()
+    future = future_index(history, horizon=3, freq="D")
+    future["promo"] = 1
+    future["y"] = np.nan  # a target column in the future frame is dropped
+    extra = pd.DataFrame({"unique_id": ["a"], "ds": [pd.Timestamp("2030-01-01")], "promo": [0]})
+    out = validate_future(pd.concat([future, extra]), history, horizon=3, freq="D")
+    assert len(out) == 6
+    assert "y" not in out.columns
+    assert out["promo"].eq(1.0).all()
+
+
+def test_validate_future_rejects_missing_covariate_values() -> None:
+    history = make_panel()
+    future = future_index(history, horizon=2, freq="D")
+    future["promo"] = [1.0, np.nan, 0.0, 0.0]
+    with pytest.raises(PanelError, match=r"future covariate\(s\) \['promo'\] have missing values"):
+        validate_future(future, history, horizon=2, freq="D")
+
+
+def test_quantile_names_are_written_as_levels() -> None:
+    assert quantile_columns([0.05, 0.1, 0.5, 0.95]) == ["0.05", "0.1", "0.5", "0.95"]
+
+
+def test_parse_quantiles_rejects_words_and_out_of_range_levels() -> None:
+    assert parse_quantiles("0.1, 0.5,0.9") == [0.1, 0.5, 0.9]
+    with pytest.raises(PanelError, match="numbers separated by commas"):
+        parse_quantiles("0.1,median")
+    with pytest.raises(PanelError, match="strictly between 0 and 1"):
+        parse_quantiles("0.5,1")
+
+
+def test_sorted_quantiles_never_cross() -> None:
+    values = np.array([[3.0, 1.0, 2.0], [0.0, 5.0, 4.0]])
+    assert (np.diff(sort_quantiles(values), axis=-1) >= 0).all()

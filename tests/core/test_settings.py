@@ -1,0 +1,145 @@
+"""Settings: FCPLAN_* variables parse into one frozen object, or fail clearly."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from pydantic import ValidationError
+from pydantic_settings.exceptions import SettingsError
+
+from fcplan.core.settings import DEFAULT_QUANTILES, Settings, environment_variables
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """A clean FCPLAN_* environment; set variables with ``env.setenv``."""
+    for var in list(os.environ):
+        if var.startswith("FCPLAN_"):
+            monkeypatch.delenv(var)
+    return monkeypatch
+
+
+def test_without_variables_the_defaults_use_the_embedded_broker_and_sqlite(env: pytest.MonkeyPatch) -> None:
+    settings = Settings()
+    assert settings.kafka.embedded
+    assert settings.kafka.servers == "127.0.0.1:9092"
+    assert settings.database.url.startswith("sqlite:///")
+    assert settings.forecast.quantiles == DEFAULT_QUANTILES
+    assert settings.centers == ()
+
+
+def test_database_url_comes_from_fcplan_database_url(env: pytest.MonkeyPatch) -> None:
+    env.setenv("FCPLAN_DATABASE_URL", "postgresql+psycopg://u:p@db:5432/x")
+    assert Settings().database.url == "postgresql+psycopg://u:p@db:5432/x"
+
+
+def test_kafka_bootstrap_turns_the_embedded_broker_off(env: pytest.MonkeyPatch) -> None:
+    env.setenv("FCPLAN_KAFKA_BOOTSTRAP", "kafka:9092")
+    settings = Settings()
+    assert not settings.kafka.embedded
+    assert settings.kafka.servers == "kafka:9092"
+
+
+def test_a_field_with_an_underscore_in_its_name_is_read(env: pytest.MonkeyPatch) -> None:
+    env.setenv("FCPLAN_KAFKA_BROKER_PORT", "19093")
+    env.setenv("FCPLAN_PLANNER_MINUTES_PER_ORDER", "3.5")
+    settings = Settings()
+    assert settings.kafka.broker_port == 19093
+    assert settings.planner.minutes_per_order == 3.5
+
+
+@pytest.mark.parametrize("value", ["ICN1, PUS2,DAE3", '["ICN1", "PUS2", "DAE3"]'])
+def test_centers_parse_as_csv_or_as_a_json_list(env: pytest.MonkeyPatch, value: str) -> None:
+    env.setenv("FCPLAN_CENTERS", value)
+    assert Settings().centers == ("ICN1", "PUS2", "DAE3")
+
+
+def test_empty_centers_accepts_every_center(env: pytest.MonkeyPatch) -> None:
+    env.setenv("FCPLAN_CENTERS", "")
+    assert Settings().centers == ()
+
+
+def test_quantiles_come_back_sorted_and_without_repeats(env: pytest.MonkeyPatch) -> None:
+    env.setenv("FCPLAN_FORECAST_QUANTILES", "0.9,0.1,0.5,0.1")
+    assert Settings().forecast.quantiles == (0.1, 0.5, 0.9)
+
+
+def test_quantiles_accept_a_json_list(env: pytest.MonkeyPatch) -> None:
+    env.setenv("FCPLAN_FORECAST_QUANTILES", "[0.95, 0.05]")
+    assert Settings().forecast.quantiles == (0.05, 0.95)
+
+
+@pytest.mark.parametrize("value", ["0,0.5", "0.5,1", "1.5"])
+def test_a_quantile_outside_zero_and_one_is_rejected(env: pytest.MonkeyPatch, value: str) -> None:
+    env.setenv("FCPLAN_FORECAST_QUANTILES", value)
+    with pytest.raises(ValidationError, match="strictly between 0 and 1"):
+        Settings()
+
+
+def test_shifts_and_models_parse_as_csv(env: pytest.MonkeyPatch) -> None:
+    env.setenv("FCPLAN_PLANNER_SHIFTS", "early:0-12,late:12-0")
+    env.setenv("FCPLAN_FORECAST_MODELS", "ets,seasonal_naive")
+    settings = Settings()
+    assert settings.planner.shifts == ("early:0-12", "late:12-0")
+    assert settings.forecast.models == ("ets", "seasonal_naive")
+
+
+def test_a_bad_timezone_names_the_variable_and_gives_an_example(env: pytest.MonkeyPatch) -> None:
+    env.setenv("FCPLAN_TIMEZONE", "Mars/Olympus")
+    with pytest.raises(ValidationError) as info:
+        Settings()
+    message = str(info.value)
+    assert "FCPLAN_TIMEZONE='Mars/Olympus'" in message
+    assert "Asia/Seoul" in message
+
+
+def test_a_non_numeric_port_is_a_validation_error(env: pytest.MonkeyPatch) -> None:
+    env.setenv("FCPLAN_KAFKA_BROKER_PORT", "ninety")
+    with pytest.raises(ValidationError, match="broker_port"):
+        Settings()
+
+
+def test_an_out_of_range_value_is_rejected(env: pytest.MonkeyPatch) -> None:
+    env.setenv("FCPLAN_PLANNER_SHRINKAGE", "1.2")
+    with pytest.raises(ValidationError, match="shrinkage"):
+        Settings()
+
+
+def test_settings_are_frozen(env: pytest.MonkeyPatch) -> None:
+    settings = Settings()
+    with pytest.raises(ValidationError):
+        settings.timezone = "UTC"  # type: ignore[misc]
+    with pytest.raises(ValidationError):
+        settings.database.url = "sqlite:///other.db"  # type: ignore[misc]
+
+
+def test_service_quantile_is_the_newsvendor_ratio(settings_factory) -> None:
+    settings = settings_factory(planner={"cost_short": 3.0, "cost_idle": 1.0})
+    assert settings.planner.service_quantile == pytest.approx(0.75)
+
+
+def test_environment_variables_lists_every_field_of_every_section() -> None:
+    names = environment_variables()
+    expected = {f"FCPLAN_{s}_{f}".upper() for s in ("kafka", "database", "streams", "forecast", "planner")
+                for f in Settings.model_fields[s].annotation.model_fields}
+    assert expected <= names
+    assert {"FCPLAN_CENTERS", "FCPLAN_TIMEZONE", "FCPLAN_DATABASE_URL", "FCPLAN_KAFKA_BOOTSTRAP"} <= names
+
+
+def test_every_listed_variable_is_really_read(env: pytest.MonkeyPatch) -> None:
+    """Each name in environment_variables(), when set to a bad value, changes the
+    outcome: proof the list and the parser agree."""
+    silently_ignored = []
+    for name in sorted(environment_variables()):
+        env.setenv(name, "~bogus~value~")
+        try:
+            Settings()
+        except (ValidationError, SettingsError):  # SettingsError: a JSON-valued variable that is not JSON
+            pass
+        else:
+            parsed = Settings()
+            if "~bogus~value~" not in repr(parsed.model_dump()):
+                silently_ignored.append(name)
+        env.delenv(name)
+    assert silently_ignored == []
