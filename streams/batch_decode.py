@@ -103,6 +103,8 @@ class DecodedOrders:
 
 
 def _is_utf8(data: bytes) -> bool:
+    if data.isascii():
+        return True
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
@@ -134,8 +136,8 @@ def _unsure(fetch: Fetch) -> list[int]:
     for k in range(1, 8):
         hit &= (buf[dots + k] - _ZERO) < 10  # uint8: bytes below "0" wrap around to large values
     unsure = set(_owners(fetch, dots[hit]).tolist())
-    brackets = np.flatnonzero((buf == _BRACE) | (buf == _BRACKET))
-    if len(brackets) > len(fetch):
+    if fetch.joined.count(b"{") + fetch.joined.count(b"[") > len(fetch):
+        brackets = np.flatnonzero((buf == _BRACE) | (buf == _BRACKET))
         per_value = np.bincount(_owners(fetch, brackets), minlength=len(fetch))
         unsure.update(np.flatnonzero(per_value > 1).tolist())
     if not _is_utf8(fetch.joined):

@@ -20,6 +20,7 @@ import logging
 import multiprocessing
 import os
 import pickle
+import select
 import signal
 import socket
 import traceback
@@ -97,10 +98,12 @@ def process_fetch(
     counters = Counter((m.ORDERS_DEAD_LETTERS, r.reason) for _, r in decoded.rejected)
     stats = OutageStats()
 
-    def write(rows: OrderColumns, counts: Counter[tuple[str, str]]) -> OrderBatchResult:
+    def write(rows: OrderColumns, counts: Counter[tuple[str, str]], last: bool = True) -> OrderBatchResult:
         # The outage counters go with the batch's last transaction (a failed one rolled them back).
         return call_through_outages(
-            lambda: write_order_columns(engine, rows, limits.late_grace, counts + _outage_counters(stats)),
+            lambda: write_order_columns(
+                engine, rows, limits.late_grace, counts + _outage_counters(stats) if last else counts
+            ),
             "orders writer", backoff, stats, keep_going,
         )
 
@@ -112,7 +115,7 @@ def process_fetch(
         log.warning("orders writer: a batch of %d orders failed to write (%s); isolating the records at fault",
                     len(cols), exception_detail(exc))
         parts = bisect_writes(
-            len(cols), lambda lo, hi: write(cols.take(range(lo, hi)), Counter()),
+            len(cols), lambda lo, hi: write(cols.take(range(lo, hi)), Counter(), last=False),
             passthrough=lambda e: isinstance(e, GaveUp) or is_outage(e),
         )
         for k, error in parts.poison:
@@ -221,8 +224,14 @@ def _serve(sock: socket.socket, database_url: str, limits: Limits) -> None:
 
 
 def _closed(sock: socket.socket) -> bool:
-    """Whether the peer closed ``sock`` with nothing left to read (a peek, no wait)."""
-    try:
+    """Whether the consumer closed its end of ``sock``, even with frames still unread
+    (Linux reports the hang-up at once: ``POLLHUP``/``POLLRDHUP``)."""
+    hangup = select.POLLHUP | select.POLLERR | getattr(select, "POLLRDHUP", 0)
+    poller = select.poll()
+    poller.register(sock, select.POLLIN | hangup)
+    if any(events & hangup for _, events in poller.poll(0)):
+        return True
+    try:  # elsewhere: closed once nothing is left to read
         return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
     except BlockingIOError:
         return False

@@ -163,7 +163,7 @@ def call_through_outages(
             retries += 1
             delay = backoff.delay(retries)
             log.warning(
-                "%s: database unavailable (%s); retry %d in %.1f s (%.1f s since the first failure)",
+                "%s: database unavailable (%s); retry %d in %.1f s (%.1f s since the first attempt)",
                 what, _short(exc), retries, delay, time.monotonic() - started,
             )
             sleep(delay)

@@ -262,3 +262,46 @@ def test_the_writer_process_answers_for_a_batch_with_an_unwritable_record_instea
                             "lines": 1, "units": 1}).encode()
     results = asyncio.run(write_all(f"sqlite:///{tmp_path / 'w.db'}", [[year_zero, order(1), order(2)]], 1, 2**20))
     assert [(i, r) for i, r, _ in results[0].dead] == [(0, UNWRITABLE)] and results[0].accepted == 2
+
+
+def test_the_writer_sees_the_consumer_close_even_with_frames_still_unread() -> None:
+    ours, theirs = socket.socketpair()
+    assert not order_writer._closed(theirs)
+    ours.sendall(b"a frame the writer has not read")
+    assert not order_writer._closed(theirs)
+    ours.close()
+    assert order_writer._closed(theirs)  # else the writer would retry an outage until it is killed
+    theirs.close()
+
+
+def test_when_a_locked_batch_then_needs_bisecting_its_retries_are_counted_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "locked.db"
+    real = order_writer.write_order_columns
+
+    def refusing(engine, rows, grace, counters=None):
+        if "o-5" in rows.order_id:
+            raise IntegrityError("INSERT INTO orders ...", {}, Exception("refused"))
+        return real(engine, rows, grace, counters)
+
+    engine = make_engine(f"sqlite:///{path}", sqlite_busy_ms=20)
+    monkeypatch.setattr(order_writer, "write_order_columns", refusing)
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    release = threading.Timer(0.5, holder.execute, ["ROLLBACK"])
+    release.start()
+
+    def locked_first(engine, rows, grace, counters=None):  # the lock is met before the refusal
+        with engine.begin() as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return refusing(engine, rows, grace, counters)
+
+    monkeypatch.setattr(order_writer, "write_order_columns", locked_first)
+    result = process_fetch(Fetch.of([order(i) for i in range(20)]), engine, Limits(), backoff=Backoff(0.02, 2, 0.1))
+    release.join()
+    holder.close()
+    engine.dispose()
+    assert result.retries >= 2 and [(i, r) for i, r, _ in result.dead] == [(5, UNWRITABLE)]
+    n, _, metrics = stored(f"sqlite:///{path}")
+    assert n == 19 and metrics[("orders_writer", "database_retries")] == result.retries

@@ -167,3 +167,27 @@ def test_when_postgresql_is_stopped_for_35_s_then_the_worker_waits_and_counts_st
 ) -> None:
     stack = stack_factory(private_pg.url)
     stream_through_outage(stack, order_stream, private_pg.stop, private_pg.start)
+
+
+def test_when_the_worker_is_stopped_during_an_outage_then_it_exits_and_a_restart_stores_everything_once(
+    stack, order_stream
+) -> None:
+    frame, messages = order_stream(9_000, seed=6)
+    half = len(messages) // 2
+    worker = stack.start_worker()
+    stack.produce(ORDERS, messages[: half // 2])
+    stack.wait_for_orders(distinct_ids(messages[: half // 2]), timeout_s=120)
+    holder = sqlite3.connect(stack.db_url.removeprefix("sqlite:///"), isolation_level=None, timeout=60)
+    holder.execute("BEGIN EXCLUSIVE")
+    stack.produce(ORDERS, messages[half // 2 : half])
+    stack.wait_for("the writer retrying", lambda: "database unavailable" in worker.log(), True, timeout_s=60)
+    assert worker.terminate(timeout_s=60) == 0, f"the worker did not stop cleanly:\n{worker.tail()}"
+    assert "killing it" not in worker.log(), "the writer did not notice the consumer stop"
+    holder.execute("ROLLBACK")
+    holder.close()
+
+    stack.start_worker()
+    stack.produce(ORDERS, messages[half:])
+    stack.wait_for_orders(len(frame), timeout_s=180)
+    stack.assert_hourly(stack.hourly_truth(frame))
+    assert stack.metrics()[("orders", "accepted")] == len(frame)
