@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import Engine
@@ -29,16 +30,18 @@ class PlanResult:
     message: str
 
 
-def make_plan(engine: Engine, cfg: PlannerSettings, tz: str) -> PlanResult:
-    """Plan packers per center, day and shift from the newest forecast run."""
-    run = q.latest_forecast_run(engine)
+def make_plan(engine: Engine, cfg: PlannerSettings, tz: str, now: datetime | None = None) -> PlanResult:
+    """Plan packers per center, day and shift from the champion forecast run (the newest
+    where none is marked); ``now`` (tz-aware) comes from the one clock, the wall clock by default."""
+    run = q.current_forecast_run(engine)
     if run is None:
         return PlanResult(None, 0, "no forecast stored yet: run `fcplan retrain` first")
     forecast = q.forecast_frame(engine, run["run_id"])
     shifts = parse_shifts(cfg.shifts)
-    since = (pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=35)).tz_localize(None).to_pydatetime()
+    current = pd.Timestamp(now) if now is not None else pd.Timestamp.now(tz="UTC")
+    since = (current.tz_convert("UTC") - pd.Timedelta(days=35)).tz_localize(None).to_pydatetime()
     hourly = q.hourly_orders(engine, tz, since=since)
-    today = pd.Timestamp.now(tz=tz).tz_localize(None).normalize()
+    today = current.tz_convert(tz).tz_localize(None).normalize()
     shares = shift_shares(
         hourly[[UNIQUE_ID, DS, "y"]], shifts, centers=forecast[UNIQUE_ID].unique().tolist(), before=today
     )
