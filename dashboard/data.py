@@ -100,9 +100,17 @@ def _when_tables(url: str, tables: tuple[str, ...], read: Callable[[], T], empty
     return read()
 
 
-def local_today(tz: str) -> pd.Timestamp:
-    """Midnight of the centers' current local day (tz-naive)."""
-    return pd.Timestamp.now(tz=tz).normalize().tz_localize(None)
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _simulated_now(url: str) -> datetime | None:
+    return _when_tables(url, ("clock_state",), lambda: q.simulated_now(engine(url)), None)
+
+
+def local_today(tz: str, url: str | None = None) -> pd.Timestamp:
+    """Midnight of the centers' current local day (tz-naive), by the loop's simulated
+    clock when the database at ``url`` has one, else by the wall clock."""
+    simulated = _simulated_now(url) if url else None
+    now = pd.Timestamp(simulated).tz_localize("UTC") if simulated is not None else pd.Timestamp.now(tz="UTC")
+    return now.tz_convert(tz).normalize().tz_localize(None)
 
 
 def _utc_of_local(ts: pd.Timestamp, tz: str) -> datetime:
@@ -133,7 +141,7 @@ def hourly_since(url: str, tz: str, local_start: pd.Timestamp) -> pd.DataFrame:
 
 def daily_history(url: str, tz: str, days: int = HISTORY_DAYS) -> pd.DataFrame:
     """Orders per center per local day for the last ``days`` days, today included (partial)."""
-    hourly = hourly_since(url, tz, local_today(tz) - pd.Timedelta(days=days))
+    hourly = hourly_since(url, tz, local_today(tz, url) - pd.Timedelta(days=days))
     if hourly.empty:
         return hourly
     hourly = hourly.assign(**{DS: hourly[DS].dt.normalize()})
@@ -141,7 +149,7 @@ def daily_history(url: str, tz: str, days: int = HISTORY_DAYS) -> pd.DataFrame:
 
 
 def today_hourly(url: str, tz: str) -> pd.DataFrame:
-    return hourly_since(url, tz, local_today(tz))
+    return hourly_since(url, tz, local_today(tz, url))
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
@@ -149,7 +157,7 @@ def latest_forecast(url: str) -> tuple[dict | None, pd.DataFrame]:
     """The newest forecast run and its forecast frame (``None`` and empty before the first)."""
 
     def read() -> tuple[dict | None, pd.DataFrame]:
-        run = q.latest_forecast_run(engine(url))
+        run = q.current_forecast_run(engine(url))
         if run is None:
             return None, pd.DataFrame()
         return run, q.forecast_frame(engine(url), run["run_id"])
@@ -200,6 +208,11 @@ def promo_kind_effects(url: str, run_id: str) -> pd.DataFrame:
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def stream_metrics(url: str) -> pd.DataFrame:
     return _when_tables(url, ("stream_metrics",), lambda: q.metrics_frame(engine(url)), pd.DataFrame())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def decisions(url: str, limit: int = 30) -> pd.DataFrame:
+    return _when_tables(url, ("model_decisions",), lambda: q.decisions_frame(engine(url), limit), pd.DataFrame())
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)

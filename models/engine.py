@@ -79,13 +79,15 @@ class EngineResult:
     ``leaderboard``: ``model, window, wql, wape, mase, coverage, weight, fit_seconds``
     (window is the backtest window number as text, or "all" for the mean over windows).
     ``error_correlation``: correlation of the models' median errors on the backtest.
-    ``fallbacks``: unique_id -> why (some of) its models fell back to a baseline."""
+    ``fallbacks``: unique_id -> why (some of) its models fell back to a baseline.
+    ``model``: the fitted ensemble (the run's artifact: it forecasts again without refitting)."""
 
     forecast: pd.DataFrame
     leaderboard: pd.DataFrame
     weights: dict[str, float]
     error_correlation: pd.DataFrame
     fallbacks: dict[str, str]
+    model: Any = None
 
 
 def normalize_freq(freq: str | None) -> str | None:
@@ -468,4 +470,5 @@ def run_engine(
         weights=backtest.weights,
         error_correlation=backtest.error_correlation,
         fallbacks=_fallbacks(ensemble),
+        model=ensemble,
     )

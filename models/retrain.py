@@ -19,14 +19,17 @@ from fcplan.core.panel import DS, MODEL, UNIQUE_ID, future_index
 from fcplan.core.promotions import EFFECT_PER_PCT, PROMO_DAYS
 from fcplan.core.quantiles import quantile_columns
 from fcplan.core.settings import ForecastSettings
-from fcplan.models.drift import as_issued, check_drift
+from fcplan.core.webhook import Webhook
+from fcplan.models.drift_loop import DriftLoop, open_alert_centers
+from fcplan.models.model_registry import promote, register_run
 from fcplan.models.promo_effect import estimate_promo_effect
 from fcplan.models.promo_kinds import store_kind_effects
 from fcplan.models.promotions import PROMO_DISCOUNT, promotion_features
+from fcplan.models.retention import compact
 from fcplan.storage import queries as q
 from fcplan.storage import upsert, utcnow
 from fcplan.storage.outage import reason, retry_outage
-from fcplan.storage.schema import forecast_alerts, forecast_runs, forecasts, leaderboard, promo_effects
+from fcplan.storage.schema import forecast_runs, forecasts, leaderboard, promo_effects
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,7 @@ class RetrainResult:
     rows: int
     series: int
     message: str
+    alerts: tuple[dict, ...] = ()  # the drift check's alert records, for the forecast-alerts topic
 
 
 def training_frames(engine: Engine, tz: str, steps: int, today: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -63,15 +67,40 @@ def training_frames(engine: Engine, tz: str, steps: int, today: pd.Timestamp) ->
     return history, future
 
 
-def retrain(engine: Engine, cfg: ForecastSettings, tz: str, now: datetime | None = None) -> RetrainResult:
-    """Fit the ensemble on every center's daily orders and store the forecast run.
+def retrain(
+    engine: Engine,
+    cfg: ForecastSettings,
+    tz: str,
+    now: datetime | None = None,
+    alerted_centers: tuple[str, ...] = (),
+    drift_hours: int = 48,
+) -> RetrainResult:
+    """Fit the ensemble on every center's daily orders, store the forecast run as a
+    challenger and decide the champion.
 
-    The run covers today (D+0, still filling) and D+1..D+horizon.
+    First the drift monitor judges the last ``drift_hours`` hours against the
+    champion (0 skips it: a caller that runs :class:`fcplan.models.drift_loop.DriftLoop`
+    every hour passes 0 and names the alerted centers in ``alerted_centers``);
+    centers with open alerts count as drifted in the decision. The run covers
+    today (D+0, still filling) and D+1..D+horizon.
     """
     from fcplan.models.engine import run_engine
 
     now = now or datetime.now(ZoneInfo(tz))
     today = pd.Timestamp(now.astimezone(ZoneInfo(tz)).date())
+    alerts: tuple[dict, ...] = ()
+    if drift_hours > 0:
+        hook = Webhook(cfg.alert_webhook) if cfg.alert_webhook else None
+        try:
+            loop = DriftLoop(engine, tz, webhook=hook.send if hook else None, backfill_hours=drift_hours)
+            loop.run_once(now)
+            alerts = tuple(loop.payloads)
+        except Exception:  # a failing drift check must not stop the forecasts and plans
+            log.exception("drift check failed; retraining anyway")
+        finally:
+            if hook is not None:
+                hook.close()
+    alerted = (*alerted_centers, *open_alert_centers(engine))
     steps = cfg.horizon + 1
     history, future = training_frames(engine, tz, steps, today)
     if history.empty:
@@ -106,11 +135,25 @@ def retrain(engine: Engine, cfg: ForecastSettings, tz: str, now: datetime | None
         lambda: store_run(engine, run_id, version, result, cfg, history[DS].max(), fit_seconds),
         on_retry=_storing_retry,
     )
+    window = (history[DS].min().date(), history[DS].max().date())
+    retry_outage(
+        lambda: register_run(engine, run_id, cfg.model_dump(), *window, result.model), on_retry=_storing_retry
+    )
     retry_outage(lambda: store_promo_effect(engine, run_id, history), on_retry=_storing_retry)
-    retry_outage(lambda: watch_drift(engine, history, today), on_retry=_storing_retry)
     retry_outage(lambda: store_kind_effects(engine, run_id, history, tz), on_retry=_storing_retry)
+    decision = retry_outage(lambda: promote(engine, tz, today.date(), alerted), on_retry=_storing_retry)
+    try:
+        compact(engine, today.date())
+    except Exception:  # retention is housekeeping: the run and its decision are stored
+        log.exception("compacting superseded forecasts failed; will try again after the next retrain")
     rows = len(result.forecast)
-    return RetrainResult(run_id, rows, int(lengths.size), f"forecast run {run_id}: {rows} rows in {fit_seconds:.1f}s")
+    return RetrainResult(
+        run_id,
+        rows,
+        int(lengths.size),
+        f"forecast run {run_id}: {rows} rows in {fit_seconds:.1f}s; registry: {decision.reason}",
+        alerts,
+    )
 
 
 def _storing_retry(exc: BaseException, delay_s: float) -> None:
@@ -201,38 +244,6 @@ def store_promo_effect(engine: Engine, run_id: str, history: pd.DataFrame) -> pd
     return effects
 
 
-def watch_drift(engine: Engine, history: pd.DataFrame, today: pd.Timestamp, days: int = 14) -> pd.DataFrame:
-    """Compare the last complete days with what was forecast for them; store new alerts.
-
-    Returns the alerts (``unique_id, ds, kind, message``); an alert is stored
-    once (its id is center, day and kind), however often the retrainer runs.
-    """
-    since = (today - pd.Timedelta(days=days)).date()
-    issued = as_issued(q.issued_forecasts(engine, since))
-    if issued.empty:
-        return issued
-    actuals = history[history[DS] >= pd.Timestamp(since)]
-    alerts = check_drift(issued, actuals)
-    if alerts.empty:
-        return alerts
-    rows = [
-        {
-            "alert_id": f"{r[UNIQUE_ID]}-{r[DS]:%Y%m%d}-{r['kind']}",
-            "created_at": utcnow(),
-            "center_id": r[UNIQUE_ID],
-            "day": r[DS].date(),
-            "kind": r["kind"],
-            "message": r["message"],
-        }
-        for r in alerts.to_dict("records")
-    ]
-    with engine.begin() as conn:
-        upsert(conn, forecast_alerts, rows, ["alert_id"], update=[])
-    for r in alerts.to_dict("records"):
-        log.warning("drift alert %s %s: %s", r[UNIQUE_ID], r["kind"], r["message"])
-    return alerts
-
-
 def _window_number(window: object) -> int:
     """Backtest window index; -1 for the mean over windows (the engine says "all")."""
     try:
@@ -243,8 +254,8 @@ def _window_number(window: object) -> int:
 
 def forecast_records(engine: Engine, run_id: str) -> list[tuple[str, ForecastRecord]]:
     """``(center, record)`` pairs of a run, for the ``forecasts`` topic."""
-    run = q.latest_forecast_run(engine)
-    version = run["model_version"] if run and run["run_id"] == run_id else ""
+    run = q.forecast_run(engine, run_id)
+    version = (run.get("version") or run["model_version"]) if run else ""
     frame = q.forecast_frame(engine, run_id)
     levels = [c for c in frame.columns if c not in (UNIQUE_ID, DS, MODEL)]
     return [

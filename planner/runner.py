@@ -1,7 +1,8 @@
 """The planner's runner (``fcplan plan``): the only place the planner does I/O.
 
-Latest forecast run + hourly history (for shift shares) -> pure
-:func:`fcplan.planner.staffing.plan_staffing` -> ``plan_runs`` / ``staffing_plans``.
+Champion forecast run + hourly history (hour profiles, orders so far) -> pure
+:func:`fcplan.planner.crews.plan_crews` and :func:`fcplan.planner.intraday.apply_intraday`
+-> ``plan_runs`` / ``staffing_plans``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import datetime
 import pandas as pd
 from sqlalchemy import Engine
 
+from fcplan.core.clock import SystemClock
 from fcplan.core.contracts import StaffingPlanRecord
 from fcplan.core.panel import DS, UNIQUE_ID
 from fcplan.core.settings import CenterParams, PlannerSettings
@@ -34,19 +36,20 @@ class PlanResult:
 def make_plan(
     engine: Engine, cfg: PlannerSettings, tz: str, now: datetime | None = None, centers: Centers | None = None
 ) -> PlanResult:
-    """Plan packers per center, day and shift from the newest forecast run.
+    """Plan packers per center, day and shift from the champion forecast run (the newest
+    where none is marked).
 
-    ``now`` (tz-aware; the wall clock by default) gives each center's local today:
-    today's shifts not yet started are re-planned from the orders so far, the others
-    keep the packers of the plan in force. ``centers``: the centers file (default:
+    ``now`` (tz-aware; from the one clock, :class:`SystemClock` by default) gives each
+    center's local today: today's shifts not yet started are re-planned from the orders
+    so far, the others keep the packers of the plan in force. ``centers``: the centers file (default:
     ``cfg.centers_file``, else the ``FCPLAN_PLANNER_*`` variables for every center)."""
-    run = q.latest_forecast_run(engine)
+    run = q.current_forecast_run(engine)
     if run is None:
         return PlanResult(None, 0, "no forecast stored yet: run `fcplan retrain` first")
     forecast = q.forecast_frame(engine, run["run_id"])
     configs = (centers or centers_from_settings(cfg, tz)).for_ids(forecast[UNIQUE_ID].astype(str).unique())
     zones = {c: conf.timezone for c, conf in configs.items()}
-    current = pd.Timestamp(now) if now is not None else pd.Timestamp.now(tz="UTC")
+    current = pd.Timestamp(now if now is not None else SystemClock().now())
     since = (current.tz_convert("UTC") - pd.Timedelta(days=63)).tz_localize(None).to_pydatetime()
     hourly = q.hourly_orders(engine, tz, since=since, zones=zones)
     now_local = {c: current.tz_convert(z).tz_localize(None) for c, z in zones.items()}

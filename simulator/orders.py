@@ -35,6 +35,7 @@ from fcplan.simulator.demand import (
 )
 from fcplan.simulator.expected import hourly_matrix
 from fcplan.simulator.promotions import SimulatedPromotion
+from fcplan.simulator.shifts import Shift, shift_factors
 
 ORDER_COLUMNS = ["order_id", "center_id", "ts", "lines", "units"]
 _BLOCK_DAYS = 31  # days of expected demand computed at once
@@ -67,10 +68,13 @@ def _block_means(
     block: pd.DatetimeIndex,
     tz: str,
     country: str,
+    shifts: Sequence[Shift] = (),
 ) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray, np.ndarray]:
     """Hours of ``block``, hourly means ``(C, H)``, daily means ``(C, D)``, day bounds ``(D + 1,)``."""
     hours = day_hours(block, tz)
     hourly = hourly_matrix(centers, promotions, hours, country)
+    if shifts:
+        hourly = hourly * shift_factors([c.center_id for c in centers], shifts, hours)
     starts = day_starts(hours)
     return hours, hourly, np.add.reduceat(hourly, starts, axis=1), np.r_[starts, len(hours)]
 
@@ -122,6 +126,7 @@ def _order_chunks(
     seed: int,
     tz: str,
     country: str,
+    shifts: Sequence[Shift] = (),
 ) -> Iterator[dict[str, np.ndarray]]:
     """Per local day, the orders of all centers in ``[start, end)`` in time order, as
     arrays: ``center`` (index into ``centers``), ``ts`` (UTC epoch ns), ``offset``
@@ -130,7 +135,7 @@ def _order_chunks(
     lo_ns = int(to_instant(start, tz).as_unit("ns").value)
     hi_ns = int(to_instant(end, tz).as_unit("ns").value)
     for block in _blocks(_day_window(start, end, tz)):
-        hours, means, daily, bounds = _block_means(centers, promotions, block, tz, country)
+        hours, means, daily, bounds = _block_means(centers, promotions, block, tz, country, shifts)
         hour_ns = hours.asi8
         hour_offset = hours.tz_localize(None).as_unit("ns").asi8 - hour_ns
         for j, day in enumerate(block.as_unit("ns").asi8 // NS_PER_DAY):
@@ -202,6 +207,7 @@ def generate_orders(
     seed: int = 0,
     tz: str = DEFAULT_TZ,
     country: str = DEFAULT_COUNTRY,
+    shifts: Sequence[Shift] = (),
 ) -> Iterator[dict[str, Any]]:
     """Orders with ``ts`` in ``[start, end)``, lazily, in timestamp order.
 
@@ -232,13 +238,14 @@ def generate_order_frame(
     seed: int = 0,
     tz: str = DEFAULT_TZ,
     country: str = DEFAULT_COUNTRY,
+    shifts: Sequence[Shift] = (),
 ) -> pd.DataFrame:
     """The orders of :func:`generate_orders` as one frame, for fast backfill.
 
     Columns: ``order_id`` (str), ``center_id`` (str), ``ts`` (tz-aware datetime
     in ``tz``), ``lines`` (int64), ``units`` (int64); rows in timestamp order.
     """
-    chunks = list(_order_chunks(centers, promotions, start, end, seed, tz, country))
+    chunks = list(_order_chunks(centers, promotions, start, end, seed, tz, country, shifts))
     if not chunks:
         empty = pd.DataFrame({c: pd.Series(dtype=object) for c in ORDER_COLUMNS})
         empty["ts"] = pd.to_datetime(empty["ts"], utc=True).dt.tz_convert(tz)

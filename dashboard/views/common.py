@@ -48,7 +48,7 @@ def headcount_tiles(center: str | None) -> None:
     if run is None or plan.empty:
         st.info(WAITING_PLAN)
         return
-    today = data.local_today(cfg.timezone)
+    today = data.local_today(cfg.timezone, cfg.url)
     order = shift_order(run, plan)
     who = [center] if center else None
     cols = st.columns(3)

@@ -37,7 +37,7 @@ def live_forecast(center: str) -> None:
             st.info(WAITING_FORECAST)
         elif rows.empty:
             st.warning(f"The latest forecast run has no rows for {center} (too little history yet?).")
-        today = data.local_today(cfg.timezone)
+        today = data.local_today(cfg.timezone, cfg.url)
         promos = data.promotions_for(cfg.url, cfg.timezone, center)
         fan_rows = rows if not rows.empty else pd.DataFrame({DS: pd.Series(dtype="datetime64[ns]")})
         st.altair_chart(charts.forecast_fan(history[[DS, "y"]], fan_rows, promos, today), width="stretch")

@@ -1,4 +1,4 @@
-"""Models page: the latest run's leaderboard and ensemble weights."""
+"""Models page: the champion run's leaderboard and ensemble weights, the registry's decisions."""
 
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ def live_models() -> None:
         st.caption(
             f"Run `{run['run_id']}` made {local_text(run['created_at'], cfg.timezone)} · "
             f"`{run['model_version']}` · horizon {run['horizon']} days"
+            + (f" · {run['status']}, version `{run['version']}`" if run.get("status") else "")
         )
         board = data.leaderboard(cfg.url, run["run_id"])
         if board.empty:
@@ -79,6 +80,12 @@ def live_models() -> None:
             st.subheader("Ensemble weights")
             chart = charts.weights_chart(weights)
             st.altair_chart(chart, width="stretch")
+        decided = data.decisions(cfg.url)
+        if not decided.empty:
+            st.subheader("Champion and challenger decisions")
+            shown = decided.assign(created_at=decided["created_at"].map(lambda t: local_text(t, cfg.timezone)))
+            cols = ["created_at", "challenger_run_id", "champion_run_id", "promoted", "reason"]
+            st.dataframe(shown[cols], hide_index=True, width="stretch")
 
 
 def page() -> None:

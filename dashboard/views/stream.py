@@ -37,7 +37,7 @@ def live_stream() -> None:
                 "Promotions accepted", f"{counter(metrics, m.PROMOTIONS, m.ACCEPTED):,}", border=True
             )
             st.caption(f"Counters updated {local_text(metrics['updated_at'].max(), cfg.timezone)}")
-        st.subheader(f"Orders per hour today ({data.local_today(cfg.timezone):%a %d %b}, {cfg.timezone})")
+        st.subheader(f"Orders per hour today ({data.local_today(cfg.timezone, cfg.url):%a %d %b}, {cfg.timezone})")
         if hourly.empty:
             st.caption("No orders yet today.")
         else:
@@ -58,9 +58,8 @@ def live_stream() -> None:
             st.caption("No alerts.")
         else:
             shown = alerts.assign(created_at=alerts["created_at"].map(lambda t: local_text(t, cfg.timezone)))
-            st.dataframe(
-                shown[["created_at", "center_id", "day", "kind", "message"]], hide_index=True, width="stretch"
-            )
+            cols = ["created_at", "center_id", "day", "kind", "status", "statistic", "threshold", "message"]
+            st.dataframe(shown[[c for c in cols if c in shown]], hide_index=True, width="stretch")
 
 
 def page() -> None:

@@ -41,20 +41,31 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
     scale: Annotated[float, typer.Option(help="Multiplies every center's order volume.")] = 1.0,
     live: Annotated[bool, typer.Option(help="Keep sending new orders after the backfill.")] = True,
+    shift: Annotated[
+        list[str] | None,
+        typer.Option(help="Change a center's demand from a local time on, e.g. FC-BUSAN:+40%@2026-03-10T14:00."),
+    ] = None,
     verbose: Verbose = False,
 ) -> None:
     """Send realistic orders and promotions for simulated centers to Kafka."""
     from fcplan.app.simulate import SimulationConfig, Simulator
+    from fcplan.simulator.shifts import parse_shift
     from fcplan.storage import make_engine
 
     settings = setup(verbose)
+    try:
+        shifts = tuple(parse_shift(s, settings.timezone) for s in shift or [])
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
     if speed > 1 and settings.streams.max_future_hours < 24:
         typer.echo(
             "note: at --speed > 1 the simulated clock runs ahead of the wall clock; the worker rejects orders "
             f"more than FCPLAN_STREAMS_MAX_FUTURE_HOURS={settings.streams.max_future_hours:g} h ahead",
             err=True,
         )
-    cfg = SimulationConfig(centers=centers, days=days, speed=speed, seed=seed, scale=scale, tz=settings.timezone)
+    cfg = SimulationConfig(
+        centers=centers, days=days, speed=speed, seed=seed, scale=scale, tz=settings.timezone, shifts=shifts
+    )
     from fcplan.streams.producer import JsonProducer
 
     with database_outage(settings.database.url, "simulate"):
@@ -117,12 +128,17 @@ def retrain(
     verbose: Verbose = False,
 ) -> None:
     """Refit the forecast ensemble on the stored daily orders and store a forecast run."""
-    from fcplan.core.contracts import FORECASTS
+    from fcplan.core.contracts import FORECAST_ALERTS, FORECASTS
     from fcplan.models.retrain import forecast_records
     from fcplan.models.retrain import retrain as run_retrain
 
+    alerts: list[tuple[str, dict]] = []
+
     def step(settings: Settings, engine: Engine) -> tuple[str | None, str]:
         result = run_retrain(engine, settings.forecast, settings.timezone)
+        alerts.extend((a["center_id"], a) for a in result.alerts)
+        if alerts and publish:
+            _publish(settings.kafka.servers, FORECAST_ALERTS, alerts)
         return result.run_id, result.message
 
     _run_step("retrain", step, FORECASTS, forecast_records, publish, verbose)
@@ -196,6 +212,18 @@ def demo(
     timeout: Annotated[float, typer.Option(help="With --exit-after-plan: give up after this many seconds.")] = 900,
     centers_file: Annotated[Path | None, typer.Option(
         help="Centers TOML to plan with (default: FCPLAN_PLANNER_CENTERS_FILE, else centers.example.toml).")] = None,
+    simulate_days: Annotated[
+        int | None,
+        typer.Option(
+            help="Run the loop in simulated time for this many days (headless, no broker); see fcplan.app.loop."
+        ),
+    ] = None,
+    shift: Annotated[
+        list[str] | None,
+        typer.Option(help="With --simulate-days: inject a demand shift, e.g. FC-BUSAN:+40%@2026-03-10"),
+    ] = None,
+    start: Annotated[str | None, typer.Option(help="With --simulate-days: the first simulated day.")] = None,
+    retrain_at: Annotated[str, typer.Option(help="With --simulate-days: local time of the daily retrain.")] = "04:00",
     verbose: Verbose = False,
 ) -> None:
     """Run everything: broker, worker, simulator, periodic retrain and plan, dashboard."""
@@ -203,6 +231,18 @@ def demo(
     from fcplan.app.demo import EXAMPLE_CENTERS, Demo, DemoConfig, DemoError
 
     settings = setup(verbose)
+    if simulate_days is not None:
+        if centers_file is not None:  # the simulated loop plans in this process, not in a child
+            from fcplan.planner.centers import load_centers
+
+            try:
+                load_centers(centers_file)  # a bad file is refused now, not at the first plan
+            except ValueError as exc:
+                raise fail(str(exc)) from exc
+            planner = settings.planner.model_copy(update={"centers_file": str(centers_file)})
+            settings = settings.model_copy(update={"planner": planner})
+        _simulated_demo(settings, simulate_days, speed, centers, scale, shift or [], start, fresh, retrain_at)
+        return
     cfg = DemoConfig(
         headless=headless,
         exit_after_plan=exit_after_plan,
@@ -221,6 +261,42 @@ def demo(
     except (DemoError, BrokerError) as exc:
         raise fail(str(exc)) from exc
     sys.exit(code)
+
+
+def _simulated_demo(
+    settings: Settings,
+    days: int,
+    speed: float,
+    centers: int,
+    scale: float,
+    shifts: list[str],
+    start: str | None,
+    fresh: bool | None,
+    retrain_at: str = "04:00",
+) -> None:
+    from datetime import time
+
+    import pandas as pd
+
+    from fcplan.app.loop import LoopConfig, run_simulated_loop, shifts_from_specs
+    from fcplan.storage import make_engine, reset
+
+    try:
+        parsed = shifts_from_specs(shifts, settings.timezone)
+        first = pd.Timestamp(start or pd.Timestamp.now(tz=settings.timezone).date()).tz_localize(settings.timezone)
+        at = time.fromisoformat(retrain_at)
+    except ValueError as exc:
+        raise fail(f"{exc} (--start is a day such as 2026-03-02, --retrain-at a local time such as 04:00)") from exc
+    engine = make_engine(settings.database.url)
+    if fresh if fresh is not None else settings.database.url.startswith("sqlite"):
+        reset(engine)
+    cfg = LoopConfig(
+        days=days, speed=speed if speed > 1 else 0.0, centers=centers, scale=scale, start=first.to_pydatetime(),
+        shifts=parsed,
+        retrain_at=at,
+    )
+    summary = run_simulated_loop(settings, engine, cfg, say=lambda m: print(f"[fcplan demo] {m}", flush=True))
+    print(json.dumps(summary.as_dict()), flush=True)
 
 
 def register(app: typer.Typer) -> None:

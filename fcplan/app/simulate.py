@@ -28,6 +28,7 @@ from fcplan.simulator import (
     make_centers,
     make_promotions,
 )
+from fcplan.simulator.shifts import Shift
 from fcplan.storage import upsert
 from fcplan.storage.schema import demand_truth
 from fcplan.streams.producer import JsonProducer
@@ -47,6 +48,7 @@ class SimulationConfig:
     seed: int = 7
     scale: float = 1.0
     tz: str = "Asia/Seoul"
+    shifts: tuple[Shift, ...] = ()  # injected demand changes (``--shift``)
 
 
 def promotion_events(promos: Sequence[SimulatedPromotion]) -> list[tuple[datetime, str, dict]]:
@@ -111,7 +113,13 @@ class Simulator:
         self._pending = promotion_events(self.promotions)
         self._send_promotions_until(producer, self.now)
         frame = generate_order_frame(
-            self.centers, self.promotions, self.start, self.now, seed=self.cfg.seed, tz=self.cfg.tz
+            self.centers,
+            self.promotions,
+            self.start,
+            self.now,
+            seed=self.cfg.seed,
+            tz=self.cfg.tz,
+            shifts=self.cfg.shifts,
         )
         self.sent_orders += producer.send_many(ORDERS, order_records(frame))
         producer.flush()
@@ -132,6 +140,7 @@ class Simulator:
             self.now + pd.Timedelta(days=3650),
             seed=self.cfg.seed,
             tz=self.cfg.tz,
+            shifts=self.cfg.shifts,
         )
         upcoming = next(orders, None)
         while not self.stop_event.is_set():

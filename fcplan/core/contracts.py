@@ -105,11 +105,23 @@ class StaffingPlanRecord(Record):
 
 
 class ForecastAlert(Record):
+    """A drift alert. The hourly monitor (``fcplan.models.drift_monitor``) also fills its
+    lifecycle and evidence: ``alert_id``, ``status`` (open, cleared), the test, its
+    statistic and threshold, the window it judged and the champion's version."""
+
     center_id: str
     day: date
     kind: str
     message: str
     created_at: datetime
+    alert_id: str | None = None
+    status: Literal["open", "cleared"] | None = None
+    statistic: float | None = None
+    threshold: float | None = None
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    model_version: str | None = None
+    evidence: dict[str, Any] = Field(default_factory=dict)
 
 
 def dead_letter_headers(source: Any, reason: str, detail: str) -> list[tuple[str, bytes]]:

@@ -93,6 +93,8 @@ class ForecastSettings(_Section):
     holiday_country: str = "KR"
     time_limit_s: float = Field(120.0, gt=0)
     min_history_days: int = Field(14, ge=1)
+    #: Drift alerts are also POSTed here as JSON (retried with backoff; empty: no webhook).
+    alert_webhook: str = ""
 
     _split = field_validator("quantiles", "models", mode="before")(classmethod(lambda cls, v: _split_csv(v)))
 

@@ -13,10 +13,12 @@ from fcplan.core.panel import DS, MODEL, UNIQUE_ID, Y
 from fcplan.core.quantiles import quantile_name
 from fcplan.storage.schema import (
     center_hourly,
+    clock_state,
     forecast_alerts,
     forecast_runs,
     forecasts,
     leaderboard,
+    model_decisions,
     plan_runs,
     promotions,
     staffing_plans,
@@ -132,6 +134,32 @@ def latest_forecast_run(engine: Engine) -> dict | None:
     return dict(row) if row else None
 
 
+def simulated_now(engine: Engine) -> datetime | None:
+    """The simulated clock's now (naive UTC) while the loop runs in simulated time, else None."""
+    with engine.connect() as conn:
+        return conn.execute(select(clock_state.c.now).where(clock_state.c.name == "simulated")).scalar()
+
+
+def current_forecast_run(engine: Engine) -> dict | None:
+    """The run plans and alerts use: the champion (``status``), else the newest run."""
+    stmt = (
+        select(forecast_runs)
+        .where(forecast_runs.c.status == "champion")
+        .order_by(forecast_runs.c.created_at.desc())
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(stmt).mappings().first()
+    return dict(row) if row else latest_forecast_run(engine)
+
+
+def forecast_run(engine: Engine, run_id: str) -> dict | None:
+    """The ``forecast_runs`` row of ``run_id``."""
+    with engine.connect() as conn:
+        row = conn.execute(select(forecast_runs).where(forecast_runs.c.run_id == run_id)).mappings().first()
+    return dict(row) if row else None
+
+
 def forecast_frame(engine: Engine, run_id: str) -> pd.DataFrame:
     """The forecast frame of a run: ``unique_id, ds, model, "<q>"...``."""
     stmt = select(
@@ -209,6 +237,13 @@ def plan_frame(engine: Engine, plan_id: str) -> pd.DataFrame:
 
 def metrics_frame(engine: Engine) -> pd.DataFrame:
     return _frame(engine, select(stream_metrics).order_by(stream_metrics.c.name, stream_metrics.c.reason))
+
+
+def decisions_frame(engine: Engine, limit: int = 100) -> pd.DataFrame:
+    """Champion/challenger decisions, newest first: ``created_at, challenger_run_id,
+    champion_run_id, promoted, reason, evidence``."""
+    stmt = select(model_decisions).order_by(model_decisions.c.created_at.desc()).limit(limit)
+    return _frame(engine, stmt)
 
 
 def alerts_frame(engine: Engine, limit: int = 200) -> pd.DataFrame:

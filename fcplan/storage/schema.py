@@ -6,11 +6,14 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
     Float,
+    Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -81,6 +84,12 @@ forecast_runs = Table(
     Column("data_end", Date, nullable=True),
     Column("fit_seconds", Float, nullable=False),
     Column("fallbacks", JSON, nullable=False),
+    # The registry (revision 0002): version = hash of config and data window; status
+    # champion, challenger or retired; the data window's start.
+    Column("data_start", Date, nullable=True),
+    Column("version", String(64), nullable=True),
+    Column("status", String(16), nullable=True),
+    Index("ix_forecast_runs_created_at", "created_at"),
 )
 
 #: Forecast quantiles in long form: adding a quantile or a model changes no schema.
@@ -93,6 +102,7 @@ forecasts = Table(
     Column("model", String(64), primary_key=True),
     Column("quantile", Float, primary_key=True),
     Column("value", Float, nullable=False),
+    Index("ix_forecasts_ds", "ds"),
 )
 
 leaderboard = Table(
@@ -139,6 +149,7 @@ plan_runs = Table(
     Column("created_at", DateTime, nullable=False),
     Column("service_quantile", Float, nullable=False),
     Column("params", JSON, nullable=False),
+    Index("ix_plan_runs_created_at", "created_at"),
 )
 
 staffing_plans = Table(
@@ -173,6 +184,16 @@ forecast_alerts = Table(
     Column("day", Date, nullable=False),
     Column("kind", String(32), nullable=False),
     Column("message", Text, nullable=False),
+    # The hourly monitor's lifecycle and evidence (revision 0002; null for the daily rules).
+    Column("status", String(16), nullable=True),
+    Column("statistic", Float, nullable=True),
+    Column("threshold", Float, nullable=True),
+    Column("window_start", DateTime, nullable=True),
+    Column("window_end", DateTime, nullable=True),
+    Column("model_version", String(128), nullable=True),
+    Column("evidence", JSON, nullable=True),
+    Column("cleared_at", DateTime, nullable=True),
+    Index("ix_forecast_alerts_created_at", "created_at"),
 )
 
 #: Per-center stream time (the newest event time accepted): lateness is judged against it.
@@ -181,4 +202,37 @@ center_watermarks = Table(
     metadata,
     Column("center_id", String(64), primary_key=True),
     Column("watermark", DateTime, nullable=False),
+)
+
+#: Every champion/challenger decision with its evidence (revision 0002).
+model_decisions = Table(
+    "model_decisions",
+    metadata,
+    Column("decision_id", String(64), primary_key=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("challenger_run_id", String(64), nullable=False),
+    Column("champion_run_id", String(64), nullable=True),
+    Column("promoted", Boolean, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("evidence", JSON, nullable=False),
+    Index("ix_model_decisions_created_at", "created_at"),
+)
+
+#: The fitted ensemble of a run (pickled), reused without refitting.
+model_artifacts = Table(
+    "model_artifacts",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("artifact", LargeBinary, nullable=False),
+    Column("bytes", Integer, nullable=False),
+)
+
+#: The loop's simulated clock (``fcplan demo --simulate-days``), for the dashboard's "today".
+clock_state = Table(
+    "clock_state",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("now", DateTime, nullable=False),  # simulated now, naive UTC
+    Column("updated_at", DateTime, nullable=False),
 )

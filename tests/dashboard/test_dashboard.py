@@ -264,3 +264,21 @@ def test_when_the_database_comes_back_then_the_dashboard_works_again(
     assert not at.error, [e.value for e in at.error]
     assert metric(at, "Packers today")
     assert at.sidebar.selectbox[0].value in set(written["plan"]["unique_id"])
+
+
+def test_when_the_registry_decided_then_the_models_page_lists_the_decision(make_database) -> None:
+    from datetime import datetime
+
+    from fcplan.storage import make_engine
+    from fcplan.storage.schema import model_decisions
+
+    url, _ = make_database()
+    with make_engine(url).begin() as conn:
+        conn.execute(model_decisions.insert(), {
+            "decision_id": "d1", "created_at": datetime(2026, 3, 2, 19), "challenger_run_id": "run-b",
+            "champion_run_id": "run-b", "promoted": True, "evidence": {},
+            "reason": "champion's forecasts drifted (open alerts for ['FC-BUSAN'])",
+        })
+    at = run_page("views/models.py")
+    assert "Champion and challenger decisions" in texts(at)
+    assert "drifted" in at.dataframe[-1].value["reason"].iloc[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -41,9 +42,39 @@ def test_when_four_of_seven_days_are_inside_then_coverage_is_not_flagged() -> No
     assert COVERAGE_DRIFT not in alerts["kind"].tolist()
 
 
-def test_when_quantile_columns_are_missing_then_the_error_says_which() -> None:
-    with pytest.raises(ValueError, match=r"0\.05"):
-        check_drift(issued_frame(3).drop(columns=["0.05"]), actual_frame([1, 2, 3]))
+def test_when_only_the_median_is_forecast_then_the_error_says_which_levels_are_needed() -> None:
+    only_median = issued_frame(3)[["unique_id", "ds", "0.5"]]
+    with pytest.raises(ValueError, match=r"below and one above 0\.5.*0\.1,0\.5,0\.9"):
+        check_drift(only_median, actual_frame([1, 2, 3]))
+
+
+def test_with_levels_01_05_09_alone_the_outer_check_uses_01_and_09() -> None:
+    alerts = check_drift(issued_frame(3).drop(columns=["0.05", "0.95"]), actual_frame([100, 100, 125]))
+    assert alerts["kind"].tolist() == [OUTSIDE_BAND]
+    assert "10%-90%" in alerts["message"].iloc[0]
+
+
+def random_level_sets(n: int = 40) -> list[list[float]]:
+    """Seeded random quantile sets, each with one level below and one above the median."""
+    rng = np.random.default_rng(13)
+    sets = [[0.1, 0.5, 0.9]]
+    while len(sets) < n:
+        levels = sorted({round(float(q), 3) for q in rng.uniform(0.01, 0.99, int(rng.integers(2, 12)))})
+        if levels[0] < 0.5 < levels[-1]:
+            sets.append(levels)
+    return sets
+
+
+@pytest.mark.parametrize("levels", random_level_sets())
+def test_any_quantile_set_straddling_the_median_gets_a_drift_check(levels: list[float]) -> None:
+    days = pd.date_range("2026-03-01", periods=8, freq="D")
+    issued = pd.DataFrame({"unique_id": "FC-1", "ds": days})
+    for q in levels:
+        issued[f"{q:g}"] = 100.0 + 400.0 * (q - 0.5)
+    actuals = actual_frame([100.0] * 7 + [1000.0])
+    alerts = check_drift(issued, actuals)
+    assert OUTSIDE_BAND in alerts["kind"].tolist()
+    assert check_drift(issued, actual_frame([100.0] * 8)).empty
 
 
 def test_as_issued_keeps_the_newest_run_made_before_each_day() -> None:

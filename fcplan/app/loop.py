@@ -1,0 +1,215 @@
+"""The loop in simulated time (``fcplan demo --headless --simulate-days 60 --speed 2000``).
+
+One :class:`fcplan.core.clock.SimulatedClock` drives everything, hour by hour: the
+simulator's hourly orders are stored as they complete, the drift monitor judges
+them against the champion every hour, the retrainer runs daily at a local time
+(and, debounced, when an alert opens), each retrain ends with a logged
+champion/challenger decision, and a plan is made from the champion. No broker:
+the simulator writes hourly counts where the worker would (``center_hourly``),
+so weeks run in minutes. ``speed=0`` runs as fast as the work allows; a
+positive speed paces the clock (simulated seconds per wall second) so the
+dashboard can watch it. ``shifts`` inject demand changes (``--shift``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from fcplan.core.clock import SimulatedClock, local_today
+from fcplan.core.panel import DS, UNIQUE_ID, Y
+from fcplan.core.settings import ForecastSettings, Settings
+from fcplan.core.webhook import Webhook
+from fcplan.models.drift_loop import DriftLoop
+from fcplan.models.drift_monitor import OPEN
+from fcplan.models.retrain import retrain
+from fcplan.models.schedule import DEFAULT_RETRAIN_AT, daily_due
+from fcplan.planner.runner import make_plan
+from fcplan.simulator import make_centers
+from fcplan.simulator.hourly import sample_hourly_counts
+from fcplan.simulator.shifts import Shift
+from fcplan.storage import upsert, utcnow
+from fcplan.storage.schema import center_hourly, clock_state
+
+log = logging.getLogger(__name__)
+
+#: A light pool: a daily retrain of 5 centers takes about a second; the count GLM is sharp on the simulator.
+SIMULATED_MODELS = ("seasonal_naive", "glm")
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    days: int = 60
+    speed: float = 0.0
+    centers: int = 5
+    scale: float = 0.5
+    seed: int = 7
+    history_days: int = 56
+    start: datetime | None = None  # tz-aware local midnight; default: today's, in the settings' zone
+    shifts: tuple[Shift, ...] = ()
+    retrain_at: clock_time = DEFAULT_RETRAIN_AT
+    debounce_hours: float = 6.0
+    models: tuple[str, ...] = SIMULATED_MODELS
+
+
+@dataclass
+class LoopSummary:
+    days: int = 0
+    daily_retrains: int = 0
+    triggered_retrains: int = 0
+    failed_retrains: int = 0
+    decisions: list[str] = field(default_factory=list)
+    promotions: int = 0
+    plans: int = 0
+    alerts_opened: list[str] = field(default_factory=list)
+    alerts_cleared: list[str] = field(default_factory=list)
+    wall_seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "simulated_days": self.days,
+            "daily_retrains": self.daily_retrains,
+            "triggered_retrains": self.triggered_retrains,
+            "failed_retrains": self.failed_retrains,
+            "decisions": len(self.decisions),
+            "champion_changes": self.promotions,
+            "plans": self.plans,
+            "alerts_opened": self.alerts_opened,
+            "alerts_cleared": self.alerts_cleared,
+            "wall_seconds": round(self.wall_seconds, 1),
+        }
+
+
+def store_hours(engine: Engine, hourly: pd.DataFrame, tz: str) -> None:
+    """Hourly counts (``unique_id, ds`` local hour, ``y``) into ``center_hourly``, as the worker would."""
+    if hourly.empty:
+        return
+    utc = hourly[DS].dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC").dt.tz_localize(None)
+    now = utcnow()
+    rows = [
+        {
+            "center_id": u,
+            "hour": h.to_pydatetime(),
+            "orders": int(y),
+            "lines": int(y),
+            "units": int(y),
+            "updated_at": now,
+        }
+        for u, h, y in zip(hourly[UNIQUE_ID], utc, hourly[Y], strict=True)
+        if not pd.isna(h)
+    ]
+    with engine.begin() as conn:
+        upsert(conn, center_hourly, rows, ["center_id", "hour"])
+
+
+class SimulatedLoop:
+    def __init__(self, settings: Settings, engine: Engine, cfg: LoopConfig, say: Callable[[str], None] = print) -> None:
+        self.settings, self.engine, self.cfg, self.say = settings, engine, cfg, say
+        self.tz = settings.timezone
+        start = cfg.start or pd.Timestamp.now(tz=self.tz).normalize().to_pydatetime()
+        self.start = pd.Timestamp(start).tz_convert(self.tz)
+        self.clock = SimulatedClock(self.start.to_pydatetime(), speed=0)
+        self.centers = make_centers(cfg.centers, seed=cfg.seed, scale=cfg.scale)
+        self.forecast_cfg: ForecastSettings = settings.forecast.model_copy(update={"models": cfg.models})
+        self._alerted: set[str] = set()
+        url = settings.forecast.alert_webhook
+        self.webhook = Webhook(url) if url else None
+        self.drift = DriftLoop(
+            engine,
+            self.tz,
+            webhook=self.webhook.send if self.webhook else None,
+            on_alert=self._alerted.add,
+            debounce_hours=cfg.debounce_hours,
+            backfill_hours=24,
+        )
+        self.summary = LoopSummary()
+
+    def _counts(self, lo: pd.Timestamp, hi: pd.Timestamp) -> pd.DataFrame:
+        """Hourly counts of the local days ``[lo, hi)`` (whole days, drawn once)."""
+        return sample_hourly_counts(
+            self.centers, [], lo.tz_localize(None), hi.tz_localize(None), self.cfg.seed, self.tz, self.cfg.shifts
+        )
+
+    def run(self) -> LoopSummary:
+        started = time.perf_counter()
+        history_start = self.start - pd.Timedelta(days=self.cfg.history_days)
+        store_hours(self.engine, self._counts(history_start, self.start), self.tz)
+        self.say(f"backfilled {self.cfg.history_days} days of hourly orders for {len(self.centers)} centers")
+        last_daily = None
+        for day in range(self.cfg.days):
+            day_start = self.start + pd.Timedelta(days=day)
+            hours = self._counts(day_start, day_start + pd.Timedelta(days=1))
+            for hour in sorted(hours[DS].unique()):
+                self._pace()
+                store_hours(self.engine, hours[hours[DS] == hour], self.tz)
+                now = self.clock.advance(timedelta(hours=1))
+                self._publish_clock(now)
+                for event in self.drift.run_once(now):
+                    label = f"{event.center_id} {event.test} at {event.window_end:%Y-%m-%d %H:00}"
+                    (self.summary.alerts_opened if event.status == OPEN else self.summary.alerts_cleared).append(label)
+                    self.say(f"alert {event.status}: {label}")
+                if daily_due(now, self.tz, last_daily, self.cfg.retrain_at):
+                    last_daily = local_today(self.clock, self.tz)
+                    self._retrain(now, triggered=False)
+                elif self._alerted:
+                    self._retrain(now, triggered=True)
+            self.summary.days = day + 1
+        if self.webhook is not None:
+            self.webhook.close()
+        self.summary.wall_seconds = time.perf_counter() - started
+        return self.summary
+
+    def _publish_clock(self, now: datetime) -> None:
+        """Store the simulated now: the dashboard's "today" follows it."""
+        row = {"name": "simulated", "now": now.astimezone(UTC).replace(tzinfo=None), "updated_at": utcnow()}
+        with self.engine.begin() as conn:
+            upsert(conn, clock_state, [row], ["name"])
+
+    def _pace(self) -> None:
+        if self.cfg.speed > 0:
+            time.sleep(3600.0 / self.cfg.speed)
+
+    def _retrain(self, now: datetime, triggered: bool) -> None:
+        alerted = tuple(sorted(self._alerted))
+        self._alerted.clear()
+        try:
+            result = retrain(self.engine, self.forecast_cfg, self.tz, now=now, alerted_centers=alerted, drift_hours=0)
+        except Exception as exc:  # one failed retrain must not end the loop: the champion stays
+            log.exception("retrain failed at %s", now)
+            self.say(f"retrain failed ({exc}); the champion stays, the loop goes on")
+            self.summary.failed_retrains += 1
+            return
+        if result.run_id is None:
+            self.say(f"retrain skipped: {result.message}")
+            return
+        if triggered:
+            self.summary.triggered_retrains += 1
+        else:
+            self.summary.daily_retrains += 1
+        reason = result.message.split("registry: ", 1)[-1]
+        self.summary.decisions.append(reason)
+        self.summary.promotions += not reason.startswith("champion kept")
+        plan = make_plan(self.engine, self.settings.planner, self.tz, now=now)
+        self.summary.plans += plan.plan_id is not None
+        local = pd.Timestamp(now).tz_convert(self.tz)
+        kind = f"triggered by alerts on {list(alerted)}" if triggered else "daily"
+        self.say(f"{local:%Y-%m-%d %H:%M} retrain ({kind}): {reason}")
+
+
+def run_simulated_loop(
+    settings: Settings, engine: Engine, cfg: LoopConfig, say: Callable[[str], None] = print
+) -> LoopSummary:
+    return SimulatedLoop(settings, engine, cfg, say).run()
+
+
+def shifts_from_specs(specs: Sequence[str], tz: str) -> tuple[Shift, ...]:
+    from fcplan.simulator.shifts import parse_shift
+
+    return tuple(parse_shift(s, tz) for s in specs)

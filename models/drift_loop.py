@@ -1,0 +1,185 @@
+"""The drift monitor's runner: hourly counts and issued forecasts from the database in,
+alerts out (table, ``forecast-alerts`` publisher, webhook, retrain trigger).
+
+Call :meth:`DriftLoop.run_once` with the clock's now, e.g. every simulated or
+real hour. It feeds every complete local hour since the last call (zero-filled)
+to :class:`fcplan.models.drift_monitor.DriftMonitor`, judging each day against the run
+that was issued for it (the newest run made before the day: ``as_issued``),
+and the learned intraday profile of the ``learn_days`` before. Publishing and
+the webhook are callbacks, so no Kafka client is needed here; the retrain
+trigger is debounced per center.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pandas as pd
+from sqlalchemy import Engine, select
+
+from fcplan.core.panel import DS, UNIQUE_ID, Y
+from fcplan.models.drift import as_issued, forecast_levels
+from fcplan.models.drift_monitor import CLEARED, OPEN, AlertEvent, DriftMonitor, alert_payload
+from fcplan.models.schedule import TriggerDebounce
+from fcplan.models.sequential import intraday_shares
+from fcplan.storage import queries as q
+from fcplan.storage import upsert, utcnow
+from fcplan.storage.schema import forecast_alerts, forecast_runs, model_decisions
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[str, dict], None]
+
+
+class DriftLoop:
+    def __init__(
+        self,
+        engine: Engine,
+        tz: str,
+        monitor: DriftMonitor | None = None,
+        publish: Publish | None = None,
+        webhook: Callable[[dict], object] | None = None,
+        on_alert: Callable[[str], None] | None = None,
+        debounce_hours: float = 6.0,
+        learn_days: int = 28,
+        backfill_hours: int = 48,
+    ) -> None:
+        self.engine, self.tz = engine, tz
+        self.monitor = monitor or DriftMonitor()
+        self.publish, self.webhook, self.on_alert = publish, webhook, on_alert
+        self.debounce = TriggerDebounce(debounce_hours)
+        self.learn_days, self.backfill_hours = learn_days, backfill_hours
+        self._fed_until: dict[str, pd.Timestamp] = {}  # per center: UTC hour start not yet fed
+        self.payloads: list[dict] = []  # every alert record handled, as on the forecast-alerts topic
+        for alert in open_alerts(engine):  # a restart (or a one-shot run) continues their lifecycle
+            self.monitor.restore(alert)
+
+    def run_once(self, now: datetime) -> list[AlertEvent]:
+        """Feed the complete hours up to ``now`` (tz-aware); returns the alert events."""
+        end = pd.Timestamp(now).tz_convert(UTC).tz_localize(None).floor("h")
+        first = end - pd.Timedelta(hours=self.backfill_hours)
+        learn_from = first - pd.Timedelta(days=self.learn_days + 1)
+        hourly = q.hourly_orders(self.engine, self.tz, since=learn_from.to_pydatetime())
+        runs = q.issued_forecasts(self.engine, (first - pd.Timedelta(days=1)).date())
+        champions = past_champions(self.engine)
+        if champions:  # judge each day by the champion of its time, not by every challenger
+            runs = runs[runs["run_id"].isin(champions)]
+        issued = as_issued(runs)
+        if hourly.empty or issued.empty:
+            return []
+        levels = forecast_levels(issued)
+        names = [c for c in issued.columns if c in {f"{lv:g}" for lv in levels}]
+        by_day = {
+            (u, pd.Timestamp(d)): (run, dict(zip(levels, vals, strict=True)))
+            for u, d, run, *vals in issued[[UNIQUE_ID, DS, "run_id", *names]].itertuples(index=False)
+        }
+        events: list[AlertEvent] = []
+        for uid, grp in hourly.groupby(UNIQUE_ID, sort=True):
+            start = max(self._fed_until.get(uid, first), first)
+            if start >= end:
+                continue
+            learn = grp[grp["hour_utc"] < start]
+            shares = intraday_shares(learn[DS].dt.hour.to_numpy(), learn[Y].to_numpy())
+            counts = grp.set_index("hour_utc")[Y]
+            for hour_utc in pd.date_range(start, end, freq="h", inclusive="left"):
+                local = hour_utc.tz_localize(UTC).tz_convert(self.tz).tz_localize(None)
+                forecast = by_day.get((uid, local.normalize()))
+                if forecast is None:
+                    continue
+                run_id, quantiles = forecast
+                count = float(counts.get(hour_utc, 0.0))
+                events += self.monitor.observe(uid, local, count, quantiles, shares, run_id)
+            self._fed_until[uid] = end
+        for event in events:
+            self._handle(event)
+        return events
+
+    def _handle(self, event: AlertEvent) -> None:
+        payload = alert_payload(event, utcnow())
+        store_alert(self.engine, payload)
+        self.payloads.append(payload)
+        log.warning("drift alert %s %s %s: %s", event.status, event.center_id, event.test, payload["message"])
+        channels = []
+        if self.publish is not None:
+            channels.append(("forecast-alerts", lambda p, send=self.publish: send(event.center_id, p)))
+        if self.webhook is not None:
+            channels.append(("webhook", self.webhook))
+        for name, send in channels:
+            try:
+                send(payload)
+            except Exception:  # an outage of one channel loses nothing: the table has it
+                log.exception("drift alert %s could not be sent through %s", event.alert_id, name)
+        if event.status == OPEN and self.on_alert is not None:
+            if self.debounce.allow(event.center_id, event.window_end):
+                self.on_alert(event.center_id)
+            else:
+                log.info("retrain for %s not triggered again within the debounce window", event.center_id)
+
+
+def open_alerts(engine: Engine) -> list[AlertEvent]:
+    """The stored alerts of the hourly monitor that are still open."""
+    cols = forecast_alerts.c
+    stmt = select(forecast_alerts).where(cols.status == OPEN).order_by(cols.created_at)
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).mappings().all()
+    return [
+        AlertEvent(
+            alert_id=r["alert_id"],
+            center_id=r["center_id"],
+            status=OPEN,
+            test=r["kind"],
+            statistic=float(r["statistic"] or 0.0),
+            threshold=float(r["threshold"] or 0.0),
+            window_start=r["window_start"],
+            window_end=r["window_end"],
+            model_version=r["model_version"] or "",
+            evidence=dict(r["evidence"] or {}),
+        )
+        for r in rows
+    ]
+
+
+def open_alert_centers(engine: Engine) -> list[str]:
+    """Centers with an open alert of the hourly monitor."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(forecast_alerts.c.center_id).where(forecast_alerts.c.status == OPEN).distinct())
+        return sorted(rows.scalars())
+
+
+def past_champions(engine: Engine) -> set[str]:
+    """Runs that are or were champion (empty before the registry's first decision)."""
+    with engine.connect() as conn:
+        promoted = conn.execute(
+            select(model_decisions.c.champion_run_id).where(model_decisions.c.promoted.is_(True))
+        ).scalars()
+        current = conn.execute(select(forecast_runs.c.run_id).where(forecast_runs.c.status == "champion")).scalars()
+        return {r for r in (*promoted, *current) if r}
+
+
+def store_alert(engine: Engine, payload: dict) -> None:
+    """Insert an opened alert, or mark a stored one cleared (keyed by ``alert_id``)."""
+
+    def naive(ts: datetime) -> datetime:
+        return pd.Timestamp(ts).tz_localize(None).to_pydatetime() if ts.tzinfo else ts
+
+    row = {
+        "alert_id": payload["alert_id"],
+        "created_at": naive(payload["created_at"]),
+        "center_id": payload["center_id"],
+        "day": payload["day"],
+        "kind": payload["kind"],
+        "message": payload["message"],
+        "status": payload["status"],
+        "statistic": payload["statistic"],
+        "threshold": payload["threshold"],
+        "window_start": naive(payload["window_start"]),
+        "window_end": naive(payload["window_end"]),
+        "model_version": payload["model_version"],
+        "evidence": payload["evidence"],
+        "cleared_at": naive(payload["created_at"]) if payload["status"] == CLEARED else None,
+    }
+    update = ["status", "cleared_at"] if payload["status"] == CLEARED else []
+    with engine.begin() as conn:
+        upsert(conn, forecast_alerts, [row], ["alert_id"], update=update)

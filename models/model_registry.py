@@ -1,0 +1,124 @@
+"""The run registry in the database: versions, statuses, decisions and fitted artifacts.
+
+Every stored run gets its version (hash of config and data window), its data
+window's start and the status ``challenger``; :func:`promote` then applies
+:func:`fcplan.models.champion.decide` and logs the decision with its evidence in
+``model_decisions``. The fitted ensemble is pickled into ``model_artifacts`` so
+a restart, a plan or a what-if forecasts again without refitting
+(:func:`load_model`). Only runs made by this code base should be loaded: a
+pickle runs code when it is read.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine, select, update
+
+from fcplan.models.champion import CHALLENGER, CHAMPION, RETIRED, Decision, RunInfo, decide, live_scores, run_version
+from fcplan.storage import queries as q
+from fcplan.storage import upsert, utcnow
+from fcplan.storage.schema import forecast_runs, forecasts, model_artifacts, model_decisions
+
+log = logging.getLogger(__name__)
+
+
+def register_run(
+    engine: Engine, run_id: str, config: Mapping[str, Any], data_start: date, data_end: date, model: object = None
+) -> str:
+    """Give a stored run its version, data start and the status challenger; keep its
+    fitted ``model`` as an artifact. Returns the version."""
+    version = run_version(config, data_start, data_end)
+    with engine.begin() as conn:
+        conn.execute(
+            update(forecast_runs)
+            .where(forecast_runs.c.run_id == run_id)
+            .values(version=version, data_start=data_start, status=CHALLENGER)
+        )
+        if model is not None:
+            blob = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+            row = {"run_id": run_id, "created_at": utcnow(), "artifact": blob, "bytes": len(blob)}
+            upsert(conn, model_artifacts, [row], ["run_id"])
+    return version
+
+
+def load_model(engine: Engine, run_id: str) -> Any:
+    """The fitted ensemble of ``run_id`` (``predict_quantiles`` works at once), or None."""
+    with engine.connect() as conn:
+        blob = conn.execute(select(model_artifacts.c.artifact).where(model_artifacts.c.run_id == run_id)).scalar()
+    return pickle.loads(blob) if blob is not None else None
+
+
+def _run_infos(engine: Engine, statuses: Iterable[str]) -> list[RunInfo]:
+    stmt = (
+        select(forecast_runs.c.run_id, forecast_runs.c.data_end, forecast_runs.c.status)
+        .where(forecast_runs.c.status.in_(list(statuses)))
+        .order_by(forecast_runs.c.created_at)
+    )
+    with engine.connect() as conn:
+        runs = conn.execute(stmt).all()
+        infos = []
+        for run_id, data_end, _status in runs:
+            cover = conn.execute(
+                select(forecasts.c.unique_id, forecasts.c.ds).where(forecasts.c.run_id == run_id).distinct()
+            ).all()
+            centers = frozenset(u for u, _ in cover)
+            last = max((d for _, d in cover), default=data_end)
+            infos.append(RunInfo(run_id, data_end, last, centers))
+    return infos
+
+
+def promote(
+    engine: Engine,
+    tz: str,
+    today: date,
+    alerted_centers: Iterable[str] = (),
+    margin: float = 0.02,
+    max_age_days: int = 7,
+    min_days: int = 3,
+    window_days: int = 14,
+) -> Decision:
+    """Decide the champion for ``today`` among the champion and the challengers, write the
+    statuses and log the decision with its evidence."""
+    infos = _run_infos(engine, [CHAMPION, CHALLENGER])
+    champions = [r for r in infos if r.run_id in _with_status(engine, CHAMPION)]
+    champion = champions[-1] if champions else None
+    challengers = [r for r in infos if champion is None or r.run_id != champion.run_id]
+    since = pd.Timestamp(today) - pd.Timedelta(days=window_days)
+    issued = q.issued_forecasts(engine, since.date())
+    actuals = q.daily_orders(engine, tz, complete_before=today)
+    scores = live_scores(issued.drop(columns=["data_end"], errors="ignore"), actuals, infos, today, window_days)
+    decision = decide(champion, challengers, scores, today, alerted_centers, margin, max_age_days, min_days)
+    stale_before = pd.Timestamp(today) - pd.Timedelta(days=window_days)
+    with engine.begin() as conn:
+        if decision.winner is not None:
+            conn.execute(update(forecast_runs).where(forecast_runs.c.status == CHAMPION).values(status=RETIRED))
+            conn.execute(update(forecast_runs).where(forecast_runs.c.run_id == decision.winner).values(status=CHAMPION))
+        old = [r.run_id for r in challengers if pd.Timestamp(r.data_end) < stale_before and r.run_id != decision.winner]
+        if old:
+            conn.execute(update(forecast_runs).where(forecast_runs.c.run_id.in_(old)).values(status=RETIRED))
+        conn.execute(
+            model_decisions.insert(),
+            {
+                "decision_id": uuid.uuid4().hex,
+                "created_at": utcnow(),
+                "challenger_run_id": challengers[-1].run_id if challengers else "",
+                "champion_run_id": decision.winner or (champion.run_id if champion else None),
+                "promoted": decision.winner is not None,
+                "reason": decision.reason,
+                "evidence": decision.evidence,
+            },
+        )
+    log.info("registry: %s", decision.reason)
+    return decision
+
+
+def _with_status(engine: Engine, status: str) -> set[str]:
+    with engine.connect() as conn:
+        return set(conn.execute(select(forecast_runs.c.run_id).where(forecast_runs.c.status == status)).scalars())

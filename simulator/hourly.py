@@ -1,0 +1,69 @@
+"""Orders per center and local hour, drawn without drawing the orders.
+
+:func:`sample_hourly_counts` draws each center-day as
+:func:`fcplan.simulator.orders.generate_orders` does (negative-binomial total,
+multinomial split over the hours; the same generator per center-day), so its
+counts are exactly the hourly counts of the generated orders, shifts included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from fcplan.core.panel import DS, UNIQUE_ID, Y
+from fcplan.simulator.demand import (
+    DEFAULT_COUNTRY,
+    DEFAULT_TZ,
+    NS_PER_DAY,
+    CenterProfile,
+    TimeLike,
+    day_hours,
+    day_starts,
+    local_days,
+)
+from fcplan.simulator.expected import hourly_matrix
+from fcplan.simulator.orders import _nb_total, _rng
+from fcplan.simulator.promotions import SimulatedPromotion
+from fcplan.simulator.shifts import Shift, shift_factors
+
+
+def sample_hourly_counts(
+    centers: Sequence[CenterProfile],
+    promotions: Sequence[SimulatedPromotion],
+    start: TimeLike,
+    end: TimeLike,
+    seed: int = 0,
+    tz: str = DEFAULT_TZ,
+    shifts: Sequence[Shift] = (),
+    country: str = DEFAULT_COUNTRY,
+) -> pd.DataFrame:
+    """Orders per center and local hour of the local days ``[start, end)``.
+
+    Returns ``unique_id``, ``ds`` (tz-naive local hour start), ``y`` (float count)
+    and ``mean`` (the true expected count, shifts included); rows by center, then ``ds``.
+    """
+    days = local_days(start, end, tz)
+    hours = day_hours(days, tz)
+    ids = [c.center_id for c in centers]
+    means = hourly_matrix(centers, promotions, hours, country) * shift_factors(ids, shifts, hours)
+    bounds = np.r_[day_starts(hours), len(hours)]
+    counts = np.zeros_like(means)
+    for j, day in enumerate(days.as_unit("ns").asi8 // NS_PER_DAY):
+        h0, h1 = bounds[j], bounds[j + 1]
+        for i, c in enumerate(centers):
+            rng = _rng(seed, c.center_id, int(day))
+            mu = means[i, h0:h1]
+            total = _nb_total(rng, float(mu.sum()), c.dispersion)
+            counts[i, h0:h1] = rng.multinomial(total, mu / mu.sum())
+    local = hours.tz_localize(None)
+    return pd.DataFrame(
+        {
+            UNIQUE_ID: np.repeat(ids, len(hours)),
+            DS: np.tile(local, len(centers)),
+            Y: counts.ravel(),
+            "mean": means.ravel(),
+        }
+    )

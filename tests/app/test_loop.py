@@ -1,0 +1,116 @@
+"""The loop in simulated time: daily retrains with logged decisions, plans, and an alert
+on an injected shift that triggers a retrain."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from fcplan.app.loop import LoopConfig, run_simulated_loop, shifts_from_specs
+from fcplan.core.settings import Settings
+from fcplan.storage import make_engine
+from fcplan.storage import queries as q
+
+TZ = "Asia/Seoul"
+
+
+def test_five_simulated_days_retrain_daily_and_a_shift_triggers_a_retrain(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    cfg = LoopConfig(
+        days=5,
+        centers=2,
+        scale=1.0,
+        history_days=42,
+        start=pd.Timestamp("2026-03-02", tz=TZ).to_pydatetime(),
+        shifts=shifts_from_specs(["FC-SEOUL-1:+80%@2026-03-03T10:00"], TZ),
+    )
+    said: list[str] = []
+    summary = run_simulated_loop(Settings(), engine, cfg, say=said.append)
+    assert summary.days == 5 and summary.daily_retrains == 5
+    assert summary.triggered_retrains >= 1 and summary.plans == summary.daily_retrains + summary.triggered_retrains
+    assert [a.split()[0] for a in summary.alerts_opened] == ["FC-SEOUL-1"]
+    decisions = q.decisions_frame(engine)
+    assert len(decisions) == summary.daily_retrains + summary.triggered_retrains
+    assert decisions["reason"].str.contains("drifted").any()
+    assert any("triggered by alerts on ['FC-SEOUL-1']" in line for line in said)
+    alerts = q.alerts_frame(engine)
+    assert alerts["center_id"].tolist() == ["FC-SEOUL-1"] and alerts["kind"].tolist() == ["cusum_up"]
+    assert pd.Timestamp(alerts["window_end"].iloc[0]) > pd.Timestamp("2026-03-03 01:00")  # 10:00 local in UTC
+
+
+def test_fcplan_demo_simulate_days_prints_its_summary_and_plans_with_the_centers_file(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fc.db'}"
+    env = {"FCPLAN_DATABASE_URL": url, "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
+    centers = tmp_path / "centers.toml"
+    centers.write_text(
+        '[defaults]\ntimezone = "Asia/Seoul"\n\n'
+        '[[defaults.shifts]]\nname = "long"\nstart = "07:00"\nend = "19:00"\npaid_hours = 12\n\n'
+        '[[defaults.shifts]]\nname = "late"\nstart = "19:00"\nend = "07:00"\npaid_hours = 12\n'
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fcplan",
+            "demo",
+            "--headless",
+            "--simulate-days",
+            "2",
+            "--centers",
+            "2",
+            "--start",
+            "2026-03-02",
+            "--centers-file",
+            str(centers),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert summary["simulated_days"] == 2 and summary["daily_retrains"] == 2 and summary["plans"] >= 2
+    engine = make_engine(url)
+    plan = q.plan_frame(engine, q.latest_plan_run(engine)["plan_id"])
+    assert set(plan["shift"]) == {"long", "late"}
+
+
+def test_a_bad_shift_spec_is_refused_with_the_expected_form(tmp_path: Path) -> None:
+    env = {"FCPLAN_DATABASE_URL": f"sqlite:///{tmp_path / 'fc.db'}", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(
+        [sys.executable, "-m", "fcplan", "demo", "--headless", "--simulate-days", "2", "--shift", "FC-A:40"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 1 and "CENTER:+40%@2026-03-10" in out.stderr
+
+
+def test_the_loop_publishes_its_clock_and_the_dashboard_today_follows_it(sqlite_url: str) -> None:
+    from fcplan.dashboard.data import local_today
+
+    engine = make_engine(sqlite_url)
+    cfg = LoopConfig(days=1, centers=1, history_days=21, start=pd.Timestamp("2026-03-02", tz=TZ).to_pydatetime())
+    said: list[str] = []
+    summary = run_simulated_loop(Settings(), engine, cfg, say=said.append)
+    assert summary.failed_retrains == 1 and any("the loop goes on" in m for m in said)  # 21 days: too short
+    assert q.simulated_now(engine) == pd.Timestamp("2026-03-02 15:00").to_pydatetime()  # 2026-03-03 00:00 in Seoul
+    assert local_today(TZ, sqlite_url) == pd.Timestamp("2026-03-03")
+
+
+def test_a_bad_retrain_time_is_refused_with_an_example(tmp_path: Path) -> None:
+    env = {"FCPLAN_DATABASE_URL": f"sqlite:///{tmp_path / 'fc.db'}", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(
+        [sys.executable, "-m", "fcplan", "demo", "--headless", "--simulate-days", "2", "--retrain-at", "25:00"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 1 and "--retrain-at a local time such as 04:00" in out.stderr

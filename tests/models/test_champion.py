@@ -1,0 +1,85 @@
+"""Champion and challenger decisions, each with its evidence."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from fcplan.models.champion import RunInfo, decide, live_scores, run_version
+
+TODAY = date(2026, 3, 20)
+CENTERS = frozenset({"FC-A", "FC-B"})
+
+
+def run(run_id: str, data_end: str, last_day: str = "2026-04-05", centers=CENTERS) -> RunInfo:
+    return RunInfo(run_id, date.fromisoformat(data_end), date.fromisoformat(last_day), frozenset(centers))
+
+
+def frames(errors: dict[str, float], data_ends: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Forecasts of runs whose median misses the actual (100) by ``errors[run]``."""
+    days = pd.date_range("2026-03-01", "2026-03-25", freq="D")
+    rows = []
+    for run_id, err in errors.items():
+        for uid in sorted(CENTERS):
+            for ds in days[days > pd.Timestamp(data_ends[run_id])]:
+                rows.append(
+                    {"run_id": run_id, "unique_id": uid, "ds": ds, "0.1": 80 + err, "0.5": 100 + err, "0.9": 120 + err}
+                )
+    actuals = pd.DataFrame([{"unique_id": u, "ds": d, "y": 100.0} for u in sorted(CENTERS) for d in days])
+    return pd.DataFrame(rows), actuals
+
+
+def test_the_first_run_becomes_champion() -> None:
+    decision = decide(None, [run("r1", "2026-03-19")], {}, TODAY)
+    assert decision.winner == "r1" and "first run" in decision.reason
+
+
+def test_a_challenger_that_beats_the_champion_on_the_same_days_by_the_margin_wins() -> None:
+    champ, chall = run("old", "2026-03-10"), run("new", "2026-03-14")
+    fc, actuals = frames({"old": 15.0, "new": 2.0}, {"old": "2026-03-10", "new": "2026-03-14"})
+    scores = live_scores(fc, actuals, [champ, chall], TODAY)
+    assert scores[("new", "old")][1] == scores[("old", "new")][1] == 5  # Mar 15..19, both out of sample
+    decision = decide(champ, [chall], scores, TODAY, max_age_days=14)
+    assert decision.winner == "new" and "same 5 days" in decision.reason
+    assert decision.evidence["comparisons"][0]["wql"] < decision.evidence["comparisons"][0]["champion_wql"]
+
+
+def test_a_challenger_within_the_margin_or_with_too_few_days_leaves_the_champion() -> None:
+    champ = run("old", "2026-03-10")
+    fc, actuals = frames(
+        {"old": 5.0, "new": 4.99, "fresh": 0.0}, {"old": "2026-03-10", "new": "2026-03-14", "fresh": "2026-03-18"}
+    )
+    challengers = [run("new", "2026-03-14"), run("fresh", "2026-03-18")]
+    decision = decide(
+        champ, challengers, live_scores(fc, actuals, [champ, *challengers], TODAY), TODAY, max_age_days=14
+    )
+    assert decision.winner is None and "champion kept" in decision.reason
+
+
+def test_a_stale_broken_or_drifted_champion_is_replaced_with_the_reason() -> None:
+    newest = run("new", "2026-03-19")
+    stale = decide(run("old", "2026-03-01"), [newest], {}, TODAY, max_age_days=7)
+    assert stale.winner == "new" and "stale" in stale.reason
+    short = decide(run("old", "2026-03-18", last_day="2026-03-20"), [newest], {}, TODAY)
+    assert short.winner == "new" and "no forecast for tomorrow" in short.reason
+    missing = decide(run("old", "2026-03-18", centers={"FC-A"}), [newest], {}, TODAY)
+    assert missing.winner == "new" and "FC-B" in missing.reason
+    drifted = decide(run("old", "2026-03-18"), [newest], {}, TODAY, alerted_centers=["FC-B"])
+    assert drifted.winner == "new" and "drifted" in drifted.reason
+
+
+def test_the_version_is_a_hash_of_config_and_data_window() -> None:
+    cfg = {"models": ["ets"], "quantiles": [0.1, 0.5, 0.9]}
+    v = run_version(cfg, date(2026, 1, 1), date(2026, 3, 1))
+    assert v == run_version(dict(cfg), date(2026, 1, 1), date(2026, 3, 1)) and len(v) == 16
+    assert v != run_version(cfg, date(2026, 1, 2), date(2026, 3, 1))
+    assert v != run_version({**cfg, "models": ["theta"]}, date(2026, 1, 1), date(2026, 3, 1))
+
+
+def test_a_challenger_too_old_to_be_champion_is_not_promoted_on_its_score() -> None:
+    champ, old = run("champ", "2026-03-14"), run("old", "2026-03-05")
+    fc, actuals = frames({"champ": 15.0, "old": 0.0}, {"champ": "2026-03-14", "old": "2026-03-05"})
+    scores = live_scores(fc, actuals, [champ, old], TODAY)
+    assert decide(champ, [old], scores, TODAY, max_age_days=7).winner is None
+    assert decide(champ, [old], scores, TODAY, max_age_days=20).winner == "old"

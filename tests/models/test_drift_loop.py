@@ -1,0 +1,163 @@
+"""The drift loop on a database: a shift raises one alert (table, topic payload, webhook,
+one retrain trigger); a retrain that fits the new level clears it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+from scipy import stats
+
+from fcplan.core.contracts import ForecastAlert
+from fcplan.core.panel import DS, UNIQUE_ID, Y
+from fcplan.models.drift_loop import DriftLoop
+from fcplan.models.drift_monitor import CLEARED, DOWN, OPEN, UP
+from fcplan.simulator import expected_daily, make_centers
+from fcplan.simulator.hourly import sample_hourly_counts
+from fcplan.simulator.shifts import Shift
+from fcplan.storage import make_engine, upsert
+from fcplan.storage import queries as q
+from fcplan.storage.schema import center_hourly, forecast_runs, forecasts
+
+TZ = "Asia/Seoul"
+START = pd.Timestamp("2025-09-01")
+LEVELS = [0.1, 0.5, 0.9]
+
+
+def store_hours(engine, hourly: pd.DataFrame) -> None:
+    utc = hourly[DS].dt.tz_localize(TZ).dt.tz_convert("UTC").dt.tz_localize(None)
+    rows = [
+        {
+            "center_id": u,
+            "hour": h.to_pydatetime(),
+            "orders": int(y),
+            "lines": int(y),
+            "units": int(y),
+            "updated_at": datetime(2025, 1, 1),
+        }
+        for u, h, y in zip(hourly[UNIQUE_ID], utc, hourly[Y], strict=True)
+    ]
+    with engine.begin() as conn:
+        upsert(conn, center_hourly, rows, ["center_id", "hour"])
+
+
+def store_forecast(engine, run_id: str, center, data_end: pd.Timestamp, days: int, factor: float) -> None:
+    truth = expected_daily([center], [], data_end + pd.Timedelta(days=1), data_end + pd.Timedelta(days=1 + days), TZ)
+    rows = []
+    for ds, mean, r in truth[[DS, "mean", "dispersion"]].itertuples(index=False):
+        for level in LEVELS:
+            value = float(stats.nbinom.ppf(level, r, r / (r + mean * factor)))
+            rows.append(
+                {
+                    "run_id": run_id,
+                    "unique_id": center.center_id,
+                    "ds": ds.date(),
+                    "model": "ensemble",
+                    "quantile": level,
+                    "value": value,
+                }
+            )
+    with engine.begin() as conn:
+        conn.execute(
+            forecast_runs.insert(),
+            {
+                "run_id": run_id,
+                "created_at": datetime(2025, 1, 1),
+                "model_version": run_id,
+                "horizon": days,
+                "quantiles": LEVELS,
+                "weights": {},
+                "data_end": data_end.date(),
+                "fit_seconds": 0.0,
+                "fallbacks": {},
+            },
+        )
+        upsert(conn, forecasts, rows, ["run_id", "unique_id", "ds", "model", "quantile"])
+
+
+def at(local: pd.Timestamp) -> datetime:
+    return local.tz_localize(TZ).tz_convert(UTC).to_pydatetime()
+
+
+def test_a_shift_raises_one_alert_everywhere_and_a_fitting_retrain_clears_it(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    center = make_centers(1, seed=4)[0]
+    shift_at = START + pd.Timedelta(days=3, hours=11)
+    hourly = sample_hourly_counts(
+        [center],
+        [],
+        START - pd.Timedelta(days=30),
+        START + pd.Timedelta(days=12),
+        4,
+        TZ,
+        [Shift(center.center_id, shift_at.tz_localize(TZ).to_pydatetime(), 1.4)],
+    )
+    store_hours(engine, hourly)
+    store_forecast(engine, "run-old", center, START - pd.Timedelta(days=31), 45, 1.0)
+    published, posted, retrains = [], [], []
+    loop = DriftLoop(
+        engine,
+        TZ,
+        publish=lambda key, p: published.append((key, p)),
+        webhook=posted.append,
+        on_alert=retrains.append,
+        backfill_hours=24 * 3,
+    )
+    for day in range(8):  # the loop runs every 6 hours for 8 days
+        for hour in range(0, 24, 6):
+            loop.run_once(at(START + pd.Timedelta(days=day, hours=hour)))
+    assert retrains == [center.center_id]
+    assert [p["status"] for _, p in published] == [OPEN] and len(posted) == 1
+    record = ForecastAlert.model_validate(published[0][1])
+    assert record.kind == UP and record.window_end > shift_at and record.model_version == "run-old"
+    assert published[0][0] == center.center_id
+    stored = q.alerts_frame(engine)
+    assert stored[["alert_id", "status"]].values.tolist() == [[record.alert_id, OPEN]]
+
+    store_forecast(engine, "run-new", center, START + pd.Timedelta(days=7), 20, 1.4)  # the triggered retrain
+    for day in range(8, 12):
+        for hour in range(0, 24, 6):
+            loop.run_once(at(START + pd.Timedelta(days=day, hours=hour)))
+    assert [p["status"] for _, p in published] == [OPEN, CLEARED]
+    assert published[1][1]["alert_id"] == record.alert_id and published[1][1]["model_version"] == "run-new"
+    stored = q.alerts_frame(engine)
+    assert stored["status"].tolist() == [CLEARED] and stored["cleared_at"].notna().all()
+    assert retrains == [center.center_id]
+
+
+def test_when_the_publisher_is_down_the_alert_is_still_stored(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    center = make_centers(1, seed=4)[0]
+    hourly = sample_hourly_counts([center], [], START - pd.Timedelta(days=30), START + pd.Timedelta(days=4), 4, TZ)
+    store_hours(engine, hourly)
+    store_forecast(engine, "run-high", center, START - pd.Timedelta(days=31), 40, 1.5)  # 50 % too high
+
+    def down(key: str, payload: dict) -> None:
+        raise ConnectionError("broker down")
+
+    events = DriftLoop(engine, TZ, publish=down, backfill_hours=72).run_once(at(START + pd.Timedelta(days=3)))
+    assert [e.status for e in events] == [OPEN]
+    assert q.alerts_frame(engine)["status"].tolist() == [OPEN]
+    assert events[0].test == DOWN
+
+
+def test_one_shot_runs_continue_an_open_alert_and_clear_it_without_reopening(sqlite_url: str) -> None:
+    """As ``fcplan retrain`` runs it: a fresh loop each time, reading back the open alert."""
+    engine = make_engine(sqlite_url)
+    center = make_centers(1, seed=4)[0]
+    hourly = sample_hourly_counts([center], [], START - pd.Timedelta(days=30), START + pd.Timedelta(days=8), 4, TZ)
+    store_hours(engine, hourly)
+    store_forecast(engine, "run-high", center, START - pd.Timedelta(days=31), 32, 2.0)  # twice too high
+    statuses = []
+    for day in range(1, 3):
+        statuses += [
+            e.status for e in DriftLoop(engine, TZ, backfill_hours=48).run_once(at(START + pd.Timedelta(days=day)))
+        ]
+    assert statuses == [OPEN]  # the second run found it open: no second alert
+    store_forecast(engine, "run-fit", center, START + pd.Timedelta(days=2), 20, 1.0)  # a retrain that fits
+    for day in range(4, 7):
+        statuses += [
+            e.status for e in DriftLoop(engine, TZ, backfill_hours=48).run_once(at(START + pd.Timedelta(days=day)))
+        ]
+    assert statuses == [OPEN, CLEARED]
+    assert q.alerts_frame(engine)["status"].tolist() == [CLEARED]

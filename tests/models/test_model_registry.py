@@ -1,0 +1,93 @@
+"""The registry on a database: retrains store challengers, decisions are logged, artifacts reused."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+from fcplan.core.panel import DS, UNIQUE_ID, Y
+from fcplan.core.settings import ForecastSettings, PlannerSettings
+from fcplan.models.model_registry import load_model
+from fcplan.models.retrain import retrain
+from fcplan.planner.runner import make_plan
+from fcplan.simulator import make_centers
+from fcplan.simulator.hourly import sample_hourly_counts
+from fcplan.storage import make_engine, upsert
+from fcplan.storage import queries as q
+from fcplan.storage.schema import center_hourly, forecast_runs
+
+TZ = "Asia/Seoul"
+START = pd.Timestamp("2025-06-01")
+CFG = ForecastSettings(
+    quantiles=(0.1, 0.5, 0.9), models=("seasonal_naive", "moving_average"), horizon=7, backtest_windows=1
+)
+
+
+def store_hours(engine, hourly: pd.DataFrame) -> None:
+    utc = hourly[DS].dt.tz_localize(TZ).dt.tz_convert("UTC").dt.tz_localize(None)
+    rows = [
+        {
+            "center_id": u,
+            "hour": h.to_pydatetime(),
+            "orders": int(y),
+            "lines": int(y),
+            "units": int(y),
+            "updated_at": datetime(2025, 1, 1),
+        }
+        for u, h, y in zip(hourly[UNIQUE_ID], utc, hourly[Y], strict=True)
+    ]
+    with engine.begin() as conn:
+        upsert(conn, center_hourly, rows, ["center_id", "hour"])
+
+
+def at(days: float) -> datetime:
+    return (START + pd.Timedelta(hours=round(days * 24))).tz_localize(TZ).tz_convert(UTC).to_pydatetime()
+
+
+@pytest.fixture
+def engine(db_url: str):
+    engine = make_engine(db_url)
+    centers = make_centers(2, seed=3)
+    store_hours(engine, sample_hourly_counts(centers, [], START, START + pd.Timedelta(days=50), 3, TZ))
+    return engine
+
+
+def statuses(engine) -> dict[str, str]:
+    with engine.connect() as conn:
+        return dict(conn.execute(select(forecast_runs.c.run_id, forecast_runs.c.status)).all())
+
+
+def test_daily_retrains_log_a_decision_each_and_keep_one_champion(engine) -> None:
+    first = retrain(engine, CFG, TZ, now=at(40.2))
+    assert "first run becomes champion" in first.message
+    second = retrain(engine, CFG, TZ, now=at(41.2))
+    assert "champion kept" in second.message
+    assert statuses(engine) == {first.run_id: "champion", second.run_id: "challenger"}
+    run = q.forecast_run(engine, second.run_id)
+    assert run["data_start"] == START.date() and len(run["version"]) == 16
+    assert run["version"] != q.forecast_run(engine, first.run_id)["version"]  # another data window
+    decisions = q.decisions_frame(engine)
+    assert decisions["promoted"].tolist() == [False, True]
+    assert q.current_forecast_run(engine)["run_id"] == first.run_id
+    plan = make_plan(engine, PlannerSettings(), TZ, now=at(41.3))
+    assert plan.plan_id.startswith(first.run_id)
+
+
+def test_a_stale_champion_is_retired_with_the_reason(engine) -> None:
+    cfg = CFG.model_copy(update={"horizon": 14})
+    first = retrain(engine, cfg, TZ, now=at(30.2))
+    later = retrain(engine, cfg, TZ, now=at(40.2))
+    assert "stale" in later.message
+    assert statuses(engine) == {first.run_id: "retired", later.run_id: "champion"}
+
+
+def test_a_runs_fitted_ensemble_forecasts_again_without_refitting(engine) -> None:
+    result = retrain(engine, CFG, TZ, now=at(40.2))
+    model = load_model(engine, result.run_id)
+    again = model.predict_quantiles(CFG.horizon + 1, quantiles=list(CFG.quantiles))
+    stored = q.forecast_frame(engine, result.run_id)
+    assert again[["0.1", "0.5", "0.9"]].to_numpy() == pytest.approx(stored[["0.1", "0.5", "0.9"]].to_numpy(), rel=1e-6)
+    assert load_model(engine, "no-such-run") is None
