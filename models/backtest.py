@@ -54,6 +54,19 @@ class WindowResult:
     error: str | None = None
 
 
+def usable_windows(panel: pd.DataFrame, horizon: int, windows: int, freq: str) -> int:
+    """How many of ``windows`` rolling windows leave the oldest cutoff at least
+    ``horizon`` steps of training data (0 when not even one does).
+
+    As AutoGluon does with its validation windows, the engine backtests on
+    fewer windows than asked while the history is short (a new center, the
+    first days of a demo) instead of failing every retrain until it has grown.
+    """
+    offset = pd.tseries.frequencies.to_offset(freq)
+    steps = len(pd.date_range(panel[DS].min(), panel[DS].max(), freq=offset))
+    return max(0, min(windows, (steps - horizon) // horizon))
+
+
 def make_splits(panel: pd.DataFrame, horizon: int, windows: int, freq: str) -> list[Split]:
     """The ``windows`` rolling-origin splits of a validated panel (``unique_id, ds, y`` + covariates)."""
     if windows < 1:

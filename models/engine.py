@@ -29,7 +29,15 @@ from fcplan.core.panel import (
     validate_panel,
 )
 from fcplan.core.quantiles import check_levels, median_index, quantile_columns
-from fcplan.models.backtest import Split, WindowResult, make_splits, run_window, score, stack_predictions
+from fcplan.models.backtest import (
+    Split,
+    WindowResult,
+    make_splits,
+    run_window,
+    score,
+    stack_predictions,
+    usable_windows,
+)
 from fcplan.models.base import Forecaster
 from fcplan.models.ensemble import EnsembleForecaster, apply_spread, calibrate_spread, combine, select_weights
 from fcplan.models.registry import BASELINES, MODELS, get_model, hyperparameters
@@ -357,6 +365,11 @@ def _evaluate(
     params: dict[str, dict[str, Any]],
     start: float,
 ) -> BacktestResult:
+    usable = usable_windows(panel, horizon, windows, freq)
+    if 0 < usable < windows:
+        log.warning("the history leaves room for %d of the %d backtest windows asked for (each needs %d steps "
+                    "after at least %d of training); backtesting on %d", usable, windows, horizon, horizon, usable)
+        windows = usable
     splits = make_splits(panel, horizon, windows, freq)
     if time_limit_s is None:
         time_limit_s = default_time_limit(panel[UNIQUE_ID].nunique())

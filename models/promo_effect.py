@@ -21,7 +21,7 @@ MAX_EFFECT_PER_PCT = 0.05
 def estimate_promo_effect(history: pd.DataFrame) -> pd.DataFrame:
     """Multiplicative uplift of daily orders per discount percentage point.
 
-    ``history``: a daily panel ``unique_id, ds, y, promo_discount`` (the largest
+    ``history``: a daily panel ``unique_id, ds, y, promo_discount_frac`` (the largest
     discount running that day, as a fraction 0..1). Fits, pooled over centers,
     ``log1p(y) = a[center, day of week] + beta * discount_pct`` by least squares
     (center x day-of-week fixed effects, discount in percentage points); series

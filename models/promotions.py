@@ -10,19 +10,19 @@ import pandas as pd
 from fcplan.core.panel import DS, UNIQUE_ID
 
 PROMO = "promo"
-PROMO_DISCOUNT = "promo_discount"
+PROMO_DISCOUNT = "promo_discount_frac"
 PROMO_COLUMNS = [PROMO, PROMO_DISCOUNT]
 
 
 def promotion_features(
     calendar: pd.DataFrame, centers: Sequence[str], days: pd.DatetimeIndex, tz: str
 ) -> pd.DataFrame:
-    """``unique_id, ds, promo, promo_discount`` for every center and local day.
+    """``unique_id, ds, promo, promo_discount_frac`` for every center and local day.
 
     ``calendar`` has ``center_ids`` (list, or None for every center), ``start``
     and ``end`` (naive UTC), ``discount_pct`` and ``status``; cancelled
     promotions are ignored. ``promo`` is the share of the local day a promotion
-    covers (1.0 for a whole day); ``promo_discount`` the largest discount (in
+    covers (1.0 for a whole day); ``promo_discount_frac`` the largest discount (in
     %/100) running that day.
     """
     days = pd.DatetimeIndex(days).normalize().as_unit("ns")

@@ -226,7 +226,7 @@ def store_run(
 
 
 def store_promo_effect(engine: Engine, run_id: str, history: pd.DataFrame) -> pd.DataFrame:
-    """Estimate the discount uplift from ``history`` (``unique_id, ds, y, promo_discount``)
+    """Estimate the discount uplift from ``history`` (``unique_id, ds, y, promo_discount_frac``)
     and store it for ``run_id`` (the dashboard's what-if page reads it); returns it."""
     effects = estimate_promo_effect(history[[UNIQUE_ID, DS, "y", PROMO_DISCOUNT]])
     rows = [

@@ -22,7 +22,7 @@ from fcplan.core import contracts
 from fcplan.core.contracts import dead_letter_headers
 from fcplan.core.settings import Settings
 from fcplan.storage import make_engine
-from fcplan.storage.outage import backoff_s
+from fcplan.storage.outage import Backoff, backoff_s, call_through_outages
 from fcplan.streams.orders_consumer import OrdersConsumer
 from fcplan.streams.promotion_store import PromotionStore
 from fcplan.streams.validation import Limits
@@ -113,10 +113,21 @@ class Worker:
                 await asyncio.sleep(delay)
 
 
+#: How the worker waits for a database that is down when it starts: 0.5 s doubling to 30 s.
+OPEN_BACKOFF = Backoff(0.5, 2.0, 30.0)
+
+
+def open_database(url: str, backoff: Backoff = OPEN_BACKOFF, **wait: Any) -> Engine:
+    """The worker's engine (schema migrated), waiting out a database that is down at
+    start, each retry logged (``wait``: :func:`~fcplan.storage.outage.call_through_outages`'s
+    ``keep_going`` and ``sleep``, for tests). Other errors (a bad URL) propagate."""
+    return call_through_outages(lambda: make_engine(url), "worker: opening the database", backoff, **wait)
+
+
 def run_worker(settings: Settings, loglevel: str = "warn") -> None:
     """Run the worker until SIGINT/SIGTERM (blocks)."""
     from fcplan.streams.topics import ensure_topics
 
     ensure_topics(settings.kafka.servers, settings.kafka.partitions)
-    worker = Worker(settings)
+    worker = Worker(settings, open_database(settings.database.url))
     faust.Worker(worker.app, loglevel=loglevel, quiet=True).execute_from_commandline()

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from fcplan.core.panel import PanelError, validate_panel
-from fcplan.models.backtest import backtest, make_splits, stack_predictions
+from fcplan.models.backtest import backtest, make_splits, stack_predictions, usable_windows
 from fcplan.models.base import Forecaster
 from fcplan.models.baselines import SeasonalNaive
 
@@ -51,3 +51,14 @@ def test_when_a_model_fails_then_its_windows_carry_the_error_and_others_go_on(ma
     assert names == ["seasonal_naive"]
     assert preds.shape == (1, 10, 1)
     assert np.isfinite(keys["y"]).all()
+
+
+def test_usable_windows_leave_the_oldest_cutoff_a_horizon_of_training(make_panel):
+    panel = validate_panel(make_panel(n_series=2, length=30))
+    assert usable_windows(panel, horizon=15, windows=3, freq="D") == 1
+    assert usable_windows(panel, horizon=10, windows=3, freq="D") == 2
+    assert usable_windows(panel, horizon=5, windows=3, freq="D") == 3
+    assert usable_windows(panel, horizon=20, windows=3, freq="D") == 0
+    for w in (1, 2, 3):  # whatever it says fits, make_splits accepts
+        n = usable_windows(panel, horizon=10, windows=w, freq="D")
+        assert len(make_splits(panel, horizon=10, windows=n, freq="D")) == n

@@ -70,6 +70,14 @@ def test_the_backtest_scores_every_window_and_the_mean(make_panel):
     assert board[["wql", "wape", "coverage"]].notna().all().all()
 
 
+def test_a_short_history_is_backtested_on_the_windows_it_has_room_for(make_panel, caplog):
+    """A new center (30 days, horizon 15): one window instead of failing every retrain."""
+    result = run_engine(make_panel(n_series=2, length=30), 15, LEVELS, windows=3, models=[])
+    assert set(result.leaderboard["window"]) == {"all", "0"}
+    assert "room for 1 of the 3 backtest windows" in caplog.text
+    assert len(result.forecast) == 2 * 15 * len(set(result.forecast["model"]))
+
+
 def test_the_ensemble_leaderboard_scores_each_window_with_weights_chosen_on_the_others():
     from fcplan.models.engine import nested_ensemble
 

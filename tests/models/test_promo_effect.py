@@ -22,7 +22,7 @@ def _panel(effect_per_pct: float, promo_share: float, seed: int = 0, days: int =
         discount = np.where(on, rng.choice([0.1, 0.2, 0.3, 0.4], days), 0.0)
         mean = level * weekly * (1 + effect_per_pct) ** (discount * 100)
         frames.append(pd.DataFrame({"unique_id": f"FC-{i}", "ds": ds, "y": rng.poisson(mean).astype(float),
-                                    "promo": on.astype(float), "promo_discount": discount}))
+                                    "promo": on.astype(float), "promo_discount_frac": discount}))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -49,7 +49,7 @@ def test_when_there_are_no_promotions_then_the_effect_is_zero() -> None:
 
 def test_when_there_are_too_few_promotion_days_then_the_effect_is_zero() -> None:
     panel = _panel(0.012, promo_share=0.0)
-    panel.loc[panel.index[:3], "promo_discount"] = 0.3
+    panel.loc[panel.index[:3], "promo_discount_frac"] = 0.3
     effects = estimate_promo_effect(panel)
     assert (effects["effect_per_pct"] == 0.0).all()
     assert (effects["promo_days"] == 3).all()
@@ -62,7 +62,7 @@ def test_when_the_effect_is_absurd_then_it_is_clipped() -> None:
 
 def test_when_history_lacks_the_discount_then_the_error_says_how_to_add_it() -> None:
     with pytest.raises(ValueError, match="promotion_features"):
-        estimate_promo_effect(_panel(0.0, 0.1).drop(columns="promo_discount"))
+        estimate_promo_effect(_panel(0.0, 0.1).drop(columns="promo_discount_frac"))
 
 
 def test_when_the_retrainer_stores_the_effect_then_the_query_reads_it_back(tmp_path) -> None:
