@@ -18,10 +18,9 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from fcplan.core.panel import DS, UNIQUE_ID, PanelError, Y, select_model
-from fcplan.core.quantiles import quantile_levels
+from fcplan.core.panel import DS, UNIQUE_ID, PanelError, Y
 from fcplan.planner.centers import CenterConfig, ShiftConfig
-from fcplan.planner.staffing import PLAN_COLUMNS, headcount, interpolate_quantile
+from fcplan.planner.staffing import PLAN_COLUMNS, headcount, interpolate_quantile, model_levels
 
 SHIFT = "shift"
 #: Extra columns of the crew plan (not stored): when the shift starts (local wall clock),
@@ -96,17 +95,7 @@ def daily_quantiles(forecast: pd.DataFrame, taus: Mapping[str, float], model: st
     """``unique_id, ds, planned, median``: each row's daily quantile at its center's ``tau``."""
     if not isinstance(forecast, pd.DataFrame):
         raise TypeError("forecast must be a pandas DataFrame")
-    missing = [c for c in (UNIQUE_ID, DS) if c not in forecast.columns]
-    if missing:
-        raise PanelError(f"forecast lacks column(s) {missing}; it has {list(forecast.columns)}")
-    levels = quantile_levels(forecast)
-    if not levels:
-        raise PanelError(
-            f"forecast has no quantile columns; it has {list(forecast.columns)}. Expected columns named "
-            'by level, e.g. "0.1", "0.5", "0.9" (as `fcplan forecast` writes them)'
-        )
-    forecast = select_model(forecast, model)
-    levels = [(level, col) for level, col in levels if forecast[col].notna().any()] or levels
+    forecast, levels = model_levels(forecast, model)
     frame = forecast[[UNIQUE_ID, DS]].copy()
     frame[UNIQUE_ID] = frame[UNIQUE_ID].astype(str)
     frame[DS] = pd.to_datetime(frame[DS]).dt.normalize()

@@ -90,6 +90,24 @@ def _check_shares(shares: pd.DataFrame, centers: list[str]) -> pd.DataFrame:
     return shares
 
 
+def model_levels(forecast: pd.DataFrame, model: str | None) -> tuple[pd.DataFrame, list[tuple[float, str]]]:
+    """The rows of ``model`` in a forecast frame (``unique_id, ds[, model]`` + one
+    column per quantile level) and its levels as ``(level, column)``; a frame that
+    is not a forecast gets an error that says what it lacks."""
+    missing = [c for c in (UNIQUE_ID, DS) if c not in forecast.columns]
+    if missing:
+        raise PanelError(f"forecast lacks column(s) {missing}; it has {list(forecast.columns)}")
+    levels = quantile_levels(forecast)
+    if not levels:
+        raise PanelError(
+            f"forecast has no quantile columns; it has {list(forecast.columns)}. Expected columns named "
+            'by level, e.g. "0.1", "0.5", "0.9" (as `fcplan forecast` and predict_quantiles write them)'
+        )
+    forecast = select_model(forecast, model)
+    # Columns another model filled and this one left empty are not this model's levels.
+    return forecast, [(level, col) for level, col in levels if forecast[col].notna().any()] or levels
+
+
 def plan_staffing(
     forecast: pd.DataFrame,
     shares: pd.DataFrame,
@@ -136,18 +154,7 @@ def plan_staffing(
     """
     if not isinstance(forecast, pd.DataFrame) or not isinstance(shares, pd.DataFrame):
         raise TypeError("forecast and shares must be pandas DataFrames")
-    missing = [c for c in (UNIQUE_ID, DS) if c not in forecast.columns]
-    if missing:
-        raise PanelError(f"forecast lacks column(s) {missing}; it has {list(forecast.columns)}")
-    levels = quantile_levels(forecast)
-    if not levels:
-        raise PanelError(
-            f"forecast has no quantile columns; it has {list(forecast.columns)}. Expected columns named "
-            'by level, e.g. "0.1", "0.5", "0.9" (forecaster.predict_quantiles or queries.forecast_frame)'
-        )
-    forecast = select_model(forecast, model)
-    # Columns another model filled and this one left empty are not this model's levels.
-    levels = [(level, col) for level, col in levels if forecast[col].notna().any()] or levels
+    forecast, levels = model_levels(forecast, model)
     if forecast.empty:
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in PLAN_COLUMNS}).astype(
             {UNIQUE_ID: str, DS: "datetime64[ns]", SHIFT: str, "packers": "int64"}
