@@ -9,11 +9,16 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from fcplan.core.panel import UNIQUE_ID
 from fcplan.core.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO level.")]
 
@@ -77,3 +82,33 @@ def database_outage(url: str, command: str) -> Iterator[None]:
             f"and run `fcplan {command}` again",
             EXIT_DATABASE_DOWN,
         ) from exc
+
+
+class InputError(ValueError):
+    """A file or option the user can fix; the message says how."""
+
+
+def read_csv(path: Path, what: str, expected: str) -> pd.DataFrame:
+    """A CSV the user named (``what``: "history", "forecasts", ...), ids as text;
+    an :class:`InputError` saying what to pass when it is missing or unreadable."""
+    import pandas as pd
+
+    if not path.is_file():
+        raise InputError(f"{what} file {str(path)!r} does not exist; pass the path of a CSV file with {expected}")
+    try:
+        return pd.read_csv(path, dtype={UNIQUE_ID: str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        reason = " ".join(str(exc).split())
+        raise InputError(
+            f"{what} file {str(path)!r} is not a readable CSV ({reason}); save it as comma-separated text "
+            f"with a header row and {expected}"
+        ) from exc
+
+
+def write_csv(frame: pd.DataFrame, out: Path) -> None:
+    """``frame`` to ``out`` without its index; an :class:`InputError` when ``out`` cannot be written."""
+    try:
+        frame.to_csv(out, index=False)
+    except OSError as exc:
+        raise InputError(f"cannot write {str(out)!r} ({exc.strerror}); choose a writable path for --out") from exc
+

@@ -20,7 +20,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from fcplan.app.console import fail
+from fcplan.app.console import InputError, fail, read_csv, write_csv
 from fcplan.core.panel import DS, UNIQUE_ID, PanelError
 from fcplan.core.quantiles import parse_quantiles, quantile_name
 
@@ -37,23 +37,8 @@ TIME_LIMIT_HELP = (
 )
 
 
-class InputError(Exception):
-    """Input the user can fix; the message says how."""
-
-
 def _read_csv(path: Path, what: str) -> pd.DataFrame:
-    if not path.is_file():
-        expected = HISTORY_HELP if what == "history" else FUTURE_HELP
-        raise InputError(
-            f"{what} file {str(path)!r} does not exist; pass the path of a CSV file ({expected})"
-        )
-    try:
-        return pd.read_csv(path, dtype={UNIQUE_ID: str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(
-            f"{what} file {str(path)!r} is not a readable CSV ({exc}); save it as comma-separated "
-            "text with a header row"
-        ) from exc
+    return read_csv(path, what, HISTORY_HELP if what == "history" else FUTURE_HELP)
 
 
 def quantile_labels(text: str) -> dict[str, float]:
@@ -117,10 +102,7 @@ def forecast_command(
     table = frame[[UNIQUE_ID, DS]].copy()
     for label, level in labels.items():
         table[label] = frame[quantile_name(level)].to_numpy()
-    try:
-        table.to_csv(out, index=False)
-    except OSError as exc:
-        raise fail(f"cannot write {str(out)!r} ({exc.strerror}); choose a writable path for --out") from exc
+    _write_csv(table, out)
     for uid, reason in result.fallbacks.items():
         typer.echo(f"fallback: series {uid!r}: {reason}", err=True)
     typer.echo(
@@ -164,10 +146,14 @@ def backtest_command(
     board = result.leaderboard
     typer.echo(board.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     if out is not None:
-        try:
-            board.to_csv(out, index=False)
-        except OSError as exc:
-            raise fail(f"cannot write {str(out)!r} ({exc.strerror}); choose a writable path for --out") from exc
+        _write_csv(board, out)
+
+
+def _write_csv(frame: pd.DataFrame, out: Path) -> None:
+    try:
+        write_csv(frame, out)
+    except InputError as exc:
+        raise fail(str(exc)) from exc
 
 
 def _model_names(text: str | None) -> list[str] | None:

@@ -13,25 +13,22 @@ from pathlib import Path
 
 import pandas as pd
 
+from fcplan.app.console import InputError, read_csv, write_csv
 from fcplan.core.panel import DS, UNIQUE_ID, PanelError, Y
 from fcplan.core.quantiles import quantile_levels
 from fcplan.planner.centers import Centers
 from fcplan.planner.crews import hour_profiles, plan_crews
 
 
-class PlanInputError(ValueError):
+class PlanInputError(InputError):
     """A file given to the offline plan does not fit; the message says how to fix it."""
 
 
 def _read(path: Path, what: str, expected: str) -> pd.DataFrame:
-    if not path.is_file():
-        raise PlanInputError(f"{what} file {str(path)!r} does not exist; pass the path of a CSV with {expected}")
     try:
-        frame = pd.read_csv(path, dtype={UNIQUE_ID: str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        reason = " ".join(str(exc).split())
-        raise PlanInputError(f"{what} file {str(path)!r} is not a readable CSV ({reason}); expected {expected}") \
-            from exc
+        frame = read_csv(path, what, expected)
+    except InputError as exc:
+        raise PlanInputError(str(exc)) from exc
     missing = [c for c in (UNIQUE_ID, DS) if c not in frame.columns]
     if missing:
         raise PlanInputError(
@@ -72,10 +69,7 @@ def plan_from_files(
 def write_offline_plan(forecasts: Path, centers: Centers, out: Path, hourly: Path | None = None) -> str:
     """Plan and write ``out``; returns the line to print."""
     plan = plan_from_files(forecasts, centers, hourly)
-    try:
-        plan.assign(**{DS: plan[DS].dt.date}).to_csv(out, index=False)
-    except OSError as exc:
-        raise PlanInputError(f"cannot write {str(out)!r} ({exc.strerror}); choose a writable path for --out") from exc
+    write_csv(plan.assign(**{DS: plan[DS].dt.date}), out)
     capped = int((plan["packers"] < plan["packers_needed"]).sum())
     note = f"; {capped} shift(s) capped at max_packers" if capped else ""
     return (f"wrote {len(plan)} rows ({plan[UNIQUE_ID].nunique()} centers x days x shifts) to {out}; "
