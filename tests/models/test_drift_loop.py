@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import pandas as pd
 from scipy import stats
 
+from fcplan.app.loop import store_hours
 from fcplan.core.contracts import ForecastAlert
-from fcplan.core.panel import DS, UNIQUE_ID, Y
+from fcplan.core.panel import DS
 from fcplan.models.drift_loop import DriftLoop
 from fcplan.models.drift_monitor import CLEARED, DOWN, OPEN, UP
 from fcplan.simulator import expected_daily, make_centers
@@ -17,28 +18,11 @@ from fcplan.simulator.hourly import sample_hourly_counts
 from fcplan.simulator.shifts import Shift
 from fcplan.storage import make_engine, upsert
 from fcplan.storage import queries as q
-from fcplan.storage.schema import center_hourly, forecast_runs, forecasts
+from fcplan.storage.schema import forecast_runs, forecasts
 
 TZ = "Asia/Seoul"
 START = pd.Timestamp("2025-09-01")
 LEVELS = [0.1, 0.5, 0.9]
-
-
-def store_hours(engine, hourly: pd.DataFrame) -> None:
-    utc = hourly[DS].dt.tz_localize(TZ).dt.tz_convert("UTC").dt.tz_localize(None)
-    rows = [
-        {
-            "center_id": u,
-            "hour": h.to_pydatetime(),
-            "orders": int(y),
-            "lines": int(y),
-            "units": int(y),
-            "updated_at": datetime(2025, 1, 1),
-        }
-        for u, h, y in zip(hourly[UNIQUE_ID], utc, hourly[Y], strict=True)
-    ]
-    with engine.begin() as conn:
-        upsert(conn, center_hourly, rows, ["center_id", "hour"])
 
 
 def store_forecast(engine, run_id: str, center, data_end: pd.Timestamp, days: int, factor: float) -> None:
@@ -92,7 +76,7 @@ def test_a_shift_raises_one_alert_everywhere_and_a_fitting_retrain_clears_it(sql
         TZ,
         [Shift(center.center_id, shift_at.tz_localize(TZ).to_pydatetime(), 1.4)],
     )
-    store_hours(engine, hourly)
+    store_hours(engine, hourly, TZ)
     store_forecast(engine, "run-old", center, START - pd.Timedelta(days=31), 45, 1.0)
     published, posted, retrains = [], [], []
     loop = DriftLoop(
@@ -129,7 +113,7 @@ def test_when_the_publisher_is_down_the_alert_is_still_stored(sqlite_url: str) -
     engine = make_engine(sqlite_url)
     center = make_centers(1, seed=4)[0]
     hourly = sample_hourly_counts([center], [], START - pd.Timedelta(days=30), START + pd.Timedelta(days=4), 4, TZ)
-    store_hours(engine, hourly)
+    store_hours(engine, hourly, TZ)
     store_forecast(engine, "run-high", center, START - pd.Timedelta(days=31), 40, 1.5)  # 50 % too high
 
     def down(key: str, payload: dict) -> None:
@@ -146,7 +130,7 @@ def test_one_shot_runs_continue_an_open_alert_and_clear_it_without_reopening(sql
     engine = make_engine(sqlite_url)
     center = make_centers(1, seed=4)[0]
     hourly = sample_hourly_counts([center], [], START - pd.Timedelta(days=30), START + pd.Timedelta(days=8), 4, TZ)
-    store_hours(engine, hourly)
+    store_hours(engine, hourly, TZ)
     store_forecast(engine, "run-high", center, START - pd.Timedelta(days=31), 32, 2.0)  # twice too high
     statuses = []
     for day in range(1, 3):

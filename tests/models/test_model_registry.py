@@ -8,39 +8,22 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from fcplan.core.panel import DS, UNIQUE_ID, Y
+from fcplan.app.loop import store_hours
 from fcplan.core.settings import ForecastSettings, PlannerSettings
 from fcplan.models.model_registry import load_model
 from fcplan.models.retrain import retrain
 from fcplan.planner.runner import make_plan
 from fcplan.simulator import make_centers
 from fcplan.simulator.hourly import sample_hourly_counts
-from fcplan.storage import make_engine, upsert
+from fcplan.storage import make_engine
 from fcplan.storage import queries as q
-from fcplan.storage.schema import center_hourly, forecast_runs
+from fcplan.storage.schema import forecast_runs
 
 TZ = "Asia/Seoul"
 START = pd.Timestamp("2025-06-01")
 CFG = ForecastSettings(
     quantiles=(0.1, 0.5, 0.9), models=("seasonal_naive", "moving_average"), horizon=7, backtest_windows=1
 )
-
-
-def store_hours(engine, hourly: pd.DataFrame) -> None:
-    utc = hourly[DS].dt.tz_localize(TZ).dt.tz_convert("UTC").dt.tz_localize(None)
-    rows = [
-        {
-            "center_id": u,
-            "hour": h.to_pydatetime(),
-            "orders": int(y),
-            "lines": int(y),
-            "units": int(y),
-            "updated_at": datetime(2025, 1, 1),
-        }
-        for u, h, y in zip(hourly[UNIQUE_ID], utc, hourly[Y], strict=True)
-    ]
-    with engine.begin() as conn:
-        upsert(conn, center_hourly, rows, ["center_id", "hour"])
 
 
 def at(days: float) -> datetime:
@@ -51,7 +34,7 @@ def at(days: float) -> datetime:
 def engine(db_url: str):
     engine = make_engine(db_url)
     centers = make_centers(2, seed=3)
-    store_hours(engine, sample_hourly_counts(centers, [], START, START + pd.Timedelta(days=50), 3, TZ))
+    store_hours(engine, sample_hourly_counts(centers, [], START, START + pd.Timedelta(days=50), 3, TZ), TZ)
     return engine
 
 
