@@ -23,6 +23,8 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 #: The source folders of the installed packages (``package-dir``: models/ is fcplan.models).
 PACKAGES = tuple(sorted(set(PYPROJECT["tool"]["setuptools"]["package-dir"].values())))
 TOOLING = ("tests", "benchmarks", "scripts")
+#: Import names of extras that differ from their distribution's name (checked where not installed).
+DISTRIBUTION_OF = {"autogluon": "autogluon-timeseries"}
 
 
 def normalize(name: str) -> str:
@@ -71,7 +73,8 @@ def undeclared(folders: tuple[str, ...], allowed: set[str]) -> dict[str, list[st
                 if module in sys.stdlib_module_names or module in own or module == "__future__":
                     continue
                 # Not installed here (an extra such as bench): its import name must be its declared name.
-                dists = {normalize(d) for d in distributions.get(module, [])} or {normalize(module)}
+                dists = {normalize(d) for d in distributions.get(module, [])} or {
+                    normalize(DISTRIBUTION_OF.get(module, module))}
                 if not dists & allowed:
                     missing.setdefault(f"{module} (from {sorted(dists)})", []).append(str(path.relative_to(ROOT)))
     return missing
