@@ -65,9 +65,10 @@ def undeclared(folders: tuple[str, ...], allowed: set[str]) -> dict[str, list[st
     distributions = packages_distributions()
     local = set(PACKAGES) | {"conftest"}
     missing: dict[str, list[str]] = {}
+    # Modules of any folder checked together are local (tests import benchmarks' modules by path).
+    own = local.union(*(local_modules(ROOT / folder) for folder in folders))
     for folder in folders:
         base = ROOT / folder
-        own = local | local_modules(base)
         for path in sorted(base.rglob("*.py")):
             for module in top_level_imports(path):
                 if module in sys.stdlib_module_names or module in own or module == "__future__":
