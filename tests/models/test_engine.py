@@ -26,7 +26,7 @@ def test_the_engine_returns_an_ensemble_forecast_leaderboard_and_weights(make_pa
     assert len(frame) == 14 and set(frame["model"]) == {"ensemble"}
     values = frame[["0.1", "0.5", "0.9"]].to_numpy()
     assert np.isfinite(values).all() and (np.diff(values, axis=1) >= 0).all()
-    assert list(result.leaderboard.columns) == LEADERBOARD_COLUMNS
+    assert list(result.leaderboard.columns) == [*LEADERBOARD_COLUMNS, "coverage_80"]
     assert {"ensemble", "seasonal_naive", "ets", "sarimax"} <= set(result.leaderboard["model"])
     assert sum(result.weights.values()) == pytest.approx(1.0)
     assert list(result.error_correlation.index) == list(result.weights)
@@ -79,25 +79,27 @@ def test_a_short_history_is_backtested_on_the_windows_it_has_room_for(make_panel
 
 
 def test_the_ensemble_leaderboard_scores_each_window_with_weights_chosen_on_the_others():
-    from fcplan.models.engine import nested_ensemble
+    from fcplan.models.engine import nested_combination
 
     y = np.arange(1.0, 41.0)
     groups = np.repeat([0, 1], 20)
     good_then_bad = np.where(groups == 0, y, y + 10.0)
     bad_then_good = np.where(groups == 0, y + 10.0, y)
     preds = np.stack([np.repeat(p[:, None], 3, axis=1) for p in (good_then_bad, bad_then_good)])
-    honest = nested_ensemble(preds, y, LEVELS, groups)
+    honest = nested_combination(preds, y, LEVELS, groups)
     # window 0 is forecast with the model that won window 1, and vice versa
     np.testing.assert_allclose(honest[groups == 0, 1], y[groups == 0] + 10.0)
     np.testing.assert_allclose(honest[groups == 1, 1], y[groups == 1] + 10.0)
 
 
-def test_when_no_time_limit_is_given_then_the_default_budget_grows_with_the_series():
-    from fcplan.models.engine import MAX_DEFAULT_BUDGET_S, default_time_limit
+def test_without_a_time_limit_the_default_pool_leaves_out_local_models_too_costly_for_the_data(make_panel):
+    from fcplan.models.engine import MAX_DEFAULT_CELLS, default_pool
 
-    assert default_time_limit(5) < 30.0
-    assert default_time_limit(5) < default_time_limit(500) <= MAX_DEFAULT_BUDGET_S
-    assert default_time_limit(10**6) == MAX_DEFAULT_BUDGET_S
+    small = make_panel(n_series=2, length=60)
+    assert default_pool(["sarimax", "ets", "theta"], small) == ["sarimax", "ets", "theta"]
+    per_series = 365  # sarimax fits on at most its last 365 points
+    big = make_panel(n_series=MAX_DEFAULT_CELLS["sarimax"] // per_series + 1, length=400)
+    assert default_pool(["sarimax", "theta"], big) == ["theta"]
 
 
 def test_under_a_budget_a_global_model_gets_a_time_limit_for_fit_and_the_horizon_it_needs(make_panel):
