@@ -40,14 +40,11 @@ SHRINK_NARROW_WINDOWS = 4
 
 
 def series_scale(y: np.ndarray, season: int) -> float:
-    """A series' scale: its MASE scale (mean seasonal absolute difference), else its mean
-    absolute value, else 1 (all-zero or too short series)."""
+    """A series' scale: its MASE scale (mean seasonal absolute difference), 0 when its
+    history does not vary (constant, all-zero or too short: such a series is neither
+    evidence for the calibration nor recalibrated)."""
     scale = seasonal_scale(y, season)
-    if np.isfinite(scale):
-        return scale
-    finite = np.abs(y[np.isfinite(y)])
-    level = float(finite.mean()) if finite.size else 0.0
-    return level if level > 0 else 1.0
+    return scale if np.isfinite(scale) else 0.0
 
 
 def panel_scales(panel: pd.DataFrame, season: int) -> pd.Series:
@@ -104,7 +101,7 @@ class Calibration:
         a quantile never crosses the median it was calibrated around."""
         values = np.asarray(values, dtype="float64")
         bucket = _bucket_of(np.asarray(steps, dtype=int), self.bucket_ends)
-        scale = np.nan_to_num(np.asarray(scales, dtype="float64"), nan=1.0)
+        scale = np.nan_to_num(np.asarray(scales, dtype="float64"), nan=0.0)
         out = values + self.offsets_at(levels)[bucket] * scale[:, None]
         lv = np.asarray(levels, dtype="float64")
         mid = median_index(levels)
@@ -138,7 +135,7 @@ def fit_conformal(
     Points with a NaN actual are ignored; with no points every offset is 0."""
     pred = np.asarray(pred, dtype="float64")
     y = np.asarray(actuals, dtype="float64")
-    scale = np.nan_to_num(np.asarray(scales, dtype="float64"), nan=1.0)
+    scale = np.nan_to_num(np.asarray(scales, dtype="float64"), nan=0.0)
     ok = np.isfinite(y) & np.isfinite(pred).all(axis=1) & (scale > 0)
     steps = np.asarray(steps, dtype=int)
     ends = horizon_buckets(steps[ok])

@@ -110,3 +110,46 @@ def test_under_a_budget_a_global_model_gets_a_time_limit_for_fit_and_the_horizon
     assert "lightgbm" in result.members
     assert result.params["lightgbm"]["max_horizon"] == 5
     assert 0 < result.time_limits["lightgbm"] <= 0.5 * 30.0 / 3
+
+
+DETERMINISM_PARAMS = {
+    "lightgbm": {"n_estimators": 20, "min_data_in_leaf": 5},
+    "mlp": {"epochs": 3, "batches_per_epoch": 4, "hidden": 8},
+}
+
+
+def _forecast_values(panel, models=("lightgbm", "mlp")) -> np.ndarray:
+    result = run_engine(panel, 5, LEVELS, models=list(models), model_params=DETERMINISM_PARAMS,
+                        calibration_windows=1)
+    return result.forecast[["0.1", "0.5", "0.9"]].to_numpy()
+
+
+def test_without_a_time_limit_the_forecast_does_not_depend_on_how_fast_the_clock_runs(make_panel, monkeypatch):
+    pytest.importorskip("lightgbm")
+    import time
+
+    panel = make_panel(n_series=2, length=50)
+    calm = _forecast_values(panel, ["theta", "lightgbm"])
+    real = time.perf_counter
+    calls = iter(range(10**9))
+    # a machine so loaded that every clock read is 1000 s after the previous one
+    monkeypatch.setattr(time, "perf_counter", lambda: real() + 1000.0 * next(calls))
+    np.testing.assert_array_equal(_forecast_values(panel, ["theta", "lightgbm"]), calm)
+
+
+@pytest.mark.slow
+def test_without_a_time_limit_the_forecast_is_the_same_while_another_process_hogs_the_cpu(make_panel):
+    pytest.importorskip("lightgbm")
+    pytest.importorskip("torch")
+    import subprocess
+    import sys
+
+    panel = make_panel(n_series=3, length=60)
+    calm = _forecast_values(panel)
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        busy = _forecast_values(panel)
+    finally:
+        hog.kill()
+        hog.wait()
+    np.testing.assert_array_equal(busy, calm)
