@@ -41,6 +41,7 @@ from fcplan.models.backtest import (
     stack_predictions,
     usable_windows,
 )
+from fcplan.models.bagging import bagged, base_name
 from fcplan.models.base import Forecaster
 from fcplan.models.conformal import Calibration, fit_conformal
 from fcplan.models.ensemble import (
@@ -109,17 +110,17 @@ def calibration_windows(n_series: int, windows: int) -> int:
 
 def _by_cost(names: Sequence[str]) -> list[str]:
     rank = {n: i for i, n in enumerate(COST_ORDER)}
-    return sorted(names, key=lambda n: rank.get(n, len(COST_ORDER)))
+    return sorted(names, key=lambda n: rank.get(base_name(n), len(COST_ORDER)))
 
 
 def _is_local(name: str) -> bool:
     from fcplan.models.baselines import LocalForecaster
 
-    return issubclass(MODELS[name], LocalForecaster)
+    return issubclass(MODELS[base_name(name)], LocalForecaster)
 
 
 def _accepts(name: str, param: str) -> bool:
-    return param in hyperparameters(MODELS[name])
+    return param in hyperparameters(MODELS[base_name(name)])
 
 
 @dataclass(frozen=True)
@@ -184,7 +185,7 @@ def prepare_inputs(
 
 
 def _factory(name: str, params: dict[str, Any]) -> Callable[[], Forecaster]:
-    return lambda: get_model(name, **params)
+    return lambda: get_model(base_name(name), **params)
 
 
 def _pilot_seconds(make: Callable[[], Forecaster], split: Split, freq: str) -> float:
@@ -215,7 +216,7 @@ def _run_pool(
     results: list[WindowResult] = []
     for name in names:
         given = params.setdefault(name, {})
-        budgeted = time_limit_s is not None and name not in BASELINES
+        budgeted = time_limit_s is not None and base_name(name) not in BASELINES
         limit = None
         if budgeted and not _is_local(name):
             # a global model's cost does not scale with the series: limit its training time
@@ -455,10 +456,15 @@ class _Request:
     calibration: str
     extra_windows: int | None
     default_models: bool
+    bags: int = 1
 
 
 def _member_params(request: _Request, names: Sequence[str]) -> dict[str, dict[str, Any]]:
-    params = {n: dict(request.params.get(n, {})) for n in names}
+    """``member -> constructor params``: the caller's for its model, its bag variant's, and
+    the engine's (horizon, no wall-clock cap)."""
+    variants = bagged(names, request.bags)
+    params = {n: {**request.params.get(base_name(n), {}), **v} for n, v in variants.items()}
+    names = list(params)
     for name in names:
         for key in ("max_horizon", "prediction_length"):  # global models learn the steps asked for
             if _accepts(name, key):
@@ -532,6 +538,7 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float) -> BacktestR
         time_limit_s = None
     names = default_pool(request.names, panel) if request.default_models and time_limit_s is None else request.names
     params = _member_params(request, names)
+    names = list(params)
     time_limits: dict[str, float] = {}
     results = _run_pool(
         _by_cost(names), params, time_limits, panel, splits, horizon, levels, freq, time_limit_s, start
@@ -582,6 +589,7 @@ def run_backtest(
     model_params: dict[str, dict[str, Any]] | None = None,
     calibration: str = "conformal",
     calibration_windows: int | None = None,
+    bags: int = 1,
 ) -> BacktestResult:
     """Backtest the pool and weight the ensemble, without a final forecast.
 
@@ -597,7 +605,7 @@ def run_backtest(
     future[covs] = 0.0  # placeholder values: only the backtest runs
     panel, _, freq = prepare_inputs(panel, horizon, future, freq, holiday_country)
     request = _Request(horizon, levels, freq, names, windows, time_limit_s, seed, model_params or {},
-                       calibration, calibration_windows, models is None)
+                       calibration, calibration_windows, models is None, bags)
     return _evaluate(panel, request, start)
 
 
@@ -615,6 +623,7 @@ def run_engine(
     model_params: dict[str, dict[str, Any]] | None = None,
     calibration: str = "conformal",
     calibration_windows: int | None = None,
+    bags: int = 1,
 ) -> EngineResult:
     """Backtest the pool on ``windows`` rolling windows, weight an ensemble, calibrate its
     quantiles, forecast.
@@ -629,15 +638,17 @@ def run_engine(
     by iterations and the data's size only, so that the result does not depend on the
     machine's load. ``calibration``: one of :data:`CALIBRATIONS`; ``calibration_windows``
     older windows added for the conformal calibration (default: :func:`calibration_windows`).
+    ``bags``: members per model, variants with other seeds and lookbacks
+    (:mod:`fcplan.models.bagging`; 1, the default, is the models alone).
     ``model_params``: name -> constructor params (e.g. ``{"ets": {"n_jobs": 2}}``).
     """
     start = time.perf_counter()
     levels, names = _check_request(quantiles, models, calibration)
     panel, fut, freq = prepare_inputs(history, horizon, future, freq, holiday_country)
     request = _Request(horizon, levels, freq, names, windows, time_limit_s, seed, model_params or {},
-                       calibration, calibration_windows, models is None)
+                       calibration, calibration_windows, models is None, bags)
     backtest = _evaluate(panel, request, start)
-    members = {n: get_model(n, **backtest.params[n]) for n in backtest.members}
+    members = {n: get_model(base_name(n), **backtest.params[n]) for n in backtest.members}
     ensemble = EnsembleForecaster(
         members, backtest.weights, time_limits=backtest.time_limits, calibration=backtest.calibration
     ).fit(panel, freq=freq)

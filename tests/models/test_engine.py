@@ -153,3 +153,19 @@ def test_without_a_time_limit_the_forecast_is_the_same_while_another_process_hog
         hog.kill()
         hog.wait()
     np.testing.assert_array_equal(busy, calm)
+
+
+def test_bagged_members_vary_seed_and_lookback_and_join_the_pool(make_panel):
+    pytest.importorskip("lightgbm")
+    from fcplan.models.bagging import bagged, base_name
+
+    variants = bagged(["seasonal_naive", "lightgbm", "theta"], bags=3)
+    assert "seasonal_naive#1" not in variants  # baselines are not bagged
+    assert variants["lightgbm#1"]["seed"] == 1 and variants["lightgbm#2"]["seed"] == 2
+    assert variants["lightgbm#1"]["max_history"] < 730 and "seed" not in variants.get("theta#1", {})
+    assert base_name("lightgbm#2") == "lightgbm"
+    panel = make_panel(n_series=2, length=60)
+    result = run_backtest(panel, 5, LEVELS, models=["lightgbm"], bags=2,
+                          model_params={"lightgbm": {"n_estimators": 10, "min_data_in_leaf": 5}})
+    assert {"lightgbm", "lightgbm#1"} <= set(result.members)
+    assert result.params["lightgbm#1"]["n_estimators"] == 10 and result.params["lightgbm#1"]["seed"] == 1
