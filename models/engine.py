@@ -126,8 +126,9 @@ def _accepts(name: str, param: str) -> bool:
 @dataclass(frozen=True)
 class EngineResult:
     """``forecast``: ``unique_id, ds, model ("ensemble")`` + one column per level ("0.05", ...).
-    ``leaderboard``: ``model, window, wql, wape, mase, coverage, weight, fit_seconds``
-    (window is the backtest window number as text, or "all" for the mean over windows).
+    ``leaderboard``: ``model, window, wql, wape, mase, coverage, weight, fit_seconds``, then
+    the coverage of every central band (``coverage_80``...) (window is the backtest window
+    number as text, or "all" for the mean over windows).
     ``error_correlation``: correlation of the models' median errors on the backtest.
     ``fallbacks``: unique_id -> why (some of) its models fell back to a baseline.
     ``model``: the fitted ensemble (the run's artifact: it forecasts again without refitting)."""
@@ -138,6 +139,8 @@ class EngineResult:
     error_correlation: pd.DataFrame
     fallbacks: dict[str, str]
     model: Any = None
+    #: :func:`member_correlation` of the run (stored with it, for the dashboard)
+    member_correlation: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
 
 def normalize_freq(freq: str | None) -> str | None:
@@ -395,6 +398,20 @@ def _error_correlation(names: list[str], preds: np.ndarray, keys: pd.DataFrame, 
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = np.corrcoef(errors)
     return pd.DataFrame(corr, index=names, columns=names)
+
+
+#: Members in the stored error-correlation matrix of a run (the top-weighted ones).
+TOP_CORRELATED = 8
+
+
+def member_correlation(
+    corr: pd.DataFrame, weights: dict[str, float], top: int = TOP_CORRELATED
+) -> dict[str, dict[str, float | None]]:
+    """The error correlation of the ``top`` members with the largest positive weights, as
+    JSON (``{member: {member: r}}``, by weight; NaN, e.g. a constant error, as None)."""
+    names = [n for n, w in sorted(weights.items(), key=lambda kv: -kv[1]) if w > 0 and n in corr.index][:top]
+    sub = corr.loc[names, names]
+    return {a: {b: (None if pd.isna(v) else round(float(v), 4)) for b, v in sub.loc[a].items()} for a in names}
 
 
 def _fallbacks(ensemble: EnsembleForecaster) -> dict[str, str]:
@@ -667,4 +684,5 @@ def run_engine(
         error_correlation=backtest.error_correlation,
         fallbacks=_fallbacks(ensemble),
         model=ensemble,
+        member_correlation=member_correlation(backtest.error_correlation, backtest.weights),
     )

@@ -169,3 +169,16 @@ def test_bagged_members_vary_seed_and_lookback_and_join_the_pool(make_panel):
                           model_params={"lightgbm": {"n_estimators": 10, "min_data_in_leaf": 5}})
     assert {"lightgbm", "lightgbm#1"} <= set(result.members)
     assert result.params["lightgbm#1"]["n_estimators"] == 10 and result.params["lightgbm#1"]["seed"] == 1
+
+
+def test_the_run_keeps_the_error_correlation_of_its_top_weighted_members():
+    import pandas as pd
+
+    from fcplan.models.engine import member_correlation
+
+    names = ["a", "b", "c"]
+    corr = pd.DataFrame([[1.0, 0.5, 0.1], [0.5, 1.0, np.nan], [0.1, np.nan, 1.0]], index=names, columns=names)
+    kept = member_correlation(corr, {"a": 0.2, "b": 0.0, "c": 0.8}, top=8)
+    assert list(kept) == ["c", "a"]  # by weight, members without weight left out
+    assert kept["c"] == {"c": 1.0, "a": 0.1}
+    assert member_correlation(corr, {"a": 0.5, "b": 0.3, "c": 0.2}, top=2)["b"]["a"] == 0.5
