@@ -568,13 +568,11 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float) -> BacktestR
     weights = {n: float(x) for n, x in zip(member_names, w, strict=True)}
     points = point_evidence(keys, splits, horizon, freq)
     steps, scales = points["step"].to_numpy(), points[SCALE].to_numpy("float64")
-    nested = Evidence(nested_combination(preds, actuals, levels, groups, request.seed), actuals, groups, steps, scales)
+    # calibrated: the ensemble as deployed (these weights) on the backtest and calibration windows
+    insample = Evidence(np.sort(combine(list(preds), w), axis=-1), actuals, groups, steps, scales)
+    nested = replace(insample, pred=nested_combination(preds, actuals, levels, groups, request.seed))
     extra = _calibration_evidence(panel, request, weights, params, time_limits)
-    if request.calibration == "spread":  # as before conformal calibration: on the in-sample combination
-        insample = np.sort(combine(list(preds), w), axis=-1)
-        calibrator = fit_calibration("spread", replace(nested, pred=insample), levels)
-    else:
-        calibrator = fit_calibration(request.calibration, nested.plus(extra), levels)
+    calibrator = fit_calibration(request.calibration, insample.plus(extra), levels)
     if isinstance(calibrator, Calibration):
         log.info("conformal calibration on %d windows, %d points; offsets (series scales) %s",
                  calibrator.windows, calibrator.points, np.round(calibrator.offsets, 2).tolist())
