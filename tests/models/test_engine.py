@@ -182,3 +182,19 @@ def test_the_run_keeps_the_error_correlation_of_its_top_weighted_members():
     assert list(kept) == ["c", "a"]  # by weight, members without weight left out
     assert kept["c"] == {"c": 1.0, "a": 0.1}
     assert member_correlation(corr, {"a": 0.5, "b": 0.3, "c": 0.2}, top=2)["b"]["a"] == 0.5
+
+
+def test_on_a_panel_of_few_series_the_calibration_gets_older_windows_too(make_panel):
+    from fcplan.models.conformal import Calibration
+    from fcplan.models.engine import calibration_windows
+    from fcplan.models.ensemble import SpreadCalibration
+
+    assert calibration_windows(1, 2) == 4 and calibration_windows(100, 2) == 0
+    panel = make_panel(n_series=1, length=120)
+    result = run_backtest(panel, 7, LEVELS, models=["theta"])
+    assert isinstance(result.calibration, Calibration) and result.calibration.windows == 6
+    assert set(result.leaderboard["window"]) == {"all", "0", "1"}  # calibration windows are not scored
+    assert isinstance(run_backtest(panel, 7, LEVELS, models=["theta"], calibration="spread").calibration,
+                      SpreadCalibration)
+    with pytest.raises(ValueError, match="conformal"):
+        run_backtest(panel, 7, LEVELS, calibration="wide")
