@@ -31,8 +31,10 @@ from fcplan.models.metrics import seasonal_scale
 #: least :data:`MIN_BUCKET_POINTS` scored points.
 MAX_BUCKETS = 3
 MIN_BUCKET_POINTS = 30
-#: Points of evidence at which a widening offset keeps half its size (shrinkage n / (n + N0)).
+#: Evidence at which an offset keeps half its size: points (shrinkage n / (n + N0)) and
+#: windows (W / (W + W0)): the points of one window share its shocks, so windows count too.
 SHRINK_POINTS = 10
+SHRINK_WINDOWS = 1
 #: Backtest windows needed before an offset may narrow a band, and the windows at which a
 #: narrowing offset keeps half its size beyond that.
 MIN_NARROW_WINDOWS = 4
@@ -115,7 +117,7 @@ class Calibration:
 def _shrink(offset: float, q: float, points: int, windows: int) -> float:
     """Shrink an offset toward 0 by its evidence; a narrowing one needs more windows."""
     widens = offset * (1.0 if q > MEDIAN else -1.0) >= 0
-    weight = points / (points + SHRINK_POINTS)
+    weight = points / (points + SHRINK_POINTS) * windows / (windows + SHRINK_WINDOWS)
     if not widens:
         if windows < MIN_NARROW_WINDOWS:
             return 0.0
