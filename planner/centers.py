@@ -40,7 +40,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from fcplan.core.settings import PlannerSettings
+from fcplan.core.locales import Locales
+from fcplan.core.settings import PlannerSettings, Settings
 from fcplan.planner.shifts import Shift, ShiftError, parse_shifts
 
 DEFAULT_SHIFTS = (
@@ -117,7 +118,8 @@ class CenterConfig(BaseModel):
 
     center_id: str = Field(min_length=1)
     timezone: str = "Asia/Seoul"
-    holiday_country: str = "KR"
+    #: ISO code of the public holidays the center keeps (None: none are flagged).
+    holiday_country: str | None = "KR"
     shifts: tuple[ShiftConfig, ...] = tuple(ShiftConfig(**s) for s in DEFAULT_SHIFTS)
     orders_per_packer_hour: float = Field(30.0, gt=0)
     shrinkage: float = Field(0.15, ge=0, lt=1)
@@ -140,9 +142,11 @@ class CenterConfig(BaseModel):
 
     @field_validator("holiday_country")
     @classmethod
-    def _check_country(cls, value: str) -> str:
+    def _check_country(cls, value: str | None) -> str | None:
         import holidays
 
+        if value is None:
+            return None
         if value not in holidays.list_supported_countries():
             raise ValueError(f"{value!r} is not a country code the holidays package knows, e.g. \"KR\", \"US\", \"DE\"")
         return value
@@ -213,6 +217,17 @@ class Centers:
     def zones(self, ids: Iterable[str]) -> dict[str, str]:
         return {i: c.timezone for i, c in self.for_ids(ids).items()}
 
+    def locales(self, timezone: str, holiday_country: str | None = None) -> Locales:
+        """Each listed center's zone and holiday country, for the retrainer; a center not
+        listed takes the defaults' (else ``timezone`` and ``holiday_country``)."""
+        base = self.default
+        return Locales(
+            base.timezone if base else timezone,
+            base.holiday_country if base else holiday_country,
+            {c: conf.timezone for c, conf in self.centers.items()},
+            {c: conf.holiday_country for c, conf in self.centers.items()},
+        )
+
 
 def _where(loc: tuple[Any, ...]) -> str:
     out = ""
@@ -281,9 +296,10 @@ def load_centers(path: str | Path) -> Centers:
     return parse_centers(data, source=str(path))
 
 
-def centers_from_settings(cfg: PlannerSettings, timezone: str, holiday_country: str = "KR") -> Centers:
+def centers_from_settings(cfg: PlannerSettings, timezone: str, holiday_country: str | None = "KR") -> Centers:
     """The single default center of the ``FCPLAN_PLANNER_*`` variables (or the file in
-    ``FCPLAN_PLANNER_CENTERS_FILE``); per-center overrides become listed centers."""
+    ``FCPLAN_PLANNER_CENTERS_FILE``); per-center overrides become listed centers.
+    ``holiday_country`` "" or None: no holidays."""
     if cfg.centers_file:
         return load_centers(cfg.centers_file)
     source = "FCPLAN_PLANNER_* variables"
@@ -300,7 +316,7 @@ def centers_from_settings(cfg: PlannerSettings, timezone: str, holiday_country: 
     def values(p: Mapping[str, float]) -> dict[str, Any]:
         return {
             "timezone": timezone,
-            "holiday_country": holiday_country,
+            "holiday_country": holiday_country or None,
             "shifts": shifts,
             "orders_per_packer_hour": 60.0 / p["minutes_per_order"],
             "shrinkage": p["shrinkage"],
@@ -321,3 +337,17 @@ def centers_from_settings(cfg: PlannerSettings, timezone: str, holiday_country: 
             )
         centers[center_id] = _validate(center_id, values({**base, **override}), source)
     return Centers(centers, default, source)
+
+
+def configured_centers(settings: Settings, path: str | Path | None = None) -> Centers:
+    """The centers the retrainer and the planner share: the file at ``path``, else
+    ``FCPLAN_PLANNER_CENTERS_FILE``, else one default center of the ``FCPLAN_PLANNER_*``
+    variables in ``FCPLAN_TIMEZONE`` with ``FCPLAN_FORECAST_HOLIDAY_COUNTRY``."""
+    if path is not None:
+        return load_centers(path)
+    return centers_from_settings(settings.planner, settings.timezone, settings.forecast.holiday_country)
+
+
+def configured_locales(settings: Settings, path: str | Path | None = None) -> Locales:
+    """Each center's zone and holiday country from :func:`configured_centers`."""
+    return configured_centers(settings, path).locales(settings.timezone, settings.forecast.holiday_country or None)
