@@ -108,8 +108,10 @@ def seasonal_naive(train: pd.DataFrame) -> pd.DataFrame:
 
 
 def evaluate(panel: pd.DataFrame, windows: int, oracle=None, country: str | None = None,
-             time_limit_s: float = 120.0) -> dict[float, dict[str, float]]:
-    """Total cost of each plan over the windows, per premium p."""
+             time_limit_s: float = 120.0, dump: Path | None = None) -> dict[float, dict[str, float]]:
+    """Total cost of each plan over the windows, per premium p. ``dump``: a CSV path to write
+    every window's actuals and quantile forecasts to (for analysing where the cost comes from)."""
+    dumped = []
     last = panel[DS].max()
     covs = [c for c in panel.columns if c not in (*KEYS, Y)]
     totals: dict[float, dict[str, float]] = {p: {} for p in PREMIUMS}
@@ -129,6 +131,9 @@ def evaluate(panel: pd.DataFrame, windows: int, oracle=None, country: str | None
             quantile_plans["true_distribution"] = oracle.predictive_quantiles(
                 LEVELS, first, first + pd.Timedelta(days=HORIZON), as_of=first)
         needed = test[Y].to_numpy("float64")
+        if dump is not None:
+            dumped += [test[[*KEYS, Y]].merge(frame[[*KEYS, *COLS]].assign(ds=pd.to_datetime(frame[DS])), on=KEYS)
+                       .assign(plan=name, window=w) for name, frame in quantile_plans.items()]
         for p in PREMIUMS:
             plans = {name: booked_hours(frame.assign(ds=pd.to_datetime(frame[DS])), p)
                      for name, frame in quantile_plans.items()}
@@ -142,6 +147,8 @@ def evaluate(panel: pd.DataFrame, windows: int, oracle=None, country: str | None
                 row[name] = row.get(name, 0.0) + cost(booked.to_numpy("float64"), needed, p)
         print(f"  window ending {(cutoff + pd.Timedelta(days=HORIZON)).date()}: fcplan weights "
               f"{ {k: round(v, 2) for k, v in result.weights.items() if v > 0} }", flush=True)
+    if dump is not None:
+        pd.concat(dumped, ignore_index=True).to_csv(dump, index=False)
     return totals
 
 
@@ -158,12 +165,21 @@ def report(title: str, totals: dict[float, dict[str, float]]) -> dict:
     return out
 
 
+def _dump(args: argparse.Namespace, name: str) -> Path | None:
+    if args.dump is None:
+        return None
+    args.dump.mkdir(parents=True, exist_ok=True)
+    return args.dump / f"{name}.csv"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--centers", type=int, default=50)
     parser.add_argument("--quick", action="store_true", help="one window, 10 centers, 20 s engine budget")
     parser.add_argument("--only", choices=["retail", "simulator"], default=None)
     parser.add_argument("--time-limit", type=float, default=120.0, help="fcplan's time budget per forecast, s")
+    parser.add_argument("--dump", type=Path, default=None,
+                        help="folder to write each data set's actuals and quantile forecasts to (CSV)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     windows, centers = (1, min(args.centers, 10)) if args.quick else (3, args.centers)
@@ -171,15 +187,16 @@ def main() -> None:
     out: dict = {}
     if args.only in (None, "retail"):
         print("(a) online retail daily orders, UK and EU (holidays: GB)", flush=True)
-        out["retail"] = report("(a) online retail, UK and EU", evaluate(retail_panel(), windows, country="GB",
-                                                                         time_limit_s=limit))
+        totals = evaluate(retail_panel(), windows, country="GB", time_limit_s=limit, dump=_dump(args, "retail"))
+        out["retail"] = report("(a) online retail, UK and EU", totals)
     if args.only in (None, "simulator"):
         sim = simulated_panel(centers, 730)
         if sim is not None:
             print(f"(b) simulator, {centers} centers", flush=True)
             panel, oracle = sim
             out["simulator"] = report(f"(b) simulator, {centers} centers",
-                                      evaluate(panel, windows, oracle, country="KR", time_limit_s=limit))
+                                      evaluate(panel, windows, oracle, country="KR", time_limit_s=limit,
+                                               dump=_dump(args, "simulator")))
     met = {}
     for key, target in TARGETS.items():
         data, p, ratio = key.split("_", 2)

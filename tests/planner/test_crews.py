@@ -74,9 +74,18 @@ def test_min_packers_floors_a_quiet_shift() -> None:
 
 
 def test_the_service_level_picks_the_quantile() -> None:
-    low = plan_crews(forecast([240.0]), {"A": center(service_level=0.5)}, {})["orders_planned"].sum()
-    high = plan_crews(forecast([240.0]), {"A": center(service_level=0.9)}, {})["orders_planned"].sum()
+    shifts = [{"name": "day", "start": 0, "end": 12}, {"name": "late", "start": 12, "end": 24}]
+    low = plan_crews(forecast([240.0]), {"A": center(service_level=0.5, shifts=shifts)}, {})["orders_planned"].sum()
+    high = plan_crews(forecast([240.0]), {"A": center(service_level=0.9, shifts=shifts)}, {})["orders_planned"].sum()
     assert high == pytest.approx(1.2 * low)
+
+
+def test_an_overnight_shift_plans_on_the_quantile_of_the_sum_of_its_two_days() -> None:
+    # At the 0.9 quantile the evening's and the morning's errors partly cancel: less than the sum of quantiles,
+    # more than the sum of medians.
+    plan = plan_crews(forecast([2400.0, 2400.0]), {"A": center(service_level=0.9)}, {"A": FLAT})
+    night = plan[(plan["ds"] == MONDAY) & (plan["shift"] == "night")].iloc[0]["orders_planned"]
+    assert 800.0 < night < 0.99 * 1.2 * 800.0
 
 
 def test_a_forecast_center_without_configuration_is_named() -> None:
