@@ -204,6 +204,50 @@ def apply_intraday(
     return plan, out[[UNIQUE_ID, *INTRADAY_COLUMNS]]
 
 
+#: Columns :func:`with_changes` adds to a crew plan (stored with it).
+CHANGE_COLUMNS = ["shift_status", "packers_before", "packers_change", "action"]
+
+
+def with_changes(
+    plan: pd.DataFrame,
+    booked: pd.DataFrame | None,
+    centers: Mapping[str, CenterConfig],
+    now_local: Mapping[str, pd.Timestamp],
+) -> pd.DataFrame:
+    """The crew plan with what changed from the plan in force, per row: :data:`CHANGE_COLUMNS`.
+
+    ``plan``: ``unique_id, ds, shift, starts_at, packers`` (after :func:`apply_intraday`);
+    ``booked``: ``unique_id, ds, shift, packers`` of the plan in force, or None;
+    ``now_local``: each center's local now. ``shift_status`` is the shift's at the
+    center's now; ``action`` says "call in N", "release N" or "no change" against the
+    plan in force for a shift not started ("kept (running)"/"kept (over)" otherwise, as
+    :func:`replan_today`), "new" where the plan in force had no such row.
+    """
+    keys = [UNIQUE_ID, DS, SHIFT]
+    out = plan.copy()
+    if booked is not None and not booked.empty:
+        before = pd.DataFrame({
+            UNIQUE_ID: booked[UNIQUE_ID].astype(str), DS: pd.to_datetime(booked[DS]).dt.normalize(),
+            SHIFT: booked[SHIFT].astype(str), "packers_before": booked["packers"],
+        }).drop_duplicates(keys)
+        out = out.merge(before, on=keys, how="left")
+    else:
+        out["packers_before"] = np.nan
+    hours = {(c, s.name): s.length for c, conf in centers.items() for s in conf.shifts}
+    out["shift_status"] = [
+        NOT_STARTED if c not in now_local else _status(start, start + pd.Timedelta(hours=hours[(c, name)]),
+                                                      pd.Timestamp(now_local[c]))
+        for c, name, start in zip(out[UNIQUE_ID], out[SHIFT], pd.to_datetime(out["starts_at"]), strict=True)
+    ]
+    out["packers_change"] = out["packers"] - out["packers_before"]
+    out["action"] = [
+        "new" if pd.isna(prev) else _action(status, int(change))
+        for status, prev, change in zip(out["shift_status"], out["packers_before"], out["packers_change"].fillna(0),
+                                        strict=True)
+    ]
+    return out.astype({"packers_before": "Int64", "packers_change": "Int64"})
+
+
 def intraday_summary(changes: pd.DataFrame) -> str:
     """``"; today: FC-1 swing call in 3, FC-2 night release 1"`` (empty when nothing changed)."""
     moved = changes[changes["change"] != 0] if not changes.empty else changes
