@@ -13,6 +13,7 @@ field by field (``shifts`` as a whole)::
     max_packers = 60                 # per shift; omit for no cap
     cost_short = 3                   # cost of a missing packer-hour ...
     cost_idle = 1                    # ... and of an idle one (or: service_level = 0.75)
+    closed_weekdays = ["Sun"]        # no shifts (also: closed_on_holidays = true, closed_dates = [...])
 
     [[defaults.shifts]]
     name = "day"
@@ -35,11 +36,15 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from fcplan.core.calendar import holiday_dates
 from fcplan.core.locales import Locales
 from fcplan.core.settings import PlannerSettings, Settings
 from fcplan.planner.shifts import Shift, ShiftError, parse_shifts
@@ -49,6 +54,7 @@ DEFAULT_SHIFTS = (
     {"name": "swing", "start": 14, "end": 22, "paid_hours": 8.0},
     {"name": "night", "start": 22, "end": 6, "paid_hours": 8.0},
 )
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _CLOCK = re.compile(r"^(?P<h>\d{1,2})(:(?P<m>\d{2}))?$")
 
 
@@ -128,6 +134,27 @@ class CenterConfig(BaseModel):
     cost_short: float | None = Field(None, gt=0)
     cost_idle: float | None = Field(None, gt=0)
     service_level: float | None = Field(None, gt=0, lt=1)
+    #: Weekdays the center does not work, e.g. ["Sat", "Sun"]: no shift starts, no packers.
+    closed_weekdays: tuple[str, ...] = ()
+    #: Closed on the public holidays of ``holiday_country`` too.
+    closed_on_holidays: bool = False
+    #: Further closed local dates (a stocktake, a strike), e.g. [2026-05-01].
+    closed_dates: tuple[date, ...] = ()
+
+    @field_validator("closed_weekdays", mode="before")
+    @classmethod
+    def _check_weekdays(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list | tuple):
+            return value
+        out = []
+        for day in value:
+            name = str(day).strip()[:3].title()
+            if name not in WEEKDAYS:
+                raise ValueError(f"{day!r} is not a weekday; write e.g. \"Sat\" or \"Sunday\" ({', '.join(WEEKDAYS)})")
+            out.append(name)
+        return tuple(dict.fromkeys(out))
 
     @field_validator("timezone")
     @classmethod
@@ -157,6 +184,8 @@ class CenterConfig(BaseModel):
             parse_shifts([f"{s.name}:{s.start}-{s.end}" for s in self.shifts])
         except ShiftError as exc:
             raise ValueError(f"shifts: {exc}") from exc
+        if self.closed_on_holidays and not self.holiday_country:
+            raise ValueError("closed_on_holidays needs a holiday_country, e.g. \"KR\"")
         if self.max_packers is not None and self.max_packers < self.min_packers:
             raise ValueError(f"max_packers={self.max_packers} is below min_packers={self.min_packers}")
         costs = (self.cost_short, self.cost_idle)
@@ -174,6 +203,16 @@ class CenterConfig(BaseModel):
             return self.service_level
         short, idle = self.cost_short or 3.0, self.cost_idle or 1.0
         return short / (short + idle)
+
+    def closed(self, days: pd.DatetimeIndex) -> np.ndarray:
+        """``(n,)`` bool: which local ``days`` the center is closed (weekday, date or holiday)."""
+        days = pd.DatetimeIndex(days).normalize()
+        shut = np.isin(days.dayofweek, [WEEKDAYS.index(d) for d in self.closed_weekdays])
+        if self.closed_dates:
+            shut |= days.isin(pd.DatetimeIndex([pd.Timestamp(d) for d in self.closed_dates]))
+        if self.closed_on_holidays and self.holiday_country and len(days):
+            shut |= days.isin(pd.DatetimeIndex(holiday_dates(self.holiday_country, days.min(), days.max())))
+        return shut
 
     def productivity(self, shift: ShiftConfig) -> float:
         """Orders per productive packer-hour on ``shift``."""

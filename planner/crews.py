@@ -137,9 +137,15 @@ def shift_rows(
     next morning's orders, the two days taken as independent
     (:func:`fcplan.planner.quantile_sum.quantile_of_sum`). A night shift of the last day,
     whose morning hours have no forecast, takes them from that day's forecast
-    (``next_day_forecast`` False)."""
+    (``next_day_forecast`` False). On a day the center is closed (:meth:`CenterConfig.closed`)
+    no shift starts and no orders are planned: 0 packers, whatever ``min_packers`` says,
+    and the night shift before it has no morning."""
     rows = []
     by_day = dict(zip(days, range(len(days)), strict=True))
+    shut = center.closed(days)
+    if shut.any():
+        planned, median, values = (np.where(shut[:, None] if x.ndim == 2 else shut, 0.0, x)
+                                   for x in (planned, median, values))
     for i, day in enumerate(days):
         nxt = by_day.get(day + pd.Timedelta(days=1))
         j = i if nxt is None else nxt
@@ -149,8 +155,8 @@ def shift_rows(
             orders = a * planned[i] if b == 0 else float(
                 quantile_of_sum(a, values[i][None, :], b, values[j][None, :], levels, center.service_quantile)[0])
             hours = orders / center.productivity(shift)
-            needed = int(headcount(np.array([hours]), np.array([center.productive_hours(shift)]),
-                                   np.array([center.min_packers]))[0])
+            needed = 0 if shut[i] else int(headcount(
+                np.array([hours]), np.array([center.productive_hours(shift)]), np.array([center.min_packers]))[0])
             packers = needed if center.max_packers is None else min(needed, center.max_packers)
             rows.append({
                 UNIQUE_ID: center.center_id,

@@ -180,6 +180,8 @@ def apply_intraday(
         if row.empty or not mask.any() or center_id not in so_far:
             continue
         center = centers[center_id]
+        if center.closed(pd.DatetimeIndex([today]))[0]:
+            continue  # closed today: nothing to re-plan
         nxt = fc[(fc[UNIQUE_ID] == center_id) & (fc[DS] == today + pd.Timedelta(days=1))]
         tomorrow = nxt[cols].to_numpy("float64")[0] if not nxt.empty else None
         current: dict[str, int] = {}

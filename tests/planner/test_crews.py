@@ -131,3 +131,29 @@ def test_shares_from_profiles_move_the_crews() -> None:
     plan = plan_crews(forecast([800.0, 800.0]), {"A": center()}, {"A": prof}).set_index(["ds", "shift"])
     assert plan.loc[(MONDAY, "day"), "orders_planned"] == pytest.approx(800.0)
     assert plan.loc[(MONDAY, "night"), "orders_planned"] == pytest.approx(0.0)
+
+
+def test_on_a_closed_weekday_no_shift_runs_and_the_night_before_has_no_morning() -> None:
+    # Monday and Tuesday; the center is closed on Tuesdays, min_packers notwithstanding.
+    c = center(closed_weekdays=["Tuesday"], min_packers=2)
+    plan = plan_crews(forecast([240.0, 240.0]), {"A": c}, {"A": FLAT})
+    tuesday = plan[plan["ds"] == MONDAY + pd.Timedelta(days=1)]
+    assert (tuesday["packers"] == 0).all() and (tuesday["orders_planned"] == 0).all()
+    monday_night = plan[(plan["ds"] == MONDAY) & (plan["shift"] == "night")].iloc[0]
+    assert monday_night["orders_planned"] == pytest.approx(2 / 24 * 240)
+
+
+def test_closed_dates_and_holidays_have_no_shifts() -> None:
+    # 2026-03-01 is Korea's Independence Movement Day, 03-02 its substitute holiday; 03-03 a stocktake.
+    c = center(holiday_country="KR", closed_on_holidays=True, closed_dates=["2026-03-03"], min_packers=1)
+    plan = plan_crews(forecast([240.0] * 4, start=MONDAY - pd.Timedelta(days=1)), {"A": c}, {})
+    by_day = plan.groupby("ds")["packers"].sum()
+    assert by_day[pd.Timestamp("2026-03-01")] == 0 and by_day[pd.Timestamp("2026-03-02")] == 0
+    assert by_day[pd.Timestamp("2026-03-03")] == 0 and by_day[pd.Timestamp("2026-03-04")] > 0
+
+
+def test_a_closed_weekday_that_is_not_a_weekday_is_refused_with_the_names_to_use() -> None:
+    with pytest.raises(ValueError, match="not a weekday"):
+        center(closed_weekdays=["Caturday"])
+    with pytest.raises(ValueError, match="needs a holiday_country"):
+        center(holiday_country=None, closed_on_holidays=True)
