@@ -45,19 +45,23 @@ from accuracy import retail_panel, simulated_panel
 from fcplan.core.panel import DS, KEYS, UNIQUE_ID, Y
 from fcplan.core.quantiles import quantile_columns
 from fcplan.models.engine import run_engine
-from fcplan.planner.centers import CenterConfig
+from fcplan.planner.centers import WEEKDAYS, CenterConfig
 from fcplan.planner.crews import plan_crews
 
 LEVELS = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
 COLS = quantile_columns(LEVELS)
 PREMIUMS = (2.0, 1.0)
 HORIZON = 14
+#: A weekday without orders in each of the last CLOSED_WEEKS weeks is a closed day.
+CLOSED_WEEKS = 8
 TARGETS = {"retail_p2_ratio_vs_perfect": 1.20, "simulator_p2_ratio_vs_true_distribution": 1.05}
 
 
-def center(center_id: str, p: float) -> CenterConfig:
-    """A center priced as the benchmark prices: one 24-hour shift, 1 order per packer-hour."""
+def center(center_id: str, p: float, closed: tuple[str, ...] = ()) -> CenterConfig:
+    """A center priced as the benchmark prices: one 24-hour shift, 1 order per packer-hour;
+    closed on the weekdays ``closed``."""
     return CenterConfig(
+        closed_weekdays=closed,
         center_id=center_id,
         shifts=({"name": "all", "start": 0, "end": 24, "paid_hours": 24},),
         orders_per_packer_hour=1.0,
@@ -68,10 +72,20 @@ def center(center_id: str, p: float) -> CenterConfig:
     )
 
 
-def booked_hours(forecast: pd.DataFrame, p: float) -> pd.DataFrame:
+def closed_weekdays(train: pd.DataFrame, weeks: int = CLOSED_WEEKS) -> dict[str, tuple[str, ...]]:
+    """Per center, the weekdays without a single order in the last ``weeks`` weeks of
+    ``train``: what its centers file would list as ``closed_weekdays``."""
+    last = train[train[DS] > train[DS].max() - pd.Timedelta(weeks=weeks)]
+    busy = last.groupby([last[UNIQUE_ID].astype(str), last[DS].dt.dayofweek])[Y].max()
+    return {str(c): tuple(WEEKDAYS[d] for d, top in grp.droplevel(0).items() if top <= 0)
+            for c, grp in busy.groupby(level=0)}
+
+
+def booked_hours(forecast: pd.DataFrame, p: float, closed: dict[str, tuple[str, ...]] | None = None) -> pd.DataFrame:
     """``unique_id, ds, booked``: the planner's packer-hours per center-day at premium ``p``."""
     ids = forecast[UNIQUE_ID].astype(str).unique()
-    plan = plan_crews(forecast[[*KEYS, *COLS]], {c: center(c, p) for c in ids}, {})
+    closed = closed or {}
+    plan = plan_crews(forecast[[*KEYS, *COLS]], {c: center(c, p, closed.get(c, ())) for c in ids}, {})
     return plan[[UNIQUE_ID, DS]].assign(booked=plan["packer_hours"].to_numpy())
 
 
@@ -131,11 +145,12 @@ def evaluate(panel: pd.DataFrame, windows: int, oracle=None, country: str | None
             quantile_plans["true_distribution"] = oracle.predictive_quantiles(
                 LEVELS, first, first + pd.Timedelta(days=HORIZON), as_of=first)
         needed = test[Y].to_numpy("float64")
+        shut = closed_weekdays(train)
         if dump is not None:
             dumped += [test[[*KEYS, Y]].merge(frame[[*KEYS, *COLS]].assign(ds=pd.to_datetime(frame[DS])), on=KEYS)
                        .assign(plan=name, window=w) for name, frame in quantile_plans.items()]
         for p in PREMIUMS:
-            plans = {name: booked_hours(frame.assign(ds=pd.to_datetime(frame[DS])), p)
+            plans = {name: booked_hours(frame.assign(ds=pd.to_datetime(frame[DS])), p, shut)
                      for name, frame in quantile_plans.items()}
             plans["moving_average"] = moving_average(train, test)
             row = totals[p]
@@ -146,7 +161,8 @@ def evaluate(panel: pd.DataFrame, windows: int, oracle=None, country: str | None
                     raise RuntimeError(f"{name} planned {int(booked.notna().sum())} of {len(test)} center-days")
                 row[name] = row.get(name, 0.0) + cost(booked.to_numpy("float64"), needed, p)
         print(f"  window ending {(cutoff + pd.Timedelta(days=HORIZON)).date()}: fcplan weights "
-              f"{ {k: round(v, 2) for k, v in result.weights.items() if v > 0} }", flush=True)
+              f"{ {k: round(v, 2) for k, v in result.weights.items() if v > 0} }; closed weekdays "
+              f"{ {c: d for c, d in shut.items() if d} or 'none'}", flush=True)
     if dump is not None:
         pd.concat(dumped, ignore_index=True).to_csv(dump, index=False)
     return totals

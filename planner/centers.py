@@ -199,10 +199,15 @@ class CenterConfig(BaseModel):
     def service_quantile(self) -> float:
         """The demand quantile planned on: ``service_level``, else the newsvendor ratio
         ``cost_short / (cost_short + cost_idle)`` (3:1 when neither is given)."""
-        if self.service_level is not None:
-            return self.service_level
-        short, idle = self.cost_short or 3.0, self.cost_idle or 1.0
+        short, idle = self.unit_costs
         return short / (short + idle)
+
+    @property
+    def unit_costs(self) -> tuple[float, float]:
+        """``(cost_short, cost_idle)`` per packer-hour; from a service level ``tau``: ``(tau, 1 - tau)``."""
+        if self.service_level is not None:
+            return self.service_level, 1.0 - self.service_level
+        return self.cost_short or 3.0, self.cost_idle or 1.0
 
     def closed(self, days: pd.DatetimeIndex) -> np.ndarray:
         """``(n,)`` bool: which local ``days`` the center is closed (weekday, date or holiday)."""

@@ -20,8 +20,8 @@ import pandas as pd
 
 from fcplan.core.panel import DS, UNIQUE_ID, PanelError, Y
 from fcplan.planner.centers import CenterConfig, ShiftConfig
-from fcplan.planner.quantile_sum import quantile_of_sum
-from fcplan.planner.staffing import PLAN_COLUMNS, headcount, interpolate_quantile, model_levels
+from fcplan.planner.quantile_sum import quantile_of_sum, sum_samples
+from fcplan.planner.staffing import PLAN_COLUMNS, cheapest_headcount, interpolate_quantile, model_levels
 
 SHIFT = "shift"
 #: Extra columns of the crew plan (not stored): when the shift starts (local wall clock),
@@ -155,8 +155,10 @@ def shift_rows(
             orders = a * planned[i] if b == 0 else float(
                 quantile_of_sum(a, values[i][None, :], b, values[j][None, :], levels, center.service_quantile)[0])
             hours = orders / center.productivity(shift)
-            needed = 0 if shut[i] else int(headcount(
-                np.array([hours]), np.array([center.productive_hours(shift)]), np.array([center.min_packers]))[0])
+            needed = 0 if shut[i] else int(cheapest_headcount(
+                sum_samples(a, values[i], b, values[j], levels) / center.productivity(shift),
+                np.array([center.productive_hours(shift)]), np.array([hours]), *center.unit_costs,
+                center.min_packers)[0])
             packers = needed if center.max_packers is None else min(needed, center.max_packers)
             rows.append({
                 UNIQUE_ID: center.center_id,
@@ -188,8 +190,9 @@ def plan_crews(
 
         orders_planned = Q(tau) of (evening share * X_D + morning share * X_{D+1})
         packer_hours   = orders_planned / orders_per_packer_hour (the shift's or the center's)
-        packers        = min(max_packers, max(min_packers,
-                             ceil(packer_hours / ((paid_hours - break) * (1 - shrinkage)))))
+        packers        = min(max_packers, max(min_packers, the floor or the ceiling of
+                             packer_hours / ((paid_hours - break) * (1 - shrinkage)),
+                             whichever has the lower expected cost (cheapest_headcount)))
 
     with ``tau`` the center's service quantile and the two days independent (a shift
     within one day: ``share * Q_D(tau)``).

@@ -23,8 +23,8 @@ from fcplan.core.panel import DS, UNIQUE_ID, select_model
 from fcplan.core.quantiles import quantile_levels
 from fcplan.planner.centers import CenterConfig
 from fcplan.planner.crews import SHIFT, _portions
-from fcplan.planner.quantile_sum import quantile_of_sum
-from fcplan.planner.staffing import headcount, interpolate_quantile
+from fcplan.planner.quantile_sum import quantile_of_sum, sum_samples
+from fcplan.planner.staffing import cheapest_headcount, interpolate_quantile
 
 NOT_STARTED, RUNNING, OVER = "not started", "running", "over"
 INTRADAY_COLUMNS = [SHIFT, "starts_at", "status", "orders_planned", "packers_before", "packers", "change", "action"]
@@ -127,8 +127,10 @@ def replan_today(
         a, b = _portions(shift, today, after)
         tonight = a / rest_share if rest_share > 0 else 0.0
         orders = float(quantile_of_sum(tonight, rest_q[None, :], b, morning, levels, tau)[0])
-        needed = int(headcount(np.array([orders / center.productivity(shift)]),
-                               np.array([center.productive_hours(shift)]), np.array([center.min_packers]))[0])
+        needed = int(cheapest_headcount(
+            sum_samples(tonight, rest_q[None, :], b, morning, levels) / center.productivity(shift),
+            np.array([center.productive_hours(shift)]), np.array([orders / center.productivity(shift)]),
+            *center.unit_costs, center.min_packers)[0])
         fresh = needed if center.max_packers is None else min(needed, center.max_packers)
         before = int(current.get(shift.name, fresh))
         packers = fresh if status == NOT_STARTED else before

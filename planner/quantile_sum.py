@@ -42,6 +42,18 @@ def quantiles_at(values: np.ndarray, levels: np.ndarray, taus: np.ndarray) -> np
     return values[:, lo] + w * (values[:, hi] - values[:, lo])
 
 
+def _rows(
+    a: np.ndarray | float, first: np.ndarray, b: np.ndarray | float, second: np.ndarray, levels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The arguments as float arrays: weights ``(m,)``, quantiles ``(m, k)``, levels ``(k,)``."""
+    first = np.atleast_2d(np.asarray(first, dtype="float64"))
+    second = np.atleast_2d(np.asarray(second, dtype="float64"))
+    m = first.shape[0]
+    a = np.broadcast_to(np.asarray(a, dtype="float64"), (m,))
+    b = np.broadcast_to(np.asarray(b, dtype="float64"), (m,))
+    return a, first, b, second, np.asarray(levels, dtype="float64")
+
+
 def quantile_of_sum(
     a: np.ndarray | float,
     first: np.ndarray,
@@ -61,12 +73,8 @@ def quantile_of_sum(
     """
     if not 0.0 <= rho <= 1.0:
         raise ValueError(f"rho must be between 0 (independent days) and 1 (comonotone), got {rho}")
-    levels = np.asarray(levels, dtype="float64")
-    first = np.atleast_2d(np.asarray(first, dtype="float64"))
-    second = np.atleast_2d(np.asarray(second, dtype="float64"))
+    a, first, b, second, levels = _rows(a, first, b, second, levels)
     m = first.shape[0]
-    a = np.broadcast_to(np.asarray(a, dtype="float64"), (m,))
-    b = np.broadcast_to(np.asarray(b, dtype="float64"), (m,))
     taus = np.broadcast_to(np.asarray(tau, dtype="float64"), (m,))
     # Comonotone days, or one day alone: the quantiles add up exactly.
     out = a * interpolate_quantile(first, levels, taus) + b * interpolate_quantile(second, levels, taus)
@@ -75,13 +83,7 @@ def quantile_of_sum(
         return out
     a, b, taus, first, second = a[mixed], b[mixed], taus[mixed], first[mixed], second[mixed]
     m = int(mixed.sum())
-    u = (np.arange(n) + 0.5) / n
-    z = ndtri(u)
-    # The pair (i, j) puts X at level u_i and Y at Phi(rho z_i + sqrt(1 - rho^2) z_j).
-    pair_u = ndtr(rho * z[:, None] + np.sqrt(1.0 - rho**2) * z[None, :]).ravel()
-    qx = np.repeat(quantiles_at(first, levels, u), n, axis=1)  # (m, n*n), i-major
-    qy = quantiles_at(second, levels, pair_u)  # (m, n*n)
-    sums = np.sort(a[:, None] * qx + b[:, None] * qy, axis=1)
+    sums = np.sort(sum_samples(a, first, b, second, levels, rho=rho, n=n), axis=1)
     pos = np.clip(taus * n * n - 0.5, 0.0, n * n - 1.0)
     lo = np.floor(pos).astype(int)
     hi = np.minimum(lo + 1, n * n - 1)
@@ -89,3 +91,25 @@ def quantile_of_sum(
     rows = np.arange(m)
     out[mixed] = sums[rows, lo] + w * (sums[rows, hi] - sums[rows, lo])
     return out
+
+
+def sum_samples(
+    a: np.ndarray | float,
+    first: np.ndarray,
+    b: np.ndarray | float,
+    second: np.ndarray,
+    levels: np.ndarray,
+    *,
+    rho: float = 0.0,
+    n: int = GRID,
+) -> np.ndarray:
+    """``(m, n*n)`` equally likely values of ``a * X + b * Y`` per row (unsorted): the grid
+    of :func:`quantile_of_sum`, for expectations such as the cost of a headcount."""
+    a, first, b, second, levels = _rows(a, first, b, second, levels)
+    u = (np.arange(n) + 0.5) / n
+    z = ndtri(u)
+    # The pair (i, j) puts X at level u_i and Y at Phi(rho z_i + sqrt(1 - rho^2) z_j).
+    pair_u = ndtr(rho * z[:, None] + np.sqrt(1.0 - rho**2) * z[None, :]).ravel()
+    qx = np.repeat(quantiles_at(first, levels, u), n, axis=1)  # (m, n*n), i-major
+    qy = quantiles_at(second, levels, pair_u)
+    return a[:, None] * qx + b[:, None] * qy
