@@ -146,9 +146,8 @@ def evaluate(panel: pd.DataFrame, windows: int, oracle=None, country: str | None
                 LEVELS, first, first + pd.Timedelta(days=HORIZON), as_of=first)
         needed = test[Y].to_numpy("float64")
         shut = closed_weekdays(train)
-        if dump is not None:
-            dumped += [test[[*KEYS, Y]].merge(frame[[*KEYS, *COLS]].assign(ds=pd.to_datetime(frame[DS])), on=KEYS)
-                       .assign(plan=name, window=w) for name, frame in quantile_plans.items()]
+        dumped += [test[[*KEYS, Y]].merge(frame[[*KEYS, *COLS]].assign(ds=pd.to_datetime(frame[DS])), on=KEYS)
+                   .assign(plan=name, window=w) for name, frame in quantile_plans.items()]
         for p in PREMIUMS:
             plans = {name: booked_hours(frame.assign(ds=pd.to_datetime(frame[DS])), p, shut)
                      for name, frame in quantile_plans.items()}
@@ -163,9 +162,30 @@ def evaluate(panel: pd.DataFrame, windows: int, oracle=None, country: str | None
         print(f"  window ending {(cutoff + pd.Timedelta(days=HORIZON)).date()}: fcplan weights "
               f"{ {k: round(v, 2) for k, v in result.weights.items() if v > 0} }; closed weekdays "
               f"{ {c: d for c, d in shut.items() if d} or 'none'}", flush=True)
+    frames = pd.concat(dumped, ignore_index=True)
     if dump is not None:
-        pd.concat(dumped, ignore_index=True).to_csv(dump, index=False)
+        frames.to_csv(dump, index=False)
+    print(breakdown(frames[frames["plan"] == "fcplan"], PREMIUMS[0]), flush=True)
     return totals
+
+
+def breakdown(frame: pd.DataFrame, p: float) -> str:
+    """Where fcplan's cost above perfect foresight comes from at premium ``p``: per weekday and
+    window, the short and idle cost as a share of the hours needed (``frame``: the dumped rows)."""
+    tau = p / (1 + p)
+    q = np.sort(frame[COLS].to_numpy("float64"), axis=1)
+    booked = np.array([np.interp(tau, LEVELS, row) for row in q])
+    weekday = frame[DS].dt.dayofweek.map(dict(enumerate(WEEKDAYS)))
+    total = float(frame[Y].sum())
+    parts = frame.assign(short=(1 + p) * np.maximum(frame[Y] - booked, 0) / total,
+                         idle=np.maximum(booked - frame[Y], 0) / total, weekday=weekday)
+    lines = [f"  fcplan's excess cost at p = {p:g} (share of the hours needed; before closed days):"]
+    for key in ("weekday", "window"):
+        table = parts.groupby(key, sort=key == "window")[["short", "idle"]].sum()
+        table = table.reindex(WEEKDAYS).dropna() if key == "weekday" else table
+        lines.append(f"    by {key}: " + ", ".join(f"{k}: short {r.short:.3f} idle {r.idle:.3f}"
+                                               for k, r in table.iterrows()))
+    return "\n".join(lines)
 
 
 def report(title: str, totals: dict[float, dict[str, float]]) -> dict:
