@@ -82,3 +82,20 @@ def test_without_a_holiday_country_no_holiday_columns_are_added(engine) -> None:
     history, future = training_frames(engine, Locales("Asia/Seoul"), steps=2, now=datetime(2025, 11, 30, tzinfo=UTC))
     assert HOLIDAY not in history.columns and HOLIDAY not in future.columns
     assert len(history) == 6  # Nov 20 09:00 .. Nov 25 09:00 Seoul time
+
+
+def test_the_stored_forecast_starts_at_each_centers_own_today(engine) -> None:
+    from fcplan.core.settings import ForecastSettings
+    from fcplan.models.retrain import retrain
+    from fcplan.storage import queries as q
+
+    for center in ("SEOUL", "LA"):
+        store_utc_hours(engine, center, "2025-10-01 00:00", 24 * 40)
+    now = datetime(2025, 11, 9, 20, 0, tzinfo=UTC)  # Seoul: Nov 10 05:00; Los Angeles: Nov 9 12:00
+    cfg = ForecastSettings(quantiles=(0.1, 0.5, 0.9), models=("glm",), horizon=2, backtest_windows=1,
+                           min_history_days=7)
+    result = retrain(engine, cfg, "Asia/Seoul", now=now, drift_hours=0, locales=LOCALES)
+    assert result.run_id is not None, result.message
+    frame = q.forecast_frame(engine, result.run_id)
+    first = frame.groupby("unique_id")["ds"].min().map(pd.Timestamp).to_dict()
+    assert first == {"LA": pd.Timestamp("2025-11-09"), "SEOUL": pd.Timestamp("2025-11-10")}
