@@ -229,7 +229,9 @@ def latest_plan_run(engine: Engine) -> dict | None:
 
 
 def plan_frame(engine: Engine, plan_id: str) -> pd.DataFrame:
-    """``center_id, day, shift, orders_median, orders_planned, packer_hours, packers``."""
+    """``center_id, day, shift, orders_median, orders_planned, packer_hours, packers``, then the crew
+    detail (``starts_at, packers_needed, next_day_forecast, shift_status, packers_before,
+    packers_change, action``; empty for plans stored before it was kept)."""
     stmt = select(staffing_plans).where(staffing_plans.c.plan_id == plan_id)
     frame = _frame(engine, stmt.order_by(staffing_plans.c.center_id, staffing_plans.c.day))
     return frame.drop(columns=["plan_id"])
