@@ -24,6 +24,7 @@ from fcplan.dashboard.views.common import (
     center_rows,
     selected_center,
     shift_order,
+    zone,
 )
 from fcplan.planner import plan_staffing
 from fcplan.planner.whatif import existing_promotions, promotion_factors
@@ -138,7 +139,7 @@ def page() -> None:
         kind = st.selectbox("Promotion kind", sorted(by_kind), key="whatif_kind")
         asked = pd.date_range(pd.Timestamp(start), periods=int(n_days), freq="D")
         days = asked[asked <= horizon[-1]]
-        held = existing_promotions(data.promotions_for(cfg.url, cfg.timezone, center), horizon)
+        held = existing_promotions(data.promotions_for(cfg.url, zone(center), center), horizon)
         factors = promotion_factors(horizon, days, kind, discount, by_kind, held, default=per_pct)
         scenario = scenario_forecast(rows, factors)
         uplift = discount_uplift(by_kind.get(kind, 0.0), discount)
