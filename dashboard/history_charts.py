@@ -50,12 +50,12 @@ def intraday_chart(profile: pd.DataFrame, now_hour: int) -> alt.LayerChart:
     """Orders per local hour today (bars) against the forecast spread by the typical
     profile (line); ``profile``: ``hour, actual, expected``."""
     long = profile.melt("hour", ["actual", "expected"], var_name="series", value_name="orders").dropna()
-    long["series"] = long["series"].map({"actual": "orders today", "expected": "expected (forecast × profile)"})
+    long["series"] = long["series"].map({"actual": "orders today", "expected": "forecast × profile"})
     x = alt.X("hour:O", title="local hour", axis=alt.Axis(labelAngle=0))
     color = alt.Color(
         "series:N",
         title=None,
-        scale=alt.Scale(domain=["orders today", "expected (forecast × profile)"], range=[_INK, _BLUE]),
+        scale=alt.Scale(domain=["orders today", "forecast × profile"], range=[_INK, _BLUE]),
         legend=alt.Legend(orient="top", direction="horizontal"),
     )
     tooltip = ["hour:O", "series:N", alt.Tooltip("orders:Q", format=",.0f")]

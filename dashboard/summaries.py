@@ -100,21 +100,19 @@ def network_table(
         actual = float(so_far.get(c, 0.0))
         row = {
             "center": c,
-            "zone": zone[c],
-            "local time": f"{local:%a %H:%M}",
+            "local time": f"{local:%H:%M} {local.tz_localize(zone[c], ambiguous=True, nonexistent='NaT'):%Z}",
+            "open alerts": int(open_alerts.get(c, 0)),
             "orders so far": actual,
             "expected so far": expected,
             "pace": actual / expected - 1 if expected and not math.isnan(expected) else math.nan,
-            "forecast today": median_today,
-            "forecast tomorrow": _day_value(forecast, c, tomorrow, mid) if mid else math.nan,
         }
         for label, day in (("today", today), ("tomorrow", tomorrow)):
             packers = _day_value(plan, c, day, "packers")
             needed = _day_value(newest, c, day, need) if need else math.nan
             status, change = staffing_status(_day_value(plan, c, day, "orders_planned"), needed, packers)
+            row[f"forecast {label}"] = _day_value(forecast, c, day, mid) if mid else math.nan
             row[f"packers {label}"] = packers
             row[f"staffing {label}"] = f"{status} ({change:+d})" if change else status
-        row["open alerts"] = int(open_alerts.get(c, 0))
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -122,7 +122,8 @@ def forecast_rows(daily: pd.DataFrame, run_id: str, first: pd.Timestamp, horizon
     for center, grp in daily[daily["ds"] < first].groupby("unique_id"):
         level = grp.tail(28)["y"].mean() * (lift or {}).get(center, 1.0)
         steps = np.arange(horizon)
-        values = _quantiles(np.full(horizon, level), 0.06 * level * np.sqrt(1 + steps / 3))
+        weekly = np.where(days.dayofweek >= 5, 0.8, 1.0) / (5 + 2 * 0.8) * 7  # as the orders: quieter weekends
+        values = _quantiles(level * weekly, 0.06 * level * weekly * np.sqrt(1 + steps / 3))
         wide.append(pd.DataFrame({"unique_id": center, "ds": days, "model": "ensemble", **values}))
     return pd.concat(wide, ignore_index=True) if wide else pd.DataFrame()
 
@@ -211,13 +212,16 @@ def seed_stream(engine: Engine, centers: Sequence[str], tz: str) -> None:
         conn.execute(insert(forecast_alerts), [
             {"alert_id": "a1", "created_at": now.to_pydatetime(), "center_id": centers[0],
              "day": (now - pd.Timedelta(days=1)).date(), "kind": "above_p95",
-             "message": f"{centers[0]}: yesterday's orders were above the forecast's 95% quantile"},
+             "message": f"{centers[0]}: yesterday's orders were above the forecast's 95% quantile",
+             "status": None, "statistic": None, "threshold": None, "window_start": None, "window_end": None,
+             "model_version": None, "evidence": None, "cleared_at": None},
             {"alert_id": "drift-open", "created_at": (now - pd.Timedelta(hours=2)).to_pydatetime(),
              "center_id": centers[0], "day": hour.date(), "kind": "cusum", "status": "open",
              "message": f"{centers[0]}: orders ran 31% above the forecast median for 6 hours",
              "statistic": 7.9, "threshold": 5.0, "window_start": (hour - pd.Timedelta(hours=6)).to_pydatetime(),
              "window_end": hour.to_pydatetime(), "model_version": "ensemble:ets=0.55+lgbm=0.30+seasonal_naive=0.15",
-             "evidence": {"hours": 6, "observed": 1480, "expected_median": 1130, "z_scores": [1.2, 2.1, 2.6]}},
+             "evidence": {"hours": 6, "observed": 1480, "expected_median": 1130, "z_scores": [1.2, 2.1, 2.6]},
+             "cleared_at": None},
             {"alert_id": "drift-cleared", "created_at": (now - pd.Timedelta(days=6)).to_pydatetime(),
              "center_id": centers[-1], "day": (now - pd.Timedelta(days=6)).date(), "kind": "pit_ks",
              "status": "cleared", "message": f"{centers[-1]}: forecast bands too narrow over 3 days",

@@ -10,7 +10,7 @@ from fcplan.dashboard.views.common import OPEN_STATUS, local_text, zone
 
 ALL = "All centers"
 LIMIT = 1000
-COLUMNS = ["opened", "center_id", "kind", "status", "statistic", "threshold", "cleared", "message", "next retrain"]
+COLUMNS = ["opened", "center_id", "kind", "status", "message", "next retrain", "statistic", "threshold", "cleared"]
 
 
 def alerts_table(alerts: pd.DataFrame, retrains: pd.DataFrame) -> pd.DataFrame:
@@ -37,8 +37,9 @@ def evidence(row: pd.Series) -> None:
     cols = st.columns(3)
     if pd.notna(row.get("statistic")):
         cols[0].metric("Statistic", f"{row['statistic']:.3g}", delta=f"threshold {row['threshold']:.3g}",
-                       delta_color="off", border=True)
-    cols[1].metric("Status", row["status"], delta=row["cleared"] or None, delta_color="off", border=True)
+                       delta_color="off", delta_arrow="off", border=True)
+    cols[1].metric("Status", row["status"], delta=row["cleared"] or None, delta_color="off",
+                   delta_arrow="off", border=True)
     if pd.notna(row.get("window_start")):
         cols[2].markdown(
             f"Window: {local_text(row['window_start'], tz)} → {local_text(row['window_end'], tz)}  \n"
@@ -52,7 +53,8 @@ def evidence(row: pd.Series) -> None:
     else:
         st.caption("No retrain after this alert yet.")
     if isinstance(row.get("evidence"), dict) and row["evidence"]:
-        st.json(row["evidence"], expanded=False)
+        st.caption("Evidence the monitor recorded")
+        st.json(row["evidence"], expanded=True)
 
 
 @st.fragment(run_every=data.REFRESH_S)
@@ -78,7 +80,16 @@ def live_alerts() -> None:
         if rows.empty:
             st.caption("No open alerts." if which == "Open" else "No alerts for this center.")
             return
-        st.dataframe(rows[[c for c in COLUMNS if c in rows]], hide_index=True, width="stretch")
+        st.dataframe(
+            rows[[c for c in COLUMNS if c in rows]],
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "center_id": "center",
+                "message": st.column_config.TextColumn(width="large"),
+                "next retrain": st.column_config.TextColumn(width="medium", help="the first retrain after it opened"),
+            },
+        )
         st.subheader("Evidence")
         labels = {f"{r.center_id} · {r.kind} · {r.opened}": i for i, r in rows.iterrows()}
         chosen = st.selectbox("Alert", list(labels), key="alerts_pick")

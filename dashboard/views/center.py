@@ -137,13 +137,13 @@ def past_accuracy(center: str, history: pd.DataFrame, run: dict | None) -> None:
     err = (days[Y] - days["forecast"]).abs().sum() / max(days[Y].sum(), 1.0)
     cols[0].metric("WAPE", f"{err:.1%}", help="sum of |actual − median| / sum of actuals", border=True)
     cols[1].metric(f"In the {band} band", f"{days['inside'].mean():.0%}", delta=f"target {hi - lo:.0%}",
-                   delta_color="off", border=True)
+                   delta_color="off", delta_arrow="off", border=True)
     cols[2].metric("Bias", f"{days['forecast'].sum() / max(days[Y].sum(), 1.0) - 1:+.1%}",
                    help="forecast median total vs actual total", border=True)
     st.altair_chart(history_charts.accuracy_chart(days, band), width="stretch")
     weekly = summaries.weekly_accuracy(days)
     st.dataframe(
-        weekly.assign(week=weekly["week"].dt.strftime("%d %b %Y")),
+        weekly.assign(week=weekly["week"].dt.strftime("%d %b %Y"), forecast=weekly["forecast"].round(0)),
         hide_index=True,
         width="stretch",
         column_config={

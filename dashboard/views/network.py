@@ -20,6 +20,10 @@ from fcplan.dashboard.views.common import (
     plan_per_day,
 )
 
+_STAFFING_HELP = (
+    f"the plan's packers against the newest forecast at the plan's service level (within ±{summaries.TOLERANCE:.0%}: "
+    "ok); in brackets the packers to add or release"
+)
 _COLORS = {summaries.UNDER: "background-color: #f8d7da", summaries.OVER: "background-color: #fff3cd"}
 
 
@@ -59,7 +63,8 @@ def _tiles(table: pd.DataFrame) -> None:
     for col, day in ((cols[2], "today"), (cols[3], "tomorrow")):
         status = table[f"staffing {day}"].str.split(" ").str[0]
         under, over = int((status == summaries.UNDER).sum()), int((status == summaries.OVER).sum())
-        col.metric(f"Understaffed {day}", under, delta=f"{over} overstaffed", delta_color="off", border=True)
+        col.metric(f"Understaffed {day}", under, delta=f"{over} overstaffed", delta_color="off",
+                   delta_arrow="off", border=True)
     cols[4].metric("Open alerts", int(table["open alerts"].sum()), border=True)
 
 
@@ -75,25 +80,26 @@ def live_network(centers: list[str]) -> None:
             lambda v: next((c for k, c in _COLORS.items() if str(v).startswith(k)), ""),
             subset=["staffing today", "staffing tomorrow"],
         ).map(lambda v: "color: #b00020; font-weight: 600" if v else "", subset=["open alerts"])
+        number = st.column_config.NumberColumn
         st.dataframe(
             styled,
             hide_index=True,
             width="stretch",
-            height=min(38 * (len(table) + 1), 900),
+            height=min(35 * (len(table) + 1) + 3, 900),
             column_config={
-                "orders so far": st.column_config.NumberColumn(format="localized"),
-                "expected so far": st.column_config.NumberColumn(
-                    format="localized", help="today's forecast median × the share of a typical day packed by now"
+                "open alerts": number("alerts", format="%d"),
+                "orders so far": number("so far", format="localized", help="orders so far today"),
+                "expected so far": number(
+                    "expected", format="localized",
+                    help="today's forecast median × the share of a typical day packed by now",
                 ),
-                "pace": st.column_config.NumberColumn("pace %", format="%+.0f%%", help="orders so far vs expected"),
-                "forecast today": st.column_config.NumberColumn(format="localized", help="forecast median, orders"),
-                "forecast tomorrow": st.column_config.NumberColumn(format="localized"),
-                "packers today": st.column_config.NumberColumn(format="%.0f"),
-                "packers tomorrow": st.column_config.NumberColumn(format="%.0f"),
-                "staffing today": st.column_config.TextColumn(
-                    help=f"the plan's packers against the newest forecast at the plan's service level "
-                    f"(±{summaries.TOLERANCE:.0%} is ok); in brackets the packers to add or release"
-                ),
+                "pace": number("pace", format="%+.0f%%", help="orders so far vs expected so far"),
+                "forecast today": number("fcst today", format="localized", help="forecast median, orders"),
+                "forecast tomorrow": number("fcst tmrw", format="localized", help="forecast median, orders"),
+                "packers today": number("packers", format="%d", help="packers planned today"),
+                "packers tomorrow": number("packers tmrw", format="%d"),
+                "staffing today": st.column_config.TextColumn("staffing", help=_STAFFING_HELP),
+                "staffing tomorrow": st.column_config.TextColumn("staffing tmrw", help=_STAFFING_HELP),
             },
         )
         plan, newest = runs["plan"], runs["newest"]

@@ -1,0 +1,93 @@
+"""Every page of the dashboard in a real browser: served on a seeded database, opened in
+Debian's headless Chromium through Playwright; a screenshot of each lands in var/screenshots/."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from fcplan.app.dashboard_server import CHROMIUM, CHROMIUM_ARGS, EXCEPTION, HEADER, RUNNING, serve
+from fcplan.simulator.seed_db import SeedSpec, seed_database
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "var" / "screenshots"
+CHART = '[data-testid="stVegaLiteChart"] :is(canvas, svg)'
+TABLE = '[data-testid="stDataFrame"]'
+ERROR = '[data-testid="stAlertContentError"]'
+#: url path, the page's heading, its key element.
+PAGES = [
+    ("", "Network · today and tomorrow", TABLE),
+    ("center", "Center · FC-BUSAN", CHART),
+    ("staffing", "Staffing plan", '[data-testid="stDownloadButton"]'),
+    ("whatif", "What-if: promotion · FC-BUSAN", CHART),
+    ("models", "Models", CHART),
+    ("alerts", "Alerts", TABLE),
+    ("stream", "Stream health", '[data-testid="stMetric"]'),
+]
+#: Four centers, one of them in Sydney: zones differ on every page.
+SPEC = SeedSpec(
+    centers=("FC-BUSAN", "FC-GWANGJU", "FC-INCHEON", "FC-SEOUL-1"),
+    tz="Asia/Seoul",
+    zones={"FC-GWANGJU": "Australia/Sydney"},
+    days=90,
+    past_runs=42,
+    challenger_lift=1.3,
+)
+TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install -y chromium)")
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    folder = tmp_path_factory.mktemp("browser")
+    url = f"sqlite:///{folder / 'seeded.db'}"
+    seed_database(url, SPEC)
+    with serve(url, SPEC.tz, log=folder / "dashboard.log") as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def browser(dashboard: str) -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS), headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.mark.parametrize(("path", "heading", "key"), PAGES, ids=[p[0] or "network" for p in PAGES])
+def test_when_a_page_is_opened_in_chromium_then_it_renders_its_key_element_and_no_error(
+    dashboard: str, browser: Browser, path: str, heading: str, key: str
+) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{dashboard}/{path}", wait_until="domcontentloaded", timeout=TIMEOUT_MS)
+        page.locator(HEADER, has_text=heading).first.wait_for(state="visible", timeout=TIMEOUT_MS)
+        page.locator(key).first.wait_for(state="visible", timeout=TIMEOUT_MS)
+        page.locator(RUNNING).wait_for(state="hidden", timeout=TIMEOUT_MS)
+        body = page.inner_text("body")
+        assert page.locator(EXCEPTION).count() == 0, body[:2000]
+        assert "Traceback" not in body
+        assert page.locator(ERROR).count() == 0, [e.inner_text() for e in page.locator(ERROR).all()]
+        assert heading in body
+    finally:
+        _screenshot(page, SHOTS / f"{path or 'network'}.png")
+        page.close()
+
+
+def _screenshot(page: Page, out: Path) -> None:
+    """The whole page: Streamlit scrolls inside its main section, so the window grows to the content."""
+    page.wait_for_timeout(500)  # Vega draws after the script ends
+    tall = page.evaluate("() => Math.max(...Array.from(document.querySelectorAll('*'), e => e.scrollHeight))")
+    page.set_viewport_size({"width": 1400, "height": min(max(int(tall) + 40, 1000), 6000)})
+    page.wait_for_timeout(500)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(out), full_page=True)
