@@ -19,11 +19,14 @@ from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from fcplan.core.panel import DS, UNIQUE_ID, Y
+from fcplan.dashboard import summaries
 from fcplan.storage import make_engine, outage
 from fcplan.storage import queries as q
 from fcplan.storage import report_queries as rq
 
 TTL_S = 5
+#: Hourly profiles change with the day only: read them again at most once an hour.
+PROFILE_TTL_S = 3600
 #: Seconds between live refreshes of the data parts of each page.
 REFRESH_S = 8
 HISTORY_DAYS = 120
@@ -152,35 +155,65 @@ def holiday_country_of(url: str, country: str, center: str) -> str:
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def hourly_since(url: str, tz: str, since: datetime, zone_map: tuple[tuple[str, str], ...] = ()) -> pd.DataFrame:
-    """``unique_id, ds (the center's local hour), y`` from ``since`` (naive UTC) on."""
+def hourly_since(
+    url: str,
+    tz: str,
+    since: datetime,
+    zone_map: tuple[tuple[str, str], ...] = (),
+    centers: tuple[str, ...] | None = None,
+) -> pd.DataFrame:
+    """``unique_id, ds (the center's local hour), y`` from ``since`` (naive UTC) on, of
+    ``centers`` (None: every center)."""
+
+    def read() -> pd.DataFrame:
+        counts = rq.hourly_counts(engine(url), since, centers)
+        local = q.local_hours(counts[UNIQUE_ID], counts["hour_utc"], tz, dict(zone_map))
+        return pd.DataFrame({UNIQUE_ID: counts[UNIQUE_ID], DS: local, Y: counts[Y]})
+
     empty = pd.DataFrame(
         {UNIQUE_ID: pd.Series(dtype=str), DS: pd.Series(dtype="datetime64[ns]"), Y: pd.Series(dtype=float)}
     )
-    return _when_tables(
-        url,
-        ("center_hourly",),
-        lambda: q.hourly_orders(engine(url), tz, since=since, zones=dict(zone_map))[[UNIQUE_ID, DS, Y]],
-        empty,
-    )
+    return _when_tables(url, ("center_hourly",), read, empty)
 
 
-def hourly_local(url: str, tz: str, days_back: int) -> pd.DataFrame:
-    """Orders per center per local hour from each center's midnight ``days_back`` days ago
-    (0: today so far), in the center's own zone."""
+def hourly_local(url: str, tz: str, days_back: int, center: str | None = None) -> pd.DataFrame:
+    """Orders per center (or of ``center``) per local hour from each center's midnight
+    ``days_back`` days ago (0: today so far), in the center's own zone."""
     zone_map = zones(url, tz)
+    if center is not None:
+        zone_map = tuple((c, z) for c, z in zone_map if c == center)
     starts = {z: local_today(z, url) - pd.Timedelta(days=days_back) for z in {tz, *dict(zone_map).values()}}
     since = min(_utc_of_local(start, z) for z, start in starts.items())
-    hourly = hourly_since(url, tz, since, zone_map)
+    hourly = hourly_since(url, tz, since, zone_map, None if center is None else (center,))
     if hourly.empty:
         return hourly
-    first = hourly[UNIQUE_ID].map(lambda c: starts[dict(zone_map).get(c, tz)])
+    first_of_zone = {c: starts[z] for c, z in zone_map}
+    first = hourly[UNIQUE_ID].map(first_of_zone).fillna(starts[tz])
     return hourly[hourly[DS] >= first].reset_index(drop=True)
 
 
-def daily_history(url: str, tz: str, days: int = HISTORY_DAYS) -> pd.DataFrame:
-    """Orders per center per local day for the last ``days`` days, today included (partial)."""
+@st.cache_data(ttl=PROFILE_TTL_S, show_spinner=False)
+def hour_profiles(url: str, tz: str, days: int, key: tuple[tuple[str, str], ...]) -> pd.DataFrame:
+    """Each center's typical share of a day's orders per local hour over the ``days`` days
+    before its today (:func:`fcplan.dashboard.summaries.hour_shares`); ``key``: ``(zone, today)``
+    pairs, so a new local day reads it again, else once per :data:`PROFILE_TTL_S`."""
     hourly = hourly_local(url, tz, days)
+    zone_map = dict(zones(url, tz))
+    today_of = dict(key)
+    today = {c: pd.Timestamp(today_of[zone_map.get(c, tz)]) for c in hourly[UNIQUE_ID].unique()}
+    return summaries.hour_shares(hourly, today, days)
+
+
+def profile_key(url: str, tz: str) -> tuple[tuple[str, str], ...]:
+    """``(zone, local today)`` of every zone in use: the cache key of :func:`hour_profiles`."""
+    names = sorted({tz, *dict(zones(url, tz)).values()})
+    return tuple((z, str(local_today(z, url).date())) for z in names)
+
+
+def daily_history(url: str, tz: str, days: int = HISTORY_DAYS, center: str | None = None) -> pd.DataFrame:
+    """Orders per center (or of ``center``) per local day for the last ``days`` days, today
+    included (partial)."""
+    hourly = hourly_local(url, tz, days, center)
     if hourly.empty:
         return hourly
     hourly = hourly.assign(**{DS: hourly[DS].dt.normalize()})

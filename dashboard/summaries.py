@@ -27,9 +27,8 @@ def hour_shares(hourly: pd.DataFrame, today: Mapping[str, pd.Timestamp], days: i
     days before its ``today``: ``unique_id, hour (0-23), share, done`` (``done``: the share
     packed by the end of that hour)."""
     rows = hourly.assign(day=hourly[DS].dt.normalize(), hour=hourly[DS].dt.hour)
-    first = rows[UNIQUE_ID].map(lambda c: today.get(c, pd.NaT) - pd.Timedelta(days=days))
-    last = rows[UNIQUE_ID].map(lambda c: today.get(c, pd.NaT))
-    rows = rows[(rows["day"] >= first) & (rows["day"] < last)]
+    last = rows[UNIQUE_ID].map(dict(today)).astype("datetime64[ns]")
+    rows = rows[(rows["day"] >= last - pd.Timedelta(days=days)) & (rows["day"] < last)]
     if rows.empty:
         return pd.DataFrame({UNIQUE_ID: pd.Series(dtype=str), "hour": [], "share": [], "done": []})
     per_hour = rows.groupby([UNIQUE_ID, "hour"])[Y].sum()
@@ -45,9 +44,11 @@ def level_near(levels: Sequence[str], target: float) -> str:
     return min(levels, key=lambda c: abs(float(c) - target))
 
 
-def _day_value(frame: pd.DataFrame, center: str, day: pd.Timestamp, column: str) -> float:
-    rows = frame[(frame[UNIQUE_ID] == center) & (frame[DS] == day)]
-    return float(rows[column].sum()) if len(rows) and column in rows else math.nan
+def _by_day(frame: pd.DataFrame, column: str | None) -> dict[tuple[str, pd.Timestamp], float]:
+    """``(center, day) -> value`` of ``column`` (summed over the day's rows); empty without it."""
+    if column is None or column not in frame or frame.empty:
+        return {}
+    return frame.groupby([UNIQUE_ID, DS])[column].sum().to_dict()
 
 
 def staffing_status(planned_orders: float, needed_orders: float, packers: float) -> tuple[str, int]:
@@ -88,12 +89,14 @@ def network_table(
     mid = level_near(levels, 0.5) if levels else None
     need = level_near(new_levels, service_quantile) if new_levels else None
     so_far = hourly_today.groupby(UNIQUE_ID)[Y].sum()
+    medians, needs = _by_day(forecast, mid), _by_day(newest, need)
+    packers_of, covered = _by_day(plan, "packers"), _by_day(plan, "orders_planned")
     done = shares.set_index([UNIQUE_ID, "hour"])["done"] if len(shares) else pd.Series(dtype=float)
     rows = []
     for c in centers:
         local = now[c]
         today, tomorrow = local.normalize(), local.normalize() + pd.Timedelta(days=1)
-        median_today = _day_value(forecast, c, today, mid) if mid else math.nan
+        median_today = medians.get((c, today), math.nan)
         # The share of a typical day packed by the last complete hour.
         frac = float(done.get((c, local.hour - 1), 0.0)) if local.hour > 0 else 0.0
         expected = median_today * frac if frac > 0 else math.nan
@@ -107,10 +110,9 @@ def network_table(
             "pace": actual / expected - 1 if expected and not math.isnan(expected) else math.nan,
         }
         for label, day in (("today", today), ("tomorrow", tomorrow)):
-            packers = _day_value(plan, c, day, "packers")
-            needed = _day_value(newest, c, day, need) if need else math.nan
-            status, change = staffing_status(_day_value(plan, c, day, "orders_planned"), needed, packers)
-            row[f"forecast {label}"] = _day_value(forecast, c, day, mid) if mid else math.nan
+            packers = packers_of.get((c, day), math.nan)
+            status, change = staffing_status(covered.get((c, day), math.nan), needs.get((c, day), math.nan), packers)
+            row[f"forecast {label}"] = medians.get((c, day), math.nan)
             row[f"packers {label}"] = packers
             row[f"staffing {label}"] = f"{status} ({change:+d})" if change else status
         rows.append(row)

@@ -58,6 +58,8 @@ class SeedSpec:
     challenger_lift: float | None = None
     effect_per_pct: float | None = 0.012
     promo_days: int = 24
+    #: Past runs this recent keep their whole horizon; older ones only their day-ahead forecast.
+    keep_days: int = 14
     seed: int = 0
 
     def zone(self, center: str) -> str:
@@ -152,12 +154,13 @@ def store_run(engine: Engine, wide: pd.DataFrame, run_id: str, created_at: pd.Ti
 
 
 def seed_past_runs(engine: Engine, daily: pd.DataFrame, spec: SeedSpec) -> int:
-    """``spec.past_runs`` daily runs before today, retired, each keeping its day-ahead forecast."""
+    """``spec.past_runs`` daily runs before today, retired; those older than ``spec.keep_days``
+    keep only their day-ahead forecast."""
     rng = np.random.default_rng(spec.seed + 1)
     today = _today(spec.tz)
     for k in range(spec.past_runs, 0, -1):
         first = today - pd.Timedelta(days=k)
-        wide = forecast_rows(daily, f"run-past-{k}", first, 1)
+        wide = forecast_rows(daily, f"run-past-{k}", first, spec.horizon if k <= spec.keep_days else 1)
         if wide.empty:
             continue
         created = (first - pd.Timedelta(hours=20)).tz_localize(spec.tz).tz_convert("UTC").tz_localize(None)

@@ -82,10 +82,9 @@ def intraday(center: str, rows: pd.DataFrame) -> None:
     cfg = data.config()
     st.subheader("Today hour by hour")
     now = data.local_now(zone(center), cfg.url)
-    hourly = data.hourly_local(cfg.url, cfg.timezone, summaries.PROFILE_DAYS)
-    hourly = hourly[hourly[UNIQUE_ID] == center]
-    shares = summaries.hour_shares(hourly, {center: now.normalize()})
-    today = hourly[hourly[DS] >= now.normalize()]
+    shares = data.hour_profiles(cfg.url, cfg.timezone, summaries.PROFILE_DAYS, data.profile_key(cfg.url, cfg.timezone))
+    shares = shares[shares[UNIQUE_ID] == center]
+    today = data.hourly_local(cfg.url, cfg.timezone, 0, center)
     levels = [c for c in rows.columns if c != DS]
     median = rows.loc[rows[DS] == now.normalize(), summaries.level_near(levels, 0.5)] if levels else pd.Series()
     if shares.empty or median.empty:
@@ -161,8 +160,7 @@ def past_accuracy(center: str, history: pd.DataFrame, run: dict | None) -> None:
 def live_center(center: str) -> None:
     cfg = data.config()
     with data.database_errors(cfg.url):
-        history = data.daily_history(cfg.url, cfg.timezone)
-        history = history[history[UNIQUE_ID] == center]
+        history = data.daily_history(cfg.url, cfg.timezone, center=center)
         run, forecast = data.latest_forecast(cfg.url)
         rows = _model_rows(forecast, center) if run is not None and not forecast.empty else pd.DataFrame()
         if history.empty and rows.empty:

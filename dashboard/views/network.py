@@ -32,10 +32,8 @@ def network_frame(centers: list[str]) -> tuple[pd.DataFrame, dict | None]:
     cfg = data.config()
     zone = {c: data.zone_of(cfg.url, cfg.timezone, c) for c in centers}
     now = {c: data.local_now(zone[c], cfg.url) for c in centers}
-    hourly = data.hourly_local(cfg.url, cfg.timezone, summaries.PROFILE_DAYS)
-    today = {c: t.normalize() for c, t in now.items()}
-    shares = summaries.hour_shares(hourly, today)
-    hourly_today = hourly[hourly[DS] >= hourly[UNIQUE_ID].map(today)]
+    shares = data.hour_profiles(cfg.url, cfg.timezone, summaries.PROFILE_DAYS, data.profile_key(cfg.url, cfg.timezone))
+    hourly_today = data.hourly_local(cfg.url, cfg.timezone, 0)
     run, forecast = data.latest_forecast(cfg.url)
     newest_run, newest = data.newest_forecast(cfg.url)
     plan_run, plan = data.latest_plan(cfg.url)

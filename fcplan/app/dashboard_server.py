@@ -36,6 +36,19 @@ RUNNING = '[data-testid="stStatusWidget"]'
 EXCEPTION = '[data-testid="stException"]'
 #: The page's own title (``st.header``), rendered once the script has drawn it.
 HEADER = '[data-testid="stHeading"]'
+CHART = '[data-testid="stVegaLiteChart"] :is(canvas, svg)'
+TABLE = '[data-testid="stDataFrame"]'
+#: Every page: its url path (the landing page's is empty), the start of its heading, and the
+#: element that shows it has drawn its data (a seeded database).
+PAGES = (
+    ("", "Network", TABLE),
+    ("center", "Center", CHART),
+    ("staffing", "Staffing plan", '[data-testid="stDownloadButton"]'),
+    ("whatif", "What-if", CHART),
+    ("models", "Models", CHART),
+    ("alerts", "Alerts", TABLE),
+    ("stream", "Stream health", '[data-testid="stMetric"]'),
+)
 
 
 class DashboardStartError(RuntimeError):

@@ -8,12 +8,12 @@ year of daily runs stays cheap (the indexes of revision ``0004_i16-dashboard``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, String, select, type_coerce
 
-from fcplan.core.panel import DS, UNIQUE_ID
+from fcplan.core.panel import DS, UNIQUE_ID, Y
 from fcplan.core.quantiles import quantile_name
 from fcplan.storage.queries import _frame
 from fcplan.storage.schema import center_hourly, forecast_runs, forecasts, leaderboard, plan_runs
@@ -27,6 +27,25 @@ def center_ids(engine: Engine) -> list[str]:
     stmt = select(center_hourly.c.center_id).distinct().order_by(center_hourly.c.center_id)
     with engine.connect() as conn:
         return [str(c) for c in conn.execute(stmt).scalars()]
+
+
+def hourly_counts(engine: Engine, since: datetime, centers: Sequence[str] | None = None) -> pd.DataFrame:
+    """``unique_id, hour_utc (naive UTC), y`` (orders) from ``since`` on, for ``centers`` (None: all).
+
+    Naming the centers lets the primary key ``(center_id, hour)`` find the rows; the hour
+    comes back as the driver gives it and is parsed once for the whole column (SQLite's
+    per-row datetime parsing was most of the time of a 35,000-row read)."""
+    hour = type_coerce(center_hourly.c.hour, String).label("hour")
+    stmt = select(center_hourly.c.center_id, hour, center_hourly.c.orders).where(center_hourly.c.hour >= since)
+    if centers is not None:
+        stmt = stmt.where(center_hourly.c.center_id.in_(list(centers)))
+    with engine.connect() as conn:
+        rows = [tuple(r) for r in conn.execute(stmt)]  # plain tuples: pandas probes Row objects one by one
+    frame = pd.DataFrame.from_records(rows, columns=[UNIQUE_ID, "hour_utc", Y])
+    frame[UNIQUE_ID] = frame[UNIQUE_ID].astype(str)
+    frame["hour_utc"] = pd.to_datetime(frame["hour_utc"], format="ISO8601").astype("datetime64[ns]")
+    frame[Y] = frame[Y].astype(float)
+    return frame
 
 
 def plan_center_configs(engine: Engine) -> dict[str, dict]:
