@@ -1,5 +1,5 @@
 """Factories for the dashboard tests: a SQLite database seeded through the schema tables
-(:mod:`fcplan.simulator.seed_db`, no model fitted)."""
+(:mod:`fcplan.app.seed_db`, no model fitted)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import streamlit as st
 
-from fcplan.simulator.seed_db import SeedSpec, seed_database
+from fcplan.app.seed_db import SeedSpec, seed_database
 
 TZ = "Asia/Seoul"
 CENTERS = ("FC-ICN", "FC-PUS")

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from fcplan.app.dashboard_server import CHROMIUM, CHROMIUM_ARGS, EXCEPTION, HEADER, PAGES, RUNNING, serve
-from fcplan.simulator.seed_db import SeedSpec, seed_database
+from fcplan.app.seed_db import SeedSpec, seed_database
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
