@@ -195,3 +195,19 @@ def next_retrain(alerts: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
         direction="forward",
     )
     return joined[cols]
+
+
+#: More centers than this are drawn as the busiest ones plus "the rest" (a line each is unreadable).
+MAX_LINES = 8
+OTHERS = "other centers"
+
+
+def busiest_lines(hourly: pd.DataFrame, lines: int = MAX_LINES) -> pd.DataFrame:
+    """``hourly`` (``unique_id, ds, y``) with all but the ``lines - 1`` busiest centers summed
+    into one series, :data:`OTHERS` (unchanged when there are ``lines`` centers or fewer)."""
+    totals = hourly.groupby("unique_id")["y"].sum().sort_values(ascending=False)
+    if len(totals) <= lines:
+        return hourly
+    keep = set(totals.index[: lines - 1])
+    named = hourly["unique_id"].where(hourly["unique_id"].isin(keep), OTHERS)
+    return hourly.assign(unique_id=named).groupby(["unique_id", "ds"], as_index=False)["y"].sum()

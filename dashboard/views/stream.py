@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from fcplan.dashboard import charts, data
+from fcplan.dashboard import charts, data, summaries
 from fcplan.dashboard.views.common import ALERTS_PAGE, WAITING_ORDERS, local_text, open_alert_counts
 from fcplan.storage import metrics as m
 
@@ -41,9 +41,12 @@ def live_stream() -> None:
         if hourly.empty:
             st.caption("No orders yet today.")
         else:
-            st.altair_chart(charts.hourly_today(hourly), width="stretch")
+            st.altair_chart(charts.hourly_today(summaries.busiest_lines(hourly)), width="stretch")
             totals = hourly.groupby("unique_id")["y"].sum().astype(int).rename("orders today")
-            st.dataframe(totals.to_frame().T, width="stretch")
+            if len(totals) <= summaries.MAX_LINES:
+                st.dataframe(totals.to_frame().T, width="stretch")
+            else:
+                st.caption(f"the {summaries.MAX_LINES - 1} busiest centers and the rest together")
         if not metrics.empty:
             dead = metrics[metrics["name"].str.endswith(m.DEAD_LETTERS_SUFFIX)]
             if len(dead):

@@ -93,3 +93,12 @@ def test_when_two_members_fail_on_the_same_windows_then_their_errors_correlate()
     corr = s.error_correlation(pd.DataFrame(rows), n=3).set_index(["a", "b"])["corr"]
     assert corr[("a", "b")] == pytest.approx(1.0)
     assert corr[("a", "c")] == pytest.approx(-1.0)
+
+
+def test_when_many_centers_report_then_the_quiet_ones_are_drawn_as_one_line() -> None:
+    hours = pd.date_range(DAY, periods=3, freq="h")
+    hourly = pd.concat([pd.DataFrame({"unique_id": f"C{i}", "ds": hours, "y": float(i)}) for i in range(10)])
+    lines = s.busiest_lines(hourly, lines=4)
+    assert sorted(lines["unique_id"].unique()) == ["C7", "C8", "C9", s.OTHERS]
+    assert lines.loc[lines["unique_id"] == s.OTHERS, "y"].tolist() == [sum(range(7))] * 3
+    assert lines["y"].sum() == hourly["y"].sum()
