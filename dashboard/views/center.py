@@ -13,11 +13,11 @@ from fcplan.dashboard.views.common import (
     WAITING_FORECAST,
     WAITING_ORDERS,
     WAITING_PLAN,
+    center_header,
     center_rows,
     center_today,
     headcount_tiles,
     local_text,
-    selected_center,
     shift_order,
     zone,
 )
@@ -177,10 +177,8 @@ def live_center(center: str) -> None:
 
 
 def page() -> None:
-    center = selected_center()
-    st.header(f"Center · {center}" if center else "Center")
+    center = center_header("Center")
     if center is None:
-        st.info(WAITING_ORDERS)
         return
     cfg = data.config()
     with data.database_errors(cfg.url):

@@ -24,6 +24,15 @@ def selected_center() -> str | None:
     return st.session_state.get(CENTER_KEY)
 
 
+def center_header(title: str) -> str | None:
+    """The page's header for the selected center; None (and a waiting note) before there is one."""
+    center = selected_center()
+    st.header(f"{title} · {center}" if center else title)
+    if center is None:
+        st.info(WAITING_ORDERS)
+    return center
+
+
 def shift_order(plan_run: dict | None, plan: pd.DataFrame) -> list[str]:
     """Shift names in the order of the plan's settings (``day:6-14`` -> ``day``), else as stored."""
     names = [str(s).split(":")[0] for s in ((plan_run or {}).get("params") or {}).get("shifts", [])]

@@ -19,10 +19,9 @@ from fcplan.core.settings import CenterParams, PlannerSettings
 from fcplan.dashboard import charts, data
 from fcplan.dashboard.views.common import (
     WAITING_FORECAST,
-    WAITING_ORDERS,
     WAITING_PLAN,
+    center_header,
     center_rows,
-    selected_center,
     shift_order,
     zone,
 )
@@ -95,10 +94,8 @@ def effect_text(effect: pd.DataFrame, center: str) -> tuple[float, str]:
 
 
 def page() -> None:
-    center = selected_center()
-    st.header(f"What-if: promotion · {center}" if center else "What-if: promotion")
+    center = center_header("What-if: promotion")
     if center is None:
-        st.info(WAITING_ORDERS)
         return
     cfg = data.config()
     with data.database_errors(cfg.url):

@@ -36,6 +36,9 @@ RUNNING = '[data-testid="stStatusWidget"]'
 EXCEPTION = '[data-testid="stException"]'
 #: The page's own title (``st.header``), rendered once the script has drawn it.
 HEADER = '[data-testid="stHeading"]'
+#: The page's full height: Streamlit scrolls inside its main section, so a whole-page
+#: picture needs the window grown to it first.
+CONTENT_HEIGHT_JS = "() => Math.max(...Array.from(document.querySelectorAll('*'), e => e.scrollHeight))"
 CHART = '[data-testid="stVegaLiteChart"] :is(canvas, svg)'
 TABLE = '[data-testid="stDataFrame"]'
 #: Every page: its url path (the landing page's is empty), the start of its heading, and the

@@ -10,7 +10,16 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from fcplan.app.dashboard_server import CHROMIUM, CHROMIUM_ARGS, EXCEPTION, HEADER, PAGES, RUNNING, serve
+from fcplan.app.dashboard_server import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    CONTENT_HEIGHT_JS,
+    EXCEPTION,
+    HEADER,
+    PAGES,
+    RUNNING,
+    serve,
+)
 from fcplan.app.seed_db import SeedSpec, seed_database
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -65,11 +74,13 @@ def test_when_a_page_is_opened_in_chromium_then_it_renders_its_key_element_and_n
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         page.goto(f"{dashboard}/{path}", wait_until="domcontentloaded", timeout=TIMEOUT_MS)
-        page.locator(HEADER, has_text=heading).first.wait_for(state="visible", timeout=TIMEOUT_MS)
-        page.locator(key).first.wait_for(state="visible", timeout=TIMEOUT_MS)
+        failed = page.locator(EXCEPTION)
+        # Whichever comes first: the page's heading and key element, or an exception box.
+        page.locator(HEADER, has_text=heading).or_(failed).first.wait_for(state="visible", timeout=TIMEOUT_MS)
+        page.locator(key).or_(failed).first.wait_for(state="visible", timeout=TIMEOUT_MS)
         page.locator(RUNNING).wait_for(state="hidden", timeout=TIMEOUT_MS)
         body = page.inner_text("body")
-        assert page.locator(EXCEPTION).count() == 0, body[:2000]
+        assert failed.count() == 0, body[:2000]
         assert "Traceback" not in body
         assert page.locator(ERROR).count() == 0, [e.inner_text() for e in page.locator(ERROR).all()]
         assert heading in body
@@ -81,7 +92,7 @@ def test_when_a_page_is_opened_in_chromium_then_it_renders_its_key_element_and_n
 def _screenshot(page: Page, out: Path) -> None:
     """The whole page: Streamlit scrolls inside its main section, so the window grows to the content."""
     page.wait_for_timeout(500)  # Vega draws after the script ends
-    tall = page.evaluate("() => Math.max(...Array.from(document.querySelectorAll('*'), e => e.scrollHeight))")
+    tall = page.evaluate(CONTENT_HEIGHT_JS)
     page.set_viewport_size({"width": 1400, "height": min(max(int(tall) + 40, 1000), 6000)})
     page.wait_for_timeout(500)
     out.parent.mkdir(parents=True, exist_ok=True)
