@@ -13,9 +13,9 @@ from fcplan.app.seed_db import SeedSpec, seed_database
 
 TZ = "Asia/Seoul"
 CENTERS = ("FC-ICN", "FC-PUS")
-#: What the seeded tests see unless they ask otherwise: three weeks of daily runs before the
+#: What the seeded tests see unless they ask otherwise: a week of daily runs before the
 #: champion, and a challenger expecting 30% more orders at the first center.
-DEFAULTS: dict[str, object] = {"past_runs": 21, "challenger_lift": 1.3}
+DEFAULTS: dict[str, object] = {"past_runs": 7, "challenger_lift": 1.3}
 
 
 @pytest.fixture
