@@ -104,7 +104,7 @@ def _insert(engine: Engine, table: object, rows: pd.DataFrame, chunk: int = 50_0
     records = rows.to_dict("records")
     for col in rows.columns:  # pandas timestamps -> datetime for the driver
         if pd.api.types.is_datetime64_any_dtype(rows[col]):
-            values = rows[col].dt.to_pydatetime()
+            values = rows[col].array.to_pydatetime()  # an ndarray on pandas 2 and 3 alike
             for rec, v in zip(records, values, strict=True):
                 rec[col] = v
     with engine.begin() as conn:
