@@ -58,9 +58,10 @@ def staffing_status(planned_orders: float, needed_orders: float, packers: float)
         return "—", 0
     ratio = needed_orders / planned_orders
     change = math.ceil(packers * ratio - 1e-9) - int(packers)
-    if ratio > 1 + TOLERANCE:
+    # Off by more than the tolerance and by at least one whole packer.
+    if ratio > 1 + TOLERANCE and change > 0:
         return UNDER, change
-    if ratio < 1 - TOLERANCE:
+    if ratio < 1 - TOLERANCE and change < 0:
         return OVER, change
     return OK, 0
 

@@ -17,10 +17,14 @@ def _forecast(center: str, medians: list[float], q75: list[float]) -> pd.DataFra
 
 @pytest.mark.parametrize(
     ("needed", "status", "change"),
-    [(1000.0, s.OK, 0), (1040.0, s.OK, 0), (1300.0, s.UNDER, 3), (800.0, s.OVER, -2)],
+    [(1000.0, s.OK, 0), (1040.0, s.OK, 0), (1300.0, s.UNDER, 3), (800.0, s.OVER, -2), (900.0, s.OVER, -1)],
 )
 def test_when_the_newest_forecast_moves_then_the_staffing_status_says_how_many_packers(needed, status, change) -> None:
     assert s.staffing_status(1000.0, needed, 10) == (status, change)
+
+
+def test_when_the_gap_is_less_than_one_packer_then_the_center_is_ok() -> None:
+    assert s.staffing_status(1000.0, 850.0, 5) == (s.OK, 0)  # 4.25 packers still need 5
 
 
 def test_when_nothing_is_planned_then_the_status_is_unknown() -> None:
