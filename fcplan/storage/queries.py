@@ -31,7 +31,8 @@ from fcplan.storage.schema import promo_kind_effects as promo_kind_effects_table
 def _frame(engine: Engine, stmt: object) -> pd.DataFrame:
     with engine.connect() as conn:
         result = conn.execute(stmt)
-        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        # Plain tuples: pandas probes SQLAlchemy Row objects one by one (most of the time of a large read).
+        return pd.DataFrame.from_records([tuple(r) for r in result], columns=list(result.keys()))
 
 
 def hourly_orders(
