@@ -170,6 +170,7 @@ def fallback_reason(y: np.ndarray, min_length: int, max_gap_share: float = 0.1) 
 
 
 _FALLBACK = "fallback"
+_BATCH = "batch"
 
 
 def _fit_chunk(model: LocalForecaster, chunk: list[SeriesData]) -> list[tuple[Any, str | None]]:
@@ -195,7 +196,9 @@ class LocalForecaster(Forecaster):
         self.used_covariates_: list[str] = used
         series = regular_series(panel, self.freq_, used)
         n_jobs = int(self.params["n_jobs"])
-        if n_jobs > 1 and len(series) > 4 * n_jobs:
+        if self._batched(len(series)):
+            results = self._fit_all_at_once(series)
+        elif n_jobs > 1 and len(series) > 4 * n_jobs:
             chunks = [series[i::n_jobs] for i in range(n_jobs)]
             with ProcessPoolExecutor(n_jobs) as pool:
                 parts = list(pool.map(_fit_chunk, [self] * n_jobs, chunks))
@@ -220,21 +223,41 @@ class LocalForecaster(Forecaster):
     def _used_covariates(self, panel: pd.DataFrame) -> list[str]:
         return covariate_columns(panel) if self.uses_covariates else []
 
-    def _fit_one(self, series: SeriesData) -> tuple[Any, str | None]:
+    def _prepare(self, series: SeriesData) -> tuple[np.ndarray, np.ndarray, str | None]:
+        """The last ``max_length`` points of a series and why it cannot be fitted (or None)."""
         max_length = self.params["max_length"]
         y, x = series.y, series.x
         if max_length:
             y, x = y[-int(max_length) :], x[-int(max_length) :]
-        if self.can_fall_back:
-            need = int(self.min_seasons * self.season_) + 2
-            reason = fallback_reason(y, need)
-            if reason is None:
-                try:
-                    return self._fit_series(interpolate_gaps(y), x), None
-                except Exception as exc:
-                    reason = f"fit failed ({type(exc).__name__}: {str(exc)[:80]})"
-            return (_FALLBACK, interpolate_gaps(y)), reason
-        return self._fit_series(interpolate_gaps(y), x), None
+        if not self.can_fall_back:
+            return y, x, None
+        return y, x, fallback_reason(y, int(self.min_seasons * self.season_) + 2)
+
+    def _fit_one(self, series: SeriesData) -> tuple[Any, str | None]:
+        y, x, reason = self._prepare(series)
+        if reason is None:
+            try:
+                return self._fit_series(interpolate_gaps(y), x), None
+            except Exception as exc:
+                if not self.can_fall_back:
+                    raise
+                reason = f"fit failed ({type(exc).__name__}: {str(exc)[:80]})"
+        return (_FALLBACK, interpolate_gaps(y)), reason
+
+    def _fit_all_at_once(self, series: list[SeriesData]) -> list[tuple[Any, str | None]]:
+        """The batched path: the series a model can handle are fitted together by
+        ``_fit_batch``; their states are ``(_BATCH, row)``."""
+        prepared = [self._prepare(s) for s in series]
+        good = [i for i, (_, _, reason) in enumerate(prepared) if reason is None]
+        self.batch_rows_ = np.array(good, dtype=int)
+        self.batch_ = self._fit_batch(
+            [interpolate_gaps(prepared[i][0]) for i in good], [prepared[i][1] for i in good]
+        ) if good else None
+        row = {i: j for j, i in enumerate(good)}
+        return [
+            ((_BATCH, row[i]), None) if reason is None else ((_FALLBACK, interpolate_gaps(y)), reason)
+            for i, (y, _, reason) in enumerate(prepared)
+        ]
 
     def _predict(self, h: int, future: pd.DataFrame, quantiles: list[float]) -> np.ndarray:
         names = self.used_covariates_
@@ -248,7 +271,12 @@ class LocalForecaster(Forecaster):
             )
         x_future = future[names].to_numpy(dtype="float64").reshape(len(self.series_ids_), h, len(names))
         out = np.empty((len(self.series_ids_), h, len(quantiles)))
+        batch_rows = getattr(self, "batch_rows_", np.array([], dtype=int))
+        if getattr(self, "batch_", None) is not None and batch_rows.size:
+            out[batch_rows] = self._predict_batch(self.batch_, h, x_future[batch_rows], quantiles)
         for i, state in enumerate(self.states_):
+            if isinstance(state, tuple) and state and state[0] == _BATCH:
+                continue
             if isinstance(state, tuple) and state and state[0] == _FALLBACK:
                 out[i] = seasonal_naive_quantiles(state[1], h, self.season_, quantiles)
                 continue
@@ -267,6 +295,19 @@ class LocalForecaster(Forecaster):
         return np.asarray(state.y, dtype="float64")
 
     # ------------------------------------------------------------- subclass
+    def _batched(self, n_series: int) -> bool:
+        """Whether to fit all series at once with ``_fit_batch`` (models vectorised across
+        series override it); otherwise ``_fit_series`` runs series by series."""
+        return False
+
+    def _fit_batch(self, ys: list[np.ndarray], xs: list[np.ndarray]) -> Any:
+        """Fit all gap-free series ``ys`` (each ``(n_i,)``, covariates ``(n_i, k)``) at once."""
+        raise NotImplementedError
+
+    def _predict_batch(self, state: Any, h: int, x_future: np.ndarray, quantiles: list[float]) -> np.ndarray:
+        """``(n, h, n_q)`` of the batch's series from ``_fit_batch``'s state and covariates ``(n, h, k)``."""
+        raise NotImplementedError
+
     def _fit_series(self, y: np.ndarray, x: np.ndarray) -> Any:
         """Fit on one gap-free series ``y`` (n,) with covariates ``x`` (n, k); return its state."""
         raise NotImplementedError
