@@ -24,6 +24,7 @@ import pandas as pd
 from fcplan.core.frequency import season_length
 from fcplan.core.panel import DS, UNIQUE_ID, Y, covariate_columns
 from fcplan.models.base import Forecaster
+from fcplan.models.features import grid_positions
 
 log = logging.getLogger(__name__)
 
@@ -47,42 +48,23 @@ def regular_series(panel: pd.DataFrame, freq: str, covariates: Sequence[str]) ->
     Fixed-length frequencies (hours, days, weeks) are laid out for all series at once
     in numpy; calendar ones (months) series by series with pandas."""
     offset = pd.tseries.frequencies.to_offset(freq)
-    step = fixed_step_ns(offset)
-    if step <= 0:
+    where = grid_positions(panel, freq)
+    if where is None:
         return _regular_series_by_group(panel, offset, covariates)
-    ids = panel[UNIQUE_ID].to_numpy()
-    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
-    ends = np.r_[starts[1:], len(ids)]
-    ds = pd.DatetimeIndex(panel[DS]).as_unit("ns").asi8
-    first = np.repeat(ds[starts], ends - starts)
-    offsets = ds - first
-    if np.any(offsets % step):
-        return _regular_series_by_group(panel, offset, covariates)
-    pos = offsets // step
+    ids, pos, step = panel[UNIQUE_ID].to_numpy(), where.pos, where.step_ns
     y_all = panel[Y].to_numpy(dtype="float64")
     x_all = panel[list(covariates)].to_numpy(dtype="float64") if covariates else np.zeros((len(ids), 0))
     out = []
-    for a, b in zip(starts, ends, strict=True):
+    for a, b in zip(where.starts, where.ends, strict=True):
         p = pos[a:b]
         n = int(p[-1]) + 1
         y = np.full(n, np.nan)
         y[p] = y_all[a:b]
         x = np.zeros((n, x_all.shape[1]))
         x[p] = np.nan_to_num(x_all[a:b])
-        grid = pd.DatetimeIndex(ds[a] + step * np.arange(n, dtype="int64"))
+        grid = pd.DatetimeIndex(where.first_ns[len(out)] + step * np.arange(n, dtype="int64"))
         out.append(SeriesData(str(ids[a]), grid, y, x))
     return out
-
-
-def fixed_step_ns(offset: pd.DateOffset) -> int:
-    """Nanoseconds between consecutive timestamps of ``offset`` when fixed (hours, days,
-    weeks, anchored or not); 0 for calendar offsets (months, quarters)."""
-    if isinstance(offset, pd.offsets.Week):
-        return int(pd.Timedelta(weeks=offset.n).value)
-    try:
-        return int(pd.Timedelta(offset).value)
-    except (ValueError, TypeError):
-        return 0
 
 
 def _regular_series_by_group(
