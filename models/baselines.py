@@ -28,6 +28,9 @@ from fcplan.models.features import grid_positions
 
 log = logging.getLogger(__name__)
 
+#: Seasons longer than this (52 weeks of weekly data) are not required ``min_seasons``
+#: times before a model is fitted: the models treat such a season as optional.
+MAX_REQUIRED_SEASON = 24
 #: At most this many past origins feed the empirical error distribution.
 MAX_ERRORS = 730
 
@@ -168,7 +171,8 @@ class LocalForecaster(Forecaster):
     None: all), which bound fit time.
     """
 
-    #: Fewer observations than this (in seasons + 2 points) fall back to the baseline.
+    #: Fewer observations than this (in seasons, at most :data:`MAX_REQUIRED_SEASON` steps
+    #: each, + 2 points) fall back to the baseline.
     min_seasons: ClassVar[float] = 2.0
     #: Whether the model falls back at all (the baselines handle every series).
     can_fall_back: ClassVar[bool] = True
@@ -213,7 +217,7 @@ class LocalForecaster(Forecaster):
             y, x = y[-int(max_length) :], x[-int(max_length) :]
         if not self.can_fall_back:
             return y, x, None
-        return y, x, fallback_reason(y, int(self.min_seasons * self.season_) + 2)
+        return y, x, fallback_reason(y, int(self.min_seasons * min(self.season_, MAX_REQUIRED_SEASON)) + 2)
 
     def _fit_one(self, series: SeriesData) -> tuple[Any, str | None]:
         y, x, reason = self._prepare(series)

@@ -185,22 +185,28 @@ class SARIMAX(_Vectorised):
         super().__init__(transform=transform, order=tuple(order), max_iter=max_iter, n_jobs=n_jobs,
                          max_length=max_length, backend=backend)
 
-    def _design(self, x: np.ndarray, start: int) -> np.ndarray:
-        """``(n, T, 1 + F + k)``: intercept, Fourier terms of the column index from ``start``, covariates."""
+    def _fourier(self, t: np.ndarray, n_obs: int) -> np.ndarray:
+        """Seasonal terms once a season and two points are observed (none before: a yearly
+        shape fitted on part of a year extrapolates wildly)."""
+        return fourier(t, self.season_) if n_obs >= self.season_ + 2 else np.empty((t.size, 0))
+
+    def _design(self, x: np.ndarray, start: int, seasonal: np.ndarray) -> np.ndarray:
+        """``(n, T, 1 + F + k)``: intercept, Fourier terms of the column index from ``start``
+        (zero for rows not ``seasonal``), covariates."""
         n, t_len = x.shape[:2]
         terms = fourier(np.arange(start, start + t_len), self.season_)
-        return np.concatenate(
-            [np.ones((n, t_len, 1)), np.broadcast_to(terms, (n, *terms.shape)), x], axis=2
-        )
+        terms = np.where(seasonal[:, None, None], terms[None], 0.0)
+        return np.concatenate([np.ones((n, t_len, 1)), terms, x], axis=2)
 
     def _fit_batch(self, ys: list[np.ndarray], xs: list[np.ndarray]) -> Any:
         z, transforms = self._model_scale(ys)
         x = vec.right_align(xs, z.shape[1]) if xs[0].shape[1] else np.zeros((*z.shape, 0))
-        return vec.fit_regression(z, self._design(x, 0)), transforms
+        seasonal = np.array([len(y) >= self.season_ + 2 for y in ys])
+        return vec.fit_regression(z, self._design(x, 0, seasonal)), transforms, seasonal
 
     def _predict_batch(self, state: Any, h: int, x_future: np.ndarray, quantiles: list[float]) -> np.ndarray:
-        fit, transforms = state
-        mean, variance = vec.forecast_regression(fit, self._design(x_future, fit.n_cols))
+        fit, transforms, seasonal = state
+        mean, variance = vec.forecast_regression(fit, self._design(x_future, fit.n_cols, seasonal))
         return normal_quantiles_batch(mean, variance, quantiles, transforms)
 
     def _fit_series(self, y: np.ndarray, x: np.ndarray) -> _Fitted:
@@ -208,7 +214,7 @@ class SARIMAX(_Vectorised):
 
         z, logged = to_model_scale(y, self.params["transform"])
         keep = np.flatnonzero(np.ptp(x, axis=0) > 0) if x.shape[1] else np.array([], dtype=int)
-        exog = np.hstack([fourier(np.arange(z.size), self.season_), x[:, keep]])
+        exog = np.hstack([self._fourier(np.arange(z.size), z.size), x[:, keep]])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = _Sarimax(
@@ -226,7 +232,7 @@ class SARIMAX(_Vectorised):
     ) -> np.ndarray:
         n = state.result.model.nobs
         keep = state.keep if state.keep is not None else np.array([], dtype=int)
-        exog = np.hstack([fourier(np.arange(n, n + h), self.season_), x_future[:, keep]])
+        exog = np.hstack([self._fourier(np.arange(n, n + h), n), x_future[:, keep]])
         fc = state.result.get_forecast(h, exog=exog if exog.shape[1] else None)
         return normal_quantiles(
             np.asarray(fc.predicted_mean), np.asarray(fc.var_pred_mean), quantiles, state.logged
