@@ -25,6 +25,7 @@ from fcplan.core.frequency import season_length
 from fcplan.core.panel import DS, UNIQUE_ID, Y, covariate_columns
 from fcplan.models.base import Forecaster
 from fcplan.models.features import grid_positions
+from fcplan.models.vectorized import right_align
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,53 @@ def empirical_quantiles(
     q = np.asarray(quantiles, dtype="float64")
     rows = [np.quantile(e, q) if e.size else np.zeros_like(q) for e in errors]
     return point[:, None] + np.vstack(rows)
+
+
+def row_quantiles(values: np.ndarray, quantiles: Sequence[float]) -> np.ndarray:
+    """``(n, E) -> (n, n_q)``: ``np.quantile`` (linear) of each row's finite values, for all
+    rows at once; rows without any give 0."""
+    q = np.asarray(quantiles, dtype="float64")
+    ordered = np.sort(values, axis=1)  # NaN last
+    count = np.isfinite(ordered).sum(axis=1)
+    pos = (np.maximum(count, 1) - 1)[:, None] * q[None, :]
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, np.maximum(count - 1, 0)[:, None])
+    v_lo, v_hi = np.take_along_axis(ordered, lo, axis=1), np.take_along_axis(ordered, hi, axis=1)
+    out = v_lo + (pos - lo) * (v_hi - v_lo)
+    return np.where(count[:, None] > 0, out, 0.0)
+
+
+def seasonal_naive_batch(y: np.ndarray, h: int, season: int, quantiles: Sequence[float]) -> np.ndarray:
+    """:func:`seasonal_naive_quantiles` of every row of a right-aligned ``y`` ``(n, T)`` (NaN
+    before each series starts) that has more than ``season * ceil(h / season) + 1`` values."""
+    t_len = y.shape[1]
+    steps = np.arange(h)
+    point = y[:, t_len - season + steps % season]
+    out = np.empty((len(y), h, len(quantiles)))
+    for k in range(1, h + 1):
+        lag = season * int(np.ceil(k / season))
+        errors = (y[:, lag:] - y[:, :-lag])[:, -MAX_ERRORS:]
+        out[:, k - 1] = point[:, k - 1, None] + row_quantiles(errors, quantiles)
+    return out
+
+
+def moving_average_batch(y: np.ndarray, h: int, window: int, quantiles: Sequence[float]) -> np.ndarray:
+    """:func:`moving_average_quantiles` of every row of a right-aligned ``y`` ``(n, T)`` that
+    has more than ``window + h`` values."""
+    t_len = y.shape[1]
+    ok = np.isfinite(y)
+    zero = np.zeros((len(y), 1))
+    sums = np.concatenate([zero, np.cumsum(np.where(ok, y, 0.0), axis=1)], axis=1)
+    full = np.concatenate([zero, np.cumsum(ok, axis=1)], axis=1)
+    # ma[:, t] = mean(y[:, t-window:t]) for t = window..T, NaN unless all observed
+    ma = (sums[:, window:] - sums[:, :-window]) / window
+    ma = np.where(full[:, window:] - full[:, :-window] == window, ma, np.nan)
+    out = np.empty((len(y), h, len(quantiles)))
+    for k in range(1, h + 1):
+        origins = t_len - k + 1 - window  # ma columns for t = window..T-k
+        errors = (y[:, window + k - 1:] - ma[:, :origins])[:, -MAX_ERRORS:]
+        out[:, k - 1] = ma[:, -1, None] + row_quantiles(errors, quantiles)
+    return out
 
 
 def seasonal_naive_quantiles(y: np.ndarray, h: int, season: int, quantiles: Sequence[float]) -> np.ndarray:
@@ -310,14 +358,49 @@ class _History:
     y: np.ndarray
 
 
-class SeasonalNaive(LocalForecaster):
+class _BatchedBaseline(LocalForecaster):
+    """A baseline computed for all long-enough series at once (the others series by series)."""
+
+    can_fall_back = False
+
+    def _batched(self, n_series: int) -> bool:
+        return True
+
+    def _fit_batch(self, ys: list[np.ndarray], xs: list[np.ndarray]) -> Any:
+        return ys
+
+    def _long_enough(self, h: int) -> int:
+        raise NotImplementedError
+
+    def _batch_rows(self, y: np.ndarray, h: int, quantiles: list[float]) -> np.ndarray:
+        raise NotImplementedError
+
+    def _predict_batch(self, state: Any, h: int, x_future: np.ndarray, quantiles: list[float]) -> np.ndarray:
+        ys: list[np.ndarray] = state
+        need = self._long_enough(h)
+        long = np.array([len(y) > need for y in ys], dtype=bool)
+        out = np.empty((len(ys), h, len(quantiles)))
+        if long.any():
+            out[long] = self._batch_rows(right_align([y for y, k in zip(ys, long, strict=True) if k]), h,
+                                         quantiles)
+        for i in np.flatnonzero(~long):
+            out[i] = self._forecast_series(_History(ys[i]), h, np.empty((h, 0)), quantiles)
+        return out
+
+
+class SeasonalNaive(_BatchedBaseline):
     """Repeat the last season (7 days / 52 weeks / 24 hours; naive when shorter).
 
     Quantiles: empirical distribution of in-sample errors at each step's lag.
     """
 
     name = "seasonal_naive"
-    can_fall_back = False
+
+    def _long_enough(self, h: int) -> int:
+        return self.season_ * int(np.ceil(h / self.season_)) + 1
+
+    def _batch_rows(self, y: np.ndarray, h: int, quantiles: list[float]) -> np.ndarray:
+        return seasonal_naive_batch(y, h, self.season_, quantiles)
 
     def __init__(self, n_jobs: int = 1, max_length: int | None = None) -> None:
         super().__init__(n_jobs=n_jobs, max_length=max_length)
@@ -331,14 +414,19 @@ class SeasonalNaive(LocalForecaster):
         return seasonal_naive_quantiles(state.y, h, self.season_, quantiles)
 
 
-class MovingAverage(LocalForecaster):
+class MovingAverage(_BatchedBaseline):
     """Flat mean of the last ``window`` observations (default 28).
 
     Quantiles: empirical distribution of in-sample h-step errors of the same rule.
     """
 
     name = "moving_average"
-    can_fall_back = False
+
+    def _long_enough(self, h: int) -> int:
+        return int(self.params["window"]) + h
+
+    def _batch_rows(self, y: np.ndarray, h: int, quantiles: list[float]) -> np.ndarray:
+        return moving_average_batch(y, h, int(self.params["window"]), quantiles)
 
     def __init__(self, window: int = 28, n_jobs: int = 1, max_length: int | None = None) -> None:
         super().__init__(window=window, n_jobs=n_jobs, max_length=max_length)

@@ -32,8 +32,9 @@ from scipy.stats import norm
 from fcplan.models import vectorized as vec
 from fcplan.models.baselines import LocalForecaster
 
-#: ``backend="auto"`` fits all series at once in numpy from this many series on.
-NUMPY_FROM_SERIES = 40
+#: ``backend="auto"`` fits all series at once in numpy from this many series on (the
+#: engine's pilot fit of 8 series then measures the path the whole panel takes).
+NUMPY_FROM_SERIES = 8
 BACKENDS = ("auto", "statsmodels", "numpy")
 
 

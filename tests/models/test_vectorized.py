@@ -52,7 +52,7 @@ def test_when_a_promotion_is_planned_then_the_numpy_regression_forecasts_more(ma
 
 def test_auto_backend_switches_to_numpy_on_many_series(make_panel):
     few = ETS().fit(make_panel(n_series=2, length=60))
-    many = ETS().fit(make_panel(n_series=45, length=60))
+    many = ETS().fit(make_panel(n_series=9, length=60))
     assert getattr(few, "batch_", None) is None and many.batch_ is not None
 
 
