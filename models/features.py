@@ -351,6 +351,8 @@ class TabularSpec:
     country: str | None = None
     #: steps in a year aligned on the weekday (364 daily, 52 weekly; 0: no yearly features)
     year: int = 0
+    #: leads and lags of each known covariate around the target date (0: none)
+    event_window: int = 0
 
 
 def year_length(freq: str) -> int:
@@ -373,8 +375,9 @@ def tabular_features(
     and scaled by the series' scale there: lags, the last ``n_seasonal`` values at
     the target's phase of the season, rolling mean/std/zero share, ``log1p(scale)``,
     the step (capped at ``horizon_cap``), the target date's calendar and holidays,
-    known-future covariates at the target date (and their 28-step mean, and their
-    value one season before the target), past-only covariates at the origin
+    known-future covariates at the target date (with their values ``spec.event_window``
+    steps before and after it, their 28-step mean, and their value one season before the target),
+    past-only covariates at the origin
     (value and 7-step mean).
     """
     y = grid.y
@@ -423,6 +426,12 @@ def tabular_features(
         name = grid.covariates[j]
         cov = grid.x[..., j]
         cols[name] = take(cov, rows, target)
+        # the event's leads and lags around the target date (pre-holiday build-up, post-promotion
+        # dip); steps past the last learnt one are never known, so they are NaN there
+        for d in range(1, spec.event_window + 1):
+            cols[f"{name}_prev_{d}"] = take(cov, rows, target - d)
+            unknown = steps + d > horizon_cap if horizon_cap else np.zeros(len(steps), dtype=bool)
+            cols[f"{name}_next_{d}"] = np.where(unknown, np.nan, take(cov, rows, target + d))
         cols[f"{name}_season"] = take(cov, rows, target - back)
         cols[f"{name}_mean_28"] = rolling_mean(cov, 28)[rows, origins]
     for j in spec.past:
