@@ -131,11 +131,12 @@ def retrain(
     from fcplan.core.contracts import FORECAST_ALERTS, FORECASTS
     from fcplan.models.retrain import forecast_records
     from fcplan.models.retrain import retrain as run_retrain
+    from fcplan.planner.centers import configured_locales
 
     alerts: list[tuple[str, dict]] = []
 
     def step(settings: Settings, engine: Engine) -> tuple[str | None, str]:
-        result = run_retrain(engine, settings.forecast, settings.timezone)
+        result = run_retrain(engine, settings.forecast, settings.timezone, locales=configured_locales(settings))
         alerts.extend((a["center_id"], a) for a in result.alerts)
         if alerts and publish:
             _publish(settings.kafka.servers, FORECAST_ALERTS, alerts)
@@ -157,7 +158,7 @@ def plan(
 ) -> None:
     """Turn the newest forecast (or a forecast file) into packers per center, day and shift."""
     from fcplan.core.contracts import STAFFING_PLANS
-    from fcplan.planner.centers import centers_from_settings, load_centers
+    from fcplan.planner.centers import configured_centers
     from fcplan.planner.runner import make_plan, plan_records
 
     if forecasts is not None or out is not None or hourly is not None:
@@ -168,15 +169,14 @@ def plan(
             raise fail("--forecasts and --out go together: "
                        "fcplan plan --forecasts F.csv --centers C.toml --out plan.csv")
         try:
-            conf = load_centers(centers) if centers else centers_from_settings(settings.planner, settings.timezone)
+            conf = configured_centers(settings, centers)
             typer.echo(write_offline_plan(forecasts, conf, out, hourly))
         except ValueError as exc:
             raise fail(str(exc)) from exc
         return
 
     def step(settings: Settings, engine: Engine) -> tuple[str | None, str]:
-        conf = load_centers(centers) if centers else None
-        result = make_plan(engine, settings.planner, settings.timezone, centers=conf)
+        result = make_plan(engine, settings.planner, settings.timezone, centers=configured_centers(settings, centers))
         return result.plan_id, result.message
 
     _run_step("plan", step, STAFFING_PLANS, plan_records, publish, verbose)

@@ -31,6 +31,7 @@ from fcplan.models.drift_loop import DriftLoop
 from fcplan.models.drift_monitor import OPEN
 from fcplan.models.retrain import retrain
 from fcplan.models.schedule import DEFAULT_RETRAIN_AT, daily_due
+from fcplan.planner.centers import configured_centers, configured_locales
 from fcplan.planner.runner import make_plan
 from fcplan.simulator import make_centers
 from fcplan.simulator.hourly import sample_hourly_counts
@@ -180,7 +181,8 @@ class SimulatedLoop:
         alerted = tuple(sorted(self._alerted))
         self._alerted.clear()
         try:
-            result = retrain(self.engine, self.forecast_cfg, self.tz, now=now, alerted_centers=alerted, drift_hours=0)
+            result = retrain(self.engine, self.forecast_cfg, self.tz, now=now, alerted_centers=alerted, drift_hours=0,
+                             locales=configured_locales(self.settings))
         except Exception as exc:  # one failed retrain must not end the loop: the champion stays
             log.exception("retrain failed at %s", now)
             self.say(f"retrain failed ({exc}); the champion stays, the loop goes on")
@@ -196,7 +198,8 @@ class SimulatedLoop:
         reason = result.message.split("registry: ", 1)[-1]
         self.summary.decisions.append(reason)
         self.summary.promotions += not reason.startswith("champion kept")
-        plan = make_plan(self.engine, self.settings.planner, self.tz, now=now)
+        centers = configured_centers(self.settings)
+        plan = make_plan(self.engine, self.settings.planner, self.tz, now=now, centers=centers)
         self.summary.plans += plan.plan_id is not None
         local = pd.Timestamp(now).tz_convert(self.tz)
         kind = f"triggered by alerts on {list(alerted)}" if triggered else "daily"

@@ -1,7 +1,7 @@
 """The error correlation of a run's top-weighted ensemble members (the dashboard reads it).
 
 Revision ID: 0004_i15_calib
-Revises: 0003
+Revises: 0004_i14_planner
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_i15_calib"
-down_revision = "0003"
+down_revision = "0004_i14_planner"
 branch_labels = None
 depends_on = None
 
