@@ -255,6 +255,7 @@ def store_run(
                 "data_end": pd.Timestamp(data_end).date(),
                 "fit_seconds": fit_seconds,
                 "fallbacks": dict(result.fallbacks),  # type: ignore[attr-defined]
+                "error_correlation": getattr(result, "member_correlation", None) or None,
             },
         )
         upsert(conn, forecasts, forecast_rows, ["run_id", "unique_id", "ds", "model", "quantile"])

@@ -89,6 +89,8 @@ forecast_runs = Table(
     Column("data_start", Date, nullable=True),
     Column("version", String(64), nullable=True),
     Column("status", String(16), nullable=True),
+    # Error correlation of the top-weighted ensemble members on the backtest (revision 0004).
+    Column("error_correlation", JSON, nullable=True),
     Index("ix_forecast_runs_created_at", "created_at"),
 )
 
