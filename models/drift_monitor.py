@@ -68,6 +68,11 @@ def alert_id(center_id: str, test: str, window_start: datetime) -> str:
     return hashlib.sha1(f"{center_id}|{test}|{window_start:%Y%m%dT%H}".encode()).hexdigest()[:32]
 
 
+def _no_starts() -> list[list[datetime | None]]:
+    """Per direction and theta-grid step: the start of the largest term (none yet)."""
+    return [[None] * len(THETA_POWERS) for _ in range(2)]
+
+
 @dataclass
 class _Center:
     model_version: str
@@ -76,8 +81,11 @@ class _Center:
     m_cum: list[float] = field(default_factory=lambda: [0.0])
     hours: list[datetime] = field(default_factory=list)
     log_w: list[float] = field(default_factory=list)  # log prior weight of a change at each hour today
-    carry: np.ndarray = field(default_factory=lambda: np.full(2, NO_EVIDENCE))  # log statistics at day end
-    carry_start: list[datetime | None] = field(default_factory=lambda: [None, None])
+    # log statistics at day end, per direction (up, down) and step of the theta grid
+    carry: np.ndarray = field(default_factory=lambda: np.full((2, len(THETA_POWERS)), NO_EVIDENCE))
+    carry_start: list[list[datetime | None]] = field(default_factory=lambda: _no_starts())
+    day_stat: np.ndarray = field(default_factory=lambda: np.full((2, len(THETA_POWERS)), NO_EVIDENCE))
+    day_start: list[list[datetime | None]] = field(default_factory=lambda: _no_starts())
     stat: np.ndarray = field(default_factory=lambda: np.full(len(TESTS), NO_EVIDENCE))
     start: list[datetime | None] = field(default_factory=lambda: [None] * len(TESTS))
     # weekday test: per candidate start day, the log ratio of its complete days under every tilt
@@ -91,8 +99,17 @@ class _Center:
     history: deque = field(default_factory=lambda: deque(maxlen=28))
 
 
+#: The level tests mix rises of ``theta ** p`` (falls of ``theta ** -p``) with these
+#: weights: the named rise counts most, a twice-too-high forecast is still seen within
+#: hours (against ``theta`` alone, a day at half the forecast is barely more likely).
+THETA_POWERS = (0.5, 1.0, 2.0)
+THETA_WEIGHTS = (0.25, 0.5, 0.25)
+
 #: Candidate start days the weekday test keeps (older starts only lower its statistic).
 WEEKLY_START_DAYS = 35
+#: A start day counts for the weekday test once it has a full week of evidence: before,
+#: a level shift of a few days fits some tilt as well as a pattern change does.
+WEEKLY_MIN_DAYS = 7
 
 
 class DriftMonitor:
@@ -115,6 +132,8 @@ class DriftMonitor:
         if theta <= 1:
             raise ValueError(f"theta is the relative rise to detect and must be > 1 (e.g. 1.3); got {theta}")
         self.thetas = np.array([theta, 1.0 / theta])
+        self._grid = self.thetas[:, None] ** np.array(THETA_POWERS)[None, :]  # (direction, step)
+        self._log_grid_weights = np.log(THETA_WEIGHTS)
         self.tilts = weekday_tilts(weekday_amplitudes) if weekday_amplitudes else np.ones((0, 7))
         self.threshold = alarm_level(false_alarms_per_year, len(self.thetas) + (len(self.tilts) > 0))
         self.clear_fraction = clear_fraction
@@ -180,10 +199,18 @@ class DriftMonitor:
         state.hours.append(hour)
         state.log_w.append(float(np.log(max(share, 1e-12))))
         x_cum, m_cum = np.array(state.x_cum), np.array(state.m_cum)
-        for k, theta in enumerate(self.thetas):
-            llr = change_llr(x_cum, m_cum, shape, float(theta))
-            state.stat[k], best = roberts(float(state.carry[k]), llr, np.array(state.log_w))
-            state.start[k] = state.carry_start[k] if best < 0 else state.hours[best]
+        log_w = np.array(state.log_w)
+        for k, grid in enumerate(self._grid):
+            per_theta = [
+                roberts(float(state.carry[k, j]), change_llr(x_cum, m_cum, shape, float(theta)), log_w)
+                for j, theta in enumerate(grid)
+            ]
+            for j, (stat, best) in enumerate(per_theta):
+                state.day_stat[k, j] = stat
+                state.day_start[k][j] = state.carry_start[k][j] if best < 0 else state.hours[best]
+            weighted = self._log_grid_weights + state.day_stat[k]
+            state.stat[k] = log_sum(weighted)
+            state.start[k] = state.day_start[k][int(np.argmax(weighted))]
         if len(self.tilts):
             self._weekly(state, x_cum[-1], m_cum[-1], shape)
         return self._lifecycle(center_id, state, hour)
@@ -193,17 +220,23 @@ class DriftMonitor:
         tilt = self.tilts[:, state.day.weekday()]
         state.weekly_today = day_llr(x, m, shape, tilt)
         log_prior = -np.log(len(self.tilts))
-        per_start = [log_sum(log_prior + cum + state.weekly_today) for _, cum in state.weekly_starts]
-        best = int(np.argmax(per_start))
-        state.stat[2] = log_sum(np.array(per_start))
-        state.start[2] = state.weekly_starts[best][0]
+        today = datetime(state.day.year, state.day.month, state.day.day)
+        per_start = [
+            (log_sum(log_prior + cum + state.weekly_today), start)
+            for start, cum in state.weekly_starts
+            if (today - start).days >= WEEKLY_MIN_DAYS
+        ]
+        if not per_start:
+            return
+        state.stat[2] = log_sum(np.array([s for s, _ in per_start]))
+        state.start[2] = max(per_start, key=lambda p: p[0])[1]
 
     def _start_day(self, state: _Center, day: date, quantiles: Mapping[float, float]) -> None:
         if state.day is not None and len(state.x_cum) > 1:
             if state.day_quantiles:
                 state.history.append((state.x_cum[-1], state.day_quantiles))
-            state.carry = state.stat[:2].copy()
-            state.carry_start = list(state.start[:2])
+            state.carry = state.day_stat.copy()
+            state.carry_start = [list(starts) for starts in state.day_start]
             if state.weekly_today is not None:
                 for _, cum in state.weekly_starts:
                     cum += state.weekly_today
