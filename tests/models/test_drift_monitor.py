@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
 from fcplan.core.panel import DS, UNIQUE_ID, Y
-import numpy as np
-
 from fcplan.models.drift_monitor import CLEARED, DOWN, OPEN, UP, WEEKDAY, DriftMonitor, alert_id
 from fcplan.models.sequential import intraday_shares
 from fcplan.simulator import expected_daily, make_centers
