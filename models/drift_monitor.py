@@ -108,6 +108,12 @@ class _Center:
 THETA_POWERS = (1.0, 2.0)
 THETA_WEIGHTS = (0.75, 0.25)
 
+#: Prior weight of "off since the first hour seen" (a new model version is judged from
+#: its first hour): half a day's worth, so each restart adds half a day to the budget
+#: (daily champion changes would raise the bound from 1 to 1.5 a year), and a forecast
+#: wrong from the start is not judged as a change in one night hour (weight ~1 %).
+FIRST_HOUR_WEIGHT = 0.5
+
 #: Candidate start days the weekday test keeps (older starts only lower its statistic).
 WEEKLY_START_DAYS = 35
 #: A start day counts for the weekday test once it has a full week of evidence: before,
@@ -193,6 +199,9 @@ class DriftMonitor:
         if state.last_hour is not None and hour <= state.last_hour:
             return []
         state.last_hour = hour
+        if state.day is None:  # a new champion may be off from its first hour: weight that start too
+            state.carry[:] = np.log(FIRST_HOUR_WEIGHT)
+            state.carry_start = [[hour] * len(THETA_POWERS) for _ in range(2)]
         if hour.date() != state.day:
             self._start_day(state, hour.date(), quantiles)
         mean, shape = state.dist

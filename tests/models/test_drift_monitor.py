@@ -188,3 +188,15 @@ def test_an_alert_event_is_a_valid_forecast_alerts_record(centers, shares) -> No
     assert "retrain triggered" in record.message and record.evidence["theta"] == pytest.approx(1.3)
     assert "cusum_up log statistic" in record.message
     assert ForecastAlert.model_validate_json(record.model_dump_json()) == record
+
+
+def test_a_forecast_twice_too_high_from_the_first_hour_alarms_within_hours_to_two_days(centers, shares) -> None:
+    """A new model off from its first hour: the large center alarms the same morning (the
+    start "since the first hour" has its own weight); the noisiest (day-level size 32) within
+    two days, as its own day-level noise allows."""
+    hourly = sample_hourly_counts(centers, [], START, START + pd.Timedelta(days=3), seed=4)
+    events = feed(DriftMonitor(), hourly, calibrated(centers, 3, factor=2.0), shares)
+    first = {e.center_id: e for e in reversed(events) if e.status == OPEN}
+    assert sorted(first) == sorted(c.center_id for c in centers)
+    assert all(e.test == DOWN and e.window_end <= START + pd.Timedelta(hours=50) for e in first.values())
+    assert first[centers[0].center_id].window_end <= START + pd.Timedelta(hours=12)
