@@ -4,7 +4,8 @@ Feed it each center's hourly order counts in time order
 (:meth:`DriftMonitor.observe`), with the champion's daily quantiles for that
 hour's local day and the center's learned intraday profile. It runs three
 sequential tests per center (see :mod:`fcplan.models.sequential`): rates up by
-``theta`` since some hour, rates down by ``1/theta``, and a weekday-pattern change
+``theta`` (or ``theta**2``) since some hour, rates down by ``1/theta`` (or
+``theta**-2``), and a weekday-pattern change
 (the weekly profile tilted, level unchanged), each a Shiryaev-Roberts mixture
 over the start whose alarm level gives at most ``false_alarms_per_year`` false
 alarms a year for the three together. It returns alert events: ``open`` when a
@@ -14,7 +15,8 @@ A new model version (a retrain) restarts the center's statistics; an open alert
 then clears once the new champion has fitted the actuals for ``clear_hours``.
 Rolling coverage and wQL of the last complete days ride along as evidence.
 
-State lives in the object (one per process); it holds a few numbers per center.
+State lives in the object (one per process); it holds a few numbers per center
+(and the weekday test's evidence for its last 35 candidate start days).
 """
 
 from __future__ import annotations
