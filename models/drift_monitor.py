@@ -11,8 +11,12 @@ over the start whose alarm level gives at most ``false_alarms_per_year`` false
 alarms a year for the three together. It returns alert events: ``open`` when a
 statistic crosses the level, ``cleared`` once every statistic has stayed below
 ``clear_fraction * threshold`` for ``clear_hours`` hours in a row (hysteresis).
-A new model version (a retrain) restarts the center's statistics; an open alert
-then clears once the new champion has fitted the actuals for ``clear_hours``.
+A new model version while an alert is open (the retrain it triggered) restarts the
+center's statistics, and the alert clears once the new champion has fitted the
+actuals for ``clear_hours``. Any other change of champion keeps them: the tests'
+null is "each day's issued forecast is calibrated", whichever run issued it, so
+the evidence of earlier days stays valid, and a slow change (a weekday pattern
+needs a week) is not lost at every daily promotion.
 Rolling coverage and wQL of the last complete days ride along as evidence.
 
 State lives in the object (one per process); it holds a few numbers per center
@@ -194,9 +198,10 @@ class DriftMonitor:
         the last one seen is ignored. Returns the alert events it caused.
         """
         state = self._centers.get(center_id)
-        if state is None or state.model_version != model_version:
+        if state is None or (state.model_version != model_version and state.alert is not None):
             self.reset(center_id, model_version)
             state = self._centers[center_id]
+        state.model_version = model_version
         hour = pd.Timestamp(hour).to_pydatetime()
         if state.last_hour is not None and hour <= state.last_hour:
             return []

@@ -200,3 +200,18 @@ def test_a_forecast_twice_too_high_from_the_first_hour_alarms_within_hours_to_tw
     assert sorted(first) == sorted(c.center_id for c in centers)
     assert all(e.test == DOWN and e.window_end <= START + pd.Timedelta(hours=50) for e in first.values())
     assert first[centers[0].center_id].window_end <= START + pd.Timedelta(hours=12)
+
+
+def test_a_champion_change_without_an_open_alert_keeps_the_evidence(centers, shares) -> None:
+    """Daily promotions must not wipe a week of evidence: the alert opens as under one long-lived
+    version (after it, the version change is the retrain it triggered, and restarts the tests)."""
+    center = centers[1]
+    start = (START + pd.Timedelta(days=3)).tz_localize("Asia/Seoul")
+    weekly = tuple(np.asarray(center.weekly)[::-1] / np.asarray(center.weekly))
+    shift = Shift(center.center_id, start.to_pydatetime(), 1.0, weekly)
+    hourly = sample_hourly_counts([center], [], START, START + pd.Timedelta(days=16), 4, shifts=[shift])
+    quantiles = calibrated([center], 16)
+    steady = feed(DriftMonitor(), hourly, quantiles, shares)
+    daily = feed(DriftMonitor(), hourly, quantiles, shares, version=lambda h: f"v{h.day}")
+    assert steady and steady[0].status == OPEN and steady[0].test == WEEKDAY
+    assert daily and (daily[0].status, daily[0].test, daily[0].window_end) == (OPEN, WEEKDAY, steady[0].window_end)
