@@ -2,7 +2,8 @@
 
 :mod:`fcplan.storage.queries` reads one run at a time; these read the history of
 runs, plans and decisions, each bounded by a center, a date or a row limit so a
-year of daily runs stays cheap (the indexes of revision ``0004_i16-dashboard``).
+year of daily runs stays cheap (they read through the tables' primary keys and
+existing indexes; see benchmarks/dashboard_load.py).
 """
 
 from __future__ import annotations

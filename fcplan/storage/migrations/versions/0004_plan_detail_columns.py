@@ -2,7 +2,7 @@
 where its morning came from, its status and the change from the plan in force (the
 dashboard shows them; before, only the offline CSV had them).
 
-Revision ID: 0004_i14_planner
+Revision ID: 0004
 Revises: 0003
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_i14_planner"
+revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """The error correlation of a run's top-weighted ensemble members (the dashboard reads it).
 
-Revision ID: 0004_i15_calib
-Revises: 0004_i14_planner
+Revision ID: 0005
+Revises: 0004
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_i15_calib"
-down_revision = "0004_i14_planner"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
