@@ -23,7 +23,9 @@ from datetime import time as clock_time
 import pandas as pd
 from sqlalchemy import Engine
 
+from fcplan.app.simulated_centers import simulation_locales
 from fcplan.core.clock import SimulatedClock, local_today
+from fcplan.core.locales import Locales
 from fcplan.core.panel import DS, UNIQUE_ID, Y
 from fcplan.core.settings import ForecastSettings, Settings
 from fcplan.core.webhook import Webhook
@@ -89,10 +91,14 @@ class LoopSummary:
 
 
 def store_hours(engine: Engine, hourly: pd.DataFrame, tz: str) -> None:
-    """Hourly counts (``unique_id, ds`` local hour, ``y``) into ``center_hourly``, as the worker would."""
+    """Hourly counts (``unique_id, ds`` local hour in ``tz`` or tz-aware, ``y``) into
+    ``center_hourly``, as the worker would."""
     if hourly.empty:
         return
-    utc = hourly[DS].dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC").dt.tz_localize(None)
+    ds = hourly[DS]
+    if ds.dt.tz is None:
+        ds = ds.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+    utc = ds.dt.tz_convert("UTC").dt.tz_localize(None)
     now = utcnow()
     rows = [
         {
@@ -118,6 +124,7 @@ class SimulatedLoop:
         self.start = pd.Timestamp(start).tz_convert(self.tz)
         self.clock = SimulatedClock(self.start.to_pydatetime(), speed=0)
         self.centers = make_centers(cfg.centers, seed=cfg.seed, scale=cfg.scale)
+        self.locales = simulation_locales(settings)  # each center's own clock when a centers file says so
         self.forecast_cfg: ForecastSettings = settings.forecast.model_copy(update={"models": cfg.models})
         self._alerted: set[str] = set()
         url = settings.forecast.alert_webhook
@@ -133,10 +140,14 @@ class SimulatedLoop:
         self.summary = LoopSummary()
 
     def _counts(self, lo: pd.Timestamp, hi: pd.Timestamp) -> pd.DataFrame:
-        """Hourly counts of the local days ``[lo, hi)`` (whole days, drawn once)."""
-        return sample_hourly_counts(
-            self.centers, [], lo.tz_localize(None), hi.tz_localize(None), self.cfg.seed, self.tz, self.cfg.shifts
+        """Hourly counts (``ds`` UTC) of the hours in the instants ``[lo, hi)``: each
+        center's local days around them are drawn whole (the same draws in any window)."""
+        pad = pd.Timedelta(days=1) if self.locales is not None else pd.Timedelta(0)
+        counts = sample_hourly_counts(
+            self.centers, [], (lo - pad).tz_localize(None), (hi + pad).tz_localize(None), self.cfg.seed, self.tz,
+            self.cfg.shifts, locales=self.locales, utc=True,
         )
+        return counts[(counts[DS] >= lo) & (counts[DS] < hi)]
 
     def run(self) -> LoopSummary:
         started = time.perf_counter()
@@ -212,7 +223,8 @@ def run_simulated_loop(
     return SimulatedLoop(settings, engine, cfg, say).run()
 
 
-def shifts_from_specs(specs: Sequence[str], tz: str) -> tuple[Shift, ...]:
+def shifts_from_specs(specs: Sequence[str], tz: str, locales: Locales | None = None) -> tuple[Shift, ...]:
+    """``--shift CENTER:+40%@DAY``: the day is the center's local one (its zone in ``locales``, else ``tz``)."""
     from fcplan.simulator.shifts import parse_shift
 
-    return tuple(parse_shift(s, tz) for s in specs)
+    return tuple(parse_shift(s, tz, locales) for s in specs)
