@@ -139,20 +139,27 @@ class SimulatedLoop:
         )
         self.summary = LoopSummary()
 
-    def _counts(self, lo: pd.Timestamp, hi: pd.Timestamp) -> pd.DataFrame:
+    def _counts(self, lo: pd.Timestamp, hi: pd.Timestamp, whole_first_day: bool = False) -> pd.DataFrame:
         """Hourly counts (``ds`` UTC) of the hours in the instants ``[lo, hi)``: each
-        center's local days around them are drawn whole (the same draws in any window)."""
+        center's local days around them are drawn whole (the same draws in any window).
+        ``whole_first_day``: each center starts at its own local midnight of ``lo``'s date
+        (a history's first day is whole in every zone)."""
         pad = pd.Timedelta(days=1) if self.locales is not None else pd.Timedelta(0)
         counts = sample_hourly_counts(
             self.centers, [], (lo - pad).tz_localize(None), (hi + pad).tz_localize(None), self.cfg.seed, self.tz,
             self.cfg.shifts, locales=self.locales, utc=True,
         )
-        return counts[(counts[DS] >= lo) & (counts[DS] < hi)]
+        first = lo
+        if whole_first_day and self.locales is not None:
+            day = lo.tz_localize(None).normalize()
+            first = counts[UNIQUE_ID].map({c.center_id: day.tz_localize(self.locales.zone(c.center_id))
+                                           for c in self.centers})
+        return counts[(counts[DS] >= first) & (counts[DS] < hi)]
 
     def run(self) -> LoopSummary:
         started = time.perf_counter()
         history_start = self.start - pd.Timedelta(days=self.cfg.history_days)
-        store_hours(self.engine, self._counts(history_start, self.start), self.tz)
+        store_hours(self.engine, self._counts(history_start, self.start, whole_first_day=True), self.tz)
         self.say(f"backfilled {self.cfg.history_days} days of hourly orders for {len(self.centers)} centers")
         last_daily = None
         for day in range(self.cfg.days):

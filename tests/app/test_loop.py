@@ -134,6 +134,9 @@ def test_the_loop_simulates_each_center_on_the_centers_file_s_clock(sqlite_url: 
     hours = loop._counts(lo, lo + pd.Timedelta(days=1))
     assert hours.groupby("unique_id").size().eq(24).all()  # the clock's 24 hours, for every center
     assert hours["ds"].min() == lo and hours["ds"].max() == lo + pd.Timedelta(hours=23)
+    history = loop._counts(lo - pd.Timedelta(days=2), lo, whole_first_day=True)  # whole local days in every zone
+    assert history.groupby("unique_id")["ds"].min()["FC-GWANGJU"] == pd.Timestamp("2026-01-03", tz="Australia/Sydney")
+    assert history.groupby("unique_id")["ds"].min()["FC-BUSAN"] == lo - pd.Timedelta(days=2)
     store_hours(engine, hours, TZ)
     with engine.connect() as conn:
         rows = conn.execute(select(center_hourly.c.hour, center_hourly.c.orders).where(
