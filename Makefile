@@ -13,7 +13,7 @@ PD2 := .venv-pandas2
 BENCH := .venv-bench
 
 .PHONY: demo test test-fast test-pandas2 lint bench bench-quick bench-timing bench-suite bench-suite-quick test-bench \
-	dashboard clean install
+	dashboard clean install chromium
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,7 +46,16 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/fcplan demo
 
-test: $(STAMP) $(PD2)/.installed
+# The browser test (tests/dashboard/test_browser.py) drives Debian's Chromium through
+# Playwright: never a downloaded browser. Installed here when missing and apt is ours (CI runs as root).
+CHROMIUM := /usr/bin/chromium
+chromium:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; \
+	  else echo "note: $(CHROMIUM) is missing (sudo apt-get install -y chromium): the browser test will be skipped"; fi; }
+
+test: $(STAMP) $(PD2)/.installed chromium
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory test-pandas2
 

@@ -45,19 +45,23 @@ from accuracy import retail_panel, simulated_panel
 from fcplan.core.panel import DS, KEYS, UNIQUE_ID, Y
 from fcplan.core.quantiles import quantile_columns
 from fcplan.models.engine import run_engine
-from fcplan.planner.centers import CenterConfig
+from fcplan.planner.centers import WEEKDAYS, CenterConfig
 from fcplan.planner.crews import plan_crews
 
 LEVELS = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
 COLS = quantile_columns(LEVELS)
 PREMIUMS = (2.0, 1.0)
 HORIZON = 14
+#: A weekday without orders in each of the last CLOSED_WEEKS weeks is a closed day.
+CLOSED_WEEKS = 8
 TARGETS = {"retail_p2_ratio_vs_perfect": 1.20, "simulator_p2_ratio_vs_true_distribution": 1.05}
 
 
-def center(center_id: str, p: float) -> CenterConfig:
-    """A center priced as the benchmark prices: one 24-hour shift, 1 order per packer-hour."""
+def center(center_id: str, p: float, closed: tuple[str, ...] = ()) -> CenterConfig:
+    """A center priced as the benchmark prices: one 24-hour shift, 1 order per packer-hour;
+    closed on the weekdays ``closed``."""
     return CenterConfig(
+        closed_weekdays=closed,
         center_id=center_id,
         shifts=({"name": "all", "start": 0, "end": 24, "paid_hours": 24},),
         orders_per_packer_hour=1.0,
@@ -68,10 +72,20 @@ def center(center_id: str, p: float) -> CenterConfig:
     )
 
 
-def booked_hours(forecast: pd.DataFrame, p: float) -> pd.DataFrame:
+def closed_weekdays(train: pd.DataFrame, weeks: int = CLOSED_WEEKS) -> dict[str, tuple[str, ...]]:
+    """Per center, the weekdays without a single order in the last ``weeks`` weeks of
+    ``train``: what its centers file would list as ``closed_weekdays``."""
+    last = train[train[DS] > train[DS].max() - pd.Timedelta(weeks=weeks)]
+    busy = last.groupby([last[UNIQUE_ID].astype(str), last[DS].dt.dayofweek])[Y].max()
+    return {str(c): tuple(WEEKDAYS[d] for d, top in grp.droplevel(0).items() if top <= 0)
+            for c, grp in busy.groupby(level=0)}
+
+
+def booked_hours(forecast: pd.DataFrame, p: float, closed: dict[str, tuple[str, ...]] | None = None) -> pd.DataFrame:
     """``unique_id, ds, booked``: the planner's packer-hours per center-day at premium ``p``."""
     ids = forecast[UNIQUE_ID].astype(str).unique()
-    plan = plan_crews(forecast[[*KEYS, *COLS]], {c: center(c, p) for c in ids}, {})
+    closed = closed or {}
+    plan = plan_crews(forecast[[*KEYS, *COLS]], {c: center(c, p, closed.get(c, ())) for c in ids}, {})
     return plan[[UNIQUE_ID, DS]].assign(booked=plan["packer_hours"].to_numpy())
 
 
@@ -108,8 +122,10 @@ def seasonal_naive(train: pd.DataFrame) -> pd.DataFrame:
 
 
 def evaluate(panel: pd.DataFrame, windows: int, oracle=None, country: str | None = None,
-             time_limit_s: float = 120.0) -> dict[float, dict[str, float]]:
-    """Total cost of each plan over the windows, per premium p."""
+             time_limit_s: float = 120.0, dump: Path | None = None) -> dict[float, dict[str, float]]:
+    """Total cost of each plan over the windows, per premium p. ``dump``: a CSV path to write
+    every window's actuals and quantile forecasts to (for analysing where the cost comes from)."""
+    dumped = []
     last = panel[DS].max()
     covs = [c for c in panel.columns if c not in (*KEYS, Y)]
     totals: dict[float, dict[str, float]] = {p: {} for p in PREMIUMS}
@@ -129,8 +145,11 @@ def evaluate(panel: pd.DataFrame, windows: int, oracle=None, country: str | None
             quantile_plans["true_distribution"] = oracle.predictive_quantiles(
                 LEVELS, first, first + pd.Timedelta(days=HORIZON), as_of=first)
         needed = test[Y].to_numpy("float64")
+        shut = closed_weekdays(train)
+        dumped += [test[[*KEYS, Y]].merge(frame[[*KEYS, *COLS]].assign(ds=pd.to_datetime(frame[DS])), on=KEYS)
+                   .assign(plan=name, window=w) for name, frame in quantile_plans.items()]
         for p in PREMIUMS:
-            plans = {name: booked_hours(frame.assign(ds=pd.to_datetime(frame[DS])), p)
+            plans = {name: booked_hours(frame.assign(ds=pd.to_datetime(frame[DS])), p, shut)
                      for name, frame in quantile_plans.items()}
             plans["moving_average"] = moving_average(train, test)
             row = totals[p]
@@ -141,8 +160,32 @@ def evaluate(panel: pd.DataFrame, windows: int, oracle=None, country: str | None
                     raise RuntimeError(f"{name} planned {int(booked.notna().sum())} of {len(test)} center-days")
                 row[name] = row.get(name, 0.0) + cost(booked.to_numpy("float64"), needed, p)
         print(f"  window ending {(cutoff + pd.Timedelta(days=HORIZON)).date()}: fcplan weights "
-              f"{ {k: round(v, 2) for k, v in result.weights.items() if v > 0} }", flush=True)
+              f"{ {k: round(v, 2) for k, v in result.weights.items() if v > 0} }; closed weekdays "
+              f"{ {c: d for c, d in shut.items() if d} or 'none'}", flush=True)
+    frames = pd.concat(dumped, ignore_index=True)
+    if dump is not None:
+        frames.to_csv(dump, index=False)
+    print(breakdown(frames[frames["plan"] == "fcplan"], PREMIUMS[0]), flush=True)
     return totals
+
+
+def breakdown(frame: pd.DataFrame, p: float) -> str:
+    """Where fcplan's cost above perfect foresight comes from at premium ``p``: per weekday and
+    window, the short and idle cost as a share of the hours needed (``frame``: the dumped rows)."""
+    tau = p / (1 + p)
+    q = np.sort(frame[COLS].to_numpy("float64"), axis=1)
+    booked = np.array([np.interp(tau, LEVELS, row) for row in q])
+    weekday = frame[DS].dt.dayofweek.map(dict(enumerate(WEEKDAYS)))
+    total = float(frame[Y].sum())
+    parts = frame.assign(short=(1 + p) * np.maximum(frame[Y] - booked, 0) / total,
+                         idle=np.maximum(booked - frame[Y], 0) / total, weekday=weekday)
+    lines = [f"  fcplan's excess cost at p = {p:g} (share of the hours needed; before closed days):"]
+    for key in ("weekday", "window"):
+        table = parts.groupby(key, sort=key == "window")[["short", "idle"]].sum()
+        table = table.reindex(WEEKDAYS).dropna() if key == "weekday" else table
+        lines.append(f"    by {key}: " + ", ".join(f"{k}: short {r.short:.3f} idle {r.idle:.3f}"
+                                               for k, r in table.iterrows()))
+    return "\n".join(lines)
 
 
 def report(title: str, totals: dict[float, dict[str, float]]) -> dict:
@@ -158,12 +201,21 @@ def report(title: str, totals: dict[float, dict[str, float]]) -> dict:
     return out
 
 
+def _dump(args: argparse.Namespace, name: str) -> Path | None:
+    if args.dump is None:
+        return None
+    args.dump.mkdir(parents=True, exist_ok=True)
+    return args.dump / f"{name}.csv"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--centers", type=int, default=50)
     parser.add_argument("--quick", action="store_true", help="one window, 10 centers, 20 s engine budget")
     parser.add_argument("--only", choices=["retail", "simulator"], default=None)
     parser.add_argument("--time-limit", type=float, default=120.0, help="fcplan's time budget per forecast, s")
+    parser.add_argument("--dump", type=Path, default=None,
+                        help="folder to write each data set's actuals and quantile forecasts to (CSV)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     windows, centers = (1, min(args.centers, 10)) if args.quick else (3, args.centers)
@@ -171,15 +223,16 @@ def main() -> None:
     out: dict = {}
     if args.only in (None, "retail"):
         print("(a) online retail daily orders, UK and EU (holidays: GB)", flush=True)
-        out["retail"] = report("(a) online retail, UK and EU", evaluate(retail_panel(), windows, country="GB",
-                                                                         time_limit_s=limit))
+        totals = evaluate(retail_panel(), windows, country="GB", time_limit_s=limit, dump=_dump(args, "retail"))
+        out["retail"] = report("(a) online retail, UK and EU", totals)
     if args.only in (None, "simulator"):
         sim = simulated_panel(centers, 730)
         if sim is not None:
             print(f"(b) simulator, {centers} centers", flush=True)
             panel, oracle = sim
             out["simulator"] = report(f"(b) simulator, {centers} centers",
-                                      evaluate(panel, windows, oracle, country="KR", time_limit_s=limit))
+                                      evaluate(panel, windows, oracle, country="KR", time_limit_s=limit,
+                                               dump=_dump(args, "simulator")))
     met = {}
     for key, target in TARGETS.items():
         data, p, ratio = key.split("_", 2)

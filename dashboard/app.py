@@ -16,18 +16,22 @@ from fcplan.dashboard.views.common import CENTER_KEY
 
 HERE = Path(__file__).parent
 PAGES = [
-    st.Page(HERE / "views" / "forecast.py", title="Forecast", icon=":material/show_chart:", default=True),
-    st.Page(HERE / "views" / "staffing.py", title="Staffing plan", icon=":material/groups:"),
-    st.Page(HERE / "views" / "whatif.py", title="What-if", icon=":material/sell:"),
-    st.Page(HERE / "views" / "models.py", title="Models", icon=":material/leaderboard:"),
-    st.Page(HERE / "views" / "stream.py", title="Stream health", icon=":material/monitor_heart:"),
+    st.Page(HERE / "views" / "network.py", title="Network", icon=":material/hub:", url_path="network", default=True),
+    st.Page(HERE / "views" / "center.py", title="Center", icon=":material/show_chart:", url_path="center"),
+    st.Page(HERE / "views" / "staffing.py", title="Staffing plan", icon=":material/groups:", url_path="staffing"),
+    st.Page(HERE / "views" / "whatif.py", title="What-if", icon=":material/sell:", url_path="whatif"),
+    st.Page(HERE / "views" / "models.py", title="Models", icon=":material/leaderboard:", url_path="models"),
+    st.Page(HERE / "views" / "alerts.py", title="Alerts", icon=":material/notifications:", url_path="alerts"),
+    st.Page(HERE / "views" / "stream.py", title="Stream health", icon=":material/monitor_heart:", url_path="stream"),
 ]
 
 
 def _config() -> data.DashboardConfig:
     """The environment, read here only (cheap; re-read each run so a restart is never needed)."""
     settings = load_settings()
-    return data.DashboardConfig(url=settings.database.url, timezone=settings.timezone)
+    return data.DashboardConfig(
+        url=settings.database.url, timezone=settings.timezone, holiday_country=settings.forecast.holiday_country
+    )
 
 
 @st.fragment(run_every=data.REFRESH_S)
@@ -59,7 +63,7 @@ def main() -> None:
         else:
             st.session_state[CENTER_KEY] = None
             st.sidebar.info("No centers yet.")
-    st.sidebar.caption(f"Times in {cfg.timezone} · refreshes every {data.REFRESH_S} s")
+    st.sidebar.caption(f"Times in each center's zone (default {cfg.timezone}) · refreshes every {data.REFRESH_S} s")
     page.run()
 
 

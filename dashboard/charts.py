@@ -14,6 +14,7 @@ MEDIAN = "forecast median"
 _BLUE = "#1f6fb2"
 _INK = "#222222"
 _PROMO = "#f28e2b"
+_HOLIDAY = "#d62728"
 
 
 def _band_levels(levels: Sequence[str]) -> list[tuple[str, str]]:
@@ -37,12 +38,13 @@ def forecast_fan(
     forecast: pd.DataFrame,
     promos: pd.DataFrame,
     today: pd.Timestamp,
+    holidays: Sequence[pd.Timestamp] = (),
 ) -> alt.LayerChart:
     """Daily orders with the forecast fan.
 
     ``history``: ``ds, y`` (daily, local; the day ``today`` is partial);
     ``forecast``: ``ds`` and quantile columns ``"0.05"``...; ``promos``: ``start,
-    end, kind, discount_pct`` (local) to shade.
+    end, kind, discount_pct`` (local) to shade; ``holidays``: public holidays, marked.
     """
     levels = [c for c in forecast.columns if c != "ds" and level_of(c) is not None]
     complete = history[history["ds"] < today]
@@ -129,7 +131,20 @@ def forecast_fan(
     layers.append(
         alt.Chart(pd.DataFrame({"ds": [today]})).mark_rule(color="#888888", strokeDash=[2, 2]).encode(x=x)
     )
+    marked = [d for d in holidays if start <= d <= end + pd.Timedelta(days=1)]
+    if marked:
+        layers.append(holiday_marks(marked, x))
     return alt.layer(*layers).properties(height=360)
+
+
+def holiday_marks(days: Sequence[pd.Timestamp], x: alt.X) -> alt.Chart:
+    """A red tick at the top of the chart on each public holiday (``x``: the chart's day axis)."""
+    frame = pd.DataFrame({"ds": list(days), "label": "public holiday"})
+    return (
+        alt.Chart(frame)
+        .mark_rule(color=_HOLIDAY, strokeWidth=2, opacity=0.7)
+        .encode(x=x, tooltip=[alt.Tooltip("ds:T", title="day", format="%a %d %b"), alt.Tooltip("label:N", title="")])
+    )
 
 
 def staffing_bars(plan: pd.DataFrame, shift_order: Sequence[str]) -> alt.Chart:

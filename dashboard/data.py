@@ -19,10 +19,14 @@ from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from fcplan.core.panel import DS, UNIQUE_ID, Y
+from fcplan.dashboard import summaries
 from fcplan.storage import make_engine, outage
 from fcplan.storage import queries as q
+from fcplan.storage import report_queries as rq
 
 TTL_S = 5
+#: Hourly profiles change with the day only: read them again at most once an hour.
+PROFILE_TTL_S = 3600
 #: Seconds between live refreshes of the data parts of each page.
 REFRESH_S = 8
 HISTORY_DAYS = 120
@@ -36,6 +40,7 @@ class DashboardConfig:
 
     url: str
     timezone: str
+    holiday_country: str = "KR"
 
 
 def set_config(config: DashboardConfig) -> None:
@@ -105,12 +110,17 @@ def _simulated_now(url: str) -> datetime | None:
     return _when_tables(url, ("clock_state",), lambda: q.simulated_now(engine(url)), None)
 
 
-def local_today(tz: str, url: str | None = None) -> pd.Timestamp:
-    """Midnight of the centers' current local day (tz-naive), by the loop's simulated
-    clock when the database at ``url`` has one, else by the wall clock."""
+def local_now(tz: str, url: str | None = None) -> pd.Timestamp:
+    """The current local time in ``tz`` (tz-naive), by the loop's simulated clock when the
+    database at ``url`` has one, else by the wall clock."""
     simulated = _simulated_now(url) if url else None
     now = pd.Timestamp(simulated).tz_localize("UTC") if simulated is not None else pd.Timestamp.now(tz="UTC")
-    return now.tz_convert(tz).normalize().tz_localize(None)
+    return now.tz_convert(tz).tz_localize(None)
+
+
+def local_today(tz: str, url: str | None = None) -> pd.Timestamp:
+    """Midnight of the current local day in ``tz`` (tz-naive; see :func:`local_now`)."""
+    return local_now(tz, url).normalize()
 
 
 def _utc_of_local(ts: pd.Timestamp, tz: str) -> datetime:
@@ -125,23 +135,85 @@ def to_local(ts: Any, tz: str) -> pd.Timestamp | None:
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def hourly_since(url: str, tz: str, local_start: pd.Timestamp) -> pd.DataFrame:
-    """``unique_id, ds (local hour), y`` from ``local_start`` on."""
-    since = _utc_of_local(local_start, tz)
+def center_configs(url: str) -> dict[str, dict]:
+    """Each center's configuration (zone, holiday country, shifts) as the newest plan stored it."""
+    return _when_tables(url, ("plan_runs",), lambda: rq.plan_center_configs(engine(url)), {})
+
+
+def zone_of(url: str, tz: str, center: str) -> str:
+    """The center's IANA zone: the one its newest plan was made in, else the dashboard's ``tz``."""
+    return str(center_configs(url).get(center, {}).get("timezone") or tz)
+
+
+def zones(url: str, tz: str) -> tuple[tuple[str, str], ...]:
+    """``(center, zone)`` of every center whose plan names a zone (hashable, for the caches)."""
+    return tuple(sorted((c, str(conf["timezone"])) for c, conf in center_configs(url).items() if conf.get("timezone")))
+
+
+def holiday_country_of(url: str, country: str, center: str) -> str:
+    return str(center_configs(url).get(center, {}).get("holiday_country") or country)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def hourly_since(
+    url: str,
+    tz: str,
+    since: datetime,
+    zone_map: tuple[tuple[str, str], ...] = (),
+    centers: tuple[str, ...] | None = None,
+) -> pd.DataFrame:
+    """``unique_id, ds (the center's local hour), y`` from ``since`` (naive UTC) on, of
+    ``centers`` (None: every center)."""
+
+    def read() -> pd.DataFrame:
+        counts = rq.hourly_counts(engine(url), since, centers)
+        local = q.local_hours(counts[UNIQUE_ID], counts["hour_utc"], tz, dict(zone_map))
+        return pd.DataFrame({UNIQUE_ID: counts[UNIQUE_ID], DS: local, Y: counts[Y]})
+
     empty = pd.DataFrame(
         {UNIQUE_ID: pd.Series(dtype=str), DS: pd.Series(dtype="datetime64[ns]"), Y: pd.Series(dtype=float)}
     )
-    return _when_tables(
-        url,
-        ("center_hourly",),
-        lambda: q.hourly_orders(engine(url), tz, since=since)[[UNIQUE_ID, DS, Y]],
-        empty,
-    )
+    return _when_tables(url, ("center_hourly",), read, empty)
 
 
-def daily_history(url: str, tz: str, days: int = HISTORY_DAYS) -> pd.DataFrame:
-    """Orders per center per local day for the last ``days`` days, today included (partial)."""
-    hourly = hourly_since(url, tz, local_today(tz, url) - pd.Timedelta(days=days))
+def hourly_local(url: str, tz: str, days_back: int, center: str | None = None) -> pd.DataFrame:
+    """Orders per center (or of ``center``) per local hour from each center's midnight
+    ``days_back`` days ago (0: today so far), in the center's own zone."""
+    zone_map = zones(url, tz)
+    if center is not None:
+        zone_map = tuple((c, z) for c, z in zone_map if c == center)
+    starts = {z: local_today(z, url) - pd.Timedelta(days=days_back) for z in {tz, *dict(zone_map).values()}}
+    since = min(_utc_of_local(start, z) for z, start in starts.items())
+    hourly = hourly_since(url, tz, since, zone_map, None if center is None else (center,))
+    if hourly.empty:
+        return hourly
+    first_of_zone = {c: starts[z] for c, z in zone_map}
+    first = hourly[UNIQUE_ID].map(first_of_zone).fillna(starts[tz])
+    return hourly[hourly[DS] >= first].reset_index(drop=True)
+
+
+@st.cache_data(ttl=PROFILE_TTL_S, show_spinner=False)
+def hour_profiles(url: str, tz: str, days: int, key: tuple[tuple[str, str], ...]) -> pd.DataFrame:
+    """Each center's typical share of a day's orders per local hour over the ``days`` days
+    before its today (:func:`fcplan.dashboard.summaries.hour_shares`); ``key``: ``(zone, today)``
+    pairs, so a new local day reads it again, else once per :data:`PROFILE_TTL_S`."""
+    hourly = hourly_local(url, tz, days)
+    zone_map = dict(zones(url, tz))
+    today_of = dict(key)
+    today = {c: pd.Timestamp(today_of[zone_map.get(c, tz)]) for c in hourly[UNIQUE_ID].unique()}
+    return summaries.hour_shares(hourly, today, days)
+
+
+def profile_key(url: str, tz: str) -> tuple[tuple[str, str], ...]:
+    """``(zone, local today)`` of every zone in use: the cache key of :func:`hour_profiles`."""
+    names = sorted({tz, *dict(zones(url, tz)).values()})
+    return tuple((z, str(local_today(z, url).date())) for z in names)
+
+
+def daily_history(url: str, tz: str, days: int = HISTORY_DAYS, center: str | None = None) -> pd.DataFrame:
+    """Orders per center (or of ``center``) per local day for the last ``days`` days, today
+    included (partial)."""
+    hourly = hourly_local(url, tz, days, center)
     if hourly.empty:
         return hourly
     hourly = hourly.assign(**{DS: hourly[DS].dt.normalize()})
@@ -149,7 +221,7 @@ def daily_history(url: str, tz: str, days: int = HISTORY_DAYS) -> pd.DataFrame:
 
 
 def today_hourly(url: str, tz: str) -> pd.DataFrame:
-    return hourly_since(url, tz, local_today(tz, url))
+    return hourly_local(url, tz, 0)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
@@ -239,9 +311,14 @@ def promotions_for(url: str, tz: str, center: str) -> pd.DataFrame:
     return promos[["promo_id", "kind", "discount_pct", "start", "end"]]
 
 
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _center_ids(url: str) -> list[str]:
+    return _when_tables(url, ("center_hourly",), lambda: rq.center_ids(engine(url)), [])
+
+
 def centers(url: str, tz: str) -> list[str]:
-    """Every center with recent orders, a forecast or a plan, sorted."""
-    found: set[str] = set(daily_history(url, tz)[UNIQUE_ID].astype(str))
+    """Every center with orders, a forecast or a plan, sorted."""
+    found: set[str] = set(_center_ids(url))
     _, forecast = latest_forecast(url)
     if not forecast.empty:
         found |= set(forecast[UNIQUE_ID].astype(str))
@@ -249,3 +326,42 @@ def centers(url: str, tz: str) -> list[str]:
     if not plan.empty:
         found |= set(plan["center_id"])
     return sorted(found)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def newest_forecast(url: str) -> tuple[dict | None, pd.DataFrame]:
+    """The newest forecast run, champion or not, and its frame (the champion's when it is the newest)."""
+
+    def read() -> tuple[dict | None, pd.DataFrame]:
+        run = q.latest_forecast_run(engine(url))
+        current, frame = latest_forecast(url)
+        if run is None or (current is not None and current["run_id"] == run["run_id"]):
+            return current, frame
+        return run, q.forecast_frame(engine(url), run["run_id"])
+
+    return _when_tables(url, ("forecast_runs", "forecasts"), read, (None, pd.DataFrame()))
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def runs(url: str, limit: int = 400) -> pd.DataFrame:
+    """The newest forecast runs, newest first (``run_id, created_at, data_end, status, ...``)."""
+    return _when_tables(url, ("forecast_runs",), lambda: rq.runs_frame(engine(url), limit), pd.DataFrame(
+        columns=rq.RUN_COLUMNS))
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def leaderboard_history(url: str, run_ids: tuple[str, ...]) -> pd.DataFrame:
+    return _when_tables(url, ("leaderboard",), lambda: rq.leaderboard_history(engine(url), run_ids), pd.DataFrame())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def issued_forecasts(
+    url: str, center: str, since: pd.Timestamp, until: pd.Timestamp, levels: tuple[float, ...]
+) -> pd.DataFrame:
+    """The day-ahead forecast issued for each of ``center``'s days in ``[since, until)``."""
+    return _when_tables(
+        url,
+        ("forecast_runs", "forecasts"),
+        lambda: rq.issued_forecasts(engine(url), center, since.date(), until.date(), levels),
+        pd.DataFrame(),
+    )

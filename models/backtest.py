@@ -181,11 +181,32 @@ def stack_predictions(
     return names, preds, base
 
 
+def point_evidence(keys: pd.DataFrame, splits: Sequence[Split], horizon: int, freq: str) -> pd.DataFrame:
+    """Per backtest point of ``keys`` (``window, unique_id, ds``): its 0-based horizon
+    ``step`` after its window's cutoff and its series' ``scale`` on that window's training
+    data (:func:`fcplan.models.conformal.series_scale`), aligned with ``keys``' rows."""
+    from fcplan.models.conformal import panel_scales
+
+    season = season_length(freq)
+    parts = []
+    for split in splits:
+        ds = pd.date_range(split.cutoff, periods=horizon + 1, freq=freq)[1:]
+        steps = pd.DataFrame({"window": split.window, DS: ds, "step": np.arange(horizon)})
+        scales = panel_scales(split.train, season).rename(SCALE).reset_index().assign(window=split.window)
+        parts.append((steps, scales))
+    steps = pd.concat([p[0] for p in parts], ignore_index=True)
+    scales = pd.concat([p[1] for p in parts], ignore_index=True)
+    out = keys[["window", *KEYS]].merge(steps, on=["window", DS], how="left")
+    out = out.merge(scales, on=["window", UNIQUE_ID], how="left")
+    return out[["step", SCALE]].reset_index(drop=True)
+
+
 def score(frame: pd.DataFrame, quantiles: Sequence[float]) -> dict[str, float]:
-    """wQL, WAPE, MASE and outer-interval coverage of a scored window frame
+    """wQL, WAPE, MASE, outer-interval coverage and the coverage of every central band
+    (``coverage_80``... see :func:`fcplan.models.metrics.bands`) of a scored window frame
     (quantile columns, ``y``, ``scale``, ``unique_id``)."""
     from fcplan.core.quantiles import median_index
-    from fcplan.models.metrics import coverage, mase, wape, wql
+    from fcplan.models.metrics import band_coverage, coverage, mase, wape, wql
 
     cols = [quantile_name_of(frame, q) for q in quantiles]
     y = frame[ACTUAL].to_numpy("float64")
@@ -196,6 +217,7 @@ def score(frame: pd.DataFrame, quantiles: Sequence[float]) -> dict[str, float]:
         "wape": wape(y, point),
         "mase": mase(y, point, frame[SCALE].to_numpy("float64"), frame[UNIQUE_ID].to_numpy()),
         "coverage": coverage(y, q_pred),
+        **band_coverage(y, q_pred, quantiles),
     }
 
 

@@ -73,9 +73,10 @@ class Forecaster(ABC):
         y = panel[Y].to_numpy()
         finite = y[np.isfinite(y)]
         self.nonnegative_ = bool(finite.size == 0 or finite.min() >= 0)
-        by_series = panel.groupby(UNIQUE_ID, sort=False)[Y]
-        self.scale_ = by_series.agg(lambda s: np.nanmax(np.abs(s.to_numpy()), initial=0.0))
-        self.fallback_level_ = by_series.agg(lambda s: float(np.nan_to_num(s.tail(7).mean())))
+        by_series = panel[Y].abs().groupby(panel[UNIQUE_ID], sort=False)
+        self.scale_ = by_series.max().fillna(0.0)
+        tails = panel.groupby(UNIQUE_ID, sort=False).tail(7)
+        self.fallback_level_ = tails[Y].groupby(tails[UNIQUE_ID], sort=False).mean().fillna(0.0)
         self._fit(panel)
         self.fitted_ = True
         return self

@@ -24,9 +24,14 @@ import pandas as pd
 from fcplan.core.frequency import season_length
 from fcplan.core.panel import DS, UNIQUE_ID, Y, covariate_columns
 from fcplan.models.base import Forecaster
+from fcplan.models.features import grid_positions
+from fcplan.models.vectorized import right_align
 
 log = logging.getLogger(__name__)
 
+#: Seasons longer than this (52 weeks of weekly data) are not required ``min_seasons``
+#: times before a model is fitted: the models treat such a season as optional.
+MAX_REQUIRED_SEASON = 24
 #: At most this many past origins feed the empirical error distribution.
 MAX_ERRORS = 730
 
@@ -42,8 +47,33 @@ class SeriesData:
 
 
 def regular_series(panel: pd.DataFrame, freq: str, covariates: Sequence[str]) -> list[SeriesData]:
-    """Split a sorted panel (``unique_id, ds, y`` + ``covariates``) into regular arrays."""
+    """Split a sorted panel (``unique_id, ds, y`` + ``covariates``) into regular arrays.
+
+    Fixed-length frequencies (hours, days, weeks) are laid out for all series at once
+    in numpy; calendar ones (months) series by series with pandas."""
     offset = pd.tseries.frequencies.to_offset(freq)
+    where = grid_positions(panel, freq)
+    if where is None:
+        return _regular_series_by_group(panel, offset, covariates)
+    ids, pos, step = panel[UNIQUE_ID].to_numpy(), where.pos, where.step_ns
+    y_all = panel[Y].to_numpy(dtype="float64")
+    x_all = panel[list(covariates)].to_numpy(dtype="float64") if covariates else np.zeros((len(ids), 0))
+    out = []
+    for a, b in zip(where.starts, where.ends, strict=True):
+        p = pos[a:b]
+        n = int(p[-1]) + 1
+        y = np.full(n, np.nan)
+        y[p] = y_all[a:b]
+        x = np.zeros((n, x_all.shape[1]))
+        x[p] = np.nan_to_num(x_all[a:b])
+        grid = pd.DatetimeIndex(where.first_ns[len(out)] + step * np.arange(n, dtype="int64"))
+        out.append(SeriesData(str(ids[a]), grid, y, x))
+    return out
+
+
+def _regular_series_by_group(
+    panel: pd.DataFrame, offset: pd.DateOffset, covariates: Sequence[str]
+) -> list[SeriesData]:
     out = []
     for uid, grp in panel.groupby(UNIQUE_ID, sort=False):
         grid = pd.date_range(grp[DS].iloc[0], grp[DS].iloc[-1], freq=offset)
@@ -71,6 +101,53 @@ def empirical_quantiles(
     q = np.asarray(quantiles, dtype="float64")
     rows = [np.quantile(e, q) if e.size else np.zeros_like(q) for e in errors]
     return point[:, None] + np.vstack(rows)
+
+
+def row_quantiles(values: np.ndarray, quantiles: Sequence[float]) -> np.ndarray:
+    """``(n, E) -> (n, n_q)``: ``np.quantile`` (linear) of each row's finite values, for all
+    rows at once; rows without any give 0."""
+    q = np.asarray(quantiles, dtype="float64")
+    ordered = np.sort(values, axis=1)  # NaN last
+    count = np.isfinite(ordered).sum(axis=1)
+    pos = (np.maximum(count, 1) - 1)[:, None] * q[None, :]
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, np.maximum(count - 1, 0)[:, None])
+    v_lo, v_hi = np.take_along_axis(ordered, lo, axis=1), np.take_along_axis(ordered, hi, axis=1)
+    out = v_lo + (pos - lo) * (v_hi - v_lo)
+    return np.where(count[:, None] > 0, out, 0.0)
+
+
+def seasonal_naive_batch(y: np.ndarray, h: int, season: int, quantiles: Sequence[float]) -> np.ndarray:
+    """:func:`seasonal_naive_quantiles` of every row of a right-aligned ``y`` ``(n, T)`` (NaN
+    before each series starts) that has more than ``season * ceil(h / season) + 1`` values."""
+    t_len = y.shape[1]
+    steps = np.arange(h)
+    point = y[:, t_len - season + steps % season]
+    out = np.empty((len(y), h, len(quantiles)))
+    for k in range(1, h + 1):
+        lag = season * int(np.ceil(k / season))
+        errors = (y[:, lag:] - y[:, :-lag])[:, -MAX_ERRORS:]
+        out[:, k - 1] = point[:, k - 1, None] + row_quantiles(errors, quantiles)
+    return out
+
+
+def moving_average_batch(y: np.ndarray, h: int, window: int, quantiles: Sequence[float]) -> np.ndarray:
+    """:func:`moving_average_quantiles` of every row of a right-aligned ``y`` ``(n, T)`` that
+    has more than ``window + h`` values."""
+    t_len = y.shape[1]
+    ok = np.isfinite(y)
+    zero = np.zeros((len(y), 1))
+    sums = np.concatenate([zero, np.cumsum(np.where(ok, y, 0.0), axis=1)], axis=1)
+    full = np.concatenate([zero, np.cumsum(ok, axis=1)], axis=1)
+    # ma[:, t] = mean(y[:, t-window:t]) for t = window..T, NaN unless all observed
+    ma = (sums[:, window:] - sums[:, :-window]) / window
+    ma = np.where(full[:, window:] - full[:, :-window] == window, ma, np.nan)
+    out = np.empty((len(y), h, len(quantiles)))
+    for k in range(1, h + 1):
+        origins = t_len - k + 1 - window  # ma columns for t = window..T-k
+        errors = (y[:, window + k - 1:] - ma[:, :origins])[:, -MAX_ERRORS:]
+        out[:, k - 1] = ma[:, -1, None] + row_quantiles(errors, quantiles)
+    return out
 
 
 def seasonal_naive_quantiles(y: np.ndarray, h: int, season: int, quantiles: Sequence[float]) -> np.ndarray:
@@ -126,6 +203,7 @@ def fallback_reason(y: np.ndarray, min_length: int, max_gap_share: float = 0.1) 
 
 
 _FALLBACK = "fallback"
+_BATCH = "batch"
 
 
 def _fit_chunk(model: LocalForecaster, chunk: list[SeriesData]) -> list[tuple[Any, str | None]]:
@@ -141,7 +219,8 @@ class LocalForecaster(Forecaster):
     None: all), which bound fit time.
     """
 
-    #: Fewer observations than this (in seasons + 2 points) fall back to the baseline.
+    #: Fewer observations than this (in seasons, at most :data:`MAX_REQUIRED_SEASON` steps
+    #: each, + 2 points) fall back to the baseline.
     min_seasons: ClassVar[float] = 2.0
     #: Whether the model falls back at all (the baselines handle every series).
     can_fall_back: ClassVar[bool] = True
@@ -151,7 +230,9 @@ class LocalForecaster(Forecaster):
         self.used_covariates_: list[str] = used
         series = regular_series(panel, self.freq_, used)
         n_jobs = int(self.params["n_jobs"])
-        if n_jobs > 1 and len(series) > 4 * n_jobs:
+        if self._batched(len(series)):
+            results = self._fit_all_at_once(series)
+        elif n_jobs > 1 and len(series) > 4 * n_jobs:
             chunks = [series[i::n_jobs] for i in range(n_jobs)]
             with ProcessPoolExecutor(n_jobs) as pool:
                 parts = list(pool.map(_fit_chunk, [self] * n_jobs, chunks))
@@ -176,21 +257,41 @@ class LocalForecaster(Forecaster):
     def _used_covariates(self, panel: pd.DataFrame) -> list[str]:
         return covariate_columns(panel) if self.uses_covariates else []
 
-    def _fit_one(self, series: SeriesData) -> tuple[Any, str | None]:
+    def _prepare(self, series: SeriesData) -> tuple[np.ndarray, np.ndarray, str | None]:
+        """The last ``max_length`` points of a series and why it cannot be fitted (or None)."""
         max_length = self.params["max_length"]
         y, x = series.y, series.x
         if max_length:
             y, x = y[-int(max_length) :], x[-int(max_length) :]
-        if self.can_fall_back:
-            need = int(self.min_seasons * self.season_) + 2
-            reason = fallback_reason(y, need)
-            if reason is None:
-                try:
-                    return self._fit_series(interpolate_gaps(y), x), None
-                except Exception as exc:
-                    reason = f"fit failed ({type(exc).__name__}: {str(exc)[:80]})"
-            return (_FALLBACK, interpolate_gaps(y)), reason
-        return self._fit_series(interpolate_gaps(y), x), None
+        if not self.can_fall_back:
+            return y, x, None
+        return y, x, fallback_reason(y, int(self.min_seasons * min(self.season_, MAX_REQUIRED_SEASON)) + 2)
+
+    def _fit_one(self, series: SeriesData) -> tuple[Any, str | None]:
+        y, x, reason = self._prepare(series)
+        if reason is None:
+            try:
+                return self._fit_series(interpolate_gaps(y), x), None
+            except Exception as exc:
+                if not self.can_fall_back:
+                    raise
+                reason = f"fit failed ({type(exc).__name__}: {str(exc)[:80]})"
+        return (_FALLBACK, interpolate_gaps(y)), reason
+
+    def _fit_all_at_once(self, series: list[SeriesData]) -> list[tuple[Any, str | None]]:
+        """The batched path: the series a model can handle are fitted together by
+        ``_fit_batch``; their states are ``(_BATCH, row)``."""
+        prepared = [self._prepare(s) for s in series]
+        good = [i for i, (_, _, reason) in enumerate(prepared) if reason is None]
+        self.batch_rows_ = np.array(good, dtype=int)
+        self.batch_ = self._fit_batch(
+            [interpolate_gaps(prepared[i][0]) for i in good], [prepared[i][1] for i in good]
+        ) if good else None
+        row = {i: j for j, i in enumerate(good)}
+        return [
+            ((_BATCH, row[i]), None) if reason is None else ((_FALLBACK, interpolate_gaps(y)), reason)
+            for i, (y, _, reason) in enumerate(prepared)
+        ]
 
     def _predict(self, h: int, future: pd.DataFrame, quantiles: list[float]) -> np.ndarray:
         names = self.used_covariates_
@@ -204,7 +305,12 @@ class LocalForecaster(Forecaster):
             )
         x_future = future[names].to_numpy(dtype="float64").reshape(len(self.series_ids_), h, len(names))
         out = np.empty((len(self.series_ids_), h, len(quantiles)))
+        batch_rows = getattr(self, "batch_rows_", np.array([], dtype=int))
+        if getattr(self, "batch_", None) is not None and batch_rows.size:
+            out[batch_rows] = self._predict_batch(self.batch_, h, x_future[batch_rows], quantiles)
         for i, state in enumerate(self.states_):
+            if isinstance(state, tuple) and state and state[0] == _BATCH:
+                continue
             if isinstance(state, tuple) and state and state[0] == _FALLBACK:
                 out[i] = seasonal_naive_quantiles(state[1], h, self.season_, quantiles)
                 continue
@@ -223,6 +329,19 @@ class LocalForecaster(Forecaster):
         return np.asarray(state.y, dtype="float64")
 
     # ------------------------------------------------------------- subclass
+    def _batched(self, n_series: int) -> bool:
+        """Whether to fit all series at once with ``_fit_batch`` (models vectorised across
+        series override it); otherwise ``_fit_series`` runs series by series."""
+        return False
+
+    def _fit_batch(self, ys: list[np.ndarray], xs: list[np.ndarray]) -> Any:
+        """Fit all gap-free series ``ys`` (each ``(n_i,)``, covariates ``(n_i, k)``) at once."""
+        raise NotImplementedError
+
+    def _predict_batch(self, state: Any, h: int, x_future: np.ndarray, quantiles: list[float]) -> np.ndarray:
+        """``(n, h, n_q)`` of the batch's series from ``_fit_batch``'s state and covariates ``(n, h, k)``."""
+        raise NotImplementedError
+
     def _fit_series(self, y: np.ndarray, x: np.ndarray) -> Any:
         """Fit on one gap-free series ``y`` (n,) with covariates ``x`` (n, k); return its state."""
         raise NotImplementedError
@@ -239,14 +358,49 @@ class _History:
     y: np.ndarray
 
 
-class SeasonalNaive(LocalForecaster):
+class _BatchedBaseline(LocalForecaster):
+    """A baseline computed for all long-enough series at once (the others series by series)."""
+
+    can_fall_back = False
+
+    def _batched(self, n_series: int) -> bool:
+        return True
+
+    def _fit_batch(self, ys: list[np.ndarray], xs: list[np.ndarray]) -> Any:
+        return ys
+
+    def _long_enough(self, h: int) -> int:
+        raise NotImplementedError
+
+    def _batch_rows(self, y: np.ndarray, h: int, quantiles: list[float]) -> np.ndarray:
+        raise NotImplementedError
+
+    def _predict_batch(self, state: Any, h: int, x_future: np.ndarray, quantiles: list[float]) -> np.ndarray:
+        ys: list[np.ndarray] = state
+        need = self._long_enough(h)
+        long = np.array([len(y) > need for y in ys], dtype=bool)
+        out = np.empty((len(ys), h, len(quantiles)))
+        if long.any():
+            out[long] = self._batch_rows(right_align([y for y, k in zip(ys, long, strict=True) if k]), h,
+                                         quantiles)
+        for i in np.flatnonzero(~long):
+            out[i] = self._forecast_series(_History(ys[i]), h, np.empty((h, 0)), quantiles)
+        return out
+
+
+class SeasonalNaive(_BatchedBaseline):
     """Repeat the last season (7 days / 52 weeks / 24 hours; naive when shorter).
 
     Quantiles: empirical distribution of in-sample errors at each step's lag.
     """
 
     name = "seasonal_naive"
-    can_fall_back = False
+
+    def _long_enough(self, h: int) -> int:
+        return self.season_ * int(np.ceil(h / self.season_)) + 1
+
+    def _batch_rows(self, y: np.ndarray, h: int, quantiles: list[float]) -> np.ndarray:
+        return seasonal_naive_batch(y, h, self.season_, quantiles)
 
     def __init__(self, n_jobs: int = 1, max_length: int | None = None) -> None:
         super().__init__(n_jobs=n_jobs, max_length=max_length)
@@ -260,14 +414,19 @@ class SeasonalNaive(LocalForecaster):
         return seasonal_naive_quantiles(state.y, h, self.season_, quantiles)
 
 
-class MovingAverage(LocalForecaster):
+class MovingAverage(_BatchedBaseline):
     """Flat mean of the last ``window`` observations (default 28).
 
     Quantiles: empirical distribution of in-sample h-step errors of the same rule.
     """
 
     name = "moving_average"
-    can_fall_back = False
+
+    def _long_enough(self, h: int) -> int:
+        return int(self.params["window"]) + h
+
+    def _batch_rows(self, y: np.ndarray, h: int, quantiles: list[float]) -> np.ndarray:
+        return moving_average_batch(y, h, int(self.params["window"]), quantiles)
 
     def __init__(self, window: int = 28, n_jobs: int = 1, max_length: int | None = None) -> None:
         super().__init__(window=window, n_jobs=n_jobs, max_length=max_length)

@@ -7,10 +7,11 @@ retrainer, the ``fcplan forecast``/``backtest`` commands).
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -30,16 +31,28 @@ from fcplan.core.panel import (
 )
 from fcplan.core.quantiles import check_levels, median_index, quantile_columns
 from fcplan.models.backtest import (
+    SCALE,
     Split,
     WindowResult,
     make_splits,
+    point_evidence,
     run_window,
     score,
     stack_predictions,
     usable_windows,
 )
+from fcplan.models.bagging import bagged, base_name
 from fcplan.models.base import Forecaster
-from fcplan.models.ensemble import EnsembleForecaster, apply_spread, calibrate_spread, combine, select_weights
+from fcplan.models.conformal import Calibration, fit_conformal
+from fcplan.models.ensemble import (
+    Calibrator,
+    EnsembleForecaster,
+    SpreadCalibration,
+    calibrate_spread,
+    combine,
+    select_weights,
+)
+from fcplan.models.metrics import bands
 from fcplan.models.registry import BASELINES, MODELS, get_model, hyperparameters
 
 log = logging.getLogger(__name__)
@@ -48,11 +61,21 @@ LEADERBOARD_COLUMNS = ["model", "window", "wql", "wape", "mase", "coverage", "we
 ALL_WINDOWS = "all"
 #: Series sampled to estimate a model's fit time against ``time_limit_s``.
 PILOT_SERIES = 8
-#: Default time budget (``time_limit_s=None``): this many seconds, plus
-#: :data:`BUDGET_PER_SERIES_S` per series, at most :data:`MAX_DEFAULT_BUDGET_S`.
-BASE_BUDGET_S = 20.0
-BUDGET_PER_SERIES_S = 0.3
-MAX_DEFAULT_BUDGET_S = 900.0
+#: Without ``time_limit_s`` the work is bounded by the data, never by seconds (so the
+#: same input and seed give the same forecast on any machine load): global models
+#: train for their epochs / boosting rounds, and a local model is left out of the
+#: *default* pool (logged) on panels of more than this many cells (series x the steps
+#: it fits on, at most its ``max_length``), where its per-series fits would dominate.
+MAX_DEFAULT_CELLS: dict[str, int] = {"sarimax": 40_000, "ets": 400_000}
+#: How the ensemble's quantiles are calibrated on the backtest: conformal offsets
+#: (:mod:`fcplan.models.conformal`, the default), the width factors used before them
+#: (``"spread"``, see :func:`fcplan.models.ensemble.calibrate_spread`), or not at all.
+CALIBRATIONS = ("conformal", "spread", "none")
+#: Calibration evidence on panels of few series: the backtest windows are topped up with
+#: older calibration windows (only the ensemble's members are refit there) up to about
+#: this many series x windows, at most :data:`MAX_CALIBRATION_WINDOWS` windows in all.
+CALIBRATION_SERIES_WINDOWS = 24
+MAX_CALIBRATION_WINDOWS = 6
 #: Order in which the pool is tried under a budget: cheap and usually strong first,
 #: so that a tight budget drops the costly models (unlisted names go last).
 COST_ORDER = (
@@ -60,32 +83,52 @@ COST_ORDER = (
 )
 
 
-def default_time_limit(n_series: int) -> float:
-    """Seconds the engine allows itself when the caller gives no ``time_limit_s``:
-    a few seconds on small panels, growing with the number of series."""
-    return min(MAX_DEFAULT_BUDGET_S, BASE_BUDGET_S + BUDGET_PER_SERIES_S * n_series)
+def default_pool(names: Sequence[str], panel: pd.DataFrame) -> list[str]:
+    """``names`` less the local models the panel is too large for (see :data:`MAX_DEFAULT_CELLS`)."""
+    lengths = panel.groupby(UNIQUE_ID, sort=False).size().to_numpy()
+    keep = []
+    for name in names:
+        cap = MAX_DEFAULT_CELLS.get(name)
+        if cap is None:
+            keep.append(name)
+            continue
+        max_length = MODELS[name]().params.get("max_length") or int(lengths.max())
+        cells = int(np.minimum(lengths, max_length).sum())
+        if cells > cap:
+            log.warning("model %s left out of the default pool: %d series x steps, more than its %d "
+                        "(pass models=... or a time limit to try it)", name, cells, cap)
+            continue
+        keep.append(name)
+    return keep
+
+
+def calibration_windows(n_series: int, windows: int) -> int:
+    """Older windows added for calibration evidence (see :data:`CALIBRATION_SERIES_WINDOWS`)."""
+    want = min(MAX_CALIBRATION_WINDOWS, math.ceil(CALIBRATION_SERIES_WINDOWS / max(n_series, 1)))
+    return max(0, want - windows)
 
 
 def _by_cost(names: Sequence[str]) -> list[str]:
     rank = {n: i for i, n in enumerate(COST_ORDER)}
-    return sorted(names, key=lambda n: rank.get(n, len(COST_ORDER)))
+    return sorted(names, key=lambda n: rank.get(base_name(n), len(COST_ORDER)))
 
 
 def _is_local(name: str) -> bool:
     from fcplan.models.baselines import LocalForecaster
 
-    return issubclass(MODELS[name], LocalForecaster)
+    return issubclass(MODELS[base_name(name)], LocalForecaster)
 
 
 def _accepts(name: str, param: str) -> bool:
-    return param in hyperparameters(MODELS[name])
+    return param in hyperparameters(MODELS[base_name(name)])
 
 
 @dataclass(frozen=True)
 class EngineResult:
     """``forecast``: ``unique_id, ds, model ("ensemble")`` + one column per level ("0.05", ...).
-    ``leaderboard``: ``model, window, wql, wape, mase, coverage, weight, fit_seconds``
-    (window is the backtest window number as text, or "all" for the mean over windows).
+    ``leaderboard``: ``model, window, wql, wape, mase, coverage, weight, fit_seconds``, then
+    the coverage of every central band (``coverage_80``...) (window is the backtest window
+    number as text, or "all" for the mean over windows).
     ``error_correlation``: correlation of the models' median errors on the backtest.
     ``fallbacks``: unique_id -> why (some of) its models fell back to a baseline.
     ``model``: the fitted ensemble (the run's artifact: it forecasts again without refitting)."""
@@ -96,6 +139,8 @@ class EngineResult:
     error_correlation: pd.DataFrame
     fallbacks: dict[str, str]
     model: Any = None
+    #: :func:`member_correlation` of the run (stored with it, for the dashboard)
+    member_correlation: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
 
 def normalize_freq(freq: str | None) -> str | None:
@@ -143,7 +188,7 @@ def prepare_inputs(
 
 
 def _factory(name: str, params: dict[str, Any]) -> Callable[[], Forecaster]:
-    return lambda: get_model(name, **params)
+    return lambda: get_model(base_name(name), **params)
 
 
 def _pilot_seconds(make: Callable[[], Forecaster], split: Split, freq: str) -> float:
@@ -174,7 +219,7 @@ def _run_pool(
     results: list[WindowResult] = []
     for name in names:
         given = params.setdefault(name, {})
-        budgeted = time_limit_s is not None and name not in BASELINES
+        budgeted = time_limit_s is not None and base_name(name) not in BASELINES
         limit = None
         if budgeted and not _is_local(name):
             # a global model's cost does not scale with the series: limit its training time
@@ -215,47 +260,93 @@ def _run_pool(
     return results
 
 
-def fit_combination(
-    preds: np.ndarray, actuals: np.ndarray, levels: Sequence[float], groups: np.ndarray, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Ensemble weights ``(n_models,)`` and spread factors ``(n_q,)`` from backtest
-    predictions ``(n_models, n_points, n_q)`` and ``actuals`` ``(n_points,)``."""
-    w = select_weights(preds, actuals, levels, groups=groups, seed=seed)
-    pred = np.sort(combine(list(preds), w), axis=-1)
-    return w, calibrate_spread(pred, actuals, levels, groups)
+@dataclass(frozen=True)
+class Evidence:
+    """Backtest points for calibration, all ``(n,)`` but ``pred`` ``(n, n_q)``: the
+    ensemble's uncalibrated quantiles, the actuals, each point's window, horizon step
+    and series scale."""
+
+    pred: np.ndarray
+    actuals: np.ndarray
+    windows: np.ndarray
+    steps: np.ndarray
+    scales: np.ndarray
+
+    def where(self, mask: np.ndarray) -> Evidence:
+        return Evidence(*(a[mask] for a in (self.pred, self.actuals, self.windows, self.steps, self.scales)))
+
+    def plus(self, other: Evidence | None) -> Evidence:
+        if other is None:
+            return self
+        pairs = zip(
+            (self.pred, self.actuals, self.windows, self.steps, self.scales),
+            (other.pred, other.actuals, other.windows, other.steps, other.scales),
+            strict=True,
+        )
+        return Evidence(*(np.concatenate([a, b]) for a, b in pairs))
 
 
-def nested_ensemble(
+def fit_calibration(method: str, evidence: Evidence, levels: Sequence[float]) -> Calibrator | None:
+    """The calibrator of ``method`` (one of :data:`CALIBRATIONS`) fitted on ``evidence``."""
+    if method == "none":
+        return None
+    if method == "spread":
+        factors = calibrate_spread(evidence.pred, evidence.actuals, levels, evidence.windows)
+        return SpreadCalibration({float(q): float(f) for q, f in zip(levels, factors, strict=True)})
+    return fit_conformal(
+        evidence.pred, evidence.actuals, levels, evidence.steps, evidence.scales, evidence.windows
+    )
+
+
+def _calibrated(calibrator: Calibrator | None, evidence: Evidence, levels: Sequence[float]) -> np.ndarray:
+    if calibrator is None:
+        return evidence.pred
+    return calibrator.apply(evidence.pred, evidence.steps, evidence.scales, levels)
+
+
+def nested_combination(
     preds: np.ndarray, actuals: np.ndarray, levels: Sequence[float], groups: np.ndarray, seed: int = 0
 ) -> np.ndarray:
-    """``(n_points, n_q)`` ensemble forecasts of the backtest points, each window's with
-    weights and spread chosen on the *other* windows (leave one window out), so the
-    score is not flattered by choosing on the data it is scored on. With one window
-    there is nothing else to choose on: in-sample."""
+    """``(n_points, n_q)`` uncalibrated ensemble forecasts of the backtest points, each
+    window's with weights chosen on the *other* windows (leave one window out), so that
+    neither its score nor the calibration fitted on it is flattered by choosing on the
+    data it is scored on. With one window there is nothing else to choose on: in-sample."""
     groups = np.asarray(groups)
     windows = np.unique(groups)
     out = np.empty(preds.shape[1:])
     for g in windows:
         test = groups == g
         fit = ~test if len(windows) > 1 else test
-        w, factors = fit_combination(preds[:, fit], actuals[fit], levels, groups[fit], seed)
-        combined = np.sort(combine(list(preds[:, test]), w), axis=-1)
-        out[test] = np.sort(apply_spread(combined, levels, dict(zip(levels, factors, strict=True))), axis=-1)
+        w = select_weights(preds[:, fit], actuals[fit], levels, groups=groups[fit], seed=seed)
+        out[test] = np.sort(combine(list(preds[:, test]), w), axis=-1)
+    return out
+
+
+def nested_ensemble(
+    evidence: Evidence, levels: Sequence[float], method: str, extra: Evidence | None = None
+) -> np.ndarray:
+    """``(n_points, n_q)`` calibrated forecasts of the backtest points of ``evidence`` (from
+    :func:`nested_combination`), each window's calibrated on the other windows and the
+    calibration windows ``extra`` (in-sample with a single window and no extra)."""
+    windows = np.unique(evidence.windows)
+    out = np.empty(evidence.pred.shape)
+    for g in windows:
+        test = evidence.windows == g
+        fit = evidence.where(~test if len(windows) > 1 else test).plus(extra)
+        out[test] = _calibrated(fit_calibration(method, fit, levels), evidence.where(test), levels)
     return out
 
 
 def _leaderboard(
     results: list[WindowResult],
-    names: list[str],
-    preds: np.ndarray,
     keys: pd.DataFrame,
+    calibrated: np.ndarray | None,
     weights: dict[str, float],
     quantiles: list[float],
-    seed: int = 0,
 ) -> pd.DataFrame:
-    """Per model and window, and the mean over windows ("all"). The ensemble's rows are
-    honest: each window is scored with weights and spread chosen on the other windows
-    (see :func:`nested_ensemble`)."""
+    """Per model and window, and the mean over windows ("all"), with the coverage of every
+    central band. The ensemble's rows are honest: ``calibrated`` holds each window's
+    forecasts with weights and calibration chosen on the other windows."""
     rows = []
     for r in results:
         rows.append(
@@ -267,11 +358,9 @@ def _leaderboard(
                 "fit_seconds": r.fit_seconds,
             }
         )
-    if names:
+    if calibrated is not None:
         frame = keys.copy()
-        frame[quantile_columns(quantiles)] = nested_ensemble(
-            preds, keys["y"].to_numpy("float64"), quantiles, keys["window"].to_numpy(), seed
-        )
+        frame[quantile_columns(quantiles)] = calibrated
         fit = {str(r.window): 0.0 for r in results}
         for r in results:
             fit[str(r.window)] += r.fit_seconds if weights.get(r.model, 0.0) > 0 else 0.0
@@ -285,22 +374,18 @@ def _leaderboard(
                     "fit_seconds": fit[str(window)],
                 }
             )
-    board = pd.DataFrame(rows, columns=LEADERBOARD_COLUMNS)
+    band_columns = [name for _, _, name in bands(quantiles)]
+    board = pd.DataFrame(rows, columns=[*LEADERBOARD_COLUMNS, *band_columns])
     if board.empty:
         return board
+    means = {c: (c, "mean") for c in ("wql", "wape", "mase", "coverage", *band_columns)}
     mean = (
         board.groupby("model", sort=False)
-        .agg(
-            wql=("wql", "mean"),
-            wape=("wape", "mean"),
-            mase=("mase", "mean"),
-            coverage=("coverage", "mean"),
-            weight=("weight", "first"),
-            fit_seconds=("fit_seconds", "sum"),
-        )
+        .agg(**means, weight=("weight", "first"), fit_seconds=("fit_seconds", "sum"))
         .reset_index()
     )
     mean.insert(1, "window", ALL_WINDOWS)
+    mean = mean[board.columns]
     return pd.concat([mean.sort_values("wql", kind="stable"), board], ignore_index=True)
 
 
@@ -313,6 +398,20 @@ def _error_correlation(names: list[str], preds: np.ndarray, keys: pd.DataFrame, 
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = np.corrcoef(errors)
     return pd.DataFrame(corr, index=names, columns=names)
+
+
+#: Members in the stored error-correlation matrix of a run (the top-weighted ones).
+TOP_CORRELATED = 8
+
+
+def member_correlation(
+    corr: pd.DataFrame, weights: dict[str, float], top: int = TOP_CORRELATED
+) -> dict[str, dict[str, float | None]]:
+    """The error correlation of the ``top`` members with the largest positive weights, as
+    JSON (``{member: {member: r}}``, by weight; NaN, e.g. a constant error, as None)."""
+    names = [n for n, w in sorted(weights.items(), key=lambda kv: -kv[1]) if w > 0 and n in corr.index][:top]
+    sub = corr.loc[names, names]
+    return {a: {b: (None if pd.isna(v) else round(float(v), 4)) for b, v in sub.loc[a].items()} for a in names}
 
 
 def _fallbacks(ensemble: EnsembleForecaster) -> dict[str, str]:
@@ -340,12 +439,18 @@ class BacktestResult:
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: the training-time limit (s) each budgeted global member's ``fit`` was given
     time_limits: dict[str, float] = field(default_factory=dict)
-    #: level -> factor on the ensemble's distance from the median (see ``calibrate_spread``)
+    #: level -> factor on the ensemble's distance from the median (``calibration="spread"`` only)
     spread: dict[float, float] = field(default_factory=dict)
+    #: the fitted calibrator of the ensemble's quantiles (None with ``calibration="none"``)
+    calibration: Calibrator | None = None
 
 
-def _check_request(quantiles: Sequence[float], models: Sequence[str] | None) -> tuple[list[float], list[str]]:
+def _check_request(
+    quantiles: Sequence[float], models: Sequence[str] | None, calibration: str = "conformal"
+) -> tuple[list[float], list[str]]:
     levels = check_levels(quantiles)
+    if calibration not in CALIBRATIONS:
+        raise ValueError(f"unknown calibration {calibration!r}; use one of {list(CALIBRATIONS)}")
     names = list(models) if models is not None else list(MODELS)
     unknown = [n for n in names if n not in MODELS]
     if unknown:
@@ -353,35 +458,104 @@ def _check_request(quantiles: Sequence[float], models: Sequence[str] | None) -> 
     return levels, [n for n in BASELINES if n not in names] + names  # the fallback is always there
 
 
-def _evaluate(
-    panel: pd.DataFrame,
-    horizon: int,
-    levels: list[float],
-    freq: str,
-    names: list[str],
-    windows: int,
-    time_limit_s: float | None,
-    seed: int,
-    params: dict[str, dict[str, Any]],
-    start: float,
-) -> BacktestResult:
+@dataclass(frozen=True)
+class _Request:
+    """What :func:`_evaluate` is asked (the arguments of :func:`run_engine`)."""
+
+    horizon: int
+    levels: list[float]
+    freq: str
+    names: list[str]
+    windows: int
+    time_limit_s: float | None
+    seed: int
+    params: dict[str, dict[str, Any]]
+    calibration: str
+    extra_windows: int | None
+    default_models: bool
+    bags: int = 1
+
+
+def _member_params(request: _Request, names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``member -> constructor params``: the caller's for its model, its bag variant's, and
+    the engine's (horizon, no wall-clock cap)."""
+    variants = bagged(names, request.bags)
+    params = {n: {**request.params.get(base_name(n), {}), **v} for n, v in variants.items()}
+    names = list(params)
+    for name in names:
+        for key in ("max_horizon", "prediction_length"):  # global models learn the steps asked for
+            if _accepts(name, key):
+                params[name].setdefault(key, request.horizon)
+        if _accepts(name, "max_train_s"):  # bounded by epochs / rounds, not by a clock
+            params[name].setdefault("max_train_s", math.inf)
+    return params
+
+
+def _ensemble_evidence(
+    results: list[WindowResult],
+    weights: dict[str, float],
+    splits: list[Split],
+    request: _Request,
+) -> Evidence | None:
+    """The ensemble's (``weights``) uncalibrated forecasts of the points of ``results``."""
+    names, preds, keys = stack_predictions(results, quantile_columns(request.levels))
+    w = np.array([weights.get(n, 0.0) for n in names])
+    if not names or keys.empty or w.sum() <= 0:
+        return None
+    points = point_evidence(keys, splits, request.horizon, request.freq)
+    return Evidence(
+        np.sort(combine(list(preds), w), axis=-1),
+        keys["y"].to_numpy("float64"),
+        keys["window"].to_numpy(),
+        points["step"].to_numpy(),
+        points[SCALE].to_numpy("float64"),
+    )
+
+
+def _calibration_evidence(
+    panel: pd.DataFrame, request: _Request, weights: dict[str, float], params: dict[str, dict[str, Any]],
+    time_limits: dict[str, float],
+) -> Evidence | None:
+    """The ensemble's forecasts on the older calibration windows (see :func:`calibration_windows`):
+    only the members with positive weight are refit there."""
+    if request.calibration != "conformal":
+        return None
+    n_series = panel[UNIQUE_ID].nunique()
+    extra = request.extra_windows
+    if extra is None:
+        extra = calibration_windows(n_series, request.windows)
+    usable = usable_windows(panel, request.horizon, request.windows + extra, request.freq)
+    extra = max(0, min(extra, usable - request.windows))
+    if extra == 0:
+        return None
+    splits = make_splits(panel, request.horizon, request.windows + extra, request.freq)[:extra]
+    splits = [replace(split, window=split.window - extra) for split in splits]
+    members = [n for n, w in weights.items() if w > 0]
+    results = [
+        run_window(_factory(name, params[name]), split, panel, request.horizon, request.levels, request.freq,
+                   name, time_limit=time_limits.get(name))
+        for name in members
+        for split in splits
+    ]
+    log.info("calibration on %d extra window(s) of %s", extra, members)
+    return _ensemble_evidence(results, weights, splits, request)
+
+
+def _evaluate(panel: pd.DataFrame, request: _Request, start: float) -> BacktestResult:
+    horizon, levels, freq, windows = request.horizon, request.levels, request.freq, request.windows
     usable = usable_windows(panel, horizon, windows, freq)
     if 0 < usable < windows:
         log.warning("the history leaves room for %d of the %d backtest windows asked for (each needs %d steps "
                     "after at least %d of training); backtesting on %d", usable, windows, horizon, horizon, usable)
         windows = usable
+        request = replace(request, windows=usable)
     splits = make_splits(panel, horizon, windows, freq)
-    if time_limit_s is None:
-        time_limit_s = default_time_limit(panel[UNIQUE_ID].nunique())
-        log.info("time budget %.0f s (the default for %d series; pass time_limit_s to change it)",
-                 time_limit_s, panel[UNIQUE_ID].nunique())
-    if not np.isfinite(time_limit_s):
+    time_limit_s = request.time_limit_s
+    if time_limit_s is not None and not np.isfinite(time_limit_s):
         time_limit_s = None
-    params = {n: dict(params.get(n, {})) for n in names}
-    for name in names:  # global models learn the steps asked for, no more
-        for key in ("max_horizon", "prediction_length"):
-            if _accepts(name, key):
-                params[name].setdefault(key, horizon)
+    names = default_pool(request.names, panel) if request.default_models and time_limit_s is None else request.names
+    params = _member_params(request, names)
+    names = list(params)
     time_limits: dict[str, float] = {}
     results = _run_pool(
         _by_cost(names), params, time_limits, panel, splits, horizon, levels, freq, time_limit_s, start
@@ -389,22 +563,31 @@ def _evaluate(
     member_names, preds, keys = stack_predictions(results, quantile_columns(levels))
     if not member_names:
         raise RuntimeError("every model failed on the backtest; see the log for the errors")
-    w, factors = fit_combination(
-        preds, keys["y"].to_numpy("float64"), levels, keys["window"].to_numpy(), seed
-    )
+    actuals, groups = keys["y"].to_numpy("float64"), keys["window"].to_numpy()
+    w = select_weights(preds, actuals, levels, groups=groups, seed=request.seed)
     weights = {n: float(x) for n, x in zip(member_names, w, strict=True)}
-    spread = {q: float(f) for q, f in zip(levels, factors, strict=True)}
-    if any(f != 1.0 for f in factors):
-        log.info("interval spread calibrated on the backtest: %s", {q: round(f, 2) for q, f in spread.items()})
+    points = point_evidence(keys, splits, horizon, freq)
+    steps, scales = points["step"].to_numpy(), points[SCALE].to_numpy("float64")
+    # calibrated: the ensemble as deployed (these weights) on the backtest and calibration windows
+    insample = Evidence(np.sort(combine(list(preds), w), axis=-1), actuals, groups, steps, scales)
+    nested = replace(insample, pred=nested_combination(preds, actuals, levels, groups, request.seed))
+    extra = _calibration_evidence(panel, request, weights, params, time_limits)
+    calibrator = fit_calibration(request.calibration, insample.plus(extra), levels)
+    if isinstance(calibrator, Calibration):
+        log.info("conformal calibration on %d windows, %d points; offsets (series scales) %s",
+                 calibrator.windows, calibrator.points, np.round(calibrator.offsets, 2).tolist())
     median = median_index(levels)
     return BacktestResult(
-        leaderboard=_leaderboard(results, member_names, preds, keys, weights, levels, seed),
+        leaderboard=_leaderboard(
+            results, keys, nested_ensemble(nested, levels, request.calibration, extra), weights, levels
+        ),
         weights=weights,
         error_correlation=_error_correlation(member_names, preds, keys, median),
         members=member_names,
         params={n: params.get(n, {}) for n in member_names},
         time_limits={n: time_limits[n] for n in member_names if n in time_limits},
-        spread=spread,
+        spread=calibrator.spread if isinstance(calibrator, SpreadCalibration) else {},
+        calibration=calibrator,
     )
 
 
@@ -419,22 +602,26 @@ def run_backtest(
     holiday_country: str | None = None,
     seed: int = 0,
     model_params: dict[str, dict[str, Any]] | None = None,
+    calibration: str = "conformal",
+    calibration_windows: int | None = None,
+    bags: int = 1,
 ) -> BacktestResult:
     """Backtest the pool and weight the ensemble, without a final forecast.
 
     ``history``: ``unique_id, ds, y`` + numeric covariates, all treated as known in
     advance (their values in the backtest windows come from the history).
+    See :func:`run_engine` for the other arguments.
     """
     start = time.perf_counter()
-    levels, names = _check_request(quantiles, models)
+    levels, names = _check_request(quantiles, models, calibration)
     panel = validate_panel(history)
     future = future_index(panel, horizon, normalize_freq(freq) or infer_freq(panel))
     covs = covariate_columns(panel)
     future[covs] = 0.0  # placeholder values: only the backtest runs
     panel, _, freq = prepare_inputs(panel, horizon, future, freq, holiday_country)
-    return _evaluate(
-        panel, horizon, levels, freq, names, windows, time_limit_s, seed, model_params or {}, start
-    )
+    request = _Request(horizon, levels, freq, names, windows, time_limit_s, seed, model_params or {},
+                       calibration, calibration_windows, models is None, bags)
+    return _evaluate(panel, request, start)
 
 
 def run_engine(
@@ -449,25 +636,36 @@ def run_engine(
     holiday_country: str | None = None,
     seed: int = 0,
     model_params: dict[str, dict[str, Any]] | None = None,
+    calibration: str = "conformal",
+    calibration_windows: int | None = None,
+    bags: int = 1,
 ) -> EngineResult:
-    """Backtest the pool on ``windows`` rolling windows, weight an ensemble, forecast.
+    """Backtest the pool on ``windows`` rolling windows, weight an ensemble, calibrate its
+    quantiles, forecast.
 
     ``history``: ``unique_id, ds, y`` + numeric covariates; ``future``: ``unique_id, ds``
     + the covariates known in advance, one row per series and step of the horizon
     (a history covariate missing from ``future`` is past-only and not used).
-    ``models``: registry names (default: all registered). ``time_limit_s`` skips
-    models whose estimated fit time would exceed the budget (baselines always run);
-    None means :func:`default_time_limit` (seconds on small panels), ``math.inf`` no limit.
+    ``models``: registry names (default: all registered, less the local models the panel
+    is too large for, see :data:`MAX_DEFAULT_CELLS`). ``time_limit_s`` (optional) skips
+    models whose estimated fit time would exceed the budget (baselines always run) and
+    limits global models' training time; None (the default) or ``math.inf`` bound the work
+    by iterations and the data's size only, so that the result does not depend on the
+    machine's load. ``calibration``: one of :data:`CALIBRATIONS`; ``calibration_windows``
+    older windows added for the conformal calibration (default: :func:`calibration_windows`).
+    ``bags``: members per model, variants with other seeds and lookbacks
+    (:mod:`fcplan.models.bagging`; 1, the default, is the models alone).
     ``model_params``: name -> constructor params (e.g. ``{"ets": {"n_jobs": 2}}``).
     """
     start = time.perf_counter()
-    levels, names = _check_request(quantiles, models)
-    params = model_params or {}
+    levels, names = _check_request(quantiles, models, calibration)
     panel, fut, freq = prepare_inputs(history, horizon, future, freq, holiday_country)
-    backtest = _evaluate(panel, horizon, levels, freq, names, windows, time_limit_s, seed, params, start)
-    members = {n: get_model(n, **backtest.params.get(n, params.get(n, {}))) for n in backtest.members}
+    request = _Request(horizon, levels, freq, names, windows, time_limit_s, seed, model_params or {},
+                       calibration, calibration_windows, models is None, bags)
+    backtest = _evaluate(panel, request, start)
+    members = {n: get_model(base_name(n), **backtest.params[n]) for n in backtest.members}
     ensemble = EnsembleForecaster(
-        members, backtest.weights, spread=backtest.spread, time_limits=backtest.time_limits
+        members, backtest.weights, time_limits=backtest.time_limits, calibration=backtest.calibration
     ).fit(panel, freq=freq)
     forecast = ensemble.predict_quantiles(horizon, future=fut, quantiles=levels)
     cols = quantile_columns(levels)
@@ -484,4 +682,5 @@ def run_engine(
         error_correlation=backtest.error_correlation,
         fallbacks=_fallbacks(ensemble),
         model=ensemble,
+        member_correlation=member_correlation(backtest.error_correlation, backtest.weights),
     )

@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
+from fcplan.core.frequency import season_length
 from fcplan.core.panel import KEYS
 from fcplan.core.quantiles import MEDIAN, median_index, quantile_columns
 from fcplan.models.base import Forecaster
+from fcplan.models.conformal import panel_scales
 from fcplan.models.metrics import window_wql
 
 log = logging.getLogger(__name__)
@@ -129,6 +133,26 @@ def apply_spread(values: np.ndarray, quantiles: Sequence[float], spread: dict[fl
     return center + factor * (values - center)
 
 
+@dataclass(frozen=True)
+class SpreadCalibration:
+    """The calibration before conformal quantiles (kept as ``calibration="spread"``):
+    each level's distance from the median scaled by a factor of :func:`calibrate_spread`."""
+
+    spread: dict[float, float]
+
+    def apply(self, values: np.ndarray, steps: np.ndarray, scales: np.ndarray, levels: Sequence[float]) -> np.ndarray:
+        """``values`` ``(n, n_q)`` rescaled and sorted (``steps`` and ``scales`` unused)."""
+        return np.sort(apply_spread(values, levels, self.spread), axis=-1)
+
+
+class Calibrator(Protocol):
+    """What calibrates an ensemble's quantiles ``(n, n_q)`` given each row's horizon step
+    and series scale: :class:`SpreadCalibration` or :class:`fcplan.models.conformal.Calibration`."""
+
+    def apply(self, values: np.ndarray, steps: np.ndarray, scales: np.ndarray, levels: Sequence[float]) -> np.ndarray:
+        ...
+
+
 def combine(frames: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
     """Weighted average of same-shaped quantile arrays, level by level."""
     w = np.asarray(weights, dtype="float64")
@@ -139,9 +163,11 @@ class EnsembleForecaster(Forecaster):
     """Weighted average, level by level, of member forecasters' quantiles.
 
     Params: ``members`` (name -> unfitted forecaster), ``weights`` (name ->
-    weight) and optional ``spread`` (level -> factor of :func:`calibrate_spread`,
-    applied to the average). Only members with positive weight are fitted; a
-    member that fails to fit is dropped and the others' weights renormalised (logged).
+    weight) and an optional ``calibration`` (a :class:`Calibrator`, applied to the
+    average with each series' scale on the fitted panel) or, as before conformal
+    calibration, ``spread`` (level -> factor of :func:`calibrate_spread`). Only members
+    with positive weight are fitted; a member that fails to fit is dropped and the
+    others' weights renormalised (logged).
     """
 
     name = "ensemble"
@@ -153,8 +179,11 @@ class EnsembleForecaster(Forecaster):
         weights: dict[str, float],
         spread: dict[float, float] | None = None,
         time_limits: dict[str, float] | None = None,
+        calibration: Calibrator | None = None,
     ) -> None:
-        super().__init__(members=members, weights=weights, spread=spread, time_limits=time_limits)
+        super().__init__(
+            members=members, weights=weights, spread=spread, time_limits=time_limits, calibration=calibration
+        )
 
     def _fit(self, panel: pd.DataFrame) -> None:
         members: dict[str, Forecaster] = self.params["members"]
@@ -178,6 +207,8 @@ class EnsembleForecaster(Forecaster):
         self.fallbacks_: dict[str, dict[str, str]] = {
             n: dict(getattr(m, "fallbacks_", {})) for n, m in fitted.items()
         }
+        scales = panel_scales(panel, season_length(self.freq_))
+        self.series_scales_ = scales.reindex(self.series_ids_).to_numpy("float64")
 
     def _predict(self, h: int, future: pd.DataFrame, quantiles: list[float]) -> np.ndarray:
         cols = quantile_columns(quantiles)
@@ -187,4 +218,13 @@ class EnsembleForecaster(Forecaster):
             frame = member.predict_quantiles(h, future=given, quantiles=quantiles)
             arrays.append(frame[cols].to_numpy("float64").reshape(len(self.series_ids_), h, len(cols)))
             weights.append(self.weights_[name])
-        return apply_spread(combine(arrays, weights), quantiles, self.params.get("spread") or {})
+        values = combine(arrays, weights)
+        spread = self.params.get("spread")
+        calibration = self.params.get("calibration") or (SpreadCalibration(spread) if spread else None)
+        if calibration is None:
+            return values
+        n_series = len(self.series_ids_)
+        steps = np.tile(np.arange(h), n_series)
+        scales = np.repeat(self.series_scales_, h)
+        flat = calibration.apply(values.reshape(n_series * h, -1), steps, scales, quantiles)
+        return flat.reshape(values.shape)

@@ -74,12 +74,82 @@ def _dates_matrix(last: pd.Series, n_past: int, h: int, freq: str) -> np.ndarray
     return out
 
 
+def fixed_step_ns(offset: pd.DateOffset) -> int:
+    """Nanoseconds between consecutive timestamps of ``offset`` when fixed (hours, days,
+    weeks, anchored or not); 0 for calendar offsets (months, quarters)."""
+    if isinstance(offset, pd.offsets.Week):
+        return int(pd.Timedelta(weeks=offset.n).value)
+    try:
+        return int(pd.Timedelta(offset).value)
+    except (ValueError, TypeError):
+        return 0
+
+
+@dataclass(frozen=True)
+class Positions:
+    """Where each row of a sorted panel sits on its series' regular grid: series ``k``
+    is rows ``starts[k]:ends[k]``; ``pos`` is each row's step from its series' first."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+    pos: np.ndarray
+    first_ns: np.ndarray
+    step_ns: int
+
+
+def grid_positions(panel: pd.DataFrame, freq: str) -> Positions | None:
+    """:class:`Positions` of a panel sorted by (unique_id, ds), computed for all series at
+    once; None when the frequency is calendar-based or a row is off the grid (then lay
+    out series by series with pandas)."""
+    step = fixed_step_ns(pd.tseries.frequencies.to_offset(freq))
+    if step <= 0 or panel.empty:
+        return None
+    ids = panel[UNIQUE_ID].to_numpy()
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    ends = np.r_[starts[1:], len(ids)]
+    ds = pd.DatetimeIndex(panel[DS]).as_unit("ns").asi8
+    offsets = ds - np.repeat(ds[starts], ends - starts)
+    if np.any(offsets % step):
+        return None
+    return Positions(starts, ends, offsets // step, ds[starts], step)
+
+
 def build_grid(
     panel: pd.DataFrame, ids: Sequence[str], freq: str, covariates: Sequence[str], max_history: int
 ) -> Grid:
     """Lay out a validated panel (``unique_id, ds, y`` + ``covariates``) as a :class:`Grid`
     without future columns, keeping the last ``max_history`` steps of each series."""
     ids = list(ids)
+    where = grid_positions(panel, freq)
+    order = {str(u): k for k, u in enumerate(panel[UNIQUE_ID].to_numpy()[where.starts])} if where else {}
+    if where is None or len(order) != len(where.starts):
+        return _build_grid_by_group(panel, ids, freq, covariates, max_history)
+    missing = [uid for uid in ids if uid not in order]
+    if missing:
+        raise PanelError(f"panel lacks series {missing[:3]}; refit the model on a panel that has them")
+    k = np.array([order[uid] for uid in ids], dtype=int)
+    spans = where.pos[where.ends - 1] + 1
+    n_past = max(1, min(int(spans.max(initial=1)), max_history))
+    n, c = len(ids), len(covariates)
+    row_of_series = np.empty(len(where.starts), dtype=int)
+    row_of_series[k] = np.arange(n)
+    series_of_row = np.repeat(np.arange(len(where.starts)), where.ends - where.starts)
+    rows = row_of_series[series_of_row]
+    cols = n_past - np.repeat(spans, where.ends - where.starts) + where.pos
+    keep = (cols >= 0) & np.isin(series_of_row, k)
+    y = np.full((n, n_past), np.nan)
+    x = np.zeros((n, n_past, c))
+    y[rows[keep], cols[keep]] = panel[Y].to_numpy(dtype="float64")[keep]
+    if c:
+        x[rows[keep], cols[keep]] = panel[list(covariates)].to_numpy(dtype="float64")[keep]
+    last = where.first_ns[k] + (spans[k] - 1) * where.step_ns
+    dates = _dates_matrix(pd.Series(pd.DatetimeIndex(last), index=ids), n_past, 0, freq)
+    return Grid(ids, y, np.nan_to_num(x), dates, list(covariates), n_past)
+
+
+def _build_grid_by_group(
+    panel: pd.DataFrame, ids: list[str], freq: str, covariates: Sequence[str], max_history: int
+) -> Grid:
     offset = pd.tseries.frequencies.to_offset(freq)
     groups = {str(uid): grp for uid, grp in panel.groupby(UNIQUE_ID, sort=False)}
     missing = [uid for uid in ids if uid not in groups]
@@ -281,6 +351,8 @@ class TabularSpec:
     country: str | None = None
     #: steps in a year aligned on the weekday (364 daily, 52 weekly; 0: no yearly features)
     year: int = 0
+    #: leads and lags of each known covariate around the target date (0: none)
+    event_window: int = 0
 
 
 def year_length(freq: str) -> int:
@@ -303,8 +375,9 @@ def tabular_features(
     and scaled by the series' scale there: lags, the last ``n_seasonal`` values at
     the target's phase of the season, rolling mean/std/zero share, ``log1p(scale)``,
     the step (capped at ``horizon_cap``), the target date's calendar and holidays,
-    known-future covariates at the target date (and their 28-step mean, and their
-    value one season before the target), past-only covariates at the origin
+    known-future covariates at the target date (with their values ``spec.event_window``
+    steps before and after it, their 28-step mean, and their value one season before the target),
+    past-only covariates at the origin
     (value and 7-step mean).
     """
     y = grid.y
@@ -353,6 +426,12 @@ def tabular_features(
         name = grid.covariates[j]
         cov = grid.x[..., j]
         cols[name] = take(cov, rows, target)
+        # the event's leads and lags around the target date (pre-holiday build-up, post-promotion
+        # dip); steps past the last learnt one are never known, so they are NaN there
+        for d in range(1, spec.event_window + 1):
+            cols[f"{name}_prev_{d}"] = take(cov, rows, target - d)
+            unknown = steps + d > horizon_cap if horizon_cap else np.zeros(len(steps), dtype=bool)
+            cols[f"{name}_next_{d}"] = np.where(unknown, np.nan, take(cov, rows, target + d))
         cols[f"{name}_season"] = take(cov, rows, target - back)
         cols[f"{name}_mean_28"] = rolling_mean(cov, 28)[rows, origins]
     for j in spec.past:

@@ -12,8 +12,16 @@ interpolated in normal-score space.
 Covariates: all numeric covariates of the fitted panel are *known-future* (they
 enter at the target date), except those named in ``past_covariates``, which
 enter only as values at the origin. ``yearly=True`` adds last year's value around the target date
-(relative to last year's level at the origin; see :func:`fcplan.models.features.tabular_features`):
-off by default, as on two-year daily panels it changed wQL by under 1% either way.
+(relative to last year's level at the origin; see :func:`fcplan.models.features.tabular_features`);
+``None`` (default) turns it on when the longest series covers two years (on 1,000 weekly
+series of 2+ years it lowered wQL by 1.5%; on 600-day daily panels it moved it by 2% either way).
+
+Cost is bounded by the data: at most ``max_rows`` training rows, ``n_estimators`` trees for
+each of the ``levels``, histograms of ``max_bin`` bins. The defaults (50,000 rows, 3 levels,
+63 bins) fit 1,000 weekly series 4-5x faster than (100,000, 7, 255); wQL within 1% on
+simulated daily, online-retail and weekly panels.
+Known covariates also enter ``event_window`` steps before and after the target date
+(an event's lead and lag: pre-holiday build-up, post-promotion dip).
 A known covariate missing from ``future`` at prediction time is taken as 0 with a warning.
 """
 
@@ -60,7 +68,7 @@ class LightGBMQuantile(Forecaster):
 
     def __init__(
         self,
-        levels: Sequence[float] = (0.05, 0.1, 0.3, 0.5, 0.7, 0.9, 0.95),
+        levels: Sequence[float] = (0.1, 0.5, 0.9),
         max_horizon: int = 28,
         lags: Sequence[int] = (1, 2, 3, 4, 5, 6, 7, 14, 21, 28),
         n_seasonal: int = 4,
@@ -70,15 +78,18 @@ class LightGBMQuantile(Forecaster):
         learning_rate: float = 0.1,
         num_leaves: int = 31,
         min_data_in_leaf: int = 20,
-        max_rows: int = 100_000,
+        max_rows: int = 50_000,
         max_history: int = 730,
         max_train_s: float | None = None,
         num_threads: int = 1,
         seed: int = 0,
-        yearly: bool = False,
+        yearly: bool | None = None,
+        max_bin: int = 63,
+        event_window: int = 2,
     ) -> None:
         super().__init__(
-            yearly=yearly, levels=tuple(levels), max_horizon=max_horizon, lags=tuple(lags), n_seasonal=n_seasonal,
+            yearly=yearly, max_bin=max_bin, event_window=event_window, levels=tuple(levels),
+            max_horizon=max_horizon, lags=tuple(lags), n_seasonal=n_seasonal,
             past_covariates=tuple(past_covariates), country=country, n_estimators=n_estimators,
             learning_rate=learning_rate, num_leaves=num_leaves, min_data_in_leaf=min_data_in_leaf,
             max_rows=max_rows, max_history=max_history, max_train_s=max_train_s,
@@ -99,8 +110,13 @@ class LightGBMQuantile(Forecaster):
         return TabularSpec(
             lags=p["lags"], season=season_length(self.freq_), n_seasonal=p["n_seasonal"], known=known,
             past=past, subdaily=is_subdaily(self.freq_), country=p["country"],
-            year=year_length(self.freq_) if p["yearly"] else 0,
+            year=year_length(self.freq_) if self._yearly() else 0, event_window=p["event_window"],
         )
+
+    def _yearly(self) -> bool:
+        if self.params["yearly"] is not None:
+            return bool(self.params["yearly"])
+        return self.span_ >= 2 * year_length(self.freq_) > 0
 
     def _training_rows(self, grid: Grid, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
         """Sample up to ``max_rows`` (series, origin, step) triples whose target is observed."""
@@ -124,8 +140,9 @@ class LightGBMQuantile(Forecaster):
         import lightgbm as lgb
 
         p = self.params
-        self.spec_ = self._spec()
         grid = build_grid(panel, self.series_ids_, self.freq_, self.covariates_, p["max_history"])
+        self.span_ = int(np.isfinite(grid.y).any(axis=0).sum())
+        self.spec_ = self._spec()
         self.grid_ = grid
         rng = np.random.default_rng(p["seed"])
         rows, origins, steps = self._training_rows(grid, rng)
@@ -138,7 +155,7 @@ class LightGBMQuantile(Forecaster):
         target = grid.y[rows, origins + steps] / scale
         self.feature_names_ = names
         dataset = lgb.Dataset(features, target, feature_name=names, free_raw_data=False,
-                              params={"verbose": -1, "num_threads": p["num_threads"]})
+                              params={"verbose": -1, "num_threads": p["num_threads"], "max_bin": p["max_bin"]})
         budget = self.train_seconds(p["max_train_s"], self.DEFAULT_TRAIN_S) / len(p["levels"])
         for q in p["levels"]:
             deadline = time.perf_counter() + budget

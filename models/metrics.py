@@ -118,3 +118,27 @@ def quantile_coverage(y: np.ndarray, q_pred: np.ndarray) -> np.ndarray:
     if y.size == 0:
         return np.full(np.asarray(q_pred).shape[-1], np.nan)
     return (y[:, None] <= q_pred).mean(axis=0)
+
+
+def bands(quantiles: Sequence[float]) -> list[tuple[int, int, str]]:
+    """The central bands among ``quantiles`` (ascending): ``(lower index, upper index, name)``
+    for each pair of levels ``q`` and ``1 - q``, widest first, named by the nominal
+    coverage in percent (``0.1``/``0.9`` -> ``"coverage_80"``)."""
+    levels = np.asarray(quantiles, dtype="float64")
+    out = []
+    for i, q in enumerate(levels):
+        if q >= 0.5:
+            break
+        match = np.flatnonzero(np.abs(levels - (1.0 - q)) < 1e-9)
+        if match.size:
+            out.append((i, int(match[0]), f"coverage_{round(100 * (1 - 2 * q), 1):g}"))
+    return out
+
+
+def band_coverage(y: np.ndarray, q_pred: np.ndarray, quantiles: Sequence[float]) -> dict[str, float]:
+    """Share of actuals inside each central band (see :func:`bands`): ``{"coverage_80": 0.81, ...}``."""
+    y, q_pred = _clean(y, q_pred)
+    return {
+        name: float(((y >= q_pred[:, lo]) & (y <= q_pred[:, hi])).mean()) if y.size else float("nan")
+        for lo, hi, name in bands(quantiles)
+    }

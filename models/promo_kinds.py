@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
+from fcplan.core.locales import Locales
 from fcplan.core.panel import DS, UNIQUE_ID, Y
 from fcplan.core.promotions import EFFECT_PER_PCT, MIN_PROMO_DAYS, PROMO_DAYS
 from fcplan.models.promotions import PROMO_DISCOUNT, promotion_features
@@ -119,16 +120,22 @@ def estimate_kind_effects(history: pd.DataFrame, discounts: pd.DataFrame) -> pd.
     })
 
 
-def store_kind_effects(engine: Engine, run_id: str, history: pd.DataFrame, tz: str) -> pd.DataFrame:
+def store_kind_effects(engine: Engine, run_id: str, history: pd.DataFrame, tz: str | Locales) -> pd.DataFrame:
     """Estimate the per-center, per-kind effects on ``history`` (``unique_id, ds, y``)
-    with the stored promotion calendar and store them for ``run_id``; returns them."""
+    with the stored promotion calendar and store them for ``run_id``; returns them.
+    ``tz``: the zone of every center's days, or each center's own (:class:`Locales`)."""
     from fcplan.storage import queries as q
     from fcplan.storage import upsert
     from fcplan.storage.schema import promo_kind_effects
 
     days = pd.DatetimeIndex(sorted(pd.to_datetime(history[DS]).unique()))
     centers = sorted(history[UNIQUE_ID].astype(str).unique())
-    discounts = kind_discounts(q.promotion_calendar(engine), centers, days, tz)
+    locales = tz if isinstance(tz, Locales) else Locales(tz)
+    calendar = q.promotion_calendar(engine)
+    discounts = pd.concat(
+        [kind_discounts(calendar, ids, days, zone) for zone, ids in locales.by_zone(centers).items()],
+        ignore_index=True,
+    )
     effects = estimate_kind_effects(history, discounts)
     rows = [{"run_id": run_id, **r} for r in effects.astype({PROMO_DAYS: int}).to_dict("records")]
     if rows:

@@ -14,7 +14,9 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from sqlalchemy import Engine
 
+from fcplan.core.calendar import HOLIDAY_COLUMNS, holiday_features
 from fcplan.core.contracts import ForecastRecord
+from fcplan.core.locales import Locales
 from fcplan.core.panel import DS, MODEL, UNIQUE_ID, future_index
 from fcplan.core.promotions import EFFECT_PER_PCT, PROMO_DAYS
 from fcplan.core.quantiles import quantile_columns
@@ -45,26 +47,55 @@ class RetrainResult:
     alerts: tuple[dict, ...] = ()  # the drift check's alert records, for the forecast-alerts topic
 
 
-def training_frames(engine: Engine, tz: str, steps: int, today: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """History (complete local days before ``today``) and the ``steps`` future days
-    after each center's last complete day, both with promotion covariates from
-    the stored calendar."""
-    daily = q.daily_orders(engine, tz, complete_before=today.date())
+def training_frames(
+    engine: Engine, locales: Locales, steps: int, now: datetime
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """History (each center's complete local days before its local today at ``now``) and
+    the ``steps`` future days after each center's last complete day, both with promotion
+    covariates from the stored calendar and, where a center has a holiday country, its
+    holiday flags (:data:`fcplan.core.calendar.HOLIDAY_COLUMNS`).
+
+    Days follow each center's own zone and holidays its own country (``locales``)."""
+    daily = q.daily_orders(engine, locales.timezone, zones=dict(locales.zones))
     if daily.empty:
         return daily, daily
-    stale = daily.groupby(UNIQUE_ID)[DS].max().loc[lambda last: last < today - pd.Timedelta(days=1)]
+    today = daily[UNIQUE_ID].map({c: locales.today(c, now) for c in daily[UNIQUE_ID].unique()})
+    daily = daily[daily[DS] < today].reset_index(drop=True)
+    if daily.empty:
+        return daily, daily
+    yesterday = {c: locales.today(c, now) - pd.Timedelta(days=1) for c in daily[UNIQUE_ID].unique()}
+    last = daily.groupby(UNIQUE_ID)[DS].max()
+    stale = last[last < last.index.map(yesterday)]
     if not stale.empty:
         log.warning(
             "centers %s have no orders up to yesterday; their forecasts start after their last day",
             list(stale.index),
         )
     future = future_index(daily, steps, "D")
-    centers = sorted(daily[UNIQUE_ID].unique())
     days = pd.date_range(daily[DS].min(), future[DS].max(), freq="D")
-    covariates = promotion_features(q.promotion_calendar(engine), centers, days, tz)
+    calendar = q.promotion_calendar(engine)
+    covariates = pd.concat(
+        [promotion_features(calendar, ids, days, zone) for zone, ids in locales.by_zone(daily[UNIQUE_ID]).items()],
+        ignore_index=True,
+    )
     history = daily.merge(covariates, on=[UNIQUE_ID, DS], how="left").fillna(0.0)
     future = future.merge(covariates, on=[UNIQUE_ID, DS], how="left").fillna(0.0)
-    return history, future
+    return with_holidays(history, locales), with_holidays(future, locales)
+
+
+def with_holidays(frame: pd.DataFrame, locales: Locales) -> pd.DataFrame:
+    """``frame`` (``unique_id, ds, ...`` daily) with each center's own holiday flags; 0 for a
+    center without a holiday country; unchanged when no center has one."""
+    groups = locales.by_country(frame[UNIQUE_ID])
+    if not any(country for country in groups):
+        return frame
+    out = frame.reset_index(drop=True).copy()
+    out[HOLIDAY_COLUMNS] = 0.0
+    for country, ids in groups.items():
+        rows = out[UNIQUE_ID].isin(ids)
+        if country and rows.any():
+            out.loc[rows, HOLIDAY_COLUMNS] = holiday_features(out.loc[rows, DS], country).to_numpy()
+    return out
 
 
 def retrain(
@@ -74,6 +105,7 @@ def retrain(
     now: datetime | None = None,
     alerted_centers: tuple[str, ...] = (),
     drift_hours: int = 48,
+    locales: Locales | None = None,
 ) -> RetrainResult:
     """Fit the ensemble on every center's daily orders, store the forecast run as a
     challenger and decide the champion.
@@ -83,6 +115,9 @@ def retrain(
     every hour passes 0 and names the alerted centers in ``alerted_centers``);
     centers with open alerts count as drifted in the decision. The run covers
     today (D+0, still filling) and D+1..D+horizon.
+
+    ``locales``: each center's zone and holiday country (the centers file); its days
+    and holidays are its own. Default: every center in ``tz`` with ``cfg.holiday_country``.
     """
     from fcplan.models.engine import run_engine
 
@@ -102,7 +137,8 @@ def retrain(
                 hook.close()
     alerted = (*alerted_centers, *open_alert_centers(engine))
     steps = cfg.horizon + 1
-    history, future = training_frames(engine, tz, steps, today)
+    locales = locales or Locales(tz, cfg.holiday_country or None)
+    history, future = training_frames(engine, locales, steps, now)
     if history.empty:
         return RetrainResult(None, 0, 0, "no orders stored yet: start the worker and send orders first")
     lengths = history.groupby(UNIQUE_ID).size()
@@ -125,7 +161,7 @@ def retrain(
         models=list(cfg.models),
         windows=cfg.backtest_windows,
         time_limit_s=cfg.time_limit_s,
-        holiday_country=cfg.holiday_country or None,
+        holiday_country=None,  # each center's own holidays are in the frames already
     )
     fit_seconds = time.perf_counter() - started
     run_id = f"{today:%Y%m%d}-{uuid.uuid4().hex[:8]}"
@@ -140,7 +176,7 @@ def retrain(
         lambda: register_run(engine, run_id, cfg.model_dump(), *window, result.model), on_retry=_storing_retry
     )
     retry_outage(lambda: store_promo_effect(engine, run_id, history), on_retry=_storing_retry)
-    retry_outage(lambda: store_kind_effects(engine, run_id, history, tz), on_retry=_storing_retry)
+    retry_outage(lambda: store_kind_effects(engine, run_id, history, locales), on_retry=_storing_retry)
     decision = retry_outage(lambda: promote(engine, tz, today.date(), alerted), on_retry=_storing_retry)
     try:
         compact(engine, today.date())
@@ -219,6 +255,7 @@ def store_run(
                 "data_end": pd.Timestamp(data_end).date(),
                 "fit_seconds": fit_seconds,
                 "fallbacks": dict(result.fallbacks),  # type: ignore[attr-defined]
+                "error_correlation": getattr(result, "member_correlation", None) or None,
             },
         )
         upsert(conn, forecasts, forecast_rows, ["run_id", "unique_id", "ds", "model", "quantile"])

@@ -19,15 +19,27 @@ since: ``M_post``, ``X_post``)::
 
     llr = X_post * log(theta) - (shape + X) * log((shape + M_pre + theta * M_post) / (shape + M))
 
-(``G`` integrated out). Days are independent given the forecast, so the ratios of
-whole days add up. A CUSUM takes the maximum over the change hour ``tau``
-(within today, or carried from earlier days) and alarms above ``threshold``.
-For each ``tau`` the likelihood ratio is a martingale with mean 1 under the
-forecast, so (Ville's inequality) it ever exceeds ``e**threshold`` with chance
-at most ``e**-threshold``: with one candidate start per hour and ``k``
-alternatives, false alarms per year are at most ``8766 * k * e**-threshold``.
-:func:`threshold_for` inverts that bound; the real rate is lower (the bound is
-a union over overlapping starts): ``benchmarks/drift.py`` measures it.
+(``G`` integrated out), so the hours of one day share one level error and
+are never treated as independent. Days are independent given the forecast, so
+the ratios of whole days add up.
+
+The statistic is a Shiryaev-Roberts mixture over the change hour: the sum, over
+every candidate start ``tau`` (within today, or carried from earlier days), of
+``w_tau * LR_tau`` with ``w_tau`` the expected share of the day's orders in
+hour ``tau`` (the learned profile), so the weights of one day sum to 1. For each
+``tau`` the likelihood ratio is a martingale with mean 1 under the forecast, so
+the statistic grows by at most one per day in expectation and (Doob's
+inequality on the submartingale) crosses ``A`` within a year with chance at most
+``365.25 / A``: :func:`alarm_level` sets ``log A`` for a target number of false
+alarms per year. Candidate starts that give about the same evidence (the hours
+of a quiet night, or every hour of the first day of a shift days old) add their
+weights, so an old shift is judged against about ``log(365.25 / rate)``, not the
+``log(8766 / rate)`` of a maximum over every hour.
+
+:func:`weekday_tilts` are the alternatives of the weekday-pattern test: the
+weekly profile tilted by one harmonic (a peak moved to another weekday), mean
+level unchanged; each candidate start day carries every tilt's ratio of whole
+days, and the statistic mixes tilts (equal prior) and start days (weight 1 a day).
 """
 
 from __future__ import annotations
@@ -37,7 +49,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import stats
 
-HOURS_PER_YEAR = 8766.0
+DAYS_PER_YEAR = 365.25
 #: Shape used when the forecast has a single quantile level (no spread to read).
 DEFAULT_SHAPE = 30.0
 MAX_SHAPE = 1e6  # a Poisson day (no day-level noise beyond counting)
@@ -94,14 +106,51 @@ def change_llr(x_cum: np.ndarray, m_cum: np.ndarray, shape: float, theta: float)
     return x_post * np.log(theta) - (shape + x_total) * np.log((shape + m_pre + theta * m_post) / (shape + m_total))
 
 
-def threshold_for(false_alarms_per_year: float, alternatives: int, checks_per_year: float = HOURS_PER_YEAR) -> float:
-    """The CUSUM threshold whose false alarms per year are at most ``false_alarms_per_year``
-    (Ville's bound, one check per hour and per alternative)."""
-    if false_alarms_per_year <= 0 or alternatives < 1:
-        raise ValueError(
-            f"need false_alarms_per_year > 0 and alternatives >= 1; got {false_alarms_per_year}, {alternatives}"
-        )
-    return float(np.log(checks_per_year * alternatives / false_alarms_per_year))
+def day_llr(x: float, m: float, shape: float, thetas: np.ndarray) -> np.ndarray:
+    """Log-likelihood ratios of "the whole day so far at ``thetas`` times the forecast":
+    ``x`` orders against ``m`` expected, day-level size ``shape``; one entry per theta."""
+    thetas = np.asarray(thetas, dtype="float64")
+    return x * np.log(thetas) - (shape + x) * np.log((shape + thetas * m) / (shape + m))
+
+
+def log_sum(log_terms: np.ndarray) -> float:
+    """``log(sum(exp(log_terms)))`` without overflow; ``-inf`` for no terms."""
+    terms = np.asarray(log_terms, dtype="float64")
+    if terms.size == 0 or not np.isfinite(terms.max()):
+        return float("-inf")
+    top = float(terms.max())
+    return top + float(np.log(np.exp(terms - top).sum()))
+
+
+def roberts(log_carry: float, llr: np.ndarray, log_weights: np.ndarray) -> tuple[float, int]:
+    """The log Shiryaev-Roberts statistic of one day so far and its largest term.
+
+    ``log_carry``: the log statistic at the end of the day before (``-inf`` at the
+    start); ``llr``: :func:`change_llr` of today (entry 0 is the whole day, which
+    extends every earlier start); ``log_weights``: log prior weight of a change at
+    each of today's hours. Returns ``(log statistic, index)``: index ``-1`` when the
+    carried starts dominate, else the hour of today that does.
+    """
+    terms = np.r_[log_carry + llr[0], np.asarray(log_weights) + llr]
+    return log_sum(terms), int(np.argmax(terms)) - 1
+
+
+def alarm_level(false_alarms_per_year: float, tests: int = 1) -> float:
+    """``log A`` for ``tests`` mixture statistics whose start weights sum to one a day,
+    so that all of them together raise at most ``false_alarms_per_year`` false alarms
+    a year (union over the tests)."""
+    if false_alarms_per_year <= 0 or tests < 1:
+        raise ValueError(f"need false_alarms_per_year > 0 and tests >= 1; got {false_alarms_per_year}, {tests}")
+    return float(np.log(DAYS_PER_YEAR * tests / false_alarms_per_year))
+
+
+def weekday_tilts(amplitudes: Sequence[float] = (0.15, 0.3)) -> np.ndarray:
+    """Multipliers of a weekday-pattern change, shape ``(len(amplitudes) * 7, 7)`` (Mon..Sun):
+    ``exp(a * cos(2 pi (d - peak) / 7))`` for every amplitude ``a`` and peak weekday.
+    The log multipliers of a week sum to zero: the level is the level test's business."""
+    days = np.arange(7)
+    rows = [np.exp(a * np.cos(2 * np.pi * (days - peak) / 7)) for a in amplitudes for peak in range(7)]
+    return np.array(rows)
 
 
 def partial_pit(x: float, expected: float, shape: float) -> float:

@@ -13,6 +13,7 @@ field by field (``shifts`` as a whole)::
     max_packers = 60                 # per shift; omit for no cap
     cost_short = 3                   # cost of a missing packer-hour ...
     cost_idle = 1                    # ... and of an idle one (or: service_level = 0.75)
+    closed_weekdays = ["Sun"]        # no shifts (also: closed_on_holidays = true, closed_dates = [...])
 
     [[defaults.shifts]]
     name = "day"
@@ -35,12 +36,17 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from fcplan.core.settings import PlannerSettings
+from fcplan.core.calendar import holiday_dates
+from fcplan.core.locales import Locales
+from fcplan.core.settings import PlannerSettings, Settings
 from fcplan.planner.shifts import Shift, ShiftError, parse_shifts
 
 DEFAULT_SHIFTS = (
@@ -48,6 +54,7 @@ DEFAULT_SHIFTS = (
     {"name": "swing", "start": 14, "end": 22, "paid_hours": 8.0},
     {"name": "night", "start": 22, "end": 6, "paid_hours": 8.0},
 )
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _CLOCK = re.compile(r"^(?P<h>\d{1,2})(:(?P<m>\d{2}))?$")
 
 
@@ -117,7 +124,8 @@ class CenterConfig(BaseModel):
 
     center_id: str = Field(min_length=1)
     timezone: str = "Asia/Seoul"
-    holiday_country: str = "KR"
+    #: ISO code of the public holidays the center keeps (None: none are flagged).
+    holiday_country: str | None = "KR"
     shifts: tuple[ShiftConfig, ...] = tuple(ShiftConfig(**s) for s in DEFAULT_SHIFTS)
     orders_per_packer_hour: float = Field(30.0, gt=0)
     shrinkage: float = Field(0.15, ge=0, lt=1)
@@ -126,6 +134,27 @@ class CenterConfig(BaseModel):
     cost_short: float | None = Field(None, gt=0)
     cost_idle: float | None = Field(None, gt=0)
     service_level: float | None = Field(None, gt=0, lt=1)
+    #: Weekdays the center does not work, e.g. ["Sat", "Sun"]: no shift starts, no packers.
+    closed_weekdays: tuple[str, ...] = ()
+    #: Closed on the public holidays of ``holiday_country`` too.
+    closed_on_holidays: bool = False
+    #: Further closed local dates (a stocktake, a strike), e.g. [2026-05-01].
+    closed_dates: tuple[date, ...] = ()
+
+    @field_validator("closed_weekdays", mode="before")
+    @classmethod
+    def _check_weekdays(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list | tuple):
+            return value
+        out = []
+        for day in value:
+            name = str(day).strip()[:3].title()
+            if name not in WEEKDAYS:
+                raise ValueError(f"{day!r} is not a weekday; write e.g. \"Sat\" or \"Sunday\" ({', '.join(WEEKDAYS)})")
+            out.append(name)
+        return tuple(dict.fromkeys(out))
 
     @field_validator("timezone")
     @classmethod
@@ -140,9 +169,11 @@ class CenterConfig(BaseModel):
 
     @field_validator("holiday_country")
     @classmethod
-    def _check_country(cls, value: str) -> str:
+    def _check_country(cls, value: str | None) -> str | None:
         import holidays
 
+        if value is None:
+            return None
         if value not in holidays.list_supported_countries():
             raise ValueError(f"{value!r} is not a country code the holidays package knows, e.g. \"KR\", \"US\", \"DE\"")
         return value
@@ -153,6 +184,8 @@ class CenterConfig(BaseModel):
             parse_shifts([f"{s.name}:{s.start}-{s.end}" for s in self.shifts])
         except ShiftError as exc:
             raise ValueError(f"shifts: {exc}") from exc
+        if self.closed_on_holidays and not self.holiday_country:
+            raise ValueError("closed_on_holidays needs a holiday_country, e.g. \"KR\"")
         if self.max_packers is not None and self.max_packers < self.min_packers:
             raise ValueError(f"max_packers={self.max_packers} is below min_packers={self.min_packers}")
         costs = (self.cost_short, self.cost_idle)
@@ -166,10 +199,25 @@ class CenterConfig(BaseModel):
     def service_quantile(self) -> float:
         """The demand quantile planned on: ``service_level``, else the newsvendor ratio
         ``cost_short / (cost_short + cost_idle)`` (3:1 when neither is given)."""
-        if self.service_level is not None:
-            return self.service_level
-        short, idle = self.cost_short or 3.0, self.cost_idle or 1.0
+        short, idle = self.unit_costs
         return short / (short + idle)
+
+    @property
+    def unit_costs(self) -> tuple[float, float]:
+        """``(cost_short, cost_idle)`` per packer-hour; from a service level ``tau``: ``(tau, 1 - tau)``."""
+        if self.service_level is not None:
+            return self.service_level, 1.0 - self.service_level
+        return self.cost_short or 3.0, self.cost_idle or 1.0
+
+    def closed(self, days: pd.DatetimeIndex) -> np.ndarray:
+        """``(n,)`` bool: which local ``days`` the center is closed (weekday, date or holiday)."""
+        days = pd.DatetimeIndex(days).normalize()
+        shut = np.isin(days.dayofweek, [WEEKDAYS.index(d) for d in self.closed_weekdays])
+        if self.closed_dates:
+            shut |= days.isin(pd.DatetimeIndex([pd.Timestamp(d) for d in self.closed_dates]))
+        if self.closed_on_holidays and self.holiday_country and len(days):
+            shut |= days.isin(pd.DatetimeIndex(holiday_dates(self.holiday_country, days.min(), days.max())))
+        return shut
 
     def productivity(self, shift: ShiftConfig) -> float:
         """Orders per productive packer-hour on ``shift``."""
@@ -212,6 +260,17 @@ class Centers:
 
     def zones(self, ids: Iterable[str]) -> dict[str, str]:
         return {i: c.timezone for i, c in self.for_ids(ids).items()}
+
+    def locales(self, timezone: str, holiday_country: str | None = None) -> Locales:
+        """Each listed center's zone and holiday country, for the retrainer; a center not
+        listed takes the defaults' (else ``timezone`` and ``holiday_country``)."""
+        base = self.default
+        return Locales(
+            base.timezone if base else timezone,
+            base.holiday_country if base else holiday_country,
+            {c: conf.timezone for c, conf in self.centers.items()},
+            {c: conf.holiday_country for c, conf in self.centers.items()},
+        )
 
 
 def _where(loc: tuple[Any, ...]) -> str:
@@ -281,9 +340,10 @@ def load_centers(path: str | Path) -> Centers:
     return parse_centers(data, source=str(path))
 
 
-def centers_from_settings(cfg: PlannerSettings, timezone: str, holiday_country: str = "KR") -> Centers:
+def centers_from_settings(cfg: PlannerSettings, timezone: str, holiday_country: str | None = "KR") -> Centers:
     """The single default center of the ``FCPLAN_PLANNER_*`` variables (or the file in
-    ``FCPLAN_PLANNER_CENTERS_FILE``); per-center overrides become listed centers."""
+    ``FCPLAN_PLANNER_CENTERS_FILE``); per-center overrides become listed centers.
+    ``holiday_country`` "" or None: no holidays."""
     if cfg.centers_file:
         return load_centers(cfg.centers_file)
     source = "FCPLAN_PLANNER_* variables"
@@ -300,7 +360,7 @@ def centers_from_settings(cfg: PlannerSettings, timezone: str, holiday_country: 
     def values(p: Mapping[str, float]) -> dict[str, Any]:
         return {
             "timezone": timezone,
-            "holiday_country": holiday_country,
+            "holiday_country": holiday_country or None,
             "shifts": shifts,
             "orders_per_packer_hour": 60.0 / p["minutes_per_order"],
             "shrinkage": p["shrinkage"],
@@ -321,3 +381,17 @@ def centers_from_settings(cfg: PlannerSettings, timezone: str, holiday_country: 
             )
         centers[center_id] = _validate(center_id, values({**base, **override}), source)
     return Centers(centers, default, source)
+
+
+def configured_centers(settings: Settings, path: str | Path | None = None) -> Centers:
+    """The centers the retrainer and the planner share: the file at ``path``, else
+    ``FCPLAN_PLANNER_CENTERS_FILE``, else one default center of the ``FCPLAN_PLANNER_*``
+    variables in ``FCPLAN_TIMEZONE`` with ``FCPLAN_FORECAST_HOLIDAY_COUNTRY``."""
+    if path is not None:
+        return load_centers(path)
+    return centers_from_settings(settings.planner, settings.timezone, settings.forecast.holiday_country)
+
+
+def configured_locales(settings: Settings, path: str | Path | None = None) -> Locales:
+    """Each center's zone and holiday country from :func:`configured_centers`."""
+    return configured_centers(settings, path).locales(settings.timezone, settings.forecast.holiday_country or None)

@@ -20,7 +20,8 @@ import pandas as pd
 
 from fcplan.core.panel import DS, UNIQUE_ID, PanelError, Y
 from fcplan.planner.centers import CenterConfig, ShiftConfig
-from fcplan.planner.staffing import PLAN_COLUMNS, headcount, interpolate_quantile, model_levels
+from fcplan.planner.quantile_sum import quantile_of_sum, sum_samples
+from fcplan.planner.staffing import PLAN_COLUMNS, cheapest_headcount, interpolate_quantile, model_levels
 
 SHIFT = "shift"
 #: Extra columns of the crew plan (not stored): when the shift starts (local wall clock),
@@ -91,8 +92,12 @@ def _portions(shift: ShiftConfig, today: np.ndarray, tomorrow: np.ndarray) -> tu
     return float(today[shift.start :].sum()), float(tomorrow[: shift.end].sum())
 
 
-def daily_quantiles(forecast: pd.DataFrame, taus: Mapping[str, float], model: str | None = None) -> pd.DataFrame:
-    """``unique_id, ds, planned, median``: each row's daily quantile at its center's ``tau``."""
+def daily_quantiles(
+    forecast: pd.DataFrame, taus: Mapping[str, float], model: str | None = None
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """``(frame, values, levels)``: ``frame`` is ``unique_id, ds, planned, median`` (each
+    row's daily quantile at its center's ``tau``), ``values`` (n, k) the rows' quantiles
+    at ``levels`` (k,), in the frame's order."""
     if not isinstance(forecast, pd.DataFrame):
         raise TypeError("forecast must be a pandas DataFrame")
     forecast, levels = model_levels(forecast, model)
@@ -112,7 +117,8 @@ def daily_quantiles(forecast: pd.DataFrame, taus: Mapping[str, float], model: st
     tau = frame[UNIQUE_ID].map(taus).to_numpy("float64")
     frame["planned"] = np.maximum(interpolate_quantile(values, grid, tau), 0.0)
     frame["median"] = np.maximum(interpolate_quantile(values, grid, 0.5), 0.0)
-    return frame.sort_values([UNIQUE_ID, DS]).reset_index(drop=True)
+    order = np.lexsort((frame[DS].to_numpy(), frame[UNIQUE_ID].to_numpy()))
+    return frame.iloc[order].reset_index(drop=True), np.maximum(np.sort(values, axis=1), 0.0)[order], grid
 
 
 def shift_rows(
@@ -121,23 +127,38 @@ def shift_rows(
     planned: np.ndarray,
     median: np.ndarray,
     profile: np.ndarray,
+    values: np.ndarray,
+    levels: np.ndarray,
 ) -> list[dict]:
-    """Plan rows of one center for local ``days`` with daily quantiles ``planned``/``median``.
+    """Plan rows of one center for local ``days`` with daily quantiles ``planned``/``median``
+    (at the center's service quantile and 0.5) and all of them, ``values`` (n, k) at ``levels``.
 
-    A night shift of the last day, whose morning hours have no forecast, takes
-    them from that day's forecast (``next_day_forecast`` False)."""
+    An overnight shift plans on the service quantile of the sum of the evening's and the
+    next morning's orders, the two days taken as independent
+    (:func:`fcplan.planner.quantile_sum.quantile_of_sum`). A night shift of the last day,
+    whose morning hours have no forecast, takes them from that day's forecast
+    (``next_day_forecast`` False). On a day the center is closed (:meth:`CenterConfig.closed`)
+    no shift starts and no orders are planned: 0 packers, whatever ``min_packers`` says,
+    and the night shift before it has no morning."""
     rows = []
     by_day = dict(zip(days, range(len(days)), strict=True))
+    shut = center.closed(days)
+    if shut.any():
+        planned, median, values = (np.where(shut[:, None] if x.ndim == 2 else shut, 0.0, x)
+                                   for x in (planned, median, values))
     for i, day in enumerate(days):
         nxt = by_day.get(day + pd.Timedelta(days=1))
         j = i if nxt is None else nxt
         today, tomorrow = profile[day.weekday()], profile[(day + pd.Timedelta(days=1)).weekday()]
         for shift in center.shifts:
             a, b = _portions(shift, today, tomorrow)
-            orders = a * planned[i] + b * planned[j]
+            orders = a * planned[i] if b == 0 else float(
+                quantile_of_sum(a, values[i][None, :], b, values[j][None, :], levels, center.service_quantile)[0])
             hours = orders / center.productivity(shift)
-            needed = int(headcount(np.array([hours]), np.array([center.productive_hours(shift)]),
-                                   np.array([center.min_packers]))[0])
+            needed = 0 if shut[i] else int(cheapest_headcount(
+                sum_samples(a, values[i], b, values[j], levels) / center.productivity(shift),
+                np.array([center.productive_hours(shift)]), np.array([hours]), *center.unit_costs,
+                center.min_packers)[0])
             packers = needed if center.max_packers is None else min(needed, center.max_packers)
             rows.append({
                 UNIQUE_ID: center.center_id,
@@ -167,29 +188,33 @@ def plan_crews(
     ``centers``: the :class:`CenterConfig` of every forecast center; ``profiles``:
     :func:`hour_profiles` (a center without one gets a flat profile). Per shift::
 
-        orders_planned = evening share * Q_D(tau) + morning share * Q_{D+1}(tau)
+        orders_planned = Q(tau) of (evening share * X_D + morning share * X_{D+1})
         packer_hours   = orders_planned / orders_per_packer_hour (the shift's or the center's)
-        packers        = min(max_packers, max(min_packers,
-                             ceil(packer_hours / ((paid_hours - break) * (1 - shrinkage)))))
+        packers        = min(max_packers, max(min_packers, the floor or the ceiling of
+                             packer_hours / ((paid_hours - break) * (1 - shrinkage)),
+                             whichever has the lower expected cost (cheapest_headcount)))
 
-    with ``tau`` the center's service quantile. Adding the two days' quantiles is
-    the quantile of the sum when the days move together (an upper bound otherwise).
+    with ``tau`` the center's service quantile and the two days independent (a shift
+    within one day: ``share * Q_D(tau)``).
     Returns :data:`CREW_COLUMNS`, sorted by center, day and shift start.
     """
     ids = sorted(forecast[UNIQUE_ID].astype(str).unique()) if UNIQUE_ID in forecast.columns else []
     lacking = [c for c in ids if c not in centers]
     if lacking:
         raise PanelError(f"no center configuration for forecast center(s) {lacking[:8]}; add them to the centers file")
-    daily = daily_quantiles(forecast, {c: centers[c].service_quantile for c in ids}, model)
+    daily, values, levels = daily_quantiles(forecast, {c: centers[c].service_quantile for c in ids}, model)
     rows: list[dict] = []
     flat = np.full((7, 24), 1.0 / 24)
-    for center_id, grp in daily.groupby(UNIQUE_ID, sort=True):
+    for center_id, idx in daily.groupby(UNIQUE_ID, sort=True).indices.items():
+        grp = daily.iloc[idx]
         rows += shift_rows(
             centers[center_id],
             pd.DatetimeIndex(grp[DS]),
             grp["planned"].to_numpy(),
             grp["median"].to_numpy(),
             profiles.get(center_id, flat),
+            values[idx],
+            levels,
         )
     if not rows:
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in CREW_COLUMNS}).astype(

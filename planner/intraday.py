@@ -23,7 +23,8 @@ from fcplan.core.panel import DS, UNIQUE_ID, select_model
 from fcplan.core.quantiles import quantile_levels
 from fcplan.planner.centers import CenterConfig
 from fcplan.planner.crews import SHIFT, _portions
-from fcplan.planner.staffing import headcount, interpolate_quantile
+from fcplan.planner.quantile_sum import quantile_of_sum, sum_samples
+from fcplan.planner.staffing import cheapest_headcount, interpolate_quantile
 
 NOT_STARTED, RUNNING, OVER = "not started", "running", "over"
 INTRADAY_COLUMNS = [SHIFT, "starts_at", "status", "orders_planned", "packers_before", "packers", "change", "action"]
@@ -93,39 +94,43 @@ def replan_today(
     profile: np.ndarray,
     so_far: float,
     current: Mapping[str, int],
-    tomorrow_planned: float | None = None,
+    tomorrow: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Today's shifts of ``center`` re-planned at ``now_local`` (local wall clock, tz-naive).
 
     ``quantiles``/``levels``: today's daily forecast; ``profile``: (7, 24) hour
     profile; ``so_far``: orders since local midnight; ``current``: packers booked
-    per shift today (the plan in force); ``tomorrow_planned``: tomorrow's daily
-    quantile at the center's service level (a night shift's morning hours; today's
-    forecast when None). Shifts not started get the newsvendor headcount of their
-    conditional orders, bounded by the center's min/max; running and finished ones
-    keep ``current`` (the new plan's figure when there is none). Returns
+    per shift today (the plan in force); ``tomorrow``: tomorrow's daily quantiles at
+    ``levels`` (a night shift's morning hours; today's forecast when None). Shifts not
+    started get the newsvendor headcount of their conditional orders, bounded by the
+    center's min/max; running and finished ones keep ``current`` (the new plan's figure
+    when there is none). An overnight shift's orders are the service quantile of the
+    *sum* of tonight's conditional orders and tomorrow morning's, the two taken as
+    independent (:func:`fcplan.planner.quantile_sum.quantile_of_sum`), not the sum of
+    their quantiles, which would plan for both being high at once. Returns
     :data:`INTRADAY_COLUMNS` in shift order; ``change = packers - packers_before``.
     """
     day = pd.Timestamp(now_local).normalize()
     now = pd.Timestamp(now_local)
     hours = (now - day) / pd.Timedelta(hours=1)
     today = profile[day.weekday()]
-    tomorrow = profile[(day + pd.Timedelta(days=1)).weekday()]
+    after = profile[(day + pd.Timedelta(days=1)).weekday()]
     tau = center.service_quantile
     levels = np.asarray(levels, dtype="float64")
     rest_q, _ = conditional_rest(quantiles, levels, today, so_far, hours)
-    rest_planned = float(interpolate_quantile(rest_q[None, :], levels, tau)[0])
-    day_planned = float(interpolate_quantile(np.asarray(quantiles, dtype="float64")[None, :], levels, tau)[0])
+    morning = np.asarray(quantiles if tomorrow is None else tomorrow, dtype="float64")[None, :]
     rest_share = 1.0 - elapsed_share(today, hours)
-    morning = day_planned if tomorrow_planned is None else tomorrow_planned
     rows = []
     for shift in center.shifts:
         start = day + pd.Timedelta(hours=shift.start)
         status = _status(start, start + pd.Timedelta(hours=shift.length), now)
-        a, b = _portions(shift, today, tomorrow)
-        orders = (a / rest_share * rest_planned if rest_share > 0 else 0.0) + b * morning
-        needed = int(headcount(np.array([orders / center.productivity(shift)]),
-                               np.array([center.productive_hours(shift)]), np.array([center.min_packers]))[0])
+        a, b = _portions(shift, today, after)
+        tonight = a / rest_share if rest_share > 0 else 0.0
+        orders = float(quantile_of_sum(tonight, rest_q[None, :], b, morning, levels, tau)[0])
+        needed = int(cheapest_headcount(
+            sum_samples(tonight, rest_q[None, :], b, morning, levels) / center.productivity(shift),
+            np.array([center.productive_hours(shift)]), np.array([orders / center.productivity(shift)]),
+            *center.unit_costs, center.min_packers)[0])
         fresh = needed if center.max_packers is None else min(needed, center.max_packers)
         before = int(current.get(shift.name, fresh))
         packers = fresh if status == NOT_STARTED else before
@@ -177,11 +182,10 @@ def apply_intraday(
         if row.empty or not mask.any() or center_id not in so_far:
             continue
         center = centers[center_id]
+        if center.closed(pd.DatetimeIndex([today]))[0]:
+            continue  # closed today: nothing to re-plan
         nxt = fc[(fc[UNIQUE_ID] == center_id) & (fc[DS] == today + pd.Timedelta(days=1))]
-        tomorrow = (
-            float(interpolate_quantile(nxt[cols].to_numpy("float64"), grid, center.service_quantile)[0])
-            if not nxt.empty else None
-        )
+        tomorrow = nxt[cols].to_numpy("float64")[0] if not nxt.empty else None
         current: dict[str, int] = {}
         if booked is not None and not booked.empty:
             mine = booked[(booked[UNIQUE_ID].astype(str) == center_id) & (pd.to_datetime(booked[DS]) == today)]
@@ -202,6 +206,50 @@ def apply_intraday(
     out = (pd.concat(changes, ignore_index=True) if changes
            else pd.DataFrame(columns=[*INTRADAY_COLUMNS, UNIQUE_ID]))
     return plan, out[[UNIQUE_ID, *INTRADAY_COLUMNS]]
+
+
+#: Columns :func:`with_changes` adds to a crew plan (stored with it).
+CHANGE_COLUMNS = ["shift_status", "packers_before", "packers_change", "action"]
+
+
+def with_changes(
+    plan: pd.DataFrame,
+    booked: pd.DataFrame | None,
+    centers: Mapping[str, CenterConfig],
+    now_local: Mapping[str, pd.Timestamp],
+) -> pd.DataFrame:
+    """The crew plan with what changed from the plan in force, per row: :data:`CHANGE_COLUMNS`.
+
+    ``plan``: ``unique_id, ds, shift, starts_at, packers`` (after :func:`apply_intraday`);
+    ``booked``: ``unique_id, ds, shift, packers`` of the plan in force, or None;
+    ``now_local``: each center's local now. ``shift_status`` is the shift's at the
+    center's now; ``action`` says "call in N", "release N" or "no change" against the
+    plan in force for a shift not started ("kept (running)"/"kept (over)" otherwise, as
+    :func:`replan_today`), "new" where the plan in force had no such row.
+    """
+    keys = [UNIQUE_ID, DS, SHIFT]
+    out = plan.copy()
+    if booked is not None and not booked.empty:
+        before = pd.DataFrame({
+            UNIQUE_ID: booked[UNIQUE_ID].astype(str), DS: pd.to_datetime(booked[DS]).dt.normalize(),
+            SHIFT: booked[SHIFT].astype(str), "packers_before": booked["packers"],
+        }).drop_duplicates(keys)
+        out = out.merge(before, on=keys, how="left")
+    else:
+        out["packers_before"] = np.nan
+    hours = {(c, s.name): s.length for c, conf in centers.items() for s in conf.shifts}
+    out["shift_status"] = [
+        NOT_STARTED if c not in now_local else _status(start, start + pd.Timedelta(hours=hours[(c, name)]),
+                                                      pd.Timestamp(now_local[c]))
+        for c, name, start in zip(out[UNIQUE_ID], out[SHIFT], pd.to_datetime(out["starts_at"]), strict=True)
+    ]
+    out["packers_change"] = out["packers"] - out["packers_before"]
+    out["action"] = [
+        "new" if pd.isna(prev) else _action(status, int(change))
+        for status, prev, change in zip(out["shift_status"], out["packers_before"], out["packers_change"].fillna(0),
+                                        strict=True)
+    ]
+    return out.astype({"packers_before": "Int64", "packers_change": "Int64"})
 
 
 def intraday_summary(changes: pd.DataFrame) -> str:

@@ -20,7 +20,7 @@ from fcplan.core.panel import DS, UNIQUE_ID
 from fcplan.core.settings import CenterParams, PlannerSettings
 from fcplan.planner.centers import Centers, centers_from_settings
 from fcplan.planner.crews import hour_profiles, plan_crews
-from fcplan.planner.intraday import apply_intraday, intraday_summary
+from fcplan.planner.intraday import apply_intraday, intraday_summary, with_changes
 from fcplan.storage import queries as q
 from fcplan.storage import upsert, utcnow
 from fcplan.storage.schema import plan_runs, staffing_plans
@@ -61,6 +61,7 @@ def make_plan(
     booked = q.plan_frame(engine, previous["plan_id"]).rename(columns={"center_id": UNIQUE_ID, "day": DS}) \
         if previous else None
     plan, changes = apply_intraday(plan, forecast, configs, profiles, now_local, so_far, booked)
+    plan = with_changes(plan, booked, configs, now_local)
     params = CenterParams.from_settings(cfg)
     plan_id = f"{run['run_id']}-{uuid.uuid4().hex[:6]}"
     rows = [
@@ -73,6 +74,13 @@ def make_plan(
             "orders_planned": float(r["orders_planned"]),
             "packer_hours": float(r["packer_hours"]),
             "packers": int(r["packers"]),
+            "starts_at": pd.Timestamp(r["starts_at"]).to_pydatetime(),
+            "packers_needed": int(r["packers_needed"]),
+            "next_day_forecast": bool(r["next_day_forecast"]),
+            "shift_status": r["shift_status"],
+            "packers_before": None if pd.isna(r["packers_before"]) else int(r["packers_before"]),
+            "packers_change": None if pd.isna(r["packers_change"]) else int(r["packers_change"]),
+            "action": r["action"],
         }
         for r in plan.to_dict("records")
     ]

@@ -1,7 +1,7 @@
 """Screenshot a running fcplan dashboard page with Playwright and the system Chromium.
 
     python scripts/screenshot.py http://localhost:8599 /tmp/dash_forecast.png
-    python scripts/screenshot.py http://localhost:8599/staffing_plan /tmp/dash_staffing.png --wait-for svg
+    python scripts/screenshot.py http://localhost:8599/staffing /tmp/dash_staffing.png --wait-for svg
 
 No browser download: it drives Debian's ``/usr/bin/chromium`` (``--chromium``
 to point elsewhere). It waits for ``--wait-for`` (a CSS selector; by default a
@@ -15,16 +15,10 @@ import argparse
 import sys
 from pathlib import Path
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--disable-dev-shm-usage"]
-DEFAULT_WAIT = ", ".join(
-    ['[data-testid="stMetric"]', '[data-testid="stVegaLiteChart"] canvas',
-     '[data-testid="stVegaLiteChart"] svg']
-)
-# Streamlit shows this widget while a script or fragment runs.
-_CONTENT_HEIGHT = "() => Math.max(...Array.from(document.querySelectorAll('*'), e => e.scrollHeight))"
-RUNNING = '[data-testid="stStatusWidget"]'
+from fcplan.app.dashboard_server import CHART, CHROMIUM, CHROMIUM_ARGS, CONTENT_HEIGHT_JS, RUNNING
+
+ARGS = [*CHROMIUM_ARGS, "--disable-sync"]
+DEFAULT_WAIT = f'[data-testid="stMetric"], {CHART}'
 
 
 def screenshot(url: str, out: Path, wait_for: str = DEFAULT_WAIT, width: int = 1400, height: int = 1000,
@@ -51,7 +45,7 @@ def screenshot(url: str, out: Path, wait_for: str = DEFAULT_WAIT, width: int = 1
             page.wait_for_timeout(settle_ms)  # let Vega finish drawing
             if full_page:
                 # Streamlit scrolls inside its main section, so grow the window to the content instead.
-                tall = page.evaluate(_CONTENT_HEIGHT)
+                tall = page.evaluate(CONTENT_HEIGHT_JS)
                 if tall > height:
                     page.set_viewport_size({"width": width, "height": min(int(tall) + 40, 8000)})
                     page.wait_for_timeout(settle_ms)

@@ -5,6 +5,11 @@ Conventions shared by every function of :mod:`fcplan.simulator`:
 * windows are half-open, ``[start, end)``;
 * a naive ``start``/``end`` is wall-clock time in ``tz`` (default ``Asia/Seoul``);
   a tz-aware one is converted to ``tz``;
+* given ``locales`` (:class:`fcplan.core.locales.Locales`, e.g. from the centers file),
+  each center lives in its own zone and holiday country instead: its intraday profile,
+  weekdays, holidays and local days are its own, and "local days ``[start, end)``"
+  are each center's. Centers are simulated a zone group at a time (:func:`zone_groups`);
+  without ``locales`` the numbers are exactly the single-zone ones;
 * hourly frames have a tz-aware UTC ``ds`` (the hour start); daily frames have a
   tz-naive ``ds`` at local midnight of the local calendar day;
 * every random draw comes from a generator keyed by ``(seed, stream, ...)``, so a
@@ -22,7 +27,7 @@ center's ``dispersion`` (see :mod:`fcplan.simulator.orders`).
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,6 +35,8 @@ import numpy as np
 import pandas as pd
 
 from fcplan.core.calendar import BLOCK_DAYS, LEAD_DAYS, holiday_dates, holiday_runs
+from fcplan.core.locales import Locales
+from fcplan.core.panel import UNIQUE_ID
 
 DEFAULT_TZ = "Asia/Seoul"
 DEFAULT_COUNTRY = "KR"
@@ -58,6 +65,47 @@ MAJOR_BLOCK_DAYS = BLOCK_DAYS
 PRE_HOLIDAY_DAYS = LEAD_DAYS
 
 TimeLike = datetime | pd.Timestamp | str
+
+
+@dataclass(frozen=True)
+class ZoneGroup:
+    """Centers sharing a time zone and holiday country: ``rows`` index the caller's centers."""
+
+    tz: str
+    country: str | None
+    rows: tuple[int, ...]
+
+    def pick(self, items: Sequence[CenterProfile]) -> list[CenterProfile]:
+        return [items[i] for i in self.rows]
+
+
+def zone_groups(
+    centers: Sequence[CenterProfile], locales: Locales | None, tz: str, country: str | None
+) -> list[ZoneGroup]:
+    """The centers grouped by (zone, holiday country), so each group is simulated at once
+    in its own clock. Without ``locales`` every center is in ``tz`` with ``country``."""
+    if locales is None:
+        return [ZoneGroup(tz, country, tuple(range(len(centers))))]
+    groups: dict[tuple[str, str | None], list[int]] = {}
+    for i, c in enumerate(centers):
+        groups.setdefault((locales.zone(c.center_id), locales.country(c.center_id)), []).append(i)
+    return [ZoneGroup(z, k, tuple(rows)) for (z, k), rows in groups.items()]
+
+
+def by_zone_frame(
+    centers: Sequence[CenterProfile],
+    groups: Sequence[ZoneGroup],
+    frame: Callable[[list[CenterProfile], ZoneGroup], pd.DataFrame],
+) -> pd.DataFrame:
+    """``frame(centers of the group, group)`` for each group, rows back in center order
+    (each group's frame has its rows by center, then ``ds``)."""
+    if len(groups) == 1 and groups[0].rows == tuple(range(len(centers))):
+        return frame(list(centers), groups[0])
+    parts = [frame(g.pick(centers), g) for g in groups]
+    rank = {c.center_id: i for i, c in enumerate(centers)}
+    out = pd.concat(parts, ignore_index=True)
+    order = np.argsort(out[UNIQUE_ID].map(rank).to_numpy(), kind="stable")
+    return out.iloc[order].reset_index(drop=True)
 
 
 def center_key(center_id: str) -> int:
@@ -206,12 +254,13 @@ def day_hours(days: pd.DatetimeIndex, tz: str = DEFAULT_TZ) -> pd.DatetimeIndex:
 NORMAL, MINOR, MAJOR, PRE_MINOR, PRE_MAJOR = range(5)
 
 
-def holiday_codes(days: np.ndarray, country: str = DEFAULT_COUNTRY) -> np.ndarray:
+def holiday_codes(days: np.ndarray, country: str | None = DEFAULT_COUNTRY) -> np.ndarray:
     """Per day number: NORMAL, MINOR (public holiday), MAJOR (in a run of >= 3
     consecutive holidays: Seollal, Chuseok), PRE_MAJOR (one of the 3 non-holiday
-    days before a major run) or PRE_MINOR (the non-holiday day before a minor one)."""
+    days before a major run) or PRE_MINOR (the non-holiday day before a minor one).
+    ``country`` None: every day is NORMAL."""
     codes = np.full(len(days), NORMAL, dtype=np.int8)
-    if len(days) == 0:
+    if len(days) == 0 or not country:
         return codes
     epoch = pd.Timestamp("1970-01-01")
     lo = epoch + pd.Timedelta(days=int(days.min()) - 7)
@@ -239,7 +288,7 @@ def holiday_codes(days: np.ndarray, country: str = DEFAULT_COUNTRY) -> np.ndarra
 
 
 def base_hourly_matrix(
-    centers: Sequence[CenterProfile], hours: pd.DatetimeIndex, country: str = DEFAULT_COUNTRY
+    centers: Sequence[CenterProfile], hours: pd.DatetimeIndex, country: str | None = DEFAULT_COUNTRY
 ) -> np.ndarray:
     """Expected orders without promotions, shape ``(len(centers), len(hours))``.
 

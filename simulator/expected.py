@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from fcplan.core.locales import Locales
 from fcplan.core.panel import DS, UNIQUE_ID
 from fcplan.simulator.demand import (
     DEFAULT_COUNTRY,
@@ -19,11 +20,14 @@ from fcplan.simulator.demand import (
     MEAN,
     CenterProfile,
     TimeLike,
+    ZoneGroup,
     base_hourly_matrix,
+    by_zone_frame,
     day_hours,
     day_starts,
     local_days,
     to_instant,
+    zone_groups,
 )
 from fcplan.simulator.promotions import SimulatedPromotion, promotion_factor
 
@@ -32,10 +36,19 @@ def hourly_matrix(
     centers: Sequence[CenterProfile],
     promotions: Sequence[SimulatedPromotion],
     hours: pd.DatetimeIndex,
-    country: str = DEFAULT_COUNTRY,
+    country: str | None = DEFAULT_COUNTRY,
+    locales: Locales | None = None,
 ) -> np.ndarray:
-    """Expected orders with promotions, shape ``(len(centers), len(hours))``."""
-    base = base_hourly_matrix(centers, hours, country)
+    """Expected orders with promotions, shape ``(len(centers), len(hours))``.
+
+    ``hours``: tz-aware hour starts; without ``locales`` their zone is every center's,
+    with it each center reads them on its own clock (same instants)."""
+    if locales is None:
+        base = base_hourly_matrix(centers, hours, country)
+    else:
+        base = np.empty((len(centers), len(hours)))
+        for g in zone_groups(centers, locales, str(hours.tz), country):
+            base[list(g.rows)] = base_hourly_matrix(g.pick(centers), hours.tz_convert(g.tz), g.country)
     return base * promotion_factor([c.center_id for c in centers], promotions, hours.as_unit("ns").asi8)
 
 
@@ -45,16 +58,18 @@ def expected_hourly(
     start: TimeLike,
     end: TimeLike,
     tz: str = DEFAULT_TZ,
-    country: str = DEFAULT_COUNTRY,
+    country: str | None = DEFAULT_COUNTRY,
+    locales: Locales | None = None,
 ) -> pd.DataFrame:
-    """True expected orders per center and local hour starting in ``[start, end)``.
+    """True expected orders per center and hour starting in ``[start, end)``.
 
     Returns columns ``unique_id`` (center id), ``ds`` (hour start, tz-aware UTC),
-    ``mean`` (float); rows by center (in the given order), then ``ds``.
+    ``mean`` (float); rows by center (in the given order), then ``ds``. With
+    ``locales`` every center covers the same instants, each on its own clock.
     """
     lo, hi = to_instant(start, tz), to_instant(end, tz)
     hours = pd.date_range(lo.ceil("h"), hi, freq="h", inclusive="left").as_unit("ns")
-    means = hourly_matrix(centers, promotions, hours, country)
+    means = hourly_matrix(centers, promotions, hours, country, locales)
     return pd.DataFrame(
         {
             UNIQUE_ID: np.repeat([c.center_id for c in centers], len(hours)),
@@ -69,9 +84,16 @@ def daily_matrix(
     promotions: Sequence[SimulatedPromotion],
     days: pd.DatetimeIndex,
     tz: str = DEFAULT_TZ,
-    country: str = DEFAULT_COUNTRY,
+    country: str | None = DEFAULT_COUNTRY,
+    locales: Locales | None = None,
 ) -> np.ndarray:
-    """Expected orders per center and consecutive local day, shape ``(C, len(days))``."""
+    """Expected orders per center and consecutive local day, shape ``(C, len(days))``
+    (with ``locales``, each center's own local days of those dates)."""
+    if locales is not None:
+        out = np.zeros((len(centers), len(days)))
+        for g in zone_groups(centers, locales, tz, country):
+            out[list(g.rows)] = daily_matrix(g.pick(centers), promotions, days, g.tz, g.country)
+        return out
     hours = day_hours(days, tz)
     if len(hours) == 0:
         return np.zeros((len(centers), 0))
@@ -84,7 +106,8 @@ def expected_daily(
     start: TimeLike,
     end: TimeLike,
     tz: str = DEFAULT_TZ,
-    country: str = DEFAULT_COUNTRY,
+    country: str | None = DEFAULT_COUNTRY,
+    locales: Locales | None = None,
 ) -> pd.DataFrame:
     """True daily distribution per center and local calendar day in ``[start, end)``.
 
@@ -92,7 +115,20 @@ def expected_daily(
     orders that day) and ``dispersion`` (negative-binomial size ``r``: the day's
     total is ``scipy.stats.nbinom(r, r / (r + mean))``); rows by center, then ``ds``.
     """
-    days = local_days(start, end, tz)
+
+    def frame(group: list[CenterProfile], g: ZoneGroup) -> pd.DataFrame:
+        return _expected_daily(group, promotions, local_days(start, end, g.tz), g.tz, g.country)
+
+    return by_zone_frame(centers, zone_groups(centers, locales, tz, country), frame)
+
+
+def _expected_daily(
+    centers: Sequence[CenterProfile],
+    promotions: Sequence[SimulatedPromotion],
+    days: pd.DatetimeIndex,
+    tz: str,
+    country: str | None,
+) -> pd.DataFrame:
     means = daily_matrix(centers, promotions, days, tz, country)
     return pd.DataFrame(
         {

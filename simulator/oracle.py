@@ -18,6 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from fcplan.core.calendar import HOLIDAY, PRE_HOLIDAY, holiday_features
+from fcplan.core.locales import Locales
 from fcplan.core.panel import DS, MODEL, UNIQUE_ID, Y, validate_panel
 from fcplan.core.quantiles import check_levels, quantile_columns
 from fcplan.simulator.demand import (
@@ -31,6 +32,7 @@ from fcplan.simulator.demand import (
     make_centers,
     to_instant,
     to_local_day,
+    zone_groups,
 )
 from fcplan.simulator.expected import daily_matrix, expected_daily
 from fcplan.simulator.orders import sample_daily_counts
@@ -86,23 +88,32 @@ class Oracle:
     """The true daily demand of simulated centers, for any local day.
 
     Promotions are regenerated from ``seed`` on demand, so the oracle also covers
-    days after the simulated panel. All windows are local days ``[start, end)``.
+    days after the simulated panel. All windows are local days ``[start, end)``:
+    with ``locales`` each center's own (its zone and holiday country).
     """
 
     centers: tuple[CenterProfile, ...]
     seed: int
     tz: str = DEFAULT_TZ
-    country: str = DEFAULT_COUNTRY
+    country: str | None = DEFAULT_COUNTRY
+    locales: Locales | None = None
 
     def promotions(self, start: TimeLike, end: TimeLike) -> list[SimulatedPromotion]:
-        """The promotions (including cancelled ones) touching ``[start, end)``."""
-        return make_promotions(
-            self.centers, to_local_day(start, self.tz), to_local_day(end, self.tz), self.seed, self.tz
-        )
+        """The promotions (including cancelled ones) touching ``[start, end)``
+        (a day of slack either side with ``locales``: local days differ by zone)."""
+        lo, hi = to_local_day(start, self.tz), to_local_day(end, self.tz)
+        if self.locales is not None:
+            lo, hi = lo - pd.Timedelta(days=1), hi + pd.Timedelta(days=1)
+        return make_promotions(self.centers, lo, hi, self.seed, self.tz, locales=self.locales)
+
+    def _daily(self, promotions: Sequence[SimulatedPromotion], days: pd.DatetimeIndex) -> np.ndarray:
+        return daily_matrix(self.centers, promotions, days, self.tz, self.country, self.locales)
 
     def expected(self, start: TimeLike, end: TimeLike) -> pd.DataFrame:
         """Columns ``unique_id, ds, mean, dispersion`` (see ``expected_daily``)."""
-        return expected_daily(self.centers, self.promotions(start, end), start, end, self.tz, self.country)
+        return expected_daily(
+            self.centers, self.promotions(start, end), start, end, self.tz, self.country, self.locales
+        )
 
     def quantiles(self, levels: Sequence[float], start: TimeLike, end: TimeLike) -> pd.DataFrame:
         """Exact quantiles of each center-day's order count for local days ``[start, end)``.
@@ -151,10 +162,10 @@ class Oracle:
         means = np.empty((samples, len(self.centers), len(days)))
         for s in range(samples):
             draw_seed = int(np.random.SeedSequence([self.seed, seed, s]).generate_state(1)[0])
-            fresh = make_promotions(self.centers, start, end, draw_seed, self.tz)
+            fresh = make_promotions(self.centers, start, end, draw_seed, self.tz, locales=self.locales)
             unannounced = [p for p in fresh if p.announced_at > moment and p.status == "active"]
             kept = [p for p in known if rng.random() >= cancellation_chance(p, moment)]
-            means[s] = daily_matrix(self.centers, kept + unannounced, days, self.tz, self.country)
+            means[s] = self._daily(kept + unannounced, days)
         sizes = np.repeat([c.dispersion for c in self.centers], len(days))
         values = mixture_quantiles(means.reshape(samples, -1), sizes, qs)
         out = pd.DataFrame(
@@ -180,19 +191,24 @@ class Oracle:
         if as_of is not None:
             promos = promotions_known_at(promos, as_of, self.tz)
         promos = [p for p in promos if p.status == "active"]
-        with_promos = daily_matrix(self.centers, promos, days, self.tz, self.country)
-        base = daily_matrix(self.centers, [], days, self.tz, self.country)
+        with_promos = self._daily(promos, days)
+        base = self._daily([], days)
         discount = np.zeros_like(base)
+        holidays = {col: np.zeros_like(base) for col in HOLIDAYS}
         day_lo = np.asarray(days.as_unit("ns").asi8)
         day_hi = day_lo + pd.Timedelta(days=1).value
-        for promo in promos:
-            lo = to_instant(promo.start, self.tz).tz_localize(None).as_unit("ns").value
-            hi = to_instant(promo.end, self.tz).tz_localize(None).as_unit("ns").value
-            touched = (day_lo < hi) & (day_hi > lo)
-            for i, c in enumerate(self.centers):
-                if promo.applies_to(c.center_id):
-                    discount[i, touched] = np.maximum(discount[i, touched], promo.discount_pct)
-        hol = holiday_features(days, self.country)
+        for g in zone_groups(self.centers, self.locales, self.tz, self.country):
+            for promo in promos:
+                lo = to_instant(promo.start, g.tz).tz_localize(None).as_unit("ns").value
+                hi = to_instant(promo.end, g.tz).tz_localize(None).as_unit("ns").value
+                touched = (day_lo < hi) & (day_hi > lo)
+                for i in g.rows:
+                    if promo.applies_to(self.centers[i].center_id):
+                        discount[i, touched] = np.maximum(discount[i, touched], promo.discount_pct)
+            if g.country:
+                hol = holiday_features(days, g.country)
+                for col in HOLIDAYS:
+                    holidays[col][list(g.rows)] = hol[col].to_numpy(dtype=float)
         n = len(self.centers)
         out = pd.DataFrame(
             {
@@ -203,7 +219,7 @@ class Oracle:
             }
         )
         for col in HOLIDAYS:
-            out[col] = np.tile(hol[col].to_numpy(dtype=float), n)
+            out[col] = holidays[col].ravel()
         return out
 
     def future(self, start: TimeLike, horizon: int, as_of: TimeLike | None = None) -> pd.DataFrame:
@@ -223,7 +239,8 @@ def simulate_daily_panel(
     *,
     scale: float = 1.0,
     tz: str = DEFAULT_TZ,
-    country: str = DEFAULT_COUNTRY,
+    country: str | None = DEFAULT_COUNTRY,
+    locales: Locales | None = None,
 ) -> tuple[pd.DataFrame, Oracle]:
     """``days`` local days of simulated daily orders ending before ``end``
     (exclusive; default 2026-01-01, so the last day is 2025-12-31).
@@ -237,9 +254,9 @@ def simulate_daily_panel(
         raise ValueError(f"days must be >= 1; got {days}")
     last = to_local_day(DEFAULT_END if end is None else end, tz)
     first = last - pd.Timedelta(days=days)
-    oracle = Oracle(tuple(make_centers(n_centers, seed, scale)), seed, tz, country)
+    oracle = Oracle(tuple(make_centers(n_centers, seed, scale)), seed, tz, country, locales)
     counts = sample_daily_counts(
-        oracle.centers, oracle.promotions(first, last), first, last, seed, tz, country
+        oracle.centers, oracle.promotions(first, last), first, last, seed, tz, country, locales
     )
     covariates = oracle.covariates(first, last)
     panel = pd.concat([counts[[UNIQUE_ID, DS, Y]], covariates[COVARIATES]], axis=1)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fcplan.core.locales import Locales
 from fcplan.core.panel import DS, UNIQUE_ID, Y
 from fcplan.simulator.demand import (
     DEFAULT_COUNTRY,
@@ -26,12 +27,15 @@ from fcplan.simulator.demand import (
     STREAM_ORDERS,
     CenterProfile,
     TimeLike,
+    ZoneGroup,
+    by_zone_frame,
     center_key,
     day_hours,
     day_starts,
     local_days,
     to_instant,
     to_local_day,
+    zone_groups,
 )
 from fcplan.simulator.expected import hourly_matrix
 from fcplan.simulator.promotions import SimulatedPromotion
@@ -67,7 +71,7 @@ def _block_means(
     promotions: Sequence[SimulatedPromotion],
     block: pd.DatetimeIndex,
     tz: str,
-    country: str,
+    country: str | None,
     shifts: Sequence[Shift] = (),
 ) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray, np.ndarray]:
     """Hours of ``block``, hourly means ``(C, H)``, daily means ``(C, D)``, day bounds ``(D + 1,)``."""
@@ -86,15 +90,30 @@ def sample_daily_counts(
     end: TimeLike,
     seed: int = 0,
     tz: str = DEFAULT_TZ,
-    country: str = DEFAULT_COUNTRY,
+    country: str | None = DEFAULT_COUNTRY,
+    locales: Locales | None = None,
 ) -> pd.DataFrame:
     """The daily order totals that :func:`generate_orders` draws, for local days
-    ``[start, end)``, without drawing the orders.
+    ``[start, end)`` (each center's own with ``locales``), without drawing the orders.
 
     Returns columns ``unique_id``, ``ds`` (tz-naive local date), ``y`` (float
     count) and ``mean`` (the true expected count); rows by center, then ``ds``.
     """
-    days = local_days(start, end, tz)
+
+    def frame(group: list[CenterProfile], g: ZoneGroup) -> pd.DataFrame:
+        return _daily_counts(group, promotions, local_days(start, end, g.tz), seed, g.tz, g.country)
+
+    return by_zone_frame(centers, zone_groups(centers, locales, tz, country), frame)
+
+
+def _daily_counts(
+    centers: Sequence[CenterProfile],
+    promotions: Sequence[SimulatedPromotion],
+    days: pd.DatetimeIndex,
+    seed: int,
+    tz: str,
+    country: str | None,
+) -> pd.DataFrame:
     means = np.zeros((len(centers), len(days)))
     counts = np.zeros((len(centers), len(days)))
     offset = 0
@@ -125,7 +144,7 @@ def _order_chunks(
     end: TimeLike,
     seed: int,
     tz: str,
-    country: str,
+    country: str | None,
     shifts: Sequence[Shift] = (),
 ) -> Iterator[dict[str, np.ndarray]]:
     """Per local day, the orders of all centers in ``[start, end)`` in time order, as
@@ -168,6 +187,54 @@ def _order_chunks(
                 }
 
 
+def _zone_chunks(
+    centers: Sequence[CenterProfile],
+    promotions: Sequence[SimulatedPromotion],
+    start: TimeLike,
+    end: TimeLike,
+    seed: int,
+    tz: str,
+    country: str | None,
+    shifts: Sequence[Shift],
+    locales: Locales | None,
+) -> Iterator[dict[str, np.ndarray]]:
+    """:func:`_order_chunks` of each zone group (``[start, end)`` instants, naive in
+    ``tz``), merged in time order; ``center`` indexes ``centers``."""
+    groups = zone_groups(centers, locales, tz, country)
+    lo, hi = to_instant(start, tz), to_instant(end, tz)
+    if len(groups) == 1:
+        yield from _order_chunks(centers, promotions, lo, hi, seed, groups[0].tz, groups[0].country, shifts)
+        return
+    streams = [
+        _relabel(_order_chunks(g.pick(centers), promotions, lo, hi, seed, g.tz, g.country, shifts), g.rows)
+        for g in groups
+    ]
+    yield from _merge_chunks(streams)
+
+
+def _relabel(chunks: Iterator[dict[str, np.ndarray]], rows: tuple[int, ...]) -> Iterator[dict[str, np.ndarray]]:
+    index = np.asarray(rows)
+    for chunk in chunks:
+        yield {**chunk, "center": index[chunk["center"]]}
+
+
+def _merge_chunks(streams: list[Iterator[dict[str, np.ndarray]]]) -> Iterator[dict[str, np.ndarray]]:
+    """Time-ordered chunks of time-ordered chunk streams: everything up to the earliest
+    last time of the streams' current chunks goes out (no later chunk can precede it)."""
+    heads: list[dict[str, np.ndarray] | None] = [next(s, None) for s in streams]
+    while any(h is not None for h in heads):
+        live = [h for h in heads if h is not None]
+        bound = min(int(h["ts"][-1]) for h in live)
+        merged = {key: np.concatenate([h[key][h["ts"] <= bound] for h in live]) for key in live[0]}
+        order = np.argsort(merged["ts"], kind="stable")
+        yield {key: value[order] for key, value in merged.items()}
+        for k, head in enumerate(heads):
+            if head is None:
+                continue
+            rest = head["ts"] > bound
+            heads[k] = {key: value[rest] for key, value in head.items()} if rest.any() else next(streams[k], None)
+
+
 def _offset_text(offset_ns: int) -> str:
     minutes = offset_ns // 60_000_000_000
     sign = "+" if minutes >= 0 else "-"
@@ -191,12 +258,15 @@ def _padded(size: int) -> tuple[str, ...]:
 
 
 def _order_ids(centers: Sequence[CenterProfile], chunk: dict[str, np.ndarray]) -> list[str]:
-    """``<center id>-<local yyyymmdd>-<rank in center-day, 6 digits>``."""
-    date = pd.Timestamp(int(chunk["day"][0]) * NS_PER_DAY).strftime("%Y%m%d")
-    prefix = [f"{c.center_id}-{date}-" for c in centers]
+    """``<center id>-<local yyyymmdd>-<rank in center-day, 6 digits>`` (a chunk of
+    several zones holds several local days)."""
+    days, inv = np.unique(chunk["day"], return_inverse=True)
+    dates = [pd.Timestamp(int(d) * NS_PER_DAY).strftime("%Y%m%d") for d in days]
+    prefix = [f"{c.center_id}-{date}-" for date in dates for c in centers]
+    which = inv.reshape(-1) * len(centers) + chunk["center"]
     seq = chunk["seq"]
     pad = _padded(1 << max(int(seq.max()), 1 << 15).bit_length())
-    return [prefix[i] + pad[k] for i, k in zip(chunk["center"].tolist(), seq.tolist(), strict=True)]
+    return [prefix[i] + pad[k] for i, k in zip(which.tolist(), seq.tolist(), strict=True)]
 
 
 def generate_orders(
@@ -206,8 +276,9 @@ def generate_orders(
     end: TimeLike,
     seed: int = 0,
     tz: str = DEFAULT_TZ,
-    country: str = DEFAULT_COUNTRY,
+    country: str | None = DEFAULT_COUNTRY,
     shifts: Sequence[Shift] = (),
+    locales: Locales | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Orders with ``ts`` in ``[start, end)``, lazily, in timestamp order.
 
@@ -215,10 +286,12 @@ def generate_orders(
     center, local date, rank in that center-day; the same in any window),
     ``center_id`` (str), ``ts`` (ISO 8601 local time with offset, e.g.
     ``"2025-10-06T14:23:05.123+09:00"``), ``lines`` (int >= 1), ``units``
-    (int >= lines). Memory stays at one day of orders.
+    (int >= lines). Memory stays at one day of orders. With ``locales`` each center's
+    orders follow its own zone and holidays (its ``ts`` carries its zone's offset, its
+    order ids its local date); a naive ``start``/``end`` is then in ``tz``.
     """
     ids = [c.center_id for c in centers]
-    for chunk in _order_chunks(centers, promotions, start, end, seed, tz, country):
+    for chunk in _zone_chunks(centers, promotions, start, end, seed, tz, country, shifts, locales):
         for oid, cidx, ts, lines, units in zip(
             _order_ids(centers, chunk),
             chunk["center"].tolist(),
@@ -237,15 +310,17 @@ def generate_order_frame(
     end: TimeLike,
     seed: int = 0,
     tz: str = DEFAULT_TZ,
-    country: str = DEFAULT_COUNTRY,
+    country: str | None = DEFAULT_COUNTRY,
     shifts: Sequence[Shift] = (),
+    locales: Locales | None = None,
 ) -> pd.DataFrame:
     """The orders of :func:`generate_orders` as one frame, for fast backfill.
 
     Columns: ``order_id`` (str), ``center_id`` (str), ``ts`` (tz-aware datetime
-    in ``tz``), ``lines`` (int64), ``units`` (int64); rows in timestamp order.
+    in ``tz``: the instant, whatever the center's zone), ``lines`` (int64), ``units``
+    (int64); rows in timestamp order.
     """
-    chunks = list(_order_chunks(centers, promotions, start, end, seed, tz, country, shifts))
+    chunks = list(_zone_chunks(centers, promotions, start, end, seed, tz, country, shifts, locales))
     if not chunks:
         empty = pd.DataFrame({c: pd.Series(dtype=object) for c in ORDER_COLUMNS})
         empty["ts"] = pd.to_datetime(empty["ts"], utc=True).dt.tz_convert(tz)

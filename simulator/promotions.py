@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fcplan.core.locales import Locales
 from fcplan.simulator.demand import (
     DEFAULT_TZ,
     STREAM_PROMOTIONS,
@@ -201,6 +202,7 @@ def make_promotions(
     per_center_rate: float = 1.5,
     all_centers_rate: float = 1.0,
     cancel_rate: float = CANCEL_RATE,
+    locales: Locales | None = None,
 ) -> list[SimulatedPromotion]:
     """Promotions running at some moment of ``[start, end)``, sorted by start.
 
@@ -209,7 +211,8 @@ def make_promotions(
     center. Discounts and free shipping run 1-5 whole local days, flash sales
     6-24 hours from 10:00, 12:00, 18:00 or 20:00. Each is announced 3-14 days
     ahead; a share ``cancel_rate`` is cancelled between announcement and start.
-    A month's promotions depend only on ``(seed, month, center id)``.
+    A month's promotions depend only on ``(seed, month, center id)``. Promotions for all
+    centers keep ``tz``'s clock; with ``locales`` a center's own ones follow its zone.
     """
     lo, hi = to_instant(start, tz), to_instant(end, tz)
     first = (lo.tz_localize(None).to_period("M") - 1).to_timestamp()
@@ -226,6 +229,7 @@ def make_promotions(
             rng = np.random.default_rng([seed, STREAM_PROMOTIONS, ym, center_key(center.center_id)])
             for k in range(int(rng.poisson(per_center_rate))):
                 promo_id = f"PROMO-{tag}-{center.center_id}-{k + 1:02d}"
-                promos.append(_draw(rng, promo_id, [center.center_id], month_start, tz, cancel_rate))
+                zone = locales.zone(center.center_id) if locales is not None else tz
+                promos.append(_draw(rng, promo_id, [center.center_id], month_start, zone, cancel_rate))
     keep = [p for p in promos if p.end > lo and p.start < hi]
     return sorted(keep, key=lambda p: (p.start, p.promo_id))

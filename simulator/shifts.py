@@ -16,6 +16,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from fcplan.core.locales import Locales
 from fcplan.simulator.demand import DEFAULT_TZ, to_instant
 
 _SHIFT_SPEC = re.compile(r"^(?P<center>[^:]+):(?P<pct>[+-]\d+(?:\.\d+)?)%@(?P<when>\S+)$")
@@ -41,21 +42,25 @@ class Shift:
             raise ValueError(f"shift of {self.center_id!r}: start must be tz-aware; got {self.start}")
 
 
-def parse_shift(spec: str, tz: str = DEFAULT_TZ) -> Shift:
-    """``"FC-BUSAN:+40%@2026-03-10"`` (or ``@2026-03-10T14:00``, local time in ``tz``) -> :class:`Shift`."""
+def parse_shift(spec: str, tz: str = DEFAULT_TZ, locales: Locales | None = None) -> Shift:
+    """``"FC-BUSAN:+40%@2026-03-10"`` (or ``@2026-03-10T14:00``) -> :class:`Shift`.
+
+    The day or time is the center's local one: in its zone from ``locales`` when given,
+    else in ``tz``."""
     match = _SHIFT_SPEC.match(spec.strip())
     if match is None:
         raise ValueError(f"--shift must look like CENTER:+40%@2026-03-10 or CENTER:-30%@2026-03-10T14:00; got {spec!r}")
     factor = 1.0 + float(match["pct"]) / 100.0
     if factor <= 0:
         raise ValueError(f"--shift {spec!r}: a change of {match['pct']}% leaves no demand; use more than -100%")
-    return Shift(match["center"], to_instant(match["when"], tz).to_pydatetime(), factor)
+    zone = locales.zone(match["center"]) if locales is not None else tz
+    return Shift(match["center"], to_instant(match["when"], zone).to_pydatetime(), factor)
 
 
 def shift_factors(center_ids: Sequence[str], shifts: Sequence[Shift], hours: pd.DatetimeIndex) -> np.ndarray:
     """Multipliers of the expected orders, shape ``(len(center_ids), len(hours))``.
 
-    ``hours``: tz-aware local hour starts."""
+    ``hours``: tz-aware local hour starts (a weekday pattern follows their zone)."""
     factor = np.ones((len(center_ids), len(hours)))
     index = {c: i for i, c in enumerate(center_ids)}
     dow = np.asarray(hours.tz_localize(None).day_of_week)

@@ -5,10 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from fcplan.core.panel import MODEL, UNIQUE_ID, PanelError, select_model
+from fcplan.core.panel import DS, MODEL, UNIQUE_ID, PanelError, select_model
 from fcplan.dashboard import data
 
 CENTER_KEY = "center"
+#: ``forecast_alerts.status`` of an alert still open (the hourly drift monitor's lifecycle).
+OPEN_STATUS = "open"
+#: The Alerts page, for links from other pages (relative to ``dashboard/app.py``).
+ALERTS_PAGE = "views/alerts.py"
 WAITING_FORECAST = (
     "Waiting for the first forecast… the retrainer writes one once a few days of orders are in."
 )
@@ -18,6 +22,15 @@ WAITING_ORDERS = "Waiting for orders… start the worker and the order stream (`
 
 def selected_center() -> str | None:
     return st.session_state.get(CENTER_KEY)
+
+
+def center_header(title: str) -> str | None:
+    """The page's header for the selected center; None (and a waiting note) before there is one."""
+    center = selected_center()
+    st.header(f"{title} · {center}" if center else title)
+    if center is None:
+        st.info(WAITING_ORDERS)
+    return center
 
 
 def shift_order(plan_run: dict | None, plan: pd.DataFrame) -> list[str]:
@@ -48,7 +61,7 @@ def headcount_tiles(center: str | None) -> None:
     if run is None or plan.empty:
         st.info(WAITING_PLAN)
         return
-    today = data.local_today(cfg.timezone, cfg.url)
+    today = center_today(center) if center else data.local_today(cfg.timezone, cfg.url)
     order = shift_order(run, plan)
     who = [center] if center else None
     cols = st.columns(3)
@@ -68,7 +81,7 @@ def headcount_tiles(center: str | None) -> None:
         help="The demand quantile the plan covers: cost_short / (cost_short + cost_idle).",
         border=True,
     )
-    cols[2].caption(f"plan made {local_text(run['created_at'], cfg.timezone)}")
+    cols[2].caption(f"plan made {local_text(run['created_at'], zone(center) if center else cfg.timezone)}")
 
 
 def local_text(ts: object, tz: str) -> str:
@@ -77,10 +90,52 @@ def local_text(ts: object, tz: str) -> str:
     return "—" if local is None else f"{local:%a %d %b %H:%M} ({tz})"
 
 
-def center_rows(forecast: pd.DataFrame, center: str) -> pd.DataFrame:
-    """The center's rows of one model: the ensemble when there are several (else the first by name)."""
-    rows = forecast[forecast[UNIQUE_ID] == center]
+def one_model(forecast: pd.DataFrame) -> pd.DataFrame:
+    """The rows of one model: the ensemble when there are several (else the first by name)."""
     try:
-        return select_model(rows)
+        return select_model(forecast)
     except PanelError:
-        return rows[rows[MODEL] == sorted(rows[MODEL].unique())[0]]
+        return forecast[forecast[MODEL] == sorted(forecast[MODEL].unique())[0]]
+
+
+def center_rows(forecast: pd.DataFrame, center: str) -> pd.DataFrame:
+    """The center's rows of one model (see :func:`one_model`)."""
+    return one_model(forecast[forecast[UNIQUE_ID] == center])
+
+
+def zone(center: str) -> str:
+    """The center's IANA zone (see :func:`fcplan.dashboard.data.zone_of`)."""
+    cfg = data.config()
+    return data.zone_of(cfg.url, cfg.timezone, center)
+
+
+def center_today(center: str) -> pd.Timestamp:
+    """Midnight of the center's current local day."""
+    return data.local_today(zone(center), data.config().url)
+
+
+def plan_per_day(plan: pd.DataFrame) -> pd.DataFrame:
+    """``unique_id, ds, packers, orders_planned``: the plan summed over shifts."""
+    cols = ["packers", "orders_planned"]
+    if plan.empty:
+        return pd.DataFrame(columns=[UNIQUE_ID, DS, *cols])
+    per_day = plan.groupby(["center_id", "day"], as_index=False)[cols].sum()
+    return per_day.rename(columns={"center_id": UNIQUE_ID, "day": DS})
+
+
+def open_alert_counts(alerts: pd.DataFrame) -> dict[str, int]:
+    """Open alerts (the hourly monitor's lifecycle) per center."""
+    if alerts.empty or "status" not in alerts:
+        return {}
+    return alerts[alerts["status"] == OPEN_STATUS].groupby("center_id").size().astype(int).to_dict()
+
+
+def csv_button(label: str, frame: pd.DataFrame, file_name: str, key: str | None = None) -> None:
+    """A CSV download of ``frame`` (days written as dates)."""
+    out = frame.copy()
+    for col in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[col]):
+            out[col] = out[col].dt.strftime("%Y-%m-%d")
+    st.download_button(
+        label, out.to_csv(index=False).encode(), file_name=file_name, mime="text/csv", on_click="ignore", key=key
+    )

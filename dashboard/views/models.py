@@ -1,11 +1,12 @@
-"""Models page: the champion run's leaderboard and ensemble weights, the registry's decisions."""
+"""Models page: the champion and its challengers, the leaderboard of the champion run and its
+history across runs, ensemble weights, the error correlation of the top members, the decisions."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from fcplan.dashboard import charts, data
+from fcplan.dashboard import charts, data, history_charts, summaries
 from fcplan.dashboard.views.common import WAITING_FORECAST, local_text
 
 COLUMNS = {
@@ -80,12 +81,56 @@ def live_models() -> None:
             st.subheader("Ensemble weights")
             chart = charts.weights_chart(weights)
             st.altair_chart(chart, width="stretch")
+        history(run)
         decided = data.decisions(cfg.url)
         if not decided.empty:
             st.subheader("Champion and challenger decisions")
             shown = decided.assign(created_at=decided["created_at"].map(lambda t: local_text(t, cfg.timezone)))
             cols = ["created_at", "challenger_run_id", "champion_run_id", "promoted", "reason"]
             st.dataframe(shown[cols], hide_index=True, width="stretch")
+
+
+RUN_CHOICES = (10, 30, 90, 365)
+TOP_MEMBERS = 5
+
+
+def runs_table(runs: pd.DataFrame, tz: str) -> pd.DataFrame:
+    """Champion first, then challengers, then retired runs, newest first within each."""
+    rank = runs["status"].map({"champion": 0, "challenger": 1}).fillna(2)
+    shown = runs.assign(rank=rank).sort_values(["rank", "created_at"], ascending=[True, False])
+    shown = shown.assign(created_at=shown["created_at"].map(lambda t: local_text(t, tz)))
+    return shown[["status", "run_id", "created_at", "data_end", "model_version", "fit_seconds"]]
+
+
+def history(run: dict) -> None:
+    """Champion and challengers, leaderboard over runs, member error correlation."""
+    cfg = data.config()
+    n = st.segmented_control("Runs", RUN_CHOICES, default=30, key="models_runs",
+                             format_func=lambda k: f"last {k} runs") or 30
+    runs = data.runs(cfg.url, n)
+    if runs.empty:
+        return
+    st.subheader("Champion and challengers")
+    live = runs[runs["status"].isin(["champion", "challenger"])]
+    st.dataframe(runs_table(live if len(live) else runs.head(5), cfg.timezone), hide_index=True, width="stretch",
+                 column_config={"fit_seconds": st.column_config.NumberColumn("fit (s)", format="%.1f")})
+    board = data.leaderboard_history(cfg.url, tuple(runs["run_id"]))
+    if board.empty:
+        return
+    means = board[board["window"] == -1].merge(runs[["run_id", "created_at"]], on="run_id")
+    if means["run_id"].nunique() > 1:
+        st.subheader(f"Leaderboard over the last {means['run_id'].nunique()} runs")
+        st.altair_chart(history_charts.leaderboard_history(means[["created_at", "model", "wql"]]), width="stretch")
+    corr = summaries.error_correlation(board, TOP_MEMBERS)
+    st.subheader(f"Error correlation of the top {TOP_MEMBERS} members")
+    if corr.empty:
+        st.caption("Needs per-window backtest scores of at least three windows (stored with each run).")
+        return
+    st.altair_chart(history_charts.correlation_heatmap(corr), width="content")
+    st.caption(
+        "Correlation of the members' wQL over every backtest window of these runs: members that fail on "
+        "the same windows add little to each other in the ensemble."
+    )
 
 
 def page() -> None:

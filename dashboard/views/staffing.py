@@ -5,8 +5,16 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from fcplan.core.panel import UNIQUE_ID
 from fcplan.dashboard import charts, data
-from fcplan.dashboard.views.common import WAITING_PLAN, headcount_tiles, local_text, selected_center, shift_order
+from fcplan.dashboard.views.common import (
+    WAITING_PLAN,
+    csv_button,
+    headcount_tiles,
+    local_text,
+    selected_center,
+    shift_order,
+)
 
 ALL = "All centers"
 
@@ -67,15 +75,19 @@ def live_plan(center: str | None) -> None:
         with st.expander("Orders and packer hours behind the plan"):
             detail = scope.assign(day=scope["day"].dt.strftime("%Y-%m-%d")).round(1)
             st.dataframe(detail, hide_index=True, width="stretch")
-        name = f"staffing_plan_{run['plan_id']}_{center or 'all'}.csv"
-        export = scope.assign(day=scope["day"].dt.strftime("%Y-%m-%d"))
-        st.download_button(
-            "Download the plan (CSV)",
-            export.to_csv(index=False).encode(),
-            file_name=name,
-            mime="text/csv",
-            on_click="ignore",
-        )
+        cols = st.columns(2)
+        with cols[0]:
+            csv_button("Download the plan (CSV)", scope, f"staffing_plan_{run['plan_id']}_{center or 'all'}.csv")
+        forecast_run, forecast = data.latest_forecast(cfg.url)
+        if forecast_run is not None and not forecast.empty:
+            rows = forecast if center is None else forecast[forecast[UNIQUE_ID] == center]
+            with cols[1]:
+                csv_button(
+                    "Download the forecasts (CSV)",
+                    rows,
+                    f"forecast_{forecast_run['run_id']}_{center or 'all'}.csv",
+                    key="forecast_csv",
+                )
         st.caption(
             f"Plan `{run['plan_id']}` made {local_text(run['created_at'], cfg.timezone)} "
             f"from forecast run `{run['forecast_run_id']}`"

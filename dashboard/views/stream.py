@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from fcplan.dashboard import charts, data
-from fcplan.dashboard.views.common import WAITING_ORDERS, local_text
+from fcplan.dashboard import charts, data, summaries
+from fcplan.dashboard.views.common import ALERTS_PAGE, WAITING_ORDERS, local_text, open_alert_counts
 from fcplan.storage import metrics as m
 
 LIVE_S = 5
@@ -37,13 +37,16 @@ def live_stream() -> None:
                 "Promotions accepted", f"{counter(metrics, m.PROMOTIONS, m.ACCEPTED):,}", border=True
             )
             st.caption(f"Counters updated {local_text(metrics['updated_at'].max(), cfg.timezone)}")
-        st.subheader(f"Orders per hour today ({data.local_today(cfg.timezone, cfg.url):%a %d %b}, {cfg.timezone})")
+        st.subheader("Orders per hour today (each center's local hours)")
         if hourly.empty:
             st.caption("No orders yet today.")
         else:
-            st.altair_chart(charts.hourly_today(hourly), width="stretch")
+            st.altair_chart(charts.hourly_today(summaries.busiest_lines(hourly)), width="stretch")
             totals = hourly.groupby("unique_id")["y"].sum().astype(int).rename("orders today")
-            st.dataframe(totals.to_frame().T, width="stretch")
+            if len(totals) <= summaries.MAX_LINES:
+                st.dataframe(totals.to_frame().T, width="stretch")
+            else:
+                st.caption(f"the {summaries.MAX_LINES - 1} busiest centers and the rest together")
         if not metrics.empty:
             dead = metrics[metrics["name"].str.endswith(m.DEAD_LETTERS_SUFFIX)]
             if len(dead):
@@ -52,14 +55,8 @@ def live_stream() -> None:
                 st.altair_chart(chart, width="stretch")
             with st.expander("All counters"):
                 st.dataframe(metrics, hide_index=True, width="stretch")
-        st.subheader("Forecast alerts")
-        alerts = data.alerts(cfg.url)
-        if alerts.empty:
-            st.caption("No alerts.")
-        else:
-            shown = alerts.assign(created_at=alerts["created_at"].map(lambda t: local_text(t, cfg.timezone)))
-            cols = ["created_at", "center_id", "day", "kind", "status", "statistic", "threshold", "message"]
-            st.dataframe(shown[[c for c in cols if c in shown]], hide_index=True, width="stretch")
+        open_alerts = sum(open_alert_counts(data.alerts(cfg.url, 1000)).values())
+        st.page_link(ALERTS_PAGE, label=f"Forecast alerts: {open_alerts} open", icon=":material/notifications:")
 
 
 def page() -> None:

@@ -19,11 +19,11 @@ from fcplan.core.settings import CenterParams, PlannerSettings
 from fcplan.dashboard import charts, data
 from fcplan.dashboard.views.common import (
     WAITING_FORECAST,
-    WAITING_ORDERS,
     WAITING_PLAN,
+    center_header,
     center_rows,
-    selected_center,
     shift_order,
+    zone,
 )
 from fcplan.planner import plan_staffing
 from fcplan.planner.whatif import existing_promotions, promotion_factors
@@ -94,10 +94,8 @@ def effect_text(effect: pd.DataFrame, center: str) -> tuple[float, str]:
 
 
 def page() -> None:
-    center = selected_center()
-    st.header(f"What-if: promotion · {center}" if center else "What-if: promotion")
+    center = center_header("What-if: promotion")
     if center is None:
-        st.info(WAITING_ORDERS)
         return
     cfg = data.config()
     with data.database_errors(cfg.url):
@@ -138,7 +136,7 @@ def page() -> None:
         kind = st.selectbox("Promotion kind", sorted(by_kind), key="whatif_kind")
         asked = pd.date_range(pd.Timestamp(start), periods=int(n_days), freq="D")
         days = asked[asked <= horizon[-1]]
-        held = existing_promotions(data.promotions_for(cfg.url, cfg.timezone, center), horizon)
+        held = existing_promotions(data.promotions_for(cfg.url, zone(center), center), horizon)
         factors = promotion_factors(horizon, days, kind, discount, by_kind, held, default=per_pct)
         scenario = scenario_forecast(rows, factors)
         uplift = discount_uplift(by_kind.get(kind, 0.0), discount)

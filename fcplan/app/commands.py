@@ -48,13 +48,15 @@ def simulate(
     verbose: Verbose = False,
 ) -> None:
     """Send realistic orders and promotions for simulated centers to Kafka."""
+    from fcplan.app.loop import shifts_from_specs
     from fcplan.app.simulate import SimulationConfig, Simulator
-    from fcplan.simulator.shifts import parse_shift
+    from fcplan.app.simulated_centers import simulation_locales
     from fcplan.storage import make_engine
 
     settings = setup(verbose)
     try:
-        shifts = tuple(parse_shift(s, settings.timezone) for s in shift or [])
+        locales = simulation_locales(settings)
+        shifts = shifts_from_specs(shift or [], settings.timezone, locales)
     except ValueError as exc:
         raise fail(str(exc)) from exc
     if speed > 1 and settings.streams.max_future_hours < 24:
@@ -64,7 +66,8 @@ def simulate(
             err=True,
         )
     cfg = SimulationConfig(
-        centers=centers, days=days, speed=speed, seed=seed, scale=scale, tz=settings.timezone, shifts=shifts
+        centers=centers, days=days, speed=speed, seed=seed, scale=scale, tz=settings.timezone, shifts=shifts,
+        locales=locales,
     )
     from fcplan.streams.producer import JsonProducer
 
@@ -131,11 +134,12 @@ def retrain(
     from fcplan.core.contracts import FORECAST_ALERTS, FORECASTS
     from fcplan.models.retrain import forecast_records
     from fcplan.models.retrain import retrain as run_retrain
+    from fcplan.planner.centers import configured_locales
 
     alerts: list[tuple[str, dict]] = []
 
     def step(settings: Settings, engine: Engine) -> tuple[str | None, str]:
-        result = run_retrain(engine, settings.forecast, settings.timezone)
+        result = run_retrain(engine, settings.forecast, settings.timezone, locales=configured_locales(settings))
         alerts.extend((a["center_id"], a) for a in result.alerts)
         if alerts and publish:
             _publish(settings.kafka.servers, FORECAST_ALERTS, alerts)
@@ -157,7 +161,7 @@ def plan(
 ) -> None:
     """Turn the newest forecast (or a forecast file) into packers per center, day and shift."""
     from fcplan.core.contracts import STAFFING_PLANS
-    from fcplan.planner.centers import centers_from_settings, load_centers
+    from fcplan.planner.centers import configured_centers
     from fcplan.planner.runner import make_plan, plan_records
 
     if forecasts is not None or out is not None or hourly is not None:
@@ -168,15 +172,14 @@ def plan(
             raise fail("--forecasts and --out go together: "
                        "fcplan plan --forecasts F.csv --centers C.toml --out plan.csv")
         try:
-            conf = load_centers(centers) if centers else centers_from_settings(settings.planner, settings.timezone)
+            conf = configured_centers(settings, centers)
             typer.echo(write_offline_plan(forecasts, conf, out, hourly))
         except ValueError as exc:
             raise fail(str(exc)) from exc
         return
 
     def step(settings: Settings, engine: Engine) -> tuple[str | None, str]:
-        conf = load_centers(centers) if centers else None
-        result = make_plan(engine, settings.planner, settings.timezone, centers=conf)
+        result = make_plan(engine, settings.planner, settings.timezone, centers=configured_centers(settings, centers))
         return result.plan_id, result.message
 
     _run_step("plan", step, STAFFING_PLANS, plan_records, publish, verbose)
@@ -232,6 +235,8 @@ def demo(
 
     settings = setup(verbose)
     if simulate_days is not None:
+        if centers_file is None and not settings.planner.centers_file and EXAMPLE_CENTERS.is_file():
+            centers_file = EXAMPLE_CENTERS  # as the live demo: two zones, overnight shifts
         if centers_file is not None:  # the simulated loop plans in this process, not in a child
             from fcplan.planner.centers import load_centers
 
@@ -279,10 +284,11 @@ def _simulated_demo(
     import pandas as pd
 
     from fcplan.app.loop import LoopConfig, run_simulated_loop, shifts_from_specs
+    from fcplan.app.simulated_centers import simulation_locales
     from fcplan.storage import make_engine, reset
 
     try:
-        parsed = shifts_from_specs(shifts, settings.timezone)
+        parsed = shifts_from_specs(shifts, settings.timezone, simulation_locales(settings))
         first = pd.Timestamp(start or pd.Timestamp.now(tz=settings.timezone).date()).tz_localize(settings.timezone)
         at = time.fromisoformat(retrain_at)
     except ValueError as exc:

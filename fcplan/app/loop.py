@@ -23,7 +23,9 @@ from datetime import time as clock_time
 import pandas as pd
 from sqlalchemy import Engine
 
+from fcplan.app.simulated_centers import simulation_locales
 from fcplan.core.clock import SimulatedClock, local_today
+from fcplan.core.locales import Locales
 from fcplan.core.panel import DS, UNIQUE_ID, Y
 from fcplan.core.settings import ForecastSettings, Settings
 from fcplan.core.webhook import Webhook
@@ -31,6 +33,7 @@ from fcplan.models.drift_loop import DriftLoop
 from fcplan.models.drift_monitor import OPEN
 from fcplan.models.retrain import retrain
 from fcplan.models.schedule import DEFAULT_RETRAIN_AT, daily_due
+from fcplan.planner.centers import configured_centers, configured_locales
 from fcplan.planner.runner import make_plan
 from fcplan.simulator import make_centers
 from fcplan.simulator.hourly import sample_hourly_counts
@@ -88,10 +91,14 @@ class LoopSummary:
 
 
 def store_hours(engine: Engine, hourly: pd.DataFrame, tz: str) -> None:
-    """Hourly counts (``unique_id, ds`` local hour, ``y``) into ``center_hourly``, as the worker would."""
+    """Hourly counts (``unique_id, ds`` local hour in ``tz`` or tz-aware, ``y``) into
+    ``center_hourly``, as the worker would."""
     if hourly.empty:
         return
-    utc = hourly[DS].dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC").dt.tz_localize(None)
+    ds = hourly[DS]
+    if ds.dt.tz is None:
+        ds = ds.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+    utc = ds.dt.tz_convert("UTC").dt.tz_localize(None)
     now = utcnow()
     rows = [
         {
@@ -117,6 +124,7 @@ class SimulatedLoop:
         self.start = pd.Timestamp(start).tz_convert(self.tz)
         self.clock = SimulatedClock(self.start.to_pydatetime(), speed=0)
         self.centers = make_centers(cfg.centers, seed=cfg.seed, scale=cfg.scale)
+        self.locales = simulation_locales(settings)  # each center's own clock when a centers file says so
         self.forecast_cfg: ForecastSettings = settings.forecast.model_copy(update={"models": cfg.models})
         self._alerted: set[str] = set()
         url = settings.forecast.alert_webhook
@@ -131,16 +139,27 @@ class SimulatedLoop:
         )
         self.summary = LoopSummary()
 
-    def _counts(self, lo: pd.Timestamp, hi: pd.Timestamp) -> pd.DataFrame:
-        """Hourly counts of the local days ``[lo, hi)`` (whole days, drawn once)."""
-        return sample_hourly_counts(
-            self.centers, [], lo.tz_localize(None), hi.tz_localize(None), self.cfg.seed, self.tz, self.cfg.shifts
+    def _counts(self, lo: pd.Timestamp, hi: pd.Timestamp, whole_first_day: bool = False) -> pd.DataFrame:
+        """Hourly counts (``ds`` UTC) of the hours in the instants ``[lo, hi)``: each
+        center's local days around them are drawn whole (the same draws in any window).
+        ``whole_first_day``: each center starts at its own local midnight of ``lo``'s date
+        (a history's first day is whole in every zone)."""
+        pad = pd.Timedelta(days=1) if self.locales is not None else pd.Timedelta(0)
+        counts = sample_hourly_counts(
+            self.centers, [], (lo - pad).tz_localize(None), (hi + pad).tz_localize(None), self.cfg.seed, self.tz,
+            self.cfg.shifts, locales=self.locales, utc=True,
         )
+        first = lo
+        if whole_first_day and self.locales is not None:
+            day = lo.tz_localize(None).normalize()
+            first = counts[UNIQUE_ID].map({c.center_id: day.tz_localize(self.locales.zone(c.center_id))
+                                           for c in self.centers})
+        return counts[(counts[DS] >= first) & (counts[DS] < hi)]
 
     def run(self) -> LoopSummary:
         started = time.perf_counter()
         history_start = self.start - pd.Timedelta(days=self.cfg.history_days)
-        store_hours(self.engine, self._counts(history_start, self.start), self.tz)
+        store_hours(self.engine, self._counts(history_start, self.start, whole_first_day=True), self.tz)
         self.say(f"backfilled {self.cfg.history_days} days of hourly orders for {len(self.centers)} centers")
         last_daily = None
         for day in range(self.cfg.days):
@@ -180,7 +199,8 @@ class SimulatedLoop:
         alerted = tuple(sorted(self._alerted))
         self._alerted.clear()
         try:
-            result = retrain(self.engine, self.forecast_cfg, self.tz, now=now, alerted_centers=alerted, drift_hours=0)
+            result = retrain(self.engine, self.forecast_cfg, self.tz, now=now, alerted_centers=alerted, drift_hours=0,
+                             locales=configured_locales(self.settings))
         except Exception as exc:  # one failed retrain must not end the loop: the champion stays
             log.exception("retrain failed at %s", now)
             self.say(f"retrain failed ({exc}); the champion stays, the loop goes on")
@@ -196,7 +216,8 @@ class SimulatedLoop:
         reason = result.message.split("registry: ", 1)[-1]
         self.summary.decisions.append(reason)
         self.summary.promotions += not reason.startswith("champion kept")
-        plan = make_plan(self.engine, self.settings.planner, self.tz, now=now)
+        centers = configured_centers(self.settings)
+        plan = make_plan(self.engine, self.settings.planner, self.tz, now=now, centers=centers)
         self.summary.plans += plan.plan_id is not None
         local = pd.Timestamp(now).tz_convert(self.tz)
         kind = f"triggered by alerts on {list(alerted)}" if triggered else "daily"
@@ -209,7 +230,8 @@ def run_simulated_loop(
     return SimulatedLoop(settings, engine, cfg, say).run()
 
 
-def shifts_from_specs(specs: Sequence[str], tz: str) -> tuple[Shift, ...]:
+def shifts_from_specs(specs: Sequence[str], tz: str, locales: Locales | None = None) -> tuple[Shift, ...]:
+    """``--shift CENTER:+40%@DAY``: the day is the center's local one (its zone in ``locales``, else ``tz``)."""
     from fcplan.simulator.shifts import parse_shift
 
-    return tuple(parse_shift(s, tz) for s in specs)
+    return tuple(parse_shift(s, tz, locales) for s in specs)

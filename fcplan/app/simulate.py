@@ -3,7 +3,9 @@
 Backfill ``days`` of history as fast as the broker takes it, then go live: the
 simulated clock runs at ``speed`` simulated seconds per real second from now.
 The true expected demand is written to the database (``demand_truth``) so that
-oracle forecasts can be computed later.
+oracle forecasts can be computed later. With a centers file
+(``FCPLAN_PLANNER_CENTERS_FILE``) each center's orders follow its own zone and
+holiday country; without one, every center is in ``FCPLAN_TIMEZONE``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from fcplan.core.contracts import ORDERS, PROMOTIONS
+from fcplan.core.locales import Locales
 from fcplan.simulator import (
     CenterProfile,
     SimulatedPromotion,
@@ -49,6 +52,7 @@ class SimulationConfig:
     scale: float = 1.0
     tz: str = "Asia/Seoul"
     shifts: tuple[Shift, ...] = ()  # injected demand changes (``--shift``)
+    locales: Locales | None = None  # each center's zone and holidays; None: all in ``tz``
 
 
 def promotion_events(promos: Sequence[SimulatedPromotion]) -> list[tuple[datetime, str, dict]]:
@@ -74,8 +78,9 @@ def store_truth(
     start: pd.Timestamp,
     end: pd.Timestamp,
     tz: str,
+    locales: Locales | None = None,
 ) -> int:
-    truth = expected_hourly(centers, promos, start, end, tz=tz)
+    truth = expected_hourly(centers, promos, start, end, tz=tz, locales=locales)
     rows = [
         {"center_id": c, "hour": ts.to_pydatetime().replace(tzinfo=None), "expected_orders": float(m)}
         for c, ts, m in zip(truth["unique_id"], truth["ds"].dt.tz_convert("UTC"), truth["mean"], strict=True)
@@ -99,7 +104,7 @@ class Simulator:
         self.start = self.now.normalize() - pd.Timedelta(days=cfg.days)
         self.centers = make_centers(cfg.centers, seed=cfg.seed, scale=cfg.scale)
         self.promotions = make_promotions(
-            self.centers, self.start, self.now + LOOKAHEAD, seed=cfg.seed, tz=cfg.tz
+            self.centers, self.start, self.now + LOOKAHEAD, seed=cfg.seed, tz=cfg.tz, locales=cfg.locales
         )
         self.sent_orders = 0
         self.sent_promotions = 0
@@ -108,7 +113,8 @@ class Simulator:
         """Promotions announced so far, then every order from ``start`` to now."""
         if self.engine is not None:
             store_truth(
-                self.engine, self.centers, self.promotions, self.start, self.now + LOOKAHEAD, self.cfg.tz
+                self.engine, self.centers, self.promotions, self.start, self.now + LOOKAHEAD, self.cfg.tz,
+                self.cfg.locales,
             )
         self._pending = promotion_events(self.promotions)
         self._send_promotions_until(producer, self.now)
@@ -120,6 +126,7 @@ class Simulator:
             seed=self.cfg.seed,
             tz=self.cfg.tz,
             shifts=self.cfg.shifts,
+            locales=self.cfg.locales,
         )
         self.sent_orders += producer.send_many(ORDERS, order_records(frame))
         producer.flush()
@@ -141,6 +148,7 @@ class Simulator:
             seed=self.cfg.seed,
             tz=self.cfg.tz,
             shifts=self.cfg.shifts,
+            locales=self.cfg.locales,
         )
         upcoming = next(orders, None)
         while not self.stop_event.is_set():

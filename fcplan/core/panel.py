@@ -11,6 +11,7 @@ to fix it.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 UNIQUE_ID = "unique_id"
@@ -89,12 +90,19 @@ def covariate_columns(df: pd.DataFrame) -> list[str]:
 def future_index(panel: pd.DataFrame, horizon: int, freq: str) -> pd.DataFrame:
     """The ``unique_id, ds`` rows of the next ``horizon`` steps after each series' end."""
     last = panel.groupby(UNIQUE_ID, sort=False)[DS].max()
+    if last.empty:
+        return pd.DataFrame({UNIQUE_ID: [], DS: []})
     offset = pd.tseries.frequencies.to_offset(freq)
-    rows = [
-        pd.DataFrame({UNIQUE_ID: uid, DS: pd.date_range(end + offset, periods=horizon, freq=offset)})
-        for uid, end in last.items()
-    ]
-    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame({UNIQUE_ID: [], DS: []})
+    ends = pd.DatetimeIndex(last.to_numpy()).as_unit("ns")
+    distinct, which = np.unique(ends.asi8, return_inverse=True)  # one date range per end date
+    steps = np.stack([
+        pd.date_range(pd.Timestamp(end, unit="ns") + offset, periods=horizon, freq=offset).as_unit("ns").asi8
+        for end in distinct
+    ])
+    return pd.DataFrame({
+        UNIQUE_ID: np.repeat(last.index.to_numpy(), horizon),
+        DS: pd.DatetimeIndex(steps[which.ravel()].ravel()),
+    })
 
 
 def validate_future(future: pd.DataFrame, history: pd.DataFrame, horizon: int, freq: str) -> pd.DataFrame:

@@ -91,7 +91,9 @@ class ForecastSettings(_Section):
     )
     backtest_windows: int = Field(2, ge=1)
     holiday_country: str = "KR"
-    time_limit_s: float = Field(120.0, gt=0)
+    #: Seconds for the model search (optional). None: the work is bounded by iterations and the
+    #: data's size, so the same history gives the same forecast on any machine load.
+    time_limit_s: float | None = Field(None, gt=0)
     min_history_days: int = Field(14, ge=1)
     #: Drift alerts are also POSTed here as JSON (retried with backoff; empty: no webhook).
     alert_webhook: str = ""

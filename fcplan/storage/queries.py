@@ -31,7 +31,8 @@ from fcplan.storage.schema import promo_kind_effects as promo_kind_effects_table
 def _frame(engine: Engine, stmt: object) -> pd.DataFrame:
     with engine.connect() as conn:
         result = conn.execute(stmt)
-        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        # Plain tuples: pandas probes SQLAlchemy Row objects one by one (most of the time of a large read).
+        return pd.DataFrame.from_records([tuple(r) for r in result], columns=list(result.keys()))
 
 
 def hourly_orders(
@@ -229,7 +230,9 @@ def latest_plan_run(engine: Engine) -> dict | None:
 
 
 def plan_frame(engine: Engine, plan_id: str) -> pd.DataFrame:
-    """``center_id, day, shift, orders_median, orders_planned, packer_hours, packers``."""
+    """``center_id, day, shift, orders_median, orders_planned, packer_hours, packers``, then the crew
+    detail (``starts_at, packers_needed, next_day_forecast, shift_status, packers_before,
+    packers_change, action``; empty for plans stored before it was kept)."""
     stmt = select(staffing_plans).where(staffing_plans.c.plan_id == plan_id)
     frame = _frame(engine, stmt.order_by(staffing_plans.c.center_id, staffing_plans.c.day))
     return frame.drop(columns=["plan_id"])

@@ -89,6 +89,8 @@ forecast_runs = Table(
     Column("data_start", Date, nullable=True),
     Column("version", String(64), nullable=True),
     Column("status", String(16), nullable=True),
+    # Error correlation of the top-weighted ensemble members on the backtest (revision 0004).
+    Column("error_correlation", JSON, nullable=True),
     Index("ix_forecast_runs_created_at", "created_at"),
 )
 
@@ -163,6 +165,14 @@ staffing_plans = Table(
     Column("orders_planned", Float, nullable=False),
     Column("packer_hours", Float, nullable=False),
     Column("packers", Integer, nullable=False),
+    # The crew plan's detail (nullable: plans stored before revision 0004 lack it).
+    Column("starts_at", DateTime),  # the shift's start, the center's local wall clock
+    Column("packers_needed", Integer),  # before max_packers capped it
+    Column("next_day_forecast", Boolean),  # an overnight shift's morning from the next day's forecast
+    Column("shift_status", String(16)),  # at planning time: not started, running, over
+    Column("packers_before", Integer),  # in the plan in force before this one (None: none)
+    Column("packers_change", Integer),  # packers - packers_before
+    Column("action", String(64)),  # "call in 3", "release 2", "no change", "kept (running)"
 )
 
 #: Counters the stream worker keeps (accepted, duplicates, dead letters by reason).

@@ -2,5 +2,6 @@
 
 from fcplan.models.neural.deepar import DeepAR
 from fcplan.models.neural.mlp import MLPQuantile
+from fcplan.models.neural.tide import TiDE
 
-__all__ = ["DeepAR", "MLPQuantile"]
+__all__ = ["DeepAR", "MLPQuantile", "TiDE"]

@@ -121,11 +121,24 @@ class MLPQuantile(Forecaster):
         split = steps.shape[-1] - n_known
         return np.ascontiguousarray(steps[..., :split]), np.ascontiguousarray(steps[..., split:])
 
+    def _layout(self, n_known: int) -> tuple[int, int]:
+        """Where the known-future inputs ``(H, n_known)`` sit in a sample of :meth:`_samples`:
+        ``(first column, number of columns)``."""
+        context = self._context()
+        return context * (2 + len(self.covariates_)), self.params["max_horizon"] * n_known
+
+    def _network(self, n_inputs: int, n_known: int) -> Any:
+        """The torch module mapping samples ``(B, n_inputs)`` to ``(B, H, Q)``."""
+        from fcplan.models.neural.modules import MLPQuantileNet
+
+        p = self.params
+        return MLPQuantileNet(n_inputs, p["max_horizon"], len(p["levels"]), p["hidden"], p["n_layers"], p["dropout"])
+
     # ---------------------------------------------------------------- fit
     def _fit(self, panel: pd.DataFrame) -> None:
         import torch
 
-        from fcplan.models.neural.modules import MLPQuantileNet, pinball_loss
+        from fcplan.models.neural.modules import pinball_loss
         from fcplan.models.neural.training import fit_network
 
         p = self.params
@@ -142,8 +155,7 @@ class MLPQuantile(Forecaster):
             return
         probe = self._samples(self.grid_, steps, scales, pairs[:1, 0], pairs[:1, 1])[0]
         torch.manual_seed(p["seed"])
-        net = MLPQuantileNet(probe.shape[1], p["max_horizon"], len(p["levels"]), p["hidden"], p["n_layers"],
-                             p["dropout"])
+        net = self._network(probe.shape[1], steps[1].shape[-1])
         levels = torch.tensor(sorted(p["levels"]), dtype=torch.float32)
 
         def batch_loss(model: Any, rng: np.random.Generator) -> Any:

@@ -28,9 +28,60 @@ class MLPQuantileNet(nn.Module):
         self.horizon, self.n_levels = horizon, n_levels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        raw = self.body(x).view(-1, self.horizon, self.n_levels)
-        base, steps = raw[..., :1], F.softplus(raw[..., 1:])
-        return torch.cat([base, base + torch.cumsum(steps, dim=-1)], dim=-1)
+        return monotone_levels(self.body(x).view(-1, self.horizon, self.n_levels))
+
+
+def monotone_levels(raw: torch.Tensor) -> torch.Tensor:
+    """``(..., Q)`` raw outputs -> non-decreasing quantiles: a base value plus cumulative
+    softplus increments."""
+    base, steps = raw[..., :1], F.softplus(raw[..., 1:])
+    return torch.cat([base, base + torch.cumsum(steps, dim=-1)], dim=-1)
+
+
+def _mlp(n_in: int, hidden: int, n_out: int, dropout: float) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, n_out))
+
+
+class TiDENet(nn.Module):
+    """TiDE (Das et al. 2023): ``x (B, F) -> (B, H, Q)``.
+
+    ``x[:, known_start : known_start + H * K]`` holds the known-future covariates of the
+    ``H`` target steps (``K`` each); the rest is the past (its first ``context`` columns the
+    scaled lags). Covariates are projected step by step to ``proj`` features; a dense
+    encoder reads the past and all projected steps; a dense decoder emits one vector per
+    step; a temporal decoder maps each step's vector with *that step's* projected
+    covariates to its quantiles; a linear skip from the lags adds a baseline per step."""
+
+    def __init__(self, n_inputs: int, horizon: int, n_levels: int, known_start: int, n_known: int, context: int,
+                 hidden: int = 64, n_layers: int = 2, proj: int = 4, decoded: int = 8, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.horizon, self.n_levels, self.context = horizon, n_levels, context
+        self.known_start, self.n_known = known_start, n_known
+        self.proj = proj if n_known else 0
+        self.project = _mlp(n_known, hidden, proj, dropout) if n_known else None
+        n_past = n_inputs - horizon * n_known
+        layers: list[nn.Module] = []
+        width = n_past + horizon * self.proj
+        for _ in range(n_layers):
+            layers += [nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout)]
+            width = hidden
+        self.encoder = nn.Sequential(*layers)
+        self.decoder = nn.Linear(hidden, horizon * decoded)
+        self.temporal = _mlp(decoded + self.proj, hidden, n_levels, dropout)
+        self.skip = nn.Linear(context, horizon)
+        self.decoded = decoded
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, end = x.shape[0], self.known_start + self.horizon * self.n_known
+        past = torch.cat([x[:, : self.known_start], x[:, end:]], dim=1)
+        parts = [past]
+        if self.project is not None:
+            projected = self.project(x[:, self.known_start : end].view(b, self.horizon, self.n_known))
+            parts.append(projected.reshape(b, -1))
+        decoded = self.decoder(self.encoder(torch.cat(parts, dim=1))).view(b, self.horizon, self.decoded)
+        step_inputs = torch.cat([decoded, projected], dim=-1) if self.project is not None else decoded
+        raw = self.temporal(step_inputs) + self.skip(x[:, : self.context]).unsqueeze(-1)
+        return monotone_levels(raw)
 
 
 def pinball_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,

@@ -114,3 +114,41 @@ def test_a_bad_retrain_time_is_refused_with_an_example(tmp_path: Path) -> None:
         timeout=120,
     )
     assert out.returncode == 1 and "--retrain-at a local time such as 04:00" in out.stderr
+
+
+def test_the_loop_simulates_each_center_on_the_centers_file_s_clock(sqlite_url: str) -> None:
+    from sqlalchemy import select
+
+    from fcplan.app.demo import EXAMPLE_CENTERS
+    from fcplan.app.loop import SimulatedLoop, store_hours
+    from fcplan.storage.schema import center_hourly
+
+    settings = Settings()
+    settings = settings.model_copy(
+        update={"planner": settings.planner.model_copy(update={"centers_file": str(EXAMPLE_CENTERS)})}
+    )
+    engine = make_engine(sqlite_url)
+    cfg = LoopConfig(days=1, centers=5, start=pd.Timestamp("2026-01-05", tz=TZ).to_pydatetime())
+    loop = SimulatedLoop(settings, engine, cfg, say=lambda _: None)
+    lo = pd.Timestamp("2026-01-05", tz=TZ)
+    hours = loop._counts(lo, lo + pd.Timedelta(days=1))
+    assert hours.groupby("unique_id").size().eq(24).all()  # the clock's 24 hours, for every center
+    assert hours["ds"].min() == lo and hours["ds"].max() == lo + pd.Timedelta(hours=23)
+    history = loop._counts(lo - pd.Timedelta(days=2), lo, whole_first_day=True)  # whole local days in every zone
+    assert history.groupby("unique_id")["ds"].min()["FC-GWANGJU"] == pd.Timestamp("2026-01-03", tz="Australia/Sydney")
+    assert history.groupby("unique_id")["ds"].min()["FC-BUSAN"] == lo - pd.Timedelta(days=2)
+    store_hours(engine, hours, TZ)
+    with engine.connect() as conn:
+        rows = conn.execute(select(center_hourly.c.hour, center_hourly.c.orders).where(
+            center_hourly.c.center_id == "FC-GWANGJU")).all()
+    stored = pd.Series({pd.Timestamp(h, tz="UTC"): o for h, o in rows}).sort_index()
+    # FC-GWANGJU is in Sydney: its stored orders are its Sydney-clock profile, its night low at Sydney night.
+    from fcplan.simulator.hourly import sample_hourly_counts
+
+    own = sample_hourly_counts(loop.centers, [], "2026-01-05", "2026-01-07", cfg.seed, locales=loop.locales, utc=True)
+    own = own[own["unique_id"] == "FC-GWANGJU"].set_index("ds")["y"]
+    pd.testing.assert_series_equal(stored, own.reindex(stored.index), check_names=False, check_dtype=False)
+    assert own.index.min() == pd.Timestamp("2026-01-05", tz="Australia/Sydney")  # its days start at Sydney midnight
+    assert shifts_from_specs(["FC-GWANGJU:+40%@2026-01-06"], TZ, loop.locales)[0].start == pd.Timestamp(
+        "2026-01-06", tz="Australia/Sydney"
+    )

@@ -65,3 +65,24 @@ def test_baselines_forecast_every_series_of_a_panel(model_cls, make_panel):
     assert len(frame) == 15
     assert frame[["0.1", "0.5", "0.9"]].notna().all().all()
     assert pd.Index(frame["unique_id"]).is_monotonic_increasing
+
+
+@pytest.mark.parametrize("h", [1, 7, 16])
+def test_baselines_for_all_series_at_once_match_the_series_by_series_rule(h):
+    from fcplan.models.baselines import (
+        moving_average_batch,
+        moving_average_quantiles,
+        seasonal_naive_batch,
+        seasonal_naive_quantiles,
+    )
+    from fcplan.models.vectorized import right_align
+
+    rng = np.random.default_rng(h)
+    ys = [rng.poisson(20, size=n).astype(float) for n in (40, 60, 900)]
+    matrix = right_align(ys)
+    levels = [0.1, 0.5, 0.9]
+    for i, y in enumerate(ys):
+        np.testing.assert_allclose(seasonal_naive_batch(matrix, h, 7, levels)[i],
+                                   seasonal_naive_quantiles(y, h, 7, levels))
+        np.testing.assert_allclose(moving_average_batch(matrix, h, 14, levels)[i],
+                                   moving_average_quantiles(y, h, 14, levels))

@@ -121,5 +121,21 @@ def test_backtest_prints_and_writes_the_leaderboard(run, write_csvs, make_panel,
     result = run("backtest", "--history", history, "--horizon", "5", "--windows", "2", "--out", out)
     assert result.exit_code == 0, result.output
     board = pd.read_csv(out)
-    assert {"model", "window", "wql", "wape", "mase", "coverage"} <= set(board.columns)
+    assert {"model", "window", "wql", "wape", "mase", "coverage", "coverage_80"} <= set(board.columns)
     assert "ensemble" in set(board["model"]) and "ensemble" in result.output
+    assert "80% band" in result.output
+
+
+def test_backtest_reports_the_coverage_of_every_central_band(run, write_csvs, make_panel, tmp_path):
+    history, _, _ = write_csvs(panel=make_panel(n_series=2, length=40))
+    out = str(tmp_path / "board.csv")
+    levels = "0.05,0.1,0.25,0.5,0.75,0.9,0.95"
+    result = run("backtest", "--history", history, "--horizon", "5", "--quantiles", levels, "--out", out)
+    assert result.exit_code == 0, result.output
+    board = pd.read_csv(out)
+    bands = ["coverage_90", "coverage_80", "coverage_50"]
+    assert bands <= list(board.columns)
+    values = board[bands].to_numpy()
+    assert ((values >= 0) & (values <= 1)).all()
+    assert (values[:, 0] >= values[:, 1]).all() and (values[:, 1] >= values[:, 2]).all()  # nested bands
+    assert "90% band" in result.output and "50% band" in result.output

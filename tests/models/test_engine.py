@@ -26,7 +26,7 @@ def test_the_engine_returns_an_ensemble_forecast_leaderboard_and_weights(make_pa
     assert len(frame) == 14 and set(frame["model"]) == {"ensemble"}
     values = frame[["0.1", "0.5", "0.9"]].to_numpy()
     assert np.isfinite(values).all() and (np.diff(values, axis=1) >= 0).all()
-    assert list(result.leaderboard.columns) == LEADERBOARD_COLUMNS
+    assert list(result.leaderboard.columns) == [*LEADERBOARD_COLUMNS, "coverage_80"]
     assert {"ensemble", "seasonal_naive", "ets", "sarimax"} <= set(result.leaderboard["model"])
     assert sum(result.weights.values()) == pytest.approx(1.0)
     assert list(result.error_correlation.index) == list(result.weights)
@@ -79,25 +79,27 @@ def test_a_short_history_is_backtested_on_the_windows_it_has_room_for(make_panel
 
 
 def test_the_ensemble_leaderboard_scores_each_window_with_weights_chosen_on_the_others():
-    from fcplan.models.engine import nested_ensemble
+    from fcplan.models.engine import nested_combination
 
     y = np.arange(1.0, 41.0)
     groups = np.repeat([0, 1], 20)
     good_then_bad = np.where(groups == 0, y, y + 10.0)
     bad_then_good = np.where(groups == 0, y + 10.0, y)
     preds = np.stack([np.repeat(p[:, None], 3, axis=1) for p in (good_then_bad, bad_then_good)])
-    honest = nested_ensemble(preds, y, LEVELS, groups)
+    honest = nested_combination(preds, y, LEVELS, groups)
     # window 0 is forecast with the model that won window 1, and vice versa
     np.testing.assert_allclose(honest[groups == 0, 1], y[groups == 0] + 10.0)
     np.testing.assert_allclose(honest[groups == 1, 1], y[groups == 1] + 10.0)
 
 
-def test_when_no_time_limit_is_given_then_the_default_budget_grows_with_the_series():
-    from fcplan.models.engine import MAX_DEFAULT_BUDGET_S, default_time_limit
+def test_without_a_time_limit_the_default_pool_leaves_out_local_models_too_costly_for_the_data(make_panel):
+    from fcplan.models.engine import MAX_DEFAULT_CELLS, default_pool
 
-    assert default_time_limit(5) < 30.0
-    assert default_time_limit(5) < default_time_limit(500) <= MAX_DEFAULT_BUDGET_S
-    assert default_time_limit(10**6) == MAX_DEFAULT_BUDGET_S
+    small = make_panel(n_series=2, length=60)
+    assert default_pool(["sarimax", "ets", "theta"], small) == ["sarimax", "ets", "theta"]
+    per_series = 365  # sarimax fits on at most its last 365 points
+    big = make_panel(n_series=MAX_DEFAULT_CELLS["sarimax"] // per_series + 1, length=400)
+    assert default_pool(["sarimax", "theta"], big) == ["theta"]
 
 
 def test_under_a_budget_a_global_model_gets_a_time_limit_for_fit_and_the_horizon_it_needs(make_panel):
@@ -108,3 +110,91 @@ def test_under_a_budget_a_global_model_gets_a_time_limit_for_fit_and_the_horizon
     assert "lightgbm" in result.members
     assert result.params["lightgbm"]["max_horizon"] == 5
     assert 0 < result.time_limits["lightgbm"] <= 0.5 * 30.0 / 3
+
+
+DETERMINISM_PARAMS = {
+    "lightgbm": {"n_estimators": 20, "min_data_in_leaf": 5},
+    "mlp": {"epochs": 3, "batches_per_epoch": 4, "hidden": 8},
+}
+
+
+def _forecast_values(panel, models=("lightgbm", "mlp")) -> np.ndarray:
+    result = run_engine(panel, 5, LEVELS, models=list(models), model_params=DETERMINISM_PARAMS,
+                        calibration_windows=1)
+    return result.forecast[["0.1", "0.5", "0.9"]].to_numpy()
+
+
+def test_without_a_time_limit_the_forecast_does_not_depend_on_how_fast_the_clock_runs(make_panel, monkeypatch):
+    pytest.importorskip("lightgbm")
+    import time
+
+    panel = make_panel(n_series=2, length=50)
+    calm = _forecast_values(panel, ["theta", "lightgbm"])
+    real = time.perf_counter
+    calls = iter(range(10**9))
+    # a machine so loaded that every clock read is 1000 s after the previous one
+    monkeypatch.setattr(time, "perf_counter", lambda: real() + 1000.0 * next(calls))
+    np.testing.assert_array_equal(_forecast_values(panel, ["theta", "lightgbm"]), calm)
+
+
+@pytest.mark.slow
+def test_without_a_time_limit_the_forecast_is_the_same_while_another_process_hogs_the_cpu(make_panel):
+    pytest.importorskip("lightgbm")
+    pytest.importorskip("torch")
+    import subprocess
+    import sys
+
+    panel = make_panel(n_series=3, length=60)
+    calm = _forecast_values(panel)
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        busy = _forecast_values(panel)
+    finally:
+        hog.kill()
+        hog.wait()
+    np.testing.assert_array_equal(busy, calm)
+
+
+def test_bagged_members_vary_seed_and_lookback_and_join_the_pool(make_panel):
+    pytest.importorskip("lightgbm")
+    from fcplan.models.bagging import bagged, base_name
+
+    variants = bagged(["seasonal_naive", "lightgbm", "theta"], bags=3)
+    assert "seasonal_naive#1" not in variants  # baselines are not bagged
+    assert variants["lightgbm#1"]["seed"] == 1 and variants["lightgbm#2"]["seed"] == 2
+    assert variants["lightgbm#1"]["max_history"] < 730 and "seed" not in variants.get("theta#1", {})
+    assert base_name("lightgbm#2") == "lightgbm"
+    panel = make_panel(n_series=2, length=60)
+    result = run_backtest(panel, 5, LEVELS, models=["lightgbm"], bags=2,
+                          model_params={"lightgbm": {"n_estimators": 10, "min_data_in_leaf": 5}})
+    assert {"lightgbm", "lightgbm#1"} <= set(result.members)
+    assert result.params["lightgbm#1"]["n_estimators"] == 10 and result.params["lightgbm#1"]["seed"] == 1
+
+
+def test_the_run_keeps_the_error_correlation_of_its_top_weighted_members():
+    import pandas as pd
+
+    from fcplan.models.engine import member_correlation
+
+    names = ["a", "b", "c"]
+    corr = pd.DataFrame([[1.0, 0.5, 0.1], [0.5, 1.0, np.nan], [0.1, np.nan, 1.0]], index=names, columns=names)
+    kept = member_correlation(corr, {"a": 0.2, "b": 0.0, "c": 0.8}, top=8)
+    assert list(kept) == ["c", "a"]  # by weight, members without weight left out
+    assert kept["c"] == {"c": 1.0, "a": 0.1}
+    assert member_correlation(corr, {"a": 0.5, "b": 0.3, "c": 0.2}, top=2)["b"]["a"] == 0.5
+
+
+def test_on_a_panel_of_few_series_the_calibration_gets_older_windows_too(make_panel):
+    from fcplan.models.conformal import Calibration
+    from fcplan.models.engine import calibration_windows
+    from fcplan.models.ensemble import SpreadCalibration
+
+    assert calibration_windows(1, 2) == 4 and calibration_windows(100, 2) == 0
+    panel = make_panel(n_series=1, length=120)
+    result = run_backtest(panel, 7, LEVELS, models=["theta"])
+    assert isinstance(result.calibration, Calibration) and result.calibration.windows == 6
+    assert set(result.leaderboard["window"]) == {"all", "0", "1"}  # calibration windows are not scored
+    assert isinstance(run_backtest(panel, 7, LEVELS, models=["theta"], calibration="spread").calibration,
+                      SpreadCalibration)
+    with pytest.raises(ValueError, match="conformal"):
+        run_backtest(panel, 7, LEVELS, calibration="wide")

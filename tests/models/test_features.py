@@ -103,3 +103,17 @@ def test_yearly_features_read_last_year_at_the_target_relative_to_last_years_lev
     np.testing.assert_allclose(col["year_lag_mean"][0], grid.y[0, 701 - 364 - 3 : 701 - 364 + 4].mean() / prev)
     # without a yearly length no such feature is built
     assert "year_lag" not in tabular_features(grid, TabularSpec((1,), 7, 0, (), ()), rows, origins, steps)[2]
+
+
+def test_grid_laid_out_in_numpy_matches_the_series_by_series_layout(make_awkward_panel):
+    from fcplan.core.panel import validate_panel
+    from fcplan.models.features import _build_grid_by_group, build_grid
+
+    panel = validate_panel(make_awkward_panel().assign(promo=1.0))
+    ids = list(panel["unique_id"].drop_duplicates())[::-1]
+    for history in (10, 400):
+        fast = build_grid(panel, ids, "D", ["promo"], history)
+        slow = _build_grid_by_group(panel, ids, "D", ["promo"], history)
+        np.testing.assert_array_equal(fast.y, slow.y)
+        np.testing.assert_array_equal(fast.x, slow.x)
+        np.testing.assert_array_equal(fast.dates, slow.dates)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pandas as pd
+from sqlalchemy import select
 
 from fcplan.app.loop import store_hours
 from fcplan.core.contracts import ForecastAlert
@@ -19,6 +20,7 @@ from fcplan.simulator import make_centers
 from fcplan.simulator.hourly import sample_hourly_counts
 from fcplan.storage import make_engine
 from fcplan.storage import queries as q
+from fcplan.storage.schema import forecast_runs
 
 TZ = "Asia/Seoul"
 START = pd.Timestamp("2025-06-01")
@@ -39,6 +41,10 @@ def test_with_quantiles_01_05_09_and_a_55_character_center_a_rise_is_alerted_and
     store_hours(engine, hourly[hourly[DS] < START + pd.Timedelta(days=40)], TZ)
     first = retrain(engine, CFG, TZ, now=at(40, 4))
     assert first.run_id is not None and "first run becomes champion" in first.message
+    with engine.connect() as conn:  # the run keeps its members' error correlation for the dashboard
+        row = select(forecast_runs.c.error_correlation).where(forecast_runs.c.run_id == first.run_id)
+        correlation = conn.execute(row).scalar_one()
+    assert correlation and all(correlation[m][m] == 1.0 for m in correlation)
     store_hours(engine, hourly[hourly[DS] >= START + pd.Timedelta(days=40)], TZ)
     hook = Endpoint()
     second = retrain(engine, CFG.model_copy(update={"alert_webhook": hook.url}), TZ, now=at(43, 4), drift_hours=72)

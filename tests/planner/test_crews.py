@@ -74,9 +74,18 @@ def test_min_packers_floors_a_quiet_shift() -> None:
 
 
 def test_the_service_level_picks_the_quantile() -> None:
-    low = plan_crews(forecast([240.0]), {"A": center(service_level=0.5)}, {})["orders_planned"].sum()
-    high = plan_crews(forecast([240.0]), {"A": center(service_level=0.9)}, {})["orders_planned"].sum()
+    shifts = [{"name": "day", "start": 0, "end": 12}, {"name": "late", "start": 12, "end": 24}]
+    low = plan_crews(forecast([240.0]), {"A": center(service_level=0.5, shifts=shifts)}, {})["orders_planned"].sum()
+    high = plan_crews(forecast([240.0]), {"A": center(service_level=0.9, shifts=shifts)}, {})["orders_planned"].sum()
     assert high == pytest.approx(1.2 * low)
+
+
+def test_an_overnight_shift_plans_on_the_quantile_of_the_sum_of_its_two_days() -> None:
+    # At the 0.9 quantile the evening's and the morning's errors partly cancel: less than the sum of quantiles,
+    # more than the sum of medians.
+    plan = plan_crews(forecast([2400.0, 2400.0]), {"A": center(service_level=0.9)}, {"A": FLAT})
+    night = plan[(plan["ds"] == MONDAY) & (plan["shift"] == "night")].iloc[0]["orders_planned"]
+    assert 800.0 < night < 0.99 * 1.2 * 800.0
 
 
 def test_a_forecast_center_without_configuration_is_named() -> None:
@@ -122,3 +131,29 @@ def test_shares_from_profiles_move_the_crews() -> None:
     plan = plan_crews(forecast([800.0, 800.0]), {"A": center()}, {"A": prof}).set_index(["ds", "shift"])
     assert plan.loc[(MONDAY, "day"), "orders_planned"] == pytest.approx(800.0)
     assert plan.loc[(MONDAY, "night"), "orders_planned"] == pytest.approx(0.0)
+
+
+def test_on_a_closed_weekday_no_shift_runs_and_the_night_before_has_no_morning() -> None:
+    # Monday and Tuesday; the center is closed on Tuesdays, min_packers notwithstanding.
+    c = center(closed_weekdays=["Tuesday"], min_packers=2)
+    plan = plan_crews(forecast([240.0, 240.0]), {"A": c}, {"A": FLAT})
+    tuesday = plan[plan["ds"] == MONDAY + pd.Timedelta(days=1)]
+    assert (tuesday["packers"] == 0).all() and (tuesday["orders_planned"] == 0).all()
+    monday_night = plan[(plan["ds"] == MONDAY) & (plan["shift"] == "night")].iloc[0]
+    assert monday_night["orders_planned"] == pytest.approx(2 / 24 * 240)
+
+
+def test_closed_dates_and_holidays_have_no_shifts() -> None:
+    # 2026-03-01 is Korea's Independence Movement Day, 03-02 its substitute holiday; 03-03 a stocktake.
+    c = center(holiday_country="KR", closed_on_holidays=True, closed_dates=["2026-03-03"], min_packers=1)
+    plan = plan_crews(forecast([240.0] * 4, start=MONDAY - pd.Timedelta(days=1)), {"A": c}, {})
+    by_day = plan.groupby("ds")["packers"].sum()
+    assert by_day[pd.Timestamp("2026-03-01")] == 0 and by_day[pd.Timestamp("2026-03-02")] == 0
+    assert by_day[pd.Timestamp("2026-03-03")] == 0 and by_day[pd.Timestamp("2026-03-04")] > 0
+
+
+def test_a_closed_weekday_that_is_not_a_weekday_is_refused_with_the_names_to_use() -> None:
+    with pytest.raises(ValueError, match="not a weekday"):
+        center(closed_weekdays=["Caturday"])
+    with pytest.raises(ValueError, match="needs a holiday_country"):
+        center(holiday_country=None, closed_on_holidays=True)

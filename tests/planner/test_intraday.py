@@ -75,10 +75,30 @@ def test_a_quiet_day_releases_packers_of_a_shift_not_started() -> None:
 
 
 def test_the_night_shift_s_morning_hours_come_from_tomorrows_plan() -> None:
-    on_track = replan_today(center(), MONDAY + pd.Timedelta(hours=12), DAY, LEVELS, FLAT, 1200.0, {}, 2400.0)
-    busy_tomorrow = replan_today(center(), MONDAY + pd.Timedelta(hours=12), DAY, LEVELS, FLAT, 1200.0, {}, 4800.0)
+    on_track = replan_today(center(), MONDAY + pd.Timedelta(hours=12), DAY, LEVELS, FLAT, 1200.0, {}, DAY)
+    busy_tomorrow = replan_today(center(), MONDAY + pd.Timedelta(hours=12), DAY, LEVELS, FLAT, 1200.0, {},
+                                 DAY + 2400.0)
     night = lambda t: t.set_index("shift").loc["night", "orders_planned"]  # noqa: E731
-    assert night(busy_tomorrow) - night(on_track) == pytest.approx(6 / 24 * 2400.0)
+    assert night(busy_tomorrow) - night(on_track) == pytest.approx(6 / 24 * 2400.0, rel=1e-3)
+
+
+def test_the_night_shift_plans_on_the_quantile_of_the_two_days_sum_not_the_sum_of_quantiles() -> None:
+    # Planned at the 0.9 quantile, the evening's and the morning's errors partly cancel.
+    levels = np.array([0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95])
+    z = np.array([-1.6449, -1.2816, -0.6745, 0.0, 0.6745, 1.2816, 1.6449])
+    today, tomorrow = 2400.0 + 300.0 * z, 2400.0 + 300.0 * z
+    shifts = ({"name": "day", "start": 6, "end": 22}, {"name": "night", "start": 22, "end": 6})
+    table = replan_today(center(service_level=0.9, shifts=shifts), MONDAY + pd.Timedelta(hours=1), today, levels,
+                         FLAT, 100.0, {}, tomorrow).set_index("shift")
+    rest, _ = conditional_rest(today, levels, FLAT[0], 100.0, 1.0)
+    evening, morning = rest * 2 / 23, tomorrow * 6 / 24
+    comonotone = np.interp(0.9, levels, evening) + np.interp(0.9, levels, morning)
+    means = np.interp(0.5, levels, evening) + np.interp(0.5, levels, morning)
+    sd = np.hypot(*((np.interp(0.9, levels, part) - np.interp(0.5, levels, part)) / 1.2816
+                    for part in (evening, morning)))
+    night = table.loc["night", "orders_planned"]
+    assert night < comonotone - 0.1 * (comonotone - means)
+    assert night == pytest.approx(means + 1.2816 * sd, rel=0.01)  # both normal: the normal sum
 
 
 def plan_and_forecast() -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -66,12 +66,24 @@ def test_each_center_is_planned_in_its_own_zone_and_only_shifts_not_started_chan
     plan = q.plan_frame(engine, second.plan_id)
     before = q.plan_frame(engine, first.plan_id)
     key = ["center_id", "day", "shift"]
-    both = plan.merge(before, on=key, suffixes=("", "_before")).set_index(key)
+    both = plan.merge(before, on=key, suffixes=("", "_first")).set_index(key)
     monday = pd.Timestamp("2026-03-02").date()
-    assert both.loc[("SEOUL", monday, "day"), "packers"] == both.loc[("SEOUL", monday, "day"), "packers_before"]
-    assert both.loc[("SEOUL", monday, "swing"), "packers"] == both.loc[("SEOUL", monday, "swing"), "packers_before"]
-    assert both.loc[("SEOUL", monday, "night"), "packers"] > both.loc[("SEOUL", monday, "night"), "packers_before"]
+    assert both.loc[("SEOUL", monday, "day"), "packers"] == both.loc[("SEOUL", monday, "day"), "packers_first"]
+    assert both.loc[("SEOUL", monday, "swing"), "packers"] == both.loc[("SEOUL", monday, "swing"), "packers_first"]
+    assert both.loc[("SEOUL", monday, "night"), "packers"] > both.loc[("SEOUL", monday, "night"), "packers_first"]
     assert "SEOUL night call in" in second.message
     # Los Angeles is still on Sunday: none of its Monday shifts has started, none is touched by Seoul's orders.
     la = both.xs("LA", level="center_id")
-    assert (la["packers"] == la["packers_before"]).all()
+    assert (la["packers"] == la["packers_first"]).all()
+    # The stored plan says what changed and why, for the dashboard.
+    night = both.loc[("SEOUL", monday, "night")]
+    assert night["packers_before"] == night["packers_first"]
+    assert night["packers_change"] == night["packers"] - night["packers_first"] > 0
+    assert night["action"] == f"call in {night['packers_change']}"
+    assert night["shift_status"] == "not started"
+    assert pd.Timestamp(night["starts_at"]) == pd.Timestamp("2026-03-02 22:00")
+    assert bool(night["next_day_forecast"])
+    assert both.loc[("SEOUL", monday, "day"), "shift_status"] == "over"
+    assert both.loc[("SEOUL", monday, "swing"), "action"] == "kept (running)"
+    assert (la["action"] == "no change").all() and (la["packers_change"] == 0).all()
+    assert before["action"].eq("new").all() and before["packers_before"].isna().all()

@@ -9,6 +9,7 @@ import pytest
 
 from fcplan.core.settings import CenterParams, PlannerSettings
 from fcplan.planner import headcount, interpolate_quantile, plan_staffing
+from fcplan.planner.staffing import cheapest_headcount
 
 LEVELS = ("0.05", "0.1", "0.5", "0.9", "0.95")
 
@@ -193,3 +194,24 @@ def test_when_an_override_names_an_unknown_field_then_the_error_lists_the_known_
     settings = PlannerSettings(center_overrides={"FC-B": {"minutes_per_ordr": 4.0}})
     with pytest.raises(ValueError, match="minutes_per_ordr"):
         CenterParams.per_center(settings, ["FC-B"])
+
+
+def test_whole_packers_are_the_cheapest_of_all_headcounts_not_always_the_ceiling() -> None:
+    rng = np.random.default_rng(3)
+    rounded_down = 0
+    for _ in range(200):
+        mean, sd, cap = rng.uniform(5, 60), rng.uniform(0.5, 10), rng.uniform(4, 8)
+        short, idle = rng.uniform(0.5, 4), 1.0
+        hours = np.sort(np.maximum(rng.normal(mean, sd, 4000), 0.0))
+        planned = np.quantile(hours, short / (short + idle))
+        got = int(cheapest_headcount(hours[None, :], np.array([cap]), np.array([planned]), short, idle)[0])
+
+        gaps = hours[None, :] - np.arange(40)[:, None] * cap  # every headcount 0..39
+        costs = np.mean(short * np.maximum(gaps, 0) + idle * np.maximum(-gaps, 0), axis=1)
+        assert costs[got] == pytest.approx(costs.min())
+        rounded_down += got < np.ceil(planned / cap)
+    assert rounded_down > 0  # the ceiling is not always the cheapest
+
+
+def test_the_cheapest_headcount_keeps_the_minimum() -> None:
+    assert cheapest_headcount(np.zeros((1, 10)), np.array([8.0]), np.array([0.0]), 3.0, 1.0, 2)[0] == 2

@@ -64,7 +64,7 @@ def test_when_a_database_is_at_0002_then_it_gets_the_promotion_kind_effects_and_
     old.dispose()
 
     engine = make_engine(db_url)
-    assert current_revision(engine) == head_revision() == "0003"
+    assert current_revision(engine) == head_revision()
     assert "promo_kind_effects" in sa.inspect(engine).get_table_names()
     with engine.connect() as conn:
         assert conn.execute(sa.select(forecast_alerts.c.alert_id)).scalars().all() == ["a1"]

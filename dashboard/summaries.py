@@ -1,0 +1,214 @@
+"""What the pages compute from the frames they read: pure functions (no Streamlit, no I/O).
+
+Frames are panel-shaped (``unique_id, ds, y``; forecasts ``unique_id, ds, model,
+"<q>"...``); every ``ds`` is the center's local wall-clock time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from fcplan.core.panel import DS, UNIQUE_ID, Y
+
+#: The newest forecast may differ from what the plan covers by this share before a
+#: center counts as under- or over-staffed.
+TOLERANCE = 0.05
+UNDER, OVER, OK = "understaffed", "overstaffed", "ok"
+#: Days of history behind a center's typical intraday profile.
+PROFILE_DAYS = 28
+
+
+def hour_shares(hourly: pd.DataFrame, today: Mapping[str, pd.Timestamp], days: int = PROFILE_DAYS) -> pd.DataFrame:
+    """Each center's typical share of a day's orders per local hour, over the ``days`` complete
+    days before its ``today``: ``unique_id, hour (0-23), share, done`` (``done``: the share
+    packed by the end of that hour)."""
+    rows = hourly.assign(day=hourly[DS].dt.normalize(), hour=hourly[DS].dt.hour)
+    last = rows[UNIQUE_ID].map(dict(today)).astype("datetime64[ns]")
+    rows = rows[(rows["day"] >= last - pd.Timedelta(days=days)) & (rows["day"] < last)]
+    if rows.empty:
+        return pd.DataFrame({UNIQUE_ID: pd.Series(dtype=str), "hour": [], "share": [], "done": []})
+    per_hour = rows.groupby([UNIQUE_ID, "hour"])[Y].sum()
+    share = (per_hour / per_hour.groupby(level=0).transform("sum")).fillna(0.0)
+    grid = pd.MultiIndex.from_product([share.index.levels[0], range(24)], names=[UNIQUE_ID, "hour"])
+    out = share.reindex(grid, fill_value=0.0).rename("share").reset_index()
+    out["done"] = out.groupby(UNIQUE_ID)["share"].cumsum().clip(upper=1.0)
+    return out
+
+
+def level_near(levels: Sequence[str], target: float) -> str:
+    """The quantile column closest to ``target``."""
+    return min(levels, key=lambda c: abs(float(c) - target))
+
+
+def _by_day(frame: pd.DataFrame, column: str | None) -> dict[tuple[str, pd.Timestamp], float]:
+    """``(center, day) -> value`` of ``column`` (summed over the day's rows); empty without it."""
+    if column is None or column not in frame or frame.empty:
+        return {}
+    return frame.groupby([UNIQUE_ID, DS])[column].sum().to_dict()
+
+
+def staffing_status(planned_orders: float, needed_orders: float, packers: float) -> tuple[str, int]:
+    """``(status, packers to add (+) or release (-))`` when the newest forecast asks for
+    ``needed_orders`` at the plan's service level and the plan covers ``planned_orders``."""
+    if not planned_orders or math.isnan(planned_orders) or math.isnan(needed_orders) or math.isnan(packers):
+        return "—", 0
+    ratio = needed_orders / planned_orders
+    change = math.ceil(packers * ratio - 1e-9) - int(packers)
+    # Off by more than the tolerance and by at least one whole packer.
+    if ratio > 1 + TOLERANCE and change > 0:
+        return UNDER, change
+    if ratio < 1 - TOLERANCE and change < 0:
+        return OVER, change
+    return OK, 0
+
+
+def network_table(
+    centers: Sequence[str],
+    zone: Mapping[str, str],
+    now: Mapping[str, pd.Timestamp],
+    forecast: pd.DataFrame,
+    newest: pd.DataFrame,
+    plan: pd.DataFrame,
+    service_quantile: float,
+    hourly_today: pd.DataFrame,
+    shares: pd.DataFrame,
+    open_alerts: Mapping[str, int],
+) -> pd.DataFrame:
+    """One row per center: its local time, today's orders so far against the forecast's pace,
+    the forecast medians and planned packers for today and tomorrow, the staffing status
+    against the ``newest`` forecast at the plan's service level, and its open alerts.
+
+    ``forecast``/``newest``: one model's rows (``unique_id, ds, "<q>"...``); ``plan``:
+    ``unique_id, ds, packers, orders_planned`` summed per day; ``now``: local now per center.
+    """
+    levels = [c for c in forecast.columns if c not in (UNIQUE_ID, DS, "model")]
+    new_levels = [c for c in newest.columns if c not in (UNIQUE_ID, DS, "model")]
+    mid = level_near(levels, 0.5) if levels else None
+    need = level_near(new_levels, service_quantile) if new_levels else None
+    so_far = hourly_today.groupby(UNIQUE_ID)[Y].sum()
+    medians, needs = _by_day(forecast, mid), _by_day(newest, need)
+    packers_of, covered = _by_day(plan, "packers"), _by_day(plan, "orders_planned")
+    done = shares.set_index([UNIQUE_ID, "hour"])["done"] if len(shares) else pd.Series(dtype=float)
+    rows = []
+    for c in centers:
+        local = now[c]
+        today, tomorrow = local.normalize(), local.normalize() + pd.Timedelta(days=1)
+        median_today = medians.get((c, today), math.nan)
+        # The share of a typical day packed by the last complete hour.
+        frac = float(done.get((c, local.hour - 1), 0.0)) if local.hour > 0 else 0.0
+        expected = median_today * frac if frac > 0 else math.nan
+        actual = float(so_far.get(c, 0.0))
+        row = {
+            "center": c,
+            "local time": f"{local:%H:%M} {local.tz_localize(zone[c], ambiguous=True, nonexistent='NaT'):%Z}",
+            "open alerts": int(open_alerts.get(c, 0)),
+            "orders so far": actual,
+            "expected so far": expected,
+            "pace": actual / expected - 1 if expected and not math.isnan(expected) else math.nan,
+        }
+        for label, day in (("today", today), ("tomorrow", tomorrow)):
+            packers = packers_of.get((c, day), math.nan)
+            status, change = staffing_status(covered.get((c, day), math.nan), needs.get((c, day), math.nan), packers)
+            row[f"forecast {label}"] = medians.get((c, day), math.nan)
+            row[f"packers {label}"] = packers
+            row[f"staffing {label}"] = f"{status} ({change:+d})" if change else status
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def accuracy(issued: pd.DataFrame, actual: pd.DataFrame, lo: str, mid: str, hi: str) -> pd.DataFrame:
+    """Issued forecast against the actual of each complete day: ``ds, y, forecast, lo, hi,
+    inside`` (``actual``: ``ds, y``; ``issued``: ``ds`` and the columns ``lo, mid, hi``)."""
+    both = issued[[DS, lo, mid, hi]].merge(actual[[DS, Y]], on=DS)
+    both = both.rename(columns={lo: "lo", mid: "forecast", hi: "hi"})
+    both["inside"] = (both[Y] >= both["lo"]) & (both[Y] <= both["hi"])
+    return both.sort_values(DS).reset_index(drop=True)
+
+
+def weekly_accuracy(days: pd.DataFrame) -> pd.DataFrame:
+    """Per week (Monday first) of :func:`accuracy`'s days: ``week, days, actual, forecast,
+    WAPE, bias, coverage``."""
+    if days.empty:
+        return pd.DataFrame(columns=["week", "days", "actual", "forecast", "WAPE", "bias", "coverage"])
+    week = days[DS] - pd.to_timedelta(days[DS].dt.dayofweek, unit="D")
+    grouped = days.assign(week=week, err=(days[Y] - days["forecast"]).abs()).groupby("week")
+    out = pd.DataFrame(
+        {
+            "days": grouped.size(),
+            "actual": grouped[Y].sum(),
+            "forecast": grouped["forecast"].sum(),
+            "err": grouped["err"].sum(),
+            "coverage": grouped["inside"].mean(),
+        }
+    )
+    out["WAPE"] = out["err"] / out["actual"].where(out["actual"] > 0)
+    out["bias"] = out["forecast"] / out["actual"].where(out["actual"] > 0) - 1
+    return out.drop(columns="err").reset_index()[["week", "days", "actual", "forecast", "WAPE", "bias", "coverage"]]
+
+
+def intraday(today: pd.DataFrame, shares: pd.DataFrame, median_today: float) -> pd.DataFrame:
+    """``hour, actual, expected`` for one center: today's orders per hour so far and the
+    forecast median spread over the day by the center's typical profile."""
+    expected = shares.set_index("hour")["share"].reindex(range(24), fill_value=0.0) * median_today
+    actual = today.groupby(today[DS].dt.hour)[Y].sum().reindex(range(24))
+    return pd.DataFrame({"hour": range(24), "actual": actual.to_numpy(), "expected": expected.to_numpy()})
+
+
+def top_models(board: pd.DataFrame, n: int) -> list[str]:
+    """The ``n`` models with the lowest mean wQL over the rows of ``board``."""
+    return board.groupby("model")["wql"].mean().sort_values().head(n).index.tolist()
+
+
+def error_correlation(board: pd.DataFrame, n: int = 5) -> pd.DataFrame:
+    """Correlation of the top ``n`` members' per-window wQL over every stored backtest window
+    (``board``: leaderboard rows of several runs); long form ``a, b, corr``."""
+    windows = board[(board["window"] >= 0) & board["wql"].notna()]
+    if windows.empty:
+        return pd.DataFrame(columns=["a", "b", "corr"])
+    wide = windows.pivot_table(index=["run_id", "window"], columns="model", values="wql")
+    keep = [m for m in top_models(windows, n) if m in wide]
+    wide = wide[keep].dropna()
+    if len(wide) < 3 or len(keep) < 2:
+        return pd.DataFrame(columns=["a", "b", "corr"])
+    corr = wide.corr().to_numpy()
+    a, b = np.meshgrid(keep, keep, indexing="ij")
+    return pd.DataFrame({"a": a.ravel(), "b": b.ravel(), "corr": corr.ravel()})
+
+
+def next_retrain(alerts: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
+    """``alert_id, retrain_at, challenger_run_id, promoted, reason``: the first champion/
+    challenger decision at or after each alert opened (the retrain it triggered)."""
+    cols = ["alert_id", "retrain_at", "challenger_run_id", "promoted", "reason"]
+    if alerts.empty or decisions.empty:
+        return pd.DataFrame(columns=cols)
+    left = alerts[["alert_id", "created_at"]].assign(created_at=pd.to_datetime(alerts["created_at"]))
+    right = decisions[["created_at", "challenger_run_id", "promoted", "reason"]].assign(
+        created_at=pd.to_datetime(decisions["created_at"]), retrain_at=pd.to_datetime(decisions["created_at"])
+    )
+    joined = pd.merge_asof(
+        left.sort_values("created_at").astype({"created_at": "datetime64[ns]"}),
+        right.sort_values("created_at").astype({"created_at": "datetime64[ns]"}),
+        on="created_at",
+        direction="forward",
+    )
+    return joined[cols]
+
+
+#: More centers than this are drawn as the busiest ones plus "the rest" (a line each is unreadable).
+MAX_LINES = 8
+OTHERS = "other centers"
+
+
+def busiest_lines(hourly: pd.DataFrame, lines: int = MAX_LINES) -> pd.DataFrame:
+    """``hourly`` (``unique_id, ds, y``) with all but the ``lines - 1`` busiest centers summed
+    into one series, :data:`OTHERS` (unchanged when there are ``lines`` centers or fewer)."""
+    totals = hourly.groupby("unique_id")["y"].sum().sort_values(ascending=False)
+    if len(totals) <= lines:
+        return hourly
+    keep = set(totals.index[: lines - 1])
+    named = hourly["unique_id"].where(hourly["unique_id"].isin(keep), OTHERS)
+    return hourly.assign(unique_id=named).groupby(["unique_id", "ds"], as_index=False)["y"].sum()

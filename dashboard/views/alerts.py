@@ -1,0 +1,104 @@
+"""Alerts page: open and past forecast alerts, each with its evidence and the retrain after it."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from fcplan.dashboard import data, summaries
+from fcplan.dashboard.views.common import OPEN_STATUS, local_text, zone
+
+ALL = "All centers"
+LIMIT = 1000
+COLUMNS = ["opened", "center_id", "kind", "status", "message", "next retrain", "statistic", "threshold", "cleared"]
+
+
+def alerts_table(alerts: pd.DataFrame, retrains: pd.DataFrame) -> pd.DataFrame:
+    """The alerts with their times in each center's zone and the retrain that followed each."""
+    shown = alerts.merge(retrains, on="alert_id", how="left")
+    zones = {c: zone(c) for c in shown["center_id"].unique()}
+    shown["opened"] = [local_text(t, zones[c]) for t, c in zip(shown["created_at"], shown["center_id"], strict=True)]
+    cleared = shown["cleared_at"] if "cleared_at" in shown else pd.Series(None, index=shown.index)
+    shown["cleared"] = [
+        "" if pd.isna(t) else local_text(t, zones[c]) for t, c in zip(cleared, shown["center_id"], strict=True)
+    ]
+    shown["status"] = shown["status"].fillna("daily check") if "status" in shown else "daily check"
+    shown["next retrain"] = [
+        "" if pd.isna(at) else f"{'promoted' if promoted else 'kept champion'}: {reason}"
+        for at, promoted, reason in zip(shown["retrain_at"], shown["promoted"], shown["reason"], strict=True)
+    ]
+    return shown
+
+
+def evidence(row: pd.Series) -> None:
+    """One alert: its test statistic against the threshold, its window, evidence and retrain."""
+    tz = zone(row["center_id"])
+    st.markdown(f"**{row['center_id']} · {row['kind']}** — {row['message']}")
+    cols = st.columns(3)
+    if pd.notna(row.get("statistic")):
+        cols[0].metric("Statistic", f"{row['statistic']:.3g}", delta=f"threshold {row['threshold']:.3g}",
+                       delta_color="off", delta_arrow="off", border=True)
+    cols[1].metric("Status", row["status"], delta=row["cleared"] or None, delta_color="off",
+                   delta_arrow="off", border=True)
+    if pd.notna(row.get("window_start")):
+        cols[2].markdown(
+            f"Window: {local_text(row['window_start'], tz)} → {local_text(row['window_end'], tz)}  \n"
+            f"Model: `{row.get('model_version') or '—'}`"
+        )
+    if row["next retrain"]:
+        st.markdown(
+            f"Retrain after it, {local_text(row['retrain_at'], tz)}: challenger `{row['challenger_run_id']}` "
+            f"**{row['next retrain']}**"
+        )
+    else:
+        st.caption("No retrain after this alert yet.")
+    if isinstance(row.get("evidence"), dict) and row["evidence"]:
+        st.caption("Evidence the monitor recorded")
+        st.json(row["evidence"], expanded=True)
+
+
+@st.fragment(run_every=data.REFRESH_S)
+def live_alerts() -> None:
+    cfg = data.config()
+    with data.database_errors(cfg.url):
+        alerts = data.alerts(cfg.url, LIMIT)
+        if alerts.empty:
+            st.info("No alerts yet: the drift monitor raises one when a center's orders leave its forecast band.")
+            return
+        decisions = data.decisions(cfg.url, LIMIT)
+        shown = alerts_table(alerts, summaries.next_retrain(alerts, decisions))
+        is_open = shown["status"] == OPEN_STATUS
+        cols = st.columns(3)
+        cols[0].metric("Open alerts", int(is_open.sum()), border=True)
+        cols[1].metric("Centers with an open alert", shown.loc[is_open, "center_id"].nunique(), border=True)
+        cols[2].metric("Alerts followed by a retrain", int((shown["next retrain"] != "").sum()), border=True)
+        pick = st.columns(2)
+        which = pick[0].segmented_control("Show", ["Open", "All"], default="Open", key="alerts_which") or "Open"
+        center = pick[1].selectbox("Center", [ALL, *sorted(shown["center_id"].unique())], key="alerts_center")
+        rows = shown[is_open] if which == "Open" else shown
+        rows = rows if center == ALL else rows[rows["center_id"] == center]
+        if rows.empty:
+            st.caption("No open alerts." if which == "Open" else "No alerts for this center.")
+            return
+        st.dataframe(
+            rows[[c for c in COLUMNS if c in rows]],
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "center_id": "center",
+                "message": st.column_config.TextColumn(width="large"),
+                "next retrain": st.column_config.TextColumn(width="medium", help="the first retrain after it opened"),
+            },
+        )
+        st.subheader("Evidence")
+        labels = {f"{r.center_id} · {r.kind} · {r.opened}": i for i, r in rows.iterrows()}
+        chosen = st.selectbox("Alert", list(labels), key="alerts_pick")
+        evidence(rows.loc[labels[chosen]])
+
+
+def page() -> None:
+    st.header("Alerts")
+    live_alerts()
+
+
+page()

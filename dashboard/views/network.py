@@ -1,0 +1,124 @@
+"""Network page, the landing page: every center's today and tomorrow on one screen.
+
+Per center, in its own zone: orders so far against the forecast's pace, the forecast
+and the planned packers for today and tomorrow, whether the plan still covers the
+newest forecast at its service level, and the open drift alerts.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from fcplan.core.panel import DS, UNIQUE_ID
+from fcplan.dashboard import data, summaries
+from fcplan.dashboard.views.common import (
+    WAITING_ORDERS,
+    local_text,
+    one_model,
+    open_alert_counts,
+    plan_per_day,
+)
+
+_STAFFING_HELP = (
+    f"the plan's packers against the newest forecast at the plan's service level (within ±{summaries.TOLERANCE:.0%}: "
+    "ok); in brackets the packers to add or release"
+)
+_COLORS = {summaries.UNDER: "background-color: #f8d7da", summaries.OVER: "background-color: #fff3cd"}
+
+
+def network_frame(centers: list[str]) -> tuple[pd.DataFrame, dict | None]:
+    """The network table of :func:`fcplan.dashboard.summaries.network_table` from the database."""
+    cfg = data.config()
+    zone = {c: data.zone_of(cfg.url, cfg.timezone, c) for c in centers}
+    now = {c: data.local_now(zone[c], cfg.url) for c in centers}
+    shares = data.hour_profiles(cfg.url, cfg.timezone, summaries.PROFILE_DAYS, data.profile_key(cfg.url, cfg.timezone))
+    hourly_today = data.hourly_local(cfg.url, cfg.timezone, 0)
+    run, forecast = data.latest_forecast(cfg.url)
+    newest_run, newest = data.newest_forecast(cfg.url)
+    plan_run, plan = data.latest_plan(cfg.url)
+    table = summaries.network_table(
+        centers,
+        zone,
+        now,
+        one_model(forecast) if not forecast.empty else pd.DataFrame(columns=[UNIQUE_ID, DS]),
+        one_model(newest) if not newest.empty else pd.DataFrame(columns=[UNIQUE_ID, DS]),
+        plan_per_day(plan),
+        float(plan_run["service_quantile"]) if plan_run else 0.5,
+        hourly_today,
+        shares,
+        open_alert_counts(data.alerts(cfg.url, 1000)),
+    )
+    return table, {"forecast": run, "newest": newest_run, "plan": plan_run}
+
+
+def _tiles(table: pd.DataFrame) -> None:
+    cols = st.columns(5)
+    cols[0].metric("Centers", len(table), border=True)
+    so_far, expected = table["orders so far"].sum(), table["expected so far"].sum(min_count=1)
+    pace = f"{so_far / expected - 1:+.0%} vs forecast" if expected and pd.notna(expected) else None
+    cols[1].metric("Orders so far today", f"{so_far:,.0f}", delta=pace, delta_color="off", border=True)
+    for col, day in ((cols[2], "today"), (cols[3], "tomorrow")):
+        status = table[f"staffing {day}"].str.split(" ").str[0]
+        under, over = int((status == summaries.UNDER).sum()), int((status == summaries.OVER).sum())
+        col.metric(f"Understaffed {day}", under, delta=f"{over} overstaffed", delta_color="off",
+                   delta_arrow="off", border=True)
+    cols[4].metric("Open alerts", int(table["open alerts"].sum()), border=True)
+
+
+@st.fragment(run_every=data.REFRESH_S)
+def live_network(centers: list[str]) -> None:
+    cfg = data.config()
+    with data.database_errors(cfg.url), st.spinner(f"Reading {len(centers)} centers' orders, forecasts and plans…"):
+        table, runs = network_frame(centers)
+        _tiles(table)
+        counts = ["orders so far", "expected so far", "forecast today", "forecast tomorrow"]
+        shown = table.assign(pace=table["pace"] * 100, **{c: table[c].round(0) for c in counts})
+        styled = shown.style.map(
+            lambda v: next((c for k, c in _COLORS.items() if str(v).startswith(k)), ""),
+            subset=["staffing today", "staffing tomorrow"],
+        ).map(lambda v: "color: #b00020; font-weight: 600" if v else "", subset=["open alerts"])
+        number = st.column_config.NumberColumn
+        st.dataframe(
+            styled,
+            hide_index=True,
+            width="stretch",
+            height=min(35 * (len(table) + 1) + 3, 900),
+            column_config={
+                "open alerts": number("alerts", format="%d"),
+                "orders so far": number("so far", format="localized", help="orders so far today"),
+                "expected so far": number(
+                    "expected", format="localized",
+                    help="today's forecast median × the share of a typical day packed by now",
+                ),
+                "pace": number("pace", format="%+.0f%%", help="orders so far vs expected so far"),
+                "forecast today": number("fcst today", format="localized", help="forecast median, orders"),
+                "forecast tomorrow": number("fcst tmrw", format="localized", help="forecast median, orders"),
+                "packers today": number("packers", format="%d", help="packers planned today"),
+                "packers tomorrow": number("packers tmrw", format="%d"),
+                "staffing today": st.column_config.TextColumn("staffing", help=_STAFFING_HELP),
+                "staffing tomorrow": st.column_config.TextColumn("staffing tmrw", help=_STAFFING_HELP),
+            },
+        )
+        plan, newest = runs["plan"], runs["newest"]
+        st.caption(
+            "Each center in its own zone · "
+            + (f"plan `{plan['plan_id']}` made {local_text(plan['created_at'], cfg.timezone)}" if plan else "no plan")
+            + (f" · newest forecast `{newest['run_id']}`" if newest else " · no forecast yet")
+            + " · pick a center in the sidebar for its details"
+        )
+
+
+def page() -> None:
+    st.header("Network · today and tomorrow")
+    cfg = data.config()
+    centers: list[str] = []
+    with data.database_errors(cfg.url):
+        centers = data.centers(cfg.url, cfg.timezone)
+        if not centers:
+            st.info(WAITING_ORDERS)
+    if centers:
+        live_network(centers)
+
+
+page()

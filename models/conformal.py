@@ -1,0 +1,157 @@
+"""Conformalized quantiles (split-conformal / CQR per level) from rolling-origin residuals.
+
+The ensemble's quantile forecasts on the backtest windows are compared with the
+actuals. For each quantile level ``q`` and horizon bucket, the residual of that
+quantile, in units of its series' scale, ``r = (y - pred_q) / scale``, has an
+empirical ``q``-quantile ``c``: adding ``c * scale`` to the forecast quantile makes
+it cover a share ``q`` of the backtest actuals (Romano et al. 2019, one level at a
+time). The offset is shrunk toward 0 (the ensemble's own spread) when the
+evidence is thin, and an offset that would *narrow* a band is only used once
+there are :data:`MIN_NARROW_WINDOWS` windows of evidence.
+
+Shapes: ``pred`` ``(n, n_q)`` (sorted quantiles at ``levels``), ``actuals``,
+``steps`` (0-based horizon step), ``scales`` (the series' scale) and ``windows``
+(backtest window id) are ``(n,)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from fcplan.core.panel import UNIQUE_ID, Y
+from fcplan.core.quantiles import MEDIAN, median_index
+from fcplan.models.metrics import seasonal_scale
+
+#: At most this many horizon buckets (early / middle / late steps), each with at
+#: least :data:`MIN_BUCKET_POINTS` scored points.
+MAX_BUCKETS = 3
+MIN_BUCKET_POINTS = 30
+#: Evidence at which an offset keeps half its size: points (shrinkage n / (n + N0)) and
+#: windows (W / (W + W0)): the points of one window share its shocks, so windows count too.
+SHRINK_POINTS = 10
+SHRINK_WINDOWS = 1
+#: Backtest windows needed before an offset may narrow a band, and the windows at which a
+#: narrowing offset keeps half its size beyond that.
+MIN_NARROW_WINDOWS = 4
+SHRINK_NARROW_WINDOWS = 4
+
+
+def series_scale(y: np.ndarray, season: int) -> float:
+    """A series' scale: its MASE scale (mean seasonal absolute difference), 0 when its
+    history does not vary (constant, all-zero or too short: such a series is neither
+    evidence for the calibration nor recalibrated)."""
+    scale = seasonal_scale(y, season)
+    return scale if np.isfinite(scale) else 0.0
+
+
+def panel_scales(panel: pd.DataFrame, season: int) -> pd.Series:
+    """``unique_id -> scale`` (:func:`series_scale`) of a panel with ``unique_id, y``."""
+    return panel.groupby(UNIQUE_ID, sort=False)[Y].agg(lambda s: series_scale(s.to_numpy("float64"), season))
+
+
+def horizon_buckets(steps: np.ndarray, max_buckets: int = MAX_BUCKETS) -> tuple[int, ...]:
+    """Exclusive upper step of each horizon bucket: contiguous, about equal ranges of
+    steps, as many as leave every bucket :data:`MIN_BUCKET_POINTS` points."""
+    steps = np.asarray(steps, dtype=int)
+    horizon = int(steps.max()) + 1 if steps.size else 1
+    for n in range(min(max_buckets, horizon), 1, -1):
+        ends = tuple(round(horizon * (b + 1) / n) for b in range(n))
+        counts = np.histogram(steps, bins=[0, *ends])[0]
+        if counts.min() >= MIN_BUCKET_POINTS:
+            return ends
+    return (horizon,)
+
+
+def _bucket_of(steps: np.ndarray, ends: tuple[int, ...]) -> np.ndarray:
+    """Bucket index of each step (steps past the last bucket fall in it)."""
+    return np.minimum(np.searchsorted(ends, steps, side="right"), len(ends) - 1)
+
+
+def _conformal_quantile(r: np.ndarray, q: float) -> float:
+    """The finite-sample conformal ``q``-quantile of ``r``: rounded outward (a higher order
+    statistic above the median, a lower one below), as split conformal prediction does."""
+    n = r.size
+    rank = min(n, math.ceil((n + 1) * q)) if q > MEDIAN else max(1, math.floor((n + 1) * q))
+    return float(np.sort(r)[rank - 1])
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Additive offsets, in units of the series' scale, per horizon bucket and level.
+
+    ``offsets`` ``(n_buckets, n_q)`` at ``levels`` (0 at the median); ``bucket_ends`` the
+    exclusive last step of each bucket (later steps use the last bucket); ``windows`` and
+    ``points`` the evidence it was fitted on."""
+
+    levels: tuple[float, ...]
+    offsets: np.ndarray
+    bucket_ends: tuple[int, ...]
+    windows: int
+    points: int
+
+    def offsets_at(self, levels: Sequence[float]) -> np.ndarray:
+        """``(n_buckets, len(levels))`` offsets, interpolated between the fitted levels."""
+        return np.stack([np.interp(levels, self.levels, row) for row in self.offsets])
+
+    def apply(self, values: np.ndarray, steps: np.ndarray, scales: np.ndarray, levels: Sequence[float]) -> np.ndarray:
+        """Calibrated, sorted quantiles ``(n, n_q)`` of ``values`` ``(n, n_q)`` at ``levels``;
+        a quantile never crosses the median it was calibrated around."""
+        values = np.asarray(values, dtype="float64")
+        bucket = _bucket_of(np.asarray(steps, dtype=int), self.bucket_ends)
+        scale = np.nan_to_num(np.asarray(scales, dtype="float64"), nan=0.0)
+        out = values + self.offsets_at(levels)[bucket] * scale[:, None]
+        lv = np.asarray(levels, dtype="float64")
+        mid = median_index(levels)
+        if abs(lv[mid] - MEDIAN) > 1e-12:
+            return np.sort(out, axis=1)
+        median = values[:, mid : mid + 1]
+        out = np.where(lv > MEDIAN, np.maximum(out, median), np.where(lv < MEDIAN, np.minimum(out, median), out))
+        return np.sort(out, axis=1)
+
+
+def _shrink(offset: float, q: float, points: int, windows: int) -> float:
+    """Shrink an offset toward 0 by its evidence; a narrowing one needs more windows."""
+    widens = offset * (1.0 if q > MEDIAN else -1.0) >= 0
+    weight = points / (points + SHRINK_POINTS) * windows / (windows + SHRINK_WINDOWS)
+    if not widens:
+        if windows < MIN_NARROW_WINDOWS:
+            return 0.0
+        weight *= (windows - MIN_NARROW_WINDOWS + 1) / (windows - MIN_NARROW_WINDOWS + 1 + SHRINK_NARROW_WINDOWS)
+    return offset * weight
+
+
+def fit_conformal(
+    pred: np.ndarray,
+    actuals: np.ndarray,
+    levels: Sequence[float],
+    steps: np.ndarray,
+    scales: np.ndarray,
+    windows: np.ndarray,
+) -> Calibration:
+    """Fit per-bucket, per-level offsets on backtest residuals (see the module docstring).
+    Points with a NaN actual are ignored; with no points every offset is 0."""
+    pred = np.asarray(pred, dtype="float64")
+    y = np.asarray(actuals, dtype="float64")
+    scale = np.nan_to_num(np.asarray(scales, dtype="float64"), nan=0.0)
+    ok = np.isfinite(y) & np.isfinite(pred).all(axis=1) & (scale > 0)
+    steps = np.asarray(steps, dtype=int)
+    ends = horizon_buckets(steps[ok])
+    n_windows = int(np.unique(np.asarray(windows)[ok]).size)
+    offsets = np.zeros((len(ends), len(levels)))
+    bucket = _bucket_of(steps, ends)
+    for b in range(len(ends)):
+        mask = ok & (bucket == b)
+        n = int(mask.sum())
+        if n == 0:
+            continue
+        for j, q in enumerate(levels):
+            if abs(q - MEDIAN) < 1e-12:
+                continue
+            r = (y[mask] - pred[mask, j]) / scale[mask]
+            offsets[b, j] = _shrink(_conformal_quantile(r, q), q, n, n_windows)
+    return Calibration(tuple(float(q) for q in levels), offsets, ends, n_windows, int(ok.sum()))

@@ -1,0 +1,69 @@
+"""``fcplan simulate`` with a centers file: each center's orders and true demand on its own clock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+
+from fcplan.app.demo import EXAMPLE_CENTERS
+from fcplan.app.simulate import SimulationConfig, Simulator
+from fcplan.app.simulated_centers import simulation_locales
+from fcplan.core.settings import Settings
+from fcplan.storage import make_engine
+from fcplan.storage.schema import demand_truth
+
+SYDNEY_ID, SYDNEY = "FC-GWANGJU", "Australia/Sydney"
+
+
+class FakeProducer:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, Any]] = []
+
+    def send(self, topic: str, key: str, record: Any) -> None:
+        self.sent.append((topic, key, record))
+
+    def send_many(self, topic: str, items: Any) -> int:
+        before = len(self.sent)
+        self.sent.extend((topic, key, record) for key, record in items)
+        return len(self.sent) - before
+
+    def flush(self, timeout_s: float = 60.0) -> None:
+        pass
+
+
+def with_centers_file(settings: Settings) -> Settings:
+    planner = settings.planner.model_copy(update={"centers_file": str(EXAMPLE_CENTERS)})
+    return settings.model_copy(update={"planner": planner})
+
+
+def test_without_a_centers_file_the_simulation_stays_single_zone() -> None:
+    assert simulation_locales(Settings()) is None
+    locales = simulation_locales(with_centers_file(Settings()))
+    assert locales is not None and locales.zone(SYDNEY_ID) == SYDNEY and locales.country(SYDNEY_ID) == "AU"
+
+
+def test_the_backfill_and_the_truth_follow_each_center_s_zone(sqlite_url: str) -> None:
+    locales = simulation_locales(with_centers_file(Settings()))
+    engine = make_engine(sqlite_url)
+    sim = Simulator(SimulationConfig(centers=5, days=14, scale=0.5, locales=locales), "unused:9092", engine)
+    producer = FakeProducer()
+    sim.backfill(producer)
+    orders = pd.DataFrame([r for topic, _, r in producer.sent if topic == "orders"])
+    orders["ts"] = pd.to_datetime(orders["ts"], utc=True, format="ISO8601")
+    mine = orders[orders["center_id"] == SYDNEY_ID]
+    local = mine["ts"].dt.tz_convert(SYDNEY)
+    assert (mine["order_id"].str.split("-").str[-2] == local.dt.strftime("%Y%m%d")).all()  # Sydney dates
+    profile = np.asarray(sim.centers[4].intraday)
+    share = np.bincount(local.dt.hour, minlength=24) / len(mine)
+    assert np.corrcoef(share, profile)[0, 1] > 0.9
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(demand_truth.c.hour, demand_truth.c.expected_orders).where(demand_truth.c.center_id == SYDNEY_ID)
+        ).all()
+    truth = pd.DataFrame(rows, columns=["hour", "mean"])
+    hour = pd.to_datetime(truth["hour"]).dt.tz_localize("UTC").dt.tz_convert(SYDNEY).dt.hour
+    truth = truth.groupby(hour)["mean"].sum()
+    assert int(truth.idxmax()) == int(np.argmax(profile))  # the true demand peaks at Sydney's peak hour

@@ -1,0 +1,99 @@
+"""Every page of the dashboard in a real browser: served on a seeded database, opened in
+Debian's headless Chromium through Playwright; a screenshot of each lands in var/screenshots/."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from fcplan.app.dashboard_server import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    CONTENT_HEIGHT_JS,
+    EXCEPTION,
+    HEADER,
+    PAGES,
+    RUNNING,
+    serve,
+)
+from fcplan.app.seed_db import SeedSpec, seed_database
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "var" / "screenshots"
+ERROR = '[data-testid="stAlertContentError"]'
+#: The whole heading of each page on this database (the first center is picked).
+HEADINGS = {
+    "": "Network · today and tomorrow",
+    "center": "Center · FC-BUSAN",
+    "whatif": "What-if: promotion · FC-BUSAN",
+}
+#: Four centers, one of them in Sydney: zones differ on every page.
+SPEC = SeedSpec(
+    centers=("FC-BUSAN", "FC-GWANGJU", "FC-INCHEON", "FC-SEOUL-1"),
+    tz="Asia/Seoul",
+    zones={"FC-GWANGJU": "Australia/Sydney"},
+    days=90,
+    past_runs=42,
+    challenger_lift=1.3,
+)
+TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install -y chromium)")
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    folder = tmp_path_factory.mktemp("browser")
+    url = f"sqlite:///{folder / 'seeded.db'}"
+    seed_database(url, SPEC)
+    with serve(url, SPEC.tz, log=folder / "dashboard.log") as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def browser(dashboard: str) -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS), headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.mark.parametrize(("path", "heading", "key"), PAGES, ids=[p[0] or "network" for p in PAGES])
+def test_when_a_page_is_opened_in_chromium_then_it_renders_its_key_element_and_no_error(
+    dashboard: str, browser: Browser, path: str, heading: str, key: str
+) -> None:
+    heading = HEADINGS.get(path, heading)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{dashboard}/{path}", wait_until="domcontentloaded", timeout=TIMEOUT_MS)
+        failed = page.locator(EXCEPTION)
+        # Whichever comes first: the page's heading and key element, or an exception box.
+        page.locator(HEADER, has_text=heading).or_(failed).first.wait_for(state="visible", timeout=TIMEOUT_MS)
+        page.locator(key).or_(failed).first.wait_for(state="visible", timeout=TIMEOUT_MS)
+        page.locator(RUNNING).wait_for(state="hidden", timeout=TIMEOUT_MS)
+        body = page.inner_text("body")
+        assert failed.count() == 0, body[:2000]
+        assert "Traceback" not in body
+        assert page.locator(ERROR).count() == 0, [e.inner_text() for e in page.locator(ERROR).all()]
+        assert heading in body
+    finally:
+        _screenshot(page, SHOTS / f"{path or 'network'}.png")
+        page.close()
+
+
+def _screenshot(page: Page, out: Path) -> None:
+    """The whole page: Streamlit scrolls inside its main section, so the window grows to the content."""
+    page.wait_for_timeout(500)  # Vega draws after the script ends
+    tall = page.evaluate(CONTENT_HEIGHT_JS)
+    page.set_viewport_size({"width": 1400, "height": min(max(int(tall) + 40, 1000), 6000)})
+    page.wait_for_timeout(500)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(out), full_page=True)

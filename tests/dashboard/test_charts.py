@@ -1,0 +1,29 @@
+"""The charts carry what the pages promise: holidays on the forecast's time axis."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from fcplan.dashboard import charts
+
+TODAY = pd.Timestamp("2026-09-20")
+
+
+def _fan(holidays: list[pd.Timestamp]) -> str:
+    history = pd.DataFrame({"ds": pd.date_range(TODAY - pd.Timedelta(days=10), TODAY), "y": 100.0})
+    forecast = pd.DataFrame({"ds": pd.date_range(TODAY, periods=7), "0.1": 90.0, "0.5": 100.0, "0.9": 110.0})
+    promos = pd.DataFrame(columns=["start", "end", "kind", "discount_pct"])
+    return json.dumps(charts.forecast_fan(history, forecast, promos, TODAY, holidays).to_dict())
+
+
+def test_when_holidays_fall_in_the_window_then_the_fan_marks_them_and_only_them() -> None:
+    inside, outside = pd.Timestamp("2026-09-25"), pd.Timestamp("2026-12-25")  # Chuseok; Christmas, past the end
+    spec = _fan([inside, outside])
+    assert "public holiday" in spec
+    assert "2026-09-25" in spec and "2026-12-25" not in spec
+
+
+def test_when_no_holiday_falls_in_the_window_then_nothing_is_marked() -> None:
+    assert "public holiday" not in _fan([])

@@ -1,0 +1,130 @@
+"""The Network, Center, Alerts, Models and Staffing pages on a seeded database (Streamlit AppTest)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from streamlit.testing.v1 import AppTest
+
+APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+
+
+def run_page(page: str) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    kinds = ("markdown", "caption", "info", "warning", "header", "subheader")
+    return "\n".join(str(e.value) for kind in kinds for e in getattr(at, kind))
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_when_the_challenger_expects_more_orders_then_the_network_page_flags_that_center_understaffed(
+    make_database,
+) -> None:
+    make_database(challenger_lift=1.3)
+    at = run_page("views/network.py")
+    table = at.dataframe[0].value.set_index("center")
+    assert table.loc["FC-ICN", "staffing today"].startswith("understaffed (+")
+    assert table.loc["FC-PUS", "staffing today"] == "ok"
+    assert table.loc["FC-ICN", "open alerts"] == 1 and table.loc["FC-PUS", "open alerts"] == 0
+    assert metric(at, "Understaffed today") == "1"
+    assert metric(at, "Open alerts") == "1"
+    assert table["local time"].str.endswith("KST").all()
+
+
+def test_when_the_challenger_agrees_with_the_champion_then_no_center_is_flagged(make_database) -> None:
+    make_database(challenger_lift=None)
+    at = run_page("views/network.py")
+    table = at.dataframe[0].value
+    assert set(table["staffing today"]) == {"ok"} and set(table["staffing tomorrow"]) == {"ok"}
+
+
+def test_when_the_plan_puts_a_center_in_another_zone_then_its_pages_use_that_zone(make_database) -> None:
+    make_database(zones={"FC-PUS": "Australia/Sydney"})
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    at.sidebar.selectbox[0].set_value("FC-PUS").run()
+    at.switch_page("views/center.py").run()
+    assert not at.exception, at.exception
+    assert "Times in Australia/Sydney" in texts(at)
+    today = pd.Timestamp.now(tz="Australia/Sydney").tz_localize(None).normalize()
+    assert f"{today:%a %d %b}" in next(c.value for c in at.caption if "—" in c.value)
+    at.switch_page("views/network.py").run()
+    table = at.dataframe[0].value.set_index("center")
+    assert table.loc["FC-PUS", "local time"].endswith(("AEDT", "AEST"))
+
+
+def test_when_past_runs_are_stored_then_the_center_page_scores_their_forecasts(make_database) -> None:
+    make_database(past_runs=21)
+    at = run_page("views/center.py")
+    assert "How good were our past forecasts?" in texts(at)
+    weekly = at.dataframe[-1].value
+    assert weekly["days"].sum() == 21  # one issued forecast for each of the last 21 complete days
+    assert weekly["coverage"].between(0, 1).all()
+    assert metric(at, "In the 10%–90% band").endswith("%")
+    assert at.slider(key="center_horizon").value == 14
+
+
+def test_when_no_past_run_is_stored_then_the_center_page_says_accuracy_comes_later(make_database) -> None:
+    make_database(past_runs=0)
+    at = run_page("views/center.py")
+    assert "accuracy shows after the first days" in texts(at)
+
+
+def test_when_a_shorter_horizon_is_chosen_then_the_forecast_numbers_shrink(make_database) -> None:
+    make_database()
+    at = run_page("views/center.py")
+    at.slider(key="center_horizon").set_value(5).run()
+    assert not at.exception, at.exception
+    numbers = next(d.value for d in at.dataframe if "0.5" in d.value.columns)
+    assert len(numbers) == 5
+
+
+def test_when_alerts_are_stored_then_the_alerts_page_shows_the_open_one_with_its_evidence(make_database) -> None:
+    make_database()
+    at = run_page("views/alerts.py")
+    assert metric(at, "Open alerts") == "1"
+    table = at.dataframe[0].value
+    assert table["kind"].tolist() == ["cusum"] and table["status"].tolist() == ["open"]
+    assert "orders ran 31% above" in texts(at)
+    assert at.json[0].value and '"observed": 1480' in at.json[0].value
+
+
+def test_when_all_alerts_are_shown_then_the_cleared_one_names_the_retrain_after_it(make_database) -> None:
+    make_database()
+    at = run_page("views/alerts.py")
+    at.segmented_control(key="alerts_which").set_value("All").run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value.set_index("kind")
+    assert len(table) == 3
+    assert table.loc["pit_ks", "next retrain"].startswith("promoted: champion's forecasts drifted")
+    assert table.loc["above_p95", "status"] == "daily check"
+
+
+def test_when_runs_are_stored_then_the_models_page_shows_champion_challenger_history_and_correlation(
+    make_database,
+) -> None:
+    make_database(past_runs=21, challenger_lift=1.1)
+    at = run_page("views/models.py")
+    said = texts(at)
+    assert "Champion and challengers" in said
+    status = next(d.value for d in at.dataframe if "status" in d.value.columns)
+    assert status["status"].tolist() == ["champion", "challenger"]
+    assert "Leaderboard over the last 23 runs" in said
+    assert "Error correlation of the top 5 members" in said
+    assert "Needs per-window backtest scores" not in said
+
+
+def test_when_the_staffing_page_runs_then_plan_and_forecasts_download_as_csv(make_database) -> None:
+    make_database()
+    at = run_page("views/staffing.py")
+    labels = [b.label for b in at.download_button]
+    assert labels == ["Download the plan (CSV)", "Download the forecasts (CSV)"]

@@ -1,0 +1,108 @@
+"""The dashboard's pure computations: staffing status, pace, accuracy, alerts and retrains."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from fcplan.dashboard import summaries as s
+
+DAY = pd.Timestamp("2026-03-02")
+
+
+def _forecast(center: str, medians: list[float], q75: list[float]) -> pd.DataFrame:
+    days = pd.date_range(DAY, periods=len(medians))
+    return pd.DataFrame({"unique_id": center, "ds": days, "0.5": medians, "0.75": q75})
+
+
+@pytest.mark.parametrize(
+    ("needed", "status", "change"),
+    [(1000.0, s.OK, 0), (1040.0, s.OK, 0), (1300.0, s.UNDER, 3), (800.0, s.OVER, -2), (900.0, s.OVER, -1)],
+)
+def test_when_the_newest_forecast_moves_then_the_staffing_status_says_how_many_packers(needed, status, change) -> None:
+    assert s.staffing_status(1000.0, needed, 10) == (status, change)
+
+
+def test_when_the_gap_is_less_than_one_packer_then_the_center_is_ok() -> None:
+    assert s.staffing_status(1000.0, 850.0, 5) == (s.OK, 0)  # 4.25 packers still need 5
+
+
+def test_when_nothing_is_planned_then_the_status_is_unknown() -> None:
+    assert s.staffing_status(float("nan"), 900.0, 4) == ("—", 0)
+
+
+def test_when_the_network_table_is_built_then_each_center_has_its_pace_plan_and_status() -> None:
+    forecast = pd.concat([_forecast("A", [1000, 800], [1100, 900]), _forecast("B", [500, 500], [550, 550])])
+    newest = pd.concat([_forecast("A", [1300, 800], [1430, 900]), _forecast("B", [500, 500], [550, 550])])
+    plan = pd.DataFrame({"unique_id": ["A", "A", "B", "B"], "ds": [DAY, DAY + pd.Timedelta(days=1)] * 2,
+                         "packers": [10, 8, 5, 5], "orders_planned": [1100.0, 900.0, 550.0, 550.0]})
+    shares = pd.DataFrame({"unique_id": ["A"] * 24, "hour": range(24), "share": [1 / 24] * 24})
+    shares["done"] = shares["share"].cumsum()
+    today = pd.DataFrame({"unique_id": ["A"] * 12, "ds": pd.date_range(DAY, periods=12, freq="h"), "y": 60.0})
+    now = {"A": DAY + pd.Timedelta(hours=12, minutes=30), "B": DAY + pd.Timedelta(hours=3)}
+    table = s.network_table(["A", "B"], {"A": "Asia/Seoul", "B": "Australia/Sydney"}, now, forecast, newest, plan,
+                            0.75, today, shares, {"A": 2}).set_index("center")
+    assert table.loc["A", "orders so far"] == 720
+    assert table.loc["A", "expected so far"] == pytest.approx(500.0)  # 12 of 24 even hours of 1000
+    assert table.loc["A", "pace"] == pytest.approx(0.44)
+    assert table.loc["A", "staffing today"] == "understaffed (+3)"  # 1430 / 1100 of 10 packers
+    assert table.loc["A", "staffing tomorrow"] == "ok"
+    assert table.loc["A", "packers today"] == 10 and table.loc["A", "forecast tomorrow"] == 800
+    assert table.loc["A", "open alerts"] == 2 and table.loc["B", "open alerts"] == 0
+    assert table.loc["B", "local time"] == "03:00 AEDT"
+    assert pd.isna(table.loc["B", "expected so far"])  # no profile for B yet
+
+
+def test_when_hour_shares_are_computed_then_they_sum_to_one_per_center_and_skip_today() -> None:
+    hours = pd.date_range(DAY - pd.Timedelta(days=3), DAY + pd.Timedelta(hours=5), freq="h")
+    hourly = pd.DataFrame({"unique_id": "A", "ds": hours, "y": [10.0 if h.hour < 12 else 30.0 for h in hours]})
+    shares = s.hour_shares(hourly, {"A": DAY})
+    assert shares["share"].sum() == pytest.approx(1.0)
+    assert shares.loc[shares["hour"] == 0, "share"].iloc[0] == pytest.approx(10 / 480)
+    assert shares["done"].iloc[-1] == pytest.approx(1.0)
+
+
+def test_when_accuracy_is_scored_then_coverage_and_wape_follow_the_actuals() -> None:
+    days = pd.date_range(DAY, periods=14)
+    issued = pd.DataFrame({"ds": days, "0.1": 90.0, "0.5": 100.0, "0.9": 110.0})
+    actual = pd.DataFrame({"ds": days, "y": [100.0] * 12 + [130.0, 80.0]})
+    scored = s.accuracy(issued, actual, "0.1", "0.5", "0.9")
+    assert scored["inside"].sum() == 12
+    weekly = s.weekly_accuracy(scored)
+    assert weekly["days"].tolist() == [7, 7]  # 2026-03-02 is a Monday
+    assert weekly["coverage"].tolist() == [1.0, pytest.approx(5 / 7)]
+    assert weekly["WAPE"].iloc[1] == pytest.approx(50 / 710)
+
+
+def test_when_alerts_precede_decisions_then_each_gets_the_first_retrain_after_it() -> None:
+    alerts = pd.DataFrame({"alert_id": ["a", "b", "c"],
+                           "created_at": pd.to_datetime(["2026-03-01 10:00", "2026-03-02 09:00", "2026-03-05 00:00"])})
+    decisions = pd.DataFrame({"created_at": pd.to_datetime(["2026-03-01 11:00", "2026-03-02 04:00"]),
+                              "challenger_run_id": ["r1", "r2"], "promoted": [True, False],
+                              "reason": ["drifted", "kept"]})
+    joined = s.next_retrain(alerts, decisions).set_index("alert_id")
+    assert joined.loc["a", "challenger_run_id"] == "r1"
+    assert pd.isna(joined.loc["b", "challenger_run_id"]) and pd.isna(joined.loc["c", "retrain_at"])
+
+
+def test_when_two_members_fail_on_the_same_windows_then_their_errors_correlate() -> None:
+    rows = []
+    for run in range(3):
+        for w in range(3):
+            bad = 0.1 * ((run + w) % 3)
+            rows += [{"run_id": f"r{run}", "model": "a", "window": w, "wql": 0.1 + bad},
+                     {"run_id": f"r{run}", "model": "b", "window": w, "wql": 0.2 + 2 * bad},
+                     {"run_id": f"r{run}", "model": "c", "window": w, "wql": 0.3 - bad},
+                     {"run_id": f"r{run}", "model": "a", "window": -1, "wql": 0.2}]
+    corr = s.error_correlation(pd.DataFrame(rows), n=3).set_index(["a", "b"])["corr"]
+    assert corr[("a", "b")] == pytest.approx(1.0)
+    assert corr[("a", "c")] == pytest.approx(-1.0)
+
+
+def test_when_many_centers_report_then_the_quiet_ones_are_drawn_as_one_line() -> None:
+    hours = pd.date_range(DAY, periods=3, freq="h")
+    hourly = pd.concat([pd.DataFrame({"unique_id": f"C{i}", "ds": hours, "y": float(i)}) for i in range(10)])
+    lines = s.busiest_lines(hourly, lines=4)
+    assert sorted(lines["unique_id"].unique()) == ["C7", "C8", "C9", s.OTHERS]
+    assert lines.loc[lines["unique_id"] == s.OTHERS, "y"].tolist() == [sum(range(7))] * 3
+    assert lines["y"].sum() == hourly["y"].sum()

@@ -1,0 +1,87 @@
+import numpy as np
+import pytest
+
+from fcplan.models.conformal import MIN_NARROW_WINDOWS, fit_conformal, horizon_buckets, series_scale
+
+LEVELS = [0.1, 0.5, 0.9]
+
+
+def _backtest(n_windows: int, width: float, n_series: int = 10, horizon: int = 7, seed: int = 0, noise=None):
+    """Forecasts with a median of 0 and a band of +-``width``; actuals N(0, 1) (or ``noise(rng, n)``)."""
+    rng = np.random.default_rng(seed)
+    n = n_windows * n_series * horizon
+    y = rng.normal(size=n) if noise is None else noise(rng, n)
+    pred = np.tile([-width, 0.0, width], (n, 1))
+    steps = np.tile(np.arange(horizon), n_windows * n_series)
+    windows = np.repeat(np.arange(n_windows), n_series * horizon)
+    return pred, y, steps, np.ones(n), windows
+
+
+def _coverage(pred: np.ndarray, y: np.ndarray) -> float:
+    return float(((y >= pred[:, 0]) & (y <= pred[:, -1])).mean())
+
+
+def test_when_backtest_bands_were_too_narrow_then_they_are_widened_to_about_the_nominal_coverage():
+    pred, y, steps, scales, windows = _backtest(6, width=0.3)
+    cal = fit_conformal(pred, y, LEVELS, steps, scales, windows)
+    fresh, y_new, *_ = _backtest(6, width=0.3, seed=1)
+    assert _coverage(fresh, y_new) < 0.3
+    assert 0.72 <= _coverage(cal.apply(fresh, steps, scales, LEVELS), y_new) <= 0.88
+
+
+def test_on_thin_evidence_too_wide_bands_are_never_narrowed():
+    pred, y, steps, scales, windows = _backtest(MIN_NARROW_WINDOWS - 1, width=3.0)
+    cal = fit_conformal(pred, y, LEVELS, steps, scales, windows)
+    np.testing.assert_array_equal(cal.apply(pred, steps, scales, LEVELS), pred)
+
+
+def test_on_many_windows_too_wide_bands_are_narrowed_but_not_past_the_median():
+    pred, y, steps, scales, windows = _backtest(12, width=3.0)
+    out = fit_conformal(pred, y, LEVELS, steps, scales, windows).apply(pred, steps, scales, LEVELS)
+    assert (out[:, 2] - out[:, 0] < 6.0).all()
+    assert (out[:, 0] <= out[:, 1]).all() and (out[:, 1] <= out[:, 2]).all()
+    np.testing.assert_array_equal(out[:, 1], pred[:, 1])  # the median is left alone
+
+
+def test_offsets_are_in_units_of_each_series_scale():
+    pred, y, steps, scales, windows = _backtest(6, width=0.0)
+    cal = fit_conformal(pred, y, LEVELS, steps, scales, windows)
+    small = cal.apply(pred[:1], steps[:1], np.array([1.0]), LEVELS)
+    big = cal.apply(pred[:1] * 10, steps[:1], np.array([10.0]), LEVELS)
+    np.testing.assert_allclose(big, 10 * small)
+    # a series whose history does not vary (scale 0) is left as it is
+    np.testing.assert_array_equal(cal.apply(pred[:1], steps[:1], np.array([0.0]), LEVELS), pred[:1])
+
+
+def test_when_errors_grow_with_the_horizon_then_late_steps_get_wider_bands():
+    pred, y, steps, scales, windows = _backtest(6, width=0.0)
+    y = y * (1 + steps)  # error sd grows with the step
+    cal = fit_conformal(pred, y, LEVELS, steps, scales, windows)
+    assert len(cal.bucket_ends) > 1
+    out = cal.apply(pred, steps, scales, LEVELS)
+    width = out[:, 2] - out[:, 0]
+    assert width[steps == 6].min() > 2 * width[steps == 0].max()
+
+
+def test_quantiles_never_cross_after_calibration():
+    levels = [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95]
+    rng = np.random.default_rng(3)
+    n = 600
+    pred = np.sort(rng.normal(size=(n, len(levels))), axis=1)
+    y = rng.standard_t(2, size=n) * 5
+    steps, windows = np.tile(np.arange(10), n // 10), np.repeat(np.arange(6), n // 6)
+    out = fit_conformal(pred, y, levels, steps, rng.uniform(0.5, 3, n), windows).apply(
+        pred, steps, rng.uniform(0.5, 3, n), levels
+    )
+    assert (np.diff(out, axis=1) >= 0).all()
+
+
+def test_horizon_buckets_need_enough_points_each():
+    assert horizon_buckets(np.arange(7)) == (7,)  # 7 points: one bucket
+    assert horizon_buckets(np.tile(np.arange(12), 30)) == (4, 8, 12)
+
+
+@pytest.mark.parametrize(("y", "expected"), [(np.zeros(20), 0.0), (np.full(20, 3.0), 0.0)])
+def test_a_series_that_does_not_vary_has_scale_zero(y, expected):
+    assert series_scale(y, 7) == expected
+    assert series_scale(np.arange(20.0), 7) == pytest.approx(7.0)

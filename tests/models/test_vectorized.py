@@ -1,0 +1,85 @@
+"""The numpy backends of the statistical models: all series fitted at once."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fcplan.models.stats import ETS, SARIMAX, Theta
+from fcplan.models.vectorized import fit_ets, fit_regression, forecast_ets, forecast_regression, right_align
+
+LEVELS = [0.1, 0.5, 0.9]
+
+
+@pytest.mark.parametrize("model_cls", [ETS, SARIMAX, Theta])
+def test_numpy_backend_gives_ordered_quantiles_for_awkward_panels(model_cls, make_awkward_panel):
+    panel = make_awkward_panel()
+    frame = model_cls(backend="numpy").fit(panel).predict_quantiles(5, quantiles=LEVELS)
+    assert len(frame) == 5 * panel["unique_id"].nunique()
+    values = frame[["0.1", "0.5", "0.9"]].to_numpy()
+    assert np.isfinite(values).all() and (np.diff(values, axis=1) >= 0).all()
+
+
+@pytest.mark.parametrize("model_cls", [ETS, SARIMAX, Theta])
+def test_numpy_backend_falls_back_on_constant_series_and_says_why(model_cls, make_panel):
+    panel = make_panel(n_series=3, length=50)
+    panel.loc[panel["unique_id"] == "fc1", "y"] = 7.0
+    model = model_cls(backend="numpy").fit(panel)
+    assert set(model.fallbacks_) == {"fc1"} and "constant" in model.fallbacks_["fc1"]
+    frame = model.predict_quantiles(7, quantiles=LEVELS)
+    assert np.allclose(frame.loc[frame["unique_id"] == "fc1", ["0.1", "0.5", "0.9"]], 7.0)
+
+
+@pytest.mark.parametrize("model_cls", [ETS, Theta, SARIMAX])
+def test_numpy_backend_follows_the_weekly_pattern_like_statsmodels(model_cls, make_panel):
+    panel = make_panel(n_series=4, length=84, seed=3)
+    actual = make_panel(n_series=4, length=91, seed=3).groupby("unique_id").tail(7)
+    errors = {}
+    for backend in ("numpy", "statsmodels"):
+        frame = model_cls(backend=backend).fit(panel).predict_quantiles(7, quantiles=LEVELS)
+        errors[backend] = np.abs(frame["0.5"].to_numpy() - actual["y"].to_numpy()).mean()
+    assert errors["numpy"] < 1.25 * errors["statsmodels"] + 0.5
+
+
+def test_when_a_promotion_is_planned_then_the_numpy_regression_forecasts_more(make_panel, make_future):
+    panel = make_panel(n_series=3, length=120, promo=True, seed=2)
+    model = SARIMAX(backend="numpy").fit(panel)
+    with_promo = model.predict_quantiles(7, future=make_future(panel, 7, promo=1.0), quantiles=LEVELS)
+    without = model.predict_quantiles(7, future=make_future(panel, 7, promo=0.0), quantiles=LEVELS)
+    assert (with_promo["0.5"] - without["0.5"]).mean() > 5.0
+
+
+def test_auto_backend_switches_to_numpy_on_many_series(make_panel):
+    few = ETS().fit(make_panel(n_series=2, length=60))
+    many = ETS().fit(make_panel(n_series=9, length=60))
+    assert getattr(few, "batch_", None) is None and many.batch_ is not None
+
+
+def test_vectorised_ets_recovers_a_linear_trend_and_its_season():
+    t = np.arange(100)
+    z = np.stack([10 + 0.5 * t + 3 * np.sin(2 * np.pi * t / 7), np.full(100, 5.0) + (t % 2)])
+    mean, variance = forecast_ets(fit_ets(z, 7), 7)
+    expected = 10 + 0.5 * np.arange(100, 107) + 3 * np.sin(2 * np.pi * np.arange(100, 107) / 7)
+    np.testing.assert_allclose(mean[0], expected, atol=1.5)
+    assert (np.diff(variance, axis=1) >= 0).all()
+
+
+def test_regression_with_ar_errors_recovers_a_covariate_effect():
+    rng = np.random.default_rng(0)
+    x = (rng.random((50, 200, 1)) < 0.2).astype(float)
+    e = np.zeros((50, 200))
+    for t in range(1, 200):
+        e[:, t] = 0.7 * e[:, t - 1] + rng.normal(0, 1, 50)
+    z = 20 + 4 * x[..., 0] + e
+    design = np.concatenate([np.ones((50, 200, 1)), x], axis=2)
+    fit = fit_regression(z, design)
+    assert np.median(fit.coef[:, 1]) == pytest.approx(4.0, abs=0.3)
+    mean, _ = forecast_regression(fit, np.concatenate([np.ones((50, 3, 1)), np.ones((50, 3, 1))], axis=2))
+    assert np.median(mean[:, -1]) == pytest.approx(24.0, abs=1.0)
+
+
+def test_right_align_pads_shorter_rows_in_front():
+    out = right_align([np.array([1.0, 2.0, 3.0]), np.array([4.0])])
+    assert np.isnan(out[1, :2]).all() and out[1, 2] == 4.0 and list(out[0]) == [1.0, 2.0, 3.0]
+    assert pd.isna(out).sum() == 2
