@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 import pandas as pd
 from sqlalchemy import Engine, select
 
+from fcplan.core.locales import Locales
 from fcplan.core.panel import DS, UNIQUE_ID, Y
 from fcplan.models.drift import as_issued, forecast_levels
 from fcplan.models.drift_monitor import CLEARED, OPEN, AlertEvent, DriftMonitor, alert_payload
@@ -37,7 +38,7 @@ class DriftLoop:
     def __init__(
         self,
         engine: Engine,
-        tz: str,
+        tz: str | Locales,
         monitor: DriftMonitor | None = None,
         publish: Publish | None = None,
         webhook: Callable[[dict], object] | None = None,
@@ -46,7 +47,9 @@ class DriftLoop:
         learn_days: int = 28,
         backfill_hours: int = 48,
     ) -> None:
-        self.engine, self.tz = engine, tz
+        # ``tz``: one zone for every center, or each center's own (its local hours and days)
+        self.engine = engine
+        self.locales = tz if isinstance(tz, Locales) else Locales(tz)
         self.monitor = monitor or DriftMonitor()
         self.publish, self.webhook, self.on_alert = publish, webhook, on_alert
         self.debounce = TriggerDebounce(debounce_hours)
@@ -61,7 +64,9 @@ class DriftLoop:
         end = pd.Timestamp(now).tz_convert(UTC).tz_localize(None).floor("h")
         first = end - pd.Timedelta(hours=self.backfill_hours)
         learn_from = first - pd.Timedelta(days=self.learn_days + 1)
-        hourly = q.hourly_orders(self.engine, self.tz, since=learn_from.to_pydatetime())
+        hourly = q.hourly_orders(
+            self.engine, self.locales.timezone, since=learn_from.to_pydatetime(), zones=self.locales.zones
+        )
         runs = q.issued_forecasts(self.engine, (first - pd.Timedelta(days=1)).date())
         champions = past_champions(self.engine)
         if champions:  # judge each day by the champion of its time, not by every challenger
@@ -80,11 +85,12 @@ class DriftLoop:
             start = max(self._fed_until.get(uid, first), first)
             if start >= end:
                 continue
+            zone = self.locales.zone(uid)
             learn = grp[grp["hour_utc"] < start]
             shares = intraday_shares(learn[DS].dt.hour.to_numpy(), learn[Y].to_numpy())
             counts = grp.set_index("hour_utc")[Y]
             for hour_utc in pd.date_range(start, end, freq="h", inclusive="left"):
-                local = hour_utc.tz_localize(UTC).tz_convert(self.tz).tz_localize(None)
+                local = hour_utc.tz_localize(UTC).tz_convert(zone).tz_localize(None)
                 forecast = by_day.get((uid, local.normalize()))
                 if forecast is None:
                     continue

@@ -127,7 +127,7 @@ def retrain(
     if drift_hours > 0:
         hook = Webhook(cfg.alert_webhook) if cfg.alert_webhook else None
         try:
-            loop = DriftLoop(engine, tz, webhook=hook.send if hook else None, backfill_hours=drift_hours)
+            loop = DriftLoop(engine, locales or tz, webhook=hook.send if hook else None, backfill_hours=drift_hours)
             loop.run_once(now)
             alerts = tuple(loop.payloads)
         except Exception:  # a failing drift check must not stop the forecasts and plans

@@ -131,7 +131,7 @@ class SimulatedLoop:
         self.webhook = Webhook(url) if url else None
         self.drift = DriftLoop(
             engine,
-            self.tz,
+            configured_locales(settings),  # each center's local hours and days
             webhook=self.webhook.send if self.webhook else None,
             on_alert=self._alerted.add,
             debounce_hours=cfg.debounce_hours,

@@ -10,9 +10,10 @@ from scipy import stats
 
 from fcplan.app.loop import store_hours
 from fcplan.core.contracts import ForecastAlert
+from fcplan.core.locales import Locales
 from fcplan.core.panel import DS
 from fcplan.models.drift_loop import DriftLoop
-from fcplan.models.drift_monitor import CLEARED, DOWN, OPEN, UP
+from fcplan.models.drift_monitor import CLEARED, DOWN, OPEN, UP, DriftMonitor
 from fcplan.simulator import expected_daily, make_centers
 from fcplan.simulator.hourly import sample_hourly_counts
 from fcplan.simulator.shifts import Shift
@@ -145,3 +146,38 @@ def test_one_shot_runs_continue_an_open_alert_and_clear_it_without_reopening(sql
         ]
     assert statuses == [OPEN, CLEARED]
     assert q.alerts_frame(engine)["status"].tolist() == [CLEARED]
+
+
+class _Recorder(DriftMonitor):
+    """A monitor that records the local hour and the issued day it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[pd.Timestamp, str]] = []
+
+    def observe(self, center_id, hour, count, quantiles, shares, run_id):  # type: ignore[override]
+        self.seen.append((hour, run_id))
+        return []
+
+
+def test_each_center_is_judged_on_its_own_local_hours_and_days(sqlite_url: str) -> None:
+    """A Los Angeles center in a Seoul-default setup: its hours are LA wall-clock hours,
+    and each LA day is judged by the forecast for that LA day."""
+    engine = make_engine(sqlite_url)
+    center = make_centers(1, seed=4)[0]
+    la = "America/Los_Angeles"
+    locales = Locales(TZ, zones={center.center_id: la})
+    hourly = sample_hourly_counts([center], [], START - pd.Timedelta(days=30), START + pd.Timedelta(days=3), 4, la)
+    store_hours(engine, hourly, la)
+    store_forecast(engine, "run-la", center, START - pd.Timedelta(days=31), 40, 1.0)
+    recorder = _Recorder()
+    now = (START + pd.Timedelta(days=2)).tz_localize(la).tz_convert(UTC).to_pydatetime()  # LA midnight
+    DriftLoop(engine, locales, monitor=recorder, backfill_hours=24).run_once(now)
+    hours = [h for h, _ in recorder.seen]
+    assert len(hours) == 24
+    # the last 24 complete hours before LA midnight are exactly LA's previous local day
+    assert hours[0] == START + pd.Timedelta(days=1) and hours[-1] == START + pd.Timedelta(days=1, hours=23)
+    # with one zone for all (Seoul), the same instants would be other wall-clock hours
+    recorder_seoul = _Recorder()
+    DriftLoop(engine, TZ, monitor=recorder_seoul, backfill_hours=24).run_once(now)
+    assert [h for h, _ in recorder_seoul.seen] != hours
