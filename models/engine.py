@@ -61,12 +61,24 @@ LEADERBOARD_COLUMNS = ["model", "window", "wql", "wape", "mase", "coverage", "we
 ALL_WINDOWS = "all"
 #: Series sampled to estimate a model's fit time against ``time_limit_s``.
 PILOT_SERIES = 8
+#: A panel of more cells (series x steps) than this is *large*: there the global neural
+#: models train for a fixed number of gradient steps (:data:`LARGE_PANEL_PARAMS`, their
+#: ``epochs x batches_per_epoch``: about one pass over 100,000 windows) however many series
+#: it has, instead of their ``passes`` over the data up to their much larger caps; and
+#: DeepAR, whose recurrent steps cost most, is left out of the default pool. The caller's
+#: ``model_params`` win.
+LARGE_PANEL_CELLS = 50_000
 #: Without ``time_limit_s`` the work is bounded by the data, never by seconds (so the
 #: same input and seed give the same forecast on any machine load): global models
-#: train for their epochs / boosting rounds, and a local model is left out of the
+#: train for their epochs / boosting rounds, and a model (local, or DeepAR) is left out of the
 #: *default* pool (logged) on panels of more than this many cells (series x the steps
 #: it fits on, at most its ``max_length``), where its per-series fits would dominate.
-MAX_DEFAULT_CELLS: dict[str, int] = {"sarimax": 40_000, "ets": 400_000}
+MAX_DEFAULT_CELLS: dict[str, int] = {"sarimax": 40_000, "ets": 400_000, "deepar": LARGE_PANEL_CELLS}
+LARGE_PANEL_PARAMS: dict[str, dict[str, int]] = {
+    "mlp": {"epochs": 10, "batches_per_epoch": 50},
+    "tide": {"epochs": 10, "batches_per_epoch": 50},
+    "deepar": {"epochs": 10, "batches_per_epoch": 40},
+}
 #: How the ensemble's quantiles are calibrated on the backtest: conformal offsets
 #: (:mod:`fcplan.models.conformal`, the default), the width factors used before them
 #: (``"spread"``, see :func:`fcplan.models.ensemble.calibrate_spread`), or not at all.
@@ -83,8 +95,13 @@ COST_ORDER = (
 )
 
 
+def panel_cells(panel: pd.DataFrame) -> int:
+    """Series x steps of ``panel`` (its rows)."""
+    return len(panel)
+
+
 def default_pool(names: Sequence[str], panel: pd.DataFrame) -> list[str]:
-    """``names`` less the local models the panel is too large for (see :data:`MAX_DEFAULT_CELLS`)."""
+    """``names`` less the models the panel is too large for (see :data:`MAX_DEFAULT_CELLS`)."""
     lengths = panel.groupby(UNIQUE_ID, sort=False).size().to_numpy()
     keep = []
     for name in names:
@@ -476,11 +493,16 @@ class _Request:
     bags: int = 1
 
 
-def _member_params(request: _Request, names: Sequence[str]) -> dict[str, dict[str, Any]]:
+def _member_params(request: _Request, names: Sequence[str], cells: int = 0) -> dict[str, dict[str, Any]]:
     """``member -> constructor params``: the caller's for its model, its bag variant's, and
-    the engine's (horizon, no wall-clock cap)."""
+    the engine's (horizon, no wall-clock cap, the step budget of a panel of ``cells``
+    series x steps, see :data:`LARGE_PANEL_CELLS`)."""
     variants = bagged(names, request.bags)
-    params = {n: {**request.params.get(base_name(n), {}), **v} for n, v in variants.items()}
+    large = LARGE_PANEL_PARAMS if cells > LARGE_PANEL_CELLS else {}
+    params = {
+        n: {**large.get(base_name(n), {}), **request.params.get(base_name(n), {}), **v}
+        for n, v in variants.items()
+    }
     names = list(params)
     for name in names:
         for key in ("max_horizon", "prediction_length"):  # global models learn the steps asked for
@@ -554,7 +576,7 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float) -> BacktestR
     if time_limit_s is not None and not np.isfinite(time_limit_s):
         time_limit_s = None
     names = default_pool(request.names, panel) if request.default_models and time_limit_s is None else request.names
-    params = _member_params(request, names)
+    params = _member_params(request, names, panel_cells(panel))
     names = list(params)
     time_limits: dict[str, float] = {}
     results = _run_pool(

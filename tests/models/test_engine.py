@@ -198,3 +198,36 @@ def test_on_a_panel_of_few_series_the_calibration_gets_older_windows_too(make_pa
                       SpreadCalibration)
     with pytest.raises(ValueError, match="conformal"):
         run_backtest(panel, 7, LEVELS, calibration="wide")
+
+
+def test_on_a_large_panel_global_networks_train_a_fixed_number_of_steps_whatever_the_series(
+    make_panel, monkeypatch
+):
+    pytest.importorskip("torch")
+    from fcplan.models.engine import LARGE_PANEL_CELLS, LARGE_PANEL_PARAMS, default_pool
+    from fcplan.models.neural import training
+
+    seen: list[tuple[str, int, int]] = []
+
+    def record(net, batch_loss, epochs, batches_per_epoch, learning_rate, max_train_s, seed, name="model"):
+        seen.append((name, epochs, batches_per_epoch))
+        return []
+
+    monkeypatch.setattr(training, "train", record)
+    length = 60
+    for n_series in (LARGE_PANEL_CELLS // length + 1, 4 * LARGE_PANEL_CELLS // length):
+        panel = make_panel(n_series=n_series, length=length)
+        assert "deepar" not in default_pool(["deepar", "mlp"], panel)
+        run_backtest(panel, 7, LEVELS, models=["mlp", "tide"], windows=1, calibration="none")
+    budget = {n: p["epochs"] * p["batches_per_epoch"] for n, p in LARGE_PANEL_PARAMS.items()}
+    steps = [(name, epochs * batches) for name, epochs, batches in seen]
+    assert sorted(steps) == sorted([("mlp", budget["mlp"]), ("tide", budget["tide"])] * 2)
+    # a small panel keeps the step budget of its data (passes over its windows), and the
+    # caller's parameters win on a large one
+    seen.clear()
+    run_backtest(make_panel(n_series=2, length=length), 7, LEVELS, models=["mlp"], windows=1, calibration="none")
+    big = make_panel(n_series=LARGE_PANEL_CELLS // length + 1, length=length)
+    run_backtest(big, 7, LEVELS, models=["mlp"], windows=1, calibration="none",
+                 model_params={"mlp": {"epochs": 3, "batches_per_epoch": 7}})
+    assert [s for s in seen if s[0] == "mlp"][-1][1:] == (3, 7)
+    assert seen[0][1] * seen[0][2] < budget["mlp"]
