@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 import math
+import multiprocessing
 import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -233,8 +235,16 @@ def _run_pool(
     ``time_limits`` (name -> seconds) is filled with the training-time limit given to each
     global model's ``fit``, so that its final fit keeps to the same budget."""
     n_series = panel[UNIQUE_ID].nunique()
-    results: list[WindowResult] = []
+    offload = _offloaded(names, panel, time_limit_s)
+    pending, worker = None, None
+    if offload:  # the local models' backtest in a worker while this process runs the others
+        worker = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
+        mine_params = {n: params.setdefault(n, {}) for n in offload}
+        pending = worker.submit(_backtest_models, offload, mine_params, panel, splits, horizon, quantiles, freq)
+    by_name: dict[str, list[WindowResult]] = {}
     for name in names:
+        if name in offload:
+            continue
         given = params.setdefault(name, {})
         budgeted = time_limit_s is not None and base_name(name) not in BASELINES
         limit = None
@@ -270,11 +280,40 @@ def _run_pool(
                 log.warning("model %s skipped: it would exceed the %.0f s time budget", name, time_limit_s)
                 mine = []
                 break
+        by_name[name] = mine
+    if pending is not None and worker is not None:
+        with worker:
+            by_name.update(pending.result())
+    results: list[WindowResult] = []
+    for name in names:
+        mine = by_name.get(name, [])
         if any(r.forecast is None for r in mine):
             log.warning("model %s failed on a backtest window; left out of the ensemble", name)
             continue
         results.extend(mine)
     return results
+
+
+def _offloaded(names: Sequence[str], panel: pd.DataFrame, time_limit_s: float | None) -> list[str]:
+    """The models whose backtest runs in a worker process: on a large panel (see
+    :data:`LARGE_PANEL_CELLS`) without a time budget and with a second core, the local
+    models other than the baselines (the results are the same, only the cores differ)."""
+    if time_limit_s is not None or panel_cells(panel) <= LARGE_PANEL_CELLS or (os.cpu_count() or 1) < 2:
+        return []
+    return [n for n in names if base_name(n) not in BASELINES and _is_local(n)]
+
+
+def _backtest_models(
+    names: Sequence[str], params: dict[str, dict[str, Any]], panel: pd.DataFrame, splits: list[Split],
+    horizon: int, quantiles: list[float], freq: str,
+) -> dict[str, list[WindowResult]]:
+    """``name -> its results on every split``, without a time budget (module level, so that
+    a worker process can run it)."""
+    return {
+        name: [run_window(_factory(name, params[name]), split, panel, horizon, quantiles, freq, name)
+               for split in splits]
+        for name in names
+    }
 
 
 @dataclass(frozen=True)

@@ -231,3 +231,20 @@ def test_on_a_large_panel_global_networks_train_a_fixed_number_of_steps_whatever
                  model_params={"mlp": {"epochs": 3, "batches_per_epoch": 7}})
     assert [s for s in seen if s[0] == "mlp"][-1][1:] == (3, 7)
     assert seen[0][1] * seen[0][2] < budget["mlp"]
+
+
+def test_on_a_large_panel_local_models_backtest_in_a_worker_process_with_the_same_results(make_panel, monkeypatch):
+    from fcplan.models import engine
+
+    length = 60
+    panel = make_panel(n_series=engine.LARGE_PANEL_CELLS // length + 1, length=length)
+    assert engine._offloaded(["seasonal_naive", "theta", "glm", "lightgbm"], panel, None) == ["theta", "glm"]
+    assert engine._offloaded(["theta"], panel, 30.0) == []
+    assert engine._offloaded(["theta"], make_panel(n_series=2, length=length), None) == []
+    monkeypatch.setattr(engine.os, "cpu_count", lambda: 2)
+    parallel = run_backtest(panel, 7, LEVELS, models=["theta"], windows=1, calibration="none")
+    monkeypatch.setattr(engine.os, "cpu_count", lambda: 1)
+    serial = run_backtest(panel, 7, LEVELS, models=["theta"], windows=1, calibration="none")
+    assert parallel.weights == serial.weights
+    cols = ["model", "window", "wql", "wape", "coverage"]
+    assert parallel.leaderboard[cols].equals(serial.leaderboard[cols])
