@@ -138,6 +138,10 @@ def _is_local(name: str) -> bool:
     return issubclass(MODELS[base_name(name)], LocalForecaster)
 
 
+def _is_neural(name: str) -> bool:
+    return MODELS[base_name(name)].__module__.startswith("fcplan.models.neural")
+
+
 def _accepts(name: str, param: str) -> bool:
     return param in hyperparameters(MODELS[base_name(name)])
 
@@ -295,12 +299,13 @@ def _run_pool(
 
 
 def _offloaded(names: Sequence[str], panel: pd.DataFrame, time_limit_s: float | None) -> list[str]:
-    """The models whose backtest runs in a worker process: on a large panel (see
-    :data:`LARGE_PANEL_CELLS`) without a time budget and with a second core, the local
-    models other than the baselines (the results are the same, only the cores differ)."""
+    """The models whose backtest runs in a worker process while this one trains the neural
+    networks: on a large panel (see :data:`LARGE_PANEL_CELLS`) without a time budget and
+    with a second core, the models other than the baselines and the networks (local
+    statistical models, GLM, LightGBM). The results are the same, only the cores differ."""
     if time_limit_s is not None or panel_cells(panel) <= LARGE_PANEL_CELLS or (os.cpu_count() or 1) < 2:
         return []
-    return [n for n in names if base_name(n) not in BASELINES and _is_local(n)]
+    return [n for n in names if base_name(n) not in BASELINES and not _is_neural(n)]
 
 
 def _backtest_models(

@@ -238,7 +238,7 @@ def test_on_a_large_panel_local_models_backtest_in_a_worker_process_with_the_sam
 
     length = 60
     panel = make_panel(n_series=engine.LARGE_PANEL_CELLS // length + 1, length=length)
-    assert engine._offloaded(["seasonal_naive", "theta", "glm", "lightgbm"], panel, None) == ["theta", "glm"]
+    assert engine._offloaded(["seasonal_naive", "theta", "glm", "mlp"], panel, None) == ["theta", "glm"]
     assert engine._offloaded(["theta"], panel, 30.0) == []
     assert engine._offloaded(["theta"], make_panel(n_series=2, length=length), None) == []
     monkeypatch.setattr(engine.os, "cpu_count", lambda: 2)
