@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import logging
 import math
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -56,6 +54,7 @@ from fcplan.models.ensemble import (
 )
 from fcplan.models.metrics import bands
 from fcplan.models.registry import BASELINES, MODELS, get_model, hyperparameters
+from fcplan.models.workers import worker
 
 log = logging.getLogger(__name__)
 
@@ -240,11 +239,11 @@ def _run_pool(
     global model's ``fit``, so that its final fit keeps to the same budget."""
     n_series = panel[UNIQUE_ID].nunique()
     offload = _offloaded(names, panel, time_limit_s)
-    pending, worker = None, None
+    pending, pool = None, None
     if offload:  # the local models' backtest in a worker while this process runs the others
-        worker = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
+        pool = worker()
         mine_params = {n: params.setdefault(n, {}) for n in offload}
-        pending = worker.submit(_backtest_models, offload, mine_params, panel, splits, horizon, quantiles, freq)
+        pending = pool.submit(_backtest_models, offload, mine_params, panel, splits, horizon, quantiles, freq)
     by_name: dict[str, list[WindowResult]] = {}
     for name in names:
         if name in offload:
@@ -285,8 +284,8 @@ def _run_pool(
                 mine = []
                 break
         by_name[name] = mine
-    if pending is not None and worker is not None:
-        with worker:
+    if pending is not None and pool is not None:
+        with pool:
             by_name.update(pending.result())
     results: list[WindowResult] = []
     for name in names:
@@ -296,6 +295,11 @@ def _run_pool(
             continue
         results.extend(mine)
     return results
+
+
+def _finite(time_limit_s: float | None) -> float | None:
+    """The time budget, None for none (``math.inf``)."""
+    return None if time_limit_s is None or not np.isfinite(time_limit_s) else time_limit_s
 
 
 def _offloaded(names: Sequence[str], panel: pd.DataFrame, time_limit_s: float | None) -> list[str]:
@@ -616,9 +620,7 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float) -> BacktestR
         windows = usable
         request = replace(request, windows=usable)
     splits = make_splits(panel, horizon, windows, freq)
-    time_limit_s = request.time_limit_s
-    if time_limit_s is not None and not np.isfinite(time_limit_s):
-        time_limit_s = None
+    time_limit_s = _finite(request.time_limit_s)
     names = default_pool(request.names, panel) if request.default_models and time_limit_s is None else request.names
     params = _member_params(request, names, panel_cells(panel))
     names = list(params)
@@ -731,7 +733,8 @@ def run_engine(
     backtest = _evaluate(panel, request, start)
     members = {n: get_model(base_name(n), **backtest.params[n]) for n in backtest.members}
     ensemble = EnsembleForecaster(
-        members, backtest.weights, time_limits=backtest.time_limits, calibration=backtest.calibration
+        members, backtest.weights, time_limits=backtest.time_limits, calibration=backtest.calibration,
+        in_worker=_offloaded(list(members), panel, _finite(time_limit_s)),
     ).fit(panel, freq=freq)
     forecast = ensemble.predict_quantiles(horizon, future=fut, quantiles=levels)
     cols = quantile_columns(levels)

@@ -248,3 +248,17 @@ def test_on_a_large_panel_local_models_backtest_in_a_worker_process_with_the_sam
     assert parallel.weights == serial.weights
     cols = ["model", "window", "wql", "wape", "coverage"]
     assert parallel.leaderboard[cols].equals(serial.leaderboard[cols])
+
+
+def test_an_ensemble_fits_members_in_a_worker_process_with_the_same_forecast(make_panel):
+    from fcplan.models.ensemble import EnsembleForecaster
+    from fcplan.models.registry import get_model
+
+    panel = make_panel(n_series=3, length=60)
+
+    def forecast(in_worker: list[str]):
+        members = {"theta": get_model("theta"), "glm": get_model("glm")}
+        ensemble = EnsembleForecaster(members, {"theta": 0.4, "glm": 0.6}, in_worker=in_worker)
+        return ensemble.fit(panel).predict_quantiles(7, quantiles=LEVELS)
+
+    assert forecast(["theta"]).equals(forecast([]))
