@@ -64,7 +64,7 @@ ALL_WINDOWS = "all"
 PILOT_SERIES = 8
 #: A panel of more cells (series x steps) than this is *large*: there the global neural
 #: models train for a fixed number of gradient steps (:data:`LARGE_PANEL_PARAMS`, their
-#: ``epochs x batches_per_epoch``: 300 batches, 77,000 windows) however many series
+#: ``epochs x batches_per_epoch``: 500 batches of 256 windows) however many series
 #: it has, instead of their ``passes`` over the data up to their much larger caps; and
 #: DeepAR, whose recurrent steps cost most, is left out of the default pool. The caller's
 #: ``model_params`` win.
@@ -76,8 +76,8 @@ LARGE_PANEL_CELLS = 50_000
 #: it fits on, at most its ``max_length``), where its per-series fits would dominate.
 MAX_DEFAULT_CELLS: dict[str, int] = {"sarimax": 40_000, "ets": 400_000, "deepar": LARGE_PANEL_CELLS}
 LARGE_PANEL_PARAMS: dict[str, dict[str, int]] = {
-    "mlp": {"epochs": 6, "batches_per_epoch": 50},
-    "tide": {"epochs": 6, "batches_per_epoch": 50},
+    "mlp": {"epochs": 10, "batches_per_epoch": 50},
+    "tide": {"epochs": 10, "batches_per_epoch": 50},
     "deepar": {"epochs": 10, "batches_per_epoch": 40},
 }
 #: How the ensemble's quantiles are calibrated on the backtest: conformal offsets
