@@ -234,6 +234,8 @@ def _run_pool(
     start: float,
 ) -> list[WindowResult]:
     """Backtest each model on every split; skip models the time budget cannot afford.
+    On a large panel without a budget, the models of :func:`_offloaded` run in a worker
+    process meanwhile (the results, in the order of ``names``, are the same).
 
     ``time_limits`` (name -> seconds) is filled with the training-time limit given to each
     global model's ``fit``, so that its final fit keeps to the same budget."""
