@@ -200,6 +200,7 @@ def test_on_a_panel_of_few_series_the_calibration_gets_older_windows_too(make_pa
         run_backtest(panel, 7, LEVELS, calibration="wide")
 
 
+@pytest.mark.slow
 def test_on_a_large_panel_global_networks_train_a_fixed_number_of_steps_whatever_the_series(
     make_panel, monkeypatch
 ):
