@@ -54,6 +54,7 @@ from fcplan.models.ensemble import (
 )
 from fcplan.models.metrics import bands
 from fcplan.models.registry import BASELINES, MODELS, get_model, hyperparameters
+from fcplan.models.workers import worker
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +62,24 @@ LEADERBOARD_COLUMNS = ["model", "window", "wql", "wape", "mase", "coverage", "we
 ALL_WINDOWS = "all"
 #: Series sampled to estimate a model's fit time against ``time_limit_s``.
 PILOT_SERIES = 8
+#: A panel of more cells (series x steps) than this is *large*: there the global neural
+#: models train for a fixed number of gradient steps (:data:`LARGE_PANEL_PARAMS`, their
+#: ``epochs x batches_per_epoch``: 500 batches of 256 windows) however many series
+#: it has, instead of their ``passes`` over the data up to their much larger caps; and
+#: DeepAR, whose recurrent steps cost most, is left out of the default pool. The caller's
+#: ``model_params`` win.
+LARGE_PANEL_CELLS = 50_000
 #: Without ``time_limit_s`` the work is bounded by the data, never by seconds (so the
 #: same input and seed give the same forecast on any machine load): global models
-#: train for their epochs / boosting rounds, and a local model is left out of the
+#: train for their epochs / boosting rounds, and a model (local, or DeepAR) is left out of the
 #: *default* pool (logged) on panels of more than this many cells (series x the steps
 #: it fits on, at most its ``max_length``), where its per-series fits would dominate.
-MAX_DEFAULT_CELLS: dict[str, int] = {"sarimax": 40_000, "ets": 400_000}
+MAX_DEFAULT_CELLS: dict[str, int] = {"sarimax": 40_000, "ets": 400_000, "deepar": LARGE_PANEL_CELLS}
+LARGE_PANEL_PARAMS: dict[str, dict[str, int]] = {
+    "mlp": {"epochs": 10, "batches_per_epoch": 50},
+    "tide": {"epochs": 10, "batches_per_epoch": 50},
+    "deepar": {"epochs": 10, "batches_per_epoch": 40},
+}
 #: How the ensemble's quantiles are calibrated on the backtest: conformal offsets
 #: (:mod:`fcplan.models.conformal`, the default), the width factors used before them
 #: (``"spread"``, see :func:`fcplan.models.ensemble.calibrate_spread`), or not at all.
@@ -83,8 +96,13 @@ COST_ORDER = (
 )
 
 
+def panel_cells(panel: pd.DataFrame) -> int:
+    """Series x steps of ``panel`` (its rows)."""
+    return len(panel)
+
+
 def default_pool(names: Sequence[str], panel: pd.DataFrame) -> list[str]:
-    """``names`` less the local models the panel is too large for (see :data:`MAX_DEFAULT_CELLS`)."""
+    """``names`` less the models the panel is too large for (see :data:`MAX_DEFAULT_CELLS`)."""
     lengths = panel.groupby(UNIQUE_ID, sort=False).size().to_numpy()
     keep = []
     for name in names:
@@ -117,6 +135,10 @@ def _is_local(name: str) -> bool:
     from fcplan.models.baselines import LocalForecaster
 
     return issubclass(MODELS[base_name(name)], LocalForecaster)
+
+
+def _is_neural(name: str) -> bool:
+    return MODELS[base_name(name)].__module__.startswith("fcplan.models.neural")
 
 
 def _accepts(name: str, param: str) -> bool:
@@ -212,12 +234,22 @@ def _run_pool(
     start: float,
 ) -> list[WindowResult]:
     """Backtest each model on every split; skip models the time budget cannot afford.
+    On a large panel without a budget, the models of :func:`_offloaded` run in a worker
+    process meanwhile (the results, in the order of ``names``, are the same).
 
     ``time_limits`` (name -> seconds) is filled with the training-time limit given to each
     global model's ``fit``, so that its final fit keeps to the same budget."""
     n_series = panel[UNIQUE_ID].nunique()
-    results: list[WindowResult] = []
+    offload = _offloaded(names, panel, time_limit_s)
+    pending, pool = None, None
+    if offload:  # the local models' backtest in a worker while this process runs the others
+        pool = worker()
+        mine_params = {n: params.setdefault(n, {}) for n in offload}
+        pending = pool.submit(_backtest_models, offload, mine_params, panel, splits, horizon, quantiles, freq)
+    by_name: dict[str, list[WindowResult]] = {}
     for name in names:
+        if name in offload:
+            continue
         given = params.setdefault(name, {})
         budgeted = time_limit_s is not None and base_name(name) not in BASELINES
         limit = None
@@ -253,11 +285,46 @@ def _run_pool(
                 log.warning("model %s skipped: it would exceed the %.0f s time budget", name, time_limit_s)
                 mine = []
                 break
+        by_name[name] = mine
+    if pending is not None and pool is not None:
+        with pool:
+            by_name.update(pending.result())
+    results: list[WindowResult] = []
+    for name in names:
+        mine = by_name.get(name, [])
         if any(r.forecast is None for r in mine):
             log.warning("model %s failed on a backtest window; left out of the ensemble", name)
             continue
         results.extend(mine)
     return results
+
+
+def _finite(time_limit_s: float | None) -> float | None:
+    """The time budget, None for none (``math.inf``)."""
+    return None if time_limit_s is None or not np.isfinite(time_limit_s) else time_limit_s
+
+
+def _offloaded(names: Sequence[str], panel: pd.DataFrame, time_limit_s: float | None) -> list[str]:
+    """The models whose backtest runs in a worker process while this one trains the neural
+    networks: on a large panel (see :data:`LARGE_PANEL_CELLS`) without a time budget and
+    with a second core, the models other than the baselines and the networks (local
+    statistical models, GLM, LightGBM). The results are the same, only the cores differ."""
+    if time_limit_s is not None or panel_cells(panel) <= LARGE_PANEL_CELLS or (os.cpu_count() or 1) < 2:
+        return []
+    return [n for n in names if base_name(n) not in BASELINES and not _is_neural(n)]
+
+
+def _backtest_models(
+    names: Sequence[str], params: dict[str, dict[str, Any]], panel: pd.DataFrame, splits: list[Split],
+    horizon: int, quantiles: list[float], freq: str,
+) -> dict[str, list[WindowResult]]:
+    """``name -> its results on every split``, without a time budget (module level, so that
+    a worker process can run it)."""
+    return {
+        name: [run_window(_factory(name, params[name]), split, panel, horizon, quantiles, freq, name)
+               for split in splits]
+        for name in names
+    }
 
 
 @dataclass(frozen=True)
@@ -476,11 +543,16 @@ class _Request:
     bags: int = 1
 
 
-def _member_params(request: _Request, names: Sequence[str]) -> dict[str, dict[str, Any]]:
+def _member_params(request: _Request, names: Sequence[str], cells: int = 0) -> dict[str, dict[str, Any]]:
     """``member -> constructor params``: the caller's for its model, its bag variant's, and
-    the engine's (horizon, no wall-clock cap)."""
+    the engine's (horizon, no wall-clock cap, the step budget of a panel of ``cells``
+    series x steps, see :data:`LARGE_PANEL_CELLS`)."""
     variants = bagged(names, request.bags)
-    params = {n: {**request.params.get(base_name(n), {}), **v} for n, v in variants.items()}
+    large = LARGE_PANEL_PARAMS if cells > LARGE_PANEL_CELLS else {}
+    params = {
+        n: {**large.get(base_name(n), {}), **request.params.get(base_name(n), {}), **v}
+        for n, v in variants.items()
+    }
     names = list(params)
     for name in names:
         for key in ("max_horizon", "prediction_length"):  # global models learn the steps asked for
@@ -550,11 +622,9 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float) -> BacktestR
         windows = usable
         request = replace(request, windows=usable)
     splits = make_splits(panel, horizon, windows, freq)
-    time_limit_s = request.time_limit_s
-    if time_limit_s is not None and not np.isfinite(time_limit_s):
-        time_limit_s = None
+    time_limit_s = _finite(request.time_limit_s)
     names = default_pool(request.names, panel) if request.default_models and time_limit_s is None else request.names
-    params = _member_params(request, names)
+    params = _member_params(request, names, panel_cells(panel))
     names = list(params)
     time_limits: dict[str, float] = {}
     results = _run_pool(
@@ -665,7 +735,8 @@ def run_engine(
     backtest = _evaluate(panel, request, start)
     members = {n: get_model(base_name(n), **backtest.params[n]) for n in backtest.members}
     ensemble = EnsembleForecaster(
-        members, backtest.weights, time_limits=backtest.time_limits, calibration=backtest.calibration
+        members, backtest.weights, time_limits=backtest.time_limits, calibration=backtest.calibration,
+        in_worker=_offloaded(list(members), panel, _finite(time_limit_s)),
     ).fit(panel, freq=freq)
     forecast = ensemble.predict_quantiles(horizon, future=fut, quantiles=levels)
     cols = quantile_columns(levels)

@@ -19,6 +19,7 @@ from fcplan.core.quantiles import MEDIAN, median_index, quantile_columns
 from fcplan.models.base import Forecaster
 from fcplan.models.conformal import panel_scales
 from fcplan.models.metrics import window_wql
+from fcplan.models.workers import worker
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +160,20 @@ def combine(frames: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarra
     return np.tensordot(w / w.sum(), np.stack(frames), axes=1)
 
 
+def fit_members(
+    members: dict[str, Forecaster], panel: pd.DataFrame, freq: str, limits: dict[str, float]
+) -> dict[str, Forecaster | str]:
+    """``name -> the fitted member``, or why it failed (module level, so that a worker
+    process can run it)."""
+    out: dict[str, Forecaster | str] = {}
+    for name, member in members.items():
+        try:
+            out[name] = member.fit(panel, freq=freq, time_limit=limits.get(name))
+        except Exception as exc:  # one member failing must not sink the ensemble
+            out[name] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
 class EnsembleForecaster(Forecaster):
     """Weighted average, level by level, of member forecasters' quantiles.
 
@@ -167,7 +182,8 @@ class EnsembleForecaster(Forecaster):
     average with each series' scale on the fitted panel) or, as before conformal
     calibration, ``spread`` (level -> factor of :func:`calibrate_spread`). Only members
     with positive weight are fitted; a member that fails to fit is dropped and the
-    others' weights renormalised (logged).
+    others' weights renormalised (logged). The members named in ``in_worker`` are fitted
+    in a worker process while this one fits the others (the same fits, on two cores).
     """
 
     name = "ensemble"
@@ -180,25 +196,35 @@ class EnsembleForecaster(Forecaster):
         spread: dict[float, float] | None = None,
         time_limits: dict[str, float] | None = None,
         calibration: Calibrator | None = None,
+        in_worker: Sequence[str] = (),
     ) -> None:
         super().__init__(
-            members=members, weights=weights, spread=spread, time_limits=time_limits, calibration=calibration
+            members=members, weights=weights, spread=spread, time_limits=time_limits, calibration=calibration,
+            in_worker=tuple(in_worker),
         )
 
     def _fit(self, panel: pd.DataFrame) -> None:
         members: dict[str, Forecaster] = self.params["members"]
         weights: dict[str, float] = self.params["weights"]
+        limits = self.params["time_limits"] or {}
+        wanted = {n: members[n] for n, w in weights.items() if w > 0}
+        away = {n: m for n, m in wanted.items() if n in self.params.get("in_worker", ())}
+        pool = worker() if away else None
+        try:
+            pending = pool.submit(fit_members, away, panel, self.freq_, limits) if pool is not None else None
+            outcome = fit_members({n: m for n, m in wanted.items() if n not in away}, panel, self.freq_, limits)
+            if pending is not None:
+                outcome.update(pending.result())
+        finally:
+            if pool is not None:
+                pool.shutdown()
         fitted: dict[str, Forecaster] = {}
-        for name, w in weights.items():
-            if w <= 0:
-                continue
-            try:
-                limit = (self.params["time_limits"] or {}).get(name)
-                fitted[name] = members[name].fit(panel, freq=self.freq_, time_limit=limit)
-            except Exception as exc:  # one member failing must not sink the ensemble
-                log.warning(
-                    "ensemble member %s failed to fit (%s: %s); dropped", name, type(exc).__name__, exc
-                )
+        for name in wanted:
+            result = outcome[name]
+            if isinstance(result, str):
+                log.warning("ensemble member %s failed to fit (%s); dropped", name, result)
+            else:
+                fitted[name] = result
         if not fitted:
             raise RuntimeError(f"every ensemble member failed to fit: {sorted(weights)}")
         total = sum(weights[n] for n in fitted)

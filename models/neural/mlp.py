@@ -84,8 +84,12 @@ class MLPQuantile(Forecaster):
 
     # ------------------------------------------------------------ arrays
     def _context(self) -> int:
+        """``context_length``, by default four seasons (at least 28 steps) but no more than
+        the fitted history (older steps would be padding in every sample)."""
         given = self.params["context_length"]
-        return int(given) if given else max(28, 4 * season_length(self.freq_))
+        if given:
+            return int(given)
+        return max(28, min(4 * season_length(self.freq_), self.grid_.n_past))
 
     def _samples(
         self, grid: Grid, steps: tuple[np.ndarray, np.ndarray], scales: np.ndarray, rows: np.ndarray,

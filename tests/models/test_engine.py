@@ -198,3 +198,68 @@ def test_on_a_panel_of_few_series_the_calibration_gets_older_windows_too(make_pa
                       SpreadCalibration)
     with pytest.raises(ValueError, match="conformal"):
         run_backtest(panel, 7, LEVELS, calibration="wide")
+
+
+@pytest.mark.slow
+def test_on_a_large_panel_global_networks_train_a_fixed_number_of_steps_whatever_the_series(
+    make_panel, monkeypatch
+):
+    pytest.importorskip("torch")
+    from fcplan.models.engine import LARGE_PANEL_CELLS, LARGE_PANEL_PARAMS, default_pool
+    from fcplan.models.neural import training
+
+    seen: list[tuple[str, int, int]] = []
+
+    def record(net, batch_loss, epochs, batches_per_epoch, learning_rate, max_train_s, seed, name="model"):
+        seen.append((name, epochs, batches_per_epoch))
+        return []
+
+    monkeypatch.setattr(training, "train", record)
+    length = 60
+    for n_series in (LARGE_PANEL_CELLS // length + 1, 4 * LARGE_PANEL_CELLS // length):
+        panel = make_panel(n_series=n_series, length=length)
+        assert "deepar" not in default_pool(["deepar", "mlp"], panel)
+        run_backtest(panel, 7, LEVELS, models=["mlp", "tide"], windows=1, calibration="none")
+    budget = {n: p["epochs"] * p["batches_per_epoch"] for n, p in LARGE_PANEL_PARAMS.items()}
+    steps = [(name, epochs * batches) for name, epochs, batches in seen]
+    assert sorted(steps) == sorted([("mlp", budget["mlp"]), ("tide", budget["tide"])] * 2)
+    # a small panel keeps the step budget of its data (passes over its windows), and the
+    # caller's parameters win on a large one
+    seen.clear()
+    run_backtest(make_panel(n_series=2, length=length), 7, LEVELS, models=["mlp"], windows=1, calibration="none")
+    big = make_panel(n_series=LARGE_PANEL_CELLS // length + 1, length=length)
+    run_backtest(big, 7, LEVELS, models=["mlp"], windows=1, calibration="none",
+                 model_params={"mlp": {"epochs": 3, "batches_per_epoch": 7}})
+    assert [s for s in seen if s[0] == "mlp"][-1][1:] == (3, 7)
+    assert seen[0][1] * seen[0][2] < budget["mlp"]
+
+
+def test_on_a_large_panel_local_models_backtest_in_a_worker_process_with_the_same_results(make_panel, monkeypatch):
+    from fcplan.models import engine
+
+    length = 60
+    panel = make_panel(n_series=engine.LARGE_PANEL_CELLS // length + 1, length=length)
+    assert engine._offloaded(["seasonal_naive", "theta", "glm", "mlp"], panel, None) == ["theta", "glm"]
+    assert engine._offloaded(["theta"], panel, 30.0) == []
+    assert engine._offloaded(["theta"], make_panel(n_series=2, length=length), None) == []
+    monkeypatch.setattr(engine.os, "cpu_count", lambda: 2)
+    parallel = run_backtest(panel, 7, LEVELS, models=["theta"], windows=1, calibration="none")
+    monkeypatch.setattr(engine.os, "cpu_count", lambda: 1)
+    serial = run_backtest(panel, 7, LEVELS, models=["theta"], windows=1, calibration="none")
+    assert parallel.weights == serial.weights
+    cols = ["model", "window", "wql", "wape", "coverage"]
+    assert parallel.leaderboard[cols].equals(serial.leaderboard[cols])
+
+
+def test_an_ensemble_fits_members_in_a_worker_process_with_the_same_forecast(make_panel):
+    from fcplan.models.ensemble import EnsembleForecaster
+    from fcplan.models.registry import get_model
+
+    panel = make_panel(n_series=3, length=60)
+
+    def forecast(in_worker: list[str]):
+        members = {"theta": get_model("theta"), "glm": get_model("glm")}
+        ensemble = EnsembleForecaster(members, {"theta": 0.4, "glm": 0.6}, in_worker=in_worker)
+        return ensemble.fit(panel).predict_quantiles(7, quantiles=LEVELS)
+
+    assert forecast(["theta"]).equals(forecast([]))

@@ -126,3 +126,13 @@ def test_when_a_holiday_country_is_set_then_every_holiday_flag_is_a_known_future
     assert known.shape[-1] == 1 + len(HOLIDAY_COLUMNS)
     flags = known[..., 1:]
     assert set(np.unique(flags)) <= {0.0, 1.0}
+
+
+def test_the_mlp_context_is_no_longer_than_the_fitted_history(make_panel):
+    from fcplan.models.neural import MLPQuantile
+
+    small = {"epochs": 1, "batches_per_epoch": 2, "hidden": 8, "max_horizon": 4}
+    weekly = MLPQuantile(**small).fit(make_panel(n_series=2, length=60, freq="W-SUN"))
+    assert weekly._context() == 60  # not four 52-week seasons of padding
+    assert MLPQuantile(**small, context_length=80).fit(make_panel(n_series=2, length=60, freq="W-SUN"))._context() == 80
+    assert MLPQuantile(**small).fit(make_panel(n_series=2, length=60))._context() == 28
