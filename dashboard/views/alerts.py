@@ -71,7 +71,7 @@ def live_alerts() -> None:
         cols = st.columns(3)
         cols[0].metric("Open alerts", int(is_open.sum()), border=True)
         cols[1].metric("Centers with an open alert", shown.loc[is_open, "center_id"].nunique(), border=True)
-        cols[2].metric("Alerts followed by a retrain", int((shown["next retrain"] != "").sum()), border=True)
+        cols[2].metric("Alerts followed by a retrain (all)", int((shown["next retrain"] != "").sum()), border=True)
         pick = st.columns(2)
         which = pick[0].segmented_control("Show", ["Open", "All"], default="Open", key="alerts_which") or "Open"
         center = pick[1].selectbox("Center", [ALL, *sorted(shown["center_id"].unique())], key="alerts_center")
