@@ -21,6 +21,7 @@ import pandas as pd
 from fcplan.core.panel import DS, UNIQUE_ID, PanelError, Y
 from fcplan.planner.centers import CenterConfig, ShiftConfig
 from fcplan.planner.quantile_sum import quantile_of_sum, sum_samples
+from fcplan.planner.shifts import recent_hours
 from fcplan.planner.staffing import PLAN_COLUMNS, cheapest_headcount, interpolate_quantile, model_levels
 
 SHIFT = "shift"
@@ -48,24 +49,7 @@ def hour_profiles(
     all-week profile is pooled the same way towards a flat one. Rows sum to 1. A center
     listed in ``centers`` without history gets the flat profile (1/24 each hour).
     """
-    missing = [c for c in (UNIQUE_ID, DS, Y) if c not in hourly.columns]
-    if missing:
-        raise PanelError(
-            f"hourly lacks column(s) {missing}; it has {list(hourly.columns)}. "
-            "Pass orders per center per local hour as unique_id, ds, y"
-        )
-    frame = hourly[[UNIQUE_ID, DS, Y]].copy()
-    frame[UNIQUE_ID] = frame[UNIQUE_ID].astype(str)
-    ds = pd.to_datetime(frame[DS])
-    if isinstance(ds.dtype, pd.DatetimeTZDtype):
-        ds = ds.dt.tz_localize(None)
-    frame[DS] = ds
-    frame[Y] = pd.to_numeric(frame[Y], errors="coerce").fillna(0.0).clip(lower=0.0)
-    if before is not None:
-        frame = frame[frame[DS] < pd.Timestamp(before).normalize()]
-    day = frame[DS].dt.normalize()
-    first = day.groupby(frame[UNIQUE_ID]).transform("max") - pd.Timedelta(days=days - 1)
-    frame = frame[day >= first]
+    frame = recent_hours(hourly, days, before, drop_zone=True)
     flat = np.full((7, 24), 1.0 / 24)
     out = {str(c): flat.copy() for c in centers}
     for center, grp in frame.groupby(UNIQUE_ID, sort=True):

@@ -143,32 +143,13 @@ def shift_shares(
         raise ValueError(f"days must be at least 1, got {days}")
     if not shifts:
         raise ShiftError(f"no shifts given; parse them with parse_shifts([...]), {_EXAMPLE}")
-    missing = [c for c in (UNIQUE_ID, DS, Y) if c not in hourly.columns]
-    if missing:
-        raise PanelError(
-            f"hourly lacks column(s) {missing}; it has {list(hourly.columns)}. "
-            "Pass orders per center per local hour as unique_id, ds, y (e.g. queries.hourly_orders)"
-        )
     hour_to_shift = np.empty(24, dtype=np.int64)
     for i, shift in enumerate(shifts):
         hour_to_shift[list(shift.hours)] = i
     lengths = np.array([s.length for s in shifts], dtype="float64")
     names = [s.name for s in shifts]
 
-    frame = hourly[[UNIQUE_ID, DS, Y]].copy()
-    frame[UNIQUE_ID] = frame[UNIQUE_ID].astype(str)
-    ds = pd.to_datetime(frame[DS])
-    if isinstance(ds.dtype, pd.DatetimeTZDtype):
-        raise PanelError(
-            "hourly.ds must be local wall-clock time without a time zone; convert with .dt.tz_localize(None)"
-        )
-    frame[DS] = ds
-    frame[Y] = pd.to_numeric(frame[Y], errors="coerce").fillna(0.0).clip(lower=0.0)
-    if before is not None:
-        frame = frame[frame[DS] < pd.Timestamp(before).normalize()]
-    day = frame[DS].dt.normalize()
-    first_kept = day.groupby(frame[UNIQUE_ID]).transform("max") - pd.Timedelta(days=days - 1)
-    frame = frame[day >= first_kept]
+    frame = recent_hours(hourly, days, before)
 
     ids = sorted(set(frame[UNIQUE_ID]) | set(hourly[UNIQUE_ID].astype(str)) | {str(c) for c in centers})
     totals = np.zeros((len(ids), len(shifts)))
@@ -186,3 +167,35 @@ def shift_shares(
             SHARE: shares.reshape(-1),
         }
     )
+
+
+def recent_hours(
+    hourly: pd.DataFrame, days: int, before: date | pd.Timestamp | None = None, *, drop_zone: bool = False
+) -> pd.DataFrame:
+    """``unique_id, ds, y`` of each center's last ``days`` local days with history
+    (before ``before``, exclusive, when given); orders coerced to numbers >= 0.
+
+    ``ds`` must be local wall-clock time; a tz-aware ``ds`` is an error unless
+    ``drop_zone`` (then its wall-clock reading is kept)."""
+    missing = [c for c in (UNIQUE_ID, DS, Y) if c not in hourly.columns]
+    if missing:
+        raise PanelError(
+            f"hourly lacks column(s) {missing}; it has {list(hourly.columns)}. "
+            "Pass orders per center per local hour as unique_id, ds, y (e.g. queries.hourly_orders)"
+        )
+    frame = hourly[[UNIQUE_ID, DS, Y]].copy()
+    frame[UNIQUE_ID] = frame[UNIQUE_ID].astype(str)
+    ds = pd.to_datetime(frame[DS])
+    if isinstance(ds.dtype, pd.DatetimeTZDtype):
+        if not drop_zone:
+            raise PanelError(
+                "hourly.ds must be local wall-clock time without a time zone; convert with .dt.tz_localize(None)"
+            )
+        ds = ds.dt.tz_localize(None)
+    frame[DS] = ds
+    frame[Y] = pd.to_numeric(frame[Y], errors="coerce").fillna(0.0).clip(lower=0.0)
+    if before is not None:
+        frame = frame[frame[DS] < pd.Timestamp(before).normalize()]
+    day = frame[DS].dt.normalize()
+    first_kept = day.groupby(frame[UNIQUE_ID]).transform("max") - pd.Timedelta(days=days - 1)
+    return frame[day >= first_kept]
