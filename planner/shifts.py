@@ -15,7 +15,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from fcplan.core.panel import DS, UNIQUE_ID, PanelError, Y
+from fcplan.core.panel import DS, UNIQUE_ID, PanelError, Y, require_columns
 
 SHIFT = "shift"
 SHARE = "share"
@@ -177,12 +177,10 @@ def recent_hours(
 
     ``ds`` must be local wall-clock time; a tz-aware ``ds`` is an error unless
     ``drop_zone`` (then its wall-clock reading is kept)."""
-    missing = [c for c in (UNIQUE_ID, DS, Y) if c not in hourly.columns]
-    if missing:
-        raise PanelError(
-            f"hourly lacks column(s) {missing}; it has {list(hourly.columns)}. "
-            "Pass orders per center per local hour as unique_id, ds, y (e.g. queries.hourly_orders)"
-        )
+    require_columns(
+        hourly, (UNIQUE_ID, DS, Y), "hourly",
+        "Pass orders per center per local hour as unique_id, ds, y (e.g. queries.hourly_orders)",
+    )
     frame = hourly[[UNIQUE_ID, DS, Y]].copy()
     frame[UNIQUE_ID] = frame[UNIQUE_ID].astype(str)
     ds = pd.to_datetime(frame[DS])

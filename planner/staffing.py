@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from fcplan.core.panel import DS, UNIQUE_ID, PanelError, select_model
+from fcplan.core.panel import DS, UNIQUE_ID, PanelError, require_columns, select_model
 from fcplan.core.quantiles import quantile_levels
 from fcplan.core.settings import CenterParams
 from fcplan.planner.shifts import SHARE, SHIFT
@@ -56,12 +56,9 @@ def _params_by_center(
 
 
 def _check_shares(shares: pd.DataFrame, centers: list[str]) -> pd.DataFrame:
-    missing_cols = [c for c in (UNIQUE_ID, SHIFT, SHARE) if c not in shares.columns]
-    if missing_cols:
-        raise PanelError(
-            f"shares lack column(s) {missing_cols}; it has {list(shares.columns)}. "
-            "Compute them with planner.shift_shares(hourly, shifts)"
-        )
+    require_columns(
+        shares, (UNIQUE_ID, SHIFT, SHARE), "shares", "Compute them with planner.shift_shares(hourly, shifts)"
+    )
     shares = shares[[UNIQUE_ID, SHIFT, SHARE]].copy()
     shares[UNIQUE_ID] = shares[UNIQUE_ID].astype(str)
     known = set(shares[UNIQUE_ID])
@@ -94,9 +91,7 @@ def model_levels(forecast: pd.DataFrame, model: str | None) -> tuple[pd.DataFram
     """The rows of ``model`` in a forecast frame (``unique_id, ds[, model]`` + one
     column per quantile level) and its levels as ``(level, column)``; a frame that
     is not a forecast gets an error that says what it lacks."""
-    missing = [c for c in (UNIQUE_ID, DS) if c not in forecast.columns]
-    if missing:
-        raise PanelError(f"forecast lacks column(s) {missing}; it has {list(forecast.columns)}")
+    require_columns(forecast, (UNIQUE_ID, DS), "forecast")
     levels = quantile_levels(forecast)
     if not levels:
         raise PanelError(

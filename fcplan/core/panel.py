@@ -11,6 +11,8 @@ to fix it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -31,6 +33,13 @@ def _examples(frame: pd.DataFrame, mask: pd.Series, n: int = 3) -> str:
     return frame.loc[mask, KEYS].head(n).to_dict("records").__repr__()
 
 
+def require_columns(df: pd.DataFrame, columns: Sequence[str], name: str, hint: str = "") -> None:
+    """Raise :class:`PanelError` naming the ``columns`` ``df`` lacks, what it has, and ``hint``."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise PanelError(f"{name} lacks column(s) {missing}; it has {list(df.columns)}." + (f" {hint}" if hint else ""))
+
+
 def validate_panel(df: pd.DataFrame, name: str = "history", require_target: bool = True) -> pd.DataFrame:
     """Check and normalise a panel; returns a sorted copy.
 
@@ -41,12 +50,7 @@ def validate_panel(df: pd.DataFrame, name: str = "history", require_target: bool
     if not isinstance(df, pd.DataFrame):
         raise PanelError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
     required = [*KEYS, Y] if require_target else KEYS
-    missing = [c for c in required if c not in df.columns]
-    if missing:
-        raise PanelError(
-            f"{name} lacks column(s) {missing}; it has {list(df.columns)}. "
-            f"Rename your id, timestamp and target columns to {required}."
-        )
+    require_columns(df, required, name, f"Rename your id, timestamp and target columns to {required}.")
     out = df.copy()
     out[UNIQUE_ID] = out[UNIQUE_ID].astype(str)
     try:
