@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -28,6 +29,9 @@ from fcplan.streams.promotion_store import PromotionStore
 from fcplan.streams.validation import Limits
 
 log = logging.getLogger(__name__)
+
+#: An orders consumer that ran this long before failing starts again after the shortest backoff.
+ORDERS_RESTART_RESET_S = 300.0
 
 
 def limits_from(settings: Settings) -> Limits:
@@ -77,7 +81,22 @@ class Worker:
         self.app.task(self._orders_task)
 
     async def _orders_task(self) -> None:
-        await self.orders_consumer.run()
+        """Run the orders consumer; whatever stops it, start it again after a backoff (what it
+        had not committed is read again and absorbed by the idempotent sink)."""
+        failures = 0
+        while True:
+            started = time.monotonic()
+            try:
+                await self.orders_consumer.run()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                failures = 0 if time.monotonic() - started > ORDERS_RESTART_RESET_S else failures
+                delay = backoff_s(failures, 0.5, 30.0)
+                failures += 1
+                log.exception("orders: the consumer stopped; starting it again in %.1f s", delay)
+                await asyncio.sleep(delay)
 
     async def _dead_letter(self, dlq: faust.TopicT, event: Any, reason: str, detail: str) -> None:
         await dlq.send(

@@ -62,6 +62,12 @@ _FETCH_MAX_WAIT_MS = 50
 _STALL_S = 5.0
 #: How long each keep-alive poll of paused partitions waits.
 _KEEPALIVE_POLL_MS = 1000
+#: Publishing a batch's aggregates or committing its offsets longer than this means the
+#: client is stuck (aiokafka's own requests time out after 40 s, but a commit retries
+#: retriable errors without end): the consumer is torn down and started again.
+STUCK_S = 120.0
+#: How often the consumer logs what it has done (``fcplan worker -v``).
+HEARTBEAT_S = 30.0
 
 
 @dataclass
@@ -139,6 +145,10 @@ class _Written:
     deliveries: list[asyncio.Future]
 
 
+class ConsumerStuck(RuntimeError):
+    """A publish or commit did not finish within :data:`STUCK_S`; the consumer restarts."""
+
+
 class OrdersConsumer:
     """Consumes ``orders`` in batches for one worker process (see module docstring)."""
 
@@ -146,6 +156,7 @@ class OrdersConsumer:
         self.settings = settings
         self.limits = limits
         self.batches = 0
+        self.records = 0
 
     def _consumer(self) -> Any:
         from aiokafka import AIOKafkaConsumer
@@ -185,7 +196,11 @@ class OrdersConsumer:
                 await producer.start()
                 await consumer.start()
                 _tune_gc()
-                await self._pump(consumer, producer, writer, on_batch)
+                heartbeat = asyncio.ensure_future(self._heartbeat())
+                try:
+                    await self._pump(consumer, producer, writer, on_batch)
+                finally:
+                    heartbeat.cancel()
             finally:
                 await writer.close()  # its batch in progress ends before the partitions are handed over
                 await consumer.stop()
@@ -220,9 +235,10 @@ class OrdersConsumer:
                 if head is not None and head.done():
                     done = inflight.popleft()
                     outcome = done.written.result()
-                    deliveries = await self._publish(producer, done.records, outcome)
+                    deliveries = await _bounded(self._publish(producer, done.records, outcome), "publishing a batch")
                     written.append(_Written(_next_offsets(done.fetched), deliveries))
                     self.batches += 1
+                    self.records += len(done.records)
                     stall.wrote(outcome)
                     if on_batch is not None:
                         on_batch(outcome)
@@ -237,11 +253,22 @@ class OrdersConsumer:
                         inflight.append(_InFlight(fetched, records, writer.submit(values), time.monotonic()))
                     idle = not records and not inflight
                 if written and (idle or time.monotonic() - last_commit >= COMMIT_EVERY_S):
-                    await self._commit_delivered(consumer, written, wait=idle)
+                    await _bounded(self._commit_delivered(consumer, written, wait=idle), "committing offsets")
                     last_commit = time.monotonic()
         finally:
             if fetch is not None:
                 fetch.cancel()
+
+    async def _heartbeat(self) -> None:
+        """Log progress every :data:`HEARTBEAT_S`: a consumer that has stopped moving shows in the log."""
+        batches, records = self.batches, self.records
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            log.info(
+                "orders: %d batches (%d records) written in the last %.0f s, %d since start",
+                self.batches - batches, self.records - records, HEARTBEAT_S, self.batches,
+            )
+            batches, records = self.batches, self.records
 
     async def _publish(self, producer: Any, records: list[Any], outcome: WrittenBatch) -> list[asyncio.Future]:
         """Send the batch's dead letters and touched hours; returns their delivery futures."""
@@ -281,6 +308,17 @@ class OrdersConsumer:
             # A rebalance moved the partitions: the new owner replays from the last
             # commit and the idempotent sink absorbs the overlap.
             log.warning("offset commit skipped after a rebalance: %s", exc)
+
+
+async def _bounded(step: Any, what: str) -> Any:
+    """Await ``step`` for at most :data:`STUCK_S`; raise :class:`ConsumerStuck` after that."""
+    try:
+        return await asyncio.wait_for(step, STUCK_S)
+    except TimeoutError:
+        raise ConsumerStuck(
+            f"orders: {what} took over {STUCK_S:.0f} s (broker unreachable or the client is stuck); "
+            "restarting the consumer, uncommitted batches are read again"
+        ) from None
 
 
 def _tune_gc() -> None:

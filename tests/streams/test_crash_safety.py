@@ -26,7 +26,29 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 WORKER_ENV = {"FCPLAN_KAFKA_SESSION_TIMEOUT_S": "4"}
 
 
-def kill_and_restart(stack, n_distinct: int, kills: int, seed: int) -> list[int]:
+class Feeder(threading.Thread):
+    """Produces the messages in chunks on a thread of its own, so the stream grows while
+    workers start and die; keeps how many were sent and any error, for the waits to report."""
+
+    def __init__(self, stack, messages: list, chunk: int = 10_000) -> None:
+        super().__init__(daemon=True)
+        self.stack, self.messages, self.chunk = stack, messages, chunk
+        self.sent = 0
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            for start in range(0, len(self.messages), self.chunk):
+                self.sent += self.stack.produce(ORDERS, self.messages[start : start + self.chunk])
+        except BaseException as exc:  # reported by the waits and the final assertion
+            self.error = exc
+
+    def state(self) -> str:
+        error = f", failed: {self.error!r}" if self.error else ""
+        return f"{self.sent} of {len(self.messages)} messages sent{error}"
+
+
+def kill_and_restart(stack, feeder: Feeder, n_distinct: int, kills: int, seed: int) -> list[int]:
     """Start a worker; ``kills`` times, once it has stored a random number of new
     orders (up to 0.6 * n_distinct / kills), SIGKILL it and start another. The moment
     is seeded: either a random delay (0-0.1 s: the worker stores over 100,000 orders a second, so
@@ -43,7 +65,7 @@ def kill_and_restart(stack, n_distinct: int, kills: int, seed: int) -> list[int]
         target = min(done + int(rng.integers(max_gap // 10, max_gap)), n_distinct - 1)
         stack.wait_for(
             f"cycle {cycle}: at least {target} orders stored",
-            lambda t=target: stack.order_count() >= t,
+            lambda t=target: True if (count := stack.order_count()) >= t else f"{count} stored; {feeder.state()}",
             True,
             timeout_s=120,
             interval_s=0.05,
@@ -54,13 +76,13 @@ def kill_and_restart(stack, n_distinct: int, kills: int, seed: int) -> list[int]
         else:
             moment = "right after a batch's commit"
             seen = stack.order_count()
-            stack.wait_for(
-                f"cycle {cycle}: the next batch stored",
-                lambda s=seen: stack.order_count() != s,
-                True,
-                timeout_s=60,
-                interval_s=0.002,
-            )
+
+            def next_batch(seen: int = seen) -> bool | str:
+                # Everything stored already ends the wait too: the assertion below says "raise n".
+                count = stack.order_count()
+                return True if count != seen or count >= n_distinct else f"{count} stored; {feeder.state()}"
+
+            stack.wait_for(f"cycle {cycle}: the next batch stored", next_batch, True, timeout_s=60, interval_s=0.002)
         worker.kill()
         stored = stack.order_count()
         assert stored < n_distinct, f"cycle {cycle}: the worker finished before it was killed; raise n"
@@ -68,7 +90,7 @@ def kill_and_restart(stack, n_distinct: int, kills: int, seed: int) -> list[int]
         done = stored
         print(
             f"kill {cycle + 1} ({moment}): {between[-1]} orders stored since the previous kill, "
-            f"{stored} in all"
+            f"{stored} in all ({feeder.state()})"
         )
         worker = stack.start_worker(**WORKER_ENV)
     return between
@@ -87,13 +109,12 @@ def test_when_the_worker_is_killed_repeatedly_while_consuming_then_counts_equal_
     n_dups = len(messages) - n
 
     # Produce while the worker starts and gets killed: the stream keeps growing under it.
-    produced: list[int] = []
-    sender = threading.Thread(target=lambda: produced.append(stack.produce(ORDERS, messages)), daemon=True)
-    sender.start()
-    between = kill_and_restart(stack, n, kills=kills, seed=11)
+    feeder = Feeder(stack, messages)
+    feeder.start()
+    between = kill_and_restart(stack, feeder, n, kills=kills, seed=11)
     stack.wait_for_orders(n, timeout_s=300)
-    sender.join(60)
-    assert produced == [len(messages)], "the producer did not finish"
+    feeder.join(60)
+    assert feeder.sent == len(messages) and feeder.error is None, f"the producer did not finish: {feeder.state()}"
     between.append(n - sum(between))
     print(
         f"{backend}: {kills} kill/restart cycles; orders stored per run: {between}; "
