@@ -154,11 +154,31 @@ def holiday_marks(days: Mapping[pd.Timestamp, str], x: alt.X) -> alt.LayerChart:
         )
     )
     names = (
-        alt.Chart(frame)
+        alt.Chart(holiday_labels(days))
         .mark_text(color=_HOLIDAY, angle=270, align="right", baseline="bottom", dx=-4, dy=-3, fontSize=11)
         .encode(x=x, y=alt.value(0), text="name:N")
     )
     return alt.layer(rule, names)
+
+
+def holiday_labels(days: Mapping[pd.Timestamp, str], gap_days: int = 2) -> pd.DataFrame:
+    """``ds, name``: one label per run of holidays at most ``gap_days`` apart (written on its
+    first day, else names of neighbouring days overlap): the run's shortest name, with its
+    day count when it spans several (``Chuseok · 3 days``)."""
+    rows: list[tuple[pd.Timestamp, list[str]]] = []
+    last: pd.Timestamp | None = None
+    for day, name in sorted(days.items()):
+        if last is not None and (day - last).days <= gap_days:
+            rows[-1][1].append(name)
+        else:
+            rows.append((day, [name]))
+        last = day
+    return pd.DataFrame(
+        {
+            "ds": [d for d, _ in rows],
+            "name": [min(n, key=len) + (f" · {len(n)} days" if len(n) > 1 else "") for _, n in rows],
+        }
+    )
 
 
 def staffing_bars(plan: pd.DataFrame, shift_order: Sequence[str]) -> alt.Chart:

@@ -12,7 +12,7 @@ from fcplan.dashboard.views.common import OPEN_STATUS, local_text, zone
 ALL = "All centers"
 LIMIT = 1000
 ALL_KINDS = "All kinds"
-COLUMNS = ["opened", "center_id", "what", "kind", "status", "message", "retrain", "statistic", "threshold", "cleared"]
+COLUMNS = ["opened", "center_id", "what", "status", "retrain", "message", "statistic", "threshold", "cleared", "kind"]
 #: What the "retrain" column links (the registry stores no alert id).
 RETRAIN_HELP = (
     "the champion/challenger decision this alert caused: the first one after it opened that names its "

@@ -68,7 +68,8 @@ def fan(center: str, history: pd.DataFrame, run: dict | None, rows: pd.DataFrame
         notes.append("blue: forecast median, 10–90% (dark) and 5–95% (light) bands")
     if len(promos):
         notes.append("orange: promotions")
-    past = {d: n for d, n in holidays.items() if d < today}
+    first = min([history[DS].min(), today]) if len(history) else today
+    past = {d: n for d, n in holidays.items() if first <= d < today}
     if past:
         notes.append(f"red lines: public holidays (past: {', '.join(f'{d:%d %b} {n}' for d, n in past.items())})")
     st.caption(" · ".join(notes))

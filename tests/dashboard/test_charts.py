@@ -40,3 +40,10 @@ def test_when_the_calendar_is_asked_for_names_then_it_gives_each_day_its_holiday
     names = holiday_names("KR", pd.Timestamp("2026-09-24"), pd.Timestamp("2026-10-03"))
     assert list(names.values()) == ["The day preceding Chuseok", "Chuseok", "The second day of Chuseok",
                                     "National Foundation Day"]
+
+
+def test_when_holidays_follow_each_other_then_one_label_names_the_run() -> None:
+    days = holiday_names("KR", pd.Timestamp("2026-09-24"), pd.Timestamp("2026-10-09"))
+    labels = charts.holiday_labels(days)
+    assert labels["name"].tolist() == ["Chuseok · 3 days", "National Foundation Day · 2 days", "Hangul Day"]
+    assert labels["ds"].dt.day.tolist() == [24, 3, 9]
