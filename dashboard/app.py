@@ -12,7 +12,7 @@ import streamlit as st
 
 from fcplan.core.settings import load_settings
 from fcplan.dashboard import data
-from fcplan.dashboard.views.common import CENTER_KEY
+from fcplan.dashboard.views.common import CENTER_KEY, GOTO_CENTER_KEY
 
 HERE = Path(__file__).parent
 PAGES = [
@@ -56,6 +56,9 @@ def main() -> None:
         return
     with data.database_errors(cfg.url):
         centers = data.centers(cfg.url, cfg.timezone)
+        goto = st.session_state.pop(GOTO_CENTER_KEY, None)
+        if goto in centers:
+            st.session_state[CENTER_KEY] = goto  # a row picked on the Network page
         if centers:
             if st.session_state.get(CENTER_KEY) not in centers:
                 st.session_state[CENTER_KEY] = centers[0]

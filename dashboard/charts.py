@@ -38,13 +38,14 @@ def forecast_fan(
     forecast: pd.DataFrame,
     promos: pd.DataFrame,
     today: pd.Timestamp,
-    holidays: Sequence[pd.Timestamp] = (),
+    holidays: Mapping[pd.Timestamp, str] | Sequence[pd.Timestamp] = (),
 ) -> alt.LayerChart:
     """Daily orders with the forecast fan.
 
     ``history``: ``ds, y`` (daily, local; the day ``today`` is partial);
     ``forecast``: ``ds`` and quantile columns ``"0.05"``...; ``promos``: ``start,
-    end, kind, discount_pct`` (local) to shade; ``holidays``: public holidays, marked.
+    end, kind, discount_pct`` (local) to shade; ``holidays``: public holidays (day -> name, or
+    days only), marked and named.
     """
     levels = [c for c in forecast.columns if c != "ds" and level_of(c) is not None]
     complete = history[history["ds"] < today]
@@ -131,19 +132,52 @@ def forecast_fan(
     layers.append(
         alt.Chart(pd.DataFrame({"ds": [today]})).mark_rule(color="#888888", strokeDash=[2, 2]).encode(x=x)
     )
-    marked = [d for d in holidays if start <= d <= end + pd.Timedelta(days=1)]
+    named = holidays if isinstance(holidays, Mapping) else dict.fromkeys(holidays, "public holiday")
+    marked = {d: n for d, n in named.items() if start <= d <= end + pd.Timedelta(days=1)}
     if marked:
         layers.append(holiday_marks(marked, x))
     return alt.layer(*layers).properties(height=360)
 
 
-def holiday_marks(days: Sequence[pd.Timestamp], x: alt.X) -> alt.Chart:
-    """A red tick at the top of the chart on each public holiday (``x``: the chart's day axis)."""
-    frame = pd.DataFrame({"ds": list(days), "label": "public holiday"})
-    return (
+def holiday_marks(days: Mapping[pd.Timestamp, str], x: alt.X) -> alt.LayerChart:
+    """A red rule on each public holiday (``x``: the chart's day axis), its name written along it."""
+    frame = pd.DataFrame({"ds": list(days), "name": list(days.values()), "label": "public holiday"})
+    rule = (
         alt.Chart(frame)
         .mark_rule(color=_HOLIDAY, strokeWidth=2, opacity=0.7)
-        .encode(x=x, tooltip=[alt.Tooltip("ds:T", title="day", format="%a %d %b"), alt.Tooltip("label:N", title="")])
+        .encode(
+            x=x,
+            tooltip=[
+                alt.Tooltip("ds:T", title="day", format="%a %d %b"),
+                alt.Tooltip("name:N", title="public holiday"),
+            ],
+        )
+    )
+    names = (
+        alt.Chart(holiday_labels(days))
+        .mark_text(color=_HOLIDAY, angle=270, align="right", baseline="bottom", dx=-4, dy=-3, fontSize=11)
+        .encode(x=x, y=alt.value(0), text="name:N")
+    )
+    return alt.layer(rule, names)
+
+
+def holiday_labels(days: Mapping[pd.Timestamp, str], gap_days: int = 2) -> pd.DataFrame:
+    """``ds, name``: one label per run of holidays at most ``gap_days`` apart (written on its
+    first day, else names of neighbouring days overlap): the run's shortest name, with its
+    day count when it spans several (``Chuseok · 3 days``)."""
+    rows: list[tuple[pd.Timestamp, list[str]]] = []
+    last: pd.Timestamp | None = None
+    for day, name in sorted(days.items()):
+        if last is not None and (day - last).days <= gap_days:
+            rows[-1][1].append(name)
+        else:
+            rows.append((day, [name]))
+        last = day
+    return pd.DataFrame(
+        {
+            "ds": [d for d, _ in rows],
+            "name": [min(n, key=len) + (f" · {len(n)} days" if len(n) > 1 else "") for _, n in rows],
+        }
     )
 
 

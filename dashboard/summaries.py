@@ -7,6 +7,7 @@ Frames are panel-shaped (``unique_id, ds, y``; forecasts ``unique_id, ds, model,
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -179,23 +180,79 @@ def error_correlation(board: pd.DataFrame, n: int = 5) -> pd.DataFrame:
     return pd.DataFrame({"a": a.ravel(), "b": b.ravel(), "corr": corr.ravel()})
 
 
-def next_retrain(alerts: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
-    """``alert_id, retrain_at, challenger_run_id, promoted, reason``: the first champion/
-    challenger decision at or after each alert opened (the retrain it triggered)."""
-    cols = ["alert_id", "retrain_at", "challenger_run_id", "promoted", "reason"]
-    if alerts.empty or decisions.empty:
+#: What the drift checks write as ``forecast_alerts.kind``, for people: the hourly monitor
+#: (:mod:`fcplan.models.drift_monitor`: ``cusum_up``, ``cusum_down``, ``weekday_pattern``) and
+#: the daily rules (:mod:`fcplan.models.drift`). Any other kind is shown as stored.
+ALERT_KINDS = {
+    "cusum_up": "orders above forecast (hourly)",
+    "cusum_down": "orders below forecast (hourly)",
+    "weekday_pattern": "weekday pattern changed (hourly)",
+    "outside_band": "day outside the forecast band (daily)",
+    "coverage_drift": "band coverage drifted (daily)",
+}
+_ALERTED = re.compile(r"open alerts for \[([^\]]*)\]")
+
+
+def alert_kind_label(kind: object) -> str:
+    """The alert kind for people (see :data:`ALERT_KINDS`)."""
+    return ALERT_KINDS.get(str(kind), str(kind))
+
+
+def alerted_centers(reason: object, evidence: object) -> list[str]:
+    """The centers a champion/challenger decision names as drifted: its evidence's ``alerted``
+    list, else the ``open alerts for [...]`` of its reason (what :func:`fcplan.models.champion.decide`
+    writes when open alerts replace the champion)."""
+    if isinstance(evidence, Mapping) and isinstance(evidence.get("alerted"), list | tuple):
+        return [str(c) for c in evidence["alerted"]]
+    found = _ALERTED.search(str(reason or ""))
+    return re.findall(r"'([^']*)'", found.group(1)) if found else []
+
+
+def alert_retrains(alerts: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
+    """``alert_id, retrain_at, challenger_run_id, promoted, reason, caused, next_at, next_reason``.
+
+    The decision an alert caused: the first champion/challenger decision at or after the alert
+    opened that names the alert's center among its drifted centers (see :func:`alerted_centers`;
+    the registry stores no alert id, so every alert of that center open then shares it).
+    ``caused`` is False (and the decision columns empty) when no decision names it;
+    ``next_at, next_reason``: the first decision after it all the same, for context."""
+    cols = ["alert_id", "retrain_at", "challenger_run_id", "promoted", "reason", "caused", "next_at", "next_reason"]
+    if alerts.empty:
         return pd.DataFrame(columns=cols)
-    left = alerts[["alert_id", "created_at"]].assign(created_at=pd.to_datetime(alerts["created_at"]))
-    right = decisions[["created_at", "challenger_run_id", "promoted", "reason"]].assign(
-        created_at=pd.to_datetime(decisions["created_at"]), retrain_at=pd.to_datetime(decisions["created_at"])
+    left = alerts[["alert_id"]].assign(
+        center_id=alerts["center_id"].astype(str),
+        created_at=pd.to_datetime(alerts["created_at"]).astype("datetime64[ns]"),
+    ).sort_values("created_at")
+    out = left[["alert_id"]].assign(
+        retrain_at=pd.NaT, challenger_run_id=None, promoted=None, reason=None, caused=False, next_at=pd.NaT,
+        next_reason=None,
     )
-    joined = pd.merge_asof(
-        left.sort_values("created_at").astype({"created_at": "datetime64[ns]"}),
-        right.sort_values("created_at").astype({"created_at": "datetime64[ns]"}),
+    if decisions.empty:
+        return out[cols].reset_index(drop=True)
+    made = decisions.assign(created_at=pd.to_datetime(decisions["created_at"]).astype("datetime64[ns]"))
+    made = made.sort_values("created_at")
+    evidence = made["evidence"] if "evidence" in made else pd.Series(None, index=made.index, dtype=object)
+    named = made.assign(
+        center_id=[alerted_centers(r, e) for r, e in zip(made["reason"], evidence, strict=True)]
+    ).explode("center_id").dropna(subset=["center_id"]).astype({"center_id": str})
+    caused = pd.merge_asof(
+        left,
+        named[["created_at", "center_id", "challenger_run_id", "promoted", "reason"]].assign(
+            retrain_at=named["created_at"]
+        ),
+        on="created_at",
+        by="center_id",
+        direction="forward",
+    )
+    after = pd.merge_asof(
+        left,
+        made[["created_at", "reason"]].assign(next_at=made["created_at"]).rename(columns={"reason": "next_reason"}),
         on="created_at",
         direction="forward",
     )
-    return joined[cols]
+    joined = caused.merge(after[["alert_id", "next_at", "next_reason"]], on="alert_id")
+    joined["caused"] = joined["retrain_at"].notna()
+    return joined[cols].reset_index(drop=True)
 
 
 #: More centers than this are drawn as the busiest ones plus "the rest" (a line each is unreadable).

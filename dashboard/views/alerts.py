@@ -1,4 +1,5 @@
-"""Alerts page: open and past forecast alerts, each with its evidence and the retrain after it."""
+"""Alerts page: open and past forecast alerts (every kind the drift checks write), each with its
+evidence and the retrain it caused."""
 
 from __future__ import annotations
 
@@ -10,11 +11,18 @@ from fcplan.dashboard.views.common import OPEN_STATUS, local_text, zone
 
 ALL = "All centers"
 LIMIT = 1000
-COLUMNS = ["opened", "center_id", "kind", "status", "message", "next retrain", "statistic", "threshold", "cleared"]
+ALL_KINDS = "All kinds"
+COLUMNS = ["opened", "center_id", "what", "status", "retrain", "message", "statistic", "threshold", "cleared", "kind"]
+#: What the "retrain" column links (the registry stores no alert id).
+RETRAIN_HELP = (
+    "the champion/challenger decision this alert caused: the first one after it opened that names its "
+    "center among the drifted ones; empty when no retrain named it (the next retrain decided without it)"
+)
 
 
 def alerts_table(alerts: pd.DataFrame, retrains: pd.DataFrame) -> pd.DataFrame:
-    """The alerts with their times in each center's zone and the retrain that followed each."""
+    """The alerts with their times in each center's zone, their kind for people (``what``) and
+    the retrain each caused (see :func:`fcplan.dashboard.summaries.alert_retrains`)."""
     shown = alerts.merge(retrains, on="alert_id", how="left")
     zones = {c: zone(c) for c in shown["center_id"].unique()}
     shown["opened"] = [local_text(t, zones[c]) for t, c in zip(shown["created_at"], shown["center_id"], strict=True)]
@@ -23,9 +31,10 @@ def alerts_table(alerts: pd.DataFrame, retrains: pd.DataFrame) -> pd.DataFrame:
         "" if pd.isna(t) else local_text(t, zones[c]) for t, c in zip(cleared, shown["center_id"], strict=True)
     ]
     shown["status"] = shown["status"].fillna("daily check") if "status" in shown else "daily check"
-    shown["next retrain"] = [
-        "" if pd.isna(at) else f"{'promoted' if promoted else 'kept champion'}: {reason}"
-        for at, promoted, reason in zip(shown["retrain_at"], shown["promoted"], shown["reason"], strict=True)
+    shown["what"] = shown["kind"].map(summaries.alert_kind_label)
+    shown["retrain"] = [
+        f"{'promoted' if promoted else 'kept champion'}: {reason}" if caused else ""
+        for caused, promoted, reason in zip(shown["caused"], shown["promoted"], shown["reason"], strict=True)
     ]
     return shown
 
@@ -33,7 +42,7 @@ def alerts_table(alerts: pd.DataFrame, retrains: pd.DataFrame) -> pd.DataFrame:
 def evidence(row: pd.Series) -> None:
     """One alert: its test statistic against the threshold, its window, evidence and retrain."""
     tz = zone(row["center_id"])
-    st.markdown(f"**{row['center_id']} · {row['kind']}** — {row['message']}")
+    st.markdown(f"**{row['center_id']} · {row['what']}** (`{row['kind']}`) — {row['message']}")
     cols = st.columns(3)
     if pd.notna(row.get("statistic")):
         cols[0].metric("Statistic", f"{row['statistic']:.3g}", delta=f"threshold {row['threshold']:.3g}",
@@ -45,10 +54,16 @@ def evidence(row: pd.Series) -> None:
             f"Window: {local_text(row['window_start'], tz)} → {local_text(row['window_end'], tz)}  \n"
             f"Model: `{row.get('model_version') or '—'}`"
         )
-    if row["next retrain"]:
+    if row["retrain"]:
         st.markdown(
-            f"Retrain after it, {local_text(row['retrain_at'], tz)}: challenger `{row['challenger_run_id']}` "
-            f"**{row['next retrain']}**"
+            f"Retrain it caused, {local_text(row['retrain_at'], tz)}: challenger `{row['challenger_run_id']}` "
+            f"**{row['retrain']}**"
+        )
+        st.caption(f"Linked because that decision names {row['center_id']} among the drifted centers.")
+    elif pd.notna(row.get("next_at")):
+        st.caption(
+            f"No retrain names this alert yet. The next retrain after it, {local_text(row['next_at'], tz)}, "
+            f"decided without it: {row['next_reason']}"
         )
     else:
         st.caption("No retrain after this alert yet.")
@@ -66,19 +81,23 @@ def live_alerts() -> None:
             st.info("No alerts yet: the drift monitor raises one when a center's orders leave its forecast band.")
             return
         decisions = data.decisions(cfg.url, LIMIT)
-        shown = alerts_table(alerts, summaries.next_retrain(alerts, decisions))
+        shown = alerts_table(alerts, summaries.alert_retrains(alerts, decisions))
         is_open = shown["status"] == OPEN_STATUS
         cols = st.columns(3)
         cols[0].metric("Open alerts", int(is_open.sum()), border=True)
         cols[1].metric("Centers with an open alert", shown.loc[is_open, "center_id"].nunique(), border=True)
-        cols[2].metric("Alerts followed by a retrain (all)", int((shown["next retrain"] != "").sum()), border=True)
-        pick = st.columns(2)
+        cols[2].metric("Alerts that caused a retrain (all)", int(shown["caused"].sum()), border=True,
+                       help=RETRAIN_HELP)
+        pick = st.columns(3)
         which = pick[0].segmented_control("Show", ["Open", "All"], default="Open", key="alerts_which") or "Open"
         center = pick[1].selectbox("Center", [ALL, *sorted(shown["center_id"].unique())], key="alerts_center")
+        kinds = sorted(shown["what"].unique())
+        kind = pick[2].selectbox("Kind", [ALL_KINDS, *kinds], key="alerts_kind")
         rows = shown[is_open] if which == "Open" else shown
         rows = rows if center == ALL else rows[rows["center_id"] == center]
+        rows = rows if kind == ALL_KINDS else rows[rows["what"] == kind]
         if rows.empty:
-            st.caption("No open alerts." if which == "Open" else "No alerts for this center.")
+            st.caption("No open alerts here." if which == "Open" else "No alerts for this center and kind.")
             return
         st.dataframe(
             rows[[c for c in COLUMNS if c in rows]],
@@ -87,11 +106,12 @@ def live_alerts() -> None:
             column_config={
                 "center_id": "center",
                 "message": st.column_config.TextColumn(width="large"),
-                "next retrain": st.column_config.TextColumn(width="medium", help="the first retrain after it opened"),
+                "what": st.column_config.TextColumn(help="the drift check that raised it; `kind` as stored"),
+                "retrain": st.column_config.TextColumn("retrain it caused", width="medium", help=RETRAIN_HELP),
             },
         )
         st.subheader("Evidence")
-        labels = {f"{r.center_id} · {r.kind} · {r.opened}": i for i, r in rows.iterrows()}
+        labels = {f"{r.center_id} · {r.what} · {r.opened}": i for i, r in rows.iterrows()}
         chosen = st.selectbox("Alert", list(labels), key="alerts_pick")
         evidence(rows.loc[labels[chosen]])
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from fcplan.core.calendar import holiday_dates
+from fcplan.core.calendar import holiday_names
 from fcplan.core.panel import DS, MODEL, UNIQUE_ID, Y
 from fcplan.dashboard import charts, data, history_charts, summaries
 from fcplan.dashboard.views.common import (
@@ -31,13 +31,19 @@ def _model_rows(forecast: pd.DataFrame, center: str) -> pd.DataFrame:
     return rows.drop(columns=[UNIQUE_ID, MODEL], errors="ignore").sort_values(DS)
 
 
-def holidays_between(center: str, start: pd.Timestamp, end: pd.Timestamp) -> list[pd.Timestamp]:
-    """The center's public holidays (its plan's holiday country), none for an unknown country."""
+def holidays_between(center: str, start: pd.Timestamp, end: pd.Timestamp) -> dict[pd.Timestamp, str]:
+    """The center's public holidays (its plan's holiday country) with their names; none for an
+    unknown country."""
     cfg = data.config()
     try:
-        return holiday_dates(data.holiday_country_of(cfg.url, cfg.holiday_country, center), start, end)
+        return holiday_names(data.holiday_country_of(cfg.url, cfg.holiday_country, center), start, end)
     except ValueError:
-        return []
+        return {}
+
+
+def holiday_list(holidays: dict[pd.Timestamp, str]) -> str:
+    """``Fri 25 Dec Christmas Day · ...``: the holidays for people."""
+    return " · ".join(f"**{d:%a %d %b}** {name}" for d, name in holidays.items())
 
 
 def fan(center: str, history: pd.DataFrame, run: dict | None, rows: pd.DataFrame) -> None:
@@ -62,9 +68,16 @@ def fan(center: str, history: pd.DataFrame, run: dict | None, rows: pd.DataFrame
         notes.append("blue: forecast median, 10–90% (dark) and 5–95% (light) bands")
     if len(promos):
         notes.append("orange: promotions")
-    if holidays:
-        notes.append(f"red ticks: public holidays ({', '.join(f'{d:%d %b}' for d in holidays[-4:])})")
+    first = min([history[DS].min(), today]) if len(history) else today
+    past = {d: n for d, n in holidays.items() if first <= d < today}
+    if past:
+        notes.append(f"red lines: public holidays (past: {', '.join(f'{d:%d %b} {n}' for d, n in past.items())})")
     st.caption(" · ".join(notes))
+    coming = {d: n for d, n in holidays.items() if d >= today}
+    if coming:
+        st.markdown(f":material/event: Public holidays in the forecast horizon: {holiday_list(coming)}")
+    elif not rows.empty:
+        st.caption(f"No public holiday in the next {len(rows)} days.")
     if run is not None:
         fallbacks = run.get("fallbacks") or {}
         st.caption(
@@ -107,6 +120,10 @@ def shifts(center: str) -> None:
         st.info(WAITING_PLAN)
         return
     st.altair_chart(charts.staffing_bars(rows[["day", "shift", "packers"]], shift_order(run, plan)), width="stretch")
+    days = pd.to_datetime(rows["day"])
+    holidays = holidays_between(center, days.min(), days.max())
+    if holidays:
+        st.markdown(f":material/event: Public holidays in the plan: {holiday_list(holidays)}")
 
 
 def past_accuracy(center: str, history: pd.DataFrame, run: dict | None) -> None:

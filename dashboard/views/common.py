@@ -9,6 +9,10 @@ from fcplan.core.panel import DS, MODEL, UNIQUE_ID, PanelError, select_model
 from fcplan.dashboard import data
 
 CENTER_KEY = "center"
+#: A center to open on the Center page (set by the Network page's row selection; read by app.py).
+GOTO_CENTER_KEY = "goto_center"
+#: The Center page, for links from other pages (relative to ``dashboard/app.py``).
+CENTER_PAGE = "views/center.py"
 #: ``forecast_alerts.status`` of an alert still open (the hourly drift monitor's lifecycle).
 OPEN_STATUS = "open"
 #: The Alerts page, for links from other pages (relative to ``dashboard/app.py``).

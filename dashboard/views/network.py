@@ -2,7 +2,8 @@
 
 Per center, in its own zone: orders so far against the forecast's pace, the forecast
 and the planned packers for today and tomorrow, whether the plan still covers the
-newest forecast at its service level, and the open drift alerts.
+newest forecast at its service level, and the open drift alerts. Selecting a center's row
+opens its Center page.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import streamlit as st
 from fcplan.core.panel import DS, UNIQUE_ID
 from fcplan.dashboard import data, summaries
 from fcplan.dashboard.views.common import (
+    CENTER_PAGE,
+    GOTO_CENTER_KEY,
     WAITING_ORDERS,
     local_text,
     one_model,
@@ -24,6 +27,8 @@ _STAFFING_HELP = (
     f"the plan's packers against the newest forecast at the plan's service level (within ±{summaries.TOLERANCE:.0%}: "
     "ok); in brackets the packers to add or release"
 )
+#: The network table's row selection (a widget key).
+PICK_KEY = "network_pick"
 _COLORS = {summaries.UNDER: "background-color: #f8d7da", summaries.OVER: "background-color: #fff3cd"}
 
 
@@ -79,10 +84,13 @@ def live_network(centers: list[str]) -> None:
             subset=["staffing today", "staffing tomorrow"],
         ).map(lambda v: "color: #b00020; font-weight: 600" if v else "", subset=["open alerts"])
         number = st.column_config.NumberColumn
-        st.dataframe(
+        picked = st.dataframe(
             styled,
             hide_index=True,
             width="stretch",
+            key=PICK_KEY,
+            on_select="rerun",
+            selection_mode="single-row",
             height=min(35 * (len(table) + 1) + 3, 900),
             column_config={
                 "open alerts": number("alerts", format="%d"),
@@ -105,8 +113,14 @@ def live_network(centers: list[str]) -> None:
             "Each center in its own zone · "
             + (f"plan `{plan['plan_id']}` made {local_text(plan['created_at'], cfg.timezone)}" if plan else "no plan")
             + (f" · newest forecast `{newest['run_id']}`" if newest else " · no forecast yet")
-            + " · pick a center in the sidebar for its details"
+            + " · select a center's row (the box at its left) to open its Center page"
         )
+        rows = picked.selection.rows
+        if rows:
+            # app.py sets the sidebar's center from this before its picker is drawn (a widget's
+            # value cannot change once it is drawn in a run).
+            st.session_state[GOTO_CENTER_KEY] = str(table["center"].iloc[rows[0]])
+            st.switch_page(CENTER_PAGE)
 
 
 def page() -> None:

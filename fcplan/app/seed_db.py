@@ -212,32 +212,62 @@ def seed_stream(engine: Engine, centers: Sequence[str], tz: str) -> None:
              "end": (today_utc - pd.Timedelta(days=18)).to_pydatetime(), "updated_at": now.to_pydatetime()},
         ])
         hour = (now - pd.Timedelta(hours=3)).floor("h")
-        conn.execute(insert(forecast_alerts), [
-            {"alert_id": "a1", "created_at": now.to_pydatetime(), "center_id": centers[0],
-             "day": (now - pd.Timedelta(days=1)).date(), "kind": "above_p95",
-             "message": f"{centers[0]}: yesterday's orders were above the forecast's 95% quantile",
-             "status": None, "statistic": None, "threshold": None, "window_start": None, "window_end": None,
-             "model_version": None, "evidence": None, "cleared_at": None},
-            {"alert_id": "drift-open", "created_at": (now - pd.Timedelta(hours=2)).to_pydatetime(),
-             "center_id": centers[0], "day": hour.date(), "kind": "cusum", "status": "open",
-             "message": f"{centers[0]}: orders ran 31% above the forecast median for 6 hours",
-             "statistic": 7.9, "threshold": 5.0, "window_start": (hour - pd.Timedelta(hours=6)).to_pydatetime(),
-             "window_end": hour.to_pydatetime(), "model_version": "ensemble:ets=0.55+lgbm=0.30+seasonal_naive=0.15",
-             "evidence": {"hours": 6, "observed": 1480, "expected_median": 1130, "z_scores": [1.2, 2.1, 2.6]},
-             "cleared_at": None},
-            {"alert_id": "drift-cleared", "created_at": (now - pd.Timedelta(days=6)).to_pydatetime(),
-             "center_id": centers[-1], "day": (now - pd.Timedelta(days=6)).date(), "kind": "pit_ks",
-             "status": "cleared", "message": f"{centers[-1]}: forecast bands too narrow over 3 days",
-             "statistic": 0.41, "threshold": 0.3, "window_start": (now - pd.Timedelta(days=9)).to_pydatetime(),
-             "window_end": (now - pd.Timedelta(days=6)).to_pydatetime(), "model_version": "ensemble:v0",
-             "evidence": {"pit_outside": 0.46}, "cleared_at": (now - pd.Timedelta(days=4)).to_pydatetime()},
-        ])
+        conn.execute(insert(forecast_alerts), [_alert(a) for a in _alerts(centers, now, hour)])
         conn.execute(insert(model_decisions), [
             {"decision_id": "d-cleared", "created_at": (now - pd.Timedelta(days=6) + pd.Timedelta(minutes=20))
              .to_pydatetime(), "challenger_run_id": "run-past-6", "champion_run_id": "run-past-6",
-             "promoted": True, "evidence": {"alerted": [centers[-1]]},
+             "promoted": True, "evidence": {"champion": "run-past-7", "champion_age_days": 1},
              "reason": f"champion's forecasts drifted (open alerts for ['{centers[-1]}'])"},
         ])
+
+
+#: The hourly monitor's fields, null for the daily rules.
+_HOURLY_FIELDS = ("status", "statistic", "threshold", "window_start", "window_end", "model_version", "evidence",
+                  "cleared_at")
+
+
+def _alert(fields: dict) -> dict:
+    """A ``forecast_alerts`` row: the hourly fields not given are null (a daily rule's alert)."""
+    return {**dict.fromkeys(_HOURLY_FIELDS), **{k: v.to_pydatetime() if isinstance(v, pd.Timestamp) else v
+                                                for k, v in fields.items()}}
+
+
+def _alerts(centers: Sequence[str], now: pd.Timestamp, hour: pd.Timestamp) -> list[dict]:
+    """One alert of every kind the drift checks write: the hourly monitor's ``cusum_up`` (open),
+    ``cusum_down`` and ``weekday_pattern`` (cleared), the daily ``outside_band`` and ``coverage_drift``."""
+    first, last = centers[0], centers[-1]
+    model = "ensemble:ets=0.55+lgbm=0.30+seasonal_naive=0.15"
+    cleared = now - pd.Timedelta(days=4)
+    return [
+        {"alert_id": "daily-band", "created_at": now, "center_id": first, "day": (now - pd.Timedelta(days=1)).date(),
+         "kind": "outside_band",
+         "message": f"{now - pd.Timedelta(days=1):%a %d %b}: 3410 orders, above the forecast 5%-95% range 2380-3200"},
+        {"alert_id": "daily-coverage", "created_at": now - pd.Timedelta(days=2), "center_id": last,
+         "day": (now - pd.Timedelta(days=2)).date(), "kind": "coverage_drift",
+         "message": "only 3 of the last 7 days inside the 10%-90% band (expected about 6); actuals mostly below it: "
+                    "demand has shifted, check promotions or retrain"},
+        {"alert_id": "drift-open", "created_at": now - pd.Timedelta(hours=2), "center_id": first,
+         "day": hour.date(), "kind": "cusum_up", "status": "open",
+         "message": f"{first}: orders above the forecast since {hour - pd.Timedelta(hours=6):%a %d %b %H:00} "
+                    "(today so far 131% of forecast); cusum_up log statistic 7.9 > 5.0: retrain triggered",
+         "statistic": 7.9, "threshold": 5.0, "window_start": hour - pd.Timedelta(hours=6), "window_end": hour,
+         "model_version": model,
+         "evidence": {"orders_today": 1480, "expected_today": 1130.0, "ratio_today": 1.31, "pit_today": 0.993,
+                      "rolling_days": 7, "rolling_coverage": 0.71}},
+        {"alert_id": "drift-cleared", "created_at": now - pd.Timedelta(days=6), "center_id": last,
+         "day": (now - pd.Timedelta(days=6)).date(), "kind": "cusum_down", "status": "cleared",
+         "message": f"{last}: orders back in line with model ensemble:v0; alert cleared",
+         "statistic": 6.2, "threshold": 5.0, "window_start": now - pd.Timedelta(days=9),
+         "window_end": now - pd.Timedelta(days=6), "model_version": "ensemble:v0",
+         "evidence": {"ratio_today": 0.74, "rolling_coverage": 0.46}, "cleared_at": cleared},
+        {"alert_id": "drift-weekday", "created_at": now - pd.Timedelta(days=12), "center_id": first,
+         "day": (now - pd.Timedelta(days=12)).date(), "kind": "weekday_pattern", "status": "cleared",
+         "message": f"{first}: orders off the weekday pattern since "
+                    f"{now - pd.Timedelta(days=19):%a %d %b %H:00}; weekday_pattern log statistic 5.4 > 5.0",
+         "statistic": 5.4, "threshold": 5.0, "window_start": now - pd.Timedelta(days=19),
+         "window_end": now - pd.Timedelta(days=12), "model_version": "ensemble:v0",
+         "evidence": {"ratio_today": 1.12}, "cleared_at": now - pd.Timedelta(days=10)},
+    ]
 
 
 def seed_database(url: str, spec: SeedSpec | None = None) -> dict[str, pd.DataFrame]:

@@ -24,7 +24,7 @@ _NS_PER_DAY = 86_400_000_000_000
 
 
 @lru_cache(maxsize=32)
-def _calendar(country: str, years: tuple[int, ...]) -> frozenset[pd.Timestamp]:
+def _named_calendar(country: str, years: tuple[int, ...]) -> dict[pd.Timestamp, str]:
     import holidays
 
     try:
@@ -33,7 +33,12 @@ def _calendar(country: str, years: tuple[int, ...]) -> frozenset[pd.Timestamp]:
         raise ValueError(
             f"unknown holiday country {country!r}; use an ISO code the 'holidays' library knows, e.g. KR, US, GB"
         ) from exc
-    return frozenset(pd.Timestamp(day) for day in cal)
+    return {pd.Timestamp(day): str(name) for day, name in cal.items()}
+
+
+@lru_cache(maxsize=32)
+def _calendar(country: str, years: tuple[int, ...]) -> frozenset[pd.Timestamp]:
+    return frozenset(_named_calendar(country, years))
 
 
 def holiday_dates(country: str, start: pd.Timestamp, end: pd.Timestamp) -> list[pd.Timestamp]:
@@ -42,6 +47,14 @@ def holiday_dates(country: str, start: pd.Timestamp, end: pd.Timestamp) -> list[
     days = _calendar(country, years)
     lo, hi = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
     return sorted(d for d in days if lo <= d <= hi)
+
+
+def holiday_names(country: str, start: pd.Timestamp, end: pd.Timestamp) -> dict[pd.Timestamp, str]:
+    """The public holidays of ``country`` between ``start`` and ``end`` (inclusive), in date
+    order, each with its name (names of one day joined by "; ")."""
+    years = tuple(range(pd.Timestamp(start).year, pd.Timestamp(end).year + 1))
+    names = _named_calendar(country, years)
+    return {day: names[day] for day in holiday_dates(country, start, end)}
 
 
 def holiday_features(ds: pd.Series | pd.DatetimeIndex, country: str, lead_days: int = LEAD_DAYS) -> pd.DataFrame:

@@ -18,6 +18,7 @@ from fcplan.app.dashboard_server import (
     HEADER,
     PAGES,
     RUNNING,
+    TABLE,
     serve,
 )
 from fcplan.app.seed_db import SeedSpec, seed_database
@@ -86,6 +87,30 @@ def test_when_a_page_is_opened_in_chromium_then_it_renders_its_key_element_and_n
         assert heading in body
     finally:
         _screenshot(page, SHOTS / f"{path or 'network'}.png")
+        page.close()
+
+
+def test_when_a_center_row_is_clicked_on_the_network_page_then_its_center_page_opens(
+    dashboard: str, browser: Browser
+) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(dashboard, wait_until="domcontentloaded", timeout=TIMEOUT_MS)
+        table = page.locator(TABLE).first
+        table.wait_for(state="visible", timeout=TIMEOUT_MS)
+        page.locator(RUNNING).wait_for(state="hidden", timeout=TIMEOUT_MS)
+        page.wait_for_timeout(500)
+        box = table.bounding_box()
+        assert box is not None
+        # The row-selection box at the left of the third center's row (rows and header 35 px high).
+        row, center = 2, SPEC.centers[2]
+        page.mouse.click(box["x"] + 15, box["y"] + 35 * (row + 1) + 17)
+        page.locator(HEADER, has_text=f"Center · {center}").wait_for(state="visible", timeout=TIMEOUT_MS)
+        page.locator(RUNNING).wait_for(state="hidden", timeout=TIMEOUT_MS)
+        assert page.url.rstrip("/").endswith("/center")
+        assert page.locator(EXCEPTION).count() == 0
+    finally:
+        _screenshot(page, SHOTS / "center-from-network.png")
         page.close()
 
 

@@ -93,20 +93,82 @@ def test_when_alerts_are_stored_then_the_alerts_page_shows_the_open_one_with_its
     at = run_page("views/alerts.py")
     assert metric(at, "Open alerts") == "1"
     table = at.dataframe[0].value
-    assert table["kind"].tolist() == ["cusum"] and table["status"].tolist() == ["open"]
-    assert "orders ran 31% above" in texts(at)
-    assert at.json[0].value and '"observed": 1480' in at.json[0].value
+    assert table["kind"].tolist() == ["cusum_up"] and table["status"].tolist() == ["open"]
+    assert table["what"].tolist() == ["orders above forecast (hourly)"]
+    assert "cusum_up log statistic 7.9 > 5.0" in texts(at)
+    assert at.json[0].value and '"orders_today": 1480' in at.json[0].value
 
 
-def test_when_all_alerts_are_shown_then_the_cleared_one_names_the_retrain_after_it(make_database) -> None:
+def test_when_the_demo_data_is_seeded_then_its_alerts_use_the_kinds_the_drift_checks_write(make_database) -> None:
+    from fcplan.dashboard.summaries import ALERT_KINDS
+    from fcplan.models.drift import COVERAGE_DRIFT, OUTSIDE_BAND
+    from fcplan.models.drift_monitor import TESTS
+    from fcplan.storage import make_engine
+    from fcplan.storage.queries import alerts_frame
+
+    url, _ = make_database()
+    real = {*TESTS, OUTSIDE_BAND, COVERAGE_DRIFT}
+    assert set(alerts_frame(make_engine(url))["kind"]) == real
+    assert set(ALERT_KINDS) == real  # every real kind has a label on the pages
+
+
+def test_when_all_alerts_are_shown_then_each_links_only_the_retrain_it_caused(make_database) -> None:
     make_database()
     at = run_page("views/alerts.py")
     at.segmented_control(key="alerts_which").set_value("All").run()
     assert not at.exception, at.exception
     table = at.dataframe[0].value.set_index("kind")
-    assert len(table) == 3
-    assert table.loc["pit_ks", "next retrain"].startswith("promoted: champion's forecasts drifted")
-    assert table.loc["above_p95", "status"] == "daily check"
+    assert len(table) == 5
+    # The decision names FC-PUS among the drifted centers: the cusum_down alert there caused it ...
+    assert table.loc["cusum_down", "retrain"].startswith("promoted: champion's forecasts drifted")
+    # ... not the FC-ICN weekday alert opened before it, nor the FC-PUS alert opened after it.
+    assert table.loc["weekday_pattern", "retrain"] == "" and table.loc["coverage_drift", "retrain"] == ""
+    assert table.loc["outside_band", "status"] == "daily check"
+    assert metric(at, "Alerts that caused a retrain (all)") == "1"
+
+
+def test_when_a_kind_is_picked_then_the_alerts_page_shows_only_that_kind(make_database) -> None:
+    make_database()
+    at = run_page("views/alerts.py")
+    at.segmented_control(key="alerts_which").set_value("All").run()
+    kinds = at.selectbox(key="alerts_kind").options
+    assert set(kinds) == {"All kinds", "orders above forecast (hourly)", "orders below forecast (hourly)",
+                          "weekday pattern changed (hourly)", "day outside the forecast band (daily)",
+                          "band coverage drifted (daily)"}
+    at.selectbox(key="alerts_kind").set_value("weekday pattern changed (hourly)").run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert table["kind"].tolist() == ["weekday_pattern"]
+    assert "decided without it" in texts(at)
+
+
+def test_when_a_center_row_is_selected_on_the_network_page_then_its_center_page_opens(make_database) -> None:
+    make_database()
+    at = run_page("views/network.py")
+    assert at.sidebar.selectbox[0].value == "FC-ICN"
+    row = at.dataframe[0].value["center"].tolist().index("FC-PUS")
+    at.session_state["network_pick"] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception, at.exception
+    assert [h.value for h in at.header] == ["Center · FC-PUS"]
+    assert at.sidebar.selectbox[0].value == "FC-PUS"
+
+
+def test_when_holidays_fall_in_the_horizon_then_the_center_page_names_them(make_database, monkeypatch) -> None:
+    import fcplan.core.calendar as calendar
+
+    make_database()
+    today = pd.Timestamp.now(tz="Asia/Seoul").tz_localize(None).normalize()
+    days = {today - pd.Timedelta(days=10): "Founding Day", today + pd.Timedelta(days=3): "Harvest Festival"}
+    monkeypatch.setattr(
+        calendar, "holiday_names", lambda country, start, end: {d: n for d, n in days.items() if start <= d <= end}
+    )
+    at = run_page("views/center.py")
+    said = texts(at)
+    coming = f"**{today + pd.Timedelta(days=3):%a %d %b}** Harvest Festival"
+    assert f"Public holidays in the forecast horizon: {coming}" in said
+    assert f"Public holidays in the plan: {coming}" in said
+    assert "past: " in said and "Founding Day" in said
 
 
 def test_when_runs_are_stored_then_the_models_page_shows_champion_challenger_history_and_correlation(

@@ -74,15 +74,29 @@ def test_when_accuracy_is_scored_then_coverage_and_wape_follow_the_actuals() -> 
     assert weekly["WAPE"].iloc[1] == pytest.approx(50 / 710)
 
 
-def test_when_alerts_precede_decisions_then_each_gets_the_first_retrain_after_it() -> None:
-    alerts = pd.DataFrame({"alert_id": ["a", "b", "c"],
-                           "created_at": pd.to_datetime(["2026-03-01 10:00", "2026-03-02 09:00", "2026-03-05 00:00"])})
+def test_when_a_decision_names_an_alerts_center_then_only_that_alert_is_linked_to_it() -> None:
+    alerts = pd.DataFrame({"alert_id": ["a", "b", "c", "d"], "center_id": ["FC-1", "FC-2", "FC-1", "FC-3"],
+                           "created_at": pd.to_datetime(["2026-03-01 10:00", "2026-03-01 10:30", "2026-03-05 00:00",
+                                                         "2026-03-01 09:00"])})
     decisions = pd.DataFrame({"created_at": pd.to_datetime(["2026-03-01 11:00", "2026-03-02 04:00"]),
-                              "challenger_run_id": ["r1", "r2"], "promoted": [True, False],
-                              "reason": ["drifted", "kept"]})
-    joined = s.next_retrain(alerts, decisions).set_index("alert_id")
-    assert joined.loc["a", "challenger_run_id"] == "r1"
-    assert pd.isna(joined.loc["b", "challenger_run_id"]) and pd.isna(joined.loc["c", "retrain_at"])
+                              "challenger_run_id": ["r1", "r2"], "promoted": [False, True],
+                              "reason": ["champion kept: no challenger beat it by 2% on at least 3 days",
+                                         "champion's forecasts drifted (open alerts for ['FC-2', 'FC-3'])"],
+                              "evidence": [{}, {"champion": "r0"}]})
+    joined = s.alert_retrains(alerts, decisions).set_index("alert_id")
+    # a: the next decision kept the champion without naming FC-1: not caused by it.
+    assert not joined.loc["a", "caused"] and pd.isna(joined.loc["a", "challenger_run_id"])
+    assert joined.loc["a", "next_reason"].startswith("champion kept")
+    # b, d: the decision naming their centers, not merely the first one after them.
+    assert joined.loc["b", "caused"] and joined.loc["b", "challenger_run_id"] == "r2"
+    assert joined.loc["d", "challenger_run_id"] == "r2"
+    assert not joined.loc["c", "caused"] and pd.isna(joined.loc["c", "next_at"])
+
+
+def test_when_the_evidence_lists_the_alerted_centers_then_it_decides_over_the_reason() -> None:
+    assert s.alerted_centers("champion's forecasts drifted (open alerts for ['FC-1'])", {}) == ["FC-1"]
+    assert s.alerted_centers("anything", {"alerted": ["FC-9"]}) == ["FC-9"]
+    assert s.alerted_centers("champion stale: its data ends 9 days ago (limit 7)", None) == []
 
 
 def test_when_two_members_fail_on_the_same_windows_then_their_errors_correlate() -> None:
