@@ -95,7 +95,7 @@ def test_when_alerts_are_stored_then_the_alerts_page_shows_the_open_one_with_its
     table = at.dataframe[0].value
     assert table["kind"].tolist() == ["cusum_up"] and table["status"].tolist() == ["open"]
     assert table["what"].tolist() == ["orders above forecast (hourly)"]
-    assert "cusum_up log statistic 7.9 > 5.0" in texts(at)
+    assert "cusum_up log statistic 8.4 > 7.0" in texts(at)
     assert at.json[0].value and '"orders_today": 1480' in at.json[0].value
 
 
