@@ -116,6 +116,12 @@ def summary(frames: list[pd.DataFrame]) -> dict[str, float]:
     out = {k: round(v, 3) for k, v in band_coverage(y, q, LEVELS).items()}
     out["wql"] = round(float(np.mean([wql(f[Y].to_numpy("float64"), f[COLS].to_numpy("float64"), LEVELS)
                                       for f in frames])), 4)
+    # the points of one window share its shocks: the spread of the windows' own coverage says how
+    # far one window's figure strays from the pooled one
+    per_window = [band_coverage(f[Y].to_numpy("float64"), f[COLS].to_numpy("float64"), LEVELS)["coverage_80"]
+                  for f in frames]
+    out["coverage_80_window_min"] = round(float(min(per_window)), 3)
+    out["coverage_80_window_max"] = round(float(max(per_window)), 3)
     return out
 
 
