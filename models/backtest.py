@@ -1,5 +1,12 @@
-"""Rolling-origin backtest: K windows of ``horizon`` steps, step ``horizon``, the
-last one ending at the last observation of the panel.
+"""Rolling-origin backtest: K windows of ``horizon`` steps, step ``horizon``, on a
+calendar grid.
+
+The cutoffs are fixed calendar points: every ``horizon``-th step counted from
+:data:`GRID_ANCHOR`. The last window is the newest grid window that ends at or
+before the last observation, so two runs made a day (a few steps) apart share
+their windows (all of them, or all but the newest once the grid moves on) and
+can be compared on exactly the same ones (:func:`window_cutoffs`). Up to
+``horizon - 1`` newest steps are therefore in no window (the final fit uses them).
 
 Window ``w`` (0 = oldest) trains on every row with ``ds <= cutoff_w`` and is
 scored on the next ``horizon`` steps of each series. Known-future covariates of
@@ -54,6 +61,45 @@ class WindowResult:
     error: str | None = None
 
 
+#: The origin of the backtest grid (a Monday at midnight): cutoffs are whole numbers of
+#: ``horizon`` steps after it.
+GRID_ANCHOR = pd.Timestamp("1900-01-01")
+
+
+def _steps_since_anchor(last: pd.Timestamp, offset: pd.DateOffset) -> int:
+    """Whole ``offset`` steps from :data:`GRID_ANCHOR` (in ``last``'s zone) to ``last``."""
+    anchor = GRID_ANCHOR.tz_localize(last.tz) if last.tz is not None else GRID_ANCHOR
+    try:
+        delta = pd.Timedelta(offset)
+    except (TypeError, ValueError):  # calendar offsets (months, business days): count them
+        return len(pd.date_range(offset.rollforward(anchor), last, freq=offset)) - 1
+    return int((last - anchor) // delta)
+
+
+def grid_lag(first: pd.Timestamp, last: pd.Timestamp, horizon: int, freq: str) -> int:
+    """Steps from the newest grid cutoff whose window ends by ``last`` back to ``last``
+    (``horizon`` to ``2 * horizon - 1``); for a history from ``first`` too short to train
+    even that window on ``horizon`` steps, ``horizon`` (the newest window, off the grid)."""
+    if horizon < 1:
+        raise ValueError(f"horizon must be at least 1, got {horizon}")
+    offset = pd.tseries.frequencies.to_offset(freq)
+    n_last = _steps_since_anchor(pd.Timestamp(last), offset)
+    lag = n_last - ((n_last - horizon) // horizon) * horizon
+    steps = len(pd.date_range(first, last, freq=offset))
+    return lag if steps - lag >= horizon else horizon
+
+
+def window_cutoffs(
+    first: pd.Timestamp, last: pd.Timestamp, horizon: int, windows: int, freq: str
+) -> list[pd.Timestamp]:
+    """The cutoffs (oldest first) of ``windows`` backtest windows of a panel observed from
+    ``first`` to ``last``: the same for every panel ending within one grid step (once its
+    history holds one grid window and ``horizon`` steps of training before it)."""
+    offset = pd.tseries.frequencies.to_offset(freq)
+    lag = grid_lag(first, last, horizon, freq)
+    return [pd.Timestamp(last) - offset * (lag + (windows - 1 - w) * horizon) for w in range(windows)]
+
+
 def usable_windows(panel: pd.DataFrame, horizon: int, windows: int, freq: str) -> int:
     """How many of ``windows`` rolling windows leave the oldest cutoff at least
     ``horizon`` steps of training data (0 when not even one does).
@@ -63,20 +109,20 @@ def usable_windows(panel: pd.DataFrame, horizon: int, windows: int, freq: str) -
     first days of a demo) instead of failing every retrain until it has grown.
     """
     offset = pd.tseries.frequencies.to_offset(freq)
-    steps = len(pd.date_range(panel[DS].min(), panel[DS].max(), freq=offset))
-    return max(0, min(windows, (steps - horizon) // horizon))
+    first, last = panel[DS].min(), panel[DS].max()
+    steps = len(pd.date_range(first, last, freq=offset))
+    return max(0, min(windows, (steps - grid_lag(first, last, horizon, freq)) // horizon))
 
 
 def make_splits(panel: pd.DataFrame, horizon: int, windows: int, freq: str) -> list[Split]:
-    """The ``windows`` rolling-origin splits of a validated panel (``unique_id, ds, y`` + covariates)."""
+    """The ``windows`` rolling-origin splits of a validated panel (``unique_id, ds, y`` + covariates),
+    their cutoffs on the calendar grid (:func:`window_cutoffs`)."""
     if windows < 1:
         raise ValueError(f"windows must be at least 1, got {windows}")
-    offset = pd.tseries.frequencies.to_offset(freq)
-    last = panel[DS].max()
+    first, last = panel[DS].min(), panel[DS].max()
     covs = covariate_columns(panel)
     splits = []
-    for w in range(windows):
-        cutoff = last - offset * ((windows - w) * horizon)
+    for w, cutoff in enumerate(window_cutoffs(first, last, horizon, windows, freq)):
         train = panel[panel[DS] <= cutoff].reset_index(drop=True)
         if train.empty:
             raise PanelError(
@@ -91,9 +137,7 @@ def make_splits(panel: pd.DataFrame, horizon: int, windows: int, freq: str) -> l
     return splits
 
 
-def score_frame(
-    forecast: pd.DataFrame, panel: pd.DataFrame, train: pd.DataFrame, season: int
-) -> pd.DataFrame:
+def score_frame(forecast: pd.DataFrame, panel: pd.DataFrame, train: pd.DataFrame, season: int) -> pd.DataFrame:
     """Attach the actual ``y`` (NaN where the panel has no row) and each series' MASE scale."""
     out = forecast.merge(panel[[*KEYS, Y]], on=KEYS, how="left")
     scales = train.groupby(UNIQUE_ID, sort=False)[Y].agg(lambda s: seasonal_scale(s.to_numpy(), season))
@@ -160,9 +204,7 @@ def stack_predictions(
     ok = [r for r in results if r.forecast is not None]
     names = list(dict.fromkeys(r.model for r in ok))
     keys = ["window", *KEYS]
-    frames = {
-        name: pd.concat([r.forecast.assign(window=r.window) for r in ok if r.model == name]) for name in names
-    }
+    frames = {name: pd.concat([r.forecast.assign(window=r.window) for r in ok if r.model == name]) for name in names}
     base = None
     for frame in frames.values():
         idx = frame[keys]
@@ -173,10 +215,7 @@ def stack_predictions(
     first = frames[names[0]]
     base = base.merge(first[[*keys, ACTUAL, SCALE]], on=keys, how="left")
     preds = np.stack(
-        [
-            base[keys].merge(frames[n], on=keys, how="left")[list(quantile_cols)].to_numpy("float64")
-            for n in names
-        ]
+        [base[keys].merge(frames[n], on=keys, how="left")[list(quantile_cols)].to_numpy("float64") for n in names]
     )
     return names, preds, base
 

@@ -1,13 +1,16 @@
 """Champion and challenger: which forecast run the planner and the drift monitor use.
 
-Pure. Every new run starts as a challenger. Runs are compared on the same days:
-the complete days after both were made (each run's forecasts for those days
-were issued before the day, so the comparison is out of sample and the windows
-are fixed by the calendar, not by each run's own backtest). A challenger with
-at least ``min_days`` such days replaces the champion if its wQL is lower by
-the relative ``margin``; a stale champion (data older than ``max_age_days``), a
-broken one (it does not cover every center up to tomorrow) or one whose
-forecasts drifted (open alerts) is replaced at once by the newest challenger
+Pure. Every new run starts as a challenger. Runs are compared on exactly the
+same evidence: their backtest windows that share a cutoff (the cutoffs lie on a
+calendar grid, :func:`fcplan.models.backtest.window_cutoffs`, so runs made days
+apart share most windows; :func:`backtest_scores`), or, for a pair that shares
+none, the complete days after both were made (:func:`live_scores`: each run's
+forecasts for those days were issued before the day, so it is out of sample).
+A challenger with at least ``min_windows`` shared windows (``min_days`` days)
+replaces the champion if its wQL is lower by the relative ``margin``; the
+decision names the windows (days) it used. A stale champion (data older than
+``max_age_days``), a broken one (it does not cover every center up to tomorrow)
+or one whose forecasts drifted (open alerts) is replaced at once by the newest challenger
 (the one that has seen the most recent data).
 Every decision carries its evidence.
 """
@@ -19,6 +22,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -28,6 +32,17 @@ from fcplan.models.drift import forecast_levels
 from fcplan.models.metrics import wql
 
 CHAMPION, CHALLENGER, RETIRED = "champion", "challenger", "retired"
+DAYS, WINDOWS = "days", "backtest windows"
+
+
+class Score(NamedTuple):
+    """A run's wQL on ``n`` days or backtest windows (``unit``), named in ``on`` (ISO dates:
+    the days, or the windows' cutoffs)."""
+
+    wql: float
+    n: int
+    on: tuple[str, ...] = ()
+    unit: str = DAYS
 
 
 @dataclass(frozen=True)
@@ -54,9 +69,25 @@ def run_version(config: Mapping[str, object], data_start: date, data_end: date) 
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def backtest_scores(boards: Mapping[str, Mapping[str, float]]) -> dict[tuple[str, str], Score]:
+    """wQL of pairs of runs on their shared backtest windows.
+
+    ``boards``: run id -> {window cutoff (ISO date) -> the run's wQL on that window}.
+    For each ordered pair ``(a, b)`` sharing at least one cutoff: a's mean wQL over
+    exactly the shared windows.
+    """
+    out: dict[tuple[str, str], Score] = {}
+    for a, mine in boards.items():
+        for b, theirs in boards.items():
+            shared = tuple(sorted(set(mine) & set(theirs)))
+            if shared:
+                out[(a, b)] = Score(float(np.mean([mine[c] for c in shared])), len(shared), shared, WINDOWS)
+    return out
+
+
 def live_scores(
     forecasts: pd.DataFrame, actuals: pd.DataFrame, runs: Sequence[RunInfo], today: date, window_days: int = 14
-) -> dict[tuple[str, str], tuple[float, int]]:
+) -> dict[tuple[str, str], Score]:
     """wQL of pairs of runs on the same complete days.
 
     ``forecasts``: ``run_id, unique_id, ds`` + quantile columns; ``actuals``:
@@ -80,22 +111,21 @@ def live_scores(
             days = grp[grp[DS] > after]
             if days.empty:
                 continue
-            out[(a.run_id, b.run_id)] = (
-                wql(days[Y].to_numpy(), days[cols].to_numpy(), levels),
-                int(days[DS].nunique()),
-            )
+            on = tuple(str(d.date()) for d in sorted(days[DS].unique()))
+            out[(a.run_id, b.run_id)] = Score(wql(days[Y].to_numpy(), days[cols].to_numpy(), levels), len(on), on)
     return out
 
 
 def decide(
     champion: RunInfo | None,
     challengers: Sequence[RunInfo],
-    scores: Mapping[tuple[str, str], tuple[float, int]],
+    scores: Mapping[tuple[str, str], Score],
     today: date,
     alerted_centers: Iterable[str] = (),
     margin: float = 0.02,
     max_age_days: int = 7,
     min_days: int = 3,
+    min_windows: int = 1,
 ) -> Decision:
     """The champion for ``today`` (see the module docstring). ``challengers``: newest last."""
     if not challengers:
@@ -105,9 +135,10 @@ def decide(
         return Decision(newest.run_id, "no champion yet: the first run becomes champion", {})
     evidence: dict = {"champion": champion.run_id, "champion_data_end": str(champion.data_end)}
     fresh = [c for c in challengers if (pd.Timestamp(today) - pd.Timestamp(c.data_end)).days <= max_age_days]
-    ranked = _ranked(champion, fresh, scores, min_days)
+    ranked = _ranked(champion, fresh, scores, {DAYS: min_days, WINDOWS: min_windows})
     evidence["comparisons"] = [
-        {"challenger": r, "wql": round(c, 5), "champion_wql": round(ch, 5), "days": n} for r, c, ch, n in ranked
+        {"challenger": r, "wql": round(c.wql, 5), "champion_wql": round(ch.wql, 5), c.unit: list(c.on)}
+        for r, c, ch in ranked
     ]
     missing = sorted(newest.centers - champion.centers)
     tomorrow = pd.Timestamp(today) + pd.Timedelta(days=1)
@@ -123,24 +154,31 @@ def decide(
         return Decision(newest.run_id, f"champion's forecasts drifted (open alerts for {alerted})", evidence)
     if age > max_age_days:
         return Decision(newest.run_id, f"champion stale: its data ends {age} days ago (limit {max_age_days})", evidence)
-    for run_id, chall, champ, days in ranked:
-        if chall <= champ * (1 - margin):
+    for run_id, chall, champ in ranked:
+        if chall.wql <= champ.wql * (1 - margin):
+            on = ", ".join(chall.on) if chall.unit == WINDOWS else f"{chall.on[0]}..{chall.on[-1]}"
             return Decision(
                 run_id,
-                f"challenger beat the champion on the same {days} days: wQL {chall:.4f} vs {champ:.4f} "
-                f"(margin {margin:.0%})",
+                f"challenger beat the champion on the same {chall.n} {chall.unit} ({on}): "
+                f"wQL {chall.wql:.4f} vs {champ.wql:.4f} (margin {margin:.0%})",
                 evidence,
             )
-    return Decision(None, f"champion kept: no challenger beat it by {margin:.0%} on at least {min_days} days", evidence)
+    return Decision(
+        None,
+        f"champion kept: no challenger beat it by {margin:.0%} on at least {min_windows} shared backtest "
+        f"windows or {min_days} days",
+        evidence,
+    )
 
 
 def _ranked(
-    champion: RunInfo, challengers: Sequence[RunInfo], scores: Mapping, min_days: int
-) -> list[tuple[str, float, float, int]]:
-    """Challengers with enough shared days: ``(run_id, its wQL, champion's wQL, days)``, best first."""
+    champion: RunInfo, challengers: Sequence[RunInfo], scores: Mapping[tuple[str, str], Score], need: Mapping[str, int]
+) -> list[tuple[str, Score, Score]]:
+    """Challengers scored on the same (and enough) windows or days as the champion:
+    ``(run_id, its score, the champion's)``, best first."""
     rows = []
     for c in challengers:
         mine, theirs = scores.get((c.run_id, champion.run_id)), scores.get((champion.run_id, c.run_id))
-        if mine and theirs and mine[1] >= min_days and mine[1] == theirs[1]:
-            rows.append((c.run_id, mine[0], theirs[0], mine[1]))
-    return sorted(rows, key=lambda r: r[1] / r[2] if r[2] > 0 else np.inf)
+        if mine and theirs and mine.n >= need[mine.unit] and (mine.on, mine.unit) == (theirs.on, theirs.unit):
+            rows.append((c.run_id, mine, theirs))
+    return sorted(rows, key=lambda r: r[1].wql / r[2].wql if r[2].wql > 0 else np.inf)

@@ -8,6 +8,12 @@ that was issued for it (the newest run made before the day: ``as_issued``),
 and the learned intraday profile of the ``learn_days`` before. Publishing and
 the webhook are callbacks, so no Kafka client is needed here; the retrain
 trigger is debounced per center.
+
+The loop is incremental: it keeps each center's hourly counts of the learning
+window and reads only the hours from its last call's end on (that hour and
+later ones may have been incomplete then), dropping hours older than the
+window; ``incremental=False`` re-reads the whole window every call (the same
+alarms, as long as stored hours do not change after they are complete).
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ class DriftLoop:
         debounce_hours: float = 6.0,
         learn_days: int = 28,
         backfill_hours: int = 48,
+        incremental: bool = True,
     ) -> None:
         # ``tz``: one zone for every center, or each center's own (its local hours and days)
         self.engine = engine
@@ -55,6 +62,9 @@ class DriftLoop:
         self.debounce = TriggerDebounce(debounce_hours)
         self.learn_days, self.backfill_hours = learn_days, backfill_hours
         self._fed_until: dict[str, pd.Timestamp] = {}  # per center: UTC hour start not yet fed
+        self.incremental = incremental
+        self._hours: dict[str, pd.DataFrame] = {}  # per center: ``ds, y, hour_utc`` of the learning window
+        self._read_from: pd.Timestamp | None = None  # UTC hour from which stored hours are read next
         self.payloads: list[dict] = []  # every alert record handled, as on the forecast-alerts topic
         for alert in open_alerts(engine):  # a restart (or a one-shot run) continues their lifecycle
             self.monitor.restore(alert)
@@ -64,15 +74,13 @@ class DriftLoop:
         end = pd.Timestamp(now).tz_convert(UTC).tz_localize(None).floor("h")
         first = end - pd.Timedelta(hours=self.backfill_hours)
         learn_from = first - pd.Timedelta(days=self.learn_days + 1)
-        hourly = q.hourly_orders(
-            self.engine, self.locales.timezone, since=learn_from.to_pydatetime(), zones=self.locales.zones
-        )
+        hourly = self._hourly(learn_from, end)
         runs = q.issued_forecasts(self.engine, (first - pd.Timedelta(days=1)).date())
         champions = past_champions(self.engine)
         if champions:  # judge each day by the champion of its time, not by every challenger
             runs = runs[runs["run_id"].isin(champions)]
         issued = as_issued(runs)
-        if hourly.empty or issued.empty:
+        if not hourly or issued.empty:
             return []
         levels = forecast_levels(issued)
         names = [c for c in issued.columns if c in {f"{lv:g}" for lv in levels}]
@@ -81,7 +89,7 @@ class DriftLoop:
             for u, d, run, *vals in issued[[UNIQUE_ID, DS, "run_id", *names]].itertuples(index=False)
         }
         events: list[AlertEvent] = []
-        for uid, grp in hourly.groupby(UNIQUE_ID, sort=True):
+        for uid, grp in sorted(hourly.items()):
             start = max(self._fed_until.get(uid, first), first)
             if start >= end:
                 continue
@@ -101,6 +109,24 @@ class DriftLoop:
         for event in events:
             self._handle(event)
         return events
+
+    def _hourly(self, learn_from: pd.Timestamp, end: pd.Timestamp) -> dict[str, pd.DataFrame]:
+        """Each center's stored hours from ``learn_from`` on (UTC): only those from the last
+        call's ``end`` on are read; older ones come from the state, trimmed to the window."""
+        full = not self.incremental or self._read_from is None or self._read_from <= learn_from
+        since = learn_from if full else self._read_from
+        new = q.hourly_orders(self.engine, self.locales.timezone, since=since.to_pydatetime(), zones=self.locales.zones)
+        fresh = {str(u): g[[DS, Y, "hour_utc"]] for u, g in new.groupby(UNIQUE_ID, sort=False)}
+        if full:
+            self._hours = fresh
+        else:
+            for uid in set(self._hours) | set(fresh):
+                kept = self._hours.get(uid, fresh.get(uid))
+                kept = kept[(kept["hour_utc"] >= learn_from) & (kept["hour_utc"] < since)]
+                parts = [p for p in (kept, fresh.get(uid)) if p is not None and not p.empty]
+                self._hours[uid] = pd.concat(parts, ignore_index=True) if parts else kept
+        self._read_from = end
+        return {u: g for u, g in self._hours.items() if not g.empty}
 
     def _handle(self, event: AlertEvent) -> None:
         payload = alert_payload(event, utcnow())

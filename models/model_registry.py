@@ -3,7 +3,9 @@
 Every stored run gets its version (hash of config and data window), its data
 window's start and the status ``challenger``; :func:`promote` then applies
 :func:`fcplan.models.champion.decide` and logs the decision with its evidence in
-``model_decisions``. The fitted ensemble is pickled into ``model_artifacts`` so
+``model_decisions``: champion and challengers are scored on exactly their shared
+backtest windows (the leaderboard's per-window ensemble wQL, each window named by
+its calendar cutoff, :func:`backtest_boards`). The fitted ensemble is pickled into ``model_artifacts`` so
 a restart, a plan or a what-if forecasts again without refitting
 (:func:`load_model`). Only runs made by this code base should be loaded: a
 pickle runs code when it is read.
@@ -21,10 +23,21 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, select, update
 
-from fcplan.models.champion import CHALLENGER, CHAMPION, RETIRED, Decision, RunInfo, decide, live_scores, run_version
+from fcplan.models.backtest import window_cutoffs
+from fcplan.models.champion import (
+    CHALLENGER,
+    CHAMPION,
+    RETIRED,
+    Decision,
+    RunInfo,
+    backtest_scores,
+    decide,
+    live_scores,
+    run_version,
+)
 from fcplan.storage import queries as q
 from fcplan.storage import upsert, utcnow
-from fcplan.storage.schema import forecast_runs, forecasts, model_artifacts, model_decisions
+from fcplan.storage.schema import forecast_runs, forecasts, leaderboard, model_artifacts, model_decisions
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +87,48 @@ def _run_infos(engine: Engine, statuses: Iterable[str]) -> list[RunInfo]:
     return infos
 
 
+def backtest_boards(engine: Engine, run_ids: Iterable[str]) -> dict[str, dict[str, float]]:
+    """Per run: {window cutoff (ISO date) -> the ensemble's wQL on that backtest window}
+    (the best-weighted member's where a run has no ensemble rows).
+
+    A run's windows are the :func:`fcplan.models.backtest.window_cutoffs` of its data window,
+    its number of steps (today and ``horizon`` days, as :func:`fcplan.models.retrain.retrain`
+    forecasts) and its number of windows.
+    """
+    ids = list(run_ids)
+    with engine.connect() as conn:
+        runs = {
+            r: (s, d, h)
+            for r, s, d, h in conn.execute(
+                select(
+                    forecast_runs.c.run_id,
+                    forecast_runs.c.data_start,
+                    forecast_runs.c.data_end,
+                    forecast_runs.c.horizon,
+                ).where(forecast_runs.c.run_id.in_(ids))
+            ).all()
+        }
+        rows = conn.execute(
+            select(
+                leaderboard.c.run_id, leaderboard.c.model, leaderboard.c.window, leaderboard.c.wql, leaderboard.c.weight
+            ).where(leaderboard.c.run_id.in_(ids), leaderboard.c.window >= 0)
+        ).all()
+    board = pd.DataFrame(rows, columns=["run_id", "model", "window", "wql", "weight"])
+    out: dict[str, dict[str, float]] = {}
+    for run_id, part in board.groupby("run_id", sort=False):
+        if run_id not in runs or part["wql"].isna().all():
+            continue
+        best = "ensemble" if (part["model"] == "ensemble").any() else part.sort_values("weight").iloc[-1]["model"]
+        part = part[part["model"] == best].dropna(subset=["wql"])
+        data_start, data_end, horizon = runs[run_id]
+        if data_start is None:  # stored before the registry: its windows are unknown
+            continue
+        n = int(part["window"].max()) + 1
+        cutoffs = window_cutoffs(pd.Timestamp(data_start), pd.Timestamp(data_end), horizon + 1, n, "D")
+        out[run_id] = {str(cutoffs[int(w)].date()): float(v) for w, v in zip(part["window"], part["wql"], strict=True)}
+    return out
+
+
 def promote(
     engine: Engine,
     tz: str,
@@ -83,9 +138,11 @@ def promote(
     max_age_days: int = 7,
     min_days: int = 3,
     window_days: int = 14,
+    min_windows: int = 1,
 ) -> Decision:
     """Decide the champion for ``today`` among the champion and the challengers, write the
-    statuses and log the decision with its evidence."""
+    statuses and log the decision with its evidence (the backtest windows or days each
+    comparison used)."""
     infos = _run_infos(engine, [CHAMPION, CHALLENGER])
     champions = [r for r in infos if r.run_id in _with_status(engine, CHAMPION)]
     champion = champions[-1] if champions else None
@@ -94,7 +151,10 @@ def promote(
     issued = q.issued_forecasts(engine, since.date())
     actuals = q.daily_orders(engine, tz, complete_before=today)
     scores = live_scores(issued.drop(columns=["data_end"], errors="ignore"), actuals, infos, today, window_days)
-    decision = decide(champion, challengers, scores, today, alerted_centers, margin, max_age_days, min_days)
+    scores.update(backtest_scores(backtest_boards(engine, [r.run_id for r in infos])))  # windows before days
+    decision = decide(
+        champion, challengers, scores, today, alerted_centers, margin, max_age_days, min_days, min_windows
+    )
     stale_before = pd.Timestamp(today) - pd.Timedelta(days=window_days)
     with engine.begin() as conn:
         if decision.winner is not None:

@@ -199,9 +199,10 @@ def apply_intraday(
         plan.loc[mask, "packers"] = names.map(by_shift["packers"]).to_numpy()
         fresh = names.map(by_shift["status"]).eq(NOT_STARTED).to_numpy()
         idx = plan.index[mask][fresh]
-        plan.loc[idx, "orders_planned"] = plan.loc[idx, SHIFT].map(by_shift["orders_planned"]).to_numpy()
-        rate = {s.name: center.productivity(s) for s in center.shifts}
-        plan.loc[idx, "packer_hours"] = plan.loc[idx, "orders_planned"] / plan.loc[idx, SHIFT].map(rate)
+        if len(idx):  # every shift started: nothing left to re-plan (an empty str map would not divide)
+            plan.loc[idx, "orders_planned"] = plan.loc[idx, SHIFT].map(by_shift["orders_planned"]).to_numpy()
+            rate = {s.name: center.productivity(s) for s in center.shifts}
+            plan.loc[idx, "packer_hours"] = plan.loc[idx, "orders_planned"] / plan.loc[idx, SHIFT].map(rate)
         changes.append(table.assign(**{UNIQUE_ID: center_id}))
     out = (pd.concat(changes, ignore_index=True) if changes
            else pd.DataFrame(columns=[*INTRADAY_COLUMNS, UNIQUE_ID]))

@@ -9,6 +9,11 @@ the simulator writes hourly counts where the worker would (``center_hourly``),
 so weeks run in minutes. ``speed=0`` runs as fast as the work allows; a
 positive speed paces the clock (simulated seconds per wall second) so the
 dashboard can watch it. ``shifts`` inject demand changes (``--shift``).
+
+The simulator's promotion calendar drives the demand uplift of the simulated
+hours, and each promotion is stored as the worker would store it from the
+``promotions`` topic when it is announced (and again when cancelled), so the
+retrainer's promotion regressors and the dashboard see what was known then.
 """
 
 from __future__ import annotations
@@ -23,8 +28,10 @@ from datetime import time as clock_time
 import pandas as pd
 from sqlalchemy import Engine
 
+from fcplan.app.simulate import LOOKAHEAD, promotion_events
 from fcplan.app.simulated_centers import simulation_locales
 from fcplan.core.clock import SimulatedClock, local_today
+from fcplan.core.contracts import Promotion
 from fcplan.core.locales import Locales
 from fcplan.core.panel import DS, UNIQUE_ID, Y
 from fcplan.core.settings import ForecastSettings, Settings
@@ -35,11 +42,12 @@ from fcplan.models.retrain import retrain
 from fcplan.models.schedule import DEFAULT_RETRAIN_AT, daily_due
 from fcplan.planner.centers import configured_centers, configured_locales
 from fcplan.planner.runner import make_plan
-from fcplan.simulator import make_centers
+from fcplan.simulator import make_centers, make_promotions
 from fcplan.simulator.hourly import sample_hourly_counts
 from fcplan.simulator.shifts import Shift
 from fcplan.storage import upsert, utcnow
 from fcplan.storage.schema import center_hourly, clock_state
+from fcplan.streams.sink import store_promotions
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +79,7 @@ class LoopSummary:
     decisions: list[str] = field(default_factory=list)
     promotions: int = 0
     plans: int = 0
+    promotions_stored: int = 0  # promotion versions (announcements, cancellations) stored
     alerts_opened: list[str] = field(default_factory=list)
     alerts_cleared: list[str] = field(default_factory=list)
     wall_seconds: float = 0.0
@@ -84,6 +93,7 @@ class LoopSummary:
             "decisions": len(self.decisions),
             "champion_changes": self.promotions,
             "plans": self.plans,
+            "promotions_stored": self.promotions_stored,
             "alerts_opened": self.alerts_opened,
             "alerts_cleared": self.alerts_cleared,
             "wall_seconds": round(self.wall_seconds, 1),
@@ -125,6 +135,12 @@ class SimulatedLoop:
         self.clock = SimulatedClock(self.start.to_pydatetime(), speed=0)
         self.centers = make_centers(cfg.centers, seed=cfg.seed, scale=cfg.scale)
         self.locales = simulation_locales(settings)  # each center's own clock when a centers file says so
+        history_start = self.start - pd.Timedelta(days=cfg.history_days)
+        self.promotions = make_promotions(
+            self.centers, history_start, self.start + pd.Timedelta(days=cfg.days) + LOOKAHEAD, seed=cfg.seed,
+            tz=self.tz, locales=self.locales,
+        )
+        self._promotion_events = promotion_events(self.promotions)  # announcements and cancellations, in time
         self.forecast_cfg: ForecastSettings = settings.forecast.model_copy(update={"models": cfg.models})
         self._alerted: set[str] = set()
         url = settings.forecast.alert_webhook
@@ -146,7 +162,8 @@ class SimulatedLoop:
         (a history's first day is whole in every zone)."""
         pad = pd.Timedelta(days=1) if self.locales is not None else pd.Timedelta(0)
         counts = sample_hourly_counts(
-            self.centers, [], (lo - pad).tz_localize(None), (hi + pad).tz_localize(None), self.cfg.seed, self.tz,
+            self.centers, self.promotions, (lo - pad).tz_localize(None), (hi + pad).tz_localize(None), self.cfg.seed,
+            self.tz,
             self.cfg.shifts, locales=self.locales, utc=True,
         )
         first = lo
@@ -160,7 +177,9 @@ class SimulatedLoop:
         started = time.perf_counter()
         history_start = self.start - pd.Timedelta(days=self.cfg.history_days)
         store_hours(self.engine, self._counts(history_start, self.start, whole_first_day=True), self.tz)
-        self.say(f"backfilled {self.cfg.history_days} days of hourly orders for {len(self.centers)} centers")
+        self._store_promotions_until(self.start)
+        self.say(f"backfilled {self.cfg.history_days} days of hourly orders for {len(self.centers)} centers "
+                 f"and {self.summary.promotions_stored} promotion announcements")
         last_daily = None
         for day in range(self.cfg.days):
             day_start = self.start + pd.Timedelta(days=day)
@@ -169,6 +188,7 @@ class SimulatedLoop:
                 self._pace()
                 store_hours(self.engine, hours[hours[DS] == hour], self.tz)
                 now = self.clock.advance(timedelta(hours=1))
+                self._store_promotions_until(now)
                 self._publish_clock(now)
                 for event in self.drift.run_once(now):
                     label = f"{event.center_id} {event.test} at {event.window_end:%Y-%m-%d %H:00}"
@@ -184,6 +204,14 @@ class SimulatedLoop:
             self.webhook.close()
         self.summary.wall_seconds = time.perf_counter() - started
         return self.summary
+
+    def _store_promotions_until(self, moment: datetime) -> None:
+        """Store the promotion versions announced (or cancelled) by ``moment``, as the worker would."""
+        due = []
+        while self._promotion_events and self._promotion_events[0][0] <= moment:
+            due.append(Promotion.model_validate(self._promotion_events.pop(0)[2]))
+        if due:
+            self.summary.promotions_stored += store_promotions(self.engine, due).stored
 
     def _publish_clock(self, now: datetime) -> None:
         """Store the simulated now: the dashboard's "today" follows it."""

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from fcplan.app.loop import LoopConfig, run_simulated_loop, shifts_from_specs
+from fcplan.core.locales import Locales
 from fcplan.core.settings import Settings
 from fcplan.storage import make_engine
 from fcplan.storage import queries as q
@@ -139,8 +140,9 @@ def test_the_loop_simulates_each_center_on_the_centers_file_s_clock(sqlite_url: 
     assert history.groupby("unique_id")["ds"].min()["FC-BUSAN"] == lo - pd.Timedelta(days=2)
     store_hours(engine, hours, TZ)
     with engine.connect() as conn:
-        rows = conn.execute(select(center_hourly.c.hour, center_hourly.c.orders).where(
-            center_hourly.c.center_id == "FC-GWANGJU")).all()
+        rows = conn.execute(
+            select(center_hourly.c.hour, center_hourly.c.orders).where(center_hourly.c.center_id == "FC-GWANGJU")
+        ).all()
     stored = pd.Series({pd.Timestamp(h, tz="UTC"): o for h, o in rows}).sort_index()
     # FC-GWANGJU is in Sydney: its stored orders are its Sydney-clock profile, its night low at Sydney night.
     from fcplan.simulator.hourly import sample_hourly_counts
@@ -152,3 +154,37 @@ def test_the_loop_simulates_each_center_on_the_centers_file_s_clock(sqlite_url: 
     assert shifts_from_specs(["FC-GWANGJU:+40%@2026-01-06"], TZ, loop.locales)[0].start == pd.Timestamp(
         "2026-01-06", tz="Australia/Sydney"
     )
+
+
+def test_the_loop_stores_the_promotion_calendar_that_drives_its_demand_as_it_is_announced(sqlite_url: str) -> None:
+    from datetime import UTC, timedelta
+
+    from fcplan.models.promotions import PROMO_DISCOUNT
+    from fcplan.models.retrain import training_frames
+    from fcplan.simulator import make_centers, make_promotions
+    from fcplan.simulator.hourly import sample_hourly_counts
+
+    engine = make_engine(sqlite_url)
+    start = pd.Timestamp("2026-03-02", tz=TZ)
+    cfg = LoopConfig(
+        days=1, centers=2, scale=1.0, history_days=42, start=start.to_pydatetime(), models=("seasonal_naive",)
+    )
+    summary = run_simulated_loop(Settings(), engine, cfg, say=lambda _: None)
+    end = start + pd.Timedelta(days=1)
+    centers = make_centers(2, seed=cfg.seed, scale=cfg.scale)
+    promos = make_promotions(centers, start - pd.Timedelta(days=42), end + pd.Timedelta(days=60), seed=cfg.seed, tz=TZ)
+    known = {p.promo_id: p for p in promos if p.announced_at <= end}
+    calendar = q.promotion_calendar(engine).set_index("promo_id")
+    assert set(calendar.index) == set(known) and summary.promotions_stored >= len(known) > 0
+    for promo_id, row in calendar.iterrows():  # cancellations known by the end are stored as such
+        p = known[promo_id]
+        cancelled = p.cancelled_at is not None and p.cancelled_at <= end
+        assert row["status"] == ("cancelled" if cancelled else "active")
+    # the stored orders carry the promotions' uplift: they are the simulator's draws with the calendar
+    truth = sample_hourly_counts(centers, promos, start - pd.Timedelta(days=42), end, cfg.seed, TZ, utc=True)
+    stored = q.hourly_orders(engine, TZ).assign(ds=lambda f: f["hour_utc"].dt.tz_localize(UTC))
+    both = stored.merge(truth, on=["unique_id", "ds"], suffixes=("_stored", ""))
+    assert len(both) == len(stored) and (both["y_stored"] == both["y"]).all()
+    # and the retrainer's promotion regressor sees them
+    history, _ = training_frames(engine, Locales(TZ), 8, (end + timedelta(hours=1)).to_pydatetime())
+    assert history[PROMO_DISCOUNT].gt(0).any()

@@ -6,7 +6,7 @@ from datetime import date
 
 import pandas as pd
 
-from fcplan.models.champion import RunInfo, decide, live_scores, run_version
+from fcplan.models.champion import RunInfo, backtest_scores, decide, live_scores, run_version
 
 TODAY = date(2026, 3, 20)
 CENTERS = frozenset({"FC-A", "FC-B"})
@@ -83,3 +83,27 @@ def test_a_challenger_too_old_to_be_champion_is_not_promoted_on_its_score() -> N
     scores = live_scores(fc, actuals, [champ, old], TODAY)
     assert decide(champ, [old], scores, TODAY, max_age_days=7).winner is None
     assert decide(champ, [old], scores, TODAY, max_age_days=20).winner == "old"
+
+
+def test_champion_and_challenger_are_compared_on_exactly_their_shared_backtest_windows() -> None:
+    champ, chall = run("old", "2026-03-18"), run("new", "2026-03-19")
+    boards = {
+        "old": {"2026-02-17": 30.0, "2026-03-04": 10.0},
+        "new": {"2026-03-04": 10.0, "2026-03-19": 1.0},  # far better only on a window the champion lacks
+    }
+    scores = backtest_scores(boards)
+    assert scores[("new", "old")] == (10.0, 1, ("2026-03-04",), "backtest windows")
+    kept = decide(champ, [chall], scores, TODAY)
+    assert kept.winner is None and kept.evidence["comparisons"][0]["backtest windows"] == ["2026-03-04"]
+    boards["new"]["2026-03-04"] = 9.0
+    won = decide(champ, [chall], backtest_scores(boards), TODAY)
+    assert won.winner == "new" and "same 1 backtest windows (2026-03-04)" in won.reason
+
+
+def test_shared_backtest_windows_take_precedence_over_live_days() -> None:
+    champ, chall = run("old", "2026-03-10"), run("new", "2026-03-14")
+    fc, actuals = frames({"old": 15.0, "new": 2.0}, {"old": "2026-03-10", "new": "2026-03-14"})
+    scores = live_scores(fc, actuals, [champ, chall], TODAY)
+    scores.update(backtest_scores({"old": {"2026-03-01": 5.0}, "new": {"2026-03-01": 5.0}}))
+    decision = decide(champ, [chall], scores, TODAY, max_age_days=14)
+    assert decision.winner is None and decision.evidence["comparisons"][0]["backtest windows"] == ["2026-03-01"]

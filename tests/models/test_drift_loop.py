@@ -181,3 +181,50 @@ def test_each_center_is_judged_on_its_own_local_hours_and_days(sqlite_url: str) 
     recorder_seoul = _Recorder()
     DriftLoop(engine, TZ, monitor=recorder_seoul, backfill_hours=24).run_once(now)
     assert [h for h, _ in recorder_seoul.seen] != hours
+
+
+def test_the_incremental_loop_reads_only_new_hours_and_raises_the_same_alarms_as_a_full_recompute(
+    sqlite_url: str, monkeypatch
+) -> None:
+    """Hours arrive as a stream; one loop keeps its state, the other re-reads the whole
+    learning window every hour: the same alerts (open and cleared), hour for hour."""
+    engine = make_engine(sqlite_url)
+    centers = make_centers(2, seed=4)
+    shift_at = START + pd.Timedelta(days=1, hours=15)
+    hourly = sample_hourly_counts(
+        centers,
+        [],
+        START - pd.Timedelta(days=30),
+        START + pd.Timedelta(days=6),
+        4,
+        TZ,
+        [Shift(centers[0].center_id, shift_at.tz_localize(TZ).to_pydatetime(), 1.4)],
+    )
+    store_hours(engine, hourly[hourly[DS] < START], TZ)
+    for center in centers:
+        store_forecast(engine, f"run-old-{center.center_id}", center, START - pd.Timedelta(days=31), 45, 1.0)
+    reads: list[datetime] = []
+    hourly_orders = q.hourly_orders
+
+    def recording(engine, tz, since=None, zones=None):
+        reads.append(since)
+        return hourly_orders(engine, tz, since=since, zones=zones)
+
+    monkeypatch.setattr(q, "hourly_orders", recording)
+    incremental = DriftLoop(engine, TZ, backfill_hours=24)
+    full = DriftLoop(engine, TZ, backfill_hours=24, incremental=False)
+    seen: dict[str, list] = {"incremental": [], "full": []}
+    for hour in range(1, 24 * 6):
+        now = START + pd.Timedelta(hours=hour)
+        store_hours(engine, hourly[(hourly[DS] >= now - pd.Timedelta(hours=1)) & (hourly[DS] < now)], TZ)
+        if hour == 24 * 4:  # a retrain that fits the new level clears the alert
+            store_forecast(engine, "run-new", centers[0], START + pd.Timedelta(days=3), 10, 1.4)
+        for name, loop in (("incremental", incremental), ("full", full)):
+            reads.clear()
+            events = loop.run_once(at(now))
+            seen[name] += [(now, e.center_id, e.status, e.test, round(e.statistic, 9)) for e in events]
+            if name == "incremental" and hour > 1:  # only the hour that completed since the last call
+                utc_hour = now.tz_localize(TZ).tz_convert(UTC).tz_localize(None) - pd.Timedelta(hours=1)
+                assert reads == [utc_hour.to_pydatetime()]
+    assert [s for _, c, s, *_ in seen["full"] if c == centers[0].center_id][:2] == [OPEN, CLEARED]
+    assert seen["incremental"] == seen["full"]

@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from fcplan.app.loop import store_hours
 from fcplan.core.settings import ForecastSettings, PlannerSettings
-from fcplan.models.model_registry import load_model
+from fcplan.models.backtest import window_cutoffs
+from fcplan.models.model_registry import backtest_boards, load_model
 from fcplan.models.retrain import retrain
 from fcplan.planner.runner import make_plan
 from fcplan.simulator import make_centers
@@ -74,3 +75,22 @@ def test_a_runs_fitted_ensemble_forecasts_again_without_refitting(engine) -> Non
     stored = q.forecast_frame(engine, result.run_id)
     assert again[["0.1", "0.5", "0.9"]].to_numpy() == pytest.approx(stored[["0.1", "0.5", "0.9"]].to_numpy(), rel=1e-6)
     assert load_model(engine, "no-such-run") is None
+
+
+def test_runs_a_day_apart_are_compared_on_their_shared_calendar_backtest_windows(engine) -> None:
+    cfg = CFG.model_copy(update={"backtest_windows": 3})
+    first = retrain(engine, cfg, TZ, now=at(40.2))
+    second = retrain(engine, cfg, TZ, now=at(41.2))
+    boards = backtest_boards(engine, [first.run_id, second.run_id])
+    shared = sorted(set(boards[first.run_id]) & set(boards[second.run_id]))
+    assert len(shared) >= 2  # the grid moves on at most one window a day
+    for run_id in (first.run_id, second.run_id):
+        run = q.forecast_run(engine, run_id)
+        window = pd.Timestamp(run["data_start"]), pd.Timestamp(run["data_end"])
+        cutoffs = window_cutoffs(*window, cfg.horizon + 1, 3, "D")
+        assert sorted(boards[run_id]) == [str(c.date()) for c in cutoffs]
+    evidence = q.decisions_frame(engine)["evidence"].tolist()
+    comparison = next(e for e in evidence if e.get("comparisons"))["comparisons"][0]
+    assert comparison["backtest windows"] == shared
+    # the same data on the same windows scores the same: no spurious promotion
+    assert comparison["wql"] == pytest.approx(comparison["champion_wql"])

@@ -134,3 +134,13 @@ def test_a_center_without_counts_today_is_not_read_as_a_day_without_orders() -> 
     new, changes = apply_intraday(plan, fc, {"A": center()}, {"A": FLAT}, {"A": MONDAY + pd.Timedelta(hours=15)}, {})
     pd.testing.assert_frame_equal(new, plan)
     assert changes.empty
+
+
+def test_a_replan_after_every_shift_of_today_started_keeps_the_plan() -> None:
+    """Late in the evening (a retrain triggered by an alert) nothing is left to re-plan."""
+    plan, fc = plan_and_forecast()
+    now = {"A": MONDAY + pd.Timedelta(hours=23, minutes=30)}
+    new, changes = apply_intraday(plan, fc, {"A": center()}, {"A": FLAT}, now, {"A": 2300.0})
+    today = new["ds"] == MONDAY
+    assert (changes["status"] != NOT_STARTED).all()
+    pd.testing.assert_series_equal(new.loc[today, "orders_planned"], plan.loc[today, "orders_planned"])
