@@ -1,12 +1,14 @@
-"""Rolling-origin backtest: K windows of ``horizon`` steps, step ``horizon``, on a
-calendar grid.
+"""Rolling-origin backtest: K windows of ``horizon`` steps, step ``horizon``.
 
-The cutoffs are fixed calendar points: every ``horizon``-th step counted from
-:data:`GRID_ANCHOR`. The last window is the newest grid window that ends at or
-before the last observation, so two runs made a day (a few steps) apart share
-their windows (all of them, or all but the newest once the grid moves on) and
-can be compared on exactly the same ones (:func:`window_cutoffs`). Up to
-``horizon - 1`` newest steps are therefore in no window (the final fit uses them).
+By default the last window ends at the last observation, so the backtest (and the
+weights and calibration drawn from it) sees the newest data. With ``grid=True`` (the
+rolling retrainer) the cutoffs are fixed calendar points instead: every
+``horizon``-th step counted from :data:`GRID_ANCHOR`. The last window is then the
+newest grid window that ends at or before the last observation, so two runs made a
+day (a few steps) apart share their windows (all of them, or all but the newest
+once the grid moves on) and champion and challenger are compared on exactly the
+same ones (:func:`window_cutoffs`). Up to ``horizon - 1`` newest steps are then in
+no window (the final fit uses them).
 
 Window ``w`` (0 = oldest) trains on every row with ``ds <= cutoff_w`` and is
 scored on the next ``horizon`` steps of each series. Known-future covariates of
@@ -76,12 +78,14 @@ def _steps_since_anchor(last: pd.Timestamp, offset: pd.DateOffset) -> int:
     return int((last - anchor) // delta)
 
 
-def grid_lag(first: pd.Timestamp, last: pd.Timestamp, horizon: int, freq: str) -> int:
+def grid_lag(first: pd.Timestamp, last: pd.Timestamp, horizon: int, freq: str, grid: bool = False) -> int:
     """Steps from the newest grid cutoff whose window ends by ``last`` back to ``last``
     (``horizon`` to ``2 * horizon - 1``); for a history from ``first`` too short to train
-    even that window on ``horizon`` steps, ``horizon`` (the newest window, off the grid)."""
+    even that window on ``horizon`` steps, or without ``grid``, ``horizon`` (the newest window)."""
     if horizon < 1:
         raise ValueError(f"horizon must be at least 1, got {horizon}")
+    if not grid:
+        return horizon
     offset = pd.tseries.frequencies.to_offset(freq)
     n_last = _steps_since_anchor(pd.Timestamp(last), offset)
     lag = n_last - ((n_last - horizon) // horizon) * horizon
@@ -90,17 +94,18 @@ def grid_lag(first: pd.Timestamp, last: pd.Timestamp, horizon: int, freq: str) -
 
 
 def window_cutoffs(
-    first: pd.Timestamp, last: pd.Timestamp, horizon: int, windows: int, freq: str
+    first: pd.Timestamp, last: pd.Timestamp, horizon: int, windows: int, freq: str, grid: bool = False
 ) -> list[pd.Timestamp]:
     """The cutoffs (oldest first) of ``windows`` backtest windows of a panel observed from
-    ``first`` to ``last``: the same for every panel ending within one grid step (once its
-    history holds one grid window and ``horizon`` steps of training before it)."""
+    ``first`` to ``last``. On the ``grid``: the same for every panel ending within one grid
+    step (once its history holds one grid window and ``horizon`` steps of training before it);
+    without it, the newest window ends at ``last``."""
     offset = pd.tseries.frequencies.to_offset(freq)
-    lag = grid_lag(first, last, horizon, freq)
+    lag = grid_lag(first, last, horizon, freq, grid)
     return [pd.Timestamp(last) - offset * (lag + (windows - 1 - w) * horizon) for w in range(windows)]
 
 
-def usable_windows(panel: pd.DataFrame, horizon: int, windows: int, freq: str) -> int:
+def usable_windows(panel: pd.DataFrame, horizon: int, windows: int, freq: str, grid: bool = False) -> int:
     """How many of ``windows`` rolling windows leave the oldest cutoff at least
     ``horizon`` steps of training data (0 when not even one does).
 
@@ -111,18 +116,18 @@ def usable_windows(panel: pd.DataFrame, horizon: int, windows: int, freq: str) -
     offset = pd.tseries.frequencies.to_offset(freq)
     first, last = panel[DS].min(), panel[DS].max()
     steps = len(pd.date_range(first, last, freq=offset))
-    return max(0, min(windows, (steps - grid_lag(first, last, horizon, freq)) // horizon))
+    return max(0, min(windows, (steps - grid_lag(first, last, horizon, freq, grid)) // horizon))
 
 
-def make_splits(panel: pd.DataFrame, horizon: int, windows: int, freq: str) -> list[Split]:
+def make_splits(panel: pd.DataFrame, horizon: int, windows: int, freq: str, grid: bool = False) -> list[Split]:
     """The ``windows`` rolling-origin splits of a validated panel (``unique_id, ds, y`` + covariates),
-    their cutoffs on the calendar grid (:func:`window_cutoffs`)."""
+    the newest ending at its last step or, with ``grid``, on the calendar grid (:func:`window_cutoffs`)."""
     if windows < 1:
         raise ValueError(f"windows must be at least 1, got {windows}")
     first, last = panel[DS].min(), panel[DS].max()
     covs = covariate_columns(panel)
     splits = []
-    for w, cutoff in enumerate(window_cutoffs(first, last, horizon, windows, freq)):
+    for w, cutoff in enumerate(window_cutoffs(first, last, horizon, windows, freq, grid)):
         train = panel[panel[DS] <= cutoff].reset_index(drop=True)
         if train.empty:
             raise PanelError(

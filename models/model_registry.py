@@ -124,7 +124,7 @@ def backtest_boards(engine: Engine, run_ids: Iterable[str]) -> dict[str, dict[st
         if data_start is None:  # stored before the registry: its windows are unknown
             continue
         n = int(part["window"].max()) + 1
-        cutoffs = window_cutoffs(pd.Timestamp(data_start), pd.Timestamp(data_end), horizon + 1, n, "D")
+        cutoffs = window_cutoffs(pd.Timestamp(data_start), pd.Timestamp(data_end), horizon + 1, n, "D", grid=True)
         out[run_id] = {str(cutoffs[int(w)].date()): float(v) for w, v in zip(part["window"], part["wql"], strict=True)}
     return out
 

@@ -27,13 +27,21 @@ class _Broken(Forecaster):
 
 def test_windows_step_by_the_horizon_and_the_last_is_the_newest_grid_window_ending_by_the_last_day(make_panel):
     panel = validate_panel(make_panel(n_series=2, length=40))
-    splits = make_splits(panel, horizon=5, windows=3, freq="D")
+    splits = make_splits(panel, horizon=5, windows=3, freq="D", grid=True)
     last = panel["ds"].max()
     lag = (last - GRID_ANCHOR).days % 5 + 5
     assert [s.cutoff for s in splits] == [last - pd.Timedelta(days=d) for d in (lag + 10, lag + 5, lag)]
     assert all((s.cutoff - GRID_ANCHOR).days % 5 == 0 for s in splits)
     assert last - pd.Timedelta(days=4) <= splits[-1].future["ds"].max() <= last
     assert all(s.train["ds"].max() == s.cutoff for s in splits)
+
+
+def test_by_default_the_newest_window_ends_at_the_last_observation(make_panel):
+    panel = validate_panel(make_panel(n_series=2, length=40))
+    splits = make_splits(panel, horizon=5, windows=3, freq="D")
+    last = panel["ds"].max()
+    assert [s.cutoff for s in splits] == [last - pd.Timedelta(days=d) for d in (15, 10, 5)]
+    assert splits[-1].future["ds"].max() == last
 
 
 @pytest.mark.parametrize("freq", ["D", "h", "MS", "W-SUN"])
@@ -43,8 +51,8 @@ def test_runs_a_step_apart_share_their_windows_on_the_calendar_grid(freq):
     for day in range(14):
         last = pd.Timestamp("2026-03-01") + offset * day
         first = last - offset * 100
-        today = window_cutoffs(first, last, 7, 3, freq)
-        tomorrow = window_cutoffs(first, last + offset, 7, 3, freq)
+        today = window_cutoffs(first, last, 7, 3, freq, grid=True)
+        tomorrow = window_cutoffs(first, last + offset, 7, 3, freq, grid=True)
         assert len(set(today) & set(tomorrow)) >= 2  # at most the oldest drops out when the grid moves on
         assert all(c + offset * 7 <= last for c in today)
         shared += today == tomorrow
@@ -81,13 +89,15 @@ def test_usable_windows_leave_the_oldest_cutoff_a_horizon_of_training(make_panel
     panel = validate_panel(make_panel(n_series=2, length=30))
     first, last = panel["ds"].min(), panel["ds"].max()
     for horizon in (5, 10, 15, 20):
-        n = usable_windows(panel, horizon=horizon, windows=9, freq="D")
-        cutoffs = window_cutoffs(first, last, horizon, n + 1, "D")  # one more window than fits
+        n = usable_windows(panel, horizon=horizon, windows=9, freq="D", grid=True)
+        cutoffs = window_cutoffs(first, last, horizon, n + 1, "D", grid=True)  # one more window than fits
         assert (cutoffs[0] - first).days + 1 < horizon
         assert n == 0 or (cutoffs[1] - first).days + 1 >= horizon
-    assert usable_windows(panel, horizon=5, windows=3, freq="D") == 3
-    assert usable_windows(panel, horizon=15, windows=3, freq="D") == 1  # the newest window, off the grid
-    assert usable_windows(panel, horizon=20, windows=3, freq="D") == 0
-    for w in (1, 2, 3):  # whatever it says fits, make_splits accepts
-        n = usable_windows(panel, horizon=10, windows=w, freq="D")
-        assert len(make_splits(panel, horizon=10, windows=n, freq="D")) == n
+    assert usable_windows(panel, horizon=5, windows=3, freq="D", grid=True) == 3
+    assert usable_windows(panel, horizon=15, windows=3, freq="D", grid=True) == 1  # the newest window, off the grid
+    assert usable_windows(panel, horizon=20, windows=3, freq="D", grid=True) == 0
+    assert usable_windows(panel, horizon=10, windows=3, freq="D") == 2  # the newest window ends at the last day
+    for grid in (False, True):
+        for w in (1, 2, 3):  # whatever it says fits, make_splits accepts
+            n = usable_windows(panel, horizon=10, windows=w, freq="D", grid=grid)
+            assert len(make_splits(panel, horizon=10, windows=n, freq="D", grid=grid)) == n

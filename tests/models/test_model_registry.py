@@ -87,7 +87,7 @@ def test_runs_a_day_apart_are_compared_on_their_shared_calendar_backtest_windows
     for run_id in (first.run_id, second.run_id):
         run = q.forecast_run(engine, run_id)
         window = pd.Timestamp(run["data_start"]), pd.Timestamp(run["data_end"])
-        cutoffs = window_cutoffs(*window, cfg.horizon + 1, 3, "D")
+        cutoffs = window_cutoffs(*window, cfg.horizon + 1, 3, "D", grid=True)
         assert sorted(boards[run_id]) == [str(c.date()) for c in cutoffs]
     evidence = q.decisions_frame(engine)["evidence"].tolist()
     comparison = next(e for e in evidence if e.get("comparisons"))["comparisons"][0]
