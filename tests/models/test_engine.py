@@ -102,6 +102,38 @@ def test_without_a_time_limit_the_default_pool_leaves_out_local_models_too_costl
     assert default_pool(["sarimax", "theta"], big) == ["theta"]
 
 
+def test_the_default_pool_leaves_out_deepar_where_series_are_short_for_its_windows(make_panel):
+    from fcplan.models.engine import MIN_DEEPAR_WINDOWS, default_pool
+
+    weekly = make_panel(n_series=3, length=120, freq="W-SUN")  # window: 2 seasons (104) + 8 steps
+    assert default_pool(["deepar", "mlp"], weekly, "W-SUN", 8) == ["mlp"]
+    width = 28 + 14  # daily: 28 steps of context + the horizon
+    short = make_panel(n_series=3, length=MIN_DEEPAR_WINDOWS * width - 1, freq="D")
+    assert default_pool(["deepar", "mlp"], short, "D", 14) == ["mlp"]
+    long = make_panel(n_series=3, length=MIN_DEEPAR_WINDOWS * width, freq="D")
+    assert default_pool(["deepar", "mlp"], long, "D", 14) == ["deepar", "mlp"]
+    assert default_pool(["deepar", "mlp"], short) == ["deepar", "mlp"]  # without freq and horizon: kept
+
+
+def test_members_under_the_minimum_weight_are_dropped_and_the_others_reweighted():
+    from fcplan.models.engine import prune_weights
+    from fcplan.models.ensemble import select_weights
+
+    rng = np.random.default_rng(0)
+    y = rng.normal(100.0, 10.0, 400)
+    levels = [0.1, 0.5, 0.9]
+    spread = np.array([-12.0, 0.0, 12.0])
+    preds = np.stack([y[:, None] + rng.normal(0, s, (400, 1)) + spread for s in (3.0, 6.0, 6.5, 40.0)])
+    groups = np.repeat([0, 1], 200)
+    raw = select_weights(preds, y, levels, groups=groups)
+    cut = float(np.sort(raw[raw > 0])[1]) + 1e-9  # drops the two least-weighted members that got any
+    assert (raw > 0).sum() >= 3
+    pruned = prune_weights(preds, y, levels, groups, 0, min_weight=cut)
+    assert np.isclose(pruned.sum(), 1.0)
+    assert (pruned[raw < cut] == 0).all() and (pruned[raw >= cut] > 0).all()
+    assert np.array_equal(prune_weights(preds, y, levels, groups, 0, min_weight=0.0), raw)
+
+
 def test_under_a_budget_a_global_model_gets_a_time_limit_for_fit_and_the_horizon_it_needs(make_panel):
     pytest.importorskip("lightgbm")
     panel = make_panel(n_series=2, length=60)
