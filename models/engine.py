@@ -568,6 +568,7 @@ class _Request:
     extra_windows: int | None
     default_models: bool
     bags: int = 1
+    grid: bool = False
 
 
 def _member_params(request: _Request, names: Sequence[str], cells: int = 0) -> dict[str, dict[str, Any]]:
@@ -623,11 +624,11 @@ def _calibration_evidence(
     extra = request.extra_windows
     if extra is None:
         extra = calibration_windows(n_series, request.windows)
-    usable = usable_windows(panel, request.horizon, request.windows + extra, request.freq)
+    usable = usable_windows(panel, request.horizon, request.windows + extra, request.freq, request.grid)
     extra = max(0, min(extra, usable - request.windows))
     if extra == 0:
         return None
-    splits = make_splits(panel, request.horizon, request.windows + extra, request.freq)[:extra]
+    splits = make_splits(panel, request.horizon, request.windows + extra, request.freq, request.grid)[:extra]
     splits = [replace(split, window=split.window - extra) for split in splits]
     members = [n for n, w in weights.items() if w > 0]
     results = [
@@ -659,13 +660,13 @@ def prune_weights(
 
 def _evaluate(panel: pd.DataFrame, request: _Request, start: float) -> BacktestResult:
     horizon, levels, freq, windows = request.horizon, request.levels, request.freq, request.windows
-    usable = usable_windows(panel, horizon, windows, freq)
+    usable = usable_windows(panel, horizon, windows, freq, request.grid)
     if 0 < usable < windows:
         log.warning("the history leaves room for %d of the %d backtest windows asked for (each needs %d steps "
                     "after at least %d of training); backtesting on %d", usable, windows, horizon, horizon, usable)
         windows = usable
         request = replace(request, windows=usable)
-    splits = make_splits(panel, horizon, windows, freq)
+    splits = make_splits(panel, horizon, windows, freq, request.grid)
     time_limit_s = _finite(request.time_limit_s)
     names = (
         default_pool(request.names, panel, freq, horizon)
@@ -757,6 +758,7 @@ def run_engine(
     calibration: str = "conformal",
     calibration_windows: int | None = None,
     bags: int = 1,
+    grid: bool = False,
 ) -> EngineResult:
     """Backtest the pool on ``windows`` rolling windows, weight an ensemble, calibrate its
     quantiles, forecast.
@@ -772,14 +774,17 @@ def run_engine(
     machine's load. ``calibration``: one of :data:`CALIBRATIONS`; ``calibration_windows``
     older windows added for the conformal calibration (default: :func:`calibration_windows`).
     ``bags``: members per model, variants with other seeds and lookbacks
-    (:mod:`fcplan.models.bagging`; 1, the default, is the models alone).
+    (:mod:`fcplan.models.bagging`; 1, the default, is the models alone). ``grid``: backtest
+    cutoffs on the calendar grid, so runs a few days apart share their windows (the rolling
+    retrainer; :func:`fcplan.models.backtest.window_cutoffs`); by default the newest window
+    ends at the last observation.
     ``model_params``: name -> constructor params (e.g. ``{"ets": {"n_jobs": 2}}``).
     """
     start = time.perf_counter()
     levels, names = _check_request(quantiles, models, calibration)
     panel, fut, freq = prepare_inputs(history, horizon, future, freq, holiday_country)
     request = _Request(horizon, levels, freq, names, windows, time_limit_s, seed, model_params or {},
-                       calibration, calibration_windows, models is None, bags)
+                       calibration, calibration_windows, models is None, bags, grid)
     backtest = _evaluate(panel, request, start)
     members = {n: get_model(base_name(n), **backtest.params[n]) for n in backtest.members}
     ensemble = EnsembleForecaster(

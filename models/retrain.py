@@ -162,6 +162,7 @@ def retrain(
         windows=cfg.backtest_windows,
         time_limit_s=cfg.time_limit_s,
         holiday_country=None,  # each center's own holidays are in the frames already
+        grid=True,  # champion and challenger are compared on the windows their runs share
     )
     fit_seconds = time.perf_counter() - started
     run_id = f"{today:%Y%m%d}-{uuid.uuid4().hex[:8]}"
