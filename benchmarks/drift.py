@@ -26,6 +26,10 @@ delay in hours (from the shift's start to the end of the hour that alarms) and
 shifts missed within ``--horizon-days``. ``known_change``: a test that knows
 the shift's hour and size (likelihood ratio from that hour at the monitor's
 threshold minus log 2): no monitor that must find the hour can beat it by much.
+``known_change_by_level``: the same oracle at lower alarm levels (log A), down to
+levels at which any monitor that must find the hour would raise tens of false
+alarms a year (its bound is about 365 / A a year per test): how low the level must go
+before even the oracle's p90 delay reaches a given target.
 
 Last line: one JSON object. Run with OMP_NUM_THREADS=1; about four minutes.
 """
@@ -52,6 +56,10 @@ from fcplan.simulator.hourly import sample_hourly_counts
 from fcplan.simulator.shifts import Shift
 
 HOURS_PER_YEAR = 8766.0
+#: Alarm levels (log A) of the oracle sweep: log(365.25) (one test, one start a day,
+#: 1 false alarm a year), then lower; at log A = 2 a monitor's bound is ~50 a year.
+ORACLE_LEVELS = (float(np.log(365.25)), 4.0, 3.0, 2.0)
+ORACLE_KEYS = ("detection_delay_h_median", "detection_delay_h_p90", "detected_within_24h")
 START = pd.Timestamp("2025-09-01")
 TZ = "Asia/Seoul"
 
@@ -150,6 +158,7 @@ def trials(args: argparse.Namespace, case: str, levels: list[float]) -> dict:
     days = 14 + args.horizon_days
     delays, base_delays, known, pre_alarms = [], [], [], 0
     threshold = DriftMonitor().threshold - np.log(2)
+    by_level: dict[float, list[float]] = {level: [] for level in ORACLE_LEVELS}
     for _ in range(args.trials):
         center = panel[int(rng.integers(len(panel)))]
         start = (START + pd.Timedelta(hours=int(rng.integers(7 * 24, 14 * 24)))).tz_localize(TZ)
@@ -175,11 +184,18 @@ def trials(args: argparse.Namespace, case: str, levels: list[float]) -> dict:
                 d: day_distribution(levels, row)
                 for d, *row in quantiles[[DS, *quantile_columns(levels)]].itertuples(index=False)
             }
-            known.append(known_change_delay(hourly, profiles[center.center_id], dist, local_start, factor, threshold))
+            shares = profiles[center.center_id]
+            known.append(known_change_delay(hourly, shares, dist, local_start, factor, threshold))
+            for level, found in by_level.items():
+                found.append(known_change_delay(hourly, shares, dist, local_start, factor, level))
     out = {"trials": args.trials, "pre_shift_false_alarms": pre_alarms, **summary(delays, args.horizon_days)}
     out["baseline"] = summary(base_delays, args.horizon_days)
     if known:
         out["known_change"] = summary(known, args.horizon_days)
+        out["known_change_by_level"] = {
+            f"{level:g}": {k: summary(found, args.horizon_days)[k] for k in ORACLE_KEYS}
+            for level, found in by_level.items()
+        }
     return out
 
 
@@ -231,6 +247,7 @@ def main() -> None:
         "detection_delay_h_median": up["detection_delay_h_median"],
         "detection_delay_h_p90": up["detection_delay_h_p90"],
         "missed": up["missed"],
+        "known_change_detection_delay_h_p90": up.get("known_change", {}).get("detection_delay_h_p90"),
         "baseline_false_alarms_per_center_year": result["stable"].get("baseline_false_alarms_per_center_year"),
         **result,
         "seconds": round(time.perf_counter() - started, 1),
