@@ -295,3 +295,46 @@ def test_an_ensemble_fits_members_in_a_worker_process_with_the_same_forecast(mak
         return ensemble.fit(panel).predict_quantiles(7, quantiles=LEVELS)
 
     assert forecast(["theta"]).equals(forecast([]))
+
+
+def _window_result(model: str, values: np.ndarray, y: np.ndarray):
+    import pandas as pd
+
+    from fcplan.models.backtest import WindowResult
+
+    frame = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2024-01-01", periods=len(y)), "model": model})
+    for q, shift in zip(LEVELS, (-1.0, 0.0, 1.0), strict=True):
+        frame[str(q)] = values + shift
+    frame["y"], frame["scale"] = y, 1.0
+    return WindowResult(model, 1, pd.Timestamp("2023-12-31"), frame, 0.1)
+
+
+def test_the_race_stops_models_without_weight_far_behind_the_best_but_never_a_baseline():
+    from fcplan.models.engine import raced_out
+
+    y = np.linspace(10.0, 30.0, 40)
+    results = [
+        _window_result("glm", y + 0.5, y),
+        _window_result("theta", y + 0.7, y),  # behind, no weight, but within the ratio: runs on
+        _window_result("mlp", y + 20.0, y),  # far behind and no weight: stopped
+        _window_result("seasonal_naive", y + 20.0, y),  # a baseline: runs on
+    ]
+    assert raced_out(results, LEVELS, seed=0) == ["mlp"]
+    assert raced_out(results, LEVELS, seed=0, ratio=0.0) == []
+    assert raced_out(results, LEVELS, seed=0, ratio=100.0) == []
+
+
+def test_a_raced_out_model_is_scored_on_the_newest_window_only_and_gets_no_weight(make_panel, monkeypatch):
+    import fcplan.models.engine as engine
+
+    calls = []
+    monkeypatch.setattr(engine, "raced_out", lambda results, *a, **k: calls.append(results) or ["theta"])
+    result = run_backtest(make_panel(n_series=2, length=60), 5, LEVELS, windows=3, models=["theta", "ets"])
+    board = result.leaderboard
+    assert {r.window for r in calls[0]} == {2}  # raced on the newest window
+    assert set(board.loc[board["model"] == "theta", "window"]) == {"2", "all"}
+    assert set(board.loc[board["model"] == "ets", "window"]) == {"0", "1", "2", "all"}
+    assert "theta" not in result.members and result.weights.get("theta", 0.0) == 0.0
+    monkeypatch.setattr(engine, "RACE_RATIO", 0.0)
+    board = run_backtest(make_panel(n_series=2, length=60), 5, LEVELS, windows=3, models=["theta", "ets"]).leaderboard
+    assert set(board.loc[board["model"] == "theta", "window"]) == {"0", "1", "2", "all"}
