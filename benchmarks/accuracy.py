@@ -1,7 +1,8 @@
 """Accuracy of fcplan's engine against statsforecast, measured in the same run.
 
 Panels: (a) daily orders of the UK and EU regions of a real online retailer
-(data/online_retail_ii_orders.csv.gz, closed days filled with 0), (b) 50
+(data/online_retail_ii_orders.csv.gz, closed days filled with 0, the
+export's partial last day left out; benchmarks/retail.py), (b) 50
 simulated centers with known true quantiles (fcplan.simulator). Horizon 14,
 3 rolling windows ending at the last day; quantiles 0.1..0.9. Peers:
 statsforecast SeasonalNaive, AutoETS, AutoARIMA, AutoTheta and their median
@@ -37,31 +38,19 @@ from devsuite import PANELS
 from devsuite_accuracy import PEERS as SUITE_PEERS
 from devsuite_accuracy import run_suite, score
 from devsuite_peers import statsforecast_forecasts
+from retail import retail_panel
 
-from fcplan.core.panel import DS, KEYS, UNIQUE_ID, Y
+from fcplan.core.panel import DS, KEYS, Y
 from fcplan.core.quantiles import quantile_columns
 from fcplan.models.engine import run_engine
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDERS = ROOT / "data" / "online_retail_ii_orders.csv.gz"
 LEVELS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
 COLS = quantile_columns(LEVELS)
 PEERS = ["SeasonalNaive", "AutoETS", "AutoARIMA", "AutoTheta"]
 #: The simulator's references: the true distribution knowing every promotion that will
 #: run (hindsight), and the true distribution given what is known at the forecast origin.
 ORACLES = ("oracle", "oracle_at_origin")
-
-
-def retail_panel() -> pd.DataFrame:
-    """Daily number of orders of the UK and EU regions, closed days as 0."""
-    orders = pd.read_csv(ORDERS, usecols=["ts", "region"])
-    orders = orders[orders["region"].isin(["UK", "EU"])]
-    day = pd.to_datetime(orders["ts"]).dt.normalize()
-    counts = orders.assign(ds=day).groupby(["region", "ds"]).size().rename(Y).reset_index()
-    days = pd.date_range(counts[DS].min(), counts[DS].max(), freq="D")
-    full = pd.MultiIndex.from_product([["EU", "UK"], days], names=[UNIQUE_ID, DS])
-    panel = counts.rename(columns={"region": UNIQUE_ID}).set_index(KEYS)[Y].reindex(full, fill_value=0)
-    return panel.astype("float64").reset_index()
 
 
 def simulated_panel(n: int, days: int, seed: int = 0):

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from retail import retail_panel
 
 from fcplan.core.panel import DS, KEYS, UNIQUE_ID, Y
 from fcplan.core.quantiles import quantile_columns
@@ -36,21 +37,10 @@ from fcplan.models.engine import run_engine
 from fcplan.models.metrics import band_coverage, wql
 
 ROOT = Path(__file__).resolve().parents[1]
-ORDERS = ROOT / "data" / "online_retail_ii_orders.csv.gz"
 LEVELS = [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95]
 COLS = quantile_columns(LEVELS)
 METHODS = {"before": "spread", "after": "conformal"}
 MODELS = ["ets", "theta", "glm", "lightgbm"]
-
-
-def retail_panel() -> pd.DataFrame:
-    """Daily orders of the UK and EU regions of the Online Retail II data, closed days as 0."""
-    orders = pd.read_csv(ORDERS, usecols=["ts", "region"])
-    orders = orders[orders["region"].isin(["UK", "EU"])].assign(ds=lambda f: pd.to_datetime(f["ts"]).dt.normalize())
-    counts = orders.groupby(["region", DS]).size().unstack(0, fill_value=0)
-    counts = counts.reindex(pd.date_range(counts.index.min(), counts.index.max(), freq="D"), fill_value=0)
-    counts.index.name = DS
-    return counts.stack().rename(Y).astype("float64").reset_index().rename(columns={"region": UNIQUE_ID})
 
 
 def simulator_panel(n: int, seed: int) -> pd.DataFrame:

@@ -16,7 +16,8 @@ so a plan's booked hours are its planned orders. Plans, all in the same run:
 - ``seasonal_naive``: statsforecast SeasonalNaive(7) quantiles through the planner.
 
 Data: (a) daily orders of the UK and EU regions of a real online retailer
-(data/online_retail_ii_orders.csv.gz), (b) 50 simulated centers
+(data/online_retail_ii_orders.csv.gz; the export stops at 12:50 on 2011-12-09, so the
+windows end on the last complete day, 2011-12-08: benchmarks/retail.py), (b) 50 simulated centers
 (fcplan.simulator; promotions as announced at the origin). The last line is one
 JSON object with, per data set and p, ``ratio_vs_perfect``,
 ``ratio_vs_moving_average``, ``ratio_vs_seasonal_naive`` and on the simulator
@@ -40,7 +41,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy import retail_panel, simulated_panel
+from accuracy import simulated_panel
+from retail import retail_panel
 
 from fcplan.core.panel import DS, KEYS, UNIQUE_ID, Y
 from fcplan.core.quantiles import quantile_columns
