@@ -19,7 +19,7 @@ def retail_panel(path: Path = ORDERS) -> pd.DataFrame:
 
     The day of the export's last order is left out: the export stops during it (the data end
     on 2011-12-09 at 12:50, so that day holds about half a day's orders), and a plan priced
-    on it would look short of a demand that was never recorded. The day is complete only once
+    on it would be charged idle hours for orders that were never recorded. The day is complete only once
     the data go past it."""
     orders = pd.read_csv(path, usecols=["ts", "region"])
     stamps = pd.to_datetime(orders["ts"])
