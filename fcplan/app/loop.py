@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -77,6 +78,7 @@ class LoopSummary:
     triggered_retrains: int = 0
     failed_retrains: int = 0
     decisions: list[str] = field(default_factory=list)
+    decision_kinds: list[str] = field(default_factory=list)  # what each rested on (Decision.kind)
     promotions: int = 0
     plans: int = 0
     promotions_stored: int = 0  # promotion versions (announcements, cancellations) stored
@@ -92,6 +94,7 @@ class LoopSummary:
             "failed_retrains": self.failed_retrains,
             "decisions": len(self.decisions),
             "champion_changes": self.promotions,
+            "decisions_by_kind": dict(sorted(Counter(self.decision_kinds).items())),
             "plans": self.plans,
             "promotions_stored": self.promotions_stored,
             "alerts_opened": self.alerts_opened,
@@ -243,6 +246,7 @@ class SimulatedLoop:
             self.summary.daily_retrains += 1
         reason = result.message.split("registry: ", 1)[-1]
         self.summary.decisions.append(reason)
+        self.summary.decision_kinds.append(result.decision)
         self.summary.promotions += not reason.startswith("champion kept")
         centers = configured_centers(self.settings)
         plan = make_plan(self.engine, self.settings.planner, self.tz, now=now, centers=centers)
