@@ -45,6 +45,7 @@ class RetrainResult:
     series: int
     message: str
     alerts: tuple[dict, ...] = ()  # the drift check's alert records, for the forecast-alerts topic
+    decision: str = ""  # what the registry's decision rested on (:attr:`fcplan.models.champion.Decision.kind`)
 
 
 def training_frames(
@@ -163,6 +164,7 @@ def retrain(
         time_limit_s=cfg.time_limit_s,
         holiday_country=None,  # each center's own holidays are in the frames already
         grid=True,  # champion and challenger are compared on the windows their runs share
+        grid_step=cfg.backtest_step_days,
     )
     fit_seconds = time.perf_counter() - started
     run_id = f"{today:%Y%m%d}-{uuid.uuid4().hex[:8]}"
@@ -190,6 +192,7 @@ def retrain(
         int(lengths.size),
         f"forecast run {run_id}: {rows} rows in {fit_seconds:.1f}s; registry: {decision.reason}",
         alerts,
+        decision.kind,
     )
 
 
@@ -257,6 +260,7 @@ def store_run(
                 "fit_seconds": fit_seconds,
                 "fallbacks": dict(result.fallbacks),  # type: ignore[attr-defined]
                 "error_correlation": getattr(result, "member_correlation", None) or None,
+                "backtest_cutoffs": [pd.Timestamp(c).isoformat() for c in getattr(result, "cutoffs", ())] or None,
             },
         )
         upsert(conn, forecasts, forecast_rows, ["run_id", "unique_id", "ds", "model", "quantile"])
