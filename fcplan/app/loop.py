@@ -84,6 +84,7 @@ class LoopSummary:
     promotions_stored: int = 0  # promotion versions (announcements, cancellations) stored
     alerts_opened: list[str] = field(default_factory=list)
     alerts_cleared: list[str] = field(default_factory=list)
+    late_orders: dict[str, float] = field(default_factory=dict)  # per center: arrived after its hour was judged
     wall_seconds: float = 0.0
 
     def as_dict(self) -> dict:
@@ -99,6 +100,7 @@ class LoopSummary:
             "promotions_stored": self.promotions_stored,
             "alerts_opened": self.alerts_opened,
             "alerts_cleared": self.alerts_cleared,
+            "late_orders": self.late_orders,
             "wall_seconds": round(self.wall_seconds, 1),
         }
 
@@ -205,6 +207,7 @@ class SimulatedLoop:
             self.summary.days = day + 1
         if self.webhook is not None:
             self.webhook.close()
+        self.summary.late_orders = {c: late.orders for c, late in sorted(self.drift.late.items())}
         self.summary.wall_seconds = time.perf_counter() - started
         return self.summary
 
