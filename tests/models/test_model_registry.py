@@ -111,6 +111,7 @@ def test_runs_made_on_consecutive_days_share_several_backtest_windows(long_engin
     cfg = CFG.model_copy(update={"horizon": 14, "backtest_windows": 3})  # the demo's 15 days: today + 14
     runs = [retrain(long_engine, cfg, TZ, now=at(day + 0.2)) for day in (56, 57, 58)]
     boards = backtest_boards(long_engine, [r.run_id for r in runs])
+    assert all(len(boards[r.run_id]) == 3 for r in runs)  # a 15-day grid fits 2 windows in 56 days, a weekly one 3
     for a, b in pairwise(runs):
         assert len(set(boards[a.run_id]) & set(boards[b.run_id])) >= 2
     decisions = q.decisions_frame(long_engine)["evidence"].tolist()[::-1]  # oldest first
