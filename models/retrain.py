@@ -5,6 +5,7 @@ ensemble engine -> forecast run, quantiles and leaderboard stored and published.
 from __future__ import annotations
 
 import logging
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -160,7 +161,7 @@ def retrain(
         future=future,
         freq="D",
         models=list(cfg.models),
-        windows=cfg.backtest_windows,
+        windows=grid_windows(cfg),
         time_limit_s=cfg.time_limit_s,
         holiday_country=None,  # each center's own holidays are in the frames already
         grid=True,  # champion and challenger are compared on the windows their runs share
@@ -194,6 +195,13 @@ def retrain(
         alerts,
         decision.kind,
     )
+
+
+def grid_windows(cfg: ForecastSettings) -> int:
+    """The retrainer's backtest windows: ``backtest_windows``, and at least enough, one grid
+    step apart, to span the forecast (15 days on a weekly grid: 3), so that runs up to a week
+    apart share all but one of them (fewer are used while the history is short)."""
+    return max(cfg.backtest_windows, math.ceil((cfg.horizon + 1) / cfg.backtest_step_days))
 
 
 def _storing_retry(exc: BaseException, delay_s: float) -> None:

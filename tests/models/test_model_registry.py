@@ -108,7 +108,7 @@ def long_engine(db_url: str):
 
 
 def test_runs_made_on_consecutive_days_share_several_backtest_windows(long_engine) -> None:
-    cfg = CFG.model_copy(update={"horizon": 14, "backtest_windows": 3})  # the demo's 15 days: today + 14
+    cfg = CFG.model_copy(update={"horizon": 14})  # the demo's 15 days (today + 14); 3 weekly windows span them
     runs = [retrain(long_engine, cfg, TZ, now=at(day + 0.2)) for day in (56, 57, 58)]
     boards = backtest_boards(long_engine, [r.run_id for r in runs])
     assert all(len(boards[r.run_id]) == 3 for r in runs)  # a 15-day grid fits 2 windows in 56 days, a weekly one 3
