@@ -1,14 +1,17 @@
-"""Rolling-origin backtest: K windows of ``horizon`` steps, step ``horizon``.
+"""Rolling-origin backtest: K windows of ``horizon`` steps, ``step`` steps apart.
 
-By default the last window ends at the last observation, so the backtest (and the
-weights and calibration drawn from it) sees the newest data. With ``grid=True`` (the
-rolling retrainer) the cutoffs are fixed calendar points instead: every
-``horizon``-th step counted from :data:`GRID_ANCHOR`. The last window is then the
-newest grid window that ends at or before the last observation, so two runs made a
-day (a few steps) apart share their windows (all of them, or all but the newest
-once the grid moves on) and champion and challenger are compared on exactly the
-same ones (:func:`window_cutoffs`). Up to ``horizon - 1`` newest steps are then in
-no window (the final fit uses them).
+By default the windows are ``horizon`` steps apart and the last window ends at the last
+observation, so the backtest (and the weights and calibration drawn from it) sees the
+newest data. With ``grid=True`` (the rolling retrainer) the cutoffs are fixed calendar
+points instead: every ``step``-th step (default: ``horizon``) counted from
+:data:`GRID_ANCHOR`. The last window is then the newest grid window that ends at or
+before the last observation, so two runs made a day (a few steps) apart share their
+windows (all of them, or all but the oldest once the grid moves on) and champion and
+challenger are compared on exactly the same ones (:func:`window_cutoffs`). Up to
+``step - 1`` newest steps are then in no window (the final fit uses them). A ``step``
+shorter than the horizon gives overlapping windows: a weekly grid with a 15-day horizon
+moves on once a week instead of once every 15 days, so its newest window is fresher, more
+windows fit a short history, and runs a few days apart share more of them.
 
 Window ``w`` (0 = oldest) trains on every row with ``ds <= cutoff_w`` and is
 scored on the next ``horizon`` steps of each series. Known-future covariates of
@@ -64,7 +67,7 @@ class WindowResult:
 
 
 #: The origin of the backtest grid (a Monday at midnight): cutoffs are whole numbers of
-#: ``horizon`` steps after it.
+#: grid steps after it.
 GRID_ANCHOR = pd.Timestamp("1900-01-01")
 
 
@@ -78,36 +81,58 @@ def _steps_since_anchor(last: pd.Timestamp, offset: pd.DateOffset) -> int:
     return int((last - anchor) // delta)
 
 
-def grid_lag(first: pd.Timestamp, last: pd.Timestamp, horizon: int, freq: str, grid: bool = False) -> int:
-    """Steps from the newest grid cutoff whose window ends by ``last`` back to ``last``
-    (``horizon`` to ``2 * horizon - 1``); for a history from ``first`` too short to train
-    even that window on ``horizon`` steps, or without ``grid``, ``horizon`` (the newest window)."""
+def _spacing(horizon: int, step: int | None) -> int:
+    """Steps between consecutive cutoffs: ``step``, or ``horizon`` when None."""
     if horizon < 1:
         raise ValueError(f"horizon must be at least 1, got {horizon}")
+    if step is None:
+        return horizon
+    if step < 1:
+        raise ValueError(f"the backtest step must be at least 1, got {step}; pass None for one horizon")
+    return step
+
+
+def grid_lag(
+    first: pd.Timestamp, last: pd.Timestamp, horizon: int, freq: str, grid: bool = False, step: int | None = None
+) -> int:
+    """Steps from the newest grid cutoff whose window ends by ``last`` back to ``last``
+    (``horizon`` to ``horizon + step - 1``, ``step`` defaulting to ``horizon``); for a history
+    from ``first`` too short to train even that window on ``horizon`` steps, or without
+    ``grid``, ``horizon`` (the newest window)."""
+    spacing = _spacing(horizon, step)
     if not grid:
         return horizon
     offset = pd.tseries.frequencies.to_offset(freq)
     n_last = _steps_since_anchor(pd.Timestamp(last), offset)
-    lag = n_last - ((n_last - horizon) // horizon) * horizon
+    lag = n_last - ((n_last - horizon) // spacing) * spacing
     steps = len(pd.date_range(first, last, freq=offset))
     return lag if steps - lag >= horizon else horizon
 
 
 def window_cutoffs(
-    first: pd.Timestamp, last: pd.Timestamp, horizon: int, windows: int, freq: str, grid: bool = False
+    first: pd.Timestamp,
+    last: pd.Timestamp,
+    horizon: int,
+    windows: int,
+    freq: str,
+    grid: bool = False,
+    step: int | None = None,
 ) -> list[pd.Timestamp]:
-    """The cutoffs (oldest first) of ``windows`` backtest windows of a panel observed from
-    ``first`` to ``last``. On the ``grid``: the same for every panel ending within one grid
-    step (once its history holds one grid window and ``horizon`` steps of training before it);
-    without it, the newest window ends at ``last``."""
+    """The cutoffs (oldest first, ``step`` steps apart, default ``horizon``) of ``windows``
+    backtest windows of a panel observed from ``first`` to ``last``. On the ``grid``: the same
+    for every panel ending within one grid step (once its history holds one grid window and
+    ``horizon`` steps of training before it); without it, the newest window ends at ``last``."""
     offset = pd.tseries.frequencies.to_offset(freq)
-    lag = grid_lag(first, last, horizon, freq, grid)
-    return [pd.Timestamp(last) - offset * (lag + (windows - 1 - w) * horizon) for w in range(windows)]
+    lag = grid_lag(first, last, horizon, freq, grid, step)
+    spacing = _spacing(horizon, step)
+    return [pd.Timestamp(last) - offset * (lag + (windows - 1 - w) * spacing) for w in range(windows)]
 
 
-def usable_windows(panel: pd.DataFrame, horizon: int, windows: int, freq: str, grid: bool = False) -> int:
-    """How many of ``windows`` rolling windows leave the oldest cutoff at least
-    ``horizon`` steps of training data (0 when not even one does).
+def usable_windows(
+    panel: pd.DataFrame, horizon: int, windows: int, freq: str, grid: bool = False, step: int | None = None
+) -> int:
+    """How many of ``windows`` rolling windows (``step`` apart, see :func:`window_cutoffs`)
+    leave the oldest cutoff at least ``horizon`` steps of training data (0 when not even one does).
 
     As AutoGluon does with its validation windows, the engine backtests on
     fewer windows than asked while the history is short (a new center, the
@@ -116,18 +141,22 @@ def usable_windows(panel: pd.DataFrame, horizon: int, windows: int, freq: str, g
     offset = pd.tseries.frequencies.to_offset(freq)
     first, last = panel[DS].min(), panel[DS].max()
     steps = len(pd.date_range(first, last, freq=offset))
-    return max(0, min(windows, (steps - grid_lag(first, last, horizon, freq, grid)) // horizon))
+    room = steps - grid_lag(first, last, horizon, freq, grid, step) - horizon  # training steps beyond the minimum
+    return max(0, min(windows, room // _spacing(horizon, step) + 1)) if room >= 0 else 0
 
 
-def make_splits(panel: pd.DataFrame, horizon: int, windows: int, freq: str, grid: bool = False) -> list[Split]:
+def make_splits(
+    panel: pd.DataFrame, horizon: int, windows: int, freq: str, grid: bool = False, step: int | None = None
+) -> list[Split]:
     """The ``windows`` rolling-origin splits of a validated panel (``unique_id, ds, y`` + covariates),
-    the newest ending at its last step or, with ``grid``, on the calendar grid (:func:`window_cutoffs`)."""
+    ``step`` steps apart (default ``horizon``), the newest ending at its last step or, with
+    ``grid``, on the calendar grid (:func:`window_cutoffs`)."""
     if windows < 1:
         raise ValueError(f"windows must be at least 1, got {windows}")
     first, last = panel[DS].min(), panel[DS].max()
     covs = covariate_columns(panel)
     splits = []
-    for w, cutoff in enumerate(window_cutoffs(first, last, horizon, windows, freq, grid)):
+    for w, cutoff in enumerate(window_cutoffs(first, last, horizon, windows, freq, grid, step)):
         train = panel[panel[DS] <= cutoff].reset_index(drop=True)
         if train.empty:
             raise PanelError(

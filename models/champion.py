@@ -2,8 +2,8 @@
 
 Pure. Every new run starts as a challenger. Runs are compared on exactly the
 same evidence: their backtest windows that share a cutoff (the cutoffs lie on a
-calendar grid, :func:`fcplan.models.backtest.window_cutoffs`, so runs made days
-apart share most windows; :func:`backtest_scores`), or, for a pair that shares
+calendar grid, :func:`fcplan.models.backtest.window_cutoffs`, a week apart by default, so
+runs made days apart share most windows; :func:`backtest_scores`), or, for a pair that shares
 none, the complete days after both were made (:func:`live_scores`: each run's
 forecasts for those days were issued before the day, so it is out of sample).
 A challenger with at least ``min_windows`` shared windows (``min_days`` days)
@@ -56,11 +56,19 @@ class RunInfo:
     centers: frozenset[str]
 
 
+#: What a decision rested on (:attr:`Decision.kind`): a challenger won (``merit``) or the
+#: champion stayed (``kept_on_merit``) on shared evidence; or no shared evidence
+#: (``kept_unmatched``); or the champion was replaced without comparison.
+FIRST, MERIT, KEPT_ON_MERIT, KEPT_UNMATCHED = "first", "merit", "kept_on_merit", "kept_unmatched"
+BROKEN, DRIFTED, STALE, NO_CHALLENGER = "broken", "drifted", "stale", "no_challenger"
+
+
 @dataclass(frozen=True)
 class Decision:
     winner: str | None  # run id to make champion; None keeps the champion
     reason: str
     evidence: dict = field(default_factory=dict)
+    kind: str = ""  # one of FIRST, MERIT, ... (counted by the simulated loop)
 
 
 def run_version(config: Mapping[str, object], data_start: date, data_end: date) -> str:
@@ -129,10 +137,10 @@ def decide(
 ) -> Decision:
     """The champion for ``today`` (see the module docstring). ``challengers``: newest last."""
     if not challengers:
-        return Decision(None, "no challenger", {})
+        return Decision(None, "no challenger", {}, NO_CHALLENGER)
     newest = max(reversed(challengers), key=lambda c: c.data_end)  # the most recent data, then the latest made
     if champion is None:
-        return Decision(newest.run_id, "no champion yet: the first run becomes champion", {})
+        return Decision(newest.run_id, "no champion yet: the first run becomes champion", {}, FIRST)
     evidence: dict = {"champion": champion.run_id, "champion_data_end": str(champion.data_end)}
     fresh = [c for c in challengers if (pd.Timestamp(today) - pd.Timestamp(c.data_end)).days <= max_age_days]
     ranked = _ranked(champion, fresh, scores, {DAYS: min_days, WINDOWS: min_windows})
@@ -149,26 +157,45 @@ def decide(
         reason = (
             f"champion broken: it lacks centers {missing}" if missing else "champion broken: no forecast for tomorrow"
         )
-        return Decision(newest.run_id, reason, evidence)
+        return Decision(newest.run_id, reason, evidence, BROKEN)
     if alerted:
-        return Decision(newest.run_id, f"champion's forecasts drifted (open alerts for {alerted})", evidence)
+        return Decision(
+            newest.run_id, f"champion's forecasts drifted (open alerts for {alerted})", evidence, DRIFTED
+        )
     if age > max_age_days:
-        return Decision(newest.run_id, f"champion stale: its data ends {age} days ago (limit {max_age_days})", evidence)
+        reason = f"champion stale: its data ends {age} days ago (limit {max_age_days})"
+        return Decision(newest.run_id, reason, evidence, STALE)
     for run_id, chall, champ in ranked:
         if chall.wql <= champ.wql * (1 - margin):
-            on = ", ".join(chall.on) if chall.unit == WINDOWS else f"{chall.on[0]}..{chall.on[-1]}"
             return Decision(
                 run_id,
-                f"challenger beat the champion on the same {chall.n} {chall.unit} ({on}): "
+                f"challenger beat the champion on the same {_evidence(chall)}: "
                 f"wQL {chall.wql:.4f} vs {champ.wql:.4f} (margin {margin:.0%})",
                 evidence,
+                MERIT,
             )
+    if ranked:  # compared on merit: say on what, and how close the best came
+        _, chall, champ = ranked[0]
+        return Decision(
+            None,
+            f"champion kept: no challenger beat it by {margin:.0%}; the best, on the same {_evidence(chall)}: "
+            f"wQL {chall.wql:.4f} vs {champ.wql:.4f}",
+            evidence,
+            KEPT_ON_MERIT,
+        )
     return Decision(
         None,
         f"champion kept: no challenger beat it by {margin:.0%} on at least {min_windows} shared backtest "
-        f"windows or {min_days} days",
+        f"windows or {min_days} days (none shares that many with it)",
         evidence,
+        KEPT_UNMATCHED,
     )
+
+
+def _evidence(score: Score) -> str:
+    """``3 backtest windows (2026-03-01, ...)`` or ``4 days (2026-03-01..2026-03-04)``."""
+    on = ", ".join(score.on) if score.unit == WINDOWS else f"{score.on[0]}..{score.on[-1]}"
+    return f"{score.n} {score.unit} ({on})"
 
 
 def _ranked(

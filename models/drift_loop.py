@@ -9,17 +9,27 @@ and the learned intraday profile of the ``learn_days`` before. Publishing and
 the webhook are callbacks, so no Kafka client is needed here; the retrain
 trigger is debounced per center.
 
+An hour is judged once it has settled: ``settle_hours`` (default 1) after it
+ended, so orders that reach the database a little late (consumer lag, a
+producer's retry) are in it. Orders can still arrive later (the worker accepts
+them up to ``streams.late_grace_hours``): those for hours already judged are not
+judged again (a sequential test cannot take back an observation) but they are
+counted per center (:attr:`DriftLoop.late`, :meth:`DriftLoop.status`), logged,
+and from then on the learned intraday profile uses the corrected counts.
+
 The loop is incremental: it keeps each center's hourly counts of the learning
 window and reads only the hours from its last call's end on (that hour and
-later ones may have been incomplete then), dropping hours older than the
-window; ``incremental=False`` re-reads the whole window every call (the same
-alarms, as long as stored hours do not change after they are complete).
+later ones may not have settled then), plus the hours stored again since its
+last read (late orders, corrections), dropping hours older than the window;
+``incremental=False`` re-reads the whole window every call (the same alarms and
+the same count of late orders).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -39,6 +49,20 @@ log = logging.getLogger(__name__)
 
 Publish = Callable[[str, dict], None]
 
+#: Hours stored up to this long before the newest write the loop saw are read again
+#: for corrections: writers whose transactions commit out of their timestamps' order
+#: are not missed (reading an unchanged hour again counts nothing).
+WRITE_OVERLAP = pd.Timedelta(seconds=5)
+
+
+@dataclass
+class LateOrders:
+    """Orders that reached the database for hours the monitor had already judged."""
+
+    orders: float = 0.0  # net orders added to those hours after they were judged
+    hours: int = 0  # corrections seen (an hour stored again twice counts twice)
+    newest: pd.Timestamp | None = None  # the latest corrected hour (UTC)
+
 
 class DriftLoop:
     def __init__(
@@ -53,6 +77,7 @@ class DriftLoop:
         learn_days: int = 28,
         backfill_hours: int = 48,
         incremental: bool = True,
+        settle_hours: float = 1.0,
     ) -> None:
         # ``tz``: one zone for every center, or each center's own (its local hours and days)
         self.engine = engine
@@ -63,6 +88,13 @@ class DriftLoop:
         self.learn_days, self.backfill_hours = learn_days, backfill_hours
         self._fed_until: dict[str, pd.Timestamp] = {}  # per center: UTC hour start not yet fed
         self.incremental = incremental
+        if settle_hours < 0:
+            raise ValueError(f"settle_hours must be 0 or more (hours to wait after an hour ends), got {settle_hours}")
+        self.settle = pd.Timedelta(hours=settle_hours)
+        self.late: dict[str, LateOrders] = {}  # per center: orders that arrived after their hour was judged
+        self._judged_from: dict[str, pd.Timestamp] = {}  # per center: UTC hour from which hours were judged
+        self._learn_from: pd.Timestamp | None = None  # the learning window's start at the last read
+        self._watermark: datetime | None = None  # the newest ``updated_at`` of the stored hours at the last read
         self._hours: dict[str, pd.DataFrame] = {}  # per center: ``ds, y, hour_utc`` of the learning window
         self._read_from: pd.Timestamp | None = None  # UTC hour from which stored hours are read next
         self.payloads: list[dict] = []  # every alert record handled, as on the forecast-alerts topic
@@ -70,8 +102,8 @@ class DriftLoop:
             self.monitor.restore(alert)
 
     def run_once(self, now: datetime) -> list[AlertEvent]:
-        """Feed the complete hours up to ``now`` (tz-aware); returns the alert events."""
-        end = pd.Timestamp(now).tz_convert(UTC).tz_localize(None).floor("h")
+        """Feed the hours settled by ``now`` (tz-aware); returns the alert events."""
+        end = (pd.Timestamp(now).tz_convert(UTC).tz_localize(None) - self.settle).floor("h")
         first = end - pd.Timedelta(hours=self.backfill_hours)
         learn_from = first - pd.Timedelta(days=self.learn_days + 1)
         hourly = self._hourly(learn_from, end)
@@ -105,6 +137,7 @@ class DriftLoop:
                 run_id, quantiles = forecast
                 count = float(counts.get(hour_utc, 0.0))
                 events += self.monitor.observe(uid, local, count, quantiles, shares, run_id)
+            self._judged_from.setdefault(uid, start)
             self._fed_until[uid] = end
         for event in events:
             self._handle(event)
@@ -112,21 +145,79 @@ class DriftLoop:
 
     def _hourly(self, learn_from: pd.Timestamp, end: pd.Timestamp) -> dict[str, pd.DataFrame]:
         """Each center's stored hours from ``learn_from`` on (UTC): only those from the last
-        call's ``end`` on are read; older ones come from the state, trimmed to the window."""
+        call's ``end`` on, and older ones stored again since (corrections), are read; the
+        others come from the state, trimmed to the window. Counts the late orders."""
         full = not self.incremental or self._read_from is None or self._read_from <= learn_from
         since = learn_from if full else self._read_from
+        mark = q.hours_watermark(self.engine) if self.incremental else None  # read before the hours
         new = q.hourly_orders(self.engine, self.locales.timezone, since=since.to_pydatetime(), zones=self.locales.zones)
-        fresh = {str(u): g[[DS, Y, "hour_utc"]] for u, g in new.groupby(UNIQUE_ID, sort=False)}
+        fresh = _by_center(new)
+        before = self._hours
         if full:
             self._hours = fresh
         else:
-            for uid in set(self._hours) | set(fresh):
-                kept = self._hours.get(uid, fresh.get(uid))
-                kept = kept[(kept["hour_utc"] >= learn_from) & (kept["hour_utc"] < since)]
-                parts = [p for p in (kept, fresh.get(uid)) if p is not None and not p.empty]
-                self._hours[uid] = pd.concat(parts, ignore_index=True) if parts else kept
-        self._read_from = end
+            fixes = self._corrections(learn_from, since)
+            self._hours = {}
+            for uid in set(before) | set(fresh) | set(fixes):
+                kept = before.get(uid)
+                kept = None if kept is None else kept[(kept["hour_utc"] >= learn_from) & (kept["hour_utc"] < since)]
+                fix = fixes.get(uid)
+                if kept is not None and fix is not None:
+                    kept = kept[~kept["hour_utc"].isin(fix["hour_utc"])]
+                parts = [p for p in (kept, fix, fresh.get(uid)) if p is not None and not p.empty]
+                merged = pd.concat(parts, ignore_index=True) if parts else new.iloc[:0][[DS, Y, "hour_utc"]]
+                self._hours[uid] = merged.sort_values("hour_utc", ignore_index=True)
+        if self._learn_from is not None:
+            self._count_late(before, max(self._learn_from, learn_from))
+        self._read_from, self._learn_from, self._watermark = end, learn_from, mark or self._watermark
         return {u: g for u, g in self._hours.items() if not g.empty}
+
+    def _corrections(self, learn_from: pd.Timestamp, before: pd.Timestamp) -> dict[str, pd.DataFrame]:
+        """Hours in ``[learn_from, before)`` stored again since the last read."""
+        if self._watermark is None:
+            return {}
+        after = pd.Timestamp(self._watermark) - WRITE_OVERLAP
+        frame = q.hourly_corrections(
+            self.engine, self.locales.timezone, after.to_pydatetime(), learn_from.to_pydatetime(),
+            before.to_pydatetime(), zones=self.locales.zones,
+        )
+        return _by_center(frame)
+
+    def _count_late(self, before: dict[str, pd.DataFrame], known_from: pd.Timestamp) -> None:
+        """Add to :attr:`late` what changed, between ``before`` and the state now, in each
+        center's judged hours from ``known_from`` on (a missing hour was judged as 0 orders)."""
+        for uid, judged_until in self._fed_until.items():
+            lo = max(self._judged_from.get(uid, judged_until), known_from)
+            if lo >= judged_until:
+                continue
+            old, now = (
+                _counts(frames.get(uid), lo, judged_until) for frames in (before, self._hours)
+            )
+            diff = now.sub(old, fill_value=0.0)
+            diff = diff[diff != 0]
+            if diff.empty:
+                continue
+            late = self.late.setdefault(uid, LateOrders())
+            late.orders += float(diff.sum())
+            late.hours += len(diff)
+            late.newest = max(diff.index.max(), late.newest or diff.index.max())
+            log.warning(
+                "%s: %+.0f orders arrived for %d hour(s) the drift monitor had already judged (%s..%s UTC); "
+                "they are not judged again but the learned profile uses them (late so far: %+.0f orders, %d hours; "
+                "a longer settle_hours judges later and misses fewer)",
+                uid, diff.sum(), len(diff), diff.index.min(), diff.index.max(), late.orders, late.hours,
+            )
+
+    def status(self) -> dict[str, dict]:
+        """Per center: the hour judged up to (UTC, exclusive) and the late orders seen so far."""
+        return {
+            uid: {
+                "judged_until": until,
+                "late_orders": self.late.get(uid, LateOrders()).orders,
+                "late_hours": self.late.get(uid, LateOrders()).hours,
+            }
+            for uid, until in sorted(self._fed_until.items())
+        }
 
     def _handle(self, event: AlertEvent) -> None:
         payload = alert_payload(event, utcnow())
@@ -215,3 +306,16 @@ def store_alert(engine: Engine, payload: dict) -> None:
     update = ["status", "cleared_at"] if payload["status"] == CLEARED else []
     with engine.begin() as conn:
         upsert(conn, forecast_alerts, [row], ["alert_id"], update=update)
+
+
+def _by_center(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """``unique_id -> ds, y, hour_utc`` of an :func:`fcplan.storage.queries.hourly_orders` frame."""
+    return {str(u): g[[DS, Y, "hour_utc"]] for u, g in frame.groupby(UNIQUE_ID, sort=False)}
+
+
+def _counts(frame: pd.DataFrame | None, lo: pd.Timestamp, hi: pd.Timestamp) -> pd.Series:
+    """Orders by UTC hour in ``[lo, hi)`` of a center's state frame."""
+    if frame is None or frame.empty:
+        return pd.Series(dtype="float64")
+    rows = frame[(frame["hour_utc"] >= lo) & (frame["hour_utc"] < hi)]
+    return rows.set_index("hour_utc")[Y].astype("float64")

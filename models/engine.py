@@ -198,6 +198,9 @@ class EngineResult:
     model: Any = None
     #: :func:`member_correlation` of the run (stored with it, for the dashboard)
     member_correlation: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    #: the backtest windows' cutoffs, window 0 (the oldest) first: the leaderboard's window
+    #: ``w`` was scored on the ``horizon`` steps after ``cutoffs[w]`` (stored with the run)
+    cutoffs: tuple[pd.Timestamp, ...] = ()
 
 
 def normalize_freq(freq: str | None) -> str | None:
@@ -545,6 +548,8 @@ class BacktestResult:
     spread: dict[float, float] = field(default_factory=dict)
     #: the fitted calibrator of the ensemble's quantiles (None with ``calibration="none"``)
     calibration: Calibrator | None = None
+    #: see :attr:`EngineResult.cutoffs`
+    cutoffs: tuple[pd.Timestamp, ...] = ()
 
 
 def _check_request(
@@ -577,6 +582,7 @@ class _Request:
     default_models: bool
     bags: int = 1
     grid: bool = False
+    grid_step: int | None = None
 
 
 def _member_params(request: _Request, names: Sequence[str], cells: int = 0) -> dict[str, dict[str, Any]]:
@@ -632,11 +638,14 @@ def _calibration_evidence(
     extra = request.extra_windows
     if extra is None:
         extra = calibration_windows(n_series, request.windows)
-    usable = usable_windows(panel, request.horizon, request.windows + extra, request.freq, request.grid)
+    usable = usable_windows(panel, request.horizon, request.windows + extra, request.freq, request.grid,
+                            request.grid_step)
     extra = max(0, min(extra, usable - request.windows))
     if extra == 0:
         return None
-    splits = make_splits(panel, request.horizon, request.windows + extra, request.freq, request.grid)[:extra]
+    splits = make_splits(
+        panel, request.horizon, request.windows + extra, request.freq, request.grid, request.grid_step
+    )[:extra]
     splits = [replace(split, window=split.window - extra) for split in splits]
     members = [n for n, w in weights.items() if w > 0]
     results = [
@@ -713,13 +722,13 @@ def _race(
 
 def _evaluate(panel: pd.DataFrame, request: _Request, start: float) -> BacktestResult:
     horizon, levels, freq, windows = request.horizon, request.levels, request.freq, request.windows
-    usable = usable_windows(panel, horizon, windows, freq, request.grid)
+    usable = usable_windows(panel, horizon, windows, freq, request.grid, request.grid_step)
     if 0 < usable < windows:
         log.warning("the history leaves room for %d of the %d backtest windows asked for (each needs %d steps "
                     "after at least %d of training); backtesting on %d", usable, windows, horizon, horizon, usable)
         windows = usable
         request = replace(request, windows=usable)
-    splits = make_splits(panel, horizon, windows, freq, request.grid)
+    splits = make_splits(panel, horizon, windows, freq, request.grid, request.grid_step)
     time_limit_s = _finite(request.time_limit_s)
     names = (
         default_pool(request.names, panel, freq, horizon)
@@ -759,6 +768,7 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float) -> BacktestR
         time_limits={n: time_limits[n] for n in member_names if n in time_limits},
         spread=calibrator.spread if isinstance(calibrator, SpreadCalibration) else {},
         calibration=calibrator,
+        cutoffs=tuple(split.cutoff for split in splits),
     )
 
 
@@ -811,6 +821,7 @@ def run_engine(
     calibration_windows: int | None = None,
     bags: int = 1,
     grid: bool = False,
+    grid_step: int | None = None,
 ) -> EngineResult:
     """Backtest the pool on ``windows`` rolling windows, weight an ensemble, calibrate its
     quantiles, forecast.
@@ -829,14 +840,15 @@ def run_engine(
     (:mod:`fcplan.models.bagging`; 1, the default, is the models alone). ``grid``: backtest
     cutoffs on the calendar grid, so runs a few days apart share their windows (the rolling
     retrainer; :func:`fcplan.models.backtest.window_cutoffs`); by default the newest window
-    ends at the last observation.
+    ends at the last observation. ``grid_step``: steps between cutoffs (default ``horizon``;
+    shorter gives overlapping windows, so runs a day apart share more of them).
     ``model_params``: name -> constructor params (e.g. ``{"ets": {"n_jobs": 2}}``).
     """
     start = time.perf_counter()
     levels, names = _check_request(quantiles, models, calibration)
     panel, fut, freq = prepare_inputs(history, horizon, future, freq, holiday_country)
     request = _Request(horizon, levels, freq, names, windows, time_limit_s, seed, model_params or {},
-                       calibration, calibration_windows, models is None, bags, grid)
+                       calibration, calibration_windows, models is None, bags, grid, grid_step)
     backtest = _evaluate(panel, request, start)
     members = {n: get_model(base_name(n), **backtest.params[n]) for n in backtest.members}
     ensemble = EnsembleForecaster(
@@ -859,4 +871,5 @@ def run_engine(
         fallbacks=_fallbacks(ensemble),
         model=ensemble,
         member_correlation=member_correlation(backtest.error_correlation, backtest.weights),
+        cutoffs=backtest.cutoffs,
     )

@@ -91,21 +91,19 @@ def backtest_boards(engine: Engine, run_ids: Iterable[str]) -> dict[str, dict[st
     """Per run: {window cutoff (ISO date) -> the ensemble's wQL on that backtest window}
     (the best-weighted member's where a run has no ensemble rows).
 
-    A run's windows are the :func:`fcplan.models.backtest.window_cutoffs` of its data window,
-    its number of steps (today and ``horizon`` days, as :func:`fcplan.models.retrain.retrain`
-    forecasts) and its number of windows.
+    A run's windows are the cutoffs stored with it (``backtest_cutoffs``: whatever grid, step
+    or number of windows made them); a run stored before those were kept falls back to what
+    the retrainer did then (:func:`legacy_cutoffs`).
     """
     ids = list(run_ids)
+    cols = forecast_runs.c
     with engine.connect() as conn:
         runs = {
-            r: (s, d, h)
-            for r, s, d, h in conn.execute(
-                select(
-                    forecast_runs.c.run_id,
-                    forecast_runs.c.data_start,
-                    forecast_runs.c.data_end,
-                    forecast_runs.c.horizon,
-                ).where(forecast_runs.c.run_id.in_(ids))
+            r[0]: r[1:]
+            for r in conn.execute(
+                select(cols.run_id, cols.data_start, cols.data_end, cols.horizon, cols.backtest_cutoffs).where(
+                    cols.run_id.in_(ids)
+                )
             ).all()
         }
         rows = conn.execute(
@@ -120,13 +118,26 @@ def backtest_boards(engine: Engine, run_ids: Iterable[str]) -> dict[str, dict[st
             continue
         best = "ensemble" if (part["model"] == "ensemble").any() else part.sort_values("weight").iloc[-1]["model"]
         part = part[part["model"] == best].dropna(subset=["wql"])
-        data_start, data_end, horizon = runs[run_id]
-        if data_start is None:  # stored before the registry: its windows are unknown
-            continue
+        data_start, data_end, horizon, stored = runs[run_id]
         n = int(part["window"].max()) + 1
-        cutoffs = window_cutoffs(pd.Timestamp(data_start), pd.Timestamp(data_end), horizon + 1, n, "D", grid=True)
+        if stored:
+            cutoffs = [pd.Timestamp(c) for c in stored]
+        elif data_start is not None:
+            cutoffs = legacy_cutoffs(data_start, data_end, horizon, n)
+        else:  # stored before the registry: its windows are unknown
+            continue
+        if len(cutoffs) < n:
+            log.warning("run %s has %d backtest windows but %d cutoffs stored; its windows are not compared",
+                        run_id, n, len(cutoffs))
+            continue
         out[run_id] = {str(cutoffs[int(w)].date()): float(v) for w, v in zip(part["window"], part["wql"], strict=True)}
     return out
+
+
+def legacy_cutoffs(data_start: date, data_end: date, horizon: int, windows: int) -> list[pd.Timestamp]:
+    """The backtest cutoffs of a run stored without them (before revision 0006): the
+    retrainer then backtested ``horizon + 1`` days on a grid of that many days."""
+    return window_cutoffs(pd.Timestamp(data_start), pd.Timestamp(data_end), horizon + 1, windows, "D", grid=True)
 
 
 def promote(
@@ -172,7 +183,7 @@ def promote(
                 "champion_run_id": decision.winner or (champion.run_id if champion else None),
                 "promoted": decision.winner is not None,
                 "reason": decision.reason,
-                "evidence": decision.evidence,
+                "evidence": {**decision.evidence, "kind": decision.kind},
             },
         )
     log.info("registry: %s", decision.reason)

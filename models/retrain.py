@@ -5,6 +5,7 @@ ensemble engine -> forecast run, quantiles and leaderboard stored and published.
 from __future__ import annotations
 
 import logging
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ class RetrainResult:
     series: int
     message: str
     alerts: tuple[dict, ...] = ()  # the drift check's alert records, for the forecast-alerts topic
+    decision: str = ""  # what the registry's decision rested on (:attr:`fcplan.models.champion.Decision.kind`)
 
 
 def training_frames(
@@ -159,10 +161,11 @@ def retrain(
         future=future,
         freq="D",
         models=list(cfg.models),
-        windows=cfg.backtest_windows,
+        windows=grid_windows(cfg),
         time_limit_s=cfg.time_limit_s,
         holiday_country=None,  # each center's own holidays are in the frames already
         grid=True,  # champion and challenger are compared on the windows their runs share
+        grid_step=cfg.backtest_step_days,
     )
     fit_seconds = time.perf_counter() - started
     run_id = f"{today:%Y%m%d}-{uuid.uuid4().hex[:8]}"
@@ -190,7 +193,15 @@ def retrain(
         int(lengths.size),
         f"forecast run {run_id}: {rows} rows in {fit_seconds:.1f}s; registry: {decision.reason}",
         alerts,
+        decision.kind,
     )
+
+
+def grid_windows(cfg: ForecastSettings) -> int:
+    """The retrainer's backtest windows: ``backtest_windows``, and at least enough, one grid
+    step apart, to span the forecast (15 days on a weekly grid: 3), so that runs up to a week
+    apart share all but one of them (fewer are used while the history is short)."""
+    return max(cfg.backtest_windows, math.ceil((cfg.horizon + 1) / cfg.backtest_step_days))
 
 
 def _storing_retry(exc: BaseException, delay_s: float) -> None:
@@ -257,6 +268,7 @@ def store_run(
                 "fit_seconds": fit_seconds,
                 "fallbacks": dict(result.fallbacks),  # type: ignore[attr-defined]
                 "error_correlation": getattr(result, "member_correlation", None) or None,
+                "backtest_cutoffs": [pd.Timestamp(c).isoformat() for c in getattr(result, "cutoffs", ())] or None,
             },
         )
         upsert(conn, forecasts, forecast_rows, ["run_id", "unique_id", "ds", "model", "quantile"])

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -77,11 +78,13 @@ class LoopSummary:
     triggered_retrains: int = 0
     failed_retrains: int = 0
     decisions: list[str] = field(default_factory=list)
+    decision_kinds: list[str] = field(default_factory=list)  # what each rested on (Decision.kind)
     promotions: int = 0
     plans: int = 0
     promotions_stored: int = 0  # promotion versions (announcements, cancellations) stored
     alerts_opened: list[str] = field(default_factory=list)
     alerts_cleared: list[str] = field(default_factory=list)
+    late_orders: dict[str, float] = field(default_factory=dict)  # per center: arrived after its hour was judged
     wall_seconds: float = 0.0
 
     def as_dict(self) -> dict:
@@ -92,10 +95,12 @@ class LoopSummary:
             "failed_retrains": self.failed_retrains,
             "decisions": len(self.decisions),
             "champion_changes": self.promotions,
+            "decisions_by_kind": dict(sorted(Counter(self.decision_kinds).items())),
             "plans": self.plans,
             "promotions_stored": self.promotions_stored,
             "alerts_opened": self.alerts_opened,
             "alerts_cleared": self.alerts_cleared,
+            "late_orders": self.late_orders,
             "wall_seconds": round(self.wall_seconds, 1),
         }
 
@@ -202,6 +207,7 @@ class SimulatedLoop:
             self.summary.days = day + 1
         if self.webhook is not None:
             self.webhook.close()
+        self.summary.late_orders = {c: late.orders for c, late in sorted(self.drift.late.items())}
         self.summary.wall_seconds = time.perf_counter() - started
         return self.summary
 
@@ -243,6 +249,7 @@ class SimulatedLoop:
             self.summary.daily_retrains += 1
         reason = result.message.split("registry: ", 1)[-1]
         self.summary.decisions.append(reason)
+        self.summary.decision_kinds.append(result.decision)
         self.summary.promotions += not reason.startswith("champion kept")
         centers = configured_centers(self.settings)
         plan = make_plan(self.engine, self.settings.planner, self.tz, now=now, centers=centers)

@@ -90,6 +90,12 @@ class ForecastSettings(_Section):
         "lightgbm",
     )
     backtest_windows: int = Field(2, ge=1)
+    #: Days between the rolling retrainer's backtest cutoffs (a calendar grid, see
+    #: :mod:`fcplan.models.backtest`). Shorter than the horizon, the windows overlap: the grid
+    #: moves on once a week, so runs made days apart share their windows and the registry
+    #: compares champion and challenger on them (with one horizon, 15 days, runs shared at
+    #: most one window on a short history).
+    backtest_step_days: int = Field(7, ge=1)
     holiday_country: str = "KR"
     #: Seconds for the model search (optional). None: the work is bounded by iterations and the
     #: data's size, so the same history gives the same forecast on any machine load.

@@ -41,16 +41,44 @@ def hourly_orders(
     """``unique_id, ds (local wall-clock hour, tz-naive), y (orders), lines, units, hour_utc``.
 
     ``ds`` is in ``tz``, or for a center in ``zones`` (center -> IANA zone) in its own zone."""
-    stmt = select(
-        center_hourly.c.center_id,
-        center_hourly.c.hour,
-        center_hourly.c.orders,
-        center_hourly.c.lines,
-        center_hourly.c.units,
-    )
+    stmt = select(*_HOURLY_COLUMNS)
     if since is not None:
         stmt = stmt.where(center_hourly.c.hour >= since)
-    raw = _frame(engine, stmt.order_by(center_hourly.c.center_id, center_hourly.c.hour))
+    return _hourly_frame(engine, stmt, tz, zones)
+
+
+def hourly_corrections(
+    engine: Engine,
+    tz: str,
+    updated_after: datetime,
+    since: datetime,
+    before: datetime,
+    zones: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """The stored hours in ``[since, before)`` (UTC) written after ``updated_after``: orders
+    that arrived for hours already read (late orders, corrections). Columns as :func:`hourly_orders`."""
+    cols = center_hourly.c
+    stmt = select(*_HOURLY_COLUMNS).where(cols.hour >= since, cols.hour < before, cols.updated_at > updated_after)
+    return _hourly_frame(engine, stmt, tz, zones)
+
+
+def hours_watermark(engine: Engine) -> datetime | None:
+    """The newest ``updated_at`` of the stored hours (None while there are none)."""
+    with engine.connect() as conn:
+        return conn.execute(select(func.max(center_hourly.c.updated_at))).scalar()
+
+
+_HOURLY_COLUMNS = (
+    center_hourly.c.center_id,
+    center_hourly.c.hour,
+    center_hourly.c.orders,
+    center_hourly.c.lines,
+    center_hourly.c.units,
+)
+
+
+def _hourly_frame(engine: Engine, stmt: object, tz: str, zones: Mapping[str, str] | None) -> pd.DataFrame:
+    raw = _frame(engine, stmt.order_by(center_hourly.c.center_id, center_hourly.c.hour))  # type: ignore[attr-defined]
     if raw.empty:
         return pd.DataFrame(
             {

@@ -91,6 +91,9 @@ forecast_runs = Table(
     Column("status", String(16), nullable=True),
     # Error correlation of the top-weighted ensemble members on the backtest (revision 0004).
     Column("error_correlation", JSON, nullable=True),
+    # The backtest windows' cutoffs (ISO dates, window 0 first) the leaderboard's windows
+    # were scored after (revision 0006); NULL for runs stored before it.
+    Column("backtest_cutoffs", JSON, nullable=True),
     Index("ix_forecast_runs_created_at", "created_at"),
 )
 

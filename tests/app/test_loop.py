@@ -37,6 +37,9 @@ def test_five_simulated_days_retrain_daily_and_a_shift_triggers_a_retrain(sqlite
     decisions = q.decisions_frame(engine)
     assert len(decisions) == summary.daily_retrains + summary.triggered_retrains
     assert decisions["reason"].str.contains("drifted").any()
+    by_kind = summary.as_dict()["decisions_by_kind"]
+    assert sum(by_kind.values()) == len(decisions) and by_kind["first"] == 1 and by_kind["drifted"] >= 1
+    assert summary.as_dict()["late_orders"] == {}  # the simulator stores each hour once, complete
     assert any("triggered by alerts on ['FC-SEOUL-1']" in line for line in said)
     alerts = q.alerts_frame(engine)
     assert alerts["center_id"].tolist() == ["FC-SEOUL-1"] and alerts["kind"].tolist() == ["cusum_up"]

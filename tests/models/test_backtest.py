@@ -1,3 +1,5 @@
+from itertools import pairwise
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -101,3 +103,40 @@ def test_usable_windows_leave_the_oldest_cutoff_a_horizon_of_training(make_panel
         for w in (1, 2, 3):  # whatever it says fits, make_splits accepts
             n = usable_windows(panel, horizon=10, windows=w, freq="D", grid=grid)
             assert len(make_splits(panel, horizon=10, windows=n, freq="D", grid=grid)) == n
+
+
+def test_a_grid_step_shorter_than_the_horizon_gives_overlapping_windows_on_a_weekly_grid():
+    first, last = pd.Timestamp("2026-01-04"), pd.Timestamp("2026-02-28")  # 56 days, as the demo starts
+    cutoffs = window_cutoffs(first, last, 15, 3, "D", grid=True, step=7)
+    assert [(b - a).days for a, b in pairwise(cutoffs)] == [7, 7]
+    assert all((c - GRID_ANCHOR).days % 7 == 0 for c in cutoffs)
+    assert 15 <= (last - cutoffs[-1]).days <= 21  # the newest window ends by the last day, at most a week before
+    with pytest.raises(ValueError, match="step must be at least 1"):
+        window_cutoffs(first, last, 15, 3, "D", grid=True, step=0)
+
+
+def test_when_history_is_short_then_a_weekly_grid_fits_more_windows_than_a_horizon_grid(make_panel):
+    panel = validate_panel(make_panel(n_series=2, length=56))
+    assert usable_windows(panel, horizon=15, windows=9, freq="D", grid=True) <= 2
+    n = usable_windows(panel, horizon=15, windows=9, freq="D", grid=True, step=7)
+    assert n >= 3
+    splits = make_splits(panel, horizon=15, windows=n, freq="D", grid=True, step=7)
+    assert len(splits) == n and all(len(s.train["ds"].unique()) >= 15 for s in splits)
+
+
+def test_runs_made_on_consecutive_days_share_all_but_at_most_one_window_on_a_weekly_grid():
+    for day in range(21):
+        last = pd.Timestamp("2026-03-01") + pd.Timedelta(days=day)
+        first = last - pd.Timedelta(days=55)
+        today = window_cutoffs(first, last, 15, 3, "D", grid=True, step=7)
+        tomorrow = window_cutoffs(first + pd.Timedelta(days=1), last + pd.Timedelta(days=1), 15, 3, "D", True, 7)
+        assert len(set(today) & set(tomorrow)) >= 2
+        week_later = window_cutoffs(first, last + pd.Timedelta(days=6), 15, 3, "D", grid=True, step=7)
+        assert len(set(today) & set(week_later)) >= 2  # a champion up to 6 days old still shares 2 of 3
+
+
+def test_without_the_grid_a_step_spaces_the_windows_from_the_last_observation(make_panel):
+    panel = validate_panel(make_panel(n_series=2, length=40))
+    last = panel["ds"].max()
+    splits = make_splits(panel, horizon=5, windows=3, freq="D", step=2)
+    assert [s.cutoff for s in splits] == [last - pd.Timedelta(days=d) for d in (9, 7, 5)]

@@ -107,3 +107,18 @@ def test_shared_backtest_windows_take_precedence_over_live_days() -> None:
     scores.update(backtest_scores({"old": {"2026-03-01": 5.0}, "new": {"2026-03-01": 5.0}}))
     decision = decide(champ, [chall], scores, TODAY, max_age_days=14)
     assert decision.winner is None and decision.evidence["comparisons"][0]["backtest windows"] == ["2026-03-01"]
+
+
+def test_each_decision_says_what_it_rested_on_and_a_kept_champion_names_its_evidence() -> None:
+    from fcplan.models.champion import KEPT_ON_MERIT, KEPT_UNMATCHED, MERIT, STALE
+
+    champ, chall = run("old", "2026-03-17"), run("new", "2026-03-18")
+    boards = {"old": {"2026-02-23": 0.20, "2026-03-02": 0.22}, "new": {"2026-03-02": 0.218, "2026-03-09": 0.1}}
+    kept = decide(champ, [chall], backtest_scores(boards), TODAY)
+    assert kept.winner is None and kept.kind == KEPT_ON_MERIT
+    assert "the best, on the same 1 backtest windows (2026-03-02): wQL 0.2180 vs 0.2200" in kept.reason
+    boards["new"]["2026-03-02"] = 0.2
+    assert decide(champ, [chall], backtest_scores(boards), TODAY).kind == MERIT
+    unmatched = decide(champ, [chall], {}, TODAY)
+    assert unmatched.winner is None and unmatched.kind == KEPT_UNMATCHED and "none shares" in unmatched.reason
+    assert decide(run("old", "2026-03-01"), [chall], {}, TODAY).kind == STALE

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pandas as pd
+import pytest
 from scipy import stats
 
 from fcplan.app.loop import store_hours
@@ -172,14 +173,14 @@ def test_each_center_is_judged_on_its_own_local_hours_and_days(sqlite_url: str) 
     store_forecast(engine, "run-la", center, START - pd.Timedelta(days=31), 40, 1.0)
     recorder = _Recorder()
     now = (START + pd.Timedelta(days=2)).tz_localize(la).tz_convert(UTC).to_pydatetime()  # LA midnight
-    DriftLoop(engine, locales, monitor=recorder, backfill_hours=24).run_once(now)
+    DriftLoop(engine, locales, monitor=recorder, backfill_hours=24, settle_hours=0).run_once(now)
     hours = [h for h, _ in recorder.seen]
     assert len(hours) == 24
     # the last 24 complete hours before LA midnight are exactly LA's previous local day
     assert hours[0] == START + pd.Timedelta(days=1) and hours[-1] == START + pd.Timedelta(days=1, hours=23)
     # with one zone for all (Seoul), the same instants would be other wall-clock hours
     recorder_seoul = _Recorder()
-    DriftLoop(engine, TZ, monitor=recorder_seoul, backfill_hours=24).run_once(now)
+    DriftLoop(engine, TZ, monitor=recorder_seoul, backfill_hours=24, settle_hours=0).run_once(now)
     assert [h for h, _ in recorder_seoul.seen] != hours
 
 
@@ -223,8 +224,83 @@ def test_the_incremental_loop_reads_only_new_hours_and_raises_the_same_alarms_as
             reads.clear()
             events = loop.run_once(at(now))
             seen[name] += [(now, e.center_id, e.status, e.test, round(e.statistic, 9)) for e in events]
-            if name == "incremental" and hour > 1:  # only the hour that completed since the last call
-                utc_hour = now.tz_localize(TZ).tz_convert(UTC).tz_localize(None) - pd.Timedelta(hours=1)
+            if name == "incremental" and hour > 1:  # only the hour that settled since the last call
+                utc_hour = now.tz_localize(TZ).tz_convert(UTC).tz_localize(None) - pd.Timedelta(hours=2)
                 assert reads == [utc_hour.to_pydatetime()]
     assert [s for _, c, s, *_ in seen["full"] if c == centers[0].center_id][:2] == [OPEN, CLEARED]
     assert seen["incremental"] == seen["full"]
+
+
+class _Counts(DriftMonitor):
+    """A monitor that records each local hour and the count it is judged on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: dict[pd.Timestamp, float] = {}
+
+    def observe(self, center_id, hour, count, quantiles, shares, run_id):  # type: ignore[override]
+        assert hour not in self.seen, f"{hour} judged twice"
+        self.seen[hour] = count
+        return []
+
+
+def _one_center(sqlite_url: str):
+    engine = make_engine(sqlite_url)
+    center = make_centers(1, seed=4)[0]
+    hourly = sample_hourly_counts([center], [], START - pd.Timedelta(days=30), START + pd.Timedelta(days=2), 4, TZ)
+    store_hours(engine, hourly[hourly[DS] < START], TZ)
+    store_forecast(engine, "run", center, START - pd.Timedelta(days=31), 40, 1.0)
+    return engine, center, hourly
+
+
+def _store(engine, center, local_hour: pd.Timestamp, orders: int) -> None:
+    store_hours(engine, pd.DataFrame({"unique_id": [center.center_id], DS: [local_hour], "y": [orders]}), TZ)
+
+
+def test_an_hour_is_judged_once_it_has_settled_so_orders_arriving_just_after_it_count(sqlite_url: str) -> None:
+    engine, center, _ = _one_center(sqlite_url)
+    monitor = _Counts()
+    loop = DriftLoop(engine, TZ, monitor=monitor, backfill_hours=2)
+    ten = START + pd.Timedelta(hours=10)
+    _store(engine, center, ten, 30)  # most of 10:00's orders, stored by 11:00
+    loop.run_once(at(ten + pd.Timedelta(hours=1)))
+    assert ten not in monitor.seen  # not settled yet (default: one hour)
+    _store(engine, center, ten, 42)  # the stragglers, at 11:20
+    loop.run_once(at(ten + pd.Timedelta(hours=2)))
+    assert monitor.seen[ten] == 42.0
+    assert loop.late == {}
+    now_judged = DriftLoop(engine, TZ, monitor=_Counts(), backfill_hours=2, settle_hours=0)
+    now_judged.run_once(at(ten + pd.Timedelta(hours=1)))
+    assert now_judged.monitor.seen[ten] == 42.0  # settle_hours=0 judges an hour as soon as it ends
+
+
+@pytest.mark.parametrize("incremental", [True, False])
+def test_orders_arriving_for_an_hour_already_judged_are_counted_logged_and_learned(
+    sqlite_url: str, incremental: bool, caplog
+) -> None:
+    engine, center, _ = _one_center(sqlite_url)
+    loop = DriftLoop(engine, TZ, monitor=_Counts(), backfill_hours=3, incremental=incremental)
+    nine = START + pd.Timedelta(hours=9)
+    for hour in range(9, 13):
+        _store(engine, center, START + pd.Timedelta(hours=hour), 40)
+        loop.run_once(at(START + pd.Timedelta(hours=hour + 1)))
+    assert loop.monitor.seen[nine] == 40.0 and loop.late == {}
+    _store(engine, center, nine, 47)  # 7 orders for 09:00 arrive at 13:30, long after it was judged
+    _store(engine, center, START + pd.Timedelta(hours=13), 40)
+    with caplog.at_level("WARNING", logger="fcplan.models.drift_loop"):
+        loop.run_once(at(START + pd.Timedelta(hours=14)))
+        loop.run_once(at(START + pd.Timedelta(hours=15)))  # counted once
+    assert loop.monitor.seen[nine] == 40.0  # not judged again
+    late = loop.late[center.center_id]
+    assert (late.orders, late.hours) == (7.0, 1)
+    assert late.newest == nine.tz_localize(TZ).tz_convert(UTC).tz_localize(None)
+    assert loop.status()[center.center_id]["late_orders"] == 7.0
+    assert [r.message for r in caplog.records if "already judged" in r.message] != []
+    utc_nine = nine.tz_localize(TZ).tz_convert(UTC).tz_localize(None)
+    kept = loop._hours[center.center_id].set_index("hour_utc")["y"]
+    assert kept[utc_nine] == 47.0  # the learned intraday profile uses the corrected count
+
+
+def test_a_negative_settle_lag_is_refused_with_how_to_fix_it(sqlite_url: str) -> None:
+    with pytest.raises(ValueError, match="settle_hours must be 0 or more"):
+        DriftLoop(make_engine(sqlite_url), TZ, settle_hours=-1)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from itertools import pairwise
 
 import pandas as pd
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from fcplan.app.loop import store_hours
 from fcplan.core.settings import ForecastSettings, PlannerSettings
@@ -87,10 +88,54 @@ def test_runs_a_day_apart_are_compared_on_their_shared_calendar_backtest_windows
     for run_id in (first.run_id, second.run_id):
         run = q.forecast_run(engine, run_id)
         window = pd.Timestamp(run["data_start"]), pd.Timestamp(run["data_end"])
-        cutoffs = window_cutoffs(*window, cfg.horizon + 1, 3, "D", grid=True)
+        cutoffs = window_cutoffs(*window, cfg.horizon + 1, len(boards[run_id]), "D", True, cfg.backtest_step_days)
         assert sorted(boards[run_id]) == [str(c.date()) for c in cutoffs]
+        assert run["backtest_cutoffs"] == [c.isoformat() for c in cutoffs]  # stored with the run
     evidence = q.decisions_frame(engine)["evidence"].tolist()
     comparison = next(e for e in evidence if e.get("comparisons"))["comparisons"][0]
     assert comparison["backtest windows"] == shared
     # the same data on the same windows scores the same: no spurious promotion
     assert comparison["wql"] == pytest.approx(comparison["champion_wql"])
+
+
+@pytest.fixture
+def long_engine(db_url: str):
+    """60 days of two centers' hourly orders, as the simulated demo has when it starts."""
+    engine = make_engine(db_url)
+    hourly = sample_hourly_counts(make_centers(2, seed=3), [], START, START + pd.Timedelta(days=60), 3, TZ)
+    store_hours(engine, hourly, TZ)
+    return engine
+
+
+def test_runs_made_on_consecutive_days_share_several_backtest_windows(long_engine) -> None:
+    cfg = CFG.model_copy(update={"horizon": 14})  # the demo's 15 days (today + 14); 3 weekly windows span them
+    runs = [retrain(long_engine, cfg, TZ, now=at(day + 0.2)) for day in (56, 57, 58)]
+    boards = backtest_boards(long_engine, [r.run_id for r in runs])
+    assert all(len(boards[r.run_id]) == 3 for r in runs)  # a 15-day grid fits 2 windows in 56 days, a weekly one 3
+    for a, b in pairwise(runs):
+        assert len(set(boards[a.run_id]) & set(boards[b.run_id])) >= 2
+    decisions = q.decisions_frame(long_engine)["evidence"].tolist()[::-1]  # oldest first
+    assert [e.get("kind") for e in decisions] == ["first", "kept_on_merit", "kept_on_merit"]
+    assert all(len(e["comparisons"][0]["backtest windows"]) >= 2 for e in decisions[1:])
+
+
+def test_the_registry_compares_runs_on_the_cutoffs_stored_with_them(engine) -> None:
+    cfg = CFG.model_copy(update={"backtest_windows": 2})
+    run_id = retrain(engine, cfg, TZ, now=at(40.2)).run_id
+    stored = q.forecast_run(engine, run_id)["backtest_cutoffs"]
+    assert len(stored) == 2 and list(backtest_boards(engine, [run_id])[run_id]) == [c[:10] for c in stored]
+    elsewhere = ["2025-06-20T00:00:00", "2025-06-25T00:00:00"]  # e.g. a run backtested off the grid
+    with engine.begin() as conn:
+        conn.execute(update(forecast_runs).where(forecast_runs.c.run_id == run_id).values(backtest_cutoffs=elsewhere))
+    assert list(backtest_boards(engine, [run_id])[run_id]) == ["2025-06-20", "2025-06-25"]
+
+
+def test_a_run_stored_without_cutoffs_falls_back_to_the_old_horizon_grid(engine) -> None:
+    run_id = retrain(engine, CFG.model_copy(update={"backtest_windows": 2}), TZ, now=at(40.2)).run_id
+    with engine.begin() as conn:
+        conn.execute(update(forecast_runs).where(forecast_runs.c.run_id == run_id).values(backtest_cutoffs=None))
+    run = q.forecast_run(engine, run_id)
+    board = backtest_boards(engine, [run_id])[run_id]
+    old = window_cutoffs(pd.Timestamp(run["data_start"]), pd.Timestamp(run["data_end"]), CFG.horizon + 1, len(board),
+                         "D", grid=True)
+    assert list(board) == [str(c.date()) for c in old]
