@@ -718,8 +718,8 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float) -> BacktestR
                  calibrator.windows, calibrator.points, np.round(calibrator.offsets, 2).tolist())
         if calibrator.widening is not None:
             widening = calibrator.widening
-            log.info("flag widening (extra sd in series scales, backtest points): %s", {
-                c: (round(float(np.sqrt(v)), 2), int(n))
+            log.info("flag widening (extra sd below / above the median in series scales, backtest points): %s", {
+                c: (*np.round(np.sqrt(v), 2).tolist(), int(n))
                 for c, v, n in zip(widening.flags.columns, widening.variance, widening.points, strict=True)
             })
     median = median_index(levels)

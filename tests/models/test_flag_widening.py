@@ -8,16 +8,20 @@ LEVELS = [0.1, 0.5, 0.9]
 Z90 = 1.2816
 
 
-def _history(n_series: int = 20, days: int = 280, event_sd: float = 0.0, seed: int = 0) -> pd.DataFrame:
+def _history(n_series: int = 20, days: int = 280, event_sd: float = 0.0, seed: int = 0,
+             down: bool = False) -> pd.DataFrame:
     """Daily series (weekly pattern + N(0, 1) noise) with two flags: ``event_a`` on 8 days of
-    each series, where it moves the level by N(0, ``event_sd``), and ``event_b``, never active."""
+    each series, where it moves the level by N(0, ``event_sd``) (``down``: by minus its size),
+    and ``event_b``, never active."""
     rng = np.random.default_rng(seed)
     frames = []
     for i in range(n_series):
         t = np.arange(days)
         a = np.zeros(days)
         a[rng.choice(np.arange(20, days - 20), 8, replace=False)] = 1.0
-        y = 50 + 5 * np.sin(2 * np.pi * t / 7) + rng.normal(size=days) + a * rng.normal(0, event_sd, days)
+        effect = rng.normal(0, event_sd, days)
+        effect = -np.abs(effect) if down else effect
+        y = 50 + 5 * np.sin(2 * np.pi * t / 7) + rng.normal(size=days) + a * effect
         frames.append(pd.DataFrame({"unique_id": f"s{i}", "ds": pd.date_range("2024-01-01", periods=days),
                                     "y": y, "event_a": a, "event_b": 0.0}))
     return pd.concat(frames, ignore_index=True)
@@ -57,11 +61,23 @@ def test_a_flag_never_seen_by_the_calibration_with_a_big_effect_gets_about_nomin
                                   cal.apply(fresh, steps, scales, LEVELS))
 
 
+def test_when_the_events_seen_lowered_demand_an_unseen_one_widens_the_band_mostly_below():
+    history = _history(event_sd=6.0, down=True)
+    prior = flag_prior(history, find_flags(history, ["event_a", "event_b"]), 7)
+    rng = np.random.default_rng(7)
+    pred, y, steps, scales, windows = _points(420, 1.0, rng)
+    cal = fit_conformal(pred, y, LEVELS, steps, scales, windows, flags=np.zeros((420, 2), bool), prior=prior)
+    out = cal.apply(pred, steps, scales, LEVELS, flags=np.tile([False, True], (420, 1)))
+    plain = cal.apply(pred, steps, scales, LEVELS)
+    below, above = plain[:, 0] - out[:, 0], out[:, 2] - plain[:, 2]
+    assert (below > 3 * above).all() and (below > 2).all()
+
+
 def test_a_flag_never_active_anywhere_still_widens_its_steps_by_the_conservative_fallback():
     history = _history(event_sd=0.0).drop(columns="event_a")
     flags = find_flags(history, ["event_b"])
     prior = flag_prior(history, flags, 7)
-    assert prior.history_points.tolist() == [0] and prior.variance[0] > 0
+    assert prior.history_points.tolist() == [0] and (prior.variance[0] > 0).all()
     rng = np.random.default_rng(2)
     pred, y, steps, scales, windows = _points(420, 1.0, rng)
     cal = fit_conformal(pred, y, LEVELS, steps, scales, windows, flags=np.zeros((420, 1), bool), prior=prior)
@@ -96,7 +112,7 @@ def test_a_rare_flag_whose_backtest_points_were_well_forecast_is_widened_less_th
     active = np.zeros((840, 2), bool)
     active[:20, 0] = True  # event_a on 20 backtest points, forecast as well as the others
     cal = fit_conformal(pred, y, LEVELS, steps, scales, windows, flags=active, prior=prior)
-    assert 0 < cal.widening.variance[0] < 0.5 * prior.variance[0]
+    assert (cal.widening.variance[0] > 0).all() and (cal.widening.variance[0] < 0.5 * prior.variance[0]).all()
 
 
 def test_continuous_covariates_are_not_flags_and_a_panel_without_flags_is_not_widened():
@@ -133,4 +149,4 @@ def test_the_engine_leaves_a_promotion_common_in_its_backtest_alone(make_panel, 
     calibration = run_backtest(panel, 7, LEVELS, models=["theta"]).calibration
     assert calibration.widening.flags.columns == ("promo",)
     assert calibration.widening.points[0] >= COMMON_POINTS
-    assert calibration.widening.variance.tolist() == [0.0]
+    assert calibration.widening.variance.tolist() == [[0.0, 0.0]]
