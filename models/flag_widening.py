@@ -19,8 +19,9 @@ squared series scales. With ``side(x)`` the part of ``x`` below (down) or above 
   models could learn from): ``p_f = max(0, var(d_f) - mean(d_0^2)) + mean(d_f)^2 / n_h`` on
   both sides (the spread of its effect around its mean, plus the error of a mean learnt
   from ``n_h`` occurrences). A flag never active in the history is an event of an unknown
-  kind: as disruptive, on each side, as the most disruptive kind seen,
-  ``max_g (S(d_g) - S(d_0))`` over the flags ``g`` seen, and at least
+  kind: as disruptive, on each side, as the most disruptive kind of event seen,
+  ``max_g (S(d_g) - S(d_0))`` over the flags ``g`` seen on at most :data:`EVENT_SHARE` of
+  the history's steps, and at least
   ``(NOVEL_FACTOR^2 - 1) mean(d_0^2)`` (``NOVEL_FACTOR`` times an ordinary step's deviation);
 * ``v_f = max(0, (n_f e_f + PRIOR_POINTS p_f) / (n_f + PRIOR_POINTS))`` for a flag active on
   fewer than :data:`COMMON_POINTS` backtest points, 0 for the others (the offsets saw
@@ -52,6 +53,9 @@ COMMON_POINTS = 30
 PRIOR_POINTS = 5
 #: An event never seen deviates at least this many times as much as an ordinary step.
 NOVEL_FACTOR = 2.0
+#: Flags active on at most this share of the history's rows are events: an event of a kind
+#: never seen is compared with them (not with common flags such as a work-day flag).
+EVENT_SHARE = 0.1
 #: Seasons longer than this (52 weeks) are too long for neighbours: adjacent steps are used.
 MAX_NEIGHBOUR_SEASON = 24
 
@@ -82,7 +86,7 @@ def find_flags(panel: pd.DataFrame, columns: Sequence[str]) -> Flags:
         if values.empty:
             continue
         counts = values.value_counts()
-        if counts.iloc[0] >= DEFAULT_SHARE * len(panel):  # constant: a flag never active so far
+        if counts.iloc[0] >= DEFAULT_SHARE * len(panel):  # a constant column: a flag never active yet
             names.append(col)
             defaults.append(float(counts.index[0]))
     return Flags(tuple(names), tuple(defaults))
@@ -134,7 +138,8 @@ def flag_prior(panel: pd.DataFrame, flags: Flags, season: int) -> FlagPrior:
         dj = d[ok & active[:, j]]
         if dj.size:
             variance[j] = max(0.0, float(np.var(dj)) - ordinary) + float(np.mean(dj)) ** 2 / dj.size
-            kinds.append(semi_variances(dj) - ordinary_sides)
+            if points[j] <= EVENT_SHARE * len(frame):
+                kinds.append(semi_variances(dj) - ordinary_sides)
     novel = np.maximum(np.max(kinds, axis=0) if kinds else 0.0, (NOVEL_FACTOR**2 - 1) * ordinary)
     variance[points == 0] = novel
     return FlagPrior(flags, points, variance)

@@ -150,3 +150,14 @@ def test_the_engine_leaves_a_promotion_common_in_its_backtest_alone(make_panel, 
     assert calibration.widening.flags.columns == ("promo",)
     assert calibration.widening.points[0] >= COMMON_POINTS
     assert calibration.widening.variance.tolist() == [[0.0, 0.0]]
+
+
+def test_an_unseen_event_is_compared_with_the_events_seen_not_with_a_common_flag():
+    history = _history(event_sd=0.0).drop(columns="event_a")
+    weekend = history["ds"].dt.dayofweek >= 5  # a common flag with a big effect
+    history = history.assign(weekend=weekend.astype(float), y=history["y"] - 30 * weekend)
+    flags = find_flags(history, ["weekend", "event_b"])
+    assert flags.columns == ("weekend", "event_b")
+    unseen = flag_prior(history, flags, 7).variance[1]
+    bare = flag_prior(history.drop(columns="weekend"), find_flags(history, ["event_b"]), 7).variance[0]
+    np.testing.assert_allclose(unseen, bare, rtol=0.5)  # the fallback, not the weekend's size
