@@ -147,7 +147,7 @@ def summary(frames: list[pd.DataFrame]) -> dict[str, float]:
                   for f in frames]
     out["coverage_80_window_min"] = round(float(min(per_window)), 3)
     out["coverage_80_window_max"] = round(float(max(per_window)), 3)
-    flagged = pooled["flagged"].to_numpy(bool)
+    flagged = pooled["flagged"].fillna(False).to_numpy(bool) if "flagged" in pooled else np.zeros(len(pooled), bool)
     if flagged.any():
         out["coverage_80_flagged"] = round(band_coverage(y[flagged], q[flagged], LEVELS)["coverage_80"], 3)
     return out
