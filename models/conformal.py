@@ -25,6 +25,7 @@ import pandas as pd
 
 from fcplan.core.panel import UNIQUE_ID, Y
 from fcplan.core.quantiles import MEDIAN, median_index
+from fcplan.models.flag_widening import FlagPrior, Flags, FlagWidening, fit_flag_widening
 from fcplan.models.metrics import seasonal_scale
 
 #: At most this many horizon buckets (early / middle / late steps), each with at
@@ -86,32 +87,45 @@ class Calibration:
 
     ``offsets`` ``(n_buckets, n_q)`` at ``levels`` (0 at the median); ``bucket_ends`` the
     exclusive last step of each bucket (later steps use the last bucket); ``windows`` and
-    ``points`` the evidence it was fitted on."""
+    ``points`` the evidence it was fitted on; ``widening`` the extra spread of steps whose
+    known-ahead flags the backtest rarely saw (:mod:`fcplan.models.flag_widening`)."""
 
     levels: tuple[float, ...]
     offsets: np.ndarray
     bucket_ends: tuple[int, ...]
     windows: int
     points: int
+    widening: FlagWidening | None = None
+
+    @property
+    def flags(self) -> Flags | None:
+        """The flag columns whose active values :meth:`apply` wants (None: none)."""
+        widening = getattr(self, "widening", None)  # absent from calibrations pickled before it
+        return widening.flags if widening is not None else None
 
     def offsets_at(self, levels: Sequence[float]) -> np.ndarray:
         """``(n_buckets, len(levels))`` offsets, interpolated between the fitted levels."""
         return np.stack([np.interp(levels, self.levels, row) for row in self.offsets])
 
-    def apply(self, values: np.ndarray, steps: np.ndarray, scales: np.ndarray, levels: Sequence[float]) -> np.ndarray:
+    def apply(
+        self, values: np.ndarray, steps: np.ndarray, scales: np.ndarray, levels: Sequence[float],
+        flags: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Calibrated, sorted quantiles ``(n, n_q)`` of ``values`` ``(n, n_q)`` at ``levels``;
-        a quantile never crosses the median it was calibrated around."""
+        a quantile never crosses the median it was calibrated around. ``flags`` ``(n, k)``:
+        where each flag of :attr:`flags` is active (None: nowhere)."""
         values = np.asarray(values, dtype="float64")
         bucket = _bucket_of(np.asarray(steps, dtype=int), self.bucket_ends)
         scale = np.nan_to_num(np.asarray(scales, dtype="float64"), nan=0.0)
         out = values + self.offsets_at(levels)[bucket] * scale[:, None]
         lv = np.asarray(levels, dtype="float64")
         mid = median_index(levels)
-        if abs(lv[mid] - MEDIAN) > 1e-12:
-            return np.sort(out, axis=1)
-        median = values[:, mid : mid + 1]
-        out = np.where(lv > MEDIAN, np.maximum(out, median), np.where(lv < MEDIAN, np.minimum(out, median), out))
-        return np.sort(out, axis=1)
+        if abs(lv[mid] - MEDIAN) <= 1e-12:
+            median = values[:, mid : mid + 1]
+            out = np.where(lv > MEDIAN, np.maximum(out, median), np.where(lv < MEDIAN, np.minimum(out, median), out))
+        out = np.sort(out, axis=1)
+        widening = getattr(self, "widening", None)
+        return out if widening is None else widening.apply(out, flags, scale, levels)
 
 
 def _shrink(offset: float, q: float, points: int, windows: int) -> float:
@@ -132,9 +146,14 @@ def fit_conformal(
     steps: np.ndarray,
     scales: np.ndarray,
     windows: np.ndarray,
+    flags: np.ndarray | None = None,
+    prior: FlagPrior | None = None,
 ) -> Calibration:
     """Fit per-bucket, per-level offsets on backtest residuals (see the module docstring).
-    Points with a NaN actual are ignored; with no points every offset is 0."""
+    Points with a NaN actual are ignored; with no points every offset is 0. Given the
+    history's ``prior`` on its flags and ``flags`` ``(n, k)`` (where each is active on the
+    backtest points), steps with rarely seen flags get wider bands
+    (:mod:`fcplan.models.flag_widening`)."""
     pred = np.asarray(pred, dtype="float64")
     y = np.asarray(actuals, dtype="float64")
     scale = np.nan_to_num(np.asarray(scales, dtype="float64"), nan=0.0)
@@ -154,4 +173,9 @@ def fit_conformal(
                 continue
             r = (y[mask] - pred[mask, j]) / scale[mask]
             offsets[b, j] = _shrink(_conformal_quantile(r, q), q, n, n_windows)
-    return Calibration(tuple(float(q) for q in levels), offsets, ends, n_windows, int(ok.sum()))
+    widening = None
+    if prior is not None and flags is not None:
+        with np.errstate(all="ignore"):
+            r = np.where(ok, (y - pred[:, median_index(levels)]) / np.where(ok, scale, 1.0), 0.0)
+        widening = fit_flag_widening(prior, flags, r, ok)
+    return Calibration(tuple(float(q) for q in levels), offsets, ends, n_windows, int(ok.sum()), widening)

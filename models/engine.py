@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from fcplan.core.calendar import HOLIDAY_COLUMNS, holiday_features
-from fcplan.core.frequency import infer_freq
+from fcplan.core.frequency import infer_freq, season_length
 from fcplan.core.panel import (
     DS,
     KEYS,
@@ -52,6 +52,7 @@ from fcplan.models.ensemble import (
     combine,
     select_weights,
 )
+from fcplan.models.flag_widening import FlagPrior, Flags, find_flags, flag_prior
 from fcplan.models.metrics import bands
 from fcplan.models.registry import BASELINES, MODELS, get_model, hyperparameters
 from fcplan.models.workers import worker
@@ -120,8 +121,6 @@ def panel_cells(panel: pd.DataFrame) -> int:
 
 def _deepar_window(freq: str, horizon: int) -> int:
     """Steps of one DeepAR training window at its default context (see ``DeepAR._setup``)."""
-    from fcplan.core.frequency import season_length
-
     return max(28, 2 * season_length(freq)) + horizon
 
 
@@ -367,46 +366,60 @@ def _backtest_models(
 
 @dataclass(frozen=True)
 class Evidence:
-    """Backtest points for calibration, all ``(n,)`` but ``pred`` ``(n, n_q)``: the
-    ensemble's uncalibrated quantiles, the actuals, each point's window, horizon step
-    and series scale."""
+    """Backtest points for calibration, all ``(n,)`` but ``pred`` ``(n, n_q)`` and ``flags``
+    ``(n, k)``: the ensemble's uncalibrated quantiles, the actuals, each point's window,
+    horizon step, series scale and where each known-ahead flag is active
+    (:class:`fcplan.models.flag_widening.Flags`)."""
 
     pred: np.ndarray
     actuals: np.ndarray
     windows: np.ndarray
     steps: np.ndarray
     scales: np.ndarray
+    flags: np.ndarray
+
+    def _arrays(self) -> tuple[np.ndarray, ...]:
+        return self.pred, self.actuals, self.windows, self.steps, self.scales, self.flags
 
     def where(self, mask: np.ndarray) -> Evidence:
-        return Evidence(*(a[mask] for a in (self.pred, self.actuals, self.windows, self.steps, self.scales)))
+        return Evidence(*(a[mask] for a in self._arrays()))
 
     def plus(self, other: Evidence | None) -> Evidence:
         if other is None:
             return self
-        pairs = zip(
-            (self.pred, self.actuals, self.windows, self.steps, self.scales),
-            (other.pred, other.actuals, other.windows, other.steps, other.scales),
-            strict=True,
-        )
+        pairs = zip(self._arrays(), other._arrays(), strict=True)
         return Evidence(*(np.concatenate([a, b]) for a, b in pairs))
 
 
-def fit_calibration(method: str, evidence: Evidence, levels: Sequence[float]) -> Calibrator | None:
-    """The calibrator of ``method`` (one of :data:`CALIBRATIONS`) fitted on ``evidence``."""
+def point_flags(keys: pd.DataFrame, panel: pd.DataFrame, flags: Flags) -> np.ndarray:
+    """``(len(keys), k)``: where each of ``flags`` is active at the ``unique_id, ds`` of
+    each row of ``keys`` (the covariates of a backtest window come from the history)."""
+    if not flags.columns:
+        return np.zeros((len(keys), 0), dtype=bool)
+    rows = keys[KEYS].merge(panel[[*KEYS, *flags.columns]], on=KEYS, how="left")
+    return flags.active(rows)
+
+
+def fit_calibration(
+    method: str, evidence: Evidence, levels: Sequence[float], prior: FlagPrior | None = None
+) -> Calibrator | None:
+    """The calibrator of ``method`` (one of :data:`CALIBRATIONS`) fitted on ``evidence``;
+    the conformal one widens steps with rarely seen flags, given the history's ``prior``."""
     if method == "none":
         return None
     if method == "spread":
         factors = calibrate_spread(evidence.pred, evidence.actuals, levels, evidence.windows)
         return SpreadCalibration({float(q): float(f) for q, f in zip(levels, factors, strict=True)})
     return fit_conformal(
-        evidence.pred, evidence.actuals, levels, evidence.steps, evidence.scales, evidence.windows
+        evidence.pred, evidence.actuals, levels, evidence.steps, evidence.scales, evidence.windows,
+        flags=evidence.flags, prior=prior,
     )
 
 
 def _calibrated(calibrator: Calibrator | None, evidence: Evidence, levels: Sequence[float]) -> np.ndarray:
     if calibrator is None:
         return evidence.pred
-    return calibrator.apply(evidence.pred, evidence.steps, evidence.scales, levels)
+    return calibrator.apply(evidence.pred, evidence.steps, evidence.scales, levels, flags=evidence.flags)
 
 
 def nested_combination(
@@ -428,7 +441,8 @@ def nested_combination(
 
 
 def nested_ensemble(
-    evidence: Evidence, levels: Sequence[float], method: str, extra: Evidence | None = None
+    evidence: Evidence, levels: Sequence[float], method: str, extra: Evidence | None = None,
+    prior: FlagPrior | None = None,
 ) -> np.ndarray:
     """``(n_points, n_q)`` calibrated forecasts of the backtest points of ``evidence`` (from
     :func:`nested_combination`), each window's calibrated on the other windows and the
@@ -438,7 +452,7 @@ def nested_ensemble(
     for g in windows:
         test = evidence.windows == g
         fit = evidence.where(~test if len(windows) > 1 else test).plus(extra)
-        out[test] = _calibrated(fit_calibration(method, fit, levels), evidence.where(test), levels)
+        out[test] = _calibrated(fit_calibration(method, fit, levels, prior), evidence.where(test), levels)
     return out
 
 
@@ -610,6 +624,8 @@ def _ensemble_evidence(
     weights: dict[str, float],
     splits: list[Split],
     request: _Request,
+    panel: pd.DataFrame,
+    flags: Flags,
 ) -> Evidence | None:
     """The ensemble's (``weights``) uncalibrated forecasts of the points of ``results``."""
     names, preds, keys = stack_predictions(results, quantile_columns(request.levels))
@@ -623,12 +639,13 @@ def _ensemble_evidence(
         keys["window"].to_numpy(),
         points["step"].to_numpy(),
         points[SCALE].to_numpy("float64"),
+        point_flags(keys, panel, flags),
     )
 
 
 def _calibration_evidence(
     panel: pd.DataFrame, request: _Request, weights: dict[str, float], params: dict[str, dict[str, Any]],
-    time_limits: dict[str, float],
+    time_limits: dict[str, float], flags: Flags,
 ) -> Evidence | None:
     """The ensemble's forecasts on the older calibration windows (see :func:`calibration_windows`):
     only the members with positive weight are refit there."""
@@ -655,7 +672,7 @@ def _calibration_evidence(
         for split in splits
     ]
     log.info("calibration on %d extra window(s) of %s", extra, members)
-    return _ensemble_evidence(results, weights, splits, request)
+    return _ensemble_evidence(results, weights, splits, request, panel, flags)
 
 
 def prune_weights(
@@ -738,7 +755,7 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float) -> BacktestR
     params = _member_params(request, names, panel_cells(panel))
     names = list(params)
     time_limits: dict[str, float] = {}
-    results, raced_out = _race(_by_cost(names), params, time_limits, panel, splits, request, start)
+    results, stopped = _race(_by_cost(names), params, time_limits, panel, splits, request, start)
     member_names, preds, keys = stack_predictions(results, quantile_columns(levels))
     if not member_names:
         raise RuntimeError("every model failed on the backtest; see the log for the errors")
@@ -748,17 +765,27 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float) -> BacktestR
     points = point_evidence(keys, splits, horizon, freq)
     steps, scales = points["step"].to_numpy(), points[SCALE].to_numpy("float64")
     # calibrated: the ensemble as deployed (these weights) on the backtest and calibration windows
-    insample = Evidence(np.sort(combine(list(preds), w), axis=-1), actuals, groups, steps, scales)
+    # known-ahead flags (holidays, events, promotions) and what the history says of them
+    flags = find_flags(panel, covariate_columns(panel))
+    prior = flag_prior(panel, flags, season_length(freq))
+    insample = Evidence(np.sort(combine(list(preds), w), axis=-1), actuals, groups, steps, scales,
+                        point_flags(keys, panel, flags))
     nested = replace(insample, pred=nested_combination(preds, actuals, levels, groups, request.seed))
-    extra = _calibration_evidence(panel, request, weights, params, time_limits)
-    calibrator = fit_calibration(request.calibration, insample.plus(extra), levels)
+    extra = _calibration_evidence(panel, request, weights, params, time_limits, flags)
+    calibrator = fit_calibration(request.calibration, insample.plus(extra), levels, prior)
     if isinstance(calibrator, Calibration):
         log.info("conformal calibration on %d windows, %d points; offsets (series scales) %s",
                  calibrator.windows, calibrator.points, np.round(calibrator.offsets, 2).tolist())
+        if calibrator.widening is not None:
+            widening = calibrator.widening
+            log.info("flag widening (extra sd below / above the median in series scales, backtest points): %s", {
+                c: (*np.round(np.sqrt(v), 2).tolist(), int(n))
+                for c, v, n in zip(widening.flags.columns, widening.variance, widening.points, strict=True)
+            })
     median = median_index(levels)
     return BacktestResult(
         leaderboard=_leaderboard(
-            [*results, *raced_out], keys, nested_ensemble(nested, levels, request.calibration, extra), weights,
+            [*results, *stopped], keys, nested_ensemble(nested, levels, request.calibration, extra, prior), weights,
             levels,
         ),
         weights=weights,

@@ -141,16 +141,23 @@ class SpreadCalibration:
 
     spread: dict[float, float]
 
-    def apply(self, values: np.ndarray, steps: np.ndarray, scales: np.ndarray, levels: Sequence[float]) -> np.ndarray:
-        """``values`` ``(n, n_q)`` rescaled and sorted (``steps`` and ``scales`` unused)."""
+    def apply(
+        self, values: np.ndarray, steps: np.ndarray, scales: np.ndarray, levels: Sequence[float],
+        flags: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """``values`` ``(n, n_q)`` rescaled and sorted (``steps``, ``scales`` and ``flags`` unused)."""
         return np.sort(apply_spread(values, levels, self.spread), axis=-1)
 
 
 class Calibrator(Protocol):
     """What calibrates an ensemble's quantiles ``(n, n_q)`` given each row's horizon step
-    and series scale: :class:`SpreadCalibration` or :class:`fcplan.models.conformal.Calibration`."""
+    and series scale (and, optionally, where each known-ahead flag of its ``flags`` is active):
+    :class:`SpreadCalibration` or :class:`fcplan.models.conformal.Calibration`."""
 
-    def apply(self, values: np.ndarray, steps: np.ndarray, scales: np.ndarray, levels: Sequence[float]) -> np.ndarray:
+    def apply(
+        self, values: np.ndarray, steps: np.ndarray, scales: np.ndarray, levels: Sequence[float],
+        flags: np.ndarray | None = None,
+    ) -> np.ndarray:
         ...
 
 
@@ -252,5 +259,7 @@ class EnsembleForecaster(Forecaster):
         n_series = len(self.series_ids_)
         steps = np.tile(np.arange(h), n_series)
         scales = np.repeat(self.series_scales_, h)
-        flat = calibration.apply(values.reshape(n_series * h, -1), steps, scales, quantiles)
+        spec = getattr(calibration, "flags", None)
+        active = spec.active(future) if spec is not None else None  # future: series x steps, in order
+        flat = calibration.apply(values.reshape(n_series * h, -1), steps, scales, quantiles, flags=active)
         return flat.reshape(values.shape)

@@ -26,3 +26,10 @@ def test_summary_reports_the_spread_of_the_windows_own_coverage_beside_the_poole
     out = summary([covered, missed])
     assert out["coverage_80"] == 0.5
     assert (out["coverage_80_window_min"], out["coverage_80_window_max"]) == (0.0, 1.0)
+
+
+def test_summary_reports_the_coverage_of_the_steps_with_a_known_ahead_flag() -> None:
+    frame = window([10.0, 11.0, 30.0, 40.0], half_width=5.0).assign(flagged=[False, False, True, True])
+    out = summary([frame])
+    assert (out["coverage_80"], out["coverage_80_flagged"]) == (0.5, 0.0)
+    assert "coverage_80_flagged" not in summary([frame.assign(flagged=False)])
