@@ -188,7 +188,8 @@ def _daily_counts(flights: pd.DataFrame, by: str) -> pd.DataFrame:
     days = pd.date_range("2013-01-01", "2013-12-31", freq="D")
     full = pd.MultiIndex.from_product([sorted(flights[by].unique()), days], names=[UNIQUE_ID, DS])
     frame = counts.rename_axis([UNIQUE_ID, DS]).reindex(full, fill_value=0).rename(Y).reset_index()
-    return pd.concat([frame, holiday_flags(frame[DS], holidays.US(years=2013), near=True)], axis=1)
+    # 2014 too: the day before New Year's Day 2014 (31 Dec 2013, in the data) is a holiday's neighbour
+    return pd.concat([frame, holiday_flags(frame[DS], holidays.US(years=(2013, 2014)), near=True)], axis=1)
 
 
 def flights_sparse_daily(min_zero_share: float = 0.05) -> Panel:

@@ -70,3 +70,10 @@ def test_windows_split_history_future_and_actuals_at_the_origin(panels, name) ->
 def test_an_unknown_panel_lists_the_known_ones() -> None:
     with pytest.raises(KeyError, match="births_daily"):
         devsuite.load("nope")
+
+
+def test_a_holiday_neighbour_across_the_year_end_is_flagged(panels) -> None:
+    """31 Dec 2013 is the day before New Year's Day 2014: its calendar is known ahead too."""
+    frame = panels["flights_origin_daily"].frame
+    assert (frame.loc[frame[DS] == pd.Timestamp("2013-12-31"), "hol_near"] == 1.0).all()
+    assert (frame.loc[frame[DS] == pd.Timestamp("2013-12-27"), "hol_near"] == 0.0).all()
