@@ -258,7 +258,7 @@ def point_evidence(keys: pd.DataFrame, splits: Sequence[Split], horizon: int, fr
     """Per backtest point of ``keys`` (``window, unique_id, ds``): its 0-based horizon
     ``step`` after its window's cutoff and its series' ``scale`` on that window's training
     data (:func:`fcplan.models.conformal.series_scale`), aligned with ``keys``' rows."""
-    from fcplan.models.conformal import panel_scales
+    from fcplan.models.scales import panel_scales
 
     season = season_length(freq)
     parts = []

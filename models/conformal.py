@@ -21,12 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
-from fcplan.core.panel import UNIQUE_ID, Y
 from fcplan.core.quantiles import MEDIAN, median_index
 from fcplan.models.flag_widening import FlagPrior, Flags, FlagWidening, fit_flag_widening
-from fcplan.models.metrics import seasonal_scale
 
 #: At most this many horizon buckets (early / middle / late steps), each with at
 #: least :data:`MIN_BUCKET_POINTS` scored points.
@@ -40,19 +37,6 @@ SHRINK_WINDOWS = 1
 #: narrowing offset keeps half its size beyond that.
 MIN_NARROW_WINDOWS = 4
 SHRINK_NARROW_WINDOWS = 4
-
-
-def series_scale(y: np.ndarray, season: int) -> float:
-    """A series' scale: its MASE scale (mean seasonal absolute difference), 0 when its
-    history does not vary (constant, all-zero or too short: such a series is neither
-    evidence for the calibration nor recalibrated)."""
-    scale = seasonal_scale(y, season)
-    return scale if np.isfinite(scale) else 0.0
-
-
-def panel_scales(panel: pd.DataFrame, season: int) -> pd.Series:
-    """``unique_id -> scale`` (:func:`series_scale`) of a panel with ``unique_id, y``."""
-    return panel.groupby(UNIQUE_ID, sort=False)[Y].agg(lambda s: series_scale(s.to_numpy("float64"), season))
 
 
 def horizon_buckets(steps: np.ndarray, max_buckets: int = MAX_BUCKETS) -> tuple[int, ...]:

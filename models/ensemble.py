@@ -17,8 +17,8 @@ from fcplan.core.frequency import season_length
 from fcplan.core.panel import KEYS
 from fcplan.core.quantiles import MEDIAN, median_index, quantile_columns
 from fcplan.models.base import Forecaster
-from fcplan.models.conformal import panel_scales
 from fcplan.models.metrics import window_wql
+from fcplan.models.scales import panel_scales
 from fcplan.models.workers import worker
 
 log = logging.getLogger(__name__)

@@ -44,6 +44,7 @@ import pandas as pd
 
 from fcplan.core.panel import DS, UNIQUE_ID, Y
 from fcplan.core.quantiles import MEDIAN
+from fcplan.models.scales import panel_scales
 
 #: A covariate is a flag when at least this share of the history's rows take one value.
 DEFAULT_SHARE = 0.5
@@ -116,8 +117,6 @@ def _neighbour_baseline(frame: pd.DataFrame, flagged: np.ndarray, lag: int) -> n
 
 def flag_prior(panel: pd.DataFrame, flags: Flags, season: int) -> FlagPrior:
     """:class:`FlagPrior` of ``flags`` from ``panel`` (``unique_id, ds, y`` + the flags)."""
-    from fcplan.models.conformal import panel_scales
-
     k = len(flags.columns)
     if k == 0:
         return FlagPrior(flags, np.zeros(0, dtype=int), np.zeros((0, 2)))

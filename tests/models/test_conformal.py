@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from fcplan.models.conformal import MIN_NARROW_WINDOWS, fit_conformal, horizon_buckets, series_scale
+from fcplan.models.conformal import MIN_NARROW_WINDOWS, fit_conformal, horizon_buckets
+from fcplan.models.scales import series_scale
 
 LEVELS = [0.1, 0.5, 0.9]
 

@@ -1,8 +1,9 @@
 import numpy as np
 import pandas as pd
 
-from fcplan.models.conformal import fit_conformal, series_scale
+from fcplan.models.conformal import fit_conformal
 from fcplan.models.flag_widening import COMMON_POINTS, find_flags, flag_prior
+from fcplan.models.scales import series_scale
 
 LEVELS = [0.1, 0.5, 0.9]
 Z90 = 1.2816
