@@ -90,8 +90,6 @@ CALIBRATIONS = ("conformal", "spread", "none")
 #: this many series x windows, at most :data:`MAX_CALIBRATION_WINDOWS` windows in all.
 CALIBRATION_SERIES_WINDOWS = 24
 MAX_CALIBRATION_WINDOWS = 6
-#: Order in which the pool is tried under a budget: cheap and usually strong first,
-#: so that a tight budget drops the costly models (unlisted names go last).
 #: A member whose backtest weight is below this is dropped and the weights re-selected over
 #: the others (fewer refits for calibration and the final fit). Off (0) by default: at 0.05
 #: the dev suite's wQL was about 1 % worse on cheese_weekly and flights_origin_daily.
@@ -109,6 +107,8 @@ MIN_DEEPAR_WINDOWS = 10
 #: time). Baselines always run on. A data rule, not a clock: the result does not depend on
 #: the machine's load. 0 turns racing off; under ``time_limit_s`` the budget decides instead.
 RACE_RATIO = 1.5
+#: Order in which the pool is tried under a budget: cheap and usually strong first,
+#: so that a tight budget drops the costly models (unlisted names go last).
 COST_ORDER = (
     "seasonal_naive", "moving_average", "glm", "lightgbm", "theta", "ets", "mlp", "sarimax", "deepar"
 )
@@ -767,7 +767,7 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float) -> BacktestR
     # calibrated: the ensemble as deployed (these weights) on the backtest and calibration windows
     # known-ahead flags (holidays, events, promotions) and what the history says of them
     flags = find_flags(panel, covariate_columns(panel))
-    prior = flag_prior(panel, flags, season_length(freq))
+    prior = flag_prior(panel, flags, season_length(freq)) if request.calibration == "conformal" else None
     insample = Evidence(np.sort(combine(list(preds), w), axis=-1), actuals, groups, steps, scales,
                         point_flags(keys, panel, flags))
     nested = replace(insample, pred=nested_combination(preds, actuals, levels, groups, request.seed))
