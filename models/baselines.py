@@ -265,7 +265,11 @@ class LocalForecaster(Forecaster):
             y, x = y[-int(max_length) :], x[-int(max_length) :]
         if not self.can_fall_back:
             return y, x, None
-        return y, x, fallback_reason(y, int(self.min_seasons * min(self.season_, MAX_REQUIRED_SEASON)) + 2)
+        return y, x, fallback_reason(y, self._min_length())
+
+    def _min_length(self) -> int:
+        """Observations below which a series falls back (see :attr:`min_seasons`)."""
+        return int(self.min_seasons * min(self.season_, MAX_REQUIRED_SEASON)) + 2
 
     def _fit_one(self, series: SeriesData) -> tuple[Any, str | None]:
         y, x, reason = self._prepare(series)

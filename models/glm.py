@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from fcplan.models.baselines import LocalForecaster
+from fcplan.models.baselines import MAX_REQUIRED_SEASON, LocalForecaster
 from fcplan.models.stats import fourier
 
 #: Periods per year of the frequencies the regression knows (others get no yearly terms).
@@ -156,6 +156,12 @@ class CountGLM(LocalForecaster):
     name = "glm"
     uses_covariates = True
     min_seasons: ClassVar[float] = 4.0
+    #: Observations needed where the season is longer than the design's seasonal effects go
+    #: (weekly data: no week-of-year dummies, yearly terms only from a year of data): the
+    #: intercept, trend and covariates need no whole seasons, and four of weekly data's
+    #: capped 24-step seasons (98 weeks) left every series of a panel of one or two years
+    #: on the seasonal-naive fallback in its backtest windows.
+    min_points_unseasonal: ClassVar[int] = 26
 
     def __init__(
         self, yearly_terms: int = YEARLY_TERMS, half_life: float = 2.0, ridge: float = 1e-3, max_iter: int = 25,
@@ -163,6 +169,11 @@ class CountGLM(LocalForecaster):
     ) -> None:
         super().__init__(yearly_terms=yearly_terms, half_life=half_life, ridge=ridge, max_iter=max_iter,
                          n_jobs=n_jobs, max_length=max_length)
+
+    def _min_length(self) -> int:
+        if self.season_ > MAX_REQUIRED_SEASON:
+            return self.min_points_unseasonal
+        return super()._min_length()
 
     def _fit_series(self, y: np.ndarray, x: np.ndarray) -> _GLMState:
         if np.nanmin(y) < 0:

@@ -109,3 +109,22 @@ def test_hourly_data_follow_the_hour_of_day_and_the_day_of_week():
     median, truth = fc["0.5"].to_numpy(), mean[-week:]
     assert np.corrcoef(median, truth)[0, 1] > 0.97
     assert median[24 * 5 : 24 * 7].sum() / median[: 24 * 5].sum() == pytest.approx(0.2, rel=0.15)  # 2 half days / 5
+
+
+def test_a_weekly_series_of_under_two_years_is_fitted_and_follows_its_price():
+    # 60 weeks (the history of a one-year retail panel): the weekly design has no season
+    # dummies, so the regression is fitted (it used to need 98 weeks and fell back)
+    rng = np.random.default_rng(5)
+    ds = pd.date_range("2024-01-07", periods=68, freq="W-SUN")
+    price = np.where(rng.random(ds.size) < 0.2, 0.7, 1.0)
+    price[-8:] = [1.0, 0.7, 1.0, 1.0, 0.7, 1.0, 1.0, 1.0]
+    mean = 100.0 * price**-2.0
+    y = rng.negative_binomial(30.0, 30.0 / (30.0 + mean)).astype(float)
+    panel = pd.DataFrame({"unique_id": "w", "ds": ds, "y": y, "price": price})
+    model = CountGLM().fit(panel.iloc[:-8], freq="W-SUN")
+    assert model.fallbacks_ == {}
+    median = model.predict_quantiles(8, future=panel.iloc[-8:][["unique_id", "ds", "price"]],
+                                     quantiles=LEVELS)["0.5"].to_numpy()
+    assert np.abs(median / mean[-8:] - 1).max() < 0.2  # the promoted weeks forecast about twice the level
+    # a series under half a year still falls back
+    assert CountGLM().fit(panel.iloc[:20], freq="W-SUN").fallbacks_
