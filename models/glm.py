@@ -46,6 +46,8 @@ YEARLY_TERMS = 10
 WEEKLY_TERMS = 3
 #: ``log(mean)`` of a forecast is capped at this much above the largest fitted value.
 MAX_LOG_LIFT = np.log(4.0)
+#: A level covariate (see :func:`level_columns`) enters as ``log(max(x, MIN_LEVEL))``.
+MIN_LEVEL = 1e-6
 
 
 def periods_per_year(freq: str) -> float | None:
@@ -76,11 +78,21 @@ def design(
     return np.hstack(cols) if cols else np.empty((t.size, 0))
 
 
-def covariate_transform(x: np.ndarray, nonnegative: np.ndarray) -> np.ndarray:
-    """``log1p`` of the non-negative covariates (by column), the others unchanged."""
+def covariate_transform(x: np.ndarray, nonnegative: np.ndarray, positive: np.ndarray | None = None) -> np.ndarray:
+    """``log1p`` of the non-negative covariates (by column), ``log`` of the ``positive`` ones
+    (levels such as a price: a constant elasticity), the others unchanged."""
     out = np.array(x, dtype="float64", copy=True)
-    out[:, nonnegative] = np.log1p(np.clip(out[:, nonnegative], 0.0, None))
+    logp = nonnegative if positive is None else nonnegative & ~positive
+    out[:, logp] = np.log1p(np.clip(out[:, logp], 0.0, None))
+    if positive is not None and positive.any():
+        out[:, positive] = np.log(np.clip(out[:, positive], MIN_LEVEL, None))
     return out
+
+
+def level_columns(x: np.ndarray) -> np.ndarray:
+    """The columns of ``x`` positive everywhere: levels (a price, a price index), not flags
+    or shares, which can be 0."""
+    return x.min(axis=0) > 0 if x.shape[1] else np.zeros(0, dtype=bool)
 
 
 def fit_poisson(
@@ -135,6 +147,7 @@ class _GLMState:
     center: np.ndarray
     scale: np.ndarray
     nonnegative: np.ndarray
+    positive: np.ndarray
     used: np.ndarray
     r: float
     integer: bool
@@ -162,6 +175,8 @@ class CountGLM(LocalForecaster):
     #: capped 24-step seasons (98 weeks) left every series of a panel of one or two years
     #: on the seasonal-naive fallback in its backtest windows.
     min_points_unseasonal: ClassVar[int] = 26
+    #: Whether level covariates (see :func:`level_columns`) enter as ``log``, not ``log1p``.
+    log_levels: ClassVar[bool] = True
 
     def __init__(
         self, yearly_terms: int = YEARLY_TERMS, half_life: float = 2.0, ridge: float = 1e-3, max_iter: int = 25,
@@ -182,9 +197,10 @@ class CountGLM(LocalForecaster):
         n = y.size
         used = np.ptp(x, axis=0) > 0 if x.shape[1] else np.zeros(0, dtype=bool)
         nonnegative = (x.min(axis=0) >= 0) if x.shape[1] else np.zeros(0, dtype=bool)
+        positive = level_columns(x) if self.log_levels else np.zeros(x.shape[1], dtype=bool)
         terms = min(int(self.params["yearly_terms"]), int(per_year // 8)) if per_year else 0
         yearly = terms if per_year and n >= per_year else 0
-        raw = self._design(0, x, nonnegative, used, yearly)
+        raw = self._design(0, x, nonnegative, positive, used, yearly)
         center = raw.mean(axis=0)
         scale = raw.std(axis=0)
         scale[scale == 0] = 1.0
@@ -198,22 +214,23 @@ class CountGLM(LocalForecaster):
         eta = beta[0] + X @ beta[1:]
         integer = bool(np.allclose(y, np.round(y)))
         r = dispersion(y, np.exp(eta), weights, integer)
-        return _GLMState(beta, center, scale, nonnegative, used, r, integer, n, yearly,
+        return _GLMState(beta, center, scale, nonnegative, positive, used, r, integer, n, yearly,
                          float(eta.max()) + MAX_LOG_LIFT, y)
 
     def _design(
-        self, start: int, x: np.ndarray, nonnegative: np.ndarray, used: np.ndarray, yearly: int
+        self, start: int, x: np.ndarray, nonnegative: np.ndarray, positive: np.ndarray, used: np.ndarray,
+        yearly: int,
     ) -> np.ndarray:
         """Unscaled regression columns of the steps ``start, start + 1, ...`` (one per row of ``x``);
         covariates constant in the fitting window are zeroed (they carry no information)."""
         t = np.arange(start, start + len(x), dtype="float64")
-        xt = covariate_transform(x, nonnegative) * used
+        xt = covariate_transform(x, nonnegative, positive) * used
         return design(t, xt, self.season_, periods_per_year(self.freq_), yearly)
 
     def _forecast_series(
         self, state: _GLMState, h: int, x_future: np.ndarray, quantiles: list[float]
     ) -> np.ndarray:
-        raw = self._design(state.n, x_future, state.nonnegative, state.used, state.yearly)
+        raw = self._design(state.n, x_future, state.nonnegative, state.positive, state.used, state.yearly)
         X = (raw - state.center) / state.scale
         eta = np.minimum(state.beta[0] + X @ state.beta[1:], state.cap)
         return count_quantiles(np.exp(eta), state.r, quantiles, state.integer)

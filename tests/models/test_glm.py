@@ -128,3 +128,19 @@ def test_a_weekly_series_of_under_two_years_is_fitted_and_follows_its_price():
     assert np.abs(median / mean[-8:] - 1).max() < 0.2  # the promoted weeks forecast about twice the level
     # a series under half a year still falls back
     assert CountGLM().fit(panel.iloc[:20], freq="W-SUN").fallbacks_
+
+
+def test_a_positive_level_covariate_enters_as_a_constant_elasticity():
+    # demand = level x price^-2: a price the history never went down to is forecast by
+    # the elasticity (log price), where log1p(price) would bend the curve
+    rng = np.random.default_rng(6)
+    ds = pd.date_range("2020-01-05", periods=160, freq="W-SUN")
+    price = rng.choice([0.6, 0.8, 1.0, 1.2], ds.size)
+    price[-8:] = [0.5, 1.6, 0.5, 1.6, 0.5, 1.6, 0.5, 1.6]
+    mean = 200.0 * price**-2.0
+    y = rng.poisson(mean).astype(float)
+    panel = pd.DataFrame({"unique_id": "p", "ds": ds, "y": y, "price": price})
+    fc = CountGLM().fit(panel.iloc[:-8], freq="W-SUN").predict_quantiles(
+        8, future=panel.iloc[-8:][["unique_id", "ds", "price"]], quantiles=LEVELS
+    )
+    assert np.abs(fc["0.5"].to_numpy() / mean[-8:] - 1).max() < 0.1
