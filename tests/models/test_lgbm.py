@@ -103,6 +103,21 @@ def test_same_seed_gives_the_same_forecast() -> None:
     pd.testing.assert_frame_equal(first, second)
 
 
+def test_several_seeds_average_their_boosters_quantiles() -> None:
+    panel = make_panel()
+    future = future_frame(panel, 5)
+    cols = ["0.1", "0.5", "0.9"]
+    singles = [LightGBMQuantile(**TINY, seed=s).fit(panel).predict_quantiles(5, future, quantiles=[0.1, 0.5, 0.9])
+               for s in (4, 5, 6)]
+    model = LightGBMQuantile(**TINY, seed=4, seeds=3).fit(panel)
+    assert all(len(boosters) == 3 for boosters in model.boosters_.values())
+    bagged = model.predict_quantiles(5, future, quantiles=[0.1, 0.5, 0.9])
+    # the same rows (the panel is under max_rows), three subsampling seeds: their mean
+    mean = np.mean([np.sort(f[cols].to_numpy(), axis=1) for f in singles], axis=0)
+    np.testing.assert_allclose(np.sort(bagged[cols].to_numpy(), axis=1), mean, rtol=1e-6)
+    assert not np.allclose(bagged[cols].to_numpy(), singles[0][cols].to_numpy())
+
+
 def test_importing_the_lightgbm_model_does_not_import_torch() -> None:
     code = "import sys, models.lgbm, models.features; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
