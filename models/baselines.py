@@ -224,6 +224,8 @@ class LocalForecaster(Forecaster):
     min_seasons: ClassVar[float] = 2.0
     #: Whether the model falls back at all (the baselines handle every series).
     can_fall_back: ClassVar[bool] = True
+    #: A series with more missing timestamps than this share falls back.
+    max_gap_share: ClassVar[float] = 0.1
     def _fit(self, panel: pd.DataFrame) -> None:
         self.season_ = season_length(self.freq_)
         used = self._used_covariates(panel)
@@ -265,7 +267,11 @@ class LocalForecaster(Forecaster):
             y, x = y[-int(max_length) :], x[-int(max_length) :]
         if not self.can_fall_back:
             return y, x, None
-        return y, x, fallback_reason(y, self._min_length())
+        return y, x, fallback_reason(y, self._min_length(), self.max_gap_share)
+
+    def _fill_gaps(self, y: np.ndarray) -> np.ndarray:
+        """``y`` as ``_fit_series`` gets it: its gaps (NaN) interpolated."""
+        return interpolate_gaps(y)
 
     def _min_length(self) -> int:
         """Observations below which a series falls back (see :attr:`min_seasons`)."""
@@ -275,7 +281,7 @@ class LocalForecaster(Forecaster):
         y, x, reason = self._prepare(series)
         if reason is None:
             try:
-                return self._fit_series(interpolate_gaps(y), x), None
+                return self._fit_series(self._fill_gaps(y), x), None
             except Exception as exc:
                 if not self.can_fall_back:
                     raise

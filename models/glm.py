@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from fcplan.models.baselines import MAX_REQUIRED_SEASON, LocalForecaster
+from fcplan.models.baselines import MAX_REQUIRED_SEASON, LocalForecaster, interpolate_gaps
 from fcplan.models.stats import fourier
 
 #: Periods per year of the frequencies the regression knows (others get no yearly terms).
@@ -177,6 +177,10 @@ class CountGLM(LocalForecaster):
     min_points_unseasonal: ClassVar[int] = 26
     #: Whether level covariates (see :func:`level_columns`) enter as ``log``, not ``log1p``.
     log_levels: ClassVar[bool] = True
+    #: A regression needs no consecutive observations: the missing timestamps are left out of
+    #: the fit (interpolating them would pair made-up counts with the zeros the covariates hold
+    #: there, a price of 0), so only a series missing most of its timestamps falls back.
+    max_gap_share: ClassVar[float] = 0.5
 
     def __init__(
         self, yearly_terms: int = YEARLY_TERMS, half_life: float = 2.0, ridge: float = 1e-3, max_iter: int = 25,
@@ -190,24 +194,29 @@ class CountGLM(LocalForecaster):
             return self.min_points_unseasonal
         return super()._min_length()
 
+    def _fill_gaps(self, y: np.ndarray) -> np.ndarray:
+        return y  # the gaps (NaN) are left out of the fit
+
     def _fit_series(self, y: np.ndarray, x: np.ndarray) -> _GLMState:
         if np.nanmin(y) < 0:
             raise ValueError("negative values: a count regression needs y >= 0")
         per_year = periods_per_year(self.freq_)
         n = y.size
-        used = np.ptp(x, axis=0) > 0 if x.shape[1] else np.zeros(0, dtype=bool)
-        nonnegative = (x.min(axis=0) >= 0) if x.shape[1] else np.zeros(0, dtype=bool)
-        positive = level_columns(x) if self.log_levels else np.zeros(x.shape[1], dtype=bool)
+        seen = np.isfinite(y)
+        full_y, y, xs = interpolate_gaps(y), y[seen], x[seen]
+        used = np.ptp(xs, axis=0) > 0 if x.shape[1] else np.zeros(0, dtype=bool)
+        nonnegative = (xs.min(axis=0) >= 0) if x.shape[1] else np.zeros(0, dtype=bool)
+        positive = level_columns(xs) if self.log_levels else np.zeros(x.shape[1], dtype=bool)
         terms = min(int(self.params["yearly_terms"]), int(per_year // 8)) if per_year else 0
         yearly = terms if per_year and n >= per_year else 0
-        raw = self._design(0, x, nonnegative, positive, used, yearly)
+        raw = self._design(0, x, nonnegative, positive, used, yearly)[seen]
         center = raw.mean(axis=0)
         scale = raw.std(axis=0)
         scale[scale == 0] = 1.0
         X = (raw - center) / scale
         half_life = float(self.params["half_life"])
-        ages = (n - 1 - np.arange(n)) / (per_year or n)
-        weights = 0.5 ** (ages / half_life) if half_life > 0 else np.ones(n)
+        ages = (n - 1 - np.flatnonzero(seen)) / (per_year or n)
+        weights = 0.5 ** (ages / half_life) if half_life > 0 else np.ones(y.size)
         beta = fit_poisson(
             X, y, weights, float(self.params["ridge"]), int(self.params["max_iter"])
         )
@@ -215,7 +224,7 @@ class CountGLM(LocalForecaster):
         integer = bool(np.allclose(y, np.round(y)))
         r = dispersion(y, np.exp(eta), weights, integer)
         return _GLMState(beta, center, scale, nonnegative, positive, used, r, integer, n, yearly,
-                         float(eta.max()) + MAX_LOG_LIFT, y)
+                         float(eta.max()) + MAX_LOG_LIFT, full_y)
 
     def _design(
         self, start: int, x: np.ndarray, nonnegative: np.ndarray, positive: np.ndarray, used: np.ndarray,

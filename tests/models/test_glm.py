@@ -144,3 +144,20 @@ def test_a_positive_level_covariate_enters_as_a_constant_elasticity():
         8, future=panel.iloc[-8:][["unique_id", "ds", "price"]], quantiles=LEVELS
     )
     assert np.abs(fc["0.5"].to_numpy() / mean[-8:] - 1).max() < 0.1
+
+
+def test_missing_weeks_are_left_out_of_the_fit_not_made_up():
+    # a fifth of the weeks missing (their covariates read 0 on the regular grid): the series is
+    # fitted on the weeks it has and keeps its price elasticity
+    rng = np.random.default_rng(7)
+    ds = pd.date_range("2020-01-05", periods=120, freq="W-SUN")
+    price = rng.choice([0.7, 0.85, 1.0], ds.size)
+    mean = 150.0 * price**-2.5
+    y = rng.poisson(mean).astype(float)
+    panel = pd.DataFrame({"unique_id": "g", "ds": ds, "y": y, "price": price})
+    history, future = panel.iloc[:-8], panel.iloc[-8:]
+    history = history.drop(index=rng.choice(history.index[1:-1], 22, replace=False))
+    model = CountGLM().fit(history, freq="W-SUN")
+    assert model.fallbacks_ == {}
+    fc = model.predict_quantiles(8, future=future[["unique_id", "ds", "price"]], quantiles=LEVELS)
+    assert np.abs(fc["0.5"].to_numpy() / mean[-8:] - 1).max() < 0.12
