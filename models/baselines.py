@@ -94,6 +94,19 @@ def interpolate_gaps(y: np.ndarray) -> np.ndarray:
     return np.interp(idx, idx[ok], y[ok])
 
 
+def interpolate_covariates(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``x`` ``(T, k)`` with its rows at the gaps of ``y`` (NaN) interpolated linearly between
+    the observed rows (constant at the edges)."""
+    ok = np.isfinite(y)
+    if ok.all() or not ok.any() or not x.shape[1]:
+        return x
+    idx = np.arange(y.size)
+    out = np.array(x, dtype="float64", copy=True)
+    for j in range(x.shape[1]):
+        out[~ok, j] = np.interp(idx[~ok], idx[ok], x[ok, j])
+    return out
+
+
 def empirical_quantiles(
     point: np.ndarray, errors: list[np.ndarray], quantiles: Sequence[float]
 ) -> np.ndarray:
@@ -273,6 +286,11 @@ class LocalForecaster(Forecaster):
         """``y`` as ``_fit_series`` gets it: its gaps (NaN) interpolated."""
         return interpolate_gaps(y)
 
+    def _fill_covariate_gaps(self, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """``x`` as ``_fit_series`` gets it: at the gaps of ``y`` (where the regular grid holds 0)
+        interpolated like ``y``, so that an interpolated count is not paired with a price of 0."""
+        return interpolate_covariates(y, x)
+
     def _min_length(self) -> int:
         """Observations below which a series falls back (see :attr:`min_seasons`)."""
         return int(self.min_seasons * min(self.season_, MAX_REQUIRED_SEASON)) + 2
@@ -281,7 +299,7 @@ class LocalForecaster(Forecaster):
         y, x, reason = self._prepare(series)
         if reason is None:
             try:
-                return self._fit_series(self._fill_gaps(y), x), None
+                return self._fit_series(self._fill_gaps(y), self._fill_covariate_gaps(y, x)), None
             except Exception as exc:
                 if not self.can_fall_back:
                     raise
@@ -295,7 +313,8 @@ class LocalForecaster(Forecaster):
         good = [i for i, (_, _, reason) in enumerate(prepared) if reason is None]
         self.batch_rows_ = np.array(good, dtype=int)
         self.batch_ = self._fit_batch(
-            [interpolate_gaps(prepared[i][0]) for i in good], [prepared[i][1] for i in good]
+            [interpolate_gaps(prepared[i][0]) for i in good],
+            [self._fill_covariate_gaps(prepared[i][0], prepared[i][1]) for i in good],
         ) if good else None
         row = {i: j for j, i in enumerate(good)}
         return [

@@ -197,6 +197,9 @@ class CountGLM(LocalForecaster):
     def _fill_gaps(self, y: np.ndarray) -> np.ndarray:
         return y  # the gaps (NaN) are left out of the fit
 
+    def _fill_covariate_gaps(self, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+        return x
+
     def _fit_series(self, y: np.ndarray, x: np.ndarray) -> _GLMState:
         if np.nanmin(y) < 0:
             raise ValueError("negative values: a count regression needs y >= 0")
