@@ -718,8 +718,8 @@ def _calibration_evidence(
     time_limits: dict[str, float], flags: Flags, costs: dict[str, float] | None = None,
 ) -> Evidence | None:
     """The ensemble's forecasts on the older calibration windows (see :func:`calibration_windows`):
-    only the members with positive weight are refit there, some of the fits in a worker
-    process (:func:`_placed_away`, given each member's fit ``costs`` in seconds)."""
+    only the members of :func:`calibration_members` are refit there, some of the fits in a
+    worker process (:func:`_placed_away`, given each member's fit ``costs`` in seconds)."""
     if request.calibration != "conformal":
         return None
     n_series = panel[UNIQUE_ID].nunique()
