@@ -66,7 +66,7 @@ PILOT_SERIES = 8
 #: A panel of more cells (series x steps) than this is *large*: there the global neural
 #: models train for a fixed number of gradient steps (:data:`LARGE_PANEL_PARAMS`, their
 #: ``epochs x batches_per_epoch``: 500 batches of 256 windows) however many series
-#: it has, instead of their ``passes`` over the data up to their much larger caps; and
+#: it has, instead of their ``passes`` over the data up to the same cap; and
 #: DeepAR, whose recurrent steps cost most, is left out of the default pool. The caller's
 #: ``model_params`` win.
 LARGE_PANEL_CELLS = 50_000

@@ -266,6 +266,29 @@ def test_on_a_large_panel_global_networks_train_a_fixed_number_of_steps_whatever
     assert seen[0][1] * seen[0][2] < budget["mlp"]
 
 
+@pytest.mark.slow
+def test_a_mid_size_panel_trains_its_networks_no_longer_than_a_large_one(make_panel, monkeypatch):
+    """Below LARGE_PANEL_CELLS a network trains ``passes`` over its windows, but never more
+    batches than a large panel's fixed budget (it was up to 4 times that)."""
+    pytest.importorskip("torch")
+    from fcplan.models.engine import LARGE_PANEL_CELLS, LARGE_PANEL_PARAMS
+    from fcplan.models.neural import training
+
+    seen: list[int] = []
+
+    def record(net, batch_loss, epochs, batches_per_epoch, learning_rate, max_train_s, seed, name="model"):
+        seen.append(epochs * batches_per_epoch)
+        return []
+
+    monkeypatch.setattr(training, "train", record)
+    length = 400
+    panel = make_panel(n_series=LARGE_PANEL_CELLS // length - 5, length=length)  # ~36k windows
+    run_backtest(panel, 7, LEVELS, models=["mlp", "tide"], windows=1, calibration="none")
+    budget = max(p["epochs"] * p["batches_per_epoch"] for n, p in LARGE_PANEL_PARAMS.items() if n != "deepar")
+    assert seen and max(seen) <= budget
+    assert min(seen) >= training.MIN_BATCHES
+
+
 def test_local_models_backtest_in_a_worker_process_with_the_same_results(make_panel, monkeypatch):
     from fcplan.models import engine
 
