@@ -893,7 +893,8 @@ def run_engine(
     levels, names = _check_request(quantiles, models, calibration)
     panel, fut, freq = prepare_inputs(history, horizon, future, freq, holiday_country)
     request = _Request(horizon, levels, freq, names, windows, time_limit_s, seed, model_params or {},
-                       calibration, calibration_windows, models is None, bags, grid, grid_step, select_features)
+                       calibration, calibration_windows, models is None, bags, grid, grid_step,
+                       select_features=select_features)
     backtest = _evaluate(panel, request, start)
     members = {n: make_member(n, backtest.params[n]) for n in backtest.members}
     ensemble = EnsembleForecaster(

@@ -130,14 +130,16 @@ def _tested(columns: Sequence[str], splits: Sequence[Split]) -> bool:
 
 @dataclass(frozen=True)
 class FeatureSelection:
-    """``kept``: family -> the covariates its members are fitted on; ``table``: the
-    score-contributor table (:data:`FEATURE_COLUMNS`, one row per family and group)."""
+    """``kept``: family -> the covariates its members are fitted on (the families that
+    dropped a group); ``table``: the score-contributor table (:data:`FEATURE_COLUMNS`, one
+    row per family and group)."""
 
     kept: dict[str, list[str]] = field(default_factory=dict)
     table: pd.DataFrame = field(default_factory=empty_table)
 
     def apply(self, params: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        """``params`` with :data:`KEPT_COVARIATES` set for every member of a selected family."""
+        """``params`` with :data:`KEPT_COVARIATES` set for every member of a family that
+        dropped a group (the others run as without selection)."""
         return {
             n: {**p, KEPT_COVARIATES: list(self.kept[base_name(n)])} if base_name(n) in self.kept else p
             for n, p in params.items()
@@ -196,8 +198,9 @@ def select_features(
                 dropped.extend(cols)
             rows.append({"family": family, "group": group, "columns": ",".join(cols), "tested": tested[group],
                          "wql_all": base, "wql_without": without, "contribution": contribution, "kept": keep})
-        kept[family] = [c for c in covariates if c not in dropped]
-        log.info("feature selection: %s keeps %s%s", family, kept[family],
+        if dropped:
+            kept[family] = [c for c in covariates if c not in dropped]
+        log.info("feature selection: %s keeps %s%s", family, [c for c in covariates if c not in dropped],
                  f", drops {dropped}" if dropped else "")
     table = pd.DataFrame(rows, columns=FEATURE_COLUMNS)
     return FeatureSelection(kept, table)

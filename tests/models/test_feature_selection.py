@@ -111,6 +111,14 @@ def test_a_flag_that_no_backtest_window_covers_is_kept_untested():
     assert "rare" in result.model.members_["glm"].kept_
 
 
+def test_a_family_that_keeps_every_group_runs_unwrapped():
+    history, future = split_future(driver_panel().drop(columns="noise"))
+    result = run_engine(history, H, LEVELS, future=future, models=["glm"], model_params=TEST_PARAMS,
+                        select_features=True)
+    assert result.feature_table["kept"].all()
+    assert not isinstance(result.model.members_["glm"], KeptCovariates)
+
+
 def test_a_kept_covariates_member_forecasts_as_its_model_fitted_on_those_columns():
     history, future = split_future(driver_panel())
     wrapped = make_member("glm", {**TEST_PARAMS["glm"], "kept_covariates": ["driver"]})
