@@ -14,10 +14,11 @@ backtests; a panel without covariates costs nothing.
 Groups: each user covariate on its own; the engine's holiday flags
 (:data:`fcplan.core.calendar.HOLIDAY_COLUMNS`, added by ``holiday_country``) as one group,
 since the four are views of one calendar (a holiday, the days before it, blocks) and
-removing one leaves the others carrying most of its signal. A group that is constant on
-the scored steps of every backtest window (a holiday flag no window covers) cannot be
-judged there: it is kept, untested (``tested`` False), so that a rare event missing from
-the backtest is not thrown away for lack of evidence.
+removing one leaves the others carrying most of its signal. A group can be judged on a
+window only where it varies both in the window's training data (the model can learn its
+effect) and on its scored steps (the effect shows): a group no window can judge (a holiday
+that no window covers, or that no window's training data has seen yet) is kept, untested
+(``tested`` False), so that a rare event is not thrown away for lack of evidence.
 
 The kept columns reach the models through :class:`KeptCovariates`, a forecaster that
 fits and forecasts its model on those covariates only; :func:`make_member` builds it from
@@ -122,10 +123,15 @@ def covariate_families(names: Sequence[str]) -> dict[str, list[str]]:
     return families
 
 
+def _varies(frame: pd.DataFrame) -> bool:
+    return bool((frame.nunique(dropna=False) > 1).any())
+
+
 def _tested(columns: Sequence[str], splits: Sequence[Split]) -> bool:
-    """Whether ``columns`` vary on the scored steps of the backtest windows."""
-    rows = pd.concat([split.future[list(columns)] for split in splits], ignore_index=True)
-    return bool((rows.nunique(dropna=False) > 1).any())
+    """Whether ``columns`` vary both in the training data and on the scored steps of at
+    least one backtest window (see the module's docstring)."""
+    cols = list(columns)
+    return any(_varies(split.train[cols]) and _varies(split.future[cols]) for split in splits)
 
 
 @dataclass(frozen=True)
@@ -169,12 +175,14 @@ def select_features(
     horizon: int,
     levels: Sequence[float],
     freq: str,
-    tolerance: float = TOLERANCE,
+    tolerance: float | None = None,
 ) -> FeatureSelection:
     """Score each covariate group of ``panel`` for each covariate-using family of ``names``
     by ablation on ``splits`` (each family with its first member's ``params``) and keep
     those whose removal worsens the family's mean backtest wQL by more than ``tolerance``
-    (relative). Deterministic: the same data and params give the same table."""
+    (relative; default :data:`TOLERANCE`). Deterministic: the same data and params give the
+    same table."""
+    tolerance = TOLERANCE if tolerance is None else tolerance
     covariates = covariate_columns(panel)
     families = covariate_families(names)
     if not covariates or not families or not splits:

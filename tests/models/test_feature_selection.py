@@ -111,6 +111,16 @@ def test_a_flag_that_no_backtest_window_covers_is_kept_untested():
     assert "rare" in result.model.members_["glm"].kept_
 
 
+def test_a_flag_first_seen_in_the_newest_backtest_window_is_kept_untested():
+    full = driver_panel()
+    full["new_event"] = 0.0
+    full.loc[full.groupby("unique_id").cumcount() == 70, "new_event"] = 1.0  # scored there, never trained on
+    history, _ = split_future(full)
+    result = run_backtest(history, H, LEVELS, models=["glm"], model_params=TEST_PARAMS, select_features=True)
+    new = result.feature_table.set_index("group").loc["new_event"]
+    assert not new["tested"] and bool(new["kept"])
+
+
 def test_a_family_that_keeps_every_group_runs_unwrapped():
     history, future = split_future(driver_panel().drop(columns="noise"))
     result = run_engine(history, H, LEVELS, future=future, models=["glm"], model_params=TEST_PARAMS,
