@@ -52,9 +52,10 @@ from fcplan.models.ensemble import (
     combine,
     select_weights,
 )
+from fcplan.models.feature_selection import FeatureSelection, empty_table, make_member, select_features
 from fcplan.models.flag_widening import FlagPrior, Flags, find_flags, flag_prior
 from fcplan.models.metrics import bands
-from fcplan.models.registry import BASELINES, MODELS, get_model, hyperparameters
+from fcplan.models.registry import BASELINES, MODELS, hyperparameters
 from fcplan.models.workers import in_worker, warm_up, worker
 
 log = logging.getLogger(__name__)
@@ -205,6 +206,9 @@ class EngineResult:
     #: the backtest windows' cutoffs, window 0 (the oldest) first: the leaderboard's window
     #: ``w`` was scored on the ``horizon`` steps after ``cutoffs[w]`` (stored with the run)
     cutoffs: tuple[pd.Timestamp, ...] = ()
+    #: with ``select_features``: the score-contributor table of the covariate selection
+    #: (:func:`fcplan.models.feature_selection.select_features`); empty otherwise
+    feature_table: pd.DataFrame = field(default_factory=empty_table)
 
 
 def normalize_freq(freq: str | None) -> str | None:
@@ -252,7 +256,7 @@ def prepare_inputs(
 
 
 def _factory(name: str, params: dict[str, Any]) -> Callable[[], Forecaster]:
-    return lambda: get_model(base_name(name), **params)
+    return lambda: make_member(name, params)
 
 
 def _pilot_seconds(make: Callable[[], Forecaster], split: Split, freq: str) -> float:
@@ -634,6 +638,8 @@ class BacktestResult:
     calibration: Calibrator | None = None
     #: see :attr:`EngineResult.cutoffs`
     cutoffs: tuple[pd.Timestamp, ...] = ()
+    #: see :attr:`EngineResult.feature_table`
+    feature_table: pd.DataFrame = field(default_factory=empty_table)
 
 
 def _check_request(
@@ -667,6 +673,7 @@ class _Request:
     bags: int = 1
     grid: bool = False
     grid_step: int | None = None
+    select_features: bool = False
 
 
 def _member_params(request: _Request, names: Sequence[str], cells: int = 0) -> dict[str, dict[str, Any]]:
@@ -844,6 +851,10 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float) -> BacktestR
     )
     params = _member_params(request, names, panel_cells(panel))
     names = list(params)
+    selection = FeatureSelection()
+    if request.select_features:  # each covariate-using family on the covariates that earn their keep
+        selection = select_features(panel, splits, names, params, horizon, levels, freq)
+        params = selection.apply(params)
     time_limits: dict[str, float] = {}
     results, stopped = _race(_by_cost(names), params, time_limits, panel, splits, request, start)
     member_names, preds, keys = stack_predictions(results, quantile_columns(levels))
@@ -886,6 +897,7 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float) -> BacktestR
         spread=calibrator.spread if isinstance(calibrator, SpreadCalibration) else {},
         calibration=calibrator,
         cutoffs=tuple(split.cutoff for split in splits),
+        feature_table=selection.table,
     )
 
 
@@ -903,6 +915,7 @@ def run_backtest(
     calibration: str = "conformal",
     calibration_windows: int | None = None,
     bags: int = 1,
+    select_features: bool = False,
 ) -> BacktestResult:
     """Backtest the pool and weight the ensemble, without a final forecast.
 
@@ -918,7 +931,7 @@ def run_backtest(
     future[covs] = 0.0  # placeholder values: only the backtest runs
     panel, _, freq = prepare_inputs(panel, horizon, future, freq, holiday_country)
     request = _Request(horizon, levels, freq, names, windows, time_limit_s, seed, model_params or {},
-                       calibration, calibration_windows, models is None, bags)
+                       calibration, calibration_windows, models is None, bags, select_features=select_features)
     return _evaluate(panel, request, start)
 
 
@@ -939,6 +952,7 @@ def run_engine(
     bags: int = 1,
     grid: bool = False,
     grid_step: int | None = None,
+    select_features: bool = False,
 ) -> EngineResult:
     """Backtest the pool on ``windows`` rolling windows, weight an ensemble, calibrate its
     quantiles, forecast.
@@ -959,15 +973,20 @@ def run_engine(
     retrainer; :func:`fcplan.models.backtest.window_cutoffs`); by default the newest window
     ends at the last observation. ``grid_step``: steps between cutoffs (default ``horizon``;
     shorter gives overlapping windows, so runs a day apart share more of them).
+    ``select_features``: before the backtest, score each known-ahead covariate group for each
+    covariate-using model family by ablation on the backtest windows, and fit each such
+    member on the groups that earn their keep only (:mod:`fcplan.models.feature_selection`;
+    the table is :attr:`EngineResult.feature_table`). Off by default.
     ``model_params``: name -> constructor params (e.g. ``{"ets": {"n_jobs": 2}}``).
     """
     start = time.perf_counter()
     levels, names = _check_request(quantiles, models, calibration)
     panel, fut, freq = prepare_inputs(history, horizon, future, freq, holiday_country)
     request = _Request(horizon, levels, freq, names, windows, time_limit_s, seed, model_params or {},
-                       calibration, calibration_windows, models is None, bags, grid, grid_step)
+                       calibration, calibration_windows, models is None, bags, grid, grid_step,
+                       select_features=select_features)
     backtest = _evaluate(panel, request, start)
-    members = {n: get_model(base_name(n), **backtest.params[n]) for n in backtest.members}
+    members = {n: make_member(n, backtest.params[n]) for n in backtest.members}
     fitted = [n for n in members if backtest.weights.get(n, 0.0) > 0]
     costs = _leaderboard_fit_seconds(backtest.leaderboard)
     away = _placed_away(fitted, [costs.get(n, 0.0) for n in fitted], _finite(time_limit_s))
@@ -992,4 +1011,5 @@ def run_engine(
         model=ensemble,
         member_correlation=member_correlation(backtest.error_correlation, backtest.weights),
         cutoffs=backtest.cutoffs,
+        feature_table=backtest.feature_table,
     )
