@@ -189,12 +189,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="--suite: seed of fcplan and AutoGluon")
     parser.add_argument("--ag-time-limit", type=float, default=None,
                         help="--suite: AutoGluon's time limit per fit, s (default: none)")
+    parser.add_argument("--select-features", action="store_true",
+                        help="--suite: fcplan selects each model family's covariates (select_features=True)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if args.suite:
         names = list(PANELS) if args.suite == "all" else args.suite.split(",")
         peers = [p for p in args.peers.split(",") if p]
-        print(json.dumps(run_suite(names, peers, args.windows, args.seed, args.ag_time_limit)))
+        print(json.dumps(run_suite(names, peers, args.windows, args.seed, args.ag_time_limit, args.select_features)))
         return
     out: dict = {}
     models = args.models.split(",") if args.models else None

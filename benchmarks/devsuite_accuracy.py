@@ -7,7 +7,9 @@ covariates. Measured: mean wQL over the levels 0.1/0.5/0.9 (mean over windows), 
 coverage of the 80 % band (0.1-0.9) pooled over windows, and seconds per window.
 Run through ``benchmarks/accuracy.py --suite``; the issue's targets (#15) are checked
 in the summary: fcplan wQL <= 0.90 x the best statsforecast model and <= AutoGluon,
-coverage in [0.72, 0.88], seconds per window <= AutoGluon's.
+coverage in [0.72, 0.88], seconds per window <= AutoGluon's. With ``select_features``
+fcplan runs ``run_engine(select_features=True)``: each window's score-contributor table is
+printed and the summary lists the feature groups each family dropped, window by window.
 """
 
 from __future__ import annotations
@@ -45,15 +47,17 @@ def score(actuals: pd.DataFrame, frame: pd.DataFrame, levels: Sequence[float]) -
     return wql(y, q, levels), inside, len(y)
 
 
-def forecasts(panel: Panel, k: int, peers: Sequence[str], seed: int,
-              ag_time_limit: float | None) -> tuple[dict[str, pd.DataFrame], dict[str, float]]:
-    """Every contender's forecast frame for window ``k`` and the seconds each family took."""
+def forecasts(panel: Panel, k: int, peers: Sequence[str], seed: int, ag_time_limit: float | None,
+              select_features: bool = False) -> tuple[dict[str, pd.DataFrame], dict[str, float], pd.DataFrame]:
+    """Every contender's forecast frame for window ``k``, the seconds each family took and
+    fcplan's feature table (empty without ``select_features``)."""
     window = panel.window(k)
     future = window.future if panel.covariates else None
     frames, seconds = {}, {}
     t0 = time.perf_counter()
-    frames["fcplan"] = run_engine(window.history, panel.horizon, SUITE_LEVELS, future=future, freq=panel.freq,
-                                  seed=seed).forecast
+    result = run_engine(window.history, panel.horizon, SUITE_LEVELS, future=future, freq=panel.freq, seed=seed,
+                        select_features=select_features)
+    frames["fcplan"] = result.forecast
     seconds["fcplan"] = time.perf_counter() - t0
     if "statsforecast" in peers:
         t0 = time.perf_counter()
@@ -65,17 +69,20 @@ def forecasts(panel: Panel, k: int, peers: Sequence[str], seed: int,
         frames["autogluon"] = autogluon_forecast(window.history, window.future, panel.horizon, SUITE_LEVELS,
                                                  panel.freq, seed=seed, time_limit_s=ag_time_limit)
         seconds["autogluon"] = time.perf_counter() - t0
-    return frames, seconds
+    return frames, seconds, result.feature_table
 
 
 def evaluate_panel(panel: Panel, peers: Sequence[str], windows: int | None = None, seed: int = 0,
-                   ag_time_limit: float | None = None) -> dict:
-    """Per contender: mean wQL over windows, pooled 80 % coverage, mean seconds per window."""
+                   ag_time_limit: float | None = None, select_features: bool = False) -> dict:
+    """Per contender: mean wQL over windows, pooled 80 % coverage, mean seconds per window
+    (and, with ``select_features``, fcplan's feature tables, oldest window first)."""
     wqls: dict[str, list[float]] = {}
     inside: dict[str, list[int]] = {}
     seconds: dict[str, list[float]] = {}
+    tables: list[pd.DataFrame] = []
     for k in range(windows or panel.windows, 0, -1):
-        frames, secs = forecasts(panel, k, peers, seed, ag_time_limit)
+        frames, secs, table = forecasts(panel, k, peers, seed, ag_time_limit, select_features)
+        tables.append(table)
         actuals = panel.window(k).actuals
         for name, frame in frames.items():
             value, hit, n = score(actuals, frame, SUITE_LEVELS)
@@ -87,6 +94,7 @@ def evaluate_panel(panel: Panel, peers: Sequence[str], windows: int | None = Non
         "wql": {n: float(np.mean(v)) for n, v in wqls.items()},
         "coverage_80": {n: sum(v[::2]) / sum(v[1::2]) for n, v in inside.items()},
         "seconds_per_window": {n: float(np.mean(v)) for n, v in seconds.items()},
+        "feature_tables": tables if select_features else [],
     }
 
 
@@ -109,6 +117,8 @@ def summarize(result: dict) -> dict:
         "statsforecast_seconds_per_window": secs.get("statsforecast"),
         "autogluon_seconds_per_window": secs.get("autogluon"),
     }
+    if result.get("feature_tables"):
+        out["dropped_features"] = [dropped_groups(t) for t in result["feature_tables"]]
     out["targets_met"] = {
         "wql_vs_statsforecast": None if best is None else out["ratio_to_best_statsforecast"] <= WQL_RATIO_TARGET,
         "wql_vs_autogluon": None if ag is None else ours <= ag,
@@ -116,6 +126,13 @@ def summarize(result: dict) -> dict:
         "speed_vs_autogluon": None if ag is None else secs["fcplan"] <= secs["autogluon"],
     }
     return out
+
+
+def dropped_groups(table: pd.DataFrame) -> dict[str, list[str]]:
+    """``family -> the feature groups it dropped`` of one feature table."""
+    return {
+        f: part.loc[~part["kept"].astype(bool), "group"].tolist() for f, part in table.groupby("family", sort=False)
+    }
 
 
 def print_panel(panel: Panel, result: dict) -> None:
@@ -126,6 +143,10 @@ def print_panel(panel: Panel, result: dict) -> None:
         print(f"{name:<16}{value:9.4f}{result['coverage_80'][name]:8.2f}")
     print("seconds per window: " + ", ".join(f"{n} {s:.1f}" for n, s in result["seconds_per_window"].items()),
           flush=True)
+    for w, table in enumerate(result.get("feature_tables", [])):
+        print(f"fcplan feature selection, window {w} (contribution = wQL without the group - with all):")
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}") if not table.empty else "(no table)",
+              flush=True)
 
 
 def print_table(summary: dict[str, dict]) -> None:
@@ -145,7 +166,7 @@ def print_table(summary: dict[str, dict]) -> None:
 
 
 def run_suite(names: Sequence[str], peers: Sequence[str], windows: int | None = None, seed: int = 0,
-              ag_time_limit: float | None = None) -> dict[str, dict]:
+              ag_time_limit: float | None = None, select_features: bool = False) -> dict[str, dict]:
     """Evaluate the named panels; prints each panel's table as it ends, then the summary table."""
     unknown = sorted(set(peers) - set(PEERS))
     if unknown:
@@ -153,7 +174,7 @@ def run_suite(names: Sequence[str], peers: Sequence[str], windows: int | None = 
     summary = {}
     for name in names:
         panel = load(name)
-        result = evaluate_panel(panel, peers, windows, seed, ag_time_limit)
+        result = evaluate_panel(panel, peers, windows, seed, ag_time_limit, select_features)
         print_panel(panel, result)
         summary[name] = summarize(result)
         print("panel summary: " + json.dumps({name: summary[name]}), flush=True)

@@ -52,10 +52,11 @@ from fcplan.models.ensemble import (
     combine,
     select_weights,
 )
+from fcplan.models.feature_selection import FeatureSelection, empty_table, make_member, select_features
 from fcplan.models.flag_widening import FlagPrior, Flags, find_flags, flag_prior
 from fcplan.models.metrics import bands
-from fcplan.models.registry import BASELINES, MODELS, get_model, hyperparameters
-from fcplan.models.workers import worker
+from fcplan.models.registry import BASELINES, MODELS, hyperparameters
+from fcplan.models.workers import in_worker, warm_up, worker
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ PILOT_SERIES = 8
 #: A panel of more cells (series x steps) than this is *large*: there the global neural
 #: models train for a fixed number of gradient steps (:data:`LARGE_PANEL_PARAMS`, their
 #: ``epochs x batches_per_epoch``: 500 batches of 256 windows) however many series
-#: it has, instead of their ``passes`` over the data up to their much larger caps; and
+#: it has, instead of their ``passes`` over the data up to the same cap; and
 #: DeepAR, whose recurrent steps cost most, is left out of the default pool. The caller's
 #: ``model_params`` win.
 LARGE_PANEL_CELLS = 50_000
@@ -94,6 +95,11 @@ MAX_CALIBRATION_WINDOWS = 6
 #: the others (fewer refits for calibration and the final fit). Off (0) by default: at 0.05
 #: the dev suite's wQL was about 1 % worse on cheese_weekly and flights_origin_daily.
 MIN_MEMBER_WEIGHT = 0.0
+#: Members with less weight than this are not refit on the calibration windows (the ensemble
+#: there is the others', renormalised): a member of a few percent barely moves the ensemble's
+#: errors, and its refits can cost most of the calibration (flights_origin_daily: sarimax
+#: at 2 % of the weight, about a third of the run's time).
+CALIBRATION_MIN_WEIGHT = 0.1
 #: DeepAR trains on windows of ``context + horizon`` steps; it is left out of the default
 #: pool where the median series has fewer than this many such windows of history: there it
 #: has too few distinct windows to learn from (its backtest weight was ~0 on the dev suite's
@@ -200,6 +206,9 @@ class EngineResult:
     #: the backtest windows' cutoffs, window 0 (the oldest) first: the leaderboard's window
     #: ``w`` was scored on the ``horizon`` steps after ``cutoffs[w]`` (stored with the run)
     cutoffs: tuple[pd.Timestamp, ...] = ()
+    #: with ``select_features``: the score-contributor table of the covariate selection
+    #: (:func:`fcplan.models.feature_selection.select_features`); empty otherwise
+    feature_table: pd.DataFrame = field(default_factory=empty_table)
 
 
 def normalize_freq(freq: str | None) -> str | None:
@@ -247,7 +256,7 @@ def prepare_inputs(
 
 
 def _factory(name: str, params: dict[str, Any]) -> Callable[[], Forecaster]:
-    return lambda: get_model(base_name(name), **params)
+    return lambda: make_member(name, params)
 
 
 def _pilot_seconds(make: Callable[[], Forecaster], split: Split, freq: str) -> float:
@@ -269,15 +278,21 @@ def _run_pool(
     freq: str,
     time_limit_s: float | None,
     start: float,
+    costs: dict[str, float] | None = None,
 ) -> list[WindowResult]:
     """Backtest each model on every split; skip models the time budget cannot afford.
-    On a large panel without a budget, the models of :func:`_offloaded` run in a worker
-    process meanwhile (the results, in the order of ``names``, are the same).
+    Without a budget, the models of :func:`_offloaded` (or, given their ``costs`` per window,
+    those :func:`_placed_away` picks) run in a worker process meanwhile (the results, in the
+    order of ``names``, are the same).
 
     ``time_limits`` (name -> seconds) is filled with the training-time limit given to each
     global model's ``fit``, so that its final fit keeps to the same budget."""
     n_series = panel[UNIQUE_ID].nunique()
-    offload = _offloaded(names, panel, time_limit_s)
+    if costs is None:
+        offload = _offloaded(names, panel, time_limit_s)
+    else:
+        away = _placed_away(names, [costs.get(n, 0.0) * len(splits) for n in names], time_limit_s)
+        offload = [n for n, a in zip(names, away, strict=True) if a]
     pending, pool = None, None
     if offload:  # the local models' backtest in a worker while this process runs the others
         pool = worker()
@@ -341,14 +356,60 @@ def _finite(time_limit_s: float | None) -> float | None:
     return None if time_limit_s is None or not np.isfinite(time_limit_s) else time_limit_s
 
 
+#: Seconds of work a worker process must take off this one to be worth its start (a fork of
+#: the fork server, pickling the panel and the fitted models back).
+WORKER_MIN_SECONDS = 1.0
+
+
+def _parallel(time_limit_s: float | None) -> bool:
+    """Whether the engine runs fits in a worker process beside this one: without a time
+    budget (there the budget decides what runs, sequentially), with a second core, and
+    not in a worker itself."""
+    return time_limit_s is None and (os.cpu_count() or 1) >= 2 and not in_worker()
+
+
 def _offloaded(names: Sequence[str], panel: pd.DataFrame, time_limit_s: float | None) -> list[str]:
     """The models whose backtest runs in a worker process while this one trains the neural
-    networks: on a large panel (see :data:`LARGE_PANEL_CELLS`) without a time budget and
-    with a second core, the models other than the baselines and the networks (local
-    statistical models, GLM, LightGBM). The results are the same, only the cores differ."""
-    if time_limit_s is not None or panel_cells(panel) <= LARGE_PANEL_CELLS or (os.cpu_count() or 1) < 2:
+    networks and the baselines (see :func:`_parallel`): the local statistical models, GLM,
+    LightGBM. The results are the same, only the cores differ."""
+    if not _parallel(time_limit_s):
         return []
     return [n for n in names if base_name(n) not in BASELINES and not _is_neural(n)]
+
+
+def _placed_away(names: Sequence[str], costs: Sequence[float], time_limit_s: float | None) -> list[bool]:
+    """Which of the fits of ``names`` (with their estimated ``costs`` in seconds, e.g. their
+    backtest fit times) go to the worker process: longest first to the less loaded process
+    (LPT), the networks always here (torch is imported in this process only), and the
+    worker only for more than :data:`WORKER_MIN_SECONDS` of work. Only where each fit runs
+    depends on the costs, never what it computes."""
+    away = [False] * len(names)
+    if not _parallel(time_limit_s):
+        return away
+    movable = [i for i, n in enumerate(names) if not _is_neural(n)]
+    here = sum(c for i, c in enumerate(costs) if _is_neural(names[i]))
+    there = WORKER_MIN_SECONDS
+    for i in sorted(movable, key=lambda i: -costs[i]):
+        if there < here:
+            away[i] = True
+            there += costs[i]
+        else:
+            here += costs[i]
+    return away
+
+
+def _leaderboard_fit_seconds(board: pd.DataFrame) -> dict[str, float]:
+    """Model -> its mean fit time over the backtest windows of a leaderboard."""
+    rows = board[(board["window"] != ALL_WINDOWS) & (board["model"] != "ensemble")]
+    return {str(k): float(v) for k, v in rows.groupby("model")["fit_seconds"].mean().items()}
+
+
+def _mean_fit_seconds(results: Sequence[WindowResult]) -> dict[str, float]:
+    """Model -> its mean backtest fit time (to place its other fits, see :func:`_placed_away`)."""
+    seconds: dict[str, list[float]] = {}
+    for r in results:
+        seconds.setdefault(r.model, []).append(r.fit_seconds)
+    return {n: float(np.mean(v)) for n, v in seconds.items()}
 
 
 def _backtest_models(
@@ -362,6 +423,19 @@ def _backtest_models(
                for split in splits]
         for name in names
     }
+
+
+def _run_jobs(
+    jobs: Sequence[tuple[str, Split]], params: dict[str, dict[str, Any]], panel: pd.DataFrame, horizon: int,
+    quantiles: list[float], freq: str, time_limits: dict[str, float],
+) -> list[WindowResult]:
+    """Each ``(model, split)`` of ``jobs`` backtested (module level, so that a worker process
+    can run it)."""
+    return [
+        run_window(_factory(name, params[name]), split, panel, horizon, quantiles, freq, name,
+                   time_limit=time_limits.get(name))
+        for name, split in jobs
+    ]
 
 
 @dataclass(frozen=True)
@@ -564,6 +638,8 @@ class BacktestResult:
     calibration: Calibrator | None = None
     #: see :attr:`EngineResult.cutoffs`
     cutoffs: tuple[pd.Timestamp, ...] = ()
+    #: see :attr:`EngineResult.feature_table`
+    feature_table: pd.DataFrame = field(default_factory=empty_table)
 
 
 def _check_request(
@@ -597,6 +673,7 @@ class _Request:
     bags: int = 1
     grid: bool = False
     grid_step: int | None = None
+    select_features: bool = False
 
 
 def _member_params(request: _Request, names: Sequence[str], cells: int = 0) -> dict[str, dict[str, Any]]:
@@ -645,10 +722,11 @@ def _ensemble_evidence(
 
 def _calibration_evidence(
     panel: pd.DataFrame, request: _Request, weights: dict[str, float], params: dict[str, dict[str, Any]],
-    time_limits: dict[str, float], flags: Flags,
+    time_limits: dict[str, float], flags: Flags, costs: dict[str, float] | None = None,
 ) -> Evidence | None:
     """The ensemble's forecasts on the older calibration windows (see :func:`calibration_windows`):
-    only the members with positive weight are refit there."""
+    only the members of :func:`calibration_members` are refit there, some of the fits in a
+    worker process (:func:`_placed_away`, given each member's fit ``costs`` in seconds)."""
     if request.calibration != "conformal":
         return None
     n_series = panel[UNIQUE_ID].nunique()
@@ -664,15 +742,32 @@ def _calibration_evidence(
         panel, request.horizon, request.windows + extra, request.freq, request.grid, request.grid_step
     )[:extra]
     splits = [replace(split, window=split.window - extra) for split in splits]
-    members = [n for n, w in weights.items() if w > 0]
-    results = [
-        run_window(_factory(name, params[name]), split, panel, request.horizon, request.levels, request.freq,
-                   name, time_limit=time_limits.get(name))
-        for name in members
-        for split in splits
-    ]
+    members = calibration_members(weights)
+    jobs = [(name, split) for name in members for split in splits]
+    limit = _finite(request.time_limit_s)
+    away = _placed_away([n for n, _ in jobs], [(costs or {}).get(n, 0.0) for n, _ in jobs], limit)
+    args = (params, panel, request.horizon, request.levels, request.freq, time_limits)
+    there = [job for job, a in zip(jobs, away, strict=True) if a]
+    pool = worker() if there else None
+    try:
+        pending = pool.submit(_run_jobs, there, *args) if pool is not None else None
+        here = iter(_run_jobs([job for job, a in zip(jobs, away, strict=True) if not a], *args))
+        done = iter(pending.result()) if pending is not None else iter(())
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    results = [next(done) if a else next(here) for a in away]  # in the order of ``jobs``
     log.info("calibration on %d extra window(s) of %s", extra, members)
-    return _ensemble_evidence(results, weights, splits, request, panel, flags)
+    return _ensemble_evidence(results, {n: weights[n] for n in members}, splits, request, panel, flags)
+
+
+def calibration_members(weights: dict[str, float], min_weight: float | None = None) -> list[str]:
+    """The members refit on the calibration windows: those with at least ``min_weight``
+    (default :data:`CALIBRATION_MIN_WEIGHT`) of the ensemble's weight, at least the
+    heaviest one; the ensemble there is theirs, its weights renormalised."""
+    floor = CALIBRATION_MIN_WEIGHT if min_weight is None else min_weight
+    members = [n for n, w in weights.items() if w > 0 and w >= floor]
+    return members or [max(weights, key=weights.get)]
 
 
 def prune_weights(
@@ -719,9 +814,9 @@ def _race(
     """Backtest ``names`` on ``splits``, racing them on the newest window first (see
     :data:`RACE_RATIO`). Returns the results of the models that ran every window, and the
     newest-window results of those the race stopped (for the leaderboard only)."""
-    def run(models: list[str], part: list[Split]) -> list[WindowResult]:
+    def run(models: list[str], part: list[Split], costs: dict[str, float] | None = None) -> list[WindowResult]:
         return _run_pool(models, params, time_limits, panel, part, request.horizon, request.levels, request.freq,
-                         _finite(request.time_limit_s), start)
+                         _finite(request.time_limit_s), start, costs)
 
     if RACE_RATIO <= 0 or len(splits) < 2 or _finite(request.time_limit_s) is not None:
         return run(names, splits), []  # under a time budget, the budget decides what runs
@@ -731,7 +826,7 @@ def _race(
         log.info("race: %s left out after the newest backtest window (no weight there, wQL over %.1fx the "
                  "best model's)", stopped, RACE_RATIO)
     survivors = [n for n in names if n not in stopped and any(r.model == n for r in first)]
-    rest = run(survivors, splits[:-1])
+    rest = run(survivors, splits[:-1], _mean_fit_seconds(first))
     finished = {r.model for r in rest}
     results = [*rest, *(r for r in first if r.model in finished)]
     return results, [r for r in first if r.model in stopped]
@@ -739,6 +834,8 @@ def _race(
 
 def _evaluate(panel: pd.DataFrame, request: _Request, start: float) -> BacktestResult:
     horizon, levels, freq, windows = request.horizon, request.levels, request.freq, request.windows
+    if _parallel(_finite(request.time_limit_s)):
+        warm_up()  # the worker processes' imports, on the other core meanwhile
     usable = usable_windows(panel, horizon, windows, freq, request.grid, request.grid_step)
     if 0 < usable < windows:
         log.warning("the history leaves room for %d of the %d backtest windows asked for (each needs %d steps "
@@ -754,6 +851,10 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float) -> BacktestR
     )
     params = _member_params(request, names, panel_cells(panel))
     names = list(params)
+    selection = FeatureSelection()
+    if request.select_features:  # each covariate-using family on the covariates that earn their keep
+        selection = select_features(panel, splits, names, params, horizon, levels, freq)
+        params = selection.apply(params)
     time_limits: dict[str, float] = {}
     results, stopped = _race(_by_cost(names), params, time_limits, panel, splits, request, start)
     member_names, preds, keys = stack_predictions(results, quantile_columns(levels))
@@ -771,7 +872,7 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float) -> BacktestR
     insample = Evidence(np.sort(combine(list(preds), w), axis=-1), actuals, groups, steps, scales,
                         point_flags(keys, panel, flags))
     nested = replace(insample, pred=nested_combination(preds, actuals, levels, groups, request.seed))
-    extra = _calibration_evidence(panel, request, weights, params, time_limits, flags)
+    extra = _calibration_evidence(panel, request, weights, params, time_limits, flags, _mean_fit_seconds(results))
     calibrator = fit_calibration(request.calibration, insample.plus(extra), levels, prior)
     if isinstance(calibrator, Calibration):
         log.info("conformal calibration on %d windows, %d points; offsets (series scales) %s",
@@ -796,6 +897,7 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float) -> BacktestR
         spread=calibrator.spread if isinstance(calibrator, SpreadCalibration) else {},
         calibration=calibrator,
         cutoffs=tuple(split.cutoff for split in splits),
+        feature_table=selection.table,
     )
 
 
@@ -813,6 +915,7 @@ def run_backtest(
     calibration: str = "conformal",
     calibration_windows: int | None = None,
     bags: int = 1,
+    select_features: bool = False,
 ) -> BacktestResult:
     """Backtest the pool and weight the ensemble, without a final forecast.
 
@@ -828,7 +931,7 @@ def run_backtest(
     future[covs] = 0.0  # placeholder values: only the backtest runs
     panel, _, freq = prepare_inputs(panel, horizon, future, freq, holiday_country)
     request = _Request(horizon, levels, freq, names, windows, time_limit_s, seed, model_params or {},
-                       calibration, calibration_windows, models is None, bags)
+                       calibration, calibration_windows, models is None, bags, select_features=select_features)
     return _evaluate(panel, request, start)
 
 
@@ -849,6 +952,7 @@ def run_engine(
     bags: int = 1,
     grid: bool = False,
     grid_step: int | None = None,
+    select_features: bool = False,
 ) -> EngineResult:
     """Backtest the pool on ``windows`` rolling windows, weight an ensemble, calibrate its
     quantiles, forecast.
@@ -869,18 +973,26 @@ def run_engine(
     retrainer; :func:`fcplan.models.backtest.window_cutoffs`); by default the newest window
     ends at the last observation. ``grid_step``: steps between cutoffs (default ``horizon``;
     shorter gives overlapping windows, so runs a day apart share more of them).
+    ``select_features``: before the backtest, score each known-ahead covariate group for each
+    covariate-using model family by ablation on the backtest windows, and fit each such
+    member on the groups that earn their keep only (:mod:`fcplan.models.feature_selection`;
+    the table is :attr:`EngineResult.feature_table`). Off by default.
     ``model_params``: name -> constructor params (e.g. ``{"ets": {"n_jobs": 2}}``).
     """
     start = time.perf_counter()
     levels, names = _check_request(quantiles, models, calibration)
     panel, fut, freq = prepare_inputs(history, horizon, future, freq, holiday_country)
     request = _Request(horizon, levels, freq, names, windows, time_limit_s, seed, model_params or {},
-                       calibration, calibration_windows, models is None, bags, grid, grid_step)
+                       calibration, calibration_windows, models is None, bags, grid, grid_step,
+                       select_features=select_features)
     backtest = _evaluate(panel, request, start)
-    members = {n: get_model(base_name(n), **backtest.params[n]) for n in backtest.members}
+    members = {n: make_member(n, backtest.params[n]) for n in backtest.members}
+    fitted = [n for n in members if backtest.weights.get(n, 0.0) > 0]
+    costs = _leaderboard_fit_seconds(backtest.leaderboard)
+    away = _placed_away(fitted, [costs.get(n, 0.0) for n in fitted], _finite(time_limit_s))
     ensemble = EnsembleForecaster(
         members, backtest.weights, time_limits=backtest.time_limits, calibration=backtest.calibration,
-        in_worker=_offloaded(list(members), panel, _finite(time_limit_s)),
+        in_worker=[n for n, a in zip(fitted, away, strict=True) if a],
     ).fit(panel, freq=freq)
     forecast = ensemble.predict_quantiles(horizon, future=fut, quantiles=levels)
     cols = quantile_columns(levels)
@@ -899,4 +1011,5 @@ def run_engine(
         model=ensemble,
         member_correlation=member_correlation(backtest.error_correlation, backtest.weights),
         cutoffs=backtest.cutoffs,
+        feature_table=backtest.feature_table,
     )

@@ -9,6 +9,11 @@ prints and writes the leaderboard (wQL, WAPE, MASE, coverage of the outer band a
 of every central band, e.g. ``coverage_80`` for 0.1-0.9, per model and for the
 ensemble), then the ensemble's band coverage against the nominal one.
 
+``--select-features`` (both commands) first selects the known-ahead covariates of each
+covariate-using model family by ablation on the backtest windows, prints the
+score-contributor table (family, feature group, wQL with every group and without it,
+contribution, kept) and writes it next to ``--out`` as ``<out>.features.csv``.
+
 Bad input exits with status 1 and one paragraph saying how to fix it.
 """
 
@@ -36,6 +41,10 @@ TIME_LIMIT_HELP = (
     "seconds for the model search; models projected to exceed it are skipped (logged) and global "
     "models train at most their share of it. Default: none, the work is bounded by iterations and "
     "the data's size, so the same input gives the same forecast on any machine load"
+)
+SELECT_HELP = (
+    "select each covariate-using model's known-ahead covariates by ablation on the backtest windows; "
+    "prints the score-contributor table and writes it next to --out as <out>.features.csv"
 )
 
 
@@ -78,6 +87,7 @@ def forecast_command(
     holiday_country: Annotated[
         str | None, typer.Option("--holiday-country", help="ISO code, adds holiday flags")
     ] = None,
+    select_features: Annotated[bool, typer.Option("--select-features", help=SELECT_HELP)] = False,
 ) -> None:
     """Forecast every series of the history; write unique_id, ds and one column per quantile."""
     from fcplan.models.engine import run_engine
@@ -97,6 +107,7 @@ def forecast_command(
             time_limit_s=time_limit,
             holiday_country=holiday_country,
             models=_model_names(models),
+            select_features=select_features,
         )
     except (InputError, PanelError, ValueError, KeyError) as exc:
         raise fail(_message(exc)) from exc
@@ -105,6 +116,8 @@ def forecast_command(
     for label, level in labels.items():
         table[label] = frame[quantile_name(level)].to_numpy()
     _write_csv(table, out)
+    if select_features:
+        _feature_table(result.feature_table, out)
     for uid, reason in result.fallbacks.items():
         typer.echo(f"fallback: series {uid!r}: {reason}", err=True)
     typer.echo(
@@ -126,6 +139,7 @@ def backtest_command(
         float | None, typer.Option("--time-limit", help=TIME_LIMIT_HELP)
     ] = None,
     models: Annotated[str | None, typer.Option("--models", help=MODELS_HELP)] = None,
+    select_features: Annotated[bool, typer.Option("--select-features", help=SELECT_HELP)] = False,
 ) -> None:
     """Score every model and the ensemble on rolling windows; print (and write) the leaderboard."""
     from fcplan.models.engine import run_backtest
@@ -142,9 +156,12 @@ def backtest_command(
             windows=windows,
             time_limit_s=time_limit,
             models=_model_names(models),
+            select_features=select_features,
         )
     except (InputError, PanelError, ValueError, KeyError) as exc:
         raise fail(_message(exc)) from exc
+    if select_features:
+        _feature_table(result.feature_table, out)
     board = result.leaderboard
     typer.echo(board.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     typer.echo(_coverage_line(board))
@@ -162,6 +179,22 @@ def _coverage_line(board: pd.DataFrame) -> str:
     return "ensemble coverage over the windows: " + ", ".join(
         f"{c.removeprefix('coverage_')}% band {row[c]:.2f}" for c in bands
     )
+
+
+def features_path(out: Path) -> Path:
+    """Where ``--select-features`` writes its table: ``out.csv`` -> ``out.features.csv``."""
+    return out.with_name(f"{out.stem}.features.csv")
+
+
+def _feature_table(table: pd.DataFrame, out: Path | None) -> None:
+    """Print the score-contributor table of ``--select-features`` (and write it next to ``out``)."""
+    if table.empty:
+        typer.echo("feature selection: no covariate-using model or no known-ahead covariate; nothing selected")
+    else:
+        typer.echo("feature selection (contribution = backtest wQL without the group - with every group):")
+        typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    if out is not None:
+        _write_csv(table, features_path(out))
 
 
 def _write_csv(frame: pd.DataFrame, out: Path) -> None:

@@ -38,6 +38,41 @@ def step_budget(
     return n_epochs, math.ceil(total / n_epochs)
 
 
+class Adam:
+    """Adam (Kingma and Ba), torch's single-tensor algorithm with its defaults (betas 0.9 and
+    0.999, eps 1e-8, no weight decay), and a cosine-annealed learning rate over ``epochs``.
+    Hand-written because constructing ``torch.optim.Adam`` imports ``torch._dynamo``
+    (about 2 s, once per process: most of a small panel's network fit)."""
+
+    def __init__(self, params: list[nn.Parameter], learning_rate: float, epochs: int,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+        self.params = [p for p in params if p.requires_grad]
+        self.base_lr, self.lr, self.epochs = learning_rate, learning_rate, max(epochs, 1)
+        self.betas, self.eps, self.steps = betas, eps, 0
+        self.moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in self.params]
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        beta1, beta2 = self.betas
+        self.steps += 1
+        step_size = self.lr / (1 - beta1**self.steps)
+        correction2_sqrt = (1 - beta2**self.steps) ** 0.5
+        for p, (mean, square) in zip(self.params, self.moments, strict=True):
+            if p.grad is None:
+                continue
+            mean.lerp_(p.grad, 1 - beta1)
+            square.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
+            p.addcdiv_(mean, (square.sqrt() / correction2_sqrt).add_(self.eps), value=-step_size)
+
+    def end_epoch(self, epoch: int) -> None:
+        """The learning rate for the epoch after ``epoch`` (0-based): cosine from the base to 0."""
+        self.lr = self.base_lr * (1 + math.cos(math.pi * (epoch + 1) / self.epochs)) / 2
+
+
 def train(
     net: nn.Module,
     batch_loss: Callable[[nn.Module, np.random.Generator], torch.Tensor],
@@ -55,8 +90,7 @@ def train(
     """
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    optimizer = torch.optim.Adam(net.parameters(), lr=learning_rate)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
+    optimizer = Adam(list(net.parameters()), learning_rate, epochs)
     deadline = time.perf_counter() + max_train_s
     history: list[float] = []
     net.train()
@@ -69,7 +103,7 @@ def train(
             nn.utils.clip_grad_norm_(net.parameters(), 10.0)
             optimizer.step()
             losses.append(float(loss.detach()))
-        scheduler.step()
+        optimizer.end_epoch(epoch)
         history.append(float(np.mean(losses)))
         if time.perf_counter() > deadline:
             log.info("%s: stopped after %d of %d epochs (max_train_s=%.0f)", name, epoch + 1, epochs, max_train_s)

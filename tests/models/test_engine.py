@@ -266,21 +266,89 @@ def test_on_a_large_panel_global_networks_train_a_fixed_number_of_steps_whatever
     assert seen[0][1] * seen[0][2] < budget["mlp"]
 
 
-def test_on_a_large_panel_local_models_backtest_in_a_worker_process_with_the_same_results(make_panel, monkeypatch):
+@pytest.mark.slow
+def test_a_mid_size_panel_trains_its_networks_no_longer_than_a_large_one(make_panel, monkeypatch):
+    """Below LARGE_PANEL_CELLS a network trains ``passes`` over its windows, but never more
+    batches than a large panel's fixed budget (it was up to 4 times that)."""
+    pytest.importorskip("torch")
+    from fcplan.models.engine import LARGE_PANEL_CELLS, LARGE_PANEL_PARAMS
+    from fcplan.models.neural import training
+
+    seen: list[int] = []
+
+    def record(net, batch_loss, epochs, batches_per_epoch, learning_rate, max_train_s, seed, name="model"):
+        seen.append(epochs * batches_per_epoch)
+        return []
+
+    monkeypatch.setattr(training, "train", record)
+    length = 400
+    panel = make_panel(n_series=LARGE_PANEL_CELLS // length - 5, length=length)  # ~36k windows
+    run_backtest(panel, 7, LEVELS, models=["mlp", "tide"], windows=1, calibration="none")
+    budget = max(p["epochs"] * p["batches_per_epoch"] for n, p in LARGE_PANEL_PARAMS.items() if n != "deepar")
+    assert seen and max(seen) <= budget
+    assert min(seen) >= training.MIN_BATCHES
+
+
+def test_local_models_backtest_in_a_worker_process_with_the_same_results(make_panel, monkeypatch):
     from fcplan.models import engine
 
-    length = 60
-    panel = make_panel(n_series=engine.LARGE_PANEL_CELLS // length + 1, length=length)
+    panel = make_panel(n_series=2, length=60)
+    monkeypatch.setattr(engine.os, "cpu_count", lambda: 2)
     assert engine._offloaded(["seasonal_naive", "theta", "glm", "mlp"], panel, None) == ["theta", "glm"]
     assert engine._offloaded(["theta"], panel, 30.0) == []
-    assert engine._offloaded(["theta"], make_panel(n_series=2, length=length), None) == []
-    monkeypatch.setattr(engine.os, "cpu_count", lambda: 2)
     parallel = run_backtest(panel, 7, LEVELS, models=["theta"], windows=1, calibration="none")
     monkeypatch.setattr(engine.os, "cpu_count", lambda: 1)
+    assert engine._offloaded(["theta"], panel, None) == []
     serial = run_backtest(panel, 7, LEVELS, models=["theta"], windows=1, calibration="none")
     assert parallel.weights == serial.weights
     cols = ["model", "window", "wql", "wape", "coverage"]
     assert parallel.leaderboard[cols].equals(serial.leaderboard[cols])
+
+
+def test_fits_are_placed_longest_first_on_the_less_loaded_process_networks_here(monkeypatch):
+    from fcplan.models import engine
+
+    monkeypatch.setattr(engine.os, "cpu_count", lambda: 2)
+    names = ["theta", "mlp", "sarimax", "ets", "glm"]
+    # mlp (4 s) stays here; sarimax (6 s) goes away (1 s start + 6 s), ets (3 s) here (4 + 3),
+    # theta here (a tie: 7 and 7), glm away (7 < 7.5)
+    assert engine._placed_away(names, [0.5, 4.0, 6.0, 3.0, 0.1], None) == [False, False, True, False, True]
+    # too little work to be worth a worker, and never under a time budget
+    assert engine._placed_away(["theta", "glm"], [0.3, 0.2], None) == [False, False]
+    assert engine._placed_away(names, [0.5, 4.0, 6.0, 3.0, 0.1], 60.0) == [False] * 5
+    monkeypatch.setattr(engine.os, "cpu_count", lambda: 1)
+    assert engine._placed_away(names, [0.5, 4.0, 6.0, 3.0, 0.1], None) == [False] * 5
+
+
+def test_calibration_windows_refit_the_members_of_material_weight(monkeypatch):
+    from fcplan.models import engine
+
+    weights = {"seasonal_naive": 0.0, "lightgbm": 0.77, "ets": 0.21, "sarimax": 0.02}
+    assert engine.calibration_members(weights, 0.05) == ["lightgbm", "ets"]
+    assert engine.calibration_members(weights, 0.0) == ["lightgbm", "ets", "sarimax"]
+    assert engine.calibration_members({"theta": 0.3, "ets": 0.3, "glm": 0.4}, 0.5) == ["glm"]  # the heaviest
+
+
+def test_calibration_windows_fitted_in_a_worker_give_the_same_calibration(make_panel, monkeypatch):
+    from fcplan.models import engine
+
+    panel = make_panel(n_series=2, length=90)
+    from fcplan.models.workers import worker
+
+    started = []
+    monkeypatch.setattr(engine, "worker", lambda: started.append(1) or worker())
+    runs = []
+    for cores, seconds in ((1, None), (2, 10.0)):
+        monkeypatch.setattr(engine.os, "cpu_count", lambda cores=cores: cores)
+        if seconds is not None:  # every fit looks costly: the calibration fits are shared with the worker
+            monkeypatch.setattr(engine, "_mean_fit_seconds", lambda results, s=seconds: {
+                r.model: s for r in results})
+        runs.append(run_backtest(panel, 7, LEVELS, models=["theta", "ets"], windows=1, calibration_windows=2,
+                                 model_params=FAST))
+    serial, parallel = runs
+    assert started  # the parallel run's calibration fits shared the work with a worker
+    assert parallel.weights == serial.weights
+    np.testing.assert_array_equal(parallel.calibration.offsets, serial.calibration.offsets)
 
 
 def test_an_ensemble_fits_members_in_a_worker_process_with_the_same_forecast(make_panel):
