@@ -282,14 +282,11 @@ class LocalForecaster(Forecaster):
             return y, x, None
         return y, x, fallback_reason(y, self._min_length(), self.max_gap_share)
 
-    def _fill_gaps(self, y: np.ndarray) -> np.ndarray:
-        """``y`` as ``_fit_series`` gets it: its gaps (NaN) interpolated."""
-        return interpolate_gaps(y)
-
-    def _fill_covariate_gaps(self, y: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """``x`` as ``_fit_series`` gets it: at the gaps of ``y`` (where the regular grid holds 0)
-        interpolated like ``y``, so that an interpolated count is not paired with a price of 0."""
-        return interpolate_covariates(y, x)
+    def _fill_gaps(self, y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``y`` and ``x`` as the fit gets them: the gaps of ``y`` (NaN) interpolated, and the
+        covariates there (where the regular grid holds 0) interpolated alike, so that an
+        interpolated count is not paired with a price of 0."""
+        return interpolate_gaps(y), interpolate_covariates(y, x)
 
     def _min_length(self) -> int:
         """Observations below which a series falls back (see :attr:`min_seasons`)."""
@@ -299,7 +296,7 @@ class LocalForecaster(Forecaster):
         y, x, reason = self._prepare(series)
         if reason is None:
             try:
-                return self._fit_series(self._fill_gaps(y), self._fill_covariate_gaps(y, x)), None
+                return self._fit_series(*self._fill_gaps(y, x)), None
             except Exception as exc:
                 if not self.can_fall_back:
                     raise
@@ -312,10 +309,8 @@ class LocalForecaster(Forecaster):
         prepared = [self._prepare(s) for s in series]
         good = [i for i, (_, _, reason) in enumerate(prepared) if reason is None]
         self.batch_rows_ = np.array(good, dtype=int)
-        self.batch_ = self._fit_batch(
-            [interpolate_gaps(prepared[i][0]) for i in good],
-            [self._fill_covariate_gaps(prepared[i][0], prepared[i][1]) for i in good],
-        ) if good else None
+        filled = [self._fill_gaps(*prepared[i][:2]) for i in good]
+        self.batch_ = self._fit_batch([y for y, _ in filled], [x for _, x in filled]) if good else None
         row = {i: j for j, i in enumerate(good)}
         return [
             ((_BATCH, row[i]), None) if reason is None else ((_FALLBACK, interpolate_gaps(y)), reason)

@@ -398,12 +398,6 @@ def _placed_away(names: Sequence[str], costs: Sequence[float], time_limit_s: flo
     return away
 
 
-def _leaderboard_fit_seconds(board: pd.DataFrame) -> dict[str, float]:
-    """Model -> its mean fit time over the backtest windows of a leaderboard."""
-    rows = board[(board["window"] != ALL_WINDOWS) & (board["model"] != "ensemble")]
-    return {str(k): float(v) for k, v in rows.groupby("model")["fit_seconds"].mean().items()}
-
-
 def _mean_fit_seconds(results: Sequence[WindowResult]) -> dict[str, float]:
     """Model -> its mean backtest fit time (to place its other fits, see :func:`_placed_away`)."""
     seconds: dict[str, list[float]] = {}
@@ -640,6 +634,8 @@ class BacktestResult:
     cutoffs: tuple[pd.Timestamp, ...] = ()
     #: see :attr:`EngineResult.feature_table`
     feature_table: pd.DataFrame = field(default_factory=empty_table)
+    #: model -> its mean backtest fit time (s), to place its other fits (:func:`_placed_away`)
+    fit_seconds: dict[str, float] = field(default_factory=dict)
 
 
 def _check_request(
@@ -872,7 +868,8 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float) -> BacktestR
     insample = Evidence(np.sort(combine(list(preds), w), axis=-1), actuals, groups, steps, scales,
                         point_flags(keys, panel, flags))
     nested = replace(insample, pred=nested_combination(preds, actuals, levels, groups, request.seed))
-    extra = _calibration_evidence(panel, request, weights, params, time_limits, flags, _mean_fit_seconds(results))
+    fit_seconds = _mean_fit_seconds(results)
+    extra = _calibration_evidence(panel, request, weights, params, time_limits, flags, fit_seconds)
     calibrator = fit_calibration(request.calibration, insample.plus(extra), levels, prior)
     if isinstance(calibrator, Calibration):
         log.info("conformal calibration on %d windows, %d points; offsets (series scales) %s",
@@ -898,6 +895,7 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float) -> BacktestR
         calibration=calibrator,
         cutoffs=tuple(split.cutoff for split in splits),
         feature_table=selection.table,
+        fit_seconds=fit_seconds,
     )
 
 
@@ -988,8 +986,7 @@ def run_engine(
     backtest = _evaluate(panel, request, start)
     members = {n: make_member(n, backtest.params[n]) for n in backtest.members}
     fitted = [n for n in members if backtest.weights.get(n, 0.0) > 0]
-    costs = _leaderboard_fit_seconds(backtest.leaderboard)
-    away = _placed_away(fitted, [costs.get(n, 0.0) for n in fitted], _finite(time_limit_s))
+    away = _placed_away(fitted, [backtest.fit_seconds.get(n, 0.0) for n in fitted], _finite(time_limit_s))
     ensemble = EnsembleForecaster(
         members, backtest.weights, time_limits=backtest.time_limits, calibration=backtest.calibration,
         in_worker=[n for n, a in zip(fitted, away, strict=True) if a],

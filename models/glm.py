@@ -175,8 +175,6 @@ class CountGLM(LocalForecaster):
     #: capped 24-step seasons (98 weeks) left every series of a panel of one or two years
     #: on the seasonal-naive fallback in its backtest windows.
     min_points_unseasonal: ClassVar[int] = 26
-    #: Whether level covariates (see :func:`level_columns`) enter as ``log``, not ``log1p``.
-    log_levels: ClassVar[bool] = True
     #: A regression needs no consecutive observations: the missing timestamps are left out of
     #: the fit (interpolating them would pair made-up counts with the zeros the covariates hold
     #: there, a price of 0), so only a series missing most of its timestamps falls back.
@@ -194,11 +192,8 @@ class CountGLM(LocalForecaster):
             return self.min_points_unseasonal
         return super()._min_length()
 
-    def _fill_gaps(self, y: np.ndarray) -> np.ndarray:
-        return y  # the gaps (NaN) are left out of the fit
-
-    def _fill_covariate_gaps(self, y: np.ndarray, x: np.ndarray) -> np.ndarray:
-        return x
+    def _fill_gaps(self, y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return y, x  # the gaps (NaN) are left out of the fit
 
     def _fit_series(self, y: np.ndarray, x: np.ndarray) -> _GLMState:
         if np.nanmin(y) < 0:
@@ -209,7 +204,7 @@ class CountGLM(LocalForecaster):
         full_y, y, xs = interpolate_gaps(y), y[seen], x[seen]
         used = np.ptp(xs, axis=0) > 0 if x.shape[1] else np.zeros(0, dtype=bool)
         nonnegative = (xs.min(axis=0) >= 0) if x.shape[1] else np.zeros(0, dtype=bool)
-        positive = level_columns(xs) if self.log_levels else np.zeros(x.shape[1], dtype=bool)
+        positive = level_columns(xs)
         terms = min(int(self.params["yearly_terms"]), int(per_year // 8)) if per_year else 0
         yearly = terms if per_year and n >= per_year else 0
         raw = self._design(0, x, nonnegative, positive, used, yearly)[seen]
