@@ -56,6 +56,8 @@ def _optional(name: str, module: str, attr: str, test_params: dict[str, Any] | N
 # Global models (models/lgbm.py, models/neural/); importing them does not import torch.
 _optional("lightgbm", "fcplan.models.lgbm", "LightGBMQuantile",
           {"n_estimators": 10, "levels": (0.1, 0.5, 0.9), "max_rows": 3000, "min_data_in_leaf": 5})
+_optional("lightgbm_recursive", "fcplan.models.recursive", "RecursiveLightGBM",
+          {"n_estimators": 10, "max_rows": 3000, "min_data_in_leaf": 5})
 _optional("mlp", "fcplan.models.neural", "MLPQuantile", {"epochs": 2, "batches_per_epoch": 3, "hidden": 8})
 _optional("tide", "fcplan.models.neural", "TiDE", {"epochs": 2, "batches_per_epoch": 3, "hidden": 8})
 _optional("deepar", "fcplan.models.neural", "DeepAR",

@@ -115,6 +115,17 @@ def test_the_default_pool_leaves_out_deepar_where_series_are_short_for_its_windo
     assert default_pool(["deepar", "mlp"], short) == ["deepar", "mlp"]  # without freq and horizon: kept
 
 
+def test_the_default_pool_leaves_out_opt_in_models_which_models_can_name():
+    from fcplan.models.engine import OPT_IN, _check_request
+    from fcplan.models.registry import MODELS
+
+    assert "lightgbm_recursive" in OPT_IN and "lightgbm_recursive" in MODELS
+    _, default = _check_request([0.1, 0.5, 0.9], None)
+    assert "lightgbm_recursive" not in default and "lightgbm" in default
+    _, named = _check_request([0.1, 0.5, 0.9], ["lightgbm", "lightgbm_recursive"])
+    assert "lightgbm_recursive" in named
+
+
 def test_members_under_the_minimum_weight_are_dropped_and_the_others_reweighted():
     from fcplan.models.engine import prune_weights
     from fcplan.models.ensemble import select_weights
