@@ -144,14 +144,19 @@ class LightGBMQuantile(Forecaster):
         keep[keep] = np.isfinite(grid.y[rows[keep], origins[keep] + steps[keep]])
         return rows[keep], origins[keep], steps[keep]
 
+    def _layout(self, panel: pd.DataFrame) -> Grid:
+        """The panel's :class:`Grid` (kept for prediction), its span and feature spec."""
+        grid = build_grid(panel, self.series_ids_, self.freq_, self.covariates_, self.params["max_history"])
+        self.span_ = int(np.isfinite(grid.y).any(axis=0).sum())
+        self.spec_ = self._spec()
+        self.grid_ = grid
+        return grid
+
     def _fit(self, panel: pd.DataFrame) -> None:
         import lightgbm as lgb
 
         p = self.params
-        grid = build_grid(panel, self.series_ids_, self.freq_, self.covariates_, p["max_history"])
-        self.span_ = int(np.isfinite(grid.y).any(axis=0).sum())
-        self.spec_ = self._spec()
-        self.grid_ = grid
+        grid = self._layout(panel)
         rng = np.random.default_rng(p["seed"])
         rows, origins, steps = self._training_rows(grid, rng)
         self.boosters_: dict[float, list[Any]] = {}

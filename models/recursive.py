@@ -32,7 +32,6 @@ from scipy.stats import norm
 
 from fcplan.models.features import (
     Grid,
-    build_grid,
     extend_grid,
     first_observed,
     future_covariates,
@@ -88,13 +87,9 @@ class RecursiveLightGBM(LightGBMQuantile):
         return booster, target - booster.predict(features)
 
     def _fit(self, panel: pd.DataFrame) -> None:
-        p = self.params
-        grid = build_grid(panel, self.series_ids_, self.freq_, self.covariates_, p["max_history"])
-        self.span_ = int(np.isfinite(grid.y).any(axis=0).sum())
-        self.spec_ = self._spec()
-        self.grid_ = grid
+        grid = self._layout(panel)
         self.booster_: Any = None
-        rng = np.random.default_rng(p["seed"])
+        rng = np.random.default_rng(self.params["seed"])
         n_past = grid.n_past
         holdout = self._holdout(n_past)
         self.errors_ = np.full((len(grid.ids), holdout), np.nan)
