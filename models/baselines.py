@@ -332,20 +332,38 @@ class LocalForecaster(Forecaster):
         batch_rows = getattr(self, "batch_rows_", np.array([], dtype=int))
         if getattr(self, "batch_", None) is not None and batch_rows.size:
             out[batch_rows] = self._predict_batch(self.batch_, h, x_future[batch_rows], quantiles)
+        own = []  # the series forecast from their own fitted state
         for i, state in enumerate(self.states_):
             if isinstance(state, tuple) and state and state[0] == _BATCH:
                 continue
             if isinstance(state, tuple) and state and state[0] == _FALLBACK:
                 out[i] = seasonal_naive_quantiles(state[1], h, self.season_, quantiles)
                 continue
+            own.append(i)
+        forecasts = self._forecast_many([self.states_[i] for i in own], h, x_future[own], quantiles)
+        for i, value in zip(own, forecasts, strict=True):
+            if not isinstance(value, Exception):
+                out[i] = value
+                continue
+            log.warning(
+                "%s: forecast of %s failed (%s); seasonal naive used", self.name, self.series_ids_[i], value
+            )
+            self.fallbacks_[self.series_ids_[i]] = f"forecast failed ({type(value).__name__})"
+            out[i] = seasonal_naive_quantiles(self._history(self.states_[i]), h, self.season_, quantiles)
+        return out
+
+    def _forecast_many(
+        self, states: list[Any], h: int, x_future: np.ndarray, quantiles: list[float]
+    ) -> list[np.ndarray | Exception]:
+        """``_forecast_series`` of each of ``states`` (covariates ``x_future`` ``(n, h, k)``):
+        its ``(h, n_q)`` quantiles, or the exception it raised. Subclasses may forecast
+        the series together (the same values, fewer calls)."""
+        out: list[np.ndarray | Exception] = []
+        for state, x in zip(states, x_future, strict=True):
             try:
-                out[i] = self._forecast_series(state, h, x_future[i], quantiles)
+                out.append(self._forecast_series(state, h, x, quantiles))
             except Exception as exc:
-                log.warning(
-                    "%s: forecast of %s failed (%s); seasonal naive used", self.name, self.series_ids_[i], exc
-                )
-                self.fallbacks_[self.series_ids_[i]] = f"forecast failed ({type(exc).__name__})"
-                out[i] = seasonal_naive_quantiles(self._history(state), h, self.season_, quantiles)
+                out.append(exc)
         return out
 
     def _history(self, state: Any) -> np.ndarray:
