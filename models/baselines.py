@@ -38,12 +38,19 @@ MAX_ERRORS = 730
 
 @dataclass
 class SeriesData:
-    """One series on a regular grid: ``y`` (NaN at gaps) and covariates ``x`` (n, k)."""
+    """One series on a regular grid: ``y`` (NaN at gaps) and covariates ``x`` (n, k), from
+    ``first`` every ``offset``."""
 
     uid: str
-    ds: pd.DatetimeIndex
+    first: pd.Timestamp
+    offset: pd.DateOffset
     y: np.ndarray
     x: np.ndarray
+
+    @property
+    def ds(self) -> pd.DatetimeIndex:
+        """The grid's timestamps (built on demand: the fits need only the values)."""
+        return pd.date_range(self.first, periods=len(self.y), freq=self.offset)
 
 
 def regular_series(panel: pd.DataFrame, freq: str, covariates: Sequence[str]) -> list[SeriesData]:
@@ -55,7 +62,7 @@ def regular_series(panel: pd.DataFrame, freq: str, covariates: Sequence[str]) ->
     where = grid_positions(panel, freq)
     if where is None:
         return _regular_series_by_group(panel, offset, covariates)
-    ids, pos, step = panel[UNIQUE_ID].to_numpy(), where.pos, where.step_ns
+    ids, pos = panel[UNIQUE_ID].to_numpy(), where.pos
     y_all = panel[Y].to_numpy(dtype="float64")
     x_all = panel[list(covariates)].to_numpy(dtype="float64") if covariates else np.zeros((len(ids), 0))
     out = []
@@ -66,8 +73,7 @@ def regular_series(panel: pd.DataFrame, freq: str, covariates: Sequence[str]) ->
         y[p] = y_all[a:b]
         x = np.zeros((n, x_all.shape[1]))
         x[p] = np.nan_to_num(x_all[a:b])
-        grid = pd.DatetimeIndex(where.first_ns[len(out)] + step * np.arange(n, dtype="int64"))
-        out.append(SeriesData(str(ids[a]), grid, y, x))
+        out.append(SeriesData(str(ids[a]), pd.Timestamp(where.first_ns[len(out)], unit="ns"), offset, y, x))
     return out
 
 
@@ -79,7 +85,7 @@ def _regular_series_by_group(
         grid = pd.date_range(grp[DS].iloc[0], grp[DS].iloc[-1], freq=offset)
         frame = grp.set_index(DS)[[Y, *covariates]].reindex(grid)
         x = frame[list(covariates)].fillna(0.0).to_numpy(dtype="float64")
-        out.append(SeriesData(str(uid), grid, frame[Y].to_numpy(dtype="float64"), x))
+        out.append(SeriesData(str(uid), grid[0], offset, frame[Y].to_numpy(dtype="float64"), x))
     return out
 
 
