@@ -83,3 +83,21 @@ def test_the_scales_of_a_long_panel_are_each_series_seasonal_scale() -> None:
     scales = panel_scales(panel, 7)
     np.testing.assert_array_equal(scales.to_numpy(), np.nan_to_num(want.to_numpy()))
     assert scales.index.name == "unique_id"
+
+
+@pytest.mark.parametrize("with_nan", [False, True])
+def test_window_wql_is_the_mean_of_each_windows_wql(with_nan: bool) -> None:
+    from fcplan.models.metrics import window_wql
+
+    rng = np.random.default_rng(5)
+    levels = [0.1, 0.5, 0.9]
+    y = rng.poisson(10.0, 60).astype(float)
+    if with_nan:
+        y[[3, 40]] = np.nan
+    pred = np.sort(rng.poisson(10.0, (60, 3)).astype(float), axis=1)
+    groups = np.repeat([2, 0, 1], 20)
+    loss = window_wql(y, levels, groups)
+    want = np.mean([wql(y[groups == g], pred[groups == g], levels) for g in (0, 1, 2)])
+    assert loss(pred) == pytest.approx(want, rel=1e-12)
+    assert loss(pred) == loss(pred.copy())  # the buffers are not the caller's
+    assert window_wql(y, levels)(pred) == pytest.approx(wql(y, pred, levels), rel=1e-12)
