@@ -196,8 +196,8 @@ class MLPQuantile(Forecaster):
 @dataclass(frozen=True)
 class _Padded:
     """A grid's arrays as :meth:`MLPQuantile._samples` reads them, padded once so that a
-    batch is plain gathers: ``y`` with ``lead`` NaN columns before and ``tail`` after (the
-    steps outside the grid read as unobserved), the covariates, known-future steps and
+    batch is plain gathers: ``y`` with ``context`` NaN columns before and ``horizon + 1``
+    after (the steps outside the grid read as unobserved), the covariates, known-future steps and
     calendar with zeros there and NaN replaced as the samples have them (``nan_to_num``).
     Gives the same samples as gathering from the grid with :func:`take`, without its
     bounds checks on every batch (most of a network's training time on many series)."""
