@@ -31,7 +31,7 @@ import pandas as pd
 from fcplan.core.frequency import season_length
 from fcplan.core.panel import DS, KEYS, UNIQUE_ID, PanelError, Y, covariate_columns, future_index
 from fcplan.models.base import Forecaster
-from fcplan.models.metrics import seasonal_scale
+from fcplan.models.scales import seasonal_scales
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ def make_splits(
 def score_frame(forecast: pd.DataFrame, panel: pd.DataFrame, train: pd.DataFrame, season: int) -> pd.DataFrame:
     """Attach the actual ``y`` (NaN where the panel has no row) and each series' MASE scale."""
     out = forecast.merge(panel[[*KEYS, Y]], on=KEYS, how="left")
-    scales = train.groupby(UNIQUE_ID, sort=False)[Y].agg(lambda s: seasonal_scale(s.to_numpy(), season))
+    scales = seasonal_scales(train[UNIQUE_ID], train[Y].to_numpy(), season)
     out[SCALE] = out[UNIQUE_ID].map(scales).astype("float64")
     return out
 

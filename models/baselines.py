@@ -38,12 +38,19 @@ MAX_ERRORS = 730
 
 @dataclass
 class SeriesData:
-    """One series on a regular grid: ``y`` (NaN at gaps) and covariates ``x`` (n, k)."""
+    """One series on a regular grid: ``y`` (NaN at gaps) and covariates ``x`` (n, k), from
+    ``first`` every ``offset``."""
 
     uid: str
-    ds: pd.DatetimeIndex
+    first: pd.Timestamp
+    offset: pd.DateOffset
     y: np.ndarray
     x: np.ndarray
+
+    @property
+    def ds(self) -> pd.DatetimeIndex:
+        """The grid's timestamps (built on demand: the fits need only the values)."""
+        return pd.date_range(self.first, periods=len(self.y), freq=self.offset)
 
 
 def regular_series(panel: pd.DataFrame, freq: str, covariates: Sequence[str]) -> list[SeriesData]:
@@ -55,7 +62,7 @@ def regular_series(panel: pd.DataFrame, freq: str, covariates: Sequence[str]) ->
     where = grid_positions(panel, freq)
     if where is None:
         return _regular_series_by_group(panel, offset, covariates)
-    ids, pos, step = panel[UNIQUE_ID].to_numpy(), where.pos, where.step_ns
+    ids, pos = panel[UNIQUE_ID].to_numpy(), where.pos
     y_all = panel[Y].to_numpy(dtype="float64")
     x_all = panel[list(covariates)].to_numpy(dtype="float64") if covariates else np.zeros((len(ids), 0))
     out = []
@@ -66,8 +73,7 @@ def regular_series(panel: pd.DataFrame, freq: str, covariates: Sequence[str]) ->
         y[p] = y_all[a:b]
         x = np.zeros((n, x_all.shape[1]))
         x[p] = np.nan_to_num(x_all[a:b])
-        grid = pd.DatetimeIndex(where.first_ns[len(out)] + step * np.arange(n, dtype="int64"))
-        out.append(SeriesData(str(ids[a]), grid, y, x))
+        out.append(SeriesData(str(ids[a]), pd.Timestamp(where.first_ns[len(out)], unit="ns"), offset, y, x))
     return out
 
 
@@ -79,7 +85,7 @@ def _regular_series_by_group(
         grid = pd.date_range(grp[DS].iloc[0], grp[DS].iloc[-1], freq=offset)
         frame = grp.set_index(DS)[[Y, *covariates]].reindex(grid)
         x = frame[list(covariates)].fillna(0.0).to_numpy(dtype="float64")
-        out.append(SeriesData(str(uid), grid, frame[Y].to_numpy(dtype="float64"), x))
+        out.append(SeriesData(str(uid), grid[0], offset, frame[Y].to_numpy(dtype="float64"), x))
     return out
 
 
@@ -332,20 +338,38 @@ class LocalForecaster(Forecaster):
         batch_rows = getattr(self, "batch_rows_", np.array([], dtype=int))
         if getattr(self, "batch_", None) is not None and batch_rows.size:
             out[batch_rows] = self._predict_batch(self.batch_, h, x_future[batch_rows], quantiles)
+        own = []  # the series forecast from their own fitted state
         for i, state in enumerate(self.states_):
             if isinstance(state, tuple) and state and state[0] == _BATCH:
                 continue
             if isinstance(state, tuple) and state and state[0] == _FALLBACK:
                 out[i] = seasonal_naive_quantiles(state[1], h, self.season_, quantiles)
                 continue
+            own.append(i)
+        forecasts = self._forecast_many([self.states_[i] for i in own], h, x_future[own], quantiles)
+        for i, value in zip(own, forecasts, strict=True):
+            if not isinstance(value, Exception):
+                out[i] = value
+                continue
+            log.warning(
+                "%s: forecast of %s failed (%s); seasonal naive used", self.name, self.series_ids_[i], value
+            )
+            self.fallbacks_[self.series_ids_[i]] = f"forecast failed ({type(value).__name__})"
+            out[i] = seasonal_naive_quantiles(self._history(self.states_[i]), h, self.season_, quantiles)
+        return out
+
+    def _forecast_many(
+        self, states: list[Any], h: int, x_future: np.ndarray, quantiles: list[float]
+    ) -> list[np.ndarray | Exception]:
+        """``_forecast_series`` of each of ``states`` (covariates ``x_future`` ``(n, h, k)``):
+        its ``(h, n_q)`` quantiles, or the exception it raised. Subclasses may forecast
+        the series together (the same values, fewer calls)."""
+        out: list[np.ndarray | Exception] = []
+        for state, x in zip(states, x_future, strict=True):
             try:
-                out[i] = self._forecast_series(state, h, x_future[i], quantiles)
+                out.append(self._forecast_series(state, h, x, quantiles))
             except Exception as exc:
-                log.warning(
-                    "%s: forecast of %s failed (%s); seasonal naive used", self.name, self.series_ids_[i], exc
-                )
-                self.fallbacks_[self.series_ids_[i]] = f"forecast failed ({type(exc).__name__})"
-                out[i] = seasonal_naive_quantiles(self._history(state), h, self.season_, quantiles)
+                out.append(exc)
         return out
 
     def _history(self, state: Any) -> np.ndarray:

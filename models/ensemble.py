@@ -29,8 +29,12 @@ def _greedy(preds: np.ndarray, loss, ensemble_size: int) -> np.ndarray:
     counts = np.zeros(n_models)
     total = np.zeros(preds.shape[1:])
     best_loss, best_counts = np.inf, None
+    candidate = np.empty(preds.shape[1:])  # one buffer for every candidate ensemble
     for step in range(1, ensemble_size + 1):
-        scores = [loss((total + preds[m]) / step) for m in range(n_models)]
+        scores = []
+        for m in range(n_models):
+            np.add(total, preds[m], out=candidate)
+            scores.append(loss(np.divide(candidate, step, out=candidate)))
         pick = int(np.argmin(scores))  # ties: the first (cheapest-listed) model
         counts[pick] += 1
         total += preds[pick]

@@ -27,6 +27,7 @@ Series with negative values fall back to seasonal naive (the fit refuses them).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -50,6 +51,7 @@ MAX_LOG_LIFT = np.log(4.0)
 MIN_LEVEL = 1e-6
 
 
+@functools.lru_cache(maxsize=64)
 def periods_per_year(freq: str) -> float | None:
     """How many steps of ``freq`` make a year (None for frequencies without a yearly cycle)."""
     offset = pd.tseries.frequencies.to_offset(freq)
@@ -132,10 +134,14 @@ def dispersion(y: np.ndarray, mu: np.ndarray, weights: np.ndarray, integer: bool
     return 1.0 / inv if inv > 1e-8 else 1e8
 
 
-def count_quantiles(mu: np.ndarray, r: float, quantiles: list[float], integer: bool) -> np.ndarray:
-    """``(h, n_q)`` quantiles of a negative binomial (or gamma) with means ``mu``, size ``r``."""
-    q = np.asarray(quantiles, dtype="float64")[None, :]
-    m = np.maximum(mu, 1e-9)[:, None]
+def count_quantiles(
+    mu: np.ndarray, r: float | np.ndarray, quantiles: list[float], integer: bool
+) -> np.ndarray:
+    """``(..., n_q)`` quantiles of a negative binomial (or gamma) with means ``mu`` (``(h,)``,
+    or ``(n, h)`` with sizes ``r`` ``(n, 1)``), size ``r``."""
+    q = np.asarray(quantiles, dtype="float64")
+    m = np.maximum(mu, 1e-9)[..., None]
+    r = np.asarray(r, dtype="float64")[..., None] if np.ndim(r) else r
     if integer:
         return stats.nbinom.ppf(q, r, r / (r + m)).astype("float64")
     return stats.gamma.ppf(q, r, scale=m / r)
@@ -234,10 +240,34 @@ class CountGLM(LocalForecaster):
         xt = covariate_transform(x, nonnegative, positive) * used
         return design(t, xt, self.season_, periods_per_year(self.freq_), yearly)
 
+    def _mean(self, state: _GLMState, h: int, x_future: np.ndarray) -> np.ndarray:
+        """``(h,)`` forecast means of one series."""
+        raw = self._design(state.n, x_future, state.nonnegative, state.positive, state.used, state.yearly)
+        X = (raw - state.center) / state.scale
+        return np.exp(np.minimum(state.beta[0] + X @ state.beta[1:], state.cap))
+
     def _forecast_series(
         self, state: _GLMState, h: int, x_future: np.ndarray, quantiles: list[float]
     ) -> np.ndarray:
-        raw = self._design(state.n, x_future, state.nonnegative, state.positive, state.used, state.yearly)
-        X = (raw - state.center) / state.scale
-        eta = np.minimum(state.beta[0] + X @ state.beta[1:], state.cap)
-        return count_quantiles(np.exp(eta), state.r, quantiles, state.integer)
+        return count_quantiles(self._mean(state, h, x_future), state.r, quantiles, state.integer)
+
+    def _forecast_many(
+        self, states: list[_GLMState], h: int, x_future: np.ndarray, quantiles: list[float]
+    ) -> list[np.ndarray | Exception]:
+        """The means series by series, their quantiles in one call per distribution (the
+        quantile functions cost most of a forecast, mostly per call)."""
+        out: list[np.ndarray | Exception | None] = [None] * len(states)
+        means: dict[int, np.ndarray] = {}
+        for k, (state, x) in enumerate(zip(states, x_future, strict=True)):
+            try:
+                means[k] = self._mean(state, h, x)
+            except Exception as exc:
+                out[k] = exc
+        for integer in (True, False):
+            which = [k for k in means if states[k].integer == integer]
+            if which:
+                mu = np.stack([means[k] for k in which])
+                r = np.array([[states[k].r] for k in which])
+                for k, values in zip(which, count_quantiles(mu, r, quantiles, integer), strict=True):
+                    out[k] = values
+        return out  # type: ignore[return-value]

@@ -3,6 +3,8 @@ and of the flag widening's spreads (:mod:`fcplan.models.flag_widening`)."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 
@@ -18,6 +20,21 @@ def series_scale(y: np.ndarray, season: int) -> float:
     return scale if np.isfinite(scale) else 0.0
 
 
+def seasonal_scales(ids: pd.Series, y: np.ndarray, season: int) -> pd.Series:
+    """:func:`fcplan.models.metrics.seasonal_scale` of each series of a long panel (``ids``
+    and ``y`` row by row, each series' rows in time order): ``id -> scale`` (NaN where it
+    cannot be computed), the ids in order of first appearance as ``groupby(sort=False)``
+    gives them. Series by series on numpy slices, without pandas' per-group overhead (the
+    scales of every model on every backtest window)."""
+    codes, uniques = pd.factorize(ids)
+    order = np.argsort(codes, kind="stable")
+    values = np.asarray(y, dtype="float64")[order]
+    bounds = np.r_[0, np.cumsum(np.bincount(codes, minlength=len(uniques)))]
+    scales = [seasonal_scale(values[a:b], season) for a, b in itertools.pairwise(bounds)]
+    return pd.Series(np.array(scales, dtype="float64"), index=pd.Index(uniques, name=ids.name))
+
+
 def panel_scales(panel: pd.DataFrame, season: int) -> pd.Series:
     """``unique_id -> scale`` (:func:`series_scale`) of a panel with ``unique_id, y``."""
-    return panel.groupby(UNIQUE_ID, sort=False)[Y].agg(lambda s: series_scale(s.to_numpy("float64"), season))
+    scales = seasonal_scales(panel[UNIQUE_ID], panel[Y].to_numpy("float64"), season)
+    return scales.where(np.isfinite(scales), 0.0).rename(Y)

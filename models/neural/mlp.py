@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -32,7 +33,6 @@ from fcplan.models.features import (
     is_subdaily,
     last_value_forecast,
     series_scale,
-    take,
 )
 from fcplan.models.neural.windows import origin_pairs, prediction_grid, split_covariates, step_features
 
@@ -100,24 +100,11 @@ class MLPQuantile(Forecaster):
         """Inputs ``(B, F)``, scale ``(B,)``, scaled targets and observed mask ``(B, H)`` of
         the samples at (``rows``, ``origins``); ``steps`` from :meth:`_step_features`,
         ``scales`` ``(n, T)`` from :func:`series_scale`."""
-        calendar, known_steps = steps
-        context, horizon = self._context(), self.params["max_horizon"]
-        scale = scales[rows, origins]
-        ctx = origins[:, None] - np.arange(context - 1, -1, -1)[None, :]
-        tgt = origins[:, None] + 1 + np.arange(horizon)[None, :]
-        r = rows[:, None]
-        lags = take(grid.y, r, ctx) / scale[:, None]
-        known = take(known_steps, r, tgt)
-        parts = [
-            np.nan_to_num(lags), np.isfinite(lags).astype(float),
-            np.nan_to_num(take(grid.x, r, ctx)).reshape(len(rows), -1),
-            np.nan_to_num(known).reshape(len(rows), -1),
-            np.nan_to_num(take(calendar, rows, origins + 1)),
-            np.log1p(scale)[:, None],
-        ]
-        target = take(grid.y, r, tgt) / scale[:, None]
-        mask = np.isfinite(target)
-        return np.concatenate(parts, axis=1), scale, np.nan_to_num(target), mask.astype(float)
+        return self._padded(grid, steps).samples(scales, rows, origins)
+
+    def _padded(self, grid: Grid, steps: tuple[np.ndarray, np.ndarray]) -> _Padded:
+        """The arrays :meth:`_samples` gathers from, padded once (see :class:`_Padded`)."""
+        return _Padded.of(grid, steps, self._context(), self.params["max_horizon"])
 
     def _step_features(self, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
         """Per-step inputs: calendar encoding ``(n, T, E)`` and holidays + known-future
@@ -159,14 +146,15 @@ class MLPQuantile(Forecaster):
         if len(pairs) < 2:
             log.warning("%s: too little history to train; forecasting each series' last value", self.name)
             return
-        probe = self._samples(self.grid_, steps, scales, pairs[:1, 0], pairs[:1, 1])[0]
+        padded = self._padded(self.grid_, steps)
+        probe = padded.samples(scales, pairs[:1, 0], pairs[:1, 1])[0]
         torch.manual_seed(p["seed"])
         net = self._network(probe.shape[1], steps[1].shape[-1])
         levels = torch.tensor(sorted(p["levels"]), dtype=torch.float32)
 
         def batch_loss(model: Any, rng: np.random.Generator) -> Any:
             pick = pairs[rng.integers(len(pairs), size=p["batch_size"])]
-            x, _, target, mask = self._samples(self.grid_, steps, scales, pick[:, 0], pick[:, 1])
+            x, _, target, mask = padded.samples(scales, pick[:, 0], pick[:, 1])
             pred = model(torch.as_tensor(x, dtype=torch.float32))
             return pinball_loss(pred, torch.as_tensor(target, dtype=torch.float32),
                                 torch.as_tensor(mask, dtype=torch.float32), levels)
@@ -203,3 +191,60 @@ class MLPQuantile(Forecaster):
             grid.y[:, grid.n_past + done : grid.n_past + done + width] = median
             done += width
         return interpolate_levels(out, levels, quantiles)
+
+
+@dataclass(frozen=True)
+class _Padded:
+    """A grid's arrays as :meth:`MLPQuantile._samples` reads them, padded once so that a
+    batch is plain gathers: ``y`` with ``context`` NaN columns before and ``horizon + 1``
+    after (the steps outside the grid read as unobserved), the covariates, known-future steps and
+    calendar with zeros there and NaN replaced as the samples have them (``nan_to_num``).
+    Gives the same samples as gathering from the grid with :func:`take`, without its
+    bounds checks on every batch (most of a network's training time on many series)."""
+
+    y: np.ndarray
+    x: np.ndarray
+    known: np.ndarray
+    calendar: np.ndarray
+    context: int
+    horizon: int
+
+    @classmethod
+    def of(cls, grid: Grid, steps: tuple[np.ndarray, np.ndarray], context: int, horizon: int) -> _Padded:
+        calendar, known = steps
+        lead, tail = context, horizon + 1
+
+        def pad(values: np.ndarray, fill: float) -> np.ndarray:
+            out = np.full((values.shape[0], lead + values.shape[1] + tail, *values.shape[2:]), fill)
+            out[:, lead : lead + values.shape[1]] = values
+            return out
+
+        return cls(pad(grid.y, np.nan), pad(np.nan_to_num(grid.x), 0.0), pad(np.nan_to_num(known), 0.0),
+                   pad(np.nan_to_num(calendar), 0.0), context, horizon)
+
+    def samples(
+        self, scales: np.ndarray, rows: np.ndarray, origins: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """See :meth:`MLPQuantile._samples`."""
+        scale = scales[rows, origins]
+        width = self.y.shape[1]
+        at = rows * width + origins + self.context  # the origin's cell in the flattened padded arrays
+        ctx = at[:, None] - np.arange(self.context - 1, -1, -1)[None, :]
+        tgt = at[:, None] + 1 + np.arange(self.horizon)[None, :]
+        y = self.y.reshape(-1)
+        lags = y.take(ctx) / scale[:, None]
+        parts = [
+            np.nan_to_num(lags), np.isfinite(lags).astype(float),
+            _flat(self.x).take(ctx, axis=0).reshape(len(rows), -1),
+            _flat(self.known).take(tgt, axis=0).reshape(len(rows), -1),
+            _flat(self.calendar).take(at + 1, axis=0),
+            np.log1p(scale)[:, None],
+        ]
+        target = y.take(tgt) / scale[:, None]
+        mask = np.isfinite(target)
+        return np.concatenate(parts, axis=1), scale, np.nan_to_num(target), mask.astype(float)
+
+
+def _flat(values: np.ndarray) -> np.ndarray:
+    """``(n, T, k) -> (n * T, k)`` (a view of a contiguous array)."""
+    return values.reshape(values.shape[0] * values.shape[1], *values.shape[2:])

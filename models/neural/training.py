@@ -61,12 +61,21 @@ class Adam:
         self.steps += 1
         step_size = self.lr / (1 - beta1**self.steps)
         correction2_sqrt = (1 - beta2**self.steps) ** 0.5
-        for p, (mean, square) in zip(self.params, self.moments, strict=True):
-            if p.grad is None:
-                continue
-            mean.lerp_(p.grad, 1 - beta1)
-            square.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
-            p.addcdiv_(mean, (square.sqrt() / correction2_sqrt).add_(self.eps), value=-step_size)
+        live = [i for i, p in enumerate(self.params) if p.grad is not None]
+        if not live:
+            return
+        params = [self.params[i] for i in live]
+        grads = [p.grad for p in params]
+        means = [self.moments[i][0] for i in live]
+        squares = [self.moments[i][1] for i in live]
+        # the single-tensor algorithm's operations, each on all the tensors in one call
+        torch._foreach_lerp_(means, grads, 1 - beta1)
+        torch._foreach_mul_(squares, beta2)
+        torch._foreach_addcmul_(squares, grads, grads, value=1 - beta2)
+        denominators = torch._foreach_sqrt(squares)
+        torch._foreach_div_(denominators, correction2_sqrt)
+        torch._foreach_add_(denominators, self.eps)
+        torch._foreach_addcdiv_(params, means, denominators, value=-step_size)
 
     def end_epoch(self, epoch: int) -> None:
         """The learning rate for the epoch after ``epoch`` (0-based): cosine from the base to 0."""
@@ -90,7 +99,8 @@ def train(
     """
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    optimizer = Adam(list(net.parameters()), learning_rate, epochs)
+    parameters = list(net.parameters())
+    optimizer = Adam(parameters, learning_rate, epochs)
     deadline = time.perf_counter() + max_train_s
     history: list[float] = []
     net.train()
@@ -100,7 +110,7 @@ def train(
             optimizer.zero_grad()
             loss = batch_loss(net, rng)
             loss.backward()
-            nn.utils.clip_grad_norm_(net.parameters(), 10.0)
+            nn.utils.clip_grad_norm_(parameters, 10.0)
             optimizer.step()
             losses.append(float(loss.detach()))
         optimizer.end_epoch(epoch)

@@ -86,3 +86,22 @@ def test_baselines_for_all_series_at_once_match_the_series_by_series_rule(h):
                                    seasonal_naive_quantiles(y, h, 7, levels))
         np.testing.assert_allclose(moving_average_batch(matrix, h, 14, levels)[i],
                                    moving_average_quantiles(y, h, 14, levels))
+
+
+def test_regular_series_lay_out_each_series_on_its_grid_with_gaps_as_nan() -> None:
+    from fcplan.core.panel import validate_panel
+    from fcplan.models.baselines import regular_series
+
+    days = pd.to_datetime(["2024-01-01", "2024-01-03", "2024-01-04", "2024-02-01", "2024-02-02"])
+    panel = validate_panel(pd.DataFrame({"unique_id": ["a", "a", "a", "b", "b"], "ds": days,
+                                         "y": [1.0, 2, 3, 4, 5], "promo": [1.0, 0, 1, 0, 1]}))
+    a, b = regular_series(panel, "D", ["promo"])
+    assert list(a.ds) == list(pd.date_range("2024-01-01", periods=4, freq="D"))
+    np.testing.assert_array_equal(a.y, [1.0, np.nan, 2.0, 3.0])
+    np.testing.assert_array_equal(a.x[:, 0], [1.0, 0.0, 0.0, 1.0])
+    assert list(b.ds) == list(pd.date_range("2024-02-01", periods=2, freq="D"))
+    months = validate_panel(pd.DataFrame({"unique_id": "m", "ds": pd.to_datetime(["2024-01-01", "2024-03-01"]),
+                                          "y": [1.0, 2.0]}))
+    (m,) = regular_series(months, "MS", [])
+    assert list(m.ds) == list(pd.date_range("2024-01-01", periods=3, freq="MS"))
+    np.testing.assert_array_equal(m.y, [1.0, np.nan, 2.0])

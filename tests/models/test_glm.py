@@ -161,3 +161,34 @@ def test_missing_weeks_are_left_out_of_the_fit_not_made_up():
     assert model.fallbacks_ == {}
     fc = model.predict_quantiles(8, future=future[["unique_id", "ds", "price"]], quantiles=LEVELS)
     assert np.abs(fc["0.5"].to_numpy() / mean[-8:] - 1).max() < 0.12
+
+
+def test_series_forecast_together_get_their_own_quantiles_and_a_failure_falls_back(monkeypatch):
+    """Count and non-count series forecast in one call each give what each series' own
+    forecast gives; a series whose forecast raises falls back to seasonal naive alone."""
+    parts = []
+    for k, (uid, shift) in enumerate([("a", 0.0), ("b", 0.5), ("c", 0.0), ("d", 0.25)]):
+        history, future, _ = _panel(days=120, seed=k, size=5.0 + 20 * k)
+        parts.append((history.assign(unique_id=uid, y=history["y"] + shift), future.assign(unique_id=uid)))
+    history = pd.concat([h for h, _ in parts], ignore_index=True)
+    future = pd.concat([f for _, f in parts], ignore_index=True)[["unique_id", "ds", "promo"]]
+    model = CountGLM().fit(history, freq="D")
+    assert [s.integer for s in model.states_] == [True, False, True, False]
+    levels = [0.05, 0.5, 0.95]
+    fc = model.predict_quantiles(14, future=future, quantiles=levels)
+    x = future["promo"].to_numpy().reshape(4, 14, 1)
+    for i, state in enumerate(model.states_):
+        own = np.sort(np.clip(model._forecast_series(state, 14, x[i], levels), 0, None), axis=-1)
+        np.testing.assert_array_equal(fc.iloc[14 * i : 14 * (i + 1), 3:].to_numpy(), own)
+
+    mean = CountGLM._mean
+
+    def broken(self, state, h, x_future):
+        if state is self.states_[1]:
+            raise FloatingPointError("overflow")
+        return mean(self, state, h, x_future)
+
+    monkeypatch.setattr(CountGLM, "_mean", broken)
+    again = model.predict_quantiles(14, future=future, quantiles=levels)
+    assert "forecast failed" in model.fallbacks_["b"] and set(model.fallbacks_) == {"b"}
+    pd.testing.assert_frame_equal(again.iloc[[*range(14), *range(28, 56)]], fc.iloc[[*range(14), *range(28, 56)]])

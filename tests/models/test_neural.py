@@ -176,3 +176,50 @@ def test_fitting_a_network_does_not_import_torch_dynamo() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def _reference_samples(model, grid, steps, scales, rows, origins):
+    """The MLP's samples gathered cell by cell from the unpadded grid (NaN outside it)."""
+    from fcplan.models.features import take
+
+    calendar, known_steps = steps
+    context, horizon = model._context(), model.params["max_horizon"]
+    scale = scales[rows, origins]
+    ctx = origins[:, None] - np.arange(context - 1, -1, -1)[None, :]
+    tgt = origins[:, None] + 1 + np.arange(horizon)[None, :]
+    r = rows[:, None]
+    lags = take(grid.y, r, ctx) / scale[:, None]
+    parts = [
+        np.nan_to_num(lags), np.isfinite(lags).astype(float),
+        np.nan_to_num(take(grid.x, r, ctx)).reshape(len(rows), -1),
+        np.nan_to_num(take(known_steps, r, tgt)).reshape(len(rows), -1),
+        np.nan_to_num(take(calendar, rows, origins + 1)),
+        np.log1p(scale)[:, None],
+    ]
+    target = take(grid.y, r, tgt) / scale[:, None]
+    return np.concatenate(parts, axis=1), scale, np.nan_to_num(target), np.isfinite(target).astype(float)
+
+
+@pytest.mark.parametrize("context_length", [None, 50])
+def test_mlp_samples_are_the_grid_cells_nan_outside_it(context_length) -> None:
+    """The padded gather of the training samples (and of the prediction grid) gives exactly
+    the cells of the grid, with the steps before a series starts and after its end unobserved."""
+    from fcplan.models.features import series_scale
+    from fcplan.models.neural.windows import origin_pairs, prediction_grid
+
+    panel = make_panel()
+    model = MLPQuantile(**{**TINY_MLP, "context_length": context_length}).fit(panel)
+    steps = model._step_features(model.grid_)
+    scales = series_scale(model.grid_.y)
+    pairs = origin_pairs(model.grid_)
+    got = model._samples(model.grid_, steps, scales, pairs[:, 0], pairs[:, 1])
+    want = _reference_samples(model, model.grid_, steps, scales, pairs[:, 0], pairs[:, 1])
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, b)
+    grid = prediction_grid(model, 7, future_frame(panel, 7))
+    steps, scales = model._step_features(grid), series_scale(grid.y)
+    rows = np.arange(len(model.series_ids_))
+    origins = np.full(len(rows), grid.n_past - 1)
+    for a, b in zip(model._samples(grid, steps, scales, rows, origins),
+                    _reference_samples(model, grid, steps, scales, rows, origins), strict=True):
+        np.testing.assert_array_equal(a, b)
