@@ -19,10 +19,10 @@ from fcplan.storage import queries as q
 TZ = "Asia/Seoul"
 
 
-def test_five_simulated_days_retrain_daily_and_a_shift_triggers_a_retrain(sqlite_url: str) -> None:
+def test_simulated_days_retrain_daily_and_a_shift_triggers_a_retrain(sqlite_url: str) -> None:
     engine = make_engine(sqlite_url)
     cfg = LoopConfig(
-        days=5,
+        days=2,  # day 1: the first retrain; day 2: a daily retrain, then the 10:00 shift and its triggered one
         centers=2,
         scale=1.0,
         history_days=42,
@@ -31,7 +31,7 @@ def test_five_simulated_days_retrain_daily_and_a_shift_triggers_a_retrain(sqlite
     )
     said: list[str] = []
     summary = run_simulated_loop(Settings(), engine, cfg, say=said.append)
-    assert summary.days == 5 and summary.daily_retrains == 5
+    assert summary.days == 2 and summary.daily_retrains == 2
     assert summary.triggered_retrains >= 1 and summary.plans == summary.daily_retrains + summary.triggered_retrains
     assert [a.split()[0] for a in summary.alerts_opened] == ["FC-SEOUL-1"]
     decisions = q.decisions_frame(engine)
@@ -63,7 +63,7 @@ def test_fcplan_demo_simulate_days_prints_its_summary_and_plans_with_the_centers
             "demo",
             "--headless",
             "--simulate-days",
-            "2",
+            "1",
             "--centers",
             "2",
             "--start",
@@ -78,7 +78,7 @@ def test_fcplan_demo_simulate_days_prints_its_summary_and_plans_with_the_centers
     )
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout.strip().splitlines()[-1])
-    assert summary["simulated_days"] == 2 and summary["daily_retrains"] == 2 and summary["plans"] >= 2
+    assert summary["simulated_days"] == 1 and summary["daily_retrains"] == 1 and summary["plans"] >= 1
     engine = make_engine(url)
     plan = q.plan_frame(engine, q.latest_plan_run(engine)["plan_id"])
     assert set(plan["shift"]) == {"long", "late"}
