@@ -25,7 +25,7 @@ def run(tmp_path: Path):
     """Run ``fcplan ARGS`` in tmp_path with a clean FCPLAN_* environment plus ``env``."""
 
     def call(
-        *args: str, env: dict[str, str] | None = None, timeout: float = 120
+        *args: str, env: dict[str, str] | None = None, timeout: float = 120, exe: list[str] | None = None
     ) -> subprocess.CompletedProcess:
         base = {k: v for k, v in os.environ.items() if not k.startswith("FCPLAN_")}
         base.update({
@@ -35,7 +35,7 @@ def run(tmp_path: Path):
             "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb", "OMP_NUM_THREADS": "1",
         })
         base.update(env or {})
-        return subprocess.run([*fcplan_exe(), *args], cwd=tmp_path, env=base, capture_output=True, text=True,
+        return subprocess.run([*(exe or fcplan_exe()), *args], cwd=tmp_path, env=base, capture_output=True, text=True,
                               timeout=timeout)
 
     return call
@@ -135,9 +135,18 @@ def test_when_postgresql_is_unreachable_then_the_command_says_so_in_one_line_and
     assert f"run `fcplan {command}` again" in err[0]
 
 
+#: ``fcplan`` with a 3 s SQLite busy timeout instead of make_engine's 30 s: a test of what
+#: happens once the timeout has run out need not wait for 30 s of it.
+SHORT_BUSY_FCPLAN = [sys.executable, "-c", (
+    "import functools, sys, fcplan.storage as s; "
+    "s.make_engine = functools.partial(s.make_engine, sqlite_busy_ms=3_000); "
+    "from fcplan.app.cli import main; sys.argv[0] = 'fcplan'; main()"
+)]
+
+
 @pytest.mark.slow
 def test_when_the_sqlite_file_is_locked_then_plan_says_so_in_one_line_and_exits_4(run, tmp_path: Path) -> None:
-    """The lock outlasts SQLite's 30 s busy timeout (fcplan.storage.make_engine)."""
+    """The lock outlasts SQLite's busy timeout (fcplan.storage.make_engine; shortened here)."""
     import sqlite3
 
     from fcplan.storage import make_engine
@@ -148,7 +157,7 @@ def test_when_the_sqlite_file_is_locked_then_plan_says_so_in_one_line_and_exits_
     try:
         holder.execute("PRAGMA locking_mode=EXCLUSIVE")
         holder.execute("BEGIN EXCLUSIVE")
-        out = run("plan")
+        out = run("plan", exe=SHORT_BUSY_FCPLAN)
     finally:
         holder.close()
     assert out.returncode == 4, out.stdout + out.stderr

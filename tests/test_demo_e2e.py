@@ -112,7 +112,7 @@ def test_demo_runs_to_the_first_plan_and_exits_cleanly(tmp_path: Path, proc_tree
     log = tmp_path / "demo.out"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [*fcplan_exe(), "demo", "--headless", "--exit-after-plan", "--days", "60", "--scale", "0.1",
+            [*fcplan_exe(), "demo", "--headless", "--exit-after-plan", "--days", "30", "--scale", "0.1",
              "--timeout", "600"],
             cwd=tmp_path, env=demo_env(tmp_path, port), stdout=out, stderr=subprocess.STDOUT,
         )

@@ -4,11 +4,13 @@ on an injected shift that triggers a retrain."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from fcplan.app.loop import LoopConfig, run_simulated_loop, shifts_from_specs
 from fcplan.core.locales import Locales
@@ -19,10 +21,10 @@ from fcplan.storage import queries as q
 TZ = "Asia/Seoul"
 
 
-def test_five_simulated_days_retrain_daily_and_a_shift_triggers_a_retrain(sqlite_url: str) -> None:
+def test_simulated_days_retrain_daily_and_a_shift_triggers_a_retrain(sqlite_url: str) -> None:
     engine = make_engine(sqlite_url)
     cfg = LoopConfig(
-        days=5,
+        days=2,  # day 1: the first retrain; day 2: a daily retrain, then the 10:00 shift and its triggered one
         centers=2,
         scale=1.0,
         history_days=42,
@@ -31,7 +33,7 @@ def test_five_simulated_days_retrain_daily_and_a_shift_triggers_a_retrain(sqlite
     )
     said: list[str] = []
     summary = run_simulated_loop(Settings(), engine, cfg, say=said.append)
-    assert summary.days == 5 and summary.daily_retrains == 5
+    assert summary.days == 2 and summary.daily_retrains == 2
     assert summary.triggered_retrains >= 1 and summary.plans == summary.daily_retrains + summary.triggered_retrains
     assert [a.split()[0] for a in summary.alerts_opened] == ["FC-SEOUL-1"]
     decisions = q.decisions_frame(engine)
@@ -63,7 +65,7 @@ def test_fcplan_demo_simulate_days_prints_its_summary_and_plans_with_the_centers
             "demo",
             "--headless",
             "--simulate-days",
-            "2",
+            "1",
             "--centers",
             "2",
             "--start",
@@ -78,22 +80,28 @@ def test_fcplan_demo_simulate_days_prints_its_summary_and_plans_with_the_centers
     )
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout.strip().splitlines()[-1])
-    assert summary["simulated_days"] == 2 and summary["daily_retrains"] == 2 and summary["plans"] >= 2
+    assert summary["simulated_days"] == 1 and summary["daily_retrains"] == 1 and summary["plans"] >= 1
     engine = make_engine(url)
     plan = q.plan_frame(engine, q.latest_plan_run(engine)["plan_id"])
     assert set(plan["shift"]) == {"long", "late"}
 
 
-def test_a_bad_shift_spec_is_refused_with_the_expected_form(tmp_path: Path) -> None:
-    env = {"FCPLAN_DATABASE_URL": f"sqlite:///{tmp_path / 'fc.db'}", "PATH": "/usr/bin:/bin"}
-    out = subprocess.run(
-        [sys.executable, "-m", "fcplan", "demo", "--headless", "--simulate-days", "2", "--shift", "FC-A:40"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 1 and "CENTER:+40%@2026-03-10" in out.stderr
+def demo_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *args: str):
+    """``fcplan demo ARGS`` in this process (typer's CliRunner): for the argument checks, which
+    refuse before anything runs (the subprocess test above runs the real command)."""
+    from typer.testing import CliRunner
+
+    from fcplan.app.cli import app
+
+    for var in [v for v in os.environ if v.startswith("FCPLAN_")]:
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("FCPLAN_DATABASE_URL", f"sqlite:///{tmp_path / 'fc.db'}")
+    return CliRunner().invoke(app, ["demo", *args])
+
+
+def test_a_bad_shift_spec_is_refused_with_the_expected_form(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = demo_in_process(tmp_path, monkeypatch, "--headless", "--simulate-days", "2", "--shift", "FC-A:40")
+    assert out.exit_code == 1 and "CENTER:+40%@2026-03-10" in out.stderr
 
 
 def test_the_loop_publishes_its_clock_and_the_dashboard_today_follows_it(sqlite_url: str) -> None:
@@ -108,16 +116,9 @@ def test_the_loop_publishes_its_clock_and_the_dashboard_today_follows_it(sqlite_
     assert local_today(TZ, sqlite_url) == pd.Timestamp("2026-03-03")
 
 
-def test_a_bad_retrain_time_is_refused_with_an_example(tmp_path: Path) -> None:
-    env = {"FCPLAN_DATABASE_URL": f"sqlite:///{tmp_path / 'fc.db'}", "PATH": "/usr/bin:/bin"}
-    out = subprocess.run(
-        [sys.executable, "-m", "fcplan", "demo", "--headless", "--simulate-days", "2", "--retrain-at", "25:00"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 1 and "--retrain-at a local time such as 04:00" in out.stderr
+def test_a_bad_retrain_time_is_refused_with_an_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = demo_in_process(tmp_path, monkeypatch, "--headless", "--simulate-days", "2", "--retrain-at", "25:00")
+    assert out.exit_code == 1 and "--retrain-at a local time such as 04:00" in out.stderr
 
 
 def test_the_loop_simulates_each_center_on_the_centers_file_s_clock(sqlite_url: str) -> None:

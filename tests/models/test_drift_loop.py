@@ -191,12 +191,12 @@ def test_the_incremental_loop_reads_only_new_hours_and_raises_the_same_alarms_as
     learning window every hour: the same alerts (open and cleared), hour for hour."""
     engine = make_engine(sqlite_url)
     centers = make_centers(2, seed=4)
-    shift_at = START + pd.Timedelta(days=1, hours=15)
+    shift_at = START + pd.Timedelta(hours=15)  # alerted about 3 hours later
     hourly = sample_hourly_counts(
         centers,
         [],
         START - pd.Timedelta(days=30),
-        START + pd.Timedelta(days=6),
+        START + pd.Timedelta(days=3),
         4,
         TZ,
         [Shift(centers[0].center_id, shift_at.tz_localize(TZ).to_pydatetime(), 1.4)],
@@ -215,11 +215,11 @@ def test_the_incremental_loop_reads_only_new_hours_and_raises_the_same_alarms_as
     incremental = DriftLoop(engine, TZ, backfill_hours=24)
     full = DriftLoop(engine, TZ, backfill_hours=24, incremental=False)
     seen: dict[str, list] = {"incremental": [], "full": []}
-    for hour in range(1, 24 * 6):
+    for hour in range(1, 24 * 3):
         now = START + pd.Timedelta(hours=hour)
         store_hours(engine, hourly[(hourly[DS] >= now - pd.Timedelta(hours=1)) & (hourly[DS] < now)], TZ)
-        if hour == 24 * 4:  # a retrain that fits the new level clears the alert
-            store_forecast(engine, "run-new", centers[0], START + pd.Timedelta(days=3), 10, 1.4)
+        if hour == 24:  # a retrain that fits the new level clears the alert (about a day later)
+            store_forecast(engine, "run-new", centers[0], START, 10, 1.4)
         for name, loop in (("incremental", incremental), ("full", full)):
             reads.clear()
             events = loop.run_once(at(now))

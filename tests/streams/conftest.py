@@ -217,14 +217,22 @@ class Stack:
         env.update(overrides)
         return env
 
-    def start_worker(self, **env: str) -> WorkerProcess:
-        """Start ``fcplan worker -v`` with ``FCPLAN_*`` overrides, e.g. ``FCPLAN_CENTERS="A,B"``."""
+    def start_worker(self, *, sqlite_busy_ms: int | None = None, **env: str) -> WorkerProcess:
+        """Start ``fcplan worker -v`` with ``FCPLAN_*`` overrides, e.g. ``FCPLAN_CENTERS="A,B"``;
+        ``sqlite_busy_ms`` replaces make_engine's default SQLite busy timeout (30 s) in it."""
         self.engine  # noqa: B018 - the schema first: see test_scale_out's fresh-database test
         name = f"w{len(self.workers)}"
         log_path = self.workdir / f"worker-{name}.log"
+        python = [sys.executable, "-m", "fcplan"]
+        if sqlite_busy_ms is not None:
+            python = [sys.executable, "-c", (
+                "import functools, sys, fcplan.storage as s; "
+                f"s.make_engine = functools.partial(s.make_engine, sqlite_busy_ms={int(sqlite_busy_ms)}); "
+                "from fcplan.app.cli import main; sys.argv[0] = 'fcplan'; main()"
+            )]
         with open(log_path, "wb") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "fcplan", "worker", "-v"],
+                [*python, "worker", "-v"],
                 cwd=self.workdir,
                 env=self.env(**env),
                 stdout=out,

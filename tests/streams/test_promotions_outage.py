@@ -26,7 +26,7 @@ def promo(promo_id: str) -> tuple[str, bytes]:
 def test_when_the_sqlite_file_is_locked_past_its_busy_timeout_then_promotions_are_stored_once_it_is_free(
     stack,
 ) -> None:
-    worker = stack.start_worker()
+    worker = stack.start_worker(sqlite_busy_ms=3_000)  # not make_engine's 30 s: the test waits it out
     accepted = lambda: stack.metrics()[("promotions", "accepted")]  # noqa: E731
     stack.produce(PROMOTIONS, [promo("P0")])
     stack.wait_for("the first promotion", accepted, 1, timeout_s=120)
@@ -36,7 +36,7 @@ def test_when_the_sqlite_file_is_locked_past_its_busy_timeout_then_promotions_ar
     try:
         holder.execute("BEGIN EXCLUSIVE")
         stack.produce(PROMOTIONS, [promo(f"P{i}") for i in range(1, 6)])
-        # SQLite's busy timeout (30 s) runs out, the agent reports the outage and retries.
+        # SQLite's busy timeout (3 s here) runs out, the agent reports the outage and retries.
         deadline = time.monotonic() + 120
         while "promotions paused" not in worker.log() and time.monotonic() < deadline and worker.alive():
             time.sleep(0.5)
