@@ -417,3 +417,37 @@ def test_a_raced_out_model_is_scored_on_the_newest_window_only_and_gets_no_weigh
     monkeypatch.setattr(engine, "RACE_RATIO", 0.0)
     board = run_backtest(make_panel(n_series=2, length=60), 5, LEVELS, windows=3, models=["theta", "ets"]).leaderboard
     assert set(board.loc[board["model"] == "theta", "window"]) == {"0", "1", "2", "all"}
+
+
+def test_closed_days_are_neither_calibration_evidence_nor_recalibrated():
+    """A day the forecast is sure is shut (every quantile 0) and was: as evidence it read as
+    covered at every upper level, pulling the open days' offsets down; applied back, the offsets
+    booked orders on it."""
+    from fcplan.models.engine import Evidence, _calibrated, fit_calibration
+
+    levels = [0.1, 0.5, 0.9]
+    rng = np.random.default_rng(0)
+    n_open, n_shut = 120, 20
+    median = np.full(n_open, 100.0)
+    open_pred = np.column_stack([median - 10, median, median + 10])
+    open_y = median + rng.normal(0, 15, n_open)  # bands too narrow: the 0.9 offset widens them
+
+    def evidence(pred, y):
+        n = len(y)
+        return Evidence(pred, y, np.arange(n) % 4, np.zeros(n, dtype=int), np.full(n, 10.0), np.zeros((n, 0), bool))
+
+    alone = fit_calibration("conformal", evidence(open_pred, open_y), levels)
+    mixed = evidence(np.vstack([open_pred, np.zeros((n_shut, 3))]), np.concatenate([open_y, np.zeros(n_shut)]))
+    calibration = fit_calibration("conformal", mixed, levels)
+    np.testing.assert_allclose(calibration.offsets, alone.offsets)
+    assert calibration.offsets[0, -1] > 0
+    out = _calibrated(calibration, mixed, levels)
+    assert (out[n_open:] == 0).all()
+    assert (out[:n_open, -1] > open_pred[:, -1]).all()
+
+
+def test_calibration_scales_are_zero_only_where_every_quantile_is_zero():
+    from fcplan.models.scales import calibration_scales
+
+    pred = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 1.0], [1.0, 2.0, 3.0]])
+    np.testing.assert_array_equal(calibration_scales(pred, np.array([5.0, 5.0, np.nan])), [0.0, 5.0, 0.0])

@@ -76,3 +76,24 @@ def test_when_intervals_are_already_calibrated_then_the_spread_is_left_alone():
     z = 1.2815515655446004
     calibrated = np.column_stack([np.full(5000, -z), np.zeros(5000), np.full(5000, z)])
     np.testing.assert_allclose(calibrate_spread(calibrated, y, LEVELS), 1.0, atol=0.1)
+
+
+def test_a_calibrated_ensemble_leaves_a_day_it_is_sure_is_shut_at_zero():
+    import pandas as pd
+
+    from fcplan.models.conformal import Calibration
+    from fcplan.models.glm import CountGLM
+
+    rng = np.random.default_rng(0)
+    ds = pd.date_range("2024-01-01", periods=70, freq="D")
+    y = np.where(ds.day_of_week == 5, 0.0, rng.poisson(50, 70).astype(float))  # shut on Saturdays
+    panel = pd.DataFrame({"unique_id": "a", "ds": ds, "y": y})
+    levels = [0.1, 0.5, 0.9]
+    calibration = Calibration(tuple(levels), np.array([[-1.0, 0.0, 1.0]]), (7,), 4, 100)
+    raw = CountGLM().fit(panel).predict_quantiles(7, quantiles=levels)
+    got = EnsembleForecaster({"glm": CountGLM()}, {"glm": 1.0}, calibration=calibration).fit(panel).predict_quantiles(
+        7, quantiles=levels)
+    saturday = pd.to_datetime(got["ds"]).dt.day_of_week.to_numpy() == 5
+    assert (raw.loc[saturday, ["0.1", "0.5", "0.9"]].to_numpy() == 0).all()
+    assert (got.loc[saturday, ["0.1", "0.5", "0.9"]].to_numpy() == 0).all()
+    assert (got.loc[~saturday, "0.9"].to_numpy() > raw.loc[~saturday, "0.9"].to_numpy()).all()
