@@ -2,7 +2,7 @@
 
 The ensemble's quantile forecasts on the backtest windows are compared with the
 actuals. For each quantile level ``q`` and horizon bucket, the residual of that
-quantile in units of the forecast's own 80 % band, ``r = (y - pred_q) / unit`` with
+quantile in units of the forecast's own outer band, ``r = (y - pred_q) / unit`` with
 ``unit = max(pred_hi - pred_lo, WIDTH_FLOOR * scale)`` (``pred_lo``, ``pred_hi`` the
 outermost fitted levels, ``scale`` the series' scale), has a ``q``-quantile ``c``: adding
 ``c * unit`` to the forecast quantile makes it cover a share ``q`` of the backtest
@@ -44,10 +44,11 @@ SHRINK_WINDOWS = 1
 #: narrowing offset keeps half its size beyond that.
 MIN_NARROW_WINDOWS = 4
 SHRINK_NARROW_WINDOWS = 4
-#: Weight of a residual per window of age (the newest window 1, the one before it 0.5, ...):
-#: half-life one window. On the dev suite's windows, 0.5-0.8 gave about the same wQL; 1
-#: (all windows alike) was worse, and older extra windows made it worse still.
-RECENCY_DECAY = 0.5
+#: Weight of a residual per window of age (the newest window 1, the one before it 0.7, ...):
+#: half-life about two windows. On the dev suite, 0.5-0.8 gave about the same mean wQL, better
+#: than 1 (all windows alike; more, older windows made it worse still); 0.5 was up to 4 % worse
+#: on series with level shifts (benchmarks/calibration.py's panels): too few windows count.
+RECENCY_DECAY = 0.7
 #: Residuals are in units of the forecast's band, but never of one narrower than this many
 #: series scales (a band of 0, say all quantiles at 0 on an intermittent series, still widens).
 WIDTH_FLOOR = 0.2

@@ -89,9 +89,9 @@ def test_a_series_that_does_not_vary_has_scale_zero(y, expected):
 
 
 def test_bands_follow_the_newest_windows_more_than_the_older_ones():
-    # errors grew: sd 0.5 on the seven older windows, 2 on the three newest
+    # errors grew: sd 0.5 on the five older windows, 2 on the five newest (all windows alike: 0.62)
     pred, y, steps, scales, windows = _backtest(10, width=0.6)
-    y = y * np.where(windows >= 7, 2.0, 0.5)
+    y = y * np.where(windows >= 5, 2.0, 0.5)
     cal = fit_conformal(pred, y, LEVELS, steps, scales, windows)
     fresh, y_new, *_ = _backtest(10, width=0.6, seed=1)
     assert 0.72 <= _coverage(cal.apply(fresh, steps, scales, LEVELS), 2.0 * y_new) <= 0.88
