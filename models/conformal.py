@@ -1,22 +1,29 @@
-"""Conformalized quantiles (split-conformal / CQR per level) from rolling-origin residuals.
+"""Conformalized quantiles (CQR per level) from rolling-origin residuals.
 
 The ensemble's quantile forecasts on the backtest windows are compared with the
 actuals. For each quantile level ``q`` and horizon bucket, the residual of that
-quantile, in units of its series' scale, ``r = (y - pred_q) / scale``, has an
-empirical ``q``-quantile ``c``: adding ``c * scale`` to the forecast quantile makes
-it cover a share ``q`` of the backtest actuals (Romano et al. 2019, one level at a
-time). The offset is shrunk toward 0 (the ensemble's own spread) when the
-evidence is thin, and an offset that would *narrow* a band is only used once
-there are :data:`MIN_NARROW_WINDOWS` windows of evidence.
+quantile in units of the forecast's own outer band, ``r = (y - pred_q) / unit`` with
+``unit = max(pred_hi - pred_lo, WIDTH_FLOOR * scale)`` (``pred_lo``, ``pred_hi`` the
+outermost fitted levels, ``scale`` the series' scale), has a ``q``-quantile ``c``: adding
+``c * unit`` to the forecast quantile makes it cover a share ``q`` of the backtest
+actuals (Romano et al. 2019, one level at a time; normalised by the band, so steps the
+members find harder, such as late steps or a volatile series, keep their wider bands).
+The quantile is the pinball-optimal (interpolated) one, not the outward-rounded
+conformal order statistic: the target is a calibrated ``q``-quantile, not a coverage
+guarantee, and rounding outward made every band wider than nominal on windows of a few
+dozen points. Residuals are weighted by recency, :data:`RECENCY_DECAY` per window of
+age (weighted conformal prediction under drift, Barber et al. 2023): older calibration
+windows describe a regime the forecast is further from. The offset is shrunk toward 0
+(the ensemble's own spread) when the evidence is thin, and an offset that would *narrow*
+a band is only used once there are :data:`MIN_NARROW_WINDOWS` windows of evidence.
 
 Shapes: ``pred`` ``(n, n_q)`` (sorted quantiles at ``levels``), ``actuals``,
 ``steps`` (0-based horizon step), ``scales`` (the series' scale) and ``windows``
-(backtest window id) are ``(n,)``.
+(backtest window id, older windows lower) are ``(n,)``.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -37,6 +44,14 @@ SHRINK_WINDOWS = 1
 #: narrowing offset keeps half its size beyond that.
 MIN_NARROW_WINDOWS = 4
 SHRINK_NARROW_WINDOWS = 4
+#: Weight of a residual per window of age (the newest window 1, the one before it 0.7, ...):
+#: half-life about two windows. On the dev suite, 0.5-0.8 gave about the same mean wQL, better
+#: than 1 (all windows alike; more, older windows made it worse still); 0.5 was up to 4 % worse
+#: on series with level shifts (benchmarks/calibration.py's panels): too few windows count.
+RECENCY_DECAY = 0.7
+#: Residuals are in units of the forecast's band, but never of one narrower than this many
+#: series scales (a band of 0, say all quantiles at 0 on an intermittent series, still widens).
+WIDTH_FLOOR = 0.2
 
 
 def horizon_buckets(steps: np.ndarray, max_buckets: int = MAX_BUCKETS) -> tuple[int, ...]:
@@ -57,17 +72,46 @@ def _bucket_of(steps: np.ndarray, ends: tuple[int, ...]) -> np.ndarray:
     return np.minimum(np.searchsorted(ends, steps, side="right"), len(ends) - 1)
 
 
-def _conformal_quantile(r: np.ndarray, q: float) -> float:
-    """The finite-sample conformal ``q``-quantile of ``r``: rounded outward (a higher order
-    statistic above the median, a lower one below), as split conformal prediction does."""
-    n = r.size
-    rank = min(n, math.ceil((n + 1) * q)) if q > MEDIAN else max(1, math.floor((n + 1) * q))
-    return float(np.sort(r)[rank - 1])
+def _weighted_quantile(r: np.ndarray, q: float, weights: np.ndarray) -> float:
+    """The ``q``-quantile of ``r`` whose points weigh ``weights``: each point at the middle
+    of its share of the cumulative weight, linear in between (the plain sample quantile,
+    ``(k - 0.5) / n``, when the weights are equal)."""
+    order = np.argsort(r, kind="stable")
+    r, w = np.asarray(r, dtype="float64")[order], np.asarray(weights, dtype="float64")[order]
+    cum = (np.cumsum(w) - 0.5 * w) / w.sum()
+    return float(np.interp(q, cum, r))
+
+
+def recency_weights(windows: np.ndarray, decay: float = RECENCY_DECAY) -> np.ndarray:
+    """``(n,)`` weight of each point: ``decay`` to the power of its window's age (0 for the
+    newest window id, 1 for the one before it, ...)."""
+    ids, inverse = np.unique(np.asarray(windows), return_inverse=True)
+    return decay ** (len(ids) - 1 - inverse).astype("float64")
+
+
+def band_units(
+    values: np.ndarray, levels: Sequence[float], band: tuple[float, float], scales: np.ndarray
+) -> np.ndarray:
+    """``(n,)``: the width of each row's ``band`` (its quantiles at the two levels of
+    ``band``, interpolated between ``levels``), at least :data:`WIDTH_FLOOR` series scales."""
+    lv = np.asarray(levels, dtype="float64")
+    values = np.asarray(values, dtype="float64")
+
+    def at(level: float) -> np.ndarray:  # np.interp of every row at one level
+        hi = int(np.clip(np.searchsorted(lv, level), 1, len(lv) - 1)) if len(lv) > 1 else 0
+        lo = max(hi - 1, 0)
+        t = 0.0 if hi == lo else float(np.clip((level - lv[lo]) / (lv[hi] - lv[lo]), 0.0, 1.0))
+        return values[:, lo] * (1 - t) + values[:, hi] * t
+
+    lo, hi = at(band[0]), at(band[1])
+    scale = np.nan_to_num(np.asarray(scales, dtype="float64"), nan=0.0)
+    return np.maximum(np.nan_to_num(hi - lo, nan=0.0), WIDTH_FLOOR * scale)
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """Additive offsets, in units of the series' scale, per horizon bucket and level.
+    """Additive offsets per horizon bucket and level, in units of each forecast's ``band``
+    (see :func:`band_units`; None, as in calibrations pickled before it: the series' scale).
 
     ``offsets`` ``(n_buckets, n_q)`` at ``levels`` (0 at the median); ``bucket_ends`` the
     exclusive last step of each bucket (later steps use the last bucket); ``windows`` and
@@ -80,6 +124,7 @@ class Calibration:
     windows: int
     points: int
     widening: FlagWidening | None = None
+    band: tuple[float, float] | None = None
 
     @property
     def flags(self) -> Flags | None:
@@ -101,7 +146,9 @@ class Calibration:
         values = np.asarray(values, dtype="float64")
         bucket = _bucket_of(np.asarray(steps, dtype=int), self.bucket_ends)
         scale = np.nan_to_num(np.asarray(scales, dtype="float64"), nan=0.0)
-        out = values + self.offsets_at(levels)[bucket] * scale[:, None]
+        band = getattr(self, "band", None)  # absent from calibrations pickled before it
+        unit = scale if band is None else band_units(values, levels, band, scale)
+        out = values + self.offsets_at(levels)[bucket] * unit[:, None]
         lv = np.asarray(levels, dtype="float64")
         mid = median_index(levels)
         if abs(lv[mid] - MEDIAN) <= 1e-12:
@@ -142,9 +189,14 @@ def fit_conformal(
     y = np.asarray(actuals, dtype="float64")
     scale = np.nan_to_num(np.asarray(scales, dtype="float64"), nan=0.0)
     ok = np.isfinite(y) & np.isfinite(pred).all(axis=1) & (scale > 0)
+    band = (float(levels[0]), float(levels[-1]))
+    unit = band_units(np.where(ok[:, None], pred, 0.0), levels, band, scale)
     steps = np.asarray(steps, dtype=int)
     ends = horizon_buckets(steps[ok])
-    n_windows = int(np.unique(np.asarray(windows)[ok]).size)
+    windows = np.asarray(windows)
+    n_windows = int(np.unique(windows[ok]).size)
+    weight = np.zeros(len(y))
+    weight[ok] = recency_weights(windows[ok])
     offsets = np.zeros((len(ends), len(levels)))
     bucket = _bucket_of(steps, ends)
     for b in range(len(ends)):
@@ -155,11 +207,11 @@ def fit_conformal(
         for j, q in enumerate(levels):
             if abs(q - MEDIAN) < 1e-12:
                 continue
-            r = (y[mask] - pred[mask, j]) / scale[mask]
-            offsets[b, j] = _shrink(_conformal_quantile(r, q), q, n, n_windows)
+            r = (y[mask] - pred[mask, j]) / unit[mask]
+            offsets[b, j] = _shrink(_weighted_quantile(r, q, weight[mask]), q, n, n_windows)
     widening = None
     if prior is not None and flags is not None:
         with np.errstate(all="ignore"):
             r = np.where(ok, (y - pred[:, median_index(levels)]) / np.where(ok, scale, 1.0), 0.0)
         widening = fit_flag_widening(prior, flags, r, ok)
-    return Calibration(tuple(float(q) for q in levels), offsets, ends, n_windows, int(ok.sum()), widening)
+    return Calibration(tuple(float(q) for q in levels), offsets, ends, n_windows, int(ok.sum()), widening, band)

@@ -86,3 +86,62 @@ def test_horizon_buckets_need_enough_points_each():
 def test_a_series_that_does_not_vary_has_scale_zero(y, expected):
     assert series_scale(y, 7) == expected
     assert series_scale(np.arange(20.0), 7) == pytest.approx(7.0)
+
+
+def test_bands_follow_the_newest_windows_more_than_the_older_ones():
+    # errors grew: sd 0.5 on the five older windows, 2 on the five newest (all windows alike: 0.62)
+    pred, y, steps, scales, windows = _backtest(10, width=0.6)
+    y = y * np.where(windows >= 5, 2.0, 0.5)
+    cal = fit_conformal(pred, y, LEVELS, steps, scales, windows)
+    fresh, y_new, *_ = _backtest(10, width=0.6, seed=1)
+    assert 0.72 <= _coverage(cal.apply(fresh, steps, scales, LEVELS), 2.0 * y_new) <= 0.88
+
+
+def test_offsets_scale_with_the_forecasts_own_band():
+    # half the points have a band (and errors) three times as wide, at the same series scale
+    pred, y, steps, scales, windows = _backtest(6, width=0.5)
+    wide = np.arange(len(y)) % 2 == 1
+    pred[wide] *= 3.0
+    y = y * np.where(wide, 3.0, 1.0)
+    cal = fit_conformal(pred, y, LEVELS, steps, scales, windows)
+    fresh, y_new, *_ = _backtest(6, width=0.5, seed=1)
+    fresh[wide] *= 3.0
+    y_new = y_new * np.where(wide, 3.0, 1.0)
+    out = cal.apply(fresh, steps, scales, LEVELS)
+    for part in (wide, ~wide):
+        assert 0.72 <= _coverage(out[part], y_new[part]) <= 0.88
+
+
+def test_a_band_of_zero_width_is_still_widened():
+    pred, y, steps, scales, windows = _backtest(6, width=0.0)
+    out = fit_conformal(pred, y, LEVELS, steps, scales, windows).apply(pred, steps, scales, LEVELS)
+    assert _coverage(out, y) > 0.6  # offsets in units of WIDTH_FLOOR series scales (shrunk a little)
+
+
+def test_on_a_few_dozen_points_a_calibrated_band_is_not_widened_past_its_level():
+    # the forecasts are the true quantiles of N(0, 1); one series, 6 windows of 7 steps. The
+    # outward-rounded conformal order statistics made it about 0.816 on average
+    z = 1.2815515655446004
+    true_cover = []
+    for seed in range(100):
+        pred, y, steps, scales, windows = _backtest(6, width=z, n_series=1, seed=seed)
+        out = fit_conformal(pred, y, LEVELS, steps, scales, windows).apply(pred[:1], steps[:1], scales[:1], LEVELS)
+        true_cover.append(_normal_cdf(out[0, 2]) - _normal_cdf(out[0, 0]))
+    assert abs(np.mean(true_cover) - 0.8) < 0.01
+
+
+def _normal_cdf(x: float) -> float:
+    from statistics import NormalDist
+
+    return NormalDist().cdf(x)
+
+
+def test_recency_weights_halve_per_window_of_age_and_equal_weights_give_the_sample_quantile():
+    from fcplan.models.conformal import _weighted_quantile, recency_weights
+
+    np.testing.assert_allclose(recency_weights(np.array([-2, -2, 0, 1, 1]), 0.5), [0.25, 0.25, 0.5, 1.0, 1.0])
+    r = np.random.default_rng(0).normal(size=50)
+    for q in (0.1, 0.5, 0.9):
+        assert _weighted_quantile(r, q, np.ones(50)) == pytest.approx(np.quantile(r, q, method="hazen"))
+    # a point weighing as much as all the others pulls the quantile toward it
+    assert _weighted_quantile(np.array([0.0, 1.0, 2.0, 10.0]), 0.9, np.array([1, 1, 1, 3.0])) == 10.0
