@@ -5,6 +5,9 @@ from fcplan.core.frequency import season_length
 
 # Monthly data has a season of 12: the baselines said 1 and the features 12 before both
 # read this one function.
-@pytest.mark.parametrize(("freq", "season"), [("D", 7), ("W-WED", 52), ("h", 24), ("MS", 12), ("2D", 1)])
+@pytest.mark.parametrize(
+    ("freq", "season"),
+    [("D", 7), ("W-WED", 52), ("h", 24), ("MS", 12), ("ME", 12), ("QE", 4), ("YE", 1), ("min", 1), ("2D", 1)],
+)
 def test_season_length_follows_the_frequency(freq, season):
     assert season_length(freq) == season

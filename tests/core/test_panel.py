@@ -114,6 +114,23 @@ def test_weekly_data_on_a_wednesday_infers_w_wed() -> None:
     assert infer_freq(panel) == "W-WED"
 
 
+# Month-end dates are 28-31 days apart: the most common step (31 days) used to be taken as a
+# fixed 744h grid, and the engine dropped 44 of 60 monthly rows as "off the grid".
+@pytest.mark.parametrize(
+    ("freq", "expected"), [("ME", "ME"), ("MS", "MS"), ("QE", "QE"), ("QS", "QS"), ("YE", "YE"), ("YS", "YS")]
+)
+def test_calendar_frequencies_are_inferred_from_their_anchor(freq: str, expected: str) -> None:
+    panel = make_panel(ids=("a", "b"), periods=30, start="2019-01-01", freq=freq)
+    assert infer_freq(panel) == expected
+    stamps = pd.DatetimeIndex(panel[panel["unique_id"] == "a"]["ds"])
+    assert stamps.equals(pd.date_range(stamps[0], periods=30, freq=expected))
+
+
+def test_monthly_data_off_the_month_end_keeps_a_fixed_step() -> None:
+    panel = make_panel(ids=("a",), periods=12, start="2024-01-15", freq="30D")
+    assert infer_freq(panel) == "30D"
+
+
 def test_the_most_common_step_wins_over_a_gap() -> None:
     panel = make_panel(ids=("a",), periods=10)
     panel = panel.drop(index=[4, 5]).reset_index(drop=True)
