@@ -57,7 +57,7 @@ from fcplan.models.flag_widening import FlagPrior, Flags, find_flags, flag_prior
 from fcplan.models.metrics import bands
 from fcplan.models.registry import BASELINES, MODELS, hyperparameters
 from fcplan.models.scales import calibration_scales
-from fcplan.models.workers import in_worker, warm_up, worker
+from fcplan.models.workers import Submitted, in_worker, warm_up, worker
 
 log = logging.getLogger(__name__)
 
@@ -305,7 +305,7 @@ def _run_pool(
     if offload:  # the local models' backtest in a worker while this process runs the others
         pool = worker()
         mine_params = {n: params.setdefault(n, {}) for n in offload}
-        pending = pool.submit(_backtest_models, offload, mine_params, panel, splits, horizon, quantiles, freq)
+        pending = Submitted(pool, _backtest_models, offload, mine_params, panel, splits, horizon, quantiles, freq)
     by_name: dict[str, list[WindowResult]] = {}
     for name in names:
         if name in offload:
@@ -378,11 +378,13 @@ def _parallel(time_limit_s: float | None) -> bool:
 
 def _offloaded(names: Sequence[str], panel: pd.DataFrame, time_limit_s: float | None) -> list[str]:
     """The models whose backtest runs in a worker process while this one trains the neural
-    networks and the baselines (see :func:`_parallel`): the local statistical models, GLM,
-    LightGBM. The results are the same, only the cores differ."""
+    networks (see :func:`_parallel`): the local statistical models, GLM, LightGBM, and the
+    baselines too where networks are in the pool (they cost this process most: the baselines
+    would only lengthen its share). The results are the same, only the cores differ."""
     if not _parallel(time_limit_s):
         return []
-    return [n for n in names if base_name(n) not in BASELINES and not _is_neural(n)]
+    networks = any(_is_neural(n) for n in names)
+    return [n for n in names if not _is_neural(n) and (networks or base_name(n) not in BASELINES)]
 
 
 def _placed_away(names: Sequence[str], costs: Sequence[float], time_limit_s: float | None) -> list[bool]:
@@ -755,7 +757,7 @@ def _calibration_evidence(
     there = [job for job, a in zip(jobs, away, strict=True) if a]
     pool = worker() if there else None
     try:
-        pending = pool.submit(_run_jobs, there, *args) if pool is not None else None
+        pending = Submitted(pool, _run_jobs, there, *args) if pool is not None else None
         here = iter(_run_jobs([job for job, a in zip(jobs, away, strict=True) if not a], *args))
         done = iter(pending.result()) if pending is not None else iter(())
     finally:

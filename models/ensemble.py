@@ -19,7 +19,7 @@ from fcplan.core.quantiles import MEDIAN, median_index, quantile_columns
 from fcplan.models.base import Forecaster
 from fcplan.models.metrics import window_wql
 from fcplan.models.scales import calibration_scales, panel_scales
-from fcplan.models.workers import worker
+from fcplan.models.workers import Submitted, worker
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +222,7 @@ class EnsembleForecaster(Forecaster):
         away = {n: m for n, m in wanted.items() if n in self.params.get("in_worker", ())}
         pool = worker() if away else None
         try:
-            pending = pool.submit(fit_members, away, panel, self.freq_, limits) if pool is not None else None
+            pending = Submitted(pool, fit_members, away, panel, self.freq_, limits) if pool is not None else None
             outcome = fit_members({n: m for n, m in wanted.items() if n not in away}, panel, self.freq_, limits)
             if pending is not None:
                 outcome.update(pending.result())

@@ -305,7 +305,10 @@ def test_local_models_backtest_in_a_worker_process_with_the_same_results(make_pa
 
     panel = make_panel(n_series=2, length=60)
     monkeypatch.setattr(engine.os, "cpu_count", lambda: 2)
-    assert engine._offloaded(["seasonal_naive", "theta", "glm", "mlp"], panel, None) == ["theta", "glm"]
+    assert engine._offloaded(["seasonal_naive", "theta", "glm"], panel, None) == ["theta", "glm"]
+    # with networks in the pool, this process trains them and the worker takes all the rest
+    assert engine._offloaded(["seasonal_naive", "theta", "glm", "mlp"], panel, None) == [
+        "seasonal_naive", "theta", "glm"]
     assert engine._offloaded(["theta"], panel, 30.0) == []
     parallel = run_backtest(panel, 7, LEVELS, models=["theta"], windows=1, calibration="none")
     monkeypatch.setattr(engine.os, "cpu_count", lambda: 1)
@@ -314,6 +317,19 @@ def test_local_models_backtest_in_a_worker_process_with_the_same_results(make_pa
     assert parallel.weights == serial.weights
     cols = ["model", "window", "wql", "wape", "coverage"]
     assert parallel.leaderboard[cols].equals(serial.leaderboard[cols])
+
+
+def test_work_submitted_from_a_thread_gives_the_result_or_the_error():
+    import operator
+
+    from fcplan.models.workers import Submitted, worker
+
+    with worker() as pool:
+        assert Submitted(pool, operator.add, 2, 3).result() == 5
+        with pytest.raises(ZeroDivisionError):
+            Submitted(pool, operator.truediv, 1, 0).result()
+    with pytest.raises(RuntimeError):  # a pool shut down before the submission: its error, not a hang
+        Submitted(pool, operator.add, 2, 3).result()
 
 
 def test_fits_are_placed_longest_first_on_the_less_loaded_process_networks_here(monkeypatch):
@@ -451,3 +467,4 @@ def test_calibration_scales_are_zero_only_where_every_quantile_is_zero():
 
     pred = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 1.0], [1.0, 2.0, 3.0]])
     np.testing.assert_array_equal(calibration_scales(pred, np.array([5.0, 5.0, np.nan])), [0.0, 5.0, 0.0])
+
