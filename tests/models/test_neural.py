@@ -223,3 +223,13 @@ def test_mlp_samples_are_the_grid_cells_nan_outside_it(context_length) -> None:
     for a, b in zip(model._samples(grid, steps, scales, rows, origins),
                     _reference_samples(model, grid, steps, scales, rows, origins), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_quantile_head_gives_the_strided_softplus_values() -> None:
+    from torch.nn import functional as F
+
+    from fcplan.models.neural.modules import monotone_levels
+
+    raw = torch.randn(64, 7, 13)
+    expected = torch.cat([raw[..., :1], raw[..., :1] + torch.cumsum(F.softplus(raw[..., 1:]), dim=-1)], dim=-1)
+    torch.testing.assert_close(monotone_levels(raw), expected)
