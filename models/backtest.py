@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -55,7 +55,9 @@ class WindowResult:
 
     ``forecast`` has ``unique_id, ds, model``, one column per quantile level, then
     ``y`` (the actual, NaN at gaps) and ``scale`` (the series' MASE scale).
-    ``forecast`` is None when the model failed (``error`` says why).
+    ``forecast`` is None when the model failed (``error`` says why). ``fitted``: the model
+    fitted on the window's training data, kept for models that can forecast from a newer
+    history without a refit (``Forecaster.updatable``), else None.
     """
 
     model: str
@@ -64,6 +66,7 @@ class WindowResult:
     forecast: pd.DataFrame | None
     fit_seconds: float
     error: str | None = None
+    fitted: Forecaster | None = field(default=None, compare=False, repr=False)
 
 
 #: The origin of the backtest grid (a Monday at midnight): cutoffs are whole numbers of
@@ -207,7 +210,8 @@ def run_window(
         return WindowResult(label, split.window, split.cutoff, None, time.perf_counter() - start, str(exc))
     forecast["model"] = label
     scored = score_frame(forecast, panel, split.train, season_length(freq))
-    return WindowResult(label, split.window, split.cutoff, scored, fit_seconds)
+    kept = model if model.updatable else None
+    return WindowResult(label, split.window, split.cutoff, scored, fit_seconds, fitted=kept)
 
 
 def backtest(

@@ -78,6 +78,12 @@ LARGE_PANEL_CELLS = 50_000
 #: *default* pool (logged) on panels of more than this many cells (series x the steps
 #: it fits on, at most its ``max_length``), where its per-series fits would dominate.
 MAX_DEFAULT_CELLS: dict[str, int] = {"sarimax": 40_000, "ets": 400_000, "deepar": LARGE_PANEL_CELLS}
+#: On a large panel, a member that can forecast from a newer history without a refit (the
+#: networks, ``Forecaster.updatable``) is not refit for the final forecast: its fit on the
+#: newest backtest window's training data (``horizon`` steps shorter) forecasts from the whole
+#: history (as AutoGluon-TS without ``refit_full``); there its final refit cost this process
+#: a third of its training for the last ``horizon`` steps of ``LARGE_PANEL_CELLS``-plus cells.
+REUSE_LARGE_PANEL_FITS = True
 LARGE_PANEL_PARAMS: dict[str, dict[str, int]] = {
     "mlp": {"epochs": 10, "batches_per_epoch": 50},
     "tide": {"epochs": 10, "batches_per_epoch": 50},
@@ -647,6 +653,9 @@ class BacktestResult:
     feature_table: pd.DataFrame = field(default_factory=empty_table)
     #: model -> its mean backtest fit time (s), to place its other fits (:func:`_placed_away`)
     fit_seconds: dict[str, float] = field(default_factory=dict)
+    #: member -> its fit on the newest backtest window, reused for the final forecast
+    #: (:data:`REUSE_LARGE_PANEL_FITS`)
+    prefit: dict[str, Forecaster] = field(default_factory=dict, repr=False)
 
 
 def _check_request(
@@ -892,6 +901,11 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float) -> BacktestR
                 for c, v, n in zip(widening.flags.columns, widening.variance, widening.points, strict=True)
             })
     median = median_index(levels)
+    newest = max(split.window for split in splits)
+    prefit = {
+        r.model: r.fitted for r in results
+        if r.window == newest and r.fitted is not None and weights.get(r.model, 0.0) > 0
+    } if REUSE_LARGE_PANEL_FITS and panel_cells(panel) > LARGE_PANEL_CELLS else {}
     return BacktestResult(
         leaderboard=_leaderboard(
             [*results, *stopped], keys, nested_ensemble(nested, levels, request.calibration, extra, prior), weights,
@@ -907,6 +921,7 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float) -> BacktestR
         cutoffs=tuple(split.cutoff for split in splits),
         feature_table=selection.table,
         fit_seconds=fit_seconds,
+        prefit=prefit,
     )
 
 
@@ -997,10 +1012,11 @@ def run_engine(
     backtest = _evaluate(panel, request, start)
     members = {n: make_member(n, backtest.params[n]) for n in backtest.members}
     fitted = [n for n in members if backtest.weights.get(n, 0.0) > 0]
-    away = _placed_away(fitted, [backtest.fit_seconds.get(n, 0.0) for n in fitted], _finite(time_limit_s))
+    costs = [0.0 if n in backtest.prefit else backtest.fit_seconds.get(n, 0.0) for n in fitted]
+    away = _placed_away(fitted, costs, _finite(time_limit_s))
     ensemble = EnsembleForecaster(
         members, backtest.weights, time_limits=backtest.time_limits, calibration=backtest.calibration,
-        in_worker=[n for n, a in zip(fitted, away, strict=True) if a],
+        in_worker=[n for n, a in zip(fitted, away, strict=True) if a], prefitted=backtest.prefit,
     ).fit(panel, freq=freq)
     forecast = ensemble.predict_quantiles(horizon, future=fut, quantiles=levels)
     cols = quantile_columns(levels)

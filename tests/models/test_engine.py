@@ -468,3 +468,27 @@ def test_calibration_scales_are_zero_only_where_every_quantile_is_zero():
     pred = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 1.0], [1.0, 2.0, 3.0]])
     np.testing.assert_array_equal(calibration_scales(pred, np.array([5.0, 5.0, np.nan])), [0.0, 5.0, 0.0])
 
+
+@pytest.mark.parametrize("reuse", [True, False])
+def test_on_a_large_panel_the_final_forecast_reuses_the_newest_backtest_fit(make_panel, monkeypatch, reuse):
+    from fcplan.models import engine
+    from fcplan.models.lgbm import LightGBMQuantile
+
+    fits = []
+    original = LightGBMQuantile._fit
+    monkeypatch.setattr(LightGBMQuantile, "_fit", lambda self, panel: fits.append(len(panel)) or original(self, panel))
+    monkeypatch.setattr(engine.os, "cpu_count", lambda: 1)  # every fit in this process, to count them
+    monkeypatch.setattr(engine, "LARGE_PANEL_CELLS", 100)
+    monkeypatch.setattr(engine, "REUSE_LARGE_PANEL_FITS", reuse)
+    panel = make_panel(n_series=3, length=120, promo=True)
+    result = run_engine(panel, 7, LEVELS, models=["lightgbm"], windows=2, calibration_windows=0,
+                        model_params={"lightgbm": {"n_estimators": 20, "min_data_in_leaf": 5}})
+    assert result.weights["lightgbm"] > 0
+    member = result.model.members_["lightgbm"]
+    assert len(fits) == (2 if reuse else 3)  # the two backtest windows, and a refit without reuse
+    ends = panel.groupby("unique_id", sort=False)["ds"].max()
+    assert (member.last_ds_ == ends).all()  # it forecasts from the panel's end
+    # reused: the newest window's fit (on all but the last 7 steps); else a refit on the whole panel
+    assert max(fits) == (len(panel) - 3 * 7 if reuse else len(panel))
+    frame = result.forecast
+    assert len(frame) == 3 * 7 and np.isfinite(frame[["0.1", "0.5", "0.9"]].to_numpy()).all()
