@@ -56,8 +56,7 @@ class WindowResult:
     ``forecast`` has ``unique_id, ds, model``, one column per quantile level, then
     ``y`` (the actual, NaN at gaps) and ``scale`` (the series' MASE scale).
     ``forecast`` is None when the model failed (``error`` says why). ``fitted``: the model
-    fitted on the window's training data, kept for models that can forecast from a newer
-    history without a refit (``Forecaster.updatable``), else None.
+    fitted on the window's training data where :func:`run_window` was asked to keep it, else None.
     """
 
     model: str
@@ -191,9 +190,10 @@ def run_window(
     freq: str,
     name: str | None = None,
     time_limit: float | None = None,
+    keep: bool = False,
 ) -> WindowResult:
     """Fit a fresh model (with ``time_limit``, see :meth:`Forecaster.fit`) on the split's
-    training data and forecast its window.
+    training data and forecast its window; with ``keep``, the result keeps the fitted model.
 
     A model that raises gives a result with ``forecast=None`` and the error (logged).
     """
@@ -210,8 +210,7 @@ def run_window(
         return WindowResult(label, split.window, split.cutoff, None, time.perf_counter() - start, str(exc))
     forecast["model"] = label
     scored = score_frame(forecast, panel, split.train, season_length(freq))
-    kept = model if model.updatable else None
-    return WindowResult(label, split.window, split.cutoff, scored, fit_seconds, fitted=kept)
+    return WindowResult(label, split.window, split.cutoff, scored, fit_seconds, fitted=model if keep else None)
 
 
 def backtest(

@@ -470,25 +470,29 @@ def test_calibration_scales_are_zero_only_where_every_quantile_is_zero():
 
 
 @pytest.mark.parametrize("reuse", [True, False])
-def test_on_a_large_panel_the_final_forecast_reuses_the_newest_backtest_fit(make_panel, monkeypatch, reuse):
+def test_on_a_large_panel_the_final_forecast_reuses_the_networks_newest_backtest_fit(make_panel, monkeypatch, reuse):
+    pytest.importorskip("torch")
     from fcplan.models import engine
-    from fcplan.models.lgbm import LightGBMQuantile
+    from fcplan.models.neural import MLPQuantile
 
     fits = []
-    original = LightGBMQuantile._fit
-    monkeypatch.setattr(LightGBMQuantile, "_fit", lambda self, panel: fits.append(len(panel)) or original(self, panel))
-    monkeypatch.setattr(engine.os, "cpu_count", lambda: 1)  # every fit in this process, to count them
+    original = MLPQuantile._fit
+    monkeypatch.setattr(MLPQuantile, "_fit", lambda self, panel: fits.append(len(panel)) or original(self, panel))
     monkeypatch.setattr(engine, "LARGE_PANEL_CELLS", 100)
     monkeypatch.setattr(engine, "REUSE_LARGE_PANEL_FITS", reuse)
-    panel = make_panel(n_series=3, length=120, promo=True)
-    result = run_engine(panel, 7, LEVELS, models=["lightgbm"], windows=2, calibration_windows=0,
-                        model_params={"lightgbm": {"n_estimators": 20, "min_data_in_leaf": 5}})
-    assert result.weights["lightgbm"] > 0
-    member = result.model.members_["lightgbm"]
+    monkeypatch.setattr(engine, "RACE_RATIO", 0)
+    # every member weighted: the tiny network is in the ensemble whatever its score
+    monkeypatch.setattr(engine, "prune_weights", lambda preds, *a, **k: np.full(len(preds), 1 / len(preds)))
+    panel = make_panel(n_series=3, length=120)
+    tiny = {"epochs": 2, "batches_per_epoch": 5, "batch_size": 16, "hidden": 8}
+    result = run_engine(panel, 7, LEVELS, models=["mlp"], windows=2, calibration_windows=0,
+                        model_params={"mlp": tiny})
+    assert result.weights["mlp"] > 0
     assert len(fits) == (2 if reuse else 3)  # the two backtest windows, and a refit without reuse
-    ends = panel.groupby("unique_id", sort=False)["ds"].max()
-    assert (member.last_ds_ == ends).all()  # it forecasts from the panel's end
     # reused: the newest window's fit (on all but the last 7 steps); else a refit on the whole panel
     assert max(fits) == (len(panel) - 3 * 7 if reuse else len(panel))
+    ends = panel.groupby("unique_id", sort=False)["ds"].max()
+    assert (result.model.members_["mlp"].last_ds_ == ends).all()  # it forecasts from the panel's end
     frame = result.forecast
     assert len(frame) == 3 * 7 and np.isfinite(frame[["0.1", "0.5", "0.9"]].to_numpy()).all()
+    assert engine._reused("mlp", panel) == reuse and not engine._reused("lightgbm", panel)
