@@ -208,8 +208,9 @@ class EnsembleForecaster(Forecaster):
     others' weights renormalised (logged). The members named in ``in_worker`` are fitted
     in a worker process while this one fits the others (the same fits, on two cores).
     ``prefitted`` (name -> a fitted member, e.g. on the newest backtest window's training
-    data) are not refit: they forecast from the fitted panel (:meth:`Forecaster.with_history`;
-    one that cannot is fitted as the others).
+    data) are not refit by the next :meth:`fit`: they forecast from its panel
+    (:meth:`Forecaster.with_history`; one that cannot is fitted as the others). They are not
+    among the params, nor kept after that fit (the pickled ensemble holds its members only).
     """
 
     name = "ensemble"
@@ -227,16 +228,17 @@ class EnsembleForecaster(Forecaster):
     ) -> None:
         super().__init__(
             members=members, weights=weights, spread=spread, time_limits=time_limits, calibration=calibration,
-            in_worker=tuple(in_worker), prefitted=dict(prefitted or {}),
+            in_worker=tuple(in_worker),
         )
+        self._prefitted = dict(prefitted or {})
 
     def _fit(self, panel: pd.DataFrame) -> None:
         members: dict[str, Forecaster] = self.params["members"]
         weights: dict[str, float] = self.params["weights"]
         limits = self.params["time_limits"] or {}
         wanted = {n: members[n] for n, w in weights.items() if w > 0}
-        moved = _moved({n: m for n, m in (self.params.get("prefitted") or {}).items() if n in wanted}, panel,
-                       self.freq_)
+        prefitted, self._prefitted = getattr(self, "_prefitted", {}), {}
+        moved = _moved({n: m for n, m in prefitted.items() if n in wanted}, panel, self.freq_)
         away = {n: m for n, m in wanted.items() if n in self.params.get("in_worker", ()) and n not in moved}
         pool = worker() if away else None
         try:
