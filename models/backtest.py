@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -55,7 +55,8 @@ class WindowResult:
 
     ``forecast`` has ``unique_id, ds, model``, one column per quantile level, then
     ``y`` (the actual, NaN at gaps) and ``scale`` (the series' MASE scale).
-    ``forecast`` is None when the model failed (``error`` says why).
+    ``forecast`` is None when the model failed (``error`` says why). ``fitted``: the model
+    fitted on the window's training data where :func:`run_window` was asked to keep it, else None.
     """
 
     model: str
@@ -64,6 +65,7 @@ class WindowResult:
     forecast: pd.DataFrame | None
     fit_seconds: float
     error: str | None = None
+    fitted: Forecaster | None = field(default=None, compare=False, repr=False)
 
 
 #: The origin of the backtest grid (a Monday at midnight): cutoffs are whole numbers of
@@ -188,9 +190,10 @@ def run_window(
     freq: str,
     name: str | None = None,
     time_limit: float | None = None,
+    keep: bool = False,
 ) -> WindowResult:
     """Fit a fresh model (with ``time_limit``, see :meth:`Forecaster.fit`) on the split's
-    training data and forecast its window.
+    training data and forecast its window; with ``keep``, the result keeps the fitted model.
 
     A model that raises gives a result with ``forecast=None`` and the error (logged).
     """
@@ -207,7 +210,7 @@ def run_window(
         return WindowResult(label, split.window, split.cutoff, None, time.perf_counter() - start, str(exc))
     forecast["model"] = label
     scored = score_frame(forecast, panel, split.train, season_length(freq))
-    return WindowResult(label, split.window, split.cutoff, scored, fit_seconds)
+    return WindowResult(label, split.window, split.cutoff, scored, fit_seconds, fitted=model if keep else None)
 
 
 def backtest(

@@ -10,6 +10,7 @@ never cross), applies the sanity guard and builds the forecast frame.
 
 from __future__ import annotations
 
+import copy
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -42,6 +43,8 @@ class Forecaster(ABC):
     name: ClassVar[str] = "base"
     #: True when the model uses known-future covariates passed as ``future``.
     uses_covariates: ClassVar[bool] = False
+    #: True when :meth:`with_history` can move the fitted model to a newer history.
+    updatable: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         self.params: dict[str, Any] = params
@@ -66,6 +69,32 @@ class Forecaster(ABC):
         (see :meth:`train_seconds`), the others ignore it."""
         panel = validate_panel(panel)
         self.time_limit_ = time_limit
+        self._remember(panel, freq)
+        self._fit(panel)
+        self.fitted_ = True
+        return self
+
+    def with_history(self, panel: pd.DataFrame, freq: str | None = None) -> Forecaster:
+        """A copy of this fitted model that keeps what it learned and forecasts from ``panel``
+        (typically the same series' history, now longer) instead of the panel it was fitted
+        on: a global model fitted on a backtest window's training data forecasts the next
+        window without a refit (as AutoGluon-TS does without ``refit_full``). ``panel`` must
+        have the covariates it was fitted with. Only models with ``updatable`` do this."""
+        if not getattr(self, "fitted_", False):
+            raise NotFittedError(f"{type(self).__name__} is not fitted: call fit(panel) first")
+        if not self.updatable:
+            raise NotImplementedError(f"{type(self).__name__} cannot move to a new history: refit it")
+        panel = validate_panel(panel)
+        if covariate_columns(panel) != self.covariates_:
+            raise ValueError(f"{self.name}: the panel's covariates {covariate_columns(panel)} are not the "
+                             f"fitted {self.covariates_}; refit it")
+        moved = copy.copy(self)
+        moved._remember(panel, freq or self.freq_)
+        moved._update(panel)
+        return moved
+
+    def _remember(self, panel: pd.DataFrame, freq: str | None) -> None:
+        """What every model keeps of the panel it forecasts from (series, ends, scales)."""
         self.freq_ = freq or infer_freq(panel)
         self.series_ids_: list[str] = panel[UNIQUE_ID].drop_duplicates().tolist()
         self.last_ds_ = panel.groupby(UNIQUE_ID, sort=False)[DS].max()
@@ -77,9 +106,6 @@ class Forecaster(ABC):
         self.scale_ = by_series.max().fillna(0.0)
         tails = panel.groupby(UNIQUE_ID, sort=False).tail(7)
         self.fallback_level_ = tails[Y].groupby(tails[UNIQUE_ID], sort=False).mean().fillna(0.0)
-        self._fit(panel)
-        self.fitted_ = True
-        return self
 
     def predict_quantiles(
         self,
@@ -149,6 +175,11 @@ class Forecaster(ABC):
     @abstractmethod
     def _fit(self, panel: pd.DataFrame) -> None:
         """Fit on a validated, sorted panel (covariates included)."""
+
+    def _update(self, panel: pd.DataFrame) -> None:
+        """Take ``panel`` (validated) as the history to forecast from, keeping the fitted
+        parameters (see :meth:`with_history`; models with ``updatable`` implement it)."""
+        raise NotImplementedError
 
     @abstractmethod
     def _predict(self, h: int, future: pd.DataFrame, quantiles: list[float]) -> np.ndarray:

@@ -19,7 +19,7 @@ from fcplan.core.quantiles import MEDIAN, median_index, quantile_columns
 from fcplan.models.base import Forecaster
 from fcplan.models.metrics import window_wql
 from fcplan.models.scales import calibration_scales, panel_scales
-from fcplan.models.workers import worker
+from fcplan.models.workers import Submitted, worker
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +185,18 @@ def fit_members(
     return out
 
 
+def _moved(prefitted: dict[str, Forecaster], panel: pd.DataFrame, freq: str) -> dict[str, Forecaster]:
+    """``prefitted`` moved to ``panel`` (:meth:`Forecaster.with_history`), less those that cannot
+    be (logged: they are refit)."""
+    out = {}
+    for name, model in prefitted.items():
+        try:
+            out[name] = model.with_history(panel, freq)
+        except Exception as exc:
+            log.info("ensemble member %s refit: its fitted model cannot move to the panel (%s)", name, exc)
+    return out
+
+
 class EnsembleForecaster(Forecaster):
     """Weighted average, level by level, of member forecasters' quantiles.
 
@@ -195,6 +207,10 @@ class EnsembleForecaster(Forecaster):
     with positive weight are fitted; a member that fails to fit is dropped and the
     others' weights renormalised (logged). The members named in ``in_worker`` are fitted
     in a worker process while this one fits the others (the same fits, on two cores).
+    ``prefitted`` (name -> a fitted member, e.g. on the newest backtest window's training
+    data) are not refit by the next :meth:`fit`: they forecast from its panel
+    (:meth:`Forecaster.with_history`; one that cannot is fitted as the others). They are not
+    among the params, nor kept after that fit (the pickled ensemble holds its members only).
     """
 
     name = "ensemble"
@@ -208,22 +224,28 @@ class EnsembleForecaster(Forecaster):
         time_limits: dict[str, float] | None = None,
         calibration: Calibrator | None = None,
         in_worker: Sequence[str] = (),
+        prefitted: dict[str, Forecaster] | None = None,
     ) -> None:
         super().__init__(
             members=members, weights=weights, spread=spread, time_limits=time_limits, calibration=calibration,
             in_worker=tuple(in_worker),
         )
+        self._prefitted = dict(prefitted or {})
 
     def _fit(self, panel: pd.DataFrame) -> None:
         members: dict[str, Forecaster] = self.params["members"]
         weights: dict[str, float] = self.params["weights"]
         limits = self.params["time_limits"] or {}
         wanted = {n: members[n] for n, w in weights.items() if w > 0}
-        away = {n: m for n, m in wanted.items() if n in self.params.get("in_worker", ())}
+        prefitted, self._prefitted = getattr(self, "_prefitted", {}), {}
+        moved = _moved({n: m for n, m in prefitted.items() if n in wanted}, panel, self.freq_)
+        away = {n: m for n, m in wanted.items() if n in self.params.get("in_worker", ()) and n not in moved}
         pool = worker() if away else None
         try:
-            pending = pool.submit(fit_members, away, panel, self.freq_, limits) if pool is not None else None
-            outcome = fit_members({n: m for n, m in wanted.items() if n not in away}, panel, self.freq_, limits)
+            pending = Submitted(pool, fit_members, away, panel, self.freq_, limits) if pool is not None else None
+            outcome = fit_members({n: m for n, m in wanted.items() if n not in away and n not in moved}, panel,
+                                  self.freq_, limits)
+            outcome.update(moved)
             if pending is not None:
                 outcome.update(pending.result())
         finally:

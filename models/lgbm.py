@@ -72,6 +72,7 @@ class LightGBMQuantile(Forecaster):
     DEFAULT_TRAIN_S: ClassVar[float] = 120.0
     name: ClassVar[str] = "lightgbm"
     uses_covariates: ClassVar[bool] = True
+    updatable: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -189,6 +190,10 @@ class LightGBMQuantile(Forecaster):
             "num_threads": p["num_threads"], "seed": seed, "deterministic": True,
             "force_row_wise": True, "verbose": -1,
         }
+
+    def _update(self, panel: pd.DataFrame) -> None:
+        # the feature spec (and the span it was chosen on) stays the boosters'
+        self.grid_ = build_grid(panel, self.series_ids_, self.freq_, self.covariates_, self.params["max_history"])
 
     # ------------------------------------------------------------ predict
     def _predict(self, h: int, future: pd.DataFrame, quantiles: list[float]) -> np.ndarray:

@@ -54,6 +54,7 @@ class RecursiveLightGBM(LightGBMQuantile):
     """Global recursive one-step LightGBM; quantiles from its holdout errors."""
 
     name: ClassVar[str] = "lightgbm_recursive"
+    updatable: ClassVar[bool] = False  # its residual errors are per series of the fitted panel
 
     # ---------------------------------------------------------------- fit
     def _holdout(self, n_past: int) -> int:

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import multiprocessing
 import sys
+import threading
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.context import BaseContext
+from typing import Any
 
 #: Modules the fork server imports once for all workers (torch is not among them: the
 #: networks train in the main process). ``__main__`` as multiprocessing's default has it.
@@ -53,3 +56,30 @@ def warm_up() -> None:
 def worker() -> ProcessPoolExecutor:
     """One worker process (use as a context manager, or ``shutdown()`` it)."""
     return ProcessPoolExecutor(max_workers=1, mp_context=_context())
+
+
+class Submitted:
+    """``pool.submit(fn, *args)`` made from a thread, so that this process goes on with its own
+    share of the work at once: starting a worker process waits for the fork server, which
+    answers only once it has imported :data:`PRELOAD` (about 1.5 s for the first worker of a
+    run, time this process would otherwise sit idle). :meth:`result` waits for the result
+    (or raises the worker's error); the caller shuts ``pool`` down afterwards as before."""
+
+    def __init__(self, pool: ProcessPoolExecutor, fn: Callable[..., Any], *args: Any) -> None:
+        self._pool = pool
+        self._outcome: list[Any] = []
+        self._thread = threading.Thread(target=self._submit, args=(fn, args), name="fcplan-submit", daemon=True)
+        self._thread.start()
+
+    def _submit(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        try:
+            self._outcome.append(self._pool.submit(fn, *args))
+        except BaseException as exc:  # handed to the caller by result()
+            self._outcome.append(exc)
+
+    def result(self) -> Any:
+        self._thread.join()
+        outcome = self._outcome[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome.result()

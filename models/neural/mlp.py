@@ -54,6 +54,7 @@ class MLPQuantile(Forecaster):
     DEFAULT_TRAIN_S: ClassVar[float] = 60.0
     name: ClassVar[str] = "mlp"
     uses_covariates: ClassVar[bool] = True
+    updatable: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -87,7 +88,11 @@ class MLPQuantile(Forecaster):
     # ------------------------------------------------------------ arrays
     def _context(self) -> int:
         """``context_length``, by default four seasons (at least 28 steps) but no more than
-        the fitted history (older steps would be padding in every sample)."""
+        the fitted history (older steps would be padding in every sample); once fitted, the
+        network's (kept by :meth:`with_history`)."""
+        fixed = getattr(self, "context_", None)
+        if fixed:
+            return int(fixed)
         given = self.params["context_length"]
         if given:
             return int(given)
@@ -136,7 +141,9 @@ class MLPQuantile(Forecaster):
 
         p = self.params
         torch.set_num_threads(p["num_threads"])
+        self.context_: int | None = None
         self.grid_ = build_grid(panel, self.series_ids_, self.freq_, self.covariates_, p["max_history"])
+        self.context_ = self._context()
         self.known_idx_, _ = split_covariates(self.covariates_, p["past_covariates"])
         self.known_ = [self.covariates_[j] for j in self.known_idx_]
         steps = self._step_features(self.grid_)
@@ -162,6 +169,9 @@ class MLPQuantile(Forecaster):
         train_s = self.train_seconds(p["max_train_s"], self.DEFAULT_TRAIN_S)
         self.loss_history_ = fit_network(net, batch_loss, len(pairs), {**p, "max_train_s": train_s}, self.name)
         self.net_ = net
+
+    def _update(self, panel: pd.DataFrame) -> None:
+        self.grid_ = build_grid(panel, self.series_ids_, self.freq_, self.covariates_, self.params["max_history"])
 
     # ------------------------------------------------------------ predict
     def _predict(self, h: int, future: pd.DataFrame, quantiles: list[float]) -> np.ndarray:

@@ -33,8 +33,10 @@ class MLPQuantileNet(nn.Module):
 
 def monotone_levels(raw: torch.Tensor) -> torch.Tensor:
     """``(..., Q)`` raw outputs -> non-decreasing quantiles: a base value plus cumulative
-    softplus increments."""
-    base, steps = raw[..., :1], F.softplus(raw[..., 1:])
+    softplus increments. The softplus runs on a contiguous tensor: on the strided slice
+    ``raw[..., 1:]`` torch takes its scalar path, about 10x slower (forward and backward were
+    a fifth of a network's training step on a large panel)."""
+    base, steps = raw[..., :1], F.softplus(raw[..., 1:].contiguous())
     return torch.cat([base, base + torch.cumsum(steps, dim=-1)], dim=-1)
 
 

@@ -305,7 +305,10 @@ def test_local_models_backtest_in_a_worker_process_with_the_same_results(make_pa
 
     panel = make_panel(n_series=2, length=60)
     monkeypatch.setattr(engine.os, "cpu_count", lambda: 2)
-    assert engine._offloaded(["seasonal_naive", "theta", "glm", "mlp"], panel, None) == ["theta", "glm"]
+    assert engine._offloaded(["seasonal_naive", "theta", "glm"], panel, None) == ["theta", "glm"]
+    # with networks in the pool, this process trains them and the worker takes all the rest
+    assert engine._offloaded(["seasonal_naive", "theta", "glm", "mlp"], panel, None) == [
+        "seasonal_naive", "theta", "glm"]
     assert engine._offloaded(["theta"], panel, 30.0) == []
     parallel = run_backtest(panel, 7, LEVELS, models=["theta"], windows=1, calibration="none")
     monkeypatch.setattr(engine.os, "cpu_count", lambda: 1)
@@ -314,6 +317,19 @@ def test_local_models_backtest_in_a_worker_process_with_the_same_results(make_pa
     assert parallel.weights == serial.weights
     cols = ["model", "window", "wql", "wape", "coverage"]
     assert parallel.leaderboard[cols].equals(serial.leaderboard[cols])
+
+
+def test_work_submitted_from_a_thread_gives_the_result_or_the_error():
+    import operator
+
+    from fcplan.models.workers import Submitted, worker
+
+    with worker() as pool:
+        assert Submitted(pool, operator.add, 2, 3).result() == 5
+        with pytest.raises(ZeroDivisionError):
+            Submitted(pool, operator.truediv, 1, 0).result()
+    with pytest.raises(RuntimeError):  # a pool shut down before the submission: its error, not a hang
+        Submitted(pool, operator.add, 2, 3).result()
 
 
 def test_fits_are_placed_longest_first_on_the_less_loaded_process_networks_here(monkeypatch):
@@ -451,3 +467,32 @@ def test_calibration_scales_are_zero_only_where_every_quantile_is_zero():
 
     pred = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 1.0], [1.0, 2.0, 3.0]])
     np.testing.assert_array_equal(calibration_scales(pred, np.array([5.0, 5.0, np.nan])), [0.0, 5.0, 0.0])
+
+
+@pytest.mark.parametrize("reuse", [True, False])
+def test_on_a_large_panel_the_final_forecast_reuses_the_networks_newest_backtest_fit(make_panel, monkeypatch, reuse):
+    pytest.importorskip("torch")
+    from fcplan.models import engine
+    from fcplan.models.neural import MLPQuantile
+
+    fits = []
+    original = MLPQuantile._fit
+    monkeypatch.setattr(MLPQuantile, "_fit", lambda self, panel: fits.append(len(panel)) or original(self, panel))
+    monkeypatch.setattr(engine, "LARGE_PANEL_CELLS", 100)
+    monkeypatch.setattr(engine, "REUSE_LARGE_PANEL_FITS", reuse)
+    monkeypatch.setattr(engine, "RACE_RATIO", 0)
+    # every member weighted: the tiny network is in the ensemble whatever its score
+    monkeypatch.setattr(engine, "prune_weights", lambda preds, *a, **k: np.full(len(preds), 1 / len(preds)))
+    panel = make_panel(n_series=3, length=120)
+    tiny = {"epochs": 2, "batches_per_epoch": 5, "batch_size": 16, "hidden": 8}
+    result = run_engine(panel, 7, LEVELS, models=["mlp"], windows=2, calibration_windows=0,
+                        model_params={"mlp": tiny})
+    assert result.weights["mlp"] > 0
+    assert len(fits) == (2 if reuse else 3)  # the two backtest windows, and a refit without reuse
+    # reused: the newest window's fit (on all but the last 7 steps); else a refit on the whole panel
+    assert max(fits) == (len(panel) - 3 * 7 if reuse else len(panel))
+    ends = panel.groupby("unique_id", sort=False)["ds"].max()
+    assert (result.model.members_["mlp"].last_ds_ == ends).all()  # it forecasts from the panel's end
+    frame = result.forecast
+    assert len(frame) == 3 * 7 and np.isfinite(frame[["0.1", "0.5", "0.9"]].to_numpy()).all()
+    assert engine._reused("mlp", panel) == reuse and not engine._reused("lightgbm", panel)

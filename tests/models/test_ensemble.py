@@ -97,3 +97,23 @@ def test_a_calibrated_ensemble_leaves_a_day_it_is_sure_is_shut_at_zero():
     assert (raw.loc[saturday, ["0.1", "0.5", "0.9"]].to_numpy() == 0).all()
     assert (got.loc[saturday, ["0.1", "0.5", "0.9"]].to_numpy() == 0).all()
     assert (got.loc[~saturday, "0.9"].to_numpy() > raw.loc[~saturday, "0.9"].to_numpy()).all()
+
+
+def test_a_prefitted_member_is_moved_to_the_panel_not_refit_and_not_kept(make_panel):
+    import pickle
+
+    from fcplan.models.registry import get_model
+
+    panel = make_panel(n_series=3, length=80)
+    short = panel[panel.groupby("unique_id").cumcount(ascending=False) >= 7].reset_index(drop=True)
+    lgbm = get_model("lightgbm", n_estimators=10, min_data_in_leaf=5).fit(short)
+    theta = get_model("theta").fit(short)  # cannot move: refit
+    members = {"lightgbm": get_model("lightgbm", n_estimators=10, min_data_in_leaf=5), "theta": get_model("theta")}
+    ensemble = EnsembleForecaster(members, {"lightgbm": 0.5, "theta": 0.5},
+                                  prefitted={"lightgbm": lgbm, "theta": theta}).fit(panel)
+    assert ensemble.members_["lightgbm"].boosters_ is lgbm.boosters_
+    assert ensemble.members_["theta"] is not theta and len(ensemble.members_["theta"].last_ds_) == 3
+    ends = panel.groupby("unique_id", sort=False)["ds"].max()
+    assert all((m.last_ds_ == ends).all() for m in ensemble.members_.values())
+    assert "prefitted" not in ensemble.params and not ensemble._prefitted
+    assert len(pickle.loads(pickle.dumps(ensemble)).predict_quantiles(7, quantiles=[0.1, 0.5, 0.9])) == 21

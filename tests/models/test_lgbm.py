@@ -156,3 +156,21 @@ def test_event_leads_let_the_model_forecast_a_build_up_before_a_known_event():
         frame = model.predict_quantiles(14, future=future, quantiles=[0.1, 0.5, 0.9])
         errors[window] = np.abs(frame["0.5"].to_numpy() - actual).mean()
     assert errors[2] < 0.7 * errors[0]
+
+
+def test_a_fitted_lightgbm_moved_to_a_longer_history_forecasts_from_its_end_with_the_same_boosters() -> None:
+    from fcplan.models.recursive import RecursiveLightGBM
+
+    panel = make_panel()
+    short = panel[panel.groupby("unique_id").cumcount(ascending=False) >= 7].reset_index(drop=True)
+    model = LightGBMQuantile(**TINY).fit(short)
+    before = model.predict_quantiles(7, future_frame(short, 7), quantiles=[0.1, 0.5, 0.9])
+    moved = model.with_history(panel)
+    assert moved.boosters_ is model.boosters_ and moved.spec_ == model.spec_
+    forecast = moved.predict_quantiles(7, future_frame(panel, 7), quantiles=[0.1, 0.5, 0.9])
+    ends = panel.groupby("unique_id")["ds"].max()
+    assert (forecast.groupby("unique_id")["ds"].min() == ends + pd.Timedelta(days=1)).all()
+    assert model.with_history(short).predict_quantiles(7, future_frame(short, 7), quantiles=[0.1, 0.5, 0.9]).equals(
+        before)
+    with pytest.raises(NotImplementedError):  # its residuals are the fitted series'
+        RecursiveLightGBM(n_estimators=10, max_rows=3000, min_data_in_leaf=5).fit(short).with_history(panel)

@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
 
 from fcplan.core.panel import PanelError  # noqa: E402
-from fcplan.models.neural import DeepAR, MLPQuantile  # noqa: E402
+from fcplan.models.neural import DeepAR, MLPQuantile, TiDE  # noqa: E402
 from fcplan.models.neural.modules import MLPQuantileNet, negbin_log_prob  # noqa: E402
 
 TINY_MLP = {"epochs": 2, "batches_per_epoch": 3, "batch_size": 16, "hidden": 8, "max_horizon": 7}
@@ -223,3 +223,38 @@ def test_mlp_samples_are_the_grid_cells_nan_outside_it(context_length) -> None:
     for a, b in zip(model._samples(grid, steps, scales, rows, origins),
                     _reference_samples(model, grid, steps, scales, rows, origins), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("cls", [MLPQuantile, TiDE])
+def test_a_fitted_network_moved_to_a_longer_history_forecasts_from_its_end_without_refitting(cls) -> None:
+    panel = make_panel()
+    short = panel[panel.groupby("unique_id").cumcount(ascending=False) >= 7].reset_index(drop=True)
+    model = cls(**TINY_MLP).fit(short)
+    before = model.predict_quantiles(7, future=future_frame(short, 7), quantiles=LEVELS)
+    moved = model.with_history(panel)
+    assert moved is not model and moved.net_ is model.net_ and moved.context_ == model.context_
+    forecast = moved.predict_quantiles(7, future=future_frame(panel, 7), quantiles=LEVELS)
+    ends = panel.groupby("unique_id")["ds"].max()
+    assert (forecast.groupby("unique_id")["ds"].min() == ends + pd.Timedelta(days=1)).all()
+    assert np.isfinite(forecast[["0.1", "0.5", "0.9"]].to_numpy()).all()
+    # the original is untouched, and moving to the panel it was fitted on changes nothing
+    assert model.predict_quantiles(7, future=future_frame(short, 7), quantiles=LEVELS).equals(before)
+    assert model.with_history(short).predict_quantiles(7, future=future_frame(short, 7), quantiles=LEVELS).equals(
+        before)
+
+
+def test_a_network_does_not_move_to_a_panel_with_other_covariates() -> None:
+    panel = make_panel()
+    model = MLPQuantile(**TINY_MLP).fit(panel)
+    with pytest.raises(ValueError, match="covariates"):
+        model.with_history(panel.drop(columns="promo"))
+
+
+def test_the_quantile_head_gives_the_strided_softplus_values() -> None:
+    from torch.nn import functional as F
+
+    from fcplan.models.neural.modules import monotone_levels
+
+    raw = torch.randn(64, 7, 13)
+    expected = torch.cat([raw[..., :1], raw[..., :1] + torch.cumsum(F.softplus(raw[..., 1:]), dim=-1)], dim=-1)
+    torch.testing.assert_close(monotone_levels(raw), expected)
