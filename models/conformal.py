@@ -55,18 +55,18 @@ WIDTH_FLOOR = 0.2
 
 
 def certain_zero(pred: np.ndarray) -> np.ndarray:
-    """``(n,)``: where a forecast ``(n, n_q)`` is certain of no demand, every quantile exactly 0
-    (a closed day, say). Such a point is neither evidence for the offsets nor shifted by them
+    """``(n,)``: where a forecast ``(n, n_q)`` is certain of no demand, every quantile at or below
+    0 (a closed day, say). Such a point is neither evidence for the offsets nor shifted by them
     (nor widened for its flags): a closed day's residual is 0 at every level, so as evidence
     it reads as covered by every upper quantile and under every lower one (with one closed
     weekday in seven, the 0.7 offset fitted on all days landed on about the 0.65 quantile of
     the open days' residuals), and shifted it would book orders on days the forecast is sure
     are shut. A band of zero width at any other level is still widened (see
-    :data:`WIDTH_FLOOR`). NaN counts as not zero."""
+    :data:`WIDTH_FLOOR`). NaN counts as demand."""
     pred = np.asarray(pred, dtype="float64")
     if pred.ndim < 2 or pred.shape[-1] == 0:
         return np.zeros(pred.shape[:1], dtype=bool)
-    return (np.nan_to_num(pred, nan=1.0) == 0).all(axis=-1)
+    return np.nan_to_num(pred, nan=1.0).max(axis=-1) <= 0
 
 
 def horizon_buckets(steps: np.ndarray, max_buckets: int = MAX_BUCKETS) -> tuple[int, ...]:

@@ -125,8 +125,8 @@ def test_a_band_of_zero_width_is_still_widened():
 def test_a_forecast_certain_of_zero_is_neither_evidence_nor_shifted():
     from fcplan.models.conformal import certain_zero
 
-    pred = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 1.0], [2.0, 2.0, 2.0], [np.nan, 0.0, 0.0]])
-    np.testing.assert_array_equal(certain_zero(pred), [True, False, False, False])
+    pred = np.array([[0.0, 0.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [2.0, 2.0, 2.0], [np.nan, 0.0, 0.0]])
+    np.testing.assert_array_equal(certain_zero(pred), [True, True, False, False, False])
     # a closed day (all 0, actual 0) among open days (a zero-width band at 5, actual 5 + N(0, 1))
     open_pred, y, steps, scales, windows = _backtest(6, width=0.0, center=5.0)
     shut = steps == 6
