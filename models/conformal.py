@@ -68,6 +68,21 @@ WINDOW_SHARE = 0.5
 WIDTH_FLOOR = 0.2
 
 
+def certain_zero(pred: np.ndarray) -> np.ndarray:
+    """``(n,)``: where a forecast ``(n, n_q)`` is certain of no demand, every quantile at or below
+    0 (a closed day, say). Such a point is neither evidence for the offsets nor shifted by them
+    (nor widened for its flags): a closed day's residual is 0 at every level, so as evidence
+    it reads as covered by every upper quantile and under every lower one (with one closed
+    weekday in seven, the 0.7 offset fitted on all days landed on about the 0.65 quantile of
+    the open days' residuals), and shifted it would book orders on days the forecast is sure
+    are shut. A band of zero width at any other level is still widened (see
+    :data:`WIDTH_FLOOR`). NaN counts as demand."""
+    pred = np.asarray(pred, dtype="float64")
+    if pred.ndim < 2 or pred.shape[-1] == 0:
+        return np.zeros(pred.shape[:1], dtype=bool)
+    return np.nan_to_num(pred, nan=1.0).max(axis=-1) <= 0
+
+
 def horizon_buckets(steps: np.ndarray, max_buckets: int = MAX_BUCKETS) -> tuple[int, ...]:
     """Exclusive upper step of each horizon bucket: contiguous, about equal ranges of
     steps, as many as leave every bucket :data:`MIN_BUCKET_POINTS` points."""
@@ -172,11 +187,13 @@ class Calibration:
         flags: np.ndarray | None = None,
     ) -> np.ndarray:
         """Calibrated, sorted quantiles ``(n, n_q)`` of ``values`` ``(n, n_q)`` at ``levels``;
-        a quantile never crosses the median it was calibrated around. ``flags`` ``(n, k)``:
+        a quantile never crosses the median it was calibrated around, and a forecast certain of
+        zero (:func:`certain_zero`) is left as it is. ``flags`` ``(n, k)``:
         where each flag of :attr:`flags` is active (None: nowhere)."""
         values = np.asarray(values, dtype="float64")
         bucket = _bucket_of(np.asarray(steps, dtype=int), self.bucket_ends)
         scale = np.nan_to_num(np.asarray(scales, dtype="float64"), nan=0.0)
+        scale = np.where(certain_zero(values), 0.0, scale)  # a closed day is left as it is
         band = getattr(self, "band", None)  # absent from calibrations pickled before it
         unit = scale if band is None else band_units(values, levels, band, scale)
         out = values + self.offsets_at(levels)[bucket] * unit[:, None]
@@ -212,14 +229,15 @@ def fit_conformal(
     prior: FlagPrior | None = None,
 ) -> Calibration:
     """Fit per-bucket, per-level offsets on backtest residuals (see the module docstring).
-    Points with a NaN actual are ignored; with no points every offset is 0. Given the
+    Points with a NaN actual or a forecast certain of zero (:func:`certain_zero`) are
+    ignored; with no points every offset is 0. Given the
     history's ``prior`` on its flags and ``flags`` ``(n, k)`` (where each is active on the
     backtest points), steps with rarely seen flags get wider bands
     (:mod:`fcplan.models.flag_widening`)."""
     pred = np.asarray(pred, dtype="float64")
     y = np.asarray(actuals, dtype="float64")
     scale = np.nan_to_num(np.asarray(scales, dtype="float64"), nan=0.0)
-    ok = np.isfinite(y) & np.isfinite(pred).all(axis=1) & (scale > 0)
+    ok = np.isfinite(y) & np.isfinite(pred).all(axis=1) & (scale > 0) & ~certain_zero(pred)
     band = (float(levels[0]), float(levels[-1]))
     unit = band_units(np.where(ok[:, None], pred, 0.0), levels, band, scale)
     steps = np.asarray(steps, dtype=int)

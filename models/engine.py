@@ -56,7 +56,6 @@ from fcplan.models.feature_selection import FeatureSelection, empty_table, make_
 from fcplan.models.flag_widening import FlagPrior, Flags, find_flags, flag_prior
 from fcplan.models.metrics import bands
 from fcplan.models.registry import BASELINES, MODELS, hyperparameters
-from fcplan.models.scales import calibration_scales
 from fcplan.models.workers import Submitted, in_worker, warm_up, worker
 
 log = logging.getLogger(__name__)
@@ -506,7 +505,7 @@ def fit_calibration(
         factors = calibrate_spread(evidence.pred, evidence.actuals, levels, evidence.windows)
         return SpreadCalibration({float(q): float(f) for q, f in zip(levels, factors, strict=True)})
     return fit_conformal(
-        evidence.pred, evidence.actuals, levels, evidence.steps, calibration_scales(evidence.pred, evidence.scales),
+        evidence.pred, evidence.actuals, levels, evidence.steps, evidence.scales,
         evidence.windows, flags=evidence.flags, prior=prior,
     )
 
@@ -514,8 +513,7 @@ def fit_calibration(
 def _calibrated(calibrator: Calibrator | None, evidence: Evidence, levels: Sequence[float]) -> np.ndarray:
     if calibrator is None:
         return evidence.pred
-    scales = calibration_scales(evidence.pred, evidence.scales)
-    return calibrator.apply(evidence.pred, evidence.steps, scales, levels, flags=evidence.flags)
+    return calibrator.apply(evidence.pred, evidence.steps, evidence.scales, levels, flags=evidence.flags)
 
 
 def nested_combination(

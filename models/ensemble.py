@@ -18,7 +18,7 @@ from fcplan.core.panel import KEYS
 from fcplan.core.quantiles import MEDIAN, median_index, quantile_columns
 from fcplan.models.base import Forecaster
 from fcplan.models.metrics import window_wql
-from fcplan.models.scales import calibration_scales, panel_scales
+from fcplan.models.scales import panel_scales
 from fcplan.models.workers import Submitted, worker
 
 log = logging.getLogger(__name__)
@@ -285,7 +285,7 @@ class EnsembleForecaster(Forecaster):
         n_series = len(self.series_ids_)
         steps = np.tile(np.arange(h), n_series)
         flat = values.reshape(n_series * h, -1)
-        scales = calibration_scales(flat, np.repeat(self.series_scales_, h))
+        scales = np.repeat(self.series_scales_, h)
         spec = getattr(calibration, "flags", None)
         active = spec.active(future) if spec is not None else None  # future: series x steps, in order
         flat = calibration.apply(flat, steps, scales, quantiles, flags=active)

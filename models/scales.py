@@ -39,20 +39,3 @@ def panel_scales(panel: pd.DataFrame, season: int) -> pd.Series:
     scales = seasonal_scales(panel[UNIQUE_ID], panel[Y].to_numpy("float64"), season)
     return scales.where(np.isfinite(scales), 0.0).rename(Y)
 
-
-def calibration_scales(pred: np.ndarray, scales: np.ndarray) -> np.ndarray:
-    """Each point's unit of calibration: its series' scale, but 0 where the forecast is
-    certain of no demand (every quantile of ``pred`` ``(n, n_q)`` is 0: a closed day, say).
-
-    A point of scale 0 is neither evidence for the calibration's offsets nor shifted by them.
-    A closed day's residual is 0 at every level, so as evidence it reads as covered by every
-    upper quantile and under every lower one: with one closed weekday in seven, the offset of
-    the 0.7 quantile fitted on all days lands on about the 0.65 quantile of the open days'
-    residuals (bands too narrow where there is demand), and applied back it would book
-    orders on days the forecast is sure are shut."""
-    scales = np.nan_to_num(np.asarray(scales, dtype="float64"), nan=0.0)
-    pred = np.asarray(pred, dtype="float64")
-    if pred.size == 0:
-        return scales
-    certain = np.nan_to_num(pred, nan=1.0).max(axis=-1) <= 0
-    return np.where(certain, 0.0, scales)

@@ -7,12 +7,15 @@ from fcplan.models.scales import series_scale
 LEVELS = [0.1, 0.5, 0.9]
 
 
-def _backtest(n_windows: int, width: float, n_series: int = 10, horizon: int = 7, seed: int = 0, noise=None):
-    """Forecasts with a median of 0 and a band of +-``width``; actuals N(0, 1) (or ``noise(rng, n)``)."""
+def _backtest(n_windows: int, width: float, n_series: int = 10, horizon: int = 7, seed: int = 0, noise=None,
+              center: float = 0.0):
+    """Forecasts with a median of ``center`` and a band of +-``width``; actuals ``center`` + N(0, 1)
+    (or ``noise(rng, n)``). A band of zero width needs a ``center`` other than 0: a forecast of
+    all zeros is a closed day, left alone (:func:`fcplan.models.conformal.certain_zero`)."""
     rng = np.random.default_rng(seed)
     n = n_windows * n_series * horizon
-    y = rng.normal(size=n) if noise is None else noise(rng, n)
-    pred = np.tile([-width, 0.0, width], (n, 1))
+    y = center + (rng.normal(size=n) if noise is None else noise(rng, n))
+    pred = center + np.tile([-width, 0.0, width], (n, 1))
     steps = np.tile(np.arange(horizon), n_windows * n_series)
     windows = np.repeat(np.arange(n_windows), n_series * horizon)
     return pred, y, steps, np.ones(n), windows
@@ -45,7 +48,7 @@ def test_on_many_windows_too_wide_bands_are_narrowed_but_not_past_the_median():
 
 
 def test_offsets_are_in_units_of_each_series_scale():
-    pred, y, steps, scales, windows = _backtest(6, width=0.0)
+    pred, y, steps, scales, windows = _backtest(6, width=0.0, center=5.0)
     cal = fit_conformal(pred, y, LEVELS, steps, scales, windows)
     small = cal.apply(pred[:1], steps[:1], np.array([1.0]), LEVELS)
     big = cal.apply(pred[:1] * 10, steps[:1], np.array([10.0]), LEVELS)
@@ -55,8 +58,8 @@ def test_offsets_are_in_units_of_each_series_scale():
 
 
 def test_when_errors_grow_with_the_horizon_then_late_steps_get_wider_bands():
-    pred, y, steps, scales, windows = _backtest(6, width=0.0)
-    y = y * (1 + steps)  # error sd grows with the step
+    pred, y, steps, scales, windows = _backtest(6, width=0.0, center=5.0)
+    y = 5.0 + (y - 5.0) * (1 + steps)  # error sd grows with the step
     cal = fit_conformal(pred, y, LEVELS, steps, scales, windows)
     assert len(cal.bucket_ends) > 1
     out = cal.apply(pred, steps, scales, LEVELS)
@@ -113,9 +116,28 @@ def test_offsets_scale_with_the_forecasts_own_band():
 
 
 def test_a_band_of_zero_width_is_still_widened():
-    pred, y, steps, scales, windows = _backtest(6, width=0.0)
+    # every quantile at the same level, but not 0: a zero-width band, not a closed day
+    pred, y, steps, scales, windows = _backtest(6, width=0.0, center=5.0)
     out = fit_conformal(pred, y, LEVELS, steps, scales, windows).apply(pred, steps, scales, LEVELS)
     assert _coverage(out, y) > 0.6  # offsets in units of WIDTH_FLOOR series scales (shrunk a little)
+
+
+def test_a_forecast_certain_of_zero_is_neither_evidence_nor_shifted():
+    from fcplan.models.conformal import certain_zero
+
+    pred = np.array([[0.0, 0.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [2.0, 2.0, 2.0], [np.nan, 0.0, 0.0]])
+    np.testing.assert_array_equal(certain_zero(pred), [True, True, False, False, False])
+    # a closed day (all 0, actual 0) among open days (a zero-width band at 5, actual 5 + N(0, 1))
+    open_pred, y, steps, scales, windows = _backtest(6, width=0.0, center=5.0)
+    shut = steps == 6
+    pred = np.where(shut[:, None], 0.0, open_pred)
+    y = np.where(shut, 0.0, y)
+    alone = fit_conformal(open_pred[~shut], y[~shut], LEVELS, steps[~shut], scales[~shut], windows[~shut])
+    mixed = fit_conformal(pred, y, LEVELS, steps, scales, windows)
+    np.testing.assert_allclose(mixed.offsets, alone.offsets)
+    out = mixed.apply(pred, steps, scales, LEVELS)
+    np.testing.assert_array_equal(out[shut], 0.0)
+    assert (out[~shut, -1] > pred[~shut, -1]).all()
 
 
 def test_on_a_few_dozen_points_a_calibrated_band_is_not_widened_past_its_level():

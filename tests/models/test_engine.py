@@ -462,13 +462,6 @@ def test_closed_days_are_neither_calibration_evidence_nor_recalibrated():
     assert (out[:n_open, -1] > open_pred[:, -1]).all()
 
 
-def test_calibration_scales_are_zero_only_where_every_quantile_is_zero():
-    from fcplan.models.scales import calibration_scales
-
-    pred = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 1.0], [1.0, 2.0, 3.0]])
-    np.testing.assert_array_equal(calibration_scales(pred, np.array([5.0, 5.0, np.nan])), [0.0, 5.0, 0.0])
-
-
 @pytest.mark.parametrize("reuse", [True, False])
 def test_on_a_large_panel_the_final_forecast_reuses_the_networks_newest_backtest_fit(make_panel, monkeypatch, reuse):
     pytest.importorskip("torch")
