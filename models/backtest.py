@@ -159,9 +159,12 @@ def make_splits(
     for w, cutoff in enumerate(window_cutoffs(first, last, horizon, windows, freq, grid, step)):
         train = panel[panel[DS] <= cutoff].reset_index(drop=True)
         if train.empty:
+            steps = len(pd.date_range(first, last, freq=freq))
             raise PanelError(
                 f"backtest window {w} (cutoff {cutoff}) has no training data: the history spans "
-                f"{panel[DS].min()} to {last}; use fewer windows (--windows) or a shorter horizon"
+                f"{first} to {last} ({steps} steps of {freq}) and each window needs {horizon} steps of "
+                f"training before the {horizon} it scores; use fewer windows (--windows), a --horizon of at "
+                f"most {max(1, steps // 2)} or a longer history"
             )
         future = future_index(train, horizon, freq)
         if covs:
