@@ -51,9 +51,30 @@ def infer_freq(panel: pd.DataFrame) -> str:
     for shortest, longest, anchor, freq in _CALENDAR:
         if shortest <= step <= longest and bool(getattr(stamps, anchor).all()):
             return freq
+    same_day = bool((stamps.day == stamps[0].day).all() or stamps.is_month_end.all())
+    if same_day and steps.nunique() > 1:  # calendar steps off the usual anchors
+        quarterly = step <= pd.Timedelta(days=92)
+        if pd.Timedelta(days=89) <= step <= pd.Timedelta(days=366):
+            for freq in _anchored(stamps)[:2] if quarterly else _anchored(stamps)[2:]:
+                if all(pd.tseries.frequencies.to_offset(freq).is_on_offset(t) for t in stamps.unique()):
+                    return freq
+        if pd.Timedelta(days=28) <= step <= pd.Timedelta(days=31) and not stamps.is_month_end.all():
+            raise PanelError(
+                f"monthly data on day {stamps[0].day} of each month has no pandas frequency; date each month's "
+                "row on its first day (2025-01-01, read as MS) or its last day (2025-01-31, ME)"
+            )
     if step % pd.Timedelta(days=1) == pd.Timedelta(0):
         return f"{step.days}D"  # pandas 3 would spell 30 days "720h"
     return pd.tseries.frequencies.to_offset(step).freqstr
+
+
+def _anchored(stamps: pd.DatetimeIndex) -> list[str]:
+    """Quarterly and yearly frequencies anchored on the first stamp's month (``QS-FEB``,
+    ``YS-JUL``, ``YE-JUN``): the candidates for data on other months than January."""
+    month = pd.Timestamp(stamps[0]).strftime("%b").upper()
+    quarter = pd.Timestamp(2001, (stamps[0].month - 1) % 3 + 1, 1).strftime("%b").upper()
+    quarter_end = pd.Timestamp(2001, (stamps[0].month - 1) % 3 + 10, 1).strftime("%b").upper()
+    return [f"QS-{quarter}", f"QE-{quarter_end}", f"YS-{month}", f"YE-{month}"]
 
 
 def _business_days(stamps: pd.DatetimeIndex, steps: pd.Series) -> bool:

@@ -128,3 +128,22 @@ def test_a_row_off_the_grid_is_rejected_with_the_fix() -> None:
 def test_regular_data_with_gaps_is_on_the_grid(freq: str) -> None:
     ds = pd.date_range("2024-01-03", periods=30, freq=freq).delete([3, 4, 10])
     check_on_grid(validate_panel(_panel(list(ds))), freq)
+
+
+# Fiscal quarters and years (quarters from February, years from July) were fixed 92D / 365D
+# steps: most rows off that grid and dropped. Monthly data on the 15th was a 31D grid (the same).
+@pytest.mark.parametrize(
+    ("freq", "start", "expected"),
+    [("QS-FEB", "2001-02-01", "QS-FEB"), ("QE-NOV", "2001-02-28", "QE-NOV"), ("YS-JUL", "2001-07-01", "YS-JUL"),
+     ("YE-JUN", "2001-06-30", "YE-JUN")],
+)
+def test_fiscal_quarters_and_years_keep_their_anchor(freq: str, start: str, expected: str) -> None:
+    panel = validate_panel(_panel(list(pd.date_range(start, periods=12, freq=freq))))
+    assert infer_freq(panel) == expected
+    check_on_grid(panel, expected)
+
+
+def test_monthly_data_mid_month_says_how_to_date_it() -> None:
+    panel = validate_panel(_panel(list(pd.date_range("2001-01-01", periods=12, freq="MS") + pd.Timedelta(days=14))))
+    with pytest.raises(PanelError, match=r"day 15 of each month.*first day"):
+        infer_freq(panel)
