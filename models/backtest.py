@@ -161,9 +161,12 @@ def make_splits(
     for w, cutoff in enumerate(window_cutoffs(first, last, horizon, windows, freq, grid, step)):
         train = panel[panel[DS] <= cutoff].reset_index(drop=True)
         if train.empty:
+            steps = len(pd.date_range(first, last, freq=freq))
             raise PanelError(
                 f"backtest window {w} (cutoff {cutoff}) has no training data: the history spans "
-                f"{panel[DS].min()} to {last}; use fewer windows (--windows) or a shorter horizon"
+                f"{first} to {last} ({steps} steps of {freq}) and each window needs {horizon} steps of "
+                f"training before the {horizon} it scores; use fewer windows (--windows), a --horizon of at "
+                f"most {max(1, steps // 2)} or a longer history"
             )
         future = future_index(train, horizon, freq)
         if covs:
@@ -259,20 +262,26 @@ def stack_predictions(
 
 def point_evidence(keys: pd.DataFrame, splits: Sequence[Split], horizon: int, freq: str) -> pd.DataFrame:
     """Per backtest point of ``keys`` (``window, unique_id, ds``): its 0-based horizon
-    ``step`` after its window's cutoff and its series' ``scale`` on that window's training
-    data (:func:`fcplan.models.conformal.series_scale`), aligned with ``keys``' rows."""
+    ``step`` after its series' last training timestamp (the window's cutoff, unless the series
+    ended earlier or sits on another weekday) and its series' ``scale`` on that window's
+    training data (:func:`fcplan.models.conformal.series_scale`), aligned with ``keys``' rows."""
     from fcplan.models.scales import panel_scales
 
     season = season_length(freq)
     parts = []
     for split in splits:
-        ds = pd.date_range(split.cutoff, periods=horizon + 1, freq=freq)[1:]
-        steps = pd.DataFrame({"window": split.window, DS: ds, "step": np.arange(horizon)})
+        ends = split.train.groupby(UNIQUE_ID, sort=False)[DS].max().rename("end").reset_index()
+        grid = pd.concat([
+            pd.DataFrame({"end": end, DS: pd.date_range(end, periods=horizon + 1, freq=freq)[1:],
+                          "step": np.arange(horizon)})
+            for end in ends["end"].unique()
+        ], ignore_index=True)
+        steps = ends.merge(grid, on="end").drop(columns="end").assign(window=split.window)
         scales = panel_scales(split.train, season).rename(SCALE).reset_index().assign(window=split.window)
         parts.append((steps, scales))
     steps = pd.concat([p[0] for p in parts], ignore_index=True)
     scales = pd.concat([p[1] for p in parts], ignore_index=True)
-    out = keys[["window", *KEYS]].merge(steps, on=["window", DS], how="left")
+    out = keys[["window", *KEYS]].merge(steps, on=["window", *KEYS], how="left")
     out = out.merge(scales, on=["window", UNIQUE_ID], how="left")
     return out[["step", SCALE]].reset_index(drop=True)
 

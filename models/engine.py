@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from fcplan.core.calendar import HOLIDAY_COLUMNS, holiday_features
-from fcplan.core.frequency import infer_freq, season_length
+from fcplan.core.frequency import check_on_grid, infer_freq, season_length
 from fcplan.core.panel import (
     DS,
     KEYS,
@@ -253,6 +253,7 @@ def prepare_inputs(
         raise PanelError(f"horizon must be a positive number of steps, got {horizon}")
     panel = validate_panel(history)
     freq = normalize_freq(freq) or infer_freq(panel)
+    check_on_grid(panel, freq)
     fut = (
         validate_future(future, panel, horizon, freq)
         if future is not None
@@ -265,7 +266,7 @@ def prepare_inputs(
     panel = panel[[*KEYS, "y", *known]]
     fut = fut[[*KEYS, *known]]
     name = pd.tseries.frequencies.to_offset(freq).name.upper()
-    if holiday_country and (name == "D" or name.startswith("W")):
+    if holiday_country and (name in ("D", "B") or name.startswith("W")):
         for frame in (panel, fut):
             frame[HOLIDAY_COLUMNS] = holiday_features(frame[DS], holiday_country).to_numpy()
     return panel, fut.reset_index(drop=True), freq
@@ -1018,6 +1019,8 @@ def run_engine(
     request = _Request(horizon, levels, freq, names, windows, time_limit_s, seed, model_params or {},
                        calibration, calibration_windows, models is None, bags, grid, grid_step,
                        select_features=select_features)
+    if usable_windows(panel, horizon, 1, freq, grid, grid_step) == 0:
+        return _short_history_forecast(panel, fut, request)
     backtest = _evaluate(panel, request, start)
     members = {n: make_member(n, backtest.params[n]) for n in backtest.members}
     fitted = [n for n in members if backtest.weights.get(n, 0.0) > 0]
@@ -1045,4 +1048,35 @@ def run_engine(
         member_correlation=member_correlation(backtest.error_correlation, backtest.weights),
         cutoffs=backtest.cutoffs,
         feature_table=backtest.feature_table,
+    )
+
+
+#: the model of a history too short for one backtest window (:func:`_short_history_forecast`)
+SHORT_HISTORY_MODEL = "moving_average"
+
+
+def _short_history_forecast(panel: pd.DataFrame, future: pd.DataFrame, request: _Request) -> EngineResult:
+    """The forecast of a history too short to backtest even one window of the horizon (fewer
+    than twice ``horizon`` steps): the moving-average baseline alone, without weights to learn
+    or a calibration (there is nothing to score them on), rather than no forecast at all."""
+    steps = len(pd.date_range(panel[DS].min(), panel[DS].max(), freq=request.freq))
+    log.warning(
+        "the history spans %d steps, too few to backtest a horizon of %d (that needs %d); forecasting "
+        "with the %s baseline alone, uncalibrated: give more history or a shorter --horizon for the "
+        "ensemble", steps, request.horizon, 2 * request.horizon, SHORT_HISTORY_MODEL,
+    )
+    name = SHORT_HISTORY_MODEL
+    params = _member_params(request, [name], panel_cells(panel))
+    weights = {name: 1.0}
+    ensemble = EnsembleForecaster({name: make_member(name, params[name])}, weights).fit(panel, freq=request.freq)
+    forecast = ensemble.predict_quantiles(request.horizon, future=future, quantiles=request.levels)
+    cols = quantile_columns(request.levels)
+    forecast[cols] = np.sort(np.nan_to_num(forecast[cols].to_numpy("float64")), axis=1)
+    return EngineResult(
+        forecast=forecast,
+        leaderboard=pd.DataFrame(),
+        weights=weights,
+        error_correlation=pd.DataFrame(),
+        fallbacks=_fallbacks(ensemble),
+        model=ensemble,
     )

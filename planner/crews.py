@@ -95,8 +95,10 @@ def daily_quantiles(
             f"{frame.loc[dup].head(3).to_dict('records')}; keep one row per center and day (one model)"
         )
     values = forecast[[col for _, col in levels]].apply(pd.to_numeric, errors="coerce").to_numpy("float64")
-    if np.isnan(values).any():
-        raise PanelError("forecast quantile columns hold missing or non-numeric values; drop or refit those rows")
+    if not np.isfinite(values).all():
+        raise PanelError(
+            "forecast quantile columns hold missing, infinite or non-numeric values; drop or refit those rows"
+        )
     grid = np.array([level for level, _ in levels])
     tau = frame[UNIQUE_ID].map(taus).to_numpy("float64")
     frame["planned"] = np.maximum(interpolate_quantile(values, grid, tau), 0.0)

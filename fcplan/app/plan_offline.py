@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from fcplan.app.console import InputError, read_csv, write_csv
@@ -35,11 +36,31 @@ def _read(path: Path, what: str, expected: str) -> pd.DataFrame:
             f"{what} file {str(path)!r} lacks column(s) {missing}; it has {list(frame.columns)[:10]}. "
             f"Expected {expected}"
         )
+    no_id = frame[UNIQUE_ID].isna() | (frame[UNIQUE_ID].astype(str).str.strip() == "")
+    if no_id.any():
+        raise PlanInputError(
+            f"{what} file {str(path)!r}: unique_id is empty in {int(no_id.sum())} row(s) (e.g. row "
+            f"{int(np.flatnonzero(no_id.to_numpy())[0]) + 2}); give every row its center's id or drop those rows"
+        )
     dates = pd.to_datetime(frame[DS], errors="coerce")
     bad = frame.loc[dates.isna(), DS]
     if not bad.empty:
         raise PlanInputError(f"{what} file {str(path)!r}: ds {bad.iloc[0]!r} (row {bad.index[0] + 2}) is not a date")
     return frame.assign(**{DS: dates})
+
+
+def _orders(y: pd.Series, path: Path) -> pd.Series:
+    """The hourly file's ``y`` as float orders (empty cells stay missing); a
+    :class:`PlanInputError` naming a row that is not a count of orders."""
+    values = pd.to_numeric(y, errors="coerce").astype("float64")
+    bad = (values.isna() & y.notna()) | np.isinf(values) | (values < 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise PlanInputError(
+            f"hourly file {str(path)!r}: y {y.iloc[row]!r} (row {row + 2}) is not a number of orders; "
+            f"{int(bad.sum())} row(s) hold text, infinite or negative values: fix them or leave the cell empty"
+        )
+    return values
 
 
 def plan_from_files(
@@ -58,6 +79,7 @@ def plan_from_files(
         hours = _read(hourly, "hourly", "unique_id, ds (local hour), y (orders)")
         if Y not in hours.columns:
             raise PlanInputError(f"hourly file {str(hourly)!r} lacks column 'y' (orders per local hour)")
+        hours[Y] = _orders(hours[Y], hourly)
         profiles = hour_profiles(hours, before=forecast[DS].min())
     configs = centers.for_ids(forecast[UNIQUE_ID].astype(str).unique())
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from fcplan.core.panel import DS, UNIQUE_ID, PanelError
@@ -24,40 +25,77 @@ _CALENDAR = (
 def infer_freq(panel: pd.DataFrame) -> str:
     """Infer a pandas frequency from the most common step between timestamps.
 
-    Daily -> ``"D"``, hourly -> ``"h"``, weekly -> ``"W-<weekday of the data>"``; monthly,
+    Daily -> ``"D"`` (``"B"`` when no timestamp falls on a weekend and the data spans
+    weekends), hourly -> ``"h"``, weekly -> ``"W-<weekday of the data>"`` (``"7D"``
+    when series sit on different weekdays, so that each keeps its own); monthly,
     quarterly and yearly data on the period's last (first) day -> ``"ME"``, ``"QE"``,
     ``"YE"`` (``"MS"``, ``"QS"``, ``"YS"``), whose steps vary in length; any other step
     as a fixed frequency (``"15min"``, ``"2D"``).
     """
+    if panel.empty:
+        raise PanelError("the history has no rows; give it one row per series and timestamp (unique_id, ds, y)")
     steps = panel.groupby(UNIQUE_ID, sort=False)[DS].diff().dropna()
     if steps.empty:
         raise PanelError("cannot infer the frequency: every series has one row; pass --freq (e.g. D, W, h)")
     step = steps.mode().iloc[0]
+    stamps = pd.DatetimeIndex(panel[DS])
     if step == pd.Timedelta(hours=1):
         return "h"
     if step == pd.Timedelta(days=1):
-        return "D"
+        return "B" if _business_days(stamps, steps) else "D"
     if step == pd.Timedelta(days=7):
-        weekday = panel[DS].iloc[0].day_name()[:3].upper()
-        return f"W-{weekday}"
-    stamps = pd.DatetimeIndex(panel[DS])
+        weekdays = stamps.day_of_week.unique()
+        if len(weekdays) > 1:  # series on different weekdays: each keeps its own
+            return "7D"
+        return f"W-{stamps[0].day_name()[:3].upper()}"
     for shortest, longest, anchor, freq in _CALENDAR:
         if shortest <= step <= longest and bool(getattr(stamps, anchor).all()):
             return freq
+    same_day = bool((stamps.day == stamps[0].day).all() or stamps.is_month_end.all())
+    if same_day and steps.nunique() > 1:  # calendar steps off the usual anchors
+        quarterly = step <= pd.Timedelta(days=92)
+        if pd.Timedelta(days=89) <= step <= pd.Timedelta(days=366):
+            for freq in _anchored(stamps)[:2] if quarterly else _anchored(stamps)[2:]:
+                if all(pd.tseries.frequencies.to_offset(freq).is_on_offset(t) for t in stamps.unique()):
+                    return freq
+        if pd.Timedelta(days=28) <= step <= pd.Timedelta(days=31) and not stamps.is_month_end.all():
+            raise PanelError(
+                f"monthly data on day {stamps[0].day} of each month has no pandas frequency; date each month's "
+                "row on its first day (2025-01-01, read as MS) or its last day (2025-01-31, ME)"
+            )
     if step % pd.Timedelta(days=1) == pd.Timedelta(0):
         return f"{step.days}D"  # pandas 3 would spell 30 days "720h"
     return pd.tseries.frequencies.to_offset(step).freqstr
 
 
+def _anchored(stamps: pd.DatetimeIndex) -> list[str]:
+    """Quarterly and yearly frequencies anchored on the first stamp's month (``QS-FEB``,
+    ``YS-JUL``, ``YE-JUN``): the candidates for data on other months than January."""
+    month = pd.Timestamp(stamps[0]).strftime("%b").upper()
+    quarter = pd.Timestamp(2001, (stamps[0].month - 1) % 3 + 1, 1).strftime("%b").upper()
+    quarter_end = pd.Timestamp(2001, (stamps[0].month - 1) % 3 + 10, 1).strftime("%b").upper()
+    return [f"QS-{quarter}", f"QE-{quarter_end}", f"YS-{month}", f"YE-{month}"]
+
+
+def _business_days(stamps: pd.DatetimeIndex, steps: pd.Series) -> bool:
+    """Daily data on weekdays only, over two weekends at least (Friday to Monday steps)."""
+    weekend = stamps.day_of_week >= 5
+    return not weekend.any() and int((steps == pd.Timedelta(days=3)).sum()) >= 2
+
+
 def season_length(freq: str) -> int:
-    """Main season of a pandas frequency: 7 daily, 24 hourly, 52 weekly, 12 monthly,
-    4 quarterly, else 1."""
+    """Main season of a pandas frequency: 7 daily, 5 business-daily, 24 hourly, 52 weekly
+    (``7D`` too), 12 monthly, 4 quarterly, else 1."""
     offset = pd.tseries.frequencies.to_offset(freq)
     name = offset.name.upper()
+    if name == "D" and offset.n == 7:  # weekly series on different weekdays
+        return 52
     if offset.n != 1:
         return 1
     if name == "D":
         return 7
+    if name == "B":
+        return 5
     if name == "H":
         return 24
     if name.startswith("W"):
@@ -67,3 +105,32 @@ def season_length(freq: str) -> int:
     if name.startswith(("Q", "BQ")):
         return 4
     return 1
+
+
+def check_on_grid(panel: pd.DataFrame, freq: str, name: str = "history") -> None:
+    """:class:`PanelError` when a row of a validated, sorted panel is off its series' ``freq``
+    grid (the steps of ``freq`` from the series' first timestamp): the models would drop it."""
+    offset = pd.tseries.frequencies.to_offset(freq)
+    ds = pd.DatetimeIndex(panel[DS]).as_unit("ns")
+    ids = panel[UNIQUE_ID].to_numpy()
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.array([], dtype=int)
+    ends = np.r_[starts[1:], len(ids)]
+    try:
+        step = pd.Timedelta(offset).value  # fixed steps: one vectorised modulo
+    except (ValueError, TypeError):
+        step = 0
+    if step > 0:
+        first = np.repeat(ds.asi8[starts], ends - starts)
+        off = (ds.asi8 - first) % step != 0
+    else:
+        off = np.zeros(len(ds), dtype=bool)
+        for a, b in zip(starts, ends, strict=True):
+            grid = pd.date_range(ds[a], ds[b - 1], freq=offset).as_unit("ns")
+            off[a:b] = grid.get_indexer(ds[a:b]) < 0
+    if off.any():
+        rows = panel.loc[off, [UNIQUE_ID, DS]].head(3).to_dict("records")
+        raise PanelError(
+            f"{name} has {int(off.sum())} row(s) off the {freq} grid of their series (steps of {freq} from "
+            f"the series' first timestamp), e.g. {rows}; the models would drop them. Put every timestamp of "
+            f"a series on one grid (e.g. the same time of day), or pass the data's frequency with --freq"
+        )

@@ -11,6 +11,7 @@ to fix it.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -52,14 +53,15 @@ def validate_panel(df: pd.DataFrame, name: str = "history", require_target: bool
     required = [*KEYS, Y] if require_target else KEYS
     require_columns(df, required, name, f"Rename your id, timestamp and target columns to {required}.")
     out = df.copy()
+    no_id = out[UNIQUE_ID].isna() | (out[UNIQUE_ID].astype(str).str.strip() == "")
+    if no_id.any():
+        raise PanelError(
+            f"{name}.unique_id is empty in {int(no_id.sum())} row(s) (e.g. CSV line(s) "
+            f"{(np.flatnonzero(no_id.to_numpy())[:3] + 2).tolist()}); give every row the id of its series "
+            "or drop those rows"
+        )
     out[UNIQUE_ID] = out[UNIQUE_ID].astype(str)
-    try:
-        ds = pd.to_datetime(out[DS])
-    except (ValueError, TypeError) as exc:
-        raise PanelError(f"{name}.ds has values that are not timestamps: {exc}") from exc
-    if isinstance(ds.dtype, pd.DatetimeTZDtype):
-        ds = ds.dt.tz_localize(None)
-    out[DS] = ds.astype("datetime64[ns]")
+    out[DS] = parse_timestamps(out[DS], name)
     if out[DS].isna().any():
         raise PanelError(f"{name}.ds has {int(out[DS].isna().sum())} missing timestamps; drop or fill them")
     if require_target:
@@ -70,6 +72,8 @@ def validate_panel(df: pd.DataFrame, name: str = "history", require_target: bool
                 f"{name}.y has {int(bad.sum())} non-numeric values, e.g. {out.loc[bad, Y].head(3).tolist()}"
             )
         out[Y] = y.astype("float64")
+        if len(out) and out[Y].isna().all():
+            raise PanelError(f"{name}.y is empty in every row; fill in the observed values (orders per step)")
     covariates = [c for c in out.columns if c not in (*KEYS, Y)]
     for col in covariates:
         if not (pd.api.types.is_numeric_dtype(out[col]) or pd.api.types.is_bool_dtype(out[col])):
@@ -78,6 +82,14 @@ def validate_panel(df: pd.DataFrame, name: str = "history", require_target: bool
                 "(e.g. one 0/1 column per category) or drop it"
             )
         out[col] = out[col].astype("float64")
+    numeric = [Y] if require_target else []
+    for col in [*numeric, *covariates]:
+        infinite = np.isinf(out[col].to_numpy())
+        if infinite.any():
+            raise PanelError(
+                f"{name}.{col} has {int(infinite.sum())} infinite value(s), e.g. at {_examples(out, infinite)}; "
+                "replace them by the real values (or leave them empty when unknown)"
+            )
     dup = out.duplicated(KEYS, keep=False)
     if dup.any():
         raise PanelError(
@@ -85,6 +97,61 @@ def validate_panel(df: pd.DataFrame, name: str = "history", require_target: bool
             "aggregate them (e.g. sum per day) so each series has one row per timestamp"
         )
     return out.sort_values(KEYS, kind="stable").reset_index(drop=True)
+
+
+#: an offset or zone at the end of a timestamp string (``Z``, ``+09:00``, ``-0500``)
+_OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"
+
+
+def parse_timestamps(values: pd.Series, name: str = "history") -> pd.Series:
+    """``ds`` as tz-naive ``datetime64[ns]``, read the way a person would read it.
+
+    Strings in one or several ISO layouts, US ``MM/DD/YYYY`` or, when that does not fit,
+    ``DD/MM/YYYY``; integers ``YYYYMMDD`` (never nanoseconds since 1970); timestamps with a
+    zone or UTC offsets keep their local wall-clock time, also when the offset changes
+    with daylight saving time. Missing values stay NaT (the caller counts them);
+    anything else is a :class:`PanelError` naming a bad value and the layout to use.
+    """
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        digits = values.dropna()
+        if len(digits) and (digits == digits.round()).all() and digits.between(1000_01_01, 9999_12_31).all():
+            values = values.astype("Int64").astype(str).replace("<NA>", None)
+        else:
+            raise PanelError(
+                f"{name}.ds is numeric (e.g. {values.dropna().head(1).tolist()}), not dates; write timestamps "
+                "as YYYY-MM-DD or YYYY-MM-DD HH:MM:SS (or YYYYMMDD)"
+            )
+    attempts: list[dict[str, object]] = [{}, {"format": "ISO8601"}, {"format": "%Y%m%d"}, {"dayfirst": True}]
+    if values.dtype == object or pd.api.types.is_string_dtype(values):
+        text = values.astype("string").str.strip()
+        if text.str.contains(_OFFSET, regex=True).any():  # local wall-clock time, whatever the offset
+            values = text.str.replace(_OFFSET, "", regex=True).astype(object).where(text.notna(), None)
+    ds = None
+    for kwargs in attempts:
+        try:
+            with warnings.catch_warnings():  # "could not infer format", "parsing in %d/%m/%Y": read on
+                warnings.simplefilter("ignore", UserWarning)
+                ds = pd.to_datetime(values, **kwargs)  # type: ignore[call-overload]
+            break
+        except (ValueError, TypeError, OverflowError):
+            continue
+    if ds is None:
+        bad = next((v for v in values.dropna() if _unparsable(v)), values.dropna().iloc[0])
+        raise PanelError(
+            f"{name}.ds has values that are not timestamps, e.g. {bad!r}; write them as YYYY-MM-DD or "
+            "YYYY-MM-DD HH:MM:SS, the same layout on every row"
+        )
+    if isinstance(ds.dtype, pd.DatetimeTZDtype):
+        ds = ds.dt.tz_localize(None)
+    return ds.astype("datetime64[ns]")
+
+
+def _unparsable(value: object) -> bool:
+    try:
+        pd.Timestamp(str(value))
+    except (ValueError, TypeError, OverflowError):
+        return True
+    return False
 
 
 def covariate_columns(df: pd.DataFrame) -> list[str]:

@@ -85,3 +85,35 @@ def test_a_forecast_center_missing_from_a_file_without_defaults_is_named(files: 
     out = plan("--forecasts", "f.csv", "--centers", "only.toml", "--out", "p.csv")
     assert out.exit_code == 1
     assert "FC-GWANGJU" in out.output and "[defaults]" in out.output
+
+
+# Odd files that used to get through: a row without a center id crashed with a traceback
+# ("'<' not supported between float and str"); an infinite quantile planned 0 packers; text,
+# infinite or negative hourly orders were dropped or bent the hour profile without a word.
+@pytest.mark.parametrize(
+    ("name", "text", "flag", "expected"),
+    [
+        ("noid.csv", "unique_id,ds,0.5\nFC-SEOUL-1,2026-03-02,3\n,2026-03-03,3\n", "--forecasts",
+         "unique_id is empty in 1 row(s) (e.g. row 3)"),
+        ("inf.csv", "unique_id,ds,0.1,0.5\nFC-SEOUL-1,2026-03-02,3,inf\n", "--forecasts", "infinite"),
+        ("htext.csv", "unique_id,ds,y\nFC-SEOUL-1,2026-02-01 00:00,3\nFC-SEOUL-1,2026-02-01 01:00,many\n", "--hourly",
+         "y 'many' (row 3) is not a number of orders"),
+        ("hneg.csv", "unique_id,ds,y\nFC-SEOUL-1,2026-02-01 00:00,-3\n", "--hourly", "(row 2) is not a number"),
+        ("hinf.csv", "unique_id,ds,y\nFC-SEOUL-1,2026-02-01 00:00,inf\n", "--hourly", "(row 2) is not a number"),
+    ],
+)
+def test_odd_rows_get_a_clear_error(files: Path, name: str, text: str, flag: str, expected: str) -> None:
+    (files / name).write_text(text)
+    args = {"--forecasts": name, "--hourly": "h.csv"}
+    if flag == "--hourly":
+        args = {"--forecasts": "f.csv", "--hourly": name}
+    out = plan(*[x for k, v in args.items() for x in (k, v)], "--centers", "centers.toml", "--out", "p.csv")
+    assert out.exit_code == 1, out.output
+    assert expected in out.output
+    assert "Traceback" not in out.output
+
+
+def test_empty_hourly_cells_are_missing_hours_not_errors(files: Path) -> None:
+    (files / "hgap.csv").write_text("unique_id,ds,y\nFC-SEOUL-1,2026-02-01 00:00,\nFC-SEOUL-1,2026-02-01 01:00,4\n")
+    out = plan("--forecasts", "f.csv", "--centers", "centers.toml", "--hourly", "hgap.csv", "--out", "p.csv")
+    assert out.exit_code == 0, out.output

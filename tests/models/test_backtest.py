@@ -140,3 +140,18 @@ def test_without_the_grid_a_step_spaces_the_windows_from_the_last_observation(ma
     last = panel["ds"].max()
     splits = make_splits(panel, horizon=5, windows=3, freq="D", step=2)
     assert [s.cutoff for s in splits] == [last - pd.Timedelta(days=d) for d in (9, 7, 5)]
+
+
+# A series that ended before the others (or sat on another weekday) had no step in its
+# window: its points' steps were NaN, cast to int as -2**63 for the conformal buckets.
+def test_point_steps_count_from_each_series_own_end(make_panel):
+    from fcplan.models.backtest import point_evidence
+
+    panel = make_panel(n_series=2, length=40)
+    early_end = (panel["unique_id"] == "fc1") & (panel["ds"] > panel["ds"].max() - pd.Timedelta(days=6))
+    panel = validate_panel(panel[~early_end])
+    splits = make_splits(panel, horizon=4, windows=2, freq="D")
+    keys = pd.concat([split.future.assign(window=split.window) for split in splits], ignore_index=True)
+    points = point_evidence(keys, splits, 4, "D")
+    assert points["step"].notna().all()
+    assert points["step"].tolist() == [0, 1, 2, 3] * 4
