@@ -77,15 +77,18 @@ LARGE_PANEL_CELLS = 50_000
 #: *default* pool (logged) on panels of more than this many cells (series x the steps
 #: it fits on, at most its ``max_length``), where its per-series fits would dominate.
 MAX_DEFAULT_CELLS: dict[str, int] = {"sarimax": 40_000, "ets": 400_000, "deepar": LARGE_PANEL_CELLS}
-#: On a large panel the networks are not refit for the final forecast: their fit on the newest
-#: backtest window's training data (``horizon`` steps shorter) forecasts from the whole history
-#: (:meth:`Forecaster.with_history`, as AutoGluon-TS without ``refit_full``). There they train
-#: for a fixed step budget whatever the history's length, in this process (the critical path:
-#: the worker runs the others meanwhile), and their final refit was a third of it. Measured on
-#: the speed panel (1,000 weekly series): wQL -0.2 % (seed 0) and +0.6 % (seed 1), 4-5 s less
-#: CPU in this process. LightGBM could be reused too (it is ``updatable``) but lost 0.2-0.4 %
-#: wQL on both seeds there, for a refit that runs beside the others: it is refit.
-REUSE_LARGE_PANEL_FITS = True
+#: The networks are not refit for the final forecast: their fit on the newest backtest
+#: window's training data (``horizon`` steps shorter) forecasts from the whole history
+#: (:meth:`Forecaster.with_history`, as AutoGluon-TS without ``refit_full``). They train for a
+#: fixed step budget in this process (the critical path: the worker runs the others meanwhile),
+#: and their final refit was a third of it. Measured on the speed panel (1,000 weekly series):
+#: wQL -0.2 % (seed 0) and +0.6 % (seed 1), 4-5 s less CPU in this process; on the dev suite
+#: (fcplan alone, 3 windows each): flights_sparse_daily 0.3204 -> 0.3192, cheese_weekly 0.1412 ->
+#: 0.1415, tuna, flights_origin, elec, births and hyndsight unchanged, a third fewer network
+#: fits where networks hold weight. LightGBM could be reused too (it is ``updatable``) but lost
+#: 0.2-0.4 % wQL on both seeds of the speed panel, for a refit that runs beside the others: it is
+#: refit; so is DeepAR (not updatable).
+REUSE_NETWORK_FITS = True
 LARGE_PANEL_PARAMS: dict[str, dict[str, int]] = {
     "mlp": {"epochs": 10, "batches_per_epoch": 50},
     "tide": {"epochs": 10, "batches_per_epoch": 50},
@@ -347,7 +350,7 @@ def _run_pool(
         mine = []
         for i, split in enumerate(splits):
             t0 = time.perf_counter()
-            keep = i == len(splits) - 1 and _reused(name, panel)  # the newest window's fit, for reuse
+            keep = i == len(splits) - 1 and _reused(name)  # the newest window's fit, for reuse
             mine.append(run_window(make, split, panel, horizon, quantiles, freq, name, time_limit=limit, keep=keep))
             took = time.perf_counter() - t0
             left = len(splits) - i  # remaining windows + the final fit
@@ -369,11 +372,10 @@ def _run_pool(
     return results
 
 
-def _reused(name: str, panel: pd.DataFrame) -> bool:
+def _reused(name: str) -> bool:
     """Whether the final forecast reuses ``name``'s newest backtest fit (see
-    :data:`REUSE_LARGE_PANEL_FITS`)."""
-    return (REUSE_LARGE_PANEL_FITS and panel_cells(panel) > LARGE_PANEL_CELLS and _is_neural(name)
-            and MODELS[base_name(name)].updatable)
+    :data:`REUSE_NETWORK_FITS`)."""
+    return REUSE_NETWORK_FITS and _is_neural(name) and MODELS[base_name(name)].updatable
 
 
 def _finite(time_limit_s: float | None) -> float | None:
@@ -664,7 +666,7 @@ class BacktestResult:
     #: model -> its mean backtest fit time (s), to place its other fits (:func:`_placed_away`)
     fit_seconds: dict[str, float] = field(default_factory=dict)
     #: member -> its fit on the newest backtest window, reused for the final forecast
-    #: (:data:`REUSE_LARGE_PANEL_FITS`)
+    #: (:data:`REUSE_NETWORK_FITS`)
     prefit: dict[str, Forecaster] = field(default_factory=dict, repr=False)
 
 

@@ -463,7 +463,7 @@ def test_closed_days_are_neither_calibration_evidence_nor_recalibrated():
 
 
 @pytest.mark.parametrize("reuse", [True, False])
-def test_on_a_large_panel_the_final_forecast_reuses_the_networks_newest_backtest_fit(make_panel, monkeypatch, reuse):
+def test_the_final_forecast_reuses_the_networks_newest_backtest_fit(make_panel, monkeypatch, reuse):
     pytest.importorskip("torch")
     from fcplan.models import engine
     from fcplan.models.neural import MLPQuantile
@@ -471,8 +471,7 @@ def test_on_a_large_panel_the_final_forecast_reuses_the_networks_newest_backtest
     fits = []
     original = MLPQuantile._fit
     monkeypatch.setattr(MLPQuantile, "_fit", lambda self, panel: fits.append(len(panel)) or original(self, panel))
-    monkeypatch.setattr(engine, "LARGE_PANEL_CELLS", 100)
-    monkeypatch.setattr(engine, "REUSE_LARGE_PANEL_FITS", reuse)
+    monkeypatch.setattr(engine, "REUSE_NETWORK_FITS", reuse)
     monkeypatch.setattr(engine, "RACE_RATIO", 0)
     # every member weighted: the tiny network is in the ensemble whatever its score
     monkeypatch.setattr(engine, "prune_weights", lambda preds, *a, **k: np.full(len(preds), 1 / len(preds)))
@@ -488,4 +487,4 @@ def test_on_a_large_panel_the_final_forecast_reuses_the_networks_newest_backtest
     assert (result.model.members_["mlp"].last_ds_ == ends).all()  # it forecasts from the panel's end
     frame = result.forecast
     assert len(frame) == 3 * 7 and np.isfinite(frame[["0.1", "0.5", "0.9"]].to_numpy()).all()
-    assert engine._reused("mlp", panel) == reuse and not engine._reused("lightgbm", panel)
+    assert engine._reused("mlp") == reuse and not engine._reused("lightgbm")
