@@ -111,9 +111,28 @@ def test_the_loop_publishes_its_clock_and_the_dashboard_today_follows_it(sqlite_
     cfg = LoopConfig(days=1, centers=1, history_days=21, start=pd.Timestamp("2026-03-02", tz=TZ).to_pydatetime())
     said: list[str] = []
     summary = run_simulated_loop(Settings(), engine, cfg, say=said.append)
-    assert summary.failed_retrains == 1 and any("the loop goes on" in m for m in said)  # 21 days: too short
+    # 21 days are too short to backtest the 15-day horizon: the baseline forecasts, and a plan follows
+    assert summary.failed_retrains == 0 and summary.daily_retrains == 1 and summary.plans == 1
     assert q.simulated_now(engine) == pd.Timestamp("2026-03-02 15:00").to_pydatetime()  # 2026-03-03 00:00 in Seoul
     assert local_today(TZ, sqlite_url) == pd.Timestamp("2026-03-03")
+
+
+def test_a_failed_retrain_keeps_the_champion_and_the_loop_goes_on(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fcplan.app import loop
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(loop, "retrain", fail)
+    engine = make_engine(sqlite_url)
+    cfg = LoopConfig(days=1, centers=1, history_days=21, start=pd.Timestamp("2026-03-02", tz=TZ).to_pydatetime())
+    said: list[str] = []
+    summary = run_simulated_loop(Settings(), engine, cfg, say=said.append)
+    assert summary.failed_retrains == 1 and summary.plans == 0
+    assert any("the database went away" in m and "the loop goes on" in m for m in said)
+    assert q.simulated_now(engine) == pd.Timestamp("2026-03-02 15:00").to_pydatetime()  # the day still ran to its end
 
 
 def test_a_bad_retrain_time_is_refused_with_an_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
