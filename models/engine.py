@@ -1032,9 +1032,7 @@ def run_engine(
         members, backtest.weights, time_limits=backtest.time_limits, calibration=backtest.calibration,
         in_worker=[n for n, a in zip(fitted, away, strict=True) if a], prefitted=backtest.prefit,
     ).fit(panel, freq=freq)
-    forecast = ensemble.predict_quantiles(horizon, future=fut, quantiles=levels)
-    cols = quantile_columns(levels)
-    forecast[cols] = np.sort(np.nan_to_num(forecast[cols].to_numpy("float64")), axis=1)
+    forecast = _tidy(ensemble.predict_quantiles(horizon, future=fut, quantiles=levels), levels)
     log.info(
         "engine finished in %.1f s; weights %s",
         time.perf_counter() - start,
@@ -1051,6 +1049,13 @@ def run_engine(
         cutoffs=backtest.cutoffs,
         feature_table=backtest.feature_table,
     )
+
+
+def _tidy(forecast: pd.DataFrame, levels: Sequence[float]) -> pd.DataFrame:
+    """The forecast frame with its quantile columns finite (NaN as 0) and sorted per row."""
+    cols = quantile_columns(levels)
+    forecast[cols] = np.sort(np.nan_to_num(forecast[cols].to_numpy("float64")), axis=1)
+    return forecast
 
 
 #: the model of a history too short for one backtest window (:func:`_short_history_forecast`)
@@ -1071,9 +1076,8 @@ def _short_history_forecast(panel: pd.DataFrame, future: pd.DataFrame, request: 
     params = _member_params(request, [name], panel_cells(panel))
     weights = {name: 1.0}
     ensemble = EnsembleForecaster({name: make_member(name, params[name])}, weights).fit(panel, freq=request.freq)
-    forecast = ensemble.predict_quantiles(request.horizon, future=future, quantiles=request.levels)
-    cols = quantile_columns(request.levels)
-    forecast[cols] = np.sort(np.nan_to_num(forecast[cols].to_numpy("float64")), axis=1)
+    forecast = _tidy(ensemble.predict_quantiles(request.horizon, future=future, quantiles=request.levels),
+                     request.levels)
     return EngineResult(
         forecast=forecast,
         leaderboard=pd.DataFrame(),

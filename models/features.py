@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from fcplan.core.frequency import season_length
+from fcplan.core.frequency import fixed_step_ns, season_length
 from fcplan.core.panel import DS, UNIQUE_ID, PanelError, Y
 
 log = logging.getLogger(__name__)
@@ -72,17 +72,6 @@ def _dates_matrix(last: pd.Series, n_past: int, h: int, freq: str) -> np.ndarray
         row = past.append(future).as_unit("ns").to_numpy()
         out[last.index.get_indexer(rows)] = row
     return out
-
-
-def fixed_step_ns(offset: pd.DateOffset) -> int:
-    """Nanoseconds between consecutive timestamps of ``offset`` when fixed (hours, days,
-    weeks, anchored or not); 0 for calendar offsets (months, quarters)."""
-    if isinstance(offset, pd.offsets.Week):
-        return int(pd.Timedelta(weeks=offset.n).value)
-    try:
-        return int(pd.Timedelta(offset).value)
-    except (ValueError, TypeError):
-        return 0
 
 
 @dataclass(frozen=True)

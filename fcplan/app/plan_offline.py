@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from fcplan.app.console import InputError, read_csv, write_csv
-from fcplan.core.panel import DS, UNIQUE_ID, PanelError, Y
+from fcplan.core.panel import DS, UNIQUE_ID, PanelError, Y, blank_ids
 from fcplan.core.quantiles import quantile_levels
 from fcplan.planner.centers import Centers
 from fcplan.planner.crews import hour_profiles, plan_crews
@@ -36,7 +36,7 @@ def _read(path: Path, what: str, expected: str) -> pd.DataFrame:
             f"{what} file {str(path)!r} lacks column(s) {missing}; it has {list(frame.columns)[:10]}. "
             f"Expected {expected}"
         )
-    no_id = frame[UNIQUE_ID].isna() | (frame[UNIQUE_ID].astype(str).str.strip() == "")
+    no_id = blank_ids(frame[UNIQUE_ID])
     if no_id.any():
         raise PlanInputError(
             f"{what} file {str(path)!r}: unique_id is empty in {int(no_id.sum())} row(s) (e.g. row "

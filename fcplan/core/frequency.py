@@ -107,6 +107,17 @@ def season_length(freq: str) -> int:
     return 1
 
 
+def fixed_step_ns(offset: pd.DateOffset) -> int:
+    """Nanoseconds between consecutive timestamps of ``offset`` when fixed (hours, days,
+    weeks, anchored or not); 0 for calendar offsets (months, quarters)."""
+    if isinstance(offset, pd.offsets.Week):
+        return int(pd.Timedelta(weeks=offset.n).value)
+    try:
+        return int(pd.Timedelta(offset).value)
+    except (ValueError, TypeError):
+        return 0
+
+
 def check_on_grid(panel: pd.DataFrame, freq: str, name: str = "history") -> None:
     """:class:`PanelError` when a row of a validated, sorted panel is off its series' ``freq``
     grid (the steps of ``freq`` from the series' first timestamp): the models would drop it."""
@@ -115,11 +126,8 @@ def check_on_grid(panel: pd.DataFrame, freq: str, name: str = "history") -> None
     ids = panel[UNIQUE_ID].to_numpy()
     starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.array([], dtype=int)
     ends = np.r_[starts[1:], len(ids)]
-    try:
-        step = pd.Timedelta(offset).value  # fixed steps: one vectorised modulo
-    except (ValueError, TypeError):
-        step = 0
-    if step > 0:
+    step = fixed_step_ns(offset)
+    if step > 0:  # fixed steps (weeks included): one vectorised modulo
         first = np.repeat(ds.asi8[starts], ends - starts)
         off = (ds.asi8 - first) % step != 0
     else:

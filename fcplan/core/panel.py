@@ -53,7 +53,7 @@ def validate_panel(df: pd.DataFrame, name: str = "history", require_target: bool
     required = [*KEYS, Y] if require_target else KEYS
     require_columns(df, required, name, f"Rename your id, timestamp and target columns to {required}.")
     out = df.copy()
-    no_id = out[UNIQUE_ID].isna() | (out[UNIQUE_ID].astype(str).str.strip() == "")
+    no_id = blank_ids(out[UNIQUE_ID])
     if no_id.any():
         raise PanelError(
             f"{name}.unique_id is empty in {int(no_id.sum())} row(s) (e.g. CSV line(s) "
@@ -97,6 +97,11 @@ def validate_panel(df: pd.DataFrame, name: str = "history", require_target: bool
             "aggregate them (e.g. sum per day) so each series has one row per timestamp"
         )
     return out.sort_values(KEYS, kind="stable").reset_index(drop=True)
+
+
+def blank_ids(ids: pd.Series) -> pd.Series:
+    """Where a ``unique_id`` column is missing or blank (a row no series can own)."""
+    return ids.isna() | (ids.astype(str).str.strip() == "")
 
 
 #: an offset or zone at the end of a timestamp string (``Z``, ``+09:00``, ``-0500``)
