@@ -193,7 +193,7 @@ def planned_at(frame: pd.DataFrame, tau: float | np.ndarray) -> np.ndarray:
 
 
 #: Planning levels :func:`fractile_headroom` tries.
-HEADROOM_GRID = tuple(np.round(np.arange(0.50, 0.951, 0.01), 2))
+HEADROOM_GRID = tuple(np.round(np.arange(0.05, 0.951, 0.01), 2))
 
 
 def fractile_headroom(frame: pd.DataFrame, p: float, grid: tuple[float, ...] = HEADROOM_GRID) -> dict:
@@ -221,8 +221,15 @@ def fractile_headroom(frame: pd.DataFrame, p: float, grid: tuple[float, ...] = H
             "per_center_levels": per_center, "per_center_ratio": center_cost / total}
 
 
-def headroom_line(h: dict, p: float) -> str:
-    levels = ", ".join(f"{c} {t:.2f}" for c, t in h["per_center_levels"].items())
+def headroom_line(h: dict, p: float, show: int = 8) -> str:
+    """:func:`fractile_headroom`'s result as one line (the centers' levels named up to ``show``
+    centers, their range and median beyond)."""
+    levels = h["per_center_levels"]
+    if len(levels) <= show:
+        levels = ", ".join(f"{c} {t:.2f}" for c, t in levels.items())
+    else:
+        t = np.array(list(levels.values()))
+        levels = f"{len(t)} centers, levels {t.min():.2f}-{t.max():.2f}, median {np.median(t):.2f}"
     return (f"  service-level headroom at p = {p:g} (hindsight, a bound): the newsvendor level "
             f"{h['nominal_level']:.3f} costs {h['nominal_ratio']:.4f} x perfect; the best single level, "
             f"{h['best_level']:.2f}, {h['best_ratio']:.4f}; each center at its best ({levels}) "

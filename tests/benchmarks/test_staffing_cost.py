@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from staffing_cost import COLS, LEVELS, cost, fractile_headroom, planned_at
+from staffing_cost import COLS, LEVELS, cost, fractile_headroom, headroom_line, planned_at
 
 
 def rows(center: str, y: list[float], median: float = 10.0, slope: float = 10.0,
@@ -46,3 +46,11 @@ def test_headroom_per_center_levels_follow_each_center_s_bias() -> None:
     out = fractile_headroom(pd.concat([high, low], ignore_index=True), 2.0)
     assert out["per_center_levels"]["high"] > 2 / 3 > out["per_center_levels"]["low"]
     assert out["per_center_ratio"] < out["best_ratio"] <= out["nominal_ratio"]
+
+
+def test_headroom_line_names_few_centers_and_summarises_many() -> None:
+    few = fractile_headroom(rows("A", [12.0, 9.0, 11.0]), 1.0)
+    assert "A 0." in headroom_line(few, 1.0)
+    many = fractile_headroom(pd.concat([rows(f"C{i}", [10.0 + i, 9.0]) for i in range(9)], ignore_index=True), 1.0)
+    line = headroom_line(many, 1.0)
+    assert "9 centers, levels" in line and "C0" not in line
