@@ -23,6 +23,9 @@ JSON object with, per data set and p, ``ratio_vs_perfect``,
 ``ratio_vs_moving_average``, ``ratio_vs_seasonal_naive`` and on the simulator
 ``ratio_vs_true_distribution`` (fcplan's cost over the peer's).
 Targets: p = 2 ``ratio_vs_perfect`` <= 1.20 (real data), ``ratio_vs_true_distribution`` <= 1.05.
+Per data set it also prints where fcplan's excess cost comes from (weekday, window) and the
+service-level headroom (:func:`fractile_headroom`): what planning at another level than
+``p / (1 + p)`` would have cost, chosen in hindsight (a bound on any fractile correction).
 
 Needs pandas<3 and statsforecast (``make .venv-bench/.installed``); run with
 OMP_NUM_THREADS=1. ``--quick``: one window, 10 centers, 20 s engine budget.
@@ -49,6 +52,7 @@ from fcplan.core.quantiles import quantile_columns
 from fcplan.models.engine import run_engine
 from fcplan.planner.centers import WEEKDAYS, CenterConfig
 from fcplan.planner.crews import plan_crews
+from fcplan.planner.staffing import interpolate_quantile
 
 LEVELS = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
 COLS = quantile_columns(LEVELS)
@@ -148,7 +152,10 @@ def evaluate(panel: pd.DataFrame, windows: int, oracle=None, country: str | None
                 LEVELS, first, first + pd.Timedelta(days=HORIZON), as_of=first)
         needed = test[Y].to_numpy("float64")
         shut = closed_weekdays(train)
-        dumped += [test[[*KEYS, Y]].merge(frame[[*KEYS, *COLS]].assign(ds=pd.to_datetime(frame[DS])), on=KEYS)
+        closed = [WEEKDAYS[d] in shut.get(str(c), ())
+                  for c, d in zip(test[UNIQUE_ID], test[DS].dt.dayofweek, strict=True)]
+        dumped += [test[[*KEYS, Y]].assign(closed=closed)
+                   .merge(frame[[*KEYS, *COLS]].assign(ds=pd.to_datetime(frame[DS])), on=KEYS)
                    .assign(plan=name, window=w) for name, frame in quantile_plans.items()]
         for p in PREMIUMS:
             plans = {name: booked_hours(frame.assign(ds=pd.to_datetime(frame[DS])), p, shut)
@@ -167,21 +174,77 @@ def evaluate(panel: pd.DataFrame, windows: int, oracle=None, country: str | None
     frames = pd.concat(dumped, ignore_index=True)
     if dump is not None:
         frames.to_csv(dump, index=False)
-    print(breakdown(frames[frames["plan"] == "fcplan"], PREMIUMS[0]), flush=True)
+    ours = frames[frames["plan"] == "fcplan"]
+    print(breakdown(ours, PREMIUMS[0]), flush=True)
+    for p in PREMIUMS:
+        print(headroom_line(fractile_headroom(ours, p), p), flush=True)
     return totals
+
+
+def planned_at(frame: pd.DataFrame, tau: float | np.ndarray) -> np.ndarray:
+    """The packer-hours the benchmark's planner books on the dumped rows ``frame`` (``COLS``
+    and ``closed``) when it plans at level ``tau`` (scalar or per row) instead of ``p / (1 + p)``:
+    the quantile interpolated between the forecast's levels, at least 0, and 0 on closed days."""
+    values = frame[COLS].to_numpy("float64")
+    taus = np.broadcast_to(np.asarray(tau, dtype="float64"), (len(frame),))
+    booked = np.maximum(interpolate_quantile(values, np.asarray(LEVELS), taus), 0.0)
+    closed = frame["closed"].to_numpy(bool) if "closed" in frame.columns else np.zeros(len(frame), dtype=bool)
+    return np.where(closed, 0.0, booked)
+
+
+#: Planning levels :func:`fractile_headroom` tries.
+HEADROOM_GRID = tuple(np.round(np.arange(0.05, 0.951, 0.01), 2))
+
+
+def fractile_headroom(frame: pd.DataFrame, p: float, grid: tuple[float, ...] = HEADROOM_GRID) -> dict:
+    """How much a planning-side correction of the service level could save, in hindsight.
+
+    On the dumped rows ``frame`` (one plan), fcplan's cost per needed hour (perfect = 1) at the
+    newsvendor level ``p / (1 + p)``, at the single level of ``grid`` that was cheapest over all
+    of them, and with each center at its own cheapest level. Chosen on the very rows they are
+    priced on, the last two are bounds, not plans: if even they miss a target, no re-chosen
+    service level (an empirical or cost-calibrated fractile, say) can meet it; the forecast must
+    change."""
+    needed = frame[Y].to_numpy("float64")
+    total = float(needed.sum())
+    nominal = p / (1 + p)
+    pooled = np.array([cost(planned_at(frame, t), needed, p) for t in grid]) / total
+    best = int(np.argmin(pooled))
+    per_center, center_cost = {}, 0.0
+    for center_id, rows in frame.groupby(UNIQUE_ID, sort=True):
+        costs = np.array([cost(planned_at(rows, t), rows[Y].to_numpy("float64"), p) for t in grid])
+        per_center[str(center_id)] = float(grid[int(np.argmin(costs))])
+        center_cost += float(costs.min())
+    return {"nominal_level": round(nominal, 4),
+            "nominal_ratio": cost(planned_at(frame, nominal), needed, p) / total,
+            "best_level": float(grid[best]), "best_ratio": float(pooled[best]),
+            "per_center_levels": per_center, "per_center_ratio": center_cost / total}
+
+
+def headroom_line(h: dict, p: float, show: int = 8) -> str:
+    """:func:`fractile_headroom`'s result as one line (the centers' levels named up to ``show``
+    centers, their range and median beyond)."""
+    levels = h["per_center_levels"]
+    if len(levels) <= show:
+        levels = ", ".join(f"{c} {t:.2f}" for c, t in levels.items())
+    else:
+        t = np.array(list(levels.values()))
+        levels = f"{len(t)} centers, levels {t.min():.2f}-{t.max():.2f}, median {np.median(t):.2f}"
+    return (f"  service-level headroom at p = {p:g} (hindsight, a bound): the newsvendor level "
+            f"{h['nominal_level']:.3f} costs {h['nominal_ratio']:.4f} x perfect; the best single level, "
+            f"{h['best_level']:.2f}, {h['best_ratio']:.4f}; each center at its best ({levels}) "
+            f"{h['per_center_ratio']:.4f}")
 
 
 def breakdown(frame: pd.DataFrame, p: float) -> str:
     """Where fcplan's cost above perfect foresight comes from at premium ``p``: per weekday and
     window, the short and idle cost as a share of the hours needed (``frame``: the dumped rows)."""
-    tau = p / (1 + p)
-    q = np.sort(frame[COLS].to_numpy("float64"), axis=1)
-    booked = np.array([np.interp(tau, LEVELS, row) for row in q])
+    booked = planned_at(frame, p / (1 + p))
     weekday = frame[DS].dt.dayofweek.map(dict(enumerate(WEEKDAYS)))
     total = float(frame[Y].sum())
     parts = frame.assign(short=(1 + p) * np.maximum(frame[Y] - booked, 0) / total,
                          idle=np.maximum(booked - frame[Y], 0) / total, weekday=weekday)
-    lines = [f"  fcplan's excess cost at p = {p:g} (share of the hours needed; before closed days):"]
+    lines = [f"  fcplan's excess cost at p = {p:g} (share of the hours needed; closed days booked at 0):"]
     for key in ("weekday", "window"):
         table = parts.groupby(key, sort=key == "window")[["short", "idle"]].sum()
         table = table.reindex(WEEKDAYS).dropna() if key == "weekday" else table
