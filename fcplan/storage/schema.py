@@ -47,6 +47,8 @@ center_hourly = Table(
     Column("lines", Integer, nullable=False),
     Column("units", Integer, nullable=False),
     Column("updated_at", DateTime, nullable=False),
+    # the planning loop asks for the newest updated_at every cycle (storage.queries)
+    Index("ix_center_hourly_updated_at", "updated_at"),
 )
 
 #: The promotion calendar: the newest version of each promotion wins.

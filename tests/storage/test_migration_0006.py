@@ -27,7 +27,7 @@ def test_when_a_database_is_at_0005_then_its_runs_get_the_cutoffs_column_and_kee
     old.dispose()
 
     engine = make_engine(db_url)
-    assert current_revision(engine) == head_revision() == "0006"
+    assert current_revision(engine) == head_revision()
     with engine.connect() as conn:
         row = conn.execute(sa.select(forecast_runs)).mappings().one()
     assert row["status"] == "champion" and row["horizon"] == 14
