@@ -24,6 +24,7 @@ from fcplan.core.panel import (
     KEYS,
     UNIQUE_ID,
     PanelError,
+    check_observed,
     covariate_columns,
     future_index,
     validate_future,
@@ -255,6 +256,7 @@ def prepare_inputs(
     if horizon < 1:
         raise PanelError(f"horizon must be a positive number of steps, got {horizon}")
     panel = validate_panel(history)
+    check_observed(panel)
     freq = normalize_freq(freq) or infer_freq(panel)
     check_on_grid(panel, freq)
     fut = (

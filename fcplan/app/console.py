@@ -96,13 +96,29 @@ def read_csv(path: Path, what: str, expected: str) -> pd.DataFrame:
     if not path.is_file():
         raise InputError(f"{what} file {str(path)!r} does not exist; pass the path of a CSV file with {expected}")
     try:
-        return pd.read_csv(path, dtype={UNIQUE_ID: str})
+        frame = pd.read_csv(path, dtype={UNIQUE_ID: str})
+        header = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0].tolist() if len(frame.columns) else []
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         reason = " ".join(str(exc).split())
         raise InputError(
             f"{what} file {str(path)!r} is not a readable CSV ({reason}); save it as comma-separated text "
             f"with a header row and {expected}"
         ) from exc
+    names = [str(name).strip().removeprefix("\ufeff") for name in header]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:  # pandas would rename the second "y" to "y.1" and read it as a covariate
+        raise InputError(
+            f"{what} file {str(path)!r} has column(s) {twice} more than once in its header; rename or drop the "
+            "extra one(s) so each column has its own name"
+        )
+    if len(frame.columns) == 1:
+        sep = next((s for s in (";", "\t", "|") if s in str(frame.columns[0])), None)
+        if sep is not None:
+            raise InputError(
+                f"{what} file {str(path)!r} looks separated by {sep!r}, not commas (its one column is "
+                f"{str(frame.columns[0])[:60]!r}); save it as comma-separated text ({expected})"
+            )
+    return frame
 
 
 def write_csv(frame: pd.DataFrame, out: Path) -> None:
