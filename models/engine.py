@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from fcplan.core.calendar import HOLIDAY_COLUMNS, holiday_features
-from fcplan.core.frequency import check_on_grid, infer_freq, season_length
+from fcplan.core.frequency import check_fills_grid, check_on_grid, infer_freq, season_length
 from fcplan.core.panel import (
     DS,
     KEYS,
@@ -257,8 +257,11 @@ def prepare_inputs(
         raise PanelError(f"horizon must be a positive number of steps, got {horizon}")
     panel = validate_panel(history)
     check_observed(panel)
-    freq = normalize_freq(freq) or infer_freq(panel)
+    given = normalize_freq(freq)
+    freq = given or infer_freq(panel)
     check_on_grid(panel, freq)
+    if given:
+        check_fills_grid(panel, given)
     fut = (
         validate_future(future, panel, horizon, freq)
         if future is not None

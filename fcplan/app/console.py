@@ -94,7 +94,8 @@ def read_csv(path: Path, what: str, expected: str) -> pd.DataFrame:
     import pandas as pd
 
     if not path.is_file():
-        raise InputError(f"{what} file {str(path)!r} does not exist; pass the path of a CSV file with {expected}")
+        state = "is a directory" if path.is_dir() else "does not exist"
+        raise InputError(f"{what} file {str(path)!r} {state}; pass the path of a CSV file ({expected})")
     try:
         frame = pd.read_csv(path, dtype={UNIQUE_ID: str})
         header = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0].tolist() if len(frame.columns) else []
@@ -126,5 +127,20 @@ def write_csv(frame: pd.DataFrame, out: Path) -> None:
     try:
         frame.to_csv(out, index=False)
     except OSError as exc:
-        raise InputError(f"cannot write {str(out)!r} ({exc.strerror}); choose a writable path for --out") from exc
+        reason = exc.strerror or " ".join(str(exc).split())
+        raise InputError(f"cannot write {str(out)!r} ({reason}); choose a writable path for --out") from exc
+
+
+def check_writable(out: Path) -> None:
+    """An :class:`InputError` when ``out`` cannot be written (a directory, a missing or read-only
+    folder): said before the work whose result it would hold, not after."""
+    import os
+
+    folder = out.parent if str(out.parent) else Path(".")
+    if out.is_dir():
+        raise InputError(f"--out {str(out)!r} is a directory; give a file name, e.g. {str(out / 'out.csv')!r}")
+    if not folder.is_dir():
+        raise InputError(f"--out {str(out)!r}: folder {str(folder)!r} does not exist; create it or choose another path")
+    if not os.access(folder, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise InputError(f"--out {str(out)!r} is not writable; choose a writable path for --out")
 

@@ -1,10 +1,12 @@
-"""``fcplan forecast`` / ``backtest`` on files nobody listed (round 2): duplicate header names,
-a semicolon-separated file, a header without rows, a series with no observed value, and
-future ids written differently from the history's. Each was read wrong without a word or
-got a misleading error; now it is one paragraph (exit 1) saying how to fix it."""
+"""``fcplan forecast`` / ``backtest`` on files and options nobody listed (round 2): duplicate header names,
+a semicolon-separated file, a header without rows, a series with no observed value,
+future ids written differently from the history's, a --freq finer than the data, an --out
+that cannot be written, odd --time-limit and --models values. Each was read wrong without a
+word or got a misleading (or late) error; now it is one paragraph (exit 1) saying how to fix it."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -103,3 +105,51 @@ def test_text_ids_that_look_like_numbers_are_kept_as_written(run, tmp_path: Path
                  "--horizon", "3", "--out", str(out))
     assert result.exit_code == 0, result.output
     assert sorted(pd.read_csv(out, dtype={"unique_id": str})["unique_id"].unique()) == ["007", "12"]
+
+
+# Daily rows with --freq h were forecast as hours (the next 3 hours after the last midnight),
+# 23 of every 24 steps taken as missing; --freq D, as the data is, still works.
+def test_a_freq_finer_than_the_data_is_an_error_naming_the_data_frequency(run, tmp_path: Path) -> None:
+    _history().to_csv(tmp_path / "h.csv", index=False)
+    args = ["--history", str(tmp_path / "h.csv"), "--horizon", "3", "--out", str(tmp_path / "o.csv")]
+    _error(run("forecast", *args, "--freq", "h"), "its own frequency looks like D", "--freq D")
+    assert run("forecast", *args, "--freq", "D").exit_code == 0
+
+
+# A missing --out folder failed only after the whole backtest and forecast, with "(None)" as
+# the reason; a directory as --out likewise.
+@pytest.mark.parametrize(("out", "expected"), [("nowhere/o.csv", "folder"), (".", "is a directory")])
+def test_an_unwritable_out_is_said_before_the_work(run, tmp_path: Path, caplog, out: str, expected: str) -> None:
+    caplog.set_level(logging.INFO, logger="fcplan.models.engine")
+    _history().to_csv(tmp_path / "h.csv", index=False)
+    result = run("forecast", "--history", str(tmp_path / "h.csv"), "--horizon", "3", "--out", str(tmp_path / out))
+    _error(result, expected)
+    assert "(None)" not in result.output and "engine finished" not in caplog.text
+
+
+# --time-limit -5 or nan was taken (every model but the baselines skipped, or no limit);
+# --models "" ran the baselines alone without a word; --holiday-country kr was unknown.
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [(("--time-limit", "-5"), "--time-limit -5 is not a number of seconds"),
+     (("--time-limit", "nan"), "--time-limit nan is not a number of seconds")],
+)
+def test_odd_options_are_errors(run, tmp_path: Path, extra: tuple[str, ...], expected: str) -> None:
+    _history().to_csv(tmp_path / "h.csv", index=False)
+    _error(run("backtest", "--history", str(tmp_path / "h.csv"), "--horizon", "3", *extra), expected)
+
+
+def test_an_empty_model_list_is_an_error(tmp_path: Path) -> None:
+    app = typer.Typer()
+    register(app)
+    _history().to_csv(tmp_path / "h.csv", index=False)
+    result = CliRunner().invoke(app, ["backtest", "--history", str(tmp_path / "h.csv"), "--horizon", "3",
+                                      "--models", " , "])
+    _error(result, "--models names no model")
+
+
+def test_a_lower_case_holiday_country_is_read(run, tmp_path: Path) -> None:
+    _history().to_csv(tmp_path / "h.csv", index=False)
+    result = run("forecast", "--history", str(tmp_path / "h.csv"), "--horizon", "3", "--holiday-country", "kr",
+                 "--out", str(tmp_path / "o.csv"))
+    assert result.exit_code == 0, result.output
