@@ -93,11 +93,32 @@ def validate_panel(df: pd.DataFrame, name: str = "history", require_target: bool
             )
     dup = out.duplicated(KEYS, keep=False)
     if dup.any():
+        _repeated_hour(pd.Series(df[DS].to_numpy()[dup.to_numpy()]), name)
         raise PanelError(
             f"{name} has {int(dup.sum())} duplicate (unique_id, ds) rows, e.g. {_examples(out, dup)}; "
             "aggregate them (e.g. sum per day) so each series has one row per timestamp"
         )
     return out.sort_values(KEYS, kind="stable").reset_index(drop=True)
+
+
+def _repeated_hour(raw: pd.Series, name: str) -> None:
+    """:class:`PanelError` for duplicate rows whose ``ds`` texts differ only by their UTC offset: the
+    hour a daylight-saving change repeats (``02:00+02:00`` then ``02:00+01:00``), one local time."""
+    if not (raw.dtype == object or pd.api.types.is_string_dtype(raw)):
+        return
+    text = raw.astype("string").str.strip()
+    offsets = text.str.contains(_OFFSET, regex=True)
+    if not offsets.fillna(False).all():
+        return
+    walls = text.str.replace(_OFFSET, "", regex=True)
+    pairs = text.groupby(walls.to_numpy()).unique()
+    shifted = pairs[pairs.map(len) > 1]
+    if not shifted.empty:
+        raise PanelError(
+            f"{name}.ds holds the same local time with different UTC offsets, e.g. {list(shifted.iloc[0])}: ds is "
+            "read as local wall-clock time, and a daylight-saving change repeats an hour. Sum those rows into "
+            "one per series and local hour, or write ds in UTC (e.g. 2025-10-26T01:00:00Z) to forecast in UTC"
+        )
 
 
 def check_observed(panel: pd.DataFrame, name: str = "history") -> None:

@@ -153,3 +153,17 @@ def test_a_lower_case_holiday_country_is_read(run, tmp_path: Path) -> None:
     result = run("forecast", "--history", str(tmp_path / "h.csv"), "--horizon", "3", "--holiday-country", "kr",
                  "--out", str(tmp_path / "o.csv"))
     assert result.exit_code == 0, result.output
+
+
+# Hourly rows with UTC offsets across the end of daylight saving: 02:00+02:00 and 02:00+01:00 are
+# one local time, and the error said "aggregate them (e.g. sum per day)", as if the file were wrong.
+def test_the_hour_a_daylight_saving_change_repeats_is_explained(run, tmp_path: Path) -> None:
+    ds = pd.date_range("2025-10-20", "2025-11-05", freq="h", tz="Europe/Berlin")
+    frame = pd.DataFrame({"unique_id": "a", "ds": [t.isoformat() for t in ds], "y": 5.0 + np.arange(len(ds)) % 24})
+    frame.to_csv(tmp_path / "h.csv", index=False)
+    result = run("forecast", "--history", str(tmp_path / "h.csv"), "--horizon", "24", "--out", str(tmp_path / "o.csv"))
+    _error(result, "same local time with different UTC offsets", "2025-10-26T02:00:00+01:00", "write ds in UTC")
+    utc = frame.assign(ds=[t.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ") for t in ds])
+    utc.to_csv(tmp_path / "h.csv", index=False)
+    result = run("forecast", "--history", str(tmp_path / "h.csv"), "--horizon", "24", "--out", str(tmp_path / "o.csv"))
+    assert result.exit_code == 0, result.output
