@@ -385,7 +385,11 @@ def centers_from_settings(cfg: PlannerSettings, timezone: str, holiday_country: 
         return load_centers(cfg.centers_file)
     source = "FCPLAN_PLANNER_* variables"
     shifts = []
-    for shift in parse_shifts(cfg.shifts):
+    try:
+        parsed = parse_shifts(cfg.shifts)
+    except ShiftError as exc:
+        raise CentersError(f"FCPLAN_PLANNER_SHIFTS={','.join(cfg.shifts)!r}: {exc}") from None
+    for shift in parsed:
         if cfg.shift_hours > shift.length:
             raise CentersError(
                 f"FCPLAN_PLANNER_SHIFT_HOURS={cfg.shift_hours:g} exceeds shift {shift} ({shift.length} h); "

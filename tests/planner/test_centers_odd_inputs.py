@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from fcplan.core.panel import PanelError
-from fcplan.planner.centers import CentersError, parse_centers
+from fcplan.core.settings import PlannerSettings
+from fcplan.planner.centers import CentersError, centers_from_settings, parse_centers
 from fcplan.planner.crews import plan_crews
 
 
@@ -115,3 +116,13 @@ def test_an_absurd_scale_is_an_error_not_negative_packers() -> None:
     with pytest.raises(PanelError, match="check the forecast's scale"):
         _plan(_centers("[defaults]\nshrinkage = 0.1\n")["FC-1"], high=1e30)
     assert "field min_packers" in _error("[defaults]\nmin_packers = 9223372036854775807\n")
+
+
+# FCPLAN_PLANNER_SHIFTS="day:6-14,night:14-6x" said "shift 'night:14-6x' must look like name:start-end"
+# without naming the variable it came from.
+@pytest.mark.parametrize(("shifts", "expected"), [(("day:6-14", "night:14-6x"), "must look like"),
+                                                 (("day:6-14", "night:14-5"), "hour(s) 5 are covered by no shift")])
+def test_a_bad_shifts_variable_is_named(shifts: tuple[str, ...], expected: str) -> None:
+    with pytest.raises(CentersError) as info:
+        centers_from_settings(PlannerSettings(shifts=shifts), "Asia/Seoul")
+    assert str(info.value).startswith("FCPLAN_PLANNER_SHIFTS=") and expected in str(info.value)
