@@ -151,7 +151,12 @@ def zones(url: str, tz: str) -> tuple[tuple[str, str], ...]:
 
 
 def holiday_country_of(url: str, country: str, center: str) -> str:
-    return str(center_configs(url).get(center, {}).get("holiday_country") or country)
+    """The center's holiday country as its newest plan stored it, else ``country``; "" for a
+    center configured without one (``holiday_country = ""``: it keeps no public holidays)."""
+    conf = center_configs(url).get(center, {})
+    if "holiday_country" in conf:
+        return str(conf["holiday_country"] or "")
+    return country
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)

@@ -18,12 +18,13 @@ import numpy as np
 import pandas as pd
 
 from fcplan.core.calendar import HOLIDAY_COLUMNS, holiday_features
-from fcplan.core.frequency import check_on_grid, infer_freq, season_length
+from fcplan.core.frequency import check_fills_grid, check_on_grid, infer_freq, season_length
 from fcplan.core.panel import (
     DS,
     KEYS,
     UNIQUE_ID,
     PanelError,
+    check_observed,
     covariate_columns,
     future_index,
     validate_future,
@@ -255,8 +256,12 @@ def prepare_inputs(
     if horizon < 1:
         raise PanelError(f"horizon must be a positive number of steps, got {horizon}")
     panel = validate_panel(history)
-    freq = normalize_freq(freq) or infer_freq(panel)
+    check_observed(panel)
+    given = normalize_freq(freq)
+    freq = given or infer_freq(panel)
     check_on_grid(panel, freq)
+    if given:
+        check_fills_grid(panel, given)
     fut = (
         validate_future(future, panel, horizon, freq)
         if future is not None

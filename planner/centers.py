@@ -33,6 +33,7 @@ Without a file, :func:`centers_from_settings` builds the one default center from
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -47,7 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from fcplan.core.calendar import holiday_dates
 from fcplan.core.locales import Locales
 from fcplan.core.settings import PlannerSettings, Settings
-from fcplan.planner.shifts import Shift, ShiftError, parse_shifts
+from fcplan.planner.shifts import Shift, ShiftError, check_cover, parse_shifts
 
 DEFAULT_SHIFTS = (
     {"name": "day", "start": 6, "end": 14, "paid_hours": 8.0},
@@ -55,6 +56,11 @@ DEFAULT_SHIFTS = (
     {"name": "night", "start": 22, "end": 6, "paid_hours": 8.0},
 )
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+#: The most packers a shift may be bounded to (``min_packers``/``max_packers``); more is a typo.
+MAX_PACKERS = 1_000_000
+#: The longest shift name the plan tables hold (``staffing_plans.shift`` is VARCHAR(32)).
+SHIFT_NAME_LENGTH = 32
 _CLOCK = re.compile(r"^(?P<h>\d{1,2})(:(?P<m>\d{2}))?$")
 
 
@@ -74,12 +80,21 @@ def _hour(value: object) -> object:
     return value
 
 
+def _suggest(value: str, choices: Iterable[str]) -> str:
+    """`` (did you mean "x"?)`` for the closest of ``choices`` to a mistyped ``value``, else ""."""
+    by_lower = {c.lower(): c for c in choices}
+    close = difflib.get_close_matches(value.lower(), list(by_lower), n=1, cutoff=0.75)
+    return f" (did you mean \"{by_lower[close[0]]}\"?)" if close else ""
+
+
 class ShiftConfig(BaseModel):
     """One shift: ``start``-``end`` local hours (``end <= start`` wraps past midnight)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # allow_inf_nan: an `inf` or `nan` in the TOML (both valid TOML floats) is refused by name
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, str_strip_whitespace=True)
 
-    name: str = Field(min_length=1)
+    #: Any text (spaces and other scripts included), at most 32 characters as the plan tables hold.
+    name: str = Field(min_length=1, max_length=SHIFT_NAME_LENGTH)
     start: int = Field(ge=0, le=23)
     end: int = Field(ge=0, le=24)
     #: Hours a packer of this shift is paid for (default: the shift's length).
@@ -120,7 +135,7 @@ class ShiftConfig(BaseModel):
 class CenterConfig(BaseModel):
     """Everything the planner needs about one center."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     center_id: str = Field(min_length=1)
     timezone: str = "Asia/Seoul"
@@ -129,8 +144,8 @@ class CenterConfig(BaseModel):
     shifts: tuple[ShiftConfig, ...] = tuple(ShiftConfig(**s) for s in DEFAULT_SHIFTS)
     orders_per_packer_hour: float = Field(30.0, gt=0)
     shrinkage: float = Field(0.15, ge=0, lt=1)
-    min_packers: int = Field(1, ge=0)
-    max_packers: int | None = Field(None, ge=1)
+    min_packers: int = Field(1, ge=0, le=MAX_PACKERS)
+    max_packers: int | None = Field(None, ge=1, le=MAX_PACKERS)
     cost_short: float | None = Field(None, gt=0)
     cost_idle: float | None = Field(None, gt=0)
     service_level: float | None = Field(None, gt=0, lt=1)
@@ -150,38 +165,45 @@ class CenterConfig(BaseModel):
             return value
         out = []
         for day in value:
-            name = str(day).strip()[:3].title()
-            if name not in WEEKDAYS:
+            text = str(day).strip().lower()  # "Sat", "sat", "Saturday", "Tues", "Thurs" (not "Saturn")
+            match = [i for i, full in enumerate(_DAY_NAMES) if len(text) >= 3 and full.startswith(text)]
+            if not match:
                 raise ValueError(f"{day!r} is not a weekday; write e.g. \"Sat\" or \"Sunday\" ({', '.join(WEEKDAYS)})")
-            out.append(name)
+            out.append(WEEKDAYS[match[0]])
         return tuple(dict.fromkeys(out))
 
     @field_validator("timezone")
     @classmethod
     def _check_zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"{value!r} is not an IANA time zone, e.g. \"Europe/Berlin\"") from exc
+            hint = _suggest(value, available_timezones()) if value else ""
+            raise ValueError(f"{value!r} is not an IANA time zone{hint}, e.g. \"Europe/Berlin\"") from exc
         return value
 
     @field_validator("holiday_country")
     @classmethod
     def _check_country(cls, value: str | None) -> str | None:
+        """An ISO code (any case); "" means no public holidays (TOML has no null)."""
         import holidays
 
-        if value is None:
+        if value is None or not value.strip():
             return None
-        if value not in holidays.list_supported_countries():
-            raise ValueError(f"{value!r} is not a country code the holidays package knows, e.g. \"KR\", \"US\", \"DE\"")
-        return value
+        code = value.strip().upper()
+        if code not in holidays.list_supported_countries():
+            raise ValueError(f"{value!r} is not a country code the holidays package knows, e.g. \"KR\", \"US\", "
+                             "\"DE\" (\"\" for no public holidays)")
+        return code
 
     @model_validator(mode="after")
     def _check(self) -> CenterConfig:
+        if not self.shifts:
+            raise ValueError("shifts: none given; add [[shifts]] tables (name, start, end) covering the 24 hours")
         try:
-            parse_shifts([f"{s.name}:{s.start}-{s.end}" for s in self.shifts])
+            check_cover([s.shift for s in self.shifts])
         except ShiftError as exc:
             raise ValueError(f"shifts: {exc}") from exc
         if self.closed_on_holidays and not self.holiday_country:
@@ -193,6 +215,10 @@ class CenterConfig(BaseModel):
             raise ValueError("give either service_level or cost_short and cost_idle, not both")
         if self.service_level is None and (None in costs) and costs != (None, None):
             raise ValueError("give both cost_short and cost_idle (or a service_level)")
+        if not 0.0 < self.service_quantile < 1.0:  # e.g. cost_short = 1e300, cost_idle = 1e-300
+            short, idle = self.unit_costs
+            raise ValueError(f"cost_short={short:g} and cost_idle={idle:g} plan on the demand quantile "
+                             f"{self.service_quantile:g}; their ratio must leave it strictly between 0 and 1")
         return self
 
     @property
@@ -280,15 +306,26 @@ def _where(loc: tuple[Any, ...]) -> str:
     return out or "(table)"
 
 
+#: The fields a centers file's table may set (``center_id`` is the table's name).
+_FIELDS = sorted(set(CenterConfig.model_fields) - {"center_id"})
+
+
 def _validate(center_id: str, values: Mapping[str, Any], source: str) -> CenterConfig:
+    if "center_id" in values:
+        raise CentersError(f"{source}: center {center_id!r}, field center_id: a center's id is the name of its "
+                           "table ([centers.\"<id>\"]); remove the center_id field")
     try:
         return CenterConfig(center_id=center_id, **values)
     except ValidationError as exc:
         err = exc.errors()[0]
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            msg = (f"unknown field; use one of {sorted(CenterConfig.model_fields)} "
-                   f"(shifts: {sorted(ShiftConfig.model_fields)})")
+            in_shift = len(err["loc"]) > 1 and err["loc"][0] == "shifts"
+            fields = sorted(ShiftConfig.model_fields) if in_shift else _FIELDS
+            msg = (f"unknown field{_suggest(str(err['loc'][-1]), fields)}; use one of {fields}"
+                   + ("" if in_shift else f" (shifts: {sorted(ShiftConfig.model_fields)})"))
+        elif err["type"] == "finite_number":
+            msg = "must be a finite number (inf and nan are not allowed)"
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
         raise CentersError(f"{source}: center {center_id!r}, field {_where(err['loc'])}: {msg}{more}") from None
     except TypeError as exc:
@@ -348,7 +385,11 @@ def centers_from_settings(cfg: PlannerSettings, timezone: str, holiday_country: 
         return load_centers(cfg.centers_file)
     source = "FCPLAN_PLANNER_* variables"
     shifts = []
-    for shift in parse_shifts(cfg.shifts):
+    try:
+        parsed = parse_shifts(cfg.shifts)
+    except ShiftError as exc:
+        raise CentersError(f"FCPLAN_PLANNER_SHIFTS={','.join(cfg.shifts)!r}: {exc}") from None
+    for shift in parsed:
         if cfg.shift_hours > shift.length:
             raise CentersError(
                 f"FCPLAN_PLANNER_SHIFT_HOURS={cfg.shift_hours:g} exceeds shift {shift} ({shift.length} h); "

@@ -141,10 +141,13 @@ def shift_rows(
             orders = a * planned[i] if b == 0 else float(
                 quantile_of_sum(a, values[i][None, :], b, values[j][None, :], levels, center.service_quantile)[0])
             hours = orders / center.productivity(shift)
-            needed = 0 if shut[i] else int(cheapest_headcount(
-                sum_samples(a, values[i], b, values[j], levels) / center.productivity(shift),
-                np.array([center.productive_hours(shift)]), np.array([hours]), *center.unit_costs,
-                center.min_packers)[0])
+            try:
+                needed = 0 if shut[i] else int(cheapest_headcount(
+                    sum_samples(a, values[i], b, values[j], levels) / center.productivity(shift),
+                    np.array([center.productive_hours(shift)]), np.array([hours]), *center.unit_costs,
+                    center.min_packers)[0])
+            except PanelError as exc:
+                raise PanelError(f"center {center.center_id!r}, {day:%Y-%m-%d}, shift {shift.name!r}: {exc}") from None
             packers = needed if center.max_packers is None else min(needed, center.max_packers)
             rows.append({
                 UNIQUE_ID: center.center_id,

@@ -96,6 +96,15 @@ def parse_shifts(specs: Sequence[str]) -> tuple[Shift, ...]:
         if not match:
             raise ShiftError(f"shift {spec!r} must look like name:start-end, {_EXAMPLE}")
         shifts.append(Shift(match["name"], int(match["start"]), int(match["end"])))
+    return check_cover(shifts)
+
+
+def check_cover(shifts: Sequence[Shift]) -> tuple[Shift, ...]:
+    """``shifts`` checked to have distinct names and to cover the 24 hours exactly once
+    (:class:`ShiftError` naming the duplicate name or the uncovered / doubled hours)."""
+    shifts = list(shifts)
+    if not shifts:
+        raise ShiftError(f"no shifts given; list them as name:start-end covering 24 hours, {_EXAMPLE}")
     names = [s.name for s in shifts]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:

@@ -18,6 +18,9 @@ from fcplan.planner.shifts import SHARE, SHIFT
 PLAN_COLUMNS = [UNIQUE_ID, DS, SHIFT, "orders_median", "orders_planned", "packer_hours", "packers"]
 #: Headcounts within this of an integer are that integer (0.1 + 0.2 style float noise).
 _EPS = 1e-9
+#: More packers than this on one shift is no plan but a sign of a wrong scale (a forecast of
+#: 1e30 orders, a productivity of 1e-300): an error, not an int64 that wraps to a negative number.
+HEADCOUNT_LIMIT = 1e9
 _SHARE_TOLERANCE = 1e-6
 
 
@@ -192,7 +195,20 @@ def headcount(packer_hours: np.ndarray, productive_hours: np.ndarray, min_packer
     """Packers per shift: enough whole packers for ``packer_hours`` when each delivers
     ``productive_hours``, at least ``min_packers`` (arrays of one shape, or scalars)."""
     needed = np.ceil(np.asarray(packer_hours, dtype="float64") / np.asarray(productive_hours, dtype="float64") - _EPS)
-    return np.maximum(np.asarray(min_packers), needed).astype("int64")
+    return _whole_packers(np.maximum(np.asarray(min_packers), needed))
+
+
+def _whole_packers(count: np.ndarray) -> np.ndarray:
+    """``count`` as int64; :class:`PanelError` when it is not finite or beyond :data:`HEADCOUNT_LIMIT`
+    (a cast would wrap it to a negative number of packers)."""
+    count = np.asarray(count, dtype="float64")
+    bad = ~np.isfinite(count) | (count > HEADCOUNT_LIMIT)
+    if bad.any():
+        raise PanelError(
+            f"the plan needs {count[bad].flat[0]:g} packers on one shift, more than {HEADCOUNT_LIMIT:g}: check the "
+            "forecast's scale (orders per day) and the center's orders_per_packer_hour, paid_hours and break_minutes"
+        )
+    return count.astype("int64")
 
 
 def cheapest_headcount(
@@ -225,5 +241,6 @@ def cheapest_headcount(
         gap = hours - (n * cap)[:, None]
         return np.mean(cost_short * np.maximum(gap, 0.0) + cost_idle * np.maximum(-gap, 0.0), axis=1)
 
-    best = np.where(cost(lo) < cost(hi), lo, hi)
-    return np.maximum(min_packers, best).astype("int64")
+    with np.errstate(invalid="ignore", over="ignore"):  # an absurd scale is reported below
+        best = np.where(cost(lo) < cost(hi), lo, hi)
+    return _whole_packers(np.maximum(min_packers, best))

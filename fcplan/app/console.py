@@ -94,15 +94,32 @@ def read_csv(path: Path, what: str, expected: str) -> pd.DataFrame:
     import pandas as pd
 
     if not path.is_file():
-        raise InputError(f"{what} file {str(path)!r} does not exist; pass the path of a CSV file with {expected}")
+        state = "is a directory" if path.is_dir() else "does not exist"
+        raise InputError(f"{what} file {str(path)!r} {state}; pass the path of a CSV file ({expected})")
     try:
-        return pd.read_csv(path, dtype={UNIQUE_ID: str})
+        frame = pd.read_csv(path, dtype={UNIQUE_ID: str})
+        header = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0].tolist() if len(frame.columns) else []
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         reason = " ".join(str(exc).split())
         raise InputError(
             f"{what} file {str(path)!r} is not a readable CSV ({reason}); save it as comma-separated text "
             f"with a header row and {expected}"
         ) from exc
+    names = [str(name).strip().removeprefix("\ufeff") for name in header]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:  # pandas would rename the second "y" to "y.1" and read it as a covariate
+        raise InputError(
+            f"{what} file {str(path)!r} has column(s) {twice} more than once in its header; rename or drop the "
+            "extra one(s) so each column has its own name"
+        )
+    if len(frame.columns) == 1:
+        sep = next((s for s in (";", "\t", "|") if s in str(frame.columns[0])), None)
+        if sep is not None:
+            raise InputError(
+                f"{what} file {str(path)!r} looks separated by {sep!r}, not commas (its one column is "
+                f"{str(frame.columns[0])[:60]!r}); save it as comma-separated text ({expected})"
+            )
+    return frame
 
 
 def write_csv(frame: pd.DataFrame, out: Path) -> None:
@@ -110,5 +127,20 @@ def write_csv(frame: pd.DataFrame, out: Path) -> None:
     try:
         frame.to_csv(out, index=False)
     except OSError as exc:
-        raise InputError(f"cannot write {str(out)!r} ({exc.strerror}); choose a writable path for --out") from exc
+        reason = exc.strerror or " ".join(str(exc).split())
+        raise InputError(f"cannot write {str(out)!r} ({reason}); choose a writable path for --out") from exc
+
+
+def check_writable(out: Path) -> None:
+    """An :class:`InputError` when ``out`` cannot be written (a directory, a missing or read-only
+    folder): said before the work whose result it would hold, not after."""
+    import os
+
+    folder = out.parent if str(out.parent) else Path(".")
+    if out.is_dir():
+        raise InputError(f"--out {str(out)!r} is a directory; give a file name, e.g. {str(out / 'out.csv')!r}")
+    if not folder.is_dir():
+        raise InputError(f"--out {str(out)!r}: folder {str(folder)!r} does not exist; create it or choose another path")
+    if not os.access(folder, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise InputError(f"--out {str(out)!r} is not writable; choose a writable path for --out")
 

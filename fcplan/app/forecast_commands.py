@@ -26,7 +26,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from fcplan.app.console import InputError, fail, read_csv, write_csv
+from fcplan.app.console import InputError, check_writable, fail, read_csv, write_csv
 from fcplan.core.panel import DS, UNIQUE_ID, PanelError
 from fcplan.core.quantiles import parse_quantiles, quantile_name
 
@@ -95,6 +95,7 @@ def forecast_command(
     _setup_logging()
     try:
         labels = quantile_labels(quantiles)
+        _check_options(out, time_limit, models)
         hist = _read_csv(history, "history")
         fut = _read_csv(future, "future") if future is not None else None
         result = run_engine(
@@ -105,7 +106,7 @@ def forecast_command(
             freq=freq,
             windows=windows,
             time_limit_s=time_limit,
-            holiday_country=holiday_country,
+            holiday_country=holiday_country.strip().upper() if holiday_country else holiday_country,
             models=_model_names(models),
             select_features=select_features,
         )
@@ -147,6 +148,7 @@ def backtest_command(
     _setup_logging()
     try:
         labels = quantile_labels(quantiles)
+        _check_options(out, time_limit, models)
         hist = _read_csv(history, "history")
         result = run_backtest(
             hist,
@@ -202,6 +204,20 @@ def _write_csv(frame: pd.DataFrame, out: Path) -> None:
         write_csv(frame, out)
     except InputError as exc:
         raise fail(str(exc)) from exc
+
+
+def _check_options(out: Path | None, time_limit: float | None, models: str | None) -> None:
+    """An :class:`InputError` for options that would fail or mislead only after the work:
+    an ``--out`` that cannot be written, a ``--time-limit`` that is not a positive number of
+    seconds (-5 and nan were taken), ``--models`` with no name (it ran the baselines alone)."""
+    if out is not None:
+        check_writable(out)
+    if time_limit is not None and not time_limit > 0:  # nan too; inf is no limit, as in run_engine
+        raise InputError(f"--time-limit {time_limit:g} is not a number of seconds; give one above 0, or leave it out "
+                         "to bound the work by iterations")
+    if models is not None and not _model_names(models):
+        raise InputError("--models names no model; list registry names such as ets,theta,lightgbm, or leave it out "
+                         "for the default pool")
 
 
 def _model_names(text: str | None) -> list[str] | None:

@@ -36,6 +36,8 @@ def _read(path: Path, what: str, expected: str) -> pd.DataFrame:
             f"{what} file {str(path)!r} lacks column(s) {missing}; it has {list(frame.columns)[:10]}. "
             f"Expected {expected}"
         )
+    if frame.empty:
+        raise PlanInputError(f"{what} file {str(path)!r} has a header but no rows; expected {expected}")
     no_id = blank_ids(frame[UNIQUE_ID])
     if no_id.any():
         raise PlanInputError(
@@ -46,7 +48,40 @@ def _read(path: Path, what: str, expected: str) -> pd.DataFrame:
     bad = frame.loc[dates.isna(), DS]
     if not bad.empty:
         raise PlanInputError(f"{what} file {str(path)!r}: ds {bad.iloc[0]!r} (row {bad.index[0] + 2}) is not a date")
-    return frame.assign(**{DS: dates})
+    # "FC-SEOUL-1 " is FC-SEOUL-1: a stray space would make it an unlisted center on the defaults
+    return frame.assign(**{DS: dates, UNIQUE_ID: frame[UNIQUE_ID].astype(str).str.strip()})
+
+
+def _check_daily(forecast: pd.DataFrame, path: Path) -> None:
+    """A :class:`PlanInputError` unless ``forecast`` holds daily orders: no times of day (an
+    hourly forecast) and not every center's rows a week or more apart (weekly or monthly totals,
+    which would be planned as one day's orders)."""
+    ds = forecast[DS]
+    timed = ds != ds.dt.normalize()
+    if timed.any():
+        raise PlanInputError(
+            f"forecasts file {str(path)!r} holds times of day (e.g. {ds[timed].iloc[0]}, row "
+            f"{int(np.flatnonzero(timed.to_numpy())[0]) + 2}); the plan needs one row per center and local "
+            "day: forecast daily orders (`fcplan forecast --freq D` on daily totals)"
+        )
+    gaps = ds.sort_values().groupby(forecast[UNIQUE_ID]).diff().dropna()
+    if not gaps.empty and gaps.min() >= pd.Timedelta(days=7):
+        raise PlanInputError(
+            f"forecasts file {str(path)!r}: each center's rows are {gaps.min().days} or more days apart, so they "
+            "look like weekly or monthly totals, which would be planned as one day's orders; the plan needs "
+            "a forecast of daily orders (one row per center and local day)"
+        )
+
+
+def _check_hourly(hours: pd.DataFrame, path: Path) -> None:
+    """A :class:`PlanInputError` when the hourly file holds one row per day (every row at 00:00):
+    read as hours, all of a day's orders would fall in its first hour and on the night shift."""
+    ds = hours[DS]
+    if ds.dt.normalize().nunique() > 1 and (ds == ds.dt.normalize()).all():
+        raise PlanInputError(
+            f"hourly file {str(path)!r} has every row at 00:00, one per day: it looks like daily totals; give "
+            "orders per local hour (ds such as 2026-03-02 14:00) or leave --hourly out to spread each day evenly"
+        )
 
 
 def _orders(y: pd.Series, path: Path) -> pd.Series:
@@ -74,12 +109,14 @@ def plan_from_files(
             f"forecasts file {str(forecasts)!r} has no quantile columns (it has {list(forecast.columns)[:10]}); "
             f"expected {fc_expected}"
         )
+    _check_daily(forecast, forecasts)
     profiles = {}
     if hourly is not None:
         hours = _read(hourly, "hourly", "unique_id, ds (local hour), y (orders)")
         if Y not in hours.columns:
             raise PlanInputError(f"hourly file {str(hourly)!r} lacks column 'y' (orders per local hour)")
         hours[Y] = _orders(hours[Y], hourly)
+        _check_hourly(hours, hourly)
         profiles = hour_profiles(hours, before=forecast[DS].min())
     configs = centers.for_ids(forecast[UNIQUE_ID].astype(str).unique())
     try:

@@ -142,3 +142,34 @@ def check_on_grid(panel: pd.DataFrame, freq: str, name: str = "history") -> None
             f"the series' first timestamp), e.g. {rows}; the models would drop them. Put every timestamp of "
             f"a series on one grid (e.g. the same time of day), or pass the data's frequency with --freq"
         )
+
+
+#: Below this share of its grid's steps filled, a history is on a coarser grid than the ``--freq`` given.
+MIN_FILLED = 0.5
+
+
+def check_fills_grid(panel: pd.DataFrame, freq: str, name: str = "history") -> None:
+    """:class:`PanelError` when a ``freq`` given by the user is finer than the data's own: a
+    validated, sorted panel that fills fewer than :data:`MIN_FILLED` of the ``freq`` steps its
+    series span while its own (inferred) step is at least twice as long (daily rows with
+    ``--freq h`` were forecast as hours, 23 of every 24 of them missing)."""
+    step = fixed_step_ns(pd.tseries.frequencies.to_offset(freq))
+    if step <= 0 or panel.empty:
+        return
+    ds = pd.DatetimeIndex(panel[DS]).as_unit("ns").asi8
+    span = pd.Series(ds).groupby(panel[UNIQUE_ID].to_numpy(), sort=False).agg(["min", "max"])
+    steps = int(((span["max"] - span["min"]) // step + 1).sum())
+    if len(panel) >= MIN_FILLED * steps:
+        return
+    try:
+        own = infer_freq(panel)
+    except PanelError:
+        return
+    own_step = fixed_step_ns(pd.tseries.frequencies.to_offset(own))
+    if own_step and own_step < 2 * step:
+        return
+    raise PanelError(
+        f"{name} fills {len(panel)} of the {steps} steps of --freq {freq} its series span: its own frequency looks "
+        f"like {own}. Pass --freq {own} (or leave --freq out); if the missing steps are real steps without "
+        "orders, add them with y = 0"
+    )

@@ -76,7 +76,8 @@ def validate_panel(df: pd.DataFrame, name: str = "history", require_target: bool
             raise PanelError(f"{name}.y is empty in every row; fill in the observed values (orders per step)")
     covariates = [c for c in out.columns if c not in (*KEYS, Y)]
     for col in covariates:
-        if not (pd.api.types.is_numeric_dtype(out[col]) or pd.api.types.is_bool_dtype(out[col])):
+        is_number = pd.api.types.is_numeric_dtype(out[col]) or pd.api.types.is_bool_dtype(out[col])
+        if len(out) and not is_number:  # (a file with a header and no rows has text columns)
             raise PanelError(
                 f"{name} covariate {col!r} is not numeric (dtype {out[col].dtype}); encode it as numbers "
                 "(e.g. one 0/1 column per category) or drop it"
@@ -92,11 +93,45 @@ def validate_panel(df: pd.DataFrame, name: str = "history", require_target: bool
             )
     dup = out.duplicated(KEYS, keep=False)
     if dup.any():
+        _repeated_hour(pd.Series(df[DS].to_numpy()[dup.to_numpy()]), name)
         raise PanelError(
             f"{name} has {int(dup.sum())} duplicate (unique_id, ds) rows, e.g. {_examples(out, dup)}; "
             "aggregate them (e.g. sum per day) so each series has one row per timestamp"
         )
     return out.sort_values(KEYS, kind="stable").reset_index(drop=True)
+
+
+def _repeated_hour(raw: pd.Series, name: str) -> None:
+    """:class:`PanelError` for duplicate rows whose ``ds`` texts differ only by their UTC offset: the
+    hour a daylight-saving change repeats (``02:00+02:00`` then ``02:00+01:00``), one local time."""
+    if not (raw.dtype == object or pd.api.types.is_string_dtype(raw)):
+        return
+    text = raw.astype("string").str.strip()
+    offsets = text.str.contains(_OFFSET, regex=True)
+    if not offsets.fillna(False).all():
+        return
+    walls = text.str.replace(_OFFSET, "", regex=True)
+    pairs = text.groupby(walls.to_numpy()).unique()
+    shifted = pairs[pairs.map(len) > 1]
+    if not shifted.empty:
+        raise PanelError(
+            f"{name}.ds holds the same local time with different UTC offsets, e.g. {list(shifted.iloc[0])}: ds is "
+            "read as local wall-clock time, and a daylight-saving change repeats an hour. Sum those rows into "
+            "one per series and local hour, or write ds in UTC (e.g. 2025-10-26T01:00:00Z) to forecast in UTC"
+        )
+
+
+def check_observed(panel: pd.DataFrame, name: str = "history") -> None:
+    """:class:`PanelError` naming the series of a validated panel whose ``y`` is empty in every row:
+    a forecaster's entry point checks this (its forecast would be zeros made of nothing); a
+    model's fit does not (a backtest window may cut a series before its first value)."""
+    observed = panel[Y].notna().groupby(panel[UNIQUE_ID], sort=True).any()
+    if not observed.all():
+        empty = observed.index[~observed].tolist()
+        raise PanelError(
+            f"{name}: {len(empty)} series have no value of y in any row, e.g. {empty[:5]}; fill in their "
+            "observed values (0 where nothing happened) or drop those series"
+        )
 
 
 def blank_ids(ids: pd.Series) -> pd.Series:
@@ -191,10 +226,16 @@ def validate_future(future: pd.DataFrame, history: pd.DataFrame, horizon: int, f
     merged = expected.merge(future, on=KEYS, how="left", indicator=True)
     missing = merged["_merge"] == "left_only"
     if missing.any():
+        known = set(expected[UNIQUE_ID])
+        strangers = sorted(set(future[UNIQUE_ID]) - known)
+        hint = (
+            f"; its ids {strangers[:5]} are not in the history (e.g. {sorted(known)[:5]}): ids must match as "
+            "written (\"007\" is not \"7\", \"12\" is not \"12.0\")" if strangers else ""
+        )
         raise PanelError(
             f"future lacks {int(missing.sum())} of the {len(expected)} (unique_id, ds) rows the horizon needs, "
             f"e.g. {_examples(merged, missing)}; give every series a row for each of the next {horizon} "
-            f"steps at frequency {freq}"
+            f"steps at frequency {freq}{hint}"
         )
     merged = merged.drop(columns="_merge")
     covs = covariate_columns(merged)
