@@ -3,9 +3,11 @@ the dashboard (plain SQLAlchemy + pandas: nothing heavy to import)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import date, datetime
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
@@ -114,12 +116,33 @@ def local_hours(centers: pd.Series, hour_utc: pd.Series, tz: str, zones: Mapping
     return local
 
 
+log = logging.getLogger(__name__)
+
+#: A center's history starts after its stray first days: fewer than ``STRAY_DAYS`` days
+#: with orders, then ``STRAY_GAP`` or more without any (one order stamped 1970 by a broken
+#: clock would otherwise fill decades of zero days). The orders stay stored.
+STRAY_DAYS = 7
+STRAY_GAP = pd.Timedelta(days=28)
+
+
+def history_start(days: pd.Series) -> int:
+    """Position in the sorted days with orders ``days`` where a center's history starts
+    (0 unless it begins with stray days, see :data:`STRAY_DAYS`)."""
+    values = days.to_numpy("datetime64[ns]")
+    start = 0
+    for j in np.flatnonzero(np.diff(values) >= STRAY_GAP.to_timedelta64()):
+        if j + 1 - start < STRAY_DAYS:
+            start = int(j) + 1
+    return start
+
+
 def daily_orders(
     engine: Engine, tz: str, complete_before: date | None = None, zones: Mapping[str, str] | None = None
 ) -> pd.DataFrame:
     """Orders per center per local day as a panel ``unique_id, ds, y``.
 
-    Days with no orders between a center's first and last day are 0. With
+    Days with no orders between a center's first and last day are 0; stray first days
+    far before the rest are left out (:func:`history_start`). With
     ``complete_before``, only days before it (e.g. today, still filling) are kept.
     Days are local to ``tz``, or to a center's own zone in ``zones``.
     """
@@ -132,6 +155,13 @@ def daily_orders(
         daily = daily[daily[DS] < pd.Timestamp(complete_before)]
     parts = []
     for uid, grp in daily.groupby(UNIQUE_ID, sort=True):
+        grp = grp.sort_values(DS)
+        start = history_start(grp[DS])
+        if start:
+            log.warning("center %s: its first %d day(s) with orders (%s to %s) stand %d days or more before "
+                        "the rest and are left out of its history (check the clock of the system that sent them)",
+                        uid, start, grp[DS].iloc[0].date(), grp[DS].iloc[start - 1].date(), STRAY_GAP.days)
+            grp = grp.iloc[start:]
         grid = pd.date_range(grp[DS].min(), grp[DS].max(), freq="D")
         part = grp.set_index(DS)[Y].reindex(grid, fill_value=0.0).rename_axis(DS).reset_index()
         part.insert(0, UNIQUE_ID, uid)

@@ -193,6 +193,27 @@ def test_daily_orders_drop_days_from_complete_before_on(engine: Engine) -> None:
     assert as_dict(daily) == {("ICN1", "2024-06-01"): 1.0}
 
 
+def test_a_centers_stray_first_days_far_before_the_rest_are_left_out_of_its_history(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    days = pd.date_range("2024-05-01 03:00", periods=30, freq="D")
+    put_hours(engine, [("ICN1", "1970-01-01 03:00", 4), ("ICN1", "2023-12-01 03:00", 2)]
+              + [("ICN1", str(d), 1) for d in days] + [("PUS1", str(d), 1) for d in days])
+    daily = q.daily_orders(engine, "UTC")
+    assert daily.groupby("unique_id")["ds"].min().astype(str).to_dict() == {
+        "ICN1": "2024-05-01", "PUS1": "2024-05-01"}
+    assert len(daily) == 60
+    assert "center ICN1: its first 2 day(s) with orders (1970-01-01 to 2023-12-01)" in caplog.text
+
+
+def test_a_long_closure_after_weeks_of_trading_keeps_the_history_before_it() -> None:
+    trading = list(pd.date_range("2024-01-01", periods=10, freq="D"))
+    reopened = list(pd.date_range("2024-06-01", periods=10, freq="D"))
+    assert q.history_start(pd.Series(trading + reopened)) == 0
+    assert q.history_start(pd.Series(trading[:6] + reopened)) == 6
+    assert q.history_start(pd.Series([pd.Timestamp("1970-01-01"), *trading[:3], *reopened])) == 4
+
+
 def test_daily_orders_of_an_empty_database_is_an_empty_panel(engine: Engine) -> None:
     daily = q.daily_orders(engine, "Asia/Seoul")
     assert daily.empty
