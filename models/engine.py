@@ -24,6 +24,7 @@ from fcplan.core.panel import (
     KEYS,
     UNIQUE_ID,
     PanelError,
+    Y,
     check_observed,
     covariate_columns,
     future_index,
@@ -135,8 +136,8 @@ OPT_IN = ("lightgbm_recursive",)
 #: Order in which the pool is tried under a budget: cheap and usually strong first,
 #: so that a tight budget drops the costly models (unlisted names go last).
 COST_ORDER = (
-    "seasonal_naive", "moving_average", "glm", "lightgbm", "lightgbm_recursive", "theta", "ets", "mlp", "sarimax",
-    "deepar",
+    "seasonal_naive", "moving_average", "tsb", "glm", "lightgbm", "lightgbm_recursive", "theta", "ets", "mlp",
+    "sarimax", "deepar",
 )
 
 
@@ -159,6 +160,9 @@ def default_pool(
     lengths = panel.groupby(UNIQUE_ID, sort=False).size().to_numpy()
     keep = []
     for name in names:
+        if name == "tsb" and not any_intermittent(panel):
+            log.info("model tsb left out of the default pool: no intermittent series (pass models=... to try it)")
+            continue
         if name == "deepar" and freq is not None and horizon is not None:
             width = _deepar_window(freq, horizon)
             if np.median(lengths) < MIN_DEEPAR_WINDOWS * width:
@@ -178,6 +182,15 @@ def default_pool(
             continue
         keep.append(name)
     return keep
+
+
+def any_intermittent(panel: pd.DataFrame) -> bool:
+    """Whether a series of ``panel`` has no demand in more than ``1 - MAX_OCCURRENCE`` of its
+    periods (:mod:`fcplan.models.intermittent`): only then is TSB in the default pool."""
+    from fcplan.models.intermittent import MAX_OCCURRENCE
+
+    share = (panel[Y] > 0).groupby(panel[UNIQUE_ID], sort=False).mean()
+    return bool((share <= MAX_OCCURRENCE).any())
 
 
 def calibration_windows(n_series: int, windows: int) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 from fcplan.models.base import Forecaster
 from fcplan.models.baselines import MovingAverage, SeasonalNaive
 from fcplan.models.glm import CountGLM
+from fcplan.models.intermittent import TSB
 from fcplan.models.stats import ETS, SARIMAX, Theta
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ MODELS: dict[str, type[Forecaster]] = {
     "sarimax": SARIMAX,
     "theta": Theta,
     "glm": CountGLM,
+    "tsb": TSB,
 }
 
 #: Models every series can be forecast with; the engine always keeps them.

@@ -78,3 +78,85 @@ def test_sarimax_pairs_the_interpolated_weeks_of_a_gappy_series_with_interpolate
     assert model.fallbacks_ == {}
     fc = model.predict_quantiles(8, future=future[["unique_id", "ds", "price"]], quantiles=[0.1, 0.5, 0.9])
     assert np.abs(fc["0.5"].to_numpy() - mean[-8:]).max() < 10
+
+
+def _ar(phi: float, n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    e = rng.normal(size=n)
+    out = np.zeros(n)
+    for t in range(1, n):
+        out[t] = phi * out[t - 1] + e[t]
+    return out
+
+
+def test_choose_order_differences_a_random_walk_and_not_a_stationary_ar():
+    from fcplan.models.stats import choose_order
+
+    walk = np.cumsum(np.random.default_rng(0).normal(size=365))
+    assert choose_order(walk)[0][1] == 1
+    (p, d, _q), _, drift = choose_order(_ar(0.5, 365, 1))
+    assert d == 0 and p >= 1 and not drift
+
+
+def test_choose_order_sees_through_the_regressors():
+    from fcplan.models.stats import choose_order
+
+    t = np.arange(365)
+    seasonal = fourier(t, 7)
+    z = seasonal @ np.array([5.0, 1.0, 3.0, 0.5, 2.0, 1.0]) + _ar(0.6, 365, 2)
+    (p, d, _q), _, _ = choose_order(z, seasonal)
+    assert d == 0 and p >= 1
+
+
+def test_choose_order_differences_a_drifting_weekly_pattern_seasonally():
+    from fcplan.models.stats import choose_order
+
+    rng = np.random.default_rng(3)
+    e = rng.normal(size=400)
+    z = np.zeros(400)
+    for t in range(7, 400):
+        z[t] = z[t - 7] + e[t] - 0.5 * e[t - 7]  # the weekly shape wanders: Fourier terms cannot follow
+    _, seasonal_order, _ = choose_order(z[35:], fourier(np.arange(365), 7), season=7)
+    assert seasonal_order == (0, 1, 1, 7)
+    _, seasonal_order, _ = choose_order(_ar(0.5, 365, 4), fourier(np.arange(365), 7), season=7)
+    assert seasonal_order == (0, 0, 0, 0)
+
+
+def test_choose_order_does_not_difference_an_hourly_day():
+    from fcplan.models.stats import MAX_SEASONAL_DIFF, choose_order
+
+    rng = np.random.default_rng(6)
+    e = rng.normal(size=600)
+    z = np.zeros(600)
+    for t in range(24, 600):
+        z[t] = z[t - 24] + e[t]
+    assert MAX_SEASONAL_DIFF < 24
+    assert choose_order(z[-365:], fourier(np.arange(365), 24), season=24)[1] == (0, 0, 0, 0)
+
+
+def test_sarimax_auto_order_with_seasonal_differencing_forecasts_the_pattern():
+    rng = np.random.default_rng(5)
+    e = rng.normal(size=300)
+    z = np.zeros(300)
+    for t in range(7, 300):
+        z[t] = z[t - 7] + 0.3 * e[t] - 0.5 * 0.3 * e[t - 7]
+    y = (20 + 5 * np.sin(2 * np.pi * np.arange(300) / 7) + z) ** 2
+    panel = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2024-01-01", periods=300, freq="D"), "y": y})
+    model = SARIMAX(order="auto", max_iter=20).fit(panel)
+    state = model.states_[0]
+    assert not state.seasonal_terms and state.result.model.seasonal_order == (0, 1, 1, 7)
+    median = model.predict_quantiles(7, quantiles=LEVELS)["0.5"].to_numpy()
+    assert np.corrcoef(median, y[-7:])[0, 1] > 0.9  # last week's shape carried on
+
+
+def test_sarimax_auto_order_fits_and_forecasts(make_panel):
+    panel = make_panel(n_series=1, length=120, seed=4)
+    model = SARIMAX(order="auto", max_iter=15).fit(panel)
+    assert not model.fallbacks_
+    frame = model.predict_quantiles(7, quantiles=LEVELS)
+    assert (frame["0.9"] >= frame["0.1"]).all() and frame["0.5"].gt(0).all()
+
+
+def test_sarimax_refuses_an_unknown_order_name():
+    with pytest.raises(ValueError, match="auto"):
+        SARIMAX(order="best")
