@@ -37,14 +37,20 @@ from fcplan.models.baselines import LocalForecaster
 NUMPY_FROM_SERIES = 8
 #: SARIMAX's ``backend="auto"`` takes the numpy path from this many series on: its
 #: statsmodels fit (ARMA errors by maximum likelihood, a numerical gradient over the
-#: intercept, Fourier terms and covariates, up to ``max_iter`` iterations) costs about
-#: 0.2 s a series and fit, refit on every backtest and calibration window and the final
-#: fit: on tuna_weekly (7 weekly series, 2 covariates, 35 fits a run) it was half the
+#: intercept, Fourier terms and covariates, up to ``max_iter`` iterations) cost about
+#: 0.2 s a series and fit at 50 iterations, refit on every backtest and calibration window
+#: and the final fit: on tuna_weekly (7 weekly series, 2 covariates, 35 fits a run) it was half the
 #: run's CPU. With the numpy path there (AR(1) errors by Cochrane-Orcutt): CPU per window
 #: 13.3 -> 7.1 s, wQL 0.2312 -> 0.2317, 80 % coverage 0.845 -> 0.863. On
 #: flights_origin_daily (3 series) the numpy path cost the band 4 of its 126 points
 #: (coverage 0.738 -> 0.706): panels of fewer series keep the likelihood fits.
 SARIMAX_NUMPY_FROM_SERIES = 4
+#: L-BFGS iterations of a SARIMAX likelihood fit. The fits of the dev suite's daily panels
+#: stopped at 50 unconverged (each iteration a numerical gradient: one likelihood per
+#: parameter, 20-odd with holiday flags); at 25 (fcplan alone, 3 windows each):
+#: flights_origin_daily wQL 0.0479 -> 0.0471 (coverage 0.738 -> 0.754) and about 1.5-2 s less
+#: CPU a window, elec_hourly 0.0275 -> 0.0270 (0.847 -> 0.833), hyndsight_daily 0.0604 -> 0.0604.
+SARIMAX_MAX_ITER = 25
 BACKENDS = ("auto", "statsmodels", "numpy")
 
 
@@ -183,7 +189,7 @@ class SARIMAX(_Vectorised):
     """Regression with ARMA errors (statsmodels ``SARIMAX``) on seasonal Fourier terms
     and the panel's covariates (promotions, holidays), which must be known in advance.
 
-    Params: ``order`` ((1, 0, 1)), ``max_iter`` (50), ``transform`` ("sqrt"),
+    Params: ``order`` ((1, 0, 1)), ``max_iter`` (25, see :data:`SARIMAX_MAX_ITER`), ``transform`` ("sqrt"),
     ``max_length`` (365 points), ``n_jobs`` (1), ``backend`` ("auto"; the numpy path
     fits AR(1) errors by Cochrane-Orcutt instead of ARMA by likelihood). Covariates
     constant over the training window are dropped for that series.
@@ -194,7 +200,8 @@ class SARIMAX(_Vectorised):
     numpy_from_series = SARIMAX_NUMPY_FROM_SERIES
 
     def __init__(
-        self, transform: str = "sqrt", order: tuple[int, int, int] = (1, 0, 1), max_iter: int = 50, n_jobs: int = 1,
+        self, transform: str = "sqrt", order: tuple[int, int, int] = (1, 0, 1), max_iter: int = SARIMAX_MAX_ITER,
+        n_jobs: int = 1,
         max_length: int | None = 365, backend: str = "auto",
     ) -> None:
         super().__init__(transform=transform, order=tuple(order), max_iter=max_iter, n_jobs=n_jobs,
