@@ -35,6 +35,22 @@ from fcplan.models.baselines import LocalForecaster
 #: ``backend="auto"`` fits all series at once in numpy from this many series on (the
 #: engine's pilot fit of 8 series then measures the path the whole panel takes).
 NUMPY_FROM_SERIES = 8
+#: SARIMAX's ``backend="auto"`` takes the numpy path from this many series on: its
+#: statsmodels fit (ARMA errors by maximum likelihood, a numerical gradient over the
+#: intercept, Fourier terms and covariates, up to ``max_iter`` iterations) cost about
+#: 0.2 s a series and fit at 50 iterations, refit on every backtest and calibration window
+#: and the final fit: on tuna_weekly (7 weekly series, 2 covariates, 35 fits a run) it was half the
+#: run's CPU. With the numpy path there (AR(1) errors by Cochrane-Orcutt): CPU per window
+#: 13.3 -> 7.1 s, wQL 0.2312 -> 0.2317, 80 % coverage 0.845 -> 0.863. On
+#: flights_origin_daily (3 series) the numpy path cost the band 4 of its 126 points
+#: (coverage 0.738 -> 0.706): panels of fewer series keep the likelihood fits.
+SARIMAX_NUMPY_FROM_SERIES = 4
+#: L-BFGS iterations of a SARIMAX likelihood fit. The fits of the dev suite's daily panels
+#: stopped at 50 unconverged (each iteration a numerical gradient: one likelihood per
+#: parameter, 20-odd with holiday flags); at 25 (fcplan alone, 3 windows each):
+#: flights_origin_daily wQL 0.0479 -> 0.0471 (coverage 0.738 -> 0.754) and about 1.5-2 s less
+#: CPU a window, elec_hourly 0.0275 -> 0.0270 (0.847 -> 0.833), hyndsight_daily 0.0604 -> 0.0604.
+SARIMAX_MAX_ITER = 25
 BACKENDS = ("auto", "statsmodels", "numpy")
 
 
@@ -85,11 +101,14 @@ def normal_quantiles_batch(
 class _Vectorised(LocalForecaster):
     """A statsmodels model with a numpy path across series (``backend``, see module doc)."""
 
+    #: ``backend="auto"`` takes the numpy path from this many series on
+    numpy_from_series: int = NUMPY_FROM_SERIES
+
     def _batched(self, n_series: int) -> bool:
         backend = self.params["backend"]
         if backend not in BACKENDS:
             raise ValueError(f"{self.name}: unknown backend {backend!r}; use one of {BACKENDS}")
-        return backend == "numpy" or (backend == "auto" and n_series >= NUMPY_FROM_SERIES)
+        return backend == "numpy" or (backend == "auto" and n_series >= self.numpy_from_series)
 
     def _model_scale(self, ys: list[np.ndarray]) -> tuple[np.ndarray, list[str | None]]:
         scaled = [to_model_scale(y, self.params["transform"]) for y in ys]
@@ -171,7 +190,7 @@ class ETS(_Vectorised):
 #: :class:`SARIMAX`'s default ``order``: chosen per series (:func:`choose_order`). Dev suite
 #: (3 windows each) against ``(1, 0, 1)`` on Fourier terms: hyndsight_daily 0.0604 -> 0.0582,
 #: elec_hourly, tuna_weekly, births_daily and flights_origin_daily: see benchmarks/DEVSUITE.md;
-#: panels of :data:`NUMPY_FROM_SERIES` series or more take the numpy path and are unchanged.
+#: panels of :data:`SARIMAX_NUMPY_FROM_SERIES` series or more take the numpy path and are unchanged.
 ORDER: tuple[int, int, int] | str = "auto"
 #: ``p`` and ``q`` that :func:`choose_order` tries (each ``0..MAX_PQ``), for ``d`` in 0 and 1.
 MAX_PQ = 2
@@ -263,7 +282,7 @@ class SARIMAX(_Vectorised):
 
     Params: ``order`` (``"auto"``, the default: ``(p, d, q)`` and seasonal differencing chosen
     per series, see :func:`choose_order`; or a fixed ``(p, d, q)``, e.g. ``(1, 0, 1)``, on
-    Fourier terms), ``max_iter`` (50), ``transform`` ("sqrt"),
+    Fourier terms), ``max_iter`` (25, see :data:`SARIMAX_MAX_ITER`), ``transform`` ("sqrt"),
     ``max_length`` (365 points), ``n_jobs`` (1), ``backend`` ("auto"; the numpy path
     fits AR(1) errors by Cochrane-Orcutt instead of ARMA by likelihood). Covariates
     constant over the training window are dropped for that series.
@@ -271,9 +290,10 @@ class SARIMAX(_Vectorised):
 
     name = "sarimax"
     uses_covariates = True
+    numpy_from_series = SARIMAX_NUMPY_FROM_SERIES
 
     def __init__(
-        self, transform: str = "sqrt", order: tuple[int, int, int] | str = ORDER, max_iter: int = 50,
+        self, transform: str = "sqrt", order: tuple[int, int, int] | str = ORDER, max_iter: int = SARIMAX_MAX_ITER,
         n_jobs: int = 1, max_length: int | None = 365, backend: str = "auto",
     ) -> None:
         if isinstance(order, str) and order != "auto":

@@ -152,6 +152,8 @@ def parse_timestamps(values: pd.Series, name: str = "history") -> pd.Series:
     with daylight saving time. Missing values stay NaT (the caller counts them);
     anything else is a :class:`PanelError` naming a bad value and the layout to use.
     """
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind == "M":  # already timestamps: as they are
+        return values.astype("datetime64[ns]")
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         digits = values.dropna()
         if len(digits) and (digits == digits.round()).all() and digits.between(1000_01_01, 9999_12_31).all():

@@ -48,6 +48,20 @@ def test_common_date_layouts_are_read(values: list[str], expected: list[str]) ->
     assert parse_timestamps(pd.Series(values)).tolist() == [pd.Timestamp(v) for v in expected]
 
 
+# The engine validates each model's training frame: to_datetime on timestamps it already
+# held cost ~8 ms a call on a 34 x 365 panel (pandas' cache check iterates the values).
+def test_timestamps_are_kept_without_parsing_them_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    values = pd.Series([pd.Timestamp("2025-01-03"), pd.NaT, pd.Timestamp("2025-01-05 06:00")]).astype("datetime64[us]")
+
+    def parse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(pd, "to_datetime", parse)
+    out = parse_timestamps(values)
+    assert out.dtype == "datetime64[ns]" and out.isna().tolist() == [False, True, False]
+    assert out.dropna().tolist() == [pd.Timestamp("2025-01-03"), pd.Timestamp("2025-01-05 06:00")]
+
+
 def test_unreadable_dates_name_a_bad_value_and_the_layout() -> None:
     with pytest.raises(PanelError, match=r"'garbage'.*YYYY-MM-DD"):
         validate_panel(_panel(["2025-01-01", "garbage"]))

@@ -116,6 +116,25 @@ def test_neural_training_batches_grow_with_the_training_windows_up_to_the_cap() 
     assert step_budget(100, 64, 30, 50, passes=None) == (30, 50)
 
 
+@pytest.mark.parametrize(("model_cls", "passes"), [(MLPQuantile, 10), (TiDE, 10), (DeepAR, 5)])
+def test_networks_see_their_training_windows_about_ten_times(model_cls, passes, monkeypatch) -> None:
+    """The default step budget: 10 passes over the windows (5 for DeepAR; 20 and 10 cost a
+    mid-size panel's networks twice the batches for no better dev-suite wQL)."""
+    from fcplan.models.neural import training
+
+    seen: list[tuple[int, int]] = []
+
+    def budget(n_windows, batch_size, epochs, batches_per_epoch, passes):
+        seen.append((n_windows, passes))
+        return 1, 1
+
+    monkeypatch.setattr(training, "step_budget", budget)
+    tiny = {k: v for k, v in (TINY_DEEPAR if model_cls is DeepAR else TINY_MLP).items()
+            if k not in ("epochs", "batches_per_epoch")}
+    model_cls(**tiny).fit(make_panel())
+    assert len(seen) == 1 and seen[0][0] > 0 and seen[0][1] == passes
+
+
 def test_when_a_holiday_country_is_set_then_every_holiday_flag_is_a_known_future_input() -> None:
     from fcplan.core.calendar import HOLIDAY_COLUMNS
 

@@ -56,6 +56,21 @@ def test_auto_backend_switches_to_numpy_on_many_series(make_panel):
     assert getattr(few, "batch_", None) is None and many.batch_ is not None
 
 
+def test_sarimax_takes_the_numpy_path_from_fewer_series_than_the_others(make_panel):
+    """SARIMAX's likelihood fits cost most of a small panel's run: numpy from 4 series."""
+    three, four = make_panel(n_series=3, length=60), make_panel(n_series=4, length=60)
+    assert getattr(SARIMAX().fit(three), "batch_", None) is None
+    assert SARIMAX().fit(four).batch_ is not None
+    assert getattr(ETS().fit(four), "batch_", None) is None  # the others: from 8
+
+
+def test_sarimax_likelihood_fits_stop_at_25_iterations(make_panel):
+    """A fit that has not converged costs a numerical gradient an iteration: 25 at most."""
+    panel = make_panel(n_series=2, length=120, promo=True)  # these fits run past 50 iterations
+    fits = SARIMAX(backend="statsmodels").fit(panel).states_
+    assert [fit.result.mle_retvals["iterations"] for fit in fits] == [25, 25]
+
+
 def test_vectorised_ets_recovers_a_linear_trend_and_its_season():
     t = np.arange(100)
     z = np.stack([10 + 0.5 * t + 3 * np.sin(2 * np.pi * t / 7), np.full(100, 5.0) + (t % 2)])
