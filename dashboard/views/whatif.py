@@ -103,13 +103,16 @@ def page() -> None:
         if run is None or forecast.empty:
             st.info(WAITING_FORECAST)
             return
-        plan_run, plan = data.latest_plan(cfg.url)
-        if plan_run is None or plan.empty or not (plan["center_id"] == center).any():
-            st.info(WAITING_PLAN)
-            return
         rows = center_forecast(forecast, center)
         if rows.empty:
             st.warning(f"The latest forecast run has no rows for {center} (too little history yet?).")
+            return
+        plan_run, plan = data.latest_plan(cfg.url)
+        if plan_run is None or plan.empty:
+            st.info(WAITING_PLAN)
+            return
+        if not (plan["center_id"] == center).any():
+            st.warning(f"The latest plan (`{plan_run['plan_id']}`) has no shifts for {center}.")
             return
         horizon = pd.DatetimeIndex(rows[DS])
         first_day, last_day = horizon[0].date(), horizon[-1].date()
