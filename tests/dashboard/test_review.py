@@ -208,3 +208,43 @@ def test_when_a_center_has_no_forecast_then_the_fan_legend_lists_no_forecast() -
     spec = charts.forecast_fan(history, empty, empty.iloc[0:0], TODAY).to_dict()
     colors = [layer["encoding"]["color"] for layer in spec["layer"] if "color" in layer.get("encoding", {})]
     assert [c["scale"]["domain"] for c in colors] == [[charts.ACTUAL]]
+
+
+def test_when_the_plan_stored_the_centers_own_configuration_then_the_whatif_baseline_uses_it(
+    make_database,
+) -> None:
+    """A center that packs 10 orders an hour at a 95% service level needs about three times the
+    packers of the defaults; the what-if baseline must be the planner's rule on that configuration
+    (:func:`plan_crews`), the one behind the stored plan, not the global defaults."""
+    from fcplan.planner.centers import CenterConfig
+    from fcplan.planner.crews import hour_profiles, plan_crews
+
+    url, written = make_database()
+    conf = CenterConfig(center_id="FC-ICN", orders_per_packer_hour=10.0, service_level=0.95, min_packers=0)
+    with closing(sqlite3.connect(_path(url))) as con:
+        (params,) = con.execute("SELECT params FROM plan_runs").fetchone()
+        params = json.loads(params)
+        params["centers"]["FC-ICN"] = conf.model_dump(mode="json")
+        con.execute("UPDATE plan_runs SET params = ?", (json.dumps(params),))
+        con.commit()
+    at = run_page("views/whatif.py", "FC-ICN")
+    today = pd.Timestamp.now(tz=TZ).tz_localize(None).normalize()
+    table = _whatif_table(at, today, 1, 0)
+    forecast = written["forecast"].assign(unique_id=lambda f: f["unique_id"].astype(str))
+    forecast = forecast[forecast["unique_id"] == "FC-ICN"]
+    hourly = written["hourly"]
+    profile = hour_profiles(hourly[hourly["unique_id"] == "FC-ICN"], ["FC-ICN"], days=56, before=today)
+    expected = plan_crews(forecast, {"FC-ICN": conf}, profile).groupby("ds")["packers"].sum()
+    assert table["packers"].tolist() == expected.tolist()
+    stored = written["plan"]
+    default = stored[stored["unique_id"] == "FC-ICN"].groupby("ds")["packers"].sum()
+    assert (table["packers"].to_numpy() > 2 * default.to_numpy()).all()  # not the defaults' plan
+    assert "staffed at the 95% demand quantile" in texts(at)
+
+
+def _whatif_table(at: AppTest, start: pd.Timestamp, days: int, discount: int) -> pd.DataFrame:
+    at.date_input(key="whatif_start").set_value(start.date()).run()
+    at.number_input(key="whatif_days").set_value(days).run()
+    at.slider(key="whatif_discount").set_value(discount).run()
+    assert not at.exception, at.exception
+    return at.dataframe[0].value
