@@ -248,3 +248,22 @@ def _whatif_table(at: AppTest, start: pd.Timestamp, days: int, discount: int) ->
     at.slider(key="whatif_discount").set_value(discount).run()
     assert not at.exception, at.exception
     return at.dataframe[0].value
+
+
+def _chart_data(at: AppTest, title: str) -> pd.DataFrame:
+    """The data of the chart with a title starting ``title``."""
+    for node in at.main:
+        if getattr(node, "type", "") == "vega_lite_chart" and f'"title": "{title}' in json.dumps(
+                json.loads(node.proto.spec)):
+            return dataframe_util.convert_arrow_bytes_to_pandas_df(node.proto.datasets[0].data.data)
+    raise AssertionError(f"no chart titled {title!r}")
+
+
+def test_when_the_models_page_draws_runs_over_time_then_their_times_are_local(make_database) -> None:
+    url, _ = make_database(past_runs=7)
+    at = run_page("views/models.py")
+    shown = _chart_data(at, "run made")
+    with closing(sqlite3.connect(_path(url))) as con:
+        runs = pd.read_sql("SELECT created_at FROM forecast_runs", con, parse_dates=["created_at"])
+    local = runs["created_at"].dt.tz_localize("UTC").dt.tz_convert(TZ).dt.tz_localize(None)
+    assert set(pd.to_datetime(shown["created_at"]).dt.tz_localize(None).dt.floor("s")) <= set(local.dt.floor("s"))
