@@ -87,6 +87,7 @@ def live_network(centers: list[str]) -> None:
     cfg = data.config()
     with data.database_errors(cfg.url), st.spinner(f"Reading {len(centers)} centers' orders, forecasts and plans…"):
         table, runs = network_frame(centers)
+        table = summaries.attention_first(table)  # with 50 centers, the ones to act on must not be scrolled to
         _tiles(table)
         counts = ["orders so far", "expected so far", "forecast today", "forecast tomorrow"]
         shown = table.assign(pace=table["pace"] * 100, **{c: table[c].round(0) for c in counts})
@@ -117,8 +118,9 @@ def live_network(centers: list[str]) -> None:
                 "forecast tomorrow": number("fcst tmrw", help="forecast median, orders"),
                 "packers today": number("packers", help="packers planned today"),
                 "packers tomorrow": number("packers tmrw"),
-                "staffing today": st.column_config.TextColumn("staffing", help=_STAFFING_HELP),
-                "staffing tomorrow": st.column_config.TextColumn("staffing tmrw", help=_STAFFING_HELP),
+                "staffing today": st.column_config.TextColumn("staffing", help=_STAFFING_HELP, width="medium"),
+                "staffing tomorrow": st.column_config.TextColumn("staffing tmrw", help=_STAFFING_HELP,
+                                                                 width="medium"),
             },
         )
         plan, newest = runs["plan"], runs["newest"]
@@ -126,6 +128,7 @@ def live_network(centers: list[str]) -> None:
             "Each center in its own zone · "
             + (f"plan `{plan['plan_id']}` made {local_text(plan['created_at'], cfg.timezone)}" if plan else "no plan")
             + (f" · newest forecast `{newest['run_id']}`" if newest else " · no forecast yet")
+            + " · centers to act on first (understaffed, open alerts, overstaffed)"
             + " · select a center's row (the box at its left) to open its Center page"
         )
         rows = picked.selection.rows

@@ -267,3 +267,23 @@ def test_when_the_models_page_draws_runs_over_time_then_their_times_are_local(ma
         runs = pd.read_sql("SELECT created_at FROM forecast_runs", con, parse_dates=["created_at"])
     local = runs["created_at"].dt.tz_localize("UTC").dt.tz_convert(TZ).dt.tz_localize(None)
     assert set(pd.to_datetime(shown["created_at"]).dt.tz_localize(None).dt.floor("s")) <= set(local.dt.floor("s"))
+
+
+def test_when_a_center_further_down_is_understaffed_then_the_network_table_lists_it_first(make_database) -> None:
+    make_database(centers=("FC-PUS", "FC-ICN"), challenger_lift=1.3)  # the challenger lifts FC-PUS
+    at = run_page("views/network.py")
+    table = at.dataframe[0].value
+    assert table["center"].tolist() == ["FC-PUS", "FC-ICN"]
+    assert table["staffing today"].iloc[0].startswith("understaffed")
+
+
+def test_when_centers_are_ranked_then_decisions_come_first_and_names_break_ties() -> None:
+    from fcplan.dashboard.summaries import attention_first
+
+    table = pd.DataFrame({
+        "center": ["A", "B", "C", "D", "E"],
+        "staffing today": ["ok", "overstaffed (-2)", "ok", "understaffed (+1)", "ok"],
+        "staffing tomorrow": ["ok", "ok", "understaffed (+3)", "ok", "ok"],
+        "open alerts": [0, 0, 0, 0, 2],
+    })
+    assert attention_first(table)["center"].tolist() == ["D", "C", "E", "B", "A"]
