@@ -73,6 +73,7 @@ def live_models() -> None:
                         per_window.drop(columns=["run_id"]).sort_values(["window", "wql"]),
                         hide_index=True,
                         width="stretch",
+                        placeholder="—",
                     )
         weights = {k: float(v) for k, v in (run.get("weights") or {}).items()}
         if not weights and not board.empty and "weight" in board:

@@ -29,17 +29,6 @@ _STAFFING_HELP = (
 )
 #: The network table's row selection (a widget key).
 PICK_KEY = "network_pick"
-#: How the table writes its numbers (missing: "—").
-NUMBER_FORMATS = {
-    "open alerts": "{:.0f}",
-    "orders so far": "{:,.0f}",
-    "expected so far": "{:,.0f}",
-    "pace": "{:+.0f}%",
-    "forecast today": "{:,.0f}",
-    "forecast tomorrow": "{:,.0f}",
-    "packers today": "{:.0f}",
-    "packers tomorrow": "{:.0f}",
-}
 _COLORS = {summaries.UNDER: "background-color: #f8d7da", summaries.OVER: "background-color: #fff3cd"}
 
 
@@ -95,8 +84,6 @@ def live_network(centers: list[str]) -> None:
             lambda v: next((c for k, c in _COLORS.items() if str(v).startswith(k)), ""),
             subset=["staffing today", "staffing tomorrow"],
         ).map(lambda v: "color: #b00020; font-weight: 600" if v else "", subset=["open alerts"])
-        # Written here, not by the column formats: a center without a forecast or plan reads "—", not "None".
-        styled = styled.format(NUMBER_FORMATS, na_rep="—")
         number = st.column_config.NumberColumn
         picked = st.dataframe(
             styled,
@@ -105,22 +92,22 @@ def live_network(centers: list[str]) -> None:
             key=PICK_KEY,
             on_select="rerun",
             selection_mode="single-row",
+            placeholder="—",  # a center without a forecast or plan: a dash, not "None"
             height=min(35 * (len(table) + 1) + 3, 900),
             column_config={
-                "open alerts": number("alerts"),
-                "orders so far": number("so far", help="orders so far today"),
+                "open alerts": number("alerts", format="%d"),
+                "orders so far": number("so far", format="localized", help="orders so far today"),
                 "expected so far": number(
-                    "expected",
+                    "expected", format="localized",
                     help="today's forecast median × the share of a typical day packed by now",
                 ),
-                "pace": number("pace", help="orders so far vs expected so far"),
-                "forecast today": number("fcst today", help="forecast median, orders"),
-                "forecast tomorrow": number("fcst tmrw", help="forecast median, orders"),
-                "packers today": number("packers", help="packers planned today"),
-                "packers tomorrow": number("packers tmrw"),
-                "staffing today": st.column_config.TextColumn("staffing", help=_STAFFING_HELP, width="medium"),
-                "staffing tomorrow": st.column_config.TextColumn("staffing tmrw", help=_STAFFING_HELP,
-                                                                 width="medium"),
+                "pace": number("pace", format="%+.0f%%", help="orders so far vs expected so far"),
+                "forecast today": number("fcst today", format="localized", help="forecast median, orders"),
+                "forecast tomorrow": number("fcst tmrw", format="localized", help="forecast median, orders"),
+                "packers today": number("packers", format="%d", help="packers planned today"),
+                "packers tomorrow": number("packers tmrw", format="%d"),
+                "staffing today": st.column_config.TextColumn("staffing", help=_STAFFING_HELP),
+                "staffing tomorrow": st.column_config.TextColumn("staffing tmrw", help=_STAFFING_HELP),
             },
         )
         plan, newest = runs["plan"], runs["newest"]

@@ -78,7 +78,7 @@ def _changes(plan: pd.DataFrame, center: str | None) -> None:
         st.success("No change to the shifts not yet started: the packers booked stay as they are.",
                    icon=":material/check:")
     else:
-        st.dataframe(due, hide_index=True, width="stretch")
+        st.dataframe(due, hide_index=True, width="stretch", placeholder="—")
         calls, releases = (int(due["action"].str.startswith(a).sum()) for a in (CALL_IN, RELEASE))
         st.caption(f"{calls} shift(s) to call packers in, {releases} to release (each center's local day and "
                    "shift start; shifts already running or over are kept as booked).")
@@ -125,7 +125,7 @@ def live_plan(center: str | None) -> None:
             if "starts_at" in detail:
                 detail["starts_at"] = pd.to_datetime(detail["starts_at"]).dt.strftime("%a %d %b %H:%M")
             detail = detail.round({c: 1 for c in detail.select_dtypes("number").columns})
-            st.dataframe(detail, hide_index=True, width="stretch")
+            st.dataframe(detail, hide_index=True, width="stretch", placeholder="—")
         cols = st.columns(2)
         with cols[0]:
             csv_button("Download the plan (CSV)", scope, f"staffing_plan_{run['plan_id']}_{center or 'all'}.csv")
