@@ -15,6 +15,13 @@ _BLUE = "#1f6fb2"
 _INK = "#222222"
 _PROMO = "#f28e2b"
 _HOLIDAY = "#d62728"
+#: Day axes: weekday, day and month on every label ("Mon 07 Dec"), never hours.
+DAY_FORMAT = "%a %d %b"
+
+
+def day_axis() -> alt.Axis:
+    """A time axis of whole days: each label names its month, no label falls between two days."""
+    return alt.Axis(format=DAY_FORMAT, tickMinStep=24 * 3600 * 1000, labelOverlap=True)
 
 
 def _band_levels(levels: Sequence[str]) -> list[tuple[str, str]]:
@@ -61,11 +68,12 @@ def forecast_fan(
     )
     start = min([lines["ds"].min()] if not lines.empty else [today])
     end = max([lines["ds"].max(), today] if not lines.empty else [today])
-    x = alt.X("ds:T", title=None, scale=alt.Scale(domain=[start, end + pd.Timedelta(days=1)]))
+    x = alt.X("ds:T", title=None, axis=day_axis(), scale=alt.Scale(domain=[start, end + pd.Timedelta(days=1)]))
     color = alt.Color(
         "series:N",
         title=None,
-        scale=alt.Scale(domain=[ACTUAL, MEDIAN], range=[_INK, _BLUE]),
+        # No "forecast median" in the legend of a center without a forecast.
+        scale=alt.Scale(domain=[ACTUAL, MEDIAN] if levels else [ACTUAL], range=[_INK, _BLUE] if levels else [_INK]),
         legend=alt.Legend(orient="top", direction="horizontal"),
     )
     layers: list[alt.Chart] = []
@@ -76,17 +84,25 @@ def forecast_fan(
     )
     if len(shown):
         shown = shown.assign(start=shown["start"].clip(lower=start), label=shown["kind"].astype(str))
+        shown = shown.assign(name=shown["label"] + " " + shown["discount_pct"].map(promo_discount))
+        layers.append(
+            alt.Chart(shown)
+            .mark_text(color=_PROMO, align="left", baseline="top", dx=3, dy=3, fontSize=11, fontWeight="bold")
+            .encode(x=alt.X("start:T", scale=alt.Scale(domain=[start, end + pd.Timedelta(days=1)]), title=None,
+                            axis=day_axis()), y=alt.value(0), text="name:N")
+        )
         layers.append(
             alt.Chart(shown)
             .mark_rect(color=_PROMO, opacity=0.12)
             .encode(
-                x=alt.X("start:T", scale=alt.Scale(domain=[start, end + pd.Timedelta(days=1)]), title=None),
+                x=alt.X("start:T", scale=alt.Scale(domain=[start, end + pd.Timedelta(days=1)]), title=None,
+                        axis=day_axis()),
                 x2="end:T",
                 tooltip=[
                     alt.Tooltip("label:N", title="promotion"),
                     alt.Tooltip("discount_pct:Q", title="discount %"),
-                    alt.Tooltip("start:T", format="%b %d %H:%M"),
-                    alt.Tooltip("end:T", format="%b %d %H:%M"),
+                    alt.Tooltip("start:T", format="%a %d %b %H:%M"),
+                    alt.Tooltip("end:T", format="%a %d %b %H:%M"),
                 ],
             )
         )
@@ -139,6 +155,11 @@ def forecast_fan(
     return alt.layer(*layers).properties(height=360)
 
 
+def promo_discount(pct: object) -> str:
+    """``-20%`` for a 20% discount; empty when none is stored."""
+    return "" if pct is None or pd.isna(pct) else f"-{float(pct):.0f}%"
+
+
 def holiday_marks(days: Mapping[pd.Timestamp, str], x: alt.X) -> alt.LayerChart:
     """A red rule on each public holiday (``x``: the chart's day axis), its name written along it."""
     frame = pd.DataFrame({"ds": list(days), "name": list(days.values()), "label": "public holiday"})
@@ -183,20 +204,21 @@ def holiday_labels(days: Mapping[pd.Timestamp, str], gap_days: int = 2) -> pd.Da
 
 def staffing_bars(plan: pd.DataFrame, shift_order: Sequence[str]) -> alt.Chart:
     """Packers per day stacked by shift; ``plan``: ``day, shift, packers``."""
-    base = alt.Chart(plan).encode(
-        x=alt.X("yearmonthdate(day):O", title=None, axis=alt.Axis(format="%a %d %b"))
+    ranks = {name: i for i, name in enumerate(shift_order)}
+    # The rank must be in the data every layer reads: stacked in the shifts' order (the first
+    # at the bottom), as the legend lists them, not alphabetically.
+    ranked = plan.assign(shift_rank=plan["shift"].map(ranks).fillna(len(ranks)))
+    base = alt.Chart(ranked).encode(
+        x=alt.X("yearmonthdate(day):O", title=None, axis=alt.Axis(format=DAY_FORMAT))
     )
     bars = base.mark_bar().encode(
         y=alt.Y("sum(packers):Q", title="packers"),
         color=alt.Color("shift:N", sort=list(shift_order), scale=alt.Scale(scheme="tableau10")),
-        order=alt.Order("shift_rank:Q"),
+        order=alt.Order("shift_rank:Q", sort="ascending"),
         tooltip=[alt.Tooltip("day:T", title="day"), "shift:N", "packers:Q"],
     )
     totals = base.mark_text(dy=-6, fontSize=11).encode(y="sum(packers):Q", text="sum(packers):Q")
-    ranks = {name: i for i, name in enumerate(shift_order)}
-    return alt.layer(bars, totals, data=plan.assign(shift_rank=plan["shift"].map(ranks))).properties(
-        height=280
-    )
+    return alt.layer(bars, totals).properties(height=280)
 
 
 def weights_chart(weights: Mapping[str, float]) -> alt.Chart:
@@ -269,7 +291,7 @@ def whatif_fan(baseline: pd.DataFrame, scenario: pd.DataFrame, lo: str, mid: str
     near = promo | promo.shift(1, fill_value=False) | promo.shift(-1, fill_value=False)
     both = pd.concat([tidy(baseline, BASELINE), tidy(scenario[near], SCENARIO)], ignore_index=True)
     start, end = both["ds"].min(), both["ds"].max()
-    x = alt.X("ds:T", title=None, axis=alt.Axis(format="%a %d %b"), scale=alt.Scale(domain=[start, end]))
+    x = alt.X("ds:T", title=None, axis=day_axis(), scale=alt.Scale(domain=[start, end]))
     color = alt.Color(
         "series:N",
         title=None,
@@ -283,7 +305,7 @@ def whatif_fan(baseline: pd.DataFrame, scenario: pd.DataFrame, lo: str, mid: str
         layers.append(
             alt.Chart(shade.assign(label="promotion day"))
             .mark_rect(color=_PROMO, opacity=0.08)
-            .encode(x=alt.X("start:T", scale=alt.Scale(domain=[start, end]), title=None), x2="end:T")
+            .encode(x=alt.X("start:T", scale=alt.Scale(domain=[start, end]), title=None, axis=day_axis()), x2="end:T")
         )
     band = f"{float(lo):.0%}–{float(hi):.0%}"
     layers.append(

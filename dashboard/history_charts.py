@@ -79,10 +79,11 @@ def leaderboard_history(board: pd.DataFrame) -> alt.Chart:
         alt.Chart(board)
         .mark_line(point=alt.OverlayMarkDef(size=20))
         .encode(
-            x=alt.X("created_at:T", title="run made"),
+            x=alt.X("created_at:T", title="run made (local time)", axis=alt.Axis(format="%d %b", labelOverlap=True)),
             y=alt.Y("wql:Q", title="backtest wQL (lower is better)", scale=alt.Scale(zero=False)),
             color=alt.Color("model:N", title="model", scale=alt.Scale(scheme="tableau10")),
-            tooltip=["model:N", alt.Tooltip("created_at:T", format="%d %b %H:%M"), alt.Tooltip("wql:Q", format=".4f")],
+            tooltip=["model:N", alt.Tooltip("created_at:T", title="run made", format="%a %d %b %H:%M"),
+                     alt.Tooltip("wql:Q", format=".4f")],
         )
         .properties(height=280)
     )

@@ -269,3 +269,20 @@ def busiest_lines(hourly: pd.DataFrame, lines: int = MAX_LINES) -> pd.DataFrame:
     keep = set(totals.index[: lines - 1])
     named = hourly["unique_id"].where(hourly["unique_id"].isin(keep), OTHERS)
     return hourly.assign(unique_id=named).groupby(["unique_id", "ds"], as_index=False)["y"].sum()
+
+
+def attention_first(table: pd.DataFrame) -> pd.DataFrame:
+    """The network table with the centers that need a decision on top: understaffed today, then
+    tomorrow, then with open alerts, then overstaffed; by center name within each."""
+    def starts(col: str, word: str) -> pd.Series:
+        return table[col].astype(str).str.startswith(word)
+
+    rank = pd.DataFrame({
+        "under_today": ~starts("staffing today", UNDER),
+        "under_tomorrow": ~starts("staffing tomorrow", UNDER),
+        "alerts": -table["open alerts"].fillna(0),
+        "over": ~(starts("staffing today", OVER) | starts("staffing tomorrow", OVER)),
+        "center": table["center"].astype(str),
+    }, index=table.index)
+    order = rank.sort_values(list(rank.columns), kind="stable").index
+    return table.loc[order].reset_index(drop=True)

@@ -41,6 +41,21 @@ def holidays_between(center: str, start: pd.Timestamp, end: pd.Timestamp) -> dic
         return {}
 
 
+def promos_in_view(promos: pd.DataFrame, first: pd.Timestamp, last: pd.Timestamp) -> pd.DataFrame:
+    """The promotions that overlap the chart's days ``first`` to ``last`` (local midnights)."""
+    if promos.empty:
+        return promos
+    return promos[(promos["end"] > first) & (promos["start"] < last + pd.Timedelta(days=1))].sort_values("start")
+
+
+def promo_text(promo: object) -> str:
+    """``sitewide_sale -20% Thu 10 Dec–Sun 13 Dec`` (its last day, not the midnight it ends at)."""
+    start, end = promo.start, promo.end  # type: ignore[attr-defined]
+    last = end - pd.Timedelta(days=1) if end == end.normalize() and end > start else end
+    discount = charts.promo_discount(promo.discount_pct)  # type: ignore[attr-defined]
+    return f"{promo.kind} {discount} {start:%a %d %b}–{last:%a %d %b}".replace("  ", " ")  # type: ignore[attr-defined]
+
+
 def holiday_list(holidays: dict[pd.Timestamp, str]) -> str:
     """``Fri 25 Dec Christmas Day · ...``: the holidays for people."""
     return " · ".join(f"**{d:%a %d %b}** {name}" for d, name in holidays.items())
@@ -53,12 +68,18 @@ def fan(center: str, history: pd.DataFrame, run: dict | None, rows: pd.DataFrame
     shown = cols[0].segmented_control(
         "History", list(HISTORY_CHOICES), default="8 weeks", key="center_history"
     ) or "8 weeks"
-    horizon = len(rows) if len(rows) else 1
-    days = cols[1].slider("Forecast horizon (days)", 1, max(horizon, 2), horizon, key="center_horizon",
-                          disabled=horizon < 2)
+    horizon = len(rows)
+    days = (
+        cols[1].slider("Forecast horizon (days)", 1, max(horizon, 2), horizon, key="center_horizon",
+                       disabled=horizon < 2)
+        if horizon
+        else 0
+    )
     history = history[history[DS] >= today - pd.Timedelta(days=HISTORY_CHOICES[shown])]
     rows = rows.head(days)
-    promos = data.promotions_for(cfg.url, zone(center), center)
+    first = min([history[DS].min(), today]) if len(history) else today
+    last = rows[DS].max() if len(rows) else today
+    promos = promos_in_view(data.promotions_for(cfg.url, zone(center), center), first, last)
     fan_rows = rows if not rows.empty else pd.DataFrame({DS: pd.Series(dtype="datetime64[ns]")})
     end = rows[DS].max() if len(rows) else today
     holidays = holidays_between(center, today - pd.Timedelta(days=HISTORY_CHOICES[shown]), end)
@@ -67,8 +88,7 @@ def fan(center: str, history: pd.DataFrame, run: dict | None, rows: pd.DataFrame
     if not rows.empty:
         notes.append("blue: forecast median, 10–90% (dark) and 5–95% (light) bands")
     if len(promos):
-        notes.append("orange: promotions")
-    first = min([history[DS].min(), today]) if len(history) else today
+        notes.append("orange: promotions (" + "; ".join(promo_text(p) for p in promos.itertuples()) + ")")
     past = {d: n for d, n in holidays.items() if first <= d < today}
     if past:
         notes.append(f"red lines: public holidays (past: {', '.join(f'{d:%d %b} {n}' for d, n in past.items())})")
@@ -116,8 +136,11 @@ def shifts(center: str) -> None:
     st.subheader("Headcount per shift")
     run, plan = data.latest_plan(cfg.url)
     rows = plan[plan["center_id"] == center] if not plan.empty else plan
-    if run is None or rows.empty:
+    if run is None or plan.empty:
         st.info(WAITING_PLAN)
+        return
+    if rows.empty:
+        st.warning(f"The latest plan (`{run['plan_id']}`) has no shifts for {center}: no forecast for it yet?")
         return
     st.altair_chart(charts.staffing_bars(rows[["day", "shift", "packers"]], shift_order(run, plan)), width="stretch")
     days = pd.to_datetime(rows["day"])

@@ -59,11 +59,12 @@ def _by_shift(plan: pd.DataFrame, center: str | None, day: pd.Timestamp, order: 
 
 
 def headcount_tiles(center: str | None) -> None:
-    """Packers today and tomorrow (per shift in the tile's caption) for ``center`` (None: all centers)."""
+    """Packers today and tomorrow (per shift in the tile's caption) for ``center`` (None: all centers).
+
+    Nothing before the first plan: the pages that draw the tiles say they wait for it below."""
     cfg = data.config()
     run, plan = data.latest_plan(cfg.url)
     if run is None or plan.empty:
-        st.info(WAITING_PLAN)
         return
     today = center_today(center) if center else data.local_today(cfg.timezone, cfg.url)
     order = shift_order(run, plan)

@@ -73,6 +73,7 @@ def live_models() -> None:
                         per_window.drop(columns=["run_id"]).sort_values(["window", "wql"]),
                         hide_index=True,
                         width="stretch",
+                        placeholder="—",
                     )
         weights = {k: float(v) for k, v in (run.get("weights") or {}).items()}
         if not weights and not board.empty and "weight" in board:
@@ -120,7 +121,9 @@ def history(run: dict) -> None:
     means = board[board["window"] == -1].merge(runs[["run_id", "created_at"]], on="run_id")
     if means["run_id"].nunique() > 1:
         st.subheader(f"Leaderboard over the last {means['run_id'].nunique()} runs")
-        st.altair_chart(history_charts.leaderboard_history(means[["created_at", "model", "wql"]]), width="stretch")
+        # The database's times are UTC: the chart's axis, like the rest of the page, in local time.
+        local = means.assign(created_at=means["created_at"].map(lambda t: data.to_local(t, cfg.timezone)))
+        st.altair_chart(history_charts.leaderboard_history(local[["created_at", "model", "wql"]]), width="stretch")
     corr = summaries.error_correlation(board, TOP_MEMBERS)
     st.subheader(f"Error correlation of the top {TOP_MEMBERS} members")
     if corr.empty:

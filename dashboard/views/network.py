@@ -76,6 +76,7 @@ def live_network(centers: list[str]) -> None:
     cfg = data.config()
     with data.database_errors(cfg.url), st.spinner(f"Reading {len(centers)} centers' orders, forecasts and plans…"):
         table, runs = network_frame(centers)
+        table = summaries.attention_first(table)  # with 50 centers, the ones to act on must not be scrolled to
         _tiles(table)
         counts = ["orders so far", "expected so far", "forecast today", "forecast tomorrow"]
         shown = table.assign(pace=table["pace"] * 100, **{c: table[c].round(0) for c in counts})
@@ -91,6 +92,7 @@ def live_network(centers: list[str]) -> None:
             key=PICK_KEY,
             on_select="rerun",
             selection_mode="single-row",
+            placeholder="—",  # a center without a forecast or plan: a dash, not "None"
             height=min(35 * (len(table) + 1) + 3, 900),
             column_config={
                 "open alerts": number("alerts", format="%d"),
@@ -113,6 +115,7 @@ def live_network(centers: list[str]) -> None:
             "Each center in its own zone · "
             + (f"plan `{plan['plan_id']}` made {local_text(plan['created_at'], cfg.timezone)}" if plan else "no plan")
             + (f" · newest forecast `{newest['run_id']}`" if newest else " · no forecast yet")
+            + " · centers to act on first (understaffed, open alerts, overstaffed)"
             + " · select a center's row (the box at its left) to open its Center page"
         )
         rows = picked.selection.rows

@@ -37,6 +37,53 @@ def day_by_center(plan: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+#: The actions that ask a manager to do something (``planner.intraday``: "call in 3", "release 2").
+CALL_IN, RELEASE = "call in", "release"
+
+
+def changes_due(plan: pd.DataFrame, today: dict[str, pd.Timestamp]) -> pd.DataFrame:
+    """The shifts of each center's today and tomorrow (``today``: its local midnight) whose packers
+    changed from the plan in force (``action`` "call in N" / "release N"), soonest first; empty
+    when the plan stores no change (plans stored before it was kept)."""
+    columns = ["center", "day", "shift", "starts", "booked before", "packers now", "action"]
+    if "action" not in plan or plan["action"].isna().all():
+        return pd.DataFrame(columns=columns)
+    first = plan["center_id"].map(today)
+    due = plan[(plan["day"] >= first) & (plan["day"] <= first + pd.Timedelta(days=1))]
+    due = due[due["action"].astype(str).str.startswith((CALL_IN, RELEASE))]
+    starts = pd.to_datetime(due["starts_at"]) if "starts_at" in due else pd.Series(pd.NaT, index=due.index)
+    due = due.assign(_start=starts.fillna(due["day"])).sort_values(["_start", "center_id"])
+    return pd.DataFrame({
+        "center": due["center_id"],
+        "day": due["day"].dt.strftime("%a %d %b"),
+        "shift": due["shift"],
+        "starts": due["_start"].dt.strftime("%a %H:%M"),
+        "booked before": due["packers_before"].astype("Int64"),
+        "packers now": due["packers"].astype("Int64"),
+        "action": due["action"],
+    }).reset_index(drop=True)
+
+
+def _changes(plan: pd.DataFrame, center: str | None) -> None:
+    """Who to call in or release today and tomorrow, against the plan in force before this one."""
+    cfg = data.config()
+    centers = sorted(plan["center_id"].unique())
+    today = {c: data.local_today(data.zone_of(cfg.url, cfg.timezone, c), cfg.url) for c in centers}
+    due = changes_due(plan, today)
+    scope = "" if center is None else f" · {center}"
+    st.subheader(f"Call in / release, today and tomorrow{scope}")
+    if "action" not in plan or plan["action"].isna().all():
+        st.caption("This plan stores no change against the plan in force before it.")
+    elif due.empty:
+        st.success("No change to the shifts not yet started: the packers booked stay as they are.",
+                   icon=":material/check:")
+    else:
+        st.dataframe(due, hide_index=True, width="stretch", placeholder="—")
+        calls, releases = (int(due["action"].str.startswith(a).sum()) for a in (CALL_IN, RELEASE))
+        st.caption(f"{calls} shift(s) to call packers in, {releases} to release (each center's local day and "
+                   "shift start; shifts already running or over are kept as booked).")
+
+
 def _parameters(run: dict) -> None:
     params = dict(run.get("params") or {})
     shifts = params.pop("shifts", None)
@@ -66,6 +113,7 @@ def live_plan(center: str | None) -> None:
             st.warning(f"The latest plan has no rows for {center}.")
             return
         order = shift_order(run, plan)
+        _changes(scope, center)
         st.subheader("Packers per day and shift" + ("" if center is None else f" · {center}"))
         if center is None:
             st.dataframe(day_by_center(scope), width="stretch")
@@ -73,8 +121,11 @@ def live_plan(center: str | None) -> None:
             st.dataframe(day_by_shift(scope, order), width="stretch")
         st.altair_chart(charts.staffing_bars(scope[["day", "shift", "packers"]], order), width="stretch")
         with st.expander("Orders and packer hours behind the plan"):
-            detail = scope.assign(day=scope["day"].dt.strftime("%Y-%m-%d")).round(1)
-            st.dataframe(detail, hide_index=True, width="stretch")
+            detail = scope.assign(day=scope["day"].dt.strftime("%Y-%m-%d"))
+            if "starts_at" in detail:
+                detail["starts_at"] = pd.to_datetime(detail["starts_at"]).dt.strftime("%a %d %b %H:%M")
+            detail = detail.round({c: 1 for c in detail.select_dtypes("number").columns})
+            st.dataframe(detail, hide_index=True, width="stretch", placeholder="—")
         cols = st.columns(2)
         with cols[0]:
             csv_button("Download the plan (CSV)", scope, f"staffing_plan_{run['plan_id']}_{center or 'all'}.csv")

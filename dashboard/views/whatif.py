@@ -26,7 +26,12 @@ from fcplan.dashboard.views.common import (
     zone,
 )
 from fcplan.planner import plan_staffing
+from fcplan.planner.centers import CenterConfig
+from fcplan.planner.crews import hour_profiles, plan_crews
 from fcplan.planner.whatif import existing_promotions, promotion_factors
+
+#: Days of hourly orders behind the shifts' hourly profiles (as the planner reads them).
+PROFILE_DAYS = 56
 
 
 def center_forecast(forecast: pd.DataFrame, center: str) -> pd.DataFrame:
@@ -72,6 +77,30 @@ def packers_per_day(forecast: pd.DataFrame, shares: pd.DataFrame, params: Center
     return plan.groupby(DS)["packers"].sum()
 
 
+def stored_config(run: dict, center: str) -> CenterConfig | None:
+    """The center's configuration the plan was made with (its shifts, breaks, productivity,
+    service level, min/max packers, closed days), as the planner stored it; None for a plan
+    that stored none."""
+    conf = ((run.get("params") or {}).get("centers") or {}).get(center)
+    try:
+        return CenterConfig.model_validate(conf)
+    except (ValueError, TypeError):
+        return None
+
+
+def crew_packers_per_day(forecast: pd.DataFrame, center: str, conf: CenterConfig, profile: np.ndarray) -> pd.Series:
+    """Packers per day by the planner's own rule for the center (:func:`fcplan.planner.crews.plan_crews`)."""
+    plan = plan_crews(forecast, {center: conf}, {center: profile})
+    return plan.groupby(DS)["packers"].sum()
+
+
+def center_profile(center: str, today: pd.Timestamp) -> np.ndarray:
+    """The center's (weekday, hour) share of a day's orders over the days before ``today``."""
+    cfg = data.config()
+    hourly = data.hourly_local(cfg.url, cfg.timezone, PROFILE_DAYS, center)
+    return hour_profiles(hourly, [center], days=PROFILE_DAYS, before=today)[center]
+
+
 def effect_text(effect: pd.DataFrame, center: str) -> tuple[float, str]:
     """The effect per discount point for ``center`` and a sentence saying where it comes from."""
     row = effect[effect[UNIQUE_ID] == center] if len(effect) else effect
@@ -103,13 +132,16 @@ def page() -> None:
         if run is None or forecast.empty:
             st.info(WAITING_FORECAST)
             return
-        plan_run, plan = data.latest_plan(cfg.url)
-        if plan_run is None or plan.empty or not (plan["center_id"] == center).any():
-            st.info(WAITING_PLAN)
-            return
         rows = center_forecast(forecast, center)
         if rows.empty:
             st.warning(f"The latest forecast run has no rows for {center} (too little history yet?).")
+            return
+        plan_run, plan = data.latest_plan(cfg.url)
+        if plan_run is None or plan.empty:
+            st.info(WAITING_PLAN)
+            return
+        if not (plan["center_id"] == center).any():
+            st.warning(f"The latest plan (`{plan_run['plan_id']}`) has no shifts for {center}.")
             return
         horizon = pd.DatetimeIndex(rows[DS])
         first_day, last_day = horizon[0].date(), horizon[-1].date()
@@ -166,11 +198,20 @@ def page() -> None:
             "orange: with the promotion (shaded days)"
         )
 
-        order = shift_order(plan_run, plan)
-        shares = plan_shares(plan, center, order)
-        params = center_params(plan_run, center)
-        base = packers_per_day(rows, shares, params)
-        what = packers_per_day(scenario, shares, params)
+        conf = stored_config(plan_run, center)
+        if conf is not None:
+            # The planner's rule with the center's own shifts, breaks, productivity and service
+            # level, so the baseline is the stored plan (today's running shifts aside).
+            profile = center_profile(center, horizon[0])
+            base = crew_packers_per_day(rows, center, conf, profile)
+            what = crew_packers_per_day(scenario, center, conf, profile)
+            service = conf.service_quantile
+        else:  # a plan that stored no center configuration: its global parameters and shift shares
+            params = center_params(plan_run, center)
+            shares = plan_shares(plan, center, shift_order(plan_run, plan))
+            base = packers_per_day(rows, shares, params)
+            what = packers_per_day(scenario, shares, params)
+            service = params.service_quantile
         table = pd.DataFrame(
             {
                 "promotion": [f"{discount}% off" if d in days else "" for d in horizon],
@@ -186,9 +227,10 @@ def page() -> None:
         st.dataframe(table.round(0), width="stretch", height=min(600, 35 * (len(table) + 1) + 3))
         extra = int(table["extra packers"].sum())
         st.caption(
-            f"{extra:+d} packer shifts over the promotion · staffed at the {params.service_quantile:.0%} demand "
-            f"quantile with the stored plan's parameters and shift shares (plan `{plan_run['plan_id']}`), "
-            f"forecast run `{run['run_id']}`."
+            f"{extra:+d} packer shifts over the promotion · staffed at the {service:.0%} demand "
+            f"quantile with the stored plan's parameters for {center} (plan `{plan_run['plan_id']}`), "
+            f"forecast run `{run['run_id']}` · whole packers per shift: a small rise in orders can fit in "
+            "the packers already booked."
         )
 
 
