@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fcplan.models.stats import ETS, SARIMAX, Theta
+from fcplan.models.stats import ETS, SARIMAX, SARIMAX_MAX_ITER, Theta
 from fcplan.models.vectorized import fit_ets, fit_regression, forecast_ets, forecast_regression, right_align
 
 LEVELS = [0.1, 0.5, 0.9]
@@ -64,11 +64,11 @@ def test_sarimax_takes_the_numpy_path_from_fewer_series_than_the_others(make_pan
     assert getattr(ETS().fit(four), "batch_", None) is None  # the others: from 8
 
 
-def test_sarimax_likelihood_fits_stop_at_25_iterations(make_panel):
-    """A fit that has not converged costs a numerical gradient an iteration: 25 at most."""
+def test_sarimax_likelihood_fits_stop_at_their_iteration_cap(make_panel):
+    """A fit that has not converged costs a numerical gradient an iteration: SARIMAX_MAX_ITER at most."""
     panel = make_panel(n_series=2, length=120, promo=True)  # these fits run past 50 iterations
     fits = SARIMAX(backend="statsmodels", order=(1, 0, 1)).fit(panel).states_
-    assert [fit.result.mle_retvals["iterations"] for fit in fits] == [25, 25]
+    assert [fit.result.mle_retvals["iterations"] for fit in fits] == [SARIMAX_MAX_ITER] * 2
 
 
 def test_vectorised_ets_recovers_a_linear_trend_and_its_season():
