@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -11,16 +10,10 @@ from typer.testing import CliRunner
 
 from fcplan.app.cli import app
 
-ROOT = Path(__file__).resolve().parents[2]
-CENTERS = ROOT / "centers.example.toml"
-
 
 @pytest.fixture
-def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for var in [v for v in __import__("os").environ if v.startswith("FCPLAN_")]:
-        monkeypatch.delenv(var)
-    monkeypatch.chdir(tmp_path)
-    shutil.copy(CENTERS, tmp_path / "centers.toml")
+def files(centers_dir: Path) -> Path:
+    tmp_path = centers_dir
     days = pd.date_range("2026-03-02", periods=3)
     # As `fcplan forecast --quantiles 0.1,0.50,0.9` writes it: the levels as typed.
     pd.DataFrame({

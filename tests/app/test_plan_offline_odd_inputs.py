@@ -5,7 +5,6 @@ misleading error); now it is a one-line error (exit 1) saying what to pass, or r
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -14,17 +13,12 @@ from typer.testing import CliRunner
 
 from fcplan.app.cli import app
 
-CENTERS = Path(__file__).resolve().parents[2] / "centers.example.toml"
 DAYS = pd.date_range("2026-03-02", periods=3)
 
 
 @pytest.fixture
-def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for var in [v for v in __import__("os").environ if v.startswith("FCPLAN_")]:
-        monkeypatch.delenv(var)
-    monkeypatch.chdir(tmp_path)
-    shutil.copy(CENTERS, tmp_path / "centers.toml")
-    return tmp_path
+def here(centers_dir: Path) -> Path:
+    return centers_dir
 
 
 def _forecast(ds, **cols) -> pd.DataFrame:

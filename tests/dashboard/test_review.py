@@ -16,6 +16,8 @@ from streamlit.testing.v1 import AppTest
 from fcplan.dashboard import charts
 from fcplan.dashboard.views.common import WAITING_PLAN
 
+from .test_dashboard import _whatif
+
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 TZ = "Asia/Seoul"
 NEW = "FC-NEW"
@@ -225,7 +227,7 @@ def test_when_the_plan_stored_the_centers_own_configuration_then_the_whatif_base
         con.commit()
     at = run_page("views/whatif.py", "FC-ICN")
     today = pd.Timestamp.now(tz=TZ).tz_localize(None).normalize()
-    table = _whatif_table(at, today, 1, 0)
+    table = _whatif(at, today, 1, 0)
     forecast = written["forecast"].assign(unique_id=lambda f: f["unique_id"].astype(str))
     forecast = forecast[forecast["unique_id"] == "FC-ICN"]
     hourly = written["hourly"]
@@ -236,14 +238,6 @@ def test_when_the_plan_stored_the_centers_own_configuration_then_the_whatif_base
     default = stored[stored["unique_id"] == "FC-ICN"].groupby("ds")["packers"].sum()
     assert (table["packers"].to_numpy() > 2 * default.to_numpy()).all()  # not the defaults' plan
     assert "staffed at the 95% demand quantile" in texts(at)
-
-
-def _whatif_table(at: AppTest, start: pd.Timestamp, days: int, discount: int) -> pd.DataFrame:
-    at.date_input(key="whatif_start").set_value(start.date()).run()
-    at.number_input(key="whatif_days").set_value(days).run()
-    at.slider(key="whatif_discount").set_value(discount).run()
-    assert not at.exception, at.exception
-    return at.dataframe[0].value
 
 
 def _chart_data(at: AppTest, title: str) -> pd.DataFrame:

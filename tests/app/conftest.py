@@ -1,0 +1,21 @@
+"""Fixtures of the app tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+CENTERS = Path(__file__).resolve().parents[2] / "centers.example.toml"
+
+
+@pytest.fixture
+def centers_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory holding the example ``centers.toml``, with no ``FCPLAN_`` variables set."""
+    for var in [v for v in os.environ if v.startswith("FCPLAN_")]:
+        monkeypatch.delenv(var)
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(CENTERS, tmp_path / "centers.toml")
+    return tmp_path
