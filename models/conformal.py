@@ -2,9 +2,9 @@
 
 The ensemble's quantile forecasts on the backtest windows are compared with the
 actuals. For each quantile level ``q`` and horizon bucket, the residual of that
-quantile in units of the forecast's own outer band, ``r = (y - pred_q) / unit`` with
+quantile in units of the forecast's own band, ``r = (y - pred_q) / unit`` with
 ``unit = max(pred_hi - pred_lo, WIDTH_FLOOR * scale)`` (``pred_lo``, ``pred_hi`` the
-outermost fitted levels, ``scale`` the series' scale), has a ``q``-quantile ``c``: adding
+forecast at the levels of :data:`UNIT_BAND`, ``scale`` the series' scale), has a ``q``-quantile ``c``: adding
 ``c * unit`` to the forecast quantile makes it cover a share ``q`` of the backtest
 actuals (Romano et al. 2019, one level at a time; normalised by the band, so steps the
 members find harder, such as late steps or a volatile series, keep their wider bands).
@@ -66,6 +66,10 @@ WINDOW_SHARE = 0.5
 #: Residuals are in units of the forecast's band, but never of one narrower than this many
 #: series scales (a band of 0, say all quantiles at 0 on an intermittent series, still widens).
 WIDTH_FLOOR = 0.2
+#: The band whose width is the residuals' unit: the 10-90 % band, interpolated between the
+#: levels asked for (clipped to the outermost), whatever they are. It was the outermost
+#: levels asked for, so that asking for 0.999 too moved every other level's offset.
+UNIT_BAND = (0.1, 0.9)
 
 
 def certain_zero(pred: np.ndarray) -> np.ndarray:
@@ -238,7 +242,7 @@ def fit_conformal(
     y = np.asarray(actuals, dtype="float64")
     scale = np.nan_to_num(np.asarray(scales, dtype="float64"), nan=0.0)
     ok = np.isfinite(y) & np.isfinite(pred).all(axis=1) & (scale > 0) & ~certain_zero(pred)
-    band = (float(levels[0]), float(levels[-1]))
+    band = UNIT_BAND
     unit = band_units(np.where(ok[:, None], pred, 0.0), levels, band, scale)
     steps = np.asarray(steps, dtype=int)
     ends = horizon_buckets(steps[ok])

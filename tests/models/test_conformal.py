@@ -199,3 +199,13 @@ def test_one_window_of_unusual_shocks_does_not_set_the_band_of_ordinary_days():
         cdf = np.vectorize(_normal_cdf)
         cover.append(float(np.mean(cdf(out[:, 2]) - cdf(out[:, 0]))))
     assert np.mean(cover) <= 0.88
+
+
+def test_a_levels_calibrated_value_does_not_depend_on_the_other_levels_asked_for():
+    pred, y, steps, scales, windows = _backtest(6, width=0.3)
+    extreme = pred[:, -1:] + 2.0  # a 0.999 level far out, asked for beside the usual three
+    more = [*LEVELS, 0.999]
+    three = fit_conformal(pred, y, LEVELS, steps, scales, windows).apply(pred, steps, scales, LEVELS)
+    four = fit_conformal(np.hstack([pred, extreme]), y, more, steps, scales, windows).apply(
+        np.hstack([pred, extreme]), steps, scales, more)
+    np.testing.assert_allclose(four[:, :3], three)
