@@ -240,23 +240,6 @@ class SARIMAX(_Vectorised):
         )
 
 
-def ses_sigma2(result: Any) -> float:
-    """One-step error variance of a statsmodels Theta fit: SES (its ``alpha``, starting at the
-    first value) on the data as it forecasts them, deseasonalised. statsmodels' ``sigma2``
-    fits an IMA(1,1) to the series *with* its season: on seasonal data the season's swings
-    counted as noise (80 % bands covered 99-100 % of monthly and quarterly test points)."""
-    y, _ = result.model._deseasonalize_data()
-    y = np.asarray(y, dtype="float64")
-    alpha = float(result.params.iloc[1])
-    level, errors = y[0], np.empty(max(y.size - 1, 0))
-    for t in range(1, y.size):
-        errors[t - 1] = y[t] - level
-        level += alpha * errors[t - 1]
-    if errors.size < 2:
-        return float(result.sigma2)
-    return float(np.mean(errors**2))
-
-
 class Theta(_Vectorised):
     """The Theta method (statsmodels ``ThetaModel``, additive deseasonalisation; or
     :func:`fcplan.models.vectorized.fit_theta` on many series).
@@ -305,5 +288,5 @@ class Theta(_Vectorised):
         # SES is an IMA(1,1): Var(h) = sigma2 (1 + (h-1) alpha^2). statsmodels' own
         # prediction_intervals uses (1 + (alpha-1)^2), far too wide for small alpha.
         alpha = float(result.params.iloc[1])
-        variance = ses_sigma2(result) * (1.0 + np.arange(h) * alpha**2)
+        variance = float(result.sigma2) * (1.0 + np.arange(h) * alpha**2)
         return normal_quantiles(mean, variance, quantiles, state.logged)

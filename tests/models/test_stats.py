@@ -79,15 +79,3 @@ def test_sarimax_pairs_the_interpolated_weeks_of_a_gappy_series_with_interpolate
     fc = model.predict_quantiles(8, future=future[["unique_id", "ds", "price"]], quantiles=[0.1, 0.5, 0.9])
     assert np.abs(fc["0.5"].to_numpy() - mean[-8:]).max() < 10
 
-
-@pytest.mark.parametrize("backend", ["statsmodels", "numpy"])
-def test_theta_bands_measure_the_noise_not_the_season(backend):
-    # statsmodels' Theta sigma2 fits an IMA(1,1) to the series with its season: on seasonal
-    # monthly data the 80 % band spanned the seasonal swing (+-40) instead of the noise (sd 1).
-    rng = np.random.default_rng(0)
-    t = np.arange(120)
-    y = 200 + 40 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 1, t.size)
-    panel = pd.DataFrame({"unique_id": "m", "ds": pd.date_range("2010-01-01", periods=t.size, freq="MS"), "y": y})
-    frame = Theta(backend=backend).fit(panel, freq="MS").predict_quantiles(3, quantiles=LEVELS)
-    width = (frame["0.9"] - frame["0.1"]).to_numpy()
-    assert width[0] < 10.0  # about 2.6 sd of the noise; it was over 30
