@@ -78,4 +78,3 @@ def test_sarimax_pairs_the_interpolated_weeks_of_a_gappy_series_with_interpolate
     assert model.fallbacks_ == {}
     fc = model.predict_quantiles(8, future=future[["unique_id", "ds", "price"]], quantiles=[0.1, 0.5, 0.9])
     assert np.abs(fc["0.5"].to_numpy() - mean[-8:]).max() < 10
-
