@@ -245,7 +245,8 @@ def series_scale(y: np.ndarray, window: int = SCALE_WINDOW) -> np.ndarray:
 # ------------------------------------------------------------------ calendar
 def calendar_features(dates: np.ndarray, subdaily: bool = False) -> tuple[np.ndarray, list[str]]:
     """``(...,) datetime64 -> (..., F)`` integer calendar: day of week (0 = Monday),
-    day of month, ISO week of year, month (+ hour of day when ``subdaily``)."""
+    day of month, ISO week of year, month (+ hour of day when ``subdaily``, with its minutes
+    as a fraction)."""
     index = pd.DatetimeIndex(np.asarray(dates).ravel())
     columns = {
         "dayofweek": index.dayofweek.to_numpy(),
@@ -253,8 +254,8 @@ def calendar_features(dates: np.ndarray, subdaily: bool = False) -> tuple[np.nda
         "weekofyear": index.isocalendar().week.to_numpy(dtype="float64"),
         "month": index.month.to_numpy(),
     }
-    if subdaily:
-        columns["hour"] = index.hour.to_numpy()
+    if subdaily:  # the hour as a fraction on sub-hourly data (14:30 -> 14.5; it was 14 for both halves)
+        columns["hour"] = index.hour.to_numpy() + index.minute.to_numpy() / 60
     values = np.stack([np.asarray(v, dtype="float64") for v in columns.values()], axis=-1)
     return values.reshape(*np.shape(dates), len(columns)), list(columns)
 

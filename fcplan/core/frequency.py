@@ -83,13 +83,25 @@ def _business_days(stamps: pd.DatetimeIndex, steps: pd.Series) -> bool:
     return not weekend.any() and int((steps == pd.Timedelta(days=3)).sum()) >= 2
 
 
+#: Sub-daily data has a daily season of this many steps at most (5-minute data: 288); finer
+#: data (minutes, seconds) has none: a season of thousands of steps is more than the
+#: seasonal models' states and the seasonal lags can use.
+MAX_DAILY_STEPS = 288
+
+
 def season_length(freq: str) -> int:
-    """Main season of a pandas frequency: 7 daily, 5 business-daily, 24 hourly, 52 weekly
-    (``7D`` too), 12 monthly, 4 quarterly, else 1."""
+    """Main season of a pandas frequency: 7 daily, 5 business-daily, 24 hourly, one day of
+    steps for other sub-daily steps that divide a day (48 half-hourly, 96 for 15 minutes,
+    12 for 2 hours; at most :data:`MAX_DAILY_STEPS`), 52 weekly (``7D`` too), 12 monthly,
+    4 quarterly, else 1."""
     offset = pd.tseries.frequencies.to_offset(freq)
     name = offset.name.upper()
     if name == "D" and offset.n == 7:  # weekly series on different weekdays
         return 52
+    step = fixed_step_ns(offset)
+    day = int(pd.Timedelta(days=1).value)
+    if 0 < step < day and day % step == 0 and day // step <= MAX_DAILY_STEPS:
+        return day // step  # half-hourly data had a season of 1: no daily cycle in any model
     if offset.n != 1:
         return 1
     if name == "D":

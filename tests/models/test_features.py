@@ -117,3 +117,12 @@ def test_grid_laid_out_in_numpy_matches_the_series_by_series_layout(make_awkward
         np.testing.assert_array_equal(fast.y, slow.y)
         np.testing.assert_array_equal(fast.x, slow.x)
         np.testing.assert_array_equal(fast.dates, slow.dates)
+
+
+def test_half_hourly_calendar_tells_the_half_hours_apart():
+    # the hour of 14:00 and 14:30 was the same feature: a sub-hourly model could not see the half hours
+    from fcplan.models.features import calendar_features
+
+    dates = pd.date_range("2024-01-01 14:00", periods=3, freq="30min").to_numpy()
+    values, names = calendar_features(dates, subdaily=True)
+    assert values[:, names.index("hour")].tolist() == [14.0, 14.5, 15.0]
