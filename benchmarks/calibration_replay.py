@@ -131,6 +131,18 @@ def record_panel(panel) -> list[WindowRecord]:  # panel: devsuite.Panel
     return records
 
 
+def save(records: Sequence[WindowRecord], path: Path) -> None:
+    """Pickle ``records`` as plain dicts (readable whichever module unpickles them), written
+    only once complete."""
+    data = pickle.dumps([vars(r) for r in records])
+    path.write_bytes(data)
+
+
+def load(path: Path) -> list[WindowRecord]:
+    """The records :func:`save` wrote to ``path``."""
+    return [WindowRecord(**r) for r in pickle.loads(path.read_bytes())]
+
+
 def _load(name: str):
     import devsuite
     import shapes
@@ -148,15 +160,13 @@ def main() -> None:
     if args.command == "dump":
         args.dir.mkdir(parents=True, exist_ok=True)
         for name in names:
-            with open(args.dir / f"{name}.pkl", "wb") as fh:
-                pickle.dump(record_panel(_load(name)), fh)
+            save(record_panel(_load(name)), args.dir / f"{name}.pkl")
             print("recorded", name, flush=True)
         return
     names = names or sorted(p.stem for p in args.dir.glob("*.pkl"))
     out = {}
     for name in names:
-        with open(args.dir / f"{name}.pkl", "rb") as fh:
-            out[name] = replay(pickle.load(fh))
+        out[name] = replay(load(args.dir / f"{name}.pkl"))
         print(f"{name:24s} wQL {out[name]['wql']:.4f}  cov80 {out[name]['coverage_80']:.3f}", flush=True)
     print(json.dumps(out))
 

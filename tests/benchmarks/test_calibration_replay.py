@@ -61,3 +61,13 @@ def test_replay_uses_the_fit_it_is_given():
     raw = score_window(r, r.forecast["values"])
     assert replay([r], no_offsets) == pytest.approx({"wql": raw[0], "coverage_80": raw[1] / raw[2]})
     assert replay([r]) != replay([r], no_offsets)
+
+
+def test_records_round_trip_through_a_file(tmp_path):
+    from calibration_replay import load, save
+
+    r = record(widths=0.5, spread=2.0)
+    save([r], tmp_path / "p.pkl")
+    back = load(tmp_path / "p.pkl")
+    assert isinstance(back[0], WindowRecord)
+    assert replay(back) == replay([r])
