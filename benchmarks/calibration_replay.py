@@ -42,7 +42,8 @@ BAND = (0.1, 0.9)
 class WindowRecord:
     """One test window: ``evidence`` the keyword arguments the final calibrator was fitted with
     (:func:`fcplan.models.conformal.fit_conformal`'s), ``forecast`` the uncalibrated final
-    forecast as :meth:`Calibration.apply` got it (``values``, ``steps``, ``scales``, ``flags``),
+    forecast as :meth:`Calibration.apply` got it (``values``, ``steps``, ``scales``, ``flags``;
+    ``nonnegative``: the engine clipped the calibrated forecast at 0),
     ``actuals`` ``(n,)`` aligned with its rows (NaN: not scored) and ``levels`` the forecast's."""
 
     evidence: dict
@@ -60,7 +61,8 @@ def calibrated(record: WindowRecord, fit: Fit | None = None) -> np.ndarray:
     fit = conformal.fit_conformal if fit is None else fit
     cal = fit(**record.evidence)
     f = record.forecast
-    return cal.apply(f["values"], f["steps"], f["scales"], record.levels, flags=f.get("flags"))
+    out = cal.apply(f["values"], f["steps"], f["scales"], record.levels, flags=f.get("flags"))
+    return np.maximum(out, 0.0) if f.get("nonnegative") else out
 
 
 def score_window(record: WindowRecord, quantiles: np.ndarray) -> tuple[float, int, int]:
@@ -122,8 +124,12 @@ def record_panel(panel) -> list[WindowRecord]:  # panel: devsuite.Panel
             levels = tuple(devsuite_accuracy.SUITE_LEVELS)
             forecast = {k_: final[k_] for k_ in ("values", "steps", "scales", "flags")}
             record = WindowRecord(evidence, forecast, rows[Y].to_numpy("float64"), levels)
-            if not np.allclose(frame[quantile_columns(levels)].to_numpy("float64"), calibrated(record, fit),
-                               equal_nan=True):
+            values = frame[quantile_columns(levels)].to_numpy("float64")
+            for nonnegative in (False, True):  # the engine clips a demand forecast at 0 after calibrating
+                record.forecast["nonnegative"] = nonnegative
+                if np.allclose(values, calibrated(record, fit), equal_nan=True):
+                    break
+            else:
                 raise AssertionError(f"{panel.name} window {k}: the replayed calibration differs from the run's")
             records.append(record)
     finally:

@@ -71,3 +71,10 @@ def test_records_round_trip_through_a_file(tmp_path):
     back = load(tmp_path / "p.pkl")
     assert isinstance(back[0], WindowRecord)
     assert replay(back) == replay([r])
+
+
+def test_a_nonnegative_record_is_clipped_at_zero_after_calibrating():
+    r = record(widths=0.5, spread=20.0)  # widened far below 0
+    assert (calibrated(r)[:, 0] < 0).any()
+    r.forecast["nonnegative"] = True
+    assert (calibrated(r) >= 0).all()
