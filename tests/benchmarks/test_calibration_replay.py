@@ -1,0 +1,80 @@
+"""The calibration replay (benchmarks/calibration_replay.py) on made-up records: it needs no
+engine run and no bench-only package."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from calibration_replay import WindowRecord, calibrated, replay, score_window
+
+from fcplan.models import conformal
+
+LEVELS = (0.1, 0.5, 0.9)
+
+
+def record(widths: float, spread: float, n_windows: int = 6, per_window: int = 20, seed: int = 0) -> WindowRecord:
+    """Evidence whose actuals spread ``spread`` around a median of 10 while the forecast's band
+    is ``widths`` wide; a forecast of the same kind for the test window."""
+    rng = np.random.default_rng(seed)
+    n = n_windows * per_window
+    pred = np.column_stack([np.full(n, 10 - widths / 2), np.full(n, 10.0), np.full(n, 10 + widths / 2)])
+    evidence = dict(pred=pred, actuals=10 + spread * rng.standard_normal(n), levels=list(LEVELS),
+                    steps=np.tile(np.arange(per_window), n_windows), scales=np.ones(n),
+                    windows=np.repeat(np.arange(n_windows) - n_windows + 2, per_window))
+    m = 40
+    forecast = dict(values=pred[:m].copy(), steps=np.arange(m) % per_window, scales=np.ones(m), flags=None)
+    return WindowRecord(evidence, forecast, 10 + spread * rng.standard_normal(m), LEVELS)
+
+
+def test_score_window_counts_the_band_and_skips_missing_actuals():
+    r = record(2.0, 1.0)
+    r.actuals[:] = 10.0
+    r.actuals[:5] = 100.0  # above the band
+    r.actuals[5] = np.nan  # not scored
+    q = r.forecast["values"]
+    value, inside, n = score_window(r, q)
+    assert n == 39 and inside == 34
+    assert value > 0
+
+
+def test_replay_calibrates_a_too_narrow_band_wider():
+    r = record(widths=0.5, spread=2.0)  # the band covers far under 80 % of the evidence
+    raw = score_window(r, r.forecast["values"])
+    out = calibrated(r)
+    assert (out[:, 2] - out[:, 0] > 0.5 + 1e-9).all()
+    assert replay([r])["coverage_80"] > raw[1] / raw[2]
+
+
+def test_replay_uses_the_fit_it_is_given():
+    r = record(widths=0.5, spread=2.0)
+
+    def no_offsets(**kw):
+        cal = conformal.fit_conformal(**kw)
+        return conformal.Calibration(cal.levels, np.zeros_like(cal.offsets), cal.bucket_ends, cal.windows, cal.points,
+                                     cal.widening, cal.band)
+
+    raw = score_window(r, r.forecast["values"])
+    assert replay([r], no_offsets) == pytest.approx({"wql": raw[0], "coverage_80": raw[1] / raw[2]})
+    assert replay([r]) != replay([r], no_offsets)
+
+
+def test_records_round_trip_through_a_file(tmp_path):
+    from calibration_replay import load, save
+
+    r = record(widths=0.5, spread=2.0)
+    save([r], tmp_path / "p.pkl")
+    back = load(tmp_path / "p.pkl")
+    assert isinstance(back[0], WindowRecord)
+    assert replay(back) == replay([r])
+
+
+def test_a_nonnegative_record_is_clipped_at_zero_after_calibrating():
+    r = record(widths=0.5, spread=20.0)  # widened far below 0
+    assert (calibrated(r)[:, 0] < 0).any()
+    r.forecast["nonnegative"] = True
+    assert (calibrated(r) >= 0).all()
