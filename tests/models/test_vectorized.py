@@ -98,3 +98,30 @@ def test_right_align_pads_shorter_rows_in_front():
     out = right_align([np.array([1.0, 2.0, 3.0]), np.array([4.0])])
     assert np.isnan(out[1, :2]).all() and out[1, 2] == 4.0 and list(out[0]) == [1.0, 2.0, 3.0]
     assert pd.isna(out).sum() == 2
+
+
+def _moving_season(n_cycles: int, m: int, seed: int = 0) -> np.ndarray:
+    """A seasonal pattern whose amplitude doubles over the series, with a little noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n_cycles * m)
+    shape = np.sin(2 * np.pi * t / m) + 0.5 * np.cos(4 * np.pi * t / m)
+    return 20 + (1 + t / len(t)) * 4 * shape + rng.normal(0, 0.2, len(t))
+
+
+def test_vectorised_ets_follows_a_moving_season_on_few_cycles():
+    m = 12
+    z = np.stack([_moving_season(10, m, seed) for seed in range(3)])
+    future = np.stack([_moving_season(11, m, seed) for seed in range(3)])[:, -m:]
+    fit = fit_ets(z, m)
+    assert (fit.gamma > 0.2).all()  # faster than the grid of many-cycle rows
+    mean, _ = forecast_ets(fit, m)
+    slow = fit_ets(z, m, few_cycles=0)  # as if the rows had many cycles: the slow grid only
+    slow_mean, _ = forecast_ets(slow, m)
+    assert (slow.gamma <= 0.2).all()
+    assert np.abs(mean - future).mean() < 0.8 * np.abs(slow_mean - future).mean()
+
+
+def test_vectorised_ets_keeps_slow_seasonal_smoothing_on_many_cycles():
+    m = 7
+    z = _moving_season(60, m)[None, :]
+    assert fit_ets(z, m).gamma[0] <= 0.2
