@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fcplan.core.frequency import season_is_a_year
 from fcplan.models.stats import ETS, SARIMAX, SARIMAX_MAX_ITER, Theta
 from fcplan.models.vectorized import fit_ets, fit_regression, forecast_ets, forecast_regression, right_align
 
@@ -108,20 +109,34 @@ def _moving_season(n_cycles: int, m: int, seed: int = 0) -> np.ndarray:
     return 20 + (1 + t / len(t)) * 4 * shape + rng.normal(0, 0.2, len(t))
 
 
-def test_vectorised_ets_follows_a_moving_season_on_few_cycles():
+def test_vectorised_ets_follows_a_moving_yearly_season():
     m = 12
     z = np.stack([_moving_season(10, m, seed) for seed in range(3)])
     future = np.stack([_moving_season(11, m, seed) for seed in range(3)])[:, -m:]
-    fit = fit_ets(z, m)
-    assert (fit.gamma > 0.2).all()  # faster than the grid of many-cycle rows
+    fit = fit_ets(z, m, yearly=True)
+    assert (fit.gamma > 0.2).all()  # faster than the grid of weekly and daily cycles
     mean, _ = forecast_ets(fit, m)
-    slow = fit_ets(z, m, few_cycles=0)  # as if the rows had many cycles: the slow grid only
+    slow = fit_ets(z, m)
     slow_mean, _ = forecast_ets(slow, m)
     assert (slow.gamma <= 0.2).all()
     assert np.abs(mean - future).mean() < 0.8 * np.abs(slow_mean - future).mean()
 
 
-def test_vectorised_ets_keeps_slow_seasonal_smoothing_on_many_cycles():
-    m = 7
-    z = _moving_season(60, m)[None, :]
-    assert fit_ets(z, m).gamma[0] <= 0.2
+def test_ets_tries_fast_seasonal_smoothing_on_monthly_data_only():
+    rows = []
+    for freq in ("MS", "D"):
+        start = pd.Timestamp("2000-01-01")
+        ds = pd.date_range(start, periods=120, freq=freq)
+        m = 12 if freq == "MS" else 7
+        rows += [pd.DataFrame({"unique_id": f"{freq}{i}", "ds": ds, "y": _moving_season(10, 12, i)[:120] if m == 12
+                               else _moving_season(18, 7, i)[:120]}) for i in range(8)]
+    frames = {freq: pd.concat([r for r in rows if r["unique_id"].iloc[0].startswith(freq)]) for freq in ("MS", "D")}
+    monthly = ETS(backend="numpy").fit(frames["MS"], freq="MS")
+    daily = ETS(backend="numpy").fit(frames["D"], freq="D")
+    assert (monthly.batch_[0].gamma > 0.2).all()
+    assert (daily.batch_[0].gamma <= 0.2).all()
+
+
+def test_frequency_season_is_a_year_for_months_and_quarters_only():
+    assert season_is_a_year("MS") and season_is_a_year("QE")
+    assert not any(season_is_a_year(f) for f in ("D", "h", "2h", "W-MON", "30min", "B"))
