@@ -140,3 +140,33 @@ def test_ets_tries_fast_seasonal_smoothing_on_monthly_data_only():
 def test_frequency_season_is_a_year_for_months_and_quarters_only():
     assert season_is_a_year("MS") and season_is_a_year("QE")
     assert not any(season_is_a_year(f) for f in ("D", "h", "2h", "W-MON", "30min", "B"))
+
+
+def _trending_seasonal(n_series: int, length: int, slope: float, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(length)
+    return np.stack([20 + slope * t + 3 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 0.5, length)
+                     for _ in range(n_series)])
+
+
+def _fourier_design(n_series: int, start: int, length: int) -> np.ndarray:
+    t = np.arange(start, start + length)
+    cols = [np.ones(length), np.sin(2 * np.pi * t / 12), np.cos(2 * np.pi * t / 12)]
+    return np.repeat(np.stack(cols, axis=1)[None], n_series, axis=0)
+
+
+def test_numpy_regression_follows_a_trend_through_its_drifting_level():
+    full = _trending_seasonal(4, 108, slope=0.2)
+    z, future = full[:, :96], full[:, 96:]
+    errors = {}
+    for drift in (True, False):
+        fit = fit_regression(z, _fourier_design(4, 0, 96), drift=drift)
+        mean, _ = forecast_regression(fit, _fourier_design(4, 96, 12))
+        errors[drift] = np.abs(mean - future).mean()
+    assert errors[True] < 0.5 * errors[False]
+
+
+def test_numpy_regression_takes_no_drift_on_flat_noise():
+    z = _trending_seasonal(8, 96, slope=0.0, seed=1)
+    fit = fit_regression(z, _fourier_design(8, 0, 96))
+    assert fit.drift is not None and (fit.drift == 0).sum() >= 6
