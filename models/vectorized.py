@@ -100,8 +100,8 @@ def fit_ets(z: np.ndarray, m: int, damped: bool = True, yearly: bool = False) ->
     n, t_len = z.shape
     seasonal = m > 1
     m_eff = m if seasonal else 1
-    first = _started(z)
     alpha, beta, phi, gamma = (g[None, :] for g in _grid(damped, seasonal, yearly))
+    first = _started(z)
     level0 = _initial_level(z, first, m_eff)
     lanes = alpha.shape[1]
     level = np.repeat(level0[:, None], lanes, axis=1)
