@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from fcplan.core.frequency import season_is_a_year
 from fcplan.models import vectorized as vec
 from fcplan.models.baselines import LocalForecaster
 
@@ -156,7 +157,7 @@ class ETS(_Vectorised):
     def _fit_batch(self, ys: list[np.ndarray], xs: list[np.ndarray]) -> Any:
         z, transforms = self._model_scale(ys)
         m = self._seasonal_period(min(len(y) for y in ys))
-        return vec.fit_ets(z, m, bool(self.params["damped"])), transforms
+        return vec.fit_ets(z, m, bool(self.params["damped"]), yearly=season_is_a_year(self.freq_)), transforms
 
     def _predict_batch(self, state: Any, h: int, x_future: np.ndarray, quantiles: list[float]) -> np.ndarray:
         fit, transforms = state

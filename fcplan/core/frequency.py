@@ -119,6 +119,12 @@ def season_length(freq: str) -> int:
     return 1
 
 
+def season_is_a_year(freq: str) -> bool:
+    """Whether :func:`season_length` of ``freq`` is a year's cycle (monthly, quarterly)."""
+    offset = pd.tseries.frequencies.to_offset(freq)
+    return season_length(freq) in (4, 12) and fixed_step_ns(offset) == 0
+
+
 def fixed_step_ns(offset: pd.DateOffset) -> int:
     """Nanoseconds between consecutive timestamps of ``offset`` when fixed (hours, days,
     weeks, anchored or not); 0 for calendar offsets (months, quarters)."""

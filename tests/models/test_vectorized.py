@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fcplan.core.frequency import season_is_a_year
 from fcplan.models.stats import ETS, SARIMAX, SARIMAX_MAX_ITER, Theta
 from fcplan.models.vectorized import fit_ets, fit_regression, forecast_ets, forecast_regression, right_align
 
@@ -98,3 +99,74 @@ def test_right_align_pads_shorter_rows_in_front():
     out = right_align([np.array([1.0, 2.0, 3.0]), np.array([4.0])])
     assert np.isnan(out[1, :2]).all() and out[1, 2] == 4.0 and list(out[0]) == [1.0, 2.0, 3.0]
     assert pd.isna(out).sum() == 2
+
+
+def _moving_season(n_cycles: int, m: int, seed: int = 0) -> np.ndarray:
+    """A seasonal pattern whose amplitude doubles over the series, with a little noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n_cycles * m)
+    shape = np.sin(2 * np.pi * t / m) + 0.5 * np.cos(4 * np.pi * t / m)
+    return 20 + (1 + t / len(t)) * 4 * shape + rng.normal(0, 0.2, len(t))
+
+
+def test_vectorised_ets_follows_a_moving_yearly_season():
+    m = 12
+    z = np.stack([_moving_season(10, m, seed) for seed in range(3)])
+    future = np.stack([_moving_season(11, m, seed) for seed in range(3)])[:, -m:]
+    fit = fit_ets(z, m, yearly=True)
+    assert (fit.gamma > 0.2).all()  # faster than the grid of weekly and daily cycles
+    mean, _ = forecast_ets(fit, m)
+    slow = fit_ets(z, m)
+    slow_mean, _ = forecast_ets(slow, m)
+    assert (slow.gamma <= 0.2).all()
+    assert np.abs(mean - future).mean() < 0.8 * np.abs(slow_mean - future).mean()
+
+
+def test_ets_tries_fast_seasonal_smoothing_on_monthly_data_only():
+    rows = []
+    for freq in ("MS", "D"):
+        start = pd.Timestamp("2000-01-01")
+        ds = pd.date_range(start, periods=120, freq=freq)
+        m = 12 if freq == "MS" else 7
+        rows += [pd.DataFrame({"unique_id": f"{freq}{i}", "ds": ds, "y": _moving_season(10, 12, i)[:120] if m == 12
+                               else _moving_season(18, 7, i)[:120]}) for i in range(8)]
+    frames = {freq: pd.concat([r for r in rows if r["unique_id"].iloc[0].startswith(freq)]) for freq in ("MS", "D")}
+    monthly = ETS(backend="numpy").fit(frames["MS"], freq="MS")
+    daily = ETS(backend="numpy").fit(frames["D"], freq="D")
+    assert (monthly.batch_[0].gamma > 0.2).all()
+    assert (daily.batch_[0].gamma <= 0.2).all()
+
+
+def test_frequency_season_is_a_year_for_months_and_quarters_only():
+    assert season_is_a_year("MS") and season_is_a_year("QE")
+    assert not any(season_is_a_year(f) for f in ("D", "h", "2h", "W-MON", "30min", "B"))
+
+
+def _trending_seasonal(n_series: int, length: int, slope: float, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(length)
+    return np.stack([20 + slope * t + 3 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 0.5, length)
+                     for _ in range(n_series)])
+
+
+def _fourier_design(n_series: int, start: int, length: int) -> np.ndarray:
+    t = np.arange(start, start + length)
+    cols = [np.ones(length), np.sin(2 * np.pi * t / 12), np.cos(2 * np.pi * t / 12)]
+    return np.repeat(np.stack(cols, axis=1)[None], n_series, axis=0)
+
+
+def test_numpy_regression_follows_a_trend_through_its_drifting_level():
+    full = _trending_seasonal(4, 108, slope=0.2)
+    z, future = full[:, :96], full[:, 96:]
+    errors = {}
+    for drift in (True, False):
+        fit = fit_regression(z, _fourier_design(4, 0, 96), drift=drift)
+        mean, _ = forecast_regression(fit, _fourier_design(4, 96, 12))
+        errors[drift] = np.abs(mean - future).mean()
+    assert errors[True] < 0.5 * errors[False]
+
+
+def test_numpy_regression_takes_no_drift_on_flat_noise():
+    z = _trending_seasonal(8, 96, slope=0.0, seed=1)
+    fit = fit_regression(z, _fourier_design(8, 0, 96))
+    assert fit.drift is not None and (fit.drift == 0).sum() >= 6
