@@ -74,6 +74,12 @@ def tsb_states(y: np.ndarray, alphas: np.ndarray, betas: np.ndarray) -> tuple[np
     return p, z, sse / np.maximum(count, 1.0)
 
 
+def occurrence_share(y: np.ndarray) -> np.ndarray:
+    """``(n,)``: each series' share of observed periods with demand (``y`` ``(n, T)``, NaN: not observed)."""
+    observed = np.isfinite(y)
+    return np.where(observed, y > 0, False).sum(axis=1) / np.maximum(observed.sum(axis=1), 1)
+
+
 def season_index(y: np.ndarray, season: int, h: int, prior: float = SEASON_PRIOR) -> np.ndarray:
     """``(n, h)``: each future step's occurrence share at its season position over the
     series' overall share, shrunk by ``prior`` pseudo-periods towards 1 (ones when
@@ -83,7 +89,7 @@ def season_index(y: np.ndarray, season: int, h: int, prior: float = SEASON_PRIOR
         return np.ones((n, h))
     observed = np.isfinite(y)
     occ = np.where(observed, y > 0, False).astype("float64")
-    rate = occ.sum(axis=1) / np.maximum(observed.sum(axis=1), 1)
+    rate = occurrence_share(y)
     # position in the season of column t, counted back from the last column
     pos = (np.arange(t_len) - t_len) % season
     index = np.ones((n, season))
@@ -146,9 +152,8 @@ class TSB(_BatchedBaseline):
 
     def _batch_rows(self, y: np.ndarray, h: int, quantiles: list[float]) -> np.ndarray:
         observed = np.isfinite(y)
-        share = np.where(observed, y > 0, False).sum(axis=1) / np.maximum(observed.sum(axis=1), 1)
         negative = np.where(observed, y < 0, False).any(axis=1)
-        intermittent = (share <= MAX_OCCURRENCE) & ~negative
+        intermittent = (occurrence_share(y) <= MAX_OCCURRENCE) & ~negative
         out = np.empty((y.shape[0], h, len(quantiles)))
         if intermittent.any():
             out[intermittent] = tsb_quantiles(

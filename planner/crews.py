@@ -30,13 +30,15 @@ SHIFT = "shift"
 CREW_COLUMNS = [*PLAN_COLUMNS, "starts_at", "packers_needed", "next_day_forecast"]
 #: Days of history a weekday profile is pooled with (its weight is n / (n + PRIOR_DAYS)).
 PRIOR_DAYS = 1.0
+#: Days of hourly orders before the plan's first day that the profiles are learned from.
+PROFILE_DAYS = 56
 
 
 def hour_profiles(
     hourly: pd.DataFrame,
     centers: list[str] | tuple[str, ...] = (),
     *,
-    days: int = 56,
+    days: int = PROFILE_DAYS,
     before: pd.Timestamp | None = None,
     prior_days: float = PRIOR_DAYS,
 ) -> dict[str, np.ndarray]:

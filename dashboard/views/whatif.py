@@ -27,11 +27,8 @@ from fcplan.dashboard.views.common import (
 )
 from fcplan.planner import plan_staffing
 from fcplan.planner.centers import CenterConfig
-from fcplan.planner.crews import hour_profiles, plan_crews
+from fcplan.planner.crews import PROFILE_DAYS, hour_profiles, plan_crews
 from fcplan.planner.whatif import existing_promotions, promotion_factors
-
-#: Days of hourly orders behind the shifts' hourly profiles (as the planner reads them).
-PROFILE_DAYS = 56
 
 
 def center_forecast(forecast: pd.DataFrame, center: str) -> pd.DataFrame:
