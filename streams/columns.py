@@ -17,6 +17,9 @@ import numpy as np
 from fcplan.core.contracts import Order
 from fcplan.core.time import US_PER_HOUR, epoch_us, from_epoch_us, hour_us
 
+#: An order's ``(center, UTC epoch µs, lines, units)``.
+Payload = tuple[str, int, int, int]
+
 _NO_MARK = np.iinfo(np.int64).min // 2  # "no watermark yet": nothing is late against it
 
 
@@ -62,6 +65,10 @@ class OrderColumns:
             source=[self.source[i] for i in pick],
         )
 
+    def payload(self, i: int) -> Payload:
+        """Row ``i``'s ``(center, t_us, lines, units)``: what two records of one order id must agree on."""
+        return self.center_id[i], int(self.t_us[i]), int(self.lines[i]), int(self.units[i])
+
     def order(self, i: int) -> Order:
         """Row ``i`` as an :class:`Order` (for dead letters and tests; not the hot path)."""
         ts = from_epoch_us(int(self.t_us[i])).replace(tzinfo=UTC)
@@ -81,6 +88,23 @@ def first_occurrences(order_ids: Sequence[str]) -> np.ndarray:
             seen.add(oid)
             keep.append(i)
     return np.array(keep, dtype=np.int64)
+
+
+def conflicting_repeats(
+    cols: OrderColumns, first: np.ndarray, stored: Mapping[str, Payload]
+) -> list[tuple[int, Payload]]:
+    """``(position, kept payload)`` of each row of ``cols`` whose order id is kept with another
+    payload: the ``stored`` one where its id was stored before, else its first occurrence in
+    ``cols`` (``first``: :func:`first_occurrences`). Ascending."""
+    if not stored and len(first) == len(cols):
+        return []
+    firsts = {cols.order_id[i]: i for i in first.tolist()}
+    out = []
+    for i, oid in enumerate(cols.order_id):
+        kept = stored[oid] if oid in stored else cols.payload(firsts[oid])
+        if cols.payload(i) != kept:
+            out.append((i, kept))
+    return out
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,12 @@ One transaction a batch, in a handful of statements whatever its size:
    then the hours' upsert;
 3. move the stream times forward and add to the counters.
 
+A repeat of a stored order id (or of one earlier in the batch) with another center, time,
+lines or units is not a duplicate but a conflict: the first stays stored and the repeat is
+returned for the dead-letter topic with both payloads, so no record is lost without a
+word. Finding them costs a read of the batch's stored payloads, only in a batch where not
+every order was new.
+
 Replaying a batch after a crash therefore changes nothing: the consumer commits
 Kafka offsets only after this returns. The per-row work runs inside the
 database (SQLite's C code, or the PostgreSQL server).
@@ -30,20 +36,30 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from fcplan.core.contracts import CenterDemand
+from fcplan.core.time import iso_us
 from fcplan.storage import metrics as m
 from fcplan.storage import orders_sql as sql
 from fcplan.storage import utcnow
-from fcplan.streams.columns import OrderColumns, first_occurrences, hourly_sums, split_late
-from fcplan.streams.validation import LATE
+from fcplan.streams.columns import (
+    OrderColumns,
+    Payload,
+    conflicting_repeats,
+    first_occurrences,
+    hourly_sums,
+    split_late,
+)
+from fcplan.streams.validation import CONFLICT, LATE
 
 
 @dataclass
 class OrderBatchResult:
-    """``late``: positions (in the written columns) of the orders for the dead-letter topic."""
+    """``late``: positions (in the written columns) of the orders for the dead-letter topic;
+    ``conflicts``: ``(position, detail)`` of the repeats of an order id with another payload."""
 
     accepted: int = 0
     duplicates: int = 0
     late: list[int] = field(default_factory=list)
+    conflicts: list[tuple[int, str]] = field(default_factory=list)
     hourly: list[CenterDemand] = field(default_factory=list)
 
 
@@ -69,8 +85,8 @@ def write_order_columns(
     """Store a batch of valid orders exactly once; see the module docstring.
 
     ``counters`` (e.g. the batch's dead letters by reason) are added in the same
-    transaction, with ``orders/accepted``, ``orders/duplicate`` and
-    ``orders_dead_letters/late``.
+    transaction, with ``orders/accepted``, ``orders/duplicate``,
+    ``orders_dead_letters/late`` and ``orders_dead_letters/conflicting_duplicate``.
     """
     result = OrderBatchResult()
     counts: Counter[tuple[str, str]] = Counter(counters or {})
@@ -80,23 +96,37 @@ def write_order_columns(
     unique = batch if len(first) == len(batch) else batch.take(first)
     with engine.begin() as conn:
         sql.lock_for_write(conn)
-        if len(unique):
-            _store_batch(conn, unique, first, grace, result)
-        result.duplicates += len(batch) - len(unique)
+        stored = _store_batch(conn, unique, first, grace, result) if len(unique) else {}
+        result.conflicts = [(i, conflict_detail(batch.order_id[i], kept, batch.payload(i)))
+                            for i, kept in conflicting_repeats(batch, first, stored)]
+        result.duplicates += len(batch) - len(unique) - len(result.conflicts)
         counts.update({(m.ORDERS, m.ACCEPTED): result.accepted, (m.ORDERS, m.DUPLICATE): result.duplicates,
-                       (m.ORDERS_DEAD_LETTERS, LATE): len(result.late)})
+                       (m.ORDERS_DEAD_LETTERS, LATE): len(result.late),
+                       (m.ORDERS_DEAD_LETTERS, CONFLICT): len(result.conflicts)})
         sql.add_metrics(conn, counts)
     return result
 
 
+def conflict_detail(order_id: str, kept: Payload, repeat: Payload) -> str:
+    """A conflicting repeat's dead-letter detail: both payloads, and which one is kept."""
+
+    def text(p: Payload) -> str:
+        return f"center {p[0]!r}, ts {iso_us(p[1])}, lines {p[2]}, units {p[3]}"
+
+    return (f"order id {order_id!r} is already stored as {text(kept)}; this record has {text(repeat)}. "
+            "The stored order is kept: send a correction under a new order id, or fix the producer's ids")
+
+
 def _store_batch(
     conn: Connection, unique: OrderColumns, first: np.ndarray, grace: timedelta, result: OrderBatchResult
-) -> None:
+) -> dict[str, Payload]:
+    """Store the batch's first occurrences; returns the stored payloads of its ids wherever
+    one of them was stored before (empty when every order was new)."""
     marks = sql.watermarks_us(conn, set(unique.center_id))
     split = split_late(unique.center_id, unique.t_us, marks, grace)
-    replayed: set[str] = set()
+    replayed: dict[str, Payload] = {}
     if len(split.late):
-        replayed = sql.stored_ids(conn, [unique.order_id[i] for i in split.late.tolist()])
+        replayed = sql.stored_payloads(conn, [unique.order_id[i] for i in split.late.tolist()])
         result.late = [int(first[i]) for i in split.late.tolist() if unique.order_id[i] not in replayed]
     on_time = unique if not len(split.late) else unique.take(split.accepted)
     if len(on_time):
@@ -104,3 +134,6 @@ def _store_batch(
     if split.watermarks:
         sql.move_watermarks(conn, split.watermarks)
     result.duplicates = len(replayed) + len(on_time) - result.accepted
+    if result.accepted < len(on_time):  # a replay, or a reused id
+        return {**replayed, **sql.stored_payloads(conn, on_time.order_id)}
+    return replayed

@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from fcplan.core.contracts import CenterDemand
-from fcplan.core.time import from_epoch_us
+from fcplan.core.time import iso_us
 from fcplan.storage import metrics as m
 from fcplan.storage.outage import DEFAULT_BACKOFF, Backoff, GaveUp, OutageStats, call_through_outages, is_outage
 from fcplan.streams.batch_decode import Fetch, decode_fetch
@@ -41,7 +41,7 @@ from fcplan.streams.columns import OrderColumns
 from fcplan.streams.fetch_slots import SLOT_BYTES, FetchSlots, InSlot, SlotReader
 from fcplan.streams.order_sink import OrderBatchResult, write_order_columns
 from fcplan.streams.poison import bisect_writes
-from fcplan.streams.validation import LATE, UNWRITABLE, Limits, exception_detail
+from fcplan.streams.validation import CONFLICT, LATE, UNWRITABLE, Limits, exception_detail
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +126,9 @@ def process_fetch(
         result = _merged(parts.written)
         write(cols.take([]), counters)  # the batch's counters, once
     for k in result.late:
-        dead.append((cols.source[k], LATE, f"ts {_iso(int(cols.t_us[k]))} is older than the stream time minus "
+        dead.append((cols.source[k], LATE, f"ts {iso_us(int(cols.t_us[k]))} is older than the stream time minus "
                                            f"{limits.late_grace}"))
+    dead += [(cols.source[k], CONFLICT, detail) for k, detail in result.conflicts]
     dead.sort()
     return WrittenBatch(
         dead, result.hourly, result.accepted, result.duplicates, stats.retries, round(stats.waited_s, 3)
@@ -147,17 +148,10 @@ def _merged(parts: list[tuple[int, OrderBatchResult]]) -> OrderBatchResult:
         out.accepted += part.accepted
         out.duplicates += part.duplicates
         out.late += [lo + k for k in part.late]
+        out.conflicts += [(lo + k, detail) for k, detail in part.conflicts]
         hours.update({(row.center_id, row.hour): row for row in part.hourly})  # a later total is newer
     out.hourly = list(hours.values())
     return out
-
-
-def _iso(t_us: int) -> str:
-    """ISO text of epoch microseconds, or the number where no datetime can hold it (year 0)."""
-    try:
-        return from_epoch_us(t_us).replace(tzinfo=UTC).isoformat()
-    except (OverflowError, ValueError):
-        return f"{t_us} microseconds from 1970-01-01T00:00:00+00:00"
 
 
 def _read_frame(stream: Any) -> bytes | None:

@@ -27,6 +27,9 @@ UNKNOWN_CENTER = "unknown_center"
 UNDECODABLE = "undecodable"
 #: The record passed validation but the database refused it (found by bisecting a failed batch).
 UNWRITABLE = "unwritable"
+#: The order id is already stored (or earlier in the batch) with another center, time, lines
+#: or units: the first stays, this one goes to the dead-letter topic with both payloads.
+CONFLICT = "conflicting_duplicate"
 #: Characters of an exception's text kept in a dead letter's detail.
 _DETAIL_CHARS = 500
 

@@ -27,3 +27,11 @@ def hour_us(t_us: T) -> T:
 def from_epoch_us(us: int) -> datetime:
     """Naive UTC datetime (the database's convention) of epoch microseconds."""
     return datetime(1970, 1, 1) + timedelta(microseconds=int(us))
+
+
+def iso_us(t_us: int) -> str:
+    """ISO text (UTC) of epoch microseconds, or the number where no datetime can hold it (year 0)."""
+    try:
+        return from_epoch_us(t_us).replace(tzinfo=UTC).isoformat()
+    except (OverflowError, ValueError):
+        return f"{t_us} microseconds from 1970-01-01T00:00:00+00:00"

@@ -195,6 +195,16 @@ def stored_ids(conn: Connection, ids: list[str]) -> set[str]:
     return found
 
 
+def stored_payloads(conn: Connection, ids: list[str]) -> dict[str, tuple[str, int, int, int]]:
+    """``order_id -> (center, t_us, lines, units)`` of the stored orders among ``ids``."""
+    cols = (orders.c.order_id, orders.c.center_id, orders.c.ts_us, orders.c.lines, orders.c.units)
+    found: dict[str, tuple[str, int, int, int]] = {}
+    for lo, hi in _chunks(len(ids), _ID_CHUNK):
+        rows = conn.execute(select(*cols).where(orders.c.order_id.in_(ids[lo:hi])))
+        found.update({oid: (c, int(t), int(li), int(u)) for oid, c, t, li, u in rows})
+    return found
+
+
 _WATERMARKS = select(center_watermarks.c.center_id, center_watermarks.c.watermark).where(
     center_watermarks.c.center_id.in_(bindparam("centers", expanding=True))
 )

@@ -24,7 +24,7 @@ from fcplan.streams import order_writer
 from fcplan.streams.batch_decode import Fetch
 from fcplan.streams.fetch_slots import FetchSlots, InSlot, SlotReader
 from fcplan.streams.order_writer import OrderWriter, WriterError, WrittenBatch, process_fetch
-from fcplan.streams.validation import LATE, MALFORMED, UNWRITABLE, Limits
+from fcplan.streams.validation import CONFLICT, LATE, MALFORMED, UNWRITABLE, Limits
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -129,7 +129,7 @@ def test_when_batches_travel_in_slots_or_inline_then_each_is_written_once_in_ord
     for n in SIZES:
         batches.append([order(i, center="FC-A" if i % 2 else "FC-B") for i in range(start, start + n)])
         start += n
-    batches.append([order(0), b"{not json"])  # a duplicate of the first order and a bad record
+    batches.append([order(0, center="FC-B"), b"{not json"])  # a duplicate of the first order and a bad record
 
     results = asyncio.run(write_all(url, batches, slots, slot_bytes))
 
@@ -211,6 +211,17 @@ def test_a_valid_order_no_hour_column_can_hold_is_unwritable_and_a_late_one_is_l
     assert [(i, r) for i, r, _ in then.dead] == [(1, LATE)] and then.accepted == 1
     assert "microseconds from 1970" in then.dead[0][2]
     assert stored(url)[:2] == (2, 2)
+
+
+def test_a_repeat_of_an_order_id_with_another_payload_is_a_conflicting_duplicate_dead_letter(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'conflict.db'}")
+    first = process_fetch(Fetch.of([order(1), order(2)]), engine, Limits())
+    changed = order(1).replace(b'"units": 2', b'"units": 7')
+    then = process_fetch(Fetch.of([order(2), changed, order(3), order(3).replace(b"FC-A", b"FC-B")]), engine, Limits())
+    engine.dispose()
+    assert first.dead == [] and (then.accepted, then.duplicates) == (1, 1)
+    assert [(i, r) for i, r, _ in then.dead] == [(1, CONFLICT), (3, CONFLICT)]
+    assert "units 2" in then.dead[0][2] and "units 7" in then.dead[0][2] and "'FC-B'" in then.dead[1][2]
 
 
 @pytest.mark.integration

@@ -148,6 +148,28 @@ def test_the_hourly_table_equals_a_recount_of_the_ground_truth(engine: Engine) -
     assert metrics(engine)[("orders", "duplicate")] == 150
 
 
+def test_a_repeated_order_id_with_another_payload_is_a_conflict_not_a_duplicate(engine: Engine) -> None:
+    write_orders(engine, [make_order("a", units=2)], GRACE)
+    again, changed = make_order("a", units=2), make_order("a", units=9)
+    in_batch = make_order("b", lines=2, units=4)
+    result = write_orders(engine, [again, changed, in_batch, make_order("b", lines=3, units=4)], GRACE)
+    assert (result.accepted, result.duplicates) == (1, 1)
+    assert [k for k, _ in result.conflicts] == [1, 3]
+    assert "units 2" in result.conflicts[0][1] and "units 9" in result.conflicts[0][1]
+    assert "lines 2" in result.conflicts[1][1] and "lines 3" in result.conflicts[1][1]
+    assert hourly(engine)[("ICN1", T0.replace(tzinfo=None))] == (2, 3, 6), "the first payloads stay"
+    assert metrics(engine)[("orders_dead_letters", "conflicting_duplicate")] == 2
+    assert metrics(engine)[("orders", "duplicate")] == 1
+
+
+def test_a_late_repeat_of_a_stored_order_with_another_payload_is_a_conflict(engine: Engine) -> None:
+    old = make_order("old", ts=T0)
+    write_orders(engine, [old, make_order("new", ts=T0 + timedelta(days=10))], GRACE)
+    result = write_orders(engine, [make_order("old", ts=T0, center_id="PUS1"), old], GRACE)
+    assert (result.duplicates, result.late) == (1, [])
+    assert [k for k, _ in result.conflicts] == [0] and "'PUS1'" in result.conflicts[0][1]
+
+
 def test_an_empty_batch_writes_nothing(engine: Engine) -> None:
     result = write_orders(engine, [], GRACE)
     assert (result.accepted, result.duplicates, result.late) == (0, 0, [])
