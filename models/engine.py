@@ -18,7 +18,13 @@ import numpy as np
 import pandas as pd
 
 from fcplan.core.calendar import HOLIDAY_COLUMNS, holiday_features
-from fcplan.core.frequency import check_fills_grid, check_on_grid, infer_freq, season_length
+from fcplan.core.frequency import (
+    check_fills_grid,
+    check_on_grid,
+    check_series_steps,
+    infer_freq,
+    season_length,
+)
 from fcplan.core.panel import (
     DS,
     KEYS,
@@ -275,6 +281,7 @@ def prepare_inputs(
     check_on_grid(panel, freq)
     if given:
         check_fills_grid(panel, given)
+    check_series_steps(panel, freq)
     fut = (
         validate_future(future, panel, horizon, freq)
         if future is not None

@@ -1,0 +1,81 @@
+"""``fcplan forecast`` / ``backtest`` on panels nobody listed (session 13). A weekly series in a
+daily panel (or a daily one in an hourly panel) was forecast in the panel's steps, its next
+"days" at the level of a week's total, and its missing days weighed on the other series'
+models, without a word; now it is one paragraph (exit 1) naming the series and the fix.
+Short, constant, all-zero, negative, huge and gappy series keep their sensible forecasts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from fcplan.app.forecast_commands import register
+
+
+@pytest.fixture
+def run():
+    app = typer.Typer()
+    register(app)
+
+    def invoke(*args: str):
+        return CliRunner().invoke(app, [*args, "--models", "seasonal_naive,moving_average"])
+
+    return invoke
+
+
+def _series(uid: str, n: int, freq: str = "D", y=None) -> pd.DataFrame:
+    values = 30.0 + np.arange(n) % 7 * 3 if y is None else np.asarray(y, dtype=float)
+    return pd.DataFrame({"unique_id": uid, "ds": pd.date_range("2025-01-06", periods=n, freq=freq), "y": values})
+
+
+def _write(tmp_path: Path, frame: pd.DataFrame) -> str:
+    path = tmp_path / "h.csv"
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+@pytest.mark.parametrize(("command", "extra"), [("forecast", ()), ("backtest", ()), ("forecast", ("--freq", "D"))])
+def test_a_weekly_series_in_a_daily_panel_is_an_error_naming_it(run, tmp_path: Path, command: str, extra) -> None:
+    path = _write(tmp_path, pd.concat([_series("daily", 60), _series("weekly", 20, "W-MON")]))
+    args = [command, "--history", path, "--horizon", "3", *extra]
+    result = run(*args, *(["--out", str(tmp_path / "o.csv")] if command == "forecast" else []))
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert "['weekly']" in result.output and "7D apart" in result.output and "separate files" in result.output
+
+
+def test_a_daily_series_in_an_hourly_panel_is_an_error_naming_it(run, tmp_path: Path) -> None:
+    path = _write(tmp_path, pd.concat([_series("hourly", 200, "h"), _series("daily", 20)]))
+    result = run("forecast", "--history", path, "--horizon", "3", "--out", str(tmp_path / "o.csv"))
+    assert result.exit_code == 1 and "['daily']" in result.output and "1D apart" in result.output
+
+
+@pytest.mark.parametrize("drop", ["every_third", "a_block"])
+def test_series_with_missing_days_are_still_forecast(run, tmp_path: Path, drop: str) -> None:
+    gappy = _series("gappy", 90)
+    gappy = gappy[gappy.index % 3 != 1] if drop == "every_third" else gappy.drop(index=range(30, 50))
+    path = _write(tmp_path, pd.concat([gappy, _series("full", 90)]))
+    out = tmp_path / "o.csv"
+    result = run("forecast", "--history", path, "--horizon", "3", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_csv(out)) == 6
+
+
+@pytest.mark.parametrize(
+    ("y", "expected"),
+    [([0.0] * 40, 0.0), ([5.0] * 40, 5.0), ([-100.0] * 40, -100.0), ([1e12] * 40, 1e12), ([7.0, 7.0], 7.0)],
+    ids=["zeros", "constant", "negative", "huge", "two_points"],
+)
+def test_odd_but_legitimate_series_get_finite_sensible_forecasts(run, tmp_path: Path, y, expected) -> None:
+    path = _write(tmp_path, _series("a", len(y), y=y))
+    out = tmp_path / "o.csv"
+    result = run("forecast", "--history", path, "--horizon", "5", "--quantiles", "0.01,0.5,0.99", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out)
+    assert len(table) == 5 and np.isfinite(table[["0.01", "0.5", "0.99"]].to_numpy()).all()
+    assert np.allclose(table["0.5"], expected)
