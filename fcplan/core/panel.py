@@ -46,7 +46,8 @@ def validate_panel(df: pd.DataFrame, name: str = "history", require_target: bool
 
     Requires columns ``unique_id``, ``ds`` and (if ``require_target``) ``y``; any
     other column must be numeric (a covariate). ``unique_id`` becomes str, ``ds``
-    tz-naive datetime64, ``y`` float64; rows are sorted by (unique_id, ds).
+    tz-naive datetime64, ``y`` float64; rows are sorted by (unique_id, ds). Ids lose
+    surrounding whitespace (``"FC-1 "`` is ``FC-1``).
     """
     if not isinstance(df, pd.DataFrame):
         raise PanelError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
@@ -60,7 +61,8 @@ def validate_panel(df: pd.DataFrame, name: str = "history", require_target: bool
             f"{(np.flatnonzero(no_id.to_numpy())[:3] + 2).tolist()}); give every row the id of its series "
             "or drop those rows"
         )
-    out[UNIQUE_ID] = out[UNIQUE_ID].astype(str)
+    # "FC-1 " is FC-1: a stray space split a series in two, each forecast on part of its rows
+    out[UNIQUE_ID] = out[UNIQUE_ID].astype(str).str.strip()
     out[DS] = parse_timestamps(out[DS], name)
     if out[DS].isna().any():
         raise PanelError(f"{name}.ds has {int(out[DS].isna().sum())} missing timestamps; drop or fill them")
@@ -178,7 +180,17 @@ def parse_timestamps(values: pd.Series, name: str = "history") -> pd.Series:
         except (ValueError, TypeError, OverflowError):
             continue
     if ds is None:
-        bad = next((v for v in values.dropna() if _unparsable(v)), values.dropna().iloc[0])
+        bad = next((v for v in values.dropna() if _unparsable(v)), None)
+        if bad is None:  # each value reads alone: the rows mix layouts (it named a good first value)
+            shapes = values.dropna().astype(str).str.strip().str.replace(r"\d", "9", regex=True)
+            other = values.dropna()[shapes != shapes.iloc[0]]
+            if len(other):
+                line = int(np.flatnonzero(values.index == other.index[0])[0]) + 2
+                raise PanelError(
+                    f"{name}.ds mixes layouts, e.g. {values.dropna().iloc[0]!r} and {other.iloc[0]!r} (CSV line "
+                    f"{line}); write every row in one layout, YYYY-MM-DD or YYYY-MM-DD HH:MM:SS"
+                )
+            bad = values.dropna().iloc[0]
         raise PanelError(
             f"{name}.ds has values that are not timestamps, e.g. {bad!r}; write them as YYYY-MM-DD or "
             "YYYY-MM-DD HH:MM:SS, the same layout on every row"

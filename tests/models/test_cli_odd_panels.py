@@ -79,3 +79,25 @@ def test_odd_but_legitimate_series_get_finite_sensible_forecasts(run, tmp_path: 
     table = pd.read_csv(out)
     assert len(table) == 5 and np.isfinite(table[["0.01", "0.5", "0.99"]].to_numpy()).all()
     assert np.allclose(table["0.5"], expected)
+
+
+# "a" and "a " were two series, each forecast on half of the rows (the plan command already
+# read "FC-SEOUL-1 " as FC-SEOUL-1).
+def test_an_id_with_a_stray_space_is_the_same_series(run, tmp_path: Path) -> None:
+    frame = _series("a", 28)
+    frame["unique_id"] = np.where(np.arange(28) % 2 == 0, "a", "a ")
+    out = tmp_path / "o.csv"
+    result = run("forecast", "--history", _write(tmp_path, frame), "--horizon", "3", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(out, dtype={"unique_id": str})["unique_id"].tolist() == ["a"] * 3
+
+
+# Rows mixing 2025-01-01 and 15/01/2025: "ds has values that are not timestamps, e.g.
+# '2025-01-01'", naming a good value.
+def test_ds_in_mixed_layouts_names_both_layouts(run, tmp_path: Path) -> None:
+    path = tmp_path / "h.csv"
+    path.write_text("unique_id,ds,y\n" + "".join(f"a,2025-01-{d:02d},{d}\n" for d in range(1, 15))
+                    + "".join(f"a,{d:02d}/01/2025,{d}\n" for d in range(15, 29)))
+    result = run("forecast", "--history", str(path), "--horizon", "3", "--out", str(tmp_path / "o.csv"))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "mixes layouts" in result.output and "'15/01/2025'" in result.output and "line 16" in result.output
