@@ -220,10 +220,17 @@ def future_index(panel: pd.DataFrame, horizon: int, freq: str) -> pd.DataFrame:
     offset = pd.tseries.frequencies.to_offset(freq)
     ends = pd.DatetimeIndex(last.to_numpy()).as_unit("ns")
     distinct, which = np.unique(ends.asi8, return_inverse=True)  # one date range per end date
-    steps = np.stack([
-        pd.date_range(pd.Timestamp(end, unit="ns") + offset, periods=horizon, freq=offset).as_unit("ns").asi8
-        for end in distinct
-    ])
+    try:
+        steps = np.stack([
+            pd.date_range(pd.Timestamp(end, unit="ns") + offset, periods=horizon, freq=offset).as_unit("ns").asi8
+            for end in distinct
+        ])
+    except (OverflowError, ValueError) as exc:  # "Cannot generate range with start=9219830400000000000 ..."
+        raise PanelError(
+            f"the {horizon} steps of {freq} after the history's end ({pd.Timestamp(distinct.max(), unit='ns')}) "
+            f"reach past {pd.Timestamp.max.date()}, the latest time pandas can hold; check the years in ds, or "
+            "forecast fewer steps"
+        ) from exc
     return pd.DataFrame({
         UNIQUE_ID: np.repeat(last.index.to_numpy(), horizon),
         DS: pd.DatetimeIndex(steps[which.ravel()].ravel()),

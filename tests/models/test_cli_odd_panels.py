@@ -101,3 +101,21 @@ def test_ds_in_mixed_layouts_names_both_layouts(run, tmp_path: Path) -> None:
     result = run("forecast", "--history", str(path), "--horizon", "3", "--out", str(tmp_path / "o.csv"))
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "mixes layouts" in result.output and "'15/01/2025'" in result.output and "line 16" in result.output
+
+
+# pandas 3 refuses M, Q, Y: "unknown frequency 'M'; use a pandas alias such as D, W-WED or h".
+@pytest.mark.parametrize(("freq", "expected"), [("M", "use ME for"), ("Q", "use QE for"), ("A", "use YE for")])
+def test_an_old_period_alias_says_its_new_names(run, tmp_path: Path, freq: str, expected: str) -> None:
+    path = _write(tmp_path, _series("a", 36, "MS"))
+    result = run("forecast", "--history", path, "--horizon", "3", "--freq", freq, "--out", str(tmp_path / "o.csv"))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert expected in result.output and "S for dates at its start" in result.output
+
+
+# Daily rows in 2262: "Cannot generate range with start=9219830400000000000 and periods=200".
+def test_a_horizon_past_2262_says_so(run, tmp_path: Path) -> None:
+    frame = _series("a", 60)
+    frame["ds"] = pd.date_range("2262-01-01", periods=60)
+    result = run("forecast", "--history", _write(tmp_path, frame), "--horizon", "200", "--out", str(tmp_path / "o.csv"))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "the latest time pandas can hold" in result.output and "check the years in ds" in result.output
