@@ -119,3 +119,15 @@ def test_a_horizon_past_2262_says_so(run, tmp_path: Path) -> None:
     result = run("forecast", "--history", _write(tmp_path, frame), "--horizon", "200", "--out", str(tmp_path / "o.csv"))
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "the latest time pandas can hold" in result.output and "check the years in ds" in result.output
+
+
+# "unique_id, ds, y" (a space after each comma, as people type it): "history lacks column(s)
+# ['ds', 'y']; it has ['unique_id', ' ds', ' y']".
+def test_a_header_with_spaces_after_the_commas_is_read(run, tmp_path: Path) -> None:
+    path = tmp_path / "h.csv"
+    frame = _series("007", 28)
+    path.write_text(frame.to_csv(index=False).replace("unique_id,ds,y", " unique_id, ds, y "))
+    out = tmp_path / "o.csv"
+    result = run("forecast", "--history", str(path), "--horizon", "3", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(out, dtype={"unique_id": str})["unique_id"].tolist() == ["007"] * 3
