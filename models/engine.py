@@ -303,6 +303,10 @@ def prepare_inputs(
     past_only = [c for c in covariate_columns(panel) if c not in known]
     if past_only:
         log.info("covariates %s are not in future (past-only); models do not use them", past_only)
+    future_only = [c for c in covariate_columns(fut) if c not in known]
+    if future_only:  # dropped without a word before
+        log.warning("future covariate(s) %s are not in the history, so no model can learn their effect; they are "
+                    "ignored (add them to the history with their past values to use them)", future_only)
     panel = panel[[*KEYS, "y", *known]]
     fut = fut[[*KEYS, *known]]
     name = pd.tseries.frequencies.to_offset(freq).name.upper()

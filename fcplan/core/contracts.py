@@ -77,6 +77,8 @@ class Promotion(Record):
     @field_validator("discount_pct", mode="before")
     @classmethod
     def _no_boolean_discount(cls, value: object) -> object:
+        if isinstance(value, float) and value != value:  # NaN: "should be less than or equal to 100"
+            raise ValueError("Input should be a finite number, not NaN")
         return _not_boolean(value)
 
     @field_validator("center_ids", mode="before")

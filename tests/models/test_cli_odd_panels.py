@@ -131,3 +131,15 @@ def test_a_header_with_spaces_after_the_commas_is_read(run, tmp_path: Path) -> N
     result = run("forecast", "--history", str(path), "--horizon", "3", "--out", str(out))
     assert result.exit_code == 0, result.output
     assert pd.read_csv(out, dtype={"unique_id": str})["unique_id"].tolist() == ["007"] * 3
+
+
+# A future column the history lacks was dropped without a word.
+def test_a_future_only_covariate_is_named_as_ignored(run, tmp_path: Path, caplog) -> None:
+    future = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2025-03-07", periods=3), "promo": 1.0})
+    future.to_csv(tmp_path / "f.csv", index=False)
+    path = _write(tmp_path, _series("a", 60))
+    with caplog.at_level("WARNING"):
+        result = run("forecast", "--history", path, "--future", str(tmp_path / "f.csv"), "--horizon", "3",
+                     "--out", str(tmp_path / "o.csv"))
+    assert result.exit_code == 0, result.output
+    assert "['promo'] are not in the history" in caplog.text

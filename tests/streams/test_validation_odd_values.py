@@ -122,3 +122,11 @@ def test_stored_times_pandas_cannot_hold_are_left_out_of_reads(engine: Engine, c
     assert daily["y"].tolist() == [4.0]
     assert queries.promotion_calendar(engine)["promo_id"].tolist() == ["ok"]
     assert "1600-01-01" in caplog.text and "typo" in caplog.text
+
+
+# NaN (which pydantic's JSON parser reads) was refused as "less than or equal to 100".
+def test_a_nan_discount_says_it_is_not_a_number() -> None:
+    raw = promo_bytes().replace(b'"discount_pct": 20', b'"discount_pct": NaN')
+    result = parse_promotion(raw, Limits(), NOW)
+    assert isinstance(result, Rejected) and result.reason == INVALID
+    assert "discount_pct" in result.detail and "NaN" in result.detail
