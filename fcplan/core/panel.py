@@ -208,6 +208,20 @@ def _unparsable(value: object) -> bool:
     return False
 
 
+def _slashed(values: pd.Series) -> bool:
+    """Whether ``values`` are texts such as ``02/03/2025`` (month or day first: ambiguous)."""
+    if not (values.dtype == object or pd.api.types.is_string_dtype(values)):
+        return False
+    return bool(values.dropna().astype(str).str.match(r"^\s*\d{1,2}/\d{1,2}/\d{4}").all())
+
+
+def _dayfirst(values: pd.Series) -> pd.Series:
+    """``DD/MM/YYYY[ time]`` texts as timestamps (NaT where they do not read so)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return pd.to_datetime(values, dayfirst=True, errors="coerce")
+
+
 def covariate_columns(df: pd.DataFrame) -> list[str]:
     return [c for c in df.columns if c not in (*KEYS, Y, MODEL)]
 
@@ -240,12 +254,22 @@ def future_index(panel: pd.DataFrame, horizon: int, freq: str) -> pd.DataFrame:
 def validate_future(future: pd.DataFrame, history: pd.DataFrame, horizon: int, freq: str) -> pd.DataFrame:
     """Check that ``future`` has one row per series and step of the horizon, and the
     same numeric covariates it promises; returns it aligned to :func:`future_index`."""
+    raw = future
     future = validate_panel(future, name="future", require_target=False)
     if Y in future.columns:
         future = future.drop(columns=[Y])
     expected = future_index(history, horizon, freq)
     merged = expected.merge(future, on=KEYS, how="left", indicator=True)
     missing = merged["_merge"] == "left_only"
+    if missing.any() and _slashed(raw[DS]):  # 02/03/2025 read as February 3 (US) in a short file
+        try:
+            dayfirst = validate_panel(raw.assign(**{DS: _dayfirst(raw[DS])}), name="future", require_target=False)
+        except PanelError:  # not day-first either: the error below names the rows
+            dayfirst = None
+        if dayfirst is not None:
+            retry = expected.merge(dayfirst.drop(columns=[Y], errors="ignore"), on=KEYS, how="left", indicator=True)
+            if (retry["_merge"] == "both").all():
+                merged, missing = retry, retry["_merge"] == "left_only"
     if missing.any():
         known = set(expected[UNIQUE_ID])
         strangers = sorted(set(future[UNIQUE_ID]) - known)

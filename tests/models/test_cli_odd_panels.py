@@ -143,3 +143,17 @@ def test_a_future_only_covariate_is_named_as_ignored(run, tmp_path: Path, caplog
                      "--out", str(tmp_path / "o.csv"))
     assert result.exit_code == 0, result.output
     assert "['promo'] are not in the history" in caplog.text
+
+
+# A 3-row future in DD/MM/YYYY (02/03/2025 ... 04/03/2025) was read month-first, as February 3
+# and April 3: "future lacks 2 of the 3 (unique_id, ds) rows the horizon needs".
+def test_a_short_future_file_written_day_first_is_read_day_first(run, tmp_path: Path) -> None:
+    history = _series("a", 60).assign(promo=0.0)
+    future = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2025-03-07", periods=3).strftime("%d/%m/%Y"),
+                           "promo": 1.0})
+    future.to_csv(tmp_path / "f.csv", index=False)
+    out = tmp_path / "o.csv"
+    result = run("forecast", "--history", _write(tmp_path, history), "--future", str(tmp_path / "f.csv"),
+                 "--horizon", "3", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(out)["ds"].tolist() == ["2025-03-07", "2025-03-08", "2025-03-09"]
