@@ -18,7 +18,13 @@ import numpy as np
 import pandas as pd
 
 from fcplan.core.calendar import HOLIDAY_COLUMNS, holiday_features
-from fcplan.core.frequency import check_fills_grid, check_on_grid, infer_freq, season_length
+from fcplan.core.frequency import (
+    check_fills_grid,
+    check_on_grid,
+    check_series_steps,
+    infer_freq,
+    season_length,
+)
 from fcplan.core.panel import (
     DS,
     KEYS,
@@ -244,6 +250,10 @@ class EngineResult:
     feature_table: pd.DataFrame = field(default_factory=empty_table)
 
 
+#: Old pandas aliases of calendar periods (``M``, ``Q``, ``Y``/``A``) and the prefix of their new names.
+_RENAMED_PERIODS = {"M": "M", "BM": "BM", "Q": "Q", "BQ": "BQ", "Y": "Y", "A": "Y", "BY": "BY", "BA": "BY"}
+
+
 def normalize_freq(freq: str | None) -> str | None:
     """Accept old aliases (``H``, ``T``) on any pandas version."""
     if freq is None:
@@ -253,6 +263,14 @@ def normalize_freq(freq: str | None) -> str | None:
     try:
         pd.tseries.frequencies.to_offset(text)
     except ValueError as exc:
+        head, _, anchor = text.strip().upper().partition("-")
+        period = _RENAMED_PERIODS.get(head.lstrip("0123456789"))
+        if period:  # pandas 3 refuses the old month/quarter/year aliases: "unknown frequency 'M'"
+            n, tail = head[: len(head) - len(head.lstrip("0123456789"))], f"-{anchor}" if anchor else ""
+            raise PanelError(
+                f"--freq {freq!r} is no longer a pandas alias; use {n}{period}E{tail} for dates at the period's "
+                f"end or {n}{period}S for dates at its start (or leave --freq out: it is inferred)"
+            ) from exc
         raise PanelError(f"unknown frequency {freq!r}; use a pandas alias such as D, W-WED or h") from exc
     return text
 
@@ -275,6 +293,7 @@ def prepare_inputs(
     check_on_grid(panel, freq)
     if given:
         check_fills_grid(panel, given)
+    check_series_steps(panel, freq)
     fut = (
         validate_future(future, panel, horizon, freq)
         if future is not None
@@ -284,6 +303,10 @@ def prepare_inputs(
     past_only = [c for c in covariate_columns(panel) if c not in known]
     if past_only:
         log.info("covariates %s are not in future (past-only); models do not use them", past_only)
+    future_only = [c for c in covariate_columns(fut) if c not in known]
+    if future_only:  # dropped without a word before
+        log.warning("future covariate(s) %s are not in the history, so no model can learn their effect; they are "
+                    "ignored (add them to the history with their past values to use them)", future_only)
     panel = panel[[*KEYS, "y", *known]]
     fut = fut[[*KEYS, *known]]
     name = pd.tseries.frequencies.to_offset(freq).name.upper()

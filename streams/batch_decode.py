@@ -32,7 +32,7 @@ import numpy as np
 
 from fcplan.core.time import epoch_us
 from fcplan.streams.columns import OrderColumns
-from fcplan.streams.validation import Limits, Rejected, parse_order, undecodable
+from fcplan.streams.validation import EARLIEST, Limits, Rejected, parse_order, undecodable
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ _DOT, _ZERO, _BRACE, _BRACKET = ord("."), ord("0"), ord("{"), ord("[")
 #: (below 2**53 us, about 1685-2255); times outside are converted exactly, one by one.
 _EXACT_S = 2**53 / 1e6
 _INT64 = np.iinfo(np.int64)
+_EARLIEST_US = epoch_us(EARLIEST)
 
 
 class Fetch:
@@ -213,7 +214,7 @@ def _doubtful(cols: OrderColumns, limits: Limits, now: datetime) -> np.ndarray:
     """Positions (in ``cols``) that break a rule or that pydantic would change."""
     lines, units = _int64(cols.lines), _int64(cols.units)
     bad = (units < lines) | (lines > limits.max_lines) | (units > limits.max_units)
-    bad |= cols.t_us > epoch_us(now + limits.max_future)
+    bad |= (cols.t_us > epoch_us(now + limits.max_future)) | (cols.t_us < _EARLIEST_US)
     stripped = list(map(str.strip, cols.order_id))  # pydantic strips surrounding whitespace
     if stripped != cols.order_id:
         bad |= np.array([a != b for a, b in zip(stripped, cols.order_id, strict=True)], dtype=bool)

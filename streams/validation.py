@@ -10,7 +10,7 @@ record can stop a batch.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
 
@@ -30,6 +30,14 @@ UNWRITABLE = "unwritable"
 #: The order id is already stored (or earlier in the batch) with another center, time, lines
 #: or units: the first stays, this one goes to the dead-letter topic with both payloads.
 CONFLICT = "conflicting_duplicate"
+#: The earliest event time accepted: an order or promotion stamped before it comes from a broken
+#: clock (an order stamped 1600 was stored and then made every read of the hours fail: pandas
+#: holds no time before 1677). 1970-01-01 itself (a clock reset to zero) is accepted and left
+#: out of the history by :func:`fcplan.storage.queries.history_start`.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+#: Promotions may not start or end this late: pandas holds no time after 2262 (a typo such as
+#: 2326 for 2026 was stored and then made every read of the promotion calendar fail).
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 #: Characters of an exception's text kept in a dead letter's detail.
 _DETAIL_CHARS = 500
 
@@ -122,23 +130,36 @@ def _check_order(raw: bytes | None, limits: Limits, now: datetime) -> Order | Re
         )
     if order.ts > now + limits.max_future:
         return Rejected(FUTURE, f"ts {order.ts.isoformat()} is more than {limits.max_future} ahead of now")
+    if order.ts < EARLIEST:
+        return Rejected(INVALID, f"ts {order.ts.isoformat()} is before {EARLIEST.date()}; fix the clock of the "
+                                 "system that sent it")
     if not _center_known(order.center_id, limits):
         return Rejected(UNKNOWN_CENTER, f"center {order.center_id!r} is not in FCPLAN_CENTERS")
     return order
 
 
-def parse_promotion(raw: bytes | None, limits: Limits) -> Promotion | Rejected:
-    """Decode and check one ``promotions`` value. Never raises (see the module docstring)."""
+def parse_promotion(raw: bytes | None, limits: Limits, now: datetime | None = None) -> Promotion | Rejected:
+    """Decode and check one ``promotions`` value; ``now`` is tz-aware wall-clock time (the
+    current time when left out). Never raises (see the module docstring)."""
     try:
-        return _check_promotion(raw, limits)
+        return _check_promotion(raw, limits, datetime.now(UTC) if now is None else now)
     except Exception as exc:
         return undecodable(exc)
 
 
-def _check_promotion(raw: bytes | None, limits: Limits) -> Promotion | Rejected:
+def _check_promotion(raw: bytes | None, limits: Limits, now: datetime) -> Promotion | Rejected:
     promo = _decode(Promotion, raw, limits)
     if not isinstance(promo, Promotion):
         return promo
+    for name in ("start", "end"):
+        value: datetime = getattr(promo, name)
+        if not EARLIEST <= value < LATEST:
+            return Rejected(INVALID, f"{name} {value.isoformat()} is not between {EARLIEST.date()} and "
+                                     f"{LATEST.date()}; check the year")
+    if promo.updated_at is not None and promo.updated_at > now + limits.max_future:
+        # the newest version wins: one stamped in the future would win over every correction until then
+        return Rejected(FUTURE, f"updated_at {promo.updated_at.isoformat()} is more than {limits.max_future} "
+                                "ahead of now; stamp a version with the time it was made")
     if promo.end - promo.start > timedelta(days=366):
         return Rejected(INVALID, f"promotion lasts {promo.end - promo.start}; at most a year is accepted")
     unknown = [c for c in promo.center_ids or [] if not _center_known(c, limits)]

@@ -97,7 +97,10 @@ def read_csv(path: Path, what: str, expected: str) -> pd.DataFrame:
         state = "is a directory" if path.is_dir() else "does not exist"
         raise InputError(f"{what} file {str(path)!r} {state}; pass the path of a CSV file ({expected})")
     try:
-        frame = pd.read_csv(path, dtype={UNIQUE_ID: str})
+        raw_names = pd.read_csv(path, nrows=0).columns
+        # " ds" and "y " (a space after the comma) are ds and y; the id column stays text ("007")
+        ids = [c for c in raw_names if str(c).strip().removeprefix("\ufeff") == UNIQUE_ID]
+        frame = pd.read_csv(path, dtype={c: str for c in ids} or {UNIQUE_ID: str})
         header = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0].tolist() if len(frame.columns) else []
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         reason = " ".join(str(exc).split())
@@ -112,6 +115,7 @@ def read_csv(path: Path, what: str, expected: str) -> pd.DataFrame:
             f"{what} file {str(path)!r} has column(s) {twice} more than once in its header; rename or drop the "
             "extra one(s) so each column has its own name"
         )
+    frame.columns = [str(c).strip().removeprefix("\ufeff") for c in frame.columns]
     if len(frame.columns) == 1:
         sep = next((s for s in (";", "\t", "|") if s in str(frame.columns[0])), None)
         if sep is not None:

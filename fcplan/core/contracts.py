@@ -32,6 +32,14 @@ class Record(BaseModel):
         return self.model_dump_json().encode()
 
 
+def _not_boolean(value: object) -> object:
+    """A number field given ``true``/``false``: pydantic read it as 1/0 (``"lines": true`` was
+    stored as one line); refused instead."""
+    if isinstance(value, bool):
+        raise ValueError(f"Input should be a number, not the boolean {str(value).lower()}")
+    return value
+
+
 class Order(Record):
     """One customer order, as the shop system emits it."""
 
@@ -40,6 +48,11 @@ class Order(Record):
     ts: AwareDatetime
     lines: int = Field(ge=1)
     units: int = Field(ge=1)
+
+    @field_validator("lines", "units", mode="before")
+    @classmethod
+    def _no_boolean_count(cls, value: object) -> object:
+        return _not_boolean(value)
 
     @model_validator(mode="after")
     def _units_cover_lines(self) -> Order:
@@ -60,6 +73,13 @@ class Promotion(Record):
     status: Literal["active", "cancelled"] = "active"
     #: Version time: the newest wins. Producers should set it; it defaults to ``start``.
     updated_at: AwareDatetime | None = None
+
+    @field_validator("discount_pct", mode="before")
+    @classmethod
+    def _no_boolean_discount(cls, value: object) -> object:
+        if isinstance(value, float) and value != value:  # NaN: "should be less than or equal to 100"
+            raise ValueError("Input should be a finite number, not NaN")
+        return _not_boolean(value)
 
     @field_validator("center_ids", mode="before")
     @classmethod

@@ -191,3 +191,37 @@ def check_fills_grid(panel: pd.DataFrame, freq: str, name: str = "history") -> N
         f"like {own}. Pass --freq {own} (or leave --freq out); if the missing steps are real steps without "
         "orders, add them with y = 0"
     )
+
+
+#: A series needs this many steps between its rows, all alike, before :func:`check_series_steps`
+#: judges that it is on a coarser grid than the panel's.
+MIN_COARSE_STEPS = 3
+
+
+def check_series_steps(panel: pd.DataFrame, freq: str, name: str = "history") -> None:
+    """:class:`PanelError` naming the series of a validated, sorted panel whose rows are all
+    the same whole number (two or more) of ``freq`` steps apart: a weekly series in a daily
+    panel was forecast as days (its next 3 "days" at the level of a week's total) and its
+    six missing days of each week weighed on the others' models, without a word."""
+    step = fixed_step_ns(pd.tseries.frequencies.to_offset(freq))
+    if step <= 0 or panel.empty:
+        return
+    ds = pd.Series(pd.DatetimeIndex(panel[DS]).as_unit("ns").asi8, index=panel.index)
+    diffs = ds.groupby(panel[UNIQUE_ID].to_numpy(), sort=False).diff().dropna()
+    if diffs.empty:
+        return
+    by_series = diffs.groupby(panel.loc[diffs.index, UNIQUE_ID].to_numpy(), sort=False).agg(["min", "max", "size"])
+    coarse = by_series[(by_series["size"] >= MIN_COARSE_STEPS) & (by_series["min"] == by_series["max"])
+                       & (by_series["min"] >= 2 * step) & (by_series["min"] % step == 0)]
+    if coarse.empty:
+        return
+    uid = coarse.index[0]
+    gap = pd.Timedelta(int(coarse["min"].iloc[0]), unit="ns")
+    whole_days = gap % pd.Timedelta(days=1) == pd.Timedelta(0)
+    own = f"{gap.days}D" if whole_days else pd.tseries.frequencies.to_offset(gap).freqstr
+    raise PanelError(
+        f"{name}: {len(coarse)} series with every row {own} apart while the panel's frequency is {freq}, e.g. "
+        f"{list(coarse.index[:5])} (series {uid!r} would be forecast in steps of {freq}). Forecast series of "
+        f"different frequencies in separate files (each gets its own), or, if the steps between are real "
+        "steps without orders, add them with y = 0"
+    )

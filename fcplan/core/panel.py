@@ -46,7 +46,8 @@ def validate_panel(df: pd.DataFrame, name: str = "history", require_target: bool
 
     Requires columns ``unique_id``, ``ds`` and (if ``require_target``) ``y``; any
     other column must be numeric (a covariate). ``unique_id`` becomes str, ``ds``
-    tz-naive datetime64, ``y`` float64; rows are sorted by (unique_id, ds).
+    tz-naive datetime64, ``y`` float64; rows are sorted by (unique_id, ds). Ids lose
+    surrounding whitespace (``"FC-1 "`` is ``FC-1``).
     """
     if not isinstance(df, pd.DataFrame):
         raise PanelError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
@@ -60,7 +61,8 @@ def validate_panel(df: pd.DataFrame, name: str = "history", require_target: bool
             f"{(np.flatnonzero(no_id.to_numpy())[:3] + 2).tolist()}); give every row the id of its series "
             "or drop those rows"
         )
-    out[UNIQUE_ID] = out[UNIQUE_ID].astype(str)
+    # "FC-1 " is FC-1: a stray space split a series in two, each forecast on part of its rows
+    out[UNIQUE_ID] = out[UNIQUE_ID].astype(str).str.strip()
     out[DS] = parse_timestamps(out[DS], name)
     if out[DS].isna().any():
         raise PanelError(f"{name}.ds has {int(out[DS].isna().sum())} missing timestamps; drop or fill them")
@@ -178,7 +180,17 @@ def parse_timestamps(values: pd.Series, name: str = "history") -> pd.Series:
         except (ValueError, TypeError, OverflowError):
             continue
     if ds is None:
-        bad = next((v for v in values.dropna() if _unparsable(v)), values.dropna().iloc[0])
+        bad = next((v for v in values.dropna() if _unparsable(v)), None)
+        if bad is None:  # each value reads alone: the rows mix layouts (it named a good first value)
+            shapes = values.dropna().astype(str).str.strip().str.replace(r"\d", "9", regex=True)
+            other = values.dropna()[shapes != shapes.iloc[0]]
+            if len(other):
+                line = int(np.flatnonzero(values.index == other.index[0])[0]) + 2
+                raise PanelError(
+                    f"{name}.ds mixes layouts, e.g. {values.dropna().iloc[0]!r} and {other.iloc[0]!r} (CSV line "
+                    f"{line}); write every row in one layout, YYYY-MM-DD or YYYY-MM-DD HH:MM:SS"
+                )
+            bad = values.dropna().iloc[0]
         raise PanelError(
             f"{name}.ds has values that are not timestamps, e.g. {bad!r}; write them as YYYY-MM-DD or "
             "YYYY-MM-DD HH:MM:SS, the same layout on every row"
@@ -196,6 +208,20 @@ def _unparsable(value: object) -> bool:
     return False
 
 
+def _slashed(values: pd.Series) -> bool:
+    """Whether ``values`` are texts such as ``02/03/2025`` (month or day first: ambiguous)."""
+    if not (values.dtype == object or pd.api.types.is_string_dtype(values)):
+        return False
+    return bool(values.dropna().astype(str).str.match(r"^\s*\d{1,2}/\d{1,2}/\d{4}").all())
+
+
+def _dayfirst(values: pd.Series) -> pd.Series:
+    """``DD/MM/YYYY[ time]`` texts as timestamps (NaT where they do not read so)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return pd.to_datetime(values, dayfirst=True, errors="coerce")
+
+
 def covariate_columns(df: pd.DataFrame) -> list[str]:
     return [c for c in df.columns if c not in (*KEYS, Y, MODEL)]
 
@@ -208,10 +234,17 @@ def future_index(panel: pd.DataFrame, horizon: int, freq: str) -> pd.DataFrame:
     offset = pd.tseries.frequencies.to_offset(freq)
     ends = pd.DatetimeIndex(last.to_numpy()).as_unit("ns")
     distinct, which = np.unique(ends.asi8, return_inverse=True)  # one date range per end date
-    steps = np.stack([
-        pd.date_range(pd.Timestamp(end, unit="ns") + offset, periods=horizon, freq=offset).as_unit("ns").asi8
-        for end in distinct
-    ])
+    try:
+        steps = np.stack([
+            pd.date_range(pd.Timestamp(end, unit="ns") + offset, periods=horizon, freq=offset).as_unit("ns").asi8
+            for end in distinct
+        ])
+    except (OverflowError, ValueError) as exc:  # "Cannot generate range with start=9219830400000000000 ..."
+        raise PanelError(
+            f"the {horizon} steps of {freq} after the history's end ({pd.Timestamp(distinct.max(), unit='ns')}) "
+            f"reach past {pd.Timestamp.max.date()}, the latest time pandas can hold; check the years in ds, or "
+            "forecast fewer steps"
+        ) from exc
     return pd.DataFrame({
         UNIQUE_ID: np.repeat(last.index.to_numpy(), horizon),
         DS: pd.DatetimeIndex(steps[which.ravel()].ravel()),
@@ -221,12 +254,22 @@ def future_index(panel: pd.DataFrame, horizon: int, freq: str) -> pd.DataFrame:
 def validate_future(future: pd.DataFrame, history: pd.DataFrame, horizon: int, freq: str) -> pd.DataFrame:
     """Check that ``future`` has one row per series and step of the horizon, and the
     same numeric covariates it promises; returns it aligned to :func:`future_index`."""
+    raw = future
     future = validate_panel(future, name="future", require_target=False)
     if Y in future.columns:
         future = future.drop(columns=[Y])
     expected = future_index(history, horizon, freq)
     merged = expected.merge(future, on=KEYS, how="left", indicator=True)
     missing = merged["_merge"] == "left_only"
+    if missing.any() and _slashed(raw[DS]):  # 02/03/2025 read as February 3 (US) in a short file
+        try:
+            dayfirst = validate_panel(raw.assign(**{DS: _dayfirst(raw[DS])}), name="future", require_target=False)
+        except PanelError:  # not day-first either: the error below names the rows
+            dayfirst = None
+        if dayfirst is not None:
+            retry = expected.merge(dayfirst.drop(columns=[Y], errors="ignore"), on=KEYS, how="left", indicator=True)
+            if (retry["_merge"] == "both").all():
+                merged, missing = retry, retry["_merge"] == "left_only"
     if missing.any():
         known = set(expected[UNIQUE_ID])
         strangers = sorted(set(future[UNIQUE_ID]) - known)

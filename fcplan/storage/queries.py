@@ -92,6 +92,7 @@ def _hourly_frame(engine: Engine, stmt: object, tz: str, zones: Mapping[str, str
                 "hour_utc": [],
             }
         )
+    raw = raw[_in_pandas_range(raw["hour"], "hourly rows", raw["center_id"])].reset_index(drop=True)
     hour_utc = pd.to_datetime(raw["hour"]).astype("datetime64[ns]")
     local = local_hours(raw["center_id"].astype(str), hour_utc, tz, zones)
     return pd.DataFrame(
@@ -104,6 +105,22 @@ def _hourly_frame(engine: Engine, stmt: object, tz: str, zones: Mapping[str, str
             "hour_utc": hour_utc,
         }
     )
+
+
+#: The times pandas can hold (nanoseconds: 1677-09-22 to 2262-04-11), with a day's margin for time zones.
+_PANDAS_RANGE = (pd.Timestamp.min + pd.Timedelta(days=1), pd.Timestamp.max - pd.Timedelta(days=1))
+
+
+def _in_pandas_range(values: pd.Series, what: str, owners: pd.Series) -> pd.Series:
+    """Where the stored ``values`` (datetimes) are times pandas can hold. A row stored before
+    validation refused such times (an order stamped 1600, a promotion in 2326) made every read
+    fail, and with it every retrain; it is now left out, with a warning naming it."""
+    stamps = pd.to_datetime(values)  # microseconds (pandas 3) from the database's datetimes: any year
+    ok = stamps.isna() | stamps.between(*_PANDAS_RANGE)
+    if not ok.all():
+        log.warning("%d stored %s have times pandas cannot hold and are left out, e.g. %s at %s",
+                    int((~ok).sum()), what, owners[~ok].iloc[0], values[~ok].iloc[0])
+    return ok
 
 
 def local_hours(centers: pd.Series, hour_utc: pd.Series, tz: str, zones: Mapping[str, str] | None) -> pd.Series:
@@ -181,6 +198,9 @@ def promotion_calendar(engine: Engine) -> pd.DataFrame:
         promotions.c.status,
     ]
     frame = _frame(engine, select(*cols).order_by(promotions.c.start))
+    for col in ("start", "end"):
+        frame = frame[_in_pandas_range(frame[col], "promotions", frame["promo_id"])]
+    frame = frame.reset_index(drop=True)
     for col in ("start", "end"):
         frame[col] = pd.to_datetime(frame[col]).astype("datetime64[ns]")
     return frame

@@ -24,7 +24,7 @@ from fcplan.streams import order_writer
 from fcplan.streams.batch_decode import Fetch
 from fcplan.streams.fetch_slots import FetchSlots, InSlot, SlotReader
 from fcplan.streams.order_writer import OrderWriter, WriterError, WrittenBatch, process_fetch
-from fcplan.streams.validation import CONFLICT, LATE, MALFORMED, UNWRITABLE, Limits
+from fcplan.streams.validation import CONFLICT, INVALID, MALFORMED, UNWRITABLE, Limits
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -199,17 +199,20 @@ def test_when_the_database_refuses_some_records_then_they_alone_are_dead_letters
     assert n + len(result.dead) == len(values)  # stored + dead-lettered = sent
 
 
-def test_a_valid_order_no_hour_column_can_hold_is_unwritable_and_a_late_one_is_late(tmp_path: Path) -> None:
+def test_an_order_no_hour_column_can_hold_is_a_dead_letter_first_or_late(tmp_path: Path) -> None:
+    # Year 0 in UTC was valid and only refused by the database (unwritable); an order stamped
+    # before 1970 is now refused by validation (an order stamped 1600 was storable and then broke
+    # every read of the hours), whether or not its center has a stream time yet.
     url = f"sqlite:///{tmp_path / 'year0.db'}"
     year_zero = json.dumps({"order_id": "y0", "center_id": "FC-A", "ts": "0001-01-01T00:00:00+05:00",
-                            "lines": 1, "units": 1}).encode()  # valid, but 0000-12-31 in UTC
+                            "lines": 1, "units": 1}).encode()  # 0000-12-31 in UTC
     engine = make_engine(url)
-    first = process_fetch(Fetch.of([year_zero, order(1)]), engine, Limits())  # no stream time yet: not late
+    first = process_fetch(Fetch.of([year_zero, order(1)]), engine, Limits())  # no stream time yet
     then = process_fetch(Fetch.of([order(2), year_zero.replace(b"y0", b"y1")]), engine, Limits())
     engine.dispose()
-    assert [(i, r) for i, r, _ in first.dead] == [(0, UNWRITABLE)] and first.accepted == 1
-    assert [(i, r) for i, r, _ in then.dead] == [(1, LATE)] and then.accepted == 1
-    assert "microseconds from 1970" in then.dead[0][2]
+    assert [(i, r) for i, r, _ in first.dead] == [(0, INVALID)] and first.accepted == 1
+    assert [(i, r) for i, r, _ in then.dead] == [(1, INVALID)] and then.accepted == 1
+    assert "before 1970-01-01" in then.dead[0][2]
     assert stored(url)[:2] == (2, 2)
 
 
@@ -268,11 +271,11 @@ def test_when_told_to_stop_while_the_database_is_locked_then_nothing_is_committe
     assert stored(f"sqlite:///{path}")[0] == 0
 
 
-def test_the_writer_process_answers_for_a_batch_with_an_unwritable_record_instead_of_failing(tmp_path: Path) -> None:
+def test_the_writer_process_answers_for_a_batch_with_a_year_zero_record_instead_of_failing(tmp_path: Path) -> None:
     year_zero = json.dumps({"order_id": "y0", "center_id": "FC-A", "ts": "0001-01-01T00:00:00+05:00",
                             "lines": 1, "units": 1}).encode()
     results = asyncio.run(write_all(f"sqlite:///{tmp_path / 'w.db'}", [[year_zero, order(1), order(2)]], 1, 2**20))
-    assert [(i, r) for i, r, _ in results[0].dead] == [(0, UNWRITABLE)] and results[0].accepted == 2
+    assert [(i, r) for i, r, _ in results[0].dead] == [(0, INVALID)] and results[0].accepted == 2
 
 
 def test_the_writer_sees_the_consumer_close_even_with_frames_still_unread() -> None:
