@@ -416,7 +416,24 @@ def test_the_race_stops_models_without_weight_far_behind_the_best_but_never_a_ba
     ]
     assert raced_out(results, LEVELS, seed=0) == ["mlp"]
     assert raced_out(results, LEVELS, seed=0, ratio=0.0) == []
-    assert raced_out(results, LEVELS, seed=0, ratio=100.0) == []
+    assert raced_out(results, LEVELS, seed=0, ratio=100.0, network_ratio=100.0) == []
+
+
+def test_the_race_stops_a_network_without_weight_even_within_the_ratio_but_not_another_model():
+    """A network (the costliest member on small panels) with no weight in the newest window
+    is stopped even where its wQL is within RACE_RATIO of the best; another model there runs on."""
+    from fcplan.models.engine import raced_out
+
+    y = np.linspace(10.0, 30.0, 40)
+    results = [
+        _window_result("glm", y + 0.5, y),
+        _window_result("theta", y + 0.7, y),  # behind, no weight, within the ratio: runs on
+        _window_result("tide", y + 0.7, y),  # the same, but a network: stopped
+        _window_result("seasonal_naive", y + 20.0, y),
+    ]
+    assert raced_out(results, LEVELS, seed=0) == ["tide"]
+    assert raced_out(results, LEVELS, seed=0, network_ratio=1.5) == []  # the rule before
+    assert raced_out(results, LEVELS, seed=0, ratio=0.0) == []  # racing off
 
 
 def test_a_raced_out_model_is_scored_on_the_newest_window_only_and_gets_no_weight(make_panel, monkeypatch):
