@@ -45,6 +45,13 @@ _PER_YEAR = {"D": 365.2425, "W": 365.2425 / 7, "H": 24 * 365.2425}
 YEARLY_TERMS = 10
 #: Fourier pairs of the weekly cycle of hourly data.
 WEEKLY_TERMS = 3
+#: Each phase of the season (weekday of daily data, hour of hourly data) gets its own
+#: dispersion (:func:`phase_dispersion`), shrunk toward the pooled one as if the pooled one
+#: were this many more (weighted) points of the phase. On the online-retail panel a Sunday's
+#: error is about twice a weekday's relative to its level (median absolute error 36 % of the
+#: level against 14-19 %, 24 windows of 14 days), which one dispersion for every day
+#: spreads over all of them: Sundays' bands too narrow, the other days' too wide.
+PHASE_PRIOR = 20.0
 #: ``log(mean)`` of a forecast is capped at this much above the largest fitted value.
 MAX_LOG_LIFT = np.log(4.0)
 #: A level covariate (see :func:`level_columns`) enters as ``log(max(x, MIN_LEVEL))``.
@@ -134,6 +141,30 @@ def dispersion(y: np.ndarray, mu: np.ndarray, weights: np.ndarray, integer: bool
     return 1.0 / inv if inv > 1e-8 else 1e8
 
 
+def phase_dispersion(
+    y: np.ndarray, mu: np.ndarray, weights: np.ndarray, integer: bool, phase: np.ndarray, season: int,
+    prior: float = 0.0,
+) -> np.ndarray:
+    """``(season,)`` negative-binomial sizes, one per phase of the season (``phase`` of each
+    point, ``0 .. season - 1``): the overdispersion (``1 / r``) of :func:`dispersion` on the
+    phase's own points, averaged with the pooled one's, weighing ``prior`` against the phase's
+    total observation weight. A phase without a fitted mean (a closed weekday) keeps the pooled size."""
+    pooled = 1.0 / dispersion(y, mu, weights, integer)
+    excess = (y - mu) ** 2 - (mu if integer else 0.0)
+    out = np.empty(season)
+    for k in range(season):
+        at = phase == k
+        num = float(np.sum(weights[at] * excess[at]))
+        den = float(np.sum(weights[at] * mu[at] ** 2))
+        n = float(np.sum(weights[at]))
+        if den <= 1e-12 or n <= 0:
+            out[k] = 1.0 / pooled if pooled > 1e-8 else 1e8
+            continue
+        inv = (n * num / den + prior * pooled) / (n + prior)
+        out[k] = 1.0 / inv if inv > 1e-8 else 1e8
+    return out
+
+
 def count_quantiles(
     mu: np.ndarray, r: float | np.ndarray, quantiles: list[float], integer: bool
 ) -> np.ndarray:
@@ -155,7 +186,7 @@ class _GLMState:
     nonnegative: np.ndarray
     positive: np.ndarray
     used: np.ndarray
-    r: float
+    r: float | np.ndarray
     integer: bool
     n: int
     yearly: int
@@ -169,7 +200,9 @@ class CountGLM(LocalForecaster):
     Params: ``half_life`` (years of decay of the observation weights, default 2;
     0 = equal weights), ``yearly_terms`` (Fourier pairs, default 10), ``ridge``
     (penalty per observation on standardised coefficients, default 1e-3),
-    ``max_iter`` (IRLS steps, 25), ``max_length`` (3 years of points), ``n_jobs`` (1).
+    ``max_iter`` (IRLS steps, 25), ``max_length`` (3 years of points), ``n_jobs`` (1),
+    ``phase_dispersion`` (one dispersion per weekday of daily data / hour of hourly data,
+    see :data:`PHASE_PRIOR`; default True; False: one for all steps).
     """
 
     name = "glm"
@@ -188,10 +221,10 @@ class CountGLM(LocalForecaster):
 
     def __init__(
         self, yearly_terms: int = YEARLY_TERMS, half_life: float = 2.0, ridge: float = 1e-3, max_iter: int = 25,
-        n_jobs: int = 1, max_length: int | None = 1096,
+        n_jobs: int = 1, max_length: int | None = 1096, phase_dispersion: bool = True,
     ) -> None:
         super().__init__(yearly_terms=yearly_terms, half_life=half_life, ridge=ridge, max_iter=max_iter,
-                         n_jobs=n_jobs, max_length=max_length)
+                         n_jobs=n_jobs, max_length=max_length, phase_dispersion=phase_dispersion)
 
     def _min_length(self) -> int:
         if self.season_ > MAX_REQUIRED_SEASON:
@@ -226,7 +259,10 @@ class CountGLM(LocalForecaster):
         )
         eta = beta[0] + X @ beta[1:]
         integer = bool(np.allclose(y, np.round(y)))
-        r = dispersion(y, np.exp(eta), weights, integer)
+        r: float | np.ndarray = dispersion(y, np.exp(eta), weights, integer)
+        if self.params.get("phase_dispersion") and 1 < self.season_ <= 24:
+            r = phase_dispersion(y, np.exp(eta), weights, integer, np.flatnonzero(seen) % self.season_,
+                                 self.season_, PHASE_PRIOR)
         return _GLMState(beta, center, scale, nonnegative, positive, used, r, integer, n, yearly,
                          float(eta.max()) + MAX_LOG_LIFT, full_y)
 
@@ -246,10 +282,16 @@ class CountGLM(LocalForecaster):
         X = (raw - state.center) / state.scale
         return np.exp(np.minimum(state.beta[0] + X @ state.beta[1:], state.cap))
 
+    def _sizes(self, state: _GLMState, h: int) -> np.ndarray:
+        """``(h,)`` negative-binomial sizes of the forecast steps (one per phase, or one for all)."""
+        if np.ndim(state.r):
+            return np.asarray(state.r)[np.arange(state.n, state.n + h) % len(state.r)]
+        return np.full(h, float(state.r))
+
     def _forecast_series(
         self, state: _GLMState, h: int, x_future: np.ndarray, quantiles: list[float]
     ) -> np.ndarray:
-        return count_quantiles(self._mean(state, h, x_future), state.r, quantiles, state.integer)
+        return count_quantiles(self._mean(state, h, x_future), self._sizes(state, h), quantiles, state.integer)
 
     def _forecast_many(
         self, states: list[_GLMState], h: int, x_future: np.ndarray, quantiles: list[float]
@@ -267,7 +309,7 @@ class CountGLM(LocalForecaster):
             which = [k for k in means if states[k].integer == integer]
             if which:
                 mu = np.stack([means[k] for k in which])
-                r = np.array([[states[k].r] for k in which])
+                r = np.stack([self._sizes(states[k], h) for k in which])
                 for k, values in zip(which, count_quantiles(mu, r, quantiles, integer), strict=True):
                     out[k] = values
         return out  # type: ignore[return-value]

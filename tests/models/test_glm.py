@@ -192,3 +192,31 @@ def test_series_forecast_together_get_their_own_quantiles_and_a_failure_falls_ba
     again = model.predict_quantiles(14, future=future, quantiles=levels)
     assert "forecast failed" in model.fallbacks_["b"] and set(model.fallbacks_) == {"b"}
     pd.testing.assert_frame_equal(again.iloc[[*range(14), *range(28, 56)]], fc.iloc[[*range(14), *range(28, 56)]])
+
+
+def test_a_noisier_weekday_gets_a_wider_band_than_the_others():
+    """Sundays (size 5) are much noisier than the other days (size 60): with one dispersion per
+    weekday the Sunday band is wider relative to its level and the weekday bands narrower than
+    with one pooled dispersion, each close to its own negative binomial's."""
+    rng = np.random.default_rng(1)
+    days, horizon = 700, 14
+    ds = pd.date_range("2024-01-01", periods=days + horizon, freq="D")
+    mean = 100.0 * WEEKLY[ds.dayofweek]
+    size = np.where(ds.dayofweek == 6, 5.0, 60.0)
+    y = rng.negative_binomial(size, size / (size + mean)).astype(float)
+    history = pd.DataFrame({"unique_id": "fc", "ds": ds[:days], "y": y[:days]})
+    future = pd.DataFrame({"unique_id": "fc", "ds": ds[days:]})
+    sunday = (future["ds"].dt.dayofweek == 6).to_numpy()
+
+    def widths(**params):
+        fc = CountGLM(**params).fit(history, freq="D").predict_quantiles(horizon, future=future, quantiles=LEVELS)
+        return ((fc["0.9"] - fc["0.1"]) / fc["0.5"]).to_numpy()
+
+    phased, pooled = widths(), widths(phase_dispersion=False)
+    m, r = mean[days:, None], size[days:, None]
+    truth = stats.nbinom.ppf(np.array([[0.1, 0.9]]), r, r / (r + m))
+    true_rel = (truth[:, 1] - truth[:, 0]) / m[:, 0]
+    assert phased[sunday].mean() > pooled[sunday].mean() * 1.3
+    assert phased[~sunday].mean() < pooled[~sunday].mean()
+    assert phased[sunday].mean() == pytest.approx(true_rel[sunday].mean(), rel=0.25)
+    assert phased[~sunday].mean() == pytest.approx(true_rel[~sunday].mean(), rel=0.25)
