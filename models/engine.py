@@ -198,12 +198,12 @@ def default_pool(
 
 
 def any_intermittent(panel: pd.DataFrame) -> bool:
-    """Whether a series of ``panel`` has no demand in more than ``1 - MAX_OCCURRENCE`` of its
-    periods (:mod:`fcplan.models.intermittent`): only then is TSB in the default pool."""
-    from fcplan.models.intermittent import MAX_OCCURRENCE
+    """Whether a series of ``panel`` has demand in at most ``POOL_OCCURRENCE`` of its periods
+    (:mod:`fcplan.models.intermittent`): only then is TSB in the default pool."""
+    from fcplan.models.intermittent import POOL_OCCURRENCE
 
     share = (panel[Y] > 0).groupby(panel[UNIQUE_ID], sort=False).mean()
-    return bool((share <= MAX_OCCURRENCE).any())
+    return bool((share <= POOL_OCCURRENCE).any())
 
 
 def calibration_windows(n_series: int, windows: int) -> int:

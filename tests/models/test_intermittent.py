@@ -68,3 +68,13 @@ def test_default_pool_takes_tsb_only_where_a_series_is_intermittent():
     sparse = _panel({"a": np.arange(1.0, 101.0), "b": np.tile([0.0, 0.0, 3.0, 0.0], 25)})
     assert "tsb" not in default_pool(["seasonal_naive", "tsb"], regular)
     assert "tsb" in default_pool(["seasonal_naive", "tsb"], sparse)
+
+
+def test_a_store_closed_on_saturdays_and_holidays_is_not_intermittent():
+    from fcplan.models.engine import default_pool
+
+    days = np.tile([5.0, 6.0, 7.0, 6.0, 8.0, 0.0, 3.0], 30)  # demand on 6 days of 7, one closed day a month
+    days[::30] = 0.0
+    assert "tsb" not in default_pool(["seasonal_naive", "tsb"], _panel({"a": days}))
+    days[::3] = 0.0  # demand on under 3 days of 4
+    assert "tsb" in default_pool(["seasonal_naive", "tsb"], _panel({"a": days}))
