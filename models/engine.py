@@ -57,8 +57,11 @@ from fcplan.models.ensemble import (
     EnsembleForecaster,
     SpreadCalibration,
     calibrate_spread,
+    choose_snap,
     combine,
+    count_series,
     select_weights,
+    snap_counts,
 )
 from fcplan.models.feature_selection import FeatureSelection, empty_table, make_member, select_features
 from fcplan.models.flag_widening import FlagPrior, Flags, find_flags, flag_prior
@@ -716,6 +719,9 @@ class BacktestResult:
     #: member -> its fit on the newest backtest window, reused for the final forecast
     #: (:data:`REUSE_NETWORK_FITS`)
     prefit: dict[str, Forecaster] = field(default_factory=dict, repr=False)
+    #: level -> whether the count series' quantiles at that level are rounded to counts
+    #: (:func:`fcplan.models.ensemble.choose_snap` on the honest backtest forecasts)
+    snap: dict[float, bool] = field(default_factory=dict)
 
 
 def _check_request(
@@ -972,11 +978,14 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float) -> BacktestR
         r.model: r.fitted for r in results
         if r.window == newest and r.fitted is not None and weights.get(r.model, 0.0) > 0
     }
+    honest = nested_ensemble(nested, levels, request.calibration, extra, prior)
+    counts = keys[UNIQUE_ID].map(count_series(panel)).eq(True).to_numpy(bool)
+    snap = choose_snap(honest, actuals, levels, groups, counts)
+    if any(snap.values()):
+        log.info("count series' quantiles rounded to counts at levels %s", [q for q, on in snap.items() if on])
+        honest[counts] = snap_counts(honest[counts], levels, snap)
     return BacktestResult(
-        leaderboard=_leaderboard(
-            [*results, *stopped], keys, nested_ensemble(nested, levels, request.calibration, extra, prior), weights,
-            levels,
-        ),
+        leaderboard=_leaderboard([*results, *stopped], keys, honest, weights, levels),
         weights=weights,
         error_correlation=_error_correlation(member_names, preds, keys, median),
         members=member_names,
@@ -988,6 +997,7 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float) -> BacktestR
         feature_table=selection.table,
         fit_seconds=fit_seconds,
         prefit=prefit,
+        snap=snap,
     )
 
 
@@ -1085,6 +1095,7 @@ def run_engine(
     ensemble = EnsembleForecaster(
         members, backtest.weights, time_limits=backtest.time_limits, calibration=backtest.calibration,
         in_worker=[n for n, a in zip(fitted, away, strict=True) if a], prefitted=backtest.prefit,
+        snap=backtest.snap,
     ).fit(panel, freq=freq)
     forecast = _tidy(ensemble.predict_quantiles(horizon, future=fut, quantiles=levels), levels)
     log.info(

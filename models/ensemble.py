@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from fcplan.core.frequency import season_length
-from fcplan.core.panel import KEYS
+from fcplan.core.panel import KEYS, UNIQUE_ID, Y
 from fcplan.core.quantiles import MEDIAN, median_index, quantile_columns
 from fcplan.models.base import Forecaster
 from fcplan.models.metrics import window_wql
@@ -165,6 +165,60 @@ class Calibrator(Protocol):
         ...
 
 
+#: A quantile of a count series is rounded to the nearest count (``ceil(value - SNAP_OFFSET)``).
+SNAP_OFFSET = 0.5
+
+
+def count_series(panel: pd.DataFrame) -> pd.Series:
+    """unique_id -> whether every observed value of the series is a non-negative integer
+    (a count: orders, departures), so that each of its quantiles is a count too."""
+    y = panel[Y].to_numpy("float64")
+    ok = np.isfinite(y)
+    whole = ~ok | ((y >= 0) & (y == np.round(y)))
+    return pd.Series(whole, index=panel[UNIQUE_ID].to_numpy()).groupby(level=0, sort=False).all()
+
+
+def snap_counts(values: np.ndarray, quantiles: Sequence[float], snap: dict[float, bool]) -> np.ndarray:
+    """``values`` ``(n, n_q)`` with the levels that ``snap`` marks (a level not in ``snap``
+    takes the nearest one's mark) rounded to the nearest non-negative integer.
+
+    A count's distribution is discrete: its pinball loss is linear between two counts, so a
+    quantile between them loses what the two lose, mixed; rounding keeps the nearer count's
+    (the quantile of a series that sells one unit on most days is 1, not 0.8)."""
+    if not snap:
+        return values
+    known = np.array(sorted(snap), dtype="float64")
+    levels = np.asarray(quantiles, dtype="float64")
+    nearest = known[np.abs(levels[:, None] - known[None, :]).argmin(axis=1)]
+    marked = np.array([snap[float(k)] for k in nearest], dtype=bool)
+    if not marked.any():
+        return values
+    out = np.array(values, dtype="float64", copy=True)
+    with np.errstate(invalid="ignore"):
+        out[:, marked] = np.maximum(np.ceil(out[:, marked] - SNAP_OFFSET), 0.0)
+    return out
+
+
+def choose_snap(
+    pred: np.ndarray, actuals: np.ndarray, quantiles: Sequence[float], groups: np.ndarray, counts: np.ndarray
+) -> dict[float, bool]:
+    """level -> whether rounding to counts (:func:`snap_counts`) lowers that level's backtest
+    wQL on the points of count series (``counts`` ``(n,)``; ``pred`` ``(n, n_q)`` the calibrated
+    backtest forecasts, ``groups`` each point's window). Empty without count points."""
+    pred, actuals = np.asarray(pred, dtype="float64"), np.asarray(actuals, dtype="float64")
+    ok = np.asarray(counts, dtype=bool) & np.isfinite(actuals)
+    if not ok.any():
+        return {}
+    levels = [float(q) for q in quantiles]
+    raw = pred[ok]
+    snapped = snap_counts(raw, levels, dict.fromkeys(levels, True))
+    out = {}
+    for j, q in enumerate(levels):
+        loss = window_wql(actuals[ok], [q], np.asarray(groups)[ok])
+        out[q] = bool(loss(snapped[:, j : j + 1]) < loss(raw[:, j : j + 1]) - 1e-12)
+    return out
+
+
 def combine(frames: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
     """Weighted average of same-shaped quantile arrays, level by level."""
     w = np.asarray(weights, dtype="float64")
@@ -211,6 +265,8 @@ class EnsembleForecaster(Forecaster):
     data) are not refit by the next :meth:`fit`: they forecast from its panel
     (:meth:`Forecaster.with_history`; one that cannot is fitted as the others). They are not
     among the params, nor kept after that fit (the pickled ensemble holds its members only).
+    ``snap`` (level -> bool): the levels whose calibrated quantiles are rounded to counts on the
+    series whose history is all counts (:func:`snap_counts`, :func:`count_series`).
     """
 
     name = "ensemble"
@@ -225,10 +281,11 @@ class EnsembleForecaster(Forecaster):
         calibration: Calibrator | None = None,
         in_worker: Sequence[str] = (),
         prefitted: dict[str, Forecaster] | None = None,
+        snap: dict[float, bool] | None = None,
     ) -> None:
         super().__init__(
             members=members, weights=weights, spread=spread, time_limits=time_limits, calibration=calibration,
-            in_worker=tuple(in_worker),
+            in_worker=tuple(in_worker), snap=dict(snap or {}),
         )
         self._prefitted = dict(prefitted or {})
 
@@ -268,6 +325,7 @@ class EnsembleForecaster(Forecaster):
         }
         scales = panel_scales(panel, season_length(self.freq_))
         self.series_scales_ = scales.reindex(self.series_ids_).to_numpy("float64")
+        self.count_series_ = count_series(panel).reindex(self.series_ids_, fill_value=False).to_numpy(bool)
 
     def _predict(self, h: int, future: pd.DataFrame, quantiles: list[float]) -> np.ndarray:
         cols = quantile_columns(quantiles)
@@ -281,7 +339,7 @@ class EnsembleForecaster(Forecaster):
         spread = self.params.get("spread")
         calibration = self.params.get("calibration") or (SpreadCalibration(spread) if spread else None)
         if calibration is None:
-            return values
+            return self._snapped(values, quantiles)
         n_series = len(self.series_ids_)
         steps = np.tile(np.arange(h), n_series)
         flat = values.reshape(n_series * h, -1)
@@ -289,4 +347,17 @@ class EnsembleForecaster(Forecaster):
         spec = getattr(calibration, "flags", None)
         active = spec.active(future) if spec is not None else None  # future: series x steps, in order
         flat = calibration.apply(flat, steps, scales, quantiles, flags=active)
-        return flat.reshape(values.shape)
+        return self._snapped(flat.reshape(values.shape), quantiles)
+
+    def _snapped(self, values: np.ndarray, quantiles: list[float]) -> np.ndarray:
+        """``values`` ``(n_series, h, n_q)`` with the count series' quantiles at the levels of
+        ``snap`` rounded to counts (ensembles pickled before ``snap`` are left as they are)."""
+        snap = self.params.get("snap") or {}
+        counts = getattr(self, "count_series_", None)
+        if not snap or counts is None or not counts.any():
+            return values
+        out = values.copy()
+        out[counts] = snap_counts(values[counts].reshape(-1, values.shape[-1]), quantiles, snap).reshape(
+            values[counts].shape
+        )
+        return out

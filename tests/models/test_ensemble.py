@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from fcplan.models.baselines import MovingAverage, SeasonalNaive
@@ -117,3 +118,71 @@ def test_a_prefitted_member_is_moved_to_the_panel_not_refit_and_not_kept(make_pa
     assert all((m.last_ds_ == ends).all() for m in ensemble.members_.values())
     assert "prefitted" not in ensemble.params and not ensemble._prefitted
     assert len(pickle.loads(pickle.dumps(ensemble)).predict_quantiles(7, quantiles=[0.1, 0.5, 0.9])) == 21
+
+
+def _sparse_panel(fraction: bool = False) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    ds = pd.date_range("2024-01-01", periods=84, freq="D")
+    counts = (rng.random(ds.size) < 0.85).astype(float) * rng.choice([1.0, 1.0, 1.0, 2.0], size=ds.size)
+    other = rng.gamma(2.0, 1.5, size=ds.size) if fraction else rng.poisson(3.0, size=ds.size).astype(float)
+    return pd.concat([pd.DataFrame({"unique_id": "counts", "ds": ds, "y": counts}),
+                      pd.DataFrame({"unique_id": "other", "ds": ds, "y": other})], ignore_index=True)
+
+
+def test_count_series_are_those_of_non_negative_whole_numbers_only():
+    from fcplan.models.ensemble import count_series
+
+    panel = pd.DataFrame({"unique_id": ["a", "a", "b", "b", "c", "c"],
+                          "y": [0.0, 3.0, 1.0, 2.5, -1.0, 2.0]})
+    panel.loc[1, "y"] = np.nan  # a missing value says nothing against a count
+    assert count_series(panel).to_dict() == {"a": True, "b": False, "c": False}
+
+
+def test_snapping_rounds_the_marked_levels_to_the_nearest_count():
+    from fcplan.models.ensemble import snap_counts
+
+    values = np.array([[-0.2, 0.4, 1.6], [0.7, 1.5, 2.51]])
+    got = snap_counts(values, LEVELS, {0.1: False, 0.5: True, 0.9: True})
+    np.testing.assert_allclose(got, [[-0.2, 0.0, 2.0], [0.7, 1.0, 3.0]])
+    # a level it was not chosen at takes the nearest chosen level's mark
+    np.testing.assert_allclose(snap_counts(values[:, :1], [0.05], {0.1: True, 0.9: False}), [[0.0], [1.0]])
+
+
+def test_snapping_is_kept_at_the_levels_where_it_lowered_the_backtest_loss():
+    from fcplan.models.ensemble import choose_snap
+
+    # a series that sells one unit on nine days in ten: rounding 0.8 up to 1 helps every level;
+    # the median 0.45 of a series that always sells one would round the wrong way
+    y = np.ones(40)
+    pred = np.tile([0.1, 0.8, 0.9], (40, 1))
+    assert choose_snap(pred, y, LEVELS, np.repeat([0, 1], 20), np.ones(40, bool)) == {0.1: False, 0.5: True, 0.9: True}
+    pred[:, 1] = 0.45
+    assert choose_snap(pred, y, LEVELS, np.repeat([0, 1], 20), np.ones(40, bool))[0.5] is False
+    # no count series, no snapping
+    assert choose_snap(pred, y, LEVELS, np.repeat([0, 1], 20), np.zeros(40, bool)) == {}
+
+
+def test_the_ensemble_rounds_the_quantiles_of_count_series_only():
+    panel = _sparse_panel(fraction=True)
+    members = {"moving_average": MovingAverage(window=28)}
+    plain = EnsembleForecaster(members, {"moving_average": 1.0}).fit(panel).predict_quantiles(7, quantiles=LEVELS)
+    snap = {0.1: True, 0.5: True, 0.9: True}
+    got = EnsembleForecaster(members, {"moving_average": 1.0}, snap=snap).fit(panel).predict_quantiles(
+        7, quantiles=LEVELS)
+    counts, other = got["unique_id"] == "counts", got["unique_id"] == "other"
+    values = got.loc[counts, ["0.1", "0.5", "0.9"]].to_numpy()
+    np.testing.assert_allclose(values, np.maximum(np.ceil(plain.loc[counts, ["0.1", "0.5", "0.9"]] - 0.5), 0))
+    assert (values != plain.loc[counts, ["0.1", "0.5", "0.9"]].to_numpy()).any()
+    np.testing.assert_allclose(got.loc[other, ["0.1", "0.5", "0.9"]], plain.loc[other, ["0.1", "0.5", "0.9"]])
+
+
+def test_the_engine_rounds_count_series_where_the_backtest_says_it_pays():
+    from fcplan.models.engine import run_engine
+
+    result = run_engine(_sparse_panel(), 7, LEVELS, models=["moving_average", "seasonal_naive"], windows=2)
+    snap = result.model.params["snap"]
+    assert set(snap) == set(LEVELS) and any(snap.values())
+    for q, on in snap.items():
+        if on:
+            values = result.forecast[str(q)].to_numpy()
+            np.testing.assert_allclose(values, np.round(values))
