@@ -551,7 +551,7 @@ def nested_combination(
         test = groups == g
         fit = ~test if len(windows) > 1 else test
         w = prune_weights(preds[:, fit], actuals[fit], levels, groups[fit], seed)
-        out[test] = np.sort(combine(list(preds[:, test]), w), axis=-1)
+        out[test] = np.sort(combine(list(preds[:, test]), w, levels), axis=-1)
     return out
 
 
@@ -757,7 +757,7 @@ def _ensemble_evidence(
         return None
     points = point_evidence(keys, splits, request.horizon, request.freq)
     return Evidence(
-        np.sort(combine(list(preds), w), axis=-1),
+        np.sort(combine(list(preds), w, request.levels), axis=-1),
         keys["y"].to_numpy("float64"),
         keys["window"].to_numpy(),
         points["step"].to_numpy(),
@@ -915,7 +915,7 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float) -> BacktestR
     # known-ahead flags (holidays, events, promotions) and what the history says of them
     flags = find_flags(panel, covariate_columns(panel))
     prior = flag_prior(panel, flags, season_length(freq)) if request.calibration == "conformal" else None
-    insample = Evidence(np.sort(combine(list(preds), w), axis=-1), actuals, groups, steps, scales,
+    insample = Evidence(np.sort(combine(list(preds), w, levels), axis=-1), actuals, groups, steps, scales,
                         point_flags(keys, panel, flags))
     nested = replace(insample, pred=nested_combination(preds, actuals, levels, groups, request.seed))
     fit_seconds = _mean_fit_seconds(results)
