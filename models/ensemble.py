@@ -166,15 +166,9 @@ class Calibrator(Protocol):
         ...
 
 
-#: How much of the members' disagreement :func:`combine` adds to the averaged quantiles: level
-#: ``q`` moves by ``DISAGREEMENT * z(q) * sd`` (``z`` the standard normal quantile, ``sd`` the
-#: weighted standard deviation of the members' medians). 0: the plain average.
-DISAGREEMENT = 1.0
-
-
 def combine(
     frames: Sequence[np.ndarray], weights: Sequence[float], levels: Sequence[float] | None = None,
-    disagreement: float | None = None,
+    disagreement: float = 0.0,
 ) -> np.ndarray:
     """Weighted average of same-shaped quantile arrays ``(..., n_q)``, level by level
     (Vincentization), widened by the members' disagreement when ``levels`` are given.
@@ -184,14 +178,14 @@ def combine(
     a narrow band between them, although the data has not told which (if either) is right. With
     ``levels`` (and a median among them) each level ``q`` moves away from the median by
     ``disagreement * z(q)`` times the weighted standard deviation of the members' medians
-    (default :data:`DISAGREEMENT`); members with no weight do not count, one member alone (or
-    members that agree) leave the average as it was.
+    (0, the default: the plain average); members with no weight do not count, one member alone
+    (or members that agree) leave the average as it was.
     """
     w = np.asarray(weights, dtype="float64")
     w = w / w.sum()
     stacked = np.stack(frames)
     values = np.tensordot(w, stacked, axes=1)
-    factor = DISAGREEMENT if disagreement is None else float(disagreement)
+    factor = float(disagreement)
     if levels is None or factor <= 0 or len(frames) < 2:
         return values
     q = np.asarray(levels, dtype="float64")
@@ -244,6 +238,8 @@ class EnsembleForecaster(Forecaster):
     data) are not refit by the next :meth:`fit`: they forecast from its panel
     (:meth:`Forecaster.with_history`; one that cannot is fitted as the others). They are not
     among the params, nor kept after that fit (the pickled ensemble holds its members only).
+    ``disagreement``: how much of the spread of the members' medians widens the average
+    (:func:`combine`; 0, the default: none).
     """
 
     name = "ensemble"
@@ -258,10 +254,11 @@ class EnsembleForecaster(Forecaster):
         calibration: Calibrator | None = None,
         in_worker: Sequence[str] = (),
         prefitted: dict[str, Forecaster] | None = None,
+        disagreement: float = 0.0,
     ) -> None:
         super().__init__(
             members=members, weights=weights, spread=spread, time_limits=time_limits, calibration=calibration,
-            in_worker=tuple(in_worker),
+            in_worker=tuple(in_worker), disagreement=disagreement,
         )
         self._prefitted = dict(prefitted or {})
 
@@ -310,7 +307,7 @@ class EnsembleForecaster(Forecaster):
             frame = member.predict_quantiles(h, future=given, quantiles=quantiles)
             arrays.append(frame[cols].to_numpy("float64").reshape(len(self.series_ids_), h, len(cols)))
             weights.append(self.weights_[name])
-        values = combine(arrays, weights, quantiles)
+        values = combine(arrays, weights, quantiles, self.params.get("disagreement", 0.0))
         spread = self.params.get("spread")
         calibration = self.params.get("calibration") or (SpreadCalibration(spread) if spread else None)
         if calibration is None:
