@@ -65,7 +65,7 @@ from fcplan.models.ensemble import (
 )
 from fcplan.models.feature_selection import FeatureSelection, empty_table, make_member, select_features
 from fcplan.models.flag_widening import FlagPrior, Flags, find_flags, flag_prior
-from fcplan.models.metrics import bands
+from fcplan.models.metrics import bands, window_wql
 from fcplan.models.registry import BASELINES, MODELS, hyperparameters
 from fcplan.models.workers import Submitted, in_worker, warm_up, worker
 
@@ -155,6 +155,11 @@ COST_ORDER = (
     "seasonal_naive", "moving_average", "tsb", "glm", "lightgbm", "lightgbm_recursive", "theta", "ets", "mlp",
     "sarimax", "deepar",
 )
+
+
+#: Candidate factors of the members' median spread added to the ensemble's quantiles
+#: (:func:`fcplan.models.ensemble.combine`), chosen per run by :func:`choose_disagreement`.
+DISAGREEMENT_GRID = (0.0, 0.5, 1.0)
 
 
 def panel_cells(panel: pd.DataFrame) -> int:
@@ -570,22 +575,55 @@ def _calibrated(calibrator: Calibrator | None, evidence: Evidence, levels: Seque
     return calibrator.apply(evidence.pred, evidence.steps, evidence.scales, levels, flags=evidence.flags)
 
 
-def nested_combination(
+def nested_weights(
     preds: np.ndarray, actuals: np.ndarray, levels: Sequence[float], groups: np.ndarray, seed: int = 0
-) -> np.ndarray:
-    """``(n_points, n_q)`` uncalibrated ensemble forecasts of the backtest points, each
-    window's with weights chosen on the *other* windows (leave one window out), so that
-    neither its score nor the calibration fitted on it is flattered by choosing on the
-    data it is scored on. With one window there is nothing else to choose on: in-sample."""
+) -> dict[Any, np.ndarray]:
+    """Backtest window -> the weights chosen on the *other* windows (leave one window out; with
+    one window there is nothing else to choose on: in-sample)."""
     groups = np.asarray(groups)
     windows = np.unique(groups)
-    out = np.empty(preds.shape[1:])
+    out = {}
     for g in windows:
-        test = groups == g
-        fit = ~test if len(windows) > 1 else test
-        w = prune_weights(preds[:, fit], actuals[fit], levels, groups[fit], seed)
-        out[test] = np.sort(combine(list(preds[:, test]), w), axis=-1)
+        fit = groups != g if len(windows) > 1 else groups == g
+        out[g] = prune_weights(preds[:, fit], actuals[fit], levels, groups[fit], seed)
     return out
+
+
+def nested_combination(
+    preds: np.ndarray, actuals: np.ndarray, levels: Sequence[float], groups: np.ndarray, seed: int = 0,
+    disagreement: float = 0.0, weights: dict[Any, np.ndarray] | None = None,
+) -> np.ndarray:
+    """``(n_points, n_q)`` uncalibrated ensemble forecasts of the backtest points, each
+    window's with weights chosen on the *other* windows (:func:`nested_weights`, or ``weights``
+    given), so that neither its score nor the calibration fitted on it is flattered by choosing on
+    the data it is scored on. With one window there is nothing else to choose on: in-sample."""
+    groups = np.asarray(groups)
+    chosen = weights if weights is not None else nested_weights(preds, actuals, levels, groups, seed)
+    out = np.empty(preds.shape[1:])
+    for g, w in chosen.items():
+        test = groups == g
+        out[test] = np.sort(combine(list(preds[:, test]), w, levels, disagreement), axis=-1)
+    return out
+
+
+def choose_disagreement(
+    preds: np.ndarray, actuals: np.ndarray, levels: Sequence[float], groups: np.ndarray, seed: int = 0,
+    grid: Sequence[float] | None = None, weights: dict[Any, np.ndarray] | None = None,
+) -> float:
+    """The factor of the members' median spread (:func:`fcplan.models.ensemble.combine`) from
+    ``grid`` whose honest combination (:func:`nested_combination`: each backtest window with the
+    weights of the others) has the least mean wQL; ties go to the smaller factor. Where the
+    weights chosen on other windows would have put the ensemble on a member that missed, the
+    members' disagreement is what a band can learn of it."""
+    grid = DISAGREEMENT_GRID if grid is None else tuple(grid)
+    if len(grid) == 1 or not np.isfinite(actuals).any():
+        return float(grid[0])
+    weights = weights if weights is not None else nested_weights(preds, actuals, levels, groups, seed)
+    loss = window_wql(actuals, levels, groups)
+    scores = [loss(nested_combination(preds, actuals, levels, groups, disagreement=f, weights=weights))
+              for f in grid]
+    best = int(np.argmin(scores))
+    return float(grid[best])
 
 
 def nested_ensemble(
@@ -722,6 +760,8 @@ class BacktestResult:
     #: level -> whether the count series' quantiles at that level are rounded to counts
     #: (:func:`fcplan.models.ensemble.choose_snap` on the honest backtest forecasts)
     snap: dict[float, bool] = field(default_factory=dict)
+    #: the factor of the members' median spread added to the ensemble's band (:func:`choose_disagreement`)
+    disagreement: float = 0.0
 
 
 def _check_request(
@@ -785,6 +825,7 @@ def _ensemble_evidence(
     request: _Request,
     panel: pd.DataFrame,
     flags: Flags,
+    disagreement: float = 0.0,
 ) -> Evidence | None:
     """The ensemble's (``weights``) uncalibrated forecasts of the points of ``results``."""
     names, preds, keys = stack_predictions(results, quantile_columns(request.levels))
@@ -793,7 +834,7 @@ def _ensemble_evidence(
         return None
     points = point_evidence(keys, splits, request.horizon, request.freq)
     return Evidence(
-        np.sort(combine(list(preds), w), axis=-1),
+        np.sort(combine(list(preds), w, request.levels, disagreement), axis=-1),
         keys["y"].to_numpy("float64"),
         keys["window"].to_numpy(),
         points["step"].to_numpy(),
@@ -805,6 +846,7 @@ def _ensemble_evidence(
 def _calibration_evidence(
     panel: pd.DataFrame, request: _Request, weights: dict[str, float], params: dict[str, dict[str, Any]],
     time_limits: dict[str, float], flags: Flags, costs: dict[str, float] | None = None,
+    disagreement: float = 0.0,
 ) -> Evidence | None:
     """The ensemble's forecasts on the older calibration windows (see :func:`calibration_windows`):
     only the members of :func:`calibration_members` are refit there, some of the fits in a
@@ -840,7 +882,8 @@ def _calibration_evidence(
             pool.shutdown()
     results = [next(done) if a else next(here) for a in away]  # in the order of ``jobs``
     log.info("calibration on %d extra window(s) of %s", extra, members)
-    return _ensemble_evidence(results, {n: weights[n] for n in members}, splits, request, panel, flags)
+    return _ensemble_evidence(results, {n: weights[n] for n in members}, splits, request, panel, flags,
+                              disagreement)
 
 
 def calibration_members(weights: dict[str, float], min_weight: float | None = None) -> list[str]:
@@ -957,11 +1000,16 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float) -> BacktestR
     # known-ahead flags (holidays, events, promotions) and what the history says of them
     flags = find_flags(panel, covariate_columns(panel))
     prior = flag_prior(panel, flags, season_length(freq)) if request.calibration == "conformal" else None
-    insample = Evidence(np.sort(combine(list(preds), w), axis=-1), actuals, groups, steps, scales,
+    lowo = nested_weights(preds, actuals, levels, groups, request.seed)
+    disagreement = choose_disagreement(preds, actuals, levels, groups, request.seed, weights=lowo)
+    log.info("members' median spread added to the ensemble's band: x%.2f", disagreement)
+    insample = Evidence(np.sort(combine(list(preds), w, levels, disagreement), axis=-1), actuals, groups, steps,
+                        scales,
                         point_flags(keys, panel, flags))
-    nested = replace(insample, pred=nested_combination(preds, actuals, levels, groups, request.seed))
+    nested = replace(insample, pred=nested_combination(preds, actuals, levels, groups, request.seed, disagreement,
+                                                       weights=lowo))
     fit_seconds = _mean_fit_seconds(results)
-    extra = _calibration_evidence(panel, request, weights, params, time_limits, flags, fit_seconds)
+    extra = _calibration_evidence(panel, request, weights, params, time_limits, flags, fit_seconds, disagreement)
     calibrator = fit_calibration(request.calibration, insample.plus(extra), levels, prior)
     if isinstance(calibrator, Calibration):
         log.info("conformal calibration on %d windows, %d points; offsets (series scales) %s",
@@ -998,6 +1046,7 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float) -> BacktestR
         fit_seconds=fit_seconds,
         prefit=prefit,
         snap=snap,
+        disagreement=disagreement,
     )
 
 
@@ -1096,6 +1145,7 @@ def run_engine(
         members, backtest.weights, time_limits=backtest.time_limits, calibration=backtest.calibration,
         in_worker=[n for n, a in zip(fitted, away, strict=True) if a], prefitted=backtest.prefit,
         snap=backtest.snap,
+        disagreement=backtest.disagreement,
     ).fit(panel, freq=freq)
     forecast = _tidy(ensemble.predict_quantiles(horizon, future=fut, quantiles=levels), levels)
     log.info(

@@ -12,6 +12,7 @@ from typing import Protocol
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 from fcplan.core.frequency import season_length
 from fcplan.core.panel import KEYS, UNIQUE_ID, Y
@@ -219,10 +220,36 @@ def choose_snap(
     return out
 
 
-def combine(frames: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
-    """Weighted average of same-shaped quantile arrays, level by level."""
+def combine(
+    frames: Sequence[np.ndarray], weights: Sequence[float], levels: Sequence[float] | None = None,
+    disagreement: float = 0.0,
+) -> np.ndarray:
+    """Weighted average of same-shaped quantile arrays ``(..., n_q)``, level by level
+    (Vincentization), widened by the members' disagreement when ``levels`` are given.
+
+    Averaging quantiles keeps the average width of the members' bands but drops the spread of
+    their medians: two members that each forecast a narrow band around different levels give
+    a narrow band between them, although the data has not told which (if either) is right. With
+    ``levels`` (and a median among them) each level ``q`` moves away from the median by
+    ``disagreement * z(q)`` times the weighted standard deviation of the members' medians
+    (0, the default: the plain average); members with no weight do not count, one member alone
+    (or members that agree) leave the average as it was.
+    """
     w = np.asarray(weights, dtype="float64")
-    return np.tensordot(w / w.sum(), np.stack(frames), axes=1)
+    w = w / w.sum()
+    stacked = np.stack(frames)
+    values = np.tensordot(w, stacked, axes=1)
+    factor = float(disagreement)
+    if levels is None or factor <= 0 or len(frames) < 2:
+        return values
+    q = np.asarray(levels, dtype="float64")
+    mid = np.flatnonzero(np.abs(q - MEDIAN) < 1e-12)
+    if mid.size == 0:
+        return values
+    medians = stacked[..., mid[0]]
+    center = np.tensordot(w, medians, axes=1)
+    sd = np.sqrt(np.tensordot(w, (medians - center) ** 2, axes=1))
+    return values + factor * norm.ppf(q) * sd[..., None]
 
 
 def fit_members(
@@ -267,6 +294,8 @@ class EnsembleForecaster(Forecaster):
     among the params, nor kept after that fit (the pickled ensemble holds its members only).
     ``snap`` (level -> bool): the levels whose calibrated quantiles are rounded to counts on the
     series whose history is all counts (:func:`snap_counts`, :func:`count_series`).
+    ``disagreement``: how much of the spread of the members' medians widens the average
+    (:func:`combine`; 0, the default: none).
     """
 
     name = "ensemble"
@@ -282,10 +311,11 @@ class EnsembleForecaster(Forecaster):
         in_worker: Sequence[str] = (),
         prefitted: dict[str, Forecaster] | None = None,
         snap: dict[float, bool] | None = None,
+        disagreement: float = 0.0,
     ) -> None:
         super().__init__(
             members=members, weights=weights, spread=spread, time_limits=time_limits, calibration=calibration,
-            in_worker=tuple(in_worker), snap=dict(snap or {}),
+            in_worker=tuple(in_worker), snap=dict(snap or {}), disagreement=disagreement,
         )
         self._prefitted = dict(prefitted or {})
 
@@ -335,7 +365,7 @@ class EnsembleForecaster(Forecaster):
             frame = member.predict_quantiles(h, future=given, quantiles=quantiles)
             arrays.append(frame[cols].to_numpy("float64").reshape(len(self.series_ids_), h, len(cols)))
             weights.append(self.weights_[name])
-        values = combine(arrays, weights)
+        values = combine(arrays, weights, quantiles, self.params.get("disagreement", 0.0))
         spread = self.params.get("spread")
         calibration = self.params.get("calibration") or (SpreadCalibration(spread) if spread else None)
         if calibration is None:

@@ -92,6 +92,22 @@ def test_the_ensemble_leaderboard_scores_each_window_with_weights_chosen_on_the_
     np.testing.assert_allclose(honest[groups == 1, 1], y[groups == 1] + 10.0)
 
 
+def test_when_weighted_members_disagree_and_their_bands_are_narrow_then_their_median_spread_widens_the_band():
+    from fcplan.models.engine import choose_disagreement
+
+    rng = np.random.default_rng(0)
+    level = np.linspace(50.0, 150.0, 200)
+    groups = np.repeat([0, 1], 100)
+    y = level + rng.normal(0.0, 5.0, 200)
+    # two members 10 apart, each sure of itself (+-1); the truth lies between them, sd 5
+    narrow = np.stack([(level + o)[:, None] + np.array([-1.0, 0.0, 1.0]) for o in (-5.0, 5.0)])
+    assert choose_disagreement(narrow, y, LEVELS, groups) == 1.0
+    # members that agree, with honest bands: nothing to add
+    z = 1.2815515655446004
+    honest = np.stack([level[:, None] + np.array([-5.0 * z, 0.0, 5.0 * z])] * 2)
+    assert choose_disagreement(honest, y, LEVELS, groups) == 0.0
+
+
 def test_without_a_time_limit_the_default_pool_leaves_out_local_models_too_costly_for_the_data(make_panel):
     from fcplan.models.engine import MAX_DEFAULT_CELLS, default_pool
 

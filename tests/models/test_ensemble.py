@@ -43,6 +43,25 @@ def test_combine_is_the_weighted_average_of_each_level():
     np.testing.assert_allclose(combine([a, b], [2.0, 1.0]), 2.0)
 
 
+def test_when_members_disagree_on_the_median_then_the_combined_band_widens_by_their_spread():
+    a = np.array([[90.0, 100.0, 110.0]])  # two members, same width, medians 20 apart
+    b = np.array([[110.0, 120.0, 130.0]])
+    got = combine([a, b], [1.0, 1.0], LEVELS, disagreement=1.0)
+    z = 1.2815515655446004  # sd of the medians: 10
+    np.testing.assert_allclose(got, [[100.0 - 10.0 * z, 110.0, 120.0 + 10.0 * z]])
+    plain = combine([a, b], [1.0, 1.0], LEVELS, disagreement=0.0)
+    np.testing.assert_allclose(plain, [[100.0, 110.0, 120.0]])
+
+
+def test_when_members_agree_or_one_has_all_the_weight_then_combine_is_the_plain_average():
+    a = np.array([[90.0, 100.0, 110.0]])
+    b = np.array([[80.0, 100.0, 120.0]])
+    np.testing.assert_allclose(combine([a, b], [1.0, 1.0], LEVELS, disagreement=1.0), [[85.0, 100.0, 115.0]])
+    c = np.array([[150.0, 160.0, 170.0]])
+    np.testing.assert_allclose(combine([a, c], [1.0, 0.0], LEVELS, disagreement=1.0), a)
+    np.testing.assert_allclose(combine([a], [1.0], LEVELS, disagreement=1.0), a)
+
+
 def test_the_ensemble_forecasts_the_weighted_average_of_its_members(make_panel):
     panel = make_panel(n_series=2, length=40)
     members = {"seasonal_naive": SeasonalNaive(), "moving_average": MovingAverage()}
