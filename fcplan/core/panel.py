@@ -62,7 +62,7 @@ def validate_panel(df: pd.DataFrame, name: str = "history", require_target: bool
             "or drop those rows"
         )
     # "FC-1 " is FC-1: a stray space split a series in two, each forecast on part of its rows
-    out[UNIQUE_ID] = out[UNIQUE_ID].astype(str).str.strip()
+    out[UNIQUE_ID] = _stripped(out[UNIQUE_ID].astype(str))
     out[DS] = parse_timestamps(out[DS], name)
     if out[DS].isna().any():
         raise PanelError(f"{name}.ds has {int(out[DS].isna().sum())} missing timestamps; drop or fill them")
@@ -206,6 +206,16 @@ def _unparsable(value: object) -> bool:
     except (ValueError, TypeError, OverflowError):
         return True
     return False
+
+
+def _stripped(ids: pd.Series) -> pd.Series:
+    """``ids`` without surrounding whitespace, stripping each distinct id once (a panel has
+    far fewer ids than rows; the engine validates its panels many times a run)."""
+    distinct = pd.unique(ids)
+    stripped = [str(i).strip() for i in distinct]
+    if all(a == b for a, b in zip(distinct, stripped, strict=True)):
+        return ids
+    return ids.map(dict(zip(distinct, stripped, strict=True)))
 
 
 def _slashed(values: pd.Series) -> bool:
