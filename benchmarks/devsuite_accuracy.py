@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -180,3 +180,28 @@ def run_suite(names: Sequence[str], peers: Sequence[str], windows: int | None = 
         print("panel summary: " + json.dumps({name: summary[name]}), flush=True)
     print_table(summary)
     return summary
+
+
+def panels_main(panels: dict[str, Callable[[], Panel]], description: str, ag_time_limit: float = 60.0) -> None:
+    """The command line of a script that measures ``panels`` against the peers (``--panels``,
+    ``--peers``, ``--windows``, ``--seed``, ``--ag-time-limit``); the last line printed is one
+    JSON object, panel -> :func:`summarize`."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--panels", default=",".join(panels), help=f"comma-separated, of {list(panels)}")
+    parser.add_argument("--peers", default="statsforecast", help="comma-separated: statsforecast,autogluon or ''")
+    parser.add_argument("--windows", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ag-time-limit", type=float, default=ag_time_limit)
+    args = parser.parse_args()
+    peers = [p for p in args.peers.split(",") if p]
+    summary = {}
+    for name in args.panels.split(","):
+        panel = panels[name]()
+        result = evaluate_panel(panel, peers, args.windows, args.seed, args.ag_time_limit)
+        print_panel(panel, result)
+        summary[name] = summarize(result)
+        print("panel summary: " + json.dumps({name: summary[name]}), flush=True)
+    print_table(summary)
+    print(json.dumps(summary))

@@ -15,14 +15,12 @@ coverage, seconds per window. The last line printed is one JSON object: panel ->
 
 from __future__ import annotations
 
-import argparse
-import json
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 from devsuite import Panel, _panel, rdataset
-from devsuite_accuracy import evaluate_panel, print_panel, print_table, summarize
+from devsuite_accuracy import panels_main
 
 from fcplan.core.panel import DS, UNIQUE_ID, Y
 
@@ -165,23 +163,7 @@ EXTRA: dict[str, Callable[[], Panel]] = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--panels", default=",".join(EXTRA), help=f"comma-separated, of {list(EXTRA)}")
-    parser.add_argument("--peers", default="statsforecast", help="comma-separated: statsforecast,autogluon or ''")
-    parser.add_argument("--windows", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--ag-time-limit", type=float, default=60.0)
-    args = parser.parse_args()
-    peers = [p for p in args.peers.split(",") if p]
-    summary = {}
-    for name in args.panels.split(","):
-        panel = EXTRA[name]()
-        result = evaluate_panel(panel, peers, args.windows, args.seed, args.ag_time_limit)
-        print_panel(panel, result)
-        summary[name] = summarize(result)
-        print("panel summary: " + json.dumps({name: summary[name]}), flush=True)
-    print_table(summary)
-    print(json.dumps(summary))
+    panels_main(EXTRA, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

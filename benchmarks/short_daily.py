@@ -16,8 +16,6 @@ With ``cpu-bench.py``: ``PATCH=benchmarks/short_daily.py`` adds these panels to 
 
 from __future__ import annotations
 
-import argparse
-import json
 from collections.abc import Callable
 
 import holidays
@@ -118,24 +116,9 @@ except ImportError:  # pragma: no cover
 
 
 def main() -> None:
-    from devsuite_accuracy import evaluate_panel, print_panel, print_table, summarize
+    from devsuite_accuracy import panels_main
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--panels", default=",".join(SHORT), help=f"comma-separated, of {list(SHORT)}")
-    parser.add_argument("--peers", default="statsforecast", help="comma-separated: statsforecast,autogluon or ''")
-    parser.add_argument("--windows", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    peers = [p for p in args.peers.split(",") if p]
-    summary = {}
-    for name in args.panels.split(","):
-        panel = SHORT[name]()
-        result = evaluate_panel(panel, peers, args.windows, args.seed)
-        print_panel(panel, result)
-        summary[name] = summarize(result)
-        print("panel summary: " + json.dumps({name: summary[name]}), flush=True)
-    print_table(summary)
-    print(json.dumps(summary))
+    panels_main(SHORT, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

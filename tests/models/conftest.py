@@ -69,3 +69,24 @@ def make_future() -> Callable[..., pd.DataFrame]:
         return future
 
     return make
+
+
+@pytest.fixture
+def forecast_cli() -> Callable[[str], Callable[..., object]]:
+    """``forecast_cli(models)``: a function running ``fcplan forecast/backtest ... --models models``
+    in-process (Typer's CliRunner) and returning its result."""
+    import typer
+    from typer.testing import CliRunner
+
+    from fcplan.app.forecast_commands import register
+
+    def make(models: str) -> Callable[..., object]:
+        app = typer.Typer()
+        register(app)
+
+        def invoke(*args: str):
+            return CliRunner().invoke(app, [*args, "--models", models])
+
+        return invoke
+
+    return make

@@ -7,21 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import typer
-from typer.testing import CliRunner
-
-from fcplan.app.forecast_commands import register
 
 
 @pytest.fixture
-def run():
-    app = typer.Typer()
-    register(app)
-
-    def invoke(*args: str):
-        return CliRunner().invoke(app, [*args, "--models", "seasonal_naive,moving_average,theta"])
-
-    return invoke
+def run(forecast_cli):
+    return forecast_cli("seasonal_naive,moving_average,theta")
 
 
 def _history(tmp_path, frames: list[pd.DataFrame]) -> tuple[str, str]:

@@ -19,14 +19,8 @@ from fcplan.app.forecast_commands import register
 
 
 @pytest.fixture
-def run():
-    app = typer.Typer()
-    register(app)
-
-    def invoke(*args: str):
-        return CliRunner().invoke(app, [*args, "--models", "seasonal_naive,moving_average"])
-
-    return invoke
+def run(forecast_cli):
+    return forecast_cli("seasonal_naive,moving_average")
 
 
 def _history(ids=("a", "b"), n: int = 40) -> pd.DataFrame:

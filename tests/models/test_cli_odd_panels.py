@@ -11,21 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import typer
-from typer.testing import CliRunner
-
-from fcplan.app.forecast_commands import register
 
 
 @pytest.fixture
-def run():
-    app = typer.Typer()
-    register(app)
-
-    def invoke(*args: str):
-        return CliRunner().invoke(app, [*args, "--models", "seasonal_naive,moving_average"])
-
-    return invoke
+def run(forecast_cli):
+    return forecast_cli("seasonal_naive,moving_average")
 
 
 def _series(uid: str, n: int, freq: str = "D", y=None) -> pd.DataFrame:
