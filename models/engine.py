@@ -275,17 +275,17 @@ def normalize_freq(freq: str | None) -> str | None:
         return None
     aliases = {"H": "h", "T": "min", "S": "s"}
     text = aliases.get(freq, freq)
+    head, _, anchor = text.strip().upper().partition("-")
+    period = _RENAMED_PERIODS.get(head.lstrip("0123456789"))
+    if period:  # pandas 3 refuses the old month/quarter/year aliases ("unknown frequency 'M'"), pandas 2 warns
+        n, tail = head[: len(head) - len(head.lstrip("0123456789"))], f"-{anchor}" if anchor else ""
+        raise PanelError(
+            f"--freq {freq!r} is no longer a pandas alias; use {n}{period}E{tail} for dates at the period's "
+            f"end or {n}{period}S for dates at its start (or leave --freq out: it is inferred)"
+        )
     try:
         pd.tseries.frequencies.to_offset(text)
     except ValueError as exc:
-        head, _, anchor = text.strip().upper().partition("-")
-        period = _RENAMED_PERIODS.get(head.lstrip("0123456789"))
-        if period:  # pandas 3 refuses the old month/quarter/year aliases: "unknown frequency 'M'"
-            n, tail = head[: len(head) - len(head.lstrip("0123456789"))], f"-{anchor}" if anchor else ""
-            raise PanelError(
-                f"--freq {freq!r} is no longer a pandas alias; use {n}{period}E{tail} for dates at the period's "
-                f"end or {n}{period}S for dates at its start (or leave --freq out: it is inferred)"
-            ) from exc
         raise PanelError(f"unknown frequency {freq!r}; use a pandas alias such as D, W-WED or h") from exc
     return text
 

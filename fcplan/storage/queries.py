@@ -115,12 +115,23 @@ def _in_pandas_range(values: pd.Series, what: str, owners: pd.Series) -> pd.Seri
     """Where the stored ``values`` (datetimes) are times pandas can hold. A row stored before
     validation refused such times (an order stamped 1600, a promotion in 2326) made every read
     fail, and with it every retrain; it is now left out, with a warning naming it."""
-    stamps = pd.to_datetime(values)  # microseconds (pandas 3) from the database's datetimes: any year
-    ok = stamps.isna() | stamps.between(*_PANDAS_RANGE)
+    try:
+        stamps = pd.to_datetime(values)  # microseconds (pandas 3) from the database's datetimes: any year
+        ok = stamps.isna() | stamps.between(*_PANDAS_RANGE)
+    except (OverflowError, ValueError):  # pandas 2 (nanoseconds) refuses them: judge each value
+        ok = values.map(_holdable).astype(bool)
     if not ok.all():
         log.warning("%d stored %s have times pandas cannot hold and are left out, e.g. %s at %s",
                     int((~ok).sum()), what, owners[~ok].iloc[0], values[~ok].iloc[0])
     return ok
+
+
+def _holdable(value: object) -> bool:
+    """Whether one stored datetime (or a missing value) is a time pandas can hold."""
+    if not isinstance(value, datetime):
+        return value is None or value != value  # NaN / NaT
+    lo, hi = (t.to_pydatetime(warn=False) for t in _PANDAS_RANGE)
+    return lo <= value.replace(tzinfo=None) <= hi
 
 
 def local_hours(centers: pd.Series, hour_utc: pd.Series, tz: str, zones: Mapping[str, str] | None) -> pd.Series:
