@@ -110,9 +110,10 @@ def mase(y: np.ndarray, point: np.ndarray, scale: np.ndarray, series: np.ndarray
 
 
 def coverage(y: np.ndarray, q_pred: np.ndarray) -> float:
-    """Share of actuals within the outermost quantile pair ``[q_pred[:, 0], q_pred[:, -1]]``."""
+    """Share of actuals within the outermost quantile pair ``[q_pred[:, 0], q_pred[:, -1]]``;
+    NaN with a single level (a median alone has no band to cover)."""
     y, q_pred = _clean(y, q_pred)
-    if y.size == 0:
+    if y.size == 0 or np.asarray(q_pred).shape[-1] < 2:
         return float("nan")
     inside = (y >= q_pred[:, 0]) & (y <= q_pred[:, -1])
     return float(inside.mean())

@@ -53,6 +53,11 @@ def test_coverage_counts_actuals_within_the_outermost_quantiles():
     np.testing.assert_allclose(quantile_coverage(y, pred), [0.25, 0.5, 0.75])
 
 
+def test_a_median_alone_has_no_band_coverage():
+    y = np.array([1.0, 5.0, 5.0])
+    assert np.isnan(coverage(y, np.full((3, 1), 5.0)))
+
+
 def test_median_index_picks_the_level_closest_to_one_half():
     assert median_index([0.05, 0.4, 0.55, 0.9]) == 2
 
