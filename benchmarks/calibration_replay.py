@@ -50,6 +50,16 @@ class WindowRecord:
     forecast: dict
     actuals: np.ndarray
     levels: tuple[float, ...]
+    #: On a panel of count series, what rounding to counts needs (None elsewhere): ``nested`` the
+    #: keyword arguments of :func:`fcplan.models.engine.nested_ensemble` (the honest backtest
+    #: forecasts the rounding is chosen on), ``choose`` those of
+    #: :func:`fcplan.models.ensemble.choose_snap` but the forecasts, ``rows`` ``(n,)`` the
+    #: forecast's rows of count series.
+    snap: dict | None = None
+    #: The keyword arguments of :func:`fcplan.models.engine.nested_ensemble`: the backtest
+    #: windows' ensemble with each window's weights chosen on the others, and the calibration
+    #: windows (None in records made before it).
+    nested: dict | None = None
 
 
 Fit = Callable[..., conformal.Calibration]
@@ -62,7 +72,32 @@ def calibrated(record: WindowRecord, fit: Fit | None = None) -> np.ndarray:
     cal = fit(**record.evidence)
     f = record.forecast
     out = cal.apply(f["values"], f["steps"], f["scales"], record.levels, flags=f.get("flags"))
+    snap = getattr(record, "snap", None)
+    if snap:
+        out = snapped(out, record.levels, snap, fit)
     return np.maximum(out, 0.0) if f.get("nonnegative") else out
+
+
+def snapped(out: np.ndarray, levels: Sequence[float], snap: dict, fit: Fit) -> np.ndarray:
+    """``out`` with the count series' rows rounded to counts at the levels where rounding the
+    honest backtest forecasts, calibrated by ``fit``, lowered their wQL (as the engine chooses)."""
+    import fcplan.models.engine as engine
+    from fcplan.models.ensemble import choose_snap, snap_counts
+
+    saved = engine.fit_conformal
+    engine.fit_conformal = lambda *a, **kw: fit(**dict(zip(_FIT_ARGS, a, strict=False)), **kw)
+    try:
+        honest = engine.nested_ensemble(**snap["nested"])
+    finally:
+        engine.fit_conformal = saved
+    chosen = choose_snap(honest, **snap["choose"])
+    rows = np.asarray(snap["rows"], dtype=bool)
+    out = np.array(out, dtype="float64", copy=True)
+    out[rows] = snap_counts(out[rows], levels, chosen)
+    return out
+
+
+_FIT_ARGS = ("pred", "actuals", "levels", "steps", "scales", "windows")
 
 
 def score_window(record: WindowRecord, quantiles: np.ndarray) -> tuple[float, int, int]:
@@ -92,10 +127,30 @@ def record_panel(panel) -> list[WindowRecord]:  # panel: devsuite.Panel
     import fcplan.models.engine as engine
     from fcplan.core.panel import KEYS, Y
     from fcplan.core.quantiles import quantile_columns
+    from fcplan.models import ensemble
 
     fits: list[dict] = []
     applies: list[dict] = []
+    snaps: dict = {}
     fit, apply = engine.fit_conformal, conformal.Calibration.apply
+    nested_ensemble, choose_snap = engine.nested_ensemble, engine.choose_snap
+    snapped_ = ensemble.EnsembleForecaster._snapped
+
+    def recording_nested(evidence, levels, method, extra=None, prior=None):
+        snaps["nested"] = dict(evidence=evidence, levels=levels, method=method, extra=extra, prior=prior)
+        return nested_ensemble(evidence, levels, method, extra, prior)
+
+    def recording_choose(pred, actuals, quantiles, groups, counts):
+        snaps["choose"] = dict(actuals=np.array(actuals), quantiles=list(quantiles), groups=np.array(groups),
+                               counts=np.array(counts))
+        return choose_snap(pred, actuals, quantiles, groups, counts)
+
+    def recording_snapped(self, values, quantiles):
+        counts = getattr(self, "count_series_", None)
+        snaps["rows"] = (np.zeros(values.shape[0] * values.shape[1], dtype=bool) if counts is None
+                         else np.repeat(np.asarray(counts, dtype=bool), values.shape[1]))
+        snaps["on"] = bool(self.params.get("snap")) and any((self.params.get("snap") or {}).values())
+        return snapped_(self, values, quantiles)
 
     def recording_fit(pred, actuals, levels, steps, scales, windows, flags=None, prior=None):
         fits.append(dict(pred=np.array(pred), actuals=np.array(actuals), levels=list(levels), steps=np.array(steps),
@@ -110,10 +165,13 @@ def record_panel(panel) -> list[WindowRecord]:  # panel: devsuite.Panel
 
     records = []
     engine.fit_conformal, conformal.Calibration.apply = recording_fit, recording_apply
+    engine.nested_ensemble, engine.choose_snap = recording_nested, recording_choose
+    ensemble.EnsembleForecaster._snapped = recording_snapped
     try:
         for k in range(panel.windows, 0, -1):
             fits.clear()
             applies.clear()
+            snaps.clear()
             frames, _, _ = devsuite_accuracy.forecasts(panel, k, [], 0, None)
             frame = frames["fcplan"]
             # the final calibrator: the first fitted on all the evidence (later ones leave a window out)
@@ -123,7 +181,10 @@ def record_panel(panel) -> list[WindowRecord]:  # panel: devsuite.Panel
             rows = frame[KEYS].assign(ds=pd.to_datetime(frame["ds"])).merge(actuals, on=KEYS, how="left")
             levels = tuple(devsuite_accuracy.SUITE_LEVELS)
             forecast = {k_: final[k_] for k_ in ("values", "steps", "scales", "flags")}
-            record = WindowRecord(evidence, forecast, rows[Y].to_numpy("float64"), levels)
+            snap = None
+            if snaps.get("on") and "choose" in snaps:
+                snap = {"nested": snaps["nested"], "choose": snaps["choose"], "rows": snaps["rows"]}
+            record = WindowRecord(evidence, forecast, rows[Y].to_numpy("float64"), levels, snap, snaps.get("nested"))
             values = frame[quantile_columns(levels)].to_numpy("float64")
             for nonnegative in (False, True):  # the engine clips a demand forecast at 0 after calibrating
                 record.forecast["nonnegative"] = nonnegative
@@ -134,6 +195,8 @@ def record_panel(panel) -> list[WindowRecord]:  # panel: devsuite.Panel
             records.append(record)
     finally:
         engine.fit_conformal, conformal.Calibration.apply = fit, apply
+        engine.nested_ensemble, engine.choose_snap = nested_ensemble, choose_snap
+        ensemble.EnsembleForecaster._snapped = snapped_
     return records
 
 
@@ -146,7 +209,7 @@ def save(records: Sequence[WindowRecord], path: Path) -> None:
 
 def load(path: Path) -> list[WindowRecord]:
     """The records :func:`save` wrote to ``path``."""
-    return [WindowRecord(**r) for r in pickle.loads(path.read_bytes())]
+    return [WindowRecord(**r) for r in pickle.loads(path.read_bytes())]  # records before ``snap``: None
 
 
 def _load(name: str):

@@ -78,3 +78,23 @@ def test_a_nonnegative_record_is_clipped_at_zero_after_calibrating():
     assert (calibrated(r)[:, 0] < 0).any()
     r.forecast["nonnegative"] = True
     assert (calibrated(r) >= 0).all()
+
+
+def test_a_count_record_is_rounded_to_counts_where_rounding_helped_its_backtest():
+    from fcplan.models.engine import Evidence
+
+    r = record(widths=2.0, spread=1.0)
+    ev = r.evidence
+    ev["pred"] = ev["pred"] + 0.3  # a median of 10.3 where the counts centre on 10
+    r.forecast["values"] = r.forecast["values"] + 0.3
+    y = np.round(ev["actuals"]).clip(0)  # counts: rounding the backtest's quantiles lowers their loss
+    r.evidence["actuals"] = y
+    n = len(y)
+    nested = Evidence(ev["pred"], y, ev["windows"], ev["steps"], ev["scales"], np.zeros((n, 0), dtype=bool))
+    r.snap = {"nested": dict(evidence=nested, levels=list(LEVELS), method="conformal"),
+              "choose": dict(actuals=y, quantiles=list(LEVELS), groups=ev["windows"], counts=np.ones(n, dtype=bool)),
+              "rows": np.arange(len(r.actuals)) % 2 == 0}  # every other forecast row is a count series'
+    out = calibrated(r)
+    rows = r.snap["rows"]
+    np.testing.assert_array_equal(out[rows, 1], 10.0)
+    np.testing.assert_allclose(out[~rows, 1], 10.3)  # the other series are left as they are
