@@ -103,8 +103,8 @@ def top(k: int, decay: float = 1.0):
     def choose(p, y, g):
         loss = _loss(y, g, decay)
         w = np.zeros(p.shape[0])
-        w[np.argsort([loss(m) for m in p])[:k]] = 1.0 / k
-        return w
+        w[np.argsort([loss(m) for m in p])[:k]] = 1.0
+        return w / w.sum()
     return choose
 
 
