@@ -28,6 +28,11 @@ import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+#: Tansu answers a consumer group join after half the session timeout (5 s with the default
+#: 10 s), and a worker joins two groups one after the other (promotions, then orders): 4 s
+#: makes every worker start and every rebalance about 6 s shorter. The heartbeat (1 s) stays
+#: well inside it; test_crash_safety has run on these figures since it was written.
+WORKER_TIMEOUTS = {"FCPLAN_KAFKA_SESSION_TIMEOUT_S": "4"}
 HOURLY_COLUMNS = ["center_id", "hour", "orders", "lines", "units"]
 
 
@@ -208,6 +213,7 @@ class Stack:
         """The worker's environment: no inherited ``FCPLAN_*``, then ours, then ``overrides``."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("FCPLAN_")}
         env.update(
+            **WORKER_TIMEOUTS,
             FCPLAN_KAFKA_BOOTSTRAP=self.bootstrap,
             FCPLAN_DATABASE_URL=self.db_url,
             FCPLAN_STREAMS_APP_ID=self.app_id,
