@@ -18,16 +18,18 @@ BENCH := .venv-bench
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# torch first and pinned: on these machines 2.13.0 is a local CPU build.
-	$(BIN)/python -m pip install --quiet "torch==2.13.0"
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	# torch first and pinned: on these machines 2.13.0 is a local CPU build. --no-compile: pip
+	# would byte-compile all 13,000 files of the venv (45 s of CPU); Python compiles the few
+	# thousand that get imported, once, when they are.
+	$(BIN)/python -m pip install --quiet --no-compile "torch==2.13.0"
+	$(BIN)/python -m pip install --quiet --no-compile -e ".[dev]"
 	@touch $(STAMP)
 
 # fcplan must work on pandas 2 too (statsforecast, gluonts and AutoGluon need pandas < 3).
 $(PD2)/.installed: pyproject.toml
 	@test -x $(PD2)/bin/python || $(PYTHON) -m venv $(PD2)
-	$(PD2)/bin/python -m pip install --quiet "torch==2.13.0" "pandas<3"
-	$(PD2)/bin/python -m pip install --quiet -e ".[dev]" "pandas<3"
+	$(PD2)/bin/python -m pip install --quiet --no-compile "torch==2.13.0" "pandas<3"
+	$(PD2)/bin/python -m pip install --quiet --no-compile -e ".[dev]" "pandas<3"
 	@touch $@
 
 # Peers for the accuracy benchmark (statsforecast and AutoGluon-TS need pandas < 3) and the
