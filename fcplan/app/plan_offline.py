@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from fcplan.app.console import InputError, read_csv, write_csv
-from fcplan.core.panel import DS, UNIQUE_ID, PanelError, Y, blank_ids
+from fcplan.core.panel import DS, UNIQUE_ID, PanelError, Y, _dayfirst, _slashed, blank_ids, parse_timestamps
 from fcplan.core.quantiles import quantile_levels
 from fcplan.planner.centers import Centers
 from fcplan.planner.crews import hour_profiles, plan_crews
@@ -44,12 +44,32 @@ def _read(path: Path, what: str, expected: str) -> pd.DataFrame:
             f"{what} file {str(path)!r}: unique_id is empty in {int(no_id.sum())} row(s) (e.g. row "
             f"{int(np.flatnonzero(no_id.to_numpy())[0]) + 2}); give every row its center's id or drop those rows"
         )
-    dates = pd.to_datetime(frame[DS], errors="coerce")
-    bad = frame.loc[dates.isna(), DS]
-    if not bad.empty:
-        raise PlanInputError(f"{what} file {str(path)!r}: ds {bad.iloc[0]!r} (row {bad.index[0] + 2}) is not a date")
+    # read as the forecast command reads ds: offsets that change with daylight saving keep their
+    # wall clock, DD/MM/YYYY where month-first does not fit, YYYYMMDD integers, stray spaces
+    try:
+        dates = parse_timestamps(frame[DS], name=what)
+    except PanelError as exc:
+        unread = pd.to_datetime(frame[DS].astype("string").str.strip(), errors="coerce", format="mixed").isna()
+        rows = np.flatnonzero((unread & frame[DS].notna()).to_numpy())
+        where = f" (first at row {int(rows[0]) + 2}: {frame[DS].iloc[rows[0]]!r})" if len(rows) else ""
+        raise PlanInputError(f"{what} file {str(path)!r}: {exc}{where}") from exc
+    empty = np.flatnonzero(dates.isna().to_numpy())
+    if len(empty):
+        raise PlanInputError(f"{what} file {str(path)!r}: ds is empty in {len(empty)} row(s) (e.g. row "
+                             f"{int(empty[0]) + 2}); give every row its day or drop those rows")
+    if _slashed(frame[DS]) and not _is_daily(dates, frame[UNIQUE_ID]):
+        # 02/03/2026 ... 08/03/2026 read month-first are a month apart: the file is day-first
+        dayfirst = _dayfirst(frame[DS])
+        if dayfirst.notna().all() and _is_daily(dayfirst, frame[UNIQUE_ID]):
+            dates = dayfirst
     # "FC-SEOUL-1 " is FC-SEOUL-1: a stray space would make it an unlisted center on the defaults
     return frame.assign(**{DS: dates, UNIQUE_ID: frame[UNIQUE_ID].astype(str).str.strip()})
+
+
+def _is_daily(ds: pd.Series, ids: pd.Series) -> bool:
+    """Whether some center's rows are less than a week apart (not weekly or monthly totals)."""
+    gaps = ds.sort_values().groupby(ids.astype(str).str.strip()).diff().dropna()
+    return gaps.empty or gaps.min() < pd.Timedelta(days=7)
 
 
 def _check_daily(forecast: pd.DataFrame, path: Path) -> None:

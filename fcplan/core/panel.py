@@ -167,9 +167,10 @@ def parse_timestamps(values: pd.Series, name: str = "history") -> pd.Series:
             )
     attempts: list[dict[str, object]] = [{}, {"format": "ISO8601"}, {"format": "%Y%m%d"}, {"dayfirst": True}]
     if values.dtype == object or pd.api.types.is_string_dtype(values):
-        text = values.astype("string").str.strip()
+        text = values.astype("string").str.strip()  # "2026-03-02 " is 2026-03-02 (it failed the whole column)
         if text.str.contains(_OFFSET, regex=True).any():  # local wall-clock time, whatever the offset
-            values = text.str.replace(_OFFSET, "", regex=True).astype(object).where(text.notna(), None)
+            text = text.str.replace(_OFFSET, "", regex=True)
+        values = text.astype(object).where(text.notna(), None)
     ds = None
     for kwargs in attempts:
         try:
