@@ -19,7 +19,7 @@ from fcplan.core.contracts import StaffingPlanRecord
 from fcplan.core.panel import DS, UNIQUE_ID
 from fcplan.core.settings import CenterParams, PlannerSettings
 from fcplan.planner.centers import Centers, centers_from_settings
-from fcplan.planner.crews import hour_profiles, plan_crews
+from fcplan.planner.crews import hour_profiles, plan_crews, plan_notes
 from fcplan.planner.intraday import apply_intraday, intraday_summary, with_changes
 from fcplan.storage import queries as q
 from fcplan.storage import upsert, utcnow
@@ -101,7 +101,8 @@ def make_plan(
             },
         )
         upsert(conn, staffing_plans, rows, ["plan_id", "center_id", "day", "shift"])
-    return PlanResult(plan_id, len(rows), f"plan {plan_id}: {len(rows)} rows" + intraday_summary(changes))
+    notes = "".join(f"; note: {n}" for n in plan_notes(forecast, configs))
+    return PlanResult(plan_id, len(rows), f"plan {plan_id}: {len(rows)} rows" + intraday_summary(changes) + notes)
 
 
 def plan_records(engine: Engine, plan_id: str) -> list[tuple[str, StaffingPlanRecord]]:

@@ -18,7 +18,7 @@ from fcplan.app.console import InputError, read_csv, write_csv
 from fcplan.core.panel import DS, UNIQUE_ID, PanelError, Y, _dayfirst, _slashed, blank_ids, parse_timestamps
 from fcplan.core.quantiles import quantile_levels
 from fcplan.planner.centers import Centers
-from fcplan.planner.crews import hour_profiles, plan_crews
+from fcplan.planner.crews import hour_profiles, plan_crews, plan_notes
 
 
 class PlanInputError(InputError):
@@ -140,9 +140,11 @@ def plan_from_files(
         profiles = hour_profiles(hours, before=forecast[DS].min())
     configs = centers.for_ids(forecast[UNIQUE_ID].astype(str).unique())
     try:
-        return plan_crews(forecast, configs, profiles, model=model)
+        plan = plan_crews(forecast, configs, profiles, model=model)
     except PanelError as exc:
         raise PlanInputError(f"forecasts file {str(forecasts)!r}: {exc}") from exc
+    plan.attrs["notes"] = plan_notes(forecast, configs, model=model)
+    return plan
 
 
 def write_offline_plan(forecasts: Path, centers: Centers, out: Path, hourly: Path | None = None) -> str:
@@ -151,5 +153,6 @@ def write_offline_plan(forecasts: Path, centers: Centers, out: Path, hourly: Pat
     write_csv(plan.assign(**{DS: plan[DS].dt.date}), out)
     capped = int((plan["packers"] < plan["packers_needed"]).sum())
     note = f"; {capped} shift(s) capped at max_packers" if capped else ""
+    note += "".join(f"; note: {n}" for n in plan.attrs.get("notes", []))
     return (f"wrote {len(plan)} rows ({plan[UNIQUE_ID].nunique()} centers x days x shifts) to {out}; "
             f"{int(plan['packers'].sum())} packer-shifts{note}")

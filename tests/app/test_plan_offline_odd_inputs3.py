@@ -70,3 +70,25 @@ def test_two_columns_of_one_level_are_an_error(here: Path) -> None:
     out = plan("--forecasts", "f.csv")
     assert out.exit_code == 1 and "Traceback" not in out.output
     assert "'0.5' and '0.50' are both the 0.5 quantile" in out.output
+
+
+# Only a median column: the 0.75 service level was planned on the median without a word.
+def test_a_service_level_outside_the_forecast_s_levels_is_said(here: Path) -> None:
+    pd.DataFrame({"unique_id": "FC-SEOUL-1", "ds": DAYS.date, "0.5": 1000.0}).to_csv(here / "f.csv", index=False)
+    out = plan("--forecasts", "f.csv")
+    assert out.exit_code == 0, out.output
+    assert "lies above the forecast's highest quantile 0.5: planned on the 0.5 column" in out.output
+
+
+# Negative quantiles (a linear model at low volume) were planned as 0 orders without a word.
+def test_negative_forecast_values_are_said_to_be_planned_as_zero(here: Path) -> None:
+    _forecast(DAYS.date, **{"0.1": -50.0, "0.5": -10.0, "0.9": 5.0}).to_csv(here / "f.csv", index=False)
+    out = plan("--forecasts", "f.csv")
+    assert out.exit_code == 0, out.output
+    assert "10 forecast quantile value(s) below 0 orders (e.g. -50) were planned as 0 orders" in out.output
+
+
+def test_an_ordinary_forecast_has_no_note(here: Path) -> None:
+    _forecast(DAYS.date).to_csv(here / "f.csv", index=False)
+    out = plan("--forecasts", "f.csv")
+    assert out.exit_code == 0 and "note:" not in out.output, out.output

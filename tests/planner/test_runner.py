@@ -87,3 +87,14 @@ def test_each_center_is_planned_in_its_own_zone_and_only_shifts_not_started_chan
     assert both.loc[("SEOUL", monday, "swing"), "action"] == "kept (running)"
     assert (la["action"] == "no change").all() and (la["packers_change"] == 0).all()
     assert before["action"].eq("new").all() and before["packers_before"].isna().all()
+
+
+# A service level above the forecast's outermost level was planned on that level without a word.
+def test_the_plan_says_when_a_service_level_lies_outside_the_forecast_s_levels(engine) -> None:
+    days = pd.date_range("2026-03-02", periods=3)
+    store_forecast(engine, "r1", days)
+    strict = parse_centers({"defaults": {"shifts": SHIFTS, "service_level": 0.97}})
+    result = make_plan(engine, PlannerSettings(), "Asia/Seoul", now=datetime(2026, 3, 2, 6, 0, tzinfo=UTC),
+                       centers=strict)
+    assert result.plan_id is not None
+    assert "service level 0.97 of ['LA', 'SEOUL'] lies above the forecast's highest quantile 0.9" in result.message
