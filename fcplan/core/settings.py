@@ -33,7 +33,9 @@ def _split_csv(value: object) -> object:
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # allow_inf_nan: "inf" overflowed where a setting became a duration (the worker's start failed with
+    # OverflowError on FCPLAN_STREAMS_LATE_GRACE_HOURS=inf) and "nan" was refused as "less than 24"
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class KafkaSettings(_Section):
