@@ -405,7 +405,7 @@ def centers_from_settings(cfg: PlannerSettings, timezone: str, holiday_country: 
             "shifts": shifts,
             "orders_per_packer_hour": 60.0 / p["minutes_per_order"],
             "shrinkage": p["shrinkage"],
-            "min_packers": int(p["min_packers"]),
+            "min_packers": p["min_packers"],  # 2.5 is refused, not planned as 2
             "cost_short": p["cost_short"],
             "cost_idle": p["cost_idle"],
         }
