@@ -41,6 +41,10 @@ def require_columns(df: pd.DataFrame, columns: Sequence[str], name: str, hint: s
         raise PanelError(f"{name} lacks column(s) {missing}; it has {list(df.columns)}." + (f" {hint}" if hint else ""))
 
 
+#: The largest magnitude a panel's numbers may have: their squares (losses, variances) stay finite.
+MAX_ABS_VALUE = 1e100
+
+
 def validate_panel(df: pd.DataFrame, name: str = "history", require_target: bool = True) -> pd.DataFrame:
     """Check and normalise a panel; returns a sorted copy.
 
@@ -92,6 +96,12 @@ def validate_panel(df: pd.DataFrame, name: str = "history", require_target: bool
             raise PanelError(
                 f"{name}.{col} has {int(infinite.sum())} infinite value(s), e.g. at {_examples(out, infinite)}; "
                 "replace them by the real values (or leave them empty when unknown)"
+            )
+        huge = np.abs(out[col].to_numpy()) > MAX_ABS_VALUE
+        if huge.any():  # squared in the models' losses they overflow: the engine failed on an AssertionError
+            raise PanelError(
+                f"{name}.{col} has {int(huge.sum())} value(s) beyond +-{MAX_ABS_VALUE:g}, e.g. at "
+                f"{_examples(out, huge)}; rescale the column (e.g. to thousands) or fix the values"
             )
     dup = out.duplicated(KEYS, keep=False)
     if dup.any():
