@@ -11,6 +11,7 @@ to fix it.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Sequence
 
@@ -113,6 +114,22 @@ def validate_panel(df: pd.DataFrame, name: str = "history", require_target: bool
     return out.sort_values(KEYS, kind="stable").reset_index(drop=True)
 
 
+def check_printable_ids(ids: pd.Series, name: str) -> None:
+    """A :class:`PanelError` naming the first id that holds a control character ("A\x00B" was a
+    series of its own, written back with the NUL into the forecast file). For files a user gives
+    (the retrainer's stored ids are checked where they are written, by the streams)."""
+    ids = _stripped(ids.dropna().astype(str))
+    distinct = pd.unique(ids)
+    odd = [i for i in distinct if _CONTROL.search(i)]
+    if odd:
+        char = _CONTROL.search(odd[0]).group()
+        line = int(ids.index[(ids == odd[0]).to_numpy()][0]) + 2
+        raise PanelError(
+            f"{name}.unique_id {odd[0]!r} (CSV line {line}) holds the control character U+{ord(char):04X}; "
+            f"{len(odd)} id(s) do: remove it from the ids (a stray tab or NUL from an export)"
+        )
+
+
 def _repeated_hour(raw: pd.Series, name: str) -> None:
     """:class:`PanelError` for duplicate rows whose ``ds`` texts differ only by their UTC offset: the
     hour a daylight-saving change repeats (``02:00+02:00`` then ``02:00+01:00``), one local time."""
@@ -150,6 +167,9 @@ def blank_ids(ids: pd.Series) -> pd.Series:
     """Where a ``unique_id`` column is missing or blank (a row no series can own)."""
     return ids.isna() | (ids.astype(str).str.strip() == "")
 
+
+#: C0 and C1 control characters, never part of a series' id
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 #: an offset or zone at the end of a timestamp string (``Z``, ``+09:00``, ``-0500``)
 _OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"

@@ -92,3 +92,20 @@ def test_an_ordinary_forecast_has_no_note(here: Path) -> None:
     _forecast(DAYS.date).to_csv(here / "f.csv", index=False)
     out = plan("--forecasts", "f.csv")
     assert out.exit_code == 0 and "note:" not in out.output, out.output
+
+
+# "FC-SEOUL-1\x00" (a NUL from an export) was an unlisted center planned on the defaults, and
+# `fcplan forecast` made a series of it, written back with the NUL.
+def test_an_id_with_a_control_character_is_an_error_naming_it(here: Path) -> None:
+    _forecast(DAYS.date).assign(unique_id=["FC-SEOUL-1"] * 4 + ["FC-SEOUL-1\x00"]).to_csv(here / "f.csv", index=False)
+    out = plan("--forecasts", "f.csv")
+    assert out.exit_code == 1 and "Traceback" not in out.output
+    assert "'FC-SEOUL-1\\x00' (CSV line 6) holds the control character U+0000" in out.output
+
+
+def test_a_history_file_with_a_control_character_in_an_id_is_refused(here: Path) -> None:
+    from fcplan.app.console import InputError, read_csv
+
+    (here / "h.csv").write_text("unique_id,ds,y\na,2026-01-01,1\nb\x07,2026-01-01,2\n\ta,2026-01-02,3\n")
+    with pytest.raises(InputError, match=r"history file 'h.csv': history.unique_id 'b\\x07' \(CSV line 3\)"):
+        read_csv(Path("h.csv"), "history", "unique_id, ds, y")
