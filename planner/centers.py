@@ -367,8 +367,9 @@ def load_centers(path: str | Path) -> Centers:
     """Read and validate a centers TOML file; :class:`CentersError` says what to fix."""
     path = Path(path)
     if not path.is_file():
+        state = "is a directory" if path.is_dir() else "does not exist"
         raise CentersError(
-            f"centers file {str(path)!r} does not exist; pass the path of a TOML file (see centers.example.toml)"
+            f"centers file {str(path)!r} {state}; pass the path of a TOML file (see centers.example.toml)"
         )
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fcplan.app.console import InputError, read_csv, write_csv
+from fcplan.app.console import InputError, check_writable, read_csv, write_csv
 from fcplan.core.panel import DS, UNIQUE_ID, PanelError, Y, _dayfirst, _slashed, blank_ids, parse_timestamps
 from fcplan.core.quantiles import quantile_levels
 from fcplan.planner.centers import Centers
@@ -149,6 +149,7 @@ def plan_from_files(
 
 def write_offline_plan(forecasts: Path, centers: Centers, out: Path, hourly: Path | None = None) -> str:
     """Plan and write ``out``; returns the line to print."""
+    check_writable(out)  # said before the plan, not after it
     plan = plan_from_files(forecasts, centers, hourly)
     write_csv(plan.assign(**{DS: plan[DS].dt.date}), out)
     capped = int((plan["packers"] < plan["packers_needed"]).sum())

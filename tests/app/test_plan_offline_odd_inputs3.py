@@ -109,3 +109,14 @@ def test_a_history_file_with_a_control_character_in_an_id_is_refused(here: Path)
     (here / "h.csv").write_text("unique_id,ds,y\na,2026-01-01,1\nb\x07,2026-01-01,2\n\ta,2026-01-02,3\n")
     with pytest.raises(InputError, match=r"history file 'h.csv': history.unique_id 'b\\x07' \(CSV line 3\)"):
         read_csv(Path("h.csv"), "history", "unique_id, ds, y")
+
+
+# A folder given as --centers was "does not exist"; an --out in a missing folder was found out
+# only after the plan was made.
+def test_a_folder_for_centers_and_an_unwritable_out_are_named(here: Path) -> None:
+    _forecast(DAYS.date).to_csv(here / "f.csv", index=False)
+    (here / "sub").mkdir()
+    out = CliRunner().invoke(app, ["plan", "--forecasts", "f.csv", "--centers", "sub", "--out", "p.csv"])
+    assert out.exit_code == 1 and "centers file 'sub' is a directory" in out.output
+    out = CliRunner().invoke(app, ["plan", "--forecasts", "f.csv", "--centers", "centers.toml", "--out", "no/p.csv"])
+    assert out.exit_code == 1 and "folder 'no' does not exist" in out.output
