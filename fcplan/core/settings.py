@@ -113,6 +113,15 @@ class ForecastSettings(_Section):
     def _check_quantiles(cls, value: tuple[float, ...]) -> tuple[float, ...]:
         return tuple(check_levels(value))
 
+    @field_validator("alert_webhook")
+    @classmethod
+    def _check_webhook(cls, value: str) -> str:
+        """Refused at start: a bad URL failed every retrain (after the fit was skipped) and the simulated loop."""
+        value = value.strip()
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"must be an http(s) URL, e.g. https://hooks.example.com/fcplan (or empty); got {value!r}")
+        return value
+
 
 class CenterParams(_Section):
     """Productivity and cost parameters of one center (the planner's inputs).

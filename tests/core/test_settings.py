@@ -156,3 +156,12 @@ def test_inf_and_nan_settings_are_refused_as_not_finite(env: pytest.MonkeyPatch,
     env.setenv(var, value)
     with pytest.raises(ValidationError, match="finite number"):
         Settings()
+
+
+# "hooks.example.com" (no scheme) was accepted here and raised in every retrain, before its fit.
+def test_an_alert_webhook_that_is_not_an_http_url_is_refused_at_start(env: pytest.MonkeyPatch) -> None:
+    env.setenv("FCPLAN_FORECAST_ALERT_WEBHOOK", "hooks.example.com/fcplan")
+    with pytest.raises(ValidationError, match="must be an http"):
+        Settings()
+    env.setenv("FCPLAN_FORECAST_ALERT_WEBHOOK", " https://hooks.example.com/fcplan ")
+    assert Settings().forecast.alert_webhook == "https://hooks.example.com/fcplan"
