@@ -120,3 +120,11 @@ def test_a_folder_for_centers_and_an_unwritable_out_are_named(here: Path) -> Non
     assert out.exit_code == 1 and "centers file 'sub' is a directory" in out.output
     out = CliRunner().invoke(app, ["plan", "--forecasts", "f.csv", "--centers", "centers.toml", "--out", "no/p.csv"])
     assert out.exit_code == 1 and "folder 'no' does not exist" in out.output
+
+
+# An empty "0.5" column (a failed export) was dropped without a word and the plan interpolated
+# between 0.1 and 0.9 instead.
+def test_an_empty_quantile_column_is_an_error_not_skipped(here: Path) -> None:
+    _forecast(DAYS.date, **{"0.5": None}).to_csv(here / "f.csv", index=False)
+    out = plan("--forecasts", "f.csv")
+    assert out.exit_code == 1 and "quantile columns hold missing" in out.output
