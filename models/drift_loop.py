@@ -98,11 +98,13 @@ class DriftLoop:
         self._hours: dict[str, pd.DataFrame] = {}  # per center: ``ds, y, hour_utc`` of the learning window
         self._read_from: pd.Timestamp | None = None  # UTC hour from which stored hours are read next
         self.payloads: list[dict] = []  # every alert record handled, as on the forecast-alerts topic
+        self.unstored: list[dict] = []  # alert records the database refused (an outage): stored again each run
         for alert in open_alerts(engine):  # a restart (or a one-shot run) continues their lifecycle
             self.monitor.restore(alert)
 
     def run_once(self, now: datetime) -> list[AlertEvent]:
         """Feed the hours settled by ``now`` (tz-aware); returns the alert events."""
+        self._store_unstored()
         end = (pd.Timestamp(now).tz_convert(UTC).tz_localize(None) - self.settle).floor("h")
         first = end - pd.Timedelta(hours=self.backfill_hours)
         learn_from = first - pd.Timedelta(days=self.learn_days + 1)
@@ -221,8 +223,12 @@ class DriftLoop:
 
     def _handle(self, event: AlertEvent) -> None:
         payload = alert_payload(event, utcnow())
-        store_alert(self.engine, payload)
         self.payloads.append(payload)
+        try:
+            store_alert(self.engine, payload)
+        except Exception:  # the monitor has judged the hours: the alert must not be lost with the write
+            log.exception("drift alert %s could not be stored; storing it again at the next run", event.alert_id)
+            self.unstored.append(payload)
         log.warning("drift alert %s %s %s: %s", event.status, event.center_id, event.test, payload["message"])
         channels = []
         if self.publish is not None:
@@ -239,6 +245,18 @@ class DriftLoop:
                 self.on_alert(event.center_id)
             else:
                 log.info("retrain for %s not triggered again within the debounce window", event.center_id)
+
+
+    def _store_unstored(self) -> None:
+        """Store the alert records an earlier run could not (in their order; stops at the first failure)."""
+        while self.unstored:
+            try:
+                store_alert(self.engine, self.unstored[0])
+            except Exception as exc:
+                log.warning("%d drift alert(s) still not stored (%s); trying again at the next run",
+                            len(self.unstored), " ".join(str(exc).split())[:200])
+                return
+            self.unstored.pop(0)
 
 
 def open_alerts(engine: Engine) -> list[AlertEvent]:

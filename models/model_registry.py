@@ -121,7 +121,14 @@ def backtest_boards(engine: Engine, run_ids: Iterable[str]) -> dict[str, dict[st
         data_start, data_end, horizon, stored = runs[run_id]
         n = int(part["window"].max()) + 1
         if stored:
-            cutoffs = [pd.Timestamp(c) for c in stored]
+            try:
+                cutoffs = [pd.Timestamp(c) for c in stored]
+                if any(pd.isna(c) for c in cutoffs):
+                    raise ValueError("a cutoff is empty")
+            except (TypeError, ValueError) as exc:  # a damaged row must not stop every decision after it
+                log.warning("run %s: its stored backtest_cutoffs %r are not dates (%s); its windows are not compared",
+                            run_id, stored, exc)
+                continue
         elif data_start is not None:
             cutoffs = legacy_cutoffs(data_start, data_end, horizon, n)
         else:  # stored before the registry: its windows are unknown

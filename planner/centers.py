@@ -367,8 +367,9 @@ def load_centers(path: str | Path) -> Centers:
     """Read and validate a centers TOML file; :class:`CentersError` says what to fix."""
     path = Path(path)
     if not path.is_file():
+        state = "is a directory" if path.is_dir() else "does not exist"
         raise CentersError(
-            f"centers file {str(path)!r} does not exist; pass the path of a TOML file (see centers.example.toml)"
+            f"centers file {str(path)!r} {state}; pass the path of a TOML file (see centers.example.toml)"
         )
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -405,7 +406,7 @@ def centers_from_settings(cfg: PlannerSettings, timezone: str, holiday_country: 
             "shifts": shifts,
             "orders_per_packer_hour": 60.0 / p["minutes_per_order"],
             "shrinkage": p["shrinkage"],
-            "min_packers": int(p["min_packers"]),
+            "min_packers": p["min_packers"],  # 2.5 is refused, not planned as 2
             "cost_short": p["cost_short"],
             "cost_idle": p["cost_idle"],
         }

@@ -214,3 +214,33 @@ def plan_crews(
     plan = pd.DataFrame(rows, columns=CREW_COLUMNS)
     plan["packers"] = plan["packers"].astype("int64")
     return plan.sort_values([UNIQUE_ID, "starts_at"], kind="stable").reset_index(drop=True)
+
+
+def plan_notes(forecast: pd.DataFrame, centers: Mapping[str, CenterConfig], *, model: str | None = None) -> list[str]:
+    """What a plan of ``forecast`` did that the forecast's user should know (empty when nothing):
+    centers whose service quantile lies outside the forecast's levels (the plan is then made on
+    the outermost column, less safe than asked or safer) and quantile values below 0 orders
+    (planned as 0). Call after :func:`plan_crews` succeeded on the same arguments."""
+    forecast, levels = model_levels(forecast, model)
+    if forecast.empty:
+        return []
+    lo, hi = levels[0][0], levels[-1][0]
+    notes = []
+    taus = {c: centers[c].service_quantile for c in sorted(forecast[UNIQUE_ID].astype(str).unique()) if c in centers}
+    above = sorted({round(t, 6) for t in taus.values() if t > hi})
+    below = sorted({round(t, 6) for t in taus.values() if t < lo})
+    if above:
+        names = [c for c, t in taus.items() if t > hi]
+        notes.append(f"service level {', '.join(f'{t:g}' for t in above)} of {names[:3]} lies above the forecast's "
+                     f"highest quantile {hi:g}: planned on the {hi:g} column (fewer packers than the service level "
+                     f"asks); forecast higher quantiles, e.g. {min(0.99, round(max(above) + 0.05, 2)):g}")
+    if below:
+        names = [c for c, t in taus.items() if t < lo]
+        notes.append(f"service level {', '.join(f'{t:g}' for t in below)} of {names[:3]} lies below the forecast's "
+                     f"lowest quantile {lo:g}: planned on the {lo:g} column (more packers than the service level asks)")
+    values = forecast[[col for _, col in levels]].apply(pd.to_numeric, errors="coerce").to_numpy("float64")
+    negative = int((values < 0).sum())
+    if negative:
+        notes.append(f"{negative} forecast quantile value(s) below 0 orders (e.g. {values[values < 0].min():g}) "
+                     "were planned as 0 orders")
+    return notes

@@ -7,6 +7,7 @@ Champion forecast run + hourly history (hour profiles, orders so far) -> pure
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,11 +20,13 @@ from fcplan.core.contracts import StaffingPlanRecord
 from fcplan.core.panel import DS, UNIQUE_ID
 from fcplan.core.settings import CenterParams, PlannerSettings
 from fcplan.planner.centers import Centers, centers_from_settings
-from fcplan.planner.crews import hour_profiles, plan_crews
+from fcplan.planner.crews import hour_profiles, plan_crews, plan_notes
 from fcplan.planner.intraday import apply_intraday, intraday_summary, with_changes
 from fcplan.storage import queries as q
 from fcplan.storage import upsert, utcnow
 from fcplan.storage.schema import plan_runs, staffing_plans
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,18 @@ def make_plan(
     if run is None:
         return PlanResult(None, 0, "no forecast stored yet: run `fcplan retrain` first")
     forecast = q.forecast_frame(engine, run["run_id"])
-    configs = (centers or centers_from_settings(cfg, tz)).for_ids(forecast[UNIQUE_ID].astype(str).unique())
+    conf = centers or centers_from_settings(cfg, tz)
+    ids = forecast[UNIQUE_ID].astype(str).unique()
+    # A center the file neither lists nor covers by [defaults] (new in the stream) is left out with a
+    # note: it stopped the plan of every center, cycle after cycle, until the file was edited.
+    unlisted = [] if conf.default is not None else sorted(i for i in ids if i not in conf.centers)
+    if unlisted and len(unlisted) < len(ids):
+        log.warning("centers %s are not in the %s; they are not planned", unlisted[:8], conf.source)
+        forecast = forecast[~forecast[UNIQUE_ID].astype(str).isin(unlisted)]
+        ids = forecast[UNIQUE_ID].astype(str).unique()
+    else:
+        unlisted = []
+    configs = conf.for_ids(ids)
     zones = {c: conf.timezone for c, conf in configs.items()}
     current = pd.Timestamp(now if now is not None else SystemClock().now())
     since = (current.tz_convert("UTC") - pd.Timedelta(days=63)).tz_localize(None).to_pydatetime()
@@ -101,7 +115,10 @@ def make_plan(
             },
         )
         upsert(conn, staffing_plans, rows, ["plan_id", "center_id", "day", "shift"])
-    return PlanResult(plan_id, len(rows), f"plan {plan_id}: {len(rows)} rows" + intraday_summary(changes))
+    left_out = [f"center(s) {unlisted[:8]} are not in the {conf.source} and were not planned; add a "
+                f"[centers.\"<id>\"] table for each (or a [defaults] table)"] if unlisted else []
+    notes = "".join(f"; note: {n}" for n in [*left_out, *plan_notes(forecast, configs)])
+    return PlanResult(plan_id, len(rows), f"plan {plan_id}: {len(rows)} rows" + intraday_summary(changes) + notes)
 
 
 def plan_records(engine: Engine, plan_id: str) -> list[tuple[str, StaffingPlanRecord]]:

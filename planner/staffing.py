@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from fcplan.core.panel import DS, UNIQUE_ID, PanelError, require_columns, select_model
+from fcplan.core.panel import DS, MODEL, UNIQUE_ID, PanelError, require_columns, select_model
 from fcplan.core.quantiles import quantile_levels
 from fcplan.core.settings import CenterParams
 from fcplan.planner.shifts import SHARE, SHIFT
@@ -101,7 +101,10 @@ def model_levels(forecast: pd.DataFrame, model: str | None) -> tuple[pd.DataFram
             f"forecast has no quantile columns; it has {list(forecast.columns)}. Expected columns named "
             'by level, e.g. "0.1", "0.5", "0.9" (as `fcplan forecast` and predict_quantiles write them)'
         )
+    several = MODEL in forecast.columns
     forecast = select_model(forecast, model)
+    if not several:  # one model: an empty column is a hole in its forecast, not another model's level
+        return forecast, levels
     # Columns another model filled and this one left empty are not this model's levels.
     return forecast, [(level, col) for level, col in levels if forecast[col].notna().any()] or levels
 

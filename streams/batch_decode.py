@@ -30,6 +30,7 @@ from typing import Annotated
 import msgspec
 import numpy as np
 
+from fcplan.core.contracts import CONTROL
 from fcplan.core.time import epoch_us
 from fcplan.streams.columns import OrderColumns
 from fcplan.streams.validation import EARLIEST, Limits, Rejected, parse_order, undecodable
@@ -218,7 +219,10 @@ def _doubtful(cols: OrderColumns, limits: Limits, now: datetime) -> np.ndarray:
     stripped = list(map(str.strip, cols.order_id))  # pydantic strips surrounding whitespace
     if stripped != cols.order_id:
         bad |= np.array([a != b for a, b in zip(stripped, cols.order_id, strict=True)], dtype=bool)
-    odd = {c for c in set(cols.center_id) if c.strip() != c or (limits.centers and c not in limits.centers)}
+    if CONTROL.search("".join(cols.order_id)):  # pydantic refuses control characters in ids
+        bad |= np.array([CONTROL.search(o) is not None for o in cols.order_id], dtype=bool)
+    odd = {c for c in set(cols.center_id)
+           if c.strip() != c or (limits.centers and c not in limits.centers) or CONTROL.search(c)}
     if odd:
         bad |= np.array([c in odd for c in cols.center_id], dtype=bool)
     return np.flatnonzero(bad)

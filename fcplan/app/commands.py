@@ -35,8 +35,8 @@ def _publish(servers: str, topic: str, records: list[tuple[str, Record]]) -> Non
 
 
 def simulate(
-    centers: Annotated[int, typer.Option(help="Number of simulated centers.")] = 5,
-    days: Annotated[int, typer.Option(help="Days of history to backfill, as fast as possible.")] = 120,
+    centers: Annotated[int, typer.Option(min=1, help="Number of simulated centers.")] = 5,
+    days: Annotated[int, typer.Option(min=0, help="Days of history to backfill, as fast as possible.")] = 120,
     speed: Annotated[float, typer.Option(help="Simulated seconds per real second once live.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
     scale: Annotated[float, typer.Option(help="Multiplies every center's order volume.")] = 1.0,
@@ -54,6 +54,7 @@ def simulate(
     from fcplan.storage import make_engine
 
     settings = setup(verbose)
+    _check_simulation(scale, speed)
     try:
         locales = simulation_locales(settings)
         shifts = shifts_from_specs(shift or [], settings.timezone, locales)
@@ -205,8 +206,8 @@ def dashboard(
 def demo(
     headless: Annotated[bool, typer.Option(help="No dashboard.")] = False,
     exit_after_plan: Annotated[bool, typer.Option(help="Exit 0 once the first plan is stored.")] = False,
-    centers: Annotated[int, typer.Option(help="Simulated centers.")] = 5,
-    days: Annotated[int, typer.Option(help="Days of history to backfill.")] = 120,
+    centers: Annotated[int, typer.Option(min=1, help="Simulated centers.")] = 5,
+    days: Annotated[int, typer.Option(min=0, help="Days of history to backfill.")] = 120,
     scale: Annotated[float, typer.Option(help="Order volume multiplier.")] = 0.5,
     speed: Annotated[float, typer.Option(help="Simulated seconds per real second once live.")] = 1.0,
     retrain_every: Annotated[float, typer.Option(help="Seconds between retrain+plan cycles.")] = 120.0,
@@ -218,7 +219,7 @@ def demo(
     simulate_days: Annotated[
         int | None,
         typer.Option(
-            help="Run the loop in simulated time for this many days (headless, no broker); see fcplan.app.loop."
+            min=1, help="Run the loop in simulated time for this many days (headless, no broker); see fcplan.app.loop."
         ),
     ] = None,
     shift: Annotated[
@@ -234,6 +235,7 @@ def demo(
     from fcplan.app.demo import EXAMPLE_CENTERS, Demo, DemoConfig, DemoError
 
     settings = setup(verbose)
+    _check_simulation(scale, speed)
     if simulate_days is not None:
         if centers_file is None and not settings.planner.centers_file and EXAMPLE_CENTERS.is_file():
             centers_file = EXAMPLE_CENTERS  # as the live demo: two zones, overnight shifts
@@ -303,6 +305,14 @@ def _simulated_demo(
     )
     summary = run_simulated_loop(settings, engine, cfg, say=lambda m: print(f"[fcplan demo] {m}", flush=True))
     print(json.dumps(summary.as_dict()), flush=True)
+
+
+def _check_simulation(scale: float, speed: float) -> None:
+    """--scale and --speed must be positive numbers (0 or less raised a bare ValueError in the
+    simulator, or ran the live loop without a clock)."""
+    for name, value in (("--scale", scale), ("--speed", speed)):
+        if not value > 0 or value == float("inf"):
+            raise fail(f"{name} {value:g} must be a positive number, e.g. {name} 1")
 
 
 def register(app: typer.Typer) -> None:

@@ -116,6 +116,13 @@ def read_csv(path: Path, what: str, expected: str) -> pd.DataFrame:
             "extra one(s) so each column has its own name"
         )
     frame.columns = [str(c).strip().removeprefix("\ufeff") for c in frame.columns]
+    if UNIQUE_ID in frame.columns:
+        from fcplan.core.panel import PanelError, check_printable_ids
+
+        try:
+            check_printable_ids(frame[UNIQUE_ID], what)
+        except PanelError as exc:
+            raise InputError(f"{what} file {str(path)!r}: {exc}") from exc
     if len(frame.columns) == 1:
         sep = next((s for s in (";", "\t", "|") if s in str(frame.columns[0])), None)
         if sep is not None:

@@ -77,6 +77,8 @@ class LoopSummary:
     daily_retrains: int = 0
     triggered_retrains: int = 0
     failed_retrains: int = 0
+    failed_plans: int = 0  # plans that raised after their retrain (the plan in force stayed)
+    failed_drift_checks: int = 0  # hours whose drift check raised (judged at the next hour)
     decisions: list[str] = field(default_factory=list)
     decision_kinds: list[str] = field(default_factory=list)  # what each rested on (Decision.kind)
     promotions: int = 0
@@ -93,6 +95,8 @@ class LoopSummary:
             "daily_retrains": self.daily_retrains,
             "triggered_retrains": self.triggered_retrains,
             "failed_retrains": self.failed_retrains,
+            "failed_plans": self.failed_plans,
+            "failed_drift_checks": self.failed_drift_checks,
             "decisions": len(self.decisions),
             "champion_changes": self.promotions,
             "decisions_by_kind": dict(sorted(Counter(self.decision_kinds).items())),
@@ -195,7 +199,7 @@ class SimulatedLoop:
                 now = self.clock.advance(timedelta(hours=1))
                 self._store_promotions_until(now)
                 self._publish_clock(now)
-                for event in self.drift.run_once(now):
+                for event in self._drift_check(now):
                     label = f"{event.center_id} {event.test} at {event.window_end:%Y-%m-%d %H:00}"
                     (self.summary.alerts_opened if event.status == OPEN else self.summary.alerts_cleared).append(label)
                     self.say(f"alert {event.status}: {label}")
@@ -210,6 +214,17 @@ class SimulatedLoop:
         self.summary.late_orders = {c: late.orders for c, late in sorted(self.drift.late.items())}
         self.summary.wall_seconds = time.perf_counter() - started
         return self.summary
+
+    def _drift_check(self, now: datetime) -> list:
+        """The drift monitor's events for the hours settled by ``now``; a failing check (a database
+        error, a damaged row) is logged and the loop goes on: its hours are read again next hour."""
+        try:
+            return self.drift.run_once(now)
+        except Exception as exc:
+            log.exception("drift check failed at %s", now)
+            self.say(f"drift check failed ({exc}); the loop goes on and tries again next hour")
+            self.summary.failed_drift_checks += 1
+            return []
 
     def _store_promotions_until(self, moment: datetime) -> None:
         """Store the promotion versions announced (or cancelled) by ``moment``, as the worker would."""
@@ -251,9 +266,15 @@ class SimulatedLoop:
         self.summary.decisions.append(reason)
         self.summary.decision_kinds.append(result.decision)
         self.summary.promotions += not reason.startswith("champion kept")
-        centers = configured_centers(self.settings)
-        plan = make_plan(self.engine, self.settings.planner, self.tz, now=now, centers=centers)
-        self.summary.plans += plan.plan_id is not None
+        try:
+            centers = configured_centers(self.settings)
+            plan = make_plan(self.engine, self.settings.planner, self.tz, now=now, centers=centers)
+        except Exception as exc:  # e.g. a forecast of absurd scale: the plan in force stays, the loop goes on
+            log.exception("plan failed at %s", now)
+            self.say(f"plan failed ({exc}); the plan in force stays, the loop goes on")
+            self.summary.failed_plans += 1
+        else:
+            self.summary.plans += plan.plan_id is not None
         local = pd.Timestamp(now).tz_convert(self.tz)
         kind = f"triggered by alerts on {list(alerted)}" if triggered else "daily"
         self.say(f"{local:%Y-%m-%d %H:%M} retrain ({kind}): {reason}")

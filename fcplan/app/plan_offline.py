@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fcplan.app.console import InputError, read_csv, write_csv
-from fcplan.core.panel import DS, UNIQUE_ID, PanelError, Y, blank_ids
+from fcplan.app.console import InputError, check_writable, read_csv, write_csv
+from fcplan.core.panel import DS, UNIQUE_ID, PanelError, Y, _dayfirst, _slashed, blank_ids, parse_timestamps
 from fcplan.core.quantiles import quantile_levels
 from fcplan.planner.centers import Centers
-from fcplan.planner.crews import hour_profiles, plan_crews
+from fcplan.planner.crews import hour_profiles, plan_crews, plan_notes
 
 
 class PlanInputError(InputError):
@@ -44,12 +44,32 @@ def _read(path: Path, what: str, expected: str) -> pd.DataFrame:
             f"{what} file {str(path)!r}: unique_id is empty in {int(no_id.sum())} row(s) (e.g. row "
             f"{int(np.flatnonzero(no_id.to_numpy())[0]) + 2}); give every row its center's id or drop those rows"
         )
-    dates = pd.to_datetime(frame[DS], errors="coerce")
-    bad = frame.loc[dates.isna(), DS]
-    if not bad.empty:
-        raise PlanInputError(f"{what} file {str(path)!r}: ds {bad.iloc[0]!r} (row {bad.index[0] + 2}) is not a date")
+    # read as the forecast command reads ds: offsets that change with daylight saving keep their
+    # wall clock, DD/MM/YYYY where month-first does not fit, YYYYMMDD integers, stray spaces
+    try:
+        dates = parse_timestamps(frame[DS], name=what)
+    except PanelError as exc:
+        unread = pd.to_datetime(frame[DS].astype("string").str.strip(), errors="coerce", format="mixed").isna()
+        rows = np.flatnonzero((unread & frame[DS].notna()).to_numpy())
+        where = f" (first at row {int(rows[0]) + 2}: {frame[DS].iloc[rows[0]]!r})" if len(rows) else ""
+        raise PlanInputError(f"{what} file {str(path)!r}: {exc}{where}") from exc
+    empty = np.flatnonzero(dates.isna().to_numpy())
+    if len(empty):
+        raise PlanInputError(f"{what} file {str(path)!r}: ds is empty in {len(empty)} row(s) (e.g. row "
+                             f"{int(empty[0]) + 2}); give every row its day or drop those rows")
+    if _slashed(frame[DS]) and not _is_daily(dates, frame[UNIQUE_ID]):
+        # 02/03/2026 ... 08/03/2026 read month-first are a month apart: the file is day-first
+        dayfirst = _dayfirst(frame[DS])
+        if dayfirst.notna().all() and _is_daily(dayfirst, frame[UNIQUE_ID]):
+            dates = dayfirst
     # "FC-SEOUL-1 " is FC-SEOUL-1: a stray space would make it an unlisted center on the defaults
     return frame.assign(**{DS: dates, UNIQUE_ID: frame[UNIQUE_ID].astype(str).str.strip()})
+
+
+def _is_daily(ds: pd.Series, ids: pd.Series) -> bool:
+    """Whether some center's rows are less than a week apart (not weekly or monthly totals)."""
+    gaps = ds.sort_values().groupby(ids.astype(str).str.strip()).diff().dropna()
+    return gaps.empty or gaps.min() < pd.Timedelta(days=7)
 
 
 def _check_daily(forecast: pd.DataFrame, path: Path) -> None:
@@ -120,16 +140,20 @@ def plan_from_files(
         profiles = hour_profiles(hours, before=forecast[DS].min())
     configs = centers.for_ids(forecast[UNIQUE_ID].astype(str).unique())
     try:
-        return plan_crews(forecast, configs, profiles, model=model)
+        plan = plan_crews(forecast, configs, profiles, model=model)
     except PanelError as exc:
         raise PlanInputError(f"forecasts file {str(forecasts)!r}: {exc}") from exc
+    plan.attrs["notes"] = plan_notes(forecast, configs, model=model)
+    return plan
 
 
 def write_offline_plan(forecasts: Path, centers: Centers, out: Path, hourly: Path | None = None) -> str:
     """Plan and write ``out``; returns the line to print."""
+    check_writable(out)  # said before the plan, not after it
     plan = plan_from_files(forecasts, centers, hourly)
     write_csv(plan.assign(**{DS: plan[DS].dt.date}), out)
     capped = int((plan["packers"] < plan["packers_needed"]).sum())
     note = f"; {capped} shift(s) capped at max_packers" if capped else ""
+    note += "".join(f"; note: {n}" for n in plan.attrs.get("notes", []))
     return (f"wrote {len(plan)} rows ({plan[UNIQUE_ID].nunique()} centers x days x shifts) to {out}; "
             f"{int(plan['packers'].sum())} packer-shifts{note}")

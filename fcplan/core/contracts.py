@@ -8,6 +8,7 @@ value and say why in headers (``dlq.reason``, ``dlq.detail``, ``dlq.topic``,
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -32,6 +33,19 @@ class Record(BaseModel):
         return self.model_dump_json().encode()
 
 
+#: C0 and C1 control characters (NUL, BEL, ESC, ...): never part of an id a person or a system means.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable_id(value: object) -> object:
+    """An id (after stripping) that holds a control character is refused naming it: "FC-1\x00" was a
+    new center for good (hours, forecasts and plans of a center nobody runs)."""
+    if isinstance(value, str) and (found := CONTROL.search(value)):
+        raise ValueError(f"holds the control character U+{ord(found.group()):04X} at position {found.start()}; "
+                         "send ids as printable text")
+    return value
+
+
 def _not_boolean(value: object) -> object:
     """A number field given ``true``/``false``: pydantic read it as 1/0 (``"lines": true`` was
     stored as one line); refused instead."""
@@ -53,6 +67,8 @@ class Order(Record):
     @classmethod
     def _no_boolean_count(cls, value: object) -> object:
         return _not_boolean(value)
+
+    _printable = field_validator("order_id", "center_id")(classmethod(lambda cls, v: printable_id(v)))
 
     @model_validator(mode="after")
     def _units_cover_lines(self) -> Order:
@@ -84,8 +100,24 @@ class Promotion(Record):
     @field_validator("center_ids", mode="before")
     @classmethod
     def _all_means_none(cls, value: object) -> object:
-        if value == "all" or value == ["all"]:
-            return None
+        def is_all(v: object) -> bool:
+            return isinstance(v, str) and v.strip().lower() == "all"
+
+        if is_all(value) or (isinstance(value, list) and len(value) == 1 and is_all(value[0])):
+            return None  # "all", ["all"], "ALL", [" All "]
+        return value
+
+    @field_validator("center_ids")
+    @classmethod
+    def _check_center_ids(cls, value: list[str] | None) -> list[str] | None:
+        """Each listed center a real id: "" matched no center (the promotion was stored and applied
+        nowhere) and "all" beside other ids was taken as a center named "all"."""
+        for center in value or ():
+            if not center:
+                raise ValueError('center_ids holds an empty id; list center ids, or send "all" for every center')
+            if center.lower() == "all":
+                raise ValueError('center_ids lists "all" beside other centers; send "all" alone or only center ids')
+            printable_id(center)
         return value
 
     @model_validator(mode="after")

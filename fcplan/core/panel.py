@@ -11,6 +11,7 @@ to fix it.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Sequence
 
@@ -39,6 +40,10 @@ def require_columns(df: pd.DataFrame, columns: Sequence[str], name: str, hint: s
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise PanelError(f"{name} lacks column(s) {missing}; it has {list(df.columns)}." + (f" {hint}" if hint else ""))
+
+
+#: The largest magnitude a panel's numbers may have: their squares (losses, variances) stay finite.
+MAX_ABS_VALUE = 1e100
 
 
 def validate_panel(df: pd.DataFrame, name: str = "history", require_target: bool = True) -> pd.DataFrame:
@@ -93,6 +98,12 @@ def validate_panel(df: pd.DataFrame, name: str = "history", require_target: bool
                 f"{name}.{col} has {int(infinite.sum())} infinite value(s), e.g. at {_examples(out, infinite)}; "
                 "replace them by the real values (or leave them empty when unknown)"
             )
+        huge = np.abs(out[col].to_numpy()) > MAX_ABS_VALUE
+        if huge.any():  # squared in the models' losses they overflow: the engine failed on an AssertionError
+            raise PanelError(
+                f"{name}.{col} has {int(huge.sum())} value(s) beyond +-{MAX_ABS_VALUE:g}, e.g. at "
+                f"{_examples(out, huge)}; rescale the column (e.g. to thousands) or fix the values"
+            )
     dup = out.duplicated(KEYS, keep=False)
     if dup.any():
         _repeated_hour(pd.Series(df[DS].to_numpy()[dup.to_numpy()]), name)
@@ -101,6 +112,22 @@ def validate_panel(df: pd.DataFrame, name: str = "history", require_target: bool
             "aggregate them (e.g. sum per day) so each series has one row per timestamp"
         )
     return out.sort_values(KEYS, kind="stable").reset_index(drop=True)
+
+
+def check_printable_ids(ids: pd.Series, name: str) -> None:
+    """A :class:`PanelError` naming the first id that holds a control character ("A\x00B" was a
+    series of its own, written back with the NUL into the forecast file). For files a user gives
+    (the retrainer's stored ids are checked where they are written, by the streams)."""
+    ids = _stripped(ids.dropna().astype(str))
+    distinct = pd.unique(ids)
+    odd = [i for i in distinct if _CONTROL.search(i)]
+    if odd:
+        char = _CONTROL.search(odd[0]).group()
+        line = int(ids.index[(ids == odd[0]).to_numpy()][0]) + 2
+        raise PanelError(
+            f"{name}.unique_id {odd[0]!r} (CSV line {line}) holds the control character U+{ord(char):04X}; "
+            f"{len(odd)} id(s) do: remove it from the ids (a stray tab or NUL from an export)"
+        )
 
 
 def _repeated_hour(raw: pd.Series, name: str) -> None:
@@ -141,6 +168,9 @@ def blank_ids(ids: pd.Series) -> pd.Series:
     return ids.isna() | (ids.astype(str).str.strip() == "")
 
 
+#: C0 and C1 control characters, never part of a series' id
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
 #: an offset or zone at the end of a timestamp string (``Z``, ``+09:00``, ``-0500``)
 _OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"
 
@@ -167,9 +197,10 @@ def parse_timestamps(values: pd.Series, name: str = "history") -> pd.Series:
             )
     attempts: list[dict[str, object]] = [{}, {"format": "ISO8601"}, {"format": "%Y%m%d"}, {"dayfirst": True}]
     if values.dtype == object or pd.api.types.is_string_dtype(values):
-        text = values.astype("string").str.strip()
+        text = values.astype("string").str.strip()  # "2026-03-02 " is 2026-03-02 (it failed the whole column)
         if text.str.contains(_OFFSET, regex=True).any():  # local wall-clock time, whatever the offset
-            values = text.str.replace(_OFFSET, "", regex=True).astype(object).where(text.notna(), None)
+            text = text.str.replace(_OFFSET, "", regex=True)
+        values = text.astype(object).where(text.notna(), None)
     ds = None
     for kwargs in attempts:
         try:

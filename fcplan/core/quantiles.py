@@ -70,6 +70,16 @@ def level_of(column: object) -> float | None:
 
 
 def quantile_levels(forecast: pd.DataFrame) -> list[tuple[float, str]]:
-    """The ``(level, column)`` pairs of a forecast frame's quantile columns, sorted by level."""
+    """The ``(level, column)`` pairs of a forecast frame's quantile columns, sorted by level;
+    :class:`PanelError` when two columns hold one level (``"0.5"`` and ``"0.50"``: which one
+    to read is a guess, and interpolating between them divides by zero)."""
     pairs = [(level, col) for col in forecast.columns if (level := level_of(col)) is not None]
+    seen: dict[float, str] = {}
+    for level, col in pairs:
+        if level in seen:
+            raise PanelError(
+                f"forecast columns {str(seen[level])!r} and {str(col)!r} are both the {level:g} quantile; "
+                "keep one column per level"
+            )
+        seen[level] = col
     return sorted(pairs)

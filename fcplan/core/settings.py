@@ -33,7 +33,9 @@ def _split_csv(value: object) -> object:
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # allow_inf_nan: "inf" overflowed where a setting became a duration (the worker's start failed with
+    # OverflowError on FCPLAN_STREAMS_LATE_GRACE_HOURS=inf) and "nan" was refused as "less than 24"
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class KafkaSettings(_Section):
@@ -112,6 +114,15 @@ class ForecastSettings(_Section):
     @classmethod
     def _check_quantiles(cls, value: tuple[float, ...]) -> tuple[float, ...]:
         return tuple(check_levels(value))
+
+    @field_validator("alert_webhook")
+    @classmethod
+    def _check_webhook(cls, value: str) -> str:
+        """Refused at start: a bad URL failed every retrain (after the fit was skipped) and the simulated loop."""
+        value = value.strip()
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"must be an http(s) URL, e.g. https://hooks.example.com/fcplan (or empty); got {value!r}")
+        return value
 
 
 class CenterParams(_Section):

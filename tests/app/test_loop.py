@@ -211,3 +211,26 @@ def test_the_loop_stores_the_promotion_calendar_that_drives_its_demand_as_it_is_
     # and the retrainer's promotion regressor sees them
     history, _ = training_frames(engine, Locales(TZ), 8, (end + timedelta(hours=1)).to_pydatetime())
     assert history[PROMO_DISCOUNT].gt(0).any()
+
+
+# A plan that raised after its retrain (e.g. "the plan needs 1e12 packers") and a drift check that
+# raised (a database error, a damaged row) ended the whole simulated loop with a traceback.
+def test_a_failed_plan_or_drift_check_is_said_and_the_loop_goes_on(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fcplan.app import loop
+    from fcplan.models.drift_loop import DriftLoop
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(loop, "make_plan", fail)
+    monkeypatch.setattr(DriftLoop, "run_once", fail)
+    engine = make_engine(sqlite_url)
+    cfg = LoopConfig(days=1, centers=1, history_days=21, start=pd.Timestamp("2026-03-02", tz=TZ).to_pydatetime())
+    said: list[str] = []
+    summary = run_simulated_loop(Settings(), engine, cfg, say=said.append)
+    assert summary.daily_retrains == 1 and summary.failed_plans == 1 and summary.plans == 0
+    assert summary.failed_drift_checks == 24 and summary.as_dict()["failed_drift_checks"] == 24
+    assert any(m.startswith("plan failed (the database went away)") for m in said)
+    assert q.simulated_now(engine) == pd.Timestamp("2026-03-02 15:00").to_pydatetime()  # the day still ran to its end

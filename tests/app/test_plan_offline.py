@@ -60,7 +60,7 @@ def test_without_hourly_history_the_day_is_spread_evenly(files: Path) -> None:
         (("--forecasts", "h.csv", "--centers", "centers.toml", "--out", "p.csv"), "no quantile columns"),
         (("--forecasts", "centers.toml", "--centers", "centers.toml", "--out", "p.csv"), "not a readable CSV"),
         (("--forecasts", "bad.csv", "--centers", "centers.toml", "--out", "p.csv"), "lacks column(s) ['ds']"),
-        (("--forecasts", "baddate.csv", "--centers", "centers.toml", "--out", "p.csv"), "'soon' (row 2) is not a date"),
+        (("--forecasts", "baddate.csv", "--centers", "centers.toml", "--out", "p.csv"), "first at row 2: 'soon'"),
         (("--forecasts", "f.csv", "--centers", "missing.toml", "--out", "p.csv"), "centers file"),
         (("--forecasts", "f.csv", "--centers", "centers.toml"), "--forecasts and --out go together"),
         (("--forecasts", "f.csv", "--centers", "centers.toml", "--hourly", "f.csv", "--out", "p.csv"), "'y'"),

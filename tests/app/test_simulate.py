@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 from sqlalchemy import select
 
 from fcplan.app.demo import EXAMPLE_CENTERS
@@ -67,3 +68,27 @@ def test_the_backfill_and_the_truth_follow_each_center_s_zone(sqlite_url: str) -
     hour = pd.to_datetime(truth["hour"]).dt.tz_localize("UTC").dt.tz_convert(SYDNEY).dt.hour
     truth = truth.groupby(hour)["mean"].sum()
     assert int(truth.idxmax()) == int(np.argmax(profile))  # the true demand peaks at Sydney's peak hour
+
+
+# --centers 0 and --scale 0 ended on a bare ValueError traceback from the simulator, --speed 0 and
+# --days -1 went on to the broker, and `demo --simulate-days -1` ran nothing and printed a summary.
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [(["simulate", "--scale", "0", "--no-live"], "--scale 0 must be a positive number"),
+     (["simulate", "--speed", "0", "--no-live"], "--speed 0 must be a positive number"),
+     (["simulate", "--centers", "0", "--no-live"], "Invalid value for '--centers'"),
+     (["simulate", "--days", "-1", "--no-live"], "Invalid value for '--days'"),
+     (["demo", "--headless", "--simulate-days", "-1"], "Invalid value for '--simulate-days'"),
+     (["demo", "--headless", "--simulate-days", "1", "--scale", "-1"], "--scale -1 must be a positive number")],
+)
+def test_a_simulation_without_centers_volume_or_clock_is_refused(
+    args: list[str], expected: str, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from fcplan.app.cli import app
+
+    monkeypatch.setenv("FCPLAN_DATABASE_URL", f"sqlite:///{tmp_path / 'fc.db'}")
+    out = CliRunner().invoke(app, args)
+    assert out.exit_code in (1, 2) and not isinstance(out.exception, ValueError)
+    assert expected in " ".join(out.output.replace("│", " ").split()), out.output

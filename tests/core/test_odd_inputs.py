@@ -161,3 +161,17 @@ def test_monthly_data_mid_month_says_how_to_date_it() -> None:
     panel = validate_panel(_panel(list(pd.date_range("2001-01-01", periods=12, freq="MS") + pd.Timedelta(days=14))))
     with pytest.raises(PanelError, match=r"day 15 of each month.*first day"):
         infer_freq(panel)
+
+
+# y = 1e308 (a unit error) overflowed the models' squared losses: `fcplan forecast` ended on a bare
+# AssertionError in the ensemble's weight search.
+@pytest.mark.parametrize("value", [1e308, -1e150])
+def test_values_too_large_to_compute_with_are_rejected_naming_the_column(value: float) -> None:
+    panel = _panel(["2025-01-01", "2025-01-02"]).assign(y=[1.0, value])
+    with pytest.raises(PanelError, match=r"history\.y has 1 value\(s\) beyond \+-1e\+100.*rescale"):
+        validate_panel(panel)
+
+
+# Up to 1e100 the squares (1e200) stay finite: such a panel is read.
+def test_large_but_computable_values_are_read() -> None:
+    assert validate_panel(_panel(["2025-01-01", "2025-01-02"]).assign(y=[1.0, 1e99]))["y"].iloc[1] == 1e99

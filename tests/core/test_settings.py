@@ -143,3 +143,25 @@ def test_every_listed_variable_is_really_read(env: pytest.MonkeyPatch) -> None:
                 silently_ignored.append(name)
         env.delenv(name)
     assert silently_ignored == []
+
+
+# "inf" was accepted and overflowed where it became a duration (the worker's start failed with
+# OverflowError: cannot convert float infinity to integer); "nan" was refused as "less than or equal to 24".
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [("FCPLAN_STREAMS_LATE_GRACE_HOURS", "inf"), ("FCPLAN_STREAMS_MAX_FUTURE_HOURS", "inf"),
+     ("FCPLAN_PLANNER_SHIFT_HOURS", "nan"), ("FCPLAN_FORECAST_TIME_LIMIT_S", "inf")],
+)
+def test_inf_and_nan_settings_are_refused_as_not_finite(env: pytest.MonkeyPatch, var: str, value: str) -> None:
+    env.setenv(var, value)
+    with pytest.raises(ValidationError, match="finite number"):
+        Settings()
+
+
+# "hooks.example.com" (no scheme) was accepted here and raised in every retrain, before its fit.
+def test_an_alert_webhook_that_is_not_an_http_url_is_refused_at_start(env: pytest.MonkeyPatch) -> None:
+    env.setenv("FCPLAN_FORECAST_ALERT_WEBHOOK", "hooks.example.com/fcplan")
+    with pytest.raises(ValidationError, match="must be an http"):
+        Settings()
+    env.setenv("FCPLAN_FORECAST_ALERT_WEBHOOK", " https://hooks.example.com/fcplan ")
+    assert Settings().forecast.alert_webhook == "https://hooks.example.com/fcplan"

@@ -304,3 +304,35 @@ def test_orders_arriving_for_an_hour_already_judged_are_counted_logged_and_learn
 def test_a_negative_settle_lag_is_refused_with_how_to_fix_it(sqlite_url: str) -> None:
     with pytest.raises(ValueError, match="settle_hours must be 0 or more"):
         DriftLoop(make_engine(sqlite_url), TZ, settle_hours=-1)
+
+
+# The database refused the alert's write (an outage): run_once raised after the monitor had judged
+# the hours, so the alert was never stored, nor sent, nor its retrain triggered.
+def test_an_alert_the_database_refused_is_sent_and_stored_at_the_next_run(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from fcplan.models import drift_loop
+
+    engine = make_engine(sqlite_url)
+    center = make_centers(1, seed=4)[0]
+    hourly = sample_hourly_counts([center], [], START - pd.Timedelta(days=30), START + pd.Timedelta(days=4), 4, TZ)
+    store_hours(engine, hourly, TZ)
+    store_forecast(engine, "run-high", center, START - pd.Timedelta(days=31), 40, 1.5)  # 50 % too high
+    real = drift_loop.store_alert
+
+    def down(*args: object) -> None:
+        raise OperationalError("INSERT", {}, Exception("could not connect to server"))
+
+    monkeypatch.setattr(drift_loop, "store_alert", down)
+    published, retrains = [], []
+    loop = DriftLoop(engine, TZ, publish=lambda k, p: published.append(p), on_alert=retrains.append, backfill_hours=72)
+    events = loop.run_once(at(START + pd.Timedelta(days=3)))
+    assert [e.status for e in events] == [OPEN] and len(published) == 1 and retrains == [center.center_id]
+    assert q.alerts_frame(engine).empty and len(loop.unstored) == 1
+    loop.run_once(at(START + pd.Timedelta(days=3, hours=1)))  # still down: kept
+    assert len(loop.unstored) == 1
+    monkeypatch.setattr(drift_loop, "store_alert", real)
+    loop.run_once(at(START + pd.Timedelta(days=3, hours=2)))
+    assert q.alerts_frame(engine)["alert_id"].tolist() == [events[0].alert_id] and not loop.unstored

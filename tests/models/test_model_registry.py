@@ -139,3 +139,15 @@ def test_a_run_stored_without_cutoffs_falls_back_to_the_old_horizon_grid(engine)
     old = window_cutoffs(pd.Timestamp(run["data_start"]), pd.Timestamp(run["data_end"]), CFG.horizon + 1, len(board),
                          "D", grid=True)
     assert list(board) == [str(c.date()) for c in old]
+
+
+# A run whose stored cutoffs are not dates (a hand edit, a half-finished migration) made every
+# retrain after it fail in the decision (DateParseError), for good: no new champion, no new plan.
+def test_a_run_with_damaged_cutoffs_is_left_out_of_the_comparison_not_fatal(engine, caplog) -> None:
+    first = retrain(engine, CFG, TZ, now=at(40.2)).run_id
+    with engine.begin() as conn:
+        conn.execute(update(forecast_runs).where(forecast_runs.c.run_id == first).values(backtest_cutoffs=["garbage"]))
+    assert first not in backtest_boards(engine, [first])
+    assert "are not dates" in caplog.text
+    second = retrain(engine, CFG, TZ, now=at(41.2))
+    assert second.run_id is not None and "registry:" in second.message

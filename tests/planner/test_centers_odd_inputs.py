@@ -126,3 +126,12 @@ def test_a_bad_shifts_variable_is_named(shifts: tuple[str, ...], expected: str) 
     with pytest.raises(CentersError) as info:
         centers_from_settings(PlannerSettings(shifts=shifts), "Asia/Seoul")
     assert str(info.value).startswith("FCPLAN_PLANNER_SHIFTS=") and expected in str(info.value)
+
+
+# {"FC-1": {"min_packers": 2.5}} in FCPLAN_PLANNER_CENTER_OVERRIDES was planned as 2 without a word.
+def test_a_fractional_min_packers_override_is_refused_not_truncated() -> None:
+    cfg = PlannerSettings(center_overrides={"FC-1": {"min_packers": 2.5}})
+    with pytest.raises(CentersError, match=r"center 'FC-1', field min_packers: .*fractional part"):
+        centers_from_settings(cfg, "Asia/Seoul")
+    assert centers_from_settings(PlannerSettings(center_overrides={"FC-1": {"min_packers": 2.0}}),
+                                 "Asia/Seoul")["FC-1"].min_packers == 2

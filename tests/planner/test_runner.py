@@ -87,3 +87,29 @@ def test_each_center_is_planned_in_its_own_zone_and_only_shifts_not_started_chan
     assert both.loc[("SEOUL", monday, "swing"), "action"] == "kept (running)"
     assert (la["action"] == "no change").all() and (la["packers_change"] == 0).all()
     assert before["action"].eq("new").all() and before["packers_before"].isna().all()
+
+
+# A service level above the forecast's outermost level was planned on that level without a word.
+def test_the_plan_says_when_a_service_level_lies_outside_the_forecast_s_levels(engine) -> None:
+    days = pd.date_range("2026-03-02", periods=3)
+    store_forecast(engine, "r1", days)
+    strict = parse_centers({"defaults": {"shifts": SHIFTS, "service_level": 0.97}})
+    result = make_plan(engine, PlannerSettings(), "Asia/Seoul", now=datetime(2026, 3, 2, 6, 0, tzinfo=UTC),
+                       centers=strict)
+    assert result.plan_id is not None
+    assert "service level 0.97 of ['LA', 'SEOUL'] lies above the forecast's highest quantile 0.9" in result.message
+
+
+# A center new in the stream that the centers file does not list (and no [defaults]) failed the
+# plan of every center, cycle after cycle, until the file was edited.
+def test_a_center_missing_from_the_file_is_left_out_with_a_note_not_every_plan(engine) -> None:
+    days = pd.date_range("2026-03-02", periods=3)
+    store_forecast(engine, "r1", days)
+    only_seoul = parse_centers({"centers": {"SEOUL": {"timezone": "Asia/Seoul", "shifts": SHIFTS}}})
+    result = make_plan(engine, PlannerSettings(), "Asia/Seoul", now=datetime(2026, 3, 2, 6, 0, tzinfo=UTC),
+                       centers=only_seoul)
+    assert result.plan_id is not None and "note: center(s) ['LA'] are not in the centers file" in result.message
+    assert set(q.plan_frame(engine, result.plan_id)["center_id"]) == {"SEOUL"}
+    nobody = parse_centers({"centers": {"BUSAN": {"shifts": SHIFTS}}})
+    with pytest.raises(ValueError, match=r"center\(s\) \['LA', 'SEOUL'\] are not in the centers file"):
+        make_plan(engine, PlannerSettings(), "Asia/Seoul", now=datetime(2026, 3, 2, 6, 0, tzinfo=UTC), centers=nobody)

@@ -130,3 +130,36 @@ def test_a_nan_discount_says_it_is_not_a_number() -> None:
     result = parse_promotion(raw, Limits(), NOW)
     assert isinstance(result, Rejected) and result.reason == INVALID
     assert "discount_pct" in result.detail and "NaN" in result.detail
+
+
+# "ICN1\x00" was stored as a new center for good (hours, forecasts and plans of a center nobody
+# runs); an order id with a BEL was stored too.
+@pytest.mark.parametrize(("field", "value", "code"),
+                         [("center_id", "ICN1\u0000", "U+0000"), ("order_id", "o\u0007x", "U+0007"),
+                          ("center_id", "IC\u0085N1", "U+0085")])
+def test_an_id_with_a_control_character_is_a_dead_letter_naming_it(field: str, value: str, code: str) -> None:
+    result, fast = both_paths(order_bytes(**{field: value}))
+    assert isinstance(result, Rejected) and result.reason == INVALID
+    assert field in result.detail and code in result.detail
+    assert fast == result
+
+
+def test_ids_in_other_scripts_and_with_surrounding_whitespace_are_still_accepted() -> None:
+    for raw in (order_bytes(center_id="서울-1"), order_bytes(center_id="ICN1\n")):
+        result, fast = both_paths(raw)
+        assert isinstance(result, Order) and fast is None
+
+
+# [""] was stored and applied to no center; ["all", "ICN1"] was a center named "all"; ["ALL"] too.
+@pytest.mark.parametrize(("ids", "expected"), [([""], "empty id"), (["ICN1", " "], "empty id"),
+                                               (["all", "ICN1"], '"all" beside other centers'),
+                                               (["ICN1\u0000"], "U+0000")])
+def test_promotion_center_ids_that_name_no_center_are_a_dead_letter(ids: list[str], expected: str) -> None:
+    result = parse_promotion(promo_bytes(center_ids=ids), Limits(), NOW)
+    assert isinstance(result, Rejected) and result.reason == INVALID and expected in result.detail
+
+
+@pytest.mark.parametrize("ids", ["all", ["all"], "ALL", [" All "]])
+def test_all_in_any_case_means_every_center(ids) -> None:
+    result = parse_promotion(promo_bytes(center_ids=ids), Limits(), NOW)
+    assert isinstance(result, Promotion) and result.center_ids is None

@@ -1,0 +1,130 @@
+"""``fcplan plan --forecasts F.csv`` on files nobody listed (round 3): ds written as a person
+or another tool writes it (DD/MM/YYYY, YYYYMMDD, a stray space, an offset that changes with
+daylight saving time), an empty ds cell, and two columns for one quantile level. Each used to
+be a misleading error (or a NaN headcount); now it is read as meant or a one-line error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from fcplan.app.cli import app
+
+DAYS = pd.date_range("2026-03-02", periods=5)
+
+
+@pytest.fixture
+def here(centers_dir: Path) -> Path:
+    return centers_dir
+
+
+def _forecast(ds, **cols) -> pd.DataFrame:
+    return pd.DataFrame({"unique_id": "FC-SEOUL-1", "ds": ds, "0.1": 800.0, "0.5": 1000.0, "0.9": 1200.0, **cols})
+
+
+def plan(*args: str):
+    return CliRunner().invoke(app, ["plan", "--centers", "centers.toml", "--out", "p.csv", *args])
+
+
+def _planned_days(here: Path) -> list[str]:
+    return sorted(pd.read_csv(here / "p.csv")["ds"].astype(str).unique())
+
+
+@pytest.mark.parametrize(
+    "ds",
+    [
+        # 02/03/2026..06/03/2026 were read month-first (Feb 3, Mar 3, ...): "look like weekly or monthly totals"
+        DAYS.strftime("%d/%m/%Y"),
+        # 20260302: nanoseconds after 1970, "holds times of day"
+        DAYS.strftime("%Y%m%d").astype(int),
+        # "2026-03-03 " (a trailing space) on some rows: "ds '2026-03-03 ' (row 3) is not a date"
+        [d + (" " if i % 2 else "") for i, d in enumerate(DAYS.strftime("%Y-%m-%d"))],
+        # an offset that changes with daylight saving time: the rows after the change were "not a date"
+        [f"{d}T00:00:00{'+01:00' if i < 3 else '+02:00'}" for i, d in enumerate(DAYS.strftime("%Y-%m-%d"))],
+    ],
+    ids=["day-first", "yyyymmdd", "stray-space", "dst-offset"],
+)
+def test_days_written_another_way_are_the_same_days(here: Path, ds) -> None:
+    _forecast(ds).to_csv(here / "f.csv", index=False)
+    out = plan("--forecasts", "f.csv")
+    assert out.exit_code == 0, out.output
+    assert _planned_days(here) == list(DAYS.strftime("%Y-%m-%d"))
+
+
+# An empty ds cell was "ds nan (row 4) is not a date".
+def test_an_empty_day_is_named_as_empty(here: Path) -> None:
+    frame = _forecast(DAYS.strftime("%Y-%m-%d"))
+    frame.loc[2, "ds"] = None
+    frame.to_csv(here / "f.csv", index=False)
+    out = plan("--forecasts", "f.csv")
+    assert out.exit_code == 1 and "Traceback" not in out.output
+    assert "ds is empty in 1 row(s) (e.g. row 4)" in out.output
+
+
+# "0.5" and "0.50": the interpolation divided by zero and the error said the plan needed "nan packers".
+def test_two_columns_of_one_level_are_an_error(here: Path) -> None:
+    _forecast(DAYS.date, **{"0.50": 1000.0}).to_csv(here / "f.csv", index=False)
+    out = plan("--forecasts", "f.csv")
+    assert out.exit_code == 1 and "Traceback" not in out.output
+    assert "'0.5' and '0.50' are both the 0.5 quantile" in out.output
+
+
+# Only a median column: the 0.75 service level was planned on the median without a word.
+def test_a_service_level_outside_the_forecast_s_levels_is_said(here: Path) -> None:
+    pd.DataFrame({"unique_id": "FC-SEOUL-1", "ds": DAYS.date, "0.5": 1000.0}).to_csv(here / "f.csv", index=False)
+    out = plan("--forecasts", "f.csv")
+    assert out.exit_code == 0, out.output
+    assert "lies above the forecast's highest quantile 0.5: planned on the 0.5 column" in out.output
+
+
+# Negative quantiles (a linear model at low volume) were planned as 0 orders without a word.
+def test_negative_forecast_values_are_said_to_be_planned_as_zero(here: Path) -> None:
+    _forecast(DAYS.date, **{"0.1": -50.0, "0.5": -10.0, "0.9": 5.0}).to_csv(here / "f.csv", index=False)
+    out = plan("--forecasts", "f.csv")
+    assert out.exit_code == 0, out.output
+    assert "10 forecast quantile value(s) below 0 orders (e.g. -50) were planned as 0 orders" in out.output
+
+
+def test_an_ordinary_forecast_has_no_note(here: Path) -> None:
+    _forecast(DAYS.date).to_csv(here / "f.csv", index=False)
+    out = plan("--forecasts", "f.csv")
+    assert out.exit_code == 0 and "note:" not in out.output, out.output
+
+
+# "FC-SEOUL-1\x00" (a NUL from an export) was an unlisted center planned on the defaults, and
+# `fcplan forecast` made a series of it, written back with the NUL.
+def test_an_id_with_a_control_character_is_an_error_naming_it(here: Path) -> None:
+    _forecast(DAYS.date).assign(unique_id=["FC-SEOUL-1"] * 4 + ["FC-SEOUL-1\x00"]).to_csv(here / "f.csv", index=False)
+    out = plan("--forecasts", "f.csv")
+    assert out.exit_code == 1 and "Traceback" not in out.output
+    assert "'FC-SEOUL-1\\x00' (CSV line 6) holds the control character U+0000" in out.output
+
+
+def test_a_history_file_with_a_control_character_in_an_id_is_refused(here: Path) -> None:
+    from fcplan.app.console import InputError, read_csv
+
+    (here / "h.csv").write_text("unique_id,ds,y\na,2026-01-01,1\nb\x07,2026-01-01,2\n\ta,2026-01-02,3\n")
+    with pytest.raises(InputError, match=r"history file 'h.csv': history.unique_id 'b\\x07' \(CSV line 3\)"):
+        read_csv(Path("h.csv"), "history", "unique_id, ds, y")
+
+
+# A folder given as --centers was "does not exist"; an --out in a missing folder was found out
+# only after the plan was made.
+def test_a_folder_for_centers_and_an_unwritable_out_are_named(here: Path) -> None:
+    _forecast(DAYS.date).to_csv(here / "f.csv", index=False)
+    (here / "sub").mkdir()
+    out = CliRunner().invoke(app, ["plan", "--forecasts", "f.csv", "--centers", "sub", "--out", "p.csv"])
+    assert out.exit_code == 1 and "centers file 'sub' is a directory" in out.output
+    out = CliRunner().invoke(app, ["plan", "--forecasts", "f.csv", "--centers", "centers.toml", "--out", "no/p.csv"])
+    assert out.exit_code == 1 and "folder 'no' does not exist" in out.output
+
+
+# An empty "0.5" column (a failed export) was dropped without a word and the plan interpolated
+# between 0.1 and 0.9 instead.
+def test_an_empty_quantile_column_is_an_error_not_skipped(here: Path) -> None:
+    _forecast(DAYS.date, **{"0.5": None}).to_csv(here / "f.csv", index=False)
+    out = plan("--forecasts", "f.csv")
+    assert out.exit_code == 1 and "quantile columns hold missing" in out.output
