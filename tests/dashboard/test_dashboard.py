@@ -167,6 +167,38 @@ def test_when_effects_per_kind_are_stored_then_the_chosen_kind_and_center_decide
     assert (table["extra packers"] == 0).all()
 
 
+def test_when_the_chosen_kind_sold_less_at_the_center_then_the_whatif_page_warns_that_nothing_changes(
+    make_database,
+) -> None:
+    """A kind whose effect at the center is negative (one promotion day that sold less) adds no
+    orders: the page says so instead of showing the pooled lift above an unchanged table."""
+    from sqlalchemy import insert
+
+    from fcplan.storage import make_engine
+    from fcplan.storage.schema import promo_kind_effects
+
+    url, _ = make_database(effect_per_pct=0.01)
+    at = run_page()
+    center = at.sidebar.selectbox[0].value
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(insert(promo_kind_effects), [
+            {"run_id": "run-1", "unique_id": center, "kind": k, "effect_per_pct": e, "pooled_effect_per_pct": 0.01,
+             "promo_days": n} for k, e, n in (("discount", -0.005, 1), ("flash", 0.03, 30))
+        ])
+    engine.dispose()
+    at.switch_page("views/whatif.py").run()
+    at.selectbox(key="whatif_kind").set_value("discount").run()
+    today = pd.Timestamp.now(tz="Asia/Seoul").tz_localize(None).normalize()
+    table = _whatif(at, today + pd.Timedelta(days=8), 2, 20)
+    assert (table["extra packers"] == 0).all()
+    warned = [w.value for w in at.warning]
+    assert any(f"A 20% discount promotion adds no orders at {center}" in w and "-0.50% per discount point from 1 "
+               "discount promotion day" in w for w in warned), warned
+    at.selectbox(key="whatif_kind").set_value("flash").run()
+    assert not [w.value for w in at.warning if "adds no orders" in w.value]
+
+
 def test_when_the_whatif_page_has_no_discount_then_baseline_packers_match_the_stored_plan(make_database) -> None:
     _, written = make_database()
     at = run_page()
