@@ -7,6 +7,7 @@ import streamlit as st
 
 from fcplan.core.panel import DS, MODEL, UNIQUE_ID, PanelError, select_model
 from fcplan.dashboard import data
+from fcplan.planner.centers import CenterConfig
 
 CENTER_KEY = "center"
 #: A center to open on the Center page (set by the Network page's row selection; read by app.py).
@@ -42,6 +43,26 @@ def shift_order(plan_run: dict | None, plan: pd.DataFrame) -> list[str]:
     names = [str(s).split(":")[0] for s in ((plan_run or {}).get("params") or {}).get("shifts", [])]
     seen = list(dict.fromkeys(plan["shift"])) if "shift" in plan else []
     return [n for n in names if n in seen] + [n for n in seen if n not in names]
+
+
+def service_quantile(plan_run: dict | None, center: str) -> float:
+    """The demand quantile the plan staffed ``center`` at: its own (a centers file's
+    ``service_level`` or costs, as the planner stored its configuration), else the run's."""
+    run = plan_run or {}
+    conf = ((run.get("params") or {}).get("centers") or {}).get(center)
+    if conf:
+        try:
+            return CenterConfig.model_validate(conf).service_quantile
+        except (ValueError, TypeError):
+            pass  # a plan that stored a partial configuration: its run-wide level
+    return float(run.get("service_quantile") or 0.5)
+
+
+def service_text(plan_run: dict | None, centers: list[str]) -> str:
+    """The service level of ``centers`` as a percentage; a range when the centers differ."""
+    levels = sorted({round(service_quantile(plan_run, c), 4) for c in centers}) or [
+        float((plan_run or {}).get("service_quantile") or 0.5)]
+    return f"{levels[0]:.0%}" if len(levels) == 1 else f"{levels[0]:.0%}–{levels[-1]:.0%}"
 
 
 def packers_on(plan: pd.DataFrame, centers: list[str] | None, day: pd.Timestamp) -> int | None:
@@ -82,8 +103,9 @@ def headcount_tiles(center: str | None) -> None:
             col.caption(f"{day:%a %d %b} — {_by_shift(plan, center, day, order)}")
     cols[2].metric(
         "Service level",
-        f"{run['service_quantile']:.0%}",
-        help="The demand quantile the plan covers: cost_short / (cost_short + cost_idle).",
+        service_text(run, who or sorted(plan["center_id"].unique())),
+        help="The demand quantile the plan covers: the center's service_level, else cost_short / "
+        "(cost_short + cost_idle); a range when the centers differ.",
         border=True,
     )
     cols[2].caption(f"plan made {local_text(run['created_at'], zone(center) if center else cfg.timezone)}")
