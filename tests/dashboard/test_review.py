@@ -317,3 +317,31 @@ def test_when_centers_have_their_own_service_levels_then_the_network_status_read
                             today, shares, {}).set_index("center")
     assert table.loc["A", "staffing today"] == "understaffed (+2)"
     assert table.loc["B", "staffing today"] == "ok"
+
+
+def test_when_centers_are_on_different_dates_then_all_centers_tiles_count_each_ones_own_today(make_database) -> None:
+    """Kiritimati (UTC+14) and Pago Pago (UTC-11) are always on different dates, and at least one of
+    them is off the dashboard's zone (Seoul): each center's packers count on its own local today."""
+    zones = {"FC-ICN": "Pacific/Kiritimati", "FC-PUS": "Pacific/Pago_Pago"}
+    url, _ = make_database(zones=zones)
+    today = {c: pd.Timestamp.now(tz=z).tz_localize(None).normalize() for c, z in zones.items()}
+    mark = {"FC-ICN": 100, "FC-PUS": 1000}  # packers per shift on each center's own today, else 1
+    with closing(sqlite3.connect(_path(url))) as con:
+        con.execute("UPDATE staffing_plans SET packers = 1")
+        columns = [r[1] for r in con.execute("PRAGMA table_info(staffing_plans)")]
+        picked = ", ".join("? AS day" if c == "day" else c for c in columns)
+        for c, day in today.items():  # a plan made in Seoul may start after Pago Pago's today: add that day
+            con.execute(f"INSERT OR IGNORE INTO staffing_plans ({', '.join(columns)}) SELECT {picked} FROM "
+                        "staffing_plans WHERE center_id = ? AND day = (SELECT MIN(day) FROM staffing_plans "
+                        "WHERE center_id = ?)", (f"{day:%Y-%m-%d}", c, c))
+            con.execute("UPDATE staffing_plans SET packers = ? WHERE center_id = ? AND day = ?",
+                        (mark[c], c, f"{day:%Y-%m-%d}"))
+        shifts = dict(con.execute("SELECT center_id, COUNT(DISTINCT shift) FROM staffing_plans GROUP BY center_id"))
+        con.commit()
+    at = run_page("views/staffing.py")
+    at.radio(key="staffing_scope").set_value("All centers").run()
+    assert not at.exception, at.exception
+    tile = next(m for m in at.metric if m.label == "Packers today · all centers")
+    assert tile.value == str(sum(mark[c] * shifts[c] for c in zones))
+    caption = next(c.value for c in at.caption if c.value.startswith("each center's own day"))
+    assert f"{today['FC-ICN']:%a %d %b} (FC-ICN)" in caption and f"{today['FC-PUS']:%a %d %b} (FC-PUS)" in caption
