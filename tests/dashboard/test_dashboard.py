@@ -280,6 +280,22 @@ def test_when_the_database_is_unreachable_then_every_page_shows_one_banner_and_n
     assert "s3cret" not in errors[0] + texts(at)
 
 
+@pytest.mark.parametrize("page", [None, *PAGES])
+def test_when_the_sqlite_file_is_missing_then_every_page_names_it_and_none_is_created(
+    page, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mistyped path (or a relative one read from another folder) is not an empty database:
+    the banner names the file, instead of 'waiting for orders' over an empty file it made."""
+    missing = tmp_path / "typo" / "fcplan.db"
+    monkeypatch.setenv("FCPLAN_DATABASE_URL", f"sqlite:///{missing}")
+    at = run_page(page)
+    assert not at.exception, at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and errors[0].startswith(f"No database at {missing}:"), errors
+    assert "FCPLAN_DATABASE_URL" in errors[0] and "Waiting for" not in texts(at)
+    assert not missing.parent.exists()
+
+
 def test_when_the_database_comes_back_then_the_dashboard_works_again(
     make_database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
