@@ -11,12 +11,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import Engine, inspect, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine, inspect, make_url, text
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from fcplan.core.panel import DS, UNIQUE_ID, Y
 from fcplan.dashboard import summaries
@@ -78,8 +79,33 @@ def database_errors(url: str) -> Iterator[None]:
         st.error(problem_text(url, exc), icon=":material/database:")
 
 
+def missing_sqlite_file(url: str) -> Path | None:
+    """The absolute path of a SQLite ``url``'s file when no file is there (None for another
+    database, an in-memory one, or a file that exists). Opening it would create an empty one."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    name = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    path = Path(name)
+    return None if path.exists() else path.resolve()
+
+
 def database_problem(url: str) -> str | None:
-    """None when the database answers; else what to show instead of the page (not cached)."""
+    """None when the database answers; else what to show instead of the page (not cached).
+
+    A SQLite file that is not there is a problem too, not an empty database: opening it would
+    create an empty file (and its folder), so a typo or a relative path read from another
+    directory would show "waiting for orders" forever."""
+    missing = missing_sqlite_file(url)
+    if missing is not None:
+        return (
+            f"No database at {missing}: the worker creates it when it starts (`fcplan worker`, `fcplan demo`). "
+            "Check FCPLAN_DATABASE_URL (a relative sqlite:/// path is read from the folder the dashboard was "
+            f"started in); this page reconnects by itself every {REFRESH_S} s."
+        )
     try:
         with engine(url).connect() as conn:
             conn.execute(text("SELECT 1"))

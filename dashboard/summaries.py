@@ -74,14 +74,15 @@ def network_table(
     forecast: pd.DataFrame,
     newest: pd.DataFrame,
     plan: pd.DataFrame,
-    service_quantile: float,
+    service_quantile: float | Mapping[str, float],
     hourly_today: pd.DataFrame,
     shares: pd.DataFrame,
     open_alerts: Mapping[str, int],
 ) -> pd.DataFrame:
     """One row per center: its local time, today's orders so far against the forecast's pace,
     the forecast medians and planned packers for today and tomorrow, the staffing status
-    against the ``newest`` forecast at the plan's service level, and its open alerts.
+    against the ``newest`` forecast at the plan's service level (``service_quantile``: one for
+    every center, or each center's, as a centers file sets them), and its open alerts.
 
     ``forecast``/``newest``: one model's rows (``unique_id, ds, "<q>"...``); ``plan``:
     ``unique_id, ds, packers, orders_planned`` summed per day; ``now``: local now per center.
@@ -89,9 +90,9 @@ def network_table(
     levels = [c for c in forecast.columns if c not in (UNIQUE_ID, DS, "model")]
     new_levels = [c for c in newest.columns if c not in (UNIQUE_ID, DS, "model")]
     mid = level_near(levels, 0.5) if levels else None
-    need = level_near(new_levels, service_quantile) if new_levels else None
     so_far = hourly_today.groupby(UNIQUE_ID)[Y].sum()
-    medians, needs = _by_day(forecast, mid), _by_day(newest, need)
+    medians = _by_day(forecast, mid)
+    needs_at: dict[str | None, dict] = {}  # the newest forecast's daily quantile, by the level it is read at
     packers_of, covered = _by_day(plan, "packers"), _by_day(plan, "orders_planned")
     done = shares.set_index([UNIQUE_ID, "hour"])["done"] if len(shares) else pd.Series(dtype=float)
     rows = []
@@ -111,6 +112,11 @@ def network_table(
             "expected so far": expected,
             "pace": actual / expected - 1 if expected and not math.isnan(expected) else math.nan,
         }
+        tau = service_quantile.get(c, 0.5) if isinstance(service_quantile, Mapping) else service_quantile
+        need = level_near(new_levels, tau) if new_levels else None
+        if need not in needs_at:
+            needs_at[need] = _by_day(newest, need)
+        needs = needs_at[need]
         for label, day in (("today", today), ("tomorrow", tomorrow)):
             packers = packers_of.get((c, day), math.nan)
             status, change = staffing_status(covered.get((c, day), math.nan), needs.get((c, day), math.nan), packers)

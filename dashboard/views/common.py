@@ -7,6 +7,7 @@ import streamlit as st
 
 from fcplan.core.panel import DS, MODEL, UNIQUE_ID, PanelError, select_model
 from fcplan.dashboard import data
+from fcplan.planner.centers import CenterConfig
 
 CENTER_KEY = "center"
 #: A center to open on the Center page (set by the Network page's row selection; read by app.py).
@@ -44,46 +45,81 @@ def shift_order(plan_run: dict | None, plan: pd.DataFrame) -> list[str]:
     return [n for n in names if n in seen] + [n for n in seen if n not in names]
 
 
-def packers_on(plan: pd.DataFrame, centers: list[str] | None, day: pd.Timestamp) -> int | None:
-    """Total packers booked on ``day`` over ``centers`` (all when None); None if the plan has no such day."""
-    rows = plan[plan["day"] == day]
-    if centers is not None:
-        rows = rows[rows["center_id"].isin(centers)]
+def service_quantile(plan_run: dict | None, center: str) -> float:
+    """The demand quantile the plan staffed ``center`` at: its own (a centers file's
+    ``service_level`` or costs, as the planner stored its configuration), else the run's."""
+    run = plan_run or {}
+    conf = ((run.get("params") or {}).get("centers") or {}).get(center)
+    if conf:
+        try:
+            return CenterConfig.model_validate(conf).service_quantile
+        except (ValueError, TypeError):
+            pass  # a plan that stored a partial configuration: its run-wide level
+    return float(run.get("service_quantile") or 0.5)
+
+
+def service_text(plan_run: dict | None, centers: list[str]) -> str:
+    """The service level of ``centers`` as a percentage; a range when the centers differ."""
+    levels = sorted({round(service_quantile(plan_run, c), 4) for c in centers}) or [
+        float((plan_run or {}).get("service_quantile") or 0.5)]
+    return f"{levels[0]:.0%}" if len(levels) == 1 else f"{levels[0]:.0%}–{levels[-1]:.0%}"
+
+
+def _on_days(plan: pd.DataFrame, days: dict[str, pd.Timestamp]) -> pd.DataFrame:
+    """The plan rows of each center in ``days`` on its day there (each center's own local day)."""
+    return plan[plan["day"] == plan["center_id"].map(days)]
+
+
+def packers_on(plan: pd.DataFrame, days: dict[str, pd.Timestamp]) -> int | None:
+    """Total packers booked over the centers of ``days``, each on its day; None if the plan has no such rows."""
+    rows = _on_days(plan, days)
     return int(rows["packers"].sum()) if len(rows) else None
 
 
-def _by_shift(plan: pd.DataFrame, center: str | None, day: pd.Timestamp, order: list[str]) -> str:
-    rows = plan[(plan["day"] == day) & ((plan["center_id"] == center) if center else True)]
-    totals = rows.groupby("shift")["packers"].sum()
+def _by_shift(plan: pd.DataFrame, days: dict[str, pd.Timestamp], order: list[str]) -> str:
+    totals = _on_days(plan, days).groupby("shift")["packers"].sum()
     return " · ".join(f"{s} {int(totals[s])}" for s in order if s in totals)
 
 
+def _days_text(days: dict[str, pd.Timestamp]) -> str:
+    """``Mon 07 Dec``, or each center's local day when the centers' zones are on different dates."""
+    dates = sorted(set(days.values()))
+    if len(dates) == 1:
+        return f"{dates[0]:%a %d %b}"
+    groups = {d: [c for c, cd in sorted(days.items()) if cd == d] for d in dates}
+    return "each center's own day: " + ", ".join(
+        f"{d:%a %d %b} ({', '.join(cs) if len(cs) <= 3 else f'{len(cs)} centers'})" for d, cs in groups.items())
+
+
 def headcount_tiles(center: str | None) -> None:
-    """Packers today and tomorrow (per shift in the tile's caption) for ``center`` (None: all centers).
+    """Packers today and tomorrow (per shift in the tile's caption) for ``center`` (None: all
+    centers, each on its own local today and tomorrow).
 
     Nothing before the first plan: the pages that draw the tiles say they wait for it below."""
     cfg = data.config()
     run, plan = data.latest_plan(cfg.url)
     if run is None or plan.empty:
         return
-    today = center_today(center) if center else data.local_today(cfg.timezone, cfg.url)
+    who = [center] if center else sorted(plan["center_id"].unique())
+    today = {c: center_today(c) for c in who}
     order = shift_order(run, plan)
-    who = [center] if center else None
     cols = st.columns(3)
-    for col, label, day in ((cols[0], "today", today), (cols[1], "tomorrow", today + pd.Timedelta(days=1))):
-        value = packers_on(plan, who, day)
+    for col, label, shift in ((cols[0], "today", 0), (cols[1], "tomorrow", 1)):
+        days = {c: d + pd.Timedelta(days=shift) for c, d in today.items()}
+        value = packers_on(plan, days)
         col.metric(
             f"Packers {label} · {center or 'all centers'}",
             "not planned" if value is None else f"{value}",
-            help=f"{day:%a %d %b}: {_by_shift(plan, center, day, order) or 'no plan rows'}",
+            help=f"{_days_text(days)}: {_by_shift(plan, days, order) or 'no plan rows'}",
             border=True,
         )
         if value is not None:
-            col.caption(f"{day:%a %d %b} — {_by_shift(plan, center, day, order)}")
+            col.caption(f"{_days_text(days)} — {_by_shift(plan, days, order)}")
     cols[2].metric(
         "Service level",
-        f"{run['service_quantile']:.0%}",
-        help="The demand quantile the plan covers: cost_short / (cost_short + cost_idle).",
+        service_text(run, who),
+        help="The demand quantile the plan covers: the center's service_level, else cost_short / "
+        "(cost_short + cost_idle); a range when the centers differ.",
         border=True,
     )
     cols[2].caption(f"plan made {local_text(run['created_at'], zone(center) if center else cfg.timezone)}")

@@ -21,6 +21,7 @@ from fcplan.dashboard.views.common import (
     one_model,
     open_alert_counts,
     plan_per_day,
+    service_quantile,
 )
 
 _STAFFING_HELP = (
@@ -49,7 +50,7 @@ def network_frame(centers: list[str]) -> tuple[pd.DataFrame, dict | None]:
         one_model(forecast) if not forecast.empty else pd.DataFrame(columns=[UNIQUE_ID, DS]),
         one_model(newest) if not newest.empty else pd.DataFrame(columns=[UNIQUE_ID, DS]),
         plan_per_day(plan),
-        float(plan_run["service_quantile"]) if plan_run else 0.5,
+        {c: service_quantile(plan_run, c) for c in centers} if plan_run else 0.5,
         hourly_today,
         shares,
         open_alert_counts(data.alerts(cfg.url, 1000)),

@@ -13,8 +13,10 @@ from fcplan.dashboard.views.common import (
     headcount_tiles,
     local_text,
     selected_center,
+    service_text,
     shift_order,
 )
+from fcplan.planner.centers import CenterConfig
 
 ALL = "All centers"
 
@@ -84,12 +86,49 @@ def _changes(plan: pd.DataFrame, center: str | None) -> None:
                    "shift start; shifts already running or over are kept as booked).")
 
 
-def _parameters(run: dict) -> None:
+def center_parameters(run: dict, centers: list[str]) -> pd.DataFrame:
+    """One row per center whose configuration the plan stored (the crew planner's inputs:
+    service level, productivity, shrinkage, packer bounds, shifts); empty for a plan that stored none."""
+    rows = []
+    for c in centers:
+        conf = ((run.get("params") or {}).get("centers") or {}).get(c)
+        try:
+            cfg = CenterConfig.model_validate(conf)
+        except (ValueError, TypeError):
+            continue
+        rows.append({
+            "center": c,
+            "service level": f"{cfg.service_quantile:.0%}",
+            "orders per packer hour": cfg.orders_per_packer_hour,
+            "shrinkage": cfg.shrinkage,
+            "packers per shift": f"{cfg.min_packers}–{cfg.max_packers or '∞'}",
+            "shifts": ", ".join(
+                f"{sh.name} {sh.start}-{sh.end} ({sh.paid:g} h paid, {sh.break_minutes:g} min break"
+                + (f", {sh.orders_per_packer_hour:g} orders/h)" if sh.orders_per_packer_hour else ")")
+                for sh in cfg.shifts),
+            "closed": ", ".join([*cfg.closed_weekdays, *(["holidays"] if cfg.closed_on_holidays else [])]) or "—",
+        })
+    return pd.DataFrame(rows)
+
+
+def _parameters(run: dict, centers: list[str]) -> None:
     params = dict(run.get("params") or {})
     shifts = params.pop("shifts", None)
-    tau = run["service_quantile"]
+    params.pop("centers", None)
+    per_center = center_parameters(run, centers)
+    tau = service_text(run, centers)
+    if len(per_center):
+        # The crew planner (planner.crews.plan_crews): each center's own stored configuration.
+        st.markdown(
+            f"**Service level {tau}**: each shift is staffed for that quantile of forecast demand (the "
+            "center's service_level, else the newsvendor critical ratio cost_short / (cost_short + cost_idle)); "
+            "packers = the floor or the ceiling of orders / orders per packer hour / ((paid hours − break) × "
+            "(1 − shrinkage)), whichever has the lower expected cost, within the packers per shift."
+        )
+        st.dataframe(per_center, hide_index=True, width="stretch")
+        return
     st.markdown(
-        f"**Service level {tau:.0%}**: each shift is staffed for the {tau:.0%} quantile of forecast demand "
+        f"**Service level {tau}**: each shift is staffed for the {tau} quantile of forecast demand "
         f"(the newsvendor critical ratio cost_short / (cost_short + cost_idle)); packers = "
         "ceil(orders × minutes per order / 60 / (shift hours × (1 − shrinkage)))."
     )
@@ -144,7 +183,7 @@ def live_plan(center: str | None) -> None:
             f"from forecast run `{run['forecast_run_id']}`"
         )
         with st.expander("Parameters used", expanded=False):
-            _parameters(run)
+            _parameters(run, sorted(scope["center_id"].unique()))
 
 
 def page() -> None:

@@ -69,6 +69,23 @@ def kind_effects(effects: pd.DataFrame, center: str, pooled: float) -> dict[str,
         "any kind": pooled}
 
 
+def kind_days(effects: pd.DataFrame, center: str) -> dict[str, int]:
+    """Promotion days behind each kind's effect for ``center`` (empty when none per kind was stored)."""
+    rows = effects[effects[UNIQUE_ID] == center] if len(effects) else effects
+    return {str(k): int(d) for k, d in zip(rows.get("kind", []), rows.get(PROMO_DAYS, []), strict=True)}
+
+
+def no_lift_text(discount: float, kind: str, center: str, per_pct: float, days: int | None) -> str:
+    """Why a promotion with a discount changes nothing: the kind's stored effect at the center is
+    not positive (a kind never seen there, or a few days that sold less)."""
+    seen = "" if days is None else f" from {days} {kind} promotion day{'s' if days != 1 else ''}"
+    return (
+        f"A {discount}% {kind} promotion adds no orders at {center}: its stored effect is {per_pct:+.2%} "
+        f"per discount point{seen}, so the scenario equals the baseline (the pooled effect above is not "
+        "used for this kind). Pick another kind, or wait for more promotions of this kind."
+    )
+
+
 def packers_per_day(forecast: pd.DataFrame, shares: pd.DataFrame, params: CenterParams) -> pd.Series:
     plan = plan_staffing(forecast, shares, params)
     return plan.groupby(DS)["packers"].sum()
@@ -175,6 +192,10 @@ def page() -> None:
         if uplift > 1:
             st.caption(f"A {discount}% {kind} promotion: orders × {uplift:.2f} on the promotion days "
                        f"({by_kind[kind]:+.2%} per point for {center}).")
+        elif discount > 0 and per_pct != 0.0:
+            # The headline's pooled effect would lift orders, but this kind's effect at this center does not.
+            st.warning(no_lift_text(discount, kind, center, by_kind.get(kind, 0.0), kind_days(
+                data.promo_kind_effects(cfg.url, run["run_id"]), center).get(kind)))
         overlap = held[held[DS].isin(days) & (held["discount_pct"] > 0)]
         if len(overlap):
             st.caption(

@@ -59,6 +59,10 @@ def make_database(
         monkeypatch.setenv("FCPLAN_DATABASE_URL", url)
         monkeypatch.setenv("FCPLAN_TIMEZONE", TZ)
         spec = SeedSpec(**{"centers": CENTERS, "tz": TZ, **DEFAULTS, **kwargs})  # type: ignore[arg-type]
+        if empty:  # the schema the worker creates, with no rows (a missing file is another state)
+            from fcplan.storage import make_engine
+
+            make_engine(url).dispose()
         written = {} if empty else seeded_copy(path, spec)
         return url, written
 

@@ -167,6 +167,38 @@ def test_when_effects_per_kind_are_stored_then_the_chosen_kind_and_center_decide
     assert (table["extra packers"] == 0).all()
 
 
+def test_when_the_chosen_kind_sold_less_at_the_center_then_the_whatif_page_warns_that_nothing_changes(
+    make_database,
+) -> None:
+    """A kind whose effect at the center is negative (one promotion day that sold less) adds no
+    orders: the page says so instead of showing the pooled lift above an unchanged table."""
+    from sqlalchemy import insert
+
+    from fcplan.storage import make_engine
+    from fcplan.storage.schema import promo_kind_effects
+
+    url, _ = make_database(effect_per_pct=0.01)
+    at = run_page()
+    center = at.sidebar.selectbox[0].value
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(insert(promo_kind_effects), [
+            {"run_id": "run-1", "unique_id": center, "kind": k, "effect_per_pct": e, "pooled_effect_per_pct": 0.01,
+             "promo_days": n} for k, e, n in (("discount", -0.005, 1), ("flash", 0.03, 30))
+        ])
+    engine.dispose()
+    at.switch_page("views/whatif.py").run()
+    at.selectbox(key="whatif_kind").set_value("discount").run()
+    today = pd.Timestamp.now(tz="Asia/Seoul").tz_localize(None).normalize()
+    table = _whatif(at, today + pd.Timedelta(days=8), 2, 20)
+    assert (table["extra packers"] == 0).all()
+    warned = [w.value for w in at.warning]
+    assert any(f"A 20% discount promotion adds no orders at {center}" in w and "-0.50% per discount point from 1 "
+               "discount promotion day" in w for w in warned), warned
+    at.selectbox(key="whatif_kind").set_value("flash").run()
+    assert not [w.value for w in at.warning if "adds no orders" in w.value]
+
+
 def test_when_the_whatif_page_has_no_discount_then_baseline_packers_match_the_stored_plan(make_database) -> None:
     _, written = make_database()
     at = run_page()
@@ -246,6 +278,22 @@ def test_when_the_database_is_unreachable_then_every_page_shows_one_banner_and_n
     assert "is unavailable (connection failed" in errors[0] and "FCPLAN_DATABASE_URL" in errors[0]
     assert "reconnects by itself" in errors[0]
     assert "s3cret" not in errors[0] + texts(at)
+
+
+@pytest.mark.parametrize("page", [None, *PAGES])
+def test_when_the_sqlite_file_is_missing_then_every_page_names_it_and_none_is_created(
+    page, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mistyped path (or a relative one read from another folder) is not an empty database:
+    the banner names the file, instead of 'waiting for orders' over an empty file it made."""
+    missing = tmp_path / "typo" / "fcplan.db"
+    monkeypatch.setenv("FCPLAN_DATABASE_URL", f"sqlite:///{missing}")
+    at = run_page(page)
+    assert not at.exception, at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and errors[0].startswith(f"No database at {missing}:"), errors
+    assert "FCPLAN_DATABASE_URL" in errors[0] and "Waiting for" not in texts(at)
+    assert not missing.parent.exists()
 
 
 def test_when_the_database_comes_back_then_the_dashboard_works_again(

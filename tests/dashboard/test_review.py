@@ -277,3 +277,71 @@ def test_when_centers_are_ranked_then_decisions_come_first_and_names_break_ties(
         "open alerts": [0, 0, 0, 0, 2],
     })
     assert attention_first(table)["center"].tolist() == ["D", "C", "E", "B", "A"]
+
+
+def test_when_a_center_has_its_own_service_level_then_the_staffing_page_shows_it_not_the_runs(
+    make_database,
+) -> None:
+    """A centers file gives FC-ICN a 90% service level (the others keep the run's 75%): its tile, the
+    all-centers tile and the parameters say so, not the run-wide 75% of the planner variables."""
+    from fcplan.planner.centers import CenterConfig
+
+    url, _ = make_database()
+    conf = CenterConfig(center_id="FC-ICN", service_level=0.9)
+    with closing(sqlite3.connect(_path(url))) as con:
+        (params,) = con.execute("SELECT params FROM plan_runs").fetchone()
+        params = json.loads(params)
+        params["centers"]["FC-ICN"] = conf.model_dump(mode="json")
+        con.execute("UPDATE plan_runs SET params = ?", (json.dumps(params),))
+        con.commit()
+    at = run_page("views/staffing.py", "FC-ICN")
+    assert next(m.value for m in at.metric if m.label == "Service level") == "90%"
+    assert "**Service level 90%**" in texts(at)
+    at.radio(key="staffing_scope").set_value("All centers").run()
+    assert next(m.value for m in at.metric if m.label == "Service level") == "75%–90%"
+
+
+def test_when_centers_have_their_own_service_levels_then_the_network_status_reads_each_ones_quantile() -> None:
+    """Center A is planned at 90%: its plan covers 1100 orders, the newest forecast's 90% quantile
+    asks for 1300 (understaffed by 2 of 10 packers) while its 75% quantile is covered."""
+    from fcplan.dashboard import summaries as s
+
+    day = pd.Timestamp("2026-03-02")
+    newest = pd.DataFrame({"unique_id": ["A", "B"], "ds": day, "0.5": [1000.0, 500.0], "0.75": [1100.0, 550.0],
+                           "0.9": [1300.0, 650.0]})
+    plan = pd.DataFrame({"unique_id": ["A", "B"], "ds": day, "packers": [10, 5], "orders_planned": [1100.0, 550.0]})
+    shares = pd.DataFrame(columns=["unique_id", "hour", "share", "done"])
+    today = pd.DataFrame(columns=["unique_id", "ds", "y"])
+    now = {"A": day + pd.Timedelta(hours=9), "B": day + pd.Timedelta(hours=9)}
+    table = s.network_table(["A", "B"], {"A": TZ, "B": TZ}, now, newest, newest, plan, {"A": 0.9, "B": 0.75},
+                            today, shares, {}).set_index("center")
+    assert table.loc["A", "staffing today"] == "understaffed (+2)"
+    assert table.loc["B", "staffing today"] == "ok"
+
+
+def test_when_centers_are_on_different_dates_then_all_centers_tiles_count_each_ones_own_today(make_database) -> None:
+    """Kiritimati (UTC+14) and Pago Pago (UTC-11) are always on different dates, and at least one of
+    them is off the dashboard's zone (Seoul): each center's packers count on its own local today."""
+    zones = {"FC-ICN": "Pacific/Kiritimati", "FC-PUS": "Pacific/Pago_Pago"}
+    url, _ = make_database(zones=zones)
+    today = {c: pd.Timestamp.now(tz=z).tz_localize(None).normalize() for c, z in zones.items()}
+    mark = {"FC-ICN": 100, "FC-PUS": 1000}  # packers per shift on each center's own today, else 1
+    with closing(sqlite3.connect(_path(url))) as con:
+        con.execute("UPDATE staffing_plans SET packers = 1")
+        columns = [r[1] for r in con.execute("PRAGMA table_info(staffing_plans)")]
+        picked = ", ".join("? AS day" if c == "day" else c for c in columns)
+        for c, day in today.items():  # a plan made in Seoul may start after Pago Pago's today: add that day
+            con.execute(f"INSERT OR IGNORE INTO staffing_plans ({', '.join(columns)}) SELECT {picked} FROM "
+                        "staffing_plans WHERE center_id = ? AND day = (SELECT MIN(day) FROM staffing_plans "
+                        "WHERE center_id = ?)", (f"{day:%Y-%m-%d}", c, c))
+            con.execute("UPDATE staffing_plans SET packers = ? WHERE center_id = ? AND day = ?",
+                        (mark[c], c, f"{day:%Y-%m-%d}"))
+        shifts = dict(con.execute("SELECT center_id, COUNT(DISTINCT shift) FROM staffing_plans GROUP BY center_id"))
+        con.commit()
+    at = run_page("views/staffing.py")
+    at.radio(key="staffing_scope").set_value("All centers").run()
+    assert not at.exception, at.exception
+    tile = next(m for m in at.metric if m.label == "Packers today · all centers")
+    assert tile.value == str(sum(mark[c] * shifts[c] for c in zones))
+    caption = next(c.value for c in at.caption if c.value.startswith("each center's own day"))
+    assert f"{today['FC-ICN']:%a %d %b} (FC-ICN)" in caption and f"{today['FC-PUS']:%a %d %b} (FC-PUS)" in caption
