@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fcplan.streams.producer import use_compiled_crc32c
+
 REPO = Path(__file__).resolve().parents[2]
 #: Tansu answers a consumer group join after half the session timeout (5 s with the default
 #: 10 s), and a worker joins two groups one after the other (promotions, then orders): 4 s
@@ -156,27 +158,6 @@ def make_order_stream(
     return frame, messages
 
 
-def compiled_crc32c() -> None:
-    """Give kafka-python (the tests' producer and topic reader) aiokafka's compiled CRC-32C.
-
-    Without the optional ``crc32c`` package kafka-python checksums every record batch it
-    builds or reads in pure Python, about 10 MB/s: the 22 MB of test_fuzz_worker cost
-    seconds of CPU to send and again to read back. aiokafka (the worker's client) ships
-    the same checksum compiled (about 2 GB/s); it is checked against kafka-python's on a
-    sample before it is used, so a wrong one fails here rather than as corrupt records.
-    """
-    import kafka.record.default_records as records
-    from kafka.record._crc32c import crc as crc32c_py
-
-    try:
-        from aiokafka.record._crecords.cutil import crc32c_cython
-    except ImportError:  # aiokafka without its extensions: keep kafka-python's own
-        return
-    sample = bytes(range(256)) * 3
-    assert crc32c_cython(sample) == crc32c_py(sample), "aiokafka's CRC-32C differs from kafka-python's"
-    records.calc_crc32c = crc32c_cython
-
-
 # --------------------------------------------------------------------------- workers
 @dataclass
 class WorkerProcess:
@@ -289,7 +270,7 @@ class Stack:
         if self._producer is None:
             from kafka import KafkaProducer
 
-            compiled_crc32c()
+            use_compiled_crc32c()  # 22 MB in test_fuzz_worker: seconds of pure-Python CRC otherwise
             self._producer = KafkaProducer(
                 bootstrap_servers=self.bootstrap,
                 acks="all",
@@ -455,7 +436,7 @@ class Stack:
     def _consumer(self, topic: str) -> tuple[Any, list[Any]]:
         from kafka import KafkaConsumer, TopicPartition
 
-        compiled_crc32c()
+        use_compiled_crc32c()
         consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False)
         deadline = time.monotonic() + 30
         partitions = consumer.partitions_for_topic(topic)
