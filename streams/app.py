@@ -46,6 +46,25 @@ def limits_from(settings: Settings) -> Limits:
     )
 
 
+class _App(faust.App):
+    """faust's App, but its ``early_tasks`` start with the app rather than after it is ready.
+
+    ``app.task`` functions start once the app's own consumer has joined its group and
+    been assigned partitions. The orders consumer has a group of its own and needs
+    nothing of faust's, so it joins at the same time: a worker is consuming orders one
+    group join sooner (half the session timeout on the embedded broker, which answers
+    a join after that long: 5 s with the default settings). Like ``app.task`` futures,
+    these are cancelled when the app stops.
+    """
+
+    early_tasks: list[Any]
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        for task in getattr(self, "early_tasks", []):
+            self.add_future(task())
+
+
 class Worker:
     """Holds the app, its topics and the database engine (no module globals)."""
 
@@ -54,7 +73,7 @@ class Worker:
         self.settings = settings
         self.limits = limits_from(settings)
         self.engine = engine or make_engine(settings.database.url)
-        self.app = faust.App(
+        self.app = _App(
             settings.streams.app_id,
             broker=f"kafka://{k.servers}",
             store="memory://",
@@ -78,7 +97,7 @@ class Worker:
         self.promotion_store = PromotionStore(self.engine, self.limits)
         self.app.agent(self.promotions, name="fcplan.promotions")(self._promotions_agent)
         self.orders_consumer = OrdersConsumer(settings, self.limits)
-        self.app.task(self._orders_task)
+        self.app.early_tasks = [self._orders_task]
 
     async def _orders_task(self) -> None:
         """Run the orders consumer; whatever stops it, start it again after a backoff (what it

@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fcplan.streams.producer import use_compiled_crc32c
+
 REPO = Path(__file__).resolve().parents[2]
 #: Tansu answers a consumer group join after half the session timeout (5 s with the default
 #: 10 s), and a worker joins two groups one after the other (promotions, then orders): 4 s
@@ -268,6 +270,7 @@ class Stack:
         if self._producer is None:
             from kafka import KafkaProducer
 
+            use_compiled_crc32c()  # 22 MB in test_fuzz_worker: seconds of pure-Python CRC otherwise
             self._producer = KafkaProducer(
                 bootstrap_servers=self.bootstrap,
                 acks="all",
@@ -433,6 +436,7 @@ class Stack:
     def _consumer(self, topic: str) -> tuple[Any, list[Any]]:
         from kafka import KafkaConsumer, TopicPartition
 
+        use_compiled_crc32c()
         consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False)
         deadline = time.monotonic() + 30
         partitions = consumer.partitions_for_topic(topic)
