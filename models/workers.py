@@ -30,6 +30,7 @@ PRELOAD = (
     "statsmodels.tsa.statespace.sarimax",
     "statsmodels.tsa.exponential_smoothing.ets",
     "statsmodels.tsa.forecasting.theta",
+    "fcplan.models.worker_preload",  # last: freezes what the others imported (see its docstring)
 )
 
 

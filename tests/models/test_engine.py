@@ -348,6 +348,15 @@ def test_work_submitted_from_a_thread_gives_the_result_or_the_error():
         Submitted(pool, operator.add, 2, 3).result()
 
 
+def test_workers_leave_what_the_fork_server_imported_out_of_their_garbage_collections():
+    import gc
+
+    from fcplan.models.workers import Submitted, worker
+
+    with worker() as pool:
+        assert Submitted(pool, gc.get_freeze_count).result() > 10_000  # pandas, statsmodels, LightGBM...
+
+
 def test_shared_work_runs_in_both_processes_and_comes_back_in_order():
     import operator
     import os
