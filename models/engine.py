@@ -522,12 +522,13 @@ def _backtest_one(
 
 #: The order in which the worker process and this one take the models of the race's first window
 #: (:class:`fcplan.models.workers.Shared`), usually costliest first so that the last ones taken are
-#: short: the global boosters (thousands of rows, three quantiles), then the per-series models,
-#: costliest on few series, then the cheap ones (unlisted names first). Only where each model
-#: runs depends on it. Measured on flights_origin_daily (3 series, fcplan alone, window 1): the
-#: worker's share of that window was 3.0 s CPU against 0.7 s here (the networks), one after
-#: the other: 2.4 against 1.7 shared.
-SHARE_ORDER = ("lightgbm_recursive", "lightgbm", "sarimax", "ets", "theta", "glm", "tsb", "moving_average",
+#: short: SARIMAX (likelihood fits on few series, the costliest there; on many series it takes the
+#: numpy path or is left out, and the worker moves on at once), the global boosters (thousands of
+#: rows, three quantiles), the other per-series models, then the cheap ones (unlisted names
+#: first). Only where each model runs depends on it. On flights_origin_daily (3 series, window 1)
+#: the worker's share of that window was 3.0 s CPU against 0.7 s here (the networks), one after
+#: the other; see benchmarks/DEVSUITE.md (session 14, i24-speed) for the shared figures.
+SHARE_ORDER = ("sarimax", "lightgbm_recursive", "lightgbm", "ets", "theta", "glm", "tsb", "moving_average",
                "seasonal_naive")
 
 
