@@ -220,11 +220,14 @@ def test_validate_future_gives_the_same_frame_for_rows_in_order_or_not() -> None
     pd.testing.assert_frame_equal(validate_future(spaced, history, horizon=3, freq="D"), in_order)
 
 
-def test_validate_future_rejects_infinite_covariates_in_rows_in_order() -> None:
+def test_validate_future_rejects_infinite_or_huge_covariates_in_rows_in_order() -> None:
     history = make_panel()
     future = future_index(history, horizon=2, freq="D")
     future["promo"] = [1.0, np.inf, 0.0, 0.0]
     with pytest.raises(PanelError, match="infinite"):
+        validate_future(future, history, horizon=2, freq="D")
+    future["promo"] = [1.0, 1e200, 0.0, 0.0]
+    with pytest.raises(PanelError, match="beyond"):
         validate_future(future, history, horizon=2, freq="D")
 
 
