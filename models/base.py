@@ -145,6 +145,10 @@ class Forecaster(ABC):
             frame = validate_future(future, history_ends, h, self.freq_)
         else:
             frame = future_index(history_ends, h, self.freq_)
+        # the frame follows history_ends' series (future_index), ds ascending: already in order when
+        # those are the model's series in its order (as _remember keeps them)
+        if history_ends[UNIQUE_ID].tolist() == self.series_ids_:
+            return frame.reset_index(drop=True)
         order = {uid: i for i, uid in enumerate(self.series_ids_)}
         frame = frame.assign(_o=frame[UNIQUE_ID].map(order)).sort_values(["_o", DS], kind="stable")
         return frame.drop(columns="_o").reset_index(drop=True)

@@ -67,7 +67,7 @@ from fcplan.models.feature_selection import FeatureSelection, empty_table, make_
 from fcplan.models.flag_widening import FlagPrior, Flags, find_flags, flag_prior
 from fcplan.models.metrics import bands, window_wql
 from fcplan.models.registry import BASELINES, MODELS, hyperparameters
-from fcplan.models.workers import Submitted, in_worker, warm_up, worker
+from fcplan.models.workers import Shared, Submitted, in_worker, warm_up, worker
 
 log = logging.getLogger(__name__)
 
@@ -357,9 +357,11 @@ def _run_pool(
     costs: dict[str, float] | None = None,
 ) -> list[WindowResult]:
     """Backtest each model on every split; skip models the time budget cannot afford.
-    Without a budget, the models of :func:`_offloaded` (or, given their ``costs`` per window,
-    those :func:`_placed_away` picks) run in a worker process meanwhile (the results, in the
-    order of ``names``, are the same).
+    Without a budget, the models of :func:`_offloaded` are shared with a worker process, which
+    takes them one at a time, usually costliest first, while this process trains the others (the
+    networks) and then takes those left (:class:`fcplan.models.workers.Shared`); given their
+    ``costs`` per window, those :func:`_placed_away` picks run in the worker meanwhile instead.
+    The results, in the order of ``names``, are the same.
 
     ``time_limits`` (name -> seconds) is filled with the training-time limit given to each
     global model's ``fit``, so that its final fit keeps to the same budget."""
@@ -369,8 +371,12 @@ def _run_pool(
     else:
         away = _placed_away(names, [costs.get(n, 0.0) * len(splits) for n in names], time_limit_s)
         offload = [n for n, a in zip(names, away, strict=True) if a]
-    pending, pool = None, None
-    if offload:  # the local models' backtest in a worker while this process runs the others
+    pending, pool, shared = None, None, None
+    if offload and costs is None:  # no fit times yet: the worker and this process share the offloaded models
+        mine_params = {n: params.setdefault(n, {}) for n in offload}
+        shared = Shared(_backtest_one, _costliest_first(offload), mine_params, panel, splits, horizon, quantiles,
+                        freq)
+    elif offload:  # the local models' backtest in a worker while this process runs the others
         pool = worker()
         mine_params = {n: params.setdefault(n, {}) for n in offload}
         pending = Submitted(pool, _backtest_models, offload, mine_params, panel, splits, horizon, quantiles, freq)
@@ -418,6 +424,8 @@ def _run_pool(
     if pending is not None and pool is not None:
         with pool:
             by_name.update(pending.result())
+    if shared is not None:  # this process's own share done, it takes the models the worker has not
+        by_name.update(zip(_costliest_first(offload), shared.results(), strict=True))
     results: list[WindowResult] = []
     for name in names:
         mine = by_name.get(name, [])
@@ -502,6 +510,32 @@ def _backtest_models(
                for split in splits]
         for name in names
     }
+
+
+def _backtest_one(
+    name: str, params: dict[str, dict[str, Any]], panel: pd.DataFrame, splits: list[Split], horizon: int,
+    quantiles: list[float], freq: str,
+) -> list[WindowResult]:
+    """``name``'s results on every split (module level, so that a worker process can run it)."""
+    return _backtest_models([name], params, panel, splits, horizon, quantiles, freq)[name]
+
+
+#: The order in which the worker process and this one take the models of the race's first window
+#: (:class:`fcplan.models.workers.Shared`), usually costliest first so that the last ones taken are
+#: short: SARIMAX (likelihood fits on few series, the costliest there; on many series it takes the
+#: numpy path or is left out, and the worker moves on at once), the global boosters (thousands of
+#: rows, three quantiles), the other per-series models, then the cheap ones (unlisted names
+#: first). Only where each model runs depends on it. On flights_origin_daily (3 series, window 1)
+#: the worker's share of that window was 3.0 s CPU against 0.7 s here (the networks), one after
+#: the other; see benchmarks/DEVSUITE.md (session 14, i24-speed) for the shared figures.
+SHARE_ORDER = ("sarimax", "lightgbm_recursive", "lightgbm", "ets", "theta", "glm", "tsb", "moving_average",
+               "seasonal_naive")
+
+
+def _costliest_first(names: Sequence[str]) -> list[str]:
+    """``names`` in :data:`SHARE_ORDER`."""
+    rank = {n: i for i, n in enumerate(SHARE_ORDER)}
+    return sorted(names, key=lambda n: rank.get(base_name(n), -1))
 
 
 def _run_jobs(

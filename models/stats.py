@@ -21,6 +21,7 @@ linearly with the series with a small constant.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -406,6 +407,11 @@ class Theta(_Vectorised):
             result = ThetaModel(
                 z, period=m if m > 1 else None, deseasonalize=m > 1 and z.size >= 2 * m, method="additive"
             ).fit()
+            # the variance's own fit (a SARIMAX, most of the model's cost) now, with the fit: the fit's time
+            # then tells where to run it (fcplan.models.engine._placed_away), and a worker process that fits
+            # it does it too (statsmodels keeps it with the result); a failure is met again by the forecast
+            with contextlib.suppress(Exception):
+                result.sigma2  # noqa: B018
         return _Fitted(result, y, logged)
 
     def _forecast_series(

@@ -12,7 +12,8 @@ from __future__ import annotations
 import multiprocessing
 import sys
 import threading
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.context import BaseContext
 from typing import Any
@@ -29,6 +30,7 @@ PRELOAD = (
     "statsmodels.tsa.statespace.sarimax",
     "statsmodels.tsa.exponential_smoothing.ets",
     "statsmodels.tsa.forecasting.theta",
+    "fcplan.models.worker_preload",  # last: freezes what the others imported (see its docstring)
 )
 
 
@@ -83,3 +85,62 @@ class Submitted:
         if isinstance(outcome, BaseException):
             raise outcome
         return outcome.result()
+
+
+#: what a :class:`Shared` worker process was given once: its function and the arguments after the item
+_SHARED: list[Any] = []
+
+
+def _keep(fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    _SHARED[:] = [fn, args]
+
+
+def _call_shared(item: Any) -> Any:
+    fn, args = _SHARED
+    return fn(item, *args)
+
+
+class Shared:
+    """``fn(item, *args)`` for each of ``items``, shared between a worker process and this one: a
+    thread hands the worker the first item not yet taken, one at a time, while this process works
+    on its own share; :meth:`results` then takes the items left, first come first served, until
+    none is (list scheduling: neither process idles while the other has a queue). Give ``items``
+    costliest first. ``args`` (the panel, the windows) travel to the worker once, when it starts.
+    Only where each item runs depends on the timing, never what it computes."""
+
+    def __init__(self, fn: Callable[..., Any], items: Sequence[Any], *args: Any) -> None:
+        self._fn, self._args, self._n = fn, args, len(items)
+        self._queue = deque(enumerate(items))
+        self._lock = threading.Lock()
+        self._done: dict[int, Any] = {}
+        self._error: BaseException | None = None
+        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=_context(), initializer=_keep,
+                                         initargs=(fn, args))
+        self._thread = threading.Thread(target=self._feed, name="fcplan-shared", daemon=True)
+        self._thread.start()
+
+    def _take(self) -> tuple[int, Any] | None:
+        with self._lock:
+            return self._queue.popleft() if self._queue else None
+
+    def _feed(self) -> None:
+        try:
+            while (job := self._take()) is not None:
+                i, item = job
+                self._done[i] = self._pool.submit(_call_shared, item).result()
+        except BaseException as exc:  # handed to the caller by results()
+            self._error = exc
+
+    def results(self) -> list[Any]:
+        """Every item's result, in the order of ``items``, once this process has run the items the
+        worker did not take (or raises the worker's error)."""
+        try:
+            while (job := self._take()) is not None:
+                i, item = job
+                self._done[i] = self._fn(item, *self._args)
+            self._thread.join()
+        finally:
+            self._pool.shutdown()
+        if self._error is not None:
+            raise self._error
+        return [self._done[i] for i in range(self._n)]

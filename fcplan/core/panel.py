@@ -59,8 +59,8 @@ def validate_panel(df: pd.DataFrame, name: str = "history", require_target: bool
     required = [*KEYS, Y] if require_target else KEYS
     require_columns(df, required, name, f"Rename your id, timestamp and target columns to {required}.")
     out = df.copy()
-    no_id = blank_ids(out[UNIQUE_ID])
-    if no_id.any():
+    if _any_blank(out[UNIQUE_ID]):
+        no_id = blank_ids(out[UNIQUE_ID])
         raise PanelError(
             f"{name}.unique_id is empty in {int(no_id.sum())} row(s) (e.g. CSV line(s) "
             f"{(np.flatnonzero(no_id.to_numpy())[:3] + 2).tolist()}); give every row the id of its series "
@@ -71,7 +71,7 @@ def validate_panel(df: pd.DataFrame, name: str = "history", require_target: bool
     out[DS] = parse_timestamps(out[DS], name)
     if out[DS].isna().any():
         raise PanelError(f"{name}.ds has {int(out[DS].isna().sum())} missing timestamps; drop or fill them")
-    if require_target:
+    if require_target and out[Y].dtype != np.float64:  # (float64 is as it would become)
         y = pd.to_numeric(out[Y], errors="coerce")
         bad = y.isna() & out[Y].notna()
         if bad.any():
@@ -79,8 +79,8 @@ def validate_panel(df: pd.DataFrame, name: str = "history", require_target: bool
                 f"{name}.y has {int(bad.sum())} non-numeric values, e.g. {out.loc[bad, Y].head(3).tolist()}"
             )
         out[Y] = y.astype("float64")
-        if len(out) and out[Y].isna().all():
-            raise PanelError(f"{name}.y is empty in every row; fill in the observed values (orders per step)")
+    if require_target and len(out) and out[Y].isna().all():
+        raise PanelError(f"{name}.y is empty in every row; fill in the observed values (orders per step)")
     covariates = [c for c in out.columns if c not in (*KEYS, Y)]
     for col in covariates:
         is_number = pd.api.types.is_numeric_dtype(out[col]) or pd.api.types.is_bool_dtype(out[col])
@@ -89,7 +89,8 @@ def validate_panel(df: pd.DataFrame, name: str = "history", require_target: bool
                 f"{name} covariate {col!r} is not numeric (dtype {out[col].dtype}); encode it as numbers "
                 "(e.g. one 0/1 column per category) or drop it"
             )
-        out[col] = out[col].astype("float64")
+        if out[col].dtype != np.float64:
+            out[col] = out[col].astype("float64")
     numeric = [Y] if require_target else []
     for col in [*numeric, *covariates]:
         infinite = np.isinf(out[col].to_numpy())
@@ -104,6 +105,8 @@ def validate_panel(df: pd.DataFrame, name: str = "history", require_target: bool
                 f"{name}.{col} has {int(huge.sum())} value(s) beyond +-{MAX_ABS_VALUE:g}, e.g. at "
                 f"{_examples(out, huge)}; rescale the column (e.g. to thousands) or fix the values"
             )
+    if _sorted_unique(out):  # as the engine's own frames are: the sort below would leave it as it is
+        return out.reset_index(drop=True)
     dup = out.duplicated(KEYS, keep=False)
     if dup.any():
         _repeated_hour(pd.Series(df[DS].to_numpy()[dup.to_numpy()]), name)
@@ -128,6 +131,23 @@ def check_printable_ids(ids: pd.Series, name: str) -> None:
             f"{name}.unique_id {odd[0]!r} (CSV line {line}) holds the control character U+{ord(char):04X}; "
             f"{len(odd)} id(s) do: remove it from the ids (a stray tab or NUL from an export)"
         )
+
+
+def _any_blank(ids: pd.Series) -> bool:
+    """Whether :func:`blank_ids` marks a row of ``ids``, judged once per distinct id."""
+    return any((pd.api.types.is_scalar(i) and pd.isna(i)) or str(i).strip() == "" for i in pd.unique(ids))
+
+
+def _sorted_unique(panel: pd.DataFrame) -> bool:
+    """Whether the rows of ``panel`` (``ds`` without NaT) are sorted by (``unique_id``, ``ds``)
+    with no (``unique_id``, ``ds``) twice: then sorting leaves them in place and there is no
+    duplicate to name."""
+    ids = panel[UNIQUE_ID]
+    if not ids.is_monotonic_increasing:
+        return False
+    values, ds = ids.to_numpy(), panel[DS].to_numpy()
+    same = values[1:] == values[:-1]
+    return bool(np.all(ds[1:][same] > ds[:-1][same]))
 
 
 def _repeated_hour(raw: pd.Series, name: str) -> None:
@@ -296,10 +316,13 @@ def validate_future(future: pd.DataFrame, history: pd.DataFrame, horizon: int, f
     """Check that ``future`` has one row per series and step of the horizon, and the
     same numeric covariates it promises; returns it aligned to :func:`future_index`."""
     raw = future
+    expected = future_index(history, horizon, freq)
+    aligned = _aligned_future(future, expected)
+    if aligned is not None:
+        return aligned
     future = validate_panel(future, name="future", require_target=False)
     if Y in future.columns:
         future = future.drop(columns=[Y])
-    expected = future_index(history, horizon, freq)
     merged = expected.merge(future, on=KEYS, how="left", indicator=True)
     missing = merged["_merge"] == "left_only"
     if missing.any() and _slashed(raw[DS]):  # 02/03/2025 read as February 3 (US) in a short file
@@ -331,6 +354,38 @@ def validate_future(future: pd.DataFrame, history: pd.DataFrame, horizon: int, f
             f"future covariate(s) {nan_cols} have missing values; fill them (e.g. 0 for no promotion)"
         )
     return merged
+
+
+def _aligned_future(future: pd.DataFrame, expected: pd.DataFrame) -> pd.DataFrame | None:
+    """What :func:`validate_future` returns, without its validation and merge, where ``future``
+    already holds the rows of ``expected`` in its order (as the engine's backtest windows and
+    validated futures do): ``ds`` as ``datetime64[ns]``, numeric covariates within
+    :data:`MAX_ABS_VALUE`. None
+    otherwise (the full check then says what is wrong)."""
+    if not isinstance(future, pd.DataFrame) or len(future) != len(expected) or expected.empty:
+        return None
+    if UNIQUE_ID not in future.columns or DS not in future.columns or future.columns.duplicated().any():
+        return None
+    ds = future[DS]
+    if not (isinstance(ds.dtype, np.dtype) and ds.dtype == np.dtype("datetime64[ns]")):
+        return None
+    covariates = [c for c in future.columns if c not in (*KEYS, Y)]
+    for col in covariates:  # numpy numbers and flags only (a nullable column may hold NA)
+        dtype = future[col].dtype
+        if not (isinstance(dtype, np.dtype) and dtype.kind in "biuf"):
+            return None
+    values = future[covariates].to_numpy(dtype="float64") if covariates else np.empty((len(future), 0))
+    if not (np.isfinite(values) & (np.abs(values) <= MAX_ABS_VALUE)).all():
+        return None
+    if not np.array_equal(ds.to_numpy(), expected[DS].to_numpy()):
+        return None
+    ids = future[UNIQUE_ID].to_numpy()
+    if ids.dtype != object or not bool(np.all(ids == expected[UNIQUE_ID].to_numpy())):
+        return None
+    out = expected.copy()
+    for j, col in enumerate(covariates):
+        out[col] = values[:, j]
+    return out
 
 
 def select_model(forecast: pd.DataFrame, model: str | None = None) -> pd.DataFrame:

@@ -53,6 +53,28 @@ def test_duplicate_rows_are_counted_and_shown_with_a_fix() -> None:
     assert "aggregate them" in message
 
 
+def test_duplicates_in_an_already_sorted_panel_are_still_rejected() -> None:
+    frame = make_panel(ids=("a", "b"))
+    frame = pd.concat([frame, frame.iloc[[2]]]).sort_values(["unique_id", "ds"], kind="stable")
+    with pytest.raises(PanelError, match="2 duplicate"):
+        validate_panel(frame.reset_index(drop=True))
+
+
+def test_a_sorted_panel_comes_back_as_the_sort_would_give_it() -> None:
+    frame = make_panel(ids=("a", "b"), promo=1)
+    frame["y"] = frame["y"].astype(int)
+    shuffled = validate_panel(frame.sample(frac=1.0, random_state=1).reset_index(drop=True))
+    in_order = validate_panel(frame.set_axis(range(10, 20)))
+    pd.testing.assert_frame_equal(in_order, shuffled)
+    assert in_order["promo"].dtype == "float64" and in_order.index.equals(pd.RangeIndex(10))
+
+
+def test_a_blank_id_in_a_sorted_panel_is_rejected() -> None:
+    frame = make_panel(ids=(" ", "a"))
+    with pytest.raises(PanelError, match="unique_id is empty in 5 row"):
+        validate_panel(frame)
+
+
 def test_missing_columns_are_named_along_with_the_columns_present() -> None:
     frame = make_panel().rename(columns={"ds": "date", "y": "orders"})
     with pytest.raises(PanelError) as info:
@@ -181,6 +203,32 @@ def test_validate_future_returns_rows_aligned_to_the_horizon() -> None:
     assert len(out) == 6
     assert "y" not in out.columns
     assert out["promo"].eq(1.0).all()
+
+
+def test_validate_future_gives_the_same_frame_for_rows_in_order_or_not() -> None:
+    history = make_panel()
+    future = future_index(history, horizon=3, freq="D")
+    future["promo"] = [True, False, True, False, False, True]
+    future["price"] = np.arange(6)
+    future["y"] = np.nan
+    in_order = validate_future(future, history, horizon=3, freq="D")
+    shuffled = validate_future(future.sample(frac=1.0, random_state=0), history, horizon=3, freq="D")
+    pd.testing.assert_frame_equal(in_order, shuffled)
+    assert list(in_order.columns) == ["unique_id", "ds", "promo", "price"]
+    assert in_order["promo"].tolist() == [1.0, 0.0, 1.0, 0.0, 0.0, 1.0]
+    spaced = future.assign(unique_id=future["unique_id"] + " ")  # ids as written: stripped, then matched
+    pd.testing.assert_frame_equal(validate_future(spaced, history, horizon=3, freq="D"), in_order)
+
+
+def test_validate_future_rejects_infinite_or_huge_covariates_in_rows_in_order() -> None:
+    history = make_panel()
+    future = future_index(history, horizon=2, freq="D")
+    future["promo"] = [1.0, np.inf, 0.0, 0.0]
+    with pytest.raises(PanelError, match="infinite"):
+        validate_future(future, history, horizon=2, freq="D")
+    future["promo"] = [1.0, 1e200, 0.0, 0.0]
+    with pytest.raises(PanelError, match="beyond"):
+        validate_future(future, history, horizon=2, freq="D")
 
 
 def test_validate_future_rejects_missing_covariate_values() -> None:

@@ -348,6 +348,49 @@ def test_work_submitted_from_a_thread_gives_the_result_or_the_error():
         Submitted(pool, operator.add, 2, 3).result()
 
 
+def test_workers_leave_what_the_fork_server_imported_out_of_their_garbage_collections():
+    import gc
+
+    from fcplan.models.workers import Submitted, worker
+
+    with worker() as pool:
+        assert Submitted(pool, gc.get_freeze_count).result() > 10_000  # pandas, statsmodels, LightGBM...
+
+
+def test_shared_work_runs_in_both_processes_and_comes_back_in_order():
+    import operator
+    import os
+    import time
+
+    from fcplan.models.workers import Shared
+
+    shared = Shared(operator.call, [os.getpid] * 6)
+    time.sleep(0.2)  # this process busy with its own share: the worker has taken the first item
+    pids = shared.results()
+    assert len(pids) == 6 and pids[0] != os.getpid()
+    assert set(pids) <= {pids[0], os.getpid()}
+    assert Shared(operator.add, [1, 2, 3], 10).results() == [11, 12, 13]
+    with pytest.raises(ZeroDivisionError):
+        Shared(operator.truediv, [1, 2], 0).results()
+
+
+def test_the_race_shares_its_first_window_costliest_first(make_panel, monkeypatch):
+    from fcplan.models import engine
+
+    assert engine._costliest_first(["seasonal_naive", "glm", "lightgbm", "theta", "sarimax"]) == [
+        "sarimax", "lightgbm", "theta", "glm", "seasonal_naive"]
+    panel = make_panel(n_series=2, length=60)
+    runs = []
+    for cores in (1, 2):
+        monkeypatch.setattr(engine.os, "cpu_count", lambda cores=cores: cores)
+        runs.append(run_backtest(panel, 7, LEVELS, models=["theta", "glm", "ets"], windows=2, calibration="none",
+                                 model_params=FAST))
+    serial, parallel = runs
+    assert parallel.weights == serial.weights
+    cols = ["model", "window", "wql", "wape", "coverage"]
+    assert parallel.leaderboard[cols].equals(serial.leaderboard[cols])
+
+
 def test_fits_are_placed_longest_first_on_the_less_loaded_process_networks_here(monkeypatch):
     from fcplan.models import engine
 

@@ -160,3 +160,15 @@ def test_sarimax_auto_order_fits_and_forecasts(make_panel):
 def test_sarimax_refuses_an_unknown_order_name():
     with pytest.raises(ValueError, match="auto"):
         SARIMAX(order="best")
+
+
+def test_theta_fits_its_variance_with_the_model_so_the_fit_time_counts_it(make_panel):
+    import pickle
+
+    panel = make_panel(n_series=2, length=60)
+    model = Theta(backend="statsmodels").fit(panel)
+    results = [state.result for state in model.states_]
+    assert all(r._sigma2 is not None for r in results)  # not left to the first forecast
+    moved = pickle.loads(pickle.dumps(model))  # as a worker process hands it back
+    assert moved.states_[0].result._sigma2 == results[0]._sigma2
+    assert moved.predict_quantiles(7).equals(model.predict_quantiles(7))
