@@ -22,8 +22,11 @@ from fcplan.core.contracts import ORDERS, ORDERS_DLQ
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 #: A killed member holds its partitions until its session times out; 4 s instead of
-#: the default 10 s keeps each restart's stall short (the semantics do not change).
-WORKER_ENV = {"FCPLAN_KAFKA_SESSION_TIMEOUT_S": "4"}
+#: the default 10 s keeps each restart's stall short (the semantics do not change). Batches of
+#: 1,000 instead of 5,000: more transaction boundaries for a kill to land on, and a worker that
+#: stores a backlog slowly enough that a kill lands near its target even when this process polls
+#: late (a busy CI machine: one kill came 63,000 orders after its target with 5,000).
+WORKER_ENV = {"FCPLAN_KAFKA_SESSION_TIMEOUT_S": "4", "FCPLAN_STREAMS_BATCH_SIZE": "1000"}
 
 
 class Feeder(threading.Thread):
@@ -50,7 +53,7 @@ class Feeder(threading.Thread):
 
 def kill_and_restart(stack, feeder: Feeder, n_distinct: int, kills: int, seed: int) -> list[int]:
     """Start a worker; ``kills`` times, once it has stored a random number of new
-    orders (up to 0.6 * n_distinct / kills), SIGKILL it and start another. The moment
+    orders (up to 0.6 x the orders not yet stored / the kills to come), SIGKILL it and start another. The moment
     is seeded: either a random delay (0-0.1 s: the worker stores over 100,000 orders a second, so
     this lands inside a batch's transaction or between batches) or
     the instant the next batch's write becomes visible (between the database commit
@@ -60,8 +63,8 @@ def kill_and_restart(stack, feeder: Feeder, n_distinct: int, kills: int, seed: i
     between: list[int] = []
     worker = stack.start_worker(**WORKER_ENV)
     done = 0
-    max_gap = int(0.6 * n_distinct / kills)
     for cycle in range(kills):
+        max_gap = int(0.6 * (n_distinct - done) / (kills - cycle))  # later kills get less if earlier ones overshot
         target = min(done + int(rng.integers(max_gap // 10, max_gap)), n_distinct - 1)
         stack.wait_for(
             f"cycle {cycle}: at least {target} orders stored",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import sqlite3
 import threading
@@ -17,10 +18,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from fcplan.core import contracts
 from fcplan.storage import make_engine
 from fcplan.storage.outage import Backoff, GaveUp
 from fcplan.storage.schema import center_hourly, orders, stream_metrics
-from fcplan.streams import order_writer
+from fcplan.streams import batch_decode, order_writer
 from fcplan.streams.batch_decode import Fetch
 from fcplan.streams.fetch_slots import FetchSlots, InSlot, SlotReader
 from fcplan.streams.order_writer import OrderWriter, WriterError, WrittenBatch, process_fetch
@@ -229,7 +231,14 @@ def test_a_repeat_of_an_order_id_with_another_payload_is_a_conflicting_duplicate
 
 @pytest.mark.integration
 @pytest.mark.postgres
-def test_on_postgresql_an_order_id_with_a_nul_character_is_unwritable_and_the_batch_goes_on(pg_url: str) -> None:
+def test_on_postgresql_an_order_id_with_a_nul_character_is_unwritable_and_the_batch_goes_on(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Validation now refuses control characters in ids (``invalid``); the writer's own guard for a
+    # row the database refuses is tested with that check switched off (a row an older validator passed).
+    never = re.compile(r"(?!)")
+    monkeypatch.setattr(contracts, "CONTROL", never)
+    monkeypatch.setattr(batch_decode, "CONTROL", never)
     values = [order(i) for i in range(50)]
     values[20] = values[20].replace(b'"o-20"', b'"o-\\u0000-20"')  # valid JSON; PostgreSQL text refuses NUL
     engine = make_engine(pg_url)
