@@ -19,3 +19,9 @@ def centers_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     shutil.copy(CENTERS, tmp_path / "centers.toml")
     return tmp_path
+
+
+@pytest.fixture
+def here(centers_dir: Path) -> Path:
+    """The folder the offline-plan tests run in (``centers_dir``: its centers.toml, the cwd)."""
+    return centers_dir

@@ -16,11 +16,6 @@ from fcplan.app.cli import app
 DAYS = pd.date_range("2026-03-02", periods=3)
 
 
-@pytest.fixture
-def here(centers_dir: Path) -> Path:
-    return centers_dir
-
-
 def _forecast(ds, **cols) -> pd.DataFrame:
     return pd.DataFrame({"unique_id": "FC-SEOUL-1", "ds": ds, "0.1": 800.0, "0.5": 1000.0, "0.9": 1200.0, **cols})
 

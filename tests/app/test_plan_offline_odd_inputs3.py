@@ -13,20 +13,9 @@ from typer.testing import CliRunner
 
 from fcplan.app.cli import app
 
+from .test_plan_offline_odd_inputs import _forecast, plan
+
 DAYS = pd.date_range("2026-03-02", periods=5)
-
-
-@pytest.fixture
-def here(centers_dir: Path) -> Path:
-    return centers_dir
-
-
-def _forecast(ds, **cols) -> pd.DataFrame:
-    return pd.DataFrame({"unique_id": "FC-SEOUL-1", "ds": ds, "0.1": 800.0, "0.5": 1000.0, "0.9": 1200.0, **cols})
-
-
-def plan(*args: str):
-    return CliRunner().invoke(app, ["plan", "--centers", "centers.toml", "--out", "p.csv", *args])
 
 
 def _planned_days(here: Path) -> list[str]:

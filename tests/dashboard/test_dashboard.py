@@ -139,7 +139,9 @@ def test_when_a_20pct_promotion_is_tried_then_promo_days_need_more_packers(make_
     assert "2 of the promotion days already hold a promotion in the forecast (sitewide_sale)" in texts(at)
 
 
-def test_when_effects_per_kind_are_stored_then_the_chosen_kind_and_center_decide_the_lift(make_database) -> None:
+def _whatif_with_effects(make_database, effects: list[tuple[str, float, float, int]]) -> AppTest:
+    """The what-if page of the first center, its stored kind effects ``(kind, effect_per_pct,
+    pooled_effect_per_pct, promo_days)``."""
     from sqlalchemy import insert
 
     from fcplan.storage import make_engine
@@ -151,11 +153,16 @@ def test_when_effects_per_kind_are_stored_then_the_chosen_kind_and_center_decide
     engine = make_engine(url)
     with engine.begin() as conn:
         conn.execute(insert(promo_kind_effects), [
-            {"run_id": "run-1", "unique_id": center, "kind": k, "effect_per_pct": e, "pooled_effect_per_pct": e,
-             "promo_days": 30} for k, e in (("flash", 0.03), ("free_shipping", 0.0))
+            {"run_id": "run-1", "unique_id": center, "kind": k, "effect_per_pct": e, "pooled_effect_per_pct": p,
+             "promo_days": n} for k, e, p, n in effects
         ])
     engine.dispose()
     at.switch_page("views/whatif.py").run()
+    return at
+
+
+def test_when_effects_per_kind_are_stored_then_the_chosen_kind_and_center_decide_the_lift(make_database) -> None:
+    at = _whatif_with_effects(make_database, [("flash", 0.03, 0.03, 30), ("free_shipping", 0.0, 0.0, 30)])
     at.selectbox(key="whatif_kind").set_value("flash").run()
     today = pd.Timestamp.now(tz="Asia/Seoul").tz_localize(None).normalize()
     table = _whatif(at, today + pd.Timedelta(days=8), 2, 20)
@@ -172,22 +179,8 @@ def test_when_the_chosen_kind_sold_less_at_the_center_then_the_whatif_page_warns
 ) -> None:
     """A kind whose effect at the center is negative (one promotion day that sold less) adds no
     orders: the page says so instead of showing the pooled lift above an unchanged table."""
-    from sqlalchemy import insert
-
-    from fcplan.storage import make_engine
-    from fcplan.storage.schema import promo_kind_effects
-
-    url, _ = make_database(effect_per_pct=0.01)
-    at = run_page()
+    at = _whatif_with_effects(make_database, [("discount", -0.005, 0.01, 1), ("flash", 0.03, 0.01, 30)])
     center = at.sidebar.selectbox[0].value
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(insert(promo_kind_effects), [
-            {"run_id": "run-1", "unique_id": center, "kind": k, "effect_per_pct": e, "pooled_effect_per_pct": 0.01,
-             "promo_days": n} for k, e, n in (("discount", -0.005, 1), ("flash", 0.03, 30))
-        ])
-    engine.dispose()
-    at.switch_page("views/whatif.py").run()
     at.selectbox(key="whatif_kind").set_value("discount").run()
     today = pd.Timestamp.now(tz="Asia/Seoul").tz_localize(None).normalize()
     table = _whatif(at, today + pd.Timedelta(days=8), 2, 20)

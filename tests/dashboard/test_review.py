@@ -54,6 +54,16 @@ def _add_center_without_forecast(url: str) -> None:
         con.commit()
 
 
+def _store_center_config(url: str, conf) -> None:
+    """The plan run's stored configuration of ``conf.center_id`` replaced by ``conf``."""
+    with closing(sqlite3.connect(_path(url))) as con:
+        (params,) = con.execute("SELECT params FROM plan_runs").fetchone()
+        params = json.loads(params)
+        params["centers"][conf.center_id] = conf.model_dump(mode="json")
+        con.execute("UPDATE plan_runs SET params = ?", (json.dumps(params),))
+        con.commit()
+
+
 def _store_changes(url: str, center: str) -> tuple[str, str]:
     """The plan's change columns as the planner writes them: every shift "no change", except a
     call-in on the center's swing shift today, a release on its day shift tomorrow and a
@@ -219,12 +229,7 @@ def test_when_the_plan_stored_the_centers_own_configuration_then_the_whatif_base
 
     url, written = make_database()
     conf = CenterConfig(center_id="FC-ICN", orders_per_packer_hour=10.0, service_level=0.95, min_packers=0)
-    with closing(sqlite3.connect(_path(url))) as con:
-        (params,) = con.execute("SELECT params FROM plan_runs").fetchone()
-        params = json.loads(params)
-        params["centers"]["FC-ICN"] = conf.model_dump(mode="json")
-        con.execute("UPDATE plan_runs SET params = ?", (json.dumps(params),))
-        con.commit()
+    _store_center_config(url, conf)
     at = run_page("views/whatif.py", "FC-ICN")
     today = pd.Timestamp.now(tz=TZ).tz_localize(None).normalize()
     table = _whatif(at, today, 1, 0)
@@ -288,12 +293,7 @@ def test_when_a_center_has_its_own_service_level_then_the_staffing_page_shows_it
 
     url, _ = make_database()
     conf = CenterConfig(center_id="FC-ICN", service_level=0.9)
-    with closing(sqlite3.connect(_path(url))) as con:
-        (params,) = con.execute("SELECT params FROM plan_runs").fetchone()
-        params = json.loads(params)
-        params["centers"]["FC-ICN"] = conf.model_dump(mode="json")
-        con.execute("UPDATE plan_runs SET params = ?", (json.dumps(params),))
-        con.commit()
+    _store_center_config(url, conf)
     at = run_page("views/staffing.py", "FC-ICN")
     assert next(m.value for m in at.metric if m.label == "Service level") == "90%"
     assert "**Service level 90%**" in texts(at)
