@@ -11,12 +11,13 @@ to fix it.
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+
+from fcplan.core.contracts import CONTROL
 
 UNIQUE_ID = "unique_id"
 DS = "ds"
@@ -123,9 +124,9 @@ def check_printable_ids(ids: pd.Series, name: str) -> None:
     (the retrainer's stored ids are checked where they are written, by the streams)."""
     ids = _stripped(ids.dropna().astype(str))
     distinct = pd.unique(ids)
-    odd = [i for i in distinct if _CONTROL.search(i)]
+    odd = [i for i in distinct if CONTROL.search(i)]
     if odd:
-        char = _CONTROL.search(odd[0]).group()
+        char = CONTROL.search(odd[0]).group()
         line = int(ids.index[(ids == odd[0]).to_numpy()][0]) + 2
         raise PanelError(
             f"{name}.unique_id {odd[0]!r} (CSV line {line}) holds the control character U+{ord(char):04X}; "
@@ -187,9 +188,6 @@ def blank_ids(ids: pd.Series) -> pd.Series:
     """Where a ``unique_id`` column is missing or blank (a row no series can own)."""
     return ids.isna() | (ids.astype(str).str.strip() == "")
 
-
-#: C0 and C1 control characters, never part of a series' id
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 #: an offset or zone at the end of a timestamp string (``Z``, ``+09:00``, ``-0500``)
 _OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"
