@@ -88,6 +88,15 @@ class InputError(ValueError):
     """A file or option the user can fix; the message says how."""
 
 
+def _holds_nul(path: Path, chunk: int = 1 << 20) -> bool:
+    """Whether the file holds a NUL byte (read in chunks)."""
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            if b"\x00" in block:
+                return True
+    return False
+
+
 def read_csv(path: Path, what: str, expected: str) -> pd.DataFrame:
     """A CSV the user named (``what``: "history", "forecasts", ...), ids as text;
     an :class:`InputError` saying what to pass when it is missing or unreadable."""
@@ -100,7 +109,10 @@ def read_csv(path: Path, what: str, expected: str) -> pd.DataFrame:
         raw_names = pd.read_csv(path, nrows=0).columns
         # " ds" and "y " (a space after the comma) are ds and y; the id column stays text ("007")
         ids = [c for c in raw_names if str(c).strip().removeprefix("\ufeff") == UNIQUE_ID]
-        frame = pd.read_csv(path, dtype={c: str for c in ids} or {UNIQUE_ID: str})
+        # pandas 2's C parser ends a field at a NUL ("A\x00" read as "A", silently merging ids); the
+        # Python parser keeps it for the id check below
+        engine = "python" if _holds_nul(path) else "c"
+        frame = pd.read_csv(path, dtype={c: str for c in ids} or {UNIQUE_ID: str}, engine=engine)
         header = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0].tolist() if len(frame.columns) else []
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         reason = " ".join(str(exc).split())

@@ -122,8 +122,8 @@ def check_printable_ids(ids: pd.Series, name: str) -> None:
     """A :class:`PanelError` naming the first id that holds a control character ("A\x00B" was a
     series of its own, written back with the NUL into the forecast file). For files a user gives
     (the retrainer's stored ids are checked where they are written, by the streams)."""
-    ids = _stripped(ids.dropna().astype(str))
-    distinct = pd.unique(ids)
+    ids = ids.dropna().astype(str).str.strip()
+    distinct = dict.fromkeys(ids.tolist())  # not pd.unique: pandas 2 hashes "A\x00" as "A"
     odd = [i for i in distinct if CONTROL.search(i)]
     if odd:
         char = CONTROL.search(odd[0]).group()
