@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping
+from functools import cache
 from types import TracebackType
 from typing import Any
 
@@ -28,6 +29,7 @@ def encode(record: Record | Mapping[str, Any]) -> bytes:
     return json.dumps(record, default=_default, separators=(",", ":")).encode()
 
 
+@cache  # once a process: the swap is process-wide
 def use_compiled_crc32c() -> bool:
     """Give kafka-python aiokafka's compiled CRC-32C, unless it has a compiled one of its own.
 

@@ -45,17 +45,23 @@ def shift_order(plan_run: dict | None, plan: pd.DataFrame) -> list[str]:
     return [n for n in names if n in seen] + [n for n in seen if n not in names]
 
 
+def stored_config(plan_run: dict | None, center: str) -> CenterConfig | None:
+    """``center``'s configuration as the plan run stored it (None for a plan that stored none,
+    or only part of one)."""
+    conf = (((plan_run or {}).get("params") or {}).get("centers") or {}).get(center)
+    if not conf:
+        return None
+    try:
+        return CenterConfig.model_validate(conf)
+    except (ValueError, TypeError):
+        return None
+
+
 def service_quantile(plan_run: dict | None, center: str) -> float:
     """The demand quantile the plan staffed ``center`` at: its own (a centers file's
     ``service_level`` or costs, as the planner stored its configuration), else the run's."""
-    run = plan_run or {}
-    conf = ((run.get("params") or {}).get("centers") or {}).get(center)
-    if conf:
-        try:
-            return CenterConfig.model_validate(conf).service_quantile
-        except (ValueError, TypeError):
-            pass  # a plan that stored a partial configuration: its run-wide level
-    return float(run.get("service_quantile") or 0.5)
+    conf = stored_config(plan_run, center)
+    return conf.service_quantile if conf is not None else float((plan_run or {}).get("service_quantile") or 0.5)
 
 
 def service_text(plan_run: dict | None, centers: list[str]) -> str:

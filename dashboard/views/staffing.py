@@ -15,8 +15,8 @@ from fcplan.dashboard.views.common import (
     selected_center,
     service_text,
     shift_order,
+    stored_config,
 )
-from fcplan.planner.centers import CenterConfig
 
 ALL = "All centers"
 
@@ -91,10 +91,8 @@ def center_parameters(run: dict, centers: list[str]) -> pd.DataFrame:
     service level, productivity, shrinkage, packer bounds, shifts); empty for a plan that stored none."""
     rows = []
     for c in centers:
-        conf = ((run.get("params") or {}).get("centers") or {}).get(c)
-        try:
-            cfg = CenterConfig.model_validate(conf)
-        except (ValueError, TypeError):
+        cfg = stored_config(run, c)
+        if cfg is None:
             continue
         rows.append({
             "center": c,

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from fcplan.app.console import InputError, check_writable, read_csv, write_csv
-from fcplan.core.panel import DS, UNIQUE_ID, PanelError, Y, _dayfirst, _slashed, blank_ids, parse_timestamps
+from fcplan.core.panel import DS, UNIQUE_ID, PanelError, Y, blank_ids, dayfirst_dates, parse_timestamps, slashed_dates
 from fcplan.core.quantiles import quantile_levels
 from fcplan.planner.centers import Centers
 from fcplan.planner.crews import hour_profiles, plan_crews, plan_notes
@@ -57,9 +57,9 @@ def _read(path: Path, what: str, expected: str) -> pd.DataFrame:
     if len(empty):
         raise PlanInputError(f"{what} file {str(path)!r}: ds is empty in {len(empty)} row(s) (e.g. row "
                              f"{int(empty[0]) + 2}); give every row its day or drop those rows")
-    if _slashed(frame[DS]) and not _is_daily(dates, frame[UNIQUE_ID]):
+    if slashed_dates(frame[DS]) and not _is_daily(dates, frame[UNIQUE_ID]):
         # 02/03/2026 ... 08/03/2026 read month-first are a month apart: the file is day-first
-        dayfirst = _dayfirst(frame[DS])
+        dayfirst = dayfirst_dates(frame[DS])
         if dayfirst.notna().all() and _is_daily(dayfirst, frame[UNIQUE_ID]):
             dates = dayfirst
     # "FC-SEOUL-1 " is FC-SEOUL-1: a stray space would make it an unlisted center on the defaults

@@ -267,14 +267,14 @@ def _stripped(ids: pd.Series) -> pd.Series:
     return ids.map(dict(zip(distinct, stripped, strict=True)))
 
 
-def _slashed(values: pd.Series) -> bool:
+def slashed_dates(values: pd.Series) -> bool:
     """Whether ``values`` are texts such as ``02/03/2025`` (month or day first: ambiguous)."""
     if not (values.dtype == object or pd.api.types.is_string_dtype(values)):
         return False
     return bool(values.dropna().astype(str).str.match(r"^\s*\d{1,2}/\d{1,2}/\d{4}").all())
 
 
-def _dayfirst(values: pd.Series) -> pd.Series:
+def dayfirst_dates(values: pd.Series) -> pd.Series:
     """``DD/MM/YYYY[ time]`` texts as timestamps (NaT where they do not read so)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
@@ -323,9 +323,9 @@ def validate_future(future: pd.DataFrame, history: pd.DataFrame, horizon: int, f
         future = future.drop(columns=[Y])
     merged = expected.merge(future, on=KEYS, how="left", indicator=True)
     missing = merged["_merge"] == "left_only"
-    if missing.any() and _slashed(raw[DS]):  # 02/03/2025 read as February 3 (US) in a short file
+    if missing.any() and slashed_dates(raw[DS]):  # 02/03/2025 read as February 3 (US) in a short file
         try:
-            dayfirst = validate_panel(raw.assign(**{DS: _dayfirst(raw[DS])}), name="future", require_target=False)
+            dayfirst = validate_panel(raw.assign(**{DS: dayfirst_dates(raw[DS])}), name="future", require_target=False)
         except PanelError:  # not day-first either: the error below names the rows
             dayfirst = None
         if dayfirst is not None:
