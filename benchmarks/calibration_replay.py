@@ -15,12 +15,15 @@ wQL and pooled 80 % coverage as a full run, in seconds instead of minutes.
 ``dump`` checks that refitting the recorded calibrator gives the recorded forecast back, so
 a replay of the unchanged code reproduces the full run exactly. Panels: the dev suite's
 (devsuite.py) and the extra shapes' (shapes.py). Records go to ``--dir`` (default
-``/tmp/fcplan-calibration-replay``).
+``/tmp/fcplan-calibration-replay``). ``dump --windows N`` records N test windows instead of the
+panel's 3 (each ``horizon`` steps further back): on a panel of one series the pooled coverage of 3
+windows is mostly noise (``replay`` prints each window's count and the standard error over windows).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import pickle
 from collections.abc import Callable, Sequence
@@ -116,6 +119,25 @@ def replay(records: Sequence[WindowRecord], fit: Fit | None = None) -> dict[str,
     scores = [score_window(r, calibrated(r, fit)) for r in records]
     return {"wql": float(np.mean([s[0] for s in scores])),
             "coverage_80": sum(s[1] for s in scores) / max(sum(s[2] for s in scores), 1)}
+
+
+def window_coverage(records: Sequence[WindowRecord], fit: Fit | None = None) -> list[tuple[int, int]]:
+    """``(actuals inside BAND, actuals scored)`` of each record under ``fit``, oldest window first:
+    on a panel of one series a window's points share its level shocks, so its band covers all or
+    few of them and the spread over windows, not the points, says how noisy the pooled figure is."""
+    return [score_window(r, calibrated(r, fit))[1:] for r in records]
+
+
+def coverage_se(counts: Sequence[tuple[int, int]]) -> float:
+    """Standard error of the mean of the windows' coverages ``counts`` (``(inside, n)`` each;
+    NaN under two windows)."""
+    cov = np.array([i / n for i, n in counts if n > 0], dtype="float64")
+    return float(cov.std(ddof=1) / np.sqrt(len(cov))) if len(cov) > 1 else float("nan")
+
+
+def with_windows(panel, windows: int | None):  # panel: devsuite.Panel
+    """``panel`` with ``windows`` test windows (None: its own), each ``horizon`` steps further back."""
+    return panel if not windows else dataclasses.replace(panel, windows=windows)
 
 
 def record_panel(panel) -> list[WindowRecord]:  # panel: devsuite.Panel
@@ -224,19 +246,25 @@ def main() -> None:
     parser.add_argument("command", choices=("dump", "replay"))
     parser.add_argument("--panels", default="", help="comma-separated (replay: default every panel dumped)")
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR)
+    parser.add_argument("--windows", type=int, default=None,
+                        help="dump: test windows per panel (default the panel's own, 3): more windows, less noise")
     args = parser.parse_args()
     names = [n for n in args.panels.split(",") if n]
     if args.command == "dump":
         args.dir.mkdir(parents=True, exist_ok=True)
         for name in names:
-            save(record_panel(_load(name)), args.dir / f"{name}.pkl")
+            save(record_panel(with_windows(_load(name), args.windows)), args.dir / f"{name}.pkl")
             print("recorded", name, flush=True)
         return
     names = names or sorted(p.stem for p in args.dir.glob("*.pkl"))
     out = {}
     for name in names:
-        out[name] = replay(load(args.dir / f"{name}.pkl"))
-        print(f"{name:24s} wQL {out[name]['wql']:.4f}  cov80 {out[name]['coverage_80']:.3f}", flush=True)
+        records = load(args.dir / f"{name}.pkl")
+        out[name] = replay(records)
+        counts = window_coverage(records)
+        print(f"{name:24s} wQL {out[name]['wql']:.4f}  cov80 {out[name]['coverage_80']:.3f}  "
+              f"({len(counts)} windows, s.e. {coverage_se(counts):.3f}: {' '.join(f'{i}/{n}' for i, n in counts)})",
+              flush=True)
     print(json.dumps(out))
 
 

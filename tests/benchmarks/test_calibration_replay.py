@@ -98,3 +98,30 @@ def test_a_count_record_is_rounded_to_counts_where_rounding_helped_its_backtest(
     rows = r.snap["rows"]
     np.testing.assert_array_equal(out[rows, 1], 10.0)
     np.testing.assert_allclose(out[~rows, 1], 10.3)  # the other series are left as they are
+
+
+def test_window_coverage_counts_each_record_and_its_standard_error():
+    from calibration_replay import coverage_se, window_coverage
+
+    records = [record(widths=0.5, spread=2.0, seed=s) for s in range(3)]
+    counts = window_coverage(records)
+    assert [n for _, n in counts] == [40, 40, 40]
+    assert sum(i for i, _ in counts) / 120 == pytest.approx(replay(records)["coverage_80"])
+    assert coverage_se([(8, 8), (0, 8)]) == pytest.approx(0.5)
+    assert coverage_se([(4, 8), (4, 8)]) == 0.0
+    assert np.isnan(coverage_se([(4, 8)]))
+
+
+def test_with_windows_reaches_further_back():
+    import pandas as pd
+    from calibration_replay import with_windows
+    from devsuite import Panel
+
+    frame = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2020-01-06", periods=100, freq="W-MON"),
+                          "y": np.arange(100.0)})
+    panel = Panel("p", "one weekly series", frame, "W-MON", 8, 3, 52, "made up")
+    assert with_windows(panel, None) is panel
+    with pytest.raises(ValueError):
+        panel.window(10)
+    w = with_windows(panel, 10).window(10)
+    assert len(w.history) == 100 - 80 and len(w.actuals) == 8
