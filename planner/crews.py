@@ -32,6 +32,8 @@ CREW_COLUMNS = [*PLAN_COLUMNS, "starts_at", "packers_needed", "next_day_forecast
 PRIOR_DAYS = 1.0
 #: Days of hourly orders before the plan's first day that the profiles are learned from.
 PROFILE_DAYS = 56
+#: More orders per packer-hour than this (one a second) is taken for a wrong unit and noted.
+FASTEST_PACKER = 3600.0
 
 
 def hour_profiles(
@@ -238,6 +240,12 @@ def plan_notes(forecast: pd.DataFrame, centers: Mapping[str, CenterConfig], *, m
         names = [c for c, t in taus.items() if t < lo]
         notes.append(f"service level {', '.join(f'{t:g}' for t in below)} of {names[:3]} lies below the forecast's "
                      f"lowest quantile {lo:g}: planned on the {lo:g} column (more packers than the service level asks)")
+    fast = {c: rate for c, conf in centers.items() if c in taus
+            if (rate := max(conf.productivity(s) for s in conf.shifts)) > FASTEST_PACKER}
+    if fast:
+        notes.append(f"orders_per_packer_hour {max(fast.values()):g} of {sorted(fast)[:3]} is more than "
+                     f"{FASTEST_PACKER:g} (one order a second per packer): their shifts are planned with hardly "
+                     "any packers beyond min_packers; check the unit (orders per packer per hour)")
     values = forecast[[col for _, col in levels]].apply(pd.to_numeric, errors="coerce").to_numpy("float64")
     negative = int((values < 0).sum())
     if negative:

@@ -15,7 +15,17 @@ import numpy as np
 import pandas as pd
 
 from fcplan.app.console import InputError, check_writable, read_csv, write_csv
-from fcplan.core.panel import DS, UNIQUE_ID, PanelError, Y, blank_ids, dayfirst_dates, parse_timestamps, slashed_dates
+from fcplan.core.panel import (
+    DS,
+    MODEL,
+    UNIQUE_ID,
+    PanelError,
+    Y,
+    blank_ids,
+    dayfirst_dates,
+    parse_timestamps,
+    slashed_dates,
+)
 from fcplan.core.quantiles import quantile_levels
 from fcplan.planner.centers import Centers
 from fcplan.planner.crews import hour_profiles, plan_crews, plan_notes
@@ -143,8 +153,19 @@ def plan_from_files(
         plan = plan_crews(forecast, configs, profiles, model=model)
     except PanelError as exc:
         raise PlanInputError(f"forecasts file {str(forecasts)!r}: {exc}") from exc
-    plan.attrs["notes"] = plan_notes(forecast, configs, model=model)
+    plan.attrs["notes"] = _unused_columns(forecast) + plan_notes(forecast, configs, model=model)
     return plan
+
+
+def _unused_columns(forecast: pd.DataFrame) -> list[str]:
+    """A note naming the forecast file's columns the plan does not read (``q0.99``, ``P95``, ``99%``
+    beside ``0.1, 0.5, 0.9``: a quantile column is named by its level alone), else none."""
+    used = {UNIQUE_ID, DS, MODEL, *(col for _, col in quantile_levels(forecast))}
+    unused = [str(c) for c in forecast.columns if c not in used]
+    if not unused:
+        return []
+    return [f"column(s) {unused[:5]} of the forecasts file are not quantile columns and were not used; a "
+            "quantile column is named by its level alone, e.g. \"0.99\" (rename it to plan on it)"]
 
 
 def write_offline_plan(forecasts: Path, centers: Centers, out: Path, hourly: Path | None = None) -> str:

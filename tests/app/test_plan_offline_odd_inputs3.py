@@ -117,3 +117,22 @@ def test_an_empty_quantile_column_is_an_error_not_skipped(here: Path) -> None:
     _forecast(DAYS.date, **{"0.5": None}).to_csv(here / "f.csv", index=False)
     out = plan("--forecasts", "f.csv")
     assert out.exit_code == 1 and "quantile columns hold missing" in out.output
+
+
+# A "q0.99" or "P95" column beside 0.1, 0.5, 0.9 was dropped without a word (the note even asked
+# for the higher quantile the file holds under another name).
+@pytest.mark.parametrize("column", ["q0.99", "P95", "99%"])
+def test_a_quantile_column_the_plan_cannot_read_is_named(here: Path, column: str) -> None:
+    _forecast(DAYS.date, **{column: 5000.0}).to_csv(here / "f.csv", index=False)
+    out = plan("--forecasts", "f.csv")
+    assert out.exit_code == 0, out.output
+    assert f"column(s) ['{column}'] of the forecasts file are not quantile columns and were not used" in out.output
+
+
+# orders_per_packer_hour = 1e12 (a wrong unit) planned min_packers on every shift, silently.
+def test_an_absurd_productivity_is_noted(here: Path) -> None:
+    (here / "centers.toml").write_text('[defaults]\ntimezone = "Asia/Seoul"\norders_per_packer_hour = 1e12\n')
+    _forecast(DAYS.date).to_csv(here / "f.csv", index=False)
+    out = plan("--forecasts", "f.csv")
+    assert out.exit_code == 0, out.output
+    assert "orders_per_packer_hour 1e+12 of ['FC-SEOUL-1'] is more than 3600" in out.output
