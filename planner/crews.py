@@ -73,6 +73,17 @@ def hour_profiles(
     return out
 
 
+def on_the_clock(profile: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """A weekday's hour profile (24,) for a day whose local hours occur ``counts`` times
+    (:meth:`CenterConfig.hour_counts`): no orders in the hour a spring-forward change skips,
+    twice the hour's orders in the one a fall-back change repeats; sums to 1."""
+    if (counts == 1).all():
+        return profile
+    weighted = profile * counts
+    total = weighted.sum()
+    return weighted / total if total > 0 else counts / counts.sum()
+
+
 def _portions(shift: ShiftConfig, today: np.ndarray, tomorrow: np.ndarray) -> tuple[float, float]:
     """Shares of the start day's orders and of the next day's orders that ``shift`` packs."""
     if shift.end > shift.start:
@@ -139,16 +150,19 @@ def shift_rows(
     for i, day in enumerate(days):
         nxt = by_day.get(day + pd.Timedelta(days=1))
         j = i if nxt is None else nxt
-        today, tomorrow = profile[day.weekday()], profile[(day + pd.Timedelta(days=1)).weekday()]
+        nxt_day = day + pd.Timedelta(days=1)
+        today = on_the_clock(profile[day.weekday()], center.hour_counts(day))
+        tomorrow = on_the_clock(profile[nxt_day.weekday()], center.hour_counts(nxt_day))
         for shift in center.shifts:
             a, b = _portions(shift, today, tomorrow)
+            capacity = center.productive_hours(shift, day)
             orders = a * planned[i] if b == 0 else float(
                 quantile_of_sum(a, values[i][None, :], b, values[j][None, :], levels, center.service_quantile)[0])
             hours = orders / center.productivity(shift)
             try:
-                needed = 0 if shut[i] else int(cheapest_headcount(
+                needed = 0 if shut[i] or capacity <= 0 else int(cheapest_headcount(
                     sum_samples(a, values[i], b, values[j], levels) / center.productivity(shift),
-                    np.array([center.productive_hours(shift)]), np.array([hours]), *center.unit_costs,
+                    np.array([capacity]), np.array([hours]), *center.unit_costs,
                     center.min_packers)[0])
             except PanelError as exc:
                 raise PanelError(f"center {center.center_id!r}, {day:%Y-%m-%d}, shift {shift.name!r}: {exc}") from None
