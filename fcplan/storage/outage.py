@@ -44,6 +44,9 @@ _SQLITE_OUTAGE = (
     "unable to open database file",
     "disk i/o error",
     "database or disk is full",
+    # the file (or its folder) turned read-only: chmod, a disk remounted read-only; writing every
+    # record again after it is fixed beats dead-lettering them all as unwritable
+    "readonly database",
 )
 #: The drivers' own classes (psycopg, sqlite3) of the outage kinds, by name.
 _DRIVER_OUTAGES = {"OperationalError", "InterfaceError"}
