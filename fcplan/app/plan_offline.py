@@ -141,20 +141,32 @@ def plan_from_files(
         )
     _check_daily(forecast, forecasts)
     profiles = {}
+    notes: list[str] = []
     if hourly is not None:
         hours = _read(hourly, "hourly", "unique_id, ds (local hour), y (orders)")
         if Y not in hours.columns:
             raise PlanInputError(f"hourly file {str(hourly)!r} lacks column 'y' (orders per local hour)")
         hours[Y] = _orders(hours[Y], hourly)
         _check_hourly(hours, hourly)
-        profiles = hour_profiles(hours, before=forecast[DS].min())
+        first = forecast[DS].min()
+        profiles = hour_profiles(hours, before=first)
+        if not (hours[DS] < first).any():  # e.g. 05/03/2026 read as May 3 for a plan from March 9
+            how = (" (its dates are written with slashes: are they read the way you meant? write them as "
+                   "YYYY-MM-DD HH:MM)" if slashed_dates(_raw_ds(hourly)) else "")
+            notes.append(f"the hourly file has no hours before the forecast's first day {first.date()} (it runs "
+                         f"{hours[DS].min()} to {hours[DS].max()}){how}: each day's orders are spread evenly")
     configs = centers.for_ids(forecast[UNIQUE_ID].astype(str).unique())
     try:
         plan = plan_crews(forecast, configs, profiles, model=model)
     except PanelError as exc:
         raise PlanInputError(f"forecasts file {str(forecasts)!r}: {exc}") from exc
-    plan.attrs["notes"] = _unused_columns(forecast) + plan_notes(forecast, configs, model=model)
+    plan.attrs["notes"] = notes + _unused_columns(forecast) + plan_notes(forecast, configs, model=model)
     return plan
+
+
+def _raw_ds(path: Path) -> pd.Series:
+    """The ds column of a CSV as written (for a hint about its layout)."""
+    return read_csv(path, "hourly", "unique_id, ds, y")[DS]
 
 
 def _unused_columns(forecast: pd.DataFrame) -> list[str]:

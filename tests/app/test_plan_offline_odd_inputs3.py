@@ -136,3 +136,16 @@ def test_an_absurd_productivity_is_noted(here: Path) -> None:
     out = plan("--forecasts", "f.csv")
     assert out.exit_code == 0, out.output
     assert "orders_per_packer_hour 1e+12 of ['FC-SEOUL-1'] is more than 3600" in out.output
+
+
+# One day of hours written 05/03/2026 HH:MM (March 5, day first) reads as May 3: after the plan's
+# first day, so no hour was learned from and every day was spread evenly without a word.
+def test_an_hourly_file_with_nothing_before_the_plan_is_said(here: Path) -> None:
+    _forecast(DAYS.date).to_csv(here / "f.csv", index=False)  # from 2026-03-02
+    hours = pd.date_range("2026-01-05", periods=24, freq="h")
+    one_day = pd.DataFrame({"unique_id": "FC-SEOUL-1", "ds": hours.strftime("%d/%m/%Y %H:%M"), "y": 10.0})
+    one_day.to_csv(here / "h.csv", index=False)  # 05/01/2026: read month first, May 1
+    out = plan("--forecasts", "f.csv", "--hourly", "h.csv")
+    assert out.exit_code == 0, out.output
+    assert "the hourly file has no hours before the forecast's first day 2026-03-02" in out.output
+    assert "written with slashes" in out.output
