@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from fcplan.core.panel import DS, MODEL, UNIQUE_ID, Y
 from fcplan.core.quantiles import quantile_name
@@ -45,6 +45,17 @@ def _frame(engine: Engine, stmt: object) -> pd.DataFrame:
     if engine.dialect.name == "sqlite" and len(frame):
         frame = _numbers_only(frame, stmt)
     return frame
+
+
+def all_rows(conn: Connection, stmt: object) -> list[tuple]:
+    """Every row of ``stmt`` on ``conn`` as tuples; on SQLite, rows holding a value their column's
+    type cannot read are left out with a warning (:func:`_readable_rows`) instead of failing."""
+    try:
+        return [tuple(r) for r in conn.execute(stmt)]  # type: ignore[call-overload]
+    except (ValueError, TypeError):
+        if conn.dialect.name != "sqlite":
+            raise
+        return _readable_rows(conn, stmt, [c.key for c in _selected(stmt)])
 
 
 def _selected(stmt: object) -> list:

@@ -75,3 +75,20 @@ def test_the_newest_readable_plan_run_is_found_past_a_damaged_one(seeded: Path, 
     run = q.current_forecast_run(engine)  # the champion is unreadable: the newest readable run
     assert run is not None and run["status"] != "champion" and run["created_at"].year > 2000
     assert make_plan(engine, PlannerSettings(), "Asia/Seoul").plan_id is not None
+
+
+# The retrain's own reads of the runs (champion decision, retention) stopped on the same damage:
+# 'Invalid isoformat string' at every retrain after the plan itself had been fixed.
+def test_the_champion_decision_and_retention_read_past_damaged_runs(seeded: Path, tmp_path: Path) -> None:
+    import pandas as pd
+
+    from fcplan.models import model_registry, retention
+
+    engine = make_engine(_damaged(seeded, tmp_path, "UPDATE forecast_runs SET data_end = 'garbage', "
+                                  "backtest_cutoffs = '{bad' WHERE status != 'champion'"))
+    today = pd.Timestamp.now(tz="Asia/Seoul").date()
+    model_registry.promote(engine, "Asia/Seoul", today, set())
+    with sqlite3.connect(engine.url.database) as conn:
+        ids = [r for r, in conn.execute("SELECT run_id FROM forecast_runs")]
+    model_registry.backtest_boards(engine, ids)
+    retention.compact(engine, today)
