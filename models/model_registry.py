@@ -75,12 +75,12 @@ def _run_infos(engine: Engine, statuses: Iterable[str]) -> list[RunInfo]:
         .order_by(forecast_runs.c.created_at)
     )
     with engine.connect() as conn:
-        runs = conn.execute(stmt).all()
+        runs = q.all_rows(conn, stmt)
         infos = []
         for run_id, data_end, _status in runs:
-            cover = conn.execute(
-                select(forecasts.c.unique_id, forecasts.c.ds).where(forecasts.c.run_id == run_id).distinct()
-            ).all()
+            cover = q.all_rows(
+                conn, select(forecasts.c.unique_id, forecasts.c.ds).where(forecasts.c.run_id == run_id).distinct()
+            )
             centers = frozenset(u for u, _ in cover)
             last = max((d for _, d in cover), default=data_end)
             infos.append(RunInfo(run_id, data_end, last, centers))
@@ -100,17 +100,16 @@ def backtest_boards(engine: Engine, run_ids: Iterable[str]) -> dict[str, dict[st
     with engine.connect() as conn:
         runs = {
             r[0]: r[1:]
-            for r in conn.execute(
+            for r in q.all_rows(
+                conn,
                 select(cols.run_id, cols.data_start, cols.data_end, cols.horizon, cols.backtest_cutoffs).where(
                     cols.run_id.in_(ids)
-                )
-            ).all()
+                ),
+            )
         }
-        rows = conn.execute(
-            select(
-                leaderboard.c.run_id, leaderboard.c.model, leaderboard.c.window, leaderboard.c.wql, leaderboard.c.weight
-            ).where(leaderboard.c.run_id.in_(ids), leaderboard.c.window >= 0)
-        ).all()
+        rows = q.all_rows(conn, select(
+            leaderboard.c.run_id, leaderboard.c.model, leaderboard.c.window, leaderboard.c.wql, leaderboard.c.weight
+        ).where(leaderboard.c.run_id.in_(ids), leaderboard.c.window >= 0))
     board = pd.DataFrame(rows, columns=["run_id", "model", "window", "wql", "weight"])
     out: dict[str, dict[str, float]] = {}
     for run_id, part in board.groupby("run_id", sort=False):

@@ -23,6 +23,7 @@ from fcplan.core.panel import DS, UNIQUE_ID
 from fcplan.models.champion import CHAMPION, RETIRED
 from fcplan.models.drift import as_issued
 from fcplan.models.drift_loop import past_champions
+from fcplan.storage.queries import all_rows
 from fcplan.storage.schema import forecast_runs, forecasts, model_artifacts
 
 
@@ -31,11 +32,11 @@ def compact(engine: Engine, today: date, keep_days: int = 14) -> dict[str, int]:
     cutoff = pd.Timestamp(today) - pd.Timedelta(days=keep_days)
     with engine.connect() as conn:
         runs = pd.DataFrame(
-            conn.execute(select(forecast_runs.c.run_id, forecast_runs.c.data_end, forecast_runs.c.status)).all(),
+            all_rows(conn, select(forecast_runs.c.run_id, forecast_runs.c.data_end, forecast_runs.c.status)),
             columns=["run_id", "data_end", "status"],
         )
         keys = pd.DataFrame(
-            conn.execute(select(forecasts.c.run_id, forecasts.c.unique_id, forecasts.c.ds).distinct()).all(),
+            all_rows(conn, select(forecasts.c.run_id, forecasts.c.unique_id, forecasts.c.ds).distinct()),
             columns=["run_id", UNIQUE_ID, DS],
         )
     if runs.empty or keys.empty:

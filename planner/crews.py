@@ -32,6 +32,8 @@ CREW_COLUMNS = [*PLAN_COLUMNS, "starts_at", "packers_needed", "next_day_forecast
 PRIOR_DAYS = 1.0
 #: Days of hourly orders before the plan's first day that the profiles are learned from.
 PROFILE_DAYS = 56
+#: More orders per packer-hour than this (one a second) is taken for a wrong unit and noted.
+FASTEST_PACKER = 3600.0
 
 
 def hour_profiles(
@@ -69,6 +71,17 @@ def hour_profiles(
         prof = counts + prior_days * per_day * week[None, :]
         out[str(center)] = prof / prof.sum(axis=1, keepdims=True)
     return out
+
+
+def on_the_clock(profile: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """A weekday's hour profile (24,) for a day whose local hours occur ``counts`` times
+    (:meth:`CenterConfig.hour_counts`): no orders in the hour a spring-forward change skips,
+    twice the hour's orders in the one a fall-back change repeats; sums to 1."""
+    if (counts == 1).all():
+        return profile
+    weighted = profile * counts
+    total = weighted.sum()
+    return weighted / total if total > 0 else counts / counts.sum()
 
 
 def _portions(shift: ShiftConfig, today: np.ndarray, tomorrow: np.ndarray) -> tuple[float, float]:
@@ -137,16 +150,19 @@ def shift_rows(
     for i, day in enumerate(days):
         nxt = by_day.get(day + pd.Timedelta(days=1))
         j = i if nxt is None else nxt
-        today, tomorrow = profile[day.weekday()], profile[(day + pd.Timedelta(days=1)).weekday()]
+        nxt_day = day + pd.Timedelta(days=1)
+        today = on_the_clock(profile[day.weekday()], center.hour_counts(day))
+        tomorrow = on_the_clock(profile[nxt_day.weekday()], center.hour_counts(nxt_day))
         for shift in center.shifts:
             a, b = _portions(shift, today, tomorrow)
+            capacity = center.productive_hours(shift, day)
             orders = a * planned[i] if b == 0 else float(
                 quantile_of_sum(a, values[i][None, :], b, values[j][None, :], levels, center.service_quantile)[0])
             hours = orders / center.productivity(shift)
             try:
-                needed = 0 if shut[i] else int(cheapest_headcount(
+                needed = 0 if shut[i] or capacity <= 0 else int(cheapest_headcount(
                     sum_samples(a, values[i], b, values[j], levels) / center.productivity(shift),
-                    np.array([center.productive_hours(shift)]), np.array([hours]), *center.unit_costs,
+                    np.array([capacity]), np.array([hours]), *center.unit_costs,
                     center.min_packers)[0])
             except PanelError as exc:
                 raise PanelError(f"center {center.center_id!r}, {day:%Y-%m-%d}, shift {shift.name!r}: {exc}") from None
@@ -238,6 +254,12 @@ def plan_notes(forecast: pd.DataFrame, centers: Mapping[str, CenterConfig], *, m
         names = [c for c, t in taus.items() if t < lo]
         notes.append(f"service level {', '.join(f'{t:g}' for t in below)} of {names[:3]} lies below the forecast's "
                      f"lowest quantile {lo:g}: planned on the {lo:g} column (more packers than the service level asks)")
+    fast = {c: rate for c, conf in centers.items() if c in taus
+            if (rate := max(conf.productivity(s) for s in conf.shifts)) > FASTEST_PACKER}
+    if fast:
+        notes.append(f"orders_per_packer_hour {max(fast.values()):g} of {sorted(fast)[:3]} is more than "
+                     f"{FASTEST_PACKER:g} (one order a second per packer): their shifts are planned with hardly "
+                     "any packers beyond min_packers; check the unit (orders per packer per hour)")
     values = forecast[[col for _, col in levels]].apply(pd.to_numeric, errors="coerce").to_numpy("float64")
     negative = int((values < 0).sum())
     if negative:

@@ -22,7 +22,7 @@ import pandas as pd
 from fcplan.core.panel import DS, UNIQUE_ID, select_model
 from fcplan.core.quantiles import quantile_levels
 from fcplan.planner.centers import CenterConfig
-from fcplan.planner.crews import SHIFT, _portions
+from fcplan.planner.crews import SHIFT, _portions, on_the_clock
 from fcplan.planner.quantile_sum import quantile_of_sum, sum_samples
 from fcplan.planner.staffing import cheapest_headcount, interpolate_quantile
 
@@ -113,8 +113,9 @@ def replan_today(
     day = pd.Timestamp(now_local).normalize()
     now = pd.Timestamp(now_local)
     hours = (now - day) / pd.Timedelta(hours=1)
-    today = profile[day.weekday()]
-    after = profile[(day + pd.Timedelta(days=1)).weekday()]
+    today = on_the_clock(profile[day.weekday()], center.hour_counts(day))
+    nxt = day + pd.Timedelta(days=1)
+    after = on_the_clock(profile[nxt.weekday()], center.hour_counts(nxt))
     tau = center.service_quantile
     levels = np.asarray(levels, dtype="float64")
     rest_q, _ = conditional_rest(quantiles, levels, today, so_far, hours)
@@ -127,9 +128,10 @@ def replan_today(
         a, b = _portions(shift, today, after)
         tonight = a / rest_share if rest_share > 0 else 0.0
         orders = float(quantile_of_sum(tonight, rest_q[None, :], b, morning, levels, tau)[0])
-        needed = int(cheapest_headcount(
+        capacity = center.productive_hours(shift, day)
+        needed = 0 if capacity <= 0 else int(cheapest_headcount(
             sum_samples(tonight, rest_q[None, :], b, morning, levels) / center.productivity(shift),
-            np.array([center.productive_hours(shift)]), np.array([orders / center.productivity(shift)]),
+            np.array([capacity]), np.array([orders / center.productivity(shift)]),
             *center.unit_costs, center.min_packers)[0])
         fresh = needed if center.max_packers is None else min(needed, center.max_packers)
         before = int(current.get(shift.name, fresh))

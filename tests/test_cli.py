@@ -77,6 +77,28 @@ def test_a_bad_setting_gives_a_one_line_error_naming_the_variable_and_exit_2(
     assert value in err[0]
 
 
+# A port outside 1-65535 was an OverflowError traceback from bind(); --retrain-every 0 retrained
+# without a pause and --timeout -1 gave up before the backfill; --start 9999-12-31 a traceback.
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        (("broker", "--port", "70000"), {}, "--port"),
+        (("broker", "--port", "-1"), {}, "--port"),
+        (("dashboard", "--port", "99999"), {}, "--port"),
+        (("broker",), {"FCPLAN_KAFKA_BROKER_PORT": "70000"}, "FCPLAN_KAFKA_BROKER_PORT"),
+        (("demo", "--retrain-every", "0"), {}, "--retrain-every 0 must be a positive number of seconds"),
+        (("demo", "--timeout", "-1"), {}, "--timeout -1 must be a positive number of seconds"),
+        (("demo", "--simulate-days", "1", "--start", "9999-12-31"), {}, "outside the years 1971 to 2199"),
+    ],
+    ids=["broker-port-high", "broker-port-negative", "dashboard-port", "port-variable", "retrain-every",
+         "timeout", "start-year"],
+)
+def test_an_option_out_of_range_is_refused_without_a_traceback(run, args, env, expected: str) -> None:
+    out = run(*args, env=env, timeout=60)
+    assert out.returncode in (1, 2), out.stdout + out.stderr
+    assert expected in out.stderr and "Traceback" not in out.stderr, out.stderr
+
+
 def test_plan_on_an_empty_database_says_to_run_retrain_first_and_exits_3(run) -> None:
     out = run("plan")
     assert out.returncode == 3, out.stderr

@@ -21,7 +21,8 @@ app = typer.Typer(
 
 @app.command()
 def broker(
-    port: Annotated[int | None, typer.Option(help="Port (default FCPLAN_KAFKA_BROKER_PORT, 9092).")] = None,
+    port: Annotated[int | None, typer.Option(
+        min=1, max=65535, help="Port (default FCPLAN_KAFKA_BROKER_PORT, 9092).")] = None,
     verbose: Verbose = False,
 ) -> None:
     """Run the embedded Kafka-compatible broker (Tansu, memory-only) until Ctrl-C."""

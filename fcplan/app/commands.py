@@ -187,7 +187,7 @@ def plan(
 
 
 def dashboard(
-    port: Annotated[int, typer.Option(help="HTTP port.")] = 8501,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="HTTP port.")] = 8501,
     verbose: Verbose = False,
 ) -> None:
     """Open the Streamlit operations dashboard (reads the database only)."""
@@ -211,7 +211,7 @@ def demo(
     scale: Annotated[float, typer.Option(help="Order volume multiplier.")] = 0.5,
     speed: Annotated[float, typer.Option(help="Simulated seconds per real second once live.")] = 1.0,
     retrain_every: Annotated[float, typer.Option(help="Seconds between retrain+plan cycles.")] = 120.0,
-    port: Annotated[int, typer.Option(help="Dashboard port.")] = 8501,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Dashboard port.")] = 8501,
     fresh: Annotated[bool | None, typer.Option(help="Empty the database first (default: yes for SQLite).")] = None,
     timeout: Annotated[float, typer.Option(help="With --exit-after-plan: give up after this many seconds.")] = 900,
     centers_file: Annotated[Path | None, typer.Option(
@@ -236,6 +236,9 @@ def demo(
 
     settings = setup(verbose)
     _check_simulation(scale, speed)
+    for name, value in (("--retrain-every", retrain_every), ("--timeout", timeout)):
+        if not 0 < value < float("inf"):  # 0 retrained without a pause; -1 gave up before the backfill
+            raise fail(f"{name} {value:g} must be a positive number of seconds, e.g. {name} 120")
     if simulate_days is not None:
         if centers_file is None and not settings.planner.centers_file and EXAMPLE_CENTERS.is_file():
             centers_file = EXAMPLE_CENTERS  # as the live demo: two zones, overnight shifts
@@ -292,6 +295,8 @@ def _simulated_demo(
     try:
         parsed = shifts_from_specs(shifts, settings.timezone, simulation_locales(settings))
         first = pd.Timestamp(start or pd.Timestamp.now(tz=settings.timezone).date()).tz_localize(settings.timezone)
+        if not 1971 <= first.year <= 2199:  # 9999-12-31 ran past the last date Python holds (a traceback)
+            raise ValueError(f"--start {start} is outside the years 1971 to 2199")
         at = time.fromisoformat(retrain_at)
     except ValueError as exc:
         raise fail(f"{exc} (--start is a day such as 2026-03-02, --retrain-at a local time such as 04:00)") from exc

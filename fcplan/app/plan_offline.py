@@ -15,7 +15,17 @@ import numpy as np
 import pandas as pd
 
 from fcplan.app.console import InputError, check_writable, read_csv, write_csv
-from fcplan.core.panel import DS, UNIQUE_ID, PanelError, Y, blank_ids, dayfirst_dates, parse_timestamps, slashed_dates
+from fcplan.core.panel import (
+    DS,
+    MODEL,
+    UNIQUE_ID,
+    PanelError,
+    Y,
+    blank_ids,
+    dayfirst_dates,
+    parse_timestamps,
+    slashed_dates,
+)
 from fcplan.core.quantiles import quantile_levels
 from fcplan.planner.centers import Centers
 from fcplan.planner.crews import hour_profiles, plan_crews, plan_notes
@@ -131,20 +141,43 @@ def plan_from_files(
         )
     _check_daily(forecast, forecasts)
     profiles = {}
+    notes: list[str] = []
     if hourly is not None:
         hours = _read(hourly, "hourly", "unique_id, ds (local hour), y (orders)")
         if Y not in hours.columns:
             raise PlanInputError(f"hourly file {str(hourly)!r} lacks column 'y' (orders per local hour)")
         hours[Y] = _orders(hours[Y], hourly)
         _check_hourly(hours, hourly)
-        profiles = hour_profiles(hours, before=forecast[DS].min())
+        first = forecast[DS].min()
+        profiles = hour_profiles(hours, before=first)
+        if not (hours[DS] < first).any():  # e.g. 05/03/2026 read as May 3 for a plan from March 9
+            how = (" (its dates are written with slashes: are they read the way you meant? write them as "
+                   "YYYY-MM-DD HH:MM)" if slashed_dates(_raw_ds(hourly)) else "")
+            notes.append(f"the hourly file has no hours before the forecast's first day {first.date()} (it runs "
+                         f"{hours[DS].min()} to {hours[DS].max()}){how}: each day's orders are spread evenly")
     configs = centers.for_ids(forecast[UNIQUE_ID].astype(str).unique())
     try:
         plan = plan_crews(forecast, configs, profiles, model=model)
     except PanelError as exc:
         raise PlanInputError(f"forecasts file {str(forecasts)!r}: {exc}") from exc
-    plan.attrs["notes"] = plan_notes(forecast, configs, model=model)
+    plan.attrs["notes"] = notes + _unused_columns(forecast) + plan_notes(forecast, configs, model=model)
     return plan
+
+
+def _raw_ds(path: Path) -> pd.Series:
+    """The ds column of a CSV as written (for a hint about its layout)."""
+    return read_csv(path, "hourly", "unique_id, ds, y")[DS]
+
+
+def _unused_columns(forecast: pd.DataFrame) -> list[str]:
+    """A note naming the forecast file's columns the plan does not read (``q0.99``, ``P95``, ``99%``
+    beside ``0.1, 0.5, 0.9``: a quantile column is named by its level alone), else none."""
+    used = {UNIQUE_ID, DS, MODEL, *(col for _, col in quantile_levels(forecast))}
+    unused = [str(c) for c in forecast.columns if c not in used]
+    if not unused:
+        return []
+    return [f"column(s) {unused[:5]} of the forecasts file are not quantile columns and were not used; a "
+            "quantile column is named by its level alone, e.g. \"0.99\" (rename it to plan on it)"]
 
 
 def write_offline_plan(forecasts: Path, centers: Centers, out: Path, hourly: Path | None = None) -> str:

@@ -246,7 +246,21 @@ def parse_timestamps(values: pd.Series, name: str = "history") -> pd.Series:
         )
     if isinstance(ds.dtype, pd.DatetimeTZDtype):
         ds = ds.dt.tz_localize(None)
-    return ds.astype("datetime64[ns]")
+    ds = ds.astype("datetime64[ns]")
+    if slashed_dates(values) and _month_jumps(ds):
+        # 01/03/2026 00:00 ... 12/03/2026 23:00 (day first, every day 12 or less) read month-first is
+        # hours of Jan 3, Feb 3, ..., Dec 3: read as the days that follow one another instead
+        dayfirst = dayfirst_dates(values).astype("datetime64[ns]")
+        if dayfirst.notna().sum() == ds.notna().sum() and not _month_jumps(dayfirst):
+            return dayfirst
+    return ds
+
+
+def _month_jumps(ds: pd.Series) -> bool:
+    """Whether the distinct times ``ds`` step by less than a day somewhere and by 28 days or more
+    elsewhere: hours of days a month apart, the mark of DD/MM/YYYY HH:MM read month-first."""
+    gaps = pd.Series(ds.dropna().unique()).sort_values().diff().dropna()
+    return bool(len(gaps)) and gaps.min() < pd.Timedelta(days=1) and gaps.max() >= pd.Timedelta(days=28)
 
 
 def _unparsable(value: object) -> bool:

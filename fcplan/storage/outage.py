@@ -44,6 +44,13 @@ _SQLITE_OUTAGE = (
     "unable to open database file",
     "disk i/o error",
     "database or disk is full",
+    # the file (or its folder) turned read-only: chmod, a disk remounted read-only; writing every
+    # record again after it is fixed beats dead-lettering them all as unwritable
+    "readonly database",
+    # the file was overwritten or damaged (sqlite3.DatabaseError): until it is restored, every write
+    # fails alike; dead-lettering each record as unwritable would empty the stream out of the database
+    "file is not a database",
+    "database disk image is malformed",
 )
 #: The drivers' own classes (psycopg, sqlite3) of the outage kinds, by name.
 _DRIVER_OUTAGES = {"OperationalError", "InterfaceError"}
@@ -60,10 +67,13 @@ def _says_outage(exc: BaseException) -> bool:
     if isinstance(exc, sa_exc.DBAPIError):
         if exc.connection_invalidated:
             return True
-        if not isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
-            return False
         orig = exc.orig
+        if not isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+            return isinstance(exc, sa_exc.DatabaseError) and type(orig).__module__.startswith("sqlite3") \
+                and _sqlite_outage(orig)
         return _sqlite_outage(orig) if type(orig).__module__.startswith("sqlite3") else True
+    if type(exc).__module__.startswith("sqlite3") and type(exc).__name__ == "DatabaseError":
+        return _sqlite_outage(exc)
     if not any(cls.__name__ in _DRIVER_OUTAGES for cls in type(exc).__mro__):
         return False
     return _sqlite_outage(exc) if type(exc).__module__.startswith("sqlite3") else True

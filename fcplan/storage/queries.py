@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from fcplan.core.panel import DS, MODEL, UNIQUE_ID, Y
 from fcplan.core.quantiles import quantile_name
@@ -33,8 +33,96 @@ from fcplan.storage.schema import promo_kind_effects as promo_kind_effects_table
 def _frame(engine: Engine, stmt: object) -> pd.DataFrame:
     with engine.connect() as conn:
         result = conn.execute(stmt)
-        # Plain tuples: pandas probes SQLAlchemy Row objects one by one (most of the time of a large read).
-        return pd.DataFrame.from_records([tuple(r) for r in result], columns=list(result.keys()))
+        keys = list(result.keys())
+        try:
+            # Plain tuples: pandas probes SQLAlchemy Row objects one by one (most of the time of a large read).
+            rows = [tuple(r) for r in result]
+        except (ValueError, TypeError):  # a stored value its column's type cannot read (SQLite only)
+            if engine.dialect.name != "sqlite":
+                raise
+            rows = _readable_rows(conn, stmt, keys)
+    frame = pd.DataFrame.from_records(rows, columns=keys)
+    if engine.dialect.name == "sqlite" and len(frame):
+        frame = _numbers_only(frame, stmt)
+    return frame
+
+
+def all_rows(conn: Connection, stmt: object) -> list[tuple]:
+    """Every row of ``stmt`` on ``conn`` as tuples; on SQLite, rows holding a value their column's
+    type cannot read are left out with a warning (:func:`_readable_rows`) instead of failing."""
+    try:
+        return [tuple(r) for r in conn.execute(stmt)]  # type: ignore[call-overload]
+    except (ValueError, TypeError):
+        if conn.dialect.name != "sqlite":
+            raise
+        return _readable_rows(conn, stmt, [c.key for c in _selected(stmt)])
+
+
+def _selected(stmt: object) -> list:
+    return list(stmt.selected_columns)  # type: ignore[attr-defined]
+
+
+def _damaged(frame_or_rows: object, bad: list[int], where: str, example: object) -> None:
+    log.warning("%d stored row(s) hold a value their column's type cannot hold (%s, e.g. %r; written to the "
+                "SQLite file by another program?) and are left out; fix or delete them", len(bad), where, example)
+
+
+def _readable_rows(conn: object, stmt: object, keys: list[str]) -> list[tuple]:
+    """The rows of ``stmt`` without those holding a value their column's type cannot read (text in a
+    DATETIME, JSON that does not parse): SQLite stores any value in any column, and one such row
+    stopped every read of its table, and every retrain or plan with it."""
+    from sqlalchemy import type_coerce
+    from sqlalchemy.types import NullType
+
+    columns = _selected(stmt)
+    dialect = conn.dialect  # type: ignore[attr-defined]
+    raw = stmt.with_only_columns(  # type: ignore[attr-defined]
+        *[type_coerce(c, NullType()).label(k) for c, k in zip(columns, keys, strict=True)]
+    )
+    procs = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
+    rows, bad, where, example = [], [], "", None
+    for i, row in enumerate(conn.execute(raw)):  # type: ignore[attr-defined]
+        try:
+            rows.append(tuple(v if p is None or v is None else p(v) for p, v in zip(procs, row, strict=True)))
+        except (ValueError, TypeError):
+            bad.append(i)
+            if example is None:
+                k = next(j for j, (p, v) in enumerate(zip(procs, row, strict=True)) if _unreadable(p, v))
+                where, example = keys[k], row[k]
+    if bad:
+        _damaged(rows, bad, where, example)
+    return rows
+
+
+def _unreadable(proc: object, value: object) -> bool:
+    if proc is None or value is None:
+        return False
+    try:
+        proc(value)  # type: ignore[operator]
+    except (ValueError, TypeError):
+        return True
+    return False
+
+
+def _numbers_only(frame: pd.DataFrame, stmt: object) -> pd.DataFrame:
+    """``frame`` without the rows where a numeric column holds text or bytes (SQLite keeps ``'abc'``
+    stored in an INTEGER column as it is; ``astype(float)`` then stopped the read)."""
+    from sqlalchemy.types import Float, Integer, Numeric
+
+    keep = pd.Series(True, index=frame.index)
+    where, example = "", None
+    for col, key in zip(_selected(stmt), frame.columns, strict=True):
+        if not isinstance(col.type, Integer | Float | Numeric) or frame[key].dtype != object:
+            continue
+        wrong = frame[key].map(lambda v: isinstance(v, str | bytes)).astype(bool)
+        if wrong.any() and example is None:
+            where, example = key, frame[key][wrong].iloc[0]
+        keep &= ~wrong
+    if keep.all():
+        return frame
+    _damaged(frame, list(np.flatnonzero(~keep.to_numpy())), where, example)
+    frame = frame[keep].reset_index(drop=True)
+    return frame.infer_objects()
 
 
 def hourly_orders(
@@ -217,11 +305,24 @@ def promotion_calendar(engine: Engine) -> pd.DataFrame:
     return frame
 
 
-def latest_forecast_run(engine: Engine) -> dict | None:
-    stmt = select(forecast_runs).order_by(forecast_runs.c.created_at.desc()).limit(1)
+def _first(engine: Engine, stmt: object) -> dict | None:
+    """The first row of ``stmt`` as a dict (None when there is none); on SQLite, rows holding a value
+    their column's type cannot read are passed over (see :func:`_readable_rows`)."""
     with engine.connect() as conn:
-        row = conn.execute(stmt).mappings().first()
-    return dict(row) if row else None
+        try:
+            row = conn.execute(stmt).mappings().first()  # type: ignore[call-overload]
+            return dict(row) if row else None
+        except (ValueError, TypeError):
+            if engine.dialect.name != "sqlite":
+                raise
+        whole = stmt.limit(None)  # type: ignore[attr-defined]
+        keys = [c.key for c in _selected(whole)]
+        rows = _readable_rows(conn, whole, keys)
+    return dict(zip(keys, rows[0], strict=True)) if rows else None
+
+
+def latest_forecast_run(engine: Engine) -> dict | None:
+    return _first(engine, select(forecast_runs).order_by(forecast_runs.c.created_at.desc()).limit(1))
 
 
 def simulated_now(engine: Engine) -> datetime | None:
@@ -238,16 +339,12 @@ def current_forecast_run(engine: Engine) -> dict | None:
         .order_by(forecast_runs.c.created_at.desc())
         .limit(1)
     )
-    with engine.connect() as conn:
-        row = conn.execute(stmt).mappings().first()
-    return dict(row) if row else latest_forecast_run(engine)
+    return _first(engine, stmt) or latest_forecast_run(engine)
 
 
 def forecast_run(engine: Engine, run_id: str) -> dict | None:
     """The ``forecast_runs`` row of ``run_id``."""
-    with engine.connect() as conn:
-        row = conn.execute(select(forecast_runs).where(forecast_runs.c.run_id == run_id)).mappings().first()
-    return dict(row) if row else None
+    return _first(engine, select(forecast_runs).where(forecast_runs.c.run_id == run_id))
 
 
 def forecast_frame(engine: Engine, run_id: str) -> pd.DataFrame:
@@ -263,6 +360,14 @@ def forecast_frame(engine: Engine, run_id: str) -> pd.DataFrame:
     wide.columns.name = None
     wide[DS] = pd.to_datetime(wide[DS]).astype("datetime64[ns]")
     levels = sorted((c for c in wide.columns if c not in (UNIQUE_ID, DS, MODEL)), key=float)
+    # A day lacking one of its model's levels (a stored value left out as unreadable) cannot be
+    # planned; the other days can: it is left out, not the whole run.
+    holes = (wide[levels].isna() & wide[levels].notna().groupby(wide[MODEL]).transform("any")).any(axis=1)
+    if holes.any():
+        log.warning("forecast run %s: %d (center, day, model) row(s) lack some of their model's quantiles and are "
+                    "left out, e.g. %s %s", run_id, int(holes.sum()), wide.loc[holes, UNIQUE_ID].iloc[0],
+                    wide.loc[holes, DS].iloc[0].date())
+        wide = wide[~holes].reset_index(drop=True)
     return wide[[UNIQUE_ID, DS, MODEL, *levels]]
 
 
@@ -312,10 +417,7 @@ def promo_kind_effects(engine: Engine, run_id: str) -> pd.DataFrame:
 
 
 def latest_plan_run(engine: Engine) -> dict | None:
-    stmt = select(plan_runs).order_by(plan_runs.c.created_at.desc()).limit(1)
-    with engine.connect() as conn:
-        row = conn.execute(stmt).mappings().first()
-    return dict(row) if row else None
+    return _first(engine, select(plan_runs).order_by(plan_runs.c.created_at.desc()).limit(1))
 
 
 def plan_frame(engine: Engine, plan_id: str) -> pd.DataFrame:

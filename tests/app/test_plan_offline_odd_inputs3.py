@@ -117,3 +117,35 @@ def test_an_empty_quantile_column_is_an_error_not_skipped(here: Path) -> None:
     _forecast(DAYS.date, **{"0.5": None}).to_csv(here / "f.csv", index=False)
     out = plan("--forecasts", "f.csv")
     assert out.exit_code == 1 and "quantile columns hold missing" in out.output
+
+
+# A "q0.99" or "P95" column beside 0.1, 0.5, 0.9 was dropped without a word (the note even asked
+# for the higher quantile the file holds under another name).
+@pytest.mark.parametrize("column", ["q0.99", "P95", "99%"])
+def test_a_quantile_column_the_plan_cannot_read_is_named(here: Path, column: str) -> None:
+    _forecast(DAYS.date, **{column: 5000.0}).to_csv(here / "f.csv", index=False)
+    out = plan("--forecasts", "f.csv")
+    assert out.exit_code == 0, out.output
+    assert f"column(s) ['{column}'] of the forecasts file are not quantile columns and were not used" in out.output
+
+
+# orders_per_packer_hour = 1e12 (a wrong unit) planned min_packers on every shift, silently.
+def test_an_absurd_productivity_is_noted(here: Path) -> None:
+    (here / "centers.toml").write_text('[defaults]\ntimezone = "Asia/Seoul"\norders_per_packer_hour = 1e12\n')
+    _forecast(DAYS.date).to_csv(here / "f.csv", index=False)
+    out = plan("--forecasts", "f.csv")
+    assert out.exit_code == 0, out.output
+    assert "orders_per_packer_hour 1e+12 of ['FC-SEOUL-1'] is more than 3600" in out.output
+
+
+# One day of hours written 05/03/2026 HH:MM (March 5, day first) reads as May 3: after the plan's
+# first day, so no hour was learned from and every day was spread evenly without a word.
+def test_an_hourly_file_with_nothing_before_the_plan_is_said(here: Path) -> None:
+    _forecast(DAYS.date).to_csv(here / "f.csv", index=False)  # from 2026-03-02
+    hours = pd.date_range("2026-01-05", periods=24, freq="h")
+    one_day = pd.DataFrame({"unique_id": "FC-SEOUL-1", "ds": hours.strftime("%d/%m/%Y %H:%M"), "y": 10.0})
+    one_day.to_csv(here / "h.csv", index=False)  # 05/01/2026: read month first, May 1
+    out = plan("--forecasts", "f.csv", "--hourly", "h.csv")
+    assert out.exit_code == 0, out.output
+    assert "the hourly file has no hours before the forecast's first day 2026-03-02" in out.output
+    assert "written with slashes" in out.output

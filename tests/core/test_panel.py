@@ -254,3 +254,18 @@ def test_parse_quantiles_rejects_words_and_out_of_range_levels() -> None:
 def test_sorted_quantiles_never_cross() -> None:
     values = np.array([[3.0, 1.0, 2.0], [0.0, 5.0, 4.0]])
     assert (np.diff(sort_quantiles(values), axis=-1) >= 0).all()
+
+
+# Hourly DD/MM/YYYY HH:MM whose days are all 12 or less read month-first: the hours of
+# Jan 3, Feb 3, ..., Dec 3 (a forecast from December on); the days follow one another.
+def test_hourly_day_first_timestamps_with_small_days_are_read_day_first() -> None:
+    from fcplan.core.panel import parse_timestamps
+
+    hours = pd.date_range("2026-03-01", "2026-03-12 23:00", freq="h")
+    hours = hours[hours.hour % 3 != 1]  # a few hours without orders do not change the reading
+    read = parse_timestamps(pd.Series(hours.strftime("%d/%m/%Y %H:%M")))
+    assert list(read) == list(hours)
+    us = parse_timestamps(pd.Series(hours.strftime("%m/%d/%Y %H:%M")))  # month first stays month first
+    assert list(us) == list(hours)
+    monthly = pd.date_range("2026-01-01", periods=12, freq="MS")  # 01/01/2026 ... 12/01/2026 (US, monthly)
+    assert list(parse_timestamps(pd.Series(monthly.strftime("%m/%d/%Y")))) == list(monthly)

@@ -157,3 +157,46 @@ def test_a_closed_weekday_that_is_not_a_weekday_is_refused_with_the_names_to_use
         center(closed_weekdays=["Caturday"])
     with pytest.raises(ValueError, match="needs a holiday_country"):
         center(holiday_country=None, closed_on_holidays=True)
+
+
+# Daylight saving: a shift over the skipped hour (spring forward) or the repeated one (fall back)
+# lasts 7 or 9 hours; it was planned as 8, with the orders of a 24-hour day.
+LA = "America/Los_Angeles"  # 2026-03-08 02:00 is skipped; 2026-11-01 01:00 occurs twice
+
+
+def _dst_plan(first: str, **shift_fields) -> pd.DataFrame:
+    shifts = [{"name": n, "start": a, "end": b, **shift_fields} for n, a, b in
+              (("day", 6, 14), ("swing", 14, 22), ("night", 22, 6))]
+    days = pd.date_range(first, periods=3)
+    fc = pd.DataFrame({"unique_id": "A", "ds": days, "0.1": 24000.0, "0.5": 24000.0, "0.9": 24000.0})
+    conf = center(timezone=LA, orders_per_packer_hour=100.0, shifts=shifts, service_level=0.9)
+    plan = plan_crews(fc, {"A": conf}, {"A": FLAT})
+    return plan.set_index(["ds", "shift"])
+
+
+def test_a_shift_across_a_skipped_hour_has_an_hour_less_to_pack_its_orders() -> None:
+    plan = _dst_plan("2026-03-07")
+    night = plan.loc[(pd.Timestamp("2026-03-07"), "night")]
+    # 2 h of Mar 7 (1000 orders an hour) + 5 real hours of the 23-hour Mar 8, over 7 hours: 11 packers, not 10
+    assert night["orders_planned"] == pytest.approx(2000 + 5 * 24000 / 23)
+    assert night["packers"] == 11
+    assert plan.loc[(pd.Timestamp("2026-03-08"), "day"), "packers"] == 11  # 8 of 23 hours' orders
+    assert plan.loc[(pd.Timestamp("2026-03-09"), "day"), "packers"] == 10
+
+
+def test_a_shift_across_a_repeated_hour_keeps_its_configured_paid_hours() -> None:
+    night = (pd.Timestamp("2026-10-31"), "night")
+    orders = 2000 + 7 * 24000 / 25  # 2 h of Oct 31 + 7 of the 25-hour Nov 1
+    unpaid = _dst_plan("2026-10-31")  # paid for the 9 hours it lasts: 87.2 / 9 -> 10
+    assert unpaid.loc[night, "orders_planned"] == pytest.approx(orders)
+    assert unpaid.loc[night, "packers"] == 10
+    paid = _dst_plan("2026-10-31", paid_hours=8)  # paid (and working) 8 hours: 87.2 / 8 -> 11
+    assert paid.loc[night, "packers"] == 11
+
+
+def test_a_shift_wholly_in_a_skipped_hour_gets_no_packers() -> None:
+    shifts = [{"name": "early", "start": 2, "end": 3}, {"name": "rest", "start": 3, "end": 2}]
+    fc = forecast([2400.0, 2400.0], start=pd.Timestamp("2026-03-08"))
+    plan = plan_crews(fc, {"A": center(timezone=LA, shifts=shifts, min_packers=1)}, {"A": FLAT})
+    early = plan[plan["shift"] == "early"].set_index("ds")["packers"]
+    assert early[pd.Timestamp("2026-03-08")] == 0 and early[pd.Timestamp("2026-03-09")] > 0

@@ -328,3 +328,36 @@ def test_when_a_locked_batch_then_needs_bisecting_its_retries_are_counted_once(
     assert result.retries >= 2 and [(i, r) for i, r, _ in result.dead] == [(5, UNWRITABLE)]
     n, _, metrics = stored(f"sqlite:///{path}")
     assert n == 19 and metrics[("orders_writer", "database_retries")] == result.retries
+
+
+# A SQLite file that turned read-only (chmod, a disk remounted read-only): every order of every
+# batch was dead-lettered as unwritable, out of the database for good; it is an outage to wait out.
+def test_when_the_sqlite_file_is_read_only_then_the_batch_waits_and_nothing_is_dead_lettered(tmp_path: Path) -> None:
+    path = tmp_path / "ro.db"
+    make_engine(f"sqlite:///{path}").dispose()  # the schema
+    engine = make_engine(f"sqlite:///file:{path}?mode=ro&uri=true", create=False)
+    tries = iter([True, True, False])
+    with pytest.raises(GaveUp):
+        process_fetch(Fetch.of([order(i) for i in range(5)]), engine, Limits(), lambda: next(tries),
+                      Backoff(0.01, 2, 0.02))
+    engine.dispose()
+    result = process_fetch(Fetch.of([order(i) for i in range(5)]), make_engine(f"sqlite:///{path}"), Limits())
+    assert result.accepted == 5 and not result.dead
+
+
+# A SQLite file overwritten by something else ("file is not a database"): the same, every order
+# was dead-lettered as unwritable, then the counters' write failed the batch anyway.
+def test_when_the_sqlite_file_is_not_a_database_then_the_batch_waits_and_nothing_is_dead_lettered(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "overwritten.db"
+    path.write_bytes(b"not a database at all " * 200)
+    engine = make_engine(f"sqlite:///{path}", create=False)
+    tries = iter([True, True, False])
+    with pytest.raises(GaveUp):
+        process_fetch(Fetch.of([order(i) for i in range(5)]), engine, Limits(), lambda: next(tries),
+                      Backoff(0.01, 2, 0.02))
+    engine.dispose()
+    path.unlink()  # restored (here: a fresh file)
+    result = process_fetch(Fetch.of([order(i) for i in range(5)]), make_engine(f"sqlite:///{path}"), Limits())
+    assert result.accepted == 5 and not result.dead

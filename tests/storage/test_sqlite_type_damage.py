@@ -1,0 +1,94 @@
+"""SQLite stores any value in any column: text written into a numeric or DATETIME column, or JSON
+that does not parse, by another program (a hand-edit in the sqlite3 shell, a broken import).
+One such row stopped every read of its table, and with it every retrain and plan, for good;
+now the row is left out with a warning and everything else is read."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from fcplan.app.seed_db import SeedSpec, seed_database
+from fcplan.core.settings import PlannerSettings
+from fcplan.planner.runner import make_plan
+from fcplan.storage import make_engine
+from fcplan.storage import queries as q
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("damage") / "clean.db"
+    seed_database(f"sqlite:///{path}", SeedSpec(days=30, past_runs=2))
+    return path
+
+
+def _damaged(seeded: Path, tmp_path: Path, *updates: str) -> str:
+    path = tmp_path / "damaged.db"
+    path.write_bytes(seeded.read_bytes())
+    with sqlite3.connect(path) as conn:
+        for sql in updates:
+            conn.execute(sql)
+    return f"sqlite:///{path}"
+
+
+CHAMPION = "(SELECT run_id FROM forecast_runs WHERE status = 'champion')"
+FIRST = f"(SELECT min(rowid) FROM forecasts WHERE run_id = {CHAMPION})"
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        "UPDATE center_hourly SET orders = 'abc' WHERE rowid = 5",
+        "UPDATE center_hourly SET orders = X'00' WHERE rowid = 5",
+        "UPDATE center_hourly SET hour = 'garbage' WHERE rowid = 5",
+        "UPDATE center_hourly SET hour = 12345 WHERE rowid = 5",
+        f"UPDATE forecasts SET value = 'abc' WHERE rowid = {FIRST}",
+        f"UPDATE forecasts SET ds = 'garbage' WHERE rowid = {FIRST}",
+        "UPDATE plan_runs SET created_at = 'garbage'",
+        "UPDATE plan_runs SET params = '{bad'",
+        "UPDATE staffing_plans SET packers = 'x' WHERE rowid = 1",
+        "UPDATE staffing_plans SET day = 'garbage' WHERE rowid = 1",
+    ],
+    ids=["orders-text", "orders-blob", "hour-text", "hour-number", "forecast-value", "forecast-day",
+         "plan-created", "plan-params", "plan-packers", "plan-day"],
+)
+def test_a_value_of_the_wrong_type_does_not_stop_the_plan(
+    seeded: Path, tmp_path: Path, update: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = make_engine(_damaged(seeded, tmp_path, update))
+    clean = make_engine(f"sqlite:///{seeded}")
+    daily = q.daily_orders(engine, "Asia/Seoul")
+    assert len(daily) and daily["y"].dtype == "float64"
+    result = make_plan(engine, PlannerSettings(), "Asia/Seoul")
+    assert result.plan_id is not None and result.rows > 0
+    hours, whole = q.hourly_orders(engine, "Asia/Seoul"), q.hourly_orders(clean, "Asia/Seoul")
+    assert len(whole) - 1 <= len(hours) <= len(whole)  # at most the damaged row is left out
+    if "center_hourly" in update:
+        assert "cannot hold" in caplog.text
+
+
+def test_the_newest_readable_plan_run_is_found_past_a_damaged_one(seeded: Path, tmp_path: Path) -> None:
+    engine = make_engine(_damaged(seeded, tmp_path, "UPDATE forecast_runs SET created_at = 'garbage' "
+                                  "WHERE status = 'champion'"))
+    run = q.current_forecast_run(engine)  # the champion is unreadable: the newest readable run
+    assert run is not None and run["status"] != "champion" and run["created_at"].year > 2000
+    assert make_plan(engine, PlannerSettings(), "Asia/Seoul").plan_id is not None
+
+
+# The retrain's own reads of the runs (champion decision, retention) stopped on the same damage:
+# 'Invalid isoformat string' at every retrain after the plan itself had been fixed.
+def test_the_champion_decision_and_retention_read_past_damaged_runs(seeded: Path, tmp_path: Path) -> None:
+    import pandas as pd
+
+    from fcplan.models import model_registry, retention
+
+    engine = make_engine(_damaged(seeded, tmp_path, "UPDATE forecast_runs SET data_end = 'garbage', "
+                                  "backtest_cutoffs = '{bad' WHERE status != 'champion'"))
+    today = pd.Timestamp.now(tz="Asia/Seoul").date()
+    model_registry.promote(engine, "Asia/Seoul", today, set())
+    with sqlite3.connect(engine.url.database) as conn:
+        ids = [r for r, in conn.execute("SELECT run_id FROM forecast_runs")]
+    model_registry.backtest_boards(engine, ids)
+    retention.compact(engine, today)
