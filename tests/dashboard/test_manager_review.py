@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pandas as pd
+
 from tests.dashboard.test_pages import run_page
 
 
@@ -49,3 +51,39 @@ def test_when_two_alerts_share_center_kind_and_minute_then_the_evidence_picker_o
         shown.append(next(m.value for m in at.markdown if "day outside the forecast band" in m.value))
     assert sum("3410 orders, above the range" in m and "FC-PUS" in m for m in shown) == 1
     assert sum("980 orders, below the range" in m for m in shown) == 2
+
+
+def _x_axis(chart: object) -> dict:
+    spec = chart.to_dict()  # type: ignore[attr-defined]
+    layers = spec.get("layer", [spec])
+    return next(layer["encoding"]["x"]["axis"] for layer in layers if "axis" in layer.get("encoding", {}).get("x", {}))
+
+
+def test_when_a_few_hours_of_orders_are_drawn_then_the_stream_chart_labels_whole_hours_only() -> None:
+    """Just after midnight (three points) Vega ticked every 15 or 30 minutes: '00:30' labels on
+    counts that are per hour."""
+    from fcplan.dashboard import charts
+
+    hours = pd.date_range("2026-12-07 00:00", periods=3, freq="h")
+    hourly = pd.DataFrame({"unique_id": "FC-ICN", "ds": hours, "y": [12.0, 8.0, 5.0]})
+    axis = _x_axis(charts.hourly_today(hourly))
+    assert axis["format"] == "%H:%M" and axis["tickMinStep"] == 3600 * 1000
+
+
+def test_when_runs_come_minutes_apart_then_the_leaderboard_history_labels_their_hour_not_the_day() -> None:
+    """The demo retrains every two minutes: a day format wrote '07 Dec' under every tick; runs a
+    day apart keep one day label a day."""
+    from fcplan.dashboard import history_charts
+
+    def board(times: pd.DatetimeIndex) -> pd.DataFrame:
+        return pd.DataFrame({"created_at": times, "model": "ets", "wql": 0.1})
+
+    minutes = _x_axis(history_charts.leaderboard_history(board(pd.date_range("2026-12-07 10:00", periods=30,
+                                                                                freq="2min"))))
+    assert minutes["format"] == "%H:%M"
+    overnight = _x_axis(history_charts.leaderboard_history(board(pd.date_range("2026-12-06 23:00", periods=5,
+                                                                                  freq="30min"))))
+    assert overnight["format"] == "%a %H:%M"
+    days = _x_axis(history_charts.leaderboard_history(board(pd.date_range("2026-11-01 04:00", periods=30,
+                                                                             freq="D"))))
+    assert days["format"] == "%d %b" and days["tickMinStep"] == 24 * 3600 * 1000
