@@ -7,8 +7,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
 
-from tests.dashboard.test_pages import run_page
+from tests.dashboard.test_pages import APP, run_page, texts
 
 
 def _insert_alerts(url: str, rows: list[dict]) -> None:
@@ -87,3 +89,106 @@ def test_when_runs_come_minutes_apart_then_the_leaderboard_history_labels_their_
     days = _x_axis(history_charts.leaderboard_history(board(pd.date_range("2026-11-01 04:00", periods=30,
                                                                              freq="D"))))
     assert days["format"] == "%d %b" and days["tickMinStep"] == 24 * 3600 * 1000
+
+
+def test_when_the_network_table_is_drawn_then_its_columns_fit_a_laptop_and_staffing_reads_short(
+    make_database,
+) -> None:
+    """Tomorrow's staffing, the column to act on, was the one cut off: the expected orders left the
+    columns (they are in the pace's help) and the statuses read ``under +3`` / ``over -2``
+    (test_browser.py measures the fit at 1280, 1400 and 1920 px)."""
+    from fcplan.dashboard.summaries import staffing_text
+
+    assert staffing_text("understaffed (+3)") == "under +3" and staffing_text("overstaffed (-2)") == "over -2"
+    assert staffing_text("ok") == "ok" and staffing_text("—") == "—"
+    make_database(challenger_lift=1.3)
+    at = run_page("views/network.py")
+    order = list(at.dataframe[0].proto.column_order)
+    assert order[0] == "center" and order[-1] == "staffing tomorrow" and "expected so far" not in order
+    assert at.dataframe[0].value.set_index("center").loc["FC-ICN", "staffing today"].startswith("under +")
+
+
+def test_when_a_center_has_orders_but_no_forecast_then_the_pace_tile_leaves_its_orders_out(make_database) -> None:
+    """The tile summed every center's orders against the expectations of the centers with a
+    forecast: a new center's orders read as the network running ahead of its forecast."""
+    from tests.dashboard.test_review import NEW, _add_center_without_forecast
+
+    url, _ = make_database()
+    at = run_page("views/network.py")
+    before = next(m for m in at.metric if m.label == "Orders so far today")
+    _add_center_without_forecast(url)
+    import streamlit as st
+
+    st.cache_data.clear()
+    at = run_page("views/network.py")
+    after = next(m for m in at.metric if m.label == "Orders so far today")
+    table = at.dataframe[0].value.set_index("center")
+    assert table.loc[NEW, "orders so far"] > 0
+    assert after.delta == before.delta and str(after.delta).startswith("pace ")
+    assert table.loc[NEW, "staffing today"] == "—"
+
+
+def _kind_effects(url: str, rows: list[tuple[str, str, float, float, int]]) -> None:
+    """Store per-center kind effects ``(center, kind, effect_per_pct, pooled, promo_days)`` for run-1."""
+    from sqlalchemy import insert
+
+    from fcplan.storage import make_engine
+    from fcplan.storage.schema import promo_kind_effects
+
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(insert(promo_kind_effects), [
+            {"run_id": "run-1", "unique_id": c, "kind": k, "effect_per_pct": e, "pooled_effect_per_pct": p,
+             "promo_days": n} for c, k, e, p, n in rows
+        ])
+    engine.dispose()
+
+
+def test_when_a_kinds_lift_rests_on_a_few_promotion_days_then_the_whatif_page_says_it_is_a_rough_guide(
+    make_database,
+) -> None:
+    """With two centers the retrainer's per-center kind effects are barely pooled: 4 'discount' days
+    at FC-ICN gave it a lift of its own (×1.64 at 20% off), shown as plainly as one measured on
+    many promotions. The page now says what it rests on and warns when that is little."""
+    url, _ = make_database(effect_per_pct=0.01)
+    _kind_effects(url, [
+        ("FC-ICN", "discount", 0.025, 0.02, 4), ("FC-PUS", "discount", 0.015, 0.02, 1),
+        ("FC-ICN", "flash", 0.012, 0.012, 30), ("FC-PUS", "flash", 0.012, 0.012, 28),
+    ])
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    at.switch_page("views/whatif.py").run()
+    assert at.sidebar.selectbox[0].value == "FC-ICN"
+    at.selectbox(key="whatif_kind").set_value("discount").run()
+    assert not at.exception, at.exception
+    warned = [w.value for w in at.warning]
+    assert any(w.startswith("Few discount promotions behind this lift: 5 promotion days over 2 centers, 4 of them "
+                            "at FC-ICN") and "rough guide" in w for w in warned), warned
+    assert "from 4 discount days there and 5 over 2 centers" in texts(at)
+    assert "All promotion kinds together: **+10.5% orders per 10% discount**" in texts(at)
+    at.selectbox(key="whatif_kind").set_value("flash").run()
+    assert not [w.value for w in at.warning if "rough guide" in w.value]
+    # A center that never ran the kind takes the others' lift: said so.
+    from fcplan.dashboard.summaries import thin_evidence_text
+
+    never = thin_evidence_text({"days": 0, "total": 6, "centers": 2}, "FC-NEW", "discount", 1.5, 20)
+    assert never is not None and "FC-NEW has never run one, so its lift is the other centers'" in never
+    assert thin_evidence_text({"days": 2, "total": 40, "centers": 5}, "FC-NEW", "discount", 1.5, 20) is None
+
+
+def test_when_few_orders_are_expected_yet_then_the_network_shows_no_pace() -> None:
+    """Just after midnight 5 orders against 3 expected read '+66%' on the landing page."""
+    from fcplan.dashboard import summaries as s
+
+    day = pd.Timestamp("2026-12-07")
+    forecast = pd.DataFrame({"unique_id": ["A", "B"], "ds": day, "0.5": [240.0, 3000.0], "0.9": [270.0, 3300.0]})
+    shares = pd.DataFrame({"unique_id": ["A"] * 24 + ["B"] * 24, "hour": list(range(24)) * 2, "share": 1 / 24})
+    shares["done"] = shares.groupby("unique_id")["share"].cumsum()
+    hours = pd.date_range(day, periods=2, freq="h")
+    today = pd.DataFrame({"unique_id": ["A", "A", "B", "B"], "ds": list(hours) * 2, "y": [3.0, 2.0, 140.0, 160.0]})
+    now = {"A": day + pd.Timedelta(hours=2, minutes=10), "B": day + pd.Timedelta(hours=2, minutes=10)}
+    plan = pd.DataFrame(columns=["unique_id", "ds", "packers", "orders_planned"])
+    table = s.network_table(["A", "B"], {"A": "Asia/Seoul", "B": "Asia/Seoul"}, now, forecast, forecast, plan,
+                            0.5, today, shares, {}).set_index("center")
+    assert table.loc["A", "expected so far"] == pytest.approx(20.0)  # 240 × 2/24
+    assert pd.isna(table.loc["A", "pace"])  # 5 orders against 20: too few to say
+    assert table.loc["B", "pace"] == pytest.approx(300 / 250 - 1)

@@ -33,7 +33,7 @@ def test_when_the_challenger_expects_more_orders_then_the_network_page_flags_tha
     make_database(challenger_lift=1.3)
     at = run_page("views/network.py")
     table = at.dataframe[0].value.set_index("center")
-    assert table.loc["FC-ICN", "staffing today"].startswith("understaffed (+")
+    assert table.loc["FC-ICN", "staffing today"].startswith("under +")  # understaffed, packers to add
     assert table.loc["FC-PUS", "staffing today"] == "ok"
     assert table.loc["FC-ICN", "open alerts"] == 1 and table.loc["FC-PUS", "open alerts"] == 0
     assert metric(at, "Understaffed today") == "1"
