@@ -350,3 +350,36 @@ def thin_evidence_text(
         f"{centers} center{'s' if centers != 1 else ''}, {here}. Orders × {uplift:.2f} at {discount:g}% off is a "
         "rough guide, not a measurement: keep a margin on the extra packers."
     )
+
+
+#: A forecast on data this many days older than yesterday is stale: the daily retrain has
+#: missed that many runs (or failed), and today's numbers are read off an old forecast.
+STALE_DAYS = 2
+
+
+def stale_forecast_text(run: Mapping | None, today: pd.Timestamp) -> str | None:
+    """A warning when the forecast in use (``run``: its ``data_end`` and ``run_id``) was made on
+    data ending more than :data:`STALE_DAYS` days before yesterday (``today``: local midnight);
+    None when it is fresh or says nothing of its data."""
+    end = (run or {}).get("data_end")
+    if end is None or pd.isna(end):
+        return None
+    last = pd.Timestamp(end).normalize()
+    age = int((today.normalize() - last) / pd.Timedelta(days=1))
+    if age <= 1 + STALE_DAYS:
+        return None
+    return (
+        f"The forecast in use (run `{(run or {}).get('run_id')}`) was made on orders up to {last:%a %d %b}, {age} days "
+        "ago: "
+        "the days since are not in it, and the plan rests on it. Check that the retrainer runs (`fcplan retrain`) "
+        "and the Models page's decisions."
+    )
+
+
+def from_today(plan: pd.DataFrame, today: Mapping[str, pd.Timestamp]) -> pd.DataFrame:
+    """The plan rows from each center's today on (``today``: its local midnight): a plan made
+    from an older forecast also holds days already past."""
+    if plan.empty:
+        return plan
+    first = plan["center_id"].map(dict(today))
+    return plan[first.isna() | (plan["day"] >= first)]

@@ -87,6 +87,9 @@ def live_network(centers: list[str]) -> None:
     with data.database_errors(cfg.url), st.spinner(f"Reading {len(centers)} centers' orders, forecasts and plans…"):
         table, runs = network_frame(centers)
         table = summaries.attention_first(table)  # with 50 centers, the ones to act on must not be scrolled to
+        stale = summaries.stale_forecast_text(runs["forecast"], data.local_today(cfg.timezone, cfg.url))
+        if stale:
+            st.warning(stale, icon=":material/history:")
         _tiles(table)
         counts = ["orders so far", "expected so far", "forecast today", "forecast tomorrow"]
         shown = table.assign(pace=table["pace"] * 100, **{c: table[c].round(0) for c in counts})

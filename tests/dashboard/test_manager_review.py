@@ -192,3 +192,35 @@ def test_when_few_orders_are_expected_yet_then_the_network_shows_no_pace() -> No
     assert table.loc["A", "expected so far"] == pytest.approx(20.0)  # 240 × 2/24
     assert pd.isna(table.loc["A", "pace"])  # 5 orders against 20: too few to say
     assert table.loc["B", "pace"] == pytest.approx(300 / 250 - 1)
+
+
+def _age_the_forecast(url: str, days: int) -> None:
+    """The champion made on data ``days`` days older, and its plan's days that much earlier."""
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as con:
+        con.execute("UPDATE forecast_runs SET data_end = date(data_end, ?) WHERE run_id = 'run-1'", (f"-{days} day",))
+        con.execute("UPDATE staffing_plans SET day = date(day, ?)", (f"-{days} day",))
+        con.commit()
+
+
+def test_when_the_forecast_in_use_is_days_old_then_the_pages_warn_and_plans_start_today(make_database) -> None:
+    """The demo's champion was once 8 days stale (its challenger not promoted): every page read
+    today's numbers off it without a word, and the plan's charts began a week in the past."""
+    url, _ = make_database()
+    _age_the_forecast(url, 8)
+    for page in ("views/network.py", "views/center.py", "views/staffing.py"):
+        at = run_page(page)
+        warned = [w.value for w in at.warning]
+        assert any(w.startswith("The forecast in use (run `run-1`) was made on orders up to ") and "9 days ago" in w
+                   for w in warned), (page, warned)
+    table = next(d.value for d in at.dataframe if "total" in d.value.columns)  # the center's days by shift
+    today = pd.Timestamp.now(tz="Asia/Seoul").tz_localize(None).normalize()
+    assert table.index[0] == f"{today:%a %Y-%m-%d}"
+
+
+def test_when_the_forecast_is_from_yesterday_then_no_page_warns(make_database) -> None:
+    make_database()
+    at = run_page("views/center.py")
+    assert not [w.value for w in at.warning if "The forecast in use" in w.value]
