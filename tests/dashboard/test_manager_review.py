@@ -224,3 +224,17 @@ def test_when_the_forecast_is_from_yesterday_then_no_page_warns(make_database) -
     make_database()
     at = run_page("views/center.py")
     assert not [w.value for w in at.warning if "The forecast in use" in w.value]
+
+
+def test_when_the_models_page_lists_the_leaderboard_then_wape_and_coverage_read_as_percentages(make_database) -> None:
+    """WAPE 0.080 and coverage 0.80 beside the Center page's 'WAPE 8.0%' and 'in the band 80%':
+    one measure, two notations. The heading named 5 members over a heatmap of 4."""
+    import json
+
+    make_database()
+    at = run_page("views/models.py")
+    board = at.dataframe[0]
+    config = json.loads(board.proto.columns)
+    assert config["WAPE"]["type_config"]["format"] == "percent"
+    assert config["coverage"]["type_config"]["format"] == "percent"
+    assert "Error correlation of the top 4 members" in [h.value for h in at.subheader]
