@@ -181,7 +181,7 @@ def test_when_runs_are_stored_then_the_models_page_shows_champion_challenger_his
     status = next(d.value for d in at.dataframe if "status" in d.value.columns)
     assert status["status"].tolist() == ["champion", "challenger"]
     assert "Leaderboard over the last 23 runs" in said
-    assert "Error correlation of the top 5 members" in said
+    assert "Error correlation of the top 4 members" in said
     assert "Needs per-window backtest scores" not in said
 
 
