@@ -22,7 +22,9 @@ from fcplan.dashboard.views.common import (
     WAITING_PLAN,
     center_header,
     center_rows,
+    center_today,
     shift_order,
+    stale_forecast_warning,
     zone,
 )
 from fcplan.planner import plan_staffing
@@ -149,6 +151,13 @@ def page() -> None:
         rows = center_forecast(forecast, center)
         if rows.empty:
             st.warning(f"The latest forecast run has no rows for {center} (too little history yet?).")
+            return
+        today = center_today(center)
+        stale_forecast_warning(today)
+        # A forecast made days ago also holds days already past: no promotion can run on those.
+        rows = rows[rows[DS] >= today].reset_index(drop=True)
+        if rows.empty:
+            st.warning(f"The forecast in use ends before today at {center}: nothing to try a promotion on.")
             return
         plan_run, plan = data.latest_plan(cfg.url)
         if plan_run is None or plan.empty:

@@ -195,13 +195,14 @@ def test_when_few_orders_are_expected_yet_then_the_network_shows_no_pace() -> No
 
 
 def _age_the_forecast(url: str, days: int) -> None:
-    """The champion made on data ``days`` days older, and its plan's days that much earlier."""
+    """The champion made on data ``days`` days older: its forecast's and its plan's days that much earlier."""
     import sqlite3
     from contextlib import closing
 
     with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as con:
         con.execute("UPDATE forecast_runs SET data_end = date(data_end, ?) WHERE run_id = 'run-1'", (f"-{days} day",))
         con.execute("UPDATE staffing_plans SET day = date(day, ?)", (f"-{days} day",))
+        con.execute("UPDATE forecasts SET ds = date(ds, ?) WHERE run_id = 'run-1'", (f"-{days} day",))
         con.commit()
 
 
@@ -238,3 +239,15 @@ def test_when_the_models_page_lists_the_leaderboard_then_wape_and_coverage_read_
     assert config["WAPE"]["type_config"]["format"] == "percent"
     assert config["coverage"]["type_config"]["format"] == "percent"
     assert "Error correlation of the top 4 members" in [h.value for h in at.subheader]
+
+
+def test_when_the_forecast_in_use_is_days_old_then_the_whatif_page_offers_only_days_from_today(make_database) -> None:
+    """On a forecast made a week ago the What-if page offered promotions on days already past."""
+    url, _ = make_database()
+    _age_the_forecast(url, 8)
+    at = run_page("views/whatif.py")
+    assert any("The forecast in use (run `run-1`)" in w.value for w in at.warning)
+    today = pd.Timestamp.now(tz="Asia/Seoul").tz_localize(None).normalize()
+    table = at.dataframe[0].value
+    assert table.index[0] == f"{today:%a %Y-%m-%d}"
+    assert at.date_input(key="whatif_start").value >= today.date()
