@@ -17,11 +17,18 @@ _PROMO = "#f28e2b"
 _HOLIDAY = "#d62728"
 #: Day axes: weekday, day and month on every label ("Mon 07 Dec"), never hours.
 DAY_FORMAT = "%a %d %b"
+HOUR_MS = 3600 * 1000
 
 
 def day_axis() -> alt.Axis:
     """A time axis of whole days: each label names its month, no label falls between two days."""
-    return alt.Axis(format=DAY_FORMAT, tickMinStep=24 * 3600 * 1000, labelOverlap=True)
+    return alt.Axis(format=DAY_FORMAT, tickMinStep=24 * HOUR_MS, labelOverlap=True)
+
+
+def hour_axis() -> alt.Axis:
+    """A time axis of whole hours ("14:00"): never a label between two hours (with a few hours
+    of data Vega's ticks fall every 15 or 30 minutes, and orders are counted per hour)."""
+    return alt.Axis(format="%H:%M", tickMinStep=HOUR_MS, labelOverlap=True)
 
 
 def _band_levels(levels: Sequence[str]) -> list[tuple[str, str]]:
@@ -242,7 +249,7 @@ def hourly_today(hourly: pd.DataFrame) -> alt.Chart:
         alt.Chart(hourly)
         .mark_line(point=True)
         .encode(
-            x=alt.X("ds:T", title=None, axis=alt.Axis(format="%H:%M")),
+            x=alt.X("ds:T", title="local hour", axis=hour_axis()),
             y=alt.Y("y:Q", title="orders per hour"),
             color=alt.Color("unique_id:N", title="center"),
             tooltip=[

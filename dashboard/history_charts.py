@@ -73,13 +73,24 @@ def intraday_chart(profile: pd.DataFrame, now_hour: int) -> alt.LayerChart:
     return alt.layer(bars, line, now).properties(height=240)
 
 
+def run_time_axis(times: pd.Series) -> alt.Axis:
+    """The axis of run times: days ("07 Dec", one label a day at most) when the runs span
+    several days; hours ("14:20", with the weekday when they fall on two dates) when they do not (the demo's
+    runs come minutes apart: a day format labelled every tick "07 Dec")."""
+    times = pd.to_datetime(times)
+    if len(times) and times.max() - times.min() >= pd.Timedelta(days=3):
+        return alt.Axis(format="%d %b", tickMinStep=24 * 3600 * 1000, labelOverlap=True)
+    one_day = times.dt.normalize().nunique() <= 1
+    return alt.Axis(format="%H:%M" if one_day else "%a %H:%M", tickMinStep=60 * 1000, labelOverlap=True)
+
+
 def leaderboard_history(board: pd.DataFrame) -> alt.Chart:
     """wQL per model over runs; ``board``: ``created_at, model, wql`` (one row per run and model)."""
     return (
         alt.Chart(board)
         .mark_line(point=alt.OverlayMarkDef(size=20))
         .encode(
-            x=alt.X("created_at:T", title="run made (local time)", axis=alt.Axis(format="%d %b", labelOverlap=True)),
+            x=alt.X("created_at:T", title="run made (local time)", axis=run_time_axis(board["created_at"])),
             y=alt.Y("wql:Q", title="backtest wQL (lower is better)", scale=alt.Scale(zero=False)),
             color=alt.Color("model:N", title="model", scale=alt.Scale(scheme="tableau10")),
             tooltip=["model:N", alt.Tooltip("created_at:T", title="run made", format="%a %d %b %H:%M"),

@@ -21,6 +21,9 @@ TOLERANCE = 0.05
 UNDER, OVER, OK = "understaffed", "overstaffed", "ok"
 #: Days of history behind a center's typical intraday profile.
 PROFILE_DAYS = 28
+#: Fewer orders expected by now and the pace is noise (just after midnight 5 orders against 3
+#: expected read "+66%"): none is shown. 25 keeps a count's own noise near ±20%.
+MIN_PACE_ORDERS = 25
 
 
 def hour_shares(hourly: pd.DataFrame, today: Mapping[str, pd.Timestamp], days: int = PROFILE_DAYS) -> pd.DataFrame:
@@ -67,6 +70,16 @@ def staffing_status(planned_orders: float, needed_orders: float, packers: float)
     return OK, 0
 
 
+def staffing_text(status: object) -> str:
+    """A staffing status as the table writes it, short enough for every column to fit:
+    ``understaffed (+3)`` -> ``under +3``, ``overstaffed (-2)`` -> ``over -2``."""
+    text = str(status)
+    for word, short in ((UNDER, "under"), (OVER, "over")):
+        if text.startswith(word):
+            return f"{short} {text[len(word):].strip().strip('()')}".strip()
+    return text
+
+
 def network_table(
     centers: Sequence[str],
     zone: Mapping[str, str],
@@ -110,7 +123,7 @@ def network_table(
             "open alerts": int(open_alerts.get(c, 0)),
             "orders so far": actual,
             "expected so far": expected,
-            "pace": actual / expected - 1 if expected and not math.isnan(expected) else math.nan,
+            "pace": actual / expected - 1 if expected >= MIN_PACE_ORDERS else math.nan,
         }
         tau = service_quantile.get(c, 0.5) if isinstance(service_quantile, Mapping) else service_quantile
         need = level_near(new_levels, tau) if new_levels else None
@@ -292,3 +305,81 @@ def attention_first(table: pd.DataFrame) -> pd.DataFrame:
     }, index=table.index)
     order = rank.sort_values(list(rank.columns), kind="stable").index
     return table.loc[order].reset_index(drop=True)
+
+
+#: A promotion kind's lift at a center rests on enough evidence with this many of its own days
+#: (twice the retrainer's minimum), or with this many days over at least :data:`POOL_CENTERS`
+#: centers: fewer, and the center's share of it is a guess (its own few days, or a pool too small
+#: to tell a center's deviation from noise).
+SOLID_KIND_DAYS = 10
+POOL_CENTERS = 3
+
+
+def kind_evidence(effects: pd.DataFrame, center: str, kind: str) -> dict[str, float] | None:
+    """What the chosen kind's effect at ``center`` rests on (``effects``: the stored per-center,
+    per-kind effects ``unique_id, kind, effect_per_pct, pooled_effect_per_pct, promo_days``):
+    ``days`` at the center, ``total`` days and ``centers`` that ran the kind, the ``pooled``
+    effect; None when the run stored none for that kind."""
+    if effects.empty or "kind" not in effects:
+        return None
+    rows = effects[effects["kind"].astype(str) == kind]
+    mine = rows[rows[UNIQUE_ID].astype(str) == center]
+    if mine.empty:
+        return None
+    return {
+        "days": int(mine["promo_days"].iloc[0]),
+        "total": int(rows["promo_days"].sum()),
+        "centers": int((rows["promo_days"] > 0).sum()),
+        "effect": float(mine["effect_per_pct"].iloc[0]),
+        "pooled": float(mine["pooled_effect_per_pct"].iloc[0]),
+    }
+
+
+def thin_evidence_text(
+    evidence: Mapping[str, float], center: str, kind: str, uplift: float, discount: float
+) -> str | None:
+    """A warning when a kind's lift at ``center`` rests on few promotions (see
+    :data:`SOLID_KIND_DAYS`), None when it does not."""
+    days, total, centers = int(evidence["days"]), int(evidence["total"]), int(evidence["centers"])
+    if days >= SOLID_KIND_DAYS or (total >= SOLID_KIND_DAYS and centers >= POOL_CENTERS):
+        return None
+    here = (f"{center} has never run one, so its lift is the other centers'" if days == 0
+            else f"{days} of them at {center}")
+    return (
+        f"Few {kind} promotions behind this lift: {total} promotion day{'s' if total != 1 else ''} over "
+        f"{centers} center{'s' if centers != 1 else ''}, {here}. Orders × {uplift:.2f} at {discount:g}% off is a "
+        "rough guide, not a measurement: keep a margin on the extra packers."
+    )
+
+
+#: A forecast on data this many days older than yesterday is stale: the daily retrain has
+#: missed that many runs (or failed), and today's numbers are read off an old forecast.
+STALE_DAYS = 2
+
+
+def stale_forecast_text(run: Mapping | None, today: pd.Timestamp) -> str | None:
+    """A warning when the forecast in use (``run``: its ``data_end`` and ``run_id``) was made on
+    data ending more than :data:`STALE_DAYS` days before yesterday (``today``: local midnight);
+    None when it is fresh or says nothing of its data."""
+    end = (run or {}).get("data_end")
+    if end is None or pd.isna(end):
+        return None
+    last = pd.Timestamp(end).normalize()
+    age = int((today.normalize() - last) / pd.Timedelta(days=1))
+    if age <= 1 + STALE_DAYS:
+        return None
+    return (
+        f"The forecast in use (run `{(run or {}).get('run_id')}`) was made on orders up to {last:%a %d %b}, {age} days "
+        "ago: "
+        "the days since are not in it, and the plan rests on it. Check that the retrainer runs (`fcplan retrain`) "
+        "and the Models page's decisions."
+    )
+
+
+def from_today(plan: pd.DataFrame, today: Mapping[str, pd.Timestamp]) -> pd.DataFrame:
+    """The plan rows from each center's today on (``today``: its local midnight): a plan made
+    from an older forecast also holds days already past."""
+    if plan.empty:
+        return plan
+    first = plan["center_id"].map(dict(today))
+    return plan[first.isna() | (plan["day"] >= first)]

@@ -39,6 +39,27 @@ def alerts_table(alerts: pd.DataFrame, retrains: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
+def pick_labels(rows: pd.DataFrame) -> dict[str, str]:
+    """``alert_id -> label`` for the evidence picker, in the table's order: center, kind and
+    opening time, then what tells apart alerts that share them (a daily check writes one per
+    day judged, in the same minute): the start of the message, else a count."""
+    base = [f"{r.center_id} · {r.what} · {r.opened}" for r in rows.itertuples()]
+    labels = [
+        b if base.count(b) == 1 else f"{b} · {_short(str(m))}" for b, m in zip(base, rows["message"], strict=True)
+    ]
+    seen: dict[str, int] = {}
+    out: dict[str, str] = {}
+    for alert_id, label in zip(rows["alert_id"].astype(str), labels, strict=True):
+        seen[label] = seen.get(label, 0) + 1
+        repeats = labels.count(label)
+        out[alert_id] = label if repeats == 1 else f"{label} ({seen[label]} of {repeats})"
+    return out
+
+
+def _short(text: str, size: int = 60) -> str:
+    return text if len(text) <= size else text[: size - 1] + "…"
+
+
 def evidence(row: pd.Series) -> None:
     """One alert: its test statistic against the threshold, its window, evidence and retrain."""
     tz = zone(row["center_id"])
@@ -111,9 +132,9 @@ def live_alerts() -> None:
             },
         )
         st.subheader("Evidence")
-        labels = {f"{r.center_id} · {r.what} · {r.opened}": i for i, r in rows.iterrows()}
-        chosen = st.selectbox("Alert", list(labels), key="alerts_pick")
-        evidence(rows.loc[labels[chosen]])
+        labels = pick_labels(rows)
+        chosen = st.selectbox("Alert", list(labels), format_func=labels.get, key="alerts_pick")
+        evidence(rows.loc[rows["alert_id"] == chosen].iloc[0])
 
 
 def page() -> None:

@@ -142,6 +142,10 @@ def shifts(center: str) -> None:
     if rows.empty:
         st.warning(f"The latest plan (`{run['plan_id']}`) has no shifts for {center}: no forecast for it yet?")
         return
+    rows = summaries.from_today(rows, {center: center_today(center)})  # a plan from an old forecast holds past days
+    if rows.empty:
+        st.warning(f"The latest plan (`{run['plan_id']}`) ends before today at {center}: no shifts to book.")
+        return
     st.altair_chart(charts.staffing_bars(rows[["day", "shift", "packers"]], shift_order(run, plan)), width="stretch")
     days = pd.to_datetime(rows["day"])
     holidays = holidays_between(center, days.min(), days.max())

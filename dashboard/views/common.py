@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from fcplan.core.panel import DS, MODEL, UNIQUE_ID, PanelError, select_model
-from fcplan.dashboard import data
+from fcplan.dashboard import data, summaries
 from fcplan.planner.centers import CenterConfig
 
 CENTER_KEY = "center"
@@ -108,6 +108,7 @@ def headcount_tiles(center: str | None) -> None:
         return
     who = [center] if center else sorted(plan["center_id"].unique())
     today = {c: center_today(c) for c in who}
+    stale_forecast_warning(min(today.values()))
     order = shift_order(run, plan)
     cols = st.columns(3)
     for col, label, shift in ((cols[0], "today", 0), (cols[1], "tomorrow", 1)):
@@ -129,6 +130,15 @@ def headcount_tiles(center: str | None) -> None:
         border=True,
     )
     cols[2].caption(f"plan made {local_text(run['created_at'], zone(center) if center else cfg.timezone)}")
+
+
+def stale_forecast_warning(today: pd.Timestamp) -> None:
+    """A warning above the numbers when the forecast in use is days old (see
+    :func:`fcplan.dashboard.summaries.stale_forecast_text`)."""
+    run, _ = data.latest_forecast(data.config().url)
+    said = summaries.stale_forecast_text(run, today)
+    if said:
+        st.warning(said, icon=":material/history:")
 
 
 def local_text(ts: object, tz: str) -> str:

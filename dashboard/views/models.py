@@ -57,10 +57,12 @@ def live_models() -> None:
                     "wQL": st.column_config.NumberColumn(
                         format="%.4f", help="weighted quantile loss (lower is better)"
                     ),
-                    "WAPE": st.column_config.NumberColumn(format="%.3f"),
+                    "WAPE": st.column_config.NumberColumn(
+                        format="percent", help="sum of |actual − median| / sum of actuals"
+                    ),
                     "MASE": st.column_config.NumberColumn(format="%.3f"),
                     "coverage": st.column_config.NumberColumn(
-                        format="%.2f", help="share of actuals in the 10–90% band"
+                        format="percent", help="share of actuals in the 10–90% band (target 80%)"
                     ),
                     "weight": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f"),
                     "fit time (s)": st.column_config.NumberColumn(format="%.1f"),
@@ -125,7 +127,8 @@ def history(run: dict) -> None:
         local = means.assign(created_at=means["created_at"].map(lambda t: data.to_local(t, cfg.timezone)))
         st.altair_chart(history_charts.leaderboard_history(local[["created_at", "model", "wql"]]), width="stretch")
     corr = summaries.error_correlation(board, TOP_MEMBERS)
-    st.subheader(f"Error correlation of the top {TOP_MEMBERS} members")
+    members = corr["a"].nunique() if len(corr) else TOP_MEMBERS
+    st.subheader(f"Error correlation of the top {members} members")
     if corr.empty:
         st.caption("Needs per-window backtest scores of at least three windows (stored with each run).")
         return

@@ -26,11 +26,15 @@ from fcplan.dashboard.views.common import (
 
 _STAFFING_HELP = (
     f"the plan's packers against the newest forecast at the plan's service level (within ±{summaries.TOLERANCE:.0%}: "
-    "ok); in brackets the packers to add or release"
+    "ok); under +3: understaffed, 3 packers to add; over -2: overstaffed, 2 to release"
 )
+#: The table's columns, left to right (the expected orders so far are in the pace's help, not a
+#: column: every column must fit a 1280 px wide screen with the sidebar open).
+SHOWN = ["center", "local time", "open alerts", "orders so far", "pace", "forecast today", "packers today",
+         "staffing today", "forecast tomorrow", "packers tomorrow", "staffing tomorrow"]
 #: The network table's row selection (a widget key).
 PICK_KEY = "network_pick"
-_COLORS = {summaries.UNDER: "background-color: #f8d7da", summaries.OVER: "background-color: #fff3cd"}
+_COLORS = {"under": "background-color: #f8d7da", "over": "background-color: #fff3cd"}
 
 
 def network_frame(centers: list[str]) -> tuple[pd.DataFrame, dict | None]:
@@ -61,13 +65,18 @@ def network_frame(centers: list[str]) -> tuple[pd.DataFrame, dict | None]:
 def _tiles(table: pd.DataFrame) -> None:
     cols = st.columns(5)
     cols[0].metric("Centers", len(table), border=True)
-    so_far, expected = table["orders so far"].sum(), table["expected so far"].sum(min_count=1)
-    pace = f"{so_far / expected - 1:+.0%} vs forecast" if expected and pd.notna(expected) else None
-    cols[1].metric("Orders so far today", f"{so_far:,.0f}", delta=pace, delta_color="off", border=True)
-    for col, day in ((cols[2], "today"), (cols[3], "tomorrow")):
+    so_far = table["orders so far"].sum()
+    # The pace of the centers with an expectation only (one without a forecast would count its
+    # orders against nothing and inflate it), once it is more than noise.
+    rows = table[table["expected so far"].notna()]
+    paced, expected = rows["orders so far"].sum(), rows["expected so far"].sum()
+    pace = f"pace {paced / expected - 1:+.0%}" if expected >= summaries.MIN_PACE_ORDERS else None
+    cols[1].metric("Orders so far today", f"{so_far:,.0f}", delta=pace, delta_color="off", delta_arrow="off",
+                   border=True)
+    for col, day, short in ((cols[2], "today", "today"), (cols[3], "tomorrow", "tmrw")):  # tiles fit at 1280 px
         status = table[f"staffing {day}"].str.split(" ").str[0]
         under, over = int((status == summaries.UNDER).sum()), int((status == summaries.OVER).sum())
-        col.metric(f"Understaffed {day}", under, delta=f"{over} overstaffed", delta_color="off",
+        col.metric(f"Understaffed {short}", under, delta=f"{over} overstaffed", delta_color="off",
                    delta_arrow="off", border=True)
     cols[4].metric("Open alerts", int(table["open alerts"].sum()), border=True)
 
@@ -78,9 +87,14 @@ def live_network(centers: list[str]) -> None:
     with data.database_errors(cfg.url), st.spinner(f"Reading {len(centers)} centers' orders, forecasts and plans…"):
         table, runs = network_frame(centers)
         table = summaries.attention_first(table)  # with 50 centers, the ones to act on must not be scrolled to
+        stale = summaries.stale_forecast_text(runs["forecast"], data.local_today(cfg.timezone, cfg.url))
+        if stale:
+            st.warning(stale, icon=":material/history:")
         _tiles(table)
         counts = ["orders so far", "expected so far", "forecast today", "forecast tomorrow"]
         shown = table.assign(pace=table["pace"] * 100, **{c: table[c].round(0) for c in counts})
+        statuses = ("staffing today", "staffing tomorrow")
+        shown = shown.assign(**{c: shown[c].map(summaries.staffing_text) for c in statuses})
         styled = shown.style.map(
             lambda v: next((c for k, c in _COLORS.items() if str(v).startswith(k)), ""),
             subset=["staffing today", "staffing tomorrow"],
@@ -90,23 +104,27 @@ def live_network(centers: list[str]) -> None:
             styled,
             hide_index=True,
             width="stretch",
+            column_order=SHOWN,
             key=PICK_KEY,
             on_select="rerun",
             selection_mode="single-row",
             placeholder="—",  # a center without a forecast or plan: a dash, not "None"
             height=min(35 * (len(table) + 1) + 3, 900),
             column_config={
-                "open alerts": number("alerts", format="%d"),
-                "orders so far": number("so far", format="localized", help="orders so far today"),
-                "expected so far": number(
-                    "expected", format="localized",
-                    help="today's forecast median × the share of a typical day packed by now",
+                "center": st.column_config.TextColumn("center", pinned=True),
+                "local time": st.column_config.TextColumn("local time", help="the center's own clock and zone"),
+                "open alerts": number("alerts", format="%d", help="open drift alerts (the Alerts page)"),
+                "orders so far": number("so far", format="localized", help="orders so far today (local day)"),
+                "pace": number(
+                    "pace", format="%+.0f%%",
+                    help="orders so far against the orders expected by now: today's forecast median × the share "
+                    f"of a typical day packed by the last full hour (shown once {summaries.MIN_PACE_ORDERS} or more "
+                    "are expected)",
                 ),
-                "pace": number("pace", format="%+.0f%%", help="orders so far vs expected so far"),
-                "forecast today": number("fcst today", format="localized", help="forecast median, orders"),
-                "forecast tomorrow": number("fcst tmrw", format="localized", help="forecast median, orders"),
-                "packers today": number("packers", format="%d", help="packers planned today"),
-                "packers tomorrow": number("packers tmrw", format="%d"),
+                "forecast today": number("fcst", format="localized", help="today's forecast median, orders"),
+                "forecast tomorrow": number("fcst tmrw", format="localized", help="tomorrow's forecast median, orders"),
+                "packers today": number("packers", format="%d", help="packers planned today, all shifts"),
+                "packers tomorrow": number("packers tmrw", format="%d", help="packers planned tomorrow, all shifts"),
                 "staffing today": st.column_config.TextColumn("staffing", help=_STAFFING_HELP),
                 "staffing tomorrow": st.column_config.TextColumn("staffing tmrw", help=_STAFFING_HELP),
             },

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from fcplan.core.panel import UNIQUE_ID
-from fcplan.dashboard import charts, data
+from fcplan.dashboard import charts, data, summaries
 from fcplan.dashboard.views.common import (
     WAITING_PLAN,
     csv_button,
@@ -152,11 +152,17 @@ def live_plan(center: str | None) -> None:
         order = shift_order(run, plan)
         _changes(scope, center)
         st.subheader("Packers per day and shift" + ("" if center is None else f" · {center}"))
+        # From each center's today on: a plan made from an older forecast also holds days past.
+        ahead = summaries.from_today(scope, {
+            c: data.local_today(data.zone_of(cfg.url, cfg.timezone, c), cfg.url) for c in scope["center_id"].unique()})
+        if ahead.empty:
+            st.warning(f"The latest plan (`{run['plan_id']}`) ends before today: no shifts to book.")
+            ahead = scope
         if center is None:
-            st.dataframe(day_by_center(scope), width="stretch")
+            st.dataframe(day_by_center(ahead), width="stretch")
         else:
-            st.dataframe(day_by_shift(scope, order), width="stretch")
-        st.altair_chart(charts.staffing_bars(scope[["day", "shift", "packers"]], order), width="stretch")
+            st.dataframe(day_by_shift(ahead, order), width="stretch")
+        st.altair_chart(charts.staffing_bars(ahead[["day", "shift", "packers"]], order), width="stretch")
         with st.expander("Orders and packer hours behind the plan"):
             detail = scope.assign(day=scope["day"].dt.strftime("%Y-%m-%d"))
             if "starts_at" in detail:

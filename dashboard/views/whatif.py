@@ -16,13 +16,15 @@ from fcplan.core.panel import DS, UNIQUE_ID
 from fcplan.core.promotions import EFFECT_PER_PCT, MIN_PROMO_DAYS, PROMO_DAYS, discount_uplift
 from fcplan.core.quantiles import quantile_levels
 from fcplan.core.settings import CenterParams, PlannerSettings
-from fcplan.dashboard import charts, data
+from fcplan.dashboard import charts, data, summaries
 from fcplan.dashboard.views.common import (
     WAITING_FORECAST,
     WAITING_PLAN,
     center_header,
     center_rows,
+    center_today,
     shift_order,
+    stale_forecast_warning,
     zone,
 )
 from fcplan.planner import plan_staffing
@@ -150,6 +152,13 @@ def page() -> None:
         if rows.empty:
             st.warning(f"The latest forecast run has no rows for {center} (too little history yet?).")
             return
+        today = center_today(center)
+        stale_forecast_warning(today)
+        # A forecast made days ago also holds days already past: no promotion can run on those.
+        rows = rows[rows[DS] >= today].reset_index(drop=True)
+        if rows.empty:
+            st.warning(f"The forecast in use ends before today at {center}: nothing to try a promotion on.")
+            return
         plan_run, plan = data.latest_plan(cfg.url)
         if plan_run is None or plan.empty:
             st.info(WAITING_PLAN)
@@ -176,7 +185,8 @@ def page() -> None:
         discount = cols[2].slider("Discount %", 0, 50, 20, step=5, key="whatif_discount")
 
         per_pct, how = effect_text(data.promo_effects(cfg.url, run["run_id"]), center)
-        by_kind = kind_effects(data.promo_kind_effects(cfg.url, run["run_id"]), center, per_pct)
+        kind_rows = data.promo_kind_effects(cfg.url, run["run_id"])
+        by_kind = kind_effects(kind_rows, center, per_pct)
         if per_pct == 0.0 and "any kind" in by_kind:
             by_kind = {"any kind": 0.0}
         kind = st.selectbox("Promotion kind", sorted(by_kind), key="whatif_kind")
@@ -186,16 +196,25 @@ def page() -> None:
         factors = promotion_factors(horizon, days, kind, discount, by_kind, held, default=per_pct)
         scenario = scenario_forecast(rows, factors)
         uplift = discount_uplift(by_kind.get(kind, 0.0), discount)
+        if "any kind" not in by_kind and per_pct != 0.0:
+            how = f"All promotion kinds together: {how} The chosen kind's own lift at {center} is below."
         st.markdown(how)
         if len(days) < len(asked):
             st.caption(f"The forecast ends {last_day:%a %d %b}: the promotion is cut to {len(days)} day(s).")
+        evidence = summaries.kind_evidence(kind_rows, center, kind)
         if uplift > 1:
+            seen = "" if evidence is None else (
+                f", from {evidence['days']} {kind} day{'s' if evidence['days'] != 1 else ''} there and "
+                f"{evidence['total']} over {evidence['centers']} center{'s' if evidence['centers'] != 1 else ''}")
             st.caption(f"A {discount}% {kind} promotion: orders × {uplift:.2f} on the promotion days "
-                       f"({by_kind[kind]:+.2%} per point for {center}).")
+                       f"({by_kind[kind]:+.2%} per point for {center}{seen}).")
+            thin = None if evidence is None else summaries.thin_evidence_text(evidence, center, kind, uplift, discount)
+            if thin:
+                st.warning(thin, icon=":material/warning:")
         elif discount > 0 and per_pct != 0.0:
             # The headline's pooled effect would lift orders, but this kind's effect at this center does not.
-            st.warning(no_lift_text(discount, kind, center, by_kind.get(kind, 0.0), kind_days(
-                data.promo_kind_effects(cfg.url, run["run_id"]), center).get(kind)))
+            days_seen = kind_days(kind_rows, center).get(kind)
+            st.warning(no_lift_text(discount, kind, center, by_kind.get(kind, 0.0), days_seen))
         overlap = held[held[DS].isin(days) & (held["discount_pct"] > 0)]
         if len(overlap):
             st.caption(

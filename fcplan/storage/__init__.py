@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Engine, Table, create_engine, event, text, true
 from sqlalchemy.dialects import postgresql, sqlite
@@ -39,11 +40,13 @@ def make_engine(
     """An engine for ``url`` with the schema created or upgraded to the newest revision
     (``create``; see :func:`migrate`).
 
-    SQLite files get their folder created, WAL journaling and a busy timeout
-    (``sqlite_busy_ms``: how long a write waits for another process's lock
+    SQLite files get their folder created (with ``create``), WAL journaling and a busy
+    timeout (``sqlite_busy_ms``: how long a write waits for another process's lock
     before ``database is locked``) so the worker, the retrainer and the
     dashboard can share one file; ``sqlite_cache_mib`` sets each connection's
-    page cache (SQLite's default is 2 MiB).
+    page cache (SQLite's default is 2 MiB). Without ``create`` nothing is made: no
+    folder, and a missing file fails to connect ("unable to open database file")
+    instead of being created empty (the file is opened in SQLite's ``mode=rw``).
     """
     parsed = make_url(url)
     backend = parsed.get_backend_name()
@@ -55,8 +58,13 @@ def make_engine(
         parsed = parsed.set(drivername="postgresql+psycopg")
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if backend == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
+        on_disk = bool(parsed.database) and parsed.database != ":memory:" and not parsed.database.startswith("file:")
+        if on_disk and create:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        elif on_disk:
+            # Open the existing file only: a plain path would create it (empty) on connect.
+            parsed = parsed.set(database=f"file:{quote(str(Path(parsed.database).resolve()))}",
+                                query={**parsed.query, "mode": "rw", "uri": "true"})
         kwargs["connect_args"] = {"timeout": sqlite_busy_ms / 1000}
     engine = create_engine(parsed, **kwargs)
     if backend == "sqlite":

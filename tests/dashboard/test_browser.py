@@ -114,11 +114,38 @@ def test_when_a_center_row_is_clicked_on_the_network_page_then_its_center_page_o
         page.close()
 
 
-def _screenshot(page: Page, out: Path) -> None:
+#: Elements cut short inside ``el``: wider content than box (a table scrolled sideways, a label
+#: ending in an ellipsis).
+CUT_JS = """el => Array.from([el, ...el.querySelectorAll('*')])
+    .filter(e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'visible')
+    .map(e => `${e.innerText.slice(0, 40) || e.className.slice(0, 40)}: ${e.scrollWidth} > ${e.clientWidth} px`)"""
+
+
+@pytest.mark.parametrize("width", [1280, 1400, 1920])
+def test_when_the_network_page_is_opened_on_a_laptop_or_a_wide_screen_then_no_column_or_tile_is_cut(
+    dashboard: str, browser: Browser, width: int
+) -> None:
+    """At 1400 px the last column (tomorrow's staffing) was cut off, at 1280 the last two, and the
+    tiles' labels ended in an ellipsis: the table and the tiles fit with the sidebar open."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    try:
+        page.goto(dashboard, wait_until="domcontentloaded", timeout=TIMEOUT_MS)
+        page.locator(TABLE).first.wait_for(state="visible", timeout=TIMEOUT_MS)
+        page.locator(RUNNING).wait_for(state="hidden", timeout=TIMEOUT_MS)
+        page.wait_for_timeout(500)
+        assert page.locator(TABLE).first.evaluate(CUT_JS) == []
+        cut = [c for m in page.locator('[data-testid="stMetric"]').all() for c in m.evaluate(CUT_JS)]
+        assert cut == []
+    finally:
+        _screenshot(page, SHOTS / f"network-{width}.png", width)
+        page.close()
+
+
+def _screenshot(page: Page, out: Path, width: int = 1400) -> None:
     """The whole page: Streamlit scrolls inside its main section, so the window grows to the content."""
     page.wait_for_timeout(500)  # Vega draws after the script ends
     tall = page.evaluate(CONTENT_HEIGHT_JS)
-    page.set_viewport_size({"width": 1400, "height": min(max(int(tall) + 40, 1000), 6000)})
+    page.set_viewport_size({"width": width, "height": min(max(int(tall) + 40, 1000), 6000)})
     page.wait_for_timeout(500)
     out.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(out), full_page=True)

@@ -33,7 +33,7 @@ def test_when_the_challenger_expects_more_orders_then_the_network_page_flags_tha
     make_database(challenger_lift=1.3)
     at = run_page("views/network.py")
     table = at.dataframe[0].value.set_index("center")
-    assert table.loc["FC-ICN", "staffing today"].startswith("understaffed (+")
+    assert table.loc["FC-ICN", "staffing today"].startswith("under +")  # understaffed, packers to add
     assert table.loc["FC-PUS", "staffing today"] == "ok"
     assert table.loc["FC-ICN", "open alerts"] == 1 and table.loc["FC-PUS", "open alerts"] == 0
     assert metric(at, "Understaffed today") == "1"
@@ -181,7 +181,7 @@ def test_when_runs_are_stored_then_the_models_page_shows_champion_challenger_his
     status = next(d.value for d in at.dataframe if "status" in d.value.columns)
     assert status["status"].tolist() == ["champion", "challenger"]
     assert "Leaderboard over the last 23 runs" in said
-    assert "Error correlation of the top 5 members" in said
+    assert "Error correlation of the top 4 members" in said
     assert "Needs per-window backtest scores" not in said
 
 

@@ -269,7 +269,7 @@ def test_when_a_center_further_down_is_understaffed_then_the_network_table_lists
     at = run_page("views/network.py")
     table = at.dataframe[0].value
     assert table["center"].tolist() == ["FC-PUS", "FC-ICN"]
-    assert table["staffing today"].iloc[0].startswith("understaffed")
+    assert table["staffing today"].iloc[0].startswith("under +")
 
 
 def test_when_centers_are_ranked_then_decisions_come_first_and_names_break_ties() -> None:

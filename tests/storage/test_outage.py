@@ -38,6 +38,7 @@ def test_a_locked_or_unopenable_sqlite_file_is_an_outage_but_a_wrong_query_is_no
     folder = tmp_path / "a-folder.db"
     folder.mkdir()
     assert outage.is_outage(failure_of(f"sqlite:///{folder}"))
+    sqlite3.connect(tmp_path / "ok.db").close()  # an existing, empty database
     wrong = failure_of(f"sqlite:///{tmp_path / 'ok.db'}", "SELECT * FROM no_such_table")
     assert isinstance(wrong, OperationalError) and not outage.is_outage(wrong)
     locked = OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))
@@ -91,3 +92,21 @@ def test_retry_outage_does_not_retry_other_errors() -> None:
     with pytest.raises(IntegrityError):
         outage.retry_outage(bug, sleep=lambda s: None)
     assert len(calls) == 1
+
+
+def test_an_engine_asked_not_to_create_makes_no_folder_and_no_file_and_fails_as_an_outage(tmp_path: Path) -> None:
+    """``create=False`` (the dashboard's engine) creates nothing: a missing SQLite file is an
+    outage ("unable to open database file"), never a new empty database in a new folder."""
+    missing = tmp_path / "typo" / "fcplan.db"
+    exc = failure_of(f"sqlite:///{missing}")
+    assert outage.is_outage(exc) and "unable to open database file" in str(exc)
+    assert not missing.parent.exists()
+    beside = tmp_path / "not-yet.db"
+    assert outage.is_outage(failure_of(f"sqlite:///{beside}"))
+    assert list(tmp_path.iterdir()) == []
+    # Once the worker has made it, the same URL reads it.
+    make_engine(f"sqlite:///{beside}").dispose()
+    engine = make_engine(f"sqlite:///{beside}", create=False)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM center_hourly")).scalar() == 0
+    engine.dispose()
