@@ -8,7 +8,13 @@ none, the complete days after both were made (:func:`live_scores`: each run's
 forecasts for those days were issued before the day, so it is out of sample).
 A challenger with at least ``min_windows`` shared windows (``min_days`` days)
 replaces the champion if its wQL is lower by the relative ``margin``; the
-decision names the windows (days) it used. A stale champion (data older than
+decision names the windows (days) it used. Fresh data counts too: a challenger made on
+newer data than the champion's replaces it unless it is worse by the ``margin`` on the
+same evidence (``refreshed``: the same engine on shared windows scores the same, and the
+plan should not wait a week for the orders of the last days), and a challenger made on
+*older* data never replaces a fresher champion on backtest windows (those say nothing of
+the days it has not seen; days after both runs, out of sample for both, still can).
+A stale champion (data older than
 ``max_age_days``), a broken one (it does not cover every center up to tomorrow)
 or one whose forecasts drifted (open alerts) is replaced at once by the newest challenger
 (the one that has seen the most recent data).
@@ -61,6 +67,7 @@ class RunInfo:
 #: (``kept_unmatched``); or the champion was replaced without comparison.
 FIRST, MERIT, KEPT_ON_MERIT, KEPT_UNMATCHED = "first", "merit", "kept_on_merit", "kept_unmatched"
 BROKEN, DRIFTED, STALE, NO_CHALLENGER = "broken", "drifted", "stale", "no_challenger"
+REFRESHED = "refreshed"  # a challenger on newer data, no worse by the margin on the same evidence
 
 
 @dataclass(frozen=True)
@@ -165,8 +172,10 @@ def decide(
     if age > max_age_days:
         reason = f"champion stale: its data ends {age} days ago (limit {max_age_days})"
         return Decision(newest.run_id, reason, evidence, STALE)
+    data_end = {c.run_id: c.data_end for c in challengers}
     for run_id, chall, champ in ranked:
-        if chall.wql <= champ.wql * (1 - margin):
+        older = data_end[run_id] < champion.data_end
+        if chall.wql <= champ.wql * (1 - margin) and not (older and chall.unit == WINDOWS):
             return Decision(
                 run_id,
                 f"challenger beat the champion on the same {_evidence(chall)}: "
@@ -174,6 +183,16 @@ def decide(
                 evidence,
                 MERIT,
             )
+    newer = [r for r in ranked if data_end[r[0]] > champion.data_end and r[1].wql <= r[2].wql * (1 + margin)]
+    if newer:
+        run_id, chall, champ = max(newer, key=lambda r: data_end[r[0]])  # the newest; the best of ties
+        return Decision(
+            run_id,
+            f"challenger on newer data (to {data_end[run_id]}, the champion's to {champion.data_end}) is no worse "
+            f"by {margin:.0%} on the same {_evidence(chall)}: wQL {chall.wql:.4f} vs {champ.wql:.4f}",
+            evidence,
+            REFRESHED,
+        )
     if ranked:  # compared on merit: say on what, and how close the best came
         _, chall, champ = ranked[0]
         return Decision(

@@ -46,14 +46,38 @@ def test_a_challenger_that_beats_the_champion_on_the_same_days_by_the_margin_win
 
 
 def test_a_challenger_within_the_margin_or_with_too_few_days_leaves_the_champion() -> None:
-    champ = run("old", "2026-03-10")
+    champ = run("old", "2026-03-14")
     fc, actuals = frames(
-        {"old": 5.0, "new": 4.99, "fresh": 0.0}, {"old": "2026-03-10", "new": "2026-03-14", "fresh": "2026-03-18"}
+        {"old": 5.0, "same": 4.99, "fresh": 0.0}, {"old": "2026-03-14", "same": "2026-03-14", "fresh": "2026-03-18"}
     )
-    challengers = [run("new", "2026-03-14"), run("fresh", "2026-03-18")]
+    challengers = [run("same", "2026-03-14"), run("fresh", "2026-03-18")]  # fresh: 1 day after its data
     decision = decide(
         champ, challengers, live_scores(fc, actuals, [champ, *challengers], TODAY), TODAY, max_age_days=14
     )
+    assert decision.winner is None and "champion kept" in decision.reason
+
+
+def test_a_challenger_on_newer_data_replaces_the_champion_unless_worse_by_the_margin() -> None:
+    from fcplan.models.champion import KEPT_ON_MERIT, REFRESHED
+
+    champ, chall = run("old", "2026-03-17"), run("new", "2026-03-18")
+    boards = {"old": {"2026-02-23": 0.2, "2026-03-02": 0.2}, "new": {"2026-03-02": 0.2, "2026-03-09": 0.2}}
+    same = decide(champ, [chall], backtest_scores(boards), TODAY)  # the same engine's windows score the same
+    assert (same.winner, same.kind) == ("new", REFRESHED) and "newer data (to 2026-03-18" in same.reason
+    boards["new"]["2026-03-02"] = 0.203  # worse, within the margin: fresh data still wins
+    assert decide(champ, [chall], backtest_scores(boards), TODAY).winner == "new"
+    boards["new"]["2026-03-02"] = 0.21  # worse by more than the margin
+    worse = decide(champ, [chall], backtest_scores(boards), TODAY)
+    assert (worse.winner, worse.kind) == (None, KEPT_ON_MERIT)
+    newest = run("newest", "2026-03-19")
+    boards["newest"] = {"2026-03-02": 0.2}
+    assert decide(champ, [chall, newest], backtest_scores(boards), TODAY).winner == "newest"
+
+
+def test_a_challenger_on_older_data_does_not_replace_a_fresher_champion_on_backtest_windows() -> None:
+    champ, old = run("champ", "2026-03-18"), run("old", "2026-03-12")
+    boards = {"champ": {"2026-03-02": 0.2, "2026-03-09": 0.2}, "old": {"2026-03-02": 0.1, "2026-03-09": 0.1}}
+    decision = decide(champ, [old], backtest_scores(boards), TODAY)
     assert decision.winner is None and "champion kept" in decision.reason
 
 
@@ -89,10 +113,10 @@ def test_champion_and_challenger_are_compared_on_exactly_their_shared_backtest_w
     champ, chall = run("old", "2026-03-18"), run("new", "2026-03-19")
     boards = {
         "old": {"2026-02-17": 30.0, "2026-03-04": 10.0},
-        "new": {"2026-03-04": 10.0, "2026-03-19": 1.0},  # far better only on a window the champion lacks
+        "new": {"2026-03-04": 10.5, "2026-03-19": 1.0},  # far better only on a window the champion lacks
     }
     scores = backtest_scores(boards)
-    assert scores[("new", "old")] == (10.0, 1, ("2026-03-04",), "backtest windows")
+    assert scores[("new", "old")] == (10.5, 1, ("2026-03-04",), "backtest windows")
     kept = decide(champ, [chall], scores, TODAY)
     assert kept.winner is None and kept.evidence["comparisons"][0]["backtest windows"] == ["2026-03-04"]
     boards["new"]["2026-03-04"] = 9.0
@@ -104,7 +128,7 @@ def test_shared_backtest_windows_take_precedence_over_live_days() -> None:
     champ, chall = run("old", "2026-03-10"), run("new", "2026-03-14")
     fc, actuals = frames({"old": 15.0, "new": 2.0}, {"old": "2026-03-10", "new": "2026-03-14"})
     scores = live_scores(fc, actuals, [champ, chall], TODAY)
-    scores.update(backtest_scores({"old": {"2026-03-01": 5.0}, "new": {"2026-03-01": 5.0}}))
+    scores.update(backtest_scores({"old": {"2026-03-01": 5.0}, "new": {"2026-03-01": 5.5}}))
     decision = decide(champ, [chall], scores, TODAY, max_age_days=14)
     assert decision.winner is None and decision.evidence["comparisons"][0]["backtest windows"] == ["2026-03-01"]
 
@@ -113,10 +137,10 @@ def test_each_decision_says_what_it_rested_on_and_a_kept_champion_names_its_evid
     from fcplan.models.champion import KEPT_ON_MERIT, KEPT_UNMATCHED, MERIT, STALE
 
     champ, chall = run("old", "2026-03-17"), run("new", "2026-03-18")
-    boards = {"old": {"2026-02-23": 0.20, "2026-03-02": 0.22}, "new": {"2026-03-02": 0.218, "2026-03-09": 0.1}}
+    boards = {"old": {"2026-02-23": 0.20, "2026-03-02": 0.22}, "new": {"2026-03-02": 0.228, "2026-03-09": 0.1}}
     kept = decide(champ, [chall], backtest_scores(boards), TODAY)
     assert kept.winner is None and kept.kind == KEPT_ON_MERIT
-    assert "the best, on the same 1 backtest windows (2026-03-02): wQL 0.2180 vs 0.2200" in kept.reason
+    assert "the best, on the same 1 backtest windows (2026-03-02): wQL 0.2280 vs 0.2200" in kept.reason
     boards["new"]["2026-03-02"] = 0.2
     assert decide(champ, [chall], backtest_scores(boards), TODAY).kind == MERIT
     unmatched = decide(champ, [chall], {}, TODAY)

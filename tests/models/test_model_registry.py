@@ -48,17 +48,17 @@ def statuses(engine) -> dict[str, str]:
 def test_daily_retrains_log_a_decision_each_and_keep_one_champion(engine) -> None:
     first = retrain(engine, CFG, TZ, now=at(40.2))
     assert "first run becomes champion" in first.message
-    second = retrain(engine, CFG, TZ, now=at(41.2))
-    assert "champion kept" in second.message
-    assert statuses(engine) == {first.run_id: "champion", second.run_id: "challenger"}
+    second = retrain(engine, CFG, TZ, now=at(41.2))  # a day's more orders, the same engine: it takes over
+    assert "challenger on newer data" in second.message and second.decision == "refreshed"
+    assert statuses(engine) == {first.run_id: "retired", second.run_id: "champion"}
     run = q.forecast_run(engine, second.run_id)
     assert run["data_start"] == START.date() and len(run["version"]) == 16
     assert run["version"] != q.forecast_run(engine, first.run_id)["version"]  # another data window
     decisions = q.decisions_frame(engine)
-    assert decisions["promoted"].tolist() == [False, True]
-    assert q.current_forecast_run(engine)["run_id"] == first.run_id
+    assert decisions["promoted"].tolist() == [True, True]
+    assert q.current_forecast_run(engine)["run_id"] == second.run_id
     plan = make_plan(engine, PlannerSettings(), TZ, now=at(41.3))
-    assert plan.plan_id.startswith(first.run_id)
+    assert plan.plan_id.startswith(second.run_id)
 
 
 def test_a_stale_champion_is_retired_with_the_reason(engine) -> None:
@@ -115,7 +115,7 @@ def test_runs_made_on_consecutive_days_share_several_backtest_windows(long_engin
     for a, b in pairwise(runs):
         assert len(set(boards[a.run_id]) & set(boards[b.run_id])) >= 2
     decisions = q.decisions_frame(long_engine)["evidence"].tolist()[::-1]  # oldest first
-    assert [e.get("kind") for e in decisions] == ["first", "kept_on_merit", "kept_on_merit"]
+    assert [e.get("kind") for e in decisions] == ["first", "refreshed", "refreshed"]  # the same engine, newer data
     assert all(len(e["comparisons"][0]["backtest windows"]) >= 2 for e in decisions[1:])
 
 
