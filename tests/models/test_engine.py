@@ -564,3 +564,28 @@ def test_the_final_forecast_reuses_the_networks_newest_backtest_fit(make_panel, 
     frame = result.forecast
     assert len(frame) == 3 * 7 and np.isfinite(frame[["0.1", "0.5", "0.9"]].to_numpy()).all()
     assert engine._reused("mlp") == reuse and not engine._reused("lightgbm")
+
+
+def test_the_final_fits_run_beside_the_calibration_fits_with_the_same_forecast(make_panel, monkeypatch):
+    from fcplan.models import engine, ensemble
+
+    panel = make_panel(n_series=2, length=90)
+    fitted_by_ensemble = []
+    fit_members = ensemble.fit_members
+    monkeypatch.setattr(ensemble, "fit_members", lambda members, *args: fitted_by_ensemble.extend(members)
+                        or fit_members(members, *args))
+    runs = []
+    for cores, seconds in ((1, None), (2, 10.0)):
+        monkeypatch.setattr(engine.os, "cpu_count", lambda cores=cores: cores)
+        if seconds is not None:  # every fit looks costly: the fits are shared with the worker
+            monkeypatch.setattr(engine, "_mean_fit_seconds", lambda results, s=seconds: {
+                r.model: s for r in results})
+        fitted_by_ensemble.clear()
+        runs.append(run_engine(panel, 7, LEVELS, models=["theta", "ets"], windows=1, calibration_windows=2,
+                               model_params=FAST))
+    serial, parallel = runs
+    members = [n for n, w in parallel.weights.items() if w > 0]
+    assert set(parallel.model.members_) == set(members)
+    assert fitted_by_ensemble == []  # the parallel run's members came fitted from the calibration's jobs
+    assert parallel.weights == serial.weights
+    assert parallel.forecast.equals(serial.forecast)
