@@ -457,8 +457,13 @@ def _finite(time_limit_s: float | None) -> float | None:
 
 
 #: Seconds of work a worker process must take off this one to be worth its start (a fork of
-#: the fork server, pickling the panel and the fitted models back).
-WORKER_MIN_SECONDS = 1.0
+#: the fork server, pickling the panel and the fitted models back). 1 s before session 15; a
+#: worker's first fit starts 35-50 ms after it is asked for (the fork server preloads and freezes
+#: the imports), and LightGBM's boosters run in threads (:data:`fcplan.models.lgbm.PARALLEL_BOOSTERS`),
+#: so that a LightGBM fit of 0.6 s in the worker beside this process's network fit keeps both cores
+#: busy. tuna_weekly, 3 windows, three pairs on the same machine: wall 3.44 -> 3.26 s a window, CPU
+#: the same; the other dev panels (window 1, three pairs) within their noise; forecasts identical.
+WORKER_MIN_SECONDS = 0.25
 
 
 def _parallel(time_limit_s: float | None) -> bool:

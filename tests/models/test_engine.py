@@ -396,11 +396,15 @@ def test_fits_are_placed_longest_first_on_the_less_loaded_process_networks_here(
 
     monkeypatch.setattr(engine.os, "cpu_count", lambda: 2)
     names = ["theta", "mlp", "sarimax", "ets", "glm"]
+    # a LightGBM fit of 0.6 s goes to the worker while this process trains a network of 0.3 s
+    assert engine._placed_away(["lightgbm", "mlp"], [0.6, 0.3], None) == [True, False]
+    monkeypatch.setattr(engine, "WORKER_MIN_SECONDS", 1.0)
     # mlp (4 s) stays here; sarimax (6 s) goes away (1 s start + 6 s), ets (3 s) here (4 + 3),
     # theta here (a tie: 7 and 7), glm away (7 < 7.5)
     assert engine._placed_away(names, [0.5, 4.0, 6.0, 3.0, 0.1], None) == [False, False, True, False, True]
     # too little work to be worth a worker, and never under a time budget
     assert engine._placed_away(["theta", "glm"], [0.3, 0.2], None) == [False, False]
+    assert engine._placed_away(["lightgbm", "mlp"], [0.6, 0.3], None) == [False, False]
     assert engine._placed_away(names, [0.5, 4.0, 6.0, 3.0, 0.1], 60.0) == [False] * 5
     monkeypatch.setattr(engine.os, "cpu_count", lambda: 1)
     assert engine._placed_away(names, [0.5, 4.0, 6.0, 3.0, 0.1], None) == [False] * 5
