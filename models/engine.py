@@ -60,6 +60,7 @@ from fcplan.models.ensemble import (
     choose_snap,
     combine,
     count_series,
+    fit_members,
     select_weights,
     snap_counts,
 )
@@ -118,6 +119,14 @@ MAX_CALIBRATION_WINDOWS = 6
 #: the others (fewer refits for calibration and the final fit). Off (0) by default: at 0.05
 #: the dev suite's wQL was about 1 % worse on cheese_weekly and flights_origin_daily.
 MIN_MEMBER_WEIGHT = 0.0
+#: The ensemble members' final fits on the whole history (those of positive weight, less the reused
+#: network fits) are placed with the calibration windows' fits, in the same two processes, instead
+#: of after them: neither needs the other (the weights are known once the backtest is done). On
+#: tuna_weekly the final LightGBM fit had run after the two calibration windows' LightGBM fits; now
+#: the three share the two cores. The members and their forecasts are the same: only the order of
+#: the fits and the process each runs in change. Without a worker process (a time budget, one core)
+#: the ensemble fits them as before.
+FINAL_WITH_CALIBRATION = True
 #: Members with less weight than this are not refit on the calibration windows (the ensemble
 #: there is the others', renormalised): a member of a few percent barely moves the ensemble's
 #: errors, and its refits can cost most of the calibration (flights_origin_daily: sarimax
@@ -448,8 +457,13 @@ def _finite(time_limit_s: float | None) -> float | None:
 
 
 #: Seconds of work a worker process must take off this one to be worth its start (a fork of
-#: the fork server, pickling the panel and the fitted models back).
-WORKER_MIN_SECONDS = 1.0
+#: the fork server, pickling the panel and the fitted models back). 1 s before session 15; a
+#: worker's first fit starts 35-50 ms after it is asked for (the fork server preloads and freezes
+#: the imports), and LightGBM's boosters run in threads (:data:`fcplan.models.lgbm.PARALLEL_BOOSTERS`),
+#: so that a LightGBM fit of 0.6 s in the worker beside this process's network fit keeps both cores
+#: busy. tuna_weekly, 3 windows, three pairs on the same machine: wall 3.44 -> 3.26 s a window, CPU
+#: the same; the other dev panels (window 1, three pairs) within their noise; forecasts identical.
+WORKER_MIN_SECONDS = 0.25
 
 
 def _parallel(time_limit_s: float | None) -> bool:
@@ -539,16 +553,21 @@ def _costliest_first(names: Sequence[str]) -> list[str]:
 
 
 def _run_jobs(
-    jobs: Sequence[tuple[str, Split]], params: dict[str, dict[str, Any]], panel: pd.DataFrame, horizon: int,
+    jobs: Sequence[tuple[str, Split | None]], params: dict[str, dict[str, Any]], panel: pd.DataFrame, horizon: int,
     quantiles: list[float], freq: str, time_limits: dict[str, float],
-) -> list[WindowResult]:
-    """Each ``(model, split)`` of ``jobs`` backtested (module level, so that a worker process
-    can run it)."""
-    return [
-        run_window(_factory(name, params[name]), split, panel, horizon, quantiles, freq, name,
-                   time_limit=time_limits.get(name))
-        for name, split in jobs
-    ]
+) -> list[WindowResult | Forecaster | str]:
+    """Each ``(model, split)`` of ``jobs`` backtested, and each ``(model, None)`` fitted on the whole
+    ``panel`` (the member, or why it failed: :func:`fcplan.models.ensemble.fit_members`), in the
+    order of ``jobs`` (module level, so that a worker process can run it)."""
+    out: list[WindowResult | Forecaster | str] = []
+    for name, split in jobs:
+        if split is None:
+            member = {name: make_member(name, params[name])}
+            out.append(fit_members(member, panel, freq, time_limits)[name])
+        else:
+            out.append(run_window(_factory(name, params[name]), split, panel, horizon, quantiles, freq, name,
+                                  time_limit=time_limits.get(name)))
+    return out
 
 
 @dataclass(frozen=True)
@@ -791,6 +810,9 @@ class BacktestResult:
     #: member -> its fit on the newest backtest window, reused for the final forecast
     #: (:data:`REUSE_NETWORK_FITS`)
     prefit: dict[str, Forecaster] = field(default_factory=dict, repr=False)
+    #: member -> its final fit on the whole panel (or why it failed), made beside the calibration
+    #: windows' fits (:data:`FINAL_WITH_CALIBRATION`)
+    fitted: dict[str, Forecaster | str] = field(default_factory=dict, repr=False)
     #: level -> whether the count series' quantiles at that level are rounded to counts
     #: (:func:`fcplan.models.ensemble.choose_snap` on the honest backtest forecasts)
     snap: dict[float, bool] = field(default_factory=dict)
@@ -880,13 +902,15 @@ def _ensemble_evidence(
 def _calibration_evidence(
     panel: pd.DataFrame, request: _Request, weights: dict[str, float], params: dict[str, dict[str, Any]],
     time_limits: dict[str, float], flags: Flags, costs: dict[str, float] | None = None,
-    disagreement: float = 0.0,
-) -> Evidence | None:
+    disagreement: float = 0.0, finals: Sequence[str] = (),
+) -> tuple[Evidence | None, dict[str, Forecaster | str]]:
     """The ensemble's forecasts on the older calibration windows (see :func:`calibration_windows`):
     only the members of :func:`calibration_members` are refit there, some of the fits in a
-    worker process (:func:`_placed_away`, given each member's fit ``costs`` in seconds)."""
+    worker process (:func:`_placed_away`, given each member's fit ``costs`` in seconds). With
+    ``finals`` (and :data:`FINAL_WITH_CALIBRATION`), those members' final fits on the whole panel
+    are placed with them: ``(evidence, member -> its final fit or why it failed)``."""
     if request.calibration != "conformal":
-        return None
+        return None, {}
     n_series = panel[UNIQUE_ID].nunique()
     extra = request.extra_windows
     if extra is None:
@@ -895,14 +919,16 @@ def _calibration_evidence(
                             request.grid_step)
     extra = max(0, min(extra, usable - request.windows))
     if extra == 0:
-        return None
+        return None, {}
     splits = make_splits(
         panel, request.horizon, request.windows + extra, request.freq, request.grid, request.grid_step
     )[:extra]
     splits = [replace(split, window=split.window - extra) for split in splits]
     members = calibration_members(weights)
-    jobs = [(name, split) for name in members for split in splits]
     limit = _finite(request.time_limit_s)
+    finals = list(finals) if FINAL_WITH_CALIBRATION and _parallel(limit) else []
+    jobs: list[tuple[str, Split | None]] = [(name, split) for name in members for split in splits]
+    jobs += [(name, None) for name in finals]
     away = _placed_away([n for n, _ in jobs], [(costs or {}).get(n, 0.0) for n, _ in jobs], limit)
     args = (params, panel, request.horizon, request.levels, request.freq, time_limits)
     there = [job for job, a in zip(jobs, away, strict=True) if a]
@@ -914,10 +940,13 @@ def _calibration_evidence(
     finally:
         if pool is not None:
             pool.shutdown()
-    results = [next(done) if a else next(here) for a in away]  # in the order of ``jobs``
+    outcome = [next(done) if a else next(here) for a in away]  # in the order of ``jobs``
+    results = [r for r, (_, split) in zip(outcome, jobs, strict=True) if split is not None]
+    fitted = {name: r for r, (name, split) in zip(outcome, jobs, strict=True) if split is None}
     log.info("calibration on %d extra window(s) of %s", extra, members)
-    return _ensemble_evidence(results, {n: weights[n] for n in members}, splits, request, panel, flags,
-                              disagreement)
+    evidence = _ensemble_evidence(results, {n: weights[n] for n in members}, splits, request, panel, flags,
+                                  disagreement)
+    return evidence, fitted
 
 
 def calibration_members(weights: dict[str, float], min_weight: float | None = None) -> list[str]:
@@ -997,7 +1026,9 @@ def _race(
     return results, [r for r in first if r.model in stopped]
 
 
-def _evaluate(panel: pd.DataFrame, request: _Request, start: float) -> BacktestResult:
+def _evaluate(panel: pd.DataFrame, request: _Request, start: float, final: bool = False) -> BacktestResult:
+    """The backtest, the weights and the calibration of the ensemble; with ``final``, the members'
+    final fits on the whole ``panel`` too (:data:`FINAL_WITH_CALIBRATION`)."""
     horizon, levels, freq, windows = request.horizon, request.levels, request.freq, request.windows
     if _parallel(_finite(request.time_limit_s)):
         warm_up()  # the worker processes' imports, on the other core meanwhile
@@ -1043,7 +1074,14 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float) -> BacktestR
     nested = replace(insample, pred=nested_combination(preds, actuals, levels, groups, request.seed, disagreement,
                                                        weights=lowo))
     fit_seconds = _mean_fit_seconds(results)
-    extra = _calibration_evidence(panel, request, weights, params, time_limits, flags, fit_seconds, disagreement)
+    newest = max(split.window for split in splits)
+    prefit = {
+        r.model: r.fitted for r in results
+        if r.window == newest and r.fitted is not None and weights.get(r.model, 0.0) > 0
+    }
+    finals = [n for n in member_names if weights[n] > 0 and n not in prefit] if final else []
+    extra, fitted = _calibration_evidence(panel, request, weights, params, time_limits, flags, fit_seconds,
+                                          disagreement, finals)
     calibrator = fit_calibration(request.calibration, insample.plus(extra), levels, prior)
     if isinstance(calibrator, Calibration):
         log.info("conformal calibration on %d windows, %d points; offsets (series scales) %s",
@@ -1055,11 +1093,6 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float) -> BacktestR
                 for c, v, n in zip(widening.flags.columns, widening.variance, widening.points, strict=True)
             })
     median = median_index(levels)
-    newest = max(split.window for split in splits)
-    prefit = {
-        r.model: r.fitted for r in results
-        if r.window == newest and r.fitted is not None and weights.get(r.model, 0.0) > 0
-    }
     honest = nested_ensemble(nested, levels, request.calibration, extra, prior)
     counts = keys[UNIQUE_ID].map(count_series(panel)).eq(True).to_numpy(bool)
     snap = choose_snap(honest, actuals, levels, groups, counts)
@@ -1079,6 +1112,7 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float) -> BacktestR
         feature_table=selection.table,
         fit_seconds=fit_seconds,
         prefit=prefit,
+        fitted=fitted,
         snap=snap,
         disagreement=disagreement,
     )
@@ -1170,14 +1204,16 @@ def run_engine(
                        select_features=select_features)
     if usable_windows(panel, horizon, 1, freq, grid, grid_step) == 0:
         return _short_history_forecast(panel, fut, request)
-    backtest = _evaluate(panel, request, start)
+    backtest = _evaluate(panel, request, start, final=True)
     members = {n: make_member(n, backtest.params[n]) for n in backtest.members}
     fitted = [n for n in members if backtest.weights.get(n, 0.0) > 0]
-    costs = [0.0 if n in backtest.prefit else backtest.fit_seconds.get(n, 0.0) for n in fitted]
+    costs = [0.0 if n in backtest.prefit or n in backtest.fitted else backtest.fit_seconds.get(n, 0.0)
+             for n in fitted]
     away = _placed_away(fitted, costs, _finite(time_limit_s))
     ensemble = EnsembleForecaster(
         members, backtest.weights, time_limits=backtest.time_limits, calibration=backtest.calibration,
         in_worker=[n for n, a in zip(fitted, away, strict=True) if a], prefitted=backtest.prefit,
+        fitted=backtest.fitted,
         snap=backtest.snap,
         disagreement=backtest.disagreement,
     ).fit(panel, freq=freq)

@@ -292,6 +292,10 @@ class EnsembleForecaster(Forecaster):
     data) are not refit by the next :meth:`fit`: they forecast from its panel
     (:meth:`Forecaster.with_history`; one that cannot is fitted as the others). They are not
     among the params, nor kept after that fit (the pickled ensemble holds its members only).
+    ``fitted`` (name -> a member already fitted on the panel the next :meth:`fit` is given, or why
+    its fit failed, as :func:`fit_members` gives them): taken as they are by that fit, which
+    fits only the others (the engine fits them beside the calibration windows' fits); like
+    ``prefitted``, not kept after it.
     ``snap`` (level -> bool): the levels whose calibrated quantiles are rounded to counts on the
     series whose history is all counts (:func:`snap_counts`, :func:`count_series`).
     ``disagreement``: how much of the spread of the members' medians widens the average
@@ -312,12 +316,14 @@ class EnsembleForecaster(Forecaster):
         prefitted: dict[str, Forecaster] | None = None,
         snap: dict[float, bool] | None = None,
         disagreement: float = 0.0,
+        fitted: dict[str, Forecaster | str] | None = None,
     ) -> None:
         super().__init__(
             members=members, weights=weights, spread=spread, time_limits=time_limits, calibration=calibration,
             in_worker=tuple(in_worker), snap=dict(snap or {}), disagreement=disagreement,
         )
         self._prefitted = dict(prefitted or {})
+        self._fitted = dict(fitted or {})
 
     def _fit(self, panel: pd.DataFrame) -> None:
         members: dict[str, Forecaster] = self.params["members"]
@@ -325,14 +331,18 @@ class EnsembleForecaster(Forecaster):
         limits = self.params["time_limits"] or {}
         wanted = {n: members[n] for n, w in weights.items() if w > 0}
         prefitted, self._prefitted = getattr(self, "_prefitted", {}), {}
+        given, self._fitted = getattr(self, "_fitted", {}), {}
         moved = _moved({n: m for n, m in prefitted.items() if n in wanted}, panel, self.freq_)
-        away = {n: m for n, m in wanted.items() if n in self.params.get("in_worker", ()) and n not in moved}
+        given = {n: m for n, m in given.items() if n in wanted and n not in moved}
+        done = {*moved, *given}
+        away = {n: m for n, m in wanted.items() if n in self.params.get("in_worker", ()) and n not in done}
         pool = worker() if away else None
         try:
             pending = Submitted(pool, fit_members, away, panel, self.freq_, limits) if pool is not None else None
-            outcome = fit_members({n: m for n, m in wanted.items() if n not in away and n not in moved}, panel,
+            outcome = fit_members({n: m for n, m in wanted.items() if n not in away and n not in done}, panel,
                                   self.freq_, limits)
             outcome.update(moved)
+            outcome.update(given)
             if pending is not None:
                 outcome.update(pending.result())
         finally:

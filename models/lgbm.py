@@ -168,18 +168,23 @@ class LightGBMQuantile(Forecaster):
         features, scale, names = tabular_features(grid, self.spec_, rows, origins, steps, p["max_horizon"])
         target = grid.y[rows, origins + steps] / scale
         self.feature_names_ = names
-        dataset = lgb.Dataset(features, target, feature_name=names, free_raw_data=False,
-                              params={"verbose": -1, "num_threads": p["num_threads"], "max_bin": p["max_bin"]})
         seeds = max(1, int(p["seeds"]))
+        jobs = [(q, k) for q in p["levels"] for k in range(seeds)]
+        # the Dataset's binning params are the first booster's, as lgb.train merges them into an
+        # unconstructed Dataset; constructed here once, each booster only reads it
+        first = self._booster_params(jobs[0][0], p["seed"])
+        dataset = lgb.Dataset(features, target, feature_name=names, free_raw_data=False,
+                              params={"verbose": -1, "num_threads": p["num_threads"], "max_bin": p["max_bin"],
+                                      **first, "num_iterations": p["n_estimators"]}).construct()
         budget = self.train_seconds(p["max_train_s"], self.DEFAULT_TRAIN_S) / len(p["levels"]) / seeds
-        for q in p["levels"]:
-            self.boosters_[q] = []
-            for k in range(seeds):
-                deadline = time.perf_counter() + budget
-                self.boosters_[q].append(lgb.train(
-                    self._booster_params(q, p["seed"] + k), dataset, num_boost_round=p["n_estimators"],
-                    callbacks=[_stop_at(deadline)],
-                ))
+
+        def train(job: tuple[float, int]) -> Any:
+            q, k = job
+            return lgb.train(self._booster_params(q, p["seed"] + k), dataset, num_boost_round=p["n_estimators"],
+                             callbacks=[_stop_at(time.perf_counter() + budget)])
+
+        for (q, _), booster in zip(jobs, _map_boosters(train, jobs, p["num_threads"]), strict=True):
+            self.boosters_.setdefault(q, []).append(booster)
 
     def _booster_params(self, q: float, seed: int) -> dict[str, Any]:
         p = self.params
@@ -215,6 +220,26 @@ class LightGBMQuantile(Forecaster):
         values = np.stack([np.mean([b.predict(features) for b in self.boosters_[q]], axis=0) for q in levels],
                           axis=-1) * scale[:, None]
         return interpolate_levels(values, levels, quantiles).reshape(n, h, len(quantiles))
+
+
+#: Boosters of one fit trained at once, each in a thread of its own (LightGBM frees the GIL while it
+#: grows a tree), where each booster uses one thread (``num_threads=1``, the default) and the
+#: machine has more than one core: when the engine's other process leaves a core idle (its share
+#: of a backtest window done, or the final fit's other members cheap), this process's boosters use
+#: it. Each booster reads the same constructed Dataset and grows its trees alone, with its own seed,
+#: so the boosters are the same as one after the other (deterministic: ``deterministic=True``).
+PARALLEL_BOOSTERS = True
+
+
+def _map_boosters(train: Callable[[Any], Any], jobs: Sequence[Any], num_threads: int) -> list[Any]:
+    """``[train(job) for job in jobs]``, in threads where :data:`PARALLEL_BOOSTERS` allows."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not PARALLEL_BOOSTERS or len(jobs) < 2 or num_threads != 1 or (os.cpu_count() or 1) < 2:
+        return [train(job) for job in jobs]
+    with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="fcplan-booster") as pool:
+        return list(pool.map(train, jobs))
 
 
 def _stop_at(deadline: float) -> Callable[[Any], None]:

@@ -396,11 +396,15 @@ def test_fits_are_placed_longest_first_on_the_less_loaded_process_networks_here(
 
     monkeypatch.setattr(engine.os, "cpu_count", lambda: 2)
     names = ["theta", "mlp", "sarimax", "ets", "glm"]
+    # a LightGBM fit of 0.6 s goes to the worker while this process trains a network of 0.3 s
+    assert engine._placed_away(["lightgbm", "mlp"], [0.6, 0.3], None) == [True, False]
+    monkeypatch.setattr(engine, "WORKER_MIN_SECONDS", 1.0)
     # mlp (4 s) stays here; sarimax (6 s) goes away (1 s start + 6 s), ets (3 s) here (4 + 3),
     # theta here (a tie: 7 and 7), glm away (7 < 7.5)
     assert engine._placed_away(names, [0.5, 4.0, 6.0, 3.0, 0.1], None) == [False, False, True, False, True]
     # too little work to be worth a worker, and never under a time budget
     assert engine._placed_away(["theta", "glm"], [0.3, 0.2], None) == [False, False]
+    assert engine._placed_away(["lightgbm", "mlp"], [0.6, 0.3], None) == [False, False]
     assert engine._placed_away(names, [0.5, 4.0, 6.0, 3.0, 0.1], 60.0) == [False] * 5
     monkeypatch.setattr(engine.os, "cpu_count", lambda: 1)
     assert engine._placed_away(names, [0.5, 4.0, 6.0, 3.0, 0.1], None) == [False] * 5
@@ -564,3 +568,28 @@ def test_the_final_forecast_reuses_the_networks_newest_backtest_fit(make_panel, 
     frame = result.forecast
     assert len(frame) == 3 * 7 and np.isfinite(frame[["0.1", "0.5", "0.9"]].to_numpy()).all()
     assert engine._reused("mlp") == reuse and not engine._reused("lightgbm")
+
+
+def test_the_final_fits_run_beside_the_calibration_fits_with_the_same_forecast(make_panel, monkeypatch):
+    from fcplan.models import engine, ensemble
+
+    panel = make_panel(n_series=2, length=90)
+    fitted_by_ensemble = []
+    fit_members = ensemble.fit_members
+    monkeypatch.setattr(ensemble, "fit_members", lambda members, *args: fitted_by_ensemble.extend(members)
+                        or fit_members(members, *args))
+    runs = []
+    for cores, seconds in ((1, None), (2, 10.0)):
+        monkeypatch.setattr(engine.os, "cpu_count", lambda cores=cores: cores)
+        if seconds is not None:  # every fit looks costly: the fits are shared with the worker
+            monkeypatch.setattr(engine, "_mean_fit_seconds", lambda results, s=seconds: {
+                r.model: s for r in results})
+        fitted_by_ensemble.clear()
+        runs.append(run_engine(panel, 7, LEVELS, models=["theta", "ets"], windows=1, calibration_windows=2,
+                               model_params=FAST))
+    serial, parallel = runs
+    members = [n for n, w in parallel.weights.items() if w > 0]
+    assert set(parallel.model.members_) == set(members)
+    assert fitted_by_ensemble == []  # the parallel run's members came fitted from the calibration's jobs
+    assert parallel.weights == serial.weights
+    assert parallel.forecast.equals(serial.forecast)

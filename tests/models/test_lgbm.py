@@ -174,3 +174,65 @@ def test_a_fitted_lightgbm_moved_to_a_longer_history_forecasts_from_its_end_with
         before)
     with pytest.raises(NotImplementedError):  # its residuals are the fitted series'
         RecursiveLightGBM(n_estimators=10, max_rows=3000, min_data_in_leaf=5).fit(short).with_history(panel)
+
+
+def _boosters_one_after_the_other(model: LightGBMQuantile, panel: pd.DataFrame) -> dict[float, str]:
+    """The boosters of ``model`` as its fit grew them before they were trained in threads: one
+    lgb.Dataset, the boosters trained on it one after the other (the first one constructs it)."""
+    import lightgbm as lgb
+
+    from fcplan.models.features import tabular_features
+
+    p = model.params
+    grid = model._layout(panel)
+    rows, origins, steps = model._training_rows(grid, np.random.default_rng(p["seed"]))
+    features, scale, names = tabular_features(grid, model.spec_, rows, origins, steps, p["max_horizon"])
+    dataset = lgb.Dataset(features, grid.y[rows, origins + steps] / scale, feature_name=names, free_raw_data=False,
+                          params={"verbose": -1, "num_threads": 1, "max_bin": p["max_bin"]})
+    return {q: lgb.train(model._booster_params(q, p["seed"]), dataset, num_boost_round=p["n_estimators"])
+            .model_to_string() for q in p["levels"]}
+
+
+def test_the_boosters_of_a_fit_train_in_threads_and_are_those_grown_one_after_the_other(monkeypatch) -> None:
+    import os
+    import threading
+
+    import lightgbm as lgb
+
+    import fcplan.models.lgbm as lgbm_module
+
+    panel = make_panel()
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    threads, train = [], lgb.train
+
+    def recording(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return train(*args, **kwargs)
+
+    monkeypatch.setattr(lgb, "train", recording)
+    model = LightGBMQuantile(**TINY, seed=2).fit(panel)
+    assert len(threads) == 3 and all(name.startswith("fcplan-booster") for name in threads)
+    monkeypatch.setattr(lgb, "train", train)
+    reference = _boosters_one_after_the_other(LightGBMQuantile(**TINY, seed=2).fit(panel), panel)
+    assert {q: b[0].model_to_string() for q, b in model.boosters_.items()} == reference
+    monkeypatch.setattr(lgbm_module, "PARALLEL_BOOSTERS", False)
+    alone = LightGBMQuantile(**TINY, seed=2).fit(panel)
+    future = future_frame(panel, 5)
+    pd.testing.assert_frame_equal(model.predict_quantiles(5, future), alone.predict_quantiles(5, future))
+
+
+def test_boosters_of_several_threads_each_train_one_after_the_other(monkeypatch) -> None:
+    import threading
+
+    import lightgbm as lgb
+
+    panel = make_panel()
+    threads, train = [], lgb.train
+
+    def recording(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return train(*args, **kwargs)
+
+    monkeypatch.setattr(lgb, "train", recording)
+    LightGBMQuantile(**TINY, num_threads=2).fit(panel)
+    assert threads == ["MainThread"] * 3  # LightGBM's own threads: no more on top of them
