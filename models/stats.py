@@ -389,13 +389,17 @@ def ses_variance(x: np.ndarray, alpha: float) -> float:
     return sse / (x.size - 1)
 
 
-#: :class:`Theta`'s one-step variance (statsmodels path) is that of its SES on the deseasonalised
-#: series (:func:`ses_variance`), as on the numpy path and in statsforecast. statsmodels' own
+#: Whether :class:`Theta`'s one-step variance (statsmodels path) is that of its SES on the
+#: deseasonalised series (:func:`ses_variance`), as on the numpy path and in statsforecast. statsmodels' own
 #: ``ThetaModelResults.sigma2`` fits an ARIMA(0,1,1) to the series *with* its season: on daily
 #: data the weekly swings count as noise, the band was 1.3-1.9x too wide (80 % coverage 1.00 on
 #: hyndsight_daily's test windows) and the member scored 0.1029 wQL there against statsforecast
-#: Theta's 0.0685 with the same point forecast. That fit was also most of the model's CPU.
-THETA_SES_VARIANCE = True
+#: Theta's 0.0685 with the same point forecast (0.0789 with the SES variance). Off by default: in
+#: the engine (fcplan alone, 3 windows) the short daily panels were unchanged but ewr_daily (+0.8 %)
+#: and retail_eu_2y (-1.0 %), while flights_origin_daily went 0.0467 -> 0.0470 with its 80 % coverage
+#: 0.754 -> 0.714 and elec_hourly 0.0277 -> 0.0278 with 0.889 -> 0.931: there the ensemble's band
+#: had leaned on Theta's width. See benchmarks/DEVSUITE.md, session 15, i25-hynd.
+THETA_SES_VARIANCE = False
 
 
 class Theta(_Vectorised):
