@@ -131,6 +131,8 @@ class _Fitted:
     keep: np.ndarray | None = None
     #: SARIMAX: whether the exogenous regressors start with the Fourier terms
     seasonal_terms: bool = True
+    #: Theta: the one-step variance of its SES (None: statsmodels' ``sigma2``)
+    sigma2: float | None = None
 
 
 class ETS(_Vectorised):
@@ -372,6 +374,34 @@ class SARIMAX(_Vectorised):
         )
 
 
+def ses_variance(x: np.ndarray, alpha: float) -> float:
+    """The mean squared one-step error of simple exponential smoothing of ``x`` at ``alpha``,
+    started at ``x[0]`` (as statsmodels' ``ThetaModel`` fits it): ``sse / (n - 1)``, as
+    :func:`fcplan.models.vectorized.fit_theta`."""
+    x = np.asarray(x, dtype="float64")
+    if x.size < 2:
+        return 0.0
+    level, sse = x[0], 0.0
+    for value in x[1:]:
+        error = value - level
+        sse += error * error
+        level += alpha * error
+    return sse / (x.size - 1)
+
+
+#: Whether :class:`Theta`'s one-step variance (statsmodels path) is that of its SES on the
+#: deseasonalised series (:func:`ses_variance`), as on the numpy path and in statsforecast. statsmodels' own
+#: ``ThetaModelResults.sigma2`` fits an ARIMA(0,1,1) to the series *with* its season: on daily
+#: data the weekly swings count as noise, the band was 1.3-1.9x too wide (80 % coverage 1.00 on
+#: hyndsight_daily's test windows) and the member scored 0.1029 wQL there against statsforecast
+#: Theta's 0.0685 with the same point forecast (0.0789 with the SES variance). Off by default: in
+#: the engine (fcplan alone, 3 windows) the short daily panels were unchanged but ewr_daily (+0.8 %)
+#: and retail_eu_2y (-1.0 %), while flights_origin_daily went 0.0467 -> 0.0470 with its 80 % coverage
+#: 0.754 -> 0.714 and elec_hourly 0.0277 -> 0.0278 with 0.889 -> 0.931: there the ensemble's band
+#: had leaned on Theta's width. See benchmarks/DEVSUITE.md, session 15, i25-hynd.
+THETA_SES_VARIANCE = False
+
+
 class Theta(_Vectorised):
     """The Theta method (statsmodels ``ThetaModel``, additive deseasonalisation; or
     :func:`fcplan.models.vectorized.fit_theta` on many series).
@@ -404,15 +434,21 @@ class Theta(_Vectorised):
         m = self.season_
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = ThetaModel(
+            model = ThetaModel(
                 z, period=m if m > 1 else None, deseasonalize=m > 1 and z.size >= 2 * m, method="additive"
-            ).fit()
-            # the variance's own fit (a SARIMAX, most of the model's cost) now, with the fit: the fit's time
-            # then tells where to run it (fcplan.models.engine._placed_away), and a worker process that fits
-            # it does it too (statsmodels keeps it with the result); a failure is met again by the forecast
-            with contextlib.suppress(Exception):
-                result.sigma2  # noqa: B018
-        return _Fitted(result, y, logged)
+            )
+            result = model.fit()
+            fitted = _Fitted(result, y, logged)
+            if THETA_SES_VARIANCE:  # on the data the SES was fitted on: less the seasonal indices, if any
+                with contextlib.suppress(Exception):
+                    fitted.sigma2 = ses_variance(model._deseasonalize_data()[0], float(result.params.iloc[1]))
+            if fitted.sigma2 is None:
+                # statsmodels' variance fit (a SARIMAX) now, with the fit: the fit's time then tells where
+                # to run it (fcplan.models.engine._placed_away), and a worker process that fits it does it
+                # too (statsmodels keeps it with the result); a failure is met again by the forecast
+                with contextlib.suppress(Exception):
+                    result.sigma2  # noqa: B018
+        return fitted
 
     def _forecast_series(
         self, state: _Fitted, h: int, x_future: np.ndarray, quantiles: list[float]
@@ -425,5 +461,6 @@ class Theta(_Vectorised):
         # SES is an IMA(1,1): Var(h) = sigma2 (1 + (h-1) alpha^2). statsmodels' own
         # prediction_intervals uses (1 + (alpha-1)^2), far too wide for small alpha.
         alpha = float(result.params.iloc[1])
-        variance = float(result.sigma2) * (1.0 + np.arange(h) * alpha**2)
+        sigma2 = state.sigma2 if state.sigma2 is not None else float(result.sigma2)
+        variance = sigma2 * (1.0 + np.arange(h) * alpha**2)
         return normal_quantiles(mean, variance, quantiles, state.logged)

@@ -172,3 +172,44 @@ def test_theta_fits_its_variance_with_the_model_so_the_fit_time_counts_it(make_p
     moved = pickle.loads(pickle.dumps(model))  # as a worker process hands it back
     assert moved.states_[0].result._sigma2 == results[0]._sigma2
     assert moved.predict_quantiles(7).equals(model.predict_quantiles(7))
+
+
+def test_theta_with_the_ses_variance_keeps_it_with_the_fit(make_panel, monkeypatch):
+    import pickle
+
+    from fcplan.models import stats
+
+    monkeypatch.setattr(stats, "THETA_SES_VARIANCE", True)
+    panel = make_panel(n_series=2, length=60)
+    model = Theta(backend="statsmodels").fit(panel)
+    variances = [state.sigma2 for state in model.states_]
+    assert all(v is not None and v > 0 for v in variances)
+    assert all(state.result._sigma2 is None for state in model.states_)  # no SARIMAX fit for it
+    moved = pickle.loads(pickle.dumps(model))
+    assert moved.states_[0].sigma2 == variances[0]
+    assert moved.predict_quantiles(7).equals(model.predict_quantiles(7))
+
+
+def test_theta_band_measures_the_noise_not_the_weekly_swing(monkeypatch):
+    # a strong weekly pattern and little noise: statsmodels' own sigma2 (an ARIMA(0,1,1) of the
+    # seasonal series) takes the weekly swings for noise and its 80 % band is 42 wide here
+    from fcplan.models import stats
+
+    monkeypatch.setattr(stats, "THETA_SES_VARIANCE", True)
+    rng = np.random.default_rng(0)
+    t = np.arange(140)
+    y = 200.0 + 40.0 * np.sin(2 * np.pi * t / 7) + rng.normal(0.0, 2.0, t.size)
+    panel = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2024-01-01", periods=t.size, freq="D"), "y": y})
+    frame = Theta(transform="none", backend="statsmodels").fit(panel).predict_quantiles(7, quantiles=LEVELS)
+    width = (frame["0.9"] - frame["0.1"]).to_numpy()
+    assert width[0] < 4 * 1.2816 * 2.0  # the noise's 80 % band is about 5 wide; the swing's 60
+    numpy = Theta(transform="none", backend="numpy").fit(panel).predict_quantiles(7, quantiles=LEVELS)
+    np.testing.assert_allclose(width, (numpy["0.9"] - numpy["0.1"]).to_numpy(), rtol=0.5)
+
+
+def test_ses_variance_is_the_mean_squared_one_step_error():
+    from fcplan.models.stats import ses_variance
+
+    # level 1, then 1 + 0.5 * (3 - 1) = 2: errors 2 and 0
+    assert ses_variance(np.array([1.0, 3.0, 2.0]), 0.5) == pytest.approx((4.0 + 0.0) / 2)
+    assert ses_variance(np.array([5.0]), 0.3) == 0.0
