@@ -92,3 +92,65 @@ def test_the_champion_decision_and_retention_read_past_damaged_runs(seeded: Path
         ids = [r for r, in conn.execute("SELECT run_id FROM forecast_runs")]
     model_registry.backtest_boards(engine, ids)
     retention.compact(engine, today)
+
+
+# The long-running processes' other reads: the drift loop's (open alerts at its start, the hours'
+# watermark at each run), the clock the demo loop and the dashboard read, and the dashboard's own
+# report reads. Each stopped on one damaged row, the drift loop at every start, for good.
+@pytest.mark.parametrize(
+    "update",
+    [
+        "UPDATE forecast_alerts SET window_start = 'garbage' WHERE alert_id = 'drift-open'",
+        "UPDATE forecast_alerts SET evidence = '{bad' WHERE alert_id = 'drift-open'",
+        "UPDATE forecast_alerts SET statistic = 'abc' WHERE alert_id = 'drift-open'",
+    ],
+    ids=["window-text", "evidence-json", "statistic-text"],
+)
+def test_the_drift_loop_restores_the_readable_open_alerts(seeded: Path, tmp_path: Path, update: str,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    from fcplan.models.drift_loop import open_alerts
+
+    clean = make_engine(f"sqlite:///{seeded}")
+    extra = ("INSERT INTO forecast_alerts SELECT 'drift-open-2', created_at, center_id, day, kind, message, status, "
+             "statistic, threshold, window_start, window_end, model_version, evidence, cleared_at "
+             "FROM forecast_alerts WHERE alert_id = 'drift-open'")
+    engine = make_engine(_damaged(seeded, tmp_path, extra, update))
+    assert [a.alert_id for a in open_alerts(clean)] == ["drift-open"]
+    assert [a.alert_id for a in open_alerts(engine)] == ["drift-open-2"]
+    assert "cannot hold" in caplog.text
+
+
+def test_the_hours_watermark_and_the_clock_read_past_a_damaged_value(seeded: Path, tmp_path: Path) -> None:
+    clean = make_engine(f"sqlite:///{seeded}")
+    engine = make_engine(_damaged(
+        seeded, tmp_path, "UPDATE center_hourly SET updated_at = 'garbage' WHERE rowid = 5",
+        "INSERT INTO clock_state (name, now, updated_at) VALUES ('simulated', 'garbage', '2026-01-01 00:00:00')",
+    ))
+    assert q.hours_watermark(engine) == q.hours_watermark(clean)
+    assert q.simulated_now(engine) is None
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        "UPDATE center_hourly SET orders = 'abc' WHERE rowid = 5",
+        "UPDATE center_hourly SET orders = X'00' WHERE rowid = 5",
+        "UPDATE center_hourly SET hour = 'garbage' WHERE rowid = 5",
+        "UPDATE center_hourly SET hour = 12345 WHERE rowid = 5",
+        "UPDATE plan_runs SET params = '{bad'",
+    ],
+    ids=["orders-text", "orders-blob", "hour-text", "hour-number", "plan-params"],
+)
+def test_the_dashboard_reads_leave_out_a_damaged_row(seeded: Path, tmp_path: Path, update: str) -> None:
+    from datetime import datetime
+
+    from fcplan.storage import report_queries as rq
+
+    clean = make_engine(f"sqlite:///{seeded}")
+    engine = make_engine(_damaged(seeded, tmp_path, update))
+    since = datetime(2000, 1, 1)
+    counts, whole = rq.hourly_counts(engine, since), rq.hourly_counts(clean, since)
+    assert len(whole) - 1 <= len(counts) <= len(whole) and counts["y"].dtype == "float64"
+    assert counts["hour_utc"].dtype == "datetime64[ns]"
+    configs = rq.plan_center_configs(engine)
+    assert configs == (rq.plan_center_configs(clean) if "params" not in update else {})
