@@ -154,3 +154,33 @@ def test_the_dashboard_reads_leave_out_a_damaged_row(seeded: Path, tmp_path: Pat
     assert counts["hour_utc"].dtype == "datetime64[ns]"
     configs = rq.plan_center_configs(engine)
     assert configs == (rq.plan_center_configs(clean) if "params" not in update else {})
+
+
+# The worker's own reads in each batch: a center's stream watermark and the stored payloads of
+# repeated ids. A damaged value there failed every batch of that center, and the worker with it.
+@pytest.mark.parametrize(
+    "update",
+    [
+        "UPDATE center_watermarks SET watermark = 'garbage'",
+        "UPDATE orders SET ts_us = 'abc' WHERE order_id = 'o-1'",
+    ],
+    ids=["watermark-text", "order-ts-text"],
+)
+def test_the_worker_stores_a_batch_past_a_damaged_row(seeded: Path, tmp_path: Path, update: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from fcplan.core.contracts import Order
+    from fcplan.streams.columns import OrderColumns
+    from fcplan.streams.order_sink import write_order_columns
+
+    engine = make_engine(_damaged(seeded, tmp_path))
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+    def batch(*ids: str) -> OrderColumns:
+        return OrderColumns.from_orders([Order(order_id=i, center_id="FC-X", ts=now, lines=1, units=2) for i in ids])
+
+    write_order_columns(engine, batch("o-1"), timedelta(hours=48))
+    with sqlite3.connect(engine.url.database) as conn:
+        conn.execute(update)
+    result = write_order_columns(engine, batch("o-1", "o-2"), timedelta(hours=48))
+    assert result.accepted == 1  # the new order is stored; the damaged one is not stored twice
