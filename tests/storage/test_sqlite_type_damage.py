@@ -184,3 +184,11 @@ def test_the_worker_stores_a_batch_past_a_damaged_row(seeded: Path, tmp_path: Pa
         conn.execute(update)
     result = write_order_columns(engine, batch("o-1", "o-2"), timedelta(hours=48))
     assert result.accepted == 1  # the new order is stored; the damaged one is not stored twice
+
+
+def test_a_damaged_model_artifact_reads_as_none(seeded: Path, tmp_path: Path) -> None:
+    from fcplan.models.model_registry import load_model
+
+    engine = make_engine(_damaged(seeded, tmp_path, "INSERT INTO model_artifacts (run_id, created_at, artifact, bytes) "
+                                  "VALUES ('r-bad', '2026-01-01 00:00:00', 'garbage', 7)"))
+    assert load_model(engine, "r-bad") is None
