@@ -35,15 +35,19 @@ def _damaged(seeded: Path, tmp_path: Path, *updates: str) -> str:
 
 CHAMPION = "(SELECT run_id FROM forecast_runs WHERE status = 'champion')"
 FIRST = f"(SELECT min(rowid) FROM forecasts WHERE run_id = {CHAMPION})"
+#: One stored hour holding text, bytes or a number its column cannot read.
+HOURS = (
+    "UPDATE center_hourly SET orders = 'abc' WHERE rowid = 5",
+    "UPDATE center_hourly SET orders = X'00' WHERE rowid = 5",
+    "UPDATE center_hourly SET hour = 'garbage' WHERE rowid = 5",
+    "UPDATE center_hourly SET hour = 12345 WHERE rowid = 5",
+)
 
 
 @pytest.mark.parametrize(
     "update",
     [
-        "UPDATE center_hourly SET orders = 'abc' WHERE rowid = 5",
-        "UPDATE center_hourly SET orders = X'00' WHERE rowid = 5",
-        "UPDATE center_hourly SET hour = 'garbage' WHERE rowid = 5",
-        "UPDATE center_hourly SET hour = 12345 WHERE rowid = 5",
+        *HOURS,
         f"UPDATE forecasts SET value = 'abc' WHERE rowid = {FIRST}",
         f"UPDATE forecasts SET ds = 'garbage' WHERE rowid = {FIRST}",
         "UPDATE plan_runs SET created_at = 'garbage'",
@@ -132,13 +136,7 @@ def test_the_hours_watermark_and_the_clock_read_past_a_damaged_value(seeded: Pat
 
 @pytest.mark.parametrize(
     "update",
-    [
-        "UPDATE center_hourly SET orders = 'abc' WHERE rowid = 5",
-        "UPDATE center_hourly SET orders = X'00' WHERE rowid = 5",
-        "UPDATE center_hourly SET hour = 'garbage' WHERE rowid = 5",
-        "UPDATE center_hourly SET hour = 12345 WHERE rowid = 5",
-        "UPDATE plan_runs SET params = '{bad'",
-    ],
+    [*HOURS, "UPDATE plan_runs SET params = '{bad'"],
     ids=["orders-text", "orders-blob", "hour-text", "hour-number", "plan-params"],
 )
 def test_the_dashboard_reads_leave_out_a_damaged_row(seeded: Path, tmp_path: Path, update: str) -> None:
