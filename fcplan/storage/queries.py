@@ -338,18 +338,17 @@ def promotion_calendar(engine: Engine) -> pd.DataFrame:
 
 def _first(engine: Engine, stmt: object) -> dict | None:
     """The first row of ``stmt`` as a dict (None when there is none); on SQLite, rows holding a value
-    their column's type cannot read are passed over (see :func:`_readable_rows`)."""
+    their column's type cannot read (text in a number too) are passed over (see :func:`all_rows`)."""
     with engine.connect() as conn:
         try:
             row = conn.execute(stmt).mappings().first()  # type: ignore[call-overload]
-            return dict(row) if row else None
+            if row is None or _no_numeric_text([tuple(row.values())], conn, stmt):
+                return dict(row) if row else None
         except (ValueError, TypeError):
             if engine.dialect.name != "sqlite":
                 raise
-        whole = stmt.limit(None)  # type: ignore[attr-defined]
-        keys = [c.key for c in _selected(whole)]
-        rows = _readable_rows(conn, whole, keys)
-    return dict(zip(keys, rows[0], strict=True)) if rows else None
+        rows = all_records(conn, stmt.limit(None))  # type: ignore[attr-defined]
+    return rows[0] if rows else None
 
 
 def latest_forecast_run(engine: Engine) -> dict | None:

@@ -202,6 +202,8 @@ DAMAGE = (
     "UPDATE forecast_runs SET data_end = 'garbage' WHERE status != 'champion' AND rowid = "
     "(SELECT min(rowid) FROM forecast_runs WHERE status != 'champion')",
     "UPDATE leaderboard SET wql = 'abc' WHERE rowid = 1",
+    "UPDATE forecast_runs SET horizon = 'abc', fit_seconds = 'abc' WHERE status = 'champion'",
+    "UPDATE plan_runs SET service_quantile = 'abc'",
     "INSERT INTO clock_state (name, now, updated_at) VALUES ('simulated', 'garbage', '2026-01-01 00:00:00')",
 )
 

@@ -190,3 +190,11 @@ def test_a_damaged_model_artifact_reads_as_none(seeded: Path, tmp_path: Path) ->
     engine = make_engine(_damaged(seeded, tmp_path, "INSERT INTO model_artifacts (run_id, created_at, artifact, bytes) "
                                   "VALUES ('r-bad', '2026-01-01 00:00:00', 'garbage', 7)"))
     assert load_model(engine, "r-bad") is None
+
+
+def test_a_run_with_text_in_a_number_is_passed_over_like_any_damaged_run(seeded: Path, tmp_path: Path) -> None:
+    engine = make_engine(_damaged(seeded, tmp_path, "UPDATE plan_runs SET service_quantile = 'abc'",
+                                  "UPDATE forecast_runs SET horizon = 'abc' WHERE status = 'champion'"))
+    run = q.current_forecast_run(engine)
+    assert run is not None and run["status"] != "champion" and isinstance(run["horizon"], int)
+    assert q.latest_plan_run(engine) is None  # the only plan is damaged
