@@ -14,7 +14,8 @@ same evidence (``refreshed``: the same engine on shared windows scores the same,
 plan should not wait a week for the orders of the last days), and a challenger made on
 *older* data never replaces a fresher champion on backtest windows (those say nothing of
 the days it has not seen; days after both runs, out of sample for both, still can).
-A stale champion (data older than
+A challenger lacking a center the champion covers (or tomorrow) wins neither on
+merit nor on fresh data (the plan would lose that center). A stale champion (data older than
 ``max_age_days``), a broken one (it does not cover every center up to tomorrow)
 or one whose forecasts drifted (open alerts) is replaced at once by the newest challenger
 (the one that has seen the most recent data).
@@ -173,6 +174,16 @@ def decide(
         reason = f"champion stale: its data ends {age} days ago (limit {max_age_days})"
         return Decision(newest.run_id, reason, evidence, STALE)
     data_end = {c.run_id: c.data_end for c in challengers}
+    # A challenger that would break the plan (a center the champion covers, or tomorrow, missing: a
+    # fresher run after a center's outage) does not replace a sound champion on scores; it still
+    # can once the champion is stale, broken or drifted (above).
+    lacking = {
+        c.run_id: sorted(champion.centers - c.centers) or (["tomorrow"] if pd.Timestamp(c.last_day) < tomorrow else [])
+        for c in challengers
+    }
+    if any(lacking[r] for r, _, _ in ranked):
+        evidence["incomplete"] = {r: lacking[r] for r, _, _ in ranked if lacking[r]}
+    ranked = [r for r in ranked if not lacking[r[0]]]
     for run_id, chall, champ in ranked:
         older = data_end[run_id] < champion.data_end
         if chall.wql <= champ.wql * (1 - margin) and not (older and chall.unit == WINDOWS):
@@ -199,6 +210,13 @@ def decide(
             None,
             f"champion kept: no challenger beat it by {margin:.0%}; the best, on the same {_evidence(chall)}: "
             f"wQL {chall.wql:.4f} vs {champ.wql:.4f}",
+            evidence,
+            KEPT_ON_MERIT,
+        )
+    if "incomplete" in evidence:
+        return Decision(
+            None,
+            f"champion kept: the challengers compared with it lack what it covers ({evidence['incomplete']})",
             evidence,
             KEPT_ON_MERIT,
         )

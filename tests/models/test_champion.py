@@ -146,3 +146,28 @@ def test_each_decision_says_what_it_rested_on_and_a_kept_champion_names_its_evid
     unmatched = decide(champ, [chall], {}, TODAY)
     assert unmatched.winner is None and unmatched.kind == KEPT_UNMATCHED and "none shares" in unmatched.reason
     assert decide(run("old", "2026-03-01"), [chall], {}, TODAY).kind == STALE
+
+
+def test_a_fresher_challenger_lacking_a_center_or_tomorrow_does_not_replace_a_sound_champion() -> None:
+    from fcplan.models.champion import BROKEN, REFRESHED, STALE
+
+    champ = run("champ", "2026-03-17")
+    boards = {"champ": {"2026-03-02": 0.2, "2026-03-09": 0.2}, "new": {"2026-03-02": 0.2, "2026-03-09": 0.2}}
+    partial = run("new", "2026-03-18", centers={"FC-A"})  # FC-B's orders stopped: the retrain left it out
+    kept = decide(champ, [partial], backtest_scores(boards), TODAY)
+    assert kept.winner is None and "FC-B" in kept.reason and kept.evidence["incomplete"] == {"new": ["FC-B"]}
+    boards["new"] = {"2026-03-02": 0.1, "2026-03-09": 0.1}  # nor on merit
+    assert decide(champ, [partial], backtest_scores(boards), TODAY).winner is None
+    short = run("new", "2026-03-18", last_day="2026-03-20")  # no forecast for tomorrow
+    assert decide(champ, [short], backtest_scores(boards), TODAY).winner is None
+    whole = run("new", "2026-03-18")
+    assert decide(champ, [whole], backtest_scores(boards), TODAY).winner == "new"
+    # a whole run beside the partial one still refreshes; the partial one's turn comes only when the champion
+    # is stale (or broken, or drifted), as before
+    boards["whole"] = boards["new"]
+    both = decide(champ, [partial, run("whole", "2026-03-18")], backtest_scores(boards), TODAY)
+    assert both.winner == "whole" and both.kind in {REFRESHED, "merit"}
+    stale = decide(run("champ", "2026-03-10"), [partial], backtest_scores(boards), TODAY, max_age_days=7)
+    assert (stale.winner, stale.kind) == ("new", STALE)
+    wider = decide(run("champ", "2026-03-17", centers={"FC-A"}), [run("new", "2026-03-18")], {}, TODAY)
+    assert (wider.winner, wider.kind) == ("new", BROKEN)
