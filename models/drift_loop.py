@@ -266,7 +266,7 @@ def open_alerts(engine: Engine) -> list[AlertEvent]:
     cols = forecast_alerts.c
     stmt = select(forecast_alerts).where(cols.status == OPEN).order_by(cols.created_at)
     with engine.connect() as conn:
-        rows = conn.execute(stmt).mappings().all()
+        rows = q.all_records(conn, stmt)  # a row holding a value its column's type cannot read is left out
     return [
         AlertEvent(
             alert_id=r["alert_id"],

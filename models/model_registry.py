@@ -63,9 +63,15 @@ def register_run(
 
 def load_model(engine: Engine, run_id: str) -> Any:
     """The fitted ensemble of ``run_id`` (``predict_quantiles`` works at once), or None."""
-    with engine.connect() as conn:
-        blob = conn.execute(select(model_artifacts.c.artifact).where(model_artifacts.c.run_id == run_id)).scalar()
-    return pickle.loads(blob) if blob is not None else None
+    row = q._first(engine, select(model_artifacts.c.artifact).where(model_artifacts.c.run_id == run_id))
+    if row is None or row["artifact"] is None:
+        return None
+    try:
+        return pickle.loads(row["artifact"])
+    except Exception as exc:  # not a pickle (text or bytes written by another program): as if none was kept
+        log.warning("the model artifact of run %s cannot be read (%s: %s) and is left out",
+                    run_id, type(exc).__name__, exc)
+        return None
 
 
 def _run_infos(engine: Engine, statuses: Iterable[str]) -> list[RunInfo]:

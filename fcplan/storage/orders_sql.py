@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 
 from fcplan.core.time import US_PER_HOUR, epoch_us, from_epoch_us
 from fcplan.storage import dialect_insert_for, upsert, utcnow
+from fcplan.storage.queries import all_rows
 from fcplan.storage.schema import center_hourly, center_watermarks, orders, stream_metrics
 
 #: A touched hour's totals: ``(center, hour start as naive UTC, orders, lines, units)``.
@@ -200,7 +201,7 @@ def stored_payloads(conn: Connection, ids: list[str]) -> dict[str, tuple[str, in
     cols = (orders.c.order_id, orders.c.center_id, orders.c.ts_us, orders.c.lines, orders.c.units)
     found: dict[str, tuple[str, int, int, int]] = {}
     for lo, hi in _chunks(len(ids), _ID_CHUNK):
-        rows = conn.execute(select(*cols).where(orders.c.order_id.in_(ids[lo:hi])))
+        rows = all_rows(conn, select(*cols).where(orders.c.order_id.in_(ids[lo:hi])))  # leaves out damaged rows
         found.update({oid: (c, int(t), int(li), int(u)) for oid, c, t, li, u in rows})
     return found
 
@@ -222,7 +223,7 @@ def _counters_upsert(dialect: str) -> Any:
 
 
 def watermarks_us(conn: Connection, centers: set[str]) -> dict[str, int]:
-    rows = conn.execute(_WATERMARKS, {"centers": sorted(centers)})
+    rows = all_rows(conn, _WATERMARKS.params(centers=sorted(centers)))  # a damaged watermark: none
     return {center: epoch_us(mark) for center, mark in rows}
 
 

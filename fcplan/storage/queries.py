@@ -10,6 +10,7 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.types import Float, Integer, Numeric
 
 from fcplan.core.panel import DS, MODEL, UNIQUE_ID, Y
 from fcplan.core.quantiles import quantile_name
@@ -51,11 +52,29 @@ def all_rows(conn: Connection, stmt: object) -> list[tuple]:
     """Every row of ``stmt`` on ``conn`` as tuples; on SQLite, rows holding a value their column's
     type cannot read are left out with a warning (:func:`_readable_rows`) instead of failing."""
     try:
-        return [tuple(r) for r in conn.execute(stmt)]  # type: ignore[call-overload]
+        return _no_numeric_text([tuple(r) for r in conn.execute(stmt)], conn, stmt)  # type: ignore[call-overload]
     except (ValueError, TypeError):
         if conn.dialect.name != "sqlite":
             raise
-        return _readable_rows(conn, stmt, [c.key for c in _selected(stmt)])
+        return _no_numeric_text(_readable_rows(conn, stmt, [c.key for c in _selected(stmt)]), conn, stmt)
+
+
+def all_records(conn: Connection, stmt: object) -> list[dict]:
+    """:func:`all_rows` as dicts keyed by column name."""
+    keys = [c.key for c in _selected(stmt)]
+    return [dict(zip(keys, r, strict=True)) for r in all_rows(conn, stmt)]
+
+
+def _no_numeric_text(rows: list[tuple], conn: Connection, stmt: object) -> list[tuple]:
+    """``rows`` without those where a numeric column holds text or bytes (SQLite only; the rows'
+    form of :func:`_numbers_only`)."""
+    if conn.dialect.name != "sqlite" or not rows:
+        return rows
+    if not any(isinstance(c.type, Integer | Float | Numeric) for c in _selected(stmt)):
+        return rows
+    frame = pd.DataFrame.from_records(rows, columns=[c.key for c in _selected(stmt)]).astype(object)
+    keep = _numeric_text_free(frame, stmt)
+    return rows if keep.all() else [r for r, k in zip(rows, keep, strict=True) if k]
 
 
 def _selected(stmt: object) -> list:
@@ -107,8 +126,15 @@ def _unreadable(proc: object, value: object) -> bool:
 def _numbers_only(frame: pd.DataFrame, stmt: object) -> pd.DataFrame:
     """``frame`` without the rows where a numeric column holds text or bytes (SQLite keeps ``'abc'``
     stored in an INTEGER column as it is; ``astype(float)`` then stopped the read)."""
-    from sqlalchemy.types import Float, Integer, Numeric
+    keep = _numeric_text_free(frame, stmt)
+    if keep.all():
+        return frame
+    frame = frame[keep].reset_index(drop=True)
+    return frame.infer_objects()
 
+
+def _numeric_text_free(frame: pd.DataFrame, stmt: object) -> pd.Series:
+    """Where no numeric column of ``frame`` (the rows of ``stmt``) holds text or bytes; warns of the others."""
     keep = pd.Series(True, index=frame.index)
     where, example = "", None
     for col, key in zip(_selected(stmt), frame.columns, strict=True):
@@ -118,11 +144,9 @@ def _numbers_only(frame: pd.DataFrame, stmt: object) -> pd.DataFrame:
         if wrong.any() and example is None:
             where, example = key, frame[key][wrong].iloc[0]
         keep &= ~wrong
-    if keep.all():
-        return frame
-    _damaged(frame, list(np.flatnonzero(~keep.to_numpy())), where, example)
-    frame = frame[keep].reset_index(drop=True)
-    return frame.infer_objects()
+    if not keep.all():
+        _damaged(frame, list(np.flatnonzero(~keep.to_numpy())), where, example)
+    return keep
 
 
 def hourly_orders(
@@ -154,8 +178,15 @@ def hourly_corrections(
 
 def hours_watermark(engine: Engine) -> datetime | None:
     """The newest ``updated_at`` of the stored hours (None while there are none)."""
-    with engine.connect() as conn:
-        return conn.execute(select(func.max(center_hourly.c.updated_at))).scalar()
+    stamp = center_hourly.c.updated_at
+    try:
+        with engine.connect() as conn:
+            return conn.execute(select(func.max(stamp))).scalar()
+    except (ValueError, TypeError):  # the largest stored value is not a time (SQLite): the newest that is
+        if engine.dialect.name != "sqlite":
+            raise
+    row = _first(engine, select(stamp).where(stamp.is_not(None)).order_by(stamp.desc()).limit(1))
+    return row["updated_at"] if row else None
 
 
 _HOURLY_COLUMNS = (
@@ -307,18 +338,17 @@ def promotion_calendar(engine: Engine) -> pd.DataFrame:
 
 def _first(engine: Engine, stmt: object) -> dict | None:
     """The first row of ``stmt`` as a dict (None when there is none); on SQLite, rows holding a value
-    their column's type cannot read are passed over (see :func:`_readable_rows`)."""
+    their column's type cannot read (text in a number too) are passed over (see :func:`all_rows`)."""
     with engine.connect() as conn:
         try:
             row = conn.execute(stmt).mappings().first()  # type: ignore[call-overload]
-            return dict(row) if row else None
+            if row is None or _no_numeric_text([tuple(row.values())], conn, stmt):
+                return dict(row) if row else None
         except (ValueError, TypeError):
             if engine.dialect.name != "sqlite":
                 raise
-        whole = stmt.limit(None)  # type: ignore[attr-defined]
-        keys = [c.key for c in _selected(whole)]
-        rows = _readable_rows(conn, whole, keys)
-    return dict(zip(keys, rows[0], strict=True)) if rows else None
+        rows = all_records(conn, stmt.limit(None))  # type: ignore[attr-defined]
+    return rows[0] if rows else None
 
 
 def latest_forecast_run(engine: Engine) -> dict | None:
@@ -327,8 +357,8 @@ def latest_forecast_run(engine: Engine) -> dict | None:
 
 def simulated_now(engine: Engine) -> datetime | None:
     """The simulated clock's now (naive UTC) while the loop runs in simulated time, else None."""
-    with engine.connect() as conn:
-        return conn.execute(select(clock_state.c.now).where(clock_state.c.name == "simulated")).scalar()
+    row = _first(engine, select(clock_state.c.now).where(clock_state.c.name == "simulated"))
+    return row["now"] if row else None
 
 
 def current_forecast_run(engine: Engine) -> dict | None:

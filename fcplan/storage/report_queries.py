@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, String, select, type_coerce
 
 from fcplan.core.panel import DS, UNIQUE_ID, Y
 from fcplan.core.quantiles import quantile_name
-from fcplan.storage.queries import _frame
+from fcplan.storage.queries import _damaged, _first, _frame
 from fcplan.storage.schema import center_hourly, forecast_runs, forecasts, leaderboard, plan_runs
 
 #: Columns of :func:`runs_frame`.
@@ -40,11 +41,14 @@ def hourly_counts(engine: Engine, since: datetime, centers: Sequence[str] | None
     stmt = select(center_hourly.c.center_id, hour, center_hourly.c.orders).where(center_hourly.c.hour >= since)
     if centers is not None:
         stmt = stmt.where(center_hourly.c.center_id.in_(list(centers)))
-    with engine.connect() as conn:
-        rows = [tuple(r) for r in conn.execute(stmt)]  # plain tuples: pandas probes Row objects one by one
-    frame = pd.DataFrame.from_records(rows, columns=[UNIQUE_ID, "hour_utc", Y])
+    frame = _frame(engine, stmt).set_axis([UNIQUE_ID, "hour_utc", Y], axis=1)  # leaves out text in ``orders``
+    hours = pd.to_datetime(frame["hour_utc"], format="ISO8601", errors="coerce")
+    if hours.isna().any():  # text that is not a time (SQLite stores any value in any column)
+        bad = hours.isna()
+        _damaged(frame, list(np.flatnonzero(bad)), "hour", frame["hour_utc"][bad].iloc[0])
+        frame, hours = frame[~bad].reset_index(drop=True), hours[~bad].reset_index(drop=True)
+    frame["hour_utc"] = hours.astype("datetime64[ns]")
     frame[UNIQUE_ID] = frame[UNIQUE_ID].astype(str)
-    frame["hour_utc"] = pd.to_datetime(frame["hour_utc"], format="ISO8601").astype("datetime64[ns]")
     frame[Y] = frame[Y].astype(float)
     return frame
 
@@ -53,8 +57,8 @@ def plan_center_configs(engine: Engine) -> dict[str, dict]:
     """Each center's configuration as the newest plan stored it (``params["centers"]``:
     ``timezone``, ``holiday_country``, ``shifts``...); empty before the first plan."""
     stmt = select(plan_runs.c.params).order_by(plan_runs.c.created_at.desc()).limit(1)
-    with engine.connect() as conn:
-        params = conn.execute(stmt).scalar()
+    row = _first(engine, stmt)  # a plan whose params do not parse is passed over
+    params = row["params"] if row else None
     centers = (params or {}).get("centers") or {}
     return {str(c): dict(conf) for c, conf in centers.items() if isinstance(conf, dict)}
 

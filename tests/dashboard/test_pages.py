@@ -190,3 +190,35 @@ def test_when_the_staffing_page_runs_then_plan_and_forecasts_download_as_csv(mak
     at = run_page("views/staffing.py")
     labels = [b.label for b in at.download_button]
     assert labels == ["Download the plan (CSV)", "Download the forecasts (CSV)"]
+
+
+#: SQLite stores any value in any column (a hand-edit, a broken import): one row per table read by the
+#: pages holding a value its column's type cannot read (tests/storage/test_sqlite_type_damage.py).
+DAMAGE = (
+    "UPDATE center_hourly SET orders = 'abc' WHERE rowid = 5",
+    "UPDATE center_hourly SET hour = 'garbage' WHERE rowid = 6",
+    "UPDATE plan_runs SET params = '{bad'",
+    "UPDATE forecast_alerts SET window_start = 'garbage' WHERE alert_id = 'drift-cleared'",
+    "UPDATE forecast_runs SET data_end = 'garbage' WHERE status != 'champion' AND rowid = "
+    "(SELECT min(rowid) FROM forecast_runs WHERE status != 'champion')",
+    "UPDATE leaderboard SET wql = 'abc' WHERE rowid = 1",
+    "UPDATE forecast_runs SET horizon = 'abc', fit_seconds = 'abc' WHERE status = 'champion'",
+    "UPDATE plan_runs SET service_quantile = 'abc'",
+    "INSERT INTO clock_state (name, now, updated_at) VALUES ('simulated', 'garbage', '2026-01-01 00:00:00')",
+)
+
+
+def test_when_stored_rows_hold_values_their_columns_cannot_read_then_every_page_shows_the_rest(
+    make_database,
+) -> None:
+    import sqlite3
+    from contextlib import closing
+
+    url, _ = make_database()
+    with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as conn, conn:
+        for sql in DAMAGE:
+            conn.execute(sql)
+    for page in ("views/network.py", "views/center.py", "views/alerts.py", "views/models.py",
+                 "views/staffing.py", "views/stream.py", "views/whatif.py"):
+        at = run_page(page)  # no traceback, no error box
+        assert texts(at)

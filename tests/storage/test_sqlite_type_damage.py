@@ -35,15 +35,19 @@ def _damaged(seeded: Path, tmp_path: Path, *updates: str) -> str:
 
 CHAMPION = "(SELECT run_id FROM forecast_runs WHERE status = 'champion')"
 FIRST = f"(SELECT min(rowid) FROM forecasts WHERE run_id = {CHAMPION})"
+#: One stored hour holding text, bytes or a number its column cannot read.
+HOURS = (
+    "UPDATE center_hourly SET orders = 'abc' WHERE rowid = 5",
+    "UPDATE center_hourly SET orders = X'00' WHERE rowid = 5",
+    "UPDATE center_hourly SET hour = 'garbage' WHERE rowid = 5",
+    "UPDATE center_hourly SET hour = 12345 WHERE rowid = 5",
+)
 
 
 @pytest.mark.parametrize(
     "update",
     [
-        "UPDATE center_hourly SET orders = 'abc' WHERE rowid = 5",
-        "UPDATE center_hourly SET orders = X'00' WHERE rowid = 5",
-        "UPDATE center_hourly SET hour = 'garbage' WHERE rowid = 5",
-        "UPDATE center_hourly SET hour = 12345 WHERE rowid = 5",
+        *HOURS,
         f"UPDATE forecasts SET value = 'abc' WHERE rowid = {FIRST}",
         f"UPDATE forecasts SET ds = 'garbage' WHERE rowid = {FIRST}",
         "UPDATE plan_runs SET created_at = 'garbage'",
@@ -92,3 +96,105 @@ def test_the_champion_decision_and_retention_read_past_damaged_runs(seeded: Path
         ids = [r for r, in conn.execute("SELECT run_id FROM forecast_runs")]
     model_registry.backtest_boards(engine, ids)
     retention.compact(engine, today)
+
+
+# The long-running processes' other reads: the drift loop's (open alerts at its start, the hours'
+# watermark at each run), the clock the demo loop and the dashboard read, and the dashboard's own
+# report reads. Each stopped on one damaged row, the drift loop at every start, for good.
+@pytest.mark.parametrize(
+    "update",
+    [
+        "UPDATE forecast_alerts SET window_start = 'garbage' WHERE alert_id = 'drift-open'",
+        "UPDATE forecast_alerts SET evidence = '{bad' WHERE alert_id = 'drift-open'",
+        "UPDATE forecast_alerts SET statistic = 'abc' WHERE alert_id = 'drift-open'",
+    ],
+    ids=["window-text", "evidence-json", "statistic-text"],
+)
+def test_the_drift_loop_restores_the_readable_open_alerts(seeded: Path, tmp_path: Path, update: str,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    from fcplan.models.drift_loop import open_alerts
+
+    clean = make_engine(f"sqlite:///{seeded}")
+    extra = ("INSERT INTO forecast_alerts SELECT 'drift-open-2', created_at, center_id, day, kind, message, status, "
+             "statistic, threshold, window_start, window_end, model_version, evidence, cleared_at "
+             "FROM forecast_alerts WHERE alert_id = 'drift-open'")
+    engine = make_engine(_damaged(seeded, tmp_path, extra, update))
+    assert [a.alert_id for a in open_alerts(clean)] == ["drift-open"]
+    assert [a.alert_id for a in open_alerts(engine)] == ["drift-open-2"]
+    assert "cannot hold" in caplog.text
+
+
+def test_the_hours_watermark_and_the_clock_read_past_a_damaged_value(seeded: Path, tmp_path: Path) -> None:
+    clean = make_engine(f"sqlite:///{seeded}")
+    engine = make_engine(_damaged(
+        seeded, tmp_path, "UPDATE center_hourly SET updated_at = 'garbage' WHERE rowid = 5",
+        "INSERT INTO clock_state (name, now, updated_at) VALUES ('simulated', 'garbage', '2026-01-01 00:00:00')",
+    ))
+    assert q.hours_watermark(engine) == q.hours_watermark(clean)
+    assert q.simulated_now(engine) is None
+
+
+@pytest.mark.parametrize(
+    "update",
+    [*HOURS, "UPDATE plan_runs SET params = '{bad'"],
+    ids=["orders-text", "orders-blob", "hour-text", "hour-number", "plan-params"],
+)
+def test_the_dashboard_reads_leave_out_a_damaged_row(seeded: Path, tmp_path: Path, update: str) -> None:
+    from datetime import datetime
+
+    from fcplan.storage import report_queries as rq
+
+    clean = make_engine(f"sqlite:///{seeded}")
+    engine = make_engine(_damaged(seeded, tmp_path, update))
+    since = datetime(2000, 1, 1)
+    counts, whole = rq.hourly_counts(engine, since), rq.hourly_counts(clean, since)
+    assert len(whole) - 1 <= len(counts) <= len(whole) and counts["y"].dtype == "float64"
+    assert counts["hour_utc"].dtype == "datetime64[ns]"
+    configs = rq.plan_center_configs(engine)
+    assert configs == (rq.plan_center_configs(clean) if "params" not in update else {})
+
+
+# The worker's own reads in each batch: a center's stream watermark and the stored payloads of
+# repeated ids. A damaged value there failed every batch of that center, and the worker with it.
+@pytest.mark.parametrize(
+    "update",
+    [
+        "UPDATE center_watermarks SET watermark = 'garbage'",
+        "UPDATE orders SET ts_us = 'abc' WHERE order_id = 'o-1'",
+    ],
+    ids=["watermark-text", "order-ts-text"],
+)
+def test_the_worker_stores_a_batch_past_a_damaged_row(seeded: Path, tmp_path: Path, update: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from fcplan.core.contracts import Order
+    from fcplan.streams.columns import OrderColumns
+    from fcplan.streams.order_sink import write_order_columns
+
+    engine = make_engine(_damaged(seeded, tmp_path))
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+    def batch(*ids: str) -> OrderColumns:
+        return OrderColumns.from_orders([Order(order_id=i, center_id="FC-X", ts=now, lines=1, units=2) for i in ids])
+
+    write_order_columns(engine, batch("o-1"), timedelta(hours=48))
+    with sqlite3.connect(engine.url.database) as conn:
+        conn.execute(update)
+    result = write_order_columns(engine, batch("o-1", "o-2"), timedelta(hours=48))
+    assert result.accepted == 1  # the new order is stored; the damaged one is not stored twice
+
+
+def test_a_damaged_model_artifact_reads_as_none(seeded: Path, tmp_path: Path) -> None:
+    from fcplan.models.model_registry import load_model
+
+    engine = make_engine(_damaged(seeded, tmp_path, "INSERT INTO model_artifacts (run_id, created_at, artifact, bytes) "
+                                  "VALUES ('r-bad', '2026-01-01 00:00:00', 'garbage', 7)"))
+    assert load_model(engine, "r-bad") is None
+
+
+def test_a_run_with_text_in_a_number_is_passed_over_like_any_damaged_run(seeded: Path, tmp_path: Path) -> None:
+    engine = make_engine(_damaged(seeded, tmp_path, "UPDATE plan_runs SET service_quantile = 'abc'",
+                                  "UPDATE forecast_runs SET horizon = 'abc' WHERE status = 'champion'"))
+    run = q.current_forecast_run(engine)
+    assert run is not None and run["status"] != "champion" and isinstance(run["horizon"], int)
+    assert q.latest_plan_run(engine) is None  # the only plan is damaged

@@ -9,13 +9,13 @@ import socket
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 
 from fcplan.core import contracts
@@ -335,12 +335,18 @@ def test_when_a_locked_batch_then_needs_bisecting_its_retries_are_counted_once(
 def test_when_the_sqlite_file_is_read_only_then_the_batch_waits_and_nothing_is_dead_lettered(tmp_path: Path) -> None:
     path = tmp_path / "ro.db"
     make_engine(f"sqlite:///{path}").dispose()  # the schema
-    engine = make_engine(f"sqlite:///file:{path}?mode=ro&uri=true", create=False)
+    waits_out_then_writes(make_engine(f"sqlite:///file:{path}?mode=ro&uri=true", create=False), path)
+
+
+def waits_out_then_writes(engine: Engine, path: Path, restore: Callable[[], None] = lambda: None) -> None:
+    """The batch retries on ``engine`` until told to give up (no dead letter), and is written
+    whole once the file at ``path`` is usable again (after ``restore``)."""
     tries = iter([True, True, False])
     with pytest.raises(GaveUp):
         process_fetch(Fetch.of([order(i) for i in range(5)]), engine, Limits(), lambda: next(tries),
                       Backoff(0.01, 2, 0.02))
     engine.dispose()
+    restore()
     result = process_fetch(Fetch.of([order(i) for i in range(5)]), make_engine(f"sqlite:///{path}"), Limits())
     assert result.accepted == 5 and not result.dead
 
@@ -352,12 +358,4 @@ def test_when_the_sqlite_file_is_not_a_database_then_the_batch_waits_and_nothing
 ) -> None:
     path = tmp_path / "overwritten.db"
     path.write_bytes(b"not a database at all " * 200)
-    engine = make_engine(f"sqlite:///{path}", create=False)
-    tries = iter([True, True, False])
-    with pytest.raises(GaveUp):
-        process_fetch(Fetch.of([order(i) for i in range(5)]), engine, Limits(), lambda: next(tries),
-                      Backoff(0.01, 2, 0.02))
-    engine.dispose()
-    path.unlink()  # restored (here: a fresh file)
-    result = process_fetch(Fetch.of([order(i) for i in range(5)]), make_engine(f"sqlite:///{path}"), Limits())
-    assert result.accepted == 5 and not result.dead
+    waits_out_then_writes(make_engine(f"sqlite:///{path}", create=False), path, path.unlink)  # restored: a fresh file
