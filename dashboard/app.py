@@ -66,6 +66,10 @@ def main() -> None:
         else:
             st.session_state[CENTER_KEY] = None
             st.sidebar.info("No centers yet.")
+        for center, name in data.unknown_zones(cfg.url).items():
+            st.sidebar.warning(f"{center}'s time zone {name!r} is unknown on this machine: its times are shown in "
+                               f"{cfg.timezone}. Update the tz database (`pip install -U tzdata`) or fix the centers "
+                               "file.", icon=":material/schedule:")
     st.sidebar.caption(f"Times in each center's zone (default {cfg.timezone}) · refreshes every {data.REFRESH_S} s")
     page.run()
 

@@ -7,12 +7,14 @@ table that does not exist yet (the system just started) reads as empty.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 import streamlit as st
@@ -30,6 +32,7 @@ TTL_S = 5
 PROFILE_TTL_S = 3600
 #: Seconds between live refreshes of the data parts of each page.
 REFRESH_S = 8
+log = logging.getLogger(__name__)
 HISTORY_DAYS = 120
 _CONFIG_KEY = "fcplan_config"
 T = TypeVar("T")
@@ -72,11 +75,26 @@ def problem_text(url: str, exc: BaseException) -> str:
 
 @contextmanager
 def database_errors(url: str) -> Iterator[None]:
-    """Show a database failure as a message instead of a traceback."""
+    """Show a database failure, or a value this section cannot read, as a message instead of a
+    traceback (the log keeps the traceback)."""
     try:
         yield
     except SQLAlchemyError as exc:
         st.error(problem_text(url, exc), icon=":material/database:")
+    except Exception as exc:  # Streamlit's stop and rerun are BaseExceptions: they pass
+        log.exception("dashboard section failed on %s", url)
+        st.error(unreadable_text(exc), icon=":material/report:")
+
+
+def unreadable_text(exc: Exception) -> str:
+    """What a section says when the database holds something it cannot draw (an odd value in a
+    row the checks let through): what happened, that the rest works, and what to do."""
+    return (
+        f"This section could not be drawn from what the database holds ({type(exc).__name__}: {exc}). "
+        "The other pages still work, and this one retries by itself every "
+        f"{REFRESH_S} s: a new forecast or plan (`fcplan retrain`, `fcplan plan`) replaces a damaged newest row. "
+        "If it stays, the dashboard's log has the details to report."
+    )
 
 
 def missing_sqlite_file(url: str) -> Path | None:
@@ -167,13 +185,32 @@ def center_configs(url: str) -> dict[str, dict]:
 
 
 def zone_of(url: str, tz: str, center: str) -> str:
-    """The center's IANA zone: the one its newest plan was made in, else the dashboard's ``tz``."""
-    return str(center_configs(url).get(center, {}).get("timezone") or tz)
+    """The center's IANA zone: the one its newest plan was made in, else the dashboard's ``tz``
+    (also when this machine does not know the stored zone: see :func:`unknown_zones`)."""
+    stored = str(center_configs(url).get(center, {}).get("timezone") or tz)
+    return stored if known_zone(stored) else tz
+
+
+def known_zone(name: str) -> bool:
+    """Whether this machine's time zone data has ``name`` (a plan made where the tz database is
+    newer, or edited by hand, can name one it lacks)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def unknown_zones(url: str) -> dict[str, str]:
+    """``center -> zone`` of the centers whose stored zone this machine does not know."""
+    return {c: str(conf["timezone"]) for c, conf in sorted(center_configs(url).items())
+            if conf.get("timezone") and not known_zone(str(conf["timezone"]))}
 
 
 def zones(url: str, tz: str) -> tuple[tuple[str, str], ...]:
     """``(center, zone)`` of every center whose plan names a zone (hashable, for the caches)."""
-    return tuple(sorted((c, str(conf["timezone"])) for c, conf in center_configs(url).items() if conf.get("timezone")))
+    return tuple(sorted((c, str(conf["timezone"])) for c, conf in center_configs(url).items()
+                        if conf.get("timezone") and known_zone(str(conf["timezone"]))))
 
 
 def holiday_country_of(url: str, country: str, center: str) -> str:

@@ -142,7 +142,7 @@ class DriftLoop:
             self._judged_from.setdefault(uid, start)
             self._fed_until[uid] = end
         for event in events:
-            self._handle(event)
+            self._handle(event, now)
         return events
 
     def _hourly(self, learn_from: pd.Timestamp, end: pd.Timestamp) -> dict[str, pd.DataFrame]:
@@ -221,8 +221,10 @@ class DriftLoop:
             for uid, until in sorted(self._fed_until.items())
         }
 
-    def _handle(self, event: AlertEvent) -> None:
-        payload = alert_payload(event, utcnow())
+    def _handle(self, event: AlertEvent, now: datetime | None = None) -> None:
+        """Store, log and send ``event``, stamped ``now`` (the clock's, simulated in the demo loop:
+        the wall clock put a simulated March alert in December, after the retrain it caused)."""
+        payload = alert_payload(event, utcnow(now))
         self.payloads.append(payload)
         try:
             store_alert(self.engine, payload)

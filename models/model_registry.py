@@ -17,7 +17,7 @@ import logging
 import pickle
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
@@ -162,10 +162,11 @@ def promote(
     min_days: int = 3,
     window_days: int = 14,
     min_windows: int = 1,
+    now: datetime | None = None,
 ) -> Decision:
     """Decide the champion for ``today`` among the champion and the challengers, write the
     statuses and log the decision with its evidence (the backtest windows or days each
-    comparison used)."""
+    comparison used). ``now`` (tz-aware; default the wall clock) is the decision's ``created_at``."""
     infos = _run_infos(engine, [CHAMPION, CHALLENGER])
     champions = [r for r in infos if r.run_id in _with_status(engine, CHAMPION)]
     champion = champions[-1] if champions else None
@@ -190,7 +191,7 @@ def promote(
             model_decisions.insert(),
             {
                 "decision_id": uuid.uuid4().hex,
-                "created_at": utcnow(),
+                "created_at": utcnow(now),
                 "challenger_run_id": challengers[-1].run_id if challengers else "",
                 "champion_run_id": decision.winner or (champion.run_id if champion else None),
                 "promoted": decision.winner is not None,

@@ -172,7 +172,7 @@ def retrain(
     version = "ensemble:" + "+".join(f"{m}={w:.2f}" for m, w in sorted(result.weights.items()) if w > 0)
     # The fit is the expensive part: a short outage while storing it is waited out.
     retry_outage(
-        lambda: store_run(engine, run_id, version, result, cfg, history[DS].max(), fit_seconds),
+        lambda: store_run(engine, run_id, version, result, cfg, history[DS].max(), fit_seconds, now),
         on_retry=_storing_retry,
     )
     window = (history[DS].min().date(), history[DS].max().date())
@@ -181,7 +181,7 @@ def retrain(
     )
     retry_outage(lambda: store_promo_effect(engine, run_id, history), on_retry=_storing_retry)
     retry_outage(lambda: store_kind_effects(engine, run_id, history, locales), on_retry=_storing_retry)
-    decision = retry_outage(lambda: promote(engine, tz, today.date(), alerted), on_retry=_storing_retry)
+    decision = retry_outage(lambda: promote(engine, tz, today.date(), alerted, now=now), on_retry=_storing_retry)
     try:
         compact(engine, today.date())
     except Exception:  # retention is housekeeping: the run and its decision are stored
@@ -216,7 +216,9 @@ def store_run(
     cfg: ForecastSettings,
     data_end: pd.Timestamp,
     fit_seconds: float,
+    now: datetime | None = None,
 ) -> None:
+    """The run's forecasts and board; ``now`` (tz-aware; default the wall clock) is its ``created_at``."""
     fc = result.forecast  # type: ignore[attr-defined]
     levels = list(cfg.quantiles)
     cols = quantile_columns(levels)
@@ -259,7 +261,7 @@ def store_run(
             forecast_runs.insert(),
             {
                 "run_id": run_id,
-                "created_at": utcnow(),
+                "created_at": utcnow(now),
                 "model_version": version[:128],
                 "horizon": cfg.horizon,
                 "quantiles": levels,

@@ -104,7 +104,7 @@ def make_plan(
             {
                 "plan_id": plan_id,
                 "forecast_run_id": run["run_id"],
-                "created_at": utcnow(),
+                "created_at": utcnow(current.to_pydatetime()),
                 "service_quantile": params.service_quantile,
                 "params": {
                     **params.center_values(),

@@ -12,7 +12,16 @@ from fcplan.dashboard.views.common import OPEN_STATUS, local_text, zone
 ALL = "All centers"
 LIMIT = 1000
 ALL_KINDS = "All kinds"
-COLUMNS = ["opened", "center_id", "what", "status", "retrain", "message", "statistic", "threshold", "cleared", "kind"]
+COLUMNS = ["opened", "center_id", "what", "status", "statistic", "threshold", "cleared", "retrain", "message", "kind"]
+#: The columns the table shows, message last (cut to what is left: the Evidence below shows it whole).
+#: ``kind`` (the stored code) stays in the data but is not shown: ``what`` says it for people and
+#: the Evidence names it. With the message in the middle, statistic, threshold, cleared and kind sat
+#: off to the right of a horizontal scroll at 1280-1400 px with the sidebar open.
+SHOWN = [c for c in COLUMNS if c != "kind"]
+#: Column widths (px): every column before the message fits the table's 818 px at a 1280 px window
+#: with the sidebar open; the message takes what is left (cut; the Evidence shows it whole).
+WIDTHS = {"opened": 95, "center_id": 92, "what": 185, "status": 80, "statistic": 52, "threshold": 48,
+          "cleared": 95, "retrain": 120, "message": 400}
 #: What the "retrain" column links (the registry stores no alert id).
 RETRAIN_HELP = (
     "the champion/challenger decision this alert caused: the first one after it opened that names its "
@@ -25,10 +34,10 @@ def alerts_table(alerts: pd.DataFrame, retrains: pd.DataFrame) -> pd.DataFrame:
     the retrain each caused (see :func:`fcplan.dashboard.summaries.alert_retrains`)."""
     shown = alerts.merge(retrains, on="alert_id", how="left")
     zones = {c: zone(c) for c in shown["center_id"].unique()}
-    shown["opened"] = [local_text(t, zones[c]) for t, c in zip(shown["created_at"], shown["center_id"], strict=True)]
+    shown["opened"] = [short_time(t, zones[c]) for t, c in zip(shown["created_at"], shown["center_id"], strict=True)]
     cleared = shown["cleared_at"] if "cleared_at" in shown else pd.Series(None, index=shown.index)
     shown["cleared"] = [
-        "" if pd.isna(t) else local_text(t, zones[c]) for t, c in zip(cleared, shown["center_id"], strict=True)
+        "" if pd.isna(t) else short_time(t, zones[c]) for t, c in zip(cleared, shown["center_id"], strict=True)
     ]
     shown["status"] = shown["status"].fillna("daily check") if "status" in shown else "daily check"
     shown["what"] = shown["kind"].map(summaries.alert_kind_label)
@@ -37,6 +46,13 @@ def alerts_table(alerts: pd.DataFrame, retrains: pd.DataFrame) -> pd.DataFrame:
         for caused, promoted, reason in zip(shown["caused"], shown["promoted"], shown["reason"], strict=True)
     ]
     return shown
+
+
+def short_time(ts: object, tz: str) -> str:
+    """A naive-UTC database time in the center's zone, without the zone's name (the table's
+    caption says whose zone; the name took a fifth of the table's width at 1400 px)."""
+    local = data.to_local(ts, tz)
+    return "—" if local is None else f"{local:%d %b %H:%M}"
 
 
 def pick_labels(rows: pd.DataFrame) -> dict[str, str]:
@@ -124,13 +140,26 @@ def live_alerts() -> None:
             rows[[c for c in COLUMNS if c in rows]],
             hide_index=True,
             width="stretch",
+            column_order=[c for c in SHOWN if c in rows],
+            placeholder="—",
             column_config={
-                "center_id": "center",
-                "message": st.column_config.TextColumn(width="large"),
-                "what": st.column_config.TextColumn(help="the drift check that raised it; `kind` as stored"),
-                "retrain": st.column_config.TextColumn("retrain it caused", width="medium", help=RETRAIN_HELP),
+                "opened": st.column_config.TextColumn(width=WIDTHS["opened"], pinned=True),
+                "center_id": st.column_config.TextColumn("center", width=WIDTHS["center_id"], pinned=True),
+                "what": st.column_config.TextColumn(width=WIDTHS["what"], help="the drift check that raised "
+                                                    "it (its stored kind is under Evidence below)"),
+                "status": st.column_config.TextColumn(width=WIDTHS["status"]),
+                "statistic": st.column_config.NumberColumn("stat.", format="%.3g", width=WIDTHS["statistic"],
+                                                           help="the test statistic when the alert opened"),
+                "threshold": st.column_config.NumberColumn("thr.", format="%.3g", width=WIDTHS["threshold"],
+                                                           help="the threshold the statistic crossed"),
+                "cleared": st.column_config.TextColumn(width=WIDTHS["cleared"]),
+                "retrain": st.column_config.TextColumn("retrain it caused", width=WIDTHS["retrain"],
+                                                       help=RETRAIN_HELP),
+                "message": st.column_config.TextColumn(width=WIDTHS["message"],
+                                                       help="the whole message is under Evidence below"),
             },
         )
+        st.caption("Times in each center's own zone.")
         st.subheader("Evidence")
         labels = pick_labels(rows)
         chosen = st.selectbox("Alert", list(labels), format_func=labels.get, key="alerts_pick")

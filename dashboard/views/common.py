@@ -25,6 +25,19 @@ WAITING_PLAN = "Waiting for the first staffing plan… it is made right after ea
 WAITING_ORDERS = "Waiting for orders… start the worker and the order stream (`fcplan demo`)."
 
 
+#: Streamlit's table rows (and header) are 35 px high, plus a 1 px border above and below.
+ROW_PX, TABLE_BORDER_PX = 35, 3
+#: A table with more rows than this scrolls inside its box (a 45-row table would push the chart
+#: out of sight); up to it, every row shows.
+MOST_ROWS = 30
+
+
+def table_height(rows: int, most: int = MOST_ROWS) -> int:
+    """The pixel height of a table that shows its header and ``rows`` rows (at most ``most``)
+    without an inner scroll: Streamlit's default box shows 10 and scrolls the rest."""
+    return (min(max(rows, 1), most) + 1) * ROW_PX + TABLE_BORDER_PX
+
+
 def selected_center() -> str | None:
     return st.session_state.get(CENTER_KEY)
 

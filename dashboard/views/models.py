@@ -77,7 +77,8 @@ def live_models() -> None:
                         width="stretch",
                         placeholder="—",
                     )
-        weights = {k: float(v) for k, v in (run.get("weights") or {}).items()}
+        stored = run.get("weights")
+        weights = {k: float(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
         if not weights and not board.empty and "weight" in board:
             weights = mean_board(board).set_index("model")["weight"].dropna().to_dict()
         if weights:

@@ -16,6 +16,7 @@ from fcplan.dashboard.views.common import (
     service_text,
     shift_order,
     stored_config,
+    table_height,
 )
 
 ALL = "All centers"
@@ -80,7 +81,7 @@ def _changes(plan: pd.DataFrame, center: str | None) -> None:
         st.success("No change to the shifts not yet started: the packers booked stay as they are.",
                    icon=":material/check:")
     else:
-        st.dataframe(due, hide_index=True, width="stretch", placeholder="—")
+        st.dataframe(due, hide_index=True, width="stretch", placeholder="—", height=table_height(len(due)))
         calls, releases = (int(due["action"].str.startswith(a).sum()) for a in (CALL_IN, RELEASE))
         st.caption(f"{calls} shift(s) to call packers in, {releases} to release (each center's local day and "
                    "shift start; shifts already running or over are kept as booked).")
@@ -158,10 +159,8 @@ def live_plan(center: str | None) -> None:
         if ahead.empty:
             st.warning(f"The latest plan (`{run['plan_id']}`) ends before today: no shifts to book.")
             ahead = scope
-        if center is None:
-            st.dataframe(day_by_center(ahead), width="stretch")
-        else:
-            st.dataframe(day_by_shift(ahead, order), width="stretch")
+        table = day_by_center(ahead) if center is None else day_by_shift(ahead, order)
+        st.dataframe(table, width="stretch", height=table_height(len(table)))
         st.altair_chart(charts.staffing_bars(ahead[["day", "shift", "packers"]], order), width="stretch")
         with st.expander("Orders and packer hours behind the plan"):
             detail = scope.assign(day=scope["day"].dt.strftime("%Y-%m-%d"))

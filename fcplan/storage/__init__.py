@@ -29,9 +29,15 @@ class StorageError(RuntimeError):
     pass
 
 
-def utcnow() -> datetime:
-    """Naive UTC now: the database stores naive UTC everywhere."""
-    return datetime.now(UTC).replace(tzinfo=None)
+def utcnow(moment: datetime | None = None) -> datetime:
+    """Naive UTC now (the database stores naive UTC everywhere); ``moment`` (tz-aware: the clock's
+    now, simulated in ``fcplan demo --simulate-days``) in its place when given, so what the loop
+    writes reads against the same clock as the dashboard's today and the alerts."""
+    if moment is None:
+        return datetime.now(UTC).replace(tzinfo=None)
+    if moment.tzinfo is None:
+        return moment  # already naive UTC, as the database stores it
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def make_engine(

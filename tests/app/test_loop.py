@@ -46,6 +46,17 @@ def test_simulated_days_retrain_daily_and_a_shift_triggers_a_retrain(sqlite_url:
     alerts = q.alerts_frame(engine)
     assert alerts["center_id"].tolist() == ["FC-SEOUL-1"] and alerts["kind"].tolist() == ["cusum_up"]
     assert pd.Timestamp(alerts["window_end"].iloc[0]) > pd.Timestamp("2026-03-03 01:00")  # 10:00 local in UTC
+    # Runs, decisions, plans and alerts are stamped on the simulated clock: on the wall clock the
+    # dashboard showed a plan "made" in December beside a simulated today in March, and an alert
+    # stamped after the retrain it triggered in the same simulated hour was linked to none.
+    simulated = (pd.Timestamp("2026-03-01 15:00"), pd.Timestamp("2026-03-03 15:00"))  # local days in UTC
+    plan = q.latest_plan_run(engine)
+    stamps = [plan["created_at"], *q.decisions_frame(engine)["created_at"], q.latest_forecast_run(engine)["created_at"],
+              *alerts["created_at"]]
+    assert all(simulated[0] <= pd.Timestamp(t) < simulated[1] for t in stamps), stamps
+    from fcplan.dashboard.summaries import alert_retrains
+
+    assert alert_retrains(alerts, q.decisions_frame(engine))["caused"].tolist() == [True]
 
 
 def test_fcplan_demo_simulate_days_prints_its_summary_and_plans_with_the_centers_file(tmp_path: Path) -> None:

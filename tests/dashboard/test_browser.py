@@ -149,3 +149,52 @@ def _screenshot(page: Page, out: Path, width: int = 1400) -> None:
     page.wait_for_timeout(500)
     out.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(out), full_page=True)
+
+
+#: The table's horizontal and vertical scroll extents against its box: ``[scrollWidth, clientWidth,
+#: scrollHeight, clientHeight]`` of the grid's scroller.
+SCROLL_JS = """el => { const s = el.querySelector('.dvn-scroller');
+    return [s.scrollWidth, s.clientWidth, s.scrollHeight, s.clientHeight]; }"""
+
+
+@pytest.mark.parametrize("width", [1280, 1400])
+def test_when_all_alerts_are_shown_on_a_laptop_then_every_column_before_the_message_is_in_view(
+    dashboard: str, browser: Browser, width: int
+) -> None:
+    """The message sat in the middle at width 'large': statistic, threshold, cleared and kind
+    were off to the right of a horizontal scroll at 1400 px. Now only the message (last, shown
+    whole under Evidence) may run past the table's right edge (``alerts.WIDTHS['message']``, 400 px)."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    try:
+        page.goto(f"{dashboard}/alerts", wait_until="domcontentloaded", timeout=TIMEOUT_MS)
+        page.locator(TABLE).first.wait_for(state="visible", timeout=TIMEOUT_MS)
+        page.locator(RUNNING).wait_for(state="hidden", timeout=TIMEOUT_MS)
+        page.get_by_text("All", exact=True).first.click()
+        page.locator(RUNNING).wait_for(state="hidden", timeout=TIMEOUT_MS)
+        page.wait_for_timeout(1000)
+        wide, box, _, _ = page.locator(TABLE).first.evaluate(SCROLL_JS)
+        assert wide - 400 <= box, (wide, box)
+        body = page.inner_text("body")
+        assert "Traceback" not in body and page.locator(EXCEPTION).count() == 0
+    finally:
+        _screenshot(page, SHOTS / f"alerts-{width}.png", width)
+        page.close()
+
+
+def test_when_the_staffing_plan_is_opened_then_its_two_weeks_show_without_an_inner_scroll(
+    dashboard: str, browser: Browser
+) -> None:
+    """The plan's table of 14-15 days sat in Streamlit's 10-row box and scrolled inside it."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(f"{dashboard}/staffing", wait_until="domcontentloaded", timeout=TIMEOUT_MS)
+        page.locator(TABLE).first.wait_for(state="visible", timeout=TIMEOUT_MS)
+        page.locator(RUNNING).wait_for(state="hidden", timeout=TIMEOUT_MS)
+        page.wait_for_timeout(500)
+        table = page.locator(TABLE).first
+        _, _, tall, box = table.evaluate(SCROLL_JS)
+        assert tall <= box + 1, (tall, box)
+        assert box > 11 * 35  # the header and more than 10 days
+    finally:
+        _screenshot(page, SHOTS / "staffing-rows.png")
+        page.close()
