@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.dashboard.test_pages import APP, run_page, texts
+from .test_pages import APP, run_page, texts
 
 
 def _insert_alerts(url: str, rows: list[dict]) -> None:
@@ -111,7 +111,7 @@ def test_when_the_network_table_is_drawn_then_its_columns_fit_a_laptop_and_staff
 def test_when_a_center_has_orders_but_no_forecast_then_the_pace_tile_leaves_its_orders_out(make_database) -> None:
     """The tile summed every center's orders against the expectations of the centers with a
     forecast: a new center's orders read as the network running ahead of its forecast."""
-    from tests.dashboard.test_review import NEW, _add_center_without_forecast
+    from .test_review import NEW, _add_center_without_forecast
 
     url, _ = make_database()
     at = run_page("views/network.py")

@@ -9,7 +9,7 @@ from contextlib import closing
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.dashboard.test_pages import APP, run_page
+from .test_pages import APP, run_page
 
 PAGES = ["views/network.py", "views/center.py", "views/staffing.py", "views/whatif.py", "views/models.py",
          "views/alerts.py", "views/stream.py"]
