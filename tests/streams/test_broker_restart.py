@@ -23,6 +23,8 @@ def _ids(messages: list[tuple[str, bytes]]) -> set[str]:
 # the lost log (a partition's high watermark under the consumer's position, or its committed offsets
 # gone) and read it from the start, the idempotent writes dropping what was stored. Not strict: on a
 # run where the consumer rejoins before its old offsets are committed again, nothing is skipped.
+@pytest.mark.integration
+@pytest.mark.slow
 @pytest.mark.xfail(reason="orders consumer keeps stale positions after the embedded broker restarts empty",
                    strict=False)
 def test_when_the_broker_is_killed_and_restarted_then_the_worker_consumes_again(stack, order_stream) -> None:
@@ -45,5 +47,5 @@ def test_when_the_broker_is_killed_and_restarted_then_the_worker_consumes_again(
 
     stack.produce("orders", after)
     stack.wait_for("orders stored after the restart", stack.order_count, len(_ids(before) | _ids(after)),
-                   timeout_s=180)
+                   timeout_s=90)  # stored within about 20 s of the restart where nothing is skipped
     assert worker.alive(), worker.tail()
