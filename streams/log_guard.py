@@ -21,7 +21,7 @@ offsets were committed (its *mark*: offset and a fingerprint of timestamp, key a
 value) and, after a moment that may have replaced the log, reads the record at the
 mark again before anything from that partition goes to the writer:
 
-* on an assignment, where the broker's committed offset is the one we committed
+* after a rebalance, where the broker's committed offset is the one we committed
   (one past the mark; any other committed offset is someone else's and is used as
   it is);
 * after a fetch gap: records after :data:`GAP_S` without any (an outage, or an
@@ -40,7 +40,9 @@ Fetches carry the guard's :attr:`LogGuard.epoch` from when ``getmany`` returned;
 the epoch moves on every revocation, assignment, failed commit and check, and a
 batch fetched in an older epoch is written but its offsets are never committed
 (later batches' commits cover them): what was read before the log was replaced
-must not become a position in the new one.
+must not become a position in the new one. Records fetched before a revocation
+and not yet handed over are dropped: the next assignment reads them again from
+the committed offsets.
 """
 
 from __future__ import annotations
@@ -98,16 +100,21 @@ class LogGuard(ConsumerRebalanceListener):
         self.marks = marks
         self.checks: dict[Any, _Check] = {}
         self.replaced = 0  # partitions found on a replaced or shortened log (for tests and logs)
+        self._revoked = 0  # the epoch of the latest revocation
         self._last_records = time.monotonic()
 
     # ------------------------------------------------------------------ aiokafka's callbacks
     def on_partitions_revoked(self, revoked: Any) -> None:
+        """Before the group is joined again. Records fetched until now are dropped (the next
+        assignment starts from the committed offsets, at most where they begin), and every
+        partition with a mark is checked when its first records of the next assignment come,
+        which may be before :meth:`on_partitions_assigned` has run."""
         self.epoch += 1
-        self.checks.clear()
+        self._revoked = self.epoch
+        self.checks = {tp: _Check(mark, self.epoch, False, False) for tp, mark in self.marks.items()}
 
     def on_partitions_assigned(self, assigned: Any) -> None:
-        self.epoch += 1
-        self.checks = {tp: _Check(self.marks[tp], self.epoch, False, False) for tp in assigned if tp in self.marks}
+        self.epoch += 1  # what was fetched before is not committed
 
     # ------------------------------------------------------------------ the pump's calls
     def committed(self, last_records: dict) -> None:
@@ -120,10 +127,15 @@ class LogGuard(ConsumerRebalanceListener):
         so far is not committed, its positions may belong to a log that is gone."""
         self.epoch += 1
 
-    async def admit(self, fetched: dict, epoch: int) -> dict:
+    def admit(self, fetched: dict, epoch: int) -> dict:
         """The part of ``fetched`` (partition -> records, fetched in ``epoch``) that may go to
-        the writer, with :attr:`epoch` as it is now; sends partitions back to their marks first."""
+        the writer, with :attr:`epoch` as it is now; sends partitions back to their marks first.
+
+        Synchronous on purpose: a rebalance callback cannot run in the middle of it (one that
+        did, while a seek was awaited, let records through unchecked)."""
         now = time.monotonic()
+        if epoch < self._revoked:
+            return {}
         if fetched and now - self._last_records >= GAP_S:
             self._after_gap(fetched)
         if fetched:
@@ -135,14 +147,14 @@ class LogGuard(ConsumerRebalanceListener):
             check = self.checks.get(tp)
             if check is None:
                 out[tp] = batch
-            elif epoch < check.epoch:
-                continue  # fetched before the check's seek: fetched again from there
             elif not check.reading:
                 self._start(tp, check, batch[0].offset)
                 if tp not in self.checks:
                     out[tp] = batch
+            elif epoch < check.epoch:
+                continue  # fetched before the check's seek: fetched again from the mark
             else:
-                rest = await self._finish(tp, check, batch)
+                rest = self._finish(tp, check, batch)
                 if rest:
                     out[tp] = rest
         return out
@@ -172,7 +184,7 @@ class LogGuard(ConsumerRebalanceListener):
         self.epoch += 1
         check.epoch, check.reading = self.epoch, True
 
-    async def _finish(self, tp: Any, check: _Check, batch: list) -> list:
+    def _finish(self, tp: Any, check: _Check, batch: list) -> list:
         """Records from the mark on: what follows the mark if the log is ours, else what to write."""
         del self.checks[tp]
         first, mark = batch[0], check.mark
@@ -181,8 +193,7 @@ class LogGuard(ConsumerRebalanceListener):
         if first.offset == mark.offset and fingerprint(first) == mark.fingerprint:
             return batch[1:]  # our log: go on after the mark
         self.epoch += 1  # nothing fetched so far is committed: its offsets belong to the old log
-        self.replaced += 1
-        del self.marks[tp]
+        self.replaced += 1  # (the mark stays: the broker may still hold one past it, from us)
         if first.offset < mark.offset:
             log.warning("orders: partition %s ends before offset %d, which this consumer read and committed: "
                         "the log was lost (an empty broker?); reading it from offset %d",
@@ -191,5 +202,7 @@ class LogGuard(ConsumerRebalanceListener):
         log.warning("orders: partition %s holds another record at offset %d than the one this consumer "
                     "committed: the log was replaced (an empty broker?); reading it from its beginning",
                     tp.partition, mark.offset)
-        await self.consumer.seek_to_beginning(tp)
+        # Offset 0 rather than the awaited seek_to_beginning: where retention has moved the log's
+        # start, the consumer's auto_offset_reset="earliest" answers the out-of-range fetch with it.
+        self.consumer.seek(tp, 0)
         return []

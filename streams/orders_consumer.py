@@ -258,7 +258,7 @@ class OrdersConsumer:
                 idle = False
                 if fetch is not None and fetch.done():
                     (epoch, fetched), fetch = fetch.result(), None
-                    fetched = await guard.admit(fetched, epoch)
+                    fetched = guard.admit(fetched, epoch)
                     records = [r for batch in fetched.values() for r in batch]
                     if records:  # (also from a keep-alive poll: a partition assigned since it paused)
                         values = [r.value for r in records]

@@ -19,8 +19,10 @@ def _ids(messages: list[tuple[str, bytes]]) -> set[str]:
     return {json.loads(value)["order_id"] for _, value in messages}
 
 
-async def _orders_offsets(bootstrap: str, group: str, commit: dict[int, int] | None = None) -> dict[int, int | None]:
-    """The ``orders`` offsets committed for ``group`` (partition -> offset), after committing
+async def _offsets(
+    bootstrap: str, group: str, topic: str = "orders", commit: dict[int, int] | None = None
+) -> dict[int, int | None]:
+    """The ``topic`` offsets committed for ``group`` (partition -> offset), after committing
     ``commit`` first if given, as a client outside the group does: without a generation."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
     from aiokafka.structs import OffsetAndMetadata
@@ -28,10 +30,10 @@ async def _orders_offsets(bootstrap: str, group: str, commit: dict[int, int] | N
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
-        tps = [TopicPartition("orders", p) for p in sorted(consumer.partitions_for_topic("orders") or range(4))]
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or range(4))]
         consumer.assign(tps)
         if commit:
-            await consumer.commit({TopicPartition("orders", p): OffsetAndMetadata(o, "") for p, o in commit.items()})
+            await consumer.commit({TopicPartition(topic, p): OffsetAndMetadata(o, "") for p, o in commit.items()})
         return {tp.partition: await consumer.committed(tp) for tp in tps}
     finally:
         await consumer.stop()
@@ -90,15 +92,15 @@ def test_when_the_restarted_broker_holds_our_old_offsets_then_the_new_log_is_rea
     stack.produce("orders", before)
     stack.wait_for("orders stored before the restart", stack.order_count, len(before))
     stack.wait_for("offsets committed before the restart",
-                   lambda: sum(o or 0 for o in asyncio.run(_orders_offsets(stack.bootstrap, group)).values()),
+                   lambda: sum(o or 0 for o in asyncio.run(_offsets(stack.bootstrap, group)).values()),
                    len(before))
-    old = asyncio.run(_orders_offsets(stack.bootstrap, group))
+    old = asyncio.run(_offsets(stack.bootstrap, group))
     assert min(o or 0 for o in old.values()) > 0, old
 
     os.killpg(worker.proc.pid, signal.SIGSTOP)
     try:
         _restart_empty(stack, worker, notice_s=0.5)
-        stale = asyncio.run(_orders_offsets(stack.bootstrap, group, commit=old))
+        stale = asyncio.run(_offsets(stack.bootstrap, group, commit=old))
         assert stale == old  # what the retried commit leaves on the new broker
         stack.produce("orders", after)
     finally:
@@ -106,3 +108,44 @@ def test_when_the_restarted_broker_holds_our_old_offsets_then_the_new_log_is_rea
     stack.wait_for("orders stored after the restart", stack.order_count, len(before) + len(after), timeout_s=90)
     assert sum(stack.dead_letter_metrics().values()) == 0
     assert worker.alive(), worker.tail()
+
+
+def _promotion(promo_id: str) -> tuple[str, bytes]:
+    return promo_id, json.dumps({
+        "promo_id": promo_id, "center_ids": ["FC-A"], "start": "2024-06-01T00:00:00+09:00",
+        "end": "2024-06-03T00:00:00+09:00", "kind": "discount", "discount_pct": 10.0, "status": "active",
+        "updated_at": "2024-05-01T10:00:00Z",
+    }).encode()
+
+
+# Known defect, not fixed here (streams/app.py is being changed elsewhere): the faust promotions
+# agent starts from the old offsets the restarted broker holds and skips the new log's first
+# records (on 2026-12-07: 120 of 160 promotions stored, the 40 skipped = the old offsets). The
+# orders consumer's log guard (fcplan.streams.log_guard) is the model for a fix. Strict: a fix
+# makes this pass, and then the marker must go.
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.xfail(reason="the promotions agent starts from stale offsets on a broker that came back empty",
+                   strict=True)
+def test_when_the_restarted_broker_holds_old_promotion_offsets_then_the_new_log_is_read_from_its_start(
+    stack,
+) -> None:
+    before = [_promotion(f"P{i}") for i in range(40)]
+    after = [_promotion(f"Q{i}") for i in range(120)]
+    worker = stack.start_worker()
+    stack.wait_for_assignment(worker, {0, 1, 2, 3})
+    stack.produce("promotions", before)
+    stack.wait_for("promotions stored before the restart", lambda: len(stack.promotions()), len(before))
+    offsets = lambda **kw: asyncio.run(_offsets(stack.bootstrap, stack.app_id, "promotions", **kw))  # noqa: E731
+    stack.wait_for("promotion offsets committed", lambda: sum(o or 0 for o in offsets().values()), len(before))
+    old = offsets()
+
+    os.killpg(worker.proc.pid, signal.SIGSTOP)
+    try:
+        _restart_empty(stack, worker, notice_s=0.5)
+        assert offsets(commit=old) == old
+        stack.produce("promotions", after)
+    finally:
+        os.killpg(worker.proc.pid, signal.SIGCONT)
+    stack.wait_for("promotions stored after the restart", lambda: len(stack.promotions()), len(before) + len(after),
+                   timeout_s=45)

@@ -43,7 +43,6 @@ class FakeConsumer:
     def __init__(self, assigned: set[TopicPartition]) -> None:
         self.assigned = assigned
         self.seeks: list[tuple[TopicPartition, int]] = []
-        self.to_beginning: list[TopicPartition] = []
         self.commits: list[dict] = []
 
     def assignment(self) -> set[TopicPartition]:
@@ -52,9 +51,10 @@ class FakeConsumer:
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self.seeks.append((tp, offset))
 
-    async def seek_to_beginning(self, *tps: TopicPartition) -> bool:
-        self.to_beginning.extend(tps)
-        return True
+    @property
+    def to_beginning(self) -> list[TopicPartition]:
+        """Partitions sent to offset 0 (auto_offset_reset="earliest" does the rest)."""
+        return [tp for tp, offset in self.seeks if offset == 0]
 
     async def commit(self, offsets: dict) -> None:
         self.commits.append({tp: om.offset for tp, om in offsets.items()})
@@ -71,7 +71,7 @@ def committed_up_to(offsets: dict[TopicPartition, int], assigned: set[TopicParti
 
 
 def admit(guard: LogGuard, fetched: dict, epoch: int | None = None) -> dict:
-    return asyncio.run(guard.admit(fetched, guard.epoch if epoch is None else epoch))
+    return guard.admit(fetched, guard.epoch if epoch is None else epoch)
 
 
 def rejoined(guard: LogGuard) -> None:
@@ -142,6 +142,30 @@ def test_when_records_were_fetched_before_the_check_sent_the_partition_back_then
     before = guard.epoch
     admit(guard, {P0: old_log(range(50, 60))})
     assert admit(guard, {P0: old_log(range(60, 70))}, epoch=before) == {}
+
+
+def test_when_records_were_fetched_before_a_revocation_then_they_are_dropped():
+    guard, _ = committed_up_to({P0: 49})
+    before = guard.epoch
+    guard.on_partitions_revoked({P0})
+    assert admit(guard, {P0: old_log(range(50, 60))}, epoch=before) == {}
+
+
+def test_when_the_new_assignment_fetches_before_its_callback_ran_then_the_records_are_checked_all_the_same():
+    guard, consumer = committed_up_to({P0: 49})
+    guard.on_partitions_revoked({P0})  # (aiokafka's callback for the assignment has not run yet)
+    assert admit(guard, {P0: new_log(range(50, 175))}) == {}
+    assert consumer.seeks == [(P0, 49)]
+
+
+def test_when_a_replaced_log_was_found_then_the_old_offset_is_still_checked_after_the_next_rebalance():
+    guard, consumer = committed_up_to({P0: 49})
+    rejoined(guard)
+    admit(guard, {P0: new_log(range(50, 175))})
+    admit(guard, {P0: new_log(range(49, 175))})  # replaced: read from the beginning
+    rejoined(guard)  # and the broker still holds one past our old mark (our commit, retried)
+    assert admit(guard, {P0: new_log(range(50, 175))}) == {}
+    assert consumer.seeks[-1] == (P0, 49)
 
 
 def test_when_the_stream_is_busy_then_fetches_pass_untouched():
