@@ -70,7 +70,8 @@ class Mark:
 
 
 def fingerprint(record: Any) -> int:
-    """What tells a record from another at the same offset of a replaced log."""
+    """What tells a record from another at the same offset of a replaced log (``hash`` of
+    bytes differs between processes; marks never leave the process that made them)."""
     return hash((record.timestamp, record.key, record.value))
 
 
@@ -178,8 +179,7 @@ class LogGuard(ConsumerRebalanceListener):
             return
         try:
             self.consumer.seek(tp, check.mark.offset)
-        except Exception:  # IllegalStateError: revoked meanwhile; the next assignment decides
-            del self.checks[tp]
+        except Exception:  # IllegalStateError: not assigned; its records are dropped, a rebalance follows
             return
         self.epoch += 1
         check.epoch, check.reading = self.epoch, True
