@@ -157,6 +157,20 @@ def test_when_the_writer_is_closed_then_a_batch_is_refused_with_a_clear_error(tm
         asyncio.run(submit_after_close())
 
 
+def test_when_the_writer_fails_to_start_then_its_child_process_does_not_outlive_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def refused(**kwargs: object) -> None:
+        raise ConnectionRefusedError("the socket pair is gone")
+
+    monkeypatch.setattr(order_writer.asyncio, "open_unix_connection", refused)
+    writer = OrderWriter(f"sqlite:///{tmp_path / 'writer.db'}", Limits())
+    with pytest.raises(ConnectionRefusedError):
+        asyncio.run(writer.__aenter__())
+    writer._process.join(30)
+    assert not writer._process.is_alive(), "a writer whose start failed left its child process running"
+
+
 # --------------------------------------------------------------------------- poison and outages
 def stored(url: str) -> tuple[int, int, Counter]:
     """Rows in ``orders``, their sum in ``center_hourly`` and ``stream_metrics``."""
