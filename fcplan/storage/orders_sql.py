@@ -12,6 +12,7 @@ them (SQLite: its DATETIME text).
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
@@ -19,13 +20,15 @@ from functools import cache, lru_cache
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.engine import Connection
 
 from fcplan.core.time import US_PER_HOUR, epoch_us, from_epoch_us
 from fcplan.storage import dialect_insert_for, upsert, utcnow
 from fcplan.storage.queries import all_rows
 from fcplan.storage.schema import center_hourly, center_watermarks, orders, stream_metrics
+
+log = logging.getLogger(__name__)
 
 #: A touched hour's totals: ``(center, hour start as naive UTC, orders, lines, units)``.
 Hour = tuple[str, datetime, int, int, int]
@@ -223,8 +226,26 @@ def _counters_upsert(dialect: str) -> Any:
 
 
 def watermarks_us(conn: Connection, centers: set[str]) -> dict[str, int]:
-    rows = all_rows(conn, _WATERMARKS.params(centers=sorted(centers)))  # a damaged watermark: none
-    return {center: epoch_us(mark) for center, mark in rows}
+    """The stored stream times of ``centers`` (epoch µs); a center without one has none yet.
+
+    A stored time that cannot be read (text written into the SQLite file by another program)
+    counts as none and is deleted, with a warning, so the batch's newest time replaces it: left
+    in place, it would count as none at every batch, and text sorting above every time would
+    never be moved forward (:func:`move_watermarks` only moves forward)."""
+    rows = all_rows(conn, _WATERMARKS.params(centers=sorted(centers)))  # leaves out a damaged watermark
+    marks = {center: epoch_us(mark) for center, mark in rows}
+    if len(marks) < len(centers):  # new centers, or damaged ones
+        _drop_damaged_watermarks(conn, sorted(set(centers) - set(marks)))
+    return marks
+
+
+def _drop_damaged_watermarks(conn: Connection, unread: list[str]) -> None:
+    key = center_watermarks.c.center_id
+    damaged = sorted(conn.execute(select(key).where(key.in_(unread))).scalars())
+    if damaged:
+        log.warning("center_watermarks: the stream time of center(s) %s is not a time; it is replaced by the "
+                    "newest order time of this batch (until then no order of theirs counts as late)", damaged)
+        conn.execute(delete(center_watermarks).where(key.in_(damaged)))
 
 
 def _forward_only(table: Any, excluded: Any) -> Any:

@@ -270,3 +270,27 @@ def test_when_the_database_refuses_a_promotion_then_it_alone_is_unwritable_and_t
     assert stored_promos(engine) == {"a": (10.0, "active"), "b": (20.0, "active")}
     assert metrics(engine)[("promotions_dead_letters", "unwritable")] == 1
     assert metrics(engine)[("promotions", "accepted")] == 2
+
+
+@pytest.mark.parametrize("damage", ["'garbage'", "X'00'", "'2024-99-99 00:00:00'"], ids=["text", "blob", "bad-date"])
+def test_a_damaged_watermark_is_replaced_and_advances_again(
+    tmp_path, damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stream time SQLite holds but cannot read (text written by another program) read as none,
+    so nothing was late, and, sorting above every time, it never moved forward again: every batch
+    of that center for good. Now it is replaced by the batch's newest time, with a warning."""
+    import sqlite3
+    from contextlib import closing
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'fcplan.db'}")
+    write_orders(engine, [make_order("a", ts=T0)], GRACE)
+    with closing(sqlite3.connect(tmp_path / "fcplan.db")) as conn, conn:
+        conn.execute(f"UPDATE center_watermarks SET watermark = {damage}")
+    write_orders(engine, [make_order("b", ts=T0 + timedelta(hours=1))], GRACE)
+    assert watermark(engine, "ICN1") == datetime(2024, 6, 1, 1)
+    assert "stream time" in caplog.text and "'ICN1'" in caplog.text
+    write_orders(engine, [make_order("c", ts=T0 + timedelta(hours=2))], GRACE)
+    assert watermark(engine, "ICN1") == datetime(2024, 6, 1, 2)
+    late = write_orders(engine, [make_order("d", ts=T0 - GRACE)], GRACE)
+    assert [o.order_id for o in late.late] == ["d"]
+    engine.dispose()
