@@ -185,8 +185,14 @@ def hours_watermark(engine: Engine) -> datetime | None:
     except (ValueError, TypeError):  # the largest stored value is not a time (SQLite): the newest that is
         if engine.dialect.name != "sqlite":
             raise
-    row = _first(engine, select(stamp).where(stamp.is_not(None)).order_by(stamp.desc()).limit(1))
-    return row["updated_at"] if row else None
+    # Aggregated in SQL, one row per center (not every stored hour): each center's newest value that
+    # SQLite reads as a time; one Python cannot read after all leaves its center out, with a warning.
+    newest = select(center_hourly.c.center_id, func.max(stamp).label("updated_at")).where(
+        func.datetime(stamp).is_not(None)
+    ).group_by(center_hourly.c.center_id)
+    with engine.connect() as conn:
+        stamps = [row[1] for row in all_rows(conn, newest) if row[1] is not None]
+    return max(stamps, default=None)
 
 
 _HOURLY_COLUMNS = (
