@@ -225,18 +225,27 @@ def _counters_upsert(dialect: str) -> Any:
     )
 
 
-def watermarks_us(conn: Connection, centers: set[str]) -> dict[str, int]:
+def watermarks_us(conn: Connection, centers: set[str], ceiling_us: int | None = None) -> dict[str, int]:
     """The stored stream times of ``centers`` (epoch µs); a center without one has none yet.
 
-    A stored time that cannot be read (text written into the SQLite file by another program)
-    counts as none and is deleted, with a warning, so the batch's newest time replaces it: left
-    in place, it would count as none at every batch, and text sorting above every time would
-    never be moved forward (:func:`move_watermarks` only moves forward)."""
+    A stored time that cannot be read (text written into the SQLite file by another program),
+    or one later than ``ceiling_us`` (later than any accepted order can be: a year typed wrong),
+    counts as none and is deleted, with a warning, so the batch's newest time replaces it: left in
+    place, an unreadable one would count as none at every batch and, text sorting above every
+    time, never be moved forward (:func:`move_watermarks` only moves forward); one far ahead
+    would make every order of its center late, for good."""
     rows = all_rows(conn, _WATERMARKS.params(centers=sorted(centers)))  # leaves out a damaged watermark
     marks = {center: epoch_us(mark) for center, mark in rows}
-    if len(marks) < len(centers):  # new centers, or damaged ones
-        _drop_damaged_watermarks(conn, sorted(set(centers) - set(marks)))
-    return marks
+    ahead = {c: us for c, us in marks.items() if ceiling_us is not None and us > ceiling_us}
+    if ahead:
+        log.warning("center_watermarks: the stream time of center(s) %s is later than any accepted order can be "
+                    "(%s); it is replaced by the newest order time of this batch",
+                    sorted(ahead), ", ".join(f"{c} {from_epoch_us(us)}" for c, us in sorted(ahead.items())[:3]))
+        conn.execute(delete(center_watermarks).where(center_watermarks.c.center_id.in_(sorted(ahead))))
+    unread = set(centers) - set(marks)
+    if unread:  # new centers, or damaged ones
+        _drop_damaged_watermarks(conn, sorted(unread))
+    return {c: us for c, us in marks.items() if c not in ahead}
 
 
 def _drop_damaged_watermarks(conn: Connection, unread: list[str]) -> None:

@@ -294,3 +294,37 @@ def test_a_damaged_watermark_is_replaced_and_advances_again(
     late = write_orders(engine, [make_order("d", ts=T0 - GRACE)], GRACE)
     assert [o.order_id for o in late.late] == ["d"]
     engine.dispose()
+
+
+def test_a_stream_time_later_than_any_order_can_be_is_replaced(tmp_path, caplog: pytest.LogCaptureFixture) -> None:
+    """A stored stream time years ahead (a year typed wrong in the database) made every order of
+    its center late, for good. With the future limit the worker validates with, one later than
+    any accepted order can be is replaced by the batch's newest time, with a warning."""
+    import sqlite3
+    from contextlib import closing
+
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    engine = make_engine(f"sqlite:///{tmp_path / 'fcplan.db'}")
+    write_orders(engine, [make_order("a", ts=now - timedelta(hours=2))], GRACE)
+    with closing(sqlite3.connect(tmp_path / "fcplan.db")) as conn, conn:
+        conn.execute("UPDATE center_watermarks SET watermark = '2999-01-01 00:00:00.000000'")
+
+    def write(order: Order) -> tuple[int, list[str]]:  # the orders writer's path, with its limits
+        from fcplan.streams.batch_decode import Fetch
+        from fcplan.streams.order_writer import process_fetch
+        from fcplan.streams.validation import Limits
+
+        done = process_fetch(Fetch.of([order.model_dump_json().encode()]), engine,
+                             Limits(max_future=timedelta(hours=1), late_grace=GRACE))
+        return done.accepted, [reason for _, reason, _ in done.dead]
+
+    assert write(make_order("b", ts=now - timedelta(hours=1))) == (1, [])
+    assert watermark(engine, "ICN1") == (now - timedelta(hours=1)).replace(tzinfo=None)
+    assert "later than any accepted order" in caplog.text
+    assert write(make_order("c", ts=now - GRACE - timedelta(hours=2))) == (0, ["late"])
+    ahead = now + timedelta(hours=1)  # within now + the future limit (and the clock skew): kept
+    with closing(sqlite3.connect(tmp_path / "fcplan.db")) as conn, conn:
+        conn.execute(f"UPDATE center_watermarks SET watermark = '{ahead:%Y-%m-%d %H:%M:%S}.000000'")
+    assert write(make_order("d", ts=now)) == (1, [])
+    assert watermark(engine, "ICN1") == (now + timedelta(hours=1)).replace(tzinfo=None)
+    engine.dispose()
