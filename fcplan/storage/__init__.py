@@ -28,6 +28,7 @@ from fcplan.storage.schema import metadata
 
 log = logging.getLogger(__name__)
 
+
 class StorageError(RuntimeError):
     pass
 
@@ -207,8 +208,8 @@ def _watch_file(engine: Engine, path: Path, url: str | None) -> None:
         if not changed(record.info.get(FILE_ID)):
             return
         # Close the idle connections to the old file now (this one is closed when the error below
-        # invalidates it), so the last one checkpoints and removes its write-ahead log before the
-        # file at the path is opened: a replacement must not be read with the old file's log.
+        # invalidates it): they hold it, and its disk space, open. (SQLite does not checkpoint a
+        # moved file on closing: its -wal stays, hence the advice in the log line above.)
         engine.pool.dispose()
         if url is not None and _file_id(path) is None:
             make_engine(url).dispose()  # the file again, with the schema
