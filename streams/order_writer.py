@@ -105,7 +105,8 @@ def process_fetch(
         # The outage counters go with the batch's last transaction (a failed one rolled them back).
         return call_through_outages(
             lambda: write_order_columns(
-                engine, rows, limits.late_grace, counts + _outage_counters(stats) if last else counts
+                engine, rows, limits.late_grace, counts + _outage_counters(stats) if last else counts,
+                max_future=limits.max_future,
             ),
             "orders writer", backoff, stats, keep_going,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -14,6 +14,7 @@ from sqlalchemy.types import Float, Integer, Numeric
 
 from fcplan.core.panel import DS, MODEL, UNIQUE_ID, Y
 from fcplan.core.quantiles import quantile_name
+from fcplan.storage import utcnow
 from fcplan.storage.schema import (
     center_hourly,
     clock_state,
@@ -176,17 +177,39 @@ def hourly_corrections(
     return _hourly_frame(engine, stmt, tz, zones)
 
 
+#: How far past this machine's clock a stored hour's ``updated_at`` (the writer's clock) may be.
+STAMP_SKEW = timedelta(days=1)
+
+
 def hours_watermark(engine: Engine) -> datetime | None:
-    """The newest ``updated_at`` of the stored hours (None while there are none)."""
+    """The newest ``updated_at`` of the stored hours (None while there are none).
+
+    Writers stamp it with their clock: one later than now (plus :data:`STAMP_SKEW`) is damage (a
+    year typed wrong) and is passed over with a warning; taken, it would hold the drift loop's
+    watermark there, and no correction stored after it would ever be read."""
     stamp = center_hourly.c.updated_at
+    bound = utcnow() + STAMP_SKEW
     try:
         with engine.connect() as conn:
-            return conn.execute(select(func.max(stamp))).scalar()
+            newest, ahead = conn.execute(
+                select(func.max(stamp).filter(stamp <= bound), func.count().filter(stamp > bound))
+            ).one()
+        if ahead:
+            log.warning("center_hourly: %d stored hour(s) were updated later than %s (updated_at), which no writer's "
+                        "clock says yet; they are passed over as the hours' watermark: fix or delete them",
+                        ahead, bound)
+        return newest
     except (ValueError, TypeError):  # the largest stored value is not a time (SQLite): the newest that is
         if engine.dialect.name != "sqlite":
             raise
-    row = _first(engine, select(stamp).where(stamp.is_not(None)).order_by(stamp.desc()).limit(1))
-    return row["updated_at"] if row else None
+    # Aggregated in SQL, one row per center (not every stored hour): each center's newest value that
+    # SQLite reads as a time; one Python cannot read after all leaves its center out, with a warning.
+    newest = select(center_hourly.c.center_id, func.max(stamp).label("updated_at")).where(
+        func.datetime(stamp).is_not(None), stamp <= bound
+    ).group_by(center_hourly.c.center_id)
+    with engine.connect() as conn:
+        stamps = [row[1] for row in all_rows(conn, newest) if row[1] is not None]
+    return max(stamps, default=None)
 
 
 _HOURLY_COLUMNS = (
