@@ -139,6 +139,27 @@ def test_when_a_20pct_promotion_is_tried_then_promo_days_need_more_packers(make_
     assert "2 of the promotion days already hold a promotion in the forecast (sitewide_sale)" in texts(at)
 
 
+def test_when_a_small_promotion_fits_the_packers_already_booked_then_its_extra_work_still_shows(
+    make_database,
+) -> None:
+    """A promotion that raised orders 958 -> 1217 showed "+0 packer shifts" (slack in whole packers)
+    and a manager read the 0 as the promotion ignored: its extra packer-hours of work show beside it."""
+    make_database(effect_per_pct=0.01)
+    at = run_page("views/whatif.py")
+    today = pd.Timestamp.now(tz="Asia/Seoul").tz_localize(None).normalize()
+    table = _whatif(at, today + pd.Timedelta(days=2), 1, 5)
+    promo = table["promotion"] == "5% off"
+    assert promo.sum() == 1
+    assert (table.loc[promo, "orders with promotion"] > table.loc[promo, "orders (median)"]).all()
+    assert (table.loc[promo, "extra packers"] == 0).all()  # the rise fits the packers booked
+    extra = table.loc[promo, "extra packer hours"].sum()
+    assert extra >= 1
+    assert (table.loc[~promo, "extra packer hours"] == 0).all()
+    said = texts(at)
+    assert f"+0 packer shifts, +{extra:,.0f} packer-hours of work (+5% on the promotion days)" in said, said
+    assert "absorbed by the packers already booked" in said
+
+
 def _whatif_with_effects(make_database, effects: list[tuple[str, float, float, int]]) -> AppTest:
     """The what-if page of the first center, its stored kind effects ``(kind, effect_per_pct,
     pooled_effect_per_pct, promo_days)``."""
@@ -326,3 +347,4 @@ def test_when_the_registry_decided_then_the_models_page_lists_the_decision(make_
     at = run_page("views/models.py")
     assert "Champion and challenger decisions" in texts(at)
     assert "drifted" in at.dataframe[-1].value["reason"].iloc[0]
+
