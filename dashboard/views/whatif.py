@@ -98,6 +98,21 @@ def packers_per_day(forecast: pd.DataFrame, shares: pd.DataFrame, params: Center
     return plan.groupby(DS)[DAY_TOTALS].sum()
 
 
+#: The what-if table's short headers (nine columns fit at 1280 px with the sidebar open) and help.
+TABLE_COLUMNS = {
+    "orders (median)": st.column_config.NumberColumn("orders", help="the stored forecast's median orders"),
+    "orders with promotion": st.column_config.NumberColumn("orders, promo", help="median orders with the promotion"),
+    "packers with promotion": st.column_config.NumberColumn("packers, promo", help="whole packers with the promotion"),
+    "extra packers": st.column_config.NumberColumn("+ packers", help="packers the promotion adds"),
+    "packer hours": st.column_config.NumberColumn(
+        "work h", help="packer-hours of work the planned orders take (before breaks and shrinkage)"),
+    "packer hours with promotion": st.column_config.NumberColumn("work h, promo",
+                                                                 help="packer-hours of work with the promotion"),
+    "extra packer hours": st.column_config.NumberColumn(
+        "+ work h", help="the promotion's extra work: it shows even when the packers already booked absorb it "
+        "and no packer is added"),
+}
+
 def work_text(table: pd.DataFrame) -> str:
     """The promotion's extra work in hours and against the hours of the packers booked without it:
     whole packers can absorb a sizeable rise in orders (958 -> 1,217 orders showed "+0 packers"),
@@ -291,13 +306,7 @@ def page() -> None:
         st.subheader("Packers per day (all shifts)")
         st.markdown(work_text(table))
         st.dataframe(table.round(0), width="stretch", height=min(600, 35 * (len(table) + 1) + 3),
-                     column_config={
-                         "packer hours": st.column_config.NumberColumn(
-                             help="hours of packing work the planned orders take (before breaks and shrinkage)"),
-                         "extra packer hours": st.column_config.NumberColumn(
-                             help="the promotion's extra work: it shows even when the packers already booked "
-                                  "absorb it and no packer is added"),
-                     })
+                     column_config=TABLE_COLUMNS)
         st.caption(
             f"Staffed at the {service:.0%} demand "
             f"quantile with the stored plan's parameters for {center} (plan `{plan_run['plan_id']}`), "
