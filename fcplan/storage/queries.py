@@ -374,8 +374,37 @@ def _first(engine: Engine, stmt: object) -> dict | None:
     return rows[0] if rows else None
 
 
-def latest_forecast_run(engine: Engine) -> dict | None:
-    return _first(engine, select(forecast_runs).order_by(forecast_runs.c.created_at.desc()).limit(1))
+#: How far a center's local day can run ahead of the UTC day (UTC+14, Kiribati): a run's
+#: ``data_end`` (a local day) up to this past a clock's UTC now is still that clock's.
+_ZONE_AHEAD = timedelta(hours=14)
+
+
+def _last_day(now: datetime | None) -> date | None:
+    """The last local day a clock at ``now`` can have data for (None: no bound)."""
+    if now is None:
+        return None
+    stamp = pd.Timestamp(now)
+    stamp = stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo is not None else stamp
+    return (stamp + _ZONE_AHEAD).date()
+
+
+def _of_clock(stmt: object, now: datetime | None) -> object:
+    """``stmt`` (over ``forecast_runs``) kept to the runs of the clock at ``now``: a run whose data
+    ends after that clock's today was made by another clock (a real-time loop's runs in a database
+    a simulation started in the past now writes to), whatever its ``created_at`` says; its
+    ``created_at`` cannot tell, as runs stored before the loop stamped the simulated time carry the
+    wall clock's. The newest such run still sorts by ``created_at``."""
+    last = _last_day(now)
+    if last is None:
+        return stmt
+    return stmt.where(forecast_runs.c.data_end.is_(None) | (forecast_runs.c.data_end <= last))  # type: ignore[attr-defined]
+
+
+def latest_forecast_run(engine: Engine, now: datetime | None = None) -> dict | None:
+    """The newest forecast run (by ``created_at``); with ``now`` (the simulated clock's), the newest
+    of that clock's runs (see :func:`_of_clock`), else the newest of all."""
+    stmt = select(forecast_runs).order_by(forecast_runs.c.created_at.desc()).limit(1)
+    return (_first(engine, _of_clock(stmt, now)) if now is not None else None) or _first(engine, stmt)
 
 
 def simulated_now(engine: Engine) -> datetime | None:
@@ -384,14 +413,20 @@ def simulated_now(engine: Engine) -> datetime | None:
     return row["now"] if row else None
 
 
-def current_forecast_run(engine: Engine) -> dict | None:
-    """The run plans and alerts use: the champion (``status``), else the newest run."""
+def current_forecast_run(engine: Engine, now: datetime | None = None) -> dict | None:
+    """The run plans and alerts use: the champion (``status``), else the newest run; with ``now``
+    (the simulated clock's), among that clock's runs first (see :func:`_of_clock`)."""
     stmt = (
         select(forecast_runs)
         .where(forecast_runs.c.status == "champion")
         .order_by(forecast_runs.c.created_at.desc())
         .limit(1)
     )
+    if now is not None:
+        found = _first(engine, _of_clock(stmt, now)) or _first(engine, _of_clock(
+            select(forecast_runs).order_by(forecast_runs.c.created_at.desc()).limit(1), now))
+        if found is not None:
+            return found
     return _first(engine, stmt) or latest_forecast_run(engine)
 
 
@@ -469,8 +504,19 @@ def promo_kind_effects(engine: Engine, run_id: str) -> pd.DataFrame:
     return _frame(engine, stmt.where(t.c.run_id == run_id).order_by(t.c.unique_id, t.c.kind))
 
 
-def latest_plan_run(engine: Engine) -> dict | None:
-    return _first(engine, select(plan_runs).order_by(plan_runs.c.created_at.desc()).limit(1))
+def latest_plan_run(engine: Engine, now: datetime | None = None) -> dict | None:
+    """The newest plan (by ``created_at``); with ``now`` (the simulated clock's), the newest made
+    from a forecast run of that clock (see :func:`_of_clock`; a plan whose run is gone counts), else
+    the newest of all."""
+    stmt = select(plan_runs).order_by(plan_runs.c.created_at.desc()).limit(1)
+    last = _last_day(now)
+    if last is None:
+        return _first(engine, stmt)
+    ours = (
+        stmt.outerjoin(forecast_runs, forecast_runs.c.run_id == plan_runs.c.forecast_run_id)
+        .where(forecast_runs.c.data_end.is_(None) | (forecast_runs.c.data_end <= last))
+    )
+    return _first(engine, ours) or _first(engine, stmt)
 
 
 def plan_frame(engine: Engine, plan_id: str) -> pd.DataFrame:
