@@ -50,7 +50,7 @@ def test_when_two_alerts_share_center_kind_and_minute_then_the_evidence_picker_o
     for alert_id in ("daily-band", "band-a", "band-b", "band-c"):  # the seeded one's id, then these
         at.selectbox(key="alerts_pick").set_value(alert_id).run()
         assert not at.exception, at.exception
-        shown.append(next(m.value for m in at.markdown if "day outside the forecast band" in m.value))
+        shown.append(next(m.value for m in at.markdown if "(`outside_band`)" in m.value))  # the evidence
     assert sum("3410 orders, above the range" in m and "FC-PUS" in m for m in shown) == 1
     assert sum("980 orders, below the range" in m for m in shown) == 2
 

@@ -245,7 +245,7 @@ def test_when_the_plan_stored_the_centers_own_configuration_then_the_whatif_base
     stored = written["plan"]
     default = stored[stored["unique_id"] == "FC-ICN"].groupby("ds")["packers"].sum()
     assert (table["packers"].to_numpy() > 2 * default.to_numpy()).all()  # not the defaults' plan
-    assert "staffed at the 95% demand quantile" in texts(at)
+    assert "staffed at the 95% demand quantile" in texts(at).lower()
 
 
 def _chart_data(at: AppTest, title: str) -> pd.DataFrame:
