@@ -297,7 +297,7 @@ def latest_forecast(url: str) -> tuple[dict | None, pd.DataFrame]:
     """The newest forecast run and its forecast frame (``None`` and empty before the first)."""
 
     def read() -> tuple[dict | None, pd.DataFrame]:
-        run = q.current_forecast_run(engine(url))
+        run = q.current_forecast_run(engine(url), _simulated_now(url))
         if run is None:
             return None, pd.DataFrame()
         return run, q.forecast_frame(engine(url), run["run_id"])
@@ -317,7 +317,7 @@ def latest_plan(url: str) -> tuple[dict | None, pd.DataFrame]:
     """The newest plan run and its rows ``center_id, day (datetime64), shift, ..., packers``."""
 
     def read() -> tuple[dict | None, pd.DataFrame]:
-        run = q.latest_plan_run(engine(url))
+        run = q.latest_plan_run(engine(url), _simulated_now(url))
         if run is None:
             return None, pd.DataFrame()
         frame = q.plan_frame(engine(url), run["plan_id"])
@@ -401,7 +401,7 @@ def newest_forecast(url: str) -> tuple[dict | None, pd.DataFrame]:
     """The newest forecast run, champion or not, and its frame (the champion's when it is the newest)."""
 
     def read() -> tuple[dict | None, pd.DataFrame]:
-        run = q.latest_forecast_run(engine(url))
+        run = q.latest_forecast_run(engine(url), _simulated_now(url))
         current, frame = latest_forecast(url)
         if run is None or (current is not None and current["run_id"] == run["run_id"]):
             return current, frame

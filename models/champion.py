@@ -3,9 +3,14 @@
 Pure. Every new run starts as a challenger. Runs are compared on exactly the
 same evidence: their backtest windows that share a cutoff (the cutoffs lie on a
 calendar grid, :func:`fcplan.models.backtest.window_cutoffs`, a week apart by default, so
-runs made days apart share most windows; :func:`backtest_scores`), or, for a pair that shares
+runs made days apart share most windows), or, for a pair that shares
 none, the complete days after both were made (:func:`live_scores`: each run's
 forecasts for those days were issued before the day, so it is out of sample).
+On shared windows two runs with the same weighted members are scored as those members under
+weights common to both (:func:`member_scores`): each run's ensemble score there is honest for its
+own weights only through weights chosen on its other windows, which differ between runs made days
+apart, so the same engine's two ensembles differ there by weight noise alone; other pairs are scored
+as their ensembles (:func:`backtest_scores`).
 A challenger with at least ``min_windows`` shared windows (``min_days`` days)
 replaces the champion if its wQL is lower by the relative ``margin``; the
 decision names the windows (days) it used. Fresh data counts too: a challenger made on
@@ -42,14 +47,20 @@ CHAMPION, CHALLENGER, RETIRED = "champion", "challenger", "retired"
 DAYS, WINDOWS = "days", "backtest windows"
 
 
+#: How a pair's backtest windows were scored (:attr:`Score.basis`): each run's ensemble as its
+#: leaderboard has it (the default), or each run's members weighted alike (:func:`member_scores`).
+ENSEMBLE, COMMON_WEIGHTS = "", "members at common weights"
+
+
 class Score(NamedTuple):
     """A run's wQL on ``n`` days or backtest windows (``unit``), named in ``on`` (ISO dates:
-    the days, or the windows' cutoffs)."""
+    the days, or the windows' cutoffs); ``basis``: how windows were scored (:data:`COMMON_WEIGHTS`)."""
 
     wql: float
     n: int
     on: tuple[str, ...] = ()
     unit: str = DAYS
+    basis: str = ENSEMBLE
 
 
 @dataclass(frozen=True)
@@ -99,6 +110,57 @@ def backtest_scores(boards: Mapping[str, Mapping[str, float]]) -> dict[tuple[str
             if shared:
                 out[(a, b)] = Score(float(np.mean([mine[c] for c in shared])), len(shared), shared, WINDOWS)
     return out
+
+
+def member_scores(
+    members: Mapping[str, Mapping[str, Mapping[str, float]]], weights: Mapping[str, Mapping[str, float]]
+) -> dict[tuple[str, str], Score]:
+    """wQL of pairs of runs on their shared backtest windows, each window scored as the
+    members' wQL there under weights common to both runs (:data:`COMMON_WEIGHTS`).
+
+    ``members``: run id -> {window cutoff -> {member -> its wQL there}}; ``weights``: run id ->
+    {member -> its weight in the run's ensemble}. For a pair ``(a, b)`` the common weights are the
+    mean of the two runs' (each summing to 1); a pair is scored only if every member with weight in
+    either run has a wQL in both runs on every shared window (else the runs are not the same pool,
+    and :func:`backtest_scores` stands). Why: each run's ensemble score on a window is honest
+    for its weights only when they are chosen on its *other* windows, and two runs made days
+    apart have other windows of their own (the calendar grid rolls a week at a time), so the same
+    engine's ensembles score a window differently (by 4 %, in the simulated loop) with nothing
+    but the weight choice between them. The same members under the same weights score the same on
+    the same window; a member that forecasts worse in one run still shows, in proportion to its weight.
+    """
+    out: dict[tuple[str, str], Score] = {}
+    ids = [r for r in members if r in weights]
+    for i, a in enumerate(ids):
+        for b in ids[i + 1 :]:
+            shared = tuple(sorted(set(members[a]) & set(members[b])))
+            common = _common_weights(weights[a], weights[b])
+            if not shared or not common:
+                continue
+            try:
+                mine, theirs = (
+                    [sum(w * _finite(members[r][c][m]) for m, w in common.items()) for c in shared] for r in (a, b)
+                )
+            except (KeyError, ValueError):  # a weighted member not scored on a shared window in one run
+                continue
+            out[(a, b)] = Score(float(np.mean(mine)), len(shared), shared, WINDOWS, COMMON_WEIGHTS)
+            out[(b, a)] = Score(float(np.mean(theirs)), len(shared), shared, WINDOWS, COMMON_WEIGHTS)
+    return out
+
+
+def _common_weights(a: Mapping[str, float], b: Mapping[str, float]) -> dict[str, float]:
+    """The mean of two runs' member weights, each run's normalised to sum 1 ({} if either has none)."""
+    sums = [sum(w for w in x.values() if w > 0) for x in (a, b)]
+    if not all(s > 0 for s in sums):
+        return {}
+    names = {m for x in (a, b) for m, w in x.items() if w > 0}
+    return {m: (max(a.get(m, 0.0), 0.0) / sums[0] + max(b.get(m, 0.0), 0.0) / sums[1]) / 2 for m in sorted(names)}
+
+
+def _finite(value: float) -> float:
+    if value is None or not np.isfinite(value):
+        raise ValueError("no wQL")
+    return float(value)
 
 
 def live_scores(
@@ -154,6 +216,7 @@ def decide(
     ranked = _ranked(champion, fresh, scores, {DAYS: min_days, WINDOWS: min_windows})
     evidence["comparisons"] = [
         {"challenger": r, "wql": round(c.wql, 5), "champion_wql": round(ch.wql, 5), c.unit: list(c.on)}
+        | ({"scored": c.basis} if c.basis else {})
         for r, c, ch in ranked
     ]
     missing = sorted(newest.centers - champion.centers)
@@ -232,7 +295,7 @@ def decide(
 def _evidence(score: Score) -> str:
     """``3 backtest windows (2026-03-01, ...)`` or ``4 days (2026-03-01..2026-03-04)``."""
     on = ", ".join(score.on) if score.unit == WINDOWS else f"{score.on[0]}..{score.on[-1]}"
-    return f"{score.n} {score.unit} ({on})"
+    return f"{score.n} {score.unit} ({on}{'; ' + score.basis if score.basis else ''})"
 
 
 def _ranked(
@@ -243,6 +306,7 @@ def _ranked(
     rows = []
     for c in challengers:
         mine, theirs = scores.get((c.run_id, champion.run_id)), scores.get((champion.run_id, c.run_id))
-        if mine and theirs and mine.n >= need[mine.unit] and (mine.on, mine.unit) == (theirs.on, theirs.unit):
+        same = mine and theirs and mine[2:] == theirs[2:]  # the same windows (days), scored alike
+        if same and mine.n >= need[mine.unit]:
             rows.append((c.run_id, mine, theirs))
     return sorted(rows, key=lambda r: r[1].wql / r[2].wql if r[2].wql > 0 else np.inf)

@@ -4,8 +4,10 @@ Every stored run gets its version (hash of config and data window), its data
 window's start and the status ``challenger``; :func:`promote` then applies
 :func:`fcplan.models.champion.decide` and logs the decision with its evidence in
 ``model_decisions``: champion and challengers are scored on exactly their shared
-backtest windows (the leaderboard's per-window ensemble wQL, each window named by
-its calendar cutoff, :func:`backtest_boards`). The fitted ensemble is pickled into ``model_artifacts`` so
+backtest windows (each window named by its calendar cutoff): the members' per-window
+wQL under weights common to both runs where both have the same weighted members
+(:func:`member_boards`), else the leaderboard's per-window ensemble wQL
+(:func:`backtest_boards`). The fitted ensemble is pickled into ``model_artifacts`` so
 a restart, a plan or a what-if forecasts again without refitting
 (:func:`load_model`). Only runs made by this code base should be loaded: a
 pickle runs code when it is read.
@@ -33,6 +35,7 @@ from fcplan.models.champion import (
     backtest_scores,
     decide,
     live_scores,
+    member_scores,
     run_version,
 )
 from fcplan.storage import queries as q
@@ -101,6 +104,21 @@ def backtest_boards(engine: Engine, run_ids: Iterable[str]) -> dict[str, dict[st
     or number of windows made them); a run stored before those were kept falls back to what
     the retrainer did then (:func:`legacy_cutoffs`).
     """
+    return _ensemble_boards(_window_boards(engine, run_ids))
+
+
+def member_boards(
+    engine: Engine, run_ids: Iterable[str]
+) -> tuple[dict[str, dict[str, dict[str, float]]], dict[str, dict[str, float]]]:
+    """Per run: {window cutoff (ISO date) -> {member -> its wQL there}} and {member -> its weight
+    in the run's ensemble}, for :func:`fcplan.models.champion.member_scores` (windows as in
+    :func:`backtest_boards`)."""
+    return _member_boards(_window_boards(engine, run_ids))
+
+
+def _window_boards(engine: Engine, run_ids: Iterable[str]) -> dict[str, pd.DataFrame]:
+    """Per run with known cutoffs: its leaderboard rows per window, ``model, cutoff, wql, weight``
+    (``cutoff``: the window's ISO date)."""
     ids = list(run_ids)
     cols = forecast_runs.c
     with engine.connect() as conn:
@@ -117,14 +135,14 @@ def backtest_boards(engine: Engine, run_ids: Iterable[str]) -> dict[str, dict[st
             leaderboard.c.run_id, leaderboard.c.model, leaderboard.c.window, leaderboard.c.wql, leaderboard.c.weight
         ).where(leaderboard.c.run_id.in_(ids), leaderboard.c.window >= 0))
     board = pd.DataFrame(rows, columns=["run_id", "model", "window", "wql", "weight"])
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, pd.DataFrame] = {}
     for run_id, part in board.groupby("run_id", sort=False):
         if run_id not in runs or part["wql"].isna().all():
             continue
-        best = "ensemble" if (part["model"] == "ensemble").any() else part.sort_values("weight").iloc[-1]["model"]
-        part = part[part["model"] == best].dropna(subset=["wql"])
         data_start, data_end, horizon, stored = runs[run_id]
-        n = int(part["window"].max()) + 1
+        part = part.dropna(subset=["wql"])
+        best = "ensemble" if (part["model"] == "ensemble").any() else part.sort_values("weight").iloc[-1]["model"]
+        n = int(part.loc[part["model"] == best, "window"].max()) + 1  # the windows the registry compares
         if stored:
             try:
                 cutoffs = [pd.Timestamp(c) for c in stored]
@@ -142,8 +160,39 @@ def backtest_boards(engine: Engine, run_ids: Iterable[str]) -> dict[str, dict[st
             log.warning("run %s has %d backtest windows but %d cutoffs stored; its windows are not compared",
                         run_id, n, len(cutoffs))
             continue
-        out[run_id] = {str(cutoffs[int(w)].date()): float(v) for w, v in zip(part["window"], part["wql"], strict=True)}
+        part = part[part["window"] < len(cutoffs)]
+        out[run_id] = part.assign(cutoff=[str(cutoffs[int(w)].date()) for w in part["window"]])[
+            ["model", "cutoff", "wql", "weight"]
+        ]
     return out
+
+
+def _ensemble_boards(frames: Mapping[str, pd.DataFrame]) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for run_id, part in frames.items():
+        best = "ensemble" if (part["model"] == "ensemble").any() else part.sort_values("weight").iloc[-1]["model"]
+        part = part[part["model"] == best]  # as _window_boards chose it
+        out[run_id] = {c: float(v) for c, v in zip(part["cutoff"], part["wql"], strict=True)}
+    return out
+
+
+def _member_boards(
+    frames: Mapping[str, pd.DataFrame],
+) -> tuple[dict[str, dict[str, dict[str, float]]], dict[str, dict[str, float]]]:
+    boards: dict[str, dict[str, dict[str, float]]] = {}
+    weights: dict[str, dict[str, float]] = {}
+    for run_id, part in frames.items():
+        part = part[part["model"] != "ensemble"]
+        if part.empty:
+            continue
+        boards[run_id] = {
+            c: {str(m): float(v) for m, v in zip(g["model"], g["wql"], strict=True)}
+            for c, g in part.groupby("cutoff", sort=True)
+        }
+        weights[run_id] = {
+            str(m): float(w) for m, w in part.groupby("model")["weight"].first().items() if pd.notna(w)
+        }
+    return boards, weights
 
 
 def legacy_cutoffs(data_start: date, data_end: date, horizon: int, windows: int) -> list[pd.Timestamp]:
@@ -175,7 +224,9 @@ def promote(
     issued = q.issued_forecasts(engine, since.date())
     actuals = q.daily_orders(engine, tz, complete_before=today)
     scores = live_scores(issued.drop(columns=["data_end"], errors="ignore"), actuals, infos, today, window_days)
-    scores.update(backtest_scores(backtest_boards(engine, [r.run_id for r in infos])))  # windows before days
+    windows = _window_boards(engine, [r.run_id for r in infos])
+    scores.update(backtest_scores(_ensemble_boards(windows)))  # windows before days
+    scores.update(member_scores(*_member_boards(windows)))  # the same members alike weighted, where both have them
     decision = decide(
         champion, challengers, scores, today, alerted_centers, margin, max_age_days, min_days, min_windows
     )

@@ -34,7 +34,6 @@ Without a file, :func:`centers_from_settings` builds the one default center from
 from __future__ import annotations
 
 import difflib
-import functools
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -49,7 +48,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from fcplan.core.calendar import holiday_dates
 from fcplan.core.locales import Locales
 from fcplan.core.settings import PlannerSettings, Settings
-from fcplan.planner.shifts import Shift, ShiftError, check_cover, parse_shifts
+from fcplan.planner.shifts import (
+    Shift,
+    ShiftError,
+    check_cover,
+    hour_counts,
+    paid_on_the_day,
+    parse_shifts,
+    shift_length,
+)
 
 DEFAULT_SHIFTS = (
     {"name": "day", "start": 6, "end": 14, "paid_hours": 8.0},
@@ -257,35 +264,18 @@ class CenterConfig(BaseModel):
         lasts an hour less or more (:meth:`shift_hours`); unpaid hours of its own (no ``paid_hours``)
         follow that length, configured ``paid_hours`` are kept unless the shift is shorter (0 when
         the shift lies wholly in a skipped hour)."""
-        paid = shift.paid
-        if day is not None:
-            real = self.shift_hours(shift, day)
-            paid = real if shift.paid_hours is None else min(shift.paid_hours, real)
+        paid = shift.paid if day is None else paid_on_the_day(shift.paid_hours, self.shift_hours(shift, day))
         return max(paid - shift.break_minutes / 60.0, 0.0) * (1.0 - self.shrinkage)
 
     def hour_counts(self, day: date | pd.Timestamp) -> np.ndarray:
         """``(24,)``: how often each local wall-clock hour occurs on the local ``day``: 1, but 0 for
         the hour a spring-forward change skips and 2 for the one a fall-back change repeats."""
-        return _hour_counts(self.timezone, pd.Timestamp(day).date())
+        return hour_counts(self.timezone, pd.Timestamp(day).date())
 
     def shift_hours(self, shift: ShiftConfig, day: date | pd.Timestamp) -> float:
         """Hours ``shift`` lasts when it starts on the local ``day`` (its length but on a
-        daylight-saving change, which it may span overnight)."""
-        today = self.hour_counts(day)
-        if shift.end > shift.start:
-            return float(today[shift.start : shift.end].sum())
-        tomorrow = self.hour_counts(pd.Timestamp(day) + pd.Timedelta(days=1))
-        return float(today[shift.start :].sum() + tomorrow[: shift.end].sum())
-
-
-@functools.lru_cache(maxsize=4096)
-def _hour_counts(zone: str, day: date) -> np.ndarray:
-    start, end = (pd.Timestamp(d).tz_localize(zone, ambiguous=True, nonexistent="shift_forward")
-                  for d in (day, day + pd.Timedelta(days=1)))
-    hours = pd.date_range(start.tz_convert("UTC"), end.tz_convert("UTC"), freq="h", inclusive="left")
-    counts = np.bincount(hours.tz_convert(zone).hour, minlength=24).astype("float64")
-    counts.setflags(write=False)
-    return counts
+        daylight-saving change, which it may span overnight: :func:`shift_length`)."""
+        return shift_length(self.timezone, shift.start, shift.end, day)
 
 
 class Centers:

@@ -46,7 +46,10 @@ def make_plan(
     center's local today: today's shifts not yet started are re-planned from the orders
     so far, the others keep the packers of the plan in force. ``centers``: the centers file (default:
     ``cfg.centers_file``, else the ``FCPLAN_PLANNER_*`` variables for every center)."""
-    run = q.current_forecast_run(engine)
+    current = pd.Timestamp(now if now is not None else SystemClock().now())
+    # The runs and plans of this clock: a simulation started in the past on a database holding a
+    # real-time loop's runs plans from its own (see :func:`fcplan.storage.queries.current_forecast_run`).
+    run = q.current_forecast_run(engine, current.to_pydatetime())
     if run is None:
         return PlanResult(None, 0, "no forecast stored yet: run `fcplan retrain` first")
     forecast = q.forecast_frame(engine, run["run_id"])
@@ -63,7 +66,6 @@ def make_plan(
         unlisted = []
     configs = conf.for_ids(ids)
     zones = {c: conf.timezone for c, conf in configs.items()}
-    current = pd.Timestamp(now if now is not None else SystemClock().now())
     since = (current.tz_convert("UTC") - pd.Timedelta(days=63)).tz_localize(None).to_pydatetime()
     hourly = q.hourly_orders(engine, tz, since=since, zones=zones)
     now_local = {c: current.tz_convert(z).tz_localize(None) for c, z in zones.items()}
@@ -71,7 +73,7 @@ def make_plan(
     profiles = hour_profiles(hourly[hourly[DS] < today], list(configs))
     plan = plan_crews(forecast, configs, profiles)
     so_far = hourly[hourly[DS] >= today].groupby(UNIQUE_ID)["y"].sum().to_dict()
-    previous = q.latest_plan_run(engine)
+    previous = q.latest_plan_run(engine, current.to_pydatetime())
     booked = q.plan_frame(engine, previous["plan_id"]).rename(columns={"center_id": UNIQUE_ID, "day": DS}) \
         if previous else None
     plan, changes = apply_intraday(plan, forecast, configs, profiles, now_local, so_far, booked)

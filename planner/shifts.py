@@ -7,6 +7,7 @@ hours of the day exactly once, so that every order falls into one shift.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -78,6 +79,36 @@ def _ranges(hours: Sequence[int]) -> str:
     if run:
         parts.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
     return ", ".join(parts)
+
+
+@functools.lru_cache(maxsize=4096)
+def hour_counts(zone: str, day: date) -> np.ndarray:
+    """``(24,)``: how often each local wall-clock hour occurs on the local ``day`` in ``zone``: 1,
+    but 0 for the hour a spring-forward change skips and 2 for the one a fall-back change repeats."""
+    start, end = (pd.Timestamp(d).tz_localize(zone, ambiguous=True, nonexistent="shift_forward")
+                  for d in (day, day + pd.Timedelta(days=1)))
+    hours = pd.date_range(start.tz_convert("UTC"), end.tz_convert("UTC"), freq="h", inclusive="left")
+    counts = np.bincount(hours.tz_convert(zone).hour, minlength=24).astype("float64")
+    counts.setflags(write=False)
+    return counts
+
+
+def shift_length(zone: str, start: int, end: int, day: date | pd.Timestamp) -> float:
+    """Hours a shift from local hour ``start`` to ``end`` (past midnight when ``end <= start``)
+    lasts when it starts on the local ``day``: its length, but an hour less or more on a
+    daylight-saving change, which it may span overnight."""
+    day = pd.Timestamp(day)
+    today = hour_counts(zone, day.date())
+    if end > start:
+        return float(today[start:end].sum())
+    tomorrow = hour_counts(zone, (day + pd.Timedelta(days=1)).date())
+    return float(today[start:].sum() + tomorrow[:end].sum())
+
+
+def paid_on_the_day(paid_hours: float | None, real: float) -> float:
+    """A shift's paid hours on a day it lasts ``real`` hours (:func:`shift_length`): configured
+    ``paid_hours`` are kept unless the shift is shorter; without them, the shift's real length."""
+    return real if paid_hours is None else min(paid_hours, real)
 
 
 def parse_shifts(specs: Sequence[str]) -> tuple[Shift, ...]:

@@ -5,7 +5,7 @@ Pure: forecast frame + shift shares + center parameters in, plan frame out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -13,7 +13,7 @@ import pandas as pd
 from fcplan.core.panel import DS, MODEL, UNIQUE_ID, PanelError, require_columns, select_model
 from fcplan.core.quantiles import quantile_levels
 from fcplan.core.settings import CenterParams
-from fcplan.planner.shifts import SHARE, SHIFT
+from fcplan.planner.shifts import SHARE, SHIFT, Shift, paid_on_the_day, shift_length
 
 PLAN_COLUMNS = [UNIQUE_ID, DS, SHIFT, "orders_median", "orders_planned", "packer_hours", "packers"]
 #: Headcounts within this of an integer are that integer (0.1 + 0.2 style float noise).
@@ -115,6 +115,8 @@ def plan_staffing(
     params: CenterParams | Mapping[str, CenterParams],
     *,
     model: str | None = None,
+    shifts: Sequence[Shift] | None = None,
+    zones: str | Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Packers per center, day and shift: the newsvendor plan.
 
@@ -138,6 +140,12 @@ def plan_staffing(
         packers        = max(min_packers, ceil(packer_hours / (shift_hours * (1 - shrinkage))))
 
     ``orders_median`` is the 0.5 quantile times the share, for reference.
+
+    With ``shifts`` (the shifts of ``shares``) and ``zones`` (one time zone, or one per
+    center), ``shift_hours`` is what a shift lasting that long on the day pays: on a
+    daylight-saving change it lasts an hour less or more, and a shorter shift pays (and
+    packs) only its real length, as in the crew planner
+    (:meth:`fcplan.planner.centers.CenterConfig.productive_hours`).
 
     Why ``ceil`` is the integer optimum: packers needed ``R`` is demand times a
     positive constant, so its ``tau``-quantile is the demand quantile times that
@@ -187,11 +195,42 @@ def plan_staffing(
     plan["orders_planned"] = plan["_planned"] * plan[SHARE]
     minutes = plan[UNIQUE_ID].map({c: p.minutes_per_order for c, p in by_center.items()})
     capacity = plan[UNIQUE_ID].map({c: p.productive_hours for c, p in by_center.items()})
+    if shifts is not None or zones is not None:
+        capacity = _capacity_on_the_day(plan, by_center, shifts, zones)
     floor = plan[UNIQUE_ID].map({c: p.min_packers for c, p in by_center.items()})
     plan["packer_hours"] = plan["orders_planned"] * minutes / 60.0
-    plan["packers"] = headcount(plan["packer_hours"].to_numpy(), capacity.to_numpy(), floor.to_numpy())
+    none = capacity.to_numpy() <= 0  # a shift wholly in the hour a spring-forward change skips: nobody works
+    plan["packers"] = headcount(plan["packer_hours"].to_numpy(), np.where(none, 1.0, capacity), floor.to_numpy())
+    plan.loc[none, "packers"] = 0
     plan = plan.sort_values([UNIQUE_ID, DS, "_order"], kind="stable").reset_index(drop=True)
     return plan[PLAN_COLUMNS]
+
+
+def _capacity_on_the_day(
+    plan: pd.DataFrame,
+    params: Mapping[str, CenterParams],
+    shifts: Sequence[Shift] | None,
+    zones: str | Mapping[str, str] | None,
+) -> pd.Series:
+    """Productive hours of one packer on each plan row's shift and day, daylight-saving changes included."""
+    if shifts is None or zones is None:
+        raise ValueError("pass both shifts= (the shifts of the shares) and zones= (a time zone, or one per center) "
+                         "to plan on each shift's real length, or neither")
+    by_name = {s.name: s for s in shifts}
+    unknown = sorted(set(plan[SHIFT]) - set(by_name))
+    if unknown:
+        raise PanelError(f"shares name shift(s) {unknown} that shifts= lacks ({sorted(by_name)}); pass the shifts "
+                         "the shares were computed with")
+    zone_of = (lambda _c: zones) if isinstance(zones, str) else zones.__getitem__
+    lacking = sorted(c for c in params if isinstance(zones, Mapping) and c not in zones)
+    if lacking:
+        raise ValueError(f"zones lack center(s) {lacking[:5]}; give every forecast center a time zone")
+    out = []
+    for center, shift, day in zip(plan[UNIQUE_ID], plan[SHIFT], plan[DS], strict=True):
+        s, p = by_name[shift], params[center]
+        real = shift_length(zone_of(center), s.start_hour, s.end_hour, day)
+        out.append(paid_on_the_day(p.shift_hours, real) * (1.0 - p.shrinkage))
+    return pd.Series(out, index=plan.index, dtype="float64")
 
 
 def headcount(packer_hours: np.ndarray, productive_hours: np.ndarray, min_packers: np.ndarray) -> np.ndarray:

@@ -26,6 +26,7 @@ from fcplan.storage import make_engine
 from fcplan.storage.outage import Backoff, backoff_s, call_through_outages
 from fcplan.streams.orders_consumer import OrdersConsumer
 from fcplan.streams.promotion_store import PromotionStore
+from fcplan.streams.stop_deadline import StopDeadline
 from fcplan.streams.validation import Limits
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,7 @@ class Worker:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                _stop_if_cancelled("orders: the consumer failed while stopping")
                 failures = 0 if time.monotonic() - started > ORDERS_RESTART_RESET_S else failures
                 delay = backoff_s(failures, 0.5, 30.0)
                 failures += 1
@@ -145,10 +147,38 @@ class Worker:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                _stop_if_cancelled("promotions: a batch failed while stopping; it is read again")
                 delay = backoff_s(attempt, 0.5, 30.0)
                 attempt += 1
                 log.exception("could not store a batch of %d promotions; retrying in %.1fs", len(events), delay)
                 await asyncio.sleep(delay)
+
+
+def _stop_if_cancelled(what: str) -> None:
+    """Inside ``except Exception``: re-raise as cancellation when the current task is being
+    cancelled (the worker is stopping). A failure caused by the cancellation (a client
+    that raises its own error when interrupted) must end the task, not start a retry
+    that keeps the worker from stopping."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        log.warning("%s; not retrying", what, exc_info=True)
+        raise asyncio.CancelledError from None
+
+
+class _StoppingWorker(faust.Worker):
+    """faust's Worker with a deadline on the graceful stop (:mod:`fcplan.streams.stop_deadline`)."""
+
+    def __init__(self, *args: Any, deadline: StopDeadline, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deadline = deadline
+
+    def _on_sigterm(self) -> None:
+        self.deadline.arm()
+        super()._on_sigterm()
+
+    def _on_sigint(self) -> None:
+        self.deadline.arm()
+        super()._on_sigint()
 
 
 #: How the worker waits for a database that is down when it starts: 0.5 s doubling to 30 s.
@@ -168,4 +198,5 @@ def run_worker(settings: Settings, loglevel: str = "warn") -> None:
 
     ensure_topics(settings.kafka.servers, settings.kafka.partitions)
     worker = Worker(settings, open_database(settings.database.url))
-    faust.Worker(worker.app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    deadline = StopDeadline(settings.streams.stop_timeout_s)
+    _StoppingWorker(worker.app, loglevel=loglevel, quiet=True, deadline=deadline).execute_from_commandline()

@@ -36,7 +36,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from fcplan.core.contracts import CenterDemand
-from fcplan.core.time import iso_us
+from fcplan.core.time import epoch_us, iso_us
 from fcplan.storage import metrics as m
 from fcplan.storage import orders_sql as sql
 from fcplan.storage import utcnow
@@ -49,6 +49,10 @@ from fcplan.streams.columns import (
     split_late,
 )
 from fcplan.streams.validation import CONFLICT, LATE
+
+#: Clock difference between workers allowed for: a stream time this much past now plus the
+#: future limit may still come from an order another worker accepted.
+CLOCK_SKEW = timedelta(hours=1)
 
 
 @dataclass
@@ -80,13 +84,17 @@ def _demand(center: str, hour: datetime, n: int, lines: int, units: int) -> Cent
 
 
 def write_order_columns(
-    engine: Engine, batch: OrderColumns, grace: timedelta, counters: Counter[tuple[str, str]] | None = None
+    engine: Engine, batch: OrderColumns, grace: timedelta, counters: Counter[tuple[str, str]] | None = None,
+    max_future: timedelta | None = None,
 ) -> OrderBatchResult:
     """Store a batch of valid orders exactly once; see the module docstring.
 
     ``counters`` (e.g. the batch's dead letters by reason) are added in the same
     transaction, with ``orders/accepted``, ``orders/duplicate``,
     ``orders_dead_letters/late`` and ``orders_dead_letters/conflicting_duplicate``.
+    ``max_future`` (how far ahead of now validation accepts an order): a stored stream
+    time later than now plus that (and an hour of clock skew) no accepted order made;
+    it is taken for damage and replaced (:func:`fcplan.storage.orders_sql.watermarks_us`).
     """
     result = OrderBatchResult()
     counts: Counter[tuple[str, str]] = Counter(counters or {})
@@ -96,7 +104,8 @@ def write_order_columns(
     unique = batch if len(first) == len(batch) else batch.take(first)
     with engine.begin() as conn:
         sql.lock_for_write(conn)
-        stored = _store_batch(conn, unique, first, grace, result) if len(unique) else {}
+        ceiling = None if max_future is None else epoch_us(datetime.now(UTC) + max_future + CLOCK_SKEW)
+        stored = _store_batch(conn, unique, first, grace, result, ceiling) if len(unique) else {}
         result.conflicts = [(i, conflict_detail(batch.order_id[i], kept, batch.payload(i)))
                             for i, kept in conflicting_repeats(batch, first, stored)]
         result.duplicates += len(batch) - len(unique) - len(result.conflicts)
@@ -118,11 +127,12 @@ def conflict_detail(order_id: str, kept: Payload, repeat: Payload) -> str:
 
 
 def _store_batch(
-    conn: Connection, unique: OrderColumns, first: np.ndarray, grace: timedelta, result: OrderBatchResult
+    conn: Connection, unique: OrderColumns, first: np.ndarray, grace: timedelta, result: OrderBatchResult,
+    ceiling_us: int | None = None,
 ) -> dict[str, Payload]:
     """Store the batch's first occurrences; returns the stored payloads of its ids wherever
     one of them was stored before (empty when every order was new)."""
-    marks = sql.watermarks_us(conn, set(unique.center_id))
+    marks = sql.watermarks_us(conn, set(unique.center_id), ceiling_us)
     split = split_late(unique.center_id, unique.t_us, marks, grace)
     replayed: dict[str, Payload] = {}
     if len(split.late):

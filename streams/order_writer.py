@@ -55,8 +55,11 @@ WRITER_CACHE_MIB = 64
 #: says so in the log (:func:`fcplan.storage.outage.call_through_outages`).
 WRITER_BUSY_MS = 5_000
 #: Seconds :meth:`OrderWriter.close` lets the writer finish its batch before killing
-#: it (a killed batch rolls back; its offsets were never committed).
-CLOSE_TIMEOUT_S = 30.0
+#: it (a killed batch rolls back; its offsets were never committed). A batch takes well
+#: under a second on an idle machine; this bounds a stop, which has a deadline of its own.
+CLOSE_TIMEOUT_S = 10.0
+#: The writer processes' name (:func:`kill_writers` finds them by it).
+WRITER_NAME = "fcplan-orders-writer"
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,8 @@ def process_fetch(
         # The outage counters go with the batch's last transaction (a failed one rolled them back).
         return call_through_outages(
             lambda: write_order_columns(
-                engine, rows, limits.late_grace, counts + _outage_counters(stats) if last else counts
+                engine, rows, limits.late_grace, counts + _outage_counters(stats) if last else counts,
+                max_future=limits.max_future,
             ),
             "orders writer", backoff, stats, keep_going,
         )
@@ -253,7 +257,7 @@ class OrderWriter:
         self._sock, child = socket.socketpair()
         self._child_sock = child
         self._process = ctx.Process(
-            target=_serve, args=(child, database_url, limits), name="fcplan-orders-writer", daemon=True
+            target=_serve, args=(child, database_url, limits), name=WRITER_NAME, daemon=True
         )
         self._slots = FetchSlots(slots, slot_bytes)
         self._pending: deque[tuple[asyncio.Future[WrittenBatch], InSlot | None]] = deque()
@@ -262,9 +266,15 @@ class OrderWriter:
 
     async def __aenter__(self) -> OrderWriter:
         self._process.start()
-        self._child_sock.close()
-        self._slots.send_to(self._sock)
-        reader, self._writer = await asyncio.open_unix_connection(sock=self._sock)
+        try:
+            self._child_sock.close()
+            self._slots.send_to(self._sock)
+            reader, self._writer = await asyncio.open_unix_connection(sock=self._sock)
+        except BaseException:  # (cancelled while starting, too): no child outlives an OrderWriter
+            self._process.kill()
+            self._sock.close()
+            self._slots.close()
+            raise
         self._reading = asyncio.ensure_future(self._read_replies(reader))
         return self
 
@@ -321,3 +331,15 @@ class OrderWriter:
             error = WriterError(f"the orders writer process stopped (exit code {self._process.exitcode}): {exc!r}")
             while self._pending:
                 self._pending.popleft()[0].set_exception(error)
+
+
+def kill_writers() -> int:
+    """SIGKILL this process's live orders writers; returns how many. Their batches in
+    progress roll back, and none of their offsets were committed."""
+    writers = [p for p in multiprocessing.active_children() if p.name == WRITER_NAME]
+    for p in writers:
+        p.kill()
+    for p in writers:
+        p.join(5)
+    return len(writers)
+

@@ -213,8 +213,8 @@ class OrdersConsumer:
                     heartbeat.cancel()
             finally:
                 await writer.close()  # its batch in progress ends before the partitions are handed over
-                await consumer.stop()
-                await producer.stop()
+                await _stop_client(consumer, "the orders consumer")
+                await _stop_client(producer, "the orders producer")
 
     async def _pump(
         self, consumer: Any, producer: Any, writer: OrderWriter, on_batch: Callable[[WrittenBatch], None] | None
@@ -343,6 +343,20 @@ async def _bounded(step: Any, what: str) -> Any:
             f"orders: {what} took over {STUCK_S:.0f} s (broker unreachable or the client is stuck); "
             "restarting the consumer, uncommitted batches are read again"
         ) from None
+
+
+#: How long stopping the consumer (leaving its group) or the producer (flushing) may take.
+CLIENT_STOP_S = 10.0
+
+
+async def _stop_client(client: Any, what: str) -> None:
+    """``client.stop()``, abandoned after :data:`CLIENT_STOP_S`: a stop that waits on an
+    unreachable broker or a group rebalance must not hold the worker's own stop (the
+    group notices a member gone by its session timeout)."""
+    try:
+        await asyncio.wait_for(client.stop(), CLIENT_STOP_S)
+    except TimeoutError:
+        log.warning("orders: stopping %s took over %.0f s; abandoned", what, CLIENT_STOP_S)
 
 
 def _tune_gc() -> None:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
 
-from fcplan.core.contracts import Order, Promotion
+from fcplan.core.contracts import QUANTITY_LIMITS, Order, Promotion
 
 MALFORMED = "malformed"
 INVALID = "invalid"
@@ -87,11 +87,19 @@ def _center_known(center: str, limits: Limits) -> bool:
     return not limits.centers or center in limits.centers
 
 
-def _rejection(exc: ValidationError) -> Rejected:
-    kinds = {err["type"] for err in exc.errors()}
+def _rejection(exc: ValidationError, limits: Limits) -> Rejected:
+    errors = exc.errors()
+    kinds = {err["type"] for err in errors}
     if kinds & {"json_invalid", "model_type", "model_attributes_type"}:
         return Rejected(MALFORMED, f"not a JSON object: {_describe(exc)}")
+    huge = {err["loc"][0]: err["input"] for err in errors if err["type"] == "int_parsing_size"}
+    if huge and len(huge) == len(errors) and set(huge) <= {"lines", "units"}:  # 1e30: past any integer limit
+        return _absurd(huge.get("lines", "?"), huge.get("units", "?"), limits)
     return Rejected(INVALID, _describe(exc))
+
+
+def _absurd(lines: object, units: object, limits: Limits) -> Rejected:
+    return Rejected(ABSURD, f"lines={lines}, units={units}; limits {limits.max_lines}/{limits.max_units}")
 
 
 def _decode(model: type[Order] | type[Promotion], raw: bytes | None, limits: Limits) -> Order | Promotion | Rejected:
@@ -101,9 +109,9 @@ def _decode(model: type[Order] | type[Promotion], raw: bytes | None, limits: Lim
     if len(raw) > limits.max_bytes:
         return Rejected(OVERSIZE, f"{len(raw)} bytes, limit {limits.max_bytes}")
     try:
-        return model.model_validate_json(raw)
+        return model.model_validate_json(raw, context={QUANTITY_LIMITS: (limits.max_lines, limits.max_units)})
     except ValidationError as exc:
-        return _rejection(exc)
+        return _rejection(exc, limits)
 
 
 def parse_order(raw: bytes | None, limits: Limits, now: datetime) -> Order | Rejected:
@@ -125,9 +133,7 @@ def _check_order(raw: bytes | None, limits: Limits, now: datetime) -> Order | Re
     if not isinstance(order, Order):
         return order
     if order.lines > limits.max_lines or order.units > limits.max_units:
-        return Rejected(
-            ABSURD, f"lines={order.lines}, units={order.units}; limits {limits.max_lines}/{limits.max_units}"
-        )
+        return _absurd(order.lines, order.units, limits)
     if order.ts > now + limits.max_future:
         return Rejected(FUTURE, f"ts {order.ts.isoformat()} is more than {limits.max_future} ahead of now")
     if order.ts < EARLIEST:

@@ -133,10 +133,12 @@ class ProcTree:
             pid for pid in self.pids() if (f := self._fields(pid)) and f[0] != "Z" and int(f[3]) in sessions
         }
 
-    def sigkill_leftovers(self, proc: Any, ports: tuple[int, ...] = (), within_s: float = 5.0) -> list[str]:
+    def sigkill_leftovers(self, proc: Any, ports: tuple[int, ...] = (), within_s: float = 30.0) -> list[str]:
         """SIGKILL ``proc`` (a Popen); what is left ``within_s`` seconds later: a process of its
         tree or of its children's sessions still alive, or one of ``ports`` still held. Kills
-        the leftovers before returning them."""
+        the leftovers before returning them. Returns as soon as nothing is left: ``within_s`` is
+        generous (it was 5 s) because some go on their own only after a step of their own, e.g.
+        the worker's writer after the batch it is writing, slow on a loaded machine."""
         import signal
         import time
 

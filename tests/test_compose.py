@@ -285,6 +285,14 @@ def test_worker_runs_fcplan_worker(services: dict[str, Any]) -> None:
     assert "entrypoint" not in services["worker"]
 
 
+def test_the_worker_ends_its_own_stop_inside_the_grace_period_compose_gives_it(services: dict[str, Any]) -> None:
+    from fcplan.core.settings import StreamsSettings
+
+    grace = services["worker"]["stop_grace_period"]
+    assert re.fullmatch(r"\d+s", grace), f"stop_grace_period {grace!r}: write whole seconds, e.g. 30s"
+    assert int(grace[:-1]) >= StreamsSettings().stop_timeout_s + 5
+
+
 def test_retrainer_loops_retrain_then_plan(services: dict[str, Any]) -> None:
     svc = services["retrainer"]
     script = " ".join(svc["command"]) if isinstance(svc["command"], list) else svc["command"]

@@ -13,15 +13,18 @@ ALL = "All centers"
 LIMIT = 1000
 ALL_KINDS = "All kinds"
 COLUMNS = ["opened", "center_id", "what", "status", "statistic", "threshold", "cleared", "retrain", "message", "kind"]
-#: The columns the table shows, message last (cut to what is left: the Evidence below shows it whole).
-#: ``kind`` (the stored code) stays in the data but is not shown: ``what`` says it for people and
-#: the Evidence names it. With the message in the middle, statistic, threshold, cleared and kind sat
-#: off to the right of a horizontal scroll at 1280-1400 px with the sidebar open.
-SHOWN = [c for c in COLUMNS if c != "kind"]
-#: Column widths (px): every column before the message fits the table's 818 px at a 1280 px window
-#: with the sidebar open; the message takes what is left (cut; the Evidence shows it whole).
+#: The columns the table shows. ``kind`` (the stored code) stays in the data but is not shown:
+#: ``what`` says it for people and the Evidence names it. The message is not a column either: in the
+#: grid (one line a cell) about 50 px of it showed at 1280 px; it is written whole under the table,
+#: one line per alert (:func:`message_lines`), wrapped at any width.
+SHOWN = [c for c in COLUMNS if c not in ("kind", "message")]
+#: Column widths (px): every column fits the table's 818 px at a 1280 px window with the sidebar open.
 WIDTHS = {"opened": 95, "center_id": 92, "what": 185, "status": 80, "statistic": 52, "threshold": 48,
-          "cleared": 95, "retrain": 120, "message": 400}
+          "cleared": 95, "retrain": 120}
+#: Messages listed before the list scrolls in its own box.
+MESSAGES_OPEN = 8
+#: Characters Streamlit's markdown would read as formatting (LaTeX, emphasis, links, HTML).
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()<>#+-.!|$~"})
 #: What the "retrain" column links (the registry stores no alert id).
 RETRAIN_HELP = (
     "the champion/challenger decision this alert caused: the first one after it opened that names its "
@@ -70,6 +73,15 @@ def pick_labels(rows: pd.DataFrame) -> dict[str, str]:
         repeats = labels.count(label)
         out[alert_id] = label if repeats == 1 else f"{label} ({seen[label]} of {repeats})"
     return out
+
+
+def message_lines(rows: pd.DataFrame) -> list[str]:
+    """One markdown line per alert, in the table's order: when, where and which check, then its
+    whole message (escaped: a message is shown as written)."""
+    return [
+        f"**{r.opened} · {r.center_id} · {r.what}** — {str(r.message).translate(_MARKDOWN)}"
+        for r in rows.itertuples()
+    ]
 
 
 def _short(text: str, size: int = 60) -> str:
@@ -155,11 +167,12 @@ def live_alerts() -> None:
                 "cleared": st.column_config.TextColumn(width=WIDTHS["cleared"]),
                 "retrain": st.column_config.TextColumn("retrain it caused", width=WIDTHS["retrain"],
                                                        help=RETRAIN_HELP),
-                "message": st.column_config.TextColumn(width=WIDTHS["message"],
-                                                       help="the whole message is under Evidence below"),
             },
         )
         st.caption("Times in each center's own zone.")
+        lines = message_lines(rows)
+        box = st.container(height=MESSAGES_OPEN * 52, border=True) if len(lines) > MESSAGES_OPEN else st.container()
+        box.markdown("\n\n".join(lines))
         st.subheader("Evidence")
         labels = pick_labels(rows)
         chosen = st.selectbox("Alert", list(labels), format_func=labels.get, key="alerts_pick")

@@ -88,9 +88,44 @@ def no_lift_text(discount: float, kind: str, center: str, per_pct: float, days: 
     )
 
 
-def packers_per_day(forecast: pd.DataFrame, shares: pd.DataFrame, params: CenterParams) -> pd.Series:
+#: Per day: whole packers booked and the packer-hours of work the planned orders take.
+DAY_TOTALS = ["packers", "packer_hours"]
+
+
+def packers_per_day(forecast: pd.DataFrame, shares: pd.DataFrame, params: CenterParams) -> pd.DataFrame:
+    """``packers, packer_hours`` per day (:data:`DAY_TOTALS`) by the plan's global parameters."""
     plan = plan_staffing(forecast, shares, params)
-    return plan.groupby(DS)["packers"].sum()
+    return plan.groupby(DS)[DAY_TOTALS].sum()
+
+
+#: The what-if table's short headers (nine columns fit at 1280 px with the sidebar open) and help.
+TABLE_COLUMNS = {
+    "orders (median)": st.column_config.NumberColumn("orders", help="the stored forecast's median orders"),
+    "orders with promotion": st.column_config.NumberColumn("orders, promo", help="median orders with the promotion"),
+    "packers with promotion": st.column_config.NumberColumn("packers, promo", help="whole packers with the promotion"),
+    "extra packers": st.column_config.NumberColumn("+ packers", help="packers the promotion adds"),
+    "packer hours": st.column_config.NumberColumn(
+        "work h", help="packer-hours of work the planned orders take (before breaks and shrinkage)"),
+    "packer hours with promotion": st.column_config.NumberColumn("work h, promo",
+                                                                 help="packer-hours of work with the promotion"),
+    "extra packer hours": st.column_config.NumberColumn(
+        "+ work h", help="the promotion's extra work: it shows even when the packers already booked absorb it "
+        "and no packer is added"),
+}
+
+def work_text(table: pd.DataFrame) -> str:
+    """The promotion's extra work in hours and against the hours of the packers booked without it:
+    whole packers can absorb a sizeable rise in orders (958 -> 1,217 orders showed "+0 packers"),
+    and a manager read the 0 as the promotion ignored."""
+    days = table[table["promotion"] != ""]
+    base, more = float(days["packer hours"].sum()), float(days["packer hours with promotion"].sum())
+    extra, packers = more - base, int(table["extra packers"].sum())
+    share = f" ({extra / base:+.0%} on the promotion days)" if base > 0 else ""
+    if packers == 0 and extra > 0.5:
+        absorbed = " — absorbed by the packers already booked (their slack), so no packer is added"
+    else:
+        absorbed = ""
+    return f"**{packers:+d} packer shifts, {extra:+,.0f} packer-hours of work{share}**{absorbed}."
 
 
 def stored_config(run: dict, center: str) -> CenterConfig | None:
@@ -104,10 +139,13 @@ def stored_config(run: dict, center: str) -> CenterConfig | None:
         return None
 
 
-def crew_packers_per_day(forecast: pd.DataFrame, center: str, conf: CenterConfig, profile: np.ndarray) -> pd.Series:
-    """Packers per day by the planner's own rule for the center (:func:`fcplan.planner.crews.plan_crews`)."""
+def crew_packers_per_day(
+    forecast: pd.DataFrame, center: str, conf: CenterConfig, profile: np.ndarray
+) -> pd.DataFrame:
+    """``packers, packer_hours`` per day by the planner's own rule for the center
+    (:func:`fcplan.planner.crews.plan_crews`)."""
     plan = plan_crews(forecast, {center: conf}, {center: profile})
-    return plan.groupby(DS)["packers"].sum()
+    return plan.groupby(DS)[DAY_TOTALS].sum()
 
 
 def center_profile(center: str, today: pd.Timestamp) -> np.ndarray:
@@ -254,17 +292,23 @@ def page() -> None:
                 "promotion": [f"{discount}% off" if d in days else "" for d in horizon],
                 "orders (median)": rows[mid].to_numpy(),
                 "orders with promotion": scenario[mid].to_numpy(),
-                "packers": base.reindex(horizon).to_numpy(),
-                "packers with promotion": what.reindex(horizon).to_numpy(),
+                "packers": base["packers"].reindex(horizon).to_numpy(),
+                "packers with promotion": what["packers"].reindex(horizon).to_numpy(),
+                "packer hours": base["packer_hours"].reindex(horizon).to_numpy(),
+                "packer hours with promotion": what["packer_hours"].reindex(horizon).to_numpy(),
             },
             index=pd.Index(horizon.strftime("%a %Y-%m-%d"), name="day"),
         )
         table["extra packers"] = table["packers with promotion"] - table["packers"]
+        table["extra packer hours"] = table["packer hours with promotion"] - table["packer hours"]
+        table = table[["promotion", "orders (median)", "orders with promotion", "packers", "packers with promotion",
+                       "extra packers", "packer hours", "packer hours with promotion", "extra packer hours"]]
         st.subheader("Packers per day (all shifts)")
-        st.dataframe(table.round(0), width="stretch", height=min(600, 35 * (len(table) + 1) + 3))
-        extra = int(table["extra packers"].sum())
+        st.markdown(work_text(table))
+        st.dataframe(table.round(0), width="stretch", height=min(600, 35 * (len(table) + 1) + 3),
+                     column_config=TABLE_COLUMNS)
         st.caption(
-            f"{extra:+d} packer shifts over the promotion · staffed at the {service:.0%} demand "
+            f"Staffed at the {service:.0%} demand "
             f"quantile with the stored plan's parameters for {center} (plan `{plan_run['plan_id']}`), "
             f"forecast run `{run['run_id']}` · whole packers per shift: a small rise in orders can fit in "
             "the packers already booked."

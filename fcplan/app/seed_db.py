@@ -172,8 +172,11 @@ def seed_past_runs(engine: Engine, daily: pd.DataFrame, spec: SeedSpec) -> int:
 def seed_plan(engine: Engine, hourly: pd.DataFrame, forecast: pd.DataFrame, spec: SeedSpec) -> pd.DataFrame:
     """The plan the planner makes from the champion, stored as the runner would (zones in its params)."""
     params = CenterParams()
-    shares = shift_shares(hourly, parse_shifts(SHIFTS))
-    plan = plan_staffing(forecast, shares, params)
+    shifts = parse_shifts(SHIFTS)
+    shares = shift_shares(hourly, shifts)
+    # each shift's real length on a daylight-saving day, as the planner counts it
+    zones = {c: spec.zone(c) for c in forecast["unique_id"].astype(str).unique()}
+    plan = plan_staffing(forecast, shares, params, shifts=shifts, zones=zones)
     plan_id = f"{CHAMPION}-plan"
     centers = {c: {"timezone": spec.zone(c), "holiday_country": "KR"} for c in spec.centers}
     with engine.begin() as conn:

@@ -12,7 +12,7 @@ import re
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 ORDERS = "orders"
 PROMOTIONS = "promotions"
@@ -54,6 +54,11 @@ def _not_boolean(value: object) -> object:
     return value
 
 
+#: Validation context key of an :class:`Order`: ``(max_lines, max_units)`` of a caller that rejects
+#: larger counts itself (the stream validator); past them, "units must be at least lines" is not said.
+QUANTITY_LIMITS = "quantity_limits"
+
+
 class Order(Record):
     """One customer order, as the shop system emits it."""
 
@@ -71,7 +76,10 @@ class Order(Record):
     _printable = field_validator("order_id", "center_id")(classmethod(lambda cls, v: printable_id(v)))
 
     @model_validator(mode="after")
-    def _units_cover_lines(self) -> Order:
+    def _units_cover_lines(self, info: ValidationInfo) -> Order:
+        limits = (info.context or {}).get(QUANTITY_LIMITS)
+        if limits is not None and (self.lines > limits[0] or self.units > limits[1]):
+            return self  # the caller rejects it for its limits: the clearer reason (1e6 lines, 5 units)
         if self.units < self.lines:
             raise ValueError(f"units ({self.units}) must be at least lines ({self.lines})")
         return self

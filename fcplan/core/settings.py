@@ -77,6 +77,10 @@ class StreamsSettings(_Section):
     # Real B2B orders reach a thousand lines and 87,000 units (online retail data).
     max_lines: int = Field(10_000, ge=1)
     max_units: int = Field(1_000_000, ge=1)
+    #: Seconds a worker may take to stop after SIGTERM/SIGINT before it exits anyway (code 3),
+    #: logging where it was stuck; uncommitted batches are read again. Keep it under the
+    #: supervisor's grace period (docker-compose.yml gives the worker 30 s).
+    stop_timeout_s: float = Field(20.0, gt=0)
 
 
 class ForecastSettings(_Section):

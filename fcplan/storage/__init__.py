@@ -7,6 +7,8 @@ retries never double-count.
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -19,10 +21,12 @@ from urllib.parse import quote
 from sqlalchemy import Engine, Table, create_engine, event, text, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 
 from fcplan.storage.outage import is_outage
 from fcplan.storage.schema import metadata
+
+log = logging.getLogger(__name__)
 
 
 class StorageError(RuntimeError):
@@ -63,8 +67,10 @@ def make_engine(
     if backend == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    on_disk = False
     if backend == "sqlite":
         on_disk = bool(parsed.database) and parsed.database != ":memory:" and not parsed.database.startswith("file:")
+        path = Path(parsed.database).resolve() if on_disk else None
         if on_disk and create:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         elif on_disk:
@@ -75,6 +81,8 @@ def make_engine(
     engine = create_engine(parsed, **kwargs)
     if backend == "sqlite":
         event.listen(engine, "connect", partial(_sqlite_pragmas, cache_mib=sqlite_cache_mib, busy_ms=sqlite_busy_ms))
+        if on_disk:
+            _watch_file(engine, path, url if create else None)  # type: ignore[arg-type]
     if create:
         _create_schema(engine)
     return engine
@@ -148,6 +156,73 @@ def _check_orders_table(engine: Engine) -> None:
             f"({sorted(columns)}); this fcplan stores ts_us (epoch microseconds). Start on a fresh database, "
             "or drop the orders table (the hourly counts in center_hourly are kept) and restart the worker"
         )
+
+
+FILE_ID = "fcplan_sqlite_file"
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    """``(device, inode)`` of the file at ``path`` now; None when there is none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _watch_file(engine: Engine, path: Path, url: str | None) -> None:
+    """Notice the SQLite file being deleted or replaced under an open engine (``rm``, a backup
+    restored with ``mv``): SQLite goes on writing to the file it opened, unlinked or not, so
+    everything written after it would be lost without an error.
+
+    Each connection remembers the file it opened (device and inode). Before a transaction
+    uses it (pool checkout) and before each commit, one ``stat`` of the path says whether the
+    path still names that file. If not, the change is logged as an error and raised as a
+    :class:`~sqlalchemy.exc.DisconnectionError` (an outage to every caller: retried, nothing
+    committed to the old file): the pool then opens the file now at the path. With ``url`` (an
+    engine that creates its database) a deleted file is first created again with the schema
+    (:func:`make_engine`), so the writers go on into it.
+    """
+    logged: set[tuple[tuple[int, int] | None, tuple[int, int] | None]] = set()
+
+    def opened(_dbapi_conn: Any, record: Any) -> None:
+        record.info[FILE_ID] = _file_id(path)
+
+    def changed(opened_id: tuple[int, int] | None) -> bool:
+        now = _file_id(path)
+        if now == opened_id:
+            return False
+        if (opened_id, now) not in logged:  # once, not once per pooled connection
+            logged.add((opened_id, now))
+            log.error(
+                "the SQLite database file %s was %s while open (inode %s, now %s); nothing more is written "
+                "to the old file, %s. What was stored in the old file is not in the new one (to restore a "
+                "backup, remove the old file's -wal and -shm files with it)",
+                path, "deleted" if now is None else "replaced", opened_id and opened_id[1], now and now[1],
+                "which is created again with the schema" if url and now is None
+                else "the file now at that path is used" if now else "waiting for a file at that path",
+            )
+        return True
+
+    def checkout(_dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        if not changed(record.info.get(FILE_ID)):
+            return
+        # Close the idle connections to the old file now (this one is closed when the error below
+        # invalidates it): they hold it, and its disk space, open. (SQLite does not checkpoint a
+        # moved file on closing: its -wal stays, hence the advice in the log line above.)
+        engine.pool.dispose()
+        if url is not None and _file_id(path) is None:
+            make_engine(url).dispose()  # the file again, with the schema
+        raise DisconnectionError(f"the SQLite database file {path} was deleted or replaced while open")
+
+    def commit(conn: Connection) -> None:
+        if changed(conn.info.get(FILE_ID)):
+            raise DisconnectionError(f"the SQLite database file {path} was deleted or replaced while open; "
+                                     "the transaction was not committed to the old file")
+
+    event.listen(engine, "connect", opened)
+    event.listen(engine, "checkout", checkout)
+    event.listen(engine, "commit", commit)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any, cache_mib: int | None = None, busy_ms: int = 30_000) -> None:

@@ -12,6 +12,7 @@ them (SQLite: its DATETIME text).
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
@@ -19,13 +20,15 @@ from functools import cache, lru_cache
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.engine import Connection
 
 from fcplan.core.time import US_PER_HOUR, epoch_us, from_epoch_us
 from fcplan.storage import dialect_insert_for, upsert, utcnow
 from fcplan.storage.queries import all_rows
 from fcplan.storage.schema import center_hourly, center_watermarks, orders, stream_metrics
+
+log = logging.getLogger(__name__)
 
 #: A touched hour's totals: ``(center, hour start as naive UTC, orders, lines, units)``.
 Hour = tuple[str, datetime, int, int, int]
@@ -222,9 +225,36 @@ def _counters_upsert(dialect: str) -> Any:
     )
 
 
-def watermarks_us(conn: Connection, centers: set[str]) -> dict[str, int]:
-    rows = all_rows(conn, _WATERMARKS.params(centers=sorted(centers)))  # a damaged watermark: none
-    return {center: epoch_us(mark) for center, mark in rows}
+def watermarks_us(conn: Connection, centers: set[str], ceiling_us: int | None = None) -> dict[str, int]:
+    """The stored stream times of ``centers`` (epoch µs); a center without one has none yet.
+
+    A stored time that cannot be read (text written into the SQLite file by another program),
+    or one later than ``ceiling_us`` (later than any accepted order can be: a year typed wrong),
+    counts as none and is deleted, with a warning, so the batch's newest time replaces it: left in
+    place, an unreadable one would count as none at every batch and, text sorting above every
+    time, never be moved forward (:func:`move_watermarks` only moves forward); one far ahead
+    would make every order of its center late, for good."""
+    rows = all_rows(conn, _WATERMARKS.params(centers=sorted(centers)))  # leaves out a damaged watermark
+    marks = {center: epoch_us(mark) for center, mark in rows}
+    ahead = {c: us for c, us in marks.items() if ceiling_us is not None and us > ceiling_us}
+    if ahead:
+        log.warning("center_watermarks: the stream time of center(s) %s is later than any accepted order can be "
+                    "(%s); it is replaced by the newest order time of this batch",
+                    sorted(ahead), ", ".join(f"{c} {from_epoch_us(us)}" for c, us in sorted(ahead.items())[:3]))
+        conn.execute(delete(center_watermarks).where(center_watermarks.c.center_id.in_(sorted(ahead))))
+    unread = set(centers) - set(marks)
+    if unread:  # new centers, or damaged ones
+        _drop_damaged_watermarks(conn, sorted(unread))
+    return {c: us for c, us in marks.items() if c not in ahead}
+
+
+def _drop_damaged_watermarks(conn: Connection, unread: list[str]) -> None:
+    key = center_watermarks.c.center_id
+    damaged = sorted(conn.execute(select(key).where(key.in_(unread))).scalars())
+    if damaged:
+        log.warning("center_watermarks: the stream time of center(s) %s is not a time; it is replaced by the "
+                    "newest order time of this batch (until then no order of theirs counts as late)", damaged)
+        conn.execute(delete(center_watermarks).where(key.in_(damaged)))
 
 
 def _forward_only(table: Any, excluded: Any) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -14,6 +14,7 @@ from sqlalchemy.types import Float, Integer, Numeric
 
 from fcplan.core.panel import DS, MODEL, UNIQUE_ID, Y
 from fcplan.core.quantiles import quantile_name
+from fcplan.storage import utcnow
 from fcplan.storage.schema import (
     center_hourly,
     clock_state,
@@ -176,17 +177,39 @@ def hourly_corrections(
     return _hourly_frame(engine, stmt, tz, zones)
 
 
+#: How far past this machine's clock a stored hour's ``updated_at`` (the writer's clock) may be.
+STAMP_SKEW = timedelta(days=1)
+
+
 def hours_watermark(engine: Engine) -> datetime | None:
-    """The newest ``updated_at`` of the stored hours (None while there are none)."""
+    """The newest ``updated_at`` of the stored hours (None while there are none).
+
+    Writers stamp it with their clock: one later than now (plus :data:`STAMP_SKEW`) is damage (a
+    year typed wrong) and is passed over with a warning; taken, it would hold the drift loop's
+    watermark there, and no correction stored after it would ever be read."""
     stamp = center_hourly.c.updated_at
+    bound = utcnow() + STAMP_SKEW
     try:
         with engine.connect() as conn:
-            return conn.execute(select(func.max(stamp))).scalar()
+            newest, ahead = conn.execute(
+                select(func.max(stamp).filter(stamp <= bound), func.count().filter(stamp > bound))
+            ).one()
+        if ahead:
+            log.warning("center_hourly: %d stored hour(s) were updated later than %s (updated_at), which no writer's "
+                        "clock says yet; they are passed over as the hours' watermark: fix or delete them",
+                        ahead, bound)
+        return newest
     except (ValueError, TypeError):  # the largest stored value is not a time (SQLite): the newest that is
         if engine.dialect.name != "sqlite":
             raise
-    row = _first(engine, select(stamp).where(stamp.is_not(None)).order_by(stamp.desc()).limit(1))
-    return row["updated_at"] if row else None
+    # Aggregated in SQL, one row per center (not every stored hour): each center's newest value that
+    # SQLite reads as a time; one Python cannot read after all leaves its center out, with a warning.
+    newest = select(center_hourly.c.center_id, func.max(stamp).label("updated_at")).where(
+        func.datetime(stamp).is_not(None), stamp <= bound
+    ).group_by(center_hourly.c.center_id)
+    with engine.connect() as conn:
+        stamps = [row[1] for row in all_rows(conn, newest) if row[1] is not None]
+    return max(stamps, default=None)
 
 
 _HOURLY_COLUMNS = (
@@ -351,8 +374,37 @@ def _first(engine: Engine, stmt: object) -> dict | None:
     return rows[0] if rows else None
 
 
-def latest_forecast_run(engine: Engine) -> dict | None:
-    return _first(engine, select(forecast_runs).order_by(forecast_runs.c.created_at.desc()).limit(1))
+#: How far a center's local day can run ahead of the UTC day (UTC+14, Kiribati): a run's
+#: ``data_end`` (a local day) up to this past a clock's UTC now is still that clock's.
+_ZONE_AHEAD = timedelta(hours=14)
+
+
+def _last_day(now: datetime | None) -> date | None:
+    """The last local day a clock at ``now`` can have data for (None: no bound)."""
+    if now is None:
+        return None
+    stamp = pd.Timestamp(now)
+    stamp = stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo is not None else stamp
+    return (stamp + _ZONE_AHEAD).date()
+
+
+def _of_clock(stmt: object, now: datetime | None) -> object:
+    """``stmt`` (over ``forecast_runs``) kept to the runs of the clock at ``now``: a run whose data
+    ends after that clock's today was made by another clock (a real-time loop's runs in a database
+    a simulation started in the past now writes to), whatever its ``created_at`` says; its
+    ``created_at`` cannot tell, as runs stored before the loop stamped the simulated time carry the
+    wall clock's. The newest such run still sorts by ``created_at``."""
+    last = _last_day(now)
+    if last is None:
+        return stmt
+    return stmt.where(forecast_runs.c.data_end.is_(None) | (forecast_runs.c.data_end <= last))  # type: ignore[attr-defined]
+
+
+def latest_forecast_run(engine: Engine, now: datetime | None = None) -> dict | None:
+    """The newest forecast run (by ``created_at``); with ``now`` (the simulated clock's), the newest
+    of that clock's runs (see :func:`_of_clock`), else the newest of all."""
+    stmt = select(forecast_runs).order_by(forecast_runs.c.created_at.desc()).limit(1)
+    return (_first(engine, _of_clock(stmt, now)) if now is not None else None) or _first(engine, stmt)
 
 
 def simulated_now(engine: Engine) -> datetime | None:
@@ -361,14 +413,20 @@ def simulated_now(engine: Engine) -> datetime | None:
     return row["now"] if row else None
 
 
-def current_forecast_run(engine: Engine) -> dict | None:
-    """The run plans and alerts use: the champion (``status``), else the newest run."""
+def current_forecast_run(engine: Engine, now: datetime | None = None) -> dict | None:
+    """The run plans and alerts use: the champion (``status``), else the newest run; with ``now``
+    (the simulated clock's), among that clock's runs first (see :func:`_of_clock`)."""
     stmt = (
         select(forecast_runs)
         .where(forecast_runs.c.status == "champion")
         .order_by(forecast_runs.c.created_at.desc())
         .limit(1)
     )
+    if now is not None:
+        found = _first(engine, _of_clock(stmt, now)) or _first(engine, _of_clock(
+            select(forecast_runs).order_by(forecast_runs.c.created_at.desc()).limit(1), now))
+        if found is not None:
+            return found
     return _first(engine, stmt) or latest_forecast_run(engine)
 
 
@@ -446,8 +504,19 @@ def promo_kind_effects(engine: Engine, run_id: str) -> pd.DataFrame:
     return _frame(engine, stmt.where(t.c.run_id == run_id).order_by(t.c.unique_id, t.c.kind))
 
 
-def latest_plan_run(engine: Engine) -> dict | None:
-    return _first(engine, select(plan_runs).order_by(plan_runs.c.created_at.desc()).limit(1))
+def latest_plan_run(engine: Engine, now: datetime | None = None) -> dict | None:
+    """The newest plan (by ``created_at``); with ``now`` (the simulated clock's), the newest made
+    from a forecast run of that clock (see :func:`_of_clock`; a plan whose run is gone counts), else
+    the newest of all."""
+    stmt = select(plan_runs).order_by(plan_runs.c.created_at.desc()).limit(1)
+    last = _last_day(now)
+    if last is None:
+        return _first(engine, stmt)
+    ours = (
+        stmt.outerjoin(forecast_runs, forecast_runs.c.run_id == plan_runs.c.forecast_run_id)
+        .where(forecast_runs.c.data_end.is_(None) | (forecast_runs.c.data_end <= last))
+    )
+    return _first(engine, ours) or _first(engine, stmt)
 
 
 def plan_frame(engine: Engine, plan_id: str) -> pd.DataFrame:

@@ -139,6 +139,27 @@ def test_when_a_20pct_promotion_is_tried_then_promo_days_need_more_packers(make_
     assert "2 of the promotion days already hold a promotion in the forecast (sitewide_sale)" in texts(at)
 
 
+def test_when_a_small_promotion_fits_the_packers_already_booked_then_its_extra_work_still_shows(
+    make_database,
+) -> None:
+    """A promotion that raised orders 958 -> 1217 showed "+0 packer shifts" (slack in whole packers)
+    and a manager read the 0 as the promotion ignored: its extra packer-hours of work show beside it."""
+    make_database(effect_per_pct=0.01)
+    at = run_page("views/whatif.py")
+    today = pd.Timestamp.now(tz="Asia/Seoul").tz_localize(None).normalize()
+    table = _whatif(at, today + pd.Timedelta(days=2), 1, 5)
+    promo = table["promotion"] == "5% off"
+    assert promo.sum() == 1
+    assert (table.loc[promo, "orders with promotion"] > table.loc[promo, "orders (median)"]).all()
+    assert (table.loc[promo, "extra packers"] == 0).all()  # the rise fits the packers booked
+    extra = table.loc[promo, "extra packer hours"].sum()
+    assert extra >= 1
+    assert (table.loc[~promo, "extra packer hours"] == 0).all()
+    said = texts(at)
+    assert f"+0 packer shifts, +{extra:,.0f} packer-hours of work (+5% on the promotion days)" in said, said
+    assert "absorbed by the packers already booked" in said
+
+
 def _whatif_with_effects(make_database, effects: list[tuple[str, float, float, int]]) -> AppTest:
     """The what-if page of the first center, its stored kind effects ``(kind, effect_per_pct,
     pooled_effect_per_pct, promo_days)``."""
@@ -326,3 +347,45 @@ def test_when_the_registry_decided_then_the_models_page_lists_the_decision(make_
     at = run_page("views/models.py")
     assert "Champion and challenger decisions" in texts(at)
     assert "drifted" in at.dataframe[-1].value["reason"].iloc[0]
+
+
+def test_when_a_simulation_started_in_the_past_shares_the_database_then_its_own_run_and_plan_are_current(
+    make_database,
+) -> None:
+    """A simulated demo started in the past on a database holding real-time runs stamped its runs
+    with the simulated clock: the real-time ones (wall-clock stamps, data to yesterday) sorted as the
+    newest, so the pages showed the real-time forecast and plan as the simulation's current ones."""
+    from sqlalchemy import insert
+
+    from fcplan.app.seed_db import store_run
+    from fcplan.dashboard import data
+    from fcplan.storage import make_engine
+    from fcplan.storage import queries as q
+    from fcplan.storage.schema import clock_state, plan_runs, staffing_plans
+
+    url, _ = make_database()
+    engine = make_engine(url)
+    real, real_plan = q.current_forecast_run(engine), q.latest_plan_run(engine)
+    sim_now = pd.Timestamp("2026-03-10 03:00")  # 12:00 in Seoul, months before the real-time runs
+    wide = q.forecast_frame(engine, real["run_id"])
+    wide = wide.assign(ds=wide["ds"] - (wide["ds"].min() - pd.Timestamp("2026-03-10")))
+    store_run(engine, wide, "run-sim", sim_now - pd.Timedelta(hours=8), pd.Timestamp("2026-03-09"), "champion", 14)
+    plan = q.plan_frame(engine, real_plan["plan_id"]).head(3).assign(plan_id="plan-sim")
+    with engine.begin() as conn:
+        conn.execute(insert(plan_runs), [{**real_plan, "plan_id": "plan-sim", "forecast_run_id": "run-sim",
+                                          "created_at": (sim_now - pd.Timedelta(hours=7)).to_pydatetime()}])
+        conn.execute(insert(staffing_plans), plan.to_dict("records"))
+        conn.execute(insert(clock_state), [{"name": "simulated", "now": sim_now.to_pydatetime(),
+                                            "updated_at": pd.Timestamp.now("UTC").tz_localize(None).to_pydatetime()}])
+    engine.dispose()
+    assert real["created_at"] > sim_now  # the real-time run is the newest by its stamp
+    assert data.latest_forecast(url)[0]["run_id"] == "run-sim"
+    assert data.newest_forecast(url)[0]["run_id"] == "run-sim"
+    assert data.latest_plan(url)[0]["plan_id"] == "plan-sim"
+    # Without a simulated clock the newest stamps win, as before.
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(clock_state.delete())
+    assert q.current_forecast_run(engine)["run_id"] == real["run_id"]
+    assert q.latest_plan_run(engine)["plan_id"] == real_plan["plan_id"]
+    engine.dispose()

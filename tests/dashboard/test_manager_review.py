@@ -50,7 +50,7 @@ def test_when_two_alerts_share_center_kind_and_minute_then_the_evidence_picker_o
     for alert_id in ("daily-band", "band-a", "band-b", "band-c"):  # the seeded one's id, then these
         at.selectbox(key="alerts_pick").set_value(alert_id).run()
         assert not at.exception, at.exception
-        shown.append(next(m.value for m in at.markdown if "day outside the forecast band" in m.value))
+        shown.append(next(m.value for m in at.markdown if "(`outside_band`)" in m.value))  # the evidence
     assert sum("3410 orders, above the range" in m and "FC-PUS" in m for m in shown) == 1
     assert sum("980 orders, below the range" in m for m in shown) == 2
 
@@ -110,10 +110,25 @@ def test_when_the_network_table_is_drawn_then_its_columns_fit_a_laptop_and_staff
 
 def test_when_a_center_has_orders_but_no_forecast_then_the_pace_tile_leaves_its_orders_out(make_database) -> None:
     """The tile summed every center's orders against the expectations of the centers with a
-    forecast: a new center's orders read as the network running ahead of its forecast."""
+    forecast: a new center's orders read as the network running ahead of its forecast.
+
+    The clock is the loop's simulated one, at 02:30 of today in Seoul: by the wall clock, from
+    midnight to 01:00 (15:00-16:00 UTC) no pace is shown at all (none is expected before the
+    first hour is complete) and the test failed."""
+    from sqlalchemy import insert
+
+    from fcplan.storage import make_engine
+    from fcplan.storage.schema import clock_state
+
     from .test_review import NEW, _add_center_without_forecast
 
     url, _ = make_database()
+    early = pd.Timestamp.now(tz="Asia/Seoul").normalize() + pd.Timedelta(hours=2, minutes=30)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(insert(clock_state), [{"name": "simulated", "updated_at": datetime(2026, 1, 1),
+                                            "now": early.tz_convert("UTC").tz_localize(None).to_pydatetime()}])
+    engine.dispose()
     at = run_page("views/network.py")
     before = next(m for m in at.metric if m.label == "Orders so far today")
     _add_center_without_forecast(url)

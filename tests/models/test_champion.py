@@ -116,7 +116,7 @@ def test_champion_and_challenger_are_compared_on_exactly_their_shared_backtest_w
         "new": {"2026-03-04": 10.5, "2026-03-19": 1.0},  # far better only on a window the champion lacks
     }
     scores = backtest_scores(boards)
-    assert scores[("new", "old")] == (10.5, 1, ("2026-03-04",), "backtest windows")
+    assert scores[("new", "old")] == (10.5, 1, ("2026-03-04",), "backtest windows", "")  # the ensembles' own
     kept = decide(champ, [chall], scores, TODAY)
     assert kept.winner is None and kept.evidence["comparisons"][0]["backtest windows"] == ["2026-03-04"]
     boards["new"]["2026-03-04"] = 9.0
@@ -171,3 +171,84 @@ def test_a_fresher_challenger_lacking_a_center_or_tomorrow_does_not_replace_a_so
     assert (stale.winner, stale.kind) == ("new", STALE)
     wider = decide(run("champ", "2026-03-17", centers={"FC-A"}), [run("new", "2026-03-18")], {}, TODAY)
     assert (wider.winner, wider.kind) == ("new", BROKEN)
+
+
+# Two runs of one engine a day apart (the simulated loop, 2026-11-11): the weekly grid rolled, so
+# the newer run's three windows are 10-12, 10-19, 10-26 and the champion's 10-05, 10-12, 10-19. On
+# the two shared windows every member scores the same in both runs, but each run's ensemble
+# score there (weights chosen on the run's other windows) differs by about 4 % from the weight choice
+# alone: the plan stayed on the old forecast for days.
+SN = {"2026-10-05": 0.190, "2026-10-12": 0.180, "2026-10-19": 0.150, "2026-10-26": 0.170}
+GLM = {"2026-10-05": 0.150, "2026-10-12": 0.1627, "2026-10-19": 0.1334, "2026-10-26": 0.120}
+
+
+def same_engine(champ_windows, chall_windows, chall_glm=GLM) -> tuple[dict, dict, dict]:
+    members = {
+        "champ": {c: {"seasonal_naive": SN[c], "glm": GLM[c]} for c in champ_windows},
+        "new": {c: {"seasonal_naive": SN[c], "glm": chall_glm[c]} for c in chall_windows},
+    }
+    weights = {"champ": {"seasonal_naive": 0.32, "glm": 0.68}, "new": {"seasonal_naive": 0.16, "glm": 0.84}}
+    ensembles = {  # LOWO: 10-12 and 10-19 scored 3.9 % worse by the newer run's weights
+        "champ": {"2026-10-05": 0.140, "2026-10-12": 0.1480, "2026-10-19": 0.1150},
+        "new": {"2026-10-12": 0.1538, "2026-10-19": 0.1195, "2026-10-26": 0.110},
+    }
+    return members, weights, ensembles
+
+
+def test_the_same_engine_on_a_day_newer_data_refreshes_though_its_ensemble_scores_differ_by_weight_noise() -> None:
+    from fcplan.models.champion import COMMON_WEIGHTS, KEPT_ON_MERIT, REFRESHED, member_scores
+
+    champ, chall = run("champ", "2026-03-17"), run("new", "2026-03-18")
+    members, weights, ensembles = same_engine(["2026-10-05", "2026-10-12", "2026-10-19"],
+                                              ["2026-10-12", "2026-10-19", "2026-10-26"])
+    ensemble_only = decide(champ, [chall], backtest_scores(ensembles), TODAY)
+    assert ensemble_only.kind == KEPT_ON_MERIT  # what blocked the refresh: 0.1367 vs 0.1315 on the ensembles
+    scores = {**backtest_scores(ensembles), **member_scores(members, weights)}
+    assert scores[("new", "champ")] == scores[("champ", "new")]  # the same members, weighted alike
+    decision = decide(champ, [chall], scores, TODAY)
+    assert (decision.winner, decision.kind) == ("new", REFRESHED)
+    comparison = decision.evidence["comparisons"][0]
+    assert comparison["backtest windows"] == ["2026-10-12", "2026-10-19"] and comparison["scored"] == COMMON_WEIGHTS
+    assert COMMON_WEIGHTS in decision.reason
+
+
+def test_a_challenger_whose_members_forecast_worse_on_the_shared_windows_does_not_refresh() -> None:
+    from fcplan.models.champion import KEPT_ON_MERIT, REFRESHED, member_scores
+
+    champ, chall = run("champ", "2026-03-17"), run("new", "2026-03-18")
+    windows = ["2026-10-05", "2026-10-12", "2026-10-19"], ["2026-10-12", "2026-10-19", "2026-10-26"]
+    worse = {c: v * 1.035 for c, v in GLM.items()}  # the glm member regressed: 3.5 %, 2.6 % at its weight
+    members, weights, ensembles = same_engine(*windows, chall_glm=worse)
+    ensembles["new"] = dict(ensembles["champ"])  # even where the ensembles' own scores would tie
+    kept = decide(champ, [chall], {**backtest_scores(ensembles), **member_scores(members, weights)}, TODAY)
+    assert (kept.winner, kept.kind) == (None, KEPT_ON_MERIT)
+    c = kept.evidence["comparisons"][0]
+    assert c["wql"] > c["champion_wql"] * 1.02
+    slightly = {c: v * 1.02 for c, v in GLM.items()}  # within the margin: fresh data wins
+    members, weights, ensembles = same_engine(*windows, chall_glm=slightly)
+    fresh = decide(champ, [chall], {**backtest_scores(ensembles), **member_scores(members, weights)}, TODAY)
+    assert (fresh.winner, fresh.kind) == ("new", REFRESHED)
+
+
+def test_runs_with_other_weighted_members_are_compared_on_their_ensembles() -> None:
+    from fcplan.models.champion import member_scores
+
+    members, weights, _ = same_engine(["2026-10-05", "2026-10-12"], ["2026-10-12", "2026-10-19"])
+    assert set(member_scores(members, weights)) == {("champ", "new"), ("new", "champ")}
+    weights["new"]["lightgbm"] = 0.3  # weighted in the new run, never scored in the champion
+    members["new"] = {c: {**m, "lightgbm": 0.1} for c, m in members["new"].items()}
+    assert member_scores(members, weights) == {}
+    weights["new"]["lightgbm"] = 0.0  # backtested, no weight in either: the same weighted members
+    assert set(member_scores(members, weights)) == {("champ", "new"), ("new", "champ")}
+    del members["champ"]["2026-10-12"]["glm"]  # a weighted member missing on a shared window
+    assert member_scores(members, weights) == {}
+    assert member_scores({"a": {"2026-10-12": {"glm": 0.1}}}, {"a": {"glm": 1.0}}) == {}  # a lone run
+
+
+def test_an_older_challenger_still_cannot_win_on_windows_scored_at_common_weights() -> None:
+    from fcplan.models.champion import member_scores
+
+    champ, old = run("champ", "2026-03-18"), run("old", "2026-03-12")
+    members = {"champ": {"2026-10-12": {"glm": 0.2}}, "old": {"2026-10-12": {"glm": 0.1}}}
+    weights = {"champ": {"glm": 1.0}, "old": {"glm": 1.0}}
+    assert decide(champ, [old], member_scores(members, weights), TODAY).winner is None

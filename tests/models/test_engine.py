@@ -365,7 +365,11 @@ def test_shared_work_runs_in_both_processes_and_comes_back_in_order():
     from fcplan.models.workers import Shared
 
     shared = Shared(operator.call, [os.getpid] * 6)
-    time.sleep(0.2)  # this process busy with its own share: the worker has taken the first item
+    # Until the worker's feeding thread has taken the first item (a fixed 0.2 s sleep assumed it
+    # had, on a busy machine too): this process then runs the items the worker has not taken.
+    deadline = time.monotonic() + 120
+    while len(shared._queue) == 6 and time.monotonic() < deadline:
+        time.sleep(0.01)
     pids = shared.results()
     assert len(pids) == 6 and pids[0] != os.getpid()
     assert set(pids) <= {pids[0], os.getpid()}

@@ -113,3 +113,25 @@ def test_a_center_missing_from_the_file_is_left_out_with_a_note_not_every_plan(e
     nobody = parse_centers({"centers": {"BUSAN": {"shifts": SHIFTS}}})
     with pytest.raises(ValueError, match=r"center\(s\) \['LA', 'SEOUL'\] are not in the centers file"):
         make_plan(engine, PlannerSettings(), "Asia/Seoul", now=datetime(2026, 3, 2, 6, 0, tzinfo=UTC), centers=nobody)
+
+
+def test_a_simulation_started_in_the_past_plans_from_its_own_run_not_a_newer_stamped_real_time_one(engine) -> None:
+    """A simulated loop started in the past on a database holding a real-time loop's runs: the
+    real-time champion (stamped by the wall clock, months after the simulated now) was the newest,
+    so the simulation's plans were made from it and kept its booked packers."""
+    store_forecast(engine, "sim", pd.date_range("2026-03-02", periods=3), median=1200.0)
+    store_forecast(engine, "real", pd.date_range("2026-12-07", periods=3))
+    with engine.begin() as conn:
+        conn.execute(forecast_runs.update().where(forecast_runs.c.run_id == "real").values(
+            created_at=datetime(2026, 12, 7, 4), status="champion"))
+    now = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+    first = make_plan(engine, PlannerSettings(), "Asia/Seoul", now=now, centers=CENTERS)
+    assert q.current_forecast_run(engine)["run_id"] == "real"  # the newest champion, whatever its clock
+    assert q.latest_plan_run(engine, now)["plan_id"] == first.plan_id
+    assert q.latest_plan_run(engine, now)["forecast_run_id"] == "sim"
+    assert set(q.plan_frame(engine, first.plan_id)["day"].astype(str)) >= {"2026-03-02", "2026-03-03"}
+    # In real time (the wall clock after both) the newest run is used, as before.
+    later = make_plan(engine, PlannerSettings(), "Asia/Seoul", now=datetime(2026, 12, 7, 6, tzinfo=UTC),
+                      centers=CENTERS)
+    assert q.latest_plan_run(engine)["plan_id"] == later.plan_id
+    assert q.latest_plan_run(engine)["forecast_run_id"] == "real"

@@ -215,3 +215,50 @@ def test_whole_packers_are_the_cheapest_of_all_headcounts_not_always_the_ceiling
 
 def test_the_cheapest_headcount_keeps_the_minimum() -> None:
     assert cheapest_headcount(np.zeros((1, 10)), np.array([8.0]), np.array([0.0]), 3.0, 1.0, 2)[0] == 2
+
+
+# ------------------------------------------------------------------ daylight-saving days
+def _dst_plan(days: pd.DatetimeIndex, zone: str = "America/New_York") -> pd.DataFrame:
+    from fcplan.planner.shifts import parse_shifts
+
+    flat = dict.fromkeys(LEVELS, 600.0)  # 600 orders a day at every level: 200 a shift, 7.5 packer-hours
+    forecast = pd.DataFrame([{"unique_id": "FC1", "ds": d, **flat} for d in days])
+    shares = shares_for("FC1", split={"day": 1 / 3, "swing": 1 / 3, "night": 1 / 3})
+    params = CenterParams(minutes_per_order=2.25, shift_hours=8.0, shrinkage=0.0, min_packers=0)
+    return plan_staffing(forecast, shares, params, shifts=parse_shifts(["day:6-14", "swing:14-22", "night:22-6"]),
+                         zones={"FC1": zone})
+
+
+def test_a_shift_shortened_by_a_daylight_saving_change_plans_on_its_real_length() -> None:
+    """The night shift that starts the evening before a spring-forward change lasts 7 hours: 7.5
+    packer-hours then need 2 packers (1 on other nights and on the fall-back night, whose ninth
+    hour is not paid beyond the 8 configured), as the crew planner counts it
+    (:meth:`CenterConfig.productive_hours`)."""
+    days = pd.DatetimeIndex(["2026-03-06", "2026-03-07", "2026-03-08", "2026-10-31"])
+    plan = _dst_plan(days).set_index(["ds", "shift"])
+    assert plan["packer_hours"].round(9).eq(7.5).all()
+    nights = plan.xs("night", level="shift")["packers"]
+    assert nights.to_dict() == {pd.Timestamp("2026-03-06"): 1, pd.Timestamp("2026-03-07"): 2,
+                                pd.Timestamp("2026-03-08"): 1, pd.Timestamp("2026-10-31"): 1}
+    assert plan.xs("day", level="shift")["packers"].eq(1).all()
+
+
+def test_the_shift_length_on_a_day_is_the_crew_planners() -> None:
+    from fcplan.planner.centers import CenterConfig, ShiftConfig
+    from fcplan.planner.shifts import shift_length
+
+    center = CenterConfig(center_id="FC1", timezone="America/New_York",
+                          shifts=[ShiftConfig(name="day", start=6, end=18), ShiftConfig(name="night", start=18, end=6)])
+    for day in pd.date_range("2026-03-06", "2026-03-09").append(pd.date_range("2026-10-30", "2026-11-02")):
+        for s in center.shifts:
+            assert center.shift_hours(s, day) == shift_length("America/New_York", s.start, s.end, day)
+    assert center.shift_hours(center.shifts[1], pd.Timestamp("2026-03-07")) == 11.0
+
+
+def test_shifts_without_zones_is_an_error_that_says_what_to_pass() -> None:
+    from fcplan.planner.shifts import parse_shifts
+
+    forecast = pd.DataFrame([{"unique_id": "FC1", "ds": pd.Timestamp("2026-03-07"), **dict.fromkeys(LEVELS, 600.0)}])
+    with pytest.raises(ValueError, match="zones="):
+        plan_staffing(forecast, shares_for("FC1"), CenterParams(),
+                      shifts=parse_shifts(["day:6-14", "swing:14-22", "night:22-6"]))

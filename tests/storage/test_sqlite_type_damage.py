@@ -198,3 +198,43 @@ def test_a_run_with_text_in_a_number_is_passed_over_like_any_damaged_run(seeded:
     run = q.current_forecast_run(engine)
     assert run is not None and run["status"] != "champion" and isinstance(run["horizon"], int)
     assert q.latest_plan_run(engine) is None  # the only plan is damaged
+
+
+@pytest.mark.parametrize("damage", ["'garbage'", "today 99:00", "X'00'"], ids=["text", "bad-hour", "blob"])
+def test_the_hours_watermark_past_a_damaged_value_reads_one_row_per_center(
+    seeded: Path, tmp_path: Path, damage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The drift loop reads the watermark at every run: past a damaged newest value it read every
+    stored hour (the whole table, growing); now one row per center, aggregated in SQL."""
+    from datetime import UTC, datetime
+
+    if damage == "today 99:00":  # the newest value, shaped like a time, that no time can hold
+        damage = f"'{datetime.now(UTC):%Y-%m-%d} 99:00:00.000000'"
+    clean = make_engine(f"sqlite:///{seeded}")
+    engine = make_engine(_damaged(seeded, tmp_path, f"UPDATE center_hourly SET updated_at = {damage} WHERE rowid = 5"))
+    with sqlite3.connect(seeded) as conn:
+        hours, centers = conn.execute("SELECT count(*), count(DISTINCT center_id) FROM center_hourly").fetchone()
+    read: list[int] = []
+    rows_of = q._no_numeric_text  # every row list the tolerant reads fetched passes through it
+
+    def counted(rows: list, *args: object) -> list:
+        read.append(len(rows))
+        return rows_of(rows, *args)
+
+    monkeypatch.setattr(q, "_no_numeric_text", counted)
+    expected = q.hours_watermark(clean)
+    assert q.hours_watermark(engine) == expected
+    assert hours > 100 * centers and sum(read) <= centers + 1
+    assert read or "99:00" not in damage  # past the newest value no time can hold: the fallback read it
+
+
+def test_an_hour_updated_years_ahead_is_not_the_hours_watermark(
+    seeded: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stored hour whose ``updated_at`` says 9999 (readable, but no writer's clock says it) held
+    the drift loop's watermark there for good: no correction stored after it was read again."""
+    clean = make_engine(f"sqlite:///{seeded}")
+    engine = make_engine(_damaged(seeded, tmp_path,
+                                  "UPDATE center_hourly SET updated_at = '9999-01-01 00:00:00.000000' WHERE rowid = 5"))
+    assert q.hours_watermark(engine) == q.hours_watermark(clean)
+    assert "updated later than" in caplog.text

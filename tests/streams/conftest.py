@@ -187,7 +187,9 @@ class WorkerProcess:
             return self.proc.wait(timeout_s)
         except subprocess.TimeoutExpired:
             self.kill()
-            raise AssertionError(f"worker {self.name} did not stop within {timeout_s}s of SIGTERM") from None
+            raise AssertionError(
+                f"worker {self.name} did not stop within {timeout_s}s of SIGTERM; its log ends:\n{self.tail(60)}"
+            ) from None
 
     def orders_partitions(self) -> list[set[int]]:
         """Every ``orders`` partition set this worker was assigned, in log order."""

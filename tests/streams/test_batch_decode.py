@@ -10,7 +10,7 @@ import pytest
 from fcplan.core.contracts import Order
 from fcplan.core.time import epoch_us
 from fcplan.streams.batch_decode import Fetch, decode_fetch
-from fcplan.streams.validation import FUTURE, MALFORMED, OVERSIZE, UNDECODABLE, Limits, Rejected, parse_order
+from fcplan.streams.validation import ABSURD, FUTURE, MALFORMED, OVERSIZE, UNDECODABLE, Limits, Rejected, parse_order
 
 NOW = datetime(2024, 6, 1, 12, tzinfo=UTC)
 LIMITS = Limits(max_bytes=512, max_lines=100, max_units=1000, centers=frozenset({"ICN1", "PUS1", " PAD"}))
@@ -173,10 +173,10 @@ def test_when_the_authoritative_validator_raises_on_a_record_then_only_it_is_und
 ) -> None:
     validate = Order.model_validate_json
 
-    def fragile(raw: bytes) -> Order:
+    def fragile(raw: bytes, **kw: object) -> Order:
         if b"cursed" in raw:
             raise ZeroDivisionError("validator bug")
-        return validate(raw)
+        return validate(raw, **kw)
 
     monkeypatch.setattr(Order, "model_validate_json", fragile)
     values = [order(order_id="a"), order(order_id="cursed  "), order(order_id="b")]  # padded: authoritative path
@@ -196,3 +196,20 @@ def test_when_the_fast_path_fails_on_a_fetch_then_every_record_is_judged_by_the_
     monkeypatch.setattr(batch_decode, "_doubtful", broken)
     values = GOOD + BAD + HOSTILE
     assert decoded(values, WIDE) == reference(values, WIDE)
+
+
+@pytest.mark.parametrize(
+    ("lines", "units"),
+    [(1e30, 5), (10**30, 5), (101, 5), (5, 1e30), (1e30, 1e30), (2, 10**30)],
+    ids=["lines-1e30", "lines-10**30", "lines-over-limit", "units-1e30", "both-1e30", "units-10**30"],
+)
+def test_quantities_past_the_limits_are_absurd_on_both_paths(lines: object, units: object) -> None:
+    """A count past the line or unit limit is reported as such: not as "units must be at least lines"
+    (what a huge line count also breaks) nor as an integer too large to parse, and the batch
+    decoder gives the per-record validator's reason and detail."""
+    raw = order(lines=lines, units=units)
+    single = parse_order(raw, LIMITS, NOW)
+    batch = decode_fetch(Fetch.of([order(order_id="ok"), raw]), LIMITS, NOW)
+    assert isinstance(single, Rejected) and single.reason == ABSURD, single
+    assert f"limits {LIMITS.max_lines}/{LIMITS.max_units}" in single.detail
+    assert batch.rejected == [(1, single)] and batch.columns.order_id == ["ok"]

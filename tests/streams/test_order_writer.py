@@ -157,6 +157,20 @@ def test_when_the_writer_is_closed_then_a_batch_is_refused_with_a_clear_error(tm
         asyncio.run(submit_after_close())
 
 
+def test_when_the_writer_fails_to_start_then_its_child_process_does_not_outlive_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def refused(**kwargs: object) -> None:
+        raise ConnectionRefusedError("the socket pair is gone")
+
+    monkeypatch.setattr(order_writer.asyncio, "open_unix_connection", refused)
+    writer = OrderWriter(f"sqlite:///{tmp_path / 'writer.db'}", Limits())
+    with pytest.raises(ConnectionRefusedError):
+        asyncio.run(writer.__aenter__())
+    writer._process.join(30)
+    assert not writer._process.is_alive(), "a writer whose start failed left its child process running"
+
+
 # --------------------------------------------------------------------------- poison and outages
 def stored(url: str) -> tuple[int, int, Counter]:
     """Rows in ``orders``, their sum in ``center_hourly`` and ``stream_metrics``."""
@@ -176,10 +190,10 @@ def test_when_the_database_refuses_some_records_then_they_alone_are_dead_letters
     url = f"sqlite:///{tmp_path / 'poison.db'}"
     real = order_writer.write_order_columns
 
-    def refusing(engine, rows, grace, counters=None):
+    def refusing(engine, rows, grace, counters=None, **kw):
         if any(oid.startswith("poison") for oid in rows.order_id):
             raise IntegrityError("INSERT INTO orders ...", {}, Exception("CHECK constraint failed: poison"))
-        return real(engine, rows, grace, counters)
+        return real(engine, rows, grace, counters, **kw)
 
     monkeypatch.setattr(order_writer, "write_order_columns", refusing)
     values = [order(i) for i in range(200)]
@@ -303,10 +317,10 @@ def test_when_a_locked_batch_then_needs_bisecting_its_retries_are_counted_once(
     path = tmp_path / "locked.db"
     real = order_writer.write_order_columns
 
-    def refusing(engine, rows, grace, counters=None):
+    def refusing(engine, rows, grace, counters=None, **kw):
         if "o-5" in rows.order_id:
             raise IntegrityError("INSERT INTO orders ...", {}, Exception("refused"))
-        return real(engine, rows, grace, counters)
+        return real(engine, rows, grace, counters, **kw)
 
     engine = make_engine(f"sqlite:///{path}", sqlite_busy_ms=20)
     monkeypatch.setattr(order_writer, "write_order_columns", refusing)
@@ -315,10 +329,10 @@ def test_when_a_locked_batch_then_needs_bisecting_its_retries_are_counted_once(
     release = threading.Timer(0.5, holder.execute, ["ROLLBACK"])
     release.start()
 
-    def locked_first(engine, rows, grace, counters=None):  # the lock is met before the refusal
+    def locked_first(engine, rows, grace, counters=None, **kw):  # the lock is met before the refusal
         with engine.begin() as conn:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
-        return refusing(engine, rows, grace, counters)
+        return refusing(engine, rows, grace, counters, **kw)
 
     monkeypatch.setattr(order_writer, "write_order_columns", locked_first)
     result = process_fetch(Fetch.of([order(i) for i in range(20)]), engine, Limits(), backoff=Backoff(0.02, 2, 0.1))

@@ -58,3 +58,79 @@ def test_when_a_step_hangs_then_bounded_raises_consumer_stuck(monkeypatch):
     with pytest.raises(ConsumerStuck, match="committing offsets took over"):
         asyncio.run(_bounded(hangs(), "committing offsets"))
     assert asyncio.run(_bounded(returns(), "publishing a batch")) == "done"
+
+
+class FailsWhenCancelled:
+    """Runs until cancelled, then fails with an error of its own (as a client may while it
+    is interrupted mid-request)."""
+
+    def __init__(self) -> None:
+        self.starts = 0
+        self.running = asyncio.Event()
+
+    async def run(self) -> None:
+        self.starts += 1
+        self.running.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise RuntimeError("connection closed while stopping") from None
+
+
+def test_when_the_consumer_fails_while_the_worker_stops_then_it_is_not_started_again(monkeypatch):
+    monkeypatch.setattr(worker_app, "backoff_s", lambda attempt, first, cap: 0.0)
+    worker = object.__new__(worker_app.Worker)
+    worker.orders_consumer = FailsWhenCancelled()
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(worker._orders_task())
+        await asyncio.wait_for(worker.orders_consumer.running.wait(), 10)
+        task.cancel()
+        # the stop would wait on this task forever if it started the consumer again
+        done, _ = await asyncio.wait([task], timeout=10)
+        assert done, "the orders task went on after it was cancelled"
+        with pytest.raises(asyncio.CancelledError):
+            task.result()
+
+    asyncio.run(scenario())
+    assert worker.orders_consumer.starts == 1
+
+
+def test_when_a_promotions_batch_fails_while_the_worker_stops_then_it_is_not_retried(monkeypatch):
+    monkeypatch.setattr(worker_app, "backoff_s", lambda attempt, first, cap: 0.0)
+    worker = object.__new__(worker_app.Worker)
+    calls = []
+
+    class Store:
+        async def store(self, values: list) -> list:
+            calls.append(values)
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                raise RuntimeError("database connection closed while stopping") from None
+
+    worker.promotion_store = Store()
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(worker._store_promotions([]))
+        while not calls:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=10)
+        assert done, "the promotions batch was retried after the agent was cancelled"
+        with pytest.raises(asyncio.CancelledError):
+            task.result()
+
+    asyncio.run(scenario())
+    assert len(calls) == 1
+
+
+def test_when_a_client_stop_hangs_then_the_consumer_abandons_it(monkeypatch, caplog):
+    monkeypatch.setattr(orders_consumer, "CLIENT_STOP_S", 0.05)
+
+    class Hangs:
+        async def stop(self) -> None:
+            await asyncio.Event().wait()
+
+    asyncio.run(orders_consumer._stop_client(Hangs(), "the orders consumer"))
+    assert "stopping the orders consumer took over" in caplog.text

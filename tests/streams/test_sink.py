@@ -270,3 +270,61 @@ def test_when_the_database_refuses_a_promotion_then_it_alone_is_unwritable_and_t
     assert stored_promos(engine) == {"a": (10.0, "active"), "b": (20.0, "active")}
     assert metrics(engine)[("promotions_dead_letters", "unwritable")] == 1
     assert metrics(engine)[("promotions", "accepted")] == 2
+
+
+@pytest.mark.parametrize("damage", ["'garbage'", "X'00'", "'2024-99-99 00:00:00'"], ids=["text", "blob", "bad-date"])
+def test_a_damaged_watermark_is_replaced_and_advances_again(
+    tmp_path, damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stream time SQLite holds but cannot read (text written by another program) read as none,
+    so nothing was late, and, sorting above every time, it never moved forward again: every batch
+    of that center for good. Now it is replaced by the batch's newest time, with a warning."""
+    import sqlite3
+    from contextlib import closing
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'fcplan.db'}")
+    write_orders(engine, [make_order("a", ts=T0)], GRACE)
+    with closing(sqlite3.connect(tmp_path / "fcplan.db")) as conn, conn:
+        conn.execute(f"UPDATE center_watermarks SET watermark = {damage}")
+    write_orders(engine, [make_order("b", ts=T0 + timedelta(hours=1))], GRACE)
+    assert watermark(engine, "ICN1") == datetime(2024, 6, 1, 1)
+    assert "stream time" in caplog.text and "'ICN1'" in caplog.text
+    write_orders(engine, [make_order("c", ts=T0 + timedelta(hours=2))], GRACE)
+    assert watermark(engine, "ICN1") == datetime(2024, 6, 1, 2)
+    late = write_orders(engine, [make_order("d", ts=T0 - GRACE)], GRACE)
+    assert [o.order_id for o in late.late] == ["d"]
+    engine.dispose()
+
+
+def test_a_stream_time_later_than_any_order_can_be_is_replaced(tmp_path, caplog: pytest.LogCaptureFixture) -> None:
+    """A stored stream time years ahead (a year typed wrong in the database) made every order of
+    its center late, for good. With the future limit the worker validates with, one later than
+    any accepted order can be is replaced by the batch's newest time, with a warning."""
+    import sqlite3
+    from contextlib import closing
+
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    engine = make_engine(f"sqlite:///{tmp_path / 'fcplan.db'}")
+    write_orders(engine, [make_order("a", ts=now - timedelta(hours=2))], GRACE)
+    with closing(sqlite3.connect(tmp_path / "fcplan.db")) as conn, conn:
+        conn.execute("UPDATE center_watermarks SET watermark = '2999-01-01 00:00:00.000000'")
+
+    def write(order: Order) -> tuple[int, list[str]]:  # the orders writer's path, with its limits
+        from fcplan.streams.batch_decode import Fetch
+        from fcplan.streams.order_writer import process_fetch
+        from fcplan.streams.validation import Limits
+
+        done = process_fetch(Fetch.of([order.model_dump_json().encode()]), engine,
+                             Limits(max_future=timedelta(hours=1), late_grace=GRACE))
+        return done.accepted, [reason for _, reason, _ in done.dead]
+
+    assert write(make_order("b", ts=now - timedelta(hours=1))) == (1, [])
+    assert watermark(engine, "ICN1") == (now - timedelta(hours=1)).replace(tzinfo=None)
+    assert "later than any accepted order" in caplog.text
+    assert write(make_order("c", ts=now - GRACE - timedelta(hours=2))) == (0, ["late"])
+    ahead = now + timedelta(hours=1)  # within now + the future limit (and the clock skew): kept
+    with closing(sqlite3.connect(tmp_path / "fcplan.db")) as conn, conn:
+        conn.execute(f"UPDATE center_watermarks SET watermark = '{ahead:%Y-%m-%d %H:%M:%S}.000000'")
+    assert write(make_order("d", ts=now)) == (1, [])
+    assert watermark(engine, "ICN1") == (now + timedelta(hours=1)).replace(tzinfo=None)
+    engine.dispose()

@@ -217,7 +217,7 @@ class Boom(RuntimeError):
 def test_when_judging_a_record_raises_then_it_is_rejected_as_undecodable_with_the_exception(
     monkeypatch: pytest.MonkeyPatch, model: type
 ) -> None:
-    def explode(raw: bytes) -> object:
+    def explode(raw: bytes, **kw: object) -> object:
         raise Boom("the validator broke on this record")
 
     monkeypatch.setattr(model, "model_validate_json", explode)
