@@ -18,7 +18,11 @@ the faust app, as a pipeline over two processes:
 Only after a batch's transaction has committed and its dead letters are
 acknowledged by the broker are its offsets committed (at most every
 ``commit_every_s``, and whenever the stream goes idle). A crash at any point
-replays uncommitted records, which the idempotent sink absorbs.
+replays uncommitted records, which the idempotent sink absorbs. Positions are
+checked against the log they point into after a rebalance or a pause, and
+offsets fetched before a rebalance or a failed commit are never committed
+(:mod:`fcplan.streams.log_guard`): a broker that came back empty is read from
+its start.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from typing import Any
 
 from fcplan.core.contracts import CENTER_DEMAND, ORDERS, ORDERS_DLQ, dead_letter_headers
 from fcplan.core.settings import Settings
+from fcplan.streams.log_guard import LogGuard
 from fcplan.streams.order_writer import OrderWriter, WrittenBatch
 from fcplan.streams.validation import Limits
 
@@ -72,6 +77,7 @@ HEARTBEAT_S = 30.0
 
 @dataclass
 class _InFlight:
+    epoch: int  # the log guard's epoch when the fetch returned
     fetched: dict
     records: list[Any]
     written: asyncio.Future[WrittenBatch]
@@ -141,7 +147,8 @@ class _Stall:
 
 @dataclass
 class _Written:
-    offsets: dict
+    epoch: int
+    last: dict  # partition -> the batch's last record there
     deliveries: list[asyncio.Future]
 
 
@@ -157,13 +164,13 @@ class OrdersConsumer:
         self.limits = limits
         self.batches = 0
         self.records = 0
+        self.guard = LogGuard(None, {})
 
     def _consumer(self) -> Any:
         from aiokafka import AIOKafkaConsumer
 
         k, s = self.settings.kafka, self.settings.streams
-        return AIOKafkaConsumer(
-            ORDERS,
+        consumer = AIOKafkaConsumer(
             bootstrap_servers=k.servers,
             group_id=f"{s.app_id}-orders",
             client_id=f"{s.app_id}-orders",
@@ -178,6 +185,9 @@ class OrdersConsumer:
             rebalance_timeout_ms=int(k.rebalance_timeout_s * 1000),
             max_poll_interval_ms=int(k.max_poll_interval_s * 1000),
         )
+        self.guard = LogGuard(consumer, self.guard.marks)  # the marks outlive a consumer started again
+        consumer.subscribe([ORDERS], listener=self.guard)
+        return consumer
 
     def _producer(self) -> Any:
         from aiokafka import AIOKafkaProducer
@@ -214,6 +224,7 @@ class OrdersConsumer:
         inflight: deque[_InFlight] = deque()
         written: deque[_Written] = deque()
         fetch: asyncio.Future | None = None
+        guard = self.guard
         stall = _Stall(consumer)
         last_commit = time.monotonic()
         try:
@@ -222,10 +233,10 @@ class OrdersConsumer:
                     stall.end()
                     if fetch is None:
                         fetch = asyncio.ensure_future(
-                            consumer.getmany(timeout_ms=int(s.batch_within_s * 1000), max_records=s.batch_size)
+                            _getmany(consumer, guard, timeout_ms=int(s.batch_within_s * 1000), max_records=s.batch_size)
                         )
                 elif fetch is None and stall.stalled():
-                    fetch = asyncio.ensure_future(consumer.getmany(timeout_ms=_KEEPALIVE_POLL_MS))
+                    fetch = asyncio.ensure_future(_getmany(consumer, guard, timeout_ms=_KEEPALIVE_POLL_MS))
                 head = inflight[0].written if inflight else None
                 await asyncio.wait(
                     [f for f in (fetch, head) if f is not None],
@@ -236,7 +247,7 @@ class OrdersConsumer:
                     done = inflight.popleft()
                     outcome = done.written.result()
                     deliveries = await _bounded(self._publish(producer, done.records, outcome), "publishing a batch")
-                    written.append(_Written(_next_offsets(done.fetched), deliveries))
+                    written.append(_Written(done.epoch, _last_records(done.fetched), deliveries))
                     self.batches += 1
                     self.records += len(done.records)
                     stall.wrote(outcome)
@@ -246,11 +257,12 @@ class OrdersConsumer:
                     stall.waiting(inflight[0].sent)
                 idle = False
                 if fetch is not None and fetch.done():
-                    fetched, fetch = fetch.result(), None
+                    (epoch, fetched), fetch = fetch.result(), None
+                    fetched = guard.admit(fetched, epoch)
                     records = [r for batch in fetched.values() for r in batch]
                     if records:  # (also from a keep-alive poll: a partition assigned since it paused)
                         values = [r.value for r in records]
-                        inflight.append(_InFlight(fetched, records, writer.submit(values), time.monotonic()))
+                        inflight.append(_InFlight(epoch, fetched, records, writer.submit(values), time.monotonic()))
                     idle = not records and not inflight
                 if written and (idle or time.monotonic() - last_commit >= COMMIT_EVERY_S):
                     await _bounded(self._commit_delivered(consumer, written, wait=idle), "committing offsets")
@@ -285,8 +297,9 @@ class OrdersConsumer:
 
     async def _commit_delivered(self, consumer: Any, written: deque[_Written], wait: bool) -> None:
         """Commit the offsets of the written batches whose dead letters the broker has
-        acknowledged (all of them when ``wait``), oldest first."""
-        offsets: dict = {}
+        acknowledged (all of them when ``wait``), oldest first; those fetched before the log
+        guard's current epoch are left out (see :mod:`fcplan.streams.log_guard`)."""
+        last: dict = {}
         while written:
             head = written[0]
             if wait:
@@ -295,19 +308,30 @@ class OrdersConsumer:
                 break
             for f in head.deliveries:
                 f.result()
-            offsets.update(written.popleft().offsets)
-        if offsets:
-            await self._commit(consumer, offsets)
+            done = written.popleft()
+            if done.epoch == self.guard.epoch:
+                last.update(done.last)
+        if last:
+            await self._commit(consumer, last)
 
-    async def _commit(self, consumer: Any, offsets: dict) -> None:
+    async def _commit(self, consumer: Any, last: dict) -> None:
+        """Commit one past each partition's record in ``last``; on success these records become
+        the guard's marks."""
         from aiokafka.errors import CommitFailedError, IllegalStateError
+        from aiokafka.structs import OffsetAndMetadata
 
         try:
-            await consumer.commit(offsets)
+            await consumer.commit({tp: OffsetAndMetadata(r.offset + 1, "") for tp, r in last.items()})
         except (CommitFailedError, IllegalStateError) as exc:
-            # A rebalance moved the partitions: the new owner replays from the last
-            # commit and the idempotent sink absorbs the overlap.
+            # A rebalance moved the partitions (the new owner replays from the last commit and the
+            # idempotent sink absorbs the overlap), or the broker no longer knows this member (it
+            # came back empty): nothing fetched so far is committed, aiokafka rejoins.
+            self.guard.commit_failed()
             log.warning("offset commit skipped after a rebalance: %s", exc)
+        else:
+            # Even where a rebalance came meanwhile: if these offsets reached a broker that came
+            # back empty, the next assignment starts from them, and the marks let it notice.
+            self.guard.committed(last)
 
 
 async def _bounded(step: Any, what: str) -> Any:
@@ -353,8 +377,12 @@ def _tune_gc() -> None:
     gc.set_threshold(_GC_YOUNG, *gc.get_threshold()[1:])
 
 
-def _next_offsets(fetched: dict) -> dict:
-    """The offsets to commit after a fetch: one past each partition's last record."""
-    from aiokafka.structs import OffsetAndMetadata
+async def _getmany(consumer: Any, guard: LogGuard, **kwargs: Any) -> tuple[int, dict]:
+    """``consumer.getmany(**kwargs)`` with the guard's epoch when it returned."""
+    fetched = await consumer.getmany(**kwargs)
+    return guard.epoch, fetched
 
-    return {tp: OffsetAndMetadata(batch[-1].offset + 1, "") for tp, batch in fetched.items() if batch}
+
+def _last_records(fetched: dict) -> dict:
+    """Each partition's last record in a fetch (one past it is the offset to commit)."""
+    return {tp: batch[-1] for tp, batch in fetched.items() if batch}
