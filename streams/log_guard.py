@@ -175,7 +175,10 @@ class LogGuard(ConsumerRebalanceListener):
         """First records since the check was set: read the mark again, unless an assignment put
         the partition somewhere other than one past it (a committed offset that is not ours)."""
         if not check.always and position != check.mark.offset + 1:
+            # The committed offset is another's (the partition was read elsewhere meanwhile):
+            # the mark says nothing about it, and a later gap must not send the partition back to it.
             del self.checks[tp]
+            del self.marks[tp]
             return
         try:
             self.consumer.seek(tp, check.mark.offset)

@@ -123,6 +123,17 @@ def test_when_an_assignment_starts_where_another_member_committed_then_that_offs
     assert admit(guard, fetched) == fetched and consumer.seeks == []
 
 
+def test_when_a_partition_came_back_from_another_member_then_a_later_pause_does_not_send_it_to_our_old_mark():
+    # P0 was read and committed to 310 elsewhere, then came back to us: our mark at 49 is
+    # another reading's, and going back to it after a pause would re-read 50..309 for nothing
+    guard, consumer = committed_up_to({P0: 49})
+    rejoined(guard)
+    assert admit(guard, {P0: old_log(range(310, 320))})
+    guard._last_records = time.monotonic() - 2 * log_guard.GAP_S
+    fetched = {P0: old_log(range(320, 330))}
+    assert admit(guard, fetched) == fetched and consumer.seeks == []
+
+
 def test_when_records_come_after_a_pause_then_every_assigned_partition_is_checked_first(monkeypatch):
     # aiokafka kept fetching from its old positions: the coordinator has not said yet that it
     # forgot the member, and the empty broker's new logs have grown past them
