@@ -79,8 +79,14 @@ def free_port(host: str = "127.0.0.1") -> int:
 def listens(pid: int, port: int) -> bool | None:
     """Whether process ``pid`` holds the TCP socket listening on ``port`` (IPv4 or IPv6);
     None where ``/proc`` cannot tell (not Linux, or not readable)."""
+    def link(fd: str) -> str:
+        try:
+            return os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:  # closed since it was listed
+            return ""
+
     try:
-        sockets = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+        sockets = {link(fd) for fd in os.listdir(f"/proc/{pid}/fd")}
         listening = set()
         for table in ("tcp", "tcp6"):
             path = Path(f"/proc/{pid}/net/{table}")
