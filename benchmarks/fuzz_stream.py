@@ -106,7 +106,7 @@ def worker_part(n: int, seed: int, clean: float, workdir: Path) -> dict:
     sys.path.insert(0, str(Path(__file__).parent))
     from stream_throughput import start_worker
 
-    from fcplan.app.broker import EmbeddedBroker, free_port
+    from fcplan.app.broker import EmbeddedBroker
     from fcplan.core.contracts import ORDERS
     from fcplan.streams.topics import ensure_topics
 
@@ -115,7 +115,7 @@ def worker_part(n: int, seed: int, clean: float, workdir: Path) -> dict:
     rng = random.Random(seed + 1)
     values = hostile(0, n, rng, datetime.now(UTC), clean, "w")
     started = time.perf_counter()
-    with EmbeddedBroker(port=free_port(), log_path=workdir / "broker.log") as broker:
+    with EmbeddedBroker(log_path=workdir / "broker.log") as broker:
         ensure_topics(broker.bootstrap, partitions=4)
         os.environ["FCPLAN_CENTERS"] = ",".join(CENTERS)  # start_worker passes this process's environment on
         worker = start_worker(broker.bootstrap, url, "fcplan-fuzz", workdir / "worker.log")

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import func, select
 
-from fcplan.app.broker import EmbeddedBroker, free_port
+from fcplan.app.broker import EmbeddedBroker
 from fcplan.core.contracts import ORDERS
 from fcplan.storage import make_engine
 from fcplan.storage.metrics import ORDERS_PROCESSED
@@ -221,7 +221,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="fcplan-bench-"))
     url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
     engine = make_engine(url)
-    with EmbeddedBroker(port=free_port()) as broker:
+    with EmbeddedBroker() as broker:
         ensure_topics(broker.bootstrap, partitions=4)
         start = datetime.now(UTC) - timedelta(hours=2)
         events = make_events(args.events, "bench-", start - timedelta(days=1), args.order_ids == "random")

@@ -38,10 +38,10 @@ def _pg_available() -> bool:
 @pytest.fixture(scope="session")
 def broker() -> Iterator[Any]:
     """A running embedded broker with fcplan's topics; yields it (``.bootstrap``)."""
-    from fcplan.app.broker import EmbeddedBroker, free_port
+    from fcplan.app.broker import EmbeddedBroker
     from fcplan.streams.topics import ensure_topics
 
-    with EmbeddedBroker(port=free_port()) as running:
+    with EmbeddedBroker() as running:
         ensure_topics(running.bootstrap, partitions=4)
         yield running
 

@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,17 @@ log = logging.getLogger(__name__)
 
 class BrokerError(RuntimeError):
     """The embedded broker could not be started or did not answer."""
+
+
+class PortTakenError(BrokerError):
+    """The broker's port was taken (before the start, or between the check and Tansu's bind)."""
+
+
+#: How Tansu says its listener could not bind (it logs the error, panics a tokio worker
+#: and exits, with code 0 in Tansu 0.6, so the exit code alone does not tell).
+ADDR_IN_USE = ("AddrInUse", "Address in use", "Address already in use")
+#: Fresh ports an :class:`EmbeddedBroker` without a fixed port tries before giving up.
+PICK_ATTEMPTS = 5
 
 
 def resolve_binary() -> str:
@@ -64,6 +76,31 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def listens(pid: int, port: int) -> bool | None:
+    """Whether process ``pid`` holds the TCP socket listening on ``port`` (IPv4 or IPv6);
+    None where ``/proc`` cannot tell (not Linux, or not readable)."""
+    def link(fd: str) -> str:
+        try:
+            return os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:  # closed since it was listed
+            return ""
+
+    try:
+        sockets = {link(fd) for fd in os.listdir(f"/proc/{pid}/fd")}
+        listening = set()
+        for table in ("tcp", "tcp6"):
+            path = Path(f"/proc/{pid}/net/{table}")
+            if not path.exists():
+                continue
+            for line in path.read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                    listening.add(f"socket:[{fields[9]}]")
+    except (OSError, IndexError, ValueError):
+        return None
+    return bool(listening & sockets)
+
+
 def wait_for_metadata(bootstrap: str, timeout_s: float = 30.0) -> None:
     """Block until a Kafka metadata request to ``bootstrap`` is answered."""
     from kafka import KafkaAdminClient
@@ -93,54 +130,123 @@ def wait_for_metadata(bootstrap: str, timeout_s: float = 30.0) -> None:
 class EmbeddedBroker:
     """Runs Tansu as a child process; a context manager that stops it on exit.
 
+    ``port=None`` (the default) picks a free port at :meth:`start`, and picks again
+    when another process takes it before Tansu binds it; an explicit port is used as
+    given, and a :class:`PortTakenError` says when it is taken. Once started, the
+    broker keeps its port: a later :meth:`start` (a restart) uses the same one.
+
     >>> with EmbeddedBroker(port=19092) as broker:  # doctest: +SKIP
     ...     print(broker.bootstrap)
     127.0.0.1:19092
     """
 
     host: str = "127.0.0.1"
-    port: int = 9092
+    port: int | None = None
     log_path: Path | None = None
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _out: object | None = field(default=None, init=False, repr=False)
 
     @property
     def bootstrap(self) -> str:
+        if self.port is None:
+            raise BrokerError("the embedded broker has no port until it is started")
         return f"{self.host}:{self.port}"
 
     def start(self, timeout_s: float = 30.0) -> EmbeddedBroker:
-        if not port_is_free(self.host, self.port):
-            raise BrokerError(
-                f"port {self.port} on {self.host} is taken: stop whatever listens there, or choose "
-                "another with --port / FCPLAN_KAFKA_BROKER_PORT"
-            )
+        if self.port is not None:
+            return self._start_on(self.port, timeout_s)
+        last: PortTakenError | None = None
+        for attempt in range(1, PICK_ATTEMPTS + 1):
+            port = free_port(self.host)
+            try:
+                return self._start_on(port, timeout_s)
+            except PortTakenError as exc:
+                self.port = None
+                last = exc
+            except BaseException:
+                self.port = None
+                raise
+                log.info("port %s was taken before the broker bound it (try %d of %d); picking another",
+                         port, attempt, PICK_ATTEMPTS)
+        raise BrokerError(f"no free port for the embedded broker on {self.host} after {PICK_ATTEMPTS} tries: "
+                          f"{last}")
+
+    def _start_on(self, port: int, timeout_s: float) -> EmbeddedBroker:
+        taken = PortTakenError(
+            f"port {port} on {self.host} is taken: stop whatever listens there, or choose "
+            "another with --port / FCPLAN_KAFKA_BROKER_PORT"
+        )
+        if not port_is_free(self.host, port):
+            raise taken
         binary = resolve_binary()
+        self.port = port
         env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
-        with open(self.log_path or os.devnull, "ab") as out:  # the child keeps its own copy
-            self._proc = self._spawn(binary, out, env)
+        # Tansu's output is read back when it fails: a bind failure shows only there.
+        if self.log_path is None:
+            fd, name = tempfile.mkstemp(prefix="fcplan-tansu-", suffix=".log")
+            os.close(fd)
+            try:
+                self._out = open(name, "rb")  # noqa: SIM115 (closed by stop); its own offset
+                with open(name, "ab") as out:
+                    offset = 0
+                    self._proc = self._spawn(binary, out, env)
+            finally:
+                os.unlink(name)  # nothing is left behind, whatever happens to this process
+        else:
+            with open(self.log_path, "ab") as out:  # the child keeps its own copy
+                offset = out.tell()
+                self._proc = self._spawn(binary, out, env)
         deadline = time.monotonic() + timeout_s
         while True:
             try:
                 wait_for_metadata(self.bootstrap, min(2.0, max(0.1, deadline - time.monotonic())))
-                break
             except BrokerError as exc:
                 code = self._proc.poll()
                 if code is None and time.monotonic() < deadline:
                     continue  # still starting: look again, noticing a crash within ~2 s
+                said = self._output_since(offset)
                 self.stop()
+                if code is not None and any(sign in said for sign in ADDR_IN_USE):
+                    raise taken from None
                 if code is not None:
                     raise BrokerError(
-                        f"the broker exited with code {code} at start; see {self.log_path}"
+                        f"the broker exited with code {code} at start; see {self.log_path or 'its output'}: "
+                        f"{said[-500:].strip()}"
                     ) from None
                 raise BrokerError(
                     f"broker at {self.bootstrap} did not answer a metadata request in {timeout_s:.0f}s: {exc}"
                 ) from None
+            # Something answered: it is ours unless Tansu failed to bind (then another broker answered).
+            ours = listens(self._proc.pid, port)
+            if (self._proc.poll() is not None or ours is False
+                    or any(sign in self._output_since(offset) for sign in ADDR_IN_USE)):
+                self.stop()
+                raise taken
+            break
         log.info("embedded broker listening on %s (pid %s)", self.bootstrap, self._proc.pid)
         return self
+
+    def _output_since(self, offset: int) -> str:
+        """What Tansu wrote since it was started (its last 64 KiB)."""
+        try:
+            if self.log_path is None:
+                if self._out is None:
+                    return ""
+                f = self._out
+                end = f.seek(0, os.SEEK_END)  # type: ignore[attr-defined]
+                f.seek(max(offset, end - 65536))  # type: ignore[attr-defined]
+                return f.read().decode(errors="replace")  # type: ignore[attr-defined]
+            with open(self.log_path, "rb") as f:
+                end = f.seek(0, os.SEEK_END)
+                f.seek(max(offset, end - 65536))
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
 
     def _spawn(self, binary: str, out: object, env: dict[str, str]) -> subprocess.Popen[bytes]:
         """Tansu in its own session (a Ctrl-C meant for the parent reaches it through
         :meth:`stop`), dying with this process, even by SIGKILL (see :mod:`fcplan.app.procs`)."""
-        url = f"tcp://{self.host}:{self.port}"
+        url = f"tcp://{self.bootstrap}"
         return spawn(
             [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
              "--storage-engine", "memory://tansu/"],
@@ -157,6 +263,9 @@ class EmbeddedBroker:
 
     def stop(self, timeout_s: float = 5.0) -> None:
         proc, self._proc = self._proc, None
+        out, self._out = self._out, None
+        if out is not None:
+            out.close()  # type: ignore[attr-defined]
         if proc is None or proc.poll() is not None:
             return
         proc.send_signal(signal.SIGTERM)

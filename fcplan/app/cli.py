@@ -22,7 +22,7 @@ app = typer.Typer(
 @app.command()
 def broker(
     port: Annotated[int | None, typer.Option(
-        min=1, max=65535, help="Port (default FCPLAN_KAFKA_BROKER_PORT, 9092).")] = None,
+        min=0, max=65535, help="Port (default FCPLAN_KAFKA_BROKER_PORT, 9092); 0: any free port.")] = None,
     verbose: Verbose = False,
 ) -> None:
     """Run the embedded Kafka-compatible broker (Tansu, memory-only) until Ctrl-C."""
@@ -32,7 +32,8 @@ def broker(
     settings = setup(verbose)
     k = settings.kafka
     try:
-        with EmbeddedBroker(host=k.broker_host, port=port or k.broker_port) as running:
+        chosen = k.broker_port if port is None else (port or None)  # 0: pick one (and pick again if taken)
+        with EmbeddedBroker(host=k.broker_host, port=chosen) as running:
             ensure_topics(running.bootstrap, k.partitions)
             typer.echo(f"embedded broker ready on {running.bootstrap} (memory-only); Ctrl-C stops it")
             _wait_for_signal()

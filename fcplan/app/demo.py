@@ -29,7 +29,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from fcplan.app.broker import EmbeddedBroker, free_port, port_is_free
+from fcplan.app.broker import EmbeddedBroker, port_is_free
 from fcplan.app.console import EXIT_BAD_SETTING  # a child's status for a bad setting or option: a restart cannot fix it
 from fcplan.app.procs import spawn
 from fcplan.core.settings import Settings
@@ -243,13 +243,14 @@ class Demo:
         if not k.embedded:
             self.say(f"using Kafka at {k.bootstrap}")
             return k.servers
-        port = k.broker_port
-        if not port_is_free(k.broker_host, port):
-            port = free_port(k.broker_host)
-            self.say(f"port {k.broker_port} is taken; the embedded broker uses {port} instead")
+        # A taken port: the broker picks a free one (and picks again if another process takes
+        # that one before Tansu binds it); restarts keep the port it got.
+        port = k.broker_port if port_is_free(k.broker_host, k.broker_port) else None
         self.cfg.log_dir.mkdir(parents=True, exist_ok=True)
         self.broker = EmbeddedBroker(host=k.broker_host, port=port, log_path=self._log("broker"))
         self._add("broker", self._start_embedded_broker)
+        if self.broker.port != k.broker_port:
+            self.say(f"port {k.broker_port} is taken; the embedded broker uses {self.broker.port} instead")
         self.say(f"embedded Kafka-compatible broker (Tansu) on {self.broker.bootstrap}")
         return self.broker.bootstrap
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from fcplan.app import broker as broker_mod
 from fcplan.app.broker import (
     BrokerError,
     EmbeddedBroker,
+    PortTakenError,
     free_port,
     port_is_free,
     resolve_binary,
@@ -45,11 +47,11 @@ def test_the_broker_starts_on_a_free_port_answers_metadata_and_stops(tmp_path: P
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
 
-    port = free_port()
-    running = EmbeddedBroker(port=port, log_path=tmp_path / "broker.log").start(timeout_s=30)
+    running = EmbeddedBroker(log_path=tmp_path / "broker.log").start(timeout_s=30)
+    port = running.port
     proc = running._proc
     try:
-        assert running.bootstrap == f"127.0.0.1:{port}"
+        assert port is not None and running.bootstrap == f"127.0.0.1:{port}"
         assert proc is not None and proc.poll() is None
         admin = KafkaAdminClient(bootstrap_servers=running.bootstrap, request_timeout_ms=5000)
         try:
@@ -66,7 +68,7 @@ def test_the_broker_starts_on_a_free_port_answers_metadata_and_stops(tmp_path: P
 
 
 def test_the_context_manager_stops_the_broker_on_error() -> None:
-    with pytest.raises(RuntimeError, match="boom"), EmbeddedBroker(port=free_port()) as running:
+    with pytest.raises(RuntimeError, match="boom"), EmbeddedBroker() as running:
         proc = running._proc
         raise RuntimeError("boom")
     assert proc is not None and proc.poll() is not None
@@ -96,7 +98,7 @@ def test_when_no_binary_can_be_found_then_the_error_says_how_to_get_one(
     assert "no Tansu broker binary found (no bundled tansu for this platform)" in message
     assert "CALF_TANSU_BIN" in message and "FCPLAN_KAFKA_BOOTSTRAP" in message
     with pytest.raises(BrokerError, match="no Tansu broker binary found"):
-        EmbeddedBroker(port=free_port()).start(timeout_s=5)
+        EmbeddedBroker().start(timeout_s=5)
 
 
 def test_when_calf_tansu_bin_points_nowhere_then_the_error_names_it(
@@ -135,7 +137,7 @@ def test_when_the_binary_exits_at_start_then_its_exit_code_is_reported(
     monkeypatch.setattr(broker_mod, "resolve_binary", lambda: str(fake))
     log = tmp_path / "broker.log"
     with pytest.raises(BrokerError, match=rf"exited with code 3 at start; see {log}"):
-        EmbeddedBroker(port=free_port(), log_path=log).start(timeout_s=2)
+        EmbeddedBroker(log_path=log).start(timeout_s=2)
     assert "bad listener" in log.read_text()
 
 
@@ -187,18 +189,18 @@ def test_when_fcplan_broker_is_killed_with_sigkill_then_tansu_stops_and_the_port
     import subprocess
     import sys
 
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FCPLAN_")}
     log = tmp_path / "broker.out"
     with open(log, "wb") as out:
         cli = subprocess.Popen(
-            [sys.executable, "-m", "fcplan", "broker", "--port", str(port)],
+            [sys.executable, "-m", "fcplan", "broker", "--port", "0"],  # 0: it picks (and retries) a free one
             cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT,
         )
     try:
         assert wait_until(lambda: "embedded broker ready" in log.read_text() or cli.poll() is not None, 60), \
             log.read_text()
         assert cli.poll() is None, log.read_text()
+        port = int(re.search(r"embedded broker ready on 127\.0\.0\.1:(\d+)", log.read_text())[1])
         assert any("tansu" in proc_tree.cmdline(p) for p in proc_tree.descendants(cli.pid))
         assert not port_is_free("127.0.0.1", port)
         left = proc_tree.sigkill_leftovers(cli, ports=(port,))
@@ -207,3 +209,60 @@ def test_when_fcplan_broker_is_killed_with_sigkill_then_tansu_stops_and_the_port
         if cli.poll() is None:
             cli.kill()
             cli.wait()
+
+
+def _taken_after_the_check(monkeypatch: pytest.MonkeyPatch, port: int) -> None:
+    """Stage the race: ``port`` looks free when checked, but another process binds it first."""
+    real = broker_mod.port_is_free
+    monkeypatch.setattr(broker_mod, "port_is_free", lambda host, p: p == port or real(host, p))
+
+
+def test_when_a_picked_port_is_taken_before_the_broker_binds_it_then_it_starts_on_another(
+    monkeypatch: pytest.MonkeyPatch, occupied_port: int, tmp_path: Path
+) -> None:
+    handed: list[int] = []
+
+    def racy_free_port(host: str = "127.0.0.1") -> int:
+        handed.append(occupied_port if not handed else free_port(host))  # the first one is lost to the race
+        return handed[-1]
+
+    monkeypatch.setattr(broker_mod, "free_port", racy_free_port)
+    _taken_after_the_check(monkeypatch, occupied_port)
+    with EmbeddedBroker(log_path=tmp_path / "broker.log") as running:
+        assert handed[0] == occupied_port and len(handed) == 2, handed
+        assert running.port == handed[1]
+        assert running.process is not None and running.process.poll() is None
+        wait_for_metadata(running.bootstrap, timeout_s=10)
+    assert "AddrInUse" in (tmp_path / "broker.log").read_text()  # how Tansu said it, the first time
+
+
+def test_when_an_explicit_port_is_taken_before_the_broker_binds_it_then_start_says_so(
+    monkeypatch: pytest.MonkeyPatch, occupied_port: int
+) -> None:
+    _taken_after_the_check(monkeypatch, occupied_port)
+    broker = EmbeddedBroker(port=occupied_port)
+    with pytest.raises(PortTakenError) as info:
+        broker.start(timeout_s=10)
+    assert f"port {occupied_port} on 127.0.0.1 is taken" in str(info.value)
+    assert "FCPLAN_KAFKA_BROKER_PORT" in str(info.value)
+    assert broker.process is None
+
+
+def test_another_broker_answering_on_the_port_is_not_taken_for_a_started_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Tansu that could not bind exits, while the broker already there answers the metadata
+    request: start() must not report that one as its own."""
+    with EmbeddedBroker() as first:
+        assert first.port is not None
+        _taken_after_the_check(monkeypatch, first.port)
+        with pytest.raises(PortTakenError, match=f"port {first.port} on 127.0.0.1 is taken"):
+            EmbeddedBroker(port=first.port).start(timeout_s=10)
+        assert first.process is not None and first.process.poll() is None
+
+
+def test_listens_tells_which_process_holds_a_listening_port(occupied_port: int) -> None:
+    import os
+
+    assert broker_mod.listens(os.getpid(), occupied_port) is True
+    assert broker_mod.listens(os.getpid(), free_port()) is False

@@ -473,7 +473,7 @@ class Stack:
 def stack_factory(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
     """``stack_factory(db_url=None)``: a fresh broker (4 partitions, fcplan's topics),
     a fresh database (SQLite in tmp_path unless ``db_url``) and a unique consumer group."""
-    from fcplan.app.broker import EmbeddedBroker, free_port
+    from fcplan.app.broker import EmbeddedBroker
     from fcplan.streams.topics import ensure_topics
 
     brokers: list[EmbeddedBroker] = []
@@ -482,7 +482,7 @@ def stack_factory(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
     def make(db_url: str | None = None) -> Stack:
         workdir = tmp_path / f"stack{len(stacks)}"
         workdir.mkdir()
-        broker = EmbeddedBroker(port=free_port(), log_path=workdir / "broker.log").start()
+        broker = EmbeddedBroker(log_path=workdir / "broker.log").start()
         brokers.append(broker)
         ensure_topics(broker.bootstrap, partitions=4)
         stack = Stack(

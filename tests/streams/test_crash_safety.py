@@ -11,6 +11,7 @@ committed, so that batch is delivered again after the restart).
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -31,41 +32,64 @@ WORKER_ENV = {"FCPLAN_KAFKA_SESSION_TIMEOUT_S": "4", "FCPLAN_STREAMS_BATCH_SIZE"
 
 class Feeder(threading.Thread):
     """Produces the messages in chunks on a thread of its own, so the stream grows while
-    workers start and die; keeps how many were sent and any error, for the waits to report."""
+    workers start and die, but never past :attr:`limit` (raised by :meth:`allow`): the worker
+    cannot store what has not been sent, so it cannot finish before the last kill however late
+    this process polls. Keeps how many were sent and any error, for the waits to report."""
 
     def __init__(self, stack, messages: list, chunk: int = 10_000) -> None:
         super().__init__(daemon=True)
         self.stack, self.messages, self.chunk = stack, messages, chunk
         self.sent = 0
+        self.limit = 0
         self.error: BaseException | None = None
+        self._raised = threading.Condition()
+        # distinct[i]: how many distinct orders the first i messages hold
+        seen: set[str] = set()
+        self.distinct = [0]
+        for _, value in messages:
+            seen.add(json.loads(value)["order_id"])
+            self.distinct.append(len(seen))
+
+    def allow(self, upto: int) -> int:
+        """Let the first ``upto`` messages be sent; returns how many distinct orders they hold."""
+        with self._raised:
+            self.limit = max(self.limit, min(upto, len(self.messages)))
+            self._raised.notify_all()
+            return self.distinct[self.limit]
 
     def run(self) -> None:
         try:
-            for start in range(0, len(self.messages), self.chunk):
-                self.sent += self.stack.produce(ORDERS, self.messages[start : start + self.chunk])
+            while self.sent < len(self.messages):
+                with self._raised:
+                    self._raised.wait_for(lambda: self.limit > self.sent)
+                    end = min(self.sent + self.chunk, self.limit)
+                self.stack.produce(ORDERS, self.messages[self.sent : end])
+                self.sent = end
         except BaseException as exc:  # reported by the waits and the final assertion
             self.error = exc
 
     def state(self) -> str:
         error = f", failed: {self.error!r}" if self.error else ""
-        return f"{self.sent} of {len(self.messages)} messages sent{error}"
+        return f"{self.sent} of {len(self.messages)} messages sent (limit {self.limit}){error}"
 
 
 def kill_and_restart(stack, feeder: Feeder, n_distinct: int, kills: int, seed: int) -> list[int]:
-    """Start a worker; ``kills`` times, once it has stored a random number of new
-    orders (up to 0.6 x the orders not yet stored / the kills to come), SIGKILL it and start another. The moment
-    is seeded: either a random delay (0-0.1 s: the worker stores over 100,000 orders a second, so
-    this lands inside a batch's transaction or between batches) or
+    """Start a worker; ``kills`` times, let the feeder send the next share of the stream
+    (cycle c: up to (c + 1) / (kills + 1) of it), wait until the worker has stored a random number
+    of new orders among those (up to 0.8 x the sent ones not yet stored), SIGKILL it and start
+    another. The moment is seeded: either a random delay (0-0.1 s: the worker stores over
+    100,000 orders a second, so this lands inside a batch's transaction or between batches) or
     the instant the next batch's write becomes visible (between the database commit
-    and the offset commit, the window that replays stored batches).
-    Returns how many orders were stored between consecutive kills."""
+    and the offset commit, the window that replays stored batches). The rest of the stream is
+    sent after the last kill. Returns how many orders were stored between consecutive kills."""
     rng = np.random.default_rng(seed)
     between: list[int] = []
     worker = stack.start_worker(**WORKER_ENV)
     done = 0
     for cycle in range(kills):
-        max_gap = int(0.6 * (n_distinct - done) / (kills - cycle))  # later kills get less if earlier ones overshot
-        target = min(done + int(rng.integers(max_gap // 10, max_gap)), n_distinct - 1)
+        available = feeder.allow(len(feeder.messages) * (cycle + 1) // (kills + 1))
+        max_gap = max(2, int(0.8 * (available - done)))
+        target = min(done + int(rng.integers(max_gap // 10, max_gap)), available)
         stack.wait_for(
             f"cycle {cycle}: at least {target} orders stored",
             lambda t=target: True if (count := stack.order_count()) >= t else f"{count} stored; {feeder.state()}",
@@ -80,15 +104,15 @@ def kill_and_restart(stack, feeder: Feeder, n_distinct: int, kills: int, seed: i
             moment = "right after a batch's commit"
             seen = stack.order_count()
 
-            def next_batch(seen: int = seen) -> bool | str:
-                # Everything stored already ends the wait too: the assertion below says "raise n".
+            def next_batch(seen: int = seen, available: int = available) -> bool | str:
+                # Everything sent already stored ends the wait too (the kill then finds it idle).
                 count = stack.order_count()
-                return True if count != seen or count >= n_distinct else f"{count} stored; {feeder.state()}"
+                return True if count != seen or count >= available else f"{count} stored; {feeder.state()}"
 
             stack.wait_for(f"cycle {cycle}: the next batch stored", next_batch, True, timeout_s=60, interval_s=0.002)
         worker.kill()
         stored = stack.order_count()
-        assert stored < n_distinct, f"cycle {cycle}: the worker finished before it was killed; raise n"
+        assert stored < n_distinct, f"cycle {cycle}: all {n_distinct} orders stored before the last kill"
         between.append(stored - done)
         done = stored
         print(
@@ -96,6 +120,7 @@ def kill_and_restart(stack, feeder: Feeder, n_distinct: int, kills: int, seed: i
             f"{stored} in all ({feeder.state()})"
         )
         worker = stack.start_worker(**WORKER_ENV)
+    feeder.allow(len(feeder.messages))
     return between
 
 

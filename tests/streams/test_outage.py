@@ -71,12 +71,17 @@ def stream_through_outage(stack, order_stream, begin: Callable[[], None], end: C
     stack.wait_for_orders(distinct_ids(thirds[0]), timeout_s=120)
     stack.wait_for("the orders group's membership", lambda: joins(worker, stack), 1)
     before = stack.order_count()
+    # The worker commits one past each partition's last record once it has written it (and at
+    # once when the stream goes idle): wait for exactly that, before the outage begins.
+    # (Tansu's end offsets do not count records, so they cannot tell what this should be.)
+    first = stack.read_topic(ORDERS, expected=len(thirds[0]), quiet_s=0.5)
+    written = {p: max((r["offset"] + 1 for r in first if r["partition"] == p), default=None) for p in range(4)}
+    early = stack.wait_for("the first third's offsets committed", lambda: committed(stack), written,
+                           timeout_s=120)
 
     begin()
     started = time.monotonic()
     stack.produce(ORDERS, thirds[1])
-    time.sleep(5.0)  # batches written before the outage have committed by now
-    early = committed(stack)
     time.sleep(max(0.0, started + OUTAGE_S - 1.0 - time.monotonic()))
     late = committed(stack)
     assert worker.alive(), f"the worker exited during the outage:\n{worker.tail()}"
@@ -157,7 +162,15 @@ def private_pg() -> Iterator[Cluster]:
     try:
         run_as_postgres(str(PG_BIN / "initdb"), "-D", str(root / "data"), "-A", "trust", "-U", "postgres",
                         "--no-sync")
-        cluster.start()
+        for attempt in range(5):  # another process can take the picked port before the server binds it
+            try:
+                cluster.start()
+                break
+            except AssertionError:
+                said = (root / "server.log").read_text(errors="replace") if (root / "server.log").exists() else ""
+                if attempt == 4 or "could not bind" not in said:
+                    raise
+                cluster.port = free_port()
         yield cluster
     finally:
         with contextlib.suppress(AssertionError):  # not running
