@@ -77,6 +77,15 @@ class FailsWhenCancelled:
             raise RuntimeError("connection closed while stopping") from None
 
 
+async def _cancelled_and_ended(task: asyncio.Future, failure: str) -> None:
+    """Cancel ``task``; it must end (cancelled) instead of going on."""
+    task.cancel()
+    done, _ = await asyncio.wait([task], timeout=10)
+    assert done, failure
+    with pytest.raises(asyncio.CancelledError):
+        task.result()
+
+
 def test_when_the_consumer_fails_while_the_worker_stops_then_it_is_not_started_again(monkeypatch):
     monkeypatch.setattr(worker_app, "backoff_s", lambda attempt, first, cap: 0.0)
     worker = object.__new__(worker_app.Worker)
@@ -85,12 +94,8 @@ def test_when_the_consumer_fails_while_the_worker_stops_then_it_is_not_started_a
     async def scenario() -> None:
         task = asyncio.ensure_future(worker._orders_task())
         await asyncio.wait_for(worker.orders_consumer.running.wait(), 10)
-        task.cancel()
         # the stop would wait on this task forever if it started the consumer again
-        done, _ = await asyncio.wait([task], timeout=10)
-        assert done, "the orders task went on after it was cancelled"
-        with pytest.raises(asyncio.CancelledError):
-            task.result()
+        await _cancelled_and_ended(task, "the orders task went on after it was cancelled")
 
     asyncio.run(scenario())
     assert worker.orders_consumer.starts == 1
@@ -115,11 +120,7 @@ def test_when_a_promotions_batch_fails_while_the_worker_stops_then_it_is_not_ret
         task = asyncio.ensure_future(worker._store_promotions([]))
         while not calls:
             await asyncio.sleep(0.01)
-        task.cancel()
-        done, _ = await asyncio.wait([task], timeout=10)
-        assert done, "the promotions batch was retried after the agent was cancelled"
-        with pytest.raises(asyncio.CancelledError):
-            task.result()
+        await _cancelled_and_ended(task, "the promotions batch was retried after the agent was cancelled")
 
     asyncio.run(scenario())
     assert len(calls) == 1
