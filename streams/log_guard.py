@@ -31,7 +31,10 @@ The same record at the mark: the log is the one we read, and the batch goes on
 from the record after it. Another record there: the log was replaced, and the
 partition is read from its beginning. A record before the mark (aiokafka found the
 mark past the end of the log and reset the position to the earliest offset): the
-log is shorter than ours was, and is read from where it starts. Only the first
+log is shorter than ours was, and is read from where it starts. Records past the
+mark after the seek (a fetch already under way, or a log that starts past the mark
+now) are dropped and the partition sent back again, :data:`SEEK_TRIES` times before
+the log is taken to start there. Only the first
 fetch after such a moment pays (one record re-read, the rest of that fetch dropped
 and fetched again); a busy stream never does. Re-reading is safe: the sink drops
 repeated order ids.
@@ -59,6 +62,12 @@ log = logging.getLogger(__name__)
 #: Records arriving this long after the previous ones are checked against their partition's mark.
 #: An empty broker cannot come back and be written past our positions faster than this.
 GAP_S = 1.0
+#: Commits remembered per partition: any of them may be the one the broker holds (a retried,
+#: older commit can land after a newer one).
+HISTORY = 32
+#: Fetches starting past a partition's mark after it was sent back there, before the guard takes it
+#: that the log now starts past the mark.
+SEEK_TRIES = 3
 
 
 @dataclass(frozen=True)
@@ -81,10 +90,11 @@ def mark_of(record: Any) -> Mark:
 
 @dataclass
 class _Check:
-    mark: Mark
+    mark: Mark | None  # None: an assignment's check, whose mark is the commit the position is one past
     epoch: int  # records fetched in an earlier epoch came from before the check's seek
     reading: bool  # the consumer was sent back to the mark; the next records start there
     always: bool  # check even when the position is not one past the mark (a gap, not an assignment)
+    tries: int = 0  # fetches after the seek that started past the mark
 
 
 class LogGuard(ConsumerRebalanceListener):
@@ -95,10 +105,16 @@ class LogGuard(ConsumerRebalanceListener):
     after a failed one; aiokafka calls the rebalance callbacks.
     """
 
-    def __init__(self, consumer: Any, marks: dict[Any, Mark]) -> None:
+    def __init__(self, consumer: Any, marks: dict[Any, Mark], history: dict[Any, dict[int, int]] | None = None) -> None:
         self.consumer = consumer
         self.epoch = 0
         self.marks = marks
+        #: partition -> {offset: fingerprint} of the last :data:`HISTORY` records whose offsets were
+        #: committed, or sent to be (a commit reported failed may still have reached the broker)
+        self.history: dict[Any, dict[int, int]] = history if history is not None else {}
+        #: partition -> the last record handed to the writer since the partitions were assigned (a
+        #: gap's check reads it again: it is where the position stands, committed or not)
+        self.seen: dict[Any, Any] = {}
         self.checks: dict[Any, _Check] = {}
         self.replaced = 0  # partitions found on a replaced or shortened log (for tests and logs)
         self._revoked = 0  # the epoch of the latest revocation
@@ -112,12 +128,23 @@ class LogGuard(ConsumerRebalanceListener):
         which may be before :meth:`on_partitions_assigned` has run."""
         self.epoch += 1
         self._revoked = self.epoch
-        self.checks = {tp: _Check(mark, self.epoch, False, False) for tp, mark in self.marks.items()}
+        self.seen = {}  # the next assignment starts from the committed offsets
+        self.checks = {tp: _Check(self.marks.get(tp), self.epoch, False, False) for tp in self.history}
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         self.epoch += 1  # what was fetched before is not committed
 
     # ------------------------------------------------------------------ the pump's calls
+    def committing(self, last_records: dict) -> None:
+        """The offsets one past ``last_records`` (partition -> record) are being committed: from now
+        on the broker may hold them, whatever the commit reports."""
+        for tp, record in last_records.items():
+            mark = self.marks[tp] = mark_of(record)
+            history = self.history.setdefault(tp, {})
+            history[mark.offset] = mark.fingerprint
+            if len(history) > HISTORY:
+                del history[next(iter(history))]
+
     def committed(self, last_records: dict) -> None:
         """The offsets one past ``last_records`` (partition -> record) are now committed."""
         for tp, record in last_records.items():
@@ -142,6 +169,7 @@ class LogGuard(ConsumerRebalanceListener):
         if fetched:
             self._last_records = now
         if not self.checks:
+            self._saw(fetched)
             return fetched
         out = {}
         for tp, batch in fetched.items():
@@ -158,7 +186,13 @@ class LogGuard(ConsumerRebalanceListener):
                 rest = self._finish(tp, check, batch)
                 if rest:
                     out[tp] = rest
+        self._saw(out)
         return out
+
+    def _saw(self, admitted: dict) -> None:
+        for tp, batch in admitted.items():
+            if batch:
+                self.seen[tp] = batch[-1]
 
     def _after_gap(self, fetched: dict) -> None:
         """Records after a pause: every assigned partition with a mark is checked before its next
@@ -168,18 +202,22 @@ class LogGuard(ConsumerRebalanceListener):
         except Exception:  # not subscribed any more (stopping): nothing to check
             return
         for tp in assigned:
-            if tp in self.marks and tp not in self.checks:
-                self.checks[tp] = _Check(self.marks[tp], self.epoch, False, True)
+            mark = mark_of(self.seen[tp]) if tp in self.seen else self.marks.get(tp)
+            if mark is not None and tp not in self.checks:
+                self.checks[tp] = _Check(mark, self.epoch, False, True)
 
     def _start(self, tp: Any, check: _Check, position: int) -> None:
         """First records since the check was set: read the mark again, unless an assignment put
         the partition somewhere other than one past it (a committed offset that is not ours)."""
-        if not check.always and position != check.mark.offset + 1:
-            # The committed offset is another's (the partition was read elsewhere meanwhile):
-            # the mark says nothing about it, and a later gap must not send the partition back to it.
-            del self.checks[tp]
-            del self.marks[tp]
-            return
+        if not check.always:
+            ours = self.history.get(tp, {}).get(position - 1)
+            if ours is None:
+                # The committed offset is another's (the partition was read elsewhere meanwhile):
+                # the mark says nothing about it, and a later gap must not send the partition back to it.
+                del self.checks[tp]
+                self.marks.pop(tp, None)
+                return
+            check.mark = Mark(position - 1, ours)  # one of our commits, maybe not the last one
         try:
             self.consumer.seek(tp, check.mark.offset)
         except Exception:  # IllegalStateError: not assigned; its records are dropped, a rebalance follows
@@ -189,10 +227,17 @@ class LogGuard(ConsumerRebalanceListener):
 
     def _finish(self, tp: Any, check: _Check, batch: list) -> list:
         """Records from the mark on: what follows the mark if the log is ours, else what to write."""
-        del self.checks[tp]
         first, mark = batch[0], check.mark
+        if first.offset > mark.offset and check.tries < SEEK_TRIES:
+            # Records from past the mark after the seek: fetched from the old position before the seek
+            # took effect, or the log starts past the mark now. Sent back again; after SEEK_TRIES
+            # such fetches it is the log's start (retention, compaction), with nothing to compare.
+            check.tries += 1
+            self._start(tp, check, mark.offset + 1)
+            return []
+        del self.checks[tp]
         if first.offset > mark.offset:
-            return batch  # the log starts past the mark now (retention, compaction): nothing to compare
+            return batch
         if first.offset == mark.offset and fingerprint(first) == mark.fingerprint:
             return batch[1:]  # our log: go on after the mark
         self.epoch += 1  # nothing fetched so far is committed: its offsets belong to the old log

@@ -185,7 +185,8 @@ class OrdersConsumer:
             rebalance_timeout_ms=int(k.rebalance_timeout_s * 1000),
             max_poll_interval_ms=int(k.max_poll_interval_s * 1000),
         )
-        self.guard = LogGuard(consumer, self.guard.marks)  # the marks outlive a consumer started again
+        # The marks of commits outlive a consumer started again; what it had seen does not.
+        self.guard = LogGuard(consumer, self.guard.marks, self.guard.history)
         consumer.subscribe([ORDERS], listener=self.guard)
         return consumer
 
@@ -320,6 +321,7 @@ class OrdersConsumer:
         from aiokafka.errors import CommitFailedError, IllegalStateError
         from aiokafka.structs import OffsetAndMetadata
 
+        self.guard.committing(last)
         try:
             await consumer.commit({tp: OffsetAndMetadata(r.offset + 1, "") for tp, r in last.items()})
         except (CommitFailedError, IllegalStateError) as exc:

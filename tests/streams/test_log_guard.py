@@ -66,7 +66,9 @@ def committed_up_to(offsets: dict[TopicPartition, int], assigned: set[TopicParti
     consumer = FakeConsumer(assigned or set(offsets))
     guard = LogGuard(consumer, {})
     guard.on_partitions_assigned(consumer.assignment())
-    guard.committed({tp: old_log(range(o, o + 1))[0] for tp, o in offsets.items()})
+    last = {tp: old_log(range(o, o + 1))[0] for tp, o in offsets.items()}
+    guard.committing(last)
+    guard.committed(last)
     return guard, consumer
 
 
@@ -130,8 +132,10 @@ def test_when_a_partition_came_back_from_another_member_then_a_later_pause_does_
     rejoined(guard)
     assert admit(guard, {P0: old_log(range(310, 320))})
     guard._last_records = time.monotonic() - 2 * log_guard.GAP_S
-    fetched = {P0: old_log(range(320, 330))}
-    assert admit(guard, fetched) == fetched and consumer.seeks == []
+    admit(guard, {P0: old_log(range(320, 330))})
+    assert consumer.seeks == [(P0, 319)]  # the last record it read, not our old mark
+    out = admit(guard, {P0: old_log(range(319, 330))})
+    assert [r.offset for r in out[P0]] == list(range(320, 330)) and guard.replaced == 0
 
 
 def test_when_records_come_after_a_pause_then_every_assigned_partition_is_checked_first(monkeypatch):
@@ -200,3 +204,49 @@ def test_when_batches_were_fetched_before_a_failed_commit_then_their_offsets_are
     asyncio.run(commit())
     assert consumer.commits == [{P1: 10}]
     assert orders.guard.marks[P1].offset == 9 and P0 not in orders.guard.marks
+
+
+def test_when_a_pause_follows_records_whose_commit_never_landed_then_the_last_read_record_is_checked():
+    # the broker died between the write and the commit, and came back empty: no commit of ours
+    # ever landed, and aiokafka goes on fetching from its old positions in the new log
+    consumer = FakeConsumer({P0})
+    guard = LogGuard(consumer, {})
+    guard.on_partitions_assigned({P0})
+    admit(guard, {P0: old_log(range(0, 80))})
+    guard._last_records = time.monotonic() - 2 * log_guard.GAP_S
+    assert admit(guard, {P0: new_log(range(80, 280))}) == {}
+    assert consumer.seeks == [(P0, 79)]
+    assert admit(guard, {P0: new_log(range(79, 280))}) == {}
+    assert consumer.to_beginning == [P0] and guard.replaced == 1
+
+
+def test_when_an_older_commit_of_ours_lands_after_a_newer_one_then_the_assignment_is_checked_at_it():
+    guard, consumer = committed_up_to({P0: 49})
+    newer = old_log(range(99, 100))[0]
+    guard.committing({P0: newer})  # reported failed, but the broker holds the older one (49)
+    rejoined(guard)
+    assert admit(guard, {P0: new_log(range(50, 175))}) == {}
+    assert consumer.seeks == [(P0, 49)]
+    assert admit(guard, {P0: new_log(range(49, 175))}) == {}
+    assert consumer.to_beginning == [P0]
+
+
+def test_when_records_from_the_old_position_come_after_the_seek_then_they_are_not_written():
+    # a fetch already under way returns records from past the mark after the seek to it
+    guard, consumer = committed_up_to({P0: 49})
+    rejoined(guard)
+    admit(guard, {P0: new_log(range(50, 175))})  # sent back to 49
+    assert admit(guard, {P0: new_log(range(50, 175))}) == {}  # stale: sent back again
+    assert consumer.seeks == [(P0, 49), (P0, 49)]
+    assert admit(guard, {P0: new_log(range(49, 175))}) == {}
+    assert consumer.to_beginning == [P0]
+
+
+def test_when_the_log_now_starts_past_the_mark_then_it_is_read_from_there_after_a_few_tries():
+    guard, _ = committed_up_to({P0: 49})
+    rejoined(guard)
+    admit(guard, {P0: old_log(range(50, 60))})
+    for _ in range(log_guard.SEEK_TRIES):  # retention removed offset 49: the log starts at 55
+        assert admit(guard, {P0: old_log(range(55, 60))}) == {}
+    out = admit(guard, {P0: old_log(range(55, 60))})
+    assert [r.offset for r in out[P0]] == list(range(55, 60))
