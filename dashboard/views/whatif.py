@@ -25,6 +25,7 @@ from fcplan.dashboard.views.common import (
     center_today,
     shift_order,
     stale_forecast_warning,
+    table_height,
     zone,
 )
 from fcplan.planner import plan_staffing
@@ -305,7 +306,7 @@ def page() -> None:
                        "extra packers", "packer hours", "packer hours with promotion", "extra packer hours"]]
         st.subheader("Packers per day (all shifts)")
         st.markdown(work_text(table))
-        st.dataframe(table.round(0), width="stretch", height=min(600, 35 * (len(table) + 1) + 3),
+        st.dataframe(table.round(0), width="stretch", height=min(600, table_height(len(table), most=len(table))),
                      column_config=TABLE_COLUMNS)
         st.caption(
             f"Staffed at the {service:.0%} demand "

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from fcplan.app.procs import spawn
 
@@ -144,7 +145,7 @@ class EmbeddedBroker:
     port: int | None = None
     log_path: Path | None = None
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
-    _out: object | None = field(default=None, init=False, repr=False)
+    _out: Any = field(default=None, init=False, repr=False)
 
     @property
     def bootstrap(self) -> str:
@@ -163,11 +164,11 @@ class EmbeddedBroker:
             except PortTakenError as exc:
                 self.port = None
                 last = exc
+                log.info("port %s was taken before the broker bound it (try %d of %d); picking another",
+                         port, attempt, PICK_ATTEMPTS)
             except BaseException:
                 self.port = None
                 raise
-                log.info("port %s was taken before the broker bound it (try %d of %d); picking another",
-                         port, attempt, PICK_ATTEMPTS)
         raise BrokerError(f"no free port for the embedded broker on {self.host} after {PICK_ATTEMPTS} tries: "
                           f"{last}")
 
@@ -229,17 +230,10 @@ class EmbeddedBroker:
     def _output_since(self, offset: int) -> str:
         """What Tansu wrote since it was started (its last 64 KiB)."""
         try:
-            if self.log_path is None:
-                if self._out is None:
-                    return ""
-                f = self._out
-                end = f.seek(0, os.SEEK_END)  # type: ignore[attr-defined]
-                f.seek(max(offset, end - 65536))  # type: ignore[attr-defined]
-                return f.read().decode(errors="replace")  # type: ignore[attr-defined]
-            with open(self.log_path, "rb") as f:
-                end = f.seek(0, os.SEEK_END)
-                f.seek(max(offset, end - 65536))
-                return f.read().decode(errors="replace")
+            if self.log_path is not None:
+                with open(self.log_path, "rb") as f:
+                    return _tail(f, offset)
+            return "" if self._out is None else _tail(self._out, offset)
         except OSError:
             return ""
 
@@ -265,7 +259,7 @@ class EmbeddedBroker:
         proc, self._proc = self._proc, None
         out, self._out = self._out, None
         if out is not None:
-            out.close()  # type: ignore[attr-defined]
+            out.close()
         if proc is None or proc.poll() is not None:
             return
         proc.send_signal(signal.SIGTERM)
@@ -282,3 +276,10 @@ class EmbeddedBroker:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _tail(f: Any, offset: int, most: int = 65536) -> str:
+    """What ``f`` holds from ``offset`` on (its last ``most`` bytes at the most)."""
+    end = f.seek(0, os.SEEK_END)
+    f.seek(max(offset, end - most))
+    return f.read().decode(errors="replace")

@@ -71,9 +71,11 @@ def _no_numeric_text(rows: list[tuple], conn: Connection, stmt: object) -> list[
     form of :func:`_numbers_only`)."""
     if conn.dialect.name != "sqlite" or not rows:
         return rows
-    if not any(isinstance(c.type, Integer | Float | Numeric) for c in _selected(stmt)):
+    selected = _selected(stmt)
+    numeric = [i for i, c in enumerate(selected) if isinstance(c.type, Integer | Float | Numeric)]
+    if not any(isinstance(r[i], str | bytes) for r in rows for i in numeric):  # (the orders writer's path)
         return rows
-    frame = pd.DataFrame.from_records(rows, columns=[c.key for c in _selected(stmt)]).astype(object)
+    frame = pd.DataFrame.from_records(rows, columns=[c.key for c in selected]).astype(object)
     keep = _numeric_text_free(frame, stmt)
     return rows if keep.all() else [r for r, k in zip(rows, keep, strict=True) if k]
 
@@ -388,6 +390,15 @@ def _last_day(now: datetime | None) -> date | None:
     return (stamp + _ZONE_AHEAD).date()
 
 
+def _runs_of_clock(last: date) -> object:
+    """The condition on ``forecast_runs`` that a run's data ends by ``last`` (see :func:`_of_clock`)."""
+    return forecast_runs.c.data_end.is_(None) | (forecast_runs.c.data_end <= last)
+
+
+def _newest_run() -> object:
+    return select(forecast_runs).order_by(forecast_runs.c.created_at.desc()).limit(1)
+
+
 def _of_clock(stmt: object, now: datetime | None) -> object:
     """``stmt`` (over ``forecast_runs``) kept to the runs of the clock at ``now``: a run whose data
     ends after that clock's today was made by another clock (a real-time loop's runs in a database
@@ -397,13 +408,13 @@ def _of_clock(stmt: object, now: datetime | None) -> object:
     last = _last_day(now)
     if last is None:
         return stmt
-    return stmt.where(forecast_runs.c.data_end.is_(None) | (forecast_runs.c.data_end <= last))  # type: ignore[attr-defined]
+    return stmt.where(_runs_of_clock(last))  # type: ignore[attr-defined]
 
 
 def latest_forecast_run(engine: Engine, now: datetime | None = None) -> dict | None:
     """The newest forecast run (by ``created_at``); with ``now`` (the simulated clock's), the newest
     of that clock's runs (see :func:`_of_clock`), else the newest of all."""
-    stmt = select(forecast_runs).order_by(forecast_runs.c.created_at.desc()).limit(1)
+    stmt = _newest_run()
     return (_first(engine, _of_clock(stmt, now)) if now is not None else None) or _first(engine, stmt)
 
 
@@ -423,8 +434,7 @@ def current_forecast_run(engine: Engine, now: datetime | None = None) -> dict | 
         .limit(1)
     )
     if now is not None:
-        found = _first(engine, _of_clock(stmt, now)) or _first(engine, _of_clock(
-            select(forecast_runs).order_by(forecast_runs.c.created_at.desc()).limit(1), now))
+        found = _first(engine, _of_clock(stmt, now)) or _first(engine, _of_clock(_newest_run(), now))
         if found is not None:
             return found
     return _first(engine, stmt) or latest_forecast_run(engine)
@@ -512,9 +522,8 @@ def latest_plan_run(engine: Engine, now: datetime | None = None) -> dict | None:
     last = _last_day(now)
     if last is None:
         return _first(engine, stmt)
-    ours = (
-        stmt.outerjoin(forecast_runs, forecast_runs.c.run_id == plan_runs.c.forecast_run_id)
-        .where(forecast_runs.c.data_end.is_(None) | (forecast_runs.c.data_end <= last))
+    ours = stmt.outerjoin(forecast_runs, forecast_runs.c.run_id == plan_runs.c.forecast_run_id).where(
+        _runs_of_clock(last)
     )
     return _first(engine, ours) or _first(engine, stmt)
 
