@@ -246,7 +246,8 @@ def run(
         print(
             f"window {w}: "
             + ", ".join(f"{k} {v[-1]:.1f} s (CPU {cpu[k][-1]:.1f} s)" for k, v in seconds.items())
-            + f"; weights {weights[-1]}",
+            + f"; weights {weights[-1]}; wQL3 "
+            + ", ".join(f"{k} {v[-1]['wql3']:.4f}" for k, v in scores.items()),
             flush=True,
         )
         print(board[board["window"] == "all"][["model", "wql", "coverage", "fit_seconds"]].to_string(index=False))

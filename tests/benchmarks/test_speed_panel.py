@@ -4,6 +4,7 @@ AutoGluon replaced by stand-ins: no bench-only package is needed."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -62,7 +63,7 @@ def test_tree_cpu_counts_a_grandchild_that_is_still_running() -> None:
         child.wait()
 
 
-def test_run_scores_autogluon_beside_fcplan_with_the_known_covariates(monkeypatch) -> None:
+def test_run_scores_autogluon_beside_fcplan_with_the_known_covariates(monkeypatch, capsys) -> None:
     panel = sp.weekly_panel(n_series=3, weeks=40, seed=1)
     seen: dict[str, object] = {}
 
@@ -98,5 +99,7 @@ def test_run_scores_autogluon_beside_fcplan_with_the_known_covariates(monkeypatc
     assert set(result["wql"]) == {"fcplan", "autogluon"} == set(result["cpu_seconds_per_window"])
     assert result["wql"]["fcplan"] < result["wql"]["autogluon"]
     assert result["coverage_80"]["fcplan"] == 1.0
+    # each window's scores as it ends
+    assert len(re.findall(r"; wQL3 fcplan \d\.\d{4}, autogluon \d\.\d{4}\n", capsys.readouterr().out)) == 2
     with pytest.raises(ValueError, match="unknown peers"):
         sp.run(panel, windows=1, models=None, peers=["prophet"])
