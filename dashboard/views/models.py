@@ -99,9 +99,10 @@ TOP_MEMBERS = 5
 
 
 def runs_table(runs: pd.DataFrame, tz: str) -> pd.DataFrame:
-    """Champion first, then challengers, then retired runs, newest first within each."""
+    """Champion first, then challengers, then retired runs, each in the order given (newest first:
+    see :func:`data.runs`; under a simulated clock, ``created_at`` can be the wall clock's)."""
     rank = runs["status"].map({"champion": 0, "challenger": 1}).fillna(2)
-    shown = runs.assign(rank=rank).sort_values(["rank", "created_at"], ascending=[True, False])
+    shown = runs.assign(rank=rank).sort_values("rank", kind="stable")
     shown = shown.assign(created_at=shown["created_at"].map(lambda t: local_text(t, tz)))
     return shown[["status", "run_id", "created_at", "data_end", "model_version", "fit_seconds"]]
 
