@@ -110,8 +110,10 @@ def packers_per_day(forecast: pd.DataFrame, plan_run: dict, plan: pd.DataFrame, 
 
 #: The what-if table's short headers (nine columns fit at 1280 px with the sidebar open) and help.
 TABLE_COLUMNS = {
-    "orders (median)": st.column_config.NumberColumn("orders", help="the stored forecast's median orders"),
-    "orders with promotion": st.column_config.NumberColumn("orders, promo", help="median orders with the promotion"),
+    "orders (median)": st.column_config.NumberColumn("orders", format="localized",
+                                                     help="the stored forecast's median orders"),
+    "orders with promotion": st.column_config.NumberColumn("orders, promo", format="localized",
+                                                           help="median orders with the promotion"),
     "packers with promotion": st.column_config.NumberColumn("packers, promo", help="whole packers with the promotion"),
     "extra packers": st.column_config.NumberColumn("+ packers", help="packers the promotion adds"),
     "packer hours": st.column_config.NumberColumn(
@@ -266,7 +268,8 @@ def page() -> None:
         overlap = held[held[DS].isin(days) & (held["discount_pct"] > 0)]
         if len(overlap):
             st.caption(
-                f"{len(overlap)} of the promotion days already hold a promotion in the forecast "
+                f"{len(overlap)} of the promotion days already {'holds' if len(overlap) == 1 else 'hold'} "
+                "a promotion in the forecast "
                 f"({', '.join(sorted(set(overlap['kind'])))}): only the lift beyond it is added, never both."
             )
 

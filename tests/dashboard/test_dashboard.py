@@ -160,6 +160,17 @@ def test_when_a_small_promotion_fits_the_packers_already_booked_then_its_extra_w
     assert "absorbed by the packers already booked" in said
 
 
+def test_when_one_promotion_day_already_holds_one_then_the_page_says_so_in_the_singular(make_database) -> None:
+    make_database(effect_per_pct=0.02)
+    at = run_page("views/whatif.py")
+    today = pd.Timestamp.now(tz="Asia/Seoul").tz_localize(None).normalize()
+    table = _whatif(at, today + pd.Timedelta(days=2), 2, 20)  # day +3 holds the seeded sitewide sale
+    assert (table["promotion"] == "20% off").sum() == 2
+    assert "1 of the promotion days already holds a promotion in the forecast (sitewide_sale)" in texts(at)
+    # Whole orders read with their thousands separator, as on the other pages.
+    assert '"format": "localized"' in at.dataframe[0].proto.columns
+
+
 def _whatif_with_effects(make_database, effects: list[tuple[str, float, float, int]]) -> AppTest:
     """The what-if page of the first center, its stored kind effects ``(kind, effect_per_pct,
     pooled_effect_per_pct, promo_days)``."""
@@ -346,7 +357,10 @@ def test_when_the_registry_decided_then_the_models_page_lists_the_decision(make_
         })
     at = run_page("views/models.py")
     assert "Champion and challenger decisions" in texts(at)
-    assert "drifted" in at.dataframe[-1].value["reason"].iloc[0]
+    # Whole, in a table that wraps (a grid cell cut it after ~50 characters at 1280 px).
+    shown = at.table[-1].value.set_index("challenger").loc["run-b"]
+    assert shown["reason"] == "champion's forecasts drifted (open alerts for ['FC-BUSAN'])"
+    assert shown[["champion after", "promoted"]].tolist() == ["run-b", "yes"]
 
 
 #: The loop's simulated clock in the simulation tests: 12:00 in Seoul, months before the seeded runs.
