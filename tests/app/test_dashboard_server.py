@@ -4,10 +4,8 @@ port is picked again, a port the user set fails naming it and the setting to cha
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,14 +30,6 @@ except OSError:
 s.listen(1)
 time.sleep(60)
 """
-
-
-@pytest.fixture
-def occupied_port() -> Iterator[int]:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(1)
-        yield int(sock.getsockname()[1])
 
 
 @pytest.fixture
