@@ -32,7 +32,7 @@ def broker(
     settings = setup(verbose)
     k = settings.kafka
     try:
-        chosen = k.broker_port if port is None else (port or None)  # 0: pick one (and pick again if taken)
+        chosen = (k.broker_port if port is None else port) or None  # 0: pick one (and pick again if taken)
         with EmbeddedBroker(host=k.broker_host, port=chosen) as running:
             ensure_topics(running.bootstrap, k.partitions)
             typer.echo(f"embedded broker ready on {running.bootstrap} (memory-only); Ctrl-C stops it")

@@ -186,16 +186,23 @@ def plan(
     _run_step("plan", step, STAFFING_PLANS, plan_records, publish, verbose)
 
 
-def dashboard(
-    port: Annotated[int, typer.Option(min=1, max=65535, help="HTTP port.")] = 8501,
-    verbose: Verbose = False,
-) -> None:
+#: The dashboard's --port, for ``fcplan dashboard`` and ``fcplan demo``.
+DashboardPort = Annotated[int | None, typer.Option(
+    min=1, max=65535, help="Dashboard port (default 8501, or a free one when 8501 is taken).")]
+
+
+def dashboard(port: DashboardPort = None, verbose: Verbose = False) -> None:
     """Open the Streamlit operations dashboard (reads the database only)."""
-    from fcplan.app.demo import dashboard_command
+    from fcplan.app.broker import PortTaken
+    from fcplan.app.dashboard_server import DashboardStartError, dashboard_command, start
     from fcplan.app.procs import spawn
 
     setup(verbose)
-    with spawn(dashboard_command(port)) as proc:
+    try:
+        proc, _ = start(lambda p: spawn(dashboard_command(p)), port)
+    except (PortTaken, DashboardStartError) as exc:
+        raise fail(str(exc)) from None
+    with proc:
         try:
             code = proc.wait()
         except KeyboardInterrupt:  # Streamlit got the same Ctrl-C: let it finish
@@ -211,7 +218,7 @@ def demo(
     scale: Annotated[float, typer.Option(help="Order volume multiplier.")] = 0.5,
     speed: Annotated[float, typer.Option(help="Simulated seconds per real second once live.")] = 1.0,
     retrain_every: Annotated[float, typer.Option(help="Seconds between retrain+plan cycles.")] = 120.0,
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Dashboard port.")] = 8501,
+    port: DashboardPort = None,
     fresh: Annotated[bool | None, typer.Option(help="Empty the database first (default: yes for SQLite).")] = None,
     timeout: Annotated[float, typer.Option(help="With --exit-after-plan: give up after this many seconds.")] = 900,
     centers_file: Annotated[Path | None, typer.Option(

@@ -43,7 +43,8 @@ class KafkaSettings(_Section):
 
     bootstrap: str | None = None
     broker_host: str = "127.0.0.1"
-    broker_port: int = Field(9092, ge=1, le=65535)
+    #: The embedded broker's port; 0: any free port (``fcplan broker``, ``fcplan demo``).
+    broker_port: int = Field(9092, ge=0, le=65535)
     partitions: int = Field(4, ge=1)
     # Short group timeouts: the embedded broker (Tansu) answers each group join after half the
     # session timeout (measured: 5 s at 10 s, 2 s at 4 s), so local setups may lower it; Apache

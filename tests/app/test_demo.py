@@ -170,12 +170,12 @@ def test_when_the_embedded_broker_dies_then_the_demo_starts_it_again_on_its_port
 ) -> None:
     from kafka import KafkaAdminClient
 
-    from fcplan.app.broker import free_port, wait_for_metadata
+    from fcplan.app.broker import wait_for_metadata
     from fcplan.core.contracts import ORDERS
 
     monkeypatch.setattr(demo_mod, "RESTART_FIRST_S", 0.0)
-    port = free_port()
-    settings = settings_factory(kafka={"broker_port": port, "partitions": 2})
+    # Port 0: the demo picks one (a port picked here could be taken before its broker binds it).
+    settings = settings_factory(kafka={"broker_port": 0, "partitions": 2})
     demo = Demo(settings, DemoConfig(headless=True, log_dir=tmp_path / "logs"))
     try:
         bootstrap = demo._start_broker()
