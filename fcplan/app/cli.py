@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from fcplan.app.console import Verbose, fail, setup
+from fcplan.app.console import Verbose, broker_outage, fail, setup
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -62,7 +62,8 @@ def worker(verbose: Verbose = False) -> None:
 
     settings = setup(verbose)
     sys.argv = [sys.argv[0]]  # faust's Worker parses the command line
-    run_worker(settings, loglevel="info" if verbose else "warn")
+    with broker_outage(settings.kafka.servers, "worker"):
+        run_worker(settings, loglevel="info" if verbose else "warn")
 
 
 def main() -> None:

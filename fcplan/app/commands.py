@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fcplan.app.console import Verbose, database_outage, fail, setup
+from fcplan.app.console import Verbose, broker_outage, database_outage, fail, setup
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -74,7 +74,10 @@ def simulate(
 
     with database_outage(settings.database.url, "simulate"):
         sim = Simulator(cfg, settings.kafka.servers, make_engine(settings.database.url))
-    with JsonProducer(settings.kafka.servers, client_id="fcplan-simulator") as producer:
+    with (
+        broker_outage(settings.kafka.servers, "simulate"),
+        JsonProducer(settings.kafka.servers, client_id="fcplan-simulator") as producer,
+    ):
         with database_outage(settings.database.url, "simulate"):
             n = sim.backfill(producer)
         print(json.dumps({"backfilled_orders": n, "promotion_events": sim.sent_promotions}), flush=True)
@@ -95,7 +98,8 @@ def replay(
 
     settings = setup(verbose)
     try:
-        n = run_replay(file, center_column, timezone or settings.timezone, settings.kafka.servers)
+        with broker_outage(settings.kafka.servers, "replay"):
+            n = run_replay(file, center_column, timezone or settings.timezone, settings.kafka.servers)
     except ReplayError as exc:
         raise fail(str(exc)) from exc
     typer.echo(f"sent {n} orders from {file.name}")

@@ -23,9 +23,10 @@ if TYPE_CHECKING:
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO level.")]
 
 #: Exit statuses: 1 an error, 2 a bad setting, 3 nothing to work on yet,
-#: 4 the database is unavailable (try again when it is back).
+#: 4 the database is unavailable (try again when it is back), 5 no Kafka broker answers.
 EXIT_BAD_SETTING = 2
 EXIT_DATABASE_DOWN = 4
+EXIT_BROKER_DOWN = 5
 
 
 def setup(verbose: bool = False) -> Settings:
@@ -81,6 +82,22 @@ def database_outage(url: str, command: str) -> Iterator[None]:
             f"{outage.describe(url, exc)}: start the database (or fix FCPLAN_DATABASE_URL) "
             f"and run `fcplan {command}` again",
             EXIT_DATABASE_DOWN,
+        ) from exc
+
+
+@contextmanager
+def broker_outage(servers: str, command: str) -> Iterator[None]:
+    """Turn a Kafka broker that does not answer at ``servers`` into one line and exit status 5
+    (``fcplan worker``, ``simulate`` and ``replay`` ended on a traceback); other errors pass through."""
+    from kafka.errors import KafkaConnectionError, KafkaTimeoutError
+
+    try:
+        yield
+    except (KafkaConnectionError, KafkaTimeoutError) as exc:
+        raise fail(
+            f"no Kafka broker answers at {servers} ({one_line(exc)}): start one (`fcplan broker`, or `fcplan demo` "
+            f"for the whole pipeline) or set FCPLAN_KAFKA_BOOTSTRAP to yours, and run `fcplan {command}` again",
+            EXIT_BROKER_DOWN,
         ) from exc
 
 
