@@ -135,6 +135,20 @@ def test_a_future_only_covariate_is_named_as_ignored(run, tmp_path: Path, caplog
     assert "['promo'] are not in the history" in caplog.text
 
 
+# A future listing a series the history lacks (a new center): its rows were dropped and the forecast
+# written without it, "wrote 3 rows for 1 series", without a word.
+def test_a_future_series_without_history_is_named_as_not_forecast(run, tmp_path: Path, caplog) -> None:
+    days = pd.date_range("2025-03-07", periods=3)
+    future = pd.concat([pd.DataFrame({"unique_id": u, "ds": days}) for u in ("a", "FC-NEW")])
+    future.to_csv(tmp_path / "f.csv", index=False)
+    path = _write(tmp_path, _series("a", 60))
+    with caplog.at_level("WARNING"):
+        result = run("forecast", "--history", path, "--future", str(tmp_path / "f.csv"), "--horizon", "3",
+                     "--out", str(tmp_path / "o.csv"))
+    assert result.exit_code == 0, result.output
+    assert "future series ['FC-NEW'] (1) are not in the history, so they get no forecast" in caplog.text
+
+
 # A 3-row future in DD/MM/YYYY (02/03/2025 ... 04/03/2025) was read month-first, as February 3
 # and April 3: "future lacks 2 of the 3 (unique_id, ds) rows the horizon needs".
 def test_a_short_future_file_written_day_first_is_read_day_first(run, tmp_path: Path) -> None:
