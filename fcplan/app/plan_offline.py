@@ -160,7 +160,8 @@ def plan_from_files(
         plan = plan_crews(forecast, configs, profiles, model=model)
     except PanelError as exc:
         raise PlanInputError(f"forecasts file {str(forecasts)!r}: {exc}") from exc
-    plan.attrs["notes"] = notes + _unused_columns(forecast) + plan_notes(forecast, configs, model=model)
+    notes += centers.on_defaults(configs) + _unused_columns(forecast)
+    plan.attrs["notes"] = notes + plan_notes(forecast, configs, model=model)
     return plan
 
 

@@ -149,3 +149,21 @@ def test_an_hourly_file_with_nothing_before_the_plan_is_said(here: Path) -> None
     assert out.exit_code == 0, out.output
     assert "the hourly file has no hours before the forecast's first day 2026-03-02" in out.output
     assert "written with slashes" in out.output
+
+
+# "FC-SEOUL1" (a typo of FC-SEOUL-1) was planned on the [defaults] as an unknown center without a word.
+def test_a_center_the_file_does_not_list_is_named_with_the_closest_id(here: Path) -> None:
+    _forecast(DAYS.date).assign(unique_id="FC-SEOUL1").to_csv(here / "f.csv", index=False)
+    out = plan("--forecasts", "f.csv")
+    assert out.exit_code == 0, out.output
+    assert "note: center(s) ['FC-SEOUL1'] (1) are not in the centers.toml" in out.output
+    assert "planned on its [defaults]; did you mean 'FC-SEOUL-1' for 'FC-SEOUL1'?" in out.output
+
+
+def test_a_file_of_defaults_alone_plans_every_center_without_a_note(here: Path) -> None:
+    text = (here / "centers.toml").read_text()
+    (here / "centers.toml").write_text(text[: text.index('[centers."FC-SEOUL-1"]')])
+    _forecast(DAYS.date).assign(unique_id="FC-X").to_csv(here / "f.csv", index=False)
+    out = plan("--forecasts", "f.csv")
+    assert out.exit_code == 0, out.output
+    assert "not in the" not in out.output
