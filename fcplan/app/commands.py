@@ -238,7 +238,9 @@ def demo(
         typer.Option(help="With --simulate-days: inject a demand shift, e.g. FC-BUSAN:+40%@2026-03-10"),
     ] = None,
     start: Annotated[str | None, typer.Option(help="With --simulate-days: the first simulated day.")] = None,
-    retrain_at: Annotated[str, typer.Option(help="With --simulate-days: local time of the daily retrain.")] = "04:00",
+    retrain_at: Annotated[
+        str | None, typer.Option(help="With --simulate-days: local time of the daily retrain (default 04:00).")
+    ] = None,
     verbose: Verbose = False,
 ) -> None:
     """Run everything: broker, worker, simulator, periodic retrain and plan, dashboard."""
@@ -250,6 +252,10 @@ def demo(
     for name, value in (("--retrain-every", retrain_every), ("--timeout", timeout)):
         if not 0 < value < float("inf"):  # 0 retrained without a pause; -1 gave up before the backfill
             raise fail(f"{name} {value:g} must be a positive number of seconds, e.g. {name} 120")
+    given = [name for name, value in (("--shift", shift), ("--start", start), ("--retrain-at", retrain_at)) if value]
+    if simulate_days is None and given:  # the live demo ran for good without them, without a word
+        raise fail(f"{', '.join(given)} go(es) with --simulate-days N (the loop in simulated time); add it, e.g. "
+                   "--simulate-days 60, or leave them out for the live demo")
     if simulate_days is not None:
         if centers_file is None and not settings.planner.centers_file and EXAMPLE_CENTERS.is_file():
             centers_file = EXAMPLE_CENTERS  # as the live demo: two zones, overnight shifts
@@ -262,7 +268,9 @@ def demo(
                 raise fail(str(exc)) from exc
             planner = settings.planner.model_copy(update={"centers_file": str(centers_file)})
             settings = settings.model_copy(update={"planner": planner})
-        _simulated_demo(settings, simulate_days, speed, centers, scale, shift or [], start, fresh, retrain_at)
+        _simulated_demo(
+            settings, simulate_days, speed, centers, scale, shift or [], start, fresh, retrain_at or "04:00"
+        )
         return
     cfg = DemoConfig(
         headless=headless,
