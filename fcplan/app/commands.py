@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fcplan.app.console import Verbose, broker_outage, database_outage, fail, setup
+from fcplan.app.console import Verbose, broker_outage, check_forecast_models, database_outage, fail, setup
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -144,6 +144,7 @@ def retrain(
     alerts: list[tuple[str, dict]] = []
 
     def step(settings: Settings, engine: Engine) -> tuple[str | None, str]:
+        check_forecast_models(settings.forecast.models)
         result = run_retrain(engine, settings.forecast, settings.timezone, locales=configured_locales(settings))
         alerts.extend((a["center_id"], a) for a in result.alerts)
         if alerts and publish:

@@ -62,6 +62,20 @@ def one_line(exc: Exception) -> str:
     return "; ".join(parts)
 
 
+def check_forecast_models(names: tuple[str, ...]) -> None:
+    """Exit 2 when ``FCPLAN_FORECAST_MODELS`` names no model or one the registry lacks: every retrain
+    failed on it once orders were stored (the demo's cycle after cycle), and "" fitted the baselines alone."""
+    from fcplan.models.registry import MODELS
+
+    unknown = [n for n in names if n not in MODELS]
+    if names and not unknown:
+        return
+    what = f"names unknown model(s) {unknown}" if unknown else "names no model"
+    typer.echo(f"error: bad FCPLAN_* setting: FCPLAN_FORECAST_MODELS={','.join(names)!r} {what}; use names from "
+               f"{sorted(MODELS)}, or unset it for the default pool", err=True)
+    raise typer.Exit(EXIT_BAD_SETTING)
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code)

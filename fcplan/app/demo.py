@@ -347,6 +347,9 @@ class Demo:
             self.say(f"{step}: {lines[-1] if lines else ''}")
             if code != 0:
                 self._log(step).write_text(out + err)
+                if code == EXIT_BAD_SETTING:  # it was tried again, cycle after cycle, for good
+                    raise DemoError(f"{step} exited with code {code} (a bad setting; trying again cannot fix it): "
+                                    f"{lines[-1] if lines else ''}")
                 return False
         return True
 
