@@ -258,6 +258,7 @@ def demo(
         raise fail(f"{', '.join(given)} go(es) with --simulate-days N (the loop in simulated time); add it, e.g. "
                    "--simulate-days 60, or leave them out for the live demo")
     if simulate_days is not None:
+        check_forecast_models(settings.forecast.models)  # the loop retrains in this process, day after day
         if centers_file is None and not settings.planner.centers_file and EXAMPLE_CENTERS.is_file():
             centers_file = EXAMPLE_CENTERS  # as the live demo: two zones, overnight shifts
         if centers_file is not None:  # the simulated loop plans in this process, not in a child

@@ -211,9 +211,16 @@ def test_a_retrain_with_a_bad_setting_stops_the_demo_instead_of_retrying_for_goo
         demo._cycle({})
 
 
-@pytest.mark.parametrize(("value", "expected"), [("nope", "names unknown model(s) ['nope']"), ("", "names no model")])
+@pytest.mark.parametrize(
+    ("value", "expected", "args"),
+    [
+        ("nope", "names unknown model(s) ['nope']", ["retrain", "--no-publish"]),
+        ("", "names no model", ["retrain", "--no-publish"]),
+        ("nope", "names unknown model(s) ['nope']", ["demo", "--headless", "--simulate-days", "1"]),
+    ],
+)
 def test_retrain_refuses_a_models_setting_it_cannot_fit(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str, expected: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str, expected: str, args: list[str]
 ) -> None:
     from typer.testing import CliRunner
 
@@ -221,6 +228,6 @@ def test_retrain_refuses_a_models_setting_it_cannot_fit(
 
     monkeypatch.setenv("FCPLAN_DATABASE_URL", f"sqlite:///{tmp_path / 'fc.db'}")
     monkeypatch.setenv("FCPLAN_FORECAST_MODELS", value)
-    out = CliRunner().invoke(app, ["retrain", "--no-publish"])
+    out = CliRunner().invoke(app, args)
     assert out.exit_code == 2, out.output
     assert f"FCPLAN_FORECAST_MODELS={value!r} {expected}" in out.output
