@@ -250,3 +250,16 @@ def test_when_the_log_now_starts_past_the_mark_then_it_is_read_from_there_after_
         assert admit(guard, {P0: old_log(range(55, 60))}) == {}
     out = admit(guard, {P0: old_log(range(55, 60))})
     assert [r.offset for r in out[P0]] == list(range(55, 60))
+
+
+def test_when_records_were_fetched_between_a_revocation_and_the_assignment_then_a_pause_does_not_go_back_to_them():
+    # faust drops such a fetch (the generation changed) and starts the assignment from the committed
+    # offsets: the records were never written, going back to the last of them would skip the others
+    consumer = FakeConsumer({P1})
+    guard = LogGuard(consumer, {})
+    guard.on_partitions_revoked(set())
+    admit(guard, {P1: old_log(range(0, 10))})
+    guard.on_partitions_assigned({P1})
+    guard._last_records = time.monotonic() - 2 * log_guard.GAP_S
+    fetched = {P1: old_log(range(0, 10))}
+    assert admit(guard, fetched) == fetched and consumer.seeks == []
