@@ -58,8 +58,11 @@ class GuardedConsumer(faust_aiokafka.Consumer):
         self._stale: weakref.WeakSet[Any] = weakref.WeakSet()
 
     async def _getmany(self, active_partitions: Any, timeout: float) -> Any:
-        epoch = self.guard.epoch  # a rebalance or a seek while fetching makes the fetch older
-        records = self.guard.admit(await super()._getmany(active_partitions, timeout), epoch)
+        fetched = await super()._getmany(active_partitions, timeout)
+        # The epoch when the fetch returned, not when it began: one that spans a rebalance returns
+        # records from the new assignment's positions, which nothing would fetch again if dropped.
+        epoch = self.guard.epoch
+        records = self.guard.admit(fetched, epoch)
         for tp, batch in records.items():
             kept = self._fetched.setdefault(tp, {})
             for record in batch:

@@ -50,8 +50,12 @@ class FakeThread:
         self.fetches: deque[dict] = deque()
         self.seeks: list[tuple[TopicPartition, int]] = []
         self.commits: list[dict] = []
+        self.meanwhile: Any = None  # a coroutine function run while the next fetch is under way
 
     async def getmany(self, active_partitions: Any, timeout: float) -> dict:
+        if self.meanwhile is not None:
+            meanwhile, self.meanwhile = self.meanwhile, None
+            await meanwhile()
         return self.fetches.popleft()
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
@@ -132,6 +136,24 @@ def test_when_a_log_is_found_replaced_then_acks_of_messages_read_from_the_old_on
     assert consumer.guard.replaced == 1
     assert not consumer.ack(in_flight)  # it would commit offset 10 of the new log, not yet read
     assert in_flight.acked and consumer._acked[P0] == []
+
+
+def test_when_a_fetch_spans_the_rebalance_after_the_restart_then_its_records_are_checked_not_lost(consumer):
+    # The fetch began before the revocation and returned records from the assignment's (stale) positions:
+    # dropped as "fetched before the rebalance", nothing would ever fetch them again.
+    fetch(consumer, log_of("old", range(10)))
+    asyncio.run(consumer._commit({P0: 10}))
+
+    async def rebalance() -> None:
+        await consumer.on_partitions_revoked({P0})
+        await consumer.on_partitions_assigned({P0})
+        consumer._read_offset[P0] = consumer._committed_offset[P0] = 10
+
+    consumer._thread.meanwhile = rebalance
+    assert fetch(consumer, log_of("new", range(10, 30))) == []
+    assert consumer._thread.seeks == [(P0, 9)]  # the mark is read again: the log is found replaced next
+    assert fetch(consumer, log_of("new", range(9, 30))) == [] and consumer.guard.replaced == 1
+    assert fetch(consumer, log_of("new", range(30))) == list(range(30))
 
 
 def test_when_records_were_fetched_before_a_rebalance_then_their_offsets_are_not_committed(consumer):
