@@ -32,6 +32,10 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from fcplan.streams.log_guard import LogGuard
 
 
+def _nothing() -> None:
+    return None
+
+
 class _Positions:
     """What the guard asks of a consumer, answered by faust's: its aiokafka consumer's positions
     (faust's own ``seek`` is a coroutine; this is the synchronous seek it makes underneath)."""
@@ -43,7 +47,13 @@ class _Positions:
         return self._consumer.assignment()
 
     def seek(self, tp: Any, offset: int) -> None:
-        self._consumer._thread.seek(tp, offset)
+        thread = self._consumer._thread
+        thread.seek(tp, offset)  # as faust's own seek does, from this thread
+        # The seek wakes the fetcher through futures of the consumer thread's loop; wake that loop too,
+        # or the fetch from the new position waits for its next timeout.
+        loop = getattr(thread, "thread_loop", None)
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(_nothing)
 
 
 class GuardedConsumer(faust_aiokafka.Consumer):

@@ -148,7 +148,8 @@ class LogGuard(ConsumerRebalanceListener):
         #: committed, or sent to be (a commit reported failed may still have reached the broker)
         self.history: dict[Any, dict[int, int]] = history if history is not None else {}
         #: partition -> the last record handed to the writer since the partitions were assigned (a
-        #: gap's check reads it again: it is where the position stands, committed or not)
+        #: gap's check reads it again: it is where the position stands, committed or not); None: the
+        #: partition was sent to the start of a replaced log, and nothing of it was read since
         self.seen: dict[Any, Any] = {}
         self.checks: dict[Any, _Check] = {}
         self.replaced = 0  # partitions found on a replaced or shortened log (for tests and logs)
@@ -238,7 +239,10 @@ class LogGuard(ConsumerRebalanceListener):
         except Exception:  # not subscribed any more (stopping): nothing to check
             return
         for tp in assigned:
-            mark = mark_of(self.seen[tp]) if tp in self.seen else self.marks.get(tp)
+            if tp in self.seen:  # (None: at the start of a replaced log, nothing to compare)
+                mark = mark_of(self.seen[tp]) if self.seen[tp] is not None else None
+            else:
+                mark = self.marks.get(tp)  # (the old log's mark would send a replaced one back to it)
             if mark is not None and tp not in self.checks:
                 self.checks[tp] = _Check(mark, self.epoch, False, True)
 
@@ -278,6 +282,7 @@ class LogGuard(ConsumerRebalanceListener):
             return batch[1:]  # our log: go on after the mark
         self.epoch += 1  # nothing fetched so far is committed: its offsets belong to the old log
         self.replaced += 1  # (the mark stays: the broker may still hold one past it, from us)
+        self.seen[tp] = None
         if self.on_replaced is not None:
             self.on_replaced(tp)
         if first.offset < mark.offset:
