@@ -150,7 +150,9 @@ def test_when_the_restarted_broker_holds_old_promotion_offsets_then_the_new_log_
         len(before) + len(after) - len(bad),
         timeout_s=45,
     )
-    assert "promotions: partition" in worker.log(), worker.tail()  # the guard found the log replaced
+    # The guard found each partition's log replaced, about once (a version that checked the new log's
+    # first records against the old mark found it again every 3 s under load: 28 and 40 times).
+    assert 1 <= worker.log().count("promotions: partition") <= 8, worker.tail()
     assert sorted(r["value"] for r in stack.read_topic("promotions-dlq", expected=len(bad))) == [v for _, v in bad]
     assert stack.dead_letter_metrics("promotions_dead_letters") == {"malformed": len(bad)}
     assert worker.alive(), worker.tail()
