@@ -4,8 +4,10 @@
 fetches -> validate -> one database transaction (dedupe, lateness, insert,
 hourly recount) -> dead letters and hourly aggregates (``center-demand``) ->
 offsets committed. ``promotions``: a faust agent over ``take_events`` batches
-(low volume), acked after the write. A crash replays at most uncommitted
-batches, which the idempotent sink absorbs.
+(low volume), acked after the write, its consumer's positions checked by the
+same log guard as the orders consumer's (:mod:`fcplan.streams.faust_guard`). A
+crash replays at most uncommitted batches, which the idempotent sink absorbs; a
+bad promotion read again is not dead-lettered again.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from fcplan.core.contracts import dead_letter_headers
 from fcplan.core.settings import Settings
 from fcplan.storage import make_engine
 from fcplan.storage.outage import Backoff, backoff_s, call_through_outages
+from fcplan.streams.faust_guard import GuardedTransport
+from fcplan.streams.log_guard import Handled
 from fcplan.streams.orders_consumer import OrdersConsumer
 from fcplan.streams.promotion_store import PromotionStore
 from fcplan.streams.stop_deadline import StopDeadline
@@ -59,6 +63,12 @@ class _App(faust.App):
     """
 
     early_tasks: list[Any]
+
+    def _new_transport(self) -> Any:
+        """faust's aiokafka transport, with the log guard in its consumer
+        (:mod:`fcplan.streams.faust_guard`): the promotions agent survives a broker that came
+        back empty."""
+        return GuardedTransport(self.conf.broker_consumer, self)
 
     async def on_start(self) -> None:
         await super().on_start()
@@ -96,6 +106,8 @@ class Worker:
         self.promotions = topic(contracts.PROMOTIONS, key_serializer="raw", value_serializer="raw")
         self.promotions_dlq = topic(contracts.PROMOTIONS_DLQ, key_serializer="raw", value_serializer="raw")
         self.promotion_store = PromotionStore(self.engine, self.limits)
+        #: the promotions dead-lettered lately: one read again is not dead-lettered (nor counted) again
+        self.promotions_dead = Handled()
         self.app.agent(self.promotions, name="fcplan.promotions")(self._promotions_agent)
         self.orders_consumer = OrdersConsumer(settings, self.limits)
         self.app.early_tasks = [self._orders_task]
@@ -140,9 +152,12 @@ class Worker:
         while True:
             try:
                 dead = await self.promotion_store.store([event.value for event in events])
-                for d in dead:
+                fresh = [d for d in dead if events[d.index].message not in self.promotions_dead]
+                for d in fresh:
                     await self._dead_letter(self.promotions_dlq, events[d.index], d.reason, d.detail)
-                await self.promotion_store.count_dead(dead)
+                await self.promotion_store.count_dead(fresh)
+                for d in fresh:
+                    self.promotions_dead.add(events[d.index].message)
                 return
             except asyncio.CancelledError:
                 raise
