@@ -20,8 +20,8 @@ Cost is bounded by the data: at most ``max_rows`` training rows, ``n_estimators`
 each of the ``levels``, histograms of ``max_bin`` bins. The defaults (50,000 rows, 3 levels,
 63 bins) fit 1,000 weekly series 4-5x faster than (100,000, 7, 255); wQL within 1% on
 simulated daily, online-retail and weekly panels.
-``train_horizon``: the steps the boosters learn (default: twice ``max_horizon`` where the panel
-is small, see :data:`SMALL_PANEL_STEPS`); only the first ``max_horizon`` are forecast without a warning.
+``train_horizon``: the steps the boosters learn (default: twice ``max_horizon`` on one short
+series, see :data:`SMALL_PANEL_STEPS`); only the first ``max_horizon`` are forecast without a warning.
 ``seeds`` > 1 grows that many boosters per level on the same rows, each with another seed (its
 row and feature subsampling), and averages their quantiles, at ``seeds`` times the training
 cost. Off (1) by default: three seeds lowered the wQL of LightGBM alone (fit on each dev-suite
@@ -65,12 +65,13 @@ log = logging.getLogger(__name__)
 
 #: Below this many training rows the model forecasts each series' last value.
 MIN_ROWS = 20
-#: A panel small enough that its origins x this many times ``max_horizon`` steps fit in ``max_rows``
-#: trains its boosters on that many steps (``train_horizon``; the step feature runs on): the steps
-#: past the horizon add rows of the same origins and target dates (a holiday is a target twice as
-#: often), at about 1.4x the fit's time. Engine on the short single daily series (h=14, 3 windows;
+#: One series whose origins x this many times ``max_horizon`` steps fit in ``max_rows`` trains its
+#: boosters on that many steps (``train_horizon``; the step feature runs on): the steps past the
+#: horizon add rows of the same origins and target dates (a holiday is a target twice as often), at
+#: about 1.4x the fit's time. Engine on the short single daily series (h=14, 3 windows;
 #: benchmarks/DEVSUITE.md, session 17): hyndsight_daily wQL -1.8 %, births_2y -16 %, elec_daily -4 %,
-#: births_short -4 %, the others within 1 %; panels over ``max_rows`` / 2 rows are unchanged.
+#: births_short -4 %, the others within 1.3 %. Not on panels of several series: tuna_weekly +6.7 %,
+#: flights_origin_daily (3 series) +2.0 %.
 SMALL_PANEL_STEPS = 2
 
 
@@ -144,7 +145,7 @@ class LightGBMQuantile(Forecaster):
         first = first_observed(grid.y[:, :n_past])
         origin_ok = (np.arange(n_past)[None, :] >= first[:, None]) & (np.arange(n_past)[None, :] < n_past - 1)
         pairs = np.argwhere(origin_ok)
-        n_steps = self.train_horizon_ = self._train_horizon(len(pairs))
+        n_steps = self.train_horizon_ = self._train_horizon(len(pairs), grid.y.shape[0])
         total = len(pairs) * n_steps
         if total == 0:
             return np.array([], int), np.array([], int), np.array([], int)
@@ -157,14 +158,15 @@ class LightGBMQuantile(Forecaster):
         keep[keep] = np.isfinite(grid.y[rows[keep], origins[keep] + steps[keep]])
         return rows[keep], origins[keep], steps[keep]
 
-    def _train_horizon(self, origins: int) -> int:
+    def _train_horizon(self, origins: int, n_series: int) -> int:
         """Steps the boosters learn: ``train_horizon``, or by default :data:`SMALL_PANEL_STEPS` x
-        ``max_horizon`` where ``origins`` x that many rows fit in ``max_rows``, else ``max_horizon``."""
+        ``max_horizon`` for one series whose ``origins`` x that many rows fit in ``max_rows``, else
+        ``max_horizon``."""
         p = self.params
         if p["train_horizon"] is not None:
             return max(int(p["train_horizon"]), p["max_horizon"])
         wide = SMALL_PANEL_STEPS * p["max_horizon"]
-        return wide if origins * wide <= p["max_rows"] else p["max_horizon"]
+        return wide if n_series == 1 and origins * wide <= p["max_rows"] else p["max_horizon"]
 
     def _layout(self, panel: pd.DataFrame) -> Grid:
         """The panel's :class:`Grid` (kept for prediction), its span and feature spec."""

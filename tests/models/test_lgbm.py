@@ -118,8 +118,9 @@ def test_several_seeds_average_their_boosters_quantiles() -> None:
     assert not np.allclose(bagged[cols].to_numpy(), singles[0][cols].to_numpy())
 
 
-def test_a_small_panel_trains_on_twice_the_horizon_a_large_one_on_the_horizon() -> None:
-    panel = make_panel()  # about 170 origins: x 14 steps under TINY's 3000 rows, over 2000
+def test_one_short_series_trains_on_twice_the_horizon_a_longer_one_or_several_series_on_the_horizon() -> None:
+    panel = make_panel()
+    panel = panel[panel["unique_id"] == "big"]  # 69 origins: x 14 steps under 1000 rows, over 900
     future = future_frame(panel, 7)
 
     def steps_learned(model: LightGBMQuantile) -> int:
@@ -127,11 +128,12 @@ def test_a_small_panel_trains_on_twice_the_horizon_a_large_one_on_the_horizon() 
         assert model.train_horizon_ == steps.max()
         return int(steps.max())
 
-    small = LightGBMQuantile(**TINY).fit(panel)
+    small = LightGBMQuantile(**{**TINY, "max_rows": 1000}).fit(panel)
     assert steps_learned(small) == 2 * TINY["max_horizon"]
     assert np.isfinite(small.predict_quantiles(7, future)[["0.1", "0.5", "0.9"]].to_numpy()).all()
-    assert steps_learned(LightGBMQuantile(**{**TINY, "max_rows": 2000}).fit(panel)) == TINY["max_horizon"]
-    assert steps_learned(LightGBMQuantile(**TINY, train_horizon=9).fit(panel)) == 9
+    assert steps_learned(LightGBMQuantile(**{**TINY, "max_rows": 900}).fit(panel)) == TINY["max_horizon"]
+    assert steps_learned(LightGBMQuantile(**TINY).fit(make_panel())) == TINY["max_horizon"]  # three series
+    assert steps_learned(LightGBMQuantile(**TINY, train_horizon=9).fit(make_panel())) == 9
 
 
 def test_importing_the_lightgbm_model_does_not_import_torch() -> None:
