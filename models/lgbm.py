@@ -163,7 +163,7 @@ class LightGBMQuantile(Forecaster):
         ``max_horizon`` for one series whose ``origins`` x that many rows fit in ``max_rows``, else
         ``max_horizon``."""
         p = self.params
-        if p["train_horizon"] is not None:
+        if p.get("train_horizon") is not None:  # a model pickled before the param: None
             return max(int(p["train_horizon"]), p["max_horizon"])
         wide = SMALL_PANEL_STEPS * p["max_horizon"]
         return wide if n_series == 1 and origins * wide <= p["max_rows"] else p["max_horizon"]
