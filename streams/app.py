@@ -24,6 +24,7 @@ from fcplan.core.contracts import dead_letter_headers
 from fcplan.core.settings import Settings
 from fcplan.storage import make_engine
 from fcplan.storage.outage import Backoff, backoff_s, call_through_outages
+from fcplan.streams.counted import Origin, log_name
 from fcplan.streams.orders_consumer import OrdersConsumer
 from fcplan.streams.promotion_store import PromotionStore
 from fcplan.streams.stop_deadline import StopDeadline
@@ -139,10 +140,11 @@ class Worker:
         attempt = 0
         while True:
             try:
-                dead = await self.promotion_store.store([event.value for event in events])
+                values = [event.value for event in events]
+                dead = await self.promotion_store.store(values)
                 for d in dead:
                     await self._dead_letter(self.promotions_dlq, events[d.index], d.reason, d.detail)
-                await self.promotion_store.count_dead(dead)
+                await self.promotion_store.count(values, dead, _origin(events))
                 return
             except asyncio.CancelledError:
                 raise
@@ -152,6 +154,11 @@ class Worker:
                 attempt += 1
                 log.exception("could not store a batch of %d promotions; retrying in %.1fs", len(events), delay)
                 await asyncio.sleep(delay)
+
+
+def _origin(events: list[Any]) -> Origin:
+    """Where faust read ``events`` (each one's topic, partition and offset)."""
+    return Origin.of_records([(log_name(e.message.topic, e.message.partition), e.message.offset) for e in events])
 
 
 def _stop_if_cancelled(what: str) -> None:

@@ -117,6 +117,9 @@ class LogGuard(ConsumerRebalanceListener):
         self.seen: dict[Any, Any] = {}
         self.checks: dict[Any, _Check] = {}
         self.replaced = 0  # partitions found on a replaced or shortened log (for tests and logs)
+        #: partitions found on a replaced or shortened log whose records have not gone to the writer
+        #: since: what the counters hold for them is another log's (:mod:`fcplan.streams.counted`)
+        self.restarted: set[Any] = set()
         self._revoked = 0  # the epoch of the latest revocation
         self._last_records = time.monotonic()
 
@@ -189,6 +192,13 @@ class LogGuard(ConsumerRebalanceListener):
         self._saw(out)
         return out
 
+    def take_restarted(self, admitted: dict) -> set[Any]:
+        """The partitions of ``admitted`` (records going to the writer) found on a new log since
+        their last records went there; they are told once."""
+        told = {tp for tp in self.restarted if admitted.get(tp)}
+        self.restarted -= told
+        return told
+
     def _saw(self, admitted: dict) -> None:
         for tp, batch in admitted.items():
             if batch:
@@ -242,6 +252,7 @@ class LogGuard(ConsumerRebalanceListener):
             return batch[1:]  # our log: go on after the mark
         self.epoch += 1  # nothing fetched so far is committed: its offsets belong to the old log
         self.replaced += 1  # (the mark stays: the broker may still hold one past it, from us)
+        self.restarted.add(tp)
         if first.offset < mark.offset:
             log.warning("orders: partition %s ends before offset %d, which this consumer read and committed: "
                         "the log was lost (an empty broker?); reading it from offset %d",
