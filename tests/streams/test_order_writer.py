@@ -186,10 +186,8 @@ def stored(url: str) -> tuple[int, int, Counter]:
     return n, hours, metrics
 
 
-def test_when_the_database_refuses_some_records_then_they_alone_are_dead_letters_and_the_rest_is_stored(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url = f"sqlite:///{tmp_path / 'poison.db'}"
+def refuse_poison(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer's database refuses any batch with an order id starting ``poison``."""
     real = order_writer.write_order_columns
 
     def refusing(engine, rows, grace, counters=None, **kw):
@@ -198,6 +196,13 @@ def test_when_the_database_refuses_some_records_then_they_alone_are_dead_letters
         return real(engine, rows, grace, counters, **kw)
 
     monkeypatch.setattr(order_writer, "write_order_columns", refusing)
+
+
+def test_when_the_database_refuses_some_records_then_they_alone_are_dead_letters_and_the_rest_is_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'poison.db'}"
+    refuse_poison(monkeypatch)
     values = [order(i) for i in range(200)]
     poison_at = [0, 77, 78, 199]
     for i in poison_at:
@@ -423,14 +428,7 @@ def test_records_read_again_after_some_were_refused_are_not_counted_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = f"sqlite:///{tmp_path / 'refused.db'}"
-    real = order_writer.write_order_columns
-
-    def refusing(engine, rows, grace, counters=None, **kw):
-        if any(oid.startswith("poison-") for oid in rows.order_id):
-            raise IntegrityError("INSERT INTO orders ...", {}, Exception("CHECK constraint failed: poison"))
-        return real(engine, rows, grace, counters, **kw)
-
-    monkeypatch.setattr(order_writer, "write_order_columns", refusing)
+    refuse_poison(monkeypatch)
     values = [order(i) for i in range(40)]
     for i in (0, 17, 39):
         values[i] = values[i].replace(b'"o-', b'"poison-')
