@@ -26,6 +26,7 @@ from fcplan.core.contracts import dead_letter_headers
 from fcplan.core.settings import Settings
 from fcplan.storage import make_engine
 from fcplan.storage.outage import Backoff, backoff_s, call_through_outages
+from fcplan.streams.counted import Origin, log_name
 from fcplan.streams.faust_guard import GuardedTransport
 from fcplan.streams.log_guard import Handled
 from fcplan.streams.orders_consumer import OrdersConsumer
@@ -112,6 +113,17 @@ class Worker:
         self.orders_consumer = OrdersConsumer(settings, self.limits)
         self.app.early_tasks = [self._orders_task]
 
+    def _origin(self, events: list[Any]) -> Origin:
+        """Where faust read ``events`` (each one's topic, partition and offset), with the logs its
+        consumer's guard found replaced since they were last counted (their counted marks belong to
+        the old log)."""
+        tps = {(e.message.topic, e.message.partition): True for e in events}
+        consumer = self.app.consumer
+        guard = getattr(consumer, "guard", None)
+        restarted = guard.take_restarted(tps) if guard is not None else set()
+        places = [(log_name(e.message.topic, e.message.partition), e.message.offset) for e in events]
+        return Origin.of_records(places, [log_name(topic, partition) for topic, partition in restarted])
+
     async def _orders_task(self) -> None:
         """Run the orders consumer; whatever stops it, start it again after a backoff (what it
         had not committed is read again and absorbed by the idempotent sink)."""
@@ -151,11 +163,12 @@ class Worker:
         attempt = 0
         while True:
             try:
-                dead = await self.promotion_store.store([event.value for event in events])
+                values = [event.value for event in events]
+                dead = await self.promotion_store.store(values)
                 fresh = [d for d in dead if events[d.index].message not in self.promotions_dead]
                 for d in fresh:
                     await self._dead_letter(self.promotions_dlq, events[d.index], d.reason, d.detail)
-                await self.promotion_store.count_dead(fresh)
+                await self.promotion_store.count(values, dead, self._origin(events))
                 for d in fresh:
                     self.promotions_dead.add(events[d.index].message)
                 return
@@ -167,6 +180,8 @@ class Worker:
                 attempt += 1
                 log.exception("could not store a batch of %d promotions; retrying in %.1fs", len(events), delay)
                 await asyncio.sleep(delay)
+
+
 
 
 def _stop_if_cancelled(what: str) -> None:

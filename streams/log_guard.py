@@ -153,6 +153,9 @@ class LogGuard(ConsumerRebalanceListener):
         self.seen: dict[Any, Any] = {}
         self.checks: dict[Any, _Check] = {}
         self.replaced = 0  # partitions found on a replaced or shortened log (for tests and logs)
+        #: partitions found on a replaced or shortened log whose records have not gone to the writer
+        #: since: what the counters hold for them is another log's (:mod:`fcplan.streams.counted`)
+        self.restarted: set[Any] = set()
         self._revoked = 0  # the epoch of the latest revocation
         self._last_records = time.monotonic()
 
@@ -226,6 +229,13 @@ class LogGuard(ConsumerRebalanceListener):
         self._saw(out)
         return out
 
+    def take_restarted(self, admitted: dict) -> set[Any]:
+        """The partitions of ``admitted`` (records going to the writer) found on a new log since
+        their last records went there; they are told once."""
+        told = {tp for tp in self.restarted if admitted.get(tp)}
+        self.restarted -= told
+        return told
+
     def _saw(self, admitted: dict) -> None:
         for tp, batch in admitted.items():
             if batch:
@@ -283,6 +293,7 @@ class LogGuard(ConsumerRebalanceListener):
         self.epoch += 1  # nothing fetched so far is committed: its offsets belong to the old log
         self.replaced += 1  # (the mark stays: the broker may still hold one past it, from us)
         self.seen[tp] = None
+        self.restarted.add(tp)
         if self.on_replaced is not None:
             self.on_replaced(tp)
         if first.offset < mark.offset:

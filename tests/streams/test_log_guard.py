@@ -107,6 +107,7 @@ def test_when_a_restarted_broker_holds_our_old_offset_over_a_new_log_then_it_is_
     assert guard.epoch > epoch  # nothing fetched before this is committed
     out = admit(guard, {P0: new_log(range(0, 175))})
     assert [r.offset for r in out[P0]] == list(range(175))
+    assert guard.take_restarted(out) == {P0}  # the writer's counted offsets of P0 were the old log's
 
 
 def test_when_a_pause_comes_before_the_replaced_log_is_read_from_its_start_then_it_is_not_sent_to_the_old_mark():
@@ -130,6 +131,7 @@ def test_when_the_new_log_ends_before_the_mark_then_it_is_read_from_where_it_sta
     # aiokafka found offset 49 past the end of the log and reset the position to the earliest
     out = admit(guard, {P0: new_log(range(0, 30))})
     assert [r.offset for r in out[P0]] == list(range(30)) and guard.replaced == 1
+    assert guard.take_restarted(out) == {P0}
 
 
 def test_when_an_assignment_starts_where_another_member_committed_then_that_offset_is_used_unchecked():

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
@@ -172,6 +173,12 @@ def event(offset: int, value: bytes) -> Any:
     return SimpleNamespace(key=b"P", value=value, message=message)
 
 
+def dead_letters_counted(worker: Worker) -> int:
+    with worker.engine.connect() as conn:
+        counted = conn.execute(sa.text("SELECT SUM(value) FROM stream_metrics WHERE name = 'promotions_dead_letters'"))
+        return counted.scalar()
+
+
 def test_when_bad_promotions_are_read_again_then_they_are_dead_lettered_and_counted_once(worker, monkeypatch):
     sent: list[tuple[int, str]] = []
 
@@ -183,11 +190,16 @@ def test_when_bad_promotions_are_read_again_then_they_are_dead_lettered_and_coun
     for _ in range(3):  # read again after a rebalance, a check, a log read again from its start
         asyncio.run(worker._store_promotions(batch))
     assert sent == [(0, "malformed"), (1, "malformed")]
-    with worker.engine.connect() as conn:
-        import sqlalchemy as sa
-
-        counted = conn.execute(sa.text("SELECT SUM(value) FROM stream_metrics WHERE name = 'promotions_dead_letters'"))
-        assert counted.scalar() == 2
+    assert dead_letters_counted(worker) == 2
     # another record at the same offset (a replaced log) is another dead letter
     asyncio.run(worker._store_promotions([event(0, b"not json either")]))
     assert sent[-1] == (0, "malformed") and len(sent) == 3
+
+
+def test_when_the_guard_found_the_log_replaced_then_its_records_below_the_old_count_are_counted(worker, monkeypatch):
+    monkeypatch.setattr(worker, "_dead_letter", _nothing)
+    asyncio.run(worker._store_promotions([event(5, b"not json"), event(6, b"not json")]))
+    worker.app.consumer.guard.restarted.add(P0)  # the broker came back empty: a new log from offset 0
+    asyncio.run(worker._store_promotions([event(0, b"[1]"), event(1, b"[2]")]))  # short of the old offset 6
+    assert dead_letters_counted(worker) == 4
+    assert not worker.app.consumer.guard.restarted  # told once
