@@ -49,12 +49,57 @@ class FixedSARIMA(SARIMAX):
         return _Fitted(result, y, logged, keep, False)
 
 
+def lgbm_with(seeds: int = 1, max_horizon: int = 14, seed: int = 0, **booster: float) -> Forecaster:
+    """LightGBM with booster params overridden (``feature_fraction``, ``bagging_fraction``...)."""
+    from fcplan.models.lgbm import LightGBMQuantile
+
+    class Variant(LightGBMQuantile):
+        def _booster_params(self, q, seed):
+            return {**super()._booster_params(q, seed), **booster}
+
+    return Variant(seeds=seeds, max_horizon=max_horizon, seed=seed)
+
+
 CANDIDATES: dict[str, Callable[[], Forecaster]] = {
     "sarima_100_011": lambda: FixedSARIMA(backend="statsmodels"),
     "glm_local_23d": lambda: get_model("glm", half_life=0.0625, yearly_terms=0),
     "glm_local_46d": lambda: get_model("glm", half_life=0.125, yearly_terms=0),
+    "glm_local_92d": lambda: get_model("glm", half_life=0.25, yearly_terms=0),
+    "glm_hl46_yearly": lambda: get_model("glm", half_life=0.125),
     "theta_numpy": lambda: get_model("theta", backend="numpy"),
+    "ets_log": lambda: get_model("ets", transform="log1p"),
+    "ets_log_nodamp": lambda: get_model("ets", transform="log1p", damped=False),
+    "theta_log": lambda: get_model("theta", transform="log1p"),
+    "lgbm_seeds3": lambda: get_model("lightgbm", seeds=3),
+    "lgbm_seeds5": lambda: get_model("lightgbm", seeds=5),
+    "lgbm_h14": lambda: lgbm_with(1),
+    "lgbm_h14_s3": lambda: lgbm_with(3),
+    "lgbm_h14_seed1": lambda: lgbm_with(1, seed=1),
+    "lgbm_h14_seed2": lambda: lgbm_with(1, seed=2),
+    "lgbm_h14_s5": lambda: lgbm_with(5),
+    "lgbm_h28": lambda: lgbm_with(1, 28),
+    "lgbm_h28_s3": lambda: lgbm_with(3, 28),
+    "lgbm_h14_s3_bag033": lambda: lgbm_with(3, bagging_fraction=0.33),
+    "lgbm_nobag": lambda: lgbm_with(1, feature_fraction=1.0, bagging_fraction=1.0, bagging_freq=0),
+    "lgbm_nofeat": lambda: lgbm_with(1, feature_fraction=1.0),
+    "lgbm_s3_bag033": lambda: lgbm_with(3, bagging_fraction=0.33),
+    "lgbm_leaf50": lambda: lgbm_with(1, min_data_in_leaf=50),
+    "lgbm_leaf50_seed1": lambda: lgbm_with(1, seed=1, min_data_in_leaf=50),
+    "lgbm_leaf100": lambda: lgbm_with(1, min_data_in_leaf=100),
+    "lgbm_leaves15": lambda: lgbm_with(1, num_leaves=15),
+    "lgbm_seed0": lambda: get_model("lightgbm"),
+    "lgbm_seed1": lambda: get_model("lightgbm", seed=1),
+    "lgbm_seed2": lambda: get_model("lightgbm", seed=2),
+    "lgbm_seeds3_s3": lambda: get_model("lightgbm", seeds=3, seed=3),
 }
+
+
+def without(cap: dict, name: str | None) -> dict:
+    """The capture less member ``name`` (None: as it is)."""
+    if not name or name not in cap["names"]:
+        return cap
+    keep = [i for i, n in enumerate(cap["names"]) if n != name]
+    return {**cap, "preds": cap["preds"][keep], "names": [cap["names"][i] for i in keep]}
 
 
 def capture_member(panel, make: Callable[[], Forecaster], windows: int) -> np.ndarray:
@@ -71,6 +116,14 @@ def capture_member(panel, make: Callable[[], Forecaster], windows: int) -> np.nd
             panel.horizon, future=test[[*KEYS, *covs]].reset_index(drop=True), quantiles=wr.LEVELS)
         out.append(test[KEYS].merge(frame, on=KEYS, how="left")[quantile_columns(wr.LEVELS)].to_numpy("float64"))
     return np.concatenate(out)
+
+
+def cached(path: Path, make: Callable[[], np.ndarray]) -> np.ndarray:
+    """``make()``, pickled at ``path`` and read back from there the next time."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(pickle.dumps(make()))
+    return pickle.loads(path.read_bytes())
 
 
 def g2(cap: dict, tests: range) -> list[float]:
@@ -91,6 +144,7 @@ def main() -> None:
     ap.add_argument("--members", default=",".join(CANDIDATES))
     ap.add_argument("--windows", type=int, default=11)
     ap.add_argument("--cache", default="/tmp/weight_replay")
+    ap.add_argument("--replace", default=None, help="a pool member each candidate replaces (default: added)")
     args = ap.parse_args()
     import short_daily
     from devsuite import PANELS as SUITE
@@ -102,24 +156,27 @@ def main() -> None:
     for name in args.panels.split(","):
         panel = known[name]()
         path = Path(args.cache) / f"{name}_{args.windows}.pkl"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(pickle.dumps(wr.capture(panel, args.windows)))
-        cap = pickle.loads(path.read_bytes())
-        base = float(np.mean(g2(cap, tests)))
-        print(f"{name}: g2 {base:.4f}, oracle {oracle(cap, tests):.4f}", flush=True)
+        full = cached(path, lambda panel=panel: wr.capture(panel, args.windows))
+        cap = without(full, args.replace)
+        base = float(np.mean(g2(full, tests)))
+        print(f"{name}: g2 {base:.4f}, oracle {oracle(full, tests):.4f}"
+              + (f"; less {args.replace}: g2 {np.mean(g2(cap, tests)):.4f}" if cap is not full else ""), flush=True)
         extended = dict(cap)
         for member in members:
-            preds = capture_member(panel, CANDIDATES[member], args.windows)
-            with_member = {**cap, "preds": np.concatenate([cap["preds"], preds[None]]),
-                           "names": [*cap["names"], member]}
+            parts = [cached(Path(args.cache) / f"{name}_{part}_{args.windows}.pkl",
+                            lambda part=part, panel=panel: capture_member(panel, CANDIDATES[part], args.windows))
+                     for part in member.split("+")]
+            preds = parts[-1]
+            with_member = {**cap, "preds": np.concatenate([cap["preds"], np.stack(parts)]),
+                           "names": [*cap["names"], *member.split("+")]}
             value = float(np.mean(g2(with_member, tests)))
             alone = float(np.mean([wr.score(with_member, preds[cap["groups"] == t], t) for t in tests]))
             ratios[member].append(value / base)
             print(f"  + {member:<16} g2 {value:.4f} ({value / base:.3f}), alone {alone:.4f}, oracle "
                   f"{oracle(with_member, tests):.4f}", flush=True)
-            extended = {**extended, "preds": np.concatenate([extended["preds"], preds[None]]),
-                        "names": [*extended["names"], member]}
+            if "+" not in member:
+                extended = {**extended, "preds": np.concatenate([extended["preds"], preds[None]]),
+                            "names": [*extended["names"], member]}
         print(f"  oracle with every candidate {oracle(extended, tests):.4f}", flush=True)
     for member, r in ratios.items():
         print(f"{member:<16} geo mean of the g2 ratios {np.exp(np.mean(np.log(r))):.3f}, worst {max(r):.3f}")

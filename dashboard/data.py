@@ -412,9 +412,10 @@ def newest_forecast(url: str) -> tuple[dict | None, pd.DataFrame]:
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def runs(url: str, limit: int = 400) -> pd.DataFrame:
-    """The newest forecast runs, newest first (``run_id, created_at, data_end, status, ...``)."""
-    return _when_tables(url, ("forecast_runs",), lambda: rq.runs_frame(engine(url), limit), pd.DataFrame(
-        columns=rq.RUN_COLUMNS))
+    """The newest forecast runs, newest first (``run_id, created_at, data_end, status, ...``): under
+    the loop's simulated clock, that clock's runs, newest data first."""
+    return _when_tables(url, ("forecast_runs",), lambda: rq.runs_frame(engine(url), limit, _simulated_now(url)),
+                        pd.DataFrame(columns=rq.RUN_COLUMNS))
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)

@@ -323,6 +323,11 @@ def prepare_inputs(
         if future is not None
         else future_index(panel, horizon, freq)
     )
+    if future is not None and UNIQUE_ID in future.columns:  # their rows were dropped without a word
+        unseen = sorted({str(i).strip() for i in pd.unique(future[UNIQUE_ID])} - set(pd.unique(panel[UNIQUE_ID])))
+        if unseen:
+            log.warning("future series %s (%d) are not in the history, so they get no forecast: add their past rows "
+                        "to the history (ids must match as written)", unseen[:5], len(unseen))
     known = [c for c in covariate_columns(panel) if c in fut.columns]
     past_only = [c for c in covariate_columns(panel) if c not in known]
     if past_only:

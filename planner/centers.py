@@ -308,6 +308,18 @@ class Centers:
             )
         return {i: self[i] for i in ids}
 
+    def on_defaults(self, ids: Iterable[str]) -> list[str]:
+        """A note naming the ids the file does not list but plans on its [defaults] (a typo in a
+        forecast's id, "FC-SEOUL1", was planned as an unknown center without a word), with the
+        closest listed id; none when the file lists no center (then every center is on the defaults)."""
+        unlisted = sorted({str(i) for i in ids} - set(self.centers))
+        if not unlisted or not self.centers or self.default is None:
+            return []
+        close = {i: m[0] for i in unlisted if (m := difflib.get_close_matches(i, list(self.centers), n=1))}
+        hint = "".join(f"; did you mean {m!r} for {i!r}?" for i, m in list(close.items())[:3])
+        return [f"center(s) {unlisted[:5]} ({len(unlisted)}) are not in the {self.source} (it lists "
+                f"{sorted(self.centers)[:5]}) and were planned on its [defaults]{hint}"]
+
     def zones(self, ids: Iterable[str]) -> dict[str, str]:
         return {i: c.timezone for i, c in self.for_ids(ids).items()}
 

@@ -4,8 +4,10 @@
 fetches -> validate -> one database transaction (dedupe, lateness, insert,
 hourly recount) -> dead letters and hourly aggregates (``center-demand``) ->
 offsets committed. ``promotions``: a faust agent over ``take_events`` batches
-(low volume), acked after the write. A crash replays at most uncommitted
-batches, which the idempotent sink absorbs.
+(low volume), acked after the write, its consumer's positions checked by the
+same log guard as the orders consumer's (:mod:`fcplan.streams.faust_guard`). A
+crash replays at most uncommitted batches, which the idempotent sink absorbs; a
+bad promotion read again is not dead-lettered again.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from fcplan.core.contracts import dead_letter_headers
 from fcplan.core.settings import Settings
 from fcplan.storage import make_engine
 from fcplan.storage.outage import Backoff, backoff_s, call_through_outages
+from fcplan.streams.counted import Origin, log_name
+from fcplan.streams.faust_guard import GuardedTransport
+from fcplan.streams.log_guard import Handled
 from fcplan.streams.orders_consumer import OrdersConsumer
 from fcplan.streams.promotion_store import PromotionStore
 from fcplan.streams.stop_deadline import StopDeadline
@@ -59,6 +64,12 @@ class _App(faust.App):
     """
 
     early_tasks: list[Any]
+
+    def _new_transport(self) -> Any:
+        """faust's aiokafka transport, with the log guard in its consumer
+        (:mod:`fcplan.streams.faust_guard`): the promotions agent survives a broker that came
+        back empty."""
+        return GuardedTransport(self.conf.broker_consumer, self)
 
     async def on_start(self) -> None:
         await super().on_start()
@@ -96,9 +107,22 @@ class Worker:
         self.promotions = topic(contracts.PROMOTIONS, key_serializer="raw", value_serializer="raw")
         self.promotions_dlq = topic(contracts.PROMOTIONS_DLQ, key_serializer="raw", value_serializer="raw")
         self.promotion_store = PromotionStore(self.engine, self.limits)
+        #: the promotions dead-lettered lately: one read again is not dead-lettered (nor counted) again
+        self.promotions_dead = Handled()
         self.app.agent(self.promotions, name="fcplan.promotions")(self._promotions_agent)
         self.orders_consumer = OrdersConsumer(settings, self.limits)
         self.app.early_tasks = [self._orders_task]
+
+    def _origin(self, events: list[Any]) -> Origin:
+        """Where faust read ``events`` (each one's topic, partition and offset), with the logs its
+        consumer's guard found replaced since they were last counted (their counted marks belong to
+        the old log)."""
+        tps = {(e.message.topic, e.message.partition): True for e in events}
+        consumer = self.app.consumer
+        guard = getattr(consumer, "guard", None)
+        restarted = guard.take_restarted(tps) if guard is not None else set()
+        places = [(log_name(e.message.topic, e.message.partition), e.message.offset) for e in events]
+        return Origin.of_records(places, [log_name(topic, partition) for topic, partition in restarted])
 
     async def _orders_task(self) -> None:
         """Run the orders consumer; whatever stops it, start it again after a backoff (what it
@@ -139,10 +163,14 @@ class Worker:
         attempt = 0
         while True:
             try:
-                dead = await self.promotion_store.store([event.value for event in events])
-                for d in dead:
+                values = [event.value for event in events]
+                dead = await self.promotion_store.store(values)
+                fresh = [d for d in dead if events[d.index].message not in self.promotions_dead]
+                for d in fresh:
                     await self._dead_letter(self.promotions_dlq, events[d.index], d.reason, d.detail)
-                await self.promotion_store.count_dead(dead)
+                await self.promotion_store.count(values, dead, self._origin(events))
+                for d in fresh:
+                    self.promotions_dead.add(events[d.index].message)
                 return
             except asyncio.CancelledError:
                 raise
@@ -152,6 +180,8 @@ class Worker:
                 attempt += 1
                 log.exception("could not store a batch of %d promotions; retrying in %.1fs", len(events), delay)
                 await asyncio.sleep(delay)
+
+
 
 
 def _stop_if_cancelled(what: str) -> None:

@@ -33,6 +33,7 @@ import numpy as np
 from fcplan.core.contracts import CONTROL
 from fcplan.core.time import epoch_us
 from fcplan.streams.columns import OrderColumns
+from fcplan.streams.counted import Origin
 from fcplan.streams.validation import EARLIEST, Limits, Rejected, parse_order, undecodable
 
 log = logging.getLogger(__name__)
@@ -65,28 +66,30 @@ class Fetch:
     empty slot of size -1.
     """
 
-    __slots__ = ("joined", "sizes", "starts")
+    __slots__ = ("joined", "origin", "sizes", "starts")
 
-    def __init__(self, joined: bytes, sizes: np.ndarray) -> None:
+    def __init__(self, joined: bytes, sizes: np.ndarray, origin: Origin | None = None) -> None:
         self.joined = joined
         self.sizes = sizes
+        self.origin = origin
         ends = np.cumsum(np.maximum(sizes, 0) + 1)
         self.starts = ends - np.maximum(sizes, 0) - 1
 
     @classmethod
-    def of(cls, values: Sequence[bytes | None]) -> Fetch:
+    def of(cls, values: Sequence[bytes | None], origin: Origin | None = None) -> Fetch:
+        """``origin``: the logs and offsets of the values (none: counted as new whenever written)."""
         try:
             joined = b"\n".join(values)  # type: ignore[arg-type]
         except TypeError:  # a None value
             joined = b"\n".join(b"" if v is None else v for v in values)
-            return cls(joined, np.array([-1 if v is None else len(v) for v in values], dtype=np.int64))
-        return cls(joined, np.fromiter(map(len, values), dtype=np.int64, count=len(values)))
+            return cls(joined, np.array([-1 if v is None else len(v) for v in values], dtype=np.int64), origin)
+        return cls(joined, np.fromiter(map(len, values), dtype=np.int64, count=len(values)), origin)
 
     def __len__(self) -> int:
         return len(self.sizes)
 
     def __reduce__(self) -> tuple:
-        return Fetch, (self.joined, self.sizes)
+        return Fetch, (self.joined, self.sizes, self.origin)
 
     def value(self, i: int) -> bytes | None:
         size = int(self.sizes[i])

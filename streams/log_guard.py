@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +89,28 @@ def mark_of(record: Any) -> Mark:
     return Mark(record.offset, fingerprint(record))
 
 
+class Handled:
+    """The last ``size`` records handled (by topic, partition, offset and :func:`fingerprint`): a
+    record read again (a log read again from its start, a rebalance before its commit) is known,
+    another record at the same offset of a replaced log is not."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._keys: dict[tuple, None] = {}
+
+    @staticmethod
+    def _key(record: Any) -> tuple:
+        return record.topic, record.partition, record.offset, fingerprint(record)
+
+    def __contains__(self, record: Any) -> bool:
+        return self._key(record) in self._keys
+
+    def add(self, record: Any) -> None:
+        self._keys[self._key(record)] = None
+        if len(self._keys) > self.size:
+            del self._keys[next(iter(self._keys))]
+
+
 @dataclass
 class _Check:
     mark: Mark | None  # None: an assignment's check, whose mark is the commit the position is one past
@@ -105,18 +128,34 @@ class LogGuard(ConsumerRebalanceListener):
     after a failed one; aiokafka calls the rebalance callbacks.
     """
 
-    def __init__(self, consumer: Any, marks: dict[Any, Mark], history: dict[Any, dict[int, int]] | None = None) -> None:
+    def __init__(
+        self,
+        consumer: Any,
+        marks: dict[Any, Mark],
+        history: dict[Any, dict[int, int]] | None = None,
+        *,
+        name: str = "orders",
+        on_replaced: Callable[[Any], None] | None = None,
+    ) -> None:
         self.consumer = consumer
+        self.name = name  # for the log lines
+        #: called with a partition found on a replaced or shortened log, before it is read from where
+        #: that log starts (a client that keeps positions of its own forgets them there)
+        self.on_replaced = on_replaced
         self.epoch = 0
         self.marks = marks
         #: partition -> {offset: fingerprint} of the last :data:`HISTORY` records whose offsets were
         #: committed, or sent to be (a commit reported failed may still have reached the broker)
         self.history: dict[Any, dict[int, int]] = history if history is not None else {}
         #: partition -> the last record handed to the writer since the partitions were assigned (a
-        #: gap's check reads it again: it is where the position stands, committed or not)
+        #: gap's check reads it again: it is where the position stands, committed or not); None: the
+        #: partition was sent to the start of a replaced log, and nothing of it was read since
         self.seen: dict[Any, Any] = {}
         self.checks: dict[Any, _Check] = {}
         self.replaced = 0  # partitions found on a replaced or shortened log (for tests and logs)
+        #: partitions found on a replaced or shortened log whose records have not gone to the writer
+        #: since: what the counters hold for them is another log's (:mod:`fcplan.streams.counted`)
+        self.restarted: set[Any] = set()
         self._revoked = 0  # the epoch of the latest revocation
         self._last_records = time.monotonic()
 
@@ -133,6 +172,7 @@ class LogGuard(ConsumerRebalanceListener):
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         self.epoch += 1  # what was fetched before is not committed
+        self.seen = {}  # the assignment starts from the committed offsets, not from what was fetched
 
     # ------------------------------------------------------------------ the pump's calls
     def committing(self, last_records: dict) -> None:
@@ -189,6 +229,13 @@ class LogGuard(ConsumerRebalanceListener):
         self._saw(out)
         return out
 
+    def take_restarted(self, admitted: dict) -> set[Any]:
+        """The partitions of ``admitted`` (records going to the writer) found on a new log since
+        their last records went there; they are told once."""
+        told = {tp for tp in self.restarted if admitted.get(tp)}
+        self.restarted -= told
+        return told
+
     def _saw(self, admitted: dict) -> None:
         for tp, batch in admitted.items():
             if batch:
@@ -202,7 +249,10 @@ class LogGuard(ConsumerRebalanceListener):
         except Exception:  # not subscribed any more (stopping): nothing to check
             return
         for tp in assigned:
-            mark = mark_of(self.seen[tp]) if tp in self.seen else self.marks.get(tp)
+            if tp in self.seen:  # (None: at the start of a replaced log, nothing to compare)
+                mark = mark_of(self.seen[tp]) if self.seen[tp] is not None else None
+            else:
+                mark = self.marks.get(tp)  # (the old log's mark would send a replaced one back to it)
             if mark is not None and tp not in self.checks:
                 self.checks[tp] = _Check(mark, self.epoch, False, True)
 
@@ -242,14 +292,27 @@ class LogGuard(ConsumerRebalanceListener):
             return batch[1:]  # our log: go on after the mark
         self.epoch += 1  # nothing fetched so far is committed: its offsets belong to the old log
         self.replaced += 1  # (the mark stays: the broker may still hold one past it, from us)
+        self.seen[tp] = None
+        self.restarted.add(tp)
+        if self.on_replaced is not None:
+            self.on_replaced(tp)
         if first.offset < mark.offset:
-            log.warning("orders: partition %s ends before offset %d, which this consumer read and committed: "
-                        "the log was lost (an empty broker?); reading it from offset %d",
-                        tp.partition, mark.offset, first.offset)
+            log.warning(
+                "%s: partition %s ends before offset %d, which this consumer read and committed: "
+                "the log was lost (an empty broker?); reading it from offset %d",
+                self.name,
+                tp.partition,
+                mark.offset,
+                first.offset,
+            )
             return batch
-        log.warning("orders: partition %s holds another record at offset %d than the one this consumer "
-                    "committed: the log was replaced (an empty broker?); reading it from its beginning",
-                    tp.partition, mark.offset)
+        log.warning(
+            "%s: partition %s holds another record at offset %d than the one this consumer "
+            "committed: the log was replaced (an empty broker?); reading it from its beginning",
+            self.name,
+            tp.partition,
+            mark.offset,
+        )
         # Offset 0 rather than the awaited seek_to_beginning: where retention has moved the log's
         # start, the consumer's auto_offset_reset="earliest" answers the out-of-range fetch with it.
         self.consumer.seek(tp, 0)

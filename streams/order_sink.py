@@ -12,7 +12,8 @@ One transaction a batch, in a handful of statements whatever its size:
    PostgreSQL in one statement; on SQLite an insert in multi-row statements of
    a few power-of-two sizes (prepared once, then found in the driver's cache),
    then the hours' upsert;
-3. move the stream times forward and add to the counters.
+3. move the stream times forward and add to the counters: with a :class:`Tally`, only for the
+   records read for the first time (:mod:`fcplan.streams.counted`).
 
 A repeat of a stored order id (or of one earlier in the batch) with another center, time,
 lines or units is not a duplicate but a conflict: the first stays stored and the repeat is
@@ -20,14 +21,15 @@ returned for the dead-letter topic with both payloads, so no record is lost with
 word. Finding them costs a read of the batch's stored payloads, only in a batch where not
 every order was new.
 
-Replaying a batch after a crash therefore changes nothing: the consumer commits
-Kafka offsets only after this returns. The per-row work runs inside the
+Replaying a batch after a crash therefore changes nothing, counters included: the consumer
+commits Kafka offsets only after this returns. The per-row work runs inside the
 database (SQLite's C code, or the PostgreSQL server).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -48,6 +50,7 @@ from fcplan.streams.columns import (
     hourly_sums,
     split_late,
 )
+from fcplan.streams.counted import Origin, Values, fresh
 from fcplan.streams.validation import CONFLICT, LATE
 
 #: Clock difference between workers allowed for: a stream time this much past now plus the
@@ -65,6 +68,32 @@ class OrderBatchResult:
     late: list[int] = field(default_factory=list)
     conflicts: list[tuple[int, str]] = field(default_factory=list)
     hourly: list[CenterDemand] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Tally:
+    """The records of a fetch that one transaction accounts for: positions ``[start, stop)``,
+    the written rows' and those with a dead-letter reason found before the write (``reasons``,
+    by position: decoding, unwritable), counted only where the counters lack them
+    (:func:`fcplan.streams.counted.fresh`)."""
+
+    start: int
+    stop: int
+    reasons: Mapping[int, str]
+    origin: Origin | None
+    value: Values
+
+    def counts(self, conn: Connection, rows: OrderColumns, result: OrderBatchResult) -> Counter[tuple[str, str]]:
+        """The counters for the range's new records: each dead letter by reason, ``orders/accepted``
+        (every inserted order: an order is inserted once) and ``orders/duplicate`` (the rest)."""
+        new = fresh(conn, self.origin, self.start, self.stop, self.value)
+        dead = {p: r for p, r in self.reasons.items() if self.start <= p < self.stop}
+        dead.update((rows.source[k], LATE) for k in result.late)
+        dead.update((rows.source[k], CONFLICT) for k, _ in result.conflicts)
+        counts = Counter((m.ORDERS_DEAD_LETTERS, r) for p, r in dead.items() if new[p - self.start])
+        written = int(new.sum()) - counts.total()
+        counts.update({(m.ORDERS, m.ACCEPTED): result.accepted, (m.ORDERS, m.DUPLICATE): written - result.accepted})
+        return counts
 
 
 def _store(conn: Connection, rows: OrderColumns, now: datetime) -> tuple[int, list[CenterDemand]]:
@@ -85,20 +114,21 @@ def _demand(center: str, hour: datetime, n: int, lines: int, units: int) -> Cent
 
 def write_order_columns(
     engine: Engine, batch: OrderColumns, grace: timedelta, counters: Counter[tuple[str, str]] | None = None,
-    max_future: timedelta | None = None,
+    max_future: timedelta | None = None, tally: Tally | None = None,
 ) -> OrderBatchResult:
     """Store a batch of valid orders exactly once; see the module docstring.
 
     ``counters`` (e.g. the batch's dead letters by reason) are added in the same
     transaction, with ``orders/accepted``, ``orders/duplicate``,
-    ``orders_dead_letters/late`` and ``orders_dead_letters/conflicting_duplicate``.
+    ``orders_dead_letters/late`` and ``orders_dead_letters/conflicting_duplicate``;
+    with a ``tally``, those of its records that were not counted before (:meth:`Tally.counts`).
     ``max_future`` (how far ahead of now validation accepts an order): a stored stream
     time later than now plus that (and an hour of clock skew) no accepted order made;
     it is taken for damage and replaced (:func:`fcplan.storage.orders_sql.watermarks_us`).
     """
     result = OrderBatchResult()
     counts: Counter[tuple[str, str]] = Counter(counters or {})
-    if not len(batch) and not counts:
+    if not len(batch) and not counts and (tally is None or tally.start >= tally.stop):
         return result
     first = first_occurrences(batch.order_id)
     unique = batch if len(first) == len(batch) else batch.take(first)
@@ -109,9 +139,12 @@ def write_order_columns(
         result.conflicts = [(i, conflict_detail(batch.order_id[i], kept, batch.payload(i)))
                             for i, kept in conflicting_repeats(batch, first, stored)]
         result.duplicates += len(batch) - len(unique) - len(result.conflicts)
-        counts.update({(m.ORDERS, m.ACCEPTED): result.accepted, (m.ORDERS, m.DUPLICATE): result.duplicates,
-                       (m.ORDERS_DEAD_LETTERS, LATE): len(result.late),
-                       (m.ORDERS_DEAD_LETTERS, CONFLICT): len(result.conflicts)})
+        if tally is None:
+            counts.update({(m.ORDERS, m.ACCEPTED): result.accepted, (m.ORDERS, m.DUPLICATE): result.duplicates,
+                           (m.ORDERS_DEAD_LETTERS, LATE): len(result.late),
+                           (m.ORDERS_DEAD_LETTERS, CONFLICT): len(result.conflicts)})
+        else:
+            counts.update(tally.counts(conn, batch, result))
         sql.add_metrics(conn, counts)
     return result
 

@@ -34,12 +34,12 @@ from sqlalchemy import Engine
 
 from fcplan.core.contracts import CenterDemand
 from fcplan.core.time import iso_us
-from fcplan.storage import metrics as m
 from fcplan.storage.outage import DEFAULT_BACKOFF, Backoff, GaveUp, OutageStats, call_through_outages, is_outage
 from fcplan.streams.batch_decode import Fetch, decode_fetch
 from fcplan.streams.columns import OrderColumns
+from fcplan.streams.counted import Origin
 from fcplan.streams.fetch_slots import SLOT_BYTES, FetchSlots, InSlot, SlotReader
-from fcplan.streams.order_sink import OrderBatchResult, write_order_columns
+from fcplan.streams.order_sink import OrderBatchResult, Tally, write_order_columns
 from fcplan.streams.poison import bisect_writes
 from fcplan.streams.validation import CONFLICT, LATE, UNWRITABLE, Limits, exception_detail
 
@@ -98,37 +98,46 @@ def process_fetch(
     decoded = decode_fetch(fetch, limits, datetime.now(UTC))
     cols = decoded.columns
     dead = [(i, r.reason, r.detail) for i, r in decoded.rejected]
-    counters = Counter((m.ORDERS_DEAD_LETTERS, r.reason) for _, r in decoded.rejected)
+    reasons = {i: r.reason for i, r in decoded.rejected}  # and the unwritable ones, once isolated
     stats = OutageStats()
 
-    def write(rows: OrderColumns, counts: Counter[tuple[str, str]], last: bool = True) -> OrderBatchResult:
-        # The outage counters go with the batch's last transaction (a failed one rolled them back).
+    def write(rows: OrderColumns, start: int, stop: int, last: bool = True) -> OrderBatchResult:
+        """Write ``rows`` and count the fetch's records ``[start, stop)``; the outage counters go with
+        the batch's last transaction (a failed one rolled them back)."""
+        tally = Tally(start, stop, reasons, fetch.origin, fetch.value)
         return call_through_outages(
-            lambda: write_order_columns(
-                engine, rows, limits.late_grace, counts + _outage_counters(stats) if last else counts,
-                max_future=limits.max_future,
-            ),
+            lambda: write_order_columns(engine, rows, limits.late_grace, _outage_counters(stats) if last else None,
+                                        max_future=limits.max_future, tally=tally),
             "orders writer", backoff, stats, keep_going,
         )
 
     try:
-        result = write(cols, counters)
+        result = write(cols, 0, len(fetch))
     except Exception as exc:
         if isinstance(exc, GaveUp) or is_outage(exc):
             raise
         log.warning("orders writer: a batch of %d orders failed to write (%s); isolating the records at fault",
                     len(cols), exception_detail(exc))
-        parts = bisect_writes(
-            len(cols), lambda lo, hi: write(cols.take(range(lo, hi)), Counter(), last=False),
-            passthrough=lambda e: isinstance(e, GaveUp) or is_outage(e),
-        )
+        counted, done = 0, 0  # the fetch's records counted so far; the rows resolved so far
+
+        def part(lo: int, hi: int) -> OrderBatchResult:
+            # Each part counts the records from the last part written to its own last row: the rows
+            # between (poison, since bisection goes in order) and the dead letters among them.
+            nonlocal counted, done
+            reasons.update((cols.source[k], UNWRITABLE) for k in range(done, lo))
+            stop = cols.source[hi - 1] + 1
+            written = write(cols.take(range(lo, hi)), counted, stop, last=False)
+            counted, done = stop, hi
+            return written
+
+        parts = bisect_writes(len(cols), part, passthrough=lambda e: isinstance(e, GaveUp) or is_outage(e))
         for k, error in parts.poison:
             dead.append((cols.source[k], UNWRITABLE, exception_detail(error)))
-        counters[(m.ORDERS_DEAD_LETTERS, UNWRITABLE)] += len(parts.poison)
+            reasons[cols.source[k]] = UNWRITABLE
         log.warning("orders writer: %d unwritable orders sent to the dead-letter topic: %s",
                     len(parts.poison), "; ".join(exception_detail(e) for _, e in parts.poison[:3]))
         result = _merged(parts.written)
-        write(cols.take([]), counters)  # the batch's counters, once
+        write(cols.take([]), counted, len(fetch))  # the records after the last part written
     for k in result.late:
         dead.append((cols.source[k], LATE, f"ts {iso_us(int(cols.t_us[k]))} is older than the stream time minus "
                                            f"{limits.late_grace}"))
@@ -298,16 +307,16 @@ class OrderWriter:
             await asyncio.get_running_loop().run_in_executor(None, self._process.join, 10)
         self._slots.close()
 
-    def submit(self, values: list[bytes | None]) -> asyncio.Future[WrittenBatch]:
-        """Queue a fetch's values (sent joined into one buffer, :class:`Fetch`); the
-        future resolves once its transaction committed."""
+    def submit(self, values: list[bytes | None], origin: Origin | None = None) -> asyncio.Future[WrittenBatch]:
+        """Queue a fetch's values (sent joined into one buffer, :class:`Fetch`) and where they were
+        read (:mod:`fcplan.streams.counted`); the future resolves once its transaction committed."""
         if self._writer is None:
             raise WriterError("the orders writer is not running: submit batches inside `async with OrderWriter(...)`")
         future: asyncio.Future[WrittenBatch] = asyncio.get_running_loop().create_future()
         if self._reading is not None and self._reading.done():
             future.set_exception(WriterError(f"the orders writer process stopped (exit code {self._process.exitcode})"))
             return future
-        payload = pickle.dumps(Fetch.of(values), protocol=pickle.HIGHEST_PROTOCOL)
+        payload = pickle.dumps(Fetch.of(values, origin), protocol=pickle.HIGHEST_PROTOCOL)
         where = self._slots.put(payload)
         self._pending.append((future, where))
         self._writer.write(_framed(payload) if where is None else _frame(where))  # buffered by the transport

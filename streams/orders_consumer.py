@@ -39,6 +39,7 @@ from typing import Any
 
 from fcplan.core.contracts import CENTER_DEMAND, ORDERS, ORDERS_DLQ, dead_letter_headers
 from fcplan.core.settings import Settings
+from fcplan.streams.counted import Origin
 from fcplan.streams.log_guard import LogGuard
 from fcplan.streams.order_writer import OrderWriter, WrittenBatch
 from fcplan.streams.validation import Limits
@@ -263,7 +264,10 @@ class OrdersConsumer:
                     records = [r for batch in fetched.values() for r in batch]
                     if records:  # (also from a keep-alive poll: a partition assigned since it paused)
                         values = [r.value for r in records]
-                        inflight.append(_InFlight(epoch, fetched, records, writer.submit(values), time.monotonic()))
+                        origin = Origin.of_fetch(fetched, guard.take_restarted(fetched))
+                        inflight.append(
+                            _InFlight(epoch, fetched, records, writer.submit(values, origin), time.monotonic())
+                        )
                     idle = not records and not inflight
                 if written and (idle or time.monotonic() - last_commit >= COMMIT_EVERY_S):
                     await _bounded(self._commit_delivered(consumer, written, wait=idle), "committing offsets")

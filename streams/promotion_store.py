@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,9 +21,9 @@ from typing import TypeVar
 from sqlalchemy import Engine
 
 from fcplan.core.contracts import Promotion
-from fcplan.storage.metrics import PROMOTIONS_DEAD_LETTERS
 from fcplan.storage.outage import backoff_s, describe, is_outage
-from fcplan.streams.sink import bump_metrics, store_promotions
+from fcplan.streams.counted import Origin
+from fcplan.streams.sink import count_promotions, store_promotions
 from fcplan.streams.validation import UNDECODABLE, UNWRITABLE, Limits, Rejected, exception_detail, parse_promotion
 
 log = logging.getLogger(__name__)
@@ -91,7 +90,7 @@ class PromotionStore:
         """Store every valid promotion of a batch; the records to dead-letter, by index.
 
         The records the database refuses are isolated by bisection
-        (:func:`fcplan.streams.sink.store_promotions`, which counts them itself).
+        (:func:`fcplan.streams.sink.store_promotions`); nothing is counted (:meth:`count`).
         """
         valid, dead = self.parse(values)
         if valid:
@@ -100,16 +99,9 @@ class PromotionStore:
             dead.extend(DeadLetter(valid[k][0], UNWRITABLE, detail) for k, detail in stored.unwritable)
         return sorted(dead, key=lambda d: d.index)
 
-    async def count_dead(self, dead: Sequence[DeadLetter]) -> None:
-        """Add the dead letters to the worker's counters (``promotions_dead_letters``);
-        the unwritable ones were counted where they were found (:meth:`store`)."""
-        reasons = Counter(d.reason for d in dead if d.reason != UNWRITABLE)
-        if not reasons:
-            return
-        counts = Counter({(PROMOTIONS_DEAD_LETTERS, reason): n for reason, n in reasons.items()})
-
-        def bump() -> None:
-            with self.engine.begin() as conn:
-                bump_metrics(conn, counts)
-
-        await self._until_done(bump)
+    async def count(self, values: Sequence[bytes | None], dead: Sequence[DeadLetter], origin: Origin | None) -> None:
+        """Add a stored batch to the worker's counters (``promotions/accepted`` and
+        ``promotions_dead_letters`` by reason), its records read again not again
+        (:func:`fcplan.streams.sink.count_promotions`)."""
+        reasons = {d.index: d.reason for d in dead}
+        await self._until_done(lambda: count_promotions(self.engine, values, reasons, origin))

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from fcplan.core.contracts import ORDERS
+from fcplan.core.panel import PanelError, parse_timestamps
 from fcplan.streams.producer import JsonProducer
 
 
@@ -47,11 +48,14 @@ def read_orders(path: Path, center_column: str, timezone: str) -> pd.DataFrame:
         )
     _require(frame["order_id"].notna() & (frame["order_id"].astype(str).str.strip() != ""), frame, "order_id",
              "is empty", "give every order its id")
+    # an order without a center was sent to a center named "unknown", planned like a real one
+    _require(frame[center_column].notna() & (frame[center_column].astype(str).str.strip() != ""), frame,
+             center_column, "is empty", "give every order its center, or drop those rows")
     ts = _timestamps(frame["ts"], zone)
     out = pd.DataFrame(
         {
             "order_id": frame["order_id"],
-            "center_id": frame[center_column].fillna("unknown").astype(str),
+            "center_id": frame[center_column].astype(str),
             "ts": ts,
             "lines": _counts(frame, "lines"),
             "units": _counts(frame, "units"),
@@ -94,6 +98,12 @@ def _timestamps(raw: pd.Series, zone: ZoneInfo) -> pd.Series:
         ts = pd.to_datetime(raw, errors="coerce", format="mixed", utc=bool(offset.all()))
     except (ValueError, TypeError, OverflowError) as exc:
         raise ReplayError(f"ts is not readable ({exc}); write it as YYYY-MM-DD HH:MM:SS[+HH:MM]") from exc
+    if not offset.all() and ts.notna().all():  # naive times, read as a person reads them, one layout for every
+        # row: 1772445600 was 1970-01-01 00:00:01.77, "02/03/2026" February 3 beside "13/03/2026" March 13
+        try:
+            ts = parse_timestamps(raw, "orders")
+        except PanelError as exc:
+            raise ReplayError(" ".join(str(exc).split()).replace("orders.ds", "ts")) from exc
     if ts.isna().any():
         bad = raw[ts.isna()].head(3).tolist()
         raise ReplayError(f"{int(ts.isna().sum())} rows have unreadable ts, e.g. {bad}")

@@ -2,36 +2,31 @@
 
 Orders: :mod:`fcplan.streams.order_sink` (exactly once, in a few statements a batch);
 Promotions: newest version wins; :func:`store_promotions` isolates the records
-the database refuses.
+the database refuses; :func:`count_promotions` counts a batch's records once.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.engine import Connection
 
 from fcplan.core.contracts import Promotion
 from fcplan.storage import metrics as m
 from fcplan.storage import upsert
-from fcplan.storage.orders_sql import add_metrics
+from fcplan.storage.orders_sql import add_metrics, lock_for_write
 from fcplan.storage.outage import is_outage
 from fcplan.storage.schema import promotions
+from fcplan.streams.counted import Origin, fresh
 from fcplan.streams.hours import to_naive_utc
 from fcplan.streams.order_sink import OrderBatchResult
 from fcplan.streams.poison import bisect_writes
-from fcplan.streams.validation import UNWRITABLE, exception_detail
+from fcplan.streams.validation import exception_detail
 
-__all__ = ["OrderBatchResult", "StoredPromotions", "bump_metrics", "store_promotions", "write_promotions"]
-
-
-def bump_metrics(conn: Connection, counts: Counter[tuple[str, str]]) -> None:
-    """Add to the worker's counters, e.g. ``{("orders_dead_letters", "late"): 3}``."""
-    add_metrics(conn, counts)
+__all__ = ["OrderBatchResult", "StoredPromotions", "count_promotions", "store_promotions", "write_promotions"]
 
 
 def promotion_row(promo: Promotion) -> dict:
@@ -63,13 +58,10 @@ class StoredPromotions:
 
 def store_promotions(engine: Engine, batch: Sequence[Promotion]) -> StoredPromotions:
     """:func:`write_promotions`, with the records the database refuses isolated
-    (:mod:`fcplan.streams.poison`) instead of failing the batch; they are counted as
-    ``promotions_dead_letters/unwritable``. A database outage propagates
-    (:func:`fcplan.storage.outage.is_outage`): retry the whole batch later."""
+    (:mod:`fcplan.streams.poison`) instead of failing the batch (count them as
+    ``promotions_dead_letters/unwritable`` with :func:`count_promotions`). A database outage
+    propagates (:func:`fcplan.storage.outage.is_outage`): retry the whole batch later."""
     parts = bisect_writes(len(batch), lambda lo, hi: write_promotions(engine, batch[lo:hi]), is_outage)
-    if parts.poison:
-        with engine.begin() as conn:
-            bump_metrics(conn, Counter({(m.PROMOTIONS_DEAD_LETTERS, UNWRITABLE): len(parts.poison)}))
     return StoredPromotions(len(batch) - len(parts.poison), [(k, exception_detail(e)) for k, e in parts.poison])
 
 
@@ -89,5 +81,24 @@ def write_promotions(engine: Engine, batch: Sequence[Promotion]) -> int:
             ["promo_id"],
             where=_not_older,
         )
-        bump_metrics(conn, Counter({(m.PROMOTIONS, m.ACCEPTED): len(batch)}))
     return len(newest)
+
+
+def _no_value(i: int) -> bytes | None:
+    return None
+
+
+def count_promotions(
+    engine: Engine, read: Sequence[bytes | None] | int, dead: Mapping[int, str], origin: Origin | None = None
+) -> None:
+    """Count a stored batch of promotion records (``read``: their values, or how many without an
+    ``origin``): ``promotions/accepted`` for the stored ones, ``promotions_dead_letters/<reason>``
+    for ``dead`` (position -> reason), in one transaction; with an ``origin``, only the records
+    the counters lack (:mod:`fcplan.streams.counted`): a batch read again is not counted again."""
+    n, value = (read, _no_value) if isinstance(read, int) else (len(read), read.__getitem__)
+    with engine.begin() as conn:
+        lock_for_write(conn)
+        new = fresh(conn, origin, 0, n, value)
+        counts = Counter((m.PROMOTIONS_DEAD_LETTERS, r) for p, r in dead.items() if new[p])
+        counts[(m.PROMOTIONS, m.ACCEPTED)] = int(new.sum()) - counts.total()
+        add_metrics(conn, counts)

@@ -27,11 +27,13 @@ def fcplan_exe() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "fcplan"]
 
 
-def demo_env(tmp_path: Path, port: int) -> dict[str, str]:
+def demo_env(tmp_path: Path) -> dict[str, str]:
+    """Broker port 0: the demo picks a free one (again if another process binds it first); a port
+    picked here could be taken before the demo's broker binds it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FCPLAN_")}
     env.update({
         "FCPLAN_DATABASE_URL": f"sqlite:///{tmp_path / 'e2e.db'}",
-        "FCPLAN_KAFKA_BROKER_PORT": str(port),
+        "FCPLAN_KAFKA_BROKER_PORT": "0",
         # Tansu answers a group join after half the session timeout: 2 s instead of 5 s for each
         # of the worker's two groups (the demo passes its environment on to the worker).
         "FCPLAN_KAFKA_SESSION_TIMEOUT_S": "4",
@@ -71,6 +73,13 @@ def leftovers(tmp_path: Path, port: int, pids: set[int] = frozenset()) -> list[s
     return out
 
 
+def broker_port(text: str) -> int:
+    """The embedded broker's port, as the demo said it."""
+    found = re.search(r"embedded Kafka-compatible broker \(Tansu\) on [\d.]+:(\d+)", text)
+    assert found, text[-3000:]
+    return int(found[1])
+
+
 def wait_for(predicate, timeout_s: float, poll_s: float = 0.5) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -80,11 +89,11 @@ def wait_for(predicate, timeout_s: float, poll_s: float = 0.5) -> bool:
     return predicate()
 
 
-def start_demo(tmp_path: Path, port: int, out: object) -> subprocess.Popen:
+def start_demo(tmp_path: Path, out: object) -> subprocess.Popen:
     """``fcplan demo --headless`` (30 small days, no second cycle) writing to ``out``."""
     return subprocess.Popen(
         [*fcplan_exe(), "demo", "--headless", "--days", "30", "--scale", "0.1", "--retrain-every", "600"],
-        cwd=tmp_path, env=demo_env(tmp_path, port), stdout=out, stderr=subprocess.STDOUT,
+        cwd=tmp_path, env=demo_env(tmp_path), stdout=out, stderr=subprocess.STDOUT,
     )
 
 
@@ -101,7 +110,6 @@ def count(engine, table) -> int:
 
 
 def test_demo_runs_to_the_first_plan_and_exits_cleanly(tmp_path: Path, proc_tree) -> None:
-    from fcplan.app.broker import free_port
     from fcplan.storage.schema import (
         center_hourly,
         forecast_runs,
@@ -111,13 +119,12 @@ def test_demo_runs_to_the_first_plan_and_exits_cleanly(tmp_path: Path, proc_tree
         stream_metrics,
     )
 
-    port = free_port()
     log = tmp_path / "demo.out"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [*fcplan_exe(), "demo", "--headless", "--exit-after-plan", "--days", "30", "--scale", "0.1",
              "--timeout", "600"],
-            cwd=tmp_path, env=demo_env(tmp_path, port), stdout=out, stderr=subprocess.STDOUT,
+            cwd=tmp_path, env=demo_env(tmp_path), stdout=out, stderr=subprocess.STDOUT,
         )
         children: set[int] = set()
         try:
@@ -169,21 +176,20 @@ def test_demo_runs_to_the_first_plan_and_exits_cleanly(tmp_path: Path, proc_tree
     finally:
         engine.dispose()
 
+    port = broker_port(text)
     left = leftovers(tmp_path, port, children)
     assert wait_for(lambda: not leftovers(tmp_path, port, children), 20), f"{left}\n{text[-2000:]}"
     assert (tmp_path / "var" / "logs" / "worker.log").exists()
 
 
 def test_sigint_stops_the_demo_and_every_child_it_started(tmp_path: Path, proc_tree) -> None:
-    from fcplan.app.broker import free_port
-
-    port = free_port()
     log = tmp_path / "demo.out"
     with open(log, "wb") as out:
-        proc = start_demo(tmp_path, port, out)
+        proc = start_demo(tmp_path, out)
         children: set[int] = set()
         try:
             wait_for_the_worker(proc, log)
+            port = broker_port(_read(log))
             children = proc_tree.descendants(proc.pid)
             assert len(children) >= 3, f"expected broker, worker and simulator below the demo, got {children}"
             proc.send_signal(signal.SIGINT)
@@ -204,14 +210,14 @@ def test_when_the_demo_is_killed_with_sigkill_then_no_process_of_it_is_left_and_
 ) -> None:
     """kill -9 leaves the demo no chance to clean up: its children must go by themselves
     (PR_SET_PDEATHSIG), and the worker's writer when its socket to the worker closes."""
-    from fcplan.app.broker import free_port, port_is_free
+    from fcplan.app.broker import port_is_free
 
-    port = free_port()
     log = tmp_path / "demo.out"
     with open(log, "wb") as out:
-        proc = start_demo(tmp_path, port, out)
+        proc = start_demo(tmp_path, out)
         try:
             wait_for_the_worker(proc, log)
+            port = broker_port(_read(log))
 
             def names() -> dict[int, str]:
                 return {pid: proc_tree.cmdline(pid) for pid in proc_tree.descendants(proc.pid)}

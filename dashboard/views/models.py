@@ -89,19 +89,39 @@ def live_models() -> None:
         decided = data.decisions(cfg.url)
         if not decided.empty:
             st.subheader("Champion and challenger decisions")
-            shown = decided.assign(created_at=decided["created_at"].map(lambda t: local_text(t, cfg.timezone)))
-            cols = ["created_at", "challenger_run_id", "champion_run_id", "promoted", "reason"]
-            st.dataframe(shown[cols], hide_index=True, width="stretch")
+            st.table(decisions_table(decided, cfg.timezone), hide_index=True, border="horizontal")
+
+
+def decisions_table(decided: pd.DataFrame, tz: str) -> pd.DataFrame:
+    """The registry's decisions as a manager reads them: when (local time), the challenger, the
+    champion after the decision, whether it was promoted, and the reason, whole (a grid cut it
+    after ~50 characters at 1280 px: "open alerts for ['FC-SE")."""
+    return pd.DataFrame({
+        "decided": decided["created_at"].map(lambda t: local_text(t, tz)),
+        "challenger": decided["challenger_run_id"],
+        "champion after": decided["champion_run_id"],
+        "promoted": decided["promoted"].map(lambda p: "yes" if p else "no"),
+        "reason": decided["reason"],
+    })
 
 
 RUN_CHOICES = (10, 30, 90, 365)
+#: The run table's headers, in a manager's words.
+RUN_COLUMNS = {
+    "run_id": st.column_config.TextColumn("run"),
+    "created_at": st.column_config.TextColumn("made", help="when the run was stored (local time)"),
+    "data_end": st.column_config.DateColumn("data to", help="the last day of orders the run was fitted on"),
+    "model_version": st.column_config.TextColumn("model", help="the ensemble and its members' weights"),
+    "fit_seconds": st.column_config.NumberColumn("fit (s)", format="%.1f", help="seconds the retrain took"),
+}
 TOP_MEMBERS = 5
 
 
 def runs_table(runs: pd.DataFrame, tz: str) -> pd.DataFrame:
-    """Champion first, then challengers, then retired runs, newest first within each."""
+    """Champion first, then challengers, then retired runs, each in the order given (newest first:
+    see :func:`data.runs`; under a simulated clock, ``created_at`` can be the wall clock's)."""
     rank = runs["status"].map({"champion": 0, "challenger": 1}).fillna(2)
-    shown = runs.assign(rank=rank).sort_values(["rank", "created_at"], ascending=[True, False])
+    shown = runs.assign(rank=rank).sort_values("rank", kind="stable")
     shown = shown.assign(created_at=shown["created_at"].map(lambda t: local_text(t, tz)))
     return shown[["status", "run_id", "created_at", "data_end", "model_version", "fit_seconds"]]
 
@@ -117,7 +137,7 @@ def history(run: dict) -> None:
     st.subheader("Champion and challengers")
     live = runs[runs["status"].isin(["champion", "challenger"])]
     st.dataframe(runs_table(live if len(live) else runs.head(5), cfg.timezone), hide_index=True, width="stretch",
-                 column_config={"fit_seconds": st.column_config.NumberColumn("fit (s)", format="%.1f")})
+                 column_config=RUN_COLUMNS)
     board = data.leaderboard_history(cfg.url, tuple(runs["run_id"]))
     if board.empty:
         return

@@ -44,7 +44,8 @@ def live_stream() -> None:
             st.altair_chart(charts.hourly_today(summaries.busiest_lines(hourly)), width="stretch")
             totals = hourly.groupby("unique_id")["y"].sum().astype(int).rename("orders today")
             if len(totals) <= summaries.MAX_LINES:
-                st.dataframe(totals.to_frame().T, width="stretch")
+                st.dataframe(totals.to_frame().T, width="stretch", column_config={
+                    c: st.column_config.NumberColumn(format="localized") for c in totals.index})
             else:
                 st.caption(f"the {summaries.MAX_LINES - 1} busiest centers and the rest together")
         if not metrics.empty:

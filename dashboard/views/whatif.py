@@ -23,7 +23,6 @@ from fcplan.dashboard.views.common import (
     center_header,
     center_rows,
     center_today,
-    shift_order,
     stale_forecast_warning,
     table_height,
     zone,
@@ -31,6 +30,7 @@ from fcplan.dashboard.views.common import (
 from fcplan.planner import plan_staffing
 from fcplan.planner.centers import CenterConfig
 from fcplan.planner.crews import PROFILE_DAYS, hour_profiles, plan_crews
+from fcplan.planner.shifts import parse_shifts
 from fcplan.planner.whatif import existing_promotions, promotion_factors
 
 
@@ -49,11 +49,15 @@ def plan_shares(plan: pd.DataFrame, center: str, order: list[str]) -> pd.DataFra
     return pd.DataFrame({UNIQUE_ID: center, "shift": totals.index, "share": (totals / totals.sum()).to_numpy()})
 
 
+def stored_settings(run: dict) -> PlannerSettings:
+    """The planner settings the stored plan was made with (the defaults for what it did not store)."""
+    stored = dict(run.get("params") or {})
+    return PlannerSettings(**{k: v for k, v in stored.items() if k in PlannerSettings.model_fields})
+
+
 def center_params(run: dict, center: str) -> CenterParams:
     """The stored plan's parameters, with the center's overrides applied."""
-    stored = dict(run.get("params") or {})
-    settings = PlannerSettings(**{k: v for k, v in stored.items() if k in PlannerSettings.model_fields})
-    return CenterParams.per_center(settings, [center])[center]
+    return CenterParams.per_center(stored_settings(run), [center])[center]
 
 
 def scenario_forecast(rows: pd.DataFrame, factors: np.ndarray) -> pd.DataFrame:
@@ -93,16 +97,23 @@ def no_lift_text(discount: float, kind: str, center: str, per_pct: float, days: 
 DAY_TOTALS = ["packers", "packer_hours"]
 
 
-def packers_per_day(forecast: pd.DataFrame, shares: pd.DataFrame, params: CenterParams) -> pd.DataFrame:
-    """``packers, packer_hours`` per day (:data:`DAY_TOTALS`) by the plan's global parameters."""
-    plan = plan_staffing(forecast, shares, params)
-    return plan.groupby(DS)[DAY_TOTALS].sum()
+def packers_per_day(forecast: pd.DataFrame, plan_run: dict, plan: pd.DataFrame, center: str,
+                    zone: str) -> pd.DataFrame:
+    """``packers, packer_hours`` per day (:data:`DAY_TOTALS`) by the plan's global parameters and
+    its shift shares at ``center``, each shift paid and packing its real length on the day in the
+    center's ``zone`` (an hour less or more on a daylight-saving change), as the planner counts."""
+    shifts = parse_shifts(stored_settings(plan_run).shifts)
+    shares = plan_shares(plan, center, [s.name for s in shifts])
+    staffed = plan_staffing(forecast, shares, center_params(plan_run, center), shifts=shifts, zones=zone)
+    return staffed.groupby(DS)[DAY_TOTALS].sum()
 
 
 #: The what-if table's short headers (nine columns fit at 1280 px with the sidebar open) and help.
 TABLE_COLUMNS = {
-    "orders (median)": st.column_config.NumberColumn("orders", help="the stored forecast's median orders"),
-    "orders with promotion": st.column_config.NumberColumn("orders, promo", help="median orders with the promotion"),
+    "orders (median)": st.column_config.NumberColumn("orders", format="localized",
+                                                     help="the stored forecast's median orders"),
+    "orders with promotion": st.column_config.NumberColumn("orders, promo", format="localized",
+                                                           help="median orders with the promotion"),
     "packers with promotion": st.column_config.NumberColumn("packers, promo", help="whole packers with the promotion"),
     "extra packers": st.column_config.NumberColumn("+ packers", help="packers the promotion adds"),
     "packer hours": st.column_config.NumberColumn(
@@ -257,7 +268,8 @@ def page() -> None:
         overlap = held[held[DS].isin(days) & (held["discount_pct"] > 0)]
         if len(overlap):
             st.caption(
-                f"{len(overlap)} of the promotion days already hold a promotion in the forecast "
+                f"{len(overlap)} of the promotion days already {'holds' if len(overlap) == 1 else 'hold'} "
+                "a promotion in the forecast "
                 f"({', '.join(sorted(set(overlap['kind'])))}): only the lift beyond it is added, never both."
             )
 
@@ -283,11 +295,9 @@ def page() -> None:
             what = crew_packers_per_day(scenario, center, conf, profile)
             service = conf.service_quantile
         else:  # a plan that stored no center configuration: its global parameters and shift shares
-            params = center_params(plan_run, center)
-            shares = plan_shares(plan, center, shift_order(plan_run, plan))
-            base = packers_per_day(rows, shares, params)
-            what = packers_per_day(scenario, shares, params)
-            service = params.service_quantile
+            base = packers_per_day(rows, plan_run, plan, center, zone(center))
+            what = packers_per_day(scenario, plan_run, plan, center, zone(center))
+            service = center_params(plan_run, center).service_quantile
         table = pd.DataFrame(
             {
                 "promotion": [f"{discount}% off" if d in days else "" for d in horizon],

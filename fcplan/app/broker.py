@@ -14,12 +14,15 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from fcplan.app.procs import spawn
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +31,18 @@ class BrokerError(RuntimeError):
     """The embedded broker could not be started or did not answer."""
 
 
-class PortTakenError(BrokerError):
+class PortTaken(RuntimeError):
+    """A server's port was taken (before its start, or between the check and the server's bind)."""
+
+
+class PortTakenError(BrokerError, PortTaken):
     """The broker's port was taken (before the start, or between the check and Tansu's bind)."""
 
 
 #: How Tansu says its listener could not bind (it logs the error, panics a tokio worker
 #: and exits, with code 0 in Tansu 0.6, so the exit code alone does not tell).
 ADDR_IN_USE = ("AddrInUse", "Address in use", "Address already in use")
-#: Fresh ports an :class:`EmbeddedBroker` without a fixed port tries before giving up.
+#: Fresh ports a server without a fixed port tries before giving up (see :func:`on_free_port`).
 PICK_ATTEMPTS = 5
 
 
@@ -102,6 +109,23 @@ def listens(pid: int, port: int) -> bool | None:
     return bool(listening & sockets)
 
 
+def on_free_port(start_on: Callable[[int], T], host: str, first: int | None = None,
+                 attempts: int = PICK_ATTEMPTS) -> T:
+    """``start_on(port)`` on ``first`` (when given), else on a free port, and on a fresh one again
+    each time it raises :class:`PortTaken` (another process bound the port between the check and
+    the server's bind); a :class:`PortTaken` after ``attempts`` ports."""
+    last: PortTaken | None = None
+    for attempt in range(1, attempts + 1):
+        port = first if attempt == 1 and first is not None else free_port(host)
+        try:
+            return start_on(port)
+        except PortTaken as exc:
+            last = exc
+            log.info("port %s was taken before the server bound it (try %d of %d); picking another",
+                     port, attempt, attempts)
+    raise PortTaken(f"no free port on {host} after {attempts} tries: {last}")
+
+
 def wait_for_metadata(bootstrap: str, timeout_s: float = 30.0) -> None:
     """Block until a Kafka metadata request to ``bootstrap`` is answered."""
     from kafka import KafkaAdminClient
@@ -131,10 +155,11 @@ def wait_for_metadata(bootstrap: str, timeout_s: float = 30.0) -> None:
 class EmbeddedBroker:
     """Runs Tansu as a child process; a context manager that stops it on exit.
 
-    ``port=None`` (the default) picks a free port at :meth:`start`, and picks again
-    when another process takes it before Tansu binds it; an explicit port is used as
-    given, and a :class:`PortTakenError` says when it is taken. Once started, the
-    broker keeps its port: a later :meth:`start` (a restart) uses the same one.
+    ``port=None`` (the default) picks a free port at :meth:`start` (``prefer`` first, when
+    given), and picks again when another process takes it before Tansu binds it; an
+    explicit port is used as given, and a :class:`PortTakenError` says when it is taken.
+    Once started, the broker keeps its port: a later :meth:`start` (a restart) uses the
+    same one.
 
     >>> with EmbeddedBroker(port=19092) as broker:  # doctest: +SKIP
     ...     print(broker.bootstrap)
@@ -144,6 +169,7 @@ class EmbeddedBroker:
     host: str = "127.0.0.1"
     port: int | None = None
     log_path: Path | None = None
+    prefer: int | None = None
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _out: Any = field(default=None, init=False, repr=False)
 
@@ -156,21 +182,14 @@ class EmbeddedBroker:
     def start(self, timeout_s: float = 30.0) -> EmbeddedBroker:
         if self.port is not None:
             return self._start_on(self.port, timeout_s)
-        last: PortTakenError | None = None
-        for attempt in range(1, PICK_ATTEMPTS + 1):
-            port = free_port(self.host)
-            try:
-                return self._start_on(port, timeout_s)
-            except PortTakenError as exc:
-                self.port = None
-                last = exc
-                log.info("port %s was taken before the broker bound it (try %d of %d); picking another",
-                         port, attempt, PICK_ATTEMPTS)
-            except BaseException:
-                self.port = None
-                raise
-        raise BrokerError(f"no free port for the embedded broker on {self.host} after {PICK_ATTEMPTS} tries: "
-                          f"{last}")
+        try:
+            return on_free_port(lambda port: self._start_on(port, timeout_s), self.host, self.prefer)
+        except PortTaken as exc:
+            self.port = None
+            raise BrokerError(f"the embedded broker: {exc}") from None
+        except BaseException:
+            self.port = None
+            raise
 
     def _start_on(self, port: int, timeout_s: float) -> EmbeddedBroker:
         taken = PortTakenError(

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from fcplan.app.console import Verbose, fail, setup
+from fcplan.app.console import Verbose, broker_outage, fail, setup
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -32,7 +32,7 @@ def broker(
     settings = setup(verbose)
     k = settings.kafka
     try:
-        chosen = k.broker_port if port is None else (port or None)  # 0: pick one (and pick again if taken)
+        chosen = (k.broker_port if port is None else port) or None  # 0: pick one (and pick again if taken)
         with EmbeddedBroker(host=k.broker_host, port=chosen) as running:
             ensure_topics(running.bootstrap, k.partitions)
             typer.echo(f"embedded broker ready on {running.bootstrap} (memory-only); Ctrl-C stops it")
@@ -62,7 +62,8 @@ def worker(verbose: Verbose = False) -> None:
 
     settings = setup(verbose)
     sys.argv = [sys.argv[0]]  # faust's Worker parses the command line
-    run_worker(settings, loglevel="info" if verbose else "warn")
+    with broker_outage(settings.kafka.servers, "worker"):
+        run_worker(settings, loglevel="info" if verbose else "warn")
 
 
 def main() -> None:

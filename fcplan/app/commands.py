@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fcplan.app.console import Verbose, database_outage, fail, setup
+from fcplan.app.console import Verbose, broker_outage, check_forecast_models, database_outage, fail, setup
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -74,7 +74,10 @@ def simulate(
 
     with database_outage(settings.database.url, "simulate"):
         sim = Simulator(cfg, settings.kafka.servers, make_engine(settings.database.url))
-    with JsonProducer(settings.kafka.servers, client_id="fcplan-simulator") as producer:
+    with (
+        broker_outage(settings.kafka.servers, "simulate"),
+        JsonProducer(settings.kafka.servers, client_id="fcplan-simulator") as producer,
+    ):
         with database_outage(settings.database.url, "simulate"):
             n = sim.backfill(producer)
         print(json.dumps({"backfilled_orders": n, "promotion_events": sim.sent_promotions}), flush=True)
@@ -95,7 +98,8 @@ def replay(
 
     settings = setup(verbose)
     try:
-        n = run_replay(file, center_column, timezone or settings.timezone, settings.kafka.servers)
+        with broker_outage(settings.kafka.servers, "replay"):
+            n = run_replay(file, center_column, timezone or settings.timezone, settings.kafka.servers)
     except ReplayError as exc:
         raise fail(str(exc)) from exc
     typer.echo(f"sent {n} orders from {file.name}")
@@ -140,6 +144,7 @@ def retrain(
     alerts: list[tuple[str, dict]] = []
 
     def step(settings: Settings, engine: Engine) -> tuple[str | None, str]:
+        check_forecast_models(settings.forecast.models)
         result = run_retrain(engine, settings.forecast, settings.timezone, locales=configured_locales(settings))
         alerts.extend((a["center_id"], a) for a in result.alerts)
         if alerts and publish:
@@ -186,16 +191,23 @@ def plan(
     _run_step("plan", step, STAFFING_PLANS, plan_records, publish, verbose)
 
 
-def dashboard(
-    port: Annotated[int, typer.Option(min=1, max=65535, help="HTTP port.")] = 8501,
-    verbose: Verbose = False,
-) -> None:
+#: The dashboard's --port, for ``fcplan dashboard`` and ``fcplan demo``.
+DashboardPort = Annotated[int | None, typer.Option(
+    min=1, max=65535, help="Dashboard port (default 8501, or a free one when 8501 is taken).")]
+
+
+def dashboard(port: DashboardPort = None, verbose: Verbose = False) -> None:
     """Open the Streamlit operations dashboard (reads the database only)."""
-    from fcplan.app.demo import dashboard_command
+    from fcplan.app.broker import PortTaken
+    from fcplan.app.dashboard_server import DashboardStartError, dashboard_command, start
     from fcplan.app.procs import spawn
 
     setup(verbose)
-    with spawn(dashboard_command(port)) as proc:
+    try:
+        proc, _ = start(lambda p: spawn(dashboard_command(p)), port)
+    except (PortTaken, DashboardStartError) as exc:
+        raise fail(str(exc)) from None
+    with proc:
         try:
             code = proc.wait()
         except KeyboardInterrupt:  # Streamlit got the same Ctrl-C: let it finish
@@ -211,7 +223,7 @@ def demo(
     scale: Annotated[float, typer.Option(help="Order volume multiplier.")] = 0.5,
     speed: Annotated[float, typer.Option(help="Simulated seconds per real second once live.")] = 1.0,
     retrain_every: Annotated[float, typer.Option(help="Seconds between retrain+plan cycles.")] = 120.0,
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Dashboard port.")] = 8501,
+    port: DashboardPort = None,
     fresh: Annotated[bool | None, typer.Option(help="Empty the database first (default: yes for SQLite).")] = None,
     timeout: Annotated[float, typer.Option(help="With --exit-after-plan: give up after this many seconds.")] = 900,
     centers_file: Annotated[Path | None, typer.Option(
@@ -227,7 +239,9 @@ def demo(
         typer.Option(help="With --simulate-days: inject a demand shift, e.g. FC-BUSAN:+40%@2026-03-10"),
     ] = None,
     start: Annotated[str | None, typer.Option(help="With --simulate-days: the first simulated day.")] = None,
-    retrain_at: Annotated[str, typer.Option(help="With --simulate-days: local time of the daily retrain.")] = "04:00",
+    retrain_at: Annotated[
+        str | None, typer.Option(help="With --simulate-days: local time of the daily retrain (default 04:00).")
+    ] = None,
     verbose: Verbose = False,
 ) -> None:
     """Run everything: broker, worker, simulator, periodic retrain and plan, dashboard."""
@@ -239,7 +253,12 @@ def demo(
     for name, value in (("--retrain-every", retrain_every), ("--timeout", timeout)):
         if not 0 < value < float("inf"):  # 0 retrained without a pause; -1 gave up before the backfill
             raise fail(f"{name} {value:g} must be a positive number of seconds, e.g. {name} 120")
+    given = [name for name, value in (("--shift", shift), ("--start", start), ("--retrain-at", retrain_at)) if value]
+    if simulate_days is None and given:  # the live demo ran for good without them, without a word
+        raise fail(f"{', '.join(given)} go(es) with --simulate-days N (the loop in simulated time); add it, e.g. "
+                   "--simulate-days 60, or leave them out for the live demo")
     if simulate_days is not None:
+        check_forecast_models(settings.forecast.models)  # the loop retrains in this process, day after day
         if centers_file is None and not settings.planner.centers_file and EXAMPLE_CENTERS.is_file():
             centers_file = EXAMPLE_CENTERS  # as the live demo: two zones, overnight shifts
         if centers_file is not None:  # the simulated loop plans in this process, not in a child
@@ -251,7 +270,9 @@ def demo(
                 raise fail(str(exc)) from exc
             planner = settings.planner.model_copy(update={"centers_file": str(centers_file)})
             settings = settings.model_copy(update={"planner": planner})
-        _simulated_demo(settings, simulate_days, speed, centers, scale, shift or [], start, fresh, retrain_at)
+        _simulated_demo(
+            settings, simulate_days, speed, centers, scale, shift or [], start, fresh, retrain_at or "04:00"
+        )
         return
     cfg = DemoConfig(
         headless=headless,

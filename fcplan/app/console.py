@@ -23,9 +23,10 @@ if TYPE_CHECKING:
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO level.")]
 
 #: Exit statuses: 1 an error, 2 a bad setting, 3 nothing to work on yet,
-#: 4 the database is unavailable (try again when it is back).
+#: 4 the database is unavailable (try again when it is back), 5 no Kafka broker answers.
 EXIT_BAD_SETTING = 2
 EXIT_DATABASE_DOWN = 4
+EXIT_BROKER_DOWN = 5
 
 
 def setup(verbose: bool = False) -> Settings:
@@ -61,6 +62,20 @@ def one_line(exc: Exception) -> str:
     return "; ".join(parts)
 
 
+def check_forecast_models(names: tuple[str, ...]) -> None:
+    """Exit 2 when ``FCPLAN_FORECAST_MODELS`` names no model or one the registry lacks: every retrain
+    failed on it once orders were stored (the demo's cycle after cycle), and "" fitted the baselines alone."""
+    from fcplan.models.registry import MODELS
+
+    unknown = [n for n in names if n not in MODELS]
+    if names and not unknown:
+        return
+    what = f"names unknown model(s) {unknown}" if unknown else "names no model"
+    typer.echo(f"error: bad FCPLAN_* setting: FCPLAN_FORECAST_MODELS={','.join(names)!r} {what}; use names from "
+               f"{sorted(MODELS)}, or unset it for the default pool", err=True)
+    raise typer.Exit(EXIT_BAD_SETTING)
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code)
@@ -84,6 +99,22 @@ def database_outage(url: str, command: str) -> Iterator[None]:
         ) from exc
 
 
+@contextmanager
+def broker_outage(servers: str, command: str) -> Iterator[None]:
+    """Turn a Kafka broker that does not answer at ``servers`` into one line and exit status 5
+    (``fcplan worker``, ``simulate`` and ``replay`` ended on a traceback); other errors pass through."""
+    from kafka.errors import KafkaConnectionError, KafkaTimeoutError
+
+    try:
+        yield
+    except (KafkaConnectionError, KafkaTimeoutError) as exc:
+        raise fail(
+            f"no Kafka broker answers at {servers} ({one_line(exc)}): start one (`fcplan broker`, or `fcplan demo` "
+            f"for the whole pipeline) or set FCPLAN_KAFKA_BOOTSTRAP to yours, and run `fcplan {command}` again",
+            EXIT_BROKER_DOWN,
+        ) from exc
+
+
 class InputError(ValueError):
     """A file or option the user can fix; the message says how."""
 
@@ -97,14 +128,49 @@ def _holds_nul(path: Path, chunk: int = 1 << 20) -> bool:
     return False
 
 
-def read_csv(path: Path, what: str, expected: str) -> pd.DataFrame:
-    """A CSV the user named (``what``: "history", "forecasts", ...), ids as text;
-    an :class:`InputError` saying what to pass when it is missing or unreadable."""
+#: The first bytes of a Parquet file.
+PARQUET_MAGIC = b"PAR1"
+
+
+def is_parquet(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(len(PARQUET_MAGIC)) == PARQUET_MAGIC
+
+
+def _read_parquet(path: Path, what: str, expected: str) -> tuple[pd.DataFrame, list[object]]:
+    """A Parquet file (it was "not a readable CSV ('utf-8' codec can't decode byte ...)") and its
+    column names; a named index (a frame saved with ``set_index``) becomes columns."""
     import pandas as pd
 
+    try:
+        frame = pd.read_parquet(path)
+    except (ImportError, ValueError, OSError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise InputError(
+            f"{what} file {str(path)!r} is not a readable Parquet file ({' '.join(str(exc).split())}); save it "
+            f"again, or as a CSV file ({expected})"
+        ) from exc
+    if any(name is not None for name in frame.index.names):
+        frame = frame.reset_index()
+    return frame, list(frame.columns)
+
+
+def read_csv(path: Path, what: str, expected: str) -> pd.DataFrame:
+    """A CSV (or Parquet) file the user named (``what``: "history", "forecasts", ...), ids as
+    text; an :class:`InputError` saying what to pass when it is missing or unreadable."""
     if not path.is_file():
         state = "is a directory" if path.is_dir() else "does not exist"
         raise InputError(f"{what} file {str(path)!r} {state}; pass the path of a CSV file ({expected})")
+    if is_parquet(path):
+        frame, header = _read_parquet(path, what, expected)
+    else:
+        frame, header = _read_text(path, what, expected)
+    return _checked(frame, header, path, what, expected)
+
+
+def _read_text(path: Path, what: str, expected: str) -> tuple[pd.DataFrame, list[object]]:
+    """A CSV file, ids as text, and its header as written."""
+    import pandas as pd
+
     try:
         raw_names = pd.read_csv(path, nrows=0).columns
         # " ds" and "y " (a space after the comma) are ds and y; the id column stays text ("007")
@@ -120,6 +186,12 @@ def read_csv(path: Path, what: str, expected: str) -> pd.DataFrame:
             f"{what} file {str(path)!r} is not a readable CSV ({reason}); save it as comma-separated text "
             f"with a header row and {expected}"
         ) from exc
+    return frame, header
+
+
+def _checked(frame: pd.DataFrame, header: list[object], path: Path, what: str, expected: str) -> pd.DataFrame:
+    """``frame`` with its column names stripped, or an :class:`InputError` for a name given twice,
+    an id with a control character or a file separated by something else than commas."""
     names = [str(name).strip().removeprefix("\ufeff") for name in header]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:  # pandas would rename the second "y" to "y.1" and read it as a covariate
@@ -146,9 +218,13 @@ def read_csv(path: Path, what: str, expected: str) -> pd.DataFrame:
 
 
 def write_csv(frame: pd.DataFrame, out: Path) -> None:
-    """``frame`` to ``out`` without its index; an :class:`InputError` when ``out`` cannot be written."""
+    """``frame`` to ``out`` without its index (Parquet when ``out`` ends in .parquet, else CSV); an
+    :class:`InputError` when ``out`` cannot be written."""
     try:
-        frame.to_csv(out, index=False)
+        if out.suffix.lower() == ".parquet":  # it was CSV text in a file named .parquet
+            frame.to_parquet(out, index=False)
+        else:
+            frame.to_csv(out, index=False)
     except OSError as exc:
         reason = exc.strerror or " ".join(str(exc).split())
         raise InputError(f"cannot write {str(out)!r} ({reason}); choose a writable path for --out") from exc

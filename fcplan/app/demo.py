@@ -29,8 +29,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from fcplan.app.broker import EmbeddedBroker, port_is_free
+from fcplan.app.broker import EmbeddedBroker, PortTaken, port_is_free
 from fcplan.app.console import EXIT_BAD_SETTING  # a child's status for a bad setting or option: a restart cannot fix it
+from fcplan.app.dashboard_server import DEFAULT_PORT, DashboardStartError, dashboard_command
+from fcplan.app.dashboard_server import start as start_dashboard
 from fcplan.app.procs import spawn
 from fcplan.core.settings import Settings
 from fcplan.storage import make_engine, outage, reset
@@ -59,7 +61,8 @@ class DemoConfig:
     scale: float = 0.5
     speed: float = 1.0
     retrain_every_s: float = 120.0
-    port: int = 8501
+    #: The dashboard's port (--port); None: 8501, or a free one when another process holds it.
+    port: int | None = None
     fresh: bool | None = None
     timeout_s: float = 900.0
     log_dir: Path = Path("var/logs")
@@ -77,27 +80,6 @@ class Child:
     started_at: float = 0.0
     failures: int = 0
     restart_at: float | None = None
-
-
-def dashboard_command(port: int) -> list[str]:
-    from fcplan import dashboard
-
-    app = Path(dashboard.__file__).parent / "app.py"
-    return [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(app),
-        "--server.port",
-        str(port),
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-        "--server.fileWatcherType",
-        "none",
-    ]
 
 
 #: The demo's centers: two time zones, overnight shifts (see the file).
@@ -124,6 +106,7 @@ class Demo:
         self.started = time.monotonic()
         self._step: subprocess.Popen | None = None  # the retrain or plan run in progress
         self._db_down = False
+        self.dashboard_port = cfg.port  # once started, restarts keep it
 
     # ------------------------------------------------------------ helpers
     def say(self, message: str) -> None:
@@ -243,13 +226,21 @@ class Demo:
         if not k.embedded:
             self.say(f"using Kafka at {k.bootstrap}")
             return k.servers
-        # A taken port: the broker picks a free one (and picks again if another process takes
-        # that one before Tansu binds it); restarts keep the port it got.
-        port = k.broker_port if port_is_free(k.broker_host, k.broker_port) else None
+        # A port the user set (FCPLAN_KAFKA_BROKER_PORT) is used as set. The default one, when
+        # taken (before the start or at Tansu's bind), is replaced by a free one, as is 0 (picked
+        # again if another process takes that one first); restarts keep the port it got.
+        chosen = "broker_port" in k.model_fields_set and k.broker_port != 0
         self.cfg.log_dir.mkdir(parents=True, exist_ok=True)
-        self.broker = EmbeddedBroker(host=k.broker_host, port=port, log_path=self._log("broker"))
-        self._add("broker", self._start_embedded_broker)
-        if self.broker.port != k.broker_port:
+        self.broker = EmbeddedBroker(host=k.broker_host, port=k.broker_port if chosen else None,
+                                     prefer=k.broker_port or None, log_path=self._log("broker"))
+        try:
+            self._add("broker", self._start_embedded_broker)
+        except PortTaken:
+            raise DemoError(
+                f"port {k.broker_port} on {k.broker_host} (FCPLAN_KAFKA_BROKER_PORT) is taken: stop whatever "
+                "listens there, or set FCPLAN_KAFKA_BROKER_PORT to another port (unset: a free one)"
+            ) from None
+        if k.broker_port and self.broker.port != k.broker_port:
             self.say(f"port {k.broker_port} is taken; the embedded broker uses {self.broker.port} instead")
         self.say(f"embedded Kafka-compatible broker (Tansu) on {self.broker.bootstrap}")
         return self.broker.bootstrap
@@ -264,6 +255,13 @@ class Demo:
         ensure_topics(self.broker.bootstrap, self.settings.kafka.partitions)
         assert self.broker.process is not None
         return self.broker.process
+
+    def _start_dashboard(self, env: dict[str, str]) -> subprocess.Popen:
+        """(Re)start the dashboard once it listens: on --port, else 8501 or a free port (see
+        :func:`fcplan.app.dashboard_server.start`); restarts keep the port it got."""
+        proc, self.dashboard_port = start_dashboard(
+            lambda port: self._popen("dashboard", dashboard_command(port), env), self.dashboard_port)
+        return proc
 
     def _start_simulator(self, env: dict[str, str]) -> subprocess.Popen:
         proc = self._popen(
@@ -349,6 +347,9 @@ class Demo:
             self.say(f"{step}: {lines[-1] if lines else ''}")
             if code != 0:
                 self._log(step).write_text(out + err)
+                if code == EXIT_BAD_SETTING:  # it was tried again, cycle after cycle, for good
+                    raise DemoError(f"{step} exited with code {code} (a bad setting; trying again cannot fix it): "
+                                    f"{lines[-1] if lines else ''}")
                 return False
         return True
 
@@ -387,7 +388,7 @@ class Demo:
         return engine
 
     def _run(self) -> int:
-        if not self.cfg.headless and not port_is_free("0.0.0.0", self.cfg.port):
+        if not self.cfg.headless and self.cfg.port is not None and not port_is_free("0.0.0.0", self.cfg.port):
             raise DemoError(f"port {self.cfg.port} is taken: stop what listens there or choose another with --port")
         engine = self._open_database()
         servers = self._start_broker()
@@ -398,8 +399,13 @@ class Demo:
         if env.get("FCPLAN_PLANNER_CENTERS_FILE"):
             self.say(f"centers file: {env['FCPLAN_PLANNER_CENTERS_FILE']}")
         if not self.cfg.headless:
-            self._add("dashboard", lambda: self._popen("dashboard", dashboard_command(self.cfg.port), env))
-            self.say(f"dashboard: http://localhost:{self.cfg.port}")
+            try:
+                self._add("dashboard", lambda: self._start_dashboard(env))
+            except (PortTaken, DashboardStartError) as exc:
+                raise DemoError(f"{exc}; see {self._log('dashboard')}") from None
+            if self.cfg.port is None and self.dashboard_port != DEFAULT_PORT:
+                self.say(f"port {DEFAULT_PORT} is taken; the dashboard uses {self.dashboard_port} instead")
+            self.say(f"dashboard: http://localhost:{self.dashboard_port}")
         self._add("worker", lambda: self._popen("worker", _fcplan("worker"), env))
         self._add("simulator", lambda: self._start_simulator(env))
         self.say(f"simulating {self.cfg.centers} centers: {self.cfg.days} days of history, then live")

@@ -32,8 +32,9 @@ from fcplan.core.quantiles import parse_quantiles, quantile_name
 
 log = logging.getLogger(__name__)
 
-HISTORY_HELP = "CSV with unique_id, ds, y, then numeric covariate columns"
-FUTURE_HELP = "CSV with unique_id, ds for the next N steps of every series + covariates known in advance"
+HISTORY_HELP = "CSV (or Parquet) with unique_id, ds, y, then numeric covariate columns"
+OUT_FORMAT = "CSV (Parquet if it ends in .parquet)"
+FUTURE_HELP = "CSV (or Parquet) with unique_id, ds for the next N steps of every series + covariates known in advance"
 
 
 MODELS_HELP = "comma-separated registry names (default: every registered model)"
@@ -71,7 +72,7 @@ def _setup_logging() -> None:
 def forecast_command(
     history: Annotated[Path, typer.Option("--history", help=HISTORY_HELP)],
     horizon: Annotated[int, typer.Option("--horizon", min=1, help="number of steps to forecast")],
-    out: Annotated[Path, typer.Option("--out", help="where to write the forecast CSV")],
+    out: Annotated[Path, typer.Option("--out", help=f"where to write the forecast {OUT_FORMAT}")],
     future: Annotated[Path | None, typer.Option("--future", help=FUTURE_HELP)] = None,
     freq: Annotated[
         str | None, typer.Option("--freq", help="pandas frequency (D, W-WED, h); inferred if omitted")
@@ -131,7 +132,7 @@ def backtest_command(
     history: Annotated[Path, typer.Option("--history", help=HISTORY_HELP)],
     horizon: Annotated[int, typer.Option("--horizon", min=1, help="steps per backtest window")],
     windows: Annotated[int, typer.Option("--windows", min=1, help="number of rolling windows")] = 2,
-    out: Annotated[Path | None, typer.Option("--out", help="where to write the leaderboard CSV")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help=f"where to write the leaderboard {OUT_FORMAT}")] = None,
     freq: Annotated[
         str | None, typer.Option("--freq", help="pandas frequency (D, W-WED, h); inferred if omitted")
     ] = None,

@@ -48,7 +48,8 @@ from fcplan.simulator.hourly import sample_hourly_counts
 from fcplan.simulator.shifts import Shift
 from fcplan.storage import upsert, utcnow
 from fcplan.storage.schema import center_hourly, clock_state
-from fcplan.streams.sink import store_promotions
+from fcplan.streams.sink import count_promotions, store_promotions
+from fcplan.streams.validation import UNWRITABLE
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +233,9 @@ class SimulatedLoop:
         while self._promotion_events and self._promotion_events[0][0] <= moment:
             due.append(Promotion.model_validate(self._promotion_events.pop(0)[2]))
         if due:
-            self.summary.promotions_stored += store_promotions(self.engine, due).stored
+            stored = store_promotions(self.engine, due)
+            count_promotions(self.engine, len(due), {k: UNWRITABLE for k, _ in stored.unwritable})
+            self.summary.promotions_stored += stored.stored
 
     def _publish_clock(self, now: datetime) -> None:
         """Store the simulated now: the dashboard's "today" follows it."""

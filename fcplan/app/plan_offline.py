@@ -122,10 +122,15 @@ def _orders(y: pd.Series, path: Path) -> pd.Series:
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise PlanInputError(
-            f"hourly file {str(path)!r}: y {y.iloc[row]!r} (row {row + 2}) is not a number of orders; "
+            f"hourly file {str(path)!r}: y {_plain(y.iloc[row])!r} (row {row + 2}) is not a number of orders; "
             f"{int(bad.sum())} row(s) hold text, infinite or negative values: fix them or leave the cell empty"
         )
     return values
+
+
+def _plain(value: object) -> object:
+    """A numpy scalar as the Python value it holds (its repr was "np.float64(-40.0)")."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def plan_from_files(
@@ -140,6 +145,7 @@ def plan_from_files(
             f"expected {fc_expected}"
         )
     _check_daily(forecast, forecasts)
+    configs = centers.for_ids(forecast[UNIQUE_ID].astype(str).unique())
     profiles = {}
     notes: list[str] = []
     if hourly is not None:
@@ -155,12 +161,16 @@ def plan_from_files(
                    "YYYY-MM-DD HH:MM)" if slashed_dates(_raw_ds(hourly)) else "")
             notes.append(f"the hourly file has no hours before the forecast's first day {first.date()} (it runs "
                          f"{hours[DS].min()} to {hours[DS].max()}){how}: each day's orders are spread evenly")
-    configs = centers.for_ids(forecast[UNIQUE_ID].astype(str).unique())
+        listed = set(hours[UNIQUE_ID].astype(str))
+        if flat := sorted(set(configs) - listed):  # a center the file lacks was spread evenly without a word
+            notes.append(f"the hourly file has no rows of center(s) {flat[:5]} (it has {sorted(listed)[:5]}): their "
+                         "days' orders are spread evenly over the hours; ids must match the forecast's as written")
     try:
         plan = plan_crews(forecast, configs, profiles, model=model)
     except PanelError as exc:
         raise PlanInputError(f"forecasts file {str(forecasts)!r}: {exc}") from exc
-    plan.attrs["notes"] = notes + _unused_columns(forecast) + plan_notes(forecast, configs, model=model)
+    notes += centers.on_defaults(configs) + _unused_columns(forecast)
+    plan.attrs["notes"] = notes + plan_notes(forecast, configs, model=model)
     return plan
 
 

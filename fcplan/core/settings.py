@@ -18,6 +18,15 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from fcplan.core.quantiles import check_levels
 
 DEFAULT_QUANTILES: tuple[float, ...] = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+#: The longest duration a setting in hours may give: 100 years. A longer one overflowed where it
+#: became a timedelta or a time ahead of now (FCPLAN_STREAMS_LATE_GRACE_HOURS=1e12: the worker's
+#: start failed with OverflowError).
+MAX_HOURS = 24 * 366 * 100
+#: The longest duration a setting in seconds may give: 2^31 - 1 ms, what Kafka's clients (int32
+#: milliseconds) and Python's timers take.
+MAX_SECONDS = (2**31 - 1) // 1000
+Hours = Annotated[float, Field(ge=0, le=MAX_HOURS)]
+Seconds = Annotated[float, Field(gt=0, le=MAX_SECONDS)]
 
 
 def _split_csv(value: object) -> object:
@@ -43,15 +52,16 @@ class KafkaSettings(_Section):
 
     bootstrap: str | None = None
     broker_host: str = "127.0.0.1"
-    broker_port: int = Field(9092, ge=1, le=65535)
+    #: The embedded broker's port; 0: any free port (``fcplan broker``, ``fcplan demo``).
+    broker_port: int = Field(9092, ge=0, le=65535)
     partitions: int = Field(4, ge=1)
     # Short group timeouts: the embedded broker (Tansu) answers each group join after half the
     # session timeout (measured: 5 s at 10 s, 2 s at 4 s), so local setups may lower it; Apache
     # Kafka refuses session timeouts under its group.min.session.timeout.ms (6 s by default).
-    rebalance_timeout_s: float = Field(3.0, gt=0)
-    session_timeout_s: float = Field(10.0, gt=0)
-    heartbeat_interval_s: float = Field(1.0, gt=0)
-    max_poll_interval_s: float = Field(30.0, gt=0)
+    rebalance_timeout_s: Seconds = 3.0
+    session_timeout_s: Seconds = 10.0
+    heartbeat_interval_s: Seconds = 1.0
+    max_poll_interval_s: Seconds = 30.0
 
     @property
     def embedded(self) -> bool:
@@ -70,9 +80,9 @@ class DatabaseSettings(_Section):
 class StreamsSettings(_Section):
     app_id: str = "fcplan-worker"
     batch_size: int = Field(5000, ge=1)
-    batch_within_s: float = Field(0.25, gt=0)
-    late_grace_hours: float = Field(48.0, ge=0)
-    max_future_hours: float = Field(1.0, ge=0)
+    batch_within_s: Seconds = 0.25
+    late_grace_hours: Hours = 48.0
+    max_future_hours: Hours = 1.0
     max_message_bytes: int = Field(64 * 1024, ge=256)
     # Real B2B orders reach a thousand lines and 87,000 units (online retail data).
     max_lines: int = Field(10_000, ge=1)
@@ -80,7 +90,7 @@ class StreamsSettings(_Section):
     #: Seconds a worker may take to stop after SIGTERM/SIGINT before it exits anyway (code 3),
     #: logging where it was stuck; uncommitted batches are read again. Keep it under the
     #: supervisor's grace period (docker-compose.yml gives the worker 30 s).
-    stop_timeout_s: float = Field(20.0, gt=0)
+    stop_timeout_s: Seconds = 20.0
 
 
 class ForecastSettings(_Section):

@@ -395,27 +395,37 @@ def _runs_of_clock(last: date) -> object:
     return forecast_runs.c.data_end.is_(None) | (forecast_runs.c.data_end <= last)
 
 
-def _newest_run() -> object:
-    return select(forecast_runs).order_by(forecast_runs.c.created_at.desc()).limit(1)
-
-
 def _of_clock(stmt: object, now: datetime | None) -> object:
-    """``stmt`` (over ``forecast_runs``) kept to the runs of the clock at ``now``: a run whose data
-    ends after that clock's today was made by another clock (a real-time loop's runs in a database
-    a simulation started in the past now writes to), whatever its ``created_at`` says; its
-    ``created_at`` cannot tell, as runs stored before the loop stamped the simulated time carry the
-    wall clock's. The newest such run still sorts by ``created_at``."""
+    """``stmt`` (over ``forecast_runs``, or joined to it) newest first: by ``created_at`` (real time,
+    ``now`` None); for a simulated clock at ``now``, kept to that clock's runs and newest data first.
+
+    A run whose data ends after that clock's today was made by another clock (a real-time loop's
+    runs in a database a simulation started in the past now writes to). Among the clock's runs,
+    ``created_at`` cannot tell the newest: runs stored before the loop stamped the simulated time
+    carry the wall clock's, months after the simulated stamps of newer runs. So the newest is the
+    run whose data ends last (what an operations manager watching that clock asks for), then
+    ``created_at`` (runs of the same data, a retrain on the day)."""
     last = _last_day(now)
+    newest = forecast_runs.c.created_at.desc()
     if last is None:
-        return stmt
-    return stmt.where(_runs_of_clock(last))  # type: ignore[attr-defined]
+        return stmt.order_by(newest)  # type: ignore[attr-defined]
+    return stmt.where(_runs_of_clock(last)).order_by(  # type: ignore[attr-defined]
+        forecast_runs.c.data_end.desc().nulls_last(), newest)
+
+
+def _newest(stmt: object, now: datetime | None) -> object:
+    """The newest row of ``stmt`` (see :func:`_of_clock`)."""
+    return _of_clock(stmt, now).limit(1)  # type: ignore[attr-defined]
+
+
+def _newest_run(now: datetime | None = None) -> object:
+    return _newest(select(forecast_runs), now)
 
 
 def latest_forecast_run(engine: Engine, now: datetime | None = None) -> dict | None:
     """The newest forecast run (by ``created_at``); with ``now`` (the simulated clock's), the newest
     of that clock's runs (see :func:`_of_clock`), else the newest of all."""
-    stmt = _newest_run()
-    return (_first(engine, _of_clock(stmt, now)) if now is not None else None) or _first(engine, stmt)
+    return (_first(engine, _newest_run(now)) if now is not None else None) or _first(engine, _newest_run())
 
 
 def simulated_now(engine: Engine) -> datetime | None:
@@ -427,17 +437,12 @@ def simulated_now(engine: Engine) -> datetime | None:
 def current_forecast_run(engine: Engine, now: datetime | None = None) -> dict | None:
     """The run plans and alerts use: the champion (``status``), else the newest run; with ``now``
     (the simulated clock's), among that clock's runs first (see :func:`_of_clock`)."""
-    stmt = (
-        select(forecast_runs)
-        .where(forecast_runs.c.status == "champion")
-        .order_by(forecast_runs.c.created_at.desc())
-        .limit(1)
-    )
+    champion = select(forecast_runs).where(forecast_runs.c.status == "champion")
     if now is not None:
-        found = _first(engine, _of_clock(stmt, now)) or _first(engine, _of_clock(_newest_run(), now))
+        found = _first(engine, _newest(champion, now)) or _first(engine, _newest_run(now))
         if found is not None:
             return found
-    return _first(engine, stmt) or latest_forecast_run(engine)
+    return _first(engine, _newest(champion, None)) or latest_forecast_run(engine)
 
 
 def forecast_run(engine: Engine, run_id: str) -> dict | None:
@@ -516,15 +521,13 @@ def promo_kind_effects(engine: Engine, run_id: str) -> pd.DataFrame:
 
 def latest_plan_run(engine: Engine, now: datetime | None = None) -> dict | None:
     """The newest plan (by ``created_at``); with ``now`` (the simulated clock's), the newest made
-    from a forecast run of that clock (see :func:`_of_clock`; a plan whose run is gone counts), else
-    the newest of all."""
+    from a forecast run of that clock, that of the newest data first (see :func:`_of_clock`; a plan
+    whose run is gone counts, after the others), else the newest of all."""
     stmt = select(plan_runs).order_by(plan_runs.c.created_at.desc()).limit(1)
-    last = _last_day(now)
-    if last is None:
+    if now is None:
         return _first(engine, stmt)
-    ours = stmt.outerjoin(forecast_runs, forecast_runs.c.run_id == plan_runs.c.forecast_run_id).where(
-        _runs_of_clock(last)
-    )
+    joined = select(plan_runs).outerjoin(forecast_runs, forecast_runs.c.run_id == plan_runs.c.forecast_run_id)
+    ours = _of_clock(joined, now).order_by(plan_runs.c.created_at.desc()).limit(1)  # type: ignore[attr-defined]
     return _first(engine, ours) or _first(engine, stmt)
 
 

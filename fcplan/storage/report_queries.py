@@ -17,7 +17,7 @@ from sqlalchemy import Engine, String, select, type_coerce
 
 from fcplan.core.panel import DS, UNIQUE_ID, Y
 from fcplan.core.quantiles import quantile_name
-from fcplan.storage.queries import _damaged, _first, _frame
+from fcplan.storage.queries import _damaged, _first, _frame, _of_clock
 from fcplan.storage.schema import center_hourly, forecast_runs, forecasts, leaderboard, plan_runs
 
 #: Columns of :func:`runs_frame`.
@@ -63,10 +63,11 @@ def plan_center_configs(engine: Engine) -> dict[str, dict]:
     return {str(c): dict(conf) for c, conf in centers.items() if isinstance(conf, dict)}
 
 
-def runs_frame(engine: Engine, limit: int = 400) -> pd.DataFrame:
-    """The newest ``limit`` forecast runs, newest first: :data:`RUN_COLUMNS`."""
+def runs_frame(engine: Engine, limit: int = 400, now: datetime | None = None) -> pd.DataFrame:
+    """The newest ``limit`` forecast runs, newest first: :data:`RUN_COLUMNS`; with ``now`` (the
+    simulated clock's), that clock's runs, newest data first (see :func:`~fcplan.storage.queries._of_clock`)."""
     cols = [forecast_runs.c[name] for name in RUN_COLUMNS]
-    stmt = select(*cols).order_by(forecast_runs.c.created_at.desc()).limit(limit)
+    stmt = _of_clock(select(*cols), now).limit(limit)  # type: ignore[attr-defined]
     frame = _frame(engine, stmt)
     return frame if not frame.empty else pd.DataFrame(columns=RUN_COLUMNS)
 

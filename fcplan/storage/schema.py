@@ -190,6 +190,19 @@ stream_metrics = Table(
     Column("updated_at", DateTime, nullable=False),
 )
 
+#: Each log's (``<topic>/<partition>``) highest offset whose record the worker's counters
+#: (``stream_metrics``) include, and a fingerprint of that record's value: a record read
+#: again (commit-after-write re-delivers what was written but not committed) is not counted
+#: again; another record at that offset means the log was replaced (:mod:`fcplan.streams.counted`).
+counted_offsets = Table(
+    "counted_offsets",
+    metadata,
+    Column("log", String(255), primary_key=True),
+    Column("counted_to", BigInteger, nullable=False),
+    Column("fingerprint", BigInteger, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
 forecast_alerts = Table(
     "forecast_alerts",
     metadata,

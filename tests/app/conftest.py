@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,3 +27,12 @@ def centers_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def here(centers_dir: Path) -> Path:
     """The folder the offline-plan tests run in (``centers_dir``: its centers.toml, the cwd)."""
     return centers_dir
+
+
+@pytest.fixture
+def occupied_port() -> Iterator[int]:
+    """A port this process listens on (taken, for the code under test)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1)
+        yield int(sock.getsockname()[1])

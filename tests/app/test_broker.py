@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
@@ -33,14 +31,6 @@ def wait_until(condition, timeout_s: float = 10.0) -> bool:
             return True
         time.sleep(0.1)
     return condition()
-
-
-@pytest.fixture
-def occupied_port() -> Iterator[int]:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(1)
-        yield int(sock.getsockname()[1])
 
 
 def test_the_broker_starts_on_a_free_port_answers_metadata_and_stops(tmp_path: Path) -> None:

@@ -170,12 +170,12 @@ def test_when_the_embedded_broker_dies_then_the_demo_starts_it_again_on_its_port
 ) -> None:
     from kafka import KafkaAdminClient
 
-    from fcplan.app.broker import free_port, wait_for_metadata
+    from fcplan.app.broker import wait_for_metadata
     from fcplan.core.contracts import ORDERS
 
     monkeypatch.setattr(demo_mod, "RESTART_FIRST_S", 0.0)
-    port = free_port()
-    settings = settings_factory(kafka={"broker_port": port, "partitions": 2})
+    # Port 0: the demo picks one (a port picked here could be taken before its broker binds it).
+    settings = settings_factory(kafka={"broker_port": 0, "partitions": 2})
     demo = Demo(settings, DemoConfig(headless=True, log_dir=tmp_path / "logs"))
     try:
         bootstrap = demo._start_broker()
@@ -196,3 +196,38 @@ def test_when_the_embedded_broker_dies_then_the_demo_starts_it_again_on_its_port
         demo.stopping.set()
         demo._stop_children()
     assert demo.broker.process is None or demo.broker.process.poll() is not None
+
+
+# FCPLAN_FORECAST_MODELS=nope: every retrain failed (once orders were stored) and the cycle was
+# tried again for good; the retrain now exits 2 at once and the demo stops saying why.
+def test_a_retrain_with_a_bad_setting_stops_the_demo_instead_of_retrying_for_good(
+    make_demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    demo = make_demo()
+    (tmp_path / "logs").mkdir()
+    message = "error: bad FCPLAN_* setting: FCPLAN_FORECAST_MODELS='nope' names unknown model(s) ['nope']"
+    monkeypatch.setattr(demo, "_run_step", lambda step, env: (2, "", message))
+    with pytest.raises(DemoError, match=r"retrain exited with code 2 \(a bad setting.*names unknown model"):
+        demo._cycle({})
+
+
+@pytest.mark.parametrize(
+    ("value", "expected", "args"),
+    [
+        ("nope", "names unknown model(s) ['nope']", ["retrain", "--no-publish"]),
+        ("", "names no model", ["retrain", "--no-publish"]),
+        ("nope", "names unknown model(s) ['nope']", ["demo", "--headless", "--simulate-days", "1"]),
+    ],
+)
+def test_retrain_refuses_a_models_setting_it_cannot_fit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str, expected: str, args: list[str]
+) -> None:
+    from typer.testing import CliRunner
+
+    from fcplan.app.cli import app
+
+    monkeypatch.setenv("FCPLAN_DATABASE_URL", f"sqlite:///{tmp_path / 'fc.db'}")
+    monkeypatch.setenv("FCPLAN_FORECAST_MODELS", value)
+    out = CliRunner().invoke(app, args)
+    assert out.exit_code == 2, out.output
+    assert f"FCPLAN_FORECAST_MODELS={value!r} {expected}" in out.output

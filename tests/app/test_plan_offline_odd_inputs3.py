@@ -149,3 +149,40 @@ def test_an_hourly_file_with_nothing_before_the_plan_is_said(here: Path) -> None
     assert out.exit_code == 0, out.output
     assert "the hourly file has no hours before the forecast's first day 2026-03-02" in out.output
     assert "written with slashes" in out.output
+
+
+
+# An hourly file of another center (or ids written differently): the forecast's centers were spread
+# evenly over the 24 hours without a word; a negative y was named as "np.float64(-40.0)".
+@pytest.mark.parametrize(
+    ("center", "y", "expected"),
+    [
+        ("FC-OTHER", 10.0, "the hourly file has no rows of center(s) ['FC-SEOUL-1'] (it has ['FC-OTHER'])"),
+        ("FC-SEOUL-1", -40.0, "y -40.0 (row 2) is not a number of orders"),
+    ],
+)
+def test_an_hourly_file_without_the_forecast_s_centers_or_with_negative_orders_is_said(
+    here: Path, center: str, y: float, expected: str
+) -> None:
+    _forecast(DAYS.date).to_csv(here / "f.csv", index=False)
+    hours = pd.date_range("2026-02-01", periods=24 * 14, freq="h")
+    pd.DataFrame({"unique_id": center, "ds": hours, "y": y}).to_csv(here / "h.csv", index=False)
+    out = plan("--forecasts", "f.csv", "--hourly", "h.csv")
+    assert "Traceback" not in out.output and expected in out.output, out.output
+
+# "FC-SEOUL1" (a typo of FC-SEOUL-1) was planned on the [defaults] as an unknown center without a word.
+def test_a_center_the_file_does_not_list_is_named_with_the_closest_id(here: Path) -> None:
+    _forecast(DAYS.date).assign(unique_id="FC-SEOUL1").to_csv(here / "f.csv", index=False)
+    out = plan("--forecasts", "f.csv")
+    assert out.exit_code == 0, out.output
+    assert "note: center(s) ['FC-SEOUL1'] (1) are not in the centers.toml" in out.output
+    assert "planned on its [defaults]; did you mean 'FC-SEOUL-1' for 'FC-SEOUL1'?" in out.output
+
+
+def test_a_file_of_defaults_alone_plans_every_center_without_a_note(here: Path) -> None:
+    text = (here / "centers.toml").read_text()
+    (here / "centers.toml").write_text(text[: text.index('[centers."FC-SEOUL-1"]')])
+    _forecast(DAYS.date).assign(unique_id="FC-X").to_csv(here / "f.csv", index=False)
+    out = plan("--forecasts", "f.csv")
+    assert out.exit_code == 0, out.output
+    assert "not in the" not in out.output

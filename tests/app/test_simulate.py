@@ -92,3 +92,37 @@ def test_a_simulation_without_centers_volume_or_clock_is_refused(
     out = CliRunner().invoke(app, args)
     assert out.exit_code in (1, 2) and not isinstance(out.exception, ValueError)
     assert expected in " ".join(out.output.replace("│", " ").split()), out.output
+
+
+class _LiveDemo:
+    """Stands in for the live demo (broker, worker, simulator...): records that it ran."""
+
+    ran = False
+
+    def __init__(self, *args: object) -> None:
+        pass
+
+    def run(self) -> int:
+        type(self).ran = True
+        return 0
+
+
+# --shift, --start and --retrain-at without --simulate-days were dropped without a word: the live demo
+# ran (for good) without the demand shift asked for.
+@pytest.mark.parametrize(
+    "args", [["--shift", "FC-BUSAN:+40%@2026-03-10"], ["--start", "2026-03-02"], ["--retrain-at", "03:00"]]
+)
+def test_simulated_time_options_without_simulate_days_are_refused(
+    args: list[str], tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    import fcplan.app.demo as demo
+    from fcplan.app.cli import app
+
+    monkeypatch.setenv("FCPLAN_DATABASE_URL", f"sqlite:///{tmp_path / 'fc.db'}")
+    monkeypatch.setattr(demo, "Demo", _LiveDemo)
+    _LiveDemo.ran = False
+    out = CliRunner().invoke(app, ["demo", "--headless", *args])
+    assert out.exit_code == 1 and not _LiveDemo.ran, out.output
+    assert f"{args[0]} go(es) with --simulate-days N" in out.output

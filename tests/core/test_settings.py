@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 from pydantic_settings.exceptions import SettingsError
 
-from fcplan.core.settings import DEFAULT_QUANTILES, Settings, environment_variables
+from fcplan.core.settings import DEFAULT_QUANTILES, MAX_HOURS, MAX_SECONDS, Settings, environment_variables
 
 
 @pytest.fixture
@@ -165,3 +168,49 @@ def test_an_alert_webhook_that_is_not_an_http_url_is_refused_at_start(env: pytes
         Settings()
     env.setenv("FCPLAN_FORECAST_ALERT_WEBHOOK", " https://hooks.example.com/fcplan ")
     assert Settings().forecast.alert_webhook == "https://hooks.example.com/fcplan"
+
+
+DURATIONS = [
+    "FCPLAN_STREAMS_LATE_GRACE_HOURS",
+    "FCPLAN_STREAMS_MAX_FUTURE_HOURS",
+    "FCPLAN_STREAMS_BATCH_WITHIN_S",
+    "FCPLAN_STREAMS_STOP_TIMEOUT_S",
+    "FCPLAN_KAFKA_REBALANCE_TIMEOUT_S",
+    "FCPLAN_KAFKA_SESSION_TIMEOUT_S",
+    "FCPLAN_KAFKA_HEARTBEAT_INTERVAL_S",
+    "FCPLAN_KAFKA_MAX_POLL_INTERVAL_S",
+]
+
+
+# 1e12 (finite, so not refused as "inf" was) was accepted: FCPLAN_STREAMS_LATE_GRACE_HOURS=1e12 failed the
+# worker's start with "OverflowError: Python int too large to convert to C int" (a traceback), and the
+# Kafka timeouts became milliseconds past what the clients' int32 fields hold.
+@pytest.mark.parametrize("var", DURATIONS)
+def test_a_duration_too_long_to_compute_with_is_refused_naming_the_variable(env: pytest.MonkeyPatch, var: str) -> None:
+    from fcplan.app.console import one_line
+
+    env.setenv(var, "1e12")
+    with pytest.raises(ValidationError) as info:
+        Settings()
+    assert one_line(info.value).startswith(f"{var}='1e12': Input should be less than or equal to")
+
+
+@given(
+    grace=st.floats(0, MAX_HOURS), ahead=st.floats(0, MAX_HOURS), seconds=st.floats(0, MAX_SECONDS, exclude_min=True)
+)
+@hypothesis_settings(max_examples=40, deadline=None)
+def test_every_accepted_duration_can_be_computed_with(grace: float, ahead: float, seconds: float) -> None:
+    """What the worker makes of the durations: timedeltas around now, int32 milliseconds, timers."""
+    import threading
+    from datetime import UTC, datetime
+
+    from fcplan.streams.app import limits_from
+
+    s = Settings(
+        streams={"late_grace_hours": grace, "max_future_hours": ahead, "stop_timeout_s": seconds},
+        kafka={"session_timeout_s": seconds},
+    )
+    limits = limits_from(s)
+    now = datetime.now(UTC)
+    assert now - limits.late_grace <= now + limits.max_future
+    assert int(s.kafka.session_timeout_s * 1000) < 2**31 and s.streams.stop_timeout_s <= threading.TIMEOUT_MAX

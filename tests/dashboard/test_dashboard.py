@@ -160,6 +160,17 @@ def test_when_a_small_promotion_fits_the_packers_already_booked_then_its_extra_w
     assert "absorbed by the packers already booked" in said
 
 
+def test_when_one_promotion_day_already_holds_one_then_the_page_says_so_in_the_singular(make_database) -> None:
+    make_database(effect_per_pct=0.02)
+    at = run_page("views/whatif.py")
+    today = pd.Timestamp.now(tz="Asia/Seoul").tz_localize(None).normalize()
+    table = _whatif(at, today + pd.Timedelta(days=2), 2, 20)  # day +3 holds the seeded sitewide sale
+    assert (table["promotion"] == "20% off").sum() == 2
+    assert "1 of the promotion days already holds a promotion in the forecast (sitewide_sale)" in texts(at)
+    # Whole orders read with their thousands separator, as on the other pages.
+    assert '"format": "localized"' in at.dataframe[0].proto.columns
+
+
 def _whatif_with_effects(make_database, effects: list[tuple[str, float, float, int]]) -> AppTest:
     """The what-if page of the first center, its stored kind effects ``(kind, effect_per_pct,
     pooled_effect_per_pct, promo_days)``."""
@@ -346,7 +357,40 @@ def test_when_the_registry_decided_then_the_models_page_lists_the_decision(make_
         })
     at = run_page("views/models.py")
     assert "Champion and challenger decisions" in texts(at)
-    assert "drifted" in at.dataframe[-1].value["reason"].iloc[0]
+    # Whole, in a table that wraps (a grid cell cut it after ~50 characters at 1280 px).
+    shown = at.table[-1].value.set_index("challenger").loc["run-b"]
+    assert shown["reason"] == "champion's forecasts drifted (open alerts for ['FC-BUSAN'])"
+    assert shown[["champion after", "promoted"]].tolist() == ["run-b", "yes"]
+
+
+#: The loop's simulated clock in the simulation tests: 12:00 in Seoul, months before the seeded runs.
+SIM_NOW = pd.Timestamp("2026-03-10 03:00")
+
+
+def simulated(engine, run_id: str, created_at: pd.Timestamp, data_end: str, status: str | None) -> None:
+    """A run whose data ends on ``data_end`` (in the simulated period; the seeded champion's forecasts,
+    moved to start the day after) and a plan made from it (``plan-`` + its id, stamped ``created_at``
+    plus an hour), as a simulation writes them; the clock set to :data:`SIM_NOW`."""
+    from sqlalchemy import insert
+
+    from fcplan.app.seed_db import store_run
+    from fcplan.storage import queries as q
+    from fcplan.storage.schema import clock_state, plan_runs, staffing_plans
+
+    real, real_plan = q.current_forecast_run(engine), q.latest_plan_run(engine)
+    first = pd.Timestamp(data_end) + pd.Timedelta(days=1)
+    wide = q.forecast_frame(engine, real["run_id"])
+    store_run(engine, wide.assign(ds=wide["ds"] - (wide["ds"].min() - first)), run_id, created_at,
+              pd.Timestamp(data_end), status, 14)
+    plan_id = f"plan-{run_id}"
+    plan = q.plan_frame(engine, real_plan["plan_id"]).head(3).assign(plan_id=plan_id)
+    with engine.begin() as conn:
+        conn.execute(insert(plan_runs), [{**real_plan, "plan_id": plan_id, "forecast_run_id": run_id,
+                                          "created_at": (created_at + pd.Timedelta(hours=1)).to_pydatetime()}])
+        conn.execute(insert(staffing_plans), plan.to_dict("records"))
+        conn.execute(clock_state.delete())
+        conn.execute(insert(clock_state), [{"name": "simulated", "now": SIM_NOW.to_pydatetime(),
+                                            "updated_at": pd.Timestamp.now("UTC").tz_localize(None).to_pydatetime()}])
 
 
 def test_when_a_simulation_started_in_the_past_shares_the_database_then_its_own_run_and_plan_are_current(
@@ -355,37 +399,64 @@ def test_when_a_simulation_started_in_the_past_shares_the_database_then_its_own_
     """A simulated demo started in the past on a database holding real-time runs stamped its runs
     with the simulated clock: the real-time ones (wall-clock stamps, data to yesterday) sorted as the
     newest, so the pages showed the real-time forecast and plan as the simulation's current ones."""
-    from sqlalchemy import insert
-
-    from fcplan.app.seed_db import store_run
     from fcplan.dashboard import data
     from fcplan.storage import make_engine
     from fcplan.storage import queries as q
-    from fcplan.storage.schema import clock_state, plan_runs, staffing_plans
+    from fcplan.storage.schema import clock_state
 
     url, _ = make_database()
     engine = make_engine(url)
     real, real_plan = q.current_forecast_run(engine), q.latest_plan_run(engine)
-    sim_now = pd.Timestamp("2026-03-10 03:00")  # 12:00 in Seoul, months before the real-time runs
-    wide = q.forecast_frame(engine, real["run_id"])
-    wide = wide.assign(ds=wide["ds"] - (wide["ds"].min() - pd.Timestamp("2026-03-10")))
-    store_run(engine, wide, "run-sim", sim_now - pd.Timedelta(hours=8), pd.Timestamp("2026-03-09"), "champion", 14)
-    plan = q.plan_frame(engine, real_plan["plan_id"]).head(3).assign(plan_id="plan-sim")
-    with engine.begin() as conn:
-        conn.execute(insert(plan_runs), [{**real_plan, "plan_id": "plan-sim", "forecast_run_id": "run-sim",
-                                          "created_at": (sim_now - pd.Timedelta(hours=7)).to_pydatetime()}])
-        conn.execute(insert(staffing_plans), plan.to_dict("records"))
-        conn.execute(insert(clock_state), [{"name": "simulated", "now": sim_now.to_pydatetime(),
-                                            "updated_at": pd.Timestamp.now("UTC").tz_localize(None).to_pydatetime()}])
+    simulated(engine, "run-sim", SIM_NOW - pd.Timedelta(hours=8), "2026-03-09", "champion")
     engine.dispose()
-    assert real["created_at"] > sim_now  # the real-time run is the newest by its stamp
+    assert real["created_at"] > SIM_NOW  # the real-time run is the newest by its stamp
     assert data.latest_forecast(url)[0]["run_id"] == "run-sim"
     assert data.newest_forecast(url)[0]["run_id"] == "run-sim"
-    assert data.latest_plan(url)[0]["plan_id"] == "plan-sim"
+    assert data.latest_plan(url)[0]["plan_id"] == "plan-run-sim"
     # Without a simulated clock the newest stamps win, as before.
     engine = make_engine(url)
     with engine.begin() as conn:
         conn.execute(clock_state.delete())
     assert q.current_forecast_run(engine)["run_id"] == real["run_id"]
     assert q.latest_plan_run(engine)["plan_id"] == real_plan["plan_id"]
+    engine.dispose()
+
+
+def test_under_a_simulated_clock_the_run_of_the_newest_data_is_current_and_the_registry_shows_that_clock(
+    make_database,
+) -> None:
+    """Runs stored before the loop stamped the simulated time carry the wall clock's, months after
+    the simulated stamps of newer runs: by ``created_at`` an old run of the same simulated period
+    was the newest forecast and its plan the current one; and the models page listed the real-time
+    champion as the simulation's. The newest is the run whose data ends last, for the clock shown."""
+    from fcplan.dashboard import data
+    from fcplan.storage import make_engine
+    from fcplan.storage import queries as q
+    from fcplan.storage.schema import clock_state
+
+    url, _ = make_database()
+    engine = make_engine(url)
+    real = q.current_forecast_run(engine)
+    wall = pd.Timestamp.now("UTC").tz_localize(None).floor("s")
+    simulated(engine, "run-sim", SIM_NOW - pd.Timedelta(hours=8), "2026-03-09", "champion")
+    simulated(engine, "run-wall", wall, "2026-03-05", "challenger")  # older data, newer (wall-clock) stamp
+    engine.dispose()
+    assert data.newest_forecast(url)[0]["run_id"] == "run-sim"
+    assert data.latest_plan(url)[0]["plan_id"] == "plan-run-sim"
+    assert list(data.runs(url)["run_id"]) == ["run-sim", "run-wall"]  # the clock's runs, newest data first
+    at = run_page("views/models.py")
+    assert not at.exception, at.exception
+    table = next(d.value for d in at.dataframe if "status" in d.value.columns)
+    assert table[["status", "run_id"]].values.tolist() == [["champion", "run-sim"], ["challenger", "run-wall"]]
+    # Real time (no simulated clock): the newest stamps, every run, as before.
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(clock_state.delete())
+    from fcplan.storage.report_queries import runs_frame
+
+    stamps = runs_frame(engine)
+    assert stamps["created_at"].is_monotonic_decreasing and "run-sim" in set(stamps["run_id"])
+    assert q.latest_forecast_run(engine)["run_id"] == stamps["run_id"].iloc[0]
+    assert q.current_forecast_run(engine)["run_id"] == real["run_id"]  # the newest champion by its stamp
+    assert q.latest_plan_run(engine)["plan_id"] == "plan-run-wall"
     engine.dispose()

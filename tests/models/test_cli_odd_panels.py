@@ -123,16 +123,30 @@ def test_a_header_with_spaces_after_the_commas_is_read(run, tmp_path: Path) -> N
     assert pd.read_csv(out, dtype={"unique_id": str})["unique_id"].tolist() == ["007"] * 3
 
 
-# A future column the history lacks was dropped without a word.
-def test_a_future_only_covariate_is_named_as_ignored(run, tmp_path: Path, caplog) -> None:
-    future = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2025-03-07", periods=3), "promo": 1.0})
+FUTURE_DAYS = pd.date_range("2025-03-07", periods=3)
+
+
+# A future column the history lacks was dropped without a word; so were the rows of a future series
+# the history lacks (a new center): "wrote 3 rows for 1 series".
+@pytest.mark.parametrize(
+    ("future", "expected"),
+    [
+        (pd.DataFrame({"unique_id": "a", "ds": FUTURE_DAYS, "promo": 1.0}), "['promo'] are not in the history"),
+        (
+            pd.DataFrame({"unique_id": ["a"] * 3 + ["FC-NEW"] * 3, "ds": FUTURE_DAYS.append(FUTURE_DAYS)}),
+            "future series ['FC-NEW'] (1) are not in the history, so they get no forecast",
+        ),
+    ],
+    ids=["covariate", "series"],
+)
+def test_what_only_the_future_holds_is_named_as_not_used(run, tmp_path: Path, caplog, future, expected) -> None:
     future.to_csv(tmp_path / "f.csv", index=False)
     path = _write(tmp_path, _series("a", 60))
     with caplog.at_level("WARNING"):
         result = run("forecast", "--history", path, "--future", str(tmp_path / "f.csv"), "--horizon", "3",
                      "--out", str(tmp_path / "o.csv"))
     assert result.exit_code == 0, result.output
-    assert "['promo'] are not in the history" in caplog.text
+    assert expected in caplog.text
 
 
 # A 3-row future in DD/MM/YYYY (02/03/2025 ... 04/03/2025) was read month-first, as February 3

@@ -118,6 +118,24 @@ def test_several_seeds_average_their_boosters_quantiles() -> None:
     assert not np.allclose(bagged[cols].to_numpy(), singles[0][cols].to_numpy())
 
 
+def test_one_short_series_trains_on_twice_the_horizon_a_longer_one_or_several_series_on_the_horizon() -> None:
+    panel = make_panel()
+    panel = panel[panel["unique_id"] == "big"]  # 69 origins: x 14 steps under 1000 rows, over 900
+    future = future_frame(panel, 7)
+
+    def steps_learned(model: LightGBMQuantile) -> int:
+        _, _, steps = model._training_rows(model.grid_, np.random.default_rng(0))
+        assert model.train_horizon_ == steps.max()
+        return int(steps.max())
+
+    small = LightGBMQuantile(**{**TINY, "max_rows": 1000}).fit(panel)
+    assert steps_learned(small) == 2 * TINY["max_horizon"]
+    assert np.isfinite(small.predict_quantiles(7, future)[["0.1", "0.5", "0.9"]].to_numpy()).all()
+    assert steps_learned(LightGBMQuantile(**{**TINY, "max_rows": 900}).fit(panel)) == TINY["max_horizon"]
+    assert steps_learned(LightGBMQuantile(**TINY).fit(make_panel())) == TINY["max_horizon"]  # three series
+    assert steps_learned(LightGBMQuantile(**TINY, train_horizon=9).fit(make_panel())) == 9
+
+
 def test_importing_the_lightgbm_model_does_not_import_torch() -> None:
     code = "import sys, models.lgbm, models.features; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -186,7 +204,7 @@ def _boosters_one_after_the_other(model: LightGBMQuantile, panel: pd.DataFrame) 
     p = model.params
     grid = model._layout(panel)
     rows, origins, steps = model._training_rows(grid, np.random.default_rng(p["seed"]))
-    features, scale, names = tabular_features(grid, model.spec_, rows, origins, steps, p["max_horizon"])
+    features, scale, names = tabular_features(grid, model.spec_, rows, origins, steps, model.train_horizon_)
     dataset = lgb.Dataset(features, grid.y[rows, origins + steps] / scale, feature_name=names, free_raw_data=False,
                           params={"verbose": -1, "num_threads": 1, "max_bin": p["max_bin"]})
     return {q: lgb.train(model._booster_params(q, p["seed"]), dataset, num_boost_round=p["n_estimators"])

@@ -24,7 +24,7 @@ def test_when_a_database_is_at_0006_then_center_hourly_gets_its_updated_at_index
     old.dispose()
 
     engine = make_engine(db_url)
-    assert current_revision(engine) == head_revision() == "0007"
+    assert current_revision(engine) == head_revision()
     indexes = {i["name"]: i["column_names"] for i in sa.inspect(engine).get_indexes("center_hourly")}
     assert indexes["ix_center_hourly_updated_at"] == ["updated_at"]
     with engine.connect() as conn:

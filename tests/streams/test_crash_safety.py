@@ -154,11 +154,8 @@ def test_when_the_worker_is_killed_repeatedly_while_consuming_then_counts_equal_
     assert len(ids) == n and set(ids) == set(frame["order_id"])
     metrics = stack.metrics()
     assert metrics[("orders", "accepted")] == n, "accepted is counted once per stored order, kills or not"
-    # Batches stored but not yet acked when a kill came are read again: redeliveries add to duplicates.
-    assert metrics[("orders", "duplicate")] >= n_dups
-    print(
-        f"duplicates counted {metrics[('orders', 'duplicate')]} = {n_dups} sent + "
-        f"{metrics[('orders', 'duplicate')] - n_dups} redelivered after kills"
-    )
+    # Batches stored but not yet acked when a kill came are read again; the records the counters
+    # hold already (counted_offsets) are not counted again: duplicates are the ones sent.
+    assert metrics[("orders", "duplicate")] == n_dups, "records read again after a kill are counted once"
     assert sum(stack.dead_letter_metrics().values()) == 0
     assert stack.read_topic(ORDERS_DLQ, expected=0) == []

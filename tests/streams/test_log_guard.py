@@ -107,6 +107,21 @@ def test_when_a_restarted_broker_holds_our_old_offset_over_a_new_log_then_it_is_
     assert guard.epoch > epoch  # nothing fetched before this is committed
     out = admit(guard, {P0: new_log(range(0, 175))})
     assert [r.offset for r in out[P0]] == list(range(175))
+    assert guard.take_restarted(out) == {P0}  # the writer's counted offsets of P0 were the old log's
+
+
+def test_when_a_pause_comes_before_the_replaced_log_is_read_from_its_start_then_it_is_not_sent_to_the_old_mark():
+    # A loaded machine (the promotions agent's consumer seeks from another thread): the new log's
+    # first records came over a second after the seek to its start. Checked against the old mark,
+    # the log was found replaced again and again, read from its start every few seconds.
+    guard, consumer = committed_up_to({P0: 49})
+    rejoined(guard)
+    admit(guard, {P0: new_log(range(50, 175))})
+    assert admit(guard, {P0: new_log(range(49, 175))}) == {} and consumer.to_beginning == [P0]
+    guard._last_records = time.monotonic() - 2 * log_guard.GAP_S
+    out = admit(guard, {P0: new_log(range(0, 175))})
+    assert [r.offset for r in out[P0]] == list(range(175)) and consumer.to_beginning == [P0]
+    assert guard.replaced == 1
 
 
 def test_when_the_new_log_ends_before_the_mark_then_it_is_read_from_where_it_starts():
@@ -116,6 +131,7 @@ def test_when_the_new_log_ends_before_the_mark_then_it_is_read_from_where_it_sta
     # aiokafka found offset 49 past the end of the log and reset the position to the earliest
     out = admit(guard, {P0: new_log(range(0, 30))})
     assert [r.offset for r in out[P0]] == list(range(30)) and guard.replaced == 1
+    assert guard.take_restarted(out) == {P0}
 
 
 def test_when_an_assignment_starts_where_another_member_committed_then_that_offset_is_used_unchecked():
@@ -250,3 +266,16 @@ def test_when_the_log_now_starts_past_the_mark_then_it_is_read_from_there_after_
         assert admit(guard, {P0: old_log(range(55, 60))}) == {}
     out = admit(guard, {P0: old_log(range(55, 60))})
     assert [r.offset for r in out[P0]] == list(range(55, 60))
+
+
+def test_when_records_were_fetched_between_a_revocation_and_the_assignment_then_a_pause_does_not_go_back_to_them():
+    # faust drops such a fetch (the generation changed) and starts the assignment from the committed
+    # offsets: the records were never written, going back to the last of them would skip the others
+    consumer = FakeConsumer({P1})
+    guard = LogGuard(consumer, {})
+    guard.on_partitions_revoked(set())
+    admit(guard, {P1: old_log(range(0, 10))})
+    guard.on_partitions_assigned({P1})
+    guard._last_records = time.monotonic() - 2 * log_guard.GAP_S
+    fetched = {P1: old_log(range(0, 10))}
+    assert admit(guard, fetched) == fetched and consumer.seeks == []

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -24,9 +25,10 @@ from fcplan.storage.outage import Backoff, GaveUp
 from fcplan.storage.schema import center_hourly, orders, stream_metrics
 from fcplan.streams import batch_decode, order_writer
 from fcplan.streams.batch_decode import Fetch
+from fcplan.streams.counted import Origin, Span
 from fcplan.streams.fetch_slots import FetchSlots, InSlot, SlotReader
 from fcplan.streams.order_writer import OrderWriter, WriterError, WrittenBatch, process_fetch
-from fcplan.streams.validation import CONFLICT, INVALID, MALFORMED, UNWRITABLE, Limits
+from fcplan.streams.validation import CONFLICT, INVALID, LATE, MALFORMED, UNWRITABLE, Limits
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -184,10 +186,8 @@ def stored(url: str) -> tuple[int, int, Counter]:
     return n, hours, metrics
 
 
-def test_when_the_database_refuses_some_records_then_they_alone_are_dead_letters_and_the_rest_is_stored(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url = f"sqlite:///{tmp_path / 'poison.db'}"
+def refuse_poison(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer's database refuses any batch with an order id starting ``poison``."""
     real = order_writer.write_order_columns
 
     def refusing(engine, rows, grace, counters=None, **kw):
@@ -196,6 +196,13 @@ def test_when_the_database_refuses_some_records_then_they_alone_are_dead_letters
         return real(engine, rows, grace, counters, **kw)
 
     monkeypatch.setattr(order_writer, "write_order_columns", refusing)
+
+
+def test_when_the_database_refuses_some_records_then_they_alone_are_dead_letters_and_the_rest_is_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'poison.db'}"
+    refuse_poison(monkeypatch)
     values = [order(i) for i in range(200)]
     poison_at = [0, 77, 78, 199]
     for i in poison_at:
@@ -373,3 +380,77 @@ def test_when_the_sqlite_file_is_not_a_database_then_the_batch_waits_and_nothing
     path = tmp_path / "overwritten.db"
     path.write_bytes(b"not a database at all " * 200)
     waits_out_then_writes(make_engine(f"sqlite:///{path}", create=False), path, path.unlink)  # restored: a fresh file
+
+
+# --------------------------------------------------------------------------- records read again
+def read_from_log(values: list[bytes], first_offset: int, log: str = "orders/0", **origin: Any) -> Fetch:
+    """``values`` as read from ``log`` at consecutive offsets from ``first_offset``."""
+    offsets = range(first_offset, first_offset + len(values))
+    return Fetch.of(values, Origin((Span(log, range(len(values)), offsets),), **origin))
+
+
+def late(i: int) -> bytes:
+    """An order older than the stream time minus the grace (48 hours)."""
+    ts = (NOW - timedelta(days=4, seconds=i)).isoformat()
+    return json.dumps({"order_id": f"late-{i}", "center_id": "FC-A", "ts": ts, "lines": 1, "units": 2}).encode()
+
+
+def mixed_fetch() -> list[bytes]:
+    """Every kind of record: new, repeated (stored and within the fetch), conflicting, late, refused."""
+    return [order(3), b"{not json", order(4).replace(b'"lines": 1', b'"lines": 0'), late(5),
+            order(1).replace(b'"units": 2', b'"units": 9'), order(3), order(2)]
+
+
+@pytest.mark.integration
+def test_records_read_again_after_a_crash_are_not_counted_again(db_url: str) -> None:
+    # The consumer commits offsets after the write: a crash (or a rebalance, a broker restart)
+    # between the two hands the same records to the writer again. The counters (dead letters
+    # by reason, duplicates) counted them again; the dashboard's totals then exceeded what was read.
+    engine = make_engine(db_url)
+    process_fetch(read_from_log([order(1), order(2)], 10), engine, Limits())
+    once = process_fetch(read_from_log(mixed_fetch(), 12), engine, Limits())
+    counted = stored(db_url)[2]
+    again = process_fetch(read_from_log(mixed_fetch(), 12), engine, Limits())  # the same records again
+    assert [(i, r) for i, r, _ in again.dead] == [(i, r) for i, r, _ in once.dead]  # still dead-lettered
+    assert stored(db_url)[2] == counted == Counter({
+        ("orders", "accepted"): 3, ("orders", "duplicate"): 2, ("orders_dead_letters", MALFORMED): 1,
+        ("orders_dead_letters", INVALID): 1, ("orders_dead_letters", LATE): 1,
+        ("orders_dead_letters", CONFLICT): 1,
+    })
+    assert counted.total() == 2 + len(mixed_fetch())  # every record read, once
+    # A fetch reaching past them counts only its records past the counted offset.
+    process_fetch(read_from_log([late(5), order(2), order(6), late(7)], 17), engine, Limits())
+    engine.dispose()
+    assert stored(db_url)[2] - counted == Counter({("orders", "accepted"): 1, ("orders_dead_letters", LATE): 1})
+
+
+def test_records_read_again_after_some_were_refused_are_not_counted_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'refused.db'}"
+    refuse_poison(monkeypatch)
+    values = [order(i) for i in range(40)]
+    for i in (0, 17, 39):
+        values[i] = values[i].replace(b'"o-', b'"poison-')
+    values[20] = b"{not json"
+    engine = make_engine(url)
+    for _ in range(2):  # read again: the parts are stored, the counters unchanged
+        process_fetch(read_from_log(values, 0), engine, Limits())
+        assert stored(url)[2] == Counter({("orders", "accepted"): 36, ("orders_dead_letters", UNWRITABLE): 3,
+                                          ("orders_dead_letters", MALFORMED): 1})
+    engine.dispose()
+
+
+def test_a_log_written_again_from_its_start_is_counted_as_new_records(tmp_path: Path) -> None:
+    # An empty broker starts its logs at offset 0 again: their records are not the counted ones.
+    url = f"sqlite:///{tmp_path / 'new-log.db'}"
+    engine = make_engine(url)
+    process_fetch(read_from_log([order(1), b"{x", order(2)], 0), engine, Limits())
+    assert stored(url)[2][("orders_dead_letters", MALFORMED)] == 1
+    # another record at the counted offset (2): the log was replaced
+    process_fetch(read_from_log([b"{y", order(3), b"{z"], 0), engine, Limits())
+    assert stored(url)[2][("orders_dead_letters", MALFORMED)] == 3
+    # below the counted offset, a fetch of a log the consumer found replaced
+    process_fetch(read_from_log([b"{w", order(4)], 0, restarted=frozenset({"orders/0"})), engine, Limits())
+    engine.dispose()
+    assert stored(url)[2] == Counter({("orders", "accepted"): 4, ("orders_dead_letters", MALFORMED): 4})

@@ -17,6 +17,7 @@ from fcplan.storage import make_engine
 from fcplan.storage.schema import promotions, stream_metrics
 from fcplan.streams import promotion_store as store_mod
 from fcplan.streams import sink as sink_mod
+from fcplan.streams.counted import Origin
 from fcplan.streams.promotion_store import DeadLetter, PromotionStore
 from fcplan.streams.validation import Limits
 
@@ -72,10 +73,12 @@ def test_when_the_database_is_down_then_the_batch_is_retried_until_it_is_stored(
 ) -> None:
     calls: list[str] = []
     monkeypatch.setattr(sink_mod, "write_promotions", failing_writes(4, outage, calls))
-    dead = asyncio.run(store.store([promo("P1"), promo("P2")]))
+    values = [promo("P1"), promo("P2")]
+    dead = asyncio.run(store.store(values))
     assert dead == []
     assert len(calls) == 5 and store.outage_retries == 4
     assert stored(store) == {"P1": 10.0, "P2": 10.0}
+    asyncio.run(store.count(values, dead, None))
     assert metrics(store)[("promotions", "accepted")] == 2, "counted once, not once per attempt"
 
 
@@ -117,10 +120,12 @@ def test_when_one_record_cannot_be_written_then_only_it_is_dead_lettered(
         return REAL_WRITE(engine, batch)
 
     monkeypatch.setattr(sink_mod, "write_promotions", write)
-    dead = asyncio.run(store.store([promo("P1"), promo("BAD"), promo("P3")]))
+    values = [promo("P1"), promo("BAD"), promo("P3")]
+    dead = asyncio.run(store.store(values))
     assert [(d.index, d.reason) for d in dead] == [(1, "unwritable")]
     assert "IntegrityError" in dead[0].detail and "BAD" in dead[0].detail
     assert stored(store) == {"P1": 10.0, "P3": 10.0}
+    asyncio.run(store.count(values, dead, None))
     assert metrics(store)[("promotions", "accepted")] == 2
     assert metrics(store)[("promotions_dead_letters", "unwritable")] == 1
 
@@ -146,23 +151,46 @@ def test_when_decoding_raises_then_the_record_is_dead_lettered_as_undecodable(
 def test_dead_letters_are_counted_by_reason_through_an_outage(
     store: PromotionStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_bump = store_mod.bump_metrics
+    real_count = store_mod.count_promotions
     calls: list[int] = []
 
-    def bump(conn, counts):
+    def count(*args):
         calls.append(1)
         if len(calls) <= 2:
             raise outage()
-        real_bump(conn, counts)
+        real_count(*args)
 
-    monkeypatch.setattr(store_mod, "bump_metrics", bump)
-    asyncio.run(store.count_dead([DeadLetter(0, "malformed", ""), DeadLetter(3, "malformed", ""),
-                                  DeadLetter(4, "unwritable", "")]))
+    monkeypatch.setattr(store_mod, "count_promotions", count)
+    values = [b"{", promo("P1"), promo("P2"), b"[", promo("P4")]
+    asyncio.run(store.count(values, [DeadLetter(0, "malformed", ""), DeadLetter(3, "malformed", ""),
+                                     DeadLetter(4, "unwritable", "")], None))
     assert len(calls) == 3
-    found = metrics(store)
-    assert found[("promotions_dead_letters", "malformed")] == 2
-    # unwritable records are counted where the write isolated them, not twice
-    assert ("promotions_dead_letters", "unwritable") not in found
+    assert metrics(store) == {("promotions_dead_letters", "malformed"): 2,
+                              ("promotions_dead_letters", "unwritable"): 1, ("promotions", "accepted"): 2}
+
+
+def test_a_batch_read_again_is_not_counted_again(store: PromotionStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    # faust commits a batch's offsets after the agent stored and counted it: a crash or a rebalance
+    # before that hands the same records to the agent again, which counted them again.
+    def write(engine, batch):
+        if any(p.promo_id == "BAD" for p in batch):
+            raise IntegrityError("INSERT", {}, ValueError("value out of range for BAD"))
+        return REAL_WRITE(engine, batch)
+
+    monkeypatch.setattr(sink_mod, "write_promotions", write)
+    values = [promo("P1"), b"{", promo("BAD"), promo("P3")]
+    origin = Origin.of_records([("promotions/0", 7), ("promotions/1", 3), ("promotions/0", 8), ("promotions/1", 4)])
+    once = {("promotions", "accepted"): 2, ("promotions_dead_letters", "malformed"): 1,
+            ("promotions_dead_letters", "unwritable"): 1}
+    for _ in range(2):
+        dead = asyncio.run(store.store(values))
+        asyncio.run(store.count(values, dead, origin))
+        assert metrics(store) == once
+    # read again with the next records of one partition: only those are new
+    more = [promo("P3"), promo("P5")]
+    asyncio.run(store.count(more, asyncio.run(store.store(more)), Origin.of_records([("promotions/1", 4),
+                                                                                      ("promotions/1", 5)])))
+    assert metrics(store)[("promotions", "accepted")] == 3
 
 
 def test_a_bug_in_the_write_is_not_mistaken_for_an_outage(

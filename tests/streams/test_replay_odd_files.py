@@ -33,6 +33,11 @@ def _file(tmp_path: Path, text: str, name: str = "o.csv") -> Path:
         ("1,A,2024-01-01 10:00,0,2\n", "lines is not a whole number of at least 1"),
         (",A,2024-01-01 10:00,1,2\n", "order_id is empty in 1 row(s), e.g. line 2 (empty)"),
         ("1,A,2024-01-01T10:00:00+00:00,1,2\n2,A,2024-07-01T10:00:00,1,2\n", "ts has no UTC offset while other rows"),
+        # sent as 1970-01-01T00:00:01.77 (dead-lettered as late while replay said "sent")
+        ("1,A,1772445600,1,2\n", "ts is numeric (e.g. [1772445600]), not dates"),
+        ("1,A,2026-03-02 10:00,1,2\n2,A,,1,2\n", "1 rows have unreadable ts"),
+        # sent as a center named "unknown"
+        ("1,A,2026-03-02 10:00,1,2\n2,,2026-03-02 11:00,1,2\n", "center_id is empty in 1 row(s), e.g. line 3"),
     ],
 )
 def test_a_row_that_cannot_be_sent_as_written_is_an_error_before_anything_is_sent(
@@ -73,3 +78,10 @@ def test_an_unreadable_file_or_zone_is_an_error_saying_what_to_pass(
 def test_a_folder_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ReplayError, match="is a directory"):
         read_orders(tmp_path, "center_id", "UTC")
+
+
+# 02/03/2026 beside 13/03/2026 (each row read on its own, format="mixed") was February 3 and March 13.
+def test_day_first_times_are_read_day_first_on_every_row(tmp_path: Path) -> None:
+    path = _file(tmp_path, HEADER + "1,A,02/03/2026 10:00,1,2\n2,A,13/03/2026 10:00,1,2\n")
+    records = [r for _, r in order_records(read_orders(path, "center_id", "UTC"))]
+    assert [r["ts"] for r in records] == ["2026-03-02T10:00:00+00:00", "2026-03-13T10:00:00+00:00"]
