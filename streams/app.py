@@ -116,12 +116,17 @@ class Worker:
     def _origin(self, events: list[Any]) -> Origin:
         """Where faust read ``events`` (each one's topic, partition and offset), with the logs its
         consumer's guard found replaced since they were last counted (their counted marks belong to
-        the old log)."""
-        tps = {(e.message.topic, e.message.partition): True for e in events}
+        the old log). An event read from a log before the guard found it replaced (the agent's batches
+        lag faust's fetches) is counted as new, outside the log's mark, and does not take the finding."""
         consumer = self.app.consumer
+        stale = getattr(consumer, "_stale", ())
+        places = [
+            None if e.message in stale else (log_name(e.message.topic, e.message.partition), e.message.offset)
+            for e in events
+        ]
+        tps = {(e.message.topic, e.message.partition): True for e in events if e.message not in stale}
         guard = getattr(consumer, "guard", None)
         restarted = guard.take_restarted(tps) if guard is not None else set()
-        places = [(log_name(e.message.topic, e.message.partition), e.message.offset) for e in events]
         return Origin.of_records(places, [log_name(topic, partition) for topic, partition in restarted])
 
     async def _orders_task(self) -> None:
@@ -180,8 +185,6 @@ class Worker:
                 attempt += 1
                 log.exception("could not store a batch of %d promotions; retrying in %.1fs", len(events), delay)
                 await asyncio.sleep(delay)
-
-
 
 
 def _stop_if_cancelled(what: str) -> None:

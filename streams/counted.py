@@ -82,12 +82,14 @@ class Origin:
         return cls(tuple(spans), frozenset(log_name(tp.topic, tp.partition) for tp in restarted))
 
     @classmethod
-    def of_records(cls, places: Sequence[tuple[str, int]], restarted: Iterable[str] = ()) -> Origin:
-        """From each record's ``(log, offset)``, in fetch order (records of several logs interleaved);
-        ``restarted``: the names of the logs found replaced."""
+    def of_records(cls, places: Sequence[tuple[str, int] | None], restarted: Iterable[str] = ()) -> Origin:
+        """From each record's ``(log, offset)``, in fetch order (records of several logs interleaved;
+        ``None``: a record of no log's count, counted as new); ``restarted``: the names of the logs
+        found replaced."""
         by_log: dict[str, list[tuple[int, int]]] = {}
-        for i, (log, offset) in enumerate(places):
-            by_log.setdefault(log, []).append((offset, i))
+        for i, place in enumerate(places):
+            if place is not None:
+                by_log.setdefault(place[0], []).append((place[1], i))
         spans = []
         for log, rows in by_log.items():
             rows.sort()

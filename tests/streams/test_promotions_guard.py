@@ -203,3 +203,38 @@ def test_when_the_guard_found_the_log_replaced_then_its_records_below_the_old_co
     asyncio.run(worker._store_promotions([event(0, b"[1]"), event(1, b"[2]")]))  # short of the old offset 6
     assert dead_letters_counted(worker) == 4
     assert not worker.app.consumer.guard.restarted  # told once
+
+
+def counted(worker: Worker) -> int:
+    with worker.engine.connect() as conn:
+        sums = conn.execute(sa.text("SELECT SUM(value) FROM stream_metrics WHERE name LIKE 'promotions%'"))
+        return sums.scalar()
+
+
+def test_when_the_agent_stores_old_log_records_after_the_guard_found_it_replaced_then_the_new_log_is_counted(
+    worker, consumer, monkeypatch
+):
+    # The agent's batches lag faust's fetches: records of the old log, delivered before the guard found it
+    # replaced, reach the counters after that finding. They must not take it (the new log's records below
+    # their offsets would be taken for counted ones).
+    monkeypatch.setattr(worker, "_dead_letter", _nothing)
+
+    def events(records: list[ConsumerRecord], track: bool = False) -> list[Any]:
+        messages = [consumer._to_message(P0, r) for r in records]
+        for message in messages if track else ():
+            consumer.track_message(message)  # delivered to the agent, not acked yet
+        return [SimpleNamespace(key=m.key, value=m.value, message=m) for m in messages]
+
+    fetch(consumer, log_of("old", range(10)))
+    asyncio.run(worker._store_promotions(events(log_of("old", range(5)))))
+    in_flight = events(log_of("old", range(5, 10)), track=True)
+    asyncio.run(consumer._commit({P0: 5}))
+    rejoin_at(consumer, 5)
+    fetch(consumer, log_of("new", range(5, 30)))
+    fetch(consumer, log_of("new", range(4, 30)))
+    assert consumer.guard.replaced == 1
+    assert fetch(consumer, log_of("new", range(4))) == [0, 1, 2, 3]
+
+    asyncio.run(worker._store_promotions(in_flight))
+    asyncio.run(worker._store_promotions(events(log_of("new", range(4)))))
+    assert counted(worker) == 5 + 5 + 4
