@@ -166,16 +166,16 @@ class Worker:
         """Store a batch and dead-letter its rejects; retried until it succeeds, never raises
         (but for cancellation): no event and no outage stops the agent."""
         attempt = 0
+        values = [event.value for event in events]
+        origin = self._origin(events)  # once: the guard tells a replaced log once, a retry must keep it
         while True:
             try:
-                values = [event.value for event in events]
                 dead = await self.promotion_store.store(values)
-                fresh = [d for d in dead if events[d.index].message not in self.promotions_dead]
-                for d in fresh:
-                    await self._dead_letter(self.promotions_dlq, events[d.index], d.reason, d.detail)
-                await self.promotion_store.count(values, dead, self._origin(events))
-                for d in fresh:
-                    self.promotions_dead.add(events[d.index].message)
+                for d in dead:
+                    if events[d.index].message not in self.promotions_dead:
+                        await self._dead_letter(self.promotions_dlq, events[d.index], d.reason, d.detail)
+                        self.promotions_dead.add(events[d.index].message)  # a retry does not send it again
+                await self.promotion_store.count(values, dead, origin)
                 return
             except asyncio.CancelledError:
                 raise

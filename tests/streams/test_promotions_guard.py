@@ -238,3 +238,29 @@ def test_when_the_agent_stores_old_log_records_after_the_guard_found_it_replaced
     asyncio.run(worker._store_promotions(in_flight))
     asyncio.run(worker._store_promotions(events(log_of("new", range(4)))))
     assert counted(worker) == 5 + 5 + 4
+
+
+def test_when_counting_fails_once_then_the_retry_keeps_the_replaced_log_and_sends_no_dead_letter_again(
+    worker, monkeypatch
+):
+    sent: list[int] = []
+
+    async def dead_letter(dlq: Any, e: Any, reason: str, detail: str) -> None:
+        sent.append(e.message.offset)
+
+    monkeypatch.setattr(worker, "_dead_letter", dead_letter)
+    monkeypatch.setattr("fcplan.streams.app.backoff_s", lambda *_: 0.0)
+    asyncio.run(worker._store_promotions([event(5, b"not json"), event(6, b"not json")]))
+    worker.app.consumer.guard.restarted.add(P0)  # the broker came back empty: a new log from offset 0
+    count, failed = worker.promotion_store.count, []
+
+    async def count_once_failing(*args: Any) -> None:
+        if not failed:
+            failed.append(True)
+            raise RuntimeError("an unexpected error while counting")
+        await count(*args)
+
+    monkeypatch.setattr(worker.promotion_store, "count", count_once_failing)
+    asyncio.run(worker._store_promotions([event(0, b"[1]"), event(1, b"[2]")]))
+    assert sent == [5, 6, 0, 1]  # each sent once, the retry included
+    assert dead_letters_counted(worker) == 4
