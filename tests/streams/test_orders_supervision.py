@@ -115,11 +115,15 @@ def test_when_a_promotions_batch_fails_while_the_worker_stops_then_it_is_not_ret
                 raise RuntimeError("database connection closed while stopping") from None
 
     worker.promotion_store = Store()
+    monkeypatch.setattr(worker_app.Worker, "_origin", lambda self, events: None)  # no faust app here
 
     async def scenario() -> None:
         task = asyncio.ensure_future(worker._store_promotions([]))
-        while not calls:
+        for _ in range(6000):  # a minute at most: a batch that ends before storing must fail, not hang
+            if calls or task.done():
+                break
             await asyncio.sleep(0.01)
+        assert calls, f"the batch never reached the store: {task.exception() if task.done() else 'still waiting'}"
         await _cancelled_and_ended(task, "the promotions batch was retried after the agent was cancelled")
 
     asyncio.run(scenario())
