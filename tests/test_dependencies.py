@@ -108,3 +108,10 @@ def test_a_module_installed_only_as_someone_elses_dependency_is_reported(tmp_pat
     (folder / "uses.py").write_text("import aiokafka\n")
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     assert "aiokafka (from ['aiokafka'])" in undeclared(("pkg",), {"faust-streaming"})
+
+
+def test_a_hanging_test_fails_within_the_ci_limit() -> None:
+    """pytest-timeout ends a test that waits without a bound (a clean clone's CI once hung there)."""
+    assert "pytest-timeout" in declared("dev")
+    timeout = PYPROJECT["tool"]["pytest"]["ini_options"]["timeout"]
+    assert 0 < timeout <= 900, "one hung test must leave the rest of the 30-minute CI its time"
