@@ -103,6 +103,27 @@ _MARKS = (
     .order_by(counted_offsets.c.log)
     .with_for_update()  # PostgreSQL: a concurrent batch of the same log waits (SQLite: BEGIN IMMEDIATE)
 )
+#: ``counted_to`` of a log's row made before anything of it was counted (offsets start at 0)
+NOTHING_COUNTED = -1
+
+
+def _marks(conn: Connection, logs: list[str]) -> dict[str, tuple[int, int]]:
+    """The counted marks of ``logs`` (log -> offset, fingerprint), their rows locked until the
+    transaction ends.
+
+    PostgreSQL: ``FOR UPDATE`` locks only rows that exist, and two workers counting a log's first
+    batch at once (a rebalance hands the partition over while the old member still writes) would
+    both find none and count the batch twice. So every log gets its row first (``INSERT .. ON
+    CONFLICT DO NOTHING``, in the same order as the locks: one that another transaction is
+    inserting waits for it to end) and the rows are then read locked: the second transaction
+    reads the first one's mark. (SQLite: ``BEGIN IMMEDIATE`` already makes the writers take turns.)"""
+    logs = sorted(set(logs))
+    if conn.dialect.name == "postgresql":
+        now = utcnow()
+        rows = [{"log": log, "counted_to": NOTHING_COUNTED, "fingerprint": 0, "updated_at": now} for log in logs]
+        upsert(conn, counted_offsets, rows, ["log"], update=())
+    found = conn.execute(_MARKS, {"logs": logs})
+    return {log: (int(to), int(fp)) for log, to, fp in found if to > NOTHING_COUNTED}
 
 
 def fresh(conn: Connection, origin: Origin | None, start: int, stop: int, value: Values) -> np.ndarray:
@@ -120,7 +141,7 @@ def fresh(conn: Connection, origin: Origin | None, start: int, stop: int, value:
             spans.append((span.log, pos, off, inside))
     if not spans:
         return new
-    marks = {log: (int(to), int(fp)) for log, to, fp in conn.execute(_MARKS, {"logs": [s[0] for s in spans]})}
+    marks = _marks(conn, [s[0] for s in spans])
     moved = []
     for log, pos, off, inside in spans:
         mark = None if log in origin.restarted else marks.get(log)
