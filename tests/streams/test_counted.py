@@ -101,3 +101,27 @@ def test_on_postgresql_a_logs_first_batch_is_counted_and_a_rolled_back_one_leave
             marks = conn.execute(sa.select(counted_offsets.c.log, counted_offsets.c.counted_to)).all()
     engine.dispose()
     assert marks == [("orders/0", 4)]
+
+
+def counted_of(conn: sa.Connection, log: str, generation: str, offsets: range) -> list[bool]:
+    """``fresh`` on one fetch of ``log``'s records at ``offsets`` (values of the ``generation``'s log)."""
+    origin = Origin.of_records([(log, o) for o in offsets])
+    return fresh(conn, origin, 0, len(offsets), lambda i: b"%s-%d" % (generation.encode(), offsets[i])).tolist()
+
+
+@pytest.mark.integration
+def test_when_the_log_is_new_and_no_guard_told_then_its_records_below_the_old_count_are_counted(db_url: str) -> None:
+    # The broker came back empty and the worker restarted too: no guard finding, and the new log's first
+    # fetches stay below the old counted offset. They were taken for counted ones until a fetch reached it.
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        assert all(counted_of(conn, "orders/0", "old", range(0, 10)))
+        assert all(counted_of(conn, "orders/0", "old", range(10, 100)))
+        assert not any(counted_of(conn, "orders/0", "old", range(0, 10)))  # the old log read again
+    with engine.begin() as conn:
+        assert all(counted_of(conn, "orders/0", "new", range(0, 5)))  # another record at the first one counted
+    with engine.begin() as conn:
+        assert all(counted_of(conn, "orders/0", "new", range(5, 8)))
+        assert not any(counted_of(conn, "orders/0", "new", range(0, 8)))  # the new log read again
+        assert counted_of(conn, "orders/0", "new", range(3, 12)) == [False] * 5 + [True] * 4
+    engine.dispose()

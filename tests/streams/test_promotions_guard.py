@@ -283,3 +283,15 @@ def test_a_batchs_origin_leaves_out_old_log_messages_and_tells_the_replaced_log_
     assert origin.restarted == frozenset({"promotions/0"})
     assert consumer.origin(new).restarted == frozenset()  # told once
     assert consumer.origin([in_flight]).restarted == frozenset()
+
+
+def test_when_the_worker_restarted_with_the_broker_then_the_new_logs_records_below_the_old_count_are_counted(
+    worker, monkeypatch
+):
+    # No guard finding (the guard of a restarted worker knows no marks): the new log is told from the old one
+    # by its first counted record.
+    monkeypatch.setattr(worker, "_dead_letter", _nothing)
+    asyncio.run(worker._store_promotions([event(o, b"not json %d" % o) for o in range(8)]))
+    assert not worker.app.consumer.guard.restarted
+    asyncio.run(worker._store_promotions([event(0, b"[1]"), event(1, b"[2]")]))  # short of the old offset 7
+    assert dead_letters_counted(worker) == 10
