@@ -26,7 +26,7 @@ from fcplan.core.contracts import dead_letter_headers
 from fcplan.core.settings import Settings
 from fcplan.storage import make_engine
 from fcplan.storage.outage import Backoff, backoff_s, call_through_outages
-from fcplan.streams.counted import Origin, log_name
+from fcplan.streams.counted import Origin
 from fcplan.streams.faust_guard import GuardedTransport
 from fcplan.streams.log_guard import Handled
 from fcplan.streams.orders_consumer import OrdersConsumer
@@ -114,20 +114,9 @@ class Worker:
         self.app.early_tasks = [self._orders_task]
 
     def _origin(self, events: list[Any]) -> Origin:
-        """Where faust read ``events`` (each one's topic, partition and offset), with the logs its
-        consumer's guard found replaced since they were last counted (their counted marks belong to
-        the old log). An event read from a log before the guard found it replaced (the agent's batches
-        lag faust's fetches) is counted as new, outside the log's mark, and does not take the finding."""
-        consumer = self.app.consumer
-        stale = getattr(consumer, "_stale", ())
-        places = [
-            None if e.message in stale else (log_name(e.message.topic, e.message.partition), e.message.offset)
-            for e in events
-        ]
-        tps = {(e.message.topic, e.message.partition): True for e in events if e.message not in stale}
-        guard = getattr(consumer, "guard", None)
-        restarted = guard.take_restarted(tps) if guard is not None else set()
-        return Origin.of_records(places, [log_name(topic, partition) for topic, partition in restarted])
+        """Where faust read ``events``, as its guarded consumer tells (:meth:`GuardedConsumer.origin
+        <fcplan.streams.faust_guard.GuardedConsumer.origin>`)."""
+        return self.app.consumer.origin([e.message for e in events])
 
     async def _orders_task(self) -> None:
         """Run the orders consumer; whatever stops it, start it again after a backoff (what it

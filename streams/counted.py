@@ -9,12 +9,20 @@ again. So the transaction that counts a run of a fetch's records also records, f
 the records past it: readers of the counters see each record once, whatever was replayed.
 
 A log lost and written again from offset 0 (an empty broker) must not have its records taken
-for ones already counted. Two things tell: the log guard's finding that a partition's log was
+for ones already counted. Three things tell: the log guard's finding that a partition's log was
 replaced (:mod:`fcplan.streams.log_guard`; the fetch names those partitions in
-:attr:`Origin.restarted`), and a fingerprint of the counted record's value, compared whenever a
-fetch holds that offset again. A new log's records below the old mark in fetches that do not reach
-it, with no guard finding (the worker restarted too), are taken for counted ones until a fetch
-reaches the mark's offset.
+:attr:`Origin.restarted`); a fingerprint of the counted record's value, compared whenever a
+fetch holds that offset again; and the same of the log's *base*, the first record counted since
+the log was first seen or found replaced, compared whenever a fetch holds the base's offset
+again. A worker restarted with the broker has no guard finding, and reads the new log from its
+start: where the old log was counted from its start too (the base at its first offset, as for
+topics made empty), the new log's first fetch holds the base and is counted. Left: where the base
+is past the new log's first fetches (a row made mid-log, or before revision 0009: no base), those
+records below it are taken for counted ones until a fetch reaches the base or the mark.
+
+Two workers count the same records when a rebalance hands a partition over while the old member
+still writes: the log's row is locked for the transaction (made first where missing, see
+:func:`_marks`), so the second one counts after the first and only what it lacks.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sqlalchemy import bindparam, select
@@ -98,11 +106,54 @@ class Origin:
 
 
 _MARKS = (
-    select(counted_offsets.c.log, counted_offsets.c.counted_to, counted_offsets.c.fingerprint)
+    select(
+        counted_offsets.c.log,
+        counted_offsets.c.counted_to,
+        counted_offsets.c.fingerprint,
+        counted_offsets.c.base_offset,
+        counted_offsets.c.base_fingerprint,
+    )
     .where(counted_offsets.c.log.in_(bindparam("logs", expanding=True)))
     .order_by(counted_offsets.c.log)
     .with_for_update()  # PostgreSQL: a concurrent batch of the same log waits (SQLite: BEGIN IMMEDIATE)
 )
+#: ``counted_to`` of a log's row made before anything of it was counted (offsets start at 0)
+NOTHING_COUNTED = -1
+
+
+class _Mark(NamedTuple):
+    """A log's row: the highest offset counted and its record's fingerprint; the first record
+    counted since the log was first seen or last found replaced (``None``: a row made before
+    revision 0009)."""
+
+    offset: int
+    fingerprint: int
+    base_offset: int | None
+    base_fingerprint: int | None
+
+
+def _differs(off: np.ndarray, pos: np.ndarray, offset: int, fp: int, value: Values) -> bool:
+    """Whether the span holds another record at ``offset`` than the one of fingerprint ``fp``."""
+    at = int(np.searchsorted(off, offset))
+    return at < len(off) and off[at] == offset and fingerprint(value(int(pos[at]))) != fp
+
+
+def _marks(conn: Connection, logs: list[str]) -> dict[str, _Mark]:
+    """The counted marks of ``logs``, their rows locked until the transaction ends.
+
+    PostgreSQL: ``FOR UPDATE`` locks only rows that exist, and two workers counting a log's first
+    batch at once (a rebalance hands the partition over while the old member still writes) would
+    both find none and count the batch twice. So every log gets its row first (``INSERT .. ON
+    CONFLICT DO NOTHING``, in the same order as the locks: one that another transaction is
+    inserting waits for it to end) and the rows are then read locked: the second transaction
+    reads the first one's mark. (SQLite: ``BEGIN IMMEDIATE`` already makes the writers take turns.)"""
+    logs = sorted(set(logs))
+    if conn.dialect.name == "postgresql":
+        now = utcnow()
+        rows = [{"log": log, "counted_to": NOTHING_COUNTED, "fingerprint": 0, "updated_at": now} for log in logs]
+        upsert(conn, counted_offsets, rows, ["log"], update=())
+    found = conn.execute(_MARKS, {"logs": logs})
+    return {row[0]: _Mark(*row[1:]) for row in found if row[1] > NOTHING_COUNTED}
 
 
 def fresh(conn: Connection, origin: Origin | None, start: int, stop: int, value: Values) -> np.ndarray:
@@ -120,23 +171,29 @@ def fresh(conn: Connection, origin: Origin | None, start: int, stop: int, value:
             spans.append((span.log, pos, off, inside))
     if not spans:
         return new
-    marks = {log: (int(to), int(fp)) for log, to, fp in conn.execute(_MARKS, {"logs": [s[0] for s in spans]})}
+    marks = _marks(conn, [s[0] for s in spans])
     moved = []
     for log, pos, off, inside in spans:
         mark = None if log in origin.restarted else marks.get(log)
+        if mark is not None and (
+            _differs(off, pos, mark.offset, mark.fingerprint, value)  # another record at the counted offset
+            or (
+                mark.base_offset is not None  # or at the first one counted: a new log
+                and _differs(off, pos, mark.base_offset, mark.base_fingerprint, value)
+            )
+        ):
+            mark = None
         if mark is not None:
-            at = int(np.searchsorted(off, mark[0]))
-            if at < len(off) and off[at] == mark[0] and fingerprint(value(int(pos[at]))) != mark[1]:
-                mark = None  # another record at the counted offset: a new log
-        if mark is not None:
-            new[pos[inside & (off <= mark[0])] - start] = False
-        last = int(np.flatnonzero(inside)[-1])
-        if mark is None or off[last] > mark[0]:
+            new[pos[inside & (off <= mark.offset)] - start] = False
+        first, last = (int(i) for i in np.flatnonzero(inside)[[0, -1]])
+        if mark is None or off[last] > mark.offset:
             moved.append(
                 {
                     "log": log,
                     "counted_to": int(off[last]),
                     "fingerprint": fingerprint(value(int(pos[last]))),
+                    "base_offset": int(off[first]) if mark is None else mark.base_offset,
+                    "base_fingerprint": fingerprint(value(int(pos[first]))) if mark is None else mark.base_fingerprint,
                     "updated_at": utcnow(),
                 }
             )

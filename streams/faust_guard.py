@@ -25,10 +25,12 @@ or goes on from its old positions, and skips the new log's first records.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Sequence
 from typing import Any
 
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from fcplan.streams.counted import Origin, log_name
 from fcplan.streams.log_guard import LogGuard
 
 
@@ -114,6 +116,17 @@ class GuardedConsumer(faust_aiokafka.Consumer):
     async def on_partitions_assigned(self, assigned: Any, generation_id: int = 0) -> None:
         self.guard.on_partitions_assigned(assigned)
         await super().on_partitions_assigned(assigned, generation_id)
+
+    def origin(self, messages: Sequence[Any]) -> Origin:
+        """Where ``messages`` (a batch the agent took, in its order) were read, for the counters
+        (:mod:`fcplan.streams.counted`), with the logs the guard found replaced since they were last
+        counted (their counted marks belong to the old log; told once). A message read from a log
+        before the guard found it replaced (the agent's batches lag faust's fetches) is counted as
+        new, outside the log's mark, and does not take the finding."""
+        places = [None if m in self._stale else (log_name(m.topic, m.partition), m.offset) for m in messages]
+        tps = {(m.topic, m.partition): True for m in messages if m not in self._stale}
+        restarted = self.guard.take_restarted(tps)
+        return Origin.of_records(places, [log_name(topic, partition) for topic, partition in restarted])
 
     def _forget(self, tp: Any) -> None:
         """``tp``'s log was replaced: what faust knows of its positions belongs to the old one."""

@@ -171,8 +171,14 @@ class LogGuard(ConsumerRebalanceListener):
         self.checks = {tp: _Check(self.marks.get(tp), self.epoch, False, False) for tp in self.history}
 
     def on_partitions_assigned(self, assigned: Any) -> None:
+        """``assigned``: the whole new assignment (the group's protocol is eager: every rebalance
+        revokes all partitions, then assigns them all)."""
         self.epoch += 1  # what was fetched before is not committed
         self.seen = {}  # the assignment starts from the committed offsets, not from what was fetched
+        # A partition found replaced that went to another member counts there: its counted mark is then
+        # the new log's. Were the finding kept until it came back, its records would be counted again.
+        # (One assigned to us again at once was read by no one else: the finding stays.)
+        self.restarted &= set(assigned)
 
     # ------------------------------------------------------------------ the pump's calls
     def committing(self, last_records: dict) -> None:

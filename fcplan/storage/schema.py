@@ -201,6 +201,9 @@ counted_offsets = Table(
     Column("counted_to", BigInteger, nullable=False),
     Column("fingerprint", BigInteger, nullable=False),
     Column("updated_at", DateTime, nullable=False),
+    # the first record counted since the log was first seen or found replaced (0009; NULL: rows made before)
+    Column("base_offset", BigInteger, nullable=True),
+    Column("base_fingerprint", BigInteger, nullable=True),
 )
 
 forecast_alerts = Table(

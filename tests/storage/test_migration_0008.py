@@ -24,7 +24,7 @@ def test_when_a_database_is_at_0007_then_it_gets_counted_offsets_and_keeps_its_c
     old.dispose()
 
     engine = make_engine(db_url)
-    assert current_revision(engine) == head_revision() == "0008"
+    assert current_revision(engine) == head_revision()
     with engine.begin() as conn:
         assert conn.execute(sa.text("SELECT value FROM stream_metrics")).scalar() == 7
         conn.execute(

@@ -279,3 +279,27 @@ def test_when_records_were_fetched_between_a_revocation_and_the_assignment_then_
     guard._last_records = time.monotonic() - 2 * log_guard.GAP_S
     fetched = {P1: old_log(range(0, 10))}
     assert admit(guard, fetched) == fetched and consumer.seeks == []
+
+
+def test_when_a_partition_found_replaced_moves_to_another_member_and_back_then_the_finding_is_not_told():
+    # Found replaced, then revoked before any of its records went to the writer: another member read it
+    # and counted the new log. Told when it came back, the finding would have its records counted again.
+    guard, _ = committed_up_to({P0: 49}, assigned={P0, P1})
+    rejoined(guard)
+    admit(guard, {P0: new_log(range(50, 175))})
+    admit(guard, {P0: new_log(range(49, 175))})
+    assert guard.replaced == 1 and guard.restarted == {P0}
+    guard.on_partitions_revoked({P0, P1})
+    guard.on_partitions_assigned({P1})  # P0 went to another member
+    guard.on_partitions_revoked({P1})
+    guard.on_partitions_assigned({P0, P1})  # and came back
+    assert guard.take_restarted({P0: new_log(range(175, 180))}) == set()
+
+
+def test_when_a_partition_found_replaced_stays_through_a_rebalance_then_the_finding_is_told():
+    guard, _ = committed_up_to({P0: 49})
+    rejoined(guard)
+    admit(guard, {P0: new_log(range(50, 175))})
+    admit(guard, {P0: new_log(range(49, 175))})
+    rejoined(guard)  # assigned to us again at once: no one else read it
+    assert guard.take_restarted({P0: new_log(range(0, 5))}) == {P0}

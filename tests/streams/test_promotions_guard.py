@@ -19,6 +19,7 @@ from fcplan.core.contracts import PROMOTIONS
 from fcplan.core.settings import Settings
 from fcplan.storage import make_engine
 from fcplan.streams.app import Worker
+from fcplan.streams.counted import Span
 
 P0 = TopicPartition(PROMOTIONS, 0)
 
@@ -264,3 +265,33 @@ def test_when_counting_fails_once_then_the_retry_keeps_the_replaced_log_and_send
     asyncio.run(worker._store_promotions([event(0, b"[1]"), event(1, b"[2]")]))
     assert sent == [5, 6, 0, 1]  # each sent once, the retry included
     assert dead_letters_counted(worker) == 4
+
+
+def test_a_batchs_origin_leaves_out_old_log_messages_and_tells_the_replaced_log_once(consumer):
+    fetch(consumer, log_of("old", range(10)))
+    in_flight = consumer._to_message(P0, record(9, "old"))
+    consumer.track_message(in_flight)  # delivered to the agent, not acked yet
+    asyncio.run(consumer._commit({P0: 9}))
+    rejoin_at(consumer, 9)
+    fetch(consumer, log_of("new", range(9, 30)))
+    fetch(consumer, log_of("new", range(8, 30)))
+    assert consumer.guard.replaced == 1
+    new = [consumer._to_message(P0, r) for r in log_of("new", range(2))]
+
+    origin = consumer.origin([in_flight, *new])
+    assert origin.spans == (Span("promotions/0", [1, 2], [0, 1]),)  # the old log's message: counted as new
+    assert origin.restarted == frozenset({"promotions/0"})
+    assert consumer.origin(new).restarted == frozenset()  # told once
+    assert consumer.origin([in_flight]).restarted == frozenset()
+
+
+def test_when_the_worker_restarted_with_the_broker_then_the_new_logs_records_below_the_old_count_are_counted(
+    worker, monkeypatch
+):
+    # No guard finding (the guard of a restarted worker knows no marks): the new log is told from the old one
+    # by its first counted record.
+    monkeypatch.setattr(worker, "_dead_letter", _nothing)
+    asyncio.run(worker._store_promotions([event(o, b"not json %d" % o) for o in range(8)]))
+    assert not worker.app.consumer.guard.restarted
+    asyncio.run(worker._store_promotions([event(0, b"[1]"), event(1, b"[2]")]))  # short of the old offset 7
+    assert dead_letters_counted(worker) == 10
