@@ -59,8 +59,9 @@ def shift_order(plan_run: dict | None, plan: pd.DataFrame) -> list[str]:
 
 
 def stored_config(plan_run: dict | None, center: str) -> CenterConfig | None:
-    """``center``'s configuration as the plan run stored it (None for a plan that stored none,
-    or only part of one)."""
+    """``center``'s configuration as the plan run stored it (its shifts, breaks, productivity,
+    service level, min/max packers, closed days); None for a plan that stored none, or only
+    part of one. The Staffing, What-if pages and the service level tiles read it."""
     conf = (((plan_run or {}).get("params") or {}).get("centers") or {}).get(center)
     if not conf:
         return None
