@@ -60,7 +60,9 @@ def live_models() -> None:
                     "WAPE": st.column_config.NumberColumn(
                         format="percent", help="sum of |actual − median| / sum of actuals"
                     ),
-                    "MASE": st.column_config.NumberColumn(format="%.3f"),
+                    "MASE": st.column_config.NumberColumn(
+                        format="%.3f", help="mean absolute scaled error: the model's error against that of "
+                        "repeating last week (below 1: better than it; lower is better)"),
                     "coverage": st.column_config.NumberColumn(
                         format="percent", help="share of actuals in the 10–90% band (target 80%)"
                     ),

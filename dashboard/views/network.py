@@ -16,7 +16,9 @@ from fcplan.dashboard import data, summaries
 from fcplan.dashboard.views.common import (
     CENTER_PAGE,
     GOTO_CENTER_KEY,
+    WAITING_FORECAST,
     WAITING_ORDERS,
+    WAITING_PLAN,
     local_text,
     one_model,
     open_alert_counts,
@@ -32,6 +34,9 @@ _STAFFING_HELP = (
 #: column: every column must fit a 1280 px wide screen with the sidebar open).
 SHOWN = ["center", "local time", "open alerts", "orders so far", "pace", "forecast today", "packers today",
          "staffing today", "forecast tomorrow", "packers tomorrow", "staffing tomorrow"]
+#: Why the staffing tiles show no count before the first plan (orders stream in, nothing planned).
+NOT_PLANNED_HELP = ("No center has both a staffing plan and a forecast for this day yet, so none can be judged "
+                    "under- or overstaffed: the first plan is made right after the first forecast.")
 #: The network table's row selection (a widget key).
 PICK_KEY = "network_pick"
 _COLORS = {"under": "background-color: #f8d7da", "over": "background-color: #fff3cd"}
@@ -76,6 +81,11 @@ def _tiles(table: pd.DataFrame) -> None:
     for col, day, short in ((cols[2], "today", "today"), (cols[3], "tomorrow", "tmrw")):  # tiles fit at 1280 px
         status = table[f"staffing {day}"].str.split(" ").str[0]
         under, over = int((status == summaries.UNDER).sum()), int((status == summaries.OVER).sum())
+        if not status.isin([summaries.UNDER, summaries.OVER, summaries.OK]).any():
+            # No center has a plan (or a forecast) for the day: "0 understaffed" read as all staffed.
+            col.metric(f"Understaffed {short}", "—", delta="not planned yet", delta_color="off",
+                       delta_arrow="off", border=True, help=NOT_PLANNED_HELP)
+            continue
         col.metric(f"Understaffed {short}", under, delta=f"{over} overstaffed", delta_color="off",
                    delta_arrow="off", border=True)
     cols[4].metric("Open alerts", int(table["open alerts"].sum()), border=True)
@@ -91,6 +101,8 @@ def live_network(centers: list[str]) -> None:
         if stale:
             st.warning(stale, icon=":material/history:")
         _tiles(table)
+        if runs["plan"] is None:
+            st.info(WAITING_FORECAST if runs["forecast"] is None else WAITING_PLAN)
         counts = ["orders so far", "expected so far", "forecast today", "forecast tomorrow"]
         shown = table.assign(pace=table["pace"] * 100, **{c: table[c].round(0) for c in counts})
         statuses = ("staffing today", "staffing tomorrow")
