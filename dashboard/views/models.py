@@ -169,7 +169,8 @@ def history(run: dict) -> None:
         st.altair_chart(history_charts.leaderboard_history(points, x), width="stretch")
         if x == history_charts.DATA_TO:
             st.caption("Simulated clock: runs placed by the last day of orders they were fitted on (their "
-                       "'made' times mix the wall clock's and the simulated clock's); the newest run of each day.")
+                       "'made' times can mix the wall clock's and the simulated clock's); the newest run of "
+                       "each day.")
     corr = summaries.error_correlation(board, TOP_MEMBERS)
     members = corr["a"].nunique() if len(corr) else TOP_MEMBERS
     st.subheader(f"Error correlation of the top {members} members")

@@ -13,6 +13,10 @@ LIVE_S = 5
 #: The counters are the worker's running totals: next to "orders per hour today" a manager read
 #: 51,234 "orders accepted" as today's.
 TOTALS_NOTE = "Running totals since the worker started writing to this database, not today's"
+#: Under the loop's simulated clock the orders are stored without the stream: "Orders accepted 0"
+#: next to weeks of orders on the other pages.
+SIMULATED_NOTE = ("Simulated clock: the loop stores its orders directly, not through the order stream, so the "
+                  "worker's order counters below do not count them.")
 DEAD_LETTERS_HELP = ("messages the worker set aside instead of counting (too late for their hour, unreadable or "
                      "invalid): by reason below; they are not in the orders or the forecasts")
 
@@ -32,6 +36,8 @@ def live_stream() -> None:
         hourly = data.today_hourly(cfg.url, cfg.timezone)
         if metrics.empty and hourly.empty:
             st.info(WAITING_ORDERS)
+        if data.simulated_clock(cfg.url):
+            st.info(SIMULATED_NOTE, icon=":material/fast_forward:")
         if not metrics.empty:
             dead = metrics[metrics["name"].str.endswith(m.DEAD_LETTERS_SUFFIX)]
             cols = st.columns(4)

@@ -344,3 +344,23 @@ def test_the_models_leaderboard_and_service_level_explain_their_numbers(make_dat
     at = run_page("views/staffing.py")
     service = next(m for m in at.metric if m.label == "Service level")
     assert "enough on about that share of days" in service.proto.help
+
+
+def test_under_a_simulated_clock_every_page_says_whose_now_it_shows(make_database) -> None:
+    """After ``fcplan demo --simulate-days`` the pages showed "00:00 KST" and days weeks ahead of
+    the wall clock with nothing saying so; the Stream page read "Orders accepted 0" next to weeks
+    of orders (the loop stores them without the stream)."""
+    from sqlalchemy import insert
+
+    from fcplan.storage import make_engine
+    from fcplan.storage.schema import clock_state
+
+    url, _ = make_database()
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(insert(clock_state), [{"name": "simulated", "now": datetime(2026, 3, 10, 3),
+                                            "updated_at": datetime(2026, 3, 10, 3)}])
+    engine.dispose()
+    at = run_page("views/stream.py")
+    assert "Simulated clock: now is Tue 10 Mar 12:00 (Asia/Seoul)" in " ".join(i.value for i in at.sidebar.info)
+    assert any("do not count them" in i.value for i in at.info)
