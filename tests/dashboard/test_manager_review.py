@@ -364,3 +364,21 @@ def test_under_a_simulated_clock_every_page_says_whose_now_it_shows(make_databas
     at = run_page("views/stream.py")
     assert "Simulated clock: now is Tue 10 Mar 12:00 (Asia/Seoul)" in " ".join(i.value for i in at.sidebar.info)
     assert any("do not count them" in i.value for i in at.info)
+
+
+def test_an_alerts_evidence_is_listed_in_words_with_the_stored_keys_kept_aside(make_database) -> None:
+    """The evidence was a raw JSON object ("pit_today": 0.993, "theta": 1.3): code to a manager."""
+    from fcplan.dashboard.summaries import evidence_table
+
+    table = evidence_table({"pit_today": 0.993, "ratio_today": 1.31, "orders_today": 1480, "band": [0.05, 0.95],
+                            "something_new": [1, 2]})
+    assert table["key"].tolist() == ["orders_today", "ratio_today", "pit_today", "band", "something_new"]
+    shown = table.set_index("key")["value"]
+    assert shown.to_dict() == {"orders_today": "1,480", "ratio_today": "131%", "pit_today": "0.993",
+                               "band": "5%–95%", "something_new": "[1, 2]"}
+    assert table.set_index("key").loc["pit_today", "what"].startswith("where today's orders sit")
+    make_database()
+    at = run_page("views/alerts.py")
+    evidence = at.dataframe[-1].value
+    assert "orders so far against expected" in set(evidence["what"])
+    assert "pit_today" not in " ".join(evidence["what"])
