@@ -41,6 +41,12 @@ def _reconnect(url: str) -> None:
         st.rerun()
 
 
+def simulated_text(now: object, tz: str) -> str:
+    """The sidebar's note under the loop's simulated clock (``fcplan demo --simulate-days``)."""
+    return (f"Simulated clock: now is {now:%a %d %b %H:%M} ({tz}), not the wall clock's. Today, tomorrow and "
+            "the plans on every page follow it.")
+
+
 def main() -> None:
     st.set_page_config(page_title="fcplan · operations", page_icon=":material/inventory_2:", layout="wide")
     cfg = _config()
@@ -66,6 +72,10 @@ def main() -> None:
         else:
             st.session_state[CENTER_KEY] = None
             st.sidebar.info("No centers yet.")
+        if data.simulated_clock(cfg.url):
+            # The pages' "today" and "now" follow the loop's clock, days or months from the wall clock's.
+            st.sidebar.info(simulated_text(data.local_now(cfg.timezone, cfg.url), cfg.timezone),
+                            icon=":material/fast_forward:")
         for center, name in data.unknown_zones(cfg.url).items():
             st.sidebar.warning(f"{center}'s time zone {name!r} is unknown on this machine: its times are shown in "
                                f"{cfg.timezone}. Update the tz database (`pip install -U tzdata`) or fix the centers "

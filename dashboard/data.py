@@ -154,6 +154,12 @@ def _simulated_now(url: str) -> datetime | None:
     return _when_tables(url, ("clock_state",), lambda: q.simulated_now(engine(url)), None)
 
 
+def simulated_clock(url: str) -> bool:
+    """Whether the database at ``url`` runs on the loop's simulated clock (``fcplan demo
+    --simulate-days``): its runs are then ordered by their data, not by ``created_at``."""
+    return _simulated_now(url) is not None
+
+
 def local_now(tz: str, url: str | None = None) -> pd.Timestamp:
     """The current local time in ``tz`` (tz-naive), by the loop's simulated clock when the
     database at ``url`` has one, else by the wall clock."""

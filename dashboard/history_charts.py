@@ -84,16 +84,30 @@ def run_time_axis(times: pd.Series) -> alt.Axis:
     return alt.Axis(format="%H:%M" if one_day else "%a %H:%M", tickMinStep=60 * 1000, labelOverlap=True)
 
 
-def leaderboard_history(board: pd.DataFrame) -> alt.Chart:
-    """wQL per model over runs; ``board``: ``created_at, model, wql`` (one row per run and model)."""
+#: The leaderboard history's x axes: the time a run was made (real time), or, under the loop's
+#: simulated clock, the last day of orders it was fitted on (see :func:`history_points`).
+MADE, DATA_TO = "created_at", "data_end"
+
+
+def leaderboard_history(board: pd.DataFrame, x: str = MADE) -> alt.Chart:
+    """wQL per model over runs; ``board``: ``x, model, wql`` (one row per run and model; ``run_id``
+    too, for the tooltip, when given). ``x`` :data:`MADE`: when each run was made (local time);
+    :data:`DATA_TO`: the last day of orders it was fitted on, one day a tick."""
+    if x == DATA_TO:
+        title, axis, fmt = "orders up to (the run's last day of data)", alt.Axis(
+            format="%d %b", tickMinStep=24 * 3600 * 1000, labelOverlap=True), "%a %d %b"
+    else:
+        title, axis, fmt = "run made (local time)", run_time_axis(board[x]), "%a %d %b %H:%M"
+    tips = [alt.Tooltip("run_id:N", title="run")] if "run_id" in board else []
     return (
         alt.Chart(board)
         .mark_line(point=alt.OverlayMarkDef(size=20))
         .encode(
-            x=alt.X("created_at:T", title="run made (local time)", axis=run_time_axis(board["created_at"])),
+            x=alt.X(f"{x}:T", title=title, axis=axis),
             y=alt.Y("wql:Q", title="backtest wQL (lower is better)", scale=alt.Scale(zero=False)),
             color=alt.Color("model:N", title="model", scale=alt.Scale(scheme="tableau10")),
-            tooltip=["model:N", alt.Tooltip("created_at:T", title="run made", format="%a %d %b %H:%M"),
+            tooltip=["model:N", *tips, alt.Tooltip(f"{x}:T", title="run made" if x == MADE else "data to",
+                                                   format=fmt),
                      alt.Tooltip("wql:Q", format=".4f")],
         )
         .properties(height=280)

@@ -212,6 +212,44 @@ ALERT_KINDS = {
 _ALERTED = re.compile(r"open alerts for \[([^\]]*)\]")
 
 
+#: The hourly drift monitor's evidence (``models.drift_monitor``) in a manager's words; a key not
+#: listed is shown under its own name. ``pit_today`` and ``theta`` read as code on the Alerts page.
+EVIDENCE_LABELS = {
+    "orders_today": "orders so far today",
+    "expected_today": "orders the forecast expected by now",
+    "ratio_today": "orders so far against expected",
+    "pit_today": "where today's orders sit in the forecast's spread (0.5 as forecast; near 0 or 1: far off)",
+    "day_mean": "forecast orders for the day (mean)",
+    "day_shape": "forecast's spread (shape: higher is narrower)",
+    "theta": "the rise the test is tuned to catch (× forecast)",
+    "rolling_days": "recent complete days judged",
+    "rolling_wql": "forecast error over those days (wQL, lower is better)",
+    "rolling_coverage": "share of those days inside the forecast band",
+    "band": "forecast band (quantiles)",
+}
+_EVIDENCE_PERCENT = {"ratio_today", "rolling_coverage"}
+
+
+def evidence_table(evidence: Mapping) -> pd.DataFrame:
+    """``what, value, key``: an alert's evidence one row per item, the known ones in
+    :data:`EVIDENCE_LABELS`' order and words first, the rest as stored."""
+    keys = [k for k in EVIDENCE_LABELS if k in evidence] + [k for k in evidence if k not in EVIDENCE_LABELS]
+
+    def shown(key: str, value: object) -> str:
+        if isinstance(value, bool) or value is None:
+            return "—" if value is None else str(value)
+        if isinstance(value, int | float):
+            if key in _EVIDENCE_PERCENT:
+                return f"{value:.0%}"
+            return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+        if key == "band" and isinstance(value, list | tuple) and len(value) == 2:
+            return f"{float(value[0]):.0%}–{float(value[1]):.0%}"
+        return str(value)
+
+    return pd.DataFrame({"what": [EVIDENCE_LABELS.get(k, k) for k in keys],
+                         "value": [shown(k, evidence[k]) for k in keys], "key": keys})
+
+
 def alert_kind_label(kind: object) -> str:
     """The alert kind for people (see :data:`ALERT_KINDS`)."""
     return ALERT_KINDS.get(str(kind), str(kind))

@@ -117,8 +117,12 @@ def evidence(row: pd.Series) -> None:
     else:
         st.caption("No retrain after this alert yet.")
     if isinstance(row.get("evidence"), dict) and row["evidence"]:
+        # In words first: the stored keys (pit_today, theta...) read as code to a manager.
         st.caption("Evidence the monitor recorded")
-        st.json(row["evidence"], expanded=True)
+        st.dataframe(summaries.evidence_table(row["evidence"]), hide_index=True, width="stretch",
+                     column_order=["what", "value"], column_config={"what": st.column_config.TextColumn(width="large")})
+        with st.expander("As stored"):
+            st.json(row["evidence"], expanded=True)
 
 
 @st.fragment(run_every=data.REFRESH_S)

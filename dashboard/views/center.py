@@ -18,6 +18,7 @@ from fcplan.dashboard.views.common import (
     center_today,
     headcount_tiles,
     local_text,
+    shift_hours_text,
     shift_order,
     zone,
 )
@@ -146,7 +147,10 @@ def shifts(center: str) -> None:
     if rows.empty:
         st.warning(f"The latest plan (`{run['plan_id']}`) ends before today at {center}: no shifts to book.")
         return
-    st.altair_chart(charts.staffing_bars(rows[["day", "shift", "packers"]], shift_order(run, plan)), width="stretch")
+    order = shift_order(run, plan)
+    st.altair_chart(charts.staffing_bars(rows[["day", "shift", "packers"]], order), width="stretch")
+    hours = shift_hours_text(run, center, order)
+    st.caption("Packers booked per shift and day" + (f" · shifts (local time): {hours}" if hours else ""))
     days = pd.to_datetime(rows["day"])
     holidays = holidays_between(center, days.min(), days.max())
     if holidays:

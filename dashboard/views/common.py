@@ -8,6 +8,7 @@ import streamlit as st
 from fcplan.core.panel import DS, MODEL, UNIQUE_ID, PanelError, select_model
 from fcplan.dashboard import data, summaries
 from fcplan.planner.centers import CenterConfig
+from fcplan.planner.shifts import parse_shifts
 
 CENTER_KEY = "center"
 #: A center to open on the Center page (set by the Network page's row selection; read by app.py).
@@ -18,6 +19,12 @@ CENTER_PAGE = "views/center.py"
 OPEN_STATUS = "open"
 #: The Alerts page, for links from other pages (relative to ``dashboard/app.py``).
 ALERTS_PAGE = "views/alerts.py"
+#: The service level tile's help: what the percentage means for the packers booked, then how it is set.
+SERVICE_HELP = (
+    "Each shift is booked for the orders the forecast stays below this share of the time: the packers "
+    "booked are enough on about that share of days, and short on the rest. Set by the center's service_level, "
+    "else cost_short / (cost_short + cost_idle); a range when the centers differ."
+)
 WAITING_FORECAST = (
     "Waiting for the first forecast… the retrainer writes one once a few days of orders are in."
 )
@@ -59,8 +66,9 @@ def shift_order(plan_run: dict | None, plan: pd.DataFrame) -> list[str]:
 
 
 def stored_config(plan_run: dict | None, center: str) -> CenterConfig | None:
-    """``center``'s configuration as the plan run stored it (None for a plan that stored none,
-    or only part of one)."""
+    """``center``'s configuration as the plan run stored it (its shifts, breaks, productivity,
+    service level, min/max packers, closed days); None for a plan that stored none, or only
+    part of one. The Staffing, What-if pages and the service level tiles read it."""
     conf = (((plan_run or {}).get("params") or {}).get("centers") or {}).get(center)
     if not conf:
         return None
@@ -68,6 +76,25 @@ def stored_config(plan_run: dict | None, center: str) -> CenterConfig | None:
         return CenterConfig.model_validate(conf)
     except (ValueError, TypeError):
         return None
+
+
+def shift_hours(plan_run: dict | None, center: str) -> dict[str, str]:
+    """``{"day": "06:00–14:00", ...}``: each shift's local hours at ``center`` as the plan stored
+    them (the center's own configuration, else the run's shifts); empty when neither reads. The
+    tables named a shift only ("day", "swing"): a manager booking packers needs its hours."""
+    conf = stored_config(plan_run, center)
+    try:
+        shifts = [s.shift for s in conf.shifts] if conf is not None else list(
+            parse_shifts(((plan_run or {}).get("params") or {}).get("shifts") or []))
+    except (ValueError, TypeError):  # ShiftError is a ValueError
+        return {}
+    return {s.name: f"{s.start_hour % 24:02d}:00–{s.end_hour % 24:02d}:00" for s in shifts}
+
+
+def shift_hours_text(plan_run: dict | None, center: str, order: list[str]) -> str:
+    """``day 06:00–14:00 · swing 14:00–22:00 · ...`` in ``order`` (empty when the plan stored no hours)."""
+    hours = shift_hours(plan_run, center)
+    return " · ".join(f"{name} {hours[name]}" for name in order if name in hours)
 
 
 def service_quantile(plan_run: dict | None, center: str) -> float:
@@ -138,8 +165,7 @@ def headcount_tiles(center: str | None) -> None:
     cols[2].metric(
         "Service level",
         service_text(run, who),
-        help="The demand quantile the plan covers: the center's service_level, else cost_short / "
-        "(cost_short + cost_idle); a range when the centers differ.",
+        help=SERVICE_HELP,
         border=True,
     )
     cols[2].caption(f"plan made {local_text(run['created_at'], zone(center) if center else cfg.timezone)}")

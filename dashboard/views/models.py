@@ -60,7 +60,9 @@ def live_models() -> None:
                     "WAPE": st.column_config.NumberColumn(
                         format="percent", help="sum of |actual − median| / sum of actuals"
                     ),
-                    "MASE": st.column_config.NumberColumn(format="%.3f"),
+                    "MASE": st.column_config.NumberColumn(
+                        format="%.3f", help="mean absolute scaled error: the model's error against that of "
+                        "repeating last week (below 1: better than it; lower is better)"),
                     "coverage": st.column_config.NumberColumn(
                         format="percent", help="share of actuals in the 10–90% band (target 80%)"
                     ),
@@ -126,6 +128,26 @@ def runs_table(runs: pd.DataFrame, tz: str) -> pd.DataFrame:
     return shown[["status", "run_id", "created_at", "data_end", "model_version", "fit_seconds"]]
 
 
+def history_points(board: pd.DataFrame, runs: pd.DataFrame, tz: str, simulated: bool) -> tuple[pd.DataFrame, str]:
+    """The leaderboard history's points (``run_id, model, wql`` and the x column) and its x column.
+
+    Real time: when each run was made, in local time (the database's times are UTC). Under the
+    loop's simulated clock ``created_at`` mixes clocks (runs stored before the loop stamped the
+    simulated time carry the wall clock's, months after newer runs): the run's last day of data
+    instead, the order the page's current run is chosen by (:func:`data.runs`), keeping the newest
+    run of each day (``runs`` is newest first)."""
+    means = board[board["window"] == -1]
+    if not simulated:
+        x = history_charts.MADE
+        made = runs[["run_id", "created_at"]].assign(created_at=runs["created_at"].map(
+            lambda t: data.to_local(t, tz)))
+        return means.merge(made, on="run_id")[["run_id", x, "model", "wql"]], x
+    x = history_charts.DATA_TO
+    days = runs[["run_id", x]].assign(**{x: pd.to_datetime(runs[x])}).dropna(subset=[x])
+    days = days.drop_duplicates(x, keep="first")  # the newest run of each day of data
+    return means.merge(days, on="run_id")[["run_id", x, "model", "wql"]], x
+
+
 def history(run: dict) -> None:
     """Champion and challengers, leaderboard over runs, member error correlation."""
     cfg = data.config()
@@ -141,12 +163,14 @@ def history(run: dict) -> None:
     board = data.leaderboard_history(cfg.url, tuple(runs["run_id"]))
     if board.empty:
         return
-    means = board[board["window"] == -1].merge(runs[["run_id", "created_at"]], on="run_id")
-    if means["run_id"].nunique() > 1:
-        st.subheader(f"Leaderboard over the last {means['run_id'].nunique()} runs")
-        # The database's times are UTC: the chart's axis, like the rest of the page, in local time.
-        local = means.assign(created_at=means["created_at"].map(lambda t: data.to_local(t, cfg.timezone)))
-        st.altair_chart(history_charts.leaderboard_history(local[["created_at", "model", "wql"]]), width="stretch")
+    points, x = history_points(board, runs, cfg.timezone, data.simulated_clock(cfg.url))
+    if points["run_id"].nunique() > 1:
+        st.subheader(f"Leaderboard over the last {points['run_id'].nunique()} runs")
+        st.altair_chart(history_charts.leaderboard_history(points, x), width="stretch")
+        if x == history_charts.DATA_TO:
+            st.caption("Simulated clock: runs placed by the last day of orders they were fitted on (their "
+                       "'made' times can mix the wall clock's and the simulated clock's); the newest run of "
+                       "each day.")
     corr = summaries.error_correlation(board, TOP_MEMBERS)
     members = corr["a"].nunique() if len(corr) else TOP_MEMBERS
     st.subheader(f"Error correlation of the top {members} members")

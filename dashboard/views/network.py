@@ -16,7 +16,9 @@ from fcplan.dashboard import data, summaries
 from fcplan.dashboard.views.common import (
     CENTER_PAGE,
     GOTO_CENTER_KEY,
+    WAITING_FORECAST,
     WAITING_ORDERS,
+    WAITING_PLAN,
     local_text,
     one_model,
     open_alert_counts,
@@ -76,6 +78,12 @@ def _tiles(table: pd.DataFrame) -> None:
     for col, day, short in ((cols[2], "today", "today"), (cols[3], "tomorrow", "tmrw")):  # tiles fit at 1280 px
         status = table[f"staffing {day}"].str.split(" ").str[0]
         under, over = int((status == summaries.UNDER).sum()), int((status == summaries.OVER).sum())
+        if not status.isin([summaries.UNDER, summaries.OVER, summaries.OK]).any():
+            # No center has a plan (or a forecast) for the day: "0 understaffed" read as all staffed.
+            # No help icon: it cut the label to "Understaffed t…" at 1280 px; the note below says why.
+            col.metric(f"Understaffed {short}", "—", delta="not planned yet", delta_color="off",
+                       delta_arrow="off", border=True)
+            continue
         col.metric(f"Understaffed {short}", under, delta=f"{over} overstaffed", delta_color="off",
                    delta_arrow="off", border=True)
     cols[4].metric("Open alerts", int(table["open alerts"].sum()), border=True)
@@ -91,6 +99,8 @@ def live_network(centers: list[str]) -> None:
         if stale:
             st.warning(stale, icon=":material/history:")
         _tiles(table)
+        if runs["plan"] is None:
+            st.info(WAITING_FORECAST if runs["forecast"] is None else WAITING_PLAN)
         counts = ["orders so far", "expected so far", "forecast today", "forecast tomorrow"]
         shown = table.assign(pace=table["pace"] * 100, **{c: table[c].round(0) for c in counts})
         statuses = ("staffing today", "staffing tomorrow")

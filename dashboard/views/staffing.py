@@ -14,6 +14,7 @@ from fcplan.dashboard.views.common import (
     local_text,
     selected_center,
     service_text,
+    shift_hours,
     shift_order,
     stored_config,
     table_height,
@@ -42,6 +43,11 @@ def day_by_center(plan: pd.DataFrame) -> pd.DataFrame:
 
 #: The actions that ask a manager to do something (``planner.intraday``: "call in 3", "release 2").
 CALL_IN, RELEASE = "call in", "release"
+
+
+#: A plan stored before the planner kept its changes (no ``action``): said without the store's words.
+NO_CHANGES = ("No call-in / release list for this plan: it was made without comparing it to the plan in "
+              "force before it. Book the packers per shift in the table below.")
 
 
 def changes_due(plan: pd.DataFrame, today: dict[str, pd.Timestamp]) -> pd.DataFrame:
@@ -76,7 +82,7 @@ def _changes(plan: pd.DataFrame, center: str | None) -> None:
     scope = "" if center is None else f" · {center}"
     st.subheader(f"Call in / release, today and tomorrow{scope}")
     if "action" not in plan or plan["action"].isna().all():
-        st.caption("This plan stores no change against the plan in force before it.")
+        st.caption(NO_CHANGES)
     elif due.empty:
         st.success("No change to the shifts not yet started: the packers booked stay as they are.",
                    icon=":material/check:")
@@ -159,8 +165,15 @@ def live_plan(center: str | None) -> None:
         if ahead.empty:
             st.warning(f"The latest plan (`{run['plan_id']}`) ends before today: no shifts to book.")
             ahead = scope
-        table = day_by_center(ahead) if center is None else day_by_shift(ahead, order)
+        if center is None:
+            table = day_by_center(ahead)
+        else:  # each shift's column with its local hours ("day" alone read like the row's day)
+            hours = shift_hours(run, center)
+            table = day_by_shift(ahead, order).rename(columns={s: f"{s} {h}" for s, h in hours.items()})
         st.dataframe(table, width="stretch", height=table_height(len(table)))
+        if center is not None:
+            st.caption(f"Packers booked per shift, shift hours in {data.zone_of(cfg.url, cfg.timezone, center)} "
+                       "local time.")
         st.altair_chart(charts.staffing_bars(ahead[["day", "shift", "packers"]], order), width="stretch")
         with st.expander("Orders and packer hours behind the plan"):
             detail = scope.assign(day=scope["day"].dt.strftime("%Y-%m-%d"))

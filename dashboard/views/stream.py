@@ -10,6 +10,15 @@ from fcplan.dashboard.views.common import ALERTS_PAGE, WAITING_ORDERS, local_tex
 from fcplan.storage import metrics as m
 
 LIVE_S = 5
+#: The counters are the worker's running totals: next to "orders per hour today" a manager read
+#: 51,234 "orders accepted" as today's.
+TOTALS_NOTE = "Running totals since the worker started writing to this database, not today's"
+#: Under the loop's simulated clock the orders are stored without the stream: "Orders accepted 0"
+#: next to weeks of orders on the other pages.
+SIMULATED_NOTE = ("Simulated clock: the loop stores its orders directly, not through the order stream, so the "
+                  "worker's order counters below do not count them.")
+DEAD_LETTERS_HELP = ("messages the worker set aside instead of counting (too late for their hour, unreadable or "
+                     "invalid): by reason below; they are not in the orders or the forecasts")
 
 
 def counter(metrics: pd.DataFrame, name: str, reason: str | None = None) -> int:
@@ -27,16 +36,20 @@ def live_stream() -> None:
         hourly = data.today_hourly(cfg.url, cfg.timezone)
         if metrics.empty and hourly.empty:
             st.info(WAITING_ORDERS)
+        if data.simulated_clock(cfg.url):
+            st.info(SIMULATED_NOTE, icon=":material/fast_forward:")
         if not metrics.empty:
             dead = metrics[metrics["name"].str.endswith(m.DEAD_LETTERS_SUFFIX)]
             cols = st.columns(4)
-            cols[0].metric("Orders accepted", f"{counter(metrics, m.ORDERS, m.ACCEPTED):,}", border=True)
-            cols[1].metric("Duplicates dropped", f"{counter(metrics, m.ORDERS, m.DUPLICATE):,}", border=True)
-            cols[2].metric("Dead letters", f"{int(dead['value'].sum()):,}", border=True)
+            cols[0].metric("Orders accepted", f"{counter(metrics, m.ORDERS, m.ACCEPTED):,}", border=True,
+                           help="orders the worker stored, all days (today's are charted below)")
+            cols[1].metric("Duplicates dropped", f"{counter(metrics, m.ORDERS, m.DUPLICATE):,}", border=True,
+                           help="orders received again (same order id) and counted once")
+            cols[2].metric("Dead letters", f"{int(dead['value'].sum()):,}", border=True, help=DEAD_LETTERS_HELP)
             cols[3].metric(
                 "Promotions accepted", f"{counter(metrics, m.PROMOTIONS, m.ACCEPTED):,}", border=True
             )
-            st.caption(f"Counters updated {local_text(metrics['updated_at'].max(), cfg.timezone)}")
+            st.caption(f"{TOTALS_NOTE} · updated {local_text(metrics['updated_at'].max(), cfg.timezone)}")
         st.subheader("Orders per hour today (each center's local hours)")
         if hourly.empty:
             st.caption("No orders yet today.")

@@ -24,6 +24,7 @@ from fcplan.dashboard.views.common import (
     center_rows,
     center_today,
     stale_forecast_warning,
+    stored_config,
     table_height,
     zone,
 )
@@ -138,17 +139,6 @@ def work_text(table: pd.DataFrame) -> str:
     else:
         absorbed = ""
     return f"**{packers:+d} packer shifts, {extra:+,.0f} packer-hours of work{share}**{absorbed}."
-
-
-def stored_config(run: dict, center: str) -> CenterConfig | None:
-    """The center's configuration the plan was made with (its shifts, breaks, productivity,
-    service level, min/max packers, closed days), as the planner stored it; None for a plan
-    that stored none."""
-    conf = ((run.get("params") or {}).get("centers") or {}).get(center)
-    try:
-        return CenterConfig.model_validate(conf)
-    except (ValueError, TypeError):
-        return None
 
 
 def crew_packers_per_day(

@@ -89,7 +89,7 @@ def test_when_the_staffing_page_shows_one_center_then_it_pivots_days_by_shift(ma
     make_database()
     at = run_page("views/staffing.py")
     table = at.dataframe[0].value
-    assert list(table.columns) == ["day", "swing", "night", "total"]
+    assert [c.split(" ")[0] for c in table.columns] == ["day", "swing", "night", "total"]  # with their hours
     assert len(table) == 14
     assert "Service level 75%" in texts(at)
 
@@ -460,3 +460,73 @@ def test_under_a_simulated_clock_the_run_of_the_newest_data_is_current_and_the_r
     assert q.current_forecast_run(engine)["run_id"] == real["run_id"]  # the newest champion by its stamp
     assert q.latest_plan_run(engine)["plan_id"] == "plan-run-wall"
     engine.dispose()
+
+
+def _chart(at: AppTest, title: str) -> tuple[dict, pd.DataFrame]:
+    """The spec and data of the page's Altair chart whose x axis is titled ``title`` (from the start)."""
+    import json
+
+    import pyarrow as pa
+
+    for element in at.get("vega_lite_chart"):
+        spec = json.loads(element.proto.spec)
+        if str(spec.get("encoding", {}).get("x", {}).get("title", "")).startswith(title):
+            return spec, pa.ipc.open_stream(element.proto.datasets[0].data.data).read_pandas()
+    raise AssertionError(f"no chart with an x axis titled {title!r}")
+
+
+def test_under_a_simulated_clock_the_leaderboard_history_places_runs_by_their_data_not_their_stamps(
+    make_database,
+) -> None:
+    """The leaderboard history's x axis was ``created_at``: under a simulated clock a run stored
+    before the loop stamped the simulated time (wall clock, months later) was drawn as the newest,
+    after the run that replaced it. The axis is now the run's last day of data, the order the
+    page's current run is chosen by; real time keeps the run's stamp (local time)."""
+    from fcplan.storage import make_engine
+    from fcplan.storage.schema import clock_state
+
+    url, _ = make_database()
+    engine = make_engine(url)
+    wall = pd.Timestamp.now("UTC").tz_localize(None).floor("s")
+    simulated(engine, "run-sim", SIM_NOW - pd.Timedelta(hours=8), "2026-03-09", "champion")
+    simulated(engine, "run-wall", wall, "2026-03-05", "challenger")  # older data, newer (wall-clock) stamp
+    engine.dispose()
+    at = run_page("views/models.py")
+    assert not at.exception, at.exception
+    spec, points = _chart(at, "orders up to")
+    assert spec["encoding"]["x"]["field"] == "data_end"
+    day = points.groupby("run_id")["data_end"].first().map(lambda t: pd.Timestamp(t).date().isoformat())
+    assert day.to_dict() == {"run-sim": "2026-03-09", "run-wall": "2026-03-05"}
+    assert "Simulated clock" in texts(at)
+    # Real time: when each run was made, as before.
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(clock_state.delete())
+    engine.dispose()
+    st_cache_clear()
+    at = run_page("views/models.py")
+    spec, points = _chart(at, "run made")
+    assert spec["encoding"]["x"]["field"] == "created_at" and points["run_id"].nunique() > 2
+
+
+def st_cache_clear() -> None:
+    import streamlit as st
+
+    st.cache_data.clear()
+
+
+def test_the_what_if_page_reads_the_stored_center_configuration_through_the_shared_helper() -> None:
+    """The What-if page kept its own near-copy of ``common.stored_config``; one function serves
+    the Staffing and What-if pages and the service level tiles, with the same answers."""
+    from fcplan.dashboard.views.common import stored_config
+
+    path = APP.parent / "views" / "whatif.py"
+    tree = ast.parse(path.read_text(), filename=str(path))
+    assert not [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "stored_config"]
+    conf = {"center_id": "FC-ICN", "timezone": "Asia/Seoul", "service_level": 0.9}
+    run = {"params": {"centers": {"FC-ICN": conf, "FC-PUS": {"center_id": ""}}}}
+    assert stored_config(run, "FC-ICN").service_quantile == pytest.approx(0.9)
+    assert stored_config(run, "FC-PUS") is None  # a configuration that does not validate
+    assert stored_config(run, "FC-XXX") is None and stored_config({"params": None}, "FC-ICN") is None
+    assert stored_config(None, "FC-ICN") is None and stored_config({"params": {"centers": {"FC-ICN": {}}}},
+                                                                   "FC-ICN") is None

@@ -266,3 +266,119 @@ def test_when_the_forecast_in_use_is_days_old_then_the_whatif_page_offers_only_d
     table = at.dataframe[0].value
     assert table.index[0] == f"{today:%a %Y-%m-%d}"
     assert at.date_input(key="whatif_start").value >= today.date()
+
+
+# Session 18's review (1280 px, a manager booking this morning's packers).
+
+
+def _drop_plans_and_forecasts(url: str) -> None:
+    """Orders only: the state between ``fcplan demo``'s first orders and its first forecast."""
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as con:
+        for table in ("staffing_plans", "plan_runs", "forecasts", "leaderboard", "forecast_runs"):
+            con.execute(f"DELETE FROM {table}")
+        con.commit()
+
+
+def test_when_nothing_is_planned_yet_then_the_network_tiles_say_so_instead_of_none_understaffed(
+    make_database,
+) -> None:
+    """With orders in and no forecast or plan yet the tiles read "Understaffed today 0 · 0
+    overstaffed": every center looked staffed when none had a plan."""
+    from fcplan.dashboard.views.common import WAITING_FORECAST
+
+    url, _ = make_database()
+    _drop_plans_and_forecasts(url)
+    at = run_page("views/network.py")
+    tiles = {m.label: m for m in at.metric}
+    for label in ("Understaffed today", "Understaffed tmrw"):
+        assert tiles[label].value == "—" and tiles[label].proto.delta == "not planned yet"
+    assert WAITING_FORECAST in [i.value for i in at.info]
+    assert int(tiles["Centers"].value) == 2  # the rest of the page still reads the orders
+
+
+def test_the_shifts_are_shown_with_their_local_hours_on_the_staffing_and_center_pages(make_database) -> None:
+    """The per-shift table's columns read "day", "swing", "night" (the first could be the row's
+    day) and no page said when a shift starts: the hours the plan stored are in the headers and
+    under the Center page's headcount chart."""
+    make_database()
+    at = run_page("views/staffing.py")
+    assert list(at.dataframe[0].value.columns) == ["day 06:00–14:00", "swing 14:00–22:00", "night 22:00–06:00",
+                                                   "total"]
+    at = run_page("views/center.py")
+    assert "shifts (local time): day 06:00–14:00 · swing 14:00–22:00 · night 22:00–06:00" in texts(at)
+
+
+def test_a_centers_own_shifts_give_the_hours_shown_else_the_runs_shifts() -> None:
+    from fcplan.dashboard.views.common import shift_hours
+
+    own = {"center_id": "FC-ICN", "shifts": [{"name": "early", "start": 5, "end": 13},
+                                             {"name": "late", "start": 13, "end": 5}]}
+    run = {"params": {"shifts": ["day:6-18", "night:18-6"], "centers": {"FC-ICN": own}}}
+    assert shift_hours(run, "FC-ICN") == {"early": "05:00–13:00", "late": "13:00–05:00"}
+    assert shift_hours(run, "FC-PUS") == {"day": "06:00–18:00", "night": "18:00–06:00"}
+    assert shift_hours({"params": {"shifts": ["nonsense"]}}, "FC-PUS") == {} and shift_hours(None, "FC-PUS") == {}
+
+
+def test_the_stream_counters_say_they_are_running_totals_and_what_a_dead_letter_is(make_database) -> None:
+    """Next to "orders per hour today", 51,234 "orders accepted" read as today's orders; "dead
+    letters" was not explained."""
+    make_database()
+    at = run_page("views/stream.py")
+    helps = {m.label: m.proto.help for m in at.metric}
+    assert "all days" in helps["Orders accepted"] and "set aside" in helps["Dead letters"]
+    assert any(c.value.startswith("Running totals since the worker started") for c in at.caption)
+
+
+def test_the_models_leaderboard_and_service_level_explain_their_numbers(make_database) -> None:
+    """MASE had no help (the other scores had); the service level's help named a quantile and a
+    cost ratio, not what it means for the packers booked."""
+    import json
+
+    make_database()
+    at = run_page("views/models.py")
+    columns = json.loads(at.dataframe[0].proto.columns)
+    assert "repeating last week" in columns["MASE"]["help"]
+    at = run_page("views/staffing.py")
+    service = next(m for m in at.metric if m.label == "Service level")
+    assert "enough on about that share of days" in service.proto.help
+
+
+def test_under_a_simulated_clock_every_page_says_whose_now_it_shows(make_database) -> None:
+    """After ``fcplan demo --simulate-days`` the pages showed "00:00 KST" and days weeks ahead of
+    the wall clock with nothing saying so; the Stream page read "Orders accepted 0" next to weeks
+    of orders (the loop stores them without the stream)."""
+    from sqlalchemy import insert
+
+    from fcplan.storage import make_engine
+    from fcplan.storage.schema import clock_state
+
+    url, _ = make_database()
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(insert(clock_state), [{"name": "simulated", "now": datetime(2026, 3, 10, 3),
+                                            "updated_at": datetime(2026, 3, 10, 3)}])
+    engine.dispose()
+    at = run_page("views/stream.py")
+    assert "Simulated clock: now is Tue 10 Mar 12:00 (Asia/Seoul)" in " ".join(i.value for i in at.sidebar.info)
+    assert any("do not count them" in i.value for i in at.info)
+
+
+def test_an_alerts_evidence_is_listed_in_words_with_the_stored_keys_kept_aside(make_database) -> None:
+    """The evidence was a raw JSON object ("pit_today": 0.993, "theta": 1.3): code to a manager."""
+    from fcplan.dashboard.summaries import evidence_table
+
+    table = evidence_table({"pit_today": 0.993, "ratio_today": 1.31, "orders_today": 1480, "band": [0.05, 0.95],
+                            "something_new": [1, 2]})
+    assert table["key"].tolist() == ["orders_today", "ratio_today", "pit_today", "band", "something_new"]
+    shown = table.set_index("key")["value"]
+    assert shown.to_dict() == {"orders_today": "1,480", "ratio_today": "131%", "pit_today": "0.993",
+                               "band": "5%–95%", "something_new": "[1, 2]"}
+    assert table.set_index("key").loc["pit_today", "what"].startswith("where today's orders sit")
+    make_database()
+    at = run_page("views/alerts.py")
+    evidence = at.dataframe[-1].value
+    assert "orders so far against expected" in set(evidence["what"])
+    assert "pit_today" not in " ".join(evidence["what"])

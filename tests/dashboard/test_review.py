@@ -113,7 +113,8 @@ def test_when_the_plan_changed_nothing_due_then_the_staffing_page_says_the_booki
 def test_when_the_plan_stores_no_changes_then_the_staffing_page_says_so_and_adds_no_table(make_database) -> None:
     make_database()
     at = run_page("views/staffing.py")
-    assert "This plan stores no change against the plan in force before it." in texts(at)
+    # Session 18: said in a manager's words ("stores no change against..." was the store's).
+    assert "No call-in / release list for this plan" in texts(at) and "stores no change" not in texts(at)
     assert "total" in at.dataframe[0].value.columns  # the first table is still the plan itself
 
 
