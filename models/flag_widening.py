@@ -12,7 +12,9 @@ squared series scales. With ``side(x)`` the part of ``x`` below (down) or above 
 
 * **evidence**, from the backtest points where ``f`` is active (``n_f`` of them): the excess
   ``e_f = S(r_f) - S(r_0)`` of their median residuals ``r = (y - median) / scale`` over those
-  of the points with no flag active;
+  of the points with no flag active, each residual less its window's level (the median
+  residual of the unflagged points of the same series and backtest window,
+  :data:`WINDOW_LEVEL`): a level the models missed on a whole window is the offsets' to cover;
 * **prior**, from the history: each step's deviation from its seasonal neighbours (the
   median of the steps 1 and 2 seasons before and after that carry no flag),
   ``d = (y - baseline) / scale``. A flag active on ``n_h > 0`` history steps (which the
