@@ -266,5 +266,6 @@ def fit_conformal(
     if prior is not None and flags is not None:
         with np.errstate(all="ignore"):
             r = np.where(ok, (y - pred[:, median_index(levels)]) / np.where(ok, scale, 1.0), 0.0)
-        widening = fit_flag_widening(prior, flags, r, ok)
+        # a series' window: its scale on that window's training data tells the series apart
+        widening = fit_flag_widening(prior, flags, r, ok, np.column_stack([windows, scale]))
     return Calibration(tuple(float(q) for q in levels), offsets, ends, n_windows, int(ok.sum()), widening, band)

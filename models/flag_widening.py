@@ -12,7 +12,9 @@ squared series scales. With ``side(x)`` the part of ``x`` below (down) or above 
 
 * **evidence**, from the backtest points where ``f`` is active (``n_f`` of them): the excess
   ``e_f = S(r_f) - S(r_0)`` of their median residuals ``r = (y - median) / scale`` over those
-  of the points with no flag active;
+  of the points with no flag active, each residual less its window's level (the median
+  residual of the unflagged points of the same series and backtest window,
+  :data:`WINDOW_LEVEL`): a level the models missed on a whole window is the offsets' to cover;
 * **prior**, from the history: each step's deviation from its seasonal neighbours (the
   median of the steps 1 and 2 seasons before and after that carry no flag),
   ``d = (y - baseline) / scale``. A flag active on ``n_h > 0`` history steps (which the
@@ -59,6 +61,11 @@ NOVEL_FACTOR = 2.0
 EVENT_SHARE = 0.1
 #: Seasons longer than this (52 weeks) are too long for neighbours: adjacent steps are used.
 MAX_NEIGHBOUR_SEASON = 24
+#: The evidence is each point's residual less its window's level: the median residual of the
+#: unflagged points of the same series and backtest window. A window's points share one level
+#: error (a schedule change, a shift the models had not caught up with), which the conformal
+#: offsets already cover; a flagged point in such a window is not evidence of the flag.
+WINDOW_LEVEL = True
 
 
 @dataclass(frozen=True)
@@ -187,12 +194,28 @@ class FlagWidening:
         return np.sort(out, axis=1)
 
 
+def window_level(residuals: np.ndarray, plain: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """``(n,)``: per point, the median of the ``plain`` points' ``residuals`` in its group
+    (a series' backtest window; 0 where the group has no plain point)."""
+    level = np.zeros(len(residuals))
+    _, group = np.unique(np.asarray(groups), axis=0, return_inverse=True)
+    group = group.reshape(-1)
+    for g in np.unique(group):
+        members = group == g
+        base = residuals[members & plain]
+        if base.size:
+            level[members] = float(np.median(base))
+    return level
+
+
 def fit_flag_widening(
-    prior: FlagPrior, active: np.ndarray, residuals: np.ndarray, ok: np.ndarray
+    prior: FlagPrior, active: np.ndarray, residuals: np.ndarray, ok: np.ndarray,
+    groups: np.ndarray | None = None,
 ) -> FlagWidening | None:
     """:class:`FlagWidening` from the history's ``prior`` and the backtest points: ``active``
     ``(n, k)`` flags, ``residuals`` ``(n,)`` median residuals in series scales, ``ok`` ``(n,)``
-    the points scored. None when there are no flags."""
+    the points scored. None when there are no flags. ``groups`` ``(n,)`` or ``(n, m)``: each
+    point's series window (see :data:`WINDOW_LEVEL`)."""
     k = len(prior.flags.columns)
     if k == 0:
         return None
@@ -200,6 +223,8 @@ def fit_flag_widening(
     active = np.asarray(active, dtype=bool) & ok[:, None]
     r = np.asarray(residuals, dtype="float64")
     plain = ok & ~active.any(axis=1)
+    if WINDOW_LEVEL and groups is not None:
+        r = r - window_level(r, plain, groups)
     base = semi_variances(r[plain] if plain.any() else r[ok])
     points = active.sum(axis=0)
     variance = np.zeros((k, 2))

@@ -205,3 +205,22 @@ def test_the_engine_rounds_count_series_where_the_backtest_says_it_pays():
         if on:
             values = result.forecast[str(q)].to_numpy()
             np.testing.assert_allclose(values, np.round(values))
+
+
+def test_a_member_many_times_worse_than_the_best_gets_no_weight_even_as_a_band_widener():
+    # two members with good medians but bands far too narrow; a third forecasts nonsense with a
+    # band from 0 to twice the level (an untrained network). A step of it widens the others'
+    # band, which lowers the backtest loss, but widening is the calibration's job
+    rng = np.random.default_rng(0)
+    n = 280
+    y = 100 + rng.normal(0, 5, n)
+    narrow = [np.column_stack([m - 0.5, m, m + 0.5]) for m in (100 + rng.normal(0, 1, n), 100 + rng.normal(0, 1, n))]
+    junk = np.column_stack([np.zeros(n), rng.uniform(0, 200, n), np.full(n, 200.0)])
+    preds = np.stack([*narrow, junk])
+    groups = np.repeat(np.arange(2), n // 2)
+    from fcplan.models.metrics import window_wql
+
+    loss = window_wql(y, LEVELS, groups)
+    assert loss(junk) > 5 * min(loss(p) for p in narrow)
+    weights = select_weights(preds, y, LEVELS, groups=groups)
+    assert weights[2] == 0.0 and weights[:2].sum() == pytest.approx(1.0)
