@@ -63,7 +63,7 @@ class JsonProducer:
     support idempotent producers, and none is needed: consumers are idempotent.
     """
 
-    def __init__(self, servers: str, client_id: str = "fcplan") -> None:
+    def __init__(self, servers: str, client_id: str = "fcplan", connect_timeout_s: float = 30.0) -> None:
         from kafka import KafkaProducer
 
         use_compiled_crc32c()
@@ -75,6 +75,7 @@ class JsonProducer:
             linger_ms=20,
             batch_size=512 * 1024,
             max_request_size=4 * 1024 * 1024,
+            bootstrap_timeout_ms=round(connect_timeout_s * 1000),
         )
         self.sent = 0
 

@@ -129,8 +129,8 @@ def order_records(frame: pd.DataFrame) -> Iterator[tuple[str, dict]]:
         )
 
 
-def replay(path: Path, center_column: str, timezone: str, servers: str) -> int:
+def replay(path: Path, center_column: str, timezone: str, servers: str, connect_timeout_s: float = 30.0) -> int:
     """Send every order of the file; returns how many were sent."""
     frame = read_orders(path, center_column, timezone)
-    with JsonProducer(servers, client_id="fcplan-replay") as producer:
+    with JsonProducer(servers, client_id="fcplan-replay", connect_timeout_s=connect_timeout_s) as producer:
         return producer.send_many(ORDERS, order_records(frame))

@@ -17,18 +17,19 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from fcplan.core.contracts import Record
-    from fcplan.core.settings import Settings
+    from fcplan.core.settings import KafkaSettings, Settings
 
 
-def _publish(servers: str, topic: str, records: list[tuple[str, Record]]) -> None:
+def _publish(kafka: KafkaSettings, topic: str, records: list[tuple[str, Record]]) -> None:
     """Send records to a topic; a missing broker is a warning, not a failure:
     the database already holds the result."""
     from kafka.errors import KafkaError
 
     from fcplan.streams.producer import JsonProducer
 
+    servers = kafka.servers
     try:
-        with JsonProducer(servers, client_id=f"fcplan-{topic}") as producer:
+        with JsonProducer(servers, client_id=f"fcplan-{topic}", connect_timeout_s=kafka.connect_timeout_s) as producer:
             producer.send_many(topic, records)
     except (KafkaError, OSError) as exc:
         typer.echo(f"warning: could not publish to {topic} on {servers}: {exc}", err=True)
@@ -76,7 +77,9 @@ def simulate(
         sim = Simulator(cfg, settings.kafka.servers, make_engine(settings.database.url))
     with (
         broker_outage(settings.kafka.servers, "simulate"),
-        JsonProducer(settings.kafka.servers, client_id="fcplan-simulator") as producer,
+        JsonProducer(
+            settings.kafka.servers, client_id="fcplan-simulator", connect_timeout_s=settings.kafka.connect_timeout_s
+        ) as producer,
     ):
         with database_outage(settings.database.url, "simulate"):
             n = sim.backfill(producer)
@@ -99,7 +102,10 @@ def replay(
     settings = setup(verbose)
     try:
         with broker_outage(settings.kafka.servers, "replay"):
-            n = run_replay(file, center_column, timezone or settings.timezone, settings.kafka.servers)
+            n = run_replay(
+                file, center_column, timezone or settings.timezone, settings.kafka.servers,
+                settings.kafka.connect_timeout_s,
+            )
     except ReplayError as exc:
         raise fail(str(exc)) from exc
     typer.echo(f"sent {n} orders from {file.name}")
@@ -128,7 +134,7 @@ def _run_step(
         if result_id is None:
             raise typer.Exit(3)
         if publish:
-            _publish(settings.kafka.servers, topic, records(engine, result_id))
+            _publish(settings.kafka, topic, records(engine, result_id))
 
 
 def retrain(
@@ -148,7 +154,7 @@ def retrain(
         result = run_retrain(engine, settings.forecast, settings.timezone, locales=configured_locales(settings))
         alerts.extend((a["center_id"], a) for a in result.alerts)
         if alerts and publish:
-            _publish(settings.kafka.servers, FORECAST_ALERTS, alerts)
+            _publish(settings.kafka, FORECAST_ALERTS, alerts)
         return result.run_id, result.message
 
     _run_step("retrain", step, FORECASTS, forecast_records, publish, verbose)

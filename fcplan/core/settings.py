@@ -62,6 +62,9 @@ class KafkaSettings(_Section):
     session_timeout_s: Seconds = 10.0
     heartbeat_interval_s: Seconds = 1.0
     max_poll_interval_s: Seconds = 30.0
+    #: How long a producer (``simulate``, ``replay``, the forecast's publishing) waits for a broker
+    #: to answer before it says none does.
+    connect_timeout_s: Seconds = 30.0
 
     @property
     def embedded(self) -> bool:

@@ -14,6 +14,7 @@ from fcplan.app.cli import app
 from fcplan.app.console import EXIT_BROKER_DOWN
 
 NOWHERE = "127.0.0.1:1"  # nothing listens there
+WAIT_S = 1.5  # FCPLAN_KAFKA_CONNECT_TIMEOUT_S (30 s by default)
 
 
 @pytest.fixture
@@ -22,6 +23,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.delenv(var)
     monkeypatch.setenv("FCPLAN_DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
     monkeypatch.setenv("FCPLAN_KAFKA_BOOTSTRAP", NOWHERE)
+    monkeypatch.setenv("FCPLAN_KAFKA_CONNECT_TIMEOUT_S", str(WAIT_S))
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -57,3 +59,21 @@ def test_the_worker_without_a_broker_says_to_start_one(env: Path, monkeypatch: p
 
     monkeypatch.setattr(kafka, "KafkaAdminClient", _NeverAnswers)
     _said_broker_down(["worker"], "worker")
+
+
+def test_a_producer_waits_for_a_broker_as_long_as_the_setting_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    """simulate, replay and the forecast's publishing give up on a silent broker after
+    FCPLAN_KAFKA_CONNECT_TIMEOUT_S (kafka-python's own default is 30 s)."""
+    import kafka
+
+    from fcplan.streams.producer import JsonProducer
+
+    seen: dict[str, object] = {}
+
+    class _Recorded:
+        def __init__(self, **configs: object) -> None:
+            seen.update(configs)
+
+    monkeypatch.setattr(kafka, "KafkaProducer", _Recorded)
+    JsonProducer(NOWHERE, connect_timeout_s=WAIT_S)
+    assert seen["bootstrap_timeout_ms"] == 1500
