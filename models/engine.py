@@ -323,6 +323,8 @@ def prepare_inputs(
         if future is not None
         else future_index(panel, horizon, freq)
     )
+    if future is not None and Y in future.columns:
+        _future_target(future)
     if future is not None and UNIQUE_ID in future.columns:  # their rows were dropped without a word
         unseen = sorted({str(i).strip() for i in pd.unique(future[UNIQUE_ID])} - set(pd.unique(panel[UNIQUE_ID])))
         if unseen:
@@ -343,6 +345,21 @@ def prepare_inputs(
         for frame in (panel, fut):
             frame[HOLIDAY_COLUMNS] = holiday_features(frame[DS], holiday_country).to_numpy()
     return panel, fut.reset_index(drop=True), freq
+
+
+def _future_target(future: pd.DataFrame) -> None:
+    """Log a warning where ``future`` has ``y`` values: the forecast does not read them (they were
+    dropped without a word; observed values given there are lost to the models). An empty ``y``
+    column (a template's) is only noted."""
+    column = future[Y]
+    given = int((column.notna() & (column.astype(str).str.strip() != "")).sum())
+    if given:
+        log.warning(
+            "future has a y column with %d value(s); they are ignored: future gives only the covariates known in "
+            "advance for the steps to forecast. If they are observed values, add those rows to the history; "
+            "otherwise drop the y column", given)
+    else:
+        log.info("future's y column is empty; ignored")
 
 
 def _factory(name: str, params: dict[str, Any]) -> Callable[[], Forecaster]:

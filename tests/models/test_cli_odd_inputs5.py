@@ -1,0 +1,46 @@
+"""``fcplan forecast`` / ``backtest`` on inputs nobody listed, round 5 (session 18, i28-probe)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+
+@pytest.fixture
+def run(forecast_cli):
+    return forecast_cli("seasonal_naive,moving_average")
+
+
+def _series(uid: str, n: int, freq: str = "D", y=None, start: str = "2025-01-06") -> pd.DataFrame:
+    values = 30.0 + np.arange(n) % 7 * 3 if y is None else np.asarray(y, dtype=float)
+    return pd.DataFrame({"unique_id": uid, "ds": pd.date_range(start, periods=n, freq=freq), "y": values})
+
+
+def _write(tmp_path: Path, frame: pd.DataFrame, name: str = "h.csv") -> str:
+    path = tmp_path / name
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+# A future with a y column (actuals of the days to forecast, or the history pasted with its new
+# rows): the values were dropped without a word.
+def test_a_future_y_column_with_values_is_a_warning(run, tmp_path: Path, caplog) -> None:
+    future = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2025-03-07", periods=3), "y": [40.0, 41.0, 42.0]})
+    with caplog.at_level("WARNING"):
+        result = run("forecast", "--history", _write(tmp_path, _series("a", 60)), "--future",
+                     _write(tmp_path, future, "f.csv"), "--horizon", "3", "--out", str(tmp_path / "o.csv"))
+    assert result.exit_code == 0, result.output
+    assert "future has a y column with 3 value(s); they are ignored" in caplog.text
+    assert "add those rows to the history" in caplog.text
+
+
+def test_an_empty_future_y_column_is_not_warned_about(run, tmp_path: Path, caplog) -> None:
+    future = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2025-03-07", periods=3), "y": np.nan})
+    with caplog.at_level("WARNING"):
+        result = run("forecast", "--history", _write(tmp_path, _series("a", 60)), "--future",
+                     _write(tmp_path, future, "f.csv"), "--horizon", "3", "--out", str(tmp_path / "o.csv"))
+    assert result.exit_code == 0, result.output
+    assert "y column" not in caplog.text
