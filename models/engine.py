@@ -1259,9 +1259,20 @@ def run_engine(
 
 
 def _tidy(forecast: pd.DataFrame, levels: Sequence[float]) -> pd.DataFrame:
-    """The forecast frame with its quantile columns finite (NaN as 0) and sorted per row."""
+    """The forecast frame with its quantile columns sorted per row; a ValueError naming the series
+    whose forecast is not finite (NaN was published as 0 and infinity as 1.8e308 without a word:
+    every member's guard and the ensemble's fallback to its finite members should have left none)."""
     cols = quantile_columns(levels)
-    forecast[cols] = np.sort(np.nan_to_num(forecast[cols].to_numpy("float64")), axis=1)
+    values = forecast[cols].to_numpy("float64")
+    bad = ~np.isfinite(values).all(axis=1)
+    if bad.any():
+        ids = pd.unique(forecast.loc[bad, UNIQUE_ID]).tolist()
+        raise ValueError(
+            f"the forecast of {len(ids)} series is not a number (NaN or infinite) at {int(bad.sum())} step(s), "
+            f"e.g. {ids[:5]}; no forecast was made. Check those series' history (missing or extreme values), "
+            "or forecast them apart with --models moving_average"
+        )
+    forecast[cols] = np.sort(values, axis=1)
     return forecast
 
 
