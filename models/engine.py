@@ -318,6 +318,7 @@ def prepare_inputs(
     if given:
         check_fills_grid(panel, given)
     check_series_steps(panel, freq)
+    panel = _from_first_observation(panel)
     fut = (
         validate_future(future, panel, horizon, freq)
         if future is not None
@@ -345,6 +346,20 @@ def prepare_inputs(
         for frame in (panel, fut):
             frame[HOLIDAY_COLUMNS] = holiday_features(frame[DS], holiday_country).to_numpy()
     return panel, fut.reset_index(drop=True), freq
+
+
+def _from_first_observation(panel: pd.DataFrame) -> pd.DataFrame:
+    """``panel`` (validated: sorted by series and time) less each series' rows before its first value
+    of ``y``: they hold nothing to learn from, but the backtest windows were cut on the panel's span,
+    so a history that opened with empty rows (a center listed before it opened) left the windows
+    nothing but empty rows to train on: every model failed and the command ended on a traceback
+    ("RuntimeError: every model failed on the backtest")."""
+    seen = panel[Y].notna().groupby(panel[UNIQUE_ID], sort=False).cummax().to_numpy(bool)
+    if seen.all():
+        return panel
+    log.info("%d rows before their series' first value of y are left out (e.g. of %s)", int((~seen).sum()),
+             pd.unique(panel.loc[~seen, UNIQUE_ID])[:3].tolist())
+    return panel[seen].reset_index(drop=True)
 
 
 def _future_target(future: pd.DataFrame) -> None:

@@ -44,3 +44,23 @@ def test_an_empty_future_y_column_is_not_warned_about(run, tmp_path: Path, caplo
                      _write(tmp_path, future, "f.csv"), "--horizon", "3", "--out", str(tmp_path / "o.csv"))
     assert result.exit_code == 0, result.output
     assert "y column" not in caplog.text
+
+
+# A history opening with 30 empty rows then 10 values (a center listed before it opened): the
+# backtest windows (horizon 7; the backtest's 2 windows of 5) were cut on the panel's span, so each
+# trained on empty rows only, every model failed and both commands ended on "RuntimeError: every
+# model failed on the backtest" (a traceback).
+@pytest.mark.parametrize("command", ["forecast", "backtest"])
+def test_a_history_opening_with_empty_rows_is_forecast_from_its_first_value(run, tmp_path: Path, command) -> None:
+    frame = _series("a", 40, y=np.r_[np.full(30, np.nan), 30.0 + np.arange(10) % 7])
+    out = tmp_path / "o.csv"
+    extra = ("--horizon", "7") if command == "forecast" else ("--horizon", "5", "--windows", "2")
+    result = run(command, "--history", _write(tmp_path, frame), *extra, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    table = pd.read_csv(out)
+    if command == "forecast":
+        assert len(table) == 7 and np.isfinite(table[["0.1", "0.5", "0.9"]].to_numpy()).all()
+        assert table["ds"].iloc[0] == "2025-02-15"
+    else:
+        assert set(table["model"]) >= {"ensemble", "seasonal_naive"}
