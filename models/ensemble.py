@@ -36,12 +36,15 @@ def _greedy(preds: np.ndarray, loss, ensemble_size: int) -> np.ndarray:
         for m in range(n_models):
             np.add(total, preds[m], out=candidate)
             scores.append(loss(np.divide(candidate, step, out=candidate)))
-        pick = int(np.argmin(scores))  # ties: the first (cheapest-listed) model
+        # a score that is not a number is no score (argmin took NaN for the least); ties: the first
+        # (cheapest-listed) model
+        pick = int(np.argmin(np.where(np.isfinite(scores), scores, np.inf)))
         counts[pick] += 1
         total += preds[pick]
         if scores[pick] < best_loss - 1e-12:
             best_loss, best_counts = scores[pick], counts.copy()
-    assert best_counts is not None
+    if best_counts is None:  # no finite score (e.g. actuals of 5e-324 divide the wQL into inf): no ranking,
+        return np.full(n_models, 1.0 / n_models)  # as without actuals (this was an AssertionError, a traceback)
     return best_counts / best_counts.sum()
 
 

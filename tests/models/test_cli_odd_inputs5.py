@@ -64,3 +64,18 @@ def test_a_history_opening_with_empty_rows_is_forecast_from_its_first_value(run,
         assert table["ds"].iloc[0] == "2025-02-15"
     else:
         assert set(table["model"]) >= {"ensemble", "seasonal_naive"}
+
+
+# Found by a hypothesis run of `forecast` on random small panels: actuals of 5e-324 (a subnormal, as
+# a float written with too many digits reads back) made every model's backtest wQL infinite, and the
+# ensemble's weight search ended on a bare AssertionError (a traceback). Now: equal weights.
+def test_backtest_scores_that_are_not_numbers_give_equal_weights(run, tmp_path: Path) -> None:
+    from fcplan.models.ensemble import select_weights
+
+    preds = np.array([[[1.0, 2.0, 3.0]], [[2.0, 3.0, 4.0]]])
+    assert select_weights(preds, np.array([5e-324]), [0.1, 0.5, 0.9]).tolist() == [0.5, 0.5]
+    frame = _series("a", 22, y=np.r_[np.full(20, 1e6), 5e-324, 5e-324])
+    out = tmp_path / "o.csv"
+    result = run("forecast", "--history", _write(tmp_path, frame), "--horizon", "1", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert np.isfinite(pd.read_csv(out)[["0.1", "0.5", "0.9"]].to_numpy()).all()
