@@ -341,11 +341,45 @@ def prepare_inputs(
                     "ignored (add them to the history with their past values to use them)", future_only)
     panel = panel[[*KEYS, "y", *known]]
     fut = fut[[*KEYS, *known]]
+    if future is not None:
+        _future_outside_history(panel, fut, known)
     name = pd.tseries.frequencies.to_offset(freq).name.upper()
     if holiday_country and (name in ("D", "B") or name.startswith("W")):
         for frame in (panel, fut):
             frame[HOLIDAY_COLUMNS] = holiday_features(frame[DS], holiday_country).to_numpy()
     return panel, fut.reset_index(drop=True), freq
+
+
+def _future_outside_history(panel: pd.DataFrame, future: pd.DataFrame, covariates: Sequence[str]) -> None:
+    """Log a warning naming each known-ahead covariate whose future values the history cannot speak
+    for: one constant in the history (no model can learn its effect: a promotion flag 0 in every past
+    row and 1 ahead was ignored without a word), or one whose future values lie beyond its history's
+    range by more than that range's width (a 0/1 flag given as 1e6 ahead, a price in other units:
+    the models extrapolated its effect without a word)."""
+    constant, far = [], []
+    for col in covariates:
+        past = panel[col].to_numpy("float64")
+        past = past[np.isfinite(past)]
+        ahead = future[col].to_numpy("float64")
+        if past.size == 0 or ahead.size == 0:
+            continue
+        low, high = float(past.min()), float(past.max())
+        width = high - low
+        if width == 0:
+            if (ahead != low).any():
+                constant.append(f"{col} ({low:g} in every past row)")
+            continue
+        outside = (ahead < low - width) | (ahead > high + width)
+        if outside.any():
+            i = int(np.flatnonzero(outside)[0])
+            far.append(f"{col} (history {low:g} to {high:g}; {ahead[i]:g} for series {future[UNIQUE_ID].iloc[i]!r} "
+                       f"at {future[DS].iloc[i]})")
+    if constant:
+        log.warning("future covariate(s) %s never change in the history but do in the future, so no model can learn "
+                    "their effect and the forecast does not show it; give history rows where they vary", constant)
+    if far:
+        log.warning("future covariate(s) %s lie far outside their history's range, so the models extrapolate their "
+                    "effect; check that the future's values are in the history's units", far)
 
 
 def _from_first_observation(panel: pd.DataFrame) -> pd.DataFrame:

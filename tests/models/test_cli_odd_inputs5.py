@@ -79,3 +79,41 @@ def test_backtest_scores_that_are_not_numbers_give_equal_weights(run, tmp_path: 
     result = run("forecast", "--history", _write(tmp_path, frame), "--horizon", "1", "--out", str(out))
     assert result.exit_code == 0, result.output
     assert np.isfinite(pd.read_csv(out)[["0.1", "0.5", "0.9"]].to_numpy()).all()
+
+
+def _with_promo(n: int = 60, every: int | None = 10) -> pd.DataFrame:
+    frame = _series("a", n)
+    frame["promo"] = 0.0 if every is None else (np.arange(n) % every == 0).astype(float)
+    return frame
+
+
+# A known-ahead covariate the history cannot speak for was used without a word: a promotion flag 0 in
+# every past row and 1 ahead (no model can learn its effect: the forecast ignores the promotion), or a
+# 0/1 flag given as 1e6 ahead (the models extrapolate: the GLM forecast ~245 orders on a series of 30-70).
+@pytest.mark.parametrize(
+    ("history", "value", "expected"),
+    [
+        (_with_promo(every=None), 1.0, "['promo (0 in every past row)'] never change in the history"),
+        (_with_promo(), 1e6, "promo (history 0 to 1; 1e+06 for series 'a' at 2025-03-07 00:00:00)"),
+    ],
+    ids=["constant_in_history", "far_outside"],
+)
+def test_a_future_covariate_the_history_cannot_speak_for_is_a_warning(
+    run, tmp_path: Path, caplog, history, value, expected
+) -> None:
+    future = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2025-03-07", periods=3), "promo": value})
+    with caplog.at_level("WARNING"):
+        result = run("forecast", "--history", _write(tmp_path, history), "--future",
+                     _write(tmp_path, future, "f.csv"), "--horizon", "3", "--out", str(tmp_path / "o.csv"))
+    assert result.exit_code == 0, result.output
+    assert expected in caplog.text
+
+
+@pytest.mark.parametrize("value", [0.0, 1.0, 2.0])  # within the history's range, or near it
+def test_a_future_covariate_in_its_history_range_is_not_warned_about(run, tmp_path: Path, caplog, value) -> None:
+    future = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2025-03-07", periods=3), "promo": value})
+    with caplog.at_level("WARNING"):
+        result = run("forecast", "--history", _write(tmp_path, _with_promo()), "--future",
+                     _write(tmp_path, future, "f.csv"), "--horizon", "3", "--out", str(tmp_path / "o.csv"))
+    assert result.exit_code == 0, result.output
+    assert "future covariate" not in caplog.text
