@@ -343,6 +343,7 @@ def prepare_inputs(
     fut = fut[[*KEYS, *known]]
     if future is not None:
         _future_outside_history(panel, fut, known)
+    _unseen_times(panel, fut, freq)
     name = pd.tseries.frequencies.to_offset(freq).name.upper()
     if holiday_country and (name in ("D", "B") or name.startswith("W")):
         for frame in (panel, fut):
@@ -380,6 +381,46 @@ def _future_outside_history(panel: pd.DataFrame, future: pd.DataFrame, covariate
     if far:
         log.warning("future covariate(s) %s lie far outside their history's range, so the models extrapolate their "
                     "effect; check that the future's values are in the history's units", far)
+
+
+def _unseen_times(panel: pd.DataFrame, future: pd.DataFrame, freq: str) -> None:
+    """Log a warning naming the series whose forecast steps fall at times of day (sub-daily data) or
+    days of the week (daily data) at which their history, two cycles or longer, has no value: hourly
+    orders of business hours only, or daily orders without the Sundays a center is closed, were
+    forecast at 18:00-08:00 or on Sundays at the level of the open hours and days, without a word."""
+    offset = pd.tseries.frequencies.to_offset(freq)
+    try:
+        step = pd.Timedelta(offset)
+    except ValueError:  # months, quarters, weeks anchored on a day...: no time of day or weekday pattern
+        return
+    if step < pd.Timedelta(days=1):
+        key, cycle, what = (lambda ds: ds.dt.hour * 60 + ds.dt.minute), pd.Timedelta(days=2), "times of day"
+        show = lambda k: f"{k // 60:02d}:{k % 60:02d}"  # noqa: E731
+    elif step == pd.Timedelta(days=1):
+        key, cycle, what = (lambda ds: ds.dt.day_of_week), pd.Timedelta(days=14), "days of the week"
+        show = lambda k: ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[k]  # noqa: E731
+    else:
+        return
+    seen = panel.loc[panel[Y].notna(), [UNIQUE_ID, DS]]
+    span = seen.groupby(UNIQUE_ID)[DS].agg(lambda ds: ds.max() - ds.min())
+    long = span.index[span >= cycle]
+    if long.empty:
+        return
+    past = pd.DataFrame({UNIQUE_ID: seen[UNIQUE_ID], "k": key(seen[DS])}).drop_duplicates()
+    ahead = future.loc[future[UNIQUE_ID].isin(long), [UNIQUE_ID, DS]]
+    ahead = pd.DataFrame({UNIQUE_ID: ahead[UNIQUE_ID], "k": key(ahead[DS])}).drop_duplicates()
+    new = ahead.merge(past, how="left", indicator=True)
+    new = new[new["_merge"] == "left_only"]
+    if new.empty:
+        return
+    ids = pd.unique(new[UNIQUE_ID]).tolist()
+    first = new[new[UNIQUE_ID] == ids[0]]["k"].tolist()
+    log.warning(
+        "%d series (e.g. %s) are forecast at %s their history never has a value at (%r: %s): those steps are "
+        "guessed from the others. If nothing happens then (closed hours or days), give those rows with y = 0; "
+        "or forecast at a frequency the history fills", len(ids), ids[:3], what, ids[0],
+        ", ".join(show(int(k)) for k in first[:6]),
+    )
 
 
 def _from_first_observation(panel: pd.DataFrame) -> pd.DataFrame:

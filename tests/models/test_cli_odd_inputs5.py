@@ -117,3 +117,33 @@ def test_a_future_covariate_in_its_history_range_is_not_warned_about(run, tmp_pa
                      _write(tmp_path, future, "f.csv"), "--horizon", "3", "--out", str(tmp_path / "o.csv"))
     assert result.exit_code == 0, result.output
     assert "future covariate" not in caplog.text
+
+
+# Real panels of other shapes: daily orders of a center closed on Sundays (no Sunday rows), hourly
+# orders of business hours only. Their forecasts at a Sunday, or at 18:00-08:00, were made at the
+# level of the open days and hours without a word (49 orders on the closed Sunday).
+@pytest.mark.parametrize(
+    ("freq", "keep", "expected"),
+    [
+        ("D", lambda ds: ds.day_of_week != 6, "days of the week their history never has a value at ('a': Sun)"),
+        ("h", lambda ds: (ds.hour >= 9) & (ds.hour <= 17), "times of day their history never has a value at ('a': 18"),
+    ],
+    ids=["closed_sundays", "business_hours"],
+)
+def test_steps_at_times_the_history_never_has_are_a_warning(run, tmp_path: Path, caplog, freq, keep, expected) -> None:
+    frame = _series("a", 24 * 21 if freq == "h" else 70, freq=freq)
+    frame = frame[keep(frame["ds"].dt)]
+    with caplog.at_level("WARNING"):
+        result = run("forecast", "--history", _write(tmp_path, frame), "--horizon", "8", "--out",
+                     str(tmp_path / "o.csv"))
+    assert result.exit_code == 0, result.output
+    assert expected in caplog.text and "give those rows with y = 0" in caplog.text
+
+
+@pytest.mark.parametrize("freq", ["D", "h", "B"])
+def test_a_full_grid_is_not_warned_about(run, tmp_path: Path, caplog, freq) -> None:
+    with caplog.at_level("WARNING"):
+        result = run("forecast", "--history", _write(tmp_path, _series("a", 24 * 21 if freq == "h" else 70, freq)),
+                     "--horizon", "8", "--out", str(tmp_path / "o.csv"))
+    assert result.exit_code == 0, result.output
+    assert "never has a value" not in caplog.text
