@@ -1169,6 +1169,11 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float, final: bool 
     if not member_names:
         raise RuntimeError("every model failed on the backtest; see the log for the errors")
     actuals, groups = keys["y"].to_numpy("float64"), keys["window"].to_numpy()
+    if not np.isfinite(actuals).any():
+        log.warning(
+            "the %d backtest window(s) (after %s) hold no observed value of y: the history ends in empty rows, so "
+            "no model could be scored (the leaderboard's scores are empty) and the ensemble weighs them equally; "
+            "drop the empty rows at the end of the history, or fill them", len(splits), splits[0].cutoff)
     w = prune_weights(preds, actuals, levels, groups, request.seed)
     weights = {n: float(x) for n, x in zip(member_names, w, strict=True)}
     points = point_evidence(keys, splits, horizon, freq)

@@ -147,3 +147,27 @@ def test_a_full_grid_is_not_warned_about(run, tmp_path: Path, caplog, freq) -> N
                      "--horizon", "8", "--out", str(tmp_path / "o.csv"))
     assert result.exit_code == 0, result.output
     assert "never has a value" not in caplog.text
+
+
+# A history whose last 10 rows are empty (days not yet known): the backtest windows held no observed
+# value, yet the leaderboard gave every model wQL 0 and WAPE 0 (a perfect score) and the coverage
+# line read "80% band nan", without a word.
+def test_backtest_windows_without_observed_values_are_not_scored_as_perfect(run, tmp_path: Path, caplog) -> None:
+    frame = _series("a", 40, y=np.r_[30.0 + np.arange(30) % 7, np.full(10, np.nan)])
+    out = tmp_path / "board.csv"
+    with caplog.at_level("WARNING"):
+        result = run("backtest", "--history", _write(tmp_path, frame), "--horizon", "3", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    board = pd.read_csv(out)
+    assert board["wql"].isna().all() and board["wape"].isna().all()
+    assert "hold no observed value of y" in caplog.text and "not scored" in result.output
+
+
+def test_a_window_without_observed_values_leaves_the_others_scored(run, tmp_path: Path) -> None:
+    frame = _series("a", 40, y=np.r_[30.0 + np.arange(34) % 7, np.full(3, np.nan), [30.0, 31.0, 32.0]])
+    out = tmp_path / "board.csv"
+    result = run("backtest", "--history", _write(tmp_path, frame), "--horizon", "3", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    board = pd.read_csv(out, dtype={"window": str})
+    assert board.loc[board["window"] == "0", "wql"].isna().all()  # window 0: the 3 empty days
+    assert board.loc[board["window"].isin(["1", "all"]), "wql"].notna().all()
