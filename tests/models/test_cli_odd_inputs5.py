@@ -171,3 +171,19 @@ def test_a_window_without_observed_values_leaves_the_others_scored(run, tmp_path
     board = pd.read_csv(out, dtype={"window": str})
     assert board.loc[board["window"] == "0", "wql"].isna().all()  # window 0: the 3 empty days
     assert board.loc[board["window"].isin(["1", "all"]), "wql"].notna().all()
+
+
+# The same empty windows in --select-features: wQL 0 with and without the promotion flag, so the
+# flag "contributed nothing" and was dropped from the GLM on no evidence.
+def test_feature_selection_on_windows_without_observed_values_keeps_the_covariates(forecast_cli, tmp_path: Path):
+    promo = (np.arange(60) % 6 == 0).astype(float)
+    frame = _series("a", 60, y=np.r_[30.0 + np.arange(52) % 7 + 20 * promo[:52], np.full(8, np.nan)])
+    frame["promo"] = promo
+    future = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2025-03-07", periods=3), "promo": [1.0, 0.0, 0.0]})
+    out = tmp_path / "o.csv"
+    result = forecast_cli("glm")("forecast", "--history", _write(tmp_path, frame), "--future",
+                                 _write(tmp_path, future, "f.csv"), "--horizon", "3", "--select-features",
+                                 "--out", str(out))
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "o.features.csv")
+    assert table["kept"].tolist() == [True]
