@@ -311,6 +311,8 @@ def prepare_inputs(
     if horizon < 1:
         raise PanelError(f"horizon must be a positive number of steps, got {horizon}")
     panel = validate_panel(history)
+    if panel.empty:  # (with a freq given, nothing else said so: a TypeError comparing dates with a Timedelta)
+        raise PanelError("the history has no rows; give it one row per series and timestamp (unique_id, ds, y)")
     check_observed(panel)
     given = normalize_freq(freq)
     freq = given or infer_freq(panel)

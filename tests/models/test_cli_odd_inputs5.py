@@ -230,3 +230,14 @@ def test_forecast_and_backtest_on_random_small_panels_end_in_a_forecast_or_a_cle
             assert len(table) == horizon * frame["unique_id"].nunique()
 
     check()
+
+
+# Found by a hypothesis run of prepare_inputs on random frames: an empty history with a freq given
+# (the Python API; the CLI refuses an empty file first) was a TypeError from pandas.
+@pytest.mark.parametrize("freq", [None, "D"])
+def test_an_empty_history_is_a_panel_error_with_or_without_a_freq(freq) -> None:
+    from fcplan.core.panel import PanelError
+    from fcplan.models.engine import run_engine
+
+    with pytest.raises(PanelError, match="the history has no rows"):
+        run_engine(pd.DataFrame(columns=["unique_id", "ds", "y"]), 3, [0.1, 0.5, 0.9], freq=freq, models=["moving_average"])

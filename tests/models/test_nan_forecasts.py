@@ -76,3 +76,4 @@ def test_a_flat_fallback_after_a_week_of_missing_days_is_the_last_observed_level
     forecast = member.predict_quantiles(2, quantiles=LEVELS)
     assert np.allclose(forecast[["0.1", "0.5", "0.9"]].to_numpy(), 12.0)  # was 0
     assert member.guarded_.tolist() == [True, True]
+
