@@ -240,4 +240,4 @@ def test_an_empty_history_is_a_panel_error_with_or_without_a_freq(freq) -> None:
     from fcplan.models.engine import run_engine
 
     with pytest.raises(PanelError, match="the history has no rows"):
-        run_engine(pd.DataFrame(columns=["unique_id", "ds", "y"]), 3, [0.1, 0.5, 0.9], freq=freq, models=["moving_average"])
+        run_engine(pd.DataFrame(columns=["unique_id", "ds", "y"]), 3, [0.5], freq=freq, models=["moving_average"])
