@@ -30,6 +30,9 @@ MAX_HOURS = 24 * 366 * 100
 #: The longest duration a setting in seconds may give: 2^31 - 1 ms, what Kafka's clients (int32
 #: milliseconds) and Python's timers take.
 MAX_SECONDS = (2**31 - 1) // 1000
+#: The longest forecast horizon a setting may give, in days: ten years. FCPLAN_FORECAST_HORIZON=100000 was
+#: accepted at start and every retrain failed (its days run past 2262, the latest date pandas holds).
+MAX_HORIZON_DAYS = 3660
 Hours = Annotated[float, Field(ge=0, le=MAX_HOURS)]
 Seconds = Annotated[float, Field(gt=0, le=MAX_SECONDS)]
 
@@ -99,7 +102,7 @@ class StreamsSettings(_Section):
 
 
 class ForecastSettings(_Section):
-    horizon: int = Field(14, ge=1)
+    horizon: int = Field(14, ge=1, le=MAX_HORIZON_DAYS)
     quantiles: Annotated[tuple[float, ...], NoDecode] = DEFAULT_QUANTILES
     # The retrainer's pool; "mlp" and "deepar" (torch) are registered too, and pay off
     # on many series with a longer time budget.

@@ -247,3 +247,15 @@ def test_known_variables_and_whole_sections_are_not_warned_about(
         load_settings()
     assert "not an fcplan setting" not in caplog.text
     assert unknown_variables({"FCPLAN_XYZZY": "1", "PATH": "/bin"}) == {"FCPLAN_XYZZY": None}
+
+
+# FCPLAN_FORECAST_HORIZON=100000 was accepted at start; every retrain then failed (its days run past
+# 2262, the latest date pandas holds) while the demo's loop went on.
+def test_a_horizon_past_ten_years_is_refused_at_start(env: pytest.MonkeyPatch) -> None:
+    from fcplan.core.settings import MAX_HORIZON_DAYS
+
+    env.setenv("FCPLAN_FORECAST_HORIZON", "100000")
+    with pytest.raises(ValidationError, match="less than or equal to 3660"):
+        Settings()
+    env.setenv("FCPLAN_FORECAST_HORIZON", str(MAX_HORIZON_DAYS))
+    assert Settings().forecast.horizon == MAX_HORIZON_DAYS
