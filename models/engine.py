@@ -346,6 +346,7 @@ def prepare_inputs(
     if future is not None:
         _future_outside_history(panel, fut, known)
     _unseen_times(panel, fut, freq)
+    _isolated_last_values(panel)
     name = pd.tseries.frequencies.to_offset(freq).name.upper()
     if holiday_country and (name in ("D", "B") or name.startswith("W")):
         for frame in (panel, fut):
@@ -423,6 +424,29 @@ def _unseen_times(panel: pd.DataFrame, future: pd.DataFrame, freq: str) -> None:
         "or forecast at a frequency the history fills", len(ids), ids[:3], what, ids[0],
         ", ".join(show(int(k)) for k in first[:6]),
     )
+
+
+def _isolated_last_values(panel: pd.DataFrame) -> None:
+    """Log a warning naming the series whose last value lies after a gap longer than all of their
+    history before it (and ten of its usual steps): a year mistyped in the last row (2052 for 2025)
+    moved the series' forecast to 2052 without a word."""
+    seen = panel.loc[panel[Y].notna(), [UNIQUE_ID, DS]]  # sorted by series and time (validated)
+    by = seen.groupby(UNIQUE_ID, sort=False)[DS]
+    gaps = by.diff()
+    rows = pd.DataFrame({
+        "count": by.size(), "first": by.min(), "last": by.max(),
+        "last_gap": gaps.groupby(seen[UNIQUE_ID], sort=False).last(),
+        "usual": gaps.groupby(seen[UNIQUE_ID], sort=False).median(),
+    })
+    before = rows["last"] - rows["last_gap"]
+    odd = (rows["count"] >= 4) & (rows["last_gap"] > before - rows["first"]) & (rows["last_gap"] > 10 * rows["usual"])
+    if not odd.any():
+        return
+    ids = odd.index[odd].tolist()
+    log.warning(
+        "%d series (e.g. %s) have a last value far after the rest of their history (%r: %s, then %s): their forecast "
+        "starts after it; check that row's date (a mistyped year?), or drop it", len(ids), ids[:3], ids[0],
+        before[ids[0]], rows["last"][ids[0]])
 
 
 def _from_first_observation(panel: pd.DataFrame) -> pd.DataFrame:
@@ -1173,9 +1197,9 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float, final: bool 
     actuals, groups = keys["y"].to_numpy("float64"), keys["window"].to_numpy()
     if not np.isfinite(actuals).any():
         log.warning(
-            "the %d backtest window(s) (after %s) hold no observed value of y: the history ends in empty rows, so "
-            "no model could be scored (the leaderboard's scores are empty) and the ensemble weighs them equally; "
-            "drop the empty rows at the end of the history, or fill them", len(splits), splits[0].cutoff)
+            "the %d backtest window(s) (after %s) hold no observed value of y (the history ends in empty rows or a "
+            "gap), so no model could be scored (the leaderboard's scores are empty) and the ensemble weighs them "
+            "equally; drop the empty rows at the end of the history, or fill them", len(splits), splits[0].cutoff)
     w = prune_weights(preds, actuals, levels, groups, request.seed)
     weights = {n: float(x) for n, x in zip(member_names, w, strict=True)}
     points = point_evidence(keys, splits, horizon, freq)

@@ -241,3 +241,25 @@ def test_an_empty_history_is_a_panel_error_with_or_without_a_freq(freq) -> None:
 
     with pytest.raises(PanelError, match="the history has no rows"):
         run_engine(pd.DataFrame(columns=["unique_id", "ds", "y"]), 3, [0.5], freq=freq, models=["moving_average"])
+
+
+# A year mistyped in the last row (2052 for 2025): the series' forecast started in 2052, without a word.
+def test_a_last_value_far_after_the_rest_of_the_history_is_a_warning(run, tmp_path: Path, caplog) -> None:
+    typo = pd.DataFrame({"unique_id": ["a"], "ds": [pd.Timestamp("2052-03-07")], "y": [33.0]})
+    out = tmp_path / "o.csv"
+    with caplog.at_level("WARNING"):
+        result = run("forecast", "--history", _write(tmp_path, pd.concat([_series("a", 60), typo])), "--horizon", "3",
+                     "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "have a last value far after the rest of their history ('a': 2025-03-06 00:00:00, then 2052-03-07" in (
+        caplog.text)
+
+
+@pytest.mark.parametrize("drop", [slice(40, 50), slice(55, 59)])  # a gap in the middle, or before the last value
+def test_an_ordinary_gap_is_not_warned_about_as_a_mistyped_date(run, tmp_path: Path, caplog, drop) -> None:
+    frame = _series("a", 60).drop(index=range(drop.start, drop.stop))
+    with caplog.at_level("WARNING"):
+        result = run("forecast", "--history", _write(tmp_path, frame), "--horizon", "3",
+                     "--out", str(tmp_path / "o.csv"))
+    assert result.exit_code == 0, result.output
+    assert "far after the rest" not in caplog.text
