@@ -289,7 +289,7 @@ def point_evidence(keys: pd.DataFrame, splits: Sequence[Split], horizon: int, fr
 def score(frame: pd.DataFrame, quantiles: Sequence[float]) -> dict[str, float]:
     """wQL, WAPE, MASE, outer-interval coverage and the coverage of every central band
     (``coverage_80``... see :func:`fcplan.models.metrics.bands`) of a scored window frame
-    (quantile columns, ``y``, ``scale``, ``unique_id``)."""
+    (quantile columns, ``y``, ``scale``, ``unique_id``); all NaN where no ``y`` is observed."""
     from fcplan.core.quantiles import median_index
     from fcplan.models.metrics import band_coverage, coverage, mase, wape, wql
 
@@ -297,6 +297,9 @@ def score(frame: pd.DataFrame, quantiles: Sequence[float]) -> dict[str, float]:
     y = frame[ACTUAL].to_numpy("float64")
     q_pred = frame[cols].to_numpy("float64")
     point = q_pred[:, median_index(quantiles)]
+    if not np.isfinite(y).any():  # nothing observed to score: wQL and WAPE were 0, a perfect score
+        return {name: float("nan") for name in ("wql", "wape", "mase", "coverage",
+                                                *band_coverage(y, q_pred, quantiles))}
     return {
         "wql": wql(y, q_pred, quantiles),
         "wape": wape(y, point),

@@ -104,8 +104,12 @@ class Forecaster(ABC):
         self.nonnegative_ = bool(finite.size == 0 or finite.min() >= 0)
         by_series = panel[Y].abs().groupby(panel[UNIQUE_ID], sort=False)
         self.scale_ = by_series.max().fillna(0.0)
-        tails = panel.groupby(UNIQUE_ID, sort=False).tail(7)
-        self.fallback_level_ = tails[Y].groupby(tails[UNIQUE_ID], sort=False).mean().fillna(0.0)
+        # the mean of the last 7 observed values: of the last 7 rows it was 0 where those were all empty
+        # (a history ending in a week of missing days fell back to a flat 0)
+        observed = panel[panel[Y].notna()]
+        tails = observed.groupby(UNIQUE_ID, sort=False).tail(7)
+        level = tails[Y].groupby(tails[UNIQUE_ID], sort=False).mean()
+        self.fallback_level_ = level.reindex(self.series_ids_).fillna(0.0)  # 0: a series never observed
 
     def predict_quantiles(
         self,
@@ -155,10 +159,13 @@ class Forecaster(ABC):
 
     def _guard(self, values: np.ndarray) -> np.ndarray:
         """Sanity guard: a series whose forecast is non-finite or far outside its
-        history falls back to its last value repeated (flat), and the log says so."""
+        history falls back to its last value repeated (flat), and the log says so;
+        ``guarded_`` marks those series."""
         scale = self.scale_.reindex(self.series_ids_).to_numpy(dtype="float64")
         limit = 10.0 * np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
         bad = ~np.isfinite(values).all(axis=(1, 2)) | (np.abs(values).max(axis=(1, 2), initial=0) > limit)
+        self.guarded_ = bad  # the series of the latest forecast that fell back (an ensemble forecasts them
+        # from its other members)
         if bad.any():
             ids = [self.series_ids_[i] for i in np.flatnonzero(bad)]
             log.warning(

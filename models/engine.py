@@ -311,6 +311,8 @@ def prepare_inputs(
     if horizon < 1:
         raise PanelError(f"horizon must be a positive number of steps, got {horizon}")
     panel = validate_panel(history)
+    if panel.empty:  # (with a freq given, nothing else said so: a TypeError comparing dates with a Timedelta)
+        raise PanelError("the history has no rows; give it one row per series and timestamp (unique_id, ds, y)")
     check_observed(panel)
     given = normalize_freq(freq)
     freq = given or infer_freq(panel)
@@ -318,11 +320,14 @@ def prepare_inputs(
     if given:
         check_fills_grid(panel, given)
     check_series_steps(panel, freq)
+    panel = _from_first_observation(panel)
     fut = (
         validate_future(future, panel, horizon, freq)
         if future is not None
         else future_index(panel, horizon, freq)
     )
+    if future is not None and Y in future.columns:
+        _future_target(future)
     if future is not None and UNIQUE_ID in future.columns:  # their rows were dropped without a word
         unseen = sorted({str(i).strip() for i in pd.unique(future[UNIQUE_ID])} - set(pd.unique(panel[UNIQUE_ID])))
         if unseen:
@@ -338,11 +343,139 @@ def prepare_inputs(
                     "ignored (add them to the history with their past values to use them)", future_only)
     panel = panel[[*KEYS, "y", *known]]
     fut = fut[[*KEYS, *known]]
+    if future is not None:
+        _future_outside_history(panel, fut, known)
+    _unseen_times(panel, fut, freq)
+    _isolated_last_values(panel)
     name = pd.tseries.frequencies.to_offset(freq).name.upper()
     if holiday_country and (name in ("D", "B") or name.startswith("W")):
         for frame in (panel, fut):
             frame[HOLIDAY_COLUMNS] = holiday_features(frame[DS], holiday_country).to_numpy()
     return panel, fut.reset_index(drop=True), freq
+
+
+def _future_outside_history(panel: pd.DataFrame, future: pd.DataFrame, covariates: Sequence[str]) -> None:
+    """Log a warning naming each known-ahead covariate whose future values the history cannot speak
+    for: one constant in the history (no model can learn its effect: a promotion flag 0 in every past
+    row and 1 ahead was ignored without a word), or one whose future values lie beyond its history's
+    range by more than that range's width (a 0/1 flag given as 1e6 ahead, a price in other units:
+    the models extrapolated its effect without a word)."""
+    constant, far = [], []
+    for col in covariates:
+        past = panel[col].to_numpy("float64")
+        past = past[np.isfinite(past)]
+        ahead = future[col].to_numpy("float64")
+        if past.size == 0 or ahead.size == 0:
+            continue
+        low, high = float(past.min()), float(past.max())
+        width = high - low
+        if width == 0:
+            if (ahead != low).any():
+                constant.append(f"{col} ({low:g} in every past row)")
+            continue
+        outside = (ahead < low - width) | (ahead > high + width)
+        if outside.any():
+            i = int(np.flatnonzero(outside)[0])
+            far.append(f"{col} (history {low:g} to {high:g}; {ahead[i]:g} for series {future[UNIQUE_ID].iloc[i]!r} "
+                       f"at {future[DS].iloc[i]})")
+    if constant:
+        log.warning("future covariate(s) %s never change in the history but do in the future, so no model can learn "
+                    "their effect and the forecast does not show it; give history rows where they vary", constant)
+    if far:
+        log.warning("future covariate(s) %s lie far outside their history's range, so the models extrapolate their "
+                    "effect; check that the future's values are in the history's units", far)
+
+
+def _unseen_times(panel: pd.DataFrame, future: pd.DataFrame, freq: str) -> None:
+    """Log a warning naming the series whose forecast steps fall at times of day (sub-daily data) or
+    days of the week (daily data) at which their history, two cycles or longer, has no value: hourly
+    orders of business hours only, or daily orders without the Sundays a center is closed, were
+    forecast at 18:00-08:00 or on Sundays at the level of the open hours and days, without a word."""
+    offset = pd.tseries.frequencies.to_offset(freq)
+    try:
+        step = pd.Timedelta(offset)
+    except ValueError:  # months, quarters, weeks anchored on a day...: no time of day or weekday pattern
+        return
+    if step < pd.Timedelta(days=1):
+        key, cycle, what = (lambda ds: ds.dt.hour * 60 + ds.dt.minute), pd.Timedelta(days=2), "times of day"
+        show = lambda k: f"{k // 60:02d}:{k % 60:02d}"  # noqa: E731
+    elif step == pd.Timedelta(days=1):
+        key, cycle, what = (lambda ds: ds.dt.day_of_week), pd.Timedelta(days=14), "days of the week"
+        show = lambda k: ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[k]  # noqa: E731
+    else:
+        return
+    seen = panel.loc[panel[Y].notna(), [UNIQUE_ID, DS]]
+    span = seen.groupby(UNIQUE_ID)[DS].agg(lambda ds: ds.max() - ds.min())
+    long = span.index[span >= cycle]
+    if long.empty:
+        return
+    past = pd.DataFrame({UNIQUE_ID: seen[UNIQUE_ID], "k": key(seen[DS])}).drop_duplicates()
+    ahead = future.loc[future[UNIQUE_ID].isin(long), [UNIQUE_ID, DS]]
+    ahead = pd.DataFrame({UNIQUE_ID: ahead[UNIQUE_ID], "k": key(ahead[DS])}).drop_duplicates()
+    new = ahead.merge(past, how="left", indicator=True)
+    new = new[new["_merge"] == "left_only"]
+    if new.empty:
+        return
+    ids = pd.unique(new[UNIQUE_ID]).tolist()
+    first = new[new[UNIQUE_ID] == ids[0]]["k"].tolist()
+    log.warning(
+        "%d series (e.g. %s) are forecast at %s their history never has a value at (%r: %s): those steps are "
+        "guessed from the others. If nothing happens then (closed hours or days), give those rows with y = 0; "
+        "or forecast at a frequency the history fills", len(ids), ids[:3], what, ids[0],
+        ", ".join(show(int(k)) for k in first[:6]),
+    )
+
+
+def _isolated_last_values(panel: pd.DataFrame) -> None:
+    """Log a warning naming the series whose last value lies after a gap longer than all of their
+    history before it (and ten of its usual steps): a year mistyped in the last row (2052 for 2025)
+    moved the series' forecast to 2052 without a word."""
+    seen = panel.loc[panel[Y].notna(), [UNIQUE_ID, DS]]  # sorted by series and time (validated)
+    by = seen.groupby(UNIQUE_ID, sort=False)[DS]
+    gaps = by.diff()
+    rows = pd.DataFrame({
+        "count": by.size(), "first": by.min(), "last": by.max(),
+        "last_gap": gaps.groupby(seen[UNIQUE_ID], sort=False).last(),
+        "usual": gaps.groupby(seen[UNIQUE_ID], sort=False).median(),
+    })
+    before = rows["last"] - rows["last_gap"]
+    odd = (rows["count"] >= 4) & (rows["last_gap"] > before - rows["first"]) & (rows["last_gap"] > 10 * rows["usual"])
+    if not odd.any():
+        return
+    ids = odd.index[odd].tolist()
+    log.warning(
+        "%d series (e.g. %s) have a last value far after the rest of their history (%r: %s, then %s): their forecast "
+        "starts after it; check that row's date (a mistyped year?), or drop it", len(ids), ids[:3], ids[0],
+        before[ids[0]], rows["last"][ids[0]])
+
+
+def _from_first_observation(panel: pd.DataFrame) -> pd.DataFrame:
+    """``panel`` (validated: sorted by series and time) less each series' rows before its first value
+    of ``y``: they hold nothing to learn from, but the backtest windows were cut on the panel's span,
+    so a history that opened with empty rows (a center listed before it opened) left the windows
+    nothing but empty rows to train on: every model failed and the command ended on a traceback
+    ("RuntimeError: every model failed on the backtest")."""
+    seen = panel[Y].notna().groupby(panel[UNIQUE_ID], sort=False).cummax().to_numpy(bool)
+    if seen.all():
+        return panel
+    log.info("%d rows before their series' first value of y are left out (e.g. of %s)", int((~seen).sum()),
+             pd.unique(panel.loc[~seen, UNIQUE_ID])[:3].tolist())
+    return panel[seen].reset_index(drop=True)
+
+
+def _future_target(future: pd.DataFrame) -> None:
+    """Log a warning where ``future`` has ``y`` values: the forecast does not read them (they were
+    dropped without a word; observed values given there are lost to the models). An empty ``y``
+    column (a template's) is only noted."""
+    column = future[Y]
+    given = int((column.notna() & (column.astype(str).str.strip() != "")).sum())
+    if given:
+        log.warning(
+            "future has a y column with %d value(s); they are ignored: future gives only the covariates known in "
+            "advance for the steps to forecast. If they are observed values, add those rows to the history; "
+            "otherwise drop the y column", given)
+    else:
+        log.info("future's y column is empty; ignored")
 
 
 def _factory(name: str, params: dict[str, Any]) -> Callable[[], Forecaster]:
@@ -1062,6 +1195,11 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float, final: bool 
     if not member_names:
         raise RuntimeError("every model failed on the backtest; see the log for the errors")
     actuals, groups = keys["y"].to_numpy("float64"), keys["window"].to_numpy()
+    if not np.isfinite(actuals).any():
+        log.warning(
+            "the %d backtest window(s) (after %s) hold no observed value of y (the history ends in empty rows or a "
+            "gap), so no model could be scored (the leaderboard's scores are empty) and the ensemble weighs them "
+            "equally; drop the empty rows at the end of the history, or fill them", len(splits), splits[0].cutoff)
     w = prune_weights(preds, actuals, levels, groups, request.seed)
     weights = {n: float(x) for n, x in zip(member_names, w, strict=True)}
     points = point_evidence(keys, splits, horizon, freq)
@@ -1242,9 +1380,20 @@ def run_engine(
 
 
 def _tidy(forecast: pd.DataFrame, levels: Sequence[float]) -> pd.DataFrame:
-    """The forecast frame with its quantile columns finite (NaN as 0) and sorted per row."""
+    """The forecast frame with its quantile columns sorted per row; a ValueError naming the series
+    whose forecast is not finite (NaN was published as 0 and infinity as 1.8e308 without a word:
+    every member's guard and the ensemble's fallback to its finite members should have left none)."""
     cols = quantile_columns(levels)
-    forecast[cols] = np.sort(np.nan_to_num(forecast[cols].to_numpy("float64")), axis=1)
+    values = forecast[cols].to_numpy("float64")
+    bad = ~np.isfinite(values).all(axis=1)
+    if bad.any():
+        ids = pd.unique(forecast.loc[bad, UNIQUE_ID]).tolist()
+        raise ValueError(
+            f"the forecast of {len(ids)} series is not a number (NaN or infinite) at {int(bad.sum())} step(s), "
+            f"e.g. {ids[:5]}; no forecast was made. Check those series' history (missing or extreme values), "
+            "or forecast them apart with --models moving_average"
+        )
+    forecast[cols] = np.sort(values, axis=1)
     return forecast
 
 

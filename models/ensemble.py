@@ -36,12 +36,15 @@ def _greedy(preds: np.ndarray, loss, ensemble_size: int) -> np.ndarray:
         for m in range(n_models):
             np.add(total, preds[m], out=candidate)
             scores.append(loss(np.divide(candidate, step, out=candidate)))
-        pick = int(np.argmin(scores))  # ties: the first (cheapest-listed) model
+        # a score that is not a number is no score (argmin took NaN for the least); ties: the first
+        # (cheapest-listed) model
+        pick = int(np.argmin(np.where(np.isfinite(scores), scores, np.inf)))
         counts[pick] += 1
         total += preds[pick]
         if scores[pick] < best_loss - 1e-12:
             best_loss, best_counts = scores[pick], counts.copy()
-    assert best_counts is not None
+    if best_counts is None:  # no finite score (e.g. actuals of 5e-324 divide the wQL into inf): no ranking,
+        return np.full(n_models, 1.0 / n_models)  # as without actuals (this was an AssertionError, a traceback)
     return best_counts / best_counts.sum()
 
 
@@ -393,13 +396,18 @@ class EnsembleForecaster(Forecaster):
 
     def _predict(self, h: int, future: pd.DataFrame, quantiles: list[float]) -> np.ndarray:
         cols = quantile_columns(quantiles)
-        arrays, weights = [], []
+        arrays, weights, guarded = [], [], []
+        n_series = len(self.series_ids_)
         for name, member in self.members_.items():
             given = future if member.uses_covariates else future[KEYS]
             frame = member.predict_quantiles(h, future=given, quantiles=quantiles)
-            arrays.append(frame[cols].to_numpy("float64").reshape(len(self.series_ids_), h, len(cols)))
+            arrays.append(frame[cols].to_numpy("float64").reshape(n_series, h, len(cols)))
             weights.append(self.weights_[name])
-        values = combine(arrays, weights, quantiles, self.params.get("disagreement", 0.0))
+            guard = getattr(member, "guarded_", None)
+            guarded.append(np.zeros(n_series, bool) if guard is None or len(guard) != n_series else guard)
+        disagreement = self.params.get("disagreement", 0.0)
+        values = combine(arrays, weights, quantiles, disagreement)
+        values = self._without_fallen_back(values, arrays, weights, np.stack(guarded), quantiles, disagreement)
         spread = self.params.get("spread")
         calibration = self.params.get("calibration") or (SpreadCalibration(spread) if spread else None)
         if calibration is None:
@@ -412,6 +420,31 @@ class EnsembleForecaster(Forecaster):
         active = spec.active(future) if spec is not None else None  # future: series x steps, in order
         flat = calibration.apply(flat, steps, scales, quantiles, flags=active)
         return self._snapped(flat.reshape(values.shape), quantiles)
+
+    def _without_fallen_back(
+        self, values: np.ndarray, arrays: list[np.ndarray], weights: list[float], guarded: np.ndarray,
+        quantiles: list[float], disagreement: float,
+    ) -> np.ndarray:
+        """``values`` with each series on which some members fell back to their flat baseline
+        (their forecast was NaN, infinite or far outside the history: :meth:`Forecaster._guard`)
+        averaged over the other members only, at their weights renormalised. Before, those members'
+        flat baselines went into the average at full weight; where every member fell back the
+        baseline stays (each member logged it)."""
+        some = guarded.any(axis=0) & ~guarded.all(axis=0)
+        if not some.any():
+            return values
+        out = values.copy()
+        for pattern in np.unique(guarded[:, some], axis=1).T:
+            rows = some & (guarded == pattern[:, None]).all(axis=0)
+            keep = np.flatnonzero(~pattern)
+            out[rows] = combine([arrays[i][rows] for i in keep], [weights[i] for i in keep], quantiles, disagreement)
+        names = list(self.members_)
+        log.warning(
+            "ensemble: on %d series (e.g. %s) some members fell back to a flat baseline (%s); those series are "
+            "forecast by the other members", int(some.sum()), [self.series_ids_[i] for i in np.flatnonzero(some)[:3]],
+            sorted({names[i] for i in np.flatnonzero(guarded[:, some].any(axis=1))}),
+        )
+        return out
 
     def _snapped(self, values: np.ndarray, quantiles: list[float]) -> np.ndarray:
         """``values`` ``(n_series, h, n_q)`` with the count series' quantiles at the levels of

@@ -164,7 +164,8 @@ def backtest_wql(
         if result.forecast is None:
             return float("nan")
         wqls.append(score(result.forecast, levels)["wql"])
-    return float(np.mean(wqls))
+    scored = [w for w in wqls if np.isfinite(w)]  # a window without observed values scores nothing
+    return float(np.mean(scored)) if scored else float("nan")
 
 
 def select_features(

@@ -179,6 +179,8 @@ def _coverage_line(board: pd.DataFrame) -> str:
     if mean.empty or not bands:
         return "ensemble coverage: no central band among the quantiles"
     row = mean.iloc[0]
+    if not any(pd.notna(row[c]) for c in bands):  # ("80% band nan" before)
+        return "ensemble coverage: not scored, the backtest windows hold no observed value of y (see the warning)"
     return "ensemble coverage over the windows: " + ", ".join(
         f"{c.removeprefix('coverage_')}% band {row[c]:.2f}" for c in bands
     )

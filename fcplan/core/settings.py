@@ -9,13 +9,18 @@ component receives only its own section.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import difflib
+import logging
+import os
+from collections.abc import Iterable, Mapping
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from fcplan.core.quantiles import check_levels
+
+log = logging.getLogger(__name__)
 
 DEFAULT_QUANTILES: tuple[float, ...] = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 #: The longest duration a setting in hours may give: 100 years. A longer one overflowed where it
@@ -25,6 +30,9 @@ MAX_HOURS = 24 * 366 * 100
 #: The longest duration a setting in seconds may give: 2^31 - 1 ms, what Kafka's clients (int32
 #: milliseconds) and Python's timers take.
 MAX_SECONDS = (2**31 - 1) // 1000
+#: The longest forecast horizon a setting may give, in days: ten years. FCPLAN_FORECAST_HORIZON=100000 was
+#: accepted at start and every retrain failed (its days run past 2262, the latest date pandas holds).
+MAX_HORIZON_DAYS = 3660
 Hours = Annotated[float, Field(ge=0, le=MAX_HOURS)]
 Seconds = Annotated[float, Field(gt=0, le=MAX_SECONDS)]
 
@@ -97,7 +105,7 @@ class StreamsSettings(_Section):
 
 
 class ForecastSettings(_Section):
-    horizon: int = Field(14, ge=1)
+    horizon: int = Field(14, ge=1, le=MAX_HORIZON_DAYS)
     quantiles: Annotated[tuple[float, ...], NoDecode] = DEFAULT_QUANTILES
     # The retrainer's pool; "mlp" and "deepar" (torch) are registered too, and pay off
     # on many series with a longer time budget.
@@ -250,8 +258,41 @@ class Settings(BaseSettings):
 
 
 def load_settings() -> Settings:
-    """Read the environment (call at entry points only)."""
+    """Read the environment (call at entry points only). A ``FCPLAN_*`` variable that names no
+    setting (a misspelt one: FCPLAN_DATABSE_URL) is logged as a warning naming the closest
+    setting; the settings ignore it."""
+    for name, hint in unknown_variables(os.environ).items():
+        log.warning("%s is not an fcplan setting, so it is ignored%s", name,
+                    f"; did you mean {hint}?" if hint else " (the README lists the settings)")
     return Settings()
+
+
+#: FCPLAN_* variables that are read outside the settings (the test suite's database).
+OTHER_VARIABLES = frozenset({"FCPLAN_TEST_PG_URL"})
+
+
+def unknown_variables(environ: Mapping[str, str]) -> dict[str, str | None]:
+    """``name -> the closest setting's variable (or None)`` for each ``FCPLAN_*`` variable of
+    ``environ`` that no setting reads. A section's unknown field (FCPLAN_DATABASE_URI) is not
+    among them: the section refuses it itself. The top level takes extra variables, so before
+    this a misspelt section or top-level name (FCPLAN_DATABSE_URL, FCPLAN_TIMEZON) was ignored
+    without a word and its default used."""
+    known = environment_variables()
+    sections = tuple(
+        f"FCPLAN_{name}_".upper() for name, fld in Settings.model_fields.items()
+        if isinstance(fld.annotation, type) and issubclass(fld.annotation, BaseModel)
+    )
+    out: dict[str, str | None] = {}
+    for var in environ:
+        name = var.upper()  # the settings read names case-insensitively
+        if not name.startswith("FCPLAN_") or name in known or name in OTHER_VARIABLES:
+            continue
+        if name.startswith(sections) or f"{name}_" in sections:  # a section's field, or the section as JSON
+            continue
+        tails = {k.removeprefix("FCPLAN_"): k for k in known}  # (the shared prefix made any name look close)
+        close = difflib.get_close_matches(name.removeprefix("FCPLAN_"), sorted(tails), n=1, cutoff=0.6)
+        out[var] = tails[close[0]] if close else None
+    return out
 
 
 #: Every environment variable the settings read, for docs and the compose test.

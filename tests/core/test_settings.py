@@ -214,3 +214,48 @@ def test_every_accepted_duration_can_be_computed_with(grace: float, ahead: float
     now = datetime.now(UTC)
     assert now - limits.late_grace <= now + limits.max_future
     assert int(s.kafka.session_timeout_s * 1000) < 2**31 and s.streams.stop_timeout_s <= threading.TIMEOUT_MAX
+
+
+# Session 18 (i28-probe): the top level takes extra variables, so a misspelt section or top-level
+# name was ignored without a word and its default used (FCPLAN_DATABSE_URL: the SQLite file).
+@pytest.mark.parametrize(
+    ("var", "closest"),
+    [("FCPLAN_DATABSE_URL", "FCPLAN_DATABASE_URL"), ("FCPLAN_TIMEZON", "FCPLAN_TIMEZONE"),
+     ("FCPLAN_CENTRES", "FCPLAN_CENTERS"), ("fcplan_forcast_models", "FCPLAN_FORECAST_MODELS")],
+)
+def test_a_misspelt_variable_is_a_warning_naming_the_closest_setting(
+    env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, var: str, closest: str
+) -> None:
+    from fcplan.core.settings import load_settings
+
+    env.setenv(var, "x")
+    with caplog.at_level("WARNING", logger="fcplan.core.settings"):
+        settings = load_settings()
+    assert settings.timezone == "Asia/Seoul"  # still ignored: the defaults hold
+    assert f"{var} is not an fcplan setting" in caplog.text and f"did you mean {closest}?" in caplog.text
+
+
+def test_known_variables_and_whole_sections_are_not_warned_about(
+    env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from fcplan.core.settings import load_settings, unknown_variables
+
+    for var in ("FCPLAN_DATABASE_URL", "FCPLAN_TIMEZONE", "FCPLAN_PLANNER_MINUTES_PER_ORDER", "FCPLAN_TEST_PG_URL"):
+        env.setenv(var, "Asia/Seoul" if var == "FCPLAN_TIMEZONE" else "3" if "MINUTES" in var else "sqlite://")
+    env.setenv("FCPLAN_DATABASE", '{"url": "sqlite://"}')  # a section as JSON
+    with caplog.at_level("WARNING", logger="fcplan.core.settings"):
+        load_settings()
+    assert "not an fcplan setting" not in caplog.text
+    assert unknown_variables({"FCPLAN_XYZZY": "1", "PATH": "/bin"}) == {"FCPLAN_XYZZY": None}
+
+
+# FCPLAN_FORECAST_HORIZON=100000 was accepted at start; every retrain then failed (its days run past
+# 2262, the latest date pandas holds) while the demo's loop went on.
+def test_a_horizon_past_ten_years_is_refused_at_start(env: pytest.MonkeyPatch) -> None:
+    from fcplan.core.settings import MAX_HORIZON_DAYS
+
+    env.setenv("FCPLAN_FORECAST_HORIZON", "100000")
+    with pytest.raises(ValidationError, match="less than or equal to 3660"):
+        Settings()
+    env.setenv("FCPLAN_FORECAST_HORIZON", str(MAX_HORIZON_DAYS))
+    assert Settings().forecast.horizon == MAX_HORIZON_DAYS
