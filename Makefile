@@ -57,6 +57,8 @@ chromium:
 	    apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; \
 	  else echo "note: $(CHROMIUM) is missing (sudo apt-get install -y chromium): the browser test will be skipped"; fi; }
 
+# The unit tests run in two processes (pytest-xdist: the two cores), the tests on the broker, the
+# databases and child processes one at a time after them.
 # The pandas-2 venv is built in the background (niced, its log in var/) while the pandas-3 suite
 # runs: pip is mostly unpacking and byte-compiling, and the suite spends much of its time waiting
 # on brokers and workers. Either failing fails `make test`; the pandas-2 tests run after both.
@@ -65,7 +67,8 @@ test: $(STAMP) chromium
 	@mkdir -p var; rm -f $(PD2_LOG)
 	@nice -n 10 $(MAKE) --no-print-directory $(PD2)/.installed >$(PD2_LOG) 2>&1 & pd2=$$!; \
 	  echo "building $(PD2) in the background (log: $(PD2_LOG))"; \
-	  $(BIN)/python -m pytest; tests=$$?; \
+	  $(BIN)/python -m pytest -n 2 -m "not integration and not slow"; unit=$$?; \
+	  $(BIN)/python -m pytest -m "integration or slow"; tests=$$?; [ $$unit = 0 ] || tests=$$unit; \
 	  if ! wait $$pd2; then echo "building $(PD2) failed:"; cat $(PD2_LOG); exit 1; fi; \
 	  exit $$tests
 	$(MAKE) --no-print-directory test-pandas2
@@ -75,7 +78,7 @@ test-fast: $(STAMP)
 
 # The unit tests again on pandas 2.
 test-pandas2: $(PD2)/.installed
-	$(PD2)/bin/python -m pytest -q -p no:cacheprovider -m "not integration and not slow"
+	$(PD2)/bin/python -m pytest -q -p no:cacheprovider -n 2 -m "not integration and not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
