@@ -127,7 +127,9 @@ def test_when_the_mark_holds_the_record_we_committed_then_faust_goes_on_after_it
     assert consumer._committed_offset[P0] == 10 and consumer.guard.replaced == 0
 
 
-def test_when_a_log_is_found_replaced_then_acks_of_messages_read_from_the_old_one_are_refused(consumer):
+def replaced_with_one_in_flight(consumer) -> Any:
+    """The old log's message 9 delivered to the agent (not acked), then the log found replaced:
+    that message."""
     fetch(consumer, log_of("old", range(10)))
     in_flight = consumer._to_message(P0, record(9, "old"))
     consumer.track_message(in_flight)  # delivered to the agent, not acked yet
@@ -136,6 +138,11 @@ def test_when_a_log_is_found_replaced_then_acks_of_messages_read_from_the_old_on
     fetch(consumer, log_of("new", range(9, 30)))
     fetch(consumer, log_of("new", range(8, 30)))
     assert consumer.guard.replaced == 1
+    return in_flight
+
+
+def test_when_a_log_is_found_replaced_then_acks_of_messages_read_from_the_old_one_are_refused(consumer):
+    in_flight = replaced_with_one_in_flight(consumer)
     assert not consumer.ack(in_flight)  # it would commit offset 10 of the new log, not yet read
     assert in_flight.acked and consumer._acked[P0] == []
 
@@ -268,14 +275,7 @@ def test_when_counting_fails_once_then_the_retry_keeps_the_replaced_log_and_send
 
 
 def test_a_batchs_origin_leaves_out_old_log_messages_and_tells_the_replaced_log_once(consumer):
-    fetch(consumer, log_of("old", range(10)))
-    in_flight = consumer._to_message(P0, record(9, "old"))
-    consumer.track_message(in_flight)  # delivered to the agent, not acked yet
-    asyncio.run(consumer._commit({P0: 9}))
-    rejoin_at(consumer, 9)
-    fetch(consumer, log_of("new", range(9, 30)))
-    fetch(consumer, log_of("new", range(8, 30)))
-    assert consumer.guard.replaced == 1
+    in_flight = replaced_with_one_in_flight(consumer)
     new = [consumer._to_message(P0, r) for r in log_of("new", range(2))]
 
     origin = consumer.origin([in_flight, *new])
