@@ -137,6 +137,23 @@ CALIBRATION_MIN_WEIGHT = 0.1
 #: has too few distinct windows to learn from (its backtest weight was ~0 on the dev suite's
 #: one-year daily and short weekly panels) and it is the pool's costliest member.
 MIN_DEEPAR_WINDOWS = 10
+#: The global networks (:func:`_is_neural`: MLP, TiDE, DeepAR) learn one model across the
+#: series; they are left out of the default pool on panels of fewer series than this. On one
+#: to three series there is nothing to learn across, and a network of a few thousand weights
+#: sees the few hundred windows of one history: trained for its ``passes`` budget (30 batches
+#: there) it has not left its initialisation (each quantile increment starts at ``softplus(0)``
+#: scales: on jfk_daily the 0.1 quantile was 0 and the 0.9 twice the level, training pinball
+#: 0.44 scales); trained to a large panel's 500 batches it fits the history (pinball 0.005) and
+#: still forecasts 5 x SeasonalNaive's wQL with too narrow a band. Session 18, fcplan alone, 3
+#: windows: on the 11 panels of 1-3 series (dev suite and benchmarks/short_daily.py) MLP and
+#: TiDE were 1.4-54 x the ensemble's backtest wQL, 3-54 x on 9 of them (births_daily, 20 years
+#: of one series: 20-26 x), and DeepAR, where the series were long enough for it, 1.1-6 x; none
+#: had weight on any window.
+#: They first earn weight on cheese_weekly (88 series) and tuna_weekly (7). Leaving them out
+#: changes no forecast there and saves their fits and torch's import. The vendors say as much:
+#: DeepAR "outperforms the standard ARIMA and ETS methods" when the dataset "contains hundreds of
+#: related time series" (SageMaker's DeepAR guide).
+MIN_NETWORK_SERIES = 4
 #: Racing (one round of successive halving): every model is backtested on the newest
 #: window first; a model that got no ensemble weight there and whose wQL was more than
 #: this many times the best model's is not backtested on the other windows (nor refit):
@@ -184,12 +201,17 @@ def _deepar_window(freq: str, horizon: int) -> int:
 def default_pool(
     names: Sequence[str], panel: pd.DataFrame, freq: str | None = None, horizon: int | None = None
 ) -> list[str]:
-    """``names`` less the models the panel is too large for (see :data:`MAX_DEFAULT_CELLS`)
+    """``names`` less the models the panel is too large for (see :data:`MAX_DEFAULT_CELLS`),
+    the global networks on a panel of too few series (see :data:`MIN_NETWORK_SERIES`)
     and, given ``freq`` and ``horizon``, DeepAR where the series are too short for its
     training windows (see :data:`MIN_DEEPAR_WINDOWS`)."""
     lengths = panel.groupby(UNIQUE_ID, sort=False).size().to_numpy()
     keep = []
     for name in names:
+        if base_name(name) in MODELS and _is_neural(name) and len(lengths) < MIN_NETWORK_SERIES:
+            log.info("model %s left out of the default pool: %d series, fewer than the %d a global network "
+                     "learns across (pass models=... to try it)", name, len(lengths), MIN_NETWORK_SERIES)
+            continue
         if name == "tsb" and not any_intermittent(panel):
             log.info("model tsb left out of the default pool: no intermittent series (pass models=... to try it)")
             continue

@@ -119,16 +119,36 @@ def test_without_a_time_limit_the_default_pool_leaves_out_local_models_too_costl
 
 
 def test_the_default_pool_leaves_out_deepar_where_series_are_short_for_its_windows(make_panel):
-    from fcplan.models.engine import MIN_DEEPAR_WINDOWS, default_pool
+    from fcplan.models.engine import MIN_DEEPAR_WINDOWS, MIN_NETWORK_SERIES, default_pool
 
-    weekly = make_panel(n_series=3, length=120, freq="W-SUN")  # window: 2 seasons (104) + 8 steps
+    n = MIN_NETWORK_SERIES  # enough series for the networks (see the next test)
+    weekly = make_panel(n_series=n, length=120, freq="W-SUN")  # window: 2 seasons (104) + 8 steps
     assert default_pool(["deepar", "mlp"], weekly, "W-SUN", 8) == ["mlp"]
     width = 28 + 14  # daily: 28 steps of context + the horizon
-    short = make_panel(n_series=3, length=MIN_DEEPAR_WINDOWS * width - 1, freq="D")
+    short = make_panel(n_series=n, length=MIN_DEEPAR_WINDOWS * width - 1, freq="D")
     assert default_pool(["deepar", "mlp"], short, "D", 14) == ["mlp"]
-    long = make_panel(n_series=3, length=MIN_DEEPAR_WINDOWS * width, freq="D")
+    long = make_panel(n_series=n, length=MIN_DEEPAR_WINDOWS * width, freq="D")
     assert default_pool(["deepar", "mlp"], long, "D", 14) == ["deepar", "mlp"]
     assert default_pool(["deepar", "mlp"], short) == ["deepar", "mlp"]  # without freq and horizon: kept
+
+
+def test_the_default_pool_leaves_out_the_global_networks_on_a_panel_of_few_series(make_panel):
+    """One series of a few hundred steps (jfk_daily): MLP and TiDE forecast 1.4-54x the
+    ensemble's backtest wQL on such panels, with no weight; a global network needs series to learn across."""
+    pytest.importorskip("torch")
+    from fcplan.models.engine import MIN_DEEPAR_WINDOWS, default_pool
+
+    pool = ["glm", "mlp", "tide", "deepar"]
+    long = MIN_DEEPAR_WINDOWS * (28 + 14)  # long enough for DeepAR's windows
+    for n_series in (1, 3):  # jfk_daily, flights_origin_daily
+        assert default_pool(pool, make_panel(n_series=n_series, length=long, freq="D"), "D", 14) == ["glm"]
+    many = make_panel(n_series=7, length=long, freq="D")  # tuna_weekly's 7, where they earn weight
+    assert default_pool(pool, many, "D", 14) == pool
+    # a caller who names them gets them
+    one = make_panel(n_series=1, length=120, freq="D")
+    result = run_engine(one, 7, LEVELS, models=["seasonal_naive", "mlp"], windows=1, calibration="none",
+                        model_params={"mlp": {"epochs": 1, "batches_per_epoch": 2, "hidden": 4}})
+    assert "mlp" in set(result.leaderboard["model"])
 
 
 def test_the_default_pool_leaves_out_opt_in_models_which_models_can_name():
