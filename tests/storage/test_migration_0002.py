@@ -18,11 +18,19 @@ ALERT = """INSERT INTO forecast_alerts (alert_id, created_at, center_id, day, ki
 
 
 def upgrade_to(engine: sa.Engine, revision: str) -> None:
+    _migrate(engine, command.upgrade, revision)
+
+
+def downgrade_to(engine: sa.Engine, revision: str) -> None:
+    _migrate(engine, command.downgrade, revision)
+
+
+def _migrate(engine: sa.Engine, step, revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.upgrade(config, revision)
+        step(config, revision)
 
 
 def test_when_a_database_is_at_0001_then_it_gets_the_loops_tables_columns_and_indexes_and_keeps_its_alerts(
@@ -94,11 +102,7 @@ def test_when_the_issue_13_branch_made_the_database_then_its_own_migration_table
 
 def test_when_0002_is_downgraded_then_the_database_is_at_0001_again_and_upgrades_again(sqlite_url: str) -> None:
     engine = make_engine(sqlite_url)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.downgrade(config, "0001")
+    downgrade_to(engine, "0001")
     assert current_revision(engine) == "0001"
     assert "model_decisions" not in sa.inspect(engine).get_table_names()
     assert "status" not in {c["name"] for c in sa.inspect(engine).get_columns("forecast_runs")}
