@@ -260,13 +260,19 @@ class Settings(BaseSettings):
 def load_settings() -> Settings:
     """Read the environment (call at entry points only). A ``FCPLAN_*`` variable that names no
     setting (a misspelt one: FCPLAN_DATABSE_URL) is logged as a warning naming the closest
-    setting; the settings ignore it."""
+    setting, once per process (the dashboard reads the settings at every rerun); the settings
+    ignore it."""
     for name, hint in unknown_variables(os.environ).items():
+        if name in _WARNED:
+            continue
+        _WARNED.add(name)
         log.warning("%s is not an fcplan setting, so it is ignored%s", name,
                     f"; did you mean {hint}?" if hint else " (the README lists the settings)")
     return Settings()
 
 
+#: The unknown variables :func:`load_settings` warned about in this process.
+_WARNED: set[str] = set()
 #: FCPLAN_* variables that are read outside the settings (the test suite's database).
 OTHER_VARIABLES = frozenset({"FCPLAN_TEST_PG_URL"})
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from pydantic_settings.exceptions import SettingsError
 
+from fcplan.core import settings as settings_module
 from fcplan.core.settings import DEFAULT_QUANTILES, MAX_HOURS, MAX_SECONDS, Settings, environment_variables
 
 
@@ -20,6 +21,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     for var in list(os.environ):
         if var.startswith("FCPLAN_"):
             monkeypatch.delenv(var)
+    monkeypatch.setattr(settings_module, "_WARNED", set(), raising=False)  # (said once per process)
     return monkeypatch
 
 
@@ -259,3 +261,17 @@ def test_a_horizon_past_ten_years_is_refused_at_start(env: pytest.MonkeyPatch) -
         Settings()
     env.setenv("FCPLAN_FORECAST_HORIZON", str(MAX_HORIZON_DAYS))
     assert Settings().forecast.horizon == MAX_HORIZON_DAYS
+
+
+# The dashboard reads the settings at every rerun (every click, every page): a misspelt variable in its
+# environment was a warning in the server's log each time.
+def test_a_misspelt_variable_is_said_once_per_process(
+    env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from fcplan.core.settings import load_settings
+
+    env.setenv("FCPLAN_TIMEZON", "UTC")
+    with caplog.at_level("WARNING", logger="fcplan.core.settings"):
+        for _ in range(3):
+            load_settings()
+    assert caplog.text.count("FCPLAN_TIMEZON is not an fcplan setting") == 1
