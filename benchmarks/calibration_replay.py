@@ -174,10 +174,11 @@ def record_panel(panel) -> list[WindowRecord]:  # panel: devsuite.Panel
         snaps["on"] = bool(self.params.get("snap")) and any((self.params.get("snap") or {}).values())
         return snapped_(self, values, quantiles)
 
-    def recording_fit(pred, actuals, levels, steps, scales, windows, flags=None, prior=None):
+    def recording_fit(pred, actuals, levels, steps, scales, windows, flags=None, prior=None, series=None):
         fits.append(dict(pred=np.array(pred), actuals=np.array(actuals), levels=list(levels), steps=np.array(steps),
-                         scales=np.array(scales), windows=np.array(windows), flags=flags, prior=prior))
-        return fit(pred, actuals, levels, steps, scales, windows, flags=flags, prior=prior)
+                         scales=np.array(scales), windows=np.array(windows), flags=flags, prior=prior,
+                         series=None if series is None else np.array(series)))
+        return fit(pred, actuals, levels, steps, scales, windows, flags=flags, prior=prior, series=series)
 
     def recording_apply(self, values, steps, scales, levels, flags=None):
         out = apply(self, values, steps, scales, levels, flags=flags)

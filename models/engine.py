@@ -742,7 +742,8 @@ class Evidence:
     """Backtest points for calibration, all ``(n,)`` but ``pred`` ``(n, n_q)`` and ``flags``
     ``(n, k)``: the ensemble's uncalibrated quantiles, the actuals, each point's window,
     horizon step, series scale and where each known-ahead flag is active
-    (:class:`fcplan.models.flag_widening.Flags`)."""
+    (:class:`fcplan.models.flag_widening.Flags`); ``series`` each point's series (None: not
+    known, as in evidence recorded before it)."""
 
     pred: np.ndarray
     actuals: np.ndarray
@@ -750,18 +751,19 @@ class Evidence:
     steps: np.ndarray
     scales: np.ndarray
     flags: np.ndarray
+    series: np.ndarray | None = None
 
-    def _arrays(self) -> tuple[np.ndarray, ...]:
-        return self.pred, self.actuals, self.windows, self.steps, self.scales, self.flags
+    def _arrays(self) -> tuple[np.ndarray | None, ...]:
+        return self.pred, self.actuals, self.windows, self.steps, self.scales, self.flags, self.series
 
     def where(self, mask: np.ndarray) -> Evidence:
-        return Evidence(*(a[mask] for a in self._arrays()))
+        return Evidence(*(None if a is None else a[mask] for a in self._arrays()))
 
     def plus(self, other: Evidence | None) -> Evidence:
         if other is None:
             return self
         pairs = zip(self._arrays(), other._arrays(), strict=True)
-        return Evidence(*(np.concatenate([a, b]) for a, b in pairs))
+        return Evidence(*(None if a is None or b is None else np.concatenate([a, b]) for a, b in pairs))
 
 
 def point_flags(keys: pd.DataFrame, panel: pd.DataFrame, flags: Flags) -> np.ndarray:
@@ -785,7 +787,7 @@ def fit_calibration(
         return SpreadCalibration({float(q): float(f) for q, f in zip(levels, factors, strict=True)})
     return fit_conformal(
         evidence.pred, evidence.actuals, levels, evidence.steps, evidence.scales,
-        evidence.windows, flags=evidence.flags, prior=prior,
+        evidence.windows, flags=evidence.flags, prior=prior, series=evidence.series,
     )
 
 
@@ -1063,6 +1065,7 @@ def _ensemble_evidence(
         points["step"].to_numpy(),
         points[SCALE].to_numpy("float64"),
         point_flags(keys, panel, flags),
+        keys[UNIQUE_ID].to_numpy(),
     )
 
 
@@ -1242,7 +1245,7 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float, final: bool 
     log.info("members' median spread added to the ensemble's band: x%.2f", disagreement)
     insample = Evidence(np.sort(combine(list(preds), w, levels, disagreement), axis=-1), actuals, groups, steps,
                         scales,
-                        point_flags(keys, panel, flags))
+                        point_flags(keys, panel, flags), keys[UNIQUE_ID].to_numpy())
     nested = replace(insample, pred=nested_combination(preds, actuals, levels, groups, request.seed, disagreement,
                                                        weights=lowo))
     fit_seconds = _mean_fit_seconds(results)

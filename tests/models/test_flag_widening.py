@@ -165,30 +165,51 @@ def test_an_unseen_event_is_compared_with_the_events_seen_not_with_a_common_flag
     assert (unseen > 0).all() and (unseen < 0.1 * promo_size).all()  # the fallback, not the promotion's size
 
 
-def test_a_flagged_point_in_a_window_whose_level_the_models_missed_is_not_evidence_of_the_flag():
-    # two series x 6 backtest windows of 14 points; in series 0's newest window every point
-    # (the flagged one too) is 6 scales under the forecast: a level shift (a schedule change)
-    # the conformal offsets already see, not an effect of the holiday on one of its days
+def _missed_window(scales: list[float]) -> tuple:
+    """Two series (``scales``) x 6 backtest windows of 14 points; in series 0's newest window every
+    point is 6 scales under the forecast, one of them flagged ``event_a``. Returns the arguments of
+    :func:`fit_conformal` up to ``windows``, its ``flags``, ``prior`` and ``series``, and that point."""
     history = _history(event_sd=0.0)
     prior = flag_prior(history, find_flags(history, ["event_a", "event_b"]), 7)
     rng = np.random.default_rng(9)
     n = 2 * 6 * 14
     pred = np.tile([-Z90, 0.0, Z90], (n, 1))
     windows = np.tile(np.repeat(np.arange(6), 14), 2)
-    scales = np.repeat([1.0, 2.0], 6 * 14)  # one scale per series
+    series = np.repeat(["s0", "s1"], 6 * 14)
     steps = np.tile(np.arange(14), 12)
     y = rng.normal(size=n)
-    shifted = (scales == 1.0) & (windows == 5)
+    shifted = (series == "s0") & (windows == 5)
     y[shifted] -= 6.0
     active = np.zeros((n, 2), bool)
-    active[np.flatnonzero(shifted)[3], 0] = True  # event_a on one of the shifted points
-    cal = fit_conformal(pred, y, LEVELS, steps, scales, windows, flags=active, prior=prior)
+    point = np.flatnonzero(shifted)[3]
+    active[point, 0] = True
+    return (pred, y, LEVELS, steps, np.repeat(scales, 6 * 14), windows), active, prior, series, point
+
+
+def test_a_flagged_point_in_a_window_whose_level_the_models_missed_is_not_evidence_of_the_flag():
+    # in series 0's newest window every point (the flagged one too) is 6 scales under the forecast: a
+    # level shift (a schedule change) the conformal offsets already see, not an effect of the holiday
+    args, active, prior, _, point = _missed_window([1.0, 2.0])  # one scale per series
+    cal = fit_conformal(*args, flags=active, prior=prior)
     # the flagged point sits at its window's level: about an ordinary point's spread, no extra
     # (counted from the overall level, its 6-scale miss would add about 12 squared scales)
     assert cal.widening.points.tolist() == [1, 0]
     assert (cal.widening.variance[0] < 1.0).all()
     # the same point off its window's level (a real holiday effect) still widens
+    pred, y, *rest = args
     y2 = y.copy()
-    y2[np.flatnonzero(shifted)[3]] -= 6.0
-    cal2 = fit_conformal(pred, y2, LEVELS, steps, scales, windows, flags=active, prior=prior)
+    y2[point] -= 6.0
+    cal2 = fit_conformal(pred, y2, *rest, flags=active, prior=prior)
     assert cal2.widening.variance[0, 0] > 3.0
+
+
+def test_a_windows_level_is_its_own_series_even_where_two_series_share_a_scale():
+    # count series' scales coincide (1,000 Poisson series of 200 days: 64-364 distinct scales), and the
+    # window level was the median over the series of the same scale: series 0's missed level (6 scales
+    # under, every point) was blended with series 1's (none), and its flagged point read as an effect
+    args, active, prior, series, _ = _missed_window([1.0, 1.0])  # the same scale for both series
+    cal = fit_conformal(*args, flags=active, prior=prior, series=series)
+    assert (cal.widening.variance[0] < 1.0).all()
+    # told apart by their scale only (evidence recorded without series), the two are one group: 10.2
+    blended = fit_conformal(*args, flags=active, prior=prior)
+    assert blended.widening.variance[0, 0] > 3.0
