@@ -345,6 +345,33 @@ def attention_first(table: pd.DataFrame) -> pd.DataFrame:
     return table.loc[order].reset_index(drop=True)
 
 
+#: The kind the What-if page offers when the forecast run stored no effect per kind (the pooled one).
+ANY_KIND = "any kind"
+#: Kind names that already say what they are ("flash_sale"): no "promotion" after them.
+_PROMOTION_NOUNS = ("sale", "promotion", "deal", "offer")
+
+
+def kind_label(kind: str) -> str:
+    """A stored promotion kind in words: ``free_shipping`` -> ``free shipping``."""
+    return " ".join(str(kind).replace("_", " ").replace("-", " ").split())
+
+
+def promotion_name(kind: str) -> str:
+    """``flash_sale`` -> ``flash sale``, ``free_shipping`` -> ``free shipping promotion``,
+    :data:`ANY_KIND` -> ``promotion of any kind``."""
+    if kind == ANY_KIND:
+        return "promotion of any kind"
+    label = kind_label(kind)
+    return label if label.endswith(_PROMOTION_NOUNS) else f"{label} promotion"
+
+
+def promotion_text(kind: str, discount: float) -> str:
+    """``A free shipping promotion at 20% off``: the What-if page's sentences read "A 20% any kind
+    promotion" and "A 20% free_shipping promotion"."""
+    name = promotion_name(kind)
+    return f"{'An' if name[:1].lower() in tuple('aeiou') else 'A'} {name} at {discount:g}% off"
+
+
 #: A promotion kind's lift at a center rests on enough evidence with this many of its own days
 #: (twice the retrainer's minimum), or with this many days over at least :data:`POOL_CENTERS`
 #: centers: fewer, and the center's share of it is a guess (its own few days, or a pool too small
@@ -384,7 +411,7 @@ def thin_evidence_text(
     here = (f"{center} has never run one, so its lift is the other centers'" if days == 0
             else f"{days} of them at {center}")
     return (
-        f"Few {kind} promotions behind this lift: {total} promotion day{'s' if total != 1 else ''} over "
+        f"Few {promotion_name(kind)}s behind this lift: {total} promotion day{'s' if total != 1 else ''} over "
         f"{centers} center{'s' if centers != 1 else ''}, {here}. Orders × {uplift:.2f} at {discount:g}% off is a "
         "rough guide, not a measurement: keep a margin on the extra packers."
     )

@@ -88,7 +88,8 @@ def shift_hours(plan_run: dict | None, center: str) -> dict[str, str]:
             parse_shifts(((plan_run or {}).get("params") or {}).get("shifts") or []))
     except (ValueError, TypeError):  # ShiftError is a ValueError
         return {}
-    return {s.name: f"{s.start_hour % 24:02d}:00–{s.end_hour % 24:02d}:00" for s in shifts}
+    # end_hour is 0-24: a whole-day shift (0-24) ends at "24:00" (it read "00:00–00:00").
+    return {s.name: f"{s.start_hour:02d}:00–{s.end_hour:02d}:00" for s in shifts}
 
 
 def shift_hours_text(plan_run: dict | None, center: str, order: list[str]) -> str:

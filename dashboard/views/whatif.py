@@ -74,7 +74,7 @@ def kind_effects(effects: pd.DataFrame, center: str, pooled: float) -> dict[str,
     when the run stored none per kind)."""
     rows = effects[effects[UNIQUE_ID] == center] if len(effects) else effects
     return {str(k): float(e) for k, e in zip(rows.get("kind", []), rows.get(EFFECT_PER_PCT, []), strict=True)} or {
-        "any kind": pooled}
+        summaries.ANY_KIND: pooled}
 
 
 def kind_days(effects: pd.DataFrame, center: str) -> dict[str, int]:
@@ -86,9 +86,10 @@ def kind_days(effects: pd.DataFrame, center: str) -> dict[str, int]:
 def no_lift_text(discount: float, kind: str, center: str, per_pct: float, days: int | None) -> str:
     """Why a promotion with a discount changes nothing: the kind's stored effect at the center is
     not positive (a kind never seen there, or a few days that sold less)."""
-    seen = "" if days is None else f" from {days} {kind} promotion day{'s' if days != 1 else ''}"
+    name = summaries.promotion_name(kind)
+    seen = "" if days is None else f" from {days} {name} day{'s' if days != 1 else ''}"
     return (
-        f"A {discount}% {kind} promotion adds no orders at {center}: its stored effect is {per_pct:+.2%} "
+        f"{summaries.promotion_text(kind, discount)} adds no orders at {center}: its stored effect is {per_pct:+.2%} "
         f"per discount point{seen}, so the scenario equals the baseline (the pooled effect above is not "
         "used for this kind). Pick another kind, or wait for more promotions of this kind."
     )
@@ -227,8 +228,8 @@ def page() -> None:
         per_pct, how = effect_text(data.promo_effects(cfg.url, run["run_id"]), center)
         kind_rows = data.promo_kind_effects(cfg.url, run["run_id"])
         by_kind = kind_effects(kind_rows, center, per_pct)
-        if per_pct == 0.0 and "any kind" in by_kind:
-            by_kind = {"any kind": 0.0}
+        if per_pct == 0.0 and summaries.ANY_KIND in by_kind:
+            by_kind = {summaries.ANY_KIND: 0.0}
         kind = st.selectbox("Promotion kind", sorted(by_kind), key="whatif_kind")
         asked = pd.date_range(pd.Timestamp(start), periods=int(n_days), freq="D")
         days = asked[asked <= horizon[-1]]
@@ -236,17 +237,18 @@ def page() -> None:
         factors = promotion_factors(horizon, days, kind, discount, by_kind, held, default=per_pct)
         scenario = scenario_forecast(rows, factors)
         uplift = discount_uplift(by_kind.get(kind, 0.0), discount)
-        if "any kind" not in by_kind and per_pct != 0.0:
+        if summaries.ANY_KIND not in by_kind and per_pct != 0.0:
             how = f"All promotion kinds together: {how} The chosen kind's own lift at {center} is below."
         st.markdown(how)
         if len(days) < len(asked):
             st.caption(f"The forecast ends {last_day:%a %d %b}: the promotion is cut to {len(days)} day(s).")
         evidence = summaries.kind_evidence(kind_rows, center, kind)
         if uplift > 1:
+            label = summaries.kind_label(kind)
             seen = "" if evidence is None else (
-                f", from {evidence['days']} {kind} day{'s' if evidence['days'] != 1 else ''} there and "
+                f", from {evidence['days']} {label} day{'s' if evidence['days'] != 1 else ''} there and "
                 f"{evidence['total']} over {evidence['centers']} center{'s' if evidence['centers'] != 1 else ''}")
-            st.caption(f"A {discount}% {kind} promotion: orders × {uplift:.2f} on the promotion days "
+            st.caption(f"{summaries.promotion_text(kind, discount)}: orders × {uplift:.2f} on the promotion days "
                        f"({by_kind[kind]:+.2%} per point for {center}{seen}).")
             thin = None if evidence is None else summaries.thin_evidence_text(evidence, center, kind, uplift, discount)
             if thin:
@@ -260,7 +262,8 @@ def page() -> None:
             st.caption(
                 f"{len(overlap)} of the promotion days already {'holds' if len(overlap) == 1 else 'hold'} "
                 "a promotion in the forecast "
-                f"({', '.join(sorted(set(overlap['kind'])))}): only the lift beyond it is added, never both."
+                f"({', '.join(sorted({summaries.kind_label(k) for k in overlap['kind']}))}): "
+                "only the lift beyond it is added, never both."
             )
 
         levels = [col for _, col in quantile_levels(rows)]

@@ -136,7 +136,7 @@ def test_when_a_20pct_promotion_is_tried_then_promo_days_need_more_packers(make_
     assert ((table.loc[first, "orders with promotion"] - scenario).abs() <= 0.5 + 0.5 * 1.02**20).all()
     assert "+21.9% orders per 10% discount" in texts(at)
     assert "from 24 promotion days" in texts(at)
-    assert "2 of the promotion days already hold a promotion in the forecast (sitewide_sale)" in texts(at)
+    assert "2 of the promotion days already hold a promotion in the forecast (sitewide sale)" in texts(at)
 
 
 def test_when_a_small_promotion_fits_the_packers_already_booked_then_its_extra_work_still_shows(
@@ -166,7 +166,7 @@ def test_when_one_promotion_day_already_holds_one_then_the_page_says_so_in_the_s
     today = pd.Timestamp.now(tz="Asia/Seoul").tz_localize(None).normalize()
     table = _whatif(at, today + pd.Timedelta(days=2), 2, 20)  # day +3 holds the seeded sitewide sale
     assert (table["promotion"] == "20% off").sum() == 2
-    assert "1 of the promotion days already holds a promotion in the forecast (sitewide_sale)" in texts(at)
+    assert "1 of the promotion days already holds a promotion in the forecast (sitewide sale)" in texts(at)
     # Whole orders read with their thousands separator, as on the other pages.
     assert '"format": "localized"' in at.dataframe[0].proto.columns
 
@@ -218,8 +218,8 @@ def test_when_the_chosen_kind_sold_less_at_the_center_then_the_whatif_page_warns
     table = _whatif(at, today + pd.Timedelta(days=8), 2, 20)
     assert (table["extra packers"] == 0).all()
     warned = [w.value for w in at.warning]
-    assert any(f"A 20% discount promotion adds no orders at {center}" in w and "-0.50% per discount point from 1 "
-               "discount promotion day" in w for w in warned), warned
+    assert any(f"A discount promotion at 20% off adds no orders at {center}" in w
+               and "-0.50% per discount point from 1 discount promotion day" in w for w in warned), warned
     at.selectbox(key="whatif_kind").set_value("flash").run()
     assert not [w.value for w in at.warning if "adds no orders" in w.value]
 
