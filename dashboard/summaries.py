@@ -345,6 +345,41 @@ def attention_first(table: pd.DataFrame) -> pd.DataFrame:
     return table.loc[order].reset_index(drop=True)
 
 
+#: The plan detail's headers (the stored column names read `orders_planned`, `shift_status`), in this
+#: order; a column stored later and not named here keeps its name, after these.
+DETAIL_COLUMNS = {
+    "center_id": "center",
+    "day": "day",
+    "shift": "shift",
+    "starts_at": "shift starts (local)",
+    "orders_median": "orders (median forecast)",
+    "orders_planned": "orders planned",
+    "packer_hours": "work (packer-hours)",
+    "packers": "packers booked",
+    "packers_needed": "packers needed (before the cap)",
+    "packers_before": "packers, plan before",
+    "packers_change": "change (packers)",
+    "action": "action",
+    "shift_status": "shift status when planned",
+    "next_day_forecast": "morning from next day's forecast",
+}
+#: The crew plan's detail (``storage.schema.staffing_plans``: empty in plans stored before revision 0004).
+CREW_DETAIL = ("starts_at", "packers_needed", "next_day_forecast", "shift_status", "packers_before",
+               "packers_change", "action")
+
+
+def plan_detail(plan: pd.DataFrame) -> pd.DataFrame:
+    """The plan's stored rows with plain headers (:data:`DETAIL_COLUMNS`), days and starts as
+    dates, numbers to one decimal; the crew detail a plan stored before it was kept (all empty) left out."""
+    plan = plan.drop(columns=[c for c in plan if c in CREW_DETAIL and plan[c].isna().all()])
+    detail = plan.assign(day=plan["day"].dt.strftime("%Y-%m-%d"))
+    if "starts_at" in detail:
+        detail["starts_at"] = pd.to_datetime(detail["starts_at"]).dt.strftime("%a %d %b %H:%M")
+    detail = detail.round({c: 1 for c in detail.select_dtypes("number").columns})
+    named = [c for c in DETAIL_COLUMNS if c in detail]
+    return detail[named + [c for c in detail if c not in DETAIL_COLUMNS]].rename(columns=DETAIL_COLUMNS)
+
+
 #: The kind the What-if page offers when the forecast run stored no effect per kind (the pooled one).
 ANY_KIND = "any kind"
 #: Kind names that already say what they are ("flash_sale"): no "promotion" after them.

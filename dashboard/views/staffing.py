@@ -41,24 +41,6 @@ def day_by_center(plan: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-#: The plan detail's headers (the stored column names read `orders_planned`, `shift_status`), in this
-#: order; a column stored later and not named here keeps its name, after these.
-DETAIL_COLUMNS = {
-    "center_id": "center",
-    "day": "day",
-    "shift": "shift",
-    "starts_at": "shift starts (local)",
-    "orders_median": "orders (median forecast)",
-    "orders_planned": "orders planned",
-    "packer_hours": "work (packer-hours)",
-    "packers_needed": "packers needed (before the cap)",
-    "packers": "packers booked",
-    "packers_before": "packers, plan before",
-    "packers_change": "change (packers)",
-    "action": "action",
-    "shift_status": "shift status when planned",
-    "next_day_forecast": "morning from next day's forecast",
-}
 #: Help on the headers whose meaning is not plain from the words.
 DETAIL_HELP = {
     "orders planned": "the orders the shift is staffed for: the forecast at the service level, not the median",
@@ -66,17 +48,6 @@ DETAIL_HELP = {
     "packers needed (before the cap)": "packers the orders need before the center's most packers per shift cut it",
     "morning from next day's forecast": "an overnight shift's hours after midnight, from the next day's forecast",
 }
-
-
-def plan_detail(plan: pd.DataFrame) -> pd.DataFrame:
-    """The plan's stored rows with plain headers (:data:`DETAIL_COLUMNS`), days and starts as
-    dates, numbers to one decimal."""
-    detail = plan.assign(day=plan["day"].dt.strftime("%Y-%m-%d"))
-    if "starts_at" in detail:
-        detail["starts_at"] = pd.to_datetime(detail["starts_at"]).dt.strftime("%a %d %b %H:%M")
-    detail = detail.round({c: 1 for c in detail.select_dtypes("number").columns})
-    named = [c for c in DETAIL_COLUMNS if c in detail]
-    return detail[named + [c for c in detail if c not in DETAIL_COLUMNS]].rename(columns=DETAIL_COLUMNS)
 
 
 #: The actions that ask a manager to do something (``planner.intraday``: "call in 3", "release 2").
@@ -214,7 +185,7 @@ def live_plan(center: str | None) -> None:
                        "local time.")
         st.altair_chart(charts.staffing_bars(ahead[["day", "shift", "packers"]], order), width="stretch")
         with st.expander("Orders and packer hours behind the plan"):
-            detail = plan_detail(scope)
+            detail = summaries.plan_detail(scope)
             st.dataframe(detail, hide_index=True, width="stretch", placeholder="—", column_config={
                 h: st.column_config.Column(help=text) for h, text in DETAIL_HELP.items() if h in detail})
         cols = st.columns(2)

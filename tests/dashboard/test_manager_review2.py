@@ -18,15 +18,37 @@ RAW = {"center_id", "orders_median", "orders_planned", "packer_hours", "packers_
 def test_the_plan_detail_under_the_staffing_table_reads_plain_headers_with_units(make_database) -> None:
     """The expander "Orders and packer hours behind the plan" showed `orders_planned`,
     `packers_needed`, `shift_status`: the store's names, no units."""
-    make_database()
+    import sqlite3
+    from contextlib import closing
+
+    url, _ = make_database()
+    with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as con:  # the crew detail, as the planner writes it
+        con.execute("UPDATE staffing_plans SET starts_at = day || ' 06:00:00.000000', packers_needed = packers + 1, "
+                    "next_day_forecast = 0, shift_status = 'not started', packers_before = packers, "
+                    "packers_change = 0, action = 'no change'")
+        con.commit()
     at = run_page("views/staffing.py")
     detail = next(e for e in at.expander if e.label == "Orders and packer hours behind the plan")
     columns = list(detail.dataframe[0].value.columns)
     assert not RAW & set(columns), columns
-    for header in ("orders planned", "work (packer-hours)", "packers booked", "packers needed (before the cap)",
-                   "shift status when planned", "shift starts (local)"):
-        assert header in columns, columns
-    assert columns[:3] == ["center", "day", "shift"]
+    assert columns == ["center", "day", "shift", "shift starts (local)", "orders (median forecast)", "orders planned",
+                       "work (packer-hours)", "packers booked", "packers needed (before the cap)",
+                       "packers, plan before", "change (packers)", "action", "shift status when planned",
+                       "morning from next day's forecast"]
+
+
+def test_a_plan_stored_without_the_crew_detail_shows_no_empty_detail_columns() -> None:
+    """Plans stored before the crew detail was kept: seven columns of dashes pushed the packers
+    booked out of sight at 1280 px."""
+    from fcplan.dashboard.summaries import plan_detail
+
+    plan = pd.DataFrame({"center_id": ["FC-ICN"], "day": pd.to_datetime(["2026-12-07"]), "shift": ["day"],
+                         "orders_median": [401.26], "orders_planned": [417.74], "packer_hours": [13.92],
+                         "packers": [3], "starts_at": [None], "packers_needed": [None], "shift_status": [None]})
+    detail = plan_detail(plan)
+    assert list(detail.columns) == ["center", "day", "shift", "orders (median forecast)", "orders planned",
+                                    "work (packer-hours)", "packers booked"]
+    assert detail.iloc[0].tolist() == ["FC-ICN", "2026-12-07", "day", 401.3, 417.7, 13.9, 3]
 
 
 @pytest.mark.parametrize(("kind", "said"), [
