@@ -483,3 +483,47 @@ def from_today(plan: pd.DataFrame, today: Mapping[str, pd.Timestamp]) -> pd.Data
         return plan
     first = plan["center_id"].map(dict(today))
     return plan[first.isna() | (plan["day"] >= first)]
+
+
+#: The Network page's "next shift to start" line names this many centers (the soonest); the rest
+#: are counted (with 50 centers the line would fill the screen).
+NEXT_SHIFT_CENTERS = 6
+
+
+def next_shifts(
+    plan: pd.DataFrame, now: Mapping[str, pd.Timestamp], starts: Mapping[str, Mapping[str, int]]
+) -> pd.DataFrame:
+    """``center, shift, starts, packers``: each center's next shift to start after its local
+    ``now`` (tz-naive), soonest first. A shift starts at its stored ``starts_at`` (the center's
+    wall clock), else at its day plus its start hour in ``starts`` (center -> shift -> hour); a
+    center whose plan holds no shift ahead is left out."""
+    columns = ["center", "shift", "starts", "packers"]
+    if plan.empty:
+        return pd.DataFrame(columns=columns)
+    rows = plan[plan["center_id"].isin(list(now))]
+    hours = pd.Series([starts.get(c, {}).get(s) for c, s in zip(rows["center_id"], rows["shift"], strict=True)],
+                      index=rows.index, dtype="float64")
+    start = rows["day"] + pd.to_timedelta(hours, unit="h")
+    if "starts_at" in rows:
+        start = pd.to_datetime(rows["starts_at"]).fillna(start)
+    lead = start - rows["center_id"].map(now)
+    ahead = rows.assign(_start=start, _lead=lead)[lead > pd.Timedelta(0)]
+    # To the minute: each center's now is read a moment apart, and shifts starting together read by name.
+    ahead = ahead.assign(_lead=ahead["_lead"].dt.floor("min"))
+    first = ahead.sort_values(["_lead", "center_id"], kind="stable").drop_duplicates("center_id")
+    return pd.DataFrame({"center": first["center_id"].astype(str), "shift": first["shift"].astype(str),
+                         "starts": first["_start"], "packers": first["packers"].astype(int)}).reset_index(drop=True)
+
+
+def next_shifts_text(nexts: pd.DataFrame, today: Mapping[str, pd.Timestamp], most: int = NEXT_SHIFT_CENTERS) -> str:
+    """``FC-BUSAN night today 22:00, 1 packer · FC-ICN day tomorrow 06:00, 3 packers · 2 more
+    centers`` (each center's local day and clock; ``today``: its local midnight); empty for none."""
+    def when(center: str, start: pd.Timestamp) -> str:
+        days = (start.normalize() - today[center]).days
+        day = {0: "today", 1: "tomorrow"}.get(days, f"{start:%a %d %b}")
+        return f"{day} {start:%H:%M}"
+
+    said = [f"{r.center} {r.shift} {when(r.center, r.starts)}, {r.packers} packer{'s' if r.packers != 1 else ''}"
+            for r in nexts.head(most).itertuples()]
+    more = len(nexts) - len(said)
+    return " · ".join(said + ([f"{more} more center{'s' if more != 1 else ''} on the Staffing page"] if more else []))

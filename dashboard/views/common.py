@@ -78,16 +78,27 @@ def stored_config(plan_run: dict | None, center: str) -> CenterConfig | None:
         return None
 
 
+def _stored_shifts(plan_run: dict | None, center: str) -> list:
+    """``center``'s shifts (:class:`fcplan.planner.shifts.Shift`) as the plan stored them: the
+    center's own configuration, else the run's shifts; empty when neither reads."""
+    conf = stored_config(plan_run, center)
+    try:
+        return [s.shift for s in conf.shifts] if conf is not None else list(
+            parse_shifts(((plan_run or {}).get("params") or {}).get("shifts") or []))
+    except (ValueError, TypeError):  # ShiftError is a ValueError
+        return []
+
+
+def shift_starts(plan_run: dict | None, center: str) -> dict[str, int]:
+    """``{"day": 6, ...}``: each shift's local start hour at ``center`` as the plan stored it."""
+    return {s.name: s.start_hour for s in _stored_shifts(plan_run, center)}
+
+
 def shift_hours(plan_run: dict | None, center: str) -> dict[str, str]:
     """``{"day": "06:00–14:00", ...}``: each shift's local hours at ``center`` as the plan stored
     them (the center's own configuration, else the run's shifts); empty when neither reads. The
     tables named a shift only ("day", "swing"): a manager booking packers needs its hours."""
-    conf = stored_config(plan_run, center)
-    try:
-        shifts = [s.shift for s in conf.shifts] if conf is not None else list(
-            parse_shifts(((plan_run or {}).get("params") or {}).get("shifts") or []))
-    except (ValueError, TypeError):  # ShiftError is a ValueError
-        return {}
+    shifts = _stored_shifts(plan_run, center)
     # end_hour is 0-24: a whole-day shift (0-24) ends at "24:00" (it read "00:00–00:00").
     return {s.name: f"{s.start_hour:02d}:00–{s.end_hour:02d}:00" for s in shifts}
 

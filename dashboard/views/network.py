@@ -24,6 +24,7 @@ from fcplan.dashboard.views.common import (
     open_alert_counts,
     plan_per_day,
     service_quantile,
+    shift_starts,
 )
 
 _STAFFING_HELP = (
@@ -89,6 +90,18 @@ def _tiles(table: pd.DataFrame) -> None:
     cols[4].metric("Open alerts", int(table["open alerts"].sum()), border=True)
 
 
+def _next_shifts(centers: list[str], plan_run: dict) -> None:
+    """One line: each center's next shift to start and the packers booked for it (the morning
+    question "whom do I book now?" asked the Staffing page once per center)."""
+    cfg = data.config()
+    _, plan = data.latest_plan(cfg.url)
+    now = {c: data.local_now(data.zone_of(cfg.url, cfg.timezone, c), cfg.url) for c in centers}
+    nexts = summaries.next_shifts(plan, now, {c: shift_starts(plan_run, c) for c in centers})
+    said = summaries.next_shifts_text(nexts, {c: t.normalize() for c, t in now.items()})
+    if said:
+        st.markdown(f":material/schedule: **Next shift to start** (each center's local time): {said}")
+
+
 @st.fragment(run_every=data.REFRESH_S)
 def live_network(centers: list[str]) -> None:
     cfg = data.config()
@@ -101,6 +114,8 @@ def live_network(centers: list[str]) -> None:
         _tiles(table)
         if runs["plan"] is None:
             st.info(WAITING_FORECAST if runs["forecast"] is None else WAITING_PLAN)
+        else:
+            _next_shifts(centers, runs["plan"])
         counts = ["orders so far", "expected so far", "forecast today", "forecast tomorrow"]
         shown = table.assign(pace=table["pace"] * 100, **{c: table[c].round(0) for c in counts})
         statuses = ("staffing today", "staffing tomorrow")

@@ -94,3 +94,58 @@ def test_a_whole_day_shift_reads_00_to_24_not_00_to_00() -> None:
     assert shift_hours_text(run, "FC-PUS", ["early", "late"]) == "early 00:00–12:00 · late 12:00–24:00"
     # A shift that wraps past midnight still ends on the next day's clock.
     assert shift_hours({"params": {"shifts": ["day:6-18", "night:18-6"]}}, "FC-PUS")["night"] == "18:00–06:00"
+
+
+def _plan(rows: list[tuple[str, str, str, int, str | None]]) -> pd.DataFrame:
+    """Plan rows ``(center, day, shift, packers, starts_at)``."""
+    return pd.DataFrame({"center_id": [r[0] for r in rows], "day": pd.to_datetime([r[1] for r in rows]),
+                         "shift": [r[2] for r in rows], "packers": [r[3] for r in rows],
+                         "starts_at": pd.to_datetime([r[4] for r in rows])})
+
+
+def test_each_centers_next_shift_to_start_is_the_first_not_yet_started_in_its_own_time() -> None:
+    from fcplan.dashboard.summaries import next_shifts, next_shifts_text
+
+    hours = {"day": 6, "swing": 14, "night": 22}
+    plan = _plan([
+        ("FC-ICN", "2026-12-07", "day", 3, None), ("FC-ICN", "2026-12-07", "swing", 4, None),
+        ("FC-ICN", "2026-12-07", "night", 1, None), ("FC-ICN", "2026-12-08", "day", 5, None),
+        ("FC-SYD", "2026-12-07", "night", 2, None), ("FC-SYD", "2026-12-08", "day", 6, "2026-12-08 05:00"),
+        ("FC-OLD", "2026-12-07", "day", 2, None),  # its plan ends before its now: left out
+        ("FC-AAA", "2026-12-07", "night", 3, None),  # starts with FC-ICN's: by name (its now read 0.2 s earlier)
+    ])
+    now = {"FC-ICN": pd.Timestamp("2026-12-07 14:30"),  # the swing shift is running: the night one is next
+           "FC-SYD": pd.Timestamp("2026-12-07 23:10"),  # a stored start beats the shift's hour
+           "FC-OLD": pd.Timestamp("2026-12-07 09:00"), "FC-AAA": pd.Timestamp("2026-12-07 14:29:59.8")}
+    nexts = next_shifts(plan, now, {c: hours for c in now})
+    assert nexts.to_dict("list") == {
+        "center": ["FC-SYD", "FC-AAA", "FC-ICN"], "shift": ["day", "night", "night"],
+        "starts": [pd.Timestamp("2026-12-08 05:00"), *[pd.Timestamp("2026-12-07 22:00")] * 2], "packers": [6, 3, 1]}
+    nexts = nexts[nexts["center"] != "FC-AAA"]
+    today = {c: t.normalize() for c, t in now.items()}
+    assert next_shifts_text(nexts, today) == "FC-SYD day tomorrow 05:00, 6 packers · FC-ICN night today 22:00, 1 packer"
+    assert next_shifts_text(nexts, today, most=1) == "FC-SYD day tomorrow 05:00, 6 packers · 1 more center on the " \
+        "Staffing page"
+    assert next_shifts_text(next_shifts(plan.iloc[:0], now, {}), today) == ""
+
+
+def test_the_network_page_names_each_centers_next_shift_and_its_packers(make_database) -> None:
+    """The morning question, "whom do I book now?", took one visit to the Staffing page per center."""
+    from fcplan.app.seed_db import SHIFTS
+
+    starts = sorted(int(s.split(":")[1].split("-")[0]) for s in SHIFTS)
+    names = {int(s.split(":")[1].split("-")[0]): s.split(":")[0] for s in SHIFTS}
+
+    def expected(now: pd.Timestamp) -> str:
+        later = [h for h in starts if h > now.hour]
+        hour = later[0] if later else starts[0]
+        return f"{names[hour]} {'today' if later else 'tomorrow'} {hour:02d}:00, "
+
+    before = pd.Timestamp.now(tz="Asia/Seoul").tz_localize(None)
+    make_database()
+    at = run_page("views/network.py")
+    after = pd.Timestamp.now(tz="Asia/Seoul").tz_localize(None)
+    line = next(m.value for m in at.markdown if "Next shift to start" in m.value)
+    for center in ("FC-ICN", "FC-PUS"):
+        assert any(f"{center} {expected(t)}" in line for t in (before, after)), line
+    assert "packer" in line
