@@ -368,10 +368,13 @@ CREW_DETAIL = ("starts_at", "packers_needed", "next_day_forecast", "shift_status
                "packers_change", "action")
 
 
-def plan_detail(plan: pd.DataFrame) -> pd.DataFrame:
+def plan_detail(plan: pd.DataFrame, order: Sequence[str] = ()) -> pd.DataFrame:
     """The plan's stored rows with plain headers (:data:`DETAIL_COLUMNS`), days and starts as
-    dates, numbers to one decimal; the crew detail a plan stored before it was kept (all empty) left out."""
+    dates, numbers to one decimal; the crew detail a plan stored before it was kept (all empty) left out.
+    Each center's day lists its shifts in ``order`` (the store's order read "day, night, swing")."""
     plan = plan.drop(columns=[c for c in plan if c in CREW_DETAIL and plan[c].isna().all()])
+    rank = plan["shift"].map({s: i for i, s in enumerate(order)}).fillna(len(order))
+    plan = plan.assign(_rank=rank).sort_values(["center_id", "day", "_rank"], kind="stable").drop(columns="_rank")
     detail = plan.assign(day=plan["day"].dt.strftime("%Y-%m-%d"))
     if "starts_at" in detail:
         detail["starts_at"] = pd.to_datetime(detail["starts_at"]).dt.strftime("%a %d %b %H:%M")

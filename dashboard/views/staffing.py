@@ -185,7 +185,7 @@ def live_plan(center: str | None) -> None:
                        "local time.")
         st.altair_chart(charts.staffing_bars(ahead[["day", "shift", "packers"]], order), width="stretch")
         with st.expander("Orders and packer hours behind the plan"):
-            detail = summaries.plan_detail(scope)
+            detail = summaries.plan_detail(scope, order)
             st.dataframe(detail, hide_index=True, width="stretch", placeholder="—", column_config={
                 h: st.column_config.Column(help=text) for h, text in DETAIL_HELP.items() if h in detail})
         cols = st.columns(2)

@@ -49,6 +49,9 @@ def test_a_plan_stored_without_the_crew_detail_shows_no_empty_detail_columns() -
     assert list(detail.columns) == ["center", "day", "shift", "orders (median forecast)", "orders planned",
                                     "work (packer-hours)", "packers booked"]
     assert detail.iloc[0].tolist() == ["FC-ICN", "2026-12-07", "day", 401.3, 417.7, 13.9, 3]
+    # A day's shifts in the plan's order, not the store's (alphabetical: "day, night, swing").
+    three = pd.concat([plan.assign(shift=s) for s in ("day", "night", "swing")], ignore_index=True)
+    assert plan_detail(three, ["day", "swing", "night"])["shift"].tolist() == ["day", "swing", "night"]
 
 
 @pytest.mark.parametrize(("kind", "said"), [
