@@ -50,11 +50,12 @@ def promos_in_view(promos: pd.DataFrame, first: pd.Timestamp, last: pd.Timestamp
 
 
 def promo_text(promo: object) -> str:
-    """``sitewide_sale -20% Thu 10 Dec–Sun 13 Dec`` (its last day, not the midnight it ends at)."""
+    """``sitewide sale -20% Thu 10 Dec–Sun 13 Dec`` (its last day, not the midnight it ends at; the
+    stored kind in words)."""
     start, end = promo.start, promo.end  # type: ignore[attr-defined]
     last = end - pd.Timedelta(days=1) if end == end.normalize() and end > start else end
     discount = charts.promo_discount(promo.discount_pct)  # type: ignore[attr-defined]
-    return f"{promo.kind} {discount} {start:%a %d %b}–{last:%a %d %b}".replace("  ", " ")  # type: ignore[attr-defined]
+    return f"{summaries.kind_label(promo.kind)} {discount} {start:%a %d %b}–{last:%a %d %b}".replace("  ", " ")  # type: ignore[attr-defined]
 
 
 def holiday_list(holidays: dict[pd.Timestamp, str]) -> str:

@@ -230,7 +230,7 @@ def page() -> None:
         by_kind = kind_effects(kind_rows, center, per_pct)
         if per_pct == 0.0 and summaries.ANY_KIND in by_kind:
             by_kind = {summaries.ANY_KIND: 0.0}
-        kind = st.selectbox("Promotion kind", sorted(by_kind), key="whatif_kind")
+        kind = st.selectbox("Promotion kind", sorted(by_kind), key="whatif_kind", format_func=summaries.kind_label)
         asked = pd.date_range(pd.Timestamp(start), periods=int(n_days), freq="D")
         days = asked[asked <= horizon[-1]]
         held = existing_promotions(data.promotions_for(cfg.url, zone(center), center), horizon)

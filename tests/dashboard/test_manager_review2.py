@@ -152,3 +152,20 @@ def test_the_network_page_names_each_centers_next_shift_and_its_packers(make_dat
     for center in ("FC-ICN", "FC-PUS"):
         assert any(f"{center} {expected(t)}" in line for t in (before, after)), line
     assert "packer" in line
+
+
+def test_the_whatif_kind_list_and_the_center_pages_promotions_name_kinds_in_words(make_database) -> None:
+    """The What-if page's kind list showed the stored names ("free_shipping"), the Center page's
+    promotion caption "sitewide_sale -20% ..."."""
+    from types import SimpleNamespace
+
+    from fcplan.dashboard.views.center import promo_text
+
+    at = _whatif_with_effects(make_database, [("free_shipping", 0.03, 0.03, 30)])
+    box = at.selectbox(key="whatif_kind")
+    assert "free shipping" in box.options and "free_shipping" not in box.options
+    box.set_value("free_shipping").run()
+    assert at.selectbox(key="whatif_kind").value == "free_shipping"
+    promo = SimpleNamespace(kind="sitewide_sale", discount_pct=20.0, start=pd.Timestamp("2026-12-10"),
+                            end=pd.Timestamp("2026-12-14"))
+    assert promo_text(promo).startswith("sitewide sale ")

@@ -155,11 +155,11 @@ def test_when_promotions_fall_in_the_window_then_the_center_page_names_them_and_
     make_database()
     at = run_page("views/center.py", "FC-ICN")
     caption = next(c.value for c in at.caption if c.value.startswith("black: actual orders"))
-    assert "sitewide_sale -20%" in caption and "flash -35%" in caption  # both in the 8 weeks shown
+    assert "sitewide sale -20%" in caption and "flash -35%" in caption  # both in the 8 weeks shown
     at.segmented_control(key="center_history").set_value("4 weeks").run()
     at.slider(key="center_horizon").set_value(2).run()
     caption = next(c.value for c in at.caption if c.value.startswith("black: actual orders"))
-    assert "flash" in caption and "sitewide_sale" not in caption  # the sale starts on day 3
+    assert "flash" in caption and "sitewide sale" not in caption  # the sale starts on day 3
 
 
 # The charts ------------------------------------------------------------------------------------
