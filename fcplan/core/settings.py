@@ -288,6 +288,7 @@ def unknown_variables(environ: Mapping[str, str]) -> dict[str, str | None]:
         f"FCPLAN_{name}_".upper() for name, fld in Settings.model_fields.items()
         if isinstance(fld.annotation, type) and issubclass(fld.annotation, BaseModel)
     )
+    tails = {k.removeprefix("FCPLAN_"): k for k in known}  # (the shared prefix made any name look close)
     out: dict[str, str | None] = {}
     for var in environ:
         name = var.upper()  # the settings read names case-insensitively
@@ -295,7 +296,6 @@ def unknown_variables(environ: Mapping[str, str]) -> dict[str, str | None]:
             continue
         if name.startswith(sections) or f"{name}_" in sections:  # a section's field, or the section as JSON
             continue
-        tails = {k.removeprefix("FCPLAN_"): k for k in known}  # (the shared prefix made any name look close)
         close = difflib.get_close_matches(name.removeprefix("FCPLAN_"), sorted(tails), n=1, cutoff=0.6)
         out[var] = tails[close[0]] if close else None
     return out
