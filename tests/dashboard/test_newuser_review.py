@@ -1,0 +1,30 @@
+"""Session 19's walk through the README and the pages as a new user and a manager (1280 px):
+what read wrong on the live demo's database (Streamlit AppTest)."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+
+from .test_pages import run_page, texts
+
+
+def test_all_centers_leaves_a_day_outside_a_center_s_plan_blank_not_zero(make_database) -> None:
+    """The live demo's FC-GWANGJU (Sydney) plans from its own today, a day ahead of Seoul's: on
+    "All centers" its Monday read 0 packers, as if the center were closed that day."""
+    url, _ = make_database()
+    with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as con:
+        plan_id, first = con.execute(
+            "SELECT plan_id, MIN(day) FROM staffing_plans WHERE plan_id = "
+            "(SELECT plan_id FROM plan_runs ORDER BY created_at DESC LIMIT 1)").fetchone()
+        con.execute("DELETE FROM staffing_plans WHERE plan_id = ? AND center_id = 'FC-PUS' AND day = ?",
+                    (plan_id, first))
+        con.commit()
+    at = run_page("views/staffing.py")
+    at.radio[0].set_value("All centers").run()
+    table = at.dataframe[0].value
+    assert "FC-PUS" in table.columns and "FC-ICN" in table.columns
+    first_row = table.iloc[0]
+    assert first_row.isna()["FC-PUS"], table.head(3)  # not 0: that day is outside FC-PUS's plan
+    assert first_row["total"] == first_row["FC-ICN"]
+    assert "where a center's plan does not cover the day" in texts(at)
