@@ -28,3 +28,19 @@ def test_all_centers_leaves_a_day_outside_a_center_s_plan_blank_not_zero(make_da
     assert first_row.isna()["FC-PUS"], table.head(3)  # not 0: that day is outside FC-PUS's plan
     assert first_row["total"] == first_row["FC-ICN"]
     assert "where a center's plan does not cover the day" in texts(at)
+
+
+def test_stream_health_lists_a_center_without_orders_yet_today_with_0(make_database) -> None:
+    """At 22:24 in Seoul the live demo's Sydney center was at 00:24, no order yet in its day: the
+    "orders today" table listed the other four centers only, as if the stream had lost it."""
+    from datetime import UTC, datetime, timedelta
+
+    url, _ = make_database()
+    since = (datetime.now(UTC) - timedelta(days=2)).replace(tzinfo=None).isoformat(sep=" ")
+    with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as con:
+        con.execute("DELETE FROM center_hourly WHERE center_id = 'FC-PUS' AND hour >= ?", (since,))
+        con.commit()
+    at = run_page("views/stream.py")
+    table = next(d.value for d in at.dataframe if "orders today" in d.value.index)
+    assert table.loc["orders today", "FC-PUS"] == 0, table
+    assert table.loc["orders today", "FC-ICN"] > 0
