@@ -44,3 +44,24 @@ def test_stream_health_lists_a_center_without_orders_yet_today_with_0(make_datab
     table = next(d.value for d in at.dataframe if "orders today" in d.value.index)
     assert table.loc["orders today", "FC-PUS"] == 0, table
     assert table.loc["orders today", "FC-ICN"] > 0
+
+
+def test_what_if_says_so_when_the_plan_books_another_number_today(make_database) -> None:
+    """The live demo's What-if read 5 packers today for FC-BUSAN, the Staffing plan page 4: the
+    plan re-plans today on the orders so far, the What-if prices the forecast alone, and neither
+    page said so."""
+    import pandas as pd
+
+    url, _ = make_database()
+    today = pd.Timestamp.now(tz="Asia/Seoul").tz_localize(None).normalize()
+    with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as con:
+        changed = con.execute("UPDATE staffing_plans SET packers = packers + 5 WHERE center_id = 'FC-ICN' AND day = ?",
+                              (today.strftime("%Y-%m-%d"),)).rowcount
+        con.commit()
+        (booked,) = con.execute("SELECT SUM(packers) FROM staffing_plans WHERE center_id = 'FC-ICN' AND day = ? "
+                                "AND plan_id = (SELECT plan_id FROM plan_runs ORDER BY created_at DESC LIMIT 1)",
+                                (today.strftime("%Y-%m-%d"),)).fetchone()
+    assert changed
+    at = run_page("views/whatif.py")
+    shown = int(at.dataframe[0].value.loc[f"{today:%a %Y-%m-%d}", "packers"])
+    assert f"the plan books {booked} packers, re-planned on today's orders so far; the {shown} above" in texts(at)
