@@ -225,6 +225,7 @@ def dashboard(port: DashboardPort = None, verbose: Verbose = False) -> None:
 
 
 def demo(
+    ctx: typer.Context,
     headless: Annotated[bool, typer.Option(help="No dashboard.")] = False,
     exit_after_plan: Annotated[bool, typer.Option(help="Exit 0 once the first plan is stored.")] = False,
     centers: Annotated[int, typer.Option(min=1, help="Simulated centers.")] = 5,
@@ -267,6 +268,12 @@ def demo(
     if simulate_days is None and given:  # the live demo ran for good without them, without a word
         raise fail(f"{', '.join(given)} go(es) with --simulate-days N (the loop in simulated time); add it, e.g. "
                    "--simulate-days 60, or leave them out for the live demo")
+    live_only = [f"--{name.replace('_', '-')}" for name in ("exit_after_plan", "retrain_every", "timeout", "port")
+                 if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"]  # typer's own click
+    if simulate_days is not None and live_only:  # the loop ran without them, without a word
+        raise fail(f"{', '.join(live_only)} go(es) with the live demo, not with --simulate-days (the loop retrains "
+                   "daily at --retrain-at and on alerts, has no dashboard, and exits with its summary); leave "
+                   f"{'it' if len(live_only) == 1 else 'them'} out")
     if simulate_days is not None:
         check_forecast_models(settings.forecast.models)  # the loop retrains in this process, day after day
         if centers_file is None and not settings.planner.centers_file and EXAMPLE_CENTERS.is_file():
