@@ -193,8 +193,9 @@ def label_rows(starts: pd.Series, chars: pd.Series, span_days: int) -> list[int]
 
 
 def promo_discount(pct: object) -> str:
-    """``-20%`` for a 20% discount; empty when none is stored."""
-    return "" if pct is None or pd.isna(pct) else f"-{float(pct):.0f}%"
+    """``-20%`` for a 20% discount; empty when none is stored or it is 0 (a free shipping
+    promotion read "free shipping -0%")."""
+    return "" if pct is None or pd.isna(pct) or round(float(pct)) == 0 else f"-{float(pct):.0f}%"
 
 
 def holiday_marks(days: Mapping[pd.Timestamp, str], x: alt.X) -> alt.LayerChart:

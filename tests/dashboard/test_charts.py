@@ -81,3 +81,11 @@ def test_when_two_promotions_are_days_apart_then_their_labels_sit_on_two_rows() 
 def test_when_labels_are_placed_then_a_row_is_reused_once_the_label_before_has_ended() -> None:
     starts = pd.Series(pd.to_datetime(["2026-01-01", "2026-01-03", "2026-01-20", "2026-01-21"]))
     assert charts.label_rows(starts, pd.Series([15, 15, 15, 15]), span_days=56) == [0, 1, 0, 1]
+
+
+def test_a_promotion_without_a_discount_is_labelled_by_its_kind_alone() -> None:
+    # The live demo's 120-day chart: "free shipping -0%".
+    promos = pd.DataFrame({"start": [TODAY - pd.Timedelta(days=20)], "end": [TODAY - pd.Timedelta(days=19)],
+                           "kind": ["free_shipping"], "discount_pct": [0.0]})
+    assert list(_promo_labels(promos)) == ["free shipping"]
+    assert charts.promo_discount(20.0) == "-20%" and charts.promo_discount(None) == ""
