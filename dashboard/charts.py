@@ -8,6 +8,7 @@ import altair as alt
 import pandas as pd
 
 from fcplan.core.quantiles import level_of, median_index
+from fcplan.dashboard.summaries import kind_label
 
 ACTUAL = "actual orders"
 MEDIAN = "forecast median"
@@ -90,13 +91,16 @@ def forecast_fan(
         else promos
     )
     if len(shown):
-        shown = shown.assign(start=shown["start"].clip(lower=start), label=shown["kind"].astype(str))
-        shown = shown.assign(name=shown["label"] + " " + shown["discount_pct"].map(promo_discount))
+        shown = shown.assign(start=shown["start"].clip(lower=start), label=shown["kind"].map(kind_label))
+        shown = shown.assign(name=(shown["label"] + " " + shown["discount_pct"].map(promo_discount)).str.strip())
+        shown = shown.sort_values("start").assign(
+            row=lambda f: label_rows(f["start"], f["name"].str.len(), (end + pd.Timedelta(days=1) - start).days)
+        )
         layers.append(
-            alt.Chart(shown)
+            alt.Chart(shown.assign(row_px=shown["row"] * _LABEL_ROW_PX))
             .mark_text(color=_PROMO, align="left", baseline="top", dx=3, dy=3, fontSize=11, fontWeight="bold")
             .encode(x=alt.X("start:T", scale=alt.Scale(domain=[start, end + pd.Timedelta(days=1)]), title=None,
-                            axis=day_axis()), y=alt.value(0), text="name:N")
+                            axis=day_axis()), y=alt.Y("row_px:Q", scale=None), text="name:N")
         )
         layers.append(
             alt.Chart(shown)
@@ -162,9 +166,36 @@ def forecast_fan(
     return alt.layer(*layers).properties(height=360)
 
 
+#: Pixels between two rows of promotion labels, and what the stagger assumes of the chart:
+#: its width in pixels and a bold 11 px character's.
+_LABEL_ROW_PX = 14
+_CHART_PX = 800
+_CHAR_PX = 6.5
+
+
+def label_rows(starts: pd.Series, chars: pd.Series, span_days: int) -> list[int]:
+    """The row of each promotion label (``starts`` sorted): the first row where the label
+    does not run into the one before it ("flash_sale -40%" and "flash_sale -50%" six days
+    apart overlapped on an 8-week chart, both unreadable); after four rows, the least full."""
+    days_per_px = max(span_days, 1) / _CHART_PX
+    ends: list[pd.Timestamp] = []
+    rows: list[int] = []
+    for begin, n in zip(starts, chars, strict=True):
+        free = [i for i, last in enumerate(ends) if last <= begin]
+        row = free[0] if free else (len(ends) if len(ends) < 4 else min(range(len(ends)), key=ends.__getitem__))
+        finish = begin + pd.Timedelta(days=(int(n) * _CHAR_PX + 6) * days_per_px)
+        if row == len(ends):
+            ends.append(finish)
+        else:
+            ends[row] = finish
+        rows.append(row)
+    return rows
+
+
 def promo_discount(pct: object) -> str:
-    """``-20%`` for a 20% discount; empty when none is stored."""
-    return "" if pct is None or pd.isna(pct) else f"-{float(pct):.0f}%"
+    """``-20%`` for a 20% discount; empty when none is stored or it is 0 (a free shipping
+    promotion read "free shipping -0%")."""
+    return "" if pct is None or pd.isna(pct) or round(float(pct)) == 0 else f"-{float(pct):.0f}%"
 
 
 def holiday_marks(days: Mapping[pd.Timestamp, str], x: alt.X) -> alt.LayerChart:

@@ -183,10 +183,16 @@ def top_models(board: pd.DataFrame, n: int) -> list[str]:
     return board.groupby("model")["wql"].mean().sort_values().head(n).index.tolist()
 
 
+#: The leaderboard's row for the weighted ensemble itself: not one of its members.
+ENSEMBLE = "ensemble"
+
+
 def error_correlation(board: pd.DataFrame, n: int = 5) -> pd.DataFrame:
     """Correlation of the top ``n`` members' per-window wQL over every stored backtest window
-    (``board``: leaderboard rows of several runs); long form ``a, b, corr``."""
-    windows = board[(board["window"] >= 0) & board["wql"].notna()]
+    (``board``: leaderboard rows of several runs); long form ``a, b, corr``. The ensemble's own
+    row is no member (the Models page's "top 5 members" showed it, and a member of weight 0 in
+    place of one the ensemble used)."""
+    windows = board[(board["window"] >= 0) & board["wql"].notna() & (board["model"] != ENSEMBLE)]
     if windows.empty:
         return pd.DataFrame(columns=["a", "b", "corr"])
     wide = windows.pivot_table(index=["run_id", "window"], columns="model", values="wql")

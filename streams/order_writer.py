@@ -182,6 +182,14 @@ def _framed(payload: bytes) -> bytes:
     return len(payload).to_bytes(8, "little") + payload
 
 
+def setup_logging() -> None:
+    """The writer process's log, in the worker's format. Alembic's INFO lines (nine of them,
+    "setup plugin alembic.autogenerate.schemas" ..., at every `fcplan worker` start as the
+    writer opens the database) are left out: the writer's own messages are warnings."""
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
 def _serve(sock: socket.socket, database_url: str, limits: Limits) -> None:
     """The child's main loop: one reply per batch, until the socket closes."""
     from fcplan.storage import make_engine
@@ -190,7 +198,7 @@ def _serve(sock: socket.socket, database_url: str, limits: Limits) -> None:
     # SIGKILL of the consumer's process group still ends it at once.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
+    setup_logging()
     parent = os.getppid()
 
     def keep_going() -> bool:

@@ -34,7 +34,10 @@ def day_by_shift(plan: pd.DataFrame, order: list[str]) -> pd.DataFrame:
 
 
 def day_by_center(plan: pd.DataFrame) -> pd.DataFrame:
-    table = plan.pivot_table(index="day", columns="center_id", values="packers", aggfunc="sum", fill_value=0)
+    """Packers: one row per day, one column per center, then the day's total. A day outside a
+    center's plan is missing, not 0 (a Sydney center plans from its own today, a day ahead of
+    Seoul's: its Monday read "0" packers, as if it were closed)."""
+    table = plan.pivot_table(index="day", columns="center_id", values="packers", aggfunc="sum").astype("Int64")
     table["total"] = table.sum(axis=1)
     table.index = table.index.strftime("%a %Y-%m-%d")
     table.columns.name = None
@@ -179,10 +182,13 @@ def live_plan(center: str | None) -> None:
         else:  # each shift's column with its local hours ("day" alone read like the row's day)
             hours = shift_hours(run, center)
             table = day_by_shift(ahead, order).rename(columns={s: f"{s} {h}" for s, h in hours.items()})
-        st.dataframe(table, width="stretch", height=table_height(len(table)))
+        st.dataframe(table, width="stretch", height=table_height(len(table)), placeholder="—")
         if center is not None:
             st.caption(f"Packers booked per shift, shift hours in {data.zone_of(cfg.url, cfg.timezone, center)} "
                        "local time.")
+        elif table.isna().to_numpy().any():
+            st.caption("Each center's own days: — where a center's plan does not cover the day (it starts at "
+                       "the center's local today).")
         st.altair_chart(charts.staffing_bars(ahead[["day", "shift", "packers"]], order), width="stretch")
         with st.expander("Orders and packer hours behind the plan"):
             detail = summaries.plan_detail(scope, order)

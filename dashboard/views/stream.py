@@ -56,6 +56,9 @@ def live_stream() -> None:
         else:
             st.altair_chart(charts.hourly_today(summaries.busiest_lines(hourly)), width="stretch")
             totals = hourly.groupby("unique_id")["y"].sum().astype(int).rename("orders today")
+            # A center whose local day has just begun (Sydney's 00:24 beside Seoul's 22:24) has no
+            # hour yet: it was left out of the table, as if the stream had lost it.
+            totals = totals.reindex(sorted({*totals.index, *data.centers(cfg.url, cfg.timezone)}), fill_value=0)
             if len(totals) <= summaries.MAX_LINES:
                 st.dataframe(totals.to_frame().T, width="stretch", column_config={
                     c: st.column_config.NumberColumn(format="localized") for c in totals.index})

@@ -315,8 +315,22 @@ def page() -> None:
             f"Staffed at the {service:.0%} demand "
             f"quantile with the stored plan's parameters for {center} (plan `{plan_run['plan_id']}`), "
             f"forecast run `{run['run_id']}` · whole packers per shift: a small rise in orders can fit in "
-            "the packers already booked."
+            "the packers already booked." + today_note(table, plan, center, today)
         )
+
+
+def today_note(table: pd.DataFrame, plan: pd.DataFrame, center: str, today: pd.Timestamp) -> str:
+    """What the table's today row is when the stored plan books another number today: the live
+    demo's FC-BUSAN read 5 packers here and 4 on the Staffing plan page (the plan re-plans today
+    on the orders so far; the What-if prices the forecast alone)."""
+    day = f"{today:%a %Y-%m-%d}"
+    booked = plan.loc[(plan["center_id"] == center) & (plan["day"] == today), "packers"]
+    if day not in table.index or booked.empty or pd.isna(table.loc[day, "packers"]):
+        return ""
+    if int(booked.sum()) == int(table.loc[day, "packers"]):
+        return ""
+    return (f" Today ({today:%a %d %b}) the plan books {int(booked.sum())} packers, re-planned on today's "
+            f"orders so far; the {int(table.loc[day, 'packers'])} above are the forecast's alone.")
 
 
 page()

@@ -197,6 +197,9 @@ def plan(
     _run_step("plan", step, STAFFING_PLANS, plan_records, publish, verbose)
 
 
+#: The live demo's days of history (``fcplan demo --days``); the simulated loop's are LoopConfig's.
+DEMO_HISTORY_DAYS = 120
+
 #: The dashboard's --port, for ``fcplan dashboard`` and ``fcplan demo``.
 DashboardPort = Annotated[int | None, typer.Option(
     min=1, max=65535, help="Dashboard port (default 8501, or a free one when 8501 is taken).")]
@@ -222,10 +225,12 @@ def dashboard(port: DashboardPort = None, verbose: Verbose = False) -> None:
 
 
 def demo(
+    ctx: typer.Context,
     headless: Annotated[bool, typer.Option(help="No dashboard.")] = False,
     exit_after_plan: Annotated[bool, typer.Option(help="Exit 0 once the first plan is stored.")] = False,
     centers: Annotated[int, typer.Option(min=1, help="Simulated centers.")] = 5,
-    days: Annotated[int, typer.Option(min=0, help="Days of history to backfill.")] = 120,
+    days: Annotated[int | None, typer.Option(
+        min=0, help="Days of history to backfill (default 120; with --simulate-days 56).")] = None,
     scale: Annotated[float, typer.Option(help="Order volume multiplier.")] = 0.5,
     speed: Annotated[float, typer.Option(help="Simulated seconds per real second once live.")] = 1.0,
     retrain_every: Annotated[float, typer.Option(help="Seconds between retrain+plan cycles.")] = 120.0,
@@ -263,6 +268,12 @@ def demo(
     if simulate_days is None and given:  # the live demo ran for good without them, without a word
         raise fail(f"{', '.join(given)} go(es) with --simulate-days N (the loop in simulated time); add it, e.g. "
                    "--simulate-days 60, or leave them out for the live demo")
+    live_only = [f"--{name.replace('_', '-')}" for name in ("exit_after_plan", "retrain_every", "timeout", "port")
+                 if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"]  # typer's own click
+    if simulate_days is not None and live_only:  # the loop ran without them, without a word
+        raise fail(f"{', '.join(live_only)} go(es) with the live demo, not with --simulate-days (the loop retrains "
+                   "daily at --retrain-at and on alerts, has no dashboard, and exits with its summary); leave "
+                   f"{'it' if len(live_only) == 1 else 'them'} out")
     if simulate_days is not None:
         check_forecast_models(settings.forecast.models)  # the loop retrains in this process, day after day
         if centers_file is None and not settings.planner.centers_file and EXAMPLE_CENTERS.is_file():
@@ -277,14 +288,15 @@ def demo(
             planner = settings.planner.model_copy(update={"centers_file": str(centers_file)})
             settings = settings.model_copy(update={"planner": planner})
         _simulated_demo(
-            settings, simulate_days, speed, centers, scale, shift or [], start, fresh, retrain_at or "04:00"
+            settings, simulate_days, speed, centers, scale, shift or [], start, fresh, retrain_at or "04:00",
+            history_days=days,  # the loop's 56 days by default (--days was dropped here without a word)
         )
         return
     cfg = DemoConfig(
         headless=headless,
         exit_after_plan=exit_after_plan,
         centers=centers,
-        days=days,
+        days=DEMO_HISTORY_DAYS if days is None else days,
         scale=scale,
         speed=speed,
         retrain_every_s=retrain_every,
@@ -310,6 +322,7 @@ def _simulated_demo(
     start: str | None,
     fresh: bool | None,
     retrain_at: str = "04:00",
+    history_days: int | None = None,
 ) -> None:
     from datetime import time
 
@@ -334,6 +347,7 @@ def _simulated_demo(
         days=days, speed=speed if speed > 1 else 0.0, centers=centers, scale=scale, start=first.to_pydatetime(),
         shifts=parsed,
         retrain_at=at,
+        **({} if history_days is None else {"history_days": history_days}),
     )
     summary = run_simulated_loop(settings, engine, cfg, say=lambda m: print(f"[fcplan demo] {m}", flush=True))
     print(json.dumps(summary.as_dict()), flush=True)

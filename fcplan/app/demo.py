@@ -343,6 +343,9 @@ class Demo:
             if self.stopping.is_set():
                 return False
             code, out, err = self._run_step(step, env)
+            if code != 0 and self.stopping.is_set():  # Ctrl-C ended it: its last line was a shutdown warning
+                self.say(f"{step}: stopped before it finished")
+                return False
             lines = (out.strip() or err.strip()).splitlines()
             self.say(f"{step}: {lines[-1] if lines else ''}")
             if code != 0:

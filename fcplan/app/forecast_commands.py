@@ -37,7 +37,13 @@ OUT_FORMAT = "CSV (Parquet if it ends in .parquet)"
 FUTURE_HELP = "CSV (or Parquet) with unique_id, ds for the next N steps of every series + covariates known in advance"
 
 
-MODELS_HELP = "comma-separated registry names (default: every registered model)"
+#: The registry's names as a user types them (tests/models/test_cli.py checks them against
+#: ``fcplan.models.engine.MODELS``; importing the registry here would load every model at start).
+MODELS_HELP = (
+    "comma-separated model names: seasonal_naive, moving_average, tsb, ets, theta, sarimax, glm, lightgbm, "
+    "lightgbm_recursive, mlp, tide, deepar. Default: all but lightgbm_recursive, less those that do not suit "
+    "the data (each one left out is logged with the reason)"
+)
 TIME_LIMIT_HELP = (
     "seconds for the model search; models projected to exceed it are skipped (logged) and global "
     "models train at most their share of it. Default: none, the work is bounded by iterations and "

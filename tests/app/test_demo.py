@@ -231,3 +231,20 @@ def test_retrain_refuses_a_models_setting_it_cannot_fit(
     out = CliRunner().invoke(app, args)
     assert out.exit_code == 2, out.output
     assert f"FCPLAN_FORECAST_MODELS={value!r} {expected}" in out.output
+
+
+# Ctrl-C during a retrain printed the killed process's last line as its result:
+# "retrain:   warnings.warn('resource_tracker: There appear to be %d '".
+def test_when_ctrl_c_stops_a_retrain_then_the_demo_says_so_instead_of_its_last_line(
+    make_demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    demo = make_demo()
+    (tmp_path / "logs").mkdir()
+
+    def interrupted(step: str, env: dict) -> tuple[int, str, str]:
+        demo.stopping.set()  # the signal handler's part
+        return -15, "", "  warnings.warn('resource_tracker: There appear to be %d '"
+
+    monkeypatch.setattr(demo, "_run_step", interrupted)
+    assert demo._cycle({}) is False
+    assert demo.said == ["retrain: stopped before it finished"]

@@ -245,3 +245,26 @@ def test_a_failed_plan_or_drift_check_is_said_and_the_loop_goes_on(
     assert summary.failed_drift_checks == 24 and summary.as_dict()["failed_drift_checks"] == 24
     assert any(m.startswith("plan failed (the database went away)") for m in said)
     assert q.simulated_now(engine) == pd.Timestamp("2026-03-02 15:00").to_pydatetime()  # the day still ran to its end
+
+
+@pytest.mark.parametrize(("args", "history_days"), [(("--days", "21"), 21), ((), LoopConfig().history_days)])
+def test_the_simulated_demo_backfills_the_days_of_history_asked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...], history_days: int
+) -> None:
+    # `fcplan demo --simulate-days 1 --days 30` said "backfilled 56 days of hourly orders": --days was dropped.
+    from fcplan.app import loop
+
+    seen: list[LoopConfig] = []
+
+    class Summary:
+        def as_dict(self) -> dict:
+            return {}
+
+    def run(settings: Settings, engine: object, cfg: LoopConfig, say: object) -> Summary:
+        seen.append(cfg)
+        return Summary()
+
+    monkeypatch.setattr(loop, "run_simulated_loop", run)
+    out = demo_in_process(tmp_path, monkeypatch, "--headless", "--simulate-days", "1", *args)
+    assert out.exit_code == 0, out.output
+    assert [cfg.history_days for cfg in seen] == [history_days]

@@ -126,3 +126,24 @@ def test_simulated_time_options_without_simulate_days_are_refused(
     out = CliRunner().invoke(app, ["demo", "--headless", *args])
     assert out.exit_code == 1 and not _LiveDemo.ran, out.output
     assert f"{args[0]} go(es) with --simulate-days N" in out.output
+
+
+# The reverse: --retrain-every, --port, --timeout and --exit-after-plan with --simulate-days were
+# dropped without a word (the loop retrains daily at --retrain-at, has no dashboard, exits at its end).
+@pytest.mark.parametrize(
+    "args", [["--retrain-every", "30"], ["--port", "8600"], ["--timeout", "60"], ["--exit-after-plan"]]
+)
+def test_live_demo_options_with_simulate_days_are_refused(
+    args: list[str], tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    import fcplan.app.loop as loop
+    from fcplan.app.cli import app
+
+    ran: list[object] = []
+    monkeypatch.setenv("FCPLAN_DATABASE_URL", f"sqlite:///{tmp_path / 'fc.db'}")
+    monkeypatch.setattr(loop, "run_simulated_loop", lambda *a, **k: ran.append(a))
+    out = CliRunner().invoke(app, ["demo", "--headless", "--simulate-days", "1", *args])
+    assert out.exit_code == 1 and not ran, out.output
+    assert f"{args[0]} go(es) with the live demo, not with --simulate-days" in out.output

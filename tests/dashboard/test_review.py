@@ -199,8 +199,8 @@ def test_when_the_fan_is_drawn_then_every_day_label_names_its_month_and_no_hour(
 def test_when_a_promotion_is_in_the_window_then_the_fan_writes_its_kind_and_discount() -> None:
     promos = pd.DataFrame({"start": [TODAY + pd.Timedelta(days=3)], "end": [TODAY + pd.Timedelta(days=6)],
                            "kind": ["sitewide_sale"], "discount_pct": [20.0]})
-    assert "sitewide_sale -20%" in json.dumps(_fan_spec(promos))
-    assert "sitewide_sale" not in json.dumps(_fan_spec(promos.iloc[0:0]))
+    assert "sitewide sale -20%" in json.dumps(_fan_spec(promos))  # the kind in words, as the caption
+    assert "sitewide" not in json.dumps(_fan_spec(promos.iloc[0:0]))
 
 
 def test_when_shifts_are_stacked_then_the_bars_read_their_rank_in_the_plans_order() -> None:

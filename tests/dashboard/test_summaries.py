@@ -120,3 +120,12 @@ def test_when_many_centers_report_then_the_quiet_ones_are_drawn_as_one_line() ->
     assert sorted(lines["unique_id"].unique()) == ["C7", "C8", "C9", s.OTHERS]
     assert lines.loc[lines["unique_id"] == s.OTHERS, "y"].tolist() == [sum(range(7))] * 3
     assert lines["y"].sum() == hourly["y"].sum()
+
+
+def test_the_error_correlation_of_the_top_members_leaves_the_ensemble_itself_out() -> None:
+    # The live demo's Models page: "Error correlation of the top 5 members" drew the ensemble's row.
+    rows = [{"run_id": "r", "model": m, "window": w, "wql": base + 0.01 * ((w * k) % 3)}
+            for w in range(4) for k, (m, base) in enumerate([("ensemble", 0.10), ("a", 0.11), ("b", 0.12),
+                                                             ("c", 0.13)], start=1)]
+    corr = s.error_correlation(pd.DataFrame(rows), n=3)
+    assert set(corr["a"]) == {"a", "b", "c"}

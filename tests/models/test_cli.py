@@ -139,3 +139,15 @@ def test_backtest_reports_the_coverage_of_every_central_band(run, write_csvs, ma
     assert ((values >= 0) & (values <= 1)).all()
     assert (values[:, 0] >= values[:, 1]).all() and (values[:, 1] >= values[:, 2]).all()  # nested bands
     assert "90% band" in result.output and "50% band" in result.output
+
+
+def test_the_models_option_s_help_names_every_registered_model_and_the_default_s_exceptions() -> None:
+    # It said "default: every registered model", named none, and the default leaves the opt-in ones out.
+    import re
+
+    from fcplan.app.forecast_commands import MODELS_HELP
+    from fcplan.models.engine import MODELS, OPT_IN
+
+    listed, default = MODELS_HELP.split("Default:")
+    assert set(re.findall(r"[a-z_]+", listed.split(":", 1)[1])) == set(MODELS)
+    assert all(name in default for name in OPT_IN)

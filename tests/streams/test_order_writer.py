@@ -159,6 +159,20 @@ def test_when_the_writer_is_closed_then_a_batch_is_refused_with_a_clear_error(tm
         asyncio.run(submit_after_close())
 
 
+# `fcplan worker` began with nine alembic INFO lines from the writer process
+# ("setup plugin alembic.autogenerate.schemas", ...) in a terminal and in var/logs/worker.log.
+def test_when_the_writer_opens_a_new_database_then_its_log_has_no_alembic_lines(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    async def one() -> None:
+        async with OrderWriter(f"sqlite:///{tmp_path / 'writer.db'}", Limits()) as writer:
+            assert (await writer.submit([order(1)])).accepted == 1
+
+    asyncio.run(one())
+    err = capfd.readouterr().err
+    assert "alembic" not in err, err
+
+
 def test_when_the_writer_fails_to_start_then_its_child_process_does_not_outlive_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
