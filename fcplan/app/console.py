@@ -167,6 +167,11 @@ def read_csv(path: Path, what: str, expected: str) -> pd.DataFrame:
     return _checked(frame, header, path, what, expected)
 
 
+#: The cells pandas reads as missing by default (its documented ``na_values``), kept as text in id columns.
+MISSING_WORDS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
+                 "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
+
+
 def _read_text(path: Path, what: str, expected: str) -> tuple[pd.DataFrame, list[object]]:
     """A CSV file, ids as text, and its header as written."""
     import pandas as pd
@@ -178,7 +183,10 @@ def _read_text(path: Path, what: str, expected: str) -> tuple[pd.DataFrame, list
         # pandas 2's C parser ends a field at a NUL ("A\x00" read as "A", silently merging ids); the
         # Python parser keeps it for the id check below
         engine = "python" if _holds_nul(path) else "c"
-        frame = pd.read_csv(path, dtype={c: str for c in ids} or {UNIQUE_ID: str}, engine=engine)
+        # an id written "NA", "None" or "null" (North America, a region code) is that id, not a missing
+        # cell: pandas' missing-value words apply to the other columns only
+        frame = pd.read_csv(path, dtype={c: str for c in ids} or {UNIQUE_ID: str}, engine=engine,
+                            keep_default_na=False, na_values={c: MISSING_WORDS for c in raw_names if c not in ids})
         header = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0].tolist() if len(frame.columns) else []
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         reason = " ".join(str(exc).split())
