@@ -37,7 +37,7 @@ import difflib
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from fcplan.core.calendar import holiday_dates
 from fcplan.core.locales import Locales
-from fcplan.core.settings import PlannerSettings, Settings
+from fcplan.core.settings import PlannerSettings, Settings, share_not_percent
 from fcplan.planner.shifts import (
     Shift,
     ShiftError,
@@ -77,7 +77,13 @@ class CentersError(ValueError):
 
 
 def _hour(value: object) -> object:
-    """``"06:00"``, ``"6"`` or ``6`` -> 6 (whole local hours: plans follow hourly aggregates)."""
+    """``"06:00"``, ``"6"``, ``6`` or a TOML local time ``06:00:00`` -> 6 (whole local hours: plans
+    follow hourly aggregates)."""
+    if isinstance(value, time):  # `start = 06:00:00` unquoted was "Input should be a valid integer"
+        if (value.minute, value.second, value.microsecond) != (0, 0, 0):
+            raise ValueError(f"{value.isoformat()}: shifts start and end on whole hours (plans use hourly orders); "
+                             "use \"HH:00\"")
+        return value.hour
     if isinstance(value, str):
         match = _CLOCK.match(value.strip())
         if not match:
@@ -163,6 +169,9 @@ class CenterConfig(BaseModel):
     closed_on_holidays: bool = False
     #: Further closed local dates (a stocktake, a strike), e.g. [2026-05-01].
     closed_dates: tuple[date, ...] = ()
+
+    _share = field_validator("shrinkage", "service_level", mode="before")(
+        classmethod(lambda cls, v: share_not_percent(v)))
 
     @field_validator("closed_weekdays", mode="before")
     @classmethod

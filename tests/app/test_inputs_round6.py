@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from fcplan.app.cli import app
@@ -32,3 +33,54 @@ def test_a_forecast_of_center_na_is_planned(here: Path) -> None:
     assert out.exit_code == 0, out.output
     assert set(pd.read_csv(here / "p.csv", keep_default_na=False)["unique_id"]) == {"NA"}
 
+
+def _plan_with(here: Path, toml: str):
+    (here / "c.toml").write_text(toml)
+    pd.DataFrame({"unique_id": "FC-1", "ds": pd.date_range("2026-03-02", periods=3).date,
+                  "0.1": 800.0, "0.5": 1000.0, "0.9": 1200.0}).to_csv(here / "f.csv", index=False)
+    return CliRunner().invoke(app, ["plan", "--centers", "c.toml", "--forecasts", "f.csv", "--out", "p.csv"])
+
+
+TWO_SHIFTS = """[defaults]
+[[defaults.shifts]]
+name = "day"
+start = {day}
+end = 18:00:00
+[[defaults.shifts]]
+name = "night"
+start = 18:00:00
+end = 06:00:00
+"""
+
+
+# `start = 06:00:00` unquoted is a TOML local time: "field shifts[0].start: Input should be a valid
+# integer (and 3 more)", which says neither what is wrong nor how to write it.
+def test_shift_times_written_as_toml_local_times_are_read(here: Path) -> None:
+    out = _plan_with(here, TWO_SHIFTS.format(day="06:00:00"))
+    assert out.exit_code == 0, out.output
+    plan = pd.read_csv(here / "p.csv")
+    assert plan.groupby("shift")["starts_at"].first().str[-8:].to_dict() == {"day": "06:00:00", "night": "18:00:00"}
+
+
+def test_a_toml_local_time_off_the_hour_is_refused_saying_how(here: Path) -> None:
+    out = _plan_with(here, TWO_SHIFTS.format(day="06:30:00"))
+    assert out.exit_code == 1
+    assert "shifts[0].start: 06:30:00: shifts start and end on whole hours" in out.output
+
+
+# shrinkage = 15 or service_level = 95 (percentages) were "Input should be less than 1", no word of how.
+@pytest.mark.parametrize(("field", "value", "hint"), [("shrinkage", "15", "write 0.15 for 15 %"),
+                                                       ("service_level", "95", "write 0.95 for 95 %")])
+def test_a_percentage_for_a_share_is_refused_saying_how(here: Path, field: str, value: str, hint: str) -> None:
+    out = _plan_with(here, f"[defaults]\n{field} = {value}\n")
+    assert out.exit_code == 1
+    assert f"field {field}: {value} must be less than 1, a share between 0 and 1; if it is a percentage, {hint}" \
+        in out.output
+
+
+def test_a_percentage_in_the_shrinkage_variable_is_refused_saying_how(here: Path, monkeypatch) -> None:
+    monkeypatch.setenv("FCPLAN_PLANNER_SHRINKAGE", "15")
+    out = CliRunner().invoke(app, ["plan", "--forecasts", "f.csv", "--out", "p.csv"])
+    assert out.exit_code == 2
+    assert ("FCPLAN_PLANNER_SHRINKAGE='15': '15' must be less than 1, a share between 0 and 1; if it is a "
+            "percentage, write 0.15 for 15 %") in out.output
