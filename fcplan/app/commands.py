@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fcplan.app.console import Verbose, broker_outage, check_forecast_models, database_outage, fail, setup
+from fcplan.app.console import (
+    Verbose,
+    broker_outage,
+    check_forecast_models,
+    database_outage,
+    fail,
+    setup,
+    to_stdout,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -185,7 +193,7 @@ def plan(
                        "fcplan plan --forecasts F.csv --centers C.toml --out plan.csv")
         try:
             conf = configured_centers(settings, centers)
-            typer.echo(write_offline_plan(forecasts, conf, out, hourly))
+            typer.echo(write_offline_plan(forecasts, conf, out, hourly), err=to_stdout(out))
         except ValueError as exc:
             raise fail(str(exc)) from exc
         return

@@ -225,9 +225,25 @@ def _checked(frame: pd.DataFrame, header: list[object], path: Path, what: str, e
     return frame
 
 
+#: ``--out -``: the table goes to standard output as CSV (it was written to a file named "-").
+STDOUT = "-"
+#: Endings of other formats than the CSV or Parquet that ``--out`` writes (CSV text was written
+#: under them: Excel refused "x.xlsx", a JSON reader "x.json").
+OTHER_FORMATS = (".xlsx", ".xlsm", ".xls", ".ods", ".json", ".jsonl", ".ndjson", ".feather", ".arrow", ".orc",
+                 ".avro", ".pkl", ".pickle", ".h5", ".hdf5", ".xml", ".html", ".parq", ".pq", ".tsv")
+
+
+def to_stdout(out: Path | None) -> bool:
+    """Whether ``--out`` is ``-`` (standard output); the caller then says its summary on standard error."""
+    return out is not None and str(out) == STDOUT
+
+
 def write_csv(frame: pd.DataFrame, out: Path) -> None:
-    """``frame`` to ``out`` without its index (Parquet when ``out`` ends in .parquet, else CSV); an
-    :class:`InputError` when ``out`` cannot be written."""
+    """``frame`` to ``out`` without its index (Parquet when ``out`` ends in .parquet, CSV on standard
+    output for ``-``, else CSV); an :class:`InputError` when ``out`` cannot be written."""
+    if to_stdout(out):
+        typer.echo(frame.to_csv(index=False), nl=False)
+        return
     try:
         if out.suffix.lower() == ".parquet":  # it was CSV text in a file named .parquet
             frame.to_parquet(out, index=False)
@@ -243,6 +259,12 @@ def check_writable(out: Path) -> None:
     folder): said before the work whose result it would hold, not after."""
     import os
 
+    if to_stdout(out):
+        return
+    suffix = out.suffix.lower()
+    if suffix in OTHER_FORMATS:
+        raise InputError(f"--out {str(out)!r}: fcplan writes CSV (or Parquet for a name ending in .parquet), not "
+                         f"{suffix}; name it {str(out.with_suffix('.csv'))!r} (or .parquet), or - for standard output")
     folder = out.parent if str(out.parent) else Path(".")
     if out.is_dir():
         raise InputError(f"--out {str(out)!r} is a directory; give a file name, e.g. {str(out / 'out.csv')!r}")

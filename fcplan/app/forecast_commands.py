@@ -26,7 +26,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from fcplan.app.console import InputError, check_writable, fail, read_csv, write_csv
+from fcplan.app.console import InputError, check_writable, fail, read_csv, to_stdout, write_csv
 from fcplan.core.panel import DS, UNIQUE_ID, PanelError
 from fcplan.core.quantiles import parse_quantiles, quantile_name
 
@@ -123,8 +123,9 @@ def forecast_command(
     for uid, reason in result.fallbacks.items():
         typer.echo(f"fallback: series {uid!r}: {reason}", err=True)
     typer.echo(
-        f"wrote {len(table)} rows for {table[UNIQUE_ID].nunique()} series to {out}; "
-        f"ensemble weights {_weights(result.weights)}"
+        f"wrote {len(table)} rows for {table[UNIQUE_ID].nunique()} series to {_where(out)}; "
+        f"ensemble weights {_weights(result.weights)}",
+        err=to_stdout(out),  # not mixed into the CSV of `--out -`
     )
 
 
@@ -166,8 +167,8 @@ def backtest_command(
     if select_features:
         _feature_table(result.feature_table, out)
     board = result.leaderboard
-    typer.echo(board.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    typer.echo(_coverage_line(board))
+    typer.echo(board.to_string(index=False, float_format=lambda v: f"{v:.4f}"), err=to_stdout(out))
+    typer.echo(_coverage_line(board), err=to_stdout(out))
     if out is not None:
         _write_csv(board, out)
 
@@ -198,8 +199,12 @@ def _feature_table(table: pd.DataFrame, out: Path | None) -> None:
     else:
         typer.echo("feature selection (contribution = backtest wQL without the group - with every group):")
         typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    if out is not None:
+    if out is not None and not to_stdout(out):
         _write_csv(table, features_path(out))
+
+
+def _where(out: Path) -> str:
+    return "standard output" if to_stdout(out) else str(out)
 
 
 def _write_csv(frame: pd.DataFrame, out: Path) -> None:

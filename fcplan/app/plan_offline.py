@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fcplan.app.console import InputError, check_writable, read_csv, write_csv
+from fcplan.app.console import InputError, check_writable, read_csv, to_stdout, write_csv
 from fcplan.core.panel import (
     DS,
     MODEL,
@@ -198,5 +198,6 @@ def write_offline_plan(forecasts: Path, centers: Centers, out: Path, hourly: Pat
     capped = int((plan["packers"] < plan["packers_needed"]).sum())
     note = f"; {capped} shift(s) capped at max_packers" if capped else ""
     note += "".join(f"; note: {n}" for n in plan.attrs.get("notes", []))
-    return (f"wrote {len(plan)} rows ({plan[UNIQUE_ID].nunique()} centers x days x shifts) to {out}; "
+    where = "standard output" if to_stdout(out) else out
+    return (f"wrote {len(plan)} rows ({plan[UNIQUE_ID].nunique()} centers x days x shifts) to {where}; "
             f"{int(plan['packers'].sum())} packer-shifts{note}")

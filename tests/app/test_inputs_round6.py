@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pandas as pd
@@ -84,3 +85,20 @@ def test_a_percentage_in_the_shrinkage_variable_is_refused_saying_how(here: Path
     assert out.exit_code == 2
     assert ("FCPLAN_PLANNER_SHRINKAGE='15': '15' must be less than 1, a share between 0 and 1; if it is a "
             "percentage, write 0.15 for 15 %") in out.output
+
+
+# `plan --out -` wrote a file named "-"; `--out plan.xlsx` wrote CSV text under that name.
+def test_plan_out_dash_writes_the_plan_to_standard_output(here: Path) -> None:
+    out = _plan_with(here, "[defaults]\nmin_packers = 2\n")
+    assert out.exit_code == 0, out.output
+    result = CliRunner().invoke(app, ["plan", "--centers", "c.toml", "--forecasts", "f.csv", "--out", "-"])
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(io.StringIO(result.stdout)).equals(pd.read_csv(here / "p.csv"))
+    assert "to standard output" in result.stderr and not (here / "-").exists()
+
+
+def test_a_plan_out_of_another_format_is_refused(here: Path) -> None:
+    _plan_with(here, "[defaults]\nmin_packers = 2\n")
+    result = CliRunner().invoke(app, ["plan", "--centers", "c.toml", "--forecasts", "f.csv", "--out", "plan.xlsx"])
+    assert result.exit_code == 1 and "name it 'plan.csv'" in result.output
+    assert not (here / "plan.xlsx").exists()

@@ -1,0 +1,61 @@
+"""``fcplan forecast`` / ``backtest`` on inputs nobody listed, round 6 (session 19, i29-probe)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+
+@pytest.fixture
+def run(forecast_cli):
+    return forecast_cli("seasonal_naive,moving_average")
+
+
+def _history(tmp_path: Path, uid: str = "a") -> str:
+    path = tmp_path / "h.csv"
+    pd.DataFrame({"unique_id": uid, "ds": pd.date_range("2025-01-06", periods=60),
+                  "y": 30.0 + np.arange(60) % 7 * 3}).to_csv(path, index=False)
+    return str(path)
+
+
+# "NA" (North America) was read as a missing id: "history.unique_id is empty in 60 row(s)".
+def test_a_series_named_na_is_forecast(run, tmp_path: Path) -> None:
+    out = tmp_path / "o.csv"
+    result = run("forecast", "--history", _history(tmp_path, "NA"), "--horizon", "3", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(out, keep_default_na=False)["unique_id"].tolist() == ["NA"] * 3
+
+
+# `--out -` wrote a file named "-" in the working folder; now the CSV goes to standard output and
+# the summary line to standard error, so that `fcplan forecast ... --out - | head` reads a table.
+def test_out_dash_writes_the_forecast_to_standard_output(run, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run("forecast", "--history", _history(tmp_path), "--horizon", "3", "--out", "-")
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(io.StringIO(result.stdout))
+    assert list(table.columns) == ["unique_id", "ds", "0.1", "0.5", "0.9"] and len(table) == 3
+    assert "wrote 3 rows for 1 series to standard output" in result.stderr
+    assert not (tmp_path / "-").exists()
+
+
+def test_backtest_out_dash_writes_the_leaderboard_csv_to_standard_output(run, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run("backtest", "--history", _history(tmp_path), "--horizon", "3", "--out", "-")
+    assert result.exit_code == 0, result.output
+    board = pd.read_csv(io.StringIO(result.stdout))
+    assert {"model", "window", "wql"} <= set(board.columns) and "ensemble" in set(board["model"])
+    assert "ensemble coverage" in result.stderr
+
+
+# `--out forecast.xlsx` (or .json) wrote CSV text under that name, which Excel (or a JSON reader) refuses.
+@pytest.mark.parametrize("name", ["forecast.xlsx", "forecast.JSON", "forecast.feather"])
+def test_an_out_of_another_format_is_refused_before_the_work(run, tmp_path: Path, name: str) -> None:
+    result = run("forecast", "--history", _history(tmp_path), "--horizon", "3", "--out", str(tmp_path / name))
+    assert result.exit_code == 1
+    assert "fcplan writes CSV (or Parquet for a name ending in .parquet)" in result.output
+    assert "forecast.csv" in result.output
+    assert not (tmp_path / name).exists()
