@@ -205,14 +205,7 @@ def parse_timestamps(values: pd.Series, name: str = "history") -> pd.Series:
     if isinstance(values.dtype, np.dtype) and values.dtype.kind == "M":  # already timestamps: as they are
         return values.astype("datetime64[ns]")
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        digits = values.dropna()
-        if len(digits) and (digits == digits.round()).all() and digits.between(1000_01_01, 9999_12_31).all():
-            values = values.astype("Int64").astype(str).replace("<NA>", None)
-        else:
-            raise PanelError(
-                f"{name}.ds is numeric (e.g. {values.dropna().head(1).tolist()}), not dates; write timestamps "
-                "as YYYY-MM-DD or YYYY-MM-DD HH:MM:SS (or YYYYMMDD)"
-            )
+        values = _numeric_dates(values, name)
     attempts: list[dict[str, object]] = [{}, {"format": "ISO8601"}, {"format": "%Y%m%d"}, {"dayfirst": True}]
     if values.dtype == object or pd.api.types.is_string_dtype(values):
         text = values.astype("string").str.strip()  # "2026-03-02 " is 2026-03-02 (it failed the whole column)
@@ -254,6 +247,25 @@ def parse_timestamps(values: pd.Series, name: str = "history") -> pd.Series:
         if dayfirst.notna().sum() == ds.notna().sum() and not _month_jumps(dayfirst):
             return dayfirst
     return ds
+
+
+def _numeric_dates(values: pd.Series, name: str) -> pd.Series:
+    """Whole numbers written as dates, as text ``parse_timestamps`` reads: ``YYYYMMDD``, ``YYYYMM``
+    (202501: a month, read as its first day) and ``YYYY`` (2025: a year, read as January 1; yearly
+    and monthly panels were "ds is numeric, not dates"); anything else a :class:`PanelError`."""
+    digits = values.dropna()
+    whole = bool(len(digits)) and bool((digits == digits.round()).all())
+    text = values.astype("Int64").astype(str).replace("<NA>", None) if whole else values
+    if whole and digits.between(1000_01_01, 9999_12_31).all():
+        return text
+    if whole and digits.between(1000_01, 2261_12).all() and (digits % 100).between(1, 12).all():
+        return text.str[:4] + "-" + text.str[4:] + "-01"
+    if whole and digits.between(1000, 2261).all():
+        return text + "-01-01"
+    raise PanelError(
+        f"{name}.ds is numeric (e.g. {values.dropna().head(1).tolist()}), not dates; write timestamps "
+        "as YYYY-MM-DD or YYYY-MM-DD HH:MM:SS (or YYYYMMDD, YYYYMM for months, YYYY for years)"
+    )
 
 
 def _month_jumps(ds: pd.Series) -> bool:

@@ -59,3 +59,18 @@ def test_an_out_of_another_format_is_refused_before_the_work(run, tmp_path: Path
     assert "fcplan writes CSV (or Parquet for a name ending in .parquet)" in result.output
     assert "forecast.csv" in result.output
     assert not (tmp_path / name).exists()
+
+
+# A yearly panel with ds 2000..2019 (or monthly 202301..): "history.ds is numeric, not dates".
+@pytest.mark.parametrize(
+    ("ds", "expected"),
+    [(list(range(2000, 2020)), ["2020-01-01", "2021-01-01"]),
+     ([y * 100 + m for y in (2023, 2024) for m in range(1, 13)][:20], ["2024-09-01", "2024-10-01"])],
+    ids=["years", "year-months"],
+)
+def test_years_and_year_months_as_numbers_are_forecast(run, tmp_path: Path, ds, expected) -> None:
+    path, out = tmp_path / "h.csv", tmp_path / "o.csv"
+    pd.DataFrame({"unique_id": "a", "ds": ds, "y": 100.0 + np.arange(20)}).to_csv(path, index=False)
+    result = run("forecast", "--history", str(path), "--horizon", "2", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(out)["ds"].tolist() == expected
