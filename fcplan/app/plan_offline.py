@@ -9,6 +9,7 @@ plan CSV has one row per center, day and shift (the day the shift starts).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -23,11 +24,12 @@ from fcplan.core.panel import (
     Y,
     blank_ids,
     dayfirst_dates,
+    instants,
     parse_timestamps,
     slashed_dates,
 )
 from fcplan.core.quantiles import quantile_levels
-from fcplan.planner.centers import Centers
+from fcplan.planner.centers import CenterConfig, Centers
 from fcplan.planner.crews import hour_profiles, plan_crews, plan_notes
 
 
@@ -73,7 +75,9 @@ def _read(path: Path, what: str, expected: str) -> pd.DataFrame:
         if dayfirst.notna().all() and _is_daily(dayfirst, frame[UNIQUE_ID]):
             dates = dayfirst
     # "FC-SEOUL-1 " is FC-SEOUL-1: a stray space would make it an unlisted center on the defaults
-    return frame.assign(**{DS: dates, UNIQUE_ID: frame[UNIQUE_ID].astype(str).str.strip()})
+    out = frame.assign(**{DS: dates, UNIQUE_ID: frame[UNIQUE_ID].astype(str).str.strip()})
+    out.attrs["written_ds"] = frame[DS]  # for times written with a zone (see _in_center_zones)
+    return out
 
 
 def _is_daily(ds: pd.Series, ids: pd.Series) -> bool:
@@ -153,6 +157,10 @@ def plan_from_files(
         if Y not in hours.columns:
             raise PlanInputError(f"hourly file {str(hourly)!r} lacks column 'y' (orders per local hour)")
         hours[Y] = _orders(hours[Y], hourly)
+        hours[DS], moved = _in_center_zones(hours, configs)
+        if moved:
+            notes.append(f"the hourly file's times carry UTC offsets (e.g. {hours.attrs['written_ds'].iloc[0]!r}): "
+                         f"read in each center's zone, {moved[:3]}")
         _check_hourly(hours, hourly)
         first = forecast[DS].min()
         profiles = hour_profiles(hours, before=first)
@@ -172,6 +180,26 @@ def plan_from_files(
     notes += centers.on_defaults(configs) + _unused_columns(forecast)
     plan.attrs["notes"] = notes + plan_notes(forecast, configs, model=model)
     return plan
+
+
+def _in_center_zones(hours: pd.DataFrame, configs: Mapping[str, CenterConfig]) -> tuple[pd.Series, list[str]]:
+    """The hourly file's ``ds`` as each center's local wall clock, and the centers whose hours that
+    moved. Times written with an offset (``...Z``, ``+00:00``, a tz-aware Parquet column) are
+    instants: orders exported in UTC for a Seoul center were read as Seoul hours, 9 hours off, and
+    the day's orders planned on the night shift without a word. Times without one stay as written."""
+    utc = instants(hours.attrs.get("written_ds", pd.Series(dtype=object)))
+    if utc is None or len(utc) != len(hours):
+        return hours[DS], []
+    local, moved = hours[DS].copy(), []
+    for center, rows in hours.groupby(UNIQUE_ID, sort=True).indices.items():
+        if center not in configs:
+            continue  # not planned: left as written
+        zone = configs[center].timezone
+        wall = utc.iloc[rows].dt.tz_convert(zone).dt.tz_localize(None).to_numpy("datetime64[ns]")
+        if (wall != local.iloc[rows].to_numpy("datetime64[ns]")).any():
+            moved.append(f"{center}: {zone}")
+        local.iloc[rows] = wall
+    return local, moved
 
 
 def _raw_ds(path: Path) -> pd.Series:

@@ -249,6 +249,25 @@ def parse_timestamps(values: pd.Series, name: str = "history") -> pd.Series:
     return ds
 
 
+def instants(values: pd.Series) -> pd.Series | None:
+    """``values`` as UTC instants when every one says its zone or UTC offset (a tz-aware column, or
+    texts ending in ``Z`` or ``+09:00``), else None: wall-clock times, with no zone to convert from.
+    (:func:`parse_timestamps` keeps the wall clock as written; a caller that knows the zone the
+    times are meant in converts these instants to it instead.)"""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert("UTC")
+    if not (values.dtype == object or pd.api.types.is_string_dtype(values)):
+        return None
+    text = values.astype("string").str.strip()
+    written = text.dropna()
+    if written.empty or not written.str.contains(_OFFSET, regex=True).all():
+        return None
+    try:
+        return pd.to_datetime(text, utc=True, format="ISO8601")
+    except (ValueError, TypeError):
+        return None
+
+
 def _numeric_dates(values: pd.Series, name: str) -> pd.Series:
     """Whole numbers written as dates, as text ``parse_timestamps`` reads: ``YYYYMMDD``, ``YYYYMM``
     (202501: a month, read as its first day) and ``YYYY`` (2025: a year, read as January 1; yearly

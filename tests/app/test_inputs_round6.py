@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -102,3 +103,41 @@ def test_a_plan_out_of_another_format_is_refused(here: Path) -> None:
     result = CliRunner().invoke(app, ["plan", "--centers", "c.toml", "--forecasts", "f.csv", "--out", "plan.xlsx"])
     assert result.exit_code == 1 and "name it 'plan.csv'" in result.output
     assert not (here / "plan.xlsx").exists()
+
+
+def _hours_9_to_18(here: Path) -> pd.DataFrame:
+    """Orders of a Seoul center between 09:00 and 18:00 Seoul time, four weeks, as instants."""
+    (here / "c.toml").write_text('[defaults]\ntimezone = "Asia/Seoul"\n')
+    pd.DataFrame({"unique_id": "FC-1", "ds": pd.date_range("2026-03-02", periods=3).date,
+                  "0.1": 800.0, "0.5": 1000.0, "0.9": 1200.0}).to_csv(here / "f.csv", index=False)
+    local = pd.date_range("2026-02-01", "2026-03-01 23:00", freq="h", tz="Asia/Seoul")
+    busy = (local.hour >= 9) & (local.hour < 18)
+    return pd.DataFrame({"unique_id": "FC-1", "ds": local, "y": np.where(busy, 100, 0)})
+
+
+def _orders_by_shift(here: Path, hourly: str) -> tuple[dict[str, float], str]:
+    out = CliRunner().invoke(app, ["plan", "--centers", "c.toml", "--forecasts", "f.csv", "--hourly", hourly,
+                                   "--out", "p.csv"])
+    assert out.exit_code == 0, out.output
+    plan = pd.read_csv(here / "p.csv")
+    return plan[plan["ds"] == "2026-03-02"].set_index("shift")["orders_median"].round(1).to_dict(), out.output
+
+
+# Orders per hour exported in UTC ("2026-02-01T00:00:00Z") for a Seoul center were read as Seoul wall
+# clock: the 09:00-18:00 orders fell on 00:00-09:00, and the night shift got two thirds of the day's
+# orders (664 of 1000) while the day shift's hours had none, without a word.
+@pytest.mark.parametrize("written", ["utc-text", "utc-parquet", "seoul-offset-text"])
+def test_hourly_times_with_an_offset_are_read_in_the_centers_zone(here: Path, written: str) -> None:
+    hours = _hours_9_to_18(here)
+    hours.assign(ds=hours["ds"].dt.tz_localize(None)).to_csv(here / "wall.csv", index=False)
+    expected, _ = _orders_by_shift(here, "wall.csv")  # the same orders written as Seoul wall clock
+    if written == "utc-text":
+        hours.assign(ds=hours["ds"].dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(
+            here / "h.csv", index=False)
+    elif written == "utc-parquet":
+        hours.assign(ds=hours["ds"].dt.tz_convert("UTC")).to_parquet(here / "h.csv")
+    else:
+        hours.assign(ds=hours["ds"].dt.strftime("%Y-%m-%dT%H:%M:%S+09:00")).to_csv(here / "h.csv", index=False)
+    got, output = _orders_by_shift(here, "h.csv")
+    assert got == expected and got["night"] < 10
+    assert ("read in each center's zone, ['FC-1: Asia/Seoul']" in output) == (written != "seoul-offset-text")
