@@ -218,10 +218,12 @@ def _unused_columns(forecast: pd.DataFrame) -> list[str]:
             "quantile column is named by its level alone, e.g. \"0.99\" (rename it to plan on it)"]
 
 
-def write_offline_plan(forecasts: Path, centers: Centers, out: Path, hourly: Path | None = None) -> str:
-    """Plan and write ``out``; returns the line to print."""
+def write_offline_plan(
+    forecasts: Path, centers: Centers, out: Path, hourly: Path | None = None, model: str | None = None
+) -> str:
+    """Plan and write ``out`` (on ``model``'s rows when the file holds several); returns the line to print."""
     check_writable(out)  # said before the plan, not after it
-    plan = plan_from_files(forecasts, centers, hourly)
+    plan = plan_from_files(forecasts, centers, hourly, model)
     write_csv(plan.assign(**{DS: plan[DS].dt.date}), out)
     capped = int((plan["packers"] < plan["packers_needed"]).sum())
     note = f"; {capped} shift(s) capped at max_packers" if capped else ""

@@ -11,6 +11,7 @@ to fix it.
 
 from __future__ import annotations
 
+import difflib
 import warnings
 from collections.abc import Sequence
 
@@ -443,9 +444,14 @@ def select_model(forecast: pd.DataFrame, model: str | None = None) -> pd.DataFra
         if len(models) > 1:
             raise PanelError(
                 f"forecast holds {len(models)} models {models}; pass model=... to plan on one "
-                "(e.g. model='ensemble')"
+                f"(e.g. model={models[0]!r}; `fcplan plan --model {models[0]}` on a forecasts file)"
             )
         return forecast
     if model not in models:
-        raise PanelError(f"forecast has no model {model!r}; it has {models}")
+        raise PanelError(f"forecast has no model {model!r}; it has {models}{_suggest_model(model, models)}")
     return forecast[forecast[MODEL].astype(str) == model]
+
+
+def _suggest_model(model: str, models: list[str]) -> str:
+    close = difflib.get_close_matches(model, models, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

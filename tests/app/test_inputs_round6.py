@@ -141,3 +141,24 @@ def test_hourly_times_with_an_offset_are_read_in_the_centers_zone(here: Path, wr
     got, output = _orders_by_shift(here, "h.csv")
     assert got == expected and got["night"] < 10
     assert ("read in each center's zone, ['FC-1: Asia/Seoul']" in output) == (written != "seoul-offset-text")
+
+
+# A forecasts file with a model column of two models and no ensemble said "pass model=... to plan on
+# one", an argument of the Python function that `fcplan plan` had no option for.
+def test_plan_model_picks_one_model_of_a_forecasts_file(here: Path) -> None:
+    (here / "c.toml").write_text("[defaults]\nmin_packers = 0\n")
+    days = pd.date_range("2026-03-02", periods=3).date
+    pd.concat([pd.DataFrame({"unique_id": "FC-1", "ds": days, "model": name, "0.1": level * 0.8, "0.5": level,
+                             "0.9": level * 1.2}) for name, level in (("lgbm", 1000.0), ("ets", 5000.0))]
+              ).to_csv(here / "f.csv", index=False)
+    plan = ["plan", "--centers", "c.toml", "--forecasts", "f.csv", "--out", "p.csv"]
+    refused = CliRunner().invoke(app, plan)
+    assert refused.exit_code == 1 and "`fcplan plan --model ets`" in refused.output
+    medians = {}
+    for name in ("ets", "lgbm"):
+        out = CliRunner().invoke(app, [*plan, "--model", name])
+        assert out.exit_code == 0, out.output
+        medians[name] = pd.read_csv(here / "p.csv").groupby("ds")["orders_median"].sum().round(6).unique().tolist()
+    assert medians == {"ets": [5000.0], "lgbm": [1000.0]}
+    typo = CliRunner().invoke(app, [*plan, "--model", "lgb"])
+    assert typo.exit_code == 1 and "(did you mean 'lgbm'?)" in typo.output
