@@ -177,7 +177,7 @@ def plan_from_files(
         plan = plan_crews(forecast, configs, profiles, model=model)
     except PanelError as exc:
         raise PlanInputError(f"forecasts file {str(forecasts)!r}: {exc}") from exc
-    notes += centers.on_defaults(configs) + _unused_columns(forecast)
+    notes += centers.on_defaults(configs) + _unused_columns(forecast) + _missing_days(forecast)
     plan.attrs["notes"] = notes + plan_notes(forecast, configs, model=model)
     return plan
 
@@ -205,6 +205,22 @@ def _in_center_zones(hours: pd.DataFrame, configs: Mapping[str, CenterConfig]) -
 def _raw_ds(path: Path) -> pd.Series:
     """The ds column of a CSV as written (for a hint about its layout)."""
     return read_csv(path, "hourly", "unique_id, ds, y")[DS]
+
+
+def _missing_days(forecast: pd.DataFrame) -> list[str]:
+    """A note naming the days between a center's first and last forecast day that the file lacks:
+    no shift of those days is planned (0 packers booked), and the plan said nothing."""
+    days = forecast[[UNIQUE_ID, DS]].assign(**{DS: forecast[DS].dt.normalize()}).drop_duplicates()
+    gaps = []
+    for center, ds in days.groupby(UNIQUE_ID, sort=True)[DS]:
+        lacking = pd.date_range(ds.min(), ds.max(), freq="D").difference(pd.DatetimeIndex(ds))
+        if len(lacking):
+            gaps.append(f"{center}: {len(lacking)} day(s), e.g. {lacking[0].date()}")
+    if not gaps:
+        return []
+    return [f"the forecasts file lacks days between a center's first and last day ({'; '.join(gaps[:3])}"
+            f"{f'; {len(gaps) - 3} more center(s)' if len(gaps) > 3 else ''}): no shifts are planned on them; "
+            "forecast every day (a closed day is set in the centers file: closed_weekdays, closed_dates)"]
 
 
 def _unused_columns(forecast: pd.DataFrame) -> list[str]:

@@ -162,3 +162,19 @@ def test_plan_model_picks_one_model_of_a_forecasts_file(here: Path) -> None:
     assert medians == {"ets": [5000.0], "lgbm": [1000.0]}
     typo = CliRunner().invoke(app, [*plan, "--model", "lgb"])
     assert typo.exit_code == 1 and "(did you mean 'lgbm'?)" in typo.output
+
+
+# A forecasts file lacking a day in the middle (a filter, a failed export) planned no shift that day,
+# 0 packers booked, without a word.
+def test_a_forecast_lacking_a_day_is_noted(here: Path) -> None:
+    days = pd.date_range("2026-03-02", periods=5).delete(2)
+    pd.DataFrame({"unique_id": "FC-1", "ds": days.date, "0.1": 800.0, "0.5": 1000.0, "0.9": 1200.0}).to_csv(
+        here / "f.csv", index=False)
+    (here / "c.toml").write_text("[defaults]\nmin_packers = 1\n")
+    out = CliRunner().invoke(app, ["plan", "--centers", "c.toml", "--forecasts", "f.csv", "--out", "p.csv"])
+    assert out.exit_code == 0, out.output
+    assert "lacks days between a center's first and last day (FC-1: 1 day(s), e.g. 2026-03-04)" in out.output
+    pd.DataFrame({"unique_id": "FC-1", "ds": pd.date_range("2026-03-02", periods=5).date, "0.1": 800.0,
+                  "0.5": 1000.0, "0.9": 1200.0}).to_csv(here / "f.csv", index=False)
+    full = CliRunner().invoke(app, ["plan", "--centers", "c.toml", "--forecasts", "f.csv", "--out", "p.csv"])
+    assert full.exit_code == 0 and "lacks days" not in full.output
