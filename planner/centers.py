@@ -397,9 +397,10 @@ def parse_centers(data: Mapping[str, Any], source: str = "centers file") -> Cent
     tables = data.get("centers", {})
     if not isinstance(defaults, Mapping) or not isinstance(tables, Mapping):
         raise CentersError(f"{source}: [defaults] and [centers] must be tables")
-    if not tables and not defaults:
+    if not tables and "defaults" not in data:
         raise CentersError(f"{source}: no centers; add a [centers.\"<id>\"] table per center (or a [defaults] table)")
-    default = _validate("(defaults)", defaults, source) if defaults else None
+    # an empty [defaults] table keeps every built-in default (it was "no centers ... (or a [defaults] table)")
+    default = _validate("(defaults)", defaults, source) if "defaults" in data else None
     centers = {}
     for center_id, table in tables.items():
         if not isinstance(table, Mapping):

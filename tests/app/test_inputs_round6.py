@@ -178,3 +178,13 @@ def test_a_forecast_lacking_a_day_is_noted(here: Path) -> None:
                   "0.5": 1000.0, "0.9": 1200.0}).to_csv(here / "f.csv", index=False)
     full = CliRunner().invoke(app, ["plan", "--centers", "c.toml", "--forecasts", "f.csv", "--out", "p.csv"])
     assert full.exit_code == 0 and "lacks days" not in full.output
+
+
+# A centers file holding only "[defaults]" (every built-in default) was refused: "no centers; add a
+# [centers."<id>"] table per center (or a [defaults] table)", though it has one.
+def test_an_empty_defaults_table_plans_on_the_built_in_defaults(here: Path) -> None:
+    out = _plan_with(here, "[defaults]\n")
+    assert out.exit_code == 0, out.output
+    assert pd.read_csv(here / "p.csv")["shift"].unique().tolist() == ["day", "swing", "night"]
+    empty = _plan_with(here, "# nothing yet\n")
+    assert empty.exit_code == 1 and "no centers" in empty.output
