@@ -233,6 +233,16 @@ OTHER_FORMATS = (".xlsx", ".xlsm", ".xls", ".ods", ".json", ".jsonl", ".ndjson",
                  ".avro", ".pkl", ".pickle", ".h5", ".hdf5", ".xml", ".html", ".parq", ".pq", ".tsv")
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (through links, ./ and ../ too)."""
+    import os
+
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one does not exist yet
+        return a.resolve() == b.resolve()
+
+
 def to_stdout(out: Path | None) -> bool:
     """Whether ``--out`` is ``-`` (standard output); the caller then says its summary on standard error."""
     return out is not None and str(out) == STDOUT
@@ -254,13 +264,19 @@ def write_csv(frame: pd.DataFrame, out: Path) -> None:
         raise InputError(f"cannot write {str(out)!r} ({reason}); choose a writable path for --out") from exc
 
 
-def check_writable(out: Path) -> None:
+def check_writable(out: Path, inputs: dict[str, Path | None] | None = None) -> None:
     """An :class:`InputError` when ``out`` cannot be written (a directory, a missing or read-only
-    folder): said before the work whose result it would hold, not after."""
+    folder) or is one of the ``inputs`` (``{"--history": path}``): said before the work whose
+    result it would hold, not after. ``--out h.csv --history h.csv`` wrote the forecast over the
+    history, which was lost."""
     import os
 
     if to_stdout(out):
         return
+    for option, path in (inputs or {}).items():
+        if path is not None and _same_file(out, path):
+            raise InputError(f"--out {str(out)!r} is the {option} file: writing it would replace that input; "
+                             "choose another path for --out")
     suffix = out.suffix.lower()
     if suffix in OTHER_FORMATS:
         raise InputError(f"--out {str(out)!r}: fcplan writes CSV (or Parquet for a name ending in .parquet), not "

@@ -96,7 +96,7 @@ def forecast_command(
     _setup_logging()
     try:
         labels = quantile_labels(quantiles)
-        _check_options(out, time_limit, models)
+        _check_options(out, time_limit, models, {"--history": history, "--future": future})
         hist = _read_csv(history, "history")
         fut = _read_csv(future, "future") if future is not None else None
         result = run_engine(
@@ -150,7 +150,7 @@ def backtest_command(
     _setup_logging()
     try:
         labels = quantile_labels(quantiles)
-        _check_options(out, time_limit, models)
+        _check_options(out, time_limit, models, {"--history": history})
         hist = _read_csv(history, "history")
         result = run_backtest(
             hist,
@@ -214,12 +214,14 @@ def _write_csv(frame: pd.DataFrame, out: Path) -> None:
         raise fail(str(exc)) from exc
 
 
-def _check_options(out: Path | None, time_limit: float | None, models: str | None) -> None:
+def _check_options(
+    out: Path | None, time_limit: float | None, models: str | None, inputs: dict[str, Path | None]
+) -> None:
     """An :class:`InputError` for options that would fail or mislead only after the work:
-    an ``--out`` that cannot be written, a ``--time-limit`` that is not a positive number of
+    an ``--out`` that cannot be written or is one of the ``inputs``, a ``--time-limit`` that is not a positive number of
     seconds (-5 and nan were taken), ``--models`` with no name (it ran the baselines alone)."""
     if out is not None:
-        check_writable(out)
+        check_writable(out, inputs)
     if time_limit is not None and not time_limit > 0:  # nan too; inf is no limit, as in run_engine
         raise InputError(f"--time-limit {time_limit:g} is not a number of seconds; give one above 0, or leave it out "
                          "to bound the work by iterations")

@@ -238,7 +238,7 @@ def write_offline_plan(
     forecasts: Path, centers: Centers, out: Path, hourly: Path | None = None, model: str | None = None
 ) -> str:
     """Plan and write ``out`` (on ``model``'s rows when the file holds several); returns the line to print."""
-    check_writable(out)  # said before the plan, not after it
+    check_writable(out, {"--forecasts": forecasts, "--hourly": hourly})  # said before the plan, not after it
     plan = plan_from_files(forecasts, centers, hourly, model)
     write_csv(plan.assign(**{DS: plan[DS].dt.date}), out)
     capped = int((plan["packers"] < plan["packers_needed"]).sum())

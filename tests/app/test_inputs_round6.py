@@ -188,3 +188,16 @@ def test_an_empty_defaults_table_plans_on_the_built_in_defaults(here: Path) -> N
     assert pd.read_csv(here / "p.csv")["shift"].unique().tolist() == ["day", "swing", "night"]
     empty = _plan_with(here, "# nothing yet\n")
     assert empty.exit_code == 1 and "no centers" in empty.output
+
+
+@pytest.mark.parametrize("option", ["--forecasts", "--hourly"])
+def test_a_plan_out_that_is_an_input_is_refused_and_the_input_kept(here: Path, option: str) -> None:
+    _plan_with(here, "[defaults]\n")
+    pd.DataFrame({"unique_id": "FC-1", "ds": pd.date_range("2026-02-02 00:00", periods=24 * 28, freq="h"),
+                  "y": 5.0}).to_csv(here / "h.csv", index=False)
+    target = "f.csv" if option == "--forecasts" else "h.csv"
+    before = (here / target).read_bytes()
+    out = CliRunner().invoke(app, ["plan", "--centers", "c.toml", "--forecasts", "f.csv", "--hourly", "h.csv",
+                                   "--out", str(here / target)])
+    assert out.exit_code == 1 and f"is the {option} file" in out.output
+    assert (here / target).read_bytes() == before

@@ -74,3 +74,16 @@ def test_years_and_year_months_as_numbers_are_forecast(run, tmp_path: Path, ds, 
     result = run("forecast", "--history", str(path), "--horizon", "2", "--out", str(out))
     assert result.exit_code == 0, result.output
     assert pd.read_csv(out)["ds"].tolist() == expected
+
+
+# `--out h.csv --history h.csv` (a slip of the shell's history) wrote the forecast over the history.
+@pytest.mark.parametrize("command", ["forecast", "backtest"])
+def test_an_out_that_is_the_history_is_refused_and_the_history_kept(run, tmp_path: Path, monkeypatch,
+                                                                     command: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    history = _history(tmp_path)
+    before = Path(history).read_bytes()
+    result = run(command, "--history", history, "--horizon", "3", "--out", "./h.csv")
+    assert result.exit_code == 1
+    assert "--out 'h.csv' is the --history file" in result.output
+    assert Path(history).read_bytes() == before
