@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -255,13 +256,33 @@ def write_csv(frame: pd.DataFrame, out: Path) -> None:
         typer.echo(frame.to_csv(index=False), nl=False)
         return
     try:
-        if out.suffix.lower() == ".parquet":  # it was CSV text in a file named .parquet
-            frame.to_parquet(out, index=False)
-        else:
-            frame.to_csv(out, index=False)
+        with _replaced_whole(out) as path:
+            if out.suffix.lower() == ".parquet":  # it was CSV text in a file named .parquet
+                frame.to_parquet(path, index=False)
+            else:
+                frame.to_csv(path, index=False)
     except OSError as exc:
         reason = exc.strerror or " ".join(str(exc).split())
         raise InputError(f"cannot write {str(out)!r} ({reason}); choose a writable path for --out") from exc
+
+
+@contextmanager
+def _replaced_whole(out: Path) -> Iterator[Path]:
+    """A path to write ``out``'s new content to, moved over ``out`` once written: a Ctrl-C, a kill or a
+    full disk while writing leaves the file as it was (it left half a forecast, which a plan read as
+    a forecast of fewer centers, and the previous file lost). Devices, pipes and links are written in
+    place. The partial file keeps ``out``'s last suffix, so that ``.gz`` still compresses."""
+    if out.is_symlink() or (out.exists() and not out.is_file()):
+        yield out
+        return
+    partial = out.with_name(f".{out.stem}.partial-{os.getpid()}{out.suffix}")
+    try:
+        yield partial
+        if out.exists():
+            shutil.copymode(out, partial)
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def check_writable(out: Path, inputs: dict[str, Path | None] | None = None) -> None:

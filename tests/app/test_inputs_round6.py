@@ -201,3 +201,26 @@ def test_a_plan_out_that_is_an_input_is_refused_and_the_input_kept(here: Path, o
                                    "--out", str(here / target)])
     assert out.exit_code == 1 and f"is the {option} file" in out.output
     assert (here / target).read_bytes() == before
+
+
+# Ctrl-C (or a kill, a full disk) while the forecast or plan was being written left half a file
+# where the previous one was: a plan read it as a forecast of fewer centers.
+@pytest.mark.parametrize("name", ["o.csv", "o.csv.gz", "o.parquet"])
+def test_a_write_interrupted_halfway_leaves_the_previous_file(tmp_path: Path, monkeypatch, name: str) -> None:
+    from fcplan.app.console import write_csv
+
+    out = tmp_path / name
+    old = pd.DataFrame({"unique_id": ["a", "b"], "ds": ["2026-03-02"] * 2, "0.5": [1.0, 2.0]})
+    write_csv(old, out)
+    before = out.read_bytes()
+
+    def halfway(self, path, *args, **kwargs):
+        Path(path).write_bytes(b"unique_id,ds,0.5\na,2026-")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", halfway)
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", halfway)
+    with pytest.raises(KeyboardInterrupt):
+        write_csv(old.assign(**{"0.5": 9.0}), out)
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # no partial file left
