@@ -324,7 +324,9 @@ class Centers:
         unlisted = sorted({str(i) for i in ids} - set(self.centers))
         if not unlisted or not self.centers or self.default is None:
             return []
-        close = {i: m[0] for i in unlisted if (m := difflib.get_close_matches(i, list(self.centers), n=1))}
+        by_lower = {c.lower(): c for c in self.centers}  # "fc-1" for "FC-1" too
+        close = {i: by_lower[m[0]] for i in unlisted
+                 if (m := difflib.get_close_matches(i.lower(), list(by_lower), n=1))}
         hint = "".join(f"; did you mean {m!r} for {i!r}?" for i, m in list(close.items())[:3])
         return [f"center(s) {unlisted[:5]} ({len(unlisted)}) are not in the {self.source} (it lists "
                 f"{sorted(self.centers)[:5]}) and were planned on its [defaults]{hint}"]
@@ -401,11 +403,18 @@ def parse_centers(data: Mapping[str, Any], source: str = "centers file") -> Cent
         raise CentersError(f"{source}: no centers; add a [centers.\"<id>\"] table per center (or a [defaults] table)")
     # an empty [defaults] table keeps every built-in default (it was "no centers ... (or a [defaults] table)")
     default = _validate("(defaults)", defaults, source) if "defaults" in data else None
-    centers = {}
+    centers: dict[str, CenterConfig] = {}
+    written: dict[str, str] = {}
     for center_id, table in tables.items():
         if not isinstance(table, Mapping):
             raise CentersError(f"{source}: center {center_id!r} must be a table, got {table!r}")
-        centers[str(center_id)] = _validate(str(center_id), _merge(defaults, table), source)
+        # [centers." FC-1"] is FC-1, as the forecast files' ids are read (it was an unlisted center)
+        name = str(center_id).strip()
+        if name in centers:
+            raise CentersError(f"{source}: centers {written[name]!r} and {center_id!r} are one center once the "
+                               "spaces around the id are dropped; keep one table")
+        written[name] = str(center_id)
+        centers[name] = _validate(name, _merge(defaults, table), source)
     return Centers(centers, default, source)
 
 
@@ -417,9 +426,12 @@ def load_centers(path: str | Path) -> Centers:
         raise CentersError(
             f"centers file {str(path)!r} {state}; pass the path of a TOML file (see centers.example.toml)"
         )
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    try:  # utf-8-sig: a byte-order mark (Windows Notepad's UTF-8) was "Invalid statement (at line 1, column 1)"
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise CentersError(f"centers file {str(path)!r} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                           "save it as UTF-8") from exc
+    except tomllib.TOMLDecodeError as exc:
         raise CentersError(f"centers file {str(path)!r} is not valid TOML: {exc}") from exc
     return parse_centers(data, source=str(path))
 

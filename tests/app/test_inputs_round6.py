@@ -224,3 +224,31 @@ def test_a_write_interrupted_halfway_leaves_the_previous_file(tmp_path: Path, mo
         write_csv(old.assign(**{"0.5": 9.0}), out)
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # no partial file left
+
+
+# A centers file saved by Windows Notepad (UTF-8 with a byte-order mark) was "not valid TOML: Invalid
+# statement (at line 1, column 1)"; [centers." FC-1"] (a stray space) was not center FC-1, whose
+# forecast was then planned on [defaults] without its max_packers; "fc-1" had no "did you mean".
+def test_a_centers_file_with_a_byte_order_mark_is_read(here: Path) -> None:
+    (here / "c.toml").write_bytes("\ufeff[defaults]\nmin_packers = 3\n".encode())
+    _plan_with(here, (here / "c.toml").read_text(encoding="utf-8"))
+    out = CliRunner().invoke(app, ["plan", "--centers", "c.toml", "--forecasts", "f.csv", "--out", "p.csv"])
+    assert out.exit_code == 0, out.output
+    assert pd.read_csv(here / "p.csv")["packers"].min() == 3
+
+
+def test_a_centers_file_in_utf16_says_to_save_it_as_utf8(here: Path) -> None:
+    _plan_with(here, "[defaults]\n")
+    (here / "c.toml").write_text("[defaults]\n", encoding="utf-16")
+    out = CliRunner().invoke(app, ["plan", "--centers", "c.toml", "--forecasts", "f.csv", "--out", "p.csv"])
+    assert out.exit_code == 1 and "is not UTF-8 text" in out.output and "save it as UTF-8" in out.output
+
+
+def test_a_center_table_with_a_stray_space_is_that_center(here: Path) -> None:
+    out = _plan_with(here, '[defaults]\n[centers." FC-1 "]\nmax_packers = 1\n')
+    assert out.exit_code == 0, out.output
+    assert pd.read_csv(here / "p.csv")["packers"].max() == 1 and "note" not in out.output
+    twice = _plan_with(here, '[centers." FC-1"]\nmax_packers = 1\n[centers."FC-1"]\nmax_packers = 2\n')
+    assert twice.exit_code == 1 and "centers ' FC-1' and 'FC-1' are one center" in twice.output
+    upper = _plan_with(here, '[defaults]\n[centers."fc-1"]\nmax_packers = 1\n')
+    assert upper.exit_code == 0 and "did you mean 'fc-1' for 'FC-1'?" in upper.output
