@@ -252,3 +252,20 @@ def test_a_center_table_with_a_stray_space_is_that_center(here: Path) -> None:
     assert twice.exit_code == 1 and "centers ' FC-1' and 'FC-1' are one center" in twice.output
     upper = _plan_with(here, '[defaults]\n[centers."fc-1"]\nmax_packers = 1\n')
     assert upper.exit_code == 0 and "did you mean 'fc-1' for 'FC-1'?" in upper.output
+
+
+# "15%" was "Input should be a valid number, unable to parse string as a number"; FCPLAN_TIMEZONE with
+# a space after "=" was "' Asia/Seoul' is not an IANA zone, e.g. Asia/Seoul".
+@pytest.mark.parametrize(("variable", "value", "expected"), [
+    ("FCPLAN_PLANNER_SHRINKAGE", "15%", "'15%' is a percentage; write the share between 0 and 1, 0.15"),
+    ("FCPLAN_TIMEZONE", " Asia/Seoul", None),
+])
+def test_settings_written_as_people_write_them(here: Path, monkeypatch, variable: str, value: str,
+                                               expected: str | None) -> None:
+    _plan_with(here, "[defaults]\n")
+    monkeypatch.setenv(variable, value)
+    out = CliRunner().invoke(app, ["plan", "--forecasts", "f.csv", "--out", "p.csv"])
+    if expected is None:
+        assert out.exit_code == 0, out.output
+    else:
+        assert out.exit_code == 2 and expected in out.output
