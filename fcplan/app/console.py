@@ -202,6 +202,15 @@ def _checked(frame: pd.DataFrame, header: list[object], path: Path, what: str, e
     """``frame`` with its column names stripped, or an :class:`InputError` for a name given twice,
     an id with a control character or a file separated by something else than commas."""
     names = [str(name).strip().removeprefix("\ufeff") for name in header]
+    if names and (names[0].startswith("#") or names[0].lower().startswith("sep=")):
+        # Excel's "sep=," line or an exporter's "# comment" above the header: it was "lacks column(s)
+        # ['unique_id', 'ds', 'y']; it has ['sep=', 'Unnamed: 1']. Rename your ... columns"
+        with path.open(encoding="utf-8-sig", errors="replace") as fh:
+            line = fh.readline().strip()
+        raise InputError(
+            f"{what} file {str(path)!r} starts with {line[:60]!r}, not its header row: "
+            f"delete the line(s) above the header, so that the file's first line names the columns ({expected})"
+        )
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:  # pandas would rename the second "y" to "y.1" and read it as a covariate
         raise InputError(

@@ -87,3 +87,16 @@ def test_an_out_that_is_the_history_is_refused_and_the_history_kept(run, tmp_pat
     assert result.exit_code == 1
     assert "--out 'h.csv' is the --history file" in result.output
     assert Path(history).read_bytes() == before
+
+
+# A line above the header (Excel's "sep=," or an exporter's "# exported ...") was "history lacks
+# column(s) ['unique_id', 'ds', 'y']; it has ['sep=', 'Unnamed: 1']. Rename your ... columns".
+@pytest.mark.parametrize("first", ["sep=,", "# exported 2026-03-01 by WMS"])
+def test_a_line_above_the_header_says_to_delete_it(run, tmp_path: Path, first: str) -> None:
+    path = tmp_path / "h.csv"
+    rows = "".join(f"a,2025-01-{d:02d},{d}\n" for d in range(1, 29))
+    path.write_text(f"{first}\nunique_id,ds,y\n{rows}")
+    result = run("forecast", "--history", str(path), "--horizon", "2", "--out", str(tmp_path / "o.csv"))
+    assert result.exit_code == 1
+    assert f"starts with {first!r}, not its header row: delete the line(s) above the header" in result.output
+    assert "Rename" not in result.output
