@@ -223,6 +223,9 @@ def parse_timestamps(values: pd.Series, name: str = "history") -> pd.Series:
         except (ValueError, TypeError, OverflowError):
             continue
     if ds is None:
+        far = next((v for v in values.dropna() if _out_of_range(v)), None)
+        if far is not None:  # pandas 2 refuses the whole column ("not timestamps, e.g." a good first value)
+            raise PanelError(_range_message(name, f"holds {far!r}"))
         bad = next((v for v in values.dropna() if _unparsable(v)), None)
         if bad is None:  # each value reads alone: the rows mix layouts (it named a good first value)
             shapes = values.dropna().astype(str).str.strip().str.replace(r"\d", "9", regex=True)
@@ -240,7 +243,10 @@ def parse_timestamps(values: pd.Series, name: str = "history") -> pd.Series:
         )
     if isinstance(ds.dtype, pd.DatetimeTZDtype):
         ds = ds.dt.tz_localize(None)
-    ds = ds.astype("datetime64[ns]")
+    try:
+        ds = ds.astype("datetime64[ns]")
+    except (OverflowError, ValueError) as exc:  # "Out of bounds nanosecond timestamp: 1600-01-01 00:00:00"
+        raise PanelError(_range_message(name, f"runs from {ds.min()} to {ds.max()}")) from exc
     if slashed_dates(values) and _month_jumps(ds):
         # 01/03/2026 00:00 ... 12/03/2026 23:00 (day first, every day 12 or less) read month-first is
         # hours of Jan 3, Feb 3, ..., Dec 3: read as the days that follow one another instead
@@ -293,6 +299,20 @@ def _month_jumps(ds: pd.Series) -> bool:
     elsewhere: hours of days a month apart, the mark of DD/MM/YYYY HH:MM read month-first."""
     gaps = pd.Series(ds.dropna().unique()).sort_values().diff().dropna()
     return bool(len(gaps)) and gaps.min() < pd.Timedelta(days=1) and gaps.max() >= pd.Timedelta(days=28)
+
+
+def _range_message(name: str, what: str) -> str:
+    return (f"{name}.ds {what}, outside {pd.Timestamp.min:%Y-%m-%d} to {pd.Timestamp.max:%Y-%m-%d}, the times "
+            "pandas can hold; check the years in ds")
+
+
+def _out_of_range(value: object) -> bool:
+    """Whether ``value`` reads as a time outside the nanosecond range (1600-01-01, 2300-01-02)."""
+    try:
+        stamp = pd.Timestamp(str(value))
+    except (ValueError, TypeError, OverflowError):
+        return False
+    return not pd.Timestamp.min <= stamp <= pd.Timestamp.max
 
 
 def _unparsable(value: object) -> bool:
