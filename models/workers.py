@@ -10,6 +10,7 @@ this process works."""
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sys
 import threading
 from collections import deque
@@ -55,9 +56,26 @@ def warm_up() -> None:
     forkserver.ensure_running()
 
 
+def _exit_with_parent() -> None:
+    """Run in each worker as it starts: a thread that ends the worker once the process that
+    started it is gone. A ``fcplan forecast`` killed by SIGTERM or SIGKILL (``kill PID``, a demo
+    ending its retrain child) left its worker blocked for good on a task or a full result pipe,
+    and with it the fork server and the resource tracker: three processes and ~0.5 GB that
+    outlived it. Ctrl-C reaches the worker too (same process group), so it needed no help."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()  # returns when the parent's end of the pipe closes: it exited or was killed
+        os._exit(1)
+
+    threading.Thread(target=watch, name="fcplan-parent-watch", daemon=True).start()
+
+
 def worker() -> ProcessPoolExecutor:
-    """One worker process (use as a context manager, or ``shutdown()`` it)."""
-    return ProcessPoolExecutor(max_workers=1, mp_context=_context())
+    """One worker process (use as a context manager, or ``shutdown()`` it); it ends with this process."""
+    return ProcessPoolExecutor(max_workers=1, mp_context=_context(), initializer=_exit_with_parent)
 
 
 class Submitted:
@@ -92,6 +110,7 @@ _SHARED: list[Any] = []
 
 
 def _keep(fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    _exit_with_parent()
     _SHARED[:] = [fn, args]
 
 

@@ -37,7 +37,7 @@ import difflib
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from fcplan.core.calendar import holiday_dates
 from fcplan.core.locales import Locales
-from fcplan.core.settings import PlannerSettings, Settings
+from fcplan.core.settings import PlannerSettings, Settings, share_not_percent
 from fcplan.planner.shifts import (
     Shift,
     ShiftError,
@@ -77,7 +77,13 @@ class CentersError(ValueError):
 
 
 def _hour(value: object) -> object:
-    """``"06:00"``, ``"6"`` or ``6`` -> 6 (whole local hours: plans follow hourly aggregates)."""
+    """``"06:00"``, ``"6"``, ``6`` or a TOML local time ``06:00:00`` -> 6 (whole local hours: plans
+    follow hourly aggregates)."""
+    if isinstance(value, time):  # `start = 06:00:00` unquoted was "Input should be a valid integer"
+        if (value.minute, value.second, value.microsecond) != (0, 0, 0):
+            raise ValueError(f"{value.isoformat()}: shifts start and end on whole hours (plans use hourly orders); "
+                             "use \"HH:00\"")
+        return value.hour
     if isinstance(value, str):
         match = _CLOCK.match(value.strip())
         if not match:
@@ -163,6 +169,9 @@ class CenterConfig(BaseModel):
     closed_on_holidays: bool = False
     #: Further closed local dates (a stocktake, a strike), e.g. [2026-05-01].
     closed_dates: tuple[date, ...] = ()
+
+    _share = field_validator("shrinkage", "service_level", mode="before")(
+        classmethod(lambda cls, v: share_not_percent(v)))
 
     @field_validator("closed_weekdays", mode="before")
     @classmethod
@@ -315,7 +324,9 @@ class Centers:
         unlisted = sorted({str(i) for i in ids} - set(self.centers))
         if not unlisted or not self.centers or self.default is None:
             return []
-        close = {i: m[0] for i in unlisted if (m := difflib.get_close_matches(i, list(self.centers), n=1))}
+        by_lower = {c.lower(): c for c in self.centers}  # "fc-1" for "FC-1" too
+        close = {i: by_lower[m[0]] for i in unlisted
+                 if (m := difflib.get_close_matches(i.lower(), list(by_lower), n=1))}
         hint = "".join(f"; did you mean {m!r} for {i!r}?" for i, m in list(close.items())[:3])
         return [f"center(s) {unlisted[:5]} ({len(unlisted)}) are not in the {self.source} (it lists "
                 f"{sorted(self.centers)[:5]}) and were planned on its [defaults]{hint}"]
@@ -388,14 +399,22 @@ def parse_centers(data: Mapping[str, Any], source: str = "centers file") -> Cent
     tables = data.get("centers", {})
     if not isinstance(defaults, Mapping) or not isinstance(tables, Mapping):
         raise CentersError(f"{source}: [defaults] and [centers] must be tables")
-    if not tables and not defaults:
+    if not tables and "defaults" not in data:
         raise CentersError(f"{source}: no centers; add a [centers.\"<id>\"] table per center (or a [defaults] table)")
-    default = _validate("(defaults)", defaults, source) if defaults else None
-    centers = {}
+    # an empty [defaults] table keeps every built-in default (it was "no centers ... (or a [defaults] table)")
+    default = _validate("(defaults)", defaults, source) if "defaults" in data else None
+    centers: dict[str, CenterConfig] = {}
+    written: dict[str, str] = {}
     for center_id, table in tables.items():
         if not isinstance(table, Mapping):
             raise CentersError(f"{source}: center {center_id!r} must be a table, got {table!r}")
-        centers[str(center_id)] = _validate(str(center_id), _merge(defaults, table), source)
+        # [centers." FC-1"] is FC-1, as the forecast files' ids are read (it was an unlisted center)
+        name = str(center_id).strip()
+        if name in centers:
+            raise CentersError(f"{source}: centers {written[name]!r} and {center_id!r} are one center once the "
+                               "spaces around the id are dropped; keep one table")
+        written[name] = str(center_id)
+        centers[name] = _validate(name, _merge(defaults, table), source)
     return Centers(centers, default, source)
 
 
@@ -407,9 +426,12 @@ def load_centers(path: str | Path) -> Centers:
         raise CentersError(
             f"centers file {str(path)!r} {state}; pass the path of a TOML file (see centers.example.toml)"
         )
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    try:  # utf-8-sig: a byte-order mark (Windows Notepad's UTF-8) was "Invalid statement (at line 1, column 1)"
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise CentersError(f"centers file {str(path)!r} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                           "save it as UTF-8") from exc
+    except tomllib.TOMLDecodeError as exc:
         raise CentersError(f"centers file {str(path)!r} is not valid TOML: {exc}") from exc
     return parse_centers(data, source=str(path))
 

@@ -205,6 +205,10 @@ def plan_crews(
     within one day: ``share * Q_D(tau)``).
     Returns :data:`CREW_COLUMNS`, sorted by center, day and shift start.
     """
+    if not isinstance(forecast, pd.DataFrame):  # a list was "'list' object has no attribute 'columns'"
+        raise TypeError(f"forecast must be a pandas DataFrame (unique_id, ds, quantile columns), got "
+                        f"{type(forecast).__name__}")
+    _check_profiles(profiles)
     ids = sorted(forecast[UNIQUE_ID].astype(str).unique()) if UNIQUE_ID in forecast.columns else []
     lacking = [c for c in ids if c not in centers]
     if lacking:
@@ -230,6 +234,20 @@ def plan_crews(
     plan = pd.DataFrame(rows, columns=CREW_COLUMNS)
     plan["packers"] = plan["packers"].astype("int64")
     return plan.sort_values([UNIQUE_ID, "starts_at"], kind="stable").reset_index(drop=True)
+
+
+def _check_profiles(profiles: Mapping[str, np.ndarray]) -> None:
+    """A :class:`PanelError` naming the center whose hour profile is not (7, 24) finite shares >= 0 with
+    some weight in each row (:func:`hour_profiles`' shape): a (24,) profile was "IndexError: invalid
+    index to scalar variable", a NaN one "the plan needs nan packers ... check the forecast's scale"."""
+    for center, profile in profiles.items():
+        arr = np.asarray(profile, dtype="float64")
+        if arr.shape != (7, 24) or not np.isfinite(arr).all() or (arr < 0).any() or (arr.sum(axis=1) <= 0).any():
+            raise PanelError(
+                f"hour profile of center {center!r} must be a (7, 24) array of finite shares >= 0, a weekday per "
+                f"row with some weight (as hour_profiles returns); got shape {arr.shape}"
+                + ("" if arr.shape != (7, 24) else " with missing, negative or all-zero rows")
+            )
 
 
 def plan_notes(forecast: pd.DataFrame, centers: Mapping[str, CenterConfig], *, model: str | None = None) -> list[str]:

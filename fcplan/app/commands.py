@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fcplan.app.console import Verbose, broker_outage, check_forecast_models, database_outage, fail, setup
+from fcplan.app.console import (
+    Verbose,
+    broker_outage,
+    check_forecast_models,
+    database_outage,
+    fail,
+    setup,
+    to_stdout,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -169,6 +177,9 @@ def plan(
     hourly: Annotated[Path | None, typer.Option(
         "--hourly", help="With --forecasts: CSV of unique_id, ds (local hour), y; learns each center's hours.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="With --forecasts: where to write the plan CSV.")] = None,
+    model: Annotated[str | None, typer.Option(
+        "--model", help="With --forecasts: the model to plan on when the file's model column holds several "
+                        "(default: ensemble).")] = None,
     verbose: Verbose = False,
 ) -> None:
     """Turn the newest forecast (or a forecast file) into packers per center, day and shift."""
@@ -176,7 +187,7 @@ def plan(
     from fcplan.planner.centers import configured_centers
     from fcplan.planner.runner import make_plan, plan_records
 
-    if forecasts is not None or out is not None or hourly is not None:
+    if forecasts is not None or out is not None or hourly is not None or model is not None:
         from fcplan.app.plan_offline import write_offline_plan
 
         settings = setup(verbose)
@@ -185,7 +196,7 @@ def plan(
                        "fcplan plan --forecasts F.csv --centers C.toml --out plan.csv")
         try:
             conf = configured_centers(settings, centers)
-            typer.echo(write_offline_plan(forecasts, conf, out, hourly))
+            typer.echo(write_offline_plan(forecasts, conf, out, hourly, model), err=to_stdout(out))
         except ValueError as exc:
             raise fail(str(exc)) from exc
         return

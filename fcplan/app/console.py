@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -167,6 +168,11 @@ def read_csv(path: Path, what: str, expected: str) -> pd.DataFrame:
     return _checked(frame, header, path, what, expected)
 
 
+#: The cells pandas reads as missing by default (its documented ``na_values``), kept as text in id columns.
+MISSING_WORDS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
+                 "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
+
+
 def _read_text(path: Path, what: str, expected: str) -> tuple[pd.DataFrame, list[object]]:
     """A CSV file, ids as text, and its header as written."""
     import pandas as pd
@@ -178,7 +184,10 @@ def _read_text(path: Path, what: str, expected: str) -> tuple[pd.DataFrame, list
         # pandas 2's C parser ends a field at a NUL ("A\x00" read as "A", silently merging ids); the
         # Python parser keeps it for the id check below
         engine = "python" if _holds_nul(path) else "c"
-        frame = pd.read_csv(path, dtype={c: str for c in ids} or {UNIQUE_ID: str}, engine=engine)
+        # an id written "NA", "None" or "null" (North America, a region code) is that id, not a missing
+        # cell: pandas' missing-value words apply to the other columns only
+        frame = pd.read_csv(path, dtype={c: str for c in ids} or {UNIQUE_ID: str}, engine=engine,
+                            keep_default_na=False, na_values={c: MISSING_WORDS for c in raw_names if c not in ids})
         header = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0].tolist() if len(frame.columns) else []
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         reason = " ".join(str(exc).split())
@@ -193,6 +202,15 @@ def _checked(frame: pd.DataFrame, header: list[object], path: Path, what: str, e
     """``frame`` with its column names stripped, or an :class:`InputError` for a name given twice,
     an id with a control character or a file separated by something else than commas."""
     names = [str(name).strip().removeprefix("\ufeff") for name in header]
+    if names and (names[0].startswith("#") or names[0].lower().startswith("sep=")):
+        # Excel's "sep=," line or an exporter's "# comment" above the header: it was "lacks column(s)
+        # ['unique_id', 'ds', 'y']; it has ['sep=', 'Unnamed: 1']. Rename your ... columns"
+        with path.open(encoding="utf-8-sig", errors="replace") as fh:
+            line = fh.readline().strip()
+        raise InputError(
+            f"{what} file {str(path)!r} starts with {line[:60]!r}, not its header row: "
+            f"delete the line(s) above the header, so that the file's first line names the columns ({expected})"
+        )
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:  # pandas would rename the second "y" to "y.1" and read it as a covariate
         raise InputError(
@@ -217,24 +235,82 @@ def _checked(frame: pd.DataFrame, header: list[object], path: Path, what: str, e
     return frame
 
 
-def write_csv(frame: pd.DataFrame, out: Path) -> None:
-    """``frame`` to ``out`` without its index (Parquet when ``out`` ends in .parquet, else CSV); an
-    :class:`InputError` when ``out`` cannot be written."""
+#: ``--out -``: the table goes to standard output as CSV (it was written to a file named "-").
+STDOUT = "-"
+#: Endings of other formats than the CSV or Parquet that ``--out`` writes (CSV text was written
+#: under them: Excel refused "x.xlsx", a JSON reader "x.json").
+OTHER_FORMATS = (".xlsx", ".xlsm", ".xls", ".ods", ".json", ".jsonl", ".ndjson", ".feather", ".arrow", ".orc",
+                 ".avro", ".pkl", ".pickle", ".h5", ".hdf5", ".xml", ".html", ".parq", ".pq", ".tsv")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (through links, ./ and ../ too)."""
+    import os
+
     try:
-        if out.suffix.lower() == ".parquet":  # it was CSV text in a file named .parquet
-            frame.to_parquet(out, index=False)
-        else:
-            frame.to_csv(out, index=False)
+        return os.path.samefile(a, b)
+    except OSError:  # one does not exist yet
+        return a.resolve() == b.resolve()
+
+
+def to_stdout(out: Path | None) -> bool:
+    """Whether ``--out`` is ``-`` (standard output); the caller then says its summary on standard error."""
+    return out is not None and str(out) == STDOUT
+
+
+def write_csv(frame: pd.DataFrame, out: Path) -> None:
+    """``frame`` to ``out`` without its index (Parquet when ``out`` ends in .parquet, CSV on standard
+    output for ``-``, else CSV); an :class:`InputError` when ``out`` cannot be written."""
+    if to_stdout(out):
+        typer.echo(frame.to_csv(index=False), nl=False)
+        return
+    try:
+        with _replaced_whole(out) as path:
+            if out.suffix.lower() == ".parquet":  # it was CSV text in a file named .parquet
+                frame.to_parquet(path, index=False)
+            else:
+                frame.to_csv(path, index=False)
     except OSError as exc:
         reason = exc.strerror or " ".join(str(exc).split())
         raise InputError(f"cannot write {str(out)!r} ({reason}); choose a writable path for --out") from exc
 
 
-def check_writable(out: Path) -> None:
+@contextmanager
+def _replaced_whole(out: Path) -> Iterator[Path]:
+    """A path to write ``out``'s new content to, moved over ``out`` once written: a Ctrl-C, a kill or a
+    full disk while writing leaves the file as it was (it left half a forecast, which a plan read as
+    a forecast of fewer centers, and the previous file lost). Devices, pipes and links are written in
+    place. The partial file keeps ``out``'s last suffix, so that ``.gz`` still compresses."""
+    if out.is_symlink() or (out.exists() and not out.is_file()):
+        yield out
+        return
+    partial = out.with_name(f".{out.stem}.partial-{os.getpid()}{out.suffix}")
+    try:
+        yield partial
+        if out.exists():
+            shutil.copymode(out, partial)
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def check_writable(out: Path, inputs: dict[str, Path | None] | None = None) -> None:
     """An :class:`InputError` when ``out`` cannot be written (a directory, a missing or read-only
-    folder): said before the work whose result it would hold, not after."""
+    folder) or is one of the ``inputs`` (``{"--history": path}``): said before the work whose
+    result it would hold, not after. ``--out h.csv --history h.csv`` wrote the forecast over the
+    history, which was lost."""
     import os
 
+    if to_stdout(out):
+        return
+    for option, path in (inputs or {}).items():
+        if path is not None and _same_file(out, path):
+            raise InputError(f"--out {str(out)!r} is the {option} file: writing it would replace that input; "
+                             "choose another path for --out")
+    suffix = out.suffix.lower()
+    if suffix in OTHER_FORMATS:
+        raise InputError(f"--out {str(out)!r}: fcplan writes CSV (or Parquet for a name ending in .parquet), not "
+                         f"{suffix}; name it {str(out.with_suffix('.csv'))!r} (or .parquet), or - for standard output")
     folder = out.parent if str(out.parent) else Path(".")
     if out.is_dir():
         raise InputError(f"--out {str(out)!r} is a directory; give a file name, e.g. {str(out / 'out.csv')!r}")

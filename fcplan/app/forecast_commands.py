@@ -26,7 +26,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from fcplan.app.console import InputError, check_writable, fail, read_csv, write_csv
+from fcplan.app.console import InputError, check_writable, fail, read_csv, to_stdout, write_csv
 from fcplan.core.panel import DS, UNIQUE_ID, PanelError
 from fcplan.core.quantiles import parse_quantiles, quantile_name
 
@@ -102,7 +102,7 @@ def forecast_command(
     _setup_logging()
     try:
         labels = quantile_labels(quantiles)
-        _check_options(out, time_limit, models)
+        _check_options(out, time_limit, models, {"--history": history, "--future": future})
         hist = _read_csv(history, "history")
         fut = _read_csv(future, "future") if future is not None else None
         result = run_engine(
@@ -129,8 +129,9 @@ def forecast_command(
     for uid, reason in result.fallbacks.items():
         typer.echo(f"fallback: series {uid!r}: {reason}", err=True)
     typer.echo(
-        f"wrote {len(table)} rows for {table[UNIQUE_ID].nunique()} series to {out}; "
-        f"ensemble weights {_weights(result.weights)}"
+        f"wrote {len(table)} rows for {table[UNIQUE_ID].nunique()} series to {_where(out)}; "
+        f"ensemble weights {_weights(result.weights)}",
+        err=to_stdout(out),  # not mixed into the CSV of `--out -`
     )
 
 
@@ -155,7 +156,7 @@ def backtest_command(
     _setup_logging()
     try:
         labels = quantile_labels(quantiles)
-        _check_options(out, time_limit, models)
+        _check_options(out, time_limit, models, {"--history": history})
         hist = _read_csv(history, "history")
         result = run_backtest(
             hist,
@@ -172,8 +173,8 @@ def backtest_command(
     if select_features:
         _feature_table(result.feature_table, out)
     board = result.leaderboard
-    typer.echo(board.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    typer.echo(_coverage_line(board))
+    typer.echo(board.to_string(index=False, float_format=lambda v: f"{v:.4f}"), err=to_stdout(out))
+    typer.echo(_coverage_line(board), err=to_stdout(out))
     if out is not None:
         _write_csv(board, out)
 
@@ -204,8 +205,12 @@ def _feature_table(table: pd.DataFrame, out: Path | None) -> None:
     else:
         typer.echo("feature selection (contribution = backtest wQL without the group - with every group):")
         typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    if out is not None:
+    if out is not None and not to_stdout(out):
         _write_csv(table, features_path(out))
+
+
+def _where(out: Path) -> str:
+    return "standard output" if to_stdout(out) else str(out)
 
 
 def _write_csv(frame: pd.DataFrame, out: Path) -> None:
@@ -215,12 +220,14 @@ def _write_csv(frame: pd.DataFrame, out: Path) -> None:
         raise fail(str(exc)) from exc
 
 
-def _check_options(out: Path | None, time_limit: float | None, models: str | None) -> None:
+def _check_options(
+    out: Path | None, time_limit: float | None, models: str | None, inputs: dict[str, Path | None]
+) -> None:
     """An :class:`InputError` for options that would fail or mislead only after the work:
-    an ``--out`` that cannot be written, a ``--time-limit`` that is not a positive number of
+    an ``--out`` that cannot be written or is one of the ``inputs``, a ``--time-limit`` that is not a positive number of
     seconds (-5 and nan were taken), ``--models`` with no name (it ran the baselines alone)."""
     if out is not None:
-        check_writable(out)
+        check_writable(out, inputs)
     if time_limit is not None and not time_limit > 0:  # nan too; inf is no limit, as in run_engine
         raise InputError(f"--time-limit {time_limit:g} is not a number of seconds; give one above 0, or leave it out "
                          "to bound the work by iterations")

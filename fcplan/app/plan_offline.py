@@ -9,12 +9,13 @@ plan CSV has one row per center, day and shift (the day the shift starts).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from fcplan.app.console import InputError, check_writable, read_csv, write_csv
+from fcplan.app.console import InputError, check_writable, read_csv, to_stdout, write_csv
 from fcplan.core.panel import (
     DS,
     MODEL,
@@ -23,11 +24,12 @@ from fcplan.core.panel import (
     Y,
     blank_ids,
     dayfirst_dates,
+    instants,
     parse_timestamps,
     slashed_dates,
 )
 from fcplan.core.quantiles import quantile_levels
-from fcplan.planner.centers import Centers
+from fcplan.planner.centers import CenterConfig, Centers
 from fcplan.planner.crews import hour_profiles, plan_crews, plan_notes
 
 
@@ -73,7 +75,9 @@ def _read(path: Path, what: str, expected: str) -> pd.DataFrame:
         if dayfirst.notna().all() and _is_daily(dayfirst, frame[UNIQUE_ID]):
             dates = dayfirst
     # "FC-SEOUL-1 " is FC-SEOUL-1: a stray space would make it an unlisted center on the defaults
-    return frame.assign(**{DS: dates, UNIQUE_ID: frame[UNIQUE_ID].astype(str).str.strip()})
+    out = frame.assign(**{DS: dates, UNIQUE_ID: frame[UNIQUE_ID].astype(str).str.strip()})
+    out.attrs["written_ds"] = frame[DS]  # for times written with a zone (see _in_center_zones)
+    return out
 
 
 def _is_daily(ds: pd.Series, ids: pd.Series) -> bool:
@@ -153,6 +157,10 @@ def plan_from_files(
         if Y not in hours.columns:
             raise PlanInputError(f"hourly file {str(hourly)!r} lacks column 'y' (orders per local hour)")
         hours[Y] = _orders(hours[Y], hourly)
+        hours[DS], moved = _in_center_zones(hours, configs)
+        if moved:
+            notes.append(f"the hourly file's times carry UTC offsets (e.g. {hours.attrs['written_ds'].iloc[0]!r}): "
+                         f"read in each center's zone, {moved[:3]}")
         _check_hourly(hours, hourly)
         first = forecast[DS].min()
         profiles = hour_profiles(hours, before=first)
@@ -169,14 +177,50 @@ def plan_from_files(
         plan = plan_crews(forecast, configs, profiles, model=model)
     except PanelError as exc:
         raise PlanInputError(f"forecasts file {str(forecasts)!r}: {exc}") from exc
-    notes += centers.on_defaults(configs) + _unused_columns(forecast)
+    notes += centers.on_defaults(configs) + _unused_columns(forecast) + _missing_days(forecast)
     plan.attrs["notes"] = notes + plan_notes(forecast, configs, model=model)
     return plan
+
+
+def _in_center_zones(hours: pd.DataFrame, configs: Mapping[str, CenterConfig]) -> tuple[pd.Series, list[str]]:
+    """The hourly file's ``ds`` as each center's local wall clock, and the centers whose hours that
+    moved. Times written with an offset (``...Z``, ``+00:00``, a tz-aware Parquet column) are
+    instants: orders exported in UTC for a Seoul center were read as Seoul hours, 9 hours off, and
+    the day's orders planned on the night shift without a word. Times without one stay as written."""
+    utc = instants(hours.attrs.get("written_ds", pd.Series(dtype=object)))
+    if utc is None or len(utc) != len(hours):
+        return hours[DS], []
+    local, moved = hours[DS].copy(), []
+    for center, rows in hours.groupby(UNIQUE_ID, sort=True).indices.items():
+        if center not in configs:
+            continue  # not planned: left as written
+        zone = configs[center].timezone
+        wall = utc.iloc[rows].dt.tz_convert(zone).dt.tz_localize(None).to_numpy("datetime64[ns]")
+        if (wall != local.iloc[rows].to_numpy("datetime64[ns]")).any():
+            moved.append(f"{center}: {zone}")
+        local.iloc[rows] = wall
+    return local, moved
 
 
 def _raw_ds(path: Path) -> pd.Series:
     """The ds column of a CSV as written (for a hint about its layout)."""
     return read_csv(path, "hourly", "unique_id, ds, y")[DS]
+
+
+def _missing_days(forecast: pd.DataFrame) -> list[str]:
+    """A note naming the days between a center's first and last forecast day that the file lacks:
+    no shift of those days is planned (0 packers booked), and the plan said nothing."""
+    days = forecast[[UNIQUE_ID, DS]].assign(**{DS: forecast[DS].dt.normalize()}).drop_duplicates()
+    gaps = []
+    for center, ds in days.groupby(UNIQUE_ID, sort=True)[DS]:
+        lacking = pd.date_range(ds.min(), ds.max(), freq="D").difference(pd.DatetimeIndex(ds))
+        if len(lacking):
+            gaps.append(f"{center}: {len(lacking)} day(s), e.g. {lacking[0].date()}")
+    if not gaps:
+        return []
+    return [f"the forecasts file lacks days between a center's first and last day ({'; '.join(gaps[:3])}"
+            f"{f'; {len(gaps) - 3} more center(s)' if len(gaps) > 3 else ''}): no shifts are planned on them; "
+            "forecast every day (a closed day is set in the centers file: closed_weekdays, closed_dates)"]
 
 
 def _unused_columns(forecast: pd.DataFrame) -> list[str]:
@@ -190,13 +234,16 @@ def _unused_columns(forecast: pd.DataFrame) -> list[str]:
             "quantile column is named by its level alone, e.g. \"0.99\" (rename it to plan on it)"]
 
 
-def write_offline_plan(forecasts: Path, centers: Centers, out: Path, hourly: Path | None = None) -> str:
-    """Plan and write ``out``; returns the line to print."""
-    check_writable(out)  # said before the plan, not after it
-    plan = plan_from_files(forecasts, centers, hourly)
+def write_offline_plan(
+    forecasts: Path, centers: Centers, out: Path, hourly: Path | None = None, model: str | None = None
+) -> str:
+    """Plan and write ``out`` (on ``model``'s rows when the file holds several); returns the line to print."""
+    check_writable(out, {"--forecasts": forecasts, "--hourly": hourly})  # said before the plan, not after it
+    plan = plan_from_files(forecasts, centers, hourly, model)
     write_csv(plan.assign(**{DS: plan[DS].dt.date}), out)
     capped = int((plan["packers"] < plan["packers_needed"]).sum())
     note = f"; {capped} shift(s) capped at max_packers" if capped else ""
     note += "".join(f"; note: {n}" for n in plan.attrs.get("notes", []))
-    return (f"wrote {len(plan)} rows ({plan[UNIQUE_ID].nunique()} centers x days x shifts) to {out}; "
+    where = "standard output" if to_stdout(out) else out
+    return (f"wrote {len(plan)} rows ({plan[UNIQUE_ID].nunique()} centers x days x shifts) to {where}; "
             f"{int(plan['packers'].sum())} packer-shifts{note}")

@@ -11,6 +11,7 @@ to fix it.
 
 from __future__ import annotations
 
+import difflib
 import warnings
 from collections.abc import Sequence
 
@@ -205,14 +206,7 @@ def parse_timestamps(values: pd.Series, name: str = "history") -> pd.Series:
     if isinstance(values.dtype, np.dtype) and values.dtype.kind == "M":  # already timestamps: as they are
         return values.astype("datetime64[ns]")
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        digits = values.dropna()
-        if len(digits) and (digits == digits.round()).all() and digits.between(1000_01_01, 9999_12_31).all():
-            values = values.astype("Int64").astype(str).replace("<NA>", None)
-        else:
-            raise PanelError(
-                f"{name}.ds is numeric (e.g. {values.dropna().head(1).tolist()}), not dates; write timestamps "
-                "as YYYY-MM-DD or YYYY-MM-DD HH:MM:SS (or YYYYMMDD)"
-            )
+        values = _numeric_dates(values, name)
     attempts: list[dict[str, object]] = [{}, {"format": "ISO8601"}, {"format": "%Y%m%d"}, {"dayfirst": True}]
     if values.dtype == object or pd.api.types.is_string_dtype(values):
         text = values.astype("string").str.strip()  # "2026-03-02 " is 2026-03-02 (it failed the whole column)
@@ -229,6 +223,9 @@ def parse_timestamps(values: pd.Series, name: str = "history") -> pd.Series:
         except (ValueError, TypeError, OverflowError):
             continue
     if ds is None:
+        far = next((v for v in values.dropna() if _out_of_range(v)), None)
+        if far is not None:  # pandas 2 refuses the whole column ("not timestamps, e.g." a good first value)
+            raise PanelError(_range_message(name, f"holds {far!r}"))
         bad = next((v for v in values.dropna() if _unparsable(v)), None)
         if bad is None:  # each value reads alone: the rows mix layouts (it named a good first value)
             shapes = values.dropna().astype(str).str.strip().str.replace(r"\d", "9", regex=True)
@@ -246,7 +243,10 @@ def parse_timestamps(values: pd.Series, name: str = "history") -> pd.Series:
         )
     if isinstance(ds.dtype, pd.DatetimeTZDtype):
         ds = ds.dt.tz_localize(None)
-    ds = ds.astype("datetime64[ns]")
+    try:
+        ds = ds.astype("datetime64[ns]")
+    except (OverflowError, ValueError) as exc:  # "Out of bounds nanosecond timestamp: 1600-01-01 00:00:00"
+        raise PanelError(_range_message(name, f"runs from {ds.min()} to {ds.max()}")) from exc
     if slashed_dates(values) and _month_jumps(ds):
         # 01/03/2026 00:00 ... 12/03/2026 23:00 (day first, every day 12 or less) read month-first is
         # hours of Jan 3, Feb 3, ..., Dec 3: read as the days that follow one another instead
@@ -256,11 +256,63 @@ def parse_timestamps(values: pd.Series, name: str = "history") -> pd.Series:
     return ds
 
 
+def instants(values: pd.Series) -> pd.Series | None:
+    """``values`` as UTC instants when every one says its zone or UTC offset (a tz-aware column, or
+    texts ending in ``Z`` or ``+09:00``), else None: wall-clock times, with no zone to convert from.
+    (:func:`parse_timestamps` keeps the wall clock as written; a caller that knows the zone the
+    times are meant in converts these instants to it instead.)"""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert("UTC")
+    if not (values.dtype == object or pd.api.types.is_string_dtype(values)):
+        return None
+    text = values.astype("string").str.strip()
+    written = text.dropna()
+    if written.empty or not written.str.contains(_OFFSET, regex=True).all():
+        return None
+    try:
+        return pd.to_datetime(text, utc=True, format="ISO8601")
+    except (ValueError, TypeError):
+        return None
+
+
+def _numeric_dates(values: pd.Series, name: str) -> pd.Series:
+    """Whole numbers written as dates, as text ``parse_timestamps`` reads: ``YYYYMMDD``, ``YYYYMM``
+    (202501: a month, read as its first day) and ``YYYY`` (2025: a year, read as January 1; yearly
+    and monthly panels were "ds is numeric, not dates"); anything else a :class:`PanelError`."""
+    digits = values.dropna()
+    whole = bool(len(digits)) and bool((digits == digits.round()).all())
+    text = values.astype("Int64").astype(str).replace("<NA>", None) if whole else values
+    if whole and digits.between(1000_01_01, 9999_12_31).all():
+        return text
+    if whole and digits.between(1000_01, 2261_12).all() and (digits % 100).between(1, 12).all():
+        return text.str[:4] + "-" + text.str[4:] + "-01"
+    if whole and digits.between(1000, 2261).all():
+        return text + "-01-01"
+    raise PanelError(
+        f"{name}.ds is numeric (e.g. {values.dropna().head(1).tolist()}), not dates; write timestamps "
+        "as YYYY-MM-DD or YYYY-MM-DD HH:MM:SS (or YYYYMMDD, YYYYMM for months, YYYY for years)"
+    )
+
+
 def _month_jumps(ds: pd.Series) -> bool:
     """Whether the distinct times ``ds`` step by less than a day somewhere and by 28 days or more
     elsewhere: hours of days a month apart, the mark of DD/MM/YYYY HH:MM read month-first."""
     gaps = pd.Series(ds.dropna().unique()).sort_values().diff().dropna()
     return bool(len(gaps)) and gaps.min() < pd.Timedelta(days=1) and gaps.max() >= pd.Timedelta(days=28)
+
+
+def _range_message(name: str, what: str) -> str:
+    return (f"{name}.ds {what}, outside {pd.Timestamp.min:%Y-%m-%d} to {pd.Timestamp.max:%Y-%m-%d}, the times "
+            "pandas can hold; check the years in ds")
+
+
+def _out_of_range(value: object) -> bool:
+    """Whether ``value`` reads as a time outside the nanosecond range (1600-01-01, 2300-01-02)."""
+    try:
+        stamp = pd.Timestamp(str(value))
+    except (ValueError, TypeError, OverflowError):
+        return False
+    return not pd.Timestamp.min <= stamp <= pd.Timestamp.max
 
 
 def _unparsable(value: object) -> bool:
@@ -412,9 +464,14 @@ def select_model(forecast: pd.DataFrame, model: str | None = None) -> pd.DataFra
         if len(models) > 1:
             raise PanelError(
                 f"forecast holds {len(models)} models {models}; pass model=... to plan on one "
-                "(e.g. model='ensemble')"
+                f"(e.g. model={models[0]!r}; `fcplan plan --model {models[0]}` on a forecasts file)"
             )
         return forecast
     if model not in models:
-        raise PanelError(f"forecast has no model {model!r}; it has {models}")
+        raise PanelError(f"forecast has no model {model!r}; it has {models}{_suggest_model(model, models)}")
     return forecast[forecast[MODEL].astype(str) == model]
+
+
+def _suggest_model(model: str, models: list[str]) -> str:
+    close = difflib.get_close_matches(model, models, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -150,6 +150,25 @@ class ForecastSettings(_Section):
         return value
 
 
+def share_not_percent(value: object) -> object:
+    """A share of 0-1 as given; a value between 1 and 100 (``15`` for 15 %) refused saying to
+    write ``0.15``. ``shrinkage = 15`` was "Input should be less than 1", with no word of how."""
+    if isinstance(value, str) and value.strip().endswith("%"):  # "15%": "unable to parse string as a number"
+        try:
+            number = float(value.strip()[:-1])
+        except ValueError:
+            return value
+        raise ValueError(f"{value!r} is a percentage; write the share between 0 and 1, {number / 100:g}")
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return value  # pydantic says what is wrong with it
+    if 1 < number <= 100:
+        raise ValueError(f"{value!r} must be less than 1, a share between 0 and 1; if it is a percentage, "
+                         f"write {number / 100:g} for {number:g} %")
+    return value
+
+
 class CenterParams(_Section):
     """Productivity and cost parameters of one center (the planner's inputs).
 
@@ -165,6 +184,8 @@ class CenterParams(_Section):
     cost_short: float = Field(3.0, gt=0)
     cost_idle: float = Field(1.0, gt=0)
     min_packers: int = Field(1, ge=0)
+
+    _share = field_validator("shrinkage", mode="before")(classmethod(lambda cls, v: share_not_percent(v)))
 
     @property
     def service_quantile(self) -> float:
@@ -243,6 +264,9 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Seoul"
 
     _split = field_validator("centers", mode="before")(classmethod(lambda cls, v: _split_csv(v)))
+    # " Asia/Seoul" (a space after `=`) was "' Asia/Seoul' is not an IANA zone, e.g. Asia/Seoul"
+    _strip_zone = field_validator("timezone", mode="before")(
+        classmethod(lambda cls, v: v.strip() if isinstance(v, str) else v))
 
     @model_validator(mode="after")
     def _check_timezone(self) -> Settings:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from fcplan.core.panel import PanelError
 from fcplan.planner.centers import CenterConfig
 from fcplan.planner.crews import hour_profiles, plan_crews
 
@@ -200,3 +203,23 @@ def test_a_shift_wholly_in_a_skipped_hour_gets_no_packers() -> None:
     plan = plan_crews(fc, {"A": center(timezone=LA, shifts=shifts, min_packers=1)}, {"A": FLAT})
     early = plan[plan["shift"] == "early"].set_index("ds")["packers"]
     assert early[pd.Timestamp("2026-03-08")] == 0 and early[pd.Timestamp("2026-03-09")] > 0
+
+
+# Session 19 (i29-probe): a hand-made hour profile of the wrong shape was "IndexError: invalid index to
+# scalar variable"; a NaN one "the plan needs nan packers ... check the forecast's scale"; a list for the
+# forecast "'list' object has no attribute 'columns'".
+@pytest.mark.parametrize(("profile", "expected"), [
+    (np.full(24, 1 / 24), "got shape (24,)"),
+    (np.full((7, 24), np.nan), "with missing, negative or all-zero rows"),
+    (np.zeros((7, 24)), "with missing, negative or all-zero rows"),
+])
+def test_a_malformed_hour_profile_is_named(profile, expected) -> None:
+    forecast = pd.DataFrame({"unique_id": "FC-1", "ds": pd.date_range("2026-03-02", periods=2), "0.5": 100.0})
+    with pytest.raises(PanelError, match=re.escape("hour profile of center 'FC-1' must be a (7, 24) array")) as err:
+        plan_crews(forecast, {"FC-1": CenterConfig(center_id="FC-1")}, {"FC-1": profile})
+    assert expected in str(err.value)
+
+
+def test_a_forecast_that_is_not_a_frame_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="forecast must be a pandas DataFrame"):
+        plan_crews([1, 2], {"FC-1": CenterConfig(center_id="FC-1")}, {})
