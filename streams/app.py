@@ -22,7 +22,7 @@ import faust
 from sqlalchemy import Engine
 
 from fcplan.core import contracts
-from fcplan.core.contracts import dead_letter_headers
+from fcplan.core.contracts import dead_letter
 from fcplan.core.settings import Settings
 from fcplan.storage import make_engine
 from fcplan.storage.outage import Backoff, backoff_s, call_through_outages
@@ -138,9 +138,8 @@ class Worker:
                 await asyncio.sleep(delay)
 
     async def _dead_letter(self, dlq: faust.TopicT, event: Any, reason: str, detail: str) -> None:
-        await dlq.send(
-            key=event.key, value=event.value, headers=dead_letter_headers(event.message, reason, detail)
-        )
+        key, value, headers = dead_letter(event.message, reason, detail)
+        await dlq.send(key=key, value=value, headers=headers)
 
     async def _promotions_agent(self, stream: faust.StreamT) -> None:
         # noack_take: faust acks nothing by itself, so a batch is committed only after
