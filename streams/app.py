@@ -139,7 +139,9 @@ class Worker:
 
     async def _dead_letter(self, dlq: faust.TopicT, event: Any, reason: str, detail: str) -> None:
         key, value, headers = dead_letter(event.message, reason, detail)
-        await dlq.send(key=key, value=value, headers=headers)
+        # faust's send returns once the record is handed to its producer: wait for the broker to take it
+        # (a failed delivery only logged a warning, and the batch was acked and committed without it)
+        await (await dlq.send(key=key, value=value, headers=headers))
 
     async def _promotions_agent(self, stream: faust.StreamT) -> None:
         # noack_take: faust acks nothing by itself, so a batch is committed only after
