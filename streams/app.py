@@ -127,15 +127,21 @@ class Worker:
             try:
                 await self.orders_consumer.run()
                 return
-            except asyncio.CancelledError:
-                raise
-            except Exception:
+            except asyncio.CancelledError as exc:
+                if _cancelled():
+                    raise
+                # Not this task cancelled (the worker stopping) but a CancelledError raised inside the
+                # consumer (a client's own task cancelled under it: seen once the broker had been gone two
+                # minutes). Let through, it ended the orders consumer for good, the worker alive.
+                error: BaseException = exc
+            except Exception as exc:
                 _stop_if_cancelled("orders: the consumer failed while stopping")
-                failures = 0 if time.monotonic() - started > ORDERS_RESTART_RESET_S else failures
-                delay = backoff_s(failures, 0.5, 30.0)
-                failures += 1
-                log.exception("orders: the consumer stopped; starting it again in %.1f s", delay)
-                await asyncio.sleep(delay)
+                error = exc
+            failures = 0 if time.monotonic() - started > ORDERS_RESTART_RESET_S else failures
+            delay = backoff_s(failures, 0.5, 30.0)
+            failures += 1
+            log.error("orders: the consumer stopped; starting it again in %.1f s", delay, exc_info=error)
+            await asyncio.sleep(delay)
 
     async def _dead_letter(self, dlq: faust.TopicT, event: Any, reason: str, detail: str) -> None:
         key, value, headers = dead_letter(event.message, reason, detail)
@@ -175,6 +181,12 @@ class Worker:
                 attempt += 1
                 log.exception("could not store a batch of %d promotions; retrying in %.1fs", len(events), delay)
                 await asyncio.sleep(delay)
+
+
+def _cancelled() -> bool:
+    """Whether the current task is being cancelled (not merely handed a CancelledError from inside)."""
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0
 
 
 def _stop_if_cancelled(what: str) -> None:

@@ -46,6 +46,37 @@ def test_when_the_consumer_fails_then_the_worker_starts_it_again(monkeypatch, ca
     assert sum("starting it again" in r.getMessage() for r in caplog.records) == 3
 
 
+class CancelledInside(FlakyConsumer):
+    """Ends the first time with a CancelledError of its own (a client's task cancelled under it), as
+    the real consumer did once the broker had been gone two minutes; then runs."""
+
+    async def run(self) -> None:
+        self.starts += 1
+        if self.starts == 1:
+            inner = asyncio.ensure_future(asyncio.sleep(3600))
+            inner.cancel()
+            await inner  # raises CancelledError; the orders task itself was not cancelled
+        self.running.set()
+        await asyncio.Event().wait()
+
+
+def test_when_a_cancellation_comes_from_inside_the_consumer_then_the_worker_starts_it_again(monkeypatch):
+    """The orders task took it for the worker stopping and ended: the worker lived on, reading
+    promotions, and no order was read again until it was restarted by hand."""
+    monkeypatch.setattr(worker_app, "backoff_s", lambda attempt, first, cap: 0.0)
+    worker = object.__new__(worker_app.Worker)
+    worker.orders_consumer = CancelledInside(failures=0)
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(worker._orders_task())
+        await asyncio.wait_for(worker.orders_consumer.running.wait(), 10)
+        assert not task.done(), "the orders task ended instead of running the consumer"
+        await _cancelled_and_ended(task, "the orders task went on after it was cancelled")
+
+    asyncio.run(scenario())
+    assert worker.orders_consumer.starts == 2
+
+
 def test_when_a_step_hangs_then_bounded_raises_consumer_stuck(monkeypatch):
     monkeypatch.setattr(orders_consumer, "STUCK_S", 0.05)
 
