@@ -362,6 +362,14 @@ async def _stop_client(client: Any, what: str) -> None:
         await asyncio.wait_for(client.stop(), CLIENT_STOP_S)
     except TimeoutError:
         log.warning("orders: stopping %s took over %.0f s; abandoned", what, CLIENT_STOP_S)
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is None or task.cancelling():
+            raise
+        # aiokafka's Fetcher.close awaits the fetch tasks it has just cancelled: after a commit stuck on
+        # a broker gone for STUCK_S, the consumer's stop raised CancelledError, the producer was never
+        # stopped and the worker took it for its own stop (the orders task ended for good)
+        log.warning("orders: stopping %s raised CancelledError inside the client; abandoned", what)
 
 
 def _tune_gc() -> None:

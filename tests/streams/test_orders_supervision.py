@@ -170,3 +170,25 @@ def test_when_a_client_stop_hangs_then_the_consumer_abandons_it(monkeypatch, cap
 
     asyncio.run(orders_consumer._stop_client(Hangs(), "the orders consumer"))
     assert "stopping the orders consumer took over" in caplog.text
+
+
+def test_when_a_client_stop_raises_cancelled_error_from_inside_then_the_consumer_abandons_it(caplog):
+    """aiokafka's consumer ``stop()`` awaits the fetch tasks it cancelled and raised their CancelledError
+    (a commit stuck on a broker gone for STUCK_S, then the consumer's restart): the producer was never
+    stopped and the orders task took it for the worker's own stop."""
+
+    class RaisesInside:
+        async def stop(self) -> None:
+            fetching = asyncio.ensure_future(asyncio.sleep(3600))
+            fetching.cancel()
+            await fetching
+
+    async def scenario() -> None:
+        await orders_consumer._stop_client(RaisesInside(), "the orders consumer")
+        # the task's own cancellation still ends it
+        stopping = asyncio.ensure_future(orders_consumer._stop_client(RaisesInside(), "the orders consumer"))
+        await asyncio.sleep(0)
+        await _cancelled_and_ended(stopping, "a stop cancelled by the worker went on")
+
+    asyncio.run(scenario())
+    assert "stopping the orders consumer raised CancelledError inside the client; abandoned" in caplog.text
