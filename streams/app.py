@@ -22,7 +22,7 @@ import faust
 from sqlalchemy import Engine
 
 from fcplan.core import contracts
-from fcplan.core.contracts import dead_letter_headers
+from fcplan.core.contracts import dead_letter
 from fcplan.core.settings import Settings
 from fcplan.storage import make_engine
 from fcplan.storage.outage import Backoff, backoff_s, call_through_outages
@@ -127,20 +127,27 @@ class Worker:
             try:
                 await self.orders_consumer.run()
                 return
-            except asyncio.CancelledError:
-                raise
-            except Exception:
+            except asyncio.CancelledError as exc:
+                if _cancelled():
+                    raise
+                # Not this task cancelled (the worker stopping) but a CancelledError raised inside the
+                # consumer (a client's own task cancelled under it: seen once the broker had been gone two
+                # minutes). Let through, it ended the orders consumer for good, the worker alive.
+                error: BaseException = exc
+            except Exception as exc:
                 _stop_if_cancelled("orders: the consumer failed while stopping")
-                failures = 0 if time.monotonic() - started > ORDERS_RESTART_RESET_S else failures
-                delay = backoff_s(failures, 0.5, 30.0)
-                failures += 1
-                log.exception("orders: the consumer stopped; starting it again in %.1f s", delay)
-                await asyncio.sleep(delay)
+                error = exc
+            failures = 0 if time.monotonic() - started > ORDERS_RESTART_RESET_S else failures
+            delay = backoff_s(failures, 0.5, 30.0)
+            failures += 1
+            log.error("orders: the consumer stopped; starting it again in %.1f s", delay, exc_info=error)
+            await asyncio.sleep(delay)
 
     async def _dead_letter(self, dlq: faust.TopicT, event: Any, reason: str, detail: str) -> None:
-        await dlq.send(
-            key=event.key, value=event.value, headers=dead_letter_headers(event.message, reason, detail)
-        )
+        key, value, headers = dead_letter(event.message, reason, detail)
+        # faust's send returns once the record is handed to its producer: wait for the broker to take it
+        # (a failed delivery only logged a warning, and the batch was acked and committed without it)
+        await (await dlq.send(key=key, value=value, headers=headers))
 
     async def _promotions_agent(self, stream: faust.StreamT) -> None:
         # noack_take: faust acks nothing by itself, so a batch is committed only after
@@ -174,6 +181,12 @@ class Worker:
                 attempt += 1
                 log.exception("could not store a batch of %d promotions; retrying in %.1fs", len(events), delay)
                 await asyncio.sleep(delay)
+
+
+def _cancelled() -> bool:
+    """Whether the current task is being cancelled (not merely handed a CancelledError from inside)."""
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0
 
 
 def _stop_if_cancelled(what: str) -> None:

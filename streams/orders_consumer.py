@@ -37,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fcplan.core.contracts import CENTER_DEMAND, ORDERS, ORDERS_DLQ, dead_letter_headers
+from fcplan.core.contracts import CENTER_DEMAND, ORDERS, ORDERS_DLQ, dead_letter
 from fcplan.core.settings import Settings
 from fcplan.streams.counted import Origin
 from fcplan.streams.log_guard import LogGuard
@@ -291,9 +291,8 @@ class OrdersConsumer:
         """Send the batch's dead letters and touched hours; returns their delivery futures."""
         pending = []
         for i, reason, detail in outcome.dead:
-            record = records[i]
-            headers = dead_letter_headers(record, reason, detail)
-            pending.append(await producer.send(ORDERS_DLQ, value=record.value, key=record.key, headers=headers))
+            key, value, headers = dead_letter(records[i], reason, detail)
+            pending.append(await producer.send(ORDERS_DLQ, value=value, key=key, headers=headers))
         for row in outcome.hourly:
             pending.append(await producer.send(CENTER_DEMAND, value=row.to_bytes(), key=row.center_id.encode()))
         if outcome.dead:
@@ -363,6 +362,14 @@ async def _stop_client(client: Any, what: str) -> None:
         await asyncio.wait_for(client.stop(), CLIENT_STOP_S)
     except TimeoutError:
         log.warning("orders: stopping %s took over %.0f s; abandoned", what, CLIENT_STOP_S)
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is None or task.cancelling():
+            raise
+        # aiokafka's Fetcher.close awaits the fetch tasks it has just cancelled: after a commit stuck on
+        # a broker gone for STUCK_S, the consumer's stop raised CancelledError, the producer was never
+        # stopped and the worker took it for its own stop (the orders task ended for good)
+        log.warning("orders: stopping %s raised CancelledError inside the client; abandoned", what)
 
 
 def _tune_gc() -> None:

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, and_, or_
 
 from fcplan.core.contracts import Promotion
 from fcplan.storage import metrics as m
@@ -43,7 +43,26 @@ def promotion_row(promo: Promotion) -> dict:
 
 
 def _not_older(table: Any, excluded: Any) -> Any:
-    return excluded.updated_at >= table.c.updated_at
+    """The stored version is replaced by one as new or newer, but at a tie an active version never
+    replaces a cancelled one (see :func:`_replaces`)."""
+    return or_(
+        excluded.updated_at > table.c.updated_at,
+        and_(excluded.updated_at == table.c.updated_at,
+             or_(excluded.status == CANCELLED, table.c.status != CANCELLED)),
+    )
+
+
+CANCELLED = "cancelled"
+
+
+def _replaces(row: dict, kept: dict) -> bool:
+    """Whether version ``row`` replaces ``kept`` of the same promotion: a newer one does; at the same
+    ``updated_at`` (two versions sent without it are both stamped with ``start``) the later one does,
+    unless it is active and ``kept`` cancelled. Without that, the announcement read again after its
+    cancellation (a crash, a rebalance, ``fcplan replay``) made the promotion active again."""
+    if row["updated_at"] != kept["updated_at"]:
+        return row["updated_at"] > kept["updated_at"]
+    return row["status"] == CANCELLED or kept["status"] != CANCELLED
 
 
 @dataclass(frozen=True)
@@ -66,12 +85,13 @@ def store_promotions(engine: Engine, batch: Sequence[Promotion]) -> StoredPromot
 
 
 def write_promotions(engine: Engine, batch: Sequence[Promotion]) -> int:
-    """Upsert promotions; an older version never overwrites a newer one."""
+    """Upsert promotions; an older version never overwrites a newer one, nor an active version a
+    cancelled one stamped alike (:func:`_replaces`)."""
     newest: dict[str, dict] = {}
     for promo in batch:
         row = promotion_row(promo)
         kept = newest.get(row["promo_id"])
-        if kept is None or row["updated_at"] >= kept["updated_at"]:
+        if kept is None or _replaces(row, kept):
             newest[row["promo_id"]] = row
     with engine.begin() as conn:
         upsert(

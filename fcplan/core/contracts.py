@@ -196,6 +196,29 @@ def dead_letter_headers(source: Any, reason: str, detail: str) -> list[tuple[str
     ]
 
 
+#: The most bytes of a record's key and of its value a dead letter carries. Producers refuse a
+#: message over about 1 MB (aiokafka's and faust's ``max_request_size``, Kafka's default
+#: ``message.max.bytes``): a 1.5 MB order, oversize, was dead-lettered whole, the send raised, and
+#: the consumer (the promotions agent) retried that batch for good, reading nothing after it.
+DEAD_LETTER_MAX_BYTES = 512 * 1024
+
+
+def dead_letter(source: Any, reason: str, detail: str) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]:
+    """``(key, value, headers)`` of the dead letter of ``source`` (a consumed record: ``key``,
+    ``value``, ``topic``, ``partition``, ``offset``): its bytes as read, or, past
+    :data:`DEAD_LETTER_MAX_BYTES`, their first bytes with a ``dlq.truncated`` header giving the
+    sizes read (the whole record stays in its topic at ``dlq.offset``)."""
+    key, value = source.key, source.value
+    headers = dead_letter_headers(source, reason, detail)
+    cut = [f"{name} {len(b)} bytes" for name, b in (("key", key), ("value", value))
+           if b is not None and len(b) > DEAD_LETTER_MAX_BYTES]
+    if cut:
+        headers.append(("dlq.truncated", f"{', '.join(cut)}; the first {DEAD_LETTER_MAX_BYTES} kept".encode()))
+        key = key[:DEAD_LETTER_MAX_BYTES] if key is not None else None
+        value = value[:DEAD_LETTER_MAX_BYTES] if value is not None else None
+    return key, value, headers
+
+
 #: topic -> record type, for docs, tests and topic creation.
 TOPICS: dict[str, type[Record] | None] = {
     ORDERS: Order,

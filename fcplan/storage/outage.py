@@ -54,6 +54,13 @@ _SQLITE_OUTAGE = (
 )
 #: The drivers' own classes (psycopg, sqlite3) of the outage kinds, by name.
 _DRIVER_OUTAGES = {"OperationalError", "InterfaceError"}
+#: PostgreSQL error codes that say the database cannot be written now, whatever is written, but that
+#: psycopg does not raise as OperationalError: 25006 read_only_sql_transaction (a hot standby after a
+#: failover, ``default_transaction_read_only`` set by an operator or by a cloud provider whose storage
+#: is full). Taken for bad data, every record of every batch was bisected and dead-lettered as
+#: ``unwritable`` (promotions) or the orders consumer failed and started again every 30 s, leaving its
+#: group; SQLite's "readonly database" was an outage already.
+_PG_OUTAGE_STATES = {"25006"}
 
 
 def _sqlite_outage(exc: BaseException) -> bool:
@@ -68,12 +75,16 @@ def _says_outage(exc: BaseException) -> bool:
         if exc.connection_invalidated:
             return True
         orig = exc.orig
+        if getattr(orig, "sqlstate", None) in _PG_OUTAGE_STATES:
+            return True
         if not isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
             return isinstance(exc, sa_exc.DatabaseError) and type(orig).__module__.startswith("sqlite3") \
                 and _sqlite_outage(orig)
         return _sqlite_outage(orig) if type(orig).__module__.startswith("sqlite3") else True
     if type(exc).__module__.startswith("sqlite3") and type(exc).__name__ == "DatabaseError":
         return _sqlite_outage(exc)
+    if type(exc).__module__.startswith("psycopg") and getattr(exc, "sqlstate", None) in _PG_OUTAGE_STATES:
+        return True
     if not any(cls.__name__ in _DRIVER_OUTAGES for cls in type(exc).__mro__):
         return False
     return _sqlite_outage(exc) if type(exc).__module__.startswith("sqlite3") else True

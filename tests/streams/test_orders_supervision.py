@@ -46,6 +46,37 @@ def test_when_the_consumer_fails_then_the_worker_starts_it_again(monkeypatch, ca
     assert sum("starting it again" in r.getMessage() for r in caplog.records) == 3
 
 
+class CancelledInside(FlakyConsumer):
+    """Ends the first time with a CancelledError of its own (a client's task cancelled under it), as
+    the real consumer did once the broker had been gone two minutes; then runs."""
+
+    async def run(self) -> None:
+        self.starts += 1
+        if self.starts == 1:
+            inner = asyncio.ensure_future(asyncio.sleep(3600))
+            inner.cancel()
+            await inner  # raises CancelledError; the orders task itself was not cancelled
+        self.running.set()
+        await asyncio.Event().wait()
+
+
+def test_when_a_cancellation_comes_from_inside_the_consumer_then_the_worker_starts_it_again(monkeypatch):
+    """The orders task took it for the worker stopping and ended: the worker lived on, reading
+    promotions, and no order was read again until it was restarted by hand."""
+    monkeypatch.setattr(worker_app, "backoff_s", lambda attempt, first, cap: 0.0)
+    worker = object.__new__(worker_app.Worker)
+    worker.orders_consumer = CancelledInside(failures=0)
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(worker._orders_task())
+        await asyncio.wait_for(worker.orders_consumer.running.wait(), 10)
+        assert not task.done(), "the orders task ended instead of running the consumer"
+        await _cancelled_and_ended(task, "the orders task went on after it was cancelled")
+
+    asyncio.run(scenario())
+    assert worker.orders_consumer.starts == 2
+
+
 def test_when_a_step_hangs_then_bounded_raises_consumer_stuck(monkeypatch):
     monkeypatch.setattr(orders_consumer, "STUCK_S", 0.05)
 
@@ -139,3 +170,25 @@ def test_when_a_client_stop_hangs_then_the_consumer_abandons_it(monkeypatch, cap
 
     asyncio.run(orders_consumer._stop_client(Hangs(), "the orders consumer"))
     assert "stopping the orders consumer took over" in caplog.text
+
+
+def test_when_a_client_stop_raises_cancelled_error_from_inside_then_the_consumer_abandons_it(caplog):
+    """aiokafka's consumer ``stop()`` awaits the fetch tasks it cancelled and raised their CancelledError
+    (a commit stuck on a broker gone for STUCK_S, then the consumer's restart): the producer was never
+    stopped and the orders task took it for the worker's own stop."""
+
+    class RaisesInside:
+        async def stop(self) -> None:
+            fetching = asyncio.ensure_future(asyncio.sleep(3600))
+            fetching.cancel()
+            await fetching
+
+    async def scenario() -> None:
+        await orders_consumer._stop_client(RaisesInside(), "the orders consumer")
+        # the task's own cancellation still ends it
+        stopping = asyncio.ensure_future(orders_consumer._stop_client(RaisesInside(), "the orders consumer"))
+        await asyncio.sleep(0)
+        await _cancelled_and_ended(stopping, "a stop cancelled by the worker went on")
+
+    asyncio.run(scenario())
+    assert "stopping the orders consumer raised CancelledError inside the client; abandoned" in caplog.text

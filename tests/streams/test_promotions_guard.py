@@ -295,3 +295,26 @@ def test_when_the_worker_restarted_with_the_broker_then_the_new_logs_records_bel
     assert not worker.app.consumer.guard.restarted
     asyncio.run(worker._store_promotions([event(0, b"[1]"), event(1, b"[2]")]))  # short of the old offset 7
     assert dead_letters_counted(worker) == 10
+
+
+def test_a_dead_letter_the_broker_did_not_take_is_sent_again_before_the_batch_is_done(worker, monkeypatch):
+    """faust's ``Topic.send`` returns once the record is handed to its producer; a delivery that then
+    failed (a topic gone, a broker refusing the record) only logged a warning, the batch was acked and
+    committed, and the dead letter was lost with ``promotions_dead_letters`` counting it."""
+    deliveries: list[bytes] = []
+
+    class Dlq:
+        async def send(self, key: bytes, value: bytes, headers: Any) -> asyncio.Future:
+            delivered = asyncio.get_running_loop().create_future()
+            if deliveries:
+                delivered.set_result(SimpleNamespace(offset=0))
+            else:
+                delivered.set_exception(RuntimeError("the broker refused the record"))
+            deliveries.append(value)
+            return delivered
+
+    monkeypatch.setattr(worker, "promotions_dlq", Dlq())
+    monkeypatch.setattr("fcplan.streams.app.backoff_s", lambda *_: 0.0)
+    asyncio.run(worker._store_promotions([event(0, b"not json")]))
+    assert deliveries == [b"not json", b"not json"]  # refused, then sent again and delivered
+    assert dead_letters_counted(worker) == 1

@@ -329,3 +329,21 @@ def test_a_stream_time_later_than_any_order_can_be_is_replaced(tmp_path, caplog:
     assert write(make_order("d", ts=now)) == (1, [])
     assert watermark(engine, "ICN1") == (now + timedelta(hours=1)).replace(tzinfo=None)
     engine.dispose()
+
+
+def test_a_cancellation_stamped_like_its_announcement_stays_when_the_announcement_is_read_again(
+    engine: Engine,
+) -> None:
+    """Versions without ``updated_at`` are stamped with ``start``, so an announcement and its cancellation
+    often tie. A tie went to the version written last: the announcement read again (a crash, a rebalance,
+    ``fcplan replay``) made the cancelled promotion active again, in any order within a batch too."""
+    announced, cancelled = make_promo(T0, 10.0), make_promo(T0, 10.0, "cancelled")
+    write_promotions(engine, [announced])
+    write_promotions(engine, [cancelled])
+    write_promotions(engine, [announced])
+    assert stored_promos(engine) == {"p1": (10.0, "cancelled")}
+    write_promotions(engine, [cancelled, announced, make_promo(T0, 10.0, promo_id="p2")])
+    assert stored_promos(engine) == {"p1": (10.0, "cancelled"), "p2": (10.0, "active")}
+    write_promotions(engine, [make_promo(T0, 20.0, promo_id="p2")])  # an active tie still goes to the last
+    write_promotions(engine, [make_promo(T0 + timedelta(hours=1), 15.0)])  # a newer version still wins
+    assert stored_promos(engine) == {"p1": (15.0, "active"), "p2": (20.0, "active")}
