@@ -197,6 +197,8 @@ def apply_intraday(
             continue  # closed today: nothing to re-plan
         nxt = fc[(fc[UNIQUE_ID] == center_id) & (fc[DS] == today + pd.Timedelta(days=1))]
         tomorrow = nxt[cols].to_numpy("float64")[0] if not nxt.empty else None
+        if center.closed(pd.DatetimeIndex([today + pd.Timedelta(days=1)]))[0]:
+            tomorrow = np.zeros(len(cols))  # closed tomorrow: tonight's shift has no morning, as in plan_crews
         current: dict[str, int] = {}
         if booked is not None and not booked.empty:
             mine = booked[(booked[UNIQUE_ID].astype(str) == center_id) & (pd.to_datetime(booked[DS]) == today)]
