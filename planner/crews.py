@@ -152,7 +152,8 @@ def shift_rows(
     whose morning hours have no forecast, takes them from that day's forecast
     (``next_day_forecast`` False). On a day the center is closed (:meth:`CenterConfig.closed`)
     no shift starts and no orders are planned: 0 packers, whatever ``min_packers`` says,
-    and the night shift before it has no morning. On the day after, the early hours that its
+    and the night shift before it has no morning (also when that day lies past the forecast's
+    last day). On the day after, the early hours that its
     night shift would have packed (00:00 to the night shift's end) wait for the first shift of
     the day (:func:`morning_heir`), which plans on them besides its own."""
     rows = []
@@ -160,6 +161,7 @@ def shift_rows(
     shut = center.closed(days)
     heir = morning_heir(center)
     after_shut = center.closed(days - pd.Timedelta(days=1))  # no night shift ran into these days
+    before_shut = center.closed(days + pd.Timedelta(days=1))  # in the forecast or not: no orders
     if shut.any():
         planned, median, values = (np.where(shut[:, None] if x.ndim == 2 else shut, 0.0, x)
                                    for x in (planned, median, values))
@@ -173,6 +175,8 @@ def shift_rows(
             a, b = _portions(shift, today, tomorrow)
             if shut[i]:
                 b = 0.0  # no shift starts: the next morning's orders wait for that day's first shift
+            elif before_shut[i]:
+                b = 0.0  # closed tomorrow, even past the forecast's last day: no morning to pack
             elif heir is not None and shift.name == heir[0] and after_shut[i]:
                 a += float(today[: heir[1]].sum())
             capacity = center.productive_hours(shift, day)

@@ -168,6 +168,16 @@ def test_after_a_closed_day_on_the_first_plan_day_the_first_shift_still_packs_th
     assert plan.loc["day", "orders_planned"] == pytest.approx(14 / 24 * 2400)
 
 
+def test_the_last_days_night_shift_has_no_morning_when_the_center_is_closed_the_day_after() -> None:
+    # Monday to Saturday; closed on Sundays, which the forecast does not reach: Saturday's night
+    # packs 22-24 only (it planned Sunday 00:00-06:00 from Saturday's forecast, orders that never come).
+    plan = plan_crews(forecast([2400.0] * 6), {"A": center(closed_weekdays=["Sun"])}, {"A": FLAT})
+    saturday_night = plan[(plan["ds"] == MONDAY + pd.Timedelta(days=5)) & (plan["shift"] == "night")].iloc[0]
+    assert saturday_night["orders_planned"] == pytest.approx(2 / 24 * 2400)
+    friday_night = plan[(plan["ds"] == MONDAY + pd.Timedelta(days=4)) & (plan["shift"] == "night")].iloc[0]
+    assert friday_night["orders_planned"] == pytest.approx(8 / 24 * 2400)
+
+
 def test_closed_dates_and_holidays_have_no_shifts() -> None:
     # 2026-03-01 is Korea's Independence Movement Day, 03-02 its substitute holiday; 03-03 a stocktake.
     c = center(holiday_country="KR", closed_on_holidays=True, closed_dates=["2026-03-03"], min_packers=1)
