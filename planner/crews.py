@@ -91,6 +91,18 @@ def _portions(shift: ShiftConfig, today: np.ndarray, tomorrow: np.ndarray) -> tu
     return float(today[shift.start :].sum()), float(tomorrow[: shift.end].sum())
 
 
+def morning_heir(center: CenterConfig) -> tuple[str, int] | None:
+    """``(name, hours)``: the shift that starts when the overnight shift ends, and the local
+    hours ``0..hours`` of a day that the previous day's overnight shift packs; None when no
+    shift runs past midnight. After a closed day no overnight shift ran, so the orders of
+    those early hours wait for this shift."""
+    for shift in center.shifts:
+        if 0 < shift.end <= shift.start:
+            heir = next(s for s in center.shifts if s.start == shift.end)  # the shifts cover the day once
+            return heir.name, shift.end
+    return None
+
+
 def daily_quantiles(
     forecast: pd.DataFrame, taus: Mapping[str, float], model: str | None = None
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
@@ -140,10 +152,16 @@ def shift_rows(
     whose morning hours have no forecast, takes them from that day's forecast
     (``next_day_forecast`` False). On a day the center is closed (:meth:`CenterConfig.closed`)
     no shift starts and no orders are planned: 0 packers, whatever ``min_packers`` says,
-    and the night shift before it has no morning."""
+    and the night shift before it has no morning (also when that day lies past the forecast's
+    last day). On the day after, the early hours that its
+    night shift would have packed (00:00 to the night shift's end) wait for the first shift of
+    the day (:func:`morning_heir`), which plans on them besides its own."""
     rows = []
     by_day = dict(zip(days, range(len(days)), strict=True))
     shut = center.closed(days)
+    heir = morning_heir(center)
+    after_shut = center.closed(days - pd.Timedelta(days=1))  # no night shift ran into these days
+    before_shut = center.closed(days + pd.Timedelta(days=1))  # in the forecast or not: no orders
     if shut.any():
         planned, median, values = (np.where(shut[:, None] if x.ndim == 2 else shut, 0.0, x)
                                    for x in (planned, median, values))
@@ -155,6 +173,12 @@ def shift_rows(
         tomorrow = on_the_clock(profile[nxt_day.weekday()], center.hour_counts(nxt_day))
         for shift in center.shifts:
             a, b = _portions(shift, today, tomorrow)
+            if shut[i]:
+                b = 0.0  # no shift starts: the next morning's orders wait for that day's first shift
+            elif before_shut[i]:
+                b = 0.0  # closed tomorrow, even past the forecast's last day: no morning to pack
+            elif heir is not None and shift.name == heir[0] and after_shut[i]:
+                a += float(today[: heir[1]].sum())
             capacity = center.productive_hours(shift, day)
             orders = a * planned[i] if b == 0 else float(
                 quantile_of_sum(a, values[i][None, :], b, values[j][None, :], levels, center.service_quantile)[0])

@@ -22,7 +22,7 @@ import pandas as pd
 from fcplan.core.panel import DS, UNIQUE_ID, select_model
 from fcplan.core.quantiles import quantile_levels
 from fcplan.planner.centers import CenterConfig
-from fcplan.planner.crews import SHIFT, _portions, on_the_clock
+from fcplan.planner.crews import SHIFT, _portions, morning_heir, on_the_clock
 from fcplan.planner.quantile_sum import quantile_of_sum, sum_samples
 from fcplan.planner.staffing import cheapest_headcount, interpolate_quantile
 
@@ -107,7 +107,9 @@ def replan_today(
     when there is none). An overnight shift's orders are the service quantile of the
     *sum* of tonight's conditional orders and tomorrow morning's, the two taken as
     independent (:func:`fcplan.planner.quantile_sum.quantile_of_sum`), not the sum of
-    their quantiles, which would plan for both being high at once. Returns
+    their quantiles, which would plan for both being high at once. After a closed day no
+    night shift ran into today: the first shift (:func:`fcplan.planner.crews.morning_heir`)
+    also packs the orders counted so far and those still to come before it starts. Returns
     :data:`INTRADAY_COLUMNS` in shift order; ``change = packers - packers_before``.
     """
     day = pd.Timestamp(now_local).normalize()
@@ -121,16 +123,23 @@ def replan_today(
     rest_q, _ = conditional_rest(quantiles, levels, today, so_far, hours)
     morning = np.asarray(quantiles if tomorrow is None else tomorrow, dtype="float64")[None, :]
     rest_share = 1.0 - elapsed_share(today, hours)
+    heir = morning_heir(center)
+    after_shut = heir is not None and bool(center.closed(pd.DatetimeIndex([day - pd.Timedelta(days=1)]))[0])
     rows = []
     for shift in center.shifts:
         start = day + pd.Timedelta(hours=shift.start)
         status = _status(start, start + pd.Timedelta(hours=shift.length), now)
         a, b = _portions(shift, today, after)
+        waiting = 0.0
+        if after_shut and shift.name == heir[0] and status == NOT_STARTED:
+            # yesterday closed: nobody packs from midnight until this shift starts
+            waiting = max(float(so_far), 0.0)
+            a += max(elapsed_share(today, shift.start) - elapsed_share(today, hours), 0.0)
         tonight = a / rest_share if rest_share > 0 else 0.0
-        orders = float(quantile_of_sum(tonight, rest_q[None, :], b, morning, levels, tau)[0])
+        orders = waiting + float(quantile_of_sum(tonight, rest_q[None, :], b, morning, levels, tau)[0])
         capacity = center.productive_hours(shift, day)
         needed = 0 if capacity <= 0 else int(cheapest_headcount(
-            sum_samples(tonight, rest_q[None, :], b, morning, levels) / center.productivity(shift),
+            (waiting + sum_samples(tonight, rest_q[None, :], b, morning, levels)) / center.productivity(shift),
             np.array([capacity]), np.array([orders / center.productivity(shift)]),
             *center.unit_costs, center.min_packers)[0])
         fresh = needed if center.max_packers is None else min(needed, center.max_packers)
@@ -188,6 +197,8 @@ def apply_intraday(
             continue  # closed today: nothing to re-plan
         nxt = fc[(fc[UNIQUE_ID] == center_id) & (fc[DS] == today + pd.Timedelta(days=1))]
         tomorrow = nxt[cols].to_numpy("float64")[0] if not nxt.empty else None
+        if center.closed(pd.DatetimeIndex([today + pd.Timedelta(days=1)]))[0]:
+            tomorrow = np.zeros(len(cols))  # closed tomorrow: tonight's shift has no morning, as in plan_crews
         current: dict[str, int] = {}
         if booked is not None and not booked.empty:
             mine = booked[(booked[UNIQUE_ID].astype(str) == center_id) & (pd.to_datetime(booked[DS]) == today)]

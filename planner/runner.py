@@ -72,6 +72,7 @@ def make_plan(
     today = hourly[UNIQUE_ID].map({c: t.normalize() for c, t in now_local.items()})
     profiles = hour_profiles(hourly[hourly[DS] < today], list(configs))
     plan = plan_crews(forecast, configs, profiles)
+    capped = plan[plan["packers"] < plan["packers_needed"]]  # before today's re-plan keeps running shifts
     so_far = hourly[hourly[DS] >= today].groupby(UNIQUE_ID)["y"].sum().to_dict()
     previous = q.latest_plan_run(engine, current.to_pydatetime())
     booked = q.plan_frame(engine, previous["plan_id"]).rename(columns={"center_id": UNIQUE_ID, "day": DS}) \
@@ -120,7 +121,22 @@ def make_plan(
     left_out = [f"center(s) {unlisted[:8]} are not in the {conf.source} and were not planned; add a "
                 f"[centers.\"<id>\"] table for each (or a [defaults] table)"] if unlisted else []
     notes = "".join(f"; note: {n}" for n in [*left_out, *plan_notes(forecast, configs)])
-    return PlanResult(plan_id, len(rows), f"plan {plan_id}: {len(rows)} rows" + intraday_summary(changes) + notes)
+    return PlanResult(plan_id, len(rows),
+                      f"plan {plan_id}: {len(rows)} rows" + capped_summary(capped) + intraday_summary(changes) + notes)
+
+
+def capped_summary(capped: pd.DataFrame) -> str:
+    """``"; 6 shift(s) capped at max_packers, 12 packer(s) short of the need (e.g. LA 2026-03-02 day: 8 of
+    10)"`` for the plan rows (``unique_id, ds, shift, packers, packers_needed``) whose cap left them below
+    their need, as the offline plan says it (empty when none): a capped shift books fewer packers than its
+    orders need, and the message said nothing."""
+    if capped.empty:
+        return ""
+    first = capped.iloc[0]
+    short = int((capped["packers_needed"] - capped["packers"]).sum())
+    return (f"; {len(capped)} shift(s) capped at max_packers, {short} packer(s) short of the need (e.g. "
+            f"{first[UNIQUE_ID]} {pd.Timestamp(first[DS]):%Y-%m-%d} {first['shift']}: "
+            f"{int(first['packers'])} of {int(first['packers_needed'])})")
 
 
 def plan_records(engine: Engine, plan_id: str) -> list[tuple[str, StaffingPlanRecord]]:

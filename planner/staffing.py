@@ -147,16 +147,14 @@ def plan_staffing(
     packs) only its real length, as in the crew planner
     (:meth:`fcplan.planner.centers.CenterConfig.productive_hours`).
 
-    Why ``ceil`` is the integer optimum: packers needed ``R`` is demand times a
-    positive constant, so its ``tau``-quantile is the demand quantile times that
-    constant (quantiles commute with increasing maps), and the continuous
-    newsvendor optimum is ``r* = R_tau``. The expected cost
-    ``E[cost_short * (R - n)^+ + cost_idle * (n - R)^+]`` is convex in ``n`` with
-    slope ``(cost_short + cost_idle) * F(n) - cost_short``, negative below ``r*``
-    and non-negative from it on; so over whole packers the cheapest ``n`` is the
-    smallest integer with ``F(n) >= tau``: ``ceil(r*)``. Rounding down would sit on
-    the falling side of the cost curve. (Values within 1e-9 of an integer count
-    as that integer, so float noise does not book an extra packer.)
+    ``ceil`` is the simple rule, not the integer optimum: the expected cost
+    ``E[cost_short * (R - n)^+ + cost_idle * (n - R)^+]`` of ``n`` packers (``R`` the
+    packers the demand needs) is convex with its continuous minimum at ``r* = R_tau``,
+    so the cheapest whole ``n`` is the floor or the ceiling of ``r*``, not always the
+    ceiling (``R ~ N(1.5, 0.9)``, 3:1: ``r* = 2.11``, 2 packers cost 1.15, 3 cost 1.57).
+    The crew planner the runner uses (:func:`fcplan.planner.crews.plan_crews`) picks
+    between them by expected cost (:func:`cheapest_headcount`). (Values within 1e-9 of
+    an integer count as that integer, so float noise does not book an extra packer.)
 
     Returns ``unique_id, ds, shift, orders_median, orders_planned, packer_hours,
     packers`` (packers int64), sorted by center, day and the order of the shifts.

@@ -146,6 +146,38 @@ def test_on_a_closed_weekday_no_shift_runs_and_the_night_before_has_no_morning()
     assert monday_night["orders_planned"] == pytest.approx(2 / 24 * 240)
 
 
+def test_after_a_closed_day_the_first_shift_packs_the_early_hours_its_night_shift_would_have() -> None:
+    # Closed on Sundays: Sunday's night shift (22-6) does not run, so Monday's orders of 00:00-06:00
+    # wait for Monday's day shift (they were planned on Sunday's night at 0 packers: nobody's).
+    c = center(closed_weekdays=["Sun"])
+    plan = plan_crews(forecast([2400.0] * 3, start=MONDAY - pd.Timedelta(days=1)), {"A": c}, {"A": FLAT})
+    plan = plan.set_index(["ds", "shift"])
+    sunday = MONDAY - pd.Timedelta(days=1)
+    assert plan.loc[(sunday, "night"), "orders_planned"] == 0.0 and plan.loc[(sunday, "night"), "packers"] == 0
+    assert plan.loc[(MONDAY, "day"), "orders_planned"] == pytest.approx(14 / 24 * 2400)
+    assert plan.loc[(MONDAY, "day"), "packers"] == 18  # 1400 orders / 10 per hour / 8 h = 17.5, not 800's 10
+    assert plan.loc[(MONDAY + pd.Timedelta(days=1), "day"), "orders_planned"] == pytest.approx(8 / 24 * 2400)
+    # every open day's orders are planned once
+    # (Tuesday night's morning comes from Tuesday: the forecast has no Wednesday)
+    assert plan["orders_planned"].sum() == pytest.approx(2 * 2400 + 6 / 24 * 2400)
+
+
+def test_after_a_closed_day_on_the_first_plan_day_the_first_shift_still_packs_the_early_hours() -> None:
+    # The forecast starts on Monday; Sunday, closed, is not in it.
+    plan = plan_crews(forecast([2400.0]), {"A": center(closed_weekdays=["Sun"])}, {"A": FLAT}).set_index("shift")
+    assert plan.loc["day", "orders_planned"] == pytest.approx(14 / 24 * 2400)
+
+
+def test_the_last_days_night_shift_has_no_morning_when_the_center_is_closed_the_day_after() -> None:
+    # Monday to Saturday; closed on Sundays, which the forecast does not reach: Saturday's night
+    # packs 22-24 only (it planned Sunday 00:00-06:00 from Saturday's forecast, orders that never come).
+    plan = plan_crews(forecast([2400.0] * 6), {"A": center(closed_weekdays=["Sun"])}, {"A": FLAT})
+    saturday_night = plan[(plan["ds"] == MONDAY + pd.Timedelta(days=5)) & (plan["shift"] == "night")].iloc[0]
+    assert saturday_night["orders_planned"] == pytest.approx(2 / 24 * 2400)
+    friday_night = plan[(plan["ds"] == MONDAY + pd.Timedelta(days=4)) & (plan["shift"] == "night")].iloc[0]
+    assert friday_night["orders_planned"] == pytest.approx(8 / 24 * 2400)
+
+
 def test_closed_dates_and_holidays_have_no_shifts() -> None:
     # 2026-03-01 is Korea's Independence Movement Day, 03-02 its substitute holiday; 03-03 a stocktake.
     c = center(holiday_country="KR", closed_on_holidays=True, closed_dates=["2026-03-03"], min_packers=1)

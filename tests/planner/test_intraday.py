@@ -74,6 +74,36 @@ def test_a_quiet_day_releases_packers_of_a_shift_not_started() -> None:
     assert table.loc["day", "action"].startswith("release ")
 
 
+def test_after_a_closed_day_the_first_shift_is_replanned_with_the_orders_waiting_since_midnight() -> None:
+    # Closed on Sundays: at 03:00 on Monday no night shift has run; the 300 orders so far (on track)
+    # and those of 03:00-06:00 wait for the day shift, as the morning plan counted them (14/24 of the day).
+    c = center(closed_weekdays=["Sun"])
+    table = replan_today(c, MONDAY + pd.Timedelta(hours=3), DAY, LEVELS, FLAT, so_far=300.0,
+                         current={}).set_index("shift")
+    assert table.loc["day", "orders_planned"] == pytest.approx(14 / 24 * 2400.0)
+    planned = plan_crews(pd.DataFrame({"unique_id": "A", "ds": [MONDAY], "0.1": [2000.0], "0.5": [2400.0],
+                                       "0.9": [2800.0]}), {"A": c}, {"A": FLAT}).set_index("shift")
+    assert table.loc["day", "packers"] == planned.loc["day", "packers"]  # no phantom "release" at 03:00
+    assert table.loc["swing", "orders_planned"] == pytest.approx(8 / 24 * 2400.0)
+    open_sunday = replan_today(center(), MONDAY + pd.Timedelta(hours=3), DAY, LEVELS, FLAT, so_far=300.0,
+                               current={}).set_index("shift")
+    assert open_sunday.loc["day", "orders_planned"] == pytest.approx(8 / 24 * 2400.0)
+
+
+def test_the_night_before_a_closed_day_is_replanned_without_its_morning_as_the_plan_made_it() -> None:
+    # Closed on Tuesday (a stocktake the forecast does not know): Monday's night shift packs 22-24 only.
+    # On track at noon, the re-plan added Tuesday's 00:00-06:00 back and said "night call in 8".
+    c = center(closed_dates=["2026-03-03"])
+    fc = pd.DataFrame({"unique_id": "A", "ds": pd.date_range(MONDAY, periods=3), "0.1": 2000.0, "0.5": 2400.0,
+                       "0.9": 2800.0})
+    plan = plan_crews(fc, {"A": c}, {"A": FLAT})
+    _, changes = apply_intraday(plan, fc, {"A": c}, {"A": FLAT}, {"A": MONDAY + pd.Timedelta(hours=12)},
+                                {"A": 1200.0}, plan)
+    night = changes.set_index("shift").loc["night"]
+    assert night["orders_planned"] == pytest.approx(2 / 24 * 2400.0)
+    assert night["action"] == "no change"
+
+
 def test_the_night_shift_s_morning_hours_come_from_tomorrows_plan() -> None:
     on_track = replan_today(center(), MONDAY + pd.Timedelta(hours=12), DAY, LEVELS, FLAT, 1200.0, {}, DAY)
     busy_tomorrow = replan_today(center(), MONDAY + pd.Timedelta(hours=12), DAY, LEVELS, FLAT, 1200.0, {},

@@ -102,6 +102,17 @@ def test_the_plan_says_when_a_service_level_lies_outside_the_forecast_s_levels(e
 
 # A center new in the stream that the centers file does not list (and no [defaults]) failed the
 # plan of every center, cycle after cycle, until the file was edited.
+def test_the_plan_says_how_many_shifts_max_packers_capped_and_by_how_much(engine) -> None:
+    # 2400 orders a day, flat: 800 per shift / 10 per hour / 8 h = 10 packers; capped at 8.
+    store_forecast(engine, "r1", pd.date_range("2026-03-02", periods=1))
+    capped = parse_centers({"defaults": {"shifts": SHIFTS, "orders_per_packer_hour": 10, "shrinkage": 0,
+                                         "min_packers": 0, "max_packers": 8, "service_level": 0.5,
+                                         "timezone": "Asia/Seoul"}})
+    result = make_plan(engine, PlannerSettings(), "UTC", now=datetime(2026, 3, 1, 12, 0, tzinfo=UTC), centers=capped)
+    assert "6 shift(s) capped at max_packers, 12 packer(s) short of the need" in result.message
+    assert "LA 2026-03-02 day: 8 of 10" in result.message
+
+
 def test_a_center_missing_from_the_file_is_left_out_with_a_note_not_every_plan(engine) -> None:
     days = pd.date_range("2026-03-02", periods=3)
     store_forecast(engine, "r1", days)
