@@ -70,6 +70,13 @@ CANDIDATES: dict[str, Callable[[], Forecaster]] = {
     "ets_log": lambda: get_model("ets", transform="log1p"),
     "ets_log_nodamp": lambda: get_model("ets", transform="log1p", damped=False),
     "theta_log": lambda: get_model("theta", transform="log1p"),
+    "sarimax_log": lambda: get_model("sarimax", transform="log1p"),
+    "ets_none": lambda: get_model("ets", transform="none"),
+    "sarimax_sm": lambda: get_model("sarimax", backend="statsmodels"),
+    "sarimax_sm_log": lambda: get_model("sarimax", backend="statsmodels", transform="log1p"),
+    "ets_sm": lambda: get_model("ets", backend="statsmodels"),
+    "theta_sm": lambda: get_model("theta", backend="statsmodels"),
+    "theta_none": lambda: get_model("theta", transform="none"),
     "lgbm_seeds3": lambda: get_model("lightgbm", seeds=3),
     "lgbm_seeds5": lambda: get_model("lightgbm", seeds=5),
     "lgbm_h14": lambda: lgbm_with(1),
@@ -146,10 +153,11 @@ def main() -> None:
     ap.add_argument("--cache", default="/tmp/weight_replay")
     ap.add_argument("--replace", default=None, help="a pool member each candidate replaces (default: added)")
     args = ap.parse_args()
+    import shapes
     import short_daily
     from devsuite import PANELS as SUITE
 
-    known = {**SUITE, **short_daily.SHORT}
+    known = {**SUITE, **short_daily.SHORT, **shapes.EXTRA}
     tests = range(args.windows - wr.TESTS, args.windows)
     members = args.members.split(",")
     ratios: dict[str, list[float]] = {m: [] for m in members}

@@ -47,6 +47,17 @@ NUMPY_FROM_SERIES = 8
 #: flights_origin_daily (3 series) the numpy path cost the band 4 of its 126 points
 #: (coverage 0.738 -> 0.706): panels of fewer series keep the likelihood fits.
 SARIMAX_NUMPY_FROM_SERIES = 4
+#: The same threshold where the season is a year (monthly, quarterly data: :func:`season_is_a_year`).
+#: There the numpy path (Fourier terms and AR(1) errors on the levels) has no answer to a trend or a
+#: season that moves from year to year, while the likelihood fit with its order chosen per series
+#: (seasonal differencing, drift: :func:`choose_order`) has; and such series are short (tens to a
+#: few hundred points), so a fit costs milliseconds. SARIMAX alone, 3 test windows of
+#: benchmarks/shapes.py (member_replay.py, the capture's 4-6 rolling windows): quarterly_mixed
+#: (6 series) 0.0869 -> 0.0418 wQL, monthly_mixed (6) 0.0267 -> 0.0210, visnights_quarterly (20)
+#: 0.0669 -> 0.0650; prison_quarterly (32 series of 8-32 quarters, where the order search falls back
+#: to (1, 0, 1)) 0.0597 -> 0.0683, but the ensemble there 0.0569 -> 0.0566. Past 64 series the
+#: per-series fits would grow with the panel (a thousand monthly SKUs): the numpy path again.
+SARIMAX_YEARLY_NUMPY_FROM_SERIES = 64
 #: L-BFGS iterations of a SARIMAX likelihood fit. The fits of the dev suite's daily panels
 #: stopped at 50 unconverged (each iteration a numerical gradient: one likelihood per
 #: parameter, 20-odd with holiday flags); at 25 (fcplan alone, 3 windows each):
@@ -299,6 +310,12 @@ class SARIMAX(_Vectorised):
     name = "sarimax"
     uses_covariates = True
     numpy_from_series = SARIMAX_NUMPY_FROM_SERIES
+
+    def _batched(self, n_series: int) -> bool:
+        batched = super()._batched(n_series)
+        if self.params["backend"] == "auto" and season_is_a_year(self.freq_):
+            return n_series >= SARIMAX_YEARLY_NUMPY_FROM_SERIES
+        return batched
 
     def __init__(
         self, transform: str = "sqrt", order: tuple[int, int, int] | str = ORDER, max_iter: int = SARIMAX_MAX_ITER,
