@@ -5,7 +5,7 @@ import pytest
 from fcplan.core.panel import PanelError
 from fcplan.models.baselines import _BATCH
 from fcplan.models.registry import get_model
-from fcplan.models.stats import ETS, SARIMAX, Theta, fourier, normal_quantiles
+from fcplan.models.stats import ETS, SARIMAX, Theta, fourier, normal_quantiles, order_search_room
 
 LEVELS = [0.1, 0.5, 0.9]
 FAST = {"max_iter": 15}
@@ -247,3 +247,12 @@ def test_sarimax_takes_the_numpy_path_for_many_monthly_series(monkeypatch):
     monkeypatch.setattr("fcplan.models.stats.SARIMAX_YEARLY_NUMPY_FROM_SERIES", 5)
     model = SARIMAX(max_iter=10).fit(_trending_seasonal_panel("MS"))
     assert all(isinstance(s, tuple) and s[0] == _BATCH for s in model.states_)
+
+
+def test_sarimax_keeps_the_numpy_path_for_quarterly_series_too_short_for_the_order_search():
+    # 32 quarters leave choose_order no room (it would fit (1, 0, 1) on Fourier terms, as the numpy path)
+    assert not order_search_room(32, 4) and order_search_room(48, 4)
+    model = SARIMAX(max_iter=10).fit(_trending_seasonal_panel("QS", length=32))
+    assert all(isinstance(s, tuple) and s[0] == _BATCH for s in model.states_)
+    model = SARIMAX(max_iter=10).fit(_trending_seasonal_panel("QS", length=48))
+    assert not any(isinstance(s, tuple) and s and s[0] == _BATCH for s in model.states_)
