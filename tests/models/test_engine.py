@@ -84,9 +84,12 @@ def test_monthly_data_is_backtested_on_four_windows_by_default(caplog):
     board = run_backtest(_monthly(96), 12, LEVELS, models=[]).leaderboard
     assert set(board["window"]) == {"all", "0", "1", "2", "3"}
     caplog.clear()
-    board = run_backtest(_monthly(48), 12, LEVELS, models=[]).leaderboard
-    assert set(board["window"]) == {"all", "0", "1", "2"}
+    board = run_backtest(_monthly(48), 12, LEVELS, models=[]).leaderboard  # never fewer than 2
+    assert set(board["window"]) == {"all", "0", "1"}
     assert "room for" not in caplog.text
+    # 66 months: a fourth window would train on 18, under two years (the seasonal models fall back)
+    board = run_backtest(_monthly(66), 12, LEVELS, models=[]).leaderboard
+    assert set(board["window"]) == {"all", "0", "1", "2"}
     board = run_backtest(_monthly(96), 12, LEVELS, windows=2, models=[]).leaderboard  # as asked
     assert set(board["window"]) == {"all", "0", "1"}
 
