@@ -26,7 +26,7 @@ from fcplan.core.quantiles import quantile_columns
 from fcplan.models.base import Forecaster
 from fcplan.models.ensemble import _greedy, combine
 from fcplan.models.registry import get_model
-from fcplan.models.stats import SARIMAX, _Fitted, to_model_scale
+from fcplan.models.stats import SARIMAX, Theta, _Fitted, to_model_scale
 
 
 class FixedSARIMA(SARIMAX):
@@ -47,6 +47,25 @@ class FixedSARIMA(SARIMAX):
                               seasonal_order=(0, 1, 1, self.season_), trend="c",
                               concentrate_scale=True).fit(disp=False, maxiter=int(self.params["max_iter"]))
         return _Fitted(result, y, logged, keep, False)
+
+
+class ThetaMult(Theta):
+    """Theta with multiplicative deseasonalisation (statsmodels ``method="multiplicative"``), as
+    statsforecast's AutoTheta decomposes where the season tests multiplicative."""
+
+    name = "theta_mult"
+
+    def _fit_series(self, y: np.ndarray, x: np.ndarray) -> _Fitted:
+        from statsmodels.tsa.forecasting.theta import ThetaModel
+
+        z, logged = to_model_scale(y, self.params["transform"])
+        m = self.season_
+        method = "multiplicative" if np.nanmin(z) > 0 else "additive"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = ThetaModel(z, period=m if m > 1 else None, deseasonalize=m > 1 and z.size >= 2 * m,
+                                method=method).fit()
+        return _Fitted(result, y, logged)
 
 
 def lgbm_with(seeds: int = 1, max_horizon: int = 14, seed: int = 0, **booster: float) -> Forecaster:
@@ -70,6 +89,15 @@ CANDIDATES: dict[str, Callable[[], Forecaster]] = {
     "ets_log": lambda: get_model("ets", transform="log1p"),
     "ets_log_nodamp": lambda: get_model("ets", transform="log1p", damped=False),
     "theta_log": lambda: get_model("theta", transform="log1p"),
+    "sarimax_log": lambda: get_model("sarimax", transform="log1p"),
+    "ets_none": lambda: get_model("ets", transform="none"),
+    "theta_mult": lambda: ThetaMult(backend="statsmodels"),
+    "theta_mult_none": lambda: ThetaMult(backend="statsmodels", transform="none"),
+    "sarimax_sm": lambda: get_model("sarimax", backend="statsmodels"),
+    "sarimax_sm_log": lambda: get_model("sarimax", backend="statsmodels", transform="log1p"),
+    "ets_sm": lambda: get_model("ets", backend="statsmodels"),
+    "theta_sm": lambda: get_model("theta", backend="statsmodels"),
+    "theta_none": lambda: get_model("theta", transform="none"),
     "lgbm_seeds3": lambda: get_model("lightgbm", seeds=3),
     "lgbm_seeds5": lambda: get_model("lightgbm", seeds=5),
     "lgbm_h14": lambda: lgbm_with(1),
@@ -146,10 +174,11 @@ def main() -> None:
     ap.add_argument("--cache", default="/tmp/weight_replay")
     ap.add_argument("--replace", default=None, help="a pool member each candidate replaces (default: added)")
     args = ap.parse_args()
+    import shapes
     import short_daily
     from devsuite import PANELS as SUITE
 
-    known = {**SUITE, **short_daily.SHORT}
+    known = {**SUITE, **short_daily.SHORT, **shapes.EXTRA}
     tests = range(args.windows - wr.TESTS, args.windows)
     members = args.members.split(",")
     ratios: dict[str, list[float]] = {m: [] for m in members}

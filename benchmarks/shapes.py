@@ -49,7 +49,9 @@ def _mts(package: str, item: str, freq: str, start: str) -> pd.DataFrame:
     raw = rdataset(package, item)
     ds = pd.date_range(start, periods=len(raw), freq=freq)
     cols = [c for c in raw.columns if c not in ("time", "rownames")]
-    return pd.concat([pd.DataFrame({UNIQUE_ID: c, DS: ds, Y: raw[c].to_numpy()}) for c in cols])
+    # fpp2::prison's column names end in a space ("ACTFRemanded "): fcplan strips ids
+    # (fcplan.core.panel), so the scored forecast would miss the actuals keyed on the raw names
+    return pd.concat([pd.DataFrame({UNIQUE_ID: c.strip(), DS: ds, Y: raw[c].to_numpy()}) for c in cols])
 
 
 def monthly_mixed() -> Panel:

@@ -155,10 +155,11 @@ def main() -> None:
     ap.add_argument("--windows", type=int, default=11)
     ap.add_argument("--cache", default="/tmp/weight_replay")
     args = ap.parse_args()
+    import shapes
     import short_daily
     from devsuite import PANELS as SUITE
 
-    known = {**SUITE, **short_daily.SHORT}
+    known = {**SUITE, **short_daily.SHORT, **shapes.EXTRA}
     names = args.panels.split(",")
     caps = {}
     for name in names:

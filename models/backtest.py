@@ -131,10 +131,12 @@ def window_cutoffs(
 
 
 def usable_windows(
-    panel: pd.DataFrame, horizon: int, windows: int, freq: str, grid: bool = False, step: int | None = None
+    panel: pd.DataFrame, horizon: int, windows: int, freq: str, grid: bool = False, step: int | None = None,
+    min_train: int | None = None,
 ) -> int:
     """How many of ``windows`` rolling windows (``step`` apart, see :func:`window_cutoffs`)
-    leave the oldest cutoff at least ``horizon`` steps of training data (0 when not even one does).
+    leave the oldest cutoff at least ``min_train`` (default ``horizon``) steps of training data
+    (0 when not even one does).
 
     As AutoGluon does with its validation windows, the engine backtests on
     fewer windows than asked while the history is short (a new center, the
@@ -143,7 +145,8 @@ def usable_windows(
     offset = pd.tseries.frequencies.to_offset(freq)
     first, last = panel[DS].min(), panel[DS].max()
     steps = len(pd.date_range(first, last, freq=offset))
-    room = steps - grid_lag(first, last, horizon, freq, grid, step) - horizon  # training steps beyond the minimum
+    # training steps beyond the minimum
+    room = steps - grid_lag(first, last, horizon, freq, grid, step) - (horizon if min_train is None else min_train)
     return max(0, min(windows, room // _spacing(horizon, step) + 1)) if room >= 0 else 0
 
 

@@ -251,7 +251,7 @@ class LocalForecaster(Forecaster):
         self.used_covariates_: list[str] = used
         series = regular_series(panel, self.freq_, used)
         n_jobs = int(self.params["n_jobs"])
-        if self._batched(len(series)):
+        if self._batched(len(series), [s.y.size for s in series]):
             results = self._fit_all_at_once(series)
         elif n_jobs > 1 and len(series) > 4 * n_jobs:
             chunks = [series[i::n_jobs] for i in range(n_jobs)]
@@ -377,9 +377,10 @@ class LocalForecaster(Forecaster):
         return np.asarray(state.y, dtype="float64")
 
     # ------------------------------------------------------------- subclass
-    def _batched(self, n_series: int) -> bool:
+    def _batched(self, n_series: int, lengths: Sequence[int] = ()) -> bool:
         """Whether to fit all series at once with ``_fit_batch`` (models vectorised across
-        series override it); otherwise ``_fit_series`` runs series by series."""
+        series override it); otherwise ``_fit_series`` runs series by series. ``lengths``: the
+        series' points."""
         return False
 
     def _fit_batch(self, ys: list[np.ndarray], xs: list[np.ndarray]) -> Any:
@@ -411,7 +412,7 @@ class _BatchedBaseline(LocalForecaster):
 
     can_fall_back = False
 
-    def _batched(self, n_series: int) -> bool:
+    def _batched(self, n_series: int, lengths: Sequence[int] = ()) -> bool:
         return True
 
     def _fit_batch(self, ys: list[np.ndarray], xs: list[np.ndarray]) -> Any:

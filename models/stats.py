@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,21 @@ NUMPY_FROM_SERIES = 8
 #: flights_origin_daily (3 series) the numpy path cost the band 4 of its 126 points
 #: (coverage 0.738 -> 0.706): panels of fewer series keep the likelihood fits.
 SARIMAX_NUMPY_FROM_SERIES = 4
+#: The same threshold where the season is a year (monthly, quarterly data: :func:`season_is_a_year`).
+#: There the numpy path (Fourier terms and AR(1) errors on the levels) has no answer to a trend or a
+#: season that moves from year to year, while the likelihood fit with its order chosen per series
+#: (seasonal differencing, drift: :func:`choose_order`) has; and such series are short (tens to a
+#: few hundred points), so a fit costs milliseconds. SARIMAX alone, 3 test windows of
+#: benchmarks/shapes.py (member_replay.py, the capture's 4-6 rolling windows): quarterly_mixed
+#: (6 series) 0.0869 -> 0.0418 wQL, monthly_mixed (6) 0.0267 -> 0.0210, visnights_quarterly (20)
+#: 0.0669 -> 0.0650; prison_quarterly (32 series of 8-32 quarters, where the order search falls back
+#: to (1, 0, 1)) 0.0597 -> 0.0683, but the ensemble there 0.0569 -> 0.0566. Past 64 series the
+#: per-series fits would grow with the panel (a thousand monthly SKUs): the numpy path again; so
+#: too where the median series is too short for the order search (:func:`order_search_room`:
+#: under about 42 quarters or 63 months), whose fallback, ``(1, 0, 1)`` on Fourier terms, is what
+#: the numpy path fits (by AR(1)) in a fraction of the time (prison_quarterly in the engine: 0.0512
+#: -> 0.0515 wQL for 3.9 -> 15 s a window when its 32 short series took the likelihood path).
+SARIMAX_YEARLY_NUMPY_FROM_SERIES = 64
 #: L-BFGS iterations of a SARIMAX likelihood fit. The fits of the dev suite's daily panels
 #: stopped at 50 unconverged (each iteration a numerical gradient: one likelihood per
 #: parameter, 20-odd with holiday flags); at 25 (fcplan alone, 3 windows each):
@@ -110,7 +126,7 @@ class _Vectorised(LocalForecaster):
     #: ``backend="auto"`` takes the numpy path from this many series on
     numpy_from_series: int = NUMPY_FROM_SERIES
 
-    def _batched(self, n_series: int) -> bool:
+    def _batched(self, n_series: int, lengths: Sequence[int] = ()) -> bool:
         backend = self.params["backend"]
         if backend not in BACKENDS:
             raise ValueError(f"{self.name}: unknown backend {backend!r}; use one of {BACKENDS}")
@@ -219,6 +235,20 @@ MAX_SEASONAL_DIFF = 12
 NO_SEASON = (0, 0, 0, 0)
 
 
+def _search_layout(n: int, season: int, max_pq: int = MAX_PQ) -> tuple[int, int, int]:
+    """:func:`choose_order`'s seasonal lag (0: none), long autoregression and first scored point
+    for a series of ``n`` points."""
+    m = season if 1 < season <= MAX_SEASONAL_DIFF and n >= 6 * season else 0
+    long_ar = min(max(2 * max_pq + 2, int(np.ceil(np.log(max(n, 2)) ** 1.5)), m + 1), max(n // 4, 1))
+    return m, long_ar, 1 + m + long_ar + max(max_pq, m) + 1
+
+
+def order_search_room(n: int, season: int, max_pq: int = MAX_PQ) -> bool:
+    """Whether a series of ``n`` points leaves :func:`choose_order` room to score its candidates
+    (otherwise it returns ``(1, 0, 1)`` without seasonal differencing)."""
+    return n - _search_layout(n, season, max_pq)[2] >= 3 * (2 * max_pq + 4)
+
+
 def choose_order(
     z: np.ndarray, exog: np.ndarray | None = None, max_pq: int = MAX_PQ, season: int = 1,
 ) -> tuple[tuple[int, int, int], tuple[int, int, int, int], bool]:
@@ -239,13 +269,11 @@ def choose_order(
     beta = np.linalg.lstsq(x, z, rcond=None)[0]
     u = z - x @ beta  # the regression's errors, the ARIMA part's data
     n = u.size
-    seasonal = 1 < season <= MAX_SEASONAL_DIFF and n >= 6 * season
-    m = season if seasonal else 0
-    long_ar = min(max(2 * max_pq + 2, int(np.ceil(np.log(max(n, 2)) ** 1.5)), m + 1), max(n // 4, 1))
+    m, long_ar, start = _search_layout(n, season, max_pq)
     lead = 1 + m  # the most points differencing takes
-    start = lead + long_ar + max(max_pq, m) + 1
+    seasonal = m > 0
     fallback = ((1, 0, 1), NO_SEASON, False)
-    if n - start < 3 * (2 * max_pq + 4):
+    if not order_search_room(n, season, max_pq):
         return fallback
     best = (np.inf, *fallback)
     for big_d in ((0, 1) if seasonal else (0,)):
@@ -299,6 +327,15 @@ class SARIMAX(_Vectorised):
     name = "sarimax"
     uses_covariates = True
     numpy_from_series = SARIMAX_NUMPY_FROM_SERIES
+
+    def _batched(self, n_series: int, lengths: Sequence[int] = ()) -> bool:
+        batched = super()._batched(n_series, lengths)
+        if self.params["backend"] == "auto" and season_is_a_year(self.freq_) and self.params["order"] == "auto":
+            max_length = self.params["max_length"] or np.inf
+            fitted = np.minimum(np.asarray(lengths, dtype="float64"), max_length)
+            room = fitted.size > 0 and order_search_room(int(np.median(fitted)), self.season_)
+            return n_series >= SARIMAX_YEARLY_NUMPY_FROM_SERIES or not room
+        return batched
 
     def __init__(
         self, transform: str = "sqrt", order: tuple[int, int, int] | str = ORDER, max_iter: int = SARIMAX_MAX_ITER,

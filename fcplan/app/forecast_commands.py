@@ -49,6 +49,10 @@ TIME_LIMIT_HELP = (
     "models train at most their share of it. Default: none, the work is bounded by iterations and "
     "the data's size, so the same input gives the same forecast on any machine load"
 )
+WINDOWS_HELP = (
+    "backtest windows used to weight the ensemble (default: 2; for monthly and quarterly data as many "
+    "as the history leaves room for, up to 4)"
+)
 SELECT_HELP = (
     "select each covariate-using model's known-ahead covariates by ablation on the backtest windows; "
     "prints the score-contributor table and writes it next to --out as <out>.features.csv"
@@ -89,8 +93,8 @@ def forecast_command(
     ] = None,
     models: Annotated[str | None, typer.Option("--models", help=MODELS_HELP)] = None,
     windows: Annotated[
-        int, typer.Option("--windows", min=1, help="backtest windows used to weight the ensemble")
-    ] = 2,
+        int | None, typer.Option("--windows", min=1, help=WINDOWS_HELP)
+    ] = None,
     holiday_country: Annotated[
         str | None, typer.Option("--holiday-country", help="ISO code, adds holiday flags")
     ] = None,
@@ -138,7 +142,7 @@ def forecast_command(
 def backtest_command(
     history: Annotated[Path, typer.Option("--history", help=HISTORY_HELP)],
     horizon: Annotated[int, typer.Option("--horizon", min=1, help="steps per backtest window")],
-    windows: Annotated[int, typer.Option("--windows", min=1, help="number of rolling windows")] = 2,
+    windows: Annotated[int | None, typer.Option("--windows", min=1, help=WINDOWS_HELP)] = None,
     out: Annotated[Path | None, typer.Option("--out", help=f"where to write the leaderboard {OUT_FORMAT}")] = None,
     freq: Annotated[
         str | None, typer.Option("--freq", help="pandas frequency (D, W-WED, h); inferred if omitted")

@@ -70,6 +70,35 @@ def test_the_backtest_scores_every_window_and_the_mean(make_panel):
     assert board[["wql", "wape", "coverage"]].notna().all().all()
 
 
+def _monthly(length: int):
+    import pandas as pd
+
+    t = np.arange(length)
+    y = 100 + t + 10 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(3).normal(0, 2, length)
+    return pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2015-01-01", periods=length, freq="MS"), "y": y})
+
+
+def test_monthly_data_is_backtested_on_four_windows_by_default(caplog):
+    """Where the season is a year, the weights are chosen on up to YEARLY_WINDOWS windows (the
+    old code: 2 whatever the frequency), silently fewer where the history is shorter."""
+    board = run_backtest(_monthly(96), 12, LEVELS, models=[]).leaderboard
+    assert set(board["window"]) == {"all", "0", "1", "2", "3"}
+    caplog.clear()
+    board = run_backtest(_monthly(48), 12, LEVELS, models=[]).leaderboard  # never fewer than 2
+    assert set(board["window"]) == {"all", "0", "1"}
+    assert "room for" not in caplog.text
+    # 66 months: a fourth window would train on 18, under two years (the seasonal models fall back)
+    board = run_backtest(_monthly(66), 12, LEVELS, models=[]).leaderboard
+    assert set(board["window"]) == {"all", "0", "1", "2"}
+    board = run_backtest(_monthly(96), 12, LEVELS, windows=2, models=[]).leaderboard  # as asked
+    assert set(board["window"]) == {"all", "0", "1"}
+
+
+def test_daily_data_keeps_two_backtest_windows_by_default(make_panel):
+    board = run_backtest(make_panel(n_series=1, length=120), 7, LEVELS, models=[]).leaderboard
+    assert set(board["window"]) == {"all", "0", "1"}
+
+
 def test_a_short_history_is_backtested_on_the_windows_it_has_room_for(make_panel, caplog):
     """A new center (30 days, horizon 15): one window instead of failing every retrain."""
     result = run_engine(make_panel(n_series=2, length=30), 15, LEVELS, windows=3, models=[])

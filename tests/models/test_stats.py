@@ -3,8 +3,9 @@ import pandas as pd
 import pytest
 
 from fcplan.core.panel import PanelError
+from fcplan.models.baselines import _BATCH
 from fcplan.models.registry import get_model
-from fcplan.models.stats import ETS, SARIMAX, Theta, fourier, normal_quantiles
+from fcplan.models.stats import ETS, SARIMAX, Theta, fourier, normal_quantiles, order_search_room
 
 LEVELS = [0.1, 0.5, 0.9]
 FAST = {"max_iter": 15}
@@ -213,3 +214,45 @@ def test_ses_variance_is_the_mean_squared_one_step_error():
     # level 1, then 1 + 0.5 * (3 - 1) = 2: errors 2 and 0
     assert ses_variance(np.array([1.0, 3.0, 2.0]), 0.5) == pytest.approx((4.0 + 0.0) / 2)
     assert ses_variance(np.array([5.0]), 0.3) == 0.0
+
+
+def _trending_seasonal_panel(freq: str, n_series: int = 6, length: int = 60) -> pd.DataFrame:
+    rng = np.random.default_rng(11)
+    t = np.arange(length)
+    frames = []
+    for i in range(n_series):
+        level = (50 + 2 * i) * 1.01**t * (1 + 0.2 * np.sin(2 * np.pi * t / 12))
+        frames.append(pd.DataFrame({"unique_id": f"s{i}", "ds": pd.date_range("2015-01-01", periods=length, freq=freq),
+                                    "y": level * rng.lognormal(0, 0.03, length)}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_sarimax_fits_a_few_monthly_series_one_by_one_with_their_own_order():
+    # monthly / quarterly data: the likelihood fit with seasonal differencing, not the numpy path of
+    # Fourier terms and AR(1) errors, up to SARIMAX_YEARLY_NUMPY_FROM_SERIES series (the old code
+    # took the numpy path from 4 series on whatever the frequency)
+    model = SARIMAX(max_iter=10).fit(_trending_seasonal_panel("MS"))
+    assert all(not (isinstance(s, tuple) and s and s[0] == _BATCH) for s in model.states_)
+    assert all(s.result.model.nobs == 60 for s in model.states_)  # statsmodels fits, one a series
+    frame = model.predict_quantiles(12, quantiles=LEVELS)
+    assert (frame["0.9"] >= frame["0.1"]).all()
+
+
+def test_sarimax_keeps_the_numpy_path_for_a_few_daily_series():
+    model = SARIMAX(max_iter=10).fit(_trending_seasonal_panel("D"))
+    assert all(isinstance(s, tuple) and s[0] == _BATCH for s in model.states_)
+
+
+def test_sarimax_takes_the_numpy_path_for_many_monthly_series(monkeypatch):
+    monkeypatch.setattr("fcplan.models.stats.SARIMAX_YEARLY_NUMPY_FROM_SERIES", 5)
+    model = SARIMAX(max_iter=10).fit(_trending_seasonal_panel("MS"))
+    assert all(isinstance(s, tuple) and s[0] == _BATCH for s in model.states_)
+
+
+def test_sarimax_keeps_the_numpy_path_for_quarterly_series_too_short_for_the_order_search():
+    # 32 quarters leave choose_order no room (it would fit (1, 0, 1) on Fourier terms, as the numpy path)
+    assert not order_search_room(32, 4) and order_search_room(48, 4)
+    model = SARIMAX(max_iter=10).fit(_trending_seasonal_panel("QS", length=32))
+    assert all(isinstance(s, tuple) and s[0] == _BATCH for s in model.states_)
+    model = SARIMAX(max_iter=10).fit(_trending_seasonal_panel("QS", length=48))
+    assert not any(isinstance(s, tuple) and s and s[0] == _BATCH for s in model.states_)
