@@ -312,6 +312,12 @@ def latest_forecast(url: str) -> tuple[dict | None, pd.DataFrame]:
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
+def forecast_of_run(url: str, run_id: str) -> pd.DataFrame:
+    """The forecast frame of run ``run_id`` (empty when its rows are gone)."""
+    return _when_tables(url, ("forecasts",), lambda: q.forecast_frame(engine(url), run_id), pd.DataFrame())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
 def leaderboard(url: str, run_id: str) -> pd.DataFrame:
     return _when_tables(
         url, ("leaderboard",), lambda: q.leaderboard_frame(engine(url), run_id), pd.DataFrame()

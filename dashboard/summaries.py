@@ -14,8 +14,10 @@ import numpy as np
 import pandas as pd
 
 from fcplan.core.panel import DS, UNIQUE_ID, Y
+from fcplan.core.quantiles import quantile_levels
+from fcplan.planner.staffing import interpolate_quantile
 
-#: The newest forecast may differ from what the plan covers by this share before a
+#: The newest forecast may differ from the forecast the plan was made from by this share before a
 #: center counts as under- or over-staffed.
 TOLERANCE = 0.05
 UNDER, OVER, OK = "understaffed", "overstaffed", "ok"
@@ -56,8 +58,10 @@ def _by_day(frame: pd.DataFrame, column: str | None) -> dict[tuple[str, pd.Times
 
 
 def staffing_status(planned_orders: float, needed_orders: float, packers: float) -> tuple[str, int]:
-    """``(status, packers to add (+) or release (-))`` when the newest forecast asks for
-    ``needed_orders`` at the plan's service level and the plan covers ``planned_orders``."""
+    """``(status, packers to add (+) or release (-))`` when the plan's ``packers`` were booked for a
+    day whose quantile at the plan's service level was ``planned_orders`` (in the forecast the plan
+    was made from) and the newest forecast puts that quantile at ``needed_orders``: the packers
+    scale with the ratio."""
     if not planned_orders or math.isnan(planned_orders) or math.isnan(needed_orders) or math.isnan(packers):
         return "—", 0
     ratio = needed_orders / planned_orders
@@ -80,6 +84,17 @@ def staffing_text(status: object) -> str:
     return text
 
 
+def day_quantiles(frame: pd.DataFrame, tau: float) -> dict[tuple[str, pd.Timestamp], float]:
+    """``(center, day) -> the day's level-tau quantile`` of a one-model forecast frame (``unique_id,
+    ds, "<q>"...``), linear between its levels as the planner reads it; empty without levels."""
+    levels = quantile_levels(frame) if len(frame) else []
+    if not levels:
+        return {}
+    values = interpolate_quantile(frame[[c for _, c in levels]].to_numpy(dtype="float64"),
+                                  np.array([level for level, _ in levels]), tau)
+    return dict(zip(zip(frame[UNIQUE_ID], frame[DS], strict=True), values.tolist(), strict=True))
+
+
 def network_table(
     centers: Sequence[str],
     zone: Mapping[str, str],
@@ -91,22 +106,33 @@ def network_table(
     hourly_today: pd.DataFrame,
     shares: pd.DataFrame,
     open_alerts: Mapping[str, int],
+    planned_from: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per center: its local time, today's orders so far against the forecast's pace,
     the forecast medians and planned packers for today and tomorrow, the staffing status
     against the ``newest`` forecast at the plan's service level (``service_quantile``: one for
     every center, or each center's, as a centers file sets them), and its open alerts.
 
-    ``forecast``/``newest``: one model's rows (``unique_id, ds, "<q>"...``); ``plan``:
-    ``unique_id, ds, packers, orders_planned`` summed per day; ``now``: local now per center.
+    The staffing status compares like with like: the newest forecast's quantile of the day
+    against the same quantile of ``planned_from``, the forecast the plan was made from (``None``:
+    ``forecast``), and scales the day's planned packers by their ratio. The plan's own
+    ``orders_planned`` summed over the day's shifts is not one day's orders: a night shift packs
+    the next morning's, the day before a closed day has no night morning (18 of 24 hours), the
+    first shift after a closed day packs that day's early hours too (30 of 24); against the
+    day's quantile those read understaffed and overstaffed with nothing changed.
+
+    ``forecast``/``newest``/``planned_from``: one model's rows (``unique_id, ds, "<q>"...``);
+    ``plan``: ``unique_id, ds, packers`` summed per day; ``now``: local now per center.
     """
     levels = [c for c in forecast.columns if c not in (UNIQUE_ID, DS, "model")]
-    new_levels = [c for c in newest.columns if c not in (UNIQUE_ID, DS, "model")]
     mid = level_near(levels, 0.5) if levels else None
     so_far = hourly_today.groupby(UNIQUE_ID)[Y].sum()
     medians = _by_day(forecast, mid)
-    needs_at: dict[str | None, dict] = {}  # the newest forecast's daily quantile, by the level it is read at
-    packers_of, covered = _by_day(plan, "packers"), _by_day(plan, "orders_planned")
+    made_from = forecast if planned_from is None else planned_from
+    # Each forecast's daily quantile, by the level it is read at.
+    needs_at: dict[float, dict] = {}
+    covered_at: dict[float, dict] = {}
+    packers_of = _by_day(plan, "packers")
     done = shares.set_index([UNIQUE_ID, "hour"])["done"] if len(shares) else pd.Series(dtype=float)
     rows = []
     for c in centers:
@@ -125,11 +151,10 @@ def network_table(
             "expected so far": expected,
             "pace": actual / expected - 1 if expected >= MIN_PACE_ORDERS else math.nan,
         }
-        tau = service_quantile.get(c, 0.5) if isinstance(service_quantile, Mapping) else service_quantile
-        need = level_near(new_levels, tau) if new_levels else None
-        if need not in needs_at:
-            needs_at[need] = _by_day(newest, need)
-        needs = needs_at[need]
+        tau = float(service_quantile.get(c, 0.5) if isinstance(service_quantile, Mapping) else service_quantile)
+        if tau not in needs_at:
+            needs_at[tau], covered_at[tau] = day_quantiles(newest, tau), day_quantiles(made_from, tau)
+        needs, covered = needs_at[tau], covered_at[tau]
         for label, day in (("today", today), ("tomorrow", tomorrow)):
             packers = packers_of.get((c, day), math.nan)
             status, change = staffing_status(covered.get((c, day), math.nan), needs.get((c, day), math.nan), packers)

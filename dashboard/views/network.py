@@ -2,7 +2,8 @@
 
 Per center, in its own zone: orders so far against the forecast's pace, the forecast
 and the planned packers for today and tomorrow, whether the plan still covers the
-newest forecast at its service level, and the open drift alerts. Selecting a center's row
+newest forecast at its service level (the newest forecast against the one the plan was
+made from, day for day, at that level), and the open drift alerts. Selecting a center's row
 opens its Center page.
 """
 
@@ -28,8 +29,9 @@ from fcplan.dashboard.views.common import (
 )
 
 _STAFFING_HELP = (
-    f"the plan's packers against the newest forecast at the plan's service level (within ±{summaries.TOLERANCE:.0%}: "
-    "ok); under +3: understaffed, 3 packers to add; over -2: overstaffed, 2 to release"
+    "the day's packers scaled by the newest forecast against the forecast the plan was made from, both at the "
+    f"plan's service level (within ±{summaries.TOLERANCE:.0%}: ok); under +3: understaffed, 3 packers to add; "
+    "over -2: overstaffed, 2 to release"
 )
 #: The table's columns, left to right (the expected orders so far are in the pace's help, not a
 #: column: every column must fit a 1280 px wide screen with the sidebar open).
@@ -38,6 +40,20 @@ SHOWN = ["center", "local time", "open alerts", "orders so far", "pace", "foreca
 #: The network table's row selection (a widget key).
 PICK_KEY = "network_pick"
 _COLORS = {"under": "background-color: #f8d7da", "over": "background-color: #fff3cd"}
+
+
+def _forecast_of_plan(
+    url: str, plan_run: dict | None, *read: tuple[dict | None, pd.DataFrame]
+) -> pd.DataFrame:
+    """The forecast frame the plan was made from (its ``forecast_run_id``): one of the runs already
+    ``read`` when it is one of them, else read; empty without a plan."""
+    made_from = (plan_run or {}).get("forecast_run_id")
+    if not made_from:
+        return pd.DataFrame()
+    for run, frame in read:
+        if run is not None and run.get("run_id") == made_from:
+            return frame
+    return data.forecast_of_run(url, str(made_from))
 
 
 def network_frame(centers: list[str]) -> tuple[pd.DataFrame, dict | None]:
@@ -50,6 +66,7 @@ def network_frame(centers: list[str]) -> tuple[pd.DataFrame, dict | None]:
     run, forecast = data.latest_forecast(cfg.url)
     newest_run, newest = data.newest_forecast(cfg.url)
     plan_run, plan = data.latest_plan(cfg.url)
+    made_from = _forecast_of_plan(cfg.url, plan_run, (run, forecast), (newest_run, newest))
     table = summaries.network_table(
         centers,
         zone,
@@ -61,6 +78,7 @@ def network_frame(centers: list[str]) -> tuple[pd.DataFrame, dict | None]:
         hourly_today,
         shares,
         open_alert_counts(data.alerts(cfg.url, 1000)),
+        planned_from=one_model(made_from) if not made_from.empty else pd.DataFrame(columns=[UNIQUE_ID, DS]),
     )
     return table, {"forecast": run, "newest": newest_run, "plan": plan_run}
 
@@ -157,8 +175,10 @@ def live_network(centers: list[str]) -> None:
         plan, newest = runs["plan"], runs["newest"]
         st.caption(
             "Each center in its own zone · "
-            + (f"plan `{plan['plan_id']}` made {local_text(plan['created_at'], cfg.timezone)}" if plan else "no plan")
-            + (f" · newest forecast `{newest['run_id']}`" if newest else " · no forecast yet")
+            + (f"plan `{plan['plan_id']}` made {local_text(plan['created_at'], cfg.timezone)} from forecast "
+               f"`{plan['forecast_run_id']}`" if plan else "no plan")
+            + (f" · staffing: newest forecast `{newest['run_id']}` against the plan's, day for day" if newest and plan
+               else f" · newest forecast `{newest['run_id']}`" if newest else " · no forecast yet")
             + " · centers to act on first (understaffed, open alerts, overstaffed)"
             + " · select a center's row (the box at its left) to open its Center page"
         )

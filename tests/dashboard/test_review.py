@@ -276,6 +276,32 @@ def test_when_a_center_further_down_is_understaffed_then_the_network_table_lists
     assert table["staffing today"].iloc[0].startswith("under +")
 
 
+def test_when_the_network_page_reads_the_staffing_then_it_compares_the_newest_forecast_with_the_plans_own(
+    make_database,
+) -> None:
+    """The status is the newest forecast against the forecast the plan was made from (its
+    ``forecast_run_id``), day for day, not against the plan's ``orders_planned`` summed over the day's
+    shifts (30 of 24 hours after a closed day: "overstaffed" with nothing changed). FC-ICN's plan was
+    made from run-0, which expected 30% fewer orders than the newest forecast: understaffed. FC-PUS's
+    shifts plan 30/24 of its day's orders (as on a Monday after a closed Sunday): still ok."""
+    url, _ = make_database(challenger_lift=None)  # the newest forecast is the champion, run-1
+    with closing(sqlite3.connect(_path(url))) as con:
+        con.execute("INSERT INTO forecast_runs SELECT 'run-0', datetime(created_at, '-1 day'), model_version, horizon, "
+                    "quantiles, weights, data_end, fit_seconds, fallbacks, data_start, 'run-0', 'retired', "
+                    "error_correlation, backtest_cutoffs FROM forecast_runs WHERE run_id = 'run-1'")
+        con.execute("INSERT INTO forecasts SELECT 'run-0', unique_id, ds, model, quantile, CASE unique_id "
+                    "WHEN 'FC-ICN' THEN value / 1.3 ELSE value END FROM forecasts WHERE run_id = 'run-1'")
+        con.execute("UPDATE plan_runs SET forecast_run_id = 'run-0'")
+        con.execute("UPDATE staffing_plans SET orders_planned = orders_planned * 30 / 24 WHERE center_id = 'FC-PUS'")
+        con.commit()
+    at = run_page("views/network.py")
+    table = at.dataframe[0].value.set_index("center")
+    assert table.loc["FC-ICN", "staffing today"].startswith("under +")
+    assert table.loc["FC-ICN", "staffing tomorrow"].startswith("under +")
+    assert table.loc["FC-PUS", "staffing today"] == "ok" and table.loc["FC-PUS", "staffing tomorrow"] == "ok"
+    assert any("from forecast `run-0`" in c.value for c in at.caption)
+
+
 def test_when_centers_are_ranked_then_decisions_come_first_and_names_break_ties() -> None:
     from fcplan.dashboard.summaries import attention_first
 
@@ -306,18 +332,20 @@ def test_when_a_center_has_its_own_service_level_then_the_staffing_page_shows_it
 
 
 def test_when_centers_have_their_own_service_levels_then_the_network_status_reads_each_ones_quantile() -> None:
-    """Center A is planned at 90%: its plan covers 1100 orders, the newest forecast's 90% quantile
-    asks for 1300 (understaffed by 2 of 10 packers) while its 75% quantile is covered."""
+    """Center A is planned at 90%: its plan's forecast put that quantile at 1100 orders, the newest
+    forecast's 90% quantile asks for 1300 (understaffed by 2 of 10 packers) while its 75% quantile
+    moved by less than the tolerance (1080 -> 1100)."""
     from fcplan.dashboard import summaries as s
 
     day = pd.Timestamp("2026-03-02")
     newest = pd.DataFrame({"unique_id": ["A", "B"], "ds": day, "0.5": [1000.0, 500.0], "0.75": [1100.0, 550.0],
                            "0.9": [1300.0, 650.0]})
+    made = newest.assign(**{"0.75": [1080.0, 550.0], "0.9": [1100.0, 650.0]})  # the plan's forecast
     plan = pd.DataFrame({"unique_id": ["A", "B"], "ds": day, "packers": [10, 5], "orders_planned": [1100.0, 550.0]})
     shares = pd.DataFrame(columns=["unique_id", "hour", "share", "done"])
     today = pd.DataFrame(columns=["unique_id", "ds", "y"])
     now = {"A": day + pd.Timedelta(hours=9), "B": day + pd.Timedelta(hours=9)}
-    table = s.network_table(["A", "B"], {"A": TZ, "B": TZ}, now, newest, newest, plan, {"A": 0.9, "B": 0.75},
+    table = s.network_table(["A", "B"], {"A": TZ, "B": TZ}, now, made, newest, plan, {"A": 0.9, "B": 0.75},
                             today, shares, {}).set_index("center")
     assert table.loc["A", "staffing today"] == "understaffed (+2)"
     assert table.loc["B", "staffing today"] == "ok"

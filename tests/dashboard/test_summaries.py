@@ -129,3 +129,52 @@ def test_the_error_correlation_of_the_top_members_leaves_the_ensemble_itself_out
                                                              ("c", 0.13)], start=1)]
     corr = s.error_correlation(pd.DataFrame(rows), n=3)
     assert set(corr["a"]) == {"a", "b", "c"}
+
+
+def _closed_on_sundays_plan(forecast: pd.DataFrame) -> pd.DataFrame:
+    """The planner's packers per day (``unique_id, ds, packers, orders_planned``, as the page sums
+    them) for center A, closed on Sundays, 75% service, from ``forecast``."""
+    import numpy as np
+
+    from fcplan.planner.centers import CenterConfig
+    from fcplan.planner.crews import plan_crews
+
+    conf = CenterConfig(center_id="A", orders_per_packer_hour=10.0, shrinkage=0.0, min_packers=0,
+                        service_level=0.75, closed_weekdays=["Sun"])
+    plan = plan_crews(forecast, {"A": conf}, {"A": np.full((7, 24), 1 / 24)})
+    return plan.groupby(["unique_id", "ds"], as_index=False)[["packers", "orders_planned"]].sum()
+
+
+def test_when_the_center_is_closed_on_sundays_then_saturday_and_monday_read_ok_unless_the_forecast_moves() -> None:
+    """Around a closed Sunday a day's summed ``orders_planned`` is not one day's orders: Saturday's
+    night has no Sunday morning (18 of 24 hours: it read "understaffed (+8)"), Monday's day shift packs
+    Monday's 00:00-06:00 too (30 of 24 hours: "overstaffed (-8)"), with the newest forecast the plan's own.
+    The status compares the newest forecast with the plan's forecast, day for day, at the plan's level."""
+    days = pd.date_range(DAY, periods=9)  # Monday 2 March to Tuesday 10 March 2026
+    m = pd.Series([0.0 if d.day_of_week == 6 else 2400.0 for d in days])
+    made = pd.DataFrame({"unique_id": "A", "ds": days, "0.5": m, "0.7": 1.08 * m, "0.8": 1.12 * m, "0.9": 1.2 * m})
+    plan = _closed_on_sundays_plan(made)
+    saturday, monday = pd.Timestamp("2026-03-07"), pd.Timestamp("2026-03-09")
+    shares = pd.DataFrame(columns=["unique_id", "hour", "share", "done"])
+    today = pd.DataFrame(columns=["unique_id", "ds", "y"])
+
+    def status(newest: pd.DataFrame, now: pd.Timestamp) -> pd.Series:
+        table = s.network_table(["A"], {"A": "Asia/Seoul"}, {"A": now + pd.Timedelta(hours=9)}, made, newest, plan,
+                                0.75, today, shares, {})
+        return table.iloc[0]
+
+    same = made.copy()
+    on_saturday, on_monday = status(same, saturday), status(same, monday)
+    assert on_saturday["packers today"] > 0 and on_monday["packers today"] > 0
+    assert on_saturday["staffing today"] == "ok"  # was "understaffed (+8)"
+    assert on_saturday["staffing tomorrow"] == "—"  # closed: nothing planned
+    assert on_monday["staffing today"] == "ok"  # was "overstaffed (-8)"
+    assert status(same, saturday - pd.Timedelta(days=1))["staffing tomorrow"] == "ok"
+    # A newest forecast genuinely 30% higher asks for about 30% more packers, on those days too.
+    higher = made.assign(**{q: made[q] * 1.3 for q in ("0.5", "0.7", "0.8", "0.9")})
+    for day in (saturday, monday):
+        packers = status(same, day)["packers today"]
+        expected = -(-packers * 13 // 10) - packers  # ceil(1.3 x packers) - packers
+        assert status(higher, day)["staffing today"] == f"understaffed (+{expected})"
+    lower = made.assign(**{q: made[q] * 0.8 for q in ("0.5", "0.7", "0.8", "0.9")})
+    assert status(lower, monday)["staffing today"].startswith("overstaffed (-")
