@@ -51,6 +51,17 @@ def test_backtest_out_dash_writes_the_leaderboard_csv_to_standard_output(run, tm
     assert "ensemble coverage" in result.stderr
 
 
+# `backtest --select-features --out -` printed the feature-selection lines on standard output, in
+# front of the leaderboard CSV: `fcplan backtest ... --out - > board.csv` was no CSV.
+def test_backtest_select_features_out_dash_keeps_standard_output_a_csv(run, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run("backtest", "--history", _history(tmp_path), "--horizon", "3", "--select-features", "--out", "-")
+    assert result.exit_code == 0, result.output
+    board = pd.read_csv(io.StringIO(result.stdout))
+    assert {"model", "window", "wql"} <= set(board.columns)
+    assert "feature selection" in result.stderr and "feature selection" not in result.stdout
+
+
 # `--out forecast.xlsx` (or .json) wrote CSV text under that name, which Excel (or a JSON reader) refuses.
 @pytest.mark.parametrize("name", ["forecast.xlsx", "forecast.JSON", "forecast.feather"])
 def test_an_out_of_another_format_is_refused_before_the_work(run, tmp_path: Path, name: str) -> None:
