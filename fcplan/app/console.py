@@ -280,11 +280,15 @@ def _replaced_whole(out: Path) -> Iterator[Path]:
     """A path to write ``out``'s new content to, moved over ``out`` once written: a Ctrl-C, a kill or a
     full disk while writing leaves the file as it was (it left half a forecast, which a plan read as
     a forecast of fewer centers, and the previous file lost). Devices, pipes and links are written in
-    place. The partial file keeps ``out``'s last suffix, so that ``.gz`` still compresses."""
+    place. The partial file has ``out``'s own name, in a hidden folder beside it, so that pandas reads the
+    same compression from it and names an archive's member alike (``o.csv.zip`` held
+    ``.o.csv.partial-PID``, and ``o.csv.tar.gz`` was a gzip file, not a tar archive)."""
     if out.is_symlink() or (out.exists() and not out.is_file()):
         yield out
         return
-    partial = out.with_name(f".{out.stem}.partial-{os.getpid()}{out.suffix}")
+    folder = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    partial = folder / out.name
+    folder.mkdir(exist_ok=True)
     try:
         yield partial
         if out.exists():
@@ -292,6 +296,7 @@ def _replaced_whole(out: Path) -> Iterator[Path]:
         os.replace(partial, out)
     finally:
         partial.unlink(missing_ok=True)
+        folder.rmdir()
 
 
 def check_writable(out: Path, inputs: dict[str, Path | None] | None = None) -> None:

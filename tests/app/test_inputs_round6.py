@@ -226,6 +226,27 @@ def test_a_write_interrupted_halfway_leaves_the_previous_file(tmp_path: Path, mo
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # no partial file left
 
 
+# The partial file was named ".o.csv.partial-PID.zip": the zip archive's member was that hidden name, not
+# o.csv, and "o.csv.tar.gz" (partial ".o.csv.partial-PID.gz") was written as gzip, not as a tar archive.
+def test_an_archive_out_is_written_as_pandas_writes_that_name(tmp_path: Path) -> None:
+    import tarfile
+    import zipfile
+
+    from fcplan.app.console import write_csv
+
+    frame = pd.DataFrame({"unique_id": ["a"], "ds": ["2026-03-02"], "0.5": [1.0]})
+    (tmp_path / "direct").mkdir()
+    for name in ("o.csv.zip", "o.csv.tar.gz"):
+        write_csv(frame, tmp_path / name)
+        frame.to_csv(tmp_path / "direct" / name, index=False)
+        assert pd.read_csv(tmp_path / name).equals(frame)
+    assert zipfile.ZipFile(tmp_path / "o.csv.zip").namelist() == ["o.csv"]
+    with tarfile.open(tmp_path / "o.csv.tar.gz", "r:gz") as ours, \
+            tarfile.open(tmp_path / "direct" / "o.csv.tar.gz", "r:gz") as direct:
+        assert ours.getnames() == direct.getnames()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["direct", "o.csv.tar.gz", "o.csv.zip"]
+
+
 # A centers file saved by Windows Notepad (UTF-8 with a byte-order mark) was "not valid TOML: Invalid
 # statement (at line 1, column 1)"; [centers." FC-1"] (a stray space) was not center FC-1, whose
 # forecast was then planned on [defaults] without its max_packers; "fc-1" had no "did you mean".
