@@ -202,9 +202,10 @@ def _checked(frame: pd.DataFrame, header: list[object], path: Path, what: str, e
     """``frame`` with its column names stripped, or an :class:`InputError` for a name given twice,
     an id with a control character or a file separated by something else than commas."""
     names = [str(name).strip().removeprefix("\ufeff") for name in header]
-    if names and (names[0].startswith("#") or names[0].lower().startswith("sep=")):
+    if names and (names[0].startswith("#") or names[0].lower().startswith("sep=")) and UNIQUE_ID not in names:
         # Excel's "sep=," line or an exporter's "# comment" above the header: it was "lacks column(s)
-        # ['unique_id', 'ds', 'y']; it has ['sep=', 'Unnamed: 1']. Rename your ... columns"
+        # ['unique_id', 'ds', 'y']; it has ['sep=', 'Unnamed: 1']. Rename your ... columns". A header
+        # that names unique_id is the header, even with a first column called "#" (a row number).
         with path.open(encoding="utf-8-sig", errors="replace") as fh:
             line = fh.readline().strip()
         raise InputError(

@@ -36,6 +36,18 @@ def test_a_forecast_of_center_na_is_planned(here: Path) -> None:
     assert set(pd.read_csv(here / "p.csv", keep_default_na=False)["unique_id"]) == {"NA"}
 
 
+# The check for a line above the header ("# exported ...") refused a header whose first column is named
+# "#" (a row number, as spreadsheets and SQL clients export): "starts with '#,unique_id,ds,...', not its
+# header row: delete the line(s) above the header", though there was none.
+def test_a_header_whose_first_column_is_named_hash_is_the_header(here: Path) -> None:
+    pd.DataFrame({"#": [1, 2, 3], "unique_id": "FC-1", "ds": pd.date_range("2026-03-02", periods=3).date,
+                  "0.1": 800.0, "0.5": 1000.0, "0.9": 1200.0}).to_csv(here / "f.csv", index=False)
+    out = CliRunner().invoke(app, ["plan", "--centers", "centers.toml", "--forecasts", "f.csv", "--out", "p.csv"])
+    assert out.exit_code == 0, out.output
+    assert set(pd.read_csv(here / "p.csv")["unique_id"]) == {"FC-1"}
+    assert "not its header row" not in out.output
+
+
 def _plan_with(here: Path, toml: str):
     (here / "c.toml").write_text(toml)
     pd.DataFrame({"unique_id": "FC-1", "ds": pd.date_range("2026-03-02", periods=3).date,
