@@ -176,7 +176,8 @@ def plan(
         "--centers", help="Centers TOML file (default FCPLAN_PLANNER_CENTERS_FILE, else FCPLAN_PLANNER_*).")] = None,
     hourly: Annotated[Path | None, typer.Option(
         "--hourly", help="With --forecasts: CSV of unique_id, ds (local hour), y; learns each center's hours.")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="With --forecasts: where to write the plan CSV.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="With --forecasts: where to write the plan CSV (- for standard output).")] = None,
     model: Annotated[str | None, typer.Option(
         "--model", help="With --forecasts: the model to plan on when the file's model column holds several "
                         "(default: ensemble).")] = None,

@@ -33,7 +33,7 @@ from fcplan.core.quantiles import parse_quantiles, quantile_name
 log = logging.getLogger(__name__)
 
 HISTORY_HELP = "CSV (or Parquet) with unique_id, ds, y, then numeric covariate columns"
-OUT_FORMAT = "CSV (Parquet if it ends in .parquet)"
+OUT_FORMAT = "CSV (Parquet if it ends in .parquet; - for standard output)"
 FUTURE_HELP = "CSV (or Parquet) with unique_id, ds for the next N steps of every series + covariates known in advance"
 
 

@@ -51,6 +51,18 @@ def test_backtest_out_dash_writes_the_leaderboard_csv_to_standard_output(run, tm
     assert "ensemble coverage" in result.stderr
 
 
+# `--out -` was in the README only: `fcplan forecast --help` (backtest, plan) did not say it.
+@pytest.mark.parametrize("command", ["forecast", "backtest", "plan"])
+def test_the_out_option_s_help_says_dash_is_standard_output(command: str) -> None:
+    from typer.testing import CliRunner
+
+    from fcplan.app.cli import app
+
+    result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "- for standard output" in " ".join(result.output.split())
+
+
 # `backtest --select-features --out -` printed the feature-selection lines on standard output, in
 # front of the leaderboard CSV: `fcplan backtest ... --out - > board.csv` was no CSV.
 def test_backtest_select_features_out_dash_keeps_standard_output_a_csv(run, tmp_path: Path, monkeypatch) -> None:
