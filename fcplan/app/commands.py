@@ -193,7 +193,11 @@ def plan(
 
         settings = setup(verbose)
         if forecasts is None or out is None:
-            raise fail("--forecasts and --out go together: "
+            # `plan --model ets` alone (the database's newest forecast on one model) was told only that
+            # --forecasts and --out go together
+            offline = [o for o, v in (("--hourly", hourly), ("--model", model)) if v is not None]
+            extra = f"{' and '.join(offline)} go(es) with the offline plan of a forecasts file; " if offline else ""
+            raise fail(f"{extra}--forecasts and --out go together: "
                        "fcplan plan --forecasts F.csv --centers C.toml --out plan.csv")
         try:
             conf = configured_centers(settings, centers)
