@@ -64,13 +64,15 @@ def test_the_out_option_s_help_says_dash_is_standard_output(command: str) -> Non
 
 
 # `backtest --select-features --out -` printed the feature-selection lines on standard output, in
-# front of the leaderboard CSV: `fcplan backtest ... --out - > board.csv` was no CSV.
-def test_backtest_select_features_out_dash_keeps_standard_output_a_csv(run, tmp_path: Path, monkeypatch) -> None:
+# front of the leaderboard CSV (`forecast`'s after the forecast CSV): `... --out - > x.csv` was no CSV.
+@pytest.mark.parametrize(("command", "column"), [("backtest", "wql"), ("forecast", "0.5")])
+def test_select_features_out_dash_keeps_standard_output_a_csv(run, tmp_path: Path, monkeypatch, command: str,
+                                                              column: str) -> None:
     monkeypatch.chdir(tmp_path)
-    result = run("backtest", "--history", _history(tmp_path), "--horizon", "3", "--select-features", "--out", "-")
+    result = run(command, "--history", _history(tmp_path), "--horizon", "3", "--select-features", "--out", "-")
     assert result.exit_code == 0, result.output
-    board = pd.read_csv(io.StringIO(result.stdout))
-    assert {"model", "window", "wql"} <= set(board.columns)
+    table = pd.read_csv(io.StringIO(result.stdout))
+    assert {"unique_id" if command == "forecast" else "model", column} <= set(table.columns)
     assert "feature selection" in result.stderr and "feature selection" not in result.stdout
 
 
