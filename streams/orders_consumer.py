@@ -358,17 +358,19 @@ async def _stop_client(client: Any, what: str) -> None:
     """``client.stop()``, abandoned after :data:`CLIENT_STOP_S`: a stop that waits on an
     unreachable broker or a group rebalance must not hold the worker's own stop (the
     group notices a member gone by its session timeout)."""
+    task = asyncio.current_task()
+    cancels = task.cancelling() if task is not None else 0  # 1 while the worker stops: its cancel delivered
     try:
         await asyncio.wait_for(client.stop(), CLIENT_STOP_S)
     except TimeoutError:
         log.warning("orders: stopping %s took over %.0f s; abandoned", what, CLIENT_STOP_S)
     except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if task is None or task.cancelling():
+        if task is None or task.cancelling() > cancels:  # this task cancelled (again) during the stop
             raise
         # aiokafka's Fetcher.close awaits the fetch tasks it has just cancelled: after a commit stuck on
         # a broker gone for STUCK_S, the consumer's stop raised CancelledError, the producer was never
-        # stopped and the worker took it for its own stop (the orders task ended for good)
+        # stopped and the worker took it for its own stop (the orders task ended for good). The same
+        # stop while the worker stops left the producer unstopped, its last sends unflushed.
         log.warning("orders: stopping %s raised CancelledError inside the client; abandoned", what)
 
 

@@ -176,7 +176,8 @@ def plan(
         "--centers", help="Centers TOML file (default FCPLAN_PLANNER_CENTERS_FILE, else FCPLAN_PLANNER_*).")] = None,
     hourly: Annotated[Path | None, typer.Option(
         "--hourly", help="With --forecasts: CSV of unique_id, ds (local hour), y; learns each center's hours.")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="With --forecasts: where to write the plan CSV.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="With --forecasts: where to write the plan CSV (- for standard output).")] = None,
     model: Annotated[str | None, typer.Option(
         "--model", help="With --forecasts: the model to plan on when the file's model column holds several "
                         "(default: ensemble).")] = None,
@@ -192,7 +193,11 @@ def plan(
 
         settings = setup(verbose)
         if forecasts is None or out is None:
-            raise fail("--forecasts and --out go together: "
+            # `plan --model ets` alone (the database's newest forecast on one model) was told only that
+            # --forecasts and --out go together
+            offline = [o for o, v in (("--hourly", hourly), ("--model", model)) if v is not None]
+            extra = f"{' and '.join(offline)} go(es) with the offline plan of a forecasts file; " if offline else ""
+            raise fail(f"{extra}--forecasts and --out go together: "
                        "fcplan plan --forecasts F.csv --centers C.toml --out plan.csv")
         try:
             conf = configured_centers(settings, centers)

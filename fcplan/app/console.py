@@ -202,9 +202,10 @@ def _checked(frame: pd.DataFrame, header: list[object], path: Path, what: str, e
     """``frame`` with its column names stripped, or an :class:`InputError` for a name given twice,
     an id with a control character or a file separated by something else than commas."""
     names = [str(name).strip().removeprefix("\ufeff") for name in header]
-    if names and (names[0].startswith("#") or names[0].lower().startswith("sep=")):
+    if names and (names[0].startswith("#") or names[0].lower().startswith("sep=")) and UNIQUE_ID not in names:
         # Excel's "sep=," line or an exporter's "# comment" above the header: it was "lacks column(s)
-        # ['unique_id', 'ds', 'y']; it has ['sep=', 'Unnamed: 1']. Rename your ... columns"
+        # ['unique_id', 'ds', 'y']; it has ['sep=', 'Unnamed: 1']. Rename your ... columns". A header
+        # that names unique_id is the header, even with a first column called "#" (a row number).
         with path.open(encoding="utf-8-sig", errors="replace") as fh:
             line = fh.readline().strip()
         raise InputError(
@@ -280,11 +281,15 @@ def _replaced_whole(out: Path) -> Iterator[Path]:
     """A path to write ``out``'s new content to, moved over ``out`` once written: a Ctrl-C, a kill or a
     full disk while writing leaves the file as it was (it left half a forecast, which a plan read as
     a forecast of fewer centers, and the previous file lost). Devices, pipes and links are written in
-    place. The partial file keeps ``out``'s last suffix, so that ``.gz`` still compresses."""
+    place. The partial file has ``out``'s own name, in a hidden folder beside it, so that pandas reads the
+    same compression from it and names an archive's member alike (``o.csv.zip`` held
+    ``.o.csv.partial-PID``, and ``o.csv.tar.gz`` was a gzip file, not a tar archive)."""
     if out.is_symlink() or (out.exists() and not out.is_file()):
         yield out
         return
-    partial = out.with_name(f".{out.stem}.partial-{os.getpid()}{out.suffix}")
+    folder = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    partial = folder / out.name
+    folder.mkdir(exist_ok=True)
     try:
         yield partial
         if out.exists():
@@ -292,6 +297,7 @@ def _replaced_whole(out: Path) -> Iterator[Path]:
         os.replace(partial, out)
     finally:
         partial.unlink(missing_ok=True)
+        folder.rmdir()
 
 
 def check_writable(out: Path, inputs: dict[str, Path | None] | None = None) -> None:

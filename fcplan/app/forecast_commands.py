@@ -33,7 +33,7 @@ from fcplan.core.quantiles import parse_quantiles, quantile_name
 log = logging.getLogger(__name__)
 
 HISTORY_HELP = "CSV (or Parquet) with unique_id, ds, y, then numeric covariate columns"
-OUT_FORMAT = "CSV (Parquet if it ends in .parquet)"
+OUT_FORMAT = "CSV (Parquet if it ends in .parquet; - for standard output)"
 FUTURE_HELP = "CSV (or Parquet) with unique_id, ds for the next N steps of every series + covariates known in advance"
 
 
@@ -203,12 +203,15 @@ def features_path(out: Path) -> Path:
 
 
 def _feature_table(table: pd.DataFrame, out: Path | None) -> None:
-    """Print the score-contributor table of ``--select-features`` (and write it next to ``out``)."""
+    """Print the score-contributor table of ``--select-features`` (and write it next to ``out``); on
+    standard error with ``--out -``, whose standard output is the leaderboard CSV."""
+    err = to_stdout(out)
     if table.empty:
-        typer.echo("feature selection: no covariate-using model or no known-ahead covariate; nothing selected")
+        typer.echo("feature selection: no covariate-using model or no known-ahead covariate; nothing selected",
+                   err=err)
     else:
-        typer.echo("feature selection (contribution = backtest wQL without the group - with every group):")
-        typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+        typer.echo("feature selection (contribution = backtest wQL without the group - with every group):", err=err)
+        typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"), err=err)
     if out is not None and not to_stdout(out):
         _write_csv(table, features_path(out))
 

@@ -196,27 +196,33 @@ def dead_letter_headers(source: Any, reason: str, detail: str) -> list[tuple[str
     ]
 
 
-#: The most bytes of a record's key and of its value a dead letter carries. Producers refuse a
-#: message over about 1 MB (aiokafka's and faust's ``max_request_size``, Kafka's default
-#: ``message.max.bytes``): a 1.5 MB order, oversize, was dead-lettered whole, the send raised, and
-#: the consumer (the promotions agent) retried that batch for good, reading nothing after it.
+#: The most bytes of a record's value a dead letter carries. Producers refuse a message over about
+#: 1 MB (aiokafka's and faust's ``max_request_size``, Kafka's default ``message.max.bytes``): a 1.5 MB
+#: order, oversize, was dead-lettered whole, the send raised, and the consumer (the promotions agent)
+#: retried that batch for good, reading nothing after it.
 DEAD_LETTER_MAX_BYTES = 512 * 1024
+#: The most bytes of a record's key a dead letter carries: with a value cut to
+#: :data:`DEAD_LETTER_MAX_BYTES` and the headers, the dead letter stays under the producer's 1 MB
+#: (a key and a value cut to 512 KiB each were 1 MB before the headers, and refused again).
+DEAD_LETTER_MAX_KEY_BYTES = 64 * 1024
 
 
 def dead_letter(source: Any, reason: str, detail: str) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]:
     """``(key, value, headers)`` of the dead letter of ``source`` (a consumed record: ``key``,
     ``value``, ``topic``, ``partition``, ``offset``): its bytes as read, or, past
-    :data:`DEAD_LETTER_MAX_BYTES`, their first bytes with a ``dlq.truncated`` header giving the
-    sizes read (the whole record stays in its topic at ``dlq.offset``)."""
-    key, value = source.key, source.value
+    :data:`DEAD_LETTER_MAX_KEY_BYTES` (key) or :data:`DEAD_LETTER_MAX_BYTES` (value), their first bytes
+    with a ``dlq.truncated`` header giving the sizes read (the whole record stays in its topic at
+    ``dlq.offset``)."""
+    kept = {"key": source.key, "value": source.value}
+    limits = {"key": DEAD_LETTER_MAX_KEY_BYTES, "value": DEAD_LETTER_MAX_BYTES}
     headers = dead_letter_headers(source, reason, detail)
-    cut = [f"{name} {len(b)} bytes" for name, b in (("key", key), ("value", value))
-           if b is not None and len(b) > DEAD_LETTER_MAX_BYTES]
+    cut = [name for name, b in kept.items() if b is not None and len(b) > limits[name]]
     if cut:
-        headers.append(("dlq.truncated", f"{', '.join(cut)}; the first {DEAD_LETTER_MAX_BYTES} kept".encode()))
-        key = key[:DEAD_LETTER_MAX_BYTES] if key is not None else None
-        value = value[:DEAD_LETTER_MAX_BYTES] if value is not None else None
-    return key, value, headers
+        sizes = ", ".join(f"{name} {len(kept[name])} bytes" for name in cut)
+        headers.append(("dlq.truncated", f"{sizes}; the first {' and '.join(str(limits[n]) for n in cut)} kept"
+                        .encode()))
+        kept.update({name: kept[name][:limits[name]] for name in cut})
+    return kept["key"], kept["value"], headers
 
 
 #: topic -> record type, for docs, tests and topic creation.

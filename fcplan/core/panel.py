@@ -223,10 +223,11 @@ def parse_timestamps(values: pd.Series, name: str = "history") -> pd.Series:
         except (ValueError, TypeError, OverflowError):
             continue
     if ds is None:
-        far = next((v for v in values.dropna() if _out_of_range(v)), None)
-        if far is not None:  # pandas 2 refuses the whole column ("not timestamps, e.g." a good first value)
-            raise PanelError(_range_message(name, f"holds {far!r}"))
-        bad = next((v for v in values.dropna() if _unparsable(v)), None)
+        # the first value that reads as no time, or as one outside the range (pandas 2 refused the whole
+        # column, "not timestamps, e.g." a good first value); one pass, that stops there
+        bad, far = next(((v, why) for v in values.dropna() if (why := _unreadable(v))), (None, None))
+        if far == "far":
+            raise PanelError(_range_message(name, f"holds {bad!r}"))
         if bad is None:  # each value reads alone: the rows mix layouts (it named a good first value)
             shapes = values.dropna().astype(str).str.strip().str.replace(r"\d", "9", regex=True)
             other = values.dropna()[shapes != shapes.iloc[0]]
@@ -306,21 +307,14 @@ def _range_message(name: str, what: str) -> str:
             "pandas can hold; check the years in ds")
 
 
-def _out_of_range(value: object) -> bool:
-    """Whether ``value`` reads as a time outside the nanosecond range (1600-01-01, 2300-01-02)."""
+def _unreadable(value: object) -> str | None:
+    """Why ``value`` is no time pandas can hold: ``"bad"`` (it reads as no time), ``"far"`` (outside
+    the nanosecond range, 1677-09-21 to 2262-04-11: 1600-01-01, 2300-01-02), else None."""
     try:
         stamp = pd.Timestamp(str(value))
     except (ValueError, TypeError, OverflowError):
-        return False
-    return not pd.Timestamp.min <= stamp <= pd.Timestamp.max
-
-
-def _unparsable(value: object) -> bool:
-    try:
-        pd.Timestamp(str(value))
-    except (ValueError, TypeError, OverflowError):
-        return True
-    return False
+        return "bad"
+    return None if pd.isna(stamp) or pd.Timestamp.min <= stamp <= pd.Timestamp.max else "far"  # "": missing
 
 
 def _stripped(ids: pd.Series) -> pd.Series:

@@ -36,6 +36,18 @@ def test_a_forecast_of_center_na_is_planned(here: Path) -> None:
     assert set(pd.read_csv(here / "p.csv", keep_default_na=False)["unique_id"]) == {"NA"}
 
 
+# The check for a line above the header ("# exported ...") refused a header whose first column is named
+# "#" (a row number, as spreadsheets and SQL clients export): "starts with '#,unique_id,ds,...', not its
+# header row: delete the line(s) above the header", though there was none.
+def test_a_header_whose_first_column_is_named_hash_is_the_header(here: Path) -> None:
+    pd.DataFrame({"#": [1, 2, 3], "unique_id": "FC-1", "ds": pd.date_range("2026-03-02", periods=3).date,
+                  "0.1": 800.0, "0.5": 1000.0, "0.9": 1200.0}).to_csv(here / "f.csv", index=False)
+    out = CliRunner().invoke(app, ["plan", "--centers", "centers.toml", "--forecasts", "f.csv", "--out", "p.csv"])
+    assert out.exit_code == 0, out.output
+    assert set(pd.read_csv(here / "p.csv")["unique_id"]) == {"FC-1"}
+    assert "not its header row" not in out.output
+
+
 def _plan_with(here: Path, toml: str):
     (here / "c.toml").write_text(toml)
     pd.DataFrame({"unique_id": "FC-1", "ds": pd.date_range("2026-03-02", periods=3).date,
@@ -224,6 +236,27 @@ def test_a_write_interrupted_halfway_leaves_the_previous_file(tmp_path: Path, mo
         write_csv(old.assign(**{"0.5": 9.0}), out)
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # no partial file left
+
+
+# The partial file was named ".o.csv.partial-PID.zip": the zip archive's member was that hidden name, not
+# o.csv, and "o.csv.tar.gz" (partial ".o.csv.partial-PID.gz") was written as gzip, not as a tar archive.
+def test_an_archive_out_is_written_as_pandas_writes_that_name(tmp_path: Path) -> None:
+    import tarfile
+    import zipfile
+
+    from fcplan.app.console import write_csv
+
+    frame = pd.DataFrame({"unique_id": ["a"], "ds": ["2026-03-02"], "0.5": [1.0]})
+    (tmp_path / "direct").mkdir()
+    for name in ("o.csv.zip", "o.csv.tar.gz"):
+        write_csv(frame, tmp_path / name)
+        frame.to_csv(tmp_path / "direct" / name, index=False)
+        assert pd.read_csv(tmp_path / name).equals(frame)
+    assert zipfile.ZipFile(tmp_path / "o.csv.zip").namelist() == ["o.csv"]
+    with tarfile.open(tmp_path / "o.csv.tar.gz", "r:gz") as ours, \
+            tarfile.open(tmp_path / "direct" / "o.csv.tar.gz", "r:gz") as direct:
+        assert ours.getnames() == direct.getnames()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["direct", "o.csv.tar.gz", "o.csv.zip"]
 
 
 # A centers file saved by Windows Notepad (UTF-8 with a byte-order mark) was "not valid TOML: Invalid

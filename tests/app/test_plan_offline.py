@@ -63,6 +63,7 @@ def test_without_hourly_history_the_day_is_spread_evenly(files: Path) -> None:
         (("--forecasts", "baddate.csv", "--centers", "centers.toml", "--out", "p.csv"), "first at row 2: 'soon'"),
         (("--forecasts", "f.csv", "--centers", "missing.toml", "--out", "p.csv"), "centers file"),
         (("--forecasts", "f.csv", "--centers", "centers.toml"), "--forecasts and --out go together"),
+        (("--model", "ets"), "--model go(es) with the offline plan of a forecasts file; --forecasts and --out"),
         (("--forecasts", "f.csv", "--centers", "centers.toml", "--hourly", "f.csv", "--out", "p.csv"), "'y'"),
     ],
 )

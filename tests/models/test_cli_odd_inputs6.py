@@ -51,6 +51,31 @@ def test_backtest_out_dash_writes_the_leaderboard_csv_to_standard_output(run, tm
     assert "ensemble coverage" in result.stderr
 
 
+# `--out -` was in the README only: `fcplan forecast --help` (backtest, plan) did not say it.
+@pytest.mark.parametrize("command", ["forecast", "backtest", "plan"])
+def test_the_out_option_s_help_says_dash_is_standard_output(command: str) -> None:
+    from typer.testing import CliRunner
+
+    from fcplan.app.cli import app
+
+    result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "- for standard output" in " ".join(result.output.split())
+
+
+# `backtest --select-features --out -` printed the feature-selection lines on standard output, in
+# front of the leaderboard CSV (`forecast`'s after the forecast CSV): `... --out - > x.csv` was no CSV.
+@pytest.mark.parametrize(("command", "column"), [("backtest", "wql"), ("forecast", "0.5")])
+def test_select_features_out_dash_keeps_standard_output_a_csv(run, tmp_path: Path, monkeypatch, command: str,
+                                                              column: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run(command, "--history", _history(tmp_path), "--horizon", "3", "--select-features", "--out", "-")
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(io.StringIO(result.stdout))
+    assert {"unique_id" if command == "forecast" else "model", column} <= set(table.columns)
+    assert "feature selection" in result.stderr and "feature selection" not in result.stdout
+
+
 # `--out forecast.xlsx` (or .json) wrote CSV text under that name, which Excel (or a JSON reader) refuses.
 @pytest.mark.parametrize("name", ["forecast.xlsx", "forecast.JSON", "forecast.feather"])
 def test_an_out_of_another_format_is_refused_before_the_work(run, tmp_path: Path, name: str) -> None:

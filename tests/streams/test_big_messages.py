@@ -7,7 +7,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from fcplan.core.contracts import DEAD_LETTER_MAX_BYTES, ORDERS, ORDERS_DLQ, PROMOTIONS, PROMOTIONS_DLQ, dead_letter
+from fcplan.core.contracts import (
+    DEAD_LETTER_MAX_BYTES,
+    DEAD_LETTER_MAX_KEY_BYTES,
+    ORDERS,
+    ORDERS_DLQ,
+    PROMOTIONS,
+    PROMOTIONS_DLQ,
+    dead_letter,
+)
 
 BIG = 1_500_000  # past aiokafka's and faust's max_request_size (1 MB)
 
@@ -32,12 +40,25 @@ def test_a_dead_letter_keeps_a_records_bytes_up_to_the_limit_and_says_what_it_cu
     assert "dlq.truncated" not in dict(headers)
     big = bytes(range(256)) * 6000  # 1,536,000 bytes
     key, value, headers = dead_letter(source(big, big), "oversize", "1536000 bytes, limit 65536")
-    assert key == value == big[:DEAD_LETTER_MAX_BYTES]
+    assert (key, value) == (big[:DEAD_LETTER_MAX_KEY_BYTES], big[:DEAD_LETTER_MAX_BYTES])
     said = dict(headers)
-    cut = f"key 1536000 bytes, value 1536000 bytes; the first {DEAD_LETTER_MAX_BYTES} kept"
+    cut = (f"key 1536000 bytes, value 1536000 bytes; the first {DEAD_LETTER_MAX_KEY_BYTES} and "
+           f"{DEAD_LETTER_MAX_BYTES} kept")
     assert said["dlq.truncated"].decode() == cut
     assert said["dlq.offset"] == b"7" and said["dlq.reason"] == b"oversize"
     assert dead_letter(source(None, None), "malformed", "empty")[:2] == (None, None)
+
+
+# A key and a value both past the limit were cut to 512 KiB each: 1,048,576 bytes before the headers, over
+# the producer's max_request_size (1 MB), so that dead letter was refused as the record itself had been.
+def test_a_dead_letter_of_a_big_key_and_a_big_value_fits_what_a_producer_may_send() -> None:
+    from aiokafka.record.default_records import DefaultRecordBatchBuilder
+
+    big = b"k" * 3_000_000
+    record = SimpleNamespace(key=big, value=big, topic="orders", partition=0, offset=1)
+    key, value, headers = dead_letter(record, "oversize", "x" * 5000)
+    size = DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, headers)  # what aiokafka's send checks
+    assert size <= 1_048_576, f"{size} bytes: past the producer's max_request_size"
 
 
 @pytest.mark.integration

@@ -192,3 +192,63 @@ def test_when_a_client_stop_raises_cancelled_error_from_inside_then_the_consumer
 
     asyncio.run(scenario())
     assert "stopping the orders consumer raised CancelledError inside the client; abandoned" in caplog.text
+
+
+def test_when_the_worker_stops_and_a_client_stop_raises_cancelled_error_from_inside_then_the_next_is_stopped(
+    caplog,
+):
+    """The orders consumer's ``finally`` stops the consumer, then the producer, with the worker's cancel
+    already delivered: a CancelledError from inside the consumer's ``stop()`` was taken for that cancel
+    and the producer was never stopped (its last dead letters and hourly rows left unflushed)."""
+    stopped: list[str] = []
+
+    class RaisesInside:
+        async def stop(self) -> None:
+            fetching = asyncio.ensure_future(asyncio.sleep(3600))
+            fetching.cancel()
+            await fetching
+
+    class Producer:
+        async def stop(self) -> None:
+            stopped.append("producer")
+
+    async def run() -> None:
+        try:
+            await asyncio.Event().wait()  # the pump, until the worker stops
+        finally:
+            await orders_consumer._stop_client(RaisesInside(), "the orders consumer")
+            await orders_consumer._stop_client(Producer(), "the orders producer")
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(run())
+        await asyncio.sleep(0)
+        await _cancelled_and_ended(task, "the orders consumer went on after the worker's cancel")
+
+    asyncio.run(scenario())
+    assert stopped == ["producer"]
+    assert "stopping the orders consumer raised CancelledError inside the client; abandoned" in caplog.text
+
+
+def test_when_the_worker_cancels_again_during_a_stop_then_the_stop_ends(caplog):
+    """A second cancel while a client's stop hangs (the worker's stop deadline) still ends it."""
+
+    class Hangs:
+        async def stop(self) -> None:
+            await asyncio.Event().wait()
+
+    async def run() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await orders_consumer._stop_client(Hangs(), "the orders consumer")
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(run())
+        await asyncio.sleep(0)
+        task.cancel()  # the worker stops: the client's stop begins, and hangs
+        await asyncio.sleep(0.01)
+        assert not task.done()
+        await _cancelled_and_ended(task, "a stop cancelled twice went on")
+
+    asyncio.run(scenario())
+    assert "abandoned" not in caplog.text
