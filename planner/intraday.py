@@ -27,7 +27,8 @@ from fcplan.planner.quantile_sum import quantile_of_sum, sum_samples
 from fcplan.planner.staffing import cheapest_headcount, interpolate_quantile
 
 NOT_STARTED, RUNNING, OVER = "not started", "running", "over"
-INTRADAY_COLUMNS = [SHIFT, "starts_at", "status", "orders_planned", "packers_before", "packers", "change", "action"]
+INTRADAY_COLUMNS = [SHIFT, "starts_at", "status", "orders_planned", "packers_before", "packers", "change", "action",
+                    "packers_needed"]
 #: z of the 0.1 and 0.9 quantiles of a normal (the forecast spread -> its variance).
 _Z90 = 1.2815515655446004
 
@@ -110,7 +111,8 @@ def replan_today(
     their quantiles, which would plan for both being high at once. After a closed day no
     night shift ran into today: the first shift (:func:`fcplan.planner.crews.morning_heir`)
     also packs the orders counted so far and those still to come before it starts. Returns
-    :data:`INTRADAY_COLUMNS` in shift order; ``change = packers - packers_before``.
+    :data:`INTRADAY_COLUMNS` in shift order; ``change = packers - packers_before``;
+    ``packers_needed``: the re-plan's need before ``max_packers`` (a shift not started books it, capped).
     """
     day = pd.Timestamp(now_local).normalize()
     now = pd.Timestamp(now_local)
@@ -154,6 +156,7 @@ def replan_today(
             "packers": packers,
             "change": packers - before,
             "action": _action(status, packers - before),
+            "packers_needed": needed,
         })
     return pd.DataFrame(rows, columns=INTRADAY_COLUMNS)
 
@@ -216,6 +219,8 @@ def apply_intraday(
             plan.loc[idx, "orders_planned"] = plan.loc[idx, SHIFT].map(by_shift["orders_planned"]).to_numpy()
             rate = {s.name: center.productivity(s) for s in center.shifts}
             plan.loc[idx, "packer_hours"] = plan.loc[idx, "orders_planned"] / plan.loc[idx, SHIFT].map(rate)
+            if "packers_needed" in plan.columns:  # the need the re-planned packers were capped from, not the morning's
+                plan.loc[idx, "packers_needed"] = plan.loc[idx, SHIFT].map(by_shift["packers_needed"]).to_numpy()
         changes.append(table.assign(**{UNIQUE_ID: center_id}))
     out = (pd.concat(changes, ignore_index=True) if changes
            else pd.DataFrame(columns=[*INTRADAY_COLUMNS, UNIQUE_ID]))

@@ -174,3 +174,22 @@ def test_a_replan_after_every_shift_of_today_started_keeps_the_plan() -> None:
     today = new["ds"] == MONDAY
     assert (changes["status"] != NOT_STARTED).all()
     pd.testing.assert_series_equal(new.loc[today, "orders_planned"], plan.loc[today, "orders_planned"])
+
+
+def test_a_shift_replanned_over_max_packers_keeps_the_need_it_was_capped_from() -> None:
+    # Twice the forecast's pace by 15:00: the night shift needs 13 packers (it needed 10 this morning);
+    # max_packers 11 books 11. The stored row said "11 packers, 10 needed (before the cap)": a cap the
+    # plan's summary did not count and a page read as one packer too many.
+    c = center(max_packers=11)
+    fc = pd.DataFrame({"unique_id": "A", "ds": pd.date_range(MONDAY, periods=2), "0.1": 2000.0, "0.5": 2400.0,
+                       "0.9": 2800.0})
+    plan = plan_crews(fc, {"A": c}, {"A": FLAT})
+    assert plan.set_index(["ds", "shift"]).loc[(MONDAY, "night"), "packers_needed"] == 10
+    new, changes = apply_intraday(plan, fc, {"A": c}, {"A": FLAT}, {"A": MONDAY + pd.Timedelta(hours=15)},
+                                  {"A": 3000.0})
+    night = new.set_index(["ds", "shift"]).loc[(MONDAY, "night")]
+    replanned = changes.set_index("shift").loc["night"]
+    assert night["packers"] == 11
+    assert night["packers_needed"] == replanned["packers_needed"] > 11
+    # the shifts already running keep the morning plan's need
+    assert new.set_index(["ds", "shift"]).loc[(MONDAY, "day"), "packers_needed"] == 10
