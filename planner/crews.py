@@ -260,6 +260,22 @@ def plan_crews(
     return plan.sort_values([UNIQUE_ID, "starts_at"], kind="stable").reset_index(drop=True)
 
 
+def capped_summary(capped: pd.DataFrame, source: str = "centers file") -> str:
+    """``"; 6 shift(s) capped at max_packers, 12 packer(s) short of the need (e.g. LA 2026-03-02 day: 8 of
+    10); raise max_packers in the centers file to book them"`` for the plan rows (``unique_id, ds, shift,
+    packers, packers_needed``) whose cap left them below their need, as ``fcplan plan`` and the offline plan say it
+    (empty when none): a capped shift books fewer packers than its orders need, and the message said nothing.
+    ``source``: where max_packers is set (the centers file's path)."""
+    if capped.empty:
+        return ""
+    first = capped.iloc[0]
+    short = int((capped["packers_needed"] - capped["packers"]).sum())
+    return (f"; {len(capped)} shift(s) capped at max_packers, {short} packer(s) short of the need (e.g. "
+            f"{first[UNIQUE_ID]} {pd.Timestamp(first[DS]):%Y-%m-%d} {first['shift']}: "
+            f"{int(first['packers'])} of {int(first['packers_needed'])}); raise max_packers in the "
+            f"{source} to book them")
+
+
 def _check_profiles(profiles: Mapping[str, np.ndarray]) -> None:
     """A :class:`PanelError` naming the center whose hour profile is not (7, 24) finite shares >= 0 with
     some weight in each row (:func:`hour_profiles`' shape): a (24,) profile was "IndexError: invalid

@@ -20,7 +20,7 @@ from fcplan.core.contracts import StaffingPlanRecord
 from fcplan.core.panel import DS, UNIQUE_ID
 from fcplan.core.settings import CenterParams, PlannerSettings
 from fcplan.planner.centers import Centers, centers_from_settings
-from fcplan.planner.crews import hour_profiles, plan_crews, plan_notes
+from fcplan.planner.crews import capped_summary, hour_profiles, plan_crews, plan_notes
 from fcplan.planner.intraday import apply_intraday, intraday_summary, with_changes
 from fcplan.storage import queries as q
 from fcplan.storage import upsert, utcnow
@@ -126,22 +126,6 @@ def make_plan(
     notes = "".join(f"; note: {n}" for n in [*left_out, *plan_notes(forecast, configs)])
     message = f"plan {plan_id}: {len(rows)} rows" + capped_summary(capped, conf.source) + intraday_summary(changes)
     return PlanResult(plan_id, len(rows), message + notes)
-
-
-def capped_summary(capped: pd.DataFrame, source: str = "centers file") -> str:
-    """``"; 6 shift(s) capped at max_packers, 12 packer(s) short of the need (e.g. LA 2026-03-02 day: 8 of
-    10); raise max_packers in the centers file to book them"`` for the plan rows (``unique_id, ds, shift,
-    packers, packers_needed``) whose cap left them below their need, as the offline plan says it (empty
-    when none): a capped shift books fewer packers than its orders need, and the message said nothing.
-    ``source``: where max_packers is set (the centers file's path)."""
-    if capped.empty:
-        return ""
-    first = capped.iloc[0]
-    short = int((capped["packers_needed"] - capped["packers"]).sum())
-    return (f"; {len(capped)} shift(s) capped at max_packers, {short} packer(s) short of the need (e.g. "
-            f"{first[UNIQUE_ID]} {pd.Timestamp(first[DS]):%Y-%m-%d} {first['shift']}: "
-            f"{int(first['packers'])} of {int(first['packers_needed'])}); raise max_packers in the "
-            f"{source} to book them")
 
 
 def plan_records(engine: Engine, plan_id: str) -> list[tuple[str, StaffingPlanRecord]]:
