@@ -102,7 +102,8 @@ def replan_today(
     ``quantiles``/``levels``: today's daily forecast; ``profile``: (7, 24) hour
     profile; ``so_far``: orders since local midnight; ``current``: packers booked
     per shift today (the plan in force); ``tomorrow``: tomorrow's daily quantiles at
-    ``levels`` (a night shift's morning hours; today's forecast when None). Shifts not
+    ``levels`` (a night shift's morning hours; today's forecast when None; none when the center
+    is closed tomorrow). Shifts not
     started get the newsvendor headcount of their conditional orders, bounded by the
     center's min/max; running and finished ones keep ``current`` (the new plan's figure
     when there is none). An overnight shift's orders are the service quantile of the
@@ -124,6 +125,8 @@ def replan_today(
     levels = np.asarray(levels, dtype="float64")
     rest_q, _ = conditional_rest(quantiles, levels, today, so_far, hours)
     morning = np.asarray(quantiles if tomorrow is None else tomorrow, dtype="float64")[None, :]
+    if center.closed(pd.DatetimeIndex([nxt]))[0]:
+        morning = np.zeros_like(morning)  # closed tomorrow: tonight's shift has no morning, as in plan_crews
     rest_share = 1.0 - elapsed_share(today, hours)
     heir = morning_heir(center)
     after_shut = heir is not None and bool(center.closed(pd.DatetimeIndex([day - pd.Timedelta(days=1)]))[0])
@@ -200,8 +203,6 @@ def apply_intraday(
             continue  # closed today: nothing to re-plan
         nxt = fc[(fc[UNIQUE_ID] == center_id) & (fc[DS] == today + pd.Timedelta(days=1))]
         tomorrow = nxt[cols].to_numpy("float64")[0] if not nxt.empty else None
-        if center.closed(pd.DatetimeIndex([today + pd.Timedelta(days=1)]))[0]:
-            tomorrow = np.zeros(len(cols))  # closed tomorrow: tonight's shift has no morning, as in plan_crews
         current: dict[str, int] = {}
         if booked is not None and not booked.empty:
             mine = booked[(booked[UNIQUE_ID].astype(str) == center_id) & (pd.to_datetime(booked[DS]) == today)]

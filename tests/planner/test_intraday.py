@@ -104,6 +104,16 @@ def test_the_night_before_a_closed_day_is_replanned_without_its_morning_as_the_p
     assert night["action"] == "no change"
 
 
+def test_replan_today_alone_gives_the_night_before_a_closed_day_no_morning() -> None:
+    # replan_today is public: given no tomorrow, it took Tuesday's 00:00-06:00 from today's forecast
+    # although the center is closed on Tuesday (only apply_intraday knew to pass zeros).
+    table = replan_today(center(closed_dates=["2026-03-03"]), MONDAY + pd.Timedelta(hours=12), DAY, LEVELS, FLAT,
+                         1200.0, {}).set_index("shift")
+    assert table.loc["night", "orders_planned"] == pytest.approx(2 / 24 * 2400.0)
+    assert replan_today(center(), MONDAY + pd.Timedelta(hours=12), DAY, LEVELS, FLAT, 1200.0, {}).set_index(
+        "shift").loc["night", "orders_planned"] > 7 / 24 * 2400.0
+
+
 def test_the_night_shift_s_morning_hours_come_from_tomorrows_plan() -> None:
     on_track = replan_today(center(), MONDAY + pd.Timedelta(hours=12), DAY, LEVELS, FLAT, 1200.0, {}, DAY)
     busy_tomorrow = replan_today(center(), MONDAY + pd.Timedelta(hours=12), DAY, LEVELS, FLAT, 1200.0, {},
