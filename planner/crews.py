@@ -175,10 +175,11 @@ def shift_rows(
             a, b = _portions(shift, today, tomorrow)
             if shut[i]:
                 b = 0.0  # no shift starts: the next morning's orders wait for that day's first shift
-            elif before_shut[i]:
-                b = 0.0  # closed tomorrow, even past the forecast's last day: no morning to pack
-            elif heir is not None and shift.name == heir[0] and after_shut[i]:
-                a += float(today[: heir[1]].sum())
+            else:
+                if before_shut[i]:
+                    b = 0.0  # closed tomorrow, even past the forecast's last day: no morning to pack
+                if heir is not None and shift.name == heir[0] and after_shut[i]:
+                    a += float(today[: heir[1]].sum())  # also on an open day between two closed ones
             capacity = center.productive_hours(shift, day)
             orders = a * planned[i] if b == 0 else float(
                 quantile_of_sum(a, values[i][None, :], b, values[j][None, :], levels, center.service_quantile)[0])
