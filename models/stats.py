@@ -56,10 +56,10 @@ SARIMAX_NUMPY_FROM_SERIES = 4
 #: benchmarks/shapes.py (member_replay.py, the capture's 4-6 rolling windows): quarterly_mixed
 #: (6 series) 0.0869 -> 0.0418 wQL, monthly_mixed (6) 0.0267 -> 0.0210, visnights_quarterly (20)
 #: 0.0669 -> 0.0650; prison_quarterly (32 series of 8-32 quarters, where the order search falls back
-#: to (1, 0, 1)) 0.0597 -> 0.0683, but the ensemble there 0.0569 -> 0.0566. Past 64 series the
+#: to (1, 0, 1)) 0.0597 -> 0.0683, but the ensemble there 0.0569 -> 0.0566. From 64 series on the
 #: per-series fits would grow with the panel (a thousand monthly SKUs): the numpy path again; so
 #: too where the median series is too short for the order search (:func:`order_search_room`:
-#: under about 42 quarters or 63 months), whose fallback, ``(1, 0, 1)`` on Fourier terms, is what
+#: under 42 quarters or 35 months), whose fallback, ``(1, 0, 1)`` on Fourier terms, is what
 #: the numpy path fits (by AR(1)) in a fraction of the time (prison_quarterly in the engine: 0.0512
 #: -> 0.0515 wQL for 3.9 -> 15 s a window when its 32 short series took the likelihood path).
 SARIMAX_YEARLY_NUMPY_FROM_SERIES = 64

@@ -175,10 +175,11 @@ def shift_rows(
             a, b = _portions(shift, today, tomorrow)
             if shut[i]:
                 b = 0.0  # no shift starts: the next morning's orders wait for that day's first shift
-            elif before_shut[i]:
-                b = 0.0  # closed tomorrow, even past the forecast's last day: no morning to pack
-            elif heir is not None and shift.name == heir[0] and after_shut[i]:
-                a += float(today[: heir[1]].sum())
+            else:
+                if before_shut[i]:
+                    b = 0.0  # closed tomorrow, even past the forecast's last day: no morning to pack
+                if heir is not None and shift.name == heir[0] and after_shut[i]:
+                    a += float(today[: heir[1]].sum())  # also on an open day between two closed ones
             capacity = center.productive_hours(shift, day)
             orders = a * planned[i] if b == 0 else float(
                 quantile_of_sum(a, values[i][None, :], b, values[j][None, :], levels, center.service_quantile)[0])
@@ -258,6 +259,22 @@ def plan_crews(
     plan = pd.DataFrame(rows, columns=CREW_COLUMNS)
     plan["packers"] = plan["packers"].astype("int64")
     return plan.sort_values([UNIQUE_ID, "starts_at"], kind="stable").reset_index(drop=True)
+
+
+def capped_summary(capped: pd.DataFrame, source: str = "centers file") -> str:
+    """``"; 6 shift(s) capped at max_packers, 12 packer(s) short of the need (e.g. LA 2026-03-02 day: 8 of
+    10); raise max_packers in the centers file to book them"`` for the plan rows (``unique_id, ds, shift,
+    packers, packers_needed``) whose cap left them below their need, as ``fcplan plan`` and the offline plan say it
+    (empty when none): a capped shift books fewer packers than its orders need, and the message said nothing.
+    ``source``: where max_packers is set (the centers file's path)."""
+    if capped.empty:
+        return ""
+    first = capped.iloc[0]
+    short = int((capped["packers_needed"] - capped["packers"]).sum())
+    return (f"; {len(capped)} shift(s) capped at max_packers, {short} packer(s) short of the need (e.g. "
+            f"{first[UNIQUE_ID]} {pd.Timestamp(first[DS]):%Y-%m-%d} {first['shift']}: "
+            f"{int(first['packers'])} of {int(first['packers_needed'])}); raise max_packers in the "
+            f"{source} to book them")
 
 
 def _check_profiles(profiles: Mapping[str, np.ndarray]) -> None:

@@ -27,7 +27,8 @@ from fcplan.planner.quantile_sum import quantile_of_sum, sum_samples
 from fcplan.planner.staffing import cheapest_headcount, interpolate_quantile
 
 NOT_STARTED, RUNNING, OVER = "not started", "running", "over"
-INTRADAY_COLUMNS = [SHIFT, "starts_at", "status", "orders_planned", "packers_before", "packers", "change", "action"]
+INTRADAY_COLUMNS = [SHIFT, "starts_at", "status", "orders_planned", "packers_before", "packers", "change", "action",
+                    "packers_needed"]
 #: z of the 0.1 and 0.9 quantiles of a normal (the forecast spread -> its variance).
 _Z90 = 1.2815515655446004
 
@@ -101,7 +102,8 @@ def replan_today(
     ``quantiles``/``levels``: today's daily forecast; ``profile``: (7, 24) hour
     profile; ``so_far``: orders since local midnight; ``current``: packers booked
     per shift today (the plan in force); ``tomorrow``: tomorrow's daily quantiles at
-    ``levels`` (a night shift's morning hours; today's forecast when None). Shifts not
+    ``levels`` (a night shift's morning hours; today's forecast when None; none when the center
+    is closed tomorrow). Shifts not
     started get the newsvendor headcount of their conditional orders, bounded by the
     center's min/max; running and finished ones keep ``current`` (the new plan's figure
     when there is none). An overnight shift's orders are the service quantile of the
@@ -110,7 +112,8 @@ def replan_today(
     their quantiles, which would plan for both being high at once. After a closed day no
     night shift ran into today: the first shift (:func:`fcplan.planner.crews.morning_heir`)
     also packs the orders counted so far and those still to come before it starts. Returns
-    :data:`INTRADAY_COLUMNS` in shift order; ``change = packers - packers_before``.
+    :data:`INTRADAY_COLUMNS` in shift order; ``change = packers - packers_before``;
+    ``packers_needed``: the re-plan's need before ``max_packers`` (a shift not started books it, capped).
     """
     day = pd.Timestamp(now_local).normalize()
     now = pd.Timestamp(now_local)
@@ -122,6 +125,8 @@ def replan_today(
     levels = np.asarray(levels, dtype="float64")
     rest_q, _ = conditional_rest(quantiles, levels, today, so_far, hours)
     morning = np.asarray(quantiles if tomorrow is None else tomorrow, dtype="float64")[None, :]
+    if center.closed(pd.DatetimeIndex([nxt]))[0]:
+        morning = np.zeros_like(morning)  # closed tomorrow: tonight's shift has no morning, as in plan_crews
     rest_share = 1.0 - elapsed_share(today, hours)
     heir = morning_heir(center)
     after_shut = heir is not None and bool(center.closed(pd.DatetimeIndex([day - pd.Timedelta(days=1)]))[0])
@@ -154,6 +159,7 @@ def replan_today(
             "packers": packers,
             "change": packers - before,
             "action": _action(status, packers - before),
+            "packers_needed": needed,
         })
     return pd.DataFrame(rows, columns=INTRADAY_COLUMNS)
 
@@ -197,8 +203,6 @@ def apply_intraday(
             continue  # closed today: nothing to re-plan
         nxt = fc[(fc[UNIQUE_ID] == center_id) & (fc[DS] == today + pd.Timedelta(days=1))]
         tomorrow = nxt[cols].to_numpy("float64")[0] if not nxt.empty else None
-        if center.closed(pd.DatetimeIndex([today + pd.Timedelta(days=1)]))[0]:
-            tomorrow = np.zeros(len(cols))  # closed tomorrow: tonight's shift has no morning, as in plan_crews
         current: dict[str, int] = {}
         if booked is not None and not booked.empty:
             mine = booked[(booked[UNIQUE_ID].astype(str) == center_id) & (pd.to_datetime(booked[DS]) == today)]
@@ -216,6 +220,8 @@ def apply_intraday(
             plan.loc[idx, "orders_planned"] = plan.loc[idx, SHIFT].map(by_shift["orders_planned"]).to_numpy()
             rate = {s.name: center.productivity(s) for s in center.shifts}
             plan.loc[idx, "packer_hours"] = plan.loc[idx, "orders_planned"] / plan.loc[idx, SHIFT].map(rate)
+            if "packers_needed" in plan.columns:  # the need the re-planned packers were capped from, not the morning's
+                plan.loc[idx, "packers_needed"] = plan.loc[idx, SHIFT].map(by_shift["packers_needed"]).to_numpy()
         changes.append(table.assign(**{UNIQUE_ID: center_id}))
     out = (pd.concat(changes, ignore_index=True) if changes
            else pd.DataFrame(columns=[*INTRADAY_COLUMNS, UNIQUE_ID]))

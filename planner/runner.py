@@ -20,7 +20,7 @@ from fcplan.core.contracts import StaffingPlanRecord
 from fcplan.core.panel import DS, UNIQUE_ID
 from fcplan.core.settings import CenterParams, PlannerSettings
 from fcplan.planner.centers import Centers, centers_from_settings
-from fcplan.planner.crews import hour_profiles, plan_crews, plan_notes
+from fcplan.planner.crews import capped_summary, hour_profiles, plan_crews, plan_notes
 from fcplan.planner.intraday import apply_intraday, intraday_summary, with_changes
 from fcplan.storage import queries as q
 from fcplan.storage import upsert, utcnow
@@ -72,13 +72,16 @@ def make_plan(
     today = hourly[UNIQUE_ID].map({c: t.normalize() for c, t in now_local.items()})
     profiles = hour_profiles(hourly[hourly[DS] < today], list(configs))
     plan = plan_crews(forecast, configs, profiles)
-    capped = plan[plan["packers"] < plan["packers_needed"]]  # before today's re-plan keeps running shifts
     so_far = hourly[hourly[DS] >= today].groupby(UNIQUE_ID)["y"].sum().to_dict()
     previous = q.latest_plan_run(engine, current.to_pydatetime())
     booked = q.plan_frame(engine, previous["plan_id"]).rename(columns={"center_id": UNIQUE_ID, "day": DS}) \
         if previous else None
     plan, changes = apply_intraday(plan, forecast, configs, profiles, now_local, so_far, booked)
     plan = with_changes(plan, booked, configs, now_local)
+    # After today's re-plan (its shifts not started booked on the orders so far); a running shift that
+    # keeps fewer packers than the plan in force booked is short, but not capped.
+    cap = plan[UNIQUE_ID].map({c: conf.max_packers for c, conf in configs.items()}).astype("float64")
+    capped = plan[(plan["packers"] < plan["packers_needed"]) & (plan["packers"] >= cap)]
     params = CenterParams.from_settings(cfg)
     plan_id = f"{run['run_id']}-{uuid.uuid4().hex[:6]}"
     rows = [
@@ -121,22 +124,8 @@ def make_plan(
     left_out = [f"center(s) {unlisted[:8]} are not in the {conf.source} and were not planned; add a "
                 f"[centers.\"<id>\"] table for each (or a [defaults] table)"] if unlisted else []
     notes = "".join(f"; note: {n}" for n in [*left_out, *plan_notes(forecast, configs)])
-    return PlanResult(plan_id, len(rows),
-                      f"plan {plan_id}: {len(rows)} rows" + capped_summary(capped) + intraday_summary(changes) + notes)
-
-
-def capped_summary(capped: pd.DataFrame) -> str:
-    """``"; 6 shift(s) capped at max_packers, 12 packer(s) short of the need (e.g. LA 2026-03-02 day: 8 of
-    10)"`` for the plan rows (``unique_id, ds, shift, packers, packers_needed``) whose cap left them below
-    their need, as the offline plan says it (empty when none): a capped shift books fewer packers than its
-    orders need, and the message said nothing."""
-    if capped.empty:
-        return ""
-    first = capped.iloc[0]
-    short = int((capped["packers_needed"] - capped["packers"]).sum())
-    return (f"; {len(capped)} shift(s) capped at max_packers, {short} packer(s) short of the need (e.g. "
-            f"{first[UNIQUE_ID]} {pd.Timestamp(first[DS]):%Y-%m-%d} {first['shift']}: "
-            f"{int(first['packers'])} of {int(first['packers_needed'])})")
+    message = f"plan {plan_id}: {len(rows)} rows" + capped_summary(capped, conf.source) + intraday_summary(changes)
+    return PlanResult(plan_id, len(rows), message + notes)
 
 
 def plan_records(engine: Engine, plan_id: str) -> list[tuple[str, StaffingPlanRecord]]:

@@ -56,6 +56,16 @@ def _forecast_of_plan(
     return data.forecast_of_run(url, str(made_from))
 
 
+def _staffing_caption(plan: dict | None, newest: dict | None, plan_forecast_gone: bool) -> str:
+    """The caption's part on what the staffing status compares (and why it is blank when it is)."""
+    if plan and plan_forecast_gone:
+        return (f" · staffing: the plan's forecast `{plan['forecast_run_id']}` is no longer stored, so no status "
+                "(—); make a new plan (`fcplan plan`) to compare it with the newest forecast")
+    if newest and plan:
+        return f" · staffing: newest forecast `{newest['run_id']}` against the plan's, day for day"
+    return f" · newest forecast `{newest['run_id']}`" if newest else " · no forecast yet"
+
+
 def network_frame(centers: list[str]) -> tuple[pd.DataFrame, dict | None]:
     """The network table of :func:`fcplan.dashboard.summaries.network_table` from the database."""
     cfg = data.config()
@@ -80,7 +90,9 @@ def network_frame(centers: list[str]) -> tuple[pd.DataFrame, dict | None]:
         open_alert_counts(data.alerts(cfg.url, 1000)),
         planned_from=one_model(made_from) if not made_from.empty else pd.DataFrame(columns=[UNIQUE_ID, DS]),
     )
-    return table, {"forecast": run, "newest": newest_run, "plan": plan_run}
+    # The plan's own forecast is gone (compacted away, or a plan that names none): no status to give.
+    gone = plan_run is not None and made_from.empty
+    return table, {"forecast": run, "newest": newest_run, "plan": plan_run, "plan_forecast_gone": gone}
 
 
 def _tiles(table: pd.DataFrame) -> None:
@@ -177,8 +189,7 @@ def live_network(centers: list[str]) -> None:
             "Each center in its own zone · "
             + (f"plan `{plan['plan_id']}` made {local_text(plan['created_at'], cfg.timezone)} from forecast "
                f"`{plan['forecast_run_id']}`" if plan else "no plan")
-            + (f" · staffing: newest forecast `{newest['run_id']}` against the plan's, day for day" if newest and plan
-               else f" · newest forecast `{newest['run_id']}`" if newest else " · no forecast yet")
+            + _staffing_caption(plan, newest, runs["plan_forecast_gone"])
             + " · centers to act on first (understaffed, open alerts, overstaffed)"
             + " · select a center's row (the box at its left) to open its Center page"
         )

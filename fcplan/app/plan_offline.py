@@ -30,7 +30,7 @@ from fcplan.core.panel import (
 )
 from fcplan.core.quantiles import quantile_levels
 from fcplan.planner.centers import CenterConfig, Centers
-from fcplan.planner.crews import hour_profiles, plan_crews, plan_notes
+from fcplan.planner.crews import capped_summary, hour_profiles, plan_crews, plan_notes
 
 
 class PlanInputError(InputError):
@@ -241,8 +241,7 @@ def write_offline_plan(
     check_writable(out, {"--forecasts": forecasts, "--hourly": hourly})  # said before the plan, not after it
     plan = plan_from_files(forecasts, centers, hourly, model)
     write_csv(plan.assign(**{DS: plan[DS].dt.date}), out)
-    capped = int((plan["packers"] < plan["packers_needed"]).sum())
-    note = f"; {capped} shift(s) capped at max_packers" if capped else ""
+    note = capped_summary(plan[plan["packers"] < plan["packers_needed"]], centers.source)
     note += "".join(f"; note: {n}" for n in plan.attrs.get("notes", []))
     where = "standard output" if to_stdout(out) else out
     return (f"wrote {len(plan)} rows ({plan[UNIQUE_ID].nunique()} centers x days x shifts) to {where}; "

@@ -111,3 +111,20 @@ def test_empty_hourly_cells_are_missing_hours_not_errors(files: Path) -> None:
     (files / "hgap.csv").write_text("unique_id,ds,y\nFC-SEOUL-1,2026-02-01 00:00,\nFC-SEOUL-1,2026-02-01 01:00,4\n")
     out = plan("--forecasts", "f.csv", "--centers", "centers.toml", "--hourly", "hgap.csv", "--out", "p.csv")
     assert out.exit_code == 0, out.output
+
+
+def test_a_plan_capped_by_max_packers_says_by_how_much_and_how_to_book_them(files: Path) -> None:
+    # 1000 orders a day, flat: 333 a shift / 10 an hour / 8 h = 4.2 packers; max_packers 3. The line said
+    # only "18 shift(s) capped at max_packers", not how short nor where to lift the cap.
+    (files / "capped.toml").write_text(
+        '[defaults]\norders_per_packer_hour = 10\nshrinkage = 0\nmin_packers = 0\nmax_packers = 3\n'
+        'shifts = [{name = "day", start = 6, end = 14}, {name = "swing", start = 14, end = 22},\n'
+        '          {name = "night", start = 22, end = 6}]\n')
+    out = plan("--forecasts", "f.csv", "--centers", "capped.toml", "--out", "plan.csv")
+    assert out.exit_code == 0, out.output
+    table = pd.read_csv(files / "plan.csv")
+    short = int((table["packers_needed"] - table["packers"]).sum())
+    assert short > 0 and (table["packers"] == 3).all()
+    line = " ".join(out.output.split())
+    assert f"18 shift(s) capped at max_packers, {short} packer(s) short of the need (e.g. FC-GWANGJU" in line
+    assert "raise max_packers in the capped.toml to book them" in line

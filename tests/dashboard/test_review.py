@@ -302,6 +302,24 @@ def test_when_the_network_page_reads_the_staffing_then_it_compares_the_newest_fo
     assert any("from forecast `run-0`" in c.value for c in at.caption)
 
 
+def test_when_the_plans_forecast_is_no_longer_stored_then_the_network_page_says_why_staffing_is_blank(
+    make_database,
+) -> None:
+    """A plan whose forecast run is gone (compacted, or naming none) has no forecast to read the newest
+    against: every staffing cell read "—" and the caption still said "newest forecast against the
+    plan's, day for day", with nothing on why or what to do."""
+    url, _ = make_database(challenger_lift=None)
+    with closing(sqlite3.connect(_path(url))) as con:
+        con.execute("UPDATE plan_runs SET forecast_run_id = 'run-gone'")
+        con.commit()
+    at = run_page("views/network.py")
+    table = at.dataframe[0].value
+    assert (table["staffing today"] == "—").all()
+    caption = " ".join(c.value for c in at.caption)
+    assert "the plan's forecast `run-gone` is no longer stored" in caption
+    assert "`fcplan plan`" in caption and "day for day" not in caption
+
+
 def test_when_centers_are_ranked_then_decisions_come_first_and_names_break_ties() -> None:
     from fcplan.dashboard.summaries import attention_first
 

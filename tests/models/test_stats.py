@@ -252,6 +252,9 @@ def test_sarimax_takes_the_numpy_path_for_many_monthly_series(monkeypatch):
 def test_sarimax_keeps_the_numpy_path_for_quarterly_series_too_short_for_the_order_search():
     # 32 quarters leave choose_order no room (it would fit (1, 0, 1) on Fourier terms, as the numpy path)
     assert not order_search_room(32, 4) and order_search_room(48, 4)
+    # the thresholds README and SARIMAX_YEARLY_NUMPY_FROM_SERIES's note give (the note said 63 months)
+    assert not order_search_room(41, 4) and order_search_room(42, 4)
+    assert not order_search_room(34, 12) and order_search_room(35, 12)
     model = SARIMAX(max_iter=10).fit(_trending_seasonal_panel("QS", length=32))
     assert all(isinstance(s, tuple) and s[0] == _BATCH for s in model.states_)
     model = SARIMAX(max_iter=10).fit(_trending_seasonal_panel("QS", length=48))

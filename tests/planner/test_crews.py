@@ -168,6 +168,18 @@ def test_after_a_closed_day_on_the_first_plan_day_the_first_shift_still_packs_th
     assert plan.loc["day", "orders_planned"] == pytest.approx(14 / 24 * 2400)
 
 
+def test_an_open_day_between_two_closed_days_packs_its_early_hours_and_its_night_has_no_morning() -> None:
+    # Closed on Sunday and on Tuesday (a stocktake): Monday's day shift packs Monday's 00:00-06:00 (no
+    # Sunday night ran), Monday's night packs 22-24 only. The day shift planned 800 orders, not 1400:
+    # the closed Tuesday's rule came first and skipped the closed Sunday's, and 600 orders had no shift.
+    c = center(closed_weekdays=["Sun"], closed_dates=["2026-03-03"])
+    plan = plan_crews(forecast([2400.0] * 4, start=MONDAY - pd.Timedelta(days=1)), {"A": c}, {"A": FLAT})
+    monday = plan[plan["ds"] == MONDAY].set_index("shift")["orders_planned"]
+    assert monday["day"] == pytest.approx(14 / 24 * 2400)
+    assert monday["night"] == pytest.approx(2 / 24 * 2400)
+    assert plan["orders_planned"].sum() == pytest.approx(2 * 2400 + 6 / 24 * 2400)  # Monday and Wednesday, once
+
+
 def test_the_last_days_night_shift_has_no_morning_when_the_center_is_closed_the_day_after() -> None:
     # Monday to Saturday; closed on Sundays, which the forecast does not reach: Saturday's night
     # packs 22-24 only (it planned Sunday 00:00-06:00 from Saturday's forecast, orders that never come).

@@ -104,6 +104,16 @@ def test_the_night_before_a_closed_day_is_replanned_without_its_morning_as_the_p
     assert night["action"] == "no change"
 
 
+def test_replan_today_alone_gives_the_night_before_a_closed_day_no_morning() -> None:
+    # replan_today is public: given no tomorrow, it took Tuesday's 00:00-06:00 from today's forecast
+    # although the center is closed on Tuesday (only apply_intraday knew to pass zeros).
+    table = replan_today(center(closed_dates=["2026-03-03"]), MONDAY + pd.Timedelta(hours=12), DAY, LEVELS, FLAT,
+                         1200.0, {}).set_index("shift")
+    assert table.loc["night", "orders_planned"] == pytest.approx(2 / 24 * 2400.0)
+    assert replan_today(center(), MONDAY + pd.Timedelta(hours=12), DAY, LEVELS, FLAT, 1200.0, {}).set_index(
+        "shift").loc["night", "orders_planned"] > 7 / 24 * 2400.0
+
+
 def test_the_night_shift_s_morning_hours_come_from_tomorrows_plan() -> None:
     on_track = replan_today(center(), MONDAY + pd.Timedelta(hours=12), DAY, LEVELS, FLAT, 1200.0, {}, DAY)
     busy_tomorrow = replan_today(center(), MONDAY + pd.Timedelta(hours=12), DAY, LEVELS, FLAT, 1200.0, {},
@@ -174,3 +184,22 @@ def test_a_replan_after_every_shift_of_today_started_keeps_the_plan() -> None:
     today = new["ds"] == MONDAY
     assert (changes["status"] != NOT_STARTED).all()
     pd.testing.assert_series_equal(new.loc[today, "orders_planned"], plan.loc[today, "orders_planned"])
+
+
+def test_a_shift_replanned_over_max_packers_keeps_the_need_it_was_capped_from() -> None:
+    # Twice the forecast's pace by 15:00: the night shift needs 13 packers (it needed 10 this morning);
+    # max_packers 11 books 11. The stored row said "11 packers, 10 needed (before the cap)": a cap the
+    # plan's summary did not count and a page read as one packer too many.
+    c = center(max_packers=11)
+    fc = pd.DataFrame({"unique_id": "A", "ds": pd.date_range(MONDAY, periods=2), "0.1": 2000.0, "0.5": 2400.0,
+                       "0.9": 2800.0})
+    plan = plan_crews(fc, {"A": c}, {"A": FLAT})
+    assert plan.set_index(["ds", "shift"]).loc[(MONDAY, "night"), "packers_needed"] == 10
+    new, changes = apply_intraday(plan, fc, {"A": c}, {"A": FLAT}, {"A": MONDAY + pd.Timedelta(hours=15)},
+                                  {"A": 3000.0})
+    night = new.set_index(["ds", "shift"]).loc[(MONDAY, "night")]
+    replanned = changes.set_index("shift").loc["night"]
+    assert night["packers"] == 11
+    assert night["packers_needed"] == replanned["packers_needed"] > 11
+    # the shifts already running keep the morning plan's need
+    assert new.set_index(["ds", "shift"]).loc[(MONDAY, "day"), "packers_needed"] == 10

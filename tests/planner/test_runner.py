@@ -113,6 +113,25 @@ def test_the_plan_says_how_many_shifts_max_packers_capped_and_by_how_much(engine
     assert "LA 2026-03-02 day: 8 of 10" in result.message
 
 
+def test_the_cap_summary_counts_today_s_shifts_as_re_planned_and_says_how_to_book_them(engine) -> None:
+    # The morning plan needs 10 per shift, under max_packers 11 (LA, on Sunday, too); Seoul runs at twice the forecast's
+    # pace by 15:00, and its night shift, re-planned, needs 13: 11 booked. The summary was taken
+    # before the re-plan and said nothing (nor how to book them when it did).
+    store_forecast(engine, "r1", pd.date_range("2026-03-02", periods=3))
+    capped = parse_centers({"defaults": {"shifts": SHIFTS, "orders_per_packer_hour": 10, "shrinkage": 0,
+                                         "min_packers": 0, "max_packers": 11, "service_level": 0.5},
+                            "centers": {"SEOUL": {"timezone": "Asia/Seoul"}}})
+    store_orders(engine, "SEOUL", "Asia/Seoul", "2026-03-02 00:00", 15, 200)
+    result = make_plan(engine, PlannerSettings(), "Asia/Seoul", now=datetime(2026, 3, 2, 6, 0, tzinfo=UTC),
+                       centers=capped)
+    night = q.plan_frame(engine, result.plan_id).set_index(["center_id", "day", "shift"]).loc[
+        ("SEOUL", pd.Timestamp("2026-03-02").date(), "night")]
+    assert night["packers"] == 11 and night["packers_needed"] > 11
+    assert (f"1 shift(s) capped at max_packers, {night['packers_needed'] - 11} packer(s) short of the need "
+            f"(e.g. SEOUL 2026-03-02 night: 11 of {night['packers_needed']}); raise max_packers in the centers file"
+            in result.message)
+
+
 def test_a_center_missing_from_the_file_is_left_out_with_a_note_not_every_plan(engine) -> None:
     days = pd.date_range("2026-03-02", periods=3)
     store_forecast(engine, "r1", days)
