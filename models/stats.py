@@ -63,6 +63,12 @@ SARIMAX_NUMPY_FROM_SERIES = 4
 #: the numpy path fits (by AR(1)) in a fraction of the time (prison_quarterly in the engine: 0.0512
 #: -> 0.0515 wQL for 3.9 -> 15 s a window when its 32 short series took the likelihood path).
 SARIMAX_YEARLY_NUMPY_FROM_SERIES = 64
+#: ... and from this many points in all (the series' fitted lengths summed): a fit costs about 0.1 s
+#: for 96 months and 0.18 s for 365 (CPU, one thread), once per series, backtest window and
+#: calibration window. employment_monthly (147 series x 96 months, 14,112 points) took 36 s a window
+#: on the likelihood path against 8.8 s on the numpy path, for 2 % wQL (i29-shapes): this bound keeps
+#: the path's extra time near 15 s a window on the panels it takes (63 long monthly series: numpy).
+SARIMAX_YEARLY_MAX_POINTS = 8_000
 #: L-BFGS iterations of a SARIMAX likelihood fit. The fits of the dev suite's daily panels
 #: stopped at 50 unconverged (each iteration a numerical gradient: one likelihood per
 #: parameter, 20-odd with holiday flags); at 25 (fcplan alone, 3 windows each):
@@ -334,7 +340,8 @@ class SARIMAX(_Vectorised):
             max_length = self.params["max_length"] or np.inf
             fitted = np.minimum(np.asarray(lengths, dtype="float64"), max_length)
             room = fitted.size > 0 and order_search_room(int(np.median(fitted)), self.season_)
-            return n_series >= SARIMAX_YEARLY_NUMPY_FROM_SERIES or not room
+            too_big = n_series >= SARIMAX_YEARLY_NUMPY_FROM_SERIES or fitted.sum() > SARIMAX_YEARLY_MAX_POINTS
+            return too_big or not room
         return batched
 
     def __init__(

@@ -249,6 +249,17 @@ def test_sarimax_takes_the_numpy_path_for_many_monthly_series(monkeypatch):
     assert all(isinstance(s, tuple) and s[0] == _BATCH for s in model.states_)
 
 
+def test_sarimax_takes_the_numpy_path_for_monthly_series_of_many_points_in_all(monkeypatch):
+    # 6 series x 60 months = 360 points: over the bound, the numpy path (the likelihood fits cost a
+    # fraction of a second each, per series and window)
+    monkeypatch.setattr("fcplan.models.stats.SARIMAX_YEARLY_MAX_POINTS", 359)
+    model = SARIMAX(max_iter=10).fit(_trending_seasonal_panel("MS"))
+    assert all(isinstance(s, tuple) and s[0] == _BATCH for s in model.states_)
+    monkeypatch.setattr("fcplan.models.stats.SARIMAX_YEARLY_MAX_POINTS", 360)
+    model = SARIMAX(max_iter=10).fit(_trending_seasonal_panel("MS"))
+    assert not any(isinstance(s, tuple) and s and s[0] == _BATCH for s in model.states_)
+
+
 def test_sarimax_keeps_the_numpy_path_for_quarterly_series_too_short_for_the_order_search():
     # 32 quarters leave choose_order no room (it would fit (1, 0, 1) on Fourier terms, as the numpy path)
     assert not order_search_room(32, 4) and order_search_room(48, 4)
