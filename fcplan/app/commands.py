@@ -18,8 +18,8 @@ from fcplan.app.console import (
     database_outage,
     fail,
     setup,
-    to_stdout,
 )
+from fcplan.app.files import to_stdout
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine

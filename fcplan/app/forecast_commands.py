@@ -26,7 +26,8 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from fcplan.app.console import InputError, check_writable, fail, read_csv, to_stdout, write_csv
+from fcplan.app.console import fail
+from fcplan.app.files import InputError, check_writable, read_csv, to_stdout, write_csv
 from fcplan.core.panel import DS, UNIQUE_ID, PanelError
 from fcplan.core.quantiles import parse_quantiles, quantile_name
 

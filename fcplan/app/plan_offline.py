@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fcplan.app.console import InputError, check_writable, read_csv, to_stdout, write_csv
+from fcplan.app.files import InputError, check_writable, read_csv, to_stdout, write_csv
 from fcplan.core.panel import (
     DS,
     MODEL,

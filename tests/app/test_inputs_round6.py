@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fcplan.app.cli import app
-from fcplan.app.console import read_csv
+from fcplan.app.files import read_csv
 
 IDS = ["NA", "None", "null", "n/a", "NaN"]
 
@@ -219,7 +219,7 @@ def test_a_plan_out_that_is_an_input_is_refused_and_the_input_kept(here: Path, o
 # where the previous one was: a plan read it as a forecast of fewer centers.
 @pytest.mark.parametrize("name", ["o.csv", "o.csv.gz", "o.parquet"])
 def test_a_write_interrupted_halfway_leaves_the_previous_file(tmp_path: Path, monkeypatch, name: str) -> None:
-    from fcplan.app.console import write_csv
+    from fcplan.app.files import write_csv
 
     out = tmp_path / name
     old = pd.DataFrame({"unique_id": ["a", "b"], "ds": ["2026-03-02"] * 2, "0.5": [1.0, 2.0]})
@@ -244,7 +244,7 @@ def test_an_archive_out_is_written_as_pandas_writes_that_name(tmp_path: Path) ->
     import tarfile
     import zipfile
 
-    from fcplan.app.console import write_csv
+    from fcplan.app.files import write_csv
 
     frame = pd.DataFrame({"unique_id": ["a"], "ds": ["2026-03-02"], "0.5": [1.0]})
     (tmp_path / "direct").mkdir()

@@ -93,7 +93,7 @@ def test_an_id_with_a_control_character_is_an_error_naming_it(here: Path) -> Non
 
 
 def test_a_history_file_with_a_control_character_in_an_id_is_refused(here: Path) -> None:
-    from fcplan.app.console import InputError, read_csv
+    from fcplan.app.files import InputError, read_csv
 
     (here / "h.csv").write_text("unique_id,ds,y\na,2026-01-01,1\nb\x07,2026-01-01,2\n\ta,2026-01-02,3\n")
     with pytest.raises(InputError, match=r"history file 'h.csv': history.unique_id 'b\\x07' \(CSV line 3\)"):
