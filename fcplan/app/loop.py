@@ -192,8 +192,8 @@ class SimulatedLoop:
                  f"and {self.summary.promotions_stored} promotion announcements")
         last_daily = None
         for day in range(self.cfg.days):
-            day_start = self.start + pd.Timedelta(days=day)
-            hours = self._counts(day_start, day_start + pd.Timedelta(days=1))
+            day_start, day_end = self._local_midnight(day), self._local_midnight(day + 1)
+            hours = self._counts(day_start, day_end)
             for hour in sorted(hours[DS].unique()):
                 self._pace()
                 store_hours(self.engine, hours[hours[DS] == hour], self.tz)
@@ -215,6 +215,13 @@ class SimulatedLoop:
         self.summary.late_orders = {c: late.orders for c, late in sorted(self.drift.late.items())}
         self.summary.wall_seconds = time.perf_counter() - started
         return self.summary
+
+    def _local_midnight(self, day: int) -> pd.Timestamp:
+        """The local midnight ``day`` calendar days after the start: 24 hours after a local
+        midnight is 23:00 or 01:00 on a day the clocks change (the 25-hour autumn day drew
+        no hours at all, and the loop lost its days)."""
+        date = self.start.tz_localize(None).normalize() + pd.Timedelta(days=day)
+        return date.tz_localize(self.tz, ambiguous=True, nonexistent="shift_forward")
 
     def _drift_check(self, now: datetime) -> list:
         """The drift monitor's events for the hours settled by ``now``; a failing check (a database

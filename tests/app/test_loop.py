@@ -268,3 +268,28 @@ def test_the_simulated_demo_backfills_the_days_of_history_asked_for(
     out = demo_in_process(tmp_path, monkeypatch, "--headless", "--simulate-days", "1", *args)
     assert out.exit_code == 0, out.output
     assert [cfg.history_days for cfg in seen] == [history_days]
+
+
+@pytest.mark.parametrize(("start", "hours"), [("2026-10-31", 73), ("2027-03-13", 71)])
+def test_a_day_the_clocks_change_is_simulated_whole_and_the_days_after_it_too(
+    sqlite_url: str, start: str, hours: int
+) -> None:
+    """FCPLAN_TIMEZONE with summer time: days were stepped by 24 hours, so the 25-hour autumn day
+    ran from 00:00 to 23:00 and drew no hours at all (the next day one), and after spring every day
+    began at 01:00 and lost its midnight hour; the clock fell behind and the monitor alerted on it."""
+    from sqlalchemy import func, select
+
+    from fcplan.storage.schema import center_hourly
+
+    tz = "America/New_York"
+    engine = make_engine(sqlite_url)
+    first = pd.Timestamp(start, tz=tz)
+    cfg = LoopConfig(days=3, centers=1, history_days=21, start=first.to_pydatetime())
+    summary = run_simulated_loop(Settings(timezone=tz), engine, cfg, say=lambda _: None)
+    assert summary.daily_retrains == 3 and summary.failed_retrains == 0
+    since = first.tz_convert("UTC").tz_localize(None).to_pydatetime()
+    with engine.connect() as conn:
+        stored = conn.execute(select(func.count()).where(center_hourly.c.hour >= since)).scalar_one()
+    assert stored == hours  # every hour of the three local days, the changed one included, once
+    end = (first.tz_localize(None) + pd.Timedelta(days=3)).tz_localize(tz)
+    assert pd.Timestamp(q.simulated_now(engine)) == end.tz_convert("UTC").tz_localize(None)
