@@ -141,8 +141,11 @@ def test_a_failed_retrain_keeps_the_champion_and_the_loop_goes_on(
     cfg = LoopConfig(days=1, centers=1, history_days=21, start=pd.Timestamp("2026-03-02", tz=TZ).to_pydatetime())
     said: list[str] = []
     summary = run_simulated_loop(Settings(), engine, cfg, say=said.append)
-    assert summary.failed_retrains == 1 and summary.plans == 0
+    # 04:00 and the tries after 1, 2, 4 and 8 hours (a lasting failure is not tried every hour)
+    assert summary.failed_retrains == 5 and summary.plans == 0
     assert any("the database went away" in m and "the loop goes on" in m for m in said)
+    assert [m.rsplit("tries again at ", 1)[-1] for m in said if "retrain failed" in m] == [
+        "2026-03-02 05:00", "2026-03-02 07:00", "2026-03-02 11:00", "2026-03-02 19:00", "2026-03-03 11:00"]
     assert q.simulated_now(engine) == pd.Timestamp("2026-03-02 15:00").to_pydatetime()  # the day still ran to its end
 
 
@@ -293,3 +296,26 @@ def test_a_day_the_clocks_change_is_simulated_whole_and_the_days_after_it_too(
     assert stored == hours  # every hour of the three local days, the changed one included, once
     end = (first.tz_localize(None) + pd.Timedelta(days=3)).tz_localize(tz)
     assert pd.Timestamp(q.simulated_now(engine)) == end.tz_convert("UTC").tz_localize(None)
+
+
+def test_a_retrain_that_failed_once_is_tried_again_the_next_hour_with_its_alerts(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed daily retrain was not tried again until the next day's (a triggered one lost the
+    alerts that asked for it): a day's passing outage left the plan a day older."""
+    from fcplan.app import loop
+
+    real, calls = loop.retrain, []
+
+    def flaky(*args: object, **kwargs: object) -> object:
+        calls.append(kwargs["now"])
+        if len(calls) == 1:
+            raise RuntimeError("the database went away")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "retrain", flaky)
+    engine = make_engine(sqlite_url)
+    cfg = LoopConfig(days=1, centers=1, history_days=21, start=pd.Timestamp("2026-03-02", tz=TZ).to_pydatetime())
+    summary = run_simulated_loop(Settings(), engine, cfg, say=lambda _: None)
+    assert summary.failed_retrains == 1 and summary.daily_retrains == 1 and summary.plans == 1
+    assert [pd.Timestamp(t).tz_convert(TZ).hour for t in calls] == [4, 5]
