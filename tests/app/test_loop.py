@@ -319,3 +319,28 @@ def test_a_retrain_that_failed_once_is_tried_again_the_next_hour_with_its_alerts
     summary = run_simulated_loop(Settings(), engine, cfg, say=lambda _: None)
     assert summary.failed_retrains == 1 and summary.daily_retrains == 1 and summary.plans == 1
     assert [pd.Timestamp(t).tz_convert(TZ).hour for t in calls] == [4, 5]
+
+
+def test_the_simulated_demo_fits_the_pool_set_in_fcplan_forecast_models(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FCPLAN_FORECAST_MODELS=moving_average was checked and then ignored without a word: the loop
+    fitted seasonal_naive and glm. The pool set is fitted; the default one gives way, said."""
+    from typer.testing import CliRunner
+
+    from fcplan.app.cli import app
+
+    for var in [v for v in os.environ if v.startswith("FCPLAN_")]:
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("FCPLAN_DATABASE_URL", f"sqlite:///{tmp_path / 'fc.db'}")
+    monkeypatch.setenv("FCPLAN_FORECAST_MODELS", "moving_average")
+    args = ["demo", "--headless", "--simulate-days", "1", "--centers", "1", "--days", "21",
+            "--start", "2026-03-02"]
+    out = CliRunner().invoke(app, args)
+    assert out.exit_code == 0, out.output
+    assert "retrains fit moving_average\n" in out.output
+    run = q.latest_forecast_run(make_engine(f"sqlite:///{tmp_path / 'fc.db'}"))
+    assert run["model_version"] == "ensemble:moving_average=1.00"
+    monkeypatch.delenv("FCPLAN_FORECAST_MODELS")
+    out = CliRunner().invoke(app, [*args[:-1], "2026-03-09"])
+    assert "retrains fit seasonal_naive,glm (a light pool" in out.output
