@@ -219,10 +219,10 @@ class SimulatedLoop:
         return self.summary
 
     def _local_midnight(self, day: int) -> pd.Timestamp:
-        """The local midnight ``day`` calendar days after the start: 24 hours after a local
+        """The start's local time (midnight) ``day`` calendar days on: 24 hours after a local
         midnight is 23:00 or 01:00 on a day the clocks change (the 25-hour autumn day drew
         no hours at all, and the loop lost its days)."""
-        date = self.start.tz_localize(None).normalize() + pd.Timedelta(days=day)
+        date = self.start.tz_localize(None) + pd.Timedelta(days=day)
         return date.tz_localize(self.tz, ambiguous=True, nonexistent="shift_forward")
 
     def _drift_check(self, now: datetime) -> list:
