@@ -267,26 +267,36 @@ def decide(
             evidence,
             REFRESHED,
         )
+    # Orders that end before the champion's data (a database restored from an older backup, a feed
+    # outage): the kept champion was said to be "not beaten" without a word on why nothing newer came.
+    behind = newest.data_end < champion.data_end
+    if behind:
+        evidence["challengers_data_end"] = str(newest.data_end)
+    note = (
+        f"; every challenger's data ends {newest.data_end}, before the champion's ({champion.data_end}): "
+        "the stored orders stop there (a database restored from an older backup, or a feed outage?)"
+        if behind else ""
+    )
     if ranked:  # compared on merit: say on what, and how close the best came
         _, chall, champ = ranked[0]
         return Decision(
             None,
             f"champion kept: no challenger beat it by {margin:.0%}; the best, on the same {_evidence(chall)}: "
-            f"wQL {chall.wql:.4f} vs {champ.wql:.4f}",
+            f"wQL {chall.wql:.4f} vs {champ.wql:.4f}{note}",
             evidence,
             KEPT_ON_MERIT,
         )
     if "incomplete" in evidence:
         return Decision(
             None,
-            f"champion kept: the challengers compared with it lack what it covers ({evidence['incomplete']})",
+            f"champion kept: the challengers compared with it lack what it covers ({evidence['incomplete']}){note}",
             evidence,
             KEPT_ON_MERIT,
         )
     return Decision(
         None,
         f"champion kept: no challenger beat it by {margin:.0%} on at least {min_windows} shared backtest "
-        f"windows or {min_days} days (none shares that many with it)",
+        f"windows or {min_days} days (none shares that many with it){note}",
         evidence,
         KEPT_UNMATCHED,
     )

@@ -346,6 +346,7 @@ def _simulated_demo(
 
     from fcplan.app.loop import LoopConfig, run_simulated_loop, shifts_from_specs
     from fcplan.app.simulated_centers import simulation_locales
+    from fcplan.core.settings import ForecastSettings
     from fcplan.storage import make_engine, reset
 
     try:
@@ -359,12 +360,19 @@ def _simulated_demo(
     engine = make_engine(settings.database.url)
     if fresh if fresh is not None else settings.database.url.startswith("sqlite"):
         reset(engine)
+    # FCPLAN_FORECAST_MODELS was checked (above) and then ignored without a word: a pool set there is
+    # the one fitted; the default pool gives way to the loop's light one (a retrain a simulated day).
+    default_pool = ForecastSettings.model_fields["models"].default
+    pool = {} if tuple(settings.forecast.models) == tuple(default_pool) else {"models": tuple(settings.forecast.models)}
     cfg = LoopConfig(
         days=days, speed=speed if speed > 1 else 0.0, centers=centers, scale=scale, start=first.to_pydatetime(),
         shifts=parsed,
         retrain_at=at,
         **({} if history_days is None else {"history_days": history_days}),
+        **pool,
     )
+    print(f"[fcplan demo] retrains fit {','.join(cfg.models)}"
+          + ("" if pool else " (a light pool; set FCPLAN_FORECAST_MODELS for another)"), flush=True)
     summary = run_simulated_loop(settings, engine, cfg, say=lambda m: print(f"[fcplan demo] {m}", flush=True))
     print(json.dumps(summary.as_dict()), flush=True)
 

@@ -153,6 +153,8 @@ class SimulatedLoop:
         self._promotion_events = promotion_events(self.promotions)  # announcements and cancellations, in time
         self.forecast_cfg: ForecastSettings = settings.forecast.model_copy(update={"models": cfg.models})
         self._alerted: set[str] = set()
+        self._failures = 0  # retrains failed in a row: the next try waits 1, 2, 4 ... 24 hours
+        self._retry_at = self.start.to_pydatetime()
         url = settings.forecast.alert_webhook
         self.webhook = Webhook(url) if url else None
         self.drift = DriftLoop(
@@ -192,8 +194,8 @@ class SimulatedLoop:
                  f"and {self.summary.promotions_stored} promotion announcements")
         last_daily = None
         for day in range(self.cfg.days):
-            day_start = self.start + pd.Timedelta(days=day)
-            hours = self._counts(day_start, day_start + pd.Timedelta(days=1))
+            day_start, day_end = self._local_midnight(day), self._local_midnight(day + 1)
+            hours = self._counts(day_start, day_end)
             for hour in sorted(hours[DS].unique()):
                 self._pace()
                 store_hours(self.engine, hours[hours[DS] == hour], self.tz)
@@ -204,17 +206,24 @@ class SimulatedLoop:
                     label = f"{event.center_id} {event.test} at {event.window_end:%Y-%m-%d %H:00}"
                     (self.summary.alerts_opened if event.status == OPEN else self.summary.alerts_cleared).append(label)
                     self.say(f"alert {event.status}: {label}")
-                if daily_due(now, self.tz, last_daily, self.cfg.retrain_at):
+                due = daily_due(now, self.tz, last_daily, self.cfg.retrain_at)
+                # a failed daily retrain stays due (and a triggered one keeps its alerts): tried again
+                ran = (due or self._alerted) and now >= self._retry_at and self._retrain(now, triggered=not due)
+                if ran and due:
                     last_daily = local_today(self.clock, self.tz)
-                    self._retrain(now, triggered=False)
-                elif self._alerted:
-                    self._retrain(now, triggered=True)
             self.summary.days = day + 1
         if self.webhook is not None:
             self.webhook.close()
         self.summary.late_orders = {c: late.orders for c, late in sorted(self.drift.late.items())}
         self.summary.wall_seconds = time.perf_counter() - started
         return self.summary
+
+    def _local_midnight(self, day: int) -> pd.Timestamp:
+        """The start's local time (midnight) ``day`` calendar days on: 24 hours after a local
+        midnight is 23:00 or 01:00 on a day the clocks change (the 25-hour autumn day drew
+        no hours at all, and the loop lost its days)."""
+        date = self.start.tz_localize(None) + pd.Timedelta(days=day)
+        return date.tz_localize(self.tz, ambiguous=True, nonexistent="shift_forward")
 
     def _drift_check(self, now: datetime) -> list:
         """The drift monitor's events for the hours settled by ``now``; a failing check (a database
@@ -247,7 +256,8 @@ class SimulatedLoop:
         if self.cfg.speed > 0:
             time.sleep(3600.0 / self.cfg.speed)
 
-    def _retrain(self, now: datetime, triggered: bool) -> None:
+    def _retrain(self, now: datetime, triggered: bool) -> bool:
+        """One retrain and its plan; False when the retrain failed (tried again after a backoff)."""
         alerted = tuple(sorted(self._alerted))
         self._alerted.clear()
         try:
@@ -255,12 +265,19 @@ class SimulatedLoop:
                              locales=configured_locales(self.settings))
         except Exception as exc:  # one failed retrain must not end the loop: the champion stays
             log.exception("retrain failed at %s", now)
-            self.say(f"retrain failed ({exc}); the champion stays, the loop goes on")
+            self._alerted.update(alerted)  # the alerts that asked for it still do
+            self._failures += 1
+            wait = timedelta(hours=min(2 ** (self._failures - 1), 24))
+            self._retry_at = now + wait
+            again = pd.Timestamp(self._retry_at).tz_convert(self.tz)
+            self.say(f"retrain failed ({exc}); the champion stays, the loop goes on and tries again at "
+                     f"{again:%Y-%m-%d %H:%M}")
             self.summary.failed_retrains += 1
-            return
+            return False
+        self._failures = 0
         if result.run_id is None:
             self.say(f"retrain skipped: {result.message}")
-            return
+            return True
         if triggered:
             self.summary.triggered_retrains += 1
         else:
@@ -281,6 +298,7 @@ class SimulatedLoop:
         local = pd.Timestamp(now).tz_convert(self.tz)
         kind = f"triggered by alerts on {list(alerted)}" if triggered else "daily"
         self.say(f"{local:%Y-%m-%d %H:%M} retrain ({kind}): {reason}")
+        return True
 
 
 def run_simulated_loop(

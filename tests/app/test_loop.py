@@ -141,8 +141,11 @@ def test_a_failed_retrain_keeps_the_champion_and_the_loop_goes_on(
     cfg = LoopConfig(days=1, centers=1, history_days=21, start=pd.Timestamp("2026-03-02", tz=TZ).to_pydatetime())
     said: list[str] = []
     summary = run_simulated_loop(Settings(), engine, cfg, say=said.append)
-    assert summary.failed_retrains == 1 and summary.plans == 0
+    # 04:00 and the tries after 1, 2, 4 and 8 hours (a lasting failure is not tried every hour)
+    assert summary.failed_retrains == 5 and summary.plans == 0
     assert any("the database went away" in m and "the loop goes on" in m for m in said)
+    assert [m.rsplit("tries again at ", 1)[-1] for m in said if "retrain failed" in m] == [
+        "2026-03-02 05:00", "2026-03-02 07:00", "2026-03-02 11:00", "2026-03-02 19:00", "2026-03-03 11:00"]
     assert q.simulated_now(engine) == pd.Timestamp("2026-03-02 15:00").to_pydatetime()  # the day still ran to its end
 
 
@@ -268,3 +271,76 @@ def test_the_simulated_demo_backfills_the_days_of_history_asked_for(
     out = demo_in_process(tmp_path, monkeypatch, "--headless", "--simulate-days", "1", *args)
     assert out.exit_code == 0, out.output
     assert [cfg.history_days for cfg in seen] == [history_days]
+
+
+@pytest.mark.parametrize(("start", "hours"), [("2026-10-31", 73), ("2027-03-13", 71)])
+def test_a_day_the_clocks_change_is_simulated_whole_and_the_days_after_it_too(
+    sqlite_url: str, start: str, hours: int
+) -> None:
+    """FCPLAN_TIMEZONE with summer time: days were stepped by 24 hours, so the 25-hour autumn day
+    ran from 00:00 to 23:00 and drew no hours at all (the next day one), and after spring every day
+    began at 01:00 and lost its midnight hour; the clock fell behind and the monitor alerted on it."""
+    from sqlalchemy import func, select
+
+    from fcplan.storage.schema import center_hourly
+
+    tz = "America/New_York"
+    engine = make_engine(sqlite_url)
+    first = pd.Timestamp(start, tz=tz)
+    cfg = LoopConfig(days=3, centers=1, history_days=21, start=first.to_pydatetime())
+    summary = run_simulated_loop(Settings(timezone=tz), engine, cfg, say=lambda _: None)
+    assert summary.daily_retrains == 3 and summary.failed_retrains == 0
+    since = first.tz_convert("UTC").tz_localize(None).to_pydatetime()
+    with engine.connect() as conn:
+        stored = conn.execute(select(func.count()).where(center_hourly.c.hour >= since)).scalar_one()
+    assert stored == hours  # every hour of the three local days, the changed one included, once
+    end = (first.tz_localize(None) + pd.Timedelta(days=3)).tz_localize(tz)
+    assert pd.Timestamp(q.simulated_now(engine)) == end.tz_convert("UTC").tz_localize(None)
+
+
+def test_a_retrain_that_failed_once_is_tried_again_the_next_hour_with_its_alerts(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed daily retrain was not tried again until the next day's (a triggered one lost the
+    alerts that asked for it): a day's passing outage left the plan a day older."""
+    from fcplan.app import loop
+
+    real, calls = loop.retrain, []
+
+    def flaky(*args: object, **kwargs: object) -> object:
+        calls.append(kwargs["now"])
+        if len(calls) == 1:
+            raise RuntimeError("the database went away")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "retrain", flaky)
+    engine = make_engine(sqlite_url)
+    cfg = LoopConfig(days=1, centers=1, history_days=21, start=pd.Timestamp("2026-03-02", tz=TZ).to_pydatetime())
+    summary = run_simulated_loop(Settings(), engine, cfg, say=lambda _: None)
+    assert summary.failed_retrains == 1 and summary.daily_retrains == 1 and summary.plans == 1
+    assert [pd.Timestamp(t).tz_convert(TZ).hour for t in calls] == [4, 5]
+
+
+def test_the_simulated_demo_fits_the_pool_set_in_fcplan_forecast_models(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FCPLAN_FORECAST_MODELS=moving_average was checked and then ignored without a word: the loop
+    fitted seasonal_naive and glm. The pool set is fitted; the default one gives way, said."""
+    from typer.testing import CliRunner
+
+    from fcplan.app.cli import app
+
+    for var in [v for v in os.environ if v.startswith("FCPLAN_")]:
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("FCPLAN_DATABASE_URL", f"sqlite:///{tmp_path / 'fc.db'}")
+    monkeypatch.setenv("FCPLAN_FORECAST_MODELS", "moving_average")
+    args = ["demo", "--headless", "--simulate-days", "1", "--centers", "1", "--days", "21",
+            "--start", "2026-03-02"]
+    out = CliRunner().invoke(app, args)
+    assert out.exit_code == 0, out.output
+    assert "retrains fit moving_average\n" in out.output
+    run = q.latest_forecast_run(make_engine(f"sqlite:///{tmp_path / 'fc.db'}"))
+    assert run["model_version"] == "ensemble:moving_average=1.00"
+    monkeypatch.delenv("FCPLAN_FORECAST_MODELS")
+    out = CliRunner().invoke(app, [*args[:-1], "2026-03-09"])
+    assert "retrains fit seasonal_naive,glm (a light pool" in out.output

@@ -81,6 +81,21 @@ def test_a_challenger_on_older_data_does_not_replace_a_fresher_champion_on_backt
     assert decision.winner is None and "champion kept" in decision.reason
 
 
+def test_a_champion_kept_because_every_challenger_is_on_older_data_says_the_orders_stop() -> None:
+    """A database restored from an older backup (the registry newer than the orders): the champion
+    was kept as "no challenger beat it", without a word on why no challenger had newer data."""
+    champ, old = run("champ", "2026-03-18"), run("old", "2026-03-12")
+    boards = {"champ": {"2026-03-02": 0.2, "2026-03-09": 0.2}, "old": {"2026-03-02": 0.2, "2026-03-09": 0.2}}
+    decision = decide(champ, [old], backtest_scores(boards), TODAY)
+    assert decision.winner is None and decision.reason.startswith("champion kept: no challenger beat it by 2%")
+    assert "every challenger's data ends 2026-03-12, before the champion's (2026-03-18)" in decision.reason
+    assert decision.evidence["challengers_data_end"] == "2026-03-12"
+    unmatched = decide(champ, [old], {}, TODAY)
+    assert "before the champion's (2026-03-18)" in unmatched.reason
+    fresh = decide(champ, [run("new", "2026-03-19")], backtest_scores({**boards, "new": boards["champ"]}), TODAY)
+    assert "before the champion's" not in fresh.reason
+
+
 def test_a_stale_broken_or_drifted_champion_is_replaced_with_the_reason() -> None:
     newest = run("new", "2026-03-19")
     stale = decide(run("old", "2026-03-01"), [newest], {}, TODAY, max_age_days=7)
