@@ -37,7 +37,9 @@ class PlanInputError(InputError):
     """A file given to the offline plan does not fit; the message says how to fix it."""
 
 
-def _read(path: Path, what: str, expected: str) -> pd.DataFrame:
+def _read(path: Path, what: str, expected: str) -> tuple[pd.DataFrame, pd.Series]:
+    """The file with ``ds`` read as wall-clock times and ids stripped, and its ``ds`` as written
+    (for the layout and zone checks of the hourly file)."""
     try:
         frame = read_csv(path, what, expected)
     except InputError as exc:
@@ -75,9 +77,7 @@ def _read(path: Path, what: str, expected: str) -> pd.DataFrame:
         if dayfirst.notna().all() and _is_daily(dayfirst, frame[UNIQUE_ID]):
             dates = dayfirst
     # "FC-SEOUL-1 " is FC-SEOUL-1: a stray space would make it an unlisted center on the defaults
-    out = frame.assign(**{DS: dates, UNIQUE_ID: frame[UNIQUE_ID].astype(str).str.strip()})
-    out.attrs["written_ds"] = frame[DS]  # for times written with a zone (see _in_center_zones)
-    return out
+    return frame.assign(**{DS: dates, UNIQUE_ID: frame[UNIQUE_ID].astype(str).str.strip()}), frame[DS]
 
 
 def _is_daily(ds: pd.Series, ids: pd.Series) -> bool:
@@ -142,7 +142,7 @@ def plan_from_files(
 ) -> pd.DataFrame:
     """The crew plan of a forecast CSV (see the module docstring)."""
     fc_expected = 'unique_id, ds and quantile columns such as "0.1", "0.5", "0.9" (as `fcplan forecast` writes)'
-    forecast = _read(forecasts, "forecasts", fc_expected)
+    forecast, _ = _read(forecasts, "forecasts", fc_expected)
     if not quantile_levels(forecast):
         raise PlanInputError(
             f"forecasts file {str(forecasts)!r} has no quantile columns (it has {list(forecast.columns)[:10]}); "
@@ -153,20 +153,20 @@ def plan_from_files(
     profiles = {}
     notes: list[str] = []
     if hourly is not None:
-        hours = _read(hourly, "hourly", "unique_id, ds (local hour), y (orders)")
+        hours, written = _read(hourly, "hourly", "unique_id, ds (local hour), y (orders)")
         if Y not in hours.columns:
             raise PlanInputError(f"hourly file {str(hourly)!r} lacks column 'y' (orders per local hour)")
         hours[Y] = _orders(hours[Y], hourly)
-        hours[DS], moved = _in_center_zones(hours, configs)
+        hours[DS], moved = _in_center_zones(hours, written, configs)
         if moved:
-            notes.append(f"the hourly file's times carry UTC offsets (e.g. {hours.attrs['written_ds'].iloc[0]!r}): "
+            notes.append(f"the hourly file's times carry UTC offsets (e.g. {written.iloc[0]!r}): "
                          f"read in each center's zone, {moved[:3]}")
         _check_hourly(hours, hourly)
         first = forecast[DS].min()
         profiles = hour_profiles(hours, before=first)
         if not (hours[DS] < first).any():  # e.g. 05/03/2026 read as May 3 for a plan from March 9
             how = (" (its dates are written with slashes: are they read the way you meant? write them as "
-                   "YYYY-MM-DD HH:MM)" if slashed_dates(_raw_ds(hourly)) else "")
+                   "YYYY-MM-DD HH:MM)" if slashed_dates(written) else "")
             notes.append(f"the hourly file has no hours before the forecast's first day {first.date()} (it runs "
                          f"{hours[DS].min()} to {hours[DS].max()}){how}: each day's orders are spread evenly")
         listed = set(hours[UNIQUE_ID].astype(str))
@@ -182,12 +182,15 @@ def plan_from_files(
     return plan
 
 
-def _in_center_zones(hours: pd.DataFrame, configs: Mapping[str, CenterConfig]) -> tuple[pd.Series, list[str]]:
-    """The hourly file's ``ds`` as each center's local wall clock, and the centers whose hours that
-    moved. Times written with an offset (``...Z``, ``+00:00``, a tz-aware Parquet column) are
-    instants: orders exported in UTC for a Seoul center were read as Seoul hours, 9 hours off, and
-    the day's orders planned on the night shift without a word. Times without one stay as written."""
-    utc = instants(hours.attrs.get("written_ds", pd.Series(dtype=object)))
+def _in_center_zones(
+    hours: pd.DataFrame, written: pd.Series, configs: Mapping[str, CenterConfig]
+) -> tuple[pd.Series, list[str]]:
+    """The hourly file's ``ds`` (``written``: as the file has it) as each center's local wall clock,
+    and the centers whose hours that moved. Times written with an offset (``...Z``, ``+00:00``,
+    a tz-aware Parquet column) are instants: orders exported in UTC for a Seoul center were read as
+    Seoul hours, 9 hours off, and the day's orders planned on the night shift without a word. Times
+    without one stay as written."""
+    utc = instants(written)
     if utc is None or len(utc) != len(hours):
         return hours[DS], []
     local, moved = hours[DS].copy(), []
@@ -200,11 +203,6 @@ def _in_center_zones(hours: pd.DataFrame, configs: Mapping[str, CenterConfig]) -
             moved.append(f"{center}: {zone}")
         local.iloc[rows] = wall
     return local, moved
-
-
-def _raw_ds(path: Path) -> pd.Series:
-    """The ds column of a CSV as written (for a hint about its layout)."""
-    return read_csv(path, "hourly", "unique_id, ds, y")[DS]
 
 
 def _missing_days(forecast: pd.DataFrame) -> list[str]:
