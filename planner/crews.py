@@ -164,6 +164,30 @@ def waiting_orders(
     return float(hourly.loc[(when >= start) & (when < end), Y].sum())
 
 
+def waiting_before(
+    centers: Mapping[str, CenterConfig],
+    forecast: pd.DataFrame,
+    hourly: pd.DataFrame,
+    today: Mapping[str, pd.Timestamp] | None = None,
+) -> dict[str, float]:
+    """Per center of ``forecast`` (``unique_id, ds``): the orders counted in ``hourly`` (``unique_id, ds``
+    local hour, ``y``) on the closed days just before the forecast's first day that no shift packed
+    (:func:`waiting_orders` for its first open day, until its first day): :func:`plan_crews`' ``waiting``.
+    With ``today`` (each center's local day), a center whose forecast starts after today is left out:
+    the closed days between are not all counted yet."""
+    first = pd.to_datetime(forecast[DS]).dt.normalize().groupby(forecast[UNIQUE_ID].astype(str)).min()
+    by_center = {str(c): grp for c, grp in hourly.groupby(UNIQUE_ID)}
+    out = {}
+    for c, start in first.items():
+        if c not in centers or c not in by_center or (today is not None and start > today[c].normalize()):
+            continue
+        days = pd.date_range(start, periods=32)
+        shut = centers[c].closed(days)
+        if not shut.all():
+            out[c] = waiting_orders(centers[c], by_center[c], days[int(np.argmin(shut))], until=start)
+    return out
+
+
 def daily_quantiles(
     forecast: pd.DataFrame, taus: Mapping[str, float], model: str | None = None
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:

@@ -14,7 +14,8 @@ outside them, as :func:`fcplan.planner.staffing.interpolate_quantile`) at ``n``
 equally likely levels ``(i + 0.5) / n``; the ``n x n`` pairs are equally likely and
 the quantile of their sums is read at plotting positions ``(i + 0.5) / n**2``.
 With ``a`` or ``b`` zero, or ``rho = 1``, it is the weighted sum of the interpolated
-quantiles, exactly.
+quantiles, exactly. :func:`quantile_of_days` does the same for several days (the orders
+of a closed weekend that the next open day's first shift packs), one day at a time.
 """
 
 from __future__ import annotations

@@ -20,7 +20,14 @@ from fcplan.core.contracts import StaffingPlanRecord
 from fcplan.core.panel import DS, UNIQUE_ID
 from fcplan.core.settings import CenterParams, PlannerSettings
 from fcplan.planner.centers import Centers, centers_from_settings
-from fcplan.planner.crews import capped_summary, hour_profiles, plan_crews, plan_notes, waiting_orders
+from fcplan.planner.crews import (
+    capped_summary,
+    hour_profiles,
+    plan_crews,
+    plan_notes,
+    waiting_before,
+    waiting_orders,
+)
 from fcplan.planner.intraday import apply_intraday, intraday_summary, with_changes
 from fcplan.storage import queries as q
 from fcplan.storage import upsert, utcnow
@@ -71,21 +78,11 @@ def make_plan(
     now_local = {c: current.tz_convert(z).tz_localize(None) for c, z in zones.items()}
     today = hourly[UNIQUE_ID].map({c: t.normalize() for c, t in now_local.items()})
     profiles = hour_profiles(hourly[hourly[DS] < today], list(configs))
-    # Orders of the closed days just before the forecast's first open day (or today) that no shift packed:
-    # counted, they wait for its first shift (the forecast does not hold those days).
-    first = pd.to_datetime(forecast[DS]).dt.normalize().groupby(forecast[UNIQUE_ID].astype(str)).min()
-    by_center = {c: grp for c, grp in hourly.groupby(UNIQUE_ID)}
-    empty = hourly.iloc[:0]
-    waiting, backlog = {}, {}
-    for c, conf_c in configs.items():
-        local_today = now_local[c].normalize()
-        mine = by_center.get(c, empty)
-        backlog[c] = waiting_orders(conf_c, mine, local_today)
-        if c in first.index and first[c] <= local_today:
-            days = pd.date_range(first[c], local_today)
-            opening = next((d for d in days if not conf_c.closed(pd.DatetimeIndex([d]))[0]), None)
-            if opening is not None:
-                waiting[c] = waiting_orders(conf_c, mine, opening, until=first[c])
+    # Orders counted on the closed days just before the forecast's first day (it does not hold them) and
+    # before today, that no shift packed: they wait for the first shift of the next open day.
+    waiting = waiting_before(configs, forecast, hourly, now_local)
+    backlog = {c: waiting_orders(conf_c, hourly[hourly[UNIQUE_ID] == c], now_local[c].normalize())
+               for c, conf_c in configs.items()}
     plan = plan_crews(forecast, configs, profiles, waiting=waiting)
     so_far = hourly[hourly[DS] >= today].groupby(UNIQUE_ID)["y"].sum().to_dict()
     previous = q.latest_plan_run(engine, current.to_pydatetime())

@@ -10,7 +10,14 @@ import pytest
 
 from fcplan.core.panel import PanelError
 from fcplan.planner.centers import CenterConfig
-from fcplan.planner.crews import carried_days, hour_profiles, plan_crews, plan_notes, waiting_orders
+from fcplan.planner.crews import (
+    carried_days,
+    hour_profiles,
+    plan_crews,
+    plan_notes,
+    waiting_before,
+    waiting_orders,
+)
 
 MONDAY = pd.Timestamp("2026-03-02")
 FLAT = np.full((7, 24), 1 / 24)
@@ -322,3 +329,10 @@ def test_a_malformed_hour_profile_is_named(profile, expected) -> None:
 def test_a_forecast_that_is_not_a_frame_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="forecast must be a pandas DataFrame"):
         plan_crews([1, 2], {"FC-1": CenterConfig(center_id="FC-1")}, {})
+
+
+def test_waiting_before_counts_the_closed_days_before_the_forecast_but_not_a_day_still_to_come() -> None:
+    c = {"A": center(closed_weekdays=["Sun"])}
+    hours = hourly(pd.date_range(MONDAY - pd.Timedelta(days=1), periods=1), lambda d, h: 2.0)
+    assert waiting_before(c, forecast([2400.0]), hours) == {"A": 36.0}  # Sunday 06:00-24:00
+    assert waiting_before(c, forecast([2400.0]), hours, {"A": MONDAY - pd.Timedelta(days=1)}) == {}
