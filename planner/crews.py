@@ -233,8 +233,9 @@ def shift_rows(
     (at the center's service quantile and 0.5) and all of them, ``values`` (n, k) at ``levels``.
 
     An overnight shift plans on the service quantile of the sum of the evening's and the
-    next morning's orders, the two days taken as independent
-    (:func:`fcplan.planner.quantile_sum.quantile_of_sum`). A night shift of the last day,
+    next morning's orders, the two days' errors correlated by the center's ``day_correlation``
+    (:func:`fcplan.planner.quantile_sum.quantile_of_sum`; consecutive days' errors are
+    positively correlated on real data, and independence under-covered the sum). A night shift of the last day,
     whose morning hours have no forecast, takes them from that day's forecast
     (``next_day_forecast`` False).
 
@@ -284,13 +285,15 @@ def shift_rows(
             if extra:
                 weights = np.array([[w for _, w in extra] + [a]])
                 days_q = values[[k for k, _ in extra] + [i]][None, :, :]
-                orders = backlog + float(quantile_of_days(weights, days_q, levels, center.service_quantile)[0])
-                samples = backlog + days_samples(weights, days_q, levels)[0]
+                orders = backlog + float(quantile_of_days(weights, days_q, levels, center.service_quantile,
+                                                          rho=center.day_correlation)[0])
+                samples = backlog + days_samples(weights, days_q, levels, rho=center.day_correlation)[0]
                 median_orders = float(sum(w * median[k] for k, w in extra)) + a * median[i]
             else:
-                orders = backlog + (a * planned[i] if b == 0 else float(
-                    quantile_of_sum(a, values[i][None, :], b, values[j][None, :], levels, center.service_quantile)[0]))
-                samples = backlog + sum_samples(a, values[i], b, values[j], levels)
+                orders = backlog + (a * planned[i] if b == 0 else float(quantile_of_sum(
+                    a, values[i][None, :], b, values[j][None, :], levels, center.service_quantile,
+                    rho=center.day_correlation)[0]))
+                samples = backlog + sum_samples(a, values[i], b, values[j], levels, rho=center.day_correlation)
                 median_orders = a * median[i] + b * median[j]
             hours = orders / center.productivity(shift)
             try:
@@ -336,7 +339,8 @@ def plan_crews(
                              packer_hours / ((paid_hours - break) * (1 - shrinkage)),
                              whichever has the lower expected cost (cheapest_headcount)))
 
-    with ``tau`` the center's service quantile and the two days independent (a shift
+    with ``tau`` the center's service quantile and the two days' errors correlated by its
+    ``day_correlation`` (a shift
     within one day: ``share * Q_D(tau)``). The orders of closed days are planned on the
     first shift of the next open day (:func:`shift_rows`); ``waiting``: per center, orders
     counted before the forecast's first day that no shift packed (:func:`waiting_orders`).

@@ -109,8 +109,8 @@ def replan_today(
     started get the newsvendor headcount of their conditional orders, bounded by the
     center's min/max; running and finished ones keep ``current`` (the new plan's figure
     when there is none). An overnight shift's orders are the service quantile of the
-    *sum* of tonight's conditional orders and tomorrow morning's, the two taken as
-    independent (:func:`fcplan.planner.quantile_sum.quantile_of_sum`), not the sum of
+    *sum* of tonight's conditional orders and tomorrow morning's, correlated by the center's
+    ``day_correlation`` (:func:`fcplan.planner.quantile_sum.quantile_of_sum`), not the sum of
     their quantiles, which would plan for both being high at once. After a closed day no
     night shift ran into today: the first shift (:func:`fcplan.planner.crews.first_shift`)
     also packs the orders counted so far and those still to come before it starts, and the
@@ -127,7 +127,7 @@ def replan_today(
     today = on_the_clock(profile[day.weekday()], center.hour_counts(day))
     nxt = day + pd.Timedelta(days=1)
     after = on_the_clock(profile[nxt.weekday()], center.hour_counts(nxt))
-    tau = center.service_quantile
+    tau, rho = center.service_quantile, center.day_correlation
     levels = np.asarray(levels, dtype="float64")
     rest_q, _ = conditional_rest(quantiles, levels, today, so_far, hours)
     morning = np.asarray(quantiles if tomorrow is None else tomorrow, dtype="float64")[None, :]
@@ -150,11 +150,11 @@ def replan_today(
         if extra:  # the first shift runs within the day (b = 0): the closed days' orders and the rest of today's
             weights = np.array([[w for w, _ in extra] + [tonight]])
             days_q = np.stack([q for _, q in extra] + [rest_q])[None, :, :]
-            orders = waiting + float(quantile_of_days(weights, days_q, levels, tau)[0])
-            samples = waiting + days_samples(weights, days_q, levels)
+            orders = waiting + float(quantile_of_days(weights, days_q, levels, tau, rho=rho)[0])
+            samples = waiting + days_samples(weights, days_q, levels, rho=rho)
         else:
-            orders = waiting + float(quantile_of_sum(tonight, rest_q[None, :], b, morning, levels, tau)[0])
-            samples = waiting + sum_samples(tonight, rest_q[None, :], b, morning, levels)
+            orders = waiting + float(quantile_of_sum(tonight, rest_q[None, :], b, morning, levels, tau, rho=rho)[0])
+            samples = waiting + sum_samples(tonight, rest_q[None, :], b, morning, levels, rho=rho)
         capacity = center.productive_hours(shift, day)
         needed = 0 if capacity <= 0 else int(cheapest_headcount(
             samples / center.productivity(shift),

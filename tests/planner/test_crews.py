@@ -336,3 +336,18 @@ def test_waiting_before_counts_the_closed_days_before_the_forecast_but_not_a_day
     hours = hourly(pd.date_range(MONDAY - pd.Timedelta(days=1), periods=1), lambda d, h: 2.0)
     assert waiting_before(c, forecast([2400.0]), hours) == {"A": 36.0}  # Sunday 06:00-24:00
     assert waiting_before(c, forecast([2400.0]), hours, {"A": MONDAY - pd.Timedelta(days=1)}) == {}
+
+
+def test_the_days_of_one_shift_are_planned_with_the_centers_day_correlation() -> None:
+    # Consecutive days' forecast errors are correlated on real data (benchmarks/day_correlation.py): at the 0.9
+    # quantile a correlated evening and morning, or closed Sunday and Monday, need more than independent ones.
+    fc = forecast([2400.0] * 3, start=MONDAY - pd.Timedelta(days=1))
+
+    def planned(**fields) -> pd.Series:
+        c = center(service_level=0.9, closed_weekdays=["Sun"], **fields)
+        return plan_crews(fc, {"A": c}, {"A": FLAT}).set_index(["ds", "shift"])["orders_planned"]
+
+    independent, default, lockstep = planned(day_correlation=0.0), planned(), planned(day_correlation=1.0)
+    for key in ((MONDAY, "night"), (MONDAY, "day")):  # overnight; Sunday carried to Monday's day shift
+        assert independent[key] < default[key] < lockstep[key]
+    assert lockstep[(MONDAY, "day")] == pytest.approx(1.2 * (18 / 24 + 14 / 24) * 2400)
