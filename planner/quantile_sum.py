@@ -72,19 +72,8 @@ def quantile_of_sum(
     ``a``, ``b``: ``(m,)`` or scalar weights >= 0; ``tau``: ``(m,)`` or scalar;
     ``rho`` in [0, 1]: the correlation of the days' normal scores.
     """
-    if not 0.0 <= rho <= 1.0:
-        raise ValueError(f"rho must be between 0 (independent days) and 1 (comonotone), got {rho}")
     a, first, b, second, levels = _rows(a, first, b, second, levels)
-    m = first.shape[0]
-    taus = np.broadcast_to(np.asarray(tau, dtype="float64"), (m,))
-    # Comonotone days, or one day alone: the quantiles add up exactly.
-    out = a * interpolate_quantile(first, levels, taus) + b * interpolate_quantile(second, levels, taus)
-    mixed = (a > 0) & (b > 0) if rho < 1.0 else np.zeros(m, dtype=bool)
-    if not mixed.any():
-        return out
-    a, b, taus, first, second = a[mixed], b[mixed], taus[mixed], first[mixed], second[mixed]
-    out[mixed] = _read(sum_samples(a, first, b, second, levels, rho=rho, n=n), taus)
-    return out
+    return quantile_of_days(np.stack([a, b], axis=1), np.stack([first, second], axis=1), levels, tau, rho=rho, n=n)
 
 
 def _read(samples: np.ndarray, taus: np.ndarray) -> np.ndarray:
@@ -127,6 +116,13 @@ def _grid(n: int, rho: float) -> tuple[np.ndarray, np.ndarray]:
     return u, ndtr(rho * z[:, None] + np.sqrt(1.0 - rho**2) * z[None, :]).ravel()
 
 
+def _days(weights: np.ndarray, values: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The arguments as float arrays: weights ``(m, d)``, quantiles ``(m, d, k)``, levels ``(k,)``."""
+    values = np.asarray(values, dtype="float64")
+    return (np.atleast_2d(np.asarray(weights, dtype="float64")), values[None] if values.ndim == 2 else values,
+            np.asarray(levels, dtype="float64"))
+
+
 def days_samples(
     weights: np.ndarray, values: np.ndarray, levels: np.ndarray, *, rho: float = 0.0, n: int = GRID
 ) -> np.ndarray:
@@ -140,11 +136,7 @@ def days_samples(
     correlation ``rho`` between the sum so far and the next day (a first-order chain: exact
     for independent days up to the grid, an approximation of an AR(1) copula otherwise).
     A day of weight 0 adds nothing."""
-    weights = np.atleast_2d(np.asarray(weights, dtype="float64"))
-    values = np.asarray(values, dtype="float64")
-    if values.ndim == 2:
-        values = values[None, :, :]
-    levels = np.asarray(levels, dtype="float64")
+    weights, values, levels = _days(weights, values, levels)
     m, d = weights.shape
     if d == 1:
         return sum_samples(weights[:, 0], values[:, 0], 0.0, values[:, 0], levels, rho=rho, n=n)
@@ -169,11 +161,7 @@ def quantile_of_days(
     one day of positive weight, or ``rho = 1``: the weighted sum of its quantiles, exactly."""
     if not 0.0 <= rho <= 1.0:
         raise ValueError(f"rho must be between 0 (independent days) and 1 (comonotone), got {rho}")
-    weights = np.atleast_2d(np.asarray(weights, dtype="float64"))
-    values = np.asarray(values, dtype="float64")
-    if values.ndim == 2:
-        values = values[None, :, :]
-    levels = np.asarray(levels, dtype="float64")
+    weights, values, levels = _days(weights, values, levels)
     m, d = weights.shape
     taus = np.broadcast_to(np.asarray(tau, dtype="float64"), (m,))
     out = sum(weights[:, day] * interpolate_quantile(values[:, day], levels, taus) for day in range(d))
