@@ -107,6 +107,7 @@ def network_table(
     shares: pd.DataFrame,
     open_alerts: Mapping[str, int],
     planned_from: pd.DataFrame | None = None,
+    carried: Mapping[tuple[str, pd.Timestamp], Sequence[tuple[pd.Timestamp, float]]] | None = None,
 ) -> pd.DataFrame:
     """One row per center: its local time, today's orders so far against the forecast's pace,
     the forecast medians and planned packers for today and tomorrow, the staffing status
@@ -119,7 +120,10 @@ def network_table(
     ``orders_planned`` summed over the day's shifts is not one day's orders: a night shift packs
     the next morning's, the day before a closed day has no night morning (18 of 24 hours), the
     first shift after a closed day packs that day's early hours too (30 of 24); against the
-    day's quantile those read understaffed and overstaffed with nothing changed.
+    day's quantile those read understaffed and overstaffed with nothing changed. ``carried``: per
+    (center, open day), the closed days before it and the shares of their orders its first shift
+    packs (:func:`fcplan.planner.crews.carried_days`): their quantiles count with the day's on both
+    sides, where both forecasts hold them, so a revised forecast of a closed Sunday moves Monday's status.
 
     ``forecast``/``newest``/``planned_from``: one model's rows (``unique_id, ds, "<q>"...``);
     ``plan``: ``unique_id, ds, packers`` summed per day; ``now``: local now per center.
@@ -157,7 +161,10 @@ def network_table(
         needs, covered = needs_at[tau], covered_at[tau]
         for label, day in (("today", today), ("tomorrow", tomorrow)):
             packers = packers_of.get((c, day), math.nan)
-            status, change = staffing_status(covered.get((c, day), math.nan), needs.get((c, day), math.nan), packers)
+            waited = [(d, w) for d, w in (carried or {}).get((c, day), ()) if (c, d) in needs and (c, d) in covered]
+            status, change = staffing_status(
+                covered.get((c, day), math.nan) + sum(w * covered[(c, d)] for d, w in waited),
+                needs.get((c, day), math.nan) + sum(w * needs[(c, d)] for d, w in waited), packers)
             row[f"forecast {label}"] = medians.get((c, day), math.nan)
             row[f"packers {label}"] = packers
             row[f"staffing {label}"] = f"{status} ({change:+d})" if change else status

@@ -65,6 +65,8 @@ DEFAULT_SHIFTS = (
 )
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+#: Default correlation of consecutive days' forecast errors (benchmarks/day_correlation.py, DEVSUITE session 20).
+DAY_CORRELATION = 0.3
 #: The most packers a shift may be bounded to (``min_packers``/``max_packers``); more is a typo.
 MAX_PACKERS = 1_000_000
 #: The longest shift name the plan tables hold (``staffing_plans.shift`` is VARCHAR(32)).
@@ -169,6 +171,10 @@ class CenterConfig(BaseModel):
     closed_on_holidays: bool = False
     #: Further closed local dates (a stocktake, a strike), e.g. [2026-05-01].
     closed_dates: tuple[date, ...] = ()
+    #: Correlation of consecutive days' forecast errors (normal scores), for a shift that packs
+    #: several days' orders (overnight, after closed days): 0 independent, 1 lockstep. Measured on
+    #: real orders at 0.11 to 0.50 (benchmarks/day_correlation.py); independence under-covered the sum.
+    day_correlation: float = Field(DAY_CORRELATION, ge=0, le=1)
 
     _share = field_validator("shrinkage", "service_level", mode="before")(
         classmethod(lambda cls, v: share_not_percent(v)))

@@ -20,7 +20,7 @@ import pandas as pd
 
 from fcplan.core.panel import DS, UNIQUE_ID, PanelError, Y
 from fcplan.planner.centers import CenterConfig, ShiftConfig
-from fcplan.planner.quantile_sum import quantile_of_sum, sum_samples
+from fcplan.planner.quantile_sum import days_samples, quantile_of_days, quantile_of_sum, sum_samples
 from fcplan.planner.shifts import recent_hours
 from fcplan.planner.staffing import PLAN_COLUMNS, cheapest_headcount, interpolate_quantile, model_levels
 
@@ -103,6 +103,91 @@ def morning_heir(center: CenterConfig) -> tuple[str, int] | None:
     return None
 
 
+def first_shift(center: CenterConfig) -> tuple[str, int]:
+    """``(name, hours)``: the shift that opens an open day after closed days, and the local hours
+    ``0..hours`` of that day it packs besides its own because no overnight shift ran into them:
+    :func:`morning_heir`, else (no shift runs past midnight) the shift starting at 00:00 and 0."""
+    heir = morning_heir(center)
+    if heir is not None:
+        return heir
+    return min(center.shifts, key=lambda s: s.start).name, 0
+
+
+def carried_days(
+    center: CenterConfig, day: pd.Timestamp, profile: np.ndarray | None = None, *, limit: int = 31
+) -> list[tuple[pd.Timestamp, float]]:
+    """``[(closed day, share), ...]`` oldest first: the orders of the run of closed days just before
+    the open local ``day`` that wait for its first shift (:func:`first_shift`), as shares of each
+    closed day's orders. Customers order on a closed day too; no shift starts on it, so its orders
+    wait for the next shift that runs. Every closed day of the run counts whole, but the first when
+    the day before it is open and has a shift past midnight: that shift runs into the closed day's
+    morning and packs its hours up to its end (their share from ``profile``, (7, 24) as
+    :func:`hour_profiles`; flat when None). Empty when the day before ``day`` is open (or ``day``
+    is closed). ``limit``: the longest run looked at."""
+    day = pd.Timestamp(day).normalize()
+    back = pd.DatetimeIndex([day - pd.Timedelta(days=k) for k in range(limit + 2)])
+    shut = center.closed(back)
+    if shut[0] or not shut[1]:
+        return []
+    run = int(np.argmin(shut[1:])) if not shut[1:].all() else limit + 1  # closed days before `day`
+    run = min(run, limit)
+    heir = morning_heir(center)
+    out = []
+    for k in range(run, 0, -1):
+        closed = day - pd.Timedelta(days=k)
+        share = 1.0
+        if k == run and heir is not None and not shut[k + 1]:  # the open day before ran its night shift into it
+            shares = np.full(24, 1.0 / 24) if profile is None else profile[closed.weekday()]
+            share -= float(on_the_clock(shares, center.hour_counts(closed))[: heir[1]].sum())
+        out.append((closed, share))
+    return out
+
+
+def waiting_orders(
+    center: CenterConfig, hourly: pd.DataFrame, day: pd.Timestamp, until: pd.Timestamp | None = None,
+    *, limit: int = 31,
+) -> float:
+    """Orders counted in ``hourly`` (``ds`` local hour, ``y``: one center's) of the run of closed days
+    just before the open local ``day`` that no shift packed (:func:`carried_days`, from the counts: the
+    hours after the night shift before the run ended), before ``until`` (the forecast's first day:
+    the later ones are in the forecast; default ``day``); 0 when the day before ``day`` is open."""
+    days = carried_days(center, day, limit=limit)  # the shares are not used: the hours are counted
+    if not days or hourly.empty:
+        return 0.0
+    heir = morning_heir(center)
+    first = days[0][0]
+    ran = heir is not None and not center.closed(pd.DatetimeIndex([first - pd.Timedelta(days=1)]))[0]
+    start = first + pd.Timedelta(hours=heir[1]) if ran else first  # the night shift before the run packed these
+    when = pd.to_datetime(hourly[DS])
+    end = pd.Timestamp(day).normalize() if until is None else min(pd.Timestamp(until).normalize(),
+                                                                   pd.Timestamp(day).normalize())
+    return float(hourly.loc[(when >= start) & (when < end), Y].sum())
+
+
+def waiting_before(
+    centers: Mapping[str, CenterConfig],
+    forecast: pd.DataFrame,
+    hourly: pd.DataFrame,
+    today: Mapping[str, pd.Timestamp] | None = None,
+) -> dict[str, float]:
+    """Per center of ``forecast`` (``unique_id, ds``): the orders counted in ``hourly`` (``unique_id, ds``
+    local hour, ``y``) on the closed days just before the forecast's first day that no shift packed
+    (:func:`waiting_orders` for its first open day, until its first day): :func:`plan_crews`' ``waiting``.
+    With ``today`` (each center's local day), a center whose forecast starts after today is left out:
+    the closed days between are not all counted yet."""
+    first = pd.to_datetime(forecast[DS]).dt.normalize().groupby(forecast[UNIQUE_ID].astype(str)).min()
+    by_center = {str(c): grp for c, grp in hourly.groupby(UNIQUE_ID)}
+    out = {}
+    for c, start in first.items():
+        if c not in centers or c not in by_center or (today is not None and start > today[c].normalize()):
+            continue
+        days = pd.date_range(start, periods=32)
+        shut = centers[c].closed(days)
+        if not shut.all():
+            out[c] = waiting_orders(centers[c], by_center[c], days[int(np.argmin(shut))], until=start)
+    return out
+
+
 def daily_quantiles(
     forecast: pd.DataFrame, taus: Mapping[str, float], model: str | None = None
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
@@ -142,51 +227,78 @@ def shift_rows(
     profile: np.ndarray,
     values: np.ndarray,
     levels: np.ndarray,
+    waiting: float = 0.0,
 ) -> list[dict]:
     """Plan rows of one center for local ``days`` with daily quantiles ``planned``/``median``
     (at the center's service quantile and 0.5) and all of them, ``values`` (n, k) at ``levels``.
 
     An overnight shift plans on the service quantile of the sum of the evening's and the
-    next morning's orders, the two days taken as independent
-    (:func:`fcplan.planner.quantile_sum.quantile_of_sum`). A night shift of the last day,
+    next morning's orders, the two days' errors correlated by the center's ``day_correlation``
+    (:func:`fcplan.planner.quantile_sum.quantile_of_sum`; consecutive days' errors are
+    positively correlated on real data, and independence under-covered the sum). A night shift of the last day,
     whose morning hours have no forecast, takes them from that day's forecast
-    (``next_day_forecast`` False). On a day the center is closed (:meth:`CenterConfig.closed`)
-    no shift starts and no orders are planned: 0 packers, whatever ``min_packers`` says,
-    and the night shift before it has no morning (also when that day lies past the forecast's
-    last day). On the day after, the early hours that its
-    night shift would have packed (00:00 to the night shift's end) wait for the first shift of
-    the day (:func:`morning_heir`), which plans on them besides its own."""
+    (``next_day_forecast`` False).
+
+    Closed days (:meth:`CenterConfig.closed`): no shift starts, 0 packers whatever
+    ``min_packers`` says, but customers still order. Each order is packed by the shift on the
+    floor when it comes, else by the next shift that runs: the night shift before a closed day
+    runs into its morning and packs those hours (from the closed day's forecast, as any night);
+    the rest of the closed day, and every day of a run of them (a holiday weekend), waits for
+    the first shift of the next open day (:func:`first_shift`: the one starting when the
+    overnight shift ends, which also packs the open day's early hours no night shift ran into),
+    and is planned there: a backlog is cleared first thing, as a manager books it, not spread
+    over the day (a shift capped by ``max_packers`` says how many packers it is short, as
+    always). That shift plans on the service quantile of the *sum* of the carried days' orders
+    and its own (:func:`fcplan.planner.quantile_sum.quantile_of_days`), not the sum of their
+    quantiles. ``waiting``: orders already counted before ``days[0]`` that no shift packed (the
+    closed days before the forecast's first day, which it does not hold:
+    :func:`waiting_orders`), added to the first open day's first shift. The orders of closed
+    days at the end of ``days`` wait for an open day past the forecast: no row plans them
+    (:func:`plan_notes` says so); the plan whose forecast reaches that day does."""
     rows = []
     by_day = dict(zip(days, range(len(days)), strict=True))
     shut = center.closed(days)
-    heir = morning_heir(center)
+    opener, early = first_shift(center)
     after_shut = center.closed(days - pd.Timedelta(days=1))  # no night shift ran into these days
-    before_shut = center.closed(days + pd.Timedelta(days=1))  # in the forecast or not: no orders
-    if shut.any():
-        planned, median, values = (np.where(shut[:, None] if x.ndim == 2 else shut, 0.0, x)
-                                   for x in (planned, median, values))
+    first_open = next((i for i in range(len(days)) if not shut[i]), None)
     for i, day in enumerate(days):
         nxt = by_day.get(day + pd.Timedelta(days=1))
         j = i if nxt is None else nxt
         nxt_day = day + pd.Timedelta(days=1)
         today = on_the_clock(profile[day.weekday()], center.hour_counts(day))
         tomorrow = on_the_clock(profile[nxt_day.weekday()], center.hour_counts(nxt_day))
+        # the closed days in the forecast whose orders wait for this day's first shift
+        carried = [] if shut[i] else [(by_day[d], w) for d, w in carried_days(center, day, profile)
+                                      if d in by_day and w > 0]
+        counted = waiting if i == first_open else 0.0
         for shift in center.shifts:
             a, b = _portions(shift, today, tomorrow)
+            extra: list[tuple[int, float]] = []
             if shut[i]:
-                b = 0.0  # no shift starts: the next morning's orders wait for that day's first shift
-            else:
-                if before_shut[i]:
-                    b = 0.0  # closed tomorrow, even past the forecast's last day: no morning to pack
-                if heir is not None and shift.name == heir[0] and after_shut[i]:
-                    a += float(today[: heir[1]].sum())  # also on an open day between two closed ones
+                a = b = 0.0  # no shift starts: its orders wait for the next open day's first shift
+            elif shift.name == opener:
+                if after_shut[i]:
+                    a += float(today[:early].sum())  # also on an open day between two closed ones
+                extra = carried
             capacity = center.productive_hours(shift, day)
-            orders = a * planned[i] if b == 0 else float(
-                quantile_of_sum(a, values[i][None, :], b, values[j][None, :], levels, center.service_quantile)[0])
+            backlog = counted if shift.name == opener and not shut[i] else 0.0
+            if extra:
+                weights = np.array([[w for _, w in extra] + [a]])
+                days_q = values[[k for k, _ in extra] + [i]][None, :, :]
+                orders = backlog + float(quantile_of_days(weights, days_q, levels, center.service_quantile,
+                                                          rho=center.day_correlation)[0])
+                samples = backlog + days_samples(weights, days_q, levels, rho=center.day_correlation)[0]
+                median_orders = float(sum(w * median[k] for k, w in extra)) + a * median[i]
+            else:
+                orders = backlog + (a * planned[i] if b == 0 else float(quantile_of_sum(
+                    a, values[i][None, :], b, values[j][None, :], levels, center.service_quantile,
+                    rho=center.day_correlation)[0]))
+                samples = backlog + sum_samples(a, values[i], b, values[j], levels, rho=center.day_correlation)
+                median_orders = a * median[i] + b * median[j]
             hours = orders / center.productivity(shift)
             try:
                 needed = 0 if shut[i] or capacity <= 0 else int(cheapest_headcount(
-                    sum_samples(a, values[i], b, values[j], levels) / center.productivity(shift),
+                    samples / center.productivity(shift),
                     np.array([capacity]), np.array([hours]), *center.unit_costs,
                     center.min_packers)[0])
             except PanelError as exc:
@@ -196,7 +308,7 @@ def shift_rows(
                 UNIQUE_ID: center.center_id,
                 DS: day,
                 SHIFT: shift.name,
-                "orders_median": a * median[i] + b * median[j],
+                "orders_median": backlog + median_orders,
                 "orders_planned": orders,
                 "packer_hours": hours,
                 "packers": packers,
@@ -213,6 +325,7 @@ def plan_crews(
     profiles: Mapping[str, np.ndarray],
     *,
     model: str | None = None,
+    waiting: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """Packers per center, local day and shift (the day a shift starts), newsvendor rule.
 
@@ -226,8 +339,11 @@ def plan_crews(
                              packer_hours / ((paid_hours - break) * (1 - shrinkage)),
                              whichever has the lower expected cost (cheapest_headcount)))
 
-    with ``tau`` the center's service quantile and the two days independent (a shift
-    within one day: ``share * Q_D(tau)``).
+    with ``tau`` the center's service quantile and the two days' errors correlated by its
+    ``day_correlation`` (a shift
+    within one day: ``share * Q_D(tau)``). The orders of closed days are planned on the
+    first shift of the next open day (:func:`shift_rows`); ``waiting``: per center, orders
+    counted before the forecast's first day that no shift packed (:func:`waiting_orders`).
     Returns :data:`CREW_COLUMNS`, sorted by center, day and shift start.
     """
     if not isinstance(forecast, pd.DataFrame):  # a list was "'list' object has no attribute 'columns'"
@@ -251,6 +367,7 @@ def plan_crews(
             profiles.get(center_id, flat),
             values[idx],
             levels,
+            float((waiting or {}).get(center_id, 0.0)),
         )
     if not rows:
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in CREW_COLUMNS}).astype(
@@ -319,6 +436,13 @@ def plan_notes(forecast: pd.DataFrame, centers: Mapping[str, CenterConfig], *, m
         notes.append(f"orders_per_packer_hour {max(fast.values()):g} of {sorted(fast)[:3]} is more than "
                      f"{FASTEST_PACKER:g} (one order a second per packer): their shifts are planned with hardly "
                      "any packers beyond min_packers; check the unit (orders per packer per hour)")
+    last = pd.to_datetime(forecast[DS]).dt.normalize().groupby(forecast[UNIQUE_ID].astype(str)).max()
+    tail = sorted(f"{c} {day:%Y-%m-%d}" for c, day in last.items() if c in centers
+                  and centers[c].closed(pd.DatetimeIndex([day]))[0])
+    if tail:
+        notes.append(f"the forecast ends on a closed day ({', '.join(tail[:3])}{', ...' if len(tail) > 3 else ''}): "
+                     "its orders wait for the next open day, past the forecast, and are in no shift of this plan; "
+                     "the plan whose forecast reaches that day books them")
     values = forecast[[col for _, col in levels]].apply(pd.to_numeric, errors="coerce").to_numpy("float64")
     negative = int((values < 0).sum())
     if negative:

@@ -14,7 +14,7 @@ Pure: numbers and :class:`~fcplan.planner.centers.CenterConfig` in, a frame out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,8 +22,8 @@ import pandas as pd
 from fcplan.core.panel import DS, UNIQUE_ID, select_model
 from fcplan.core.quantiles import quantile_levels
 from fcplan.planner.centers import CenterConfig
-from fcplan.planner.crews import SHIFT, _portions, morning_heir, on_the_clock
-from fcplan.planner.quantile_sum import quantile_of_sum, sum_samples
+from fcplan.planner.crews import SHIFT, _portions, carried_days, first_shift, on_the_clock
+from fcplan.planner.quantile_sum import days_samples, quantile_of_days, quantile_of_sum, sum_samples
 from fcplan.planner.staffing import cheapest_headcount, interpolate_quantile
 
 NOT_STARTED, RUNNING, OVER = "not started", "running", "over"
@@ -96,22 +96,28 @@ def replan_today(
     so_far: float,
     current: Mapping[str, int],
     tomorrow: np.ndarray | None = None,
+    backlog: float = 0.0,
+    carried: Sequence[tuple[float, np.ndarray]] = (),
 ) -> pd.DataFrame:
     """Today's shifts of ``center`` re-planned at ``now_local`` (local wall clock, tz-naive).
 
     ``quantiles``/``levels``: today's daily forecast; ``profile``: (7, 24) hour
     profile; ``so_far``: orders since local midnight; ``current``: packers booked
     per shift today (the plan in force); ``tomorrow``: tomorrow's daily quantiles at
-    ``levels`` (a night shift's morning hours; today's forecast when None; none when the center
-    is closed tomorrow). Shifts not
+    ``levels`` (a night shift's morning hours, also when the center is closed tomorrow: the shift
+    runs into its morning and customers order; today's forecast when None). Shifts not
     started get the newsvendor headcount of their conditional orders, bounded by the
     center's min/max; running and finished ones keep ``current`` (the new plan's figure
     when there is none). An overnight shift's orders are the service quantile of the
-    *sum* of tonight's conditional orders and tomorrow morning's, the two taken as
-    independent (:func:`fcplan.planner.quantile_sum.quantile_of_sum`), not the sum of
+    *sum* of tonight's conditional orders and tomorrow morning's, correlated by the center's
+    ``day_correlation`` (:func:`fcplan.planner.quantile_sum.quantile_of_sum`), not the sum of
     their quantiles, which would plan for both being high at once. After a closed day no
-    night shift ran into today: the first shift (:func:`fcplan.planner.crews.morning_heir`)
-    also packs the orders counted so far and those still to come before it starts. Returns
+    night shift ran into today: the first shift (:func:`fcplan.planner.crews.first_shift`)
+    also packs the orders counted so far and those still to come before it starts, and the
+    closed days' orders that waited for it, as in the morning's plan: ``backlog`` counted
+    (:func:`fcplan.planner.crews.waiting_orders`), else ``carried``, ``(share, quantiles at
+    levels)`` per closed day (:func:`fcplan.planner.crews.carried_days`), planned on the quantile
+    of their sum with the rest of its own. Returns
     :data:`INTRADAY_COLUMNS` in shift order; ``change = packers - packers_before``;
     ``packers_needed``: the re-plan's need before ``max_packers`` (a shift not started books it, capped).
     """
@@ -121,30 +127,37 @@ def replan_today(
     today = on_the_clock(profile[day.weekday()], center.hour_counts(day))
     nxt = day + pd.Timedelta(days=1)
     after = on_the_clock(profile[nxt.weekday()], center.hour_counts(nxt))
-    tau = center.service_quantile
+    tau, rho = center.service_quantile, center.day_correlation
     levels = np.asarray(levels, dtype="float64")
     rest_q, _ = conditional_rest(quantiles, levels, today, so_far, hours)
     morning = np.asarray(quantiles if tomorrow is None else tomorrow, dtype="float64")[None, :]
-    if center.closed(pd.DatetimeIndex([nxt]))[0]:
-        morning = np.zeros_like(morning)  # closed tomorrow: tonight's shift has no morning, as in plan_crews
     rest_share = 1.0 - elapsed_share(today, hours)
-    heir = morning_heir(center)
-    after_shut = heir is not None and bool(center.closed(pd.DatetimeIndex([day - pd.Timedelta(days=1)]))[0])
+    opener = first_shift(center)[0]
+    after_shut = bool(center.closed(pd.DatetimeIndex([day - pd.Timedelta(days=1)]))[0])
     rows = []
     for shift in center.shifts:
         start = day + pd.Timedelta(hours=shift.start)
         status = _status(start, start + pd.Timedelta(hours=shift.length), now)
         a, b = _portions(shift, today, after)
         waiting = 0.0
-        if after_shut and shift.name == heir[0] and status == NOT_STARTED:
-            # yesterday closed: nobody packs from midnight until this shift starts
-            waiting = max(float(so_far), 0.0)
+        extra: Sequence[tuple[float, np.ndarray]] = ()
+        if after_shut and shift.name == opener and status == NOT_STARTED:
+            # yesterday closed: nobody packs from midnight until this shift starts, nor the closed days' orders
+            waiting = max(float(so_far), 0.0) + max(float(backlog), 0.0)
             a += max(elapsed_share(today, shift.start) - elapsed_share(today, hours), 0.0)
+            extra = [(w, np.asarray(q, dtype="float64")) for w, q in carried if w > 0]
         tonight = a / rest_share if rest_share > 0 else 0.0
-        orders = waiting + float(quantile_of_sum(tonight, rest_q[None, :], b, morning, levels, tau)[0])
+        if extra:  # the first shift runs within the day (b = 0): the closed days' orders and the rest of today's
+            weights = np.array([[w for w, _ in extra] + [tonight]])
+            days_q = np.stack([q for _, q in extra] + [rest_q])[None, :, :]
+            orders = waiting + float(quantile_of_days(weights, days_q, levels, tau, rho=rho)[0])
+            samples = waiting + days_samples(weights, days_q, levels, rho=rho)
+        else:
+            orders = waiting + float(quantile_of_sum(tonight, rest_q[None, :], b, morning, levels, tau, rho=rho)[0])
+            samples = waiting + sum_samples(tonight, rest_q[None, :], b, morning, levels, rho=rho)
         capacity = center.productive_hours(shift, day)
         needed = 0 if capacity <= 0 else int(cheapest_headcount(
-            (waiting + sum_samples(tonight, rest_q[None, :], b, morning, levels)) / center.productivity(shift),
+            samples / center.productivity(shift),
             np.array([capacity]), np.array([orders / center.productivity(shift)]),
             *center.unit_costs, center.min_packers)[0])
         fresh = needed if center.max_packers is None else min(needed, center.max_packers)
@@ -174,6 +187,7 @@ def apply_intraday(
     booked: pd.DataFrame | None = None,
     *,
     model: str | None = None,
+    waiting: Mapping[str, float] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Re-plan today's shifts in a crew plan (:func:`fcplan.planner.crews.plan_crews`).
 
@@ -181,7 +195,10 @@ def apply_intraday(
     orders since local midnight (a center absent from it has no counts today, e.g. the
     stream is behind: it is left alone rather than read as a day without orders);
     ``booked``: ``unique_id, ds, shift, packers`` of the plan in force (the previous
-    plan), or None. Centers whose today is not in the forecast are left alone.
+    plan), or None. Centers whose today is not in the forecast are left alone. ``waiting``: per
+    center, the orders counted on the closed days before today that no shift packed
+    (:func:`fcplan.planner.crews.waiting_orders`); a center absent from it takes them from the
+    forecast's rows of those days, as the plan did (none where the forecast lacks them).
     Returns the plan with today's rows updated and the changes: ``unique_id`` + :data:`INTRADAY_COLUMNS`.
     """
     levels = quantile_levels(forecast)
@@ -207,9 +224,16 @@ def apply_intraday(
         if booked is not None and not booked.empty:
             mine = booked[(booked[UNIQUE_ID].astype(str) == center_id) & (pd.to_datetime(booked[DS]) == today)]
             current = {str(r[SHIFT]): int(r["packers"]) for r in mine.to_dict("records")}
+        profile = profiles.get(center_id, np.full((7, 24), 1 / 24))
+        counted = (waiting or {}).get(center_id)
+        carried = []
+        if counted is None:
+            mine = fc[fc[UNIQUE_ID] == center_id].set_index(DS)[cols]
+            carried = [(w, mine.loc[d].to_numpy("float64")) for d, w in carried_days(center, today, profile)
+                       if d in mine.index]
         table = replan_today(
-            center, now, row[cols].to_numpy("float64")[0], grid, profiles.get(center_id, np.full((7, 24), 1 / 24)),
-            float(so_far.get(center_id, 0.0)), current, tomorrow,
+            center, now, row[cols].to_numpy("float64")[0], grid, profile,
+            float(so_far.get(center_id, 0.0)), current, tomorrow, float(counted or 0.0), carried,
         )
         by_shift = table.set_index(SHIFT)
         names = plan.loc[mask, SHIFT]

@@ -14,7 +14,8 @@ outside them, as :func:`fcplan.planner.staffing.interpolate_quantile`) at ``n``
 equally likely levels ``(i + 0.5) / n``; the ``n x n`` pairs are equally likely and
 the quantile of their sums is read at plotting positions ``(i + 0.5) / n**2``.
 With ``a`` or ``b`` zero, or ``rho = 1``, it is the weighted sum of the interpolated
-quantiles, exactly.
+quantiles, exactly. :func:`quantile_of_days` does the same for several days (the orders
+of a closed weekend that the next open day's first shift packs), one day at a time.
 """
 
 from __future__ import annotations
@@ -71,26 +72,21 @@ def quantile_of_sum(
     ``a``, ``b``: ``(m,)`` or scalar weights >= 0; ``tau``: ``(m,)`` or scalar;
     ``rho`` in [0, 1]: the correlation of the days' normal scores.
     """
-    if not 0.0 <= rho <= 1.0:
-        raise ValueError(f"rho must be between 0 (independent days) and 1 (comonotone), got {rho}")
     a, first, b, second, levels = _rows(a, first, b, second, levels)
-    m = first.shape[0]
-    taus = np.broadcast_to(np.asarray(tau, dtype="float64"), (m,))
-    # Comonotone days, or one day alone: the quantiles add up exactly.
-    out = a * interpolate_quantile(first, levels, taus) + b * interpolate_quantile(second, levels, taus)
-    mixed = (a > 0) & (b > 0) if rho < 1.0 else np.zeros(m, dtype=bool)
-    if not mixed.any():
-        return out
-    a, b, taus, first, second = a[mixed], b[mixed], taus[mixed], first[mixed], second[mixed]
-    m = int(mixed.sum())
-    sums = np.sort(sum_samples(a, first, b, second, levels, rho=rho, n=n), axis=1)
-    pos = np.clip(taus * n * n - 0.5, 0.0, n * n - 1.0)
+    return quantile_of_days(np.stack([a, b], axis=1), np.stack([first, second], axis=1), levels, tau, rho=rho, n=n)
+
+
+def _read(samples: np.ndarray, taus: np.ndarray) -> np.ndarray:
+    """``(m,)``: each row of equally likely ``samples`` (m, S) at its level ``taus`` (m,), read at
+    plotting positions ``(i + 0.5) / S`` and linear between them."""
+    sums = np.sort(samples, axis=1)
+    m, size = sums.shape
+    pos = np.clip(taus * size - 0.5, 0.0, size - 1.0)
     lo = np.floor(pos).astype(int)
-    hi = np.minimum(lo + 1, n * n - 1)
+    hi = np.minimum(lo + 1, size - 1)
     w = pos - lo
     rows = np.arange(m)
-    out[mixed] = sums[rows, lo] + w * (sums[rows, hi] - sums[rows, lo])
-    return out
+    return sums[rows, lo] + w * (sums[rows, hi] - sums[rows, lo])
 
 
 def sum_samples(
@@ -106,10 +102,71 @@ def sum_samples(
     """``(m, n*n)`` equally likely values of ``a * X + b * Y`` per row (unsorted): the grid
     of :func:`quantile_of_sum`, for expectations such as the cost of a headcount."""
     a, first, b, second, levels = _rows(a, first, b, second, levels)
-    u = (np.arange(n) + 0.5) / n
-    z = ndtri(u)
-    # The pair (i, j) puts X at level u_i and Y at Phi(rho z_i + sqrt(1 - rho^2) z_j).
-    pair_u = ndtr(rho * z[:, None] + np.sqrt(1.0 - rho**2) * z[None, :]).ravel()
+    u, pair_u = _grid(n, rho)
     qx = np.repeat(quantiles_at(first, levels, u), n, axis=1)  # (m, n*n), i-major
     qy = quantiles_at(second, levels, pair_u)
     return a[:, None] * qx + b[:, None] * qy
+
+
+def _grid(n: int, rho: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(u, pair_u)``: the ``n`` levels of the first variable and the ``n*n`` (i-major) of the
+    second: the pair (i, j) puts X at level u_i and Y at Phi(rho z_i + sqrt(1 - rho^2) z_j)."""
+    u = (np.arange(n) + 0.5) / n
+    z = ndtri(u)
+    return u, ndtr(rho * z[:, None] + np.sqrt(1.0 - rho**2) * z[None, :]).ravel()
+
+
+def _days(weights: np.ndarray, values: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The arguments as float arrays: weights ``(m, d)``, quantiles ``(m, d, k)``, levels ``(k,)``."""
+    values = np.asarray(values, dtype="float64")
+    return (np.atleast_2d(np.asarray(weights, dtype="float64")), values[None] if values.ndim == 2 else values,
+            np.asarray(levels, dtype="float64"))
+
+
+def days_samples(
+    weights: np.ndarray, values: np.ndarray, levels: np.ndarray, *, rho: float = 0.0, n: int = GRID
+) -> np.ndarray:
+    """``(m, n*n)`` equally likely values of ``sum_d weights[:, d] * X_d`` per row: the orders of
+    several days (a closed weekend's and the next open day's) that one shift packs.
+
+    ``weights`` (m, d) >= 0; ``values`` (m, d, k): each day's quantiles at ``levels`` (k,).
+    Two days are :func:`sum_samples` exactly. More are added one day at a time, oldest first:
+    the sum so far is kept as its ``n`` quantile-bin means (the mean of each ``1/n`` of
+    probability) and joined to the next day as :func:`sum_samples` joins two days, with
+    correlation ``rho`` between the sum so far and the next day (a first-order chain: exact
+    for independent days up to the grid, an approximation of an AR(1) copula otherwise).
+    A day of weight 0 adds nothing."""
+    weights, values, levels = _days(weights, values, levels)
+    m, d = weights.shape
+    if d == 1:
+        return sum_samples(weights[:, 0], values[:, 0], 0.0, values[:, 0], levels, rho=rho, n=n)
+    out = sum_samples(weights[:, 0], values[:, 0], weights[:, 1], values[:, 1], levels, rho=rho, n=n)
+    _, pair_u = _grid(n, rho)
+    for day in range(2, d):
+        so_far = np.sort(out, axis=1).reshape(m, n, n).mean(axis=2)  # (m, n): the sum at the levels u
+        out = np.repeat(so_far, n, axis=1) + weights[:, day, None] * quantiles_at(values[:, day], levels, pair_u)
+    return out
+
+
+def quantile_of_days(
+    weights: np.ndarray,
+    values: np.ndarray,
+    levels: np.ndarray,
+    tau: np.ndarray | float,
+    *,
+    rho: float = 0.0,
+    n: int = GRID,
+) -> np.ndarray:
+    """``(m,)`` the ``tau``-quantile of ``sum_d weights[:, d] * X_d`` per row (:func:`days_samples`);
+    one day of positive weight, or ``rho = 1``: the weighted sum of its quantiles, exactly."""
+    if not 0.0 <= rho <= 1.0:
+        raise ValueError(f"rho must be between 0 (independent days) and 1 (comonotone), got {rho}")
+    weights, values, levels = _days(weights, values, levels)
+    m, d = weights.shape
+    taus = np.broadcast_to(np.asarray(tau, dtype="float64"), (m,))
+    out = sum(weights[:, day] * interpolate_quantile(values[:, day], levels, taus) for day in range(d))
+    out = np.asarray(out, dtype="float64")
+    mixed = (weights > 0).sum(axis=1) > 1 if rho < 1.0 else np.zeros(m, dtype=bool)
+    if mixed.any():
+        out[mixed] = _read(days_samples(weights[mixed], values[mixed], levels, rho=rho, n=n), taus[mixed])
+    return out

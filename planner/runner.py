@@ -20,7 +20,14 @@ from fcplan.core.contracts import StaffingPlanRecord
 from fcplan.core.panel import DS, UNIQUE_ID
 from fcplan.core.settings import CenterParams, PlannerSettings
 from fcplan.planner.centers import Centers, centers_from_settings
-from fcplan.planner.crews import capped_summary, hour_profiles, plan_crews, plan_notes
+from fcplan.planner.crews import (
+    capped_summary,
+    hour_profiles,
+    plan_crews,
+    plan_notes,
+    waiting_before,
+    waiting_orders,
+)
 from fcplan.planner.intraday import apply_intraday, intraday_summary, with_changes
 from fcplan.storage import queries as q
 from fcplan.storage import upsert, utcnow
@@ -71,12 +78,17 @@ def make_plan(
     now_local = {c: current.tz_convert(z).tz_localize(None) for c, z in zones.items()}
     today = hourly[UNIQUE_ID].map({c: t.normalize() for c, t in now_local.items()})
     profiles = hour_profiles(hourly[hourly[DS] < today], list(configs))
-    plan = plan_crews(forecast, configs, profiles)
+    # Orders counted on the closed days just before the forecast's first day (it does not hold them) and
+    # before today, that no shift packed: they wait for the first shift of the next open day.
+    waiting = waiting_before(configs, forecast, hourly, now_local)
+    backlog = {c: waiting_orders(conf_c, hourly[hourly[UNIQUE_ID] == c], now_local[c].normalize())
+               for c, conf_c in configs.items()}
+    plan = plan_crews(forecast, configs, profiles, waiting=waiting)
     so_far = hourly[hourly[DS] >= today].groupby(UNIQUE_ID)["y"].sum().to_dict()
     previous = q.latest_plan_run(engine, current.to_pydatetime())
     booked = q.plan_frame(engine, previous["plan_id"]).rename(columns={"center_id": UNIQUE_ID, "day": DS}) \
         if previous else None
-    plan, changes = apply_intraday(plan, forecast, configs, profiles, now_local, so_far, booked)
+    plan, changes = apply_intraday(plan, forecast, configs, profiles, now_local, so_far, booked, waiting=backlog)
     plan = with_changes(plan, booked, configs, now_local)
     # After today's re-plan (its shifts not started booked on the orders so far); a running shift that
     # keeps fewer packers than the plan in force booked is short, but not capped.

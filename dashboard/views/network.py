@@ -26,7 +26,9 @@ from fcplan.dashboard.views.common import (
     plan_per_day,
     service_quantile,
     shift_starts,
+    stored_config,
 )
+from fcplan.planner.crews import carried_days
 
 _STAFFING_HELP = (
     "the day's packers scaled by the newest forecast against the forecast the plan was made from, both at the "
@@ -66,6 +68,19 @@ def _staffing_caption(plan: dict | None, newest: dict | None, plan_forecast_gone
     return f" · newest forecast `{newest['run_id']}`" if newest else " · no forecast yet"
 
 
+def _carried(plan_run: dict | None, centers: list[str], now: dict) -> dict:
+    """Per (center, today or tomorrow): the closed days before it whose orders its first shift packs,
+    with their shares, from the center's configuration as the plan stored it (none without one)."""
+    out = {}
+    for c in centers:
+        conf = stored_config(plan_run, c)
+        if conf is None:
+            continue
+        for day in (now[c].normalize(), now[c].normalize() + pd.Timedelta(days=1)):
+            out[(c, day)] = carried_days(conf, day)
+    return out
+
+
 def network_frame(centers: list[str]) -> tuple[pd.DataFrame, dict | None]:
     """The network table of :func:`fcplan.dashboard.summaries.network_table` from the database."""
     cfg = data.config()
@@ -89,6 +104,7 @@ def network_frame(centers: list[str]) -> tuple[pd.DataFrame, dict | None]:
         shares,
         open_alert_counts(data.alerts(cfg.url, 1000)),
         planned_from=one_model(made_from) if not made_from.empty else pd.DataFrame(columns=[UNIQUE_ID, DS]),
+        carried=_carried(plan_run, centers, now),
     )
     # The plan's own forecast is gone (compacted away, or a plan that names none): no status to give.
     gone = plan_run is not None and made_from.empty

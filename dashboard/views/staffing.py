@@ -46,7 +46,8 @@ def day_by_center(plan: pd.DataFrame) -> pd.DataFrame:
 
 #: Help on the headers whose meaning is not plain from the words.
 DETAIL_HELP = {
-    "orders planned": "the orders the shift is staffed for: the forecast at the service level, not the median",
+    "orders planned": ("the orders the shift is staffed for: the forecast at the service level, not the median; "
+                       "the first shift after closed days also packs the orders placed on them"),
     "work (packer-hours)": "packer-hours of work the planned orders take (before breaks and shrinkage)",
     "packers needed (before the cap)": "packers the orders need before the center's most packers per shift cut it",
     "morning from next day's forecast": "an overnight shift's hours after midnight, from the next day's forecast",

@@ -30,7 +30,7 @@ from fcplan.core.panel import (
 )
 from fcplan.core.quantiles import quantile_levels
 from fcplan.planner.centers import CenterConfig, Centers
-from fcplan.planner.crews import capped_summary, hour_profiles, plan_crews, plan_notes
+from fcplan.planner.crews import capped_summary, hour_profiles, plan_crews, plan_notes, waiting_before
 
 
 class PlanInputError(InputError):
@@ -152,6 +152,7 @@ def plan_from_files(
     configs = centers.for_ids(forecast[UNIQUE_ID].astype(str).unique())
     profiles = {}
     notes: list[str] = []
+    waiting: dict[str, float] = {}
     if hourly is not None:
         hours, written = _read(hourly, "hourly", "unique_id, ds (local hour), y (orders)")
         if Y not in hours.columns:
@@ -173,8 +174,10 @@ def plan_from_files(
         if flat := sorted(set(configs) - listed):  # a center the file lacks was spread evenly without a word
             notes.append(f"the hourly file has no rows of center(s) {flat[:5]} (it has {sorted(listed)[:5]}): their "
                          "days' orders are spread evenly over the hours; ids must match the forecast's as written")
+        # the orders of closed days before the forecast's first day, counted: its first open day's first shift
+        waiting = waiting_before(configs, forecast, hours)
     try:
-        plan = plan_crews(forecast, configs, profiles, model=model)
+        plan = plan_crews(forecast, configs, profiles, model=model, waiting=waiting)
     except PanelError as exc:
         raise PlanInputError(f"forecasts file {str(forecasts)!r}: {exc}") from exc
     notes += centers.on_defaults(configs) + _unused_columns(forecast) + _missing_days(forecast)

@@ -128,3 +128,21 @@ def test_a_plan_capped_by_max_packers_says_by_how_much_and_how_to_book_them(file
     line = " ".join(out.output.split())
     assert f"18 shift(s) capped at max_packers, {short} packer(s) short of the need (e.g. FC-GWANGJU" in line
     assert "raise max_packers in the capped.toml to book them" in line
+
+
+def test_the_orders_counted_on_a_closed_day_before_the_forecast_go_to_its_first_open_days_first_shift(
+    files: Path,
+) -> None:
+    # Closed on Sundays; the forecast starts on Monday 2026-03-02 and the hourly file ends on Sunday: Sunday's
+    # orders after 06:00 (120 in 12:00-24:00; none before noon) wait for Monday's day shift. They were dropped.
+    (files / "closed.toml").write_text('[defaults]\nclosed_weekdays = ["Sun"]\nmin_packers = 0\n'
+                                       'shrinkage = 0\nservice_level = 0.5\n')
+    args = ("--forecasts", "f.csv", "--centers", "closed.toml", "--out", "plan.csv")
+    assert plan(*args, "--hourly", "h.csv").exit_code == 0
+    with_counts = pd.read_csv(files / "plan.csv").set_index(["unique_id", "ds", "shift"])
+    assert plan(*args).exit_code == 0
+    without = pd.read_csv(files / "plan.csv").set_index(["unique_id", "ds", "shift"])
+    key = ("FC-SEOUL-1", "2026-03-02", "day")
+    assert without.loc[key, "orders_median"] == pytest.approx(1000 * 14 / 24)  # no counts: nothing waiting
+    # the hourly file's profile puts Monday's orders after noon: the day shift's own are 2 of 12 hours
+    assert with_counts.loc[key, "orders_median"] == pytest.approx(120.0 + 1000 * 2 / 12, rel=0.05)

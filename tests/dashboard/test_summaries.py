@@ -178,3 +178,30 @@ def test_when_the_center_is_closed_on_sundays_then_saturday_and_monday_read_ok_u
         assert status(higher, day)["staffing today"] == f"understaffed (+{expected})"
     lower = made.assign(**{q: made[q] * 0.8 for q in ("0.5", "0.7", "0.8", "0.9")})
     assert status(lower, monday)["staffing today"].startswith("overstaffed (-")
+
+
+def test_when_the_forecast_of_a_closed_sunday_rises_then_mondays_first_shift_reads_understaffed() -> None:
+    """Customers order on a closed Sunday; Monday's first shift packs those orders (after 06:00, Saturday's
+    night packed the rest). A newest forecast 50% higher on Sunday alone asks Monday for more packers; the
+    status read Monday's own quantile only and said "ok"."""
+    from fcplan.planner.centers import CenterConfig
+    from fcplan.planner.crews import carried_days
+
+    days = pd.date_range(DAY, periods=9)
+    m = pd.Series(2400.0, index=range(len(days)))
+    made = pd.DataFrame({"unique_id": "A", "ds": days, "0.5": m, "0.7": 1.08 * m, "0.8": 1.12 * m, "0.9": 1.2 * m})
+    plan = _closed_on_sundays_plan(made)
+    monday, sunday = pd.Timestamp("2026-03-09"), pd.Timestamp("2026-03-08")
+    busy = made.copy()
+    busy.loc[busy["ds"] == sunday, ["0.5", "0.7", "0.8", "0.9"]] *= 1.5
+    conf = CenterConfig(center_id="A", closed_weekdays=["Sun"])
+    carried = {("A", monday): carried_days(conf, monday)}
+    empty = pd.DataFrame(columns=["unique_id", "hour", "share", "done"])
+    today = pd.DataFrame(columns=["unique_id", "ds", "y"])
+
+    def status(newest: pd.DataFrame, **kw) -> str:
+        return s.network_table(["A"], {"A": "Asia/Seoul"}, {"A": monday + pd.Timedelta(hours=3)}, made, newest,
+                               plan, 0.75, today, empty, {}, **kw).iloc[0]["staffing today"]
+
+    assert status(made, carried=carried) == "ok"
+    assert status(busy, carried=carried).startswith("understaffed (+")

@@ -10,7 +10,14 @@ import pytest
 
 from fcplan.core.panel import PanelError
 from fcplan.planner.centers import CenterConfig
-from fcplan.planner.crews import hour_profiles, plan_crews
+from fcplan.planner.crews import (
+    carried_days,
+    hour_profiles,
+    plan_crews,
+    plan_notes,
+    waiting_before,
+    waiting_orders,
+)
 
 MONDAY = pd.Timestamp("2026-03-02")
 FLAT = np.full((7, 24), 1 / 24)
@@ -136,58 +143,113 @@ def test_shares_from_profiles_move_the_crews() -> None:
     assert plan.loc[(MONDAY, "night"), "orders_planned"] == pytest.approx(0.0)
 
 
-def test_on_a_closed_weekday_no_shift_runs_and_the_night_before_has_no_morning() -> None:
-    # Monday and Tuesday; the center is closed on Tuesdays, min_packers notwithstanding.
+def test_on_a_closed_weekday_no_shift_runs_and_the_night_before_packs_the_morning_it_runs_into() -> None:
+    # Monday and Tuesday; the center is closed on Tuesdays, min_packers notwithstanding. Monday's night
+    # shift (22-6) still runs into Tuesday's morning, and customers order then: it packs those hours too
+    # (it packed 22-24 only, planned as if nobody ordered on a closed day).
     c = center(closed_weekdays=["Tuesday"], min_packers=2)
     plan = plan_crews(forecast([240.0, 240.0]), {"A": c}, {"A": FLAT})
     tuesday = plan[plan["ds"] == MONDAY + pd.Timedelta(days=1)]
     assert (tuesday["packers"] == 0).all() and (tuesday["orders_planned"] == 0).all()
     monday_night = plan[(plan["ds"] == MONDAY) & (plan["shift"] == "night")].iloc[0]
-    assert monday_night["orders_planned"] == pytest.approx(2 / 24 * 240)
+    assert monday_night["orders_planned"] == pytest.approx(8 / 24 * 240, rel=1e-3)
 
 
-def test_after_a_closed_day_the_first_shift_packs_the_early_hours_its_night_shift_would_have() -> None:
-    # Closed on Sundays: Sunday's night shift (22-6) does not run, so Monday's orders of 00:00-06:00
-    # wait for Monday's day shift (they were planned on Sunday's night at 0 packers: nobody's).
+def test_after_a_closed_day_the_first_shift_packs_its_orders_and_the_early_hours_its_night_shift_would_have() -> None:
+    # Closed on Sundays: customers order on Sunday all the same. Saturday's night shift packs Sunday's
+    # 00:00-06:00; the rest of Sunday and Monday's 00:00-06:00 (no Sunday night ran) wait for Monday's
+    # day shift. It planned Monday's early hours only (1400 orders), and Sunday's 1800 were in no shift.
     c = center(closed_weekdays=["Sun"])
     plan = plan_crews(forecast([2400.0] * 3, start=MONDAY - pd.Timedelta(days=1)), {"A": c}, {"A": FLAT})
     plan = plan.set_index(["ds", "shift"])
     sunday = MONDAY - pd.Timedelta(days=1)
     assert plan.loc[(sunday, "night"), "orders_planned"] == 0.0 and plan.loc[(sunday, "night"), "packers"] == 0
-    assert plan.loc[(MONDAY, "day"), "orders_planned"] == pytest.approx(14 / 24 * 2400)
-    assert plan.loc[(MONDAY, "day"), "packers"] == 18  # 1400 orders / 10 per hour / 8 h = 17.5, not 800's 10
+    assert plan.loc[(MONDAY, "day"), "orders_planned"] == pytest.approx(18 / 24 * 2400 + 14 / 24 * 2400, rel=1e-3)
+    assert plan.loc[(MONDAY, "day"), "orders_median"] == pytest.approx(3200.0)
+    assert plan.loc[(MONDAY, "day"), "packers"] == 40  # 3200 orders / 10 per hour / 8 h
     assert plan.loc[(MONDAY + pd.Timedelta(days=1), "day"), "orders_planned"] == pytest.approx(8 / 24 * 2400)
-    # every open day's orders are planned once
-    # (Tuesday night's morning comes from Tuesday: the forecast has no Wednesday)
-    assert plan["orders_planned"].sum() == pytest.approx(2 * 2400 + 6 / 24 * 2400)
+    # every order of the three days is planned once (Tuesday night's morning comes from Tuesday: no Wednesday)
+    assert plan["orders_median"].sum() == pytest.approx(3 * 2400 - 6 / 24 * 2400 + 6 / 24 * 2400)
 
 
-def test_after_a_closed_day_on_the_first_plan_day_the_first_shift_still_packs_the_early_hours() -> None:
-    # The forecast starts on Monday; Sunday, closed, is not in it.
-    plan = plan_crews(forecast([2400.0]), {"A": center(closed_weekdays=["Sun"])}, {"A": FLAT}).set_index("shift")
+def test_after_a_closed_day_on_the_first_plan_day_the_first_shift_packs_the_early_hours_and_the_counted_backlog(
+) -> None:
+    # The forecast starts on Monday; Sunday, closed, is not in it: its orders are counted, not forecast.
+    c = center(closed_weekdays=["Sun"])
+    plan = plan_crews(forecast([2400.0]), {"A": c}, {"A": FLAT}).set_index("shift")
     assert plan.loc["day", "orders_planned"] == pytest.approx(14 / 24 * 2400)
+    counted = plan_crews(forecast([2400.0]), {"A": c}, {"A": FLAT}, waiting={"A": 900.0}).set_index("shift")
+    assert counted.loc["day", "orders_planned"] == pytest.approx(900.0 + 14 / 24 * 2400)
+    assert counted.loc["day", "orders_median"] == pytest.approx(900.0 + 14 / 24 * 2400)
+    assert counted.loc["swing", "orders_planned"] == pytest.approx(plan.loc["swing", "orders_planned"])
 
 
-def test_an_open_day_between_two_closed_days_packs_its_early_hours_and_its_night_has_no_morning() -> None:
-    # Closed on Sunday and on Tuesday (a stocktake): Monday's day shift packs Monday's 00:00-06:00 (no
-    # Sunday night ran), Monday's night packs 22-24 only. The day shift planned 800 orders, not 1400:
-    # the closed Tuesday's rule came first and skipped the closed Sunday's, and 600 orders had no shift.
+def test_an_open_day_between_two_closed_days_packs_the_first_ones_orders_and_its_night_runs_into_the_second() -> None:
+    # Closed on Sunday and on Tuesday (a stocktake): Monday's day shift packs Sunday's 06:00-24:00 and Monday's
+    # 00:00-06:00, Monday's night packs 22:00 to Tuesday 06:00, Wednesday's day shift the rest of Tuesday.
     c = center(closed_weekdays=["Sun"], closed_dates=["2026-03-03"])
     plan = plan_crews(forecast([2400.0] * 4, start=MONDAY - pd.Timedelta(days=1)), {"A": c}, {"A": FLAT})
     monday = plan[plan["ds"] == MONDAY].set_index("shift")["orders_planned"]
-    assert monday["day"] == pytest.approx(14 / 24 * 2400)
-    assert monday["night"] == pytest.approx(2 / 24 * 2400)
-    assert plan["orders_planned"].sum() == pytest.approx(2 * 2400 + 6 / 24 * 2400)  # Monday and Wednesday, once
+    assert monday["day"] == pytest.approx(32 / 24 * 2400, rel=1e-3)
+    assert monday["night"] == pytest.approx(8 / 24 * 2400, rel=1e-3)
+    wednesday = plan[plan["ds"] == MONDAY + pd.Timedelta(days=2)].set_index("shift")["orders_planned"]
+    assert wednesday["day"] == pytest.approx(32 / 24 * 2400, rel=1e-3)
+    assert plan["orders_median"].sum() == pytest.approx(4 * 2400)  # Wednesday's night takes its morning from itself
 
 
-def test_the_last_days_night_shift_has_no_morning_when_the_center_is_closed_the_day_after() -> None:
-    # Monday to Saturday; closed on Sundays, which the forecast does not reach: Saturday's night
-    # packs 22-24 only (it planned Sunday 00:00-06:00 from Saturday's forecast, orders that never come).
+def test_a_holiday_weekend_waits_for_the_first_shift_after_it_planned_on_the_quantile_of_its_sum() -> None:
+    # Closed Saturday, Sunday and a Monday holiday: Friday's night packs Saturday's 00:00-06:00; Tuesday's day
+    # shift packs the rest of Saturday, Sunday, Monday and Tuesday's 00:00-06:00. At the 0.9 quantile the four
+    # days' errors partly cancel: less than the sum of their 0.9 quantiles, more than the sum of medians.
+    friday = MONDAY + pd.Timedelta(days=4)
+    c = center(closed_weekdays=["Sat", "Sun"], closed_dates=["2026-03-09"], service_level=0.9)
+    plan = plan_crews(forecast([2400.0] * 5, start=friday), {"A": c}, {"A": FLAT}).set_index(["ds", "shift"])
+    tuesday = friday + pd.Timedelta(days=4)
+    median = 18 / 24 * 2400 + 2400 + 2400 + 14 / 24 * 2400
+    assert plan.loc[(tuesday, "day"), "orders_median"] == pytest.approx(median)
+    assert median < plan.loc[(tuesday, "day"), "orders_planned"] < 0.99 * 1.2 * median
+    assert plan.loc[(friday, "night"), "orders_median"] == pytest.approx(8 / 24 * 2400)
+    assert all(plan.loc[(friday + pd.Timedelta(days=k), s), "packers"] == 0 for k in (1, 2, 3)
+               for s in ("day", "swing", "night"))
+
+
+def test_a_center_without_a_night_shift_carries_the_whole_closed_day_to_its_first_shift() -> None:
+    shifts = [{"name": "early", "start": 0, "end": 12}, {"name": "late", "start": 12, "end": 24}]
+    c = center(shifts=shifts, closed_weekdays=["Sun"])
+    plan = plan_crews(forecast([2400.0] * 2, start=MONDAY - pd.Timedelta(days=1)), {"A": c}, {"A": FLAT})
+    monday = plan[plan["ds"] == MONDAY].set_index("shift")["orders_median"]
+    assert monday["early"] == pytest.approx(2400 + 1200) and monday["late"] == pytest.approx(1200)
+
+
+def test_a_forecast_ending_on_a_closed_day_says_its_orders_are_in_no_shift_of_the_plan() -> None:
+    # Monday to Sunday, closed on Sundays: Saturday's night packs Sunday's 00:00-06:00; the rest waits for a
+    # Monday the forecast does not reach.
+    fc = forecast([2400.0] * 7)
+    c = {"A": center(closed_weekdays=["Sun"])}
+    plan = plan_crews(fc, c, {"A": FLAT})
+    saturday_night = plan[(plan["ds"] == MONDAY + pd.Timedelta(days=5)) & (plan["shift"] == "night")].iloc[0]
+    assert saturday_night["orders_median"] == pytest.approx(8 / 24 * 2400) and saturday_night["next_day_forecast"]
+    assert any("ends on a closed day (A 2026-03-08)" in n for n in plan_notes(fc, c))
+    assert not any("closed day" in n for n in plan_notes(forecast([2400.0] * 6), c))
+
+
+def test_the_last_days_night_shift_before_a_closed_day_past_the_forecast_takes_its_morning_from_its_own_day() -> None:
+    # Monday to Saturday; closed on Sundays, which the forecast does not reach: Saturday's night runs into
+    # Sunday's morning (customers order) and takes it from Saturday's forecast, as any last night.
     plan = plan_crews(forecast([2400.0] * 6), {"A": center(closed_weekdays=["Sun"])}, {"A": FLAT})
     saturday_night = plan[(plan["ds"] == MONDAY + pd.Timedelta(days=5)) & (plan["shift"] == "night")].iloc[0]
-    assert saturday_night["orders_planned"] == pytest.approx(2 / 24 * 2400)
-    friday_night = plan[(plan["ds"] == MONDAY + pd.Timedelta(days=4)) & (plan["shift"] == "night")].iloc[0]
-    assert friday_night["orders_planned"] == pytest.approx(8 / 24 * 2400)
+    assert saturday_night["orders_planned"] == pytest.approx(8 / 24 * 2400)
+    assert not saturday_night["next_day_forecast"]
+
+
+def test_waiting_orders_counts_the_closed_days_hours_no_shift_packed() -> None:
+    # Closed Saturday and Sunday: Friday's night packed Saturday's 00:00-06:00; the rest waits for Monday.
+    c = center(closed_weekdays=["Sat", "Sun"])
+    hours = hourly(pd.date_range(MONDAY - pd.Timedelta(days=3), periods=4), lambda d, h: 1.0)
+    assert waiting_orders(c, hours, MONDAY) == 18 + 24
+    assert waiting_orders(c, hours, MONDAY, until=MONDAY - pd.Timedelta(days=1)) == 18  # Sunday is forecast
+    assert waiting_orders(c, hours, MONDAY + pd.Timedelta(days=1)) == 0.0  # Monday was open
+    assert carried_days(c, MONDAY) == [(MONDAY - pd.Timedelta(days=2), 0.75), (MONDAY - pd.Timedelta(days=1), 1.0)]
 
 
 def test_closed_dates_and_holidays_have_no_shifts() -> None:
@@ -267,3 +329,25 @@ def test_a_malformed_hour_profile_is_named(profile, expected) -> None:
 def test_a_forecast_that_is_not_a_frame_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="forecast must be a pandas DataFrame"):
         plan_crews([1, 2], {"FC-1": CenterConfig(center_id="FC-1")}, {})
+
+
+def test_waiting_before_counts_the_closed_days_before_the_forecast_but_not_a_day_still_to_come() -> None:
+    c = {"A": center(closed_weekdays=["Sun"])}
+    hours = hourly(pd.date_range(MONDAY - pd.Timedelta(days=1), periods=1), lambda d, h: 2.0)
+    assert waiting_before(c, forecast([2400.0]), hours) == {"A": 36.0}  # Sunday 06:00-24:00
+    assert waiting_before(c, forecast([2400.0]), hours, {"A": MONDAY - pd.Timedelta(days=1)}) == {}
+
+
+def test_the_days_of_one_shift_are_planned_with_the_centers_day_correlation() -> None:
+    # Consecutive days' forecast errors are correlated on real data (benchmarks/day_correlation.py): at the 0.9
+    # quantile a correlated evening and morning, or closed Sunday and Monday, need more than independent ones.
+    fc = forecast([2400.0] * 3, start=MONDAY - pd.Timedelta(days=1))
+
+    def planned(**fields) -> pd.Series:
+        c = center(service_level=0.9, closed_weekdays=["Sun"], **fields)
+        return plan_crews(fc, {"A": c}, {"A": FLAT}).set_index(["ds", "shift"])["orders_planned"]
+
+    independent, default, lockstep = planned(day_correlation=0.0), planned(), planned(day_correlation=1.0)
+    for key in ((MONDAY, "night"), (MONDAY, "day")):  # overnight; Sunday carried to Monday's day shift
+        assert independent[key] < default[key] < lockstep[key]
+    assert lockstep[(MONDAY, "day")] == pytest.approx(1.2 * (18 / 24 + 14 / 24) * 2400)

@@ -90,9 +90,9 @@ def test_after_a_closed_day_the_first_shift_is_replanned_with_the_orders_waiting
     assert open_sunday.loc["day", "orders_planned"] == pytest.approx(8 / 24 * 2400.0)
 
 
-def test_the_night_before_a_closed_day_is_replanned_without_its_morning_as_the_plan_made_it() -> None:
-    # Closed on Tuesday (a stocktake the forecast does not know): Monday's night shift packs 22-24 only.
-    # On track at noon, the re-plan added Tuesday's 00:00-06:00 back and said "night call in 8".
+def test_the_night_before_a_closed_day_is_replanned_with_the_morning_it_runs_into_as_the_plan_made_it() -> None:
+    # Closed on Tuesday (a stocktake): Monday's night shift still runs to Tuesday 06:00 and customers order
+    # then; on track at noon, the re-plan keeps the plan's night (it dropped Tuesday's 00:00-06:00 before).
     c = center(closed_dates=["2026-03-03"])
     fc = pd.DataFrame({"unique_id": "A", "ds": pd.date_range(MONDAY, periods=3), "0.1": 2000.0, "0.5": 2400.0,
                        "0.9": 2800.0})
@@ -100,18 +100,32 @@ def test_the_night_before_a_closed_day_is_replanned_without_its_morning_as_the_p
     _, changes = apply_intraday(plan, fc, {"A": c}, {"A": FLAT}, {"A": MONDAY + pd.Timedelta(hours=12)},
                                 {"A": 1200.0}, plan)
     night = changes.set_index("shift").loc["night"]
-    assert night["orders_planned"] == pytest.approx(2 / 24 * 2400.0)
+    assert night["orders_planned"] == pytest.approx(8 / 24 * 2400.0, rel=2e-3)
     assert night["action"] == "no change"
 
 
-def test_replan_today_alone_gives_the_night_before_a_closed_day_no_morning() -> None:
-    # replan_today is public: given no tomorrow, it took Tuesday's 00:00-06:00 from today's forecast
-    # although the center is closed on Tuesday (only apply_intraday knew to pass zeros).
+def test_replan_today_alone_gives_the_night_before_a_closed_day_its_morning() -> None:
     table = replan_today(center(closed_dates=["2026-03-03"]), MONDAY + pd.Timedelta(hours=12), DAY, LEVELS, FLAT,
                          1200.0, {}).set_index("shift")
-    assert table.loc["night", "orders_planned"] == pytest.approx(2 / 24 * 2400.0)
-    assert replan_today(center(), MONDAY + pd.Timedelta(hours=12), DAY, LEVELS, FLAT, 1200.0, {}).set_index(
-        "shift").loc["night", "orders_planned"] > 7 / 24 * 2400.0
+    assert table.loc["night", "orders_planned"] == pytest.approx(8 / 24 * 2400.0, rel=2e-3)
+
+
+def test_after_a_closed_day_the_first_shift_is_replanned_with_the_closed_days_orders_as_the_plan_made_it() -> None:
+    # Closed on Sunday, which the forecast holds: at 03:00 on Monday the day shift still packs Sunday's
+    # 06:00-24:00 (1800 orders forecast). The re-plan dropped them and said "day release 22".
+    c = center(closed_weekdays=["Sun"])
+    fc = pd.DataFrame({"unique_id": "A", "ds": pd.date_range(MONDAY - pd.Timedelta(days=1), periods=2),
+                       "0.1": 2000.0, "0.5": 2400.0, "0.9": 2800.0})
+    plan = plan_crews(fc, {"A": c}, {"A": FLAT})
+    now = {"A": MONDAY + pd.Timedelta(hours=3)}
+    _, changes = apply_intraday(plan, fc, {"A": c}, {"A": FLAT}, now, {"A": 300.0}, plan)
+    day = changes.set_index("shift").loc["day"]
+    assert day["orders_planned"] == pytest.approx(1800.0 + 14 / 24 * 2400.0, rel=2e-3)
+    assert day["action"] == "no change"
+    # Sunday's orders counted (a busy Sunday: 2500 after 06:00) replace its forecast.
+    _, counted = apply_intraday(plan, fc, {"A": c}, {"A": FLAT}, now, {"A": 300.0}, plan, waiting={"A": 2500.0})
+    assert counted.set_index("shift").loc["day", "orders_planned"] == pytest.approx(2500.0 + 14 / 24 * 2400.0,
+                                                                                     rel=2e-3)
 
 
 def test_the_night_shift_s_morning_hours_come_from_tomorrows_plan() -> None:

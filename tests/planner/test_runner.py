@@ -165,3 +165,23 @@ def test_a_simulation_started_in_the_past_plans_from_its_own_run_not_a_newer_sta
                       centers=CENTERS)
     assert q.latest_plan_run(engine)["plan_id"] == later.plan_id
     assert q.latest_plan_run(engine)["forecast_run_id"] == "real"
+
+
+def test_the_orders_counted_on_a_closed_sunday_before_the_forecast_are_planned_on_mondays_first_shift(engine) -> None:
+    # Seoul is closed on Sundays; the forecast starts on Monday. Sunday's orders (10 an hour) came all the same:
+    # Saturday's night shift packed 00:00-06:00, the 180 after it wait for Monday's day shift, at 05:00 on Monday
+    # (before it starts) with the 500 counted since midnight. They were in no shift.
+    centers = parse_centers({
+        "defaults": {"shifts": SHIFTS, "orders_per_packer_hour": 10, "shrinkage": 0, "min_packers": 0,
+                     "service_level": 0.5, "closed_weekdays": ["Sun"], "timezone": "Asia/Seoul"},
+        "centers": {"SEOUL": {}, "LA": {"timezone": "America/Los_Angeles"}},
+    })
+    store_forecast(engine, "r1", pd.date_range("2026-03-02", periods=2))
+    store_orders(engine, "SEOUL", "Asia/Seoul", "2026-03-01 00:00", 24, 10)
+    store_orders(engine, "SEOUL", "Asia/Seoul", "2026-03-02 00:00", 5, 100)  # Monday on the forecast's pace
+    now = datetime(2026, 3, 1, 20, 0, tzinfo=UTC)  # Monday 05:00 in Seoul
+    plan = q.plan_frame(engine, make_plan(engine, PlannerSettings(), "Asia/Seoul", now=now,
+                                          centers=centers).plan_id).set_index(["center_id", "day", "shift"])
+    monday = pd.Timestamp("2026-03-02").date()
+    # 180 waiting from Sunday + 500 so far + Monday's 05:00-06:00 and the day shift's own 8 hours (flat profile)
+    assert plan.loc[("SEOUL", monday, "day"), "orders_planned"] == pytest.approx(180 + 500 + 2400 / 24 * 9, rel=2e-2)
