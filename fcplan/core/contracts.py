@@ -23,6 +23,10 @@ FORECAST_ALERTS = "forecast-alerts"
 ORDERS_DLQ = "orders-dlq"
 PROMOTIONS_DLQ = "promotions-dlq"
 
+#: :attr:`Promotion.status` of a withdrawn promotion: it lifts nothing, and at a tie of
+#: ``updated_at`` it wins over the active version (:mod:`fcplan.streams.sink`).
+CANCELLED = "cancelled"
+
 
 class Record(BaseModel):
     """Base of every topic's record: frozen, extra fields ignored, JSON on the wire."""
@@ -94,7 +98,7 @@ class Promotion(Record):
     end: AwareDatetime
     kind: str = Field(min_length=1, max_length=64)
     discount_pct: float = Field(ge=0, le=100)
-    status: Literal["active", "cancelled"] = "active"
+    status: Literal["active", "cancelled"] = "active"  # "cancelled" is :data:`CANCELLED`
     #: Version time: the newest wins. Producers should set it; it defaults to ``start``.
     updated_at: AwareDatetime | None = None
 
