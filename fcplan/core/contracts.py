@@ -27,6 +27,13 @@ PROMOTIONS_DLQ = "promotions-dlq"
 #: ``updated_at`` it wins over the active version (:mod:`fcplan.streams.sink`).
 CANCELLED = "cancelled"
 
+#: :attr:`ForecastAlert.kind` of the silent-feed alerts: a center without orders where the forecast
+#: expected them (``fcplan.models.silence``), every center so (same), and the worker reading no
+#: order for minutes while the broker answers (``fcplan.streams.feed_watch``); the last two name
+#: the center :data:`ALL_CENTERS`.
+SILENT_CENTER, FEED_SILENT, FEED_STOPPED = "silent_center", "feed_silent", "feed_stopped"
+ALL_CENTERS = "all"
+
 
 class Record(BaseModel):
     """Base of every topic's record: frozen, extra fields ignored, JSON on the wire."""
