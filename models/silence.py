@@ -27,6 +27,7 @@ All centers silent together is one more event (``feed_silent``, center
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -44,6 +45,10 @@ SILENCE_TESTS = (SILENT, FEED_SILENT)
 #: At most one false alarm in ``1 / ALPHA`` runs that start with an empty hour when the
 #: forecast is calibrated (measured on the online-retail data in benchmarks/silence.py).
 ALPHA = 1e-6
+#: The whole-feed event needs at least two centers whose empty runs each had under this chance.
+FEED_EACH = 0.05
+#: Hours of each center's empty run the whole-feed test can look back on.
+FEED_WINDOW_HOURS = 14 * 24
 
 _NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(48)
 _LOG_WEIGHTS = np.log(_WEIGHTS / _WEIGHTS.sum())
@@ -74,6 +79,16 @@ class _Run:
     share: float = 0.0  # today's share of the run's open hours
     mean: float = 0.0
     shape: float = 1.0
+    #: the run's last :data:`FEED_WINDOW_HOURS` hours: ``(hour, share counted, day mean, day shape)``
+    recent: deque = field(default_factory=lambda: deque(maxlen=FEED_WINDOW_HOURS))
+
+    def log_p_since(self, start: datetime) -> float:
+        """Log probability of the run's hours from ``start`` on (within the kept window) under the forecast."""
+        days: dict[date, list[float]] = {}
+        for hour, share, mean, shape in self.recent:
+            if hour >= start:
+                days.setdefault(hour.date(), [0.0, mean, shape])[0] += share
+        return sum(log_p_empty(mean, shape, share) for share, mean, shape in days.values())
 
     @property
     def log_p(self) -> float:
@@ -154,6 +169,7 @@ class SilenceWatch:
             run.mean, run.shape = day
         if not closed:
             run.share += share
+        run.recent.append((hour, 0.0 if closed else share, run.mean, run.shape))
         if state.alert is not None or run.log_p >= self.log_alpha:
             return []
         state.alert = AlertEvent(
@@ -172,20 +188,27 @@ class SilenceWatch:
         return [state.alert]
 
     def feed(self, centers: list[str], hour: datetime) -> list[AlertEvent]:
-        """After an hour of every center: the whole-feed event, open while each of ``centers`` has
-        a silence alert open or is closed (at least two alerts), cleared when one has orders again."""
+        """After an hour of every center: the whole-feed event, open while every one of ``centers``
+        is in an empty run and, over the hours since the last order of any of them, all being empty
+        is less likely than ``log_alpha`` under the forecast (centers independent) with at least two
+        of them each unusual (chance under :data:`FEED_EACH`): a quiet small center adds its evidence
+        without having to alarm alone, and one silent center among quiet ones is not the feed.
+        Cleared when one has orders again."""
         hour = pd.Timestamp(hour).to_pydatetime()
         states = [self._centers.get(c, _State()) for c in centers]
-        opened = [s.alert for s in states if s.alert is not None]
-        silent = len(opened) >= 2 and all(s.alert is not None or (s.closed and s.run.hours) for s in states)
+        empty = len(states) >= 2 and all(s.run.hours and s.run.start is not None for s in states)
+        silent, logs = False, []
+        if empty and self.feed_alert is None:
+            start = max(s.run.start for s in states)  # the feed is silent since the last order of any center
+            logs = [s.run.log_p_since(start) for s in states]
+            silent = sum(logs) < self.log_alpha and sum(lp < np.log(FEED_EACH) for lp in logs) >= 2
         if silent and self.feed_alert is None:
-            start = min(a.window_start for a in opened)
             self.feed_alert = AlertEvent(
                 alert_id=alert_id(ALL_CENTERS, FEED_SILENT, start),
                 center_id=ALL_CENTERS,
                 status=OPEN,
                 test=FEED_SILENT,
-                statistic=round(max(a.statistic for a in opened), 4),
+                statistic=round(sum(logs) / np.log(10), 4),
                 threshold=round(self.log_alpha / np.log(10), 4),
                 window_start=start,
                 window_end=hour + pd.Timedelta(hours=1),
@@ -193,7 +216,7 @@ class SilenceWatch:
                 evidence={"centers": len(centers)},
             )
             return [self.feed_alert]
-        if not silent and self.feed_alert is not None:
+        if not empty and self.feed_alert is not None:  # a center's orders again (not a weaker sum)
             opened_feed, self.feed_alert = self.feed_alert, None
             return [_event(opened_feed, CLEARED, hour, opened_feed.evidence)]
         return []

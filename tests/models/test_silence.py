@@ -132,3 +132,21 @@ def test_a_center_closed_on_its_silent_day_does_not_alarm(sqlite_url: str) -> No
     assert [e for e in events if e.test == SILENT] == []
     events = DriftLoop(engine, TZ, backfill_hours=24).run_once(at(START + pd.Timedelta(days=4, hours=2)))
     assert [e.test for e in events if e.status == OPEN and e.test == SILENT] == [SILENT]  # not told: it alarms
+
+
+def test_the_whole_feed_is_silent_when_every_center_is_empty_and_two_of_them_unusually() -> None:
+    """A small center (8 orders a day) never alarms alone in a few hours, but its quiet adds to a busy
+    one's; a busy center silent while the small one still sends is that center, not the feed."""
+
+    def run(small_counts: list[float]) -> list[str]:
+        watch, told = SilenceWatch(), []
+        for i, small in enumerate(small_counts):
+            hour = START + pd.Timedelta(hours=i)
+            busy = 20.0 if i < 8 else 0.0
+            told += [e.test for e in watch.observe("busy", hour, busy, (320.0, 20.0), float(SHARES[hour.hour]), "v")]
+            told += [e.test for e in watch.observe("small", hour, small, (8.0, 20.0), float(SHARES[hour.hour]), "v")]
+            told += [e.test for e in watch.feed(["busy", "small"], hour)]
+        return told
+
+    assert run([0.0] * 24) == [SILENT, FEED_SILENT]
+    assert run([1.0 if h % 3 == 0 else 0.0 for h in range(24)]) == [SILENT]
