@@ -21,6 +21,7 @@ import streamlit as st
 from sqlalchemy import Engine, inspect, make_url, text
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from fcplan.core.contracts import CANCELLED
 from fcplan.core.panel import DS, UNIQUE_ID, Y
 from fcplan.dashboard import summaries
 from fcplan.storage import make_engine, outage
@@ -382,7 +383,7 @@ def promotions_for(url: str, tz: str, center: str) -> pd.DataFrame:
     promos = promotions(url)
     if promos.empty:
         return promos
-    promos = promos[promos["status"] != "cancelled"]
+    promos = promos[promos["status"] != CANCELLED]
     # center_ids null (or not a list) means every center.
     applies = promos["center_ids"].map(lambda ids: not isinstance(ids, list | tuple) or center in ids)
     promos = promos[applies.astype(bool)].copy()

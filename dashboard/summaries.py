@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from fcplan.core.contracts import FEED_SILENT, FEED_STOPPED, SILENT_CENTER
 from fcplan.core.panel import DS, UNIQUE_ID, Y
 from fcplan.core.quantiles import quantile_levels
 from fcplan.planner.staffing import interpolate_quantile
@@ -246,7 +247,12 @@ ALERT_KINDS = {
     "weekday_pattern": "weekday pattern changed (hourly)",
     "outside_band": "day outside the forecast band (daily)",
     "coverage_drift": "band coverage drifted (daily)",
+    SILENT_CENTER: "no orders from this center (feed silent?)",
+    FEED_SILENT: "no orders from any center (feed silent)",
+    FEED_STOPPED: "no order read by the worker (feed stopped)",
 }
+#: Silent-feed kinds: the stream health page shows them open at its top.
+FEED_KINDS = (FEED_SILENT, FEED_STOPPED, SILENT_CENTER)
 _ALERTED = re.compile(r"open alerts for \[([^\]]*)\]")
 
 
@@ -286,6 +292,17 @@ def evidence_table(evidence: Mapping) -> pd.DataFrame:
 
     return pd.DataFrame({"what": [EVIDENCE_LABELS.get(k, k) for k in keys],
                          "value": [shown(k, evidence[k]) for k in keys], "key": keys})
+
+
+def open_feed_alerts(alerts: pd.DataFrame) -> list[str]:
+    """The messages of the open silent-feed alerts, whole feed first, then newest first."""
+    if alerts.empty or not {"kind", "status", "message"} <= set(alerts.columns):
+        return []
+    found = alerts[(alerts["status"] == "open") & alerts["kind"].isin(FEED_KINDS)]
+    if "created_at" in found:
+        found = found.sort_values("created_at", ascending=False)
+    found = found.sort_values("kind", key=lambda k: k == SILENT_CENTER, kind="stable")
+    return [str(m) for m in found["message"]]
 
 
 def alert_kind_label(kind: object) -> str:

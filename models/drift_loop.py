@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pandas as pd
 from sqlalchemy import Engine, select
@@ -38,9 +38,10 @@ from sqlalchemy import Engine, select
 from fcplan.core.locales import Locales
 from fcplan.core.panel import DS, UNIQUE_ID, Y
 from fcplan.models.drift import as_issued, forecast_levels
-from fcplan.models.drift_monitor import CLEARED, OPEN, AlertEvent, DriftMonitor, alert_payload
+from fcplan.models.drift_monitor import CLEARED, OPEN, TESTS, AlertEvent, DriftMonitor, alert_payload
 from fcplan.models.schedule import TriggerDebounce
-from fcplan.models.sequential import intraday_shares
+from fcplan.models.sequential import day_distribution, intraday_shares
+from fcplan.models.silence import ALL_CENTERS, SILENCE_TESTS, SilenceWatch, silence_message
 from fcplan.storage import queries as q
 from fcplan.storage import upsert, utcnow
 from fcplan.storage.schema import forecast_alerts, forecast_runs, model_decisions
@@ -48,6 +49,9 @@ from fcplan.storage.schema import forecast_alerts, forecast_runs, model_decision
 log = logging.getLogger(__name__)
 
 Publish = Callable[[str, dict], None]
+#: Whether a center is closed on a local day (the centers file's ``closed_weekdays``, ``closed_dates``,
+#: holidays): its empty hours then are no sign of a silent feed.
+Closed = Callable[[str, date], bool]
 
 #: Hours stored up to this long before the newest write the loop saw are read again
 #: for corrections: writers whose transactions commit out of their timestamps' order
@@ -78,11 +82,18 @@ class DriftLoop:
         backfill_hours: int = 48,
         incremental: bool = True,
         settle_hours: float = 1.0,
+        silence: SilenceWatch | None = None,
+        closed: Closed | None = None,
     ) -> None:
         # ``tz``: one zone for every center, or each center's own (its local hours and days)
+        # ``silence``: the silence watch beside the monitor (:mod:`fcplan.models.silence`); ``closed``: see
+        # :data:`Closed` (default: no closed days)
         self.engine = engine
         self.locales = tz if isinstance(tz, Locales) else Locales(tz)
         self.monitor = monitor or DriftMonitor()
+        self.silence = silence or SilenceWatch()
+        self.closed = closed
+        self._closed: dict[tuple[str, date], bool] = {}  # answers of ``closed``, asked once a center and day
         self.publish, self.webhook, self.on_alert = publish, webhook, on_alert
         self.debounce = TriggerDebounce(debounce_hours)
         self.learn_days, self.backfill_hours = learn_days, backfill_hours
@@ -100,7 +111,10 @@ class DriftLoop:
         self.payloads: list[dict] = []  # every alert record handled, as on the forecast-alerts topic
         self.unstored: list[dict] = []  # alert records the database refused (an outage): stored again each run
         for alert in open_alerts(engine):  # a restart (or a one-shot run) continues their lifecycle
-            self.monitor.restore(alert)
+            if alert.test in SILENCE_TESTS:
+                self.silence.restore(alert)
+            elif alert.test in TESTS:  # not the worker's ``feed_stopped``: the worker clears it
+                self.monitor.restore(alert)
 
     def run_once(self, now: datetime) -> list[AlertEvent]:
         """Feed the hours settled by ``now`` (tz-aware); returns the alert events."""
@@ -123,6 +137,8 @@ class DriftLoop:
             for u, d, run, *vals in issued[[UNIQUE_ID, DS, "run_id", *names]].itertuples(index=False)
         }
         events: list[AlertEvent] = []
+        days: dict[tuple[str, pd.Timestamp], tuple[float, float]] = {}  # (mean, shape) of each day's forecast
+        watched: dict[str, None] = {}  # the centers judged, in order
         for uid, grp in sorted(hourly.items()):
             start = max(self._fed_until.get(uid, first), first)
             if start >= end:
@@ -139,11 +155,27 @@ class DriftLoop:
                 run_id, quantiles = forecast
                 count = float(counts.get(hour_utc, 0.0))
                 events += self.monitor.observe(uid, local, count, quantiles, shares, run_id)
+                day = days.get((uid, local.normalize()))
+                if day is None:
+                    day = days[(uid, local.normalize())] = day_distribution(list(quantiles), list(quantiles.values()))
+                closed = self._is_closed(uid, local.date())
+                events += self.silence.observe(uid, local, count, day, float(shares[local.hour]), run_id, closed)
+                watched[uid] = None
             self._judged_from.setdefault(uid, start)
             self._fed_until[uid] = end
+        events += self.silence.feed(list(watched), end - pd.Timedelta(hours=1))  # the feed's hours in UTC
         for event in events:
             self._handle(event, now)
         return events
+
+    def _is_closed(self, uid: str, day: date) -> bool:
+        if self.closed is None:
+            return False
+        if (uid, day) not in self._closed:
+            if len(self._closed) > 100_000:
+                self._closed.clear()
+            self._closed[(uid, day)] = bool(self.closed(uid, day))
+        return self._closed[(uid, day)]
 
     def _hourly(self, learn_from: pd.Timestamp, end: pd.Timestamp) -> dict[str, pd.DataFrame]:
         """Each center's stored hours from ``learn_from`` on (UTC): only those from the last
@@ -225,6 +257,8 @@ class DriftLoop:
         """Store, log and send ``event``, stamped ``now`` (the clock's, simulated in the demo loop:
         the wall clock put a simulated March alert in December, after the retrain it caused)."""
         payload = alert_payload(event, utcnow(now))
+        if event.test in SILENCE_TESTS:
+            payload["message"] = silence_message(event)
         self.payloads.append(payload)
         try:
             store_alert(self.engine, payload)
@@ -242,7 +276,11 @@ class DriftLoop:
                 send(payload)
             except Exception:  # an outage of one channel loses nothing: the table has it
                 log.exception("drift alert %s could not be sent through %s", event.alert_id, name)
-        if event.status == OPEN and self.on_alert is not None:
+        if event.status == OPEN and self.on_alert is not None and event.test not in SILENCE_TESTS:
+            if self.silence.open_alert(event.center_id) is not None:  # a retrain would learn the silence
+                log.warning("retrain for %s not triggered: no orders arrive from it (a silent feed, not demand)",
+                            event.center_id)
+                return
             if self.debounce.allow(event.center_id, event.window_end):
                 self.on_alert(event.center_id)
             else:
@@ -285,10 +323,13 @@ def open_alerts(engine: Engine) -> list[AlertEvent]:
 
 
 def open_alert_centers(engine: Engine) -> list[str]:
-    """Centers with an open alert of the hourly monitor."""
+    """Centers with an open alert of the hourly monitor (a silent feed is not a drift of demand)."""
+    cols = forecast_alerts.c
     with engine.connect() as conn:
-        rows = conn.execute(select(forecast_alerts.c.center_id).where(forecast_alerts.c.status == OPEN).distinct())
-        return sorted(rows.scalars())
+        rows = conn.execute(
+            select(cols.center_id).where(cols.status == OPEN, cols.kind.not_in(SILENCE_TESTS)).distinct()
+        )
+        return sorted(c for c in rows.scalars() if c != ALL_CENTERS)
 
 
 def past_champions(engine: Engine) -> set[str]:

@@ -1048,7 +1048,7 @@ class _Request:
     levels: list[float]
     freq: str
     names: list[str]
-    windows: int
+    windows: int | None  # None: :func:`default_windows`, resolved by :func:`_evaluate`
     time_limit_s: float | None
     seed: int
     params: dict[str, dict[str, Any]]
@@ -1237,6 +1237,9 @@ def _race(
 def _evaluate(panel: pd.DataFrame, request: _Request, start: float, final: bool = False) -> BacktestResult:
     """The backtest, the weights and the calibration of the ensemble; with ``final``, the members'
     final fits on the whole ``panel`` too (:data:`FINAL_WITH_CALIBRATION`)."""
+    if request.windows is None:
+        request = replace(request, windows=default_windows(panel, request.horizon, request.freq, request.grid,
+                                                           request.grid_step))
     horizon, levels, freq, windows = request.horizon, request.levels, request.freq, request.windows
     if _parallel(_finite(request.time_limit_s)):
         warm_up()  # the worker processes' imports, on the other core meanwhile
@@ -1360,8 +1363,6 @@ def run_backtest(
     covs = covariate_columns(panel)
     future[covs] = 0.0  # placeholder values: only the backtest runs
     panel, _, freq = prepare_inputs(panel, horizon, future, freq, holiday_country)
-    if windows is None:
-        windows = default_windows(panel, horizon, freq)
     request = _Request(horizon, levels, freq, names, windows, time_limit_s, seed, model_params or {},
                        calibration, calibration_windows, models is None, bags, select_features=select_features)
     return _evaluate(panel, request, start)
@@ -1414,8 +1415,6 @@ def run_engine(
     start = time.perf_counter()
     levels, names = _check_request(quantiles, models, calibration)
     panel, fut, freq = prepare_inputs(history, horizon, future, freq, holiday_country)
-    if windows is None:
-        windows = default_windows(panel, horizon, freq, grid, grid_step)
     request = _Request(horizon, levels, freq, names, windows, time_limit_s, seed, model_params or {},
                        calibration, calibration_windows, models is None, bags, grid, grid_step,
                        select_features=select_features)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from fcplan.core.contracts import CANCELLED
 from fcplan.core.panel import DS, UNIQUE_ID
 
 PROMO = "promo"
@@ -28,7 +29,7 @@ def promotion_features(
     days = pd.DatetimeIndex(days).normalize().as_unit("ns")
     grid = pd.MultiIndex.from_product([list(centers), days], names=[UNIQUE_ID, DS])
     out = pd.DataFrame(0.0, index=grid, columns=PROMO_COLUMNS)
-    active = calendar[calendar["status"] != "cancelled"] if len(calendar) else calendar
+    active = calendar[calendar["status"] != CANCELLED] if len(calendar) else calendar
     day_start = days.tz_localize(tz, ambiguous=False, nonexistent="shift_forward").tz_convert("UTC")
     day_end = (days + pd.Timedelta(days=1)).tz_localize(tz, ambiguous=False, nonexistent="shift_forward")
     day_end = day_end.tz_convert("UTC")

@@ -23,7 +23,7 @@ from fcplan.core.promotions import EFFECT_PER_PCT, PROMO_DAYS
 from fcplan.core.quantiles import quantile_columns
 from fcplan.core.settings import ForecastSettings
 from fcplan.core.webhook import Webhook
-from fcplan.models.drift_loop import DriftLoop, open_alert_centers
+from fcplan.models.drift_loop import Closed, DriftLoop, open_alert_centers
 from fcplan.models.model_registry import promote, register_run
 from fcplan.models.promo_effect import estimate_promo_effect
 from fcplan.models.promo_kinds import store_kind_effects
@@ -108,6 +108,7 @@ def retrain(
     alerted_centers: tuple[str, ...] = (),
     drift_hours: int = 48,
     locales: Locales | None = None,
+    closed: Closed | None = None,
 ) -> RetrainResult:
     """Fit the ensemble on every center's daily orders, store the forecast run as a
     challenger and decide the champion.
@@ -120,6 +121,7 @@ def retrain(
 
     ``locales``: each center's zone and holiday country (the centers file); its days
     and holidays are its own. Default: every center in ``tz`` with ``cfg.holiday_country``.
+    ``closed``: the centers' closed days, for the drift loop's silence watch (:data:`fcplan.models.drift_loop.Closed`).
     """
     from fcplan.models.engine import run_engine
 
@@ -129,7 +131,8 @@ def retrain(
     if drift_hours > 0:
         hook = Webhook(cfg.alert_webhook) if cfg.alert_webhook else None
         try:
-            loop = DriftLoop(engine, locales or tz, webhook=hook.send if hook else None, backfill_hours=drift_hours)
+            loop = DriftLoop(engine, locales or tz, webhook=hook.send if hook else None, backfill_hours=drift_hours,
+                             closed=closed)
             loop.run_once(now)
             alerts = tuple(loop.payloads)
         except Exception:  # a failing drift check must not stop the forecasts and plans

@@ -337,6 +337,15 @@ class Centers:
         return [f"center(s) {unlisted[:5]} ({len(unlisted)}) are not in the {self.source} (it lists "
                 f"{sorted(self.centers)[:5]}) and were planned on its [defaults]{hint}"]
 
+    def closed_on(self, center_id: str, day: date) -> bool:
+        """Whether ``center_id`` is closed on the local ``day`` (False for a center the file
+        does not know): the drift loop's silence watch expects no orders then."""
+        try:
+            config = self[center_id]
+        except CentersError:
+            return False
+        return bool(config.closed(pd.DatetimeIndex([pd.Timestamp(day)]))[0])
+
     def zones(self, ids: Iterable[str]) -> dict[str, str]:
         return {i: c.timezone for i, c in self.for_ids(ids).items()}
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fcplan.core.contracts import CANCELLED
 from fcplan.core.locales import Locales
 from fcplan.simulator.demand import (
     DEFAULT_TZ,
@@ -28,7 +29,7 @@ from fcplan.simulator.demand import (
 
 PROMOTION_KINDS = ("discount", "free_shipping", "flash_sale")
 _KIND_PROBS = (0.55, 0.25, 0.20)
-STATUSES = ("active", "cancelled")
+STATUSES = ("active", CANCELLED)
 MAX_UPLIFT = 3.0
 #: Share of promotions cancelled between their announcement and their start.
 CANCEL_RATE = 0.1
@@ -83,7 +84,7 @@ class SimulatedPromotion:
     @property
     def uplift(self) -> float:
         """Demand multiplier while it runs (1.0 when cancelled)."""
-        return 1.0 if self.status == "cancelled" else promotion_uplift(self.kind, self.discount_pct)
+        return 1.0 if self.status == CANCELLED else promotion_uplift(self.kind, self.discount_pct)
 
     def applies_to(self, center_id: str) -> bool:
         return self.center_ids is None or center_id in self.center_ids
@@ -93,7 +94,7 @@ class SimulatedPromotion:
         announcement; still ``"active"`` if its cancellation comes later."""
         if self.announced_at > as_of:
             return None
-        if self.status == "cancelled" and self.cancelled_at is not None and self.cancelled_at > as_of:
+        if self.status == CANCELLED and self.cancelled_at is not None and self.cancelled_at > as_of:
             return replace(self, status="active", cancelled_at=None)
         return self
 
@@ -187,7 +188,7 @@ def _draw(
         end=aware(end),
         kind=kind,
         discount_pct=discount,
-        status="cancelled" if cancelled else "active",
+        status=CANCELLED if cancelled else "active",
         announced_at=aware(announced),
         cancelled_at=aware(cancelled_at) if cancelled else None,
     )

@@ -24,10 +24,12 @@ from sqlalchemy import Engine
 from fcplan.core import contracts
 from fcplan.core.contracts import dead_letter
 from fcplan.core.settings import Settings
+from fcplan.core.webhook import Webhook
 from fcplan.storage import make_engine
-from fcplan.storage.outage import Backoff, backoff_s, call_through_outages
+from fcplan.storage.outage import Backoff, backoff_s, call_through_outages, retry_outage
 from fcplan.streams.counted import Origin
 from fcplan.streams.faust_guard import GuardedTransport
+from fcplan.streams.feed_watch import store_feed_alert
 from fcplan.streams.log_guard import Handled
 from fcplan.streams.orders_consumer import OrdersConsumer
 from fcplan.streams.promotion_store import PromotionStore
@@ -110,8 +112,17 @@ class Worker:
         #: the promotions dead-lettered lately: one read again is not dead-lettered (nor counted) again
         self.promotions_dead = Handled()
         self.app.agent(self.promotions, name="fcplan.promotions")(self._promotions_agent)
-        self.orders_consumer = OrdersConsumer(settings, self.limits)
+        url = settings.forecast.alert_webhook
+        self.webhook = Webhook(url) if url else None
+        self.orders_consumer = OrdersConsumer(settings, self.limits, on_feed=self._feed_alert)
         self.app.early_tasks = [self._orders_task]
+
+    def _feed_alert(self, record: dict) -> None:
+        """A whole-feed silence alert of the orders consumer: stored (the dashboard shows it; an outage
+        is waited out a little, then logged) and posted to the webhook."""
+        if self.webhook is not None:
+            self.webhook.send(record)
+        retry_outage(lambda: store_feed_alert(self.engine, record), attempts=3)
 
     def _origin(self, events: list[Any]) -> Origin:
         """Where faust read ``events``, as its guarded consumer tells (:meth:`GuardedConsumer.origin

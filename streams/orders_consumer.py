@@ -37,9 +37,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fcplan.core.contracts import CENTER_DEMAND, ORDERS, ORDERS_DLQ, dead_letter
+from fcplan.core.contracts import CENTER_DEMAND, FORECAST_ALERTS, ORDERS, ORDERS_DLQ, ForecastAlert, dead_letter
 from fcplan.core.settings import Settings
 from fcplan.streams.counted import Origin
+from fcplan.streams.feed_watch import OPEN, FeedWatch, broker_answers
 from fcplan.streams.log_guard import LogGuard
 from fcplan.streams.order_writer import OrderWriter, WrittenBatch
 from fcplan.streams.validation import Limits
@@ -160,9 +161,12 @@ class ConsumerStuck(RuntimeError):
 class OrdersConsumer:
     """Consumes ``orders`` in batches for one worker process (see module docstring)."""
 
-    def __init__(self, settings: Settings, limits: Limits) -> None:
+    def __init__(self, settings: Settings, limits: Limits, on_feed: Callable[[dict], None] | None = None) -> None:
+        # ``on_feed``: told each whole-feed silence alert record (open, cleared), off the event loop
         self.settings = settings
         self.limits = limits
+        self.feed = FeedWatch(settings.streams.feed_silence_minutes * 60.0)
+        self.on_feed = on_feed
         self.batches = 0
         self.records = 0
         self.guard = LogGuard(None, {})
@@ -269,12 +273,34 @@ class OrdersConsumer:
                             _InFlight(epoch, fetched, records, writer.submit(values, origin), time.monotonic())
                         )
                     idle = not records and not inflight
+                    told = self.feed.fetched(len(records), time.time())
+                    if told is not None:
+                        await self._tell_feed(producer, told)
+                now = time.time()
+                told = self.feed.check(now, broker_answers(consumer, now))
+                if told is not None:
+                    await self._tell_feed(producer, told)
                 if written and (idle or time.monotonic() - last_commit >= COMMIT_EVERY_S):
                     await _bounded(self._commit_delivered(consumer, written, wait=idle), "committing offsets")
                     last_commit = time.monotonic()
         finally:
             if fetch is not None:
                 fetch.cancel()
+
+    async def _tell_feed(self, producer: Any, record: dict) -> None:
+        """Log a whole-feed silence alert, publish it on ``forecast-alerts`` and hand it to ``on_feed``
+        (the table, the webhook); a failing channel is logged, never fatal."""
+        (log.error if record["status"] == OPEN else log.warning)("orders: %s", record["message"])
+        try:
+            value = ForecastAlert.model_validate(record).to_bytes()
+            await _bounded(producer.send_and_wait(FORECAST_ALERTS, value=value, key=b"all"), "publishing a feed alert")
+        except Exception:
+            log.exception("orders: the feed alert could not be published on %s", FORECAST_ALERTS)
+        if self.on_feed is not None:
+            try:
+                await asyncio.to_thread(self.on_feed, record)
+            except Exception:
+                log.exception("orders: the feed alert could not be stored or posted")
 
     async def _heartbeat(self) -> None:
         """Log progress every :data:`HEARTBEAT_S`: a consumer that has stopped moving shows in the log."""

@@ -24,7 +24,15 @@ from fcplan.core.contracts import Promotion
 from fcplan.storage.outage import backoff_s, describe, is_outage
 from fcplan.streams.counted import Origin
 from fcplan.streams.sink import count_promotions, store_promotions
-from fcplan.streams.validation import UNDECODABLE, UNWRITABLE, Limits, Rejected, exception_detail, parse_promotion
+from fcplan.streams.validation import (
+    UNDECODABLE,
+    UNWRITABLE,
+    Limits,
+    Narrowed,
+    Rejected,
+    exception_detail,
+    parse_promotion,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -82,6 +90,9 @@ class PromotionStore:
                 continue
             if isinstance(parsed, Rejected):
                 dead.append(DeadLetter(i, parsed.reason, parsed.detail))
+            elif isinstance(parsed, Narrowed):  # stored for its known centers, dead-lettered for the others
+                valid.append((i, parsed.promotion))
+                dead.append(DeadLetter(i, parsed.rejected.reason, parsed.rejected.detail))
             else:
                 valid.append((i, parsed))
         return valid, dead

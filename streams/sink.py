@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, or_
 
-from fcplan.core.contracts import Promotion
+from fcplan.core.contracts import CANCELLED, Promotion
 from fcplan.storage import metrics as m
 from fcplan.storage import upsert
 from fcplan.storage.orders_sql import add_metrics, lock_for_write
@@ -51,8 +51,6 @@ def _not_older(table: Any, excluded: Any) -> Any:
              or_(excluded.status == CANCELLED, table.c.status != CANCELLED)),
     )
 
-
-CANCELLED = "cancelled"
 
 
 def _replaces(row: dict, kept: dict) -> bool:

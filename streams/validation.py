@@ -23,6 +23,9 @@ ABSURD = "absurd_quantity"
 FUTURE = "future"
 LATE = "late"
 UNKNOWN_CENTER = "unknown_center"
+#: A promotion naming known and unknown centers: stored for the known ones, and the record (its bytes
+#: whole) dead-lettered for the others, so that nothing is lost either way.
+PARTLY_UNKNOWN_CENTER = "unknown_center_partly"
 #: Judging the record raised (a validator bug, a parser limit): the exception is the detail.
 UNDECODABLE = "undecodable"
 #: The record passed validation but the database refused it (found by bisecting a failed batch).
@@ -58,6 +61,15 @@ class Limits:
 class Rejected:
     reason: str
     detail: str
+
+
+@dataclass(frozen=True)
+class Narrowed:
+    """A promotion kept for the centers it names that are known (``promotion``); ``rejected`` says
+    which were not: the record goes to the dead-letter topic too."""
+
+    promotion: Promotion
+    rejected: Rejected
 
 
 def _describe(exc: ValidationError) -> str:
@@ -144,16 +156,20 @@ def _check_order(raw: bytes | None, limits: Limits, now: datetime) -> Order | Re
     return order
 
 
-def parse_promotion(raw: bytes | None, limits: Limits, now: datetime | None = None) -> Promotion | Rejected:
+def parse_promotion(
+    raw: bytes | None, limits: Limits, now: datetime | None = None
+) -> Promotion | Rejected | Narrowed:
     """Decode and check one ``promotions`` value; ``now`` is tz-aware wall-clock time (the
-    current time when left out). Never raises (see the module docstring)."""
+    current time when left out). A promotion naming known and unknown centers is :class:`Narrowed`
+    to the known ones (one naming only unknown centers is rejected). Never raises (see the module
+    docstring)."""
     try:
         return _check_promotion(raw, limits, datetime.now(UTC) if now is None else now)
     except Exception as exc:
         return undecodable(exc)
 
 
-def _check_promotion(raw: bytes | None, limits: Limits, now: datetime) -> Promotion | Rejected:
+def _check_promotion(raw: bytes | None, limits: Limits, now: datetime) -> Promotion | Rejected | Narrowed:
     promo = _decode(Promotion, raw, limits)
     if not isinstance(promo, Promotion):
         return promo
@@ -169,6 +185,11 @@ def _check_promotion(raw: bytes | None, limits: Limits, now: datetime) -> Promot
     if promo.end - promo.start > timedelta(days=366):
         return Rejected(INVALID, f"promotion lasts {promo.end - promo.start}; at most a year is accepted")
     unknown = [c for c in promo.center_ids or [] if not _center_known(c, limits)]
-    if unknown:
+    known = [c for c in promo.center_ids or [] if _center_known(c, limits)]
+    if unknown and not known:
         return Rejected(UNKNOWN_CENTER, f"centers {unknown} are not in FCPLAN_CENTERS")
+    if unknown:  # dead-lettering it whole dropped the promotion for the centers that run it
+        return Narrowed(promo.model_copy(update={"center_ids": known}), Rejected(
+            PARTLY_UNKNOWN_CENTER, f"centers {unknown} are not in FCPLAN_CENTERS; the promotion was stored for "
+                                   f"{known} only (send it again for the others once they are listed)"))
     return promo

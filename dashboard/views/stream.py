@@ -33,6 +33,9 @@ def live_stream() -> None:
     cfg = data.config()
     with data.database_errors(cfg.url):
         metrics = data.stream_metrics(cfg.url)
+        alerts = data.alerts(cfg.url, 1000)
+        for message in summaries.open_feed_alerts(alerts)[:5]:  # the feed itself is wrong: say it first
+            st.error(message, icon=":material/warning:")
         hourly = data.today_hourly(cfg.url, cfg.timezone)
         if metrics.empty and hourly.empty:
             st.info(WAITING_ORDERS)
@@ -72,7 +75,7 @@ def live_stream() -> None:
                 st.altair_chart(chart, width="stretch")
             with st.expander("All counters"):
                 st.dataframe(metrics, hide_index=True, width="stretch")
-        open_alerts = sum(open_alert_counts(data.alerts(cfg.url, 1000)).values())
+        open_alerts = sum(open_alert_counts(alerts).values())
         st.page_link(ALERTS_PAGE, label=f"Forecast alerts: {open_alerts} open", icon=":material/notifications:")
 
 

@@ -153,13 +153,14 @@ def retrain(
     from fcplan.core.contracts import FORECAST_ALERTS, FORECASTS
     from fcplan.models.retrain import forecast_records
     from fcplan.models.retrain import retrain as run_retrain
-    from fcplan.planner.centers import configured_locales
+    from fcplan.planner.centers import configured_centers, configured_locales
 
     alerts: list[tuple[str, dict]] = []
 
     def step(settings: Settings, engine: Engine) -> tuple[str | None, str]:
         check_forecast_models(settings.forecast.models)
-        result = run_retrain(engine, settings.forecast, settings.timezone, locales=configured_locales(settings))
+        result = run_retrain(engine, settings.forecast, settings.timezone, locales=configured_locales(settings),
+                             closed=configured_centers(settings).closed_on)
         alerts.extend((a["center_id"], a) for a in result.alerts)
         if alerts and publish:
             _publish(settings.kafka, FORECAST_ALERTS, alerts)

@@ -160,6 +160,7 @@ class SimulatedLoop:
         self.drift = DriftLoop(
             engine,
             configured_locales(settings),  # each center's local hours and days
+            closed=configured_centers(settings).closed_on,  # closed days: empty hours there are no silent feed
             webhook=self.webhook.send if self.webhook else None,
             on_alert=self._alerted.add,
             debounce_hours=cfg.debounce_hours,

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 import pandas as pd
 from sqlalchemy import Engine
 
-from fcplan.core.contracts import ORDERS, PROMOTIONS
+from fcplan.core.contracts import CANCELLED, ORDERS, PROMOTIONS
 from fcplan.core.locales import Locales
 from fcplan.simulator import (
     CenterProfile,
@@ -65,8 +65,8 @@ def promotion_events(promos: Sequence[SimulatedPromotion]) -> list[tuple[datetim
         key = "all" if promo.center_ids is None else promo.center_ids[0]
         announced = {**record, "status": "active", "updated_at": promo.announced_at.isoformat()}
         events.append((promo.announced_at, key, announced))
-        if promo.status == "cancelled" and promo.cancelled_at is not None:
-            cancelled = {**record, "status": "cancelled", "updated_at": promo.cancelled_at.isoformat()}
+        if promo.status == CANCELLED and promo.cancelled_at is not None:
+            cancelled = {**record, "status": CANCELLED, "updated_at": promo.cancelled_at.isoformat()}
             events.append((promo.cancelled_at, key, cancelled))
     return sorted(events, key=lambda e: e[0])
 

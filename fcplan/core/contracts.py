@@ -23,6 +23,17 @@ FORECAST_ALERTS = "forecast-alerts"
 ORDERS_DLQ = "orders-dlq"
 PROMOTIONS_DLQ = "promotions-dlq"
 
+#: :attr:`Promotion.status` of a withdrawn promotion: it lifts nothing, and at a tie of
+#: ``updated_at`` it wins over the active version (:mod:`fcplan.streams.sink`).
+CANCELLED = "cancelled"
+
+#: :attr:`ForecastAlert.kind` of the silent-feed alerts: a center without orders where the forecast
+#: expected them (``fcplan.models.silence``), every center so (same), and the worker reading no
+#: order for minutes while the broker answers (``fcplan.streams.feed_watch``); the last two name
+#: the center :data:`ALL_CENTERS`.
+SILENT_CENTER, FEED_SILENT, FEED_STOPPED = "silent_center", "feed_silent", "feed_stopped"
+ALL_CENTERS = "all"
+
 
 class Record(BaseModel):
     """Base of every topic's record: frozen, extra fields ignored, JSON on the wire."""
@@ -94,7 +105,7 @@ class Promotion(Record):
     end: AwareDatetime
     kind: str = Field(min_length=1, max_length=64)
     discount_pct: float = Field(ge=0, le=100)
-    status: Literal["active", "cancelled"] = "active"
+    status: Literal["active", "cancelled"] = "active"  # "cancelled" is :data:`CANCELLED`
     #: Version time: the newest wins. Producers should set it; it defaults to ``start``.
     updated_at: AwareDatetime | None = None
 

@@ -102,6 +102,9 @@ class StreamsSettings(_Section):
     #: logging where it was stuck; uncommitted batches are read again. Keep it under the
     #: supervisor's grace period (docker-compose.yml gives the worker 30 s).
     stop_timeout_s: Seconds = 20.0
+    #: Minutes without an order read, while the broker answers, before the worker tells a silent feed
+    #: (a ``feed_stopped`` alert: table, ``forecast-alerts``, webhook); 0 turns the watch off.
+    feed_silence_minutes: float = Field(30.0, ge=0)
 
 
 class ForecastSettings(_Section):

@@ -67,24 +67,28 @@ def _sqlite_outage(exc: BaseException) -> bool:
     return any(marker in str(exc).lower() for marker in _SQLITE_OUTAGE)
 
 
+def _sqlstate(exc: BaseException) -> str | None:
+    """The PostgreSQL error code of a psycopg exception, or of the driver's exception a
+    SQLAlchemy ``DBAPIError`` wraps (``None`` for others)."""
+    if isinstance(exc, sa_exc.DBAPIError):
+        return getattr(exc.orig, "sqlstate", None)
+    return getattr(exc, "sqlstate", None) if type(exc).__module__.startswith("psycopg") else None
+
+
 def _says_outage(exc: BaseException) -> bool:
     """Whether this one exception (not its causes) says the database is out."""
-    if isinstance(exc, _OUTAGE_TYPES):
+    if isinstance(exc, _OUTAGE_TYPES) or _sqlstate(exc) in _PG_OUTAGE_STATES:
         return True
     if isinstance(exc, sa_exc.DBAPIError):
         if exc.connection_invalidated:
             return True
         orig = exc.orig
-        if getattr(orig, "sqlstate", None) in _PG_OUTAGE_STATES:
-            return True
         if not isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
             return isinstance(exc, sa_exc.DatabaseError) and type(orig).__module__.startswith("sqlite3") \
                 and _sqlite_outage(orig)
         return _sqlite_outage(orig) if type(orig).__module__.startswith("sqlite3") else True
     if type(exc).__module__.startswith("sqlite3") and type(exc).__name__ == "DatabaseError":
         return _sqlite_outage(exc)
-    if type(exc).__module__.startswith("psycopg") and getattr(exc, "sqlstate", None) in _PG_OUTAGE_STATES:
-        return True
     if not any(cls.__name__ in _DRIVER_OUTAGES for cls in type(exc).__mro__):
         return False
     return _sqlite_outage(exc) if type(exc).__module__.startswith("sqlite3") else True

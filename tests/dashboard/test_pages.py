@@ -100,16 +100,33 @@ def test_when_alerts_are_stored_then_the_alerts_page_shows_the_open_one_with_its
 
 
 def test_when_the_demo_data_is_seeded_then_its_alerts_use_the_kinds_the_drift_checks_write(make_database) -> None:
+    from fcplan.core.contracts import FEED_STOPPED
     from fcplan.dashboard.summaries import ALERT_KINDS
     from fcplan.models.drift import COVERAGE_DRIFT, OUTSIDE_BAND
     from fcplan.models.drift_monitor import TESTS
+    from fcplan.models.silence import SILENCE_TESTS
     from fcplan.storage import make_engine
     from fcplan.storage.queries import alerts_frame
 
     url, _ = make_database()
     real = {*TESTS, OUTSIDE_BAND, COVERAGE_DRIFT}
     assert set(alerts_frame(make_engine(url))["kind"]) == real
-    assert set(ALERT_KINDS) == real  # every real kind has a label on the pages
+    assert set(ALERT_KINDS) == {*real, *SILENCE_TESTS, FEED_STOPPED}  # every real kind has a label on the pages
+
+
+def test_when_the_feed_has_stopped_then_the_stream_health_page_says_so_first(make_database) -> None:
+    from fcplan.storage import make_engine
+    from fcplan.streams.feed_watch import FeedWatch, store_feed_alert
+
+    url, _ = make_database()
+    watch = FeedWatch(silent_after_s=60)
+    watch.fetched(1, 1_780_000_000.0)
+    record = watch.check(1_780_000_120.0, broker_up=True)
+    store_feed_alert(make_engine(url), record)
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    at.switch_page("views/stream.py").run()
+    assert not at.exception, at.exception
+    assert [e.value for e in at.error] == [record["message"]]
 
 
 def test_when_all_alerts_are_shown_then_each_links_only_the_retrain_it_caused(make_database) -> None:

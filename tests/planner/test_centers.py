@@ -126,3 +126,15 @@ def test_the_centers_file_variable_is_read(tmp_path: Path) -> None:
     path.write_text('[centers."FC-X"]\ntimezone = "Europe/Paris"\nholiday_country = "FR"\n')
     centers = centers_from_settings(PlannerSettings(centers_file=str(path)), "Asia/Seoul")
     assert centers["FC-X"].timezone == "Europe/Paris"
+
+
+def test_closed_on_answers_for_one_center_and_day_and_false_for_a_center_the_file_lacks() -> None:
+    """What the drift loop's silence watch asks (a closed day's empty hours are no silent feed)."""
+    from datetime import date
+
+
+    centers = parse_centers({"centers": {"FC-1": {"closed_weekdays": ["Sat"], "closed_dates": [date(2026, 5, 1)]}}})
+    assert centers.closed_on("FC-1", date(2026, 5, 2))  # a Saturday
+    assert centers.closed_on("FC-1", date(2026, 5, 1))
+    assert not centers.closed_on("FC-1", date(2026, 5, 4))
+    assert not centers.closed_on("FC-UNKNOWN", date(2026, 5, 2))

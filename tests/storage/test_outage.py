@@ -110,3 +110,18 @@ def test_an_engine_asked_not_to_create_makes_no_folder_and_no_file_and_fails_as_
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM center_hourly")).scalar() == 0
     engine.dispose()
+
+
+def test_postgresql_read_only_is_an_outage_bare_or_wrapped_and_other_internal_errors_are_not() -> None:
+    """SQLSTATE 25006 (psycopg raises it as InternalError, not OperationalError) is an outage both as
+    psycopg's own exception and wrapped by SQLAlchemy, with or without ``from`` (the chain not walked)."""
+    from psycopg import errors as pg_errors
+    from sqlalchemy.exc import InternalError
+
+    read_only = pg_errors.ReadOnlySqlTransaction("cannot execute INSERT in a read-only transaction")
+    assert read_only.sqlstate == "25006"
+    assert outage.is_outage(read_only)
+    assert outage.is_outage(InternalError("INSERT", {}, read_only))
+    other = pg_errors.InFailedSqlTransaction("current transaction is aborted")
+    assert not outage.is_outage(other)
+    assert not outage.is_outage(InternalError("INSERT", {}, other))

@@ -202,3 +202,27 @@ def test_a_bug_in_the_write_is_not_mistaken_for_an_outage(
     dead = asyncio.run(store.store([promo("P1"), promo("P2")]))
     assert [(d.index, d.reason) for d in dead] == [(0, "unwritable"), (1, "unwritable")]
     assert len(calls) == 3 and store.outage_retries == 0
+
+
+def test_a_promotion_naming_one_unknown_center_is_stored_for_the_known_ones_and_dead_lettered_for_it(
+    tmp_path: Path,
+) -> None:
+    """Before, the whole promotion was dead-lettered: the known center ran it without the planner knowing."""
+    from fcplan.streams.validation import PARTLY_UNKNOWN_CENTER, UNKNOWN_CENTER
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'promos.db'}")
+    made = PromotionStore(engine, Limits(centers=frozenset({"FC-A", "FC-B"})), first_retry_s=0.0)
+    both = json.loads(promo("P1"))
+    values = [json.dumps({**both, "center_ids": ["FC-A", "FC-NOPE", "FC-B"]}).encode(),
+              json.dumps({**both, "promo_id": "P2", "center_ids": ["FC-NOPE"]}).encode()]
+    try:
+        dead = asyncio.run(made.store(values))
+        asyncio.run(made.count(values, dead, None))
+        with engine.connect() as conn:
+            rows = conn.execute(select(promotions.c.promo_id, promotions.c.center_ids)).all()
+    finally:
+        made.close()
+        engine.dispose()
+    assert [tuple(r) for r in rows] == [("P1", ["FC-A", "FC-B"])]
+    assert [(d.index, d.reason) for d in dead] == [(0, PARTLY_UNKNOWN_CENTER), (1, UNKNOWN_CENTER)]
+    assert "['FC-NOPE']" in dead[0].detail and "stored for ['FC-A', 'FC-B'] only" in dead[0].detail

@@ -109,7 +109,9 @@ def test_when_promotions_are_bad_then_each_goes_to_the_dlq_with_its_bytes_and_re
         (json.dumps(promo("B4", None, discount_pct=150)).encode(), "invalid"),
         (json.dumps(promo("B5", None, start="2024-06-01T00:00:00")).encode(), "invalid"),  # no zone
         (json.dumps(promo("B6", None, end="2026-06-03T00:00:00+09:00")).encode(), "invalid"),  # two years
-        (json.dumps(promo("B7", None, center_ids=["FC-A", "FC-NOPE"])).encode(), "unknown_center"),
+        (json.dumps(promo("B7", None, center_ids=["FC-NOPE"])).encode(), "unknown_center"),
+        # stored for FC-A, and dead-lettered whole for FC-NOPE
+        (json.dumps(promo("B9", None, center_ids=["FC-A", "FC-NOPE"])).encode(), "unknown_center_partly"),
         (json.dumps(promo("B8", None, note="x" * 2000)).encode(), "oversize"),
     ]
     good_before = keyed(promo("G1", "2024-05-01T00:00:00Z"))
@@ -123,7 +125,8 @@ def test_when_promotions_are_bad_then_each_goes_to_the_dlq_with_its_bytes_and_re
         lambda: stack.dead_letter_metrics("promotions_dead_letters"),
         expected,
     )
-    stack.wait_for("good promotions stored", lambda: sorted(stack.promotions()), ["G1", "G2"])
+    stack.wait_for("good promotions stored", lambda: sorted(stack.promotions()), ["B9", "G1", "G2"])
+    assert stack.promotions()["B9"]["center_ids"] == ["FC-A"]
     dlq = stack.read_topic(PROMOTIONS_DLQ, expected=len(bad))
     reasons = {value: reason for value, reason in bad}
     assert sorted(r["value"] for r in dlq) == sorted(reasons), "dead letters are byte-exact copies, once each"

@@ -190,9 +190,18 @@ def test_a_promotion_of_exactly_366_days_is_accepted() -> None:
 
 
 def test_a_promotion_for_an_unlisted_center_is_unknown_center() -> None:
-    result = parse_promotion(promo_bytes(center_ids=["ICN1", "XXX"]), Limits(centers=frozenset({"ICN1"})))
+    result = parse_promotion(promo_bytes(center_ids=["XXX"]), Limits(centers=frozenset({"ICN1"})))
     assert reason(result) == UNKNOWN_CENTER
     assert "['XXX']" in result.detail
+
+
+def test_a_promotion_naming_a_listed_and_an_unlisted_center_is_kept_for_the_listed_one() -> None:
+    from fcplan.streams.validation import PARTLY_UNKNOWN_CENTER, Narrowed
+
+    result = parse_promotion(promo_bytes(center_ids=["ICN1", "XXX"]), Limits(centers=frozenset({"ICN1"})))
+    assert isinstance(result, Narrowed)
+    assert result.promotion.center_ids == ["ICN1"] and result.rejected.reason == PARTLY_UNKNOWN_CENTER
+    assert "['XXX']" in result.rejected.detail
 
 
 @pytest.mark.parametrize(
