@@ -210,15 +210,22 @@ class CenterConfig(BaseModel):
     @field_validator("holiday_country")
     @classmethod
     def _check_country(cls, value: str | None) -> str | None:
-        """An ISO code (any case); "" means no public holidays (TOML has no null)."""
+        """An ISO code (any case), or a country and one of its regions ("GB-ENG": England's bank
+        holidays, which "GB" alone lacks); "" means no public holidays (TOML has no null)."""
         import holidays
 
         if value is None or not value.strip():
             return None
         code = value.strip().upper()
-        if code not in holidays.list_supported_countries():
+        country, _, region = code.partition("-")
+        regions = holidays.list_supported_countries().get(country)
+        if regions is None:
             raise ValueError(f"{value!r} is not a country code the holidays package knows, e.g. \"KR\", \"US\", "
                              "\"DE\" (\"\" for no public holidays)")
+        if region and region not in regions:
+            raise ValueError(f"{value!r}: {country} has no region {region!r} in the holidays package; use one of "
+                             f"{', '.join(f'{country}-{r}' for r in regions) or 'none (it has no regions)'}, "
+                             f"or {country!r} for the national holidays")
         return code
 
     @model_validator(mode="after")

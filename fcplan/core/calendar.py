@@ -27,11 +27,13 @@ _NS_PER_DAY = 86_400_000_000_000
 def _named_calendar(country: str, years: tuple[int, ...]) -> dict[pd.Timestamp, str]:
     import holidays
 
+    code, _, subdiv = country.partition("-")
     try:
-        cal = holidays.country_holidays(country, years=list(years))
+        cal = holidays.country_holidays(code, subdiv=subdiv or None, years=list(years))
     except NotImplementedError as exc:
         raise ValueError(
-            f"unknown holiday country {country!r}; use an ISO code the 'holidays' library knows, e.g. KR, US, GB"
+            f"unknown holiday country {country!r}; use an ISO code the 'holidays' library knows, e.g. KR, US, GB, "
+            "or a country and one of its regions, e.g. GB-ENG, US-CA, DE-BY"
         ) from exc
     return {pd.Timestamp(day): str(name) for day, name in cal.items()}
 

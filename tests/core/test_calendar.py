@@ -28,3 +28,17 @@ def test_weekly_periods_count_the_days_they_contain():
 def test_an_unknown_country_gets_a_clear_error():
     with pytest.raises(ValueError, match="unknown holiday country"):
         holiday_features(pd.date_range("2025-01-01", periods=3), "XX")
+
+
+def test_a_region_adds_its_own_holidays_to_the_countrys():
+    days = pd.date_range("2024-03-30", "2024-08-31")
+    bank = pd.DatetimeIndex(["2024-04-01", "2024-08-26"])  # Easter Monday, late summer bank holiday
+    uk = holiday_features(days, "GB").set_index(days)["holiday"]
+    england = holiday_features(days, "GB-ENG").set_index(days)["holiday"]
+    assert uk[bank].tolist() == [0.0, 0.0]  # not in Scotland, so not UK-wide
+    assert england[bank].tolist() == [1.0, 1.0]
+
+
+def test_an_unknown_region_gets_a_clear_error():
+    with pytest.raises(ValueError, match="GB-ENG"):
+        holiday_features(pd.date_range("2025-01-01", periods=3), "GB-XX")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from fcplan.core.settings import PlannerSettings
@@ -77,6 +78,7 @@ def test_cost_ratio_or_service_level_sets_the_quantile() -> None:
     [
         ({"timezone": "Mars/Olympus"}, "field timezone", "IANA"),
         ({"holiday_country": "XX"}, "field holiday_country", "country code"),
+        ({"holiday_country": "GB-XX"}, "field holiday_country", "GB-ENG"),
         ({"shifts": shifts(("day", "06:00", "14:00"), paid_hours=9)}, "field shifts[0]", "exceeds"),
         ({"shifts": shifts(("day", "06:30", "14:00"))}, "field shifts[0].start", "whole hours"),
         ({"shifts": shifts(("day", "06:00", "14:00"))}, "cover the 24 hours", "covered by no shift"),
@@ -138,3 +140,10 @@ def test_closed_on_answers_for_one_center_and_day_and_false_for_a_center_the_fil
     assert centers.closed_on("FC-1", date(2026, 5, 1))
     assert not centers.closed_on("FC-1", date(2026, 5, 4))
     assert not centers.closed_on("FC-UNKNOWN", date(2026, 5, 2))
+
+
+def test_a_center_closed_on_its_regions_holidays_closes_on_them() -> None:
+    england = parse_centers({"centers": {"FC-LEEDS": {"timezone": "Europe/London", "holiday_country": "gb-eng",
+                                                      "closed_on_holidays": True}}})["FC-LEEDS"]
+    assert england.holiday_country == "GB-ENG"
+    assert england.closed(pd.DatetimeIndex(["2024-04-01", "2024-04-02"])).tolist() == [True, False]  # Easter Monday
