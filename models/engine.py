@@ -1249,6 +1249,14 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float, final: bool 
                     "after at least %d of training); backtesting on %d", usable, windows, horizon, horizon, usable)
         windows = usable
         request = replace(request, windows=usable)
+    elif usable == 0 and windows > 1 and (steps := _steps(panel, freq)) > horizon:
+        # fewer than 2 x horizon steps: `fcplan backtest` failed by default ("use fewer windows") where
+        # --windows 1 ran; the one window that fits trains on fewer steps than it scores
+        log.warning("the history spans %d steps, too few for a backtest window of %d steps after %d of training; "
+                    "backtesting on 1 window trained on %d steps (give more history or a shorter --horizon for "
+                    "more)", steps, horizon, horizon, steps - horizon)
+        windows = 1
+        request = replace(request, windows=1)
     splits = make_splits(panel, horizon, windows, freq, request.grid, request.grid_step)
     time_limit_s = _finite(request.time_limit_s)
     names = (
@@ -1450,6 +1458,11 @@ def run_engine(
         cutoffs=backtest.cutoffs,
         feature_table=backtest.feature_table,
     )
+
+
+def _steps(panel: pd.DataFrame, freq: str) -> int:
+    """The steps of ``freq`` from the panel's first timestamp to its last, both counted."""
+    return len(pd.date_range(panel[DS].min(), panel[DS].max(), freq=freq))
 
 
 def _tidy(forecast: pd.DataFrame, levels: Sequence[float]) -> pd.DataFrame:

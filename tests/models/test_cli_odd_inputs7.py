@@ -1,0 +1,39 @@
+"""``fcplan forecast`` / ``backtest`` on inputs nobody listed, round 7 (session 20, i30-probe)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+
+@pytest.fixture
+def run(forecast_cli):
+    return forecast_cli("seasonal_naive,moving_average")
+
+
+def _history(tmp_path: Path, days: int, uid: str = "a") -> str:
+    path = tmp_path / "h.csv"
+    pd.DataFrame({"unique_id": uid, "ds": pd.date_range("2025-01-06", periods=days),
+                  "y": 30.0 + np.arange(days) % 7 * 3}).to_csv(path, index=False)
+    return str(path)
+
+
+# 12 days, horizon 7 (fewer than two horizons): "backtest window 0 ... has no training data ...; use fewer
+# windows (--windows)" by default, though no --windows was given and `--windows 1` ran.
+def test_backtest_of_a_history_shorter_than_two_horizons_runs_on_one_window(run, tmp_path: Path, caplog) -> None:
+    result = run("backtest", "--history", _history(tmp_path, 12), "--horizon", "7")
+    assert result.exit_code == 0, result.output
+    assert "backtesting on 1 window trained on 5 steps" in caplog.text
+    assert "ensemble" in result.stdout
+
+
+# a history no longer than the horizon cannot be backtested: the error no longer says "use fewer
+# windows" when there is one window
+def test_backtest_of_a_history_no_longer_than_the_horizon_says_what_to_do(run, tmp_path: Path) -> None:
+    result = run("backtest", "--history", _history(tmp_path, 7), "--horizon", "7", "--windows", "1")
+    assert result.exit_code == 1
+    assert "a --horizon of at most 3 or a longer history" in result.output
+    assert "fewer windows" not in result.output
