@@ -69,7 +69,7 @@ from fcplan.models.feature_selection import FeatureSelection, empty_table, make_
 from fcplan.models.flag_widening import FlagPrior, Flags, find_flags, flag_prior
 from fcplan.models.metrics import bands, window_wql
 from fcplan.models.registry import BASELINES, MODELS, hyperparameters
-from fcplan.models.workers import Shared, Submitted, in_worker, warm_up, worker
+from fcplan.models.workers import Shared, Submitted, leave_if_bootstrapping, usable, warm_up, worker
 
 log = logging.getLogger(__name__)
 
@@ -675,7 +675,7 @@ def _parallel(time_limit_s: float | None) -> bool:
     """Whether the engine runs fits in a worker process beside this one: without a time
     budget (there the budget decides what runs, sequentially), with a second core, and
     not in a worker itself."""
-    return time_limit_s is None and (os.cpu_count() or 1) >= 2 and not in_worker()
+    return time_limit_s is None and (os.cpu_count() or 1) >= 2 and usable()
 
 
 def _offloaded(names: Sequence[str], panel: pd.DataFrame, time_limit_s: float | None) -> list[str]:
@@ -1364,6 +1364,7 @@ def run_backtest(
     advance (their values in the backtest windows come from the history).
     See :func:`run_engine` for the other arguments.
     """
+    leave_if_bootstrapping()
     start = time.perf_counter()
     levels, names = _check_request(quantiles, models, calibration)
     panel = validate_panel(history)
@@ -1420,6 +1421,7 @@ def run_engine(
     the table is :attr:`EngineResult.feature_table`). Off by default.
     ``model_params``: name -> constructor params (e.g. ``{"ets": {"n_jobs": 2}}``).
     """
+    leave_if_bootstrapping()
     start = time.perf_counter()
     levels, names = _check_request(quantiles, models, calibration)
     panel, fut, freq = prepare_inputs(history, horizon, future, freq, holiday_country)
