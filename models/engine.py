@@ -407,6 +407,7 @@ def prepare_inputs(
         _future_outside_history(panel, fut, known)
     _unseen_times(panel, fut, freq)
     _isolated_last_values(panel)
+    _ended_early(panel, horizon, freq)
     name = pd.tseries.frequencies.to_offset(freq).name.upper()
     if holiday_country and (name in ("D", "B") or name.startswith("W")):
         for frame in (panel, fut):
@@ -514,6 +515,24 @@ def _isolated_last_values(panel: pd.DataFrame) -> None:
         "%d series (e.g. %s) have a last value far after the rest of their history (%r: %s, then %s): their forecast "
         "starts after it; check that row's date (a mistyped year?), or drop it", len(ids), ids[:3], ids[0],
         before[ids[0]], rows["last"][ids[0]])
+
+
+def _ended_early(panel: pd.DataFrame, horizon: int, freq: str) -> None:
+    """Log a warning naming the series whose history ends so long before the others' that their whole
+    forecast (``horizon`` steps after their own last row) lies before the panel's last timestamp: a
+    center that closed, or an export cut short, was forecast for dates months past without a word."""
+    last = panel.groupby(UNIQUE_ID, sort=False)[DS].max()
+    newest = last.max()
+    offset = pd.tseries.frequencies.to_offset(freq)
+    ends = {end: pd.Timestamp(end) + offset * horizon for end in pd.unique(last.to_numpy())}
+    early = last[last.map(ends) < newest]
+    if early.empty:
+        return
+    ids = early.sort_values().index.tolist()
+    log.warning(
+        "%d series (e.g. %s) end long before the others (%r: last row %s, the panel's %s): their forecast covers "
+        "%s to %s only, dates already past for the rest; bring their history up to date, or drop them if they "
+        "closed", len(ids), ids[:3], ids[0], early[ids[0]], newest, early[ids[0]] + offset, ends[early[ids[0]]])
 
 
 def _from_first_observation(panel: pd.DataFrame) -> pd.DataFrame:

@@ -37,3 +37,29 @@ def test_backtest_of_a_history_no_longer_than_the_horizon_says_what_to_do(run, t
     assert result.exit_code == 1
     assert "a --horizon of at most 3 or a longer history" in result.output
     assert "fewer windows" not in result.output
+
+
+# a series whose rows end 160 days before the others' (a closed center, an export cut short) was forecast
+# for those 160-day-old dates without a word
+def test_a_series_that_ends_long_before_the_others_is_named(run, tmp_path: Path, caplog) -> None:
+    path, out = tmp_path / "h.csv", tmp_path / "o.csv"
+    pd.concat([
+        pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2025-01-01", periods=200), "y": 30.0}),
+        pd.DataFrame({"unique_id": "b", "ds": pd.date_range("2025-01-01", periods=40), "y": 20.0}),
+    ]).to_csv(path, index=False)
+    result = run("forecast", "--history", str(path), "--horizon", "7", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "1 series (e.g. ['b']) end long before the others" in caplog.text
+    assert "2025-02-10 00:00:00 to 2025-02-16" in caplog.text
+    assert len(pd.read_csv(out)) == 14
+
+
+def test_series_ending_within_a_horizon_of_one_another_are_not_named(run, tmp_path: Path, caplog) -> None:
+    path, out = tmp_path / "h.csv", tmp_path / "o.csv"
+    pd.concat([
+        pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2025-01-01", periods=60), "y": 30.0}),
+        pd.DataFrame({"unique_id": "b", "ds": pd.date_range("2025-01-01", periods=54), "y": 20.0}),
+    ]).to_csv(path, index=False)
+    result = run("forecast", "--history", str(path), "--horizon", "7", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "end long before" not in caplog.text
