@@ -25,6 +25,7 @@ from fcplan.core.frequency import (
     infer_freq,
     season_is_a_year,
     season_length,
+    weekly_anchor,
 )
 from fcplan.core.panel import (
     DS,
@@ -375,6 +376,8 @@ def prepare_inputs(
         raise PanelError("the history has no rows; give it one row per series and timestamp (unique_id, ds, y)")
     check_observed(panel)
     given = normalize_freq(freq)
+    if given:
+        given = weekly_anchor(panel, given)
     freq = given or infer_freq(panel)
     check_on_grid(panel, freq)
     if given:
@@ -1387,7 +1390,10 @@ def run_backtest(
     start = time.perf_counter()
     levels, names = _check_request(quantiles, models, calibration)
     panel = validate_panel(history)
-    future = future_index(panel, horizon, normalize_freq(freq) or infer_freq(panel))
+    freq = normalize_freq(freq)
+    if freq:
+        freq = weekly_anchor(panel, freq)
+    future = future_index(panel, horizon, freq or infer_freq(panel))
     covs = covariate_columns(panel)
     future[covs] = 0.0  # placeholder values: only the backtest runs
     panel, _, freq = prepare_inputs(panel, horizon, future, freq, holiday_country)

@@ -63,3 +63,35 @@ def test_series_ending_within_a_horizon_of_one_another_are_not_named(run, tmp_pa
     result = run("forecast", "--history", str(path), "--horizon", "7", "--out", str(out))
     assert result.exit_code == 0, result.output
     assert "end long before" not in caplog.text
+
+
+def _weekly(tmp_path: Path, starts: dict[str, str]) -> str:
+    path = tmp_path / "w.csv"
+    frames = [pd.DataFrame({"unique_id": uid, "ds": pd.date_range(start, periods=60, freq="7D"),
+                            "y": 30.0 + np.arange(60) % 4 * 5}) for uid, start in starts.items()]
+    pd.concat(frames).to_csv(path, index=False)
+    return str(path)
+
+
+# `--freq W` (pandas' W-SUN) on Monday data passed the grid check (7-day steps) but dated the forecast on
+# Sundays and scored no backtest step (no actual on a Sunday: the members got equal weights)
+def test_freq_w_on_monday_data_forecasts_on_mondays(run, tmp_path: Path, caplog) -> None:
+    out = tmp_path / "o.csv"
+    result = run("forecast", "--history", _weekly(tmp_path, {"a": "2024-01-01"}), "--horizon", "4", "--freq", "W",
+                 "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert (pd.to_datetime(pd.read_csv(out)["ds"]).dt.day_name() == "Monday").all()
+    assert "--freq W means weeks on Suns" in caplog.text and "W-MON" in caplog.text
+
+
+def test_freq_w_on_series_of_different_weekdays_keeps_each_weekday(run, tmp_path: Path) -> None:
+    out = tmp_path / "o.csv"
+    history = _weekly(tmp_path, {"a": "2024-01-01", "b": "2024-01-03"})
+    result = run("forecast", "--history", history, "--horizon", "2", "--freq", "W", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    got = pd.read_csv(out)
+    days = pd.to_datetime(got["ds"]).dt.day_name().groupby(got["unique_id"]).unique()
+    assert days.to_dict() == {"a": ["Monday"], "b": ["Wednesday"]}
+    backtest = run("backtest", "--history", history, "--horizon", "2", "--freq", "W")
+    assert backtest.exit_code == 0, backtest.output
+    assert "not scored" not in backtest.output
