@@ -170,7 +170,8 @@ def make_splits(
                 f"{first} to {last} ({steps} steps of {freq}) and each window needs {horizon} steps of "
                 f"training before the {horizon} it scores; use "
                 + ("fewer windows (--windows), " if windows > 1 else "")
-                + f"a --horizon of at most {max(1, steps // 2)} or a longer history"
+                + (f"a --horizon of at most {steps // 2} or " if 1 <= steps // 2 < horizon else "")
+                + "a longer history"
             )
         future = future_index(train, horizon, freq)
         if covs:

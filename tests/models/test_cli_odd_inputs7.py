@@ -95,3 +95,11 @@ def test_freq_w_on_series_of_different_weekdays_keeps_each_weekday(run, tmp_path
     backtest = run("backtest", "--history", history, "--horizon", "2", "--freq", "W")
     assert backtest.exit_code == 0, backtest.output
     assert "not scored" not in backtest.output
+
+
+# one day of history, horizon 1: "use fewer windows (--windows), a --horizon of at most 1 or a longer history"
+# (the horizon was 1 already)
+def test_backtest_of_one_row_asks_for_a_longer_history_only(run, tmp_path: Path) -> None:
+    result = run("backtest", "--history", _history(tmp_path, 1), "--horizon", "1", "--freq", "D")
+    assert result.exit_code == 1
+    assert "a longer history" in result.output and "--horizon of at most" not in result.output
