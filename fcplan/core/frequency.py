@@ -149,17 +149,23 @@ def weekly_anchor(panel: pd.DataFrame, freq: str) -> str:
     offset = pd.tseries.frequencies.to_offset(freq)
     if not isinstance(offset, pd.offsets.Week) or offset.weekday is None or panel.empty:
         return freq
-    weekdays = pd.unique(pd.DatetimeIndex(panel[DS]).day_of_week)
+    stamps = pd.DatetimeIndex(panel[DS])
+    weekdays = pd.unique(stamps.day_of_week)
     if len(weekdays) == 1 and weekdays[0] == offset.weekday:
         return freq
+    week = pd.Timedelta(days=7)
+    if not (stamps.normalize() == stamps).all() or not (panel.groupby(UNIQUE_ID, sort=False)[DS].diff().dropna()
+                                                         % week == pd.Timedelta(0)).all():
+        return freq  # not weeks (daily data, times of day): the grid check says so
     names = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
     count = str(offset.n) if offset.n > 1 else ""
     fitted = f"{count}W-{names[weekdays[0]]}" if len(weekdays) == 1 else f"{7 * offset.n}D"
-    days = ", ".join(names[d].title() for d in sorted(weekdays))
+    full = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+    days = ", ".join(full[d] for d in sorted(weekdays))
     log.warning(
-        "--freq %s means weeks on %ss, but the history's dates fall on %s: forecasting at %s instead (%s), so that "
-        "each series keeps its own weekday", freq, names[offset.weekday].title(), days, fitted,
-        "pass it as --freq to say so" if len(weekdays) == 1 else "or leave --freq out",
+        "--freq %s means weeks on %ss, but the history's dates fall on %s: forecasting at %s instead, so that each "
+        "series keeps its own weekday (pass --freq %s%s to say so)", freq, full[offset.weekday], days, fitted, fitted,
+        "" if len(weekdays) == 1 else ", or leave --freq out,",
     )
     return fitted
 

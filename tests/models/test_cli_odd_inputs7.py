@@ -81,7 +81,7 @@ def test_freq_w_on_monday_data_forecasts_on_mondays(run, tmp_path: Path, caplog)
                  "--out", str(out))
     assert result.exit_code == 0, result.output
     assert (pd.to_datetime(pd.read_csv(out)["ds"]).dt.day_name() == "Monday").all()
-    assert "--freq W means weeks on Suns" in caplog.text and "W-MON" in caplog.text
+    assert "--freq W means weeks on Sundays" in caplog.text and "pass --freq W-MON to say so" in caplog.text
 
 
 def test_freq_w_on_series_of_different_weekdays_keeps_each_weekday(run, tmp_path: Path) -> None:
@@ -103,3 +103,10 @@ def test_backtest_of_one_row_asks_for_a_longer_history_only(run, tmp_path: Path)
     result = run("backtest", "--history", _history(tmp_path, 1), "--horizon", "1", "--freq", "D")
     assert result.exit_code == 1
     assert "a longer history" in result.output and "--horizon of at most" not in result.output
+
+
+def test_freq_w_on_daily_data_is_still_the_off_grid_error(run, tmp_path: Path, caplog) -> None:
+    result = run("forecast", "--history", _history(tmp_path, 60), "--horizon", "2", "--freq", "W",
+                 "--out", str(tmp_path / "o.csv"))
+    assert result.exit_code == 1 and "off the W grid" in result.output
+    assert "means weeks on" not in caplog.text
