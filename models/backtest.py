@@ -168,8 +168,10 @@ def make_splits(
             raise PanelError(
                 f"backtest window {w} (cutoff {cutoff}) has no training data: the history spans "
                 f"{first} to {last} ({steps} steps of {freq}) and each window needs {horizon} steps of "
-                f"training before the {horizon} it scores; use fewer windows (--windows), a --horizon of at "
-                f"most {max(1, steps // 2)} or a longer history"
+                f"training before the {horizon} it scores; use "
+                + ("fewer windows (--windows), " if windows > 1 else "")
+                + (f"a --horizon of at most {steps // 2} or " if 1 <= steps // 2 < horizon else "")
+                + "a longer history"
             )
         future = future_index(train, horizon, freq)
         if covs:

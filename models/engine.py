@@ -25,6 +25,7 @@ from fcplan.core.frequency import (
     infer_freq,
     season_is_a_year,
     season_length,
+    weekly_anchor,
 )
 from fcplan.core.panel import (
     DS,
@@ -69,7 +70,7 @@ from fcplan.models.feature_selection import FeatureSelection, empty_table, make_
 from fcplan.models.flag_widening import FlagPrior, Flags, find_flags, flag_prior
 from fcplan.models.metrics import bands, window_wql
 from fcplan.models.registry import BASELINES, MODELS, hyperparameters
-from fcplan.models.workers import Shared, Submitted, in_worker, warm_up, worker
+from fcplan.models.workers import Shared, Submitted, leave_if_bootstrapping, usable, warm_up, worker
 
 log = logging.getLogger(__name__)
 
@@ -375,6 +376,8 @@ def prepare_inputs(
         raise PanelError("the history has no rows; give it one row per series and timestamp (unique_id, ds, y)")
     check_observed(panel)
     given = normalize_freq(freq)
+    if given:
+        given = weekly_anchor(panel, given)
     freq = given or infer_freq(panel)
     check_on_grid(panel, freq)
     if given:
@@ -407,6 +410,7 @@ def prepare_inputs(
         _future_outside_history(panel, fut, known)
     _unseen_times(panel, fut, freq)
     _isolated_last_values(panel)
+    _ended_early(panel, horizon, freq)
     name = pd.tseries.frequencies.to_offset(freq).name.upper()
     if holiday_country and (name in ("D", "B") or name.startswith("W")):
         for frame in (panel, fut):
@@ -514,6 +518,24 @@ def _isolated_last_values(panel: pd.DataFrame) -> None:
         "%d series (e.g. %s) have a last value far after the rest of their history (%r: %s, then %s): their forecast "
         "starts after it; check that row's date (a mistyped year?), or drop it", len(ids), ids[:3], ids[0],
         before[ids[0]], rows["last"][ids[0]])
+
+
+def _ended_early(panel: pd.DataFrame, horizon: int, freq: str) -> None:
+    """Log a warning naming the series whose history ends so long before the others' that their whole
+    forecast (``horizon`` steps after their own last row) lies before the panel's last timestamp: a
+    center that closed, or an export cut short, was forecast for dates months past without a word."""
+    last = panel.groupby(UNIQUE_ID, sort=False)[DS].max()
+    newest = last.max()
+    offset = pd.tseries.frequencies.to_offset(freq)
+    ends = {end: pd.Timestamp(end) + offset * horizon for end in pd.unique(last.to_numpy())}
+    early = last[last.map(ends) < newest]
+    if early.empty:
+        return
+    ids = early.sort_values().index.tolist()
+    log.warning(
+        "%d series (e.g. %s) end long before the others (%r: last row %s, the panel's %s): their forecast covers "
+        "%s to %s only, dates already past for the rest; bring their history up to date, or drop them if they "
+        "closed", len(ids), ids[:3], ids[0], early[ids[0]], newest, early[ids[0]] + offset, ends[early[ids[0]]])
 
 
 def _from_first_observation(panel: pd.DataFrame) -> pd.DataFrame:
@@ -675,7 +697,7 @@ def _parallel(time_limit_s: float | None) -> bool:
     """Whether the engine runs fits in a worker process beside this one: without a time
     budget (there the budget decides what runs, sequentially), with a second core, and
     not in a worker itself."""
-    return time_limit_s is None and (os.cpu_count() or 1) >= 2 and not in_worker()
+    return time_limit_s is None and (os.cpu_count() or 1) >= 2 and usable()
 
 
 def _offloaded(names: Sequence[str], panel: pd.DataFrame, time_limit_s: float | None) -> list[str]:
@@ -1249,6 +1271,14 @@ def _evaluate(panel: pd.DataFrame, request: _Request, start: float, final: bool 
                     "after at least %d of training); backtesting on %d", usable, windows, horizon, horizon, usable)
         windows = usable
         request = replace(request, windows=usable)
+    elif usable == 0 and windows > 1 and (steps := _steps(panel, freq)) > horizon:
+        # fewer than 2 x horizon steps: `fcplan backtest` failed by default ("use fewer windows") where
+        # --windows 1 ran; the one window that fits trains on fewer steps than it scores
+        log.warning("the history spans %d steps, too few for a backtest window of %d steps after %d of training; "
+                    "backtesting on 1 window trained on %d steps (give more history or a shorter --horizon for "
+                    "more)", steps, horizon, horizon, steps - horizon)
+        windows = 1
+        request = replace(request, windows=1)
     splits = make_splits(panel, horizon, windows, freq, request.grid, request.grid_step)
     time_limit_s = _finite(request.time_limit_s)
     names = (
@@ -1356,10 +1386,14 @@ def run_backtest(
     advance (their values in the backtest windows come from the history).
     See :func:`run_engine` for the other arguments.
     """
+    leave_if_bootstrapping()
     start = time.perf_counter()
     levels, names = _check_request(quantiles, models, calibration)
     panel = validate_panel(history)
-    future = future_index(panel, horizon, normalize_freq(freq) or infer_freq(panel))
+    freq = normalize_freq(freq)
+    if freq:
+        freq = weekly_anchor(panel, freq)
+    future = future_index(panel, horizon, freq or infer_freq(panel))
     covs = covariate_columns(panel)
     future[covs] = 0.0  # placeholder values: only the backtest runs
     panel, _, freq = prepare_inputs(panel, horizon, future, freq, holiday_country)
@@ -1412,6 +1446,7 @@ def run_engine(
     the table is :attr:`EngineResult.feature_table`). Off by default.
     ``model_params``: name -> constructor params (e.g. ``{"ets": {"n_jobs": 2}}``).
     """
+    leave_if_bootstrapping()
     start = time.perf_counter()
     levels, names = _check_request(quantiles, models, calibration)
     panel, fut, freq = prepare_inputs(history, horizon, future, freq, holiday_country)
@@ -1450,6 +1485,11 @@ def run_engine(
         cutoffs=backtest.cutoffs,
         feature_table=backtest.feature_table,
     )
+
+
+def _steps(panel: pd.DataFrame, freq: str) -> int:
+    """The steps of ``freq`` from the panel's first timestamp to its last, both counted."""
+    return len(pd.date_range(panel[DS].min(), panel[DS].max(), freq=freq))
 
 
 def _tidy(forecast: pd.DataFrame, levels: Sequence[float]) -> pd.DataFrame:

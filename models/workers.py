@@ -9,6 +9,7 @@ this process works."""
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import sys
@@ -16,6 +17,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.context import BaseContext
 from typing import Any
 
@@ -35,6 +37,15 @@ PRELOAD = (
 )
 
 
+log = logging.getLogger(__name__)
+
+#: set once a worker process ended as it started (see :func:`_fall_back`): no more are started
+_BROKEN: list[bool] = []
+
+#: the exit status of a worker that found itself running the user's main script's top level
+BOOTSTRAP_EXIT = 3
+
+
 def _context() -> BaseContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(list(PRELOAD))  # takes effect when the server starts
@@ -46,6 +57,40 @@ def in_worker() -> bool:
     script without a ``__main__`` guard (there no further workers are started)."""
     main = sys.modules.get("__main__")
     return multiprocessing.parent_process() is not None or getattr(main, "__name__", "") == "__mp_main__"
+
+
+def usable() -> bool:
+    """Whether this process may start worker processes: it is no worker itself, and none of its
+    workers has ended as it started (:func:`_fall_back`)."""
+    return not in_worker() and not _BROKEN
+
+
+def bootstrapping() -> bool:
+    """Whether this process is a worker re-running the main script's top level as it starts (the
+    script has no ``if __name__ == "__main__":`` guard around its ``run_engine`` call)."""
+    return bool(getattr(multiprocessing.current_process(), "_inheriting", False))
+
+
+def leave_if_bootstrapping() -> None:
+    """Called by the engine's entry points: in a worker that is re-running a script without a
+    ``__main__`` guard, end the worker quietly (the parent then does the work itself, see
+    :func:`_fall_back`) instead of running the whole engine again there, or failing on
+    multiprocessing's "An attempt has been made to start a new process before ..."."""
+    if bootstrapping():
+        raise SystemExit(BOOTSTRAP_EXIT)
+
+
+def _fall_back(exc: BaseException) -> None:
+    """A worker process ended abruptly: say so once and start no more (the caller does the work
+    in this process; what it computes is the same, only on one core)."""
+    if not _BROKEN:
+        _BROKEN.append(True)
+        log.warning(
+            "a worker process ended abruptly (%s); running on in this process, on one core. If this is a "
+            "script calling run_engine or run_backtest at its top level, each worker process runs it again "
+            "as it starts: put the call under `if __name__ == \"__main__\":` to use a second core",
+            exc.__class__.__name__,
+        )
 
 
 def warm_up() -> None:
@@ -86,7 +131,7 @@ class Submitted:
     (or raises the worker's error); the caller shuts ``pool`` down afterwards as before."""
 
     def __init__(self, pool: ProcessPoolExecutor, fn: Callable[..., Any], *args: Any) -> None:
-        self._pool = pool
+        self._pool, self._fn, self._args = pool, fn, args
         self._outcome: list[Any] = []
         self._thread = threading.Thread(target=self._submit, args=(fn, args), name="fcplan-submit", daemon=True)
         self._thread.start()
@@ -100,9 +145,13 @@ class Submitted:
     def result(self) -> Any:
         self._thread.join()
         outcome = self._outcome[0]
-        if isinstance(outcome, BaseException):
-            raise outcome
-        return outcome.result()
+        try:
+            if isinstance(outcome, BaseException):
+                raise outcome
+            return outcome.result()
+        except BrokenProcessPool as exc:  # the worker died (a script without a __main__ guard): here instead
+            _fall_back(exc)
+            return self._fn(*self._args)
 
 
 #: what a :class:`Shared` worker process was given once: its function and the arguments after the item
@@ -128,7 +177,7 @@ class Shared:
     Only where each item runs depends on the timing, never what it computes."""
 
     def __init__(self, fn: Callable[..., Any], items: Sequence[Any], *args: Any) -> None:
-        self._fn, self._args, self._n = fn, args, len(items)
+        self._fn, self._args, self._n, self._items = fn, args, len(items), list(items)
         self._queue = deque(enumerate(items))
         self._lock = threading.Lock()
         self._done: dict[int, Any] = {}
@@ -160,6 +209,11 @@ class Shared:
             self._thread.join()
         finally:
             self._pool.shutdown()
-        if self._error is not None:
+        if isinstance(self._error, BrokenProcessPool):  # the worker died: its items (and the one it held) here
+            _fall_back(self._error)
+            for i, item in enumerate(self._items):
+                if i not in self._done:
+                    self._done[i] = self._fn(item, *self._args)
+        elif self._error is not None:
             raise self._error
         return [self._done[i] for i in range(self._n)]

@@ -21,7 +21,10 @@ from fcplan.core.panel import DS, UNIQUE_ID, PanelError, Y, require_columns
 SHIFT = "shift"
 SHARE = "share"
 
-_SPEC = re.compile(r"^\s*(?P<name>[A-Za-z0-9_][\w-]*)\s*:\s*(?P<start>\d{1,2})\s*-\s*(?P<end>\d{1,2})\s*$")
+_SPEC = re.compile(
+    r"^\s*(?P<name>[A-Za-z0-9_][\w-]*)\s*:\s*(?P<start>\d{1,2})(?::(?P<start_min>\d{2}))?\s*-\s*"
+    r"(?P<end>\d{1,2})(?::(?P<end_min>\d{2}))?\s*$"
+)
 _EXAMPLE = "e.g. day:6-14"
 
 
@@ -126,6 +129,11 @@ def parse_shifts(specs: Sequence[str]) -> tuple[Shift, ...]:
         match = _SPEC.match(str(spec))
         if not match:
             raise ShiftError(f"shift {spec!r} must look like name:start-end, {_EXAMPLE}")
+        # day:06:00-14:00 as the centers file writes its times (it was "must look like name:start-end")
+        minutes = [m for m in (match["start_min"], match["end_min"]) if m not in (None, "00")]
+        if minutes:
+            raise ShiftError(f"shift {spec!r} starts or ends at :{minutes[0]}; shifts start and end on whole hours, "
+                             f"{_EXAMPLE}")
         shifts.append(Shift(match["name"], int(match["start"]), int(match["end"])))
     return check_cover(shifts)
 

@@ -51,10 +51,28 @@ def one_line(exc: Exception) -> str:
         msg = err["msg"].removeprefix("Value error, ")
         if err["loc"]:
             var = "FCPLAN_" + "_".join(str(p) for p in err["loc"]).upper()
+            if err["type"] == "extra_forbidden":  # "Extra inputs are not permitted": which one was meant
+                msg = _no_such_setting(var)
             parts.append(f"{var}={err.get('input')!r}: {msg}")
         else:  # a model-level check; its message names the variable itself
             parts.append(msg)
     return "; ".join(parts)
+
+
+#: settings a user may look for among the variables that live in the centers file only
+_CENTERS_FILE_ONLY = ("SERVICE_LEVEL", "ORDERS_PER_PACKER_HOUR", "MAX_PACKERS", "CLOSED", "BREAK", "PAID_HOURS")
+
+
+def _no_such_setting(var: str) -> str:
+    """What to write instead of ``var``, a section's variable that names no setting (it was pydantic's
+    "Extra inputs are not permitted")."""
+    from fcplan.core.settings import closest_variable
+
+    if any(word in var for word in _CENTERS_FILE_ONLY):
+        return (f"{var} is not a setting; set it per center in a centers file (FCPLAN_PLANNER_CENTERS_FILE or "
+                "--centers, see centers.example.toml)")
+    hint = closest_variable(var)
+    return f"{var} is not a setting" + (f"; did you mean {hint}?" if hint else " (the README lists the settings)")
 
 
 def check_forecast_models(names: tuple[str, ...]) -> None:

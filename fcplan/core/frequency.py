@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 
 from fcplan.core.panel import DS, UNIQUE_ID, PanelError
+
+log = logging.getLogger(__name__)
 
 _FREQ_ALIASES = {"D": "D", "H": "h", "h": "h", "W": "W"}
 
@@ -134,6 +138,36 @@ def fixed_step_ns(offset: pd.DateOffset) -> int:
         return int(pd.Timedelta(offset).value)
     except (ValueError, TypeError):
         return 0
+
+
+def weekly_anchor(panel: pd.DataFrame, freq: str) -> str:
+    """A weekly ``freq`` the user gave (``W`` is pandas' W-SUN) anchored on the weekday the series of
+    ``panel`` fall on: ``W-MON`` for Monday data, ``7D`` where series sit on different weekdays (each
+    keeps its own, as :func:`infer_freq` has it); any other ``freq`` as it is. ``--freq W`` on Monday
+    data passed the grid check (7-day steps) but dated every forecast on Sundays, a day before or six
+    after the series' own, and scored no backtest step (no actual there: equal weights)."""
+    offset = pd.tseries.frequencies.to_offset(freq)
+    if not isinstance(offset, pd.offsets.Week) or offset.weekday is None or panel.empty:
+        return freq
+    stamps = pd.DatetimeIndex(panel[DS])
+    weekdays = pd.unique(stamps.day_of_week)
+    if len(weekdays) == 1 and weekdays[0] == offset.weekday:
+        return freq
+    week = pd.Timedelta(days=7)
+    if not (stamps.normalize() == stamps).all() or not (panel.groupby(UNIQUE_ID, sort=False)[DS].diff().dropna()
+                                                         % week == pd.Timedelta(0)).all():
+        return freq  # not weeks (daily data, times of day): the grid check says so
+    names = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+    count = str(offset.n) if offset.n > 1 else ""
+    fitted = f"{count}W-{names[weekdays[0]]}" if len(weekdays) == 1 else f"{7 * offset.n}D"
+    full = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+    days = ", ".join(full[d] for d in sorted(weekdays))
+    log.warning(
+        "--freq %s means weeks on %ss, but the history's dates fall on %s: forecasting at %s instead, so that each "
+        "series keeps its own weekday (pass --freq %s%s to say so)", freq, full[offset.weekday], days, fitted, fitted,
+        "" if len(weekdays) == 1 else ", or leave --freq out,",
+    )
+    return fitted
 
 
 def check_on_grid(panel: pd.DataFrame, freq: str, name: str = "history") -> None:

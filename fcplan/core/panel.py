@@ -11,7 +11,9 @@ to fix it.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
+import logging
 import warnings
 from collections.abc import Sequence
 
@@ -27,6 +29,8 @@ MODEL = "model"
 #: The model of a forecast frame that the planner and the dashboard use when it holds several.
 ENSEMBLE = "ensemble"
 KEYS = [UNIQUE_ID, DS]
+
+log = logging.getLogger(__name__)
 
 
 class PanelError(ValueError):
@@ -279,19 +283,50 @@ def instants(values: pd.Series) -> pd.Series | None:
 def _numeric_dates(values: pd.Series, name: str) -> pd.Series:
     """Whole numbers written as dates, as text ``parse_timestamps`` reads: ``YYYYMMDD``, ``YYYYMM``
     (202501: a month, read as its first day) and ``YYYY`` (2025: a year, read as January 1; yearly
-    and monthly panels were "ds is numeric, not dates"); anything else a :class:`PanelError`."""
+    and monthly panels were "ds is numeric, not dates"); anything else a :class:`PanelError`.
+
+    Year and week numbers (``YYYYWW``, 202514) are refused with the date to write instead (weeks 1-12
+    were read as months without a word); a column that could be either (every value in one year,
+    none past 12) is read as months with a warning. Years are read only within 200 years of one
+    another (a step counter 1700..2261 became 562 years without a word), each read noted."""
     digits = values.dropna()
     whole = bool(len(digits)) and bool((digits == digits.round()).all())
     text = values.astype("Int64").astype(str).replace("<NA>", None) if whole else values
     if whole and digits.between(1000_01_01, 9999_12_31).all():
         return text
-    if whole and digits.between(1000_01, 2261_12).all() and (digits % 100).between(1, 12).all():
+    part = digits % 100
+    if whole and digits.between(1000_01, 2261_12).all() and part.between(1, 53).all():
+        if part.max() > 12:
+            raise PanelError(_weeks_message(name, int(digits[part > 12].iloc[0])))
+        if (digits // 100).nunique() == 1:  # 202501..202510: ten months of 2025, or its first ten weeks
+            log.warning(
+                "%s.ds %d..%d read as months (YYYYMM: %d is %s-%s-01); if they are year and week numbers "
+                "(YYYYWW), write each week's first day as YYYY-MM-DD instead", name, int(digits.min()),
+                int(digits.max()), int(digits.min()), str(int(digits.min()))[:4], str(int(digits.min()))[4:],
+            )
         return text.str[:4] + "-" + text.str[4:] + "-01"
-    if whole and digits.between(1000, 2261).all():
+    if whole and digits.between(1700, 2261).all() and digits.max() - digits.min() <= MAX_YEARS:
+        log.info("%s.ds read as years (%d is %d-01-01)", name, int(digits.min()), int(digits.min()))
         return text + "-01-01"
     raise PanelError(
         f"{name}.ds is numeric (e.g. {values.dropna().head(1).tolist()}), not dates; write timestamps "
         "as YYYY-MM-DD or YYYY-MM-DD HH:MM:SS (or YYYYMMDD, YYYYMM for months, YYYY for years)"
+    )
+
+
+#: The most years apart whole-number ``ds`` read as years may be (:func:`_numeric_dates`).
+MAX_YEARS = 200
+
+
+def _weeks_message(name: str, example: int) -> str:
+    year, week = divmod(example, 100)
+    try:
+        first = f" (ISO week {week} of {year} starts on Monday {dt.date.fromisocalendar(year, week, 1)})"
+    except ValueError:  # week 53 of a year of 52
+        first = ""
+    return (
+        f"{name}.ds looks like year and week numbers (YYYYWW, e.g. {example}), which are not read as dates: "
+        f"write each week's first day as YYYY-MM-DD{first}, the same weekday in every row of a series"
     )
 
 

@@ -328,6 +328,15 @@ def unknown_variables(environ: Mapping[str, str]) -> dict[str, str | None]:
     return out
 
 
+def closest_variable(var: str) -> str | None:
+    """The settings' variable closest to ``var`` (a section's unknown field: FCPLAN_PLANNER__SHRINKAGE,
+    pydantic's double-underscore habit, or FCPLAN_FORECAST_HORIZEN), or None."""
+    known = {k.removeprefix("FCPLAN_"): k for k in environment_variables()}
+    name = "_".join(part for part in var.upper().removeprefix("FCPLAN_").split("_") if part)
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    return known[close[0]] if close else None
+
+
 #: Every environment variable the settings read, for docs and the compose test.
 def environment_variables() -> set[str]:
     names = set()

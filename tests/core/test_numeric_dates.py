@@ -26,8 +26,41 @@ def test_whole_numbers_written_as_dates_are_read_as_dates(values, expected) -> N
     assert got.tolist() == [pd.Timestamp(e) if e else pd.NaT for e in expected]
 
 
-@pytest.mark.parametrize("values", [[1, 2, 3], [45000, 45001], [1700000000], [202513, 202501], [2000.5]],
-                         ids=["steps", "excel-serial", "epoch", "month-13", "fraction"])
+@pytest.mark.parametrize("values", [[1, 2, 3], [45000, 45001], [1700000000], [2000.5], [202501, 202599]],
+                         ids=["steps", "excel-serial", "epoch", "fraction", "month-99"])
 def test_other_numbers_are_still_refused_saying_how_to_write_dates(values) -> None:
     with pytest.raises(PanelError, match=r"not dates; write timestamps as YYYY-MM-DD .*YYYYMM for months"):
         parse_timestamps(pd.Series(values))
+
+
+# session 20, i30-probe: year-week numbers and step counters that looked like dates
+
+
+def test_year_week_numbers_are_refused_with_the_date_to_write() -> None:
+    """202501..202530 (YYYYWW) was "numeric, not dates ... YYYYMM for months": no word of weeks."""
+    with pytest.raises(PanelError, match=r"year and week numbers \(YYYYWW, e.g. 202513\).*Monday 2025-03-24"):
+        parse_timestamps(pd.Series([202501 + i for i in range(30)]))
+
+
+def test_the_first_weeks_of_a_year_read_as_months_are_warned(caplog) -> None:
+    """202501..202510 (the first ten weeks of 2025, or ten months) was read as months without a word."""
+    got = parse_timestamps(pd.Series([202501 + i for i in range(10)]))
+    assert got.iloc[-1] == pd.Timestamp("2025-10-01")
+    assert "read as months" in caplog.text and "YYYYWW" in caplog.text
+
+
+def test_months_across_years_are_read_without_a_warning(caplog) -> None:
+    parse_timestamps(pd.Series([202411, 202412, 202501]))
+    assert "YYYYWW" not in caplog.text
+
+
+def test_a_step_counter_in_the_years_range_is_not_read_as_centuries() -> None:
+    """ds 1700..2261 (562 steps) was read as 562 years, 1700-01-01 to 2261-01-01, without a word."""
+    with pytest.raises(PanelError, match="not dates"):
+        parse_timestamps(pd.Series(range(1700, 2262)))
+
+
+def test_a_counter_below_the_years_range_is_not_called_a_year_out_of_range() -> None:
+    """ds 1001..1500 said 'outside 1677-09-21 to 2262-04-11 ...; check the years in ds'."""
+    with pytest.raises(PanelError, match=r"is numeric .* not dates"):
+        parse_timestamps(pd.Series(range(1001, 1501)))

@@ -275,3 +275,20 @@ def test_a_misspelt_variable_is_said_once_per_process(
         for _ in range(3):
             load_settings()
     assert caplog.text.count("FCPLAN_TIMEZON is not an fcplan setting") == 1
+
+
+# session 20, i30-probe: a section's variable naming no setting said only "Extra inputs are not permitted":
+# FCPLAN_PLANNER__SHRINKAGE (pydantic's nested delimiter), FCPLAN_FORECAST_HORIZEN (a typo) and
+# FCPLAN_PLANNER_SERVICE_LEVEL (a centers-file field) now say what to write instead.
+@pytest.mark.parametrize(("var", "says"), [
+    ("FCPLAN_PLANNER__SHRINKAGE", "did you mean FCPLAN_PLANNER_SHRINKAGE?"),
+    ("FCPLAN_FORECAST_HORIZEN", "did you mean FCPLAN_FORECAST_HORIZON?"),
+    ("FCPLAN_PLANNER_SERVICE_LEVEL", "set it per center in a centers file"),
+])
+def test_a_section_variable_naming_no_setting_says_what_to_write(env: pytest.MonkeyPatch, var: str, says: str) -> None:
+    from fcplan.app.console import one_line
+
+    env.setenv(var, "1")
+    with pytest.raises(ValidationError) as info:
+        Settings()
+    assert says in one_line(info.value)

@@ -115,3 +115,11 @@ def test_when_hourly_lacks_y_then_the_error_says_which_columns_to_pass() -> None
     with pytest.raises(ValueError, match=r"lacks column\(s\) \['y'\]"):
         hourly = pd.DataFrame({"unique_id": ["a"], "ds": [pd.Timestamp("2024-01-01")]})
         shift_shares(hourly, parse_shifts(DEFAULT))
+
+
+# session 20, i30-probe: FCPLAN_PLANNER_SHIFTS="day:06:00-18:00,night:18:00-06:00" (the centers file's way of
+# writing times) was "must look like name:start-end, e.g. day:6-14"
+def test_shift_specs_take_whole_hours_written_as_hh_00() -> None:
+    assert [str(s) for s in parse_shifts("day:06:00-18:00,night:18:00-06:00")] == ["day:6-18", "night:18-6"]
+    with pytest.raises(ShiftError, match="whole hours"):
+        parse_shifts("day:06:30-18:00,night:18:00-06:30")
