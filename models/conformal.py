@@ -201,8 +201,6 @@ class Calibration:
         scale = np.where(certain_zero(values), 0.0, scale)  # a closed day is left as it is
         band = getattr(self, "band", None)  # absent from calibrations pickled before it
         unit = scale if band is None else band_units(values, levels, band, scale)
-        if UNIT_MODE == "level":
-            unit = np.maximum(np.abs(values[:, median_index(levels)]), WIDTH_FLOOR * scale)
         out = values + self.offsets_at(levels)[bucket] * unit[:, None]
         lv = np.asarray(levels, dtype="float64")
         mid = median_index(levels)
@@ -214,37 +212,14 @@ class Calibration:
         return out if widening is None else widening.apply(out, flags, scale, levels)
 
 
-#: experimental hooks (session 20, i30-cover)
-TAIL_WINDOWS = 0.0
-POOL_BUCKETS = False
-UNIT_MODE = "band"
-NARROW_DRAWS = False
-
-
-def _effective_windows(weight: np.ndarray, windows: np.ndarray) -> float:
-    ids, inv = np.unique(np.asarray(windows), return_inverse=True)
-    if not len(ids):
-        return 0.0
-    mass = np.bincount(inv.ravel(), weights=weight, minlength=len(ids))
-    return float(mass.sum() ** 2 / max(float((mass**2).sum()), 1e-300))
-
-
-def _tail_level(q: float, windows: float) -> float:
-    if not TAIL_WINDOWS or windows <= 0:
-        return q
-    tail = min(q, 1 - q) * windows / (windows + TAIL_WINDOWS)
-    return tail if q < MEDIAN else 1 - tail
-
-
-def _shrink(offset: float, q: float, points: int, windows: int, narrow: int | None = None) -> float:
+def _shrink(offset: float, q: float, points: int, windows: int) -> float:
     """Shrink an offset toward 0 by its evidence; a narrowing one needs more windows."""
     widens = offset * (1.0 if q > MEDIAN else -1.0) >= 0
     weight = points / (points + SHRINK_POINTS) * windows / (windows + SHRINK_WINDOWS)
     if not widens:
-        nw = windows if narrow is None else narrow
-        if nw < MIN_NARROW_WINDOWS:
+        if windows < MIN_NARROW_WINDOWS:
             return 0.0
-        weight *= (nw - MIN_NARROW_WINDOWS + 1) / (nw - MIN_NARROW_WINDOWS + 1 + SHRINK_NARROW_WINDOWS)
+        weight *= (windows - MIN_NARROW_WINDOWS + 1) / (windows - MIN_NARROW_WINDOWS + 1 + SHRINK_NARROW_WINDOWS)
     return offset * weight
 
 
@@ -272,21 +247,14 @@ def fit_conformal(
     ok = np.isfinite(y) & np.isfinite(pred).all(axis=1) & (scale > 0) & ~certain_zero(pred)
     band = UNIT_BAND
     unit = band_units(np.where(ok[:, None], pred, 0.0), levels, band, scale)
-    if UNIT_MODE == "level":
-        unit = np.maximum(np.abs(np.where(ok, pred[:, median_index(levels)], 0.0)), WIDTH_FLOOR * scale)
     steps = np.asarray(steps, dtype=int)
     ends = horizon_buckets(steps[ok])
     windows = np.asarray(windows)
     n_windows = int(np.unique(windows[ok]).size)
-    narrow_windows = n_windows
-    if NARROW_DRAWS and series is not None:
-        draws = pd.factorize(pd.MultiIndex.from_arrays([np.asarray(series)[ok], windows[ok]]))[0]
-        narrow_windows = int(np.unique(draws).size)
     weight = np.zeros(len(y))
     weight[ok] = recency_weights(windows[ok])
     offsets = np.zeros((len(ends), len(levels)))
     bucket = _bucket_of(steps, ends)
-    ew = _effective_windows(weight[ok], windows[ok])
     for b in range(len(ends)):
         mask = ok & (bucket == b)
         n = int(mask.sum())
@@ -296,14 +264,7 @@ def fit_conformal(
             if abs(q - MEDIAN) < 1e-12:
                 continue
             r = (y[mask] - pred[mask, j]) / unit[mask]
-            qa = _tail_level(q, ew)
-            raw = window_quantile(r, qa, weight[mask], windows[mask], WINDOW_SHARE)
-            if POOL_BUCKETS and len(ends) > 1:
-                ra = (y[ok] - pred[ok, j]) / unit[ok]
-                whole = _shrink(window_quantile(ra, qa, weight[ok], windows[ok], WINDOW_SHARE), q, int(ok.sum()), n_windows)
-                offsets[b, j] = _shrink(raw, q, n, n_windows) + SHRINK_POINTS / (n + SHRINK_POINTS) * whole
-            else:
-                offsets[b, j] = _shrink(raw, q, n, n_windows, narrow_windows)
+            offsets[b, j] = _shrink(window_quantile(r, q, weight[mask], windows[mask], WINDOW_SHARE), q, n, n_windows)
     widening = None
     if prior is not None and flags is not None:
         with np.errstate(all="ignore"):
