@@ -254,14 +254,15 @@ def settings(values: dict[str, Any]) -> Iterator[None]:
     """:mod:`fcplan.models.conformal`'s constants set to ``values`` for the duration
     (``RECENCY_DECAY`` is bound as :func:`~fcplan.models.conformal.recency_weights`' default
     argument, so it is patched there)."""
+    unknown = [k for k in values if not hasattr(conformal, k)]
+    if unknown:
+        raise KeyError(f"fcplan.models.conformal has no {', '.join(unknown)}")
     saved = {k: getattr(conformal, k) for k in values if k != "RECENCY_DECAY"}
     default = conformal.recency_weights.__defaults__
     try:
         for k, v in values.items():
             if k == "RECENCY_DECAY":
                 conformal.recency_weights.__defaults__ = (v,)
-            elif not hasattr(conformal, k):
-                raise KeyError(f"fcplan.models.conformal has no {k!r}")
             else:
                 setattr(conformal, k, v)
         yield
