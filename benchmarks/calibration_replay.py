@@ -11,24 +11,30 @@ wQL and pooled 80 % coverage as a full run, in seconds instead of minutes.
 
     OMP_NUM_THREADS=1 .venv-bench/bin/python benchmarks/calibration_replay.py dump --panels births_daily,gasoline_weekly
     OMP_NUM_THREADS=1 .venv-bench/bin/python benchmarks/calibration_replay.py replay
+    OMP_NUM_THREADS=1 .venv-bench/bin/python benchmarks/calibration_replay.py replay \
+        --variant ws0:WINDOW_SHARE=0 --variant flat:RECENCY_DECAY=1,MIN_NARROW_WINDOWS=6
 
 ``dump`` checks that refitting the recorded calibrator gives the recorded forecast back, so
 a replay of the unchanged code reproduces the full run exactly. Panels: the dev suite's
-(devsuite.py) and the extra shapes' (shapes.py). Records go to ``--dir`` (default
-``/tmp/fcplan-calibration-replay``). ``dump --windows N`` records N test windows instead of the
-panel's 3 (each ``horizon`` steps further back): on a panel of one series the pooled coverage of 3
-windows is mostly noise (``replay`` prints each window's count and the standard error over windows).
+(devsuite.py), the extra shapes' (shapes.py) and the short daily series' (short_daily.py).
+Records go to ``--dir`` (default ``/tmp/fcplan-calibration-replay``). ``dump --windows N`` records
+N test windows instead of the panel's 3 (each ``horizon`` steps further back): on a panel of one
+series the pooled coverage of 3 windows is mostly noise (``replay`` prints each window's count and
+the standard error over windows). ``replay --variant NAME:CONST=VALUE,...`` replays with
+:mod:`fcplan.models.conformal`'s constants changed and prints a table against them as they are.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import pickle
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -238,8 +244,61 @@ def load(path: Path) -> list[WindowRecord]:
 def _load(name: str):
     import devsuite
     import shapes
+    import short_daily  # noqa: F401  (adds its panels to shapes.EXTRA)
 
     return shapes.EXTRA[name]() if name in shapes.EXTRA else devsuite.load(name)
+
+
+@contextlib.contextmanager
+def settings(values: dict[str, Any]) -> Iterator[None]:
+    """:mod:`fcplan.models.conformal`'s constants set to ``values`` for the duration
+    (``RECENCY_DECAY`` is bound as :func:`~fcplan.models.conformal.recency_weights`' default
+    argument, so it is patched there)."""
+    unknown = [k for k in values if not hasattr(conformal, k)]
+    if unknown:
+        raise KeyError(f"fcplan.models.conformal has no {', '.join(unknown)}")
+    saved = {k: getattr(conformal, k) for k in values if k != "RECENCY_DECAY"}
+    default = conformal.recency_weights.__defaults__
+    try:
+        for k, v in values.items():
+            if k == "RECENCY_DECAY":
+                conformal.recency_weights.__defaults__ = (v,)
+            else:
+                setattr(conformal, k, v)
+        yield
+    finally:
+        for k, v in saved.items():
+            setattr(conformal, k, v)
+        conformal.recency_weights.__defaults__ = default
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
+    """``"name:KEY=VALUE,KEY=VALUE"`` (values as JSON) -> ``(name, {KEY: value})``."""
+    name, _, body = text.partition(":")
+    values = {}
+    for item in filter(None, body.split(",")):
+        key, _, value = item.partition("=")
+        values[key] = json.loads(value)
+    return name, values
+
+
+def compare(names: Sequence[str], directory: Path, variants: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """Print each panel's wQL / pooled cov80 under the current constants ("base") and each
+    variant, then the geometric mean of the wQL ratios to base and the panels in 0.72-0.88."""
+    records = {n: load(directory / f"{n}.pkl") for n in names}
+    runs = [("base", {}), *variants]
+    res = {}
+    for label, values in runs:
+        with settings(values):
+            res[label] = {n: replay(records[n]) for n in names}
+    print(f"{'panel':24s}" + "".join(f"{label:>16s}" for label, _ in runs))
+    for n in names:
+        print(f"{n:24s}" + "".join(f"  {res[lb][n]['wql']:.4f}/{res[lb][n]['coverage_80']:.3f}" for lb, _ in runs))
+    ratio = {lb: float(np.exp(np.mean([np.log(res[lb][n]["wql"] / res["base"][n]["wql"]) for n in names])))
+             for lb, _ in runs}
+    print(f"{'geomean wQL / base':24s}" + "".join(f"{ratio[lb]:16.4f}" for lb, _ in runs))
+    print(f"{'cov80 in 0.72-0.88':24s}" + "".join(
+        f"{sum(0.72 <= res[lb][n]['coverage_80'] <= 0.88 for n in names):16d}" for lb, _ in runs))
 
 
 def main() -> None:
@@ -249,6 +308,9 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR)
     parser.add_argument("--windows", type=int, default=None,
                         help="dump: test windows per panel (default the panel's own, 3): more windows, less noise")
+    parser.add_argument("--variant", action="append", default=[],
+                        help="replay: NAME:CONST=VALUE,... of fcplan.models.conformal (RECENCY_DECAY too), "
+                             "repeatable; prints a table against the constants as they are")
     args = parser.parse_args()
     names = [n for n in args.panels.split(",") if n]
     if args.command == "dump":
@@ -258,6 +320,9 @@ def main() -> None:
             print("recorded", name, flush=True)
         return
     names = names or sorted(p.stem for p in args.dir.glob("*.pkl"))
+    if args.variant:
+        compare(names, args.dir, [parse_variant(v) for v in args.variant])
+        return
     out = {}
     for name in names:
         records = load(args.dir / f"{name}.pkl")

@@ -125,3 +125,34 @@ def test_with_windows_reaches_further_back():
         panel.window(10)
     w = with_windows(panel, 10).window(10)
     assert len(w.history) == 100 - 80 and len(w.actuals) == 8
+
+
+def test_a_variant_replays_with_the_constants_changed_and_puts_them_back():
+    from calibration_replay import parse_variant, settings
+
+    name, values = parse_variant("flat:RECENCY_DECAY=1,WINDOW_SHARE=0")
+    assert name == "flat" and values == {"RECENCY_DECAY": 1, "WINDOW_SHARE": 0}
+    records = [record(widths=0.5, spread=2.0, seed=s) for s in range(2)]
+    for r in records:  # the newest windows' errors are smaller: the recency weights matter
+        r.evidence["actuals"] = 10 + (r.evidence["actuals"] - 10) * np.where(r.evidence["windows"] > 0, 0.3, 1.0)
+    before = replay(records)
+    share, decay = conformal.WINDOW_SHARE, conformal.recency_weights.__defaults__
+    with settings(values):
+        assert (conformal.WINDOW_SHARE, conformal.recency_weights.__defaults__) == (0, (1,))
+        flat = replay(records)
+    assert (conformal.WINDOW_SHARE, conformal.recency_weights.__defaults__) == (share, decay)
+    assert flat["coverage_80"] > before["coverage_80"]  # the older, wider errors weigh as much as the newest
+    assert replay(records) == before
+    with pytest.raises(KeyError), settings({"NO_SUCH_CONSTANT": 1}):
+        pass
+
+
+def test_compare_prints_each_variant_against_the_constants_as_they_are(tmp_path, capsys):
+    from calibration_replay import compare, save
+
+    save([record(widths=0.5, spread=2.0)], tmp_path / "p.pkl")
+    compare(["p"], tmp_path, [("share0", {"WINDOW_SHARE": 0.0})])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["panel", "base", "share0"]
+    assert lines[1].startswith("p ")
+    assert lines[2].split()[-2] == "1.0000"  # base against itself
