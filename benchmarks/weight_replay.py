@@ -149,6 +149,19 @@ SCHEMES: dict[str, Scheme] = {
 }
 
 
+def print_table(table: dict[str, np.ndarray], names: list[str], base: str, worst: bool = False) -> None:
+    """Each scheme's wQL over the panels ``names`` as a ratio to scheme ``base``'s, with the geometric
+    mean (and, with ``worst``, the largest ratio); then ``base``'s wQL."""
+    ref = table[base]
+    width = max(26, *(len(s) + 1 for s in table))
+    print(f"{'scheme':<{width}}" + "".join(f"{n[:10]:>11}" for n in names) + "   geo" + (" worst" if worst else ""))
+    for s, row in table.items():
+        ratio = row / ref
+        print(f"{s:<{width}}" + "".join(f"{v:11.3f}" for v in ratio) + f"{np.exp(np.mean(np.log(ratio))):7.3f}"
+              + (f"{ratio.max():6.3f}" if worst else ""))
+    print(f"{base + ' wQL':<{width}}" + "".join(f"{v:11.4f}" for v in ref))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--panels", default=",".join(PANELS))
@@ -171,12 +184,7 @@ def main() -> None:
     tests = range(args.windows - TESTS, args.windows)
     table = {s: np.array([np.mean([score(c, f(c, list(range(t)), t), t) for t in tests]) for c in caps.values()])
              for s, f in SCHEMES.items()}
-    base = table["g2"]
-    print(f"{'scheme':<26}" + "".join(f"{n[:10]:>11}" for n in names) + "   geo")
-    for s, row in table.items():
-        ratio = row / base
-        print(f"{s:<26}" + "".join(f"{v:11.3f}" for v in ratio) + f"{np.exp(np.mean(np.log(ratio))):7.3f}")
-    print(f"{'g2 wQL':<26}" + "".join(f"{v:11.4f}" for v in base))
+    print_table(table, names, "g2")
     for name, cap in caps.items():
         alone = {m: round(float(np.mean([score(cap, cap['preds'][i, cap['groups'] == t], t) for t in tests])), 4)
                  for i, m in enumerate(cap["names"])}
