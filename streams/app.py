@@ -117,6 +117,12 @@ class Worker:
         self.orders_consumer = OrdersConsumer(settings, self.limits, on_feed=self._feed_alert)
         self.app.early_tasks = [self._orders_task]
 
+    def close_webhook(self, timeout_s: float) -> None:
+        """Post the alerts still queued for the webhook (a feed alert raised as the worker stops),
+        waiting at most ``timeout_s``; the daemon thread would otherwise die with them at exit."""
+        if self.webhook is not None:
+            self.webhook.close(timeout_s)
+
     def _feed_alert(self, record: dict) -> None:
         """A whole-feed silence alert of the orders consumer: stored (the dashboard shows it; an outage
         is waited out a little, then logged) and posted to the webhook."""
@@ -227,6 +233,9 @@ class _StoppingWorker(faust.Worker):
         super()._on_sigint()
 
 
+#: Seconds a stopping worker waits for its webhook to post the alerts still queued (at most the stop timeout).
+WEBHOOK_CLOSE_S = 5.0
+
 #: How the worker waits for a database that is down when it starts: 0.5 s doubling to 30 s.
 OPEN_BACKOFF = Backoff(0.5, 2.0, 30.0)
 
@@ -245,4 +254,7 @@ def run_worker(settings: Settings, loglevel: str = "warn") -> None:
     ensure_topics(settings.kafka.servers, settings.kafka.partitions)
     worker = Worker(settings, open_database(settings.database.url))
     deadline = StopDeadline(settings.streams.stop_timeout_s)
-    _StoppingWorker(worker.app, loglevel=loglevel, quiet=True, deadline=deadline).execute_from_commandline()
+    try:
+        _StoppingWorker(worker.app, loglevel=loglevel, quiet=True, deadline=deadline).execute_from_commandline()
+    finally:
+        worker.close_webhook(min(WEBHOOK_CLOSE_S, settings.streams.stop_timeout_s))
