@@ -3,9 +3,9 @@ peer = the hourly drift monitor in the same run.
 
 Data: ``data/online_retail_ii_orders.csv.gz`` (a UK online retailer's 41,943 real orders, 2009-12 to
 2011-12; see data/README.md), one "center" per region: UK (~52 orders a day), EU (~4.4), ROW (~0.35).
-Closed days as its manager would write them in the centers file: Saturdays (``closed_weekdays``), GB
-public holidays (``closed_on_holidays``) and, with ``--closed full`` (the default), the Christmas
-shutdowns, Easter Sundays and England's own bank holidays (``closed_dates``, see :data:`SHUTDOWNS`);
+Closed days as its manager would write them in the centers file: Saturdays (``closed_weekdays``),
+England's public holidays (``closed_on_holidays``, ``holiday_country = "GB-ENG"``) and, with ``--closed full``
+(the default), the Christmas shutdowns and Easter Sundays (``closed_dates``, see :data:`SHUTDOWNS`);
 ``--closed holidays`` without those dates, ``--closed none`` tells the watch nothing. Hours after the
 last order of the data are not judged.
 
@@ -48,11 +48,10 @@ from fcplan.planner.centers import parse_centers
 DATA = Path(__file__).resolve().parents[1] / "data" / "online_retail_ii_orders.csv.gz"
 CENTERS = ("UK", "EU", "ROW")
 FIRST = pd.Timestamp("2010-02-01")
-#: Closed dates a manager lists beyond Saturdays and the GB holidays: the Christmas shutdowns, Easter
-#: Sundays, and England's own bank holidays (Easter Monday, the August bank holiday: the holidays
-#: package's "GB" has only the UK-wide days, and a centers file cannot name the subdivision).
+#: Closed dates a manager lists beyond Saturdays and England's holidays: the Christmas shutdowns and
+#: Easter Sundays.
 SHUTDOWNS = [*pd.date_range("2009-12-23", "2010-01-04"), *pd.date_range("2010-12-23", "2011-01-04"),
-             *pd.to_datetime(["2010-04-04", "2011-04-24", "2010-04-05", "2011-04-25", "2010-08-30", "2011-08-29"])]
+             *pd.to_datetime(["2010-04-04", "2011-04-24"])]
 
 
 def hourly_panel() -> pd.DataFrame:
@@ -65,7 +64,7 @@ def hourly_panel() -> pd.DataFrame:
 
 
 def closed_days(days: pd.DatetimeIndex, how: str) -> np.ndarray:
-    table = {"closed_weekdays": ["Sat"], "closed_on_holidays": True, "holiday_country": "GB",
+    table = {"closed_weekdays": ["Sat"], "closed_on_holidays": True, "holiday_country": "GB-ENG",
              "timezone": "Europe/London"}
     if how == "full":
         table["closed_dates"] = [d.date() for d in SHUTDOWNS]
