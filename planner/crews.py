@@ -402,18 +402,29 @@ def plan_crews(
 
 def capped_summary(capped: pd.DataFrame, source: str = "centers file") -> str:
     """``"; 6 shift(s) capped at max_packers, 12 packer(s) short of the need (e.g. LA 2026-03-02 day: 8 of
-    10); raise max_packers in the centers file to book them"`` for the plan rows (``unique_id, ds, shift,
-    packers, packers_needed``) whose cap left them below their need, as ``fcplan plan`` and the offline plan say it
-    (empty when none): a capped shift books fewer packers than its orders need, and the message said nothing.
-    ``source``: where max_packers is set (the centers file's path)."""
+    10); raise max_packers in the centers file to book them, else about 960 orders (at the planned quantile)
+    stay unpacked after those shifts: ..."`` for the plan rows (``unique_id, ds, shift, packers,
+    packers_needed``, ``orders_planned`` for the orders: its share the missing packers would pack) whose
+    cap left them below their need, as ``fcplan plan`` and the offline plan say it (empty when none): a
+    capped shift books fewer packers than its orders need, and the message said nothing.
+    ``source``: where max_packers is set (the centers file's path). The orders a capped shift leaves are
+    not moved to the next shift (decided in session 20, i30-gaps): the cap is what the center can staff, the
+    next shift (the same cap) would likely be short too and a cascade would hide where the backlog
+    stuck; the manager sees the orders and raises the cap or books overtime."""
     if capped.empty:
         return ""
     first = capped.iloc[0]
     short = int((capped["packers_needed"] - capped["packers"]).sum())
+    left = ""
+    if "orders_planned" in capped.columns:  # the need's share the cap leaves: a backlog may be most of it
+        need = capped["packers_needed"].to_numpy("float64")
+        orders = capped["orders_planned"].to_numpy("float64") * (need - capped["packers"].to_numpy("float64"))
+        left = (f", else about {float(np.sum(orders / np.maximum(need, 1.0))):,.0f} orders (at the planned "
+                "quantile) stay unpacked after those shifts: the plan does not move them to the next shift")
     return (f"; {len(capped)} shift(s) capped at max_packers, {short} packer(s) short of the need (e.g. "
             f"{first[UNIQUE_ID]} {pd.Timestamp(first[DS]):%Y-%m-%d} {first['shift']}: "
             f"{int(first['packers'])} of {int(first['packers_needed'])}); raise max_packers in the "
-            f"{source} to book them")
+            f"{source} to book them{left}")
 
 
 def _check_profiles(profiles: Mapping[str, np.ndarray]) -> None:

@@ -404,3 +404,20 @@ def test_waiting_before_counts_the_evening_no_shift_covered_before_the_forecasts
     hours = hourly(pd.date_range(MONDAY - pd.Timedelta(days=2), periods=2), lambda d, h: float(h))
     waiting = waiting_before({"A": c}, forecast([2400.0]), hours)
     assert waiting == {"A": float(sum(range(16, 24)))}
+
+
+def test_the_cap_summary_says_how_many_orders_a_capped_shift_leaves_and_that_they_do_not_spill() -> None:
+    # A day-only center after a closed weekend: Monday's shift packs Friday's evening, the weekend and its own
+    # night, capped at 10 packers: the orders of the packers it lacks stay unpacked, not moved to the next shift.
+    from fcplan.planner.crews import capped_summary
+
+    friday = MONDAY + pd.Timedelta(days=4)
+    c = center(shifts=DAY_ONLY, closed_weekdays=["Sat", "Sun"], max_packers=10)
+    plan = plan_crews(forecast([2400.0] * 4, start=friday), {"A": c}, {"A": FLAT})
+    capped = plan[plan["packers"] < plan["packers_needed"]].reset_index(drop=True)
+    assert (capped["packers"] == 10).all() and len(capped) == 2  # Friday's and Monday's shifts
+    left = sum(r["orders_planned"] * (r["packers_needed"] - 10) / r["packers_needed"] for _, r in capped.iterrows())
+    assert capped["orders_planned"].sum() > left > 0
+    text = capped_summary(capped)
+    assert f"else about {left:,.0f} orders (at the planned quantile) stay unpacked after those shifts" in text
+    assert "does not move them to the next shift" in text
