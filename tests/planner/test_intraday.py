@@ -236,7 +236,8 @@ def test_a_day_only_centers_shift_is_replanned_with_the_nights_orders_and_the_ev
 def test_a_shift_after_a_midday_gap_packs_the_orders_counted_in_the_gap_per_hour() -> None:
     # Shifts 08-10 and 14-18: at noon the orders of 10:00-12:00 lie unpacked; the 14:00 shift packs them and
     # 12:00-18:00's. Counted per hour, the gap's own 300 are used; a total is split by the profile (200).
-    c = center(shifts=[{"name": "a", "start": "08:00", "end": "10:00"}, {"name": "b", "start": "14:00", "end": "18:00"}])
+    c = center(shifts=[{"name": "a", "start": "08:00", "end": "10:00"},
+                       {"name": "b", "start": "14:00", "end": "18:00"}])
     counts = np.zeros(24)
     counts[:10], counts[10:12] = 90.0, 150.0
     noon = MONDAY + pd.Timedelta(hours=12)
