@@ -291,7 +291,9 @@ def shift_rows(
     shift before it, which it does not hold:
     :func:`waiting_orders`), added to the first open day's first shift. The orders of closed
     days at the end of ``days`` wait for an open day past the forecast: no row plans them
-    (:func:`plan_notes` says so); the plan whose forecast reaches that day does."""
+    (:func:`plan_notes` says so); the plan whose forecast reaches that day does. So do the hours no
+    shift covers after the last day's last shift (a day-only center's last evening): the next
+    plan counts them (``waiting``); this one is silent, as they are there every day."""
     rows = []
     by_day = dict(zip(days, range(len(days)), strict=True))
     shut = center.closed(days)
