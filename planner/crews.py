@@ -84,13 +84,6 @@ def on_the_clock(profile: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return weighted / total if total > 0 else counts / counts.sum()
 
 
-def _portions(shift: ShiftConfig, today: np.ndarray, tomorrow: np.ndarray) -> tuple[float, float]:
-    """Shares of the start day's orders and of the next day's orders that ``shift`` packs."""
-    if shift.end > shift.start:
-        return float(today[shift.start : shift.end].sum()), 0.0
-    return float(today[shift.start :].sum()), float(tomorrow[: shift.end].sum())
-
-
 def _by_start(center: CenterConfig) -> list[ShiftConfig]:
     return sorted(center.shifts, key=lambda s: s.start)
 
