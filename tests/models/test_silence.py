@@ -150,3 +150,25 @@ def test_the_whole_feed_is_silent_when_every_center_is_empty_and_two_of_them_unu
 
     assert run([0.0] * 24) == [SILENT, FEED_SILENT]
     assert run([1.0 if h % 3 == 0 else 0.0 for h in range(24)]) == [SILENT]
+
+
+def test_centers_in_different_zones_are_lined_up_on_one_clock_for_the_whole_feed() -> None:
+    """Two Seoul centers silent since 13:00 their time (each alarmed alone) and a small Los Angeles
+    center that sent its last order at 07:00 its time (14 hours later): its first empty hour is no
+    evidence that the feed stopped. Their local hours compared as one clock took Seoul's 13:00 for the
+    feed's last order (ten hours before Los Angeles' own) and alarmed on the whole feed at once."""
+    watch, told = SilenceWatch(), []
+    seoul, la = pd.Timedelta(hours=9), pd.Timedelta(hours=-8)
+    first = pd.Timestamp("2025-09-01 00:00")  # UTC
+    for i in range(18):
+        at = first + pd.Timedelta(hours=i)  # Seoul 09:00 to 02:00, Los Angeles 17:00 to 10:00
+        for c in ("seoul-1", "seoul-2"):
+            local = at + seoul
+            count = 30.0 if i < 4 else 0.0  # silent from 13:00 Seoul time (04:00 UTC)
+            told += watch.observe(c, local, count, (320.0, 20.0), float(SHARES[local.hour]), "v", at=at)
+        local = at + la
+        count = 1.0 if i < 15 else 0.0  # its last order in the hour 07:00 Los Angeles time (14:00 UTC)
+        told += watch.observe("la", local, count, (8.0, 20.0), 1 / 24, "v", at=at)
+        told += watch.feed(["seoul-1", "seoul-2", "la"], at)
+    assert sorted(e.center_id for e in told if e.test == SILENT) == ["seoul-1", "seoul-2"]
+    assert [e for e in told if e.test == FEED_SILENT] == []  # Seoul's night since 15:00 UTC: no evidence
