@@ -228,7 +228,9 @@ class SilenceWatch:
                 evidence={"centers": len(centers)},
             )
             return [self.feed_alert]
-        if not empty and self.feed_alert is not None:  # a center's orders again (not a weaker sum)
+        # a center's orders again (not a weaker sum); an hour that judged fewer than two centers (their
+        # forecast missing, nothing settled) is no order and leaves the alert open (it was cleared, then opened again)
+        if self.feed_alert is not None and any(not s.run.hours for s in states):
             opened_feed, self.feed_alert = self.feed_alert, None
             return [_event(opened_feed, CLEARED, hour, opened_feed.evidence)]
         return []

@@ -172,3 +172,20 @@ def test_centers_in_different_zones_are_lined_up_on_one_clock_for_the_whole_feed
         told += watch.feed(["seoul-1", "seoul-2", "la"], at)
     assert sorted(e.center_id for e in told if e.test == SILENT) == ["seoul-1", "seoul-2"]
     assert [e for e in told if e.test == FEED_SILENT] == []  # Seoul's night since 15:00 UTC: no evidence
+
+
+def test_the_feed_alert_clears_at_an_order_not_at_an_hour_that_judged_no_center() -> None:
+    """An hour in which the drift loop judged fewer than two centers (their forecast missing, nothing
+    settled) cleared an open feed alert as if orders came, and the next hour opened it again."""
+    watch, told = SilenceWatch(), []
+    for i in range(24):
+        hour = START + pd.Timedelta(hours=i)
+        for c in ("a", "b"):
+            told += watch.observe(c, hour, 20.0 if i < 8 else 0.0, (320.0, 20.0), float(SHARES[hour.hour]), "v")
+        told += watch.feed(["a", "b"], hour)
+    assert [e.status for e in told if e.test == FEED_SILENT] == [OPEN]
+    assert watch.feed([], START + pd.Timedelta(hours=24)) == []  # nothing judged: still open
+    assert watch.feed(["a"], START + pd.Timedelta(hours=24)) == []
+    hour = START + pd.Timedelta(hours=25)
+    watch.observe("a", hour, 3.0, (320.0, 20.0), float(SHARES[hour.hour]), "v")
+    assert [e.status for e in watch.feed(["a", "b"], hour)] == [CLEARED]
