@@ -249,7 +249,7 @@ def silence_message(event: AlertEvent) -> str:
                 else f"{event.center_id}: orders arriving again; silence alert cleared")
     if event.test == FEED_SILENT:
         return (f"no orders from any of the {event.evidence.get('centers')} centers since "
-                f"{event.window_start:%a %d %b %H:00}: the order feed has stopped (the producer upstream, the "
+                f"{event.window_start:%a %d %b %H:00} UTC: the order feed has stopped (the producer upstream, the "
                 "broker or the worker); check the stream health page")
     expected = event.evidence.get("expected_orders", 0.0)
     hours = event.evidence.get("empty_hours", 0)

@@ -14,7 +14,7 @@ from fcplan.app.loop import store_hours
 from fcplan.core.panel import DS, UNIQUE_ID, Y
 from fcplan.models.drift_loop import DriftLoop, open_alert_centers
 from fcplan.models.drift_monitor import CLEARED, OPEN
-from fcplan.models.silence import ALL_CENTERS, FEED_SILENT, SILENT, SilenceWatch, log_p_empty
+from fcplan.models.silence import ALL_CENTERS, FEED_SILENT, SILENT, SilenceWatch, log_p_empty, silence_message
 from fcplan.simulator import expected_daily, make_centers
 from fcplan.simulator.hourly import sample_hourly_counts
 from fcplan.storage import make_engine, upsert
@@ -160,8 +160,8 @@ def test_centers_in_different_zones_are_lined_up_on_one_clock_for_the_whole_feed
     watch, told = SilenceWatch(), []
     seoul, la = pd.Timedelta(hours=9), pd.Timedelta(hours=-8)
     first = pd.Timestamp("2025-09-01 00:00")  # UTC
-    for i in range(18):
-        at = first + pd.Timedelta(hours=i)  # Seoul 09:00 to 02:00, Los Angeles 17:00 to 10:00
+    for i in range(26):
+        at = first + pd.Timedelta(hours=i)  # Seoul 09:00 to 10:00, Los Angeles 17:00 to 18:00
         for c in ("seoul-1", "seoul-2"):
             local = at + seoul
             count = 30.0 if i < 4 else 0.0  # silent from 13:00 Seoul time (04:00 UTC)
@@ -170,8 +170,12 @@ def test_centers_in_different_zones_are_lined_up_on_one_clock_for_the_whole_feed
         count = 1.0 if i < 15 else 0.0  # its last order in the hour 07:00 Los Angeles time (14:00 UTC)
         told += watch.observe("la", local, count, (8.0, 20.0), 1 / 24, "v", at=at)
         told += watch.feed(["seoul-1", "seoul-2", "la"], at)
+        if i == 17:
+            assert [e for e in told if e.test == FEED_SILENT] == []  # Seoul's night since 15:00 UTC: no evidence
     assert sorted(e.center_id for e in told if e.test == SILENT) == ["seoul-1", "seoul-2"]
-    assert [e for e in told if e.test == FEED_SILENT] == []  # Seoul's night since 15:00 UTC: no evidence
+    feed_alerts = [e for e in told if e.test == FEED_SILENT]  # Seoul's morning: the feed has stopped
+    assert [e.status for e in feed_alerts] == [OPEN] and feed_alerts[0].window_start == first + pd.Timedelta(hours=15)
+    assert "since Mon 01 Sep 15:00 UTC" in silence_message(feed_alerts[0])
 
 
 def test_the_feed_alert_clears_at_an_order_not_at_an_hour_that_judged_no_center() -> None:
