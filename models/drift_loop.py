@@ -159,7 +159,8 @@ class DriftLoop:
                 if day is None:
                     day = days[(uid, local.normalize())] = day_distribution(list(quantiles), list(quantiles.values()))
                 closed = self._is_closed(uid, local.date())
-                events += self.silence.observe(uid, local, count, day, float(shares[local.hour]), run_id, closed)
+                events += self.silence.observe(uid, local, count, day, float(shares[local.hour]), run_id, closed,
+                                               at=hour_utc)
                 watched[uid] = None
             self._judged_from.setdefault(uid, start)
             self._fed_until[uid] = end

@@ -72,6 +72,7 @@ def log_p_empty(mean: float, shape: float, share: float) -> float:
 @dataclass
 class _Run:
     start: datetime | None = None  # the run's first empty hour (local)
+    start_at: datetime | None = None  # the same hour on the feed's one clock (UTC in the drift loop)
     hours: int = 0  # empty hours in the run (closed ones included)
     done_log_p: float = 0.0  # log probability of the run's days before today
     expected_done: float = 0.0  # orders the forecast expected in those days' empty hours
@@ -79,14 +80,16 @@ class _Run:
     share: float = 0.0  # today's share of the run's open hours
     mean: float = 0.0
     shape: float = 1.0
-    #: the run's last :data:`FEED_WINDOW_HOURS` hours: ``(hour, share counted, day mean, day shape)``
+    #: the run's last :data:`FEED_WINDOW_HOURS` hours: ``(local hour, hour on the feed's clock, share counted,
+    #: day mean, day shape)``
     recent: deque = field(default_factory=lambda: deque(maxlen=FEED_WINDOW_HOURS))
 
     def log_p_since(self, start: datetime) -> float:
-        """Log probability of the run's hours from ``start`` on (within the kept window) under the forecast."""
+        """Log probability of the run's hours from ``start`` on (on the feed's clock, within the kept
+        window) under the forecast."""
         days: dict[date, list[float]] = {}
-        for hour, share, mean, shape in self.recent:
-            if hour >= start:
+        for hour, at, share, mean, shape in self.recent:
+            if at >= start:
                 days.setdefault(hour.date(), [0.0, mean, shape])[0] += share
         return sum(log_p_empty(mean, shape, share) for share, mean, shape in days.values())
 
@@ -142,13 +145,17 @@ class SilenceWatch:
         share: float,
         model_version: str,
         closed: bool = False,
+        at: datetime | None = None,
     ) -> list[AlertEvent]:
         """Take one local hour (tz-naive hour start) of a center: ``count`` orders, ``day`` the
         forecast's ``(mean, shape)`` for the hour's local day, ``share`` the hour's share of the
-        intraday profile, ``closed`` whether the center is closed then (adds nothing to the run).
+        intraday profile, ``closed`` whether the center is closed then (adds nothing to the run),
+        ``at`` the same hour on one clock for every center (tz-naive UTC; default ``hour``, for
+        centers in one zone): :meth:`feed` lines the centers' runs up on it.
         Hours at or before the last one seen are ignored."""
         state = self._centers.setdefault(center_id, _State())
         hour = pd.Timestamp(hour).to_pydatetime()
+        at = hour if at is None else pd.Timestamp(at).to_pydatetime()
         if state.last_hour is not None and hour <= state.last_hour:
             return []
         state.last_hour, state.closed = hour, closed
@@ -161,6 +168,8 @@ class SilenceWatch:
         run = state.run
         if run.start is None:
             run.start = hour
+        if run.start_at is None:
+            run.start_at = at
         run.hours += 1
         if run.day != hour.date():
             if run.day is not None:
@@ -169,7 +178,7 @@ class SilenceWatch:
             run.mean, run.shape = day
         if not closed:
             run.share += share
-        run.recent.append((hour, 0.0 if closed else share, run.mean, run.shape))
+        run.recent.append((hour, at, 0.0 if closed else share, run.mean, run.shape))
         if state.alert is not None or run.log_p >= self.log_alpha:
             return []
         state.alert = AlertEvent(
@@ -193,13 +202,16 @@ class SilenceWatch:
         is less likely than ``log_alpha`` under the forecast (centers independent) with at least two
         of them each unusual (chance under :data:`FEED_EACH`): a quiet small center adds its evidence
         without having to alarm alone, and one silent center among quiet ones is not the feed.
-        Cleared when one has orders again."""
+        ``hour`` and the alert's window are on the feed's clock (``at`` of :meth:`observe`: UTC in
+        the drift loop). Cleared when one has orders again."""
         hour = pd.Timestamp(hour).to_pydatetime()
         states = [self._centers.get(c, _State()) for c in centers]
-        empty = len(states) >= 2 and all(s.run.hours and s.run.start is not None for s in states)
+        empty = len(states) >= 2 and all(s.run.hours and s.run.start_at is not None for s in states)
         silent, logs = False, []
         if empty and self.feed_alert is None:
-            start = max(s.run.start for s in states)  # the feed is silent since the last order of any center
+            # the feed is silent since the last order of any center, on one clock: the local hours of
+            # centers in different zones are not comparable (Seoul's 13:00 is Los Angeles' 21:00 the day before)
+            start = max(s.run.start_at for s in states)
             logs = [s.run.log_p_since(start) for s in states]
             silent = sum(logs) < self.log_alpha and sum(lp < np.log(FEED_EACH) for lp in logs) >= 2
         if silent and self.feed_alert is None:
@@ -216,7 +228,9 @@ class SilenceWatch:
                 evidence={"centers": len(centers)},
             )
             return [self.feed_alert]
-        if not empty and self.feed_alert is not None:  # a center's orders again (not a weaker sum)
+        # a center's orders again (not a weaker sum); an hour that judged fewer than two centers (their
+        # forecast missing, nothing settled) is no order and leaves the alert open (it was cleared, then opened again)
+        if self.feed_alert is not None and any(not s.run.hours for s in states):
             opened_feed, self.feed_alert = self.feed_alert, None
             return [_event(opened_feed, CLEARED, hour, opened_feed.evidence)]
         return []
@@ -235,7 +249,7 @@ def silence_message(event: AlertEvent) -> str:
                 else f"{event.center_id}: orders arriving again; silence alert cleared")
     if event.test == FEED_SILENT:
         return (f"no orders from any of the {event.evidence.get('centers')} centers since "
-                f"{event.window_start:%a %d %b %H:00}: the order feed has stopped (the producer upstream, the "
+                f"{event.window_start:%a %d %b %H:00} UTC: the order feed has stopped (the producer upstream, the "
                 "broker or the worker); check the stream health page")
     expected = event.evidence.get("expected_orders", 0.0)
     hours = event.evidence.get("empty_hours", 0)

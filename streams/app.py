@@ -29,7 +29,7 @@ from fcplan.storage import make_engine
 from fcplan.storage.outage import Backoff, backoff_s, call_through_outages, retry_outage
 from fcplan.streams.counted import Origin
 from fcplan.streams.faust_guard import GuardedTransport
-from fcplan.streams.feed_watch import store_feed_alert
+from fcplan.streams.feed_watch import open_feed_alerts, store_feed_alert
 from fcplan.streams.log_guard import Handled
 from fcplan.streams.orders_consumer import OrdersConsumer
 from fcplan.streams.promotion_store import PromotionStore
@@ -115,6 +115,7 @@ class Worker:
         url = settings.forecast.alert_webhook
         self.webhook = Webhook(url) if url else None
         self.orders_consumer = OrdersConsumer(settings, self.limits, on_feed=self._feed_alert)
+        self._restore_feed_alerts()
         self.app.early_tasks = [self._orders_task]
 
     def close_webhook(self, timeout_s: float) -> None:
@@ -122,6 +123,16 @@ class Worker:
         waiting at most ``timeout_s``; the daemon thread would otherwise die with them at exit."""
         if self.webhook is not None:
             self.webhook.close(timeout_s)
+
+    def _restore_feed_alerts(self) -> None:
+        """Take back the ``feed_stopped`` alerts a previous worker left open (it stopped during the
+        silence): this worker's next records clear them; a database that fails here only logs."""
+        try:
+            for since in open_feed_alerts(self.engine):
+                self.orders_consumer.feed.restore(since)
+        except Exception:
+            log.exception("the feed_stopped alerts left open could not be read: they stay open until a worker "
+                          "starts that reads them")
 
     def _feed_alert(self, record: dict) -> None:
         """A whole-feed silence alert of the orders consumer: stored (the dashboard shows it; an outage

@@ -13,17 +13,17 @@ fetching because its writer is stalled, nor the time before the first record was
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from fcplan.core.contracts import ALL_CENTERS, FEED_STOPPED, ForecastAlert
 from fcplan.storage import upsert
 from fcplan.storage.schema import forecast_alerts
 
-__all__ = ["FEED_STOPPED", "FeedWatch", "broker_answers", "feed_alert", "store_feed_alert"]
+__all__ = ["FEED_STOPPED", "FeedWatch", "broker_answers", "feed_alert", "open_feed_alerts", "store_feed_alert"]
 
 OPEN, CLEARED = "open", "cleared"
 #: A partition whose last fetch response is older than this says the broker is not answering.
@@ -40,13 +40,24 @@ class FeedWatch:
     quiet_s: float = 0.0  # seconds without a record while the broker answered
     last_check: float | None = None
     since: float | None = None  # when the open silence began (its last record)
+    #: silences a previous worker opened and never cleared (:meth:`restore`), cleared one a fetch with records
+    restored: list[float] = field(default_factory=list)
+
+    def restore(self, since: float) -> None:
+        """Take back an alert opened before a restart (its silence began at ``since``): the next
+        records clear it, as they clear one this watch opened (the new worker knew nothing of it, so
+        it stayed open on the dashboard for good)."""
+        if since != self.since and since not in self.restored:
+            self.restored.append(since)
 
     def fetched(self, records: int, now: float) -> dict | None:
         """A fetch came back with ``records`` records at ``now`` (seconds); returns the cleared
-        alert's record when it ends a silence."""
+        alert's record when it ends a silence (one a fetch: a restored one waits for the next)."""
         if not records:
             return None
         self.last_record, self.quiet_s, self.last_check = now, 0.0, now
+        if self.since is None and self.restored:
+            self.since = self.restored.pop(0)
         if self.since is None:
             return None
         since, self.since = self.since, None
@@ -72,6 +83,16 @@ def broker_answers(consumer: Any, now: float, stale_s: float = BROKER_STALE_S) -
     assigned: Iterable[Any] = consumer.assignment()
     stamps = [consumer.last_poll_timestamp(tp) for tp in assigned]
     return bool(stamps) and all(ts is not None and now - ts / 1000.0 <= stale_s for ts in stamps)
+
+
+def open_feed_alerts(engine: Engine) -> list[float]:
+    """When each ``feed_stopped`` alert still open in ``forecast_alerts`` began (epoch seconds, oldest
+    first): a worker that starts takes them back (:meth:`FeedWatch.restore`) so its next records clear them."""
+    cols = forecast_alerts.c
+    with engine.connect() as conn:
+        rows = conn.execute(select(cols.window_start).where(cols.kind == FEED_STOPPED, cols.status == OPEN)
+                            .order_by(cols.window_start)).scalars().all()
+    return [ts.replace(tzinfo=UTC).timestamp() if ts.tzinfo is None else ts.timestamp() for ts in rows]
 
 
 def store_feed_alert(engine: Engine, record: dict) -> None:

@@ -14,7 +14,7 @@ from fcplan.app.loop import store_hours
 from fcplan.core.panel import DS, UNIQUE_ID, Y
 from fcplan.models.drift_loop import DriftLoop, open_alert_centers
 from fcplan.models.drift_monitor import CLEARED, OPEN
-from fcplan.models.silence import ALL_CENTERS, FEED_SILENT, SILENT, SilenceWatch, log_p_empty
+from fcplan.models.silence import ALL_CENTERS, FEED_SILENT, SILENT, SilenceWatch, log_p_empty, silence_message
 from fcplan.simulator import expected_daily, make_centers
 from fcplan.simulator.hourly import sample_hourly_counts
 from fcplan.storage import make_engine, upsert
@@ -150,3 +150,46 @@ def test_the_whole_feed_is_silent_when_every_center_is_empty_and_two_of_them_unu
 
     assert run([0.0] * 24) == [SILENT, FEED_SILENT]
     assert run([1.0 if h % 3 == 0 else 0.0 for h in range(24)]) == [SILENT]
+
+
+def test_centers_in_different_zones_are_lined_up_on_one_clock_for_the_whole_feed() -> None:
+    """Two Seoul centers silent since 13:00 their time (each alarmed alone) and a small Los Angeles
+    center that sent its last order at 07:00 its time (14 hours later): its first empty hour is no
+    evidence that the feed stopped. Their local hours compared as one clock took Seoul's 13:00 for the
+    feed's last order (ten hours before Los Angeles' own) and alarmed on the whole feed at once."""
+    watch, told = SilenceWatch(), []
+    seoul, la = pd.Timedelta(hours=9), pd.Timedelta(hours=-8)
+    first = pd.Timestamp("2025-09-01 00:00")  # UTC
+    for i in range(26):
+        at = first + pd.Timedelta(hours=i)  # Seoul 09:00 to 10:00, Los Angeles 17:00 to 18:00
+        for c in ("seoul-1", "seoul-2"):
+            local = at + seoul
+            count = 30.0 if i < 4 else 0.0  # silent from 13:00 Seoul time (04:00 UTC)
+            told += watch.observe(c, local, count, (320.0, 20.0), float(SHARES[local.hour]), "v", at=at)
+        local = at + la
+        count = 1.0 if i < 15 else 0.0  # its last order in the hour 07:00 Los Angeles time (14:00 UTC)
+        told += watch.observe("la", local, count, (8.0, 20.0), 1 / 24, "v", at=at)
+        told += watch.feed(["seoul-1", "seoul-2", "la"], at)
+        if i == 17:
+            assert [e for e in told if e.test == FEED_SILENT] == []  # Seoul's night since 15:00 UTC: no evidence
+    assert sorted(e.center_id for e in told if e.test == SILENT) == ["seoul-1", "seoul-2"]
+    feed_alerts = [e for e in told if e.test == FEED_SILENT]  # Seoul's morning: the feed has stopped
+    assert [e.status for e in feed_alerts] == [OPEN] and feed_alerts[0].window_start == first + pd.Timedelta(hours=15)
+    assert "since Mon 01 Sep 15:00 UTC" in silence_message(feed_alerts[0])
+
+
+def test_the_feed_alert_clears_at_an_order_not_at_an_hour_that_judged_no_center() -> None:
+    """An hour in which the drift loop judged fewer than two centers (their forecast missing, nothing
+    settled) cleared an open feed alert as if orders came, and the next hour opened it again."""
+    watch, told = SilenceWatch(), []
+    for i in range(24):
+        hour = START + pd.Timedelta(hours=i)
+        for c in ("a", "b"):
+            told += watch.observe(c, hour, 20.0 if i < 8 else 0.0, (320.0, 20.0), float(SHARES[hour.hour]), "v")
+        told += watch.feed(["a", "b"], hour)
+    assert [e.status for e in told if e.test == FEED_SILENT] == [OPEN]
+    assert watch.feed([], START + pd.Timedelta(hours=24)) == []  # nothing judged: still open
+    assert watch.feed(["a"], START + pd.Timedelta(hours=24)) == []
+    hour = START + pd.Timedelta(hours=25)
+    watch.observe("a", hour, 3.0, (320.0, 20.0), float(SHARES[hour.hour]), "v")
+    assert [e.status for e in watch.feed(["a", "b"], hour)] == [CLEARED]

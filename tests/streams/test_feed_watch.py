@@ -77,3 +77,28 @@ def test_the_alert_is_stored_open_then_cleared_for_the_dashboard(sqlite_url: str
     stored = q.alerts_frame(engine)
     assert stored["status"].tolist() == [CLEARED] and stored["cleared_at"].notna().all()
     assert "no order read" in stored["message"].iloc[0]
+
+
+def test_an_alert_left_open_by_a_stopped_worker_is_cleared_by_the_next_workers_first_orders(sqlite_url: str) -> None:
+    """A worker restarted during a silence knew nothing of the alert its predecessor opened: the
+    stream health page showed it open for good; the new worker takes it back and its orders clear it."""
+    from fcplan.core.settings import Settings
+    from fcplan.streams.app import Worker
+    from fcplan.streams.feed_watch import open_feed_alerts
+
+    engine = make_engine(sqlite_url)
+    before = FeedWatch(silent_after_s=60)
+    before.fetched(1, T0)
+    opened = watch_for(before, 120)[0]
+    store_feed_alert(engine, opened)  # then the worker stops, the silence still on
+
+    worker = Worker(Settings(), engine)  # the next worker reads the alerts left open
+    after = worker.orders_consumer.feed
+    assert open_feed_alerts(engine) == [T0]
+    assert after.fetched(0, T0 + 300) is None  # an empty fetch ends nothing
+    cleared = after.fetched(5, T0 + 400)
+    assert cleared is not None and cleared["status"] == CLEARED and cleared["alert_id"] == opened["alert_id"]
+    assert "7 minutes of silence" in cleared["message"]  # since the last order before the silence
+    store_feed_alert(engine, cleared)
+    assert q.alerts_frame(engine)["status"].tolist() == [CLEARED] and open_feed_alerts(engine) == []
+    assert after.fetched(5, T0 + 401) is None  # told once
