@@ -17,7 +17,8 @@ field by field (``shifts`` as a whole)::
 
     [[defaults.shifts]]
     name = "day"
-    start = "06:00"                  # local wall clock; the shift belongs to the day it starts
+    start = "06:00"                  # local wall clock; the shift belongs to the day it starts;
+                                     # shifts must not overlap, hours none covers wait for the next to start
     end = "14:00"
     paid_hours = 8
     break_minutes = 30
@@ -231,7 +232,7 @@ class CenterConfig(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> CenterConfig:
         if not self.shifts:
-            raise ValueError("shifts: none given; add [[shifts]] tables (name, start, end) covering the 24 hours")
+            raise ValueError("shifts: none given; add [[shifts]] tables (name, start, end) that do not overlap")
         try:
             check_cover([s.shift for s in self.shifts])
         except ShiftError as exc:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from fcplan.core.panel import DS, UNIQUE_ID, PanelError, Y
 from fcplan.planner.centers import CenterConfig, ShiftConfig
-from fcplan.planner.quantile_sum import days_samples, quantile_of_days, quantile_of_sum, sum_samples
+from fcplan.planner.quantile_sum import days_samples, quantile_of_days
 from fcplan.planner.shifts import recent_hours
 from fcplan.planner.staffing import PLAN_COLUMNS, cheapest_headcount, interpolate_quantile, model_levels
 
@@ -84,83 +84,109 @@ def on_the_clock(profile: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return weighted / total if total > 0 else counts / counts.sum()
 
 
-def _portions(shift: ShiftConfig, today: np.ndarray, tomorrow: np.ndarray) -> tuple[float, float]:
-    """Shares of the start day's orders and of the next day's orders that ``shift`` packs."""
-    if shift.end > shift.start:
-        return float(today[shift.start : shift.end].sum()), 0.0
-    return float(today[shift.start :].sum()), float(tomorrow[: shift.end].sum())
+def _by_start(center: CenterConfig) -> list[ShiftConfig]:
+    return sorted(center.shifts, key=lambda s: s.start)
+
+
+def _end(day: pd.Timestamp, shift: ShiftConfig) -> pd.Timestamp:
+    """When ``shift`` started on the local ``day`` ends (local wall clock, the next day's past midnight)."""
+    return day + pd.Timedelta(hours=shift.start + shift.length)
+
+
+def packed_span(
+    center: CenterConfig, day: pd.Timestamp, shift: ShiftConfig | str, *, limit: int = 31
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``[since, until)`` local wall clock: the orders that ``shift`` started on the open local ``day``
+    packs. Each order is packed by the shift on the floor when it comes, else by the next shift that
+    starts on an open day: ``until`` is the shift's end, ``since`` the end of the shift before it on an
+    open day (the same day's, else the last of the nearest open day before, at most ``limit`` days
+    back). So a shift packs the hours no shift covers before it (a day-only center's ``8-16`` packs
+    16:00-24:00 of the day before and 0:00-8:00 of its own), and the first shift after closed days
+    packs them whole (but the hours the night shift before them ran into)."""
+    day = pd.Timestamp(day).normalize()
+    order = _by_start(center)
+    name = shift if isinstance(shift, str) else shift.name
+    k = next(i for i, s in enumerate(order) if s.name == name)
+    until = _end(day, order[k])
+    if k > 0:
+        return _end(day, order[k - 1]), until
+    back = pd.DatetimeIndex([day - pd.Timedelta(days=j) for j in range(1, limit + 1)])
+    shut = center.closed(back)
+    if shut.all():
+        return back[-1], until
+    return _end(back[int(np.argmin(shut))], order[-1]), until
+
+
+def packed_days(
+    center: CenterConfig, day: pd.Timestamp, shift: ShiftConfig | str, profile: np.ndarray | None = None,
+    *, limit: int = 31,
+) -> list[tuple[pd.Timestamp, float]]:
+    """``[(local day, share), ...]`` oldest first: the shares of each day's orders that ``shift``
+    started on the open ``day`` packs (:func:`packed_span`), from ``profile`` ((7, 24) as
+    :func:`hour_profiles`; flat when None) on the day's clock; days of share 0 are left out."""
+    since, until = packed_span(center, day, shift, limit=limit)
+    out = []
+    for d in pd.date_range(since.normalize(), (until - pd.Timedelta(hours=1)).normalize()):
+        lo = max(int((since - d) / pd.Timedelta(hours=1)), 0)
+        hi = min(int((until - d) / pd.Timedelta(hours=1)), 24)
+        shares = np.full(24, 1.0 / 24) if profile is None else profile[d.weekday()]
+        share = float(on_the_clock(shares, center.hour_counts(d))[lo:hi].sum())
+        if share > 0:
+            out.append((d, share))
+    return out
 
 
 def morning_heir(center: CenterConfig) -> tuple[str, int] | None:
-    """``(name, hours)``: the shift that starts when the overnight shift ends, and the local
-    hours ``0..hours`` of a day that the previous day's overnight shift packs; None when no
-    shift runs past midnight. After a closed day no overnight shift ran, so the orders of
-    those early hours wait for this shift."""
+    """``(name, hours)``: the first shift of a day (the first to start: the one after the overnight
+    shift), and the local hours ``0..hours`` of a day that the previous day's overnight shift packs;
+    None when no shift runs past midnight."""
     for shift in center.shifts:
         if 0 < shift.end <= shift.start:
-            heir = next(s for s in center.shifts if s.start == shift.end)  # the shifts cover the day once
-            return heir.name, shift.end
+            return _by_start(center)[0].name, shift.end
     return None
 
 
 def first_shift(center: CenterConfig) -> tuple[str, int]:
-    """``(name, hours)``: the shift that opens an open day after closed days, and the local hours
-    ``0..hours`` of that day it packs besides its own because no overnight shift ran into them:
-    :func:`morning_heir`, else (no shift runs past midnight) the shift starting at 00:00 and 0."""
+    """``(name, hours)``: the shift that opens an open day (the first to start), and the local hours
+    ``0..hours`` of that day an overnight shift of the day before packs when that day is open
+    (:func:`morning_heir`; 0 without one). The first shift packs what lies between (:func:`packed_span`)."""
     heir = morning_heir(center)
     if heir is not None:
         return heir
-    return min(center.shifts, key=lambda s: s.start).name, 0
+    return _by_start(center)[0].name, 0
 
 
 def carried_days(
     center: CenterConfig, day: pd.Timestamp, profile: np.ndarray | None = None, *, limit: int = 31
 ) -> list[tuple[pd.Timestamp, float]]:
-    """``[(closed day, share), ...]`` oldest first: the orders of the run of closed days just before
-    the open local ``day`` that wait for its first shift (:func:`first_shift`), as shares of each
-    closed day's orders. Customers order on a closed day too; no shift starts on it, so its orders
-    wait for the next shift that runs. Every closed day of the run counts whole, but the first when
-    the day before it is open and has a shift past midnight: that shift runs into the closed day's
-    morning and packs its hours up to its end (their share from ``profile``, (7, 24) as
-    :func:`hour_profiles`; flat when None). Empty when the day before ``day`` is open (or ``day``
-    is closed). ``limit``: the longest run looked at."""
+    """``[(earlier day, share), ...]`` oldest first: the orders of days before the open local ``day``
+    that wait for its first shift (:func:`first_shift`), as shares of each day's orders
+    (:func:`packed_days`): the closed days just before it (customers order on a closed day too; no
+    shift starts on it), but the hours the night shift before them ran into, and the hours after the
+    last shift of the open day before that no shift covers (a day-only center's evening). Empty when
+    ``day`` is closed, or the shifts of the day before packed all its hours. ``limit``: the longest
+    run of closed days looked at. ``profile`` as :func:`packed_days`."""
     day = pd.Timestamp(day).normalize()
-    back = pd.DatetimeIndex([day - pd.Timedelta(days=k) for k in range(limit + 2)])
-    shut = center.closed(back)
-    if shut[0] or not shut[1]:
+    if center.closed(pd.DatetimeIndex([day]))[0]:
         return []
-    run = int(np.argmin(shut[1:])) if not shut[1:].all() else limit + 1  # closed days before `day`
-    run = min(run, limit)
-    heir = morning_heir(center)
-    out = []
-    for k in range(run, 0, -1):
-        closed = day - pd.Timedelta(days=k)
-        share = 1.0
-        if k == run and heir is not None and not shut[k + 1]:  # the open day before ran its night shift into it
-            shares = np.full(24, 1.0 / 24) if profile is None else profile[closed.weekday()]
-            share -= float(on_the_clock(shares, center.hour_counts(closed))[: heir[1]].sum())
-        out.append((closed, share))
-    return out
+    return [(d, w) for d, w in packed_days(center, day, first_shift(center)[0], profile, limit=limit) if d < day]
 
 
 def waiting_orders(
     center: CenterConfig, hourly: pd.DataFrame, day: pd.Timestamp, until: pd.Timestamp | None = None,
     *, limit: int = 31,
 ) -> float:
-    """Orders counted in ``hourly`` (``ds`` local hour, ``y``: one center's) of the run of closed days
-    just before the open local ``day`` that no shift packed (:func:`carried_days`, from the counts: the
-    hours after the night shift before the run ended), before ``until`` (the forecast's first day:
-    the later ones are in the forecast; default ``day``); 0 when the day before ``day`` is open."""
-    days = carried_days(center, day, limit=limit)  # the shares are not used: the hours are counted
-    if not days or hourly.empty:
+    """Orders counted in ``hourly`` (``ds`` local hour, ``y``: one center's) before the open local
+    ``day`` that no shift packed and that its first shift packs (:func:`packed_span`: the closed
+    days just before it, the hours after the night shift before them, the hours no shift covers after
+    the last shift of the day before), before ``until`` (the forecast's first day: the later ones are
+    in the forecast; default ``day``); 0 when the shifts before ``day`` packed every hour before it."""
+    day = pd.Timestamp(day).normalize()
+    if hourly.empty or center.closed(pd.DatetimeIndex([day]))[0]:
         return 0.0
-    heir = morning_heir(center)
-    first = days[0][0]
-    ran = heir is not None and not center.closed(pd.DatetimeIndex([first - pd.Timedelta(days=1)]))[0]
-    start = first + pd.Timedelta(hours=heir[1]) if ran else first  # the night shift before the run packed these
+    start = packed_span(center, day, first_shift(center)[0], limit=limit)[0]
     when = pd.to_datetime(hourly[DS])
-    end = pd.Timestamp(day).normalize() if until is None else min(pd.Timestamp(until).normalize(),
-                                                                   pd.Timestamp(day).normalize())
+    end = day if until is None else min(pd.Timestamp(until).normalize(), day)
     return float(hourly.loc[(when >= start) & (when < end), Y].sum())
 
 
@@ -239,62 +265,53 @@ def shift_rows(
     whose morning hours have no forecast, takes them from that day's forecast
     (``next_day_forecast`` False).
 
+    Each order is packed by the shift on the floor when it comes, else by the next shift that
+    starts (:func:`packed_span`). Hours no shift covers (a center with one day shift ``8-16``,
+    or two shifts ``6-22``) wait for the next shift: the evening's and the night's for the next
+    morning's first shift, which plans on the quantile of the sum of the two days' shares.
     Closed days (:meth:`CenterConfig.closed`): no shift starts, 0 packers whatever
-    ``min_packers`` says, but customers still order. Each order is packed by the shift on the
-    floor when it comes, else by the next shift that runs: the night shift before a closed day
+    ``min_packers`` says, but customers still order: the night shift before a closed day
     runs into its morning and packs those hours (from the closed day's forecast, as any night);
     the rest of the closed day, and every day of a run of them (a holiday weekend), waits for
-    the first shift of the next open day (:func:`first_shift`: the one starting when the
-    overnight shift ends, which also packs the open day's early hours no night shift ran into),
+    the first shift of the next open day (:func:`first_shift`: the first to start, which also
+    packs the open day's early hours no night shift ran into),
     and is planned there: a backlog is cleared first thing, as a manager books it, not spread
     over the day (a shift capped by ``max_packers`` says how many packers it is short, as
     always). That shift plans on the service quantile of the *sum* of the carried days' orders
     and its own (:func:`fcplan.planner.quantile_sum.quantile_of_days`), not the sum of their
     quantiles. ``waiting``: orders already counted before ``days[0]`` that no shift packed (the
-    closed days before the forecast's first day, which it does not hold:
+    closed days before the forecast's first day, and the hours no shift covered after the last
+    shift before it, which it does not hold:
     :func:`waiting_orders`), added to the first open day's first shift. The orders of closed
     days at the end of ``days`` wait for an open day past the forecast: no row plans them
-    (:func:`plan_notes` says so); the plan whose forecast reaches that day does."""
+    (:func:`plan_notes` says so); the plan whose forecast reaches that day does. So do the hours no
+    shift covers after the last day's last shift (a day-only center's last evening): the next
+    plan counts them (``waiting``); this one is silent, as they are there every day."""
     rows = []
     by_day = dict(zip(days, range(len(days)), strict=True))
     shut = center.closed(days)
-    opener, early = first_shift(center)
-    after_shut = center.closed(days - pd.Timedelta(days=1))  # no night shift ran into these days
+    opener = first_shift(center)[0]
     first_open = next((i for i in range(len(days)) if not shut[i]), None)
+    rho = center.day_correlation
     for i, day in enumerate(days):
-        nxt = by_day.get(day + pd.Timedelta(days=1))
-        j = i if nxt is None else nxt
-        nxt_day = day + pd.Timedelta(days=1)
-        today = on_the_clock(profile[day.weekday()], center.hour_counts(day))
-        tomorrow = on_the_clock(profile[nxt_day.weekday()], center.hour_counts(nxt_day))
-        # the closed days in the forecast whose orders wait for this day's first shift
-        carried = [] if shut[i] else [(by_day[d], w) for d, w in carried_days(center, day, profile)
-                                      if d in by_day and w > 0]
         counted = waiting if i == first_open else 0.0
         for shift in center.shifts:
-            a, b = _portions(shift, today, tomorrow)
-            extra: list[tuple[int, float]] = []
-            if shut[i]:
-                a = b = 0.0  # no shift starts: its orders wait for the next open day's first shift
-            elif shift.name == opener:
-                if after_shut[i]:
-                    a += float(today[:early].sum())  # also on an open day between two closed ones
-                extra = carried
+            # (index of the day in the forecast, share of its orders): the days before the forecast are in
+            # `waiting`; a morning past the forecast's last day takes that day's forecast
+            span = [] if shut[i] else packed_days(center, day, shift, profile)
+            parts = [(by_day.get(d, i), w) for d, w in span if d >= days[0]]
+            past_end = any(d not in by_day for d, _ in span if d > day)
             capacity = center.productive_hours(shift, day)
             backlog = counted if shift.name == opener and not shut[i] else 0.0
-            if extra:
-                weights = np.array([[w for _, w in extra] + [a]])
-                days_q = values[[k for k, _ in extra] + [i]][None, :, :]
+            weights = np.array([[w for _, w in parts] or [0.0]])
+            days_q = values[[k for k, _ in parts] or [i]][None, :, :]
+            if len(parts) > 1:
                 orders = backlog + float(quantile_of_days(weights, days_q, levels, center.service_quantile,
-                                                          rho=center.day_correlation)[0])
-                samples = backlog + days_samples(weights, days_q, levels, rho=center.day_correlation)[0]
-                median_orders = float(sum(w * median[k] for k, w in extra)) + a * median[i]
-            else:
-                orders = backlog + (a * planned[i] if b == 0 else float(quantile_of_sum(
-                    a, values[i][None, :], b, values[j][None, :], levels, center.service_quantile,
-                    rho=center.day_correlation)[0]))
-                samples = backlog + sum_samples(a, values[i], b, values[j], levels, rho=center.day_correlation)
-                median_orders = a * median[i] + b * median[j]
+                                                          rho=rho)[0])
+            else:  # one day (or none: a closed day): the share of its planned quantile, exactly
+                orders = backlog + float(sum(w * planned[k] for k, w in parts))
+            samples = backlog + days_samples(weights, days_q, levels, rho=rho)[0]
+            median_orders = float(sum(w * median[k] for k, w in parts))
             hours = orders / center.productivity(shift)
             try:
                 needed = 0 if shut[i] or capacity <= 0 else int(cheapest_headcount(
@@ -314,7 +331,7 @@ def shift_rows(
                 "packers": packers,
                 "starts_at": day + pd.Timedelta(hours=shift.start),
                 "packers_needed": needed,
-                "next_day_forecast": b == 0 or nxt is not None,
+                "next_day_forecast": not past_end,
             })
     return rows
 
@@ -380,18 +397,29 @@ def plan_crews(
 
 def capped_summary(capped: pd.DataFrame, source: str = "centers file") -> str:
     """``"; 6 shift(s) capped at max_packers, 12 packer(s) short of the need (e.g. LA 2026-03-02 day: 8 of
-    10); raise max_packers in the centers file to book them"`` for the plan rows (``unique_id, ds, shift,
-    packers, packers_needed``) whose cap left them below their need, as ``fcplan plan`` and the offline plan say it
-    (empty when none): a capped shift books fewer packers than its orders need, and the message said nothing.
-    ``source``: where max_packers is set (the centers file's path)."""
+    10); raise max_packers in the centers file to book them, else about 960 orders (at the planned quantile)
+    stay unpacked after those shifts: ..."`` for the plan rows (``unique_id, ds, shift, packers,
+    packers_needed``, ``orders_planned`` for the orders: its share the missing packers would pack) whose
+    cap left them below their need, as ``fcplan plan`` and the offline plan say it (empty when none): a
+    capped shift books fewer packers than its orders need, and the message said nothing.
+    ``source``: where max_packers is set (the centers file's path). The orders a capped shift leaves are
+    not moved to the next shift (decided in session 20, i30-gaps): the cap is what the center can staff, the
+    next shift (the same cap) would likely be short too and a cascade would hide where the backlog
+    stuck; the manager sees the orders and raises the cap or books overtime."""
     if capped.empty:
         return ""
     first = capped.iloc[0]
     short = int((capped["packers_needed"] - capped["packers"]).sum())
+    left = ""
+    if "orders_planned" in capped.columns:  # the need's share the cap leaves: a backlog may be most of it
+        need = capped["packers_needed"].to_numpy("float64")
+        orders = capped["orders_planned"].to_numpy("float64") * (need - capped["packers"].to_numpy("float64"))
+        left = (f", else about {float(np.sum(orders / np.maximum(need, 1.0))):,.0f} orders (at the planned "
+                "quantile) stay unpacked after those shifts: the plan does not move them to the next shift")
     return (f"; {len(capped)} shift(s) capped at max_packers, {short} packer(s) short of the need (e.g. "
             f"{first[UNIQUE_ID]} {pd.Timestamp(first[DS]):%Y-%m-%d} {first['shift']}: "
             f"{int(first['packers'])} of {int(first['packers_needed'])}); raise max_packers in the "
-            f"{source} to book them")
+            f"{source} to book them{left}")
 
 
 def _check_profiles(profiles: Mapping[str, np.ndarray]) -> None:

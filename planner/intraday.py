@@ -22,8 +22,8 @@ import pandas as pd
 from fcplan.core.panel import DS, UNIQUE_ID, select_model
 from fcplan.core.quantiles import quantile_levels
 from fcplan.planner.centers import CenterConfig
-from fcplan.planner.crews import SHIFT, _portions, carried_days, first_shift, on_the_clock
-from fcplan.planner.quantile_sum import days_samples, quantile_of_days, quantile_of_sum, sum_samples
+from fcplan.planner.crews import SHIFT, carried_days, on_the_clock, packed_span
+from fcplan.planner.quantile_sum import days_samples, quantile_of_days
 from fcplan.planner.staffing import cheapest_headcount, interpolate_quantile
 
 NOT_STARTED, RUNNING, OVER = "not started", "running", "over"
@@ -93,7 +93,7 @@ def replan_today(
     quantiles: np.ndarray,
     levels: np.ndarray,
     profile: np.ndarray,
-    so_far: float,
+    so_far: float | np.ndarray,
     current: Mapping[str, int],
     tomorrow: np.ndarray | None = None,
     backlog: float = 0.0,
@@ -102,18 +102,20 @@ def replan_today(
     """Today's shifts of ``center`` re-planned at ``now_local`` (local wall clock, tz-naive).
 
     ``quantiles``/``levels``: today's daily forecast; ``profile``: (7, 24) hour
-    profile; ``so_far``: orders since local midnight; ``current``: packers booked
-    per shift today (the plan in force); ``tomorrow``: tomorrow's daily quantiles at
-    ``levels`` (a night shift's morning hours, also when the center is closed tomorrow: the shift
-    runs into its morning and customers order; today's forecast when None). Shifts not
+    profile; ``so_far``: orders since local midnight, a total or (24,) counts per local hour (these
+    tell the orders counted in hours no shift covered today exactly; a total is split by the
+    profile); ``current``: packers booked per shift today (the plan in force); ``tomorrow``:
+    tomorrow's daily quantiles at ``levels`` (a night shift's morning hours, also when the center
+    is closed tomorrow: the shift runs into its morning and customers order; today's forecast when None). Shifts not
     started get the newsvendor headcount of their conditional orders, bounded by the
     center's min/max; running and finished ones keep ``current`` (the new plan's figure
     when there is none). An overnight shift's orders are the service quantile of the
     *sum* of tonight's conditional orders and tomorrow morning's, correlated by the center's
     ``day_correlation`` (:func:`fcplan.planner.quantile_sum.quantile_of_sum`), not the sum of
     their quantiles, which would plan for both being high at once. After a closed day no
-    night shift ran into today: the first shift (:func:`fcplan.planner.crews.first_shift`)
-    also packs the orders counted so far and those still to come before it starts, and the
+    night shift ran into today (or hours no shift covers, :func:`fcplan.planner.crews.packed_span`):
+    the shift not started whose hours began (the first shift after a closed day; after a gap)
+    also packs the orders counted since they began and those still to come before it starts, and the
     closed days' orders that waited for it, as in the morning's plan: ``backlog`` counted
     (:func:`fcplan.planner.crews.waiting_orders`), else ``carried``, ``(share, quantiles at
     levels)`` per closed day (:func:`fcplan.planner.crews.carried_days`), planned on the quantile
@@ -129,32 +131,42 @@ def replan_today(
     after = on_the_clock(profile[nxt.weekday()], center.hour_counts(nxt))
     tau, rho = center.service_quantile, center.day_correlation
     levels = np.asarray(levels, dtype="float64")
-    rest_q, _ = conditional_rest(quantiles, levels, today, so_far, hours)
+    rest_q, _ = conditional_rest(quantiles, levels, today, float(np.sum(so_far)), hours)
     morning = np.asarray(quantiles if tomorrow is None else tomorrow, dtype="float64")[None, :]
     rest_share = 1.0 - elapsed_share(today, hours)
-    opener = first_shift(center)[0]
-    after_shut = bool(center.closed(pd.DatetimeIndex([day - pd.Timedelta(days=1)]))[0])
+    counts = np.asarray(so_far, dtype="float64")
+    total = float(counts.sum())
+    done_now = elapsed_share(today, hours)
     rows = []
     for shift in center.shifts:
         start = day + pd.Timedelta(hours=shift.start)
         status = _status(start, start + pd.Timedelta(hours=shift.length), now)
-        a, b = _portions(shift, today, after)
+        since, until = packed_span(center, day, shift)  # its own hours and those no shift covers before it
+        lo = max((since - day) / pd.Timedelta(hours=1), 0.0)
+        hi = min((until - day) / pd.Timedelta(hours=1), 24.0)
+        a = max(elapsed_share(today, hi) - elapsed_share(today, max(lo, hours)), 0.0)  # today's, still to come
+        b = float(after[: max(int((until - nxt) / pd.Timedelta(hours=1)), 0)].sum())  # tomorrow morning's
+        if status != NOT_STARTED:  # kept whatever the orders say: its own hours, as planned
+            a = max(elapsed_share(today, hi) - elapsed_share(today, shift.start), 0.0)
         waiting = 0.0
         extra: Sequence[tuple[float, np.ndarray]] = ()
-        if after_shut and shift.name == opener and status == NOT_STARTED:
-            # yesterday closed: nobody packs from midnight until this shift starts, nor the closed days' orders
-            waiting = max(float(so_far), 0.0) + max(float(backlog), 0.0)
-            a += max(elapsed_share(today, shift.start) - elapsed_share(today, hours), 0.0)
-            extra = [(w, np.asarray(q, dtype="float64")) for w, q in carried if w > 0]
+        if status == NOT_STARTED and (lo < hours or since < day):
+            # nobody packed the orders counted since this shift's hours began (no shift covered them)
+            if lo <= 0:
+                waiting = max(total, 0.0)
+            elif counts.ndim:  # counts per local hour
+                waiting = float(np.clip(counts[int(lo):], 0.0, None).sum())
+            elif done_now > 0:  # a total: the profile's part of it since the hours began
+                waiting = max(total, 0.0) * max(done_now - elapsed_share(today, lo), 0.0) / done_now
+            if since < day:  # and those of the days before that waited for it
+                waiting += max(float(backlog), 0.0)
+                extra = [(w, np.asarray(q, dtype="float64")) for w, q in carried if w > 0]
         tonight = a / rest_share if rest_share > 0 else 0.0
-        if extra:  # the first shift runs within the day (b = 0): the closed days' orders and the rest of today's
-            weights = np.array([[w for w, _ in extra] + [tonight]])
-            days_q = np.stack([q for _, q in extra] + [rest_q])[None, :, :]
-            orders = waiting + float(quantile_of_days(weights, days_q, levels, tau, rho=rho)[0])
-            samples = waiting + days_samples(weights, days_q, levels, rho=rho)
-        else:
-            orders = waiting + float(quantile_of_sum(tonight, rest_q[None, :], b, morning, levels, tau, rho=rho)[0])
-            samples = waiting + sum_samples(tonight, rest_q[None, :], b, morning, levels, rho=rho)
+        # the earlier days' orders that waited for it, the rest of today's and tomorrow morning's (overnight)
+        weights = np.array([[w for w, _ in extra] + [tonight, b]])
+        days_q = np.stack([q for _, q in extra] + [rest_q, morning[0]])[None, :, :]
+        orders = waiting + float(quantile_of_days(weights, days_q, levels, tau, rho=rho)[0])
+        samples = waiting + days_samples(weights, days_q, levels, rho=rho)
         capacity = center.productive_hours(shift, day)
         needed = 0 if capacity <= 0 else int(cheapest_headcount(
             samples / center.productivity(shift),
@@ -183,7 +195,7 @@ def apply_intraday(
     centers: Mapping[str, CenterConfig],
     profiles: Mapping[str, np.ndarray],
     now_local: Mapping[str, pd.Timestamp],
-    so_far: Mapping[str, float],
+    so_far: Mapping[str, float | np.ndarray],
     booked: pd.DataFrame | None = None,
     *,
     model: str | None = None,
@@ -194,7 +206,8 @@ def apply_intraday(
     ``now_local``: each center's local wall-clock now (tz-naive); ``so_far``: its
     orders since local midnight (a center absent from it has no counts today, e.g. the
     stream is behind: it is left alone rather than read as a day without orders);
-    ``booked``: ``unique_id, ds, shift, packers`` of the plan in force (the previous
+    ``so_far`` values may be (24,) counts per local hour (:func:`replan_today`); ``booked``:
+    ``unique_id, ds, shift, packers`` of the plan in force (the previous
     plan), or None. Centers whose today is not in the forecast are left alone. ``waiting``: per
     center, the orders counted on the closed days before today that no shift packed
     (:func:`fcplan.planner.crews.waiting_orders`); a center absent from it takes them from the
@@ -233,7 +246,7 @@ def apply_intraday(
                        if d in mine.index]
         table = replan_today(
             center, now, row[cols].to_numpy("float64")[0], grid, profile,
-            float(so_far.get(center_id, 0.0)), current, tomorrow, float(counted or 0.0), carried,
+            so_far.get(center_id, 0.0), current, tomorrow, float(counted or 0.0), carried,
         )
         by_shift = table.set_index(SHIFT)
         names = plan.loc[mask, SHIFT]

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
@@ -84,7 +85,11 @@ def make_plan(
     backlog = {c: waiting_orders(conf_c, hourly[hourly[UNIQUE_ID] == c], now_local[c].normalize())
                for c, conf_c in configs.items()}
     plan = plan_crews(forecast, configs, profiles, waiting=waiting)
-    so_far = hourly[hourly[DS] >= today].groupby(UNIQUE_ID)["y"].sum().to_dict()
+    # today's orders per local hour: a shift after hours no shift covered packs those counted in them
+    now_rows = hourly[hourly[DS] >= today]
+    so_far = {}
+    for c, grp in now_rows.groupby(UNIQUE_ID):
+        so_far[str(c)] = np.bincount(pd.to_datetime(grp[DS]).dt.hour.to_numpy(), grp["y"].to_numpy("float64"), 24)
     previous = q.latest_plan_run(engine, current.to_pydatetime())
     booked = q.plan_frame(engine, previous["plan_id"]).rename(columns={"center_id": UNIQUE_ID, "day": DS}) \
         if previous else None

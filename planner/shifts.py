@@ -1,8 +1,10 @@
 """Shifts of the local day and each center's share of daily orders per shift.
 
 A shift is ``name:start-end`` in local wall-clock hours (``day:6-14``); the end
-may wrap past midnight (``night:22-6``). Together the shifts must cover the 24
-hours of the day exactly once, so that every order falls into one shift.
+may wrap past midnight (``night:22-6``). The shifts must not overlap, but may leave
+hours uncovered (a center with one day shift ``day:8-16``): the orders of an hour no
+shift covers are packed by the next shift that starts (the evening's by the next
+morning's first shift), see :func:`fcplan.planner.crews.packed_span`.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ _EXAMPLE = "e.g. day:6-14"
 
 
 class ShiftError(ValueError):
-    """Shift specifications are malformed or do not cover the day exactly once."""
+    """Shift specifications are malformed or overlap."""
 
 
 @dataclass(frozen=True)
@@ -115,15 +117,15 @@ def paid_on_the_day(paid_hours: float | None, real: float) -> float:
 
 
 def parse_shifts(specs: Sequence[str]) -> tuple[Shift, ...]:
-    """``["day:6-14", "swing:14-22", "night:22-6"]`` -> shifts, checked to cover the day once.
+    """``["day:6-14", "swing:14-22", "night:22-6"]`` -> shifts, checked not to overlap (:func:`check_cover`).
 
     Raises :class:`ShiftError` naming the malformed spec, the duplicate name, or the
-    hours that no shift covers / that several shifts cover.
+    hours that several shifts cover.
     """
     if isinstance(specs, str):
         specs = [part for part in specs.split(",") if part.strip()]
     if not specs:
-        raise ShiftError(f"no shifts given; list them as name:start-end covering 24 hours, {_EXAMPLE}")
+        raise ShiftError(f"no shifts given; list them as name:start-end, {_EXAMPLE}")
     shifts: list[Shift] = []
     for spec in specs:
         match = _SPEC.match(str(spec))
@@ -139,11 +141,12 @@ def parse_shifts(specs: Sequence[str]) -> tuple[Shift, ...]:
 
 
 def check_cover(shifts: Sequence[Shift]) -> tuple[Shift, ...]:
-    """``shifts`` checked to have distinct names and to cover the 24 hours exactly once
-    (:class:`ShiftError` naming the duplicate name or the uncovered / doubled hours)."""
+    """``shifts`` checked to have distinct names and not to overlap (:class:`ShiftError` naming the
+    duplicate name or the hours several shifts cover). Hours no shift covers are allowed: their
+    orders wait for the next shift that starts (:func:`next_shift_of_hour`)."""
     shifts = list(shifts)
     if not shifts:
-        raise ShiftError(f"no shifts given; list them as name:start-end covering 24 hours, {_EXAMPLE}")
+        raise ShiftError(f"no shifts given; list them as name:start-end, {_EXAMPLE}")
     names = [s.name for s in shifts]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -152,21 +155,30 @@ def check_cover(shifts: Sequence[Shift]) -> tuple[Shift, ...]:
     for shift in shifts:
         for h in shift.hours:
             owners[h].append(shift.name)
-    problems = []
-    missing = [h for h, who in owners.items() if not who]
-    if missing:
-        problems.append(f"hour(s) {_ranges(missing)} are covered by no shift")
     doubled = {h: who for h, who in owners.items() if len(who) > 1}
     if doubled:
         by_pair: dict[tuple[str, ...], list[int]] = {}
         for h, who in doubled.items():
             by_pair.setdefault(tuple(who), []).append(h)
-        problems += [f"hour(s) {_ranges(hs)} are covered by both {' and '.join(who)}"
-                     for who, hs in by_pair.items()]
-    if problems:
+        problems = [f"hour(s) {_ranges(hs)} are covered by both {' and '.join(who)}" for who, hs in by_pair.items()]
         listed = ", ".join(str(s) for s in shifts)
-        raise ShiftError(f"shifts {listed} must cover the 24 hours exactly once: {'; '.join(problems)}")
+        raise ShiftError(f"shifts {listed} must not overlap: {'; '.join(problems)} (hours no shift covers are "
+                         "allowed: the next shift to start packs their orders)")
     return tuple(shifts)
+
+
+def next_shift_of_hour(shifts: Sequence[Shift]) -> np.ndarray:
+    """``(24,)`` int: per local hour, the index in ``shifts`` of the shift that packs its orders: the
+    one covering it, else the next one to start after it (past midnight: the day's first shift)."""
+    owner = np.full(24, -1, dtype=np.int64)
+    for i, shift in enumerate(shifts):
+        owner[list(shift.hours)] = i
+    starts = {s.start_hour: i for i, s in enumerate(shifts)}
+    for h in [*range(23, -1, -1)] * 2:  # twice round the clock: a gap before midnight takes the morning's first shift
+        if owner[h] < 0:
+            nxt = (h + 1) % 24
+            owner[h] = starts[nxt] if nxt in starts else owner[nxt]
+    return owner
 
 
 def shift_shares(
@@ -184,17 +196,16 @@ def shift_shares(
     come from its last ``days`` local days with history (before ``before`` if
     given: pass today to leave out a day still filling up). Shares sum to 1 per
     center. A center with no orders in that window, or listed in ``centers`` but
-    absent from ``hourly``, gets shares proportional to shift length. Rows follow
+    absent from ``hourly``, gets shares proportional to the hours each shift packs (its own and
+    those no shift covers before it: :func:`next_shift_of_hour`). Rows follow
     the order of ``shifts`` within each center.
     """
     if days < 1:
         raise ValueError(f"days must be at least 1, got {days}")
     if not shifts:
         raise ShiftError(f"no shifts given; parse them with parse_shifts([...]), {_EXAMPLE}")
-    hour_to_shift = np.empty(24, dtype=np.int64)
-    for i, shift in enumerate(shifts):
-        hour_to_shift[list(shift.hours)] = i
-    lengths = np.array([s.length for s in shifts], dtype="float64")
+    hour_to_shift = next_shift_of_hour(shifts)  # an hour no shift covers counts for the next shift to start
+    lengths = np.bincount(hour_to_shift, minlength=len(shifts)).astype("float64")  # hours each shift packs
     names = [s.name for s in shifts]
 
     frame = recent_hours(hourly, days, before)

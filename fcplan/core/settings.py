@@ -233,7 +233,7 @@ class CenterParams(_Section):
 class PlannerSettings(CenterParams):
     """Productivity and cost parameters (one set for every center unless overridden) and shifts."""
 
-    # name:start-end in local hours; together they must cover the day.
+    # name:start-end in local hours; they must not overlap (hours none covers wait for the next to start).
     shifts: Annotated[tuple[str, ...], NoDecode] = ("day:6-14", "swing:14-22", "night:22-6")
     #: Per-center overrides of the fields of :class:`CenterParams`, as JSON, e.g.
     #: {"FC-SEOUL-1": {"minutes_per_order": 1.6, "shrinkage": 0.12}}.

@@ -146,3 +146,26 @@ def test_the_orders_counted_on_a_closed_day_before_the_forecast_go_to_its_first_
     assert without.loc[key, "orders_median"] == pytest.approx(1000 * 14 / 24)  # no counts: nothing waiting
     # the hourly file's profile puts Monday's orders after noon: the day shift's own are 2 of 12 hours
     assert with_counts.loc[key, "orders_median"] == pytest.approx(120.0 + 1000 * 2 / 12, rel=0.05)
+
+
+def test_a_center_staffing_one_day_shift_is_planned_its_shift_packing_the_evening_and_night_before(
+    files: Path,
+) -> None:
+    # 08:00-16:30 is written 08:00-16:00 (whole hours). The file was refused: "hour(s) 0-7, 16-23 are covered by
+    # no shift". The hourly file ends on Sunday with 10 orders an hour after noon: Sunday's 16:00-24:00 (80)
+    # wait for Monday's day shift, as do Monday's orders before 08:00 (none: all after noon) and its own.
+    (files / "day.toml").write_text('[defaults]\nmin_packers = 0\nshrinkage = 0\nservice_level = 0.5\n\n'
+                                    '[[defaults.shifts]]\nname = "day"\nstart = "08:00"\nend = "16:00"\n')
+    args = ("--forecasts", "f.csv", "--centers", "day.toml", "--out", "plan.csv")
+    out = plan(*args, "--hourly", "h.csv")
+    assert out.exit_code == 0, out.output
+    table = pd.read_csv(files / "plan.csv").set_index(["unique_id", "ds", "shift"])
+    assert set(table.index.get_level_values("shift")) == {"day"}
+    # Monday: the 80 counted + Monday's 00:00-16:00 (4 of its 12 hours after noon)
+    assert table.loc[("FC-SEOUL-1", "2026-03-02", "day"), "orders_median"] == pytest.approx(80 + 1000 * 4 / 12,
+                                                                                            rel=0.05)
+    # Tuesday: Monday's 16:00-24:00 (8 of 12 hours) and Tuesday's 00:00-16:00 (4 of 12)
+    assert table.loc[("FC-SEOUL-1", "2026-03-03", "day"), "orders_median"] == pytest.approx(1000, rel=0.05)
+    assert plan(*args).exit_code == 0  # without counts: the evening before the forecast is not in it
+    flat = pd.read_csv(files / "plan.csv").set_index(["unique_id", "ds", "shift"])
+    assert flat.loc[("FC-GWANGJU", "2026-03-03", "day"), "orders_median"] == pytest.approx(1000.0)

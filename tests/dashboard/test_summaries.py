@@ -205,3 +205,35 @@ def test_when_the_forecast_of_a_closed_sunday_rises_then_mondays_first_shift_rea
 
     assert status(made, carried=carried) == "ok"
     assert status(busy, carried=carried).startswith("understaffed (+")
+
+
+def test_when_the_forecast_of_the_evening_before_rises_a_day_only_centers_shift_reads_understaffed() -> None:
+    """A center staffing 08:00-16:00 only (session 20, i30-gaps): Tuesday's shift packs Monday's 16:00-24:00
+    too. A newest forecast much higher on Monday alone asks Tuesday for more packers (carried_days names the
+    evening: the center's file was refused before)."""
+    import numpy as np
+
+    from fcplan.planner.centers import CenterConfig
+    from fcplan.planner.crews import carried_days, plan_crews
+
+    conf = CenterConfig(center_id="A", orders_per_packer_hour=10.0, shrinkage=0.0, min_packers=0,
+                        service_level=0.75, shifts=[{"name": "day", "start": "08:00", "end": "16:00"}])
+    days = pd.date_range(DAY, periods=4)
+    m = pd.Series(2400.0, index=range(len(days)))
+    made = pd.DataFrame({"unique_id": "A", "ds": days, "0.5": m, "0.7": 1.08 * m, "0.8": 1.12 * m, "0.9": 1.2 * m})
+    plan = plan_crews(made, {"A": conf}, {"A": np.full((7, 24), 1 / 24)})
+    plan = plan.groupby(["unique_id", "ds"], as_index=False)[["packers", "orders_planned"]].sum()
+    monday, tuesday = days[0], days[1]
+    carried = {("A", tuesday): carried_days(conf, tuesday)}
+    assert carried[("A", tuesday)] == [(monday, pytest.approx(8 / 24))]
+    busy = made.copy()
+    busy.loc[busy["ds"] == monday, ["0.5", "0.7", "0.8", "0.9"]] *= 3.0
+    empty = pd.DataFrame(columns=["unique_id", "hour", "share", "done"])
+    today = pd.DataFrame(columns=["unique_id", "ds", "y"])
+
+    def status(newest: pd.DataFrame) -> str:
+        return s.network_table(["A"], {"A": "Asia/Seoul"}, {"A": tuesday + pd.Timedelta(hours=3)}, made, newest,
+                               plan, 0.75, today, empty, {}, carried=carried).iloc[0]["staffing today"]
+
+    assert status(made) == "ok"
+    assert status(busy).startswith("understaffed (+")

@@ -121,7 +121,7 @@ def test_an_absurd_scale_is_an_error_not_negative_packers() -> None:
 # FCPLAN_PLANNER_SHIFTS="day:6-14,night:14-6x" said "shift 'night:14-6x' must look like name:start-end"
 # without naming the variable it came from.
 @pytest.mark.parametrize(("shifts", "expected"), [(("day:6-14", "night:14-6x"), "must look like"),
-                                                 (("day:6-14", "night:14-5"), "hour(s) 5 are covered by no shift")])
+                                                 (("day:6-14", "night:13-5"), "13 are covered by both day and night")])
 def test_a_bad_shifts_variable_is_named(shifts: tuple[str, ...], expected: str) -> None:
     with pytest.raises(CentersError) as info:
         centers_from_settings(PlannerSettings(shifts=shifts), "Asia/Seoul")

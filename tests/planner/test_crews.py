@@ -249,7 +249,8 @@ def test_waiting_orders_counts_the_closed_days_hours_no_shift_packed() -> None:
     assert waiting_orders(c, hours, MONDAY) == 18 + 24
     assert waiting_orders(c, hours, MONDAY, until=MONDAY - pd.Timedelta(days=1)) == 18  # Sunday is forecast
     assert waiting_orders(c, hours, MONDAY + pd.Timedelta(days=1)) == 0.0  # Monday was open
-    assert carried_days(c, MONDAY) == [(MONDAY - pd.Timedelta(days=2), 0.75), (MONDAY - pd.Timedelta(days=1), 1.0)]
+    assert carried_days(c, MONDAY) == [(MONDAY - pd.Timedelta(days=2), pytest.approx(0.75)),
+                                       (MONDAY - pd.Timedelta(days=1), pytest.approx(1.0))]
 
 
 def test_closed_dates_and_holidays_have_no_shifts() -> None:
@@ -351,3 +352,72 @@ def test_the_days_of_one_shift_are_planned_with_the_centers_day_correlation() ->
     for key in ((MONDAY, "night"), (MONDAY, "day")):  # overnight; Sunday carried to Monday's day shift
         assert independent[key] < default[key] < lockstep[key]
     assert lockstep[(MONDAY, "day")] == pytest.approx(1.2 * (18 / 24 + 14 / 24) * 2400)
+
+
+# Session 20, i30-gaps: centers that do not staff 24 hours (a day shift only; two shifts 06:00-22:00).
+DAY_ONLY = [{"name": "day", "start": "08:00", "end": "16:00"}]
+TWO = [{"name": "early", "start": "06:00", "end": "14:00"}, {"name": "late", "start": "14:00", "end": "22:00"}]
+
+
+def test_a_day_only_centers_shift_packs_the_evening_before_and_the_night_planned_on_the_quantile_of_their_sum(
+) -> None:
+    # 08:00-16:00 only (the centers file refused it: "hours 0-7, 16-23 are covered by no shift"). Tuesday's day
+    # shift packs Monday's 16:00-24:00 and Tuesday's 00:00-16:00: 8/24 of Monday and 16/24 of Tuesday.
+    c = center(shifts=DAY_ONLY, service_level=0.9)
+    plan = plan_crews(forecast([2400.0, 4800.0]), {"A": c}, {"A": FLAT}).set_index("ds")
+    tuesday = plan.loc[MONDAY + pd.Timedelta(days=1)]
+    assert tuesday["orders_median"] == pytest.approx(8 / 24 * 2400 + 16 / 24 * 4800)
+    assert 1.0 * tuesday["orders_median"] < tuesday["orders_planned"] < 1.2 * tuesday["orders_median"] - 1
+    # the first day's shift packs its 00:00-16:00; the evening before is counted (waiting), not forecast
+    assert plan.loc[MONDAY, "orders_median"] == pytest.approx(16 / 24 * 2400)
+    counted = plan_crews(forecast([2400.0, 4800.0]), {"A": c}, {"A": FLAT}, waiting={"A": 500.0}).set_index("ds")
+    assert counted.loc[MONDAY, "orders_median"] == pytest.approx(500 + 16 / 24 * 2400)
+    assert plan["next_day_forecast"].all()
+
+
+def test_two_shifts_06_22_the_first_packs_the_night_before_it_and_the_orders_of_each_hour_once() -> None:
+    c = center(shifts=TWO)
+    plan = plan_crews(forecast([2400.0] * 3), {"A": c}, {"A": FLAT}).set_index(["ds", "shift"])
+    tuesday = MONDAY + pd.Timedelta(days=1)
+    assert plan.loc[(tuesday, "early"), "orders_median"] == pytest.approx(8 / 24 * 2400 + 2 / 24 * 2400 + 6 / 24 * 2400)
+    assert plan.loc[(tuesday, "late"), "orders_median"] == pytest.approx(8 / 24 * 2400)
+    # every hour once: the three days less Wednesday's 22:00-24:00, which waits for Thursday's early shift
+    assert plan["orders_median"].sum() == pytest.approx(3 * 2400 - 2 / 24 * 2400)
+
+
+def test_after_a_closed_weekend_a_day_only_centers_shift_packs_fridays_evening_the_weekend_and_its_night() -> None:
+    friday = MONDAY + pd.Timedelta(days=4)
+    c = center(shifts=DAY_ONLY, closed_weekdays=["Sat", "Sun"])
+    plan = plan_crews(forecast([2400.0] * 4, start=friday), {"A": c}, {"A": FLAT}).set_index("ds")
+    monday = friday + pd.Timedelta(days=3)
+    assert plan.loc[monday, "orders_median"] == pytest.approx((8 + 48 + 16) / 24 * 2400)
+    assert carried_days(c, monday) == [(friday, pytest.approx(8 / 24)), (friday + pd.Timedelta(days=1), 1.0),
+                                       (friday + pd.Timedelta(days=2), 1.0)]
+    hours = hourly(pd.date_range(friday, periods=3), lambda d, h: 1.0)
+    assert waiting_orders(c, hours, monday) == 8 + 48
+    assert waiting_orders(c, hours, friday + pd.Timedelta(days=1)) == 0.0  # closed: no shift of its own
+    assert carried_days(c, friday) == [(friday - pd.Timedelta(days=1), pytest.approx(8 / 24))]
+
+
+def test_waiting_before_counts_the_evening_no_shift_covered_before_the_forecasts_first_day() -> None:
+    c = center(shifts=DAY_ONLY)
+    hours = hourly(pd.date_range(MONDAY - pd.Timedelta(days=2), periods=2), lambda d, h: float(h))
+    waiting = waiting_before({"A": c}, forecast([2400.0]), hours)
+    assert waiting == {"A": float(sum(range(16, 24)))}
+
+
+def test_the_cap_summary_says_how_many_orders_a_capped_shift_leaves_and_that_they_do_not_spill() -> None:
+    # A day-only center after a closed weekend: Monday's shift packs Friday's evening, the weekend and its own
+    # night, capped at 10 packers: the orders of the packers it lacks stay unpacked, not moved to the next shift.
+    from fcplan.planner.crews import capped_summary
+
+    friday = MONDAY + pd.Timedelta(days=4)
+    c = center(shifts=DAY_ONLY, closed_weekdays=["Sat", "Sun"], max_packers=10)
+    plan = plan_crews(forecast([2400.0] * 4, start=friday), {"A": c}, {"A": FLAT})
+    capped = plan[plan["packers"] < plan["packers_needed"]].reset_index(drop=True)
+    assert (capped["packers"] == 10).all() and len(capped) == 2  # Friday's and Monday's shifts
+    left = sum(r["orders_planned"] * (r["packers_needed"] - 10) / r["packers_needed"] for _, r in capped.iterrows())
+    assert capped["orders_planned"].sum() > left > 0
+    text = capped_summary(capped)
+    assert f"else about {left:,.0f} orders (at the planned quantile) stay unpacked after those shifts" in text
+    assert "does not move them to the next shift" in text

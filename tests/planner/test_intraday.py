@@ -217,3 +217,32 @@ def test_a_shift_replanned_over_max_packers_keeps_the_need_it_was_capped_from() 
     assert night["packers_needed"] == replanned["packers_needed"] > 11
     # the shifts already running keep the morning plan's need
     assert new.set_index(["ds", "shift"]).loc[(MONDAY, "day"), "packers_needed"] == 10
+
+
+# Session 20, i30-gaps: hours no shift covers wait for the next shift to start, in the re-plan as in the plan.
+def test_a_day_only_centers_shift_is_replanned_with_the_nights_orders_and_the_evening_counted_before() -> None:
+    # 08:00-16:00 only: at 03:00 the 300 orders so far (on track) and Monday's 16:00-24:00 (800 counted) wait for
+    # Tuesday's day shift, with those still to come before it ends: the morning plan's 800 + 16/24 of the day.
+    c = center(shifts=[{"name": "day", "start": "08:00", "end": "16:00"}])
+    tuesday = MONDAY + pd.Timedelta(days=1)
+    table = replan_today(c, tuesday + pd.Timedelta(hours=3), DAY, LEVELS, FLAT, so_far=300.0, current={},
+                         backlog=800.0).set_index("shift")
+    assert table.loc["day", "orders_planned"] == pytest.approx(800.0 + 300.0 + 13 / 24 * 2400.0)
+    fc = pd.DataFrame({"unique_id": "A", "ds": [tuesday], "0.1": [2000.0], "0.5": [2400.0], "0.9": [2800.0]})
+    planned = plan_crews(fc, {"A": c}, {"A": FLAT}, waiting={"A": 800.0}).set_index("shift")
+    assert table.loc["day", "packers"] == planned.loc["day", "packers"]  # on track: no change
+
+
+def test_a_shift_after_a_midday_gap_packs_the_orders_counted_in_the_gap_per_hour() -> None:
+    # Shifts 08-10 and 14-18: at noon the orders of 10:00-12:00 lie unpacked; the 14:00 shift packs them and
+    # 12:00-18:00's. Counted per hour, the gap's own 300 are used; a total is split by the profile (200).
+    c = center(shifts=[{"name": "a", "start": "08:00", "end": "10:00"},
+                       {"name": "b", "start": "14:00", "end": "18:00"}])
+    counts = np.zeros(24)
+    counts[:10], counts[10:12] = 90.0, 150.0
+    noon = MONDAY + pd.Timedelta(hours=12)
+    by_hour = replan_today(c, noon, DAY, LEVELS, FLAT, so_far=counts, current={}).set_index("shift")
+    assert by_hour.loc["b", "orders_planned"] == pytest.approx(300.0 + 6 / 24 * 2400.0)
+    total = replan_today(c, noon, DAY, LEVELS, FLAT, so_far=1200.0, current={}).set_index("shift")
+    assert total.loc["b", "orders_planned"] == pytest.approx(200.0 + 6 / 24 * 2400.0)
+    assert by_hour.loc["a", "status"] == OVER

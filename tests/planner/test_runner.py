@@ -185,3 +185,24 @@ def test_the_orders_counted_on_a_closed_sunday_before_the_forecast_are_planned_o
     monday = pd.Timestamp("2026-03-02").date()
     # 180 waiting from Sunday + 500 so far + Monday's 05:00-06:00 and the day shift's own 8 hours (flat profile)
     assert plan.loc[("SEOUL", monday, "day"), "orders_planned"] == pytest.approx(180 + 500 + 2400 / 24 * 9, rel=2e-2)
+
+
+def test_a_center_with_a_midday_gap_replans_its_second_shift_with_the_orders_counted_in_the_gap(engine) -> None:
+    # Shifts 06-10 and 14-22 (session 20, i30-gaps; the file was refused). At 12:00 on Monday the 14:00 shift
+    # packs the orders of 10:00-12:00 (counted per hour: 2 x 300) and 12:00-22:00. The 06:00 shift packed
+    # Sunday's 22:00 on (it was open): nothing waits from Sunday but the orders of 22:00-06:00 it packs.
+    centers = parse_centers({
+        "defaults": {"shifts": [{"name": "am", "start": "06:00", "end": "10:00"},
+                                {"name": "pm", "start": "14:00", "end": "22:00"}],
+                     "orders_per_packer_hour": 10, "shrinkage": 0, "min_packers": 0, "service_level": 0.5,
+                     "timezone": "Asia/Seoul"},
+        "centers": {"SEOUL": {}},
+    })
+    store_forecast(engine, "r1", pd.date_range("2026-03-02", periods=2))
+    store_orders(engine, "SEOUL", "Asia/Seoul", "2026-03-02 00:00", 10, 60)  # 600 by 10:00
+    store_orders(engine, "SEOUL", "Asia/Seoul", "2026-03-02 10:00", 2, 300)  # 600 in the gap: 1200 on pace
+    now = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # Monday 12:00 in Seoul
+    plan = q.plan_frame(engine, make_plan(engine, PlannerSettings(), "Asia/Seoul", now=now,
+                                          centers=centers).plan_id).set_index(["center_id", "day", "shift"])
+    monday = pd.Timestamp("2026-03-02").date()
+    assert plan.loc[("SEOUL", monday, "pm"), "orders_planned"] == pytest.approx(600 + 2400 / 24 * 10, rel=2e-2)

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from fcplan.planner import Shift, ShiftError, parse_shifts, shift_shares
+from fcplan.planner.shifts import next_shift_of_hour
 
 DEFAULT = ("day:6-14", "swing:14-22", "night:22-6")
 
@@ -47,9 +48,19 @@ def test_when_a_spec_is_malformed_then_the_error_shows_the_expected_form() -> No
         parse_shifts(["day6-14", "night:14-6"])
 
 
-def test_when_hours_are_missing_then_the_error_names_them() -> None:
-    with pytest.raises(ShiftError, match=r"hour\(s\) 0-5, 22-23 are covered by no shift"):
-        parse_shifts(["day:6-14", "swing:14-22"])
+def test_shifts_may_leave_hours_uncovered_whose_orders_the_next_shift_to_start_packs() -> None:
+    # a center staffing 6-22 only was refused: "hour(s) 0-5, 22-23 are covered by no shift"
+    shifts = parse_shifts(["day:6-14", "swing:14-22"])
+    assert [s.name for s in shifts] == ["day", "swing"]
+    owner = next_shift_of_hour(shifts)
+    assert list(owner[:6]) == [0] * 6 and list(owner[22:]) == [0, 0] and list(owner[14:22]) == [1] * 8
+    assert list(next_shift_of_hour(parse_shifts(["a:8-10", "b:14-18"]))) == [0] * 10 + [1] * 8 + [0] * 6
+
+
+def test_with_no_history_a_shift_gets_the_share_of_the_hours_it_packs_own_and_uncovered() -> None:
+    empty = pd.DataFrame({"unique_id": ["A"], "ds": [pd.Timestamp("2026-03-02 07:00")], "y": [0.0]})
+    shares = shift_shares(empty, parse_shifts(["day:6-14", "swing:14-22"]))
+    assert shares["share"].tolist() == pytest.approx([16 / 24, 8 / 24])
 
 
 def test_when_shifts_overlap_then_the_error_names_the_doubled_hours_and_shifts() -> None:
