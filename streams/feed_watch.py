@@ -93,15 +93,19 @@ def feed_rates(centers: Sequence[str], hours: Sequence[datetime], orders: Sequen
     before ``now``'s hour (hours absent: no order). A center with rows before the window has the full window;
     another's history starts at its first row: from a week of it the same hour of the week, from a day of it
     the same hour of the day, under a day no rate."""
-    now_h = math.floor(now / 3600.0)
-    start_h = now_h - weeks * _WEEK_H
     epoch = datetime(1970, 1, 1)
     index = np.array([int((h.replace(tzinfo=None) - epoch) // timedelta(hours=1)) for h in hours], dtype=np.int64)
-    ids = np.asarray(centers, dtype=object)
-    values = np.asarray(orders, dtype=float)
+    return rates_from_index(np.asarray(centers, dtype=object), index, np.asarray(orders, dtype=float), now, weeks)
+
+
+def rates_from_index(centers: np.ndarray, index: np.ndarray, orders: np.ndarray, now: float,
+                     weeks: int = RATE_WEEKS) -> FeedRates:
+    """:func:`feed_rates` with the hours as hours since the epoch (arrays): the benchmark replays through it."""
+    now_h = math.floor(now / 3600.0)
+    start_h = now_h - weeks * _WEEK_H
     out: dict[str, np.ndarray] = {}
-    for center in dict.fromkeys(centers):
-        mine = (ids == center) & (index < now_h)
+    for center in dict.fromkeys(centers.tolist()):
+        mine = (centers == center) & (index < now_h)
         if not mine.any():
             continue
         first = max(start_h, int(index[mine].min()))
@@ -110,7 +114,7 @@ def feed_rates(centers: Sequence[str], hours: Sequence[datetime], orders: Sequen
             continue
         inside = mine & (index >= first)
         how = hour_of_week(index[inside])
-        sums = np.bincount(how, weights=values[inside], minlength=_WEEK_H)
+        sums = np.bincount(how, weights=orders[inside], minlength=_WEEK_H)
         counts = np.bincount(hour_of_week(np.arange(first, now_h)), minlength=_WEEK_H).astype(float)
         if span < _WEEK_H:  # under a week: the same hour of the day (168 % 24 == 72 % 24 == 0)
             by_day = sums.reshape(7, 24).sum(axis=0) / counts.reshape(7, 24).sum(axis=0)

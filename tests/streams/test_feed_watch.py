@@ -210,7 +210,7 @@ def test_the_rates_are_read_from_center_hourly(sqlite_url: str) -> None:
     assert rates.per_center["FC-A"][10] == (4 + 8 + 12 + 16) / 4  # the last four Mondays' 10:00 (today's first)
 
 
-def test_the_consumer_reads_the_rates_off_the_loop_and_a_failing_database_only_waits(caplog) -> None:
+def test_the_consumer_reads_the_rates_off_the_loop_and_a_failing_database_only_waits() -> None:
     import asyncio
 
     from fcplan.core.settings import Settings
