@@ -29,7 +29,7 @@ from fcplan.storage import make_engine
 from fcplan.storage.outage import Backoff, backoff_s, call_through_outages, retry_outage
 from fcplan.streams.counted import Origin
 from fcplan.streams.faust_guard import GuardedTransport
-from fcplan.streams.feed_watch import open_feed_alerts, store_feed_alert
+from fcplan.streams.feed_watch import load_feed_rates, open_feed_alerts, store_feed_alert
 from fcplan.streams.log_guard import Handled
 from fcplan.streams.orders_consumer import OrdersConsumer
 from fcplan.streams.promotion_store import PromotionStore
@@ -114,7 +114,8 @@ class Worker:
         self.app.agent(self.promotions, name="fcplan.promotions")(self._promotions_agent)
         url = settings.forecast.alert_webhook
         self.webhook = Webhook(url) if url else None
-        self.orders_consumer = OrdersConsumer(settings, self.limits, on_feed=self._feed_alert)
+        self.orders_consumer = OrdersConsumer(settings, self.limits, on_feed=self._feed_alert,
+                                              load_rates=lambda now: load_feed_rates(self.engine, now))
         self._restore_feed_alerts()
         self.app.early_tasks = [self._orders_task]
 

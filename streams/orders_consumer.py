@@ -35,12 +35,14 @@ from asyncio import FIRST_COMPLETED
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from fcplan.core.contracts import CENTER_DEMAND, FORECAST_ALERTS, ORDERS, ORDERS_DLQ, ForecastAlert, dead_letter
 from fcplan.core.settings import Settings
+from fcplan.storage.outage import describe, is_outage, retry_outage
 from fcplan.streams.counted import Origin
-from fcplan.streams.feed_watch import OPEN, FeedWatch, broker_answers
+from fcplan.streams.feed_watch import OPEN, RATES_EVERY_S, RATES_RETRY_S, FeedRates, FeedWatch, broker_answers
 from fcplan.streams.log_guard import LogGuard
 from fcplan.streams.order_writer import OrderWriter, WrittenBatch
 from fcplan.streams.validation import Limits
@@ -161,12 +163,16 @@ class ConsumerStuck(RuntimeError):
 class OrdersConsumer:
     """Consumes ``orders`` in batches for one worker process (see module docstring)."""
 
-    def __init__(self, settings: Settings, limits: Limits, on_feed: Callable[[dict], None] | None = None) -> None:
-        # ``on_feed``: told each whole-feed silence alert record (open, cleared), off the event loop
+    def __init__(self, settings: Settings, limits: Limits, on_feed: Callable[[dict], None] | None = None,
+                 load_rates: Callable[[float], FeedRates] | None = None) -> None:
+        # ``on_feed``: told each whole-feed silence alert record (open, cleared), off the event loop;
+        # ``load_rates``: reads the feed watch's hourly rates (feed_watch.load_feed_rates), off the event loop
         self.settings = settings
         self.limits = limits
         self.feed = FeedWatch(settings.streams.feed_silence_minutes * 60.0)
         self.on_feed = on_feed
+        self.load_rates = load_rates
+        self._rates_due = 0.0  # when the rates are read next (time.time()); survives a restart of run()
         self.batches = 0
         self.records = 0
         self.guard = LogGuard(None, {})
@@ -213,10 +219,12 @@ class OrdersConsumer:
                 await consumer.start()
                 _tune_gc()
                 heartbeat = asyncio.ensure_future(self._heartbeat())
+                rates = asyncio.ensure_future(self._read_rates())
                 try:
                     await self._pump(consumer, producer, writer, on_batch)
                 finally:
                     heartbeat.cancel()
+                    rates.cancel()
             finally:
                 await writer.close()  # its batch in progress ends before the partitions are handed over
                 await _stop_client(consumer, "the orders consumer")
@@ -257,6 +265,8 @@ class OrdersConsumer:
                     self.batches += 1
                     self.records += len(done.records)
                     stall.wrote(outcome)
+                    if outcome.hourly:
+                        self.feed.read({row.center_id for row in outcome.hourly}, time.time())
                     if on_batch is not None:
                         on_batch(outcome)
                 elif head is not None:
@@ -301,6 +311,28 @@ class OrdersConsumer:
                 await asyncio.to_thread(self.on_feed, record)
             except Exception:
                 log.exception("orders: the feed alert could not be stored or posted")
+
+    async def _read_rates(self) -> None:
+        """Read the feed watch's rates every :data:`RATES_EVERY_S` (after a failure, :data:`RATES_RETRY_S`),
+        off the event loop; an outage (tried three times) or any other failure is logged and the watch
+        keeps the rates it had (none: the fixed rule). Never ends the consumer."""
+        if self.load_rates is None or not self.feed.silent_after_s:
+            return
+        while True:
+            await asyncio.sleep(max(0.0, self._rates_due - time.time()))
+            now = time.time()
+            try:
+                rates = await asyncio.to_thread(retry_outage, partial(self.load_rates, now), 3)
+            except Exception as exc:
+                if is_outage(exc):
+                    log.warning("orders: the feed watch's rates were not read: %s",
+                                describe(self.settings.database.url, exc))
+                else:
+                    log.exception("orders: the feed watch's rates could not be read")
+                self._rates_due = now + RATES_RETRY_S
+                continue
+            self.feed.set_rates(rates)
+            self._rates_due = now + RATES_EVERY_S
 
     async def _heartbeat(self) -> None:
         """Log progress every :data:`HEARTBEAT_S`: a consumer that has stopped moving shows in the log."""

@@ -103,7 +103,8 @@ class StreamsSettings(_Section):
     #: supervisor's grace period (docker-compose.yml gives the worker 30 s).
     stop_timeout_s: Seconds = 20.0
     #: Minutes without an order read, while the broker answers, before the worker tells a silent feed
-    #: (a ``feed_stopped`` alert: table, ``forecast-alerts``, webhook); 0 turns the watch off.
+    #: (a ``feed_stopped`` alert: table, ``forecast-alerts``, webhook), at least; with a day of history the quiet
+    #: time must also be unlikely at these hours (:mod:`fcplan.streams.feed_watch`); 0 turns the watch off.
     feed_silence_minutes: float = Field(30.0, ge=0)
 
 

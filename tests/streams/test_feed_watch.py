@@ -4,10 +4,25 @@ silent feed, nor is a topic that never had an order."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
 from fcplan.core.contracts import ForecastAlert
 from fcplan.storage import make_engine
 from fcplan.storage import queries as q
-from fcplan.streams.feed_watch import CLEARED, FEED_STOPPED, OPEN, FeedWatch, broker_answers, store_feed_alert
+from fcplan.storage.schema import center_hourly
+from fcplan.streams.feed_watch import (
+    CLEARED,
+    FEED_STOPPED,
+    OPEN,
+    FeedRates,
+    FeedWatch,
+    broker_answers,
+    feed_rates,
+    load_feed_rates,
+    store_feed_alert,
+)
 
 T0 = 1_780_000_000.0  # seconds since the epoch
 
@@ -102,3 +117,118 @@ def test_an_alert_left_open_by_a_stopped_worker_is_cleared_by_the_next_workers_f
     store_feed_alert(engine, cleared)
     assert q.alerts_frame(engine)["status"].tolist() == [CLEARED] and open_feed_alerts(engine) == []
     assert after.fetched(5, T0 + 401) is None  # told once
+
+
+# -- rate-aware: what this worker normally reads at the hour (center_hourly) ---------------------------------------
+
+DAY0 = datetime(2026, 11, 2)  # a Monday, naive UTC like center_hourly.hour
+
+
+def history(days: int, per_hour: float = 10.0, open_hours: range = range(8, 20), center: str = "FC-A") -> list:
+    """``center_hourly`` rows of ``days`` days from DAY0: ``per_hour`` orders at ``open_hours`` UTC, none at night."""
+    return [(center, DAY0 + timedelta(days=d, hours=h), per_hour) for d in range(days) for h in open_hours]
+
+
+def at(days: float, hours: float) -> float:
+    return (DAY0 + timedelta(days=days, hours=hours)).replace(tzinfo=UTC).timestamp()
+
+
+def rated_watch(rows: list, now: float, centers: tuple = ("FC-A",)) -> FeedWatch:
+    watch = FeedWatch(silent_after_s=30 * 60)
+    watch.set_rates(feed_rates(*zip(*rows, strict=True), now=now))
+    watch.read(centers, now)
+    return watch
+
+
+def quiet_from(watch: FeedWatch, last: float, seconds: float, step: int = 60) -> list[tuple[float, dict]]:
+    """A record at ``last``, then ``seconds`` of empty fetches (broker up): ``(when, record)`` told."""
+    watch.fetched(5, last)
+    told = []
+    for t in range(step, int(seconds) + 1, step):
+        record = watch.check(last + t, True)
+        if record is not None:
+            told.append((last + t, record))
+    return told
+
+
+def test_a_night_quiet_where_the_history_has_no_orders_does_not_alarm_a_fixed_rule_does() -> None:
+    rows = history(35)
+    last = at(35, 20.5)  # the evening's last order; the history has none from 20:00 to 08:00 UTC
+    watch = rated_watch(rows, last)
+    assert quiet_from(watch, last, 11 * 3600) == []  # the whole night and the early morning: silent
+    fixed = FeedWatch(silent_after_s=30 * 60)  # the old rule: one alert (and a clear) every night
+    assert [r["status"] for _, r in quiet_from(fixed, last, 11 * 3600)] == [OPEN]
+
+
+def test_a_daytime_silence_alarms_once_the_missing_orders_were_unlikely_and_a_night_one_the_next_morning() -> None:
+    rows = history(35)
+    watch = rated_watch(rows, at(35, 9))
+    told = quiet_from(watch, at(35, 10), 6 * 3600)  # 10 an hour: under 1e-6 after about 14 missing orders
+    assert [r["status"] for _, r in told] == [OPEN]
+    when, record = told[0]
+    assert at(35, 11.3) <= when <= at(35, 11.5)  # 1.38 h: exp(-13.8) = 1e-6
+    assert record["evidence"]["expected_orders"] >= 13.8 and "expected" in record["message"]
+    assert watch.fetched(1, when + 60)["status"] == CLEARED  # cleared by the next records, as before
+    busy = rated_watch(history(35, per_hour=200.0), at(35, 9))  # a busy feed: the set minutes still rule
+    assert [(t - at(35, 10)) / 60 for t, _ in quiet_from(busy, at(35, 10), 3600)] == [30.0]
+    evening = rated_watch(rows, at(35, 19))
+    told = quiet_from(evening, at(35, 19.9), 14 * 3600)  # stopped at the evening's end: told next morning
+    assert [r["status"] for _, r in told] == [OPEN] and at(36, 9) < told[0][0] < at(36, 9.5)
+    assert told[0][1]["window_start"].hour == 19
+
+
+def test_rates_use_the_same_hour_of_the_week_then_of_the_day_under_a_week_and_none_under_a_day() -> None:
+    closed_sunday = [r for r in history(35) if r[1].weekday() != 6]
+    rates = feed_rates(*zip(*closed_sunday, strict=True), now=at(35, 0))
+    week = rates.per_center["FC-A"]
+    assert week[10] == 10.0 and week[6 * 24 + 10] == 0.0 and week[3] == 0.0  # Monday 10:00, Sunday 10:00, night
+    young = feed_rates(*zip(*history(3, center="FC-B"), strict=True), now=at(3, 0))
+    assert young.per_center["FC-B"][6 * 24 + 10] == 10.0  # hour of the day: Sunday 10:00 as any 10:00
+    assert feed_rates(*zip(*history(1, center="FC-C")[:5], strict=True), now=at(0, 13)).per_center == {}
+
+
+def test_without_a_rate_for_a_center_read_the_fixed_rule_holds_and_only_centers_read_count() -> None:
+    rows = history(35) + history(35, per_hour=500.0, open_hours=range(24), center="FC-OTHER")
+    last = at(35, 22)
+    mine = rated_watch(rows, last)  # this worker reads FC-A only: another worker holds FC-OTHER's partition
+    assert quiet_from(mine, last, 6 * 3600) == []
+    new = rated_watch(rows, last, centers=("FC-NEW",))  # no history for what it reads: the fixed rule
+    assert [(t - last) / 60 for t, _ in quiet_from(new, last, 3600)] == [30.0]
+    unread = FeedWatch(silent_after_s=30 * 60)
+    unread.set_rates(feed_rates(*zip(*rows, strict=True), now=last))  # rates, no center read yet
+    assert [(t - last) / 60 for t, _ in quiet_from(unread, last, 3600)] == [30.0]
+
+
+def test_the_rates_are_read_from_center_hourly(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    now = datetime(2026, 12, 7, 12, tzinfo=UTC).timestamp()
+    rows = [{"center_id": "FC-A", "hour": datetime(2026, 12, 7, 10) - timedelta(days=7 * w), "orders": 4 * (w + 1),
+             "lines": 1, "units": 1, "updated_at": datetime(2026, 12, 7)} for w in range(7)]
+    with engine.begin() as conn:
+        conn.execute(center_hourly.insert(), rows)
+    rates = load_feed_rates(engine, now)
+    assert rates.per_center["FC-A"][10] == (4 + 8 + 12 + 16) / 4  # the last four Mondays' 10:00 (today's first)
+
+
+def test_the_consumer_reads_the_rates_off_the_loop_and_a_failing_database_only_waits() -> None:
+    import asyncio
+
+    from fcplan.core.settings import Settings
+    from fcplan.streams.orders_consumer import OrdersConsumer
+    from fcplan.streams.validation import Limits
+
+    def broken(now: float):
+        raise RuntimeError("no such table: center_hourly")
+
+    async def one_pass(consumer: OrdersConsumer) -> None:
+        task = asyncio.ensure_future(consumer._read_rates())
+        await asyncio.sleep(0.2)
+        task.cancel()
+
+    failing = OrdersConsumer(Settings(), Limits(), load_rates=broken)
+    asyncio.run(one_pass(failing))
+    assert failing.feed.rates is None and failing._rates_due > 0  # tried again later; nothing raised
+    rates = FeedRates({"FC-A": np.ones(168)})
+    fine = OrdersConsumer(Settings(), Limits(), load_rates=lambda now: rates)
+    asyncio.run(one_pass(fine))
+    assert fine.feed.rates is rates
