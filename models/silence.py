@@ -34,7 +34,7 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
-from fcplan.core.contracts import ALL_CENTERS, FEED_SILENT
+from fcplan.core.contracts import ALL_CENTERS, FEED_SILENT, SILENCE_ALPHA
 from fcplan.core.contracts import SILENT_CENTER as SILENT
 from fcplan.models.drift_monitor import CLEARED, OPEN, AlertEvent, alert_id
 
@@ -42,9 +42,7 @@ __all__ = ["ALL_CENTERS", "FEED_SILENT", "SILENCE_TESTS", "SILENT", "SilenceWatc
 
 SILENCE_TESTS = (SILENT, FEED_SILENT)
 #: Default alarm level: the run of empty hours must have had under this chance under the forecast.
-#: At most one false alarm in ``1 / ALPHA`` runs that start with an empty hour when the
-#: forecast is calibrated (measured on the online-retail data in benchmarks/silence.py).
-ALPHA = 1e-6
+ALPHA = SILENCE_ALPHA
 #: The whole-feed event needs at least two centers whose empty runs each had under this chance.
 FEED_EACH = 0.05
 #: Hours of each center's empty run the whole-feed test can look back on.

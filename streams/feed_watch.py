@@ -17,7 +17,7 @@ hourly aggregates the worker itself writes (``center_hourly``), read at most onc
 (under a day: no rate). Expected orders of the interval = the integral of the summed rates of the
 centers this worker read records of in the last :data:`CENTERS_KEPT_S` (with several workers each
 counts only its partitions' centers); the alarm needs ``exp(-expected) < alpha``
-(:data:`fcplan.models.silence.ALPHA`, 1e-6: about 14 expected orders). So the night's quiet hours of
+(:data:`fcplan.core.contracts.SILENCE_ALPHA`, 1e-6: about 14 expected orders). So the night's quiet hours of
 a network whose history has no orders then never alarm, and a feed that stops in the evening is told
 when the morning's orders fail to come. Fallback: while no center read has a rate (a new install's
 first day of history, a database that could not be read since the worker started, only new centers),
@@ -27,7 +27,7 @@ the fixed rule holds: ``silent_after_s`` of quiet alarms.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,8 +35,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine, select
 
-from fcplan.core.contracts import ALL_CENTERS, FEED_STOPPED, ForecastAlert
-from fcplan.models.silence import ALPHA
+from fcplan.core.contracts import ALL_CENTERS, FEED_STOPPED, SILENCE_ALPHA, ForecastAlert
 from fcplan.storage import upsert
 from fcplan.storage.schema import center_hourly, forecast_alerts
 
@@ -62,6 +61,10 @@ def hour_of_week(hour_index: np.ndarray | int) -> np.ndarray | int:
     return (hour_index + _EPOCH_HOW) % _WEEK_H
 
 
+#: ``(center, hour since the epoch, UTC) -> closed``: the centers file's closed days (its local days).
+ClosedHour = Callable[[str, int], bool]
+
+
 @dataclass(frozen=True)
 class FeedRates:
     """Expected orders per UTC hour of the week (168 values, Monday 00:00 first) of each center with
@@ -74,6 +77,22 @@ class FeedRates:
         """The summed rates of ``centers`` (those without a rate add nothing); ``None`` when none has one."""
         known = [self.per_center[c] for c in centers if c in self.per_center]
         return np.sum(known, axis=0) if known else None
+
+    def expected(self, centers: Iterable[str], start: float, end: float, closed: ClosedHour | None = None) -> float:
+        """Orders the rates of ``centers`` expect between ``start`` and ``end`` (epoch seconds); an hour
+        ``closed`` says a center is closed (the centers file's closed days) adds nothing of that center."""
+        known = [c for c in centers if c in self.per_center]
+        if closed is None:
+            profile = self.profile(known)
+            return 0.0 if profile is None else expected_orders(profile, start, end)
+        total, t = 0.0, start
+        while t < end:
+            h = math.floor(t / 3600.0)
+            stop = min(end, (h + 1) * 3600.0)
+            how = hour_of_week(h)
+            total += sum(float(self.per_center[c][how]) for c in known if not closed(c, h)) * (stop - t) / 3600.0
+            t = stop
+        return total
 
 
 def expected_orders(profile: np.ndarray, start: float, end: float) -> float:
@@ -140,10 +159,11 @@ class FeedWatch:
     """``silent_after_s``: seconds without a record (broker up) before the feed counts as silent;
     0 turns the watch off. ``rates`` (:meth:`set_rates`) and the centers read (:meth:`read`) make it
     rate-aware (module docstring); ``alpha``: the chance of the quiet interval under the rates below
-    which it alarms."""
+    which it alarms; ``closed``: the hours each center is closed (they expect no orders of it)."""
 
     silent_after_s: float
-    alpha: float = ALPHA
+    alpha: float = SILENCE_ALPHA
+    closed: ClosedHour | None = None
     rates: FeedRates | None = None
     centers: dict[str, float] = field(default_factory=dict)  # center -> when this worker last read it
     expected: float = 0.0  # orders the rates expected in the quiet interval (broker up)
@@ -182,7 +202,11 @@ class FeedWatch:
     def _refresh(self) -> None:
         self._profile = self.rates.profile(self.centers) if self.rates is not None else None
         if self._profile is not None and self.last_check is not None and self.quiet_s > 0:
-            self.expected = expected_orders(self._profile, self.last_check - self.quiet_s, self.last_check)
+            self.expected = self._expected(self.last_check - self.quiet_s, self.last_check)
+
+    def _expected(self, start: float, end: float) -> float:
+        assert self.rates is not None
+        return self.rates.expected(self.centers, start, end, self.closed)
 
     def fetched(self, records: int, now: float) -> dict | None:
         """A fetch came back with ``records`` records at ``now`` (seconds); returns the cleared
@@ -206,7 +230,7 @@ class FeedWatch:
         if broker_up:
             self.quiet_s += max(0.0, now - previous)
             if self._profile is not None and now > previous:
-                self.expected += expected_orders(self._profile, previous, now)
+                self.expected += self._expected(previous, now)
         if self.since is not None or self.quiet_s < self.silent_after_s:
             return None
         if self._profile is not None and math.exp(-self.expected) >= self.alpha:

@@ -32,6 +32,10 @@ CANCELLED = "cancelled"
 #: order for minutes while the broker answers (``fcplan.streams.feed_watch``); the last two name
 #: the center :data:`ALL_CENTERS`.
 SILENT_CENTER, FEED_SILENT, FEED_STOPPED = "silent_center", "feed_silent", "feed_stopped"
+#: The silence alerts' alarm level: the orders' absence must have had under this chance under what was
+#: expected (the forecast for the drift loop's watch, the usual rates for the worker's). At most one false
+#: alarm in ``1 / SILENCE_ALPHA`` quiet runs when the expectation is calibrated (benchmarks/silence.py).
+SILENCE_ALPHA = 1e-6
 ALL_CENTERS = "all"
 
 
