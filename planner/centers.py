@@ -37,7 +37,7 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, time
 from pathlib import Path
 from typing import Any
@@ -353,6 +353,27 @@ class Centers:
         except CentersError:
             return False
         return bool(config.closed(pd.DatetimeIndex([pd.Timestamp(day)]))[0])
+
+    def closed_hours(self) -> Callable[[str, int], bool]:
+        """``(center, hour since the epoch, UTC) -> closed``: whether the hour's local day in the center's
+        zone is closed (the worker's feed watch expects no orders of a center then); False for a center the
+        file does not know."""
+        cache: dict[tuple[str, int], bool] = {}
+
+        def closed(center_id: str, hour: int) -> bool:
+            key = (center_id, hour)
+            if key not in cache:
+                try:
+                    config = self[center_id]
+                except CentersError:  # a center the file does not know (no [defaults]): never closed
+                    return False
+                local = pd.Timestamp(hour * 3600, unit="s", tz="UTC").tz_convert(config.timezone)
+                if len(cache) > 100_000:
+                    cache.clear()
+                cache[key] = bool(config.closed(pd.DatetimeIndex([local.normalize().tz_localize(None)]))[0])
+            return cache[key]
+
+        return closed
 
     def zones(self, ids: Iterable[str]) -> dict[str, str]:
         return {i: c.timezone for i, c in self.for_ids(ids).items()}

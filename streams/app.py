@@ -29,7 +29,7 @@ from fcplan.storage import make_engine
 from fcplan.storage.outage import Backoff, backoff_s, call_through_outages, retry_outage
 from fcplan.streams.counted import Origin
 from fcplan.streams.faust_guard import GuardedTransport
-from fcplan.streams.feed_watch import load_feed_rates, open_feed_alerts, store_feed_alert
+from fcplan.streams.feed_watch import ClosedHour, load_feed_rates, open_feed_alerts, store_feed_alert
 from fcplan.streams.log_guard import Handled
 from fcplan.streams.orders_consumer import OrdersConsumer
 from fcplan.streams.promotion_store import PromotionStore
@@ -82,7 +82,7 @@ class _App(faust.App):
 class Worker:
     """Holds the app, its topics and the database engine (no module globals)."""
 
-    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+    def __init__(self, settings: Settings, engine: Engine | None = None, closed: ClosedHour | None = None) -> None:
         k = settings.kafka
         self.settings = settings
         self.limits = limits_from(settings)
@@ -115,7 +115,8 @@ class Worker:
         url = settings.forecast.alert_webhook
         self.webhook = Webhook(url) if url else None
         self.orders_consumer = OrdersConsumer(settings, self.limits, on_feed=self._feed_alert,
-                                              load_rates=lambda now: load_feed_rates(self.engine, now))
+                                              load_rates=lambda now: load_feed_rates(self.engine, now),
+                                              closed=closed)
         self._restore_feed_alerts()
         self.app.early_tasks = [self._orders_task]
 
@@ -259,12 +260,13 @@ def open_database(url: str, backoff: Backoff = OPEN_BACKOFF, **wait: Any) -> Eng
     return call_through_outages(lambda: make_engine(url), "worker: opening the database", backoff, **wait)
 
 
-def run_worker(settings: Settings, loglevel: str = "warn") -> None:
-    """Run the worker until SIGINT/SIGTERM (blocks)."""
+def run_worker(settings: Settings, loglevel: str = "warn", closed: ClosedHour | None = None) -> None:
+    """Run the worker until SIGINT/SIGTERM (blocks); ``closed``: the hours each center is closed
+    (the centers file's closed days), when the feed watch expects none of its orders."""
     from fcplan.streams.topics import ensure_topics
 
     ensure_topics(settings.kafka.servers, settings.kafka.partitions)
-    worker = Worker(settings, open_database(settings.database.url))
+    worker = Worker(settings, open_database(settings.database.url), closed)
     deadline = StopDeadline(settings.streams.stop_timeout_s)
     try:
         _StoppingWorker(worker.app, loglevel=loglevel, quiet=True, deadline=deadline).execute_from_commandline()

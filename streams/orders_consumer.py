@@ -42,7 +42,15 @@ from fcplan.core.contracts import CENTER_DEMAND, FORECAST_ALERTS, ORDERS, ORDERS
 from fcplan.core.settings import Settings
 from fcplan.storage.outage import describe, is_outage, retry_outage
 from fcplan.streams.counted import Origin
-from fcplan.streams.feed_watch import OPEN, RATES_EVERY_S, RATES_RETRY_S, FeedRates, FeedWatch, broker_answers
+from fcplan.streams.feed_watch import (
+    OPEN,
+    RATES_EVERY_S,
+    RATES_RETRY_S,
+    ClosedHour,
+    FeedRates,
+    FeedWatch,
+    broker_answers,
+)
 from fcplan.streams.log_guard import LogGuard
 from fcplan.streams.order_writer import OrderWriter, WrittenBatch
 from fcplan.streams.validation import Limits
@@ -164,12 +172,13 @@ class OrdersConsumer:
     """Consumes ``orders`` in batches for one worker process (see module docstring)."""
 
     def __init__(self, settings: Settings, limits: Limits, on_feed: Callable[[dict], None] | None = None,
-                 load_rates: Callable[[float], FeedRates] | None = None) -> None:
+                 load_rates: Callable[[float], FeedRates] | None = None, closed: ClosedHour | None = None) -> None:
         # ``on_feed``: told each whole-feed silence alert record (open, cleared), off the event loop;
-        # ``load_rates``: reads the feed watch's hourly rates (feed_watch.load_feed_rates), off the event loop
+        # ``load_rates``: reads the feed watch's hourly rates (feed_watch.load_feed_rates), off the event loop;
+        # ``closed``: the hours each center is closed (the centers file), which expect none of its orders
         self.settings = settings
         self.limits = limits
-        self.feed = FeedWatch(settings.streams.feed_silence_minutes * 60.0)
+        self.feed = FeedWatch(settings.streams.feed_silence_minutes * 60.0, closed=closed)
         self.on_feed = on_feed
         self.load_rates = load_rates
         self._rates_due = 0.0  # when the rates are read next (time.time()); survives a restart of run()

@@ -58,12 +58,18 @@ def _wait_for_signal() -> None:
 @app.command()
 def worker(verbose: Verbose = False) -> None:
     """Run the streams worker: orders and promotions in, hourly counts and calendar out."""
+    from fcplan.planner.centers import CentersError, configured_centers
     from fcplan.streams.app import run_worker
 
     settings = setup(verbose)
+    try:
+        closed = configured_centers(settings).closed_hours()  # closed days: no silent feed there
+    except CentersError as exc:  # the orders still flow in; only the feed watch goes without closed days
+        typer.echo(f"worker: {exc}; the feed watch runs without the centers' closed days", err=True)
+        closed = None
     sys.argv = [sys.argv[0]]  # faust's Worker parses the command line
     with broker_outage(settings.kafka.servers, "worker"):
-        run_worker(settings, loglevel="info" if verbose else "warn")
+        run_worker(settings, loglevel="info" if verbose else "warn", closed=closed)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from fcplan.core.contracts import ForecastAlert
+from fcplan.planner.centers import parse_centers
 from fcplan.storage import make_engine
 from fcplan.storage import queries as q
 from fcplan.storage.schema import center_hourly
@@ -232,3 +233,26 @@ def test_the_consumer_reads_the_rates_off_the_loop_and_a_failing_database_only_w
     fine = OrdersConsumer(Settings(), Limits(), load_rates=lambda now: rates)
     asyncio.run(one_pass(fine))
     assert fine.feed.rates is rates
+
+
+def test_a_closed_day_of_the_centers_file_expects_no_orders_of_that_center() -> None:
+    rows = history(35, open_hours=range(24))  # orders every hour, Sundays too: the history has no closed day
+    sunday = at(34, 0)  # DAY0 + 34 days is a Sunday
+    closed = parse_centers({"defaults": {"timezone": "UTC", "closed_weekdays": ["Sun"]}}).closed_hours()
+    open_watch = rated_watch(rows, sunday)
+    assert [r["status"] for _, r in quiet_from(open_watch, sunday + 3600, 6 * 3600)] == [OPEN]
+    watch = FeedWatch(silent_after_s=30 * 60, closed=closed)
+    watch.set_rates(feed_rates(*zip(*rows, strict=True), now=sunday))
+    watch.read(("FC-A",), sunday)
+    assert quiet_from(watch, sunday + 3600, 22 * 3600) == []  # closed all Sunday: no silent feed
+    told = quiet_from(watch, sunday + 23 * 3600, 6 * 3600)  # Monday's orders fail to come: told
+    assert [r["status"] for _, r in told] == [OPEN]
+
+
+def test_a_centers_closed_hours_are_its_local_days() -> None:
+    seoul = parse_centers({"defaults": {"timezone": "Asia/Seoul", "closed_weekdays": ["Sun"]}}).closed_hours()
+    saturday_15_utc = int(at(33, 15) // 3600)  # Sunday 00:00 in Seoul
+    assert [seoul("FC-A", saturday_15_utc - 1), seoul("FC-A", saturday_15_utc)] == [False, True]
+    assert seoul("FC-A", saturday_15_utc + 23) and not seoul("FC-A", saturday_15_utc + 24)
+    listed = parse_centers({"centers": {"FC-B": {"timezone": "UTC", "closed_weekdays": ["Sun"]}}}).closed_hours()
+    assert listed("FC-UNKNOWN", saturday_15_utc + 12) is False  # a center the file does not know: never closed
