@@ -393,8 +393,6 @@ class TabularSpec:
     year: int = 0
     #: leads and lags of each known covariate around the target date (0: none)
     event_window: int = 0
-    #: days since each known 0/1 flag's last unusual day, capped here (0: none; daily data)
-    flag_after: int = 0
 
 
 def year_length(freq: str) -> int:
@@ -476,11 +474,6 @@ def tabular_features(
             cols[f"{name}_next_{d}"] = np.where(unknown, np.nan, take(cov, rows, target + d))
         cols[f"{name}_season"] = take(cov, rows, target - back)
         cols[f"{name}_mean_28"] = rolling_mean(cov, 28)[rows, origins]
-    flags = [j for j in spec.known if flag_columns(grid.x[:, : grid.n_past, j : j + 1])[0]] if spec.flag_after else []
-    if flags:
-        since = flag_since_grid(grid, flags, spec.season, spec.flag_after)
-        for k, j in enumerate(flags):
-            cols[f"{grid.covariates[j]}_since"] = take(since[..., k], rows, target)
     for j in spec.past:
         name = grid.covariates[j]
         cov = grid.x[..., j]
@@ -488,22 +481,3 @@ def tabular_features(
         cols[f"{name}_mean_7"] = rolling_mean(cov, 7)[rows, origins]
     matrix = np.column_stack([np.asarray(v, dtype="float64") for v in cols.values()])
     return matrix, scale, list(cols)
-
-
-
-def flag_since_grid(grid: Grid, flags: Sequence[int], season: int, cap: int) -> np.ndarray:
-    """``(n, T, len(flags))``: :func:`steps_since_flag` of the known flags ``flags`` on every row
-    of the grid, each row's usual values by phase learnt on its observed past."""
-    x = grid.x[..., list(flags)]
-    season = max(season, 1)
-    phase = np.arange(x.shape[1]) % season
-    observed = np.isfinite(grid.y[:, : grid.n_past])
-    modes = np.zeros((x.shape[0], season, x.shape[2]))
-    for p in range(season):
-        at = observed & (phase[: grid.n_past] == p)[None, :]
-        count = at.sum(axis=1)[:, None]
-        share = np.einsum("nt,ntf->nf", at.astype(float), x[:, : grid.n_past]) / np.maximum(count, 1)
-        modes[:, p] = (share > 0.5).astype(float)
-    started = np.arange(x.shape[1])[None, :] >= first_observed(grid.y)[:, None]  # no events in the padding
-    event = (x != modes[:, phase]) & started[..., None]
-    return np.moveaxis(steps_since_event(np.moveaxis(event, 1, 0), cap), 0, 1)

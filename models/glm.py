@@ -11,7 +11,11 @@ For each series::
 * ``f(x)``: the known-future covariates (promotions, holidays), ``log1p`` of the
   non-negative ones, so a covariate that is a relative uplift enters as the
   log of its multiplier;
-* ``t`` in years, so ``b`` is the log growth per year.
+* ``t`` in years, so ``b`` is the log growth per year;
+* daily data: for each known 0/1 flag, an indicator of the :data:`AFTER_DAYS` days after
+  its unusual days (a holiday; a work-day flag's 0 on a weekday), so the days between
+  Christmas and New Year or after a holiday get their own effect
+  (:func:`fcplan.models.features.after_flags`).
 
 Fitted by iteratively reweighted least squares with a small ridge penalty and
 exponentially decaying weights on old observations (``half_life`` in years), so a

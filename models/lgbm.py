@@ -48,7 +48,6 @@ from fcplan.core.frequency import season_length
 from fcplan.core.panel import PanelError
 from fcplan.models.base import Forecaster
 from fcplan.models.features import (
-    AFTER_DAYS,
     Grid,
     TabularSpec,
     build_grid,
@@ -133,7 +132,6 @@ class LightGBMQuantile(Forecaster):
             lags=p["lags"], season=season_length(self.freq_), n_seasonal=p["n_seasonal"], known=known,
             past=past, subdaily=is_subdaily(self.freq_), country=p["country"],
             year=year_length(self.freq_) if self._yearly() else 0, event_window=p["event_window"],
-            flag_after=AFTER_DAYS if year_length(self.freq_) == 364 else 0,
         )
 
     def _yearly(self) -> bool:

@@ -254,25 +254,3 @@ def test_boosters_of_several_threads_each_train_one_after_the_other(monkeypatch)
     monkeypatch.setattr(lgb, "train", recording)
     LightGBMQuantile(**TINY, num_threads=2).fit(panel)
     assert threads == ["MainThread"] * 3  # LightGBM's own threads: no more on top of them
-
-
-def test_the_days_after_a_flagged_event_beyond_the_event_window_keep_their_dip():
-    """Demand stays low on the 3rd to 6th day after each flagged day (past ``event_window``'s
-    reach of 2, on days the flag leaves at 0): the forecast of those days must dip too."""
-    rng = np.random.default_rng(1)
-    ds = pd.date_range("2022-01-03", periods=420, freq="D")
-    flag = (np.arange(ds.size) % 19 == 4).astype(float)  # every 19 days, so on every weekday
-    since = np.full(ds.size, 99)
-    for t in range(ds.size):
-        since[t] = 0 if flag[t] else since[t - 1] + 1 if t else 99
-    low = (since >= 3) & (since <= 6)
-    y = rng.poisson(400.0 * np.where(low, 0.6, 1.0)).astype(float)
-    full = pd.DataFrame({"unique_id": "s", "ds": ds, "y": y, "event": flag})
-    panel, future = full.iloc[:-21], full.iloc[-21:-7]
-    model = LightGBMQuantile(max_horizon=14, n_estimators=60, seed=0).fit(panel)
-    median = model.predict_quantiles(14, future=future[["unique_id", "ds", "event"]],
-                                     quantiles=[0.1, 0.5, 0.9])["0.5"].to_numpy()
-    dip, usual = low[-21:-7], (~low & (flag == 0))[-21:-7]
-    assert dip.any() and usual.any()
-    # without the days-since feature these days were forecast near the usual level (ratio 0.85)
-    assert median[dip].mean() < 0.7 * median[usual].mean()
