@@ -285,6 +285,56 @@ def holiday_matrix(dates: np.ndarray, country: str | None) -> np.ndarray:
     return frame.to_numpy(dtype="float64").reshape(*np.shape(dates), frame.shape[1])
 
 
+# ------------------------------------------------------------ flag distances
+#: Days after an unusual day of a known-ahead 0/1 flag that :func:`steps_since_flag` counts
+#: (daily data): the days between Christmas and New Year, the bridge days after a holiday.
+AFTER_DAYS = 7
+
+
+def flag_columns(x: np.ndarray) -> np.ndarray:
+    """``(..., T, k) -> (k,)`` the columns holding only 0 and 1 (flags), and not constant."""
+    if x.shape[-1] == 0:
+        return np.zeros(0, dtype=bool)
+    flat = x.reshape(-1, x.shape[-1])
+    binary = np.all((flat == 0) | (flat == 1), axis=0)
+    return binary & (np.ptp(flat, axis=0) > 0)
+
+
+def phase_modes(x: np.ndarray, phase: np.ndarray, season: int) -> np.ndarray:
+    """``(T, k) -> (season, k)``: each flag's most common value (0 or 1) at each phase of the
+    season (weekday of daily data) over the rows of ``x``; 0 where a phase has no row."""
+    modes = np.zeros((max(season, 1), x.shape[-1]))
+    for p in range(max(season, 1)):
+        at = x[phase % max(season, 1) == p]
+        if len(at):
+            modes[p] = (at.mean(axis=0) > 0.5).astype(float)
+    return modes
+
+
+def steps_since_flag(x: np.ndarray, phase: np.ndarray, modes: np.ndarray, cap: int = AFTER_DAYS) -> np.ndarray:
+    """``(T, k) -> (T, k)``: steps since the last *unusual* day of each flag before each row
+    (a value unlike the flag's usual one on that weekday, ``modes``: a holiday, or a work-day
+    flag's 0 on a weekday), 0 on such a day itself, ``cap + 1`` when none lies within ``cap``
+    steps. A week-day work-day flag's weekends are usual, so they start nothing."""
+    return steps_since_event(x != modes[phase % modes.shape[0]], cap)
+
+
+def steps_since_event(event: np.ndarray, cap: int) -> np.ndarray:
+    """``(T, ...) bool -> (T, ...)``: steps since the last True at or before each step along
+    the first axis, ``cap + 1`` when none lies within ``cap`` steps."""
+    index = np.arange(event.shape[0], dtype="float64").reshape((-1,) + (1,) * (event.ndim - 1))
+    marks = np.where(event, index, -np.inf)
+    last = np.maximum.accumulate(marks, axis=0)
+    return np.minimum(index - last, cap + 1)
+
+
+def after_flags(x: np.ndarray, phase: np.ndarray, modes: np.ndarray, cap: int = AFTER_DAYS) -> np.ndarray:
+    """``(T, k) -> (T, k)``: 1 on the ``cap`` days after an unusual day of each flag (see
+    :func:`steps_since_flag`) that are not unusual days themselves, else 0."""
+    since = steps_since_flag(x, phase, modes, cap)
+    return ((since >= 1) & (since <= cap)).astype(float)
+
+
 # ---------------------------------------------------------------- quantiles
 def interpolate_levels(values: np.ndarray, fitted: Sequence[float], wanted: Sequence[float]) -> np.ndarray:
     """``(..., len(fitted)) -> (..., len(wanted))``: quantiles at other levels, linear in
@@ -431,4 +481,3 @@ def tabular_features(
         cols[f"{name}_mean_7"] = rolling_mean(cov, 7)[rows, origins]
     matrix = np.column_stack([np.asarray(v, dtype="float64") for v in cols.values()])
     return matrix, scale, list(cols)
-

@@ -11,7 +11,11 @@ For each series::
 * ``f(x)``: the known-future covariates (promotions, holidays), ``log1p`` of the
   non-negative ones, so a covariate that is a relative uplift enters as the
   log of its multiplier;
-* ``t`` in years, so ``b`` is the log growth per year.
+* ``t`` in years, so ``b`` is the log growth per year;
+* daily data: for each known 0/1 flag, an indicator of the :data:`AFTER_DAYS` days after
+  its unusual days (a holiday; a work-day flag's 0 on a weekday), so the days between
+  Christmas and New Year or after a holiday get their own effect
+  (:func:`fcplan.models.features.after_flags`).
 
 Fitted by iteratively reweighted least squares with a small ridge penalty and
 exponentially decaying weights on old observations (``half_life`` in years), so a
@@ -36,6 +40,7 @@ import pandas as pd
 from scipy import stats
 
 from fcplan.models.baselines import MAX_REQUIRED_SEASON, LocalForecaster, interpolate_gaps
+from fcplan.models.features import AFTER_DAYS, after_flags, flag_columns, phase_modes
 from fcplan.models.stats import fourier
 
 #: Periods per year of the frequencies the regression knows (others get no yearly terms).
@@ -192,6 +197,11 @@ class _GLMState:
     yearly: int
     cap: float
     y: np.ndarray
+    #: the known 0/1 flags whose days-after indicator (:func:`after_flags`) enters the design,
+    #: their usual value by weekday and their last ``AFTER_DAYS`` rows of the fit
+    flags: np.ndarray | None = None
+    modes: np.ndarray | None = None
+    tail: np.ndarray | None = None
 
 
 class CountGLM(LocalForecaster):
@@ -240,6 +250,18 @@ class CountGLM(LocalForecaster):
         per_year = periods_per_year(self.freq_)
         n = y.size
         seen = np.isfinite(y)
+        flags = modes = tail = None
+        if self.season_ == 7 and per_year and round(per_year) == 365 and x.shape[1]:
+            # daily data with known flags: the week after each flag's unusual days (Christmas to
+            # New Year, the bridge days after a holiday) gets its own effect
+            flags = np.flatnonzero(flag_columns(x[seen]))
+            if flags.size:
+                phase = np.arange(n) % self.season_
+                modes = phase_modes(x[seen][:, flags], phase[seen], self.season_)
+                tail = x[-AFTER_DAYS:, flags]
+                x = np.hstack([x, after_flags(x[:, flags], phase, modes)])
+            else:
+                flags = None
         full_y, y, xs = interpolate_gaps(y), y[seen], x[seen]
         used = np.ptp(xs, axis=0) > 0 if x.shape[1] else np.zeros(0, dtype=bool)
         nonnegative = (xs.min(axis=0) >= 0) if x.shape[1] else np.zeros(0, dtype=bool)
@@ -264,7 +286,7 @@ class CountGLM(LocalForecaster):
             r = phase_dispersion(y, np.exp(eta), weights, integer, np.flatnonzero(seen) % self.season_,
                                  self.season_, PHASE_PRIOR)
         return _GLMState(beta, center, scale, nonnegative, positive, used, r, integer, n, yearly,
-                         float(eta.max()) + MAX_LOG_LIFT, full_y)
+                         float(eta.max()) + MAX_LOG_LIFT, full_y, flags, modes, tail)
 
     def _design(
         self, start: int, x: np.ndarray, nonnegative: np.ndarray, positive: np.ndarray, used: np.ndarray,
@@ -278,6 +300,11 @@ class CountGLM(LocalForecaster):
 
     def _mean(self, state: _GLMState, h: int, x_future: np.ndarray) -> np.ndarray:
         """``(h,)`` forecast means of one series."""
+        if state.flags is not None:
+            past = len(state.tail)
+            both = np.vstack([state.tail, x_future[:, state.flags]])
+            phase = np.arange(state.n - past, state.n + h) % self.season_
+            x_future = np.hstack([x_future, after_flags(both, phase, state.modes)[past:]])
         raw = self._design(state.n, x_future, state.nonnegative, state.positive, state.used, state.yearly)
         X = (raw - state.center) / state.scale
         return np.exp(np.minimum(state.beta[0] + X @ state.beta[1:], state.cap))

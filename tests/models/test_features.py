@@ -126,3 +126,25 @@ def test_half_hourly_calendar_tells_the_half_hours_apart():
     dates = pd.date_range("2024-01-01 14:00", periods=3, freq="30min").to_numpy()
     values, names = calendar_features(dates, subdaily=True)
     assert values[:, names.index("hour")].tolist() == [14.0, 14.5, 15.0]
+
+
+def test_days_since_a_flag_count_from_its_unusual_days_only():
+    """A holiday flag's 1s and a work-day flag's 0 on a weekday are unusual days; the work-day
+    flag's weekends are its usual value there and start nothing."""
+    from fcplan.models.features import AFTER_DAYS, after_flags, phase_modes, steps_since_flag
+
+    days = 28
+    phase = np.arange(days) % 7
+    holiday = np.zeros(days)
+    holiday[9] = 1.0
+    workday = (phase < 5).astype(float)
+    workday[9] = 0.0  # the holiday falls on a weekday
+    x = np.column_stack([holiday, workday])
+    modes = phase_modes(x, phase, 7)
+    since = steps_since_flag(x, phase, modes)
+    expected = np.full(days, AFTER_DAYS + 1.0)
+    expected[9:9 + AFTER_DAYS + 1] = np.arange(AFTER_DAYS + 1)
+    np.testing.assert_array_equal(since[:, 0], expected)
+    np.testing.assert_array_equal(since[:, 1], expected)
+    after = after_flags(x, phase, modes)
+    assert after[9].sum() == 0 and after[10:9 + AFTER_DAYS + 1].all() and not after[:9].any()

@@ -220,3 +220,23 @@ def test_a_noisier_weekday_gets_a_wider_band_than_the_others():
     assert phased[~sunday].mean() < pooled[~sunday].mean()
     assert phased[sunday].mean() == pytest.approx(true_rel[sunday].mean(), rel=0.25)
     assert phased[~sunday].mean() == pytest.approx(true_rel[~sunday].mean(), rel=0.25)
+
+
+def test_the_days_after_a_flagged_holiday_keep_the_dip_they_had_in_earlier_years():
+    """Demand stays low for a week after each year's flagged holiday (Christmas to New Year), on
+    days the flag itself leaves at 0: the forecast of the next such week must dip too."""
+    rng = np.random.default_rng(3)
+    ds = pd.date_range("2021-01-01", "2023-12-31", freq="D")
+    christmas = ((ds.month == 12) & (ds.day == 25)).astype(float)
+    after = (ds.month == 12) & (ds.day >= 26)
+    mean = 200.0 * WEEKLY[ds.dayofweek] * np.where(christmas > 0, 0.4, np.where(after, 0.6, 1.0))
+    y = rng.negative_binomial(40.0, 40.0 / (40.0 + mean)).astype(float)
+    frame = pd.DataFrame({"unique_id": "fc", "ds": ds, "y": y, "hol_christmas": christmas})
+    history, future = frame[frame["ds"] < "2023-12-18"], frame[frame["ds"] >= "2023-12-18"]
+    fc = CountGLM().fit(history, freq="D").predict_quantiles(
+        14, future=future[["unique_id", "ds", "hol_christmas"]], quantiles=LEVELS)
+    median = fc["0.5"].to_numpy()
+    truth = mean[-14:]
+    week_after = (future["ds"].dt.day >= 27).to_numpy()  # 27-31 Dec
+    # the old design (the flag on its own day only) forecast these days at a work-day level (+60 %)
+    assert np.abs(median[week_after] / truth[week_after] - 1).max() < 0.15
