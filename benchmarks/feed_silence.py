@@ -1,6 +1,8 @@
 """The worker's ``feed_stopped`` on real arrival times: false alarms per week and detection delay of the
 rate-aware :class:`fcplan.streams.feed_watch.FeedWatch`, peer = the fixed rule (no order read for
-``--minutes``, whatever the hour) in the same replay.
+``--minutes``, whatever the hour) in the same replay. ``--closed full`` tells the rate-aware watches the
+closed days of ``benchmarks/silence.py``'s centers file (Saturdays, England's holidays, the Christmas
+shutdowns), as ``fcplan worker`` is told them by the centers file; ``none`` (default) tells nothing.
 
 Data: ``data/online_retail_ii_orders.csv.gz`` (41,943 real orders, 2009-12 to 2011-12, minute stamps taken
 as UTC), one worker reading all three "centers" (regions UK, EU, ROW). The replay feeds each minute's
@@ -30,9 +32,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from silence import closed_centers
 
 from fcplan.models.silence import ALPHA
-from fcplan.streams.feed_watch import OPEN, FeedWatch, rates_from_index
+from fcplan.streams.feed_watch import OPEN, ClosedHour, FeedWatch, rates_from_index
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "online_retail_ii_orders.csv.gz"
 ALPHAS = (1e-4, ALPHA, 1e-8)
@@ -40,19 +43,20 @@ ALPHAS = (1e-4, ALPHA, 1e-8)
 
 def arrivals() -> pd.DataFrame:
     orders = pd.read_csv(DATA, usecols=["ts", "region"], parse_dates=["ts"])
-    orders["t"] = orders["ts"].astype("int64") // 10**9
+    orders["t"] = orders["ts"].dt.as_unit("s").astype("int64")  # pandas 3 reads "us", pandas 2 "ns"
     return orders.sort_values("t")[["t", "region"]].reset_index(drop=True)
 
 
-def replay(orders: pd.DataFrame, start: float, end: float, minutes: float, alphas: tuple) -> dict[str, list]:
+def replay(orders: pd.DataFrame, start: float, end: float, minutes: float, alphas: tuple,
+           closed: ClosedHour | None = None) -> dict[str, list]:
     """Replay ``orders`` (``t`` epoch seconds, ``region``) over ``[start, end)``: ``name -> [(opened at, since)]``
-    of the fixed rule (``fixed``) and the rate-aware watch at each alpha (``rate_<alpha>``), each
-    ``[opened at, since, cleared at]``."""
+    of the fixed rule (``fixed``) and the rate-aware watch at each alpha (``rate_<alpha>``, told the centers'
+    ``closed`` hours), each ``[opened at, since, cleared at]``."""
     hourly = orders.assign(h=orders["t"] // 3600).groupby(["h", "region"]).size().reset_index(name="n")
     h_index, h_centers, h_orders = (hourly["h"].to_numpy(), hourly["region"].to_numpy(dtype=object),
                                     hourly["n"].to_numpy(dtype=float))
     watches = {"fixed": FeedWatch(minutes * 60.0)}
-    watches |= {f"rate_{a:g}": FeedWatch(minutes * 60.0, alpha=a) for a in alphas}
+    watches |= {f"rate_{a:g}": FeedWatch(minutes * 60.0, alpha=a, closed=closed) for a in alphas}
     alarms: dict[str, list] = {k: [] for k in watches}
     window = orders[(orders["t"] >= start) & (orders["t"] < end)]
     by_minute = window.groupby(window["t"] // 60 * 60)["region"].agg(lambda r: sorted(set(r)))
@@ -106,12 +110,15 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--horizon-days", type=int, default=7)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--closed", choices=("none", "holidays", "full"), default="none",
+                        help="closed days the worker is told (benchmarks/silence.py's centers file); none: no file")
     args = parser.parse_args()
+    closed = None if args.closed == "none" else closed_centers(args.closed).closed_hours()
     started = time.perf_counter()
     orders = arrivals()
     first, last = float(orders["t"].iloc[0]), float(orders["t"].iloc[-1]) + 60.0
     weeks = (last - first) / (7 * 86400.0)
-    alarms = replay(orders, first, last, args.minutes, ALPHAS)
+    alarms = replay(orders, first, last, args.minutes, ALPHAS, closed)
     false = {}
     for name, told in alarms.items():
         nights = sum(overnight(since, cleared) for _, since, cleared in told)
@@ -121,12 +128,13 @@ def main() -> None:
                        "when": [pd.Timestamp(t, unit="s").strftime("%Y-%m-%d %H:%M")
                                 for t, _, _ in told][:8 if name == "fixed" else 30]}
     result: dict = {"weeks": round(weeks, 1), "orders": len(orders), "minutes": args.minutes, "alpha": ALPHA,
+                    "closed": args.closed,
                     "false_alarms": false}
     print("false_alarms", json.dumps(false))
     rng = np.random.default_rng(args.seed)
     hours = pd.date_range("2010-03-01", "2011-11-20", freq="h")
     kinds = {
-        "business": [h for h in hours if h.dayofweek < 5 and 9 <= h.hour <= 16],
+        "business": [h for h in hours if h.day_of_week < 5 and 9 <= h.hour <= 16],
         "night": [h for h in hours if h.hour >= 21 or h.hour <= 4],
     }
     horizon_h = args.horizon_days * 24.0
@@ -138,7 +146,8 @@ def main() -> None:
             stop = pool[pick].timestamp() + float(rng.integers(0, 60)) * 60.0
             cut = orders[orders["t"] < stop]
             last_order = float(cut["t"].iloc[-1])  # a stop inside a shutdown: the replay starts before it
-            runs = replay(cut, min(stop, last_order) - 2 * 86400.0, stop + horizon_h * 3600.0, args.minutes, (ALPHA,))
+            runs = replay(cut, min(stop, last_order) - 2 * 86400.0, stop + horizon_h * 3600.0, args.minutes, (ALPHA,),
+                          closed)
             for n in names:
                 opened = [(t, since) for t, since, _ in runs[n] if t >= stop or since >= last_order]
                 # open at the stop: opened before it, on the gap the stop continues (its since is the last order)

@@ -43,7 +43,7 @@ from fcplan.core.settings import DEFAULT_QUANTILES
 from fcplan.models.drift_monitor import OPEN, DriftMonitor
 from fcplan.models.sequential import day_distribution, intraday_shares
 from fcplan.models.silence import ALPHA, SilenceWatch
-from fcplan.planner.centers import parse_centers
+from fcplan.planner.centers import Centers, parse_centers
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "online_retail_ii_orders.csv.gz"
 CENTERS = ("UK", "EU", "ROW")
@@ -63,13 +63,17 @@ def hourly_panel() -> pd.DataFrame:
     return counts.reindex(hours, fill_value=0).reindex(columns=list(CENTERS), fill_value=0).astype(float)
 
 
-def closed_days(days: pd.DatetimeIndex, how: str) -> np.ndarray:
+def closed_centers(how: str) -> Centers:
+    """The centers file its manager would write (``how``: ``full`` or ``holidays``, see the module docstring)."""
     table = {"closed_weekdays": ["Sat"], "closed_on_holidays": True, "holiday_country": "GB-ENG",
              "timezone": "Europe/London"}
     if how == "full":
         table["closed_dates"] = [d.date() for d in SHUTDOWNS]
-    centers = parse_centers({"defaults": table})
-    return centers["UK"].closed(days) if how != "none" else np.zeros(len(days), bool)
+    return parse_centers({"defaults": table})
+
+
+def closed_days(days: pd.DatetimeIndex, how: str) -> np.ndarray:
+    return closed_centers(how)["UK"].closed(days) if how != "none" else np.zeros(len(days), bool)
 
 
 def forecasts(hourly: pd.DataFrame, shut: np.ndarray, levels: list[float]) -> dict:
