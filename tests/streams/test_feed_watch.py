@@ -256,3 +256,23 @@ def test_a_centers_closed_hours_are_its_local_days() -> None:
     assert seoul("FC-A", saturday_15_utc + 23) and not seoul("FC-A", saturday_15_utc + 24)
     listed = parse_centers({"centers": {"FC-B": {"timezone": "UTC", "closed_weekdays": ["Sun"]}}}).closed_hours()
     assert listed("FC-UNKNOWN", saturday_15_utc + 12) is False  # a center the file does not know: never closed
+
+
+def test_closed_hours_asks_the_calendar_once_per_center_and_local_day(monkeypatch) -> None:
+    """The watch asks for every center read and every hour of a quiet interval, on the event loop;
+    the calendar (0.2 ms a call) is asked once per center and local day, not once per hour."""
+    from fcplan.planner.centers import CenterConfig
+
+    calls = []
+    real = CenterConfig.closed
+
+    def counted(self, days):
+        calls.append(self.center_id)
+        return real(self, days)
+
+    monkeypatch.setattr(CenterConfig, "closed", counted)
+    closed = parse_centers({"defaults": {"timezone": "Asia/Seoul", "closed_weekdays": ["Sun"]}}).closed_hours()
+    first = int(at(33, 15) // 3600)  # Sunday 00:00 in Seoul
+    seen = [[closed(c, h) for h in range(first, first + 72)] for c in ("FC-A", "FC-B")]
+    assert seen[0] == seen[1] == [True] * 24 + [False] * 48
+    assert len(calls) == 2 * 3  # two centers, three local days
