@@ -258,8 +258,12 @@ class CountGLM(LocalForecaster):
             if flags.size:
                 phase = np.arange(n) % self.season_
                 modes = phase_modes(x[seen][:, flags], phase[seen], self.season_)
-                tail = x[-AFTER_DAYS:, flags]
-                x = np.hstack([x, after_flags(x[:, flags], phase, modes)])
+                # a gap's covariates are the regular grid's 0s, not the flag's value: a work-day flag's 0
+                # there is no holiday; it takes the usual value of its weekday (no unusual day starts there)
+                known = x[:, flags].copy()
+                known[~seen] = modes[phase[~seen]]
+                tail = known[-AFTER_DAYS:]
+                x = np.hstack([x, after_flags(known, phase, modes)])
             else:
                 flags = None
         full_y, y, xs = interpolate_gaps(y), y[seen], x[seen]

@@ -240,3 +240,35 @@ def test_the_days_after_a_flagged_holiday_keep_the_dip_they_had_in_earlier_years
     week_after = (future["ds"].dt.day >= 27).to_numpy()  # 27-31 Dec
     # the old design (the flag on its own day only) forecast these days at a work-day level (+60 %)
     assert np.abs(median[week_after] / truth[week_after] - 1).max() < 0.15
+
+
+def test_missing_days_of_a_work_day_flag_are_no_holidays_for_the_days_after():
+    """A gap in the history holds 0 in every covariate (the regular grid): a work-day flag's 0 on a
+    weekday there is no holiday, so the week after a missing day is no week after a holiday. Read as
+    one, the many gaps' ordinary weeks drowned the real dip after the flagged holidays."""
+    rng = np.random.default_rng(5)
+    ds = pd.date_range("2021-01-01", "2023-12-31", freq="D")
+    weekday = ds.dayofweek < 5
+    holiday = ((ds.month == 12) & (ds.day == 25)) | ((ds.month == 7) & (ds.day == 4)) \
+        | ((ds.month == 5) & (ds.day == 1)) | ((ds.month == 10) & (ds.day == 3))
+    workday = (weekday & ~holiday).astype(float)
+    # the dip follows the flag's weekday holidays (a weekend's 0 is usual): 7 days after each
+    event = np.flatnonzero(weekday & holiday)
+    after = np.zeros(len(ds), dtype=bool)
+    for e in event:
+        after[e + 1 : e + 8] = True
+    after &= ~(weekday & holiday)
+    mean = 200.0 * WEEKLY[ds.dayofweek] * np.where(weekday & holiday, 0.4, np.where(after, 0.6, 1.0))
+    y = rng.negative_binomial(40.0, 40.0 / (40.0 + mean)).astype(float)
+    frame = pd.DataFrame({"unique_id": "fc", "ds": ds, "y": y, "workday": workday})
+    history, future = frame[frame["ds"] < "2023-12-18"], frame[frame["ds"] >= "2023-12-18"]
+    ordinary = (history["ds"].dt.dayofweek < 5) & (history["ds"].dt.month < 12) & ~after[: len(history)]
+    gaps = history[ordinary].sample(frac=0.06, random_state=1).index  # ~40 missing work days
+    history = history.drop(gaps)
+    fc = CountGLM().fit(history, freq="D").predict_quantiles(
+        14, future=future[["unique_id", "ds", "workday"]], quantiles=LEVELS)
+    median = fc["0.5"].to_numpy()
+    truth = mean[-14:]
+    week_after = after[-14:]
+    assert week_after.sum() >= 5
+    assert np.abs(median[week_after] / truth[week_after] - 1).max() < 0.15

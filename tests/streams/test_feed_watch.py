@@ -256,3 +256,45 @@ def test_a_centers_closed_hours_are_its_local_days() -> None:
     assert seoul("FC-A", saturday_15_utc + 23) and not seoul("FC-A", saturday_15_utc + 24)
     listed = parse_centers({"centers": {"FC-B": {"timezone": "UTC", "closed_weekdays": ["Sun"]}}}).closed_hours()
     assert listed("FC-UNKNOWN", saturday_15_utc + 12) is False  # a center the file does not know: never closed
+
+
+def test_closed_hours_asks_the_calendar_once_per_center_and_local_day(monkeypatch) -> None:
+    """The watch asks for every center read and every hour of a quiet interval, on the event loop;
+    the calendar (0.2 ms a call) is asked once per center and local day, not once per hour."""
+    from fcplan.planner.centers import CenterConfig
+
+    calls = []
+    real = CenterConfig.closed
+
+    def counted(self, days):
+        calls.append(self.center_id)
+        return real(self, days)
+
+    monkeypatch.setattr(CenterConfig, "closed", counted)
+    closed = parse_centers({"defaults": {"timezone": "Asia/Seoul", "closed_weekdays": ["Sun"]}}).closed_hours()
+    first = int(at(33, 15) // 3600)  # Sunday 00:00 in Seoul
+    seen = [[closed(c, h) for h in range(first, first + 72)] for c in ("FC-A", "FC-B")]
+    assert seen[0] == seen[1] == [True] * 24 + [False] * 48
+    assert len(calls) == 2 * 3  # two centers, three local days
+
+
+def test_the_rates_of_many_centers_are_grouped_once_not_compared_per_center() -> None:
+    """The hourly read of thousands of centers' rows (in a thread, but holding the GIL) must not compare
+    every row with every center: that starved the worker's event loop for a minute each hour."""
+    compared = []
+
+    class Name(str):
+        __hash__ = str.__hash__
+
+        def __eq__(self, other: object) -> bool:
+            compared.append(1)
+            return str.__eq__(self, other)
+
+    now = T0
+    hours = [datetime.fromtimestamp(now, UTC).replace(tzinfo=None) - timedelta(hours=h) for h in range(1, 8 * 24 + 1)]
+    names = [Name(f"FC-{i}") for i in range(40)]
+    rows = [(c, h, float(i + 1)) for i, c in enumerate(names) for h in hours]
+    rates = feed_rates(*zip(*rows, strict=True), now=now)
+    assert sorted(rates.per_center) == sorted(names)
+    assert [float(rates.per_center[c].mean()) for c in names] == [float(i + 1) for i in range(40)]
+    assert len(compared) < len(rows)  # the old per-center mask: 40 comparisons a row
