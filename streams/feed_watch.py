@@ -85,23 +85,22 @@ class FeedRates:
         if closed is None:
             profile = self.profile(known)
             return 0.0 if profile is None else expected_orders(profile, start, end)
-        total, t = 0.0, start
-        while t < end:
-            h = math.floor(t / 3600.0)
-            stop = min(end, (h + 1) * 3600.0)
-            how = hour_of_week(h)
-            total += sum(float(self.per_center[c][how]) for c in known if not closed(c, h)) * (stop - t) / 3600.0
-            t = stop
-        return total
+        return _integrate(lambda h: sum(float(self.per_center[c][hour_of_week(h)]) for c in known if not closed(c, h)),
+                          start, end)
 
 
 def expected_orders(profile: np.ndarray, start: float, end: float) -> float:
     """Orders ``profile`` (per hour of the week) expects between ``start`` and ``end`` (epoch seconds)."""
+    return _integrate(lambda h: float(profile[hour_of_week(h)]), start, end)
+
+
+def _integrate(rate: Callable[[int], float], start: float, end: float) -> float:
+    """The integral of ``rate`` (orders per hour, of the hour since the epoch) from ``start`` to ``end`` (seconds)."""
     total, t = 0.0, start
     while t < end:
         h = math.floor(t / 3600.0)
         stop = min(end, (h + 1) * 3600.0)
-        total += float(profile[hour_of_week(h)]) * (stop - t) / 3600.0
+        total += rate(h) * (stop - t) / 3600.0
         t = stop
     return total
 
