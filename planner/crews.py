@@ -260,7 +260,7 @@ def shift_rows(
 
     An overnight shift plans on the service quantile of the sum of the evening's and the
     next morning's orders, the two days' errors correlated by the center's ``day_correlation``
-    (:func:`fcplan.planner.quantile_sum.quantile_of_sum`; consecutive days' errors are
+    (:func:`fcplan.planner.quantile_sum.quantile_of_days`; consecutive days' errors are
     positively correlated on real data, and independence under-covered the sum). A night shift of the last day,
     whose morning hours have no forecast, takes them from that day's forecast
     (``next_day_forecast`` False).

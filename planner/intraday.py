@@ -111,7 +111,7 @@ def replan_today(
     center's min/max; running and finished ones keep ``current`` (the new plan's figure
     when there is none). An overnight shift's orders are the service quantile of the
     *sum* of tonight's conditional orders and tomorrow morning's, correlated by the center's
-    ``day_correlation`` (:func:`fcplan.planner.quantile_sum.quantile_of_sum`), not the sum of
+    ``day_correlation`` (:func:`fcplan.planner.quantile_sum.quantile_of_days`), not the sum of
     their quantiles, which would plan for both being high at once. After a closed day no
     night shift ran into today (or hours no shift covers, :func:`fcplan.planner.crews.packed_span`):
     the shift not started whose hours began (the first shift after a closed day; after a gap)
